@@ -1,0 +1,53 @@
+//! The engine's error type, with the stable `code` strings the TypeScript layer exposes.
+
+use std::io;
+
+/// Everything the engine reports. Each variant maps to one Node-style `code`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The address string is malformed, names an unsupported scheme, or does not resolve.
+    #[error("invalid address {0}")]
+    InvalidAddress(String),
+    /// Another socket already holds the address.
+    #[error("address in use: {0}")]
+    AddressInUse(std::net::SocketAddr),
+    /// The connection id is stale: its connection has closed.
+    #[error("connection is closed")]
+    ConnClosed,
+    /// The reactor's connection table is full.
+    #[error("too many connections")]
+    TooManyConnections,
+    /// Any other operating-system error.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl Error {
+    /// The stable, Node-style code of this error (`ERR_*`, or the errno name for OS errors).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidAddress(_) => "ERR_INVALID_ADDRESS",
+            Error::AddressInUse(_) => "ERR_ADDRESS_IN_USE",
+            Error::ConnClosed => "ERR_CONN_CLOSED",
+            Error::TooManyConnections => "ERR_TOO_MANY_CONNECTIONS",
+            Error::Io(e) => io_code(e),
+        }
+    }
+}
+
+/// The errno name Node would give an I/O error (`ECONNRESET`, `EPIPE`, ...).
+pub fn io_code(e: &io::Error) -> &'static str {
+    use io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionReset => "ECONNRESET",
+        K::BrokenPipe => "EPIPE",
+        K::ConnectionRefused => "ECONNREFUSED",
+        K::ConnectionAborted => "ECONNABORTED",
+        K::TimedOut => "ETIMEDOUT",
+        K::AddrInUse => "EADDRINUSE",
+        K::AddrNotAvailable => "EADDRNOTAVAIL",
+        K::PermissionDenied => "EACCES",
+        K::NotConnected => "ENOTCONN",
+        _ => "ERR_IO",
+    }
+}

@@ -1,0 +1,35 @@
+//! riptide's engine: event-driven TCP servers on mio reactors, usable from Rust directly or
+//! through the `riptide` npm package.
+//!
+//! A [`Reactor`] owns listeners and connections and dispatches readiness to an
+//! [`EventHandler`]. Connections are named by [`ConnId`] handles (slot + generation), so a
+//! handle kept after its connection closed can never touch a newer one. Writes go straight to
+//! the socket when nothing is queued and are buffered otherwise.
+//!
+//! ```no_run
+//! use riptide::{ConnId, Conns, Engine};
+//!
+//! let engine = Engine::bind(["tcp://127.0.0.1:9000"])?;
+//! // Echo: write every byte back.
+//! engine.run(|conns: &mut Conns, id: ConnId, data: &[u8]| {
+//!     let _ = conns.write(id, data);
+//! })?;
+//! # Ok::<(), riptide::Error>(())
+//! ```
+
+mod address;
+mod conns;
+mod engine;
+mod error;
+mod handler;
+mod outbound;
+mod reactor;
+mod slab;
+
+pub use address::{Address, Network};
+pub use conns::Conns;
+pub use engine::{Engine, StopHandle};
+pub use error::{io_code, Error};
+pub use handler::EventHandler;
+pub use reactor::{Reactor, ReactorConfig, TurnOutcome};
+pub use slab::{ConnId, MAX_SLOTS};

@@ -54,6 +54,12 @@ impl Conns {
         self.slab.is_empty()
     }
 
+    /// True when closes are decided but not yet reported: a driver that changed the table
+    /// outside a turn should make the reactor run soon (see [`crate::Reactor::waker`]).
+    pub fn has_pending_closes(&self) -> bool {
+        !self.doomed.is_empty()
+    }
+
     /// Ids of all open connections.
     pub fn ids(&self) -> Vec<ConnId> {
         self.slab.ids()

@@ -33,3 +33,5 @@ pub use error::{io_code, Error};
 pub use handler::EventHandler;
 pub use reactor::{Reactor, ReactorConfig, TurnOutcome};
 pub use slab::{ConnId, MAX_SLOTS};
+/// Wakes a reactor's poll from any thread (re-exported from mio).
+pub use mio::Waker;

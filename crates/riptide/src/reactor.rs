@@ -293,3 +293,12 @@ fn bind_tcp(addr: SocketAddr, backlog: i32) -> Result<TcpListener, Error> {
     socket.listen(backlog)?;
     Ok(TcpListener::from_std(socket.into()))
 }
+
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for Reactor {
+    /// The poll's epoll/kqueue descriptor: readable whenever a turn has work, so another event
+    /// loop (libuv's, in Node) can watch it and call [`Reactor::turn`].
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.poll)
+    }
+}

@@ -1,0 +1,132 @@
+//! The event batch: everything one reactor wake produced, laid out for JS in two shared
+//! arrays so that one JS call delivers all of it with no JS object per event.
+//!
+//! `meta` (an `Int32Array`) holds [`STRIDE`] ints per event:
+//! `[kind, slot, generation, offset, length, extra]`; `offset`/`length` locate the event's bytes
+//! in `arena` (a `Uint8Array`). Kinds and `extra`:
+//! - [`OPEN`]: bytes are the peer IP as text, `extra` the peer port;
+//! - [`DATA`]: bytes are the payload;
+//! - [`CLOSE`]: bytes are the error code (`ECONNRESET`...), empty for an orderly close;
+//! - [`SHUTDOWN`]: the engine has stopped; always last.
+//!
+//! The layout is mirrored in `lib/boundary.ts`.
+
+use crate::raw::SharedArray;
+use napi::sys;
+use riptide::{ConnId, Conns, Error, EventHandler};
+use std::io::Write;
+
+/// Ints per event in `meta`.
+pub const STRIDE: usize = 6;
+/// A connection was accepted.
+pub const OPEN: i32 = 1;
+/// Bytes arrived.
+pub const DATA: i32 = 2;
+/// A connection closed.
+pub const CLOSE: i32 = 3;
+/// The engine stopped.
+pub const SHUTDOWN: i32 = 4;
+
+/// Events collected for the next JS call. Written only while no JS runs.
+pub struct Batch {
+    env: sys::napi_env,
+    meta: SharedArray,
+    arena: SharedArray,
+    count: usize,
+    used: usize,
+}
+
+impl Batch {
+    /// Allocates room for `events` events and `bytes` payload bytes; both grow on demand.
+    pub fn new(env: sys::napi_env, events: usize, bytes: usize) -> napi::Result<Batch> {
+        Ok(Batch {
+            env,
+            meta: SharedArray::new(env, events * STRIDE * 4, sys::TypedarrayType::int32_array, 4)?,
+            arena: SharedArray::new(env, bytes, sys::TypedarrayType::uint8_array, 1)?,
+            count: 0,
+            used: 0,
+        })
+    }
+
+    /// Events waiting.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// `(meta, arena)` views for the JS call.
+    pub fn views(&self) -> (sys::napi_value, sys::napi_value) {
+        (self.meta.value(self.env), self.arena.value(self.env))
+    }
+
+    /// Forgets delivered events; the memory is reused.
+    pub fn clear(&mut self) {
+        self.count = 0;
+        self.used = 0;
+    }
+
+    /// Appends one event, growing the arrays (by replacing them) when full.
+    pub fn push(&mut self, kind: i32, id: ConnId, bytes: &[u8], extra: i32) {
+        if (self.count + 1) * STRIDE * 4 > self.meta.len() {
+            let len = self.meta.len() * 2;
+            let keep = self.count * STRIDE * 4;
+            grow(self.env, &mut self.meta, len, keep, sys::TypedarrayType::int32_array, 4);
+        }
+        if self.used + bytes.len() > self.arena.len() {
+            let len = (self.arena.len() * 2).max(self.used + bytes.len());
+            grow(self.env, &mut self.arena, len, self.used, sys::TypedarrayType::uint8_array, 1);
+        }
+        // SAFETY: no JS runs while the reactor fills a batch.
+        let arena = unsafe { self.arena.bytes() };
+        arena[self.used..self.used + bytes.len()].copy_from_slice(bytes);
+        let meta = unsafe { self.meta.ints() };
+        let at = self.count * STRIDE;
+        meta[at..at + STRIDE].copy_from_slice(&[
+            kind,
+            id.slot as i32,
+            id.generation as i32,
+            self.used as i32,
+            bytes.len() as i32,
+            extra,
+        ]);
+        self.count += 1;
+        self.used += bytes.len();
+    }
+
+    /// Releases the JS arrays.
+    pub fn delete(self) {
+        self.meta.delete(self.env);
+        self.arena.delete(self.env);
+    }
+}
+
+/// Replaces `array` with a larger one holding the same first `keep` bytes. Allocation failure
+/// here means V8 is out of memory, which Node treats as fatal anyway.
+fn grow(env: sys::napi_env, array: &mut SharedArray, len: usize, keep: usize, kind: i32, elem: usize) {
+    let mut new = SharedArray::new(env, len, kind, elem).expect("growing the event batch");
+    // SAFETY: no JS runs while the reactor fills a batch.
+    unsafe { new.bytes()[..keep].copy_from_slice(&array.bytes()[..keep]) };
+    std::mem::replace(array, new).delete(env);
+}
+
+impl EventHandler for Batch {
+    fn on_open(&mut self, conns: &mut Conns, id: ConnId) {
+        let (ip, port) = match conns.peer_addr(id) {
+            Ok(a) => (a.ip(), a.port()),
+            Err(_) => return,
+        };
+        let mut text = [0u8; 48];
+        let mut cursor = &mut text[..];
+        let _ = write!(cursor, "{ip}");
+        let n = 48 - cursor.len();
+        self.push(OPEN, id, &text[..n], i32::from(port));
+    }
+
+    fn on_traffic(&mut self, _: &mut Conns, id: ConnId, data: &[u8]) {
+        self.push(DATA, id, data, 0);
+    }
+
+    fn on_close(&mut self, _: &mut Conns, id: ConnId, err: Option<&Error>) {
+        let code = err.map(|e| e.code()).unwrap_or("");
+        self.push(CLOSE, id, code.as_bytes(), 0);
+    }
+}

@@ -1,0 +1,108 @@
+//! Thin checked wrappers over the raw Node-API calls the driver makes on its hot path and at
+//! teardown, where napi-rs's typed layer would allocate or cannot reach (callback scopes,
+//! shared typed arrays, async cleanup hooks).
+
+use napi::sys;
+use std::ptr;
+
+/// Turns a Node-API status into a `Result`, naming the call that failed.
+pub fn check(status: sys::napi_status, call: &str) -> napi::Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(napi::Error::from_reason(format!("{call} failed with status {status}")))
+    }
+}
+
+/// A strong reference that keeps a JS value alive between calls.
+pub struct Ref(sys::napi_ref);
+
+impl Ref {
+    /// References `value`.
+    pub fn new(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Ref> {
+        let mut r = ptr::null_mut();
+        check(unsafe { sys::napi_create_reference(env, value, 1, &mut r) }, "napi_create_reference")?;
+        Ok(Ref(r))
+    }
+
+    /// The referenced value, valid in the current handle scope.
+    pub fn get(&self, env: sys::napi_env) -> sys::napi_value {
+        let mut v = ptr::null_mut();
+        unsafe { sys::napi_get_reference_value(env, self.0, &mut v) };
+        v
+    }
+
+    /// Releases the reference. Must run on the JS thread while the env lives.
+    pub fn delete(self, env: sys::napi_env) {
+        unsafe { sys::napi_delete_reference(env, self.0) };
+    }
+}
+
+/// A V8-owned `ArrayBuffer` with a typed-array view over it, whose memory Rust writes while
+/// JS holds the view. V8 (not Rust) owns the bytes, so a view JS keeps past a batch never
+/// points at freed memory.
+pub struct SharedArray {
+    view: Ref,
+    data: *mut u8,
+    len: usize,
+}
+
+impl SharedArray {
+    /// Allocates `len` bytes, zeroed, viewed as `kind` (a `TypedarrayType`).
+    pub fn new(env: sys::napi_env, len: usize, kind: i32, elem: usize) -> napi::Result<SharedArray> {
+        let mut data = ptr::null_mut();
+        let mut ab = ptr::null_mut();
+        check(unsafe { sys::napi_create_arraybuffer(env, len, &mut data, &mut ab) }, "napi_create_arraybuffer")?;
+        let mut view = ptr::null_mut();
+        check(
+            unsafe { sys::napi_create_typedarray(env, kind, len / elem, ab, 0, &mut view) },
+            "napi_create_typedarray",
+        )?;
+        Ok(SharedArray { view: Ref::new(env, view)?, data: data.cast(), len })
+    }
+
+    /// Takes a typed array JS allocated, keeping it alive and its memory reachable.
+    pub fn adopt(env: sys::napi_env, view: sys::napi_value) -> napi::Result<SharedArray> {
+        let (mut kind, mut count, mut data, mut ab, mut offset) = (0, 0, ptr::null_mut(), ptr::null_mut(), 0);
+        check(
+            unsafe { sys::napi_get_typedarray_info(env, view, &mut kind, &mut count, &mut data, &mut ab, &mut offset) },
+            "napi_get_typedarray_info",
+        )?;
+        let elem = match kind {
+            sys::TypedarrayType::int32_array => 4,
+            _ => 1,
+        };
+        Ok(SharedArray { view: Ref::new(env, view)?, data: data.cast(), len: count * elem })
+    }
+
+    /// Size in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The memory as bytes.
+    ///
+    /// # Safety
+    /// No JS code may run while the slice is alive (JS may write the same memory).
+    pub unsafe fn bytes(&mut self) -> &mut [u8] {
+        unsafe { std::slice::from_raw_parts_mut(self.data, self.len) }
+    }
+
+    /// The memory as `i32`s (the array was made or adopted as an `Int32Array`).
+    ///
+    /// # Safety
+    /// As for [`SharedArray::bytes`].
+    pub unsafe fn ints(&mut self) -> &mut [i32] {
+        unsafe { std::slice::from_raw_parts_mut(self.data.cast(), self.len / 4) }
+    }
+
+    /// The typed-array view, valid in the current handle scope.
+    pub fn value(&self, env: sys::napi_env) -> sys::napi_value {
+        self.view.get(env)
+    }
+
+    /// Releases the view.
+    pub fn delete(self, env: sys::napi_env) {
+        self.view.delete(env);
+    }
+}

@@ -1,0 +1,335 @@
+//! The same-thread driver: a reactor whose epoll/kqueue fd is watched by one `uv_poll` handle
+//! on the JS thread's own libuv loop. When the fd is readable, libuv calls us on the JS
+//! thread; we run one reactor turn and deliver everything it produced to JS in one call,
+//! inside one handle scope and one callback scope. No thread hop, no per-event JS call.
+//!
+//! Re-entrancy rule: Rust state lives in `RefCell`s that are never borrowed while JS runs, so
+//! JS may call back into the engine (write, close, stop) from any callback.
+
+use crate::batch::{Batch, SHUTDOWN};
+use crate::raw::{check, Ref};
+use crate::staged::Staged;
+use crate::uv::{self, Uv};
+use napi::sys;
+use riptide::{ConnId, Conns, EventHandler, Reactor, Waker};
+use std::cell::{Cell, RefCell};
+use std::ffi::{c_int, c_void};
+use std::os::fd::AsRawFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Rounds of reap → JS → apply per wake before yielding to the rest of the loop.
+const MAX_ROUNDS: usize = 4;
+
+/// Everything that exists only while the engine runs.
+struct Live {
+    reactor: Reactor,
+    batch: Batch,
+    staged: Staged,
+    dispatch: Ref,
+    resource: Ref,
+    async_context: sys::napi_async_context,
+}
+
+/// One engine's reactor bound to the JS thread that created it.
+pub struct Driver {
+    env: sys::napi_env,
+    uv: &'static Uv,
+    handle: uv::Handle,
+    waker: Arc<Waker>,
+    live: RefCell<Option<Live>>,
+    /// JS is running a batch: writes are staged and `stop` is deferred until it returns.
+    dispatching: Cell<bool>,
+    stop_requested: Cell<bool>,
+    /// `stop_now` has begun; later stops are no-ops.
+    stopping: Cell<bool>,
+    /// The env is being torn down: the uv close callback must release the cleanup hook.
+    tearing_down: Cell<bool>,
+    cleanup_hook: Cell<sys::napi_async_cleanup_hook_handle>,
+}
+
+/// The pieces JS hands over when starting an engine.
+pub struct JsParts {
+    pub dispatch: sys::napi_value,
+    pub staged_ops: sys::napi_value,
+    pub staged_data: sys::napi_value,
+}
+
+impl Driver {
+    /// Starts watching `reactor` on the calling JS thread's loop.
+    pub fn start(env: sys::napi_env, reactor: Reactor, js: JsParts) -> napi::Result<Rc<Driver>> {
+        let uv = uv::uv().ok_or_else(|| {
+            napi::Error::from_reason("this runtime exports no libuv; the same-thread driver cannot run")
+        })?;
+        let mut loop_ = ptr::null_mut();
+        check(unsafe { sys::napi_get_uv_event_loop(env, &mut loop_) }, "napi_get_uv_event_loop")?;
+        let mut resource = ptr::null_mut();
+        check(unsafe { sys::napi_create_object(env, &mut resource) }, "napi_create_object")?;
+        let mut name = ptr::null_mut();
+        check(
+            unsafe { sys::napi_create_string_utf8(env, c"riptide".as_ptr(), 7, &mut name) },
+            "napi_create_string_utf8",
+        )?;
+        let mut async_context = ptr::null_mut();
+        check(unsafe { sys::napi_async_init(env, resource, name, &mut async_context) }, "napi_async_init")?;
+        let live = Live {
+            batch: Batch::new(env, 1024, 2 * 1024 * 1024)?,
+            staged: Staged::adopt(env, js.staged_ops, js.staged_data)?,
+            dispatch: Ref::new(env, js.dispatch)?,
+            resource: Ref::new(env, resource)?,
+            async_context,
+            reactor,
+        };
+        let fd = live.reactor.as_raw_fd();
+        let handle = unsafe { uv.poll_new(loop_.cast(), fd) }.map_err(napi::Error::from_reason)?;
+        let driver = Rc::new(Driver {
+            env,
+            uv,
+            handle,
+            waker: live.reactor.waker(),
+            live: RefCell::new(Some(live)),
+            dispatching: Cell::new(false),
+            stop_requested: Cell::new(false),
+            stopping: Cell::new(false),
+            tearing_down: Cell::new(false),
+            cleanup_hook: Cell::new(ptr::null_mut()),
+        });
+        unsafe { (uv.set_data)(handle, Rc::into_raw(driver.clone()) as *mut c_void) };
+        let rc = unsafe { (uv.poll_start)(handle, uv::UV_READABLE, on_poll) };
+        if rc != 0 {
+            let err = uv.error(rc);
+            driver.release();
+            return Err(napi::Error::from_reason(err));
+        }
+        let mut hook = ptr::null_mut();
+        let arg = Rc::into_raw(driver.clone()) as *mut c_void;
+        check(
+            unsafe { sys::napi_add_async_cleanup_hook(env, Some(on_env_teardown), arg, &mut hook) },
+            "napi_add_async_cleanup_hook",
+        )?;
+        driver.cleanup_hook.set(hook);
+        Ok(driver)
+    }
+
+    /// True until the engine has stopped.
+    pub fn running(&self) -> bool {
+        self.live.borrow().is_some()
+    }
+
+    /// Runs `f` on the reactor; `None` once stopped. Wakes the reactor if `f` decided a close,
+    /// so `onClose` is delivered from the loop rather than inside the caller's JS call.
+    pub fn with_reactor<T>(&self, f: impl FnOnce(&mut Reactor) -> T) -> Option<T> {
+        let mut live = self.live.borrow_mut();
+        let reactor = &mut live.as_mut()?.reactor;
+        let out = f(reactor);
+        if reactor.conns().has_pending_closes() && !self.dispatching.get() {
+            let _ = self.waker.wake();
+        }
+        Some(out)
+    }
+
+    /// Applies the writes and closes JS staged (called by JS when its staging arrays fill).
+    pub fn flush_staged(&self) {
+        if let Some(live) = self.live.borrow_mut().as_mut() {
+            live.staged.apply(live.reactor.conns());
+        }
+    }
+
+    /// Keeps the process alive while running (`true`, the default) or not, like `net.Server`.
+    pub fn set_ref(&self, keep_alive: bool) {
+        if self.running() {
+            unsafe {
+                if keep_alive {
+                    (self.uv.ref_)(self.handle)
+                } else {
+                    (self.uv.unref)(self.handle)
+                }
+            }
+        }
+    }
+
+    /// Stops the engine: every connection gets `onClose`, then JS gets the shutdown event.
+    /// From inside a batch the stop happens right after the batch returns.
+    pub fn stop(&self) {
+        if self.dispatching.get() {
+            self.stop_requested.set(true);
+        } else {
+            self.stop_now();
+        }
+    }
+
+    /// Called by libuv when the reactor's fd is readable.
+    fn on_ready(&self) {
+        let env = self.env;
+        let mut handle_scope = ptr::null_mut();
+        unsafe { sys::napi_open_handle_scope(env, &mut handle_scope) };
+        let scope_parts = self
+            .live
+            .borrow()
+            .as_ref()
+            .map(|l| (l.resource.get(env), l.async_context));
+        if let Some((resource, async_context)) = scope_parts {
+            let mut callback_scope = ptr::null_mut();
+            unsafe { sys::napi_open_callback_scope(env, resource, async_context, &mut callback_scope) };
+            self.pump();
+            // Closing the callback scope runs queued microtasks and nextTicks, as after any
+            // Node callback.
+            unsafe { sys::napi_close_callback_scope(env, callback_scope) };
+        }
+        unsafe { sys::napi_close_handle_scope(env, handle_scope) };
+    }
+
+    /// Turns the reactor and delivers what it produced, then anything JS's own ops caused.
+    fn pump(&self) {
+        self.dispatching.set(true);
+        for round in 0..MAX_ROUNDS {
+            let events = {
+                let mut live = self.live.borrow_mut();
+                let Some(live) = live.as_mut() else { break };
+                live.reactor.reap(&mut live.batch);
+                if round == 0 {
+                    // An epoll error here is not actionable per turn; the next wake retries.
+                    let _ = live.reactor.turn(&mut live.batch, Some(Duration::ZERO));
+                }
+                live.batch.len()
+            };
+            if events == 0 {
+                break;
+            }
+            self.deliver();
+            if let Some(live) = self.live.borrow_mut().as_mut() {
+                live.staged.apply(live.reactor.conns());
+            }
+            if self.stop_requested.get() {
+                break;
+            }
+        }
+        self.dispatching.set(false);
+        if self.stop_requested.get() {
+            self.stop_now();
+        } else if let Some(live) = self.live.borrow_mut().as_mut() {
+            if live.reactor.conns().has_pending_closes() {
+                let _ = self.waker.wake();
+            }
+        }
+    }
+
+    /// Calls JS once with the batch. A throw that escapes the JS dispatcher (it catches user
+    /// errors itself) is raised as an uncaught exception, never left pending.
+    fn deliver(&self) {
+        let env = self.env;
+        let (func, meta, arena, count) = {
+            let live = self.live.borrow();
+            let Some(live) = live.as_ref() else { return };
+            let (meta, arena) = live.batch.views();
+            (live.dispatch.get(env), meta, arena, live.batch.len())
+        };
+        unsafe {
+            let mut args = [ptr::null_mut(), meta, arena];
+            sys::napi_create_int32(env, count as i32, &mut args[0]);
+            let mut recv = ptr::null_mut();
+            sys::napi_get_undefined(env, &mut recv);
+            let mut result = ptr::null_mut();
+            let was = self.dispatching.replace(true);
+            let status = sys::napi_call_function(env, recv, func, 3, args.as_ptr(), &mut result);
+            self.dispatching.set(was);
+            if status == sys::Status::napi_pending_exception {
+                let mut err = ptr::null_mut();
+                sys::napi_get_and_clear_last_exception(env, &mut err);
+                sys::napi_fatal_exception(env, err);
+            }
+        }
+        if let Some(live) = self.live.borrow_mut().as_mut() {
+            live.batch.clear();
+        }
+    }
+
+    /// Closes every connection, tells JS (closes, then shutdown), and releases everything.
+    fn stop_now(&self) {
+        if self.stopping.replace(true) {
+            return;
+        }
+        {
+            let mut live = self.live.borrow_mut();
+            let Some(live) = live.as_mut() else { return };
+            live.reactor.shutdown(&mut live.batch);
+            live.batch.push(SHUTDOWN, ConnId { slot: 0, generation: 0 }, &[], 0);
+        }
+        self.deliver();
+        self.release();
+        let hook = self.cleanup_hook.replace(ptr::null_mut());
+        if !hook.is_null() {
+            unsafe {
+                sys::napi_remove_async_cleanup_hook(hook);
+                // The hook's own reference to this driver.
+                Rc::decrement_strong_count(self as *const Driver);
+            }
+        }
+    }
+
+    /// Drops the reactor (closing its sockets), the JS references and the uv handle.
+    fn release(&self) {
+        let Some(live) = self.live.borrow_mut().take() else { return };
+        let env = self.env;
+        drop(live.reactor);
+        live.batch.delete();
+        live.staged.delete(env);
+        live.dispatch.delete(env);
+        live.resource.delete(env);
+        unsafe { sys::napi_async_destroy(env, live.async_context) };
+        self.close_handle();
+    }
+
+    fn close_handle(&self) {
+        unsafe {
+            (self.uv.poll_stop)(self.handle);
+            (self.uv.close)(self.handle, on_closed);
+        }
+    }
+}
+
+/// libuv's poll callback. Panics must not unwind into C.
+unsafe extern "C" fn on_poll(handle: uv::Handle, _status: c_int, _events: c_int) {
+    let uv = uv::uv().expect("libuv resolved at start");
+    let driver = unsafe { &*((uv.get_data)(handle) as *const Driver) };
+    if catch_unwind(AssertUnwindSafe(|| driver.on_ready())).is_err() {
+        eprintln!("riptide: internal panic in the reactor driver; the engine keeps running");
+    }
+}
+
+/// The handle is closed: free it, drop its driver reference, and finish an env teardown.
+unsafe extern "C" fn on_closed(handle: uv::Handle) {
+    let uv = uv::uv().expect("libuv resolved at start");
+    let driver = unsafe { Rc::from_raw((uv.get_data)(handle) as *const Driver) };
+    unsafe { libc::free(handle) };
+    if driver.tearing_down.get() {
+        let hook = driver.cleanup_hook.replace(ptr::null_mut());
+        unsafe {
+            sys::napi_remove_async_cleanup_hook(hook);
+            Rc::decrement_strong_count(Rc::as_ptr(&driver));
+        }
+    }
+}
+
+/// The env (main thread exit or worker termination) is going away: stop without calling JS,
+/// and let Node wait until libuv has closed the handle.
+unsafe extern "C" fn on_env_teardown(_hook: sys::napi_async_cleanup_hook_handle, arg: *mut c_void) {
+    let driver = unsafe { &*(arg as *const Driver) };
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        driver.tearing_down.set(true);
+        if let Some(live) = driver.live.borrow_mut().as_mut() {
+            live.reactor.shutdown(&mut Discard);
+        }
+        driver.release();
+    }));
+}
+
+/// Swallows events nobody can receive (during env teardown).
+struct Discard;
+
+impl EventHandler for Discard {
+    fn on_traffic(&mut self, _: &mut Conns, _: ConnId, _: &[u8]) {}
+}

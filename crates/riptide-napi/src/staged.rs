@@ -1,0 +1,74 @@
+//! Writes and closes JS queued during a batch, in two arrays JS owns: `ops` (an `Int32Array`:
+//! `[count, op, slot, generation, offset, length, op, ...]`) and `data` (a `Uint8Array` holding
+//! the write payloads). Applying them natively after the batch costs no JS→native call per
+//! write. The layout is mirrored in `lib/boundary.ts`.
+
+use crate::raw::SharedArray;
+use napi::sys;
+use riptide::{ConnId, Conns};
+
+/// Ints per op after the leading count.
+pub const OP_STRIDE: usize = 5;
+/// Write `length` bytes at `offset` of `data`.
+pub const WRITE: i32 = 1;
+/// Close after pending writes.
+pub const CLOSE: i32 = 2;
+
+/// The staging arrays JS shares with this engine.
+pub struct Staged {
+    ops: SharedArray,
+    data: SharedArray,
+}
+
+impl Staged {
+    /// Adopts the arrays JS allocated.
+    pub fn adopt(env: sys::napi_env, ops: sys::napi_value, data: sys::napi_value) -> napi::Result<Staged> {
+        Ok(Staged {
+            ops: SharedArray::adopt(env, ops)?,
+            data: SharedArray::adopt(env, data)?,
+        })
+    }
+
+    /// Applies and clears the queued ops, in order. Consecutive writes to one connection
+    /// whose bytes are adjacent go to the socket as one write.
+    pub fn apply(&mut self, conns: &mut Conns) {
+        // SAFETY: called between JS calls; JS never holds Rust references to these arrays.
+        let (ops, data) = unsafe { (self.ops.ints(), self.data.bytes()) };
+        let count = (ops[0].max(0) as usize).min((ops.len() - 1) / OP_STRIDE);
+        let mut i = 0;
+        while i < count {
+            let op = &ops[1 + i * OP_STRIDE..1 + (i + 1) * OP_STRIDE];
+            let id = ConnId { slot: op[1] as u32, generation: op[2] as u32 };
+            i += 1;
+            match op[0] {
+                WRITE => {
+                    let start = op[3].max(0) as usize;
+                    let mut end = start + op[4].max(0) as usize;
+                    while i < count {
+                        let next = &ops[1 + i * OP_STRIDE..1 + (i + 1) * OP_STRIDE];
+                        if next[0] != WRITE || next[1] != op[1] || next[2] != op[2] || next[3] as usize != end {
+                            break;
+                        }
+                        end += next[4].max(0) as usize;
+                        i += 1;
+                    }
+                    if let Some(bytes) = data.get(start..end) {
+                        // A stale id means JS raced a close it had not yet seen; nothing to do.
+                        let _ = conns.write(id, bytes);
+                    }
+                }
+                CLOSE => {
+                    let _ = conns.close(id);
+                }
+                _ => {}
+            }
+        }
+        ops[0] = 0;
+    }
+
+    /// Releases the arrays.
+    pub fn delete(self, env: sys::napi_env) {
+        self.ops.delete(env);
+        self.data.delete(env);
+    }
+}

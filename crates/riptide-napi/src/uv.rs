@@ -1,0 +1,91 @@
+//! The few libuv calls the same-thread driver needs, resolved from the host process.
+//!
+//! Node exports its libuv; linking our own would give a second, unrelated loop. Symbols are
+//! looked up once with `dlsym(RTLD_DEFAULT)`, so a host without libuv (Bun on POSIX) is
+//! detected as an error instead of crashing at load. Handles are allocated with
+//! `uv_handle_size` and reached through `uv_handle_{get,set}_data`, so nothing here depends on
+//! libuv's struct layouts.
+
+use std::ffi::{c_int, c_void, CStr};
+use std::sync::OnceLock;
+
+/// `uv_handle_type::UV_POLL`.
+const UV_POLL: c_int = 8;
+/// `uv_poll_event::UV_READABLE`.
+pub const UV_READABLE: c_int = 1;
+
+/// Opaque libuv handle (`uv_handle_t*` / `uv_poll_t*`).
+pub type Handle = *mut c_void;
+/// `uv_poll_cb`.
+pub type PollCb = unsafe extern "C" fn(handle: Handle, status: c_int, events: c_int);
+/// `uv_close_cb`.
+pub type CloseCb = unsafe extern "C" fn(handle: Handle);
+
+/// Function pointers into the host's libuv.
+pub struct Uv {
+    handle_size: unsafe extern "C" fn(c_int) -> usize,
+    poll_init: unsafe extern "C" fn(*mut c_void, Handle, c_int) -> c_int,
+    pub poll_start: unsafe extern "C" fn(Handle, c_int, PollCb) -> c_int,
+    pub poll_stop: unsafe extern "C" fn(Handle) -> c_int,
+    pub close: unsafe extern "C" fn(Handle, CloseCb),
+    pub set_data: unsafe extern "C" fn(Handle, *mut c_void),
+    pub get_data: unsafe extern "C" fn(Handle) -> *mut c_void,
+    pub ref_: unsafe extern "C" fn(Handle),
+    pub unref: unsafe extern "C" fn(Handle),
+    strerror: unsafe extern "C" fn(c_int) -> *const std::ffi::c_char,
+}
+
+unsafe fn sym<T: Copy>(name: &CStr) -> Option<T> {
+    // SAFETY: RTLD_DEFAULT searches the host process's global symbols; the caller asserts
+    // that `T` is the function's real signature.
+    let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    (!p.is_null()).then(|| unsafe { std::mem::transmute_copy::<*mut c_void, T>(&p) })
+}
+
+/// The host's libuv, or `None` when the process exports none.
+pub fn uv() -> Option<&'static Uv> {
+    static UV: OnceLock<Option<Uv>> = OnceLock::new();
+    UV.get_or_init(|| unsafe {
+        Some(Uv {
+            handle_size: sym(c"uv_handle_size")?,
+            poll_init: sym(c"uv_poll_init")?,
+            poll_start: sym(c"uv_poll_start")?,
+            poll_stop: sym(c"uv_poll_stop")?,
+            close: sym(c"uv_close")?,
+            set_data: sym(c"uv_handle_set_data")?,
+            get_data: sym(c"uv_handle_get_data")?,
+            ref_: sym(c"uv_ref")?,
+            unref: sym(c"uv_unref")?,
+            strerror: sym(c"uv_strerror")?,
+        })
+    })
+    .as_ref()
+}
+
+impl Uv {
+    /// Allocates and initialises a poll handle for `fd` on `loop_`.
+    ///
+    /// # Safety
+    /// `loop_` must be the live loop of the calling thread and `fd` an open descriptor.
+    pub unsafe fn poll_new(&self, loop_: *mut c_void, fd: c_int) -> Result<Handle, String> {
+        let size = unsafe { (self.handle_size)(UV_POLL) };
+        let handle = unsafe { libc::calloc(1, size) };
+        if handle.is_null() {
+            return Err("out of memory".into());
+        }
+        let rc = unsafe { (self.poll_init)(loop_, handle, fd) };
+        if rc != 0 {
+            unsafe { libc::free(handle) };
+            return Err(self.error(rc));
+        }
+        Ok(handle)
+    }
+
+    /// libuv's message for an error code.
+    pub fn error(&self, rc: c_int) -> String {
+        // SAFETY: uv_strerror returns a static string for any code.
+        unsafe { CStr::from_ptr((self.strerror)(rc)) }
+            .to_string_lossy()
+            .into_owned()
+    }
+}

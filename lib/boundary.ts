@@ -1,0 +1,39 @@
+/**
+ * The boundary format shared with `crates/riptide-napi` (`batch.rs` and `staged.rs`): numbers
+ * here must match the Rust constants.
+ *
+ * Events arrive as `STRIDE` ints per event in an `Int32Array`:
+ * `[kind, slot, generation, offset, length, extra]`, with bytes in a shared `Uint8Array`.
+ * Writes made during a batch are staged as `[count, op, slot, generation, offset, length, ...]`
+ * in an `Int32Array` plus their bytes, and applied natively when the batch returns.
+ */
+
+/** Ints per event descriptor. */
+export const STRIDE = 6
+/** A connection was accepted: bytes = peer IP text, extra = peer port. */
+export const EV_OPEN = 1
+/** Bytes arrived. */
+export const EV_DATA = 2
+/** A connection closed: bytes = error code text, empty when orderly. */
+export const EV_CLOSE = 3
+/** The engine stopped (always the last event). */
+export const EV_SHUTDOWN = 4
+
+/** Ints per staged op (after the leading count). */
+export const OP_STRIDE = 5
+/** Staged write. */
+export const OP_WRITE = 1
+/** Staged close. */
+export const OP_CLOSE = 2
+
+/** Staged ops one engine can hold before flushing natively. */
+export const STAGED_OPS = 4096
+/** Staged write bytes one engine can hold before flushing natively. */
+export const STAGED_BYTES = 256 * 1024
+/** Writes larger than this go to the native side directly instead of being staged. */
+export const STAGE_MAX_WRITE = 16 * 1024
+
+/** Decodes ASCII bytes (addresses, error codes) without a TextDecoder. */
+export function ascii(bytes: Uint8Array, offset: number, length: number): string {
+  return String.fromCharCode(...bytes.subarray(offset, offset + length))
+}

@@ -1,0 +1,72 @@
+/**
+ * Error classes. Every error riptide raises or reports is a {@link RiptideError} with a
+ * stable, Node-style `code`; subclasses let callers use `instanceof` as well.
+ */
+
+/**
+ * Base class of all riptide errors.
+ *
+ * @example
+ * ```ts
+ * try { await serve('tcp://nope', handler) } catch (e) {
+ *   if (e instanceof RiptideError && e.code === 'ERR_INVALID_ADDRESS') { ... }
+ * }
+ * ```
+ */
+export class RiptideError extends Error {
+  /** Stable machine-readable code, e.g. `ERR_INVALID_ADDRESS` or `ECONNRESET`. */
+  readonly code: string
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+    this.code = code
+  }
+}
+
+/** The address string is malformed, names an unsupported scheme, or does not resolve. */
+export class InvalidAddressError extends RiptideError {
+  constructor(message: string) {
+    super('ERR_INVALID_ADDRESS', message)
+  }
+}
+
+/** Another socket already holds the address. */
+export class AddressInUseError extends RiptideError {
+  constructor(message: string) {
+    super('ERR_ADDRESS_IN_USE', message)
+  }
+}
+
+/** The connection is closed (or closing): it accepts no more writes. */
+export class ConnClosedError extends RiptideError {
+  constructor(message = 'connection is closed') {
+    super('ERR_CONN_CLOSED', message)
+  }
+}
+
+/** An option has a wrong type or is out of range. */
+export class InvalidOptionError extends RiptideError {
+  constructor(message: string) {
+    super('ERR_INVALID_ARG_VALUE', message)
+  }
+}
+
+/** A connection ended because of a socket error; `code` is the errno name (`ECONNRESET`...). */
+export class ConnectionError extends RiptideError {}
+
+/** Turns an error thrown by the native binding into the matching {@link RiptideError}. */
+export function fromNative(err: unknown): unknown {
+  if (!(err instanceof Error) || err instanceof RiptideError) return err
+  const code = (err as Error & { code?: unknown }).code
+  switch (code) {
+    case 'ERR_INVALID_ADDRESS':
+      return new InvalidAddressError(err.message)
+    case 'ERR_ADDRESS_IN_USE':
+      return new AddressInUseError(err.message)
+    case 'ERR_CONN_CLOSED':
+      return new ConnClosedError(err.message)
+    default:
+      return typeof code === 'string' ? new RiptideError(code, err.message, { cause: err }) : err
+  }
+}

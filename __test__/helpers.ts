@@ -1,0 +1,67 @@
+import net from 'node:net'
+
+/** mulberry32: a small seeded PRNG so failures reproduce. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** `len` seeded random bytes. */
+export function randomBytes(seed: number, len: number): Buffer {
+  const next = rng(seed)
+  const out = Buffer.allocUnsafe(len)
+  for (let i = 0; i < len; i++) out[i] = (next() * 256) | 0
+  return out
+}
+
+/** Connects to 127.0.0.1:port. */
+export function connect(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => resolve(s))
+    s.once('error', reject)
+  })
+}
+
+/** Reads until `len` bytes arrived. */
+export function readExactly(s: net.Socket, len: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let got = 0
+    const onData = (d: Buffer) => {
+      chunks.push(d)
+      got += d.length
+      if (got >= len) {
+        s.off('data', onData)
+        resolve(Buffer.concat(chunks))
+      }
+    }
+    s.on('data', onData)
+    s.once('error', reject)
+    s.once('end', () => got < len && reject(new Error(`ended after ${got} of ${len} bytes`)))
+  })
+}
+
+/** Reads until the peer ends the stream. */
+export function readToEnd(s: net.Socket): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    s.on('data', (d: Buffer) => chunks.push(d))
+    s.once('end', () => resolve(Buffer.concat(chunks)))
+    s.once('error', reject)
+  })
+}
+
+/** Resolves when `cond()` holds, polling; rejects after `ms`. */
+export async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}

@@ -5,8 +5,22 @@
  */
 import { join } from 'node:path'
 import type * as Binding from '../binding'
+import { RiptideError } from './errors'
 
 // dist/lib/native.js → package root
-export const native: typeof Binding = require(join(__dirname, '..', '..', 'binding.js'))
+const binding: Partial<typeof Binding> = require(join(__dirname, '..', '..', 'binding.js'))
 
+if (binding.NativeEngine === undefined) {
+  // The same-thread driver needs a pollable reactor fd (epoll/kqueue); on Windows the engine
+  // needs the thread driver, which this build does not include.
+  throw new RiptideError(
+    'ERR_UNSUPPORTED_PLATFORM',
+    `riptide's native engine is not available on ${process.platform}: the same-thread driver needs epoll or kqueue`,
+  )
+}
+
+/** The typed native binding. */
+export const native = binding as typeof Binding
+
+/** The native engine class (one reactor on this thread's loop). */
 export type NativeEngine = Binding.NativeEngine

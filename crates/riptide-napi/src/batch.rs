@@ -41,7 +41,12 @@ impl Batch {
     pub fn new(env: sys::napi_env, events: usize, bytes: usize) -> napi::Result<Batch> {
         Ok(Batch {
             env,
-            meta: SharedArray::new(env, events * STRIDE * 4, sys::TypedarrayType::int32_array, 4)?,
+            meta: SharedArray::new(
+                env,
+                events * STRIDE * 4,
+                sys::TypedarrayType::int32_array,
+                4,
+            )?,
             arena: SharedArray::new(env, bytes, sys::TypedarrayType::uint8_array, 1)?,
             count: 0,
             used: 0,
@@ -69,11 +74,25 @@ impl Batch {
         if (self.count + 1) * STRIDE * 4 > self.meta.len() {
             let len = self.meta.len() * 2;
             let keep = self.count * STRIDE * 4;
-            grow(self.env, &mut self.meta, len, keep, sys::TypedarrayType::int32_array, 4);
+            grow(
+                self.env,
+                &mut self.meta,
+                len,
+                keep,
+                sys::TypedarrayType::int32_array,
+                4,
+            );
         }
         if self.used + bytes.len() > self.arena.len() {
             let len = (self.arena.len() * 2).max(self.used + bytes.len());
-            grow(self.env, &mut self.arena, len, self.used, sys::TypedarrayType::uint8_array, 1);
+            grow(
+                self.env,
+                &mut self.arena,
+                len,
+                self.used,
+                sys::TypedarrayType::uint8_array,
+                1,
+            );
         }
         // SAFETY: no JS runs while the reactor fills a batch.
         let arena = unsafe { self.arena.bytes() };
@@ -101,7 +120,14 @@ impl Batch {
 
 /// Replaces `array` with a larger one holding the same first `keep` bytes. Allocation failure
 /// here means V8 is out of memory, which Node treats as fatal anyway.
-fn grow(env: sys::napi_env, array: &mut SharedArray, len: usize, keep: usize, kind: i32, elem: usize) {
+fn grow(
+    env: sys::napi_env,
+    array: &mut SharedArray,
+    len: usize,
+    keep: usize,
+    kind: i32,
+    elem: usize,
+) {
     let mut new = SharedArray::new(env, len, kind, elem).expect("growing the event batch");
     // SAFETY: no JS runs while the reactor fills a batch.
     unsafe { new.bytes()[..keep].copy_from_slice(&array.bytes()[..keep]) };

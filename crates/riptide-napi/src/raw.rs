@@ -10,7 +10,9 @@ pub fn check(status: sys::napi_status, call: &str) -> napi::Result<()> {
     if status == sys::Status::napi_ok {
         Ok(())
     } else {
-        Err(napi::Error::from_reason(format!("{call} failed with status {status}")))
+        Err(napi::Error::from_reason(format!(
+            "{call} failed with status {status}"
+        )))
     }
 }
 
@@ -21,7 +23,10 @@ impl Ref {
     /// References `value`.
     pub fn new(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Ref> {
         let mut r = ptr::null_mut();
-        check(unsafe { sys::napi_create_reference(env, value, 1, &mut r) }, "napi_create_reference")?;
+        check(
+            unsafe { sys::napi_create_reference(env, value, 1, &mut r) },
+            "napi_create_reference",
+        )?;
         Ok(Ref(r))
     }
 
@@ -49,30 +54,57 @@ pub struct SharedArray {
 
 impl SharedArray {
     /// Allocates `len` bytes, zeroed, viewed as `kind` (a `TypedarrayType`).
-    pub fn new(env: sys::napi_env, len: usize, kind: i32, elem: usize) -> napi::Result<SharedArray> {
+    pub fn new(
+        env: sys::napi_env,
+        len: usize,
+        kind: i32,
+        elem: usize,
+    ) -> napi::Result<SharedArray> {
         let mut data = ptr::null_mut();
         let mut ab = ptr::null_mut();
-        check(unsafe { sys::napi_create_arraybuffer(env, len, &mut data, &mut ab) }, "napi_create_arraybuffer")?;
+        check(
+            unsafe { sys::napi_create_arraybuffer(env, len, &mut data, &mut ab) },
+            "napi_create_arraybuffer",
+        )?;
         let mut view = ptr::null_mut();
         check(
             unsafe { sys::napi_create_typedarray(env, kind, len / elem, ab, 0, &mut view) },
             "napi_create_typedarray",
         )?;
-        Ok(SharedArray { view: Ref::new(env, view)?, data: data.cast(), len })
+        Ok(SharedArray {
+            view: Ref::new(env, view)?,
+            data: data.cast(),
+            len,
+        })
     }
 
     /// Takes a typed array JS allocated, keeping it alive and its memory reachable.
     pub fn adopt(env: sys::napi_env, view: sys::napi_value) -> napi::Result<SharedArray> {
-        let (mut kind, mut count, mut data, mut ab, mut offset) = (0, 0, ptr::null_mut(), ptr::null_mut(), 0);
+        let (mut kind, mut count, mut data, mut ab, mut offset) =
+            (0, 0, ptr::null_mut(), ptr::null_mut(), 0);
         check(
-            unsafe { sys::napi_get_typedarray_info(env, view, &mut kind, &mut count, &mut data, &mut ab, &mut offset) },
+            unsafe {
+                sys::napi_get_typedarray_info(
+                    env,
+                    view,
+                    &mut kind,
+                    &mut count,
+                    &mut data,
+                    &mut ab,
+                    &mut offset,
+                )
+            },
             "napi_get_typedarray_info",
         )?;
         let elem = match kind {
             sys::TypedarrayType::int32_array => 4,
             _ => 1,
         };
-        Ok(SharedArray { view: Ref::new(env, view)?, data: data.cast(), len: count * elem })
+        Ok(SharedArray {
+            view: Ref::new(env, view)?,
+            data: data.cast(),
+            len: count * elem,
+        })
     }
 
     /// Size in bytes.

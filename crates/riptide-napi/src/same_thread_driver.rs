@@ -62,19 +62,30 @@ impl Driver {
     /// Starts watching `reactor` on the calling JS thread's loop.
     pub fn start(env: sys::napi_env, reactor: Reactor, js: JsParts) -> napi::Result<Rc<Driver>> {
         let uv = uv::uv().ok_or_else(|| {
-            napi::Error::from_reason("this runtime exports no libuv; the same-thread driver cannot run")
+            napi::Error::from_reason(
+                "this runtime exports no libuv; the same-thread driver cannot run",
+            )
         })?;
         let mut loop_ = ptr::null_mut();
-        check(unsafe { sys::napi_get_uv_event_loop(env, &mut loop_) }, "napi_get_uv_event_loop")?;
+        check(
+            unsafe { sys::napi_get_uv_event_loop(env, &mut loop_) },
+            "napi_get_uv_event_loop",
+        )?;
         let mut resource = ptr::null_mut();
-        check(unsafe { sys::napi_create_object(env, &mut resource) }, "napi_create_object")?;
+        check(
+            unsafe { sys::napi_create_object(env, &mut resource) },
+            "napi_create_object",
+        )?;
         let mut name = ptr::null_mut();
         check(
             unsafe { sys::napi_create_string_utf8(env, c"riptide".as_ptr(), 7, &mut name) },
             "napi_create_string_utf8",
         )?;
         let mut async_context = ptr::null_mut();
-        check(unsafe { sys::napi_async_init(env, resource, name, &mut async_context) }, "napi_async_init")?;
+        check(
+            unsafe { sys::napi_async_init(env, resource, name, &mut async_context) },
+            "napi_async_init",
+        )?;
         let live = Live {
             batch: Batch::new(env, 1024, 2 * 1024 * 1024)?,
             staged: Staged::adopt(env, js.staged_ops, js.staged_data)?,
@@ -173,7 +184,9 @@ impl Driver {
             .map(|l| (l.resource.get(env), l.async_context));
         if let Some((resource, async_context)) = scope_parts {
             let mut callback_scope = ptr::null_mut();
-            unsafe { sys::napi_open_callback_scope(env, resource, async_context, &mut callback_scope) };
+            unsafe {
+                sys::napi_open_callback_scope(env, resource, async_context, &mut callback_scope)
+            };
             self.pump();
             // Closing the callback scope runs queued microtasks and nextTicks, as after any
             // Node callback.
@@ -256,7 +269,15 @@ impl Driver {
             let mut live = self.live.borrow_mut();
             let Some(live) = live.as_mut() else { return };
             live.reactor.shutdown(&mut live.batch);
-            live.batch.push(SHUTDOWN, ConnId { slot: 0, generation: 0 }, &[], 0);
+            live.batch.push(
+                SHUTDOWN,
+                ConnId {
+                    slot: 0,
+                    generation: 0,
+                },
+                &[],
+                0,
+            );
         }
         self.deliver();
         self.release();
@@ -272,7 +293,9 @@ impl Driver {
 
     /// Drops the reactor (closing its sockets), the JS references and the uv handle.
     fn release(&self) {
-        let Some(live) = self.live.borrow_mut().take() else { return };
+        let Some(live) = self.live.borrow_mut().take() else {
+            return;
+        };
         let env = self.env;
         drop(live.reactor);
         live.batch.delete();

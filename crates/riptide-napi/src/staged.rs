@@ -22,7 +22,11 @@ pub struct Staged {
 
 impl Staged {
     /// Adopts the arrays JS allocated.
-    pub fn adopt(env: sys::napi_env, ops: sys::napi_value, data: sys::napi_value) -> napi::Result<Staged> {
+    pub fn adopt(
+        env: sys::napi_env,
+        ops: sys::napi_value,
+        data: sys::napi_value,
+    ) -> napi::Result<Staged> {
         Ok(Staged {
             ops: SharedArray::adopt(env, ops)?,
             data: SharedArray::adopt(env, data)?,
@@ -38,7 +42,10 @@ impl Staged {
         let mut i = 0;
         while i < count {
             let op = &ops[1 + i * OP_STRIDE..1 + (i + 1) * OP_STRIDE];
-            let id = ConnId { slot: op[1] as u32, generation: op[2] as u32 };
+            let id = ConnId {
+                slot: op[1] as u32,
+                generation: op[2] as u32,
+            };
             i += 1;
             match op[0] {
                 WRITE => {
@@ -46,7 +53,11 @@ impl Staged {
                     let mut end = start + op[4].max(0) as usize;
                     while i < count {
                         let next = &ops[1 + i * OP_STRIDE..1 + (i + 1) * OP_STRIDE];
-                        if next[0] != WRITE || next[1] != op[1] || next[2] != op[2] || next[3] as usize != end {
+                        if next[0] != WRITE
+                            || next[1] != op[1]
+                            || next[2] != op[2]
+                            || next[3] as usize != end
+                        {
                             break;
                         }
                         end += next[4].max(0) as usize;

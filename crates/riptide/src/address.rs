@@ -42,11 +42,12 @@ impl Address {
             "tcp6" => (Network::Tcp, Family::V6),
             _ => return Err(bad("unsupported scheme (expected tcp, tcp4 or tcp6)")),
         };
-        let (host, port) = rest
-            .rsplit_once(':')
-            .ok_or_else(|| bad("missing :port"))?;
+        let (host, port) = rest.rsplit_once(':').ok_or_else(|| bad("missing :port"))?;
         let port: u16 = port.parse().map_err(|_| bad("port must be 0-65535"))?;
-        let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
         let host = match (host, family) {
             ("", Family::V6) => "::",
             ("", _) => "0.0.0.0",
@@ -77,8 +78,14 @@ mod tests {
         let a = Address::parse("tcp://127.0.0.1:9000").unwrap();
         assert_eq!(a.network, Network::Tcp);
         assert_eq!(a.addr, "127.0.0.1:9000".parse().unwrap());
-        assert_eq!(Address::parse("tcp6://[::1]:0").unwrap().addr, "[::1]:0".parse().unwrap());
-        assert_eq!(Address::parse("tcp://:80").unwrap().addr, "0.0.0.0:80".parse().unwrap());
+        assert_eq!(
+            Address::parse("tcp6://[::1]:0").unwrap().addr,
+            "[::1]:0".parse().unwrap()
+        );
+        assert_eq!(
+            Address::parse("tcp://:80").unwrap().addr,
+            "0.0.0.0:80".parse().unwrap()
+        );
         assert!(Address::parse("tcp4://localhost:1").unwrap().addr.is_ipv4());
     }
 

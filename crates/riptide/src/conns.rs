@@ -66,7 +66,11 @@ impl Conns {
     }
 
     /// Registers an accepted stream and returns its id.
-    pub(crate) fn insert(&mut self, mut stream: TcpStream, peer: SocketAddr) -> Result<ConnId, Error> {
+    pub(crate) fn insert(
+        &mut self,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+    ) -> Result<ConnId, Error> {
         let id = self.slab.vacant_id().ok_or(Error::TooManyConnections)?;
         self.registry.register(
             &mut stream,
@@ -79,7 +83,9 @@ impl Conns {
             peer,
             state: State::Open,
         };
-        self.slab.insert(conn).map_err(|_| Error::TooManyConnections)
+        self.slab
+            .insert(conn)
+            .map_err(|_| Error::TooManyConnections)
     }
 
     fn live(&mut self, id: ConnId) -> Result<&mut Connection, Error> {
@@ -141,12 +147,17 @@ impl Conns {
 
     /// Bytes accepted for the connection and not yet taken by the kernel.
     pub fn outbound_len(&self, id: ConnId) -> Result<usize, Error> {
-        self.slab.get(id).map(|c| c.outbound.len()).ok_or(Error::ConnClosed)
+        self.slab
+            .get(id)
+            .map(|c| c.outbound.len())
+            .ok_or(Error::ConnClosed)
     }
 
     /// Writes queued bytes after the socket became writable; completes a pending close.
     pub(crate) fn flush(&mut self, id: ConnId) {
-        let Some(conn) = self.slab.get_mut(id) else { return };
+        let Some(conn) = self.slab.get_mut(id) else {
+            return;
+        };
         match conn.outbound.write_to(&mut conn.stream) {
             Ok(true) if conn.state == State::Closing => self.doom(id, None),
             Ok(_) => {}

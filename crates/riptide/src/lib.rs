@@ -31,7 +31,7 @@ pub use conns::Conns;
 pub use engine::{Engine, StopHandle};
 pub use error::{io_code, Error};
 pub use handler::EventHandler;
-pub use reactor::{Reactor, ReactorConfig, TurnOutcome};
-pub use slab::{ConnId, MAX_SLOTS};
 /// Wakes a reactor's poll from any thread (re-exported from mio).
 pub use mio::Waker;
+pub use reactor::{Reactor, ReactorConfig, TurnOutcome};
+pub use slab::{ConnId, MAX_SLOTS};

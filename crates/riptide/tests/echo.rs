@@ -7,7 +7,13 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc;
 use std::thread;
 
-fn start<H: EventHandler + Send + 'static>(handler: H) -> (std::net::SocketAddr, riptide::StopHandle, thread::JoinHandle<H>) {
+fn start<H: EventHandler + Send + 'static>(
+    handler: H,
+) -> (
+    std::net::SocketAddr,
+    riptide::StopHandle,
+    thread::JoinHandle<H>,
+) {
     let engine = Engine::bind(["tcp://127.0.0.1:0"]).unwrap();
     let addr = engine.local_addrs()[0];
     let stop = engine.stop_handle();
@@ -17,7 +23,9 @@ fn start<H: EventHandler + Send + 'static>(handler: H) -> (std::net::SocketAddr,
 
 /// A deterministic byte pattern, different per connection.
 fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
             x ^= x << 13;
@@ -89,7 +97,8 @@ impl EventHandler for Recorder {
     }
     fn on_close(&mut self, _: &mut Conns, id: ConnId, err: Option<&Error>) {
         self.closed.push(id);
-        self.events.push(format!("close {} {:?}", id.slot, err.map(|e| e.code())));
+        self.events
+            .push(format!("close {} {:?}", id.slot, err.map(|e| e.code())));
         if let Some(done) = &self.done {
             done.send(()).unwrap();
         }
@@ -134,7 +143,10 @@ fn peer_close_and_shutdown_report_every_connection() {
     rx.recv().unwrap();
     stop.stop();
     let rec = join.join().unwrap();
-    assert_eq!(rec.events.iter().filter(|e| e.starts_with("close")).count(), 2);
+    assert_eq!(
+        rec.events.iter().filter(|e| e.starts_with("close")).count(),
+        2
+    );
     drop(quiet);
 }
 

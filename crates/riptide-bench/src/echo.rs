@@ -1,0 +1,169 @@
+//! Echo load: each connection keeps `depth` messages in flight, checks that every echoed
+//! message carries the sequence number it was sent with, and records its round-trip time.
+
+use crate::args::EchoArgs;
+use hdrhistogram::Histogram;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+/// What one run measured.
+pub struct EchoReport {
+    /// Round trips completed in the measured window.
+    pub messages: u64,
+    /// Measured window length.
+    pub elapsed: Duration,
+    /// Round-trip times in nanoseconds.
+    pub rtt: Histogram<u64>,
+    /// Connections that made no progress for a second or more during the window.
+    pub stalls: u64,
+}
+
+struct Client {
+    stream: TcpStream,
+    /// Send time of each message in flight, oldest first.
+    sent: VecDeque<Instant>,
+    next_seq: u64,
+    expect_seq: u64,
+    out: Vec<u8>,
+    out_pos: usize,
+    inbuf: Vec<u8>,
+    last_progress: Instant,
+    stalled: bool,
+}
+
+impl Client {
+    fn queue_message(&mut self, size: usize, now: Instant) {
+        let start = self.out.len();
+        self.out.resize(start + size, 0xa5);
+        self.out[start..start + 8].copy_from_slice(&self.next_seq.to_le_bytes());
+        self.next_seq += 1;
+        self.sent.push_back(now);
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        while self.out_pos < self.out.len() {
+            match self.stream.write(&self.out[self.out_pos..]) {
+                Ok(n) => self.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        self.out.clear();
+        self.out_pos = 0;
+        Ok(())
+    }
+}
+
+/// Runs the load and returns what the measured window saw. Fails on a connection error or a
+/// corrupted echo.
+pub fn run(args: &EchoArgs) -> Result<EchoReport, String> {
+    let mut poll = Poll::new().map_err(|e| e.to_string())?;
+    let mut events = Events::with_capacity(1024);
+    let now = Instant::now();
+    let mut clients = Vec::with_capacity(args.conns);
+    for i in 0..args.conns {
+        let std = std::net::TcpStream::connect(args.addr)
+            .map_err(|e| format!("connect {}: {e}", args.addr))?;
+        std.set_nodelay(true).map_err(|e| e.to_string())?;
+        std.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let mut stream = TcpStream::from_std(std);
+        poll.registry()
+            .register(
+                &mut stream,
+                Token(i),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(|e| e.to_string())?;
+        let mut c = Client {
+            stream,
+            sent: VecDeque::new(),
+            next_seq: 0,
+            expect_seq: 0,
+            out: Vec::new(),
+            out_pos: 0,
+            inbuf: Vec::with_capacity(args.size * args.depth * 2),
+            last_progress: now,
+            stalled: false,
+        };
+        for _ in 0..args.depth {
+            c.queue_message(args.size, now);
+        }
+        c.flush().map_err(|e| e.to_string())?;
+        clients.push(c);
+    }
+    let mut rtt = Histogram::<u64>::new_with_bounds(100, 60_000_000_000, 3).expect("bounds");
+    let start = Instant::now();
+    let measure_from = start + args.warmup;
+    let end = measure_from + args.duration;
+    let mut messages = 0u64;
+    let mut stalls = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            break;
+        }
+        poll.poll(&mut events, Some(Duration::from_millis(100)))
+            .map_err(|e| e.to_string())?;
+        let now = Instant::now();
+        let measuring = now >= measure_from;
+        for ev in events.iter() {
+            let c = &mut clients[ev.token().0];
+            if ev.is_writable() {
+                c.flush().map_err(|e| format!("write: {e}"))?;
+            }
+            if !(ev.is_readable() || ev.is_read_closed()) {
+                continue;
+            }
+            loop {
+                match c.stream.read(&mut buf) {
+                    Ok(0) => return Err("server closed a connection".into()),
+                    Ok(n) => c.inbuf.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(format!("read: {e}")),
+                }
+            }
+            let mut consumed = 0;
+            while c.inbuf.len() - consumed >= args.size {
+                let seq = u64::from_le_bytes(
+                    c.inbuf[consumed..consumed + 8].try_into().expect("8 bytes"),
+                );
+                if seq != c.expect_seq {
+                    return Err(format!(
+                        "corrupt echo: expected message {} got {seq}",
+                        c.expect_seq
+                    ));
+                }
+                c.expect_seq += 1;
+                consumed += args.size;
+                let sent = c.sent.pop_front().ok_or("echo of a message never sent")?;
+                if measuring && sent >= measure_from {
+                    messages += 1;
+                    let _ = rtt.record(now.duration_since(sent).as_nanos() as u64);
+                }
+                c.last_progress = now;
+                c.stalled = false;
+                c.queue_message(args.size, now);
+            }
+            c.inbuf.drain(..consumed);
+            c.flush().map_err(|e| format!("write: {e}"))?;
+        }
+        if measuring {
+            for c in &mut clients {
+                if !c.stalled && now.duration_since(c.last_progress) >= Duration::from_secs(1) {
+                    c.stalled = true;
+                    stalls += 1;
+                }
+            }
+        }
+    }
+    Ok(EchoReport {
+        messages,
+        elapsed: args.duration,
+        rtt,
+        stalls,
+    })
+}

@@ -9,14 +9,24 @@
  * ```
  * @packageDocumentation
  */
-export { serve, Engine, type EventHandler, type ListenerAddress } from './lib/engine'
-export { Conn } from './lib/conn'
-export { type ServeOptions, DEFAULT_SERVE_OPTIONS } from './lib/options'
+export { serve, Engine, type ListenerAddress } from './lib/engine'
+export type { EventHandler } from './lib/handler'
+export { Conn, type ConnHandle, type SocketAddress } from './lib/conn'
+export { asyncWrite, asyncClose, type WriteCallback } from './lib/async'
+export {
+  type ServeOptions,
+  type LoadBalancing,
+  type TcpKeepAlive,
+  type ResolvedServeOptions,
+  DEFAULT_SERVE_OPTIONS,
+} from './lib/options'
+export type { Logger, LoggerObject, LogLevel } from './lib/logger'
 export {
   RiptideError,
   InvalidAddressError,
   AddressInUseError,
   ConnClosedError,
+  EngineStoppedError,
   InvalidOptionError,
   ConnectionError,
 } from './lib/errors'

@@ -28,7 +28,7 @@ test('a taken address rejects with ERR_ADDRESS_IN_USE', async (t) => {
 })
 
 test('bad options and arguments reject with ERR_INVALID_ARG_VALUE', async (t) => {
-  for (const options of [{ backlog: 0 }, { readBufferSize: 1.5 }, { eventBudget: -1 }, { noDelay: 'yes' }]) {
+  for (const options of [{ backlog: 0 }, { readBufferCap: 1.5 }, { eventBudget: -1 }, { tcpNoDelay: 'yes' }, { reactors: 2 }, { loadBalancing: 'random' }, { tcpKeepAlive: { idle: 10 } }]) {
     const err = await t.throwsAsync(serve('tcp://127.0.0.1:0', noop, options as never), { instanceOf: InvalidOptionError })
     t.is(err?.code, 'ERR_INVALID_ARG_VALUE')
   }

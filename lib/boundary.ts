@@ -18,6 +18,8 @@ export const EV_DATA = 2
 export const EV_CLOSE = 3
 /** The engine stopped (always the last event). */
 export const EV_SHUTDOWN = 4
+/** The ticker is due; the engine answers with the next delay. */
+export const EV_TICK = 5
 
 /** Ints per staged op (after the leading count). */
 export const OP_STRIDE = 5

@@ -45,6 +45,13 @@ export class ConnClosedError extends RiptideError {
   }
 }
 
+/** The engine (or the reactor owning a connection) has stopped. */
+export class EngineStoppedError extends RiptideError {
+  constructor(message = 'engine is stopped') {
+    super('ERR_ENGINE_STOPPED', message)
+  }
+}
+
 /** An option has a wrong type or is out of range. */
 export class InvalidOptionError extends RiptideError {
   constructor(message: string) {
@@ -66,6 +73,10 @@ export function fromNative(err: unknown): unknown {
       return new AddressInUseError(err.message)
     case 'ERR_CONN_CLOSED':
       return new ConnClosedError(err.message)
+    case 'ERR_ENGINE_STOPPED':
+      return new EngineStoppedError(err.message)
+    case 'ERR_INVALID_ARG_VALUE':
+      return new InvalidOptionError(err.message)
     default:
       return typeof code === 'string' ? new RiptideError(code, err.message, { cause: err }) : err
   }

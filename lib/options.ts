@@ -1,28 +1,94 @@
-/** Server options: their types, documented defaults, and validation. */
+/** Server options: their types, documented defaults (gnet's where gnet has them), and validation. */
 import { InvalidOptionError } from './errors'
+import { consoleLogger, type Logger } from './logger'
+
+/** How an engine with several reactors spreads new connections (gnet's policies). */
+export type LoadBalancing = 'round-robin' | 'least-connections' | 'source-addr-hash'
+
+/** TCP keep-alive timing (gnet `WithTCPKeepAlive`/`Interval`/`Count`). */
+export interface TcpKeepAlive {
+  /** Idle ms before the first probe. */
+  idle: number
+  /** Ms between probes. Default `idle / 5` (gnet). */
+  interval?: number
+  /** Unanswered probes before the connection drops. Default `5` (gnet). */
+  count?: number
+}
 
 /** Options of {@link serve}. Every field is optional; defaults are listed per field. */
 export interface ServeOptions {
-  /** Disable Nagle's algorithm (`TCP_NODELAY`) on accepted connections. Default `true`. */
-  noDelay?: boolean
+  /**
+   * Reactors (event loops). Reactor 0 runs on the calling thread; each other one on a
+   * `worker_thread` that loads {@link ServeOptions.workerModule}. Default `1`.
+   */
+  reactors?: number
+  /**
+   * Module each worker reactor loads its handler from (a path or `file:` URL). It must export
+   * the handler as {@link ServeOptions.workerExport} (or `default`) and start no server when
+   * imported. Required when `reactors > 1`.
+   */
+  workerModule?: string
+  /** Export name of the handler in `workerModule`. Default `'handler'`. */
+  workerExport?: string
+  /** How reactor 0 spreads connections over reactors. Default `'round-robin'`. */
+  loadBalancing?: LoadBalancing
+  /** `SO_REUSEPORT`: every reactor binds its own listener and the kernel spreads connections. Default `false`. */
+  reusePort?: boolean
+  /** `SO_REUSEADDR` on listeners. Default `true` (as Node does; gnet's default is false). */
+  reuseAddr?: boolean
+  /** Bytes one read takes from a socket: the largest `data` chunk (gnet `ReadBufferCap`). Default `65536`. */
+  readBufferCap?: number
+  /** Bytes a connection's drained outbound queue keeps for reuse (gnet `WriteBufferCap`). Default `65536`. */
+  writeBufferCap?: number
+  /** `TCP_NODELAY` on accepted connections. Default `true`. */
+  tcpNoDelay?: boolean
+  /** TCP keep-alive on accepted connections. Default off. */
+  tcpKeepAlive?: TcpKeepAlive
+  /** `SO_RCVBUF` of accepted connections in bytes. Default: the OS's. */
+  socketRecvBuffer?: number
+  /** `SO_SNDBUF` of accepted connections in bytes. Default: the OS's. */
+  socketSendBuffer?: number
+  /** `SO_BINDTODEVICE` (Linux): bind listeners to this interface. Default none. */
+  bindToDevice?: string
+  /** Call `onTick` on reactor 0, first right after boot. Default `false`. */
+  ticker?: boolean
+  /** Where riptide reports errors it cannot give a callback. Default: `console.error` for warnings and errors. */
+  logger?: Logger
   /** Listen backlog. Default `1024`. */
   backlog?: number
   /** Most readiness events one reactor turn handles before yielding to the JS loop. Default `1024`. */
   eventBudget?: number
-  /** Bytes one read takes from a socket (the largest `data` chunk). Default `65536`. */
-  readBufferSize?: number
   /** Bytes one reactor turn reads in all before yielding, bounding one batch. Default `1048576`. */
   readBudget?: number
 }
 
+/** {@link ServeOptions} with every default filled in. */
+export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive'>> & {
+  workerModule: string | undefined
+  tcpKeepAlive: Required<TcpKeepAlive> | undefined
+}
+
 /** The defaults of {@link ServeOptions}. */
-export const DEFAULT_SERVE_OPTIONS: Readonly<Required<ServeOptions>> = Object.freeze({
-  noDelay: true,
+export const DEFAULT_SERVE_OPTIONS: Readonly<ResolvedServeOptions> = Object.freeze({
+  reactors: 1,
+  workerModule: undefined,
+  workerExport: 'handler',
+  loadBalancing: 'round-robin',
+  reusePort: false,
+  reuseAddr: true,
+  readBufferCap: 64 * 1024,
+  writeBufferCap: 64 * 1024,
+  tcpNoDelay: true,
+  tcpKeepAlive: undefined,
+  socketRecvBuffer: 0,
+  socketSendBuffer: 0,
+  bindToDevice: '',
+  ticker: false,
+  logger: consoleLogger,
   backlog: 1024,
   eventBudget: 1024,
-  readBufferSize: 64 * 1024,
   readBudget: 1024 * 1024,
-})
+} as ResolvedServeOptions)
 
 function int(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -31,16 +97,55 @@ function int(name: string, value: unknown, min: number, max: number): number {
   return value
 }
 
-/** Fills defaults and validates; throws {@link InvalidOptionError} on a bad value. */
-export function resolveServeOptions(options: ServeOptions | undefined): Required<ServeOptions> {
+function bool(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new InvalidOptionError(`options.${name} must be a boolean, got ${String(value)}`)
+  return value
+}
+
+const POLICIES: readonly LoadBalancing[] = ['round-robin', 'least-connections', 'source-addr-hash']
+
+/** Fills defaults and validates; throws {@link InvalidOptionError} (`ERR_INVALID_ARG_VALUE`) on a bad value. */
+export function resolveServeOptions(options: ServeOptions | undefined): ResolvedServeOptions {
   if (options !== undefined && (options === null || typeof options !== 'object')) {
     throw new InvalidOptionError('options must be an object')
   }
-  const o = { ...DEFAULT_SERVE_OPTIONS, ...options }
-  if (typeof o.noDelay !== 'boolean') throw new InvalidOptionError('options.noDelay must be a boolean')
+  const defined = Object.fromEntries(Object.entries(options ?? {}).filter(([, v]) => v !== undefined))
+  const o = { ...DEFAULT_SERVE_OPTIONS, ...defined } as ResolvedServeOptions
+  int('reactors', o.reactors, 1, 256)
+  if (o.reactors > 1 && (typeof o.workerModule !== 'string' || o.workerModule === '')) {
+    throw new InvalidOptionError('options.workerModule is required when options.reactors > 1')
+  }
+  if (o.workerModule !== undefined && typeof o.workerModule !== 'string') {
+    throw new InvalidOptionError('options.workerModule must be a path or file: URL string')
+  }
+  if (typeof o.workerExport !== 'string') throw new InvalidOptionError('options.workerExport must be a string')
+  if (!POLICIES.includes(o.loadBalancing)) {
+    throw new InvalidOptionError(`options.loadBalancing must be one of ${POLICIES.join(', ')}, got ${String(o.loadBalancing)}`)
+  }
+  bool('reusePort', o.reusePort)
+  bool('reuseAddr', o.reuseAddr)
+  bool('tcpNoDelay', o.tcpNoDelay)
+  bool('ticker', o.ticker)
+  int('readBufferCap', o.readBufferCap, 1024, 1 << 26)
+  int('writeBufferCap', o.writeBufferCap, 0, 1 << 30)
+  int('socketRecvBuffer', o.socketRecvBuffer, 0, 2 ** 31 - 1)
+  int('socketSendBuffer', o.socketSendBuffer, 0, 2 ** 31 - 1)
   int('backlog', o.backlog, 1, 65535)
   int('eventBudget', o.eventBudget, 1, 1 << 20)
-  int('readBufferSize', o.readBufferSize, 64, 1 << 26)
   int('readBudget', o.readBudget, 0, 1 << 30)
+  if (typeof o.bindToDevice !== 'string') throw new InvalidOptionError('options.bindToDevice must be a string')
+  if (typeof o.logger !== 'function' && (o.logger === null || typeof o.logger !== 'object')) {
+    throw new InvalidOptionError('options.logger must be a function or a logger object')
+  }
+  if (o.tcpKeepAlive !== undefined) {
+    const ka = o.tcpKeepAlive as TcpKeepAlive
+    if (ka === null || typeof ka !== 'object') throw new InvalidOptionError('options.tcpKeepAlive must be an object')
+    const idle = int('tcpKeepAlive.idle', ka.idle, 1000, 2 ** 31 - 1)
+    o.tcpKeepAlive = {
+      idle,
+      interval: int('tcpKeepAlive.interval', ka.interval ?? Math.max(1000, Math.floor(idle / 5)), 1000, 2 ** 31 - 1),
+      count: int('tcpKeepAlive.count', ka.count ?? 5, 1, 127),
+    }
+  }
   return o
 }

@@ -7,13 +7,14 @@
 //! - [`OPEN`]: bytes are the peer IP as text, `extra` the peer port;
 //! - [`DATA`]: bytes are the payload;
 //! - [`CLOSE`]: bytes are the error code (`ECONNRESET`...), empty for an orderly close;
+//! - [`TICK`]: the ticker is due (JS answers with the next delay);
 //! - [`SHUTDOWN`]: the engine has stopped; always last.
 //!
 //! The layout is mirrored in `lib/boundary.ts`.
 
 use crate::raw::SharedArray;
 use napi::sys;
-use riptide::{ConnId, Conns, Error, EventHandler};
+use riptide::{ConnId, Conns, Error, EventHandler, PeerAddr};
 use std::io::Write;
 
 /// Ints per event in `meta`.
@@ -26,6 +27,8 @@ pub const DATA: i32 = 2;
 pub const CLOSE: i32 = 3;
 /// The engine stopped.
 pub const SHUTDOWN: i32 = 4;
+/// The ticker is due.
+pub const TICK: i32 = 5;
 
 /// Events collected for the next JS call. Written only while no JS runs.
 pub struct Batch {
@@ -136,13 +139,17 @@ fn grow(
 
 impl EventHandler for Batch {
     fn on_open(&mut self, conns: &mut Conns, id: ConnId) {
-        let (ip, port) = match conns.peer_addr(id) {
-            Ok(a) => (a.ip(), a.port()),
-            Err(_) => return,
-        };
         let mut text = [0u8; 48];
         let mut cursor = &mut text[..];
-        let _ = write!(cursor, "{ip}");
+        let port = match conns.peer_addr(id) {
+            Ok(PeerAddr::Inet(a)) => {
+                let _ = write!(cursor, "{}", a.ip());
+                a.port()
+            }
+            // Unix peers are usually unnamed; an empty address, as in Node.
+            Ok(PeerAddr::Unix(_)) => 0,
+            Err(_) => return,
+        };
         let n = 48 - cursor.len();
         self.push(OPEN, id, &text[..n], i32::from(port));
     }
@@ -154,5 +161,19 @@ impl EventHandler for Batch {
     fn on_close(&mut self, _: &mut Conns, id: ConnId, err: Option<&Error>) {
         let code = err.map(|e| e.code()).unwrap_or("");
         self.push(CLOSE, id, code.as_bytes(), 0);
+    }
+
+    /// JS decides the next delay (`scheduleTick`), so the reactor's own ticker stops here.
+    fn on_tick(&mut self, _: &mut Conns) -> Option<std::time::Duration> {
+        self.push(
+            TICK,
+            ConnId {
+                slot: 0,
+                generation: 0,
+            },
+            &[],
+            0,
+        );
+        None
     }
 }

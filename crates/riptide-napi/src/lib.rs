@@ -1,11 +1,14 @@
 //! Node-API binding of riptide. The only crate that knows about JavaScript: it owns the
-//! same-thread driver and the boundary format (event batch out, staged writes in). The public
+//! same-thread driver, the boundary format (event batch out, staged writes in), the registry
+//! that lets worker threads join an engine, and cross-thread completions. The public
 //! TypeScript API in `index.ts` is built over the `NativeEngine` class exported here.
 
 #![cfg(unix)]
 
 mod batch;
+mod completions;
 mod raw;
+mod registry;
 mod same_thread_driver;
 mod staged;
 mod uv;
@@ -13,25 +16,91 @@ mod uv;
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
-use riptide::{ConnId, Reactor, ReactorConfig};
+use registry::Shared;
+use riptide::{
+    ConnId, KeepAlive, LoadBalancing, PeerAddr, Reactor, ReactorConfig, Remote, SocketOptions,
+};
 use same_thread_driver::{Driver, JsParts};
 use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Reactor limits, all given by the TypeScript layer (which owns the defaults).
+/// Engine options, all given by the TypeScript layer (which validates them and owns the
+/// defaults).
 #[napi(object)]
 pub struct NativeOptions {
     pub event_budget: u32,
     pub read_buffer_size: u32,
     pub read_budget: u32,
+    pub write_buffer_cap: u32,
     pub no_delay: bool,
     pub backlog: i32,
+    pub reuse_addr: bool,
+    pub reuse_port: bool,
+    /// Keep-alive idle time in ms; 0 leaves keep-alive off.
+    pub keep_alive_idle: u32,
+    pub keep_alive_interval: u32,
+    pub keep_alive_count: u32,
+    /// `SO_RCVBUF`/`SO_SNDBUF`; 0 keeps the OS default.
+    pub socket_recv_buffer: u32,
+    pub socket_send_buffer: u32,
+    /// `SO_BINDTODEVICE`; empty for none.
+    pub bind_to_device: String,
+    pub reactors: u32,
+    /// `round-robin`, `least-connections` or `source-addr-hash`.
+    pub load_balancing: String,
 }
 
-/// A bound listener address.
+impl NativeOptions {
+    fn reactor_config(&self) -> ReactorConfig {
+        let opt = |n: u32| (n > 0).then_some(n as usize);
+        ReactorConfig {
+            event_budget: self.event_budget.max(1) as usize,
+            read_buffer_size: self.read_buffer_size.max(1) as usize,
+            read_budget: self.read_budget as usize,
+            write_buffer_cap: self.write_buffer_cap as usize,
+            socket: SocketOptions {
+                no_delay: self.no_delay,
+                backlog: self.backlog,
+                reuse_addr: self.reuse_addr,
+                reuse_port: self.reuse_port,
+                keep_alive: (self.keep_alive_idle > 0).then(|| KeepAlive {
+                    idle: Duration::from_millis(u64::from(self.keep_alive_idle)),
+                    interval: Duration::from_millis(u64::from(self.keep_alive_interval)),
+                    count: self.keep_alive_count,
+                }),
+                recv_buffer: opt(self.socket_recv_buffer),
+                send_buffer: opt(self.socket_send_buffer),
+                bind_to_device: (!self.bind_to_device.is_empty())
+                    .then(|| self.bind_to_device.clone()),
+            },
+        }
+    }
+
+    fn policy(&self) -> LoadBalancing {
+        match self.load_balancing.as_str() {
+            "least-connections" => LoadBalancing::LeastConnections,
+            "source-addr-hash" => LoadBalancing::SourceAddrHash,
+            _ => LoadBalancing::RoundRobin,
+        }
+    }
+}
+
+/// A bound or connected address.
 #[napi(object)]
-pub struct NativeListener {
+pub struct NativeAddress {
     pub address: String,
     pub port: u32,
+}
+
+impl From<PeerAddr> for NativeAddress {
+    fn from(a: PeerAddr) -> Self {
+        let (address, port) = a.host_port();
+        NativeAddress {
+            address,
+            port: u32::from(port),
+        }
+    }
 }
 
 /// Throws `err` as a JS `Error` whose `code` is the engine's stable code.
@@ -42,16 +111,35 @@ fn throw(env: &Env, err: riptide::Error) -> Error {
     Error::new(Status::PendingException, "")
 }
 
-/// One engine: listeners and connections on a reactor driven from this JS thread's loop.
+fn js_parts(dispatch: Unknown<'_>, ops: Int32ArraySlice<'_>, data: Uint8ArraySlice<'_>) -> JsParts {
+    JsParts {
+        dispatch: dispatch.raw(),
+        staged_ops: ops.raw(),
+        staged_data: data.raw(),
+    }
+}
+
+/// The inbox of `reactor` in engine `engine`, or `ERR_ENGINE_STOPPED`.
+fn remote_of(engine: u32, reactor: u32) -> std::result::Result<Remote, riptide::Error> {
+    registry::get(engine)
+        .and_then(|s| s.remote(reactor as usize))
+        .ok_or(riptide::Error::EngineStopped)
+}
+
+/// One reactor of an engine, driven from this JS thread's loop.
 #[napi]
 pub struct NativeEngine {
     driver: Rc<Driver>,
+    shared: Arc<Shared>,
+    engine_id: u32,
+    index: u32,
 }
 
 #[napi]
 impl NativeEngine {
-    /// Binds `urls` and starts serving. `dispatch(count, meta, arena)` receives each batch of
-    /// events; `stagedOps`/`stagedData` are where JS queues writes during a batch.
+    /// Binds `urls` and starts reactor 0 of a new engine. `dispatch(count, meta, arena)`
+    /// receives each batch of events; `stagedOps`/`stagedData` are where JS queues writes
+    /// during a batch. Other reactors join with [`NativeEngine::join`].
     #[napi(factory)]
     pub fn listen(
         env: Env,
@@ -62,48 +150,140 @@ impl NativeEngine {
         staged_ops: Int32ArraySlice<'_>,
         staged_data: Uint8ArraySlice<'_>,
     ) -> Result<NativeEngine> {
-        let config = ReactorConfig {
-            event_budget: options.event_budget.max(1) as usize,
-            read_buffer_size: options.read_buffer_size.max(1) as usize,
-            read_budget: options.read_budget as usize,
-            no_delay: options.no_delay,
-            backlog: options.backlog,
-        };
-        let mut reactor = Reactor::new(config).map_err(|e| throw(&env, e))?;
+        let config = options.reactor_config();
+        let mut reactor = Reactor::new(config.clone()).map_err(|e| throw(&env, e))?;
+        let mut resolved = Vec::with_capacity(urls.len());
         for url in &urls {
-            reactor.listen(url).map_err(|e| throw(&env, e))?;
+            let bound = reactor.listen(url).map_err(|e| throw(&env, e))?;
+            resolved.push(match bound {
+                PeerAddr::Inet(a) => format!("{}://{a}", url.split("://").next().unwrap_or("tcp")),
+                PeerAddr::Unix(_) => url.clone(),
+            });
         }
-        let js = JsParts {
-            dispatch: dispatch.raw(),
-            staged_ops: staged_ops.raw(),
-            staged_data: staged_data.raw(),
+        let reactors = options.reactors.max(1) as usize;
+        let shared = Arc::new(Shared::new(config, options.policy(), resolved, reactors));
+        shared.set_remote(0, Some(reactor.remote()));
+        let engine_id = registry::register(shared.clone());
+        Self::start(
+            env,
+            reactor,
+            js_parts(dispatch, staged_ops, staged_data),
+            shared,
+            engine_id,
+            0,
+        )
+    }
+
+    /// Starts reactor `index` of engine `engineId` on this (worker) thread. With `reusePort`
+    /// it binds its own listeners; otherwise it serves what reactor 0 hands it.
+    #[napi(factory)]
+    pub fn join(
+        env: Env,
+        engine_id: u32,
+        index: u32,
+        #[napi(ts_arg_type = "(count: number, meta: Int32Array, arena: Uint8Array) => void")]
+        dispatch: Unknown<'_>,
+        staged_ops: Int32ArraySlice<'_>,
+        staged_data: Uint8ArraySlice<'_>,
+    ) -> Result<NativeEngine> {
+        let shared =
+            registry::get(engine_id).ok_or_else(|| throw(&env, riptide::Error::EngineStopped))?;
+        let mut reactor = Reactor::with_index(shared.config.clone(), index as usize)
+            .map_err(|e| throw(&env, e))?;
+        if shared.config.socket.reuse_port {
+            for url in &shared.urls {
+                reactor.listen(url).map_err(|e| throw(&env, e))?;
+            }
+        }
+        if !shared.set_remote(index as usize, Some(reactor.remote())) {
+            return Err(throw(
+                &env,
+                riptide::Error::InvalidOption(format!("reactor index {index} is out of range")),
+            ));
+        }
+        Self::start(
+            env,
+            reactor,
+            js_parts(dispatch, staged_ops, staged_data),
+            shared,
+            engine_id,
+            index,
+        )
+    }
+
+    fn start(
+        env: Env,
+        reactor: Reactor,
+        js: JsParts,
+        shared: Arc<Shared>,
+        engine_id: u32,
+        index: u32,
+    ) -> Result<NativeEngine> {
+        let on_release = {
+            let shared = shared.clone();
+            Box::new(move || {
+                shared.set_remote(index as usize, None);
+                if index == 0 {
+                    registry::unregister(engine_id);
+                }
+            })
         };
-        let driver = Driver::start(env.raw(), reactor, js)?;
-        Ok(NativeEngine { driver })
+        let driver = Driver::start(env.raw(), reactor, js, on_release)?;
+        Ok(NativeEngine {
+            driver,
+            shared,
+            engine_id,
+            index,
+        })
+    }
+
+    /// This engine's id in the process (what connection handles carry).
+    #[napi(getter)]
+    pub fn engine_id(&self) -> u32 {
+        self.engine_id
+    }
+
+    /// This reactor's index within its engine.
+    #[napi(getter)]
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// Spreads new connections over every reactor that has joined (reactor 0, without
+    /// `reusePort`). Call once all have joined.
+    #[napi]
+    pub fn balance(&self) {
+        if self.index == 0 && !self.shared.config.socket.reuse_port {
+            let peers = self.shared.running();
+            let policy = self.shared.policy;
+            self.driver.with_reactor(|r| r.set_balancer(peers, policy));
+        }
     }
 
     /// The bound listener addresses, in the order given.
     #[napi]
-    pub fn listeners(&self) -> Vec<NativeListener> {
+    pub fn listeners(&self) -> Vec<NativeAddress> {
         self.driver
-            .with_reactor(|r| {
-                r.local_addrs()
-                    .into_iter()
-                    .map(|a| NativeListener {
-                        address: a.ip().to_string(),
-                        port: u32::from(a.port()),
-                    })
-                    .collect()
-            })
+            .with_reactor(|r| r.local_addrs().into_iter().map(Into::into).collect())
             .unwrap_or_default()
     }
 
-    /// Number of open connections.
+    /// Number of open connections on this reactor.
     #[napi]
     pub fn count_connections(&self) -> u32 {
         self.driver
             .with_reactor(|r| r.conns().len() as u32)
             .unwrap_or(0)
+    }
+
+    /// Open connections on every reactor of the engine.
+    #[napi]
+    pub fn count_all_connections(&self) -> u32 {
+        self.shared
+            .running()
+            .iter()
+            .map(|r| r.connections() as u32)
+            .sum()
     }
 
     /// Applies the writes and closes JS has staged.
@@ -112,43 +292,208 @@ impl NativeEngine {
         self.driver.flush_staged();
     }
 
-    /// Writes now (writing straight to the socket when nothing is queued).
+    /// Writes now (straight to the socket when nothing is queued).
     #[napi]
     pub fn write(&self, env: Env, slot: u32, generation: u32, data: &[u8]) -> Result<()> {
-        let id = ConnId { slot, generation };
-        match self.driver.with_reactor(|r| r.conns().write(id, data)) {
-            Some(Ok(())) => Ok(()),
-            Some(Err(e)) => Err(throw(&env, e)),
-            None => Err(throw(&env, riptide::Error::ConnClosed)),
-        }
+        self.on_conn(&env, slot, generation, |r, id| r.conns().write(id, data))
+    }
+
+    /// Writes several buffers as one (`writev`).
+    #[napi]
+    pub fn writev(
+        &self,
+        env: Env,
+        slot: u32,
+        generation: u32,
+        data: Vec<Uint8Array>,
+    ) -> Result<()> {
+        let bufs: Vec<&[u8]> = data.iter().map(|b| b.as_ref()).collect();
+        self.on_conn(&env, slot, generation, |r, id| r.conns().writev(id, &bufs))
     }
 
     /// Closes after pending writes; `onClose` follows from the loop.
     #[napi]
     pub fn close(&self, env: Env, slot: u32, generation: u32) -> Result<()> {
-        let id = ConnId { slot, generation };
-        match self.driver.with_reactor(|r| r.conns().close(id)) {
-            Some(Ok(())) => Ok(()),
-            Some(Err(e)) => Err(throw(&env, e)),
-            None => Err(throw(&env, riptide::Error::ConnClosed)),
-        }
+        self.on_conn(&env, slot, generation, |r, id| r.conns().close(id))
     }
 
-    /// Stops: closes every connection and listener; JS receives the closes, then shutdown.
+    /// Schedules an `onTraffic` with no data for the connection.
+    #[napi]
+    pub fn wake(&self, env: Env, slot: u32, generation: u32) -> Result<()> {
+        let remote = self.driver.with_reactor(|r| r.remote());
+        let id = ConnId { slot, generation };
+        remote
+            .ok_or(riptide::Error::EngineStopped)
+            .and_then(|r| r.wake(id))
+            .map_err(|e| throw(&env, e))
+    }
+
+    /// Bytes accepted for the connection and not yet written to the socket.
+    #[napi]
+    pub fn outbound_buffered(&self, env: Env, slot: u32, generation: u32) -> Result<u32> {
+        self.on_conn(&env, slot, generation, |r, id| r.conns().outbound_len(id))
+            .map(|n| n as u32)
+    }
+
+    /// The connection's local address.
+    #[napi]
+    pub fn local_address(&self, env: Env, slot: u32, generation: u32) -> Result<NativeAddress> {
+        self.on_conn(&env, slot, generation, |r, id| r.conns().local_addr(id))
+            .map(Into::into)
+    }
+
+    /// `TCP_NODELAY`.
+    #[napi]
+    pub fn set_no_delay(&self, env: Env, slot: u32, generation: u32, on: bool) -> Result<()> {
+        self.on_conn(&env, slot, generation, |r, id| {
+            r.conns().set_no_delay(id, on)
+        })
+    }
+
+    /// TCP keep-alive; `idleMs` 0 turns it off.
+    #[napi]
+    pub fn set_keep_alive(
+        &self,
+        env: Env,
+        slot: u32,
+        generation: u32,
+        idle_ms: u32,
+        interval_ms: u32,
+        count: u32,
+    ) -> Result<()> {
+        let ka = (idle_ms > 0).then(|| KeepAlive {
+            idle: Duration::from_millis(u64::from(idle_ms)),
+            interval: Duration::from_millis(u64::from(interval_ms.max(1))),
+            count: count.max(1),
+        });
+        self.on_conn(&env, slot, generation, |r, id| {
+            r.conns().set_keep_alive(id, ka)
+        })
+    }
+
+    /// `SO_LINGER` in seconds; negative turns lingering off.
+    #[napi]
+    pub fn set_linger(&self, env: Env, slot: u32, generation: u32, seconds: i32) -> Result<()> {
+        let linger = u64::try_from(seconds).ok().map(Duration::from_secs);
+        self.on_conn(&env, slot, generation, |r, id| {
+            r.conns().set_linger(id, linger)
+        })
+    }
+
+    /// `SO_RCVBUF` (`recv`) or `SO_SNDBUF` (`send`).
+    #[napi]
+    pub fn set_buffer_size(
+        &self,
+        env: Env,
+        slot: u32,
+        generation: u32,
+        #[napi(ts_arg_type = "'recv' | 'send'")] which: String,
+        bytes: u32,
+    ) -> Result<()> {
+        self.on_conn(&env, slot, generation, |r, id| {
+            if which == "recv" {
+                r.conns().set_recv_buffer(id, bytes as usize)
+            } else {
+                r.conns().set_send_buffer(id, bytes as usize)
+            }
+        })
+    }
+
+    /// Schedules the next `onTick` in `ms` milliseconds; negative stops the ticker.
+    #[napi]
+    pub fn schedule_tick(&self, ms: f64) {
+        let delay = (ms >= 0.0).then(|| Duration::from_secs_f64(ms / 1000.0));
+        self.driver.with_reactor(|r| r.schedule_tick(delay));
+    }
+
+    /// Stops this reactor: closes its connections and listeners; JS receives the closes, then
+    /// shutdown.
     #[napi]
     pub fn stop(&self) {
         self.driver.stop();
     }
 
-    /// Whether the engine keeps the process alive (like `net.Server#ref/unref`).
+    /// Whether the reactor keeps its thread's loop alive (like `net.Server#ref/unref`).
     #[napi]
     pub fn set_ref(&self, keep_alive: bool) {
         self.driver.set_ref(keep_alive);
     }
 
-    /// True until the engine has stopped.
+    /// True until this reactor has stopped.
     #[napi(getter)]
     pub fn running(&self) -> bool {
         self.driver.running()
+    }
+
+    /// Installs this JS thread's handler for `asyncWrite`/`asyncClose` completions: it gets an
+    /// array of `token, code` pairs (`code` is `''` on success).
+    #[napi]
+    pub fn set_completion_handler(
+        env: Env,
+        #[napi(ts_arg_type = "(pairs: Array<number | string>) => void")] handler: Unknown<'_>,
+    ) -> Result<()> {
+        completions::install(env.raw(), handler.raw())
+    }
+
+    /// Writes to a connection of any reactor of any engine, from any JS thread. The write is
+    /// queued on the owning reactor in order; with a non-zero `token` the completion handler
+    /// later reports `token` with the outcome (exactly once).
+    #[napi]
+    pub fn async_write(
+        env: Env,
+        engine: u32,
+        reactor: u32,
+        slot: u32,
+        generation: u32,
+        data: &[u8],
+        token: f64,
+    ) -> Result<()> {
+        let done = completions::completion_for(token);
+        let id = ConnId { slot, generation };
+        match remote_of(engine, reactor) {
+            Ok(remote) => remote
+                .async_write(id, data.to_vec(), done)
+                .map_err(|e| throw(&env, e)),
+            Err(e) => match done {
+                Some(done) => {
+                    done(Err(e));
+                    Ok(())
+                }
+                None => Err(throw(&env, e)),
+            },
+        }
+    }
+
+    /// Closes a connection of any reactor from any JS thread, after its pending writes.
+    #[napi]
+    pub fn async_close(
+        env: Env,
+        engine: u32,
+        reactor: u32,
+        slot: u32,
+        generation: u32,
+    ) -> Result<()> {
+        remote_of(engine, reactor)
+            .and_then(|r| r.close(ConnId { slot, generation }))
+            .map_err(|e| throw(&env, e))
+    }
+}
+
+impl NativeEngine {
+    /// Runs `f` for a connection of this reactor; stale ids and a stopped engine throw
+    /// `ERR_CONN_CLOSED`.
+    fn on_conn<T>(
+        &self,
+        env: &Env,
+        slot: u32,
+        generation: u32,
+        f: impl FnOnce(&mut Reactor, ConnId) -> std::result::Result<T, riptide::Error>,
+    ) -> Result<T> {
+        let id = ConnId { slot, generation };
+        match self.driver.with_reactor(|r| f(r, id)) {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(throw(env, e)),
+            None => Err(throw(env, riptide::Error::ConnClosed)),
+        }
     }
 }

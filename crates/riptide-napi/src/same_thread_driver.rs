@@ -1,7 +1,8 @@
 //! The same-thread driver: a reactor whose epoll/kqueue fd is watched by one `uv_poll` handle
-//! on the JS thread's own libuv loop. When the fd is readable, libuv calls us on the JS
-//! thread; we run one reactor turn and deliver everything it produced to JS in one call,
-//! inside one handle scope and one callback scope. No thread hop, no per-event JS call.
+//! on the JS thread's own libuv loop. When the fd is readable (or the reactor's next deadline,
+//! kept in one `uv_timer`, passes), libuv calls us on the JS thread; we run one reactor turn
+//! and deliver everything it produced to JS in one call, inside one handle scope and one
+//! callback scope. No thread hop, no per-event JS call.
 //!
 //! Re-entrancy rule: Rust state lives in `RefCell`s that are never borrowed while JS runs, so
 //! JS may call back into the engine (write, close, stop) from any callback.
@@ -19,7 +20,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Rounds of reap → JS → apply per wake before yielding to the rest of the loop.
 const MAX_ROUNDS: usize = 4;
@@ -38,7 +39,8 @@ struct Live {
 pub struct Driver {
     env: sys::napi_env,
     uv: &'static Uv,
-    handle: uv::Handle,
+    poll: uv::Handle,
+    timer: uv::Handle,
     waker: Arc<Waker>,
     live: RefCell<Option<Live>>,
     /// JS is running a batch: writes are staged and `stop` is deferred until it returns.
@@ -46,9 +48,13 @@ pub struct Driver {
     stop_requested: Cell<bool>,
     /// `stop_now` has begun; later stops are no-ops.
     stopping: Cell<bool>,
-    /// The env is being torn down: the uv close callback must release the cleanup hook.
+    /// uv handles not yet closed; the env teardown completes when this reaches zero.
+    open_handles: Cell<u8>,
+    /// The env is being torn down: the last uv close callback releases the cleanup hook.
     tearing_down: Cell<bool>,
     cleanup_hook: Cell<sys::napi_async_cleanup_hook_handle>,
+    /// Runs once when the engine is released (unregisters it from the process registry).
+    on_release: Cell<Option<Box<dyn FnOnce()>>>,
 }
 
 /// The pieces JS hands over when starting an engine.
@@ -60,7 +66,12 @@ pub struct JsParts {
 
 impl Driver {
     /// Starts watching `reactor` on the calling JS thread's loop.
-    pub fn start(env: sys::napi_env, reactor: Reactor, js: JsParts) -> napi::Result<Rc<Driver>> {
+    pub fn start(
+        env: sys::napi_env,
+        reactor: Reactor,
+        js: JsParts,
+        on_release: Box<dyn FnOnce()>,
+    ) -> napi::Result<Rc<Driver>> {
         let uv = uv::uv().ok_or_else(|| {
             napi::Error::from_reason(
                 "this runtime exports no libuv; the same-thread driver cannot run",
@@ -95,21 +106,36 @@ impl Driver {
             reactor,
         };
         let fd = live.reactor.as_raw_fd();
-        let handle = unsafe { uv.poll_new(loop_.cast(), fd) }.map_err(napi::Error::from_reason)?;
+        let poll = unsafe { uv.poll_new(loop_.cast(), fd) }.map_err(napi::Error::from_reason)?;
+        let timer = match unsafe { uv.timer_new(loop_.cast()) } {
+            Ok(t) => t,
+            Err(e) => {
+                unsafe { (uv.close)(poll, free_only) };
+                return Err(napi::Error::from_reason(e));
+            }
+        };
         let driver = Rc::new(Driver {
             env,
             uv,
-            handle,
+            poll,
+            timer,
             waker: live.reactor.waker(),
             live: RefCell::new(Some(live)),
             dispatching: Cell::new(false),
             stop_requested: Cell::new(false),
             stopping: Cell::new(false),
+            open_handles: Cell::new(2),
             tearing_down: Cell::new(false),
             cleanup_hook: Cell::new(ptr::null_mut()),
+            on_release: Cell::new(Some(on_release)),
         });
-        unsafe { (uv.set_data)(handle, Rc::into_raw(driver.clone()) as *mut c_void) };
-        let rc = unsafe { (uv.poll_start)(handle, uv::UV_READABLE, on_poll) };
+        // Each handle holds a reference to the driver until its close callback.
+        for h in [poll, timer] {
+            unsafe { (uv.set_data)(h, Rc::into_raw(driver.clone()) as *mut c_void) };
+        }
+        // The poll handle decides whether the engine keeps the process alive; the timer never does.
+        unsafe { (uv.unref)(timer) };
+        let rc = unsafe { (uv.poll_start)(poll, uv::UV_READABLE, on_poll) };
         if rc != 0 {
             let err = uv.error(rc);
             driver.release();
@@ -133,12 +159,16 @@ impl Driver {
     /// Runs `f` on the reactor; `None` once stopped. Wakes the reactor if `f` decided a close,
     /// so `onClose` is delivered from the loop rather than inside the caller's JS call.
     pub fn with_reactor<T>(&self, f: impl FnOnce(&mut Reactor) -> T) -> Option<T> {
-        let mut live = self.live.borrow_mut();
-        let reactor = &mut live.as_mut()?.reactor;
-        let out = f(reactor);
-        if reactor.conns().has_pending_closes() && !self.dispatching.get() {
-            let _ = self.waker.wake();
-        }
+        let out = {
+            let mut live = self.live.borrow_mut();
+            let reactor = &mut live.as_mut()?.reactor;
+            let out = f(reactor);
+            if reactor.conns().has_pending_closes() && !self.dispatching.get() {
+                let _ = self.waker.wake();
+            }
+            out
+        };
+        self.arm_timer();
         Some(out)
     }
 
@@ -154,9 +184,9 @@ impl Driver {
         if self.running() {
             unsafe {
                 if keep_alive {
-                    (self.uv.ref_)(self.handle)
+                    (self.uv.ref_)(self.poll)
                 } else {
-                    (self.uv.unref)(self.handle)
+                    (self.uv.unref)(self.poll)
                 }
             }
         }
@@ -172,7 +202,7 @@ impl Driver {
         }
     }
 
-    /// Called by libuv when the reactor's fd is readable.
+    /// Called by libuv when the reactor's fd is readable or its deadline passed.
     fn on_ready(&self) {
         let env = self.env;
         let mut handle_scope = ptr::null_mut();
@@ -223,9 +253,33 @@ impl Driver {
         self.dispatching.set(false);
         if self.stop_requested.get() {
             self.stop_now();
-        } else if let Some(live) = self.live.borrow_mut().as_mut() {
+            return;
+        }
+        if let Some(live) = self.live.borrow_mut().as_mut() {
             if live.reactor.conns().has_pending_closes() {
                 let _ = self.waker.wake();
+            }
+        }
+        self.arm_timer();
+    }
+
+    /// Points the uv timer at the reactor's next deadline (the ticker), or stops it.
+    fn arm_timer(&self) {
+        let deadline = match self.live.borrow().as_ref() {
+            Some(live) => live.reactor.next_deadline(),
+            None => return,
+        };
+        unsafe {
+            match deadline {
+                Some(at) => {
+                    let wait = at.saturating_duration_since(Instant::now());
+                    // Round up: a timer that fires early finds nothing due.
+                    let ms = wait.as_nanos().div_ceil(1_000_000) as u64;
+                    (self.uv.timer_start)(self.timer, on_timer, ms, 0);
+                }
+                None => {
+                    (self.uv.timer_stop)(self.timer);
+                }
             }
         }
     }
@@ -291,44 +345,66 @@ impl Driver {
         }
     }
 
-    /// Drops the reactor (closing its sockets), the JS references and the uv handle.
+    /// Drops the reactor (closing its sockets), the JS references and the uv handles.
     fn release(&self) {
         let Some(live) = self.live.borrow_mut().take() else {
             return;
         };
         let env = self.env;
+        if let Some(f) = self.on_release.take() {
+            f();
+        }
         drop(live.reactor);
         live.batch.delete();
         live.staged.delete(env);
         live.dispatch.delete(env);
         live.resource.delete(env);
-        unsafe { sys::napi_async_destroy(env, live.async_context) };
-        self.close_handle();
-    }
-
-    fn close_handle(&self) {
         unsafe {
-            (self.uv.poll_stop)(self.handle);
-            (self.uv.close)(self.handle, on_closed);
+            sys::napi_async_destroy(env, live.async_context);
+            (self.uv.poll_stop)(self.poll);
+            (self.uv.timer_stop)(self.timer);
+            (self.uv.close)(self.poll, on_closed);
+            (self.uv.close)(self.timer, on_closed);
         }
     }
 }
 
+/// The driver a handle's data points at.
+///
+/// # Safety
+/// `handle` is one of a live driver's handles (its data holds an `Rc` until `on_closed`).
+unsafe fn driver_of<'a>(handle: uv::Handle) -> &'a Driver {
+    let uv = uv::uv().expect("libuv resolved at start");
+    unsafe { &*((uv.get_data)(handle) as *const Driver) }
+}
+
 /// libuv's poll callback. Panics must not unwind into C.
 unsafe extern "C" fn on_poll(handle: uv::Handle, _status: c_int, _events: c_int) {
-    let uv = uv::uv().expect("libuv resolved at start");
-    let driver = unsafe { &*((uv.get_data)(handle) as *const Driver) };
+    let driver = unsafe { driver_of(handle) };
     if catch_unwind(AssertUnwindSafe(|| driver.on_ready())).is_err() {
         eprintln!("riptide: internal panic in the reactor driver; the engine keeps running");
     }
 }
 
-/// The handle is closed: free it, drop its driver reference, and finish an env teardown.
+/// libuv's timer callback: the reactor's deadline passed.
+unsafe extern "C" fn on_timer(handle: uv::Handle) {
+    unsafe { on_poll(handle, 0, 0) }
+}
+
+/// Frees a handle that never got a driver.
+unsafe extern "C" fn free_only(handle: uv::Handle) {
+    unsafe { libc::free(handle) };
+}
+
+/// A handle is closed: free it, drop its driver reference, and finish an env teardown once
+/// both handles are gone.
 unsafe extern "C" fn on_closed(handle: uv::Handle) {
     let uv = uv::uv().expect("libuv resolved at start");
     let driver = unsafe { Rc::from_raw((uv.get_data)(handle) as *const Driver) };
     unsafe { libc::free(handle) };
-    if driver.tearing_down.get() {
+    let left = driver.open_handles.get() - 1;
+    driver.open_handles.set(left);
+    if left == 0 && driver.tearing_down.get() {
         let hook = driver.cleanup_hook.replace(ptr::null_mut());
         unsafe {
             sys::napi_remove_async_cleanup_hook(hook);
@@ -338,7 +414,7 @@ unsafe extern "C" fn on_closed(handle: uv::Handle) {
 }
 
 /// The env (main thread exit or worker termination) is going away: stop without calling JS,
-/// and let Node wait until libuv has closed the handle.
+/// and let Node wait until libuv has closed the handles.
 unsafe extern "C" fn on_env_teardown(_hook: sys::napi_async_cleanup_hook_handle, arg: *mut c_void) {
     let driver = unsafe { &*(arg as *const Driver) };
     let _ = catch_unwind(AssertUnwindSafe(|| {

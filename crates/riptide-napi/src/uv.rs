@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 
 /// `uv_handle_type::UV_POLL`.
 const UV_POLL: c_int = 8;
+/// `uv_handle_type::UV_TIMER`.
+const UV_TIMER: c_int = 13;
 /// `uv_poll_event::UV_READABLE`.
 pub const UV_READABLE: c_int = 1;
 
@@ -18,6 +20,8 @@ pub const UV_READABLE: c_int = 1;
 pub type Handle = *mut c_void;
 /// `uv_poll_cb`.
 pub type PollCb = unsafe extern "C" fn(handle: Handle, status: c_int, events: c_int);
+/// `uv_timer_cb`.
+pub type TimerCb = unsafe extern "C" fn(handle: Handle);
 /// `uv_close_cb`.
 pub type CloseCb = unsafe extern "C" fn(handle: Handle);
 
@@ -27,6 +31,9 @@ pub struct Uv {
     poll_init: unsafe extern "C" fn(*mut c_void, Handle, c_int) -> c_int,
     pub poll_start: unsafe extern "C" fn(Handle, c_int, PollCb) -> c_int,
     pub poll_stop: unsafe extern "C" fn(Handle) -> c_int,
+    timer_init: unsafe extern "C" fn(*mut c_void, Handle) -> c_int,
+    pub timer_start: unsafe extern "C" fn(Handle, TimerCb, u64, u64) -> c_int,
+    pub timer_stop: unsafe extern "C" fn(Handle) -> c_int,
     pub close: unsafe extern "C" fn(Handle, CloseCb),
     pub set_data: unsafe extern "C" fn(Handle, *mut c_void),
     pub get_data: unsafe extern "C" fn(Handle) -> *mut c_void,
@@ -51,6 +58,9 @@ pub fn uv() -> Option<&'static Uv> {
             poll_init: sym(c"uv_poll_init")?,
             poll_start: sym(c"uv_poll_start")?,
             poll_stop: sym(c"uv_poll_stop")?,
+            timer_init: sym(c"uv_timer_init")?,
+            timer_start: sym(c"uv_timer_start")?,
+            timer_stop: sym(c"uv_timer_stop")?,
             close: sym(c"uv_close")?,
             set_data: sym(c"uv_handle_set_data")?,
             get_data: sym(c"uv_handle_get_data")?,
@@ -68,12 +78,28 @@ impl Uv {
     /// # Safety
     /// `loop_` must be the live loop of the calling thread and `fd` an open descriptor.
     pub unsafe fn poll_new(&self, loop_: *mut c_void, fd: c_int) -> Result<Handle, String> {
-        let size = unsafe { (self.handle_size)(UV_POLL) };
+        unsafe { self.alloc(UV_POLL, |h| (self.poll_init)(loop_, h, fd)) }
+    }
+
+    /// Allocates and initialises a timer handle on `loop_`.
+    ///
+    /// # Safety
+    /// `loop_` must be the live loop of the calling thread.
+    pub unsafe fn timer_new(&self, loop_: *mut c_void) -> Result<Handle, String> {
+        unsafe { self.alloc(UV_TIMER, |h| (self.timer_init)(loop_, h)) }
+    }
+
+    unsafe fn alloc(
+        &self,
+        kind: c_int,
+        init: impl FnOnce(Handle) -> c_int,
+    ) -> Result<Handle, String> {
+        let size = unsafe { (self.handle_size)(kind) };
         let handle = unsafe { libc::calloc(1, size) };
         if handle.is_null() {
             return Err("out of memory".into());
         }
-        let rc = unsafe { (self.poll_init)(loop_, handle, fd) };
+        let rc = init(handle);
         if rc != 0 {
             unsafe { libc::free(handle) };
             return Err(self.error(rc));

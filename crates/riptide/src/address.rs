@@ -1,23 +1,19 @@
-//! Listen and dial addresses in gnet's URL form (`tcp://127.0.0.1:9000`), parsed once into
-//! socket addresses so bad input fails before any socket is made.
+//! Listen and dial addresses in gnet's URL form (`tcp://127.0.0.1:9000`, `unix:///tmp/s.sock`),
+//! parsed once so bad input fails before any socket is made.
 
 use crate::Error;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 
-/// A parsed `scheme://host:port` address.
+/// A parsed address: the transport and where.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Address {
-    /// The transport named by the scheme.
-    pub network: Network,
-    /// The resolved socket address (the first one that matches the scheme's family).
-    pub addr: SocketAddr,
-}
-
-/// Transports an address can name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Network {
-    /// TCP over IPv4 or IPv6 (`tcp://`, `tcp4://`, `tcp6://`).
-    Tcp,
+pub enum Address {
+    /// `tcp://`, `tcp4://`, `tcp6://`.
+    Tcp(SocketAddr),
+    /// `udp://`, `udp4://`, `udp6://`.
+    Udp(SocketAddr),
+    /// `unix://path` (`unix:///abs/path` or `unix://rel/path`).
+    Unix(PathBuf),
 }
 
 /// Which address family a scheme allows.
@@ -29,18 +25,30 @@ enum Family {
 }
 
 impl Address {
-    /// Parses `tcp://host:port`, `tcp4://host:port` or `tcp6://[host]:port`. Names such as
-    /// `localhost` are resolved; port 0 asks the OS for an ephemeral port.
+    /// Parses a URL. Names such as `localhost` are resolved; port 0 asks for an ephemeral port.
     pub fn parse(url: &str) -> Result<Address, Error> {
         let bad = |why: &str| Error::InvalidAddress(format!("{url:?}: {why}"));
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| bad("expected scheme://host:port"))?;
-        let (network, family) = match scheme {
-            "tcp" => (Network::Tcp, Family::Any),
-            "tcp4" => (Network::Tcp, Family::V4),
-            "tcp6" => (Network::Tcp, Family::V6),
-            _ => return Err(bad("unsupported scheme (expected tcp, tcp4 or tcp6)")),
+        let (udp, family) = match scheme {
+            "tcp" => (false, Family::Any),
+            "tcp4" => (false, Family::V4),
+            "tcp6" => (false, Family::V6),
+            "udp" => (true, Family::Any),
+            "udp4" => (true, Family::V4),
+            "udp6" => (true, Family::V6),
+            "unix" => {
+                if rest.is_empty() || rest.contains('\0') {
+                    return Err(bad("unix:// needs a socket path"));
+                }
+                return Ok(Address::Unix(PathBuf::from(rest)));
+            }
+            _ => {
+                return Err(bad(
+                    "unsupported scheme (expected tcp, tcp4, tcp6, udp, udp4, udp6 or unix)",
+                ))
+            }
         };
         let (host, port) = rest.rsplit_once(':').ok_or_else(|| bad("missing :port"))?;
         let port: u16 = port.parse().map_err(|_| bad("port must be 0-65535"))?;
@@ -65,7 +73,11 @@ impl Address {
                 Family::V6 => a.is_ipv6(),
             })
             .ok_or_else(|| bad("no address of the scheme's family"))?;
-        Ok(Address { network, addr })
+        Ok(if udp {
+            Address::Udp(addr)
+        } else {
+            Address::Tcp(addr)
+        })
     }
 }
 
@@ -74,19 +86,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_tcp_forms() {
-        let a = Address::parse("tcp://127.0.0.1:9000").unwrap();
-        assert_eq!(a.network, Network::Tcp);
-        assert_eq!(a.addr, "127.0.0.1:9000".parse().unwrap());
+    fn parses_every_form() {
+        let tcp = |s: &str| Address::Tcp(s.parse().unwrap());
         assert_eq!(
-            Address::parse("tcp6://[::1]:0").unwrap().addr,
-            "[::1]:0".parse().unwrap()
+            Address::parse("tcp://127.0.0.1:9000").unwrap(),
+            tcp("127.0.0.1:9000")
+        );
+        assert_eq!(Address::parse("tcp6://[::1]:0").unwrap(), tcp("[::1]:0"));
+        assert_eq!(Address::parse("tcp://:80").unwrap(), tcp("0.0.0.0:80"));
+        assert!(
+            matches!(Address::parse("tcp4://localhost:1").unwrap(), Address::Tcp(a) if a.is_ipv4())
         );
         assert_eq!(
-            Address::parse("tcp://:80").unwrap().addr,
-            "0.0.0.0:80".parse().unwrap()
+            Address::parse("udp://127.0.0.1:53").unwrap(),
+            Address::Udp("127.0.0.1:53".parse().unwrap())
         );
-        assert!(Address::parse("tcp4://localhost:1").unwrap().addr.is_ipv4());
+        assert_eq!(
+            Address::parse("unix:///tmp/r.sock").unwrap(),
+            Address::Unix("/tmp/r.sock".into())
+        );
     }
 
     #[test]
@@ -100,6 +118,8 @@ mod tests {
             "tcp4://[::1]:80",
             "tcp://no such host:80",
             "tcp://a/b:80",
+            "unix://",
+            "udp6://127.0.0.1:1",
         ] {
             let err = Address::parse(bad).unwrap_err();
             assert_eq!(err.code(), "ERR_INVALID_ADDRESS", "{bad}");

@@ -1,19 +1,22 @@
 //! The reactor's connection table and the operations handlers call on it: write (straight to
-//! the socket when nothing is queued), close, and address look-ups.
+//! the socket when nothing is queued), close, socket setters and address look-ups.
 
 use crate::outbound::Outbound;
 use crate::slab::Slab;
+use crate::socket::{set_keep_alive, KeepAlive, SocketOptions};
+use crate::stream::{PeerAddr, Stream};
 use crate::{ConnId, Error};
-use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
-use std::io::{self, Write};
-use std::net::SocketAddr;
+use std::io::{self, IoSlice, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// One accepted connection.
 pub(crate) struct Connection {
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Stream,
     pub(crate) outbound: Outbound,
-    pub(crate) peer: SocketAddr,
+    pub(crate) peer: PeerAddr,
     pub(crate) state: State,
 }
 
@@ -31,15 +34,27 @@ pub(crate) enum State {
 pub struct Conns {
     pub(crate) slab: Slab<Connection>,
     registry: Registry,
+    options: SocketOptions,
+    write_buffer_cap: usize,
+    /// Open connections, shared with the load balancer.
+    load: Arc<AtomicUsize>,
     /// Connections whose close is decided, with the reason, waiting for `on_close`.
     pub(crate) doomed: Vec<(ConnId, Option<Error>)>,
 }
 
 impl Conns {
-    pub(crate) fn new(registry: Registry) -> Self {
+    pub(crate) fn new(
+        registry: Registry,
+        options: SocketOptions,
+        write_buffer_cap: usize,
+        load: Arc<AtomicUsize>,
+    ) -> Self {
         Conns {
             slab: Slab::default(),
             registry,
+            options,
+            write_buffer_cap,
+            load,
             doomed: Vec::new(),
         }
     }
@@ -65,13 +80,10 @@ impl Conns {
         self.slab.ids()
     }
 
-    /// Registers an accepted stream and returns its id.
-    pub(crate) fn insert(
-        &mut self,
-        mut stream: TcpStream,
-        peer: SocketAddr,
-    ) -> Result<ConnId, Error> {
+    /// Applies the socket options, registers the stream and returns its id.
+    pub(crate) fn insert(&mut self, mut stream: Stream, peer: PeerAddr) -> Result<ConnId, Error> {
         let id = self.slab.vacant_id().ok_or(Error::TooManyConnections)?;
+        self.options.apply(&stream)?;
         self.registry.register(
             &mut stream,
             Token(id.slot as usize),
@@ -83,9 +95,12 @@ impl Conns {
             peer,
             state: State::Open,
         };
-        self.slab
+        let id = self
+            .slab
             .insert(conn)
-            .map_err(|_| Error::TooManyConnections)
+            .map_err(|_| Error::TooManyConnections)?;
+        self.load.fetch_add(1, Ordering::Relaxed);
+        Ok(id)
     }
 
     fn live(&mut self, id: ConnId) -> Result<&mut Connection, Error> {
@@ -95,29 +110,51 @@ impl Conns {
         }
     }
 
+    fn get(&self, id: ConnId) -> Result<&Connection, Error> {
+        self.slab.get(id).ok_or(Error::ConnClosed)
+    }
+
     /// Queues `data` behind anything already queued, writing straight to the socket when the
     /// queue is empty. Accepted bytes are never dropped while the connection lives; a socket
     /// error closes the connection and is reported by `on_close`.
     pub fn write(&mut self, id: ConnId, data: &[u8]) -> Result<(), Error> {
+        self.writev(id, &[data])
+    }
+
+    /// Writes several buffers in order as one (`writev(2)` when nothing is queued).
+    pub fn writev(&mut self, id: ConnId, bufs: &[&[u8]]) -> Result<(), Error> {
         let conn = self.live(id)?;
-        if !conn.outbound.is_empty() {
-            conn.outbound.push(data);
-            return Ok(());
-        }
-        let mut rest = data;
-        while !rest.is_empty() {
-            match conn.stream.write(rest) {
-                Ok(n) => rest = &rest[n..],
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.doom(id, Some(e.into()));
-                    return Ok(());
+        let mut written = 0;
+        if conn.outbound.is_empty() {
+            let total: usize = bufs.iter().map(|b| b.len()).sum();
+            while written < total {
+                let result = match skip(bufs, written) {
+                    (first, []) => conn.stream.write(first),
+                    (first, rest) => {
+                        let mut v = Vec::with_capacity(rest.len() + 1);
+                        v.push(IoSlice::new(first));
+                        v.extend(rest.iter().map(|b| IoSlice::new(b)));
+                        conn.stream.write_vectored(&v)
+                    }
+                };
+                match result {
+                    Ok(n) => written += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        self.doom(id, Some(e.into()));
+                        return Ok(());
+                    }
                 }
             }
         }
-        if !rest.is_empty() {
-            conn.outbound.push(rest);
+        let mut skipped = 0;
+        for b in bufs {
+            if skipped + b.len() > written {
+                let from = written.saturating_sub(skipped);
+                conn.outbound.push(&b[from..]);
+            }
+            skipped += b.len();
         }
         Ok(())
     }
@@ -135,22 +172,59 @@ impl Conns {
     }
 
     /// The peer's address.
-    pub fn peer_addr(&self, id: ConnId) -> Result<SocketAddr, Error> {
-        self.slab.get(id).map(|c| c.peer).ok_or(Error::ConnClosed)
+    pub fn peer_addr(&self, id: ConnId) -> Result<PeerAddr, Error> {
+        Ok(self.get(id)?.peer.clone())
     }
 
     /// The local address the connection was accepted on.
-    pub fn local_addr(&self, id: ConnId) -> Result<SocketAddr, Error> {
-        let conn = self.slab.get(id).ok_or(Error::ConnClosed)?;
-        Ok(conn.stream.local_addr()?)
+    pub fn local_addr(&self, id: ConnId) -> Result<PeerAddr, Error> {
+        Ok(self.get(id)?.stream.local_addr()?)
     }
 
     /// Bytes accepted for the connection and not yet taken by the kernel.
     pub fn outbound_len(&self, id: ConnId) -> Result<usize, Error> {
-        self.slab
-            .get(id)
-            .map(|c| c.outbound.len())
-            .ok_or(Error::ConnClosed)
+        Ok(self.get(id)?.outbound.len())
+    }
+
+    /// Sets `TCP_NODELAY` (a no-op on Unix sockets).
+    pub fn set_no_delay(&self, id: ConnId, on: bool) -> Result<(), Error> {
+        let conn = self.get(id)?;
+        if conn.stream.is_tcp() {
+            conn.stream.sock_ref().set_tcp_nodelay(on)?;
+        }
+        Ok(())
+    }
+
+    /// Turns TCP keep-alive on with the given timing, or off with `None`.
+    pub fn set_keep_alive(&self, id: ConnId, ka: Option<KeepAlive>) -> Result<(), Error> {
+        let conn = self.get(id)?;
+        if conn.stream.is_tcp() {
+            set_keep_alive(&conn.stream.sock_ref(), ka)?;
+        }
+        Ok(())
+    }
+
+    /// Sets `SO_LINGER`: `Some(0)` makes close send a reset.
+    pub fn set_linger(&self, id: ConnId, linger: Option<Duration>) -> Result<(), Error> {
+        Ok(self.get(id)?.stream.sock_ref().set_linger(linger)?)
+    }
+
+    /// Sets `SO_RCVBUF`.
+    pub fn set_recv_buffer(&self, id: ConnId, bytes: usize) -> Result<(), Error> {
+        Ok(self
+            .get(id)?
+            .stream
+            .sock_ref()
+            .set_recv_buffer_size(bytes)?)
+    }
+
+    /// Sets `SO_SNDBUF`.
+    pub fn set_send_buffer(&self, id: ConnId, bytes: usize) -> Result<(), Error> {
+        Ok(self
+            .get(id)?
+            .stream
+            .sock_ref()
+            .set_send_buffer_size(bytes)?)
     }
 
     /// Writes queued bytes after the socket became writable; completes a pending close.
@@ -158,7 +232,10 @@ impl Conns {
         let Some(conn) = self.slab.get_mut(id) else {
             return;
         };
-        match conn.outbound.write_to(&mut conn.stream) {
+        match conn
+            .outbound
+            .write_to(&mut conn.stream, self.write_buffer_cap)
+        {
             Ok(true) if conn.state == State::Closing => self.doom(id, None),
             Ok(_) => {}
             Err(e) => self.doom(id, Some(e.into())),
@@ -179,6 +256,20 @@ impl Conns {
     pub(crate) fn remove(&mut self, id: ConnId) {
         if let Some(mut conn) = self.slab.remove(id) {
             let _ = self.registry.deregister(&mut conn.stream);
+            self.load.fetch_sub(1, Ordering::Relaxed);
         }
     }
+}
+
+/// The part of `bufs` after the first `written` bytes: the tail of the first unfinished buffer
+/// and the whole buffers after it.
+fn skip<'a>(bufs: &'a [&'a [u8]], written: usize) -> (&'a [u8], &'a [&'a [u8]]) {
+    let mut at = 0;
+    for (i, b) in bufs.iter().enumerate() {
+        if at + b.len() > written {
+            return (&b[written - at..], &bufs[i + 1..]);
+        }
+        at += b.len();
+    }
+    (&[], &[])
 }

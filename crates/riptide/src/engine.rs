@@ -1,15 +1,43 @@
-//! The thread driver: runs one reactor in a loop on the calling thread until stopped. This is
-//! how Rust programs use riptide without Node.
+//! The thread driver: an engine of one or more reactors, each looping on its own thread (the
+//! first on the caller's), with new connections spread by a load-balancing policy or by
+//! `SO_REUSEPORT`. This is how Rust programs use riptide without Node.
 
-use crate::{Conns, Error, EventHandler, Reactor, ReactorConfig};
-use mio::Waker;
-use std::net::SocketAddr;
+use crate::{Command, EventHandler, LoadBalancing, PeerAddr, Reactor, ReactorConfig, Remote};
+use crate::{ConnId, Conns, Error};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
 
-/// A server: listeners plus the reactor that serves them, run by [`Engine::run`].
+/// Engine-wide options (gnet's `Options`): reactors, balancing, ticker, per-reactor limits.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Number of reactors (threads). gnet's `NumEventLoop`; at least 1.
+    pub reactors: usize,
+    /// How connections accepted by reactor 0 are spread (ignored with `reuse_port`).
+    pub load_balancing: LoadBalancing,
+    /// Call [`EventHandler::on_tick`] on reactor 0.
+    pub ticker: bool,
+    /// Budgets and socket options of every reactor.
+    pub reactor: ReactorConfig,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            reactors: 1,
+            load_balancing: LoadBalancing::RoundRobin,
+            ticker: false,
+            reactor: ReactorConfig::default(),
+        }
+    }
+}
+
+/// A server: listeners plus the reactors that serve them, run by [`Engine::run`].
 pub struct Engine {
-    reactor: Reactor,
+    reactors: Vec<Reactor>,
+    addrs: Vec<PeerAddr>,
+    ticker: bool,
     stop: Arc<AtomicBool>,
 }
 
@@ -17,74 +45,155 @@ pub struct Engine {
 #[derive(Clone)]
 pub struct StopHandle {
     stop: Arc<AtomicBool>,
-    waker: Arc<Waker>,
+    remotes: Vec<Remote>,
 }
 
 impl StopHandle {
     /// Asks the engine to close every connection, return from [`Engine::run`] and release its
     /// listeners. Safe to call more than once.
     pub fn stop(&self) {
-        self.stop.store(true, Ordering::Release);
-        let _ = self.waker.wake();
+        if !self.stop.swap(true, Ordering::AcqRel) {
+            for r in &self.remotes {
+                let _ = r.send(Command::Stop);
+            }
+        }
     }
 }
 
 impl Engine {
-    /// Binds every URL (`tcp://host:port`) with default limits.
+    /// Binds every URL (`tcp://host:port`, `unix://path`) with one reactor and default limits.
     pub fn bind<I, S>(urls: I) -> Result<Engine, Error>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        Engine::bind_with(urls, ReactorConfig::default())
+        Engine::bind_with(urls, EngineConfig::default())
     }
 
-    /// Binds every URL with the given reactor limits.
-    pub fn bind_with<I, S>(urls: I, config: ReactorConfig) -> Result<Engine, Error>
+    /// Binds every URL with the given configuration. With `reuse_port` every reactor binds its
+    /// own listener per URL (port 0 resolves once, on reactor 0); otherwise reactor 0 accepts
+    /// and balances.
+    pub fn bind_with<I, S>(urls: I, config: EngineConfig) -> Result<Engine, Error>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut reactor = Reactor::new(config)?;
-        for url in urls {
-            reactor.listen(url.as_ref())?;
+        if config.reactors == 0 {
+            return Err(Error::InvalidOption("reactors must be at least 1".into()));
+        }
+        let mut reactors = (0..config.reactors)
+            .map(|i| Reactor::with_index(config.reactor.clone(), i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let urls: Vec<String> = urls.into_iter().map(|u| u.as_ref().to_owned()).collect();
+        let mut addrs = Vec::with_capacity(urls.len());
+        for url in &urls {
+            let bound = reactors[0].listen(url)?;
+            if config.reactor.socket.reuse_port {
+                let again = rebind_url(url, &bound);
+                for r in &mut reactors[1..] {
+                    r.listen(&again)?;
+                }
+            }
+            addrs.push(bound);
+        }
+        if !config.reactor.socket.reuse_port && config.reactors > 1 {
+            let remotes: Vec<Remote> = reactors.iter().map(Reactor::remote).collect();
+            reactors[0].set_balancer(remotes, config.load_balancing);
         }
         Ok(Engine {
-            reactor,
+            reactors,
+            addrs,
+            ticker: config.ticker,
             stop: Arc::new(AtomicBool::new(false)),
         })
     }
 
     /// The bound addresses, in the order the URLs were given (port 0 resolved).
-    pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.reactor.local_addrs()
+    pub fn local_addrs(&self) -> Vec<PeerAddr> {
+        self.addrs.clone()
+    }
+
+    /// Inboxes of every reactor: write, close, wake or run closures from any thread.
+    pub fn remotes(&self) -> Vec<Remote> {
+        self.reactors.iter().map(Reactor::remote).collect()
     }
 
     /// A handle that stops [`Engine::run`] from another thread.
     pub fn stop_handle(&self) -> StopHandle {
         StopHandle {
             stop: self.stop.clone(),
-            waker: self.reactor.waker(),
+            remotes: self.remotes(),
         }
     }
 
-    /// Serves connections with `handler` on this thread until [`StopHandle::stop`]; then
-    /// closes every connection (each gets `on_close`) and returns the handler.
-    pub fn run<H: EventHandler>(mut self, mut handler: H) -> Result<H, Error> {
-        while !self.stop.load(Ordering::Acquire) {
-            self.reactor.turn(&mut handler, None)?;
+    /// Serves connections until [`StopHandle::stop`]: reactor 0 on this thread with `handler`,
+    /// every other reactor on its own thread with a clone. Then closes every connection (each
+    /// gets `on_close`), calls `on_shutdown` and returns reactor 0's handler.
+    pub fn run<H: EventHandler + Clone + Send + 'static>(self, mut handler: H) -> Result<H, Error> {
+        let mut reactors = self.reactors.into_iter();
+        let mut first = reactors.next().expect("at least one reactor");
+        let workers: Vec<_> = reactors
+            .map(|reactor| {
+                let h = handler.clone();
+                let stop = self.stop.clone();
+                thread::Builder::new()
+                    .name(format!("riptide-reactor-{}", reactor.remote().index()))
+                    .spawn(move || serve(reactor, h, &stop))
+            })
+            .collect::<Result<_, _>>()?;
+        handler.on_boot(&self.addrs);
+        if self.ticker {
+            first.schedule_tick(Some(Duration::ZERO));
         }
-        self.reactor.shutdown(&mut handler);
+        let result = serve(first, handler, &self.stop);
+        // Reactor 0 stops first (it may have failed): make sure the others follow.
+        StopHandle {
+            stop: self.stop.clone(),
+            remotes: Vec::new(),
+        }
+        .stop();
+        let mut handler = result?;
+        for w in workers {
+            w.join().map_err(|_| Error::EngineStopped)??;
+        }
+        handler.on_shutdown();
         Ok(handler)
+    }
+}
+
+/// One reactor's loop.
+fn serve<H: EventHandler>(
+    mut reactor: Reactor,
+    mut handler: H,
+    stop: &AtomicBool,
+) -> Result<H, Error> {
+    while !stop.load(Ordering::Acquire) && !reactor.stop_requested() {
+        if let Err(e) = reactor.turn(&mut handler, None) {
+            reactor.shutdown(&mut handler);
+            return Err(e);
+        }
+    }
+    reactor.shutdown(&mut handler);
+    Ok(handler)
+}
+
+/// The URL that binds another listener to the address `bound` resolved to (port 0 resolved).
+fn rebind_url(url: &str, bound: &PeerAddr) -> String {
+    match bound {
+        PeerAddr::Inet(a) => {
+            let scheme = url.split("://").next().unwrap_or("tcp");
+            format!("{scheme}://{a}")
+        }
+        PeerAddr::Unix(_) => url.to_owned(),
     }
 }
 
 /// Lets closures serve as handlers in small programs and tests: `on_traffic` only.
 impl<F> EventHandler for F
 where
-    F: FnMut(&mut Conns, crate::ConnId, &[u8]),
+    F: FnMut(&mut Conns, ConnId, &[u8]),
 {
-    fn on_traffic(&mut self, conns: &mut Conns, id: crate::ConnId, data: &[u8]) {
+    fn on_traffic(&mut self, conns: &mut Conns, id: ConnId, data: &[u8]) {
         self(conns, id, data)
     }
 }

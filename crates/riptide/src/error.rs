@@ -10,10 +10,16 @@ pub enum Error {
     InvalidAddress(String),
     /// Another socket already holds the address.
     #[error("address in use: {0}")]
-    AddressInUse(std::net::SocketAddr),
+    AddressInUse(String),
     /// The connection id is stale: its connection has closed.
     #[error("connection is closed")]
     ConnClosed,
+    /// The engine (or the reactor a command was sent to) has stopped.
+    #[error("engine is stopped")]
+    EngineStopped,
+    /// An option is out of range or does not apply.
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
     /// The reactor's connection table is full.
     #[error("too many connections")]
     TooManyConnections,
@@ -29,6 +35,8 @@ impl Error {
             Error::InvalidAddress(_) => "ERR_INVALID_ADDRESS",
             Error::AddressInUse(_) => "ERR_ADDRESS_IN_USE",
             Error::ConnClosed => "ERR_CONN_CLOSED",
+            Error::EngineStopped => "ERR_ENGINE_STOPPED",
+            Error::InvalidOption(_) => "ERR_INVALID_ARG_VALUE",
             Error::TooManyConnections => "ERR_TOO_MANY_CONNECTIONS",
             Error::Io(e) => io_code(e),
         }

@@ -1,18 +1,25 @@
 //! The callbacks a reactor dispatches to. One handler serves every connection of a reactor,
 //! like a gnet `EventHandler` or a netty pipeline's last handler.
 
-use crate::{ConnId, Conns, Error};
+use crate::{ConnId, Conns, Error, PeerAddr};
+use std::time::Duration;
 
 /// Receives a reactor's connection events. Every method runs on the reactor's thread, inside
-/// [`crate::Reactor::turn`]; `conns` lets it write to or close any connection, not only the one
-/// the event is about.
+/// [`crate::Reactor::turn`]; `conns` lets it write to or close any connection of this reactor,
+/// not only the one the event is about.
 pub trait EventHandler {
+    /// The engine is listening on `addrs` (called once per engine, on reactor 0's handler).
+    fn on_boot(&mut self, addrs: &[PeerAddr]) {
+        let _ = addrs;
+    }
+
     /// A connection was accepted. Its id stays valid until [`EventHandler::on_close`].
     fn on_open(&mut self, conns: &mut Conns, id: ConnId) {
         let _ = (conns, id);
     }
 
     /// Bytes arrived. `data` is borrowed from the reactor's read buffer: copy what you keep.
+    /// Empty after a [`crate::Remote::wake`].
     fn on_traffic(&mut self, conns: &mut Conns, id: ConnId, data: &[u8]);
 
     /// The connection is gone (the peer closed, an error, or [`Conns::close`]). `err` is `None`
@@ -20,4 +27,14 @@ pub trait EventHandler {
     fn on_close(&mut self, conns: &mut Conns, id: ConnId, err: Option<&Error>) {
         let _ = (conns, id, err);
     }
+
+    /// The ticker fired (on reactor 0, when enabled). Return the delay until the next tick, or
+    /// `None` to stop ticking.
+    fn on_tick(&mut self, conns: &mut Conns) -> Option<Duration> {
+        let _ = conns;
+        None
+    }
+
+    /// The engine stopped; every connection has had its `on_close` (reactor 0's handler).
+    fn on_shutdown(&mut self) {}
 }

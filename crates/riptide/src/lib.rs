@@ -1,37 +1,47 @@
-//! riptide's engine: event-driven TCP servers on mio reactors, usable from Rust directly or
-//! through the `riptide` npm package.
+//! riptide's engine: event-driven TCP and Unix-socket servers on mio reactors, usable from
+//! Rust directly or through the `riptide` npm package.
 //!
 //! A [`Reactor`] owns listeners and connections and dispatches readiness to an
 //! [`EventHandler`]. Connections are named by [`ConnId`] handles (slot + generation), so a
 //! handle kept after its connection closed can never touch a newer one. Writes go straight to
-//! the socket when nothing is queued and are buffered otherwise.
+//! the socket when nothing is queued and are buffered otherwise. Other threads reach a reactor
+//! through its [`Remote`] (asynchronous writes, closes, wakes, closures). An [`Engine`] runs one
+//! or more reactors on threads and spreads connections by a [`LoadBalancing`] policy.
 //!
 //! ```no_run
 //! use riptide::{ConnId, Conns, Engine};
 //!
 //! let engine = Engine::bind(["tcp://127.0.0.1:9000"])?;
 //! // Echo: write every byte back.
-//! engine.run(|conns: &mut Conns, id: ConnId, data: &[u8]| {
+//! let _ = engine.run(|conns: &mut Conns, id: ConnId, data: &[u8]| {
 //!     let _ = conns.write(id, data);
 //! })?;
 //! # Ok::<(), riptide::Error>(())
 //! ```
 
 mod address;
+mod balance;
 mod conns;
 mod engine;
 mod error;
 mod handler;
 mod outbound;
 mod reactor;
+mod remote;
 mod slab;
+mod socket;
+mod stream;
 
-pub use address::{Address, Network};
+pub use address::Address;
+pub use balance::LoadBalancing;
 pub use conns::Conns;
-pub use engine::{Engine, StopHandle};
+pub use engine::{Engine, EngineConfig, StopHandle};
 pub use error::{io_code, Error};
 pub use handler::EventHandler;
 /// Wakes a reactor's poll from any thread (re-exported from mio).
 pub use mio::Waker;
 pub use reactor::{Reactor, ReactorConfig, TurnOutcome};
+pub use remote::{Command, Completion, Remote, Task};
 pub use slab::{ConnId, MAX_SLOTS};
+pub use socket::{KeepAlive, SocketOptions};
+pub use stream::{PeerAddr, StdStream, Stream};

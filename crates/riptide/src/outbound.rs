@@ -3,9 +3,6 @@
 
 use std::io::{self, Write};
 
-/// Above this capacity a drained queue gives its memory back instead of keeping it for reuse.
-const KEEP_CAPACITY: usize = 64 * 1024;
-
 /// Bytes accepted for a connection and not yet written, in order.
 #[derive(Default)]
 pub struct Outbound {
@@ -36,8 +33,9 @@ impl Outbound {
     }
 
     /// Writes as much as the writer takes. Returns `Ok(true)` when the queue is empty
-    /// afterwards, `Ok(false)` when the writer would block with bytes left.
-    pub fn write_to<W: Write>(&mut self, w: &mut W) -> io::Result<bool> {
+    /// afterwards, `Ok(false)` when the writer would block with bytes left. A drained queue
+    /// keeps at most `keep` bytes of capacity for reuse and gives the rest back.
+    pub fn write_to<W: Write>(&mut self, w: &mut W, keep: usize) -> io::Result<bool> {
         while !self.is_empty() {
             match w.write(&self.buf[self.head..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -47,16 +45,12 @@ impl Outbound {
                 Err(e) => return Err(e),
             }
         }
-        self.clear();
-        Ok(true)
-    }
-
-    fn clear(&mut self) {
         self.buf.clear();
         self.head = 0;
-        if self.buf.capacity() > KEEP_CAPACITY {
+        if self.buf.capacity() > keep {
             self.buf = Vec::new();
         }
+        Ok(true)
     }
 }
 
@@ -102,11 +96,11 @@ mod tests {
             for c in &chunks {
                 q.push(c);
                 expected.extend_from_slice(c);
-                let _ = q.write_to(&mut w).unwrap();
+                let _ = q.write_to(&mut w, 64).unwrap();
                 prop_assert_eq!(q.len() + w.out.len(), expected.len());
             }
             let mut guard = 0;
-            while !q.write_to(&mut w).unwrap() {
+            while !q.write_to(&mut w, 64).unwrap() {
                 guard += 1;
                 prop_assert!(guard < 100_000);
             }
@@ -118,9 +112,9 @@ mod tests {
     #[test]
     fn large_drained_queue_releases_memory() {
         let mut q = Outbound::default();
-        q.push(&vec![7u8; KEEP_CAPACITY * 4]);
+        q.push(&vec![7u8; 4096]);
         let mut sink = Vec::new();
-        assert!(q.write_to(&mut sink).unwrap());
+        assert!(q.write_to(&mut sink, 1024).unwrap());
         assert_eq!(q.buf.capacity(), 0);
     }
 
@@ -138,7 +132,7 @@ mod tests {
         let mut q = Outbound::default();
         q.push(b"x");
         assert_eq!(
-            q.write_to(&mut Zero).unwrap_err().kind(),
+            q.write_to(&mut Zero, 0).unwrap_err().kind(),
             io::ErrorKind::WriteZero
         );
     }

@@ -1,15 +1,18 @@
-//! One reactor: a mio `Poll`, its listeners and connection table, and `turn`, which processes
-//! what is ready and dispatches it to an [`EventHandler`]. Drivers decide when to call `turn`:
-//! a thread loop ([`crate::Engine`]) or the JS thread's libuv loop (the napi crate).
+//! One reactor: a mio `Poll`, its listeners, connection table and inbox, and `turn`, which
+//! processes what is ready and dispatches it to an [`EventHandler`]. Drivers decide when to
+//! call `turn`: a thread loop ([`crate::Engine`]) or the JS thread's libuv loop (the napi crate).
 
-use crate::address::{Address, Network};
+use crate::address::Address;
+use crate::balance::{Balancer, LoadBalancing};
+use crate::remote::{self, Command, Inbox, Remote};
+use crate::socket::SocketOptions;
+use crate::stream::{Listener, PeerAddr, Stream};
 use crate::{Conns, Error, EventHandler};
-use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::io::{self, Read};
-use std::net::SocketAddr;
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Tokens at the top of the range belong to the waker and listeners; connection slots
 /// (below 2^24) never reach them.
@@ -17,20 +20,22 @@ const WAKER: Token = Token(usize::MAX);
 const FIRST_LISTENER: usize = usize::MAX - 1;
 
 /// Limits on the work one [`Reactor::turn`] does, so one busy peer cannot starve the others
-/// or the JS thread.
+/// or the JS thread, and the socket options of its listeners and connections.
 #[derive(Clone, Debug)]
 pub struct ReactorConfig {
-    /// Most readiness events handled per turn; the rest wait for the next turn.
+    /// Most readiness events (and inbox commands) handled per turn; the rest wait.
     pub event_budget: usize,
-    /// Size of the reactor's read buffer: the most bytes one read delivers.
+    /// Size of the reactor's read buffer: the most bytes one read delivers (gnet's
+    /// `ReadBufferCap`).
     pub read_buffer_size: usize,
     /// Once a turn has read this many bytes, further readable connections wait for the next
     /// turn. Bounds what one turn hands a driver to at most this plus one read buffer.
     pub read_budget: usize,
-    /// Disable Nagle's algorithm on accepted connections (gnet's default).
-    pub no_delay: bool,
-    /// Listen backlog.
-    pub backlog: i32,
+    /// Bytes of capacity a connection's drained outbound queue keeps for reuse (gnet's
+    /// `WriteBufferCap`); beyond it the memory goes back, so idle connections stay small.
+    pub write_buffer_cap: usize,
+    /// Options of listening and accepted sockets.
+    pub socket: SocketOptions,
 }
 
 impl Default for ReactorConfig {
@@ -39,8 +44,8 @@ impl Default for ReactorConfig {
             event_budget: 1024,
             read_buffer_size: 64 * 1024,
             read_budget: 1024 * 1024,
-            no_delay: true,
-            backlog: 1024,
+            write_buffer_cap: 64 * 1024,
+            socket: SocketOptions::default(),
         }
     }
 }
@@ -60,42 +65,75 @@ pub struct Reactor {
     poll: Poll,
     events: Events,
     waker: Arc<Waker>,
-    listeners: Vec<TcpListener>,
+    remote: Remote,
+    inbox: Inbox,
+    listeners: Vec<Listener>,
     conns: Conns,
     read_buf: Vec<u8>,
     config: ReactorConfig,
+    /// Reactors new connections are spread over (this one included), and how.
+    peers: Vec<Remote>,
+    balancer: Balancer,
     /// Sockets that may still have input (mio is edge-triggered): connections whose last read
     /// filled the buffer or that a spent budget skipped, and listeners with a backlog left.
     again: Vec<Token>,
     /// Scratch list of this turn's ready sockets: `(token, readable, writable)`.
     ready: Vec<(Token, bool, bool)>,
+    /// Scratch list of this turn's inbox commands.
+    commands: Vec<Command>,
+    /// When `on_tick` is next due.
+    tick_at: Option<Instant>,
+    stop_requested: bool,
 }
 
 impl Reactor {
-    /// Creates a reactor with no listeners.
+    /// Creates reactor 0 of its engine, with no listeners.
     pub fn new(config: ReactorConfig) -> Result<Reactor, Error> {
+        Reactor::with_index(config, 0)
+    }
+
+    /// Creates the reactor with index `index` of its engine.
+    pub fn with_index(config: ReactorConfig, index: usize) -> Result<Reactor, Error> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let conns = Conns::new(poll.registry().try_clone()?);
+        let load = Arc::new(AtomicUsize::new(0));
+        let (remote, inbox) = remote::channel(index, waker.clone(), load.clone());
+        let conns = Conns::new(
+            poll.registry().try_clone()?,
+            config.socket.clone(),
+            config.write_buffer_cap,
+            load,
+        );
         Ok(Reactor {
             events: Events::with_capacity(config.event_budget),
             read_buf: vec![0; config.read_buffer_size],
+            peers: vec![remote.clone()],
+            balancer: Balancer::new(LoadBalancing::RoundRobin),
             poll,
             waker,
+            remote,
+            inbox,
             listeners: Vec::new(),
             conns,
             config,
             again: Vec::new(),
             ready: Vec::new(),
+            commands: Vec::new(),
+            tick_at: None,
+            stop_requested: false,
         })
     }
 
-    /// Binds and starts listening on `url` (`tcp://host:port`). Returns the bound address,
-    /// which tells the port when the URL asked for port 0.
-    pub fn listen(&mut self, url: &str) -> Result<SocketAddr, Error> {
+    /// Binds and starts listening on `url` (`tcp://host:port`, `unix://path`). Returns the
+    /// bound address, which tells the port when the URL asked for port 0.
+    pub fn listen(&mut self, url: &str) -> Result<PeerAddr, Error> {
         let address = Address::parse(url)?;
-        let Network::Tcp = address.network;
-        let mut listener = bind_tcp(address.addr, self.config.backlog)?;
+        if let Address::Udp(_) = address {
+            return Err(Error::InvalidAddress(format!(
+                "{url:?}: UDP listeners are not served by this reactor yet"
+            )));
+        }
+        let mut listener = self.config.socket.bind(&address)?;
         let token = Token(FIRST_LISTENER - self.listeners.len());
         self.poll
             .registry()
@@ -106,11 +144,18 @@ impl Reactor {
     }
 
     /// Addresses of all listeners, in the order they were added.
-    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+    pub fn local_addrs(&self) -> Vec<PeerAddr> {
         self.listeners
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .collect()
+    }
+
+    /// Spreads connections accepted by this reactor's listeners over `peers` (which should
+    /// include this reactor's own [`Reactor::remote`]) by `policy`.
+    pub fn set_balancer(&mut self, peers: Vec<Remote>, policy: LoadBalancing) {
+        self.peers = peers;
+        self.balancer = Balancer::new(policy);
     }
 
     /// The connection table, for writes and closes from outside a callback.
@@ -118,9 +163,31 @@ impl Reactor {
         &mut self.conns
     }
 
+    /// The sending side of this reactor's inbox: post work to it from any thread.
+    pub fn remote(&self) -> Remote {
+        self.remote.clone()
+    }
+
     /// Wakes this reactor's poll from any thread.
     pub fn waker(&self) -> Arc<Waker> {
         self.waker.clone()
+    }
+
+    /// Schedules the next `on_tick` after `delay` (zero: at the next turn), or cancels the
+    /// ticker with `None`. `on_tick`'s return value reschedules it the same way.
+    pub fn schedule_tick(&mut self, delay: Option<Duration>) {
+        self.tick_at = delay.map(|d| Instant::now() + d);
+    }
+
+    /// When the reactor next needs a turn without any socket becoming ready (the ticker).
+    /// Drivers that do not block in [`Reactor::turn`] must arrange a turn by then.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.tick_at
+    }
+
+    /// True once a [`Command::Stop`] arrived; the thread driver leaves its loop.
+    pub fn stop_requested(&self) -> bool {
+        self.stop_requested
     }
 
     /// Runs the close callbacks of connections whose close was decided outside a turn (by a
@@ -133,14 +200,20 @@ impl Reactor {
     }
 
     /// Waits up to `timeout` for readiness (`None` waits forever, zero only polls), then
-    /// handles what is ready within the configured budgets.
+    /// handles what is ready within the configured budgets, and the ticker when due.
     pub fn turn<H: EventHandler>(
         &mut self,
         handler: &mut H,
         timeout: Option<Duration>,
     ) -> Result<TurnOutcome, Error> {
         let timeout = if self.again.is_empty() {
-            timeout
+            match self.tick_at {
+                Some(at) => {
+                    let until = at.saturating_duration_since(Instant::now());
+                    Some(timeout.map_or(until, |t| t.min(until)))
+                }
+                None => timeout,
+            }
         } else {
             Some(Duration::ZERO)
         };
@@ -161,6 +234,7 @@ impl Reactor {
         let mut deferred = Vec::new();
         for &(token, readable, writable) in &ready {
             if token == WAKER {
+                budget = budget.saturating_sub(self.run_commands(handler, budget));
                 continue;
             }
             if budget == 0 || (readable && read_total >= self.config.read_budget) {
@@ -189,7 +263,14 @@ impl Reactor {
         self.again.extend(deferred);
         self.again.sort_unstable();
         self.again.dedup();
-        if self.again.is_empty() {
+        if let Some(at) = self.tick_at {
+            let now = Instant::now();
+            if at <= now {
+                self.tick_at = handler.on_tick(&mut self.conns).map(|d| now + d);
+                self.reap(handler);
+            }
+        }
+        if self.again.is_empty() && !self.inbox.has_more() {
             Ok(TurnOutcome::Idle)
         } else {
             self.waker.wake()?;
@@ -197,7 +278,8 @@ impl Reactor {
         }
     }
 
-    /// Closes every connection (reporting each through `on_close`) and every listener.
+    /// Closes every connection (reporting each through `on_close`) and every listener, and
+    /// answers queued commands with [`Error::EngineStopped`].
     pub fn shutdown<H: EventHandler>(&mut self, handler: &mut H) {
         for id in self.conns.ids() {
             self.conns.doom(id, None);
@@ -207,6 +289,62 @@ impl Reactor {
             let _ = self.poll.registry().deregister(&mut l);
         }
         self.again.clear();
+        self.tick_at = None;
+        let mut commands = Vec::new();
+        self.inbox.drain(usize::MAX, &mut commands);
+        for cmd in commands {
+            match cmd {
+                Command::Write(_, _, Some(done))
+                | Command::Writev(_, _, Some(done))
+                | Command::Close(_, Some(done)) => done(Err(Error::EngineStopped)),
+                _ => {}
+            }
+        }
+    }
+
+    /// Runs up to `budget` inbox commands; returns how many ran.
+    fn run_commands<H: EventHandler>(&mut self, handler: &mut H, budget: usize) -> usize {
+        let mut commands = std::mem::take(&mut self.commands);
+        self.inbox.drain(budget.max(1), &mut commands);
+        let n = commands.len();
+        for cmd in commands.drain(..) {
+            match cmd {
+                Command::Adopt(std, peer) => {
+                    if let Ok(stream) = std.into_stream() {
+                        self.open(stream, peer, handler);
+                    }
+                }
+                Command::Write(id, data, done) => {
+                    let r = self.conns.write(id, &data);
+                    if let Some(done) = done {
+                        done(r);
+                    }
+                }
+                Command::Writev(id, bufs, done) => {
+                    let slices: Vec<&[u8]> = bufs.iter().map(Vec::as_slice).collect();
+                    let r = self.conns.writev(id, &slices);
+                    if let Some(done) = done {
+                        done(r);
+                    }
+                }
+                Command::Close(id, done) => {
+                    let r = self.conns.close(id);
+                    if let Some(done) = done {
+                        done(r);
+                    }
+                }
+                Command::Wake(id) => {
+                    if self.conns.slab.get(id).is_some() {
+                        handler.on_traffic(&mut self.conns, id, &[]);
+                    }
+                }
+                Command::Execute(task) => task(&mut self.conns),
+                Command::Stop => self.stop_requested = true,
+            }
+            self.reap(handler);
+        }
+        self.commands = commands;
+        n
     }
 
     fn flush_slot<H: EventHandler>(&mut self, token: Token, handler: &mut H) {
@@ -216,7 +354,17 @@ impl Reactor {
         }
     }
 
-    /// Accepts up to `budget` connections from listener `index`.
+    /// Adds a connection to this reactor's table and announces it.
+    fn open<H: EventHandler>(&mut self, stream: Stream, peer: PeerAddr, handler: &mut H) {
+        // On failure (table full, socket gone) dropping the stream refuses the connection.
+        if let Ok(id) = self.conns.insert(stream, peer) {
+            handler.on_open(&mut self.conns, id);
+            self.reap(handler);
+        }
+    }
+
+    /// Accepts up to `budget` connections from listener `index`, keeping each or handing it
+    /// to the reactor the balancer picks.
     fn accept<H: EventHandler>(&mut self, index: usize, handler: &mut H, budget: usize) {
         let token = Token(FIRST_LISTENER - index);
         for _ in 0..budget.max(1) {
@@ -228,14 +376,20 @@ impl Reactor {
                 // not kill the listener: try again next turn.
                 Err(_) => break,
             };
-            let _ = stream.set_nodelay(self.config.no_delay);
-            match self.conns.insert(stream, peer) {
-                Ok(id) => {
-                    handler.on_open(&mut self.conns, id);
-                    self.reap(handler);
+            let target = if self.peers.len() > 1 {
+                self.balancer.pick(&self.peers, &peer)
+            } else {
+                self.remote.index
+            };
+            if target == self.remote.index {
+                self.open(stream, peer, handler);
+            } else if let Err(Command::Adopt(std, peer)) =
+                self.peers[target].try_send(Command::Adopt(stream.into_std(), peer))
+            {
+                // The chosen reactor stopped: serve the connection here instead.
+                if let Ok(stream) = std.into_stream() {
+                    self.open(stream, peer, handler);
                 }
-                // Table full: dropping the stream refuses the connection.
-                Err(_) => break,
             }
         }
         self.again.push(token);
@@ -256,7 +410,6 @@ impl Reactor {
             Ok(0) => {
                 // Orderly end from the peer: flush what we accepted, then close.
                 let _ = self.conns.close(id);
-                self.reap(handler);
                 0
             }
             Ok(n) => {
@@ -275,23 +428,6 @@ impl Reactor {
         self.reap(handler);
         n
     }
-}
-
-/// A non-blocking listener with `SO_REUSEADDR` (so a restarted server can rebind at once).
-fn bind_tcp(addr: SocketAddr, backlog: i32) -> Result<TcpListener, Error> {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-    socket.set_reuse_address(true)?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(false).ok();
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into()).map_err(|e| match e.kind() {
-        io::ErrorKind::AddrInUse => Error::AddressInUse(addr),
-        _ => e.into(),
-    })?;
-    socket.listen(backlog)?;
-    Ok(TcpListener::from_std(socket.into()))
 }
 
 #[cfg(unix)]

@@ -7,7 +7,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc;
 use std::thread;
 
-fn start<H: EventHandler + Send + 'static>(
+fn start<H: EventHandler + Clone + Send + 'static>(
     handler: H,
 ) -> (
     std::net::SocketAddr,
@@ -15,7 +15,9 @@ fn start<H: EventHandler + Send + 'static>(
     thread::JoinHandle<H>,
 ) {
     let engine = Engine::bind(["tcp://127.0.0.1:0"]).unwrap();
-    let addr = engine.local_addrs()[0];
+    let riptide::PeerAddr::Inet(addr) = engine.local_addrs()[0] else {
+        unreachable!("tcp listener")
+    };
     let stop = engine.stop_handle();
     let join = thread::spawn(move || engine.run(handler).unwrap());
     (addr, stop, join)
@@ -73,7 +75,7 @@ fn echo_is_byte_exact_across_connections() {
 }
 
 /// Records opens and closes; on each open, writes to the ids of closed connections.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Recorder {
     events: Vec<String>,
     closed: Vec<ConnId>,
@@ -154,6 +156,7 @@ fn peer_close_and_shutdown_report_every_connection() {
 fn address_in_use_has_its_code() {
     let engine = Engine::bind(["tcp://127.0.0.1:0"]).unwrap();
     let taken = format!("tcp://{}", engine.local_addrs()[0]);
+    assert!(taken.starts_with("tcp://127.0.0.1:"));
     let err = Engine::bind([taken]).err().unwrap();
     assert_eq!(err.code(), "ERR_ADDRESS_IN_USE");
 }

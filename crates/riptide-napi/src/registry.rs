@@ -1,0 +1,95 @@
+//! The process-wide table of engines, so any JS thread (the main thread or a worker) holding a
+//! connection handle `{ engine, reactor, slot, generation }` can reach the reactor that owns
+//! it, and worker reactors can join an engine started on another thread. Rust statics are
+//! shared by all workers of a process, which is exactly what this needs.
+
+use riptide::{LoadBalancing, ReactorConfig, Remote};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// What every reactor of one engine shares.
+pub struct Shared {
+    /// Limits and socket options of every reactor.
+    pub config: ReactorConfig,
+    /// How reactor 0 spreads connections (unless `reuse_port`).
+    pub policy: LoadBalancing,
+    /// Listener URLs with ports resolved, for reactors that bind their own (`reuse_port`).
+    pub urls: Vec<String>,
+    /// Inboxes by reactor index; `None` until that reactor joins or after it stops.
+    remotes: Mutex<Vec<Option<Remote>>>,
+}
+
+impl Shared {
+    /// Creates the shared state of an engine with `reactors` reactors.
+    pub fn new(
+        config: ReactorConfig,
+        policy: LoadBalancing,
+        urls: Vec<String>,
+        reactors: usize,
+    ) -> Shared {
+        Shared {
+            config,
+            policy,
+            urls,
+            remotes: Mutex::new(vec![None; reactors]),
+        }
+    }
+
+    /// Records (or, with `None`, forgets) the inbox of reactor `index`.
+    pub fn set_remote(&self, index: usize, remote: Option<Remote>) -> bool {
+        let mut remotes = self.remotes.lock().unwrap_or_else(|p| p.into_inner());
+        match remotes.get_mut(index) {
+            Some(slot) => {
+                *slot = remote;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The inbox of reactor `index`, if it runs.
+    pub fn remote(&self, index: usize) -> Option<Remote> {
+        let remotes = self.remotes.lock().unwrap_or_else(|p| p.into_inner());
+        remotes.get(index).cloned().flatten()
+    }
+
+    /// Inboxes of every running reactor, in index order.
+    pub fn running(&self) -> Vec<Remote> {
+        let remotes = self.remotes.lock().unwrap_or_else(|p| p.into_inner());
+        remotes.iter().flatten().cloned().collect()
+    }
+}
+
+fn table() -> &'static Mutex<HashMap<u32, Arc<Shared>>> {
+    static TABLE: OnceLock<Mutex<HashMap<u32, Arc<Shared>>>> = OnceLock::new();
+    TABLE.get_or_init(Default::default)
+}
+
+/// Registers an engine; returns its id.
+pub fn register(shared: Arc<Shared>) -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    table()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id, shared);
+    id
+}
+
+/// The engine with id `id`, while it runs.
+pub fn get(id: u32) -> Option<Arc<Shared>> {
+    table()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&id)
+        .cloned()
+}
+
+/// Forgets an engine (its reactor 0 stopped).
+pub fn unregister(id: u32) {
+    table()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&id);
+}

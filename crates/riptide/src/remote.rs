@@ -1,0 +1,130 @@
+//! Work sent to a reactor from other threads: connections to adopt, writes, closes, wakes and
+//! closures. One MPSC channel per reactor plus a coalesced wake-up: senders wake the reactor
+//! only when it has no wake pending, and each sender's commands run in the order sent.
+
+use crate::stream::{PeerAddr, StdStream};
+use crate::{ConnId, Conns, Error};
+use crossbeam_channel::{Receiver, Sender};
+use mio::Waker;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Called once on the reactor thread with the outcome of an asynchronous write or close.
+pub type Completion = Box<dyn FnOnce(Result<(), Error>) + Send>;
+
+/// A closure run on the reactor thread with its connection table.
+pub type Task = Box<dyn FnOnce(&mut Conns) + Send>;
+
+/// One unit of cross-thread work.
+pub enum Command {
+    /// A connection accepted elsewhere (the load balancer chose this reactor).
+    Adopt(StdStream, PeerAddr),
+    /// Write bytes; `done` reports `Ok` once they are written or queued, or the error.
+    Write(ConnId, Vec<u8>, Option<Completion>),
+    /// Write several buffers in order, as one.
+    Writev(ConnId, Vec<Vec<u8>>, Option<Completion>),
+    /// Close after pending writes.
+    Close(ConnId, Option<Completion>),
+    /// Deliver an `on_traffic` with no bytes (gnet's `Wake`).
+    Wake(ConnId),
+    /// Run a closure on the reactor.
+    Execute(Task),
+    /// Stop the reactor's driver loop (thread driver).
+    Stop,
+}
+
+/// The sending side of a reactor's inbox. Cheap to clone, `Send + Sync`.
+#[derive(Clone)]
+pub struct Remote {
+    pub(crate) index: usize,
+    tx: Sender<Command>,
+    waker: Arc<Waker>,
+    wake_pending: Arc<AtomicBool>,
+    pub(crate) load: Arc<AtomicUsize>,
+}
+
+/// The receiving side, owned by the reactor.
+pub(crate) struct Inbox {
+    rx: Receiver<Command>,
+    wake_pending: Arc<AtomicBool>,
+}
+
+pub(crate) fn channel(index: usize, waker: Arc<Waker>, load: Arc<AtomicUsize>) -> (Remote, Inbox) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let wake_pending = Arc::new(AtomicBool::new(false));
+    let remote = Remote {
+        index,
+        tx,
+        waker,
+        wake_pending: wake_pending.clone(),
+        load,
+    };
+    (remote, Inbox { rx, wake_pending })
+}
+
+impl Remote {
+    /// The reactor's index within its engine.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Connections currently open on the reactor.
+    pub fn connections(&self) -> usize {
+        self.load.load(Ordering::Relaxed)
+    }
+
+    /// Queues `cmd`, waking the reactor if no wake is pending. Fails with
+    /// [`Error::EngineStopped`] (returning nothing) once the reactor is gone.
+    pub fn send(&self, cmd: Command) -> Result<(), Error> {
+        self.try_send(cmd).map_err(|_| Error::EngineStopped)
+    }
+
+    /// Like [`Remote::send`], but gives the command back when the reactor is gone.
+    pub(crate) fn try_send(&self, cmd: Command) -> Result<(), Command> {
+        self.tx.send(cmd).map_err(|e| e.into_inner())?;
+        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+            // A failed wake means the poll is gone; the command then dies with the channel.
+            let _ = self.waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Writes `data` to connection `id` from any thread; `done` runs on the reactor thread.
+    pub fn async_write(
+        &self,
+        id: ConnId,
+        data: Vec<u8>,
+        done: Option<Completion>,
+    ) -> Result<(), Error> {
+        self.send(Command::Write(id, data, done))
+    }
+
+    /// Closes connection `id` from any thread after its pending writes.
+    pub fn close(&self, id: ConnId) -> Result<(), Error> {
+        self.send(Command::Close(id, None))
+    }
+
+    /// Schedules an `on_traffic` with no bytes for `id`.
+    pub fn wake(&self, id: ConnId) -> Result<(), Error> {
+        self.send(Command::Wake(id))
+    }
+
+    /// Runs `task` on the reactor thread.
+    pub fn execute(&self, task: impl FnOnce(&mut Conns) + Send + 'static) -> Result<(), Error> {
+        self.send(Command::Execute(Box::new(task)))
+    }
+}
+
+impl Inbox {
+    /// Takes up to `max` commands. Clears the pending-wake flag first, so a command sent while
+    /// draining wakes the reactor again.
+    pub(crate) fn drain(&self, max: usize, out: &mut Vec<Command>) {
+        self.wake_pending.store(false, Ordering::Release);
+        out.extend(self.rx.try_iter().take(max));
+    }
+
+    /// True when commands are waiting.
+    pub(crate) fn has_more(&self) -> bool {
+        !self.rx.is_empty()
+    }
+}

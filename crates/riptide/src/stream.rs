@@ -1,0 +1,256 @@
+//! The socket kinds a reactor serves, behind one type each for streams and listeners, so the
+//! connection table, the read path and the write path are written once for TCP and Unix sockets.
+
+use mio::event::Source;
+use mio::net::{TcpListener, TcpStream};
+#[cfg(unix)]
+use mio::net::{UnixListener, UnixStream};
+use mio::{Interest, Registry, Token};
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+#[cfg(unix)]
+use std::path::PathBuf;
+
+/// Where a connection comes from or is bound.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerAddr {
+    /// An IPv4 or IPv6 socket address.
+    Inet(SocketAddr),
+    /// A Unix socket path; empty for an unnamed socket (the usual client side).
+    Unix(String),
+}
+
+impl PeerAddr {
+    /// The IP text (or the socket path) and the port (0 for Unix sockets).
+    pub fn host_port(&self) -> (String, u16) {
+        match self {
+            PeerAddr::Inet(a) => (a.ip().to_string(), a.port()),
+            PeerAddr::Unix(p) => (p.clone(), 0),
+        }
+    }
+}
+
+impl fmt::Display for PeerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerAddr::Inet(a) => write!(f, "{a}"),
+            PeerAddr::Unix(p) => write!(f, "unix:{p}"),
+        }
+    }
+}
+
+/// A connected byte stream.
+pub enum Stream {
+    /// TCP.
+    Tcp(TcpStream),
+    /// A Unix stream socket.
+    #[cfg(unix)]
+    Unix(UnixStream),
+}
+
+/// A stream handed between threads before it joins a reactor (blocking-mode std sockets are
+/// `Send`; the receiving reactor makes them non-blocking).
+pub enum StdStream {
+    /// TCP.
+    Tcp(std::net::TcpStream),
+    /// A Unix stream socket.
+    #[cfg(unix)]
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl StdStream {
+    /// Converts into a non-blocking stream for a reactor.
+    pub fn into_stream(self) -> io::Result<Stream> {
+        Ok(match self {
+            StdStream::Tcp(s) => {
+                s.set_nonblocking(true)?;
+                Stream::Tcp(TcpStream::from_std(s))
+            }
+            #[cfg(unix)]
+            StdStream::Unix(s) => {
+                s.set_nonblocking(true)?;
+                Stream::Unix(UnixStream::from_std(s))
+            }
+        })
+    }
+}
+
+impl Stream {
+    /// Converts back to a std stream so it can move to another reactor's thread.
+    pub fn into_std(self) -> StdStream {
+        match self {
+            Stream::Tcp(s) => {
+                #[cfg(unix)]
+                let std = {
+                    use std::os::fd::{FromRawFd, IntoRawFd};
+                    // SAFETY: the fd comes from a live TcpStream we own.
+                    unsafe { std::net::TcpStream::from_raw_fd(s.into_raw_fd()) }
+                };
+                #[cfg(windows)]
+                let std = {
+                    use std::os::windows::io::{FromRawSocket, IntoRawSocket};
+                    // SAFETY: the socket comes from a live TcpStream we own.
+                    unsafe { std::net::TcpStream::from_raw_socket(s.into_raw_socket()) }
+                };
+                StdStream::Tcp(std)
+            }
+            #[cfg(unix)]
+            Stream::Unix(s) => {
+                use std::os::fd::{FromRawFd, IntoRawFd};
+                // SAFETY: the fd comes from a live UnixStream we own.
+                StdStream::Unix(unsafe {
+                    std::os::unix::net::UnixStream::from_raw_fd(s.into_raw_fd())
+                })
+            }
+        }
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<PeerAddr> {
+        match self {
+            Stream::Tcp(s) => s.local_addr().map(PeerAddr::Inet),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.local_addr().map(|a| unix_addr(&a)),
+        }
+    }
+
+    /// Socket-option access for setters (`TCP_NODELAY`, keep-alive, linger, buffer sizes).
+    pub fn sock_ref(&self) -> socket2::SockRef<'_> {
+        match self {
+            Stream::Tcp(s) => socket2::SockRef::from(s),
+            #[cfg(unix)]
+            Stream::Unix(s) => socket2::SockRef::from(s),
+        }
+    }
+
+    /// True for TCP (options such as `TCP_NODELAY` apply).
+    pub fn is_tcp(&self) -> bool {
+        matches!(self, Stream::Tcp(_))
+    }
+}
+
+#[cfg(unix)]
+fn unix_addr(a: &std::os::unix::net::SocketAddr) -> PeerAddr {
+    PeerAddr::Unix(
+        a.as_pathname()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    )
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write_vectored(bufs),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.write_vectored(bufs),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Source for Stream {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(r, t, i),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.register(r, t, i),
+        }
+    }
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(r, t, i),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.reregister(r, t, i),
+        }
+    }
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(r),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.deregister(r),
+        }
+    }
+}
+
+/// A listening socket.
+pub enum Listener {
+    /// TCP.
+    Tcp(TcpListener),
+    /// A Unix stream socket bound to `path`, removed when the listener is dropped.
+    #[cfg(unix)]
+    Unix(UnixListener, PathBuf),
+}
+
+impl Listener {
+    /// Accepts one connection.
+    pub fn accept(&self) -> io::Result<(Stream, PeerAddr)> {
+        match self {
+            Listener::Tcp(l) => l.accept().map(|(s, a)| (Stream::Tcp(s), PeerAddr::Inet(a))),
+            #[cfg(unix)]
+            Listener::Unix(l, _) => l.accept().map(|(s, a)| (Stream::Unix(s), unix_addr(&a))),
+        }
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<PeerAddr> {
+        match self {
+            Listener::Tcp(l) => l.local_addr().map(PeerAddr::Inet),
+            #[cfg(unix)]
+            Listener::Unix(_, path) => Ok(PeerAddr::Unix(path.to_string_lossy().into_owned())),
+        }
+    }
+}
+
+#[cfg(unix)]
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Listener::Unix(_, path) = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl Source for Listener {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.register(r, t, i),
+            #[cfg(unix)]
+            Listener::Unix(l, _) => l.register(r, t, i),
+        }
+    }
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.reregister(r, t, i),
+            #[cfg(unix)]
+            Listener::Unix(l, _) => l.reregister(r, t, i),
+        }
+    }
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.deregister(r),
+            #[cfg(unix)]
+            Listener::Unix(l, _) => l.deregister(r),
+        }
+    }
+}

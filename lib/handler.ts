@@ -1,0 +1,35 @@
+/** The callbacks a server calls: one handler object serves every connection. */
+import type { Conn } from './conn'
+import type { Engine } from './engine'
+import type { RiptideError } from './errors'
+
+/**
+ * Your callbacks. One handler object serves every connection of a reactor (no closures per
+ * socket). All are optional; each runs on the thread of the reactor that owns the connection.
+ */
+export interface EventHandler {
+  /** The engine is listening; `engine.port` is known. Main thread only. */
+  onBoot?(engine: Engine): void
+  /** A connection was accepted. */
+  onOpen?(conn: Conn): void
+  /**
+   * Bytes arrived (or `conn.wake()` was called: then `data` is empty). `data` is a view into
+   * a shared buffer, valid only during this call: copy it (`data.slice()`) to keep it.
+   * Everything delivered counts as consumed.
+   */
+  onTraffic?(conn: Conn, data: Uint8Array): void
+  /** The connection closed; `err` is set when a socket error ended it (`err.code` is e.g. `ECONNRESET`). */
+  onClose?(conn: Conn, err?: RiptideError): void
+  /**
+   * With `ticker: true`: called on reactor 0 (the main thread), first right after boot.
+   * Return the ms until the next tick, or nothing to stop ticking.
+   */
+  onTick?(engine: Engine): number | void
+  /** The engine stopped; every connection on every reactor has had its `onClose`. Main thread only. */
+  onShutdown?(engine: Engine): void
+  /**
+   * A callback threw. Without `onError` the error goes to the logger and the engine goes on
+   * (the connection stays open). `conn` is undefined for engine-level callbacks.
+   */
+  onError?(err: unknown, conn: Conn | undefined): void
+}

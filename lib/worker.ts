@@ -1,0 +1,50 @@
+/**
+ * Entry point of a worker reactor: loads the user's handler module, joins the engine started
+ * on the main thread, and serves until the main thread asks it to stop.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { consoleLogger } from './logger'
+import type { EventHandler } from './handler'
+import { Reactor } from './reactor'
+
+/** What the main thread tells a new worker reactor. */
+export interface WorkerSetup {
+  engineId: number
+  index: number
+  /** `file:` URL of the handler module. */
+  module: string
+  exportName: string
+}
+
+/** Messages a worker reactor sends to the main thread. */
+export type WorkerMessage =
+  | { type: 'ready' }
+  | { type: 'error'; message: string; code?: string }
+
+async function main(port: NonNullable<typeof parentPort>, setup: WorkerSetup): Promise<void> {
+  const mod = (await import(setup.module)) as Record<string, unknown>
+  const nested = mod.default as Record<string, unknown> | undefined
+  const handler = (mod[setup.exportName] ?? nested?.[setup.exportName] ?? mod.default) as EventHandler | undefined
+  if (handler === null || typeof handler !== 'object') {
+    throw Object.assign(new Error(`${setup.module} exports no handler object named ${setup.exportName}`), {
+      code: 'ERR_INVALID_ARG_VALUE',
+    })
+  }
+  const reactor = new Reactor(handler, consoleLogger)
+  reactor.join(setup.engineId, setup.index)
+  port.on('message', (m: { type: string }) => {
+    if (m.type === 'stop') void reactor.stop()
+  })
+  // Once stopped nothing is left on this thread's loop but the port: close it to exit.
+  void reactor.stopped.then(() => port.close())
+  port.postMessage({ type: 'ready' } satisfies WorkerMessage)
+}
+
+if (parentPort !== null) {
+  const port = parentPort
+  main(port, workerData as WorkerSetup).catch((err: unknown) => {
+    const e = err as { message?: string; code?: string }
+    port.postMessage({ type: 'error', message: String(e?.message ?? err), code: e?.code } satisfies WorkerMessage)
+    port.close()
+  })
+}

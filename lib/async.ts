@@ -21,6 +21,7 @@ function onCompletions(pairs: Array<number | string>): void {
     const cb = pending.get(token)
     if (cb === undefined) continue
     pending.delete(token)
+    if (pending.size === 0) native.NativeEngine.setCompletionRef(false)
     cb(code === '' ? undefined : (fromNative(Object.assign(new Error(code), { code })) as RiptideError))
   }
 }
@@ -31,6 +32,7 @@ function register(cb: WriteCallback): number {
     installed = true
   }
   const token = nextToken++
+  if (pending.size === 0) native.NativeEngine.setCompletionRef(true)
   pending.set(token, cb)
   return token
 }
@@ -53,7 +55,10 @@ export function asyncWrite(handle: ConnHandle, data: Uint8Array | string, cb?: W
   try {
     native.NativeEngine.asyncWrite(handle.engine, handle.reactor, handle.slot, handle.generation, bytes, token)
   } catch (err) {
-    if (token !== 0) pending.delete(token)
+    if (token !== 0) {
+      pending.delete(token)
+      if (pending.size === 0) native.NativeEngine.setCompletionRef(false)
+    }
     throw fromNative(err)
   }
 }

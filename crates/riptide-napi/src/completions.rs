@@ -64,12 +64,30 @@ pub fn install(env: sys::napi_env, callback: sys::napi_value) -> napi::Result<()
             ),
             "napi_create_threadsafe_function",
         )?;
-        // Pending completions must not keep the process alive on their own.
+        // Only outstanding callbacks keep the thread alive (see `set_ref`).
         sys::napi_unref_threadsafe_function(env, tsfn);
     }
     sink.state.lock().unwrap_or_else(|p| p.into_inner()).tsfn = tsfn;
     SINK.with(|s| *s.borrow_mut() = Some(sink));
     Ok(())
+}
+
+/// Keeps this thread's loop alive while callbacks are outstanding (`true`), or lets it end.
+pub fn set_ref(env: sys::napi_env, keep_alive: bool) {
+    SINK.with(|s| {
+        if let Some(sink) = s.borrow().as_ref() {
+            let state = sink.state.lock().unwrap_or_else(|p| p.into_inner());
+            if !state.closed {
+                unsafe {
+                    if keep_alive {
+                        sys::napi_ref_threadsafe_function(env, state.tsfn);
+                    } else {
+                        sys::napi_unref_threadsafe_function(env, state.tsfn);
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// A completion that reports to this JS thread under `token`, or `None` when `token` is 0

@@ -435,6 +435,12 @@ impl NativeEngine {
         completions::install(env.raw(), handler.raw())
     }
 
+    /// Keeps this JS thread alive while `asyncWrite` callbacks are outstanding.
+    #[napi]
+    pub fn set_completion_ref(env: Env, keep_alive: bool) {
+        completions::set_ref(env.raw(), keep_alive);
+    }
+
     /// Writes to a connection of any reactor of any engine, from any JS thread. The write is
     /// queued on the owning reactor in order; with a non-zero `token` the completion handler
     /// later reports `token` with the outcome (exactly once).

@@ -6,11 +6,14 @@ use crate::slab::Slab;
 use crate::socket::{set_keep_alive, KeepAlive, SocketOptions};
 use crate::stream::{PeerAddr, Stream};
 use crate::{ConnId, Error};
+use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
+use std::collections::HashMap;
 use std::io::{self, IoSlice, Write};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// One accepted connection.
 pub(crate) struct Connection {
@@ -18,6 +21,8 @@ pub(crate) struct Connection {
     pub(crate) outbound: Outbound,
     pub(crate) peer: PeerAddr,
     pub(crate) state: State,
+    /// Last datagram from the peer, for UDP sessions (idle expiry); `None` for streams.
+    pub(crate) last_active: Option<Instant>,
 }
 
 /// Where a connection is in its life. Only `Open` accepts writes.
@@ -40,6 +45,10 @@ pub struct Conns {
     load: Arc<AtomicUsize>,
     /// Connections whose close is decided, with the reason, waiting for `on_close`.
     pub(crate) doomed: Vec<(ConnId, Option<Error>)>,
+    /// The reactor's UDP sockets, by index.
+    pub(crate) udp: Vec<UdpSocket>,
+    /// UDP sessions by socket and peer.
+    sessions: HashMap<(usize, SocketAddr), ConnId>,
 }
 
 impl Conns {
@@ -56,6 +65,8 @@ impl Conns {
             write_buffer_cap,
             load,
             doomed: Vec::new(),
+            udp: Vec::new(),
+            sessions: HashMap::new(),
         }
     }
 
@@ -83,17 +94,24 @@ impl Conns {
     /// Applies the socket options, registers the stream and returns its id.
     pub(crate) fn insert(&mut self, mut stream: Stream, peer: PeerAddr) -> Result<ConnId, Error> {
         let id = self.slab.vacant_id().ok_or(Error::TooManyConnections)?;
-        self.options.apply(&stream)?;
-        self.registry.register(
-            &mut stream,
-            Token(id.slot as usize),
-            Interest::READABLE | Interest::WRITABLE,
-        )?;
+        let last_active = match stream {
+            Stream::Datagram { .. } => Some(Instant::now()),
+            _ => {
+                self.options.apply(&stream)?;
+                self.registry.register(
+                    &mut stream,
+                    Token(id.slot as usize),
+                    Interest::READABLE | Interest::WRITABLE,
+                )?;
+                None
+            }
+        };
         let conn = Connection {
             stream,
             outbound: Outbound::default(),
             peer,
             state: State::Open,
+            last_active,
         };
         let id = self
             .slab
@@ -124,6 +142,10 @@ impl Conns {
     /// Writes several buffers in order as one (`writev(2)` when nothing is queued).
     pub fn writev(&mut self, id: ConnId, bufs: &[&[u8]]) -> Result<(), Error> {
         let conn = self.live(id)?;
+        if let Stream::Datagram { socket, peer } = conn.stream {
+            // One write is one datagram.
+            return self.send_to(socket, peer, &bufs.concat());
+        }
         let mut written = 0;
         if conn.outbound.is_empty() {
             let total: usize = bufs.iter().map(|b| b.len()).sum();
@@ -178,7 +200,71 @@ impl Conns {
 
     /// The local address the connection was accepted on.
     pub fn local_addr(&self, id: ConnId) -> Result<PeerAddr, Error> {
-        Ok(self.get(id)?.stream.local_addr()?)
+        match self.get(id)?.stream {
+            Stream::Datagram { socket, .. } => Ok(PeerAddr::Inet(self.udp[socket].local_addr()?)),
+            ref s => Ok(s.local_addr()?),
+        }
+    }
+
+    /// Sends one datagram from the reactor's UDP socket `socket` to `peer` (gnet's `SendTo`).
+    /// UDP is lossy: a datagram the kernel cannot take now is dropped, not queued.
+    pub fn send_to(&mut self, socket: usize, peer: SocketAddr, data: &[u8]) -> Result<(), Error> {
+        let udp = self
+            .udp
+            .get(socket)
+            .ok_or_else(|| Error::InvalidOption(format!("no UDP socket {socket}")))?;
+        match udp.send_to(data, peer) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The session of `peer` on UDP socket `socket`, made (with `max` sessions at most) if
+    /// new; `(id, true)` when it was just made. `None` when the table is full.
+    pub(crate) fn session(
+        &mut self,
+        socket: usize,
+        peer: SocketAddr,
+        max: usize,
+    ) -> Option<(ConnId, bool)> {
+        if let Some(&id) = self.sessions.get(&(socket, peer)) {
+            if let Some(conn) = self.slab.get_mut(id) {
+                conn.last_active = Some(Instant::now());
+                return Some((id, false));
+            }
+        }
+        if self.sessions.len() >= max {
+            return None;
+        }
+        let id = self
+            .insert(Stream::Datagram { socket, peer }, PeerAddr::Inet(peer))
+            .ok()?;
+        self.sessions.insert((socket, peer), id);
+        Some((id, true))
+    }
+
+    /// True while any UDP session is open.
+    pub(crate) fn has_sessions(&self) -> bool {
+        !self.sessions.is_empty()
+    }
+
+    /// Closes UDP sessions idle for `timeout` or longer.
+    pub(crate) fn expire_sessions(&mut self, now: Instant, timeout: Duration) {
+        let idle: Vec<ConnId> = self
+            .sessions
+            .values()
+            .copied()
+            .filter(|&id| {
+                self.slab
+                    .get(id)
+                    .and_then(|c| c.last_active)
+                    .is_some_and(|t| now.duration_since(t) >= timeout)
+            })
+            .collect();
+        for id in idle {
+            self.doom(id, None);
+        }
     }
 
     /// Bytes accepted for the connection and not yet taken by the kernel.
@@ -189,8 +275,8 @@ impl Conns {
     /// Sets `TCP_NODELAY` (a no-op on Unix sockets).
     pub fn set_no_delay(&self, id: ConnId, on: bool) -> Result<(), Error> {
         let conn = self.get(id)?;
-        if conn.stream.is_tcp() {
-            conn.stream.sock_ref().set_tcp_nodelay(on)?;
+        if let (true, Some(s)) = (conn.stream.is_tcp(), conn.stream.sock_ref()) {
+            s.set_tcp_nodelay(on)?;
         }
         Ok(())
     }
@@ -198,33 +284,32 @@ impl Conns {
     /// Turns TCP keep-alive on with the given timing, or off with `None`.
     pub fn set_keep_alive(&self, id: ConnId, ka: Option<KeepAlive>) -> Result<(), Error> {
         let conn = self.get(id)?;
-        if conn.stream.is_tcp() {
-            set_keep_alive(&conn.stream.sock_ref(), ka)?;
+        if let (true, Some(s)) = (conn.stream.is_tcp(), conn.stream.sock_ref()) {
+            set_keep_alive(&s, ka)?;
         }
         Ok(())
     }
 
     /// Sets `SO_LINGER`: `Some(0)` makes close send a reset.
     pub fn set_linger(&self, id: ConnId, linger: Option<Duration>) -> Result<(), Error> {
-        Ok(self.get(id)?.stream.sock_ref().set_linger(linger)?)
+        Ok(self.sock(id)?.set_linger(linger)?)
     }
 
     /// Sets `SO_RCVBUF`.
     pub fn set_recv_buffer(&self, id: ConnId, bytes: usize) -> Result<(), Error> {
-        Ok(self
-            .get(id)?
-            .stream
-            .sock_ref()
-            .set_recv_buffer_size(bytes)?)
+        Ok(self.sock(id)?.set_recv_buffer_size(bytes)?)
     }
 
     /// Sets `SO_SNDBUF`.
     pub fn set_send_buffer(&self, id: ConnId, bytes: usize) -> Result<(), Error> {
-        Ok(self
-            .get(id)?
-            .stream
-            .sock_ref()
-            .set_send_buffer_size(bytes)?)
+        Ok(self.sock(id)?.set_send_buffer_size(bytes)?)
+    }
+
+    /// The connection's own socket, for per-socket options; UDP sessions have none.
+    fn sock(&self, id: ConnId) -> Result<socket2::SockRef<'_>, Error> {
+        self.get(id)?.stream.sock_ref().ok_or_else(|| {
+            Error::InvalidOption("UDP sessions share their listener's socket".into())
+        })
     }
 
     /// Writes queued bytes after the socket became writable; completes a pending close.
@@ -255,7 +340,14 @@ impl Conns {
     /// Removes a doomed connection from the table and deregisters its socket, which closes it.
     pub(crate) fn remove(&mut self, id: ConnId) {
         if let Some(mut conn) = self.slab.remove(id) {
-            let _ = self.registry.deregister(&mut conn.stream);
+            match conn.stream {
+                Stream::Datagram { socket, peer } => {
+                    self.sessions.remove(&(socket, peer));
+                }
+                _ => {
+                    let _ = self.registry.deregister(&mut conn.stream);
+                }
+            }
             self.load.fetch_sub(1, Ordering::Relaxed);
         }
     }

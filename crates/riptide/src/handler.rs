@@ -2,6 +2,7 @@
 //! like a gnet `EventHandler` or a netty pipeline's last handler.
 
 use crate::{ConnId, Conns, Error, PeerAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Receives a reactor's connection events. Every method runs on the reactor's thread, inside
@@ -21,6 +22,12 @@ pub trait EventHandler {
     /// Bytes arrived. `data` is borrowed from the reactor's read buffer: copy what you keep.
     /// Empty after a [`crate::Remote::wake`].
     fn on_traffic(&mut self, conns: &mut Conns, id: ConnId, data: &[u8]);
+
+    /// A datagram arrived on UDP socket `socket` from `peer` (UDP without sessions, gnet's
+    /// model). Reply with [`Conns::send_to`].
+    fn on_datagram(&mut self, conns: &mut Conns, socket: usize, peer: SocketAddr, data: &[u8]) {
+        let _ = (conns, socket, peer, data);
+    }
 
     /// The connection is gone (the peer closed, an error, or [`Conns::close`]). `err` is `None`
     /// for an orderly close. The id is already stale here.

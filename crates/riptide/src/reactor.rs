@@ -36,6 +36,13 @@ pub struct ReactorConfig {
     pub write_buffer_cap: usize,
     /// Options of listening and accepted sockets.
     pub socket: SocketOptions,
+    /// UDP sessions: with `Some(idle)`, each UDP peer becomes a connection (`on_open`,
+    /// `on_traffic`, `on_close` after `idle` without datagrams). With `None` (gnet's model)
+    /// each datagram goes to [`EventHandler::on_datagram`].
+    pub udp_session_timeout: Option<Duration>,
+    /// Most UDP sessions per reactor; datagrams from further new peers are dropped, so spoofed
+    /// sources cannot grow the table without bound.
+    pub max_udp_sessions: usize,
 }
 
 impl Default for ReactorConfig {
@@ -46,6 +53,8 @@ impl Default for ReactorConfig {
             read_budget: 1024 * 1024,
             write_buffer_cap: 64 * 1024,
             socket: SocketOptions::default(),
+            udp_session_timeout: None,
+            max_udp_sessions: 65_536,
         }
     }
 }
@@ -83,6 +92,8 @@ pub struct Reactor {
     commands: Vec<Command>,
     /// When `on_tick` is next due.
     tick_at: Option<Instant>,
+    /// When idle UDP sessions are next looked for.
+    sweep_at: Option<Instant>,
     stop_requested: bool,
 }
 
@@ -120,6 +131,7 @@ impl Reactor {
             ready: Vec::new(),
             commands: Vec::new(),
             tick_at: None,
+            sweep_at: None,
             stop_requested: false,
         })
     }
@@ -128,16 +140,22 @@ impl Reactor {
     /// bound address, which tells the port when the URL asked for port 0.
     pub fn listen(&mut self, url: &str) -> Result<PeerAddr, Error> {
         let address = Address::parse(url)?;
-        if let Address::Udp(_) = address {
-            return Err(Error::InvalidAddress(format!(
-                "{url:?}: UDP listeners are not served by this reactor yet"
-            )));
-        }
-        let mut listener = self.config.socket.bind(&address)?;
         let token = Token(FIRST_LISTENER - self.listeners.len());
-        self.poll
-            .registry()
-            .register(&mut listener, token, Interest::READABLE)?;
+        let listener = if let Address::Udp(addr) = address {
+            let mut udp = self.config.socket.bind_udp(addr)?;
+            self.poll
+                .registry()
+                .register(&mut udp, token, Interest::READABLE)?;
+            let local = udp.local_addr()?;
+            self.conns.udp.push(udp);
+            Listener::Datagram(self.conns.udp.len() - 1, local)
+        } else {
+            let mut listener = self.config.socket.bind(&address)?;
+            self.poll
+                .registry()
+                .register(&mut listener, token, Interest::READABLE)?;
+            listener
+        };
         let local = listener.local_addr()?;
         self.listeners.push(listener);
         Ok(local)
@@ -179,10 +197,14 @@ impl Reactor {
         self.tick_at = delay.map(|d| Instant::now() + d);
     }
 
-    /// When the reactor next needs a turn without any socket becoming ready (the ticker).
-    /// Drivers that do not block in [`Reactor::turn`] must arrange a turn by then.
+    /// When the reactor next needs a turn without any socket becoming ready (the ticker, UDP
+    /// session expiry). Drivers that do not block in [`Reactor::turn`] must arrange a turn by
+    /// then.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.tick_at
+        match (self.tick_at, self.sweep_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// True once a [`Command::Stop`] arrived; the thread driver leaves its loop.
@@ -207,7 +229,7 @@ impl Reactor {
         timeout: Option<Duration>,
     ) -> Result<TurnOutcome, Error> {
         let timeout = if self.again.is_empty() {
-            match self.tick_at {
+            match self.next_deadline() {
                 Some(at) => {
                     let until = at.saturating_duration_since(Instant::now());
                     Some(timeout.map_or(until, |t| t.min(until)))
@@ -249,7 +271,10 @@ impl Reactor {
             budget -= 1;
             if token.0 > FIRST_LISTENER - self.listeners.len() {
                 let index = FIRST_LISTENER - token.0;
-                self.accept(index, handler, budget);
+                match self.listeners[index] {
+                    Listener::Datagram(socket, _) => self.receive(socket, token, handler, budget),
+                    _ => self.accept(index, handler, budget),
+                }
                 continue;
             }
             if writable {
@@ -263,11 +288,18 @@ impl Reactor {
         self.again.extend(deferred);
         self.again.sort_unstable();
         self.again.dedup();
+        let now = Instant::now();
         if let Some(at) = self.tick_at {
-            let now = Instant::now();
             if at <= now {
                 self.tick_at = handler.on_tick(&mut self.conns).map(|d| now + d);
                 self.reap(handler);
+            }
+        }
+        if let (Some(at), Some(idle)) = (self.sweep_at, self.config.udp_session_timeout) {
+            if at <= now {
+                self.conns.expire_sessions(now, idle);
+                self.reap(handler);
+                self.sweep_at = self.conns.has_sessions().then(|| now + sweep_period(idle));
             }
         }
         if self.again.is_empty() && !self.inbox.has_more() {
@@ -290,6 +322,7 @@ impl Reactor {
         }
         self.again.clear();
         self.tick_at = None;
+        self.sweep_at = None;
         let mut commands = Vec::new();
         self.inbox.drain(usize::MAX, &mut commands);
         for cmd in commands {
@@ -383,14 +416,58 @@ impl Reactor {
             };
             if target == self.remote.index {
                 self.open(stream, peer, handler);
-            } else if let Err(Command::Adopt(std, peer)) =
-                self.peers[target].try_send(Command::Adopt(stream.into_std(), peer))
-            {
-                // The chosen reactor stopped: serve the connection here instead.
-                if let Ok(stream) = std.into_stream() {
-                    self.open(stream, peer, handler);
+            } else if let Some(std) = stream.into_std() {
+                if let Err(Command::Adopt(std, peer)) =
+                    self.peers[target].try_send(Command::Adopt(std, peer))
+                {
+                    // The chosen reactor stopped: serve the connection here instead.
+                    if let Ok(stream) = std.into_stream() {
+                        self.open(stream, peer, handler);
+                    }
                 }
             }
+        }
+        self.again.push(token);
+    }
+
+    /// Receives up to `budget` datagrams on UDP socket `socket`: to the peer's session when
+    /// sessions are on, to `on_datagram` otherwise.
+    fn receive<H: EventHandler>(
+        &mut self,
+        socket: usize,
+        token: Token,
+        handler: &mut H,
+        budget: usize,
+    ) {
+        for _ in 0..budget.max(1) {
+            let (n, peer) = match self.conns.udp[socket].recv_from(&mut self.read_buf) {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // ICMP errors surface here (ECONNREFUSED from an earlier send): not fatal.
+                Err(_) => continue,
+            };
+            let data = &self.read_buf[..n];
+            match self.config.udp_session_timeout {
+                None => handler.on_datagram(&mut self.conns, socket, peer, data),
+                Some(idle) => {
+                    let Some((id, new)) =
+                        self.conns
+                            .session(socket, peer, self.config.max_udp_sessions)
+                    else {
+                        continue;
+                    };
+                    if new {
+                        handler.on_open(&mut self.conns, id);
+                        self.sweep_at
+                            .get_or_insert_with(|| Instant::now() + sweep_period(idle));
+                    }
+                    if self.conns.slab.get(id).is_some() {
+                        handler.on_traffic(&mut self.conns, id, &self.read_buf[..n]);
+                    }
+                }
+            }
+            self.reap(handler);
         }
         self.again.push(token);
     }
@@ -428,6 +505,12 @@ impl Reactor {
         self.reap(handler);
         n
     }
+}
+
+/// How often idle UDP sessions are looked for: a quarter of the timeout, so a session closes
+/// within 1.25 × the timeout.
+fn sweep_period(idle: Duration) -> Duration {
+    (idle / 4).max(Duration::from_millis(1))
 }
 
 #[cfg(unix)]

@@ -40,6 +40,10 @@ pub struct SocketOptions {
     pub send_buffer: Option<usize>,
     /// `SO_BINDTODEVICE` (Linux only): bind listeners to a network interface.
     pub bind_to_device: Option<String>,
+    /// IPv4 interface address on which UDP listeners join multicast groups (any when `None`).
+    pub multicast_interface: Option<std::net::Ipv4Addr>,
+    /// IPv6 interface index on which UDP listeners join multicast groups (0: any).
+    pub multicast_interface_index: u32,
 }
 
 impl Default for SocketOptions {
@@ -53,6 +57,8 @@ impl Default for SocketOptions {
             recv_buffer: None,
             send_buffer: None,
             bind_to_device: None,
+            multicast_interface: None,
+            multicast_interface_index: 0,
         }
     }
 }
@@ -60,7 +66,9 @@ impl Default for SocketOptions {
 impl SocketOptions {
     /// Applies the per-connection options to an accepted or adopted stream.
     pub(crate) fn apply(&self, stream: &Stream) -> io::Result<()> {
-        let s = stream.sock_ref();
+        let Some(s) = stream.sock_ref() else {
+            return Ok(());
+        };
         if stream.is_tcp() {
             s.set_tcp_nodelay(self.no_delay)?;
             if let Some(ka) = self.keep_alive {
@@ -92,6 +100,44 @@ impl SocketOptions {
                 "{address:?}: not a stream address"
             ))),
         }
+    }
+
+    /// Binds a UDP socket, joining the multicast group when `addr` is one.
+    pub(crate) fn bind_udp(&self, addr: SocketAddr) -> Result<mio::net::UdpSocket, Error> {
+        let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, None)?;
+        let bind_at = match addr.ip() {
+            // A multicast group is joined, and the socket bound to the group's port on any
+            // address, so datagrams sent to the group arrive.
+            std::net::IpAddr::V4(g) if g.is_multicast() => {
+                SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, addr.port()))
+            }
+            std::net::IpAddr::V6(g) if g.is_multicast() => {
+                SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, addr.port()))
+            }
+            _ => addr,
+        };
+        self.prepare(&socket, bind_at)?;
+        match addr.ip() {
+            std::net::IpAddr::V4(g) if g.is_multicast() => {
+                let iface = self
+                    .multicast_interface
+                    .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+                socket.join_multicast_v4(&g, &iface)?;
+                socket.set_multicast_loop_v4(true)?;
+            }
+            std::net::IpAddr::V6(g) if g.is_multicast() => {
+                socket.join_multicast_v6(&g, self.multicast_interface_index)?;
+                socket.set_multicast_loop_v6(true)?;
+            }
+            _ => {}
+        }
+        if let Some(n) = self.recv_buffer {
+            socket.set_recv_buffer_size(n)?;
+        }
+        if let Some(n) = self.send_buffer {
+            socket.set_send_buffer_size(n)?;
+        }
+        Ok(mio::net::UdpSocket::from_std(socket.into()))
     }
 
     fn bind_tcp(&self, addr: SocketAddr) -> Result<Listener, Error> {

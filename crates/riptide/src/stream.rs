@@ -47,6 +47,14 @@ pub enum Stream {
     /// A Unix stream socket.
     #[cfg(unix)]
     Unix(UnixStream),
+    /// A UDP session: the virtual connection of one peer over the reactor's UDP socket
+    /// `socket`. It has no descriptor of its own; the connection table sends its writes.
+    Datagram {
+        /// Index of the reactor's UDP socket.
+        socket: usize,
+        /// The peer.
+        peer: SocketAddr,
+    },
 }
 
 /// A stream handed between threads before it joins a reactor (blocking-mode std sockets are
@@ -77,9 +85,10 @@ impl StdStream {
 }
 
 impl Stream {
-    /// Converts back to a std stream so it can move to another reactor's thread.
-    pub fn into_std(self) -> StdStream {
-        match self {
+    /// Converts back to a std stream so it can move to another reactor's thread. `None` for
+    /// UDP sessions, which live on the reactor that owns their socket.
+    pub fn into_std(self) -> Option<StdStream> {
+        Some(match self {
             Stream::Tcp(s) => {
                 #[cfg(unix)]
                 let std = {
@@ -103,7 +112,8 @@ impl Stream {
                     std::os::unix::net::UnixStream::from_raw_fd(s.into_raw_fd())
                 })
             }
-        }
+            Stream::Datagram { .. } => return None,
+        })
     }
 
     /// The local address.
@@ -112,15 +122,18 @@ impl Stream {
             Stream::Tcp(s) => s.local_addr().map(PeerAddr::Inet),
             #[cfg(unix)]
             Stream::Unix(s) => s.local_addr().map(|a| unix_addr(&a)),
+            Stream::Datagram { .. } => Err(io::ErrorKind::Unsupported.into()),
         }
     }
 
-    /// Socket-option access for setters (`TCP_NODELAY`, keep-alive, linger, buffer sizes).
-    pub fn sock_ref(&self) -> socket2::SockRef<'_> {
+    /// Socket-option access for setters (`TCP_NODELAY`, keep-alive, linger, buffer sizes);
+    /// `None` for UDP sessions, which share their listener's socket.
+    pub fn sock_ref(&self) -> Option<socket2::SockRef<'_>> {
         match self {
-            Stream::Tcp(s) => socket2::SockRef::from(s),
+            Stream::Tcp(s) => Some(socket2::SockRef::from(s)),
             #[cfg(unix)]
-            Stream::Unix(s) => socket2::SockRef::from(s),
+            Stream::Unix(s) => Some(socket2::SockRef::from(s)),
+            Stream::Datagram { .. } => None,
         }
     }
 
@@ -145,6 +158,7 @@ impl Read for Stream {
             Stream::Tcp(s) => s.read(buf),
             #[cfg(unix)]
             Stream::Unix(s) => s.read(buf),
+            Stream::Datagram { .. } => Err(io::ErrorKind::WouldBlock.into()),
         }
     }
 }
@@ -155,6 +169,7 @@ impl Write for Stream {
             Stream::Tcp(s) => s.write(buf),
             #[cfg(unix)]
             Stream::Unix(s) => s.write(buf),
+            Stream::Datagram { .. } => Err(io::ErrorKind::Unsupported.into()),
         }
     }
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
@@ -162,6 +177,7 @@ impl Write for Stream {
             Stream::Tcp(s) => s.write_vectored(bufs),
             #[cfg(unix)]
             Stream::Unix(s) => s.write_vectored(bufs),
+            Stream::Datagram { .. } => Err(io::ErrorKind::Unsupported.into()),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -175,6 +191,7 @@ impl Source for Stream {
             Stream::Tcp(s) => s.register(r, t, i),
             #[cfg(unix)]
             Stream::Unix(s) => s.register(r, t, i),
+            Stream::Datagram { .. } => Ok(()),
         }
     }
     fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
@@ -182,6 +199,7 @@ impl Source for Stream {
             Stream::Tcp(s) => s.reregister(r, t, i),
             #[cfg(unix)]
             Stream::Unix(s) => s.reregister(r, t, i),
+            Stream::Datagram { .. } => Ok(()),
         }
     }
     fn deregister(&mut self, r: &Registry) -> io::Result<()> {
@@ -189,6 +207,7 @@ impl Source for Stream {
             Stream::Tcp(s) => s.deregister(r),
             #[cfg(unix)]
             Stream::Unix(s) => s.deregister(r),
+            Stream::Datagram { .. } => Ok(()),
         }
     }
 }
@@ -200,6 +219,9 @@ pub enum Listener {
     /// A Unix stream socket bound to `path`, removed when the listener is dropped.
     #[cfg(unix)]
     Unix(UnixListener, PathBuf),
+    /// The reactor's UDP socket with this index (it lives in the connection table, which
+    /// sends on it), bound to the address.
+    Datagram(usize, SocketAddr),
 }
 
 impl Listener {
@@ -209,6 +231,7 @@ impl Listener {
             Listener::Tcp(l) => l.accept().map(|(s, a)| (Stream::Tcp(s), PeerAddr::Inet(a))),
             #[cfg(unix)]
             Listener::Unix(l, _) => l.accept().map(|(s, a)| (Stream::Unix(s), unix_addr(&a))),
+            Listener::Datagram(..) => Err(io::ErrorKind::Unsupported.into()),
         }
     }
 
@@ -218,6 +241,7 @@ impl Listener {
             Listener::Tcp(l) => l.local_addr().map(PeerAddr::Inet),
             #[cfg(unix)]
             Listener::Unix(_, path) => Ok(PeerAddr::Unix(path.to_string_lossy().into_owned())),
+            Listener::Datagram(_, addr) => Ok(PeerAddr::Inet(*addr)),
         }
     }
 }
@@ -237,6 +261,8 @@ impl Source for Listener {
             Listener::Tcp(l) => l.register(r, t, i),
             #[cfg(unix)]
             Listener::Unix(l, _) => l.register(r, t, i),
+            // The UDP socket itself is registered by the reactor.
+            Listener::Datagram(..) => Ok(()),
         }
     }
     fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
@@ -244,6 +270,8 @@ impl Source for Listener {
             Listener::Tcp(l) => l.reregister(r, t, i),
             #[cfg(unix)]
             Listener::Unix(l, _) => l.reregister(r, t, i),
+            // The UDP socket itself is registered by the reactor.
+            Listener::Datagram(..) => Ok(()),
         }
     }
     fn deregister(&mut self, r: &Registry) -> io::Result<()> {
@@ -251,6 +279,8 @@ impl Source for Listener {
             Listener::Tcp(l) => l.deregister(r),
             #[cfg(unix)]
             Listener::Unix(l, _) => l.deregister(r),
+            // The UDP socket itself is registered by the reactor.
+            Listener::Datagram(..) => Ok(()),
         }
     }
 }

@@ -216,3 +216,26 @@ test('conn.wake, writev, localAddress, socket setters; setLinger(0) + close rese
   t.is(await reset, 'ECONNRESET')
   await engine.stop()
 })
+
+test('engine.execute runs functions inside the next batch, in order', async (t) => {
+  const order: string[] = []
+  const conns: Conn[] = []
+  const engine = await serve('tcp://127.0.0.1:0', {
+    onOpen(conn) {
+      conns.push(conn)
+    },
+  })
+  const s = await connect(engine.port)
+  await until(() => conns.length === 1)
+  engine.execute(() => {
+    order.push('first')
+    conns[0].write('from execute')
+  })
+  engine.execute(() => order.push('second'))
+  order.push('queued')
+  t.is((await readExactly(s, 12)).toString(), 'from execute')
+  t.deepEqual(order, ['queued', 'first', 'second'])
+  s.destroy()
+  await engine.stop()
+  t.throws(() => engine.execute(() => {}), { code: 'ERR_ENGINE_STOPPED' })
+})

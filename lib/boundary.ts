@@ -20,6 +20,13 @@ export const EV_CLOSE = 3
 export const EV_SHUTDOWN = 4
 /** The ticker is due; the engine answers with the next delay. */
 export const EV_TICK = 5
+/**
+ * A datagram without a session: slot = UDP socket index, generation = length of the peer IP
+ * text that starts the bytes, length = payload length after it, extra = peer port.
+ */
+export const EV_DATAGRAM = 6
+/** Run the functions queued with `engine.execute`. */
+export const EV_EXECUTE = 7
 
 /** Ints per staged op (after the leading count). */
 export const OP_STRIDE = 5
@@ -27,6 +34,8 @@ export const OP_STRIDE = 5
 export const OP_WRITE = 1
 /** Staged close. */
 export const OP_CLOSE = 2
+/** Staged datagram: slot = UDP socket, generation = port << 8 | IP text length; bytes = IP text + payload. */
+export const OP_SEND_TO = 3
 
 /** Staged ops one engine can hold before flushing natively. */
 export const STAGED_OPS = 4096

@@ -1,6 +1,6 @@
 /** The connection object handed to callbacks, and the serialisable handle that names it. */
 import { asyncWrite, type WriteCallback } from './async'
-import { ConnClosedError } from './errors'
+import { ConnClosedError, InvalidOptionError } from './errors'
 import type { NativeEngine } from './native'
 
 /**
@@ -27,6 +27,7 @@ export interface ConnSink {
   readonly engineId: number
   readonly reactorIndex: number
   write(conn: Conn, data: Uint8Array): void
+  sendTo(socket: number, address: string, port: number, data: Uint8Array): void
   writev(conn: Conn, data: Uint8Array[]): void
   close(conn: Conn): void
   flush(): void
@@ -62,6 +63,11 @@ export class Conn {
   readonly remotePort: number
   /** Your per-connection value (a session, a parser state...). Starts `undefined`. */
   context: unknown = undefined
+  /**
+   * For UDP: the index of the listener socket the peer talks to (then `write` sends one
+   * datagram to the peer and {@link Conn.sendTo} works); `undefined` for streams.
+   */
+  readonly udpSocket: number | undefined
   /** @internal */
   readonly slot: number
   /** @internal */
@@ -70,9 +76,20 @@ export class Conn {
   #open = true
   #local: SocketAddress | undefined
 
-  /** @internal Created by the reactor on accept. */
-  constructor(sink: ConnSink, slot: number, generation: number, remoteAddress: string, remotePort: number) {
+  /**
+   * @internal Created by the reactor on accept, on a new UDP session (`udpSocket` set), or per
+   * datagram without sessions (`slot` -1: a transient conn that only replies).
+   */
+  constructor(
+    sink: ConnSink,
+    slot: number,
+    generation: number,
+    remoteAddress: string,
+    remotePort: number,
+    udpSocket?: number,
+  ) {
     this.#sink = sink
+    this.udpSocket = udpSocket
     this.slot = slot
     this.generation = generation
     this.id = generation * 0x1000000 + slot
@@ -116,13 +133,21 @@ export class Conn {
    */
   write(data: Uint8Array | string): void {
     this.#check()
-    this.#sink.write(this, toBytes(data))
+    if (this.slot < 0) this.#sink.sendTo(this.udpSocket!, this.remoteAddress, this.remotePort, toBytes(data))
+    else this.#sink.write(this, toBytes(data))
+  }
+
+  /** UDP only: sends one datagram to any `address:port` from this connection's socket (gnet's `SendTo`). */
+  sendTo(data: Uint8Array | string, address: string, port: number): void {
+    if (this.udpSocket === undefined) throw new InvalidOptionError('sendTo() needs a UDP connection')
+    this.#sink.sendTo(this.udpSocket, address, port, toBytes(data))
   }
 
   /** Queues several buffers in order, written as one (`writev`). */
   writev(data: ReadonlyArray<Uint8Array | string>): void {
     this.#check()
-    this.#sink.writev(this, data.map(toBytes))
+    if (this.slot < 0) this.write(Buffer.concat(data.map(toBytes)))
+    else this.#sink.writev(this, data.map(toBytes))
   }
 
   /** Sends what this batch has queued now instead of when the batch ends. */
@@ -155,7 +180,8 @@ export class Conn {
   close(): void {
     if (!this.#open) return
     this.#open = false
-    this.#sink.close(this)
+    // A transient datagram conn has nothing to close.
+    if (this.slot >= 0) this.#sink.close(this)
   }
 
   /** Bytes accepted for this connection and not yet handed to the kernel. */

@@ -5,7 +5,7 @@
 import { resolve as resolvePath } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { InvalidOptionError, RiptideError } from './errors'
+import { EngineStoppedError, InvalidOptionError, RiptideError } from './errors'
 import type { EventHandler } from './handler'
 import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options'
 import { Reactor } from './reactor'
@@ -53,6 +53,17 @@ export class Engine {
   /** Open connections over all reactors. */
   countConnections(): number {
     return this.#reactor.nativeEngine.countAllConnections()
+  }
+
+  /**
+   * Runs `fn` on reactor 0 (this thread) inside its next batch, like gnet's
+   * `EventLoop.Execute`: writes it makes are staged and flushed with the batch. Throws
+   * `ERR_ENGINE_STOPPED` once stopped. (Functions cannot cross threads; to reach a worker
+   * reactor's connection use `asyncWrite` with its handle.)
+   */
+  execute(fn: () => void): void {
+    if (!this.running) throw new EngineStoppedError()
+    this.#reactor.execute(fn)
   }
 
   /** True until the engine has stopped. */

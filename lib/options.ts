@@ -1,4 +1,5 @@
 /** Server options: their types, documented defaults (gnet's where gnet has them), and validation. */
+import { isIP } from 'node:net'
 import { InvalidOptionError } from './errors'
 import { consoleLogger, type Logger } from './logger'
 
@@ -54,6 +55,16 @@ export interface ServeOptions {
   ticker?: boolean
   /** Where riptide reports errors it cannot give a callback. Default: `console.error` for warnings and errors. */
   logger?: Logger
+  /**
+   * UDP sessions: with a timeout in ms, each UDP peer becomes a `Conn` with `onOpen`,
+   * `onTraffic` and `onClose` after that long without datagrams. Default `0`: no sessions,
+   * gnet's model (a transient `Conn` per datagram; `conn.write` replies to its sender).
+   */
+  udpSessionTimeout?: number
+  /** Most UDP sessions per reactor; datagrams from further new peers are dropped. Default `65536`. */
+  maxUdpSessions?: number
+  /** IPv4 address of the interface UDP listeners join multicast groups on. Default: any. */
+  multicastInterface?: string
   /** Listen backlog. Default `1024`. */
   backlog?: number
   /** Most readiness events one reactor turn handles before yielding to the JS loop. Default `1024`. */
@@ -84,6 +95,9 @@ export const DEFAULT_SERVE_OPTIONS: Readonly<ResolvedServeOptions> = Object.free
   socketSendBuffer: 0,
   bindToDevice: '',
   ticker: false,
+  udpSessionTimeout: 0,
+  maxUdpSessions: 65536,
+  multicastInterface: '',
   logger: consoleLogger,
   backlog: 1024,
   eventBudget: 1024,
@@ -134,6 +148,11 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
   int('eventBudget', o.eventBudget, 1, 1 << 20)
   int('readBudget', o.readBudget, 0, 1 << 30)
   if (typeof o.bindToDevice !== 'string') throw new InvalidOptionError('options.bindToDevice must be a string')
+  int('udpSessionTimeout', o.udpSessionTimeout, 0, 2 ** 31 - 1)
+  int('maxUdpSessions', o.maxUdpSessions, 1, 1 << 24)
+  if (typeof o.multicastInterface !== 'string' || (o.multicastInterface !== '' && isIP(o.multicastInterface) !== 4)) {
+    throw new InvalidOptionError('options.multicastInterface must be an IPv4 address')
+  }
   if (typeof o.logger !== 'function' && (o.logger === null || typeof o.logger !== 'object')) {
     throw new InvalidOptionError('options.logger must be a function or a logger object')
   }

@@ -7,10 +7,13 @@ import {
   ascii,
   EV_CLOSE,
   EV_DATA,
+  EV_DATAGRAM,
+  EV_EXECUTE,
   EV_OPEN,
   EV_SHUTDOWN,
   EV_TICK,
   OP_CLOSE,
+  OP_SEND_TO,
   OP_STRIDE,
   OP_WRITE,
   STAGE_MAX_WRITE,
@@ -44,6 +47,10 @@ export function nativeOptions(o: ResolvedServeOptions) {
     bindToDevice: o.bindToDevice,
     reactors: o.reactors,
     loadBalancing: o.loadBalancing,
+    udpSessionTimeout: o.udpSessionTimeout,
+    maxUdpSessions: o.maxUdpSessions,
+    multicastInterface: o.multicastInterface,
+    multicastInterfaceIndex: 0,
   }
 }
 
@@ -64,6 +71,7 @@ export class Reactor implements ConnSink {
   #native!: NativeEngine
   #inBatch = false
   #used = 0
+  #tasks: Array<() => void> = []
   /** Resolves when the native reactor has delivered its shutdown. */
   readonly stopped: Promise<void>
   #markStopped!: () => void
@@ -106,6 +114,12 @@ export class Reactor implements ConnSink {
     return this.#native.index
   }
 
+  /** Runs `fn` inside this reactor's next batch. */
+  execute(fn: () => void): void {
+    this.#tasks.push(fn)
+    this.#native.requestExecute()
+  }
+
   /** Stops this reactor; {@link Reactor.stopped} resolves once its closes are delivered. */
   stop(): Promise<void> {
     this.#native.stop()
@@ -138,6 +152,28 @@ export class Reactor implements ConnSink {
     }
     this.flush()
     this.call((n) => n.write(conn.slot, conn.generation, data))
+  }
+
+  sendTo(socket: number, address: string, port: number, data: Uint8Array): void {
+    const len = data.byteLength
+    if (this.#inBatch && len <= STAGE_MAX_WRITE && address.length < 64) {
+      const ops = this.#ops
+      if (ops[0] >= STAGED_OPS || this.#used + address.length + len > STAGED_BYTES) this.flush()
+      const start = this.#used
+      for (let i = 0; i < address.length; i++) this.#bytes[start + i] = address.charCodeAt(i)
+      this.#bytes.set(data, start + address.length)
+      const at = 1 + ops[0] * OP_STRIDE
+      ops[at] = OP_SEND_TO
+      ops[at + 1] = socket
+      ops[at + 2] = (port << 8) | address.length
+      ops[at + 3] = start
+      ops[at + 4] = len
+      ops[0]++
+      this.#used += address.length + len
+      return
+    }
+    this.flush()
+    this.call((n) => n.sendTo(socket, address, port, data))
   }
 
   writev(conn: Conn, data: Uint8Array[]): void {
@@ -187,8 +223,18 @@ export class Reactor implements ConnSink {
           } catch (err) {
             this.report(err, conn, 'onTraffic')
           }
+        } else if (kind === EV_DATAGRAM) {
+          if (h.onTraffic === undefined) continue
+          const conn = new Conn(this, -1, -1, ascii(arena, offset, generation), meta[at + 5], slot)
+          try {
+            h.onTraffic(conn, arena.subarray(offset + generation, offset + generation + length))
+          } catch (err) {
+            this.report(err, conn, 'onTraffic')
+          }
         } else if (kind === EV_OPEN) {
-          const conn = new Conn(this, slot, generation, ascii(arena, offset, length), meta[at + 5])
+          const extra = meta[at + 5]
+          const udp = extra >>> 16
+          const conn = new Conn(this, slot, generation, ascii(arena, offset, length), extra & 0xffff, udp === 0 ? undefined : udp - 1)
           this.#conns[slot] = conn
           if (h.onOpen === undefined) continue
           try {
@@ -208,6 +254,16 @@ export class Reactor implements ConnSink {
             else h.onClose(conn, new ConnectionError(code, `connection ${conn.id} closed: ${code}`))
           } catch (err) {
             this.report(err, conn, 'onClose')
+          }
+        } else if (kind === EV_EXECUTE) {
+          const tasks = this.#tasks
+          this.#tasks = []
+          for (const task of tasks) {
+            try {
+              task()
+            } catch (err) {
+              this.report(err, undefined, 'execute')
+            }
           }
         } else if (kind === EV_TICK) {
           this.#tick()

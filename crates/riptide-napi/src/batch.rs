@@ -8,6 +8,10 @@
 //! - [`DATA`]: bytes are the payload;
 //! - [`CLOSE`]: bytes are the error code (`ECONNRESET`...), empty for an orderly close;
 //! - [`TICK`]: the ticker is due (JS answers with the next delay);
+//! - [`DATAGRAM`]: a datagram without a session: `slot` is the UDP socket index, `generation`
+//!   the length of the peer IP text that starts the bytes, `length` the payload after it,
+//!   `extra` the peer port.
+//! - [`EXECUTE`]: run the functions JS queued with `engine.execute`;
 //! - [`SHUTDOWN`]: the engine has stopped; always last.
 //!
 //! The layout is mirrored in `lib/boundary.ts`.
@@ -29,6 +33,10 @@ pub const CLOSE: i32 = 3;
 pub const SHUTDOWN: i32 = 4;
 /// The ticker is due.
 pub const TICK: i32 = 5;
+/// A datagram without a session.
+pub const DATAGRAM: i32 = 6;
+/// JS asked to run queued functions on the reactor (`engine.execute`).
+pub const EXECUTE: i32 = 7;
 
 /// Events collected for the next JS call. Written only while no JS runs.
 pub struct Batch {
@@ -74,6 +82,13 @@ impl Batch {
 
     /// Appends one event, growing the arrays (by replacing them) when full.
     pub fn push(&mut self, kind: i32, id: ConnId, bytes: &[u8], extra: i32) {
+        self.push_parts(kind, id, &[bytes], bytes.len(), extra);
+    }
+
+    /// Appends one event whose bytes are `parts` concatenated; `length` is what the
+    /// descriptor's length field says (the kinds define it).
+    fn push_parts(&mut self, kind: i32, id: ConnId, parts: &[&[u8]], length: usize, extra: i32) {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
         if (self.count + 1) * STRIDE * 4 > self.meta.len() {
             let len = self.meta.len() * 2;
             let keep = self.count * STRIDE * 4;
@@ -86,8 +101,8 @@ impl Batch {
                 4,
             );
         }
-        if self.used + bytes.len() > self.arena.len() {
-            let len = (self.arena.len() * 2).max(self.used + bytes.len());
+        if self.used + total > self.arena.len() {
+            let len = (self.arena.len() * 2).max(self.used + total);
             grow(
                 self.env,
                 &mut self.arena,
@@ -99,7 +114,11 @@ impl Batch {
         }
         // SAFETY: no JS runs while the reactor fills a batch.
         let arena = unsafe { self.arena.bytes() };
-        arena[self.used..self.used + bytes.len()].copy_from_slice(bytes);
+        let mut at = self.used;
+        for p in parts {
+            arena[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
         let meta = unsafe { self.meta.ints() };
         let at = self.count * STRIDE;
         meta[at..at + STRIDE].copy_from_slice(&[
@@ -107,11 +126,11 @@ impl Batch {
             id.slot as i32,
             id.generation as i32,
             self.used as i32,
-            bytes.len() as i32,
+            length as i32,
             extra,
         ]);
         self.count += 1;
-        self.used += bytes.len();
+        self.used += total;
     }
 
     /// Releases the JS arrays.
@@ -137,21 +156,48 @@ fn grow(
     std::mem::replace(array, new).delete(env);
 }
 
+/// Writes an IP address as text into `buf`; returns the length.
+fn ip_text(ip: std::net::IpAddr, buf: &mut [u8; 48]) -> usize {
+    let mut cursor = &mut buf[..];
+    let _ = write!(cursor, "{ip}");
+    48 - cursor.len()
+}
+
 impl EventHandler for Batch {
+    /// `extra` is the peer port, plus `(socket + 1) << 16` for a UDP session on UDP socket
+    /// `socket`.
     fn on_open(&mut self, conns: &mut Conns, id: ConnId) {
         let mut text = [0u8; 48];
-        let mut cursor = &mut text[..];
-        let port = match conns.peer_addr(id) {
-            Ok(PeerAddr::Inet(a)) => {
-                let _ = write!(cursor, "{}", a.ip());
-                a.port()
-            }
+        let (n, port) = match conns.peer_addr(id) {
+            Ok(PeerAddr::Inet(a)) => (ip_text(a.ip(), &mut text), a.port()),
             // Unix peers are usually unnamed; an empty address, as in Node.
-            Ok(PeerAddr::Unix(_)) => 0,
+            Ok(PeerAddr::Unix(_)) => (0, 0),
             Err(_) => return,
         };
-        let n = 48 - cursor.len();
-        self.push(OPEN, id, &text[..n], i32::from(port));
+        let udp = conns.udp_socket(id).map_or(0, |s| (s as i32 + 1) << 16);
+        self.push(OPEN, id, &text[..n], i32::from(port) | udp);
+    }
+
+    fn on_datagram(
+        &mut self,
+        _: &mut Conns,
+        socket: usize,
+        peer: std::net::SocketAddr,
+        data: &[u8],
+    ) {
+        let mut text = [0u8; 48];
+        let n = ip_text(peer.ip(), &mut text);
+        let id = ConnId {
+            slot: socket as u32,
+            generation: n as u32,
+        };
+        self.push_parts(
+            DATAGRAM,
+            id,
+            &[&text[..n], data],
+            data.len(),
+            i32::from(peer.port()),
+        );
     }
 
     fn on_traffic(&mut self, _: &mut Conns, id: ConnId, data: &[u8]) {

@@ -49,6 +49,12 @@ pub struct NativeOptions {
     pub reactors: u32,
     /// `round-robin`, `least-connections` or `source-addr-hash`.
     pub load_balancing: String,
+    /// UDP session idle timeout in ms; 0 turns sessions off.
+    pub udp_session_timeout: u32,
+    pub max_udp_sessions: u32,
+    /// IPv4 address of the multicast interface; empty for any.
+    pub multicast_interface: String,
+    pub multicast_interface_index: u32,
 }
 
 impl NativeOptions {
@@ -73,7 +79,12 @@ impl NativeOptions {
                 send_buffer: opt(self.socket_send_buffer),
                 bind_to_device: (!self.bind_to_device.is_empty())
                     .then(|| self.bind_to_device.clone()),
+                multicast_interface: self.multicast_interface.parse().ok(),
+                multicast_interface_index: self.multicast_interface_index,
             },
+            udp_session_timeout: (self.udp_session_timeout > 0)
+                .then(|| Duration::from_millis(u64::from(self.udp_session_timeout))),
+            max_udp_sessions: self.max_udp_sessions.max(1) as usize,
         }
     }
 
@@ -317,6 +328,32 @@ impl NativeEngine {
         self.on_conn(&env, slot, generation, |r, id| r.conns().close(id))
     }
 
+    /// Sends one datagram from UDP socket `socket` to `address:port`.
+    #[napi]
+    pub fn send_to(
+        &self,
+        env: Env,
+        socket: u32,
+        address: String,
+        port: u32,
+        data: &[u8],
+    ) -> Result<()> {
+        let ip: std::net::IpAddr = address.parse().map_err(|_| {
+            throw(
+                &env,
+                riptide::Error::InvalidAddress(format!("{address:?} is not an IP address")),
+            )
+        })?;
+        let peer = std::net::SocketAddr::new(ip, port as u16);
+        match self
+            .driver
+            .with_reactor(|r| r.conns().send_to(socket as usize, peer, data))
+        {
+            Some(r) => r.map_err(|e| throw(&env, e)),
+            None => Err(throw(&env, riptide::Error::EngineStopped)),
+        }
+    }
+
     /// Schedules an `onTraffic` with no data for the connection.
     #[napi]
     pub fn wake(&self, env: Env, slot: u32, generation: u32) -> Result<()> {
@@ -404,6 +441,12 @@ impl NativeEngine {
     pub fn schedule_tick(&self, ms: f64) {
         let delay = (ms >= 0.0).then(|| Duration::from_secs_f64(ms / 1000.0));
         self.driver.with_reactor(|r| r.schedule_tick(delay));
+    }
+
+    /// Delivers an execute event in the next batch of this reactor (`engine.execute`).
+    #[napi]
+    pub fn request_execute(&self) {
+        self.driver.request_execute();
     }
 
     /// Stops this reactor: closes its connections and listeners; JS receives the closes, then

@@ -7,7 +7,7 @@
 //! Re-entrancy rule: Rust state lives in `RefCell`s that are never borrowed while JS runs, so
 //! JS may call back into the engine (write, close, stop) from any callback.
 
-use crate::batch::{Batch, SHUTDOWN};
+use crate::batch::{Batch, EXECUTE, SHUTDOWN};
 use crate::raw::{check, Ref};
 use crate::staged::Staged;
 use crate::uv::{self, Uv};
@@ -46,6 +46,8 @@ pub struct Driver {
     /// JS is running a batch: writes are staged and `stop` is deferred until it returns.
     dispatching: Cell<bool>,
     stop_requested: Cell<bool>,
+    /// JS queued functions for the next batch (`engine.execute`).
+    execute_requested: Cell<bool>,
     /// `stop_now` has begun; later stops are no-ops.
     stopping: Cell<bool>,
     /// uv handles not yet closed; the env teardown completes when this reaches zero.
@@ -123,6 +125,7 @@ impl Driver {
             live: RefCell::new(Some(live)),
             dispatching: Cell::new(false),
             stop_requested: Cell::new(false),
+            execute_requested: Cell::new(false),
             stopping: Cell::new(false),
             open_handles: Cell::new(2),
             tearing_down: Cell::new(false),
@@ -192,6 +195,14 @@ impl Driver {
         }
     }
 
+    /// Makes the next reactor turn deliver an execute event, so the functions JS queued run
+    /// inside a batch on this reactor.
+    pub fn request_execute(&self) {
+        if self.running() && !self.execute_requested.replace(true) {
+            let _ = self.waker.wake();
+        }
+    }
+
     /// Stops the engine: every connection gets `onClose`, then JS gets the shutdown event.
     /// From inside a batch the stop happens right after the batch returns.
     pub fn stop(&self) {
@@ -236,6 +247,17 @@ impl Driver {
                 if round == 0 {
                     // An epoll error here is not actionable per turn; the next wake retries.
                     let _ = live.reactor.turn(&mut live.batch, Some(Duration::ZERO));
+                    if self.execute_requested.replace(false) {
+                        live.batch.push(
+                            EXECUTE,
+                            ConnId {
+                                slot: 0,
+                                generation: 0,
+                            },
+                            &[],
+                            0,
+                        );
+                    }
                 }
                 live.batch.len()
             };

@@ -13,6 +13,9 @@ pub const OP_STRIDE: usize = 5;
 pub const WRITE: i32 = 1;
 /// Close after pending writes.
 pub const CLOSE: i32 = 2;
+/// Send a datagram: `slot` is the UDP socket, `generation` is `port << 8 | ip_len`, and the
+/// bytes at `offset` are the peer IP text followed by `length` payload bytes.
+pub const SEND_TO: i32 = 3;
 
 /// The staging arrays JS shares with this engine.
 pub struct Staged {
@@ -70,6 +73,26 @@ impl Staged {
                 }
                 CLOSE => {
                     let _ = conns.close(id);
+                }
+                SEND_TO => {
+                    let ip_len = (op[2] & 0xff) as usize;
+                    let port = (op[2] >> 8) as u16;
+                    let start = op[3].max(0) as usize;
+                    let end = start + ip_len + op[4].max(0) as usize;
+                    let Some(bytes) = data.get(start..end) else {
+                        continue;
+                    };
+                    let ip = std::str::from_utf8(&bytes[..ip_len])
+                        .ok()
+                        .and_then(|t| t.parse().ok());
+                    if let Some(ip) = ip {
+                        // UDP is lossy; a send error is not reported per datagram.
+                        let _ = conns.send_to(
+                            op[1] as usize,
+                            std::net::SocketAddr::new(ip, port),
+                            &bytes[ip_len..],
+                        );
+                    }
                 }
                 _ => {}
             }

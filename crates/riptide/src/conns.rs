@@ -244,6 +244,14 @@ impl Conns {
         Some((id, true))
     }
 
+    /// The UDP socket index of a UDP session; `None` for streams.
+    pub fn udp_socket(&self, id: ConnId) -> Option<usize> {
+        match self.slab.get(id)?.stream {
+            Stream::Datagram { socket, .. } => Some(socket),
+            _ => None,
+        }
+    }
+
     /// True while any UDP session is open.
     pub(crate) fn has_sessions(&self) -> bool {
         !self.sessions.is_empty()

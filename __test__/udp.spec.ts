@@ -1,0 +1,91 @@
+import test from 'ava'
+import dgram from 'node:dgram'
+import { serve, type Conn } from 'riptide'
+import { until } from './helpers'
+
+function client(): Promise<dgram.Socket> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4')
+    s.bind(0, '127.0.0.1', () => resolve(s))
+  })
+}
+
+function exchange(s: dgram.Socket, port: number, msg: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no reply')), 3000)
+    s.once('message', (m) => {
+      clearTimeout(timer)
+      resolve(m.toString())
+    })
+    s.send(msg, port, '127.0.0.1')
+  })
+}
+
+test('udp: each datagram gets a transient conn whose write replies to the sender', async (t) => {
+  const engine = await serve('udp://127.0.0.1:0', {
+    onTraffic(conn, data) {
+      conn.write(`${conn.remotePort}:${Buffer.from(data).toString()}`)
+    },
+  })
+  t.true(engine.port > 0)
+  const [a, b] = await Promise.all([client(), client()])
+  for (let i = 0; i < 50; i++) {
+    t.is(await exchange(a, engine.port, `a${i}`), `${a.address().port}:a${i}`)
+    t.is(await exchange(b, engine.port, `b${i}`), `${b.address().port}:b${i}`)
+  }
+  a.close()
+  b.close()
+  await engine.stop()
+})
+
+test('udp: sendTo reaches any address from the listener socket', async (t) => {
+  const [asker, other] = await Promise.all([client(), client()])
+  const engine = await serve('udp://127.0.0.1:0', {
+    onTraffic(conn, data) {
+      conn.sendTo(data, '127.0.0.1', other.address().port)
+    },
+  })
+  const got = new Promise<string>((resolve) => other.once('message', (m) => resolve(m.toString())))
+  asker.send('forward me', engine.port, '127.0.0.1')
+  t.is(await got, 'forward me')
+  asker.close()
+  other.close()
+  await engine.stop()
+})
+
+test('udp sessions: one conn per peer with onOpen, context kept, onClose after the idle timeout', async (t) => {
+  const events: string[] = []
+  let session: Conn | undefined
+  const engine = await serve('udp://127.0.0.1:0', {
+    onOpen(conn) {
+      session = conn
+      conn.context = 0
+      events.push('open')
+    },
+    onTraffic(conn, data) {
+      conn.context = (conn.context as number) + 1
+      conn.write(`${conn.context}:${Buffer.from(data).toString()}`)
+    },
+    onClose(conn, err) {
+      events.push(`close ${err?.code ?? 'none'} ${conn === session}`)
+    },
+  }, { udpSessionTimeout: 100 })
+  const c = await client()
+  t.is(await exchange(c, engine.port, 'x'), '1:x')
+  t.is(await exchange(c, engine.port, 'y'), '2:y')
+  t.is(session?.udpSocket, 0)
+  t.is(engine.countConnections(), 1)
+  const started = Date.now()
+  await until(() => events.length === 2)
+  t.true(Date.now() - started >= 80)
+  t.deepEqual(events, ['open', 'close none true'])
+  t.is(await exchange(c, engine.port, 'z'), '1:z', 'a new session after expiry')
+  c.close()
+  await engine.stop()
+})
+
+test('udp options are validated', async (t) => {
+  await t.throwsAsync(serve('udp://127.0.0.1:0', {}, { udpSessionTimeout: -1 }), { code: 'ERR_INVALID_ARG_VALUE' })
+  await t.throwsAsync(serve('udp://127.0.0.1:0', {}, { multicastInterface: 'eth0' }), { code: 'ERR_INVALID_ARG_VALUE' })
+  await t.throwsAsync(serve('udp6://127.0.0.1:0', {}), { code: 'ERR_INVALID_ADDRESS' })
+})

@@ -12,7 +12,10 @@
 //!   the length of the peer IP text that starts the bytes, `length` the payload after it,
 //!   `extra` the peer port.
 //! - [`EXECUTE`]: run the functions JS queued with `engine.execute`;
-//! - [`SHUTDOWN`]: the engine has stopped; always last.
+//! - [`WRITABILITY`], [`WRITE_DONE`], [`END`], [`IDLE`], [`TIMER`], [`ACCEPT_ERROR`]: flow
+//!   control and time (see each constant);
+//! - [`SHUTDOWN`]: the engine has stopped; always last. `generation` is the number of
+//!   connections drained by a graceful stop, `extra` the number reset.
 //!
 //! The layout is mirrored in `lib/boundary.ts`.
 
@@ -37,6 +40,18 @@ pub const TICK: i32 = 5;
 pub const DATAGRAM: i32 = 6;
 /// JS asked to run queued functions on the reactor (`engine.execute`).
 pub const EXECUTE: i32 = 7;
+/// The connection crossed a water mark: `extra` 1 writable again, 0 unwritable.
+pub const WRITABILITY: i32 = 8;
+/// A write marker completed: `extra` is the token; bytes are an error code, empty on success.
+pub const WRITE_DONE: i32 = 9;
+/// The peer half-closed a half-open connection.
+pub const END: i32 = 10;
+/// The connection was idle: `extra` 0 read, 1 write, 2 all.
+pub const IDLE: i32 = 11;
+/// A connection timer fired: `extra` is the token.
+pub const TIMER: i32 = 12;
+/// Accepting paused for lack of resources: bytes are the code, `extra` the running count.
+pub const ACCEPT_ERROR: i32 = 13;
 
 /// Events collected for the next JS call. Written only while no JS runs.
 pub struct Batch {
@@ -207,6 +222,37 @@ impl EventHandler for Batch {
     fn on_close(&mut self, _: &mut Conns, id: ConnId, err: Option<&Error>) {
         let code = err.map(|e| e.code()).unwrap_or("");
         self.push(CLOSE, id, code.as_bytes(), 0);
+    }
+
+    fn on_writability(&mut self, _: &mut Conns, id: ConnId, writable: bool) {
+        self.push(WRITABILITY, id, &[], i32::from(writable));
+    }
+
+    fn on_write_done(&mut self, _: &mut Conns, id: ConnId, token: u64, err: Option<&Error>) {
+        let code = err.map(|e| e.code()).unwrap_or("");
+        self.push(WRITE_DONE, id, code.as_bytes(), token as i32);
+    }
+
+    fn on_end(&mut self, _: &mut Conns, id: ConnId) {
+        self.push(END, id, &[], 0);
+    }
+
+    fn on_idle(&mut self, _: &mut Conns, id: ConnId, kind: riptide::IdleKind) {
+        let k = match kind {
+            riptide::IdleKind::Read => 0,
+            riptide::IdleKind::Write => 1,
+            riptide::IdleKind::All => 2,
+        };
+        self.push(IDLE, id, &[], k);
+    }
+
+    fn on_timer(&mut self, _: &mut Conns, id: ConnId, token: u64) {
+        self.push(TIMER, id, &[], token as i32);
+    }
+
+    fn on_accept_error(&mut self, err: &Error, count: u64) {
+        let id = ConnId { slot: 0, generation: 0 };
+        self.push(ACCEPT_ERROR, id, err.code().as_bytes(), count.min(i32::MAX as u64) as i32);
     }
 
     /// JS decides the next delay (`scheduleTick`), so the reactor's own ticker stops here.

@@ -18,7 +18,8 @@ use napi::sys;
 use napi_derive::napi;
 use registry::Shared;
 use riptide::{
-    ConnId, KeepAlive, LoadBalancing, PeerAddr, Reactor, ReactorConfig, Remote, SocketOptions,
+    Admission, ConnId, FlowConfig, IdleTimeouts, KeepAlive, LoadBalancing, PeerAddr, Reactor,
+    ReactorConfig, Remote, SocketOptions,
 };
 use same_thread_driver::{Driver, JsParts};
 use std::rc::Rc;
@@ -55,11 +56,27 @@ pub struct NativeOptions {
     /// IPv4 address of the multicast interface; empty for any.
     pub multicast_interface: String,
     pub multicast_interface_index: u32,
+    pub write_high_water_mark: u32,
+    pub write_low_water_mark: u32,
+    /// 0: no hard cap.
+    pub max_outbound: u32,
+    /// ms; 0: wait as long as the peer reads.
+    pub close_timeout: u32,
+    pub allow_half_open: bool,
+    /// Idle timeouts in ms; 0 for none.
+    pub idle_read: u32,
+    pub idle_write: u32,
+    pub idle_all: u32,
+    pub observe_output: bool,
+    /// 0: no cap.
+    pub max_connections: u32,
+    pub max_connections_per_ip: u32,
 }
 
 impl NativeOptions {
     fn reactor_config(&self) -> ReactorConfig {
         let opt = |n: u32| (n > 0).then_some(n as usize);
+        let ms = |n: u32| (n > 0).then(|| Duration::from_millis(u64::from(n)));
         ReactorConfig {
             event_budget: self.event_budget.max(1) as usize,
             read_buffer_size: self.read_buffer_size.max(1) as usize,
@@ -85,6 +102,23 @@ impl NativeOptions {
             udp_session_timeout: (self.udp_session_timeout > 0)
                 .then(|| Duration::from_millis(u64::from(self.udp_session_timeout))),
             max_udp_sessions: self.max_udp_sessions.max(1) as usize,
+            flow: FlowConfig {
+                write_high_water_mark: self.write_high_water_mark as usize,
+                write_low_water_mark: self.write_low_water_mark as usize,
+                max_outbound: opt(self.max_outbound),
+                close_timeout: ms(self.close_timeout),
+                allow_half_open: self.allow_half_open,
+                idle: IdleTimeouts {
+                    read: ms(self.idle_read),
+                    write: ms(self.idle_write),
+                    all: ms(self.idle_all),
+                    observe_output: self.observe_output,
+                },
+            },
+            admission: Arc::new(Admission::new(
+                opt(self.max_connections),
+                opt(self.max_connections_per_ip),
+            )),
         }
     }
 
@@ -303,10 +337,51 @@ impl NativeEngine {
         self.driver.flush_staged();
     }
 
-    /// Writes now (straight to the socket when nothing is queued).
+    /// Writes now (straight to the socket when nothing is queued). Returns whether the
+    /// connection is still under its high water mark.
     #[napi]
-    pub fn write(&self, env: Env, slot: u32, generation: u32, data: &[u8]) -> Result<()> {
-        self.on_conn(&env, slot, generation, |r, id| r.conns().write(id, data))
+    pub fn write(&self, env: Env, slot: u32, generation: u32, data: &[u8]) -> Result<bool> {
+        self.on_conn(&env, slot, generation, |r, id| {
+            r.conns().write(id, data)?;
+            r.conns().is_writable(id)
+        })
+    }
+
+    /// Reports `token` (a write-done event) once everything written so far reached the kernel.
+    #[napi]
+    pub fn mark(&self, env: Env, slot: u32, generation: u32, token: u32) -> Result<()> {
+        self.on_conn(&env, slot, generation, |r, id| r.conns().mark(id, u64::from(token)))
+    }
+
+    /// Stops reading the connection (the peer's TCP window closes).
+    #[napi]
+    pub fn pause(&self, env: Env, slot: u32, generation: u32) -> Result<()> {
+        self.on_conn(&env, slot, generation, |r, id| r.conns().pause(id))
+    }
+
+    /// Reads the connection again.
+    #[napi]
+    pub fn resume(&self, env: Env, slot: u32, generation: u32) -> Result<()> {
+        self.on_conn(&env, slot, generation, |r, id| r.conns().resume(id))
+    }
+
+    /// Half-closes: FIN after the queued bytes.
+    #[napi]
+    pub fn end(&self, env: Env, slot: u32, generation: u32) -> Result<()> {
+        self.on_conn(&env, slot, generation, |r, id| r.conns().end(id))
+    }
+
+    /// Resets the connection now (the JS layer reports its own error, if any, in `onClose`).
+    #[napi]
+    pub fn destroy(&self, env: Env, slot: u32, generation: u32) -> Result<()> {
+        self.on_conn(&env, slot, generation, |r, id| r.conns().destroy(id, None))
+    }
+
+    /// A one-shot timer event (`token`) for the connection after `ms`.
+    #[napi]
+    pub fn set_timer(&self, env: Env, slot: u32, generation: u32, ms: f64, token: u32) -> Result<()> {
+        let delay = Duration::from_secs_f64(ms.max(0.0) / 1000.0);
+        self.on_conn(&env, slot, generation, |r, id| r.conns().set_timer(id, delay, u64::from(token)))
     }
 
     /// Writes several buffers as one (`writev`).
@@ -450,10 +525,11 @@ impl NativeEngine {
     }
 
     /// Stops this reactor: closes its connections and listeners; JS receives the closes, then
-    /// shutdown.
+    /// shutdown. With `drainMs` > 0 connections first get that long to flush (graceful stop).
     #[napi]
-    pub fn stop(&self) {
-        self.driver.stop();
+    pub fn stop(&self, drain_ms: f64) {
+        let drain = (drain_ms > 0.0).then(|| Duration::from_secs_f64(drain_ms / 1000.0));
+        self.driver.stop(drain);
     }
 
     /// Whether the reactor keeps its thread's loop alive (like `net.Server#ref/unref`).

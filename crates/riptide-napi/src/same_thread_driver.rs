@@ -166,7 +166,7 @@ impl Driver {
             let mut live = self.live.borrow_mut();
             let reactor = &mut live.as_mut()?.reactor;
             let out = f(reactor);
-            if reactor.conns().has_pending_closes() && !self.dispatching.get() {
+            if reactor.conns().needs_turn() && !self.dispatching.get() {
                 let _ = self.waker.wake();
             }
             out
@@ -204,8 +204,20 @@ impl Driver {
     }
 
     /// Stops the engine: every connection gets `onClose`, then JS gets the shutdown event.
-    /// From inside a batch the stop happens right after the batch returns.
-    pub fn stop(&self) {
+    /// From inside a batch the stop happens right after the batch returns. With a drain
+    /// timeout the listeners close at once and connections close after their queued bytes
+    /// are written, or are reset at the deadline; the shutdown event follows.
+    pub fn stop(&self, drain: Option<Duration>) {
+        if let Some(timeout) = drain {
+            let mut live = self.live.borrow_mut();
+            if let Some(live) = live.as_mut() {
+                live.reactor.drain(Instant::now() + timeout, &mut live.batch);
+            }
+            drop(live);
+            // Closes decided here are delivered (and the drain completed) from the loop.
+            let _ = self.waker.wake();
+            return;
+        }
         if self.dispatching.get() {
             self.stop_requested.set(true);
         } else {
@@ -273,12 +285,18 @@ impl Driver {
             }
         }
         self.dispatching.set(false);
-        if self.stop_requested.get() {
+        let drained = self
+            .live
+            .borrow()
+            .as_ref()
+            .and_then(|l| l.reactor.drain_status())
+            .is_some_and(|(_, open)| open == 0);
+        if self.stop_requested.get() || drained {
             self.stop_now();
             return;
         }
         if let Some(live) = self.live.borrow_mut().as_mut() {
-            if live.reactor.conns().has_pending_closes() {
+            if live.reactor.conns().needs_turn() {
                 let _ = self.waker.wake();
             }
         }

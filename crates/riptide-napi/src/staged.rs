@@ -16,6 +16,9 @@ pub const CLOSE: i32 = 2;
 /// Send a datagram: `slot` is the UDP socket, `generation` is `port << 8 | ip_len`, and the
 /// bytes at `offset` are the peer IP text followed by `length` payload bytes.
 pub const SEND_TO: i32 = 3;
+/// Report (`WRITE_DONE`) when everything written so far has reached the kernel: `offset` is
+/// the token.
+pub const MARK: i32 = 4;
 
 /// The staging arrays JS shares with this engine.
 pub struct Staged {
@@ -73,6 +76,11 @@ impl Staged {
                 }
                 CLOSE => {
                     let _ = conns.close(id);
+                }
+                MARK => {
+                    // A stale id: the write before it failed the same way, and the reactor
+                    // reports the marker as closed when JS asks again; nothing to do here.
+                    let _ = conns.mark(id, op[3] as u64);
                 }
                 SEND_TO => {
                     let ip_len = (op[2] & 0xff) as usize;

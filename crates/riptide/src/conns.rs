@@ -1,21 +1,27 @@
 //! The reactor's connection table and the operations handlers call on it: write (straight to
-//! the socket when nothing is queued), close, socket setters and address look-ups.
+//! the socket when nothing is queued), close, end, destroy, pause/resume, timers, socket
+//! setters and address look-ups. Anything that must reach a handler (writability changes,
+//! completed writes, half-closes, closes) is queued as a notice and delivered in order by the
+//! reactor, never from inside the call that caused it.
 
+use crate::admission::Admission;
+use crate::flow::{FlowConfig, IdleKind, Timer};
 use crate::outbound::Outbound;
 use crate::slab::Slab;
 use crate::socket::{set_keep_alive, KeepAlive, SocketOptions};
 use crate::stream::{PeerAddr, Stream};
+use crate::timer_wheel::TimerWheel;
 use crate::{ConnId, Error};
 use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice, Write};
-use std::net::SocketAddr;
+use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// One accepted connection.
+/// One connection.
 pub(crate) struct Connection {
     pub(crate) stream: Stream,
     pub(crate) outbound: Outbound,
@@ -23,6 +29,26 @@ pub(crate) struct Connection {
     pub(crate) state: State,
     /// Last datagram from the peer, for UDP sessions (idle expiry); `None` for streams.
     pub(crate) last_active: Option<Instant>,
+    pub(crate) last_read: Instant,
+    pub(crate) last_write: Instant,
+    /// Bytes handed to the kernel so far; write markers are positions in this count.
+    sent: u64,
+    /// `(position, token)` of writes whose completion was asked for, in position order.
+    markers: VecDeque<(u64, u64)>,
+    /// Above the high water mark (and not yet back under the low one).
+    unwritable: bool,
+    /// Reading stopped by [`Conns::pause`].
+    pub(crate) paused: bool,
+    /// The peer's FIN arrived (half-open connections keep writing).
+    pub(crate) read_closed: bool,
+    /// A poll event said the peer closed or errored: keep reading until the read that
+    /// reports it (edge-triggered polling will not say it again).
+    pub(crate) hup_seen: bool,
+    /// [`Conns::end`] was called: shut the write side once the queue drains.
+    end_requested: bool,
+    write_closed: bool,
+    /// Counted against the engine's [`Admission`].
+    admitted: bool,
 }
 
 /// Where a connection is in its life. Only `Open` accepts writes.
@@ -35,16 +61,32 @@ pub(crate) enum State {
     Doomed,
 }
 
+/// Something a handler must hear about, delivered in order by the reactor.
+pub(crate) enum Notice {
+    /// The connection crossed a water mark (`true`: writable again).
+    Writability(ConnId, bool),
+    /// The bytes written before the marker `token` reached the kernel.
+    Written(ConnId, u64),
+    /// The peer closed its write side (half-open connections).
+    End(ConnId),
+    /// The connection is closing: report `on_close` (after failing its pending markers).
+    Close(ConnId, Option<Error>),
+}
+
 /// All live connections of one reactor.
 pub struct Conns {
     pub(crate) slab: Slab<Connection>,
     registry: Registry,
     options: SocketOptions,
     write_buffer_cap: usize,
+    pub(crate) flow: FlowConfig,
+    admission: Arc<Admission>,
     /// Open connections, shared with the load balancer.
     load: Arc<AtomicUsize>,
-    /// Connections whose close is decided, with the reason, waiting for `on_close`.
-    pub(crate) doomed: Vec<(ConnId, Option<Error>)>,
+    pub(crate) notices: VecDeque<Notice>,
+    /// Connections resumed since the last turn; the reactor reads them again.
+    pub(crate) resumed: Vec<ConnId>,
+    pub(crate) timers: TimerWheel<Timer>,
     /// The reactor's UDP sockets, by index.
     pub(crate) udp: Vec<UdpSocket>,
     /// UDP sessions by socket and peer.
@@ -54,17 +96,20 @@ pub struct Conns {
 impl Conns {
     pub(crate) fn new(
         registry: Registry,
-        options: SocketOptions,
-        write_buffer_cap: usize,
+        config: &crate::ReactorConfig,
         load: Arc<AtomicUsize>,
     ) -> Self {
         Conns {
             slab: Slab::default(),
             registry,
-            options,
-            write_buffer_cap,
+            options: config.socket.clone(),
+            write_buffer_cap: config.write_buffer_cap,
+            flow: config.flow.clone(),
+            admission: config.admission.clone(),
             load,
-            doomed: Vec::new(),
+            notices: VecDeque::new(),
+            resumed: Vec::new(),
+            timers: TimerWheel::new(Instant::now()),
             udp: Vec::new(),
             sessions: HashMap::new(),
         }
@@ -80,10 +125,11 @@ impl Conns {
         self.slab.is_empty()
     }
 
-    /// True when closes are decided but not yet reported: a driver that changed the table
-    /// outside a turn should make the reactor run soon (see [`crate::Reactor::waker`]).
-    pub fn has_pending_closes(&self) -> bool {
-        !self.doomed.is_empty()
+    /// True when something waits for the reactor (a close or another notice to deliver, a
+    /// resumed connection to read): a driver that changed the table outside a turn should
+    /// make the reactor run soon (see [`crate::Reactor::waker`]).
+    pub fn needs_turn(&self) -> bool {
+        !self.notices.is_empty() || !self.resumed.is_empty()
     }
 
     /// Ids of all open connections.
@@ -91,11 +137,23 @@ impl Conns {
         self.slab.ids()
     }
 
-    /// Applies the socket options, registers the stream and returns its id.
-    pub(crate) fn insert(&mut self, mut stream: Stream, peer: PeerAddr) -> Result<ConnId, Error> {
+    /// The engine-wide admission counters.
+    pub(crate) fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
+    /// Applies the socket options, registers the stream and returns its id. `admitted` says
+    /// whether the connection holds an admission place to give back when it closes.
+    pub(crate) fn insert(
+        &mut self,
+        mut stream: Stream,
+        peer: PeerAddr,
+        admitted: bool,
+    ) -> Result<ConnId, Error> {
         let id = self.slab.vacant_id().ok_or(Error::TooManyConnections)?;
+        let now = Instant::now();
         let last_active = match stream {
-            Stream::Datagram { .. } => Some(Instant::now()),
+            Stream::Datagram { .. } => Some(now),
             _ => {
                 self.options.apply(&stream)?;
                 self.registry.register(
@@ -112,18 +170,42 @@ impl Conns {
             peer,
             state: State::Open,
             last_active,
+            last_read: now,
+            last_write: now,
+            sent: 0,
+            markers: VecDeque::new(),
+            unwritable: false,
+            paused: false,
+            read_closed: false,
+            hup_seen: false,
+            end_requested: false,
+            write_closed: false,
+            admitted,
         };
         let id = self
             .slab
             .insert(conn)
             .map_err(|_| Error::TooManyConnections)?;
         self.load.fetch_add(1, Ordering::Relaxed);
+        if last_active.is_none() {
+            let idle = self.flow.idle;
+            for (kind, timeout) in [
+                (IdleKind::Read, idle.read),
+                (IdleKind::Write, idle.write),
+                (IdleKind::All, idle.all),
+            ] {
+                if let Some(t) = timeout {
+                    self.timers.insert(now + t, Timer::Idle(id, kind));
+                }
+            }
+        }
         Ok(id)
     }
 
+    /// The connection if it still accepts writes.
     fn live(&mut self, id: ConnId) -> Result<&mut Connection, Error> {
         match self.slab.get_mut(id) {
-            Some(c) if c.state == State::Open => Ok(c),
+            Some(c) if c.state == State::Open && !c.end_requested => Ok(c),
             _ => Err(Error::ConnClosed),
         }
     }
@@ -134,21 +216,32 @@ impl Conns {
 
     /// Queues `data` behind anything already queued, writing straight to the socket when the
     /// queue is empty. Accepted bytes are never dropped while the connection lives; a socket
-    /// error closes the connection and is reported by `on_close`.
+    /// error closes the connection and is reported by `on_close`. Past the high water mark the
+    /// connection turns unwritable (`on_writability(.., false)`); past `max_outbound` it is
+    /// closed with [`Error::OutboundFull`] and the bytes are refused.
     pub fn write(&mut self, id: ConnId, data: &[u8]) -> Result<(), Error> {
         self.writev(id, &[data])
     }
 
     /// Writes several buffers in order as one (`writev(2)` when nothing is queued).
     pub fn writev(&mut self, id: ConnId, bufs: &[&[u8]]) -> Result<(), Error> {
+        let track_idle = self.flow.idle.write.is_some() || self.flow.idle.all.is_some();
+        let (high, max) = (self.flow.write_high_water_mark, self.flow.max_outbound);
         let conn = self.live(id)?;
         if let Stream::Datagram { socket, peer } = conn.stream {
             // One write is one datagram.
             return self.send_to(socket, peer, &bufs.concat());
         }
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if max.is_some_and(|m| conn.outbound.len() + total > m) {
+            self.doom(id, Some(Error::OutboundFull));
+            return Err(Error::OutboundFull);
+        }
+        if track_idle {
+            conn.last_write = Instant::now();
+        }
         let mut written = 0;
         if conn.outbound.is_empty() {
-            let total: usize = bufs.iter().map(|b| b.len()).sum();
             while written < total {
                 let result = match skip(bufs, written) {
                     (first, []) => conn.stream.write(first),
@@ -169,6 +262,7 @@ impl Conns {
                     }
                 }
             }
+            conn.sent += written as u64;
         }
         let mut skipped = 0;
         for b in bufs {
@@ -178,18 +272,100 @@ impl Conns {
             }
             skipped += b.len();
         }
+        if !conn.unwritable && conn.outbound.len() > high {
+            conn.unwritable = true;
+            self.notices.push_back(Notice::Writability(id, false));
+        }
         Ok(())
     }
 
-    /// Closes the connection after everything already accepted for it has been written.
-    /// Writes after this fail with [`Error::ConnClosed`].
-    pub fn close(&mut self, id: ConnId) -> Result<(), Error> {
+    /// Asks to hear (`on_write_done(.., token, Ok)`) when everything written so far has reached
+    /// the kernel; if the connection closes first, `on_write_done` reports
+    /// [`Error::ConnClosed`]. Each token is reported exactly once.
+    pub fn mark(&mut self, id: ConnId, token: u64) -> Result<(), Error> {
         let conn = self.live(id)?;
+        if conn.outbound.is_empty() {
+            self.notices.push_back(Notice::Written(id, token));
+        } else {
+            let at = conn.sent + conn.outbound.len() as u64;
+            conn.markers.push_back((at, token));
+        }
+        Ok(())
+    }
+
+    /// True while the connection is under its high water mark (or back under the low one).
+    pub fn is_writable(&self, id: ConnId) -> Result<bool, Error> {
+        Ok(!self.get(id)?.unwritable)
+    }
+
+    /// Closes the connection after everything already accepted for it has been written
+    /// (within the close timeout, after which it is reset). Writes after this fail with
+    /// [`Error::ConnClosed`].
+    pub fn close(&mut self, id: ConnId) -> Result<(), Error> {
+        let timeout = self.flow.close_timeout;
+        let conn = match self.slab.get_mut(id) {
+            Some(c) if c.state == State::Open => c,
+            _ => return Err(Error::ConnClosed),
+        };
         if conn.outbound.is_empty() {
             self.doom(id, None);
         } else {
             conn.state = State::Closing;
+            if let Some(t) = timeout {
+                self.timers.insert(Instant::now() + t, Timer::Close(id));
+            }
         }
+        Ok(())
+    }
+
+    /// Half-closes: sends FIN once the queued bytes are written, keeps reading. The
+    /// connection closes when the peer's FIN has arrived too. Writes after this fail.
+    pub fn end(&mut self, id: ConnId) -> Result<(), Error> {
+        let conn = self.live(id)?;
+        conn.end_requested = true;
+        if conn.outbound.is_empty() {
+            self.shut_write(id);
+        }
+        Ok(())
+    }
+
+    /// Resets the connection now (`SO_LINGER` 0, then close): queued bytes are dropped and
+    /// pending write completions fail with [`Error::ConnClosed`]. `on_close` gets `err`.
+    pub fn destroy(&mut self, id: ConnId, err: Option<Error>) -> Result<(), Error> {
+        let conn = match self.slab.get_mut(id) {
+            Some(c) if c.state != State::Doomed => c,
+            _ => return Err(Error::ConnClosed),
+        };
+        if let Some(s) = conn.stream.sock_ref() {
+            let _ = s.set_linger(Some(Duration::ZERO));
+        }
+        self.doom(id, err);
+        Ok(())
+    }
+
+    /// Stops reading the connection: its kernel buffer fills and TCP's window closes on the
+    /// peer. Writes continue.
+    pub fn pause(&mut self, id: ConnId) -> Result<(), Error> {
+        self.slab.get_mut(id).ok_or(Error::ConnClosed)?.paused = true;
+        Ok(())
+    }
+
+    /// Starts reading a paused connection again.
+    pub fn resume(&mut self, id: ConnId) -> Result<(), Error> {
+        let conn = self.slab.get_mut(id).ok_or(Error::ConnClosed)?;
+        if conn.paused {
+            conn.paused = false;
+            self.resumed.push(id);
+        }
+        Ok(())
+    }
+
+    /// Calls `on_timer(id, token)` after `delay`, unless the connection closes first. Timers
+    /// are one-shot; to cancel, ignore the token.
+    pub fn set_timer(&mut self, id: ConnId, delay: Duration, token: u64) -> Result<(), Error> {
+        self.get(id)?;
+        self.timers
+            .insert(Instant::now() + delay, Timer::User(id, token));
         Ok(())
     }
 
@@ -238,7 +414,11 @@ impl Conns {
             return None;
         }
         let id = self
-            .insert(Stream::Datagram { socket, peer }, PeerAddr::Inet(peer))
+            .insert(
+                Stream::Datagram { socket, peer },
+                PeerAddr::Inet(peer),
+                false,
+            )
             .ok()?;
         self.sessions.insert((socket, peer), id);
         Some((id, true))
@@ -320,18 +500,71 @@ impl Conns {
         })
     }
 
-    /// Writes queued bytes after the socket became writable; completes a pending close.
+    /// Writes queued bytes after the socket became writable; reports completed markers and a
+    /// return under the low water mark; completes a pending close or half-close.
     pub(crate) fn flush(&mut self, id: ConnId) {
+        let (keep, low) = (self.write_buffer_cap, self.flow.write_low_water_mark);
+        let observe = self.flow.idle.observe_output;
         let Some(conn) = self.slab.get_mut(id) else {
             return;
         };
-        match conn
+        if conn.outbound.is_empty() {
+            return;
+        }
+        let before = conn.sent;
+        let result = conn
             .outbound
-            .write_to(&mut conn.stream, self.write_buffer_cap)
-        {
-            Ok(true) if conn.state == State::Closing => self.doom(id, None),
+            .write_to(&mut conn.stream, keep, &mut conn.sent);
+        if observe && conn.sent > before {
+            conn.last_write = Instant::now();
+        }
+        while conn.markers.front().is_some_and(|&(at, _)| at <= conn.sent) {
+            let (_, token) = conn.markers.pop_front().expect("checked");
+            self.notices.push_back(Notice::Written(id, token));
+        }
+        if conn.unwritable && conn.outbound.len() <= low {
+            conn.unwritable = false;
+            self.notices.push_back(Notice::Writability(id, true));
+        }
+        let (state, end) = (conn.state, conn.end_requested);
+        match result {
+            Ok(true) if state == State::Closing => self.doom(id, None),
+            Ok(true) if end => self.shut_write(id),
             Ok(_) => {}
             Err(e) => self.doom(id, Some(e.into())),
+        }
+    }
+
+    /// Sends FIN; a connection whose peer already sent FIN is then done.
+    fn shut_write(&mut self, id: ConnId) {
+        let Some(conn) = self.slab.get_mut(id) else {
+            return;
+        };
+        if conn.write_closed {
+            return;
+        }
+        conn.write_closed = true;
+        if let Some(s) = conn.stream.sock_ref() {
+            let _ = s.shutdown(Shutdown::Write);
+        }
+        if conn.read_closed {
+            self.doom(id, None);
+        }
+    }
+
+    /// The peer sent FIN. Half-open connections stay writable (`on_end`); others close after
+    /// flushing what was accepted.
+    pub(crate) fn peer_ended(&mut self, id: ConnId) {
+        let Some(conn) = self.slab.get_mut(id) else {
+            return;
+        };
+        conn.read_closed = true;
+        if !self.flow.allow_half_open {
+            let _ = self.close(id);
+        } else if conn.write_closed {
+            self.doom(id, None);
+        } else {
+            self.notices.push_back(Notice::End(id));
         }
     }
 
@@ -340,24 +573,34 @@ impl Conns {
         if let Some(conn) = self.slab.get_mut(id) {
             if conn.state != State::Doomed {
                 conn.state = State::Doomed;
-                self.doomed.push((id, err));
+                self.notices.push_back(Notice::Close(id, err));
             }
         }
     }
 
-    /// Removes a doomed connection from the table and deregisters its socket, which closes it.
-    pub(crate) fn remove(&mut self, id: ConnId) {
-        if let Some(mut conn) = self.slab.remove(id) {
-            match conn.stream {
-                Stream::Datagram { socket, peer } => {
-                    self.sessions.remove(&(socket, peer));
-                }
-                _ => {
-                    let _ = self.registry.deregister(&mut conn.stream);
-                }
+    /// Removes a doomed connection from the table and deregisters its socket, which closes
+    /// it. Returns the tokens of write markers that will now never complete.
+    pub(crate) fn remove(&mut self, id: ConnId) -> Vec<u64> {
+        let Some(mut conn) = self.slab.remove(id) else {
+            return Vec::new();
+        };
+        match conn.stream {
+            Stream::Datagram { socket, peer } => {
+                self.sessions.remove(&(socket, peer));
             }
-            self.load.fetch_sub(1, Ordering::Relaxed);
+            _ => {
+                let _ = self.registry.deregister(&mut conn.stream);
+            }
         }
+        if conn.admitted {
+            let ip = match conn.peer {
+                PeerAddr::Inet(a) => Some(a.ip()),
+                PeerAddr::Unix(_) => None,
+            };
+            self.admission.release(ip);
+        }
+        self.load.fetch_sub(1, Ordering::Relaxed);
+        conn.markers.into_iter().map(|(_, t)| t).collect()
     }
 }
 

@@ -49,6 +49,16 @@ pub struct StopHandle {
 }
 
 impl StopHandle {
+    /// Stops gracefully: listeners close at once, each connection closes after its queued
+    /// bytes are written, and whatever is still open after `timeout` is reset. [`Engine::run`]
+    /// returns when every reactor has no connection left.
+    pub fn drain(&self, timeout: std::time::Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        for r in &self.remotes {
+            let _ = r.send(Command::Drain(deadline));
+        }
+    }
+
     /// Asks the engine to close every connection, return from [`Engine::run`] and release its
     /// listeners. Safe to call more than once.
     pub fn stop(&self) {
@@ -130,6 +140,7 @@ impl Engine {
     /// every other reactor on its own thread with a clone. Then closes every connection (each
     /// gets `on_close`), calls `on_shutdown` and returns reactor 0's handler.
     pub fn run<H: EventHandler + Clone + Send + 'static>(self, mut handler: H) -> Result<H, Error> {
+        let remotes: Vec<Remote> = self.reactors.iter().map(Reactor::remote).collect();
         let mut reactors = self.reactors.into_iter();
         let mut first = reactors.next().expect("at least one reactor");
         let workers: Vec<_> = reactors
@@ -146,12 +157,14 @@ impl Engine {
             first.schedule_tick(Some(Duration::ZERO));
         }
         let result = serve(first, handler, &self.stop);
-        // Reactor 0 stops first (it may have failed): make sure the others follow.
-        StopHandle {
-            stop: self.stop.clone(),
-            remotes: Vec::new(),
+        if result.is_err() {
+            // Reactor 0 failed: make the others stop too. (After a stop or a drain they end
+            // on their own.)
+            self.stop.store(true, Ordering::Release);
+            for r in &remotes {
+                let _ = r.send(Command::Stop);
+            }
         }
-        .stop();
         let mut handler = result?;
         for w in workers {
             w.join().map_err(|_| Error::EngineStopped)??;
@@ -167,7 +180,8 @@ fn serve<H: EventHandler>(
     mut handler: H,
     stop: &AtomicBool,
 ) -> Result<H, Error> {
-    while !stop.load(Ordering::Acquire) && !reactor.stop_requested() {
+    let drained = |r: &Reactor| r.drain_status().is_some_and(|(_, open)| open == 0);
+    while !stop.load(Ordering::Acquire) && !reactor.stop_requested() && !drained(&reactor) {
         if let Err(e) = reactor.turn(&mut handler, None) {
             reactor.shutdown(&mut handler);
             return Err(e);

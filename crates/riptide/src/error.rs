@@ -20,6 +20,9 @@ pub enum Error {
     /// An option is out of range or does not apply.
     #[error("invalid option: {0}")]
     InvalidOption(String),
+    /// A write would queue more than the connection's `max_outbound`; it was closed.
+    #[error("outbound queue is full")]
+    OutboundFull,
     /// The reactor's connection table is full.
     #[error("too many connections")]
     TooManyConnections,
@@ -38,6 +41,7 @@ impl Error {
             Error::EngineStopped => "ERR_ENGINE_STOPPED",
             Error::InvalidOption(_) => "ERR_INVALID_ARG_VALUE",
             Error::TooManyConnections => "ERR_TOO_MANY_CONNECTIONS",
+            Error::OutboundFull => "ERR_OUTBOUND_FULL",
             Error::Io(e) => io_code(e),
         }
     }
@@ -46,6 +50,11 @@ impl Error {
 /// The errno name Node would give an I/O error (`ECONNRESET`, `EPIPE`, ...).
 pub fn io_code(e: &io::Error) -> &'static str {
     use io::ErrorKind as K;
+    match e.raw_os_error() {
+        Some(24) => return "EMFILE",
+        Some(23) => return "ENFILE",
+        _ => {}
+    }
     match e.kind() {
         K::ConnectionReset => "ECONNRESET",
         K::BrokenPipe => "EPIPE",
@@ -56,6 +65,7 @@ pub fn io_code(e: &io::Error) -> &'static str {
         K::AddrNotAvailable => "EADDRNOTAVAIL",
         K::PermissionDenied => "EACCES",
         K::NotConnected => "ENOTCONN",
+        K::OutOfMemory => "ENOMEM",
         _ => "ERR_IO",
     }
 }

@@ -1,7 +1,7 @@
 //! The callbacks a reactor dispatches to. One handler serves every connection of a reactor,
 //! like a gnet `EventHandler` or a netty pipeline's last handler.
 
-use crate::{ConnId, Conns, Error, PeerAddr};
+use crate::{ConnId, Conns, Error, IdleKind, PeerAddr};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -33,6 +33,40 @@ pub trait EventHandler {
     /// for an orderly close. The id is already stale here.
     fn on_close(&mut self, conns: &mut Conns, id: ConnId, err: Option<&Error>) {
         let _ = (conns, id, err);
+    }
+
+    /// The connection crossed a water mark: `false` when its queue rose above the high mark,
+    /// `true` when it fell back to the low mark (the "drain" moment to write again).
+    fn on_writability(&mut self, conns: &mut Conns, id: ConnId, writable: bool) {
+        let _ = (conns, id, writable);
+    }
+
+    /// The bytes written before [`Conns::mark`]`(id, token)` reached the kernel (`err` is
+    /// `None`), or the connection closed first (`Some(ConnClosed)`). Once per token.
+    fn on_write_done(&mut self, conns: &mut Conns, id: ConnId, token: u64, err: Option<&Error>) {
+        let _ = (conns, id, token, err);
+    }
+
+    /// The peer half-closed (FIN) a connection of an engine that allows half-open
+    /// connections; it can still write, then [`Conns::end`] or [`Conns::close`].
+    fn on_end(&mut self, conns: &mut Conns, id: ConnId) {
+        let _ = (conns, id);
+    }
+
+    /// The connection was idle for the configured time (netty's `IdleStateEvent`).
+    fn on_idle(&mut self, conns: &mut Conns, id: ConnId, kind: IdleKind) {
+        let _ = (conns, id, kind);
+    }
+
+    /// A timer set with [`Conns::set_timer`] fired.
+    fn on_timer(&mut self, conns: &mut Conns, id: ConnId, token: u64) {
+        let _ = (conns, id, token);
+    }
+
+    /// Accepting failed for lack of resources (EMFILE...) and is paused briefly; called at
+    /// most once a second with the running count of such failures.
+    fn on_accept_error(&mut self, err: &Error, count: u64) {
+        let _ = (err, count);
     }
 
     /// The ticker fired (on reactor 0, when enabled). Return the delay until the next tick, or

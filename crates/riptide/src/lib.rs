@@ -20,10 +20,12 @@
 //! ```
 
 mod address;
+mod admission;
 mod balance;
 mod conns;
 mod engine;
 mod error;
+mod flow;
 mod handler;
 mod outbound;
 mod reactor;
@@ -31,17 +33,21 @@ mod remote;
 mod slab;
 mod socket;
 mod stream;
+mod timer_wheel;
 
 pub use address::Address;
+pub use admission::Admission;
 pub use balance::LoadBalancing;
 pub use conns::Conns;
 pub use engine::{Engine, EngineConfig, StopHandle};
 pub use error::{io_code, Error};
+pub use flow::{FlowConfig, IdleKind, IdleTimeouts};
 pub use handler::EventHandler;
 /// Wakes a reactor's poll from any thread (re-exported from mio).
 pub use mio::Waker;
-pub use reactor::{Reactor, ReactorConfig, TurnOutcome};
+pub use reactor::{DrainStatus, Reactor, ReactorConfig, ReactorStats, TurnOutcome};
 pub use remote::{Command, Completion, Remote, Task};
 pub use slab::{ConnId, MAX_SLOTS};
 pub use socket::{KeepAlive, SocketOptions};
 pub use stream::{PeerAddr, StdStream, Stream};
+pub use timer_wheel::TimerWheel;

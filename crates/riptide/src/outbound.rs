@@ -32,14 +32,23 @@ impl Outbound {
         self.buf.extend_from_slice(data);
     }
 
-    /// Writes as much as the writer takes. Returns `Ok(true)` when the queue is empty
-    /// afterwards, `Ok(false)` when the writer would block with bytes left. A drained queue
-    /// keeps at most `keep` bytes of capacity for reuse and gives the rest back.
-    pub fn write_to<W: Write>(&mut self, w: &mut W, keep: usize) -> io::Result<bool> {
+    /// Writes as much as the writer takes, adding the bytes written to `*written`. Returns
+    /// `Ok(true)` when the queue is empty afterwards, `Ok(false)` when the writer would block
+    /// with bytes left. A drained queue keeps at most `keep` bytes of capacity for reuse and
+    /// gives the rest back.
+    pub fn write_to<W: Write>(
+        &mut self,
+        w: &mut W,
+        keep: usize,
+        written: &mut u64,
+    ) -> io::Result<bool> {
         while !self.is_empty() {
             match w.write(&self.buf[self.head..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.head += n,
+                Ok(n) => {
+                    self.head += n;
+                    *written += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -96,11 +105,11 @@ mod tests {
             for c in &chunks {
                 q.push(c);
                 expected.extend_from_slice(c);
-                let _ = q.write_to(&mut w, 64).unwrap();
+                let _ = q.write_to(&mut w, 64, &mut 0).unwrap();
                 prop_assert_eq!(q.len() + w.out.len(), expected.len());
             }
             let mut guard = 0;
-            while !q.write_to(&mut w, 64).unwrap() {
+            while !q.write_to(&mut w, 64, &mut 0).unwrap() {
                 guard += 1;
                 prop_assert!(guard < 100_000);
             }
@@ -114,7 +123,7 @@ mod tests {
         let mut q = Outbound::default();
         q.push(&vec![7u8; 4096]);
         let mut sink = Vec::new();
-        assert!(q.write_to(&mut sink, 1024).unwrap());
+        assert!(q.write_to(&mut sink, 1024, &mut 0).unwrap());
         assert_eq!(q.buf.capacity(), 0);
     }
 
@@ -132,7 +141,7 @@ mod tests {
         let mut q = Outbound::default();
         q.push(b"x");
         assert_eq!(
-            q.write_to(&mut Zero, 0).unwrap_err().kind(),
+            q.write_to(&mut Zero, 0, &mut 0).unwrap_err().kind(),
             io::ErrorKind::WriteZero
         );
     }

@@ -3,11 +3,14 @@
 //! call `turn`: a thread loop ([`crate::Engine`]) or the JS thread's libuv loop (the napi crate).
 
 use crate::address::Address;
+use crate::admission::Admission;
 use crate::balance::{Balancer, LoadBalancing};
+use crate::conns::Notice;
+use crate::flow::{FlowConfig, IdleKind, Timer};
 use crate::remote::{self, Command, Inbox, Remote};
 use crate::socket::SocketOptions;
 use crate::stream::{Listener, PeerAddr, Stream};
-use crate::{Conns, Error, EventHandler};
+use crate::{ConnId, Conns, Error, EventHandler};
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::io::{self, Read};
 use std::sync::atomic::AtomicUsize;
@@ -43,6 +46,10 @@ pub struct ReactorConfig {
     /// Most UDP sessions per reactor; datagrams from further new peers are dropped, so spoofed
     /// sources cannot grow the table without bound.
     pub max_udp_sessions: usize,
+    /// Water marks, close timeout, half-open connections and idle detection.
+    pub flow: FlowConfig,
+    /// Caps on open connections, shared by every reactor whose config is cloned from this one.
+    pub admission: Arc<Admission>,
 }
 
 impl Default for ReactorConfig {
@@ -55,6 +62,8 @@ impl Default for ReactorConfig {
             socket: SocketOptions::default(),
             udp_session_timeout: None,
             max_udp_sessions: 65_536,
+            flow: FlowConfig::default(),
+            admission: Arc::new(Admission::default()),
         }
     }
 }
@@ -67,6 +76,26 @@ pub enum TurnOutcome {
     /// Budget ran out with work left; the reactor has woken its own poll so the next turn
     /// starts without waiting.
     MoreReady,
+}
+
+/// Counters a reactor keeps for operators.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReactorStats {
+    /// Accept failures from resource limits (EMFILE, ENFILE, ENOBUFS, ENOMEM).
+    pub accept_errors: u64,
+    /// Connections refused by the admission caps (engine-wide).
+    pub rejected: u64,
+}
+
+/// A graceful stop in progress ([`Reactor::drain`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DrainStatus {
+    /// When the connections still open are reset.
+    pub deadline: Instant,
+    /// Connections that closed cleanly after their queued bytes were written.
+    pub drained: usize,
+    /// Connections reset (at the deadline or by an error).
+    pub reset: usize,
 }
 
 /// A reactor: listeners, connections and the poll that watches them.
@@ -86,14 +115,22 @@ pub struct Reactor {
     /// Sockets that may still have input (mio is edge-triggered): connections whose last read
     /// filled the buffer or that a spent budget skipped, and listeners with a backlog left.
     again: Vec<Token>,
-    /// Scratch list of this turn's ready sockets: `(token, readable, writable)`.
-    ready: Vec<(Token, bool, bool)>,
+    /// Scratch list of this turn's ready sockets: `(token, readable, writable, read_closed)`.
+    ready: Vec<(Token, bool, bool, bool)>,
     /// Scratch list of this turn's inbox commands.
     commands: Vec<Command>,
     /// When `on_tick` is next due.
     tick_at: Option<Instant>,
     /// When idle UDP sessions are next looked for.
     sweep_at: Option<Instant>,
+    /// Accepting is paused after a resource error (EMFILE) until then; the pause doubles.
+    accept_paused_until: Option<Instant>,
+    accept_backoff: Duration,
+    last_accept_report: Option<Instant>,
+    stats: ReactorStats,
+    draining: Option<DrainStatus>,
+    /// Scratch list of fired timers.
+    fired: Vec<Timer>,
     stop_requested: bool,
 }
 
@@ -109,12 +146,7 @@ impl Reactor {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let load = Arc::new(AtomicUsize::new(0));
         let (remote, inbox) = remote::channel(index, waker.clone(), load.clone());
-        let conns = Conns::new(
-            poll.registry().try_clone()?,
-            config.socket.clone(),
-            config.write_buffer_cap,
-            load,
-        );
+        let conns = Conns::new(poll.registry().try_clone()?, &config, load);
         Ok(Reactor {
             events: Events::with_capacity(config.event_budget),
             read_buf: vec![0; config.read_buffer_size],
@@ -132,6 +164,12 @@ impl Reactor {
             commands: Vec::new(),
             tick_at: None,
             sweep_at: None,
+            accept_paused_until: None,
+            accept_backoff: MIN_ACCEPT_BACKOFF,
+            last_accept_report: None,
+            stats: ReactorStats::default(),
+            draining: None,
+            fired: Vec::new(),
             stop_requested: false,
         })
     }
@@ -201,10 +239,53 @@ impl Reactor {
     /// session expiry). Drivers that do not block in [`Reactor::turn`] must arrange a turn by
     /// then.
     pub fn next_deadline(&self) -> Option<Instant> {
-        match (self.tick_at, self.sweep_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [
+            self.tick_at,
+            self.sweep_at,
+            self.accept_paused_until,
+            self.draining.map(|d| d.deadline),
+            self.conns.timers.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Operator counters.
+    pub fn stats(&self) -> ReactorStats {
+        ReactorStats {
+            rejected: self.conns.admission().rejected(),
+            ..self.stats
         }
+    }
+
+    /// Starts a graceful stop: listeners close at once, every connection is closed after its
+    /// queued bytes are written, and at `deadline` the rest are reset. Keep turning until
+    /// [`Reactor::drain_status`] shows no connection left, then call [`Reactor::shutdown`].
+    pub fn drain<H: EventHandler>(&mut self, deadline: Instant, handler: &mut H) {
+        for mut l in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        if let Some(d) = self.draining.as_mut() {
+            d.deadline = d.deadline.min(deadline);
+        } else {
+            self.draining = Some(DrainStatus {
+                deadline,
+                drained: 0,
+                reset: 0,
+            });
+        }
+        for id in self.conns.ids() {
+            if self.conns.close(id).is_err() {
+                continue;
+            }
+        }
+        self.reap(handler);
+    }
+
+    /// Progress of a graceful stop, and whether connections remain.
+    pub fn drain_status(&self) -> Option<(DrainStatus, usize)> {
+        self.draining.map(|d| (d, self.conns.len()))
     }
 
     /// True once a [`Command::Stop`] arrived; the thread driver leaves its loop.
@@ -212,12 +293,39 @@ impl Reactor {
         self.stop_requested
     }
 
-    /// Runs the close callbacks of connections whose close was decided outside a turn (by a
-    /// driver calling [`Conns::close`] or [`Conns::write`] directly).
+    /// Delivers what the connection table queued (writability changes, completed writes,
+    /// half-closes, closes), in order. Drivers call it after changing the table outside a
+    /// turn; turns call it after every callback.
     pub fn reap<H: EventHandler>(&mut self, handler: &mut H) {
-        while let Some((id, err)) = self.conns.doomed.pop() {
-            self.conns.remove(id);
-            handler.on_close(&mut self.conns, id, err.as_ref());
+        while let Some(notice) = self.conns.notices.pop_front() {
+            match notice {
+                Notice::Writability(id, writable) => {
+                    if self.conns.slab.get(id).is_some() {
+                        handler.on_writability(&mut self.conns, id, writable);
+                    }
+                }
+                Notice::Written(id, token) => {
+                    handler.on_write_done(&mut self.conns, id, token, None)
+                }
+                Notice::End(id) => {
+                    if self.conns.slab.get(id).is_some() {
+                        handler.on_end(&mut self.conns, id);
+                    }
+                }
+                Notice::Close(id, err) => {
+                    for token in self.conns.remove(id) {
+                        handler.on_write_done(&mut self.conns, id, token, Some(&Error::ConnClosed));
+                    }
+                    if let Some(d) = self.draining.as_mut() {
+                        if err.is_none() {
+                            d.drained += 1;
+                        } else {
+                            d.reset += 1;
+                        }
+                    }
+                    handler.on_close(&mut self.conns, id, err.as_ref());
+                }
+            }
         }
     }
 
@@ -248,13 +356,24 @@ impl Reactor {
         let mut read_total = 0;
         let mut ready = std::mem::take(&mut self.ready);
         ready.clear();
-        ready.extend(self.again.drain(..).map(|t| (t, true, false)));
+        let resumed = std::mem::take(&mut self.conns.resumed);
+        ready.extend(
+            resumed
+                .iter()
+                .map(|id| (Token(id.slot as usize), true, false, false)),
+        );
+        ready.extend(self.again.drain(..).map(|t| (t, true, false, false)));
         ready.extend(self.events.iter().map(|e| {
-            let readable = e.is_readable() || e.is_read_closed() || e.is_error();
-            (e.token(), readable, e.is_writable())
+            let closed = e.is_read_closed() || e.is_error();
+            (
+                e.token(),
+                e.is_readable() || closed,
+                e.is_writable(),
+                closed,
+            )
         }));
         let mut deferred = Vec::new();
-        for &(token, readable, writable) in &ready {
+        for &(token, readable, writable, read_closed) in &ready {
             if token == WAKER {
                 budget = budget.saturating_sub(self.run_commands(handler, budget));
                 continue;
@@ -281,7 +400,7 @@ impl Reactor {
                 self.flush_slot(token, handler);
             }
             if readable {
-                read_total += self.read(token, handler);
+                read_total += self.read(token, read_closed, handler);
             }
         }
         self.ready = ready;
@@ -289,6 +408,23 @@ impl Reactor {
         self.again.sort_unstable();
         self.again.dedup();
         let now = Instant::now();
+        self.run_timers(now, handler);
+        if self.accept_paused_until.is_some_and(|at| at <= now) {
+            self.accept_paused_until = None;
+            let listeners = self.listeners.len();
+            self.again
+                .extend((0..listeners).map(|i| Token(FIRST_LISTENER - i)));
+        }
+        if let Some(d) = self.draining {
+            if d.deadline <= now {
+                for id in self.conns.ids() {
+                    let timed_out =
+                        io::Error::new(io::ErrorKind::TimedOut, "drain deadline passed");
+                    let _ = self.conns.destroy(id, Some(timed_out.into()));
+                }
+                self.reap(handler);
+            }
+        }
         if let Some(at) = self.tick_at {
             if at <= now {
                 self.tick_at = handler.on_tick(&mut self.conns).map(|d| now + d);
@@ -302,6 +438,9 @@ impl Reactor {
                 self.sweep_at = self.conns.has_sessions().then(|| now + sweep_period(idle));
             }
         }
+        let resumed = std::mem::take(&mut self.conns.resumed);
+        self.again
+            .extend(resumed.iter().map(|id| Token(id.slot as usize)));
         if self.again.is_empty() && !self.inbox.has_more() {
             Ok(TurnOutcome::Idle)
         } else {
@@ -323,6 +462,7 @@ impl Reactor {
         self.again.clear();
         self.tick_at = None;
         self.sweep_at = None;
+        self.accept_paused_until = None;
         let mut commands = Vec::new();
         self.inbox.drain(usize::MAX, &mut commands);
         for cmd in commands {
@@ -332,6 +472,65 @@ impl Reactor {
                 | Command::Close(_, Some(done)) => done(Err(Error::EngineStopped)),
                 _ => {}
             }
+        }
+    }
+
+    /// Runs the connection timers due by `now`: user timers, idle checks, close deadlines.
+    fn run_timers<H: EventHandler>(&mut self, now: Instant, handler: &mut H) {
+        let mut fired = std::mem::take(&mut self.fired);
+        self.conns.timers.advance(now, &mut fired);
+        for timer in fired.drain(..) {
+            match timer {
+                Timer::User(id, token) => {
+                    if self.conns.slab.get(id).is_some() {
+                        handler.on_timer(&mut self.conns, id, token);
+                    }
+                }
+                Timer::Idle(id, kind) => self.check_idle(id, kind, now, handler),
+                Timer::Close(id) => {
+                    if self
+                        .conns
+                        .slab
+                        .get(id)
+                        .is_some_and(|c| c.state == crate::conns::State::Closing)
+                    {
+                        let timed_out = io::Error::new(io::ErrorKind::TimedOut, "close timed out");
+                        let _ = self.conns.destroy(id, Some(timed_out.into()));
+                    }
+                }
+            }
+            self.reap(handler);
+        }
+        self.fired = fired;
+    }
+
+    /// Fires `on_idle` when the connection has been idle for the configured time, and sets
+    /// the next check (netty's `IdleStateHandler`: no timer churn on each read or write).
+    fn check_idle<H: EventHandler>(
+        &mut self,
+        id: ConnId,
+        kind: IdleKind,
+        now: Instant,
+        handler: &mut H,
+    ) {
+        let idle = self.conns.flow.idle;
+        let Some(conn) = self.conns.slab.get(id) else {
+            return;
+        };
+        let (last, timeout) = match kind {
+            IdleKind::Read => (conn.last_read, idle.read),
+            IdleKind::Write => (conn.last_write, idle.write),
+            IdleKind::All => (conn.last_read.max(conn.last_write), idle.all),
+        };
+        let Some(timeout) = timeout else { return };
+        let next = if now.duration_since(last) >= timeout {
+            handler.on_idle(&mut self.conns, id, kind);
+            now + timeout
+        } else {
+            last + timeout
+        };
+        if self.conns.slab.get(id).is_some() {
+            self.conns.timers.insert(next, Timer::Idle(id, kind));
         }
     }
 
@@ -373,6 +572,7 @@ impl Reactor {
                 }
                 Command::Execute(task) => task(&mut self.conns),
                 Command::Stop => self.stop_requested = true,
+                Command::Drain(deadline) => self.drain(deadline, handler),
             }
             self.reap(handler);
         }
@@ -387,12 +587,34 @@ impl Reactor {
         }
     }
 
-    /// Adds a connection to this reactor's table and announces it.
+    /// Adds an admitted connection to this reactor's table and announces it.
     fn open<H: EventHandler>(&mut self, stream: Stream, peer: PeerAddr, handler: &mut H) {
-        // On failure (table full, socket gone) dropping the stream refuses the connection.
-        if let Ok(id) = self.conns.insert(stream, peer) {
-            handler.on_open(&mut self.conns, id);
-            self.reap(handler);
+        let ip = match peer {
+            PeerAddr::Inet(a) => Some(a.ip()),
+            PeerAddr::Unix(_) => None,
+        };
+        match self.conns.insert(stream, peer, true) {
+            Ok(id) => {
+                handler.on_open(&mut self.conns, id);
+                self.reap(handler);
+            }
+            // Table full or socket gone: dropping the stream refuses the connection.
+            Err(_) => self.conns.admission().release(ip),
+        }
+    }
+
+    /// Stops accepting for a while after a resource error; reports at most once a second.
+    fn pause_accepting<H: EventHandler>(&mut self, err: io::Error, handler: &mut H) {
+        let now = Instant::now();
+        self.stats.accept_errors += 1;
+        self.accept_paused_until = Some(now + self.accept_backoff);
+        self.accept_backoff = (self.accept_backoff * 2).min(MAX_ACCEPT_BACKOFF);
+        if self
+            .last_accept_report
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+        {
+            self.last_accept_report = Some(now);
+            handler.on_accept_error(&err.into(), self.stats.accept_errors);
         }
     }
 
@@ -405,10 +627,22 @@ impl Reactor {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // Per-connection failures (ECONNABORTED) and resource limits (EMFILE) must
-                // not kill the listener: try again next turn.
-                Err(_) => break,
+                Err(e) if is_resource_limit(&e) => {
+                    self.pause_accepting(e, handler);
+                    return;
+                }
+                // A connection that failed before we took it (ECONNABORTED): skip it.
+                Err(_) => continue,
             };
+            self.accept_backoff = MIN_ACCEPT_BACKOFF;
+            let ip = match peer {
+                PeerAddr::Inet(a) => Some(a.ip()),
+                PeerAddr::Unix(_) => None,
+            };
+            if !self.conns.admission().admit(ip) {
+                // Over a cap: dropping the stream refuses the connection.
+                continue;
+            }
             let target = if self.peers.len() > 1 {
                 self.balancer.pick(&self.peers, &peer)
             } else {
@@ -472,11 +706,20 @@ impl Reactor {
         self.again.push(token);
     }
 
-    /// One read from the connection in `token`'s slot; returns the bytes read.
-    fn read<H: EventHandler>(&mut self, token: Token, handler: &mut H) -> usize {
+    /// One read from the connection in `token`'s slot; returns the bytes read. `read_closed`
+    /// (the peer's FIN or an error came with the event) keeps the connection on the read list
+    /// until the read that reports it: mio is edge-triggered and no second edge will come.
+    fn read<H: EventHandler>(&mut self, token: Token, read_closed: bool, handler: &mut H) -> usize {
+        let track_idle = self.conns.flow.idle.read.is_some() || self.conns.flow.idle.all.is_some();
         let Some((id, conn)) = self.conns.slab.get_by_slot_mut(token.0 as u32) else {
             return 0;
         };
+        if conn.paused || conn.read_closed {
+            // Left in the kernel: the peer's window closes until `resume`.
+            return 0;
+        }
+        conn.hup_seen |= read_closed;
+        let hup_seen = conn.hup_seen;
         let result = loop {
             match conn.stream.read(&mut self.read_buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -485,13 +728,15 @@ impl Reactor {
         };
         let n = match result {
             Ok(0) => {
-                // Orderly end from the peer: flush what we accepted, then close.
-                let _ = self.conns.close(id);
+                self.conns.peer_ended(id);
                 0
             }
             Ok(n) => {
+                if track_idle {
+                    conn.last_read = Instant::now();
+                }
                 handler.on_traffic(&mut self.conns, id, &self.read_buf[..n]);
-                if n == self.read_buf.len() {
+                if n == self.read_buf.len() || hup_seen {
                     self.again.push(token);
                 }
                 n
@@ -505,6 +750,40 @@ impl Reactor {
         self.reap(handler);
         n
     }
+}
+
+/// First pause of accepting after a resource error; it doubles up to [`MAX_ACCEPT_BACKOFF`].
+const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+/// Longest pause of accepting: new connections resume within this after fds free.
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_millis(500);
+
+/// Accept errors that mean "out of descriptors or memory", which pausing can outlast.
+fn is_resource_limit(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        matches!(
+            e.raw_os_error(),
+            Some(
+                libc_errno::EMFILE | libc_errno::ENFILE | libc_errno::ENOBUFS | libc_errno::ENOMEM
+            )
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        e.kind() == io::ErrorKind::OutOfMemory
+    }
+}
+
+/// The errno values [`is_resource_limit`] looks for (Linux and BSD/macOS agree on these).
+#[cfg(unix)]
+mod libc_errno {
+    pub const ENOMEM: i32 = 12;
+    pub const ENFILE: i32 = 23;
+    pub const EMFILE: i32 = 24;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub const ENOBUFS: i32 = 105;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    pub const ENOBUFS: i32 = 55;
 }
 
 /// How often idle UDP sessions are looked for: a quarter of the timeout, so a session closes

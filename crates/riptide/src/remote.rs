@@ -31,6 +31,8 @@ pub enum Command {
     Execute(Task),
     /// Stop the reactor's driver loop (thread driver).
     Stop,
+    /// Begin a graceful stop that resets what is left at the deadline ([`crate::Reactor::drain`]).
+    Drain(std::time::Instant),
 }
 
 /// The sending side of a reactor's inbox. Cheap to clone, `Send + Sync`.

@@ -9,14 +9,17 @@
  * ```
  * @packageDocumentation
  */
-export { serve, Engine, type ListenerAddress } from './lib/engine'
-export type { EventHandler } from './lib/handler'
-export { Conn, type ConnHandle, type SocketAddress } from './lib/conn'
+export { serve, Engine, type ListenerAddress, type StopOptions } from './lib/engine'
+export type { StopCounts } from './lib/reactor'
+export type { EventHandler, IdleKind } from './lib/handler'
+export { Conn, type ConnHandle, type SocketAddress, type WriteDoneCallback } from './lib/conn'
 export { asyncWrite, asyncClose, type WriteCallback } from './lib/async'
 export {
   type ServeOptions,
   type LoadBalancing,
   type TcpKeepAlive,
+  type IdleTimeout,
+  type Heartbeat,
   type ResolvedServeOptions,
   DEFAULT_SERVE_OPTIONS,
 } from './lib/options'

@@ -27,6 +27,18 @@ export const EV_TICK = 5
 export const EV_DATAGRAM = 6
 /** Run the functions queued with `engine.execute`. */
 export const EV_EXECUTE = 7
+/** Crossed a water mark: extra 1 writable again, 0 unwritable. */
+export const EV_WRITABILITY = 8
+/** A write marker completed: extra = token; bytes = error code, empty on success. */
+export const EV_WRITE_DONE = 9
+/** The peer half-closed (allowHalfOpen). */
+export const EV_END = 10
+/** Idle: extra 0 read, 1 write, 2 all. */
+export const EV_IDLE = 11
+/** A connection timer fired: extra = token. */
+export const EV_TIMER = 12
+/** Accepting paused for lack of resources: bytes = code, extra = count so far. */
+export const EV_ACCEPT_ERROR = 13
 
 /** Ints per staged op (after the leading count). */
 export const OP_STRIDE = 5
@@ -36,6 +48,10 @@ export const OP_WRITE = 1
 export const OP_CLOSE = 2
 /** Staged datagram: slot = UDP socket, generation = port << 8 | IP text length; bytes = IP text + payload. */
 export const OP_SEND_TO = 3
+/** Staged marker: report EV_WRITE_DONE with token = offset once written bytes reach the kernel. */
+export const OP_MARK = 4
+/** Staged promise of a writable event: JS told a producer to wait based on its estimate. */
+export const OP_EXPECT_DRAIN = 5
 
 /** Staged ops one engine can hold before flushing natively. */
 export const STAGED_OPS = 4096

@@ -1,6 +1,6 @@
 /** The connection object handed to callbacks, and the serialisable handle that names it. */
 import { asyncWrite, type WriteCallback } from './async'
-import { ConnClosedError, InvalidOptionError } from './errors'
+import { ConnClosedError, InvalidOptionError, type RiptideError } from './errors'
 import type { NativeEngine } from './native'
 
 /**
@@ -19,14 +19,30 @@ export interface ConnHandle {
   readonly generation: number
 }
 
-/** Marks a connection ended; a symbol so only the reactor (which imports it) can call it. */
+/** Internal entry points the reactor calls on a connection; symbols keep them off the public API. */
 export const kEnded = Symbol('riptide.ended')
+export const kWritability = Symbol('riptide.writability')
+export const kWriteDone = Symbol('riptide.writeDone')
+export const kTimer = Symbol('riptide.timer')
+export const kBatchEnd = Symbol('riptide.batchEnd')
+
+/** Called once when the bytes of a `write` reached the kernel, or with why they never will. */
+export type WriteDoneCallback = (err?: RiptideError) => void
 
 /** What a {@link Conn} asks of its reactor; not part of the public API. */
 export interface ConnSink {
   readonly engineId: number
   readonly reactorIndex: number
-  write(conn: Conn, data: Uint8Array): void
+  /** Writes; returns the native writability when known now (a write outside a batch). */
+  write(conn: Conn, data: Uint8Array): boolean | undefined
+  /** Stages a promise of a writable event (the batch's writes passed the high water mark). */
+  expectDrain(conn: Conn): void
+  /** Asks for a write-done event with `token` once everything written so far is sent. */
+  mark(conn: Conn, token: number): void
+  /** A token unique among this reactor's pending write callbacks and timers. */
+  token(): number
+  /** The high water mark. */
+  readonly highWaterMark: number
   sendTo(socket: number, address: string, port: number, data: Uint8Array): void
   writev(conn: Conn, data: Uint8Array[]): void
   close(conn: Conn): void
@@ -75,6 +91,15 @@ export class Conn {
   #sink: ConnSink
   #open = true
   #local: SocketAddress | undefined
+  #unwritable = false
+  /** Bytes staged in the current batch (reset when it ends). */
+  #staged = 0
+  /** A writable event was promised for this batch's estimate. */
+  #drainExpected = false
+  #writeCbs: Map<number, WriteDoneCallback> | undefined
+  #timers: Map<number, () => void> | undefined
+  /** The error `destroy(err)` was given, reported by `onClose`. */
+  destroyError: RiptideError | undefined
 
   /**
    * @internal Created by the reactor on accept, on a new UDP session (`udpSocket` set), or per
@@ -131,10 +156,44 @@ export class Conn {
    * reused at once (the `data` view of `onTraffic` included). Throws `ERR_CONN_CLOSED` after
    * `close()` or `onClose`.
    */
-  write(data: Uint8Array | string): void {
+  write(data: Uint8Array | string, cb?: WriteDoneCallback): boolean {
     this.#check()
-    if (this.slot < 0) this.#sink.sendTo(this.udpSocket!, this.remoteAddress, this.remotePort, toBytes(data))
-    else this.#sink.write(this, toBytes(data))
+    const bytes = toBytes(data)
+    if (this.slot < 0) {
+      this.#sink.sendTo(this.udpSocket!, this.remoteAddress, this.remotePort, bytes)
+      cb?.()
+      return true
+    }
+    const writable = this.#sink.write(this, bytes)
+    if (writable !== undefined) this.#unwritable = !writable
+    else {
+      this.#staged += bytes.byteLength
+      // Told to wait on an estimate: make sure onWritable follows even if the kernel takes it all.
+      if (this.#staged > this.#sink.highWaterMark && !this.#unwritable && !this.#drainExpected) {
+        this.#drainExpected = true
+        this.#sink.expectDrain(this)
+      }
+    }
+    if (cb !== undefined) {
+      const token = this.#sink.token()
+      ;(this.#writeCbs ??= new Map()).set(token, cb)
+      this.#sink.mark(this, token)
+    }
+    return this.writable
+  }
+
+  /**
+   * False while the queue is above `writeHighWaterMark` (then wait for `onWritable`, like a
+   * Node stream's `'drain'`). Writes are still accepted.
+   */
+  get writable(): boolean {
+    return this.#open && !this.#unwritable && this.#staged <= this.#sink.highWaterMark
+  }
+
+  /** Bytes that can still be written before the connection turns unwritable. */
+  get bytesBeforeUnwritable(): number {
+    if (!this.writable) return 0
+    return Math.max(0, this.#sink.highWaterMark - this.outboundBuffered)
   }
 
   /** UDP only: sends one datagram to any `address:port` from this connection's socket (gnet's `SendTo`). */
@@ -184,6 +243,91 @@ export class Conn {
     if (this.slot >= 0) this.#sink.close(this)
   }
 
+  /**
+   * Half-closes: sends FIN after everything written, keeps reading (Node's `socket.end()`).
+   * With `allowHalfOpen` the connection closes once the peer has ended too; otherwise the
+   * peer's FIN closes it. Writes after `end()` throw `ERR_CONN_CLOSED`.
+   */
+  end(data?: Uint8Array | string): void {
+    if (data !== undefined) this.write(data)
+    this.#check()
+    this.#sink.flush()
+    this.#open = false
+    this.#sink.call((n) => n.end(this.slot, this.generation))
+  }
+
+  /**
+   * Resets the connection now: queued bytes are dropped, pending write callbacks get
+   * `ERR_CONN_CLOSED`, and `onClose` reports `err` (if given).
+   */
+  destroy(err?: RiptideError): void {
+    if (this.slot < 0 || this.destroyError !== undefined) return
+    this.#open = false
+    this.destroyError = err
+    this.#sink.flush()
+    try {
+      this.#sink.call((n) => n.destroy(this.slot, this.generation))
+    } catch {
+      // Already gone: onClose has been or will be delivered.
+    }
+  }
+
+  /** Stops reading: the kernel buffer fills and the peer's TCP window closes. */
+  pause(): this {
+    this.#sink.call((n) => n.pause(this.slot, this.generation))
+    return this
+  }
+
+  /** Reads again after {@link Conn.pause}. */
+  resume(): this {
+    this.#sink.call((n) => n.resume(this.slot, this.generation))
+    return this
+  }
+
+  /**
+   * Calls `cb` after `ms` on the reactor's timing wheel (1 ms ticks, never early), unless
+   * the connection closes first. Returns an id for {@link Conn.clearTimeout}.
+   */
+  setTimeout(ms: number, cb: () => void): number {
+    this.#check()
+    if (typeof ms !== 'number' || !(ms >= 0)) throw new InvalidOptionError('setTimeout needs a delay in ms >= 0')
+    const token = this.#sink.token()
+    ;(this.#timers ??= new Map()).set(token, cb)
+    this.#sink.call((n) => n.setTimer(this.slot, this.generation, ms, token))
+    return token
+  }
+
+  /** Cancels a timer from {@link Conn.setTimeout}. */
+  clearTimeout(id: number): void {
+    this.#timers?.delete(id)
+  }
+
+  /** @internal */
+  [kWritability](writable: boolean): void {
+    this.#unwritable = !writable
+  }
+
+  /** @internal */
+  [kWriteDone](token: number, err?: RiptideError): WriteDoneCallback | undefined {
+    const cb = this.#writeCbs?.get(token)
+    this.#writeCbs?.delete(token)
+    return cb === undefined ? undefined : () => cb(err)
+  }
+
+  /** @internal */
+  [kTimer](token: number): (() => void) | undefined {
+    const cb = this.#timers?.get(token)
+    this.#timers?.delete(token)
+    return cb
+  }
+
+  /** @internal The batch ended: staged bytes have been handed to the native side. */
+  [kBatchEnd](): void {
+    if (this.#drainExpected) this.#unwritable = true
+    this.#staged = 0
+    this.#drainExpected = false
+  }
+
   /** Bytes accepted for this connection and not yet handed to the kernel. */
   get outboundBuffered(): number {
     if (!this.#open) return 0
@@ -231,8 +375,15 @@ export class Conn {
     return this
   }
 
-  /** @internal The connection ended. */
-  [kEnded](): void {
+  /**
+   * @internal The connection ended. Returns the write callbacks still pending, to be told
+   * `ERR_CONN_CLOSED` (each exactly once); timers are dropped.
+   */
+  [kEnded](): WriteDoneCallback[] {
     this.#open = false
+    this.#timers = undefined
+    const pending = this.#writeCbs === undefined ? [] : [...this.#writeCbs.values()]
+    this.#writeCbs = undefined
+    return pending
   }
 }

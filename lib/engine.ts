@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads'
 import { EngineStoppedError, InvalidOptionError, RiptideError } from './errors'
 import type { EventHandler } from './handler'
 import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options'
-import { Reactor } from './reactor'
+import { Reactor, type StopCounts } from './reactor'
 import type { WorkerMessage, WorkerSetup } from './worker'
 
 /** A bound listener. */
@@ -25,7 +25,7 @@ export class Engine {
   readonly #reactor: Reactor
   readonly #workers: Worker[]
   readonly #listeners: ListenerAddress[]
-  #stopping: Promise<void> | undefined
+  #stopping: Promise<StopCounts> | undefined
 
   /** @internal Use {@link serve}. */
   constructor(handler: EventHandler, reactor: Reactor, workers: Worker[]) {
@@ -72,20 +72,30 @@ export class Engine {
   }
 
   /**
-   * Stops accepting, closes every connection on every reactor (each gets `onClose`), then
-   * calls `onShutdown`. Resolves when done; calling it again returns the same promise.
+   * Stops accepting at once and closes every connection on every reactor (each gets
+   * `onClose`), then calls `onShutdown`. With `drainTimeout` (ms) connections first get that
+   * long to send what is queued (then FIN); whatever is left is reset. Resolves with how many
+   * connections drained and how many were reset; calling it again returns the same promise.
    */
-  stop(): Promise<void> {
+  stop(options?: StopOptions): Promise<StopCounts> {
+    const drain = options?.drainTimeout ?? 0
+    if (typeof drain !== 'number' || !(drain >= 0)) throw new InvalidOptionError('drainTimeout must be a number of ms >= 0')
     this.#stopping ??= (async () => {
-      await Promise.all(this.#workers.map(stopWorker))
-      await this.#reactor.stop()
+      const [mine, ...theirs] = await Promise.all([this.#reactor.stop(drain), ...this.#workers.map((w) => stopWorker(w, drain))])
+      const counts = [mine, ...theirs].reduce((a, b) => ({ drained: a.drained + b.drained, reset: a.reset + b.reset }))
       try {
         this.#handler.onShutdown?.(this)
       } catch (err) {
         this.#reactor.report(err, undefined, 'onShutdown')
       }
+      return counts
     })()
     return this.#stopping
+  }
+
+  /** Operator counters over this engine: accept pauses from EMFILE and the like, and connections refused by the caps. */
+  stats(): { acceptErrors: number; rejected: number } {
+    return this.#reactor.nativeEngine.stats()
   }
 
   /** Lets the process exit while this engine runs (like `net.Server#unref`). */
@@ -103,14 +113,25 @@ export class Engine {
   }
 }
 
+/** Options of {@link Engine.stop}. */
+export interface StopOptions {
+  /** Ms connections get to send what is queued before being reset. Default `0`: reset at once. */
+  drainTimeout?: number
+}
+
 /** Asks a worker reactor to stop and waits until its thread has exited. */
-async function stopWorker(w: Worker): Promise<void> {
-  if (w.threadId === -1) return
+async function stopWorker(w: Worker, drainTimeout = 0): Promise<StopCounts> {
+  let counts: StopCounts = { drained: 0, reset: 0 }
+  if (w.threadId === -1) return counts
   const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()))
-  w.postMessage({ type: 'stop' })
-  const timer = setTimeout(() => void w.terminate(), 10_000)
+  w.on('message', (m: WorkerMessage) => {
+    if (m.type === 'stopped') counts = { drained: m.drained, reset: m.reset }
+  })
+  w.postMessage({ type: 'stop', drainTimeout })
+  const timer = setTimeout(() => void w.terminate(), drainTimeout + 10_000)
   await exited
   clearTimeout(timer)
+  return counts
 }
 
 /** Starts worker reactor `index` and waits until it has joined the engine. */
@@ -121,6 +142,7 @@ function startWorker(engineId: number, index: number, o: ResolvedServeOptions): 
     index,
     module: module.startsWith('file:') ? module : pathToFileURL(resolvePath(module)).href,
     exportName: o.workerExport,
+    options: transferable(o),
   }
   const worker = new Worker(resolvePath(__dirname, 'worker.js'), { workerData: setup })
   return new Promise((resolve, reject) => {
@@ -136,6 +158,12 @@ function startWorker(engineId: number, index: number, o: ResolvedServeOptions): 
     worker.once('error', reject)
     worker.once('exit', (code) => reject(new RiptideError('ERR_WORKER_INIT', `worker reactor ${index} exited with ${code}`)))
   })
+}
+
+/** The options a worker can receive (functions cannot cross threads; workers log to stderr). */
+function transferable(o: ResolvedServeOptions): Record<string, unknown> {
+  const { logger: _logger, ...rest } = o
+  return rest
 }
 
 /**
@@ -165,13 +193,13 @@ export async function serve(address: string | string[], handler: EventHandler, o
   }
   const o = resolveServeOptions(options)
   let engine: Engine | undefined
-  const reactor = new Reactor(handler, o.logger, { onTick: () => (engine ? handler.onTick?.(engine) : 0) })
-  reactor.listen(urls, o)
+  const reactor = new Reactor(handler, o, { onTick: () => (engine ? handler.onTick?.(engine) : 0) })
+  reactor.listen(urls)
   const workers: Worker[] = []
   try {
     for (let i = 1; i < o.reactors; i++) workers.push(await startWorker(reactor.engineId, i, o))
   } catch (err) {
-    await Promise.all(workers.map(stopWorker))
+    await Promise.all(workers.map((w) => stopWorker(w)))
     await reactor.stop()
     throw err
   }

@@ -1,4 +1,7 @@
 /** The callbacks a server calls: one handler object serves every connection. */
+
+/** Which idleness `onIdle` reports. */
+export type IdleKind = 'read' | 'write' | 'all'
 import type { Conn } from './conn'
 import type { Engine } from './engine'
 import type { RiptideError } from './errors'
@@ -18,6 +21,15 @@ export interface EventHandler {
    * Everything delivered counts as consumed.
    */
   onTraffic?(conn: Conn, data: Uint8Array): void
+  /**
+   * The connection's queue fell back to `writeLowWaterMark` after `write()` returned false:
+   * write again (Node's `'drain'`, netty's writability change).
+   */
+  onWritable?(conn: Conn): void
+  /** The peer half-closed (with `allowHalfOpen`): the connection can still write, then `conn.end()`. */
+  onEnd?(conn: Conn): void
+  /** Nothing was read / written / either for the configured `idleTimeout` (netty `IdleStateEvent`). */
+  onIdle?(conn: Conn, kind: IdleKind): void
   /** The connection closed; `err` is set when a socket error ended it (`err.code` is e.g. `ECONNRESET`). */
   onClose?(conn: Conn, err?: RiptideError): void
   /**

@@ -16,6 +16,28 @@ export interface TcpKeepAlive {
   count?: number
 }
 
+/** Idle detection (netty `IdleStateHandler`): each fires `onIdle` once per period without the activity. */
+export interface IdleTimeout {
+  /** Ms without reading. */
+  read?: number
+  /** Ms without writing. */
+  write?: number
+  /** Ms without either. */
+  all?: number
+  /** Count bytes leaving the outbound queue as write activity (netty's `observeOutput`). Default `false`. */
+  observeOutput?: boolean
+}
+
+/** Keep-alive at the protocol level (knet's idle kick): ping when quiet, drop when the peer is. */
+export interface Heartbeat {
+  /** Ms without writing after which `ping` is written. */
+  interval: number
+  /** Ms without reading after which the connection is destroyed with `ETIMEDOUT`. */
+  timeout: number
+  /** The bytes to send (a frame of your protocol). */
+  ping: Uint8Array | string
+}
+
 /** Options of {@link serve}. Every field is optional; defaults are listed per field. */
 export interface ServeOptions {
   /**
@@ -65,6 +87,24 @@ export interface ServeOptions {
   maxUdpSessions?: number
   /** IPv4 address of the interface UDP listeners join multicast groups on. Default: any. */
   multicastInterface?: string
+  /** Above this many queued bytes `conn.write()` returns false. Default `65536`. */
+  writeHighWaterMark?: number
+  /** When the queue falls to this many bytes `onWritable` fires. Default `32768`. */
+  writeLowWaterMark?: number
+  /** A write that would queue more than this closes the connection with `ERR_OUTBOUND_FULL`. Default `0` (no cap). */
+  maxOutbound?: number
+  /** Ms `close()` waits for queued bytes to drain before resetting. Default `30000`; `0` waits while the peer reads. */
+  closeTimeout?: number
+  /** Keep writing after the peer's FIN (`onEnd`), until `conn.end()` or `close()`. Default `false`. */
+  allowHalfOpen?: boolean
+  /** Idle detection. Default off. */
+  idleTimeout?: IdleTimeout
+  /** Ping on write-idle, destroy on read-idle. Default off. */
+  heartbeat?: Heartbeat
+  /** Most open connections over all reactors; further ones are refused. Default `0` (no cap). */
+  maxConnections?: number
+  /** Most open connections from one IP. Default `0` (no cap). */
+  maxConnectionsPerIp?: number
   /** Listen backlog. Default `1024`. */
   backlog?: number
   /** Most readiness events one reactor turn handles before yielding to the JS loop. Default `1024`. */
@@ -74,9 +114,11 @@ export interface ServeOptions {
 }
 
 /** {@link ServeOptions} with every default filled in. */
-export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive'>> & {
+export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat'>> & {
   workerModule: string | undefined
   tcpKeepAlive: Required<TcpKeepAlive> | undefined
+  idleTimeout: Required<IdleTimeout>
+  heartbeat: (Omit<Heartbeat, 'ping'> & { ping: Uint8Array }) | undefined
 }
 
 /** The defaults of {@link ServeOptions}. */
@@ -98,6 +140,15 @@ export const DEFAULT_SERVE_OPTIONS: Readonly<ResolvedServeOptions> = Object.free
   udpSessionTimeout: 0,
   maxUdpSessions: 65536,
   multicastInterface: '',
+  writeHighWaterMark: 64 * 1024,
+  writeLowWaterMark: 32 * 1024,
+  maxOutbound: 0,
+  closeTimeout: 30_000,
+  allowHalfOpen: false,
+  idleTimeout: { read: 0, write: 0, all: 0, observeOutput: false },
+  heartbeat: undefined,
+  maxConnections: 0,
+  maxConnectionsPerIp: 0,
   logger: consoleLogger,
   backlog: 1024,
   eventBudget: 1024,
@@ -155,6 +206,33 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
   }
   if (typeof o.logger !== 'function' && (o.logger === null || typeof o.logger !== 'object')) {
     throw new InvalidOptionError('options.logger must be a function or a logger object')
+  }
+  int('writeHighWaterMark', o.writeHighWaterMark, 1, 2 ** 31 - 1)
+  int('writeLowWaterMark', o.writeLowWaterMark, 0, o.writeHighWaterMark)
+  int('maxOutbound', o.maxOutbound, 0, 2 ** 31 - 1)
+  int('closeTimeout', o.closeTimeout, 0, 2 ** 31 - 1)
+  bool('allowHalfOpen', o.allowHalfOpen)
+  int('maxConnections', o.maxConnections, 0, 2 ** 31 - 1)
+  int('maxConnectionsPerIp', o.maxConnectionsPerIp, 0, 2 ** 31 - 1)
+  const idle = (o.idleTimeout ?? {}) as IdleTimeout
+  if (idle === null || typeof idle !== 'object') throw new InvalidOptionError('options.idleTimeout must be an object')
+  o.idleTimeout = {
+    read: int('idleTimeout.read', idle.read ?? 0, 0, 2 ** 31 - 1),
+    write: int('idleTimeout.write', idle.write ?? 0, 0, 2 ** 31 - 1),
+    all: int('idleTimeout.all', idle.all ?? 0, 0, 2 ** 31 - 1),
+    observeOutput: bool('idleTimeout.observeOutput', idle.observeOutput ?? false),
+  }
+  if (o.heartbeat !== undefined) {
+    const hb = o.heartbeat as Heartbeat
+    if (hb === null || typeof hb !== 'object') throw new InvalidOptionError('options.heartbeat must be an object')
+    if (typeof hb.ping !== 'string' && !(hb.ping instanceof Uint8Array)) {
+      throw new InvalidOptionError('options.heartbeat.ping must be a string or Uint8Array')
+    }
+    o.heartbeat = {
+      interval: int('heartbeat.interval', hb.interval, 1, 2 ** 31 - 1),
+      timeout: int('heartbeat.timeout', hb.timeout, 1, 2 ** 31 - 1),
+      ping: typeof hb.ping === 'string' ? Buffer.from(hb.ping) : hb.ping,
+    }
   }
   if (o.tcpKeepAlive !== undefined) {
     const ka = o.tcpKeepAlive as TcpKeepAlive

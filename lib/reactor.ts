@@ -5,14 +5,22 @@
  */
 import {
   ascii,
+  EV_ACCEPT_ERROR,
   EV_CLOSE,
   EV_DATA,
   EV_DATAGRAM,
+  EV_END,
   EV_EXECUTE,
+  EV_IDLE,
   EV_OPEN,
   EV_SHUTDOWN,
   EV_TICK,
+  EV_TIMER,
+  EV_WRITABILITY,
+  EV_WRITE_DONE,
   OP_CLOSE,
+  OP_EXPECT_DRAIN,
+  OP_MARK,
   OP_SEND_TO,
   OP_STRIDE,
   OP_WRITE,
@@ -21,15 +29,16 @@ import {
   STAGED_OPS,
   STRIDE,
 } from './boundary'
-import { Conn, type ConnSink, kEnded } from './conn'
-import { ConnectionError, fromNative } from './errors'
-import type { EventHandler } from './handler'
+import { Conn, type ConnSink, kBatchEnd, kEnded, kTimer, kWritability, kWriteDone } from './conn'
+import { ConnClosedError, ConnectionError, fromNative, RiptideError } from './errors'
+import type { EventHandler, IdleKind } from './handler'
 import { log, type Logger } from './logger'
 import { native, type NativeEngine } from './native'
 import type { ResolvedServeOptions } from './options'
 
 /** The native form of the options. */
 export function nativeOptions(o: ResolvedServeOptions) {
+  const hb = o.heartbeat
   return {
     eventBudget: o.eventBudget,
     readBufferSize: o.readBufferCap,
@@ -51,6 +60,18 @@ export function nativeOptions(o: ResolvedServeOptions) {
     maxUdpSessions: o.maxUdpSessions,
     multicastInterface: o.multicastInterface,
     multicastInterfaceIndex: 0,
+    writeHighWaterMark: o.writeHighWaterMark,
+    writeLowWaterMark: o.writeLowWaterMark,
+    maxOutbound: o.maxOutbound,
+    closeTimeout: o.closeTimeout,
+    allowHalfOpen: o.allowHalfOpen,
+    // A heartbeat is read/write idleness handled here; it takes those two timeouts.
+    idleRead: hb?.timeout ?? o.idleTimeout.read,
+    idleWrite: hb?.interval ?? o.idleTimeout.write,
+    idleAll: o.idleTimeout.all,
+    observeOutput: o.idleTimeout.observeOutput,
+    maxConnections: o.maxConnections,
+    maxConnectionsPerIp: o.maxConnectionsPerIp,
   }
 }
 
@@ -60,32 +81,48 @@ export interface ReactorHooks {
   onTick?(): number | void
 }
 
+/** How a reactor's stop went. */
+export interface StopCounts {
+  /** Connections that closed cleanly during a graceful stop, after their queued bytes were sent. */
+  drained: number
+  /** Connections reset: at the drain deadline, or all of them by a stop without a drain. */
+  reset: number
+}
+
+const IDLE_KINDS: readonly IdleKind[] = ['read', 'write', 'all']
+
 /** A reactor on this JS thread. */
 export class Reactor implements ConnSink {
   readonly #handler: EventHandler
   readonly #logger: Logger
   readonly #hooks: ReactorHooks
+  readonly #options: ResolvedServeOptions
   readonly #conns: (Conn | undefined)[] = []
   readonly #ops = new Int32Array(1 + OP_STRIDE * STAGED_OPS)
   readonly #bytes = new Uint8Array(STAGED_BYTES)
+  /** Connections that staged writes in the current batch. */
+  readonly #stagedConns: Conn[] = []
   #native!: NativeEngine
   #inBatch = false
   #used = 0
+  #nextToken = 1
   #tasks: Array<() => void> = []
   /** Resolves when the native reactor has delivered its shutdown. */
-  readonly stopped: Promise<void>
-  #markStopped!: () => void
+  readonly stopped: Promise<StopCounts>
+  #markStopped!: (counts: StopCounts) => void
 
-  constructor(handler: EventHandler, logger: Logger, hooks: ReactorHooks = {}) {
+  constructor(handler: EventHandler, options: ResolvedServeOptions, hooks: ReactorHooks = {}) {
     this.#handler = handler
-    this.#logger = logger
+    this.#logger = options.logger
+    this.#options = options
     this.#hooks = hooks
     this.stopped = new Promise((resolve) => (this.#markStopped = resolve))
   }
 
   /** Binds `urls` and starts reactor 0 of a new engine. Throws riptide errors. */
-  listen(urls: string[], options: ResolvedServeOptions): void {
-    this.#start(() => native.NativeEngine.listen(urls, nativeOptions(options), this.#dispatch, this.#ops, this.#bytes))
+  listen(urls: string[]): void {
+    const o = nativeOptions(this.#options)
+    this.#start(() => native.NativeEngine.listen(urls, o, this.#dispatch, this.#ops, this.#bytes))
   }
 
   /** Starts reactor `index` of engine `engineId` on this thread. */
@@ -114,15 +151,28 @@ export class Reactor implements ConnSink {
     return this.#native.index
   }
 
+  get highWaterMark(): number {
+    return this.#options.writeHighWaterMark
+  }
+
+  token(): number {
+    const t = this.#nextToken
+    this.#nextToken = t >= 0x7fffffff ? 1 : t + 1
+    return t
+  }
+
   /** Runs `fn` inside this reactor's next batch. */
   execute(fn: () => void): void {
     this.#tasks.push(fn)
     this.#native.requestExecute()
   }
 
-  /** Stops this reactor; {@link Reactor.stopped} resolves once its closes are delivered. */
-  stop(): Promise<void> {
-    this.#native.stop()
+  /**
+   * Stops this reactor; {@link Reactor.stopped} resolves once its closes are delivered. With
+   * `drainMs` > 0 connections first get that long to send what is queued.
+   */
+  stop(drainMs = 0): Promise<StopCounts> {
+    this.#native.stop(drainMs)
     return this.stopped
   }
 
@@ -134,24 +184,43 @@ export class Reactor implements ConnSink {
     }
   }
 
-  write(conn: Conn, data: Uint8Array): void {
+  #stage(op: number, conn: Conn, offset: number, length: number): void {
+    const ops = this.#ops
+    const at = 1 + ops[0] * OP_STRIDE
+    ops[at] = op
+    ops[at + 1] = conn.slot
+    ops[at + 2] = conn.generation
+    ops[at + 3] = offset
+    ops[at + 4] = length
+    ops[0]++
+  }
+
+  write(conn: Conn, data: Uint8Array): boolean | undefined {
     const len = data.byteLength
     if (this.#inBatch && len <= STAGE_MAX_WRITE) {
-      const ops = this.#ops
-      if (ops[0] >= STAGED_OPS || this.#used + len > STAGED_BYTES) this.flush()
+      if (this.#ops[0] >= STAGED_OPS || this.#used + len > STAGED_BYTES) this.flush()
       this.#bytes.set(data, this.#used)
-      const at = 1 + ops[0] * OP_STRIDE
-      ops[at] = OP_WRITE
-      ops[at + 1] = conn.slot
-      ops[at + 2] = conn.generation
-      ops[at + 3] = this.#used
-      ops[at + 4] = len
-      ops[0]++
+      this.#stage(OP_WRITE, conn, this.#used, len)
       this.#used += len
-      return
+      this.#stagedConns.push(conn)
+      return undefined
     }
     this.flush()
-    this.call((n) => n.write(conn.slot, conn.generation, data))
+    return this.call((n) => n.write(conn.slot, conn.generation, data))
+  }
+
+  expectDrain(conn: Conn): void {
+    if (this.#ops[0] >= STAGED_OPS) this.flush()
+    this.#stage(OP_EXPECT_DRAIN, conn, 0, 0)
+  }
+
+  mark(conn: Conn, token: number): void {
+    if (this.#inBatch) {
+      if (this.#ops[0] >= STAGED_OPS) this.flush()
+      this.#stage(OP_MARK, conn, token, 0)
+      return
+    }
+    this.call((n) => n.mark(conn.slot, conn.generation, token))
   }
 
   sendTo(socket: number, address: string, port: number, data: Uint8Array): void {
@@ -183,13 +252,8 @@ export class Reactor implements ConnSink {
 
   close(conn: Conn): void {
     if (this.#inBatch) {
-      const ops = this.#ops
-      if (ops[0] >= STAGED_OPS) this.flush()
-      const at = 1 + ops[0] * OP_STRIDE
-      ops[at] = OP_CLOSE
-      ops[at + 1] = conn.slot
-      ops[at + 2] = conn.generation
-      ops[0]++
+      if (this.#ops[0] >= STAGED_OPS) this.flush()
+      this.#stage(OP_CLOSE, conn, 0, 0)
       return
     }
     this.call((n) => n.close(conn.slot, conn.generation))
@@ -200,6 +264,15 @@ export class Reactor implements ConnSink {
     if (this.#ops[0] === 0) return
     this.#native.flush()
     this.#used = 0
+  }
+
+  /** Calls a user callback, routing a throw to `onError`. */
+  #safely(where: string, conn: Conn | undefined, fn: () => void): void {
+    try {
+      fn()
+    } catch (err) {
+      this.report(err, conn, where)
+    }
   }
 
   /** Called by the native driver once per wake with the batch of events. */
@@ -223,57 +296,97 @@ export class Reactor implements ConnSink {
           } catch (err) {
             this.report(err, conn, 'onTraffic')
           }
-        } else if (kind === EV_DATAGRAM) {
-          if (h.onTraffic === undefined) continue
-          const conn = new Conn(this, -1, -1, ascii(arena, offset, generation), meta[at + 5], slot)
-          try {
-            h.onTraffic(conn, arena.subarray(offset + generation, offset + generation + length))
-          } catch (err) {
-            this.report(err, conn, 'onTraffic')
-          }
         } else if (kind === EV_OPEN) {
           const extra = meta[at + 5]
           const udp = extra >>> 16
           const conn = new Conn(this, slot, generation, ascii(arena, offset, length), extra & 0xffff, udp === 0 ? undefined : udp - 1)
           this.#conns[slot] = conn
-          if (h.onOpen === undefined) continue
-          try {
-            h.onOpen(conn)
-          } catch (err) {
-            this.report(err, conn, 'onOpen')
-          }
+          if (h.onOpen !== undefined) this.#safely('onOpen', conn, () => h.onOpen!(conn))
         } else if (kind === EV_CLOSE) {
-          const conn = this.#conns[slot]
-          if (conn === undefined || conn.generation !== generation) continue
-          this.#conns[slot] = undefined
-          conn[kEnded]()
-          if (h.onClose === undefined) continue
-          const code = length > 0 ? ascii(arena, offset, length) : ''
-          try {
-            if (code === '') h.onClose(conn)
-            else h.onClose(conn, new ConnectionError(code, `connection ${conn.id} closed: ${code}`))
-          } catch (err) {
-            this.report(err, conn, 'onClose')
-          }
-        } else if (kind === EV_EXECUTE) {
-          const tasks = this.#tasks
-          this.#tasks = []
-          for (const task of tasks) {
-            try {
-              task()
-            } catch (err) {
-              this.report(err, undefined, 'execute')
-            }
-          }
-        } else if (kind === EV_TICK) {
-          this.#tick()
-        } else if (kind === EV_SHUTDOWN) {
-          this.#markStopped()
+          this.#closed(slot, generation, length > 0 ? ascii(arena, offset, length) : '')
+        } else if (kind === EV_DATAGRAM) {
+          if (h.onTraffic === undefined) continue
+          const conn = new Conn(this, -1, -1, ascii(arena, offset, generation), meta[at + 5], slot)
+          const data = arena.subarray(offset + generation, offset + generation + length)
+          this.#safely('onTraffic', conn, () => h.onTraffic!(conn, data))
+        } else {
+          this.#other(kind, slot, generation, meta[at + 5], length > 0 ? ascii(arena, offset, length) : '')
         }
       }
     } finally {
       this.#inBatch = false
+      for (const conn of this.#stagedConns) conn[kBatchEnd]()
+      this.#stagedConns.length = 0
     }
+  }
+
+  /** The connection in `slot` closed: fail its pending write callbacks, then `onClose`. */
+  #closed(slot: number, generation: number, code: string): void {
+    const conn = this.#conns[slot]
+    if (conn === undefined || conn.generation !== generation) return
+    this.#conns[slot] = undefined
+    for (const cb of conn[kEnded]()) this.#safely('write callback', conn, () => cb(new ConnClosedError()))
+    const onClose = this.#handler.onClose
+    if (onClose === undefined) return
+    const err = conn.destroyError ?? (code === '' ? undefined : new ConnectionError(code, `connection ${conn.id} closed: ${code}`))
+    this.#safely('onClose', conn, () => onClose.call(this.#handler, conn, err))
+  }
+
+  /** Events other than the per-byte ones. */
+  #other(kind: number, slot: number, generation: number, extra: number, text: string): void {
+    const h = this.#handler
+    const conn = this.#conns[slot]
+    const live = conn !== undefined && conn.generation === generation ? conn : undefined
+    switch (kind) {
+      case EV_WRITABILITY:
+        if (live === undefined) return
+        live[kWritability](extra === 1)
+        if (extra === 1 && h.onWritable !== undefined) this.#safely('onWritable', live, () => h.onWritable!(live))
+        return
+      case EV_WRITE_DONE: {
+        if (conn === undefined || conn.generation !== generation) return
+        const cb = conn[kWriteDone](extra, text === '' ? undefined : (fromNative(Object.assign(new Error(text), { code: text })) as RiptideError))
+        if (cb !== undefined) this.#safely('write callback', conn, cb)
+        return
+      }
+      case EV_END:
+        if (live !== undefined && h.onEnd !== undefined) this.#safely('onEnd', live, () => h.onEnd!(live))
+        return
+      case EV_IDLE:
+        if (live !== undefined) this.#idle(live, IDLE_KINDS[extra])
+        return
+      case EV_TIMER: {
+        const cb = live?.[kTimer](extra)
+        if (cb !== undefined) this.#safely('timer', live, cb)
+        return
+      }
+      case EV_ACCEPT_ERROR:
+        log(this.#logger, 'warn', `accepting paused after ${text} (${extra} so far); it resumes by itself`)
+        return
+      case EV_EXECUTE: {
+        const tasks = this.#tasks
+        this.#tasks = []
+        for (const task of tasks) this.#safely('execute', undefined, task)
+        return
+      }
+      case EV_TICK:
+        this.#tick()
+        return
+      case EV_SHUTDOWN:
+        this.#markStopped({ drained: generation, reset: extra })
+        return
+    }
+  }
+
+  #idle(conn: Conn, kind: IdleKind): void {
+    const hb = this.#options.heartbeat
+    if (hb !== undefined && kind === 'read') {
+      conn.destroy(new ConnectionError('ETIMEDOUT', `connection ${conn.id}: no data for ${hb.timeout} ms (heartbeat)`))
+    } else if (hb !== undefined && kind === 'write' && conn.open) {
+      conn.write(hb.ping)
+    }
+    const onIdle = this.#handler.onIdle
+    if (onIdle !== undefined) this.#safely('onIdle', conn, () => onIdle.call(this.#handler, conn, kind))
   }
 
   #tick(): void {

@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { parentPort, workerData } from 'node:worker_threads'
-import { consoleLogger } from './logger'
+import { resolveServeOptions } from './options'
 import type { EventHandler } from './handler'
 import { Reactor } from './reactor'
 
@@ -16,12 +16,15 @@ export interface WorkerSetup {
   /** `file:` URL of the handler module. */
   module: string
   exportName: string
+  /** The serve options that cross threads (functions such as a logger do not). */
+  options: Record<string, unknown>
 }
 
 /** Messages a worker reactor sends to the main thread. */
 export type WorkerMessage =
   | { type: 'ready' }
   | { type: 'error'; message: string; code?: string }
+  | { type: 'stopped'; drained: number; reset: number }
 
 /**
  * Imports the handler module. Node 20 does not run the parent's `--import` loader hooks in
@@ -55,13 +58,16 @@ async function main(port: NonNullable<typeof parentPort>, setup: WorkerSetup): P
       code: 'ERR_INVALID_ARG_VALUE',
     })
   }
-  const reactor = new Reactor(handler, consoleLogger)
+  const reactor = new Reactor(handler, resolveServeOptions(setup.options))
   reactor.join(setup.engineId, setup.index)
-  port.on('message', (m: { type: string }) => {
-    if (m.type === 'stop') void reactor.stop()
+  port.on('message', (m: { type: string; drainTimeout?: number }) => {
+    if (m.type === 'stop') void reactor.stop(m.drainTimeout ?? 0)
   })
   // Once stopped nothing is left on this thread's loop but the port: close it to exit.
-  void reactor.stopped.then(() => port.close())
+  void reactor.stopped.then((counts) => {
+    port.postMessage({ type: 'stopped', ...counts } satisfies WorkerMessage)
+    port.close()
+  })
   port.postMessage({ type: 'ready' } satisfies WorkerMessage)
 }
 

@@ -251,8 +251,16 @@ impl EventHandler for Batch {
     }
 
     fn on_accept_error(&mut self, err: &Error, count: u64) {
-        let id = ConnId { slot: 0, generation: 0 };
-        self.push(ACCEPT_ERROR, id, err.code().as_bytes(), count.min(i32::MAX as u64) as i32);
+        let id = ConnId {
+            slot: 0,
+            generation: 0,
+        };
+        self.push(
+            ACCEPT_ERROR,
+            id,
+            err.code().as_bytes(),
+            count.min(i32::MAX as u64) as i32,
+        );
     }
 
     /// JS decides the next delay (`scheduleTick`), so the reactor's own ticker stops here.

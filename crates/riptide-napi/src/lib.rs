@@ -131,6 +131,13 @@ impl NativeOptions {
     }
 }
 
+/// Operator counters of an engine.
+#[napi(object)]
+pub struct NativeStats {
+    pub accept_errors: f64,
+    pub rejected: f64,
+}
+
 /// A bound or connected address.
 #[napi(object)]
 pub struct NativeAddress {
@@ -321,6 +328,16 @@ impl NativeEngine {
             .unwrap_or(0)
     }
 
+    /// Accept pauses (EMFILE...) of this reactor and connections refused by the engine's caps.
+    #[napi]
+    pub fn stats(&self) -> NativeStats {
+        let s = self.driver.with_reactor(|r| r.stats()).unwrap_or_default();
+        NativeStats {
+            accept_errors: s.accept_errors as f64,
+            rejected: s.rejected as f64,
+        }
+    }
+
     /// Open connections on every reactor of the engine.
     #[napi]
     pub fn count_all_connections(&self) -> u32 {
@@ -350,7 +367,9 @@ impl NativeEngine {
     /// Reports `token` (a write-done event) once everything written so far reached the kernel.
     #[napi]
     pub fn mark(&self, env: Env, slot: u32, generation: u32, token: u32) -> Result<()> {
-        self.on_conn(&env, slot, generation, |r, id| r.conns().mark(id, u64::from(token)))
+        self.on_conn(&env, slot, generation, |r, id| {
+            r.conns().mark(id, u64::from(token))
+        })
     }
 
     /// Stops reading the connection (the peer's TCP window closes).
@@ -379,9 +398,18 @@ impl NativeEngine {
 
     /// A one-shot timer event (`token`) for the connection after `ms`.
     #[napi]
-    pub fn set_timer(&self, env: Env, slot: u32, generation: u32, ms: f64, token: u32) -> Result<()> {
+    pub fn set_timer(
+        &self,
+        env: Env,
+        slot: u32,
+        generation: u32,
+        ms: f64,
+        token: u32,
+    ) -> Result<()> {
         let delay = Duration::from_secs_f64(ms.max(0.0) / 1000.0);
-        self.on_conn(&env, slot, generation, |r, id| r.conns().set_timer(id, delay, u64::from(token)))
+        self.on_conn(&env, slot, generation, |r, id| {
+            r.conns().set_timer(id, delay, u64::from(token))
+        })
     }
 
     /// Writes several buffers as one (`writev`).

@@ -211,7 +211,8 @@ impl Driver {
         if let Some(timeout) = drain {
             let mut live = self.live.borrow_mut();
             if let Some(live) = live.as_mut() {
-                live.reactor.drain(Instant::now() + timeout, &mut live.batch);
+                live.reactor
+                    .drain(Instant::now() + timeout, &mut live.batch);
             }
             drop(live);
             // Closes decided here are delivered (and the drain completed) from the loop.
@@ -362,16 +363,19 @@ impl Driver {
         {
             let mut live = self.live.borrow_mut();
             let Some(live) = live.as_mut() else { return };
+            let open = live.reactor.conns().len();
+            let (drained, reset) = live
+                .reactor
+                .drain_status()
+                .map_or((0, 0), |(d, _)| (d.drained, d.reset));
             live.reactor.shutdown(&mut live.batch);
-            live.batch.push(
-                SHUTDOWN,
-                ConnId {
-                    slot: 0,
-                    generation: 0,
-                },
-                &[],
-                0,
-            );
+            // Whatever is still open now closes without a drain: count it as reset.
+            let counts = ConnId {
+                slot: 0,
+                generation: drained as u32,
+            };
+            live.batch
+                .push(SHUTDOWN, counts, &[], (reset + open) as i32);
         }
         self.deliver();
         self.release();

@@ -19,6 +19,9 @@ pub const SEND_TO: i32 = 3;
 /// Report (`WRITE_DONE`) when everything written so far has reached the kernel: `offset` is
 /// the token.
 pub const MARK: i32 = 4;
+/// JS told a producer to wait (its estimate of the batch's writes passed the high water
+/// mark): make sure a writable event follows.
+pub const EXPECT_DRAIN: i32 = 5;
 
 /// The staging arrays JS shares with this engine.
 pub struct Staged {
@@ -76,6 +79,9 @@ impl Staged {
                 }
                 CLOSE => {
                     let _ = conns.close(id);
+                }
+                EXPECT_DRAIN => {
+                    let _ = conns.expect_drain(id);
                 }
                 MARK => {
                     // A stale id: the write before it failed the same way, and the reactor

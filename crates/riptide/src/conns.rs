@@ -293,6 +293,22 @@ impl Conns {
         Ok(())
     }
 
+    /// Promises an `on_writability(.., true)` to a producer that was told to wait (by an
+    /// estimate made before its writes reached this table): at once when the queue is already
+    /// at or below the low water mark, else when it drains there.
+    pub fn expect_drain(&mut self, id: ConnId) -> Result<(), Error> {
+        let low = self.flow.write_low_water_mark;
+        let conn = self.slab.get_mut(id).ok_or(Error::ConnClosed)?;
+        if !conn.unwritable {
+            if conn.outbound.len() <= low {
+                self.notices.push_back(Notice::Writability(id, true));
+            } else {
+                conn.unwritable = true;
+            }
+        }
+        Ok(())
+    }
+
     /// True while the connection is under its high water mark (or back under the low one).
     pub fn is_writable(&self, id: ConnId) -> Result<bool, Error> {
         Ok(!self.get(id)?.unwritable)

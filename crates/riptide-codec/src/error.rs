@@ -1,0 +1,36 @@
+//! Framing errors, with the stable codes the TypeScript API exposes.
+
+/// Why a frame was rejected. The connection can go on: the bad bytes are skipped.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// A frame longer than the configured maximum (netty's `TooLongFrameException`); `length`
+    /// is its declared or observed length.
+    #[error("frame of {length} bytes exceeds the maximum of {max}")]
+    TooLong {
+        /// The frame's length as declared or seen so far.
+        length: u64,
+        /// The configured maximum.
+        max: u64,
+    },
+    /// A frame that cannot be valid (netty's `CorruptedFrameException`).
+    #[error("corrupted frame: {0}")]
+    Corrupted(String),
+    /// An outbound message the framing cannot express.
+    #[error("cannot encode: {0}")]
+    Unencodable(String),
+    /// A codec configuration that cannot work.
+    #[error("invalid codec option: {0}")]
+    InvalidConfig(String),
+}
+
+impl FrameError {
+    /// Node-style code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FrameError::TooLong { .. } => "ERR_FRAME_TOO_LONG",
+            FrameError::Corrupted(_) => "ERR_FRAME_CORRUPT",
+            FrameError::Unencodable(_) => "ERR_FRAME_UNENCODABLE",
+            FrameError::InvalidConfig(_) => "ERR_INVALID_ARG_VALUE",
+        }
+    }
+}

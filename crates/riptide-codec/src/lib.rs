@@ -1,0 +1,106 @@
+//! Sans-IO framing codecs: bytes in, frames and errors out; frames in, bytes out. No sockets,
+//! no clock. One implementation of each framing serves servers, clients, every transport,
+//! Rust and TypeScript. Semantics follow netty's `codec-base` decoders exactly (limits,
+//! discard mode, fail-fast), so a netty peer and a riptide peer agree on every byte.
+//!
+//! A [`Decoder`] looks at the bytes not yet consumed and says what they hold
+//! ([`Decoded`]); the caller keeps the buffer (so whole frames already in a read buffer are
+//! delivered without a copy, and nothing is allocated from a length an attacker declared).
+
+mod delimiter;
+mod error;
+mod fixed;
+mod length_field;
+mod line;
+mod spec;
+
+pub use delimiter::{DelimiterCodec, DelimiterConfig};
+pub use error::FrameError;
+pub use fixed::{FixedLengthCodec, FixedLengthConfig};
+pub use length_field::{ByteOrder, LengthFieldCodec, LengthFieldConfig};
+pub use line::{LineCodec, LineConfig};
+pub use spec::CodecSpec;
+
+/// What the bytes at the front of a buffer hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decoded {
+    /// A frame at `start..end` of the buffer; the first `consumed` bytes are done with.
+    Frame {
+        /// Bytes to drop from the front of the buffer.
+        consumed: usize,
+        /// Start of the frame's payload.
+        start: usize,
+        /// End of the frame's payload.
+        end: usize,
+    },
+    /// `consumed` bytes were discarded (an oversized frame being skipped); call again.
+    Skip {
+        /// Bytes to drop.
+        consumed: usize,
+    },
+    /// A bad frame: drop `consumed` bytes and report `error`; decoding may go on after it
+    /// (as in netty, where the decoder resynchronises).
+    Error {
+        /// Bytes to drop.
+        consumed: usize,
+        /// What was wrong.
+        error: FrameError,
+    },
+    /// No complete frame yet: keep the bytes and call again when more arrive.
+    NeedMore,
+}
+
+/// Splits a byte stream into frames. Implementations keep only small state (discard mode);
+/// the caller owns the bytes.
+pub trait Decoder: Send {
+    /// Decodes from the unconsumed bytes `buf`.
+    fn decode(&mut self, buf: &[u8]) -> Decoded;
+}
+
+/// Frames outbound messages.
+pub trait Encoder: Send {
+    /// Appends `body`, framed, to `out`. A body the framing cannot express (too long for the
+    /// length field, the wrong size for a fixed-length codec) is an error, never truncated.
+    fn encode(&mut self, body: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError>;
+}
+
+/// A decoder and an encoder for one connection.
+pub trait Codec: Decoder + Encoder {}
+
+impl<T: Decoder + Encoder> Codec for T {}
+
+/// Makes a fresh codec per connection (each keeps its own decoding state). Implement it to
+/// plug your own framing into the engine.
+pub trait CodecFactory: Send + Sync + std::fmt::Debug {
+    /// A codec for a new connection.
+    fn new_codec(&self) -> Box<dyn Codec>;
+}
+
+/// Feeds `input` through `decoder` in one go and collects the frames and errors, in order.
+/// Convenient for tests and for callers that own whole buffers.
+pub fn decode_all(
+    decoder: &mut dyn Decoder,
+    input: &[u8],
+) -> (Vec<Vec<u8>>, Vec<FrameError>, usize) {
+    let mut frames = Vec::new();
+    let mut errors = Vec::new();
+    let mut at = 0;
+    loop {
+        match decoder.decode(&input[at..]) {
+            Decoded::Frame {
+                consumed,
+                start,
+                end,
+            } => {
+                frames.push(input[at + start..at + end].to_vec());
+                at += consumed;
+            }
+            Decoded::Skip { consumed } => at += consumed,
+            Decoded::Error { consumed, error } => {
+                errors.push(error);
+                at += consumed;
+            }
+            Decoded::NeedMore => return (frames, errors, input.len() - at),
+        }
+    }
+}

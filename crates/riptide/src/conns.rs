@@ -11,9 +11,10 @@ use crate::slab::Slab;
 use crate::socket::{set_keep_alive, KeepAlive, SocketOptions};
 use crate::stream::{PeerAddr, Stream};
 use crate::timer_wheel::TimerWheel;
-use crate::{ConnId, Error};
+use crate::{ConnId, Error, SharedCodec};
 use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
+use riptide_codec::Codec;
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice, Write};
 use std::net::{Shutdown, SocketAddr};
@@ -49,6 +50,14 @@ pub(crate) struct Connection {
     write_closed: bool,
     /// Counted against the engine's [`Admission`].
     admitted: bool,
+    /// The connection's framing, if its listener has one: one instance decodes (it is taken
+    /// out while frames are delivered), another encodes writes made meanwhile.
+    pub(crate) decoder: Option<Box<dyn Codec>>,
+    encoder: Option<Box<dyn Codec>>,
+    /// Bytes received but not yet delivered: a partial frame, or what the handler retained.
+    pub(crate) inbound: Vec<u8>,
+    /// Since when `inbound` has held a partial frame (for the frame timeout).
+    pub(crate) partial_since: Option<Instant>,
 }
 
 /// Where a connection is in its life. Only `Open` accepts writes.
@@ -91,6 +100,8 @@ pub struct Conns {
     pub(crate) udp: Vec<UdpSocket>,
     /// UDP sessions by socket and peer.
     sessions: HashMap<(usize, SocketAddr), ConnId>,
+    /// Scratch buffer for encoding outbound frames.
+    encoded: Vec<u8>,
 }
 
 impl Conns {
@@ -112,6 +123,7 @@ impl Conns {
             timers: TimerWheel::new(Instant::now()),
             udp: Vec::new(),
             sessions: HashMap::new(),
+            encoded: Vec::new(),
         }
     }
 
@@ -149,6 +161,7 @@ impl Conns {
         mut stream: Stream,
         peer: PeerAddr,
         admitted: bool,
+        codec: Option<&SharedCodec>,
     ) -> Result<ConnId, Error> {
         let id = self.slab.vacant_id().ok_or(Error::TooManyConnections)?;
         let now = Instant::now();
@@ -181,6 +194,10 @@ impl Conns {
             end_requested: false,
             write_closed: false,
             admitted,
+            decoder: codec.map(|f| f.new_codec()),
+            encoder: codec.map(|f| f.new_codec()),
+            inbound: Vec::new(),
+            partial_since: None,
         };
         let id = self
             .slab
@@ -223,8 +240,31 @@ impl Conns {
         self.writev(id, &[data])
     }
 
-    /// Writes several buffers in order as one (`writev(2)` when nothing is queued).
+    /// Writes several buffers in order as one message (`writev(2)` when nothing is queued).
+    /// With a codec the message is framed first; a message the codec cannot express is
+    /// refused with [`Error::Frame`] and nothing is written.
     pub fn writev(&mut self, id: ConnId, bufs: &[&[u8]]) -> Result<(), Error> {
+        let mut framed = std::mem::take(&mut self.encoded);
+        framed.clear();
+        let conn = self.live(id)?;
+        let Some(codec) = conn.encoder.as_mut() else {
+            self.encoded = framed;
+            return self.write_raw(id, bufs);
+        };
+        let encoded = match bufs {
+            [one] => codec.encode(one, &mut framed),
+            _ => codec.encode(&bufs.concat(), &mut framed),
+        };
+        let result = match encoded {
+            Ok(()) => self.write_raw(id, &[&framed]),
+            Err(e) => Err(e.into()),
+        };
+        self.encoded = framed;
+        result
+    }
+
+    /// Writes bytes as they are, past the codec.
+    fn write_raw(&mut self, id: ConnId, bufs: &[&[u8]]) -> Result<(), Error> {
         let track_idle = self.flow.idle.write.is_some() || self.flow.idle.all.is_some();
         let (high, max) = (self.flow.write_high_water_mark, self.flow.max_outbound);
         let conn = self.live(id)?;
@@ -291,6 +331,44 @@ impl Conns {
             conn.markers.push_back((at, token));
         }
         Ok(())
+    }
+
+    /// Keeps `bytes` (the unconsumed end of what `on_traffic` was given) and delivers them
+    /// again, in front of the next bytes that arrive (knet's model of custom framing in the
+    /// handler). Replaces anything retained before.
+    pub fn retain(&mut self, id: ConnId, bytes: &[u8]) -> Result<(), Error> {
+        let conn = self.slab.get_mut(id).ok_or(Error::ConnClosed)?;
+        conn.inbound.clear();
+        conn.inbound.extend_from_slice(bytes);
+        self.note_partial(id);
+        Ok(())
+    }
+
+    /// Bytes received and held for the next delivery (a partial frame or retained bytes).
+    pub fn inbound_len(&self, id: ConnId) -> Result<usize, Error> {
+        Ok(self.get(id)?.inbound.len())
+    }
+
+    /// True when the connection frames its messages with a codec.
+    pub fn has_codec(&self, id: ConnId) -> bool {
+        self.slab.get(id).is_some_and(|c| c.encoder.is_some())
+    }
+
+    /// Starts or stops the partial-frame clock after `inbound` changed.
+    pub(crate) fn note_partial(&mut self, id: ConnId) {
+        let timeout = self.flow.frame_timeout;
+        let Some(conn) = self.slab.get_mut(id) else {
+            return;
+        };
+        if conn.inbound.is_empty() {
+            conn.partial_since = None;
+        } else if conn.partial_since.is_none() {
+            let now = Instant::now();
+            conn.partial_since = Some(now);
+            if let Some(t) = timeout {
+                self.timers.insert(now + t, Timer::Frame(id));
+            }
+        }
     }
 
     /// Promises an `on_writability(.., true)` to a producer that was told to wait (by an
@@ -434,6 +512,7 @@ impl Conns {
                 Stream::Datagram { socket, peer },
                 PeerAddr::Inet(peer),
                 false,
+                None,
             )
             .ok()?;
         self.sessions.insert((socket, peer), id);

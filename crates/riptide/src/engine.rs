@@ -2,7 +2,9 @@
 //! first on the caller's), with new connections spread by a load-balancing policy or by
 //! `SO_REUSEPORT`. This is how Rust programs use riptide without Node.
 
-use crate::{Command, EventHandler, LoadBalancing, PeerAddr, Reactor, ReactorConfig, Remote};
+use crate::{
+    Command, EventHandler, LoadBalancing, PeerAddr, Reactor, ReactorConfig, Remote, SharedCodec,
+};
 use crate::{ConnId, Conns, Error};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,6 +22,8 @@ pub struct EngineConfig {
     pub ticker: bool,
     /// Budgets and socket options of every reactor.
     pub reactor: ReactorConfig,
+    /// Framing of every listener's connections (`None`: raw bytes).
+    pub codec: Option<SharedCodec>,
 }
 
 impl Default for EngineConfig {
@@ -29,6 +33,7 @@ impl Default for EngineConfig {
             load_balancing: LoadBalancing::RoundRobin,
             ticker: false,
             reactor: ReactorConfig::default(),
+            codec: None,
         }
     }
 }
@@ -97,11 +102,11 @@ impl Engine {
         let urls: Vec<String> = urls.into_iter().map(|u| u.as_ref().to_owned()).collect();
         let mut addrs = Vec::with_capacity(urls.len());
         for url in &urls {
-            let bound = reactors[0].listen(url)?;
+            let bound = reactors[0].listen_with(url, config.codec.clone())?;
             if config.reactor.socket.reuse_port {
                 let again = rebind_url(url, &bound);
                 for r in &mut reactors[1..] {
-                    r.listen(&again)?;
+                    r.listen_with(&again, config.codec.clone())?;
                 }
             }
             addrs.push(bound);

@@ -26,6 +26,9 @@ pub enum Error {
     /// The reactor's connection table is full.
     #[error("too many connections")]
     TooManyConnections,
+    /// A framing error from the connection's codec (too long, corrupt, unencodable).
+    #[error(transparent)]
+    Frame(#[from] riptide_codec::FrameError),
     /// Any other operating-system error.
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -42,6 +45,7 @@ impl Error {
             Error::InvalidOption(_) => "ERR_INVALID_ARG_VALUE",
             Error::TooManyConnections => "ERR_TOO_MANY_CONNECTIONS",
             Error::OutboundFull => "ERR_OUTBOUND_FULL",
+            Error::Frame(e) => e.code(),
             Error::Io(e) => io_code(e),
         }
     }

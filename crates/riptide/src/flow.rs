@@ -22,6 +22,9 @@ pub struct FlowConfig {
     pub allow_half_open: bool,
     /// Idle detection.
     pub idle: IdleTimeouts,
+    /// A partial frame (bytes held for the codec or by `retain`) older than this closes the
+    /// connection with `ETIMEDOUT`: the slowloris defence. `None` waits forever.
+    pub frame_timeout: Option<Duration>,
 }
 
 impl Default for FlowConfig {
@@ -33,6 +36,7 @@ impl Default for FlowConfig {
             close_timeout: Some(Duration::from_secs(30)),
             allow_half_open: false,
             idle: IdleTimeouts::default(),
+            frame_timeout: None,
         }
     }
 }
@@ -91,4 +95,6 @@ pub(crate) enum Timer {
     Idle(ConnId, IdleKind),
     /// The close deadline of a closing connection.
     Close(ConnId),
+    /// Check how long a partial frame has been waiting.
+    Frame(ConnId),
 }

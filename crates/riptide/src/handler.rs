@@ -35,6 +35,13 @@ pub trait EventHandler {
         let _ = (conns, id, err);
     }
 
+    /// The connection's codec rejected input (`Error::Frame`: too long, corrupt). The bad
+    /// bytes were skipped and the connection goes on, as in netty; close it here if the
+    /// protocol cannot recover.
+    fn on_error(&mut self, conns: &mut Conns, id: ConnId, err: &Error) {
+        let _ = (conns, id, err);
+    }
+
     /// The connection crossed a water mark: `false` when its queue rose above the high mark,
     /// `true` when it fell back to the low mark (the "drain" moment to write again).
     fn on_writability(&mut self, conns: &mut Conns, id: ConnId, writable: bool) {

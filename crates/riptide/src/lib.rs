@@ -45,6 +45,11 @@ pub use flow::{FlowConfig, IdleKind, IdleTimeouts};
 pub use handler::EventHandler;
 /// Wakes a reactor's poll from any thread (re-exported from mio).
 pub use mio::Waker;
+/// The framing codecs (re-exported crate `riptide-codec`).
+pub use riptide_codec as codec;
+
+/// A codec factory shared by a listener's connections (each gets its own codec from it).
+pub type SharedCodec = std::sync::Arc<dyn riptide_codec::CodecFactory>;
 pub use reactor::{DrainStatus, Reactor, ReactorConfig, ReactorStats, TurnOutcome};
 pub use remote::{Command, Completion, Remote, Task};
 pub use slab::{ConnId, MAX_SLOTS};

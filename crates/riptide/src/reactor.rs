@@ -10,8 +10,9 @@ use crate::flow::{FlowConfig, IdleKind, Timer};
 use crate::remote::{self, Command, Inbox, Remote};
 use crate::socket::SocketOptions;
 use crate::stream::{Listener, PeerAddr, Stream};
-use crate::{ConnId, Conns, Error, EventHandler};
+use crate::{ConnId, Conns, Error, EventHandler, SharedCodec};
 use mio::{Events, Interest, Poll, Token, Waker};
+use riptide_codec::Decoded;
 use std::io::{self, Read};
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -106,6 +107,8 @@ pub struct Reactor {
     remote: Remote,
     inbox: Inbox,
     listeners: Vec<Listener>,
+    /// The codec of each listener's connections (same index as `listeners`).
+    codecs: Vec<Option<SharedCodec>>,
     conns: Conns,
     read_buf: Vec<u8>,
     config: ReactorConfig,
@@ -157,6 +160,7 @@ impl Reactor {
             remote,
             inbox,
             listeners: Vec::new(),
+            codecs: Vec::new(),
             conns,
             config,
             again: Vec::new(),
@@ -177,6 +181,16 @@ impl Reactor {
     /// Binds and starts listening on `url` (`tcp://host:port`, `unix://path`). Returns the
     /// bound address, which tells the port when the URL asked for port 0.
     pub fn listen(&mut self, url: &str) -> Result<PeerAddr, Error> {
+        self.listen_with(url, None)
+    }
+
+    /// Like [`Reactor::listen`], with a codec framing every connection of the listener
+    /// (`on_traffic` then gets whole frames and writes are framed). Ignored for UDP.
+    pub fn listen_with(
+        &mut self,
+        url: &str,
+        codec: Option<SharedCodec>,
+    ) -> Result<PeerAddr, Error> {
         let address = Address::parse(url)?;
         let token = Token(FIRST_LISTENER - self.listeners.len());
         let listener = if let Address::Udp(addr) = address {
@@ -196,6 +210,7 @@ impl Reactor {
         };
         let local = listener.local_addr()?;
         self.listeners.push(listener);
+        self.codecs.push(codec);
         Ok(local)
     }
 
@@ -266,6 +281,7 @@ impl Reactor {
         for mut l in self.listeners.drain(..) {
             let _ = self.poll.registry().deregister(&mut l);
         }
+        self.codecs.clear();
         if let Some(d) = self.draining.as_mut() {
             d.deadline = d.deadline.min(deadline);
         } else {
@@ -459,6 +475,7 @@ impl Reactor {
         for mut l in self.listeners.drain(..) {
             let _ = self.poll.registry().deregister(&mut l);
         }
+        self.codecs.clear();
         self.again.clear();
         self.tick_at = None;
         self.sweep_at = None;
@@ -487,6 +504,18 @@ impl Reactor {
                     }
                 }
                 Timer::Idle(id, kind) => self.check_idle(id, kind, now, handler),
+                Timer::Frame(id) => {
+                    let timeout = self.conns.flow.frame_timeout.unwrap_or_default();
+                    match self.conns.slab.get(id).and_then(|c| c.partial_since) {
+                        Some(since) if now.duration_since(since) >= timeout => {
+                            let timed_out =
+                                io::Error::new(io::ErrorKind::TimedOut, "partial frame timed out");
+                            let _ = self.conns.destroy(id, Some(timed_out.into()));
+                        }
+                        Some(since) => self.conns.timers.insert(since + timeout, Timer::Frame(id)),
+                        None => {}
+                    }
+                }
                 Timer::Close(id) => {
                     if self
                         .conns
@@ -541,9 +570,9 @@ impl Reactor {
         let n = commands.len();
         for cmd in commands.drain(..) {
             match cmd {
-                Command::Adopt(std, peer) => {
+                Command::Adopt(std, peer, codec) => {
                     if let Ok(stream) = std.into_stream() {
-                        self.open(stream, peer, handler);
+                        self.open(stream, peer, codec.as_ref(), handler);
                     }
                 }
                 Command::Write(id, data, done) => {
@@ -588,12 +617,18 @@ impl Reactor {
     }
 
     /// Adds an admitted connection to this reactor's table and announces it.
-    fn open<H: EventHandler>(&mut self, stream: Stream, peer: PeerAddr, handler: &mut H) {
+    fn open<H: EventHandler>(
+        &mut self,
+        stream: Stream,
+        peer: PeerAddr,
+        codec: Option<&SharedCodec>,
+        handler: &mut H,
+    ) {
         let ip = match peer {
             PeerAddr::Inet(a) => Some(a.ip()),
             PeerAddr::Unix(_) => None,
         };
-        match self.conns.insert(stream, peer, true) {
+        match self.conns.insert(stream, peer, true, codec) {
             Ok(id) => {
                 handler.on_open(&mut self.conns, id);
                 self.reap(handler);
@@ -648,15 +683,16 @@ impl Reactor {
             } else {
                 self.remote.index
             };
+            let codec = self.codecs[index].clone();
             if target == self.remote.index {
-                self.open(stream, peer, handler);
+                self.open(stream, peer, codec.as_ref(), handler);
             } else if let Some(std) = stream.into_std() {
-                if let Err(Command::Adopt(std, peer)) =
-                    self.peers[target].try_send(Command::Adopt(std, peer))
+                if let Err(Command::Adopt(std, peer, codec)) =
+                    self.peers[target].try_send(Command::Adopt(std, peer, codec))
                 {
                     // The chosen reactor stopped: serve the connection here instead.
                     if let Ok(stream) = std.into_stream() {
-                        self.open(stream, peer, handler);
+                        self.open(stream, peer, codec.as_ref(), handler);
                     }
                 }
             }
@@ -735,7 +771,7 @@ impl Reactor {
                 if track_idle {
                     conn.last_read = Instant::now();
                 }
-                handler.on_traffic(&mut self.conns, id, &self.read_buf[..n]);
+                deliver(&mut self.conns, handler, id, &self.read_buf[..n]);
                 if n == self.read_buf.len() || hup_seen {
                     self.again.push(token);
                 }
@@ -749,6 +785,63 @@ impl Reactor {
         };
         self.reap(handler);
         n
+    }
+}
+
+/// Hands freshly read bytes to the handler: whole frames through the connection's codec
+/// (straight from the read buffer when nothing was held), or the bytes themselves after any
+/// the handler retained. What is left (a partial frame) is kept for the next read.
+fn deliver<H: EventHandler>(conns: &mut Conns, handler: &mut H, id: ConnId, fresh: &[u8]) {
+    let Some(conn) = conns.slab.get_mut(id) else {
+        return;
+    };
+    let mut held = std::mem::take(&mut conn.inbound);
+    let Some(mut codec) = conn.decoder.take() else {
+        if held.is_empty() {
+            handler.on_traffic(conns, id, fresh);
+        } else {
+            held.extend_from_slice(fresh);
+            handler.on_traffic(conns, id, &held);
+        }
+        conns.note_partial(id);
+        return;
+    };
+    let src: &[u8] = if held.is_empty() {
+        fresh
+    } else {
+        held.extend_from_slice(fresh);
+        &held
+    };
+    let open = |conns: &Conns| {
+        conns
+            .slab
+            .get(id)
+            .is_some_and(|c| c.state == crate::conns::State::Open)
+    };
+    let mut used = 0;
+    while open(conns) {
+        match codec.decode(&src[used..]) {
+            Decoded::Frame {
+                consumed,
+                start,
+                end,
+            } => {
+                handler.on_traffic(conns, id, &src[used + start..used + end]);
+                used += consumed;
+            }
+            Decoded::Skip { consumed } => used += consumed,
+            Decoded::Error { consumed, error } => {
+                used += consumed;
+                handler.on_error(conns, id, &Error::Frame(error));
+            }
+            Decoded::NeedMore => break,
+        }
+    }
+    let rest = src[used..].to_vec();
+    if let Some(conn) = conns.slab.get_mut(id) {
+        conn.decoder = Some(codec);
+        conn.inbound = rest;
+        conns.note_partial(id);
     }
 }
 

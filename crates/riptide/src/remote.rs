@@ -3,6 +3,7 @@
 //! only when it has no wake pending, and each sender's commands run in the order sent.
 
 use crate::stream::{PeerAddr, StdStream};
+use crate::SharedCodec;
 use crate::{ConnId, Conns, Error};
 use crossbeam_channel::{Receiver, Sender};
 use mio::Waker;
@@ -17,8 +18,9 @@ pub type Task = Box<dyn FnOnce(&mut Conns) + Send>;
 
 /// One unit of cross-thread work.
 pub enum Command {
-    /// A connection accepted elsewhere (the load balancer chose this reactor).
-    Adopt(StdStream, PeerAddr),
+    /// A connection accepted elsewhere (the load balancer chose this reactor), with its
+    /// listener's codec.
+    Adopt(StdStream, PeerAddr, Option<SharedCodec>),
     /// Write bytes; `done` reports `Ok` once they are written or queued, or the error.
     Write(ConnId, Vec<u8>, Option<Completion>),
     /// Write several buffers in order, as one.

@@ -1,0 +1,160 @@
+//! Codecs on live connections: framed echo under random splits, frame errors that do not end
+//! the connection, custom framing with `retain`, and the partial-frame timeout.
+
+use riptide::codec::{CodecSpec, LengthFieldConfig, LineConfig};
+use riptide::{ConnId, Conns, Engine, EngineConfig, Error, EventHandler, PeerAddr, StopHandle};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+#[derive(Clone)]
+struct Framed {
+    tx: mpsc::Sender<String>,
+}
+
+impl EventHandler for Framed {
+    fn on_traffic(&mut self, conns: &mut Conns, id: ConnId, frame: &[u8]) {
+        let _ = self
+            .tx
+            .send(format!("frame {}", String::from_utf8_lossy(frame)));
+        conns.write(id, frame).unwrap();
+    }
+    fn on_error(&mut self, _: &mut Conns, _: ConnId, err: &Error) {
+        let _ = self.tx.send(format!("error {}", err.code()));
+    }
+    fn on_close(&mut self, _: &mut Conns, _: ConnId, err: Option<&Error>) {
+        let _ = self
+            .tx
+            .send(format!("close {}", err.map_or("none", Error::code)));
+    }
+}
+
+fn start(config: EngineConfig) -> (SocketAddr, StopHandle, mpsc::Receiver<String>) {
+    let engine = Engine::bind_with(["tcp://127.0.0.1:0"], config).unwrap();
+    let PeerAddr::Inet(addr) = engine.local_addrs()[0] else {
+        unreachable!()
+    };
+    let stop = engine.stop_handle();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        engine.run(Framed { tx }).unwrap();
+    });
+    (addr, stop, rx)
+}
+
+fn length_field() -> EngineConfig {
+    let spec = CodecSpec::LengthField(LengthFieldConfig {
+        max_frame_length: 1024,
+        length_field_length: 2,
+        initial_bytes_to_strip: 2,
+        ..LengthFieldConfig::default()
+    });
+    spec.validate().unwrap();
+    EngineConfig {
+        codec: Some(Arc::new(spec)),
+        ..EngineConfig::default()
+    }
+}
+
+#[test]
+fn length_field_echo_is_frame_exact_under_byte_splits() {
+    let (addr, stop, rx) = start(length_field());
+    let mut c = TcpStream::connect(addr).unwrap();
+    let mut wire = Vec::new();
+    for msg in ["hello", "", "world!"] {
+        wire.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+        wire.extend_from_slice(msg.as_bytes());
+    }
+    for b in &wire {
+        c.write_all(&[*b]).unwrap();
+        thread::sleep(Duration::from_micros(200));
+    }
+    let mut back = vec![0u8; wire.len()];
+    c.read_exact(&mut back).unwrap();
+    assert_eq!(back, wire, "echoed frames are framed again by the encoder");
+    let frames: Vec<String> = (0..3).map(|_| rx.recv().unwrap()).collect();
+    assert_eq!(frames, vec!["frame hello", "frame ", "frame world!"]);
+    stop.stop();
+}
+
+#[test]
+fn an_oversized_frame_is_reported_and_the_connection_goes_on() {
+    let (addr, stop, rx) = start(length_field());
+    let mut c = TcpStream::connect(addr).unwrap();
+    let mut wire = vec![0xff, 0xff];
+    wire.extend(vec![0u8; 0xffff]);
+    wire.extend_from_slice(&[0, 2, b'o', b'k']);
+    c.write_all(&wire).unwrap();
+    assert_eq!(rx.recv().unwrap(), "error ERR_FRAME_TOO_LONG");
+    assert_eq!(rx.recv().unwrap(), "frame ok");
+    let mut back = [0u8; 4];
+    c.read_exact(&mut back).unwrap();
+    assert_eq!(&back, &[0, 2, b'o', b'k']);
+    stop.stop();
+}
+
+#[test]
+fn frame_timeout_closes_a_slowloris() {
+    let mut config = EngineConfig {
+        codec: Some(Arc::new(CodecSpec::Line(LineConfig::default()))),
+        ..EngineConfig::default()
+    };
+    config.reactor.flow.frame_timeout = Some(Duration::from_millis(150));
+    let (addr, stop, rx) = start(config);
+    let mut c = TcpStream::connect(addr).unwrap();
+    let started = Instant::now();
+    c.write_all(b"complete\nnever ends").unwrap();
+    assert_eq!(rx.recv().unwrap(), "frame complete");
+    for _ in 0..3 {
+        thread::sleep(Duration::from_millis(40));
+        let _ = c.write_all(b".");
+    }
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+        "close ETIMEDOUT"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(150) && waited < Duration::from_secs(2),
+        "{waited:?}"
+    );
+    stop.stop();
+}
+
+#[test]
+fn retain_redelivers_unconsumed_bytes_with_the_next_ones() {
+    /// Consumes 4-byte records only; keeps any remainder.
+    #[derive(Clone)]
+    struct Records(mpsc::Sender<Vec<u8>>);
+    impl EventHandler for Records {
+        fn on_traffic(&mut self, conns: &mut Conns, id: ConnId, data: &[u8]) {
+            let whole = data.len() / 4 * 4;
+            for r in data[..whole].chunks(4) {
+                self.0.send(r.to_vec()).unwrap();
+            }
+            conns.retain(id, &data[whole..]).unwrap();
+        }
+    }
+    let engine = Engine::bind(["tcp://127.0.0.1:0"]).unwrap();
+    let PeerAddr::Inet(addr) = engine.local_addrs()[0] else {
+        unreachable!()
+    };
+    let stop = engine.stop_handle();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        engine.run(Records(tx)).unwrap();
+    });
+    let mut c = TcpStream::connect(addr).unwrap();
+    for part in [&b"abcde"[..], b"fg", b"hijkl"] {
+        c.write_all(part).unwrap();
+        thread::sleep(Duration::from_millis(30));
+    }
+    let got: Vec<Vec<u8>> = (0..3).map(|_| rx.recv().unwrap()).collect();
+    assert_eq!(
+        got,
+        vec![b"abcd".to_vec(), b"efgh".to_vec(), b"ijkl".to_vec()]
+    );
+    stop.stop();
+}

@@ -10,7 +10,15 @@
  * @packageDocumentation
  */
 export { serve, Engine, type ListenerAddress, type StopOptions } from './lib/engine'
-export type { StopCounts } from './lib/reactor'
+export type { StopCounts, ListenSpec } from './lib/reactor'
+export {
+  codecs,
+  type Codec,
+  type LineCodec,
+  type DelimiterCodec,
+  type FixedLengthCodec,
+  type LengthFieldCodec,
+} from './lib/codecs'
 export type { EventHandler, IdleKind } from './lib/handler'
 export { Conn, type ConnHandle, type SocketAddress, type WriteDoneCallback } from './lib/conn'
 export { asyncWrite, asyncClose, type WriteCallback } from './lib/async'
@@ -32,4 +40,6 @@ export {
   EngineStoppedError,
   InvalidOptionError,
   ConnectionError,
+  FrameTooLongError,
+  FrameError,
 } from './lib/errors'

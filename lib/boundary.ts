@@ -39,6 +39,8 @@ export const EV_IDLE = 11
 export const EV_TIMER = 12
 /** Accepting paused for lack of resources: bytes = code, extra = count so far. */
 export const EV_ACCEPT_ERROR = 13
+/** The codec rejected input or a write (the connection goes on): bytes = code, NUL, message. */
+export const EV_ERROR = 14
 
 /** Ints per staged op (after the leading count). */
 export const OP_STRIDE = 5
@@ -52,6 +54,8 @@ export const OP_SEND_TO = 3
 export const OP_MARK = 4
 /** Staged promise of a writable event: JS told a producer to wait based on its estimate. */
 export const OP_EXPECT_DRAIN = 5
+/** Staged retain: keep the bytes (what onTraffic did not consume) for the next delivery. */
+export const OP_RETAIN = 6
 
 /** Staged ops one engine can hold before flushing natively. */
 export const STAGED_OPS = 4096

@@ -328,6 +328,12 @@ export class Conn {
     this.#drainExpected = false
   }
 
+  /** Bytes received and held for the next delivery: a partial frame of its codec, or what `onTraffic` did not consume. */
+  get inboundBuffered(): number {
+    if (!this.#open || this.slot < 0) return 0
+    return this.#sink.call((n) => n.inboundBuffered(this.slot, this.generation))
+  }
+
   /** Bytes accepted for this connection and not yet handed to the kernel. */
   get outboundBuffered(): number {
     if (!this.#open) return 0

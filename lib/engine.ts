@@ -8,7 +8,8 @@ import { Worker } from 'node:worker_threads'
 import { EngineStoppedError, InvalidOptionError, RiptideError } from './errors'
 import type { EventHandler } from './handler'
 import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options'
-import { Reactor, type StopCounts } from './reactor'
+import { checkCodec } from './codecs'
+import { type ListenSpec, Reactor, type StopCounts } from './reactor'
 import type { WorkerMessage, WorkerSetup } from './worker'
 
 /** A bound listener. */
@@ -168,8 +169,8 @@ function transferable(o: ResolvedServeOptions): Record<string, unknown> {
 
 /**
  * Starts a server on one or more addresses and resolves once it listens, after `onBoot`.
- * Addresses: `tcp://host:port`, `tcp4://`, `tcp6://[host]:port`, `unix://path` (port 0 picks
- * a free port).
+ * Addresses: `tcp://host:port`, `tcp4://`, `tcp6://[host]:port`, `udp://...`, `unix://path`
+ * (port 0 picks a free port); `{ url, codec }` gives one listener its own codec.
  *
  * @example
  * ```ts
@@ -183,18 +184,24 @@ function transferable(o: ResolvedServeOptions): Record<string, unknown> {
  * @throws {AddressInUseError} `ERR_ADDRESS_IN_USE` when the address is taken.
  * @throws {InvalidOptionError} `ERR_INVALID_ARG_VALUE` for a bad option.
  */
-export async function serve(address: string | string[], handler: EventHandler, options?: ServeOptions): Promise<Engine> {
-  const urls = typeof address === 'string' ? [address] : address
-  if (!Array.isArray(urls) || urls.length === 0 || urls.some((u) => typeof u !== 'string')) {
-    throw new InvalidOptionError('address must be a string or a non-empty array of strings')
+export async function serve(
+  address: string | ListenSpec | Array<string | ListenSpec>,
+  handler: EventHandler,
+  options?: ServeOptions,
+): Promise<Engine> {
+  const list = Array.isArray(address) ? address : [address]
+  const listeners: ListenSpec[] = list.map((a) => (typeof a === 'string' ? { url: a } : a))
+  if (listeners.length === 0 || listeners.some((l) => l === null || typeof l !== 'object' || typeof l.url !== 'string')) {
+    throw new InvalidOptionError('address must be a URL string, a { url, codec } object, or a non-empty array of them')
   }
+  for (const l of listeners) if (l.codec !== undefined) l.codec = checkCodec(l.codec)
   if (handler === null || typeof handler !== 'object') {
     throw new InvalidOptionError('handler must be an object of callbacks')
   }
   const o = resolveServeOptions(options)
   let engine: Engine | undefined
   const reactor = new Reactor(handler, o, { onTick: () => (engine ? handler.onTick?.(engine) : 0) })
-  reactor.listen(urls)
+  reactor.listen(listeners)
   const workers: Worker[] = []
   try {
     for (let i = 1; i < o.reactors; i++) workers.push(await startWorker(reactor.engineId, i, o))

@@ -59,6 +59,16 @@ export class InvalidOptionError extends RiptideError {
   }
 }
 
+/** A frame exceeded its codec's maximum (`ERR_FRAME_TOO_LONG`); the bytes were skipped. */
+export class FrameTooLongError extends RiptideError {
+  constructor(message: string) {
+    super('ERR_FRAME_TOO_LONG', message)
+  }
+}
+
+/** A frame could not be valid (`ERR_FRAME_CORRUPT`), or a message could not be framed (`ERR_FRAME_UNENCODABLE`). */
+export class FrameError extends RiptideError {}
+
 /** A connection ended because of a socket error; `code` is the errno name (`ECONNRESET`...). */
 export class ConnectionError extends RiptideError {}
 
@@ -77,6 +87,11 @@ export function fromNative(err: unknown): unknown {
       return new EngineStoppedError(err.message)
     case 'ERR_INVALID_ARG_VALUE':
       return new InvalidOptionError(err.message)
+    case 'ERR_FRAME_TOO_LONG':
+      return new FrameTooLongError(err.message)
+    case 'ERR_FRAME_CORRUPT':
+    case 'ERR_FRAME_UNENCODABLE':
+      return new FrameError(code, err.message)
     default:
       return typeof code === 'string' ? new RiptideError(code, err.message, { cause: err }) : err
   }

@@ -16,11 +16,13 @@ export interface EventHandler {
   /** A connection was accepted. */
   onOpen?(conn: Conn): void
   /**
-   * Bytes arrived (or `conn.wake()` was called: then `data` is empty). `data` is a view into
-   * a shared buffer, valid only during this call: copy it (`data.slice()`) to keep it.
-   * Everything delivered counts as consumed.
+   * Bytes arrived: with a codec, one whole frame; without, whatever was read (or nothing,
+   * after `conn.wake()`). `data` is a view into a shared buffer, valid only during this call:
+   * copy it (`data.slice()`) to keep it. Without a codec you may return how many bytes you
+   * consumed; the rest is delivered again in front of the next bytes (custom framing).
+   * Returning nothing consumes everything.
    */
-  onTraffic?(conn: Conn, data: Uint8Array): void
+  onTraffic?(conn: Conn, data: Uint8Array): number | void
   /**
    * The connection's queue fell back to `writeLowWaterMark` after `write()` returned false:
    * write again (Node's `'drain'`, netty's writability change).
@@ -40,8 +42,11 @@ export interface EventHandler {
   /** The engine stopped; every connection on every reactor has had its `onClose`. Main thread only. */
   onShutdown?(engine: Engine): void
   /**
-   * A callback threw. Without `onError` the error goes to the logger and the engine goes on
-   * (the connection stays open). `conn` is undefined for engine-level callbacks.
+   * A callback threw, or the codec rejected input (`ERR_FRAME_TOO_LONG`,
+   * `ERR_FRAME_CORRUPT`: the bad bytes were skipped) or a message (`ERR_FRAME_UNENCODABLE`).
+   * Without `onError` the error goes to the logger and the engine goes on (the connection
+   * stays open; close it here if your protocol cannot recover). `conn` is undefined for
+   * engine-level callbacks.
    */
   onError?(err: unknown, conn: Conn | undefined): void
 }

@@ -1,5 +1,6 @@
 /** Server options: their types, documented defaults (gnet's where gnet has them), and validation. */
 import { isIP } from 'node:net'
+import { checkCodec, type Codec } from './codecs'
 import { InvalidOptionError } from './errors'
 import { consoleLogger, type Logger } from './logger'
 
@@ -105,6 +106,10 @@ export interface ServeOptions {
   maxConnections?: number
   /** Most open connections from one IP. Default `0` (no cap). */
   maxConnectionsPerIp?: number
+  /** Framing of every listener without its own codec (see `codecs`). Default none: raw bytes. */
+  codec?: Codec
+  /** Ms a partial frame (or retained bytes) may wait for the rest before the connection is closed with `ETIMEDOUT` (slowloris). Default `0`: no limit. */
+  frameTimeout?: number
   /** Listen backlog. Default `1024`. */
   backlog?: number
   /** Most readiness events one reactor turn handles before yielding to the JS loop. Default `1024`. */
@@ -114,7 +119,8 @@ export interface ServeOptions {
 }
 
 /** {@link ServeOptions} with every default filled in. */
-export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat'>> & {
+export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec'>> & {
+  codec: Codec | undefined
   workerModule: string | undefined
   tcpKeepAlive: Required<TcpKeepAlive> | undefined
   idleTimeout: Required<IdleTimeout>
@@ -149,6 +155,8 @@ export const DEFAULT_SERVE_OPTIONS: Readonly<ResolvedServeOptions> = Object.free
   heartbeat: undefined,
   maxConnections: 0,
   maxConnectionsPerIp: 0,
+  codec: undefined,
+  frameTimeout: 0,
   logger: consoleLogger,
   backlog: 1024,
   eventBudget: 1024,
@@ -213,6 +221,8 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
   int('closeTimeout', o.closeTimeout, 0, 2 ** 31 - 1)
   bool('allowHalfOpen', o.allowHalfOpen)
   int('maxConnections', o.maxConnections, 0, 2 ** 31 - 1)
+  int('frameTimeout', o.frameTimeout, 0, 2 ** 31 - 1)
+  if (o.codec !== undefined) o.codec = checkCodec(o.codec)
   int('maxConnectionsPerIp', o.maxConnectionsPerIp, 0, 2 ** 31 - 1)
   const idle = (o.idleTimeout ?? {}) as IdleTimeout
   if (idle === null || typeof idle !== 'object') throw new InvalidOptionError('options.idleTimeout must be an object')

@@ -10,6 +10,7 @@ import {
   EV_DATA,
   EV_DATAGRAM,
   EV_END,
+  EV_ERROR,
   EV_EXECUTE,
   EV_IDLE,
   EV_OPEN,
@@ -21,6 +22,7 @@ import {
   OP_CLOSE,
   OP_EXPECT_DRAIN,
   OP_MARK,
+  OP_RETAIN,
   OP_SEND_TO,
   OP_STRIDE,
   OP_WRITE,
@@ -30,6 +32,7 @@ import {
   STRIDE,
 } from './boundary'
 import { Conn, type ConnSink, kBatchEnd, kEnded, kTimer, kWritability, kWriteDone } from './conn'
+import type { Codec } from './codecs'
 import { ConnClosedError, ConnectionError, fromNative, RiptideError } from './errors'
 import type { EventHandler, IdleKind } from './handler'
 import { log, type Logger } from './logger'
@@ -72,7 +75,14 @@ export function nativeOptions(o: ResolvedServeOptions) {
     observeOutput: o.idleTimeout.observeOutput,
     maxConnections: o.maxConnections,
     maxConnectionsPerIp: o.maxConnectionsPerIp,
+    frameTimeout: o.frameTimeout,
   }
+}
+
+/** A listener: its URL and (optionally) its codec. */
+export interface ListenSpec {
+  url: string
+  codec?: Codec
 }
 
 /** What a reactor asks of its owner for engine-level events. */
@@ -102,6 +112,8 @@ export class Reactor implements ConnSink {
   readonly #bytes = new Uint8Array(STAGED_BYTES)
   /** Connections that staged writes in the current batch. */
   readonly #stagedConns: Conn[] = []
+  /** Bytes `onTraffic` did not consume in this batch, per connection (kept in order). */
+  readonly #tails = new Map<Conn, Uint8Array>()
   #native!: NativeEngine
   #inBatch = false
   #used = 0
@@ -119,10 +131,11 @@ export class Reactor implements ConnSink {
     this.stopped = new Promise((resolve) => (this.#markStopped = resolve))
   }
 
-  /** Binds `urls` and starts reactor 0 of a new engine. Throws riptide errors. */
-  listen(urls: string[]): void {
+  /** Binds the listeners and starts reactor 0 of a new engine. Throws riptide errors. */
+  listen(listeners: ListenSpec[]): void {
     const o = nativeOptions(this.#options)
-    this.#start(() => native.NativeEngine.listen(urls, o, this.#dispatch, this.#ops, this.#bytes))
+    const specs = listeners.map((l) => ({ url: l.url, codec: l.codec ?? this.#options.codec }))
+    this.#start(() => native.NativeEngine.listen(specs, o, this.#dispatch, this.#ops, this.#bytes))
   }
 
   /** Starts reactor `index` of engine `engineId` on this thread. */
@@ -266,6 +279,15 @@ export class Reactor implements ConnSink {
     this.#used = 0
   }
 
+  /** Stages the bytes to redeliver in front of the connection's next data. */
+  #retain(conn: Conn, tail: Uint8Array): void {
+    if (!conn.open || tail.length > STAGED_BYTES) return
+    if (this.#ops[0] >= STAGED_OPS || this.#used + tail.length > STAGED_BYTES) this.flush()
+    this.#bytes.set(tail, this.#used)
+    this.#stage(OP_RETAIN, conn, this.#used, tail.length)
+    this.#used += tail.length
+  }
+
   /** Calls a user callback, routing a throw to `onError`. */
   #safely(where: string, conn: Conn | undefined, fn: () => void): void {
     try {
@@ -291,10 +313,21 @@ export class Reactor implements ConnSink {
         if (kind === EV_DATA) {
           const conn = this.#conns[slot]
           if (conn === undefined || conn.generation !== generation || h.onTraffic === undefined) continue
+          let data = arena.subarray(offset, offset + length)
+          const tail = this.#tails.get(conn)
+          if (tail !== undefined) {
+            data = Buffer.concat([tail, data])
+            this.#tails.delete(conn)
+          }
+          let consumed: number | void = undefined
           try {
-            h.onTraffic(conn, arena.subarray(offset, offset + length))
+            consumed = h.onTraffic(conn, data)
           } catch (err) {
             this.report(err, conn, 'onTraffic')
+          }
+          // Custom framing: keep what was not consumed for the next delivery.
+          if (typeof consumed === 'number' && consumed < data.length && conn.open) {
+            this.#tails.set(conn, data.slice(Math.max(0, Math.floor(consumed))))
           }
         } else if (kind === EV_OPEN) {
           const extra = meta[at + 5]
@@ -314,6 +347,8 @@ export class Reactor implements ConnSink {
         }
       }
     } finally {
+      for (const [conn, tail] of this.#tails) this.#retain(conn, tail)
+      this.#tails.clear()
       this.#inBatch = false
       for (const conn of this.#stagedConns) conn[kBatchEnd]()
       this.#stagedConns.length = 0
@@ -358,6 +393,13 @@ export class Reactor implements ConnSink {
       case EV_TIMER: {
         const cb = live?.[kTimer](extra)
         if (cb !== undefined) this.#safely('timer', live, cb)
+        return
+      }
+      case EV_ERROR: {
+        const nul = text.indexOf('\0')
+        const code = nul < 0 ? text : text.slice(0, nul)
+        const err = fromNative(Object.assign(new Error(nul < 0 ? code : text.slice(nul + 1)), { code }))
+        this.report(err, live, 'codec')
         return
       }
       case EV_ACCEPT_ERROR:

@@ -52,6 +52,9 @@ pub const IDLE: i32 = 11;
 pub const TIMER: i32 = 12;
 /// Accepting paused for lack of resources: bytes are the code, `extra` the running count.
 pub const ACCEPT_ERROR: i32 = 13;
+/// The codec rejected input or a write (the connection goes on): bytes are the code, then
+/// `\0`, then the message.
+pub const ERROR: i32 = 14;
 
 /// Events collected for the next JS call. Written only while no JS runs.
 pub struct Batch {
@@ -222,6 +225,13 @@ impl EventHandler for Batch {
     fn on_close(&mut self, _: &mut Conns, id: ConnId, err: Option<&Error>) {
         let code = err.map(|e| e.code()).unwrap_or("");
         self.push(CLOSE, id, code.as_bytes(), 0);
+    }
+
+    fn on_error(&mut self, _: &mut Conns, id: ConnId, err: &Error) {
+        let msg = err.to_string();
+        let code = err.code().as_bytes();
+        let len = code.len() + 1 + msg.len();
+        self.push_parts(ERROR, id, &[code, b"\0", msg.as_bytes()], len, 0);
     }
 
     fn on_writability(&mut self, _: &mut Conns, id: ConnId, writable: bool) {

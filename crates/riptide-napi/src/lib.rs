@@ -6,6 +6,7 @@
 #![cfg(unix)]
 
 mod batch;
+mod codec;
 mod completions;
 mod raw;
 mod registry;
@@ -13,13 +14,14 @@ mod same_thread_driver;
 mod staged;
 mod uv;
 
+use codec::NativeListen;
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
 use registry::Shared;
 use riptide::{
     Admission, ConnId, FlowConfig, IdleTimeouts, KeepAlive, LoadBalancing, PeerAddr, Reactor,
-    ReactorConfig, Remote, SocketOptions,
+    ReactorConfig, Remote, SharedCodec, SocketOptions,
 };
 use same_thread_driver::{Driver, JsParts};
 use std::rc::Rc;
@@ -71,6 +73,8 @@ pub struct NativeOptions {
     /// 0: no cap.
     pub max_connections: u32,
     pub max_connections_per_ip: u32,
+    /// ms a partial frame may wait; 0 for no limit.
+    pub frame_timeout: u32,
 }
 
 impl NativeOptions {
@@ -114,6 +118,7 @@ impl NativeOptions {
                     all: ms(self.idle_all),
                     observe_output: self.observe_output,
                 },
+                frame_timeout: ms(self.frame_timeout),
             },
             admission: Arc::new(Admission::new(
                 opt(self.max_connections),
@@ -195,7 +200,7 @@ impl NativeEngine {
     #[napi(factory)]
     pub fn listen(
         env: Env,
-        urls: Vec<String>,
+        listeners: Vec<NativeListen>,
         options: NativeOptions,
         #[napi(ts_arg_type = "(count: number, meta: Int32Array, arena: Uint8Array) => void")]
         dispatch: Unknown<'_>,
@@ -204,13 +209,22 @@ impl NativeEngine {
     ) -> Result<NativeEngine> {
         let config = options.reactor_config();
         let mut reactor = Reactor::new(config.clone()).map_err(|e| throw(&env, e))?;
-        let mut resolved = Vec::with_capacity(urls.len());
-        for url in &urls {
-            let bound = reactor.listen(url).map_err(|e| throw(&env, e))?;
-            resolved.push(match bound {
-                PeerAddr::Inet(a) => format!("{}://{a}", url.split("://").next().unwrap_or("tcp")),
-                PeerAddr::Unix(_) => url.clone(),
-            });
+        let mut resolved = Vec::with_capacity(listeners.len());
+        for l in &listeners {
+            let codec: Option<SharedCodec> = match &l.codec {
+                Some(c) => Some(Arc::new(c.to_spec().map_err(|e| throw(&env, e.into()))?)),
+                None => None,
+            };
+            let bound = reactor
+                .listen_with(&l.url, codec.clone())
+                .map_err(|e| throw(&env, e))?;
+            let url = match bound {
+                PeerAddr::Inet(a) => {
+                    format!("{}://{a}", l.url.split("://").next().unwrap_or("tcp"))
+                }
+                PeerAddr::Unix(_) => l.url.clone(),
+            };
+            resolved.push((url, codec));
         }
         let reactors = options.reactors.max(1) as usize;
         let shared = Arc::new(Shared::new(config, options.policy(), resolved, reactors));
@@ -243,8 +257,10 @@ impl NativeEngine {
         let mut reactor = Reactor::with_index(shared.config.clone(), index as usize)
             .map_err(|e| throw(&env, e))?;
         if shared.config.socket.reuse_port {
-            for url in &shared.urls {
-                reactor.listen(url).map_err(|e| throw(&env, e))?;
+            for (url, codec) in &shared.listeners {
+                reactor
+                    .listen_with(url, codec.clone())
+                    .map_err(|e| throw(&env, e))?;
             }
         }
         if !shared.set_remote(index as usize, Some(reactor.remote())) {
@@ -466,6 +482,13 @@ impl NativeEngine {
             .ok_or(riptide::Error::EngineStopped)
             .and_then(|r| r.wake(id))
             .map_err(|e| throw(&env, e))
+    }
+
+    /// Bytes received and held for the next delivery (a partial frame or retained bytes).
+    #[napi]
+    pub fn inbound_buffered(&self, env: Env, slot: u32, generation: u32) -> Result<u32> {
+        self.on_conn(&env, slot, generation, |r, id| r.conns().inbound_len(id))
+            .map(|n| n as u32)
     }
 
     /// Bytes accepted for the connection and not yet written to the socket.

@@ -3,7 +3,7 @@
 //! it, and worker reactors can join an engine started on another thread. Rust statics are
 //! shared by all workers of a process, which is exactly what this needs.
 
-use riptide::{LoadBalancing, ReactorConfig, Remote};
+use riptide::{LoadBalancing, ReactorConfig, Remote, SharedCodec};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -14,8 +14,9 @@ pub struct Shared {
     pub config: ReactorConfig,
     /// How reactor 0 spreads connections (unless `reuse_port`).
     pub policy: LoadBalancing,
-    /// Listener URLs with ports resolved, for reactors that bind their own (`reuse_port`).
-    pub urls: Vec<String>,
+    /// Listener URLs with ports resolved, and their codecs, for reactors that bind their own
+    /// (`reuse_port`).
+    pub listeners: Vec<(String, Option<SharedCodec>)>,
     /// Inboxes by reactor index; `None` until that reactor joins or after it stops.
     remotes: Mutex<Vec<Option<Remote>>>,
 }
@@ -25,13 +26,13 @@ impl Shared {
     pub fn new(
         config: ReactorConfig,
         policy: LoadBalancing,
-        urls: Vec<String>,
+        listeners: Vec<(String, Option<SharedCodec>)>,
         reactors: usize,
     ) -> Shared {
         Shared {
             config,
             policy,
-            urls,
+            listeners,
             remotes: Mutex::new(vec![None; reactors]),
         }
     }

@@ -22,6 +22,8 @@ pub const MARK: i32 = 4;
 /// JS told a producer to wait (its estimate of the batch's writes passed the high water
 /// mark): make sure a writable event follows.
 pub const EXPECT_DRAIN: i32 = 5;
+/// Keep `length` bytes at `offset` (what `onTraffic` did not consume) for the next delivery.
+pub const RETAIN: i32 = 6;
 
 /// The staging arrays JS shares with this engine.
 pub struct Staged {
@@ -60,7 +62,10 @@ impl Staged {
                 WRITE => {
                     let start = op[3].max(0) as usize;
                     let mut end = start + op[4].max(0) as usize;
-                    while i < count {
+                    // Adjacent writes coalesce into one syscall, except through a codec,
+                    // where each write is one message.
+                    let coalesce = !conns.has_codec(id);
+                    while coalesce && i < count {
                         let next = &ops[1 + i * OP_STRIDE..1 + (i + 1) * OP_STRIDE];
                         if next[0] != WRITE
                             || next[1] != op[1]
@@ -74,11 +79,17 @@ impl Staged {
                     }
                     if let Some(bytes) = data.get(start..end) {
                         // A stale id means JS raced a close it had not yet seen; nothing to do.
-                        let _ = conns.write(id, bytes);
+                        conns.write_or_report(id, bytes);
                     }
                 }
                 CLOSE => {
                     let _ = conns.close(id);
+                }
+                RETAIN => {
+                    let start = op[3].max(0) as usize;
+                    if let Some(bytes) = data.get(start..start + op[4].max(0) as usize) {
+                        let _ = conns.retain(id, bytes);
+                    }
                 }
                 EXPECT_DRAIN => {
                     let _ = conns.expect_drain(id);

@@ -80,6 +80,9 @@ pub(crate) enum Notice {
     End(ConnId),
     /// The connection is closing: report `on_close` (after failing its pending markers).
     Close(ConnId, Option<Error>),
+    /// A write made on the handler's behalf failed without closing (a message the codec
+    /// cannot express): report `on_error`.
+    Error(ConnId, Error),
 }
 
 /// All live connections of one reactor.
@@ -333,11 +336,26 @@ impl Conns {
         Ok(())
     }
 
+    /// [`Conns::write`] for writers that cannot take an error back (batched writes applied
+    /// later): a framing error is reported through `on_error` instead; a closed connection is
+    /// ignored (its close is reported already).
+    pub fn write_or_report(&mut self, id: ConnId, data: &[u8]) {
+        if let Err(e @ Error::Frame(_)) = self.write(id, data) {
+            self.notices.push_back(Notice::Error(id, e));
+        }
+    }
+
     /// Keeps `bytes` (the unconsumed end of what `on_traffic` was given) and delivers them
     /// again, in front of the next bytes that arrive (knet's model of custom framing in the
     /// handler). Replaces anything retained before.
     pub fn retain(&mut self, id: ConnId, bytes: &[u8]) -> Result<(), Error> {
         let conn = self.slab.get_mut(id).ok_or(Error::ConnClosed)?;
+        if conn.encoder.is_some() {
+            return Err(Error::InvalidOption(
+                "retain is for connections without a codec (a codec keeps partial frames itself)"
+                    .into(),
+            ));
+        }
         conn.inbound.clear();
         conn.inbound.extend_from_slice(bytes);
         self.note_partial(id);

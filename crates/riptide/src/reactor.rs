@@ -323,6 +323,11 @@ impl Reactor {
                 Notice::Written(id, token) => {
                     handler.on_write_done(&mut self.conns, id, token, None)
                 }
+                Notice::Error(id, err) => {
+                    if self.conns.slab.get(id).is_some() {
+                        handler.on_error(&mut self.conns, id, &err);
+                    }
+                }
                 Notice::End(id) => {
                     if self.conns.slab.get(id).is_some() {
                         handler.on_end(&mut self.conns, id);

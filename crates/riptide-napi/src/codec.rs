@@ -1,0 +1,100 @@
+//! Codec options from JS (`codecs.lengthField({...})` and friends) to a validated
+//! [`CodecSpec`]. The TS layer fills the defaults; this checks what only Rust can.
+
+use napi::bindgen_prelude::Uint8Array;
+use napi_derive::napi;
+use riptide::codec::{
+    ByteOrder, CodecSpec, DelimiterConfig, FixedLengthConfig, FrameError, LengthFieldConfig,
+    LineConfig,
+};
+
+/// A codec as JS describes it: `kind` plus that kind's options (all filled in by TS).
+#[napi(object)]
+pub struct NativeCodec {
+    /// `line`, `delimiter`, `fixedLength` or `lengthField`.
+    pub kind: String,
+    pub max_length: Option<f64>,
+    pub strip_delimiter: Option<bool>,
+    pub fail_fast: Option<bool>,
+    pub crlf: Option<bool>,
+    pub delimiters: Option<Vec<Uint8Array>>,
+    pub max_frame_length: Option<f64>,
+    pub frame_length: Option<f64>,
+    /// `big` or `little`.
+    pub byte_order: Option<String>,
+    pub length_field_offset: Option<f64>,
+    pub length_field_length: Option<f64>,
+    pub length_adjustment: Option<f64>,
+    pub initial_bytes_to_strip: Option<f64>,
+    pub length_includes_length_field_length: Option<bool>,
+    pub prepender_adjustment: Option<f64>,
+}
+
+/// A listener URL and its codec.
+#[napi(object)]
+pub struct NativeListen {
+    pub url: String,
+    pub codec: Option<NativeCodec>,
+}
+
+impl NativeCodec {
+    /// The validated spec, or the reason it cannot work.
+    pub fn to_spec(&self) -> Result<CodecSpec, FrameError> {
+        let missing = |name: &str| FrameError::InvalidConfig(format!("{} needs {name}", self.kind));
+        let size = |v: Option<f64>, name: &str| -> Result<usize, FrameError> {
+            let v = v.ok_or_else(|| missing(name))?;
+            if v.fract() != 0.0 || !(0.0..=9.0e15).contains(&v) {
+                return Err(FrameError::InvalidConfig(format!(
+                    "{name} must be a non-negative integer"
+                )));
+            }
+            Ok(v as usize)
+        };
+        let spec = match self.kind.as_str() {
+            "line" => CodecSpec::Line(LineConfig {
+                max_length: size(self.max_length, "maxLength")?,
+                strip_delimiter: self.strip_delimiter.unwrap_or(true),
+                fail_fast: self.fail_fast.unwrap_or(false),
+                crlf: self.crlf.unwrap_or(false),
+            }),
+            "delimiter" => CodecSpec::Delimiter(DelimiterConfig {
+                delimiters: self
+                    .delimiters
+                    .as_ref()
+                    .ok_or_else(|| missing("delimiters"))?
+                    .iter()
+                    .map(|d| d.to_vec())
+                    .collect(),
+                max_frame_length: size(self.max_frame_length, "maxFrameLength")?,
+                strip_delimiter: self.strip_delimiter.unwrap_or(true),
+                fail_fast: self.fail_fast.unwrap_or(true),
+            }),
+            "fixedLength" => CodecSpec::FixedLength(FixedLengthConfig {
+                frame_length: size(self.frame_length, "frameLength")?,
+            }),
+            "lengthField" => CodecSpec::LengthField(LengthFieldConfig {
+                byte_order: match self.byte_order.as_deref() {
+                    Some("little") => ByteOrder::Little,
+                    _ => ByteOrder::Big,
+                },
+                max_frame_length: size(self.max_frame_length, "maxFrameLength")? as u64,
+                length_field_offset: size(self.length_field_offset, "lengthFieldOffset")?,
+                length_field_length: size(self.length_field_length, "lengthFieldLength")?,
+                length_adjustment: self.length_adjustment.unwrap_or(0.0) as i64,
+                initial_bytes_to_strip: size(self.initial_bytes_to_strip, "initialBytesToStrip")?,
+                fail_fast: self.fail_fast.unwrap_or(true),
+                length_includes_length_field_length: self
+                    .length_includes_length_field_length
+                    .unwrap_or(false),
+                prepender_adjustment: self.prepender_adjustment.unwrap_or(0.0) as i64,
+            }),
+            other => {
+                return Err(FrameError::InvalidConfig(format!(
+                    "unknown codec kind {other:?}"
+                )))
+            }
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+}

@@ -1,0 +1,170 @@
+/**
+ * Framing codecs, run in Rust: with a codec, `onTraffic` receives whole frames (one call per
+ * frame) and `conn.write(message)` frames the message. Semantics are netty's
+ * (`LineBasedFrameDecoder`, `DelimiterBasedFrameDecoder`, `FixedLengthFrameDecoder`,
+ * `LengthFieldBasedFrameDecoder` + `LengthFieldPrepender`).
+ *
+ * @example
+ * ```ts
+ * await serve({ url: 'tcp://127.0.0.1:9000', codec: codecs.lengthField({ lengthFieldLength: 2 }) }, {
+ *   onTraffic(conn, frame) { conn.write(frame) }, // frame excludes the header; write() adds it
+ * })
+ * ```
+ */
+import { InvalidOptionError } from './errors'
+
+/** Lines ending in `\n` or `\r\n`. */
+export interface LineCodec {
+  readonly kind: 'line'
+  /** Longest line, not counting the line break. Default `8192`. */
+  readonly maxLength: number
+  /** Deliver lines without the line break. Default `true`. */
+  readonly stripDelimiter: boolean
+  /** Report an overlong line as soon as `maxLength` is passed, not at its line break. Default `false`. */
+  readonly failFast: boolean
+  /** Writes end with `\r\n` instead of `\n`. Default `false`. */
+  readonly crlf: boolean
+}
+
+/** Frames ending in one of several delimiters (the one giving the shortest frame wins). */
+export interface DelimiterCodec {
+  readonly kind: 'delimiter'
+  /** Delimiters; writes are followed by the first. */
+  readonly delimiters: Uint8Array[]
+  /** Longest frame, not counting the delimiter. Default `8192`. */
+  readonly maxFrameLength: number
+  /** Deliver frames without the delimiter. Default `true`. */
+  readonly stripDelimiter: boolean
+  /** Report an overlong frame at once. Default `true`. */
+  readonly failFast: boolean
+}
+
+/** Frames of exactly `frameLength` bytes. */
+export interface FixedLengthCodec {
+  readonly kind: 'fixedLength'
+  readonly frameLength: number
+}
+
+/** Frames with a length field (netty's exact arithmetic). */
+export interface LengthFieldCodec {
+  readonly kind: 'lengthField'
+  /** Default `'big'`. */
+  readonly byteOrder: 'big' | 'little'
+  /** Longest frame. Default `1048576`. */
+  readonly maxFrameLength: number
+  /** Where the length field starts. Default `0`. */
+  readonly lengthFieldOffset: number
+  /** 1, 2, 3, 4 or 8 bytes. Default `4`. */
+  readonly lengthFieldLength: number
+  /** Added to the field's value to get the bytes after it. Default `0`. */
+  readonly lengthAdjustment: number
+  /**
+   * Bytes dropped from the front of each frame. Default `lengthFieldOffset + lengthFieldLength`
+   * (the header), so frames in and messages out are symmetric; netty's decoder defaults to 0.
+   */
+  readonly initialBytesToStrip: number
+  /** Report an oversized frame as soon as its length is read. Default `true`. */
+  readonly failFast: boolean
+  /** Encoder: the written length counts the field itself. Default `false`. */
+  readonly lengthIncludesLengthFieldLength: boolean
+  /** Encoder: added to the body length before writing it. Default `0`. */
+  readonly prependerAdjustment: number
+}
+
+/** Any codec. */
+export type Codec = LineCodec | DelimiterCodec | FixedLengthCodec | LengthFieldCodec
+
+function int(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new InvalidOptionError(`codec ${name} must be an integer in [${min}, ${max}], got ${String(v)}`)
+  }
+  return v
+}
+
+function bool(name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new InvalidOptionError(`codec ${name} must be a boolean`)
+  return v
+}
+
+const bytes = (d: string | Uint8Array): Uint8Array => (typeof d === 'string' ? Buffer.from(d) : d)
+
+/** Builders of codec specs, with defaults filled in and options checked. */
+export const codecs = {
+  /** `\n` / `\r\n` lines. */
+  line(o: Partial<Omit<LineCodec, 'kind'>> = {}): LineCodec {
+    return {
+      kind: 'line',
+      maxLength: int('maxLength', o.maxLength ?? 8192, 1, 2 ** 31 - 1),
+      stripDelimiter: bool('stripDelimiter', o.stripDelimiter ?? true),
+      failFast: bool('failFast', o.failFast ?? false),
+      crlf: bool('crlf', o.crlf ?? false),
+    }
+  },
+
+  /** Custom delimiters (strings are UTF-8). */
+  delimiter(o: { delimiters: Array<string | Uint8Array> } & Partial<Omit<DelimiterCodec, 'kind' | 'delimiters'>>): DelimiterCodec {
+    if (!Array.isArray(o?.delimiters) || o.delimiters.length === 0) {
+      throw new InvalidOptionError('codec delimiters must be a non-empty array')
+    }
+    const delimiters = o.delimiters.map(bytes)
+    if (delimiters.some((d) => !(d instanceof Uint8Array) || d.length === 0)) {
+      throw new InvalidOptionError('codec delimiters must be non-empty strings or Uint8Arrays')
+    }
+    return {
+      kind: 'delimiter',
+      delimiters,
+      maxFrameLength: int('maxFrameLength', o.maxFrameLength ?? 8192, 1, 2 ** 31 - 1),
+      stripDelimiter: bool('stripDelimiter', o.stripDelimiter ?? true),
+      failFast: bool('failFast', o.failFast ?? true),
+    }
+  },
+
+  /** Fixed-size frames. */
+  fixedLength(o: { frameLength: number }): FixedLengthCodec {
+    return { kind: 'fixedLength', frameLength: int('frameLength', o?.frameLength, 1, 2 ** 31 - 1) }
+  },
+
+  /** A length field, netty's `LengthFieldBasedFrameDecoder` + `LengthFieldPrepender`. */
+  lengthField(o: Partial<Omit<LengthFieldCodec, 'kind'>> = {}): LengthFieldCodec {
+    const lengthFieldOffset = int('lengthFieldOffset', o.lengthFieldOffset ?? 0, 0, 2 ** 31 - 1)
+    const lengthFieldLength = o.lengthFieldLength ?? 4
+    if (![1, 2, 3, 4, 8].includes(lengthFieldLength)) {
+      throw new InvalidOptionError(`codec lengthFieldLength must be 1, 2, 3, 4 or 8, got ${String(lengthFieldLength)}`)
+    }
+    const byteOrder = o.byteOrder ?? 'big'
+    if (byteOrder !== 'big' && byteOrder !== 'little') throw new InvalidOptionError("codec byteOrder must be 'big' or 'little'")
+    const maxFrameLength = int('maxFrameLength', o.maxFrameLength ?? 1 << 20, 1, Number.MAX_SAFE_INTEGER)
+    if (lengthFieldOffset > maxFrameLength - lengthFieldLength) {
+      throw new InvalidOptionError('codec lengthFieldOffset must be <= maxFrameLength - lengthFieldLength')
+    }
+    return {
+      kind: 'lengthField',
+      byteOrder,
+      maxFrameLength,
+      lengthFieldOffset,
+      lengthFieldLength,
+      lengthAdjustment: int('lengthAdjustment', o.lengthAdjustment ?? 0, -(2 ** 31), 2 ** 31 - 1),
+      initialBytesToStrip: int('initialBytesToStrip', o.initialBytesToStrip ?? lengthFieldOffset + lengthFieldLength, 0, 2 ** 31 - 1),
+      failFast: bool('failFast', o.failFast ?? true),
+      lengthIncludesLengthFieldLength: bool('lengthIncludesLengthFieldLength', o.lengthIncludesLengthFieldLength ?? false),
+      prependerAdjustment: int('prependerAdjustment', o.prependerAdjustment ?? 0, -(2 ** 31), 2 ** 31 - 1),
+    }
+  },
+}
+
+/** Checks a codec value that did not come from {@link codecs} (e.g. plain objects). */
+export function checkCodec(c: unknown): Codec {
+  const kind = (c as { kind?: unknown } | null)?.kind
+  switch (kind) {
+    case 'line':
+      return codecs.line(c as LineCodec)
+    case 'delimiter':
+      return codecs.delimiter(c as DelimiterCodec)
+    case 'fixedLength':
+      return codecs.fixedLength(c as FixedLengthCodec)
+    case 'lengthField':
+      return codecs.lengthField(c as LengthFieldCodec)
+    default:
+      throw new InvalidOptionError(`unknown codec kind ${String(kind)}`)
+  }
+}

@@ -63,6 +63,8 @@ pub(crate) struct Connection {
 /// Where a connection is in its life. Only `Open` accepts writes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum State {
+    /// Dialed and not yet connected: writes queue until it is.
+    Connecting,
     Open,
     /// [`Conns::close`] was called with bytes still queued: close once they are written.
     Closing,
@@ -78,6 +80,8 @@ pub(crate) enum Notice {
     Written(ConnId, u64),
     /// The peer closed its write side (half-open connections).
     End(ConnId),
+    /// A dialed connection connected: report `on_open`.
+    Connected(ConnId),
     /// The connection is closing: report `on_close` (after failing its pending markers).
     Close(ConnId, Option<Error>),
     /// A write made on the handler's behalf failed without closing (a message the codec
@@ -225,7 +229,9 @@ impl Conns {
     /// The connection if it still accepts writes.
     fn live(&mut self, id: ConnId) -> Result<&mut Connection, Error> {
         match self.slab.get_mut(id) {
-            Some(c) if c.state == State::Open && !c.end_requested => Ok(c),
+            Some(c) if matches!(c.state, State::Open | State::Connecting) && !c.end_requested => {
+                Ok(c)
+            }
             _ => Err(Error::ConnClosed),
         }
     }
@@ -268,12 +274,28 @@ impl Conns {
 
     /// Writes bytes as they are, past the codec.
     fn write_raw(&mut self, id: ConnId, bufs: &[&[u8]]) -> Result<(), Error> {
+        let conn = self.live(id)?;
+        if conn.state == State::Connecting {
+            // Queued until the connect completes (then flushed in order).
+            for b in bufs {
+                conn.outbound.push(b);
+            }
+            return Ok(());
+        }
         let track_idle = self.flow.idle.write.is_some() || self.flow.idle.all.is_some();
         let (high, max) = (self.flow.write_high_water_mark, self.flow.max_outbound);
         let conn = self.live(id)?;
         if let Stream::Datagram { socket, peer } = conn.stream {
             // One write is one datagram.
             return self.send_to(socket, peer, &bufs.concat());
+        }
+        if let Stream::Udp(udp) = &conn.stream {
+            // A connected UDP client: one datagram, dropped if the kernel cannot take it now.
+            return match udp.send(&bufs.concat()) {
+                Ok(_) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+                Err(e) => Err(e.into()),
+            };
         }
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         if max.is_some_and(|m| conn.outbound.len() + total > m) {
@@ -621,7 +643,7 @@ impl Conns {
         let Some(conn) = self.slab.get_mut(id) else {
             return;
         };
-        if conn.outbound.is_empty() {
+        if conn.outbound.is_empty() || conn.state == State::Connecting {
             return;
         }
         let before = conn.sent;
@@ -679,6 +701,54 @@ impl Conns {
         } else {
             self.notices.push_back(Notice::End(id));
         }
+    }
+
+    /// Adds a dialed connection, still connecting; it opens when [`Conns::check_connected`]
+    /// sees the connect succeed.
+    pub(crate) fn insert_dialed(
+        &mut self,
+        stream: Stream,
+        peer: PeerAddr,
+        codec: Option<&SharedCodec>,
+    ) -> Result<ConnId, Error> {
+        let id = self.insert(stream, peer, false, codec)?;
+        if let Some(conn) = self.slab.get_mut(id) {
+            conn.state = State::Connecting;
+        }
+        Ok(id)
+    }
+
+    /// For a connecting connection, looks whether the connect finished: on success it opens
+    /// (`on_open` follows) and queued writes go out; on failure it closes with the error.
+    /// Returns true while the connection is still connecting.
+    pub(crate) fn check_connected(&mut self, id: ConnId) -> bool {
+        let Some(conn) = self.slab.get_mut(id) else {
+            return false;
+        };
+        if conn.state != State::Connecting {
+            return false;
+        }
+        match conn.stream.connect_result() {
+            Ok(false) => true,
+            Ok(true) => {
+                conn.state = State::Open;
+                let _ = self.options.apply(&conn.stream);
+                self.notices.push_back(Notice::Connected(id));
+                self.flush(id);
+                false
+            }
+            Err(e) => {
+                self.doom(id, Some(e.into()));
+                false
+            }
+        }
+    }
+
+    /// True while the connection is still connecting.
+    pub(crate) fn is_connecting(&self, id: ConnId) -> bool {
+        self.slab
+            .get(id)
+            .is_some_and(|c| c.state == State::Connecting)
     }
 
     /// Decides the close of `id`; the reactor reports it through `on_close` once.

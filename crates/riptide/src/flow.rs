@@ -97,4 +97,6 @@ pub(crate) enum Timer {
     Close(ConnId),
     /// Check how long a partial frame has been waiting.
     Frame(ConnId),
+    /// The connect deadline of a dialed connection.
+    Connect(ConnId),
 }

@@ -214,6 +214,70 @@ impl Reactor {
         Ok(local)
     }
 
+    /// Dials `url` (`tcp://`, `unix://`, `udp://` for a connected UDP socket) without
+    /// blocking. The connection is in the table at once (writes queue); `on_open` follows when
+    /// it connects, or `on_close` with the error (`ECONNREFUSED`, `ETIMEDOUT` after
+    /// `timeout`) and no `on_open` when it does not.
+    pub fn connect(
+        &mut self,
+        url: &str,
+        codec: Option<SharedCodec>,
+        timeout: Option<Duration>,
+    ) -> Result<ConnId, Error> {
+        let (stream, peer) = match Address::parse(url)? {
+            Address::Tcp(addr) => {
+                use socket2::{Domain, Socket, Type};
+                let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+                socket.set_nonblocking(true)?;
+                match socket.connect(&addr.into()) {
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(EINPROGRESS) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e.into()),
+                }
+                let std: std::net::TcpStream = socket.into();
+                (
+                    Stream::Tcp(mio::net::TcpStream::from_std(std)),
+                    PeerAddr::Inet(addr),
+                )
+            }
+            Address::Udp(addr) => {
+                let local: std::net::SocketAddr = if addr.is_ipv4() {
+                    ([0, 0, 0, 0], 0).into()
+                } else {
+                    (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+                };
+                let udp = mio::net::UdpSocket::bind(local)?;
+                udp.connect(addr)?;
+                (Stream::Udp(udp), PeerAddr::Inet(addr))
+            }
+            #[cfg(unix)]
+            Address::Unix(path) => {
+                let s = mio::net::UnixStream::connect(&path)?;
+                (
+                    Stream::Unix(s),
+                    PeerAddr::Unix(path.to_string_lossy().into_owned()),
+                )
+            }
+            #[cfg(not(unix))]
+            Address::Unix(_) => {
+                return Err(Error::InvalidAddress(format!(
+                    "{url:?}: no Unix sockets here"
+                )))
+            }
+        };
+        let id = self.conns.insert_dialed(stream, peer, codec.as_ref())?;
+        if let Some(t) = timeout {
+            self.conns
+                .timers
+                .insert(Instant::now() + t, Timer::Connect(id));
+        }
+        // A connected UDP socket (and often a Unix one) is ready at once; report it from the
+        // next turn, like any other open.
+        self.conns.check_connected(id);
+        Ok(id)
+    }
+
     /// Addresses of all listeners, in the order they were added.
     pub fn local_addrs(&self) -> Vec<PeerAddr> {
         self.listeners
@@ -318,6 +382,11 @@ impl Reactor {
                 Notice::Writability(id, writable) => {
                     if self.conns.slab.get(id).is_some() {
                         handler.on_writability(&mut self.conns, id, writable);
+                    }
+                }
+                Notice::Connected(id) => {
+                    if self.conns.slab.get(id).is_some() {
+                        handler.on_open(&mut self.conns, id);
                     }
                 }
                 Notice::Written(id, token) => {
@@ -521,6 +590,13 @@ impl Reactor {
                         None => {}
                     }
                 }
+                Timer::Connect(id) => {
+                    if self.conns.is_connecting(id) {
+                        let timed_out =
+                            io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+                        let _ = self.conns.destroy(id, Some(timed_out.into()));
+                    }
+                }
                 Timer::Close(id) => {
                     if self
                         .conns
@@ -616,7 +692,9 @@ impl Reactor {
 
     fn flush_slot<H: EventHandler>(&mut self, token: Token, handler: &mut H) {
         if let Some((id, _)) = self.conns.slab.get_by_slot_mut(token.0 as u32) {
-            self.conns.flush(id);
+            if !self.conns.check_connected(id) {
+                self.conns.flush(id);
+            }
             self.reap(handler);
         }
     }
@@ -752,7 +830,14 @@ impl Reactor {
     /// until the read that reports it: mio is edge-triggered and no second edge will come.
     fn read<H: EventHandler>(&mut self, token: Token, read_closed: bool, handler: &mut H) -> usize {
         let track_idle = self.conns.flow.idle.read.is_some() || self.conns.flow.idle.all.is_some();
-        let Some((id, conn)) = self.conns.slab.get_by_slot_mut(token.0 as u32) else {
+        let Some((id, _)) = self.conns.slab.get_by_slot_mut(token.0 as u32) else {
+            return 0;
+        };
+        if self.conns.check_connected(id) {
+            return 0;
+        }
+        self.reap(handler);
+        let Some(conn) = self.conns.slab.get_mut(id) else {
             return 0;
         };
         if conn.paused || conn.read_closed {
@@ -760,7 +845,8 @@ impl Reactor {
             return 0;
         }
         conn.hup_seen |= read_closed;
-        let hup_seen = conn.hup_seen;
+        // Datagram sockets are read until empty: each read takes one datagram.
+        let again = conn.hup_seen || conn.stream.is_datagram();
         let result = loop {
             match conn.stream.read(&mut self.read_buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -777,7 +863,7 @@ impl Reactor {
                     conn.last_read = Instant::now();
                 }
                 deliver(&mut self.conns, handler, id, &self.read_buf[..n]);
-                if n == self.read_buf.len() || hup_seen {
+                if n == self.read_buf.len() || again {
                     self.again.push(token);
                 }
                 n
@@ -849,6 +935,12 @@ fn deliver<H: EventHandler>(conns: &mut Conns, handler: &mut H, id: ConnId, fres
         conns.note_partial(id);
     }
 }
+
+/// `EINPROGRESS`: a non-blocking connect has started (Linux 115, BSD/macOS 36).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const EINPROGRESS: i32 = 115;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const EINPROGRESS: i32 = 36;
 
 /// First pause of accepting after a resource error; it doubles up to [`MAX_ACCEPT_BACKOFF`].
 const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(10);

@@ -2,7 +2,7 @@
 //! connection table, the read path and the write path are written once for TCP and Unix sockets.
 
 use mio::event::Source;
-use mio::net::{TcpListener, TcpStream};
+use mio::net::{TcpListener, TcpStream, UdpSocket};
 #[cfg(unix)]
 use mio::net::{UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
@@ -47,6 +47,8 @@ pub enum Stream {
     /// A Unix stream socket.
     #[cfg(unix)]
     Unix(UnixStream),
+    /// A connected UDP socket (a UDP client): each write is one datagram.
+    Udp(UdpSocket),
     /// A UDP session: the virtual connection of one peer over the reactor's UDP socket
     /// `socket`. It has no descriptor of its own; the connection table sends its writes.
     Datagram {
@@ -112,7 +114,7 @@ impl Stream {
                     std::os::unix::net::UnixStream::from_raw_fd(s.into_raw_fd())
                 })
             }
-            Stream::Datagram { .. } => return None,
+            Stream::Datagram { .. } | Stream::Udp(_) => return None,
         })
     }
 
@@ -122,6 +124,7 @@ impl Stream {
             Stream::Tcp(s) => s.local_addr().map(PeerAddr::Inet),
             #[cfg(unix)]
             Stream::Unix(s) => s.local_addr().map(|a| unix_addr(&a)),
+            Stream::Udp(s) => s.local_addr().map(PeerAddr::Inet),
             Stream::Datagram { .. } => Err(io::ErrorKind::Unsupported.into()),
         }
     }
@@ -133,7 +136,33 @@ impl Stream {
             Stream::Tcp(s) => Some(socket2::SockRef::from(s)),
             #[cfg(unix)]
             Stream::Unix(s) => Some(socket2::SockRef::from(s)),
+            Stream::Udp(s) => Some(socket2::SockRef::from(s)),
             Stream::Datagram { .. } => None,
+        }
+    }
+
+    /// True for message-oriented sockets (each read is one datagram, each write one).
+    pub fn is_datagram(&self) -> bool {
+        matches!(self, Stream::Udp(_) | Stream::Datagram { .. })
+    }
+
+    /// For a socket still connecting: `Ok(true)` once connected, `Ok(false)` while the
+    /// connect is in progress, or the error it failed with.
+    pub fn connect_result(&self) -> io::Result<bool> {
+        let (err, peer) = match self {
+            Stream::Tcp(s) => (s.take_error()?, s.peer_addr().map(drop)),
+            #[cfg(unix)]
+            Stream::Unix(s) => (s.take_error()?, s.peer_addr().map(drop)),
+            Stream::Udp(s) => (s.take_error()?, s.peer_addr().map(drop)),
+            Stream::Datagram { .. } => (None, Ok(())),
+        };
+        if let Some(e) = err {
+            return Err(e);
+        }
+        match peer {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(e) => Err(e),
         }
     }
 
@@ -158,6 +187,7 @@ impl Read for Stream {
             Stream::Tcp(s) => s.read(buf),
             #[cfg(unix)]
             Stream::Unix(s) => s.read(buf),
+            Stream::Udp(s) => s.recv(buf),
             Stream::Datagram { .. } => Err(io::ErrorKind::WouldBlock.into()),
         }
     }
@@ -169,6 +199,7 @@ impl Write for Stream {
             Stream::Tcp(s) => s.write(buf),
             #[cfg(unix)]
             Stream::Unix(s) => s.write(buf),
+            Stream::Udp(s) => s.send(buf),
             Stream::Datagram { .. } => Err(io::ErrorKind::Unsupported.into()),
         }
     }
@@ -177,6 +208,12 @@ impl Write for Stream {
             Stream::Tcp(s) => s.write_vectored(bufs),
             #[cfg(unix)]
             Stream::Unix(s) => s.write_vectored(bufs),
+            Stream::Udp(s) => s.send(
+                &bufs
+                    .iter()
+                    .flat_map(|b| b.iter().copied())
+                    .collect::<Vec<u8>>(),
+            ),
             Stream::Datagram { .. } => Err(io::ErrorKind::Unsupported.into()),
         }
     }
@@ -191,6 +228,7 @@ impl Source for Stream {
             Stream::Tcp(s) => s.register(r, t, i),
             #[cfg(unix)]
             Stream::Unix(s) => s.register(r, t, i),
+            Stream::Udp(s) => s.register(r, t, i),
             Stream::Datagram { .. } => Ok(()),
         }
     }
@@ -199,6 +237,7 @@ impl Source for Stream {
             Stream::Tcp(s) => s.reregister(r, t, i),
             #[cfg(unix)]
             Stream::Unix(s) => s.reregister(r, t, i),
+            Stream::Udp(s) => s.reregister(r, t, i),
             Stream::Datagram { .. } => Ok(()),
         }
     }
@@ -207,6 +246,7 @@ impl Source for Stream {
             Stream::Tcp(s) => s.deregister(r),
             #[cfg(unix)]
             Stream::Unix(s) => s.deregister(r),
+            Stream::Udp(s) => s.deregister(r),
             Stream::Datagram { .. } => Ok(()),
         }
     }

@@ -1,0 +1,135 @@
+//! Dialing from a reactor: TCP, connected UDP and Unix clients; refused and timed-out
+//! connects report `on_close` with a code and no `on_open`.
+
+use riptide::{ConnId, Conns, Engine, Error, EventHandler, PeerAddr, Reactor, ReactorConfig};
+use std::net::SocketAddr;
+use std::thread;
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+struct Log(Vec<String>);
+
+impl EventHandler for Log {
+    fn on_open(&mut self, conns: &mut Conns, id: ConnId) {
+        self.0.push("open".into());
+        conns.write(id, b"ping").unwrap();
+    }
+    fn on_traffic(&mut self, conns: &mut Conns, id: ConnId, data: &[u8]) {
+        self.0
+            .push(format!("data {}", String::from_utf8_lossy(data)));
+        conns.close(id).unwrap();
+    }
+    fn on_close(&mut self, _: &mut Conns, _: ConnId, err: Option<&Error>) {
+        self.0
+            .push(format!("close {}", err.map_or("none", Error::code)));
+    }
+}
+
+/// Dials `url` from a fresh reactor and turns it until the connection closes.
+fn dial(url: &str, timeout: Option<Duration>) -> Vec<String> {
+    let mut reactor = Reactor::new(ReactorConfig::default()).unwrap();
+    let mut log = Log::default();
+    reactor.connect(url, None, timeout).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !log.0.iter().any(|l| l.starts_with("close")) && Instant::now() < deadline {
+        reactor
+            .turn(&mut log, Some(Duration::from_millis(50)))
+            .unwrap();
+    }
+    log.0
+}
+
+fn echo_server(url: &str) -> (PeerAddr, riptide::StopHandle) {
+    let engine = Engine::bind([url]).unwrap();
+    let addr = engine.local_addrs()[0].clone();
+    let stop = engine.stop_handle();
+    thread::spawn(move || {
+        let _ = engine.run(|conns: &mut Conns, id: ConnId, data: &[u8]| {
+            let _ = conns.write(id, data);
+        });
+    });
+    (addr, stop)
+}
+
+#[test]
+fn tcp_client_connects_writes_and_reads() {
+    let (PeerAddr::Inet(addr), stop) = echo_server("tcp://127.0.0.1:0") else {
+        unreachable!()
+    };
+    assert_eq!(
+        dial(&format!("tcp://{addr}"), None),
+        vec!["open", "data ping", "close none"]
+    );
+    stop.stop();
+}
+
+#[test]
+fn udp_and_unix_clients() {
+    #[derive(Clone)]
+    struct DatagramEcho;
+    impl EventHandler for DatagramEcho {
+        fn on_traffic(&mut self, _: &mut Conns, _: ConnId, _: &[u8]) {}
+        fn on_datagram(&mut self, conns: &mut Conns, socket: usize, peer: SocketAddr, data: &[u8]) {
+            conns.send_to(socket, peer, data).unwrap();
+        }
+    }
+    let engine = Engine::bind(["udp://127.0.0.1:0"]).unwrap();
+    let PeerAddr::Inet(udp) = engine.local_addrs()[0] else {
+        unreachable!()
+    };
+    let udp_stop = engine.stop_handle();
+    thread::spawn(move || {
+        let _ = engine.run(DatagramEcho);
+    });
+    assert_eq!(
+        dial(&format!("udp://{udp}"), None),
+        vec!["open", "data ping", "close none"]
+    );
+    udp_stop.stop();
+
+    let path = std::env::temp_dir().join(format!("riptide-client-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let (_, unix_stop) = echo_server(&format!("unix://{}", path.display()));
+    assert_eq!(
+        dial(&format!("unix://{}", path.display()), None),
+        vec!["open", "data ping", "close none"]
+    );
+    unix_stop.stop();
+}
+
+#[test]
+fn refused_connect_reports_econnrefused_without_open() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    assert_eq!(
+        dial(&format!("tcp://{free}"), None),
+        vec!["close ECONNREFUSED"]
+    );
+}
+
+#[test]
+fn connect_timeout_against_a_full_backlog() {
+    // A listener that never accepts, with its backlog filled: further SYNs are dropped.
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    s.listen(0).unwrap();
+    let addr = s.local_addr().unwrap().as_socket().unwrap();
+    let fillers: Vec<_> = (0..4)
+        .filter_map(|_| {
+            let c =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
+            c.set_nonblocking(true).ok()?;
+            let _ = c.connect(&addr.into());
+            Some(c)
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let log = dial(&format!("tcp://{addr}"), Some(Duration::from_millis(300)));
+    assert_eq!(log, vec!["close ETIMEDOUT"]);
+    assert!(started.elapsed() >= Duration::from_millis(290));
+    drop(fillers);
+}

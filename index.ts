@@ -23,6 +23,14 @@ export type { EventHandler, IdleKind } from './lib/handler'
 export { Conn, type ConnHandle, type SocketAddress, type WriteDoneCallback } from './lib/conn'
 export { asyncWrite, asyncClose, type WriteCallback } from './lib/async'
 export {
+  connect,
+  Client,
+  type ClientOptions,
+  type ClientHandler,
+  type ReconnectOptions,
+  type DialOptions,
+} from './lib/client'
+export {
   type ServeOptions,
   type LoadBalancing,
   type TcpKeepAlive,
@@ -42,4 +50,7 @@ export {
   ConnectionError,
   FrameTooLongError,
   FrameError,
+  NotConnectedError,
+  OutboundFullError,
+  AbortError,
 } from './lib/errors'

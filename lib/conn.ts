@@ -1,6 +1,6 @@
 /** The connection object handed to callbacks, and the serialisable handle that names it. */
 import { asyncWrite, type WriteCallback } from './async'
-import { ConnClosedError, InvalidOptionError, type RiptideError } from './errors'
+import { ConnClosedError, InvalidOptionError, NotConnectedError, OutboundFullError, type RiptideError } from './errors'
 import type { NativeEngine } from './native'
 
 /**
@@ -25,6 +25,19 @@ export const kWritability = Symbol('riptide.writability')
 export const kWriteDone = Symbol('riptide.writeDone')
 export const kTimer = Symbol('riptide.timer')
 export const kBatchEnd = Symbol('riptide.batchEnd')
+export const kRebind = Symbol('riptide.rebind')
+export const kReconnecting = Symbol('riptide.reconnecting')
+export const kLink = Symbol('riptide.link')
+
+/** How a client connection survives losing its socket (set by `Client`). */
+export interface ReconnectLink {
+  /** The socket was lost with `err`; returns true when a reconnect is scheduled (no onClose yet). */
+  lost(conn: Conn, err: RiptideError | undefined): boolean
+  /** The user closed the connection while it was reconnecting. */
+  closed(conn: Conn): void
+  /** Most bytes held for sending while disconnected (0: writes throw ERR_NOT_CONNECTED). */
+  readonly queueLimit: number
+}
 
 /** Called once when the bytes of a `write` reached the kernel, or with why they never will. */
 export type WriteDoneCallback = (err?: RiptideError) => void
@@ -84,11 +97,15 @@ export class Conn {
    * datagram to the peer and {@link Conn.sendTo} works); `undefined` for streams.
    */
   readonly udpSocket: number | undefined
-  /** @internal */
-  readonly slot: number
-  /** @internal */
-  readonly generation: number
+  #slot: number
+  #generation: number
   #sink: ConnSink
+  #reconnecting = false
+  #queued: Uint8Array[] = []
+  #queuedBytes = 0
+  #queuedCbs: Array<[number, WriteDoneCallback]> = []
+  /** @internal Set by `Client` for connections that reconnect. */
+  ;[kLink]: ReconnectLink | undefined
   #open = true
   #local: SocketAddress | undefined
   #unwritable = false
@@ -115,16 +132,31 @@ export class Conn {
   ) {
     this.#sink = sink
     this.udpSocket = udpSocket
-    this.slot = slot
-    this.generation = generation
+    this.#slot = slot
+    this.#generation = generation
     this.id = generation * 0x1000000 + slot
     this.remoteAddress = remoteAddress
     this.remotePort = remotePort
   }
 
+  /** @internal Slot in the reactor's table (changes when a client reconnects). */
+  get slot(): number {
+    return this.#slot
+  }
+
+  /** @internal Generation of the slot. */
+  get generation(): number {
+    return this.#generation
+  }
+
   /** True from `onOpen` until `close()` is called or the connection ends. */
   get open(): boolean {
     return this.#open
+  }
+
+  /** True while a client connection waits to reconnect. */
+  get reconnecting(): boolean {
+    return this.#reconnecting
   }
 
   /** A serialisable handle for {@link asyncWrite} from other threads. */
@@ -157,6 +189,7 @@ export class Conn {
    * `close()` or `onClose`.
    */
   write(data: Uint8Array | string, cb?: WriteDoneCallback): boolean {
+    if (this.#reconnecting) return this.#hold(toBytes(data), cb)
     this.#check()
     const bytes = toBytes(data)
     if (this.slot < 0) {
@@ -237,6 +270,12 @@ export class Conn {
 
   /** Closes after everything already written has been sent; `onClose` follows. */
   close(): void {
+    if (this.#reconnecting) {
+      this.#reconnecting = false
+      this.#queued = []
+      this[kLink]?.closed(this)
+      return
+    }
     if (!this.#open) return
     this.#open = false
     // A transient datagram conn has nothing to close.
@@ -300,6 +339,38 @@ export class Conn {
   /** Cancels a timer from {@link Conn.setTimeout}. */
   clearTimeout(id: number): void {
     this.#timers?.delete(id)
+  }
+
+  /** Holds a write made while reconnecting, within the client's queue limit. */
+  #hold(bytes: Uint8Array, cb?: WriteDoneCallback): boolean {
+    const limit = this[kLink]?.queueLimit ?? 0
+    if (limit === 0) throw new NotConnectedError()
+    if (this.#queuedBytes + bytes.byteLength > limit) throw new OutboundFullError('the queue for writes while disconnected is full')
+    this.#queued.push(bytes.slice())
+    this.#queuedBytes += bytes.byteLength
+    if (cb !== undefined) this.#queuedCbs.push([this.#queued.length - 1, cb])
+    return false
+  }
+
+  /** @internal A client connection lost its socket and will dial again. */
+  [kReconnecting](): void {
+    this.#open = false
+    this.#reconnecting = true
+  }
+
+  /** @internal A client connection is connected again, at a new place in the table. */
+  [kRebind](slot: number, generation: number): void {
+    this.#slot = slot
+    this.#generation = generation
+    this.#open = true
+    this.#reconnecting = false
+    this.#local = undefined
+    const queued = this.#queued
+    const cbs = this.#queuedCbs
+    this.#queued = []
+    this.#queuedCbs = []
+    this.#queuedBytes = 0
+    queued.forEach((bytes, i) => this.write(bytes, cbs.find(([at]) => at === i)?.[1]))
   }
 
   /** @internal */

@@ -52,6 +52,28 @@ export class EngineStoppedError extends RiptideError {
   }
 }
 
+/** A client connection is between connections (reconnecting) and holds no writes (`ERR_NOT_CONNECTED`). */
+export class NotConnectedError extends RiptideError {
+  constructor(message = 'connection is reconnecting') {
+    super('ERR_NOT_CONNECTED', message)
+  }
+}
+
+/** More bytes than allowed would be queued (`ERR_OUTBOUND_FULL`). */
+export class OutboundFullError extends RiptideError {
+  constructor(message = 'outbound queue is full') {
+    super('ERR_OUTBOUND_FULL', message)
+  }
+}
+
+/** A dial was cancelled by its `AbortSignal` (`ABORT_ERR`, as Node's `AbortError`). */
+export class AbortError extends RiptideError {
+  constructor(message = 'the operation was aborted') {
+    super('ABORT_ERR', message)
+    this.name = 'AbortError'
+  }
+}
+
 /** An option has a wrong type or is out of range. */
 export class InvalidOptionError extends RiptideError {
   constructor(message: string) {

@@ -31,9 +31,9 @@ import {
   STAGED_OPS,
   STRIDE,
 } from './boundary'
-import { Conn, type ConnSink, kBatchEnd, kEnded, kTimer, kWritability, kWriteDone } from './conn'
+import { Conn, type ConnSink, kBatchEnd, kEnded, kLink, kRebind, kTimer, kWritability, kWriteDone } from './conn'
 import type { Codec } from './codecs'
-import { ConnClosedError, ConnectionError, fromNative, RiptideError } from './errors'
+import { AbortError, ConnClosedError, ConnectionError, fromNative, RiptideError } from './errors'
 import type { EventHandler, IdleKind } from './handler'
 import { log, type Logger } from './logger'
 import { native, type NativeEngine } from './native'
@@ -101,6 +101,27 @@ export interface StopCounts {
 
 const IDLE_KINDS: readonly IdleKind[] = ['read', 'write', 'all']
 
+/** A dial waiting for its connection to open or fail. */
+interface Dial {
+  generation: number
+  /** The connection to bind again (a reconnect), or none for a new one. */
+  conn: Conn | undefined
+  aborted: boolean
+  resolve(conn: Conn): void
+  reject(err: unknown): void
+}
+
+/** Options of one dial. */
+export interface DialOptions {
+  codec?: Codec
+  /** Ms the connect may take; 0 for no limit. */
+  timeout: number
+  /** Cancels the dial while it is connecting. */
+  signal?: AbortSignal
+  /** A connection to reuse (reconnects). */
+  conn?: Conn
+}
+
 /** A reactor on this JS thread. */
 export class Reactor implements ConnSink {
   readonly #handler: EventHandler
@@ -119,6 +140,7 @@ export class Reactor implements ConnSink {
   #used = 0
   #nextToken = 1
   #tasks: Array<() => void> = []
+  readonly #dials = new Map<number, Dial>()
   /** Resolves when the native reactor has delivered its shutdown. */
   readonly stopped: Promise<StopCounts>
   #markStopped!: (counts: StopCounts) => void
@@ -172,6 +194,34 @@ export class Reactor implements ConnSink {
     const t = this.#nextToken
     this.#nextToken = t >= 0x7fffffff ? 1 : t + 1
     return t
+  }
+
+  /**
+   * Dials `url`; resolves with the connection when it opens (after `onOpen`), rejects with
+   * the connect error (`ECONNREFUSED`, `ETIMEDOUT`, `ABORT_ERR`...). Throws at once for a bad
+   * address.
+   */
+  dial(url: string, o: DialOptions): Promise<Conn> {
+    if (o.signal?.aborted) return Promise.reject(new AbortError())
+    const codec = o.codec ?? this.#options.codec
+    const id = this.call((n) => n.dial(url, codec, o.timeout))
+    return new Promise((resolve, reject) => {
+      const dial: Dial = { generation: id.generation, conn: o.conn, aborted: false, resolve, reject }
+      this.#dials.set(id.slot, dial)
+      o.signal?.addEventListener(
+        'abort',
+        () => {
+          if (this.#dials.get(id.slot) !== dial) return
+          dial.aborted = true
+          try {
+            this.#native.destroy(id.slot, id.generation)
+          } catch {
+            // Already closing: its close event settles the dial.
+          }
+        },
+        { once: true },
+      )
+    })
   }
 
   /** Runs `fn` inside this reactor's next batch. */
@@ -332,7 +382,16 @@ export class Reactor implements ConnSink {
         } else if (kind === EV_OPEN) {
           const extra = meta[at + 5]
           const udp = extra >>> 16
-          const conn = new Conn(this, slot, generation, ascii(arena, offset, length), extra & 0xffff, udp === 0 ? undefined : udp - 1)
+          const dial = this.#dials.get(slot)
+          let conn: Conn
+          if (dial !== undefined && dial.generation === generation) {
+            this.#dials.delete(slot)
+            conn = dial.conn ?? new Conn(this, slot, generation, ascii(arena, offset, length), extra & 0xffff)
+            if (dial.conn !== undefined) conn[kRebind](slot, generation)
+            dial.resolve(conn)
+          } else {
+            conn = new Conn(this, slot, generation, ascii(arena, offset, length), extra & 0xffff, udp === 0 ? undefined : udp - 1)
+          }
           this.#conns[slot] = conn
           if (h.onOpen !== undefined) this.#safely('onOpen', conn, () => h.onOpen!(conn))
         } else if (kind === EV_CLOSE) {
@@ -355,16 +414,30 @@ export class Reactor implements ConnSink {
     }
   }
 
-  /** The connection in `slot` closed: fail its pending write callbacks, then `onClose`. */
+  /**
+   * The connection in `slot` closed: settle a dial that never opened, or fail the pending
+   * write callbacks and call `onClose` (unless a client reconnects it).
+   */
   #closed(slot: number, generation: number, code: string): void {
+    const dial = this.#dials.get(slot)
+    if (dial !== undefined && dial.generation === generation) {
+      this.#dials.delete(slot)
+      dial.reject(dial.aborted ? new AbortError() : new ConnectionError(code || 'ECONNRESET', `connect failed: ${code}`))
+      return
+    }
     const conn = this.#conns[slot]
     if (conn === undefined || conn.generation !== generation) return
     this.#conns[slot] = undefined
     for (const cb of conn[kEnded]()) this.#safely('write callback', conn, () => cb(new ConnClosedError()))
-    const onClose = this.#handler.onClose
-    if (onClose === undefined) return
     const err = conn.destroyError ?? (code === '' ? undefined : new ConnectionError(code, `connection ${conn.id} closed: ${code}`))
-    this.#safely('onClose', conn, () => onClose.call(this.#handler, conn, err))
+    if (conn[kLink]?.lost(conn, err)) return
+    this.closeCallback(conn, err)
+  }
+
+  /** Calls `onClose` (also used by clients when they give up reconnecting). */
+  closeCallback(conn: Conn, err: RiptideError | undefined): void {
+    const onClose = this.#handler.onClose
+    if (onClose !== undefined) this.#safely('onClose', conn, () => onClose.call(this.#handler, conn, err))
   }
 
   /** Events other than the per-byte ones. */

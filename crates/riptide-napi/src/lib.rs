@@ -136,6 +136,13 @@ impl NativeOptions {
     }
 }
 
+/// A connection's place in its reactor's table.
+#[napi(object)]
+pub struct NativeConnId {
+    pub slot: u32,
+    pub generation: u32,
+}
+
 /// Operator counters of an engine.
 #[napi(object)]
 pub struct NativeStats {
@@ -315,6 +322,34 @@ impl NativeEngine {
     #[napi(getter)]
     pub fn index(&self) -> u32 {
         self.index
+    }
+
+    /// Dials `url` without blocking. The connection opens (an open event) or fails (a close
+    /// event with the code) later; `timeoutMs` > 0 bounds the connect.
+    #[napi]
+    pub fn dial(
+        &self,
+        env: Env,
+        url: String,
+        codec: Option<codec::NativeCodec>,
+        timeout_ms: f64,
+    ) -> Result<NativeConnId> {
+        let codec: Option<SharedCodec> = match codec {
+            Some(c) => Some(Arc::new(c.to_spec().map_err(|e| throw(&env, e.into()))?)),
+            None => None,
+        };
+        let timeout = (timeout_ms > 0.0).then(|| Duration::from_secs_f64(timeout_ms / 1000.0));
+        match self
+            .driver
+            .with_reactor(|r| r.connect(&url, codec, timeout))
+        {
+            Some(Ok(id)) => Ok(NativeConnId {
+                slot: id.slot,
+                generation: id.generation,
+            }),
+            Some(Err(e)) => Err(throw(&env, e)),
+            None => Err(throw(&env, riptide::Error::EngineStopped)),
+        }
     }
 
     /// Spreads new connections over every reactor that has joined (reactor 0, without

@@ -41,7 +41,8 @@ pub struct Driver {
     uv: &'static Uv,
     poll: uv::Handle,
     timer: uv::Handle,
-    waker: Arc<Waker>,
+    /// Dropped with the reactor, so its eventfd does not wait for JS to collect the engine.
+    waker: RefCell<Option<Arc<Waker>>>,
     live: RefCell<Option<Live>>,
     /// JS is running a batch: writes are staged and `stop` is deferred until it returns.
     dispatching: Cell<bool>,
@@ -121,7 +122,7 @@ impl Driver {
             uv,
             poll,
             timer,
-            waker: live.reactor.waker(),
+            waker: RefCell::new(Some(live.reactor.waker())),
             live: RefCell::new(Some(live)),
             dispatching: Cell::new(false),
             stop_requested: Cell::new(false),
@@ -154,6 +155,13 @@ impl Driver {
         Ok(driver)
     }
 
+    /// Makes the reactor's poll readable so libuv calls us soon.
+    fn wake(&self) {
+        if let Some(w) = self.waker.borrow().as_ref() {
+            let _ = w.wake();
+        }
+    }
+
     /// True until the engine has stopped.
     pub fn running(&self) -> bool {
         self.live.borrow().is_some()
@@ -167,7 +175,7 @@ impl Driver {
             let reactor = &mut live.as_mut()?.reactor;
             let out = f(reactor);
             if reactor.conns().needs_turn() && !self.dispatching.get() {
-                let _ = self.waker.wake();
+                self.wake();
             }
             out
         };
@@ -199,7 +207,7 @@ impl Driver {
     /// inside a batch on this reactor.
     pub fn request_execute(&self) {
         if self.running() && !self.execute_requested.replace(true) {
-            let _ = self.waker.wake();
+            self.wake();
         }
     }
 
@@ -216,7 +224,7 @@ impl Driver {
             }
             drop(live);
             // Closes decided here are delivered (and the drain completed) from the loop.
-            let _ = self.waker.wake();
+            self.wake();
             return;
         }
         if self.dispatching.get() {
@@ -298,7 +306,7 @@ impl Driver {
         }
         if let Some(live) = self.live.borrow_mut().as_mut() {
             if live.reactor.conns().needs_turn() {
-                let _ = self.waker.wake();
+                self.wake();
             }
         }
         self.arm_timer();
@@ -398,6 +406,7 @@ impl Driver {
         if let Some(f) = self.on_release.take() {
             f();
         }
+        self.waker.borrow_mut().take();
         drop(live.reactor);
         live.batch.delete();
         live.staged.delete(env);

@@ -1,0 +1,225 @@
+/**
+ * Clients: connections dialed from a reactor on this thread, with the same handler API,
+ * codecs, idle detection and backpressure as servers, plus reconnection with exponential
+ * backoff and full jitter.
+ */
+import { type Conn, kEnded, kLink, kReconnecting, type ReconnectLink } from './conn'
+import { AbortError, InvalidOptionError, type RiptideError } from './errors'
+import type { EventHandler } from './handler'
+import { resolveServeOptions, type ServeOptions } from './options'
+import { Reactor } from './reactor'
+
+/** Reconnection after a connection is lost (not after `close()`). */
+export interface ReconnectOptions {
+  /** Ms before the first attempt. Default `100`. */
+  initialDelay?: number
+  /** Longest wait between attempts. Default `30000`. */
+  maxDelay?: number
+  /** Growth of the wait per attempt. Default `2`. */
+  factor?: number
+  /** `'full'`: wait a random time up to the backoff (AWS's full jitter, the default); `'none'`: exactly the backoff. */
+  jitter?: 'full' | 'none'
+  /** Attempts before giving up (then `onClose` with the last error). Default unlimited. */
+  maxAttempts?: number
+}
+
+/** Client options: the connection options of {@link ServeOptions} plus dialing. */
+export interface ClientOptions
+  extends Pick<
+    ServeOptions,
+    | 'codec'
+    | 'tcpNoDelay'
+    | 'tcpKeepAlive'
+    | 'socketRecvBuffer'
+    | 'socketSendBuffer'
+    | 'readBufferCap'
+    | 'writeBufferCap'
+    | 'writeHighWaterMark'
+    | 'writeLowWaterMark'
+    | 'maxOutbound'
+    | 'closeTimeout'
+    | 'allowHalfOpen'
+    | 'idleTimeout'
+    | 'heartbeat'
+    | 'frameTimeout'
+    | 'logger'
+  > {
+  /** Ms a connect may take before failing with `ETIMEDOUT`. Default `10000`; `0` for no limit. */
+  connectTimeout?: number
+  /** Reconnect lost connections (`true` for the defaults). Default off. */
+  reconnect?: ReconnectOptions | boolean
+  /** Bytes `write()` may hold while reconnecting (sent on reconnect); beyond, `ERR_OUTBOUND_FULL`. Default `0`: writes throw `ERR_NOT_CONNECTED`. */
+  maxQueuedWhileReconnecting?: number
+}
+
+/** Client callbacks: a server's, plus `onReconnecting`. */
+export interface ClientHandler extends EventHandler {
+  /** The connection was lost; attempt number `attempt` follows in `delay` ms. */
+  onReconnecting?(conn: Conn, attempt: number, delay: number): void
+}
+
+/** Options of one dial. */
+export interface DialOptions {
+  /** Cancels the dial while it is connecting (rejects with `ABORT_ERR`). */
+  signal?: AbortSignal
+  /** The new connection's `context`. */
+  context?: unknown
+}
+
+type Backoff = Required<ReconnectOptions>
+
+function resolveBackoff(r: ReconnectOptions | boolean | undefined): Backoff | undefined {
+  if (r === undefined || r === false) return undefined
+  const o = r === true ? {} : r
+  if (o === null || typeof o !== 'object') throw new InvalidOptionError('options.reconnect must be an object or a boolean')
+  const num = (name: string, v: unknown, min: number) => {
+    if (typeof v !== 'number' || Number.isNaN(v) || v < min) throw new InvalidOptionError(`options.reconnect.${name} must be a number >= ${min}`)
+    return v
+  }
+  const backoff: Backoff = {
+    initialDelay: num('initialDelay', o.initialDelay ?? 100, 0),
+    maxDelay: num('maxDelay', o.maxDelay ?? 30_000, 0),
+    factor: num('factor', o.factor ?? 2, 1),
+    jitter: o.jitter ?? 'full',
+    maxAttempts: num('maxAttempts', o.maxAttempts ?? Infinity, 1),
+  }
+  if (backoff.jitter !== 'full' && backoff.jitter !== 'none') throw new InvalidOptionError("options.reconnect.jitter must be 'full' or 'none'")
+  return backoff
+}
+
+/** Dials connections from a reactor on this thread. */
+export class Client {
+  readonly #reactor: Reactor
+  readonly #handler: ClientHandler
+  readonly #connectTimeout: number
+  readonly #backoff: Backoff | undefined
+  readonly #queueLimit: number
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>()
+  #stopped = false
+
+  /** A client whose connections call `handler`. */
+  constructor(handler: ClientHandler, options: ClientOptions = {}) {
+    if (handler === null || typeof handler !== 'object') throw new InvalidOptionError('handler must be an object of callbacks')
+    const { connectTimeout, reconnect, maxQueuedWhileReconnecting, ...rest } = options
+    const o = resolveServeOptions(rest)
+    this.#connectTimeout = connectTimeout ?? 10_000
+    if (typeof this.#connectTimeout !== 'number' || !(this.#connectTimeout >= 0)) {
+      throw new InvalidOptionError('options.connectTimeout must be a number of ms >= 0')
+    }
+    this.#backoff = resolveBackoff(reconnect)
+    this.#queueLimit = maxQueuedWhileReconnecting ?? 0
+    if (!Number.isInteger(this.#queueLimit) || this.#queueLimit < 0) {
+      throw new InvalidOptionError('options.maxQueuedWhileReconnecting must be an integer >= 0')
+    }
+    this.#handler = handler
+    this.#reactor = new Reactor(handler, o)
+    this.#reactor.listen([])
+  }
+
+  /**
+   * Dials `url` (`tcp://`, `udp://` for a connected UDP socket, `unix://`). Resolves with the
+   * connection once it is open (after `onOpen`); rejects with `ECONNREFUSED`, `ETIMEDOUT`
+   * (`connectTimeout`), `ABORT_ERR` or `ERR_INVALID_ADDRESS`.
+   */
+  async dial(url: string, options: DialOptions = {}): Promise<Conn> {
+    if (this.#stopped) throw new InvalidOptionError('the client is stopped')
+    const conn = await this.#reactor.dial(url, { timeout: this.#connectTimeout, signal: options.signal })
+    if (options.context !== undefined) conn.context = options.context
+    if (this.#backoff !== undefined) conn[kLink] = this.#link(url)
+    return conn
+  }
+
+  /** How a connection of this client reconnects. */
+  #link(url: string): ReconnectLink {
+    const backoff = this.#backoff!
+    const pending = new Map<Conn, ReturnType<typeof setTimeout>>()
+    const give = (conn: Conn, err: RiptideError | undefined) => {
+      conn[kEnded]()
+      this.#reactor.closeCallback(conn, err)
+    }
+    const attempt = (conn: Conn, n: number, lastErr: RiptideError | undefined) => {
+      if (this.#stopped || !conn.reconnecting) return
+      if (n > backoff.maxAttempts) return give(conn, lastErr)
+      const cap = Math.min(backoff.maxDelay, backoff.initialDelay * backoff.factor ** (n - 1))
+      const delay = Math.round(backoff.jitter === 'full' ? Math.random() * cap : cap)
+      try {
+        this.#handler.onReconnecting?.(conn, n, delay)
+      } catch (err) {
+        this.#reactor.report(err, conn, 'onReconnecting')
+      }
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer)
+        pending.delete(conn)
+        if (this.#stopped || !conn.reconnecting) return
+        this.#reactor
+          .dial(url, { timeout: this.#connectTimeout, conn })
+          .catch((err: RiptideError) => attempt(conn, n + 1, err))
+      }, delay)
+      this.#timers.add(timer)
+      pending.set(conn, timer)
+    }
+    return {
+      queueLimit: this.#queueLimit,
+      lost: (conn, err) => {
+        if (this.#stopped) return false
+        conn[kReconnecting]()
+        attempt(conn, 1, err)
+        return true
+      },
+      closed: (conn) => {
+        const timer = pending.get(conn)
+        if (timer !== undefined) {
+          clearTimeout(timer)
+          this.#timers.delete(timer)
+          pending.delete(conn)
+        }
+        give(conn, undefined)
+      },
+    }
+  }
+
+  /** Closes every connection (each `onClose`) and the client's reactor; cancels reconnects. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    for (const t of this.#timers) clearTimeout(t)
+    this.#timers.clear()
+    await this.#reactor.stop()
+  }
+}
+
+/**
+ * Dials one connection with its own client; the client stops by itself when the connection
+ * finally closes (after any reconnects). Resolves once connected.
+ *
+ * @example
+ * ```ts
+ * const conn = await connect('tcp://127.0.0.1:9000', {
+ *   onTraffic(conn, data) { console.log(Buffer.from(data).toString()) },
+ * }, { reconnect: { initialDelay: 100, maxDelay: 5000 } })
+ * conn.write('hello')
+ * ```
+ */
+export async function connect(
+  url: string,
+  handler: ClientHandler,
+  options: ClientOptions & { signal?: AbortSignal } = {},
+): Promise<Conn> {
+  const { signal, ...rest } = options
+  let client: Client | undefined
+  const wrapped: ClientHandler = Object.create(handler, {
+    onClose: {
+      value(conn: Conn, err?: RiptideError) {
+        handler.onClose?.call(handler, conn, err)
+        void client?.stop()
+      },
+    },
+  })
+  client = new Client(wrapped, rest)
+  try {
+    return await client.dial(url, { signal })
+  } catch (err) {
+    await client.stop()
+    throw err instanceof AbortError ? err : err
+  }
+}

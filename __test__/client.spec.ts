@@ -148,3 +148,24 @@ test('writes while reconnecting can be held in a bounded queue and go out on rec
   await client.stop()
   await engine.stop()
 })
+
+test('close() on a reconnecting client connection ends it: no reconnect, onClose once', async (t) => {
+  const engine = await serve('tcp://127.0.0.1:0', echo)
+  const events: string[] = []
+  const conn = await connect(`tcp://127.0.0.1:${engine.port}`, {
+    onTraffic(c) {
+      c.close()
+    },
+    onReconnecting() {
+      events.push('reconnecting')
+    },
+    onClose(_c, err) {
+      events.push(`close ${err?.code ?? 'none'}`)
+    },
+  }, { reconnect: { initialDelay: 10 } })
+  conn.write('x')
+  await until(() => events.length > 0)
+  await new Promise((r) => setTimeout(r, 100))
+  t.deepEqual(events, ['close none'])
+  await engine.stop()
+})

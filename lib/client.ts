@@ -3,7 +3,7 @@
  * codecs, idle detection and backpressure as servers, plus reconnection with exponential
  * backoff and full jitter.
  */
-import { type Conn, kEnded, kLink, kReconnecting, type ReconnectLink } from './conn'
+import { type Conn, kClosedByUser, kEnded, kLink, kReconnecting, type ReconnectLink } from './conn'
 import { AbortError, InvalidOptionError, type RiptideError } from './errors'
 import type { EventHandler } from './handler'
 import { resolveServeOptions, type ServeOptions } from './options'
@@ -161,7 +161,7 @@ export class Client {
     return {
       queueLimit: this.#queueLimit,
       lost: (conn, err) => {
-        if (this.#stopped) return false
+        if (this.#stopped || conn[kClosedByUser]()) return false
         conn[kReconnecting]()
         attempt(conn, 1, err)
         return true

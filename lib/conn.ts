@@ -28,6 +28,7 @@ export const kBatchEnd = Symbol('riptide.batchEnd')
 export const kRebind = Symbol('riptide.rebind')
 export const kReconnecting = Symbol('riptide.reconnecting')
 export const kLink = Symbol('riptide.link')
+export const kClosedByUser = Symbol('riptide.closedByUser')
 
 /** How a client connection survives losing its socket (set by `Client`). */
 export interface ReconnectLink {
@@ -101,6 +102,8 @@ export class Conn {
   #generation: number
   #sink: ConnSink
   #reconnecting = false
+  /** `close()`, `end()` or `destroy()` was called: a client must not reconnect it. */
+  #closedByUser = false
   #queued: Uint8Array[] = []
   #queuedBytes = 0
   #queuedCbs: Array<[number, WriteDoneCallback]> = []
@@ -278,6 +281,7 @@ export class Conn {
     }
     if (!this.#open) return
     this.#open = false
+    this.#closedByUser = true
     // A transient datagram conn has nothing to close.
     if (this.slot >= 0) this.#sink.close(this)
   }
@@ -292,6 +296,7 @@ export class Conn {
     this.#check()
     this.#sink.flush()
     this.#open = false
+    this.#closedByUser = true
     this.#sink.call((n) => n.end(this.slot, this.generation))
   }
 
@@ -302,6 +307,7 @@ export class Conn {
   destroy(err?: RiptideError): void {
     if (this.slot < 0 || this.destroyError !== undefined) return
     this.#open = false
+    this.#closedByUser = true
     this.destroyError = err
     this.#sink.flush()
     try {
@@ -352,6 +358,11 @@ export class Conn {
     return false
   }
 
+  /** @internal */
+  [kClosedByUser](): boolean {
+    return this.#closedByUser
+  }
+
   /** @internal A client connection lost its socket and will dial again. */
   [kReconnecting](): void {
     this.#open = false
@@ -364,6 +375,7 @@ export class Conn {
     this.#generation = generation
     this.#open = true
     this.#reconnecting = false
+    this.#closedByUser = false
     this.#local = undefined
     const queued = this.#queued
     const cbs = this.#queuedCbs

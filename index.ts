@@ -20,7 +20,7 @@ export {
   type LengthFieldCodec,
 } from './lib/codecs'
 export type { EventHandler, IdleKind } from './lib/handler'
-export { Conn, type ConnHandle, type SocketAddress, type WriteDoneCallback } from './lib/conn'
+export { Conn, type ConnHandle, type SocketAddress, type WriteDoneCallback, type ProxyInfo } from './lib/conn'
 export { asyncWrite, asyncClose, type WriteCallback } from './lib/async'
 export {
   connect,

@@ -143,3 +143,34 @@ test('bad codec options are rejected with ERR_INVALID_ARG_VALUE', async (t) => {
   t.throws(() => codecs.lengthField({ maxFrameLength: 3 }), { code: 'ERR_INVALID_ARG_VALUE' })
   await t.throwsAsync(serve('tcp://127.0.0.1:0', {}, { codec: { kind: 'nope' } as never }), { code: 'ERR_INVALID_ARG_VALUE' })
 })
+
+test('PROXY protocol listener: remoteAddress is the original client; TLVs exposed; bad headers close', async (t) => {
+  const seen: string[] = []
+  const engine = await serve({ url: 'tcp://127.0.0.1:0', proxyProtocol: 'any', proxyTimeout: 300 }, {
+    onOpen(conn) {
+      const p = conn.proxy
+      seen.push(`${conn.remoteAddress}:${conn.remotePort} ${p?.destination?.address}:${p?.destination?.port} tlvs ${p?.tlvs.map((x) => `${x.type}=${Buffer.from(x.value)}`).join(',')}`)
+    },
+    onTraffic(conn, data) {
+      conn.write(data)
+    },
+  })
+  const v1 = await connect(engine.port)
+  v1.write('PROXY TCP4 203.0.113.7 10.0.0.1 51000 443\r\nhi')
+  t.is((await readExactly(v1, 2)).toString(), 'hi')
+  const header = Buffer.from('\r\n\r\n\0\r\nQUIT\n\x21\x11', 'latin1')
+  const body = Buffer.from([198, 51, 100, 9, 10, 0, 0, 1, 0x30, 0x39, 0x01, 0xbb, 0x01, 0x00, 0x02, 0x68, 0x32])
+  const len = Buffer.alloc(2)
+  len.writeUInt16BE(body.length)
+  const v2 = await connect(engine.port)
+  await trickle(v2, Buffer.concat([header, len, body, Buffer.from('yo')]), 3)
+  t.is((await readExactly(v2, 2)).toString(), 'yo')
+  t.deepEqual(seen, ['203.0.113.7:51000 10.0.0.1:443 tlvs ', '198.51.100.9:12345 10.0.0.1:443 tlvs 1=h2'])
+  const bad = await connect(engine.port)
+  const closed = new Promise((r) => bad.once('close', r))
+  bad.write('GET / HTTP/1.1\r\n\r\n')
+  await closed
+  t.is(seen.length, 2, 'no onOpen for a bad header')
+  for (const s of [v1, v2]) s.destroy()
+  await engine.stop()
+})

@@ -65,6 +65,14 @@ export interface ConnSink {
   call<T>(fn: (native: NativeEngine) => T): T
 }
 
+/** What a PROXY protocol header said. */
+export interface ProxyInfo {
+  source?: SocketAddress
+  destination?: SocketAddress
+  /** v2 type-length-value extensions. */
+  tlvs: Array<{ type: number; value: Uint8Array }>
+}
+
 /** Socket address of one end of a connection. */
 export interface SocketAddress {
   /** IP address (empty for an unnamed Unix socket). */
@@ -409,6 +417,15 @@ export class Conn {
     if (this.#drainExpected) this.#unwritable = true
     this.#staged = 0
     this.#drainExpected = false
+  }
+
+  /**
+   * The PROXY protocol header this connection arrived with (listeners with `proxyProtocol`):
+   * the original client and server addresses and any v2 TLVs; `undefined` without one.
+   */
+  get proxy(): ProxyInfo | undefined {
+    if (this.slot < 0 || !this.#open) return undefined
+    return this.#sink.call((n) => n.proxyInfo(this.slot, this.generation)) ?? undefined
   }
 
   /** Bytes received and held for the next delivery: a partial frame of its codec, or what `onTraffic` did not consume. */

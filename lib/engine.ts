@@ -194,7 +194,15 @@ export async function serve(
   if (listeners.length === 0 || listeners.some((l) => l === null || typeof l !== 'object' || typeof l.url !== 'string')) {
     throw new InvalidOptionError('address must be a URL string, a { url, codec } object, or a non-empty array of them')
   }
-  for (const l of listeners) if (l.codec !== undefined) l.codec = checkCodec(l.codec)
+  for (const l of listeners) {
+    if (l.codec !== undefined) l.codec = checkCodec(l.codec)
+    if (l.proxyProtocol !== undefined && !['v1', 'v2', 'any'].includes(l.proxyProtocol)) {
+      throw new InvalidOptionError("proxyProtocol must be 'v1', 'v2' or 'any'")
+    }
+    if (l.proxyTimeout !== undefined && !(typeof l.proxyTimeout === 'number' && l.proxyTimeout > 0)) {
+      throw new InvalidOptionError('proxyTimeout must be a number of ms > 0')
+    }
+  }
   if (handler === null || typeof handler !== 'object') {
     throw new InvalidOptionError('handler must be an object of callbacks')
   }

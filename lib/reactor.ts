@@ -79,10 +79,19 @@ export function nativeOptions(o: ResolvedServeOptions) {
   }
 }
 
-/** A listener: its URL and (optionally) its codec. */
+/** A listener: its URL and, optionally, its codec and PROXY protocol. */
 export interface ListenSpec {
   url: string
+  /** Framing of this listener's connections (overrides `options.codec`). */
   codec?: Codec
+  /**
+   * Expect a PROXY protocol header (from HAProxy, an AWS NLB...) before any data: `onOpen`
+   * waits for it and `conn.remoteAddress` is the original client's; a bad or missing header
+   * closes the connection (`ERR_PROXY_PROTOCOL`, `ETIMEDOUT`) without `onOpen`.
+   */
+  proxyProtocol?: 'v1' | 'v2' | 'any'
+  /** Ms the PROXY header may take. Default `3000`. */
+  proxyTimeout?: number
 }
 
 /** What a reactor asks of its owner for engine-level events. */
@@ -156,7 +165,12 @@ export class Reactor implements ConnSink {
   /** Binds the listeners and starts reactor 0 of a new engine. Throws riptide errors. */
   listen(listeners: ListenSpec[]): void {
     const o = nativeOptions(this.#options)
-    const specs = listeners.map((l) => ({ url: l.url, codec: l.codec ?? this.#options.codec }))
+    const specs = listeners.map((l) => ({
+      url: l.url,
+      codec: l.codec ?? this.#options.codec,
+      proxyProtocol: l.proxyProtocol,
+      proxyTimeout: l.proxyTimeout,
+    }))
     this.#start(() => native.NativeEngine.listen(specs, o, this.#dispatch, this.#ops, this.#bytes))
   }
 

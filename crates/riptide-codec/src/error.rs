@@ -15,6 +15,9 @@ pub enum FrameError {
     /// A frame that cannot be valid (netty's `CorruptedFrameException`).
     #[error("corrupted frame: {0}")]
     Corrupted(String),
+    /// A missing or malformed PROXY protocol header.
+    #[error("{0}")]
+    Proxy(String),
     /// An outbound message the framing cannot express.
     #[error("cannot encode: {0}")]
     Unencodable(String),
@@ -29,6 +32,7 @@ impl FrameError {
         match self {
             FrameError::TooLong { .. } => "ERR_FRAME_TOO_LONG",
             FrameError::Corrupted(_) => "ERR_FRAME_CORRUPT",
+            FrameError::Proxy(_) => "ERR_PROXY_PROTOCOL",
             FrameError::Unencodable(_) => "ERR_FRAME_UNENCODABLE",
             FrameError::InvalidConfig(_) => "ERR_INVALID_ARG_VALUE",
         }

@@ -12,6 +12,7 @@ mod error;
 mod fixed;
 mod length_field;
 mod line;
+mod proxy;
 mod spec;
 
 pub use delimiter::{DelimiterCodec, DelimiterConfig};
@@ -19,6 +20,7 @@ pub use error::FrameError;
 pub use fixed::{FixedLengthCodec, FixedLengthConfig};
 pub use length_field::{ByteOrder, LengthFieldCodec, LengthFieldConfig};
 pub use line::{LineCodec, LineConfig};
+pub use proxy::{parse_proxy, ProxyHeader, ProxyMode, ProxyParse};
 pub use spec::CodecSpec;
 
 /// What the bytes at the front of a buffer hold.

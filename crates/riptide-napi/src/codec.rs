@@ -30,11 +30,42 @@ pub struct NativeCodec {
     pub prepender_adjustment: Option<f64>,
 }
 
-/// A listener URL and its codec.
+/// A listener URL, its codec, and whether a PROXY protocol header comes first.
 #[napi(object)]
 pub struct NativeListen {
     pub url: String,
     pub codec: Option<NativeCodec>,
+    /// `v1`, `v2` or `any`; none when absent.
+    pub proxy_protocol: Option<String>,
+    /// ms the PROXY header may take.
+    pub proxy_timeout: Option<f64>,
+}
+
+impl NativeListen {
+    /// The engine's listener options.
+    pub fn options(&self) -> Result<riptide::ListenOptions, FrameError> {
+        let codec: Option<riptide::SharedCodec> = match &self.codec {
+            Some(c) => Some(std::sync::Arc::new(c.to_spec()?)),
+            None => None,
+        };
+        let proxy = match self.proxy_protocol.as_deref() {
+            None => None,
+            Some("v1") => Some(riptide::codec::ProxyMode::V1),
+            Some("v2") => Some(riptide::codec::ProxyMode::V2),
+            Some("any") => Some(riptide::codec::ProxyMode::Any),
+            Some(other) => {
+                return Err(FrameError::InvalidConfig(format!(
+                    "proxyProtocol must be 'v1', 'v2' or 'any', got {other:?}"
+                )))
+            }
+        };
+        let timeout = self.proxy_timeout.unwrap_or(3000.0).max(1.0);
+        Ok(riptide::ListenOptions {
+            codec,
+            proxy,
+            proxy_timeout: std::time::Duration::from_secs_f64(timeout / 1000.0),
+        })
+    }
 }
 
 impl NativeCodec {

@@ -143,6 +143,21 @@ pub struct NativeConnId {
     pub generation: u32,
 }
 
+/// One PROXY protocol v2 extension.
+#[napi(object)]
+pub struct NativeTlv {
+    pub r#type: u32,
+    pub value: Buffer,
+}
+
+/// What a connection's PROXY protocol header said.
+#[napi(object)]
+pub struct NativeProxyInfo {
+    pub source: Option<NativeAddress>,
+    pub destination: Option<NativeAddress>,
+    pub tlvs: Vec<NativeTlv>,
+}
+
 /// Operator counters of an engine.
 #[napi(object)]
 pub struct NativeStats {
@@ -218,12 +233,9 @@ impl NativeEngine {
         let mut reactor = Reactor::new(config.clone()).map_err(|e| throw(&env, e))?;
         let mut resolved = Vec::with_capacity(listeners.len());
         for l in &listeners {
-            let codec: Option<SharedCodec> = match &l.codec {
-                Some(c) => Some(Arc::new(c.to_spec().map_err(|e| throw(&env, e.into()))?)),
-                None => None,
-            };
+            let options = l.options().map_err(|e| throw(&env, e.into()))?;
             let bound = reactor
-                .listen_with(&l.url, codec.clone())
+                .listen_with(&l.url, options.clone())
                 .map_err(|e| throw(&env, e))?;
             let url = match bound {
                 PeerAddr::Inet(a) => {
@@ -231,7 +243,7 @@ impl NativeEngine {
                 }
                 PeerAddr::Unix(_) => l.url.clone(),
             };
-            resolved.push((url, codec));
+            resolved.push((url, options));
         }
         let reactors = options.reactors.max(1) as usize;
         let shared = Arc::new(Shared::new(config, options.policy(), resolved, reactors));
@@ -264,9 +276,9 @@ impl NativeEngine {
         let mut reactor = Reactor::with_index(shared.config.clone(), index as usize)
             .map_err(|e| throw(&env, e))?;
         if shared.config.socket.reuse_port {
-            for (url, codec) in &shared.listeners {
+            for (url, options) in &shared.listeners {
                 reactor
-                    .listen_with(url, codec.clone())
+                    .listen_with(url, options.clone())
                     .map_err(|e| throw(&env, e))?;
             }
         }
@@ -517,6 +529,30 @@ impl NativeEngine {
             .ok_or(riptide::Error::EngineStopped)
             .and_then(|r| r.wake(id))
             .map_err(|e| throw(&env, e))
+    }
+
+    /// The PROXY protocol header the connection arrived with (none without one).
+    #[napi]
+    pub fn proxy_info(
+        &self,
+        env: Env,
+        slot: u32,
+        generation: u32,
+    ) -> Result<Option<NativeProxyInfo>> {
+        self.on_conn(&env, slot, generation, |r, id| {
+            Ok(r.conns().proxy_header(id)?.map(|h| NativeProxyInfo {
+                source: h.source.map(|a| PeerAddr::Inet(a).into()),
+                destination: h.destination.map(|a| PeerAddr::Inet(a).into()),
+                tlvs: h
+                    .tlvs
+                    .iter()
+                    .map(|(t, v)| NativeTlv {
+                        r#type: u32::from(*t),
+                        value: v.clone().into(),
+                    })
+                    .collect(),
+            }))
+        })
     }
 
     /// Bytes received and held for the next delivery (a partial frame or retained bytes).

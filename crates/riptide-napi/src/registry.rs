@@ -3,7 +3,7 @@
 //! it, and worker reactors can join an engine started on another thread. Rust statics are
 //! shared by all workers of a process, which is exactly what this needs.
 
-use riptide::{LoadBalancing, ReactorConfig, Remote, SharedCodec};
+use riptide::{ListenOptions, LoadBalancing, ReactorConfig, Remote};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -16,7 +16,7 @@ pub struct Shared {
     pub policy: LoadBalancing,
     /// Listener URLs with ports resolved, and their codecs, for reactors that bind their own
     /// (`reuse_port`).
-    pub listeners: Vec<(String, Option<SharedCodec>)>,
+    pub listeners: Vec<(String, ListenOptions)>,
     /// Inboxes by reactor index; `None` until that reactor joins or after it stops.
     remotes: Mutex<Vec<Option<Remote>>>,
 }
@@ -26,7 +26,7 @@ impl Shared {
     pub fn new(
         config: ReactorConfig,
         policy: LoadBalancing,
-        listeners: Vec<(String, Option<SharedCodec>)>,
+        listeners: Vec<(String, ListenOptions)>,
         reactors: usize,
     ) -> Shared {
         Shared {

@@ -58,6 +58,10 @@ pub(crate) struct Connection {
     pub(crate) inbound: Vec<u8>,
     /// Since when `inbound` has held a partial frame (for the frame timeout).
     pub(crate) partial_since: Option<Instant>,
+    /// Waiting for a PROXY protocol header of this kind (the connection is not open yet).
+    pub(crate) proxy: Option<riptide_codec::ProxyMode>,
+    /// The PROXY header the connection arrived with.
+    pub(crate) proxy_header: Option<riptide_codec::ProxyHeader>,
 }
 
 /// Where a connection is in its life. Only `Open` accepts writes.
@@ -205,6 +209,8 @@ impl Conns {
             encoder: codec.map(|f| f.new_codec()),
             inbound: Vec::new(),
             partial_since: None,
+            proxy: None,
+            proxy_header: None,
         };
         let id = self
             .slab
@@ -718,6 +724,63 @@ impl Conns {
         Ok(id)
     }
 
+    /// Adds an accepted connection that must first send a PROXY header: it stays unopened
+    /// (writes queue) until [`Conns::proxy_parsed`], or closes at `timeout`.
+    pub(crate) fn insert_awaiting_proxy(
+        &mut self,
+        stream: Stream,
+        peer: PeerAddr,
+        options: &crate::ListenOptions,
+    ) -> Result<ConnId, Error> {
+        let id = self.insert(stream, peer, true, options.codec.as_ref())?;
+        if let Some(conn) = self.slab.get_mut(id) {
+            conn.state = State::Connecting;
+            conn.proxy = options.proxy;
+        }
+        self.timers
+            .insert(Instant::now() + options.proxy_timeout, Timer::Connect(id));
+        Ok(id)
+    }
+
+    /// Feeds bytes to a connection waiting for its PROXY header. Returns what follows the
+    /// header once it is complete (the connection is then open and `on_open` queued), `None`
+    /// while more is needed or after a bad header closed the connection.
+    pub(crate) fn proxy_parsed(&mut self, id: ConnId, fresh: &[u8]) -> Option<Vec<u8>> {
+        let conn = self.slab.get_mut(id)?;
+        let mode = conn.proxy?;
+        conn.inbound.extend_from_slice(fresh);
+        match riptide_codec::parse_proxy(&conn.inbound, mode) {
+            Ok(riptide_codec::ProxyParse::NeedMore) => None,
+            Ok(riptide_codec::ProxyParse::Done { consumed, header }) => {
+                let rest = conn.inbound.split_off(consumed);
+                conn.inbound.clear();
+                if let Some(src) = header.source {
+                    conn.peer = PeerAddr::Inet(src);
+                }
+                conn.proxy_header = Some(header);
+                conn.proxy = None;
+                conn.state = State::Open;
+                self.notices.push_back(Notice::Connected(id));
+                self.flush(id);
+                Some(rest)
+            }
+            Err(e) => {
+                let _ = self.destroy(id, Some(e.into()));
+                None
+            }
+        }
+    }
+
+    /// True while the connection waits for its PROXY header.
+    pub(crate) fn awaiting_proxy(&self, id: ConnId) -> bool {
+        self.slab.get(id).is_some_and(|c| c.proxy.is_some())
+    }
+
+    /// The PROXY protocol header the connection arrived with, if its listener expects one.
+    pub fn proxy_header(&self, id: ConnId) -> Result<Option<&riptide_codec::ProxyHeader>, Error> {
+        Ok(self.get(id)?.proxy_header.as_ref())
+    }
+
     /// For a connecting connection, looks whether the connect finished: on success it opens
     /// (`on_open` follows) and queued writes go out; on failure it closes with the error.
     /// Returns true while the connection is still connecting.
@@ -725,7 +788,7 @@ impl Conns {
         let Some(conn) = self.slab.get_mut(id) else {
             return false;
         };
-        if conn.state != State::Connecting {
+        if conn.state != State::Connecting || conn.proxy.is_some() {
             return false;
         }
         match conn.stream.connect_result() {

@@ -3,7 +3,7 @@
 //! `SO_REUSEPORT`. This is how Rust programs use riptide without Node.
 
 use crate::{
-    Command, EventHandler, LoadBalancing, PeerAddr, Reactor, ReactorConfig, Remote, SharedCodec,
+    Command, EventHandler, ListenOptions, LoadBalancing, PeerAddr, Reactor, ReactorConfig, Remote,
 };
 use crate::{ConnId, Conns, Error};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,8 +22,8 @@ pub struct EngineConfig {
     pub ticker: bool,
     /// Budgets and socket options of every reactor.
     pub reactor: ReactorConfig,
-    /// Framing of every listener's connections (`None`: raw bytes).
-    pub codec: Option<SharedCodec>,
+    /// What every listener does to its connections: codec, PROXY protocol.
+    pub listen: ListenOptions,
 }
 
 impl Default for EngineConfig {
@@ -33,7 +33,7 @@ impl Default for EngineConfig {
             load_balancing: LoadBalancing::RoundRobin,
             ticker: false,
             reactor: ReactorConfig::default(),
-            codec: None,
+            listen: ListenOptions::default(),
         }
     }
 }
@@ -102,11 +102,12 @@ impl Engine {
         let urls: Vec<String> = urls.into_iter().map(|u| u.as_ref().to_owned()).collect();
         let mut addrs = Vec::with_capacity(urls.len());
         for url in &urls {
-            let bound = reactors[0].listen_with(url, config.codec.clone())?;
+            let options = config.listen.clone();
+            let bound = reactors[0].listen_with(url, options.clone())?;
             if config.reactor.socket.reuse_port {
                 let again = rebind_url(url, &bound);
                 for r in &mut reactors[1..] {
-                    r.listen_with(&again, config.codec.clone())?;
+                    r.listen_with(&again, options.clone())?;
                 }
             }
             addrs.push(bound);

@@ -50,6 +50,19 @@ pub use riptide_codec as codec;
 
 /// A codec factory shared by a listener's connections (each gets its own codec from it).
 pub type SharedCodec = std::sync::Arc<dyn riptide_codec::CodecFactory>;
+
+/// What a listener does to each connection it accepts before handing it to the handler.
+#[derive(Clone, Debug, Default)]
+pub struct ListenOptions {
+    /// Framing of the connections (`None`: raw bytes).
+    pub codec: Option<SharedCodec>,
+    /// Expect a PROXY protocol header first (from a load balancer): `on_open` waits for it
+    /// and the peer address becomes the original client's; a missing or bad header closes
+    /// the connection with `ERR_PROXY_PROTOCOL`.
+    pub proxy: Option<riptide_codec::ProxyMode>,
+    /// How long the PROXY header may take (then `ETIMEDOUT`).
+    pub proxy_timeout: std::time::Duration,
+}
 pub use reactor::{DrainStatus, Reactor, ReactorConfig, ReactorStats, TurnOutcome};
 pub use remote::{Command, Completion, Remote, Task};
 pub use slab::{ConnId, MAX_SLOTS};

@@ -10,7 +10,7 @@ use crate::flow::{FlowConfig, IdleKind, Timer};
 use crate::remote::{self, Command, Inbox, Remote};
 use crate::socket::SocketOptions;
 use crate::stream::{Listener, PeerAddr, Stream};
-use crate::{ConnId, Conns, Error, EventHandler, SharedCodec};
+use crate::{ConnId, Conns, Error, EventHandler, ListenOptions, SharedCodec};
 use mio::{Events, Interest, Poll, Token, Waker};
 use riptide_codec::Decoded;
 use std::io::{self, Read};
@@ -107,8 +107,8 @@ pub struct Reactor {
     remote: Remote,
     inbox: Inbox,
     listeners: Vec<Listener>,
-    /// The codec of each listener's connections (same index as `listeners`).
-    codecs: Vec<Option<SharedCodec>>,
+    /// What each listener does to its connections (same index as `listeners`).
+    codecs: Vec<ListenOptions>,
     conns: Conns,
     read_buf: Vec<u8>,
     config: ReactorConfig,
@@ -181,16 +181,13 @@ impl Reactor {
     /// Binds and starts listening on `url` (`tcp://host:port`, `unix://path`). Returns the
     /// bound address, which tells the port when the URL asked for port 0.
     pub fn listen(&mut self, url: &str) -> Result<PeerAddr, Error> {
-        self.listen_with(url, None)
+        self.listen_with(url, ListenOptions::default())
     }
 
     /// Like [`Reactor::listen`], with a codec framing every connection of the listener
-    /// (`on_traffic` then gets whole frames and writes are framed). Ignored for UDP.
-    pub fn listen_with(
-        &mut self,
-        url: &str,
-        codec: Option<SharedCodec>,
-    ) -> Result<PeerAddr, Error> {
+    /// (`on_traffic` then gets whole frames and writes are framed) and optionally a PROXY
+    /// protocol header expected first. Both are ignored for UDP.
+    pub fn listen_with(&mut self, url: &str, options: ListenOptions) -> Result<PeerAddr, Error> {
         let address = Address::parse(url)?;
         let token = Token(FIRST_LISTENER - self.listeners.len());
         let listener = if let Address::Udp(addr) = address {
@@ -210,7 +207,7 @@ impl Reactor {
         };
         let local = listener.local_addr()?;
         self.listeners.push(listener);
-        self.codecs.push(codec);
+        self.codecs.push(options);
         Ok(local)
     }
 
@@ -651,9 +648,9 @@ impl Reactor {
         let n = commands.len();
         for cmd in commands.drain(..) {
             match cmd {
-                Command::Adopt(std, peer, codec) => {
+                Command::Adopt(std, peer, options) => {
                     if let Ok(stream) = std.into_stream() {
-                        self.open(stream, peer, codec.as_ref(), handler);
+                        self.open(stream, peer, &options, handler);
                     }
                 }
                 Command::Write(id, data, done) => {
@@ -704,14 +701,28 @@ impl Reactor {
         &mut self,
         stream: Stream,
         peer: PeerAddr,
-        codec: Option<&SharedCodec>,
+        options: &ListenOptions,
         handler: &mut H,
     ) {
         let ip = match peer {
             PeerAddr::Inet(a) => Some(a.ip()),
             PeerAddr::Unix(_) => None,
         };
-        match self.conns.insert(stream, peer, true, codec) {
+        if options.proxy.is_some() {
+            // Opened (on_open) once its PROXY header has been read.
+            if self
+                .conns
+                .insert_awaiting_proxy(stream, peer, options)
+                .is_err()
+            {
+                self.conns.admission().release(ip);
+            }
+            return;
+        }
+        match self
+            .conns
+            .insert(stream, peer, true, options.codec.as_ref())
+        {
             Ok(id) => {
                 handler.on_open(&mut self.conns, id);
                 self.reap(handler);
@@ -766,16 +777,16 @@ impl Reactor {
             } else {
                 self.remote.index
             };
-            let codec = self.codecs[index].clone();
+            let options = self.codecs[index].clone();
             if target == self.remote.index {
-                self.open(stream, peer, codec.as_ref(), handler);
+                self.open(stream, peer, &options, handler);
             } else if let Some(std) = stream.into_std() {
-                if let Err(Command::Adopt(std, peer, codec)) =
-                    self.peers[target].try_send(Command::Adopt(std, peer, codec))
+                if let Err(Command::Adopt(std, peer, options)) =
+                    self.peers[target].try_send(Command::Adopt(std, peer, options))
                 {
                     // The chosen reactor stopped: serve the connection here instead.
                     if let Ok(stream) = std.into_stream() {
-                        self.open(stream, peer, codec.as_ref(), handler);
+                        self.open(stream, peer, &options, handler);
                     }
                 }
             }
@@ -862,7 +873,17 @@ impl Reactor {
                 if track_idle {
                     conn.last_read = Instant::now();
                 }
-                deliver(&mut self.conns, handler, id, &self.read_buf[..n]);
+                if self.conns.awaiting_proxy(id) {
+                    if let Some(rest) = self.conns.proxy_parsed(id, &self.read_buf[..n]) {
+                        // on_open (with the original client's address) before any traffic.
+                        self.reap(handler);
+                        if !rest.is_empty() {
+                            deliver(&mut self.conns, handler, id, &rest);
+                        }
+                    }
+                } else {
+                    deliver(&mut self.conns, handler, id, &self.read_buf[..n]);
+                }
                 if n == self.read_buf.len() || again {
                     self.again.push(token);
                 }

@@ -3,7 +3,7 @@
 //! only when it has no wake pending, and each sender's commands run in the order sent.
 
 use crate::stream::{PeerAddr, StdStream};
-use crate::SharedCodec;
+use crate::ListenOptions;
 use crate::{ConnId, Conns, Error};
 use crossbeam_channel::{Receiver, Sender};
 use mio::Waker;
@@ -20,7 +20,7 @@ pub type Task = Box<dyn FnOnce(&mut Conns) + Send>;
 pub enum Command {
     /// A connection accepted elsewhere (the load balancer chose this reactor), with its
     /// listener's codec.
-    Adopt(StdStream, PeerAddr, Option<SharedCodec>),
+    Adopt(StdStream, PeerAddr, ListenOptions),
     /// Write bytes; `done` reports `Ok` once they are written or queued, or the error.
     Write(ConnId, Vec<u8>, Option<Completion>),
     /// Write several buffers in order, as one.

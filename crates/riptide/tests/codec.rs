@@ -2,7 +2,9 @@
 //! the connection, custom framing with `retain`, and the partial-frame timeout.
 
 use riptide::codec::{CodecSpec, LengthFieldConfig, LineConfig};
-use riptide::{ConnId, Conns, Engine, EngineConfig, Error, EventHandler, PeerAddr, StopHandle};
+use riptide::{
+    ConnId, Conns, Engine, EngineConfig, Error, EventHandler, ListenOptions, PeerAddr, StopHandle,
+};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{mpsc, Arc};
@@ -53,7 +55,10 @@ fn length_field() -> EngineConfig {
     });
     spec.validate().unwrap();
     EngineConfig {
-        codec: Some(Arc::new(spec)),
+        listen: ListenOptions {
+            codec: Some(Arc::new(spec)),
+            ..ListenOptions::default()
+        },
         ..EngineConfig::default()
     }
 }
@@ -98,7 +103,10 @@ fn an_oversized_frame_is_reported_and_the_connection_goes_on() {
 #[test]
 fn frame_timeout_closes_a_slowloris() {
     let mut config = EngineConfig {
-        codec: Some(Arc::new(CodecSpec::Line(LineConfig::default()))),
+        listen: ListenOptions {
+            codec: Some(Arc::new(CodecSpec::Line(LineConfig::default()))),
+            ..ListenOptions::default()
+        },
         ..EngineConfig::default()
     };
     config.reactor.flow.frame_timeout = Some(Duration::from_millis(150));

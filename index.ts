@@ -18,7 +18,9 @@ export {
   type DelimiterCodec,
   type FixedLengthCodec,
   type LengthFieldCodec,
+  type Http1Codec,
 } from './lib/codecs'
+export { parseRequest, response, type HttpRequest, type HttpResponse } from './lib/http1'
 export type { EventHandler, IdleKind } from './lib/handler'
 export { Conn, type ConnHandle, type SocketAddress, type WriteDoneCallback, type ProxyInfo } from './lib/conn'
 export { asyncWrite, asyncClose, type WriteCallback } from './lib/async'

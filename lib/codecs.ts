@@ -71,8 +71,19 @@ export interface LengthFieldCodec {
   readonly prependerAdjustment: number
 }
 
+/** HTTP/1.1 requests: one `onTraffic` per request, as a descriptor read with `parseRequest`. */
+export interface Http1Codec {
+  readonly kind: 'http1'
+  /** Most bytes of request line + headers (then `ERR_HTTP_HEADER_TOO_LARGE`). Default `16384`. */
+  readonly maxHeaderSize: number
+  /** Most header fields. Default `64`. */
+  readonly maxHeaders: number
+  /** Most body bytes (then `ERR_HTTP_BODY_TOO_LARGE`). Default `1048576`. */
+  readonly maxBodySize: number
+}
+
 /** Any codec. */
-export type Codec = LineCodec | DelimiterCodec | FixedLengthCodec | LengthFieldCodec
+export type Codec = LineCodec | DelimiterCodec | FixedLengthCodec | LengthFieldCodec | Http1Codec
 
 function int(name: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
@@ -124,6 +135,21 @@ export const codecs = {
     return { kind: 'fixedLength', frameLength: int('frameLength', o?.frameLength, 1, 2 ** 31 - 1) }
   },
 
+  /**
+   * HTTP/1.1 request framing (Content-Length and chunked bodies, pipelining, `Expect:
+   * 100-continue` answered for you). Responses are written as bytes (see `response`). A bad
+   * request goes to `onError` (`ERR_HTTP_PARSE`, `ERR_HTTP_HEADER_TOO_LARGE`,
+   * `ERR_HTTP_BODY_TOO_LARGE`); answer 400/431/413 and close.
+   */
+  http1(o: Partial<Omit<Http1Codec, 'kind'>> = {}): Http1Codec {
+    return {
+      kind: 'http1',
+      maxHeaderSize: int('maxHeaderSize', o.maxHeaderSize ?? 16384, 64, 1 << 24),
+      maxHeaders: int('maxHeaders', o.maxHeaders ?? 64, 1, 1024),
+      maxBodySize: int('maxBodySize', o.maxBodySize ?? 1 << 20, 0, 2 ** 31 - 1),
+    }
+  },
+
   /** A length field, netty's `LengthFieldBasedFrameDecoder` + `LengthFieldPrepender`. */
   lengthField(o: Partial<Omit<LengthFieldCodec, 'kind'>> = {}): LengthFieldCodec {
     const lengthFieldOffset = int('lengthFieldOffset', o.lengthFieldOffset ?? 0, 0, 2 ** 31 - 1)
@@ -164,6 +190,8 @@ export function checkCodec(c: unknown): Codec {
       return codecs.fixedLength(c as FixedLengthCodec)
     case 'lengthField':
       return codecs.lengthField(c as LengthFieldCodec)
+    case 'http1':
+      return codecs.http1(c as Http1Codec)
     default:
       throw new InvalidOptionError(`unknown codec kind ${String(kind)}`)
   }

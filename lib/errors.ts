@@ -113,6 +113,10 @@ export function fromNative(err: unknown): unknown {
       return new FrameTooLongError(err.message)
     case 'ERR_FRAME_CORRUPT':
     case 'ERR_FRAME_UNENCODABLE':
+    case 'ERR_HTTP_PARSE':
+    case 'ERR_HTTP_HEADER_TOO_LARGE':
+    case 'ERR_HTTP_BODY_TOO_LARGE':
+    case 'ERR_PROXY_PROTOCOL':
       return new FrameError(code, err.message)
     default:
       return typeof code === 'string' ? new RiptideError(code, err.message, { cause: err }) : err

@@ -15,6 +15,11 @@ pub enum FrameError {
     /// A frame that cannot be valid (netty's `CorruptedFrameException`).
     #[error("corrupted frame: {0}")]
     Corrupted(String),
+    /// A malformed HTTP request or one over a limit; `code` is `ERR_HTTP_PARSE`,
+    /// `ERR_HTTP_HEADER_TOO_LARGE` or `ERR_HTTP_BODY_TOO_LARGE`. The connection cannot resync:
+    /// answer (400, 431, 413) and close.
+    #[error("{1}")]
+    Http(&'static str, String),
     /// A missing or malformed PROXY protocol header.
     #[error("{0}")]
     Proxy(String),
@@ -33,6 +38,7 @@ impl FrameError {
             FrameError::TooLong { .. } => "ERR_FRAME_TOO_LONG",
             FrameError::Corrupted(_) => "ERR_FRAME_CORRUPT",
             FrameError::Proxy(_) => "ERR_PROXY_PROTOCOL",
+            FrameError::Http(code, _) => code,
             FrameError::Unencodable(_) => "ERR_FRAME_UNENCODABLE",
             FrameError::InvalidConfig(_) => "ERR_INVALID_ARG_VALUE",
         }

@@ -10,6 +10,7 @@
 mod delimiter;
 mod error;
 mod fixed;
+mod http1;
 mod length_field;
 mod line;
 mod proxy;
@@ -18,6 +19,7 @@ mod spec;
 pub use delimiter::{DelimiterCodec, DelimiterConfig};
 pub use error::FrameError;
 pub use fixed::{FixedLengthCodec, FixedLengthConfig};
+pub use http1::{Http1Codec, Http1Config};
 pub use length_field::{ByteOrder, LengthFieldCodec, LengthFieldConfig};
 pub use line::{LineCodec, LineConfig};
 pub use proxy::{parse_proxy, ProxyHeader, ProxyMode, ProxyParse};
@@ -47,6 +49,20 @@ pub enum Decoded {
         consumed: usize,
         /// What was wrong.
         error: FrameError,
+    },
+    /// A frame the codec assembled itself (for example an HTTP request descriptor with a
+    /// de-chunked body); the first `consumed` bytes are done with.
+    Owned {
+        /// Bytes to drop from the front of the buffer.
+        consumed: usize,
+        /// The frame.
+        frame: Vec<u8>,
+    },
+    /// Send `bytes` to the peer as they are (an interim reply such as `100 Continue`), then
+    /// call again; nothing is consumed.
+    Reply {
+        /// What to send.
+        bytes: &'static [u8],
     },
     /// No complete frame yet: keep the bytes and call again when more arrive.
     NeedMore,
@@ -97,6 +113,11 @@ pub fn decode_all(
                 frames.push(input[at + start..at + end].to_vec());
                 at += consumed;
             }
+            Decoded::Owned { consumed, frame } => {
+                frames.push(frame);
+                at += consumed;
+            }
+            Decoded::Reply { .. } => {}
             Decoded::Skip { consumed } => at += consumed,
             Decoded::Error { consumed, error } => {
                 errors.push(error);

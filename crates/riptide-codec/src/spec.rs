@@ -3,7 +3,8 @@
 
 use crate::{
     Codec, CodecFactory, DelimiterCodec, DelimiterConfig, FixedLengthCodec, FixedLengthConfig,
-    FrameError, LengthFieldCodec, LengthFieldConfig, LineCodec, LineConfig,
+    FrameError, Http1Codec, Http1Config, LengthFieldCodec, LengthFieldConfig, LineCodec,
+    LineConfig,
 };
 
 /// A built-in framing and its options. Validated once ([`CodecSpec::validate`]), then
@@ -18,6 +19,8 @@ pub enum CodecSpec {
     FixedLength(FixedLengthConfig),
     /// A length field.
     LengthField(LengthFieldConfig),
+    /// HTTP/1.1 requests.
+    Http1(Http1Config),
 }
 
 impl CodecSpec {
@@ -32,6 +35,7 @@ impl CodecSpec {
             CodecSpec::Delimiter(c) => Box::new(DelimiterCodec::new(c.clone())?),
             CodecSpec::FixedLength(c) => Box::new(FixedLengthCodec::new(c.clone())?),
             CodecSpec::LengthField(c) => Box::new(LengthFieldCodec::new(c.clone())?),
+            CodecSpec::Http1(c) => Box::new(Http1Codec::new(c.clone())?),
         })
     }
 }

@@ -36,6 +36,11 @@ fn feed(
                     frames.push(held[used + start..used + end].to_vec());
                     used += consumed;
                 }
+                Decoded::Owned { consumed, frame } => {
+                    frames.push(frame);
+                    used += consumed;
+                }
+                Decoded::Reply { .. } => {}
                 Decoded::Skip { consumed } => used += consumed,
                 Decoded::Error { consumed, error } => {
                     errors.push(error);
@@ -125,7 +130,7 @@ fn frames_for(spec: &CodecSpec, raw: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
                 f.truncate(254);
                 f
             }
-            CodecSpec::LengthField(_) => f,
+            CodecSpec::LengthField(_) | CodecSpec::Http1(_) => f,
         })
         .collect()
 }

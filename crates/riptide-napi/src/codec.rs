@@ -4,8 +4,8 @@
 use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
 use riptide::codec::{
-    ByteOrder, CodecSpec, DelimiterConfig, FixedLengthConfig, FrameError, LengthFieldConfig,
-    LineConfig,
+    ByteOrder, CodecSpec, DelimiterConfig, FixedLengthConfig, FrameError, Http1Config,
+    LengthFieldConfig, LineConfig,
 };
 
 /// A codec as JS describes it: `kind` plus that kind's options (all filled in by TS).
@@ -28,6 +28,9 @@ pub struct NativeCodec {
     pub initial_bytes_to_strip: Option<f64>,
     pub length_includes_length_field_length: Option<bool>,
     pub prepender_adjustment: Option<f64>,
+    pub max_header_size: Option<f64>,
+    pub max_headers: Option<f64>,
+    pub max_body_size: Option<f64>,
 }
 
 /// A listener URL, its codec, and whether a PROXY protocol header comes first.
@@ -118,6 +121,11 @@ impl NativeCodec {
                     .length_includes_length_field_length
                     .unwrap_or(false),
                 prepender_adjustment: self.prepender_adjustment.unwrap_or(0.0) as i64,
+            }),
+            "http1" => CodecSpec::Http1(Http1Config {
+                max_header_size: size(self.max_header_size, "maxHeaderSize")?,
+                max_headers: size(self.max_headers, "maxHeaders")?,
+                max_body_size: size(self.max_body_size, "maxBodySize")?,
             }),
             other => {
                 return Err(FrameError::InvalidConfig(format!(

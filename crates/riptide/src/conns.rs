@@ -278,6 +278,12 @@ impl Conns {
         result
     }
 
+    /// Writes bytes as they are, past the connection's codec (interim replies a codec asks
+    /// for, such as HTTP's `100 Continue`).
+    pub fn write_unframed(&mut self, id: ConnId, data: &[u8]) -> Result<(), Error> {
+        self.write_raw(id, &[data])
+    }
+
     /// Writes bytes as they are, past the codec.
     fn write_raw(&mut self, id: ConnId, bufs: &[&[u8]]) -> Result<(), Error> {
         let conn = self.live(id)?;

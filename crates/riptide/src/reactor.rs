@@ -941,6 +941,13 @@ fn deliver<H: EventHandler>(conns: &mut Conns, handler: &mut H, id: ConnId, fres
                 handler.on_traffic(conns, id, &src[used + start..used + end]);
                 used += consumed;
             }
+            Decoded::Owned { consumed, frame } => {
+                handler.on_traffic(conns, id, &frame);
+                used += consumed;
+            }
+            Decoded::Reply { bytes } => {
+                let _ = conns.write_unframed(id, bytes);
+            }
             Decoded::Skip { consumed } => used += consumed,
             Decoded::Error { consumed, error } => {
                 used += consumed;

@@ -172,3 +172,14 @@ test('close() on a reconnecting client connection ends it: no reconnect, onClose
   t.deepEqual(events, ['close none'])
   await engine.stop()
 })
+
+test('enroll refuses descriptors that are not connected sockets', async (t) => {
+  const { openSync, fstatSync } = await import('node:fs')
+  const client = new Client({})
+  const fd = openSync('/dev/null', 'r')
+  await t.throwsAsync(client.enroll(fd), { code: 'ERR_INVALID_ARG_VALUE' })
+  // The descriptor was handed over and closed by the refusal; it is no longer ours.
+  t.throws(() => fstatSync(fd))
+  await t.throwsAsync(client.enroll(-1), { code: 'ERR_INVALID_ARG_VALUE' })
+  await client.stop()
+})

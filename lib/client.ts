@@ -129,6 +129,19 @@ export class Client {
     return conn
   }
 
+  /**
+   * Adopts a connected socket descriptor made elsewhere (gnet's `Enroll`), e.g. one handed
+   * over from another process or library. The client takes ownership of `fd`: do not close
+   * or use it afterwards. Resolves with the connection (after `onOpen`); it does not reconnect.
+   */
+  async enroll(fd: number, options: { context?: unknown } = {}): Promise<Conn> {
+    if (this.#stopped) throw new InvalidOptionError('the client is stopped')
+    if (!Number.isInteger(fd) || fd < 0) throw new InvalidOptionError('fd must be a descriptor number')
+    const conn = await this.#reactor.enroll(fd)
+    if (options.context !== undefined) conn.context = options.context
+    return conn
+  }
+
   /** How a connection of this client reconnects. */
   #link(url: string): ReconnectLink {
     const backoff = this.#backoff!

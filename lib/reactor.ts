@@ -238,6 +238,14 @@ export class Reactor implements ConnSink {
     })
   }
 
+  /** Adopts a connected socket descriptor; resolves with its connection once open. */
+  enroll(fd: number, codec?: Codec): Promise<Conn> {
+    const id = this.call((n) => n.enroll(fd, codec ?? this.#options.codec))
+    return new Promise((resolve, reject) => {
+      this.#dials.set(id.slot, { generation: id.generation, conn: undefined, aborted: false, resolve, reject })
+    })
+  }
+
   /** Runs `fn` inside this reactor's next batch. */
   execute(fn: () => void): void {
     this.#tasks.push(fn)

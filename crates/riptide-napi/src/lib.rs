@@ -364,6 +364,42 @@ impl NativeEngine {
         }
     }
 
+    /// Adopts a connected socket by descriptor (gnet's `Enroll`). The reactor takes ownership
+    /// of `fd` (the caller must not close or use it again); an open event follows.
+    #[napi]
+    pub fn enroll(
+        &self,
+        env: Env,
+        fd: i32,
+        codec: Option<codec::NativeCodec>,
+    ) -> Result<NativeConnId> {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        let codec: Option<SharedCodec> = match codec {
+            Some(c) => Some(Arc::new(c.to_spec().map_err(|e| throw(&env, e.into()))?)),
+            None => None,
+        };
+        if fd < 0 {
+            return Err(throw(
+                &env,
+                riptide::Error::InvalidOption("fd must be >= 0".into()),
+            ));
+        }
+        // SAFETY: the caller hands over ownership of an open descriptor (documented).
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        let options = riptide::ListenOptions {
+            codec,
+            ..riptide::ListenOptions::default()
+        };
+        match self.driver.with_reactor(|r| r.enroll(owned, &options)) {
+            Some(Ok(id)) => Ok(NativeConnId {
+                slot: id.slot,
+                generation: id.generation,
+            }),
+            Some(Err(e)) => Err(throw(&env, e)),
+            None => Err(throw(&env, riptide::Error::EngineStopped)),
+        }
+    }
+
     /// Spreads new connections over every reactor that has joined (reactor 0, without
     /// `reusePort`). Call once all have joined.
     #[napi]

@@ -275,6 +275,62 @@ impl Reactor {
         Ok(id)
     }
 
+    /// Adopts a connected socket made elsewhere (gnet's `Enroll`): it joins this reactor's
+    /// table with `options` (codec, PROXY) and `on_open` follows from the next turn. Sockets
+    /// that are not connected stream or datagram sockets are refused.
+    #[cfg(unix)]
+    pub fn enroll(
+        &mut self,
+        fd: std::os::fd::OwnedFd,
+        options: &ListenOptions,
+    ) -> Result<ConnId, Error> {
+        let socket = socket2::Socket::from(fd);
+        let refuse = |_| {
+            Error::InvalidOption("enroll takes a connected TCP, Unix-stream or UDP socket".into())
+        };
+        let kind = socket.r#type().map_err(refuse)?;
+        let peer = socket.peer_addr().map_err(refuse)?;
+        socket.set_nonblocking(true)?;
+        let (stream, peer) = match (kind, peer.as_socket()) {
+            (socket2::Type::STREAM, Some(addr)) => {
+                let std: std::net::TcpStream = socket.into();
+                (
+                    Stream::Tcp(mio::net::TcpStream::from_std(std)),
+                    PeerAddr::Inet(addr),
+                )
+            }
+            (socket2::Type::STREAM, None) => {
+                let std: std::os::unix::net::UnixStream = socket.into();
+                let path = std
+                    .peer_addr()
+                    .ok()
+                    .and_then(|a| a.as_pathname().map(|p| p.to_string_lossy().into_owned()))
+                    .unwrap_or_default();
+                (
+                    Stream::Unix(mio::net::UnixStream::from_std(std)),
+                    PeerAddr::Unix(path),
+                )
+            }
+            (socket2::Type::DGRAM, Some(addr)) => {
+                let std: std::net::UdpSocket = socket.into();
+                (
+                    Stream::Udp(mio::net::UdpSocket::from_std(std)),
+                    PeerAddr::Inet(addr),
+                )
+            }
+            _ => {
+                return Err(Error::InvalidOption(
+                    "enroll takes a connected TCP, Unix-stream or UDP socket".into(),
+                ))
+            }
+        };
+        let id = self
+            .conns
+            .insert_dialed(stream, peer, options.codec.as_ref())?;
+        self.conns.check_connected(id);
+        Ok(id)
+    }
+
     /// Addresses of all listeners, in the order they were added.
     pub fn local_addrs(&self) -> Vec<PeerAddr> {
         self.listeners

@@ -133,3 +133,38 @@ fn connect_timeout_against_a_full_backlog() {
     assert!(started.elapsed() >= Duration::from_millis(290));
     drop(fillers);
 }
+
+#[test]
+fn enroll_adopts_a_connected_socket() {
+    use std::io::{Read, Write};
+    use std::os::fd::OwnedFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let std = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut server_side, _) = listener.accept().unwrap();
+    let mut reactor = Reactor::new(ReactorConfig::default()).unwrap();
+    let mut log = Log::default();
+    reactor
+        .enroll(OwnedFd::from(std), &riptide::ListenOptions::default())
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !log.0.contains(&"open".to_string()) && Instant::now() < deadline {
+        reactor
+            .turn(&mut log, Some(Duration::from_millis(20)))
+            .unwrap();
+    }
+    let mut ping = [0u8; 4];
+    server_side.read_exact(&mut ping).unwrap();
+    assert_eq!(&ping, b"ping", "on_open wrote through the adopted socket");
+    server_side.write_all(b"pong").unwrap();
+    while !log.0.iter().any(|l| l.starts_with("close")) && Instant::now() < deadline {
+        reactor
+            .turn(&mut log, Some(Duration::from_millis(20)))
+            .unwrap();
+    }
+    assert_eq!(log.0, vec!["open", "data pong", "close none"]);
+    let file = std::fs::File::open("/dev/null").unwrap();
+    let err = reactor
+        .enroll(OwnedFd::from(file), &riptide::ListenOptions::default())
+        .unwrap_err();
+    assert_eq!(err.code(), "ERR_INVALID_ARG_VALUE");
+}

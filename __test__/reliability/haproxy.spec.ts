@@ -1,0 +1,75 @@
+// A real HAProxy (Debian's package, installed by .ci/run) in front of a riptide server with
+// `send-proxy-v2`: the handler must see the client's own address, not HAProxy's.
+import test from 'ava'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { serve } from 'riptide'
+import { readExactly, until } from '../helpers'
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port
+      s.close(() => resolve(p))
+    })
+  })
+}
+
+for (const [mode, send] of [['v2', 'send-proxy-v2'], ['v1', 'send-proxy']] as const) {
+  test.serial(`HAProxy ${send} in front: onOpen sees the client's address (${mode})`, async (t) => {
+    const seen: string[] = []
+    const engine = await serve({ url: 'tcp://127.0.0.1:0', proxyProtocol: mode }, {
+      onOpen(conn) {
+        seen.push(`${conn.remoteAddress}:${conn.remotePort}`)
+      },
+      onTraffic(conn, data) {
+        conn.write(data)
+      },
+    })
+    const front = await freePort()
+    const dir = mkdtempSync(join(tmpdir(), 'riptide-haproxy-'))
+    const cfg = join(dir, 'haproxy.cfg')
+    writeFileSync(
+      cfg,
+      [
+        'global',
+        '  maxconn 100',
+        'defaults',
+        '  mode tcp',
+        '  timeout connect 2s',
+        '  timeout client 10s',
+        '  timeout server 10s',
+        'frontend f',
+        `  bind 127.0.0.1:${front}`,
+        '  default_backend b',
+        'backend b',
+        `  server riptide 127.0.0.1:${engine.port} ${send}`,
+        '',
+      ].join('\n'),
+    )
+    const haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    haproxy.stderr.on('data', (d) => (stderr += d))
+    try {
+      let client: net.Socket | undefined
+      await until(() => {
+        if (client === undefined) {
+          const c = net.connect(front, '127.0.0.1')
+          c.once('connect', () => (client = c))
+          c.once('error', () => c.destroy())
+        }
+        return client !== undefined
+      }, 10_000)
+      client!.write('through haproxy')
+      t.is((await readExactly(client!, 15)).toString(), 'through haproxy', stderr)
+      t.deepEqual(seen, [`127.0.0.1:${client!.localPort}`])
+      client!.destroy()
+    } finally {
+      haproxy.kill()
+      await engine.stop()
+    }
+  })
+}

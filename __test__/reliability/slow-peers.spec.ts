@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process'
 import net from 'node:net'
 import { join } from 'node:path'
 import { serve, type Conn } from 'riptide'
-import { connect, readExactly, until } from '../helpers'
+import { connect, readExactly } from '../helpers'
 import { cpuSeconds, percentile, rss, spin } from './helpers'
 
 function pausedClient(port: number): Promise<net.Socket> {
@@ -115,6 +115,6 @@ test.serial('T18: a slow JS handler makes the reactor stop reading; memory stays
   t.log(`offered ${(offered / 1048576).toFixed(0)} MiB, handled ${(handled / 1048576).toFixed(0)} MiB, peak RSS growth ${(peak / 1048576).toFixed(1)} MiB`)
   t.true(handled < offered, 'the reactor read less than the client tried to send: the window closed')
   t.true(peak < 48 << 20, 'bounded by one turn of reads, not by what is offered')
-  await until(() => engine.countConnections() === 0)
+  // What is still in the kernel buffers would take the slow handler seconds: just stop.
   await engine.stop()
 })

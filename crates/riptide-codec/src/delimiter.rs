@@ -1,6 +1,7 @@
 //! Delimiter framing (netty's `DelimiterBasedFrameDecoder`): the delimiter giving the
 //! shortest frame wins.
 
+use crate::split::{Rule, Splitter};
 use crate::{Decoded, Decoder, Encoder, FrameError};
 
 /// Options of [`DelimiterCodec`] (netty's defaults).
@@ -20,8 +21,7 @@ pub struct DelimiterConfig {
 #[derive(Clone, Debug)]
 pub struct DelimiterCodec {
     config: DelimiterConfig,
-    discarding: bool,
-    too_long: u64,
+    split: Splitter,
 }
 
 impl DelimiterCodec {
@@ -39,8 +39,7 @@ impl DelimiterCodec {
         }
         Ok(DelimiterCodec {
             config,
-            discarding: false,
-            too_long: 0,
+            split: Splitter::default(),
         })
     }
 }
@@ -52,81 +51,29 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 impl Decoder for DelimiterCodec {
     fn decode(&mut self, buf: &[u8]) -> Decoded {
-        let max = self.config.max_frame_length as u64;
-        let best = self
+        let rule = Rule {
+            max: self.config.max_frame_length as u64,
+            strip_delimiter: self.config.strip_delimiter,
+            fail_fast: self.config.fail_fast,
+            count_last_piece: false,
+        };
+        let end = self
             .config
             .delimiters
             .iter()
             .filter_map(|d| find(buf, d).map(|i| (i, d.len())))
             .min_by_key(|&(i, _)| i);
-        match best {
-            Some((len, delim)) if self.discarding => {
-                let total = self.too_long;
-                self.discarding = false;
-                self.too_long = 0;
-                if self.config.fail_fast {
-                    Decoded::Skip {
-                        consumed: len + delim,
-                    }
-                } else {
-                    Decoded::Error {
-                        consumed: len + delim,
-                        error: FrameError::TooLong { length: total, max },
-                    }
-                }
-            }
-            Some((len, delim)) if len as u64 > max => Decoded::Error {
-                consumed: len + delim,
-                error: FrameError::TooLong {
-                    length: len as u64,
-                    max,
-                },
-            },
-            Some((len, delim)) => Decoded::Frame {
-                consumed: len + delim,
-                start: 0,
-                end: if self.config.strip_delimiter {
-                    len
-                } else {
-                    len + delim
-                },
-            },
-            None if self.discarding => {
-                self.too_long += buf.len() as u64;
-                if buf.is_empty() {
-                    Decoded::NeedMore
-                } else {
-                    Decoded::Skip {
-                        consumed: buf.len(),
-                    }
-                }
-            }
-            None if buf.len() as u64 > max => {
-                // Keep a tail that may be the start of a delimiter split across reads.
-                let longest = self
-                    .config
-                    .delimiters
-                    .iter()
-                    .map(Vec::len)
-                    .max()
-                    .unwrap_or(1);
-                let n = buf.len() - (longest - 1).min(buf.len());
-                self.discarding = true;
-                self.too_long = n as u64;
-                if self.config.fail_fast {
-                    Decoded::Error {
-                        consumed: n,
-                        error: FrameError::TooLong {
-                            length: n as u64,
-                            max,
-                        },
-                    }
-                } else {
-                    Decoded::Skip { consumed: n }
-                }
-            }
-            None => Decoded::NeedMore,
-        }
+        // Keep a tail that may be the start of a delimiter split across reads.
+        let longest = self
+            .config
+            .delimiters
+            .iter()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(1);
+        let drop_if_over =
+            (buf.len() as u64 > rule.max).then(|| buf.len() - (longest - 1).min(buf.len()));
+        self.split.decide(buf.len(), end, drop_if_over, &rule)
     }
 }
 

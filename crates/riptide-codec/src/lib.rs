@@ -15,6 +15,7 @@ mod length_field;
 mod line;
 mod proxy;
 mod spec;
+mod split;
 
 pub use delimiter::{DelimiterCodec, DelimiterConfig};
 pub use error::FrameError;

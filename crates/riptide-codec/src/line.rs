@@ -1,5 +1,6 @@
 //! Line framing on `\n` or `\r\n` (netty's `LineBasedFrameDecoder`).
 
+use crate::split::{Rule, Splitter};
 use crate::{Decoded, Decoder, Encoder, FrameError};
 
 /// Options of [`LineCodec`] (netty's defaults where it has them).
@@ -31,8 +32,7 @@ impl Default for LineConfig {
 #[derive(Clone, Debug)]
 pub struct LineCodec {
     config: LineConfig,
-    discarding: bool,
-    discarded: u64,
+    split: Splitter,
 }
 
 impl LineCodec {
@@ -45,8 +45,7 @@ impl LineCodec {
         }
         Ok(LineCodec {
             config,
-            discarding: false,
-            discarded: 0,
+            split: Splitter::default(),
         })
     }
 }
@@ -63,68 +62,17 @@ fn find_eol(buf: &[u8]) -> Option<(usize, usize)> {
 
 impl Decoder for LineCodec {
     fn decode(&mut self, buf: &[u8]) -> Decoded {
-        let max = self.config.max_length as u64;
-        match find_eol(buf) {
-            Some((len, delim)) if self.discarding => {
-                let total = self.discarded + len as u64;
-                self.discarding = false;
-                self.discarded = 0;
-                if self.config.fail_fast {
-                    Decoded::Skip {
-                        consumed: len + delim,
-                    }
-                } else {
-                    Decoded::Error {
-                        consumed: len + delim,
-                        error: FrameError::TooLong { length: total, max },
-                    }
-                }
-            }
-            Some((len, delim)) if len as u64 > max => Decoded::Error {
-                consumed: len + delim,
-                error: FrameError::TooLong {
-                    length: len as u64,
-                    max,
-                },
-            },
-            Some((len, delim)) => Decoded::Frame {
-                consumed: len + delim,
-                start: 0,
-                end: if self.config.strip_delimiter {
-                    len
-                } else {
-                    len + delim
-                },
-            },
-            None if self.discarding => {
-                self.discarded += buf.len() as u64;
-                if buf.is_empty() {
-                    Decoded::NeedMore
-                } else {
-                    Decoded::Skip {
-                        consumed: buf.len(),
-                    }
-                }
-            }
-            // A trailing '\r' may start the "\r\n" that ends the line: it does not count.
-            None if (buf.len() - usize::from(buf.last() == Some(&b'\r'))) as u64 > max => {
-                let n = buf.len() - usize::from(buf.last() == Some(&b'\r'));
-                self.discarding = true;
-                self.discarded = n as u64;
-                if self.config.fail_fast {
-                    Decoded::Error {
-                        consumed: n,
-                        error: FrameError::TooLong {
-                            length: n as u64,
-                            max,
-                        },
-                    }
-                } else {
-                    Decoded::Skip { consumed: n }
-                }
-            }
-            None => Decoded::NeedMore,
-        }
+        let rule = Rule {
+            max: self.config.max_length as u64,
+            strip_delimiter: self.config.strip_delimiter,
+            fail_fast: self.config.fail_fast,
+            count_last_piece: true,
+        };
+        // A trailing '\r' may start the "\r\n" that ends the line: it does not count.
+        let content = buf.len() - usize::from(buf.last() == Some(&b'\r'));
+        let drop_if_over = (content as u64 > rule.max).then_some(content);
+        self.split
+            .decide(buf.len(), find_eol(buf), drop_if_over, &rule)
     }
 }
 

@@ -47,10 +47,7 @@ pub struct NativeListen {
 impl NativeListen {
     /// The engine's listener options.
     pub fn options(&self) -> Result<riptide::ListenOptions, FrameError> {
-        let codec: Option<riptide::SharedCodec> = match &self.codec {
-            Some(c) => Some(std::sync::Arc::new(c.to_spec()?)),
-            None => None,
-        };
+        let codec = self.codec.as_ref().map(NativeCodec::shared).transpose()?;
         let proxy = match self.proxy_protocol.as_deref() {
             None => None,
             Some("v1") => Some(riptide::codec::ProxyMode::V1),
@@ -72,6 +69,11 @@ impl NativeListen {
 }
 
 impl NativeCodec {
+    /// The validated codec, ready to share between connections.
+    pub fn shared(&self) -> Result<riptide::SharedCodec, FrameError> {
+        Ok(std::sync::Arc::new(self.to_spec()?))
+    }
+
     /// The validated spec, or the reason it cannot work.
     pub fn to_spec(&self) -> Result<CodecSpec, FrameError> {
         let missing = |name: &str| FrameError::InvalidConfig(format!("{} needs {name}", self.kind));

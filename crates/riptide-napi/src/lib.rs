@@ -21,7 +21,7 @@ use napi_derive::napi;
 use registry::Shared;
 use riptide::{
     Admission, ConnId, FlowConfig, IdleTimeouts, KeepAlive, LoadBalancing, PeerAddr, Reactor,
-    ReactorConfig, Remote, SharedCodec, SocketOptions,
+    ReactorConfig, Remote, SocketOptions,
 };
 use same_thread_driver::{Driver, JsParts};
 use std::rc::Rc;
@@ -346,10 +346,10 @@ impl NativeEngine {
         codec: Option<codec::NativeCodec>,
         timeout_ms: f64,
     ) -> Result<NativeConnId> {
-        let codec: Option<SharedCodec> = match codec {
-            Some(c) => Some(Arc::new(c.to_spec().map_err(|e| throw(&env, e.into()))?)),
-            None => None,
-        };
+        let codec = codec
+            .map(|c| c.shared())
+            .transpose()
+            .map_err(|e| throw(&env, e.into()))?;
         let timeout = (timeout_ms > 0.0).then(|| Duration::from_secs_f64(timeout_ms / 1000.0));
         match self
             .driver
@@ -374,10 +374,10 @@ impl NativeEngine {
         codec: Option<codec::NativeCodec>,
     ) -> Result<NativeConnId> {
         use std::os::fd::{FromRawFd, OwnedFd};
-        let codec: Option<SharedCodec> = match codec {
-            Some(c) => Some(Arc::new(c.to_spec().map_err(|e| throw(&env, e.into()))?)),
-            None => None,
-        };
+        let codec = codec
+            .map(|c| c.shared())
+            .transpose()
+            .map_err(|e| throw(&env, e.into()))?;
         if fd < 0 {
             return Err(throw(
                 &env,

@@ -128,12 +128,10 @@ impl<T> TimerWheel<T> {
         }
         for i in 1..=SLOTS as u64 {
             let t = self.now + i;
-            if let Some(due) = self.levels[0][(t & MASK) as usize]
-                .iter()
-                .map(|&(d, _)| d)
-                .min()
-            {
-                return Some(self.instant_of(due.min(t)));
+            // Every entry of a lowest-level slot within the next SLOTS ticks is due exactly at
+            // that tick, so the slot's tick is the deadline: no scan of its entries.
+            if !self.levels[0][(t & MASK) as usize].is_empty() {
+                return Some(self.instant_of(t));
             }
             if t & MASK == 0 {
                 // A cascade happens at this tick; wake for it.

@@ -381,7 +381,7 @@ fn admission_caps_total_and_per_ip() {
 #[test]
 fn drain_lets_readers_finish_and_resets_the_rest_at_the_deadline() {
     let server = Server::start(small_send(), |conns, id, _| {
-        conns.write(id, &vec![5u8; 4 << 20]).unwrap();
+        conns.write(id, &vec![5u8; 1 << 20]).unwrap();
     });
     let mut reader = TcpStream::connect(server.addr).unwrap();
     let mut sleeper = slow_client(server.addr);

@@ -1,19 +1,7 @@
 import test from 'ava'
 import net from 'node:net'
 import { serve, type Conn, type RiptideError } from 'riptide'
-import { connect, readExactly, readToEnd, until } from './helpers'
-
-/** A client with a small receive buffer that does not read until told to. */
-function lazyClient(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = new net.Socket()
-    s.once('error', reject)
-    s.connect({ port, host: '127.0.0.1' }, () => {
-      s.pause()
-      resolve(s)
-    })
-  })
-}
+import { connect, pausedClient, readExactly, readToEnd, until } from './helpers'
 
 const chunk = Buffer.alloc(16 * 1024, 0x5a)
 
@@ -37,7 +25,7 @@ test('write() returns false above the high water mark, onWritable fires at the l
       conn.close()
     },
   }, { socketSendBuffer: 8192, writeHighWaterMark: 256 * 1024, writeLowWaterMark: 64 * 1024 })
-  const s = await lazyClient(engine.port)
+  const s = await pausedClient(engine.port)
   s.write('go')
   await until(() => events.length === 1)
   t.deepEqual(events, ['unwritable false'])
@@ -64,7 +52,7 @@ test('write callbacks fire once the bytes reach the kernel, or with ERR_CONN_CLO
   a.write('1')
   await until(() => outcomes.length === 1)
   t.deepEqual(outcomes, ['sent'])
-  const b = await lazyClient(engine.port)
+  const b = await pausedClient(engine.port)
   b.write('2')
   await until(() => outcomes.length === 2)
   t.deepEqual(outcomes, ['sent', 'ERR_CONN_CLOSED'])
@@ -85,7 +73,7 @@ test('maxOutbound closes the connection with ERR_OUTBOUND_FULL', async (t) => {
       code = err?.code
     },
   }, { socketSendBuffer: 8192, maxOutbound: 128 * 1024 })
-  const s = await lazyClient(engine.port)
+  const s = await pausedClient(engine.port)
   s.write('go')
   await until(() => code !== undefined)
   t.is(code, 'ERR_OUTBOUND_FULL')
@@ -220,7 +208,7 @@ test('stop({ drainTimeout }) lets readers finish, resets the rest at the deadlin
     },
   }, { socketSendBuffer: 8192 })
   const readers = await Promise.all([connect(engine.port), connect(engine.port)])
-  const sleeper = await lazyClient(engine.port)
+  const sleeper = await pausedClient(engine.port)
   for (const s of [...readers, sleeper]) s.write('go')
   await new Promise((r) => setTimeout(r, 100))
   let sleeperGot = 0

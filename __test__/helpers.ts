@@ -65,3 +65,15 @@ export async function until(cond: () => boolean, ms = 5000): Promise<void> {
     await new Promise((r) => setTimeout(r, 5))
   }
 }
+
+/** Connects, then stops reading at once (the kernel buffers fill, the peer's writes stall). */
+export function pausedClient(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = new net.Socket()
+    s.once('error', reject)
+    s.connect({ port, host: '127.0.0.1' }, () => {
+      s.pause()
+      resolve(s)
+    })
+  })
+}

@@ -1,22 +1,10 @@
 // T6 slow readers, T11 partial writes without spinning, T18 a slow JS handler.
 import test from 'ava'
 import { spawn } from 'node:child_process'
-import net from 'node:net'
 import { join } from 'node:path'
 import { serve, type Conn } from 'riptide'
-import { connect, readExactly } from '../helpers'
+import { connect, pausedClient, readExactly } from '../helpers'
 import { cpuSeconds, percentile, rss, spin } from './helpers'
-
-function pausedClient(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = new net.Socket()
-    s.once('error', reject)
-    s.connect({ port, host: '127.0.0.1' }, () => {
-      s.pause()
-      resolve(s)
-    })
-  })
-}
 
 test.serial('T6: 50 non-reading peers stay within the high water mark; a healthy client keeps low latency', async (t) => {
   const HIGH = 1 << 20

@@ -182,6 +182,29 @@ impl From<PeerAddr> for NativeAddress {
     }
 }
 
+/// The JS result of a call into the reactor: its value, its error thrown with a code, or
+/// `gone` thrown when the reactor has stopped (`with_reactor` gave `None`).
+fn settle<T>(
+    env: &Env,
+    r: Option<std::result::Result<T, riptide::Error>>,
+    gone: riptide::Error,
+) -> Result<T> {
+    match r {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) => Err(throw(env, e)),
+        None => Err(throw(env, gone)),
+    }
+}
+
+impl From<ConnId> for NativeConnId {
+    fn from(id: ConnId) -> Self {
+        NativeConnId {
+            slot: id.slot,
+            generation: id.generation,
+        }
+    }
+}
+
 /// Throws `err` as a JS `Error` whose `code` is the engine's stable code.
 fn throw(env: &Env, err: riptide::Error) -> Error {
     let code = std::ffi::CString::new(err.code()).unwrap_or_default();
@@ -351,17 +374,10 @@ impl NativeEngine {
             .transpose()
             .map_err(|e| throw(&env, e.into()))?;
         let timeout = (timeout_ms > 0.0).then(|| Duration::from_secs_f64(timeout_ms / 1000.0));
-        match self
+        let id = self
             .driver
-            .with_reactor(|r| r.connect(&url, codec, timeout))
-        {
-            Some(Ok(id)) => Ok(NativeConnId {
-                slot: id.slot,
-                generation: id.generation,
-            }),
-            Some(Err(e)) => Err(throw(&env, e)),
-            None => Err(throw(&env, riptide::Error::EngineStopped)),
-        }
+            .with_reactor(|r| r.connect(&url, codec, timeout));
+        settle(&env, id, riptide::Error::EngineStopped).map(Into::into)
     }
 
     /// Adopts a connected socket by descriptor (gnet's `Enroll`). The reactor takes ownership
@@ -390,14 +406,8 @@ impl NativeEngine {
             codec,
             ..riptide::ListenOptions::default()
         };
-        match self.driver.with_reactor(|r| r.enroll(owned, &options)) {
-            Some(Ok(id)) => Ok(NativeConnId {
-                slot: id.slot,
-                generation: id.generation,
-            }),
-            Some(Err(e)) => Err(throw(&env, e)),
-            None => Err(throw(&env, riptide::Error::EngineStopped)),
-        }
+        let id = self.driver.with_reactor(|r| r.enroll(owned, &options));
+        settle(&env, id, riptide::Error::EngineStopped).map(Into::into)
     }
 
     /// Spreads new connections over every reactor that has joined (reactor 0, without
@@ -773,10 +783,10 @@ impl NativeEngine {
         f: impl FnOnce(&mut Reactor, ConnId) -> std::result::Result<T, riptide::Error>,
     ) -> Result<T> {
         let id = ConnId { slot, generation };
-        match self.driver.with_reactor(|r| f(r, id)) {
-            Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => Err(throw(env, e)),
-            None => Err(throw(env, riptide::Error::ConnClosed)),
-        }
+        settle(
+            env,
+            self.driver.with_reactor(|r| f(r, id)),
+            riptide::Error::ConnClosed,
+        )
     }
 }

@@ -9,7 +9,7 @@
  * ```
  * @packageDocumentation
  */
-export { serve, Engine, type ListenerAddress, type StopOptions } from './lib/engine'
+export { serve, Engine, type EngineStats, type ListenerAddress, type StopOptions } from './lib/engine'
 export type { StopCounts, ListenSpec } from './lib/reactor'
 export {
   codecs,

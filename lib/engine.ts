@@ -94,8 +94,8 @@ export class Engine {
     return this.#stopping
   }
 
-  /** Operator counters over this engine: accept pauses from EMFILE and the like, and connections refused by the caps. */
-  stats(): { acceptErrors: number; rejected: number } {
+  /** Operator counters of this engine's main reactor (see {@link EngineStats}). */
+  stats(): EngineStats {
     return this.#reactor.nativeEngine.stats()
   }
 
@@ -112,6 +112,20 @@ export class Engine {
     for (const w of this.#workers) w.ref()
     return this
   }
+}
+
+/** Operator counters of an engine (its main reactor, the one on the calling thread). */
+export interface EngineStats {
+  /** Accept pauses after resource errors (EMFILE and the like). */
+  acceptErrors: number
+  /** Connections refused by the engine's caps (`maxConnections`, `maxConnectionsPerIp`). */
+  rejected: number
+  /** Times the event loop woke the reactor. */
+  wakes: number
+  /** JS calls those wakes made (one per batch of events). */
+  jsCalls: number
+  /** Events delivered in those calls: `events / jsCalls` is the batching factor. */
+  events: number
 }
 
 /** Options of {@link Engine.stop}. */

@@ -163,6 +163,9 @@ pub struct NativeProxyInfo {
 pub struct NativeStats {
     pub accept_errors: f64,
     pub rejected: f64,
+    pub wakes: f64,
+    pub js_calls: f64,
+    pub events: f64,
 }
 
 /// A bound or connected address.
@@ -441,9 +444,13 @@ impl NativeEngine {
     #[napi]
     pub fn stats(&self) -> NativeStats {
         let s = self.driver.with_reactor(|r| r.stats()).unwrap_or_default();
+        let b = self.driver.counters();
         NativeStats {
             accept_errors: s.accept_errors as f64,
             rejected: s.rejected as f64,
+            wakes: b.wakes as f64,
+            js_calls: b.js_calls as f64,
+            events: b.events as f64,
         }
     }
 

@@ -58,6 +58,18 @@ pub struct Driver {
     cleanup_hook: Cell<sys::napi_async_cleanup_hook_handle>,
     /// Runs once when the engine is released (unregisters it from the process registry).
     on_release: Cell<Option<Box<dyn FnOnce()>>>,
+    /// How the boundary is used: wakes, JS calls and events delivered (benchmark B1).
+    counters: Cell<BoundaryCounters>,
+}
+
+/// Counts of the same-thread driver's work since the engine started: how many times libuv
+/// woke it, how many JS calls those wakes made and how many events the calls carried. The
+/// ratios (calls per wake, events per call) show how well the boundary batches.
+#[derive(Clone, Copy, Default)]
+pub struct BoundaryCounters {
+    pub wakes: u64,
+    pub js_calls: u64,
+    pub events: u64,
 }
 
 /// The pieces JS hands over when starting an engine.
@@ -132,6 +144,7 @@ impl Driver {
             tearing_down: Cell::new(false),
             cleanup_hook: Cell::new(ptr::null_mut()),
             on_release: Cell::new(Some(on_release)),
+            counters: Cell::new(BoundaryCounters::default()),
         });
         // Each handle holds a reference to the driver until its close callback.
         for h in [poll, timer] {
@@ -234,9 +247,17 @@ impl Driver {
         }
     }
 
+    /// The boundary counters so far.
+    pub fn counters(&self) -> BoundaryCounters {
+        self.counters.get()
+    }
+
     /// Called by libuv when the reactor's fd is readable or its deadline passed.
     fn on_ready(&self) {
         let env = self.env;
+        let mut c = self.counters.get();
+        c.wakes += 1;
+        self.counters.set(c);
         let mut handle_scope = ptr::null_mut();
         unsafe { sys::napi_open_handle_scope(env, &mut handle_scope) };
         let scope_parts = self
@@ -343,6 +364,10 @@ impl Driver {
             let (meta, arena) = live.batch.views();
             (live.dispatch.get(env), meta, arena, live.batch.len())
         };
+        let mut c = self.counters.get();
+        c.js_calls += 1;
+        c.events += count as u64;
+        self.counters.set(c);
         unsafe {
             let mut args = [ptr::null_mut(), meta, arena];
             sys::napi_create_int32(env, count as i32, &mut args[0]);

@@ -22,7 +22,7 @@ export {
 } from './lib/codecs'
 export { parseRequest, response, type HttpRequest, type HttpResponse } from './lib/http1'
 export type { EventHandler, IdleKind } from './lib/handler'
-export { Conn, type ConnHandle, type SocketAddress, type WriteDoneCallback, type ProxyInfo } from './lib/conn'
+export { Conn, type ConnHandle, type SocketAddress, type WriteDoneCallback, type ProxyInfo, type KcpStats } from './lib/conn'
 export { asyncWrite, asyncClose, type WriteCallback } from './lib/async'
 export {
   connect,
@@ -39,7 +39,9 @@ export {
   type IdleTimeout,
   type Heartbeat,
   type ResolvedServeOptions,
+  type KcpOptions,
   DEFAULT_SERVE_OPTIONS,
+  DEFAULT_KCP_OPTIONS,
 } from './lib/options'
 export type { Logger, LoggerObject, LogLevel } from './lib/logger'
 export {

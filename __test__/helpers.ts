@@ -77,3 +77,53 @@ export function pausedClient(port: number): Promise<net.Socket> {
     })
   })
 }
+
+/** A running `riptide-relay` (crate riptide-netsim): a lossy UDP hop on loopback. */
+export interface Relay {
+  /** The relay's own port: point clients here. */
+  port: number
+  /** Stops the relay and resolves with its closing statistics line. */
+  stop(): Promise<string>
+}
+
+/**
+ * Starts the lossy UDP relay in front of `upstream` (127.0.0.1), building it first when it
+ * is missing. `args` are extra relay flags such as `['--loss', '0.1', '--seed', '7']`.
+ */
+export async function startRelay(upstream: number, args: string[]): Promise<Relay> {
+  const { spawn, spawnSync } = await import('node:child_process')
+  const { existsSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const root = join(__dirname, '..')
+  const bin = join(root, 'target', 'debug', 'riptide-relay')
+  if (!existsSync(bin)) {
+    const built = spawnSync('cargo', ['build', '-q', '-p', 'riptide-netsim', '--bin', 'riptide-relay'], { cwd: root, stdio: 'inherit' })
+    if (built.status !== 0) throw new Error('could not build riptide-relay')
+  }
+  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${upstream}`, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  let out = ''
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject)
+    child.once('exit', (code) => reject(new Error(`relay exited with ${code}`)))
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+      const nl = out.indexOf('\n')
+      if (nl >= 0) {
+        const { listen } = JSON.parse(out.slice(0, nl)) as { listen: string }
+        out = out.slice(nl + 1)
+        resolve(Number(listen.split(':').pop()))
+      }
+    })
+  })
+  child.removeAllListeners('exit')
+  return {
+    port,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve(out.trim()))
+        child.kill('SIGTERM')
+      }),
+  }
+}

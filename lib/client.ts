@@ -43,6 +43,7 @@ export interface ClientOptions
     | 'heartbeat'
     | 'frameTimeout'
     | 'logger'
+    | 'kcp'
   > {
   /** Ms a connect may take before failing with `ETIMEDOUT`. Default `10000`; `0` for no limit. */
   connectTimeout?: number

@@ -73,6 +73,32 @@ export interface ProxyInfo {
   tlvs: Array<{ type: number; value: Uint8Array }>
 }
 
+/** A KCP session's statistics ({@link Conn.kcpStats}). Times in ms, windows in segments. */
+export interface KcpStats {
+  /** Smoothed round-trip time. */
+  srtt: number
+  /** Round-trip time variation. */
+  rttvar: number
+  /** Current retransmission timeout. */
+  rto: number
+  /** Segments resent after their timeout. */
+  retransmits: number
+  /** Segments resent early because later ones were acknowledged. */
+  fastRetransmits: number
+  /** Send window. */
+  sndWnd: number
+  /** Receive window. */
+  rcvWnd: number
+  /** The peer's last advertised receive window. */
+  rmtWnd: number
+  /** Congestion window. */
+  cwnd: number
+  /** Segments received. */
+  inSegments: number
+  /** Segments sent, retransmissions included. */
+  outSegments: number
+}
+
 /** Socket address of one end of a connection. */
 export interface SocketAddress {
   /** IP address (empty for an unnamed Unix socket). */
@@ -439,6 +465,13 @@ export class Conn {
     if (!this.#open) return 0
     this.#sink.flush()
     return this.#sink.call((n) => n.outboundBuffered(this.slot, this.generation))
+  }
+
+  /** KCP statistics of a `kcp://` connection: RTT, RTO, retransmissions, windows. Throws `ERR_INVALID_ARG_VALUE` on other transports. */
+  kcpStats(): KcpStats {
+    this.#check()
+    this.#sink.flush()
+    return this.#sink.call((n) => n.kcpStats(this.slot, this.generation))
   }
 
   /** `TCP_NODELAY` (no effect on Unix sockets). */

@@ -39,6 +39,48 @@ export interface Heartbeat {
   ping: Uint8Array | string
 }
 
+/**
+ * KCP parameters of `kcp://` listeners and dials, with ikcp's names and defaults. The README
+ * presets of KCP: normal `{ nodelay: false, interval: 40 }`, turbo
+ * `{ nodelay: true, interval: 10, resend: 2, nc: true }`.
+ */
+export interface KcpOptions {
+  /** Faster retransmission: minimum RTO 30 ms instead of 100, and RTO grows ×1.5 per timeout instead of ×2. Default `false`. */
+  nodelay?: boolean
+  /** Ms between KCP's own flushes (retransmission checks), 10…5000. Writes and acks are flushed at once anyway. Default `100`. */
+  interval?: number
+  /** Fast retransmit after this many later segments were acknowledged; `0` turns it off. Default `0`. */
+  resend?: number
+  /** No congestion window: only the send and receive windows limit what is in flight (fast, and unfair to other traffic). Default `false`. */
+  nc?: boolean
+  /** Send window in segments: above this many unacknowledged segments `write()` returns false. Default `32`. */
+  sndWnd?: number
+  /** Receive window in segments (at least 128, as in ikcp). Default `128`. */
+  rcvWnd?: number
+  /** Largest datagram in bytes (50…65000); each segment carries `mtu - 24` bytes. Default `1400`. */
+  mtu?: number
+  /** Stream mode: bytes without message boundaries (a codec can frame them). Default `false`: each `write` arrives as one `onTraffic`. */
+  stream?: boolean
+  /** Transmissions of one segment after which the session closes with `ERR_KCP_DEAD_LINK`. Default `20`. */
+  deadLink?: number
+  /** Ms of silence from the peer after which the session closes with `ETIMEDOUT` (KCP has no close handshake); `0` never. Default `90000`. */
+  idleTimeout?: number
+}
+
+/** The defaults of {@link KcpOptions}. */
+export const DEFAULT_KCP_OPTIONS: Readonly<Required<KcpOptions>> = Object.freeze({
+  nodelay: false,
+  interval: 100,
+  resend: 0,
+  nc: false,
+  sndWnd: 32,
+  rcvWnd: 128,
+  mtu: 1400,
+  stream: false,
+  deadLink: 20,
+  idleTimeout: 90_000,
+})
+
 /** Options of {@link serve}. Every field is optional; defaults are listed per field. */
 export interface ServeOptions {
   /**
@@ -116,10 +158,13 @@ export interface ServeOptions {
   eventBudget?: number
   /** Bytes one reactor turn reads in all before yielding, bounding one batch. Default `1048576`. */
   readBudget?: number
+  /** KCP parameters of `kcp://` listeners (and of a client's `kcp://` dials). Defaults: {@link DEFAULT_KCP_OPTIONS}. */
+  kcp?: KcpOptions
 }
 
 /** {@link ServeOptions} with every default filled in. */
-export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec'>> & {
+export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec' | 'kcp'>> & {
+  kcp: Required<KcpOptions>
   codec: Codec | undefined
   workerModule: string | undefined
   tcpKeepAlive: Required<TcpKeepAlive> | undefined
@@ -161,6 +206,7 @@ export const DEFAULT_SERVE_OPTIONS: Readonly<ResolvedServeOptions> = Object.free
   backlog: 1024,
   eventBudget: 1024,
   readBudget: 1024 * 1024,
+  kcp: DEFAULT_KCP_OPTIONS,
 } as ResolvedServeOptions)
 
 function int(name: string, value: unknown, min: number, max: number): number {
@@ -244,6 +290,7 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
       ping: typeof hb.ping === 'string' ? Buffer.from(hb.ping) : hb.ping,
     }
   }
+  o.kcp = resolveKcp(o.kcp as KcpOptions)
   if (o.tcpKeepAlive !== undefined) {
     const ka = o.tcpKeepAlive as TcpKeepAlive
     if (ka === null || typeof ka !== 'object') throw new InvalidOptionError('options.tcpKeepAlive must be an object')
@@ -255,4 +302,22 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
     }
   }
   return o
+}
+
+/** Fills and checks {@link KcpOptions}. */
+function resolveKcp(kcp: KcpOptions): Required<KcpOptions> {
+  if (kcp === null || typeof kcp !== 'object') throw new InvalidOptionError('options.kcp must be an object')
+  const defined = Object.fromEntries(Object.entries(kcp).filter(([, v]) => v !== undefined))
+  const k = { ...DEFAULT_KCP_OPTIONS, ...defined } as Required<KcpOptions>
+  bool('kcp.nodelay', k.nodelay)
+  int('kcp.interval', k.interval, 10, 5000)
+  int('kcp.resend', k.resend, 0, 2 ** 31 - 1)
+  bool('kcp.nc', k.nc)
+  int('kcp.sndWnd', k.sndWnd, 1, 65535)
+  int('kcp.rcvWnd', k.rcvWnd, 128, 65535)
+  int('kcp.mtu', k.mtu, 50, 65000)
+  bool('kcp.stream', k.stream)
+  int('kcp.deadLink', k.deadLink, 1, 2 ** 31 - 1)
+  int('kcp.idleTimeout', k.idleTimeout, 0, 2 ** 31 - 1)
+  return k
 }

@@ -170,6 +170,7 @@ export class Reactor implements ConnSink {
       codec: l.codec ?? this.#options.codec,
       proxyProtocol: l.proxyProtocol,
       proxyTimeout: l.proxyTimeout,
+      kcp: this.#options.kcp,
     }))
     this.#start(() => native.NativeEngine.listen(specs, o, this.#dispatch, this.#ops, this.#bytes))
   }
@@ -218,7 +219,7 @@ export class Reactor implements ConnSink {
   dial(url: string, o: DialOptions): Promise<Conn> {
     if (o.signal?.aborted) return Promise.reject(new AbortError())
     const codec = o.codec ?? this.#options.codec
-    const id = this.call((n) => n.dial(url, codec, o.timeout))
+    const id = this.call((n) => n.dial(url, codec, o.timeout, this.#options.kcp))
     return new Promise((resolve, reject) => {
       const dial: Dial = { generation: id.generation, conn: o.conn, aborted: false, resolve, reject }
       this.#dials.set(id.slot, dial)

@@ -42,11 +42,13 @@ pub struct NativeListen {
     pub proxy_protocol: Option<String>,
     /// ms the PROXY header may take.
     pub proxy_timeout: Option<f64>,
+    /// KCP parameters of a `kcp://` listener.
+    pub kcp: Option<crate::kcp::NativeKcp>,
 }
 
 impl NativeListen {
     /// The engine's listener options.
-    pub fn options(&self) -> Result<riptide::ListenOptions, FrameError> {
+    pub fn options(&self) -> Result<riptide::ListenOptions, riptide::Error> {
         let codec = self.codec.as_ref().map(NativeCodec::shared).transpose()?;
         let proxy = match self.proxy_protocol.as_deref() {
             None => None,
@@ -56,7 +58,8 @@ impl NativeListen {
             Some(other) => {
                 return Err(FrameError::InvalidConfig(format!(
                     "proxyProtocol must be 'v1', 'v2' or 'any', got {other:?}"
-                )))
+                ))
+                .into())
             }
         };
         let timeout = self.proxy_timeout.unwrap_or(3000.0).max(1.0);
@@ -64,6 +67,7 @@ impl NativeListen {
             codec,
             proxy,
             proxy_timeout: std::time::Duration::from_secs_f64(timeout / 1000.0),
+            kcp: self.kcp.as_ref().map(|k| k.options()).transpose()?,
         })
     }
 }

@@ -8,6 +8,7 @@
 mod batch;
 mod codec;
 mod completions;
+mod kcp;
 mod raw;
 mod registry;
 mod same_thread_driver;
@@ -259,7 +260,7 @@ impl NativeEngine {
         let mut reactor = Reactor::new(config.clone()).map_err(|e| throw(&env, e))?;
         let mut resolved = Vec::with_capacity(listeners.len());
         for l in &listeners {
-            let options = l.options().map_err(|e| throw(&env, e.into()))?;
+            let options = l.options().map_err(|e| throw(&env, e))?;
             let bound = reactor
                 .listen_with(&l.url, options.clone())
                 .map_err(|e| throw(&env, e))?;
@@ -371,15 +372,20 @@ impl NativeEngine {
         url: String,
         codec: Option<codec::NativeCodec>,
         timeout_ms: f64,
+        kcp: Option<kcp::NativeKcp>,
     ) -> Result<NativeConnId> {
         let codec = codec
             .map(|c| c.shared())
             .transpose()
             .map_err(|e| throw(&env, e.into()))?;
+        let kcp = kcp
+            .map(|k| k.options())
+            .transpose()
+            .map_err(|e| throw(&env, e))?;
         let timeout = (timeout_ms > 0.0).then(|| Duration::from_secs_f64(timeout_ms / 1000.0));
         let id = self
             .driver
-            .with_reactor(|r| r.connect(&url, codec, timeout));
+            .with_reactor(|r| r.connect_with(&url, codec, timeout, kcp));
         settle(&env, id, riptide::Error::EngineStopped).map(Into::into)
     }
 
@@ -620,6 +626,13 @@ impl NativeEngine {
     pub fn outbound_buffered(&self, env: Env, slot: u32, generation: u32) -> Result<u32> {
         self.on_conn(&env, slot, generation, |r, id| r.conns().outbound_len(id))
             .map(|n| n as u32)
+    }
+
+    /// KCP statistics of a `kcp://` connection.
+    #[napi]
+    pub fn kcp_stats(&self, env: Env, slot: u32, generation: u32) -> Result<kcp::NativeKcpStats> {
+        self.on_conn(&env, slot, generation, |r, id| r.conns().kcp_stats(id))
+            .map(Into::into)
     }
 
     /// The connection's local address.

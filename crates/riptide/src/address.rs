@@ -14,6 +14,16 @@ pub enum Address {
     Udp(SocketAddr),
     /// `unix://path` (`unix:///abs/path` or `unix://rel/path`).
     Unix(PathBuf),
+    /// `kcp://`, `kcp4://`, `kcp6://`: KCP sessions over UDP.
+    Kcp(SocketAddr),
+}
+
+/// Which transport a scheme names.
+#[derive(Clone, Copy)]
+enum Transport {
+    Tcp,
+    Udp,
+    Kcp,
 }
 
 /// Which address family a scheme allows.
@@ -31,24 +41,25 @@ impl Address {
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| bad("expected scheme://host:port"))?;
-        let (udp, family) = match scheme {
-            "tcp" => (false, Family::Any),
-            "tcp4" => (false, Family::V4),
-            "tcp6" => (false, Family::V6),
-            "udp" => (true, Family::Any),
-            "udp4" => (true, Family::V4),
-            "udp6" => (true, Family::V6),
+        let (transport, family) = match scheme {
+            "tcp" => (Transport::Tcp, Family::Any),
+            "tcp4" => (Transport::Tcp, Family::V4),
+            "tcp6" => (Transport::Tcp, Family::V6),
+            "udp" => (Transport::Udp, Family::Any),
+            "udp4" => (Transport::Udp, Family::V4),
+            "udp6" => (Transport::Udp, Family::V6),
+            "kcp" => (Transport::Kcp, Family::Any),
+            "kcp4" => (Transport::Kcp, Family::V4),
+            "kcp6" => (Transport::Kcp, Family::V6),
             "unix" => {
                 if rest.is_empty() || rest.contains('\0') {
                     return Err(bad("unix:// needs a socket path"));
                 }
                 return Ok(Address::Unix(PathBuf::from(rest)));
             }
-            _ => {
-                return Err(bad(
-                    "unsupported scheme (expected tcp, tcp4, tcp6, udp, udp4, udp6 or unix)",
-                ))
-            }
+            _ => return Err(bad(
+                "unsupported scheme (expected tcp, udp or kcp (each with 4/6 variants), or unix)",
+            )),
         };
         let (host, port) = rest.rsplit_once(':').ok_or_else(|| bad("missing :port"))?;
         let port: u16 = port.parse().map_err(|_| bad("port must be 0-65535"))?;
@@ -73,10 +84,10 @@ impl Address {
                 Family::V6 => a.is_ipv6(),
             })
             .ok_or_else(|| bad("no address of the scheme's family"))?;
-        Ok(if udp {
-            Address::Udp(addr)
-        } else {
-            Address::Tcp(addr)
+        Ok(match transport {
+            Transport::Tcp => Address::Tcp(addr),
+            Transport::Udp => Address::Udp(addr),
+            Transport::Kcp => Address::Kcp(addr),
         })
     }
 }
@@ -102,6 +113,10 @@ mod tests {
             Address::Udp("127.0.0.1:53".parse().unwrap())
         );
         assert_eq!(
+            Address::parse("kcp://127.0.0.1:7000").unwrap(),
+            Address::Kcp("127.0.0.1:7000".parse().unwrap())
+        );
+        assert_eq!(
             Address::parse("unix:///tmp/r.sock").unwrap(),
             Address::Unix("/tmp/r.sock".into())
         );
@@ -120,6 +135,8 @@ mod tests {
             "tcp://a/b:80",
             "unix://",
             "udp6://127.0.0.1:1",
+            "kcp6://127.0.0.1:1",
+            "kcp://",
         ] {
             let err = Address::parse(bad).unwrap_err();
             assert_eq!(err.code(), "ERR_INVALID_ADDRESS", "{bad}");

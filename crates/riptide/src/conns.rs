@@ -6,6 +6,7 @@
 
 use crate::admission::Admission;
 use crate::flow::{FlowConfig, IdleKind, Timer};
+use crate::kcp_session::KcpSession;
 use crate::outbound::Outbound;
 use crate::slab::Slab;
 use crate::socket::{set_keep_alive, KeepAlive, SocketOptions};
@@ -35,9 +36,9 @@ pub(crate) struct Connection {
     /// Bytes handed to the kernel so far; write markers are positions in this count.
     sent: u64,
     /// `(position, token)` of writes whose completion was asked for, in position order.
-    markers: VecDeque<(u64, u64)>,
+    pub(crate) markers: VecDeque<(u64, u64)>,
     /// Above the high water mark (and not yet back under the low one).
-    unwritable: bool,
+    pub(crate) unwritable: bool,
     /// Reading stopped by [`Conns::pause`].
     pub(crate) paused: bool,
     /// The peer's FIN arrived (half-open connections keep writing).
@@ -62,6 +63,8 @@ pub(crate) struct Connection {
     pub(crate) proxy: Option<riptide_codec::ProxyMode>,
     /// The PROXY header the connection arrived with.
     pub(crate) proxy_header: Option<riptide_codec::ProxyHeader>,
+    /// The KCP state of a `kcp://` connection: its bytes go through KCP, not the socket.
+    pub(crate) kcp: Option<Box<KcpSession>>,
 }
 
 /// Where a connection is in its life. Only `Open` accepts writes.
@@ -109,10 +112,18 @@ pub struct Conns {
     pub(crate) timers: TimerWheel<Timer>,
     /// The reactor's UDP sockets, by index.
     pub(crate) udp: Vec<UdpSocket>,
-    /// UDP sessions by socket and peer.
-    sessions: HashMap<(usize, SocketAddr), ConnId>,
+    /// UDP and KCP sessions by socket and peer.
+    pub(crate) sessions: HashMap<(usize, SocketAddr), ConnId>,
     /// Scratch buffer for encoding outbound frames.
     encoded: Vec<u8>,
+    /// Time zero of the KCP clock.
+    pub(crate) kcp_epoch: Instant,
+    /// KCP sessions touched this turn, flushed at its end.
+    pub(crate) kcp_dirty: Vec<ConnId>,
+    /// Scratch buffer one outgoing KCP datagram is built in.
+    pub(crate) kcp_out: Vec<u8>,
+    /// Datagrams KCP rejected.
+    pub(crate) kcp_input_errors: u64,
 }
 
 impl Conns {
@@ -135,6 +146,10 @@ impl Conns {
             udp: Vec::new(),
             sessions: HashMap::new(),
             encoded: Vec::new(),
+            kcp_epoch: Instant::now(),
+            kcp_dirty: Vec::new(),
+            kcp_out: vec![0; 64 * 1024],
+            kcp_input_errors: 0,
         }
     }
 
@@ -152,7 +167,7 @@ impl Conns {
     /// resumed connection to read): a driver that changed the table outside a turn should
     /// make the reactor run soon (see [`crate::Reactor::waker`]).
     pub fn needs_turn(&self) -> bool {
-        !self.notices.is_empty() || !self.resumed.is_empty()
+        !self.notices.is_empty() || !self.resumed.is_empty() || self.kcp_pending()
     }
 
     /// Ids of all open connections.
@@ -211,6 +226,7 @@ impl Conns {
             partial_since: None,
             proxy: None,
             proxy_header: None,
+            kcp: None,
         };
         let id = self
             .slab
@@ -287,6 +303,9 @@ impl Conns {
     /// Writes bytes as they are, past the codec.
     fn write_raw(&mut self, id: ConnId, bufs: &[&[u8]]) -> Result<(), Error> {
         let conn = self.live(id)?;
+        if conn.kcp.is_some() {
+            return self.kcp_write(id, bufs);
+        }
         if conn.state == State::Connecting {
             // Queued until the connect completes (then flushed in order).
             for b in bufs {
@@ -359,9 +378,11 @@ impl Conns {
     /// Asks to hear (`on_write_done(.., token, Ok)`) when everything written so far has reached
     /// the kernel; if the connection closes first, `on_write_done` reports
     /// [`Error::ConnClosed`]. Each token is reported exactly once.
+    /// On a KCP connection the bytes must also be acknowledged by the peer.
     pub fn mark(&mut self, id: ConnId, token: u64) -> Result<(), Error> {
+        let busy = self.kcp_busy(id);
         let conn = self.live(id)?;
-        if conn.outbound.is_empty() {
+        if conn.outbound.is_empty() && !busy {
             self.notices.push_back(Notice::Written(id, token));
         } else {
             let at = conn.sent + conn.outbound.len() as u64;
@@ -371,10 +392,10 @@ impl Conns {
     }
 
     /// [`Conns::write`] for writers that cannot take an error back (batched writes applied
-    /// later): a framing error is reported through `on_error` instead; a closed connection is
+    /// later): a framing error (or a KCP message too large) is reported through `on_error` instead; a closed connection is
     /// ignored (its close is reported already).
     pub fn write_or_report(&mut self, id: ConnId, data: &[u8]) {
-        if let Err(e @ Error::Frame(_)) = self.write(id, data) {
+        if let Err(e @ (Error::Frame(_) | Error::MessageTooLarge { .. })) = self.write(id, data) {
             self.notices.push_back(Notice::Error(id, e));
         }
     }
@@ -427,6 +448,10 @@ impl Conns {
     /// estimate made before its writes reached this table): at once when the queue is already
     /// at or below the low water mark, else when it drains there.
     pub fn expect_drain(&mut self, id: ConnId) -> Result<(), Error> {
+        if self.is_kcp(id) {
+            self.kcp_expect_drain(id);
+            return Ok(());
+        }
         let low = self.flow.write_low_water_mark;
         let conn = self.slab.get_mut(id).ok_or(Error::ConnClosed)?;
         if !conn.unwritable {
@@ -449,11 +474,12 @@ impl Conns {
     /// [`Error::ConnClosed`].
     pub fn close(&mut self, id: ConnId) -> Result<(), Error> {
         let timeout = self.flow.close_timeout;
+        let busy = self.kcp_busy(id);
         let conn = match self.slab.get_mut(id) {
             Some(c) if c.state == State::Open => c,
             _ => return Err(Error::ConnClosed),
         };
-        if conn.outbound.is_empty() {
+        if conn.outbound.is_empty() && !busy {
             self.doom(id, None);
         } else {
             conn.state = State::Closing;
@@ -466,7 +492,11 @@ impl Conns {
 
     /// Half-closes: sends FIN once the queued bytes are written, keeps reading. The
     /// connection closes when the peer's FIN has arrived too. Writes after this fail.
+    /// KCP has no half-close: `end` closes a KCP connection (after its queue is acknowledged).
     pub fn end(&mut self, id: ConnId) -> Result<(), Error> {
+        if self.is_kcp(id) {
+            return self.close(id);
+        }
         let conn = self.live(id)?;
         conn.end_requested = true;
         if conn.outbound.is_empty() {
@@ -571,10 +601,11 @@ impl Conns {
         Some((id, true))
     }
 
-    /// The UDP socket index of a UDP session; `None` for streams.
+    /// The UDP socket index of a UDP session; `None` for streams and KCP sessions.
     pub fn udp_socket(&self, id: ConnId) -> Option<usize> {
-        match self.slab.get(id)?.stream {
-            Stream::Datagram { socket, .. } => Some(socket),
+        let conn = self.slab.get(id)?;
+        match conn.stream {
+            Stream::Datagram { socket, .. } if conn.kcp.is_none() => Some(socket),
             _ => None,
         }
     }
@@ -603,8 +634,10 @@ impl Conns {
     }
 
     /// Bytes accepted for the connection and not yet taken by the kernel.
+    /// For KCP, the segments waiting to be sent or acknowledged, at one MSS each.
     pub fn outbound_len(&self, id: ConnId) -> Result<usize, Error> {
-        Ok(self.get(id)?.outbound.len())
+        let conn = self.get(id)?;
+        Ok(self.kcp_outbound(id).unwrap_or(conn.outbound.len()))
     }
 
     /// Sets `TCP_NODELAY` (a no-op on Unix sockets).

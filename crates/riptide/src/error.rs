@@ -26,6 +26,19 @@ pub enum Error {
     /// The reactor's connection table is full.
     #[error("too many connections")]
     TooManyConnections,
+    /// A KCP message is larger than KCP can carry (127 fragments of one MSS); nothing was
+    /// queued.
+    #[error("message of {size} bytes exceeds the KCP maximum of {max}")]
+    MessageTooLarge {
+        /// The message's size.
+        size: usize,
+        /// The largest message the session takes.
+        max: usize,
+    },
+    /// A KCP segment went unacknowledged through the configured number of retransmissions:
+    /// the peer is gone or the path is dead.
+    #[error("KCP dead link: a segment was retransmitted too often without an ack")]
+    KcpDeadLink,
     /// A framing error from the connection's codec (too long, corrupt, unencodable).
     #[error(transparent)]
     Frame(#[from] riptide_codec::FrameError),
@@ -45,6 +58,8 @@ impl Error {
             Error::InvalidOption(_) => "ERR_INVALID_ARG_VALUE",
             Error::TooManyConnections => "ERR_TOO_MANY_CONNECTIONS",
             Error::OutboundFull => "ERR_OUTBOUND_FULL",
+            Error::MessageTooLarge { .. } => "ERR_MESSAGE_TOO_LARGE",
+            Error::KcpDeadLink => "ERR_KCP_DEAD_LINK",
             Error::Frame(e) => e.code(),
             Error::Io(e) => io_code(e),
         }

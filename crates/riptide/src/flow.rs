@@ -99,4 +99,8 @@ pub(crate) enum Timer {
     Frame(ConnId),
     /// The connect deadline of a dialed connection.
     Connect(ConnId),
+    /// A KCP session's protocol deadline (flush, retransmission, window probe).
+    Kcp(ConnId),
+    /// Check whether a KCP session has heard nothing from its peer for its idle timeout.
+    KcpExpire(ConnId),
 }

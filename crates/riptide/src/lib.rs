@@ -22,11 +22,13 @@
 mod address;
 mod admission;
 mod balance;
+mod carrier;
 mod conns;
 mod engine;
 mod error;
 mod flow;
 mod handler;
+mod kcp_session;
 mod outbound;
 mod reactor;
 mod remote;
@@ -38,15 +40,19 @@ mod timer_wheel;
 pub use address::Address;
 pub use admission::Admission;
 pub use balance::LoadBalancing;
+pub use carrier::Carrier;
 pub use conns::Conns;
 pub use engine::{Engine, EngineConfig, StopHandle};
 pub use error::{io_code, Error};
 pub use flow::{FlowConfig, IdleKind, IdleTimeouts};
 pub use handler::EventHandler;
+pub use kcp_session::KcpOptions;
 /// Wakes a reactor's poll from any thread (re-exported from mio).
 pub use mio::Waker;
 /// The framing codecs (re-exported crate `riptide-codec`).
 pub use riptide_codec as codec;
+/// The sans-IO KCP protocol (re-exported crate `riptide-kcp`).
+pub use riptide_kcp as kcp;
 
 /// A codec factory shared by a listener's connections (each gets its own codec from it).
 pub type SharedCodec = std::sync::Arc<dyn riptide_codec::CodecFactory>;
@@ -62,6 +68,9 @@ pub struct ListenOptions {
     pub proxy: Option<riptide_codec::ProxyMode>,
     /// How long the PROXY header may take (then `ETIMEDOUT`).
     pub proxy_timeout: std::time::Duration,
+    /// KCP parameters of a `kcp://` listener (`None`: [`KcpOptions::default`]); ignored by
+    /// other transports.
+    pub kcp: Option<KcpOptions>,
 }
 pub use reactor::{DrainStatus, Reactor, ReactorConfig, ReactorStats, TurnOutcome};
 pub use remote::{Command, Completion, Remote, Task};

@@ -10,7 +10,7 @@ use crate::flow::{FlowConfig, IdleKind, Timer};
 use crate::remote::{self, Command, Inbox, Remote};
 use crate::socket::SocketOptions;
 use crate::stream::{Listener, PeerAddr, Stream};
-use crate::{ConnId, Conns, Error, EventHandler, ListenOptions, SharedCodec};
+use crate::{ConnId, Conns, Error, EventHandler, KcpOptions, ListenOptions, SharedCodec};
 use mio::{Events, Interest, Poll, Token, Waker};
 use riptide_codec::Decoded;
 use std::io::{self, Read};
@@ -135,6 +135,10 @@ pub struct Reactor {
     /// Scratch list of fired timers.
     fired: Vec<Timer>,
     stop_requested: bool,
+    /// Scratch buffer KCP messages are received into.
+    kcp_buf: Vec<u8>,
+    /// Inside [`Reactor::turn`]: KCP sessions are flushed once at its end, not at each reap.
+    in_turn: bool,
 }
 
 impl Reactor {
@@ -175,6 +179,8 @@ impl Reactor {
             draining: None,
             fired: Vec::new(),
             stop_requested: false,
+            kcp_buf: Vec::new(),
+            in_turn: false,
         })
     }
 
@@ -187,10 +193,22 @@ impl Reactor {
     /// Like [`Reactor::listen`], with a codec framing every connection of the listener
     /// (`on_traffic` then gets whole frames and writes are framed) and optionally a PROXY
     /// protocol header expected first. Both are ignored for UDP.
-    pub fn listen_with(&mut self, url: &str, options: ListenOptions) -> Result<PeerAddr, Error> {
+    pub fn listen_with(
+        &mut self,
+        url: &str,
+        mut options: ListenOptions,
+    ) -> Result<PeerAddr, Error> {
         let address = Address::parse(url)?;
         let token = Token(FIRST_LISTENER - self.listeners.len());
-        let listener = if let Address::Udp(addr) = address {
+        if let Address::Kcp(_) = address {
+            options
+                .kcp
+                .get_or_insert_with(KcpOptions::default)
+                .validate()?;
+        } else {
+            options.kcp = None;
+        }
+        let listener = if let Address::Udp(addr) | Address::Kcp(addr) = address {
             let mut udp = self.config.socket.bind_udp(addr)?;
             self.poll
                 .registry()
@@ -221,7 +239,29 @@ impl Reactor {
         codec: Option<SharedCodec>,
         timeout: Option<Duration>,
     ) -> Result<ConnId, Error> {
-        let (stream, peer) = match Address::parse(url)? {
+        self.connect_with(url, codec, timeout, None)
+    }
+
+    /// [`Reactor::connect`], with the KCP parameters of a `kcp://` dial (`None`:
+    /// [`KcpOptions::default`]). A KCP client picks a random conv; the server learns it from
+    /// the first segment, so the client speaks first.
+    pub fn connect_with(
+        &mut self,
+        url: &str,
+        codec: Option<SharedCodec>,
+        timeout: Option<Duration>,
+        kcp: Option<KcpOptions>,
+    ) -> Result<ConnId, Error> {
+        let address = Address::parse(url)?;
+        let kcp = match address {
+            Address::Kcp(_) => {
+                let kcp = kcp.unwrap_or_default();
+                kcp.validate()?;
+                Some(kcp)
+            }
+            _ => None,
+        };
+        let (stream, peer) = match address {
             Address::Tcp(addr) => {
                 use socket2::{Domain, Socket, Type};
                 let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
@@ -238,7 +278,7 @@ impl Reactor {
                     PeerAddr::Inet(addr),
                 )
             }
-            Address::Udp(addr) => {
+            Address::Udp(addr) | Address::Kcp(addr) => {
                 let local: std::net::SocketAddr = if addr.is_ipv4() {
                     ([0, 0, 0, 0], 0).into()
                 } else {
@@ -264,6 +304,13 @@ impl Reactor {
             }
         };
         let id = self.conns.insert_dialed(stream, peer, codec.as_ref())?;
+        if let Some(kcp) = kcp {
+            if let Err(e) = self.conns.attach_kcp(id, random_conv(), &kcp) {
+                self.conns.doom(id, None);
+                self.conns.remove(id);
+                return Err(e);
+            }
+        }
         if let Some(t) = timeout {
             self.conns
                 .timers
@@ -430,6 +477,9 @@ impl Reactor {
     /// half-closes, closes), in order. Drivers call it after changing the table outside a
     /// turn; turns call it after every callback.
     pub fn reap<H: EventHandler>(&mut self, handler: &mut H) {
+        if !self.in_turn {
+            self.conns.kcp_flush_dirty();
+        }
         while let Some(notice) = self.conns.notices.pop_front() {
             match notice {
                 Notice::Writability(id, writable) => {
@@ -495,6 +545,15 @@ impl Reactor {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e.into()),
         }
+        self.in_turn = true;
+        let outcome = self.dispatch(handler);
+        self.in_turn = false;
+        self.reap(handler);
+        outcome
+    }
+
+    /// The body of a turn, after the poll: ready sockets, timers, the ticker, expiry.
+    fn dispatch<H: EventHandler>(&mut self, handler: &mut H) -> Result<TurnOutcome, Error> {
         let mut budget = self.config.event_budget;
         let mut read_total = 0;
         let mut ready = std::mem::take(&mut self.ready);
@@ -643,6 +702,8 @@ impl Reactor {
                         None => {}
                     }
                 }
+                Timer::Kcp(id) => self.conns.kcp_timeout(id),
+                Timer::KcpExpire(id) => self.conns.kcp_expire(id, now),
                 Timer::Connect(id) => {
                     if self.conns.is_connecting(id) {
                         let timed_out =
@@ -868,6 +929,31 @@ impl Reactor {
                 Err(_) => continue,
             };
             let data = &self.read_buf[..n];
+            let index = FIRST_LISTENER - token.0;
+            if let Some(kcp) = &self.codecs[index].kcp {
+                let Some((id, new)) = self.conns.kcp_session(
+                    socket,
+                    peer,
+                    data,
+                    kcp,
+                    self.codecs[index].codec.as_ref(),
+                    self.config.max_udp_sessions,
+                ) else {
+                    continue;
+                };
+                let accepted = self.conns.kcp_input(id, &self.read_buf[..n]);
+                if new {
+                    if !accepted {
+                        // A malformed first datagram opens nothing.
+                        self.conns.remove(id);
+                        continue;
+                    }
+                    handler.on_open(&mut self.conns, id);
+                    self.reap(handler);
+                }
+                self.kcp_deliver(id, handler);
+                continue;
+            }
             match self.config.udp_session_timeout {
                 None => handler.on_datagram(&mut self.conns, socket, peer, data),
                 Some(idle) => {
@@ -910,6 +996,9 @@ impl Reactor {
         if conn.paused || conn.read_closed {
             // Left in the kernel: the peer's window closes until `resume`.
             return 0;
+        }
+        if conn.kcp.is_some() {
+            return self.kcp_read(id, token, handler);
         }
         conn.hup_seen |= read_closed;
         // Datagram sockets are read until empty: each read takes one datagram.
@@ -954,6 +1043,54 @@ impl Reactor {
         self.reap(handler);
         n
     }
+}
+
+impl Reactor {
+    /// Reads a KCP client's datagrams into its session (a listener's sessions get theirs in
+    /// [`Reactor::receive`]), then delivers what KCP completed. Returns the bytes read.
+    fn kcp_read<H: EventHandler>(&mut self, id: ConnId, token: Token, handler: &mut H) -> usize {
+        let mut total = 0;
+        for _ in 0..self.config.event_budget.max(1) {
+            let Some(conn) = self.conns.slab.get_mut(id) else {
+                break;
+            };
+            let n = match conn.stream.read(&mut self.read_buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                // ICMP errors (ECONNREFUSED from an earlier send) are not fatal for KCP: the
+                // dead-link check decides when a silent peer is gone.
+                Err(_) => continue,
+            };
+            total += n;
+            self.conns.kcp_input(id, &self.read_buf[..n]);
+            if total >= self.config.read_budget {
+                self.again.push(token);
+                break;
+            }
+        }
+        self.kcp_deliver(id, handler);
+        total
+    }
+
+    /// Hands a KCP session's received messages (or stream bytes) to the handler, through its
+    /// codec if it has one.
+    fn kcp_deliver<H: EventHandler>(&mut self, id: ConnId, handler: &mut H) {
+        let mut buf = std::mem::take(&mut self.kcp_buf);
+        while self.conns.kcp_recv(id, &mut buf) {
+            deliver(&mut self.conns, handler, id, &buf);
+            self.reap(handler);
+        }
+        self.kcp_buf = buf;
+    }
+}
+
+/// A random KCP conv for a client (the server learns it from the first segment).
+fn random_conv() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    (h.finish() as u32).max(1)
 }
 
 /// Hands freshly read bytes to the handler: whole frames through the connection's codec

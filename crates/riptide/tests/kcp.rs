@@ -1,0 +1,177 @@
+//! KCP sessions on one reactor: a `kcp://` listener and a dialed `kcp://` client talk over
+//! loopback UDP; messages keep their boundaries, silent peers end as dead links, junk opens
+//! no session.
+
+use riptide::kcp::Config;
+use riptide::{ConnId, Conns, Error, EventHandler, KcpOptions, ListenOptions, PeerAddr, Reactor};
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+/// Echoes on server sessions, records on the client.
+#[derive(Default)]
+struct Chat {
+    client: Option<ConnId>,
+    received: Vec<Vec<u8>>,
+    opened: usize,
+    closed: Vec<(ConnId, Option<&'static str>)>,
+}
+
+impl EventHandler for Chat {
+    fn on_open(&mut self, _: &mut Conns, _: ConnId) {
+        self.opened += 1;
+    }
+    fn on_traffic(&mut self, conns: &mut Conns, id: ConnId, data: &[u8]) {
+        if Some(id) == self.client {
+            self.received.push(data.to_vec());
+        } else {
+            conns.write(id, data).unwrap();
+        }
+    }
+    fn on_close(&mut self, _: &mut Conns, id: ConnId, err: Option<&Error>) {
+        self.closed.push((id, err.map(Error::code)));
+    }
+}
+
+fn turbo() -> KcpOptions {
+    KcpOptions {
+        config: Config {
+            nodelay: 1,
+            interval: 10,
+            resend: 2,
+            nc: true,
+            snd_wnd: 128,
+            ..Config::default()
+        },
+        idle_timeout: Some(Duration::from_secs(30)),
+    }
+}
+
+fn listen(reactor: &mut Reactor, kcp: KcpOptions) -> String {
+    let options = ListenOptions {
+        kcp: Some(kcp),
+        ..ListenOptions::default()
+    };
+    let PeerAddr::Inet(addr) = reactor.listen_with("kcp://127.0.0.1:0", options).unwrap() else {
+        unreachable!()
+    };
+    format!("kcp://{addr}")
+}
+
+fn turn_until(reactor: &mut Reactor, chat: &mut Chat, secs: u64, done: impl Fn(&Chat) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !done(chat) {
+        assert!(Instant::now() < deadline, "timed out");
+        reactor.turn(chat, Some(Duration::from_millis(5))).unwrap();
+    }
+}
+
+#[test]
+fn messages_keep_their_boundaries_through_an_echo() {
+    let mut reactor = Reactor::new(Default::default()).unwrap();
+    let url = listen(&mut reactor, turbo());
+    let mut chat = Chat::default();
+    let id = reactor
+        .connect_with(&url, None, None, Some(turbo()))
+        .unwrap();
+    chat.client = Some(id);
+    let sent: Vec<Vec<u8>> = (0..200)
+        .map(|i: usize| {
+            (0..(i * 131) % 9000 + 1)
+                .map(|b| (b * 7 + i) as u8)
+                .collect()
+        })
+        .collect();
+    for m in &sent {
+        reactor.conns().write(id, m).unwrap();
+    }
+    turn_until(&mut reactor, &mut chat, 10, |c| {
+        c.received.len() == sent.len()
+    });
+    assert_eq!(chat.received, sent);
+    let stats = reactor.conns().kcp_stats(id).unwrap();
+    assert!(stats.out_segments > 0);
+}
+
+#[test]
+fn a_peer_that_never_answers_is_a_dead_link() {
+    let mut reactor = Reactor::new(Default::default()).unwrap();
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut kcp = turbo();
+    kcp.config.dead_link = 4;
+    let url = format!("kcp://{}", sink.local_addr().unwrap());
+    let id = reactor.connect_with(&url, None, None, Some(kcp)).unwrap();
+    let mut chat = Chat {
+        client: Some(id),
+        ..Chat::default()
+    };
+    reactor.conns().write(id, b"hello?").unwrap();
+    turn_until(&mut reactor, &mut chat, 10, |c| !c.closed.is_empty());
+    assert_eq!(chat.closed, vec![(id, Some("ERR_KCP_DEAD_LINK"))]);
+}
+
+#[test]
+fn junk_and_foreign_convs_open_no_session() {
+    let mut reactor = Reactor::new(Default::default()).unwrap();
+    let url = listen(&mut reactor, turbo());
+    let target = url.trim_start_matches("kcp://").to_string();
+    let junk = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut chat = Chat::default();
+    // Short, non-PUSH, and lying-length datagrams.
+    let mut ack = vec![0u8; 24];
+    ack[4] = 82;
+    let mut liar = vec![0u8; 30];
+    liar[4] = 81;
+    liar[20..24].copy_from_slice(&1000u32.to_le_bytes());
+    for d in [&b"x"[..], &ack, &liar, &[0xff; 100]] {
+        junk.send_to(d, &target).unwrap();
+    }
+    for _ in 0..20 {
+        reactor
+            .turn(&mut chat, Some(Duration::from_millis(5)))
+            .unwrap();
+    }
+    assert_eq!(chat.opened, 0);
+    assert!(chat.received.is_empty());
+    let before = chat.opened;
+    let id = reactor
+        .connect_with(&url, None, None, Some(turbo()))
+        .unwrap();
+    chat.client = Some(id);
+    reactor.conns().write(id, b"still works").unwrap();
+    turn_until(&mut reactor, &mut chat, 10, |c| c.received.len() == 1);
+    assert_eq!(chat.received[0], b"still works");
+    assert_eq!(
+        chat.opened,
+        before + 2,
+        "the client's open and its server session"
+    );
+    assert!(reactor.conns().kcp_input_errors() >= 1);
+}
+
+#[test]
+fn close_waits_for_the_queue_to_be_acknowledged() {
+    let mut reactor = Reactor::new(Default::default()).unwrap();
+    let url = listen(&mut reactor, turbo());
+    let id = reactor
+        .connect_with(&url, None, None, Some(turbo()))
+        .unwrap();
+    let mut chat = Chat {
+        client: Some(id),
+        ..Chat::default()
+    };
+    let big = vec![9u8; 100_000];
+    reactor.conns().write(id, &big).unwrap();
+    reactor.conns().close(id).unwrap();
+    turn_until(&mut reactor, &mut chat, 10, |c| {
+        c.closed.iter().any(|&(closed, _)| closed == id)
+    });
+    assert_eq!(
+        chat.closed[0],
+        (id, None),
+        "an orderly close after the acks"
+    );
+    assert!(matches!(
+        reactor.conns().write(id, b"late"),
+        Err(Error::ConnClosed)
+    ));
+}

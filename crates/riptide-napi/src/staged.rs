@@ -62,9 +62,9 @@ impl Staged {
                 WRITE => {
                     let start = op[3].max(0) as usize;
                     let mut end = start + op[4].max(0) as usize;
-                    // Adjacent writes coalesce into one syscall, except through a codec,
-                    // where each write is one message.
-                    let coalesce = !conns.has_codec(id);
+                    // Adjacent writes coalesce into one syscall, except where each write is
+                    // one message (a codec's frame, a datagram, a KCP message).
+                    let coalesce = !conns.keeps_boundaries(id);
                     while coalesce && i < count {
                         let next = &ops[1 + i * OP_STRIDE..1 + (i + 1) * OP_STRIDE];
                         if next[0] != WRITE

@@ -427,6 +427,14 @@ impl Conns {
         self.slab.get(id).is_some_and(|c| c.encoder.is_some())
     }
 
+    /// True when each write is one message (framed by a codec, or one datagram or KCP
+    /// message), so writes batched elsewhere must not be joined before they get here.
+    pub fn keeps_boundaries(&self, id: ConnId) -> bool {
+        self.slab
+            .get(id)
+            .is_some_and(|c| c.encoder.is_some() || c.stream.is_datagram())
+    }
+
     /// Starts or stops the partial-frame clock after `inbound` changed.
     pub(crate) fn note_partial(&mut self, id: ConnId) {
         let timeout = self.flow.frame_timeout;

@@ -123,9 +123,11 @@ impl Conns {
         conv: u32,
         options: &KcpOptions,
     ) -> Result<(), Error> {
-        let kcp =
+        let mut kcp =
             Kcp::new(conv, &options.config).map_err(|e| Error::InvalidOption(e.to_string()))?;
-        let now = Instant::now();
+        let (now, ms) = self.kcp_clock();
+        // Start KCP's clock (its flush schedule counts from the first update).
+        kcp.handle_timeout(ms);
         let conn = self.slab.get_mut(id).ok_or(Error::ConnClosed)?;
         conn.last_active = Some(now);
         conn.kcp = Some(Box::new(KcpSession {
@@ -163,7 +165,7 @@ impl Conns {
         true
     }
 
-    /// Moves the next received message (or, in stream mode, the bytes available) into `buf`.
+    /// Moves the next received message (or, in stream mode, the next segment's bytes) into `buf`.
     /// False when there is none, or while the connection is paused: unread messages then fill
     /// KCP's receive window and the peer stops sending (real backpressure).
     pub(crate) fn kcp_recv(&mut self, id: ConnId, buf: &mut Vec<u8>) -> bool {

@@ -108,7 +108,7 @@ pub struct Reactor {
     inbox: Inbox,
     listeners: Vec<Listener>,
     /// What each listener does to its connections (same index as `listeners`).
-    codecs: Vec<ListenOptions>,
+    codecs: Vec<Arc<ListenOptions>>,
     conns: Conns,
     read_buf: Vec<u8>,
     config: ReactorConfig,
@@ -225,7 +225,7 @@ impl Reactor {
         };
         let local = listener.local_addr()?;
         self.listeners.push(listener);
-        self.codecs.push(options);
+        self.codecs.push(Arc::new(options));
         Ok(local)
     }
 

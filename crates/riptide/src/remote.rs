@@ -19,8 +19,8 @@ pub type Task = Box<dyn FnOnce(&mut Conns) + Send>;
 /// One unit of cross-thread work.
 pub enum Command {
     /// A connection accepted elsewhere (the load balancer chose this reactor), with its
-    /// listener's codec.
-    Adopt(StdStream, PeerAddr, ListenOptions),
+    /// listener's options (shared: one allocation per listener, not per connection).
+    Adopt(StdStream, PeerAddr, std::sync::Arc<ListenOptions>),
     /// Write bytes; `done` reports `Ok` once they are written or queued, or the error.
     Write(ConnId, Vec<u8>, Option<Completion>),
     /// Write several buffers in order, as one.

@@ -175,3 +175,21 @@ fn close_waits_for_the_queue_to_be_acknowledged() {
         Err(Error::ConnClosed)
     ));
 }
+
+#[test]
+fn a_send_window_smaller_than_the_queue_still_carries_every_message() {
+    let mut reactor = Reactor::new(Default::default()).unwrap();
+    let mut k = turbo();
+    k.config.snd_wnd = 4;
+    let url = listen(&mut reactor, k.clone());
+    let mut chat = Chat::default();
+    let id = reactor.connect_with(&url, None, None, Some(k)).unwrap();
+    chat.client = Some(id);
+    for i in 0..12u8 {
+        reactor.conns().write(id, &[i; 1376]).unwrap();
+    }
+    turn_until(&mut reactor, &mut chat, 5, |c| c.received.len() == 12);
+    let firsts: Vec<u8> = chat.received.iter().map(|m| m[0]).collect();
+    assert_eq!(firsts, (0..12).collect::<Vec<u8>>());
+    assert!(chat.received.iter().all(|m| m.len() == 1376));
+}

@@ -104,16 +104,18 @@ export async function startRelay(upstream: number, args: string[]): Promise<Rela
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   let out = ''
-  const port = await new Promise<number>((resolve, reject) => {
+  let port = 0
+  await new Promise<void>((resolve, reject) => {
     child.once('error', reject)
     child.once('exit', (code) => reject(new Error(`relay exited with ${code}`)))
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString()
       const nl = out.indexOf('\n')
-      if (nl >= 0) {
+      if (port === 0 && nl >= 0) {
         const { listen } = JSON.parse(out.slice(0, nl)) as { listen: string }
         out = out.slice(nl + 1)
-        resolve(Number(listen.split(':').pop()))
+        port = Number(listen.split(':').pop())
+        resolve()
       }
     })
   })

@@ -37,7 +37,9 @@ async function main(): Promise<void> {
       },
       // Message mode: each onTraffic is one whole line a client wrote.
       onTraffic(conn, line) {
-        for (const m of members) m.write(`${conn.remotePort}: ${Buffer.from(line).toString()}`)
+        const text = Buffer.from(line).toString()
+        if (text === 'join') return // a client's first message: it opens the session
+        for (const m of members) m.write(`${conn.remotePort}: ${text}`)
       },
       onClose(conn) {
         members.delete(conn)
@@ -67,6 +69,9 @@ async function main(): Promise<void> {
       ),
     ),
   )
+  // KCP clients speak first (the server learns a session from its first segment).
+  for (const c of clients) c.write('join')
+  while (members.size < names.length) await new Promise((r) => setTimeout(r, 10))
   for (let i = 0; i < lines; i++) {
     clients.forEach((c, n) => c.write(`${names[n]} says line ${i}`))
     await new Promise((r) => setTimeout(r, 50))

@@ -193,3 +193,85 @@ fn a_send_window_smaller_than_the_queue_still_carries_every_message() {
     assert_eq!(firsts, (0..12).collect::<Vec<u8>>());
     assert!(chat.received.iter().all(|m| m.len() == 1376));
 }
+
+/// Counts opens and bytes; never writes.
+#[derive(Default)]
+struct Sink {
+    opened: usize,
+    bytes: usize,
+}
+
+impl EventHandler for Sink {
+    fn on_open(&mut self, _: &mut Conns, _: ConnId) {
+        self.opened += 1;
+    }
+    fn on_traffic(&mut self, _: &mut Conns, _: ConnId, data: &[u8]) {
+        self.bytes += data.len();
+    }
+}
+
+#[test]
+fn idle_sessions_arm_no_protocol_deadline() {
+    const PEERS: usize = 500;
+    let mut reactor = Reactor::new(Default::default()).unwrap();
+    let url = listen(&mut reactor, turbo());
+    let target = url.trim_start_matches("kcp://").to_string();
+    // Sans-IO clients over plain sockets: each sends one message, then stays quiet.
+    let mut buf = vec![0u8; 2048];
+    let mut sink = Sink::default();
+    let peers: Vec<UdpSocket> = (0..PEERS)
+        .map(|i| {
+            if i % 50 == 0 {
+                // Let the reactor drain its socket buffer between bursts.
+                reactor
+                    .turn(&mut sink, Some(Duration::from_millis(5)))
+                    .unwrap();
+            }
+            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let mut kcp = riptide::kcp::Kcp::new(1000 + i as u32, &Config::default()).unwrap();
+            kcp.handle_timeout(0);
+            kcp.send(b"hello").unwrap();
+            kcp.flush(0);
+            while let Some(n) = kcp.poll_transmit(0, &mut buf) {
+                socket.send_to(&buf[..n], &target).unwrap();
+            }
+            socket
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sink.bytes < 5 * PEERS {
+        assert!(
+            Instant::now() < deadline,
+            "only {} bytes arrived",
+            sink.bytes
+        );
+        reactor
+            .turn(&mut sink, Some(Duration::from_millis(5)))
+            .unwrap();
+    }
+    assert_eq!(sink.opened, PEERS);
+    // Every session acked at the end of its turn and has nothing left to do: with ikcp's
+    // `check` each would wake every 10 ms interval; here only the timing wheel's own
+    // cascades (and the idle-expiry checks, 30 s away) remain.
+    let start = Instant::now();
+    let mut wakes = 0;
+    while start.elapsed() < Duration::from_secs(1) {
+        reactor
+            .turn(&mut sink, Some(Duration::from_secs(1)))
+            .unwrap();
+        wakes += 1;
+    }
+    assert!(
+        wakes <= 10,
+        "{wakes} wakes in a second with {PEERS} idle sessions"
+    );
+    // And every peer got its ack.
+    for socket in &peers {
+        socket
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .unwrap();
+        let n = socket.recv(&mut buf).unwrap();
+        assert_eq!(buf[4], 82, "an ACK segment");
+        assert!(n >= 24);
+    }
+}

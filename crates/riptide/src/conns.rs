@@ -597,16 +597,27 @@ impl Conns {
         if self.sessions.len() >= max {
             return None;
         }
+        Some((self.insert_session(socket, peer, None)?, true))
+    }
+
+    /// Adds a new session of `peer` on UDP socket `socket` (UDP or KCP) to the table and the
+    /// session index. `None` when the table is full.
+    pub(crate) fn insert_session(
+        &mut self,
+        socket: usize,
+        peer: SocketAddr,
+        codec: Option<&SharedCodec>,
+    ) -> Option<ConnId> {
         let id = self
             .insert(
                 Stream::Datagram { socket, peer },
                 PeerAddr::Inet(peer),
                 false,
-                None,
+                codec,
             )
             .ok()?;
         self.sessions.insert((socket, peer), id);
-        Some((id, true))
+        Some(id)
     }
 
     /// The UDP socket index of a UDP session; `None` for streams and KCP sessions.

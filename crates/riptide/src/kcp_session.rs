@@ -100,19 +100,11 @@ impl Conns {
         if datagram[4] != CMD_PUSH || self.sessions.len() >= max {
             return None;
         }
-        let id = self
-            .insert(
-                Stream::Datagram { socket, peer },
-                PeerAddr::Inet(peer),
-                false,
-                codec,
-            )
-            .ok()?;
+        let id = self.insert_session(socket, peer, codec)?;
         if self.attach_kcp(id, conv, options).is_err() {
             self.remove(id);
             return None;
         }
-        self.sessions.insert((socket, peer), id);
         Some((id, true))
     }
 

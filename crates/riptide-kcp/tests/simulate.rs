@@ -293,7 +293,12 @@ fn lossy(loss: f64) -> LinkConfig {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+    // Fixed seeds: the same 32 cases every run, so a slow case is found here, not in CI.
+    #![proptest_config(ProptestConfig {
+        cases: 32,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x6b63_7020),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn bulk_transfer_is_exact_at_10_percent_loss(seed: u64, stream: bool) {
@@ -303,10 +308,14 @@ proptest! {
         check(&msgs, &got, stream)?;
     }
 
+    // At 30 % loss each way KCP's default profile (nodelay 0) can stall for an hour: ikcp
+    // doubles a segment's RTO on every timeout with no cap (IKCP_RTO_MAX bounds only the
+    // estimator), and riptide-kcp keeps that to stay byte-identical. nodelay 2 grows it
+    // linearly; congestion control stays on.
     #[test]
     fn bulk_transfer_is_exact_at_30_percent_loss(seed: u64) {
         let msgs = messages(seed, 200, 3000);
-        let config = Config { nodelay: 0, interval: 20, resend: 0, nc: false, ..turbo() };
+        let config = Config { nodelay: 2, interval: 20, resend: 0, nc: false, ..turbo() };
         let (got, _) = transfer(&config, lossy(0.30), seed, seed as u32, None, &msgs);
         check(&msgs, &got, false)?;
     }

@@ -2,6 +2,7 @@
 //! message carries the sequence number it was sent with, and records its round-trip time.
 
 use crate::args::EchoArgs;
+use crate::window::{us, Window};
 use hdrhistogram::Histogram;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
@@ -19,6 +20,30 @@ pub struct EchoReport {
     pub rtt: Histogram<u64>,
     /// Connections that made no progress for a second or more during the window.
     pub stalls: u64,
+    /// The load generator's CPU seconds over the window.
+    pub cpu_seconds: f64,
+}
+
+impl EchoReport {
+    /// The JSON line the runner reads.
+    pub fn json(&self, args: &EchoArgs) -> String {
+        let secs = self.elapsed.as_secs_f64();
+        format!(
+            "{{\"workload\":\"echo\",\"conns\":{},\"size\":{},\"depth\":{},\"seconds\":{},\"messages\":{},\"rate\":{:.1},\"mib_per_s\":{:.2},\"p50_us\":{:.1},\"p99_us\":{:.1},\"p999_us\":{:.1},\"stalls\":{},\"loadgen_cpu_s\":{:.3}}}",
+            args.conns,
+            args.size,
+            args.depth,
+            secs,
+            self.messages,
+            self.messages as f64 / secs,
+            (self.messages * args.size as u64) as f64 / secs / 1048576.0,
+            us(&self.rtt, 0.5),
+            us(&self.rtt, 0.99),
+            us(&self.rtt, 0.999),
+            self.stalls,
+            self.cpu_seconds
+        )
+    }
 }
 
 struct Client {
@@ -95,21 +120,16 @@ pub fn run(args: &EchoArgs) -> Result<EchoReport, String> {
         clients.push(c);
     }
     let mut rtt = Histogram::<u64>::new_with_bounds(100, 60_000_000_000, 3).expect("bounds");
-    let start = Instant::now();
-    let measure_from = start + args.warmup;
-    let end = measure_from + args.duration;
+    let mut window = Window::new(args.warmup, args.duration);
+    let measure_from = window.measure_from;
     let mut messages = 0u64;
     let mut stalls = 0u64;
     let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let now = Instant::now();
-        if now >= end {
-            break;
-        }
-        poll.poll(&mut events, Some(Duration::from_millis(100)))
+    while let Some(left) = window.remaining(Instant::now()) {
+        poll.poll(&mut events, Some(left.min(Duration::from_millis(100))))
             .map_err(|e| e.to_string())?;
         let now = Instant::now();
-        let measuring = now >= measure_from;
+        let measuring = window.measuring(now);
         for ev in events.iter() {
             let c = &mut clients[ev.token().0];
             if ev.is_writable() {
@@ -165,5 +185,6 @@ pub fn run(args: &EchoArgs) -> Result<EchoReport, String> {
         elapsed: args.duration,
         rtt,
         stalls,
+        cpu_seconds: window.cpu_seconds(),
     })
 }

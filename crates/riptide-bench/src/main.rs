@@ -1,38 +1,35 @@
-//! riptide's load generator. `riptide-bench echo --addr 127.0.0.1:9000 --conns 50 --size 64`
-//! prints one JSON object: round trips per second and RTT percentiles in microseconds.
+//! riptide's benchmark binary. Load generators print one JSON object per run (after a
+//! `{"phase":"measure"}` line when the warm-up ends): `echo` (round trips per second, RTT
+//! percentiles in microseconds), `http` (responses per second, batch latency), `idle` (holds
+//! idle connections). `serve-echo` and `serve-http` are the pure-Rust riptide peers.
 
 mod args;
 mod echo;
+mod http;
+mod idle;
+mod serve;
+mod window;
+
+use args::Command;
 
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    let args = match args::parse(&argv) {
-        Ok(a) => a,
+    let command = match args::parse(&argv) {
+        Ok(c) => c,
         Err(msg) => {
             eprintln!("{msg}");
             std::process::exit(2);
         }
     };
-    match echo::run(&args) {
-        Ok(r) => {
-            let us = |q: f64| r.rtt.value_at_quantile(q) as f64 / 1000.0;
-            println!(
-                "{{\"workload\":\"echo\",\"conns\":{},\"size\":{},\"depth\":{},\"seconds\":{},\"messages\":{},\"rate\":{:.1},\"p50_us\":{:.1},\"p99_us\":{:.1},\"p999_us\":{:.1},\"stalls\":{}}}",
-                args.conns,
-                args.size,
-                args.depth,
-                r.elapsed.as_secs_f64(),
-                r.messages,
-                r.messages as f64 / r.elapsed.as_secs_f64(),
-                us(0.5),
-                us(0.99),
-                us(0.999),
-                r.stalls
-            );
-        }
-        Err(msg) => {
-            eprintln!("riptide-bench: {msg}");
-            std::process::exit(1);
-        }
+    let outcome = match &command {
+        Command::Echo(a) => echo::run(a).map(|r| println!("{}", r.json(a))),
+        Command::Http(a) => http::run(a).map(|r| println!("{}", r.json(a))),
+        Command::Idle(a) => idle::run(a),
+        Command::ServeEcho(a) => serve::echo(a),
+        Command::ServeHttp(a) => serve::http(a),
+    };
+    if let Err(msg) = outcome {
+        eprintln!("riptide-bench: {msg}");
+        std::process::exit(1);
     }
 }

@@ -1,0 +1,104 @@
+/**
+ * Builds what a benchmark run needs: riptide (`npm run build`), the load generator
+ * (`cargo build --release -p riptide-bench`), the gnet and kcp-go peers (`go build`), the C
+ * floor (`cc`) and the lossy relay (`cargo build --release -p riptide-netsim`). Outputs go to
+ * target/ (gitignored). A peer whose build fails is reported as not runnable, with the reason.
+ */
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { LOADGEN, ROOT } from './harness'
+import { BUILD_DIR, C_FLOOR_BIN, GNET_BIN, KCPGO_BIN, RELAY_BIN } from './peers'
+
+/** What the build produced: a reason per peer id (or `relay`) that could not be built. */
+export type BuildFailures = Map<string, string>
+
+interface Step {
+  /** Peer ids (or `relay`, `loadgen`) this step serves. */
+  serves: string[]
+  title: string
+  /** A reason the step cannot even be tried, if any. */
+  precondition?: () => string | undefined
+  cmd: string
+  args: string[]
+  cwd?: string
+}
+
+const have = (tool: string): boolean => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0 || spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0
+
+const STEPS: Step[] = [
+  { serves: ['loadgen', 'riptide-rust'], title: 'load generator (cargo build --release -p riptide-bench)', cmd: 'cargo', args: ['build', '--release', '-p', 'riptide-bench'] },
+  { serves: ['riptide'], title: 'riptide (npm run build)', cmd: 'npm', args: ['run', '--silent', 'build'] },
+  {
+    serves: ['gnet'],
+    title: 'gnet peer (go build)',
+    precondition: () => (have('go') ? undefined : 'Go toolchain not found (install Go >= 1.22)'),
+    cmd: 'go',
+    args: ['build', '-o', GNET_BIN, '.'],
+    cwd: join(ROOT, 'bench', 'peers', 'gnet'),
+  },
+  {
+    serves: ['c-floor'],
+    title: 'C floor (cc -O2)',
+    precondition: () => (have('cc') ? undefined : 'no C compiler (`cc`) found'),
+    cmd: 'cc',
+    args: ['-O2', '-o', C_FLOOR_BIN, join(ROOT, 'bench', 'peers', 'c-epoll', 'floor.c')],
+  },
+  {
+    serves: ['relay'],
+    title: 'lossy relay (cargo build --release -p riptide-netsim)',
+    precondition: () => (existsSync(join(ROOT, 'crates', 'riptide-netsim', 'Cargo.toml')) ? undefined : 'crates/riptide-netsim is not in this checkout'),
+    cmd: 'cargo',
+    args: ['build', '--release', '-p', 'riptide-netsim'],
+  },
+  {
+    serves: ['kcp-go'],
+    title: 'kcp-go peer (go build)',
+    precondition: () =>
+      !existsSync(join(ROOT, 'tests', 'interop', 'kcp-go', 'main.go'))
+        ? 'tests/interop/kcp-go is not in this checkout'
+        : have('go')
+          ? undefined
+          : 'Go toolchain not found (install Go >= 1.22)',
+    cmd: 'go',
+    args: ['build', '-o', KCPGO_BIN, '.'],
+    cwd: join(ROOT, 'tests', 'interop', 'kcp-go'),
+  },
+]
+
+/**
+ * Runs the build steps that serve `needed` (peer ids, `relay`). Throws only when the load
+ * generator cannot be built; other failures come back as reasons.
+ */
+export function build(needed: Set<string>, log: (line: string) => void): BuildFailures {
+  mkdirSync(BUILD_DIR, { recursive: true })
+  const failures: BuildFailures = new Map()
+  for (const step of STEPS) {
+    if (!step.serves.some((s) => s === 'loadgen' || needed.has(s))) continue
+    const blocked = step.precondition?.()
+    if (blocked) {
+      for (const s of step.serves) failures.set(s, blocked)
+      log(`  skip  ${step.title}: ${blocked}`)
+      continue
+    }
+    const t0 = Date.now()
+    const r = spawnSync(step.cmd, step.args, { cwd: step.cwd ?? ROOT, encoding: 'utf8', maxBuffer: 64 << 20 })
+    const secs = ((Date.now() - t0) / 1000).toFixed(1)
+    if (r.status === 0) {
+      log(`  ok    ${step.title} (${secs} s)`)
+      continue
+    }
+    const out = `${r.stdout ?? ''}\n${r.stderr ?? ''}`.trim().split('\n')
+    const firstError = out.find((l) => /^error|error:|Error/.test(l)) ?? out[out.length - 1] ?? String(r.error ?? 'failed')
+    const reason = `build failed: ${step.cmd} ${step.args.slice(0, 3).join(' ')}: ${firstError.trim().slice(0, 200)}`
+    log(`  FAIL  ${step.title} (${secs} s)\n${out.slice(-15).map((l) => `        ${l}`).join('\n')}`)
+    if (step.serves.includes('loadgen')) {
+      if (!existsSync(LOADGEN)) throw new Error(`cannot build the load generator: ${firstError}`)
+      log('        using the existing target/release/riptide-bench')
+      continue
+    }
+    for (const s of step.serves) failures.set(s, reason)
+  }
+  if (needed.has('relay') && !failures.has('relay') && !existsSync(RELAY_BIN)) failures.set('relay', 'riptide-relay was not built')
+  return failures
+}

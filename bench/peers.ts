@@ -1,0 +1,180 @@
+/**
+ * The servers the benchmark compares: how to start each one for a protocol, and why one cannot
+ * run on this machine. Every peer is a small program of ours under `bench/peers/` (or the
+ * `serve-*` modes of `riptide-bench`), one event loop, pinned to the server core by the runner.
+ */
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { LOADGEN, ROOT } from './harness'
+
+/** What a server speaks. */
+export type Proto = 'echo' | 'http' | 'kcp'
+
+/** Where a peer stands in the comparison. */
+export type PeerRole = 'riptide' | 'node' | 'peer' | 'floor'
+
+/** One server under test. */
+export interface Peer {
+  /** Stable id used in results and `--peers`. */
+  id: string
+  /** Display name. */
+  label: string
+  role: PeerRole
+  /** What it is, for the method section. */
+  about: string
+  /** The command serving `proto` on `port`, or undefined when this peer does not speak it. */
+  command(proto: Proto, port: number): string[] | undefined
+  /** Extra environment. */
+  env?: Record<string, string>
+  /** Answers stats requests on stdin (riptide's TS peers). */
+  stats?: boolean
+  /** How the server says it is ready for a protocol (default: accepts TCP on the port). */
+  readyLine?: Partial<Record<Proto, RegExp>>
+}
+
+/** Build outputs that are not cargo's (gitignored: under target/). */
+export const BUILD_DIR = join(ROOT, 'target', 'bench')
+
+/** The gnet peer binary. */
+export const GNET_BIN = join(BUILD_DIR, 'gnet-peer')
+/** The C floor binary. */
+export const C_FLOOR_BIN = join(BUILD_DIR, 'c-floor')
+/** The kcp-go peer binary (built from tests/interop/kcp-go). */
+export const KCPGO_BIN = join(BUILD_DIR, 'kcpgo-peer')
+/** The lossy UDP relay (crate riptide-netsim). */
+export const RELAY_BIN = join(ROOT, 'target', 'release', 'riptide-relay')
+
+const tsx = (file: string, port: number): string[] => [process.execPath, '--import', 'tsx', join('bench', 'peers', file), '--port', String(port)]
+
+/**
+ * Knobs of both KCP ends in K1: ikcp's "fast" profile (nodelay, 10 ms interval, fast resend
+ * after 2 duplicate ACKs, no congestion window), 128-segment windows.
+ */
+export const KCP_KNOBS = ['--nodelay', '1', '--interval', '10', '--resend', '2', '--nc', '1', '--sndwnd', '128', '--rcvwnd', '128']
+
+/** Every peer, in display order. */
+export const PEERS: Peer[] = [
+  {
+    id: 'riptide',
+    label: 'riptide',
+    role: 'riptide',
+    about: 'riptide from TypeScript (`serve()`, one reactor): echo writes back each chunk; HTTP uses the Rust http1 codec and one JS call per request',
+    stats: true,
+    command: (proto, port) =>
+      proto === 'echo' ? tsx('riptide-echo.ts', port) : proto === 'http' ? tsx('riptide-http.ts', port) : tsx('riptide-kcp-sink.ts', port),
+    readyLine: { kcp: /"listen"/ },
+  },
+  {
+    id: 'riptide-rust',
+    label: 'riptide (Rust)',
+    role: 'riptide',
+    about: 'the riptide engine crate alone, no Node (`riptide-bench serve-echo|serve-http`): echo, and a minimal responder counting `\\r\\n\\r\\n`',
+    command: (proto, port) =>
+      proto === 'kcp' ? undefined : [LOADGEN, proto === 'echo' ? 'serve-echo' : 'serve-http', '--addr', `127.0.0.1:${port}`],
+  },
+  {
+    id: 'node:net',
+    label: 'node:net',
+    role: 'node',
+    about: "`net.createServer`, `s.on('data', d => s.write(d))`; for HTTP a minimal responder (counts `\\r\\n\\r\\n`, one cached write per chunk)",
+    command: (proto, port) => (proto === 'echo' ? tsx('node-net-echo.ts', port) : proto === 'http' ? tsx('node-net-http.ts', port) : undefined),
+  },
+  {
+    id: 'node:http',
+    label: 'node:http',
+    role: 'node',
+    about: '`http.createServer`, TechEmpower-style plaintext handler (`Content-Length`, keep-alive)',
+    command: (proto, port) => (proto === 'http' ? tsx('node-http.ts', port) : undefined),
+  },
+  {
+    id: 'uws',
+    label: 'uWebSockets.js',
+    role: 'peer',
+    about: "uWebSockets.js `App().get('/*')` (one JS callback per request)",
+    command: (proto, port) => (proto === 'http' ? tsx('uws-http.ts', port) : undefined),
+  },
+  {
+    id: 'gnet',
+    label: 'gnet',
+    role: 'peer',
+    about: 'gnet v2 (Go module program, GOMAXPROCS=1, one event loop): echo, and a minimal responder counting `\\r\\n\\r\\n`',
+    env: { GOMAXPROCS: '1' },
+    command: (proto, port) => (proto === 'kcp' ? undefined : [GNET_BIN, '-mode', proto, '-port', String(port)]),
+  },
+  {
+    id: 'kcp-go',
+    label: 'kcp-go',
+    role: 'peer',
+    about: 'xtaci/kcp-go v5 sink server (tests/interop/kcp-go, `server --mode sink`)',
+    env: { GOMAXPROCS: '1' },
+    command: (proto, port) => (proto === 'kcp' ? [KCPGO_BIN, 'server', '--listen', `127.0.0.1:${port}`, '--mode', 'sink', ...KCP_KNOBS] : undefined),
+    readyLine: { kcp: /"listen"/ },
+  },
+  {
+    id: 'c-floor',
+    label: 'C epoll floor',
+    role: 'floor',
+    about: 'single-threaded C, level-triggered epoll (bench/peers/c-epoll/floor.c): echo, and a minimal responder counting `\\r\\n\\r\\n`',
+    command: (proto, port) => (proto === 'kcp' ? undefined : [C_FLOOR_BIN, proto, String(port)]),
+  },
+]
+
+/** Looks a peer up by id. */
+export function peer(id: string): Peer {
+  const p = PEERS.find((x) => x.id === id)
+  if (!p) throw new Error(`unknown peer ${id}`)
+  return p
+}
+
+/**
+ * Why `p` cannot run (undefined when it can), judged from what the build produced and, for
+ * uWebSockets.js, from trying to load it.
+ */
+export function unavailable(p: Peer, buildFailures: Map<string, string>): string | undefined {
+  const failed = buildFailures.get(p.id)
+  if (failed) return failed
+  switch (p.id) {
+    case 'gnet':
+      return existsSync(GNET_BIN) ? undefined : 'not built (needs Go; `go build` in bench/peers/gnet)'
+    case 'c-floor':
+      return existsSync(C_FLOOR_BIN) ? undefined : 'not built (needs a C compiler: `cc`)'
+    case 'kcp-go':
+      return existsSync(KCPGO_BIN) ? undefined : 'not built (needs Go and tests/interop/kcp-go)'
+    case 'riptide-rust':
+      return existsSync(LOADGEN) ? undefined : 'riptide-bench is not built'
+    case 'riptide':
+      return existsSync(join(ROOT, 'dist', 'index.js')) ? undefined : 'riptide is not built (`npm run build`)'
+    case 'uws':
+      return uwsProblem()
+    default:
+      return undefined
+  }
+}
+
+let uwsChecked: string | undefined | null = null
+
+/** Tries to load uWebSockets.js in a child process and explains a failure. */
+function uwsProblem(): string | undefined {
+  if (uwsChecked !== null) return uwsChecked
+  const r = spawnSync(process.execPath, ['-e', "require('uWebSockets.js')"], { cwd: ROOT, encoding: 'utf8', timeout: 10000 })
+  if (r.status === 0) {
+    uwsChecked = undefined
+  } else if (/Cannot find module/.test(r.stderr)) {
+    uwsChecked =
+      'not installed: uWebSockets.js is not published on the npm registry (GitHub-only releases, not reachable here); ' +
+      'the third-party republish @btc-vision/uwebsockets.js needs glibc >= 2.38 and this machine has ' +
+      glibcVersion()
+  } else {
+    const why = r.stderr.split('\n').find((l) => /Error|GLIBC/.test(l)) ?? r.stderr.split('\n')[0]
+    uwsChecked = `does not load: ${why.trim()}`
+  }
+  return uwsChecked
+}
+
+/** The C library version, e.g. "glibc 2.36". */
+export function glibcVersion(): string {
+  const r = spawnSync('ldd', ['--version'], { encoding: 'utf8' })
+  const m = /(\d+\.\d+)\s*$/m.exec((r.stdout || '').split('\n')[0])
+  return m ? `glibc ${m[1]}` : 'an unknown libc'
+}

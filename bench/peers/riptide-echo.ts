@@ -1,0 +1,24 @@
+/**
+ * The riptide echo peer (TypeScript API, one reactor): writes back every chunk it receives.
+ * Answers stats requests on stdin (see stats-channel.ts).
+ * `node --import tsx bench/peers/riptide-echo.ts --port 9001`
+ */
+import { parseArgs } from 'node:util'
+import { serve } from 'riptide'
+import { serveStats } from './stats-channel'
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { port: { type: 'string', default: '9001' } } })
+  const engine = await serve(`tcp://127.0.0.1:${values.port}`, {
+    onTraffic(conn, data) {
+      conn.write(data)
+    },
+  })
+  console.log(`riptide echo listening on 127.0.0.1:${engine.port}`)
+  serveStats(engine)
+}
+
+main().catch((err: unknown) => {
+  console.error(err)
+  process.exit(1)
+})

@@ -1,0 +1,260 @@
+/**
+ * Regenerates docs/benchmarks.md and docs/benchmarks.png from a results file.
+ * `npm run bench:report` uses the newest file in bench/results/; `npm run bench:report -- FILE`
+ * a given one. `npm run bench` calls it as its last step.
+ */
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { basename, join, relative } from 'node:path'
+import { Resvg } from '@resvg/resvg-js'
+import { chartSvg } from './chart'
+import { ROOT } from './harness'
+import type { PeerSummary, Results, WorkloadResult } from './results'
+
+const n = (x: number | undefined, digits = 0): string =>
+  x === undefined || Number.isNaN(x) ? '–' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+/** Text safe inside a markdown table cell. */
+const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ')
+const ratio = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '–' : `${x.toFixed(2)}×`)
+
+/** uWebSockets.js per server-CPU-second relative to the C floor in H2, measured by the research (perf.md §3.2). */
+const UWS_PER_CPU_X_FLOOR = 0.84 / 2.37
+
+/** One target line: what it asks, where riptide stands, and whether it is met. */
+interface Target {
+  id: string
+  ask: string
+  measured: string
+  status: 'met' | 'MISSED' | 'not measured'
+}
+
+function find(w: WorkloadResult | undefined, peer: string): PeerSummary | undefined {
+  return w?.summary.find((s) => s.peer === peer)
+}
+
+function targets(r: Results): Target[] {
+  const w = (id: string): WorkloadResult | undefined => r.workloads.find((x) => x.id === id)
+  const why = (peer: string): string => r.peers.find((p) => p.id === peer)?.reason ?? 'not in this run'
+  const out: Target[] = []
+  const e1 = find(w('E1'), 'riptide')
+  const e1base = find(w('E1'), 'node:net')
+  out.push(
+    e1 && e1base
+      ? {
+          id: 'E1',
+          ask: 'riptide ≥ 1.45× node:net round trips/s',
+          measured: `${ratio(e1.xBaseline)} (${n(e1.rate)} vs ${n(e1base.rate)} RT/s)`,
+          status: (e1.xBaseline ?? 0) >= 1.45 ? 'met' : 'MISSED',
+        }
+      : { id: 'E1', ask: 'riptide ≥ 1.45× node:net round trips/s', measured: 'E1 with riptide and node:net not in this run', status: 'not measured' },
+  )
+  out.push(
+    e1 && e1base && e1.cpuXBaseline !== undefined
+      ? {
+          id: 'E1',
+          ask: 'riptide server CPU per round trip ≤ 0.5× node:net',
+          measured: `${ratio(e1.cpuXBaseline)} (${n(e1.cpuUsPerUnit, 2)} vs ${n(e1base.cpuUsPerUnit, 2)} µs)`,
+          status: e1.cpuXBaseline <= 0.5 ? 'met' : 'MISSED',
+        }
+      : { id: 'E1', ask: 'riptide server CPU per round trip ≤ 0.5× node:net', measured: 'not measured', status: 'not measured' },
+  )
+  const h2 = find(w('H2'), 'riptide')
+  const uws = find(w('H2'), 'uws')
+  if (h2 && uws && h2.perCpuSecond && uws.perCpuSecond) {
+    const x = h2.perCpuSecond / uws.perCpuSecond
+    out.push({ id: 'H2', ask: 'riptide requests per server-CPU-second ≥ 2× uWebSockets.js', measured: `${ratio(x)} (${n(h2.perCpuSecond)} vs ${n(uws.perCpuSecond)})`, status: x >= 2 ? 'met' : 'MISSED' })
+  } else {
+    const ref =
+      h2?.perCpuXFloor !== undefined
+        ? ` Reference only: riptide does ${ratio(h2.perCpuXFloor)} the C floor's requests per server-CPU-second; the research measured uWebSockets.js at ${ratio(UWS_PER_CPU_X_FLOOR)} on this machine type (perf.md §3.2), so the target corresponds to ≈ ${ratio(2 * UWS_PER_CPU_X_FLOOR)} the C floor.`
+        : ''
+    out.push({ id: 'H2', ask: 'riptide requests per server-CPU-second ≥ 2× uWebSockets.js', measured: `uWebSockets.js could not run (${why('uws')}).${ref}`, status: 'not measured' })
+  }
+  const m1 = find(w('M1'), 'riptide')
+  out.push(
+    m1
+      ? { id: 'M1', ask: 'riptide ≤ 400 B per idle connection', measured: `${n(m1.rate)} B per connection`, status: m1.rate <= 400 ? 'met' : 'MISSED' }
+      : { id: 'M1', ask: 'riptide ≤ 400 B per idle connection', measured: 'not in this run', status: 'not measured' },
+  )
+  const r1 = find(w('R1'), 'riptide-rust')
+  out.push(
+    r1 && r1.xBaseline !== undefined
+      ? { id: 'R1', ask: 'riptide (Rust) ≥ 1.15× gnet round trips/s', measured: ratio(r1.xBaseline), status: r1.xBaseline >= 1.15 ? 'met' : 'MISSED' }
+      : { id: 'R1', ask: 'riptide (Rust) ≥ 1.15× gnet round trips/s', measured: find(w('R1'), 'gnet') ? 'riptide (Rust) did not run' : `gnet could not run (${why('gnet')})`, status: 'not measured' },
+  )
+  return out
+}
+
+function throughputTable(w: WorkloadResult, r: Results): string[] {
+  const unit = w.unit === 'round trip' ? 'RT' : w.unit === 'message' ? 'msg' : 'req'
+  const base = r.peers.find((p) => p.id === w.baseline)?.label ?? w.baseline
+  const lines = [
+    `| server | ${unit}/s (min–max) | × ${base} | × C floor | p50 µs | p99 µs | server CPU µs/${unit} | CPU × ${base} | ${unit} per server-CPU-s | × C floor per CPU-s | load gen CPU |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ]
+  for (const s of [...w.summary].sort((a, b) => b.rate - a.rate)) {
+    const flags = [s.loadgenBound ? 'loadgen-bound' : '', s.noisyRuns ? `${s.noisyRuns} noisy` : ''].filter(Boolean).join(', ')
+    lines.push(
+      `| ${s.label}${flags ? ` (${flags})` : ''} | ${n(s.rate)} (${n(s.rateMin)}–${n(s.rateMax)}) | ${ratio(s.xBaseline)} | ${ratio(s.xFloor)} | ${n(s.p50Us)} | ${n(s.p99Us)} | ${n(s.cpuUsPerUnit, 2)} | ${ratio(s.cpuXBaseline)} | ${n(s.perCpuSecond)} | ${ratio(s.perCpuXFloor)} | ${n((s.loadgenCpu ?? NaN) * 100)} % |`,
+    )
+  }
+  return lines
+}
+
+function memoryTable(w: WorkloadResult): string[] {
+  const lines = ['| server | bytes per connection (min–max) | × node:net | RSS before → after (MiB, median run) | connect time ms |', '|---|---:|---:|---:|---:|']
+  for (const s of [...w.summary].sort((a, b) => a.rate - b.rate)) {
+    const runs = w.runs.filter((x) => x.peer === s.peer).sort((a, b) => a.rate - b.rate)
+    const mid = runs[runs.length >> 1]
+    lines.push(
+      `| ${s.label} | ${n(s.rate)} (${n(s.rateMin)}–${n(s.rateMax)}) | ${ratio(s.xBaseline)} | ${n((mid?.rssBefore ?? NaN) / 2 ** 20, 1)} → ${n((mid?.rssAfter ?? NaN) / 2 ** 20, 1)} | ${n(mid?.connectMs)} |`,
+    )
+  }
+  return lines
+}
+
+function kcpTable(w: WorkloadResult): string[] {
+  const lines = ['| server | goodput MB/s (min–max) | × kcp-go | server CPU µs per MB | MB per server-CPU-s |', '|---|---:|---:|---:|---:|']
+  for (const s of w.summary) {
+    lines.push(`| ${s.label}${s.noisyRuns ? ` (${s.noisyRuns} noisy)` : ''} | ${n(s.rate, 2)} (${n(s.rateMin, 2)}–${n(s.rateMax, 2)}) | ${ratio(s.xBaseline)} | ${n(s.cpuUsPerUnit)} | ${n(s.perCpuSecond, 1)} |`)
+  }
+  return lines
+}
+
+function boundaryTable(w: WorkloadResult): string[] {
+  const lines = ['| riptide under | JS calls per wake | events per JS call | wakes per second | runs |', '|---|---:|---:|---:|---:|']
+  for (const s of w.summary) lines.push(`| ${s.peer.split('@')[1]} | ${n(s.callsPerWake, 2)} | ${n(s.eventsPerCall, 1)} | ${n(s.wakesPerSecond)} | ${s.rounds} |`)
+  return lines
+}
+
+function loadLine(w: WorkloadResult, r: Results): string {
+  const l = w.load
+  switch (l.kind) {
+    case 'echo':
+      return `Load: ${l.conns} connections, ${l.size} B messages, ${l.depth} in flight per connection (${l.depth === 1 ? 'ping-pong' : 'pipelined'}); ${r.settings.warmupS} s warm-up + ${r.settings.seconds} s measured per run; latency is per message (send → echo received).`
+    case 'http':
+      return `Load: ${l.conns} connections, \`GET /\` ${l.pipeline === 1 ? 'one at a time (keep-alive)' : `${l.pipeline} requests sent back to back, then their ${l.pipeline} responses awaited (pipelined)`}; ${r.settings.warmupS} s warm-up + ${r.settings.seconds} s measured; latency is per batch (first request sent → last response received).`
+    case 'idle':
+      return `Load: ${l.conns} idle TCP connections (connected, never sending); bytes per connection = growth of the server's VmRSS from before the first connection to after the server holds all of them, ÷ connections. Kernel socket memory is not included.`
+    case 'kcp':
+      return `Load: the kcp-go client sends ${n(Number(l.bytes) / 1e6, 1)} MB in ${l.size} B writes through \`riptide-relay\` dropping ${Number(l.loss) * 100} % of datagrams each way (seeded by round); both ends use ikcp's fast profile (nodelay 1, interval 10 ms, resend 2, no congestion window, windows 128). Goodput = bytes ÷ time until the sink acknowledged the last byte.`
+    default:
+      return `From riptide's own counters (\`engine.stats()\`: wakes, jsCalls, events) over the measured window of its runs in ${String(l.from ?? '–')}.`
+  }
+}
+
+/** The markdown document. */
+export function markdown(r: Results, jsonPath: string): string {
+  const out: string[] = []
+  const m = r.machine
+  out.push('# Benchmarks', '')
+  out.push(
+    `Generated by \`npm run bench\` (\`bench/run.ts\`) from [\`${jsonPath}\`](../${jsonPath}) — do not edit by hand; \`npm run bench:report\` regenerates this page and [the chart](benchmarks.png) from the newest results file.`,
+    '',
+  )
+  if (r.quick) {
+    out.push(
+      `> **Quick run** (\`npm run bench -- --quick\`: ${r.settings.rounds} round, ${r.settings.warmupS} s warm-up + ${r.settings.seconds} s per run, fewer peers${r.workloads.some((w) => w.id === 'M1') ? `, M1 with ${String(r.workloads.find((w) => w.id === 'M1')?.load.conns)} connections` : ''}), made while other builds ran on the machine. It shows the format and that every part runs; **its figures are not a measurement of riptide.** The full run (\`npm run bench\`, ~${fullMinutes()} min) on a quiet machine replaces it.`,
+      '',
+    )
+  }
+  out.push('![Throughput of every peer as a multiple of node:net / node:http / gnet, and memory per idle connection](benchmarks.png)', '')
+  out.push('## Targets (issue 8)', '', 'A miss is a finding, reported as measured; the benchmark is not tuned to meet a target.', '')
+  out.push('| workload | target | riptide here | status |', '|---|---|---|---|')
+  for (const t of targets(r)) out.push(`| ${t.id} | ${t.ask} | ${t.measured} | ${t.status === 'met' ? 'met' : t.status === 'MISSED' ? '**missed**' : 'not measured'} |`)
+  out.push('')
+
+  out.push('## Method', '')
+  out.push(
+    `- **Machine:** ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, kernel ${m.kernel}, ${m.libc}. Node ${m.node}, ${m.rustc}, ${m.go}, ${m.cc}; gnet ${m.gnet}, kcp-go ${m.kcpGo}. A spin loop in the runner got ${m.effectiveCpuPct} % of a CPU at the start (less means the host was taking time from this VM).`,
+    `- **Pinning:** every server runs on CPU ${r.settings.serverCpu} (\`taskset\`, all its threads; one event loop: \`GOMAXPROCS=1\`, one riptide reactor), the load generator on CPU ${r.settings.loadgenCpu}${r.settings.pinned ? '' : ' — **taskset was missing, nothing was pinned**'}. Loopback only.`,
+    `- **Load generator:** \`riptide-bench\` (crates/riptide-bench, Rust + mio, one thread), the same binary and flags for every peer. Echo: each connection keeps *depth* messages in flight, checks every echoed sequence number, records each round trip in an HDR histogram. HTTP: each connection sends *N* requests back to back and frames the *N* responses by \`Content-Length\`; non-2xx responses count as errors.`,
+    `- **Runs:** a fresh server per run; ${r.settings.warmupS} s warm-up, then ${r.settings.seconds} s measured. The server's CPU (run time of all its threads from /proc/<pid>/task/*/schedstat) and the load generator's (getrusage) are sampled at the start and end of the measured window. ${r.settings.rounds} round(s); each round runs every workload × peer once, the peer order rotated by one every round; tables show the **median** of the rounds and the min–max.`,
+    `- **Ratios** are taken between medians of this same run only (absolute rates on a shared VM move by up to 1.5× between runs; ratios hold). "× C floor" compares with the single-threaded C epoll server; "per server-CPU-s" divides the rate by the server's CPU seconds, the fair figure when the load generator, not the server, is the limit (rows marked *loadgen-bound*: load generator ≥ 95 % of its core).`,
+    `- **Noise check:** during each measured window the runner sums the CPU used by every process other than the server, the load generator, itself and kernel threads (from /proc); above ${r.settings.noiseThreshold * 100} % of the machine the run is ${r.settings.retries > 0 ? `redone (up to ${r.settings.retries} times), and if still above, kept and counted` : 'kept (this run allowed no retries) and counted'} as *noisy*.${r.settings.quietWaitS > 0 ? ` Before each run the runner waits (up to ${r.settings.quietWaitS} s) for the machine to be ≥ 90 % idle.` : ''}`,
+    `- **Run:** ${r.startedAt.replace('T', ' ').slice(0, 16)} UTC, ${Math.round(r.durationS / 60)} min.`,
+    '',
+  )
+  out.push('### Peers', '', '| peer | what it is | ran |', '|---|---|---|')
+  for (const p of r.peers) {
+    const ran = !p.available ? `**no** — ${p.reason}` : p.selected ? 'yes' : 'not selected in this run'
+    out.push(`| ${p.label} | ${cell(p.about)} | ${cell(ran)} |`)
+  }
+  out.push('')
+  const failing = r.peers.filter((p) => !p.available)
+  if (failing.length) {
+    out.push('Peers that could not run here:', '')
+    for (const p of failing) out.push(`- **${p.label}**: ${p.reason}`)
+    out.push('')
+  }
+
+  out.push('## Results', '')
+  for (const w of r.workloads) {
+    out.push(`### ${w.id} — ${w.title}`, '')
+    if (w.target) out.push(`Target: ${w.target}.`, '')
+    out.push(loadLine(w, r), '')
+    if (w.note) out.push(`**${w.note}**`, '')
+    if (w.summary.length > 0) {
+      const table = w.load.kind === 'idle' ? memoryTable(w) : w.load.kind === 'kcp' ? kcpTable(w) : w.load.kind === 'counters' || w.id === 'B1' ? boundaryTable(w) : throughputTable(w, r)
+      out.push(...table, '')
+    } else if (!w.note) {
+      out.push('_No peer produced a result._', '')
+    }
+    const fails = [...new Map(w.failures.map((f) => [`${f.peer}: ${f.error}`, f])).values()]
+    for (const f of fails) out.push(`- ${r.peers.find((p) => p.id === f.peer)?.label ?? f.peer} failed: ${cell(f.error)}`)
+    if (fails.length) out.push('')
+  }
+  out.push('## Reproduce', '')
+  out.push(
+    '```sh',
+    'npm install',
+    'npm run bench                  # full run: builds, then all workloads, 3 rounds',
+    'npm run bench -- --quick       # smoke run (CI), under 2 minutes once built',
+    'npm run bench -- --only E1,H2 --rounds 5 --peers riptide,node:net,node:http,c-floor',
+    'npm run bench:report           # regenerate this page from the newest bench/results/*.json',
+    '```',
+    '',
+    'Needs Linux with `taskset` (util-linux), Rust, Node ≥ 20, Go ≥ 1.22 (gnet and kcp-go peers) and a C compiler (C floor); a peer whose toolchain is missing is reported above instead of failing the run. The method follows the protocol in the project research notes (perf.md §5).',
+    '',
+    'Where things are: `bench/run.ts` (runner: builds, rounds, noise check, medians), `bench/harness.ts` (pinning, /proc CPU and memory, load-generator driving), `bench/workloads.ts` (the workload ids and their loads), `bench/peers.ts` and `bench/peers/` (the servers), `bench/report.ts` and `bench/chart.ts` (this page and the chart), `crates/riptide-bench` (the load generator and the pure-Rust riptide peer).',
+    '',
+  )
+  return out.join('\n')
+}
+
+/** Expected minutes of a full run (3 rounds × every peer), from this run's settings. */
+function fullMinutes(): number {
+  const perRun = 2 + 8 + 1.5
+  const throughputRuns = 4 * 3 + 6 * 2 + 3
+  return Math.round((3 * (throughputRuns * perRun + 6 * 8 + 2 * 6)) / 60)
+}
+
+/** Writes docs/benchmarks.md and docs/benchmarks.png for `results`; returns the paths written. */
+export async function writeReport(results: Results, jsonFile?: string): Promise<string[]> {
+  const json = jsonFile ?? join(ROOT, 'bench', 'results', `${results.date}${results.quick ? '-quick' : ''}.json`)
+  const md = join(ROOT, 'docs', 'benchmarks.md')
+  writeFileSync(md, markdown(results, relative(ROOT, json)))
+  const png = join(ROOT, 'docs', 'benchmarks.png')
+  const svg = chartSvg(results)
+  const image = new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' }, fitTo: { mode: 'width', value: 1600 } }).render().asPng()
+  writeFileSync(png, image)
+  return [relative(ROOT, md), relative(ROOT, png)]
+}
+
+/** The newest results file. */
+function newest(): string {
+  const dir = join(ROOT, 'bench', 'results')
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')) : []
+  if (files.length === 0) throw new Error('no results in bench/results/: run `npm run bench` first')
+  return join(dir, files.sort((a, b) => statSync(join(dir, b)).mtimeMs - statSync(join(dir, a)).mtimeMs)[0])
+}
+
+if (require.main === module) {
+  const file = process.argv[2] ?? newest()
+  const results = JSON.parse(readFileSync(file, 'utf8')) as Results
+  writeReport(results, file)
+    .then((written) => console.log(`${basename(file)} → ${written.join(', ')}`))
+    .catch((err: unknown) => {
+      console.error(err)
+      process.exitCode = 1
+    })
+}

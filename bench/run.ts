@@ -1,0 +1,513 @@
+/**
+ * `npm run bench`: builds what it needs, then runs the workloads (E1 E2 E3 H1 H2 M1 R1 K1 B1)
+ * against every peer that can run here: server pinned to one core, load generator to another,
+ * a fresh server per run, warm-up, interleaved rounds with the peer order rotated each round,
+ * a noise check per run, medians. Writes `bench/results/<date>.json` and regenerates
+ * docs/benchmarks.md and docs/benchmarks.png from it.
+ *
+ *   npm run bench                      # full run (3 rounds, 2 s warm-up + 8 s per run)
+ *   npm run bench -- --quick           # CI smoke: 1 round, short runs, fewer peers
+ *   npm run bench -- --only E1,H2 --rounds 5 --peers riptide,node:net
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { parseArgs } from 'node:util'
+import { build, type BuildFailures } from './build'
+import {
+  canPin,
+  CPU_COUNT,
+  cpuSeconds,
+  echoArgs,
+  foreignCpu,
+  httpArgs,
+  LOADGEN,
+  median,
+  openFds,
+  pinned,
+  ROOT,
+  rssBytes,
+  runLoad,
+  sampleMachine,
+  startServer,
+  stopServer,
+  waitForQuiet,
+  type Server,
+} from './harness'
+import { machineInfo } from './machine'
+import { KCP_KNOBS, KCPGO_BIN, peer, PEERS, RELAY_BIN, unavailable, type Peer } from './peers'
+import { writeReport } from './report'
+import type { PeerSummary, Results, RunRecord, WorkloadResult } from './results'
+import { WORKLOADS, workload, type Workload } from './workloads'
+
+const SERVER_CPU = CPU_COUNT > 1 ? 1 : 0
+const LOADGEN_CPU = 0
+const NOISE = 0.05
+
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    peers: { type: 'string' },
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
+    warmup: { type: 'string' },
+    retries: { type: 'string' },
+    'no-build': { type: 'boolean', default: false },
+    'no-report': { type: 'boolean', default: false },
+    out: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+})
+
+if (opts.help) {
+  console.log(readFileSync(__filename, 'utf8').split('*/')[0].replace(/^\/\*\*?|^ \* ?/gm, ''))
+  process.exit(0)
+}
+
+const quick = opts.quick ?? false
+const settings = {
+  rounds: Number(opts.rounds ?? (quick ? 1 : 3)),
+  warmupS: Number(opts.warmup ?? (quick ? 0.5 : 2)),
+  seconds: Number(opts.seconds ?? (quick ? 1.5 : 8)),
+  retries: Number(opts.retries ?? (quick ? 0 : 2)),
+  quietWaitS: quick ? 0 : 5,
+  noiseThreshold: NOISE,
+  serverCpu: SERVER_CPU,
+  loadgenCpu: LOADGEN_CPU,
+  pinned: canPin,
+}
+
+/** Workloads to run, and the peers of each. */
+function selection(): { w: Workload; peers: string[] }[] {
+  const ids = opts.only ? opts.only.split(',').map((s) => s.trim().toUpperCase()) : WORKLOADS.map((w) => w.id)
+  const onlyPeers = opts.peers?.split(',').map((s) => s.trim())
+  for (const p of onlyPeers ?? []) peer(p)
+  const chosen = ids.map(workload)
+  const runnable = chosen.filter((w) => w.load.kind !== 'counters')
+  // B1 reads riptide's counters from its echo/HTTP runs; alone, it runs riptide under E1 and E2.
+  if (chosen.some((w) => w.id === 'B1') && !runnable.some((w) => w.load.kind === 'echo' || w.load.kind === 'http')) {
+    return [workload('E1'), workload('E2')].map((w) => ({ w, peers: ['riptide'] }))
+  }
+  return runnable.map((w) => ({ w, peers: (quick ? w.quickPeers : w.peers).filter((p) => !onlyPeers || onlyPeers.includes(p)) }))
+}
+
+let port = 21000 + (process.pid % 400) * 20
+/** A fresh port below the ephemeral range for every server. */
+function nextPort(): number {
+  port = port >= 32000 ? 21000 : port + 1
+  return port
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}
+
+const fmt = (x: number | undefined, digits = 0): string =>
+  x === undefined || Number.isNaN(x) ? '-' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+
+/** A peer known to be unable to serve a workload, with the reason (e.g. riptide without kcp://). */
+const skipped = new Map<string, string>()
+
+/** Parses riptide's counters out of two stats lines. */
+function counterDelta(stats: { start: string; end: string } | undefined): RunRecord['counters'] {
+  if (!stats) return undefined
+  const a = JSON.parse(stats.start) as Record<string, unknown>
+  const b = JSON.parse(stats.end) as Record<string, unknown>
+  const d = (k: string): number | undefined => (typeof a[k] === 'number' && typeof b[k] === 'number' ? (b[k] as number) - (a[k] as number) : undefined)
+  const wakes = d('wakes')
+  const jsCalls = d('jsCalls')
+  const events = d('events')
+  return wakes === undefined || jsCalls === undefined || events === undefined ? undefined : { wakes, jsCalls, events }
+}
+
+/** Starts `p` for `proto` on a fresh port on the server core. */
+async function start(p: Peer, w: Workload): Promise<Server> {
+  const port = nextPort()
+  const argv = p.command(w.proto, port)
+  if (!argv) throw new Error(`${p.id} does not serve ${w.proto}`)
+  const line = p.readyLine?.[w.proto]
+  return startServer(p.label, argv, port, SERVER_CPU, { env: p.env, stdin: p.stats, ready: line ? { line } : 'port' })
+}
+
+/** One echo or HTTP run. */
+async function throughputRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
+  const server = await start(p, w)
+  try {
+    await waitForQuiet(settings.quietWaitS * 1000)
+    const load = { seconds: settings.seconds, warmup: settings.warmupS }
+    const argv =
+      w.load.kind === 'echo'
+        ? echoArgs(server.port, { ...load, conns: w.load.conns, size: w.load.size, depth: w.load.depth })
+        : w.load.kind === 'http'
+          ? httpArgs(server.port, { ...load, conns: w.load.conns, pipeline: w.load.pipeline })
+          : []
+    const run = await runLoad<{ rate: number; messages: number; p50_us: number; p99_us: number; p999_us: number; stalls: number; errors?: number; loadgen_cpu_s: number }>(
+      server,
+      argv,
+      LOADGEN_CPU,
+      p.stats ?? false,
+    )
+    const r = run.result
+    return {
+      round,
+      peer: p.id,
+      rate: r.rate,
+      p50Us: r.p50_us,
+      p99Us: r.p99_us,
+      p999Us: r.p999_us,
+      serverCpuS: run.serverCpuSeconds,
+      cpuUsPerUnit: r.messages > 0 ? (run.serverCpuSeconds * 1e6) / r.messages : NaN,
+      perCpuSecond: run.serverCpuSeconds > 0 ? r.messages / run.serverCpuSeconds : NaN,
+      loadgenCpu: r.loadgen_cpu_s / settings.seconds,
+      foreign: run.foreign,
+      noisy: false,
+      attempts: 1,
+      stalls: r.stalls,
+      errors: r.errors,
+      counters: counterDelta(run.stats),
+    }
+  } finally {
+    await stopServer(server)
+  }
+}
+
+/** Hard open-file limit of children (they raise their soft limit to it). */
+function fdHardLimit(): number {
+  try {
+    const m = /Max open files\s+\d+\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))
+    return m ? Number(m[1]) : 1024
+  } catch {
+    return 1024
+  }
+}
+
+/** One M1 run: server RSS before and after `conns` idle connections. */
+async function idleRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
+  if (w.load.kind !== 'idle') throw new Error('not an idle workload')
+  const conns = Math.min(quick ? w.load.quickConns : w.load.conns, fdHardLimit() - 200)
+  const proto = p.command('echo', 1) ? 'echo' : 'http'
+  const server = await start(p, { ...w, proto })
+  const pid = server.child.pid!
+  let holder: ReturnType<typeof spawn> | undefined
+  try {
+    await sleep(300)
+    const rssBefore = rssBytes(pid)
+    const fdsBefore = openFds(pid)
+    const [cmd, ...rest] = pinned(LOADGEN_CPU, [LOADGEN, 'idle', '--addr', `127.0.0.1:${server.port}`, '--conns', String(conns), '--hold', '120'])
+    const h = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'pipe'] })
+    holder = h
+    let stderr = ''
+    h.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = ''
+      h.stdout.on('data', (d: Buffer) => {
+        out += d.toString()
+        if (out.includes('\n')) resolve(out.split('\n')[0])
+      })
+      h.once('exit', (code) => reject(new Error(`idle holder exited with ${code}: ${stderr.trim()}`)))
+    })
+    const { connect_ms } = JSON.parse(line) as { connect_ms: number }
+    const deadline = Date.now() + 30_000
+    while (openFds(pid) < fdsBefore + conns) {
+      if (Date.now() > deadline) throw new Error(`server holds ${openFds(pid) - fdsBefore} of ${conns} connections after 30 s`)
+      await sleep(100)
+    }
+    await sleep(quick ? 300 : 1000)
+    const rssAfter = rssBytes(pid)
+    return { round, peer: p.id, rate: (rssAfter - rssBefore) / conns, rssBefore, rssAfter, conns, connectMs: connect_ms, foreign: 0, noisy: false, attempts: 1 }
+  } finally {
+    holder?.kill('SIGKILL')
+    await stopServer(server)
+  }
+}
+
+/** What {@link runClient} saw: the client's last stdout line, and the server CPU and machine samples around its run. */
+interface ClientRun {
+  line: string
+  serverCpuS: number
+  foreign: number
+}
+
+/**
+ * Runs the client `argv` pinned to `cpu` to completion. Samples the server's CPU and the machine
+ * right after the client starts and again when it prints its result (before it exits, so its
+ * own CPU is still visible and not counted as foreign).
+ */
+function runClient(argv: string[], cpu: number, timeoutMs: number, server: Server, alsoOurs: number[]): Promise<ClientRun> {
+  const [cmd, ...rest] = pinned(cpu, argv)
+  const pid = server.child.pid!
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const cpu0 = cpuSeconds(pid)
+    const m0 = sampleMachine()
+    let end: ClientRun | undefined
+    let err = ''
+    let last = ''
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      last = line
+      if (!end && line.startsWith('{')) {
+        end = { line, serverCpuS: cpuSeconds(pid) - cpu0, foreign: foreignCpu(m0, sampleMachine(), [pid, child.pid!, process.pid, ...alsoOurs]) }
+      }
+    })
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.once('close', (code) => {
+      clearTimeout(timer)
+      if (code === 0 && end) resolve(end)
+      else reject(new Error(`${argv[0].split('/').pop()} exited with ${code}: ${last || err.trim().split('\n').pop() || ''}`))
+    })
+  })
+}
+
+/** One K1 run: kcp-go client → lossy relay → server (kcp-go or riptide), bulk transfer. */
+async function kcpRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
+  if (w.load.kind !== 'kcp') throw new Error('not a KCP workload')
+  const bytes = quick ? w.load.quickBytes : w.load.bytes
+  let server: Server
+  try {
+    server = await start(p, w)
+  } catch (err) {
+    const m = /\{"error":"([^"]*)"/.exec(String(err))
+    if (m) throw new NotAvailable(`cannot serve kcp:// yet (${m[1]})`)
+    throw err
+  }
+  let relay: Server | undefined
+  try {
+    const listen = (JSON.parse(server.lines.find((l) => l.includes('"listen"')) ?? '{}') as { listen?: string }).listen
+    if (!listen) throw new Error('the server did not print its address')
+    relay = await startServer('relay', [RELAY_BIN, '--upstream', listen, '--loss', String(w.load.loss), '--seed', String(round)], 0, LOADGEN_CPU, {
+      ready: { line: /"listen"/ },
+    })
+    const relayAddr = (JSON.parse(relay.lines.find((l) => l.includes('"listen"')) ?? '{}') as { listen?: string }).listen
+    if (!relayAddr) throw new Error('the relay did not print its address')
+    const run = await runClient(
+      [KCPGO_BIN, 'client', '--addr', relayAddr, '--mode', 'bulk', '--bytes', String(bytes), '--size', String(w.load.size), '--timeout', '120', ...KCP_KNOBS],
+      LOADGEN_CPU,
+      130_000,
+      server,
+      [relay.child.pid!],
+    )
+    const serverCpuS = run.serverCpuS
+    const r = JSON.parse(run.line) as { ok: boolean; bytes: number; seconds: number; error?: string }
+    if (!r.ok) throw new Error(`kcp-go client: ${r.error ?? run.line}`)
+    const mb = r.bytes / 1e6
+    return {
+      round,
+      peer: p.id,
+      rate: mb / r.seconds,
+      serverCpuS,
+      cpuUsPerUnit: (serverCpuS * 1e6) / mb,
+      perCpuSecond: serverCpuS > 0 ? mb / serverCpuS : NaN,
+      foreign: run.foreign,
+      noisy: false,
+      attempts: 1,
+    }
+  } finally {
+    if (relay) await stopServer(relay)
+    await stopServer(server)
+  }
+}
+
+/** A peer that cannot serve this workload in this build (reported, not retried). */
+class NotAvailable extends Error {}
+
+/** Runs one (workload, peer) with the noise check: redo up to `retries` times when noisy. */
+async function measured(p: Peer, w: Workload, round: number): Promise<RunRecord> {
+  const once = w.load.kind === 'idle' ? idleRun : w.load.kind === 'kcp' ? kcpRun : throughputRun
+  let rec = await once(p, w, round)
+  let attempts = 1
+  while (rec.foreign > NOISE && attempts <= settings.retries) {
+    console.log(`      noisy (other processes used ${(rec.foreign * 100).toFixed(1)} % CPU): again`)
+    attempts++
+    rec = await once(p, w, round)
+  }
+  return { ...rec, attempts, noisy: rec.foreign > NOISE }
+}
+
+/** Medians per peer and ratios from the same run. */
+function summarize(w: Workload, runs: RunRecord[]): PeerSummary[] {
+  const ids = [...new Set(runs.map((r) => r.peer))]
+  const rows = ids.map((id): PeerSummary => {
+    const mine = runs.filter((r) => r.peer === id)
+    const m = (f: (r: RunRecord) => number | undefined): number | undefined => {
+      const xs = mine.map(f).filter((x): x is number => x !== undefined)
+      return xs.length ? median(xs) : undefined
+    }
+    const rates = mine.map((r) => r.rate)
+    return {
+      peer: id,
+      label: peer(id).label,
+      rounds: mine.length,
+      rate: median(rates),
+      rateMin: Math.min(...rates),
+      rateMax: Math.max(...rates),
+      p50Us: m((r) => r.p50Us),
+      p99Us: m((r) => r.p99Us),
+      cpuUsPerUnit: m((r) => r.cpuUsPerUnit),
+      perCpuSecond: m((r) => r.perCpuSecond),
+      loadgenCpu: m((r) => r.loadgenCpu),
+      noisyRuns: mine.filter((r) => r.noisy).length,
+      loadgenBound: (m((r) => r.loadgenCpu) ?? 0) >= 0.95,
+    }
+  })
+  const base = rows.find((r) => r.peer === w.baseline)
+  const floor = rows.find((r) => r.peer === 'c-floor')
+  for (const r of rows) {
+    if (base) {
+      r.xBaseline = r.rate / base.rate
+      if (r.cpuUsPerUnit !== undefined && base.cpuUsPerUnit) r.cpuXBaseline = r.cpuUsPerUnit / base.cpuUsPerUnit
+    }
+    if (floor && w.load.kind !== 'idle') {
+      r.xFloor = r.rate / floor.rate
+      if (r.perCpuSecond !== undefined && floor.perCpuSecond) r.perCpuXFloor = r.perCpuSecond / floor.perCpuSecond
+    }
+  }
+  return rows
+}
+
+/** B1: riptide's boundary counters over the measured windows of its echo and HTTP runs. */
+function boundaryResult(all: WorkloadResult[]): WorkloadResult {
+  const b1 = workload('B1')
+  const result: WorkloadResult = { id: 'B1', title: b1.title, unit: b1.unit, baseline: 'riptide', load: {}, runs: [], summary: [], failures: [] }
+  for (const wr of all) {
+    const mine = wr.runs.filter((r) => r.peer === 'riptide' && r.counters && r.counters.wakes > 0 && r.counters.jsCalls > 0)
+    if (mine.length === 0) continue
+    result.runs.push(...mine.map((r) => ({ ...r, peer: `riptide@${wr.id}` })))
+    const m = (f: (c: NonNullable<RunRecord['counters']>) => number): number => median(mine.map((r) => f(r.counters!)))
+    result.summary.push({
+      peer: `riptide@${wr.id}`,
+      label: `riptide in ${wr.id}`,
+      rounds: mine.length,
+      rate: median(mine.map((r) => r.rate)),
+      rateMin: Math.min(...mine.map((r) => r.rate)),
+      rateMax: Math.max(...mine.map((r) => r.rate)),
+      callsPerWake: m((c) => c.jsCalls / c.wakes),
+      eventsPerCall: m((c) => c.events / c.jsCalls),
+      wakesPerSecond: m((c) => c.wakes / settings.seconds),
+      noisyRuns: mine.filter((r) => r.noisy).length,
+      loadgenBound: false,
+    })
+  }
+  result.load = { from: result.summary.map((s) => s.peer.split('@')[1]).join(',') }
+  if (result.summary.length === 0) {
+    const sawRiptide = all.some((wr) => wr.runs.some((x) => x.peer === 'riptide'))
+    result.note = sawRiptide
+      ? "counters not available: this build's engine.stats() has no wakes/jsCalls/events fields"
+      : 'not measured: no riptide echo or HTTP run in this selection'
+  }
+  return result
+}
+
+async function main(): Promise<void> {
+  const t0 = Date.now()
+  const plan = selection()
+  const wantsB1 = !opts.only || opts.only.toUpperCase().split(',').includes('B1')
+  const needed = new Set(plan.flatMap((x) => x.peers))
+  if (plan.some((x) => x.w.load.kind === 'kcp')) needed.add('relay')
+  console.log(`riptide bench${quick ? ' --quick' : ''}: ${plan.map((x) => x.w.id).join(' ')}${wantsB1 && !plan.some((x) => x.w.id === 'B1') ? ' B1' : ''}`)
+  console.log(`  ${settings.rounds} round(s), ${settings.warmupS} s warm-up + ${settings.seconds} s per run, server on CPU ${SERVER_CPU}, load on CPU ${LOADGEN_CPU}${canPin ? '' : ' (taskset missing: NOT pinned)'}`)
+  let failures: BuildFailures = new Map()
+  if (!opts['no-build']) {
+    console.log('building:')
+    failures = build(needed, (l) => console.log(l))
+  }
+  const peersInfo = PEERS.map((p) => {
+    // Unselected peers were not built; only uWebSockets.js's availability is a fact of the machine.
+    const reason = needed.has(p.id) || p.id === 'uws' ? unavailable(p, failures) : undefined
+    return { id: p.id, label: p.label, about: p.about, selected: needed.has(p.id), available: !reason, ...(reason ? { reason } : {}) }
+  })
+  for (const p of peersInfo.filter((x) => !x.available && x.selected)) console.log(`  not runnable: ${p.label}: ${p.reason}`)
+  const relayProblem = failures.get('relay') ?? (needed.has('relay') && !existsSync(RELAY_BIN) ? 'riptide-relay is not built (cargo build --release -p riptide-netsim)' : undefined)
+  const machine = await machineInfo(quick ? 300 : 2000)
+  console.log(`  machine: ${machine.cpu} ×${machine.cores}, ${machine.os}, kernel ${machine.kernel}, runner spin loop got ${machine.effectiveCpuPct} % of a CPU`)
+
+  const results = new Map<string, WorkloadResult>()
+  for (const { w } of plan) {
+    const load: Record<string, number | string> = { ...w.load }
+    if (w.load.kind === 'idle') load.conns = Math.min(quick ? w.load.quickConns : w.load.conns, fdHardLimit() - 200)
+    if (w.load.kind === 'kcp') load.bytes = quick ? w.load.quickBytes : w.load.bytes
+    results.set(w.id, { id: w.id, title: w.title, unit: w.unit, baseline: w.baseline, target: w.target, load, runs: [], summary: [], failures: [] })
+  }
+  const jobs = plan.flatMap(({ w, peers }) => peers.filter((id) => peersInfo.find((p) => p.id === id)?.available).map((id) => ({ w, id })))
+  const total = jobs.length * settings.rounds
+  let done = 0
+  const tRuns = Date.now()
+  for (let round = 1; round <= settings.rounds; round++) {
+    for (const { w, peers } of plan) {
+      const wr = results.get(w.id)!
+      if (w.load.kind === 'kcp' && relayProblem) {
+        wr.note = `not run: the lossy relay is not available (${relayProblem})`
+        continue
+      }
+      const runnable = peers.filter((id) => peersInfo.find((p) => p.id === id)?.available)
+      const shift = (round - 1) % Math.max(1, runnable.length)
+      for (const id of [...runnable.slice(shift), ...runnable.slice(0, shift)]) {
+        done++
+        const label = `[${done}/${total}] round ${round} ${w.id} ${peer(id).label}`
+        if (skipped.has(`${w.id}/${id}`)) {
+          console.log(`  ${label}: skipped (${skipped.get(`${w.id}/${id}`)})`)
+          continue
+        }
+        try {
+          const rec = await measured(peer(id), w, round)
+          wr.runs.push(rec)
+          const left = ((Date.now() - tRuns) / 1000 / done) * (total - done)
+          const eta = ` | ${Math.round((Date.now() - t0) / 1000)} s elapsed, ~${Math.round(left)} s left`
+          console.log(`  ${label}: ${describe(w, rec)}${eta}`)
+        } catch (err) {
+          const msg = err instanceof Error ? err.message : String(err)
+          if (err instanceof NotAvailable) skipped.set(`${w.id}/${id}`, msg)
+          wr.failures.push({ peer: id, round, error: msg })
+          console.log(`  ${label}: FAILED: ${msg}`)
+        }
+      }
+    }
+  }
+  const workloads = [...results.values()]
+  for (const wr of workloads) wr.summary = summarize(workload(wr.id), wr.runs)
+  if (wantsB1) workloads.push(boundaryResult(workloads))
+  for (const [key, reason] of skipped) {
+    const [wid, pid] = key.split('/')
+    const p = peersInfo.find((x) => x.id === pid)
+    if (p && p.available && workloads.every((wr) => wr.id === wid || !wr.runs.some((r) => r.peer === pid))) {
+      p.available = false
+      p.reason = reason
+    }
+  }
+  const now = new Date()
+  const date = now.toISOString().slice(0, 10)
+  const out: Results = {
+    date,
+    startedAt: new Date(t0).toISOString(),
+    durationS: Math.round((Date.now() - t0) / 1000),
+    quick,
+    settings,
+    machine,
+    peers: peersInfo,
+    workloads,
+  }
+  const dir = join(ROOT, 'bench', 'results')
+  mkdirSync(dir, { recursive: true })
+  const file = opts.out ?? join(dir, `${date}${quick ? '-quick' : ''}.json`)
+  writeFileSync(file, JSON.stringify(out, null, 2) + '\n')
+  console.log(`\nwrote ${file} (${out.durationS} s)`)
+  if (!opts['no-report']) {
+    const written = await writeReport(out, file)
+    console.log(`wrote ${written.join(', ')}`)
+  }
+}
+
+/** One progress line for a run. */
+function describe(w: Workload, r: RunRecord): string {
+  const noise = r.foreign > 0.005 || r.attempts > 1 ? ` | other CPU ${(r.foreign * 100).toFixed(1)} %${r.noisy ? ' NOISY' : ''}${r.attempts > 1 ? ` (${r.attempts} tries)` : ''}` : ''
+  if (w.load.kind === 'idle') return `${fmt(r.rate)} B/connection (RSS ${fmt((r.rssBefore ?? 0) / 1048576, 1)} → ${fmt((r.rssAfter ?? 0) / 1048576, 1)} MiB, ${r.conns} conns)`
+  if (w.load.kind === 'kcp') return `${fmt(r.rate, 2)} MB/s goodput, server ${fmt(r.cpuUsPerUnit)} µs CPU/MB${noise}`
+  return `${fmt(r.rate)} ${w.unit}s/s, p50 ${fmt(r.p50Us)} µs p99 ${fmt(r.p99Us)} µs, server ${fmt(r.cpuUsPerUnit, 2)} µs CPU/${w.unit}, loadgen ${fmt((r.loadgenCpu ?? 0) * 100)} %${noise}`
+}
+
+main().catch((err: unknown) => {
+  console.error(err)
+  process.exitCode = 1
+})

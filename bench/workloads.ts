@@ -1,0 +1,141 @@
+/**
+ * The benchmark workloads. Their ids (E1, E2, E3, H1, H2, M1, R1, K1, B1) are stable across
+ * releases: results of different releases are compared by id.
+ */
+import type { Proto } from './peers'
+
+/** How a workload loads its servers. */
+export type Load =
+  | { kind: 'echo'; conns: number; size: number; depth: number }
+  | { kind: 'http'; conns: number; pipeline: number }
+  | { kind: 'idle'; conns: number; quickConns: number }
+  | { kind: 'kcp'; bytes: number; quickBytes: number; size: number; loss: number }
+  | { kind: 'counters' }
+
+/** One workload. */
+export interface Workload {
+  id: string
+  title: string
+  /** What one unit of the rate is ("round trip", "message", "request", ...). */
+  unit: string
+  load: Load
+  /** Protocol the servers speak. */
+  proto: Proto
+  /** Peer ids in a full run (order rotates each round). */
+  peers: string[]
+  /** Peer ids in a `--quick` run. */
+  quickPeers: string[]
+  /** The peer ratios are taken against ("× node:net"). */
+  baseline: string
+  /** The target from issue 8 for this workload, as text; checked in the report. */
+  target?: string
+}
+
+const ECHO_PEERS = ['riptide', 'node:net', 'gnet', 'c-floor']
+const HTTP_PEERS = ['riptide', 'riptide-rust', 'node:http', 'node:net', 'uws', 'gnet', 'c-floor']
+const QUICK_HTTP = ['riptide', 'node:http', 'c-floor']
+
+/** Every workload, in run order. */
+export const WORKLOADS: Workload[] = [
+  {
+    id: 'E1',
+    title: 'TCP echo, 64 B ping-pong, 50 connections',
+    unit: 'round trip',
+    load: { kind: 'echo', conns: 50, size: 64, depth: 1 },
+    proto: 'echo',
+    peers: ECHO_PEERS,
+    quickPeers: ['riptide', 'node:net', 'c-floor'],
+    baseline: 'node:net',
+    target: 'riptide >= 1.45x node:net round trips/s, and server CPU per round trip <= 0.5x node:net',
+  },
+  {
+    id: 'E2',
+    title: 'TCP echo, 64 B, 16 in flight per connection, 50 connections',
+    unit: 'message',
+    load: { kind: 'echo', conns: 50, size: 64, depth: 16 },
+    proto: 'echo',
+    peers: ECHO_PEERS,
+    quickPeers: ['riptide', 'node:net'],
+    baseline: 'node:net',
+  },
+  {
+    id: 'E3',
+    title: 'TCP echo, 4 KiB ping-pong, 50 connections',
+    unit: 'round trip',
+    load: { kind: 'echo', conns: 50, size: 4096, depth: 1 },
+    proto: 'echo',
+    peers: ECHO_PEERS,
+    quickPeers: ['riptide', 'node:net'],
+    baseline: 'node:net',
+  },
+  {
+    id: 'H1',
+    title: 'HTTP/1.1 plaintext, keep-alive, 50 connections',
+    unit: 'request',
+    load: { kind: 'http', conns: 50, pipeline: 1 },
+    proto: 'http',
+    peers: HTTP_PEERS,
+    quickPeers: QUICK_HTTP,
+    baseline: 'node:http',
+  },
+  {
+    id: 'H2',
+    title: 'HTTP/1.1 plaintext, pipelined x16, 50 connections',
+    unit: 'request',
+    load: { kind: 'http', conns: 50, pipeline: 16 },
+    proto: 'http',
+    peers: HTTP_PEERS,
+    quickPeers: QUICK_HTTP,
+    baseline: 'node:http',
+    target: 'riptide requests per server-CPU-second >= 2x uWebSockets.js',
+  },
+  {
+    id: 'M1',
+    title: 'Idle connections: server memory per connection (10,000 connections)',
+    unit: 'connection',
+    load: { kind: 'idle', conns: 10_000, quickConns: 1000 },
+    proto: 'echo',
+    peers: ['riptide', 'riptide-rust', 'node:net', 'node:http', 'uws', 'gnet', 'c-floor'],
+    quickPeers: ['riptide', 'node:net', 'c-floor'],
+    baseline: 'node:net',
+    target: 'riptide <= 400 B per connection',
+  },
+  {
+    id: 'R1',
+    title: 'Pure-Rust handler: TCP echo, 64 B ping-pong, 50 connections (no Node)',
+    unit: 'round trip',
+    load: { kind: 'echo', conns: 50, size: 64, depth: 1 },
+    proto: 'echo',
+    peers: ['riptide-rust', 'gnet', 'c-floor'],
+    quickPeers: ['riptide-rust', 'gnet'],
+    baseline: 'gnet',
+    target: 'riptide (Rust) >= 1.15x gnet round trips/s',
+  },
+  {
+    id: 'K1',
+    title: 'KCP bulk transfer through a lossy relay (10 % loss each way)',
+    unit: 'MB',
+    load: { kind: 'kcp', bytes: 8 << 20, quickBytes: 1 << 20, size: 1024, loss: 0.1 },
+    proto: 'kcp',
+    peers: ['riptide', 'kcp-go'],
+    quickPeers: ['riptide', 'kcp-go'],
+    baseline: 'kcp-go',
+  },
+  {
+    id: 'B1',
+    title: "Boundary crossings: JS calls per wake and events per JS call (riptide's counters)",
+    unit: 'call',
+    load: { kind: 'counters' },
+    proto: 'echo',
+    peers: ['riptide'],
+    quickPeers: ['riptide'],
+    baseline: 'riptide',
+  },
+]
+
+/** The workload with this id. */
+export function workload(id: string): Workload {
+  const w = WORKLOADS.find((x) => x.id === id)
+  if (!w) throw new Error(`unknown workload ${id} (known: ${WORKLOADS.map((x) => x.id).join(', ')})`)
+  return w
+}

@@ -54,3 +54,31 @@ test('http1: Expect: 100-continue is answered before the body; a bad request goe
   bad.destroy()
   await engine.stop()
 })
+
+test('http1: parseRequest reads headers in order, header() case-insensitively, and keep-alive per version', async (t) => {
+  const seen: Array<{ headers: Array<[string, string]>; host?: string; missing?: string; keepAlive: boolean; long?: string }> = []
+  const engine = await serve('tcp://127.0.0.1:0', {
+    onTraffic(conn, frame) {
+      const req = parseRequest(frame)
+      seen.push({ headers: req.headers, host: req.header('HOST'), missing: req.header('x-none'), keepAlive: req.keepAlive, long: req.header('x-long') })
+      conn.write(ok('.'))
+    },
+  }, { codec: codecs.http1() })
+  const s = await connect(engine.port)
+  const long = 'v'.repeat(300)
+  s.write(`GET /a HTTP/1.1\r\nHost: h1\r\nX-Long: ${long}\r\nConnection: Keep-Alive\r\n\r\n`)
+  s.write('GET /b HTTP/1.0\r\nhost: h2\r\nConnection: keep-alive\r\n\r\n')
+  s.write('GET /c HTTP/1.0\r\nHOST: h3\r\n\r\n')
+  await readExactly(s, String(ok('.')).length * 3)
+  t.deepEqual(seen[0].headers, [['Host', 'h1'], ['X-Long', long], ['Connection', 'Keep-Alive']])
+  t.is(seen[0].host, 'h1')
+  t.is(seen[0].long, long)
+  t.is(seen[0].missing, undefined)
+  t.true(seen[0].keepAlive)
+  t.is(seen[1].host, 'h2')
+  t.true(seen[1].keepAlive, 'HTTP/1.0 with Connection: keep-alive')
+  t.is(seen[2].host, 'h3')
+  t.false(seen[2].keepAlive, 'HTTP/1.0 without it closes')
+  s.destroy()
+  await engine.stop()
+})

@@ -31,36 +31,106 @@ export interface HttpRequest {
   keepAlive: boolean
 }
 
-const latin1 = (b: Uint8Array, at: number, n: number) => Buffer.from(b.buffer, b.byteOffset + at, n).toString('latin1')
+/** Bytes `[at, at + n)` of `b` as a latin1 string: a JS loop for the short fields of a request line, Buffer's decoder beyond. */
+function latin1(b: Uint8Array, at: number, n: number): string {
+  if (n > 32) return Buffer.from(b.buffer, b.byteOffset + at, n).toString('latin1')
+  let s = ''
+  for (let i = at; i < at + n; i++) s += String.fromCharCode(b[i])
+  return s
+}
 
-/** Reads a request descriptor (the `frame` of an http1 connection's `onTraffic`). */
-export function parseRequest(frame: Uint8Array): HttpRequest {
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength)
-  let at = 0
-  const minorVersion = frame[at++]
-  const m = view.getUint16(at, true)
-  const method = latin1(frame, at + 2, m)
-  at += 2 + m
-  const p = view.getUint16(at, true)
-  const path = latin1(frame, at + 2, p)
-  at += 2 + p
-  const count = view.getUint16(at, true)
-  at += 2
-  const headers: Array<[string, string]> = []
-  for (let i = 0; i < count; i++) {
-    const n = view.getUint16(at, true)
-    const name = latin1(frame, at + 2, n)
-    at += 2 + n
-    const v = view.getUint32(at, true)
-    headers.push([name, latin1(frame, at + 4, v)])
-    at += 4 + v
+const u16 = (b: Uint8Array, at: number) => b[at] | (b[at + 1] << 8)
+const u32 = (b: Uint8Array, at: number) => (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0
+
+/** True when bytes `[at, at + name.length)` of `b` spell `name` (lowercase ASCII) in any case. */
+function nameIs(b: Uint8Array, at: number, n: number, name: string): boolean {
+  if (n !== name.length) return false
+  for (let i = 0; i < n; i++) {
+    const c = b[at + i]
+    if ((c >= 65 && c <= 90 ? c + 32 : c) !== name.charCodeAt(i)) return false
   }
-  const b = view.getUint32(at, true)
-  const body = frame.subarray(at + 4, at + 4 + b)
-  const header = (name: string) => headers.find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1]
-  const connection = header('connection')?.toLowerCase()
-  const keepAlive = minorVersion === 1 ? connection !== 'close' : connection === 'keep-alive'
-  return { method, path, minorVersion, headers, body, header, keepAlive }
+  return true
+}
+
+/**
+ * A request read from its descriptor. The request line and `keepAlive` are read at once; header
+ * strings only when asked for (most handlers never look at most headers).
+ */
+class ParsedRequest implements HttpRequest {
+  readonly method: string
+  readonly path: string
+  readonly minorVersion: number
+  readonly keepAlive: boolean
+  readonly #frame: Uint8Array
+  /** Offset of the body's length field in the descriptor. */
+  readonly #bodyAt: number
+  /** Offset of the first header in the descriptor. */
+  readonly #first: number
+  readonly #count: number
+  #headers: Array<[string, string]> | undefined
+
+  constructor(frame: Uint8Array) {
+    let at = 0
+    this.minorVersion = frame[at++]
+    const m = u16(frame, at)
+    this.method = latin1(frame, at + 2, m)
+    at += 2 + m
+    const p = u16(frame, at)
+    this.path = latin1(frame, at + 2, p)
+    at += 2 + p
+    this.#count = u16(frame, at)
+    at += 2
+    this.#first = at
+    this.#frame = frame
+    for (let i = 0; i < this.#count; i++) at += 2 + u16(frame, at) + 4 + u32(frame, at + 2 + u16(frame, at))
+    this.#bodyAt = at
+    const connection = this.header('connection')?.toLowerCase()
+    this.keepAlive = this.minorVersion === 1 ? connection !== 'close' : connection === 'keep-alive'
+  }
+
+  get body(): Uint8Array {
+    const at = this.#bodyAt
+    return this.#frame.subarray(at + 4, at + 4 + u32(this.#frame, at))
+  }
+
+  get headers(): Array<[string, string]> {
+    if (this.#headers === undefined) {
+      const f = this.#frame
+      const headers: Array<[string, string]> = []
+      let at = this.#first
+      for (let i = 0; i < this.#count; i++) {
+        const n = u16(f, at)
+        const name = latin1(f, at + 2, n)
+        at += 2 + n
+        const v = u32(f, at)
+        headers.push([name, latin1(f, at + 4, v)])
+        at += 4 + v
+      }
+      this.#headers = headers
+    }
+    return this.#headers
+  }
+
+  header(name: string): string | undefined {
+    const f = this.#frame
+    const wanted = name.toLowerCase()
+    let at = this.#first
+    for (let i = 0; i < this.#count; i++) {
+      const n = u16(f, at)
+      const v = u32(f, at + 2 + n)
+      if (nameIs(f, at + 2, n, wanted)) return latin1(f, at + 6 + n, v)
+      at += 6 + n + v
+    }
+    return undefined
+  }
+}
+
+/**
+ * Reads a request descriptor (the `data` of `onTraffic` on an `http1` connection). The result
+ * is valid during the callback, like the frame it reads.
+ */
+export function parseRequest(frame: Uint8Array): HttpRequest {
+  return new ParsedRequest(frame)
 }
 
 const REASONS: Record<number, string> = {

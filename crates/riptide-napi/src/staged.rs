@@ -44,12 +44,14 @@ impl Staged {
         })
     }
 
-    /// Applies and clears the queued ops, in order. Consecutive writes to one connection
-    /// whose bytes are adjacent go to the socket as one write.
+    /// Applies and clears the queued ops, in order, corked: each connection's writes of the
+    /// batch go to the socket as one write (adjacent raw writes are joined even before that).
     pub fn apply(&mut self, conns: &mut Conns) {
         // SAFETY: called between JS calls; JS never holds Rust references to these arrays.
         let (ops, data) = unsafe { (self.ops.ints(), self.data.bytes()) };
         let count = (ops[0].max(0) as usize).min((ops.len() - 1) / OP_STRIDE);
+        // Each connection's writes of the batch leave in one syscall (codec frames included).
+        conns.cork();
         let mut i = 0;
         while i < count {
             let op = &ops[1 + i * OP_STRIDE..1 + (i + 1) * OP_STRIDE];
@@ -122,6 +124,7 @@ impl Staged {
                 _ => {}
             }
         }
+        conns.uncork();
         ops[0] = 0;
     }
 

@@ -124,6 +124,10 @@ pub struct Conns {
     pub(crate) kcp_out: Vec<u8>,
     /// Datagrams KCP rejected.
     pub(crate) kcp_input_errors: u64,
+    /// While corked, writes queue instead of going to the socket; `uncork` flushes them.
+    corked: bool,
+    /// Connections with bytes queued while corked.
+    corked_conns: Vec<ConnId>,
 }
 
 impl Conns {
@@ -150,6 +154,8 @@ impl Conns {
             kcp_dirty: Vec::new(),
             kcp_out: vec![0; 64 * 1024],
             kcp_input_errors: 0,
+            corked: false,
+            corked_conns: Vec::new(),
         }
     }
 
@@ -315,6 +321,7 @@ impl Conns {
         }
         let track_idle = self.flow.idle.write.is_some() || self.flow.idle.all.is_some();
         let (high, max) = (self.flow.write_high_water_mark, self.flow.max_outbound);
+        let corked = self.corked;
         let conn = self.live(id)?;
         if let Stream::Datagram { socket, peer } = conn.stream {
             // One write is one datagram.
@@ -337,7 +344,9 @@ impl Conns {
             conn.last_write = Instant::now();
         }
         let mut written = 0;
-        if conn.outbound.is_empty() {
+        // Corked: the first held write lists the connection for `uncork`.
+        let hold = corked && conn.outbound.is_empty() && total > 0;
+        if conn.outbound.is_empty() && !hold {
             while written < total {
                 let result = match skip(bufs, written) {
                     (first, []) => conn.stream.write(first),
@@ -372,7 +381,27 @@ impl Conns {
             conn.unwritable = true;
             self.notices.push_back(Notice::Writability(id, false));
         }
+        if hold {
+            self.corked_conns.push(id);
+        }
         Ok(())
+    }
+
+    /// Holds writes back until [`Conns::uncork`]: each connection's writes made meanwhile
+    /// then reach the socket together, in one syscall (a batch of pipelined responses, say),
+    /// codec frames and all. Drivers that apply many writes at once cork around them.
+    pub fn cork(&mut self) {
+        self.corked = true;
+    }
+
+    /// Writes what was held since [`Conns::cork`].
+    pub fn uncork(&mut self) {
+        self.corked = false;
+        let mut held = std::mem::take(&mut self.corked_conns);
+        for id in held.drain(..) {
+            self.flush(id);
+        }
+        self.corked_conns = held;
     }
 
     /// Asks to hear (`on_write_done(.., token, Ok)`) when everything written so far has reached

@@ -415,3 +415,46 @@ fn drain_lets_readers_finish_and_resets_the_rest_at_the_deadline() {
         "the non-reader was reset"
     );
 }
+
+#[test]
+fn corked_writes_leave_together_in_order_on_uncork() {
+    use std::io::Read;
+    let mut reactor = riptide::Reactor::new(Default::default()).unwrap();
+    let riptide::PeerAddr::Inet(addr) = reactor.listen("tcp://127.0.0.1:0").unwrap() else {
+        unreachable!()
+    };
+    struct Open(Option<riptide::ConnId>);
+    impl riptide::EventHandler for Open {
+        fn on_open(&mut self, _: &mut riptide::Conns, id: riptide::ConnId) {
+            self.0 = Some(id);
+        }
+        fn on_traffic(&mut self, _: &mut riptide::Conns, _: riptide::ConnId, _: &[u8]) {}
+    }
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    let mut h = Open(None);
+    while h.0.is_none() {
+        reactor
+            .turn(&mut h, Some(std::time::Duration::from_millis(10)))
+            .unwrap();
+    }
+    let id = h.0.unwrap();
+    let conns = reactor.conns();
+    conns.cork();
+    for part in [&b"one "[..], b"two ", b"three"] {
+        conns.write(id, part).unwrap();
+    }
+    // Held: nothing reached the socket yet.
+    assert_eq!(conns.outbound_len(id).unwrap(), 13);
+    client.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 64];
+    assert!(client.read(&mut buf).is_err(), "nothing before uncork");
+    conns.uncork();
+    assert_eq!(conns.outbound_len(id).unwrap(), 0);
+    client.set_nonblocking(false).unwrap();
+    let mut got = Vec::new();
+    while got.len() < 13 {
+        let n = client.read(&mut buf).unwrap();
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got, b"one two three");
+}

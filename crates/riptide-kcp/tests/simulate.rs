@@ -153,7 +153,10 @@ fn test_cpp_latency_table() {
     let [default, normal, fast] = avg;
     eprintln!("avgrtt default={default} normal={normal} fast={fast}; maxrtt {max:?}; tx {tx:?}");
     assert!(default > normal && normal > fast, "ordering: {avg:?}");
-    assert!((140..=172).contains(&normal), "normal avg {normal} vs 156 ±10 %");
+    assert!(
+        (140..=172).contains(&normal),
+        "normal avg {normal} vs 156 ±10 %"
+    );
     assert!((124..=152).contains(&fast), "fast avg {fast} vs 138 ±10 %");
     assert!(default > 2 * normal, "default avg {default} vs 740");
     assert!(max[2] < max[1], "fast maxrtt below normal: {max:?}");

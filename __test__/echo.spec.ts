@@ -72,3 +72,21 @@ test('onOpen sees the peer address; ids differ and stay stable per connection', 
   b.destroy()
   await engine.stop()
 })
+
+test('a handler without onOpen/onClose gets a Conn on first data, with the right peer', async (t) => {
+  const seen: string[] = []
+  const engine = await serve('tcp://127.0.0.1:0', {
+    onTraffic(conn, data) {
+      seen.push(`${conn.remoteAddress}:${conn.remotePort}`)
+      conn.write(data)
+    },
+  })
+  const quiet = await Promise.all(Array.from({ length: 20 }, () => connect(engine.port)))
+  const talker = await connect(engine.port)
+  talker.write('hi')
+  t.is((await readExactly(talker, 2)).toString(), 'hi')
+  t.deepEqual(seen, [`127.0.0.1:${talker.localPort}`])
+  t.is(engine.countConnections(), 21)
+  for (const s of [...quiet, talker]) s.destroy()
+  await engine.stop()
+})

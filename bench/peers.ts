@@ -59,7 +59,8 @@ export const PEERS: Peer[] = [
     id: 'riptide',
     label: 'riptide',
     role: 'riptide',
-    about: 'riptide from TypeScript (`serve()`, one reactor): echo writes back each chunk; HTTP uses the Rust http1 codec and one JS call per request',
+    about:
+      'riptide from TypeScript (`serve()`, one reactor): echo writes back each chunk; HTTP uses the Rust http1 codec and one JS call per request. The echo handler has only `onTraffic`, so a connection gets its JS `Conn` at its first data and idle ones (M1) have none; a handler with `onOpen` adds about 320 B of JS heap per connection',
     stats: true,
     command: (proto, port) =>
       proto === 'echo' ? tsx('riptide-echo.ts', port) : proto === 'http' ? tsx('riptide-http.ts', port) : tsx('riptide-kcp-sink.ts', port),
@@ -91,7 +92,11 @@ export const PEERS: Peer[] = [
     id: 'uws',
     label: 'uWebSockets.js',
     role: 'peer',
-    about: "uWebSockets.js `App().get('/*')` (one JS callback per request)",
+    /** Says which copy runs (and whether through the glibc shim), once uwsProblem() has looked. */
+    get about(): string {
+      const base = "uWebSockets.js `App().get('/*')` (one JS callback per request)"
+      return uwsVia ? `${base}; ${uwsVia}` : base
+    },
     command: (proto, port) => (proto === 'http' ? tsx('uws-http.ts', port) : undefined),
   },
   {
@@ -153,21 +158,33 @@ export function unavailable(p: Peer, buildFailures: Map<string, string>): string
 }
 
 let uwsChecked: string | undefined | null = null
+/** How the uWebSockets.js peer loads it (set by uwsProblem when it can). */
+let uwsVia: string | undefined
 
-/** Tries to load uWebSockets.js in a child process and explains a failure. */
+/**
+ * Loads uWebSockets.js the way its peer does (`uws-http.ts --check`, in a child process) and
+ * explains a failure.
+ */
 function uwsProblem(): string | undefined {
   if (uwsChecked !== null) return uwsChecked
-  const r = spawnSync(process.execPath, ['-e', "require('uWebSockets.js')"], { cwd: ROOT, encoding: 'utf8', timeout: 10000 })
-  if (r.status === 0) {
+  const [cmd, ...args] = tsx('uws-http.ts', 0)
+  const r = spawnSync(cmd, [...args, '--check'], { cwd: ROOT, encoding: 'utf8', timeout: 30000 })
+  const last = (r.stdout ?? '').trim().split('\n').pop() ?? ''
+  let said: { via?: string; error?: string } = {}
+  try {
+    said = JSON.parse(last) as { via?: string; error?: string }
+  } catch {
+    said = { error: last || (r.stderr ?? '').trim().split('\n')[0] || String(r.error ?? `exit ${r.status}`) }
+  }
+  if (r.status === 0 && said.via) {
+    uwsVia = said.via
     uwsChecked = undefined
-  } else if (/Cannot find module/.test(r.stderr)) {
+  } else if (/^not prepared/.test(said.error ?? '')) {
     uwsChecked =
-      'not installed: uWebSockets.js is not published on the npm registry (GitHub-only releases, not reachable here); ' +
-      'the third-party republish @btc-vision/uwebsockets.js needs glibc >= 2.38 and this machine has ' +
-      glibcVersion()
+      'not prepared: uWebSockets.js is not published on the npm registry (GitHub-only releases); the bench build ' +
+      'fetches the republish @btc-vision/uwebsockets.js into target/bench/uws/ (bench/uws.ts) when this peer is selected'
   } else {
-    const why = r.stderr.split('\n').find((l) => /Error|GLIBC/.test(l)) ?? r.stderr.split('\n')[0]
-    uwsChecked = `does not load: ${why.trim()}`
+    uwsChecked = `does not load: ${said.error ?? 'unknown error'}`
   }
   return uwsChecked
 }

@@ -138,6 +138,12 @@ export class Reactor implements ConnSink {
   readonly #hooks: ReactorHooks
   readonly #options: ResolvedServeOptions
   readonly #conns: (Conn | undefined)[] = []
+  /**
+   * Generation + 1 of connections opened while the handler has neither `onOpen` nor
+   * `onClose`: their `Conn` is made when JS first needs it (their first data, a timer...), so
+   * idle connections cost no JS object. 0 or absent: none.
+   */
+  readonly #latent: number[] = []
   readonly #ops = new Int32Array(1 + OP_STRIDE * STAGED_OPS)
   readonly #bytes = new Uint8Array(STAGED_BYTES)
   /** Connections that staged writes in the current batch. */
@@ -384,8 +390,9 @@ export class Reactor implements ConnSink {
         const offset = meta[at + 3]
         const length = meta[at + 4]
         if (kind === EV_DATA) {
-          const conn = this.#conns[slot]
-          if (conn === undefined || conn.generation !== generation || h.onTraffic === undefined) continue
+          if (h.onTraffic === undefined) continue
+          const conn = this.#conn(slot, generation)
+          if (conn === undefined) continue
           let data = arena.subarray(offset, offset + length)
           const tail = this.#tails.get(conn)
           if (tail !== undefined) {
@@ -412,6 +419,9 @@ export class Reactor implements ConnSink {
             conn = dial.conn ?? new Conn(this, slot, generation, ascii(arena, offset, length), extra & 0xffff)
             if (dial.conn !== undefined) conn[kRebind](slot, generation)
             dial.resolve(conn)
+          } else if (h.onOpen === undefined && h.onClose === undefined) {
+            this.#latent[slot] = generation + 1
+            continue
           } else {
             conn = new Conn(this, slot, generation, ascii(arena, offset, length), extra & 0xffff, udp === 0 ? undefined : udp - 1)
           }
@@ -448,13 +458,38 @@ export class Reactor implements ConnSink {
       dial.reject(dial.aborted ? new AbortError() : new ConnectionError(code || 'ECONNRESET', `connect failed: ${code}`))
       return
     }
-    const conn = this.#conns[slot]
-    if (conn === undefined || conn.generation !== generation) return
+    if (this.#latent[slot] === generation + 1) {
+      // Never seen by JS and no onClose to call (else it would have had a Conn from the start).
+      this.#latent[slot] = 0
+      return
+    }
+    const conn = this.#conn(slot, generation)
+    if (conn === undefined) return
     this.#conns[slot] = undefined
     for (const cb of conn[kEnded]()) this.#safely('write callback', conn, () => cb(new ConnClosedError()))
     const err = conn.destroyError ?? (code === '' ? undefined : new ConnectionError(code, `connection ${conn.id} closed: ${code}`))
     if (conn[kLink]?.lost(conn, err)) return
     this.closeCallback(conn, err)
+  }
+
+  /**
+   * The `Conn` of `slot` at `generation`: the one JS has, or one made now for a connection
+   * opened without `onOpen` (its peer read from the native table).
+   */
+  #conn(slot: number, generation: number): Conn | undefined {
+    const conn = this.#conns[slot]
+    if (conn !== undefined && conn.generation === generation) return conn
+    if (this.#latent[slot] !== generation + 1) return undefined
+    this.#latent[slot] = 0
+    let peer: { address: string; port: number; udpSocket?: number | null }
+    try {
+      peer = this.#native.peer(slot, generation)
+    } catch {
+      return undefined
+    }
+    const made = new Conn(this, slot, generation, peer.address, peer.port, peer.udpSocket ?? undefined)
+    this.#conns[slot] = made
+    return made
   }
 
   /** Calls `onClose` (also used by clients when they give up reconnecting). */
@@ -466,8 +501,8 @@ export class Reactor implements ConnSink {
   /** Events other than the per-byte ones. */
   #other(kind: number, slot: number, generation: number, extra: number, text: string): void {
     const h = this.#handler
-    const conn = this.#conns[slot]
-    const live = conn !== undefined && conn.generation === generation ? conn : undefined
+    const conn = this.#conns[slot]?.generation === generation || this.#latent[slot] === generation + 1 ? this.#conn(slot, generation) : undefined
+    const live = conn
     switch (kind) {
       case EV_WRITABILITY:
         if (live === undefined) return

@@ -169,6 +169,15 @@ pub struct NativeStats {
     pub events: f64,
 }
 
+/// A connection's peer, for a `Conn` made after its open event.
+#[napi(object)]
+pub struct NativePeer {
+    pub address: String,
+    pub port: u32,
+    /// The UDP listener socket of a UDP session.
+    pub udp_socket: Option<u32>,
+}
+
 /// A bound or connected address.
 #[napi(object)]
 pub struct NativeAddress {
@@ -633,6 +642,25 @@ impl NativeEngine {
     pub fn kcp_stats(&self, env: Env, slot: u32, generation: u32) -> Result<kcp::NativeKcpStats> {
         self.on_conn(&env, slot, generation, |r, id| r.conns().kcp_stats(id))
             .map(Into::into)
+    }
+
+    /// The peer of a connection JS has not seen yet (it was opened without an `onOpen`
+    /// handler, so no `Conn` was made): its address, port and UDP listener socket.
+    #[napi]
+    pub fn peer(&self, env: Env, slot: u32, generation: u32) -> Result<NativePeer> {
+        self.on_conn(&env, slot, generation, |r, id| {
+            let conns = r.conns();
+            // As in the open event: Unix peers are usually unnamed, an empty address.
+            let (address, port) = match conns.peer_addr(id)? {
+                PeerAddr::Inet(a) => (a.ip().to_string(), u32::from(a.port())),
+                PeerAddr::Unix(_) => (String::new(), 0),
+            };
+            Ok(NativePeer {
+                address,
+                port,
+                udp_socket: conns.udp_socket(id).map(|s| s as u32),
+            })
+        })
     }
 
     /// The connection's local address.

@@ -1,14 +1,17 @@
 /**
  * Builds what a benchmark run needs: riptide (`npm run build`), the load generator
  * (`cargo build --release -p riptide-bench`), the gnet and kcp-go peers (`go build`), the C
- * floor (`cc`) and the lossy relay (`cargo build --release -p riptide-netsim`). Outputs go to
- * target/ (gitignored). A peer whose build fails is reported as not runnable, with the reason.
+ * floor (`cc`), the lossy relay (`cargo build --release -p riptide-netsim`) and the
+ * uWebSockets.js peer (bench/uws.ts: `npm pack` of its npm republish, plus a glibc shim built
+ * with `cc` when its binary needs a newer glibc). Outputs go to target/ (gitignored). A peer
+ * whose build fails is reported as not runnable, with the reason.
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { LOADGEN, ROOT } from './harness'
 import { BUILD_DIR, C_FLOOR_BIN, GNET_BIN, KCPGO_BIN, RELAY_BIN } from './peers'
+import { UWS_PACKAGE, UWS_VERSION } from './uws'
 
 /** What the build produced: a reason per peer id (or `relay`) that could not be built. */
 export type BuildFailures = Map<string, string>
@@ -63,6 +66,13 @@ const STEPS: Step[] = [
     cmd: 'go',
     args: ['build', '-o', KCPGO_BIN, '.'],
     cwd: join(ROOT, 'tests', 'interop', 'kcp-go'),
+  },
+  {
+    serves: ['uws'],
+    title: `uWebSockets.js (npm pack ${UWS_PACKAGE}@${UWS_VERSION}, glibc shim when needed)`,
+    precondition: () => (!have('npm') ? 'npm not found' : !have('tar') ? 'no `tar` found' : undefined),
+    cmd: process.execPath,
+    args: ['--import', 'tsx', join('bench', 'uws.ts')],
   },
 ]
 

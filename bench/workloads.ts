@@ -33,7 +33,7 @@ export interface Workload {
 
 const ECHO_PEERS = ['riptide', 'node:net', 'gnet', 'c-floor']
 const HTTP_PEERS = ['riptide', 'riptide-rust', 'node:http', 'node:net', 'uws', 'gnet', 'c-floor']
-const QUICK_HTTP = ['riptide', 'node:http', 'c-floor']
+const QUICK_HTTP = ['riptide', 'node:http', 'uws', 'c-floor']
 
 /** Every workload, in run order. */
 export const WORKLOADS: Workload[] = [

@@ -1,13 +1,15 @@
 /**
- * The uWebSockets.js peer: `App().get('/*')` answering "Hello, World!". uWebSockets.js is not
- * on the npm registry (its author ships it from GitHub), so the bench can only run it when a
- * working copy is installed by hand (`npm install --no-save uNetworking/uWebSockets.js#v20.x`
- * on a machine that reaches GitHub and has the glibc its binary needs). Exits with code 3 and a
- * JSON `{"error":...}` line when it cannot be loaded.
+ * The uWebSockets.js peer: `App().get('/*')` answering "Hello, World!". uWebSockets.js itself
+ * is not on the npm registry (its author ships it from GitHub); the bench build (bench/uws.ts)
+ * fetches the npm republish @btc-vision/uwebsockets.js into target/bench/uws/ and, when its
+ * binary needs a newer glibc than this machine's, prepares a copy that loads through a small
+ * shim (bench/peers/uws-shim/shim.c). A `uWebSockets.js` installed by hand in node_modules is
+ * used first when it loads. Exits with code 3 and a JSON `{"error":...}` line when neither can
+ * be loaded. `--check` only loads it and prints `{"via":...}`.
  * `node --import tsx bench/peers/uws-http.ts --port 8083`
  */
-import { createRequire } from 'node:module'
 import { parseArgs } from 'node:util'
+import { firstLine, loadUws, type LoadedUws } from './uws-load'
 
 /** The part of uWebSockets.js this peer uses. */
 interface UwsResponse {
@@ -22,15 +24,19 @@ interface Uws {
   App(): UwsApp
 }
 
-const { values } = parseArgs({ options: { port: { type: 'string', default: '8083' } } })
-let uws: Uws
+const { values } = parseArgs({ options: { port: { type: 'string', default: '8083' }, check: { type: 'boolean', default: false } } })
+let loaded: LoadedUws
 try {
-  uws = createRequire(__filename)('uWebSockets.js') as Uws
+  loaded = loadUws()
 } catch (err) {
-  const message = err instanceof Error ? err.message.split('\n')[0] : String(err)
-  console.log(JSON.stringify({ error: message }))
+  console.log(JSON.stringify({ error: firstLine(err) }))
   process.exit(3)
 }
+if (values.check) {
+  console.log(JSON.stringify({ via: loaded.via, ...(loaded.manifest ? { manifest: loaded.manifest } : {}) }))
+  process.exit(0)
+}
+const uws = loaded.module as Uws
 uws
   .App()
   .get('/*', (res) => void res.writeHeader('Content-Type', 'text/plain').end('Hello, World!'))

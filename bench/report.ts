@@ -76,9 +76,16 @@ function targets(r: Results): Target[] {
       : { id: 'M1', ask: 'riptide ≤ 400 B per idle connection', measured: 'not in this run', status: 'not measured' },
   )
   const r1 = find(w('R1'), 'riptide-rust')
+  const gnet = find(w('R1'), 'gnet')
+  // Three decimals: the target sits at a rounding edge. The per-CPU ratio is shown too, since
+  // a load-generator-bound row understates the faster server.
+  const r1Detail = (x: number): string => {
+    const perCpu = r1?.perCpuSecond && gnet?.perCpuSecond ? `; per server-CPU-second ${(r1.perCpuSecond / gnet.perCpuSecond).toFixed(3)}×` : ''
+    return `${x.toFixed(3)}× round trips/s${r1?.loadgenBound ? ' (riptide loadgen-bound)' : ''}${perCpu}`
+  }
   out.push(
     r1 && r1.xBaseline !== undefined
-      ? { id: 'R1', ask: 'riptide (Rust) ≥ 1.15× gnet round trips/s', measured: ratio(r1.xBaseline), status: r1.xBaseline >= 1.15 ? 'met' : 'MISSED' }
+      ? { id: 'R1', ask: 'riptide (Rust) ≥ 1.15× gnet round trips/s', measured: r1Detail(r1.xBaseline), status: r1.xBaseline >= 1.15 ? 'met' : 'MISSED' }
       : { id: 'R1', ask: 'riptide (Rust) ≥ 1.15× gnet round trips/s', measured: find(w('R1'), 'gnet') ? 'riptide (Rust) did not run' : `gnet could not run (${why('gnet')})`, status: 'not measured' },
   )
   return out

@@ -442,10 +442,12 @@ impl Reactor {
     /// queued bytes are written, and at `deadline` the rest are reset. Keep turning until
     /// [`Reactor::drain_status`] shows no connection left, then call [`Reactor::shutdown`].
     pub fn drain<H: EventHandler>(&mut self, deadline: Instant, handler: &mut H) {
-        for mut l in self.listeners.drain(..) {
-            let _ = self.poll.registry().deregister(&mut l);
+        // Stream listeners close now. UDP sockets stay open (no new session opens) so KCP
+        // sessions still get the acks their close waits for; `shutdown` closes them.
+        for l in self.listeners.iter_mut().filter(|l| !l.is_datagram()) {
+            let _ = self.poll.registry().deregister(l);
+            *l = Listener::Closed;
         }
-        self.codecs.clear();
         if let Some(d) = self.draining.as_mut() {
             d.deadline = d.deadline.min(deadline);
         } else {
@@ -594,6 +596,7 @@ impl Reactor {
                 let index = FIRST_LISTENER - token.0;
                 match self.listeners[index] {
                     Listener::Datagram(socket, _) => self.receive(socket, token, handler, budget),
+                    Listener::Closed => {}
                     _ => self.accept(index, handler, budget),
                 }
                 continue;
@@ -930,6 +933,12 @@ impl Reactor {
             };
             let data = &self.read_buf[..n];
             let index = FIRST_LISTENER - token.0;
+            // A graceful stop serves the sessions it has and opens no new one.
+            let max_sessions = if self.draining.is_some() {
+                0
+            } else {
+                self.config.max_udp_sessions
+            };
             if let Some(kcp) = &self.codecs[index].kcp {
                 let Some((id, new)) = self.conns.kcp_session(
                     socket,
@@ -937,7 +946,7 @@ impl Reactor {
                     data,
                     kcp,
                     self.codecs[index].codec.as_ref(),
-                    self.config.max_udp_sessions,
+                    max_sessions,
                 ) else {
                     continue;
                 };
@@ -957,10 +966,7 @@ impl Reactor {
             match self.config.udp_session_timeout {
                 None => handler.on_datagram(&mut self.conns, socket, peer, data),
                 Some(idle) => {
-                    let Some((id, new)) =
-                        self.conns
-                            .session(socket, peer, self.config.max_udp_sessions)
-                    else {
+                    let Some((id, new)) = self.conns.session(socket, peer, max_sessions) else {
                         continue;
                     };
                     if new {

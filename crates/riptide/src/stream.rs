@@ -262,6 +262,9 @@ pub enum Listener {
     /// The reactor's UDP socket with this index (it lives in the connection table, which
     /// sends on it), bound to the address.
     Datagram(usize, SocketAddr),
+    /// A stream listener closed by a graceful stop; it keeps its place so the tokens of the
+    /// listeners after it stay valid.
+    Closed,
 }
 
 impl Listener {
@@ -271,8 +274,14 @@ impl Listener {
             Listener::Tcp(l) => l.accept().map(|(s, a)| (Stream::Tcp(s), PeerAddr::Inet(a))),
             #[cfg(unix)]
             Listener::Unix(l, _) => l.accept().map(|(s, a)| (Stream::Unix(s), unix_addr(&a))),
-            Listener::Datagram(..) => Err(io::ErrorKind::Unsupported.into()),
+            Listener::Datagram(..) | Listener::Closed => Err(io::ErrorKind::Unsupported.into()),
         }
+    }
+
+    /// True for a UDP listener (its socket serves sessions, so it outlives a graceful stop's
+    /// closing of the listeners until the sessions are gone).
+    pub fn is_datagram(&self) -> bool {
+        matches!(self, Listener::Datagram(..))
     }
 
     /// The bound address.
@@ -282,6 +291,7 @@ impl Listener {
             #[cfg(unix)]
             Listener::Unix(_, path) => Ok(PeerAddr::Unix(path.to_string_lossy().into_owned())),
             Listener::Datagram(_, addr) => Ok(PeerAddr::Inet(*addr)),
+            Listener::Closed => Err(io::ErrorKind::NotConnected.into()),
         }
     }
 }
@@ -302,7 +312,7 @@ impl Source for Listener {
             #[cfg(unix)]
             Listener::Unix(l, _) => l.register(r, t, i),
             // The UDP socket itself is registered by the reactor.
-            Listener::Datagram(..) => Ok(()),
+            Listener::Datagram(..) | Listener::Closed => Ok(()),
         }
     }
     fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
@@ -311,7 +321,7 @@ impl Source for Listener {
             #[cfg(unix)]
             Listener::Unix(l, _) => l.reregister(r, t, i),
             // The UDP socket itself is registered by the reactor.
-            Listener::Datagram(..) => Ok(()),
+            Listener::Datagram(..) | Listener::Closed => Ok(()),
         }
     }
     fn deregister(&mut self, r: &Registry) -> io::Result<()> {
@@ -320,7 +330,7 @@ impl Source for Listener {
             #[cfg(unix)]
             Listener::Unix(l, _) => l.deregister(r),
             // The UDP socket itself is registered by the reactor.
-            Listener::Datagram(..) => Ok(()),
+            Listener::Datagram(..) | Listener::Closed => Ok(()),
         }
     }
 }

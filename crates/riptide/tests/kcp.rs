@@ -275,3 +275,23 @@ fn idle_sessions_arm_no_protocol_deadline() {
         assert!(n >= 24);
     }
 }
+
+#[test]
+fn a_graceful_stop_lets_kcp_sessions_finish_their_acks() {
+    let mut reactor = Reactor::new(Default::default()).unwrap();
+    let url = listen(&mut reactor, turbo());
+    let id = reactor.connect_with(&url, None, None, Some(turbo())).unwrap();
+    let mut chat = Chat {
+        client: Some(id),
+        ..Chat::default()
+    };
+    reactor.conns().write(id, &vec![5u8; 100_000]).unwrap();
+    // Until the server session has echoed part of it, so both ends have bytes in flight.
+    turn_until(&mut reactor, &mut chat, 10, |c| !c.received.is_empty());
+    reactor.drain(Instant::now() + Duration::from_secs(10), &mut chat);
+    turn_until(&mut reactor, &mut chat, 10, |c| c.closed.len() == 2);
+    let (status, open) = reactor.drain_status().unwrap();
+    assert_eq!(open, 0);
+    assert_eq!((status.drained, status.reset), (2, 0), "{:?}", chat.closed);
+    assert!(chat.closed.iter().all(|&(_, err)| err.is_none()));
+}

@@ -10,6 +10,7 @@
 //! Responses are written as bytes (the encoder passes them through).
 
 use crate::{Decoded, Decoder, Encoder, FrameError};
+use std::mem::MaybeUninit;
 
 /// Limits of [`Http1Codec`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,6 +132,9 @@ fn dechunk(buf: &[u8], max: usize) -> Result<Dechunked, HttpFault> {
     }
 }
 
+/// Header slots kept on the stack while parsing (the default limit, 64).
+const STACK_HEADERS: usize = 64;
+
 impl Decoder for Http1Codec {
     fn decode(&mut self, buf: &[u8]) -> Decoded {
         if self.failed {
@@ -142,9 +146,19 @@ impl Decoder for Http1Codec {
                 }
             };
         }
-        let mut headers = vec![httparse::EMPTY_HEADER; self.config.max_headers];
-        let mut req = httparse::Request::new(&mut headers);
-        let head = match req.parse(buf) {
+        // Header slots on the stack, uninitialised (no allocation or zeroing per request);
+        // a limit above the stack's goes to the heap.
+        let mut stack = [const { MaybeUninit::<httparse::Header>::uninit() }; STACK_HEADERS];
+        let mut heap = Vec::new();
+        let slots: &mut [MaybeUninit<httparse::Header>] =
+            if self.config.max_headers <= STACK_HEADERS {
+                &mut stack[..self.config.max_headers]
+            } else {
+                heap.resize_with(self.config.max_headers, MaybeUninit::uninit);
+                &mut heap
+            };
+        let mut req = httparse::Request::new(&mut []);
+        let head = match req.parse_with_uninit_headers(buf, slots) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => {
                 if buf.len() > self.config.max_header_size {
@@ -387,5 +401,39 @@ mod tests {
             decode_all(&mut c, b"\x00\x01garbage\r\n\r\nGET / HTTP/1.1\r\n\r\n");
         assert_eq!(errors[0].code(), "ERR_HTTP_PARSE");
         assert!(frames.is_empty(), "no resync after an error");
+    }
+
+    #[test]
+    fn header_limits_on_the_stack_and_beyond_it() {
+        let request = |n: usize| {
+            let mut r = b"GET / HTTP/1.1\r\n".to_vec();
+            for i in 0..n {
+                r.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+            }
+            r.extend_from_slice(b"\r\n");
+            r
+        };
+        for (limit, sent, ok) in [
+            (64, 64, true),
+            (64, 65, false),
+            (100, 100, true),
+            (100, 101, false),
+        ] {
+            let mut c = Http1Codec::new(Http1Config {
+                max_headers: limit,
+                ..Http1Config::default()
+            })
+            .unwrap();
+            let (frames, errors, _) = decode_all(&mut c, &request(sent));
+            if ok {
+                assert_eq!(summary(&frames[0]).2, sent, "limit {limit}, {sent} headers");
+            } else {
+                assert_eq!(
+                    errors[0].code(),
+                    "ERR_HTTP_HEADER_TOO_LARGE",
+                    "limit {limit}"
+                );
+            }
+        }
     }
 }

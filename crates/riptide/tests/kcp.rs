@@ -280,7 +280,9 @@ fn idle_sessions_arm_no_protocol_deadline() {
 fn a_graceful_stop_lets_kcp_sessions_finish_their_acks() {
     let mut reactor = Reactor::new(Default::default()).unwrap();
     let url = listen(&mut reactor, turbo());
-    let id = reactor.connect_with(&url, None, None, Some(turbo())).unwrap();
+    let id = reactor
+        .connect_with(&url, None, None, Some(turbo()))
+        .unwrap();
     let mut chat = Chat {
         client: Some(id),
         ..Chat::default()

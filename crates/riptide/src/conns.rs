@@ -113,8 +113,10 @@ pub struct Conns {
     pub(crate) timers: TimerWheel<Timer>,
     /// The reactor's UDP sockets, by index.
     pub(crate) udp: Vec<UdpSocket>,
-    /// UDP and KCP sessions by socket and peer.
+    /// UDP sessions by socket and peer.
     pub(crate) sessions: HashMap<(usize, SocketAddr), ConnId>,
+    /// KCP sessions by socket, peer and conv (one peer may run several conversations).
+    pub(crate) kcp_sessions: HashMap<(usize, SocketAddr, u32), ConnId>,
     /// Scratch buffer for encoding outbound frames.
     encoded: Vec<u8>,
     /// Time zero of the KCP clock.
@@ -150,6 +152,7 @@ impl Conns {
             timers: TimerWheel::new(Instant::now()),
             udp: Vec::new(),
             sessions: HashMap::new(),
+            kcp_sessions: HashMap::new(),
             encoded: Vec::new(),
             kcp_epoch: Instant::now(),
             kcp_dirty: Vec::new(),
@@ -627,27 +630,26 @@ impl Conns {
         if self.sessions.len() >= max {
             return None;
         }
-        Some((self.insert_session(socket, peer, None)?, true))
+        let id = self.insert_session(socket, peer, None)?;
+        self.sessions.insert((socket, peer), id);
+        Some((id, true))
     }
 
-    /// Adds a new session of `peer` on UDP socket `socket` (UDP or KCP) to the table and the
-    /// session index. `None` when the table is full.
+    /// Adds a connection for a session of `peer` on UDP socket `socket` (UDP or KCP; the
+    /// caller indexes it). `None` when the table is full.
     pub(crate) fn insert_session(
         &mut self,
         socket: usize,
         peer: SocketAddr,
         codec: Option<&SharedCodec>,
     ) -> Option<ConnId> {
-        let id = self
-            .insert(
-                Stream::Datagram { socket, peer },
-                PeerAddr::Inet(peer),
-                false,
-                codec,
-            )
-            .ok()?;
-        self.sessions.insert((socket, peer), id);
-        Some(id)
+        self.insert(
+            Stream::Datagram { socket, peer },
+            PeerAddr::Inet(peer),
+            false,
+            codec,
+        )
+        .ok()
     }
 
     /// The UDP socket index of a UDP session; `None` for streams and KCP sessions.
@@ -919,9 +921,15 @@ impl Conns {
             return Vec::new();
         };
         match conn.stream {
-            Stream::Datagram { socket, peer } => {
-                self.sessions.remove(&(socket, peer));
-            }
+            Stream::Datagram { socket, peer } => match &conn.kcp {
+                Some(session) => {
+                    self.kcp_sessions
+                        .remove(&(socket, peer, session.kcp.conv()));
+                }
+                None => {
+                    self.sessions.remove(&(socket, peer));
+                }
+            },
             _ => {
                 let _ = self.registry.deregister(&mut conn.stream);
             }

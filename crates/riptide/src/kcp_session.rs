@@ -1,7 +1,7 @@
 //! KCP sessions on the reactor: each session is a connection of the table (same handles,
 //! callbacks, timers and backpressure as TCP) whose bytes go through a sans-IO
 //! [`riptide_kcp::Kcp`] and out through a [`Carrier`]. A `kcp://` listener keys sessions by
-//! peer address and learns the conv from the client's first segment; a dialed `kcp://`
+//! peer address and conv, learned from the client's first segment; a dialed `kcp://`
 //! connection picks a random conv. Protocol deadlines sit on the reactor's timing wheel and an
 //! idle session (nothing to send, nothing to ack) has none. Sessions touched during a turn
 //! (input, writes) are flushed once at its end, so acks and replies to a burst share datagrams.
@@ -80,9 +80,9 @@ impl Conns {
         (now, now.duration_since(self.kcp_epoch).as_millis() as u32)
     }
 
-    /// The session of `peer` on `kcp://` listener socket `socket`, made for a first data
-    /// segment if new (`(id, true)`). `None` drops the datagram: not KCP, another conv from a
-    /// known address, or the table is full.
+    /// The session of `peer` and the datagram's conv on `kcp://` listener socket `socket`,
+    /// made for a first data segment if new (`(id, true)`). `None` drops the datagram: not
+    /// KCP, not a data segment from an unknown conversation, or the table is full.
     pub(crate) fn kcp_session(
         &mut self,
         socket: usize,
@@ -93,11 +93,10 @@ impl Conns {
         max: usize,
     ) -> Option<(ConnId, bool)> {
         let conv = riptide_kcp::conv_of(datagram)?;
-        if let Some(&id) = self.sessions.get(&(socket, peer)) {
-            let session = self.slab.get(id)?.kcp.as_ref()?;
-            return (session.kcp.conv() == conv).then_some((id, false));
+        if let Some(&id) = self.kcp_sessions.get(&(socket, peer, conv)) {
+            return Some((id, false));
         }
-        if datagram[4] != CMD_PUSH || self.sessions.len() >= max {
+        if datagram[4] != CMD_PUSH || self.kcp_sessions.len() >= max {
             return None;
         }
         let id = self.insert_session(socket, peer, codec)?;
@@ -105,6 +104,7 @@ impl Conns {
             self.remove(id);
             return None;
         }
+        self.kcp_sessions.insert((socket, peer, conv), id);
         Some((id, true))
     }
 

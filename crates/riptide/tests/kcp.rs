@@ -297,3 +297,53 @@ fn a_graceful_stop_lets_kcp_sessions_finish_their_acks() {
     assert_eq!((status.drained, status.reset), (2, 0), "{:?}", chat.closed);
     assert!(chat.closed.iter().all(|&(_, err)| err.is_none()));
 }
+
+#[test]
+fn one_peer_can_run_several_conversations() {
+    let mut reactor = Reactor::new(Default::default()).unwrap();
+    let url = listen(&mut reactor, turbo());
+    let target = url.trim_start_matches("kcp://").to_string();
+    // Two sans-IO clients behind one UDP socket, told apart only by their conv.
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_nonblocking(true).unwrap();
+    let mut clients: Vec<riptide::kcp::Kcp> = [7u32, 8]
+        .iter()
+        .map(|&conv| riptide::kcp::Kcp::new(conv, &turbo().config).unwrap())
+        .collect();
+    let start = Instant::now();
+    let ms = |at: Instant| at.duration_since(start).as_millis() as u32;
+    for (i, k) in clients.iter_mut().enumerate() {
+        k.handle_timeout(0);
+        k.send(format!("from conv {}", 7 + i).as_bytes()).unwrap();
+    }
+    // The server echoes; each client must get its own message back.
+    let mut chat = Chat::default();
+    let mut buf = vec![0u8; 2048];
+    let mut got: Vec<Option<Vec<u8>>> = vec![None, None];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.iter().any(Option::is_none) {
+        assert!(Instant::now() < deadline, "echoes did not arrive: {got:?}");
+        let now = ms(Instant::now());
+        for k in &mut clients {
+            k.handle_timeout(now);
+            while let Some(n) = k.poll_transmit(now, &mut buf) {
+                socket.send_to(&buf[..n], &target).unwrap();
+            }
+        }
+        reactor
+            .turn(&mut chat, Some(Duration::from_millis(5)))
+            .unwrap();
+        while let Ok(n) = socket.recv(&mut buf) {
+            let conv = riptide::kcp::conv_of(&buf[..n]).unwrap();
+            let k = &mut clients[(conv - 7) as usize];
+            k.input(ms(Instant::now()), &buf[..n]).unwrap();
+            let mut msg = vec![0u8; 64];
+            if let Ok(m) = k.recv(&mut msg) {
+                got[(conv - 7) as usize] = Some(msg[..m].to_vec());
+            }
+        }
+    }
+    assert_eq!(chat.opened, 2, "one session per conversation");
+    assert_eq!(got[0].as_deref(), Some(&b"from conv 7"[..]));
+    assert_eq!(got[1].as_deref(), Some(&b"from conv 8"[..]));
+}

@@ -2,12 +2,13 @@
 //! message carries the sequence number it was sent with, and records its round-trip time.
 
 use crate::args::EchoArgs;
+use crate::clients::{connect_all, read_available, Progress};
 use crate::window::{us, Window};
 use hdrhistogram::Histogram;
 use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll};
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 /// What one run measured.
@@ -55,8 +56,8 @@ struct Client {
     out: Vec<u8>,
     out_pos: usize,
     inbuf: Vec<u8>,
-    last_progress: Instant,
-    stalled: bool,
+    /// For stall detection.
+    progress: Progress,
 }
 
 impl Client {
@@ -89,19 +90,7 @@ pub fn run(args: &EchoArgs) -> Result<EchoReport, String> {
     let mut events = Events::with_capacity(1024);
     let now = Instant::now();
     let mut clients = Vec::with_capacity(args.conns);
-    for i in 0..args.conns {
-        let std = std::net::TcpStream::connect(args.addr)
-            .map_err(|e| format!("connect {}: {e}", args.addr))?;
-        std.set_nodelay(true).map_err(|e| e.to_string())?;
-        std.set_nonblocking(true).map_err(|e| e.to_string())?;
-        let mut stream = TcpStream::from_std(std);
-        poll.registry()
-            .register(
-                &mut stream,
-                Token(i),
-                Interest::READABLE | Interest::WRITABLE,
-            )
-            .map_err(|e| e.to_string())?;
+    for stream in connect_all(&poll, args.addr, args.conns)? {
         let mut c = Client {
             stream,
             sent: VecDeque::new(),
@@ -110,8 +99,7 @@ pub fn run(args: &EchoArgs) -> Result<EchoReport, String> {
             out: Vec::new(),
             out_pos: 0,
             inbuf: Vec::with_capacity(args.size * args.depth * 2),
-            last_progress: now,
-            stalled: false,
+            progress: Progress::new(now),
         };
         for _ in 0..args.depth {
             c.queue_message(args.size, now);
@@ -138,14 +126,7 @@ pub fn run(args: &EchoArgs) -> Result<EchoReport, String> {
             if !(ev.is_readable() || ev.is_read_closed()) {
                 continue;
             }
-            loop {
-                match c.stream.read(&mut buf) {
-                    Ok(0) => return Err("server closed a connection".into()),
-                    Ok(n) => c.inbuf.extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => return Err(format!("read: {e}")),
-                }
-            }
+            read_available(&mut c.stream, &mut buf, &mut c.inbuf)?;
             let mut consumed = 0;
             while c.inbuf.len() - consumed >= args.size {
                 let seq = u64::from_le_bytes(
@@ -164,8 +145,7 @@ pub fn run(args: &EchoArgs) -> Result<EchoReport, String> {
                     messages += 1;
                     let _ = rtt.record(now.duration_since(sent).as_nanos() as u64);
                 }
-                c.last_progress = now;
-                c.stalled = false;
+                c.progress.made(now);
                 c.queue_message(args.size, now);
             }
             c.inbuf.drain(..consumed);
@@ -173,8 +153,7 @@ pub fn run(args: &EchoArgs) -> Result<EchoReport, String> {
         }
         if measuring {
             for c in &mut clients {
-                if !c.stalled && now.duration_since(c.last_progress) >= Duration::from_secs(1) {
-                    c.stalled = true;
+                if c.progress.newly_stalled(now) {
                     stalls += 1;
                 }
             }

@@ -3,11 +3,12 @@
 //! `pipeline = 1` is plain keep-alive. Non-2xx responses are counted as errors.
 
 use crate::args::HttpArgs;
+use crate::clients::{connect_all, read_available, Progress};
 use crate::window::{us, Window};
 use hdrhistogram::Histogram;
 use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
-use std::io::{self, Read, Write};
+use mio::{Events, Poll};
+use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 /// What one run measured.
@@ -107,8 +108,8 @@ struct Client {
     awaiting: usize,
     out_pos: usize,
     inbuf: Vec<u8>,
-    last_progress: Instant,
-    stalled: bool,
+    /// For stall detection.
+    progress: Progress,
 }
 
 impl Client {
@@ -143,27 +144,14 @@ pub fn run(args: &HttpArgs) -> Result<HttpReport, String> {
     let mut events = Events::with_capacity(1024);
     let now = Instant::now();
     let mut clients = Vec::with_capacity(args.conns);
-    for i in 0..args.conns {
-        let std = std::net::TcpStream::connect(args.addr)
-            .map_err(|e| format!("connect {}: {e}", args.addr))?;
-        std.set_nodelay(true).map_err(|e| e.to_string())?;
-        std.set_nonblocking(true).map_err(|e| e.to_string())?;
-        let mut stream = TcpStream::from_std(std);
-        poll.registry()
-            .register(
-                &mut stream,
-                Token(i),
-                Interest::READABLE | Interest::WRITABLE,
-            )
-            .map_err(|e| e.to_string())?;
+    for stream in connect_all(&poll, args.addr, args.conns)? {
         let mut c = Client {
             stream,
             batch_sent: now,
             awaiting: 0,
             out_pos: 0,
             inbuf: Vec::with_capacity(64 * 1024),
-            last_progress: now,
-            stalled: false,
+            progress: Progress::new(now),
         };
         c.send_batch(&batch, args.pipeline, now)
             .map_err(|e| e.to_string())?;
@@ -186,14 +174,7 @@ pub fn run(args: &HttpArgs) -> Result<HttpReport, String> {
             if !(ev.is_readable() || ev.is_read_closed()) {
                 continue;
             }
-            loop {
-                match c.stream.read(&mut buf) {
-                    Ok(0) => return Err("server closed a connection".into()),
-                    Ok(n) => c.inbuf.extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => return Err(format!("read: {e}")),
-                }
-            }
+            read_available(&mut c.stream, &mut buf, &mut c.inbuf)?;
             let mut consumed = 0;
             while let Parsed::Response { len, status } = parse_response(&c.inbuf[consumed..])? {
                 if c.awaiting == 0 {
@@ -207,8 +188,7 @@ pub fn run(args: &HttpArgs) -> Result<HttpReport, String> {
                         errors += 1;
                     }
                 }
-                c.last_progress = now;
-                c.stalled = false;
+                c.progress.made(now);
             }
             c.inbuf.drain(..consumed);
             if c.awaiting == 0 {
@@ -221,8 +201,7 @@ pub fn run(args: &HttpArgs) -> Result<HttpReport, String> {
         }
         if measuring {
             for c in &mut clients {
-                if !c.stalled && now.duration_since(c.last_progress) >= Duration::from_secs(1) {
-                    c.stalled = true;
+                if c.progress.newly_stalled(now) {
                     stalls += 1;
                 }
             }

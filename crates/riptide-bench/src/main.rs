@@ -4,6 +4,7 @@
 //! idle connections). `serve-echo` and `serve-http` are the pure-Rust riptide peers.
 
 mod args;
+mod clients;
 mod echo;
 mod http;
 mod idle;

@@ -57,6 +57,21 @@ fn listen(reactor: &mut Reactor, kcp: KcpOptions) -> String {
     format!("kcp://{addr}")
 }
 
+/// A reactor with a `kcp://` listener and a client dialed to it (both turbo), and the
+/// handler that echoes on the server side and records on the client.
+fn client_and_server() -> (Reactor, ConnId, Chat) {
+    let mut reactor = Reactor::new(Default::default()).unwrap();
+    let url = listen(&mut reactor, turbo());
+    let id = reactor
+        .connect_with(&url, None, None, Some(turbo()))
+        .unwrap();
+    let chat = Chat {
+        client: Some(id),
+        ..Chat::default()
+    };
+    (reactor, id, chat)
+}
+
 fn turn_until(reactor: &mut Reactor, chat: &mut Chat, secs: u64, done: impl Fn(&Chat) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !done(chat) {
@@ -150,15 +165,7 @@ fn junk_and_foreign_convs_open_no_session() {
 
 #[test]
 fn close_waits_for_the_queue_to_be_acknowledged() {
-    let mut reactor = Reactor::new(Default::default()).unwrap();
-    let url = listen(&mut reactor, turbo());
-    let id = reactor
-        .connect_with(&url, None, None, Some(turbo()))
-        .unwrap();
-    let mut chat = Chat {
-        client: Some(id),
-        ..Chat::default()
-    };
+    let (mut reactor, id, mut chat) = client_and_server();
     let big = vec![9u8; 100_000];
     reactor.conns().write(id, &big).unwrap();
     reactor.conns().close(id).unwrap();
@@ -278,15 +285,7 @@ fn idle_sessions_arm_no_protocol_deadline() {
 
 #[test]
 fn a_graceful_stop_lets_kcp_sessions_finish_their_acks() {
-    let mut reactor = Reactor::new(Default::default()).unwrap();
-    let url = listen(&mut reactor, turbo());
-    let id = reactor
-        .connect_with(&url, None, None, Some(turbo()))
-        .unwrap();
-    let mut chat = Chat {
-        client: Some(id),
-        ..Chat::default()
-    };
+    let (mut reactor, id, mut chat) = client_and_server();
     reactor.conns().write(id, &vec![5u8; 100_000]).unwrap();
     // Until the server session has echoed part of it, so both ends have bytes in flight.
     turn_until(&mut reactor, &mut chat, 10, |c| !c.received.is_empty());

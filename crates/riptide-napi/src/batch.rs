@@ -92,10 +92,21 @@ impl Batch {
         (self.meta.value(self.env), self.arena.value(self.env))
     }
 
-    /// Forgets delivered events; the memory is reused.
+    /// Forgets delivered events; the memory is reused, unless JS detached it (a transfer
+    /// that the untransferable mark did not stop), in which case fresh arrays replace it.
     pub fn clear(&mut self) {
         self.count = 0;
         self.used = 0;
+        for (array, kind, elem) in [
+            (&mut self.meta, sys::TypedarrayType::int32_array, 4),
+            (&mut self.arena, sys::TypedarrayType::uint8_array, 1),
+        ] {
+            if !array.attached(self.env) {
+                let fresh = SharedArray::new(self.env, array.len(), kind, elem)
+                    .expect("replacing a detached event array");
+                std::mem::replace(array, fresh).delete(self.env);
+            }
+        }
     }
 
     /// Appends one event, growing the arrays (by replacing them) when full.

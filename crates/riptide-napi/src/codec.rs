@@ -62,11 +62,13 @@ impl NativeListen {
                 .into())
             }
         };
-        let timeout = self.proxy_timeout.unwrap_or(3000.0).max(1.0);
+        let timeout = crate::millis::millis("proxyTimeout", self.proxy_timeout.unwrap_or(3000.0))
+            .map_err(|e| FrameError::InvalidConfig(e.to_string()))?
+            .max(std::time::Duration::from_millis(1));
         Ok(riptide::ListenOptions {
             codec,
             proxy,
-            proxy_timeout: std::time::Duration::from_secs_f64(timeout / 1000.0),
+            proxy_timeout: timeout,
             kcp: self.kcp.as_ref().map(|k| k.options()).transpose()?,
         })
     }

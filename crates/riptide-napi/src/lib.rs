@@ -9,6 +9,7 @@ mod batch;
 mod codec;
 mod completions;
 mod kcp;
+mod millis;
 mod raw;
 mod registry;
 mod same_thread_driver;
@@ -391,7 +392,8 @@ impl NativeEngine {
             .map(|k| k.options())
             .transpose()
             .map_err(|e| throw(&env, e))?;
-        let timeout = (timeout_ms > 0.0).then(|| Duration::from_secs_f64(timeout_ms / 1000.0));
+        let timeout = millis::millis("timeout", timeout_ms).map_err(|e| throw(&env, e))?;
+        let timeout = (!timeout.is_zero()).then_some(timeout);
         let id = self
             .driver
             .with_reactor(|r| r.connect_with(&url, codec, timeout, kcp));
@@ -537,7 +539,7 @@ impl NativeEngine {
         ms: f64,
         token: u32,
     ) -> Result<()> {
-        let delay = Duration::from_secs_f64(ms.max(0.0) / 1000.0);
+        let delay = millis::millis("ms", ms).map_err(|e| throw(&env, e))?;
         self.on_conn(&env, slot, generation, |r, id| {
             r.conns().set_timer(id, delay, u64::from(token))
         })
@@ -578,7 +580,13 @@ impl NativeEngine {
                 riptide::Error::InvalidAddress(format!("{address:?} is not an IP address")),
             )
         })?;
-        let peer = std::net::SocketAddr::new(ip, port as u16);
+        let port = u16::try_from(port).map_err(|_| {
+            throw(
+                &env,
+                riptide::Error::InvalidOption(format!("port must be in [0, 65535], got {port}")),
+            )
+        })?;
+        let peer = std::net::SocketAddr::new(ip, port);
         match self
             .driver
             .with_reactor(|r| r.conns().send_to(socket as usize, peer, data))
@@ -729,9 +737,31 @@ impl NativeEngine {
 
     /// Schedules the next `onTick` in `ms` milliseconds; negative stops the ticker.
     #[napi]
-    pub fn schedule_tick(&self, ms: f64) {
-        let delay = (ms >= 0.0).then(|| Duration::from_secs_f64(ms / 1000.0));
+    pub fn schedule_tick(&self, env: Env, ms: f64) -> Result<()> {
+        let delay = if ms == -1.0 {
+            None
+        } else {
+            Some(millis::millis("the next tick", ms).map_err(|e| throw(&env, e))?)
+        };
         self.driver.with_reactor(|r| r.schedule_tick(delay));
+        Ok(())
+    }
+
+    /// Test hook: the reactor's next wake panics in the middle of its batch, to test that a
+    /// panic leaves the engine and the JS thread working. Refused unless the process runs
+    /// with `RIPTIDE_TEST_HOOKS=1`.
+    #[napi]
+    pub fn inject_panic(&self, env: Env) -> Result<()> {
+        if std::env::var_os("RIPTIDE_TEST_HOOKS").is_none_or(|v| v != "1") {
+            return Err(throw(
+                &env,
+                riptide::Error::InvalidOption(
+                    "injectPanic is a test hook (RIPTIDE_TEST_HOOKS=1)".into(),
+                ),
+            ));
+        }
+        self.driver.inject_panic();
+        Ok(())
     }
 
     /// Delivers an execute event in the next batch of this reactor (`engine.execute`).
@@ -743,9 +773,10 @@ impl NativeEngine {
     /// Stops this reactor: closes its connections and listeners; JS receives the closes, then
     /// shutdown. With `drainMs` > 0 connections first get that long to flush (graceful stop).
     #[napi]
-    pub fn stop(&self, drain_ms: f64) {
-        let drain = (drain_ms > 0.0).then(|| Duration::from_secs_f64(drain_ms / 1000.0));
-        self.driver.stop(drain);
+    pub fn stop(&self, env: Env, drain_ms: f64) -> Result<()> {
+        let drain = millis::millis("drainTimeout", drain_ms).map_err(|e| throw(&env, e))?;
+        self.driver.stop((!drain.is_zero()).then_some(drain));
+        Ok(())
     }
 
     /// Whether the reactor keeps its thread's loop alive (like `net.Server#ref/unref`).

@@ -107,6 +107,28 @@ impl SharedArray {
         })
     }
 
+    /// False once JS detached the `ArrayBuffer` (transferred it to a worker or a
+    /// `structuredClone`): its memory may then be freed, so Rust must not touch `data`.
+    /// The arrays are marked untransferable in JS; this is the check behind that.
+    pub fn attached(&self, env: sys::napi_env) -> bool {
+        let (mut kind, mut count, mut data, mut ab, mut offset) =
+            (0, 0, ptr::null_mut(), ptr::null_mut(), 0);
+        let mut detached = true;
+        let ok = unsafe {
+            sys::napi_get_typedarray_info(
+                env,
+                self.view.get(env),
+                &mut kind,
+                &mut count,
+                &mut data,
+                &mut ab,
+                &mut offset,
+            ) == sys::Status::napi_ok
+                && sys::napi_is_detached_arraybuffer(env, ab, &mut detached) == sys::Status::napi_ok
+        };
+        ok && !detached && data.cast() == self.data
+    }
+
     /// Size in bytes.
     pub fn len(&self) -> usize {
         self.len

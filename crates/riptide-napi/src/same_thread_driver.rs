@@ -49,6 +49,11 @@ pub struct Driver {
     stop_requested: Cell<bool>,
     /// JS queued functions for the next batch (`engine.execute`).
     execute_requested: Cell<bool>,
+    /// A graceful stop asked for during a batch: it starts once the batch returns (its
+    /// closes go into the next batch, not the one JS is reading).
+    drain_requested: Cell<Option<Duration>>,
+    /// Test hook (`injectPanic`): the next pump panics, to exercise the recovery path.
+    panic_requested: Cell<bool>,
     /// `stop_now` has begun; later stops are no-ops.
     stopping: Cell<bool>,
     /// uv handles not yet closed; the env teardown completes when this reaches zero.
@@ -139,6 +144,8 @@ impl Driver {
             dispatching: Cell::new(false),
             stop_requested: Cell::new(false),
             execute_requested: Cell::new(false),
+            drain_requested: Cell::new(None),
+            panic_requested: Cell::new(false),
             stopping: Cell::new(false),
             open_handles: Cell::new(2),
             tearing_down: Cell::new(false),
@@ -199,7 +206,7 @@ impl Driver {
     /// Applies the writes and closes JS staged (called by JS when its staging arrays fill).
     pub fn flush_staged(&self) {
         if let Some(live) = self.live.borrow_mut().as_mut() {
-            live.staged.apply(live.reactor.conns());
+            live.staged.apply(self.env, live.reactor.conns());
         }
     }
 
@@ -229,6 +236,10 @@ impl Driver {
     /// timeout the listeners close at once and connections close after their queued bytes
     /// are written, or are reset at the deadline; the shutdown event follows.
     pub fn stop(&self, drain: Option<Duration>) {
+        if drain.is_some() && self.dispatching.get() {
+            self.drain_requested.set(drain);
+            return;
+        }
         if let Some(timeout) = drain {
             let mut live = self.live.borrow_mut();
             if let Some(live) = live.as_mut() {
@@ -270,7 +281,9 @@ impl Driver {
             unsafe {
                 sys::napi_open_callback_scope(env, resource, async_context, &mut callback_scope)
             };
-            self.pump();
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.pump())) {
+                self.recover(&*panic);
+            }
             // Closing the callback scope runs queued microtasks and nextTicks, as after any
             // Node callback.
             unsafe { sys::napi_close_callback_scope(env, callback_scope) };
@@ -278,9 +291,31 @@ impl Driver {
         unsafe { sys::napi_close_handle_scope(env, handle_scope) };
     }
 
+    /// After a panic in a turn (a riptide bug): the state JS sees stays consistent. The
+    /// scopes opened in `on_ready` are closed as usual (so microtasks and `nextTick` keep
+    /// running), the flags a batch sets are reset, events already collected are delivered by
+    /// the next wake, and the engine goes on. A panic inside one connection's decoding is
+    /// caught closer (the reactor destroys that connection with `ERR_INTERNAL`).
+    fn recover(&self, panic: &(dyn std::any::Any + Send)) {
+        let err = riptide::Error::from_panic(panic);
+        eprintln!("riptide: {err} in the reactor driver; the engine goes on");
+        self.dispatching.set(false);
+        self.wake();
+        self.arm_timer();
+    }
+
+    /// Arms the `injectPanic` test hook: the next wake panics in the middle of its batch.
+    pub fn inject_panic(&self) {
+        self.panic_requested.set(true);
+        self.wake();
+    }
+
     /// Turns the reactor and delivers what it produced, then anything JS's own ops caused.
     fn pump(&self) {
         self.dispatching.set(true);
+        if self.panic_requested.replace(false) {
+            panic!("injected by the injectPanic test hook");
+        }
         for round in 0..MAX_ROUNDS {
             let events = {
                 let mut live = self.live.borrow_mut();
@@ -308,7 +343,11 @@ impl Driver {
             }
             self.deliver();
             if let Some(live) = self.live.borrow_mut().as_mut() {
-                live.staged.apply(live.reactor.conns());
+                live.staged.apply(self.env, live.reactor.conns());
+                if let Some(timeout) = self.drain_requested.take() {
+                    live.reactor
+                        .drain(Instant::now() + timeout, &mut live.batch);
+                }
             }
             if self.stop_requested.get() {
                 break;

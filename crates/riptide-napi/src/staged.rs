@@ -46,8 +46,14 @@ impl Staged {
 
     /// Applies and clears the queued ops, in order, corked: each connection's writes of the
     /// batch go to the socket as one write (adjacent raw writes are joined even before that).
-    pub fn apply(&mut self, conns: &mut Conns) {
-        // SAFETY: called between JS calls; JS never holds Rust references to these arrays.
+    pub fn apply(&mut self, env: sys::napi_env, conns: &mut Conns) {
+        if !self.ops.attached(env) || !self.data.attached(env) {
+            // JS detached its staging arrays (they are marked untransferable, so only by a
+            // path that ignores the mark): their memory is gone, and so are the ops.
+            return;
+        }
+        // SAFETY: called between JS calls; JS never holds Rust references to these arrays,
+        // and both are still attached (checked above).
         let (ops, data) = unsafe { (self.ops.ints(), self.data.bytes()) };
         let count = (ops[0].max(0) as usize).min((ops.len() - 1) / OP_STRIDE);
         // Each connection's writes of the batch leave in one syscall (codec frames included).

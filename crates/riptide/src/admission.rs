@@ -53,10 +53,38 @@ impl Admission {
     /// Gives back the place of a closed connection.
     pub(crate) fn release(&self, ip: Option<IpAddr>) {
         self.total.fetch_sub(1, Ordering::AcqRel);
+        self.release_ip(ip);
+    }
+
+    /// Moves an admitted connection's per-IP place from `from` to `to` (a PROXY header named
+    /// the real client). False, with `from` still counted, when `to` is at its cap: the caller
+    /// refuses the connection and releases it against `from` as usual.
+    pub(crate) fn rehome(&self, from: Option<IpAddr>, to: IpAddr) -> bool {
+        let Some(max) = self.max_per_ip else {
+            return true;
+        };
+        if from == Some(to) {
+            return true;
+        }
+        let mut map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(to).or_insert(0);
+        if *n >= max {
+            drop(map);
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        *n += 1;
+        drop(map);
+        self.release_ip(from);
+        true
+    }
+
+    /// Gives back the per-IP place of `ip` (the total is counted apart).
+    fn release_ip(&self, ip: Option<IpAddr>) {
         if let (Some(_), Some(ip)) = (self.max_per_ip, ip) {
             let mut map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(n) = map.get_mut(&ip) {
-                *n -= 1;
+                *n = n.saturating_sub(1);
                 if *n == 0 {
                     map.remove(&ip);
                 }
@@ -93,5 +121,24 @@ mod tests {
         a.release(Some(x));
         assert!(a.admit(Some(y)));
         assert_eq!(a.open(), 3);
+    }
+
+    #[test]
+    fn rehome_moves_the_place_to_the_proxied_client() {
+        let a = Admission::new(None, Some(1));
+        let balancer: IpAddr = "10.0.0.9".parse().unwrap();
+        let client: IpAddr = "192.0.2.1".parse().unwrap();
+        // A PROXY listener counts no IP at accept, then the client's once the header names it.
+        assert!(a.admit(None) && a.admit(None));
+        assert!(a.rehome(None, client));
+        assert!(!a.rehome(None, client), "the client is at its cap");
+        a.release(None);
+        a.release(Some(client));
+        assert_eq!(a.open(), 0);
+        // Released against the client: it can come back, and the balancer was never counted.
+        assert!(a.admit(None) && a.rehome(None, client));
+        assert!(a.admit(Some(balancer)));
+        assert!(a.rehome(Some(balancer), client) == false);
+        assert!(a.rehome(Some(balancer), balancer));
     }
 }

@@ -844,6 +844,20 @@ impl Conns {
             Ok(riptide_codec::ProxyParse::Done { consumed, header }) => {
                 let rest = conn.inbound.split_off(consumed);
                 conn.inbound.clear();
+                let before = match conn.peer {
+                    PeerAddr::Inet(a) => Some(a.ip()),
+                    PeerAddr::Unix(_) => None,
+                };
+                let client = header.source.map(|a| a.ip()).or(before);
+                // Accepted without a per-IP place: take it for the client now (or the
+                // balancer itself when the header names nobody, a LOCAL or UNKNOWN header).
+                if let (true, Some(client)) = (conn.admitted, client) {
+                    if !self.admission.rehome(None, client) {
+                        // Still awaiting its header: released without a per-IP place.
+                        let _ = self.destroy(id, Some(Error::TooManyConnections));
+                        return None;
+                    }
+                }
                 if let Some(src) = header.source {
                     conn.peer = PeerAddr::Inet(src);
                 }
@@ -935,9 +949,10 @@ impl Conns {
             }
         }
         if conn.admitted {
+            // A connection still awaiting its PROXY header holds no per-IP place yet.
             let ip = match conn.peer {
-                PeerAddr::Inet(a) => Some(a.ip()),
-                PeerAddr::Unix(_) => None,
+                PeerAddr::Inet(a) if conn.proxy.is_none() => Some(a.ip()),
+                _ => None,
             };
             self.admission.release(ip);
         }

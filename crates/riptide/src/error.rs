@@ -39,6 +39,10 @@ pub enum Error {
     /// the peer is gone or the path is dead.
     #[error("KCP dead link: a segment was retransmitted too often without an ack")]
     KcpDeadLink,
+    /// A bug inside riptide (a panic) while handling this connection: it was destroyed so the
+    /// reactor, and every other connection, could go on.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A framing error from the connection's codec (too long, corrupt, unencodable).
     #[error(transparent)]
     Frame(#[from] riptide_codec::FrameError),
@@ -48,6 +52,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// [`Error::Internal`] from a caught panic's payload (its message when it has one).
+    pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Error {
+        let text = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into());
+        Error::Internal(text)
+    }
+
     /// The stable, Node-style code of this error (`ERR_*`, or the errno name for OS errors).
     pub fn code(&self) -> &'static str {
         match self {
@@ -60,6 +74,7 @@ impl Error {
             Error::OutboundFull => "ERR_OUTBOUND_FULL",
             Error::MessageTooLarge { .. } => "ERR_MESSAGE_TOO_LARGE",
             Error::KcpDeadLink => "ERR_KCP_DEAD_LINK",
+            Error::Internal(_) => "ERR_INTERNAL",
             Error::Frame(e) => e.code(),
             Error::Io(e) => io_code(e),
         }

@@ -72,7 +72,7 @@ pub struct ListenOptions {
     /// other transports.
     pub kcp: Option<KcpOptions>,
 }
-pub use reactor::{DrainStatus, Reactor, ReactorConfig, ReactorStats, TurnOutcome};
+pub use reactor::{DrainStatus, Reactor, ReactorConfig, ReactorStats, TurnOutcome, MAX_DATAGRAM};
 pub use remote::{Command, Completion, Remote, Task};
 pub use slab::{ConnId, MAX_SLOTS};
 pub use socket::{KeepAlive, SocketOptions};

@@ -14,6 +14,7 @@ use crate::{ConnId, Conns, Error, EventHandler, KcpOptions, ListenOptions, Share
 use mio::{Events, Interest, Poll, Token, Waker};
 use riptide_codec::Decoded;
 use std::io::{self, Read};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,14 +24,18 @@ use std::time::{Duration, Instant};
 const WAKER: Token = Token(usize::MAX);
 const FIRST_LISTENER: usize = usize::MAX - 1;
 
+/// Bytes that hold any UDP payload (65,507 over IPv4, 65,527 over IPv6 without jumbograms).
+pub const MAX_DATAGRAM: usize = 64 * 1024;
+
 /// Limits on the work one [`Reactor::turn`] does, so one busy peer cannot starve the others
 /// or the JS thread, and the socket options of its listeners and connections.
 #[derive(Clone, Debug)]
 pub struct ReactorConfig {
     /// Most readiness events (and inbox commands) handled per turn; the rest wait.
     pub event_budget: usize,
-    /// Size of the reactor's read buffer: the most bytes one read delivers (gnet's
-    /// `ReadBufferCap`).
+    /// The most bytes one stream read delivers (gnet's `ReadBufferCap`). Datagrams are read
+    /// whole whatever this says (into a buffer of at least [`MAX_DATAGRAM`] bytes): a UDP read
+    /// into a smaller buffer would cut the datagram silently.
     pub read_buffer_size: usize,
     /// Once a turn has read this many bytes, further readable connections wait for the next
     /// turn. Bounds what one turn hands a driver to at most this plus one read buffer.
@@ -156,7 +161,7 @@ impl Reactor {
         let conns = Conns::new(poll.registry().try_clone()?, &config, load);
         Ok(Reactor {
             events: Events::with_capacity(config.event_budget),
-            read_buf: vec![0; config.read_buffer_size],
+            read_buf: vec![0; config.read_buffer_size.max(MAX_DATAGRAM)],
             peers: vec![remote.clone()],
             balancer: Balancer::new(LoadBalancing::RoundRobin),
             poll,
@@ -888,7 +893,14 @@ impl Reactor {
                 PeerAddr::Inet(a) => Some(a.ip()),
                 PeerAddr::Unix(_) => None,
             };
-            if !self.conns.admission().admit(ip) {
+            // A PROXY listener's peer is the balancer: its per-IP place is taken against the
+            // client the header names (`Conns::proxy_parsed`).
+            let counted = if self.codecs[index].proxy.is_some() {
+                None
+            } else {
+                ip
+            };
+            if !self.conns.admission().admit(counted) {
                 // Over a cap: dropping the stream refuses the connection.
                 continue;
             }
@@ -1009,8 +1021,14 @@ impl Reactor {
         conn.hup_seen |= read_closed;
         // Datagram sockets are read until empty: each read takes one datagram.
         let again = conn.hup_seen || conn.stream.is_datagram();
+        // Streams read at most `read_buffer_size`; a datagram is read whole.
+        let cap = if conn.stream.is_datagram() {
+            self.read_buf.len()
+        } else {
+            self.config.read_buffer_size.clamp(1, self.read_buf.len())
+        };
         let result = loop {
-            match conn.stream.read(&mut self.read_buf) {
+            match conn.stream.read(&mut self.read_buf[..cap]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => break other,
             }
@@ -1035,7 +1053,7 @@ impl Reactor {
                 } else {
                     deliver(&mut self.conns, handler, id, &self.read_buf[..n]);
                 }
-                if n == self.read_buf.len() || again {
+                if n == cap || again {
                     self.again.push(token);
                 }
                 n
@@ -1117,12 +1135,13 @@ fn deliver<H: EventHandler>(conns: &mut Conns, handler: &mut H, id: ConnId, fres
         conns.note_partial(id);
         return;
     };
-    let src: &[u8] = if held.is_empty() {
-        fresh
-    } else {
+    // Held bytes grow in place (amortised), so a large frame arriving in many reads costs
+    // linear time; fresh bytes are decoded straight from the read buffer.
+    let from_held = !held.is_empty();
+    if from_held {
         held.extend_from_slice(fresh);
-        &held
-    };
+    }
+    let src: &[u8] = if from_held { &held } else { fresh };
     let open = |conns: &Conns| {
         conns
             .slab
@@ -1131,31 +1150,51 @@ fn deliver<H: EventHandler>(conns: &mut Conns, handler: &mut H, id: ConnId, fres
     };
     let mut used = 0;
     while open(conns) {
-        match codec.decode(&src[used..]) {
+        let rest = src.get(used..).unwrap_or_default();
+        // A codec bug (a panic on some input) costs this connection, not the process.
+        let decoded = match catch_unwind(AssertUnwindSafe(|| codec.decode(rest))) {
+            Ok(d) => d,
+            Err(panic) => {
+                let _ = conns.destroy(id, Some(Error::from_panic(&*panic)));
+                used = src.len();
+                break;
+            }
+        };
+        // A codec never claims more than it was given; clamping keeps a faulty one in range.
+        let advance = |used: usize, consumed: usize| used.saturating_add(consumed).min(src.len());
+        match decoded {
             Decoded::Frame {
                 consumed,
                 start,
                 end,
             } => {
-                handler.on_traffic(conns, id, &src[used + start..used + end]);
-                used += consumed;
+                if let Some(frame) = rest.get(start..end) {
+                    handler.on_traffic(conns, id, frame);
+                }
+                used = advance(used, consumed);
             }
             Decoded::Owned { consumed, frame } => {
                 handler.on_traffic(conns, id, &frame);
-                used += consumed;
+                used = advance(used, consumed);
             }
             Decoded::Reply { bytes } => {
                 let _ = conns.write_unframed(id, bytes);
             }
-            Decoded::Skip { consumed } => used += consumed,
+            Decoded::Skip { consumed } => used = advance(used, consumed),
             Decoded::Error { consumed, error } => {
-                used += consumed;
+                used = advance(used, consumed);
                 handler.on_error(conns, id, &Error::Frame(error));
             }
             Decoded::NeedMore => break,
         }
     }
-    let rest = src[used..].to_vec();
+    let rest = if from_held {
+        // Only consumed frames move the rest down; a partial frame keeps its buffer.
+        held.drain(..used);
+        held
+    } else {
+        fresh[used..].to_vec()
+    };
     if let Some(conn) = conns.slab.get_mut(id) {
         conn.decoder = Some(codec);
         conn.inbound = rest;

@@ -166,3 +166,55 @@ fn retain_redelivers_unconsumed_bytes_with_the_next_ones() {
     );
     stop.stop();
 }
+
+/// A codec with a bug: it panics on a `!` in its input, and frames each byte otherwise.
+#[derive(Debug)]
+struct Panicky;
+
+impl riptide::codec::Decoder for Panicky {
+    fn decode(&mut self, buf: &[u8]) -> riptide::codec::Decoded {
+        match buf.first() {
+            None => riptide::codec::Decoded::NeedMore,
+            Some(b'!') => panic!("codec bug on purpose"),
+            Some(_) => riptide::codec::Decoded::Frame {
+                consumed: 1,
+                start: 0,
+                end: 1,
+            },
+        }
+    }
+}
+
+impl riptide::codec::Encoder for Panicky {
+    fn encode(&mut self, body: &[u8], out: &mut Vec<u8>) -> Result<(), riptide::codec::FrameError> {
+        out.extend_from_slice(body);
+        Ok(())
+    }
+}
+
+impl riptide::codec::CodecFactory for Panicky {
+    fn new_codec(&self) -> Box<dyn riptide::codec::Codec> {
+        Box::new(Panicky)
+    }
+}
+
+#[test]
+fn a_panicking_codec_costs_its_connection_with_err_internal_and_nothing_else() {
+    let (addr, stop, rx) = start(EngineConfig {
+        listen: ListenOptions {
+            codec: Some(Arc::new(Panicky)),
+            ..ListenOptions::default()
+        },
+        ..EngineConfig::default()
+    });
+    let mut bad = TcpStream::connect(addr).unwrap();
+    bad.write_all(b"a!").unwrap();
+    assert_eq!(rx.recv().unwrap(), "frame a");
+    assert_eq!(rx.recv().unwrap(), "close ERR_INTERNAL");
+    let mut good = TcpStream::connect(addr).unwrap();
+    good.write_all(b"ok").unwrap();
+    let mut back = [0u8; 2];
+    good.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"ok", "the reactor goes on serving others");
+    stop.stop();
+}

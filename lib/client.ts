@@ -8,6 +8,7 @@ import { AbortError, InvalidOptionError, type RiptideError } from './errors'
 import type { EventHandler } from './handler'
 import { resolveServeOptions, type ServeOptions } from './options'
 import { Reactor } from './reactor'
+import { int, knownKeys, ms } from './validate'
 
 /** Reconnection after a connection is lost (not after `close()`). */
 export interface ReconnectOptions {
@@ -23,28 +24,29 @@ export interface ReconnectOptions {
   maxAttempts?: number
 }
 
+/** The options of {@link ServeOptions} a client takes (its connections' options). */
+const CONNECTION_KEYS = [
+  'codec',
+  'tcpNoDelay',
+  'tcpKeepAlive',
+  'socketRecvBuffer',
+  'socketSendBuffer',
+  'readBufferCap',
+  'writeBufferCap',
+  'writeHighWaterMark',
+  'writeLowWaterMark',
+  'maxOutbound',
+  'closeTimeout',
+  'allowHalfOpen',
+  'idleTimeout',
+  'heartbeat',
+  'frameTimeout',
+  'logger',
+  'kcp',
+] as const satisfies readonly (keyof ServeOptions)[]
+
 /** Client options: the connection options of {@link ServeOptions} plus dialing. */
-export interface ClientOptions
-  extends Pick<
-    ServeOptions,
-    | 'codec'
-    | 'tcpNoDelay'
-    | 'tcpKeepAlive'
-    | 'socketRecvBuffer'
-    | 'socketSendBuffer'
-    | 'readBufferCap'
-    | 'writeBufferCap'
-    | 'writeHighWaterMark'
-    | 'writeLowWaterMark'
-    | 'maxOutbound'
-    | 'closeTimeout'
-    | 'allowHalfOpen'
-    | 'idleTimeout'
-    | 'heartbeat'
-    | 'frameTimeout'
-    | 'logger'
-    | 'kcp'
-  > {
+export interface ClientOptions extends Pick<ServeOptions, (typeof CONNECTION_KEYS)[number]> {
   /** Ms a connect may take before failing with `ETIMEDOUT`. Default `10000`; `0` for no limit. */
   connectTimeout?: number
   /** Reconnect lost connections (`true` for the defaults). Default off. */
@@ -52,6 +54,9 @@ export interface ClientOptions
   /** Bytes `write()` may hold while reconnecting (sent on reconnect); beyond, `ERR_OUTBOUND_FULL`. Default `0`: writes throw `ERR_NOT_CONNECTED`. */
   maxQueuedWhileReconnecting?: number
 }
+
+/** The keys of {@link ClientOptions}. */
+const CLIENT_KEYS: readonly (keyof ClientOptions)[] = [...CONNECTION_KEYS, 'connectTimeout', 'reconnect', 'maxQueuedWhileReconnecting']
 
 /** Client callbacks: a server's, plus `onReconnecting`. */
 export interface ClientHandler extends EventHandler {
@@ -73,16 +78,19 @@ function resolveBackoff(r: ReconnectOptions | boolean | undefined): Backoff | un
   if (r === undefined || r === false) return undefined
   const o = r === true ? {} : r
   if (o === null || typeof o !== 'object') throw new InvalidOptionError('options.reconnect must be an object or a boolean')
-  const num = (name: string, v: unknown, min: number) => {
-    if (typeof v !== 'number' || Number.isNaN(v) || v < min) throw new InvalidOptionError(`options.reconnect.${name} must be a number >= ${min}`)
-    return v
+  knownKeys('options.reconnect', o, ['initialDelay', 'maxDelay', 'factor', 'jitter', 'maxAttempts'])
+  const factor = o.factor ?? 2
+  if (typeof factor !== 'number' || !Number.isFinite(factor) || factor < 1 || factor > 1000) {
+    throw new InvalidOptionError(`options.reconnect.factor must be a number in [1, 1000], got ${String(factor)}`)
   }
+  const attempts = o.maxAttempts ?? Infinity
   const backoff: Backoff = {
-    initialDelay: num('initialDelay', o.initialDelay ?? 100, 0),
-    maxDelay: num('maxDelay', o.maxDelay ?? 30_000, 0),
-    factor: num('factor', o.factor ?? 2, 1),
+    initialDelay: ms('options.reconnect.initialDelay', o.initialDelay ?? 100),
+    maxDelay: ms('options.reconnect.maxDelay', o.maxDelay ?? 30_000),
+    factor,
     jitter: o.jitter ?? 'full',
-    maxAttempts: num('maxAttempts', o.maxAttempts ?? Infinity, 1),
+    // Unlimited by default; a count otherwise.
+    maxAttempts: attempts === Infinity ? attempts : int('options.reconnect.maxAttempts', attempts, 1, Number.MAX_SAFE_INTEGER),
   }
   if (backoff.jitter !== 'full' && backoff.jitter !== 'none') throw new InvalidOptionError("options.reconnect.jitter must be 'full' or 'none'")
   return backoff
@@ -101,17 +109,13 @@ export class Client {
   /** A client whose connections call `handler`. */
   constructor(handler: ClientHandler, options: ClientOptions = {}) {
     if (handler === null || typeof handler !== 'object') throw new InvalidOptionError('handler must be an object of callbacks')
+    if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
+    knownKeys('client options', options, CLIENT_KEYS)
     const { connectTimeout, reconnect, maxQueuedWhileReconnecting, ...rest } = options
     const o = resolveServeOptions(rest)
-    this.#connectTimeout = connectTimeout ?? 10_000
-    if (typeof this.#connectTimeout !== 'number' || !(this.#connectTimeout >= 0)) {
-      throw new InvalidOptionError('options.connectTimeout must be a number of ms >= 0')
-    }
+    this.#connectTimeout = ms('options.connectTimeout', connectTimeout ?? 10_000)
     this.#backoff = resolveBackoff(reconnect)
-    this.#queueLimit = maxQueuedWhileReconnecting ?? 0
-    if (!Number.isInteger(this.#queueLimit) || this.#queueLimit < 0) {
-      throw new InvalidOptionError('options.maxQueuedWhileReconnecting must be an integer >= 0')
-    }
+    this.#queueLimit = int('options.maxQueuedWhileReconnecting', maxQueuedWhileReconnecting ?? 0, 0, 2 ** 31 - 1)
     this.#handler = handler
     this.#reactor = new Reactor(handler, o)
     this.#reactor.listen([])

@@ -12,6 +12,7 @@
  * ```
  */
 import { InvalidOptionError } from './errors'
+import { bool as checkBool, int as checkInt, knownKeys } from './validate'
 
 /** Lines ending in `\n` or `\r\n`. */
 export interface LineCodec {
@@ -85,16 +86,12 @@ export interface Http1Codec {
 /** Any codec. */
 export type Codec = LineCodec | DelimiterCodec | FixedLengthCodec | LengthFieldCodec | Http1Codec
 
-function int(name: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new InvalidOptionError(`codec ${name} must be an integer in [${min}, ${max}], got ${String(v)}`)
-  }
-  return v
-}
+const int = (name: string, v: unknown, min: number, max: number) => checkInt(`codec ${name}`, v, min, max)
+const bool = (name: string, v: unknown) => checkBool(`codec ${name}`, v)
 
-function bool(name: string, v: unknown): boolean {
-  if (typeof v !== 'boolean') throw new InvalidOptionError(`codec ${name} must be a boolean`)
-  return v
+/** Unknown keys of a codec's options are errors; `kind` is allowed (specs passed back in). */
+function keys(kind: string, o: unknown, known: string[]): void {
+  if (o !== null && typeof o === 'object') knownKeys(`codecs.${kind}() options`, o, ['kind', ...known])
 }
 
 const bytes = (d: string | Uint8Array): Uint8Array => (typeof d === 'string' ? Buffer.from(d) : d)
@@ -103,6 +100,7 @@ const bytes = (d: string | Uint8Array): Uint8Array => (typeof d === 'string' ? B
 export const codecs = {
   /** `\n` / `\r\n` lines. */
   line(o: Partial<Omit<LineCodec, 'kind'>> = {}): LineCodec {
+    keys('line', o, ['maxLength', 'stripDelimiter', 'failFast', 'crlf'])
     return {
       kind: 'line',
       maxLength: int('maxLength', o.maxLength ?? 8192, 1, 2 ** 31 - 1),
@@ -114,6 +112,7 @@ export const codecs = {
 
   /** Custom delimiters (strings are UTF-8). */
   delimiter(o: { delimiters: Array<string | Uint8Array> } & Partial<Omit<DelimiterCodec, 'kind' | 'delimiters'>>): DelimiterCodec {
+    keys('delimiter', o, ['delimiters', 'maxFrameLength', 'stripDelimiter', 'failFast'])
     if (!Array.isArray(o?.delimiters) || o.delimiters.length === 0) {
       throw new InvalidOptionError('codec delimiters must be a non-empty array')
     }
@@ -132,6 +131,7 @@ export const codecs = {
 
   /** Fixed-size frames. */
   fixedLength(o: { frameLength: number }): FixedLengthCodec {
+    keys('fixedLength', o, ['frameLength'])
     return { kind: 'fixedLength', frameLength: int('frameLength', o?.frameLength, 1, 2 ** 31 - 1) }
   },
 
@@ -142,6 +142,7 @@ export const codecs = {
    * `ERR_HTTP_BODY_TOO_LARGE`); answer 400/431/413 and close.
    */
   http1(o: Partial<Omit<Http1Codec, 'kind'>> = {}): Http1Codec {
+    keys('http1', o, ['maxHeaderSize', 'maxHeaders', 'maxBodySize'])
     return {
       kind: 'http1',
       maxHeaderSize: int('maxHeaderSize', o.maxHeaderSize ?? 16384, 64, 1 << 24),
@@ -152,6 +153,17 @@ export const codecs = {
 
   /** A length field, netty's `LengthFieldBasedFrameDecoder` + `LengthFieldPrepender`. */
   lengthField(o: Partial<Omit<LengthFieldCodec, 'kind'>> = {}): LengthFieldCodec {
+    keys('lengthField', o, [
+      'byteOrder',
+      'maxFrameLength',
+      'lengthFieldOffset',
+      'lengthFieldLength',
+      'lengthAdjustment',
+      'initialBytesToStrip',
+      'failFast',
+      'lengthIncludesLengthFieldLength',
+      'prependerAdjustment',
+    ])
     const lengthFieldOffset = int('lengthFieldOffset', o.lengthFieldOffset ?? 0, 0, 2 ** 31 - 1)
     const lengthFieldLength = o.lengthFieldLength ?? 4
     if (![1, 2, 3, 4, 8].includes(lengthFieldLength)) {

@@ -1,7 +1,9 @@
 /** The connection object handed to callbacks, and the serialisable handle that names it. */
 import { asyncWrite, type WriteCallback } from './async'
-import { ConnClosedError, InvalidOptionError, NotConnectedError, OutboundFullError, type RiptideError } from './errors'
+import { isIP } from 'node:net'
+import { ConnClosedError, InvalidAddressError, InvalidOptionError, NotConnectedError, OutboundFullError, type RiptideError } from './errors'
 import type { NativeEngine } from './native'
+import { int, ms as checkMs } from './validate'
 
 /**
  * Names one connection across threads: plain numbers, so it survives `postMessage`. Use it
@@ -269,6 +271,9 @@ export class Conn {
   /** UDP only: sends one datagram to any `address:port` from this connection's socket (gnet's `SendTo`). */
   sendTo(data: Uint8Array | string, address: string, port: number): void {
     if (this.udpSocket === undefined) throw new InvalidOptionError('sendTo() needs a UDP connection')
+    // Checked here, not natively: inside a batch the datagram is only staged.
+    if (isIP(address) === 0) throw new InvalidAddressError(`sendTo: ${JSON.stringify(address)} is not an IP address`)
+    int('sendTo port', port, 0, 65535)
     this.#sink.sendTo(this.udpSocket, address, port, toBytes(data))
   }
 
@@ -369,7 +374,7 @@ export class Conn {
    */
   setTimeout(ms: number, cb: () => void): number {
     this.#check()
-    if (typeof ms !== 'number' || !(ms >= 0)) throw new InvalidOptionError('setTimeout needs a delay in ms >= 0')
+    checkMs('setTimeout delay', ms)
     const token = this.#sink.token()
     ;(this.#timers ??= new Map()).set(token, cb)
     this.#sink.call((n) => n.setTimer(this.slot, this.generation, ms, token))

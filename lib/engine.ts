@@ -9,7 +9,9 @@ import { EngineStoppedError, InvalidOptionError, RiptideError } from './errors'
 import type { EventHandler } from './handler'
 import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options'
 import { checkCodec } from './codecs'
+import { knownKeys, ms } from './validate'
 import { type ListenSpec, Reactor, type StopCounts } from './reactor'
+import type { NativeEngine } from './native'
 import type { WorkerMessage, WorkerSetup } from './worker'
 
 /** A bound listener. */
@@ -34,6 +36,11 @@ export class Engine {
     this.#reactor = reactor
     this.#workers = workers
     this.#listeners = reactor.nativeEngine.listeners()
+  }
+
+  /** @internal The native reactor 0, for test hooks (`__test__/hostile`). */
+  get [Symbol.for('riptide.native')](): NativeEngine {
+    return this.#reactor.nativeEngine
   }
 
   /** The port of the first listener. */
@@ -79,8 +86,11 @@ export class Engine {
    * connections drained and how many were reset; calling it again returns the same promise.
    */
   stop(options?: StopOptions): Promise<StopCounts> {
-    const drain = options?.drainTimeout ?? 0
-    if (typeof drain !== 'number' || !(drain >= 0)) throw new InvalidOptionError('drainTimeout must be a number of ms >= 0')
+    if (options !== undefined) {
+      if (options === null || typeof options !== 'object') throw new InvalidOptionError('stop options must be an object')
+      knownKeys('stop options', options, ['drainTimeout'])
+    }
+    const drain = ms('drainTimeout', options?.drainTimeout ?? 0)
     this.#stopping ??= (async () => {
       const [mine, ...theirs] = await Promise.all([this.#reactor.stop(drain), ...this.#workers.map((w) => stopWorker(w, drain))])
       const counts = [mine, ...theirs].reduce((a, b) => ({ drained: a.drained + b.drained, reset: a.reset + b.reset }))
@@ -209,13 +219,12 @@ export async function serve(
     throw new InvalidOptionError('address must be a URL string, a { url, codec } object, or a non-empty array of them')
   }
   for (const l of listeners) {
+    knownKeys('listener', l, ['url', 'codec', 'proxyProtocol', 'proxyTimeout'])
     if (l.codec !== undefined) l.codec = checkCodec(l.codec)
     if (l.proxyProtocol !== undefined && !['v1', 'v2', 'any'].includes(l.proxyProtocol)) {
       throw new InvalidOptionError("proxyProtocol must be 'v1', 'v2' or 'any'")
     }
-    if (l.proxyTimeout !== undefined && !(typeof l.proxyTimeout === 'number' && l.proxyTimeout > 0)) {
-      throw new InvalidOptionError('proxyTimeout must be a number of ms > 0')
-    }
+    if (l.proxyTimeout !== undefined) ms('proxyTimeout', l.proxyTimeout, 1)
   }
   if (handler === null || typeof handler !== 'object') {
     throw new InvalidOptionError('handler must be an object of callbacks')

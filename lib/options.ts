@@ -3,6 +3,7 @@ import { isIP } from 'node:net'
 import { checkCodec, type Codec } from './codecs'
 import { InvalidOptionError } from './errors'
 import { consoleLogger, type Logger } from './logger'
+import { bool as checkBool, int as checkInt, knownKeys, ms as checkMs } from './validate'
 
 /** How an engine with several reactors spreads new connections (gnet's policies). */
 export type LoadBalancing = 'round-robin' | 'least-connections' | 'source-addr-hash'
@@ -209,16 +210,16 @@ export const DEFAULT_SERVE_OPTIONS: Readonly<ResolvedServeOptions> = Object.free
   kcp: DEFAULT_KCP_OPTIONS,
 } as ResolvedServeOptions)
 
-function int(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(`options.${name} must be an integer in [${min}, ${max}], got ${String(value)}`)
-  }
-  return value
-}
+const int = (name: string, value: unknown, min: number, max: number) => checkInt(`options.${name}`, value, min, max)
+const bool = (name: string, value: unknown) => checkBool(`options.${name}`, value)
+const ms = (name: string, value: unknown, min = 0) => checkMs(`options.${name}`, value, min)
 
-function bool(name: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new InvalidOptionError(`options.${name} must be a boolean, got ${String(value)}`)
-  return value
+/** Keys of a listener (`serve([{ url, ... }])`), not of the options: named when misplaced. */
+const LISTENER_KEYS: readonly string[] = ['url', 'codec', 'proxyProtocol', 'proxyTimeout']
+
+/** Explains a listener key given as an engine option. */
+export function listenerKeyHint(key: string): string | undefined {
+  return LISTENER_KEYS.includes(key) && key !== 'codec' ? `'${key}' is a listener option: serve([{ url, ${key} }], handler)` : undefined
 }
 
 const POLICIES: readonly LoadBalancing[] = ['round-robin', 'least-connections', 'source-addr-hash']
@@ -228,6 +229,7 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
   if (options !== undefined && (options === null || typeof options !== 'object')) {
     throw new InvalidOptionError('options must be an object')
   }
+  knownKeys('options', options ?? {}, Object.keys(DEFAULT_SERVE_OPTIONS), listenerKeyHint)
   const defined = Object.fromEntries(Object.entries(options ?? {}).filter(([, v]) => v !== undefined))
   const o = { ...DEFAULT_SERVE_OPTIONS, ...defined } as ResolvedServeOptions
   int('reactors', o.reactors, 1, 256)
@@ -253,7 +255,7 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
   int('eventBudget', o.eventBudget, 1, 1 << 20)
   int('readBudget', o.readBudget, 0, 1 << 30)
   if (typeof o.bindToDevice !== 'string') throw new InvalidOptionError('options.bindToDevice must be a string')
-  int('udpSessionTimeout', o.udpSessionTimeout, 0, 2 ** 31 - 1)
+  ms('udpSessionTimeout', o.udpSessionTimeout)
   int('maxUdpSessions', o.maxUdpSessions, 1, 1 << 24)
   if (typeof o.multicastInterface !== 'string' || (o.multicastInterface !== '' && isIP(o.multicastInterface) !== 4)) {
     throw new InvalidOptionError('options.multicastInterface must be an IPv4 address')
@@ -264,14 +266,15 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
   int('writeHighWaterMark', o.writeHighWaterMark, 1, 2 ** 31 - 1)
   int('writeLowWaterMark', o.writeLowWaterMark, 0, o.writeHighWaterMark)
   int('maxOutbound', o.maxOutbound, 0, 2 ** 31 - 1)
-  int('closeTimeout', o.closeTimeout, 0, 2 ** 31 - 1)
+  ms('closeTimeout', o.closeTimeout)
   bool('allowHalfOpen', o.allowHalfOpen)
   int('maxConnections', o.maxConnections, 0, 2 ** 31 - 1)
-  int('frameTimeout', o.frameTimeout, 0, 2 ** 31 - 1)
+  ms('frameTimeout', o.frameTimeout)
   if (o.codec !== undefined) o.codec = checkCodec(o.codec)
   int('maxConnectionsPerIp', o.maxConnectionsPerIp, 0, 2 ** 31 - 1)
   const idle = (o.idleTimeout ?? {}) as IdleTimeout
   if (idle === null || typeof idle !== 'object') throw new InvalidOptionError('options.idleTimeout must be an object')
+  knownKeys('options.idleTimeout', idle, ['read', 'write', 'all', 'observeOutput'])
   o.idleTimeout = {
     read: int('idleTimeout.read', idle.read ?? 0, 0, 2 ** 31 - 1),
     write: int('idleTimeout.write', idle.write ?? 0, 0, 2 ** 31 - 1),
@@ -281,6 +284,7 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
   if (o.heartbeat !== undefined) {
     const hb = o.heartbeat as Heartbeat
     if (hb === null || typeof hb !== 'object') throw new InvalidOptionError('options.heartbeat must be an object')
+    knownKeys('options.heartbeat', hb, ['interval', 'timeout', 'ping'])
     if (typeof hb.ping !== 'string' && !(hb.ping instanceof Uint8Array)) {
       throw new InvalidOptionError('options.heartbeat.ping must be a string or Uint8Array')
     }
@@ -294,6 +298,7 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
   if (o.tcpKeepAlive !== undefined) {
     const ka = o.tcpKeepAlive as TcpKeepAlive
     if (ka === null || typeof ka !== 'object') throw new InvalidOptionError('options.tcpKeepAlive must be an object')
+    knownKeys('options.tcpKeepAlive', ka, ['idle', 'interval', 'count'])
     const idle = int('tcpKeepAlive.idle', ka.idle, 1000, 2 ** 31 - 1)
     o.tcpKeepAlive = {
       idle,
@@ -307,6 +312,7 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
 /** Fills and checks {@link KcpOptions}. */
 function resolveKcp(kcp: KcpOptions): Required<KcpOptions> {
   if (kcp === null || typeof kcp !== 'object') throw new InvalidOptionError('options.kcp must be an object')
+  knownKeys('options.kcp', kcp, Object.keys(DEFAULT_KCP_OPTIONS))
   const defined = Object.fromEntries(Object.entries(kcp).filter(([, v]) => v !== undefined))
   const k = { ...DEFAULT_KCP_OPTIONS, ...defined } as Required<KcpOptions>
   bool('kcp.nodelay', k.nodelay)

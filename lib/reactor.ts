@@ -38,6 +38,8 @@ import type { EventHandler, IdleKind } from './handler'
 import { log, type Logger } from './logger'
 import { native, type NativeEngine } from './native'
 import type { ResolvedServeOptions } from './options'
+import { ms } from './validate'
+import { markAsUntransferable } from 'node:worker_threads'
 
 /** The native form of the options. */
 export function nativeOptions(o: ResolvedServeOptions) {
@@ -151,6 +153,8 @@ export class Reactor implements ConnSink {
   /** Bytes `onTraffic` did not consume in this batch, per connection (kept in order). */
   readonly #tails = new Map<Conn, Uint8Array>()
   #native!: NativeEngine
+  /** The batch arena's buffer last marked untransferable. */
+  #arena: ArrayBufferLike | undefined
   #inBatch = false
   #used = 0
   #nextToken = 1
@@ -166,6 +170,9 @@ export class Reactor implements ConnSink {
     this.#options = options
     this.#hooks = hooks
     this.stopped = new Promise((resolve) => (this.#markStopped = resolve))
+    // Rust reads the staging arrays between batches: they must never move to another thread.
+    markAsUntransferable(this.#ops.buffer)
+    markAsUntransferable(this.#bytes.buffer)
   }
 
   /** Binds the listeners and starts reactor 0 of a new engine. Throws riptide errors. */
@@ -360,7 +367,13 @@ export class Reactor implements ConnSink {
 
   /** Stages the bytes to redeliver in front of the connection's next data. */
   #retain(conn: Conn, tail: Uint8Array): void {
-    if (!conn.open || tail.length > STAGED_BYTES) return
+    if (!conn.open) return
+    if (tail.length > STAGE_MAX_WRITE) {
+      // Too big to stage: handed over directly (after what was staged before it).
+      this.flush()
+      this.call((n) => n.retain(conn.slot, conn.generation, tail))
+      return
+    }
     if (this.#ops[0] >= STAGED_OPS || this.#used + tail.length > STAGED_BYTES) this.flush()
     this.#bytes.set(tail, this.#used)
     this.#stage(OP_RETAIN, conn, this.#used, tail.length)
@@ -378,6 +391,13 @@ export class Reactor implements ConnSink {
 
   /** Called by the native driver once per wake with the batch of events. */
   readonly #dispatch = (count: number, meta: Int32Array, arena: Uint8Array): void => {
+    if (arena.buffer !== this.#arena) {
+      // The batch arrays are shared with Rust: a transfer (postMessage, structuredClone)
+      // would free memory Rust writes. New arrays come when a batch outgrows the old ones.
+      markAsUntransferable(arena.buffer)
+      markAsUntransferable(meta.buffer)
+      this.#arena = arena.buffer
+    }
     this.#inBatch = true
     this.#used = 0
     const h = this.#handler
@@ -569,8 +589,16 @@ export class Reactor implements ConnSink {
     } catch (err) {
       this.report(err, undefined, 'onTick')
     }
-    const ms = typeof next === 'number' && Number.isFinite(next) && next >= 0 ? next : -1
-    this.#native.scheduleTick(ms)
+    let delay = -1
+    if (typeof next === 'number') {
+      try {
+        delay = ms('onTick return value', next)
+      } catch (err) {
+        // A bad delay stops the ticker, loudly.
+        this.report(err, undefined, 'onTick')
+      }
+    }
+    this.#native.scheduleTick(delay)
   }
 
   /** Routes an exception from a user callback to `onError`, or the logger. */
@@ -583,11 +611,10 @@ export class Reactor implements ConnSink {
     try {
       onError.call(this.#handler, err, conn)
     } catch (fatal) {
-      // An error handler that throws is a bug in the program: surface it as an uncaught
-      // exception, after the batch, so no other connection's events are lost.
-      queueMicrotask(() => {
-        throw fatal
-      })
+      // An error handler that throws must not take the process down with it (nor loop back
+      // into itself): both errors go to the logger and the engine goes on.
+      log(this.#logger, 'error', `onError threw while handling an exception from ${where}`, fatal)
+      log(this.#logger, 'error', `the exception from ${where}`, err)
     }
   }
 }

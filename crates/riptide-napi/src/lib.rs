@@ -545,6 +545,13 @@ impl NativeEngine {
         })
     }
 
+    /// Keeps `data` (what `onTraffic` did not consume) to deliver again in front of the next
+    /// bytes: the path for tails too large to stage.
+    #[napi]
+    pub fn retain(&self, env: Env, slot: u32, generation: u32, data: &[u8]) -> Result<()> {
+        self.on_conn(&env, slot, generation, |r, id| r.conns().retain(id, data))
+    }
+
     /// Writes several buffers as one (`writev`).
     #[napi]
     pub fn writev(

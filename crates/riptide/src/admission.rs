@@ -138,7 +138,10 @@ mod tests {
         // Released against the client: it can come back, and the balancer was never counted.
         assert!(a.admit(None) && a.rehome(None, client));
         assert!(a.admit(Some(balancer)));
-        assert!(!a.rehome(Some(balancer), client), "the client is still at its cap");
+        assert!(
+            !a.rehome(Some(balancer), client),
+            "the client is still at its cap"
+        );
         assert!(a.rehome(Some(balancer), balancer));
     }
 }

@@ -204,17 +204,16 @@ test('item 15: a UDP datagram longer than readBufferCap arrives whole', async (t
 })
 
 test('item 16: stop({ drainTimeout }) called inside a callback still gives every onClose', async (t) => {
-  const closes: string[] = []
-  let engine: Engine | undefined
+  const closes: number[] = []
   let stopping: Promise<unknown> | undefined
-  engine = await serve('tcp://127.0.0.1:0', {
-    onTraffic(conn, data) {
-      if (Buffer.from(data).toString() === 'stop') stopping = engine!.stop({ drainTimeout: 2000 })
+  const engine: Engine = await serve('tcp://127.0.0.1:0', {
+    onTraffic(_conn, data) {
+      if (Buffer.from(data).toString() === 'stop') stopping = engine.stop({ drainTimeout: 2000 })
     },
     onClose: (conn) => void closes.push(conn.id),
   })
   const clients = await Promise.all([connect(engine.port), connect(engine.port), connect(engine.port)])
-  await until(() => engine!.countConnections() === 3)
+  await until(() => engine.countConnections() === 3)
   clients[0].write('stop')
   await until(() => stopping !== undefined)
   const counts = await stopping

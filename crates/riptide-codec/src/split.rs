@@ -101,3 +101,19 @@ impl Splitter {
         }
     }
 }
+
+/// How many bytes at the front of the buffer are known to hold no frame end after `decided`
+/// (made on a buffer of `len` bytes, in which an end was or was not found): the next call
+/// scans from there. After an end, the rest was not scanned; without one, what was not
+/// consumed was.
+pub(crate) fn scanned_after(decided: &Decoded, found_end: bool, len: usize) -> usize {
+    match decided {
+        _ if found_end => 0,
+        Decoded::NeedMore => len,
+        Decoded::Skip { consumed }
+        | Decoded::Error { consumed, .. }
+        | Decoded::Frame { consumed, .. }
+        | Decoded::Owned { consumed, .. } => len.saturating_sub(*consumed),
+        Decoded::Reply { .. } => 0,
+    }
+}

@@ -17,6 +17,8 @@
 mod delimiter;
 mod error;
 mod fixed;
+#[doc(hidden)]
+pub mod harness;
 mod http1;
 mod length_field;
 mod line;

@@ -610,7 +610,8 @@ mod structured {
         let Ok(case) = ProxyCase::arbitrary(&mut Unstructured::new(data)) else {
             return;
         };
-        let src = case.source;
+        // The header carries addresses and ports only (no IPv6 flow label or scope).
+        let src = SocketAddr::new(case.source.ip(), case.source.port());
         let dst = match (src.ip(), case.destination.ip()) {
             (IpAddr::V4(_), IpAddr::V6(_)) => SocketAddr::new(
                 IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
@@ -619,7 +620,7 @@ mod structured {
             (IpAddr::V6(_), IpAddr::V4(ip)) => {
                 SocketAddr::new(IpAddr::V6(ip.to_ipv6_mapped()), case.destination.port())
             }
-            _ => case.destination,
+            (_, ip) => SocketAddr::new(ip, case.destination.port()),
         };
         let mut wire = Vec::new();
         let mut tlvs = Vec::new();

@@ -78,10 +78,15 @@ pub enum Decoded {
     NeedMore,
 }
 
-/// Splits a byte stream into frames. Implementations keep only small state (discard mode);
-/// the caller owns the bytes.
+/// Splits a byte stream into frames. Implementations keep only small state (discard mode, how
+/// far they scanned or parsed); the caller owns the bytes.
 pub trait Decoder: Send {
     /// Decodes from the unconsumed bytes `buf`.
+    ///
+    /// After [`Decoded::NeedMore`] or [`Decoded::Reply`], the next call's `buf` must start with
+    /// the same bytes (more may follow): decoders remember how far they scanned, so a frame
+    /// arriving in many reads costs time linear in its size. A `buf` shorter than the last one
+    /// makes them start over.
     fn decode(&mut self, buf: &[u8]) -> Decoded;
 }
 

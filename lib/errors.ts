@@ -91,6 +91,14 @@ export class FrameTooLongError extends RiptideError {
 /** A frame could not be valid (`ERR_FRAME_CORRUPT`), or a message could not be framed (`ERR_FRAME_UNENCODABLE`). */
 export class FrameError extends RiptideError {}
 
+/**
+ * An HTTP response field that would corrupt the response (header injection): a header name that
+ * is not a token (`ERR_INVALID_HTTP_TOKEN`), a value with a control character such as CR, LF or
+ * NUL (`ERR_INVALID_CHAR`), or a status outside 100-999 (`ERR_HTTP_INVALID_STATUS_CODE`); the
+ * codes are node:http's.
+ */
+export class InvalidHttpFieldError extends RiptideError {}
+
 /** A connection ended because of a socket error; `code` is the errno name (`ECONNRESET`...). */
 export class ConnectionError extends RiptideError {}
 

@@ -14,6 +14,8 @@
  * ```
  */
 
+import { InvalidHttpFieldError } from './errors'
+
 /** One request. */
 export interface HttpRequest {
   method: string
@@ -39,7 +41,6 @@ function latin1(b: Uint8Array, at: number, n: number): string {
   return s
 }
 
-const u16 = (b: Uint8Array, at: number) => b[at] | (b[at + 1] << 8)
 const u32 = (b: Uint8Array, at: number) => (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0
 
 /** True when bytes `[at, at + name.length)` of `b` spell `name` (lowercase ASCII) in any case. */
@@ -72,17 +73,20 @@ class ParsedRequest implements HttpRequest {
   constructor(frame: Uint8Array) {
     let at = 0
     this.minorVersion = frame[at++]
-    const m = u16(frame, at)
-    this.method = latin1(frame, at + 2, m)
-    at += 2 + m
-    const p = u16(frame, at)
-    this.path = latin1(frame, at + 2, p)
-    at += 2 + p
-    this.#count = u16(frame, at)
-    at += 2
+    const m = u32(frame, at)
+    this.method = latin1(frame, at + 4, m)
+    at += 4 + m
+    const p = u32(frame, at)
+    this.path = latin1(frame, at + 4, p)
+    at += 4 + p
+    this.#count = u32(frame, at)
+    at += 4
     this.#first = at
     this.#frame = frame
-    for (let i = 0; i < this.#count; i++) at += 2 + u16(frame, at) + 4 + u32(frame, at + 2 + u16(frame, at))
+    for (let i = 0; i < this.#count; i++) {
+      at += 4 + u32(frame, at)
+      at += 4 + u32(frame, at)
+    }
     this.#bodyAt = at
     const connection = this.header('connection')?.toLowerCase()
     this.keepAlive = this.minorVersion === 1 ? connection !== 'close' : connection === 'keep-alive'
@@ -99,9 +103,9 @@ class ParsedRequest implements HttpRequest {
       const headers: Array<[string, string]> = []
       let at = this.#first
       for (let i = 0; i < this.#count; i++) {
-        const n = u16(f, at)
-        const name = latin1(f, at + 2, n)
-        at += 2 + n
+        const n = u32(f, at)
+        const name = latin1(f, at + 4, n)
+        at += 4 + n
         const v = u32(f, at)
         headers.push([name, latin1(f, at + 4, v)])
         at += 4 + v
@@ -116,10 +120,10 @@ class ParsedRequest implements HttpRequest {
     const wanted = name.toLowerCase()
     let at = this.#first
     for (let i = 0; i < this.#count; i++) {
-      const n = u16(f, at)
-      const v = u32(f, at + 2 + n)
-      if (nameIs(f, at + 2, n, wanted)) return latin1(f, at + 6 + n, v)
-      at += 6 + n + v
+      const n = u32(f, at)
+      const v = u32(f, at + 4 + n)
+      if (nameIs(f, at + 4, n, wanted)) return latin1(f, at + 8 + n, v)
+      at += 8 + n + v
     }
     return undefined
   }
@@ -147,12 +151,32 @@ export interface HttpResponse {
   body?: Uint8Array | string
 }
 
-/** The bytes of an HTTP/1.1 response, with `Content-Length` set from the body. */
+/** A header name is a token (RFC 9110 §5.1): visible ASCII but delimiters. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+/** A header value may hold HTAB, visible ASCII, SP and obs-text (RFC 9110 §5.5); never CR, LF or NUL. */
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/
+
+/**
+ * The bytes of an HTTP/1.1 response, with `Content-Length` set from the body.
+ *
+ * @throws {InvalidHttpFieldError} `ERR_INVALID_HTTP_TOKEN` for a header name that is not a
+ * token, `ERR_INVALID_CHAR` for a value with a control character (CR, LF, NUL...) or a
+ * character beyond latin1, `ERR_HTTP_INVALID_STATUS_CODE` for a status outside 100-999: what
+ * would let a caller's input split the response or inject headers.
+ */
 export function response(r: HttpResponse = {}): Buffer {
   const status = r.status ?? 200
+  if (!Number.isInteger(status) || status < 100 || status > 999) {
+    throw new InvalidHttpFieldError('ERR_HTTP_INVALID_STATUS_CODE', `invalid status code: ${String(status)}`)
+  }
   const body = r.body === undefined ? Buffer.alloc(0) : typeof r.body === 'string' ? Buffer.from(r.body) : r.body
   let head = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Status'}\r\n`
-  for (const [k, v] of Object.entries(r.headers ?? {})) if (k.toLowerCase() !== 'content-length') head += `${k}: ${v}\r\n`
+  for (const [k, v] of Object.entries(r.headers ?? {})) {
+    if (!TOKEN.test(k)) throw new InvalidHttpFieldError('ERR_INVALID_HTTP_TOKEN', `header name must be a valid HTTP token: ${JSON.stringify(k)}`)
+    const value = String(v)
+    if (INVALID_VALUE.test(value)) throw new InvalidHttpFieldError('ERR_INVALID_CHAR', `invalid character in header ${JSON.stringify(k)}`)
+    if (k.toLowerCase() !== 'content-length') head += `${k}: ${value}\r\n`
+  }
   head += `Content-Length: ${body.byteLength}\r\n\r\n`
   return Buffer.concat([Buffer.from(head, 'latin1'), body])
 }

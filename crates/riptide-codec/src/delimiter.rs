@@ -22,6 +22,9 @@ pub struct DelimiterConfig {
 pub struct DelimiterCodec {
     config: DelimiterConfig,
     split: Splitter,
+    /// No delimiter ends within the first `scanned` bytes of the buffer (the buffer grows
+    /// between calls, so a long frame arriving in small reads is scanned once).
+    scanned: usize,
 }
 
 impl DelimiterCodec {
@@ -40,13 +43,19 @@ impl DelimiterCodec {
         Ok(DelimiterCodec {
             config,
             split: Splitter::default(),
+            scanned: 0,
         })
     }
 }
 
-/// The earliest match of `needle` in `hay`.
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+/// The earliest match of `needle` in `hay` that ends after `from`.
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    let start = from.saturating_sub(needle.len().saturating_sub(1));
+    let at = hay
+        .get(start..)?
+        .windows(needle.len())
+        .position(|w| w == needle)?;
+    start.checked_add(at)
 }
 
 impl Decoder for DelimiterCodec {
@@ -57,11 +66,17 @@ impl Decoder for DelimiterCodec {
             fail_fast: self.config.fail_fast,
             count_last_piece: false,
         };
+        // A shorter buffer than last time is not the same bytes plus more: scan it all.
+        let from = if self.scanned <= buf.len() {
+            self.scanned
+        } else {
+            0
+        };
         let end = self
             .config
             .delimiters
             .iter()
-            .filter_map(|d| find(buf, d).map(|i| (i, d.len())))
+            .filter_map(|d| find(buf, d, from).map(|i| (i, d.len())))
             .min_by_key(|&(i, _)| i);
         // Keep a tail that may be the start of a delimiter split across reads.
         let longest = self
@@ -71,16 +86,20 @@ impl Decoder for DelimiterCodec {
             .map(Vec::len)
             .max()
             .unwrap_or(1);
-        let drop_if_over =
-            (buf.len() as u64 > rule.max).then(|| buf.len() - (longest - 1).min(buf.len()));
-        self.split.decide(buf.len(), end, drop_if_over, &rule)
+        let drop_if_over = (buf.len() as u64 > rule.max)
+            .then(|| buf.len().saturating_sub(longest.saturating_sub(1)));
+        let decided = self.split.decide(buf.len(), end, drop_if_over, &rule);
+        self.scanned = crate::split::scanned_after(&decided, end.is_some(), buf.len());
+        decided
     }
 }
 
 impl Encoder for DelimiterCodec {
     fn encode(&mut self, body: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
-        let delim = &self.config.delimiters[0];
-        if find(body, delim).is_some() {
+        let Some(delim) = self.config.delimiters.first() else {
+            return Err(FrameError::InvalidConfig("no delimiter".into()));
+        };
+        if find(body, delim, 0).is_some() {
             return Err(FrameError::Unencodable(
                 "the message contains the delimiter".into(),
             ));
@@ -92,6 +111,7 @@ impl Encoder for DelimiterCodec {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::decode_all;
@@ -124,5 +144,33 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(err.code(), "ERR_INVALID_ARG_VALUE");
+    }
+
+    // Item 6: a long frame in small reads is scanned once; a delimiter split across reads
+    // is still found.
+    #[test]
+    fn a_long_frame_in_small_reads_is_scanned_once() {
+        let mut c = DelimiterCodec::new(DelimiterConfig {
+            delimiters: vec![b"<END>".to_vec(), b";".to_vec()],
+            max_frame_length: 64 << 20,
+            strip_delimiter: true,
+            fail_fast: true,
+        })
+        .unwrap();
+        let started = std::time::Instant::now();
+        let mut input = vec![b'a'; 8 << 20];
+        input.extend_from_slice(b"<END>b;");
+        let (mut frames, mut held) = (Vec::new(), Vec::new());
+        for piece in input.chunks(3) {
+            held.extend_from_slice(piece);
+            let (f, e, left) = decode_all(&mut c, &held);
+            assert!(e.is_empty());
+            frames.extend(f);
+            held.drain(..held.len() - left);
+        }
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0].len(), 8 << 20);
+        assert_eq!(frames[1], b"b");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
 }

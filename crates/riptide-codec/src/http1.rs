@@ -3,11 +3,36 @@
 //! Each request becomes one frame, a compact descriptor JS decodes lazily (`lib/http1.ts`):
 //!
 //! ```text
-//! u8 minor version | u16 method len, method | u16 target len, target | u16 header count,
-//! (u16 name len, name, u32 value len, value)* | u32 body len, body      (little endian)
+//! u8 minor version | u32 method len, method | u32 target len, target | u32 header count,
+//! (u32 name len, name, u32 value len, value)* | u32 body len, body      (little endian)
 //! ```
 //!
 //! Responses are written as bytes (the encoder passes them through).
+//!
+//! # Message framing (RFC 9112 §6.3), strictly
+//!
+//! Anything a front-end proxy could read differently is refused with `ERR_HTTP_PARSE`, and the
+//! codec then discards the rest of the connection (a byte stream cannot be resynchronised):
+//!
+//! * every line of the head and of the trailers ends in CRLF (a bare LF is refused);
+//! * `Content-Length` appears at most once and is `1*DIGIT` (at most 20 digits, no sign, no
+//!   list, no other characters; the optional whitespace around a field value is not part of it,
+//!   RFC 9110 §5.5). Repeats are refused even when identical, as hyper's and llhttp's strict
+//!   modes do;
+//! * `Transfer-Encoding` appears at most once, is exactly `chunked` (no other or further coding:
+//!   the server cannot decode them, so the answer is 501), never with `Content-Length`, never in
+//!   an HTTP/1.0 request;
+//! * a chunk size is `1*16HEXDIG`, optionally followed by `*(SP / HTAB) ";"` and an extension
+//!   free of control characters, then CRLF; chunk data is followed by CRLF.
+//!
+//! # Cost to the server
+//!
+//! Decoding is incremental: the codec remembers how far it got in the request at the front of
+//! the buffer (head scanned, head parsed once, chunks de-chunked so far), so a request arriving
+//! in many reads costs time linear in its size. A request holds at most
+//! `max_header_size` (head) + `max_body_size` (data) + `max_header_size + max_body_size`
+//! (chunk framing, of which extensions and trailers at most `max_header_size`) wire bytes, plus
+//! its descriptor (about the head's size) and the de-chunked body (`max_body_size`).
 
 use crate::{Decoded, Decoder, Encoder, FrameError};
 use std::mem::MaybeUninit;
@@ -15,9 +40,10 @@ use std::mem::MaybeUninit;
 /// Limits of [`Http1Codec`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Http1Config {
-    /// Most bytes of request line plus headers.
+    /// Most bytes of request line plus headers; also the most bytes of chunk extensions plus
+    /// trailers in one request.
     pub max_header_size: usize,
-    /// Most header fields.
+    /// Most header fields (and most trailer fields).
     pub max_headers: usize,
     /// Most body bytes (after de-chunking).
     pub max_body_size: usize,
@@ -38,9 +64,251 @@ impl Default for Http1Config {
 #[derive(Clone, Debug)]
 pub struct Http1Codec {
     config: Http1Config,
-    /// `100 Continue` was sent for the request at the front of the buffer.
-    continued: bool,
     failed: bool,
+    /// How far decoding of the request at the front of the buffer got.
+    progress: Progress,
+}
+
+/// Decoding progress on the request at the front of the buffer, kept across `decode` calls
+/// (each call sees the same bytes again, plus more).
+#[derive(Clone, Debug, Default)]
+struct Progress {
+    /// Length of the buffer at the last call: a shorter one means the caller started over.
+    seen: usize,
+    /// Bytes at the front already scanned for the end of the head, without finding it.
+    scanned: usize,
+    /// The request line was complete and `httparse` accepted it.
+    line_checked: bool,
+    /// The head, once parsed.
+    head: Option<Head>,
+}
+
+/// A parsed head and the body's progress.
+#[derive(Clone, Debug)]
+struct Head {
+    /// Bytes of the head, its empty line included.
+    len: usize,
+    /// The descriptor up to the body length.
+    descriptor: Vec<u8>,
+    /// `Expect: 100-continue` was asked for.
+    expect_continue: bool,
+    /// `100 Continue` was sent.
+    continued: bool,
+    body: BodyProgress,
+}
+
+/// The body framing a request declares, and how far it got.
+#[derive(Clone, Debug)]
+enum BodyProgress {
+    /// `Content-Length` bytes follow the head (0 when neither header is present).
+    Length(usize),
+    /// `Transfer-Encoding: chunked`.
+    Chunked(Chunked),
+}
+
+/// Where a chunked body's parser is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// A chunk-size line.
+    Size,
+    /// Chunk data, this many bytes to go.
+    Data(usize),
+    /// The CRLF after chunk data.
+    DataEnd,
+    /// Trailer fields, up to an empty line.
+    Trailers,
+}
+
+/// A chunked body being de-chunked. Offsets count from the end of the head.
+#[derive(Clone, Debug)]
+struct Chunked {
+    /// First byte not yet parsed.
+    at: usize,
+    /// Bytes before this offset were scanned for the end of the current line.
+    scanned: usize,
+    phase: Phase,
+    /// The data so far.
+    body: Vec<u8>,
+    /// Framing bytes so far: size lines, CRLFs, trailers.
+    framing: usize,
+    /// Extension and trailer bytes so far.
+    extra: usize,
+}
+
+/// An HTTP error: its code and message.
+type HttpFault = (&'static str, String);
+
+fn parse_error(msg: impl Into<String>) -> HttpFault {
+    ("ERR_HTTP_PARSE", msg.into())
+}
+
+fn too_large_head(msg: impl Into<String>) -> HttpFault {
+    ("ERR_HTTP_HEADER_TOO_LARGE", msg.into())
+}
+
+fn too_large_body(max: usize) -> HttpFault {
+    ("ERR_HTTP_BODY_TOO_LARGE", format!("body over {max} bytes"))
+}
+
+/// Appends a descriptor length, refusing one a `u32` cannot hold.
+fn put_len(out: &mut Vec<u8>, n: usize) -> Result<(), HttpFault> {
+    let n = u32::try_from(n).map_err(|_| too_large_head("field longer than 4 GiB"))?;
+    out.extend_from_slice(&n.to_le_bytes());
+    Ok(())
+}
+
+/// Where a field section (head or trailers) ends.
+enum Scan {
+    /// Its empty line ends just before this offset.
+    End(usize),
+    /// Not yet; no line break before this offset ends it.
+    More(usize),
+}
+
+/// Scans `buf[from..]` for the end of the field section starting at `start` (`from >= start`
+/// and `buf[start..from]` scanned before): its first empty line. Every LF must follow a CR.
+fn scan_section(buf: &[u8], start: usize, from: usize) -> Result<Scan, HttpFault> {
+    let mut at = from;
+    while let Some(rest) = buf.get(at..) {
+        let Some(i) = rest.iter().position(|&b| b == b'\n') else {
+            return Ok(Scan::More(buf.len()));
+        };
+        // `at + i` indexes `buf`, so neither sum can overflow.
+        let lf = at.saturating_add(i);
+        let back = |n: usize| lf.checked_sub(n).and_then(|j| buf.get(j)).copied();
+        if lf <= start || back(1) != Some(b'\r') {
+            return Err(parse_error("bare LF in a request line or field"));
+        }
+        // An empty line is a CRLF at the start, or right after another CRLF.
+        if lf == start.saturating_add(1) || back(2) == Some(b'\n') {
+            return Ok(Scan::End(lf.saturating_add(1)));
+        }
+        at = lf.saturating_add(1);
+    }
+    Ok(Scan::More(buf.len()))
+}
+
+/// `1*DIGIT`, at most 20 digits, as a `u64` (RFC 9110 §8.6: a `Content-Length` value).
+fn parse_content_length(v: &[u8]) -> Result<u64, HttpFault> {
+    if v.is_empty() || v.len() > 20 {
+        return Err(parse_error("Content-Length is not 1 to 20 digits"));
+    }
+    v.iter().try_fold(0u64, |n, &b| {
+        let d = match b {
+            b'0'..=b'9' => u64::from(b.wrapping_sub(b'0')),
+            _ => return Err(parse_error("Content-Length is not 1*DIGIT")),
+        };
+        n.checked_mul(10)
+            .and_then(|n| n.checked_add(d))
+            .ok_or_else(|| parse_error("Content-Length overflows"))
+    })
+}
+
+/// The value of one hex digit.
+fn hex_digit(b: u8) -> Option<u64> {
+    match b {
+        b'0'..=b'9' => Some(b.wrapping_sub(b'0')),
+        b'a'..=b'f' => Some(b.wrapping_sub(b'a').wrapping_add(10)),
+        b'A'..=b'F' => Some(b.wrapping_sub(b'A').wrapping_add(10)),
+        _ => None,
+    }
+    .map(u64::from)
+}
+
+/// Parses a chunk-size line without its CRLF (RFC 9112 §7.1): `1*16HEXDIG` then optionally
+/// `*(SP / HTAB) ";"` and an extension with no control character but HTAB. Returns the size
+/// and the extension's length. `httparse::parse_chunk_size` is laxer (an empty size reads as
+/// 0, whitespace may end the line, a bare LF may sit in an extension), so it is not used.
+#[doc(hidden)]
+pub fn parse_chunk_line(line: &[u8]) -> Result<(u64, usize), HttpFault> {
+    let digits = line.iter().take_while(|&&b| hex_digit(b).is_some()).count();
+    if digits == 0 || digits > 16 {
+        return Err(parse_error("chunk size is not 1 to 16 hex digits"));
+    }
+    let (hex, ext) = line.split_at(digits);
+    let size = hex.iter().try_fold(0u64, |n, &b| {
+        n.checked_mul(16)
+            .and_then(|n| n.checked_add(hex_digit(b).unwrap_or(0)))
+            .ok_or_else(|| parse_error("chunk size overflows"))
+    })?;
+    if ext.is_empty() {
+        return Ok((size, 0));
+    }
+    let ext = match ext.iter().position(|&b| b != b' ' && b != b'\t') {
+        Some(i) if ext.get(i) == Some(&b';') => ext.get(i..).unwrap_or_default(),
+        _ => return Err(parse_error("bad character after the chunk size")),
+    };
+    if ext.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(parse_error("control character in a chunk extension"));
+    }
+    Ok((size, line.len().saturating_sub(digits)))
+}
+
+/// What the headers say about the body.
+struct Framing {
+    content_length: Option<u64>,
+    chunked: bool,
+    expect_continue: bool,
+}
+
+/// Applies RFC 9112 §6.3 to the header fields.
+fn framing(req: &httparse::Request) -> Result<Framing, HttpFault> {
+    let mut f = Framing {
+        content_length: None,
+        chunked: false,
+        expect_continue: false,
+    };
+    let mut te_seen = false;
+    for h in req.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            if f.content_length.is_some() {
+                return Err(parse_error("repeated Content-Length"));
+            }
+            f.content_length = Some(parse_content_length(h.value)?);
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            if te_seen {
+                return Err(parse_error("repeated Transfer-Encoding"));
+            }
+            te_seen = true;
+            if !h.value.eq_ignore_ascii_case(b"chunked") {
+                return Err(parse_error(
+                    "Transfer-Encoding other than chunked is not implemented",
+                ));
+            }
+            f.chunked = true;
+        } else if h.name.eq_ignore_ascii_case("expect")
+            && h.value.eq_ignore_ascii_case(b"100-continue")
+        {
+            f.expect_continue = true;
+        }
+    }
+    if f.chunked && f.content_length.is_some() {
+        return Err(parse_error("both Content-Length and Transfer-Encoding"));
+    }
+    if f.chunked && req.version != Some(1) {
+        return Err(parse_error("Transfer-Encoding in an HTTP/1.0 request"));
+    }
+    Ok(f)
+}
+
+/// Header slots kept on the stack while parsing (the default limit, 64).
+const STACK_HEADERS: usize = 64;
+
+/// Runs `f` with `max` uninitialised header slots: on the stack up to [`STACK_HEADERS`] (no
+/// allocation or zeroing per request), on the heap beyond.
+fn with_slots<'b, T>(
+    max: usize,
+    f: impl FnOnce(&mut [MaybeUninit<httparse::Header<'b>>]) -> T,
+) -> T {
+    let mut stack = [const { MaybeUninit::<httparse::Header<'b>>::uninit() }; STACK_HEADERS];
+    match stack.get_mut(..max) {
+        Some(slots) => f(slots),
+        None => {
+            let mut heap = Vec::new();
+            heap.resize_with(max, MaybeUninit::uninit);
+            f(&mut heap)
+        }
+    }
 }
 
 impl Http1Codec {
@@ -53,87 +321,218 @@ impl Http1Codec {
         }
         Ok(Http1Codec {
             config,
-            continued: false,
             failed: false,
+            progress: Progress::default(),
         })
     }
 
-    fn fail(&mut self, consumed: usize, code: &'static str, msg: impl Into<String>) -> Decoded {
+    fn fail(&mut self, consumed: usize, (code, msg): HttpFault) -> Decoded {
         self.failed = true;
+        self.progress = Progress::default();
         Decoded::Error {
             consumed,
-            error: FrameError::Http(code, msg.into()),
+            error: FrameError::Http(code, msg),
         }
+    }
+
+    /// Finds and parses the head once it is complete: `Ok(None)` while it is not.
+    fn head(&mut self, buf: &[u8]) -> Result<Option<Head>, HttpFault> {
+        let max = self.config.max_header_size;
+        let window = buf.get(..max).unwrap_or(buf);
+        let from = self.progress.scanned;
+        let end = match scan_section(window, 0, from)? {
+            Scan::End(end) => end,
+            Scan::More(scanned) => {
+                if buf.len() > max {
+                    return Err(too_large_head("request head too large"));
+                }
+                // The first LF ever seen is in the bytes just scanned.
+                let first_lf = window
+                    .get(from..)
+                    .and_then(|r| r.iter().position(|&b| b == b'\n'))
+                    .map(|i| from.saturating_add(i));
+                if let (false, Some(lf)) = (self.progress.line_checked, first_lf) {
+                    // The request line is whole: refuse a bad one now rather than at the
+                    // head's end (httparse then stops at the missing headers).
+                    let line = window.get(..=lf).unwrap_or_default();
+                    let mut req = httparse::Request::new(&mut []);
+                    if let Err(e) = req.parse(line) {
+                        return Err(parse_error(format!("malformed request: {e}")));
+                    }
+                    self.progress.line_checked = true;
+                }
+                self.progress.scanned = scanned;
+                return Ok(None);
+            }
+        };
+        let head = window.get(..end).unwrap_or_default();
+        with_slots(self.config.max_headers, |slots| {
+            let mut req = httparse::Request::new(&mut []);
+            match req.parse_with_uninit_headers(head, slots) {
+                Ok(httparse::Status::Complete(n)) if n == end => {}
+                Ok(_) => return Err(parse_error("malformed request head")),
+                Err(httparse::Error::TooManyHeaders) => {
+                    return Err(too_large_head("too many header fields"))
+                }
+                Err(e) => return Err(parse_error(format!("malformed request: {e}"))),
+            }
+            let f = framing(&req)?;
+            let body = match (f.chunked, f.content_length) {
+                (true, _) => BodyProgress::Chunked(Chunked {
+                    at: 0,
+                    scanned: 0,
+                    phase: Phase::Size,
+                    body: Vec::new(),
+                    framing: 0,
+                    extra: 0,
+                }),
+                (false, n) => {
+                    let n = usize::try_from(n.unwrap_or(0))
+                        .ok()
+                        .filter(|&n| n <= self.config.max_body_size)
+                        .ok_or_else(|| too_large_body(self.config.max_body_size))?;
+                    BodyProgress::Length(n)
+                }
+            };
+            let method = req.method.unwrap_or("");
+            let path = req.path.unwrap_or("");
+            let mut d = Vec::with_capacity(end.saturating_add(16));
+            d.push(req.version.unwrap_or(1));
+            put_len(&mut d, method.len())?;
+            d.extend_from_slice(method.as_bytes());
+            put_len(&mut d, path.len())?;
+            d.extend_from_slice(path.as_bytes());
+            put_len(&mut d, req.headers.len())?;
+            for h in req.headers.iter() {
+                put_len(&mut d, h.name.len())?;
+                d.extend_from_slice(h.name.as_bytes());
+                put_len(&mut d, h.value.len())?;
+                d.extend_from_slice(h.value);
+            }
+            Ok(Some(Head {
+                len: end,
+                descriptor: d,
+                expect_continue: f.expect_continue,
+                continued: false,
+                body,
+            }))
+        })
     }
 }
 
-/// The body framing a request declares.
-enum Body {
-    Length(usize),
-    Chunked,
-}
-
-fn put16(out: &mut Vec<u8>, n: usize) {
-    out.extend_from_slice(&(n as u16).to_le_bytes());
-}
-
-fn put32(out: &mut Vec<u8>, n: usize) {
-    out.extend_from_slice(&(n as u32).to_le_bytes());
-}
-
-/// A complete de-chunked body: bytes consumed and the body.
-type Dechunked = Option<(usize, Vec<u8>)>;
-
-/// An HTTP error: its code and message.
-type HttpFault = (&'static str, String);
-
-/// De-chunks a `chunked` body starting at `buf[0]`: `Ok(Some((consumed, body)))` when
-/// complete, `Ok(None)` when more bytes are needed.
-fn dechunk(buf: &[u8], max: usize) -> Result<Dechunked, HttpFault> {
-    let mut at = 0;
-    let mut body = Vec::new();
-    loop {
-        let Some(eol) = buf[at..].windows(2).position(|w| w == b"\r\n") else {
-            if buf.len() - at > 1024 {
-                return Err(("ERR_HTTP_PARSE", "chunk size line too long".into()));
+impl Chunked {
+    /// Goes on de-chunking `b` (the bytes after the head): `Ok(Some(n))` when the body and
+    /// its trailers end after `n` bytes, `Ok(None)` when more are needed.
+    fn advance(&mut self, b: &[u8], config: &Http1Config) -> Result<Option<usize>, HttpFault> {
+        let framing_max = config.max_header_size.saturating_add(config.max_body_size);
+        loop {
+            if self.framing > framing_max {
+                return Err(too_large_head(
+                    "chunk framing over maxHeaderSize + maxBodySize",
+                ));
             }
-            return Ok(None);
-        };
-        let line = &buf[at..at + eol];
-        let hex = line.split(|&b| b == b';').next().unwrap_or(&[]);
-        let size = std::str::from_utf8(hex)
-            .ok()
-            .and_then(|h| usize::from_str_radix(h.trim(), 16).ok())
-            .ok_or(("ERR_HTTP_PARSE", "bad chunk size".to_string()))?;
-        at += eol + 2;
-        if size == 0 {
-            // Trailers, then an empty line.
-            loop {
-                let Some(eol) = buf[at..].windows(2).position(|w| w == b"\r\n") else {
-                    return Ok(None);
-                };
-                at += eol + 2;
-                if eol == 0 {
-                    return Ok(Some((at, body)));
+            if self.extra > config.max_header_size {
+                return Err(too_large_head(
+                    "chunk extensions and trailers over maxHeaderSize",
+                ));
+            }
+            let rest = b.get(self.at..).unwrap_or_default();
+            match self.phase {
+                Phase::Size => {
+                    let from = self.scanned.max(self.at);
+                    let found = b
+                        .get(from..)
+                        .and_then(|r| r.iter().position(|&c| c == b'\n'))
+                        .map(|i| from.saturating_add(i));
+                    let Some(lf) = found else {
+                        let line = b.len().saturating_sub(self.at);
+                        // 16 digits, CR and the extension budget left.
+                        let budget = config.max_header_size.saturating_sub(self.extra);
+                        if line > budget.saturating_add(17) {
+                            return Err(too_large_head("chunk size line too long"));
+                        }
+                        self.scanned = b.len();
+                        return Ok(None);
+                    };
+                    let line = b.get(self.at..lf).unwrap_or_default();
+                    let Some((b'\r', line)) = line.split_last() else {
+                        return Err(parse_error("bare LF after a chunk size"));
+                    };
+                    let (size, ext) = parse_chunk_line(line)?;
+                    self.extra = self.extra.saturating_add(ext);
+                    // The line and its CRLF.
+                    self.framing = self.framing.saturating_add(line.len()).saturating_add(2);
+                    self.at = lf.saturating_add(1);
+                    self.scanned = self.at;
+                    if size == 0 {
+                        self.phase = Phase::Trailers;
+                        continue;
+                    }
+                    let size = usize::try_from(size)
+                        .ok()
+                        .filter(|&s| {
+                            self.body
+                                .len()
+                                .checked_add(s)
+                                .is_some_and(|t| t <= config.max_body_size)
+                        })
+                        .ok_or_else(|| too_large_body(config.max_body_size))?;
+                    self.phase = Phase::Data(size);
+                }
+                Phase::Data(left) => {
+                    let take = left.min(rest.len());
+                    self.body
+                        .extend_from_slice(rest.get(..take).unwrap_or_default());
+                    self.at = self.at.saturating_add(take);
+                    self.phase = match left.saturating_sub(take) {
+                        0 => Phase::DataEnd,
+                        left => {
+                            self.phase = Phase::Data(left);
+                            return Ok(None);
+                        }
+                    };
+                }
+                Phase::DataEnd => match rest {
+                    [b'\r', b'\n', ..] => {
+                        self.at = self.at.saturating_add(2);
+                        self.framing = self.framing.saturating_add(2);
+                        self.phase = Phase::Size;
+                    }
+                    [] | [b'\r'] => return Ok(None),
+                    _ => return Err(parse_error("chunk data not followed by CRLF")),
+                },
+                Phase::Trailers => {
+                    let from = self.scanned.max(self.at);
+                    let end = match scan_section(b, self.at, from)? {
+                        Scan::End(end) => end,
+                        Scan::More(scanned) => {
+                            let seen = scanned.saturating_sub(self.at);
+                            if self.extra.saturating_add(seen) > config.max_header_size {
+                                return Err(too_large_head("trailers over maxHeaderSize"));
+                            }
+                            self.scanned = scanned;
+                            return Ok(None);
+                        }
+                    };
+                    let trailers = b.get(self.at..end).unwrap_or_default();
+                    self.extra = self.extra.saturating_add(trailers.len());
+                    if self.extra > config.max_header_size {
+                        return Err(too_large_head("trailers over maxHeaderSize"));
+                    }
+                    let mut fields = vec![httparse::EMPTY_HEADER; config.max_headers];
+                    match httparse::parse_headers(trailers, &mut fields) {
+                        Ok(httparse::Status::Complete((n, _))) if n == trailers.len() => {}
+                        Err(httparse::Error::TooManyHeaders) => {
+                            return Err(too_large_head("too many trailer fields"))
+                        }
+                        _ => return Err(parse_error("malformed trailers")),
+                    }
+                    return Ok(Some(end));
                 }
             }
         }
-        if body.len() + size > max {
-            return Err(("ERR_HTTP_BODY_TOO_LARGE", format!("body over {max} bytes")));
-        }
-        if buf.len() < at + size + 2 {
-            return Ok(None);
-        }
-        body.extend_from_slice(&buf[at..at + size]);
-        if &buf[at + size..at + size + 2] != b"\r\n" {
-            return Err(("ERR_HTTP_PARSE", "chunk not followed by CRLF".into()));
-        }
-        at += size + 2;
     }
 }
-
-/// Header slots kept on the stack while parsing (the default limit, 64).
-const STACK_HEADERS: usize = 64;
 
 impl Decoder for Http1Codec {
     fn decode(&mut self, buf: &[u8]) -> Decoded {
@@ -146,134 +545,60 @@ impl Decoder for Http1Codec {
                 }
             };
         }
-        // Header slots on the stack, uninitialised (no allocation or zeroing per request);
-        // a limit above the stack's goes to the heap.
-        let mut stack = [const { MaybeUninit::<httparse::Header>::uninit() }; STACK_HEADERS];
-        let mut heap = Vec::new();
-        let slots: &mut [MaybeUninit<httparse::Header>] =
-            if self.config.max_headers <= STACK_HEADERS {
-                &mut stack[..self.config.max_headers]
-            } else {
-                heap.resize_with(self.config.max_headers, MaybeUninit::uninit);
-                &mut heap
-            };
-        let mut req = httparse::Request::new(&mut []);
-        let head = match req.parse_with_uninit_headers(buf, slots) {
-            Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => {
-                if buf.len() > self.config.max_header_size {
-                    return self.fail(
-                        buf.len(),
-                        "ERR_HTTP_HEADER_TOO_LARGE",
-                        "request head too large",
-                    );
-                }
-                return Decoded::NeedMore;
+        if buf.len() < self.progress.seen {
+            // Not the bytes of the last call plus more: start over.
+            self.progress = Progress::default();
+        }
+        self.progress.seen = buf.len();
+        if self.progress.head.is_none() {
+            // Empty lines before a request line are skipped (RFC 9112 §2.2).
+            if buf.starts_with(b"\r\n") {
+                self.progress = Progress::default();
+                return Decoded::Skip { consumed: 2 };
             }
-            Err(httparse::Error::TooManyHeaders) => {
-                return self.fail(
-                    buf.len(),
-                    "ERR_HTTP_HEADER_TOO_LARGE",
-                    "too many header fields",
-                )
+            match self.head(buf) {
+                Ok(Some(head)) => self.progress.head = Some(head),
+                Ok(None) => return Decoded::NeedMore,
+                Err(fault) => return self.fail(buf.len(), fault),
             }
-            Err(e) => {
-                return self.fail(
-                    buf.len(),
-                    "ERR_HTTP_PARSE",
-                    format!("malformed request: {e}"),
-                )
-            }
+        }
+        let Some(head) = self.progress.head.as_mut() else {
+            return Decoded::NeedMore;
         };
-        if head > self.config.max_header_size {
-            return self.fail(
-                buf.len(),
-                "ERR_HTTP_HEADER_TOO_LARGE",
-                "request head too large",
-            );
-        }
-        let mut body = Body::Length(0);
-        let mut expect_continue = false;
-        for h in req.headers.iter() {
-            if h.name.eq_ignore_ascii_case("content-length") {
-                let n = std::str::from_utf8(h.value)
-                    .ok()
-                    .and_then(|v| v.trim().parse::<usize>().ok());
-                match (n, &body) {
-                    (Some(n), Body::Length(0)) => body = Body::Length(n),
-                    (Some(_), _) | (None, _) => {
-                        return self.fail(
-                            buf.len(),
-                            "ERR_HTTP_PARSE",
-                            "bad or repeated Content-Length",
-                        )
-                    }
-                }
-            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                if h.value.eq_ignore_ascii_case(b"chunked") {
-                    body = Body::Chunked;
-                } else {
-                    return self.fail(buf.len(), "ERR_HTTP_PARSE", "unsupported Transfer-Encoding");
-                }
-            } else if h.name.eq_ignore_ascii_case("expect")
-                && h.value.eq_ignore_ascii_case(b"100-continue")
-            {
-                expect_continue = true;
-            }
-        }
-        let (consumed, payload): (usize, Vec<u8>) = match body {
-            Body::Length(n) if n > self.config.max_body_size => {
-                return self.fail(
-                    buf.len(),
-                    "ERR_HTTP_BODY_TOO_LARGE",
-                    format!("body of {n} bytes"),
-                );
-            }
-            Body::Length(n) if buf.len() < head + n => {
-                if expect_continue && !self.continued {
-                    self.continued = true;
-                    return Decoded::Reply {
-                        bytes: b"HTTP/1.1 100 Continue\r\n\r\n",
-                    };
-                }
-                return Decoded::NeedMore;
-            }
-            Body::Length(n) => (head + n, buf[head..head + n].to_vec()),
-            Body::Chunked => match dechunk(&buf[head..], self.config.max_body_size) {
-                Ok(Some((n, b))) => (head + n, b),
-                Ok(None) => {
-                    if expect_continue && !self.continued {
-                        self.continued = true;
-                        return Decoded::Reply {
-                            bytes: b"HTTP/1.1 100 Continue\r\n\r\n",
-                        };
-                    }
-                    return Decoded::NeedMore;
-                }
-                Err((code, msg)) => return self.fail(buf.len(), code, msg),
+        let after = buf.get(head.len..).unwrap_or_default();
+        let done = match &mut head.body {
+            BodyProgress::Length(n) => (after.len() >= *n).then_some(*n),
+            BodyProgress::Chunked(c) => match c.advance(after, &self.config) {
+                Ok(done) => done,
+                Err(fault) => return self.fail(buf.len(), fault),
             },
         };
-        self.continued = false;
-        let method = req.method.unwrap_or("");
-        let path = req.path.unwrap_or("");
-        let mut frame = Vec::with_capacity(
-            16 + method.len() + path.len() + payload.len() + 32 * req.headers.len(),
-        );
-        frame.push(req.version.unwrap_or(1));
-        put16(&mut frame, method.len());
-        frame.extend_from_slice(method.as_bytes());
-        put16(&mut frame, path.len());
-        frame.extend_from_slice(path.as_bytes());
-        put16(&mut frame, req.headers.len());
-        for h in req.headers.iter() {
-            put16(&mut frame, h.name.len());
-            frame.extend_from_slice(h.name.as_bytes());
-            put32(&mut frame, h.value.len());
-            frame.extend_from_slice(h.value);
+        let Some(body_wire) = done else {
+            if head.expect_continue && !head.continued {
+                head.continued = true;
+                return Decoded::Reply {
+                    bytes: b"HTTP/1.1 100 Continue\r\n\r\n",
+                };
+            }
+            return Decoded::NeedMore;
+        };
+        let Some(head) = self.progress.head.take() else {
+            return Decoded::NeedMore;
+        };
+        self.progress = Progress::default();
+        let mut frame = head.descriptor;
+        let body = match &head.body {
+            BodyProgress::Length(_) => after.get(..body_wire).unwrap_or_default(),
+            BodyProgress::Chunked(c) => &c.body,
+        };
+        if let Err(fault) = put_len(&mut frame, body.len()) {
+            return self.fail(buf.len(), fault);
         }
-        put32(&mut frame, payload.len());
-        frame.extend_from_slice(&payload);
-        Decoded::Owned { consumed, frame }
+        frame.extend_from_slice(body);
+        Decoded::Owned {
+            consumed: head.len.saturating_add(body_wire),
+            frame,
+        }
     }
 }
 
@@ -286,39 +611,52 @@ impl Encoder for Http1Codec {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::decode_all;
 
-    /// Method, target and body of a descriptor.
+    /// Method, target, header count and body of a descriptor.
     fn summary(frame: &[u8]) -> (String, String, usize, Vec<u8>) {
+        let u32_at = |at: usize| u32::from_le_bytes(frame[at..at + 4].try_into().unwrap()) as usize;
         let mut at = 1;
-        let take = |n: usize, at: &mut usize| {
-            let s = frame[*at..*at + n].to_vec();
-            *at += n;
-            s
-        };
-        let u16_at = |at: usize| usize::from(u16::from_le_bytes([frame[at], frame[at + 1]]));
-        let m = u16_at(at);
-        at += 2;
-        let method = String::from_utf8(take(m, &mut at)).unwrap();
-        let p = u16_at(at);
-        at += 2;
-        let path = String::from_utf8(take(p, &mut at)).unwrap();
-        let headers = u16_at(at);
-        at += 2;
+        let m = u32_at(at);
+        let method = String::from_utf8(frame[at + 4..at + 4 + m].to_vec()).unwrap();
+        at += 4 + m;
+        let p = u32_at(at);
+        let path = String::from_utf8(frame[at + 4..at + 4 + p].to_vec()).unwrap();
+        at += 4 + p;
+        let headers = u32_at(at);
+        at += 4;
         for _ in 0..headers {
-            let n = u16_at(at);
-            at += 2 + n;
-            let v = u32::from_le_bytes(frame[at..at + 4].try_into().unwrap()) as usize;
-            at += 4 + v;
+            at += 4 + u32_at(at);
+            at += 4 + u32_at(at);
         }
-        let b = u32::from_le_bytes(frame[at..at + 4].try_into().unwrap()) as usize;
+        let b = u32_at(at);
         (method, path, headers, frame[at + 4..at + 4 + b].to_vec())
     }
 
     fn codec() -> Http1Codec {
         Http1Codec::new(Http1Config::default()).unwrap()
+    }
+
+    /// The code of the first error `input` gets, if any, and the frames before it.
+    fn first_error(input: &[u8]) -> (Vec<Vec<u8>>, Option<&'static str>) {
+        let (frames, errors, _) = decode_all(&mut codec(), input);
+        (frames, errors.first().map(FrameError::code))
+    }
+
+    /// Feeds `input` in pieces of `step` bytes, as reads would arrive.
+    fn feed(c: &mut Http1Codec, input: &[u8], step: usize) -> (Vec<Vec<u8>>, Vec<FrameError>) {
+        let (mut frames, mut errors, mut held) = (Vec::new(), Vec::new(), Vec::new());
+        for piece in input.chunks(step) {
+            held.extend_from_slice(piece);
+            let (f, e, left) = decode_all(c, &held);
+            frames.extend(f);
+            errors.extend(e);
+            held.drain(..held.len() - left);
+        }
+        (frames, errors)
     }
 
     #[test]
@@ -336,7 +674,7 @@ mod tests {
 
     #[test]
     fn split_at_every_byte() {
-        let input = b"POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\n\r\n";
+        let input = b"POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloPOST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\nab\r\n1\r\nc\r\n0\r\nT: 1\r\n\r\nGET /c HTTP/1.1\r\n\r\n";
         for cut in 0..input.len() {
             let mut c = codec();
             let (mut frames, e1, left) = decode_all(&mut c, &input[..cut]);
@@ -344,10 +682,16 @@ mod tests {
             let rest = [held, &input[cut..]].concat();
             let (more, e2, _) = decode_all(&mut c, &rest);
             frames.extend(more);
-            assert!(e1.is_empty() && e2.is_empty());
-            assert_eq!(frames.len(), 2, "cut {cut}");
+            assert!(e1.is_empty() && e2.is_empty(), "cut {cut}: {e1:?} {e2:?}");
+            assert_eq!(frames.len(), 3, "cut {cut}");
             assert_eq!(summary(&frames[0]).3, b"hello");
-            assert_eq!(summary(&frames[1]).1, "/b");
+            assert_eq!(summary(&frames[1]).3, b"abc");
+            assert_eq!(summary(&frames[2]).1, "/c");
+        }
+        for step in [1, 2, 3, 7] {
+            let (frames, errors) = feed(&mut codec(), input, step);
+            assert!(errors.is_empty(), "step {step}");
+            assert_eq!(frames.len(), 3, "step {step}");
         }
     }
 
@@ -401,6 +745,12 @@ mod tests {
             decode_all(&mut c, b"\x00\x01garbage\r\n\r\nGET / HTTP/1.1\r\n\r\n");
         assert_eq!(errors[0].code(), "ERR_HTTP_PARSE");
         assert!(frames.is_empty(), "no resync after an error");
+        let (_, errors, _) = decode_all(&mut codec(), b"NOT HTTP\x00\r\n");
+        assert_eq!(
+            errors[0].code(),
+            "ERR_HTTP_PARSE",
+            "a bad request line is refused before the head ends"
+        );
     }
 
     #[test]
@@ -434,6 +784,220 @@ mod tests {
                     "limit {limit}"
                 );
             }
+        }
+    }
+
+    // Item 1: a chunk size near usize::MAX after a first chunk overflowed `body.len() + size`.
+    #[test]
+    fn huge_chunk_sizes_are_refused_without_overflow() {
+        for size in [
+            "fffffffffffffffd",
+            "ffffffffffffffff",
+            "10000000000000000",
+            "8000000000000000",
+            "100000000",
+        ] {
+            let input = format!(
+                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n{size}\r\nxx\r\n0\r\n\r\n"
+            );
+            let (frames, code) = first_error(input.as_bytes());
+            assert!(frames.is_empty(), "{size}");
+            assert!(
+                matches!(code, Some("ERR_HTTP_BODY_TOO_LARGE" | "ERR_HTTP_PARSE")),
+                "{size}: {code:?}"
+            );
+        }
+    }
+
+    // Item 11: chunk sizes are 1*HEXDIG, nothing else.
+    #[test]
+    fn hostile_chunk_size_lines_are_refused() {
+        for line in [
+            &b"+5"[..],
+            b" 5",
+            b"5 ",
+            b"5\xa0",
+            b"0x5",
+            b"",
+            b";ext",
+            b"5;a\nb",
+            b"5;a\x00",
+            b"-1",
+            b"00000000000000005",
+        ] {
+            let input = [
+                &b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+                line,
+                b"\r\nhello\r\n0\r\n\r\n",
+            ]
+            .concat();
+            let (frames, code) = first_error(&input);
+            assert!(frames.is_empty(), "{line:?}");
+            assert_eq!(
+                code,
+                Some("ERR_HTTP_PARSE"),
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
+        // Allowed: leading zeros within 16 digits, BWS before ';', upper-case hex.
+        for line in [&b"0000000000000005"[..], b"5 ;a=b", b"5\t;a=\"q\""] {
+            let input = [
+                &b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+                line,
+                b"\r\nhello\r\n0\r\n\r\n",
+            ]
+            .concat();
+            let (frames, code) = first_error(&input);
+            assert_eq!(code, None, "{line:?}");
+            assert_eq!(summary(&frames[0]).3, b"hello");
+        }
+        assert_eq!(parse_chunk_line(b"A").unwrap(), (10, 0));
+        assert_eq!(
+            parse_chunk_line(b"ffffffffffffffff").unwrap(),
+            (u64::MAX, 0)
+        );
+    }
+
+    // Item 11: request smuggling shapes.
+    #[test]
+    fn smuggling_shapes_are_refused() {
+        let shapes: &[&[u8]] = &[
+            b"POST / HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\nGET /x HTTP/1.1\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+            b"POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\nhello",
+            b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\nhello",
+            b"POST / HTTP/1.1\r\nContent-Length: 5\xa0\r\n\r\nhello",
+            b"POST / HTTP/1.1\r\nContent-Length: 5 5\r\n\r\nhello",
+            b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 0x5\r\n\r\nhello",
+            b"POST / HTTP/1.1\r\nContent-Length: \r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 000000000000000000005\r\n\r\nhello",
+            b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+            b"GET / HTTP/1.1\nHost: x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\n\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\xa0\r\n\r\n0\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: 1\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
+        ];
+        for shape in shapes {
+            let (frames, code) = first_error(shape);
+            assert!(frames.is_empty(), "{}", String::from_utf8_lossy(shape));
+            assert_eq!(
+                code,
+                Some("ERR_HTTP_PARSE"),
+                "{}",
+                String::from_utf8_lossy(shape)
+            );
+        }
+        // Optional whitespace around a field value is not part of it (RFC 9110 §5.5).
+        let (frames, code) = first_error(
+            b"POST / HTTP/1.1\r\nContent-Length:  5 \r\nTransfer-Encoding-X: 1\r\n\r\nhello",
+        );
+        assert_eq!(code, None);
+        assert_eq!(summary(&frames[0]).3, b"hello");
+        let (frames, code) =
+            first_error(b"POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n");
+        assert_eq!((frames.len(), code), (1, None));
+        // Empty lines before a request are skipped.
+        let (frames, code) = first_error(b"\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+        assert_eq!((frames.len(), code), (1, None));
+    }
+
+    // Item 5: trailers are bounded by max_header_size and never buffered past it.
+    #[test]
+    fn trailers_and_extensions_are_bounded() {
+        let mut c = codec();
+        let mut input =
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n".to_vec();
+        let line = [&b"X-T: "[..], &[b'v'; 1000], b"\r\n"].concat();
+        let mut refused = false;
+        for _ in 0..64 {
+            input.extend_from_slice(&line);
+            let (frames, errors, _) = decode_all(&mut c.clone(), &input);
+            assert!(frames.is_empty());
+            if let Some(e) = errors.first() {
+                assert_eq!(e.code(), "ERR_HTTP_HEADER_TOO_LARGE");
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused, "64 KB of trailers accepted");
+        assert!(input.len() < 2 * 16 * 1024 + 2000);
+        // Extensions count too.
+        let mut input = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for _ in 0..40 {
+            input.extend_from_slice(&[&b"1;"[..], &[b'e'; 500], b"\r\na\r\n"].concat());
+        }
+        let (_, errors) = feed(&mut c, &input, 100);
+        assert_eq!(errors[0].code(), "ERR_HTTP_HEADER_TOO_LARGE");
+    }
+
+    // Item 5: decoding a request arriving in many reads is linear, not quadratic.
+    #[test]
+    fn a_body_in_many_reads_is_decoded_incrementally() {
+        let body = vec![b'x'; 1 << 20];
+        let mut chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for piece in body.chunks(1000) {
+            chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            chunked.extend_from_slice(piece);
+            chunked.extend_from_slice(b"\r\n");
+        }
+        chunked.extend_from_slice(b"0\r\n\r\n");
+        let length = [
+            format!("POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes(),
+            &body,
+        ]
+        .concat();
+        for input in [chunked, length] {
+            let started = std::time::Instant::now();
+            // 16-byte reads: re-parsing from the start each time costs ~2^36 byte steps.
+            let (frames, errors) = feed(&mut codec(), &input, 16);
+            assert!(errors.is_empty());
+            assert_eq!(summary(&frames[0]).3.len(), body.len());
+            assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        }
+    }
+
+    // Item 13: lengths in the descriptor are 32-bit.
+    #[test]
+    fn a_target_longer_than_64k_round_trips() {
+        let path = format!("/{}", "p".repeat(65_556));
+        let mut c = Http1Codec::new(Http1Config {
+            max_header_size: 128 * 1024,
+            ..Http1Config::default()
+        })
+        .unwrap();
+        let input = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+        let (frames, errors) = feed(&mut c, input.as_bytes(), 4096);
+        assert!(errors.is_empty());
+        assert_eq!(summary(&frames[0]).1, path);
+    }
+
+    #[test]
+    fn a_caller_starting_over_resets_progress() {
+        let mut c = codec();
+        assert_eq!(
+            c.decode(b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nab"),
+            Decoded::NeedMore
+        );
+        let fresh = b"GET /b HTTP/1.1\r\n\r\n";
+        match c.decode(fresh) {
+            Decoded::Owned { consumed, frame } => {
+                assert_eq!(consumed, fresh.len());
+                assert_eq!(summary(&frame).1, "/b");
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -77,13 +77,19 @@ impl LengthFieldCodec {
         if c.max_frame_length == 0 {
             return bad("maxFrameLength must be positive");
         }
-        if c.length_field_offset as i128
-            > c.max_frame_length as i128 - c.length_field_length as i128
-        {
+        // Both sides in i128: u64 and usize values, no overflow.
+        let room = i128::from(c.max_frame_length).saturating_sub(c.length_field_length as i128);
+        if c.length_field_offset as i128 > room {
             return bad("lengthFieldOffset must be <= maxFrameLength - lengthFieldLength");
         }
+        // offset <= max_frame_length - length, checked above, so the sum fits in a u64; a
+        // usize on a 32-bit target may still be too narrow.
+        let end_offset = c
+            .length_field_offset
+            .checked_add(c.length_field_length)
+            .ok_or_else(|| FrameError::InvalidConfig("lengthFieldOffset too large".into()))?;
         Ok(LengthFieldCodec {
-            end_offset: c.length_field_offset + c.length_field_length,
+            end_offset,
             c,
             discarding: false,
             to_discard: 0,
@@ -95,10 +101,13 @@ impl LengthFieldCodec {
     /// `getUnadjustedFrameLength`): unsigned for 1-4 bytes, signed for 8.
     fn raw_length(&self, b: &[u8]) -> i128 {
         let n = self.c.length_field_length;
+        // The caller holds `end_offset` bytes, so the field is all there.
+        let field = b.get(..n).unwrap_or_default();
         let mut v: u64 = 0;
+        // At most 8 bytes shifted in: the shifts only drop bits already shifted out.
         match self.c.byte_order {
-            ByteOrder::Big => b[..n].iter().for_each(|&x| v = (v << 8) | u64::from(x)),
-            ByteOrder::Little => b[..n]
+            ByteOrder::Big => field.iter().for_each(|&x| v = (v << 8) | u64::from(x)),
+            ByteOrder::Little => field
                 .iter()
                 .rev()
                 .for_each(|&x| v = (v << 8) | u64::from(x)),
@@ -143,13 +152,14 @@ impl Decoder for LengthFieldCodec {
                 return Decoded::NeedMore;
             }
             let n = (self.to_discard.min(buf.len() as u64)) as usize;
-            self.to_discard -= n as u64;
+            // n <= to_discard.
+            self.to_discard = self.to_discard.saturating_sub(n as u64);
             return self.after_discard(n, false);
         }
         if buf.len() < self.end_offset {
             return Decoded::NeedMore;
         }
-        let raw = self.raw_length(&buf[self.c.length_field_offset..]);
+        let raw = self.raw_length(buf.get(self.c.length_field_offset..).unwrap_or_default());
         let corrupted = |m: String| Decoded::Error {
             consumed: self.end_offset,
             error: FrameError::Corrupted(m),
@@ -157,7 +167,10 @@ impl Decoder for LengthFieldCodec {
         if raw < 0 {
             return corrupted(format!("negative length field: {raw}"));
         }
-        let frame_length = raw + i128::from(self.c.length_adjustment) + self.end_offset as i128;
+        // A u64, an i64 and a usize: far inside i128.
+        let frame_length = raw
+            .saturating_add(i128::from(self.c.length_adjustment))
+            .saturating_add(self.end_offset as i128);
         if frame_length < self.end_offset as i128 {
             return corrupted(format!(
                 "adjusted frame length ({frame_length}) is less than lengthFieldEndOffset ({})",
@@ -174,7 +187,8 @@ impl Decoder for LengthFieldCodec {
                 self.discarding = true;
                 return self.after_discard(frame_length as usize, true);
             }
-            self.to_discard = frame_length - have;
+            // have < frame_length.
+            self.to_discard = frame_length.saturating_sub(have);
             self.discarding = true;
             return self.after_discard(buf.len(), true);
         }
@@ -202,9 +216,11 @@ impl Decoder for LengthFieldCodec {
 impl Encoder for LengthFieldCodec {
     fn encode(&mut self, body: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
         let n = self.c.length_field_length;
-        let mut length = body.len() as i128 + i128::from(self.c.prepender_adjustment);
+        // A usize, an i64 and at most 8: far inside i128.
+        let mut length =
+            (body.len() as i128).saturating_add(i128::from(self.c.prepender_adjustment));
         if self.c.length_includes_length_field_length {
-            length += n as i128;
+            length = length.saturating_add(n as i128);
         }
         if length < 0 {
             return Err(FrameError::Unencodable(format!(
@@ -214,7 +230,8 @@ impl Encoder for LengthFieldCodec {
         let limit: i128 = match n {
             8 => i128::from(i64::MAX),
             4 => i128::from(i32::MAX),
-            _ => 1i128 << (8 * n),
+            // n is 1, 2 or 3 here.
+            _ => 1i128 << n.saturating_mul(8),
         };
         if (n == 4 || n == 8) && length > limit || (n < 4 && length >= limit) {
             return Err(FrameError::Unencodable(format!(
@@ -222,9 +239,15 @@ impl Encoder for LengthFieldCodec {
             )));
         }
         let v = length as u64;
+        // n is 1, 2, 3, 4 or 8 (checked by `new`).
         match self.c.byte_order {
-            ByteOrder::Big => out.extend_from_slice(&v.to_be_bytes()[8 - n..]),
-            ByteOrder::Little => out.extend_from_slice(&v.to_le_bytes()[..n]),
+            ByteOrder::Big => {
+                let bytes = v.to_be_bytes();
+                out.extend_from_slice(bytes.get(8usize.saturating_sub(n)..).unwrap_or_default());
+            }
+            ByteOrder::Little => {
+                out.extend_from_slice(v.to_le_bytes().get(..n).unwrap_or_default())
+            }
         }
         out.extend_from_slice(body);
         Ok(())
@@ -232,6 +255,7 @@ impl Encoder for LengthFieldCodec {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::decode_all;

@@ -6,10 +6,19 @@
 //! A [`Decoder`] looks at the bytes not yet consumed and says what they hold
 //! ([`Decoded`]); the caller keeps the buffer (so whole frames already in a read buffer are
 //! delivered without a copy, and nothing is allocated from a length an attacker declared).
+//!
+//! Every byte decoded here comes from a peer: the crate forbids `unsafe`, and denies unchecked
+//! arithmetic and indexing outside tests, so a hostile length or offset can neither overflow
+//! nor index out of range (each remaining exception says why it cannot).
+
+#![forbid(unsafe_code)]
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 mod delimiter;
 mod error;
 mod fixed;
+#[doc(hidden)]
+pub mod harness;
 mod http1;
 mod length_field;
 mod line;
@@ -69,10 +78,15 @@ pub enum Decoded {
     NeedMore,
 }
 
-/// Splits a byte stream into frames. Implementations keep only small state (discard mode);
-/// the caller owns the bytes.
+/// Splits a byte stream into frames. Implementations keep only small state (discard mode, how
+/// far they scanned or parsed); the caller owns the bytes.
 pub trait Decoder: Send {
     /// Decodes from the unconsumed bytes `buf`.
+    ///
+    /// After [`Decoded::NeedMore`] or [`Decoded::Reply`], the next call's `buf` must start with
+    /// the same bytes (more may follow): decoders remember how far they scanned, so a frame
+    /// arriving in many reads costs time linear in its size. A `buf` shorter than the last one
+    /// makes them start over.
     fn decode(&mut self, buf: &[u8]) -> Decoded;
 }
 
@@ -103,28 +117,31 @@ pub fn decode_all(
 ) -> (Vec<Vec<u8>>, Vec<FrameError>, usize) {
     let mut frames = Vec::new();
     let mut errors = Vec::new();
-    let mut at = 0;
+    let mut at: usize = 0;
+    // A decoder reporting more bytes than it was given is clamped rather than trusted.
+    let advance = |at: usize, n: usize| at.saturating_add(n).min(input.len());
     loop {
-        match decoder.decode(&input[at..]) {
+        let rest = input.get(at..).unwrap_or_default();
+        match decoder.decode(rest) {
             Decoded::Frame {
                 consumed,
                 start,
                 end,
             } => {
-                frames.push(input[at + start..at + end].to_vec());
-                at += consumed;
+                frames.push(rest.get(start..end).unwrap_or_default().to_vec());
+                at = advance(at, consumed);
             }
             Decoded::Owned { consumed, frame } => {
                 frames.push(frame);
-                at += consumed;
+                at = advance(at, consumed);
             }
             Decoded::Reply { .. } => {}
-            Decoded::Skip { consumed } => at += consumed,
+            Decoded::Skip { consumed } => at = advance(at, consumed),
             Decoded::Error { consumed, error } => {
                 errors.push(error);
-                at += consumed;
+                at = advance(at, consumed);
             }
-            Decoded::NeedMore => return (frames, errors, input.len() - at),
+            Decoded::NeedMore => return (frames, errors, input.len().saturating_sub(at)),
         }
     }
 }

@@ -33,6 +33,9 @@ impl Default for LineConfig {
 pub struct LineCodec {
     config: LineConfig,
     split: Splitter,
+    /// The first `scanned` bytes of the buffer hold no `\n` (the buffer grows between calls,
+    /// so a long line arriving in small reads is scanned once, not once per read).
+    scanned: usize,
 }
 
 impl LineCodec {
@@ -46,17 +49,18 @@ impl LineCodec {
         Ok(LineCodec {
             config,
             split: Splitter::default(),
+            scanned: 0,
         })
     }
 }
 
-/// Index of the first line break and its length (1 for `\n`, 2 for `\r\n`).
-fn find_eol(buf: &[u8]) -> Option<(usize, usize)> {
-    let i = buf.iter().position(|&b| b == b'\n')?;
-    Some(if i > 0 && buf[i - 1] == b'\r' {
-        (i - 1, 2)
-    } else {
-        (i, 1)
+/// Index of the first line break at or after `from` and its length (1 for `\n`, 2 for
+/// `\r\n`; the `\r` may sit before `from`).
+fn find_eol(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+    let i = from.checked_add(buf.get(from..)?.iter().position(|&b| b == b'\n')?)?;
+    Some(match i.checked_sub(1) {
+        Some(cr) if buf.get(cr) == Some(&b'\r') => (cr, 2),
+        _ => (i, 1),
     })
 }
 
@@ -68,11 +72,21 @@ impl Decoder for LineCodec {
             fail_fast: self.config.fail_fast,
             count_last_piece: true,
         };
+        // A shorter buffer than last time is not the same bytes plus more: scan it all.
+        let from = if self.scanned <= buf.len() {
+            self.scanned
+        } else {
+            0
+        };
+        let eol = find_eol(buf, from);
         // A trailing '\r' may start the "\r\n" that ends the line: it does not count.
-        let content = buf.len() - usize::from(buf.last() == Some(&b'\r'));
+        let content = buf
+            .len()
+            .saturating_sub(usize::from(buf.last() == Some(&b'\r')));
         let drop_if_over = (content as u64 > rule.max).then_some(content);
-        self.split
-            .decide(buf.len(), find_eol(buf), drop_if_over, &rule)
+        let decided = self.split.decide(buf.len(), eol, drop_if_over, &rule);
+        self.scanned = crate::split::scanned_after(&decided, eol.is_some(), buf.len());
+        decided
     }
 }
 
@@ -90,6 +104,7 @@ impl Encoder for LineCodec {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::decode_all;
@@ -140,5 +155,39 @@ mod tests {
         assert_eq!(left, 5, "nothing skipped while the line can still end");
         let (frames, _, _) = decode_all(&mut c, b"abcd\r\n");
         assert_eq!(frames, vec![b"abcd".to_vec()]);
+    }
+
+    // Item 6: a long line in small reads is scanned once.
+    #[test]
+    fn a_long_line_in_small_reads_is_scanned_once() {
+        let mut c = codec(64 << 20, true, false);
+        let mut held: Vec<u8> = Vec::new();
+        let started = std::time::Instant::now();
+        let line = vec![b'a'; 8 << 20];
+        let mut frames = Vec::new();
+        for piece in line.chunks(64).chain([&b"\r\n"[..]]) {
+            held.extend_from_slice(piece);
+            let (f, _, left) = decode_all(&mut c, &held);
+            frames.extend(f);
+            held.drain(..held.len() - left);
+        }
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].len(), 8 << 20);
+        // Rescanning costs 2^39 byte steps; scanning once, 2^23.
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    #[test]
+    fn crlf_split_between_reads_is_stripped() {
+        let mut c = codec(64, true, false);
+        assert_eq!(c.decode(b"ab\r"), Decoded::NeedMore);
+        assert_eq!(
+            c.decode(b"ab\r\n"),
+            Decoded::Frame {
+                consumed: 4,
+                start: 0,
+                end: 2
+            }
+        );
     }
 }

@@ -50,9 +50,11 @@ fn bad(why: &str) -> FrameError {
 
 /// Parses a header at the front of `buf`, never reading past what it declares.
 pub fn parse_proxy(buf: &[u8], mode: ProxyMode) -> Result<ProxyParse, FrameError> {
-    let n = buf.len().min(12);
-    let v2_prefix = buf[..n] == V2_SIGNATURE[..n];
-    let v1_prefix = buf[..buf.len().min(6)] == b"PROXY "[..buf.len().min(6)];
+    // `buf` is a prefix of the signature (or the other way round) when they agree on the
+    // bytes both have.
+    let starts_like = |sig: &[u8]| buf.iter().zip(sig).all(|(a, b)| a == b);
+    let v2_prefix = starts_like(V2_SIGNATURE);
+    let v1_prefix = starts_like(b"PROXY ");
     match (mode, v2_prefix, v1_prefix) {
         (ProxyMode::V2 | ProxyMode::Any, true, _) => parse_v2(buf),
         (ProxyMode::V1 | ProxyMode::Any, _, true) => parse_v1(buf),
@@ -61,17 +63,18 @@ pub fn parse_proxy(buf: &[u8], mode: ProxyMode) -> Result<ProxyParse, FrameError
 }
 
 fn parse_v1(buf: &[u8]) -> Result<ProxyParse, FrameError> {
-    let Some(end) = buf.windows(2).position(|w| w == b"\r\n") else {
+    let window = buf.get(..V1_MAX).unwrap_or(buf);
+    let Some(end) = window.windows(2).position(|w| w == b"\r\n") else {
         return if buf.len() >= V1_MAX {
             Err(bad("v1 header longer than 107 bytes"))
         } else {
             Ok(ProxyParse::NeedMore)
         };
     };
-    if end + 2 > V1_MAX {
-        return Err(bad("v1 header longer than 107 bytes"));
-    }
-    let line = std::str::from_utf8(&buf[..end]).map_err(|_| bad("v1 header is not ASCII"))?;
+    // The CRLF ends within the first 107 bytes, so `end + 2 <= 107`.
+    let consumed = end.saturating_add(2);
+    let line = window.get(..end).unwrap_or_default();
+    let line = std::str::from_utf8(line).map_err(|_| bad("v1 header is not ASCII"))?;
     let parts: Vec<&str> = line.split(' ').collect();
     let header = match parts.as_slice() {
         ["PROXY", "UNKNOWN", ..] => ProxyHeader::default(),
@@ -87,6 +90,9 @@ fn parse_v1(buf: &[u8]) -> Result<ProxyParse, FrameError> {
                 if s.len() > 1 && s.starts_with('0') {
                     return Err(bad("v1 port with a leading zero"));
                 }
+                if !s.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(bad("v1 port is not 1*DIGIT"));
+                }
                 s.parse().map_err(|_| bad("v1 port"))
             };
             ProxyHeader {
@@ -97,17 +103,41 @@ fn parse_v1(buf: &[u8]) -> Result<ProxyParse, FrameError> {
         }
         _ => return Err(bad("malformed v1 header")),
     };
-    Ok(ProxyParse::Done {
-        consumed: end + 2,
-        header,
-    })
+    Ok(ProxyParse::Done { consumed, header })
+}
+
+/// `N` bytes of `b` from `at`, or an error naming what was truncated.
+fn field<const N: usize>(b: &[u8], at: usize, what: &str) -> Result<[u8; N], FrameError> {
+    at.checked_add(N)
+        .and_then(|end| b.get(at..end))
+        .and_then(|s| <[u8; N]>::try_from(s).ok())
+        .ok_or_else(|| bad(what))
+}
+
+/// Source and destination addresses of a v2 header: `A` bytes of each address, then the
+/// two ports; `(src, dst)` and the bytes after them.
+fn v2_addresses<'a, const A: usize>(
+    body: &'a [u8],
+    ip: impl Fn([u8; A]) -> IpAddr,
+    what: &str,
+) -> Result<((SocketAddr, SocketAddr), &'a [u8]), FrameError> {
+    // A <= 16, so none of these offsets can overflow.
+    let ports = A.saturating_mul(2);
+    let src = ip(field(body, 0, what)?);
+    let dst = ip(field(body, A, what)?);
+    let sport = u16::from_be_bytes(field(body, ports, what)?);
+    let dport = u16::from_be_bytes(field(body, ports.saturating_add(2), what)?);
+    let rest = body.get(ports.saturating_add(4)..).unwrap_or_default();
+    Ok((
+        (SocketAddr::new(src, sport), SocketAddr::new(dst, dport)),
+        rest,
+    ))
 }
 
 fn parse_v2(buf: &[u8]) -> Result<ProxyParse, FrameError> {
-    if buf.len() < 16 {
+    let Ok([ver_cmd, family, l1, l2]) = field::<4>(buf, 12, "") else {
         return Ok(ProxyParse::NeedMore);
-    }
-    let ver_cmd = buf[12];
+    };
     if ver_cmd >> 4 != 2 {
         return Err(bad("v2 version is not 2"));
     }
@@ -116,34 +146,28 @@ fn parse_v2(buf: &[u8]) -> Result<ProxyParse, FrameError> {
         1 => false,
         _ => return Err(bad("v2 command is neither LOCAL nor PROXY")),
     };
-    let family = buf[13];
-    let len = usize::from(u16::from_be_bytes([buf[14], buf[15]]));
-    if buf.len() < 16 + len {
+    // 16 + a u16 length: no overflow.
+    let consumed = usize::from(u16::from_be_bytes([l1, l2])).saturating_add(16);
+    let Some(body) = buf.get(16..consumed) else {
         return Ok(ProxyParse::NeedMore);
-    }
-    let body = &buf[16..16 + len];
+    };
     let (addrs, rest) = match family >> 4 {
         _ if local => (None, body),
         1 => {
-            if body.len() < 12 {
-                return Err(bad("v2 IPv4 addresses truncated"));
-            }
-            let ip = |b: &[u8]| IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]));
-            let port = |b: &[u8]| u16::from_be_bytes([b[0], b[1]]);
-            let src = SocketAddr::new(ip(&body[0..4]), port(&body[8..10]));
-            let dst = SocketAddr::new(ip(&body[4..8]), port(&body[10..12]));
-            (Some((src, dst)), &body[12..])
+            let (a, rest) = v2_addresses::<4>(
+                body,
+                |b| IpAddr::V4(Ipv4Addr::from(b)),
+                "v2 IPv4 addresses truncated",
+            )?;
+            (Some(a), rest)
         }
         2 => {
-            if body.len() < 36 {
-                return Err(bad("v2 IPv6 addresses truncated"));
-            }
-            let ip =
-                |b: &[u8]| IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(b).expect("16 bytes")));
-            let port = |b: &[u8]| u16::from_be_bytes([b[0], b[1]]);
-            let src = SocketAddr::new(ip(&body[0..16]), port(&body[32..34]));
-            let dst = SocketAddr::new(ip(&body[16..32]), port(&body[34..36]));
-            (Some((src, dst)), &body[36..])
+            let (a, rest) = v2_addresses::<16>(
+                body,
+                |b| IpAddr::V6(Ipv6Addr::from(b)),
+                "v2 IPv6 addresses truncated",
+            )?;
+            (Some(a), rest)
         }
         // AF_UNSPEC, AF_UNIX: no IP addresses to report.
         0 => (None, body),
@@ -155,21 +179,18 @@ fn parse_v2(buf: &[u8]) -> Result<ProxyParse, FrameError> {
         _ => return Err(bad("v2 unknown address family")),
     };
     let mut tlvs = Vec::new();
-    let mut at = 0;
-    while at < rest.len() {
-        if rest.len() - at < 3 {
-            return Err(bad("v2 TLV truncated"));
-        }
-        let t = rest[at];
-        let l = usize::from(u16::from_be_bytes([rest[at + 1], rest[at + 2]]));
+    let mut rest = rest;
+    while !rest.is_empty() {
+        let [t, l1, l2] = field::<3>(rest, 0, "v2 TLV truncated")?;
+        let end = usize::from(u16::from_be_bytes([l1, l2])).saturating_add(3);
         let v = rest
-            .get(at + 3..at + 3 + l)
+            .get(3..end)
             .ok_or_else(|| bad("v2 TLV longer than the header"))?;
         tlvs.push((t, v.to_vec()));
-        at += 3 + l;
+        rest = rest.get(end..).unwrap_or_default();
     }
     Ok(ProxyParse::Done {
-        consumed: 16 + len,
+        consumed,
         header: ProxyHeader {
             source: addrs.map(|(s, _)| s),
             destination: addrs.map(|(_, d)| d),
@@ -179,6 +200,7 @@ fn parse_v2(buf: &[u8]) -> Result<ProxyParse, FrameError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -216,6 +238,8 @@ mod tests {
             b"PROXY TCP4 ::1 5.6.7.8 1 2\r\n",
             b"PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n",
             b"PROXY TCP4 1.2.3.4 5.6.7.8 1 70000\r\n",
+            b"PROXY TCP4 1.2.3.4 5.6.7.8 +1 2\r\n",
+            b"PROXY TCP4 1.2.3.4 5.6.7.8 1 +2\r\n",
             b"PROXY SCTP 1.2.3.4 5.6.7.8 1 2\r\n",
             b"GET / HTTP/1.1\r\n",
         ] {

@@ -15,7 +15,8 @@ pub(crate) struct Rule {
     pub count_last_piece: bool,
 }
 
-/// Discard-mode state.
+/// Discard-mode state. Sums saturate: they count bytes of one buffer (`usize`) or bytes
+/// discarded so far (`u64`, which a connection cannot exhaust).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Splitter {
     discarding: bool,
@@ -37,43 +38,42 @@ impl Splitter {
         let max = rule.max;
         match end {
             Some((frame, delim)) if self.discarding => {
-                let length = self.discarded
-                    + if rule.count_last_piece {
-                        frame as u64
-                    } else {
-                        0
-                    };
+                let length = self.discarded.saturating_add(if rule.count_last_piece {
+                    frame as u64
+                } else {
+                    0
+                });
                 self.discarding = false;
                 self.discarded = 0;
                 if rule.fail_fast {
                     Decoded::Skip {
-                        consumed: frame + delim,
+                        consumed: frame.saturating_add(delim),
                     }
                 } else {
                     Decoded::Error {
-                        consumed: frame + delim,
+                        consumed: frame.saturating_add(delim),
                         error: FrameError::TooLong { length, max },
                     }
                 }
             }
             Some((frame, delim)) if frame as u64 > max => Decoded::Error {
-                consumed: frame + delim,
+                consumed: frame.saturating_add(delim),
                 error: FrameError::TooLong {
                     length: frame as u64,
                     max,
                 },
             },
             Some((frame, delim)) => Decoded::Frame {
-                consumed: frame + delim,
+                consumed: frame.saturating_add(delim),
                 start: 0,
                 end: if rule.strip_delimiter {
                     frame
                 } else {
-                    frame + delim
+                    frame.saturating_add(delim)
                 },
             },
             None if self.discarding => {
-                self.discarded += len as u64;
+                self.discarded = self.discarded.saturating_add(len as u64);
                 if len == 0 {
                     Decoded::NeedMore
                 } else {
@@ -99,5 +99,21 @@ impl Splitter {
                 None => Decoded::NeedMore,
             },
         }
+    }
+}
+
+/// How many bytes at the front of the buffer are known to hold no frame end after `decided`
+/// (made on a buffer of `len` bytes, in which an end was or was not found): the next call
+/// scans from there. After an end, the rest was not scanned; without one, what was not
+/// consumed was.
+pub(crate) fn scanned_after(decided: &Decoded, found_end: bool, len: usize) -> usize {
+    match decided {
+        _ if found_end => 0,
+        Decoded::NeedMore => len,
+        Decoded::Skip { consumed }
+        | Decoded::Error { consumed, .. }
+        | Decoded::Frame { consumed, .. }
+        | Decoded::Owned { consumed, .. } => len.saturating_sub(*consumed),
+        Decoded::Reply { .. } => 0,
     }
 }

@@ -57,4 +57,5 @@ export {
   NotConnectedError,
   OutboundFullError,
   AbortError,
+  InvalidHttpFieldError,
 } from './lib/errors'

@@ -105,6 +105,10 @@ pub struct Kcp {
     nsnd_buf: usize,
     /// Slot `i` holds `sn = rcv_nxt + i`; `len() <= rcv_wnd`.
     rcv_buf: VecDeque<Option<Segment>>,
+    /// Occupied slots of `rcv_buf`.
+    nrcv_buf: usize,
+    /// Set once the peer acknowledged (by ACK or `una`) a data segment we sent.
+    peer_acked: bool,
     rcv_queue: VecDeque<Segment>,
     /// `(sn, ts)` of data segments to acknowledge at the next flush.
     acklist: Vec<(u32, u32)>,
@@ -168,6 +172,8 @@ impl Kcp {
             snd_buf: VecDeque::new(),
             nsnd_buf: 0,
             rcv_buf: VecDeque::new(),
+            nrcv_buf: 0,
+            peer_acked: false,
             rcv_queue: VecDeque::new(),
             acklist: Vec::new(),
             pool: Pool::new((snd_wnd + rcv_wnd) as usize, mss),
@@ -317,17 +323,21 @@ impl Kcp {
             if h.conv != self.conv {
                 return Err(InputError::WrongConv);
             }
-            let body = &rest[OVERHEAD..];
-            let len = h.len as usize;
-            if body.len() < len {
+            // `decode` succeeded, so `rest` holds at least the header.
+            let body = rest.get(OVERHEAD..).unwrap_or_default();
+            // The length is the peer's word: convert and slice with checks only.
+            let len = usize::try_from(h.len).map_err(|_| InputError::BadLength)?;
+            let (Some(payload), Some(after)) = (body.get(..len), body.get(len..)) else {
                 return Err(InputError::BadLength);
+            };
+            if len > self.mss {
+                return Err(InputError::Oversize);
             }
             if !matches!(h.cmd, CMD_PUSH | CMD_ACK | CMD_WASK | CMD_WINS) {
                 return Err(InputError::BadCommand);
             }
-            let payload = &body[..len];
-            rest = &body[len..];
-            self.in_segments += 1;
+            rest = after;
+            self.in_segments = self.in_segments.wrapping_add(1);
             self.rmt_wnd = u32::from(h.wnd);
             self.parse_una(h.una);
             match h.cmd {
@@ -490,6 +500,35 @@ impl Kcp {
         self.dead
     }
 
+    /// Segments this session holds: queued and in flight (send side), out of order and
+    /// waiting for [`recv`](Kcp::recv) (receive side).
+    ///
+    /// The receive side is bounded by the protocol: at most `rcv_wnd` segments in the reorder
+    /// ring (sequence numbers `rcv_nxt .. rcv_nxt + rcv_wnd`) plus at most `rcv_wnd` in the
+    /// receive queue, i.e. `2 × rcv_wnd`. The send side holds what the application queued
+    /// (`wait_snd`); `send` refuses past `snd_wnd`, `enqueue` does not.
+    pub fn buffered_segments(&self) -> usize {
+        self.wait_snd()
+            .saturating_add(self.nrcv_buf)
+            .saturating_add(self.rcv_queue.len())
+    }
+
+    /// Payload memory held by [`buffered_segments`](Kcp::buffered_segments): each segment's
+    /// buffer has a capacity of one MSS whatever its length (segments longer than the MSS
+    /// are refused by [`input`](Kcp::input)), so this is `segments × mss`. The receive side
+    /// alone never exceeds `2 × rcv_wnd × mss` bytes, whatever the peer sends.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered_segments().saturating_mul(self.mss)
+    }
+
+    /// Whether the peer has acknowledged at least one data segment we sent: it then receives
+    /// at the address we send to and runs KCP with us. A session that never saw this may be
+    /// one spoofed or one-shot datagram; listeners use it to tell such "unconfirmed" sessions
+    /// from real ones.
+    pub fn peer_acked(&self) -> bool {
+        self.peer_acked
+    }
+
     /// Largest payload per segment (`mtu - 24`).
     pub fn mss(&self) -> usize {
         self.mss
@@ -603,7 +642,8 @@ impl Kcp {
             }
             if let Some(seg) = slot.take() {
                 self.pool.give(seg.data);
-                self.nsnd_buf -= 1;
+                self.nsnd_buf = self.nsnd_buf.saturating_sub(1);
+                self.peer_acked = true;
             }
         }
         self.shrink_buf();
@@ -617,7 +657,8 @@ impl Kcp {
         let idx = sn.wrapping_sub(self.snd_una) as usize;
         if let Some(seg) = self.snd_buf.get_mut(idx).and_then(Option::take) {
             self.pool.give(seg.data);
-            self.nsnd_buf -= 1;
+            self.nsnd_buf = self.nsnd_buf.saturating_sub(1);
+            self.peer_acked = true;
         }
         self.shrink_buf();
     }
@@ -643,17 +684,21 @@ impl Kcp {
         if diff(sn, self.rcv_nxt.wrapping_add(self.rcv_wnd)) >= 0 || diff(sn, self.rcv_nxt) < 0 {
             return;
         }
-        // In [0, rcv_wnd) by the check above.
-        let idx = sn.wrapping_sub(self.rcv_nxt) as usize;
+        // In [0, rcv_wnd) by the check above, so the ring never exceeds rcv_wnd slots.
+        let Ok(idx) = usize::try_from(sn.wrapping_sub(self.rcv_nxt)) else {
+            return;
+        };
         if idx >= self.rcv_buf.len() {
-            self.rcv_buf.resize_with(idx + 1, || None);
+            self.rcv_buf.resize_with(idx.saturating_add(1), || None);
         }
-        if self.rcv_buf[idx].is_none() {
+        if let Some(slot @ None) = self.rcv_buf.get_mut(idx) {
+            // `input` refused payloads over the MSS: the buffer keeps its `mss` capacity.
             let mut data = self.pool.take();
             data.extend_from_slice(payload);
             let mut seg = Segment::new(frg, data);
             seg.sn = sn;
-            self.rcv_buf[idx] = Some(seg);
+            *slot = Some(seg);
+            self.nrcv_buf = self.nrcv_buf.saturating_add(1);
         }
         self.move_to_queue();
     }
@@ -667,6 +712,7 @@ impl Kcp {
                 _ => break,
             }
             if let Some(Some(seg)) = self.rcv_buf.pop_front() {
+                self.nrcv_buf = self.nrcv_buf.saturating_sub(1);
                 self.rcv_queue.push_back(seg);
                 self.rcv_nxt = self.rcv_nxt.wrapping_add(1);
             }

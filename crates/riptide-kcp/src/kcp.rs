@@ -123,7 +123,8 @@ impl Kcp {
     /// `rcv_wnd` are clamped as ikcp does.
     pub fn new(conv: u32, config: &Config) -> Result<Kcp, ConfigError> {
         config.validate()?;
-        let mss = config.mtu - OVERHEAD;
+        // `validate` checked mtu >= 50 > OVERHEAD.
+        let mss = config.mtu.saturating_sub(OVERHEAD);
         let rcv_wnd = u32::from(config.rcv_wnd.max(WND_RCV));
         let snd_wnd = u32::from(config.snd_wnd);
         let default_min_rto = if config.nodelay != 0 {
@@ -176,7 +177,10 @@ impl Kcp {
             peer_acked: false,
             rcv_queue: VecDeque::new(),
             acklist: Vec::new(),
-            pool: Pool::new((snd_wnd + rcv_wnd) as usize, mss),
+            pool: Pool::new(
+                usize::from(config.snd_wnd).saturating_add(rcv_wnd as usize),
+                mss,
+            ),
             outbox: Outbox::default(),
         })
     }
@@ -213,11 +217,12 @@ impl Kcp {
         if self.stream {
             if let Some(last) = self.snd_queue.back() {
                 if last.data.len() < mss {
-                    extend = data.len().min(mss - last.data.len());
+                    extend = data.len().min(mss.saturating_sub(last.data.len()));
                 }
             }
         }
-        let rest = &data[extend..];
+        // `extend <= data.len()`, so both halves exist.
+        let (head, rest) = data.split_at_checked(extend).unwrap_or((&[], data));
         let count = if rest.len() <= mss {
             1
         } else {
@@ -228,22 +233,20 @@ impl Kcp {
         }
         if extend > 0 {
             if let Some(last) = self.snd_queue.back_mut() {
-                last.data.extend_from_slice(&data[..extend]);
+                last.data.extend_from_slice(head);
             }
         }
         if self.stream && rest.is_empty() {
             return Ok(());
         }
-        for i in 0..count {
-            let chunk = &rest[(i * mss).min(rest.len())..((i + 1) * mss).min(rest.len())];
+        // `count` chunks of at most one MSS (one empty chunk for an empty message).
+        let mut chunks = rest.chunks(mss.max(1));
+        for remaining in (0..count).rev() {
+            let chunk = chunks.next().unwrap_or_default();
             let mut buf = self.pool.take();
             buf.extend_from_slice(chunk);
             // count < 128, so the countdown fits the u8 header field.
-            let frg = if self.stream {
-                0
-            } else {
-                (count - i - 1) as u8
-            };
+            let frg = if self.stream { 0 } else { remaining as u8 };
             self.snd_queue.push_back(Segment::new(frg, buf));
         }
         Ok(())
@@ -264,7 +267,7 @@ impl Kcp {
         }
         let mut len = 0;
         for seg in &self.rcv_queue {
-            len += seg.data.len();
+            len = seg.data.len().saturating_add(len);
             if seg.frg == 0 {
                 break;
             }
@@ -283,10 +286,10 @@ impl Kcp {
             return Err(RecvError::BufferTooSmall { needed: size });
         }
         let recover = self.rcv_queue.len() >= self.rcv_wnd as usize;
-        let mut off = 0;
+        let mut off: usize = 0;
         // Walks the same segments as `peek_size`, so the total is `size <= buf.len()`.
         while let Some(seg) = self.rcv_queue.pop_front() {
-            let end = off + seg.data.len();
+            let end = off.saturating_add(seg.data.len());
             if let Some(dst) = buf.get_mut(off..end) {
                 dst.copy_from_slice(&seg.data);
             }
@@ -370,17 +373,25 @@ impl Kcp {
         if diff(self.snd_una, prev_una) > 0 && self.cwnd < self.rmt_wnd {
             let mss = self.mss as u32;
             if self.cwnd < self.ssthresh {
-                self.cwnd += 1;
+                self.cwnd = self.cwnd.wrapping_add(1);
                 self.incr = self.incr.wrapping_add(mss);
             } else {
                 if self.incr < mss {
                     self.incr = mss;
                 }
-                self.incr = self
-                    .incr
-                    .wrapping_add(mss.wrapping_mul(mss) / self.incr + mss / 16);
-                if (self.cwnd + 1).wrapping_mul(mss) <= self.incr {
-                    self.cwnd = self.incr.wrapping_add(mss - 1) / mss;
+                // C's unsigned arithmetic; `incr >= mss > 0` here, so no division by zero.
+                let step = mss
+                    .wrapping_mul(mss)
+                    .checked_div(self.incr)
+                    .unwrap_or(0)
+                    .wrapping_add(mss / 16);
+                self.incr = self.incr.wrapping_add(step);
+                if self.cwnd.wrapping_add(1).wrapping_mul(mss) <= self.incr {
+                    self.cwnd = self
+                        .incr
+                        .wrapping_add(mss.wrapping_sub(1))
+                        .checked_div(mss)
+                        .unwrap_or(self.cwnd);
                 }
             }
             if self.cwnd > self.rmt_wnd {
@@ -486,7 +497,7 @@ impl Kcp {
 
     /// Segments not yet acknowledged: in flight plus queued (`ikcp_waitsnd`).
     pub fn wait_snd(&self) -> usize {
-        self.nsnd_buf + self.snd_queue.len()
+        self.nsnd_buf.saturating_add(self.snd_queue.len())
     }
 
     /// Whether [`send`](Kcp::send) would accept a message now (`wait_snd() < snd_wnd`).
@@ -536,7 +547,7 @@ impl Kcp {
 
     /// Largest message [`send`](Kcp::send) accepts: 127 segments of `mss` bytes.
     pub fn max_message(&self) -> usize {
-        (usize::from(WND_RCV) - 1) * self.mss
+        usize::from(WND_RCV - 1).saturating_mul(self.mss)
     }
 
     /// A snapshot of estimators, windows and counters.
@@ -611,7 +622,8 @@ impl Kcp {
             self.rx_rttval = rtt / 2;
         } else {
             let delta = i64::from(rtt.wrapping_sub(self.rx_srtt)).abs();
-            self.rx_rttval = ((i64::from(self.rx_rttval.wrapping_mul(3)) + delta) / 4) as i32;
+            self.rx_rttval =
+                (i64::from(self.rx_rttval.wrapping_mul(3)).wrapping_add(delta) / 4) as i32;
             self.rx_srtt = self.rx_srtt.wrapping_mul(7).wrapping_add(rtt) / 8;
             if self.rx_srtt < 1 {
                 self.rx_srtt = 1;
@@ -721,14 +733,14 @@ impl Kcp {
 
     /// Closes the datagram being built when `need` more bytes would overflow the MTU.
     fn make_room(outbox: &mut Outbox, out_datagrams: &mut u64, mtu: usize, need: usize) {
-        if outbox.open_len() + need > mtu {
+        if outbox.open_len().saturating_add(need) > mtu {
             Self::finish(outbox, out_datagrams);
         }
     }
 
     fn finish(outbox: &mut Outbox, out_datagrams: &mut u64) {
         if outbox.open_len() > 0 {
-            *out_datagrams += 1;
+            *out_datagrams = out_datagrams.wrapping_add(1);
         }
         outbox.finish();
     }
@@ -754,7 +766,7 @@ impl Kcp {
             hdr.sn = sn;
             hdr.ts = ts;
             hdr.encode(self.outbox.bytes());
-            self.out_segments += 1;
+            self.out_segments = self.out_segments.wrapping_add(1);
         }
         self.acklist.clear();
 
@@ -766,7 +778,8 @@ impl Kcp {
                 if self.probe_wait < PROBE_INIT {
                     self.probe_wait = PROBE_INIT;
                 }
-                self.probe_wait += self.probe_wait / 2;
+                // At most PROBE_LIMIT (120 s) before this: no overflow.
+                self.probe_wait = self.probe_wait.saturating_add(self.probe_wait / 2);
                 if self.probe_wait > PROBE_LIMIT {
                     self.probe_wait = PROBE_LIMIT;
                 }
@@ -784,7 +797,7 @@ impl Kcp {
                 hdr.cmd = cmd;
                 Self::make_room(&mut self.outbox, &mut self.out_datagrams, mtu, OVERHEAD);
                 hdr.encode(self.outbox.bytes());
-                self.out_segments += 1;
+                self.out_segments = self.out_segments.wrapping_add(1);
             }
         }
         self.probe = 0;
@@ -805,7 +818,7 @@ impl Kcp {
             seg.xmit = 0;
             self.snd_nxt = self.snd_nxt.wrapping_add(1);
             self.snd_buf.push_back(Some(seg));
-            self.nsnd_buf += 1;
+            self.nsnd_buf = self.nsnd_buf.saturating_add(1);
         }
 
         let resent = self.fast_resend_threshold();
@@ -827,7 +840,7 @@ impl Kcp {
             } else if diff(current, seg.resendts) >= 0 {
                 needsend = true;
                 seg.xmit = seg.xmit.wrapping_add(1);
-                self.retransmits += 1;
+                self.retransmits = self.retransmits.wrapping_add(1);
                 if self.nodelay == 0 {
                     seg.rto = seg.rto.wrapping_add(seg.rto.max(rx_rto as u32));
                 } else {
@@ -847,8 +860,8 @@ impl Kcp {
                 seg.xmit = seg.xmit.wrapping_add(1);
                 seg.fastack = 0;
                 seg.resendts = current.wrapping_add(seg.rto);
-                change += 1;
-                self.fast_retransmits += 1;
+                change = change.wrapping_add(1);
+                self.fast_retransmits = self.fast_retransmits.wrapping_add(1);
             }
 
             if needsend {
@@ -857,7 +870,7 @@ impl Kcp {
                     &mut self.outbox,
                     &mut self.out_datagrams,
                     mtu,
-                    OVERHEAD + seg.data.len(),
+                    OVERHEAD.saturating_add(seg.data.len()),
                 );
                 let out = self.outbox.bytes();
                 Header {
@@ -870,7 +883,7 @@ impl Kcp {
                 }
                 .encode(out);
                 out.extend_from_slice(&seg.data);
-                self.out_segments += 1;
+                self.out_segments = self.out_segments.wrapping_add(1);
                 if seg.xmit >= self.dead_link {
                     self.dead = true;
                 }

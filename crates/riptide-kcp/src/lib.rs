@@ -54,6 +54,10 @@
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+// Everything here handles numbers a peer chose: no silent overflow, no peer-steered index.
+// Sequence-number and clock arithmetic wraps on purpose and says so (`wrapping_*`).
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+#![cfg_attr(test, allow(clippy::arithmetic_side_effects, clippy::indexing_slicing))]
 
 mod config;
 mod error;

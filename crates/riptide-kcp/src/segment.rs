@@ -75,16 +75,18 @@ impl Header {
     /// Reads a header from the first 24 bytes of `b`; `None` when `b` is shorter.
     pub(crate) fn decode(b: &[u8]) -> Option<Header> {
         let b: &[u8; OVERHEAD] = b.get(..OVERHEAD)?.try_into().ok()?;
-        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        // Destructured, not indexed: the layout is checked by the compiler.
+        let [c0, c1, c2, c3, cmd, frg, w0, w1, t0, t1, t2, t3, s0, s1, s2, s3, u0, u1, u2, u3, l0, l1, l2, l3] =
+            *b;
         Some(Header {
-            conv: u32_at(0),
-            cmd: b[4],
-            frg: b[5],
-            wnd: u16::from_le_bytes([b[6], b[7]]),
-            ts: u32_at(8),
-            sn: u32_at(12),
-            una: u32_at(16),
-            len: u32_at(20),
+            conv: u32::from_le_bytes([c0, c1, c2, c3]),
+            cmd,
+            frg,
+            wnd: u16::from_le_bytes([w0, w1]),
+            ts: u32::from_le_bytes([t0, t1, t2, t3]),
+            sn: u32::from_le_bytes([s0, s1, s2, s3]),
+            una: u32::from_le_bytes([u0, u1, u2, u3]),
+            len: u32::from_le_bytes([l0, l1, l2, l3]),
         })
     }
 }

@@ -75,6 +75,20 @@ impl KcpOptions {
             .map(drop)
             .map_err(|e| Error::InvalidOption(format!("kcp: {e}")))
     }
+
+    /// [`KcpOptions::validate`], plus the reactor's read buffer: a datagram is read whole or
+    /// truncated, so a read buffer smaller than the MTU would cut every full segment and the
+    /// session could never carry one.
+    pub fn validate_with_read_buffer(&self, read_buffer_size: usize) -> Result<(), Error> {
+        self.validate()?;
+        if read_buffer_size < self.config.mtu {
+            return Err(Error::InvalidOption(format!(
+                "readBufferCap ({read_buffer_size}) must be at least kcp.mtu ({})",
+                self.config.mtu
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// The KCP state of one connection.
@@ -202,12 +216,15 @@ impl KcpTable {
 }
 
 impl KcpSession {
-    /// Silence after which the session closes: the handshake timeout until confirmed (a
-    /// listener's session), the idle timeout after.
+    /// Silence after which the session closes: the idle timeout, shortened to the handshake
+    /// timeout until the session is confirmed (a listener's session).
     fn expiry(&self) -> Option<Duration> {
-        match &self.admitted {
-            Some(a) if !a.confirmed => a.handshake_timeout.or(self.idle_timeout),
-            _ => self.idle_timeout,
+        match (&self.admitted, self.idle_timeout) {
+            (Some(a), idle) if !a.confirmed => match (a.handshake_timeout, idle) {
+                (Some(h), Some(i)) => Some(h.min(i)),
+                (h, i) => h.or(i),
+            },
+            (_, idle) => idle,
         }
     }
 

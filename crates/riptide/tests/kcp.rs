@@ -491,6 +491,22 @@ fn unconfirmed_sessions_expire_after_the_handshake_timeout() {
 }
 
 #[test]
+fn an_idle_timeout_shorter_than_the_handshake_timeout_still_applies() {
+    let mut reactor = Reactor::new(Default::default()).unwrap();
+    let mut kcp = turbo();
+    kcp.handshake_timeout = Some(Duration::from_secs(30));
+    kcp.idle_timeout = Some(Duration::from_millis(150));
+    let url = listen(&mut reactor, kcp);
+    let target = url.trim_start_matches("kcp://").to_string();
+    let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut chat = Chat::default();
+    flood(&mut reactor, &mut chat, &attacker, &target, 1..2);
+    let start = Instant::now();
+    turn_until(&mut reactor, &mut chat, 5, |c| c.closed.len() == 1);
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
 fn the_memory_budget_evicts_unconfirmed_sessions() {
     // Out-of-order full segments from many convs: each session holds up to rcv_wnd × mss.
     let mut reactor = Reactor::new(Default::default()).unwrap();
@@ -526,4 +542,37 @@ fn the_memory_budget_evicts_unconfirmed_sessions() {
         open * 60 * mss <= 200 * mss + 60 * mss,
         "{open} sessions open"
     );
+}
+
+#[test]
+fn a_read_buffer_smaller_than_the_mtu_is_refused() {
+    // Security issue item 15: every full segment would be truncated.
+    let config = riptide::ReactorConfig {
+        read_buffer_size: 1024,
+        ..Default::default()
+    };
+    let mut reactor = Reactor::new(config).unwrap();
+    let options = ListenOptions {
+        kcp: Some(turbo()),
+        ..ListenOptions::default()
+    };
+    let err = reactor
+        .listen_with("kcp://127.0.0.1:0", options)
+        .unwrap_err();
+    assert_eq!(err.code(), "ERR_INVALID_ARG_VALUE");
+    assert!(
+        err.to_string().contains("1024") && err.to_string().contains("1400"),
+        "{err}"
+    );
+    let err = reactor
+        .connect_with("kcp://127.0.0.1:9", None, None, Some(turbo()))
+        .unwrap_err();
+    assert_eq!(err.code(), "ERR_INVALID_ARG_VALUE");
+    let mut small = turbo();
+    small.config.mtu = 1000;
+    let options = ListenOptions {
+        kcp: Some(small),
+        ..ListenOptions::default()
+    };
+    reactor.listen_with("kcp://127.0.0.1:0", options).unwrap();
 }

@@ -61,6 +61,9 @@
 
 mod config;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod kcp;
 mod outbox;
 mod pool;

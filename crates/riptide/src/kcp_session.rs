@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 /// KCP's PUSH command: only a data segment may open a session on a listener.
 const CMD_PUSH: u8 = 81;
 
+/// Smallest [`KcpOptions::max_buffered`] accepted: 64 KiB.
+const MIN_BUFFERED: usize = 1 << 16;
+
 /// How KCP runs on a `kcp://` listener's sessions or a dialed `kcp://` connection.
 #[derive(Clone, Debug)]
 pub struct KcpOptions {
@@ -73,7 +76,15 @@ impl KcpOptions {
     pub fn validate(&self) -> Result<(), Error> {
         Kcp::new(0, &self.config)
             .map(drop)
-            .map_err(|e| Error::InvalidOption(format!("kcp: {e}")))
+            .map_err(|e| Error::InvalidOption(format!("kcp: {e}")))?;
+        // A smaller budget would refuse every session (TS enforces the same floor).
+        if self.max_buffered < MIN_BUFFERED {
+            return Err(Error::InvalidOption(format!(
+                "kcp: max_buffered {} is below the minimum of {MIN_BUFFERED}",
+                self.max_buffered
+            )));
+        }
+        Ok(())
     }
 
     /// [`KcpOptions::validate`], plus the reactor's read buffer: a datagram is read whole or

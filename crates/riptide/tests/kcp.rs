@@ -575,4 +575,8 @@ fn a_read_buffer_smaller_than_the_mtu_is_refused() {
         ..ListenOptions::default()
     };
     reactor.listen_with("kcp://127.0.0.1:0", options).unwrap();
+    let mut tiny = turbo();
+    tiny.max_buffered = 1000;
+    let err = tiny.validate().unwrap_err();
+    assert_eq!(err.code(), "ERR_INVALID_ARG_VALUE");
 }

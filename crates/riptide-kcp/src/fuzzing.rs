@@ -61,7 +61,8 @@ fn recv_all(k: &mut Kcp, stream: bool) -> Vec<Vec<u8>> {
 
 fn recv_messages(k: &mut Kcp) -> Vec<Vec<u8>> {
     let mut got = Vec::new();
-    let mut msg = vec![0u8; k.max_message()];
+    // Small on purpose: larger messages go through the BufferTooSmall path.
+    let mut msg = vec![0u8; 4096];
     loop {
         let peek = k.peek_size();
         match k.recv(&mut msg) {

@@ -203,6 +203,21 @@ test('kcp: bad options and oversized messages fail with codes', async (t) => {
   await t.throwsAsync(serve('kcp://127.0.0.1:0', {}, { kcp: { nodelay: 1 as unknown as boolean } }), {
     code: 'ERR_INVALID_ARG_VALUE',
   })
+  // The listener's admission limits: finite integers in range.
+  for (const kcp of [
+    { maxSessionsPerIp: -1 },
+    { maxSessionsPerIp: 1.5 },
+    { maxSessionsPerIp: 2 ** 24 + 1 },
+    { handshakeTimeout: Number.NaN },
+    { handshakeTimeout: -1 },
+    { maxBuffered: 1000 },
+    { maxBuffered: Number.POSITIVE_INFINITY },
+    { maxBuffered: '1e9' as unknown as number },
+  ]) {
+    await t.throwsAsync(serve('kcp://127.0.0.1:0', {}, { kcp }), { code: 'ERR_INVALID_ARG_VALUE' }, JSON.stringify(kcp))
+  }
+  const limits = await serve('kcp://127.0.0.1:0', {}, { kcp: { maxSessionsPerIp: 0, handshakeTimeout: 0, maxBuffered: 2 ** 30 } })
+  await limits.stop()
   const engine = await echoServer()
   const conn = await connect(`kcp://127.0.0.1:${engine.port}`, {}, { kcp: turbo })
   await new Promise<void>((resolve) => setImmediate(resolve))

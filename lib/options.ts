@@ -66,6 +66,24 @@ export interface KcpOptions {
   deadLink?: number
   /** Ms of silence from the peer after which the session closes with `ETIMEDOUT` (KCP has no close handshake); `0` never. Default `90000`. */
   idleTimeout?: number
+  /**
+   * Listeners: sessions one source IP may hold (0…16777216, `0`: no cap). At the cap, that IP's
+   * oldest unconfirmed session makes room; if all are confirmed the new one is refused. Default `64`.
+   */
+  maxSessionsPerIp?: number
+  /**
+   * Listeners: ms of silence after which an *unconfirmed* session (its peer never acknowledged
+   * data the server sent) closes with `ETIMEDOUT`, instead of `idleTimeout`. Unconfirmed sessions
+   * are also the ones evicted (`ECONNABORTED`), oldest first, to admit new peers when the session
+   * table, an IP's cap or `maxBuffered` is full. `0`: `idleTimeout` applies. Default `5000`.
+   */
+  handshakeTimeout?: number
+  /**
+   * Listeners: memory budget in bytes for segments buffered by all sessions (each counted at
+   * `mtu − 24` bytes). Past it unconfirmed sessions are evicted, oldest first, and no session
+   * opens while confirmed ones alone exceed it. 65536…2^48. Default `268435456` (256 MiB).
+   */
+  maxBuffered?: number
 }
 
 /** The defaults of {@link KcpOptions}. */
@@ -80,6 +98,9 @@ export const DEFAULT_KCP_OPTIONS: Readonly<Required<KcpOptions>> = Object.freeze
   stream: false,
   deadLink: 20,
   idleTimeout: 90_000,
+  maxSessionsPerIp: 64,
+  handshakeTimeout: 5_000,
+  maxBuffered: 256 * 1024 * 1024,
 })
 
 /** Options of {@link serve}. Every field is optional; defaults are listed per field. */
@@ -294,7 +315,11 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
       ping: typeof hb.ping === 'string' ? Buffer.from(hb.ping) : hb.ping,
     }
   }
+  const kcpGiven = o.kcp !== DEFAULT_KCP_OPTIONS
   o.kcp = resolveKcp(o.kcp as KcpOptions)
+  // Only when KCP options were given: a TCP server with a small read buffer and the default
+  // KCP MTU is fine. A kcp:// listen or dial re-checks natively with the effective values.
+  if (kcpGiven) checkKcpReadBuffer(o.readBufferCap, o.kcp)
   if (o.tcpKeepAlive !== undefined) {
     const ka = o.tcpKeepAlive as TcpKeepAlive
     if (ka === null || typeof ka !== 'object') throw new InvalidOptionError('options.tcpKeepAlive must be an object')
@@ -325,5 +350,20 @@ function resolveKcp(kcp: KcpOptions): Required<KcpOptions> {
   bool('kcp.stream', k.stream)
   int('kcp.deadLink', k.deadLink, 1, 2 ** 31 - 1)
   int('kcp.idleTimeout', k.idleTimeout, 0, 2 ** 31 - 1)
+  int('kcp.maxSessionsPerIp', k.maxSessionsPerIp, 0, 1 << 24)
+  int('kcp.handshakeTimeout', k.handshakeTimeout, 0, 2 ** 31 - 1)
+  int('kcp.maxBuffered', k.maxBuffered, 1 << 16, 2 ** 48)
   return k
+}
+
+/**
+ * A datagram is read whole into `readBufferCap` bytes or truncated: with `readBufferCap < kcp.mtu`
+ * every full KCP segment would be cut and dropped, so the pair is refused up front.
+ */
+function checkKcpReadBuffer(readBufferCap: number, kcp: Required<KcpOptions>): void {
+  if (readBufferCap < kcp.mtu) {
+    throw new InvalidOptionError(
+      `options.readBufferCap (${readBufferCap}) must be at least options.kcp.mtu (${kcp.mtu}): a smaller read buffer truncates every full KCP datagram`,
+    )
+  }
 }

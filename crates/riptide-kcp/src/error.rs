@@ -79,4 +79,11 @@ pub enum InputError {
     /// A segment's command byte is not PUSH, ACK, WASK or WINS (`ikcp_input` returns -3).
     #[error("unknown segment command")]
     BadCommand,
+    /// A segment's `len` field exceeds this session's MSS (`mtu - 24`). No conforming peer
+    /// with the same MTU sends one, and accepting them would let each buffered out-of-order
+    /// segment hold up to a whole datagram (~64 KiB) instead of one MSS. Deliberate deviation
+    /// from `ikcp_input`, which accepts any length that fits the datagram: both ends must use
+    /// the same `mtu` (or the receiver a larger one).
+    #[error("segment longer than the MSS")]
+    Oversize,
 }

@@ -105,6 +105,10 @@ pub struct Kcp {
     nsnd_buf: usize,
     /// Slot `i` holds `sn = rcv_nxt + i`; `len() <= rcv_wnd`.
     rcv_buf: VecDeque<Option<Segment>>,
+    /// Occupied slots of `rcv_buf`.
+    nrcv_buf: usize,
+    /// Set once the peer acknowledged (by ACK or `una`) a data segment we sent.
+    peer_acked: bool,
     rcv_queue: VecDeque<Segment>,
     /// `(sn, ts)` of data segments to acknowledge at the next flush.
     acklist: Vec<(u32, u32)>,
@@ -119,7 +123,8 @@ impl Kcp {
     /// `rcv_wnd` are clamped as ikcp does.
     pub fn new(conv: u32, config: &Config) -> Result<Kcp, ConfigError> {
         config.validate()?;
-        let mss = config.mtu - OVERHEAD;
+        // `validate` checked mtu >= 50 > OVERHEAD.
+        let mss = config.mtu.saturating_sub(OVERHEAD);
         let rcv_wnd = u32::from(config.rcv_wnd.max(WND_RCV));
         let snd_wnd = u32::from(config.snd_wnd);
         let default_min_rto = if config.nodelay != 0 {
@@ -168,9 +173,14 @@ impl Kcp {
             snd_buf: VecDeque::new(),
             nsnd_buf: 0,
             rcv_buf: VecDeque::new(),
+            nrcv_buf: 0,
+            peer_acked: false,
             rcv_queue: VecDeque::new(),
             acklist: Vec::new(),
-            pool: Pool::new((snd_wnd + rcv_wnd) as usize, mss),
+            pool: Pool::new(
+                usize::from(config.snd_wnd).saturating_add(rcv_wnd as usize),
+                mss,
+            ),
             outbox: Outbox::default(),
         })
     }
@@ -207,11 +217,12 @@ impl Kcp {
         if self.stream {
             if let Some(last) = self.snd_queue.back() {
                 if last.data.len() < mss {
-                    extend = data.len().min(mss - last.data.len());
+                    extend = data.len().min(mss.saturating_sub(last.data.len()));
                 }
             }
         }
-        let rest = &data[extend..];
+        // `extend <= data.len()`, so both halves exist.
+        let (head, rest) = data.split_at_checked(extend).unwrap_or((&[], data));
         let count = if rest.len() <= mss {
             1
         } else {
@@ -222,22 +233,20 @@ impl Kcp {
         }
         if extend > 0 {
             if let Some(last) = self.snd_queue.back_mut() {
-                last.data.extend_from_slice(&data[..extend]);
+                last.data.extend_from_slice(head);
             }
         }
         if self.stream && rest.is_empty() {
             return Ok(());
         }
-        for i in 0..count {
-            let chunk = &rest[(i * mss).min(rest.len())..((i + 1) * mss).min(rest.len())];
+        // `count` chunks of at most one MSS (one empty chunk for an empty message).
+        let mut chunks = rest.chunks(mss.max(1));
+        for remaining in (0..count).rev() {
+            let chunk = chunks.next().unwrap_or_default();
             let mut buf = self.pool.take();
             buf.extend_from_slice(chunk);
             // count < 128, so the countdown fits the u8 header field.
-            let frg = if self.stream {
-                0
-            } else {
-                (count - i - 1) as u8
-            };
+            let frg = if self.stream { 0 } else { remaining as u8 };
             self.snd_queue.push_back(Segment::new(frg, buf));
         }
         Ok(())
@@ -258,7 +267,7 @@ impl Kcp {
         }
         let mut len = 0;
         for seg in &self.rcv_queue {
-            len += seg.data.len();
+            len = seg.data.len().saturating_add(len);
             if seg.frg == 0 {
                 break;
             }
@@ -277,10 +286,10 @@ impl Kcp {
             return Err(RecvError::BufferTooSmall { needed: size });
         }
         let recover = self.rcv_queue.len() >= self.rcv_wnd as usize;
-        let mut off = 0;
+        let mut off: usize = 0;
         // Walks the same segments as `peek_size`, so the total is `size <= buf.len()`.
         while let Some(seg) = self.rcv_queue.pop_front() {
-            let end = off + seg.data.len();
+            let end = off.saturating_add(seg.data.len());
             if let Some(dst) = buf.get_mut(off..end) {
                 dst.copy_from_slice(&seg.data);
             }
@@ -317,17 +326,21 @@ impl Kcp {
             if h.conv != self.conv {
                 return Err(InputError::WrongConv);
             }
-            let body = &rest[OVERHEAD..];
-            let len = h.len as usize;
-            if body.len() < len {
+            // `decode` succeeded, so `rest` holds at least the header.
+            let body = rest.get(OVERHEAD..).unwrap_or_default();
+            // The length is the peer's word: convert and slice with checks only.
+            let len = usize::try_from(h.len).map_err(|_| InputError::BadLength)?;
+            let (Some(payload), Some(after)) = (body.get(..len), body.get(len..)) else {
                 return Err(InputError::BadLength);
+            };
+            if len > self.mss {
+                return Err(InputError::Oversize);
             }
             if !matches!(h.cmd, CMD_PUSH | CMD_ACK | CMD_WASK | CMD_WINS) {
                 return Err(InputError::BadCommand);
             }
-            let payload = &body[..len];
-            rest = &body[len..];
-            self.in_segments += 1;
+            rest = after;
+            self.in_segments = self.in_segments.wrapping_add(1);
             self.rmt_wnd = u32::from(h.wnd);
             self.parse_una(h.una);
             match h.cmd {
@@ -360,17 +373,25 @@ impl Kcp {
         if diff(self.snd_una, prev_una) > 0 && self.cwnd < self.rmt_wnd {
             let mss = self.mss as u32;
             if self.cwnd < self.ssthresh {
-                self.cwnd += 1;
+                self.cwnd = self.cwnd.wrapping_add(1);
                 self.incr = self.incr.wrapping_add(mss);
             } else {
                 if self.incr < mss {
                     self.incr = mss;
                 }
-                self.incr = self
-                    .incr
-                    .wrapping_add(mss.wrapping_mul(mss) / self.incr + mss / 16);
-                if (self.cwnd + 1).wrapping_mul(mss) <= self.incr {
-                    self.cwnd = self.incr.wrapping_add(mss - 1) / mss;
+                // C's unsigned arithmetic; `incr >= mss > 0` here, so no division by zero.
+                let step = mss
+                    .wrapping_mul(mss)
+                    .checked_div(self.incr)
+                    .unwrap_or(0)
+                    .wrapping_add(mss / 16);
+                self.incr = self.incr.wrapping_add(step);
+                if self.cwnd.wrapping_add(1).wrapping_mul(mss) <= self.incr {
+                    self.cwnd = self
+                        .incr
+                        .wrapping_add(mss.wrapping_sub(1))
+                        .checked_div(mss)
+                        .unwrap_or(self.cwnd);
                 }
             }
             if self.cwnd > self.rmt_wnd {
@@ -476,7 +497,7 @@ impl Kcp {
 
     /// Segments not yet acknowledged: in flight plus queued (`ikcp_waitsnd`).
     pub fn wait_snd(&self) -> usize {
-        self.nsnd_buf + self.snd_queue.len()
+        self.nsnd_buf.saturating_add(self.snd_queue.len())
     }
 
     /// Whether [`send`](Kcp::send) would accept a message now (`wait_snd() < snd_wnd`).
@@ -490,6 +511,35 @@ impl Kcp {
         self.dead
     }
 
+    /// Segments this session holds: queued and in flight (send side), out of order and
+    /// waiting for [`recv`](Kcp::recv) (receive side).
+    ///
+    /// The receive side is bounded by the protocol: at most `rcv_wnd` segments in the reorder
+    /// ring (sequence numbers `rcv_nxt .. rcv_nxt + rcv_wnd`) plus at most `rcv_wnd` in the
+    /// receive queue, i.e. `2 × rcv_wnd`. The send side holds what the application queued
+    /// (`wait_snd`); `send` refuses past `snd_wnd`, `enqueue` does not.
+    pub fn buffered_segments(&self) -> usize {
+        self.wait_snd()
+            .saturating_add(self.nrcv_buf)
+            .saturating_add(self.rcv_queue.len())
+    }
+
+    /// Payload memory held by [`buffered_segments`](Kcp::buffered_segments): each segment's
+    /// buffer has a capacity of one MSS whatever its length (segments longer than the MSS
+    /// are refused by [`input`](Kcp::input)), so this is `segments × mss`. The receive side
+    /// alone never exceeds `2 × rcv_wnd × mss` bytes, whatever the peer sends.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered_segments().saturating_mul(self.mss)
+    }
+
+    /// Whether the peer has acknowledged at least one data segment we sent: it then receives
+    /// at the address we send to and runs KCP with us. A session that never saw this may be
+    /// one spoofed or one-shot datagram; listeners use it to tell such "unconfirmed" sessions
+    /// from real ones.
+    pub fn peer_acked(&self) -> bool {
+        self.peer_acked
+    }
+
     /// Largest payload per segment (`mtu - 24`).
     pub fn mss(&self) -> usize {
         self.mss
@@ -497,7 +547,7 @@ impl Kcp {
 
     /// Largest message [`send`](Kcp::send) accepts: 127 segments of `mss` bytes.
     pub fn max_message(&self) -> usize {
-        (usize::from(WND_RCV) - 1) * self.mss
+        usize::from(WND_RCV - 1).saturating_mul(self.mss)
     }
 
     /// A snapshot of estimators, windows and counters.
@@ -572,7 +622,8 @@ impl Kcp {
             self.rx_rttval = rtt / 2;
         } else {
             let delta = i64::from(rtt.wrapping_sub(self.rx_srtt)).abs();
-            self.rx_rttval = ((i64::from(self.rx_rttval.wrapping_mul(3)) + delta) / 4) as i32;
+            self.rx_rttval =
+                (i64::from(self.rx_rttval.wrapping_mul(3)).wrapping_add(delta) / 4) as i32;
             self.rx_srtt = self.rx_srtt.wrapping_mul(7).wrapping_add(rtt) / 8;
             if self.rx_srtt < 1 {
                 self.rx_srtt = 1;
@@ -603,7 +654,8 @@ impl Kcp {
             }
             if let Some(seg) = slot.take() {
                 self.pool.give(seg.data);
-                self.nsnd_buf -= 1;
+                self.nsnd_buf = self.nsnd_buf.saturating_sub(1);
+                self.peer_acked = true;
             }
         }
         self.shrink_buf();
@@ -617,7 +669,8 @@ impl Kcp {
         let idx = sn.wrapping_sub(self.snd_una) as usize;
         if let Some(seg) = self.snd_buf.get_mut(idx).and_then(Option::take) {
             self.pool.give(seg.data);
-            self.nsnd_buf -= 1;
+            self.nsnd_buf = self.nsnd_buf.saturating_sub(1);
+            self.peer_acked = true;
         }
         self.shrink_buf();
     }
@@ -643,17 +696,21 @@ impl Kcp {
         if diff(sn, self.rcv_nxt.wrapping_add(self.rcv_wnd)) >= 0 || diff(sn, self.rcv_nxt) < 0 {
             return;
         }
-        // In [0, rcv_wnd) by the check above.
-        let idx = sn.wrapping_sub(self.rcv_nxt) as usize;
+        // In [0, rcv_wnd) by the check above, so the ring never exceeds rcv_wnd slots.
+        let Ok(idx) = usize::try_from(sn.wrapping_sub(self.rcv_nxt)) else {
+            return;
+        };
         if idx >= self.rcv_buf.len() {
-            self.rcv_buf.resize_with(idx + 1, || None);
+            self.rcv_buf.resize_with(idx.saturating_add(1), || None);
         }
-        if self.rcv_buf[idx].is_none() {
+        if let Some(slot @ None) = self.rcv_buf.get_mut(idx) {
+            // `input` refused payloads over the MSS: the buffer keeps its `mss` capacity.
             let mut data = self.pool.take();
             data.extend_from_slice(payload);
             let mut seg = Segment::new(frg, data);
             seg.sn = sn;
-            self.rcv_buf[idx] = Some(seg);
+            *slot = Some(seg);
+            self.nrcv_buf = self.nrcv_buf.saturating_add(1);
         }
         self.move_to_queue();
     }
@@ -667,6 +724,7 @@ impl Kcp {
                 _ => break,
             }
             if let Some(Some(seg)) = self.rcv_buf.pop_front() {
+                self.nrcv_buf = self.nrcv_buf.saturating_sub(1);
                 self.rcv_queue.push_back(seg);
                 self.rcv_nxt = self.rcv_nxt.wrapping_add(1);
             }
@@ -675,14 +733,14 @@ impl Kcp {
 
     /// Closes the datagram being built when `need` more bytes would overflow the MTU.
     fn make_room(outbox: &mut Outbox, out_datagrams: &mut u64, mtu: usize, need: usize) {
-        if outbox.open_len() + need > mtu {
+        if outbox.open_len().saturating_add(need) > mtu {
             Self::finish(outbox, out_datagrams);
         }
     }
 
     fn finish(outbox: &mut Outbox, out_datagrams: &mut u64) {
         if outbox.open_len() > 0 {
-            *out_datagrams += 1;
+            *out_datagrams = out_datagrams.wrapping_add(1);
         }
         outbox.finish();
     }
@@ -708,7 +766,7 @@ impl Kcp {
             hdr.sn = sn;
             hdr.ts = ts;
             hdr.encode(self.outbox.bytes());
-            self.out_segments += 1;
+            self.out_segments = self.out_segments.wrapping_add(1);
         }
         self.acklist.clear();
 
@@ -720,7 +778,8 @@ impl Kcp {
                 if self.probe_wait < PROBE_INIT {
                     self.probe_wait = PROBE_INIT;
                 }
-                self.probe_wait += self.probe_wait / 2;
+                // At most PROBE_LIMIT (120 s) before this: no overflow.
+                self.probe_wait = self.probe_wait.saturating_add(self.probe_wait / 2);
                 if self.probe_wait > PROBE_LIMIT {
                     self.probe_wait = PROBE_LIMIT;
                 }
@@ -738,7 +797,7 @@ impl Kcp {
                 hdr.cmd = cmd;
                 Self::make_room(&mut self.outbox, &mut self.out_datagrams, mtu, OVERHEAD);
                 hdr.encode(self.outbox.bytes());
-                self.out_segments += 1;
+                self.out_segments = self.out_segments.wrapping_add(1);
             }
         }
         self.probe = 0;
@@ -759,7 +818,7 @@ impl Kcp {
             seg.xmit = 0;
             self.snd_nxt = self.snd_nxt.wrapping_add(1);
             self.snd_buf.push_back(Some(seg));
-            self.nsnd_buf += 1;
+            self.nsnd_buf = self.nsnd_buf.saturating_add(1);
         }
 
         let resent = self.fast_resend_threshold();
@@ -781,7 +840,7 @@ impl Kcp {
             } else if diff(current, seg.resendts) >= 0 {
                 needsend = true;
                 seg.xmit = seg.xmit.wrapping_add(1);
-                self.retransmits += 1;
+                self.retransmits = self.retransmits.wrapping_add(1);
                 if self.nodelay == 0 {
                     seg.rto = seg.rto.wrapping_add(seg.rto.max(rx_rto as u32));
                 } else {
@@ -801,8 +860,8 @@ impl Kcp {
                 seg.xmit = seg.xmit.wrapping_add(1);
                 seg.fastack = 0;
                 seg.resendts = current.wrapping_add(seg.rto);
-                change += 1;
-                self.fast_retransmits += 1;
+                change = change.wrapping_add(1);
+                self.fast_retransmits = self.fast_retransmits.wrapping_add(1);
             }
 
             if needsend {
@@ -811,7 +870,7 @@ impl Kcp {
                     &mut self.outbox,
                     &mut self.out_datagrams,
                     mtu,
-                    OVERHEAD + seg.data.len(),
+                    OVERHEAD.saturating_add(seg.data.len()),
                 );
                 let out = self.outbox.bytes();
                 Header {
@@ -824,7 +883,7 @@ impl Kcp {
                 }
                 .encode(out);
                 out.extend_from_slice(&seg.data);
-                self.out_segments += 1;
+                self.out_segments = self.out_segments.wrapping_add(1);
                 if seg.xmit >= self.dead_link {
                     self.dead = true;
                 }

@@ -7,7 +7,10 @@
 //! 1.7.1 (with `IKCP_FASTACK_CONSERVE`, `IKCP_PROBE_INIT` = 7000 ms); the differential tests
 //! check this against the C code. Two deliberate, wire-invisible differences: an idle
 //! session asks for no timer at all ([`Kcp::poll_timeout`] returns `None`), and
-//! [`Kcp::send`] reports a full send window as [`SendError::WouldBlock`].
+//! [`Kcp::send`] reports a full send window as [`SendError::WouldBlock`]. One deliberate
+//! difference a peer can see: a segment longer than our MSS is refused
+//! ([`InputError::Oversize`]) where ikcp would accept it if it fits the datagram; no peer with
+//! the same MTU sends one, and accepting them let a peer park ~64 KiB per out-of-order segment.
 //!
 //! Memory: the send and receive buffers are rings indexed by sequence number (visiting them
 //! in order is visiting ikcp's sorted lists, so flush order stays byte-exact while an ACK
@@ -15,6 +18,10 @@
 //! two windows; flushed datagrams wait in one reused byte buffer for
 //! [`Kcp::poll_transmit`]. A session in steady state allocates nothing per packet (tested),
 //! and [`Kcp::trim`] hands the pooled memory back when a session goes quiet.
+//!
+//! Whatever a peer sends, the receive side holds at most `2 × rcv_wnd` segments (`rcv_wnd` out
+//! of order, `rcv_wnd` in order and unread) of at most one MSS each, and the pool at most
+//! `snd_wnd + rcv_wnd` spare MSS-sized buffers; [`Kcp::buffered_bytes`] reports what is held.
 //!
 //! # Example
 //!
@@ -54,9 +61,16 @@
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+// Everything here handles numbers a peer chose: no silent overflow, no peer-steered index.
+// Sequence-number and clock arithmetic wraps on purpose and says so (`wrapping_*`).
+#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+#![cfg_attr(test, allow(clippy::arithmetic_side_effects, clippy::indexing_slicing))]
 
 mod config;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod kcp;
 mod outbox;
 mod pool;

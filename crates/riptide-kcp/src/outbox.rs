@@ -25,7 +25,8 @@ impl Outbox {
 
     /// Bytes in the datagram being built.
     pub(crate) fn open_len(&self) -> usize {
-        self.bytes.len() - self.open
+        // `open <= bytes.len()` always.
+        self.bytes.len().saturating_sub(self.open)
     }
 
     /// Closes the datagram being built (`ikcp_output`); an empty one is not a datagram.
@@ -41,9 +42,9 @@ impl Outbox {
     /// there is none or `buf` is too short.
     pub(crate) fn pop(&mut self, headroom: usize, buf: &mut [u8]) -> Option<usize> {
         let &(start, end) = self.frames.front()?;
-        let total = headroom.checked_add(end - start)?;
-        buf.get_mut(headroom..total)?
-            .copy_from_slice(&self.bytes[start..end]);
+        let src = self.bytes.get(start..end)?;
+        let total = headroom.checked_add(src.len())?;
+        buf.get_mut(headroom..total)?.copy_from_slice(src);
         self.frames.pop_front();
         if self.frames.is_empty() && self.open == self.bytes.len() {
             self.bytes.clear();

@@ -484,3 +484,69 @@ fn headroom_is_reserved() {
     assert_eq!(&buf[..8], &[0xff; 8]);
     assert_eq!(conv_of(&buf[8..n]), Some(1));
 }
+
+#[test]
+fn segments_longer_than_the_mss_are_refused() {
+    // Security issue item 3: each out-of-order segment could hold a whole datagram.
+    let conv = 9;
+    let cfg = Config {
+        mtu: 100,
+        ..Config::default()
+    };
+    let mut k = Kcp::new(conv, &cfg).unwrap();
+    let mss = k.mss();
+    assert_eq!(mss, 76);
+    let exact = segment(conv, CMD_PUSH, 1, &vec![1; mss]);
+    k.input(0, &exact).unwrap();
+    assert_eq!(k.buffered_segments(), 1, "one MSS is fine");
+    let over = segment(conv, CMD_PUSH, 2, &vec![2; mss + 1]);
+    assert_eq!(k.input(0, &over), Err(InputError::Oversize));
+    let huge = segment(conv, CMD_PUSH, 3, &vec![3; 60_000]);
+    assert_eq!(k.input(0, &huge), Err(InputError::Oversize));
+    assert_eq!(
+        k.buffered_segments(),
+        1,
+        "nothing stored from oversize segments"
+    );
+    // An ACK is refused too: no conforming peer sends a length over the MSS.
+    assert_eq!(
+        k.input(0, &segment(conv, CMD_ACK, 0, &vec![0; mss + 1])),
+        Err(InputError::Oversize)
+    );
+    // Segments before the oversize one in a datagram are kept, as for any malformed one.
+    let mut dgram = segment(conv, CMD_PUSH, 0, b"first");
+    dgram.extend_from_slice(&over);
+    assert_eq!(k.input(0, &dgram), Err(InputError::Oversize));
+    assert_eq!(recv_all(&mut k), vec![b"first".to_vec(), vec![1; mss]]);
+}
+
+#[test]
+fn receive_buffering_is_bounded_by_twice_the_window() {
+    // A peer that never lets us read: rcv_wnd in the queue, rcv_wnd out of order in the ring.
+    let conv = 3;
+    let mut k = Kcp::new(conv, &Config::default()).unwrap();
+    let mss = k.mss();
+    let wnd = k.stats().rcv_wnd;
+    for sn in 0..4 * wnd {
+        let _ = k.input(0, &segment(conv, CMD_PUSH, sn, &vec![7; mss]));
+        // Skip one sequence number: those after it stay out of order.
+        let _ = k.input(0, &segment(conv, CMD_PUSH, sn + wnd + 1, &vec![7; mss]));
+    }
+    assert!(k.buffered_segments() <= 2 * wnd as usize);
+    assert!(k.buffered_bytes() <= 2 * wnd as usize * mss);
+    assert!(!k.peer_acked());
+}
+
+#[test]
+fn peer_acked_is_set_by_an_acknowledgement() {
+    let mut a = Kcp::new(1, &fast()).unwrap();
+    let mut b = Kcp::new(1, &fast()).unwrap();
+    let mut now = 0;
+    b.send(b"from b").unwrap();
+    run(&mut a, &mut b, &mut now, 100, 10);
+    assert!(b.peer_acked(), "a acknowledged b's data");
+    assert!(!a.peer_acked(), "a sent nothing but acks");
+    a.send(b"reply").unwrap();
+    run(&mut a, &mut b, &mut now, 100, 10);
+    assert!(a.peer_acked());
+}

@@ -29,6 +29,14 @@ pub struct NativeKcp {
     pub dead_link: u32,
     /// ms of silence from the peer after which the session closes (0: never).
     pub idle_timeout: f64,
+    /// Listener: sessions one source IP may hold (0: no cap).
+    pub max_sessions_per_ip: u32,
+    /// Listener: ms of silence after which a session the peer never acknowledged closes
+    /// (0: `idle_timeout` applies).
+    pub handshake_timeout: f64,
+    /// Listener: bytes of segments buffered across its sessions before unconfirmed ones are
+    /// evicted and new ones refused.
+    pub max_buffered: f64,
 }
 
 impl NativeKcp {
@@ -54,12 +62,21 @@ impl NativeKcp {
         };
         let options = riptide::KcpOptions {
             config,
-            idle_timeout: (self.idle_timeout > 0.0)
-                .then(|| Duration::from_secs_f64(self.idle_timeout / 1000.0)),
+            idle_timeout: millis(self.idle_timeout),
+            max_sessions_per_ip: self.max_sessions_per_ip as usize,
+            handshake_timeout: millis(self.handshake_timeout),
+            // TS checked a finite integer in range; `as` saturates anyway.
+            max_buffered: self.max_buffered as usize,
         };
         options.validate()?;
         Ok(options)
     }
+}
+
+/// A positive number of ms as a duration; `0` (or anything not positive or not finite):
+/// `None`, "never".
+fn millis(ms: f64) -> Option<Duration> {
+    (ms.is_finite() && ms > 0.0).then(|| Duration::from_secs_f64(ms / 1000.0))
 }
 
 /// A KCP session's statistics, for `conn.kcpStats()`.

@@ -127,6 +127,10 @@ pub struct Conns {
     pub(crate) kcp_out: Vec<u8>,
     /// Datagrams KCP rejected.
     pub(crate) kcp_input_errors: u64,
+    /// Admission state of the `kcp://` listeners: per-IP counts, eviction order, budgets.
+    pub(crate) kcp_table: crate::kcp_session::KcpTable,
+    /// Unconfirmed KCP sessions evicted.
+    pub(crate) kcp_evictions: u64,
     /// While corked, writes queue instead of going to the socket; `uncork` flushes them.
     corked: bool,
     /// Connections with bytes queued while corked.
@@ -158,6 +162,8 @@ impl Conns {
             kcp_dirty: Vec::new(),
             kcp_out: vec![0; 64 * 1024],
             kcp_input_errors: 0,
+            kcp_table: Default::default(),
+            kcp_evictions: 0,
             corked: false,
             corked_conns: Vec::new(),
         }
@@ -935,10 +941,14 @@ impl Conns {
             return Vec::new();
         };
         match conn.stream {
-            Stream::Datagram { socket, peer } => match &conn.kcp {
+            Stream::Datagram { socket, peer } => match &mut conn.kcp {
                 Some(session) => {
-                    self.kcp_sessions
-                        .remove(&(socket, peer, session.kcp.conv()));
+                    // An evicted session's key may already belong to a newer session.
+                    let key = (socket, peer, session.kcp.conv());
+                    if self.kcp_sessions.get(&key) == Some(&id) {
+                        self.kcp_sessions.remove(&key);
+                    }
+                    self.kcp_forget(session);
                 }
                 None => {
                     self.sessions.remove(&(socket, peer));

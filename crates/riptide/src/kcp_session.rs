@@ -12,12 +12,16 @@ use crate::flow::Timer;
 use crate::stream::{PeerAddr, Stream};
 use crate::{ConnId, Error, SharedCodec};
 use riptide_kcp::Kcp;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// KCP's PUSH command: only a data segment may open a session on a listener.
 const CMD_PUSH: u8 = 81;
+
+/// Smallest [`KcpOptions::max_buffered`] accepted: 64 KiB.
+const MIN_BUFFERED: usize = 1 << 16;
 
 /// How KCP runs on a `kcp://` listener's sessions or a dialed `kcp://` connection.
 #[derive(Clone, Debug)]
@@ -29,14 +33,39 @@ pub struct KcpOptions {
     /// close handshake, so this is how a quiet, vanished peer is noticed (a peer that vanishes
     /// while data is in flight is noticed sooner, as a dead link). `None`: never.
     pub idle_timeout: Option<Duration>,
+    /// Listener only: sessions one source IP may hold on the listener (`0`: no cap). When an
+    /// IP is at the cap, its oldest *unconfirmed* session (see [`KcpOptions::handshake_timeout`])
+    /// makes room for the new one; if all its sessions are confirmed, the new one is refused.
+    /// One datagram per conv from one socket otherwise fills the whole session table.
+    /// Default 64: a NAT with dozens of clients behind one address, while one host costs at
+    /// most 64 sessions' worth of memory.
+    pub max_sessions_per_ip: usize,
+    /// Listener only: how long an *unconfirmed* session lives without hearing from its peer
+    /// (instead of `idle_timeout`). A session is confirmed once the peer acknowledged a data
+    /// segment the server sent ([`Kcp::peer_acked`]): proof that it receives at its address
+    /// and runs KCP, which a spoofed or one-shot datagram cannot give. Unconfirmed sessions
+    /// are also the ones evicted, oldest first, when a new peer needs room (table full, IP
+    /// at its cap, memory budget spent); confirmed ones never are. `None`: `idle_timeout`.
+    /// Default 5 s: several initial RTOs (200 ms, doubling), so a real client whose first
+    /// reply or ack was lost still confirms.
+    pub handshake_timeout: Option<Duration>,
+    /// Listener only: memory budget in bytes for the segments buffered by all its sessions
+    /// ([`Kcp::buffered_bytes`]: segments × MSS). Past it, unconfirmed sessions are closed,
+    /// oldest first, until it holds, and no new session opens while confirmed ones alone
+    /// exceed it. Default 256 MiB.
+    pub max_buffered: usize,
 }
 
 impl Default for KcpOptions {
-    /// ikcp's defaults, message mode, sessions expire after 90 s of silence.
+    /// ikcp's defaults, message mode, sessions expire after 90 s of silence (5 s until
+    /// confirmed), 64 sessions per source IP, 256 MiB buffered per listener.
     fn default() -> Self {
         KcpOptions {
             config: riptide_kcp::Config::default(),
             idle_timeout: Some(Duration::from_secs(90)),
+            max_sessions_per_ip: 64,
+            handshake_timeout: Some(Duration::from_secs(5)),
+            max_buffered: 256 << 20,
         }
     }
 }
@@ -47,7 +76,29 @@ impl KcpOptions {
     pub fn validate(&self) -> Result<(), Error> {
         Kcp::new(0, &self.config)
             .map(drop)
-            .map_err(|e| Error::InvalidOption(format!("kcp: {e}")))
+            .map_err(|e| Error::InvalidOption(format!("kcp: {e}")))?;
+        // A smaller budget would refuse every session (TS enforces the same floor).
+        if self.max_buffered < MIN_BUFFERED {
+            return Err(Error::InvalidOption(format!(
+                "kcp: max_buffered {} is below the minimum of {MIN_BUFFERED}",
+                self.max_buffered
+            )));
+        }
+        Ok(())
+    }
+
+    /// [`KcpOptions::validate`], plus the reactor's read buffer: a datagram is read whole or
+    /// truncated, so a read buffer smaller than the MTU would cut every full segment and the
+    /// session could never carry one.
+    pub fn validate_with_read_buffer(&self, read_buffer_size: usize) -> Result<(), Error> {
+        self.validate()?;
+        if read_buffer_size < self.config.mtu {
+            return Err(Error::InvalidOption(format!(
+                "readBufferCap ({read_buffer_size}) must be at least kcp.mtu ({})",
+                self.config.mtu
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -59,9 +110,135 @@ pub(crate) struct KcpSession {
     idle_timeout: Option<Duration>,
     /// Queued for the end-of-turn flush.
     dirty: bool,
+    /// A listener's session: its place in the admission bookkeeping. `None` for dialed
+    /// sessions and once forgotten (evicted or removed).
+    admitted: Option<Admitted>,
+}
+
+/// Admission bookkeeping of one listener session.
+struct Admitted {
+    /// Listener socket and source IP, the keys of the per-IP count and the budget.
+    socket: usize,
+    ip: IpAddr,
+    /// Admission order, the eviction order of unconfirmed sessions.
+    seq: u64,
+    /// The peer acknowledged our data ([`Kcp::peer_acked`]); never evicted from then on.
+    confirmed: bool,
+    /// `buffered_bytes` as last added to the listener's total.
+    buffered: usize,
+    handshake_timeout: Option<Duration>,
+    max_buffered: usize,
+}
+
+/// Admission state of the `kcp://` listeners of one reactor: per-IP counts, unconfirmed
+/// sessions in admission order, buffered bytes per listener.
+#[derive(Default)]
+pub(crate) struct KcpTable {
+    next_seq: u64,
+    /// Unconfirmed listener sessions, oldest first: `seq → (socket, id)`.
+    unconfirmed: BTreeMap<u64, (usize, ConnId)>,
+    /// Per listener socket and source IP.
+    per_ip: HashMap<(usize, IpAddr), PerIp>,
+    /// Sum of the sessions' `buffered_bytes` per listener socket.
+    buffered: HashMap<usize, usize>,
+}
+
+/// The sessions of one source IP on one listener.
+#[derive(Default)]
+struct PerIp {
+    sessions: usize,
+    /// Its unconfirmed sessions, oldest first: `seq → id`.
+    unconfirmed: BTreeMap<u64, ConnId>,
+}
+
+impl KcpTable {
+    /// Sessions `ip` holds on listener `socket`.
+    fn sessions_of(&self, socket: usize, ip: IpAddr) -> usize {
+        self.per_ip.get(&(socket, ip)).map_or(0, |p| p.sessions)
+    }
+
+    /// Bytes buffered by the sessions of listener `socket`.
+    fn buffered_on(&self, socket: usize) -> usize {
+        self.buffered.get(&socket).copied().unwrap_or(0)
+    }
+
+    /// The oldest unconfirmed session of `ip` on `socket`.
+    fn oldest_of(&self, socket: usize, ip: IpAddr) -> Option<ConnId> {
+        let p = self.per_ip.get(&(socket, ip))?;
+        p.unconfirmed.values().next().copied()
+    }
+
+    /// The oldest unconfirmed session on any listener, or on `socket` only.
+    fn oldest(&self, socket: Option<usize>) -> Option<ConnId> {
+        self.unconfirmed
+            .values()
+            .find(|(s, _)| socket.is_none_or(|socket| *s == socket))
+            .map(|&(_, id)| id)
+    }
+
+    /// Records a new unconfirmed session.
+    fn admit(&mut self, id: ConnId, socket: usize, ip: IpAddr, options: &KcpOptions) -> Admitted {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.unconfirmed.insert(seq, (socket, id));
+        let p = self.per_ip.entry((socket, ip)).or_default();
+        p.sessions = p.sessions.saturating_add(1);
+        p.unconfirmed.insert(seq, id);
+        Admitted {
+            socket,
+            ip,
+            seq,
+            confirmed: false,
+            buffered: 0,
+            handshake_timeout: options.handshake_timeout,
+            max_buffered: options.max_buffered,
+        }
+    }
+
+    /// Moves a session out of the eviction order.
+    fn confirm(&mut self, a: &mut Admitted) {
+        if !a.confirmed {
+            a.confirmed = true;
+            self.unconfirmed.remove(&a.seq);
+            if let Some(p) = self.per_ip.get_mut(&(a.socket, a.ip)) {
+                p.unconfirmed.remove(&a.seq);
+            }
+        }
+    }
+
+    /// Brings the listener's total in line with the session's `buffered_bytes` now.
+    fn account(&mut self, a: &mut Admitted, now: usize) {
+        let total = self.buffered.entry(a.socket).or_default();
+        *total = total.saturating_sub(a.buffered).saturating_add(now);
+        a.buffered = now;
+    }
+
+    /// Drops every trace of a session leaving the table.
+    fn forget(&mut self, mut a: Admitted) {
+        self.account(&mut a, 0);
+        self.confirm(&mut a);
+        if let Some(p) = self.per_ip.get_mut(&(a.socket, a.ip)) {
+            p.sessions = p.sessions.saturating_sub(1);
+            if p.sessions == 0 {
+                self.per_ip.remove(&(a.socket, a.ip));
+            }
+        }
+    }
 }
 
 impl KcpSession {
+    /// Silence after which the session closes: the idle timeout, shortened to the handshake
+    /// timeout until the session is confirmed (a listener's session).
+    fn expiry(&self) -> Option<Duration> {
+        match (&self.admitted, self.idle_timeout) {
+            (Some(a), idle) if !a.confirmed => match (a.handshake_timeout, idle) {
+                (Some(h), Some(i)) => Some(h.min(i)),
+                (h, i) => h.or(i),
+            },
+            (_, idle) => idle,
+        }
+    }
+
     /// Outbound level for water marks: segments waiting to be sent or acked.
     fn waiting(&self) -> usize {
         self.kcp.wait_snd()
@@ -82,7 +259,8 @@ impl Conns {
 
     /// The session of `peer` and the datagram's conv on `kcp://` listener socket `socket`,
     /// made for a first data segment if new (`(id, true)`). `None` drops the datagram: not
-    /// KCP, not a data segment from an unknown conversation, or the table is full.
+    /// KCP, not a data segment from an unknown conversation, or no room (see
+    /// [`Conns::kcp_make_room`]).
     pub(crate) fn kcp_session(
         &mut self,
         socket: usize,
@@ -96,7 +274,11 @@ impl Conns {
         if let Some(&id) = self.kcp_sessions.get(&(socket, peer, conv)) {
             return Some((id, false));
         }
-        if datagram[4] != CMD_PUSH || self.kcp_sessions.len() >= max {
+        if datagram.get(4) != Some(&CMD_PUSH) || max == 0 {
+            return None;
+        }
+        let ip = peer.ip().to_canonical();
+        if !self.kcp_make_room(socket, ip, options, max) {
             return None;
         }
         let id = self.insert_session(socket, peer, codec)?;
@@ -104,8 +286,93 @@ impl Conns {
             self.remove(id);
             return None;
         }
+        let admitted = self.kcp_table.admit(id, socket, ip, options);
+        if let Some(session) = self.slab.get_mut(id).and_then(|c| c.kcp.as_mut()) {
+            session.admitted = Some(admitted);
+        }
+        // Unconfirmed: it expires after the handshake timeout, not the idle timeout.
+        if let Some(t) = options.handshake_timeout {
+            self.timers.insert(Instant::now() + t, Timer::KcpExpire(id));
+        }
         self.kcp_sessions.insert((socket, peer, conv), id);
         Some((id, true))
+    }
+
+    /// Makes room for a new session of `ip` on listener `socket`, evicting unconfirmed
+    /// sessions (oldest first) where a limit is reached: `ip`'s own when it is at
+    /// `max_sessions_per_ip`, anyone's when the table holds `max` sessions, the listener's
+    /// while its buffered bytes are at `max_buffered`. False (nothing opens) when a limit is
+    /// reached and only confirmed sessions hold it.
+    fn kcp_make_room(
+        &mut self,
+        socket: usize,
+        ip: IpAddr,
+        options: &KcpOptions,
+        max: usize,
+    ) -> bool {
+        let cap = options.max_sessions_per_ip;
+        if cap > 0 && self.kcp_table.sessions_of(socket, ip) >= cap {
+            match self.kcp_table.oldest_of(socket, ip) {
+                Some(victim) => self.kcp_evict(victim),
+                None => return false,
+            }
+        }
+        while self.kcp_sessions.len() >= max {
+            match self.kcp_table.oldest(None) {
+                Some(victim) => self.kcp_evict(victim),
+                None => return false,
+            }
+        }
+        self.kcp_enforce_budget(socket, options.max_buffered)
+    }
+
+    /// Evicts unconfirmed sessions of listener `socket`, oldest first, while its buffered
+    /// bytes are at or over `budget`; false when confirmed sessions alone reach it.
+    fn kcp_enforce_budget(&mut self, socket: usize, budget: usize) -> bool {
+        while self.kcp_table.buffered_on(socket) >= budget {
+            match self.kcp_table.oldest(Some(socket)) {
+                Some(victim) => self.kcp_evict(victim),
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Closes an unconfirmed session to make room: it leaves the session table and the
+    /// admission counts now (its peer's next datagram would open a new session), and the
+    /// application gets `on_close` with `ECONNABORTED`.
+    fn kcp_evict(&mut self, id: ConnId) {
+        let Some(conn) = self.slab.get_mut(id) else {
+            return;
+        };
+        let peer = match conn.stream {
+            Stream::Datagram { peer, .. } => peer,
+            _ => return,
+        };
+        let Some(session) = conn.kcp.as_mut() else {
+            return;
+        };
+        let conv = session.kcp.conv();
+        if let Some(a) = session.admitted.take() {
+            let key = (a.socket, peer, conv);
+            if self.kcp_sessions.get(&key) == Some(&id) {
+                self.kcp_sessions.remove(&key);
+            }
+            self.kcp_table.forget(a);
+        }
+        self.kcp_evictions = self.kcp_evictions.wrapping_add(1);
+        let evicted = io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            "unconfirmed KCP session evicted to admit another",
+        );
+        self.doom(id, Some(evicted.into()));
+    }
+
+    /// Removal hook of [`Conns::remove`]: a listener session leaves the admission counts.
+    pub(crate) fn kcp_forget(&mut self, session: &mut KcpSession) {
+        if let Some(a) = session.admitted.take() {
+            self.kcp_table.forget(a);
+        }
     }
 
     /// Makes connection `id` a KCP session with `conv`.
@@ -127,6 +394,7 @@ impl Conns {
             armed: None,
             idle_timeout: options.idle_timeout,
             dirty: false,
+            admitted: None,
         }));
         if let Some(t) = options.idle_timeout {
             self.timers.insert(now + t, Timer::KcpExpire(id));
@@ -281,10 +549,9 @@ impl Conns {
         let Some(conn) = self.slab.get(id) else {
             return;
         };
-        let (Some(last), Some(timeout)) = (
-            conn.last_active,
-            conn.kcp.as_ref().and_then(|s| s.idle_timeout),
-        ) else {
+        let (Some(last), Some(timeout)) =
+            (conn.last_active, conn.kcp.as_ref().and_then(|s| s.expiry()))
+        else {
             return;
         };
         if now.duration_since(last) >= timeout {
@@ -299,7 +566,11 @@ impl Conns {
     /// and completed writes, finishes a pending close and re-arms the protocol deadline.
     fn kcp_settle(&mut self, id: ConnId, now: Instant, ms: u32) {
         let Conns {
-            slab, udp, kcp_out, ..
+            slab,
+            udp,
+            kcp_out,
+            kcp_table,
+            ..
         } = self;
         let Some(conn) = slab.get_mut(id) else {
             return;
@@ -319,6 +590,35 @@ impl Conns {
             // A datagram the kernel cannot take now is lost like any other: KCP resends it.
             let _ = carrier.send_datagram(&kcp_out[..n], peer);
         }
+        let mut budget = None;
+        if let Some(a) = session.admitted.as_mut() {
+            if session.kcp.peer_acked() {
+                kcp_table.confirm(a);
+            }
+            kcp_table.account(a, session.kcp.buffered_bytes());
+            if kcp_table.buffered_on(a.socket) >= a.max_buffered {
+                budget = Some((a.socket, a.max_buffered));
+            }
+        }
+        if let Some((socket, max)) = budget {
+            // Over budget: unconfirmed sessions go, oldest first (this one, maybe).
+            self.kcp_enforce_budget(socket, max);
+            if self.slab.get(id).is_none_or(|c| c.state == State::Doomed) {
+                return;
+            }
+        }
+        self.kcp_settle_rest(id, now, ms);
+    }
+
+    /// The second half of [`Conns::kcp_settle`], after the datagrams went out: dead link,
+    /// writability, completed writes, pending close, next deadline.
+    fn kcp_settle_rest(&mut self, id: ConnId, now: Instant, ms: u32) {
+        let Some(conn) = self.slab.get_mut(id) else {
+            return;
+        };
+        let Some(session) = conn.kcp.as_mut() else {
+            return;
+        };
         if session.kcp.is_dead() {
             self.doom(id, Some(Error::KcpDeadLink));
             return;
@@ -393,5 +693,22 @@ impl Conns {
     /// Datagrams KCP rejected on this reactor (wrong conv, malformed): hostile or stray input.
     pub fn kcp_input_errors(&self) -> u64 {
         self.kcp_input_errors
+    }
+
+    /// Unconfirmed KCP sessions closed to admit others or to keep a listener's memory budget.
+    pub fn kcp_evictions(&self) -> u64 {
+        self.kcp_evictions
+    }
+
+    /// KCP sessions `ip` holds on this reactor's listeners: the figure `max_sessions_per_ip`
+    /// caps (per listener).
+    pub fn kcp_sessions_of(&self, ip: IpAddr) -> usize {
+        let ip = ip.to_canonical();
+        self.kcp_table
+            .per_ip
+            .iter()
+            .filter(|((_, i), _)| *i == ip)
+            .map(|(_, p)| p.sessions)
+            .sum()
     }
 }

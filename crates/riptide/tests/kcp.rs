@@ -43,6 +43,7 @@ fn turbo() -> KcpOptions {
             ..Config::default()
         },
         idle_timeout: Some(Duration::from_secs(30)),
+        ..KcpOptions::default()
     }
 }
 
@@ -345,4 +346,237 @@ fn one_peer_can_run_several_conversations() {
     assert_eq!(chat.opened, 2, "one session per conversation");
     assert_eq!(got[0].as_deref(), Some(&b"from conv 7"[..]));
     assert_eq!(got[1].as_deref(), Some(&b"from conv 8"[..]));
+}
+
+/// One 25-byte first datagram (a PUSH of one byte, sn 0) for conversation `conv`: the
+/// cheapest way to open a session.
+fn opener(conv: u32) -> Vec<u8> {
+    let mut d = vec![0u8; 25];
+    d[..4].copy_from_slice(&conv.to_le_bytes());
+    d[4] = 81;
+    d[6..8].copy_from_slice(&128u16.to_le_bytes());
+    d[20..24].copy_from_slice(&1u32.to_le_bytes());
+    d[24] = b'!';
+    d
+}
+
+/// Sends `opener(conv)` for each conv from `socket`, turning the reactor as it goes.
+fn flood(
+    reactor: &mut Reactor,
+    chat: &mut Chat,
+    socket: &UdpSocket,
+    target: &str,
+    convs: std::ops::Range<u32>,
+) {
+    for conv in convs {
+        socket.send_to(&opener(conv), target).unwrap();
+        if conv % 64 == 0 {
+            reactor.turn(chat, Some(Duration::ZERO)).unwrap();
+        }
+    }
+    for _ in 0..20 {
+        reactor.turn(chat, Some(Duration::from_millis(1))).unwrap();
+    }
+}
+
+#[test]
+fn one_source_ip_holds_at_most_its_cap_and_real_clients_still_connect() {
+    // Security issue item 4: one socket, one datagram per conv, fills the table.
+    let mut reactor = Reactor::new(Default::default()).unwrap();
+    let mut kcp = turbo();
+    kcp.max_sessions_per_ip = 16;
+    let url = listen(&mut reactor, kcp.clone());
+    let target = url.trim_start_matches("kcp://").to_string();
+    let attacker = UdpSocket::bind("127.0.0.2:0").unwrap();
+    let mut chat = Chat::default();
+    flood(&mut reactor, &mut chat, &attacker, &target, 1..3000);
+    let ip = "127.0.0.2".parse().unwrap();
+    assert_eq!(reactor.conns().kcp_sessions_of(ip), 16);
+    assert!(reactor.conns().kcp_evictions() >= 3000 - 1 - 16);
+    // A real client (another address) connects and echoes meanwhile.
+    let id = reactor
+        .connect_with(&url, None, None, Some(turbo()))
+        .unwrap();
+    chat.client = Some(id);
+    reactor.conns().write(id, b"still there?").unwrap();
+    flood(&mut reactor, &mut chat, &attacker, &target, 3000..4000);
+    turn_until(&mut reactor, &mut chat, 10, |c| !c.received.is_empty());
+    assert_eq!(chat.received, vec![b"still there?".to_vec()]);
+    assert!(reactor.conns().kcp_sessions_of(ip) <= 16);
+}
+
+#[test]
+fn confirmed_sessions_are_never_evicted_by_newcomers() {
+    let mut reactor = Reactor::new(Default::default()).unwrap();
+    let mut kcp = turbo();
+    kcp.max_sessions_per_ip = 4;
+    let url = listen(&mut reactor, kcp);
+    let target = url.trim_start_matches("kcp://").to_string();
+    // The client is on 127.0.0.1, as is the attacker: same IP, same cap.
+    let id = reactor
+        .connect_with(&url, None, None, Some(turbo()))
+        .unwrap();
+    let mut chat = Chat {
+        client: Some(id),
+        ..Chat::default()
+    };
+    reactor.conns().write(id, b"one").unwrap();
+    turn_until(&mut reactor, &mut chat, 10, |c| c.received.len() == 1);
+    // The server's echo was acknowledged: confirmed. Let the ack arrive.
+    for _ in 0..20 {
+        reactor
+            .turn(&mut chat, Some(Duration::from_millis(2)))
+            .unwrap();
+    }
+    let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
+    flood(&mut reactor, &mut chat, &attacker, &target, 1..500);
+    let ip = "127.0.0.1".parse().unwrap();
+    assert_eq!(
+        reactor.conns().kcp_sessions_of(ip),
+        4,
+        "the confirmed one and 3 newest"
+    );
+    reactor.conns().write(id, b"two").unwrap();
+    turn_until(&mut reactor, &mut chat, 10, |c| c.received.len() == 2);
+    assert!(chat.closed.iter().all(|&(c, _)| c != id));
+    assert!(chat.closed.iter().all(|&(_, e)| e == Some("ECONNABORTED")));
+}
+
+#[test]
+fn a_full_table_evicts_the_oldest_unconfirmed_session() {
+    let config = riptide::ReactorConfig {
+        max_udp_sessions: 8,
+        ..Default::default()
+    };
+    let mut reactor = Reactor::new(config).unwrap();
+    let mut kcp = turbo();
+    kcp.max_sessions_per_ip = 0;
+    let url = listen(&mut reactor, kcp);
+    let target = url.trim_start_matches("kcp://").to_string();
+    let attacker = UdpSocket::bind("127.0.0.3:0").unwrap();
+    let mut chat = Chat::default();
+    flood(&mut reactor, &mut chat, &attacker, &target, 1..100);
+    assert_eq!(
+        reactor
+            .conns()
+            .kcp_sessions_of("127.0.0.3".parse().unwrap()),
+        8
+    );
+    let id = reactor
+        .connect_with(&url, None, None, Some(turbo()))
+        .unwrap();
+    chat.client = Some(id);
+    reactor.conns().write(id, b"room for me").unwrap();
+    turn_until(&mut reactor, &mut chat, 10, |c| !c.received.is_empty());
+}
+
+#[test]
+fn unconfirmed_sessions_expire_after_the_handshake_timeout() {
+    let mut reactor = Reactor::new(Default::default()).unwrap();
+    let mut kcp = turbo();
+    kcp.handshake_timeout = Some(Duration::from_millis(150));
+    let url = listen(&mut reactor, kcp);
+    let target = url.trim_start_matches("kcp://").to_string();
+    let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut chat = Chat::default();
+    flood(&mut reactor, &mut chat, &attacker, &target, 1..4);
+    assert_eq!(chat.opened, 3);
+    let start = Instant::now();
+    turn_until(&mut reactor, &mut chat, 5, |c| c.closed.len() == 3);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "not the 30 s idle timeout"
+    );
+    assert!(chat.closed.iter().all(|&(_, e)| e == Some("ETIMEDOUT")));
+}
+
+#[test]
+fn an_idle_timeout_shorter_than_the_handshake_timeout_still_applies() {
+    let mut reactor = Reactor::new(Default::default()).unwrap();
+    let mut kcp = turbo();
+    kcp.handshake_timeout = Some(Duration::from_secs(30));
+    kcp.idle_timeout = Some(Duration::from_millis(150));
+    let url = listen(&mut reactor, kcp);
+    let target = url.trim_start_matches("kcp://").to_string();
+    let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut chat = Chat::default();
+    flood(&mut reactor, &mut chat, &attacker, &target, 1..2);
+    let start = Instant::now();
+    turn_until(&mut reactor, &mut chat, 5, |c| c.closed.len() == 1);
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn the_memory_budget_evicts_unconfirmed_sessions() {
+    // Out-of-order full segments from many convs: each session holds up to rcv_wnd × mss.
+    let mut reactor = Reactor::new(Default::default()).unwrap();
+    let mut kcp = turbo();
+    kcp.max_sessions_per_ip = 0;
+    let mss = kcp.config.mtu - 24;
+    kcp.max_buffered = 200 * mss;
+    let url = listen(&mut reactor, kcp);
+    let target = url.trim_start_matches("kcp://").to_string();
+    let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut chat = Chat::default();
+    for conv in 1..20u32 {
+        for sn in 0..60u32 {
+            let mut d = opener(conv);
+            d.truncate(24);
+            // sn 0 opens, later ones are out of order (sn 1 never comes).
+            let sn = if sn == 0 { 0 } else { sn + 1 };
+            d[12..16].copy_from_slice(&sn.to_le_bytes());
+            d[20..24].copy_from_slice(&(mss as u32).to_le_bytes());
+            d.resize(24 + mss, 0xaa);
+            attacker.send_to(&d, &target).unwrap();
+        }
+        for _ in 0..5 {
+            reactor
+                .turn(&mut chat, Some(Duration::from_millis(1)))
+                .unwrap();
+        }
+    }
+    assert!(reactor.conns().kcp_evictions() > 0);
+    // Open sessions together stay within the budget (each holds at most 60 segments).
+    let open = chat.opened - chat.closed.len();
+    assert!(
+        open * 60 * mss <= 200 * mss + 60 * mss,
+        "{open} sessions open"
+    );
+}
+
+#[test]
+fn a_read_buffer_smaller_than_the_mtu_is_refused() {
+    // Security issue item 15: every full segment would be truncated.
+    let config = riptide::ReactorConfig {
+        read_buffer_size: 1024,
+        ..Default::default()
+    };
+    let mut reactor = Reactor::new(config).unwrap();
+    let options = ListenOptions {
+        kcp: Some(turbo()),
+        ..ListenOptions::default()
+    };
+    let err = reactor
+        .listen_with("kcp://127.0.0.1:0", options)
+        .unwrap_err();
+    assert_eq!(err.code(), "ERR_INVALID_ARG_VALUE");
+    assert!(
+        err.to_string().contains("1024") && err.to_string().contains("1400"),
+        "{err}"
+    );
+    let err = reactor
+        .connect_with("kcp://127.0.0.1:9", None, None, Some(turbo()))
+        .unwrap_err();
+    assert_eq!(err.code(), "ERR_INVALID_ARG_VALUE");
+    let mut small = turbo();
+    small.config.mtu = 1000;
+    let options = ListenOptions {
+        kcp: Some(small),
+        ..ListenOptions::default()
+    };
+    reactor.listen_with("kcp://127.0.0.1:0", options).unwrap();
+    let mut tiny = turbo();
+    tiny.max_buffered = 1000;
+    let err = tiny.validate().unwrap_err();
+    assert_eq!(err.code(), "ERR_INVALID_ARG_VALUE");
 }

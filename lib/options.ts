@@ -315,11 +315,7 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
       ping: typeof hb.ping === 'string' ? Buffer.from(hb.ping) : hb.ping,
     }
   }
-  const kcpGiven = o.kcp !== DEFAULT_KCP_OPTIONS
   o.kcp = resolveKcp(o.kcp as KcpOptions)
-  // Only when KCP options were given: a TCP server with a small read buffer and the default
-  // KCP MTU is fine. A kcp:// listen or dial re-checks natively with the effective values.
-  if (kcpGiven) checkKcpReadBuffer(o.readBufferCap, o.kcp)
   if (o.tcpKeepAlive !== undefined) {
     const ka = o.tcpKeepAlive as TcpKeepAlive
     if (ka === null || typeof ka !== 'object') throw new InvalidOptionError('options.tcpKeepAlive must be an object')
@@ -354,16 +350,4 @@ function resolveKcp(kcp: KcpOptions): Required<KcpOptions> {
   int('kcp.handshakeTimeout', k.handshakeTimeout, 0, 2 ** 31 - 1)
   int('kcp.maxBuffered', k.maxBuffered, 1 << 16, 2 ** 48)
   return k
-}
-
-/**
- * A datagram is read whole into `readBufferCap` bytes or truncated: with `readBufferCap < kcp.mtu`
- * every full KCP segment would be cut and dropped, so the pair is refused up front.
- */
-function checkKcpReadBuffer(readBufferCap: number, kcp: Required<KcpOptions>): void {
-  if (readBufferCap < kcp.mtu) {
-    throw new InvalidOptionError(
-      `options.readBufferCap (${readBufferCap}) must be at least options.kcp.mtu (${kcp.mtu}): a smaller read buffer truncates every full KCP datagram`,
-    )
-  }
 }

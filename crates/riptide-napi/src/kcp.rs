@@ -62,9 +62,9 @@ impl NativeKcp {
         };
         let options = riptide::KcpOptions {
             config,
-            idle_timeout: millis(self.idle_timeout),
+            idle_timeout: never_or("kcp.idleTimeout", self.idle_timeout)?,
             max_sessions_per_ip: self.max_sessions_per_ip as usize,
-            handshake_timeout: millis(self.handshake_timeout),
+            handshake_timeout: never_or("kcp.handshakeTimeout", self.handshake_timeout)?,
             // TS checked a finite integer in range; `as` saturates anyway.
             max_buffered: self.max_buffered as usize,
         };
@@ -73,10 +73,9 @@ impl NativeKcp {
     }
 }
 
-/// A positive number of ms as a duration; `0` (or anything not positive or not finite):
-/// `None`, "never".
-fn millis(ms: f64) -> Option<Duration> {
-    (ms.is_finite() && ms > 0.0).then(|| Duration::from_secs_f64(ms / 1000.0))
+/// A number of ms as a duration, `0` meaning "never" (`None`); checked by [`crate::millis`].
+fn never_or(what: &str, ms: f64) -> Result<Option<Duration>, riptide::Error> {
+    crate::millis::millis(what, ms).map(|d| (!d.is_zero()).then_some(d))
 }
 
 /// A KCP session's statistics, for `conn.kcpStats()`.

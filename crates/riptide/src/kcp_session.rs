@@ -86,20 +86,6 @@ impl KcpOptions {
         }
         Ok(())
     }
-
-    /// [`KcpOptions::validate`], plus the reactor's read buffer: a datagram is read whole or
-    /// truncated, so a read buffer smaller than the MTU would cut every full segment and the
-    /// session could never carry one.
-    pub fn validate_with_read_buffer(&self, read_buffer_size: usize) -> Result<(), Error> {
-        self.validate()?;
-        if read_buffer_size < self.config.mtu {
-            return Err(Error::InvalidOption(format!(
-                "readBufferCap ({read_buffer_size}) must be at least kcp.mtu ({})",
-                self.config.mtu
-            )));
-        }
-        Ok(())
-    }
 }
 
 /// The KCP state of one connection.

@@ -209,7 +209,7 @@ impl Reactor {
             options
                 .kcp
                 .get_or_insert_with(KcpOptions::default)
-                .validate_with_read_buffer(self.read_buf.len())?;
+                .validate()?;
         } else {
             options.kcp = None;
         }
@@ -261,7 +261,7 @@ impl Reactor {
         let kcp = match address {
             Address::Kcp(_) => {
                 let kcp = kcp.unwrap_or_default();
-                kcp.validate_with_read_buffer(self.read_buf.len())?;
+                kcp.validate()?;
                 Some(kcp)
             }
             _ => None,

@@ -945,6 +945,8 @@ mod tests {
 
     // Item 5: decoding a request arriving in many reads is linear, not quadratic.
     #[test]
+    // Megabytes of input: minutes under Miri, which the other tests cover for these paths.
+    #[cfg_attr(miri, ignore)]
     fn a_body_in_many_reads_is_decoded_incrementally() {
         let body = vec![b'x'; 1 << 20];
         let mut chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
@@ -971,6 +973,8 @@ mod tests {
 
     // Item 13: lengths in the descriptor are 32-bit.
     #[test]
+    // Megabytes of input: minutes under Miri, which the other tests cover for these paths.
+    #[cfg_attr(miri, ignore)]
     fn a_target_longer_than_64k_round_trips() {
         let path = format!("/{}", "p".repeat(65_556));
         let mut c = Http1Codec::new(Http1Config {

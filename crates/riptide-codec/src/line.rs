@@ -57,7 +57,7 @@ impl LineCodec {
 /// Index of the first line break at or after `from` and its length (1 for `\n`, 2 for
 /// `\r\n`; the `\r` may sit before `from`).
 fn find_eol(buf: &[u8], from: usize) -> Option<(usize, usize)> {
-    let i = from.checked_add(buf.get(from..)?.iter().position(|&b| b == b'\n')?)?;
+    let i = from.checked_add(memchr::memchr(b'\n', buf.get(from..)?)?)?;
     Some(match i.checked_sub(1) {
         Some(cr) if buf.get(cr) == Some(&b'\r') => (cr, 2),
         _ => (i, 1),

@@ -150,11 +150,18 @@ fn too_large_body(max: usize) -> HttpFault {
     ("ERR_HTTP_BODY_TOO_LARGE", format!("body over {max} bytes"))
 }
 
-/// Appends a descriptor length, refusing one a `u32` cannot hold.
-fn put_len(out: &mut Vec<u8>, n: usize) -> Result<(), HttpFault> {
-    let n = u32::try_from(n).map_err(|_| too_large_head("field longer than 4 GiB"))?;
-    out.extend_from_slice(&n.to_le_bytes());
-    Ok(())
+/// Appends a descriptor length. Every length is of a field within the head (at most
+/// `max_header_size`) or of the body (at most `max_body_size`), and [`Http1Codec::new`] keeps
+/// both limits within `u32`, so the saturation never happens.
+fn put_len(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+}
+
+/// A request's frame: its head's descriptor, then the body's length and the body.
+fn frame(mut descriptor: Vec<u8>, body: &[u8]) -> Vec<u8> {
+    put_len(&mut descriptor, body.len());
+    descriptor.extend_from_slice(body);
+    descriptor
 }
 
 /// Where a field section (head or trailers) ends.
@@ -319,6 +326,13 @@ impl Http1Codec {
                 "HTTP limits must be positive".into(),
             ));
         }
+        // Descriptor lengths are `u32`.
+        let most = usize::try_from(u32::MAX).unwrap_or(usize::MAX);
+        if config.max_header_size > most || config.max_body_size > most {
+            return Err(FrameError::InvalidConfig(
+                "HTTP limits must be below 4 GiB".into(),
+            ));
+        }
         Ok(Http1Codec {
             config,
             failed: false,
@@ -415,17 +429,22 @@ impl Http1Codec {
             };
             let method = req.method.unwrap_or("");
             let path = req.path.unwrap_or("");
-            let mut d = Vec::with_capacity(len.saturating_add(64));
+            // Room for the body too, when its length is known: the frame is one allocation.
+            let known_body = match body {
+                BodyProgress::Length(n) => n,
+                BodyProgress::Chunked(_) => 0,
+            };
+            let mut d = Vec::with_capacity(len.saturating_add(64).saturating_add(known_body));
             d.push(req.version.unwrap_or(1));
-            put_len(&mut d, method.len())?;
+            put_len(&mut d, method.len());
             d.extend_from_slice(method.as_bytes());
-            put_len(&mut d, path.len())?;
+            put_len(&mut d, path.len());
             d.extend_from_slice(path.as_bytes());
-            put_len(&mut d, req.headers.len())?;
+            put_len(&mut d, req.headers.len());
             for h in req.headers.iter() {
-                put_len(&mut d, h.name.len())?;
+                put_len(&mut d, h.name.len());
                 d.extend_from_slice(h.name.as_bytes());
-                put_len(&mut d, h.value.len())?;
+                put_len(&mut d, h.value.len());
                 d.extend_from_slice(h.value);
             }
             Ok(Some(Head {
@@ -590,7 +609,22 @@ impl Decoder for Http1Codec {
                 return Decoded::Skip { consumed: 2 };
             }
             match self.head(buf) {
-                Ok(Some(head)) => self.progress.head = Some(head),
+                Ok(Some(head)) => {
+                    // The common case, a whole request in the buffer, is framed at once.
+                    if let BodyProgress::Length(n) = head.body {
+                        let whole = head.len.checked_add(n).filter(|&end| end <= buf.len());
+                        if let (Some(end), Some(body)) =
+                            (whole, buf.get(head.len..).and_then(|b| b.get(..n)))
+                        {
+                            self.progress = Progress::default();
+                            return Decoded::Owned {
+                                consumed: end,
+                                frame: frame(head.descriptor, body),
+                            };
+                        }
+                    }
+                    self.progress.head = Some(head)
+                }
                 Ok(None) => return Decoded::NeedMore,
                 Err(fault) => return self.fail(buf.len(), fault),
             }
@@ -619,18 +653,13 @@ impl Decoder for Http1Codec {
             return Decoded::NeedMore;
         };
         self.progress = Progress::default();
-        let mut frame = head.descriptor;
         let body = match &head.body {
             BodyProgress::Length(_) => after.get(..body_wire).unwrap_or_default(),
             BodyProgress::Chunked(c) => &c.body,
         };
-        if let Err(fault) = put_len(&mut frame, body.len()) {
-            return self.fail(buf.len(), fault);
-        }
-        frame.extend_from_slice(body);
         Decoded::Owned {
             consumed: head.len.saturating_add(body_wire),
-            frame,
+            frame: frame(head.descriptor, body),
         }
     }
 }
@@ -784,6 +813,23 @@ mod tests {
             "ERR_HTTP_PARSE",
             "a bad request line is refused before the head ends"
         );
+    }
+
+    #[test]
+    fn limits_beyond_u32_are_refused() {
+        // Descriptor lengths are u32; a limit above it could not be described.
+        for config in [
+            Http1Config {
+                max_body_size: 1 << 33,
+                ..Http1Config::default()
+            },
+            Http1Config {
+                max_header_size: 1 << 33,
+                ..Http1Config::default()
+            },
+        ] {
+            assert!(Http1Codec::new(config).is_err());
+        }
     }
 
     #[test]

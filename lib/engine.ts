@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { EngineStoppedError, InvalidOptionError, RiptideError } from './errors'
 import type { EventHandler } from './handler'
-import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options'
+import { LISTENER_KEYS, resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options'
 import { checkCodec } from './codecs'
 import { knownKeys, ms } from './validate'
 import { type ListenSpec, Reactor, type StopCounts } from './reactor'
@@ -219,7 +219,7 @@ export async function serve(
     throw new InvalidOptionError('address must be a URL string, a { url, codec } object, or a non-empty array of them')
   }
   for (const l of listeners) {
-    knownKeys('listener', l, ['url', 'codec', 'proxyProtocol', 'proxyTimeout'])
+    knownKeys('listener', l, LISTENER_KEYS)
     if (l.codec !== undefined) l.codec = checkCodec(l.codec)
     if (l.proxyProtocol !== undefined && !['v1', 'v2', 'any'].includes(l.proxyProtocol)) {
       throw new InvalidOptionError("proxyProtocol must be 'v1', 'v2' or 'any'")

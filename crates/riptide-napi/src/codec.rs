@@ -67,7 +67,8 @@ impl NativeListen {
             .max(std::time::Duration::from_millis(1));
         Ok(riptide::ListenOptions {
             codec,
-            proxy,
+            layers: Vec::new(),
+            proxy_protocol: proxy,
             proxy_timeout: timeout,
             kcp: self.kcp.as_ref().map(|k| k.options()).transpose()?,
         })

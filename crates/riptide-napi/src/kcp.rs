@@ -67,6 +67,7 @@ impl NativeKcp {
             handshake_timeout: never_or("kcp.handshakeTimeout", self.handshake_timeout)?,
             // TS checked a finite integer in range; `as` saturates anyway.
             max_buffered: self.max_buffered as usize,
+            packet_layers: Vec::new(),
         };
         options.validate()?;
         Ok(options)

@@ -22,7 +22,7 @@ use napi::sys;
 use napi_derive::napi;
 use registry::Shared;
 use riptide::{
-    Admission, ConnId, FlowConfig, IdleTimeouts, KeepAlive, LoadBalancing, PeerAddr, Reactor,
+    Admission, ConnId, FlowConfig, IdleTimeout, KeepAlive, LoadBalancing, PeerAddr, Reactor,
     ReactorConfig, Remote, SocketOptions,
 };
 use same_thread_driver::{Driver, JsParts};
@@ -85,7 +85,7 @@ impl NativeOptions {
         let ms = |n: u32| (n > 0).then(|| Duration::from_millis(u64::from(n)));
         ReactorConfig {
             event_budget: self.event_budget.max(1) as usize,
-            read_buffer_size: self.read_buffer_size.max(1) as usize,
+            read_buffer_cap: self.read_buffer_size.max(1) as usize,
             read_budget: self.read_budget as usize,
             write_buffer_cap: self.write_buffer_cap as usize,
             socket: SocketOptions {
@@ -114,7 +114,7 @@ impl NativeOptions {
                 max_outbound: opt(self.max_outbound),
                 close_timeout: ms(self.close_timeout),
                 allow_half_open: self.allow_half_open,
-                idle: IdleTimeouts {
+                idle_timeout: IdleTimeout {
                     read: ms(self.idle_read),
                     write: ms(self.idle_write),
                     all: ms(self.idle_all),
@@ -394,9 +394,17 @@ impl NativeEngine {
             .map_err(|e| throw(&env, e))?;
         let timeout = millis::millis("timeout", timeout_ms).map_err(|e| throw(&env, e))?;
         let timeout = (!timeout.is_zero()).then_some(timeout);
-        let id = self
-            .driver
-            .with_reactor(|r| r.connect_with(&url, codec, timeout, kcp));
+        let id = self.driver.with_reactor(|r| {
+            r.dial(
+                &url,
+                riptide::DialOptions {
+                    codec,
+                    connect_timeout: timeout,
+                    kcp,
+                    ..Default::default()
+                },
+            )
+        });
         settle(&env, id, riptide::Error::EngineStopped).map(Into::into)
     }
 

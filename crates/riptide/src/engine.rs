@@ -2,10 +2,15 @@
 //! first on the caller's), with new connections spread by a load-balancing policy or by
 //! `SO_REUSEPORT`. This is how Rust programs use riptide without Node.
 
-use crate::{
-    Command, EventHandler, ListenOptions, LoadBalancing, PeerAddr, Reactor, ReactorConfig, Remote,
-};
-use crate::{ConnId, Conns, Error};
+use crate::balance::LoadBalancing;
+use crate::config::{ListenOptions, ReactorConfig};
+use crate::conns::Conns;
+use crate::handler::EventHandler;
+use crate::reactor::Reactor;
+use crate::remote::{Command, Remote};
+use crate::slab::ConnId;
+use crate::stream::PeerAddr;
+use crate::Error;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;

@@ -1,7 +1,7 @@
 //! Flow-control and lifecycle settings of connections (netty's water marks and
 //! `IdleStateHandler`, Node's half-open sockets), and the timers the reactor keeps for them.
 
-use crate::ConnId;
+use crate::slab::ConnId;
 use std::time::Duration;
 
 /// How a connection's outbound queue and close behave.
@@ -21,7 +21,7 @@ pub struct FlowConfig {
     /// Keep the write side open after the peer's FIN (`on_end`), until `end()` or `close()`.
     pub allow_half_open: bool,
     /// Idle detection.
-    pub idle: IdleTimeouts,
+    pub idle_timeout: IdleTimeout,
     /// A partial frame (bytes held for the codec or by `retain`) older than this closes the
     /// connection with `ETIMEDOUT`: the slowloris defence. `None` waits forever.
     pub frame_timeout: Option<Duration>,
@@ -35,7 +35,7 @@ impl Default for FlowConfig {
             max_outbound: None,
             close_timeout: Some(Duration::from_secs(30)),
             allow_half_open: false,
-            idle: IdleTimeouts::default(),
+            idle_timeout: IdleTimeout::default(),
             frame_timeout: None,
         }
     }
@@ -44,7 +44,7 @@ impl Default for FlowConfig {
 /// Idle timeouts with netty `IdleStateHandler` semantics: each fires [`IdleKind`] once per
 /// period without the activity, then again after every further period.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct IdleTimeouts {
+pub struct IdleTimeout {
     /// No bytes read for this long.
     pub read: Option<Duration>,
     /// No write for this long.
@@ -56,7 +56,7 @@ pub struct IdleTimeouts {
     pub observe_output: bool,
 }
 
-impl IdleTimeouts {
+impl IdleTimeout {
     /// True when any timeout is set.
     pub fn any(&self) -> bool {
         self.read.is_some() || self.write.is_some() || self.all.is_some()
@@ -103,4 +103,6 @@ pub(crate) enum Timer {
     Kcp(ConnId),
     /// Check whether a KCP session has heard nothing from its peer for its idle timeout.
     KcpExpire(ConnId),
+    /// A deadline of one of the connection's stream layers (a PROXY header's timeout).
+    Layer(ConnId),
 }

@@ -23,58 +23,52 @@ mod address;
 mod admission;
 mod balance;
 mod carrier;
+mod config;
 mod conns;
 mod engine;
 mod error;
 mod flow;
 mod handler;
+mod kcp_options;
 mod kcp_session;
+mod kcp_table;
+mod layer;
 mod outbound;
+mod packet_stack;
+mod platform;
+mod proxy_layer;
 mod reactor;
 mod remote;
 mod slab;
 mod socket;
 mod stream;
+mod stream_stack;
 mod timer_wheel;
+mod udp_sessions;
 
 pub use address::Address;
 pub use admission::Admission;
 pub use balance::LoadBalancing;
 pub use carrier::Carrier;
+pub use config::{DialOptions, ListenOptions, ReactorConfig, SharedCodec, MAX_DATAGRAM};
 pub use conns::Conns;
 pub use engine::{Engine, EngineConfig, StopHandle};
 pub use error::{io_code, Error};
-pub use flow::{FlowConfig, IdleKind, IdleTimeouts};
+pub use flow::{FlowConfig, IdleKind, IdleTimeout};
 pub use handler::EventHandler;
-pub use kcp_session::KcpOptions;
+pub use kcp_options::KcpOptions;
+pub use layer::{
+    Datagrams, LayerReport, LayerStatus, PacketLayer, PacketLayerFactory, StreamLayer,
+    StreamLayerFactory, StreamOut,
+};
 /// Wakes a reactor's poll from any thread (re-exported from mio).
 pub use mio::Waker;
+pub use reactor::{DrainStatus, Reactor, ReactorStats, TurnOutcome};
+pub use remote::{Completion, Remote};
 /// The framing codecs (re-exported crate `riptide-codec`).
 pub use riptide_codec as codec;
 /// The sans-IO KCP protocol (re-exported crate `riptide-kcp`).
 pub use riptide_kcp as kcp;
-
-/// A codec factory shared by a listener's connections (each gets its own codec from it).
-pub type SharedCodec = std::sync::Arc<dyn riptide_codec::CodecFactory>;
-
-/// What a listener does to each connection it accepts before handing it to the handler.
-#[derive(Clone, Debug, Default)]
-pub struct ListenOptions {
-    /// Framing of the connections (`None`: raw bytes).
-    pub codec: Option<SharedCodec>,
-    /// Expect a PROXY protocol header first (from a load balancer): `on_open` waits for it
-    /// and the peer address becomes the original client's; a missing or bad header closes
-    /// the connection with `ERR_PROXY_PROTOCOL`.
-    pub proxy: Option<riptide_codec::ProxyMode>,
-    /// How long the PROXY header may take (then `ETIMEDOUT`).
-    pub proxy_timeout: std::time::Duration,
-    /// KCP parameters of a `kcp://` listener (`None`: [`KcpOptions::default`]); ignored by
-    /// other transports.
-    pub kcp: Option<KcpOptions>,
-}
-pub use reactor::{DrainStatus, Reactor, ReactorConfig, ReactorStats, TurnOutcome, MAX_DATAGRAM};
-pub use remote::{Command, Completion, Remote, Task};
-pub use slab::{ConnId, MAX_SLOTS};
+pub use slab::ConnId;
 pub use socket::{KeepAlive, SocketOptions};
-pub use stream::{PeerAddr, StdStream, Stream};
-pub use timer_wheel::TimerWheel;
+pub use stream::PeerAddr;

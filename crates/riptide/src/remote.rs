@@ -2,9 +2,11 @@
 //! closures. One MPSC channel per reactor plus a coalesced wake-up: senders wake the reactor
 //! only when it has no wake pending, and each sender's commands run in the order sent.
 
+use crate::config::ListenOptions;
+use crate::conns::Conns;
+use crate::slab::ConnId;
 use crate::stream::{PeerAddr, StdStream};
-use crate::ListenOptions;
-use crate::{ConnId, Conns, Error};
+use crate::Error;
 use crossbeam_channel::{Receiver, Sender};
 use mio::Waker;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -14,10 +16,10 @@ use std::sync::Arc;
 pub type Completion = Box<dyn FnOnce(Result<(), Error>) + Send>;
 
 /// A closure run on the reactor thread with its connection table.
-pub type Task = Box<dyn FnOnce(&mut Conns) + Send>;
+pub(crate) type Task = Box<dyn FnOnce(&mut Conns) + Send>;
 
 /// One unit of cross-thread work.
-pub enum Command {
+pub(crate) enum Command {
     /// A connection accepted elsewhere (the load balancer chose this reactor), with its
     /// listener's options (shared: one allocation per listener, not per connection).
     Adopt(StdStream, PeerAddr, std::sync::Arc<ListenOptions>),
@@ -79,7 +81,7 @@ impl Remote {
 
     /// Queues `cmd`, waking the reactor if no wake is pending. Fails with
     /// [`Error::EngineStopped`] (returning nothing) once the reactor is gone.
-    pub fn send(&self, cmd: Command) -> Result<(), Error> {
+    pub(crate) fn send(&self, cmd: Command) -> Result<(), Error> {
         self.try_send(cmd).map_err(|_| Error::EngineStopped)
     }
 
@@ -101,6 +103,17 @@ impl Remote {
         done: Option<Completion>,
     ) -> Result<(), Error> {
         self.send(Command::Write(id, data, done))
+    }
+
+    /// Writes several buffers to connection `id` in order, as one message
+    /// ([`Conns::writev`]), from any thread; `done` runs on the reactor thread.
+    pub fn async_writev(
+        &self,
+        id: ConnId,
+        bufs: Vec<Vec<u8>>,
+        done: Option<Completion>,
+    ) -> Result<(), Error> {
+        self.send(Command::Writev(id, bufs, done))
     }
 
     /// Closes connection `id` from any thread after its pending writes.

@@ -35,12 +35,8 @@ impl<T> TimerWheel<T> {
         }
     }
 
-    /// Timers waiting.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
     /// True when no timer waits.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

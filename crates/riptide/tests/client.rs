@@ -29,7 +29,15 @@ impl EventHandler for Log {
 fn dial(url: &str, timeout: Option<Duration>) -> Vec<String> {
     let mut reactor = Reactor::new(ReactorConfig::default()).unwrap();
     let mut log = Log::default();
-    reactor.connect(url, None, timeout).unwrap();
+    reactor
+        .dial(
+            url,
+            riptide::DialOptions {
+                connect_timeout: timeout,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !log.0.iter().any(|l| l.starts_with("close")) && Instant::now() < deadline {
         reactor

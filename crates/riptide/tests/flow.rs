@@ -305,7 +305,7 @@ fn destroy_resets_at_once() {
 #[test]
 fn read_idle_fires_per_period_and_activity_defers_it() {
     let mut config = EngineConfig::default();
-    config.reactor.flow.idle.read = Some(Duration::from_millis(100));
+    config.reactor.flow.idle_timeout.read = Some(Duration::from_millis(100));
     let server = Server::start(config, |_, _, _| {});
     let mut c = TcpStream::connect(server.addr).unwrap();
     let started = Instant::now();

@@ -64,7 +64,13 @@ fn client_and_server() -> (Reactor, ConnId, Chat) {
     let mut reactor = Reactor::new(Default::default()).unwrap();
     let url = listen(&mut reactor, turbo());
     let id = reactor
-        .connect_with(&url, None, None, Some(turbo()))
+        .dial(
+            &url,
+            riptide::DialOptions {
+                kcp: Some(turbo()),
+                ..Default::default()
+            },
+        )
         .unwrap();
     let chat = Chat {
         client: Some(id),
@@ -87,7 +93,13 @@ fn messages_keep_their_boundaries_through_an_echo() {
     let url = listen(&mut reactor, turbo());
     let mut chat = Chat::default();
     let id = reactor
-        .connect_with(&url, None, None, Some(turbo()))
+        .dial(
+            &url,
+            riptide::DialOptions {
+                kcp: Some(turbo()),
+                ..Default::default()
+            },
+        )
         .unwrap();
     chat.client = Some(id);
     let sent: Vec<Vec<u8>> = (0..200)
@@ -115,7 +127,15 @@ fn a_peer_that_never_answers_is_a_dead_link() {
     let mut kcp = turbo();
     kcp.config.dead_link = 4;
     let url = format!("kcp://{}", sink.local_addr().unwrap());
-    let id = reactor.connect_with(&url, None, None, Some(kcp)).unwrap();
+    let id = reactor
+        .dial(
+            &url,
+            riptide::DialOptions {
+                kcp: Some(kcp),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     let mut chat = Chat {
         client: Some(id),
         ..Chat::default()
@@ -150,7 +170,13 @@ fn junk_and_foreign_convs_open_no_session() {
     assert!(chat.received.is_empty());
     let before = chat.opened;
     let id = reactor
-        .connect_with(&url, None, None, Some(turbo()))
+        .dial(
+            &url,
+            riptide::DialOptions {
+                kcp: Some(turbo()),
+                ..Default::default()
+            },
+        )
         .unwrap();
     chat.client = Some(id);
     reactor.conns().write(id, b"still works").unwrap();
@@ -191,7 +217,15 @@ fn a_send_window_smaller_than_the_queue_still_carries_every_message() {
     k.config.snd_wnd = 4;
     let url = listen(&mut reactor, k.clone());
     let mut chat = Chat::default();
-    let id = reactor.connect_with(&url, None, None, Some(k)).unwrap();
+    let id = reactor
+        .dial(
+            &url,
+            riptide::DialOptions {
+                kcp: Some(k),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     chat.client = Some(id);
     for i in 0..12u8 {
         reactor.conns().write(id, &[i; 1376]).unwrap();
@@ -395,7 +429,13 @@ fn one_source_ip_holds_at_most_its_cap_and_real_clients_still_connect() {
     assert!(reactor.conns().kcp_evictions() >= 3000 - 1 - 16);
     // A real client (another address) connects and echoes meanwhile.
     let id = reactor
-        .connect_with(&url, None, None, Some(turbo()))
+        .dial(
+            &url,
+            riptide::DialOptions {
+                kcp: Some(turbo()),
+                ..Default::default()
+            },
+        )
         .unwrap();
     chat.client = Some(id);
     reactor.conns().write(id, b"still there?").unwrap();
@@ -414,7 +454,13 @@ fn confirmed_sessions_are_never_evicted_by_newcomers() {
     let target = url.trim_start_matches("kcp://").to_string();
     // The client is on 127.0.0.1, as is the attacker: same IP, same cap.
     let id = reactor
-        .connect_with(&url, None, None, Some(turbo()))
+        .dial(
+            &url,
+            riptide::DialOptions {
+                kcp: Some(turbo()),
+                ..Default::default()
+            },
+        )
         .unwrap();
     let mut chat = Chat {
         client: Some(id),
@@ -463,7 +509,13 @@ fn a_full_table_evicts_the_oldest_unconfirmed_session() {
         8
     );
     let id = reactor
-        .connect_with(&url, None, None, Some(turbo()))
+        .dial(
+            &url,
+            riptide::DialOptions {
+                kcp: Some(turbo()),
+                ..Default::default()
+            },
+        )
         .unwrap();
     chat.client = Some(id);
     reactor.conns().write(id, b"room for me").unwrap();

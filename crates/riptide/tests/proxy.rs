@@ -37,7 +37,7 @@ fn start(
 ) {
     let config = EngineConfig {
         listen: ListenOptions {
-            proxy: Some(mode),
+            proxy_protocol: Some(mode),
             proxy_timeout: Duration::from_millis(200),
             ..ListenOptions::default()
         },

@@ -1,0 +1,190 @@
+//! One connection of the table: its transport, the stack of layers over it, its codec and the
+//! flow-control state the table keeps for every connection alike.
+
+use crate::kcp_session::KcpSession;
+use crate::outbound::Outbound;
+use crate::slab::ConnId;
+use crate::stream::{PeerAddr, Stream};
+use crate::stream_stack::StreamStack;
+use crate::Error;
+use riptide_codec::Codec;
+use std::any::Any;
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::Instant;
+
+/// What carries a connection's bytes.
+pub(crate) enum Transport {
+    /// A socket of its own (TCP, Unix stream, connected UDP) or a peer of a UDP listener: bytes
+    /// go to the socket as they are (one write is one datagram on UDP).
+    Plain(Stream),
+    /// A KCP session whose datagrams travel over the stream (a connected UDP socket, or a peer
+    /// of a `kcp://` listener's socket).
+    Kcp(Stream, Box<KcpSession>),
+}
+
+impl Transport {
+    /// The socket, or the peer of a listener's socket, the bytes travel through.
+    pub(crate) fn stream(&self) -> &Stream {
+        match self {
+            Transport::Plain(s) | Transport::Kcp(s, _) => s,
+        }
+    }
+
+    /// The socket, for registration with the poll.
+    pub(crate) fn stream_mut(&mut self) -> &mut Stream {
+        match self {
+            Transport::Plain(s) | Transport::Kcp(s, _) => s,
+        }
+    }
+
+    /// The KCP session, if this is one.
+    pub(crate) fn kcp(&self) -> Option<&KcpSession> {
+        match self {
+            Transport::Kcp(_, session) => Some(session),
+            Transport::Plain(_) => None,
+        }
+    }
+
+    /// The KCP session, if this is one.
+    pub(crate) fn kcp_mut(&mut self) -> Option<&mut KcpSession> {
+        match self {
+            Transport::Kcp(_, session) => Some(session),
+            Transport::Plain(_) => None,
+        }
+    }
+}
+
+/// The place a connection holds in the engine's [`crate::Admission`] counts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// Not counted (dialed connections, UDP and KCP sessions).
+    None,
+    /// A place in the total and, for `Some(ip)`, in that IP's count.
+    Held(Option<IpAddr>),
+    /// A place in the total only, until a layer names the real peer (a PROXY header).
+    Deferred,
+}
+
+/// One connection.
+pub(crate) struct Connection {
+    pub(crate) transport: Transport,
+    pub(crate) outbound: Outbound,
+    pub(crate) peer: PeerAddr,
+    pub(crate) state: State,
+    pub(crate) last_read: Instant,
+    pub(crate) last_write: Instant,
+    /// Bytes handed to the kernel so far; write markers are positions in this count.
+    pub(crate) sent: u64,
+    /// `(position, token)` of writes whose completion was asked for, in position order.
+    pub(crate) markers: VecDeque<(u64, u64)>,
+    /// Above the high water mark (and not yet back under the low one).
+    pub(crate) unwritable: bool,
+    /// Reading stopped by [`crate::Conns::pause`].
+    pub(crate) paused: bool,
+    /// The peer's FIN arrived (half-open connections keep writing).
+    pub(crate) read_closed: bool,
+    /// A poll event said the peer closed or errored: keep reading until the read that
+    /// reports it (edge-triggered polling will not say it again).
+    pub(crate) hup_seen: bool,
+    /// [`crate::Conns::end`] was called: shut the write side once the queue drains.
+    pub(crate) end_requested: bool,
+    pub(crate) write_closed: bool,
+    pub(crate) place: Place,
+    /// The connection's framing, if it has one: one instance decodes (it is taken out while
+    /// frames are delivered), another encodes writes made meanwhile.
+    pub(crate) decoder: Option<Box<dyn Codec>>,
+    pub(crate) encoder: Option<Box<dyn Codec>>,
+    /// Bytes received but not yet delivered: a partial frame, or what the handler retained.
+    pub(crate) inbound: Vec<u8>,
+    /// Since when `inbound` has held a partial frame (for the frame timeout).
+    pub(crate) partial_since: Option<Instant>,
+    /// Stream layers between the transport and the codec (`None` when there are none, or
+    /// once all removed themselves).
+    pub(crate) layers: Option<Box<StreamStack>>,
+    /// Facts layers left about the connection (the PROXY header...). Boxed: rare, and the
+    /// size of an idle connection is the M1 figure.
+    pub(crate) extensions: Option<Box<[Box<dyn Any + Send>]>>,
+}
+
+impl Connection {
+    /// A connection over `transport`, open unless a caller says otherwise.
+    pub(crate) fn new(transport: Transport, peer: PeerAddr, place: Place, now: Instant) -> Self {
+        Connection {
+            transport,
+            outbound: Outbound::default(),
+            peer,
+            state: State::Open,
+            last_read: now,
+            last_write: now,
+            sent: 0,
+            markers: VecDeque::new(),
+            unwritable: false,
+            paused: false,
+            read_closed: false,
+            hup_seen: false,
+            end_requested: false,
+            write_closed: false,
+            place,
+            decoder: None,
+            encoder: None,
+            inbound: Vec::new(),
+            partial_since: None,
+            layers: None,
+            extensions: None,
+        }
+    }
+
+    /// The socket (or the peer of a listener's socket) the connection's bytes travel through.
+    pub(crate) fn stream(&self) -> &Stream {
+        self.transport.stream()
+    }
+
+    /// Bytes accepted and not yet taken by the kernel (for KCP, waiting to be sent or
+    /// acknowledged), plus what the layers hold: the level the water marks compare.
+    pub(crate) fn queued(&self) -> usize {
+        let below = match self.transport.kcp() {
+            Some(session) => session.outbound_bytes(),
+            None => self.outbound.len(),
+        };
+        below.saturating_add(self.layers.as_ref().map_or(0, |l| l.buffered()))
+    }
+
+    /// True while bytes wait to be written or acknowledged.
+    pub(crate) fn busy(&self) -> bool {
+        !self.outbound.is_empty() || self.transport.kcp().is_some_and(|s| s.waiting() > 0)
+    }
+}
+
+/// Where a connection is in its life. Only `Open` accepts writes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Dialed and not yet connected: writes queue until it is.
+    Connecting,
+    /// Connected, and a stream layer still negotiates (a PROXY header, a TLS handshake):
+    /// bytes flow, `on_open` waits.
+    Negotiating,
+    Open,
+    /// [`crate::Conns::close`] was called with bytes still queued: close once they are
+    /// written.
+    Closing,
+    /// The close is decided and queued for `on_close`.
+    Doomed,
+}
+
+/// Something a handler must hear about, delivered in order by the reactor.
+pub(crate) enum Notice {
+    /// The connection crossed a water mark (`true`: writable again).
+    Writability(ConnId, bool),
+    /// The bytes written before the marker `token` reached the kernel.
+    Written(ConnId, u64),
+    /// The peer closed its write side (half-open connections).
+    End(ConnId),
+    /// The connection opened (connected, and its layers are ready): report `on_open`.
+    Opened(ConnId),
+    /// The connection is closing: report `on_close` (after failing its pending markers).
+    Close(ConnId, Option<Error>),
+    /// A write made on the handler's behalf failed without closing (a message the codec
+    /// cannot express): report `on_error`.
+    Error(ConnId, Error),
+}

@@ -1,0 +1,225 @@
+//! The way in: reading a connection's socket, passing the bytes up through its stream layers
+//! (applying what they report), and the held bytes the codec works on.
+
+use super::connection::{Place, Transport};
+use super::Conns;
+use crate::flow::Timer;
+use crate::layer::LayerReport;
+use crate::slab::ConnId;
+use crate::stream::PeerAddr;
+use crate::Error;
+use riptide_codec::Codec;
+use std::io::{self, Read as _};
+use std::time::Instant;
+
+/// A connection's held bytes and its decoder, taken out for a delivery.
+pub(crate) type Held = (Vec<u8>, Option<Box<dyn Codec>>);
+
+/// What one read of a connection's socket gave.
+pub(crate) enum Read {
+    /// Nothing to deliver (paused, closed, would block, or the close is already decided).
+    Nothing,
+    /// `n` bytes at the start of the buffer; `again` when the socket may hold more (the read
+    /// filled the buffer, a datagram socket, or the peer's close is still to be read).
+    Bytes { n: usize, again: bool },
+    /// A KCP connection: its socket carries datagrams for the session.
+    Kcp,
+}
+
+impl Conns {
+    /// Reads the connection once into `buf` (at most `stream_cap` bytes of a byte stream; a
+    /// datagram whole). `hup`: the poll said the peer closed or errored.
+    pub(crate) fn read(
+        &mut self,
+        id: ConnId,
+        buf: &mut [u8],
+        stream_cap: usize,
+        hup: bool,
+    ) -> Read {
+        let track_idle =
+            self.flow.idle_timeout.read.is_some() || self.flow.idle_timeout.all.is_some();
+        let Some(conn) = self.slab.get_mut(id) else {
+            return Read::Nothing;
+        };
+        if conn.paused || conn.read_closed {
+            // Left in the kernel: the peer's window closes until `resume`.
+            return Read::Nothing;
+        }
+        let stream = match &mut conn.transport {
+            Transport::Kcp(..) => return Read::Kcp,
+            Transport::Plain(stream) => stream,
+        };
+        conn.hup_seen |= hup;
+        let datagram = stream.is_datagram();
+        let cap = if datagram {
+            buf.len()
+        } else {
+            stream_cap.clamp(1, buf.len())
+        };
+        let target = buf.get_mut(..cap).unwrap_or_default();
+        let result = loop {
+            match stream.read(target) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        match result {
+            Ok(0) => {
+                self.peer_ended(id);
+                Read::Nothing
+            }
+            Ok(n) => {
+                if track_idle {
+                    conn.last_read = Instant::now();
+                }
+                Read::Bytes {
+                    n,
+                    again: n == cap || conn.hup_seen || datagram,
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Read::Nothing,
+            Err(e) => {
+                self.doom(id, Some(e.into()));
+                Read::Nothing
+            }
+        }
+    }
+
+    /// Passes bytes from the peer up through the connection's stream layers: `None` when it
+    /// has none (deliver `data` as it is), else what reached the top (give the buffer back
+    /// with [`Conns::recycle`]). Bytes the layers answer with are written; what they report
+    /// is applied (a new peer address, an extension, the connection opening); an error
+    /// closes the connection with it.
+    pub(crate) fn through_layers(&mut self, id: ConnId, data: &[u8]) -> Option<Vec<u8>> {
+        let stack = self.slab.get_mut(id)?.layers.as_mut()?;
+        let mut app = std::mem::take(&mut self.layer_app);
+        let mut wire = std::mem::take(&mut self.layer_wire);
+        app.clear();
+        wire.clear();
+        let mut report = LayerReport::default();
+        let result = stack.read(Instant::now(), data, &mut app, &mut wire, &mut report);
+        if !wire.is_empty() {
+            let _ = self.write_transport(id, &[&wire]);
+        }
+        self.layer_wire = wire;
+        self.apply_layers(id, result, report, &mut app);
+        Some(app)
+    }
+
+    /// Receives one datagram on the connected UDP socket of a dialed KCP session.
+    pub(crate) fn recv_connected(&mut self, id: ConnId, buf: &mut [u8]) -> io::Result<usize> {
+        match self.slab.get_mut(id) {
+            Some(conn) => conn.transport.stream_mut().read(buf),
+            None => Err(io::ErrorKind::NotFound.into()),
+        }
+    }
+
+    /// Gives back a buffer [`Conns::through_layers`] returned.
+    pub(crate) fn recycle(&mut self, app: Vec<u8>) {
+        self.layer_app = app;
+    }
+
+    /// A layer deadline passed: runs the layers that are due. Returns bytes that reached the
+    /// top, for delivery, if any.
+    pub(super) fn layer_timeout(&mut self, id: ConnId, now: Instant) -> Option<Vec<u8>> {
+        let stack = self.slab.get_mut(id)?.layers.as_mut()?;
+        if stack.poll_timeout().is_none_or(|at| at > now) {
+            // A stale entry: a later deadline is armed.
+            return None;
+        }
+        let (mut app, mut wire) = (Vec::new(), Vec::new());
+        let mut report = LayerReport::default();
+        let result = stack.handle_timeout(now, &mut app, &mut wire, &mut report);
+        if !wire.is_empty() {
+            let _ = self.write_transport(id, &[&wire]);
+        }
+        self.apply_layers(id, result, report, &mut app);
+        (!app.is_empty()).then_some(app)
+    }
+
+    /// Applies what the layers reported after they ran.
+    fn apply_layers(
+        &mut self,
+        id: ConnId,
+        result: Result<(), Error>,
+        report: LayerReport,
+        app: &mut Vec<u8>,
+    ) {
+        if let Err(e) = result {
+            let _ = self.destroy(id, Some(e));
+            app.clear();
+            return;
+        }
+        let Some(conn) = self.slab.get_mut(id) else {
+            return;
+        };
+        if let Some(peer) = report.peer {
+            if let (Place::Deferred, PeerAddr::Inet(a)) = (conn.place, &peer) {
+                // Admitted before the real client was known: its per-IP place is taken now.
+                if !self.admission.rehome(None, a.ip()) {
+                    let _ = self.destroy(id, Some(Error::TooManyConnections));
+                    app.clear();
+                    return;
+                }
+                conn.place = Place::Held(Some(a.ip()));
+            }
+            conn.peer = peer;
+        }
+        if let Some(fact) = report.extension {
+            let mut all = conn.extensions.take().map(Vec::from).unwrap_or_default();
+            all.push(fact);
+            conn.extensions = Some(all.into_boxed_slice());
+        }
+        self.settle_layers(id);
+    }
+
+    /// Takes the connection's held bytes and its decoder for a delivery; `None` when it is
+    /// gone.
+    pub(crate) fn take_inbound(&mut self, id: ConnId) -> Option<Held> {
+        let conn = self.slab.get_mut(id)?;
+        Some((std::mem::take(&mut conn.inbound), conn.decoder.take()))
+    }
+
+    /// Puts back what [`Conns::take_inbound`] took, with the bytes left undelivered.
+    pub(crate) fn restore_inbound(&mut self, id: ConnId, rest: Vec<u8>, decoder: Box<dyn Codec>) {
+        if let Some(conn) = self.slab.get_mut(id) {
+            conn.decoder = Some(decoder);
+            conn.inbound = rest;
+            self.note_partial(id);
+        }
+    }
+
+    /// Keeps `bytes` (the unconsumed end of what `on_traffic` was given) and delivers them
+    /// again, in front of the next bytes that arrive (knet's model of custom framing in the
+    /// handler). Replaces anything retained before.
+    pub fn retain(&mut self, id: ConnId, bytes: &[u8]) -> Result<(), Error> {
+        let conn = self.slab.get_mut(id).ok_or(Error::ConnClosed)?;
+        if conn.encoder.is_some() {
+            return Err(Error::InvalidOption(
+                "retain is for connections without a codec (a codec keeps partial frames itself)"
+                    .into(),
+            ));
+        }
+        conn.inbound.clear();
+        conn.inbound.extend_from_slice(bytes);
+        self.note_partial(id);
+        Ok(())
+    }
+
+    /// Starts or stops the partial-frame clock after `inbound` changed.
+    pub(crate) fn note_partial(&mut self, id: ConnId) {
+        let timeout = self.flow.frame_timeout;
+        let Some(conn) = self.slab.get_mut(id) else {
+            return;
+        };
+        if conn.inbound.is_empty() {
+            conn.partial_since = None;
+        } else if conn.partial_since.is_none() {
+            let now = Instant::now();
+            conn.partial_since = Some(now);
+            if let Some(t) = timeout {
+                self.timers.insert(now + t, Timer::Frame(id));
+            }
+        }
+    }
+}

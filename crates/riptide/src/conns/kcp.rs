@@ -1,0 +1,389 @@
+//! KCP sessions as connections: the table routes a listener's datagrams to sessions through
+//! the [`KcpTable`](crate::kcp_table::KcpTable), drives each [`KcpSession`] with the clock and
+//! the carrier, and applies the outcomes it returns (dead link, writability, acknowledged
+//! writes, deadlines, evictions). Sessions touched during a turn (input, writes) are flushed
+//! once at its end, so acks and replies to a burst share datagrams.
+
+use super::connection::{Place, State, Transport};
+use super::lifecycle::NewConn;
+use super::{Conns, Notice};
+use crate::carrier::Carrier;
+use crate::config::SharedCodec;
+use crate::flow::Timer;
+use crate::kcp_options::KcpOptions;
+use crate::kcp_session::{session_key, KcpSession};
+use crate::slab::ConnId;
+use crate::stream::{PeerAddr, Stream};
+use crate::Error;
+use mio::net::UdpSocket;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+impl Conns {
+    /// The KCP clock: milliseconds since this table was made, wrapping like KCP's own.
+    fn kcp_clock(&self) -> (Instant, u32) {
+        let now = Instant::now();
+        (now, now.duration_since(self.kcp_epoch).as_millis() as u32)
+    }
+
+    /// The session a datagram from `peer` on `kcp://` listener socket `socket` belongs to:
+    /// `(id, false)` for a known one (feed it with [`Conns::kcp_input`]), `(id, true)` for a
+    /// session the datagram just opened (and was fed to; its `on_open` is queued). `None`
+    /// drops the datagram: not KCP, not a data segment from an unknown conversation, or no
+    /// room (see [`Conns::kcp_make_room`]).
+    pub(crate) fn kcp_accept(
+        &mut self,
+        socket: usize,
+        peer: SocketAddr,
+        datagram: &[u8],
+        options: &KcpOptions,
+        codec: Option<&SharedCodec>,
+        max: usize,
+    ) -> Option<(ConnId, bool)> {
+        let key = session_key(socket, peer, datagram, options)?;
+        if let Some(id) = self.kcp_table.find(&key) {
+            return Some((id, false));
+        }
+        if max == 0 {
+            return None;
+        }
+        let (now, ms) = self.kcp_clock();
+        let Some(session) = KcpSession::accept(options, datagram, now, ms) else {
+            // Not a data segment KCP takes: stray or hostile input.
+            self.kcp_input_errors = self.kcp_input_errors.wrapping_add(1);
+            return None;
+        };
+        if !self.kcp_make_room(socket, peer.ip().to_canonical(), options, max) {
+            return None;
+        }
+        let id = self
+            .insert(NewConn {
+                transport: Transport::Kcp(Stream::Datagram { socket, peer }, Box::new(session)),
+                peer: PeerAddr::Inet(peer),
+                place: Place::None,
+                codec,
+                layers: Vec::new(),
+                connecting: false,
+            })
+            .ok()?;
+        let admitted = self.kcp_table.admit(id, key, options);
+        if let Some(session) = self.kcp_mut(id) {
+            session.admitted = Some(admitted);
+        }
+        // Unconfirmed: it expires after the handshake timeout, not the idle timeout.
+        for t in [options.handshake_timeout, options.idle_timeout]
+            .into_iter()
+            .flatten()
+        {
+            self.timers.insert(now + t, Timer::KcpExpire(id));
+        }
+        self.kcp_mark_dirty(id);
+        Some((id, true))
+    }
+
+    /// Adds a dialed KCP session over the connected UDP socket `udp`, with a random conv;
+    /// the server learns it from the first segment, so the client speaks first.
+    pub(crate) fn kcp_dial(
+        &mut self,
+        udp: UdpSocket,
+        peer: SocketAddr,
+        options: &KcpOptions,
+        codec: Option<&SharedCodec>,
+    ) -> Result<ConnId, Error> {
+        let (now, ms) = self.kcp_clock();
+        let session = KcpSession::new(random_conv(), options, now, ms)?;
+        let id = self.insert(NewConn {
+            transport: Transport::Kcp(Stream::Udp(udp), Box::new(session)),
+            peer: PeerAddr::Inet(peer),
+            place: Place::None,
+            codec,
+            layers: Vec::new(),
+            connecting: true,
+        })?;
+        if let Some(t) = options.idle_timeout {
+            self.timers.insert(now + t, Timer::KcpExpire(id));
+        }
+        Ok(id)
+    }
+
+    fn kcp_mut(&mut self, id: ConnId) -> Option<&mut KcpSession> {
+        self.slab.get_mut(id)?.transport.kcp_mut()
+    }
+
+    /// Makes room for a new session of `ip` on listener `socket`, evicting unconfirmed
+    /// sessions (oldest first) where a limit is reached: `ip`'s own when it is at
+    /// `max_sessions_per_ip`, anyone's when the table holds `max` sessions, the listener's
+    /// while its buffered bytes are at `max_buffered`. False (nothing opens) when a limit is
+    /// reached and only confirmed sessions hold it.
+    fn kcp_make_room(
+        &mut self,
+        socket: usize,
+        ip: IpAddr,
+        options: &KcpOptions,
+        max: usize,
+    ) -> bool {
+        let cap = options.max_sessions_per_ip;
+        if cap > 0 && self.kcp_table.sessions_of(socket, ip) >= cap {
+            match self.kcp_table.oldest_of(socket, ip) {
+                Some(victim) => self.kcp_evict(victim),
+                None => return false,
+            }
+        }
+        while self.kcp_table.len() >= max {
+            match self.kcp_table.oldest(None) {
+                Some(victim) => self.kcp_evict(victim),
+                None => return false,
+            }
+        }
+        self.kcp_enforce_budget(socket, options.max_buffered)
+    }
+
+    /// Evicts unconfirmed sessions of listener `socket`, oldest first, while its buffered
+    /// bytes are at or over `budget`; false when confirmed sessions alone reach it.
+    fn kcp_enforce_budget(&mut self, socket: usize, budget: usize) -> bool {
+        while self.kcp_table.buffered_on(socket) >= budget {
+            match self.kcp_table.oldest(Some(socket)) {
+                Some(victim) => self.kcp_evict(victim),
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Closes an unconfirmed session to make room: it leaves the session table and the
+    /// admission counts now (its peer's next datagram would open a new session), and the
+    /// application gets `on_close` with `ECONNABORTED`.
+    fn kcp_evict(&mut self, id: ConnId) {
+        let Some(admitted) = self.kcp_mut(id).and_then(|s| s.admitted.take()) else {
+            return;
+        };
+        self.kcp_table.forget(id, admitted);
+        self.kcp_evictions = self.kcp_evictions.wrapping_add(1);
+        let evicted = io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            "unconfirmed KCP session evicted to admit another",
+        );
+        self.doom(id, Some(evicted.into()));
+    }
+
+    /// Feeds a datagram from the peer to the session; false when it was rejected (wrong conv,
+    /// malformed, refused by a packet layer: dropped and counted; what the session accepted
+    /// before stays).
+    pub(crate) fn kcp_input(&mut self, id: ConnId, datagram: &[u8]) -> bool {
+        let (now, ms) = self.kcp_clock();
+        let Some(session) = self.kcp_mut(id) else {
+            return false;
+        };
+        if !session.input(now, ms, datagram) {
+            self.kcp_input_errors = self.kcp_input_errors.wrapping_add(1);
+            return false;
+        }
+        self.kcp_mark_dirty(id);
+        true
+    }
+
+    /// Moves the next received message (or, in stream mode, the next segment's bytes) into
+    /// `buf`. False when there is none, or while the connection is paused: unread messages
+    /// then fill KCP's receive window and the peer stops sending (real backpressure).
+    pub(crate) fn kcp_recv(&mut self, id: ConnId, buf: &mut Vec<u8>) -> bool {
+        let Some(conn) = self.slab.get_mut(id) else {
+            return false;
+        };
+        if conn.paused || !matches!(conn.state, State::Open | State::Closing) {
+            return false;
+        }
+        let received = conn.transport.kcp_mut().is_some_and(|s| s.recv(buf));
+        if received {
+            // A receive frees window: let the flush tell the peer.
+            self.kcp_mark_dirty(id);
+        }
+        received
+    }
+
+    /// Queues one message (the buffers joined) on a KCP session. The message is accepted even
+    /// past the send window (`on_writability(.., false)` then tells the writer to wait, as a
+    /// Node stream's `write() → false`); only a message larger than KCP can carry is refused.
+    pub(super) fn kcp_write(&mut self, id: ConnId, bufs: &[&[u8]]) -> Result<(), Error> {
+        let max_outbound = self.flow.max_outbound;
+        let track_idle =
+            self.flow.idle_timeout.write.is_some() || self.flow.idle_timeout.all.is_some();
+        let conn = self.slab.get_mut(id).ok_or(Error::ConnClosed)?;
+        let session = conn.transport.kcp_mut().ok_or(Error::ConnClosed)?;
+        let joined;
+        let data: &[u8] = match bufs {
+            [one] => one,
+            _ => {
+                joined = bufs.concat();
+                &joined
+            }
+        };
+        let full = match session.enqueue(data, max_outbound) {
+            Ok(full) => full,
+            Err(Error::OutboundFull) => {
+                self.doom(id, Some(Error::OutboundFull));
+                return Err(Error::OutboundFull);
+            }
+            Err(e) => return Err(e),
+        };
+        if track_idle {
+            conn.last_write = Instant::now();
+        }
+        if full && !conn.unwritable {
+            conn.unwritable = true;
+            self.notices.push_back(Notice::Writability(id, false));
+        }
+        self.kcp_mark_dirty(id);
+        Ok(())
+    }
+
+    /// Queues the session for the end-of-turn flush.
+    fn kcp_mark_dirty(&mut self, id: ConnId) {
+        if self.kcp_mut(id).is_some_and(|s| s.mark_dirty()) {
+            self.kcp_dirty.push(id);
+        }
+    }
+
+    /// Flushes every session touched since the last flush: acks, window updates and new data
+    /// go out now rather than at the next interval (kcp-go's immediate flush, wire-compatible).
+    pub(crate) fn kcp_flush_dirty(&mut self) {
+        if self.kcp_dirty.is_empty() {
+            return;
+        }
+        let mut dirty = std::mem::take(&mut self.kcp_dirty);
+        let (now, ms) = self.kcp_clock();
+        for id in dirty.drain(..) {
+            if let Some(session) = self.kcp_mut(id) {
+                session.flush(ms);
+                self.kcp_settle(id, now, ms);
+            }
+        }
+        self.kcp_dirty = dirty;
+    }
+
+    /// A session's protocol deadline fired: run KCP's update (retransmissions, probes,
+    /// interval flush) and its packet layers' deadlines.
+    pub(super) fn kcp_timeout(&mut self, id: ConnId) {
+        let (now, ms) = self.kcp_clock();
+        if self.kcp_mut(id).is_some_and(|s| s.handle_timeout(now, ms)) {
+            self.kcp_settle(id, now, ms);
+        }
+    }
+
+    /// Closes a session whose peer has been silent for its idle timeout, or looks again when
+    /// it could next be.
+    pub(super) fn kcp_expire(&mut self, id: ConnId, now: Instant) {
+        let Some(session) = self.slab.get(id).and_then(|c| c.transport.kcp()) else {
+            return;
+        };
+        match session.silence(now) {
+            Ok(()) => self.time_out(id, "KCP peer silent"),
+            Err(Some(at)) => self.timers.insert(at, Timer::KcpExpire(id)),
+            Err(None) => {}
+        }
+    }
+
+    /// After KCP ran: sends what it produced, keeps the listener's admission counts, then
+    /// applies the outcome (dead link, writability, completed writes, pending close, next
+    /// deadline).
+    fn kcp_settle(&mut self, id: ConnId, now: Instant, ms: u32) {
+        let Conns {
+            slab,
+            udp,
+            kcp_out,
+            kcp_table,
+            ..
+        } = self;
+        let Some(conn) = slab.get_mut(id) else {
+            return;
+        };
+        let Transport::Kcp(stream, session) = &mut conn.transport else {
+            return;
+        };
+        let (carrier, peer): (&dyn Carrier, SocketAddr) = match (&*stream, &conn.peer) {
+            (Stream::Datagram { socket, peer }, _) => match udp.get(*socket) {
+                Some(udp) => (udp, *peer),
+                None => return,
+            },
+            (Stream::Udp(s), PeerAddr::Inet(peer)) => (s, *peer),
+            _ => return,
+        };
+        session.transmit(now, ms, carrier, peer, kcp_out);
+        let (acked, buffered) = (session.peer_acked(), session.buffered_bytes());
+        let mut budget = None;
+        if let Some(a) = session.admitted.as_mut() {
+            if acked {
+                kcp_table.confirm(a);
+            }
+            kcp_table.account(a, buffered);
+            if kcp_table.buffered_on(a.socket) >= a.max_buffered {
+                budget = Some((a.socket, a.max_buffered));
+            }
+        }
+        let settled = session.settle(now, ms, conn.unwritable);
+        if let Some((socket, max)) = budget {
+            // Over budget: unconfirmed sessions go, oldest first (this one, maybe).
+            self.kcp_enforce_budget(socket, max);
+        }
+        let Some(conn) = self.slab.get_mut(id) else {
+            return;
+        };
+        if conn.state == State::Doomed {
+            return;
+        }
+        if settled.dead {
+            self.doom(id, Some(Error::KcpDeadLink));
+            return;
+        }
+        if settled.drained {
+            conn.unwritable = false;
+            self.notices.push_back(Notice::Writability(id, true));
+        }
+        if settled.all_acked {
+            // Everything written so far is acknowledged: complete the write callbacks.
+            while let Some((_, token)) = conn.markers.pop_front() {
+                self.notices.push_back(Notice::Written(id, token));
+            }
+            if conn.state == State::Closing {
+                self.doom(id, None);
+                return;
+            }
+        }
+        if let Some(at) = settled.arm {
+            self.timers.insert(at, Timer::Kcp(id));
+        }
+    }
+
+    /// KCP statistics of a session (RTT, RTO, retransmissions, windows).
+    pub fn kcp_stats(&self, id: ConnId) -> Result<riptide_kcp::Stats, Error> {
+        let conn = self.get(id)?;
+        conn.transport
+            .kcp()
+            .map(|s| s.stats())
+            .ok_or_else(|| Error::InvalidOption("not a KCP connection".into()))
+    }
+
+    /// Datagrams KCP rejected on this reactor (wrong conv, malformed): hostile or stray input.
+    pub fn kcp_input_errors(&self) -> u64 {
+        self.kcp_input_errors
+    }
+
+    /// Unconfirmed KCP sessions closed to admit others or to keep a listener's memory budget.
+    pub fn kcp_evictions(&self) -> u64 {
+        self.kcp_evictions
+    }
+
+    /// KCP sessions `ip` holds on this reactor's listeners: the figure `max_sessions_per_ip`
+    /// caps (per listener).
+    pub fn kcp_sessions_of(&self, ip: IpAddr) -> usize {
+        self.kcp_table.sessions_of_ip(ip.to_canonical())
+    }
+}
+
+/// A random KCP conv for a client (the server learns it from the first segment).
+fn random_conv() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    (h.finish() as u32).max(1)
+}

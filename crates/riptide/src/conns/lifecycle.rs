@@ -1,0 +1,333 @@
+//! A connection's life in the table: added (accepted, dialed, a session), connected, opened
+//! once its layers are ready, closed gracefully, half-closed, reset, removed.
+
+use super::connection::{Connection, Place, State, Transport};
+use super::{Conns, Notice};
+use crate::config::SharedCodec;
+use crate::flow::{IdleKind, Timer};
+use crate::layer::StreamLayer;
+use crate::slab::ConnId;
+use crate::stream::{PeerAddr, Stream};
+use crate::stream_stack::StreamStack;
+use crate::Error;
+use mio::{Interest, Token};
+use std::net::Shutdown;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// What a new connection is made of.
+pub(crate) struct NewConn<'a> {
+    pub(crate) transport: Transport,
+    pub(crate) peer: PeerAddr,
+    pub(crate) place: Place,
+    pub(crate) codec: Option<&'a SharedCodec>,
+    pub(crate) layers: Vec<Box<dyn StreamLayer>>,
+    /// Dialed and not connected yet: it opens when [`Conns::check_connected`] sees the
+    /// connect succeed.
+    pub(crate) connecting: bool,
+}
+
+impl Conns {
+    /// Applies the socket options, registers the socket, starts the layers and returns the
+    /// id. On an error nothing stays in the table and the caller still owns the admission
+    /// place it passed. A connection that is connected and whose layers are ready opens at once (its
+    /// `on_open` is queued); otherwise it opens when the connect and the layers complete.
+    pub(crate) fn insert(&mut self, new: NewConn<'_>) -> Result<ConnId, Error> {
+        let NewConn {
+            mut transport,
+            peer,
+            place,
+            codec,
+            layers,
+            connecting,
+        } = new;
+        let id = self.slab.vacant_id().ok_or(Error::TooManyConnections)?;
+        let now = Instant::now();
+        let own_socket = !matches!(transport.stream(), Stream::Datagram { .. });
+        if own_socket {
+            let stream = transport.stream_mut();
+            if !connecting {
+                self.options.apply(stream)?;
+            }
+            self.registry.register(
+                stream,
+                Token(id.slot as usize),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+        }
+        let mut conn = Connection::new(transport, peer, place, now);
+        conn.decoder = codec.map(|f| f.new_codec());
+        conn.encoder = codec.map(|f| f.new_codec());
+        conn.layers = StreamStack::new(layers);
+        conn.state = if connecting {
+            State::Connecting
+        } else {
+            State::Negotiating
+        };
+        let id = self
+            .slab
+            .insert(conn)
+            .map_err(|_| Error::TooManyConnections)?;
+        self.load.fetch_add(1, Ordering::Relaxed);
+        if own_socket {
+            let idle = self.flow.idle_timeout;
+            for (kind, timeout) in [
+                (IdleKind::Read, idle.read),
+                (IdleKind::Write, idle.write),
+                (IdleKind::All, idle.all),
+            ] {
+                if let Some(t) = timeout {
+                    self.timers.insert(now + t, Timer::Idle(id, kind));
+                }
+            }
+        }
+        if let Err(e) = self.start_layers(id, now) {
+            // Never opened: the caller gives the admission place back, as for any refusal.
+            if let Some(conn) = self.slab.get_mut(id) {
+                conn.place = Place::None;
+            }
+            let _ = self.remove(id);
+            return Err(e);
+        }
+        self.settle_layers(id);
+        Ok(id)
+    }
+
+    /// Lets every stream layer speak first (a TLS client's hello): queued ahead of anything
+    /// the application writes.
+    fn start_layers(&mut self, id: ConnId, now: Instant) -> Result<(), Error> {
+        let Some(stack) = self.slab.get_mut(id).and_then(|c| c.layers.as_mut()) else {
+            return Ok(());
+        };
+        let mut wire = std::mem::take(&mut self.layer_wire);
+        wire.clear();
+        let started = stack.start(now, &mut wire);
+        if started.is_ok() && !wire.is_empty() {
+            let _ = self.write_transport(id, &[&wire]);
+        }
+        self.layer_wire = wire;
+        started
+    }
+
+    /// After the stream layers ran: drops a stack whose layers all finished, arms the
+    /// earliest layer deadline, and opens a connected connection whose layers are all ready
+    /// (a connection admitted before its real peer was known takes that peer's place now).
+    pub(super) fn settle_layers(&mut self, id: ConnId) {
+        let Some(conn) = self.slab.get_mut(id) else {
+            return;
+        };
+        let pending = match conn.layers.as_ref() {
+            Some(stack) if stack.is_empty() => {
+                conn.layers = None;
+                false
+            }
+            Some(stack) => {
+                if let Some(at) = stack.poll_timeout() {
+                    self.timers.insert(at, Timer::Layer(id));
+                }
+                stack.pending()
+            }
+            None => false,
+        };
+        if pending || conn.state != State::Negotiating {
+            return;
+        }
+        if conn.place == Place::Deferred {
+            // The layers named no other peer (a PROXY `LOCAL` header): the peer itself counts.
+            let ip = match &conn.peer {
+                PeerAddr::Inet(a) => Some(a.ip()),
+                PeerAddr::Unix(_) => None,
+            };
+            if let Some(ip) = ip {
+                if !self.admission.rehome(None, ip) {
+                    let _ = self.destroy(id, Some(Error::TooManyConnections));
+                    return;
+                }
+            }
+            conn.place = Place::Held(ip);
+        }
+        conn.state = State::Open;
+        self.notices.push_back(Notice::Opened(id));
+        self.flush(id);
+    }
+
+    /// For a connecting connection, looks whether the connect finished: on success it opens
+    /// (`on_open` follows, once its layers are ready) and queued writes go out; on failure it
+    /// closes with the error. Returns true while the connection is still connecting.
+    pub(crate) fn check_connected(&mut self, id: ConnId) -> bool {
+        let Some(conn) = self.slab.get_mut(id) else {
+            return false;
+        };
+        if conn.state != State::Connecting {
+            return false;
+        }
+        match conn.stream().connect_result() {
+            Ok(false) => true,
+            Ok(true) => {
+                conn.state = State::Negotiating;
+                let _ = self.options.apply(conn.stream());
+                self.flush(id);
+                self.settle_layers(id);
+                false
+            }
+            Err(e) => {
+                self.doom(id, Some(e.into()));
+                false
+            }
+        }
+    }
+
+    /// True while the connection is still connecting.
+    pub(crate) fn is_connecting(&self, id: ConnId) -> bool {
+        self.slab
+            .get(id)
+            .is_some_and(|c| c.state == State::Connecting)
+    }
+
+    /// Closes the connection after everything already accepted for it has been written
+    /// (within the close timeout, after which it is reset). Its stream layers say their last
+    /// words first (a TLS `close_notify`). Writes after this fail with
+    /// [`Error::ConnClosed`].
+    pub fn close(&mut self, id: ConnId) -> Result<(), Error> {
+        let timeout = self.flow.close_timeout;
+        match self.slab.get(id) {
+            Some(c) if matches!(c.state, State::Open | State::Negotiating) => {}
+            _ => return Err(Error::ConnClosed),
+        }
+        self.close_layers(id);
+        let Some(conn) = self.slab.get_mut(id) else {
+            return Err(Error::ConnClosed);
+        };
+        if conn.state == State::Doomed {
+            return Ok(());
+        }
+        if conn.busy() {
+            conn.state = State::Closing;
+            if let Some(t) = timeout {
+                self.timers.insert(Instant::now() + t, Timer::Close(id));
+            }
+        } else {
+            self.doom(id, None);
+        }
+        Ok(())
+    }
+
+    /// The stream layers' last bytes, written ahead of the close.
+    fn close_layers(&mut self, id: ConnId) {
+        let Some(stack) = self.slab.get_mut(id).and_then(|c| c.layers.as_mut()) else {
+            return;
+        };
+        let mut wire = std::mem::take(&mut self.layer_wire);
+        wire.clear();
+        stack.close(Instant::now(), &mut wire);
+        if !wire.is_empty() {
+            let _ = self.write_transport(id, &[&wire]);
+        }
+        self.layer_wire = wire;
+    }
+
+    /// Half-closes: sends FIN once the queued bytes are written, keeps reading. The
+    /// connection closes when the peer's FIN has arrived too. Writes after this fail.
+    /// KCP has no half-close: `end` closes a KCP connection (after its queue is acknowledged).
+    pub fn end(&mut self, id: ConnId) -> Result<(), Error> {
+        let conn = self.live(id)?;
+        if conn.transport.kcp().is_some() {
+            return self.close(id);
+        }
+        self.close_layers(id);
+        let conn = self.live(id)?;
+        conn.end_requested = true;
+        if conn.outbound.is_empty() {
+            self.shut_write(id);
+        }
+        Ok(())
+    }
+
+    /// Resets the connection now (`SO_LINGER` 0, then close): queued bytes are dropped and
+    /// pending write completions fail with [`Error::ConnClosed`]. `on_close` gets `err`.
+    pub fn destroy(&mut self, id: ConnId, err: Option<Error>) -> Result<(), Error> {
+        let conn = match self.slab.get_mut(id) {
+            Some(c) if c.state != State::Doomed => c,
+            _ => return Err(Error::ConnClosed),
+        };
+        if let Some(s) = conn.stream().sock_ref() {
+            let _ = s.set_linger(Some(Duration::ZERO));
+        }
+        self.doom(id, err);
+        Ok(())
+    }
+
+    /// Sends FIN; a connection whose peer already sent FIN is then done.
+    pub(super) fn shut_write(&mut self, id: ConnId) {
+        let Some(conn) = self.slab.get_mut(id) else {
+            return;
+        };
+        if conn.write_closed {
+            return;
+        }
+        conn.write_closed = true;
+        if let Some(s) = conn.stream().sock_ref() {
+            let _ = s.shutdown(Shutdown::Write);
+        }
+        if conn.read_closed {
+            self.doom(id, None);
+        }
+    }
+
+    /// The peer sent FIN. Half-open connections stay writable (`on_end`); others close after
+    /// flushing what was accepted.
+    pub(super) fn peer_ended(&mut self, id: ConnId) {
+        let Some(conn) = self.slab.get_mut(id) else {
+            return;
+        };
+        conn.read_closed = true;
+        if !self.flow.allow_half_open {
+            let _ = self.close(id);
+        } else if conn.write_closed {
+            self.doom(id, None);
+        } else {
+            self.notices.push_back(Notice::End(id));
+        }
+    }
+
+    /// Decides the close of `id`; the reactor reports it through `on_close` once.
+    pub(crate) fn doom(&mut self, id: ConnId, err: Option<Error>) {
+        if let Some(conn) = self.slab.get_mut(id) {
+            if conn.state != State::Doomed {
+                conn.state = State::Doomed;
+                self.notices.push_back(Notice::Close(id, err));
+            }
+        }
+    }
+
+    /// Removes a doomed connection from the table and deregisters its socket, which closes
+    /// it. Returns the tokens of write markers that will now never complete.
+    pub(crate) fn remove(&mut self, id: ConnId) -> Vec<u64> {
+        let Some(mut conn) = self.slab.remove(id) else {
+            return Vec::new();
+        };
+        match &mut conn.transport {
+            Transport::Plain(Stream::Datagram { socket, peer }) => {
+                self.udp_sessions.remove(*socket, *peer, id);
+            }
+            Transport::Kcp(stream, session) => {
+                if let Some(a) = session.admitted.take() {
+                    self.kcp_table.forget(id, a);
+                }
+                if !matches!(stream, Stream::Datagram { .. }) {
+                    let _ = self.registry.deregister(stream);
+                }
+            }
+            Transport::Plain(stream) => {
+                let _ = self.registry.deregister(stream);
+            }
+        }
+        match conn.place {
+            Place::Held(ip) => self.admission.release(ip),
+            Place::Deferred => self.admission.release(None),
+            Place::None => {}
+        }
+        self.load.fetch_sub(1, Ordering::Relaxed);
+        conn.markers.into_iter().map(|(_, t)| t).collect()
+    }
+}

@@ -1,0 +1,268 @@
+//! The reactor's connection table and the operations handlers call on it. A connection is a
+//! transport ([`connection::Transport`]) plus an ordered stack of stream layers plus an
+//! optional codec; the table applies what each of them reports. Anything that must reach a
+//! handler (writability changes, completed writes, half-closes, closes) is queued as a notice
+//! and delivered in order by the reactor, never from inside the call that caused it.
+//!
+//! The table's methods are spread over files by concern: `write` (the write path, corking,
+//! markers), `lifecycle` (open, close, end, destroy, removal), `inbound` (reads and the stream
+//! layers on the way in), `timers` (what the timing wheel fires), `udp` and `kcp` (the
+//! session tables and the KCP transport), `sockets` (addresses and socket options).
+
+mod connection;
+mod inbound;
+mod kcp;
+mod lifecycle;
+mod sockets;
+mod timers;
+mod udp;
+mod write;
+
+pub(crate) use connection::{Notice, Place, Transport};
+pub(crate) use inbound::Read;
+pub(crate) use lifecycle::NewConn;
+pub(crate) use timers::Fired;
+
+use crate::admission::Admission;
+use crate::config::ReactorConfig;
+use crate::flow::{FlowConfig, Timer};
+use crate::kcp_table::KcpTable;
+use crate::slab::{ConnId, Slab};
+use crate::socket::SocketOptions;
+use crate::timer_wheel::TimerWheel;
+use crate::udp_sessions::UdpSessions;
+use crate::Error;
+use connection::{Connection, State};
+use mio::net::UdpSocket;
+use mio::Registry;
+use std::collections::VecDeque;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// All live connections of one reactor.
+pub struct Conns {
+    slab: Slab<Connection>,
+    registry: Registry,
+    options: SocketOptions,
+    write_buffer_cap: usize,
+    flow: FlowConfig,
+    admission: Arc<Admission>,
+    /// Open connections, shared with the load balancer.
+    load: Arc<AtomicUsize>,
+    notices: VecDeque<Notice>,
+    /// Connections resumed since the last turn; the reactor reads them again.
+    resumed: Vec<ConnId>,
+    timers: TimerWheel<Timer>,
+    /// The reactor's UDP sockets, by index.
+    udp: Vec<UdpSocket>,
+    /// UDP sessions by socket and peer.
+    udp_sessions: UdpSessions,
+    /// KCP listener sessions: routing and admission.
+    kcp_table: KcpTable,
+    /// Scratch buffer for encoding outbound frames.
+    encoded: Vec<u8>,
+    /// Scratch buffers for what stream layers produce (toward the socket, toward the app).
+    layer_wire: Vec<u8>,
+    layer_app: Vec<u8>,
+    /// Time zero of the KCP clock.
+    kcp_epoch: Instant,
+    /// KCP sessions touched this turn, flushed at its end.
+    kcp_dirty: Vec<ConnId>,
+    /// Scratch buffer one outgoing KCP datagram is built in.
+    kcp_out: Vec<u8>,
+    /// Datagrams KCP rejected.
+    kcp_input_errors: u64,
+    /// Unconfirmed KCP sessions evicted.
+    kcp_evictions: u64,
+    /// While corked, writes queue instead of going to the socket; `uncork` flushes them.
+    corked: bool,
+    /// Connections with bytes queued while corked.
+    corked_conns: Vec<ConnId>,
+}
+
+impl Conns {
+    pub(crate) fn new(registry: Registry, config: &ReactorConfig, load: Arc<AtomicUsize>) -> Self {
+        Conns {
+            slab: Slab::default(),
+            registry,
+            options: config.socket.clone(),
+            write_buffer_cap: config.write_buffer_cap,
+            flow: config.flow.clone(),
+            admission: config.admission.clone(),
+            load,
+            notices: VecDeque::new(),
+            resumed: Vec::new(),
+            timers: TimerWheel::new(Instant::now()),
+            udp: Vec::new(),
+            udp_sessions: UdpSessions::default(),
+            kcp_table: KcpTable::default(),
+            encoded: Vec::new(),
+            layer_wire: Vec::new(),
+            layer_app: Vec::new(),
+            kcp_epoch: Instant::now(),
+            kcp_dirty: Vec::new(),
+            kcp_out: vec![0; crate::config::MAX_DATAGRAM],
+            kcp_input_errors: 0,
+            kcp_evictions: 0,
+            corked: false,
+            corked_conns: Vec::new(),
+        }
+    }
+
+    /// Number of open connections.
+    pub fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    /// True when no connection is open.
+    pub fn is_empty(&self) -> bool {
+        self.slab.is_empty()
+    }
+
+    /// True when something waits for the reactor (a close or another notice to deliver, a
+    /// resumed connection to read): a driver that changed the table outside a turn should
+    /// make the reactor run soon (see [`crate::Reactor::waker`]).
+    pub fn needs_turn(&self) -> bool {
+        !self.notices.is_empty() || !self.resumed.is_empty() || !self.kcp_dirty.is_empty()
+    }
+
+    /// Ids of all open connections.
+    pub fn ids(&self) -> Vec<ConnId> {
+        self.slab.ids()
+    }
+
+    /// True while `id` names a connection of this table.
+    pub fn contains(&self, id: ConnId) -> bool {
+        self.slab.get(id).is_some()
+    }
+
+    /// The engine-wide admission counters.
+    pub(crate) fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
+    /// The connection in `slot`, whatever its generation (a poll token names a slot).
+    pub(crate) fn id_of_slot(&mut self, slot: u32) -> Option<ConnId> {
+        self.slab.get_by_slot_mut(slot).map(|(id, _)| id)
+    }
+
+    /// The next notice for the handler, in order.
+    pub(crate) fn next_notice(&mut self) -> Option<Notice> {
+        self.notices.pop_front()
+    }
+
+    /// Connections resumed since the last call: the reactor reads them again.
+    pub(crate) fn take_resumed(&mut self) -> Vec<ConnId> {
+        std::mem::take(&mut self.resumed)
+    }
+
+    /// The earliest timer on the wheel.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// Adds a bound UDP socket (a `udp://` or `kcp://` listener's); returns its index.
+    pub(crate) fn add_udp(&mut self, socket: UdpSocket) -> usize {
+        self.udp.push(socket);
+        self.udp.len() - 1
+    }
+
+    /// Receives one datagram on UDP socket `socket`.
+    pub(crate) fn recv_from(
+        &self,
+        socket: usize,
+        buf: &mut [u8],
+    ) -> std::io::Result<(usize, std::net::SocketAddr)> {
+        match self.udp.get(socket) {
+            Some(udp) => udp.recv_from(buf),
+            None => Err(std::io::ErrorKind::NotFound.into()),
+        }
+    }
+
+    /// The connection if it still accepts writes.
+    fn live(&mut self, id: ConnId) -> Result<&mut Connection, Error> {
+        match self.slab.get_mut(id) {
+            Some(c)
+                if matches!(
+                    c.state,
+                    State::Open | State::Connecting | State::Negotiating
+                ) && !c.end_requested =>
+            {
+                Ok(c)
+            }
+            _ => Err(Error::ConnClosed),
+        }
+    }
+
+    fn get(&self, id: ConnId) -> Result<&Connection, Error> {
+        self.slab.get(id).ok_or(Error::ConnClosed)
+    }
+
+    /// True while the connection is open (not connecting, not closing).
+    pub(crate) fn is_open(&self, id: ConnId) -> bool {
+        self.slab.get(id).is_some_and(|c| c.state == State::Open)
+    }
+
+    /// True while the connection is under its high water mark (or back under the low one).
+    pub fn is_writable(&self, id: ConnId) -> Result<bool, Error> {
+        Ok(!self.get(id)?.unwritable)
+    }
+
+    /// Bytes accepted for the connection and not yet taken by the kernel, plus what its
+    /// layers hold. For KCP, the segments waiting to be sent or acknowledged, at one MSS each.
+    pub fn outbound_len(&self, id: ConnId) -> Result<usize, Error> {
+        Ok(self.get(id)?.queued())
+    }
+
+    /// Bytes received and held for the next delivery (a partial frame or retained bytes).
+    pub fn inbound_len(&self, id: ConnId) -> Result<usize, Error> {
+        Ok(self.get(id)?.inbound.len())
+    }
+
+    /// True when the connection frames its messages with a codec.
+    pub fn has_codec(&self, id: ConnId) -> bool {
+        self.slab.get(id).is_some_and(|c| c.encoder.is_some())
+    }
+
+    /// True when each write is one message (framed by a codec, or one datagram or KCP
+    /// message), so writes batched elsewhere must not be joined before they get here.
+    pub fn keeps_boundaries(&self, id: ConnId) -> bool {
+        self.slab
+            .get(id)
+            .is_some_and(|c| c.encoder.is_some() || c.stream().is_datagram())
+    }
+
+    /// A fact a layer left about the connection, by type (the PROXY header is a
+    /// [`riptide_codec::ProxyHeader`]).
+    pub fn extension<T: 'static>(&self, id: ConnId) -> Result<Option<&T>, Error> {
+        let conn = self.get(id)?;
+        Ok(conn
+            .extensions
+            .iter()
+            .flat_map(|list| list.iter())
+            .find_map(|e| e.downcast_ref::<T>()))
+    }
+
+    /// The PROXY protocol header the connection arrived with, if its listener expects one.
+    pub fn proxy_header(&self, id: ConnId) -> Result<Option<&riptide_codec::ProxyHeader>, Error> {
+        self.extension(id)
+    }
+
+    /// Stops reading the connection: its kernel buffer fills and TCP's window closes on the
+    /// peer (KCP's receive window, on a KCP connection). Writes continue.
+    pub fn pause(&mut self, id: ConnId) -> Result<(), Error> {
+        self.slab.get_mut(id).ok_or(Error::ConnClosed)?.paused = true;
+        Ok(())
+    }
+
+    /// Starts reading a paused connection again.
+    pub fn resume(&mut self, id: ConnId) -> Result<(), Error> {
+        let conn = self.slab.get_mut(id).ok_or(Error::ConnClosed)?;
+        if conn.paused {
+            conn.paused = false;
+            self.resumed.push(id);
+        }
+        Ok(())
+    }
+}

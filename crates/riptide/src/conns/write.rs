@@ -1,0 +1,279 @@
+//! The write path: codec, then stream layers, then the transport (straight to the socket when
+//! nothing is queued, the outbound queue otherwise, or the KCP session). Corking, write
+//! markers, water marks and the flush after the socket turns writable.
+
+use super::connection::{State, Transport};
+use super::{Conns, Notice};
+use crate::slab::ConnId;
+use crate::stream::Stream;
+use crate::Error;
+use std::io::{self, IoSlice, Write};
+use std::time::Instant;
+
+impl Conns {
+    /// Queues `data` behind anything already queued, writing straight to the socket when the
+    /// queue is empty. Accepted bytes are never dropped while the connection lives; a socket
+    /// error closes the connection and is reported by `on_close`. Past the high water mark the
+    /// connection turns unwritable (`on_writability(.., false)`); past `max_outbound` it is
+    /// closed with [`Error::OutboundFull`] and the bytes are refused.
+    pub fn write(&mut self, id: ConnId, data: &[u8]) -> Result<(), Error> {
+        self.writev(id, &[data])
+    }
+
+    /// Writes several buffers in order as one message (`writev(2)` when nothing is queued).
+    /// With a codec the message is framed first; a message the codec cannot express is
+    /// refused with [`Error::Frame`] and nothing is written.
+    pub fn writev(&mut self, id: ConnId, bufs: &[&[u8]]) -> Result<(), Error> {
+        let mut framed = std::mem::take(&mut self.encoded);
+        framed.clear();
+        let conn = self.live(id)?;
+        let Some(codec) = conn.encoder.as_mut() else {
+            self.encoded = framed;
+            return self.write_unframed_v(id, bufs);
+        };
+        let encoded = match bufs {
+            [one] => codec.encode(one, &mut framed),
+            _ => codec.encode(&bufs.concat(), &mut framed),
+        };
+        let result = match encoded {
+            Ok(()) => self.write_unframed_v(id, &[&framed]),
+            Err(e) => Err(e.into()),
+        };
+        self.encoded = framed;
+        result
+    }
+
+    /// Writes bytes past the connection's codec (interim replies a codec asks for, such as
+    /// HTTP's `100 Continue`); they still pass its stream layers.
+    pub fn write_unframed(&mut self, id: ConnId, data: &[u8]) -> Result<(), Error> {
+        self.write_unframed_v(id, &[data])
+    }
+
+    /// Bytes past the codec: through the stream layers, then to the transport.
+    fn write_unframed_v(&mut self, id: ConnId, bufs: &[&[u8]]) -> Result<(), Error> {
+        let mut wire = std::mem::take(&mut self.layer_wire);
+        let conn = self.live(id)?;
+        let Some(stack) = conn.layers.as_mut() else {
+            self.layer_wire = wire;
+            return self.write_transport(id, bufs);
+        };
+        let now = Instant::now();
+        wire.clear();
+        let layered = bufs.iter().try_for_each(|b| stack.write(now, b, &mut wire));
+        let result = match layered {
+            Ok(()) => self.write_transport(id, &[&wire]),
+            Err(e) => {
+                // A layer that cannot encode (a TLS failure) leaves the stream unusable.
+                let _ = self.destroy(id, Some(e));
+                Err(Error::ConnClosed)
+            }
+        };
+        self.layer_wire = wire;
+        result
+    }
+
+    /// Bytes for the transport as they are.
+    pub(super) fn write_transport(&mut self, id: ConnId, bufs: &[&[u8]]) -> Result<(), Error> {
+        let conn = self.live(id)?;
+        let stream = match &conn.transport {
+            Transport::Kcp(..) => return self.kcp_write(id, bufs),
+            Transport::Plain(stream) => stream,
+        };
+        if conn.state == State::Connecting {
+            // Queued until the connect completes (then flushed in order).
+            for b in bufs {
+                conn.outbound.push(b);
+            }
+            return Ok(());
+        }
+        match *stream {
+            // One write is one datagram.
+            Stream::Datagram { socket, peer } => return self.send_to(socket, peer, &bufs.concat()),
+            // A connected UDP client: one datagram, dropped if the kernel cannot take it now.
+            Stream::Udp(ref udp) => {
+                return match udp.send(&bufs.concat()) {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            _ => {}
+        }
+        self.write_stream(id, bufs)
+    }
+
+    /// The byte-stream write: straight to the socket when nothing is queued (and not corked),
+    /// the rest behind the queue.
+    fn write_stream(&mut self, id: ConnId, bufs: &[&[u8]]) -> Result<(), Error> {
+        let track_idle =
+            self.flow.idle_timeout.write.is_some() || self.flow.idle_timeout.all.is_some();
+        let (high, max) = (self.flow.write_high_water_mark, self.flow.max_outbound);
+        let corked = self.corked;
+        let conn = self.live(id)?;
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if max.is_some_and(|m| conn.outbound.len().saturating_add(total) > m) {
+            self.doom(id, Some(Error::OutboundFull));
+            return Err(Error::OutboundFull);
+        }
+        if track_idle {
+            conn.last_write = Instant::now();
+        }
+        let Transport::Plain(stream) = &mut conn.transport else {
+            return Ok(());
+        };
+        let mut written = 0;
+        // Corked: the first held write lists the connection for `uncork`.
+        let hold = corked && conn.outbound.is_empty() && total > 0;
+        if conn.outbound.is_empty() && !hold {
+            while written < total {
+                let result = match skip(bufs, written) {
+                    (first, []) => stream.write(first),
+                    (first, rest) => {
+                        let mut v = Vec::with_capacity(rest.len() + 1);
+                        v.push(IoSlice::new(first));
+                        v.extend(rest.iter().map(|b| IoSlice::new(b)));
+                        stream.write_vectored(&v)
+                    }
+                };
+                match result {
+                    Ok(n) => written += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        self.doom(id, Some(e.into()));
+                        return Ok(());
+                    }
+                }
+            }
+            conn.sent += written as u64;
+        }
+        let mut skipped = 0;
+        for b in bufs {
+            if skipped + b.len() > written {
+                let from = written.saturating_sub(skipped);
+                conn.outbound.push(b.get(from..).unwrap_or_default());
+            }
+            skipped += b.len();
+        }
+        if !conn.unwritable && conn.queued() > high {
+            conn.unwritable = true;
+            self.notices.push_back(Notice::Writability(id, false));
+        }
+        if hold {
+            self.corked_conns.push(id);
+        }
+        Ok(())
+    }
+
+    /// Holds writes back until [`Conns::uncork`]: each connection's writes made meanwhile
+    /// then reach the socket together, in one syscall (a batch of pipelined responses, say),
+    /// codec frames and all. Drivers that apply many writes at once cork around them.
+    pub fn cork(&mut self) {
+        self.corked = true;
+    }
+
+    /// Writes what was held since [`Conns::cork`].
+    pub fn uncork(&mut self) {
+        self.corked = false;
+        let mut held = std::mem::take(&mut self.corked_conns);
+        for id in held.drain(..) {
+            self.flush(id);
+        }
+        self.corked_conns = held;
+    }
+
+    /// Asks to hear (`on_write_done(.., token, Ok)`) when everything written so far has reached
+    /// the kernel; if the connection closes first, `on_write_done` reports
+    /// [`Error::ConnClosed`]. Each token is reported exactly once.
+    /// On a KCP connection the bytes must also be acknowledged by the peer.
+    pub fn mark(&mut self, id: ConnId, token: u64) -> Result<(), Error> {
+        let conn = self.live(id)?;
+        if conn.busy() {
+            let at = conn.sent + conn.outbound.len() as u64;
+            conn.markers.push_back((at, token));
+        } else {
+            self.notices.push_back(Notice::Written(id, token));
+        }
+        Ok(())
+    }
+
+    /// [`Conns::write`] for writers that cannot take an error back (batched writes applied
+    /// later): a framing error (or a KCP message too large) is reported through `on_error`
+    /// instead; a closed connection is ignored (its close is reported already).
+    pub fn write_or_report(&mut self, id: ConnId, data: &[u8]) {
+        if let Err(e @ (Error::Frame(_) | Error::MessageTooLarge { .. })) = self.write(id, data) {
+            self.notices.push_back(Notice::Error(id, e));
+        }
+    }
+
+    /// Promises an `on_writability(.., true)` to a producer that was told to wait (by an
+    /// estimate made before its writes reached this table): at once when the queue is already
+    /// at or below the low water mark, else when it drains there.
+    pub fn expect_drain(&mut self, id: ConnId) -> Result<(), Error> {
+        let low = self.flow.write_low_water_mark;
+        let conn = self.slab.get_mut(id).ok_or(Error::ConnClosed)?;
+        let drained = match conn.transport.kcp() {
+            Some(session) => session.drained(),
+            None => conn.queued() <= low,
+        };
+        if !conn.unwritable {
+            if drained {
+                self.notices.push_back(Notice::Writability(id, true));
+            } else {
+                conn.unwritable = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes queued bytes after the socket became writable; reports completed markers and a
+    /// return under the low water mark; completes a pending close or half-close.
+    pub(crate) fn flush(&mut self, id: ConnId) {
+        let (keep, low) = (self.write_buffer_cap, self.flow.write_low_water_mark);
+        let observe = self.flow.idle_timeout.observe_output;
+        let Some(conn) = self.slab.get_mut(id) else {
+            return;
+        };
+        if conn.outbound.is_empty() || conn.state == State::Connecting {
+            return;
+        }
+        let Transport::Plain(stream) = &mut conn.transport else {
+            return;
+        };
+        let before = conn.sent;
+        let result = conn.outbound.write_to(stream, keep, &mut conn.sent);
+        if observe && conn.sent > before {
+            conn.last_write = Instant::now();
+        }
+        while conn.markers.front().is_some_and(|&(at, _)| at <= conn.sent) {
+            if let Some((_, token)) = conn.markers.pop_front() {
+                self.notices.push_back(Notice::Written(id, token));
+            }
+        }
+        if conn.unwritable && conn.queued() <= low {
+            conn.unwritable = false;
+            self.notices.push_back(Notice::Writability(id, true));
+        }
+        let (state, end) = (conn.state, conn.end_requested);
+        match result {
+            Ok(true) if state == State::Closing => self.doom(id, None),
+            Ok(true) if end => self.shut_write(id),
+            Ok(_) => {}
+            Err(e) => self.doom(id, Some(e.into())),
+        }
+    }
+}
+
+/// The part of `bufs` after the first `written` bytes: the tail of the first unfinished buffer
+/// and the whole buffers after it.
+fn skip<'a>(bufs: &'a [&'a [u8]], written: usize) -> (&'a [u8], &'a [&'a [u8]]) {
+    let mut at = 0;
+    for (i, b) in bufs.iter().enumerate() {
+        if at + b.len() > written {
+            let first = b.get(written - at..).unwrap_or_default();
+            return (first, bufs.get(i + 1..).unwrap_or_default());
+        }
+        at += b.len();
+    }
+    (&[], &[])
+}

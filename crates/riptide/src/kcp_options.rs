@@ -1,0 +1,111 @@
+//! How KCP runs on a `kcp://` listener's sessions or a dialed `kcp://` connection.
+
+use crate::layer::PacketLayerFactory;
+use crate::Error;
+use riptide_kcp::Kcp;
+use std::time::Duration;
+
+/// Smallest [`KcpOptions::max_buffered`] accepted: 64 KiB.
+const MIN_BUFFERED: usize = 1 << 16;
+
+/// How KCP runs on a `kcp://` listener's sessions or a dialed `kcp://` connection.
+#[derive(Clone)]
+pub struct KcpOptions {
+    /// Protocol parameters: nodelay, interval, fast resend, congestion window, windows, MTU,
+    /// stream mode (`stream: false`, the default, keeps message boundaries).
+    pub config: riptide_kcp::Config,
+    /// A session whose peer sent nothing for this long is closed with `ETIMEDOUT`. KCP has no
+    /// close handshake, so this is how a quiet, vanished peer is noticed (a peer that vanishes
+    /// while data is in flight is noticed sooner, as a dead link). `None`: never.
+    pub idle_timeout: Option<Duration>,
+    /// Listener only: sessions one source IP may hold on the listener (`0`: no cap). When an
+    /// IP is at the cap, its oldest *unconfirmed* session (see [`KcpOptions::handshake_timeout`])
+    /// makes room for the new one; if all its sessions are confirmed, the new one is refused.
+    /// One datagram per conv from one socket otherwise fills the whole session table.
+    /// Default 64: a NAT with dozens of clients behind one address, while one host costs at
+    /// most 64 sessions' worth of memory.
+    pub max_sessions_per_ip: usize,
+    /// Listener only: how long an *unconfirmed* session lives without hearing from its peer
+    /// (instead of `idle_timeout`). A session is confirmed once the peer acknowledged a data
+    /// segment the server sent ([`Kcp::peer_acked`]): proof that it receives at its address
+    /// and runs KCP, which a spoofed or one-shot datagram cannot give. Unconfirmed sessions
+    /// are also the ones evicted, oldest first, when a new peer needs room (table full, IP
+    /// at its cap, memory budget spent); confirmed ones never are. `None`: `idle_timeout`.
+    /// Default 5 s: several initial RTOs (200 ms, doubling), so a real client whose first
+    /// reply or ack was lost still confirms.
+    pub handshake_timeout: Option<Duration>,
+    /// Listener only: memory budget in bytes for the segments buffered by all its sessions
+    /// ([`Kcp::buffered_bytes`]: segments × MSS). Past it, unconfirmed sessions are closed,
+    /// oldest first, until it holds, and no new session opens while confirmed ones alone
+    /// exceed it. Default 256 MiB.
+    pub max_buffered: usize,
+    /// Packet layers under KCP, bottom (nearest the socket) first: each session gets its own
+    /// instance of each. KCP's segments shrink by their total overhead so a sealed datagram
+    /// still fits `config.mtu`. With packet layers a listener keys sessions by peer address
+    /// alone (kcp-go's model): the conv is only readable once a datagram is opened.
+    pub packet_layers: Vec<PacketLayerFactory>,
+}
+
+impl std::fmt::Debug for KcpOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KcpOptions")
+            .field("config", &self.config)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_sessions_per_ip", &self.max_sessions_per_ip)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("max_buffered", &self.max_buffered)
+            .field("packet_layers", &self.packet_layers.len())
+            .finish()
+    }
+}
+
+impl Default for KcpOptions {
+    /// ikcp's defaults, message mode, sessions expire after 90 s of silence (5 s until
+    /// confirmed), 64 sessions per source IP, 256 MiB buffered per listener.
+    fn default() -> Self {
+        KcpOptions {
+            config: riptide_kcp::Config::default(),
+            idle_timeout: Some(Duration::from_secs(90)),
+            max_sessions_per_ip: 64,
+            handshake_timeout: Some(Duration::from_secs(5)),
+            max_buffered: 256 << 20,
+            packet_layers: Vec::new(),
+        }
+    }
+}
+
+impl KcpOptions {
+    /// Checks the parameters once, so a bad option fails at listen or dial time rather than
+    /// at the first datagram.
+    pub fn validate(&self) -> Result<(), Error> {
+        Kcp::new(0, &self.kcp_config()?)
+            .map(drop)
+            .map_err(|e| Error::InvalidOption(format!("kcp: {e}")))?;
+        // A smaller budget would refuse every session (TS enforces the same floor).
+        if self.max_buffered < MIN_BUFFERED {
+            return Err(Error::InvalidOption(format!(
+                "kcp: max_buffered {} is below the minimum of {MIN_BUFFERED}",
+                self.max_buffered
+            )));
+        }
+        Ok(())
+    }
+
+    /// The KCP configuration sessions run: `config` with the MTU reduced by the packet
+    /// layers' overhead. Fails when the layers leave no room for a segment.
+    pub(crate) fn kcp_config(&self) -> Result<riptide_kcp::Config, Error> {
+        let overhead: usize = self
+            .packet_layers
+            .iter()
+            .map(|make| make().overhead())
+            .fold(0, usize::saturating_add);
+        let mut config = self.config.clone();
+        config.mtu = config.mtu.checked_sub(overhead).ok_or_else(|| {
+            Error::InvalidOption(format!(
+                "kcp: packet layers add {overhead} bytes, more than the MTU of {}",
+                config.mtu
+            ))
+        })?;
+        Ok(config)
+    }
+}

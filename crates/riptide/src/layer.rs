@@ -1,0 +1,178 @@
+//! The two layer traits every protocol between a transport and the codec is written against
+//! (see `docs/architecture.md`, "Protocol layers"). A layer is a sans-IO state machine: it
+//! never touches a socket or a clock. Bytes or datagrams and `now` go in; bytes, datagrams and
+//! the layer's next deadline come out, and the connection table applies what it reports.
+//!
+//! - A [`StreamLayer`] sits on a byte stream (TCP, Unix, KCP in stream mode) and transforms
+//!   bytes both ways, possibly producing bytes of its own (a handshake, an alert): the shape of
+//!   TLS, of a PROXY protocol header (which completes and removes itself), of a smux stream.
+//! - A [`PacketLayer`] sits under KCP and seals or opens whole datagrams, possibly turning one
+//!   into several (parity shards) or several into one: the shape of FEC and of packet AEAD.
+
+use crate::stream::PeerAddr;
+use crate::Error;
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Where a stream layer stands after it handled input or a timeout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerStatus {
+    /// Still negotiating: the connection does not open (`on_open` waits) until every layer of
+    /// its stack is past this.
+    Pending,
+    /// Passing bytes.
+    Ready,
+    /// Finished: the layer leaves the stack and bytes pass it by from now on (a PROXY header
+    /// once read). Whatever it held was already handed on.
+    Done,
+}
+
+/// What a stream layer can tell the connection besides bytes, applied by the table.
+#[derive(Default)]
+pub struct LayerReport {
+    /// The peer is really this address (a PROXY header names the original client): the
+    /// connection's peer address and its per-IP admission place move to it.
+    pub peer: Option<PeerAddr>,
+    /// A fact about the connection other code may ask for with
+    /// [`crate::Conns::extension`] (the PROXY header, a negotiated ALPN protocol...).
+    pub extension: Option<Box<dyn Any + Send>>,
+}
+
+/// The buffers a stream layer writes into while it handles bytes.
+pub struct StreamOut<'a> {
+    /// Bytes for the side above (toward the codec and the application).
+    pub up: &'a mut Vec<u8>,
+    /// Bytes of the layer's own for the peer (handshake, alerts), sent below it.
+    pub down: &'a mut Vec<u8>,
+    /// Facts for the connection.
+    pub report: &'a mut LayerReport,
+}
+
+/// A byte-stream transform stacked on a connection: `read` takes bytes from the peer side,
+/// `write` bytes from the application side.
+pub trait StreamLayer: Send {
+    /// The transport is connected: the layer may speak first (a TLS client's hello) into
+    /// `down`. Returns whether it passes bytes at once or negotiates first.
+    fn start(&mut self, now: Instant, down: &mut Vec<u8>) -> Result<LayerStatus, Error> {
+        let _ = (now, down);
+        Ok(LayerStatus::Ready)
+    }
+
+    /// Bytes from the peer. Appends what they decode to for the side above to `out.up`, and
+    /// any bytes the layer must answer with to `out.down`. An error closes the connection
+    /// with it.
+    fn read(
+        &mut self,
+        now: Instant,
+        data: &[u8],
+        out: &mut StreamOut<'_>,
+    ) -> Result<LayerStatus, Error>;
+
+    /// Bytes from the application side; appends what goes toward the peer to `down`. A layer
+    /// that cannot send yet (a handshake in progress) keeps them and counts them in
+    /// [`StreamLayer::buffered`].
+    fn write(&mut self, now: Instant, data: &[u8], down: &mut Vec<u8>) -> Result<(), Error>;
+
+    /// The connection is closing from this side: appends any last bytes for the peer (a TLS
+    /// `close_notify`) to `down`.
+    fn close(&mut self, now: Instant, down: &mut Vec<u8>) {
+        let _ = (now, down);
+    }
+
+    /// When [`StreamLayer::handle_timeout`] is next due, if ever.
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    /// The deadline from [`StreamLayer::poll_timeout`] passed. May produce bytes or fail
+    /// (a handshake that took too long).
+    fn handle_timeout(
+        &mut self,
+        now: Instant,
+        out: &mut StreamOut<'_>,
+    ) -> Result<LayerStatus, Error> {
+        let _ = (now, out);
+        Ok(LayerStatus::Ready)
+    }
+
+    /// Bytes the layer holds on their way to the peer; counted with the connection's
+    /// outbound queue against its water marks.
+    fn buffered(&self) -> usize {
+        0
+    }
+}
+
+/// Datagrams a packet layer produces: a list kept in one reusable buffer, so sealing and
+/// opening allocate nothing in steady state.
+#[derive(Default)]
+pub struct Datagrams {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Datagrams {
+    /// Appends one datagram.
+    pub fn push(&mut self, datagram: &[u8]) {
+        self.bytes.extend_from_slice(datagram);
+        self.ends.push(self.bytes.len());
+    }
+
+    /// Number of datagrams held.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True when none is held.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The datagrams, in the order pushed.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .filter_map(|(start, end)| self.bytes.get(start..end))
+    }
+
+    /// Forgets every datagram, keeping the memory.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+    }
+}
+
+/// A datagram transform stacked under KCP: `seal` on the way to the peer, `open` on the way
+/// in.
+pub trait PacketLayer: Send {
+    /// Bytes the layer adds to a datagram at most: KCP's segments shrink by the stack's total
+    /// so a sealed datagram still fits the configured MTU.
+    fn overhead(&self) -> usize;
+
+    /// One datagram going to the peer: pushes what goes below (itself transformed, plus any
+    /// datagrams of the layer's own, such as parity shards) to `out`.
+    fn seal(&mut self, now: Instant, datagram: &[u8], out: &mut Datagrams);
+
+    /// One datagram from the peer: pushes what it opens to for the layer above (none while a
+    /// group is incomplete, several when a lost one is recovered) to `out`. An error drops
+    /// the datagram and is counted as rejected input; the session goes on.
+    fn open(&mut self, now: Instant, datagram: &[u8], out: &mut Datagrams) -> Result<(), Error>;
+
+    /// When [`PacketLayer::handle_timeout`] is next due, if ever.
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    /// The deadline passed: pushes any datagrams due for the peer to `out`.
+    fn handle_timeout(&mut self, now: Instant, out: &mut Datagrams) {
+        let _ = (now, out);
+    }
+}
+
+/// Makes each connection's own instance of a stream layer (a listener's option, called once
+/// per accepted connection).
+pub type StreamLayerFactory = Arc<dyn Fn() -> Box<dyn StreamLayer> + Send + Sync>;
+
+/// Makes each KCP session's own instance of a packet layer.
+pub type PacketLayerFactory = Arc<dyn Fn() -> Box<dyn PacketLayer> + Send + Sync>;

@@ -1,0 +1,191 @@
+//! Listeners and the way in for new connections: binding, accepting within the admission
+//! caps, handing connections to the reactor the balancer picks, and backing off when the
+//! process runs out of descriptors.
+
+use super::{Reactor, FIRST_LISTENER};
+use crate::address::Address;
+use crate::config::ListenOptions;
+use crate::conns::{NewConn, Place, Transport};
+use crate::handler::EventHandler;
+use crate::kcp_options::KcpOptions;
+use crate::layer::StreamLayer;
+use crate::proxy_layer::ProxyLayer;
+use crate::remote::Command;
+use crate::stream::{Listener, PeerAddr, Stream};
+use crate::stream_stack::StreamStack;
+use crate::Error;
+use mio::{Interest, Token};
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// First pause of accepting after a resource error; it doubles up to [`MAX_ACCEPT_BACKOFF`].
+pub(super) const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+/// Longest pause of accepting: new connections resume within this after fds free.
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_millis(500);
+
+impl Reactor {
+    /// Binds and starts listening on `url` (`tcp://host:port`, `unix://path`, `udp://`,
+    /// `kcp://`). Returns the bound address, which tells the port when the URL asked for
+    /// port 0.
+    pub fn listen(&mut self, url: &str) -> Result<PeerAddr, Error> {
+        self.listen_with(url, ListenOptions::default())
+    }
+
+    /// Like [`Reactor::listen`], with the stack every connection of the listener gets: a
+    /// codec framing its messages (`on_traffic` then gets whole frames and writes are
+    /// framed), stream layers, a PROXY header expected first, KCP parameters. Codec and
+    /// layers are ignored for `udp://`.
+    pub fn listen_with(
+        &mut self,
+        url: &str,
+        mut options: ListenOptions,
+    ) -> Result<PeerAddr, Error> {
+        let address = Address::parse(url)?;
+        let token = Token(FIRST_LISTENER - self.listeners.len());
+        if let Address::Kcp(_) = address {
+            options
+                .kcp
+                .get_or_insert_with(KcpOptions::default)
+                .validate()?;
+        } else {
+            options.kcp = None;
+        }
+        let listener = if let Address::Udp(addr) | Address::Kcp(addr) = address {
+            let mut udp = self.config.socket.bind_udp(addr)?;
+            self.poll
+                .registry()
+                .register(&mut udp, token, Interest::READABLE)?;
+            let local = udp.local_addr()?;
+            Listener::Datagram(self.conns.add_udp(udp), local)
+        } else {
+            let mut listener = self.config.socket.bind(&address)?;
+            self.poll
+                .registry()
+                .register(&mut listener, token, Interest::READABLE)?;
+            listener
+        };
+        let local = listener.local_addr()?;
+        self.listeners.push(listener);
+        self.codecs.push(Arc::new(options));
+        Ok(local)
+    }
+
+    /// Adds an admitted connection to this reactor's table; `on_open` follows once its layers
+    /// are ready (at once without layers). A connection the table cannot take is refused (the
+    /// stream is dropped) and its admission place given back.
+    pub(super) fn open<H: EventHandler>(
+        &mut self,
+        stream: Stream,
+        peer: PeerAddr,
+        options: &ListenOptions,
+        handler: &mut H,
+    ) {
+        let ip = match peer {
+            PeerAddr::Inet(a) => Some(a.ip()),
+            PeerAddr::Unix(_) => None,
+        };
+        // A PROXY listener's peer is the balancer: its per-IP place is taken against the
+        // client the header names.
+        let place = if options.proxy_protocol.is_some() {
+            Place::Deferred
+        } else {
+            Place::Held(ip)
+        };
+        let mut layers: Vec<Box<dyn StreamLayer>> = Vec::new();
+        if let Some(mode) = options.proxy_protocol {
+            layers.push(Box::new(ProxyLayer::new(mode, options.proxy_timeout)));
+        }
+        layers.extend(StreamStack::make(&options.layers));
+        let inserted = self.conns.insert(NewConn {
+            transport: Transport::Plain(stream),
+            peer,
+            place,
+            codec: options.codec.as_ref(),
+            layers,
+            connecting: false,
+        });
+        match inserted {
+            Ok(_) => self.reap(handler),
+            Err(_) => self.conns.admission().release(match place {
+                Place::Held(ip) => ip,
+                _ => None,
+            }),
+        }
+    }
+
+    /// Stops accepting for a while after a resource error; reports at most once a second.
+    fn pause_accepting<H: EventHandler>(&mut self, err: io::Error, handler: &mut H) {
+        let now = Instant::now();
+        self.stats.accept_errors += 1;
+        self.accept_paused_until = Some(now + self.accept_backoff);
+        self.accept_backoff = (self.accept_backoff * 2).min(MAX_ACCEPT_BACKOFF);
+        if self
+            .last_accept_report
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+        {
+            self.last_accept_report = Some(now);
+            handler.on_accept_error(&err.into(), self.stats.accept_errors);
+        }
+    }
+
+    /// Accepts up to `budget` connections from listener `index`, keeping each or handing it
+    /// to the reactor the balancer picks.
+    pub(super) fn accept<H: EventHandler>(&mut self, index: usize, handler: &mut H, budget: usize) {
+        let token = Token(FIRST_LISTENER - index);
+        for _ in 0..budget.max(1) {
+            let (Some(listener), Some(options)) =
+                (self.listeners.get(index), self.codecs.get(index))
+            else {
+                return;
+            };
+            let (stream, peer) = match listener.accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if crate::platform::is_resource_limit(&e) => {
+                    self.pause_accepting(e, handler);
+                    return;
+                }
+                // A connection that failed before we took it (ECONNABORTED): skip it.
+                Err(_) => continue,
+            };
+            let options = options.clone();
+            self.accept_backoff = MIN_ACCEPT_BACKOFF;
+            let ip = match peer {
+                PeerAddr::Inet(a) => Some(a.ip()),
+                PeerAddr::Unix(_) => None,
+            };
+            // A PROXY listener counts the client the header names, not the balancer.
+            let counted = if options.proxy_protocol.is_some() {
+                None
+            } else {
+                ip
+            };
+            if !self.conns.admission().admit(counted) {
+                // Over a cap: dropping the stream refuses the connection.
+                continue;
+            }
+            let target = if self.peers.len() > 1 {
+                self.balancer.pick(&self.peers, &peer)
+            } else {
+                self.remote.index
+            };
+            if target == self.remote.index {
+                self.open(stream, peer, &options, handler);
+            } else if let Some(std) = stream.into_std() {
+                let sent = match self.peers.get(target) {
+                    Some(remote) => remote.try_send(Command::Adopt(std, peer, options)),
+                    None => Err(Command::Adopt(std, peer, options)),
+                };
+                if let Err(Command::Adopt(std, peer, options)) = sent {
+                    // The chosen reactor stopped: serve the connection here instead.
+                    if let Ok(stream) = std.into_stream() {
+                        self.open(stream, peer, &options, handler);
+                    }
+                }
+            }
+        }
+        self.again.push(token);
+    }
+}

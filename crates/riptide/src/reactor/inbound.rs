@@ -1,0 +1,253 @@
+//! The way in for bytes: reading ready connections, receiving a UDP listener's datagrams
+//! (sessions, KCP, or plain `on_datagram`), and delivering what arrived through the
+//! connection's codec to the handler.
+
+use super::{sweep_period, Reactor, FIRST_LISTENER};
+use crate::conns::{Conns, Read};
+use crate::handler::EventHandler;
+use crate::slab::ConnId;
+use crate::Error;
+use mio::Token;
+use riptide_codec::Decoded;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+impl Reactor {
+    /// Receives up to `budget` datagrams on UDP socket `socket`: to the peer's KCP or UDP
+    /// session when the listener has them, to `on_datagram` otherwise.
+    pub(super) fn receive<H: EventHandler>(
+        &mut self,
+        socket: usize,
+        token: Token,
+        handler: &mut H,
+        budget: usize,
+    ) {
+        let index = FIRST_LISTENER - token.0;
+        let Some(options) = self.codecs.get(index).cloned() else {
+            return;
+        };
+        for _ in 0..budget.max(1) {
+            let (n, peer) = match self.conns.recv_from(socket, &mut self.read_buf) {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // ICMP errors surface here (ECONNREFUSED from an earlier send): not fatal.
+                Err(_) => continue,
+            };
+            let data = self.read_buf.get(..n).unwrap_or_default();
+            // A graceful stop serves the sessions it has and opens no new one.
+            let max_sessions = if self.draining.is_some() {
+                0
+            } else {
+                self.config.max_udp_sessions
+            };
+            if let Some(kcp) = &options.kcp {
+                let codec = options.codec.as_ref();
+                let id = match self
+                    .conns
+                    .kcp_accept(socket, peer, data, kcp, codec, max_sessions)
+                {
+                    // Opened by this datagram (which it took in): on_open first.
+                    Some((id, true)) => {
+                        self.reap(handler);
+                        id
+                    }
+                    Some((id, false)) => {
+                        self.conns.kcp_input(id, data);
+                        id
+                    }
+                    None => continue,
+                };
+                self.kcp_deliver(id, handler);
+                continue;
+            }
+            match self.config.udp_session_timeout {
+                None => handler.on_datagram(&mut self.conns, socket, peer, data),
+                Some(idle) => {
+                    let Some((id, new)) = self.conns.udp_session(socket, peer, max_sessions) else {
+                        continue;
+                    };
+                    if new {
+                        self.reap(handler);
+                        self.sweep_at
+                            .get_or_insert_with(|| Instant::now() + sweep_period(idle));
+                    }
+                    if self.conns.contains(id) {
+                        let data = self.read_buf.get(..n).unwrap_or_default();
+                        handler.on_traffic(&mut self.conns, id, data);
+                    }
+                }
+            }
+            self.reap(handler);
+        }
+        self.again.push(token);
+    }
+
+    /// One read from the connection in `token`'s slot; returns the bytes read. `read_closed`
+    /// (the peer's FIN or an error came with the event) keeps the connection on the read list
+    /// until the read that reports it: mio is edge-triggered and no second edge will come.
+    pub(super) fn read<H: EventHandler>(
+        &mut self,
+        token: Token,
+        read_closed: bool,
+        handler: &mut H,
+    ) -> usize {
+        let Some(id) = self.conns.id_of_slot(token.0 as u32) else {
+            return 0;
+        };
+        if self.conns.check_connected(id) {
+            return 0;
+        }
+        self.reap(handler);
+        let cap = self.config.read_buffer_cap;
+        let n = match self.conns.read(id, &mut self.read_buf, cap, read_closed) {
+            Read::Nothing => 0,
+            Read::Kcp => return self.kcp_read(id, token, handler),
+            Read::Bytes { n, again } => {
+                let fresh = self.read_buf.get(..n).unwrap_or_default();
+                match self.conns.through_layers(id, fresh) {
+                    None => deliver(&mut self.conns, handler, id, fresh),
+                    Some(app) => {
+                        // on_open (a layer may just have opened the connection) before any
+                        // traffic.
+                        self.reap(handler);
+                        if !app.is_empty() {
+                            deliver(&mut self.conns, handler, id, &app);
+                        }
+                        self.conns.recycle(app);
+                    }
+                }
+                if again {
+                    self.again.push(token);
+                }
+                n
+            }
+        };
+        self.reap(handler);
+        n
+    }
+
+    /// Reads a KCP client's datagrams into its session (a listener's sessions get theirs in
+    /// [`Reactor::receive`]), then delivers what KCP completed. Returns the bytes read.
+    fn kcp_read<H: EventHandler>(&mut self, id: ConnId, token: Token, handler: &mut H) -> usize {
+        let mut total = 0;
+        for _ in 0..self.config.event_budget.max(1) {
+            let n = match self.conns.recv_connected(id, &mut self.read_buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                // ICMP errors (ECONNREFUSED from an earlier send) are not fatal for KCP: the
+                // dead-link check decides when a silent peer is gone.
+                Err(_) => continue,
+            };
+            total += n;
+            self.conns
+                .kcp_input(id, self.read_buf.get(..n).unwrap_or_default());
+            if total >= self.config.read_budget {
+                self.again.push(token);
+                break;
+            }
+        }
+        self.kcp_deliver(id, handler);
+        total
+    }
+
+    /// Hands a KCP session's received messages (or stream bytes) to the handler, through its
+    /// codec if it has one.
+    fn kcp_deliver<H: EventHandler>(&mut self, id: ConnId, handler: &mut H) {
+        let mut buf = std::mem::take(&mut self.kcp_buf);
+        while self.conns.kcp_recv(id, &mut buf) {
+            deliver(&mut self.conns, handler, id, &buf);
+            self.reap(handler);
+        }
+        self.kcp_buf = buf;
+    }
+
+    /// Delivers bytes a layer released on its deadline.
+    pub(super) fn deliver_released<H: EventHandler>(
+        &mut self,
+        id: ConnId,
+        bytes: &[u8],
+        handler: &mut H,
+    ) {
+        self.reap(handler);
+        deliver(&mut self.conns, handler, id, bytes);
+    }
+}
+
+/// Hands freshly read bytes to the handler: whole frames through the connection's codec
+/// (straight from the read buffer when nothing was held), or the bytes themselves after any
+/// the handler retained. What is left (a partial frame) is kept for the next read.
+fn deliver<H: EventHandler>(conns: &mut Conns, handler: &mut H, id: ConnId, fresh: &[u8]) {
+    let Some((mut held, decoder)) = conns.take_inbound(id) else {
+        return;
+    };
+    let Some(mut codec) = decoder else {
+        if held.is_empty() {
+            handler.on_traffic(conns, id, fresh);
+        } else {
+            held.extend_from_slice(fresh);
+            handler.on_traffic(conns, id, &held);
+        }
+        // What the handler retained during the call (if anything) replaced the held bytes.
+        conns.note_partial(id);
+        return;
+    };
+    // Held bytes grow in place (amortised), so a large frame arriving in many reads costs
+    // linear time; fresh bytes are decoded straight from the read buffer.
+    let from_held = !held.is_empty();
+    if from_held {
+        held.extend_from_slice(fresh);
+    }
+    let src: &[u8] = if from_held { &held } else { fresh };
+    let mut used = 0;
+    while conns.is_open(id) {
+        let rest = src.get(used..).unwrap_or_default();
+        // A codec bug (a panic on some input) costs this connection, not the process.
+        let decoded = match catch_unwind(AssertUnwindSafe(|| codec.decode(rest))) {
+            Ok(d) => d,
+            Err(panic) => {
+                let _ = conns.destroy(id, Some(Error::from_panic(&*panic)));
+                used = src.len();
+                break;
+            }
+        };
+        // A codec never claims more than it was given; clamping keeps a faulty one in range.
+        let advance = |used: usize, consumed: usize| used.saturating_add(consumed).min(src.len());
+        match decoded {
+            Decoded::Frame {
+                consumed,
+                start,
+                end,
+            } => {
+                if let Some(frame) = rest.get(start..end) {
+                    handler.on_traffic(conns, id, frame);
+                }
+                used = advance(used, consumed);
+            }
+            Decoded::Owned { consumed, frame } => {
+                handler.on_traffic(conns, id, &frame);
+                used = advance(used, consumed);
+            }
+            Decoded::Reply { bytes } => {
+                let _ = conns.write_unframed(id, bytes);
+            }
+            Decoded::Skip { consumed } => used = advance(used, consumed),
+            Decoded::Error { consumed, error } => {
+                used = advance(used, consumed);
+                handler.on_error(conns, id, &Error::Frame(error));
+            }
+            Decoded::NeedMore => break,
+        }
+    }
+    let rest = if from_held {
+        // Only consumed frames move the rest down; a partial frame keeps its buffer.
+        held.drain(..used);
+        held
+    } else {
+        fresh.get(used..).unwrap_or_default().to_vec()
+    };
+    conns.restore_inbound(id, rest, codec);
+}

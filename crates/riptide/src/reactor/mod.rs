@@ -1,0 +1,481 @@
+//! One reactor: a mio `Poll`, its listeners, connection table and inbox, and `turn`, which
+//! processes what is ready and dispatches it to an [`EventHandler`]. Drivers decide when to
+//! call `turn`: a thread loop ([`crate::Engine`]) or the JS thread's libuv loop (the napi crate).
+//!
+//! The reactor's methods are spread over files by concern: `accept` (listeners, accepting,
+//! admission), `dial` (outgoing connections, adopted sockets), `inbound` (reads, datagrams,
+//! delivery through the codec), `timers` and `commands` (the inbox).
+
+mod accept;
+mod commands;
+mod dial;
+mod inbound;
+mod timers;
+
+use crate::balance::{Balancer, LoadBalancing};
+use crate::config::{ListenOptions, ReactorConfig, MAX_DATAGRAM};
+use crate::conns::{Conns, Notice};
+use crate::flow::Timer;
+use crate::handler::EventHandler;
+use crate::remote::{self, Command, Inbox, Remote};
+use crate::stream::{Listener, PeerAddr};
+use crate::Error;
+use mio::{Events, Poll, Token, Waker};
+use std::io;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Tokens at the top of the range belong to the waker and listeners; connection slots
+/// (below 2^24) never reach them.
+const WAKER: Token = Token(usize::MAX);
+const FIRST_LISTENER: usize = usize::MAX - 1;
+
+/// What a turn left undone, so the driver knows whether to come back at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TurnOutcome {
+    /// Everything ready was handled.
+    Idle,
+    /// Budget ran out with work left; the reactor has woken its own poll so the next turn
+    /// starts without waiting.
+    MoreReady,
+}
+
+/// Counters a reactor keeps for operators.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReactorStats {
+    /// Accept failures from resource limits (EMFILE, ENFILE, ENOBUFS, ENOMEM).
+    pub accept_errors: u64,
+    /// Connections refused by the admission caps (engine-wide).
+    pub rejected: u64,
+}
+
+/// A graceful stop in progress ([`Reactor::drain`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DrainStatus {
+    /// When the connections still open are reset.
+    pub deadline: Instant,
+    /// Connections that closed cleanly after their queued bytes were written.
+    pub drained: usize,
+    /// Connections reset (at the deadline or by an error).
+    pub reset: usize,
+}
+
+/// A reactor: listeners, connections and the poll that watches them.
+pub struct Reactor {
+    poll: Poll,
+    events: Events,
+    waker: Arc<Waker>,
+    remote: Remote,
+    inbox: Inbox,
+    listeners: Vec<Listener>,
+    /// What each listener does to its connections (same index as `listeners`).
+    codecs: Vec<Arc<ListenOptions>>,
+    conns: Conns,
+    read_buf: Vec<u8>,
+    config: ReactorConfig,
+    /// Reactors new connections are spread over (this one included), and how.
+    peers: Vec<Remote>,
+    balancer: Balancer,
+    /// Sockets that may still have input (mio is edge-triggered): connections whose last read
+    /// filled the buffer or that a spent budget skipped, and listeners with a backlog left.
+    again: Vec<Token>,
+    /// Scratch list of this turn's ready sockets: `(token, readable, writable, read_closed)`.
+    ready: Vec<(Token, bool, bool, bool)>,
+    /// Scratch list of this turn's inbox commands.
+    commands: Vec<Command>,
+    /// When `on_tick` is next due.
+    tick_at: Option<Instant>,
+    /// When idle UDP sessions are next looked for.
+    sweep_at: Option<Instant>,
+    /// Accepting is paused after a resource error (EMFILE) until then; the pause doubles.
+    accept_paused_until: Option<Instant>,
+    accept_backoff: Duration,
+    last_accept_report: Option<Instant>,
+    stats: ReactorStats,
+    draining: Option<DrainStatus>,
+    /// Scratch list of fired timers.
+    fired: Vec<Timer>,
+    stop_requested: bool,
+    /// Scratch buffer KCP messages are received into.
+    kcp_buf: Vec<u8>,
+    /// Inside [`Reactor::turn`]: KCP sessions are flushed once at its end, not at each reap.
+    in_turn: bool,
+}
+
+impl Reactor {
+    /// Creates reactor 0 of its engine, with no listeners.
+    pub fn new(config: ReactorConfig) -> Result<Reactor, Error> {
+        Reactor::with_index(config, 0)
+    }
+
+    /// Creates the reactor with index `index` of its engine.
+    pub fn with_index(config: ReactorConfig, index: usize) -> Result<Reactor, Error> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let load = Arc::new(AtomicUsize::new(0));
+        let (remote, inbox) = remote::channel(index, waker.clone(), load.clone());
+        let conns = Conns::new(poll.registry().try_clone()?, &config, load);
+        Ok(Reactor {
+            events: Events::with_capacity(config.event_budget),
+            read_buf: vec![0; config.read_buffer_cap.max(MAX_DATAGRAM)],
+            peers: vec![remote.clone()],
+            balancer: Balancer::new(LoadBalancing::RoundRobin),
+            poll,
+            waker,
+            remote,
+            inbox,
+            listeners: Vec::new(),
+            codecs: Vec::new(),
+            conns,
+            config,
+            again: Vec::new(),
+            ready: Vec::new(),
+            commands: Vec::new(),
+            tick_at: None,
+            sweep_at: None,
+            accept_paused_until: None,
+            accept_backoff: accept::MIN_ACCEPT_BACKOFF,
+            last_accept_report: None,
+            stats: ReactorStats::default(),
+            draining: None,
+            fired: Vec::new(),
+            stop_requested: false,
+            kcp_buf: Vec::new(),
+            in_turn: false,
+        })
+    }
+
+    /// Binds and starts listening on `url` (`tcp://host:port`, `unix://path`). Returns the
+    /// bound address, which tells the port when the URL asked for port 0.
+    pub fn local_addrs(&self) -> Vec<PeerAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// Spreads connections accepted by this reactor's listeners over `peers` (which should
+    /// include this reactor's own [`Reactor::remote`]) by `policy`.
+    pub fn set_balancer(&mut self, peers: Vec<Remote>, policy: LoadBalancing) {
+        self.peers = peers;
+        self.balancer = Balancer::new(policy);
+    }
+
+    /// The connection table, for writes and closes from outside a callback.
+    pub fn conns(&mut self) -> &mut Conns {
+        &mut self.conns
+    }
+
+    /// The sending side of this reactor's inbox: post work to it from any thread.
+    pub fn remote(&self) -> Remote {
+        self.remote.clone()
+    }
+
+    /// Wakes this reactor's poll from any thread.
+    pub fn waker(&self) -> Arc<Waker> {
+        self.waker.clone()
+    }
+
+    /// Schedules the next `on_tick` after `delay` (zero: at the next turn), or cancels the
+    /// ticker with `None`. `on_tick`'s return value reschedules it the same way.
+    pub fn schedule_tick(&mut self, delay: Option<Duration>) {
+        self.tick_at = delay.map(|d| Instant::now() + d);
+    }
+
+    /// When the reactor next needs a turn without any socket becoming ready (the ticker, UDP
+    /// session expiry). Drivers that do not block in [`Reactor::turn`] must arrange a turn by
+    /// then.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.tick_at,
+            self.sweep_at,
+            self.accept_paused_until,
+            self.draining.map(|d| d.deadline),
+            self.conns.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Operator counters.
+    pub fn stats(&self) -> ReactorStats {
+        ReactorStats {
+            rejected: self.conns.admission().rejected(),
+            ..self.stats
+        }
+    }
+
+    /// Starts a graceful stop: listeners close at once, every connection is closed after its
+    /// queued bytes are written, and at `deadline` the rest are reset. Keep turning until
+    /// [`Reactor::drain_status`] shows no connection left, then call [`Reactor::shutdown`].
+    pub fn drain<H: EventHandler>(&mut self, deadline: Instant, handler: &mut H) {
+        // Stream listeners close now. UDP sockets stay open (no new session opens) so KCP
+        // sessions still get the acks their close waits for; `shutdown` closes them.
+        for l in self.listeners.iter_mut().filter(|l| !l.is_datagram()) {
+            let _ = self.poll.registry().deregister(l);
+            *l = Listener::Closed;
+        }
+        if let Some(d) = self.draining.as_mut() {
+            d.deadline = d.deadline.min(deadline);
+        } else {
+            self.draining = Some(DrainStatus {
+                deadline,
+                drained: 0,
+                reset: 0,
+            });
+        }
+        for id in self.conns.ids() {
+            if self.conns.close(id).is_err() {
+                continue;
+            }
+        }
+        self.reap(handler);
+    }
+
+    /// Progress of a graceful stop, and whether connections remain.
+    pub fn drain_status(&self) -> Option<(DrainStatus, usize)> {
+        self.draining.map(|d| (d, self.conns.len()))
+    }
+
+    /// True once a [`Command::Stop`] arrived; the thread driver leaves its loop.
+    pub fn stop_requested(&self) -> bool {
+        self.stop_requested
+    }
+
+    /// Delivers what the connection table queued (writability changes, completed writes,
+    /// half-closes, closes), in order. Drivers call it after changing the table outside a
+    /// turn; turns call it after every callback.
+    pub fn reap<H: EventHandler>(&mut self, handler: &mut H) {
+        if !self.in_turn {
+            self.conns.kcp_flush_dirty();
+        }
+        while let Some(notice) = self.conns.next_notice() {
+            match notice {
+                Notice::Writability(id, writable) => {
+                    if self.conns.contains(id) {
+                        handler.on_writability(&mut self.conns, id, writable);
+                    }
+                }
+                Notice::Opened(id) => {
+                    if self.conns.contains(id) {
+                        handler.on_open(&mut self.conns, id);
+                    }
+                }
+                Notice::Written(id, token) => {
+                    handler.on_write_done(&mut self.conns, id, token, None)
+                }
+                Notice::Error(id, err) => {
+                    if self.conns.contains(id) {
+                        handler.on_error(&mut self.conns, id, &err);
+                    }
+                }
+                Notice::End(id) => {
+                    if self.conns.contains(id) {
+                        handler.on_end(&mut self.conns, id);
+                    }
+                }
+                Notice::Close(id, err) => {
+                    for token in self.conns.remove(id) {
+                        handler.on_write_done(&mut self.conns, id, token, Some(&Error::ConnClosed));
+                    }
+                    if let Some(d) = self.draining.as_mut() {
+                        if err.is_none() {
+                            d.drained += 1;
+                        } else {
+                            d.reset += 1;
+                        }
+                    }
+                    handler.on_close(&mut self.conns, id, err.as_ref());
+                }
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for readiness (`None` waits forever, zero only polls), then
+    /// handles what is ready within the configured budgets, and the ticker when due.
+    pub fn turn<H: EventHandler>(
+        &mut self,
+        handler: &mut H,
+        timeout: Option<Duration>,
+    ) -> Result<TurnOutcome, Error> {
+        let timeout = if self.again.is_empty() {
+            match self.next_deadline() {
+                Some(at) => {
+                    let until = at.saturating_duration_since(Instant::now());
+                    Some(timeout.map_or(until, |t| t.min(until)))
+                }
+                None => timeout,
+            }
+        } else {
+            Some(Duration::ZERO)
+        };
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.in_turn = true;
+        let outcome = self.dispatch(handler);
+        self.in_turn = false;
+        self.reap(handler);
+        outcome
+    }
+
+    /// The body of a turn, after the poll: ready sockets, timers, the ticker, expiry.
+    fn dispatch<H: EventHandler>(&mut self, handler: &mut H) -> Result<TurnOutcome, Error> {
+        let mut budget = self.config.event_budget;
+        let mut read_total = 0;
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.clear();
+        let resumed = self.conns.take_resumed();
+        ready.extend(
+            resumed
+                .iter()
+                .map(|id| (Token(id.slot as usize), true, false, false)),
+        );
+        ready.extend(self.again.drain(..).map(|t| (t, true, false, false)));
+        ready.extend(self.events.iter().map(|e| {
+            let closed = e.is_read_closed() || e.is_error();
+            (
+                e.token(),
+                e.is_readable() || closed,
+                e.is_writable(),
+                closed,
+            )
+        }));
+        let mut deferred = Vec::new();
+        for &(token, readable, writable, read_closed) in &ready {
+            if token == WAKER {
+                budget = budget.saturating_sub(self.run_commands(handler, budget));
+                continue;
+            }
+            if budget == 0 || (readable && read_total >= self.config.read_budget) {
+                if readable {
+                    deferred.push(token);
+                }
+                if writable {
+                    self.flush_slot(token, handler);
+                }
+                continue;
+            }
+            budget -= 1;
+            if token.0 > FIRST_LISTENER - self.listeners.len() {
+                let index = FIRST_LISTENER - token.0;
+                match self.listeners[index] {
+                    Listener::Datagram(socket, _) => self.receive(socket, token, handler, budget),
+                    Listener::Closed => {}
+                    _ => self.accept(index, handler, budget),
+                }
+                continue;
+            }
+            if writable {
+                self.flush_slot(token, handler);
+            }
+            if readable {
+                read_total += self.read(token, read_closed, handler);
+            }
+        }
+        self.ready = ready;
+        self.again.extend(deferred);
+        self.again.sort_unstable();
+        self.again.dedup();
+        let now = Instant::now();
+        self.run_timers(now, handler);
+        if self.accept_paused_until.is_some_and(|at| at <= now) {
+            self.accept_paused_until = None;
+            let listeners = self.listeners.len();
+            self.again
+                .extend((0..listeners).map(|i| Token(FIRST_LISTENER - i)));
+        }
+        if let Some(d) = self.draining {
+            if d.deadline <= now {
+                for id in self.conns.ids() {
+                    let timed_out =
+                        io::Error::new(io::ErrorKind::TimedOut, "drain deadline passed");
+                    let _ = self.conns.destroy(id, Some(timed_out.into()));
+                }
+                self.reap(handler);
+            }
+        }
+        if let Some(at) = self.tick_at {
+            if at <= now {
+                self.tick_at = handler.on_tick(&mut self.conns).map(|d| now + d);
+                self.reap(handler);
+            }
+        }
+        if let (Some(at), Some(idle)) = (self.sweep_at, self.config.udp_session_timeout) {
+            if at <= now {
+                self.conns.expire_udp_sessions(now, idle);
+                self.reap(handler);
+                self.sweep_at = self
+                    .conns
+                    .has_udp_sessions()
+                    .then(|| now + sweep_period(idle));
+            }
+        }
+        let resumed = self.conns.take_resumed();
+        self.again
+            .extend(resumed.iter().map(|id| Token(id.slot as usize)));
+        if self.again.is_empty() && !self.inbox.has_more() {
+            Ok(TurnOutcome::Idle)
+        } else {
+            self.waker.wake()?;
+            Ok(TurnOutcome::MoreReady)
+        }
+    }
+
+    /// Closes every connection (reporting each through `on_close`) and every listener, and
+    /// answers queued commands with [`Error::EngineStopped`].
+    pub fn shutdown<H: EventHandler>(&mut self, handler: &mut H) {
+        for id in self.conns.ids() {
+            self.conns.doom(id, None);
+        }
+        self.reap(handler);
+        for mut l in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        self.codecs.clear();
+        self.again.clear();
+        self.tick_at = None;
+        self.sweep_at = None;
+        self.accept_paused_until = None;
+        let mut commands = Vec::new();
+        self.inbox.drain(usize::MAX, &mut commands);
+        for cmd in commands {
+            match cmd {
+                Command::Write(_, _, Some(done))
+                | Command::Writev(_, _, Some(done))
+                | Command::Close(_, Some(done)) => done(Err(Error::EngineStopped)),
+                _ => {}
+            }
+        }
+    }
+
+    /// Runs the connection timers due by `now`: user timers, idle checks, close deadlines.
+    /// The socket in `token`'s slot turned writable: finish a connect or write what waits.
+    fn flush_slot<H: EventHandler>(&mut self, token: Token, handler: &mut H) {
+        if let Some(id) = self.conns.id_of_slot(token.0 as u32) {
+            if !self.conns.check_connected(id) {
+                self.conns.flush(id);
+            }
+            self.reap(handler);
+        }
+    }
+}
+
+/// How often idle UDP sessions are looked for: a quarter of the timeout, so a session closes
+/// within 1.25 × the timeout.
+fn sweep_period(idle: Duration) -> Duration {
+    (idle / 4).max(Duration::from_millis(1))
+}
+
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for Reactor {
+    /// The poll's epoll/kqueue descriptor: readable whenever a turn has work, so another event
+    /// loop (libuv's, in Node) can watch it and call [`Reactor::turn`].
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.poll)
+    }
+}

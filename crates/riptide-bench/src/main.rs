@@ -3,6 +3,8 @@
 //! percentiles in microseconds), `http` (responses per second, batch latency), `idle` (holds
 //! idle connections). `serve-echo` and `serve-http` are the pure-Rust riptide peers.
 
+#![forbid(unsafe_code)]
+
 mod args;
 mod clients;
 mod echo;

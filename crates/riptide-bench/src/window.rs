@@ -56,24 +56,15 @@ impl Window {
 
 /// User + system CPU seconds used by this process so far.
 pub fn process_cpu_seconds() -> f64 {
-    // SAFETY: getrusage writes into the zeroed struct we own.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
-        return 0.0;
-    }
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(ru.ru_utime) + tv(ru.ru_stime)
+    cpu_time::ProcessTime::try_now()
+        .map(|t| t.as_duration().as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// Raises this process's soft open-file limit to its hard limit (idle mode holds thousands).
 pub fn raise_fd_limit() {
-    // SAFETY: getrlimit/setrlimit read and write the struct we own.
-    unsafe {
-        let mut rl: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 && rl.rlim_cur < rl.rlim_max {
-            rl.rlim_cur = rl.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
-        }
+    if let Ok((_, hard)) = rlimit::Resource::NOFILE.get() {
+        let _ = rlimit::increase_nofile_limit(hard);
     }
 }
 

@@ -12,6 +12,7 @@
 //! nor index out of range (each remaining exception says why it cannot).
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 #![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 mod delimiter;

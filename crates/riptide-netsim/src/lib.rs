@@ -21,6 +21,9 @@
 //! assert_eq!(link.poll(due).as_deref(), Some(&b"hello"[..]));
 //! ```
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 mod config;
 mod link;
 mod rng;

@@ -19,6 +19,9 @@
 //! # Ok::<(), riptide::Error>(())
 //! ```
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 mod address;
 mod admission;
 mod balance;

@@ -59,8 +59,8 @@ pub enum Stream {
     },
 }
 
-/// A stream handed between threads before it joins a reactor (blocking-mode std sockets are
-/// `Send`; the receiving reactor makes them non-blocking).
+/// A stream handed between threads before it joins a reactor (std sockets are `Send`; the
+/// receiving reactor makes sure they are non-blocking).
 pub enum StdStream {
     /// TCP.
     Tcp(std::net::TcpStream),
@@ -91,29 +91,9 @@ impl Stream {
     /// UDP sessions, which live on the reactor that owns their socket.
     pub fn into_std(self) -> Option<StdStream> {
         Some(match self {
-            Stream::Tcp(s) => {
-                #[cfg(unix)]
-                let std = {
-                    use std::os::fd::{FromRawFd, IntoRawFd};
-                    // SAFETY: the fd comes from a live TcpStream we own.
-                    unsafe { std::net::TcpStream::from_raw_fd(s.into_raw_fd()) }
-                };
-                #[cfg(windows)]
-                let std = {
-                    use std::os::windows::io::{FromRawSocket, IntoRawSocket};
-                    // SAFETY: the socket comes from a live TcpStream we own.
-                    unsafe { std::net::TcpStream::from_raw_socket(s.into_raw_socket()) }
-                };
-                StdStream::Tcp(std)
-            }
+            Stream::Tcp(s) => StdStream::Tcp(s.into()),
             #[cfg(unix)]
-            Stream::Unix(s) => {
-                use std::os::fd::{FromRawFd, IntoRawFd};
-                // SAFETY: the fd comes from a live UnixStream we own.
-                StdStream::Unix(unsafe {
-                    std::os::unix::net::UnixStream::from_raw_fd(s.into_raw_fd())
-                })
-            }
+            Stream::Unix(s) => StdStream::Unix(s.into()),
             Stream::Datagram { .. } | Stream::Udp(_) => return None,
         })
     }

@@ -1,6 +1,8 @@
 //! `riptide-relay`: a lossy UDP relay on loopback for end-to-end tests (the test machines'
 //! kernels have no netem). Run with `--help` for the flags.
 
+#![forbid(unsafe_code)]
+
 #[path = "../relay/mod.rs"]
 mod relay;
 

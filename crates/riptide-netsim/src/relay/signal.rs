@@ -1,29 +1,17 @@
-//! SIGTERM/SIGINT turn into a flag the event loop checks between polls.
+//! SIGTERM/SIGINT turn into a flag the event loop checks between polls (signal-hook sets it
+//! from the handler; `epoll_wait` and `kevent` return `EINTR` on a signal, so the loop notices
+//! at once).
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
 
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_signal: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
+/// Set once a stop signal arrived.
+static STOP: LazyLock<Arc<AtomicBool>> = LazyLock::new(Arc::default);
 
 /// Installs handlers for SIGTERM and SIGINT that request a clean stop.
-///
-/// No `SA_RESTART`, so a blocked poll returns `EINTR` and the loop notices at once.
 pub fn install_stop_handlers() -> std::io::Result<()> {
-    for signal in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe; the
-        // sigaction struct is zeroed and then fully initialized before use.
-        let rc = unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(signal, &action, std::ptr::null_mut())
-        };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&STOP))?;
     }
     Ok(())
 }

@@ -279,3 +279,136 @@ impl StreamStack {
         self.entries.retain(|e| e.status != LayerStatus::Done);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// XORs both ways with a key.
+    struct Xor(u8);
+
+    impl StreamLayer for Xor {
+        fn read(
+            &mut self,
+            _: Instant,
+            data: &[u8],
+            out: &mut StreamOut<'_>,
+        ) -> Result<LayerStatus, Error> {
+            out.up.extend(data.iter().map(|b| b ^ self.0));
+            Ok(LayerStatus::Ready)
+        }
+        fn write(&mut self, _: Instant, data: &[u8], down: &mut Vec<u8>) -> Result<(), Error> {
+            down.extend(data.iter().map(|b| b ^ self.0));
+            Ok(())
+        }
+    }
+
+    /// Strips a header of `left` bytes, then removes itself (the shape of PROXY); says
+    /// `HI` first.
+    struct Header {
+        left: usize,
+    }
+
+    impl StreamLayer for Header {
+        fn start(&mut self, _: Instant, down: &mut Vec<u8>) -> Result<LayerStatus, Error> {
+            down.extend_from_slice(b"HI");
+            Ok(if self.left == 0 {
+                LayerStatus::Done
+            } else {
+                LayerStatus::Pending
+            })
+        }
+        fn read(
+            &mut self,
+            _: Instant,
+            data: &[u8],
+            out: &mut StreamOut<'_>,
+        ) -> Result<LayerStatus, Error> {
+            let skip = self.left.min(data.len());
+            self.left -= skip;
+            out.up.extend_from_slice(&data[skip..]);
+            Ok(if self.left == 0 {
+                LayerStatus::Done
+            } else {
+                LayerStatus::Pending
+            })
+        }
+        fn write(&mut self, _: Instant, data: &[u8], down: &mut Vec<u8>) -> Result<(), Error> {
+            down.extend_from_slice(data);
+            Ok(())
+        }
+    }
+
+    fn stack(layers: Vec<Box<dyn StreamLayer>>) -> Box<StreamStack> {
+        StreamStack::new(layers).expect("layers")
+    }
+
+    /// `data` cut at `cuts` (positions, any order, clamped).
+    fn chunks(data: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+        let mut at: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+        at.push(0);
+        at.push(data.len());
+        at.sort_unstable();
+        at.windows(2).map(|w| data[w[0]..w[1]].to_vec()).collect()
+    }
+
+    proptest! {
+        /// What one stack writes, another with the same layers reads back unchanged,
+        /// however the bytes are cut on the way.
+        #[test]
+        fn write_then_read_is_identity(
+            data in proptest::collection::vec(any::<u8>(), 0..2000),
+            cuts in proptest::collection::vec(any::<usize>(), 0..8),
+            k1 in any::<u8>(),
+            k2 in any::<u8>(),
+        ) {
+            let now = Instant::now();
+            let mut sender = stack(vec![Box::new(Xor(k1)), Box::new(Xor(k2))]);
+            let mut receiver = stack(vec![Box::new(Xor(k1)), Box::new(Xor(k2))]);
+            let mut wire = Vec::new();
+            sender.start(now, &mut wire).unwrap();
+            receiver.start(now, &mut Vec::new()).unwrap();
+            prop_assert!(!sender.pending());
+            for chunk in chunks(&data, &cuts) {
+                sender.write(now, &chunk, &mut wire).unwrap();
+            }
+            let expected: Vec<u8> = data.iter().map(|b| b ^ k1 ^ k2).collect();
+            prop_assert_eq!(&wire, &expected);
+            let (mut app, mut replies) = (Vec::new(), Vec::new());
+            for chunk in chunks(&wire, &cuts) {
+                receiver
+                    .read(now, &chunk, &mut app, &mut replies, &mut LayerReport::default())
+                    .unwrap();
+            }
+            prop_assert_eq!(app, data);
+            prop_assert!(replies.is_empty());
+        }
+
+        /// A layer that strips a header and removes itself passes everything after the
+        /// header on, whatever the cuts; its first words go through the layer under it.
+        #[test]
+        fn a_finished_layer_leaves_and_bytes_pass(
+            data in proptest::collection::vec(any::<u8>(), 0..500),
+            header in 0usize..40,
+            cuts in proptest::collection::vec(any::<usize>(), 0..8),
+            key in any::<u8>(),
+        ) {
+            let now = Instant::now();
+            let mut s = stack(vec![Box::new(Xor(key)), Box::new(Header { left: header })]);
+            let mut wire = Vec::new();
+            s.start(now, &mut wire).unwrap();
+            prop_assert_eq!(wire, vec![b'H' ^ key, b'I' ^ key]);
+            prop_assert_eq!(s.pending(), header > 0);
+            let sent: Vec<u8> = data.iter().map(|b| b ^ key).collect();
+            let mut app = Vec::new();
+            for chunk in chunks(&sent, &cuts) {
+                s.read(now, &chunk, &mut app, &mut Vec::new(), &mut LayerReport::default())
+                    .unwrap();
+            }
+            prop_assert_eq!(&app[..], &data[header.min(data.len())..]);
+            prop_assert_eq!(s.pending(), data.len() < header);
+            prop_assert_eq!(s.entries.len(), if data.len() < header { 2 } else { 1 });
+        }
+    }
+}

@@ -30,6 +30,7 @@ mod flow;
 mod handler;
 mod kcp_session;
 mod outbound;
+mod platform;
 mod reactor;
 mod remote;
 mod slab;

@@ -9,7 +9,9 @@
  * ```
  * @packageDocumentation
  */
-export { serve, Engine, type EngineStats, type ListenerAddress, type StopOptions } from './lib/engine'
+export { serve, Engine, type EngineStats, type StopOptions } from './lib/engine'
+export type { PeerAddr, InetAddr, UnixAddr } from './lib/address'
+export { DatagramSocket } from './lib/datagram'
 export type { StopCounts, ListenSpec } from './lib/reactor'
 export {
   codecs,
@@ -22,7 +24,7 @@ export {
 } from './lib/codecs'
 export { parseRequest, response, type HttpRequest, type HttpResponse } from './lib/http1'
 export type { EventHandler, IdleKind } from './lib/handler'
-export { Conn, type ConnHandle, type SocketAddress, type WriteDoneCallback, type ProxyInfo, type KcpStats } from './lib/conn'
+export { Conn, type ConnHandle, type WriteDoneCallback, type ProxyHeader, type KcpStats } from './lib/conn'
 export { asyncWrite, asyncClose, type WriteCallback } from './lib/async'
 export {
   connect,
@@ -52,10 +54,17 @@ export {
   EngineStoppedError,
   InvalidOptionError,
   ConnectionError,
+  type ConnectionErrorDetails,
   FrameTooLongError,
   FrameError,
   NotConnectedError,
   OutboundFullError,
   AbortError,
   InvalidHttpFieldError,
+  TooManyConnectionsError,
+  MessageTooLargeError,
+  KcpDeadLinkError,
+  InternalError,
+  WorkerInitError,
+  UnsupportedPlatformError,
 } from './lib/errors'

@@ -1,6 +1,6 @@
 import test from 'ava'
 import { codecs, serve, type Conn } from 'riptide'
-import { connect, readExactly, rng, until } from './helpers'
+import { connect, portOf, readExactly, rng, until } from './helpers'
 
 /** Writes `data` in random small pieces with pauses, so frames split across reads. */
 async function trickle(s: import('node:net').Socket, data: Buffer, seed: number): Promise<void> {
@@ -51,14 +51,14 @@ test('two listeners on one engine, each with its own codec', async (t) => {
       onTraffic(conn, frame) {
         // Lines come back bracketed; 4-byte records come back reversed.
         const text = Buffer.from(frame).toString()
-        conn.write(frame.length === 4 && conn.localPort === engine.addresses[1].port ? [...text].reverse().join('') : `<${text}>`)
+        conn.write(frame.length === 4 && conn.localPort === portOf(engine.addresses[1]) ? [...text].reverse().join('') : `<${text}>`)
       },
     },
   )
-  const lines = await connect(engine.addresses[0].port)
+  const lines = await connect(portOf(engine.addresses[0]))
   await trickle(lines, Buffer.from('one\r\ntwo\nthree\n'), 3)
   t.is((await readExactly(lines, 20)).toString(), '<one>\n<two>\n<three>\n')
-  const fixed = await connect(engine.addresses[1].port)
+  const fixed = await connect(portOf(engine.addresses[1]))
   await trickle(fixed, Buffer.from('abcdefgh'), 5)
   t.is((await readExactly(fixed, 8)).toString(), 'dcbahgfe')
   lines.destroy()
@@ -76,7 +76,7 @@ test('frame errors go to onError and the connection goes on; unencodable writes 
       if (text === 'bad write') conn.write('has\na line break')
       else conn.write(text)
     },
-    onError(err, conn) {
+    onError(conn, err) {
       errors.push(`${(err as { code: string }).code} ${conn !== undefined}`)
     },
   }, { codec: codecs.line({ maxLength: 16 }) })
@@ -148,8 +148,9 @@ test('PROXY protocol listener: remoteAddress is the original client; TLVs expose
   const seen: string[] = []
   const engine = await serve({ url: 'tcp://127.0.0.1:0', proxyProtocol: 'any', proxyTimeout: 300 }, {
     onOpen(conn) {
-      const p = conn.proxy
-      seen.push(`${conn.remoteAddress}:${conn.remotePort} ${p?.destination?.address}:${p?.destination?.port} tlvs ${p?.tlvs.map((x) => `${x.type}=${Buffer.from(x.value)}`).join(',')}`)
+      const p = conn.proxyHeader
+      const dst = p?.destination?.family === 'unix' ? undefined : p?.destination
+      seen.push(`${conn.remoteAddress}:${conn.remotePort} ${dst?.address}:${dst?.port} tlvs ${p?.tlvs.map((x) => `${x.type}=${Buffer.from(x.value)}`).join(',')}`)
     },
     onTraffic(conn, data) {
       conn.write(data)

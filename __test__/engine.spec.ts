@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { asyncWrite, serve, type Conn, type ConnHandle } from 'riptide'
-import { connect, readExactly, readToEnd, until } from './helpers'
+import { connect, portOf, readExactly, readToEnd, until } from './helpers'
 
 const fixture = (name: string) => join(__dirname, 'fixtures', name)
 
@@ -154,13 +154,14 @@ test('unix:// listener echoes, sits beside a TCP listener, and removes its socke
       conn.write(data)
     },
   })
-  t.deepEqual(engine.addresses.map((a) => a.port === 0), [true, false])
+  t.deepEqual(engine.addresses.map((a) => a.family), ['unix', 'IPv4'])
+  t.deepEqual(engine.addresses[0], { family: 'unix', path })
   t.true(existsSync(path))
   const s = net.connect(path)
   await new Promise((r) => s.once('connect', r))
   s.write('unix hello')
   t.is((await readExactly(s, 10)).toString(), 'unix hello')
-  t.is(await ask(engine.addresses[1].port, 'tcp', 3), 'tcp')
+  t.is(await ask(portOf(engine.addresses[1]), 'tcp', 3), 'tcp')
   s.destroy()
   await engine.stop()
   t.false(existsSync(path))

@@ -5,7 +5,7 @@ import { connect, pausedClient, readExactly, readToEnd, until } from './helpers'
 
 const chunk = Buffer.alloc(16 * 1024, 0x5a)
 
-test('write() returns false above the high water mark, onWritable fires at the low one, no byte lost', async (t) => {
+test('write() returns false above the high water mark: onWritability false at the end of the batch, true at the low mark, no byte lost', async (t) => {
   const events: string[] = []
   let writes = 0
   let sent = 0
@@ -20,20 +20,20 @@ test('write() returns false above the high water mark, onWritable fires at the l
       sent += chunk.length
       events.push(`unwritable ${conn.writable}`)
     },
-    onWritable(conn) {
-      events.push(`writable ${conn.writable}`)
-      conn.close()
+    onWritability(conn, writable) {
+      events.push(`writability ${writable} ${conn.writable}`)
+      if (writable) conn.close()
     },
   }, { socketSendBuffer: 8192, writeHighWaterMark: 256 * 1024, writeLowWaterMark: 64 * 1024 })
   const s = await pausedClient(engine.port)
   s.write('go')
-  await until(() => events.length === 1)
-  t.deepEqual(events, ['unwritable false'])
+  await until(() => events.length === 2)
+  t.deepEqual(events, ['unwritable false', 'writability false false'])
   t.true(writes < 10_000, 'the producer stopped')
   s.resume()
   const all = await readToEnd(s)
   t.is(all.length, sent)
-  t.deepEqual(events, ['unwritable false', 'writable true'])
+  t.deepEqual(events, ['unwritable false', 'writability false false', 'writability true true'])
   await engine.stop()
 })
 

@@ -1,4 +1,11 @@
 import net from 'node:net'
+import type { PeerAddr } from 'riptide'
+
+/** The port of an IP address (listener addresses of a test are IP ones unless it says so). */
+export function portOf(a: PeerAddr | undefined): number {
+  if (a === undefined || a.family === 'unix') throw new Error(`not an IP address: ${JSON.stringify(a)}`)
+  return a.port
+}
 
 /** mulberry32: a small seeded PRNG so failures reproduce. */
 export function rng(seed: number): () => number {

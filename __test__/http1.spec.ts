@@ -33,7 +33,7 @@ test('http1: Expect: 100-continue is answered before the body; a bad request goe
     onTraffic(conn, frame) {
       conn.write(ok(Buffer.from(parseRequest(frame).body).toString()))
     },
-    onError(err, conn) {
+    onError(conn, err) {
       errors.push((err as { code: string }).code)
       conn?.write(response({ status: 400, headers: { Connection: 'close' } }))
       conn?.close()

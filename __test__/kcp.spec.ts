@@ -82,7 +82,7 @@ test('kcp: 1 MiB echoes byte-exact through a relay that loses 10 % of datagrams 
   const payload = randomBytes(99, 1 << 20)
   const chunk = 4096
   let offset = 0
-  // Write as the window allows (write() → false, then onWritable), like a Node stream.
+  // Write as the window allows (write() → false, then onWritability true), like a Node stream.
   const pump = () => {
     while (offset < payload.length) {
       const ok = conn.write(payload.subarray(offset, offset + chunk))
@@ -90,7 +90,9 @@ test('kcp: 1 MiB echoes byte-exact through a relay that loses 10 % of datagrams 
       if (!ok) return
     }
   }
-  handler.onWritable = pump
+  handler.onWritability = (_conn, writable) => {
+    if (writable) pump()
+  }
   pump()
   const total = () => got.reduce((n, b) => n + b.length, 0)
   await until(() => total() >= payload.length, 60000)
@@ -103,12 +105,12 @@ test('kcp: 1 MiB echoes byte-exact through a relay that loses 10 % of datagrams 
   await engine.stop()
 })
 
-test('kcp: write() returns false past the send window and onWritable follows the acks', async (t) => {
+test('kcp: write() returns false past the send window; onWritability false, then true once acked', async (t) => {
   const kcp: KcpOptions = { ...turbo, sndWnd: 4 }
   const engine = await echoServer(kcp)
   const { got, handler } = collector()
-  let writable = 0
-  handler.onWritable = () => writable++
+  const transitions: boolean[] = []
+  handler.onWritability = (_conn, writable) => void transitions.push(writable)
   const conn = await connect(`kcp://127.0.0.1:${engine.port}`, handler, { kcp })
   // Outside a callback batch each write() answers from the native queue at once.
   await new Promise<void>((resolve) => setImmediate(resolve))
@@ -116,8 +118,10 @@ test('kcp: write() returns false past the send window and onWritable follows the
   for (let i = 0; i < 12; i++) results.push(conn.write(Buffer.alloc(1376, i)))
   t.true(results[0])
   t.false(results[results.length - 1], 'the window of 4 segments is full')
-  await until(() => writable > 0 && got.length === 12, 10000)
+  await until(() => transitions.includes(true) && got.length === 12, 10000)
   t.true(conn.writable)
+  // A write outside a batch that returned false is told from the next batch, before the true.
+  t.deepEqual(transitions.slice(0, 2), [false, true])
   t.deepEqual(
     got.map((b) => b[0]),
     Array.from({ length: 12 }, (_, i) => i),

@@ -1,6 +1,6 @@
 import test from 'ava'
 import dgram from 'node:dgram'
-import { serve, type Conn } from 'riptide'
+import { DatagramSocket, serve, type Conn, type PeerAddr } from 'riptide'
 import { until } from './helpers'
 
 function client(): Promise<dgram.Socket> {
@@ -42,7 +42,7 @@ test('udp: sendTo reaches any address from the listener socket', async (t) => {
   const [asker, other] = await Promise.all([client(), client()])
   const engine = await serve('udp://127.0.0.1:0', {
     onTraffic(conn, data) {
-      conn.sendTo(data, '127.0.0.1', other.address().port)
+      conn.sendTo({ family: 'IPv4', address: '127.0.0.1', port: other.address().port }, data)
     },
   })
   const got = new Promise<string>((resolve) => other.once('message', (m) => resolve(m.toString())))
@@ -88,4 +88,30 @@ test('udp options are validated', async (t) => {
   await t.throwsAsync(serve('udp://127.0.0.1:0', {}, { udpSessionTimeout: -1 }), { code: 'ERR_INVALID_ARG_VALUE' })
   await t.throwsAsync(serve('udp://127.0.0.1:0', {}, { multicastInterface: 'eth0' }), { code: 'ERR_INVALID_ARG_VALUE' })
   await t.throwsAsync(serve('udp6://127.0.0.1:0', {}), { code: 'ERR_INVALID_ADDRESS' })
+})
+
+test('udp: onDatagram(socket, peer, data) gets each datagram; socket.sendTo(peer, data) replies', async (t) => {
+  const sockets = new Set<DatagramSocket>()
+  const peers: PeerAddr[] = []
+  let traffic = 0
+  const engine = await serve('udp://127.0.0.1:0', {
+    onDatagram(socket, peer, data) {
+      sockets.add(socket)
+      peers.push(peer)
+      socket.sendTo(peer, `${socket.index}:${Buffer.from(data).toString()}`)
+    },
+    onTraffic() {
+      traffic++
+    },
+  })
+  const c = await client()
+  t.is(await exchange(c, engine.port, 'one'), '0:one')
+  t.is(await exchange(c, engine.port, 'two'), '0:two')
+  t.is(sockets.size, 1, 'one object per listener socket')
+  t.true([...sockets][0] instanceof DatagramSocket)
+  t.deepEqual(peers[0], { family: 'IPv4', address: '127.0.0.1', port: c.address().port })
+  t.is(traffic, 0, 'with onDatagram, datagrams do not reach onTraffic')
+  t.throws(() => [...sockets][0].sendTo({ family: 'unix', path: '/tmp/x' }, 'x'), { code: 'ERR_INVALID_ADDRESS' })
+  c.close()
+  await engine.stop()
 })

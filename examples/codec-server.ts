@@ -14,7 +14,7 @@ async function main(): Promise<void> {
       onTraffic(conn, frame) {
         conn.write(frame)
       },
-      onError(err, conn) {
+      onError(conn, err) {
         console.error(`connection ${conn?.id}: ${(err as Error).message}`)
       },
     },

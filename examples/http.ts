@@ -18,7 +18,7 @@ async function main(): Promise<void> {
         else conn.write(response({ status: 404, body: 'not found' }))
         if (!req.keepAlive) conn.close()
       },
-      onError(err, conn) {
+      onError(conn, err) {
         const code = (err as { code?: string }).code
         const status = code === 'ERR_HTTP_HEADER_TOO_LARGE' ? 431 : code === 'ERR_HTTP_BODY_TOO_LARGE' ? 413 : 400
         conn?.write(response({ status, headers: { Connection: 'close' } }))

@@ -12,7 +12,7 @@ async function main(): Promise<void> {
       conn.write(data)
     },
   })
-  console.log(`riptide unix echo on ${engine.addresses[0].address}`)
+  console.log(`riptide unix echo on ${JSON.stringify(engine.addresses[0])}`)
   process.once('SIGINT', () => void engine.stop())
 }
 

@@ -3,11 +3,12 @@
  * codecs, idle detection and backpressure as servers, plus reconnection with exponential
  * backoff and full jitter.
  */
+import { checkCodec, type Codec } from './codecs'
 import { type Conn, kClosedByUser, kEnded, kLink, kReconnecting, type ReconnectLink } from './conn'
 import { AbortError, InvalidOptionError, type RiptideError } from './errors'
 import type { EventHandler } from './handler'
-import { resolveServeOptions, type ServeOptions } from './options'
-import { Reactor } from './reactor'
+import { type KcpOptions, resolveKcp, resolveServeOptions, type ServeOptions } from './options'
+import { type DialRequest, Reactor } from './reactor'
 import { int, knownKeys, ms } from './validate'
 
 /** Reconnection after a connection is lost (not after `close()`). */
@@ -64,13 +65,30 @@ export interface ClientHandler extends EventHandler {
   onReconnecting?(conn: Conn, attempt: number, delay: number): void
 }
 
-/** Options of one dial. */
+/**
+ * Options of one dial (Rust `DialOptions`, given to `Reactor::dial(url, options)`): each
+ * overrides the client's option of the same name for this connection.
+ *
+ * @example
+ * ```ts
+ * const conn = await client.dial('tcp://127.0.0.1:9000', { codec: codecs.line(), connectTimeout: 2000 })
+ * ```
+ */
 export interface DialOptions {
+  /** Framing of this connection. Default: the client's `codec`. */
+  codec?: Codec
+  /** Ms the connect may take before failing with `ETIMEDOUT`; `0` for no limit. Default: the client's `connectTimeout`. */
+  connectTimeout?: number
+  /** KCP parameters of a `kcp://` dial. Default: the client's `kcp`. */
+  kcp?: KcpOptions
   /** Cancels the dial while it is connecting (rejects with `ABORT_ERR`). */
   signal?: AbortSignal
   /** The new connection's `context`. */
   context?: unknown
 }
+
+/** The keys of {@link DialOptions}. */
+const DIAL_KEYS: readonly (keyof DialOptions)[] = ['codec', 'connectTimeout', 'kcp', 'signal', 'context']
 
 type Backoff = Required<ReconnectOptions>
 
@@ -128,9 +146,17 @@ export class Client {
    */
   async dial(url: string, options: DialOptions = {}): Promise<Conn> {
     if (this.#stopped) throw new InvalidOptionError('the client is stopped')
-    const conn = await this.#reactor.dial(url, { timeout: this.#connectTimeout, signal: options.signal })
+    if (options === null || typeof options !== 'object') throw new InvalidOptionError('dial options must be an object')
+    knownKeys('dial options', options, DIAL_KEYS)
+    const request: DialRequest = {
+      timeout: options.connectTimeout === undefined ? this.#connectTimeout : ms('options.connectTimeout', options.connectTimeout),
+      signal: options.signal,
+    }
+    if (options.codec !== undefined) request.codec = checkCodec(options.codec)
+    if (options.kcp !== undefined) request.kcp = resolveKcp(options.kcp)
+    const conn = await this.#reactor.dial(url, request)
     if (options.context !== undefined) conn.context = options.context
-    if (this.#backoff !== undefined) conn[kLink] = this.#link(url)
+    if (this.#backoff !== undefined) conn[kLink] = this.#link(url, request)
     return conn
   }
 
@@ -147,8 +173,8 @@ export class Client {
     return conn
   }
 
-  /** How a connection of this client reconnects. */
-  #link(url: string): ReconnectLink {
+  /** How a connection of this client reconnects (dialing `url` as `request` did). */
+  #link(url: string, request: DialRequest): ReconnectLink {
     const backoff = this.#backoff!
     const pending = new Map<Conn, ReturnType<typeof setTimeout>>()
     const give = (conn: Conn, err: RiptideError | undefined) => {
@@ -170,7 +196,7 @@ export class Client {
         pending.delete(conn)
         if (this.#stopped || !conn.reconnecting) return
         this.#reactor
-          .dial(url, { timeout: this.#connectTimeout, conn })
+          .dial(url, { codec: request.codec, timeout: request.timeout, kcp: request.kcp, conn })
           .catch((err: RiptideError) => attempt(conn, n + 1, err))
       }, delay)
       this.#timers.add(timer)

@@ -1,9 +1,9 @@
 /** The connection object handed to callbacks, and the serialisable handle that names it. */
+import { checkInetPeer, fromNativeAddress, inetAddr, type PeerAddr } from './address'
 import { asyncWrite, type WriteCallback } from './async'
-import { isIP } from 'node:net'
-import { ConnClosedError, InvalidAddressError, InvalidOptionError, NotConnectedError, OutboundFullError, type RiptideError } from './errors'
+import { ConnClosedError, InvalidOptionError, NotConnectedError, OutboundFullError, type RiptideError } from './errors'
 import type { NativeEngine } from './native'
-import { int, ms as checkMs } from './validate'
+import { ms as checkMs } from './validate'
 
 /**
  * Names one connection across threads: plain numbers, so it survives `postMessage`. Use it
@@ -53,6 +53,8 @@ export interface ConnSink {
   write(conn: Conn, data: Uint8Array): boolean | undefined
   /** Stages a promise of a writable event (the batch's writes passed the high water mark). */
   expectDrain(conn: Conn): void
+  /** A `write()` returned false: tell the handler `onWritability(conn, false)`. */
+  unwritable(conn: Conn): void
   /** Asks for a write-done event with `token` once everything written so far is sent. */
   mark(conn: Conn, token: number): void
   /** A token unique among this reactor's pending write callbacks and timers. */
@@ -67,11 +69,13 @@ export interface ConnSink {
   call<T>(fn: (native: NativeEngine) => T): T
 }
 
-/** What a PROXY protocol header said. */
-export interface ProxyInfo {
-  source?: SocketAddress
-  destination?: SocketAddress
-  /** v2 type-length-value extensions. */
+/** What a PROXY protocol header said (Rust `codec::ProxyHeader`). */
+export interface ProxyHeader {
+  /** The original client; `undefined` for `UNKNOWN`/`LOCAL` headers. */
+  source?: PeerAddr
+  /** The address the client connected to. */
+  destination?: PeerAddr
+  /** v2 type-length-value extensions, in order. */
   tlvs: Array<{ type: number; value: Uint8Array }>
 }
 
@@ -99,14 +103,6 @@ export interface KcpStats {
   inSegments: number
   /** Segments sent, retransmissions included. */
   outSegments: number
-}
-
-/** Socket address of one end of a connection. */
-export interface SocketAddress {
-  /** IP address (empty for an unnamed Unix socket). */
-  address: string
-  /** Port (0 for Unix sockets). */
-  port: number
 }
 
 const toBytes = (data: Uint8Array | string): Uint8Array => (typeof data === 'string' ? Buffer.from(data) : data)
@@ -146,8 +142,10 @@ export class Conn {
   /** @internal Set by `Client` for connections that reconnect. */
   ;[kLink]: ReconnectLink | undefined
   #open = true
-  #local: SocketAddress | undefined
+  #local: PeerAddr | undefined
   #unwritable = false
+  /** The handler was told `onWritability(conn, false)` (or it is on its way) and not `true` since. */
+  #toldUnwritable = false
   /** Bytes staged in the current batch (reset when it ends). */
   #staged = 0
   /** A writable event was promised for this batch's estimate. */
@@ -203,19 +201,27 @@ export class Conn {
     return { engine: this.#sink.engineId, reactor: this.#sink.reactorIndex, slot: this.slot, generation: this.generation }
   }
 
-  /** The local address the connection was accepted on. */
+  /** The peer's address (Rust `Conns::peer_addr`); for Unix sockets `{ family: 'unix', path: '' }`. */
+  get remote(): PeerAddr {
+    return this.remoteAddress === '' ? { family: 'unix', path: '' } : inetAddr(this.remoteAddress, this.remotePort)
+  }
+
+  /** This end's address: the listener's for an accepted connection (Rust `Conns::local_addr`). */
+  get local(): PeerAddr {
+    this.#local ??= fromNativeAddress(this.#sink.call((n) => n.localAddress(this.slot, this.generation)))
+    return { ...this.#local }
+  }
+
+  /** The local IP address the connection was accepted on (the socket path for Unix sockets). */
   get localAddress(): string {
-    return this.#localAddr().address
+    const local = this.local
+    return local.family === 'unix' ? local.path : local.address
   }
 
-  /** The local port the connection was accepted on. */
+  /** The local port the connection was accepted on (0 for Unix sockets). */
   get localPort(): number {
-    return this.#localAddr().port
-  }
-
-  #localAddr(): SocketAddress {
-    this.#local ??= this.#sink.call((n) => n.localAddress(this.slot, this.generation))
-    return this.#local
+    const local = this.local
+    return local.family === 'unix' ? 0 : local.port
   }
 
   #check(): void {
@@ -224,7 +230,10 @@ export class Conn {
 
   /**
    * Queues bytes for the peer; strings are sent as UTF-8. Bytes are copied, so `data` may be
-   * reused at once (the `data` view of `onTraffic` included). Throws `ERR_CONN_CLOSED` after
+   * reused at once (the `data` view of `onTraffic` included). Returns false once the queue is
+   * above `writeHighWaterMark`: stop writing until `onWritability(conn, true)` (the handler
+   * also gets `onWritability(conn, false)` at the end of the batch). `cb(err?)` runs once the
+   * bytes reached the kernel, or with `ERR_CONN_CLOSED`. Throws `ERR_CONN_CLOSED` after
    * `close()` or `onClose`.
    */
   write(data: Uint8Array | string, cb?: WriteDoneCallback): boolean {
@@ -236,11 +245,11 @@ export class Conn {
       cb?.()
       return true
     }
-    const writable = this.#sink.write(this, bytes)
-    if (writable !== undefined) this.#unwritable = !writable
+    const native = this.#sink.write(this, bytes)
+    if (native !== undefined) this.#unwritable = !native
     else {
       this.#staged += bytes.byteLength
-      // Told to wait on an estimate: make sure onWritable follows even if the kernel takes it all.
+      // Told to wait on an estimate: make sure a writable event follows even if the kernel takes it all.
       if (this.#staged > this.#sink.highWaterMark && !this.#unwritable && !this.#drainExpected) {
         this.#drainExpected = true
         this.#sink.expectDrain(this)
@@ -251,12 +260,17 @@ export class Conn {
       ;(this.#writeCbs ??= new Map()).set(token, cb)
       this.#sink.mark(this, token)
     }
-    return this.writable
+    const writable = this.writable
+    if (!writable && !this.#toldUnwritable) {
+      this.#toldUnwritable = true
+      this.#sink.unwritable(this)
+    }
+    return writable
   }
 
   /**
-   * False while the queue is above `writeHighWaterMark` (then wait for `onWritable`, like a
-   * Node stream's `'drain'`). Writes are still accepted.
+   * False while the queue is above `writeHighWaterMark` (then wait for
+   * `onWritability(conn, true)`, like a Node stream's `'drain'`). Writes are still accepted.
    */
   get writable(): boolean {
     return this.#open && !this.#unwritable && this.#staged <= this.#sink.highWaterMark
@@ -268,13 +282,21 @@ export class Conn {
     return Math.max(0, this.#sink.highWaterMark - this.outboundBuffered)
   }
 
-  /** UDP only: sends one datagram to any `address:port` from this connection's socket (gnet's `SendTo`). */
-  sendTo(data: Uint8Array | string, address: string, port: number): void {
+  /**
+   * UDP only: sends one datagram to `peer` (any IP endpoint) from this connection's listener
+   * socket (gnet's `SendTo`; Rust `Conns::send_to(socket, peer, data)`). Throws
+   * `ERR_INVALID_ADDRESS` for a peer that is not an IP endpoint.
+   *
+   * @example
+   * ```ts
+   * conn.sendTo({ family: 'IPv4', address: '127.0.0.1', port: 9001 }, data)
+   * ```
+   */
+  sendTo(peer: PeerAddr, data: Uint8Array | string): void {
     if (this.udpSocket === undefined) throw new InvalidOptionError('sendTo() needs a UDP connection')
     // Checked here, not natively: inside a batch the datagram is only staged.
-    if (isIP(address) === 0) throw new InvalidAddressError(`sendTo: ${JSON.stringify(address)} is not an IP address`)
-    int('sendTo port', port, 0, 65535)
-    this.#sink.sendTo(this.udpSocket, address, port, toBytes(data))
+    const to = checkInetPeer('sendTo peer', peer)
+    this.#sink.sendTo(this.udpSocket, to.address, to.port, toBytes(data))
   }
 
   /** Queues several buffers in order, written as one (`writev`). */
@@ -424,9 +446,15 @@ export class Conn {
     queued.forEach((bytes, i) => this.write(bytes, cbs.find(([at]) => at === i)?.[1]))
   }
 
-  /** @internal */
-  [kWritability](writable: boolean): void {
+  /**
+   * @internal The native queue crossed a water mark. Returns whether the handler hears of it:
+   * always when writable again, and when unwritable unless a false `write()` told it already.
+   */
+  [kWritability](writable: boolean): boolean {
     this.#unwritable = !writable
+    const tell = writable || !this.#toldUnwritable
+    this.#toldUnwritable = !writable
+    return tell
   }
 
   /** @internal */
@@ -451,12 +479,19 @@ export class Conn {
   }
 
   /**
-   * The PROXY protocol header this connection arrived with (listeners with `proxyProtocol`):
-   * the original client and server addresses and any v2 TLVs; `undefined` without one.
+   * The PROXY protocol header this connection arrived with (listeners with `proxyProtocol`;
+   * Rust `Conns::proxy_header`): the original client and server addresses and any v2 TLVs;
+   * `undefined` without one.
    */
-  get proxy(): ProxyInfo | undefined {
+  get proxyHeader(): ProxyHeader | undefined {
     if (this.slot < 0 || !this.#open) return undefined
-    return this.#sink.call((n) => n.proxyInfo(this.slot, this.generation)) ?? undefined
+    const h = this.#sink.call((n) => n.proxyHeader(this.slot, this.generation))
+    if (h == null) return undefined
+    return {
+      source: h.source == null ? undefined : fromNativeAddress(h.source),
+      destination: h.destination == null ? undefined : fromNativeAddress(h.destination),
+      tlvs: h.tlvs.map((t) => ({ type: t.type, value: t.value })),
+    }
   }
 
   /** Bytes received and held for the next delivery: a partial frame of its codec, or what `onTraffic` did not consume. */

@@ -5,7 +5,8 @@
 import { resolve as resolvePath } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { EngineStoppedError, InvalidOptionError, RiptideError } from './errors'
+import { EngineStoppedError, errorFromCode, InvalidOptionError, WorkerInitError } from './errors'
+import { fromNativeAddress, type PeerAddr } from './address'
 import type { EventHandler } from './handler'
 import { LISTENER_KEYS, resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options'
 import { checkCodec } from './codecs'
@@ -14,20 +15,12 @@ import { type ListenSpec, Reactor, type StopCounts } from './reactor'
 import type { NativeEngine } from './native'
 import type { WorkerMessage, WorkerSetup } from './worker'
 
-/** A bound listener. */
-export interface ListenerAddress {
-  /** The bound IP address (or the socket path of a `unix://` listener). */
-  address: string
-  /** The bound port (resolved when 0 was asked; 0 for Unix sockets). */
-  port: number
-}
-
 /** A running server. Created by {@link serve}. */
 export class Engine {
   readonly #handler: EventHandler
   readonly #reactor: Reactor
   readonly #workers: Worker[]
-  readonly #listeners: ListenerAddress[]
+  readonly #listeners: PeerAddr[]
   #stopping: Promise<StopCounts> | undefined
 
   /** @internal Use {@link serve}. */
@@ -35,7 +28,7 @@ export class Engine {
     this.#handler = handler
     this.#reactor = reactor
     this.#workers = workers
-    this.#listeners = reactor.nativeEngine.listeners()
+    this.#listeners = reactor.nativeEngine.listeners().map(fromNativeAddress)
   }
 
   /** @internal The native reactor 0, for test hooks (`__test__/hostile`). */
@@ -43,13 +36,14 @@ export class Engine {
     return this.#reactor.nativeEngine
   }
 
-  /** The port of the first listener. */
+  /** The port of the first listener (resolved when 0 was asked; 0 for a Unix socket). */
   get port(): number {
-    return this.#listeners[0]?.port ?? 0
+    const first = this.#listeners[0]
+    return first === undefined || first.family === 'unix' ? 0 : first.port
   }
 
-  /** Every listener's bound address, in the order given to {@link serve}. */
-  get addresses(): ListenerAddress[] {
+  /** Every listener's bound address, in the order given to {@link serve} (ports resolved). */
+  get addresses(): PeerAddr[] {
     return this.#listeners.map((l) => ({ ...l }))
   }
 
@@ -176,12 +170,12 @@ function startWorker(engineId: number, index: number, o: ResolvedServeOptions): 
         worker.off('error', reject)
         resolve(worker)
       } else if (m.type === 'error') {
-        reject(new RiptideError(m.code ?? 'ERR_WORKER_INIT', `worker reactor ${index}: ${m.message}`))
+        reject(m.code === undefined ? new WorkerInitError(`worker reactor ${index}: ${m.message}`) : errorFromCode(m.code, `worker reactor ${index}: ${m.message}`))
       }
     }
     worker.on('message', onMessage)
     worker.once('error', reject)
-    worker.once('exit', (code) => reject(new RiptideError('ERR_WORKER_INIT', `worker reactor ${index} exited with ${code}`)))
+    worker.once('exit', (code) => reject(new WorkerInitError(`worker reactor ${index} exited with ${code}`)))
   })
 }
 

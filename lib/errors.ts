@@ -2,6 +2,7 @@
  * Error classes. Every error riptide raises or reports is a {@link RiptideError} with a
  * stable, Node-style `code`; subclasses let callers use `instanceof` as well.
  */
+import { constants as osConstants } from 'node:os'
 
 /**
  * Base class of all riptide errors.
@@ -81,15 +82,20 @@ export class InvalidOptionError extends RiptideError {
   }
 }
 
+/**
+ * A framing error from a connection's codec: a frame that could not be valid
+ * (`ERR_FRAME_CORRUPT`), a message the framing cannot express (`ERR_FRAME_UNENCODABLE`), a bad
+ * HTTP/1.1 request (`ERR_HTTP_PARSE`, `ERR_HTTP_HEADER_TOO_LARGE`, `ERR_HTTP_BODY_TOO_LARGE`)
+ * or a missing or malformed PROXY protocol header (`ERR_PROXY_PROTOCOL`).
+ */
+export class FrameError extends RiptideError {}
+
 /** A frame exceeded its codec's maximum (`ERR_FRAME_TOO_LONG`); the bytes were skipped. */
-export class FrameTooLongError extends RiptideError {
+export class FrameTooLongError extends FrameError {
   constructor(message: string) {
     super('ERR_FRAME_TOO_LONG', message)
   }
 }
-
-/** A frame could not be valid (`ERR_FRAME_CORRUPT`), or a message could not be framed (`ERR_FRAME_UNENCODABLE`). */
-export class FrameError extends RiptideError {}
 
 /**
  * An HTTP response field that would corrupt the response (header injection): a header name that
@@ -99,34 +105,151 @@ export class FrameError extends RiptideError {}
  */
 export class InvalidHttpFieldError extends RiptideError {}
 
-/** A connection ended because of a socket error; `code` is the errno name (`ECONNRESET`...). */
-export class ConnectionError extends RiptideError {}
+/** Where an OS error arose, as Node's `net` errors tell it. */
+export interface ConnectionErrorDetails {
+  /** The OS error number, negative as in Node (`-104` for `ECONNRESET` on Linux). */
+  errno?: number
+  /** `'connect'` for a failed dial, `'accept'`, `'read'` or `'write'`. */
+  syscall?: string
+  /** The peer's IP address (or socket path). */
+  address?: string
+  /** The peer's port. */
+  port?: number
+}
 
-/** Turns an error thrown by the native binding into the matching {@link RiptideError}. */
-export function fromNative(err: unknown): unknown {
-  if (!(err instanceof Error) || err instanceof RiptideError) return err
-  const code = (err as Error & { code?: unknown }).code
+/**
+ * An operating-system error on a socket: `code` is its errno name (`ECONNRESET`, `EPIPE`,
+ * `ETIMEDOUT`, `ENETUNREACH`...), or `ERR_IO` for an OS error without one. Like Node's `net`
+ * errors it carries `errno`, `syscall`, `address` and `port` where they are known.
+ *
+ * @example
+ * ```ts
+ * onClose(conn, err) {
+ *   if (err instanceof ConnectionError) console.log(err.code, err.errno, err.syscall, err.address, err.port)
+ * }
+ * ```
+ */
+export class ConnectionError extends RiptideError {
+  /** The OS error number, negative as in Node (`-104`: `ECONNRESET` on Linux). */
+  readonly errno: number | undefined
+  /** The operation that failed: `'connect'`, `'accept'`, `'read'` or `'write'`; `undefined` for timeouts riptide decides. */
+  readonly syscall: string | undefined
+  /** The peer's address. */
+  readonly address: string | undefined
+  /** The peer's port. */
+  readonly port: number | undefined
+
+  constructor(code: string, message: string, details: ConnectionErrorDetails = {}) {
+    super(code, message)
+    this.errno = details.errno ?? errnoOf(code)
+    this.syscall = details.syscall
+    this.address = details.address
+    this.port = details.port
+  }
+}
+
+/** Node's (negative) errno for an errno name on this platform, if it has one. */
+function errnoOf(code: string): number | undefined {
+  const n = (osConstants.errno as Record<string, number | undefined>)[code]
+  return n === undefined ? undefined : -n
+}
+
+/** A connection was refused because its client already holds `maxConnectionsPerIp` (`ERR_TOO_MANY_CONNECTIONS`). */
+export class TooManyConnectionsError extends RiptideError {
+  constructor(message = 'too many connections') {
+    super('ERR_TOO_MANY_CONNECTIONS', message)
+  }
+}
+
+/** A KCP message is larger than KCP can carry (127 fragments); nothing was queued (`ERR_MESSAGE_TOO_LARGE`). */
+export class MessageTooLargeError extends RiptideError {
+  constructor(message = 'message too large for KCP') {
+    super('ERR_MESSAGE_TOO_LARGE', message)
+  }
+}
+
+/** A KCP segment went unacknowledged through `kcp.deadLink` transmissions: the peer or path is gone (`ERR_KCP_DEAD_LINK`). */
+export class KcpDeadLinkError extends RiptideError {
+  constructor(message = 'KCP dead link') {
+    super('ERR_KCP_DEAD_LINK', message)
+  }
+}
+
+/**
+ * A bug inside riptide (a panic) while handling this connection: it was closed so the engine
+ * could go on (`ERR_INTERNAL`). Please report it.
+ */
+export class InternalError extends RiptideError {
+  constructor(message = 'internal error') {
+    super('ERR_INTERNAL', message)
+  }
+}
+
+/** A worker reactor failed to start (`ERR_WORKER_INIT`). */
+export class WorkerInitError extends RiptideError {
+  constructor(message: string) {
+    super('ERR_WORKER_INIT', message)
+  }
+}
+
+/** There is no native engine for this platform (`ERR_UNSUPPORTED_PLATFORM`): Windows, for now. */
+export class UnsupportedPlatformError extends RiptideError {
+  constructor(message: string) {
+    super('ERR_UNSUPPORTED_PLATFORM', message)
+  }
+}
+
+/** Errno names look like `ECONNRESET`; `ERR_IO` is an OS error without one. */
+const OS_CODE = /^E[A-Z0-9]+$/
+
+/**
+ * The riptide error for `code` as it comes over the native boundary (a close, a failed write,
+ * a codec error, a thrown error): the class documented for that code, or {@link ConnectionError}
+ * for an OS error, with `details` (where an OS error arose) when it is one.
+ */
+export function errorFromCode(code: string, message: string, details?: ConnectionErrorDetails): RiptideError {
   switch (code) {
     case 'ERR_INVALID_ADDRESS':
-      return new InvalidAddressError(err.message)
+      return new InvalidAddressError(message)
     case 'ERR_ADDRESS_IN_USE':
-      return new AddressInUseError(err.message)
+      return new AddressInUseError(message)
     case 'ERR_CONN_CLOSED':
-      return new ConnClosedError(err.message)
+      return new ConnClosedError(message)
     case 'ERR_ENGINE_STOPPED':
-      return new EngineStoppedError(err.message)
+      return new EngineStoppedError(message)
     case 'ERR_INVALID_ARG_VALUE':
-      return new InvalidOptionError(err.message)
+      return new InvalidOptionError(message)
+    case 'ERR_OUTBOUND_FULL':
+      return new OutboundFullError(message)
+    case 'ERR_TOO_MANY_CONNECTIONS':
+      return new TooManyConnectionsError(message)
+    case 'ERR_MESSAGE_TOO_LARGE':
+      return new MessageTooLargeError(message)
+    case 'ERR_KCP_DEAD_LINK':
+      return new KcpDeadLinkError(message)
+    case 'ERR_INTERNAL':
+      return new InternalError(message)
     case 'ERR_FRAME_TOO_LONG':
-      return new FrameTooLongError(err.message)
+      return new FrameTooLongError(message)
     case 'ERR_FRAME_CORRUPT':
     case 'ERR_FRAME_UNENCODABLE':
     case 'ERR_HTTP_PARSE':
     case 'ERR_HTTP_HEADER_TOO_LARGE':
     case 'ERR_HTTP_BODY_TOO_LARGE':
     case 'ERR_PROXY_PROTOCOL':
-      return new FrameError(code, err.message)
+      return new FrameError(code, message)
+    case 'ERR_WORKER_INIT':
+      return new WorkerInitError(message)
+    case 'ERR_IO':
+      return new ConnectionError(code, message, details)
     default:
-      return typeof code === 'string' ? new RiptideError(code, err.message, { cause: err }) : err
+      return OS_CODE.test(code) ? new ConnectionError(code, message, details) : new RiptideError(code, message)
   }
+}
+
+/** Turns an error thrown by the native binding into the matching {@link RiptideError}. */
+export function fromNative(err: unknown): unknown {
+  if (!(err instanceof Error) || err instanceof RiptideError) return err
+  const code = (err as Error & { code?: unknown }).code
+  return typeof code === 'string' ? errorFromCode(code, err.message) : err
 }

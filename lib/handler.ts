@@ -1,39 +1,76 @@
-/** The callbacks a server calls: one handler object serves every connection. */
+/**
+ * The callbacks a server calls: one handler object serves every connection. Every callback
+ * takes its target first (the connection, the UDP socket), then the payload, as the Rust
+ * `EventHandler` does (`docs/rust.md` maps one to the other).
+ */
 
 /** Which idleness `onIdle` reports. */
 export type IdleKind = 'read' | 'write' | 'all'
+import type { PeerAddr } from './address'
 import type { Conn } from './conn'
+import type { DatagramSocket } from './datagram'
 import type { Engine } from './engine'
-import type { RiptideError } from './errors'
+import type { ConnectionError, RiptideError } from './errors'
 
 /**
  * Your callbacks. One handler object serves every connection of a reactor (no closures per
  * socket). All are optional; each runs on the thread of the reactor that owns the connection.
+ *
+ * @example
+ * ```ts
+ * const handler: EventHandler = {
+ *   onOpen(conn) { conn.context = { bytes: 0 } },
+ *   onTraffic(conn, data) { if (!conn.write(data)) conn.pause() },
+ *   onWritability(conn, writable) { if (writable) conn.resume() },
+ *   onClose(conn, err) { if (err) console.log(conn.id, err.code) },
+ *   onError(conn, err) { console.error(conn?.id, err) },
+ * }
+ * ```
  */
 export interface EventHandler {
-  /** The engine is listening; `engine.port` is known. Main thread only. */
+  /** The engine is listening; `engine.port` and `engine.addresses` are known. Main thread only. */
   onBoot?(engine: Engine): void
-  /** A connection was accepted. */
+  /** A connection was accepted (or a UDP session began, or a dial connected). */
   onOpen?(conn: Conn): void
   /**
    * Bytes arrived: with a codec, one whole frame; without, whatever was read (or nothing,
    * after `conn.wake()`). `data` is a view into a shared buffer, valid only during this call:
    * copy it (`data.slice()`) to keep it. Without a codec you may return how many bytes you
    * consumed; the rest is delivered again in front of the next bytes (custom framing).
-   * Returning nothing consumes everything.
+   * Returning nothing consumes everything. Without `onDatagram`, a UDP datagram without a
+   * session also arrives here, with a transient `conn` whose `write` replies to its sender.
    */
   onTraffic?(conn: Conn, data: Uint8Array): number | void
   /**
-   * The connection's queue fell back to `writeLowWaterMark` after `write()` returned false:
-   * write again (Node's `'drain'`, netty's writability change).
+   * A UDP datagram without a session (no `udpSessionTimeout`) arrived on listener socket
+   * `socket` from `peer`; reply with `socket.sendTo(peer, data)`. `data` is valid only
+   * during the call. When the handler has no `onDatagram`, datagrams go to `onTraffic`.
    */
-  onWritable?(conn: Conn): void
+  onDatagram?(socket: DatagramSocket, peer: PeerAddr, data: Uint8Array): void
+  /**
+   * The connection's writability changed (netty's `channelWritabilityChanged`):
+   * `false` once a `write()` returned false (the queue passed `writeHighWaterMark`; delivered
+   * at the end of the batch that wrote, or in the next one for writes made outside a batch),
+   * `true` when the queue fell back to `writeLowWaterMark` (Node's `'drain'`: write again).
+   * Every `false` is followed by a `true` while the connection lives.
+   */
+  onWritability?(conn: Conn, writable: boolean): void
   /** The peer half-closed (with `allowHalfOpen`): the connection can still write, then `conn.end()`. */
   onEnd?(conn: Conn): void
   /** Nothing was read / written / either for the configured `idleTimeout` (netty `IdleStateEvent`). */
   onIdle?(conn: Conn, kind: IdleKind): void
-  /** The connection closed; `err` is set when a socket error ended it (`err.code` is e.g. `ECONNRESET`). */
+  /**
+   * The connection closed; `err` is set when an error ended it: a {@link ConnectionError}
+   * (`ECONNRESET`, `ETIMEDOUT`...) or another `RiptideError` (`ERR_OUTBOUND_FULL`,
+   * `ERR_PROXY_PROTOCOL`...), or the error given to `conn.destroy(err)`.
+   */
   onClose?(conn: Conn, err?: RiptideError): void
+  /**
+   * Accepting failed for lack of resources (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`) and is
+   * paused briefly; at most once a second, with the running count of such failures. The
+   * engine never dies of them. Without `onAcceptError` the logger gets a warning.
+   */
+  onAcceptError?(err: ConnectionError, count: number): void
   /**
    * With `ticker: true`: called on reactor 0 (the main thread), first right after boot.
    * Return the ms until the next tick, or nothing to stop ticking.
@@ -42,11 +79,11 @@ export interface EventHandler {
   /** The engine stopped; every connection on every reactor has had its `onClose`. Main thread only. */
   onShutdown?(engine: Engine): void
   /**
-   * A callback threw, or the codec rejected input (`ERR_FRAME_TOO_LONG`,
-   * `ERR_FRAME_CORRUPT`: the bad bytes were skipped) or a message (`ERR_FRAME_UNENCODABLE`).
-   * Without `onError` the error goes to the logger and the engine goes on (the connection
-   * stays open; close it here if your protocol cannot recover). `conn` is undefined for
-   * engine-level callbacks.
+   * A callback threw (`err` is what it threw), or the codec rejected input
+   * (`ERR_FRAME_TOO_LONG`, `ERR_FRAME_CORRUPT`: the bad bytes were skipped) or a message
+   * (`ERR_FRAME_UNENCODABLE`). Without `onError` the error goes to the logger and the engine
+   * goes on (the connection stays open; close it here if your protocol cannot recover).
+   * `conn` is undefined for engine-level callbacks (`onTick`, `execute`...).
    */
-  onError?(err: unknown, conn: Conn | undefined): void
+  onError?(conn: Conn | undefined, err: unknown): void
 }

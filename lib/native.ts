@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path'
 import type * as Binding from '../binding'
-import { RiptideError } from './errors'
+import { UnsupportedPlatformError } from './errors'
 
 // dist/lib/native.js → package root
 const binding: Partial<typeof Binding> = require(join(__dirname, '..', '..', 'binding.js'))
@@ -13,8 +13,7 @@ const binding: Partial<typeof Binding> = require(join(__dirname, '..', '..', 'bi
 if (binding.NativeEngine === undefined) {
   // The same-thread driver needs a pollable reactor fd (epoll/kqueue); on Windows the engine
   // needs the thread driver, which this build does not include.
-  throw new RiptideError(
-    'ERR_UNSUPPORTED_PLATFORM',
+  throw new UnsupportedPlatformError(
     `riptide's native engine is not available on ${process.platform}: the same-thread driver needs epoll or kqueue`,
   )
 }
@@ -24,3 +23,6 @@ export const native = binding as typeof Binding
 
 /** The native engine class (one reactor on this thread's loop). */
 export type NativeEngine = Binding.NativeEngine
+
+/** An address as the native side gives it. */
+export type NativeAddress = Binding.NativeAddress

@@ -154,7 +154,7 @@ export interface ServeOptions {
   multicastInterface?: string
   /** Above this many queued bytes `conn.write()` returns false. Default `65536`. */
   writeHighWaterMark?: number
-  /** When the queue falls to this many bytes `onWritable` fires. Default `32768`. */
+  /** When the queue falls to this many bytes `onWritability(conn, true)` fires. Default `32768`. */
   writeLowWaterMark?: number
   /** A write that would queue more than this closes the connection with `ERR_OUTBOUND_FULL`. Default `0` (no cap). */
   maxOutbound?: number
@@ -330,8 +330,8 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
   return o
 }
 
-/** Fills and checks {@link KcpOptions}. */
-function resolveKcp(kcp: KcpOptions): Required<KcpOptions> {
+/** Fills and checks {@link KcpOptions}; throws `ERR_INVALID_ARG_VALUE` on a bad value. */
+export function resolveKcp(kcp: KcpOptions): Required<KcpOptions> {
   if (kcp === null || typeof kcp !== 'object') throw new InvalidOptionError('options.kcp must be an object')
   knownKeys('options.kcp', kcp, Object.keys(DEFAULT_KCP_OPTIONS))
   const defined = Object.fromEntries(Object.entries(kcp).filter(([, v]) => v !== undefined))

@@ -31,13 +31,15 @@ import {
   STAGED_OPS,
   STRIDE,
 } from './boundary'
+import { inetAddr } from './address'
 import { Conn, type ConnSink, kBatchEnd, kEnded, kLink, kRebind, kTimer, kWritability, kWriteDone } from './conn'
 import type { Codec } from './codecs'
-import { AbortError, ConnClosedError, ConnectionError, fromNative, RiptideError } from './errors'
+import { DatagramSocket } from './datagram'
+import { AbortError, ConnClosedError, ConnectionError, type ConnectionErrorDetails, errorFromCode, fromNative, type RiptideError } from './errors'
 import type { EventHandler, IdleKind } from './handler'
 import { log, type Logger } from './logger'
 import { native, type NativeEngine } from './native'
-import type { ResolvedServeOptions } from './options'
+import type { KcpOptions, ResolvedServeOptions } from './options'
 import { ms } from './validate'
 import { markAsUntransferable } from 'node:worker_threads'
 
@@ -46,7 +48,7 @@ export function nativeOptions(o: ResolvedServeOptions) {
   const hb = o.heartbeat
   return {
     eventBudget: o.eventBudget,
-    readBufferSize: o.readBufferCap,
+    readBufferCap: o.readBufferCap,
     readBudget: o.readBudget,
     writeBufferCap: o.writeBufferCap,
     noDelay: o.tcpNoDelay,
@@ -117,16 +119,21 @@ interface Dial {
   generation: number
   /** The connection to bind again (a reconnect), or none for a new one. */
   conn: Conn | undefined
+  /** The dialed address, for the error of a failed connect. */
+  target: ConnectionErrorDetails
   aborted: boolean
   resolve(conn: Conn): void
   reject(err: unknown): void
 }
 
-/** Options of one dial. */
-export interface DialOptions {
+/** What the reactor needs for one dial (the public options are `DialOptions` in `client.ts`). */
+export interface DialRequest {
+  /** Framing of the connection; the reactor's default codec when absent. */
   codec?: Codec
   /** Ms the connect may take; 0 for no limit. */
   timeout: number
+  /** KCP parameters of a `kcp://` dial; the reactor's when absent. */
+  kcp?: Required<KcpOptions>
   /** Cancels the dial while it is connecting. */
   signal?: AbortSignal
   /** A connection to reuse (reconnects). */
@@ -152,6 +159,10 @@ export class Reactor implements ConnSink {
   readonly #stagedConns: Conn[] = []
   /** Bytes `onTraffic` did not consume in this batch, per connection (kept in order). */
   readonly #tails = new Map<Conn, Uint8Array>()
+  /** Connections whose `write()` returned false, owed `onWritability(conn, false)`. */
+  readonly #unwritable = new Set<Conn>()
+  /** The UDP listener sockets `onDatagram` names, made on first use. */
+  readonly #sockets: DatagramSocket[] = []
   #native!: NativeEngine
   /** The batch arena's buffer last marked untransferable. */
   #arena: ArrayBufferLike | undefined
@@ -229,12 +240,20 @@ export class Reactor implements ConnSink {
    * the connect error (`ECONNREFUSED`, `ETIMEDOUT`, `ABORT_ERR`...). Throws at once for a bad
    * address.
    */
-  dial(url: string, o: DialOptions): Promise<Conn> {
+  dial(url: string, o: DialRequest): Promise<Conn> {
     if (o.signal?.aborted) return Promise.reject(new AbortError())
     const codec = o.codec ?? this.#options.codec
-    const id = this.call((n) => n.dial(url, codec, o.timeout, this.#options.kcp))
+    const id = this.call((n) => n.dial(url, codec, o.timeout, o.kcp ?? this.#options.kcp))
+    const target: ConnectionErrorDetails = { syscall: 'connect' }
+    try {
+      const peer = this.#native.peer(id.slot, id.generation).addr
+      target.address = peer.address
+      if (peer.family !== 'unix') target.port = peer.port
+    } catch {
+      // Already failed: the error names no address.
+    }
     return new Promise((resolve, reject) => {
-      const dial: Dial = { generation: id.generation, conn: o.conn, aborted: false, resolve, reject }
+      const dial: Dial = { generation: id.generation, conn: o.conn, target, aborted: false, resolve, reject }
       this.#dials.set(id.slot, dial)
       o.signal?.addEventListener(
         'abort',
@@ -256,7 +275,7 @@ export class Reactor implements ConnSink {
   enroll(fd: number, codec?: Codec): Promise<Conn> {
     const id = this.call((n) => n.enroll(fd, codec ?? this.#options.codec))
     return new Promise((resolve, reject) => {
-      this.#dials.set(id.slot, { generation: id.generation, conn: undefined, aborted: false, resolve, reject })
+      this.#dials.set(id.slot, { generation: id.generation, conn: undefined, target: { syscall: 'connect' }, aborted: false, resolve, reject })
     })
   }
 
@@ -311,6 +330,26 @@ export class Reactor implements ConnSink {
   expectDrain(conn: Conn): void {
     if (this.#ops[0] >= STAGED_OPS) this.flush()
     this.#stage(OP_EXPECT_DRAIN, conn, 0, 0)
+  }
+
+  unwritable(conn: Conn): void {
+    if (this.#handler.onWritability === undefined) return
+    this.#unwritable.add(conn)
+    // Outside a batch: deliver from the next one.
+    if (!this.#inBatch) this.#native.requestExecute()
+  }
+
+  /** Tells the handler about connections a `write()` found unwritable. */
+  #tellUnwritable(): void {
+    for (const conn of this.#unwritable) {
+      this.#unwritable.delete(conn)
+      this.#writability(conn, false)
+    }
+  }
+
+  #writability(conn: Conn, writable: boolean): void {
+    const h = this.#handler
+    if (h.onWritability !== undefined && conn.open) this.#safely('onWritability', conn, () => h.onWritability!(conn, writable))
   }
 
   mark(conn: Conn, token: number): void {
@@ -448,16 +487,23 @@ export class Reactor implements ConnSink {
           this.#conns[slot] = conn
           if (h.onOpen !== undefined) this.#safely('onOpen', conn, () => h.onOpen!(conn))
         } else if (kind === EV_CLOSE) {
-          this.#closed(slot, generation, length > 0 ? ascii(arena, offset, length) : '')
+          this.#closed(slot, generation, length > 0 ? ascii(arena, offset, length) : '', meta[at + 5])
         } else if (kind === EV_DATAGRAM) {
+          const data = arena.subarray(offset + generation, offset + generation + length)
+          if (h.onDatagram !== undefined) {
+            const socket = (this.#sockets[slot] ??= new DatagramSocket(this, slot))
+            const peer = inetAddr(ascii(arena, offset, generation), meta[at + 5])
+            this.#safely('onDatagram', undefined, () => h.onDatagram!(socket, peer, data))
+            continue
+          }
           if (h.onTraffic === undefined) continue
           const conn = new Conn(this, -1, -1, ascii(arena, offset, generation), meta[at + 5], slot)
-          const data = arena.subarray(offset + generation, offset + generation + length)
           this.#safely('onTraffic', conn, () => h.onTraffic!(conn, data))
         } else {
           this.#other(kind, slot, generation, meta[at + 5], length > 0 ? ascii(arena, offset, length) : '')
         }
       }
+      this.#tellUnwritable()
     } finally {
       for (const [conn, tail] of this.#tails) this.#retain(conn, tail)
       this.#tails.clear()
@@ -471,11 +517,13 @@ export class Reactor implements ConnSink {
    * The connection in `slot` closed: settle a dial that never opened, or fail the pending
    * write callbacks and call `onClose` (unless a client reconnects it).
    */
-  #closed(slot: number, generation: number, code: string): void {
+  #closed(slot: number, generation: number, code: string, errno: number): void {
     const dial = this.#dials.get(slot)
     if (dial !== undefined && dial.generation === generation) {
       this.#dials.delete(slot)
-      dial.reject(dial.aborted ? new AbortError() : new ConnectionError(code || 'ECONNRESET', `connect failed: ${code}`))
+      const failed = code || 'ECONNRESET'
+      const target = { ...dial.target, errno: errno === 0 ? undefined : -errno }
+      dial.reject(dial.aborted ? new AbortError() : errorFromCode(failed, `connect ${failed} ${describe(target)}`, target))
       return
     }
     if (this.#latent[slot] === generation + 1) {
@@ -486,8 +534,9 @@ export class Reactor implements ConnSink {
     const conn = this.#conn(slot, generation)
     if (conn === undefined) return
     this.#conns[slot] = undefined
+    this.#unwritable.delete(conn)
     for (const cb of conn[kEnded]()) this.#safely('write callback', conn, () => cb(new ConnClosedError()))
-    const err = conn.destroyError ?? (code === '' ? undefined : new ConnectionError(code, `connection ${conn.id} closed: ${code}`))
+    const err = conn.destroyError ?? (code === '' ? undefined : this.#closeError(conn, code, errno))
     if (conn[kLink]?.lost(conn, err)) return
     this.closeCallback(conn, err)
   }
@@ -501,15 +550,34 @@ export class Reactor implements ConnSink {
     if (conn !== undefined && conn.generation === generation) return conn
     if (this.#latent[slot] !== generation + 1) return undefined
     this.#latent[slot] = 0
-    let peer: { address: string; port: number; udpSocket?: number | null }
+    let peer: ReturnType<NativeEngine['peer']>
     try {
       peer = this.#native.peer(slot, generation)
     } catch {
       return undefined
     }
-    const made = new Conn(this, slot, generation, peer.address, peer.port, peer.udpSocket ?? undefined)
+    // As in the open event: Unix peers have an empty address.
+    const unix = peer.addr.family === 'unix'
+    const made = new Conn(this, slot, generation, unix ? '' : peer.addr.address, unix ? 0 : peer.addr.port, peer.udpSocket ?? undefined)
     this.#conns[slot] = made
     return made
+  }
+
+  /**
+   * The error a connection closed with: the class for `code`, and for an OS error where it
+   * arose (`write` for `EPIPE`, else `read`; none for timeouts riptide decided) and the peer.
+   */
+  #closeError(conn: Conn, code: string, errno: number): RiptideError {
+    const syscall = errno === 0 ? undefined : code === 'EPIPE' ? 'write' : 'read'
+    const details: ConnectionErrorDetails = { errno: errno === 0 ? undefined : -errno, syscall }
+    const remote = conn.remote
+    if (remote.family === 'unix') {
+      details.address = remote.path
+    } else {
+      details.address = remote.address
+      details.port = remote.port
+    }
+    return errorFromCode(code, `connection ${conn.id} closed: ${code}${syscall === undefined ? '' : ` (${syscall})`}`, details)
   }
 
   /** Calls `onClose` (also used by clients when they give up reconnecting). */
@@ -524,14 +592,17 @@ export class Reactor implements ConnSink {
     const conn = this.#conns[slot]?.generation === generation || this.#latent[slot] === generation + 1 ? this.#conn(slot, generation) : undefined
     const live = conn
     switch (kind) {
-      case EV_WRITABILITY:
+      case EV_WRITABILITY: {
         if (live === undefined) return
-        live[kWritability](extra === 1)
-        if (extra === 1 && h.onWritable !== undefined) this.#safely('onWritable', live, () => h.onWritable!(live))
+        // A false a write() found is told first, so false and true alternate.
+        if (this.#unwritable.delete(live)) this.#writability(live, false)
+        const writable = extra === 1
+        if (live[kWritability](writable)) this.#writability(live, writable)
         return
+      }
       case EV_WRITE_DONE: {
         if (conn === undefined || conn.generation !== generation) return
-        const cb = conn[kWriteDone](extra, text === '' ? undefined : (fromNative(Object.assign(new Error(text), { code: text })) as RiptideError))
+        const cb = conn[kWriteDone](extra, text === '' ? undefined : errorFromCode(text, `write failed: ${text}`))
         if (cb !== undefined) this.#safely('write callback', conn, cb)
         return
       }
@@ -549,13 +620,17 @@ export class Reactor implements ConnSink {
       case EV_ERROR: {
         const nul = text.indexOf('\0')
         const code = nul < 0 ? text : text.slice(0, nul)
-        const err = fromNative(Object.assign(new Error(nul < 0 ? code : text.slice(nul + 1)), { code }))
-        this.report(err, live, 'codec')
+        this.report(errorFromCode(code, nul < 0 ? code : text.slice(nul + 1)), live, 'codec')
         return
       }
-      case EV_ACCEPT_ERROR:
-        log(this.#logger, 'warn', `accepting paused after ${text} (${extra} so far); it resumes by itself`)
+      case EV_ACCEPT_ERROR: {
+        const message = `accepting paused after ${text} (${extra} so far); it resumes by itself`
+        const err = new ConnectionError(text, message, { errno: generation === 0 ? undefined : -generation, syscall: 'accept' })
+        const onAcceptError = h.onAcceptError
+        if (onAcceptError === undefined) log(this.#logger, 'warn', message)
+        else this.#safely('onAcceptError', undefined, () => onAcceptError.call(h, err, extra))
         return
+      }
       case EV_EXECUTE: {
         const tasks = this.#tasks
         this.#tasks = []
@@ -609,7 +684,7 @@ export class Reactor implements ConnSink {
       return
     }
     try {
-      onError.call(this.#handler, err, conn)
+      onError.call(this.#handler, conn, err)
     } catch (fatal) {
       // An error handler that throws must not take the process down with it (nor loop back
       // into itself): both errors go to the logger and the engine goes on.
@@ -617,4 +692,9 @@ export class Reactor implements ConnSink {
       log(this.#logger, 'error', `the exception from ${where}`, err)
     }
   }
+}
+
+/** `address:port` (or the path) of a dial target, for messages. */
+function describe(target: ConnectionErrorDetails): string {
+  return target.port === undefined ? (target.address ?? '') : `${target.address}:${target.port}`
 }

@@ -132,7 +132,7 @@ test('item 9: Infinity, NaN and huge numbers as durations are refused with ERR_I
   const engine = await serve('tcp://127.0.0.1:0', {
     onOpen: (c) => void (conn = c),
     onTick: () => Infinity,
-    onError: (err) => void errors.push(err),
+    onError: (_conn, err) => void errors.push(err),
   }, { ticker: true })
   const s = await connect(engine.port)
   await until(() => conn !== undefined && errors.length > 0)
@@ -239,7 +239,7 @@ test('item 17: sendTo checks the port and the address, inside a batch too', asyn
     onTraffic(conn) {
       for (const [address, port] of [['127.0.0.1', 65536], ['127.0.0.1', -1], ['127.0.0.1', 1.5], ['not an ip', 9], ['127.0.0.1', NaN]] as const) {
         try {
-          conn.sendTo('x', address, port)
+          conn.sendTo({ family: 'IPv4', address, port }, 'x')
         } catch (err) {
           errors.push((err as { code: string }).code)
         }

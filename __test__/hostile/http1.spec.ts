@@ -20,7 +20,7 @@ async function server(maxHeaderSize?: number): Promise<{ engine: Engine; paths: 
         paths.push(req.path)
         conn.write(response({ body: `${req.method} ${req.path.length} ${req.body.byteLength}` }))
       },
-      onError(err, conn) {
+      onError(conn, err) {
         errors.push((err as { code: string }).code)
         conn?.write(response({ status: 400, headers: { Connection: 'close' } }))
         conn?.close()
@@ -61,7 +61,7 @@ test('item 5: endless trailers are refused after maxHeaderSize, not buffered', a
       onTraffic(conn) {
         conn.write(response({ body: 'no' }))
       },
-      onError(err, conn) {
+      onError(conn, err) {
         errors.push((err as { code: string }).code)
         conn?.close()
       },

@@ -67,7 +67,7 @@ for (const loss of [0, 0.1]) {
     const payload = randomBytes(21, 1 << 20)
     let offset = 0
     let conn: Conn | undefined
-    // Write as the send window allows: write() → false, then onWritable.
+    // Write as the send window allows: write() → false, then onWritability true.
     const pump = () => {
       while (conn !== undefined && offset < payload.length) {
         const ok = conn.write(payload.subarray(offset, offset + 4096))
@@ -82,7 +82,9 @@ for (const loss of [0, 0.1]) {
           got.push(Buffer.from(data))
           received += data.length
         },
-        onWritable: pump,
+        onWritability: (_conn, writable) => {
+          if (writable) pump()
+        },
       },
       // kcp-go delivers a byte stream (it cuts writes at the MSS): stream mode on our side too.
       { kcp: { ...fast, stream: true } },

@@ -32,7 +32,19 @@ pub enum FrameError {
 }
 
 impl FrameError {
-    /// Node-style code.
+    /// Every code [`FrameError::code`] can give.
+    pub const CODES: &'static [&'static str] = &[
+        "ERR_FRAME_TOO_LONG",
+        "ERR_FRAME_CORRUPT",
+        "ERR_PROXY_PROTOCOL",
+        "ERR_HTTP_PARSE",
+        "ERR_HTTP_HEADER_TOO_LARGE",
+        "ERR_HTTP_BODY_TOO_LARGE",
+        "ERR_FRAME_UNENCODABLE",
+        "ERR_INVALID_ARG_VALUE",
+    ];
+
+    /// Node-style code (one of [`FrameError::CODES`]).
     pub fn code(&self) -> &'static str {
         match self {
             FrameError::TooLong { .. } => "ERR_FRAME_TOO_LONG",

@@ -676,6 +676,13 @@ impl Encoder for Http1Codec {
 #[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fault_codes_are_listed() {
+        for (code, _) in [parse_error("x"), too_large_head("x"), too_large_body(1)] {
+            assert!(FrameError::CODES.contains(&code), "{code}");
+        }
+    }
     use crate::decode_all;
 
     /// Method, target, header count and body of a descriptor.

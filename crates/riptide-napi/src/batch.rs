@@ -3,58 +3,72 @@
 //!
 //! `meta` (an `Int32Array`) holds [`STRIDE`] ints per event:
 //! `[kind, slot, generation, offset, length, extra]`; `offset`/`length` locate the event's bytes
-//! in `arena` (a `Uint8Array`). Kinds and `extra`:
-//! - [`OPEN`]: bytes are the peer IP as text, `extra` the peer port;
-//! - [`DATA`]: bytes are the payload;
-//! - [`CLOSE`]: bytes are the error code (`ECONNRESET`...), empty for an orderly close;
-//! - [`TICK`]: the ticker is due (JS answers with the next delay);
-//! - [`DATAGRAM`]: a datagram without a session: `slot` is the UDP socket index, `generation`
-//!   the length of the peer IP text that starts the bytes, `length` the payload after it,
-//!   `extra` the peer port.
-//! - [`EXECUTE`]: run the functions JS queued with `engine.execute`;
-//! - [`WRITABILITY`], [`WRITE_DONE`], [`END`], [`IDLE`], [`TIMER`], [`ACCEPT_ERROR`]: flow
-//!   control and time (see each constant);
-//! - [`SHUTDOWN`]: the engine has stopped; always last. `generation` is the number of
-//!   connections drained by a graceful stop, `extra` the number reset.
+//! in `arena` (a `Uint8Array`). Each kind's constant says what its fields mean.
 //!
-//! The layout is mirrored in `lib/boundary.ts`.
+//! This file is the one definition of the layout: the constants are exported to JS
+//! (`#[napi]`), and `lib/boundary.ts` takes them from the binding.
 
 use crate::raw::SharedArray;
 use napi::sys;
+use napi_derive::napi;
 use riptide::{ConnId, Conns, Error, EventHandler, PeerAddr};
 use std::io::Write;
 
 /// Ints per event in `meta`.
-pub const STRIDE: usize = 6;
-/// A connection was accepted.
-pub const OPEN: i32 = 1;
-/// Bytes arrived.
-pub const DATA: i32 = 2;
-/// A connection closed.
-pub const CLOSE: i32 = 3;
-/// The engine stopped.
-pub const SHUTDOWN: i32 = 4;
-/// The ticker is due.
-pub const TICK: i32 = 5;
-/// A datagram without a session.
-pub const DATAGRAM: i32 = 6;
+#[napi]
+pub const STRIDE: u32 = 6;
+/// Ints per event, as an index step.
+const STRIDE_LEN: usize = STRIDE as usize;
+/// A connection was accepted (or a UDP session began, or a dial connected): bytes are the
+/// peer IP text (empty for Unix sockets), `extra` the peer port plus `(socket + 1) << 16`
+/// for a UDP session on UDP socket `socket`.
+#[napi]
+pub const EV_OPEN: i32 = 1;
+/// Bytes arrived: bytes are the payload.
+#[napi]
+pub const EV_DATA: i32 = 2;
+/// A connection closed: bytes are the error code (`ECONNRESET`...), empty for an orderly
+/// close; `extra` is the OS error number when the OS gave one, else 0.
+#[napi]
+pub const EV_CLOSE: i32 = 3;
+/// The engine stopped; always the last event. `generation` is the number of connections
+/// drained by a graceful stop, `extra` the number reset.
+#[napi]
+pub const EV_SHUTDOWN: i32 = 4;
+/// The ticker is due (JS answers with the next delay).
+#[napi]
+pub const EV_TICK: i32 = 5;
+/// A datagram without a session: `slot` is the UDP socket index, `generation` the length of
+/// the peer IP text that starts the bytes, `length` the payload after it, `extra` the peer
+/// port.
+#[napi]
+pub const EV_DATAGRAM: i32 = 6;
 /// JS asked to run queued functions on the reactor (`engine.execute`).
-pub const EXECUTE: i32 = 7;
+#[napi]
+pub const EV_EXECUTE: i32 = 7;
 /// The connection crossed a water mark: `extra` 1 writable again, 0 unwritable.
-pub const WRITABILITY: i32 = 8;
+#[napi]
+pub const EV_WRITABILITY: i32 = 8;
 /// A write marker completed: `extra` is the token; bytes are an error code, empty on success.
-pub const WRITE_DONE: i32 = 9;
+#[napi]
+pub const EV_WRITE_DONE: i32 = 9;
 /// The peer half-closed a half-open connection.
-pub const END: i32 = 10;
+#[napi]
+pub const EV_END: i32 = 10;
 /// The connection was idle: `extra` 0 read, 1 write, 2 all.
-pub const IDLE: i32 = 11;
+#[napi]
+pub const EV_IDLE: i32 = 11;
 /// A connection timer fired: `extra` is the token.
-pub const TIMER: i32 = 12;
-/// Accepting paused for lack of resources: bytes are the code, `extra` the running count.
-pub const ACCEPT_ERROR: i32 = 13;
+#[napi]
+pub const EV_TIMER: i32 = 12;
+/// Accepting paused for lack of resources: bytes are the code, `extra` the running count,
+/// `generation` the OS error number (0 when none).
+#[napi]
+pub const EV_ACCEPT_ERROR: i32 = 13;
 /// The codec rejected input or a write (the connection goes on): bytes are the code, then
 /// `\0`, then the message.
-pub const ERROR: i32 = 14;
+#[napi]
+pub const EV_ERROR: i32 = 14;
 
 /// Events collected for the next JS call. Written only while no JS runs.
 pub struct Batch {
@@ -72,7 +86,7 @@ impl Batch {
             env,
             meta: SharedArray::new(
                 env,
-                events * STRIDE * 4,
+                events * STRIDE_LEN * 4,
                 sys::TypedarrayType::int32_array,
                 4,
             )?,
@@ -118,9 +132,9 @@ impl Batch {
     /// descriptor's length field says (the kinds define it).
     fn push_parts(&mut self, kind: i32, id: ConnId, parts: &[&[u8]], length: usize, extra: i32) {
         let total: usize = parts.iter().map(|p| p.len()).sum();
-        if (self.count + 1) * STRIDE * 4 > self.meta.len() {
+        if (self.count + 1) * STRIDE_LEN * 4 > self.meta.len() {
             let len = self.meta.len() * 2;
-            let keep = self.count * STRIDE * 4;
+            let keep = self.count * STRIDE_LEN * 4;
             grow(
                 self.env,
                 &mut self.meta,
@@ -141,16 +155,20 @@ impl Batch {
                 1,
             );
         }
-        // SAFETY: no JS runs while the reactor fills a batch.
+        // SAFETY: no JS runs while the reactor fills a batch, so nothing else reads or writes
+        // the arena while this slice lives; it is attached (untransferable in JS, and `clear`
+        // replaced it after the last JS call had it detached) and holds `used + total` bytes.
         let arena = unsafe { self.arena.bytes() };
         let mut at = self.used;
         for p in parts {
             arena[at..at + p.len()].copy_from_slice(p);
             at += p.len();
         }
+        // SAFETY: as for the arena: no JS runs while the batch is filled, and `meta` holds
+        // room for this event (grown above).
         let meta = unsafe { self.meta.ints() };
-        let at = self.count * STRIDE;
-        meta[at..at + STRIDE].copy_from_slice(&[
+        let at = self.count * STRIDE_LEN;
+        meta[at..at + STRIDE_LEN].copy_from_slice(&[
             kind,
             id.slot as i32,
             id.generation as i32,
@@ -204,7 +222,7 @@ impl EventHandler for Batch {
             Err(_) => return,
         };
         let udp = conns.udp_socket(id).map_or(0, |s| (s as i32 + 1) << 16);
-        self.push(OPEN, id, &text[..n], i32::from(port) | udp);
+        self.push(EV_OPEN, id, &text[..n], i32::from(port) | udp);
     }
 
     fn on_datagram(
@@ -221,7 +239,7 @@ impl EventHandler for Batch {
             generation: n as u32,
         };
         self.push_parts(
-            DATAGRAM,
+            EV_DATAGRAM,
             id,
             &[&text[..n], data],
             data.len(),
@@ -230,32 +248,33 @@ impl EventHandler for Batch {
     }
 
     fn on_traffic(&mut self, _: &mut Conns, id: ConnId, data: &[u8]) {
-        self.push(DATA, id, data, 0);
+        self.push(EV_DATA, id, data, 0);
     }
 
     fn on_close(&mut self, _: &mut Conns, id: ConnId, err: Option<&Error>) {
         let code = err.map(|e| e.code()).unwrap_or("");
-        self.push(CLOSE, id, code.as_bytes(), 0);
+        let errno = err.and_then(Error::raw_os_error).unwrap_or(0);
+        self.push(EV_CLOSE, id, code.as_bytes(), errno);
     }
 
     fn on_error(&mut self, _: &mut Conns, id: ConnId, err: &Error) {
         let msg = err.to_string();
         let code = err.code().as_bytes();
         let len = code.len() + 1 + msg.len();
-        self.push_parts(ERROR, id, &[code, b"\0", msg.as_bytes()], len, 0);
+        self.push_parts(EV_ERROR, id, &[code, b"\0", msg.as_bytes()], len, 0);
     }
 
     fn on_writability(&mut self, _: &mut Conns, id: ConnId, writable: bool) {
-        self.push(WRITABILITY, id, &[], i32::from(writable));
+        self.push(EV_WRITABILITY, id, &[], i32::from(writable));
     }
 
     fn on_write_done(&mut self, _: &mut Conns, id: ConnId, token: u64, err: Option<&Error>) {
         let code = err.map(|e| e.code()).unwrap_or("");
-        self.push(WRITE_DONE, id, code.as_bytes(), token as i32);
+        self.push(EV_WRITE_DONE, id, code.as_bytes(), token as i32);
     }
 
     fn on_end(&mut self, _: &mut Conns, id: ConnId) {
-        self.push(END, id, &[], 0);
+        self.push(EV_END, id, &[], 0);
     }
 
     fn on_idle(&mut self, _: &mut Conns, id: ConnId, kind: riptide::IdleKind) {
@@ -264,11 +283,11 @@ impl EventHandler for Batch {
             riptide::IdleKind::Write => 1,
             riptide::IdleKind::All => 2,
         };
-        self.push(IDLE, id, &[], k);
+        self.push(EV_IDLE, id, &[], k);
     }
 
     fn on_timer(&mut self, _: &mut Conns, id: ConnId, token: u64) {
-        self.push(TIMER, id, &[], token as i32);
+        self.push(EV_TIMER, id, &[], token as i32);
     }
 
     fn on_accept_error(&mut self, err: &Error, count: u64) {
@@ -277,7 +296,7 @@ impl EventHandler for Batch {
             generation: 0,
         };
         self.push(
-            ACCEPT_ERROR,
+            EV_ACCEPT_ERROR,
             id,
             err.code().as_bytes(),
             count.min(i32::MAX as u64) as i32,
@@ -287,7 +306,7 @@ impl EventHandler for Batch {
     /// JS decides the next delay (`scheduleTick`), so the reactor's own ticker stops here.
     fn on_tick(&mut self, _: &mut Conns) -> Option<std::time::Duration> {
         self.push(
-            TICK,
+            EV_TICK,
             ConnId {
                 slot: 0,
                 generation: 0,

@@ -45,6 +45,9 @@ pub fn install(env: sys::napi_env, callback: sys::napi_value) -> napi::Result<()
     });
     let mut name = ptr::null_mut();
     let mut tsfn = ptr::null_mut();
+    // SAFETY: on the env's JS thread (a `#[napi]` call) with `callback` a function of the
+    // current scope. The context is a leaked `Arc<Sink>` reference that `finalize` takes back
+    // exactly once; `call_js` only borrows it, and runs before `finalize` by Node-API's rules.
     unsafe {
         sys::napi_create_string_utf8(env, c"riptide.completions".as_ptr(), 19, &mut name);
         let context = Arc::into_raw(sink.clone()) as *mut c_void;
@@ -78,6 +81,8 @@ pub fn set_ref(env: sys::napi_env, keep_alive: bool) {
         if let Some(sink) = s.borrow().as_ref() {
             let state = sink.state.lock().unwrap_or_else(|p| p.into_inner());
             if !state.closed {
+                // SAFETY: the tsfn is live (not `closed`: its finalizer has not run) and we are
+                // on the JS thread that created it, as `napi_(un)ref_threadsafe_function` needs.
                 unsafe {
                     if keep_alive {
                         sys::napi_ref_threadsafe_function(env, state.tsfn);
@@ -105,6 +110,8 @@ pub fn completion_for(token: f64) -> Option<Completion> {
         let was_empty = state.queue.is_empty();
         state.queue.push((token, result.err().map(|e| e.code())));
         if was_empty {
+            // SAFETY: the tsfn is live (not `closed`, checked under the same lock the
+            // finalizer takes), and Node-API allows calling it from any thread.
             unsafe {
                 sys::napi_call_threadsafe_function(
                     state.tsfn,
@@ -126,8 +133,13 @@ unsafe extern "C" fn call_js(
     if env.is_null() {
         return;
     }
+    // SAFETY: `context` is the `Arc<Sink>` leaked in `install`, released only by `finalize`,
+    // which Node-API runs after the last `call_js`.
     let sink = unsafe { &*(context as *const Sink) };
     let items = std::mem::take(&mut sink.state.lock().unwrap_or_else(|p| p.into_inner()).queue);
+    // SAFETY: Node-API calls this on the JS thread with a live `env` (checked non-null above)
+    // inside a handle scope; every out-pointer is a valid local, and each string pointer
+    // comes with its length.
     unsafe {
         let mut array = ptr::null_mut();
         sys::napi_create_array_with_length(env, items.len() * 2, &mut array);
@@ -154,6 +166,8 @@ unsafe extern "C" fn call_js(
 
 /// The thread-safe function is gone (env teardown): stop using it.
 unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    // SAFETY: `data` is the reference `install` leaked with `Arc::into_raw`; Node-API runs the
+    // finalizer once, so it is taken back exactly once.
     let sink = unsafe { Arc::from_raw(data as *const Sink) };
     sink.state.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
     SINK.with(|s| {

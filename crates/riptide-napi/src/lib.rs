@@ -4,6 +4,7 @@
 //! TypeScript API in `index.ts` is built over the `NativeEngine` class exported here.
 
 #![cfg(unix)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod batch;
 mod codec;
@@ -35,7 +36,8 @@ use std::time::Duration;
 #[napi(object)]
 pub struct NativeOptions {
     pub event_budget: u32,
-    pub read_buffer_size: u32,
+    /// Bytes per stream read (`readBufferCap`).
+    pub read_buffer_cap: u32,
     pub read_budget: u32,
     pub write_buffer_cap: u32,
     pub no_delay: bool,
@@ -85,7 +87,7 @@ impl NativeOptions {
         let ms = |n: u32| (n > 0).then(|| Duration::from_millis(u64::from(n)));
         ReactorConfig {
             event_budget: self.event_budget.max(1) as usize,
-            read_buffer_cap: self.read_buffer_size.max(1) as usize,
+            read_buffer_cap: self.read_buffer_cap.max(1) as usize,
             read_budget: self.read_budget as usize,
             write_buffer_cap: self.write_buffer_cap as usize,
             socket: SocketOptions {
@@ -154,7 +156,7 @@ pub struct NativeTlv {
 
 /// What a connection's PROXY protocol header said.
 #[napi(object)]
-pub struct NativeProxyInfo {
+pub struct NativeProxyHeader {
     pub source: Option<NativeAddress>,
     pub destination: Option<NativeAddress>,
     pub tlvs: Vec<NativeTlv>,
@@ -170,30 +172,49 @@ pub struct NativeStats {
     pub events: f64,
 }
 
-/// A connection's peer, for a `Conn` made after its open event.
+/// A connection's peer, for a `Conn` made after its open event or for the target of a dial.
 #[napi(object)]
 pub struct NativePeer {
-    pub address: String,
-    pub port: u32,
+    /// The peer's address.
+    pub addr: NativeAddress,
     /// The UDP listener socket of a UDP session.
     pub udp_socket: Option<u32>,
 }
 
-/// A bound or connected address.
+/// A bound or connected address (riptide's `PeerAddr`): an IP and port, or a Unix socket
+/// path in `address` (port 0).
 #[napi(object)]
 pub struct NativeAddress {
+    #[napi(ts_type = "'IPv4' | 'IPv6' | 'unix'")]
+    pub family: String,
     pub address: String,
     pub port: u32,
 }
 
 impl From<PeerAddr> for NativeAddress {
     fn from(a: PeerAddr) -> Self {
+        let family = match &a {
+            PeerAddr::Inet(std::net::SocketAddr::V4(_)) => "IPv4",
+            PeerAddr::Inet(std::net::SocketAddr::V6(_)) => "IPv6",
+            PeerAddr::Unix(_) => "unix",
+        };
         let (address, port) = a.host_port();
         NativeAddress {
+            family: family.into(),
             address,
             port: u32::from(port),
         }
     }
+}
+
+/// Every `ERR_*` code the engine can report (`riptide::Error::CODES`); OS errors come as
+/// errno names (`ECONNRESET`...) besides these. The TS layer has an error class for each.
+#[napi]
+pub fn error_codes() -> Vec<String> {
+    riptide::Error::CODES
+        .iter()
+        .map(|c| c.to_string())
+        .collect()
 }
 
 /// The JS result of a call into the reactor: its value, its error thrown with a code, or
@@ -223,6 +244,8 @@ impl From<ConnId> for NativeConnId {
 fn throw(env: &Env, err: riptide::Error) -> Error {
     let code = std::ffi::CString::new(err.code()).unwrap_or_default();
     let msg = std::ffi::CString::new(err.to_string()).unwrap_or_default();
+    // SAFETY: `env` is the live env of the current call (we are on its JS thread), and both
+    // strings are NUL-terminated and outlive the call, which copies them.
     unsafe { sys::napi_throw_error(env.raw(), code.as_ptr(), msg.as_ptr()) };
     Error::new(Status::PendingException, "")
 }
@@ -624,14 +647,14 @@ impl NativeEngine {
 
     /// The PROXY protocol header the connection arrived with (none without one).
     #[napi]
-    pub fn proxy_info(
+    pub fn proxy_header(
         &self,
         env: Env,
         slot: u32,
         generation: u32,
-    ) -> Result<Option<NativeProxyInfo>> {
+    ) -> Result<Option<NativeProxyHeader>> {
         self.on_conn(&env, slot, generation, |r, id| {
-            Ok(r.conns().proxy_header(id)?.map(|h| NativeProxyInfo {
+            Ok(r.conns().proxy_header(id)?.map(|h| NativeProxyHeader {
                 source: h.source.map(|a| PeerAddr::Inet(a).into()),
                 destination: h.destination.map(|a| PeerAddr::Inet(a).into()),
                 tlvs: h
@@ -667,20 +690,15 @@ impl NativeEngine {
             .map(Into::into)
     }
 
-    /// The peer of a connection JS has not seen yet (it was opened without an `onOpen`
-    /// handler, so no `Conn` was made): its address, port and UDP listener socket.
+    /// The peer of a connection: of one JS has not seen yet (it was opened without an
+    /// `onOpen` handler, so no `Conn` was made), or the target of a dial. With its UDP
+    /// listener socket, for a UDP session.
     #[napi]
     pub fn peer(&self, env: Env, slot: u32, generation: u32) -> Result<NativePeer> {
         self.on_conn(&env, slot, generation, |r, id| {
             let conns = r.conns();
-            // As in the open event: Unix peers are usually unnamed, an empty address.
-            let (address, port) = match conns.peer_addr(id)? {
-                PeerAddr::Inet(a) => (a.ip().to_string(), u32::from(a.port())),
-                PeerAddr::Unix(_) => (String::new(), 0),
-            };
             Ok(NativePeer {
-                address,
-                port,
+                addr: conns.peer_addr(id)?.into(),
                 udp_socket: conns.udp_socket(id).map(|s| s as u32),
             })
         })

@@ -24,6 +24,8 @@ impl Ref {
     pub fn new(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Ref> {
         let mut r = ptr::null_mut();
         check(
+            // SAFETY: called on the env's JS thread with a value of the current handle scope; `r`
+            // is a valid out-pointer.
             unsafe { sys::napi_create_reference(env, value, 1, &mut r) },
             "napi_create_reference",
         )?;
@@ -33,12 +35,16 @@ impl Ref {
     /// The referenced value, valid in the current handle scope.
     pub fn get(&self, env: sys::napi_env) -> sys::napi_value {
         let mut v = ptr::null_mut();
+        // SAFETY: the reference is live (only `delete`, which consumes `self`, releases it) and
+        // we are on its env's JS thread; `v` is a valid out-pointer.
         unsafe { sys::napi_get_reference_value(env, self.0, &mut v) };
         v
     }
 
     /// Releases the reference. Must run on the JS thread while the env lives.
     pub fn delete(self, env: sys::napi_env) {
+        // SAFETY: `self` is consumed, so the reference is deleted exactly once, on its env's
+        // JS thread (the caller's contract).
         unsafe { sys::napi_delete_reference(env, self.0) };
     }
 }
@@ -63,11 +69,14 @@ impl SharedArray {
         let mut data = ptr::null_mut();
         let mut ab = ptr::null_mut();
         check(
+            // SAFETY: on the env's JS thread; `data` and `ab` are valid out-pointers.
             unsafe { sys::napi_create_arraybuffer(env, len, &mut data, &mut ab) },
             "napi_create_arraybuffer",
         )?;
         let mut view = ptr::null_mut();
         check(
+            // SAFETY: `ab` was just created with `len` bytes, and `len / elem` elements of `elem`
+            // bytes at offset 0 fit in it.
             unsafe { sys::napi_create_typedarray(env, kind, len / elem, ab, 0, &mut view) },
             "napi_create_typedarray",
         )?;
@@ -83,6 +92,8 @@ impl SharedArray {
         let (mut kind, mut count, mut data, mut ab, mut offset) =
             (0, 0, ptr::null_mut(), ptr::null_mut(), 0);
         check(
+            // SAFETY: on the env's JS thread with a value of the current handle scope; every
+            // out-pointer is valid (napi-rs typed the argument as a typed array).
             unsafe {
                 sys::napi_get_typedarray_info(
                     env,
@@ -114,6 +125,8 @@ impl SharedArray {
         let (mut kind, mut count, mut data, mut ab, mut offset) =
             (0, 0, ptr::null_mut(), ptr::null_mut(), 0);
         let mut detached = true;
+        // SAFETY: on the env's JS thread; the view is live (held by `self.view`) and every
+        // out-pointer is valid.
         let ok = unsafe {
             sys::napi_get_typedarray_info(
                 env,
@@ -139,6 +152,9 @@ impl SharedArray {
     /// # Safety
     /// No JS code may run while the slice is alive (JS may write the same memory).
     pub unsafe fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: `data` points at `len` bytes of an ArrayBuffer that `self.view` keeps alive
+        // (V8 does not move backing stores); the caller guarantees no JS runs, so nothing else
+        // touches them while the slice lives, and `&mut self` rules out a second Rust slice.
         unsafe { std::slice::from_raw_parts_mut(self.data, self.len) }
     }
 
@@ -147,6 +163,8 @@ impl SharedArray {
     /// # Safety
     /// As for [`SharedArray::bytes`].
     pub unsafe fn ints(&mut self) -> &mut [i32] {
+        // SAFETY: as in `bytes`; an `Int32Array`'s data is 4-byte aligned and holds
+        // `len / 4` ints.
         unsafe { std::slice::from_raw_parts_mut(self.data.cast(), self.len / 4) }
     }
 

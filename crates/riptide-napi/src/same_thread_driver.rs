@@ -7,7 +7,7 @@
 //! Re-entrancy rule: Rust state lives in `RefCell`s that are never borrowed while JS runs, so
 //! JS may call back into the engine (write, close, stop) from any callback.
 
-use crate::batch::{Batch, EXECUTE, SHUTDOWN};
+use crate::batch::{Batch, EV_EXECUTE, EV_SHUTDOWN};
 use crate::raw::{check, Ref};
 use crate::staged::Staged;
 use crate::uv::{self, Uv};
@@ -99,21 +99,25 @@ impl Driver {
         })?;
         let mut loop_ = ptr::null_mut();
         check(
+            // SAFETY: `env` is the calling JS thread's live env; `loop_` is a valid out-pointer.
             unsafe { sys::napi_get_uv_event_loop(env, &mut loop_) },
             "napi_get_uv_event_loop",
         )?;
         let mut resource = ptr::null_mut();
         check(
+            // SAFETY: as above, on the env's JS thread with a valid out-pointer.
             unsafe { sys::napi_create_object(env, &mut resource) },
             "napi_create_object",
         )?;
         let mut name = ptr::null_mut();
         check(
+            // SAFETY: as above; the literal has the 7 bytes given.
             unsafe { sys::napi_create_string_utf8(env, c"riptide".as_ptr(), 7, &mut name) },
             "napi_create_string_utf8",
         )?;
         let mut async_context = ptr::null_mut();
         check(
+            // SAFETY: as above; `resource` and `name` are values of the current handle scope.
             unsafe { sys::napi_async_init(env, resource, name, &mut async_context) },
             "napi_async_init",
         )?;
@@ -126,10 +130,15 @@ impl Driver {
             reactor,
         };
         let fd = live.reactor.as_raw_fd();
+        // SAFETY: `loop_` is this thread's live loop (from Node-API above) and `fd` the
+        // reactor's open poll descriptor, which `live` keeps open until `release`.
         let poll = unsafe { uv.poll_new(loop_.cast(), fd) }.map_err(napi::Error::from_reason)?;
+        // SAFETY: `loop_` is this thread's live loop.
         let timer = match unsafe { uv.timer_new(loop_.cast()) } {
             Ok(t) => t,
             Err(e) => {
+                // SAFETY: `poll` is an initialised handle no one else knows; `free_only` frees
+                // it once libuv is done with it.
                 unsafe { (uv.close)(poll, free_only) };
                 return Err(napi::Error::from_reason(e));
             }
@@ -155,10 +164,14 @@ impl Driver {
         });
         // Each handle holds a reference to the driver until its close callback.
         for h in [poll, timer] {
+            // SAFETY: `h` is an initialised handle of this thread's loop; the leaked `Rc` is
+            // taken back exactly once, by `on_closed`.
             unsafe { (uv.set_data)(h, Rc::into_raw(driver.clone()) as *mut c_void) };
         }
         // The poll handle decides whether the engine keeps the process alive; the timer never does.
+        // SAFETY: `timer` is an initialised handle of this thread's loop.
         unsafe { (uv.unref)(timer) };
+        // SAFETY: `poll` is initialised and its data points at the driver `on_poll` expects.
         let rc = unsafe { (uv.poll_start)(poll, uv::UV_READABLE, on_poll) };
         if rc != 0 {
             let err = uv.error(rc);
@@ -168,6 +181,8 @@ impl Driver {
         let mut hook = ptr::null_mut();
         let arg = Rc::into_raw(driver.clone()) as *mut c_void;
         check(
+            // SAFETY: on the env's JS thread; `arg` is a leaked `Rc<Driver>` that is taken back
+            // once: by `stop_now` or `on_closed`, whichever removes the hook.
             unsafe { sys::napi_add_async_cleanup_hook(env, Some(on_env_teardown), arg, &mut hook) },
             "napi_add_async_cleanup_hook",
         )?;
@@ -213,6 +228,8 @@ impl Driver {
     /// Keeps the process alive while running (`true`, the default) or not, like `net.Server`.
     pub fn set_ref(&self, keep_alive: bool) {
         if self.running() {
+            // SAFETY: while running, `poll` is an open handle of this thread's loop (`release`
+            // closes it only after `live` is taken), and we are on that thread.
             unsafe {
                 if keep_alive {
                     (self.uv.ref_)(self.poll)
@@ -270,6 +287,8 @@ impl Driver {
         c.wakes += 1;
         self.counters.set(c);
         let mut handle_scope = ptr::null_mut();
+        // SAFETY: libuv calls us on the env's JS thread, outside any JS frame; the scope is
+        // closed below on every path (panics are caught in between).
         unsafe { sys::napi_open_handle_scope(env, &mut handle_scope) };
         let scope_parts = self
             .live
@@ -278,6 +297,9 @@ impl Driver {
             .map(|l| (l.resource.get(env), l.async_context));
         if let Some((resource, async_context)) = scope_parts {
             let mut callback_scope = ptr::null_mut();
+            // SAFETY: inside the handle scope just opened; `resource` and `async_context` are
+            // live until `release`, which cannot run before this scope closes (a stop inside
+            // the batch is deferred), and the scope is closed below on every path.
             unsafe {
                 sys::napi_open_callback_scope(env, resource, async_context, &mut callback_scope)
             };
@@ -286,8 +308,10 @@ impl Driver {
             }
             // Closing the callback scope runs queued microtasks and nextTicks, as after any
             // Node callback.
+            // SAFETY: the callback scope opened above, closed once, innermost first.
             unsafe { sys::napi_close_callback_scope(env, callback_scope) };
         }
+        // SAFETY: the handle scope opened above, closed once, after the callback scope.
         unsafe { sys::napi_close_handle_scope(env, handle_scope) };
     }
 
@@ -326,7 +350,7 @@ impl Driver {
                     let _ = live.reactor.turn(&mut live.batch, Some(Duration::ZERO));
                     if self.execute_requested.replace(false) {
                         live.batch.push(
-                            EXECUTE,
+                            EV_EXECUTE,
                             ConnId {
                                 slot: 0,
                                 generation: 0,
@@ -378,6 +402,8 @@ impl Driver {
             Some(live) => live.reactor.next_deadline(),
             None => return,
         };
+        // SAFETY: `live` is set, so `timer` is an open handle of this thread's loop, and its
+        // data points at the driver `on_timer` expects.
         unsafe {
             match deadline {
                 Some(at) => {
@@ -407,6 +433,9 @@ impl Driver {
         c.js_calls += 1;
         c.events += count as u64;
         self.counters.set(c);
+        // SAFETY: on the JS thread inside the handle and callback scopes of `on_ready` (or of
+        // the `#[napi]` call that stopped the engine); `func`, `meta` and `arena` are values of
+        // this scope and every out-pointer is a valid local.
         unsafe {
             let mut args = [ptr::null_mut(), meta, arena];
             sys::napi_create_int32(env, count as i32, &mut args[0]);
@@ -447,12 +476,15 @@ impl Driver {
                 generation: drained as u32,
             };
             live.batch
-                .push(SHUTDOWN, counts, &[], (reset + open) as i32);
+                .push(EV_SHUTDOWN, counts, &[], (reset + open) as i32);
         }
         self.deliver();
         self.release();
         let hook = self.cleanup_hook.replace(ptr::null_mut());
         if !hook.is_null() {
+            // SAFETY: `hook` is the live cleanup hook (taken out of the cell, so removed once);
+            // its `Rc` reference, leaked in `start`, is released here and nowhere else, and the
+            // caller holds another, so the driver outlives this call.
             unsafe {
                 sys::napi_remove_async_cleanup_hook(hook);
                 // The hook's own reference to this driver.
@@ -476,6 +508,8 @@ impl Driver {
         live.staged.delete(env);
         live.dispatch.delete(env);
         live.resource.delete(env);
+        // SAFETY: `live` was just taken, so this runs once: the async context is destroyed
+        // once, and both handles are stopped and closed once; `on_closed` frees them.
         unsafe {
             sys::napi_async_destroy(env, live.async_context);
             (self.uv.poll_stop)(self.poll);
@@ -492,11 +526,14 @@ impl Driver {
 /// `handle` is one of a live driver's handles (its data holds an `Rc` until `on_closed`).
 unsafe fn driver_of<'a>(handle: uv::Handle) -> &'a Driver {
     let uv = uv::uv().expect("libuv resolved at start");
+    // SAFETY: the caller guarantees a live handle, whose data is the `Rc<Driver>` leaked in
+    // `start`; it is dropped only in `on_closed`, which libuv runs after this callback.
     unsafe { &*((uv.get_data)(handle) as *const Driver) }
 }
 
 /// libuv's poll callback. Panics must not unwind into C.
 unsafe extern "C" fn on_poll(handle: uv::Handle, _status: c_int, _events: c_int) {
+    // SAFETY: libuv passes one of the handles `start` set up, open until `on_closed`.
     let driver = unsafe { driver_of(handle) };
     if catch_unwind(AssertUnwindSafe(|| driver.on_ready())).is_err() {
         eprintln!("riptide: internal panic in the reactor driver; the engine keeps running");
@@ -505,11 +542,13 @@ unsafe extern "C" fn on_poll(handle: uv::Handle, _status: c_int, _events: c_int)
 
 /// libuv's timer callback: the reactor's deadline passed.
 unsafe extern "C" fn on_timer(handle: uv::Handle) {
+    // SAFETY: the timer handle carries the same driver data as the poll handle.
     unsafe { on_poll(handle, 0, 0) }
 }
 
 /// Frees a handle that never got a driver.
 unsafe extern "C" fn free_only(handle: uv::Handle) {
+    // SAFETY: the handle came from `calloc` (`Uv::alloc`) and libuv is done with it.
     unsafe { libc::free(handle) };
 }
 
@@ -517,12 +556,18 @@ unsafe extern "C" fn free_only(handle: uv::Handle) {
 /// both handles are gone.
 unsafe extern "C" fn on_closed(handle: uv::Handle) {
     let uv = uv::uv().expect("libuv resolved at start");
+    // SAFETY: the handle's data is the `Rc` leaked for it in `start`; libuv calls this once
+    // per handle, so it is taken back once.
     let driver = unsafe { Rc::from_raw((uv.get_data)(handle) as *const Driver) };
+    // SAFETY: the handle came from `calloc` (`Uv::alloc`) and libuv is done with it.
     unsafe { libc::free(handle) };
     let left = driver.open_handles.get() - 1;
     driver.open_handles.set(left);
     if left == 0 && driver.tearing_down.get() {
         let hook = driver.cleanup_hook.replace(ptr::null_mut());
+        // SAFETY: during teardown the hook is still registered (`stop_now` did not run, else
+        // it would have taken it); removing it completes the teardown, and the hook's `Rc`
+        // reference is released once here while `driver` still holds one.
         unsafe {
             sys::napi_remove_async_cleanup_hook(hook);
             Rc::decrement_strong_count(Rc::as_ptr(&driver));
@@ -533,6 +578,8 @@ unsafe extern "C" fn on_closed(handle: uv::Handle) {
 /// The env (main thread exit or worker termination) is going away: stop without calling JS,
 /// and let Node wait until libuv has closed the handles.
 unsafe extern "C" fn on_env_teardown(_hook: sys::napi_async_cleanup_hook_handle, arg: *mut c_void) {
+    // SAFETY: `arg` is the `Rc<Driver>` leaked for the hook in `start`, released only after
+    // the hook is removed, which happens at the end of this teardown at the earliest.
     let driver = unsafe { &*(arg as *const Driver) };
     let _ = catch_unwind(AssertUnwindSafe(|| {
         driver.tearing_down.set(true);

@@ -1,29 +1,40 @@
 //! Writes and closes JS queued during a batch, in two arrays JS owns: `ops` (an `Int32Array`:
 //! `[count, op, slot, generation, offset, length, op, ...]`) and `data` (a `Uint8Array` holding
 //! the write payloads). Applying them natively after the batch costs no JS→native call per
-//! write. The layout is mirrored in `lib/boundary.ts`.
+//! write. This file is the one definition of the layout: the constants are exported to JS
+//! (`#[napi]`), and `lib/boundary.ts` takes them from the binding.
 
 use crate::raw::SharedArray;
 use napi::sys;
+use napi_derive::napi;
 use riptide::{ConnId, Conns};
 
 /// Ints per op after the leading count.
-pub const OP_STRIDE: usize = 5;
+#[napi]
+pub const OP_STRIDE: u32 = 5;
+/// Ints per op, as an index step.
+const OP_LEN: usize = OP_STRIDE as usize;
 /// Write `length` bytes at `offset` of `data`.
-pub const WRITE: i32 = 1;
+#[napi]
+pub const OP_WRITE: i32 = 1;
 /// Close after pending writes.
-pub const CLOSE: i32 = 2;
+#[napi]
+pub const OP_CLOSE: i32 = 2;
 /// Send a datagram: `slot` is the UDP socket, `generation` is `port << 8 | ip_len`, and the
 /// bytes at `offset` are the peer IP text followed by `length` payload bytes.
-pub const SEND_TO: i32 = 3;
-/// Report (`WRITE_DONE`) when everything written so far has reached the kernel: `offset` is
+#[napi]
+pub const OP_SEND_TO: i32 = 3;
+/// Report (`EV_WRITE_DONE`) when everything written so far has reached the kernel: `offset` is
 /// the token.
-pub const MARK: i32 = 4;
+#[napi]
+pub const OP_MARK: i32 = 4;
 /// JS told a producer to wait (its estimate of the batch's writes passed the high water
 /// mark): make sure a writable event follows.
-pub const EXPECT_DRAIN: i32 = 5;
+#[napi]
+pub const OP_EXPECT_DRAIN: i32 = 5;
 /// Keep `length` bytes at `offset` (what `onTraffic` did not consume) for the next delivery.
-pub const RETAIN: i32 = 6;
+#[napi]
+pub const OP_RETAIN: i32 = 6;
 
 /// The staging arrays JS shares with this engine.
 pub struct Staged {
@@ -55,27 +66,27 @@ impl Staged {
         // SAFETY: called between JS calls; JS never holds Rust references to these arrays,
         // and both are still attached (checked above).
         let (ops, data) = unsafe { (self.ops.ints(), self.data.bytes()) };
-        let count = (ops[0].max(0) as usize).min((ops.len() - 1) / OP_STRIDE);
+        let count = (ops[0].max(0) as usize).min((ops.len() - 1) / OP_LEN);
         // Each connection's writes of the batch leave in one syscall (codec frames included).
         conns.cork();
         let mut i = 0;
         while i < count {
-            let op = &ops[1 + i * OP_STRIDE..1 + (i + 1) * OP_STRIDE];
+            let op = &ops[1 + i * OP_LEN..1 + (i + 1) * OP_LEN];
             let id = ConnId {
                 slot: op[1] as u32,
                 generation: op[2] as u32,
             };
             i += 1;
             match op[0] {
-                WRITE => {
+                OP_WRITE => {
                     let start = op[3].max(0) as usize;
                     let mut end = start + op[4].max(0) as usize;
                     // Adjacent writes coalesce into one syscall, except where each write is
                     // one message (a codec's frame, a datagram, a KCP message).
                     let coalesce = !conns.keeps_boundaries(id);
                     while coalesce && i < count {
-                        let next = &ops[1 + i * OP_STRIDE..1 + (i + 1) * OP_STRIDE];
-                        if next[0] != WRITE
+                        let next = &ops[1 + i * OP_LEN..1 + (i + 1) * OP_LEN];
+                        if next[0] != OP_WRITE
                             || next[1] != op[1]
                             || next[2] != op[2]
                             || next[3] as usize != end
@@ -90,24 +101,24 @@ impl Staged {
                         conns.write_or_report(id, bytes);
                     }
                 }
-                CLOSE => {
+                OP_CLOSE => {
                     let _ = conns.close(id);
                 }
-                RETAIN => {
+                OP_RETAIN => {
                     let start = op[3].max(0) as usize;
                     if let Some(bytes) = data.get(start..start + op[4].max(0) as usize) {
                         let _ = conns.retain(id, bytes);
                     }
                 }
-                EXPECT_DRAIN => {
+                OP_EXPECT_DRAIN => {
                     let _ = conns.expect_drain(id);
                 }
-                MARK => {
+                OP_MARK => {
                     // A stale id: the write before it failed the same way, and the reactor
                     // reports the marker as closed when JS asks again; nothing to do here.
                     let _ = conns.mark(id, op[3] as u64);
                 }
-                SEND_TO => {
+                OP_SEND_TO => {
                     let ip_len = (op[2] & 0xff) as usize;
                     let port = (op[2] >> 8) as u16;
                     let start = op[3].max(0) as usize;

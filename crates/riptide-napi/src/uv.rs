@@ -42,16 +42,24 @@ pub struct Uv {
     strerror: unsafe extern "C" fn(c_int) -> *const std::ffi::c_char,
 }
 
+/// The host's function `name` as a `T`.
+///
+/// # Safety
+/// `T` must be a function pointer type with the symbol's real signature.
 unsafe fn sym<T: Copy>(name: &CStr) -> Option<T> {
-    // SAFETY: RTLD_DEFAULT searches the host process's global symbols; the caller asserts
-    // that `T` is the function's real signature.
+    // SAFETY: RTLD_DEFAULT searches the host process's global symbols; `name` is
+    // NUL-terminated.
     let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    // SAFETY: `p` is a non-null function address and the caller asserts that `T` is a
+    // pointer to that function's real signature (function pointers are pointer-sized).
     (!p.is_null()).then(|| unsafe { std::mem::transmute_copy::<*mut c_void, T>(&p) })
 }
 
 /// The host's libuv, or `None` when the process exports none.
 pub fn uv() -> Option<&'static Uv> {
     static UV: OnceLock<Option<Uv>> = OnceLock::new();
+    // SAFETY: each `T` below is the libuv function's signature as declared in uv.h (libuv 1.x,
+    // which every supported Node links); handles are opaque pointers and callbacks `extern "C"`.
     UV.get_or_init(|| unsafe {
         Some(Uv {
             handle_size: sym(c"uv_handle_size")?,
@@ -78,6 +86,8 @@ impl Uv {
     /// # Safety
     /// `loop_` must be the live loop of the calling thread and `fd` an open descriptor.
     pub unsafe fn poll_new(&self, loop_: *mut c_void, fd: c_int) -> Result<Handle, String> {
+        // SAFETY: `alloc` gives `uv_poll_init` a zeroed handle of `uv_handle_size(UV_POLL)`
+        // bytes; the caller guarantees `loop_` and `fd`.
         unsafe { self.alloc(UV_POLL, |h| (self.poll_init)(loop_, h, fd)) }
     }
 
@@ -86,6 +96,8 @@ impl Uv {
     /// # Safety
     /// `loop_` must be the live loop of the calling thread.
     pub unsafe fn timer_new(&self, loop_: *mut c_void) -> Result<Handle, String> {
+        // SAFETY: `alloc` gives `uv_timer_init` a zeroed handle of `uv_handle_size(UV_TIMER)`
+        // bytes; the caller guarantees `loop_`.
         unsafe { self.alloc(UV_TIMER, |h| (self.timer_init)(loop_, h)) }
     }
 
@@ -94,13 +106,16 @@ impl Uv {
         kind: c_int,
         init: impl FnOnce(Handle) -> c_int,
     ) -> Result<Handle, String> {
+        // SAFETY: `uv_handle_size` takes any handle type and only returns a size.
         let size = unsafe { (self.handle_size)(kind) };
+        // SAFETY: plain allocation; a null result is handled below.
         let handle = unsafe { libc::calloc(1, size) };
         if handle.is_null() {
             return Err("out of memory".into());
         }
         let rc = init(handle);
         if rc != 0 {
+            // SAFETY: `handle` came from `calloc` above and libuv did not take it (init failed).
             unsafe { libc::free(handle) };
             return Err(self.error(rc));
         }

@@ -19,26 +19,12 @@ pub trait Carrier {
 impl Carrier for mio::net::UdpSocket {
     fn send_datagram(&self, datagram: &[u8], peer: SocketAddr) -> io::Result<usize> {
         match self.send_to(datagram, peer) {
-            Err(e) if e.raw_os_error() == Some(libc_eisconn()) => self.send(datagram),
+            Err(e) if crate::platform::is_already_connected(&e) => self.send(datagram),
             other => other,
         }
     }
 
     fn recv_datagram(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.recv_from(buf)
-    }
-}
-
-/// `EISCONN` of the platform (BSD-derived systems return it for `sendto` on a connected
-/// socket).
-fn libc_eisconn() -> i32 {
-    if cfg!(any(
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd"
-    )) {
-        56
-    } else {
-        106
     }
 }

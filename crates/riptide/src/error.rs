@@ -62,7 +62,41 @@ impl Error {
         Error::Internal(text)
     }
 
-    /// The stable, Node-style code of this error (`ERR_*`, or the errno name for OS errors).
+    /// Every `ERR_*` code an [`Error`] can have, codec errors ([`riptide_codec::FrameError`])
+    /// included; [`Error::code`] gives one of these or, for an OS error, its errno name
+    /// (`ECONNRESET`, `EPIPE`...). The TypeScript API has an error class for each.
+    pub const CODES: &'static [&'static str] = &[
+        "ERR_INVALID_ADDRESS",
+        "ERR_ADDRESS_IN_USE",
+        "ERR_CONN_CLOSED",
+        "ERR_ENGINE_STOPPED",
+        "ERR_INVALID_ARG_VALUE",
+        "ERR_OUTBOUND_FULL",
+        "ERR_TOO_MANY_CONNECTIONS",
+        "ERR_MESSAGE_TOO_LARGE",
+        "ERR_KCP_DEAD_LINK",
+        "ERR_INTERNAL",
+        "ERR_FRAME_TOO_LONG",
+        "ERR_FRAME_CORRUPT",
+        "ERR_PROXY_PROTOCOL",
+        "ERR_HTTP_PARSE",
+        "ERR_HTTP_HEADER_TOO_LARGE",
+        "ERR_HTTP_BODY_TOO_LARGE",
+        "ERR_FRAME_UNENCODABLE",
+        "ERR_IO",
+    ];
+
+    /// The OS error number of an I/O error (`EPIPE`'s value on this platform...), if the OS
+    /// gave one; `None` for riptide's own errors and for I/O errors riptide made itself.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Io(e) => e.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    /// The stable, Node-style code of this error (one of [`Error::CODES`], or the errno name
+    /// for OS errors).
     pub fn code(&self) -> &'static str {
         match self {
             Error::InvalidAddress(_) => "ERR_INVALID_ADDRESS",
@@ -81,13 +115,13 @@ impl Error {
     }
 }
 
-/// The errno name Node would give an I/O error (`ECONNRESET`, `EPIPE`, ...).
+/// The errno name Node would give an I/O error (`ECONNRESET`, `EPIPE`, `ENETUNREACH`...): the
+/// name of its OS error number when it has one, else the name its [`io::ErrorKind`] stands
+/// for (errors riptide makes itself, such as a connect timeout), else `ERR_IO`.
 pub fn io_code(e: &io::Error) -> &'static str {
     use io::ErrorKind as K;
-    match e.raw_os_error() {
-        Some(24) => return "EMFILE",
-        Some(23) => return "ENFILE",
-        _ => {}
+    if let Some(name) = e.raw_os_error().and_then(crate::platform::errno_name) {
+        return name;
     }
     match e.kind() {
         K::ConnectionReset => "ECONNRESET",
@@ -100,6 +134,79 @@ pub fn io_code(e: &io::Error) -> &'static str {
         K::PermissionDenied => "EACCES",
         K::NotConnected => "ENOTCONN",
         K::OutOfMemory => "ENOMEM",
+        K::HostUnreachable => "EHOSTUNREACH",
+        K::NetworkUnreachable => "ENETUNREACH",
+        K::NetworkDown => "ENETDOWN",
+        K::InvalidInput => "EINVAL",
+        K::NotFound => "ENOENT",
+        K::WouldBlock => "EAGAIN",
+        K::Interrupted => "EINTR",
         _ => "ERR_IO",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use riptide_codec::FrameError;
+
+    /// One error of every variant (and every code a variant can carry).
+    fn one_of_each() -> Vec<Error> {
+        let mut all = vec![
+            Error::InvalidAddress("x".into()),
+            Error::AddressInUse("x".into()),
+            Error::ConnClosed,
+            Error::EngineStopped,
+            Error::InvalidOption("x".into()),
+            Error::OutboundFull,
+            Error::TooManyConnections,
+            Error::MessageTooLarge { size: 2, max: 1 },
+            Error::KcpDeadLink,
+            Error::Internal("x".into()),
+            Error::Io(io::Error::other("x")),
+        ];
+        all.extend(FrameError::CODES.iter().map(|&code| {
+            Error::Frame(match code {
+                "ERR_FRAME_TOO_LONG" => FrameError::TooLong { length: 2, max: 1 },
+                "ERR_FRAME_CORRUPT" => FrameError::Corrupted("x".into()),
+                "ERR_PROXY_PROTOCOL" => FrameError::Proxy("x".into()),
+                "ERR_FRAME_UNENCODABLE" => FrameError::Unencodable("x".into()),
+                "ERR_INVALID_ARG_VALUE" => FrameError::InvalidConfig("x".into()),
+                http => FrameError::Http(http, "x".into()),
+            })
+        }));
+        all
+    }
+
+    #[test]
+    fn codes_lists_every_code_an_error_can_have() {
+        let produced: std::collections::BTreeSet<_> =
+            one_of_each().iter().map(Error::code).collect();
+        let listed: std::collections::BTreeSet<_> = Error::CODES.iter().copied().collect();
+        assert_eq!(produced, listed);
+        assert_eq!(listed.len(), Error::CODES.len(), "a code is listed twice");
+        for e in one_of_each() {
+            assert_eq!(e.raw_os_error(), None, "{e}");
+        }
+    }
+
+    #[test]
+    fn os_errors_keep_their_errno_name() {
+        let os = |n| Error::Io(io::Error::from_raw_os_error(n));
+        assert_eq!(os(libc::EPIPE).code(), "EPIPE");
+        assert_eq!(os(libc::ENETUNREACH).code(), "ENETUNREACH");
+        assert_eq!(os(libc::EHOSTUNREACH).code(), "EHOSTUNREACH");
+        assert_eq!(os(libc::EMFILE).code(), "EMFILE");
+        assert_eq!(os(libc::EMSGSIZE).code(), "EMSGSIZE");
+        assert_eq!(
+            os(libc::ENETUNREACH).raw_os_error(),
+            Some(libc::ENETUNREACH)
+        );
+        // Made by riptide, without an OS number: named by kind.
+        let timeout = Error::Io(io::Error::new(io::ErrorKind::TimedOut, "connect timeout"));
+        assert_eq!(timeout.code(), "ETIMEDOUT");
+        assert_eq!(timeout.raw_os_error(), None);
+        assert_eq!(Error::Io(io::Error::other("?")).code(), "ERR_IO");
+        assert_eq!(os(100_000).code(), "ERR_IO");
     }
 }

@@ -148,7 +148,6 @@ pub(crate) fn is_resource_limit(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::OutOfMemory
 }
 
-
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;

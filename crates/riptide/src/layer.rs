@@ -8,6 +8,36 @@
 //!   TLS, of a PROXY protocol header (which completes and removes itself), of a smux stream.
 //! - A [`PacketLayer`] sits under KCP and seals or opens whole datagrams, possibly turning one
 //!   into several (parity shards) or several into one: the shape of FEC and of packet AEAD.
+//!
+//! A listener or a dial takes factories, one instance per connection, bottom layer first:
+//!
+//! ```
+//! use riptide::{Error, LayerStatus, ListenOptions, StreamLayer, StreamOut};
+//! use std::sync::Arc;
+//! use std::time::Instant;
+//!
+//! /// XORs every byte both ways (a toy transform: no state, no handshake).
+//! struct Xor(u8);
+//!
+//! impl StreamLayer for Xor {
+//!     fn read(&mut self, _: Instant, data: &[u8], out: &mut StreamOut<'_>) -> Result<LayerStatus, Error> {
+//!         out.up.extend(data.iter().map(|b| b ^ self.0));
+//!         Ok(LayerStatus::Ready)
+//!     }
+//!     fn write(&mut self, _: Instant, data: &[u8], down: &mut Vec<u8>) -> Result<(), Error> {
+//!         down.extend(data.iter().map(|b| b ^ self.0));
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let options = ListenOptions {
+//!     layers: vec![Arc::new(|| Box::new(Xor(0x5a)) as Box<dyn StreamLayer>)],
+//!     ..ListenOptions::default()
+//! };
+//! let mut reactor = riptide::Reactor::new(Default::default())?;
+//! reactor.listen_with("tcp://127.0.0.1:0", options)?;
+//! # Ok::<(), Error>(())
+//! ```
 
 use crate::stream::PeerAddr;
 use crate::Error;

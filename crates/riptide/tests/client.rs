@@ -1,13 +1,23 @@
 //! Dialing from a reactor: TCP, connected UDP and Unix clients; refused and timed-out
 //! connects report `on_close` with a code and no `on_open`.
 
-use riptide::{ConnId, Conns, Engine, Error, EventHandler, PeerAddr, Reactor, ReactorConfig};
+mod common;
+
+use common::{echo, serve, spawn, turn_until};
+use riptide::{ConnId, Conns, Engine, EngineConfig, Error, EventHandler, Reactor, ReactorConfig};
 use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};
 
 #[derive(Default)]
 struct Log(Vec<String>);
+
+impl Log {
+    /// Whether the connection has closed.
+    fn closed(&self) -> bool {
+        self.0.iter().any(|l| l.starts_with("close"))
+    }
+}
 
 impl EventHandler for Log {
     fn on_open(&mut self, conns: &mut Conns, id: ConnId) {
@@ -38,32 +48,13 @@ fn dial(url: &str, timeout: Option<Duration>) -> Vec<String> {
             },
         )
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !log.0.iter().any(|l| l.starts_with("close")) && Instant::now() < deadline {
-        reactor
-            .turn(&mut log, Some(Duration::from_millis(50)))
-            .unwrap();
-    }
+    turn_until(&mut reactor, &mut log, 10, Log::closed);
     log.0
-}
-
-fn echo_server(url: &str) -> (PeerAddr, riptide::StopHandle) {
-    let engine = Engine::bind([url]).unwrap();
-    let addr = engine.local_addrs()[0].clone();
-    let stop = engine.stop_handle();
-    thread::spawn(move || {
-        let _ = engine.run(|conns: &mut Conns, id: ConnId, data: &[u8]| {
-            let _ = conns.write(id, data);
-        });
-    });
-    (addr, stop)
 }
 
 #[test]
 fn tcp_client_connects_writes_and_reads() {
-    let (PeerAddr::Inet(addr), stop) = echo_server("tcp://127.0.0.1:0") else {
-        unreachable!()
-    };
+    let (addr, stop, _) = serve("tcp://127.0.0.1:0", EngineConfig::default(), echo);
     assert_eq!(
         dial(&format!("tcp://{addr}"), None),
         vec!["open", "data ping", "close none"]
@@ -81,14 +72,7 @@ fn udp_and_unix_clients() {
             conns.send_to(socket, peer, data).unwrap();
         }
     }
-    let engine = Engine::bind(["udp://127.0.0.1:0"]).unwrap();
-    let PeerAddr::Inet(udp) = engine.local_addrs()[0] else {
-        unreachable!()
-    };
-    let udp_stop = engine.stop_handle();
-    thread::spawn(move || {
-        let _ = engine.run(DatagramEcho);
-    });
+    let (udp, udp_stop, _) = serve("udp://127.0.0.1:0", EngineConfig::default(), DatagramEcho);
     assert_eq!(
         dial(&format!("udp://{udp}"), None),
         vec!["open", "data ping", "close none"]
@@ -97,7 +81,8 @@ fn udp_and_unix_clients() {
 
     let path = std::env::temp_dir().join(format!("riptide-client-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&path);
-    let (_, unix_stop) = echo_server(&format!("unix://{}", path.display()));
+    let unix = Engine::bind([format!("unix://{}", path.display())]).unwrap();
+    let (_, unix_stop, _) = spawn(unix, echo);
     assert_eq!(
         dial(&format!("unix://{}", path.display()), None),
         vec!["open", "data ping", "close none"]
@@ -154,21 +139,14 @@ fn enroll_adopts_a_connected_socket() {
     reactor
         .enroll(OwnedFd::from(std), &riptide::ListenOptions::default())
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !log.0.contains(&"open".to_string()) && Instant::now() < deadline {
-        reactor
-            .turn(&mut log, Some(Duration::from_millis(20)))
-            .unwrap();
-    }
+    turn_until(&mut reactor, &mut log, 5, |l| {
+        l.0.contains(&"open".to_string())
+    });
     let mut ping = [0u8; 4];
     server_side.read_exact(&mut ping).unwrap();
     assert_eq!(&ping, b"ping", "on_open wrote through the adopted socket");
     server_side.write_all(b"pong").unwrap();
-    while !log.0.iter().any(|l| l.starts_with("close")) && Instant::now() < deadline {
-        reactor
-            .turn(&mut log, Some(Duration::from_millis(20)))
-            .unwrap();
-    }
+    turn_until(&mut reactor, &mut log, 5, Log::closed);
     assert_eq!(log.0, vec!["open", "data pong", "close none"]);
     let file = std::fs::File::open("/dev/null").unwrap();
     let err = reactor

@@ -1,10 +1,11 @@
 //! Codecs on live connections: framed echo under random splits, frame errors that do not end
 //! the connection, custom framing with `retain`, and the partial-frame timeout.
 
-use riptide::codec::{CodecSpec, LengthFieldConfig, LineConfig};
-use riptide::{
-    ConnId, Conns, Engine, EngineConfig, Error, EventHandler, ListenOptions, PeerAddr, StopHandle,
-};
+mod common;
+
+use common::{framed, length_field, serve};
+use riptide::codec::{CodecSpec, LineConfig};
+use riptide::{ConnId, Conns, EngineConfig, Error, EventHandler, StopHandle};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{mpsc, Arc};
@@ -33,39 +34,17 @@ impl EventHandler for Framed {
     }
 }
 
+/// Serves [`Framed`] on loopback TCP with `config`; returns the address, the stop handle and
+/// the handler's event lines.
 fn start(config: EngineConfig) -> (SocketAddr, StopHandle, mpsc::Receiver<String>) {
-    let engine = Engine::bind_with(["tcp://127.0.0.1:0"], config).unwrap();
-    let PeerAddr::Inet(addr) = engine.local_addrs()[0] else {
-        unreachable!()
-    };
-    let stop = engine.stop_handle();
     let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        engine.run(Framed { tx }).unwrap();
-    });
+    let (addr, stop, _) = serve("tcp://127.0.0.1:0", config, Framed { tx });
     (addr, stop, rx)
-}
-
-fn length_field() -> EngineConfig {
-    let spec = CodecSpec::LengthField(LengthFieldConfig {
-        max_frame_length: 1024,
-        length_field_length: 2,
-        initial_bytes_to_strip: 2,
-        ..LengthFieldConfig::default()
-    });
-    spec.validate().unwrap();
-    EngineConfig {
-        listen: ListenOptions {
-            codec: Some(Arc::new(spec)),
-            ..ListenOptions::default()
-        },
-        ..EngineConfig::default()
-    }
 }
 
 #[test]
 fn length_field_echo_is_frame_exact_under_byte_splits() {
-    let (addr, stop, rx) = start(length_field());
+    let (addr, stop, rx) = start(framed(length_field(2, 1024)));
     let mut c = TcpStream::connect(addr).unwrap();
     let mut wire = Vec::new();
     for msg in ["hello", "", "world!"] {
@@ -86,7 +65,7 @@ fn length_field_echo_is_frame_exact_under_byte_splits() {
 
 #[test]
 fn an_oversized_frame_is_reported_and_the_connection_goes_on() {
-    let (addr, stop, rx) = start(length_field());
+    let (addr, stop, rx) = start(framed(length_field(2, 1024)));
     let mut c = TcpStream::connect(addr).unwrap();
     let mut wire = vec![0xff, 0xff];
     wire.extend(vec![0u8; 0xffff]);
@@ -102,13 +81,7 @@ fn an_oversized_frame_is_reported_and_the_connection_goes_on() {
 
 #[test]
 fn frame_timeout_closes_a_slowloris() {
-    let mut config = EngineConfig {
-        listen: ListenOptions {
-            codec: Some(Arc::new(CodecSpec::Line(LineConfig::default()))),
-            ..ListenOptions::default()
-        },
-        ..EngineConfig::default()
-    };
+    let mut config = framed(Arc::new(CodecSpec::Line(LineConfig::default())));
     config.reactor.flow.frame_timeout = Some(Duration::from_millis(150));
     let (addr, stop, rx) = start(config);
     let mut c = TcpStream::connect(addr).unwrap();
@@ -145,15 +118,8 @@ fn retain_redelivers_unconsumed_bytes_with_the_next_ones() {
             conns.retain(id, &data[whole..]).unwrap();
         }
     }
-    let engine = Engine::bind(["tcp://127.0.0.1:0"]).unwrap();
-    let PeerAddr::Inet(addr) = engine.local_addrs()[0] else {
-        unreachable!()
-    };
-    let stop = engine.stop_handle();
     let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        engine.run(Records(tx)).unwrap();
-    });
+    let (addr, stop, _) = serve("tcp://127.0.0.1:0", EngineConfig::default(), Records(tx));
     let mut c = TcpStream::connect(addr).unwrap();
     for part in [&b"abcde"[..], b"fg", b"hijkl"] {
         c.write_all(part).unwrap();
@@ -200,13 +166,7 @@ impl riptide::codec::CodecFactory for Panicky {
 
 #[test]
 fn a_panicking_codec_costs_its_connection_with_err_internal_and_nothing_else() {
-    let (addr, stop, rx) = start(EngineConfig {
-        listen: ListenOptions {
-            codec: Some(Arc::new(Panicky)),
-            ..ListenOptions::default()
-        },
-        ..EngineConfig::default()
-    });
+    let (addr, stop, rx) = start(framed(Arc::new(Panicky)));
     let mut bad = TcpStream::connect(addr).unwrap();
     bad.write_all(b"a!").unwrap();
     assert_eq!(rx.recv().unwrap(), "frame a");

@@ -1,48 +1,18 @@
 //! The engine serving real sockets on loopback: echo is byte-exact, closes are reported once,
 //! and stale handles are rejected.
 
-use riptide::{ConnId, Conns, Engine, Error, EventHandler};
+mod common;
+
+use common::{echo, pattern, serve};
+use riptide::{ConnId, Conns, Engine, EngineConfig, Error, EventHandler};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc;
 use std::thread;
 
-fn start<H: EventHandler + Clone + Send + 'static>(
-    handler: H,
-) -> (
-    std::net::SocketAddr,
-    riptide::StopHandle,
-    thread::JoinHandle<H>,
-) {
-    let engine = Engine::bind(["tcp://127.0.0.1:0"]).unwrap();
-    let riptide::PeerAddr::Inet(addr) = engine.local_addrs()[0] else {
-        unreachable!("tcp listener")
-    };
-    let stop = engine.stop_handle();
-    let join = thread::spawn(move || engine.run(handler).unwrap());
-    (addr, stop, join)
-}
-
-/// A deterministic byte pattern, different per connection.
-fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 #[test]
 fn echo_is_byte_exact_across_connections() {
-    let (addr, stop, join) = start(|conns: &mut Conns, id: ConnId, data: &[u8]| {
-        conns.write(id, data).unwrap();
-    });
+    let (addr, stop, join) = serve("tcp://127.0.0.1:0", EngineConfig::default(), echo);
     let clients: Vec<_> = (0..16u64)
         .map(|i| {
             thread::spawn(move || {
@@ -83,6 +53,18 @@ struct Recorder {
     done: Option<mpsc::Sender<()>>,
 }
 
+impl Recorder {
+    /// A recorder that signals each close on the returned receiver.
+    fn reporting() -> (Recorder, mpsc::Receiver<()>) {
+        let (tx, rx) = mpsc::channel();
+        let recorder = Recorder {
+            done: Some(tx),
+            ..Recorder::default()
+        };
+        (recorder, rx)
+    }
+}
+
 impl EventHandler for Recorder {
     fn on_open(&mut self, conns: &mut Conns, id: ConnId) {
         for &old in &self.closed {
@@ -109,11 +91,8 @@ impl EventHandler for Recorder {
 
 #[test]
 fn close_flushes_and_stale_ids_are_rejected() {
-    let (tx, rx) = mpsc::channel();
-    let (addr, stop, join) = start(Recorder {
-        done: Some(tx),
-        ..Default::default()
-    });
+    let (recorder, rx) = Recorder::reporting();
+    let (addr, stop, join) = serve("tcp://127.0.0.1:0", EngineConfig::default(), recorder);
     for _ in 0..2 {
         let mut s = TcpStream::connect(addr).unwrap();
         s.write_all(b"bye").unwrap();
@@ -134,11 +113,8 @@ fn close_flushes_and_stale_ids_are_rejected() {
 
 #[test]
 fn peer_close_and_shutdown_report_every_connection() {
-    let (tx, rx) = mpsc::channel();
-    let (addr, stop, join) = start(Recorder {
-        done: Some(tx),
-        ..Default::default()
-    });
+    let (recorder, rx) = Recorder::reporting();
+    let (addr, stop, join) = serve("tcp://127.0.0.1:0", EngineConfig::default(), recorder);
     let quiet = TcpStream::connect(addr).unwrap();
     let leaving = TcpStream::connect(addr).unwrap();
     leaving.shutdown(Shutdown::Both).unwrap();

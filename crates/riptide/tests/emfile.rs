@@ -2,7 +2,10 @@
 //! connections keep working; accepting resumes once descriptors free. Its own test binary,
 //! because it lowers this process's descriptor limit.
 
-use riptide::{ConnId, Conns, Engine, Error, EventHandler, PeerAddr};
+mod common;
+
+use common::serve;
+use riptide::{ConnId, Conns, EngineConfig, Error, EventHandler};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::{mpsc, Arc, Mutex};
@@ -51,18 +54,13 @@ fn set_nofile(n: u64) {
 
 #[test]
 fn emfile_pauses_accepting_and_recovers() {
-    let engine = Engine::bind(["tcp://127.0.0.1:0"]).unwrap();
-    let PeerAddr::Inet(addr) = engine.local_addrs()[0] else {
-        unreachable!()
-    };
-    let stop = engine.stop_handle();
     let (tx, opened) = mpsc::channel();
     let reports = Arc::new(Mutex::new(Vec::new()));
     let handler = Echo {
         reports: reports.clone(),
         opened: tx,
     };
-    let join = thread::spawn(move || engine.run(handler).unwrap());
+    let (addr, stop, join) = serve("tcp://127.0.0.1:0", EngineConfig::default(), handler);
 
     // Client sockets are made first (each takes a descriptor), then the limit drops so the
     // server can accept only a few of them.

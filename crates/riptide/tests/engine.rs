@@ -1,9 +1,10 @@
 //! Multi-reactor engine behaviour: balancing, Unix sockets, cross-thread writes, wake,
 //! execute, the ticker and reuse-port.
 
-use riptide::{
-    ConnId, Conns, Engine, EngineConfig, Error, EventHandler, LoadBalancing, PeerAddr, Remote,
-};
+mod common;
+
+use common::{echo, inet, serve, spawn};
+use riptide::{ConnId, Conns, Engine, EngineConfig, Error, EventHandler, LoadBalancing, Remote};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,13 +17,6 @@ fn config(reactors: usize, lb: LoadBalancing) -> EngineConfig {
         reactors,
         load_balancing: lb,
         ..EngineConfig::default()
-    }
-}
-
-fn inet(addr: &PeerAddr) -> std::net::SocketAddr {
-    match addr {
-        PeerAddr::Inet(a) => *a,
-        PeerAddr::Unix(p) => panic!("not inet: {p}"),
     }
 }
 
@@ -45,15 +39,11 @@ impl EventHandler for Counter {
 }
 
 fn spread(lb: LoadBalancing, conns: usize) -> Vec<usize> {
-    let engine = Engine::bind_with(["tcp://127.0.0.1:0"], config(2, lb)).unwrap();
-    let addr = inet(&engine.local_addrs()[0]);
-    let stop = engine.stop_handle();
     let counter = Counter {
         per_thread: Default::default(),
         opened: Default::default(),
     };
-    let c = counter.clone();
-    let join = thread::spawn(move || engine.run(c).unwrap());
+    let (addr, stop, join) = serve("tcp://127.0.0.1:0", config(2, lb), counter.clone());
     for _ in 0..conns {
         drop(TcpStream::connect(addr).unwrap());
     }
@@ -91,15 +81,7 @@ fn unix_socket_echo_and_file_cleanup() {
     let _ = std::fs::remove_file(&path);
     let engine = Engine::bind([format!("unix://{}", path.display())]).unwrap();
     assert!(path.exists());
-    let stop = engine.stop_handle();
-    let join = thread::spawn(move || {
-        engine
-            .run(|conns: &mut Conns, id: ConnId, data: &[u8]| {
-                conns.write(id, data).unwrap();
-            })
-            .map(|_| ())
-            .unwrap()
-    });
+    let (_, stop, join) = spawn(engine, echo);
     let mut s = std::os::unix::net::UnixStream::connect(&path).unwrap();
     s.write_all(b"over unix").unwrap();
     let mut got = [0u8; 9];
@@ -148,7 +130,6 @@ fn async_write_from_threads_keeps_per_sender_order_and_reports_stale_ids() {
         ..config(2, LoadBalancing::RoundRobin)
     };
     let engine = Engine::bind_with(["tcp://127.0.0.1:0"], cfg).unwrap();
-    let addr = inet(&engine.local_addrs()[0]);
     let (tx, rx) = mpsc::channel();
     let ticks = Arc::new(AtomicUsize::new(0));
     let handler = Publish {
@@ -156,8 +137,8 @@ fn async_write_from_threads_keeps_per_sender_order_and_reports_stale_ids() {
         remotes: Arc::new(Mutex::new(engine.remotes())),
         ticks: ticks.clone(),
     };
-    let stop = engine.stop_handle();
-    let join = thread::spawn(move || engine.run(handler).unwrap());
+    let (addr, stop, join) = spawn(engine, handler);
+    let addr = inet(&addr);
 
     const N: u32 = 100_000;
     for _ in 0..2 {
@@ -227,17 +208,7 @@ fn async_write_from_threads_keeps_per_sender_order_and_reports_stale_ids() {
 fn reuse_port_gives_every_reactor_a_listener() {
     let mut cfg = config(2, LoadBalancing::RoundRobin);
     cfg.reactor.socket.reuse_port = true;
-    let engine = Engine::bind_with(["tcp://127.0.0.1:0"], cfg).unwrap();
-    let addr = inet(&engine.local_addrs()[0]);
-    let stop = engine.stop_handle();
-    let join = thread::spawn(move || {
-        engine
-            .run(|conns: &mut Conns, id: ConnId, data: &[u8]| {
-                conns.write(id, data).unwrap();
-            })
-            .map(|_| ())
-            .unwrap()
-    });
+    let (addr, stop, join) = serve("tcp://127.0.0.1:0", cfg, echo);
     for i in 0..50u8 {
         let mut s = TcpStream::connect(addr).unwrap();
         s.write_all(&[i]).unwrap();

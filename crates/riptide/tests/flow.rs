@@ -1,10 +1,10 @@
 //! Flow control, time and lifecycle: water marks, write completions, the outbound cap,
 //! pause/resume, half-close, close timeout, idle detection, timers, admission, drain.
 
-use riptide::{
-    Admission, ConnId, Conns, Engine, EngineConfig, Error, EventHandler, IdleKind, PeerAddr,
-    StopHandle,
-};
+mod common;
+
+use common::{inet, serve};
+use riptide::{Admission, ConnId, Conns, EngineConfig, Error, EventHandler, IdleKind, StopHandle};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::{mpsc, Arc};
@@ -51,27 +51,17 @@ impl<F: Fn(&mut Conns, ConnId, &[u8]) + Clone> EventHandler for Probe<F> {
     }
 }
 
-struct Server {
+struct Server<F: Fn(&mut Conns, ConnId, &[u8]) + Clone> {
     addr: SocketAddr,
     stop: StopHandle,
-    join: Option<thread::JoinHandle<()>>,
+    join: Option<thread::JoinHandle<Probe<F>>>,
     rx: mpsc::Receiver<String>,
 }
 
-impl Server {
-    fn start<F: Fn(&mut Conns, ConnId, &[u8]) + Clone + Send + 'static>(
-        config: EngineConfig,
-        traffic: F,
-    ) -> Server {
-        let engine = Engine::bind_with(["tcp://127.0.0.1:0"], config).unwrap();
-        let PeerAddr::Inet(addr) = engine.local_addrs()[0] else {
-            unreachable!()
-        };
+impl<F: Fn(&mut Conns, ConnId, &[u8]) + Clone + Send + 'static> Server<F> {
+    fn start(config: EngineConfig, traffic: F) -> Server<F> {
         let (tx, rx) = mpsc::channel();
-        let stop = engine.stop_handle();
-        let join = thread::spawn(move || {
-            engine.run(Probe { tx, traffic }).unwrap();
-        });
+        let (addr, stop, join) = serve("tcp://127.0.0.1:0", config, Probe { tx, traffic });
         Server {
             addr,
             stop,
@@ -82,32 +72,34 @@ impl Server {
 
     /// The next event line, skipping opens and writability changes.
     fn next(&self) -> String {
-        loop {
-            let line = self
-                .rx
-                .recv_timeout(Duration::from_secs(10))
-                .expect("an event");
-            if !line.starts_with("open") && !line.starts_with("writable") {
-                return line;
-            }
-        }
+        self.next_skipping(&["open", "writable"])
     }
 
     /// The next event line, skipping opens only.
     fn next_any(&self) -> String {
+        self.next_skipping(&["open"])
+    }
+
+    /// The next event line that starts with none of `skip`; waits up to 10 s for each.
+    fn next_skipping(&self, skip: &[&str]) -> String {
         loop {
             let line = self
                 .rx
                 .recv_timeout(Duration::from_secs(10))
                 .expect("an event");
-            if !line.starts_with("open") {
+            if !skip.iter().any(|s| line.starts_with(s)) {
                 return line;
             }
         }
     }
+
+    /// Whether no event line arrives within `wait`.
+    fn quiet_for(&self, wait: Duration) -> bool {
+        self.rx.recv_timeout(wait).is_err()
+    }
 }
 
-impl Drop for Server {
+impl<F: Fn(&mut Conns, ConnId, &[u8]) + Clone> Drop for Server<F> {
     fn drop(&mut self) {
         self.stop.stop();
         if let Some(j) = self.join.take() {
@@ -222,15 +214,12 @@ fn resume_reads_what_arrived_while_paused() {
             self.0.send(data.to_vec()).unwrap();
         }
     }
-    let engine = Engine::bind(["tcp://127.0.0.1:0"]).unwrap();
-    let PeerAddr::Inet(addr) = engine.local_addrs()[0] else {
-        unreachable!()
-    };
-    let stop = engine.stop_handle();
     let (tx, rx) = mpsc::channel();
-    let join = thread::spawn(move || {
-        engine.run(PauseResume(tx)).unwrap();
-    });
+    let (addr, stop, join) = serve(
+        "tcp://127.0.0.1:0",
+        EngineConfig::default(),
+        PauseResume(tx),
+    );
     let started = Instant::now();
     let mut c = TcpStream::connect(addr).unwrap();
     c.write_all(b"held back").unwrap();
@@ -257,10 +246,7 @@ fn half_open_connection_answers_after_the_peer_fin() {
     c.read_to_end(&mut got).unwrap();
     assert_eq!(got.len(), 1 << 20, "the whole reply, then FIN");
     assert_eq!(server.next(), "close none");
-    assert!(
-        server.rx.recv_timeout(Duration::from_millis(100)).is_err(),
-        "onClose once"
-    );
+    assert!(server.quiet_for(Duration::from_millis(100)), "onClose once");
 }
 
 #[test]
@@ -348,7 +334,7 @@ fn user_timers_fire_no_earlier_than_asked_and_not_after_close() {
     c.write_all(b"c").unwrap();
     assert_eq!(server.next(), "close none");
     assert!(
-        server.rx.recv_timeout(Duration::from_millis(150)).is_err(),
+        server.quiet_for(Duration::from_millis(150)),
         "no timer after close"
     );
 }
@@ -420,9 +406,7 @@ fn drain_lets_readers_finish_and_resets_the_rest_at_the_deadline() {
 fn corked_writes_leave_together_in_order_on_uncork() {
     use std::io::Read;
     let mut reactor = riptide::Reactor::new(Default::default()).unwrap();
-    let riptide::PeerAddr::Inet(addr) = reactor.listen("tcp://127.0.0.1:0").unwrap() else {
-        unreachable!()
-    };
+    let addr = inet(&reactor.listen("tcp://127.0.0.1:0").unwrap());
     struct Open(Option<riptide::ConnId>);
     impl riptide::EventHandler for Open {
         fn on_open(&mut self, _: &mut riptide::Conns, id: riptide::ConnId) {

@@ -2,106 +2,30 @@
 //! loopback UDP; messages keep their boundaries, silent peers end as dead links, junk opens
 //! no session.
 
+mod common;
+
+use common::{kcp_dial, kcp_listen, turbo, turn_for, turn_until, Chat};
 use riptide::kcp::Config;
-use riptide::{ConnId, Conns, Error, EventHandler, KcpOptions, ListenOptions, PeerAddr, Reactor};
-use std::net::UdpSocket;
+use riptide::{ConnId, Conns, Error, EventHandler, Reactor};
+use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
-
-/// Echoes on server sessions, records on the client.
-#[derive(Default)]
-struct Chat {
-    client: Option<ConnId>,
-    received: Vec<Vec<u8>>,
-    opened: usize,
-    closed: Vec<(ConnId, Option<&'static str>)>,
-}
-
-impl EventHandler for Chat {
-    fn on_open(&mut self, _: &mut Conns, _: ConnId) {
-        self.opened += 1;
-    }
-    fn on_traffic(&mut self, conns: &mut Conns, id: ConnId, data: &[u8]) {
-        if Some(id) == self.client {
-            self.received.push(data.to_vec());
-        } else {
-            conns.write(id, data).unwrap();
-        }
-    }
-    fn on_close(&mut self, _: &mut Conns, id: ConnId, err: Option<&Error>) {
-        self.closed.push((id, err.map(Error::code)));
-    }
-}
-
-fn turbo() -> KcpOptions {
-    KcpOptions {
-        config: Config {
-            nodelay: 1,
-            interval: 10,
-            resend: 2,
-            nc: true,
-            snd_wnd: 128,
-            ..Config::default()
-        },
-        idle_timeout: Some(Duration::from_secs(30)),
-        ..KcpOptions::default()
-    }
-}
-
-fn listen(reactor: &mut Reactor, kcp: KcpOptions) -> String {
-    let options = ListenOptions {
-        kcp: Some(kcp),
-        ..ListenOptions::default()
-    };
-    let PeerAddr::Inet(addr) = reactor.listen_with("kcp://127.0.0.1:0", options).unwrap() else {
-        unreachable!()
-    };
-    format!("kcp://{addr}")
-}
 
 /// A reactor with a `kcp://` listener and a client dialed to it (both turbo), and the
 /// handler that echoes on the server side and records on the client.
 fn client_and_server() -> (Reactor, ConnId, Chat) {
     let mut reactor = Reactor::new(Default::default()).unwrap();
-    let url = listen(&mut reactor, turbo());
-    let id = reactor
-        .dial(
-            &url,
-            riptide::DialOptions {
-                kcp: Some(turbo()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    let chat = Chat {
-        client: Some(id),
-        ..Chat::default()
-    };
+    let addr = kcp_listen(&mut reactor, turbo());
+    let id = kcp_dial(&mut reactor, addr, turbo());
+    let chat = Chat::with_client(id);
     (reactor, id, chat)
-}
-
-fn turn_until(reactor: &mut Reactor, chat: &mut Chat, secs: u64, done: impl Fn(&Chat) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done(chat) {
-        assert!(Instant::now() < deadline, "timed out");
-        reactor.turn(chat, Some(Duration::from_millis(5))).unwrap();
-    }
 }
 
 #[test]
 fn messages_keep_their_boundaries_through_an_echo() {
     let mut reactor = Reactor::new(Default::default()).unwrap();
-    let url = listen(&mut reactor, turbo());
-    let mut chat = Chat::default();
-    let id = reactor
-        .dial(
-            &url,
-            riptide::DialOptions {
-                kcp: Some(turbo()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    chat.client = Some(id);
+    let addr = kcp_listen(&mut reactor, turbo());
+    let id = kcp_dial(&mut reactor, addr, turbo());
+    let mut chat = Chat::with_client(id);
     let sent: Vec<Vec<u8>> = (0..200)
         .map(|i: usize| {
             (0..(i * 131) % 9000 + 1)
@@ -126,20 +50,8 @@ fn a_peer_that_never_answers_is_a_dead_link() {
     let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut kcp = turbo();
     kcp.config.dead_link = 4;
-    let url = format!("kcp://{}", sink.local_addr().unwrap());
-    let id = reactor
-        .dial(
-            &url,
-            riptide::DialOptions {
-                kcp: Some(kcp),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    let mut chat = Chat {
-        client: Some(id),
-        ..Chat::default()
-    };
+    let id = kcp_dial(&mut reactor, sink.local_addr().unwrap(), kcp);
+    let mut chat = Chat::with_client(id);
     reactor.conns().write(id, b"hello?").unwrap();
     turn_until(&mut reactor, &mut chat, 10, |c| !c.closed.is_empty());
     assert_eq!(chat.closed, vec![(id, Some("ERR_KCP_DEAD_LINK"))]);
@@ -148,8 +60,7 @@ fn a_peer_that_never_answers_is_a_dead_link() {
 #[test]
 fn junk_and_foreign_convs_open_no_session() {
     let mut reactor = Reactor::new(Default::default()).unwrap();
-    let url = listen(&mut reactor, turbo());
-    let target = url.trim_start_matches("kcp://").to_string();
+    let addr = kcp_listen(&mut reactor, turbo());
     let junk = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut chat = Chat::default();
     // Short, non-PUSH, and lying-length datagrams.
@@ -159,25 +70,13 @@ fn junk_and_foreign_convs_open_no_session() {
     liar[4] = 81;
     liar[20..24].copy_from_slice(&1000u32.to_le_bytes());
     for d in [&b"x"[..], &ack, &liar, &[0xff; 100]] {
-        junk.send_to(d, &target).unwrap();
+        junk.send_to(d, addr).unwrap();
     }
-    for _ in 0..20 {
-        reactor
-            .turn(&mut chat, Some(Duration::from_millis(5)))
-            .unwrap();
-    }
+    turn_for(&mut reactor, &mut chat, 20, Duration::from_millis(5));
     assert_eq!(chat.opened, 0);
     assert!(chat.received.is_empty());
     let before = chat.opened;
-    let id = reactor
-        .dial(
-            &url,
-            riptide::DialOptions {
-                kcp: Some(turbo()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let id = kcp_dial(&mut reactor, addr, turbo());
     chat.client = Some(id);
     reactor.conns().write(id, b"still works").unwrap();
     turn_until(&mut reactor, &mut chat, 10, |c| c.received.len() == 1);
@@ -215,18 +114,9 @@ fn a_send_window_smaller_than_the_queue_still_carries_every_message() {
     let mut reactor = Reactor::new(Default::default()).unwrap();
     let mut k = turbo();
     k.config.snd_wnd = 4;
-    let url = listen(&mut reactor, k.clone());
-    let mut chat = Chat::default();
-    let id = reactor
-        .dial(
-            &url,
-            riptide::DialOptions {
-                kcp: Some(k),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    chat.client = Some(id);
+    let addr = kcp_listen(&mut reactor, k.clone());
+    let id = kcp_dial(&mut reactor, addr, k);
+    let mut chat = Chat::with_client(id);
     for i in 0..12u8 {
         reactor.conns().write(id, &[i; 1376]).unwrap();
     }
@@ -256,8 +146,7 @@ impl EventHandler for Sink {
 fn idle_sessions_arm_no_protocol_deadline() {
     const PEERS: usize = 500;
     let mut reactor = Reactor::new(Default::default()).unwrap();
-    let url = listen(&mut reactor, turbo());
-    let target = url.trim_start_matches("kcp://").to_string();
+    let addr = kcp_listen(&mut reactor, turbo());
     // Sans-IO clients over plain sockets: each sends one message, then stays quiet.
     let mut buf = vec![0u8; 2048];
     let mut sink = Sink::default();
@@ -275,7 +164,7 @@ fn idle_sessions_arm_no_protocol_deadline() {
             kcp.send(b"hello").unwrap();
             kcp.flush(0);
             while let Some(n) = kcp.poll_transmit(0, &mut buf) {
-                socket.send_to(&buf[..n], &target).unwrap();
+                socket.send_to(&buf[..n], addr).unwrap();
             }
             socket
         })
@@ -335,8 +224,7 @@ fn a_graceful_stop_lets_kcp_sessions_finish_their_acks() {
 #[test]
 fn one_peer_can_run_several_conversations() {
     let mut reactor = Reactor::new(Default::default()).unwrap();
-    let url = listen(&mut reactor, turbo());
-    let target = url.trim_start_matches("kcp://").to_string();
+    let addr = kcp_listen(&mut reactor, turbo());
     // Two sans-IO clients behind one UDP socket, told apart only by their conv.
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.set_nonblocking(true).unwrap();
@@ -361,7 +249,7 @@ fn one_peer_can_run_several_conversations() {
         for k in &mut clients {
             k.handle_timeout(now);
             while let Some(n) = k.poll_transmit(now, &mut buf) {
-                socket.send_to(&buf[..n], &target).unwrap();
+                socket.send_to(&buf[..n], addr).unwrap();
             }
         }
         reactor
@@ -399,7 +287,7 @@ fn flood(
     reactor: &mut Reactor,
     chat: &mut Chat,
     socket: &UdpSocket,
-    target: &str,
+    target: SocketAddr,
     convs: std::ops::Range<u32>,
 ) {
     for conv in convs {
@@ -408,9 +296,7 @@ fn flood(
             reactor.turn(chat, Some(Duration::ZERO)).unwrap();
         }
     }
-    for _ in 0..20 {
-        reactor.turn(chat, Some(Duration::from_millis(1))).unwrap();
-    }
+    turn_for(reactor, chat, 20, Duration::from_millis(1));
 }
 
 #[test]
@@ -419,27 +305,18 @@ fn one_source_ip_holds_at_most_its_cap_and_real_clients_still_connect() {
     let mut reactor = Reactor::new(Default::default()).unwrap();
     let mut kcp = turbo();
     kcp.max_sessions_per_ip = 16;
-    let url = listen(&mut reactor, kcp.clone());
-    let target = url.trim_start_matches("kcp://").to_string();
+    let addr = kcp_listen(&mut reactor, kcp.clone());
     let attacker = UdpSocket::bind("127.0.0.2:0").unwrap();
     let mut chat = Chat::default();
-    flood(&mut reactor, &mut chat, &attacker, &target, 1..3000);
+    flood(&mut reactor, &mut chat, &attacker, addr, 1..3000);
     let ip = "127.0.0.2".parse().unwrap();
     assert_eq!(reactor.conns().kcp_sessions_of(ip), 16);
     assert!(reactor.conns().kcp_evictions() >= 3000 - 1 - 16);
     // A real client (another address) connects and echoes meanwhile.
-    let id = reactor
-        .dial(
-            &url,
-            riptide::DialOptions {
-                kcp: Some(turbo()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let id = kcp_dial(&mut reactor, addr, turbo());
     chat.client = Some(id);
     reactor.conns().write(id, b"still there?").unwrap();
-    flood(&mut reactor, &mut chat, &attacker, &target, 3000..4000);
+    flood(&mut reactor, &mut chat, &attacker, addr, 3000..4000);
     turn_until(&mut reactor, &mut chat, 10, |c| !c.received.is_empty());
     assert_eq!(chat.received, vec![b"still there?".to_vec()]);
     assert!(reactor.conns().kcp_sessions_of(ip) <= 16);
@@ -450,32 +327,16 @@ fn confirmed_sessions_are_never_evicted_by_newcomers() {
     let mut reactor = Reactor::new(Default::default()).unwrap();
     let mut kcp = turbo();
     kcp.max_sessions_per_ip = 4;
-    let url = listen(&mut reactor, kcp);
-    let target = url.trim_start_matches("kcp://").to_string();
+    let addr = kcp_listen(&mut reactor, kcp);
     // The client is on 127.0.0.1, as is the attacker: same IP, same cap.
-    let id = reactor
-        .dial(
-            &url,
-            riptide::DialOptions {
-                kcp: Some(turbo()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    let mut chat = Chat {
-        client: Some(id),
-        ..Chat::default()
-    };
+    let id = kcp_dial(&mut reactor, addr, turbo());
+    let mut chat = Chat::with_client(id);
     reactor.conns().write(id, b"one").unwrap();
     turn_until(&mut reactor, &mut chat, 10, |c| c.received.len() == 1);
     // The server's echo was acknowledged: confirmed. Let the ack arrive.
-    for _ in 0..20 {
-        reactor
-            .turn(&mut chat, Some(Duration::from_millis(2)))
-            .unwrap();
-    }
+    turn_for(&mut reactor, &mut chat, 20, Duration::from_millis(2));
     let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
-    flood(&mut reactor, &mut chat, &attacker, &target, 1..500);
+    flood(&mut reactor, &mut chat, &attacker, addr, 1..500);
     let ip = "127.0.0.1".parse().unwrap();
     assert_eq!(
         reactor.conns().kcp_sessions_of(ip),
@@ -497,26 +358,17 @@ fn a_full_table_evicts_the_oldest_unconfirmed_session() {
     let mut reactor = Reactor::new(config).unwrap();
     let mut kcp = turbo();
     kcp.max_sessions_per_ip = 0;
-    let url = listen(&mut reactor, kcp);
-    let target = url.trim_start_matches("kcp://").to_string();
+    let addr = kcp_listen(&mut reactor, kcp);
     let attacker = UdpSocket::bind("127.0.0.3:0").unwrap();
     let mut chat = Chat::default();
-    flood(&mut reactor, &mut chat, &attacker, &target, 1..100);
+    flood(&mut reactor, &mut chat, &attacker, addr, 1..100);
     assert_eq!(
         reactor
             .conns()
             .kcp_sessions_of("127.0.0.3".parse().unwrap()),
         8
     );
-    let id = reactor
-        .dial(
-            &url,
-            riptide::DialOptions {
-                kcp: Some(turbo()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let id = kcp_dial(&mut reactor, addr, turbo());
     chat.client = Some(id);
     reactor.conns().write(id, b"room for me").unwrap();
     turn_until(&mut reactor, &mut chat, 10, |c| !c.received.is_empty());
@@ -527,11 +379,10 @@ fn unconfirmed_sessions_expire_after_the_handshake_timeout() {
     let mut reactor = Reactor::new(Default::default()).unwrap();
     let mut kcp = turbo();
     kcp.handshake_timeout = Some(Duration::from_millis(150));
-    let url = listen(&mut reactor, kcp);
-    let target = url.trim_start_matches("kcp://").to_string();
+    let addr = kcp_listen(&mut reactor, kcp);
     let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut chat = Chat::default();
-    flood(&mut reactor, &mut chat, &attacker, &target, 1..4);
+    flood(&mut reactor, &mut chat, &attacker, addr, 1..4);
     assert_eq!(chat.opened, 3);
     let start = Instant::now();
     turn_until(&mut reactor, &mut chat, 5, |c| c.closed.len() == 3);
@@ -548,11 +399,10 @@ fn an_idle_timeout_shorter_than_the_handshake_timeout_still_applies() {
     let mut kcp = turbo();
     kcp.handshake_timeout = Some(Duration::from_secs(30));
     kcp.idle_timeout = Some(Duration::from_millis(150));
-    let url = listen(&mut reactor, kcp);
-    let target = url.trim_start_matches("kcp://").to_string();
+    let addr = kcp_listen(&mut reactor, kcp);
     let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut chat = Chat::default();
-    flood(&mut reactor, &mut chat, &attacker, &target, 1..2);
+    flood(&mut reactor, &mut chat, &attacker, addr, 1..2);
     let start = Instant::now();
     turn_until(&mut reactor, &mut chat, 5, |c| c.closed.len() == 1);
     assert!(start.elapsed() < Duration::from_secs(2));
@@ -566,8 +416,7 @@ fn the_memory_budget_evicts_unconfirmed_sessions() {
     kcp.max_sessions_per_ip = 0;
     let mss = kcp.config.mtu - 24;
     kcp.max_buffered = 200 * mss;
-    let url = listen(&mut reactor, kcp);
-    let target = url.trim_start_matches("kcp://").to_string();
+    let addr = kcp_listen(&mut reactor, kcp);
     let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut chat = Chat::default();
     for conv in 1..20u32 {
@@ -579,13 +428,9 @@ fn the_memory_budget_evicts_unconfirmed_sessions() {
             d[12..16].copy_from_slice(&sn.to_le_bytes());
             d[20..24].copy_from_slice(&(mss as u32).to_le_bytes());
             d.resize(24 + mss, 0xaa);
-            attacker.send_to(&d, &target).unwrap();
+            attacker.send_to(&d, addr).unwrap();
         }
-        for _ in 0..5 {
-            reactor
-                .turn(&mut chat, Some(Duration::from_millis(1)))
-                .unwrap();
-        }
+        turn_for(&mut reactor, &mut chat, 5, Duration::from_millis(1));
     }
     assert!(reactor.conns().kcp_evictions() > 0);
     // Open sessions together stay within the budget (each holds at most 60 segments).

@@ -4,11 +4,14 @@
 //! and a nonce scrambler) across a UDP relay that loses 10 % of the datagrams each way.
 //! The toy layers live here; they exercise every path a real layer (TLS, FEC, AEAD) takes.
 
-use riptide::codec::{CodecSpec, LengthFieldConfig};
-use riptide::kcp::Config;
+mod common;
+
+use common::{
+    kcp_dial, kcp_listen, length_field, listen, pattern, turbo, turn_for, turn_until, Chat,
+};
 use riptide::{
-    ConnId, Conns, Datagrams, DialOptions, Error, EventHandler, KcpOptions, LayerStatus,
-    ListenOptions, PacketLayer, PeerAddr, Reactor, StreamLayer, StreamOut,
+    Datagrams, DialOptions, Error, KcpOptions, LayerStatus, ListenOptions, PacketLayer, Reactor,
+    StreamLayer, StreamOut,
 };
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -93,42 +96,6 @@ impl StreamLayer for Hello {
     }
 }
 
-/// Echoes on server connections; collects on the client.
-#[derive(Default)]
-struct Echo {
-    client: Option<ConnId>,
-    opened: Vec<ConnId>,
-    received: Vec<Vec<u8>>,
-    closed: Vec<Option<&'static str>>,
-}
-
-impl EventHandler for Echo {
-    fn on_open(&mut self, _: &mut Conns, id: ConnId) {
-        self.opened.push(id);
-    }
-    fn on_traffic(&mut self, conns: &mut Conns, id: ConnId, data: &[u8]) {
-        if Some(id) == self.client {
-            self.received.push(data.to_vec());
-        } else {
-            conns.write(id, data).unwrap();
-        }
-    }
-    fn on_close(&mut self, _: &mut Conns, _: ConnId, err: Option<&Error>) {
-        self.closed.push(err.map(Error::code));
-    }
-}
-
-fn length_field() -> riptide::SharedCodec {
-    let spec = CodecSpec::LengthField(LengthFieldConfig {
-        max_frame_length: 1 << 20,
-        length_field_length: 4,
-        initial_bytes_to_strip: 4,
-        ..LengthFieldConfig::default()
-    });
-    spec.validate().unwrap();
-    Arc::new(spec)
-}
-
 fn stream_layers() -> Vec<riptide::StreamLayerFactory> {
     vec![
         Arc::new(|| Box::new(Xor(0x5a)) as Box<dyn StreamLayer>),
@@ -136,81 +103,61 @@ fn stream_layers() -> Vec<riptide::StreamLayerFactory> {
     ]
 }
 
-fn turn_until(reactor: &mut Reactor, echo: &mut Echo, secs: u64, done: impl Fn(&Echo) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done(echo) {
-        assert!(Instant::now() < deadline, "timed out");
-        reactor.turn(echo, Some(Duration::from_millis(5))).unwrap();
-    }
-}
-
-/// A pseudo-random message of `len` bytes (xorshift, so failures reproduce).
-fn message(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+/// A reactor listening on loopback TCP under [`stream_layers`] (no codec), and a raw client
+/// connected to it that sees the wire as the layers leave it.
+fn layered_with_raw_client() -> (Reactor, TcpStream) {
+    let mut reactor = Reactor::new(Default::default()).unwrap();
+    let options = ListenOptions {
+        layers: stream_layers(),
+        ..ListenOptions::default()
+    };
+    let addr = listen(&mut reactor, "tcp://127.0.0.1:0", options);
+    let raw = TcpStream::connect(addr).unwrap();
+    (reactor, raw)
 }
 
 #[test]
 fn echo_through_two_stream_layers_and_a_codec_is_byte_exact() {
     let mut reactor = Reactor::new(Default::default()).unwrap();
-    let listen = ListenOptions {
-        codec: Some(length_field()),
+    let options = ListenOptions {
+        codec: Some(length_field(4, 1 << 20)),
         layers: stream_layers(),
         ..ListenOptions::default()
     };
-    let PeerAddr::Inet(addr) = reactor.listen_with("tcp://127.0.0.1:0", listen).unwrap() else {
-        unreachable!()
-    };
-    let mut echo = Echo::default();
+    let addr = listen(&mut reactor, "tcp://127.0.0.1:0", options);
     let dial = DialOptions {
-        codec: Some(length_field()),
+        codec: Some(length_field(4, 1 << 20)),
         layers: stream_layers(),
         ..DialOptions::default()
     };
     let client = reactor.dial(&format!("tcp://{addr}"), dial).unwrap();
-    echo.client = Some(client);
+    let mut chat = Chat::with_client(client);
     // Written before the handshake: the Hello layer holds it and counts it.
     let messages: Vec<Vec<u8>> = (0..50)
-        .map(|i| message(i, (i as usize * 997) % 70_000))
+        .map(|i| pattern(i, (i as usize * 997) % 70_000))
         .collect();
     for m in &messages {
         reactor.conns().write(client, m).unwrap();
     }
     assert!(reactor.conns().outbound_len(client).unwrap() > 0);
-    turn_until(&mut reactor, &mut echo, 10, |e| {
-        e.received.len() == messages.len()
+    turn_until(&mut reactor, &mut chat, 10, |c| {
+        c.received.len() == messages.len()
     });
     assert_eq!(
-        echo.received, messages,
+        chat.received, messages,
         "frames come back byte-exact, in order"
     );
     assert_eq!(
-        echo.opened.len(),
-        2,
+        chat.opened, 2,
         "both ends opened once their handshake finished"
     );
-    assert!(echo.closed.is_empty());
+    assert!(chat.closed.is_empty());
 }
 
 #[test]
 fn on_open_waits_for_the_handshake_and_the_wire_is_transformed() {
-    let mut reactor = Reactor::new(Default::default()).unwrap();
-    let listen = ListenOptions {
-        layers: stream_layers(),
-        ..ListenOptions::default()
-    };
-    let PeerAddr::Inet(addr) = reactor.listen_with("tcp://127.0.0.1:0", listen).unwrap() else {
-        unreachable!()
-    };
-    let mut echo = Echo::default();
-    let mut raw = TcpStream::connect(addr).unwrap();
+    let (mut reactor, mut raw) = layered_with_raw_client();
+    let mut chat = Chat::default();
     raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let scrambled = |bytes: &[u8]| bytes.iter().map(|b| b ^ 0x5a).collect::<Vec<u8>>();
     // The server greets first, through the XOR layer under the handshake.
@@ -219,7 +166,7 @@ fn on_open_waits_for_the_handshake_and_the_wire_is_transformed() {
     while greeting.len() < HELLO.len() {
         assert!(Instant::now() < deadline, "no greeting");
         reactor
-            .turn(&mut echo, Some(Duration::from_millis(5)))
+            .turn(&mut chat, Some(Duration::from_millis(5)))
             .unwrap();
         raw.set_nonblocking(true).unwrap();
         let mut buf = [0u8; 64];
@@ -230,15 +177,8 @@ fn on_open_waits_for_the_handshake_and_the_wire_is_transformed() {
         }
     }
     assert_eq!(greeting, scrambled(HELLO));
-    for _ in 0..10 {
-        reactor
-            .turn(&mut echo, Some(Duration::from_millis(5)))
-            .unwrap();
-    }
-    assert!(
-        echo.opened.is_empty(),
-        "no on_open before the peer's greeting"
-    );
+    turn_for(&mut reactor, &mut chat, 10, Duration::from_millis(5));
+    assert_eq!(chat.opened, 0, "no on_open before the peer's greeting");
     raw.set_nonblocking(false).unwrap();
     raw.write_all(&scrambled(b"HELLO\nping")).unwrap();
     let mut reply = [0u8; 4];
@@ -246,11 +186,11 @@ fn on_open_waits_for_the_handshake_and_the_wire_is_transformed() {
         raw.read_exact(&mut reply).unwrap();
         reply
     });
-    turn_until(&mut reactor, &mut echo, 5, |e| !e.opened.is_empty());
+    turn_until(&mut reactor, &mut chat, 5, |c| c.opened > 0);
     let deadline = Instant::now() + Duration::from_millis(500);
     while Instant::now() < deadline && !handle.is_finished() {
         reactor
-            .turn(&mut echo, Some(Duration::from_millis(5)))
+            .turn(&mut chat, Some(Duration::from_millis(5)))
             .unwrap();
     }
     assert_eq!(handle.join().unwrap().to_vec(), scrambled(b"ping"));
@@ -258,21 +198,13 @@ fn on_open_waits_for_the_handshake_and_the_wire_is_transformed() {
 
 #[test]
 fn a_layer_error_closes_the_connection_with_it() {
-    let mut reactor = Reactor::new(Default::default()).unwrap();
-    let listen = ListenOptions {
-        layers: stream_layers(),
-        ..ListenOptions::default()
-    };
-    let PeerAddr::Inet(addr) = reactor.listen_with("tcp://127.0.0.1:0", listen).unwrap() else {
-        unreachable!()
-    };
-    let mut echo = Echo::default();
-    let mut raw = TcpStream::connect(addr).unwrap();
+    let (mut reactor, mut raw) = layered_with_raw_client();
+    let mut chat = Chat::default();
     raw.write_all(b"not a greeting").unwrap();
-    turn_until(&mut reactor, &mut echo, 5, |e| !e.closed.is_empty());
-    assert_eq!(echo.closed.len(), 1);
-    assert!(echo.closed[0].is_some(), "closed with the layer's error");
-    assert!(echo.opened.is_empty(), "never opened");
+    turn_until(&mut reactor, &mut chat, 5, |c| !c.closed.is_empty());
+    assert_eq!(chat.closed.len(), 1);
+    assert!(chat.closed[0].1.is_some(), "closed with the layer's error");
+    assert_eq!(chat.opened, 0, "never opened");
 }
 
 /// Appends a 32-bit FNV-1a checksum; refuses datagrams whose checksum does not match.
@@ -415,14 +347,6 @@ fn kcp_over_two_packet_layers_is_byte_exact_at_ten_percent_loss() {
     let sealed = Arc::new(AtomicUsize::new(0));
     let (o, s) = (opened.clone(), sealed.clone());
     let kcp = KcpOptions {
-        config: Config {
-            nodelay: 1,
-            interval: 10,
-            resend: 2,
-            nc: true,
-            snd_wnd: 128,
-            ..Config::default()
-        },
         packet_layers: vec![
             Arc::new(move || {
                 Box::new(Scramble {
@@ -432,41 +356,30 @@ fn kcp_over_two_packet_layers_is_byte_exact_at_ten_percent_loss() {
             }),
             Arc::new(move || Box::new(Checksum { opened: o.clone() }) as Box<dyn PacketLayer>),
         ],
-        ..KcpOptions::default()
+        ..turbo()
     };
     let mut reactor = Reactor::new(Default::default()).unwrap();
-    let listen = ListenOptions {
-        kcp: Some(kcp.clone()),
-        ..ListenOptions::default()
-    };
-    let PeerAddr::Inet(server) = reactor.listen_with("kcp://127.0.0.1:0", listen).unwrap() else {
-        unreachable!()
-    };
+    let server = kcp_listen(&mut reactor, kcp.clone());
     let (relay, stop) = lossy_relay(server, 0.10);
-    let mut echo = Echo::default();
-    let dial = DialOptions {
-        kcp: Some(kcp),
-        ..DialOptions::default()
-    };
-    let client = reactor.dial(&format!("kcp://{relay}"), dial).unwrap();
-    echo.client = Some(client);
+    let client = kcp_dial(&mut reactor, relay, kcp);
+    let mut chat = Chat::with_client(client);
     // Messages of up to 20 fragments: losses hit most of them.
     let messages: Vec<Vec<u8>> = (0..150)
-        .map(|i| message(i + 100, 1 + (i as usize * 211) % 25_000))
+        .map(|i| pattern(i + 100, 1 + (i as usize * 211) % 25_000))
         .collect();
     for m in &messages {
         reactor.conns().write(client, m).unwrap();
     }
-    turn_until(&mut reactor, &mut echo, 60, |e| {
-        e.received.len() == messages.len()
+    turn_until(&mut reactor, &mut chat, 60, |c| {
+        c.received.len() == messages.len()
     });
     stop.store(true, Ordering::Relaxed);
     assert_eq!(
-        echo.received, messages,
+        chat.received, messages,
         "every message back, byte-exact, in order"
     );
     let stats = reactor.conns().kcp_stats(client).unwrap();
     assert!(stats.retransmits > 0, "the loss was real: {stats:?}");
     assert!(sealed.load(Ordering::Relaxed) > 0 && opened.load(Ordering::Relaxed) > 0);
-    assert!(echo.closed.is_empty());
+    assert!(chat.closed.is_empty());
 }

@@ -1,10 +1,13 @@
 //! PROXY protocol listeners: `on_open` reports the original client from the header, data
 //! after the header flows on, and a bad or missing header closes the connection.
 
+mod common;
+
+use common::serve;
 use riptide::codec::ProxyMode;
-use riptide::{ConnId, Conns, Engine, EngineConfig, Error, EventHandler, ListenOptions, PeerAddr};
+use riptide::{ConnId, Conns, EngineConfig, Error, EventHandler, ListenOptions, StopHandle};
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -28,13 +31,9 @@ impl EventHandler for Who {
     }
 }
 
-fn start(
-    mode: ProxyMode,
-) -> (
-    std::net::SocketAddr,
-    riptide::StopHandle,
-    mpsc::Receiver<String>,
-) {
+/// Serves [`Who`] on loopback TCP with PROXY headers in `mode` (200 ms to arrive); returns
+/// the address, the stop handle and the handler's event lines.
+fn start(mode: ProxyMode) -> (SocketAddr, StopHandle, mpsc::Receiver<String>) {
     let config = EngineConfig {
         listen: ListenOptions {
             proxy_protocol: Some(mode),
@@ -43,15 +42,8 @@ fn start(
         },
         ..EngineConfig::default()
     };
-    let engine = Engine::bind_with(["tcp://127.0.0.1:0"], config).unwrap();
-    let PeerAddr::Inet(addr) = engine.local_addrs()[0] else {
-        unreachable!()
-    };
-    let stop = engine.stop_handle();
     let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        engine.run(Who(tx)).unwrap();
-    });
+    let (addr, stop, _) = serve("tcp://127.0.0.1:0", config, Who(tx));
     (addr, stop, rx)
 }
 

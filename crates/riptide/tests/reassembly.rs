@@ -3,8 +3,11 @@
 //! bytes allocated (a counting allocator; this file holds one test, so nothing else
 //! allocates meanwhile), not as time.
 
+mod common;
+
+use common::{framed, serve};
 use riptide::codec::{CodecSpec, LineConfig};
-use riptide::{ConnId, Conns, Engine, EngineConfig, EventHandler, ListenOptions, PeerAddr};
+use riptide::{ConnId, Conns, EventHandler};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
 use std::net::TcpStream;
@@ -51,23 +54,8 @@ fn a_large_frame_in_small_reads_allocates_linearly() {
         max_length: size,
         ..LineConfig::default()
     });
-    let engine = Engine::bind_with(
-        ["tcp://127.0.0.1:0"],
-        EngineConfig {
-            listen: ListenOptions {
-                codec: Some(Arc::new(spec)),
-                ..ListenOptions::default()
-            },
-            ..EngineConfig::default()
-        },
-    )
-    .unwrap();
-    let PeerAddr::Inet(addr) = engine.local_addrs()[0] else {
-        unreachable!()
-    };
-    let stop = engine.stop_handle();
     let (tx, rx) = mpsc::channel();
-    let server = thread::spawn(move || engine.run(Lengths(tx)).unwrap());
+    let (addr, stop, server) = serve("tcp://127.0.0.1:0", framed(Arc::new(spec)), Lengths(tx));
     let mut c = TcpStream::connect(addr).unwrap();
     let chunk = vec![b'x'; 4096];
     let before = ALLOCATED.load(Ordering::Relaxed);

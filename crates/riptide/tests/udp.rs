@@ -1,6 +1,9 @@
 //! UDP: gnet's per-datagram model, and sessions with idle expiry.
 
-use riptide::{ConnId, Conns, Engine, EngineConfig, Error, EventHandler, PeerAddr};
+mod common;
+
+use common::serve;
+use riptide::{ConnId, Conns, EngineConfig, Error, EventHandler};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
@@ -10,6 +13,14 @@ use std::time::{Duration, Instant};
 struct Udp {
     events: Arc<Mutex<Vec<String>>>,
     closed: mpsc::Sender<()>,
+}
+
+impl Udp {
+    /// How many sessions have opened so far.
+    fn opens(&self) -> usize {
+        let events = self.events.lock().unwrap();
+        events.iter().filter(|e| e.starts_with("open")).count()
+    }
 }
 
 impl EventHandler for Udp {
@@ -43,24 +54,16 @@ fn start(
 ) -> (
     SocketAddr,
     riptide::StopHandle,
-    thread::JoinHandle<()>,
+    thread::JoinHandle<Udp>,
     Udp,
     mpsc::Receiver<()>,
 ) {
-    let engine = Engine::bind_with(["udp://127.0.0.1:0"], config).unwrap();
-    let PeerAddr::Inet(addr) = engine.local_addrs()[0] else {
-        unreachable!()
-    };
     let (tx, rx) = mpsc::channel();
     let handler = Udp {
         events: Default::default(),
         closed: tx,
     };
-    let stop = engine.stop_handle();
-    let h = handler.clone();
-    let join = thread::spawn(move || {
-        engine.run(h).unwrap();
-    });
+    let (addr, stop, join) = serve("udp://127.0.0.1:0", config, handler.clone());
     (addr, stop, join, handler, rx)
 }
 
@@ -129,16 +132,7 @@ fn sessions_open_per_peer_and_expire_when_idle() {
     assert_eq!(c.recv(&mut buf).unwrap(), 5);
     stop.stop();
     join.join().unwrap();
-    assert_eq!(
-        handler
-            .events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e.starts_with("open"))
-            .count(),
-        2
-    );
+    assert_eq!(handler.opens(), 2);
 }
 
 #[test]
@@ -163,14 +157,5 @@ fn session_table_is_bounded() {
     assert_eq!(answered, 3, "peers beyond the cap are dropped");
     stop.stop();
     join.join().unwrap();
-    assert_eq!(
-        handler
-            .events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e.starts_with("open"))
-            .count(),
-        3
-    );
+    assert_eq!(handler.opens(), 3);
 }

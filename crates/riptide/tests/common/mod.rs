@@ -1,0 +1,201 @@
+//! Helpers shared by the integration tests: engines run on a thread of their own, reactors
+//! that listen, dial and turn until a condition holds, a handler that echoes and records, the
+//! fast KCP options, framed listener configs and reproducible test data. Each lives here once;
+//! a test file takes them with `mod common;`.
+
+// Every test file is its own crate and compiles this module anew, using only some of it: the
+// helpers one binary leaves unused would otherwise warn as dead code there.
+#![allow(dead_code)]
+
+use riptide::codec::{CodecSpec, LengthFieldConfig};
+use riptide::kcp::Config;
+use riptide::{
+    ConnId, Conns, DialOptions, Engine, EngineConfig, Error, EventHandler, KcpOptions,
+    ListenOptions, PeerAddr, Reactor, SharedCodec, StopHandle,
+};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// The socket address of an inet listener or peer; panics on a Unix path, which a test that
+/// bound an inet URL never gets.
+pub fn inet(addr: &PeerAddr) -> SocketAddr {
+    match addr {
+        PeerAddr::Inet(a) => *a,
+        PeerAddr::Unix(p) => panic!("not inet: {p}"),
+    }
+}
+
+/// Runs `engine` with `handler` on a thread of its own, so the test can play the client:
+/// returns the first listener's address, the stop handle, and the thread, which hands the
+/// handler back once stopped.
+pub fn spawn<H: EventHandler + Clone + Send + 'static>(
+    engine: Engine,
+    handler: H,
+) -> (PeerAddr, StopHandle, JoinHandle<H>) {
+    let addr = engine.local_addrs()[0].clone();
+    let stop = engine.stop_handle();
+    let join = thread::spawn(move || engine.run(handler).unwrap());
+    (addr, stop, join)
+}
+
+/// Binds the inet `url` with `config` and [`spawn`]s the engine with `handler`; the address
+/// comes back as a socket address.
+pub fn serve<H: EventHandler + Clone + Send + 'static>(
+    url: &str,
+    config: EngineConfig,
+    handler: H,
+) -> (SocketAddr, StopHandle, JoinHandle<H>) {
+    let (addr, stop, join) = spawn(Engine::bind_with([url], config).unwrap(), handler);
+    (inet(&addr), stop, join)
+}
+
+/// The plainest handler: writes every byte back on the connection it came from.
+pub fn echo(conns: &mut Conns, id: ConnId, data: &[u8]) {
+    conns.write(id, data).unwrap();
+}
+
+/// One reactor playing both ends: echoes on every connection but `client`, whose traffic it
+/// records, and counts opens and logs closes on all, so a test can await and check each.
+#[derive(Default)]
+pub struct Chat {
+    pub client: Option<ConnId>,
+    pub received: Vec<Vec<u8>>,
+    pub opened: usize,
+    pub closed: Vec<(ConnId, Option<&'static str>)>,
+}
+
+impl Chat {
+    /// A chat whose client is `client`.
+    pub fn with_client(client: ConnId) -> Chat {
+        Chat {
+            client: Some(client),
+            ..Chat::default()
+        }
+    }
+}
+
+impl EventHandler for Chat {
+    fn on_open(&mut self, _: &mut Conns, _: ConnId) {
+        self.opened += 1;
+    }
+    fn on_traffic(&mut self, conns: &mut Conns, id: ConnId, data: &[u8]) {
+        if Some(id) == self.client {
+            self.received.push(data.to_vec());
+        } else {
+            conns.write(id, data).unwrap();
+        }
+    }
+    fn on_close(&mut self, _: &mut Conns, id: ConnId, err: Option<&Error>) {
+        self.closed.push((id, err.map(Error::code)));
+    }
+}
+
+/// A length-field codec whose `header`-byte big-endian length precedes each frame of at most
+/// `max` bytes (the header is stripped on decode and written again on encode).
+pub fn length_field(header: usize, max: u64) -> SharedCodec {
+    let spec = CodecSpec::LengthField(LengthFieldConfig {
+        max_frame_length: max,
+        length_field_length: header,
+        initial_bytes_to_strip: header,
+        ..LengthFieldConfig::default()
+    });
+    spec.validate().unwrap();
+    Arc::new(spec)
+}
+
+/// An engine config whose listeners frame their connections with `codec`.
+pub fn framed(codec: SharedCodec) -> EngineConfig {
+    EngineConfig {
+        listen: ListenOptions {
+            codec: Some(codec),
+            ..ListenOptions::default()
+        },
+        ..EngineConfig::default()
+    }
+}
+
+/// Adds a listener on `url` with `options` to `reactor`; returns its (inet) address.
+pub fn listen(reactor: &mut Reactor, url: &str, options: ListenOptions) -> SocketAddr {
+    inet(&reactor.listen_with(url, options).unwrap())
+}
+
+/// KCP tuned for loopback tests (nodelay, 10 ms interval, fast resend, no congestion window,
+/// 128-segment send window), so exchanges take milliseconds; idle sessions end after 30 s.
+pub fn turbo() -> KcpOptions {
+    KcpOptions {
+        config: Config {
+            nodelay: 1,
+            interval: 10,
+            resend: 2,
+            nc: true,
+            snd_wnd: 128,
+            ..Config::default()
+        },
+        idle_timeout: Some(Duration::from_secs(30)),
+        ..KcpOptions::default()
+    }
+}
+
+/// Adds a `kcp://` listener on loopback with `kcp` to `reactor`; returns its address.
+pub fn kcp_listen(reactor: &mut Reactor, kcp: KcpOptions) -> SocketAddr {
+    let options = ListenOptions {
+        kcp: Some(kcp),
+        ..ListenOptions::default()
+    };
+    listen(reactor, "kcp://127.0.0.1:0", options)
+}
+
+/// Dials `kcp://{addr}` from `reactor` with `kcp`; returns the client session's id.
+pub fn kcp_dial(reactor: &mut Reactor, addr: SocketAddr, kcp: KcpOptions) -> ConnId {
+    let options = DialOptions {
+        kcp: Some(kcp),
+        ..DialOptions::default()
+    };
+    reactor.dial(&format!("kcp://{addr}"), options).unwrap()
+}
+
+/// Turns `reactor` in 5 ms steps until `done(handler)` holds; panics after `secs` seconds, so
+/// a test that waits on an event fails instead of hanging.
+pub fn turn_until<H: EventHandler>(
+    reactor: &mut Reactor,
+    handler: &mut H,
+    secs: u64,
+    done: impl Fn(&H) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !done(handler) {
+        assert!(Instant::now() < deadline, "timed out");
+        reactor
+            .turn(handler, Some(Duration::from_millis(5)))
+            .unwrap();
+    }
+}
+
+/// Turns `reactor` `times` times, each waiting at most `step`: time for traffic already sent
+/// to arrive and be handled, when there is no event to wait for.
+pub fn turn_for<H: EventHandler>(
+    reactor: &mut Reactor,
+    handler: &mut H,
+    times: usize,
+    step: Duration,
+) {
+    for _ in 0..times {
+        reactor.turn(handler, Some(step)).unwrap();
+    }
+}
+
+/// `len` pseudo-random bytes from `seed` (xorshift64): data that differs per seed and
+/// reproduces on every run, so a failure can be replayed.
+pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}

@@ -314,6 +314,19 @@ impl Kcp {
     /// ignored, as in ikcp. Nothing is sent from here: acknowledgements leave at the next
     /// [`handle_timeout`](Kcp::handle_timeout) or [`flush`](Kcp::flush).
     pub fn input(&mut self, now: u32, datagram: &[u8]) -> Result<(), InputError> {
+        self.input_with(now, datagram, true)
+    }
+
+    /// [`input`](Kcp::input) for a datagram FEC rebuilt from parity rather than received:
+    /// it is processed the same way, except that it neither samples the RTT nor sets the
+    /// peer's window, which describe the moment it was first sent (kcp-go's
+    /// `IKCP_PACKET_FEC` input).
+    pub fn input_recovered(&mut self, now: u32, datagram: &[u8]) -> Result<(), InputError> {
+        self.input_with(now, datagram, false)
+    }
+
+    /// The body of [`input`](Kcp::input); `regular` is false for a recovered datagram.
+    fn input_with(&mut self, now: u32, datagram: &[u8], regular: bool) -> Result<(), InputError> {
         self.current = now;
         if datagram.len() < OVERHEAD {
             return Err(InputError::Truncated);
@@ -341,12 +354,14 @@ impl Kcp {
             }
             rest = after;
             self.in_segments = self.in_segments.wrapping_add(1);
-            self.rmt_wnd = u32::from(h.wnd);
+            if regular {
+                self.rmt_wnd = u32::from(h.wnd);
+            }
             self.parse_una(h.una);
             match h.cmd {
                 CMD_ACK => {
                     let rtt = diff(self.current, h.ts);
-                    if rtt >= 0 {
+                    if rtt >= 0 && regular {
                         self.update_ack(rtt);
                     }
                     self.parse_ack(h.sn);

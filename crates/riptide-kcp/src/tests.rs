@@ -550,3 +550,43 @@ fn peer_acked_is_set_by_an_acknowledgement() {
     run(&mut a, &mut b, &mut now, 100, 10);
     assert!(a.peer_acked());
 }
+
+#[test]
+fn a_recovered_datagram_acks_and_delivers_but_samples_no_rtt_and_sets_no_window() {
+    let (mut a, mut b) = (Kcp::new(7, &fast()).unwrap(), Kcp::new(7, &fast()).unwrap());
+    a.handle_timeout(0);
+    b.handle_timeout(0);
+    a.send(b"hello").unwrap();
+    a.flush(0);
+    let mut buf = [0u8; 2000];
+    let n = a.poll_transmit(0, &mut buf).unwrap();
+    // b gets the data as FEC rebuilt it: delivered and acknowledged all the same.
+    b.input_recovered(5, &buf[..n]).unwrap();
+    assert_eq!(recv_all(&mut b), vec![b"hello".to_vec()]);
+    b.flush(5);
+    let n = b.poll_transmit(5, &mut buf).unwrap();
+    let window_before = a.stats().rmt_wnd;
+    // The ack arrives recovered 900 ms later: the data is acknowledged, but neither the RTT
+    // estimate nor the peer's window moves.
+    let mut ack = buf[..n].to_vec();
+    ack[6..8].copy_from_slice(&0u16.to_le_bytes()); // a window of 0, which must be ignored
+    a.input_recovered(900, &ack).unwrap();
+    assert_eq!(a.wait_snd(), 0);
+    assert_eq!(a.stats().srtt, 0, "no RTT sample from a recovered ack");
+    assert_eq!(a.stats().rmt_wnd, window_before);
+    // The same ack received normally does both.
+    let (mut c, mut d) = (Kcp::new(7, &fast()).unwrap(), Kcp::new(7, &fast()).unwrap());
+    c.handle_timeout(0);
+    d.handle_timeout(0);
+    c.send(b"hello").unwrap();
+    c.flush(0);
+    let n = c.poll_transmit(0, &mut buf).unwrap();
+    d.input(5, &buf[..n]).unwrap();
+    d.flush(5);
+    let n = d.poll_transmit(5, &mut buf).unwrap();
+    let mut ack = buf[..n].to_vec();
+    ack[6..8].copy_from_slice(&0u16.to_le_bytes());
+    c.input(900, &ack).unwrap();
+    assert!(c.stats().srtt > 0);
+    assert_eq!(c.stats().rmt_wnd, 0);
+}

@@ -68,6 +68,7 @@ impl NativeKcp {
             // TS checked a finite integer in range; `as` saturates anyway.
             max_buffered: self.max_buffered as usize,
             packet_layers: Vec::new(),
+            gate: None,
         };
         options.validate()?;
         Ok(options)

@@ -1,7 +1,11 @@
 //! The callbacks a reactor dispatches to. One handler serves every connection of a reactor,
 //! like a gnet `EventHandler` or a netty pipeline's last handler.
 
-use crate::{ConnId, Conns, Error, IdleKind, PeerAddr};
+use crate::conns::Conns;
+use crate::flow::IdleKind;
+use crate::slab::ConnId;
+use crate::stream::PeerAddr;
+use crate::Error;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -27,6 +31,13 @@ pub trait EventHandler {
     /// model). Reply with [`Conns::send_to`].
     fn on_datagram(&mut self, conns: &mut Conns, socket: usize, peer: SocketAddr, data: &[u8]) {
         let _ = (conns, socket, peer, data);
+    }
+
+    /// A message arrived on a KCP session's unreliable channel ([`Conns::send_unreliable`]):
+    /// one datagram, outside KCP and the codec, maybe lost or out of order (game state that
+    /// the next update replaces). Ignored unless handled.
+    fn on_unreliable(&mut self, conns: &mut Conns, id: ConnId, data: &[u8]) {
+        let _ = (conns, id, data);
     }
 
     /// The connection is gone (the peer closed, an error, or [`Conns::close`]). `err` is `None`

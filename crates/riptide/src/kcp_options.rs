@@ -1,6 +1,6 @@
 //! How KCP runs on a `kcp://` listener's sessions or a dialed `kcp://` connection.
 
-use crate::layer::PacketLayerFactory;
+use crate::layer::{PacketGateFactory, PacketLayerFactory};
 use crate::Error;
 use riptide_kcp::Kcp;
 use std::time::Duration;
@@ -44,6 +44,9 @@ pub struct KcpOptions {
     /// still fits `config.mtu`. With packet layers a listener keys sessions by peer address
     /// alone (kcp-go's model): the conv is only readable once a datagram is opened.
     pub packet_layers: Vec<PacketLayerFactory>,
+    /// Listener only: a gate that sees every datagram first and keys sessions its own way
+    /// (a secure mode's handshakes); its layers go under `packet_layers`. Ignored by dials.
+    pub gate: Option<PacketGateFactory>,
 }
 
 impl std::fmt::Debug for KcpOptions {
@@ -55,6 +58,7 @@ impl std::fmt::Debug for KcpOptions {
             .field("handshake_timeout", &self.handshake_timeout)
             .field("max_buffered", &self.max_buffered)
             .field("packet_layers", &self.packet_layers.len())
+            .field("gate", &self.gate.is_some())
             .finish()
     }
 }
@@ -70,6 +74,7 @@ impl Default for KcpOptions {
             handshake_timeout: Some(Duration::from_secs(5)),
             max_buffered: 256 << 20,
             packet_layers: Vec::new(),
+            gate: None,
         }
     }
 }

@@ -6,10 +6,11 @@
 use crate::carrier::Carrier;
 use crate::kcp_options::KcpOptions;
 use crate::kcp_table::{Admitted, SessionKey};
-use crate::layer::Datagrams;
+use crate::layer::{Datagrams, PacketLayer, Payload};
 use crate::packet_stack::PacketStack;
 use crate::Error;
 use riptide_kcp::Kcp;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -25,9 +26,28 @@ pub(crate) struct KcpSession {
     dirty: bool,
     /// When the peer was last heard from (idle expiry).
     last_heard: Instant,
+    /// Messages of the unreliable channel waiting for delivery (at most [`MAX_UNRELIABLE`]).
+    unreliable: VecDeque<Vec<u8>>,
     /// A listener's session: its place in the admission bookkeeping. `None` for dialed
     /// sessions and once forgotten (evicted or removed).
     pub(crate) admitted: Option<Admitted>,
+}
+
+/// Most messages of the unreliable channel held for delivery; later ones are dropped (the
+/// channel is lossy by contract, and this bounds what a flooding peer costs).
+const MAX_UNRELIABLE: usize = 256;
+
+/// What became of a datagram fed to a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Input {
+    /// Taken in (at least the part before anything refused).
+    Accepted,
+    /// Refused (malformed, wrong conv, refused by a layer) and counted.
+    Rejected,
+    /// The peer started a new conversation: a first data segment (sn 0) of another conv from
+    /// the same address (a kcp-go client that restarted). A listener keyed by address replaces
+    /// the session.
+    NewConversation,
 }
 
 /// What KCP's state means for the connection, after it ran.
@@ -46,6 +66,45 @@ pub(crate) struct Settled {
 /// KCP's PUSH command: only a data segment may open a session on a listener.
 const CMD_PUSH: u8 = 81;
 
+/// True when `datagram` starts with the first data segment (sn 0) of a conversation other
+/// than `conv`.
+fn is_new_conversation(conv: u32, datagram: &[u8]) -> bool {
+    let sn = datagram
+        .get(12..16)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_le_bytes);
+    riptide_kcp::conv_of(datagram).is_some_and(|c| c != conv)
+        && datagram.get(4) == Some(&CMD_PUSH)
+        && sn == Some(0)
+}
+
+/// Feeds one opened datagram to KCP, or to the unreliable queue; false when KCP refused it.
+fn feed(
+    kcp: &mut Kcp,
+    unreliable: &mut VecDeque<Vec<u8>>,
+    ms: u32,
+    payload: Payload,
+    datagram: &[u8],
+) -> bool {
+    match payload {
+        Payload::Kcp => kcp.input(ms, datagram).is_ok(),
+        Payload::Recovered => kcp.input_recovered(ms, datagram).is_ok(),
+        Payload::Unreliable => {
+            if unreliable.len() < MAX_UNRELIABLE {
+                unreliable.push_back(datagram.to_vec());
+            }
+            true
+        }
+    }
+}
+
+/// Copies every datagram of `from` into `to`.
+fn copy(from: &Datagrams, to: &mut Datagrams) {
+    for (payload, datagram) in from.iter() {
+        to.push_as(payload, datagram);
+    }
+}
+
 /// How a `kcp://` listener finds the session of a datagram from `peer` on `socket`: by conv,
 /// or by peer alone when packet layers hide the conv until a datagram is opened. `None`: not
 /// KCP.
@@ -56,9 +115,13 @@ pub(crate) fn session_key(
     options: &KcpOptions,
 ) -> Option<SessionKey> {
     if options.packet_layers.is_empty() {
-        Some((socket, peer, riptide_kcp::conv_of(datagram)?))
+        Some(SessionKey::Conv(
+            socket,
+            peer,
+            riptide_kcp::conv_of(datagram)?,
+        ))
     } else {
-        Some((socket, peer, 0))
+        Some(SessionKey::Peer(socket, peer))
     }
 }
 
@@ -72,24 +135,61 @@ impl KcpSession {
         now: Instant,
         ms: u32,
     ) -> Option<KcpSession> {
-        let mut packets = PacketStack::new(&options.packet_layers);
+        let mut packets = PacketStack::new(Vec::new(), &options.packet_layers);
         let mut opened = Datagrams::default();
         match packets.as_mut() {
-            Some(stack) => stack
-                .open(now, datagram)
-                .ok()?
-                .iter()
-                .for_each(|d| opened.push(d)),
+            Some(stack) => copy(stack.open(now, datagram).ok()?, &mut opened),
             None => opened.push(datagram),
         }
-        let first = opened.iter().next()?;
+        KcpSession::from_opened(options, packets, &opened, now, ms)
+    }
+
+    /// A gated listener's new session: `layers` are the bottom packet layers the gate made
+    /// for it, `opened` what they opened of its first datagram (the listener's own layers
+    /// still open it further). `None` unless that is a KCP data segment the session accepts.
+    pub(crate) fn accept_gated(
+        options: &KcpOptions,
+        layers: Vec<Box<dyn PacketLayer>>,
+        opened: &Datagrams,
+        now: Instant,
+        ms: u32,
+    ) -> Option<KcpSession> {
+        let first = layers.len();
+        let mut packets = PacketStack::new(layers, &options.packet_layers);
+        let mut above = Datagrams::default();
+        match packets.as_mut() {
+            Some(stack) => copy(stack.open_above(first, now, opened).ok()?, &mut above),
+            None => copy(opened, &mut above),
+        }
+        KcpSession::from_opened(options, packets, &above, now, ms)
+    }
+
+    /// The session whose first opened datagrams are `opened`, if the first of them is a KCP
+    /// data segment (its conv names the session) and KCP takes them all.
+    fn from_opened(
+        options: &KcpOptions,
+        packets: Option<Box<PacketStack>>,
+        opened: &Datagrams,
+        now: Instant,
+        ms: u32,
+    ) -> Option<KcpSession> {
+        let (_, first) = opened.iter().find(|(p, _)| *p != Payload::Unreliable)?;
         if first.get(4) != Some(&CMD_PUSH) {
             return None;
         }
         let conv = riptide_kcp::conv_of(first)?;
         let mut session = KcpSession::with_packets(conv, options, now, ms, packets).ok()?;
-        let accepted = opened.iter().all(|d| session.kcp.input(ms, d).is_ok());
-        accepted.then_some(session)
+        let mut all = true;
+        for (payload, datagram) in opened.iter() {
+            all &= feed(
+                &mut session.kcp,
+                &mut session.unreliable,
+                ms,
+                payload,
+                datagram,
+            );
+        }
+        all.then_some(session)
     }
 
     /// A dialed session for conversation `conv`, its clock started at `ms`.
@@ -99,7 +199,7 @@ impl KcpSession {
         now: Instant,
         ms: u32,
     ) -> Result<KcpSession, Error> {
-        let packets = PacketStack::new(&options.packet_layers);
+        let packets = PacketStack::new(Vec::new(), &options.packet_layers);
         KcpSession::with_packets(conv, options, now, ms, packets)
     }
 
@@ -110,7 +210,14 @@ impl KcpSession {
         ms: u32,
         packets: Option<Box<PacketStack>>,
     ) -> Result<KcpSession, Error> {
-        let config = options.kcp_config()?;
+        let mut config = options.config.clone();
+        let overhead = packets.as_ref().map_or(0, |p| p.overhead());
+        config.mtu = config.mtu.checked_sub(overhead).ok_or_else(|| {
+            Error::InvalidOption(format!(
+                "kcp: packet layers add {overhead} bytes, more than the MTU of {}",
+                config.mtu
+            ))
+        })?;
         let mut kcp = Kcp::new(conv, &config).map_err(|e| Error::InvalidOption(e.to_string()))?;
         // Start KCP's clock (its flush schedule counts from the first update).
         kcp.handle_timeout(ms);
@@ -121,31 +228,86 @@ impl KcpSession {
             idle_timeout: options.idle_timeout,
             dirty: false,
             last_heard: now,
+            unreliable: VecDeque::new(),
             admitted: None,
         })
     }
 
-    /// Feeds a datagram from the peer (opened by the packet layers first); false when it was
-    /// rejected (wrong conv, malformed, refused by a layer): what was accepted before stays.
-    pub(crate) fn input(&mut self, now: Instant, ms: u32, datagram: &[u8]) -> bool {
-        let accepted = match self.packets.as_mut() {
-            None => self.kcp.input(ms, datagram).is_ok(),
+    /// Feeds a datagram from the peer (opened by the packet layers first). What was accepted
+    /// before a rejected part stays.
+    pub(crate) fn input(&mut self, now: Instant, ms: u32, datagram: &[u8]) -> Input {
+        let KcpSession {
+            kcp,
+            packets,
+            unreliable,
+            ..
+        } = self;
+        let conv = kcp.conv();
+        let (mut all, mut fresh) = (true, false);
+        match packets.as_mut() {
+            None => {
+                all = feed(kcp, unreliable, ms, Payload::Kcp, datagram);
+                fresh = !all && is_new_conversation(conv, datagram);
+            }
             Some(packets) => match packets.open(now, datagram) {
+                // Every opened datagram goes in, even after one is refused.
                 Ok(opened) => {
-                    // Every opened datagram goes in, even after one is refused.
-                    let mut all = true;
-                    for inner in opened.iter() {
-                        all &= self.kcp.input(ms, inner).is_ok();
+                    for (payload, inner) in opened.iter() {
+                        let taken = feed(kcp, unreliable, ms, payload, inner);
+                        fresh |= !taken && is_new_conversation(conv, inner);
+                        all &= taken;
                     }
-                    all
                 }
-                Err(_) => false,
+                Err(_) => all = false,
             },
-        };
-        if accepted {
-            self.last_heard = now;
         }
-        accepted
+        if fresh {
+            Input::NewConversation
+        } else if all {
+            self.last_heard = now;
+            Input::Accepted
+        } else {
+            Input::Rejected
+        }
+    }
+
+    /// The next message that arrived on the unreliable channel.
+    pub(crate) fn recv_unreliable(&mut self) -> Option<Vec<u8>> {
+        self.unreliable.pop_front()
+    }
+
+    /// True when the datagram last opened may move the session to its source address.
+    pub(crate) fn may_migrate(&self) -> bool {
+        self.packets.as_ref().is_some_and(|p| p.may_migrate())
+    }
+
+    /// Sends one message on the unreliable channel: sealed by the packet layers (one of which
+    /// must mark it), outside KCP. Refused when no layer can carry it or it does not fit one
+    /// datagram.
+    pub(crate) fn send_unreliable(
+        &mut self,
+        now: Instant,
+        data: &[u8],
+        carrier: &dyn Carrier,
+        peer: SocketAddr,
+    ) -> Result<(), Error> {
+        let Some(packets) = self.packets.as_mut().filter(|p| p.carries_unreliable()) else {
+            return Err(Error::InvalidOption(
+                "the unreliable channel needs FEC or secure mode on the session".into(),
+            ));
+        };
+        let max = self.kcp.mss().saturating_add(riptide_kcp::OVERHEAD);
+        if data.len() > max {
+            return Err(Error::MessageTooLarge {
+                size: data.len(),
+                max,
+            });
+        }
+        for (_, sealed) in packets.seal(now, Payload::Unreliable, data).iter() {
+            // Lossy by design: a datagram the kernel cannot take now is gone.
+            let _ = carrier.send_datagram(sealed, peer);
+        }
+        Ok(())
     }
 
     /// Moves the next received message (in stream mode, the next bytes) into `buf`; false
@@ -224,7 +386,7 @@ impl KcpSession {
                     let _ = carrier.send_datagram(datagram, peer);
                 }
                 Some(packets) => {
-                    for sealed in packets.seal(now, datagram).iter() {
+                    for (_, sealed) in packets.seal(now, Payload::Kcp, datagram).iter() {
                         let _ = carrier.send_datagram(sealed, peer);
                     }
                 }
@@ -234,7 +396,7 @@ impl KcpSession {
             if packets.poll_timeout().is_some_and(|at| at <= now) {
                 let mut due = Datagrams::default();
                 packets.handle_timeout(now, &mut due);
-                for datagram in due.iter() {
+                for (_, datagram) in due.iter() {
                     let _ = carrier.send_datagram(datagram, peer);
                 }
             }

@@ -25,9 +25,18 @@ pub(crate) struct Admitted {
     key: SessionKey,
 }
 
-/// How a listener finds a datagram's session: listener socket, peer, and the conv (`0` when
-/// the listener has packet layers and keys sessions by peer alone).
-pub(crate) type SessionKey = (usize, SocketAddr, u32);
+/// How a listener finds a datagram's session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum SessionKey {
+    /// By listener socket, peer and conv (a listener without packet layers: one peer may run
+    /// several conversations).
+    Conv(usize, SocketAddr, u32),
+    /// By listener socket and peer (packet layers hide the conv until a datagram is opened:
+    /// kcp-go's model, one session per address).
+    Peer(usize, SocketAddr),
+    /// By listener socket and the key its gate gave the session, from any address.
+    Gated(usize, u64),
+}
 
 /// The `kcp://` listener sessions of one reactor: the index datagrams are routed by, per-IP
 /// counts, unconfirmed sessions in admission order, buffered bytes per listener. It knows
@@ -88,9 +97,20 @@ impl KcpTable {
             .map(|&(_, id)| id)
     }
 
-    /// Records a new unconfirmed session found by `key`.
-    pub(crate) fn admit(&mut self, id: ConnId, key: SessionKey, options: &KcpOptions) -> Admitted {
-        let (socket, peer, _) = key;
+    /// True for a session found by its gate's key rather than its address (it may move to
+    /// another address).
+    pub(crate) fn is_gated(a: &Admitted) -> bool {
+        matches!(a.key, SessionKey::Gated(..))
+    }
+
+    /// Records a new unconfirmed session of `peer` on listener `socket`, found by `key`.
+    pub(crate) fn admit(
+        &mut self,
+        id: ConnId,
+        key: SessionKey,
+        (socket, peer): (usize, SocketAddr),
+        options: &KcpOptions,
+    ) -> Admitted {
         let ip = peer.ip().to_canonical();
         self.index.insert(key, id);
         let seq = self.next_seq;

@@ -42,6 +42,7 @@
 use crate::stream::PeerAddr;
 use crate::Error;
 use std::any::Any;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -133,19 +134,37 @@ pub trait StreamLayer: Send {
     }
 }
 
-/// Datagrams a packet layer produces: a list kept in one reusable buffer, so sealing and
-/// opening allocate nothing in steady state.
+/// What a datagram between packet layers carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Payload {
+    /// KCP segments.
+    Kcp,
+    /// KCP segments rebuilt from parity by FEC rather than received: KCP takes them without
+    /// sampling the RTT or the peer's window ([`riptide_kcp::Kcp::input_recovered`]).
+    Recovered,
+    /// One message of the unreliable channel, sent outside KCP (no retransmission, no
+    /// order).
+    Unreliable,
+}
+
+/// Datagrams a packet layer produces, each with what it carries: a list kept in one reusable
+/// buffer, so sealing and opening allocate nothing in steady state.
 #[derive(Default)]
 pub struct Datagrams {
     bytes: Vec<u8>,
-    ends: Vec<usize>,
+    ends: Vec<(usize, Payload)>,
 }
 
 impl Datagrams {
-    /// Appends one datagram.
+    /// Appends one datagram of KCP segments.
     pub fn push(&mut self, datagram: &[u8]) {
+        self.push_as(Payload::Kcp, datagram);
+    }
+
+    /// Appends one datagram carrying `payload`.
+    pub fn push_as(&mut self, payload: Payload, datagram: &[u8]) {
         self.bytes.extend_from_slice(datagram);
-        self.ends.push(self.bytes.len());
+        self.ends.push((self.bytes.len(), payload));
     }
 
     /// Number of datagrams held.
@@ -158,12 +177,12 @@ impl Datagrams {
         self.ends.is_empty()
     }
 
-    /// The datagrams, in the order pushed.
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+    /// The datagrams with what each carries, in the order pushed.
+    pub fn iter(&self) -> impl Iterator<Item = (Payload, &[u8])> {
+        let starts = std::iter::once(0).chain(self.ends.iter().map(|&(end, _)| end));
         starts
             .zip(self.ends.iter().copied())
-            .filter_map(|(start, end)| self.bytes.get(start..end))
+            .filter_map(|(start, (end, payload))| Some((payload, self.bytes.get(start..end)?)))
     }
 
     /// Forgets every datagram, keeping the memory.
@@ -174,7 +193,9 @@ impl Datagrams {
 }
 
 /// A datagram transform stacked under KCP: `seal` on the way to the peer, `open` on the way
-/// in.
+/// in. Each datagram comes with what it carries ([`Payload`]); a layer that marks the kind in
+/// its own framing (FEC's out-of-band shards, a secure header's type) passes [`Payload::Kcp`]
+/// down and restores the kind on open; one that does not passes the kind through.
 pub trait PacketLayer: Send {
     /// Bytes the layer adds to a datagram at most: KCP's segments shrink by the stack's total
     /// so a sealed datagram still fits the configured MTU.
@@ -182,12 +203,32 @@ pub trait PacketLayer: Send {
 
     /// One datagram going to the peer: pushes what goes below (itself transformed, plus any
     /// datagrams of the layer's own, such as parity shards) to `out`.
-    fn seal(&mut self, now: Instant, datagram: &[u8], out: &mut Datagrams);
+    fn seal(&mut self, now: Instant, payload: Payload, datagram: &[u8], out: &mut Datagrams);
 
     /// One datagram from the peer: pushes what it opens to for the layer above (none while a
     /// group is incomplete, several when a lost one is recovered) to `out`. An error drops
     /// the datagram and is counted as rejected input; the session goes on.
-    fn open(&mut self, now: Instant, datagram: &[u8], out: &mut Datagrams) -> Result<(), Error>;
+    fn open(
+        &mut self,
+        now: Instant,
+        payload: Payload,
+        datagram: &[u8],
+        out: &mut Datagrams,
+    ) -> Result<(), Error>;
+
+    /// True when the layer marks [`Payload::Unreliable`] datagrams in its own framing, so the
+    /// peer can tell them from KCP's: a session can send on the unreliable channel only when
+    /// some layer of its stack does.
+    fn carries_unreliable(&self) -> bool {
+        false
+    }
+
+    /// True when the datagram last opened may move its session to the address it came from:
+    /// it was authenticated and newer than any before (a client behind a NAT that changed its
+    /// port). Only layers that authenticate datagrams can say so.
+    fn may_migrate(&self) -> bool {
+        false
+    }
 
     /// When [`PacketLayer::handle_timeout`] is next due, if ever.
     fn poll_timeout(&self) -> Option<Instant> {
@@ -200,9 +241,57 @@ pub trait PacketLayer: Send {
     }
 }
 
+/// What a [`PacketGate`] decided about a datagram that reached a `kcp://` listener.
+pub enum Gate {
+    /// It belongs to the session with this key (found by key, whatever address it came
+    /// from): the session's layers open it.
+    Session(u64),
+    /// It opens a new session with this key, whose bottom packet layers are `layers` (seeded
+    /// by the gate, say with the keys of a handshake); the listener's own packet layers go on
+    /// top. [`GateOut::opened`] holds what the gate already opened of the datagram.
+    Open {
+        /// The key later datagrams of the session come with.
+        key: u64,
+        /// The session's bottom packet layers.
+        layers: Vec<Box<dyn PacketLayer>>,
+    },
+    /// Nothing more to do with it (answered through [`GateOut::reply`], or dropped).
+    Done,
+}
+
+/// What a [`PacketGate`] produces besides its decision.
+#[derive(Default)]
+pub struct GateOut {
+    /// Datagrams to send back to the datagram's source (a handshake response, a cookie).
+    pub reply: Datagrams,
+    /// For [`Gate::Open`]: what the gate's layers opened the datagram to.
+    pub opened: Datagrams,
+}
+
+impl GateOut {
+    /// Empties both lists, keeping the memory.
+    pub fn clear(&mut self) {
+        self.reply.clear();
+        self.opened.clear();
+    }
+}
+
+/// A listener's front door under KCP: it sees every datagram of a `kcp://` listener before
+/// any session does, routes datagrams to sessions by a key of its own instead of by address,
+/// answers handshakes, and decides when a session may exist (the shape of a secure mode:
+/// sessions only after a handshake proved the client's address).
+pub trait PacketGate: Send {
+    /// Classifies a datagram from `peer`.
+    fn admit(&mut self, now: Instant, peer: SocketAddr, datagram: &[u8], out: &mut GateOut)
+        -> Gate;
+}
+
 /// Makes each connection's own instance of a stream layer (a listener's option, called once
 /// per accepted connection).
 pub type StreamLayerFactory = Arc<dyn Fn() -> Box<dyn StreamLayer> + Send + Sync>;
 
 /// Makes each KCP session's own instance of a packet layer.
 pub type PacketLayerFactory = Arc<dyn Fn() -> Box<dyn PacketLayer> + Send + Sync>;
+
+/// Makes a `kcp://` listener's gate (one per listener).
+pub type PacketGateFactory = Arc<dyn Fn() -> Box<dyn PacketGate> + Send + Sync>;

@@ -61,8 +61,8 @@ pub use flow::{FlowConfig, IdleKind, IdleTimeout};
 pub use handler::EventHandler;
 pub use kcp_options::KcpOptions;
 pub use layer::{
-    Datagrams, LayerReport, LayerStatus, PacketLayer, PacketLayerFactory, StreamLayer,
-    StreamLayerFactory, StreamOut,
+    Datagrams, Gate, GateOut, LayerReport, LayerStatus, PacketGate, PacketGateFactory, PacketLayer,
+    PacketLayerFactory, Payload, StreamLayer, StreamLayerFactory, StreamOut,
 };
 /// Wakes a reactor's poll from any thread (re-exported from mio).
 pub use mio::Waker;

@@ -2,7 +2,7 @@
 //! KCP) down to the socket, opening from the bottom up. Two reusable datagram lists carry the
 //! datagrams between layers, so a steady flow allocates nothing.
 
-use crate::layer::{Datagrams, PacketLayer, PacketLayerFactory};
+use crate::layer::{Datagrams, PacketLayer, PacketLayerFactory, Payload};
 use crate::Error;
 use std::time::Instant;
 
@@ -16,22 +16,28 @@ pub(crate) struct PacketStack {
 }
 
 impl PacketStack {
-    /// A session's own instances of `factories`; `None` when there are none.
-    pub(crate) fn new(factories: &[PacketLayerFactory]) -> Option<Box<PacketStack>> {
-        if factories.is_empty() {
+    /// A session's own instances of `factories` over `bottom` (layers a gate made for it);
+    /// `None` when there are none.
+    pub(crate) fn new(
+        bottom: Vec<Box<dyn PacketLayer>>,
+        factories: &[PacketLayerFactory],
+    ) -> Option<Box<PacketStack>> {
+        let mut layers = bottom;
+        layers.extend(factories.iter().map(|make| make()));
+        if layers.is_empty() {
             return None;
         }
         Some(Box::new(PacketStack {
-            layers: factories.iter().map(|make| make()).collect(),
+            layers,
             current: Datagrams::default(),
             next: Datagrams::default(),
         }))
     }
 
-    /// Seals one datagram from KCP through every layer; returns what goes to the socket.
-    pub(crate) fn seal(&mut self, now: Instant, datagram: &[u8]) -> &Datagrams {
+    /// Seals one datagram through every layer; returns what goes to the socket.
+    pub(crate) fn seal(&mut self, now: Instant, payload: Payload, datagram: &[u8]) -> &Datagrams {
         self.current.clear();
-        self.current.push(datagram);
+        self.current.push_as(payload, datagram);
         self.seal_below(self.layers.len(), now)
     }
 
@@ -44,33 +50,70 @@ impl PacketStack {
         } = self;
         for layer in layers.iter_mut().take(top).rev() {
             next.clear();
-            for datagram in current.iter() {
-                layer.seal(now, datagram, next);
+            for (payload, datagram) in current.iter() {
+                layer.seal(now, payload, datagram, next);
             }
             std::mem::swap(current, next);
         }
         &self.current
     }
 
-    /// Opens one datagram from the socket through every layer; returns what KCP gets (none
-    /// while a layer waits for more, several after a recovery). An error from any layer drops
-    /// the datagram.
+    /// Opens one datagram from the socket through every layer; returns what KCP (or the
+    /// unreliable channel) gets: none while a layer waits for more, several after a recovery.
+    /// An error from any layer drops the datagram.
     pub(crate) fn open(&mut self, now: Instant, datagram: &[u8]) -> Result<&Datagrams, Error> {
+        self.current.clear();
+        self.current.push(datagram);
+        self.open_from(0, now)
+    }
+
+    /// Opens what the bottom `first` layers already opened (a gate's work) through the rest.
+    pub(crate) fn open_above(
+        &mut self,
+        first: usize,
+        now: Instant,
+        opened: &Datagrams,
+    ) -> Result<&Datagrams, Error> {
+        self.current.clear();
+        for (payload, datagram) in opened.iter() {
+            self.current.push_as(payload, datagram);
+        }
+        self.open_from(first, now)
+    }
+
+    /// Passes `current` up through the layers from `first`.
+    fn open_from(&mut self, first: usize, now: Instant) -> Result<&Datagrams, Error> {
         let PacketStack {
             layers,
             current,
             next,
         } = self;
-        current.clear();
-        current.push(datagram);
-        for layer in layers.iter_mut() {
+        for layer in layers.iter_mut().skip(first) {
             next.clear();
-            for datagram in current.iter() {
-                layer.open(now, datagram, next)?;
+            for (payload, datagram) in current.iter() {
+                layer.open(now, payload, datagram, next)?;
             }
             std::mem::swap(current, next);
         }
         Ok(&self.current)
+    }
+
+    /// Bytes the layers add to a datagram at most.
+    pub(crate) fn overhead(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|l| l.overhead())
+            .fold(0, usize::saturating_add)
+    }
+
+    /// True when some layer can mark unreliable datagrams on the wire.
+    pub(crate) fn carries_unreliable(&self) -> bool {
+        self.layers.iter().any(|l| l.carries_unreliable())
+    }
+
+    /// True when the datagram last opened may move the session to its source address.
+    pub(crate) fn may_migrate(&self) -> bool {
+        self.layers.iter().any(|l| l.may_migrate())
     }
 
     /// The earliest deadline of any layer.
@@ -94,8 +137,8 @@ impl PacketStack {
             if let Some(layer) = self.layers.get_mut(index) {
                 layer.handle_timeout(now, &mut self.current);
             }
-            for datagram in self.seal_below(index, now).iter() {
-                out.push(datagram);
+            for (payload, datagram) in self.seal_below(index, now).iter() {
+                out.push_as(payload, datagram);
             }
         }
     }
@@ -118,12 +161,18 @@ mod tests {
         fn overhead(&self) -> usize {
             1
         }
-        fn seal(&mut self, _: Instant, datagram: &[u8], out: &mut Datagrams) {
+        fn seal(&mut self, _: Instant, _: Payload, datagram: &[u8], out: &mut Datagrams) {
             let (a, b) = datagram.split_at(datagram.len() / 2);
             out.push(&[&[0u8][..], a].concat());
             out.push(&[&[1u8][..], b].concat());
         }
-        fn open(&mut self, _: Instant, datagram: &[u8], out: &mut Datagrams) -> Result<(), Error> {
+        fn open(
+            &mut self,
+            _: Instant,
+            _: Payload,
+            datagram: &[u8],
+            out: &mut Datagrams,
+        ) -> Result<(), Error> {
             match datagram.split_first() {
                 Some((0, a)) => self.first = Some(a.to_vec()),
                 Some((1, b)) => {
@@ -143,21 +192,19 @@ mod tests {
         fn overhead(&self) -> usize {
             0
         }
-        fn seal(&mut self, _: Instant, datagram: &[u8], out: &mut Datagrams) {
-            out.push(
-                &datagram
-                    .iter()
-                    .map(|b| b.wrapping_add(1))
-                    .collect::<Vec<_>>(),
-            );
+        fn seal(&mut self, _: Instant, payload: Payload, datagram: &[u8], out: &mut Datagrams) {
+            let shifted: Vec<u8> = datagram.iter().map(|b| b.wrapping_add(1)).collect();
+            out.push_as(payload, &shifted);
         }
-        fn open(&mut self, _: Instant, datagram: &[u8], out: &mut Datagrams) -> Result<(), Error> {
-            out.push(
-                &datagram
-                    .iter()
-                    .map(|b| b.wrapping_sub(1))
-                    .collect::<Vec<_>>(),
-            );
+        fn open(
+            &mut self,
+            _: Instant,
+            payload: Payload,
+            datagram: &[u8],
+            out: &mut Datagrams,
+        ) -> Result<(), Error> {
+            let shifted: Vec<u8> = datagram.iter().map(|b| b.wrapping_sub(1)).collect();
+            out.push_as(payload, &shifted);
             Ok(())
         }
     }
@@ -167,7 +214,7 @@ mod tests {
             Arc::new(|| Box::new(Halves::default()) as Box<dyn PacketLayer>),
             Arc::new(|| Box::new(Shift) as Box<dyn PacketLayer>),
         ];
-        PacketStack::new(&factories).expect("layers")
+        PacketStack::new(Vec::new(), &factories).expect("layers")
     }
 
     proptest! {
@@ -180,10 +227,11 @@ mod tests {
             let (mut tx, mut rx) = (stack(), stack());
             let mut received = Vec::new();
             for d in &datagrams {
-                let wire: Vec<Vec<u8>> = tx.seal(now, d).iter().map(<[u8]>::to_vec).collect();
+                let wire: Vec<Vec<u8>> =
+                    tx.seal(now, Payload::Kcp, d).iter().map(|(_, w)| w.to_vec()).collect();
                 prop_assert_eq!(wire.len(), 2);
                 for w in wire {
-                    received.extend(rx.open(now, &w).unwrap().iter().map(<[u8]>::to_vec));
+                    received.extend(rx.open(now, &w).unwrap().iter().map(|(_, o)| o.to_vec()));
                 }
             }
             prop_assert_eq!(received, datagrams);

@@ -10,8 +10,8 @@ use common::{
     kcp_dial, kcp_listen, length_field, listen, pattern, turbo, turn_for, turn_until, Chat,
 };
 use riptide::{
-    Datagrams, DialOptions, Error, KcpOptions, LayerStatus, ListenOptions, PacketLayer, Reactor,
-    StreamLayer, StreamOut,
+    Datagrams, DialOptions, Error, KcpOptions, LayerStatus, ListenOptions, PacketLayer, Payload,
+    Reactor, StreamLayer, StreamOut,
 };
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -223,13 +223,19 @@ impl PacketLayer for Checksum {
         4
     }
 
-    fn seal(&mut self, _: Instant, datagram: &[u8], out: &mut Datagrams) {
+    fn seal(&mut self, _: Instant, _: Payload, datagram: &[u8], out: &mut Datagrams) {
         let mut sealed = datagram.to_vec();
         sealed.extend_from_slice(&fnv(datagram).to_le_bytes());
         out.push(&sealed);
     }
 
-    fn open(&mut self, _: Instant, datagram: &[u8], out: &mut Datagrams) -> Result<(), Error> {
+    fn open(
+        &mut self,
+        _: Instant,
+        _: Payload,
+        datagram: &[u8],
+        out: &mut Datagrams,
+    ) -> Result<(), Error> {
         let split = datagram
             .len()
             .checked_sub(4)
@@ -264,7 +270,7 @@ impl PacketLayer for Scramble {
         1
     }
 
-    fn seal(&mut self, _: Instant, datagram: &[u8], out: &mut Datagrams) {
+    fn seal(&mut self, _: Instant, _: Payload, datagram: &[u8], out: &mut Datagrams) {
         self.nonce = self.nonce.wrapping_add(1);
         let mut sealed = vec![self.nonce];
         sealed.extend(
@@ -277,7 +283,13 @@ impl PacketLayer for Scramble {
         out.push(&sealed);
     }
 
-    fn open(&mut self, _: Instant, datagram: &[u8], out: &mut Datagrams) -> Result<(), Error> {
+    fn open(
+        &mut self,
+        _: Instant,
+        _: Payload,
+        datagram: &[u8],
+        out: &mut Datagrams,
+    ) -> Result<(), Error> {
         let (&nonce, body) = datagram
             .split_first()
             .ok_or_else(|| Error::Io(io::ErrorKind::InvalidData.into()))?;

@@ -11,7 +11,9 @@ use crate::carrier::Carrier;
 use crate::config::SharedCodec;
 use crate::flow::Timer;
 use crate::kcp_options::KcpOptions;
-use crate::kcp_session::{session_key, KcpSession};
+use crate::kcp_session::{session_key, Input, KcpSession};
+use crate::kcp_table::{KcpTable, SessionKey};
+use crate::layer::{Gate, PacketGate, PacketLayer};
 use crate::slab::ConnId;
 use crate::stream::{PeerAddr, Stream};
 use crate::Error;
@@ -28,10 +30,10 @@ impl Conns {
     }
 
     /// The session a datagram from `peer` on `kcp://` listener socket `socket` belongs to:
-    /// `(id, false)` for a known one (feed it with [`Conns::kcp_input`]), `(id, true)` for a
-    /// session the datagram just opened (and was fed to; its `on_open` is queued). `None`
-    /// drops the datagram: not KCP, not a data segment from an unknown conversation, or no
-    /// room (see [`Conns::kcp_make_room`]).
+    /// `(id, false)` for a known one (feed it with [`Conns::kcp_input_from`]), `(id, true)`
+    /// for a session the datagram just opened (and was fed to; its `on_open` is queued).
+    /// `None` drops the datagram: not KCP, not a data segment from an unknown conversation,
+    /// answered or refused by the listener's gate, or no room (see [`Conns::kcp_make_room`]).
     pub(crate) fn kcp_accept(
         &mut self,
         socket: usize,
@@ -41,15 +43,31 @@ impl Conns {
         codec: Option<&SharedCodec>,
         max: usize,
     ) -> Option<(ConnId, bool)> {
-        let key = session_key(socket, peer, datagram, options)?;
-        if let Some(id) = self.kcp_table.find(&key) {
-            return Some((id, false));
+        let (now, ms) = self.kcp_clock();
+        let (key, gated) = match self.gate(socket, now, peer, datagram) {
+            Gated::Ungated => (session_key(socket, peer, datagram, options)?, None),
+            Gated::Session(key) => {
+                let id = self.kcp_table.find(&SessionKey::Gated(socket, key))?;
+                return Some((id, false));
+            }
+            Gated::Open(key, layers) => (SessionKey::Gated(socket, key), Some(layers)),
+            Gated::Done => return None,
+        };
+        if gated.is_none() {
+            if let Some(id) = self.kcp_table.find(&key) {
+                return Some((id, false));
+            }
         }
         if max == 0 {
             return None;
         }
-        let (now, ms) = self.kcp_clock();
-        let Some(session) = KcpSession::accept(options, datagram, now, ms) else {
+        let session = match gated {
+            Some(layers) => {
+                KcpSession::accept_gated(options, layers, &self.gate_out.opened, now, ms)
+            }
+            None => KcpSession::accept(options, datagram, now, ms),
+        };
+        let Some(session) = session else {
             // Not a data segment KCP takes: stray or hostile input.
             self.kcp_input_errors = self.kcp_input_errors.wrapping_add(1);
             return None;
@@ -67,7 +85,7 @@ impl Conns {
                 connecting: false,
             })
             .ok()?;
-        let admitted = self.kcp_table.admit(id, key, options);
+        let admitted = self.kcp_table.admit(id, key, (socket, peer), options);
         if let Some(session) = self.kcp_mut(id) {
             session.admitted = Some(admitted);
         }
@@ -80,6 +98,45 @@ impl Conns {
         }
         self.kcp_mark_dirty(id);
         Some((id, true))
+    }
+
+    /// Gives a listener's gate (if it has one) the datagram, and sends the replies it makes.
+    fn gate(&mut self, socket: usize, now: Instant, peer: SocketAddr, datagram: &[u8]) -> Gated {
+        let Some(gate) = self.gates.get_mut(&socket) else {
+            return Gated::Ungated;
+        };
+        self.gate_out.clear();
+        let decision = gate.admit(now, peer, datagram, &mut self.gate_out);
+        if let Some(udp) = self.udp.get(socket) {
+            for (_, reply) in self.gate_out.reply.iter() {
+                // Lossy like any datagram: the peer retries.
+                let _ = udp.send_to(reply, peer);
+            }
+        }
+        match decision {
+            Gate::Session(key) => Gated::Session(key),
+            Gate::Open { key, layers } => Gated::Open(key, layers),
+            Gate::Done => Gated::Done,
+        }
+    }
+
+    /// Gives `kcp://` listener socket `socket` a gate that sees its datagrams first.
+    pub(crate) fn set_gate(&mut self, socket: usize, gate: Box<dyn PacketGate>) {
+        self.gates.insert(socket, gate);
+    }
+
+    /// Ends a listener session whose peer started a new conversation from the same address
+    /// (a restarted kcp-go client): it leaves the table now, so the peer's datagram can open
+    /// the new one, and the application gets `on_close` with `ECONNRESET`.
+    pub(crate) fn kcp_replace(&mut self, id: ConnId) {
+        if let Some(admitted) = self.kcp_mut(id).and_then(|s| s.admitted.take()) {
+            self.kcp_table.forget(id, admitted);
+        }
+        let reset = io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "the peer started a new KCP conversation",
+        );
+        self.doom(id, Some(reset.into()));
     }
 
     /// Adds a dialed KCP session over the connected UDP socket `udp`, with a random conv;
@@ -167,20 +224,69 @@ impl Conns {
         self.doom(id, Some(evicted.into()));
     }
 
-    /// Feeds a datagram from the peer to the session; false when it was rejected (wrong conv,
-    /// malformed, refused by a packet layer: dropped and counted; what the session accepted
-    /// before stays).
-    pub(crate) fn kcp_input(&mut self, id: ConnId, datagram: &[u8]) -> bool {
+    /// Feeds a datagram that came from `from` to the session (a listener's session; `None`
+    /// for a dialed one's connected socket). A rejected one is dropped and counted; what the
+    /// session accepted before stays. A gated session moves to `from` when the datagram was
+    /// authenticated and newer than any before (NAT rebinding).
+    pub(crate) fn kcp_input_from(
+        &mut self,
+        id: ConnId,
+        from: Option<SocketAddr>,
+        datagram: &[u8],
+    ) -> Input {
         let (now, ms) = self.kcp_clock();
-        let Some(session) = self.kcp_mut(id) else {
-            return false;
+        let Some(conn) = self.slab.get_mut(id) else {
+            return Input::Rejected;
         };
-        if !session.input(now, ms, datagram) {
-            self.kcp_input_errors = self.kcp_input_errors.wrapping_add(1);
-            return false;
+        let Transport::Kcp(stream, session) = &mut conn.transport else {
+            return Input::Rejected;
+        };
+        let input = session.input(now, ms, datagram);
+        match input {
+            Input::Rejected => {
+                self.kcp_input_errors = self.kcp_input_errors.wrapping_add(1);
+                return input;
+            }
+            Input::NewConversation => return input,
+            Input::Accepted => {}
+        }
+        let movable = session.admitted.as_ref().is_some_and(KcpTable::is_gated);
+        if let (Stream::Datagram { peer, .. }, Some(from)) = (stream, from) {
+            if *peer != from && movable && session.may_migrate() {
+                *peer = from;
+                conn.peer = PeerAddr::Inet(from);
+            }
         }
         self.kcp_mark_dirty(id);
-        true
+        input
+    }
+
+    /// Sends one message on the unreliable channel of a KCP session: outside KCP (no
+    /// retransmission, no order), sealed by the session's packet layers, one of which must
+    /// mark it (FEC's out-of-band shard, the secure mode's type). A datagram the kernel cannot
+    /// take now is dropped.
+    pub fn send_unreliable(&mut self, id: ConnId, data: &[u8]) -> Result<(), Error> {
+        let Conns { slab, udp, .. } = self;
+        let conn = slab.get_mut(id).ok_or(Error::ConnClosed)?;
+        if !matches!(conn.state, State::Open | State::Closing) {
+            return Err(Error::ConnClosed);
+        }
+        let Transport::Kcp(stream, session) = &mut conn.transport else {
+            return Err(Error::InvalidOption(
+                "the unreliable channel is a KCP session's".into(),
+            ));
+        };
+        let (carrier, peer) = carrier(stream, &conn.peer, udp).ok_or(Error::ConnClosed)?;
+        session.send_unreliable(Instant::now(), data, carrier, peer)
+    }
+
+    /// The next message that arrived on a KCP session's unreliable channel.
+    pub(crate) fn kcp_recv_unreliable(&mut self, id: ConnId) -> Option<Vec<u8>> {
+        let conn = self.slab.get_mut(id)?;
+        if conn.paused || !matches!(conn.state, State::Open | State::Closing) {
+            return None;
+        }
+        conn.transport.kcp_mut()?.recv_unreliable()
     }
 
     /// Moves the next received message (or, in stream mode, the next segment's bytes) into
@@ -300,13 +406,8 @@ impl Conns {
         let Transport::Kcp(stream, session) = &mut conn.transport else {
             return;
         };
-        let (carrier, peer): (&dyn Carrier, SocketAddr) = match (&*stream, &conn.peer) {
-            (Stream::Datagram { socket, peer }, _) => match udp.get(*socket) {
-                Some(udp) => (udp, *peer),
-                None => return,
-            },
-            (Stream::Udp(s), PeerAddr::Inet(peer)) => (s, *peer),
-            _ => return,
+        let Some((carrier, peer)) = carrier(stream, &conn.peer, udp) else {
+            return;
         };
         session.transmit(now, ms, carrier, peer, kcp_out);
         let (acked, buffered) = (session.peer_acked(), session.buffered_bytes());
@@ -378,6 +479,33 @@ impl Conns {
     pub fn kcp_sessions_of(&self, ip: IpAddr) -> usize {
         self.kcp_table.sessions_of_ip(ip.to_canonical())
     }
+}
+
+/// What carries a session's datagrams, and to whom: a listener's socket to the session's
+/// peer, or a dialed session's connected socket.
+fn carrier<'a>(
+    stream: &'a Stream,
+    peer: &PeerAddr,
+    udp: &'a [UdpSocket],
+) -> Option<(&'a dyn Carrier, SocketAddr)> {
+    match (stream, peer) {
+        (Stream::Datagram { socket, peer }, _) => Some((udp.get(*socket)?, *peer)),
+        (Stream::Udp(s), PeerAddr::Inet(peer)) => Some((s, *peer)),
+        _ => None,
+    }
+}
+
+/// What a listener's gate said, with the reply already sent.
+enum Gated {
+    /// The listener has no gate.
+    Ungated,
+    /// A datagram of the session with this key.
+    Session(u64),
+    /// A new session with this key and these bottom layers (`gate_out.opened` holds the
+    /// opened datagram).
+    Open(u64, Vec<Box<dyn PacketLayer>>),
+    /// Answered or dropped.
+    Done,
 }
 
 /// A random KCP conv for a client (the server learns it from the first segment).

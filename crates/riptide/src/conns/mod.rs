@@ -18,6 +18,7 @@ mod timers;
 mod udp;
 mod write;
 
+pub(crate) use crate::kcp_session::Input;
 pub(crate) use connection::{Notice, Place, Transport};
 pub(crate) use inbound::Read;
 pub(crate) use lifecycle::NewConn;
@@ -27,6 +28,7 @@ use crate::admission::Admission;
 use crate::config::ReactorConfig;
 use crate::flow::{FlowConfig, Timer};
 use crate::kcp_table::KcpTable;
+use crate::layer::{GateOut, PacketGate};
 use crate::slab::{ConnId, Slab};
 use crate::socket::SocketOptions;
 use crate::timer_wheel::TimerWheel;
@@ -35,7 +37,7 @@ use crate::Error;
 use connection::{Connection, State};
 use mio::net::UdpSocket;
 use mio::Registry;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Instant;
@@ -60,6 +62,10 @@ pub struct Conns {
     udp_sessions: UdpSessions,
     /// KCP listener sessions: routing and admission.
     kcp_table: KcpTable,
+    /// The gates of `kcp://` listeners that have one, by socket.
+    gates: HashMap<usize, Box<dyn PacketGate>>,
+    /// Scratch output of a gate.
+    gate_out: GateOut,
     /// Scratch buffer for encoding outbound frames.
     encoded: Vec<u8>,
     /// Scratch buffers for what stream layers produce (toward the socket, toward the app).
@@ -97,6 +103,8 @@ impl Conns {
             udp: Vec::new(),
             udp_sessions: UdpSessions::default(),
             kcp_table: KcpTable::default(),
+            gates: HashMap::new(),
+            gate_out: GateOut::default(),
             encoded: Vec::new(),
             layer_wire: Vec::new(),
             layer_app: Vec::new(),

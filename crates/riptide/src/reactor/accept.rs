@@ -57,7 +57,11 @@ impl Reactor {
                 .registry()
                 .register(&mut udp, token, Interest::READABLE)?;
             let local = udp.local_addr()?;
-            Listener::Datagram(self.conns.add_udp(udp), local)
+            let socket = self.conns.add_udp(udp);
+            if let Some(make) = options.kcp.as_ref().and_then(|k| k.gate.as_ref()) {
+                self.conns.set_gate(socket, make());
+            }
+            Listener::Datagram(socket, local)
         } else {
             let mut listener = self.config.socket.bind(&address)?;
             self.poll

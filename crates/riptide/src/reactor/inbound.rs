@@ -3,7 +3,7 @@
 //! connection's codec to the handler.
 
 use super::{sweep_period, Reactor, FIRST_LISTENER};
-use crate::conns::{Conns, Read};
+use crate::conns::{Conns, Input, Read};
 use crate::handler::EventHandler;
 use crate::slab::ConnId;
 use crate::Error;
@@ -53,10 +53,30 @@ impl Reactor {
                         self.reap(handler);
                         id
                     }
-                    Some((id, false)) => {
-                        self.conns.kcp_input(id, data);
-                        id
-                    }
+                    Some((id, false)) => match self.conns.kcp_input_from(id, Some(peer), data) {
+                        Input::NewConversation => {
+                            // A restarted client: the old session ends, the datagram opens
+                            // the new one.
+                            self.conns.kcp_replace(id);
+                            self.reap(handler);
+                            let data = self.read_buf.get(..n).unwrap_or_default();
+                            match self.conns.kcp_accept(
+                                socket,
+                                peer,
+                                data,
+                                kcp,
+                                codec,
+                                max_sessions,
+                            ) {
+                                Some((id, true)) => {
+                                    self.reap(handler);
+                                    id
+                                }
+                                _ => continue,
+                            }
+                        }
+                        _ => id,
+                    },
                     None => continue,
                 };
                 self.kcp_deliver(id, handler);
@@ -144,7 +164,7 @@ impl Reactor {
             };
             total += n;
             self.conns
-                .kcp_input(id, self.read_buf.get(..n).unwrap_or_default());
+                .kcp_input_from(id, None, self.read_buf.get(..n).unwrap_or_default());
             if total >= self.config.read_budget {
                 self.again.push(token);
                 break;
@@ -155,7 +175,7 @@ impl Reactor {
     }
 
     /// Hands a KCP session's received messages (or stream bytes) to the handler, through its
-    /// codec if it has one.
+    /// codec if it has one, then what came on its unreliable channel.
     fn kcp_deliver<H: EventHandler>(&mut self, id: ConnId, handler: &mut H) {
         let mut buf = std::mem::take(&mut self.kcp_buf);
         while self.conns.kcp_recv(id, &mut buf) {
@@ -163,6 +183,10 @@ impl Reactor {
             self.reap(handler);
         }
         self.kcp_buf = buf;
+        while let Some(message) = self.conns.kcp_recv_unreliable(id) {
+            handler.on_unreliable(&mut self.conns, id, &message);
+            self.reap(handler);
+        }
     }
 
     /// Delivers bytes a layer released on its deadline.

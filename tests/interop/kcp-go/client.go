@@ -24,6 +24,10 @@ type clientResult struct {
 	GoodputMbps float64 `json:"goodput_mbps"`
 	RTTms       int32   `json:"rtt_ms"`
 	Conv        uint32  `json:"conv"`
+	// OOBReceived is how many of the --oob datagrams came back (only with --oob).
+	OOBReceived *int64 `json:"oob_received,omitempty"`
+	// Snmp is kcp-go's process-wide counters (kcp.DefaultSnmp) at the end.
+	Snmp *kcp.Snmp `json:"snmp"`
 }
 
 // clientFailure is the JSON line the client prints on failure.
@@ -42,8 +46,12 @@ func runClient(args []string) int {
 	conv := fs.Uint64("conv", 0, "KCP conversation id (0 = random)")
 	seed := fs.Uint64("seed", 1, "seed for the random payload")
 	timeout := fs.Float64("timeout", 60, "give up after this many seconds")
+	oob := fs.Int("oob", 0, "after the transfer, send this many out-of-band datagrams (needs FEC) "+
+		"and count the echoes that come back within 2 s")
 	var k knobs
 	k.register(fs)
+	var w wire
+	w.register(fs)
 	_ = fs.Parse(args)
 	switch {
 	case *addr == "":
@@ -54,11 +62,22 @@ func runClient(args []string) int {
 		return usageError("--bytes and --size must be positive")
 	case *conv > 0xffffffff:
 		return usageError("--conv must fit in 32 bits")
+	case *oob < 0:
+		return usageError("--oob must not be negative")
+	case *oob > 0 && !w.fec():
+		return usageError("--oob needs FEC (--ds and --ps > 0): kcp-go sends OOB only with FEC")
 	case fs.NArg() != 0:
 		return usageError(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
+	if err := w.check(); err != nil {
+		return usageError(err.Error())
+	}
+	block, err := w.block()
+	if err != nil {
+		return fail(err)
+	}
 
-	s, err := dial(*addr, uint32(*conv))
+	s, err := dial(*addr, uint32(*conv), block, w.dataShards, w.parityShards)
 	if err == nil {
 		err = k.apply(s)
 	}
@@ -66,6 +85,13 @@ func runClient(args []string) int {
 		return fail(err)
 	}
 	defer s.Close()
+	var echoes *oobEchoes
+	if *oob > 0 {
+		echoes = newOOBEchoes(*oob)
+		if err := s.SetOOBHandler(echoes.handle); err != nil {
+			return fail(err)
+		}
+	}
 	s.SetDeadline(time.Now().Add(time.Duration(*timeout * float64(time.Second))))
 
 	rng := rand.New(rand.NewChaCha8(seedBytes(*seed)))
@@ -79,21 +105,31 @@ func runClient(args []string) int {
 	if err != nil {
 		return fail(err)
 	}
-	printJSON(clientResult{
+	result := clientResult{
 		OK:          true,
 		Bytes:       *total,
 		Seconds:     elapsed,
 		GoodputMbps: float64(*total) * 8 / elapsed / 1e6,
 		RTTms:       s.GetSRTT(),
 		Conv:        s.GetConv(),
-	})
+	}
+	if echoes != nil {
+		got, err := sendOOB(s, echoes, *oob)
+		if err != nil {
+			return fail(fmt.Errorf("SendOOB: %w", err))
+		}
+		result.OOBReceived = &got
+	}
+	result.Snmp = kcp.DefaultSnmp.Copy()
+	printJSON(result)
 	return 0
 }
 
-// dial opens a plain-KCP session; conv 0 lets kcp-go pick a random conversation id.
-func dial(addr string, conv uint32) (*kcp.UDPSession, error) {
+// dial opens a session with the given cipher (nil: none) and FEC shards (0/0: none);
+// conv 0 lets kcp-go pick a random conversation id.
+func dial(addr string, conv uint32, block kcp.BlockCrypt, ds, ps int) (*kcp.UDPSession, error) {
 	if conv == 0 {
-		return kcp.DialWithOptions(addr, nil, 0, 0)
+		return kcp.DialWithOptions(addr, block, ds, ps)
 	}
 	raddr, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
@@ -103,7 +139,7 @@ func dial(addr string, conv uint32) (*kcp.UDPSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	return kcp.NewConn4(conv, raddr, nil, 0, 0, true, conn)
+	return kcp.NewConn4(conv, raddr, block, ds, ps, true, conn)
 }
 
 // writeRandom sends total bytes in writes of size random bytes and returns their sha256.

@@ -18,6 +18,10 @@ import (
 type serverStats struct {
 	Sessions int64 `json:"sessions"`
 	Bytes    int64 `json:"bytes"`
+	// OOBReceived counts OOB datagrams delivered to the sessions' handlers (FEC only).
+	OOBReceived int64 `json:"oob_received"`
+	// Snmp is kcp-go's process-wide counters (kcp.DefaultSnmp) at the end.
+	Snmp *kcp.Snmp `json:"snmp"`
 }
 
 func runServer(args []string) int {
@@ -28,6 +32,8 @@ func runServer(args []string) int {
 	idle := fs.Float64("idle", 30, "close a session after this many seconds without data")
 	var k knobs
 	k.register(fs)
+	var w wire
+	w.register(fs)
 	_ = fs.Parse(args)
 	if *mode != "echo" && *mode != "sink" {
 		fmt.Fprintf(os.Stderr, "kcpgo-peer server: --mode must be echo or sink, not %q\n", *mode)
@@ -37,16 +43,25 @@ func runServer(args []string) int {
 		fmt.Fprintf(os.Stderr, "kcpgo-peer server: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	if err := w.check(); err != nil {
+		fmt.Fprintf(os.Stderr, "kcpgo-peer server: %v\n", err)
+		return 2
+	}
+	block, err := w.block()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kcpgo-peer server: %v\n", err)
+		return 1
+	}
 
-	// nil block cipher and 0/0 FEC shards: bare KCP segments, as ikcp.c sends them.
-	l, err := kcp.ListenWithOptions(*listen, nil, 0, 0)
+	// By default (--crypt null, --ds 0 --ps 0): bare KCP segments, as ikcp.c sends them.
+	l, err := kcp.ListenWithOptions(*listen, block, w.dataShards, w.parityShards)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kcpgo-peer server: %v\n", err)
 		return 1
 	}
 	printJSON(map[string]string{"listen": l.Addr().String()})
 
-	var sessions, total atomic.Int64
+	var sessions, total, oobReceived atomic.Int64
 	var wg sync.WaitGroup
 	idleFor := time.Duration(*idle * float64(time.Second))
 	go func() {
@@ -61,6 +76,9 @@ func runServer(args []string) int {
 				continue
 			}
 			sessions.Add(1)
+			if w.fec() {
+				serveOOB(s, *mode == "echo", &oobReceived)
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -73,7 +91,12 @@ func runServer(args []string) int {
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	<-stop
 	l.Close()
-	printJSON(serverStats{Sessions: sessions.Load(), Bytes: total.Load()})
+	printJSON(serverStats{
+		Sessions:    sessions.Load(),
+		Bytes:       total.Load(),
+		OOBReceived: oobReceived.Load(),
+		Snmp:        kcp.DefaultSnmp.Copy(),
+	})
 	return 0
 }
 

@@ -99,18 +99,14 @@ impl BlockCrypt {
     /// If the operating system's random source fails while seeding the nonce generator.
     pub fn new(cipher: Cipher, key: &[u8]) -> Result<BlockCrypt, CryptError> {
         let expected = cipher.key_len();
-        if expected != 0 && key.len() != expected {
-            return Err(CryptError::KeyLength {
-                cipher,
-                expected,
-                actual: key.len(),
-            });
-        }
         let bad_key = || CryptError::KeyLength {
             cipher,
             expected,
             actual: key.len(),
         };
+        if expected != 0 && key.len() != expected {
+            return Err(bad_key());
+        }
         let engine = match cipher {
             Cipher::Null => Engine::Null,
             Cipher::None => Engine::None,
@@ -124,8 +120,9 @@ impl BlockCrypt {
                 Engine::Aes256(Aes256Enc::new_from_slice(key).map_err(|_| bad_key())?)
             }
             Cipher::Salsa20 => {
+                // Copied in place so no stray copy of the key is left on the stack.
                 let mut k = Zeroizing::new([0u8; 32]);
-                k.copy_from_slice(key);
+                k.iter_mut().zip(key).for_each(|(d, s)| *d = *s);
                 Engine::Salsa20(k)
             }
             Cipher::Xor => Engine::Xor(xor_pad(key)),

@@ -28,6 +28,8 @@ pub(crate) struct KcpSession {
     last_heard: Instant,
     /// Messages of the unreliable channel waiting for delivery (at most [`MAX_UNRELIABLE`]).
     unreliable: VecDeque<Vec<u8>>,
+    /// A packet layer failed for good (a handshake that never completed): the session ends.
+    failed: Option<Error>,
     /// A listener's session: its place in the admission bookkeeping. `None` for dialed
     /// sessions and once forgotten (evicted or removed).
     pub(crate) admitted: Option<Admitted>,
@@ -52,9 +54,9 @@ pub(crate) enum Input {
 
 /// What KCP's state means for the connection, after it ran.
 pub(crate) struct Settled {
-    /// A segment went unacknowledged through every retransmission: close with
-    /// [`Error::KcpDeadLink`].
-    pub(crate) dead: bool,
+    /// The session is over: a segment went unacknowledged through every retransmission
+    /// ([`Error::KcpDeadLink`]), or a packet layer failed for good (its error).
+    pub(crate) dead: Option<Error>,
     /// The queue fell to half the send window: writable again (if it was not).
     pub(crate) drained: bool,
     /// Nothing waits to be sent or acknowledged: write markers complete, a close completes.
@@ -229,6 +231,7 @@ impl KcpSession {
             dirty: false,
             last_heard: now,
             unreliable: VecDeque::new(),
+            failed: None,
             admitted: None,
         })
     }
@@ -395,7 +398,9 @@ impl KcpSession {
         if let Some(packets) = self.packets.as_mut() {
             if packets.poll_timeout().is_some_and(|at| at <= now) {
                 let mut due = Datagrams::default();
-                packets.handle_timeout(now, &mut due);
+                if let Err(e) = packets.handle_timeout(now, &mut due) {
+                    self.failed.get_or_insert(e);
+                }
                 for (_, datagram) in due.iter() {
                     let _ = carrier.send_datagram(datagram, peer);
                 }
@@ -407,8 +412,12 @@ impl KcpSession {
     /// writer was told to wait. Arms the next deadline it reports.
     pub(crate) fn settle(&mut self, now: Instant, ms: u32, unwritable: bool) -> Settled {
         let waiting = self.waiting();
+        let dead = match self.failed.take() {
+            Some(e) => Some(e),
+            None => self.kcp.is_dead().then_some(Error::KcpDeadLink),
+        };
         let mut settled = Settled {
-            dead: self.kcp.is_dead(),
+            dead,
             drained: unwritable && waiting <= self.window() / 2,
             all_acked: waiting == 0,
             arm: None,

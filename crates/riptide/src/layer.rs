@@ -235,9 +235,11 @@ pub trait PacketLayer: Send {
         None
     }
 
-    /// The deadline passed: pushes any datagrams due for the peer to `out`.
-    fn handle_timeout(&mut self, now: Instant, out: &mut Datagrams) {
+    /// The deadline passed: pushes any datagrams due for the peer to `out`. An error (a
+    /// handshake that never completed) closes the session with it.
+    fn handle_timeout(&mut self, now: Instant, out: &mut Datagrams) -> Result<(), Error> {
         let _ = (now, out);
+        Ok(())
     }
 }
 

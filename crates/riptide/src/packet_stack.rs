@@ -122,8 +122,12 @@ impl PacketStack {
     }
 
     /// Runs the layers whose deadline passed; returns the datagrams they produced, sealed by
-    /// the layers under each, ready for the socket.
-    pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Datagrams) {
+    /// the layers under each, ready for the socket. A layer's error ends the session.
+    pub(crate) fn handle_timeout(
+        &mut self,
+        now: Instant,
+        out: &mut Datagrams,
+    ) -> Result<(), Error> {
         for index in 0..self.layers.len() {
             let due = self
                 .layers
@@ -135,12 +139,13 @@ impl PacketStack {
             }
             self.current.clear();
             if let Some(layer) = self.layers.get_mut(index) {
-                layer.handle_timeout(now, &mut self.current);
+                layer.handle_timeout(now, &mut self.current)?;
             }
             for (payload, datagram) in self.seal_below(index, now).iter() {
                 out.push_as(payload, datagram);
             }
         }
+        Ok(())
     }
 }
 

@@ -432,8 +432,8 @@ impl Conns {
         if conn.state == State::Doomed {
             return;
         }
-        if settled.dead {
-            self.doom(id, Some(Error::KcpDeadLink));
+        if let Some(e) = settled.dead {
+            self.doom(id, Some(e));
             return;
         }
         if settled.drained {

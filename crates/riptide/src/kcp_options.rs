@@ -1,7 +1,9 @@
 //! How KCP runs on a `kcp://` listener's sessions or a dialed `kcp://` connection.
 
-use crate::layer::{PacketGateFactory, PacketLayerFactory};
+use crate::crypt_layer::CryptLayer;
+use crate::layer::{PacketGateFactory, PacketLayer, PacketLayerFactory};
 use crate::Error;
+use riptide_crypt::{BlockCrypt, Cipher};
 use riptide_kcp::Kcp;
 use std::time::Duration;
 
@@ -44,9 +46,35 @@ pub struct KcpOptions {
     /// still fits `config.mtu`. With packet layers a listener keys sessions by peer address
     /// alone (kcp-go's model): the conv is only readable once a datagram is opened.
     pub packet_layers: Vec<PacketLayerFactory>,
+    /// kcp-go's packet encryption, byte-compatible with kcp-go and kcptun (`None`: none, the
+    /// same on the wire as kcptun's `null`). *Compatible, not secure*: see
+    /// [`riptide_crypt`]. It runs under every other packet layer.
+    pub crypt: Option<KcpCrypt>,
     /// Listener only: a gate that sees every datagram first and keys sessions its own way
     /// (a secure mode's handshakes); its layers go under `packet_layers`. Ignored by dials.
     pub gate: Option<PacketGateFactory>,
+}
+
+/// kcp-go's packet encryption for a KCP session ([`KcpOptions::crypt`]).
+#[derive(Clone)]
+pub struct KcpCrypt {
+    /// The cipher, by kcptun's name (`salsa20`, `aes-128`, `aes-128-gcm`...).
+    pub cipher: Cipher,
+    /// The key: as long as [`Cipher::key_len`] says (`null` and `none` take any). kcptun
+    /// derives it from a passphrase with [`riptide_crypt::kcptun_key`].
+    pub key: Vec<u8>,
+}
+
+impl KcpCrypt {
+    /// kcptun's key for `pass`, cut to what `cipher` takes.
+    pub fn kcptun(cipher: Cipher, pass: &str) -> KcpCrypt {
+        let full = riptide_crypt::kcptun_key(pass);
+        let len = cipher.key_len().min(full.len());
+        KcpCrypt {
+            cipher,
+            key: full.get(..len).unwrap_or_default().to_vec(),
+        }
+    }
 }
 
 impl std::fmt::Debug for KcpOptions {
@@ -58,6 +86,7 @@ impl std::fmt::Debug for KcpOptions {
             .field("handshake_timeout", &self.handshake_timeout)
             .field("max_buffered", &self.max_buffered)
             .field("packet_layers", &self.packet_layers.len())
+            .field("crypt", &self.crypt.as_ref().map(|c| c.cipher))
             .field("gate", &self.gate.is_some())
             .finish()
     }
@@ -74,6 +103,7 @@ impl Default for KcpOptions {
             handshake_timeout: Some(Duration::from_secs(5)),
             max_buffered: 256 << 20,
             packet_layers: Vec::new(),
+            crypt: None,
             gate: None,
         }
     }
@@ -83,7 +113,7 @@ impl KcpOptions {
     /// Checks the parameters once, so a bad option fails at listen or dial time rather than
     /// at the first datagram.
     pub fn validate(&self) -> Result<(), Error> {
-        Kcp::new(0, &self.kcp_config()?)
+        Kcp::new(0, &self.kcp_config(&self.layers()?)?)
             .map(drop)
             .map_err(|e| Error::InvalidOption(format!("kcp: {e}")))?;
         // A smaller budget would refuse every session (TS enforces the same floor).
@@ -96,13 +126,34 @@ impl KcpOptions {
         Ok(())
     }
 
-    /// The KCP configuration sessions run: `config` with the MTU reduced by the packet
-    /// layers' overhead. Fails when the layers leave no room for a segment.
-    pub(crate) fn kcp_config(&self) -> Result<riptide_kcp::Config, Error> {
-        let overhead: usize = self
-            .packet_layers
+    /// The packet layers one session runs, bottom first: kcp-go's encryption if any, then
+    /// the extra layers.
+    pub(crate) fn layers(&self) -> Result<Vec<Box<dyn PacketLayer>>, Error> {
+        let mut layers: Vec<Box<dyn PacketLayer>> = Vec::new();
+        if let Some(c) = &self.crypt {
+            let crypt = BlockCrypt::new(c.cipher, &c.key)
+                .map_err(|e| Error::InvalidOption(format!("kcp crypt: {e}")))?;
+            layers.push(Box::new(CryptLayer::new(crypt)));
+        }
+        layers.extend(self.packet_layers.iter().map(|make| make()));
+        Ok(layers)
+    }
+
+    /// True when sessions run packet layers (they are then keyed by address, kcp-go's model,
+    /// since the conv is only readable once a datagram is opened).
+    pub(crate) fn has_layers(&self) -> bool {
+        self.crypt.is_some() || !self.packet_layers.is_empty()
+    }
+
+    /// The KCP configuration a session with `layers` runs: `config` with the MTU reduced by
+    /// their overhead. Fails when the layers leave no room for a segment.
+    pub(crate) fn kcp_config(
+        &self,
+        layers: &[Box<dyn PacketLayer>],
+    ) -> Result<riptide_kcp::Config, Error> {
+        let overhead = layers
             .iter()
-            .map(|make| make().overhead())
+            .map(|l| l.overhead())
             .fold(0, usize::saturating_add);
         let mut config = self.config.clone();
         config.mtu = config.mtu.checked_sub(overhead).ok_or_else(|| {

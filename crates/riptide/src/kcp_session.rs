@@ -26,8 +26,9 @@ pub(crate) struct KcpSession {
     dirty: bool,
     /// When the peer was last heard from (idle expiry).
     last_heard: Instant,
-    /// Messages of the unreliable channel waiting for delivery (at most [`MAX_UNRELIABLE`]).
-    unreliable: VecDeque<Vec<u8>>,
+    /// Messages of the unreliable channel waiting for delivery (at most [`MAX_UNRELIABLE`]
+    /// bytes).
+    unreliable: Unreliable,
     /// A packet layer failed for good (a handshake that never completed): the session ends.
     failed: Option<Error>,
     /// A listener's session: its place in the admission bookkeeping. `None` for dialed
@@ -35,9 +36,10 @@ pub(crate) struct KcpSession {
     pub(crate) admitted: Option<Admitted>,
 }
 
-/// Most messages of the unreliable channel held for delivery; later ones are dropped (the
-/// channel is lossy by contract, and this bounds what a flooding peer costs).
-const MAX_UNRELIABLE: usize = 256;
+/// Most bytes of unreliable-channel messages held for delivery per session; later messages
+/// are dropped (the channel is lossy by contract, and this bounds what a flooding peer, or a
+/// paused reader, costs).
+const MAX_UNRELIABLE: usize = 256 * 1024;
 
 /// What became of a datagram fed to a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,10 +82,35 @@ fn is_new_conversation(conv: u32, datagram: &[u8]) -> bool {
         && sn == Some(0)
 }
 
+/// Messages of the unreliable channel waiting for delivery, and their bytes.
+#[derive(Default)]
+struct Unreliable {
+    queue: VecDeque<Vec<u8>>,
+    bytes: usize,
+}
+
+impl Unreliable {
+    /// Keeps a message unless the queue is full (then it is dropped, as the network may).
+    fn push(&mut self, message: &[u8]) {
+        let bytes = self.bytes.saturating_add(message.len());
+        if bytes <= MAX_UNRELIABLE {
+            self.bytes = bytes;
+            self.queue.push_back(message.to_vec());
+        }
+    }
+
+    /// The oldest message.
+    fn pop(&mut self) -> Option<Vec<u8>> {
+        let message = self.queue.pop_front()?;
+        self.bytes = self.bytes.saturating_sub(message.len());
+        Some(message)
+    }
+}
+
 /// Feeds one opened datagram to KCP, or to the unreliable queue; false when KCP refused it.
 fn feed(
     kcp: &mut Kcp,
-    unreliable: &mut VecDeque<Vec<u8>>,
+    unreliable: &mut Unreliable,
     ms: u32,
     payload: Payload,
     datagram: &[u8],
@@ -92,9 +119,7 @@ fn feed(
         Payload::Kcp => kcp.input(ms, datagram).is_ok(),
         Payload::Recovered => kcp.input_recovered(ms, datagram).is_ok(),
         Payload::Unreliable => {
-            if unreliable.len() < MAX_UNRELIABLE {
-                unreliable.push_back(datagram.to_vec());
-            }
+            unreliable.push(datagram);
             true
         }
     }
@@ -116,7 +141,7 @@ pub(crate) fn session_key(
     datagram: &[u8],
     options: &KcpOptions,
 ) -> Option<SessionKey> {
-    if options.packet_layers.is_empty() {
+    if !options.has_layers() {
         Some(SessionKey::Conv(
             socket,
             peer,
@@ -137,7 +162,7 @@ impl KcpSession {
         now: Instant,
         ms: u32,
     ) -> Option<KcpSession> {
-        let mut packets = PacketStack::new(Vec::new(), &options.packet_layers);
+        let mut packets = PacketStack::new(options.layers().ok()?);
         let mut opened = Datagrams::default();
         match packets.as_mut() {
             Some(stack) => copy(stack.open(now, datagram).ok()?, &mut opened),
@@ -157,7 +182,9 @@ impl KcpSession {
         ms: u32,
     ) -> Option<KcpSession> {
         let first = layers.len();
-        let mut packets = PacketStack::new(layers, &options.packet_layers);
+        let mut all = layers;
+        all.extend(options.layers().ok()?);
+        let mut packets = PacketStack::new(all);
         let mut above = Datagrams::default();
         match packets.as_mut() {
             Some(stack) => copy(stack.open_above(first, now, opened).ok()?, &mut above),
@@ -201,7 +228,7 @@ impl KcpSession {
         now: Instant,
         ms: u32,
     ) -> Result<KcpSession, Error> {
-        let packets = PacketStack::new(Vec::new(), &options.packet_layers);
+        let packets = PacketStack::new(options.layers()?);
         KcpSession::with_packets(conv, options, now, ms, packets)
     }
 
@@ -230,7 +257,7 @@ impl KcpSession {
             idle_timeout: options.idle_timeout,
             dirty: false,
             last_heard: now,
-            unreliable: VecDeque::new(),
+            unreliable: Unreliable::default(),
             failed: None,
             admitted: None,
         })
@@ -276,7 +303,7 @@ impl KcpSession {
 
     /// The next message that arrived on the unreliable channel.
     pub(crate) fn recv_unreliable(&mut self) -> Option<Vec<u8>> {
-        self.unreliable.pop_front()
+        self.unreliable.pop()
     }
 
     /// True when the datagram last opened may move the session to its source address.

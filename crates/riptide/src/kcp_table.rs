@@ -151,7 +151,8 @@ impl KcpTable {
 
     /// Drops every trace of session `id` leaving the table (its key may already belong to a
     /// newer session, after an eviction).
-    pub(crate) fn forget(&mut self, id: ConnId, mut a: Admitted) {
+    /// Returns the listener socket and gate key of a gated session, whose gate should hear.
+    pub(crate) fn forget(&mut self, id: ConnId, mut a: Admitted) -> Option<(usize, u64)> {
         if self.index.get(&a.key) == Some(&id) {
             self.index.remove(&a.key);
         }
@@ -162,6 +163,10 @@ impl KcpTable {
             if p.sessions == 0 {
                 self.per_ip.remove(&(a.socket, a.ip));
             }
+        }
+        match a.key {
+            SessionKey::Gated(socket, key) => Some((socket, key)),
+            _ => None,
         }
     }
 

@@ -65,9 +65,9 @@ pub struct LayerReport {
     /// The peer is really this address (a PROXY header names the original client): the
     /// connection's peer address and its per-IP admission place move to it.
     pub peer: Option<PeerAddr>,
-    /// A fact about the connection other code may ask for with
-    /// [`crate::Conns::extension`] (the PROXY header, a negotiated ALPN protocol...).
-    pub extension: Option<Box<dyn Any + Send>>,
+    /// Facts about the connection other code may ask for with [`crate::Conns::extension`]
+    /// (the PROXY header, a negotiated ALPN protocol...), from every layer that ran.
+    pub extensions: Vec<Box<dyn Any + Send>>,
 }
 
 /// The buffers a stream layer writes into while it handles bytes.
@@ -286,6 +286,11 @@ pub trait PacketGate: Send {
     /// Classifies a datagram from `peer`.
     fn admit(&mut self, now: Instant, peer: SocketAddr, datagram: &[u8], out: &mut GateOut)
         -> Gate;
+
+    /// The session with `key` is gone (closed, evicted, replaced): the key may be reused.
+    fn closed(&mut self, key: u64) {
+        let _ = key;
+    }
 }
 
 /// Makes each connection's own instance of a stream layer (a listener's option, called once

@@ -28,6 +28,7 @@ mod balance;
 mod carrier;
 mod config;
 mod conns;
+mod crypt_layer;
 mod engine;
 mod error;
 mod flow;
@@ -59,7 +60,7 @@ pub use engine::{Engine, EngineConfig, StopHandle};
 pub use error::{io_code, Error};
 pub use flow::{FlowConfig, IdleKind, IdleTimeout};
 pub use handler::EventHandler;
-pub use kcp_options::KcpOptions;
+pub use kcp_options::{KcpCrypt, KcpOptions};
 pub use layer::{
     Datagrams, Gate, GateOut, LayerReport, LayerStatus, PacketGate, PacketGateFactory, PacketLayer,
     PacketLayerFactory, Payload, StreamLayer, StreamLayerFactory, StreamOut,
@@ -70,6 +71,8 @@ pub use reactor::{DrainStatus, Reactor, ReactorStats, TurnOutcome};
 pub use remote::{Completion, Remote};
 /// The framing codecs (re-exported crate `riptide-codec`).
 pub use riptide_codec as codec;
+/// kcp-go's packet encryption (re-exported crate `riptide-crypt`): *compatible, not secure*.
+pub use riptide_crypt as crypt;
 /// The sans-IO KCP protocol (re-exported crate `riptide-kcp`).
 pub use riptide_kcp as kcp;
 pub use slab::ConnId;

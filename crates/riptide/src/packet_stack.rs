@@ -2,7 +2,7 @@
 //! KCP) down to the socket, opening from the bottom up. Two reusable datagram lists carry the
 //! datagrams between layers, so a steady flow allocates nothing.
 
-use crate::layer::{Datagrams, PacketLayer, PacketLayerFactory, Payload};
+use crate::layer::{Datagrams, PacketLayer, Payload};
 use crate::Error;
 use std::time::Instant;
 
@@ -16,14 +16,8 @@ pub(crate) struct PacketStack {
 }
 
 impl PacketStack {
-    /// A session's own instances of `factories` over `bottom` (layers a gate made for it);
-    /// `None` when there are none.
-    pub(crate) fn new(
-        bottom: Vec<Box<dyn PacketLayer>>,
-        factories: &[PacketLayerFactory],
-    ) -> Option<Box<PacketStack>> {
-        let mut layers = bottom;
-        layers.extend(factories.iter().map(|make| make()));
+    /// A stack of a session's own `layers`, bottom first; `None` when there are none.
+    pub(crate) fn new(layers: Vec<Box<dyn PacketLayer>>) -> Option<Box<PacketStack>> {
         if layers.is_empty() {
             return None;
         }
@@ -152,6 +146,7 @@ impl PacketStack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layer::PacketLayerFactory;
     use proptest::prelude::*;
     use std::sync::Arc;
 
@@ -219,7 +214,7 @@ mod tests {
             Arc::new(|| Box::new(Halves::default()) as Box<dyn PacketLayer>),
             Arc::new(|| Box::new(Shift) as Box<dyn PacketLayer>),
         ];
-        PacketStack::new(Vec::new(), &factories).expect("layers")
+        PacketStack::new(factories.iter().map(|make| make()).collect()).expect("layers")
     }
 
     proptest! {

@@ -52,7 +52,7 @@ impl StreamLayer for ProxyLayer {
                 self.held = Vec::new();
                 self.deadline = None;
                 out.report.peer = header.source.map(PeerAddr::Inet);
-                out.report.extension = Some(Box::new(header));
+                out.report.extensions.push(Box::new(header));
                 Ok(LayerStatus::Done)
             }
         }

@@ -21,6 +21,8 @@ pub(crate) struct StreamStack {
     down: [Vec<u8>; 2],
     /// A layer's own bytes for the peer, before they pass the layers under it.
     own: Vec<u8>,
+    /// The earliest layer deadline on the timing wheel, if one is armed.
+    armed: Option<Instant>,
 }
 
 impl StreamStack {
@@ -40,6 +42,7 @@ impl StreamStack {
             up: Default::default(),
             down: Default::default(),
             own: Vec::new(),
+            armed: None,
         }))
     }
 
@@ -171,6 +174,24 @@ impl StreamStack {
             // A layer failing on its last bytes changes nothing: the connection is closing.
             let _ = self.send_below(index, now, &own, wire);
             self.own = own;
+        }
+    }
+
+    /// The earliest layer deadline, when it is earlier than the one already armed (so the
+    /// caller puts it on the timing wheel once, not on every pass).
+    pub(crate) fn arm(&mut self) -> Option<Instant> {
+        let at = self.poll_timeout()?;
+        if self.armed.is_some_and(|armed| armed <= at) {
+            return None;
+        }
+        self.armed = Some(at);
+        Some(at)
+    }
+
+    /// A deadline fired at `now`: forgets what was armed, so the next one is armed again.
+    pub(crate) fn fired(&mut self, now: Instant) {
+        if self.armed.is_some_and(|armed| armed <= now) {
+            self.armed = None;
         }
     }
 

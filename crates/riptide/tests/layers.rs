@@ -10,8 +10,8 @@ use common::{
     kcp_dial, kcp_listen, length_field, listen, pattern, turbo, turn_for, turn_until, Chat,
 };
 use riptide::{
-    Datagrams, DialOptions, Error, KcpOptions, LayerStatus, ListenOptions, PacketLayer, Payload,
-    Reactor, StreamLayer, StreamOut,
+    ConnId, Conns, Datagrams, DialOptions, Error, EventHandler, KcpOptions, LayerStatus,
+    ListenOptions, PacketLayer, Payload, Reactor, StreamLayer, StreamOut,
 };
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -394,4 +394,94 @@ fn kcp_over_two_packet_layers_is_byte_exact_at_ten_percent_loss() {
     assert!(stats.retransmits > 0, "the loss was real: {stats:?}");
     assert!(sealed.load(Ordering::Relaxed) > 0 && opened.load(Ordering::Relaxed) > 0);
     assert!(chat.closed.is_empty());
+}
+
+/// Records the events a writer cares about, in order.
+#[derive(Default)]
+struct Writer {
+    events: Vec<String>,
+}
+
+impl EventHandler for Writer {
+    fn on_open(&mut self, _: &mut Conns, _: ConnId) {
+        self.events.push("open".into());
+    }
+    fn on_traffic(&mut self, _: &mut Conns, _: ConnId, _: &[u8]) {}
+    fn on_writability(&mut self, _: &mut Conns, _: ConnId, writable: bool) {
+        self.events.push(format!("writable {writable}"));
+    }
+    fn on_write_done(&mut self, _: &mut Conns, _: ConnId, token: u64, err: Option<&Error>) {
+        self.events
+            .push(format!("done {token} {:?}", err.map(Error::code)));
+    }
+}
+
+#[test]
+fn bytes_a_layer_holds_count_against_the_water_marks_and_drain_when_it_lets_them_go() {
+    let (mut reactor, mut raw) = layered_with_raw_client();
+    let mut writer = Writer::default();
+    // The server side's Hello holds what is written before the client greets.
+    let server = loop {
+        reactor
+            .turn(&mut writer, Some(Duration::from_millis(5)))
+            .unwrap();
+        if let Some(&id) = reactor.conns().ids().first() {
+            break id;
+        }
+    };
+    let big = vec![7u8; 100_000];
+    reactor.conns().write(server, &big).unwrap();
+    reactor.conns().mark(server, 1).unwrap();
+    common::turn_for(&mut reactor, &mut writer, 5, Duration::from_millis(5));
+    assert_eq!(
+        writer.events,
+        vec!["writable false"],
+        "held bytes are over the high mark"
+    );
+    assert!(reactor.conns().outbound_len(server).unwrap() >= big.len());
+    // The client greets: the layer lets the bytes go, the connection opens, drains, and the
+    // mark completes after the held bytes reached the kernel.
+    raw.write_all(&HELLO.iter().map(|b| b ^ 0x5a).collect::<Vec<u8>>())
+        .unwrap();
+    let reader = thread::spawn(move || {
+        let mut got = vec![0u8; HELLO.len() + 100_000];
+        raw.read_exact(&mut got).unwrap();
+        got
+    });
+    common::turn_until(&mut reactor, &mut writer, 5, |w| w.events.len() >= 4);
+    let got = reader.join().unwrap();
+    assert!(got[HELLO.len()..].iter().all(|&b| b == 7 ^ 0x5a));
+    assert_eq!(writer.events[1], "open");
+    assert!(
+        writer.events.contains(&"writable true".to_string()),
+        "{:?}",
+        writer.events
+    );
+    assert!(
+        writer.events.contains(&"done 1 None".to_string()),
+        "{:?}",
+        writer.events
+    );
+}
+
+#[test]
+fn a_dialed_connection_opens_before_its_writes_complete() {
+    let mut reactor = Reactor::new(Default::default()).unwrap();
+    let server = listen(&mut reactor, "tcp://127.0.0.1:0", ListenOptions::default());
+    let mut writer = Writer::default();
+    let client = reactor
+        .dial(&format!("tcp://{server}"), DialOptions::default())
+        .unwrap();
+    reactor.conns().write(client, b"early").unwrap();
+    reactor.conns().mark(client, 9).unwrap();
+    common::turn_until(&mut reactor, &mut writer, 5, |w| {
+        w.events.iter().any(|e| e.starts_with("done 9"))
+    });
+    let open = writer.events.iter().position(|e| e == "open").unwrap();
+    let done = writer
+        .events
+        .iter()
+        .position(|e| e == "done 9 None")
+        .unwrap();
+    assert!(open < done, "{:?}", writer.events);
 }

@@ -150,9 +150,11 @@ impl Connection {
         below.saturating_add(self.layers.as_ref().map_or(0, |l| l.buffered()))
     }
 
-    /// True while bytes wait to be written or acknowledged.
+    /// True while bytes wait to be written or acknowledged, or a layer holds some.
     pub(crate) fn busy(&self) -> bool {
-        !self.outbound.is_empty() || self.transport.kcp().is_some_and(|s| s.waiting() > 0)
+        !self.outbound.is_empty()
+            || self.transport.kcp().is_some_and(|s| s.waiting() > 0)
+            || self.layers.as_ref().is_some_and(|l| l.buffered() > 0)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The way in: reading a connection's socket, passing the bytes up through its stream layers
 //! (applying what they report), and the held bytes the codec works on.
 
-use super::connection::{Place, Transport};
+use super::connection::{Place, State, Transport};
 use super::Conns;
 use crate::flow::Timer;
 use crate::layer::LayerReport;
@@ -103,7 +103,18 @@ impl Conns {
         }
         self.layer_wire = wire;
         self.apply_layers(id, result, report, &mut app);
+        self.hold_while_negotiating(id, &mut app);
         Some(app)
+    }
+
+    /// Bytes a layer let through before the connection opened wait in its held bytes; the
+    /// reactor delivers them right after `on_open`.
+    fn hold_while_negotiating(&mut self, id: ConnId, app: &mut Vec<u8>) {
+        if let Some(conn) = self.slab.get_mut(id) {
+            if conn.state == State::Negotiating && !app.is_empty() {
+                conn.inbound.append(app);
+            }
+        }
     }
 
     /// Receives one datagram on the connected UDP socket of a dialed KCP session.
@@ -123,8 +134,10 @@ impl Conns {
     /// top, for delivery, if any.
     pub(super) fn layer_timeout(&mut self, id: ConnId, now: Instant) -> Option<Vec<u8>> {
         let stack = self.slab.get_mut(id)?.layers.as_mut()?;
+        stack.fired(now);
         if stack.poll_timeout().is_none_or(|at| at > now) {
             // A stale entry: a later deadline is armed.
+            self.settle_layers(id);
             return None;
         }
         let (mut app, mut wire) = (Vec::new(), Vec::new());
@@ -134,6 +147,7 @@ impl Conns {
             let _ = self.write_transport(id, &[&wire]);
         }
         self.apply_layers(id, result, report, &mut app);
+        self.hold_while_negotiating(id, &mut app);
         (!app.is_empty()).then_some(app)
     }
 
@@ -165,9 +179,9 @@ impl Conns {
             }
             conn.peer = peer;
         }
-        if let Some(fact) = report.extension {
+        if !report.extensions.is_empty() {
             let mut all = conn.extensions.take().map(Vec::from).unwrap_or_default();
-            all.push(fact);
+            all.extend(report.extensions);
             conn.extensions = Some(all.into_boxed_slice());
         }
         self.settle_layers(id);

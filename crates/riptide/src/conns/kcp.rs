@@ -53,10 +53,12 @@ impl Conns {
             Gated::Open(key, layers) => (SessionKey::Gated(socket, key), Some(layers)),
             Gated::Done => return None,
         };
-        if gated.is_none() {
-            if let Some(id) = self.kcp_table.find(&key) {
+        if let Some(id) = self.kcp_table.find(&key) {
+            if gated.is_none() {
                 return Some((id, false));
             }
+            // The gate opens a key anew: the session that held it is over.
+            self.kcp_replace(id);
         }
         if max == 0 {
             return None;
@@ -120,6 +122,16 @@ impl Conns {
         }
     }
 
+    /// Takes a listener session out of the admission bookkeeping, and tells its gate (if it
+    /// has one) that the key is free.
+    pub(super) fn kcp_forget(&mut self, id: ConnId, admitted: crate::kcp_table::Admitted) {
+        if let Some((socket, key)) = self.kcp_table.forget(id, admitted) {
+            if let Some(gate) = self.gates.get_mut(&socket) {
+                gate.closed(key);
+            }
+        }
+    }
+
     /// Gives `kcp://` listener socket `socket` a gate that sees its datagrams first.
     pub(crate) fn set_gate(&mut self, socket: usize, gate: Box<dyn PacketGate>) {
         self.gates.insert(socket, gate);
@@ -130,7 +142,7 @@ impl Conns {
     /// the new one, and the application gets `on_close` with `ECONNRESET`.
     pub(crate) fn kcp_replace(&mut self, id: ConnId) {
         if let Some(admitted) = self.kcp_mut(id).and_then(|s| s.admitted.take()) {
-            self.kcp_table.forget(id, admitted);
+            self.kcp_forget(id, admitted);
         }
         let reset = io::Error::new(
             io::ErrorKind::ConnectionReset,
@@ -215,7 +227,7 @@ impl Conns {
         let Some(admitted) = self.kcp_mut(id).and_then(|s| s.admitted.take()) else {
             return;
         };
-        self.kcp_table.forget(id, admitted);
+        self.kcp_forget(id, admitted);
         self.kcp_evictions = self.kcp_evictions.wrapping_add(1);
         let evicted = io::Error::new(
             io::ErrorKind::ConnectionAborted,
@@ -241,7 +253,12 @@ impl Conns {
         let Transport::Kcp(stream, session) = &mut conn.transport else {
             return Input::Rejected;
         };
-        let input = session.input(now, ms, datagram);
+        let gated = session.admitted.as_ref().is_some_and(KcpTable::is_gated);
+        let input = match session.input(now, ms, datagram) {
+            // A gate's session is found by its key, not its conv: no kcp-go reset there.
+            Input::NewConversation if gated => Input::Rejected,
+            input => input,
+        };
         match input {
             Input::Rejected => {
                 self.kcp_input_errors = self.kcp_input_errors.wrapping_add(1);
@@ -250,9 +267,8 @@ impl Conns {
             Input::NewConversation => return input,
             Input::Accepted => {}
         }
-        let movable = session.admitted.as_ref().is_some_and(KcpTable::is_gated);
         if let (Stream::Datagram { peer, .. }, Some(from)) = (stream, from) {
-            if *peer != from && movable && session.may_migrate() {
+            if *peer != from && gated && session.may_migrate() {
                 *peer = from;
                 conn.peer = PeerAddr::Inet(from);
             }

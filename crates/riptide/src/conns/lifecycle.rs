@@ -116,13 +116,13 @@ impl Conns {
         let Some(conn) = self.slab.get_mut(id) else {
             return;
         };
-        let pending = match conn.layers.as_ref() {
+        let pending = match conn.layers.as_mut() {
             Some(stack) if stack.is_empty() => {
                 conn.layers = None;
                 false
             }
             Some(stack) => {
-                if let Some(at) = stack.poll_timeout() {
+                if let Some(at) = stack.arm() {
                     self.timers.insert(at, Timer::Layer(id));
                 }
                 stack.pending()
@@ -166,8 +166,9 @@ impl Conns {
             Ok(true) => {
                 conn.state = State::Negotiating;
                 let _ = self.options.apply(conn.stream());
-                self.flush(id);
+                // Opened (and flushed) first, so on_open comes before any write completion.
                 self.settle_layers(id);
+                self.flush(id);
                 false
             }
             Err(e) => {
@@ -224,6 +225,7 @@ impl Conns {
             let _ = self.write_transport(id, &[&wire]);
         }
         self.layer_wire = wire;
+        self.settle_layers(id);
     }
 
     /// Half-closes: sends FIN once the queued bytes are written, keeps reading. The
@@ -237,7 +239,7 @@ impl Conns {
         self.close_layers(id);
         let conn = self.live(id)?;
         conn.end_requested = true;
-        if conn.outbound.is_empty() {
+        if !conn.busy() {
             self.shut_write(id);
         }
         Ok(())
@@ -312,7 +314,7 @@ impl Conns {
             }
             Transport::Kcp(stream, session) => {
                 if let Some(a) = session.admitted.take() {
-                    self.kcp_table.forget(id, a);
+                    self.kcp_forget(id, a);
                 }
                 if !matches!(stream, Stream::Datagram { .. }) {
                     let _ = self.registry.deregister(stream);

@@ -51,14 +51,16 @@ impl Conns {
 
     /// Bytes past the codec: through the stream layers, then to the transport.
     fn write_unframed_v(&mut self, id: ConnId, bufs: &[&[u8]]) -> Result<(), Error> {
-        let mut wire = std::mem::take(&mut self.layer_wire);
-        let conn = self.live(id)?;
-        let Some(stack) = conn.layers.as_mut() else {
-            self.layer_wire = wire;
+        if self.live(id)?.layers.is_none() {
             return self.write_transport(id, bufs);
+        }
+        let mut wire = std::mem::take(&mut self.layer_wire);
+        wire.clear();
+        let Some(stack) = self.slab.get_mut(id).and_then(|c| c.layers.as_mut()) else {
+            self.layer_wire = wire;
+            return Err(Error::ConnClosed);
         };
         let now = Instant::now();
-        wire.clear();
         let layered = bufs.iter().try_for_each(|b| stack.write(now, b, &mut wire));
         let result = match layered {
             Ok(()) => self.write_transport(id, &[&wire]),
@@ -69,6 +71,8 @@ impl Conns {
             }
         };
         self.layer_wire = wire;
+        self.settle_layers(id);
+        self.settle_written(id);
         result
     }
 
@@ -111,7 +115,7 @@ impl Conns {
         let corked = self.corked;
         let conn = self.live(id)?;
         let total: usize = bufs.iter().map(|b| b.len()).sum();
-        if max.is_some_and(|m| conn.outbound.len().saturating_add(total) > m) {
+        if max.is_some_and(|m| conn.queued().saturating_add(total) > m) {
             self.doom(id, Some(Error::OutboundFull));
             return Err(Error::OutboundFull);
         }
@@ -189,7 +193,13 @@ impl Conns {
     pub fn mark(&mut self, id: ConnId, token: u64) -> Result<(), Error> {
         let conn = self.live(id)?;
         if conn.busy() {
-            let at = conn.sent + conn.outbound.len() as u64;
+            // After what is queued and what the layers hold (counted as it was written: a
+            // layer that adds bytes completes the mark a little early, never late).
+            let held = conn.layers.as_ref().map_or(0, |l| l.buffered());
+            let at = conn
+                .sent
+                .saturating_add(conn.outbound.len() as u64)
+                .saturating_add(held as u64);
             conn.markers.push_back((at, token));
         } else {
             self.notices.push_back(Notice::Written(id, token));
@@ -229,12 +239,13 @@ impl Conns {
     /// Writes queued bytes after the socket became writable; reports completed markers and a
     /// return under the low water mark; completes a pending close or half-close.
     pub(crate) fn flush(&mut self, id: ConnId) {
-        let (keep, low) = (self.write_buffer_cap, self.flow.write_low_water_mark);
+        let keep = self.write_buffer_cap;
         let observe = self.flow.idle_timeout.observe_output;
         let Some(conn) = self.slab.get_mut(id) else {
             return;
         };
         if conn.outbound.is_empty() || conn.state == State::Connecting {
+            self.settle_written(id);
             return;
         }
         let Transport::Plain(stream) = &mut conn.transport else {
@@ -245,6 +256,29 @@ impl Conns {
         if observe && conn.sent > before {
             conn.last_write = Instant::now();
         }
+        let (state, end) = (conn.state, conn.end_requested);
+        self.settle_written(id);
+        match result {
+            Ok(true) if state == State::Closing => self.doom(id, None),
+            Ok(true) if end => self.shut_write(id),
+            Ok(_) => {}
+            Err(e) => self.doom(id, Some(e.into())),
+        }
+    }
+}
+
+impl Conns {
+    /// Completes the write markers the kernel has passed and reports a return under the low
+    /// water mark, for bytes that went straight to the socket (what a layer held, released
+    /// without passing the outbound queue).
+    pub(super) fn settle_written(&mut self, id: ConnId) {
+        let low = self.flow.write_low_water_mark;
+        let Some(conn) = self.slab.get_mut(id) else {
+            return;
+        };
+        if conn.transport.kcp().is_some() || conn.state == State::Connecting {
+            return;
+        }
         while conn.markers.front().is_some_and(|&(at, _)| at <= conn.sent) {
             if let Some((_, token)) = conn.markers.pop_front() {
                 self.notices.push_back(Notice::Written(id, token));
@@ -253,13 +287,6 @@ impl Conns {
         if conn.unwritable && conn.queued() <= low {
             conn.unwritable = false;
             self.notices.push_back(Notice::Writability(id, true));
-        }
-        let (state, end) = (conn.state, conn.end_requested);
-        match result {
-            Ok(true) if state == State::Closing => self.doom(id, None),
-            Ok(true) if end => self.shut_write(id),
-            Ok(_) => {}
-            Err(e) => self.doom(id, Some(e.into())),
         }
     }
 }

@@ -30,12 +30,18 @@ impl Reactor {
             }
             address => {
                 let (stream, peer) = connect(address)?;
+                // Stream layers transform byte streams; a `udp://` dial has none.
+                let layers = if stream.is_datagram() {
+                    Vec::new()
+                } else {
+                    StreamStack::make(&options.layers)
+                };
                 self.conns.insert(NewConn {
                     transport: Transport::Plain(stream),
                     peer,
                     place: Place::None,
                     codec: options.codec.as_ref(),
-                    layers: StreamStack::make(&options.layers),
+                    layers,
                     connecting: true,
                 })?
             }

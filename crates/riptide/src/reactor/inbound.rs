@@ -204,7 +204,12 @@ impl Reactor {
 /// Hands freshly read bytes to the handler: whole frames through the connection's codec
 /// (straight from the read buffer when nothing was held), or the bytes themselves after any
 /// the handler retained. What is left (a partial frame) is kept for the next read.
-fn deliver<H: EventHandler>(conns: &mut Conns, handler: &mut H, id: ConnId, fresh: &[u8]) {
+pub(super) fn deliver<H: EventHandler>(
+    conns: &mut Conns,
+    handler: &mut H,
+    id: ConnId,
+    fresh: &[u8],
+) {
     let Some((mut held, decoder)) = conns.take_inbound(id) else {
         return;
     };

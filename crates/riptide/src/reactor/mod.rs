@@ -261,6 +261,10 @@ impl Reactor {
                 Notice::Opened(id) => {
                     if self.conns.contains(id) {
                         handler.on_open(&mut self.conns, id);
+                        // Bytes a layer let through before the open come right after it.
+                        if self.conns.inbound_len(id).is_ok_and(|n| n > 0) {
+                            inbound::deliver(&mut self.conns, handler, id, &[]);
+                        }
                     }
                 }
                 Notice::Written(id, token) => {

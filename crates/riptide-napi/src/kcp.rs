@@ -67,8 +67,7 @@ impl NativeKcp {
             handshake_timeout: never_or("kcp.handshakeTimeout", self.handshake_timeout)?,
             // TS checked a finite integer in range; `as` saturates anyway.
             max_buffered: self.max_buffered as usize,
-            packet_layers: Vec::new(),
-            gate: None,
+            ..riptide::KcpOptions::default()
         };
         options.validate()?;
         Ok(options)

@@ -19,7 +19,7 @@ fn unhex(s: &str) -> Vec<u8> {
     if s == "-" {
         return Vec::new();
     }
-    assert!(s.len() % 2 == 0, "odd hex");
+    assert!(s.len().is_multiple_of(2), "odd hex");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
@@ -125,10 +125,8 @@ fn the_pause_vector_skips_parity_once() {
     // The last encoder block has a 600 ms pause before a set's last data shard: that set
     // has no parity, and the pause before the next set's first shard changes nothing.
     let blocks = parse();
-    let Some(Block::Enc { ds, ps, steps }) = blocks
-        .iter()
-        .filter(|b| matches!(b, Block::Enc { .. }))
-        .last()
+    let Some(Block::Enc { ds, ps, steps }) =
+        blocks.iter().rfind(|b| matches!(b, Block::Enc { .. }))
     else {
         panic!("no encoder block");
     };
@@ -155,7 +153,7 @@ fn oob_matches_kcp_go() {
         let mut got = Vec::new();
         enc.encode_oob(conv, &payload, &mut |p| got.push(p.to_vec()))
             .unwrap();
-        assert_eq!(got, [packet.clone()]);
+        assert_eq!(got, std::slice::from_ref(&packet));
         assert_eq!(enc.next_seqid(), 0, "OOB uses no seqid");
 
         let mut dec = Decoder::new(10, 3).unwrap();

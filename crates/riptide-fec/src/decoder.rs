@@ -16,6 +16,14 @@ pub const MAX_SETS_BEHIND: u32 = 3;
 /// [`MAX_SETS_BEHIND`] before it.
 pub const MAX_LIVE_SETS: usize = MAX_SETS_BEHIND as usize + 1;
 
+/// The widest sets (data + parity shards) auto-tune adopts unless
+/// [`Decoder::set_auto_tune_limit`] says otherwise. kcp-go follows a sender up to 256, but the
+/// sender then chooses our CPU cost: building a codec and inverting a decode matrix are
+/// O(ds³) (in release builds, 255/1 takes ~150 ms, 128/128 ~17 ms, 64/64 ~2 ms). Above the
+/// limit, the decoder keeps passing data shards through and recovers nothing until the sender's
+/// counts fit again.
+pub const DEFAULT_AUTO_TUNE_LIMIT: usize = 64;
+
 /// Bytes of inverted decode matrices the Reed-Solomon codec may cache (it keeps up to 254 of
 /// `ds²` bytes each): past this the codec is rebuilt, which drops its cache.
 const MATRIX_CACHE_BUDGET: usize = 256 * 1024;
@@ -107,14 +115,17 @@ pub struct Decoder {
     /// A shard's type disagreed with its position: the sender's counts differ from ours;
     /// nothing is stored until auto-tune finds them.
     should_tune: bool,
+    /// Widest set auto-tune adopts.
+    tune_limit: usize,
     stats: FecStats,
 }
 
 impl Decoder {
     /// A decoder expecting sets of `data_shards` + `parity_shards` (same limits as
     /// [`Encoder::new`](crate::Encoder::new)). A wrong guess costs only the first sets:
-    /// auto-tune follows the sender. kcp-go starts a session that did not configure FEC at
-    /// 1/1 when FEC packets arrive.
+    /// auto-tune follows the sender, to sets of up to [`DEFAULT_AUTO_TUNE_LIMIT`] shards or
+    /// the configured width if larger. kcp-go starts a session that did not configure FEC
+    /// at 1/1 when FEC packets arrive.
     pub fn new(data_shards: usize, parity_shards: usize) -> Result<Decoder, FecError> {
         header::check_counts(data_shards, parity_shards)?;
         let codec = new_codec(data_shards, parity_shards)?;
@@ -130,6 +141,7 @@ impl Decoder {
             newest: 0,
             tune: AutoTune::new(),
             should_tune: false,
+            tune_limit: DEFAULT_AUTO_TUNE_LIMIT.max(total as usize),
             stats: FecStats::default(),
         })
     }
@@ -142,6 +154,13 @@ impl Decoder {
     /// Parity shards per set, as configured or as auto-tuned.
     pub fn parity_shards(&self) -> usize {
         self.parity_shards
+    }
+
+    /// Sets the widest set (data + parity shards, at most 256) auto-tune may adopt; see
+    /// [`DEFAULT_AUTO_TUNE_LIMIT`]. 256 follows any kcp-go sender, as kcp-go does; below 2,
+    /// auto-tune never adopts anything. The current counts stay as they are.
+    pub fn set_auto_tune_limit(&mut self, max_total_shards: usize) {
+        self.tune_limit = max_total_shards.min(256);
     }
 
     /// Counters since creation.
@@ -269,7 +288,8 @@ impl Decoder {
         else {
             return;
         };
-        if header::check_counts(ds, ps).is_err() {
+        if header::check_counts(ds, ps).is_err() || ds.saturating_add(ps) > self.tune_limit {
+            // As in kcp-go, keep looking (and storing nothing) until the counts are usable.
             return;
         }
         if (ds, ps) != (self.data_shards, self.parity_shards) {

@@ -123,6 +123,24 @@ impl AutoTune {
     }
 }
 
+impl AutoTune {
+    /// Whether sets of `data` + `parity` shards give every sample its type. Not in kcp-go:
+    /// right after a sender changes counts, old and new samples mix and the first pulses
+    /// found may belong to neither; adopting such counts decodes sets with the wrong
+    /// geometry, which yields datagrams that were never sent.
+    pub fn explains_all(&self, data: usize, parity: usize) -> bool {
+        let Ok(total) = u32::try_from(data.saturating_add(parity)) else {
+            return false;
+        };
+        let data = data as u32;
+        self.ring
+            .get(..self.len)
+            .unwrap_or_default()
+            .iter()
+            .all(|p| (p.seq.checked_rem(total).unwrap_or(0) < data) == p.data)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +197,19 @@ mod tests {
         }
         assert_eq!(t.find_period(true), Some(3));
         assert_eq!(t.find_period(false), Some(2));
+    }
+
+    #[test]
+    fn explains_all() {
+        let mut t = AutoTune::new();
+        feed(&mut t, 3, 2, 0, 40);
+        assert!(t.explains_all(3, 2));
+        assert!(!t.explains_all(3, 1));
+        feed(&mut t, 5, 1, 40, 10);
+        assert!(!t.explains_all(3, 2));
+        assert!(!t.explains_all(5, 1));
+        feed(&mut t, 5, 1, 50, 258);
+        assert!(t.explains_all(5, 1));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use reed_solomon_erasure::galois_8::ReedSolomon;
 
 use crate::autotune::AutoTune;
 use crate::header::{self, Header, PREFIX, TYPE_DATA, TYPE_OOB, TYPE_PARITY};
+use crate::window::Window;
 use crate::{FecError, FecStats, HEADER_SIZE, MAX_PACKET, OOB_SEQID};
 
 /// Sets kept behind the newest one (kcp-go's `maxShardSets`): a set more than this many
@@ -53,8 +54,6 @@ struct ShardSet {
     bodies: Vec<Option<Vec<u8>>>,
     /// Positions received, to drop duplicates.
     seen: Vec<bool>,
-    /// Data positions handed out, received or rebuilt.
-    delivered: Vec<bool>,
     /// Bodies held.
     held: usize,
     /// Every data position was handed out or given up on: later shards only count as seen.
@@ -62,12 +61,11 @@ struct ShardSet {
 }
 
 impl ShardSet {
-    fn new(id: u32, data_shards: usize, total: usize) -> ShardSet {
+    fn new(id: u32, total: usize) -> ShardSet {
         ShardSet {
             id,
             bodies: vec![None; total],
             seen: vec![false; total],
-            delivered: vec![false; data_shards],
             held: 0,
             done: false,
         }
@@ -109,8 +107,12 @@ pub struct Decoder {
     reconstructions: usize,
     /// At most [`MAX_LIVE_SETS`] between calls.
     sets: Vec<ShardSet>,
-    /// Id of the newest set seen.
-    newest: u32,
+    /// Data seqids handed out lately, so that none is handed out twice.
+    handed_out: Window,
+    /// Id of the newest set seen. kcp-go starts at 0, which makes a fresh decoder drop
+    /// every set of a sender whose seqids are ≥ 2³¹ (they all look far behind 0); we start
+    /// from the first set filed instead.
+    newest: Option<u32>,
     tune: AutoTune,
     /// A shard's type disagreed with its position: the sender's counts differ from ours;
     /// nothing is stored until auto-tune finds them.
@@ -138,7 +140,8 @@ impl Decoder {
             codec,
             reconstructions: 0,
             sets: Vec::with_capacity(MAX_LIVE_SETS.saturating_add(1)),
-            newest: 0,
+            handed_out: Window::new(),
+            newest: None,
             tune: AutoTune::new(),
             should_tune: false,
             tune_limit: DEFAULT_AUTO_TUNE_LIMIT.max(total as usize),
@@ -236,6 +239,11 @@ impl Decoder {
 
         // From here on, kcp-go's `fecDecoder.decode`.
         self.tune.sample(is_data, h.seqid);
+        if is_data && !self.handed_out.insert(h.seqid) {
+            // Arrived before, or rebuilt before it arrived.
+            self.stats.duplicates = self.stats.duplicates.saturating_add(1);
+            return Ok(());
+        }
         if h.seqid >= self.paws {
             // Beyond our modulus: not for a set, but the datagram is still a datagram.
             if is_data {
@@ -293,6 +301,10 @@ impl Decoder {
             return;
         }
         if (ds, ps) != (self.data_shards, self.parity_shards) {
+            if !self.tune.explains_all(ds, ps) {
+                // Old and new counts still mix in the samples: wait until they age out.
+                return;
+            }
             let Ok(codec) = new_codec(ds, ps) else {
                 return;
             };
@@ -303,13 +315,14 @@ impl Decoder {
             self.codec = codec;
             self.reconstructions = 0;
             self.sets.clear();
-            self.newest = seqid.checked_div(self.total).unwrap_or(0);
+            self.newest = seqid.checked_div(self.total);
             self.stats.retunes = self.stats.retunes.saturating_add(1);
         }
         self.should_tune = false;
     }
 
-    /// Files a shard of a set in range, hands out what it completes, drops old sets.
+    /// Hands out a data shard's datagram, files the shard in its set, hands out what that
+    /// completes, drops old sets.
     fn store(
         &mut self,
         seqid: u32,
@@ -322,8 +335,7 @@ impl Decoder {
         let index = match self.sets.iter().position(|s| s.id == id) {
             Some(i) => i,
             None => {
-                self.sets
-                    .push(ShardSet::new(id, self.data_shards, self.total as usize));
+                self.sets.push(ShardSet::new(id, self.total as usize));
                 self.stats.shard_sets = self.stats.shard_sets.saturating_add(1);
                 self.sets.len().saturating_sub(1)
             }
@@ -331,21 +343,18 @@ impl Decoder {
         let Some(set) = self.sets.get_mut(index) else {
             return;
         };
-        let duplicate = set.seen.get(position).copied().unwrap_or(true)
-            || (is_data && set.delivered.get(position).copied().unwrap_or(true));
-        if duplicate {
+        if is_data {
+            out(body.get(2..).unwrap_or_default(), Recovered::No);
+        }
+        if set.seen.get(position).copied().unwrap_or(true) {
+            // Only parity gets here: a data shard seen is a data shard handed out.
             self.stats.duplicates = self.stats.duplicates.saturating_add(1);
             return;
         }
         if let Some(seen) = set.seen.get_mut(position) {
             *seen = true;
         }
-        if is_data {
-            if let Some(d) = set.delivered.get_mut(position) {
-                *d = true;
-            }
-            out(body.get(2..).unwrap_or_default(), Recovered::No);
-        } else {
+        if !is_data {
             self.stats.parity_received = self.stats.parity_received.saturating_add(1);
         }
         if !set.done {
@@ -356,8 +365,9 @@ impl Decoder {
         }
         let ready = !set.done && set.held >= self.data_shards;
 
-        if header::seq_diff(self.base(id), self.base(self.newest)) > 0 {
-            self.newest = id;
+        match self.newest {
+            Some(n) if header::seq_diff(self.base(id), self.base(n)) <= 0 => {}
+            _ => self.newest = Some(id),
         }
         if ready {
             self.decode_set(index, out);
@@ -374,7 +384,9 @@ impl Decoder {
     /// any "ahead" of it, which only a seqid jump of about 2³¹ can leave behind): at most
     /// [`MAX_LIVE_SETS`] remain.
     fn discard_old(&mut self) {
-        let newest = self.base(self.newest);
+        let Some(newest) = self.newest.map(|n| self.base(n)) else {
+            return;
+        };
         let window = i64::from(self.total).saturating_mul(i64::from(MAX_SETS_BEHIND));
         let total = self.total;
         self.sets.retain(|s| {
@@ -419,17 +431,14 @@ impl Decoder {
             self.stats.errors = self.stats.errors.saturating_add(1);
             return;
         }
-        let Some(set) = self.sets.get_mut(index) else {
+        let Some(base) = self.sets.get(index).map(|s| self.base(s.id)) else {
             return;
         };
         for (position, shard) in shards.iter().take(ds).enumerate() {
-            let Some(delivered) = set.delivered.get_mut(position) else {
-                continue;
-            };
-            if *delivered {
+            let seqid = base.wrapping_add(position as u32);
+            if !self.handed_out.insert(seqid) {
                 continue;
             }
-            *delivered = true;
             // The rebuilt `[size | payload | padding]`; a size that does not fit means the
             // parity was not made from these data shards (kcp-go drops those too).
             let datagram = shard.as_deref().and_then(|s| {

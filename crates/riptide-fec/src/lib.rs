@@ -44,7 +44,10 @@
 //! seqids of the last 258 shards for a run of data shards and a run of parity shards, each
 //! bounded on both sides by consecutive seqids of the other type; their widths are the
 //! sender's counts. It then drops its sets and carries on with those (kcp-go v5.7's
-//! algorithm, reproduced). Unlike kcp-go, it adopts sets of at most
+//! algorithm, reproduced). Unlike kcp-go, it adopts new counts only once they give every
+//! one of those samples its type: right after a sender changes its counts, old and new
+//! samples mix, and kcp-go may adopt counts that are neither and decode sets with them into
+//! datagrams nobody sent. And it adopts sets of at most
 //! [`DEFAULT_AUTO_TUNE_LIMIT`] (64) shards unless told otherwise
 //! ([`Decoder::set_auto_tune_limit`]): wider sets let a peer make each packet cost a lot of
 //! CPU (below).
@@ -59,27 +62,40 @@
 //!   holding fewer than `ds` shard bodies of at most `MAX_PACKET − 6` bytes (a set is
 //!   decoded and emptied the moment it holds `ds`), i.e. `4 × (ds − 1) × 1494` bytes
 //!   ([`Decoder::buffered_bytes`]): 54 KB at 10/3, 370 KB at 63/1 (the default limit's
-//!   worst), 1.52 MB at 255/1. On top: the
-//!   Reed-Solomon codec's cache of inverted matrices, kept under 256 KiB + `ds²` by
-//!   rebuilding the codec; the codec's own matrix (`(ds+ps) × ds` bytes, ≤ 64 KiB); 4 KiB of
-//!   auto-tune samples; and while one set is decoded, a copy of it (`(ds+ps) × 1494` bytes).
-//!   An [`Encoder`] holds `(ds+ps) × 1494` bytes at most, allocated once.
+//!   worst), 1.52 MB at 255/1. On top: the Reed-Solomon codec's cache of inverted
+//!   matrices, kept under 256 KiB + `ds²` by rebuilding the codec; the codec's own matrix
+//!   (`(ds+ps) × ds` bytes, ≤ 64 KiB); 4 KiB of auto-tune samples; 256 bytes of handed-out
+//!   seqids; and while one set is decoded, a copy of it (`(ds+ps) × 1494` bytes). An
+//!   [`Encoder`] holds `(ds+ps) × 1494` bytes at most, allocated once.
 //! - **CPU** per received packet: O(1) to file it; while the counts are being re-learned,
 //!   two sorts of 258 samples; and once per set, rebuilding `m ≤ min(ds, ps)` lost shards,
 //!   `m × ds × L` GF(2⁸) multiply-adds for shards of `L` bytes, plus a `ds × ds` matrix
 //!   inversion (O(ds³)) when that loss pattern is not cached; and on each change of counts,
 //!   a new codec (O(ds³) too). Amortised over the `ds` packets a set needs, that is
 //!   `m × L + ds²` operations per packet: ≈ 4.5 k at 10/3 with 3 losses of 1494 bytes,
-//!   ≈ 5.5 k at 63/1, ≈ 50 k at 32/32 with 32 losses. Measured in release builds, a codec costs 30 µs at 10/3,
-//!   2 ms at 64/64, 17 ms at 128/128 and 150 ms at 255/1: why auto-tune stops at 64.
+//!   ≈ 5.5 k at 63/1, ≈ 50 k at 32/32 with 32 losses. Measured in release builds, a codec
+//!   costs 30 µs at 10/3, 2 ms at 64/64, 17 ms at 128/128 and 150 ms at 255/1: why
+//!   auto-tune stops at 64.
 //!
 //! # Deliberate differences from kcp-go
 //!
-//! None shows on the wire. The [`Decoder`] never hands out a datagram twice from a live set:
-//! kcp-go passes a data shard to KCP again when its rebuilt copy came first, and decodes a
-//! set again when parity keeps arriving after it was decoded (KCP then drops the copies). It
-//! refuses data and OOB packets whose `size` is not `len − 6` (kcp-go ignores `size` on
-//! arrival; its senders always write `len − 6`), and seqid 0xFFFFFFFF outside OOB.
+//! None shows on the wire.
+//!
+//! - The [`Decoder`] hands out no data seqid twice within the last 2048 seqids: kcp-go passes
+//!   a data shard to KCP again when its rebuilt copy came first or when it arrives twice,
+//!   and decodes a set again when parity keeps arriving after it was decoded (KCP then
+//!   drops the copies). A sender that restarts its seqids is a new session: give it a new
+//!   decoder, as kcp-go does.
+//! - It refuses data and OOB packets whose `size` is not `len − 6` (kcp-go ignores `size` on
+//!   arrival; its senders always write `len − 6`), and seqid 0xFFFFFFFF outside OOB.
+//! - Auto-tune adopts counts only when they explain all recent samples, and at most
+//!   [`DEFAULT_AUTO_TUNE_LIMIT`] shards per set by default (see above).
+//! - A fresh decoder measures "old sets" from the first set it files, not from set 0 (kcp-go
+//!   drops every set of a sender whose seqids are past 2³¹ until they wrap).
+//!
+//! As in kcp-go, a decoder configured with other counts than the sender's decodes sets with
+//! its own counts until a shard's type contradicts them; such a set can yield a datagram
+//! nobody sent (KCP's own checks then reject it). Configure the sender's counts when known.
 //!
 //! # Example
 //!
@@ -124,6 +140,7 @@ mod error;
 pub mod fuzzing;
 mod header;
 mod stats;
+mod window;
 
 pub use decoder::{Decoder, Recovered, DEFAULT_AUTO_TUNE_LIMIT, MAX_LIVE_SETS, MAX_SETS_BEHIND};
 pub use encoder::Encoder;

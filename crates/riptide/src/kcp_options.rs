@@ -1,6 +1,7 @@
 //! How KCP runs on a `kcp://` listener's sessions or a dialed `kcp://` connection.
 
 use crate::crypt_layer::CryptLayer;
+use crate::fec_layer::FecLayer;
 use crate::layer::{PacketGateFactory, PacketLayer, PacketLayerFactory};
 use crate::Error;
 use riptide_crypt::{BlockCrypt, Cipher};
@@ -50,6 +51,10 @@ pub struct KcpOptions {
     /// same on the wire as kcptun's `null`). *Compatible, not secure*: see
     /// [`riptide_crypt`]. It runs under every other packet layer.
     pub crypt: Option<KcpCrypt>,
+    /// kcp-go's forward error correction: `(data_shards, parity_shards)` per set, sent after
+    /// every `data_shards` datagrams (`None`: off). The receiving side adapts to the peer's
+    /// counts by itself (kcp-go's auto-tune). Runs over `crypt`, under the other layers.
+    pub fec: Option<(usize, usize)>,
     /// Listener only: a gate that sees every datagram first and keys sessions its own way
     /// (a secure mode's handshakes); its layers go under `packet_layers`. Ignored by dials.
     pub gate: Option<PacketGateFactory>,
@@ -87,6 +92,7 @@ impl std::fmt::Debug for KcpOptions {
             .field("max_buffered", &self.max_buffered)
             .field("packet_layers", &self.packet_layers.len())
             .field("crypt", &self.crypt.as_ref().map(|c| c.cipher))
+            .field("fec", &self.fec)
             .field("gate", &self.gate.is_some())
             .finish()
     }
@@ -104,6 +110,7 @@ impl Default for KcpOptions {
             max_buffered: 256 << 20,
             packet_layers: Vec::new(),
             crypt: None,
+            fec: None,
             gate: None,
         }
     }
@@ -126,14 +133,17 @@ impl KcpOptions {
         Ok(())
     }
 
-    /// The packet layers one session runs, bottom first: kcp-go's encryption if any, then
-    /// the extra layers.
+    /// The packet layers one session runs, bottom first: kcp-go's encryption, FEC, then the
+    /// extra layers.
     pub(crate) fn layers(&self) -> Result<Vec<Box<dyn PacketLayer>>, Error> {
         let mut layers: Vec<Box<dyn PacketLayer>> = Vec::new();
         if let Some(c) = &self.crypt {
             let crypt = BlockCrypt::new(c.cipher, &c.key)
                 .map_err(|e| Error::InvalidOption(format!("kcp crypt: {e}")))?;
             layers.push(Box::new(CryptLayer::new(crypt)));
+        }
+        if let Some((data, parity)) = self.fec {
+            layers.push(Box::new(FecLayer::new(data, parity)?));
         }
         layers.extend(self.packet_layers.iter().map(|make| make()));
         Ok(layers)
@@ -142,7 +152,7 @@ impl KcpOptions {
     /// True when sessions run packet layers (they are then keyed by address, kcp-go's model,
     /// since the conv is only readable once a datagram is opened).
     pub(crate) fn has_layers(&self) -> bool {
-        self.crypt.is_some() || !self.packet_layers.is_empty()
+        self.crypt.is_some() || self.fec.is_some() || !self.packet_layers.is_empty()
     }
 
     /// The KCP configuration a session with `layers` runs: `config` with the MTU reduced by

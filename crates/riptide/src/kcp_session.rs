@@ -519,6 +519,14 @@ impl KcpSession {
         self.kcp.peer_acked()
     }
 
+    /// The packet layers' counters.
+    pub(crate) fn counters(&self) -> Vec<(&'static str, u64)> {
+        self.packets
+            .as_ref()
+            .map(|p| p.counters())
+            .unwrap_or_default()
+    }
+
     /// KCP's statistics.
     pub(crate) fn stats(&self) -> riptide_kcp::Stats {
         self.kcp.stats()

@@ -230,6 +230,12 @@ pub trait PacketLayer: Send {
         false
     }
 
+    /// Named counters for operators (FEC's recovered datagrams, a secure mode's rejected
+    /// packets...), gathered by [`crate::Conns::kcp_counters`].
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
+
     /// When [`PacketLayer::handle_timeout`] is next due, if ever.
     fn poll_timeout(&self) -> Option<Instant> {
         None

@@ -31,6 +31,7 @@ mod conns;
 mod crypt_layer;
 mod engine;
 mod error;
+mod fec_layer;
 mod flow;
 mod handler;
 mod kcp_options;

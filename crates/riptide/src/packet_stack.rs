@@ -100,6 +100,11 @@ impl PacketStack {
             .fold(0, usize::saturating_add)
     }
 
+    /// Every layer's counters, bottom layer first.
+    pub(crate) fn counters(&self) -> Vec<(&'static str, u64)> {
+        self.layers.iter().flat_map(|l| l.counters()).collect()
+    }
+
     /// True when some layer can mark unreliable datagrams on the wire.
     pub(crate) fn carries_unreliable(&self) -> bool {
         self.layers.iter().any(|l| l.carries_unreliable())

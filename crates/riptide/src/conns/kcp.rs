@@ -480,6 +480,15 @@ impl Conns {
             .ok_or_else(|| Error::InvalidOption("not a KCP connection".into()))
     }
 
+    /// The named counters of a KCP session's packet layers (FEC's `fecRecovered`...).
+    pub fn kcp_counters(&self, id: ConnId) -> Result<Vec<(&'static str, u64)>, Error> {
+        let conn = self.get(id)?;
+        conn.transport
+            .kcp()
+            .map(|s| s.counters())
+            .ok_or_else(|| Error::InvalidOption("not a KCP connection".into()))
+    }
+
     /// Datagrams KCP rejected on this reactor (wrong conv, malformed): hostile or stray input.
     pub fn kcp_input_errors(&self) -> u64 {
         self.kcp_input_errors

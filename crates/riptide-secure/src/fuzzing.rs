@@ -1,0 +1,151 @@
+//! Fuzz harnesses, shared by the `cargo fuzz` target in `fuzz/` and by the regression test
+//! that replays `tests/regressions/<target>/*` through the same function. Each takes the
+//! fuzzer's raw bytes and panics when an invariant breaks.
+//!
+//! - [`packet`]: a server endpoint, an established client/server transport pair and a
+//!   second client mid-handshake are built (real keys); then the input is cut into chunks,
+//!   each one an operation: raw bytes into [`Endpoint::handle`] from one of several
+//!   addresses, raw bytes into either [`Transport::open`] or [`Initiator::handle`], a
+//!   genuine sealed packet XOR-ed with the chunk or truncated by it, and time steps.
+//!   Invariants: no panic; no reply longer than the packet it answers and in total no more
+//!   reply bytes than handshake bytes received; pending state within `max_pending`; a
+//!   transport opens nothing but an unmodified, never-opened packet a peer sealed.
+//!
+//! Not part of the API (hidden, behind the `fuzzing` feature).
+// Harness code: the fuzzer's input is not a peer, and a panic is how a harness reports.
+#![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::{
+    generate_keypair, Endpoint, Incoming, Initiator, InitiatorEvent, Kind, ServerConfig, Transport,
+    TransportConfig,
+};
+
+/// Builds an endpoint and a client/server pair that completed the handshake.
+pub fn established(now: Instant) -> (Endpoint, Transport, Transport, [u8; 32]) {
+    let keys = generate_keypair().expect("keys");
+    let transport = TransportConfig {
+        rekey_after_packets: 3,
+        rekey_after: Duration::from_secs(5),
+        previous_key_grace: Duration::from_secs(2),
+        keepalive_interval: Duration::from_secs(1),
+    };
+    let mut config = ServerConfig::new(keys.private.clone());
+    config.transport = transport;
+    config.max_pending = 8;
+    config.under_load_pending = 2;
+    config.handshake_rate = 4;
+    config.pending_timeout = Duration::from_secs(3);
+    config.cookie_rotation = Duration::from_secs(4);
+    let mut endpoint = Endpoint::new(config, now).expect("endpoint");
+    let peer: SocketAddr = "192.0.2.1:1000".parse().unwrap();
+    let (mut initiator, init) = Initiator::new(&keys.public, now).expect("initiator");
+    let mut reply = Vec::new();
+    assert!(matches!(
+        endpoint.handle(now, peer, &init, &mut reply),
+        Incoming::Reply
+    ));
+    let InitiatorEvent::Established(mut client) = initiator.handle(now, &reply).expect("response")
+    else {
+        panic!("no transport")
+    };
+    let mut first = Vec::new();
+    client.seal(now, Kind::Keepalive, &[], &mut first).unwrap();
+    let Incoming::Accept { transport, .. } = endpoint.handle(now, peer, &first, &mut reply) else {
+        panic!("not accepted")
+    };
+    (endpoint, *client, *transport, keys.public)
+}
+
+/// The `packet` harness; see the module docs.
+pub fn packet(data: &[u8]) {
+    let mut now = Instant::now();
+    let (mut endpoint, mut client, mut server, server_public) = established(now);
+    let (mut initiator, _) = Initiator::new(&server_public, now).expect("initiator");
+    let mut reply = Vec::new();
+    let mut out = Vec::new();
+    let mut sealed = Vec::new();
+    let mut rest = data;
+    while let Some((&head, tail)) = rest.split_first() {
+        let len = usize::from(head >> 3).min(tail.len());
+        let (chunk, tail) = tail.split_at(len);
+        rest = tail;
+        // Packets up to 31 bytes come from the length; longer ones repeat the chunk.
+        let long: Vec<u8>;
+        let bytes: &[u8] = if head & 0x80 != 0 && !chunk.is_empty() {
+            long = chunk
+                .iter()
+                .copied()
+                .cycle()
+                .take(usize::from(head) * 2)
+                .collect();
+            &long
+        } else {
+            chunk
+        };
+        match head & 7 {
+            0 | 1 => {
+                let port = 1000 + u16::from(head & 1);
+                let peer = SocketAddr::from(([192, 0, 2, head & 3], port));
+                let result = endpoint.handle(now, peer, bytes, &mut reply);
+                if matches!(result, Incoming::Reply) {
+                    assert!(reply.len() <= bytes.len(), "amplification");
+                } else {
+                    assert!(reply.is_empty());
+                }
+                if let Incoming::Accept { .. } = result {
+                    panic!("fuzz bytes completed a handshake");
+                }
+            }
+            2 => assert!(
+                server.open(now, bytes, &mut out).is_err(),
+                "forged packet opened"
+            ),
+            3 => assert!(
+                client.open(now, bytes, &mut out).is_err(),
+                "forged packet opened"
+            ),
+            4 => {
+                let _ = initiator.handle(now, bytes);
+            }
+            5 | 6 => {
+                // A genuine packet, corrupted by the chunk (XOR) or truncated to its length.
+                let (from, to) = if head & 7 == 5 {
+                    (&mut client, &mut server)
+                } else {
+                    (&mut server, &mut client)
+                };
+                let kind = [Kind::Data, Kind::Unreliable, Kind::Keepalive][usize::from(head % 3)];
+                from.seal(now, kind, bytes, &mut sealed).unwrap();
+                let mut corrupted = sealed.clone();
+                let truncate = head & 0x40 != 0 && !chunk.is_empty();
+                if truncate {
+                    corrupted.truncate(usize::from(chunk[0]) % sealed.len());
+                } else {
+                    for (i, b) in chunk.iter().enumerate() {
+                        corrupted[i % sealed.len()] ^= b;
+                    }
+                }
+                let result = to.open(now, &corrupted, &mut out);
+                if corrupted == sealed {
+                    let opened = result.expect("genuine packet refused");
+                    assert_eq!((opened.kind, out.as_slice()), (kind, bytes));
+                    assert!(to.open(now, &sealed, &mut out).is_err(), "replay opened");
+                } else {
+                    assert!(result.is_err(), "corrupted packet opened");
+                    assert!(out.is_empty());
+                }
+            }
+            _ => {
+                now += Duration::from_millis(u64::from(head) * 40);
+                let _ = initiator.handle_timeout(now);
+                endpoint.handle_timeout(now);
+            }
+        }
+        let stats = endpoint.stats();
+        assert!(stats.pending <= 8);
+        assert!(stats.unvalidated_tx_bytes <= stats.unvalidated_rx_bytes);
+    }
+}

@@ -344,16 +344,20 @@ impl Transport {
             self.previous = None;
         }
         let ahead = h.epoch.wrapping_sub(self.recv_epoch);
-        let mut next_key = None;
+        // For a packet from a later epoch: (the key just before it, its key). The key just
+        // before becomes the previous key, so the previous key is always `recv_epoch - 1`.
+        let mut advance: Option<(Key, Key)> = None;
         let key: &Key = match ahead {
             0 => &self.recv_key,
             u8::MAX => &self.previous.as_ref().ok_or(SecureError::StaleKey)?.key,
             1..=MAX_EPOCHS_AHEAD => {
+                let mut before = Zeroizing::new(*self.recv_key);
                 let mut k = ratchet(&self.recv_key);
                 for _ in 1..ahead {
-                    k = ratchet(&k);
+                    let next = ratchet(&k);
+                    before = std::mem::replace(&mut k, next);
                 }
-                next_key.insert(k)
+                &advance.insert((before, k)).1
             }
             _ => return Err(SecureError::StaleKey),
         };
@@ -364,10 +368,10 @@ impl Transport {
             .decrypt_in_place_detached(&nonce(h.counter), header, out, Tag::from_slice(tag))
             .map_err(|_| SecureError::Unauthenticated)?;
         let newest = self.window.mark(h.counter);
-        if let Some(k) = next_key {
-            let old = std::mem::replace(&mut self.recv_key, k);
+        if let Some((before, k)) = advance {
+            self.recv_key = k;
             self.previous = Some(PreviousKey {
-                key: old,
+                key: before,
                 expires: now
                     .checked_add(self.config.previous_key_grace)
                     .unwrap_or(now),

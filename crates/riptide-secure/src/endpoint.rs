@@ -242,6 +242,17 @@ impl Endpoint {
     /// [`SecureError::BadConfig`] for zero limits or intervals, or `under_load_pending`
     /// above `max_pending`; [`SecureError::Random`] if the OS random source fails.
     pub fn new(config: ServerConfig, now: Instant) -> Result<Self, SecureError> {
+        let public_key = config.private_key.public_key();
+        Self::with_public_key(config, public_key, now)
+    }
+
+    /// [`Endpoint::new`] with the public key already derived (saves a scalar multiplication
+    /// where endpoints are made in a loop: the fuzz harness).
+    pub(crate) fn with_public_key(
+        config: ServerConfig,
+        public_key: [u8; 32],
+        now: Instant,
+    ) -> Result<Self, SecureError> {
         config.transport.validate()?;
         if config.max_pending == 0 || config.under_load_pending > config.max_pending {
             return Err(SecureError::BadConfig(
@@ -253,7 +264,6 @@ impl Endpoint {
                 "pending_timeout and cookie_rotation must be positive",
             ));
         }
-        let public_key = config.private_key.public_key();
         Ok(Self {
             public_key,
             mac1_key: mac1_key(&public_key),
@@ -555,6 +565,12 @@ impl Endpoint {
             }
         }
         None
+    }
+
+    /// Fuzz hook: marks an id live, as if its handshake had completed.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn insert_live(&mut self, id: u32) {
+        self.live.insert(id);
     }
 
     #[cfg(any(test, feature = "fuzzing"))]

@@ -2,8 +2,9 @@
 //! that replays `tests/regressions/<target>/*` through the same function. Each takes the
 //! fuzzer's raw bytes and panics when an invariant breaks.
 //!
-//! - [`packet`]: a server endpoint, an established client/server transport pair and a
-//!   second client mid-handshake are built (real keys); then the input is cut into chunks,
+//! - [`packet`]: a server endpoint (real keys, made once per process), an established
+//!   client/server transport pair (fixed keys: no DH per run) and, on first use, a handshake
+//!   in progress on both sides; then the input is cut into chunks,
 //!   each one an operation: raw bytes into [`Endpoint::handle`] from one of several
 //!   addresses, raw bytes into either [`Transport::open`] or [`Initiator::handle`], a
 //!   genuine sealed packet XOR-ed with the chunk or truncated by it, and time steps.
@@ -16,54 +17,70 @@
 #![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use zeroize::Zeroizing;
+
 use crate::{
-    generate_keypair, Endpoint, Incoming, Initiator, InitiatorEvent, Kind, ServerConfig, Transport,
+    generate_keypair, Endpoint, Incoming, Initiator, Kind, PrivateKey, ServerConfig, Transport,
     TransportConfig,
 };
 
-/// Builds an endpoint and a client/server pair that completed the handshake.
-pub fn established(now: Instant) -> (Endpoint, Transport, Transport, [u8; 32]) {
-    let keys = generate_keypair().expect("keys");
+/// Keys and a genuine init made once per process: X25519 is the slow part of a run.
+struct Fixture {
+    private: PrivateKey,
+    public: [u8; 32],
+    init: Vec<u8>,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let keys = generate_keypair().expect("keys");
+        let (_, init) = Initiator::new(&keys.public, Instant::now()).expect("initiator");
+        Fixture {
+            private: keys.private,
+            public: keys.public,
+            init,
+        }
+    })
+}
+
+/// The session id of the harness's established pair.
+const ID: u32 = 0x5eed_0001;
+
+/// A small endpoint (tight limits, fast rotations) and an established client/server pair
+/// with a fast rekey schedule, the pair's id live in the endpoint.
+pub fn established(now: Instant) -> (Endpoint, Transport, Transport) {
+    let f = fixture();
     let transport = TransportConfig {
         rekey_after_packets: 3,
         rekey_after: Duration::from_secs(5),
         previous_key_grace: Duration::from_secs(2),
         keepalive_interval: Duration::from_secs(1),
     };
-    let mut config = ServerConfig::new(keys.private.clone());
+    let mut config = ServerConfig::new(f.private.clone());
     config.transport = transport;
     config.max_pending = 8;
     config.under_load_pending = 2;
     config.handshake_rate = 4;
     config.pending_timeout = Duration::from_secs(3);
     config.cookie_rotation = Duration::from_secs(4);
-    let mut endpoint = Endpoint::new(config, now).expect("endpoint");
-    let peer: SocketAddr = "192.0.2.1:1000".parse().unwrap();
-    let (mut initiator, init) = Initiator::new(&keys.public, now).expect("initiator");
-    let mut reply = Vec::new();
-    assert!(matches!(
-        endpoint.handle(now, peer, &init, &mut reply),
-        Incoming::Reply
-    ));
-    let InitiatorEvent::Established(mut client) = initiator.handle(now, &reply).expect("response")
-    else {
-        panic!("no transport")
-    };
-    let mut first = Vec::new();
-    client.seal(now, Kind::Keepalive, &[], &mut first).unwrap();
-    let Incoming::Accept { transport, .. } = endpoint.handle(now, peer, &first, &mut reply) else {
-        panic!("not accepted")
-    };
-    (endpoint, *client, *transport, keys.public)
+    let mut endpoint = Endpoint::with_public_key(config, f.public, now).expect("endpoint");
+    endpoint.insert_live(ID);
+    let (k1, k2) = (Zeroizing::new([0x11; 32]), Zeroizing::new([0x22; 32]));
+    let client = Transport::new(ID, k1.clone(), k2.clone(), transport, now);
+    let server = Transport::new(ID, k2, k1, transport, now);
+    (endpoint, client, server)
 }
 
 /// The `packet` harness; see the module docs.
 pub fn packet(data: &[u8]) {
     let mut now = Instant::now();
-    let (mut endpoint, mut client, mut server, server_public) = established(now);
-    let (mut initiator, _) = Initiator::new(&server_public, now).expect("initiator");
+    let (mut endpoint, mut client, mut server) = established(now);
+    let f = fixture();
+    let mut initiator: Option<Initiator> = None;
     let mut reply = Vec::new();
     let mut out = Vec::new();
     let mut sealed = Vec::new();
@@ -108,7 +125,13 @@ pub fn packet(data: &[u8]) {
                 "forged packet opened"
             ),
             4 => {
-                let _ = initiator.handle(now, bytes);
+                // A handshake in progress on both sides (made on first use: it costs DHs).
+                let ini = initiator.get_or_insert_with(|| {
+                    let peer = SocketAddr::from(([198, 51, 100, 1], 9));
+                    let _ = endpoint.handle(now, peer, &f.init, &mut reply);
+                    Initiator::new(&f.public, now).expect("initiator").0
+                });
+                let _ = ini.handle(now, bytes);
             }
             5 | 6 => {
                 // A genuine packet, corrupted by the chunk (XOR) or truncated to its length.
@@ -140,7 +163,9 @@ pub fn packet(data: &[u8]) {
             }
             _ => {
                 now += Duration::from_millis(u64::from(head) * 40);
-                let _ = initiator.handle_timeout(now);
+                if let Some(ini) = initiator.as_mut() {
+                    let _ = ini.handle_timeout(now);
+                }
                 endpoint.handle_timeout(now);
             }
         }

@@ -25,8 +25,10 @@ use crate::SecureError;
 pub(crate) type Key = Zeroizing<[u8; 32]>;
 
 /// How far ahead of its current epoch a receiver follows the sender's key ratchet (the
-/// sender rekeyed this many times while none of its packets arrived).
-const MAX_EPOCHS_AHEAD: u8 = 8;
+/// sender rekeyed this many times while none of its packets arrived). A bound, so that a
+/// forged epoch byte costs at most this many ratchet steps; beyond it only a new handshake
+/// recovers (8 × 120 s of sending with nothing arriving: the session is dead anyway).
+pub(crate) const MAX_EPOCHS_AHEAD: u8 = 8;
 
 /// What a transport packet carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

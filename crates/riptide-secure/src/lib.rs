@@ -24,7 +24,7 @@
 //!   keeps its session: [`Opened::newest`] tells the engine when a packet from a new address
 //!   may move the session.
 //!
-//! The packet layout is documented in [`packet`](crate::packet) (module `packet`): a 16-byte
+//! The packet layout is documented in the [`packet`] module: a 16-byte
 //! header (`typ | epoch | rsv u16 | receiver_id u32 LE | counter u64 LE`), a body, and a
 //! 16-byte tag for transport packets: [`OVERHEAD`] = 32 bytes.
 //!

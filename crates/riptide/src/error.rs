@@ -39,6 +39,9 @@ pub enum Error {
     /// the peer is gone or the path is dead.
     #[error("KCP dead link: a segment was retransmitted too often without an ack")]
     KcpDeadLink,
+    /// A secure KCP session's handshake failed or timed out, or its keys are unusable.
+    #[error("secure handshake failed: {0}")]
+    Handshake(String),
     /// A bug inside riptide (a panic) while handling this connection: it was destroyed so the
     /// reactor, and every other connection, could go on.
     #[error("internal error: {0}")]
@@ -75,6 +78,7 @@ impl Error {
         "ERR_TOO_MANY_CONNECTIONS",
         "ERR_MESSAGE_TOO_LARGE",
         "ERR_KCP_DEAD_LINK",
+        "ERR_HANDSHAKE_FAILED",
         "ERR_INTERNAL",
         "ERR_FRAME_TOO_LONG",
         "ERR_FRAME_CORRUPT",
@@ -108,6 +112,7 @@ impl Error {
             Error::OutboundFull => "ERR_OUTBOUND_FULL",
             Error::MessageTooLarge { .. } => "ERR_MESSAGE_TOO_LARGE",
             Error::KcpDeadLink => "ERR_KCP_DEAD_LINK",
+            Error::Handshake(_) => "ERR_HANDSHAKE_FAILED",
             Error::Internal(_) => "ERR_INTERNAL",
             Error::Frame(e) => e.code(),
             Error::Io(e) => io_code(e),

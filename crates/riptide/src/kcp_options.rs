@@ -2,7 +2,8 @@
 
 use crate::crypt_layer::CryptLayer;
 use crate::fec_layer::FecLayer;
-use crate::layer::{PacketGateFactory, PacketLayer, PacketLayerFactory};
+use crate::layer::{PacketGate, PacketGateFactory, PacketLayer, PacketLayerFactory};
+use crate::secure_layer::{SecureClient, SecureGate};
 use crate::Error;
 use riptide_crypt::{BlockCrypt, Cipher};
 use riptide_kcp::Kcp;
@@ -55,9 +56,30 @@ pub struct KcpOptions {
     /// every `data_shards` datagrams (`None`: off). The receiving side adapts to the peer's
     /// counts by itself (kcp-go's auto-tune). Runs over `crypt`, under the other layers.
     pub fec: Option<(usize, usize)>,
+    /// Riptide's secure mode (a Noise handshake, then authenticated encryption with replay
+    /// protection): a listener takes [`KcpSecure::Server`], a dial [`KcpSecure::Client`].
+    /// Not with `crypt` (kcp-go's compat mode) or a `gate` of one's own.
+    pub secure: Option<KcpSecure>,
     /// Listener only: a gate that sees every datagram first and keys sessions its own way
     /// (a secure mode's handshakes); its layers go under `packet_layers`. Ignored by dials.
     pub gate: Option<PacketGateFactory>,
+}
+
+/// Riptide's secure mode ([`KcpOptions::secure`]).
+#[derive(Clone)]
+pub enum KcpSecure {
+    /// A listener's static key; clients pin its public half
+    /// ([`riptide_secure::generate_keypair`] makes a pair).
+    Server {
+        /// The private key (zeroized on drop).
+        private_key: riptide_secure::PrivateKey,
+    },
+    /// A dial pinning the server's public key: the handshake fails unless the server holds
+    /// the private half.
+    Client {
+        /// The server's public key.
+        server_public_key: [u8; 32],
+    },
 }
 
 /// kcp-go's packet encryption for a KCP session ([`KcpOptions::crypt`]).
@@ -93,6 +115,13 @@ impl std::fmt::Debug for KcpOptions {
             .field("packet_layers", &self.packet_layers.len())
             .field("crypt", &self.crypt.as_ref().map(|c| c.cipher))
             .field("fec", &self.fec)
+            .field(
+                "secure",
+                &self.secure.as_ref().map(|s| match s {
+                    KcpSecure::Server { .. } => "server",
+                    KcpSecure::Client { .. } => "client",
+                }),
+            )
             .field("gate", &self.gate.is_some())
             .finish()
     }
@@ -111,6 +140,7 @@ impl Default for KcpOptions {
             packet_layers: Vec::new(),
             crypt: None,
             fec: None,
+            secure: None,
             gate: None,
         }
     }
@@ -120,7 +150,25 @@ impl KcpOptions {
     /// Checks the parameters once, so a bad option fails at listen or dial time rather than
     /// at the first datagram.
     pub fn validate(&self) -> Result<(), Error> {
-        Kcp::new(0, &self.kcp_config(&self.layers()?)?)
+        if self.secure.is_some() && self.crypt.is_some() {
+            return Err(Error::InvalidOption(
+                "kcp: secure mode and kcp-go's crypt do not combine".into(),
+            ));
+        }
+        let mut config = self.kcp_config(&self.layers()?)?;
+        if let Some(KcpSecure::Server { .. }) = &self.secure {
+            if self.gate.is_some() {
+                return Err(Error::InvalidOption(
+                    "kcp: secure mode brings its own gate".into(),
+                ));
+            }
+            // The gate puts the session's transport under the other layers.
+            config.mtu = config
+                .mtu
+                .checked_sub(riptide_secure::OVERHEAD)
+                .ok_or_else(|| Error::InvalidOption("kcp: the MTU is too small".into()))?;
+        }
+        Kcp::new(0, &config)
             .map(drop)
             .map_err(|e| Error::InvalidOption(format!("kcp: {e}")))?;
         // A smaller budget would refuse every session (TS enforces the same floor).
@@ -133,10 +181,27 @@ impl KcpOptions {
         Ok(())
     }
 
+    /// The gate of a listener with these options: its own, or the secure mode's.
+    pub(crate) fn make_gate(&self) -> Result<Option<Box<dyn PacketGate>>, Error> {
+        match (&self.secure, &self.gate) {
+            (Some(KcpSecure::Server { private_key }), _) => {
+                Ok(Some(Box::new(SecureGate::new(private_key)?)))
+            }
+            (Some(KcpSecure::Client { .. }), _) => Err(Error::InvalidOption(
+                "kcp: a listener takes secure: Server (a dial takes Client)".into(),
+            )),
+            (None, Some(make)) => Ok(Some(make())),
+            (None, None) => Ok(None),
+        }
+    }
+
     /// The packet layers one session runs, bottom first: kcp-go's encryption, FEC, then the
     /// extra layers.
     pub(crate) fn layers(&self) -> Result<Vec<Box<dyn PacketLayer>>, Error> {
         let mut layers: Vec<Box<dyn PacketLayer>> = Vec::new();
+        if let Some(KcpSecure::Client { server_public_key }) = &self.secure {
+            layers.push(Box::new(SecureClient::new(server_public_key)?));
+        }
         if let Some(c) = &self.crypt {
             let crypt = BlockCrypt::new(c.cipher, &c.key)
                 .map_err(|e| Error::InvalidOption(format!("kcp crypt: {e}")))?;
@@ -152,7 +217,10 @@ impl KcpOptions {
     /// True when sessions run packet layers (they are then keyed by address, kcp-go's model,
     /// since the conv is only readable once a datagram is opened).
     pub(crate) fn has_layers(&self) -> bool {
-        self.crypt.is_some() || self.fec.is_some() || !self.packet_layers.is_empty()
+        self.crypt.is_some()
+            || self.fec.is_some()
+            || self.secure.is_some()
+            || !self.packet_layers.is_empty()
     }
 
     /// The KCP configuration a session with `layers` runs: `config` with the MTU reduced by

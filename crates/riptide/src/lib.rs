@@ -44,6 +44,7 @@ mod platform;
 mod proxy_layer;
 mod reactor;
 mod remote;
+mod secure_layer;
 mod slab;
 mod socket;
 mod stream;
@@ -61,7 +62,7 @@ pub use engine::{Engine, EngineConfig, StopHandle};
 pub use error::{io_code, Error};
 pub use flow::{FlowConfig, IdleKind, IdleTimeout};
 pub use handler::EventHandler;
-pub use kcp_options::{KcpCrypt, KcpOptions};
+pub use kcp_options::{KcpCrypt, KcpOptions, KcpSecure};
 pub use layer::{
     Datagrams, Gate, GateOut, LayerReport, LayerStatus, PacketGate, PacketGateFactory, PacketLayer,
     PacketLayerFactory, Payload, StreamLayer, StreamLayerFactory, StreamOut,
@@ -76,6 +77,8 @@ pub use riptide_codec as codec;
 pub use riptide_crypt as crypt;
 /// The sans-IO KCP protocol (re-exported crate `riptide-kcp`).
 pub use riptide_kcp as kcp;
+/// Riptide's secure mode for KCP (re-exported crate `riptide-secure`).
+pub use riptide_secure as secure;
 pub use slab::ConnId;
 pub use socket::{KeepAlive, SocketOptions};
 pub use stream::PeerAddr;

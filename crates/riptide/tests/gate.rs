@@ -12,9 +12,8 @@ use riptide::{
 };
 use std::collections::HashSet;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 /// The toy wire header: `key u64 | kind u8 (0 KCP, 1 unreliable) | counter u32`.
@@ -162,46 +161,6 @@ impl EventHandler for Both {
     }
 }
 
-/// A UDP relay in front of `server` that forwards the client's datagrams from one socket,
-/// then, after `switch_after` of them, from another (a NAT rebinding the client's port).
-fn rebinding_relay(server: SocketAddr, switch_after: usize) -> (SocketAddr, Arc<AtomicBool>) {
-    let front = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let backs = [
-        UdpSocket::bind("127.0.0.1:0").unwrap(),
-        UdpSocket::bind("127.0.0.1:0").unwrap(),
-    ];
-    for s in backs.iter().chain([&front]) {
-        s.set_nonblocking(true).unwrap();
-    }
-    let addr = front.local_addr().unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopped = stop.clone();
-    thread::spawn(move || {
-        let (mut client, mut forwarded) = (None, 0usize);
-        let mut buf = [0u8; 65_536];
-        while !stopped.load(Ordering::Relaxed) {
-            let mut idle = true;
-            if let Ok((n, from)) = front.recv_from(&mut buf) {
-                client = Some(from);
-                let back = &backs[usize::from(forwarded >= switch_after)];
-                let _ = back.send_to(&buf[..n], server);
-                forwarded += 1;
-                idle = false;
-            }
-            for back in &backs {
-                if let (Ok(n), Some(client)) = (back.recv(&mut buf), client) {
-                    let _ = front.send_to(&buf[..n], client);
-                    idle = false;
-                }
-            }
-            if idle {
-                thread::sleep(Duration::from_micros(200));
-            }
-        }
-    });
-    (addr, stop)
-}
-
 #[test]
 fn a_gated_session_survives_a_new_client_port_and_carries_both_channels() {
     let mut reactor = Reactor::new(Default::default()).unwrap();
@@ -217,7 +176,13 @@ fn a_gated_session_survives_a_new_client_port_and_carries_both_channels() {
     let PeerAddr::Inet(server) = reactor.listen_with("kcp://127.0.0.1:0", listen).unwrap() else {
         unreachable!()
     };
-    let (relay, stop) = rebinding_relay(server, 40);
+    let (relay, stop) = common::relay(
+        server,
+        common::RelayConfig {
+            switch_after: Some(40),
+            ..Default::default()
+        },
+    );
     let dial = DialOptions {
         kcp: Some(KcpOptions {
             packet_layers: vec![Arc::new(|| {

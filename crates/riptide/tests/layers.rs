@@ -14,13 +14,11 @@ use riptide::{
     ListenOptions, PacketLayer, Payload, Reactor, StreamLayer, StreamOut,
 };
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
-
-use riptide_netsim::{Link, LinkConfig};
 
 /// XORs every byte both ways with a key: no state, no negotiation.
 struct Xor(u8);
@@ -303,56 +301,6 @@ impl PacketLayer for Scramble {
     }
 }
 
-/// A UDP relay between a client and `server` that passes each direction through a lossy
-/// [`Link`]; returns its client-facing address and a flag that stops it.
-fn lossy_relay(server: SocketAddr, loss: f64) -> (SocketAddr, Arc<AtomicBool>) {
-    let front = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let back = UdpSocket::bind("127.0.0.1:0").unwrap();
-    back.connect(server).unwrap();
-    front.set_nonblocking(true).unwrap();
-    back.set_nonblocking(true).unwrap();
-    let addr = front.local_addr().unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopped = stop.clone();
-    thread::spawn(move || {
-        let config = LinkConfig {
-            loss,
-            delay_min_ms: 1,
-            delay_max_ms: 3,
-            ..LinkConfig::default()
-        };
-        let (mut up, mut down) = (Link::new(config.clone(), 1), Link::new(config, 2));
-        let start = Instant::now();
-        let mut client = None;
-        let mut buf = [0u8; 65_536];
-        while !stopped.load(Ordering::Relaxed) {
-            let now = start.elapsed().as_millis() as u64;
-            let mut idle = true;
-            if let Ok((n, from)) = front.recv_from(&mut buf) {
-                client = Some(from);
-                up.send(now, &buf[..n]);
-                idle = false;
-            }
-            if let Ok(n) = back.recv(&mut buf) {
-                down.send(now, &buf[..n]);
-                idle = false;
-            }
-            while let Some(d) = up.poll(now) {
-                let _ = back.send(&d);
-            }
-            if let Some(client) = client {
-                while let Some(d) = down.poll(now) {
-                    let _ = front.send_to(&d, client);
-                }
-            }
-            if idle {
-                thread::sleep(Duration::from_micros(200));
-            }
-        }
-    });
-    (addr, stop)
-}
-
 #[test]
 fn kcp_over_two_packet_layers_is_byte_exact_at_ten_percent_loss() {
     let opened = Arc::new(AtomicUsize::new(0));
@@ -372,7 +320,13 @@ fn kcp_over_two_packet_layers_is_byte_exact_at_ten_percent_loss() {
     };
     let mut reactor = Reactor::new(Default::default()).unwrap();
     let server = kcp_listen(&mut reactor, kcp.clone());
-    let (relay, stop) = lossy_relay(server, 0.10);
+    let (relay, stop) = common::relay(
+        server,
+        common::RelayConfig {
+            link: Some(common::lossy(0.10)),
+            ..Default::default()
+        },
+    );
     let client = kcp_dial(&mut reactor, relay, kcp);
     let mut chat = Chat::with_client(client);
     // Messages of up to 20 fragments: losses hit most of them.

@@ -58,8 +58,14 @@ impl Reactor {
                 .register(&mut udp, token, Interest::READABLE)?;
             let local = udp.local_addr()?;
             let socket = self.conns.add_udp(udp);
-            if let Some(make) = options.kcp.as_ref().and_then(|k| k.gate.as_ref()) {
-                self.conns.set_gate(socket, make());
+            if let Some(gate) = options
+                .kcp
+                .as_ref()
+                .map(|k| k.make_gate())
+                .transpose()?
+                .flatten()
+            {
+                self.conns.set_gate(socket, gate);
             }
             Listener::Datagram(socket, local)
         } else {

@@ -24,6 +24,11 @@ impl Reactor {
             Address::Kcp(addr) => {
                 let kcp = options.kcp.unwrap_or_default();
                 kcp.validate()?;
+                if let Some(crate::kcp_options::KcpSecure::Server { .. }) = kcp.secure {
+                    return Err(Error::InvalidOption(
+                        "kcp: a dial takes secure: Client (a listener takes Server)".into(),
+                    ));
+                }
                 let udp = connected_udp(addr)?;
                 self.conns
                     .kcp_dial(udp, addr, &kcp, options.codec.as_ref())?

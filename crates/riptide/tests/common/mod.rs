@@ -13,7 +13,9 @@ use riptide::{
     ConnId, Conns, DialOptions, Engine, EngineConfig, Error, EventHandler, KcpOptions,
     ListenOptions, PeerAddr, Reactor, SharedCodec, StopHandle,
 };
-use std::net::SocketAddr;
+use riptide_netsim::{Link, LinkConfig};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -198,4 +200,91 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
             x as u8
         })
         .collect()
+}
+
+/// How [`relay`] treats the datagrams between a client and a server.
+#[derive(Clone, Default)]
+pub struct RelayConfig {
+    /// Each direction's link (loss, duplication, delay); `None`: a perfect link.
+    pub link: Option<LinkConfig>,
+    /// After this many client datagrams, forward the client's from a second socket (a NAT
+    /// rebinding the client's port).
+    pub switch_after: Option<usize>,
+    /// Also send every client datagram a second time, 5 ms later (a replaying attacker).
+    pub replay: bool,
+}
+
+/// A UDP relay on loopback in front of `server`; returns its client-facing address and a flag
+/// that stops it. Every datagram passes a seeded lossy [`Link`] each way when configured.
+pub fn relay(server: SocketAddr, config: RelayConfig) -> (SocketAddr, Arc<AtomicBool>) {
+    let front = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let backs = [
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+    ];
+    for s in backs.iter().chain([&front]) {
+        s.set_nonblocking(true).unwrap();
+    }
+    let addr = front.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    thread::spawn(move || {
+        let link = config.link.clone().unwrap_or(LinkConfig {
+            delay_min_ms: 0,
+            delay_max_ms: 0,
+            ..LinkConfig::default()
+        });
+        let (mut up, mut down) = (Link::new(link.clone(), 1), Link::new(link, 2));
+        let start = Instant::now();
+        let (mut client, mut forwarded) = (None, 0usize);
+        let mut replays: std::collections::VecDeque<(u64, Vec<u8>)> = Default::default();
+        let mut buf = [0u8; 65_536];
+        while !stopped.load(Ordering::Relaxed) {
+            let now = start.elapsed().as_millis() as u64;
+            let mut idle = true;
+            if let Ok((n, from)) = front.recv_from(&mut buf) {
+                client = Some(from);
+                up.send(now, &buf[..n]);
+                if config.replay {
+                    replays.push_back((now + 5, buf[..n].to_vec()));
+                }
+                idle = false;
+            }
+            let back = &backs[usize::from(config.switch_after.is_some_and(|s| forwarded >= s))];
+            while let Some(d) = up.poll(now) {
+                let _ = back.send_to(&d, server);
+                forwarded += 1;
+            }
+            while replays.front().is_some_and(|(at, _)| *at <= now) {
+                if let Some((_, d)) = replays.pop_front() {
+                    let _ = back.send_to(&d, server);
+                }
+            }
+            for b in &backs {
+                if let Ok(n) = b.recv(&mut buf) {
+                    down.send(now, &buf[..n]);
+                    idle = false;
+                }
+            }
+            if let Some(client) = client {
+                while let Some(d) = down.poll(now) {
+                    let _ = front.send_to(&d, client);
+                }
+            }
+            if idle {
+                thread::sleep(Duration::from_micros(200));
+            }
+        }
+    });
+    (addr, stop)
+}
+
+/// A seeded link losing `loss` of the datagrams, 1–3 ms of delay.
+pub fn lossy(loss: f64) -> LinkConfig {
+    LinkConfig {
+        loss,
+        delay_min_ms: 1,
+        delay_max_ms: 3,
+        ..LinkConfig::default()
+    }
 }

@@ -201,7 +201,8 @@ pub(crate) struct SecureClient {
 
 enum ClientState {
     Handshaking {
-        initiator: Initiator,
+        /// Boxed: the handshake state is large next to an established session's.
+        initiator: Box<Initiator>,
         /// The init to send, until the first KCP datagram asks for it.
         init: Option<Vec<u8>>,
         /// A retry carrying a cookie, to send at the next deadline.
@@ -221,7 +222,7 @@ impl SecureClient {
             Initiator::new(server_public_key, Instant::now()).map_err(secure_error)?;
         Ok(SecureClient {
             state: ClientState::Handshaking {
-                initiator,
+                initiator: Box::new(initiator),
                 init: Some(init),
                 retry: None,
                 held: Vec::new(),

@@ -140,16 +140,28 @@ struct Bulk {
     /// Bytes of an acknowledgement not complete yet.
     partial: Vec<u8>,
     chunk: Vec<u8>,
+    /// The send queue's length (`Conns::outbound_len`) when it first filled the window.
+    full: Option<usize>,
     /// Why the session ended early.
     failed: Option<String>,
 }
 
 impl Bulk {
-    /// Writes `--size` pieces while the session takes them.
+    /// Writes `--size` pieces while the session's send queue is below the send window, as
+    /// kcp-go's `Write` does (it blocks at `WaitSnd() >= snd_wnd` and resumes as soon as acks
+    /// free a slot). The engine's writable event comes back only at half the window (a Node
+    /// stream's low water mark), which would leave the window half empty between refills, so
+    /// the queue is read directly: `full` is its length when the session first reported
+    /// itself full (`snd_wnd` segments at one MSS each).
     fn pump(&mut self, conns: &mut Conns) {
         while self.sent < self.total && self.failed.is_none() {
-            if !conns.is_writable(self.id).unwrap_or(false) {
-                return;
+            let writable = conns.is_writable(self.id).unwrap_or(false);
+            if !writable {
+                let queued = conns.outbound_len(self.id).unwrap_or(usize::MAX);
+                let full = *self.full.get_or_insert(queued);
+                if queued >= full {
+                    return;
+                }
             }
             let n = (self.total - self.sent).min(self.chunk.len() as u64) as usize;
             if let Err(e) = conns.write(self.id, &self.chunk[..n]) {
@@ -168,10 +180,12 @@ impl EventHandler for Bulk {
         }
     }
 
-    fn on_traffic(&mut self, _: &mut Conns, id: ConnId, data: &[u8]) {
+    fn on_traffic(&mut self, conns: &mut Conns, id: ConnId, data: &[u8]) {
         if id != self.id {
             return;
         }
+        // The sink's answers come with KCP acks that may have freed the window.
+        self.pump(conns);
         self.partial.extend_from_slice(data);
         let whole = self.partial.len() / 8 * 8;
         if let Some(last) = self.partial[..whole].chunks_exact(8).last() {
@@ -255,6 +269,7 @@ fn transfer(args: &KcpClientArgs) -> Result<f64, String> {
         acked: 0,
         partial: Vec::new(),
         chunk: payload(args.size),
+        full: None,
         failed: None,
     };
     let deadline = start + args.timeout;

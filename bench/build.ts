@@ -30,7 +30,7 @@ interface Step {
 const have = (tool: string): boolean => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0 || spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0
 
 const STEPS: Step[] = [
-  { serves: ['loadgen', 'riptide-rust'], title: 'load generator (cargo build --release -p riptide-bench)', cmd: 'cargo', args: ['build', '--release', '-p', 'riptide-bench'] },
+  { serves: ['loadgen', 'riptide-rust', 'riptide-secure', 'riptide-salsa20'], title: 'load generator (cargo build --release -p riptide-bench)', cmd: 'cargo', args: ['build', '--release', '-p', 'riptide-bench'] },
   { serves: ['riptide'], title: 'riptide (npm run build)', cmd: 'npm', args: ['run', '--silent', 'build'] },
   {
     serves: ['gnet'],
@@ -55,7 +55,7 @@ const STEPS: Step[] = [
     args: ['build', '--release', '-p', 'riptide-netsim'],
   },
   {
-    serves: ['kcp-go'],
+    serves: ['kcp-go', 'kcp-go-gcm', 'kcp-go-salsa20', 'riptide-salsa20'],
     title: 'kcp-go peer (go build)',
     precondition: () =>
       !existsSync(join(ROOT, 'tests', 'interop', 'kcp-go', 'main.go'))

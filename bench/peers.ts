@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { LOADGEN, ROOT } from './harness'
 
-/** What a server speaks. */
-export type Proto = 'echo' | 'http' | 'kcp'
+/** What a server speaks: `kcp-fec` is K2's KCP with encryption and FEC ({@link K2_WIRE}). */
+export type Proto = 'echo' | 'http' | 'kcp' | 'kcp-fec'
 
 /** Where a peer stands in the comparison. */
 export type PeerRole = 'riptide' | 'node' | 'peer' | 'floor'
@@ -31,6 +31,12 @@ export interface Peer {
   stats?: boolean
   /** How the server says it is ready for a protocol (default: accepts TCP on the port). */
   readyLine?: Partial<Record<Proto, RegExp>>
+  /**
+   * KCP workloads: the bulk client that goes with this server, sending to `addr` (the relay),
+   * up to but without `--bytes`, `--size` and `--timeout`; `hello` is the server's first JSON
+   * line. Default: kcpgo-peer with {@link KCP_KNOBS} (K1).
+   */
+  client?(addr: string, hello: Record<string, unknown>): string[]
 }
 
 /** Build outputs that are not cargo's (gitignored: under target/). */
@@ -52,6 +58,23 @@ const tsx = (file: string, port: number): string[] => [process.execPath, '--impo
  * after 2 duplicate ACKs, no congestion window), 128-segment windows.
  */
 export const KCP_KNOBS = ['--nodelay', '1', '--interval', '10', '--resend', '2', '--nc', '1', '--sndwnd', '128', '--rcvwnd', '128']
+
+/**
+ * K2's wire: FEC with 10 data and 3 parity shards on both ends, and the passphrase of the
+ * kcp-go ciphers (kcptun's key derivation, `--key`).
+ */
+export const K2_WIRE = { ds: 10, ps: 3, key: 'riptide-bench k2' }
+const K2_FEC = ['--ds', String(K2_WIRE.ds), '--ps', String(K2_WIRE.ps)]
+/** K1's knobs in stream mode (writes fill whole segments), for kcpgo-peer (a Go bool flag)... */
+const K2_KNOBS_GO = [...KCP_KNOBS, '--stream']
+/** ...and for riptide-bench (`--flag value` pairs). */
+const K2_KNOBS_RIPTIDE = [...KCP_KNOBS, '--stream', '1']
+/** kcpgo-peer's K2 wire flags with `cipher`. */
+const goWire = (cipher: string): string[] => ['--crypt', cipher, '--key', K2_WIRE.key, ...K2_FEC, ...K2_KNOBS_GO]
+/** kcpgo-peer's K2 sink server with `cipher`. */
+const goSink = (cipher: string, port: number): string[] => [KCPGO_BIN, 'server', '--listen', `127.0.0.1:${port}`, '--mode', 'sink', ...goWire(cipher)]
+/** kcpgo-peer's K2 bulk client with `cipher`. */
+const goBulk = (cipher: string, addr: string): string[] => [KCPGO_BIN, 'client', '--addr', addr, '--mode', 'bulk', ...goWire(cipher)]
 
 /** Every peer, in display order. */
 export const PEERS: Peer[] = [
@@ -117,6 +140,50 @@ export const PEERS: Peer[] = [
     readyLine: { kcp: /"listen"/ },
   },
   {
+    id: 'riptide-secure',
+    label: 'riptide secure',
+    role: 'riptide',
+    about:
+      "K2: `riptide-bench serve-kcp --secure 1` (the engine crate alone, one reactor, no Node), riptide's secure mode (Noise handshake, then AEAD with a replay window) with FEC 10/3; its client is `riptide-bench kcp` pinning the server's public key",
+    command: (proto, port) =>
+      proto === 'kcp-fec' ? [LOADGEN, 'serve-kcp', '--addr', `127.0.0.1:${port}`, '--secure', '1', ...K2_FEC, ...K2_KNOBS_RIPTIDE] : undefined,
+    readyLine: { 'kcp-fec': /"listen"/ },
+    client: (addr, hello) => [LOADGEN, 'kcp', '--addr', addr, '--server-public-key', String(hello.public_key), ...K2_FEC, ...K2_KNOBS_RIPTIDE],
+  },
+  {
+    id: 'kcp-go-gcm',
+    label: 'kcp-go aes-128-gcm',
+    role: 'peer',
+    about: 'K2: kcpgo-peer `server --mode sink` and `client --mode bulk`, both `--crypt aes-128-gcm` (kcp-go\'s AEAD) with FEC 10/3',
+    env: { GOMAXPROCS: '1' },
+    command: (proto, port) => (proto === 'kcp-fec' ? goSink('aes-128-gcm', port) : undefined),
+    readyLine: { 'kcp-fec': /"listen"/ },
+    client: (addr) => goBulk('aes-128-gcm', addr),
+  },
+  {
+    id: 'riptide-salsa20',
+    label: 'riptide salsa20',
+    role: 'riptide',
+    about:
+      "K2: `riptide-bench serve-kcp --crypt salsa20` (the engine crate alone, one reactor), kcp-go's compat encryption with FEC 10/3; its client is kcpgo-peer with salsa20, the same client as kcp-go salsa20's",
+    command: (proto, port) =>
+      proto === 'kcp-fec'
+        ? [LOADGEN, 'serve-kcp', '--addr', `127.0.0.1:${port}`, '--crypt', 'salsa20', '--key', K2_WIRE.key, ...K2_FEC, ...K2_KNOBS_RIPTIDE]
+        : undefined,
+    readyLine: { 'kcp-fec': /"listen"/ },
+    client: (addr) => goBulk('salsa20', addr),
+  },
+  {
+    id: 'kcp-go-salsa20',
+    label: 'kcp-go salsa20',
+    role: 'peer',
+    about: 'K2: kcpgo-peer `server --mode sink` and `client --mode bulk`, both `--crypt salsa20` with FEC 10/3',
+    env: { GOMAXPROCS: '1' },
+    command: (proto, port) => (proto === 'kcp-fec' ? goSink('salsa20', port) : undefined),
+    readyLine: { 'kcp-fec': /"listen"/ },
+    client: (addr) => goBulk('salsa20', addr),
+  },
+  {
     id: 'c-floor',
     label: 'C epoll floor',
     role: 'floor',
@@ -145,8 +212,17 @@ export function unavailable(p: Peer, buildFailures: Map<string, string>): string
     case 'c-floor':
       return existsSync(C_FLOOR_BIN) ? undefined : 'not built (needs a C compiler: `cc`)'
     case 'kcp-go':
+    case 'kcp-go-gcm':
+    case 'kcp-go-salsa20':
       return existsSync(KCPGO_BIN) ? undefined : 'not built (needs Go and tests/interop/kcp-go)'
+    case 'riptide-salsa20':
+      return !existsSync(LOADGEN)
+        ? 'riptide-bench is not built'
+        : existsSync(KCPGO_BIN)
+          ? undefined
+          : 'its client, kcpgo-peer, is not built (needs Go and tests/interop/kcp-go)'
     case 'riptide-rust':
+    case 'riptide-secure':
       return existsSync(LOADGEN) ? undefined : 'riptide-bench is not built'
     case 'riptide':
       return existsSync(join(ROOT, 'dist', 'index.js')) ? undefined : 'riptide is not built (`npm run build`)'

@@ -88,6 +88,36 @@ function targets(r: Results): Target[] {
       ? { id: 'R1', ask: 'riptide (Rust) ≥ 1.15× gnet round trips/s', measured: r1Detail(r1.xBaseline), status: r1.xBaseline >= 1.15 ? 'met' : 'MISSED' }
       : { id: 'R1', ask: 'riptide (Rust) ≥ 1.15× gnet round trips/s', measured: find(w('R1'), 'gnet') ? 'riptide (Rust) did not run' : `gnet could not run (${why('gnet')})`, status: 'not measured' },
   )
+  out.push(...k2Targets(w('K2')))
+  return out
+}
+
+/** K2's pairs: riptide's way of wrapping KCP against kcp-go's comparable one. */
+const K2_PAIRS = [
+  { riptide: 'riptide-secure', kcpGo: 'kcp-go-gcm', name: 'riptide secure', base: 'kcp-go aes-128-gcm' },
+  { riptide: 'riptide-salsa20', kcpGo: 'kcp-go-salsa20', name: 'riptide salsa20', base: 'kcp-go salsa20' },
+]
+
+/** K2: goodput ≥ 1.2× and server CPU per MB ≤ 0.8× kcp-go, in each pair. */
+function k2Targets(k2: WorkloadResult | undefined): Target[] {
+  const out: Target[] = []
+  for (const pair of K2_PAIRS) {
+    const mine = find(k2, pair.riptide)
+    const base = find(k2, pair.kcpGo)
+    const missing = !k2 ? 'K2 not in this run' : `${mine ? pair.base : pair.name} did not run`
+    const goodput = `${pair.name} ≥ 1.2× ${pair.base} goodput (FEC 10/3, 10 % loss)`
+    const cpu = `${pair.name} server CPU per MB ≤ 0.8× ${pair.base}`
+    if (mine && base && mine.xBaseline !== undefined) {
+      out.push({ id: 'K2', ask: goodput, measured: `${ratio(mine.xBaseline)} (${n(mine.rate, 2)} vs ${n(base.rate, 2)} MB/s)`, status: mine.xBaseline >= 1.2 ? 'met' : 'MISSED' })
+    } else {
+      out.push({ id: 'K2', ask: goodput, measured: missing, status: 'not measured' })
+    }
+    if (mine && base && mine.cpuXBaseline !== undefined) {
+      out.push({ id: 'K2', ask: cpu, measured: `${ratio(mine.cpuXBaseline)} (${n(mine.cpuUsPerUnit)} vs ${n(base.cpuUsPerUnit)} µs/MB)`, status: mine.cpuXBaseline <= 0.8 ? 'met' : 'MISSED' })
+    } else {
+      out.push({ id: 'K2', ask: cpu, measured: missing, status: 'not measured' })
+    }
+  }
   return out
 }
 
@@ -120,9 +150,26 @@ function memoryTable(w: WorkloadResult): string[] {
 }
 
 function kcpTable(w: WorkloadResult): string[] {
-  const lines = ['| server | goodput MB/s (min–max) | × kcp-go | server CPU µs per MB | MB per server-CPU-s |', '|---|---:|---:|---:|---:|']
-  for (const s of w.summary) {
-    lines.push(`| ${s.label}${s.noisyRuns ? ` (${s.noisyRuns} noisy)` : ''} | ${n(s.rate, 2)} (${n(s.rateMin, 2)}–${n(s.rateMax, 2)}) | ${ratio(s.xBaseline)} | ${n(s.cpuUsPerUnit)} | ${n(s.perCpuSecond, 1)} |`)
+  if (!w.baselines) {
+    const lines = ['| server | goodput MB/s (min–max) | × kcp-go | server CPU µs per MB | MB per server-CPU-s |', '|---|---:|---:|---:|---:|']
+    for (const s of w.summary) {
+      lines.push(`| ${s.label}${s.noisyRuns ? ` (${s.noisyRuns} noisy)` : ''} | ${n(s.rate, 2)} (${n(s.rateMin, 2)}–${n(s.rateMax, 2)}) | ${ratio(s.xBaseline)} | ${n(s.cpuUsPerUnit)} | ${n(s.perCpuSecond, 1)} |`)
+    }
+    return lines
+  }
+  // Pairs (K2): each row against its own baseline, pairs kept together.
+  const baseOf = (peer: string): string => w.baselines?.[peer] ?? w.baseline
+  const label = (peer: string): string => w.summary.find((s) => s.peer === peer)?.label ?? peer
+  const lines = [
+    '| server | goodput MB/s (min–max) | compared with | goodput × | server CPU µs per MB | CPU per MB × | MB per server-CPU-s |',
+    '|---|---:|---|---:|---:|---:|---:|',
+  ]
+  const order = [...w.summary].sort((a, b) => baseOf(a.peer).localeCompare(baseOf(b.peer)) || (a.peer === baseOf(a.peer) ? 1 : 0) - (b.peer === baseOf(b.peer) ? 1 : 0))
+  for (const s of order) {
+    const self = s.peer === baseOf(s.peer)
+    lines.push(
+      `| ${s.label}${s.noisyRuns ? ` (${s.noisyRuns} noisy)` : ''} | ${n(s.rate, 2)} (${n(s.rateMin, 2)}–${n(s.rateMax, 2)}) | ${self ? '(baseline)' : label(baseOf(s.peer))} | ${ratio(s.xBaseline)} | ${n(s.cpuUsPerUnit)} | ${ratio(s.cpuXBaseline)} | ${n(s.perCpuSecond, 1)} |`,
+    )
   }
   return lines
 }
@@ -143,6 +190,8 @@ function loadLine(w: WorkloadResult, r: Results): string {
     case 'idle':
       return `Load: ${l.conns} idle TCP connections (connected, never sending); bytes per connection = growth of the server's VmRSS from before the first connection to after the server holds all of them, ÷ connections. Kernel socket memory is not included.`
     case 'kcp':
+      if (l.ds !== undefined)
+        return `Load: four (server, client) pairings, each sending ${n(Number(l.bytes) / 1e6, 1)} MB in ${l.size} B writes through \`riptide-relay\` dropping ${Number(l.loss) * 100} % of datagrams each way (seeded by round), with kcp-go's FEC (${String(l.ds)} data + ${String(l.ps)} parity shards) on both ends: **riptide secure** (\`riptide-bench serve-kcp --secure 1\` ← \`riptide-bench kcp\` pinning its public key) against **kcp-go aes-128-gcm** (kcpgo-peer both ends), and **riptide salsa20** (\`riptide-bench serve-kcp --crypt salsa20\` ← the kcpgo-peer client, the same client as its baseline's) against **kcp-go salsa20** (kcpgo-peer both ends). Both ends use ikcp's fast profile (nodelay 1, interval 10 ms, resend 2, no congestion window, windows 128) in stream mode (writes fill whole segments). Goodput = bytes ÷ time until the sink acknowledged the last byte; server CPU is the sink process's alone. Ratios are within each pair.`
       return `Load: the kcp-go client sends ${n(Number(l.bytes) / 1e6, 1)} MB in ${l.size} B writes through \`riptide-relay\` dropping ${Number(l.loss) * 100} % of datagrams each way (seeded by round); both ends use ikcp's fast profile (nodelay 1, interval 10 ms, resend 2, no congestion window, windows 128). Goodput = bytes ÷ time until the sink acknowledged the last byte.`
     default:
       return `From riptide's own counters (\`engine.stats()\`: wakes, jsCalls, events) over the measured window of its runs in ${String(l.from ?? '–')}.`
@@ -232,7 +281,7 @@ export function markdown(r: Results, jsonPath: string): string {
 function fullMinutes(): number {
   const perRun = 2 + 8 + 1.5
   const throughputRuns = 4 * 3 + 6 * 2 + 3
-  return Math.round((3 * (throughputRuns * perRun + 6 * 8 + 2 * 6)) / 60)
+  return Math.round((3 * (throughputRuns * perRun + 6 * 8 + 2 * 6 + 4 * 6)) / 60)
 }
 
 /** Writes docs/benchmarks.md and docs/benchmarks.png for `results`; returns the paths written. */

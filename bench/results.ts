@@ -75,6 +75,8 @@ export interface WorkloadResult {
   title: string
   unit: string
   baseline: string
+  /** Peers compared with another peer than `baseline` (K2's pairs): peer id → its baseline. */
+  baselines?: Record<string, string>
   target?: string
   /** Load parameters as run. */
   load: Record<string, number | string>

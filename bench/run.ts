@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: builds what it needs, then runs the workloads (E1 E2 E3 H1 H2 M1 R1 K1 B1)
+ * `npm run bench`: builds what it needs, then runs the workloads (E1 E2 E3 H1 H2 M1 R1 K1 K2 B1)
  * against every peer that can run here: server pinned to one core, load generator to another,
  * a fresh server per run, warm-up, interleaved rounds with the peer order rotated each round,
  * a noise check per run, medians. Writes `bench/results/<date>.json` and regenerates
@@ -261,7 +261,10 @@ function runClient(argv: string[], cpu: number, timeoutMs: number, server: Serve
   })
 }
 
-/** One K1 run: kcp-go client → lossy relay → server (kcp-go or riptide), bulk transfer. */
+/**
+ * One KCP run (K1, K2): client → lossy relay → sink server, bulk transfer. K1's client is
+ * kcpgo-peer for every server; in K2 each server peer brings its client ({@link Peer.client}).
+ */
 async function kcpRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
   if (w.load.kind !== 'kcp') throw new Error('not a KCP workload')
   const bytes = quick ? w.load.quickBytes : w.load.bytes
@@ -275,15 +278,17 @@ async function kcpRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
   }
   let relay: Server | undefined
   try {
-    const listen = (JSON.parse(server.lines.find((l) => l.includes('"listen"')) ?? '{}') as { listen?: string }).listen
+    const hello = JSON.parse(server.lines.find((l) => l.includes('"listen"')) ?? '{}') as Record<string, unknown>
+    const listen = typeof hello.listen === 'string' ? hello.listen : undefined
     if (!listen) throw new Error('the server did not print its address')
     relay = await startServer('relay', [RELAY_BIN, '--upstream', listen, '--loss', String(w.load.loss), '--seed', String(round)], 0, LOADGEN_CPU, {
       ready: { line: /"listen"/ },
     })
     const relayAddr = (JSON.parse(relay.lines.find((l) => l.includes('"listen"')) ?? '{}') as { listen?: string }).listen
     if (!relayAddr) throw new Error('the relay did not print its address')
+    const client = p.client ? p.client(relayAddr, hello) : [KCPGO_BIN, 'client', '--addr', relayAddr, '--mode', 'bulk', ...KCP_KNOBS]
     const run = await runClient(
-      [KCPGO_BIN, 'client', '--addr', relayAddr, '--mode', 'bulk', '--bytes', String(bytes), '--size', String(w.load.size), '--timeout', '120', ...KCP_KNOBS],
+      [...client, '--bytes', String(bytes), '--size', String(w.load.size), '--timeout', '120'],
       LOADGEN_CPU,
       130_000,
       server,
@@ -291,7 +296,7 @@ async function kcpRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
     )
     const serverCpuS = run.serverCpuS
     const r = JSON.parse(run.line) as { ok: boolean; bytes: number; seconds: number; error?: string }
-    if (!r.ok) throw new Error(`kcp-go client: ${r.error ?? run.line}`)
+    if (!r.ok) throw new Error(`${client[0].split('/').pop()} client: ${r.error ?? run.line}`)
     const mb = r.bytes / 1e6
     return {
       round,
@@ -352,9 +357,9 @@ function summarize(w: Workload, runs: RunRecord[]): PeerSummary[] {
       loadgenBound: (m((r) => r.loadgenCpu) ?? 0) >= 0.95,
     }
   })
-  const base = rows.find((r) => r.peer === w.baseline)
   const floor = rows.find((r) => r.peer === 'c-floor')
   for (const r of rows) {
+    const base = rows.find((x) => x.peer === (w.baselines?.[r.peer] ?? w.baseline))
     if (base) {
       r.xBaseline = r.rate / base.rate
       if (r.cpuUsPerUnit !== undefined && base.cpuUsPerUnit) r.cpuXBaseline = r.cpuUsPerUnit / base.cpuUsPerUnit
@@ -428,7 +433,7 @@ async function main(): Promise<void> {
     const load: Record<string, number | string> = { ...w.load }
     if (w.load.kind === 'idle') load.conns = Math.min(quick ? w.load.quickConns : w.load.conns, fdHardLimit() - 200)
     if (w.load.kind === 'kcp') load.bytes = quick ? w.load.quickBytes : w.load.bytes
-    results.set(w.id, { id: w.id, title: w.title, unit: w.unit, baseline: w.baseline, target: w.target, load, runs: [], summary: [], failures: [] })
+    results.set(w.id, { id: w.id, title: w.title, unit: w.unit, baseline: w.baseline, baselines: w.baselines, target: w.target, load, runs: [], summary: [], failures: [] })
   }
   const jobs = plan.flatMap(({ w, peers }) => peers.filter((id) => peersInfo.find((p) => p.id === id)?.available).map((id) => ({ w, id })))
   const total = jobs.length * settings.rounds

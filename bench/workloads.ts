@@ -1,15 +1,15 @@
 /**
- * The benchmark workloads. Their ids (E1, E2, E3, H1, H2, M1, R1, K1, B1) are stable across
+ * The benchmark workloads. Their ids (E1, E2, E3, H1, H2, M1, R1, K1, K2, B1) are stable across
  * releases: results of different releases are compared by id.
  */
-import type { Proto } from './peers'
+import { K2_WIRE, type Proto } from './peers'
 
 /** How a workload loads its servers. */
 export type Load =
   | { kind: 'echo'; conns: number; size: number; depth: number }
   | { kind: 'http'; conns: number; pipeline: number }
   | { kind: 'idle'; conns: number; quickConns: number }
-  | { kind: 'kcp'; bytes: number; quickBytes: number; size: number; loss: number }
+  | { kind: 'kcp'; bytes: number; quickBytes: number; size: number; loss: number; ds?: number; ps?: number }
   | { kind: 'counters' }
 
 /** One workload. */
@@ -27,6 +27,8 @@ export interface Workload {
   quickPeers: string[]
   /** The peer ratios are taken against ("× node:net"). */
   baseline: string
+  /** Peers compared with another peer than `baseline` (K2's pairs): peer id → its baseline. */
+  baselines?: Record<string, string>
   /** The target from issue 8 for this workload, as text; checked in the report. */
   target?: string
 }
@@ -120,6 +122,19 @@ export const WORKLOADS: Workload[] = [
     peers: ['riptide', 'kcp-go'],
     quickPeers: ['riptide', 'kcp-go'],
     baseline: 'kcp-go',
+  },
+  {
+    id: 'K2',
+    title: 'KCP bulk transfer with encryption and FEC 10/3 through a lossy relay (10 % loss each way)',
+    unit: 'MB',
+    load: { kind: 'kcp', bytes: 32 << 20, quickBytes: 1 << 20, size: 1024, loss: 0.1, ds: K2_WIRE.ds, ps: K2_WIRE.ps },
+    proto: 'kcp-fec',
+    peers: ['riptide-secure', 'kcp-go-gcm', 'riptide-salsa20', 'kcp-go-salsa20'],
+    quickPeers: ['riptide-secure', 'kcp-go-gcm', 'riptide-salsa20', 'kcp-go-salsa20'],
+    baseline: 'kcp-go-gcm',
+    baselines: { 'riptide-salsa20': 'kcp-go-salsa20', 'kcp-go-salsa20': 'kcp-go-salsa20' },
+    target:
+      'riptide secure >= 1.2x kcp-go aes-128-gcm goodput and server CPU per MB <= 0.8x; riptide salsa20 (kcp-go client) the same against kcp-go salsa20',
   },
   {
     id: 'B1',

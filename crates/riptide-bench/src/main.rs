@@ -1,7 +1,9 @@
 //! riptide's benchmark binary. Load generators print one JSON object per run (after a
 //! `{"phase":"measure"}` line when the warm-up ends): `echo` (round trips per second, RTT
 //! percentiles in microseconds), `http` (responses per second, batch latency), `idle` (holds
-//! idle connections). `serve-echo` and `serve-http` are the pure-Rust riptide peers.
+//! idle connections). `serve-echo` and `serve-http` are the pure-Rust riptide peers; `serve-kcp`
+//! and `kcp` the pure-Rust riptide KCP sink and bulk client of workload K2 (kcpgo-peer's
+//! protocol).
 
 #![forbid(unsafe_code)]
 
@@ -10,6 +12,7 @@ mod clients;
 mod echo;
 mod http;
 mod idle;
+mod kcp;
 mod serve;
 mod window;
 
@@ -30,6 +33,8 @@ fn main() {
         Command::Idle(a) => idle::run(a),
         Command::ServeEcho(a) => serve::echo(a),
         Command::ServeHttp(a) => serve::http(a),
+        Command::ServeKcp(a) => kcp::serve(a),
+        Command::Kcp(a) => kcp::client(a),
     };
     if let Err(msg) = outcome {
         eprintln!("riptide-bench: {msg}");

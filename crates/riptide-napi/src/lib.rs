@@ -683,11 +683,32 @@ impl NativeEngine {
             .map(|n| n as u32)
     }
 
-    /// KCP statistics of a `kcp://` connection.
+    /// KCP statistics of a `kcp://` connection, with its packet layers' counters.
     #[napi]
     pub fn kcp_stats(&self, env: Env, slot: u32, generation: u32) -> Result<kcp::NativeKcpStats> {
-        self.on_conn(&env, slot, generation, |r, id| r.conns().kcp_stats(id))
-            .map(Into::into)
+        self.on_conn(&env, slot, generation, |r, id| {
+            let conns = r.conns();
+            let mut stats = kcp::NativeKcpStats::from(conns.kcp_stats(id)?);
+            stats.layers = conns
+                .kcp_counters(id)?
+                .into_iter()
+                .map(|(name, value)| kcp::NativeKcpCounter {
+                    name: name.into(),
+                    value: value as f64,
+                })
+                .collect();
+            Ok(stats)
+        })
+    }
+
+    /// Sends one message on a KCP session's unreliable channel (`conn.send(data, { reliable:
+    /// false })`): `ERR_INVALID_ARG_VALUE` when no packet layer carries it (FEC or secure
+    /// mode), `ERR_MESSAGE_TOO_LARGE` past one datagram.
+    #[napi]
+    pub fn send_unreliable(&self, env: Env, slot: u32, generation: u32, data: &[u8]) -> Result<()> {
+        self.on_conn(&env, slot, generation, |r, id| {
+            r.conns().send_unreliable(id, data)
+        })
     }
 
     /// The peer of a connection: of one JS has not seen yet (it was opened without an

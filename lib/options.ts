@@ -486,7 +486,7 @@ export function resolveKcpLayers(where: string, o: { fec?: unknown; crypt?: unkn
       if (need !== 0 && key.byteLength !== need) {
         throw new InvalidOptionError(`${where}.crypt.key must be ${need} bytes for ${c.cipher}, got ${key.byteLength}`)
       }
-      out.crypt = { cipher: c.cipher, key: key.slice() }
+      out.crypt = { cipher: c.cipher, key: new Uint8Array(key) }
     } else if (key === undefined && need === 0) {
       out.crypt = { cipher: c.cipher }
     } else {
@@ -502,7 +502,7 @@ export function resolveKcpLayers(where: string, o: { fec?: unknown; crypt?: unkn
         const got = k instanceof Uint8Array ? `${k.byteLength} bytes` : k === null ? 'null' : typeof k
         throw new InvalidOptionError(`${where}.secure.${name} must be a 32-byte Uint8Array, got ${got}`)
       }
-      return k.slice()
+      return new Uint8Array(k)
     }
     if (s.privateKey !== undefined && s.serverPublicKey !== undefined) {
       throw new InvalidOptionError(`${where}.secure takes privateKey (a listener) or serverPublicKey (a dial), not both`)

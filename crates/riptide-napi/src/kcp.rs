@@ -107,7 +107,11 @@ impl NativeKcp {
                 .as_ref()
                 .map(|f| (f.data_shards as usize, f.parity_shards as usize)),
             crypt: self.crypt.as_ref().map(NativeCrypt::options).transpose()?,
-            secure: self.secure.as_ref().map(NativeSecure::options).transpose()?,
+            secure: self
+                .secure
+                .as_ref()
+                .map(NativeSecure::options)
+                .transpose()?,
             ..riptide::KcpOptions::default()
         };
         options.validate()?;
@@ -173,17 +177,6 @@ pub struct NativeKeyPair {
     pub public_key: Uint8Array,
     /// The private key: the server's `secure.privateKey`. Keep it secret.
     pub private_key: Uint8Array,
-}
-
-/// A fresh X25519 static key pair for secure mode, from the OS's random source.
-#[napi]
-pub fn generate_key_pair() -> napi::Result<NativeKeyPair> {
-    let keys = riptide::secure::generate_keypair()
-        .map_err(|e| napi::Error::from_reason(format!("generating a key pair: {e}")))?;
-    Ok(NativeKeyPair {
-        public_key: Uint8Array::new(keys.public.to_vec()),
-        private_key: Uint8Array::new(keys.private.as_bytes().to_vec()),
-    })
 }
 
 /// One named counter of a KCP session's packet layers.

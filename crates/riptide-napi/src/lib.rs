@@ -217,6 +217,17 @@ pub fn error_codes() -> Vec<String> {
         .collect()
 }
 
+/// A fresh X25519 static key pair for secure mode, from the OS's random source.
+#[napi]
+pub fn generate_key_pair() -> napi::Result<kcp::NativeKeyPair> {
+    let keys = riptide::secure::generate_keypair()
+        .map_err(|e| napi::Error::from_reason(format!("generating a key pair: {e}")))?;
+    Ok(kcp::NativeKeyPair {
+        public_key: napi::bindgen_prelude::Uint8Array::new(keys.public.to_vec()),
+        private_key: napi::bindgen_prelude::Uint8Array::new(keys.private.as_bytes().to_vec()),
+    })
+}
+
 /// The JS result of a call into the reactor: its value, its error thrown with a code, or
 /// `gone` thrown when the reactor has stopped (`with_reactor` gave `None`).
 fn settle<T>(

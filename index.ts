@@ -24,7 +24,8 @@ export {
 } from './lib/codecs'
 export { parseRequest, response, type HttpRequest, type HttpResponse } from './lib/http1'
 export type { EventHandler, IdleKind } from './lib/handler'
-export { Conn, type ConnHandle, type WriteDoneCallback, type ProxyHeader, type KcpStats } from './lib/conn'
+export { Conn, type ConnHandle, type WriteDoneCallback, type ProxyHeader, type KcpStats, type SendOptions } from './lib/conn'
+export { generateKeyPair, type KeyPair } from './lib/secure'
 export { asyncWrite, asyncClose, type WriteCallback } from './lib/async'
 export {
   connect,
@@ -42,6 +43,13 @@ export {
   type Heartbeat,
   type ResolvedServeOptions,
   type KcpOptions,
+  type FecOptions,
+  type CryptOptions,
+  type KcpCipher,
+  type SecureOptions,
+  type ServerSecureOptions,
+  type ClientSecureOptions,
+  CIPHER_KEY_LENGTHS,
   DEFAULT_SERVE_OPTIONS,
   DEFAULT_KCP_OPTIONS,
 } from './lib/options'
@@ -64,6 +72,7 @@ export {
   TooManyConnectionsError,
   MessageTooLargeError,
   KcpDeadLinkError,
+  HandshakeError,
   InternalError,
   WorkerInitError,
   UnsupportedPlatformError,

@@ -18,7 +18,7 @@ const nativeConstants = (prefix: string) =>
 for (const prefix of ['EV_', 'OP_']) {
   test(`${prefix}* constants: distinct positive integers, exported natively`, (t) => {
     const constants = nativeConstants(prefix).filter(([name]) => name !== 'OP_STRIDE')
-    t.true(constants.length >= (prefix === 'EV_' ? 14 : 6), `${constants.length} native ${prefix} constants`)
+    t.true(constants.length >= (prefix === 'EV_' ? 15 : 6), `${constants.length} native ${prefix} constants`)
     const values = constants.map(([, v]) => v)
     t.true(values.every((v) => Number.isInteger(v) && v > 0))
     t.is(new Set(values).size, values.length, 'no two share a value')
@@ -29,6 +29,11 @@ test('every event kind Rust sends is handled by the TS dispatcher', (t) => {
   for (const [name] of nativeConstants('EV_')) {
     t.regex(body, new RegExp(`(case ${name}:|kind === ${name}\\b)`), `${name} is not handled in lib/reactor.ts`)
   }
+})
+
+test('the unreliable channel has its event kind, handled by the dispatcher', (t) => {
+  t.is(typeof binding.EV_UNRELIABLE, 'number')
+  t.regex(body, /kind === EV_UNRELIABLE\b/)
 })
 
 test('every staged op Rust applies is staged by the TS reactor', (t) => {

@@ -27,6 +27,7 @@ export const {
   EV_TIMER,
   EV_ACCEPT_ERROR,
   EV_ERROR,
+  EV_UNRELIABLE,
   OP_STRIDE,
   OP_WRITE,
   OP_CLOSE,

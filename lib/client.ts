@@ -7,7 +7,19 @@ import { checkCodec, type Codec } from './codecs'
 import { type Conn, kClosedByUser, kEnded, kLink, kReconnecting, type ReconnectLink } from './conn'
 import { AbortError, InvalidOptionError, type RiptideError } from './errors'
 import type { EventHandler } from './handler'
-import { type KcpOptions, resolveKcp, resolveServeOptions, type ServeOptions } from './options'
+import {
+  checkKcpOnly,
+  checkSecureRole,
+  type ClientSecureOptions,
+  type CryptOptions,
+  type FecOptions,
+  type KcpLayers,
+  type KcpOptions,
+  resolveKcp,
+  resolveKcpLayers,
+  resolveServeOptions,
+  type ServeOptions,
+} from './options'
 import { type DialRequest, Reactor } from './reactor'
 import { int, knownKeys, ms } from './validate'
 
@@ -44,10 +56,14 @@ const CONNECTION_KEYS = [
   'frameTimeout',
   'logger',
   'kcp',
+  'fec',
+  'crypt',
 ] as const satisfies readonly (keyof ServeOptions)[]
 
 /** Client options: the connection options of {@link ServeOptions} plus dialing. */
 export interface ClientOptions extends Pick<ServeOptions, (typeof CONNECTION_KEYS)[number]> {
+  /** `kcp://` dials only: riptide's secure mode, pinning the server's public key. Not with `crypt`. Default off. */
+  secure?: ClientSecureOptions
   /** Ms a connect may take before failing with `ETIMEDOUT`. Default `10000`; `0` for no limit. */
   connectTimeout?: number
   /** Reconnect lost connections (`true` for the defaults). Default off. */
@@ -57,7 +73,7 @@ export interface ClientOptions extends Pick<ServeOptions, (typeof CONNECTION_KEY
 }
 
 /** The keys of {@link ClientOptions}. */
-const CLIENT_KEYS: readonly (keyof ClientOptions)[] = [...CONNECTION_KEYS, 'connectTimeout', 'reconnect', 'maxQueuedWhileReconnecting']
+const CLIENT_KEYS: readonly (keyof ClientOptions)[] = [...CONNECTION_KEYS, 'secure', 'connectTimeout', 'reconnect', 'maxQueuedWhileReconnecting']
 
 /** Client callbacks: a server's, plus `onReconnecting`. */
 export interface ClientHandler extends EventHandler {
@@ -81,6 +97,12 @@ export interface DialOptions {
   connectTimeout?: number
   /** KCP parameters of a `kcp://` dial. Default: the client's `kcp`. */
   kcp?: KcpOptions
+  /** `kcp://` only: FEC of this dial. Default: the client's `fec`. */
+  fec?: FecOptions
+  /** `kcp://` only: kcp-go's encryption of this dial (*compatible, not secure*). Default: the client's `crypt`. */
+  crypt?: CryptOptions
+  /** `kcp://` only: secure mode of this dial. Default: the client's `secure`. */
+  secure?: ClientSecureOptions
   /** Cancels the dial while it is connecting (rejects with `ABORT_ERR`). */
   signal?: AbortSignal
   /** The new connection's `context`. */
@@ -88,7 +110,7 @@ export interface DialOptions {
 }
 
 /** The keys of {@link DialOptions}. */
-const DIAL_KEYS: readonly (keyof DialOptions)[] = ['codec', 'connectTimeout', 'kcp', 'signal', 'context']
+const DIAL_KEYS: readonly (keyof DialOptions)[] = ['codec', 'connectTimeout', 'kcp', 'fec', 'crypt', 'secure', 'signal', 'context']
 
 type Backoff = Required<ReconnectOptions>
 
@@ -121,6 +143,7 @@ export class Client {
   readonly #connectTimeout: number
   readonly #backoff: Backoff | undefined
   readonly #queueLimit: number
+  readonly #layers: KcpLayers
   readonly #timers = new Set<ReturnType<typeof setTimeout>>()
   #stopped = false
 
@@ -130,7 +153,9 @@ export class Client {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
     knownKeys('client options', options, CLIENT_KEYS)
     const { connectTimeout, reconnect, maxQueuedWhileReconnecting, ...rest } = options
-    const o = resolveServeOptions(rest)
+    const o = resolveServeOptions(rest as ServeOptions)
+    checkSecureRole('options', o.secure, 'dial')
+    this.#layers = { fec: o.fec, crypt: o.crypt, secure: o.secure }
     this.#connectTimeout = ms('options.connectTimeout', connectTimeout ?? 10_000)
     this.#backoff = resolveBackoff(reconnect)
     this.#queueLimit = int('options.maxQueuedWhileReconnecting', maxQueuedWhileReconnecting ?? 0, 0, 2 ** 31 - 1)
@@ -154,6 +179,18 @@ export class Client {
     }
     if (options.codec !== undefined) request.codec = checkCodec(options.codec)
     if (options.kcp !== undefined) request.kcp = resolveKcp(options.kcp)
+    const own = resolveKcpLayers('dial options', options)
+    checkSecureRole('dial options', own.secure, 'dial')
+    const layers: KcpLayers = {
+      fec: own.fec ?? this.#layers.fec,
+      crypt: own.crypt ?? this.#layers.crypt,
+      secure: own.secure ?? this.#layers.secure,
+    }
+    if (layers.secure !== undefined && layers.crypt !== undefined) {
+      throw new InvalidOptionError('secure and crypt do not combine (one comes from the client options, one from the dial options)')
+    }
+    if (typeof url === 'string') checkKcpOnly(layers, url, 'the dial address')
+    request.layers = layers
     const conn = await this.#reactor.dial(url, request)
     if (options.context !== undefined) conn.context = options.context
     if (this.#backoff !== undefined) conn[kLink] = this.#link(url, request)
@@ -196,7 +233,7 @@ export class Client {
         pending.delete(conn)
         if (this.#stopped || !conn.reconnecting) return
         this.#reactor
-          .dial(url, { codec: request.codec, timeout: request.timeout, kcp: request.kcp, conn })
+          .dial(url, { codec: request.codec, timeout: request.timeout, kcp: request.kcp, layers: request.layers, conn })
           .catch((err: RiptideError) => attempt(conn, n + 1, err))
       }, delay)
       this.#timers.add(timer)

@@ -3,7 +3,7 @@ import { checkInetPeer, fromNativeAddress, inetAddr, type PeerAddr } from './add
 import { asyncWrite, type WriteCallback } from './async'
 import { ConnClosedError, InvalidOptionError, NotConnectedError, OutboundFullError, type RiptideError } from './errors'
 import type { NativeEngine } from './native'
-import { ms as checkMs } from './validate'
+import { bool as checkBool, knownKeys, ms as checkMs } from './validate'
 
 /**
  * Names one connection across threads: plain numbers, so it survives `postMessage`. Use it
@@ -103,6 +103,25 @@ export interface KcpStats {
   inSegments: number
   /** Segments sent, retransmissions included. */
   outSegments: number
+  /**
+   * Named counters of the session's packet layers (Rust `Conns::kcp_counters`), empty
+   * without any: with `fec`, `fecDataShards`, `fecParitySent`, `fecParityReceived`,
+   * `fecShardSets`, `fecFullShardSets`, `fecRecovered` (datagrams rebuilt from parity),
+   * `fecErrors`, `fecOob` (unreliable messages received); with `secure` (once the handshake
+   * is done), `secureSealed`, `secureOpened`, `secureUnauthenticated` (failed the tag),
+   * `secureReplayed`, `secureStaleKey`, `secureMalformed`.
+   */
+  layers: Record<string, number>
+}
+
+/** Options of {@link Conn.send}. */
+export interface SendOptions {
+  /**
+   * `false`: the unreliable channel of a `kcp://` session with `fec` or `secure` (one
+   * datagram, no retransmission, no order; the peer's `onUnreliable`). Default `true`: a
+   * `write`.
+   */
+  reliable?: boolean
 }
 
 const toBytes = (data: Uint8Array | string): Uint8Array => (typeof data === 'string' ? Buffer.from(data) : data)
@@ -266,6 +285,33 @@ export class Conn {
       this.#sink.unwritable(this)
     }
     return writable
+  }
+
+  /**
+   * Sends `data` on a channel: `reliable: true` (the default) is {@link Conn.write} and
+   * returns its result; `reliable: false` sends one datagram on a KCP session's unreliable
+   * channel (Rust `Conns::send_unreliable`): outside KCP and the codec, never retransmitted,
+   * maybe lost or reordered, delivered to the peer's `onUnreliable`. It needs `fec` or
+   * `secure` on the session (their packets mark it) and returns `true` (a datagram the kernel
+   * cannot take now is dropped, as the network might). Throws `ERR_INVALID_ARG_VALUE` on
+   * another transport or a session without such a layer, `ERR_MESSAGE_TOO_LARGE` above one
+   * segment (`kcp.mtu − 24` bytes, less the layers' overhead), `ERR_CONN_CLOSED` when closed,
+   * `ERR_NOT_CONNECTED` while a client reconnects.
+   */
+  send(data: Uint8Array | string, options?: SendOptions): boolean {
+    let reliable = true
+    if (options !== undefined) {
+      if (options === null || typeof options !== 'object') throw new InvalidOptionError('send options must be an object')
+      knownKeys('send options', options, ['reliable'])
+      if (options.reliable !== undefined) reliable = checkBool('send options.reliable', options.reliable)
+    }
+    if (reliable) return this.write(data)
+    if (this.#reconnecting) throw new NotConnectedError()
+    this.#check()
+    if (this.slot < 0) throw new InvalidOptionError('the unreliable channel is a kcp:// session\'s')
+    const bytes = toBytes(data)
+    this.#sink.call((n) => n.sendUnreliable(this.slot, this.generation, bytes))
+    return true
   }
 
   /**
@@ -507,11 +553,15 @@ export class Conn {
     return this.#sink.call((n) => n.outboundBuffered(this.slot, this.generation))
   }
 
-  /** KCP statistics of a `kcp://` connection: RTT, RTO, retransmissions, windows. Throws `ERR_INVALID_ARG_VALUE` on other transports. */
+  /**
+   * KCP statistics of a `kcp://` connection: RTT, RTO, retransmissions, windows, and the
+   * packet layers' counters (`layers`). Throws `ERR_INVALID_ARG_VALUE` on other transports.
+   */
   kcpStats(): KcpStats {
     this.#check()
     this.#sink.flush()
-    return this.#sink.call((n) => n.kcpStats(this.slot, this.generation))
+    const { layers, ...stats } = this.#sink.call((n) => n.kcpStats(this.slot, this.generation))
+    return { ...stats, layers: Object.fromEntries(layers.map((c) => [c.name, c.value])) }
   }
 
   /** `TCP_NODELAY` (no effect on Unix sockets). */

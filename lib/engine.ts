@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads'
 import { EngineStoppedError, errorFromCode, InvalidOptionError, WorkerInitError } from './errors'
 import { fromNativeAddress, type PeerAddr } from './address'
 import type { EventHandler } from './handler'
-import { LISTENER_KEYS, resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options'
+import { checkKcpOnly, checkSecureRole, LISTENER_KEYS, resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options'
 import { checkCodec } from './codecs'
 import { knownKeys, ms } from './validate'
 import { type ListenSpec, Reactor, type StopCounts } from './reactor'
@@ -179,9 +179,13 @@ function startWorker(engineId: number, index: number, o: ResolvedServeOptions): 
   })
 }
 
-/** The options a worker can receive (functions cannot cross threads; workers log to stderr). */
+/**
+ * The options a worker can receive (functions cannot cross threads; workers log to stderr).
+ * Keys stay on this thread: KCP listeners are bound here (with `reusePort`, workers bind
+ * copies of the native listener options, keys included, without JS seeing them).
+ */
 function transferable(o: ResolvedServeOptions): Record<string, unknown> {
-  const { logger: _logger, ...rest } = o
+  const { logger: _logger, secure: _secure, crypt: _crypt, ...rest } = o
   return rest
 }
 
@@ -224,6 +228,8 @@ export async function serve(
     throw new InvalidOptionError('handler must be an object of callbacks')
   }
   const o = resolveServeOptions(options)
+  checkSecureRole('options', o.secure, 'listener')
+  for (const l of listeners) checkKcpOnly(o, l.url, 'the listener')
   let engine: Engine | undefined
   const reactor = new Reactor(handler, o, { onTick: () => (engine ? handler.onTick?.(engine) : 0) })
   reactor.listen(listeners)

@@ -176,6 +176,17 @@ export class KcpDeadLinkError extends RiptideError {
 }
 
 /**
+ * A KCP secure-mode handshake failed (`ERR_HANDSHAKE_FAILED`): the server did not prove it
+ * holds the private half of the pinned `serverPublicKey`, or answered with garbage, or never
+ * answered in time.
+ */
+export class HandshakeError extends RiptideError {
+  constructor(message = 'secure handshake failed') {
+    super('ERR_HANDSHAKE_FAILED', message)
+  }
+}
+
+/**
  * A bug inside riptide (a panic) while handling this connection: it was closed so the engine
  * could go on (`ERR_INTERNAL`). Please report it.
  */
@@ -227,6 +238,8 @@ export function errorFromCode(code: string, message: string, details?: Connectio
       return new MessageTooLargeError(message)
     case 'ERR_KCP_DEAD_LINK':
       return new KcpDeadLinkError(message)
+    case 'ERR_HANDSHAKE_FAILED':
+      return new HandshakeError(message)
     case 'ERR_INTERNAL':
       return new InternalError(message)
     case 'ERR_FRAME_TOO_LONG':

@@ -42,6 +42,14 @@ export interface EventHandler {
    */
   onTraffic?(conn: Conn, data: Uint8Array): number | void
   /**
+   * A message arrived on a KCP session's unreliable channel (Rust `on_unreliable`): the peer
+   * sent it with `conn.send(data, { reliable: false })`. One datagram's payload, outside KCP
+   * and the codec: it may have been lost, and may arrive out of order or duplicated (game
+   * state the next update replaces, "typing…" notices). `data` is valid only during the
+   * call. Without `onUnreliable` such messages are dropped; they never reach `onTraffic`.
+   */
+  onUnreliable?(conn: Conn, data: Uint8Array): void
+  /**
    * A UDP datagram without a session (no `udpSessionTimeout`) arrived on listener socket
    * `socket` from `peer`; reply with `socket.sendTo(peer, data)`. `data` is valid only
    * during the call. When the handler has no `onDatagram`, datagrams go to `onTraffic`.

@@ -86,6 +86,76 @@ export interface KcpOptions {
   maxBuffered?: number
 }
 
+/**
+ * kcp-go's forward error correction (Rust `KcpOptions::fec`): after every `dataShards`
+ * datagrams, `parityShards` Reed-Solomon parity datagrams, so a receiver rebuilds up to
+ * `parityShards` lost ones per set without waiting for a retransmission. Both ends must use
+ * FEC (the receiver adapts to the sender's counts). kcp-go's usual 10/3 is not implied:
+ * without `fec`, FEC is off.
+ */
+export interface FecOptions {
+  /** Datagrams per set, 1…255. */
+  dataShards: number
+  /** Parity datagrams per set, 1…255; `dataShards + parityShards` ≤ 256. */
+  parityShards: number
+}
+
+/** kcptun's cipher names (kcp-go's `BlockCrypt`s). */
+export type KcpCipher = 'null' | 'none' | 'aes' | 'aes-128' | 'aes-192' | 'salsa20' | 'xor' | 'aes-128-gcm'
+
+/** Key length in bytes of each {@link KcpCipher} (`null` and `none` use no key). */
+export const CIPHER_KEY_LENGTHS: Readonly<Record<KcpCipher, number>> = Object.freeze({
+  null: 0,
+  none: 0,
+  aes: 32,
+  'aes-128': 16,
+  'aes-192': 24,
+  salsa20: 32,
+  xor: 32,
+  'aes-128-gcm': 16,
+})
+
+/**
+ * kcp-go's packet encryption, byte-compatible with kcp-go and kcptun (Rust `KcpCrypt`).
+ * **Compatible, not secure**: no handshake, one static key, no replay protection, and most
+ * ciphers are unauthenticated (docs/kcp.md). Use {@link SecureOptions} between riptide peers.
+ */
+export interface CryptOptions {
+  /** kcptun's cipher name. */
+  cipher: KcpCipher
+  /**
+   * A passphrase (kcptun's key derivation: PBKDF2-SHA1, salt `kcp-go`, 4096 rounds, cut to the
+   * cipher's key length), or the raw key of exactly {@link CIPHER_KEY_LENGTHS} bytes. Optional
+   * for `null` and `none`, which use no key.
+   */
+  key?: string | Uint8Array
+}
+
+/** Secure mode on a listener: its static private key (from {@link generateKeyPair}). */
+export interface ServerSecureOptions {
+  /** The 32-byte X25519 private key. Keep it secret; riptide never logs it. */
+  privateKey: Uint8Array
+}
+
+/** Secure mode on a dial: the server's public key, pinned. */
+export interface ClientSecureOptions {
+  /** The server's 32-byte X25519 public key: the handshake fails unless the server holds its private half. */
+  serverPublicKey: Uint8Array
+}
+
+/**
+ * Riptide's secure mode (Rust `KcpSecure`): a Noise NK handshake pinning the server's key,
+ * then ChaCha20-Poly1305 per datagram with a replay window and rekeying (docs/kcp.md).
+ */
+export type SecureOptions = ServerSecureOptions | ClientSecureOptions
+
+/** The packet-layer options of a `kcp://` listener or dial, as validated. */
+export interface KcpLayers {
+  fec?: Required<FecOptions>
+  crypt?: CryptOptions
+  secure?: SecureOptions
+}
+
 /** The defaults of {@link KcpOptions}. */
 export const DEFAULT_KCP_OPTIONS: Readonly<Required<KcpOptions>> = Object.freeze({
   nodelay: false,
@@ -182,10 +252,20 @@ export interface ServeOptions {
   readBudget?: number
   /** KCP parameters of `kcp://` listeners (and of a client's `kcp://` dials). Defaults: {@link DEFAULT_KCP_OPTIONS}. */
   kcp?: KcpOptions
+  /** `kcp://` only: kcp-go's forward error correction. Default off. */
+  fec?: FecOptions
+  /** `kcp://` only: kcp-go's packet encryption (*compatible, not secure*). Not with `secure`. Default off. */
+  crypt?: CryptOptions
+  /** `kcp://` listeners only: riptide's secure mode with this private key. Not with `crypt`. Default off. */
+  secure?: ServerSecureOptions
 }
 
 /** {@link ServeOptions} with every default filled in. */
-export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec' | 'kcp'>> & {
+export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec' | 'kcp' | 'fec' | 'crypt' | 'secure'>> & {
+  fec: Required<FecOptions> | undefined
+  crypt: CryptOptions | undefined
+  /** A server's or, for a client's options, a dial's secure mode. */
+  secure: SecureOptions | undefined
   kcp: Required<KcpOptions>
   codec: Codec | undefined
   workerModule: string | undefined
@@ -229,6 +309,9 @@ export const DEFAULT_SERVE_OPTIONS: Readonly<ResolvedServeOptions> = Object.free
   eventBudget: 1024,
   readBudget: 1024 * 1024,
   kcp: DEFAULT_KCP_OPTIONS,
+  fec: undefined,
+  crypt: undefined,
+  secure: undefined,
 } as ResolvedServeOptions)
 
 const int = (name: string, value: unknown, min: number, max: number) => checkInt(`options.${name}`, value, min, max)
@@ -316,6 +399,7 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
     }
   }
   o.kcp = resolveKcp(o.kcp as KcpOptions)
+  Object.assign(o, resolveKcpLayers('options', o))
   if (o.tcpKeepAlive !== undefined) {
     const ka = o.tcpKeepAlive as TcpKeepAlive
     if (ka === null || typeof ka !== 'object') throw new InvalidOptionError('options.tcpKeepAlive must be an object')
@@ -350,4 +434,96 @@ export function resolveKcp(kcp: KcpOptions): Required<KcpOptions> {
   int('kcp.handshakeTimeout', k.handshakeTimeout, 0, 2 ** 31 - 1)
   int('kcp.maxBuffered', k.maxBuffered, 1 << 16, 2 ** 48)
   return k
+}
+
+/** True when `layers` turns on a packet layer. */
+export function hasKcpLayers(layers: KcpLayers): boolean {
+  return layers.fec !== undefined || layers.crypt !== undefined || layers.secure !== undefined
+}
+
+/**
+ * Throws `ERR_INVALID_ARG_VALUE` when packet-layer options are set for an address that is
+ * not `kcp://`: they would otherwise be silently ignored.
+ */
+export function checkKcpOnly(layers: KcpLayers, url: string, what: string): void {
+  if (!hasKcpLayers(layers) || /^kcp:\/\//i.test(url)) return
+  const set = (['fec', 'crypt', 'secure'] as const).filter((k) => layers[k] !== undefined)
+  throw new InvalidOptionError(`options.${set.join('/')} only apply to kcp:// addresses, and ${what} ${JSON.stringify(url)} is not one`)
+}
+
+/**
+ * Checks `fec`, `crypt` and `secure` (a listener's or a dial's: the caller checks the role)
+ * and returns them validated, with key bytes copied (a later change to the caller's array
+ * changes nothing). Messages name fields and lengths, never key material.
+ */
+export function resolveKcpLayers(where: string, o: { fec?: unknown; crypt?: unknown; secure?: unknown }): KcpLayers {
+  const out: KcpLayers = { fec: undefined, crypt: undefined, secure: undefined }
+  if (o.fec !== undefined) {
+    const f = o.fec as FecOptions
+    if (f === null || typeof f !== 'object') throw new InvalidOptionError(`${where}.fec must be an object { dataShards, parityShards }`)
+    knownKeys(`${where}.fec`, f, ['dataShards', 'parityShards'])
+    const dataShards = checkInt(`${where}.fec.dataShards`, f.dataShards, 1, 255)
+    const parityShards = checkInt(`${where}.fec.parityShards`, f.parityShards, 1, 255)
+    if (dataShards + parityShards > 256) {
+      throw new InvalidOptionError(`${where}.fec: dataShards + parityShards must be at most 256, got ${dataShards + parityShards}`)
+    }
+    out.fec = { dataShards, parityShards }
+  }
+  if (o.crypt !== undefined) {
+    const c = o.crypt as CryptOptions
+    if (c === null || typeof c !== 'object') throw new InvalidOptionError(`${where}.crypt must be an object { cipher, key }`)
+    knownKeys(`${where}.crypt`, c, ['cipher', 'key'])
+    const names = Object.keys(CIPHER_KEY_LENGTHS)
+    if (typeof c.cipher !== 'string' || !names.includes(c.cipher)) {
+      throw new InvalidOptionError(`${where}.crypt.cipher must be one of ${names.join(', ')}, got ${typeof c.cipher === 'string' ? JSON.stringify(c.cipher) : typeof c.cipher}`)
+    }
+    const need = CIPHER_KEY_LENGTHS[c.cipher]
+    const key = c.key
+    if (typeof key === 'string') {
+      if (key === '') throw new InvalidOptionError(`${where}.crypt.key must not be an empty passphrase`)
+      out.crypt = { cipher: c.cipher, key }
+    } else if (key instanceof Uint8Array) {
+      if (need !== 0 && key.byteLength !== need) {
+        throw new InvalidOptionError(`${where}.crypt.key must be ${need} bytes for ${c.cipher}, got ${key.byteLength}`)
+      }
+      out.crypt = { cipher: c.cipher, key: new Uint8Array(key) }
+    } else if (key === undefined && need === 0) {
+      out.crypt = { cipher: c.cipher }
+    } else {
+      throw new InvalidOptionError(`${where}.crypt.key must be a passphrase string or a Uint8Array of ${need} bytes, got ${key === null ? 'null' : typeof key}`)
+    }
+  }
+  if (o.secure !== undefined) {
+    const s = o.secure as Partial<ServerSecureOptions & ClientSecureOptions>
+    if (s === null || typeof s !== 'object') throw new InvalidOptionError(`${where}.secure must be an object { privateKey } or { serverPublicKey }`)
+    knownKeys(`${where}.secure`, s, ['privateKey', 'serverPublicKey'])
+    const key32 = (name: string, k: unknown): Uint8Array => {
+      if (!(k instanceof Uint8Array) || k.byteLength !== 32) {
+        const got = k instanceof Uint8Array ? `${k.byteLength} bytes` : k === null ? 'null' : typeof k
+        throw new InvalidOptionError(`${where}.secure.${name} must be a 32-byte Uint8Array, got ${got}`)
+      }
+      return new Uint8Array(k)
+    }
+    if (s.privateKey !== undefined && s.serverPublicKey !== undefined) {
+      throw new InvalidOptionError(`${where}.secure takes privateKey (a listener) or serverPublicKey (a dial), not both`)
+    }
+    if (s.privateKey !== undefined) out.secure = { privateKey: key32('privateKey', s.privateKey) }
+    else if (s.serverPublicKey !== undefined) out.secure = { serverPublicKey: key32('serverPublicKey', s.serverPublicKey) }
+    else throw new InvalidOptionError(`${where}.secure needs privateKey (a listener) or serverPublicKey (a dial)`)
+  }
+  if (out.secure !== undefined && out.crypt !== undefined) {
+    throw new InvalidOptionError(`${where}.secure and ${where}.crypt do not combine: secure mode encrypts and authenticates by itself (crypt is kcp-go's compat mode)`)
+  }
+  return out
+}
+
+/** Throws unless `secure` is the role's shape: `privateKey` for listeners, `serverPublicKey` for dials. */
+export function checkSecureRole(where: string, secure: SecureOptions | undefined, role: 'listener' | 'dial'): void {
+  if (secure === undefined) return
+  if (role === 'listener' && !('privateKey' in secure)) {
+    throw new InvalidOptionError(`${where}.secure of a server takes privateKey (serverPublicKey is for clients)`)
+  }
+  if (role === 'dial' && !('serverPublicKey' in secure)) {
+    throw new InvalidOptionError(`${where}.secure of a client takes serverPublicKey (privateKey is for servers)`)
+  }
 }

@@ -17,6 +17,7 @@ import {
   EV_SHUTDOWN,
   EV_TICK,
   EV_TIMER,
+  EV_UNRELIABLE,
   EV_WRITABILITY,
   EV_WRITE_DONE,
   OP_CLOSE,
@@ -39,7 +40,7 @@ import { AbortError, ConnClosedError, ConnectionError, type ConnectionErrorDetai
 import type { EventHandler, IdleKind } from './handler'
 import { log, type Logger } from './logger'
 import { native, type NativeEngine } from './native'
-import type { KcpOptions, ResolvedServeOptions } from './options'
+import type { KcpLayers, KcpOptions, ResolvedServeOptions } from './options'
 import { ms } from './validate'
 import { markAsUntransferable } from 'node:worker_threads'
 
@@ -80,6 +81,17 @@ export function nativeOptions(o: ResolvedServeOptions) {
     maxConnections: o.maxConnections,
     maxConnectionsPerIp: o.maxConnectionsPerIp,
     frameTimeout: o.frameTimeout,
+  }
+}
+
+/** The native form of a `kcp://` listener's or dial's KCP options with its packet layers. */
+export function nativeKcp(kcp: Required<KcpOptions>, layers: KcpLayers) {
+  const crypt = layers.crypt
+  return {
+    ...kcp,
+    fec: layers.fec,
+    crypt: crypt === undefined ? undefined : typeof crypt.key === 'string' ? { cipher: crypt.cipher, pass: crypt.key } : { cipher: crypt.cipher, key: crypt.key ?? new Uint8Array(0) },
+    secure: layers.secure,
   }
 }
 
@@ -134,6 +146,8 @@ export interface DialRequest {
   timeout: number
   /** KCP parameters of a `kcp://` dial; the reactor's when absent. */
   kcp?: Required<KcpOptions>
+  /** Packet layers of a `kcp://` dial (FEC, crypt, secure), checked by the client. */
+  layers?: KcpLayers
   /** Cancels the dial while it is connecting. */
   signal?: AbortSignal
   /** A connection to reuse (reconnects). */
@@ -194,7 +208,7 @@ export class Reactor implements ConnSink {
       codec: l.codec ?? this.#options.codec,
       proxyProtocol: l.proxyProtocol,
       proxyTimeout: l.proxyTimeout,
-      kcp: this.#options.kcp,
+      kcp: nativeKcp(this.#options.kcp, this.#options),
     }))
     this.#start(() => native.NativeEngine.listen(specs, o, this.#dispatch, this.#ops, this.#bytes))
   }
@@ -243,7 +257,7 @@ export class Reactor implements ConnSink {
   dial(url: string, o: DialRequest): Promise<Conn> {
     if (o.signal?.aborted) return Promise.reject(new AbortError())
     const codec = o.codec ?? this.#options.codec
-    const id = this.call((n) => n.dial(url, codec, o.timeout, o.kcp ?? this.#options.kcp))
+    const id = this.call((n) => n.dial(url, codec, o.timeout, nativeKcp(o.kcp ?? this.#options.kcp, o.layers ?? {})))
     const target: ConnectionErrorDetails = { syscall: 'connect' }
     try {
       const peer = this.#native.peer(id.slot, id.generation).addr
@@ -468,6 +482,12 @@ export class Reactor implements ConnSink {
           if (typeof consumed === 'number' && consumed < data.length && conn.open) {
             this.#tails.set(conn, data.slice(Math.max(0, Math.floor(consumed))))
           }
+        } else if (kind === EV_UNRELIABLE) {
+          if (h.onUnreliable === undefined) continue
+          const conn = this.#conn(slot, generation)
+          if (conn === undefined) continue
+          const data = arena.subarray(offset, offset + length)
+          this.#safely('onUnreliable', conn, () => h.onUnreliable!(conn, data))
         } else if (kind === EV_OPEN) {
           const extra = meta[at + 5]
           const udp = extra >>> 16

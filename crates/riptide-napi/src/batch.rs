@@ -70,6 +70,10 @@ pub const EV_ACCEPT_ERROR: i32 = 13;
 #[napi]
 pub const EV_ERROR: i32 = 14;
 
+/// A message arrived on a KCP session's unreliable channel: bytes are the payload.
+#[napi]
+pub const EV_UNRELIABLE: i32 = 15;
+
 /// Events collected for the next JS call. Written only while no JS runs.
 pub struct Batch {
     env: sys::napi_env,
@@ -249,6 +253,10 @@ impl EventHandler for Batch {
 
     fn on_traffic(&mut self, _: &mut Conns, id: ConnId, data: &[u8]) {
         self.push(EV_DATA, id, data, 0);
+    }
+
+    fn on_unreliable(&mut self, _: &mut Conns, id: ConnId, data: &[u8]) {
+        self.push(EV_UNRELIABLE, id, data, 0);
     }
 
     fn on_close(&mut self, _: &mut Conns, id: ConnId, err: Option<&Error>) {

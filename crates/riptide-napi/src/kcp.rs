@@ -1,13 +1,42 @@
 //! KCP options from JS (`serve('kcp://…', h, { kcp })`, `connect('kcp://…', h, { kcp })`) to
 //! the engine's [`riptide::KcpOptions`]. The TS layer fills the defaults and checks types;
-//! this checks ranges that only the protocol knows.
+//! this checks ranges that only the protocol knows, and turns the packet layers' options
+//! (`fec`, `crypt`, `secure`) into the engine's. Key bytes are copied into the engine's
+//! options and never formatted into a message.
 
+use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
+use riptide::{KcpCrypt, KcpSecure};
 use std::time::Duration;
+
+/// kcp-go's forward error correction (`options.fec`).
+#[napi(object)]
+pub struct NativeFec {
+    pub data_shards: u32,
+    pub parity_shards: u32,
+}
+
+/// kcp-go's packet encryption (`options.crypt`): a kcptun cipher name and either a raw key
+/// or a passphrase for kcptun's PBKDF2 derivation.
+#[napi(object)]
+pub struct NativeCrypt {
+    pub cipher: String,
+    /// The raw key (exactly the cipher's key length).
+    pub key: Option<Uint8Array>,
+    /// A passphrase (kcptun's key derivation).
+    pub pass: Option<String>,
+}
+
+/// Riptide's secure mode (`options.secure`): a listener's private key or a dial's pinned
+/// server public key.
+#[napi(object)]
+pub struct NativeSecure {
+    pub private_key: Option<Uint8Array>,
+    pub server_public_key: Option<Uint8Array>,
+}
 
 /// KCP parameters as JS gives them (every field filled in by TS).
 #[napi(object)]
-#[derive(Clone)]
 pub struct NativeKcp {
     /// Faster retransmission (minimum RTO 30 ms, gentler RTO backoff).
     pub nodelay: bool,
@@ -37,6 +66,12 @@ pub struct NativeKcp {
     /// Listener: bytes of segments buffered across its sessions before unconfirmed ones are
     /// evicted and new ones refused.
     pub max_buffered: f64,
+    /// FEC shard counts; none: off.
+    pub fec: Option<NativeFec>,
+    /// kcp-go's compat encryption; none: off.
+    pub crypt: Option<NativeCrypt>,
+    /// Secure mode; none: off.
+    pub secure: Option<NativeSecure>,
 }
 
 impl NativeKcp {
@@ -67,11 +102,88 @@ impl NativeKcp {
             handshake_timeout: never_or("kcp.handshakeTimeout", self.handshake_timeout)?,
             // TS checked a finite integer in range; `as` saturates anyway.
             max_buffered: self.max_buffered as usize,
+            fec: self
+                .fec
+                .as_ref()
+                .map(|f| (f.data_shards as usize, f.parity_shards as usize)),
+            crypt: self.crypt.as_ref().map(NativeCrypt::options).transpose()?,
+            secure: self
+                .secure
+                .as_ref()
+                .map(NativeSecure::options)
+                .transpose()?,
             ..riptide::KcpOptions::default()
         };
         options.validate()?;
         Ok(options)
     }
+}
+
+impl NativeCrypt {
+    fn options(&self) -> Result<KcpCrypt, riptide::Error> {
+        let cipher: riptide::crypt::Cipher = self
+            .cipher
+            .parse()
+            .map_err(|e| riptide::Error::InvalidOption(format!("crypt.cipher: {e}")))?;
+        match (&self.key, &self.pass) {
+            (Some(key), None) => {
+                let need = cipher.key_len();
+                // `null` and `none` take any key (they use none).
+                if need != 0 && key.len() != need {
+                    return Err(riptide::Error::InvalidOption(format!(
+                        "crypt.key must be {need} bytes for {}, got {}",
+                        self.cipher,
+                        key.len()
+                    )));
+                }
+                Ok(KcpCrypt {
+                    cipher,
+                    key: key.to_vec(),
+                })
+            }
+            (None, Some(pass)) => Ok(KcpCrypt::kcptun(cipher, pass)),
+            _ => Err(riptide::Error::InvalidOption(
+                "crypt.key must be a passphrase string or a Uint8Array".into(),
+            )),
+        }
+    }
+}
+
+impl NativeSecure {
+    fn options(&self) -> Result<KcpSecure, riptide::Error> {
+        let bad = |what: &str| {
+            riptide::Error::InvalidOption(format!("secure.{what} must be a 32-byte Uint8Array"))
+        };
+        match (&self.private_key, &self.server_public_key) {
+            (Some(key), None) => Ok(KcpSecure::Server {
+                private_key: riptide::secure::PrivateKey::from_slice(key)
+                    .map_err(|_| bad("privateKey"))?,
+            }),
+            (None, Some(key)) => Ok(KcpSecure::Client {
+                server_public_key: riptide::secure::public_key_from_slice(key)
+                    .map_err(|_| bad("serverPublicKey (a valid X25519 public key)"))?,
+            }),
+            _ => Err(riptide::Error::InvalidOption(
+                "secure takes privateKey (listeners) or serverPublicKey (dials)".into(),
+            )),
+        }
+    }
+}
+
+/// A key pair for secure mode (`generateKeyPair()`).
+#[napi(object)]
+pub struct NativeKeyPair {
+    /// The public key: give it to clients (`secure.serverPublicKey`).
+    pub public_key: Uint8Array,
+    /// The private key: the server's `secure.privateKey`. Keep it secret.
+    pub private_key: Uint8Array,
+}
+
+/// One named counter of a KCP session's packet layers.
+#[napi(object)]
+pub struct NativeKcpCounter {
+    pub name: String,
+    pub value: f64,
 }
 
 /// A number of ms as a duration, `0` meaning "never" (`None`); checked by [`crate::millis`].
@@ -104,6 +216,8 @@ pub struct NativeKcpStats {
     pub in_segments: f64,
     /// Segments sent (retransmissions included).
     pub out_segments: f64,
+    /// The packet layers' named counters (`fecRecovered`, `secureReplayed`...), in order.
+    pub layers: Vec<NativeKcpCounter>,
 }
 
 impl From<riptide::kcp::Stats> for NativeKcpStats {
@@ -120,6 +234,7 @@ impl From<riptide::kcp::Stats> for NativeKcpStats {
             cwnd: f64::from(s.cwnd),
             in_segments: s.in_segments as f64,
             out_segments: s.out_segments as f64,
+            layers: Vec::new(),
         }
     }
 }

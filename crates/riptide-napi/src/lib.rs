@@ -217,6 +217,17 @@ pub fn error_codes() -> Vec<String> {
         .collect()
 }
 
+/// A fresh X25519 static key pair for secure mode, from the OS's random source.
+#[napi]
+pub fn generate_key_pair() -> napi::Result<kcp::NativeKeyPair> {
+    let keys = riptide::secure::generate_keypair()
+        .map_err(|e| napi::Error::from_reason(format!("generating a key pair: {e}")))?;
+    Ok(kcp::NativeKeyPair {
+        public_key: napi::bindgen_prelude::Uint8Array::new(keys.public.to_vec()),
+        private_key: napi::bindgen_prelude::Uint8Array::new(keys.private.as_bytes().to_vec()),
+    })
+}
+
 /// The JS result of a call into the reactor: its value, its error thrown with a code, or
 /// `gone` thrown when the reactor has stopped (`with_reactor` gave `None`).
 fn settle<T>(
@@ -683,11 +694,32 @@ impl NativeEngine {
             .map(|n| n as u32)
     }
 
-    /// KCP statistics of a `kcp://` connection.
+    /// KCP statistics of a `kcp://` connection, with its packet layers' counters.
     #[napi]
     pub fn kcp_stats(&self, env: Env, slot: u32, generation: u32) -> Result<kcp::NativeKcpStats> {
-        self.on_conn(&env, slot, generation, |r, id| r.conns().kcp_stats(id))
-            .map(Into::into)
+        self.on_conn(&env, slot, generation, |r, id| {
+            let conns = r.conns();
+            let mut stats = kcp::NativeKcpStats::from(conns.kcp_stats(id)?);
+            stats.layers = conns
+                .kcp_counters(id)?
+                .into_iter()
+                .map(|(name, value)| kcp::NativeKcpCounter {
+                    name: name.into(),
+                    value: value as f64,
+                })
+                .collect();
+            Ok(stats)
+        })
+    }
+
+    /// Sends one message on a KCP session's unreliable channel (`conn.send(data, { reliable:
+    /// false })`): `ERR_INVALID_ARG_VALUE` when no packet layer carries it (FEC or secure
+    /// mode), `ERR_MESSAGE_TOO_LARGE` past one datagram.
+    #[napi]
+    pub fn send_unreliable(&self, env: Env, slot: u32, generation: u32, data: &[u8]) -> Result<()> {
+        self.on_conn(&env, slot, generation, |r, id| {
+            r.conns().send_unreliable(id, data)
+        })
     }
 
     /// The peer of a connection: of one JS has not seen yet (it was opened without an

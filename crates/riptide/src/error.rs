@@ -167,6 +167,7 @@ mod tests {
             Error::TooManyConnections,
             Error::MessageTooLarge { size: 2, max: 1 },
             Error::KcpDeadLink,
+            Error::Handshake("x".into()),
             Error::Internal("x".into()),
             Error::Io(io::Error::other("x")),
         ];

@@ -104,7 +104,7 @@ export async function startRelay(upstream: number, args: string[]): Promise<Rela
   const root = join(__dirname, '..')
   const bin = join(root, 'target', 'debug', 'riptide-relay')
   if (!existsSync(bin)) {
-    const built = spawnSync('cargo', ['build', '-q', '-p', 'riptide-netsim', '--bin', 'riptide-relay'], { cwd: root, stdio: 'inherit' })
+    const built = spawnSync('cargo', ['build', '-q', '-p', 'riptide-net-netsim', '--bin', 'riptide-relay'], { cwd: root, stdio: 'inherit' })
     if (built.status !== 0) throw new Error('could not build riptide-relay')
   }
   const child = spawn(bin, ['--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${upstream}`, ...args], {

@@ -1,7 +1,7 @@
 /**
  * Builds what a benchmark run needs: riptide (`npm run build`), the load generator
  * (`cargo build --release -p riptide-bench`), the gnet and kcp-go peers (`go build`), the C
- * floor (`cc`), the lossy relay (`cargo build --release -p riptide-netsim`) and the
+ * floor (`cc`), the lossy relay (`cargo build --release -p riptide-net-netsim`) and the
  * uWebSockets.js peer (bench/uws.ts: `npm pack` of its npm republish, plus a glibc shim built
  * with `cc` when its binary needs a newer glibc). Outputs go to target/ (gitignored). A peer
  * whose build fails is reported as not runnable, with the reason.
@@ -49,10 +49,10 @@ const STEPS: Step[] = [
   },
   {
     serves: ['relay'],
-    title: 'lossy relay (cargo build --release -p riptide-netsim)',
+    title: 'lossy relay (cargo build --release -p riptide-net-netsim)',
     precondition: () => (existsSync(join(ROOT, 'crates', 'riptide-netsim', 'Cargo.toml')) ? undefined : 'crates/riptide-netsim is not in this checkout'),
     cmd: 'cargo',
-    args: ['build', '--release', '-p', 'riptide-netsim'],
+    args: ['build', '--release', '-p', 'riptide-net-netsim'],
   },
   {
     serves: ['kcp-go', 'kcp-go-gcm', 'kcp-go-salsa20', 'riptide-salsa20'],

@@ -1,6 +1,6 @@
 /**
  * Chat over KCP through a lossy link: a `kcp://` chat server, a user-space relay that drops
- * 10 % of datagrams each way (crate riptide-netsim; `cargo build -p riptide-netsim` builds
+ * 10 % of datagrams each way (crate riptide-netsim; `cargo build -p riptide-net-netsim` builds
  * it), and three clients that each say a few lines. Every client must see every line, in
  * order, despite the loss: KCP retransmits. Run: `npx tsx examples/kcp-chat.ts [--loss 0.1]`.
  */
@@ -17,7 +17,7 @@ const kcp: KcpOptions = { nodelay: true, interval: 10, resend: 2, nc: true }
 async function relay(upstream: number, loss: string): Promise<{ port: number; stop: () => void }> {
   const root = join(__dirname, '..')
   const bin = join(root, 'target', 'debug', 'riptide-relay')
-  if (!existsSync(bin)) spawnSync('cargo', ['build', '-q', '-p', 'riptide-netsim', '--bin', 'riptide-relay'], { cwd: root, stdio: 'inherit' })
+  if (!existsSync(bin)) spawnSync('cargo', ['build', '-q', '-p', 'riptide-net-netsim', '--bin', 'riptide-relay'], { cwd: root, stdio: 'inherit' })
   const child = spawn(bin, ['--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${upstream}`, '--loss', loss, '--delay-min', '5', '--delay-max', '20'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })

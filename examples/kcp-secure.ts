@@ -4,7 +4,7 @@
  * protection), FEC 10/3 to rebuild lost datagrams without waiting for a resend, and
  * "typing…" notices on the unreliable channel (lost ones are simply missed). Messages go
  * through a relay that drops 10 % of the datagrams each way (crate riptide-netsim;
- * `cargo build -p riptide-netsim` builds it, and this script does if it is missing).
+ * `cargo build -p riptide-net-netsim` builds it, and this script does if it is missing).
  * Run: `node --import tsx examples/kcp-secure.ts [--loss 0.1]`; it exits by itself.
  */
 import { spawn, spawnSync } from 'node:child_process'
@@ -20,7 +20,7 @@ const fec = { dataShards: 10, parityShards: 3 }
 async function relay(upstream: number, loss: string): Promise<{ port: number; stop: () => void }> {
   const root = join(__dirname, '..')
   const bin = join(root, 'target', 'debug', 'riptide-relay')
-  if (!existsSync(bin)) spawnSync('cargo', ['build', '-q', '-p', 'riptide-netsim', '--bin', 'riptide-relay'], { cwd: root, stdio: 'inherit' })
+  if (!existsSync(bin)) spawnSync('cargo', ['build', '-q', '-p', 'riptide-net-netsim', '--bin', 'riptide-relay'], { cwd: root, stdio: 'inherit' })
   const child = spawn(bin, ['--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${upstream}`, '--loss', loss, '--delay-min', '5', '--delay-max', '20'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })

@@ -146,3 +146,8 @@ pub fn decode_all(
         }
     }
 }
+
+// The README's example runs as a doctest, so the crates.io page cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

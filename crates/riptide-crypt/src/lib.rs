@@ -81,3 +81,8 @@ pub use block_crypt::BlockCrypt;
 pub use cipher::Cipher;
 pub use error::CryptError;
 pub use kdf::kcptun_key;
+
+// The README's example runs as a doctest, so the crates.io page cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

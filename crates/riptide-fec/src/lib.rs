@@ -170,3 +170,8 @@ pub fn is_fec_packet(packet: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+// The README's example runs as a doctest, so the crates.io page cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -94,3 +94,8 @@ pub fn conv_of(datagram: &[u8]) -> Option<u32> {
 
 #[cfg(test)]
 mod tests;
+
+// The README's example runs as a doctest, so the crates.io page cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

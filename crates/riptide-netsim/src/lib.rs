@@ -32,3 +32,8 @@ mod stats;
 pub use config::LinkConfig;
 pub use link::Link;
 pub use stats::LinkStats;
+
+// The README's example runs as a doctest, so the crates.io page cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

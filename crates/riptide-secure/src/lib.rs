@@ -95,3 +95,8 @@ pub use transport::{Kind, Opened, Transport, TransportConfig, TransportStats};
 
 /// The Noise protocol name used by the handshake.
 pub const NOISE_PROTOCOL: &str = handshake::NOISE_PARAMS;
+
+// The README's example runs as a doctest, so the crates.io page cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,4 +1,4 @@
-//! Echo server on the engine alone, no Node: `cargo run --release -p riptide --example echo -- 9000`.
+//! Echo server on the engine alone, no Node: `cargo run --release -p riptide-net --example echo -- 9000`.
 
 use riptide::{ConnId, Conns, Engine};
 

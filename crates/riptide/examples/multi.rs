@@ -1,6 +1,6 @@
 //! Echo on several reactor threads with least-connections balancing, a ticker that reports the
 //! connection count, and a clean stop on Enter:
-//! `cargo run --release -p riptide --example multi -- 9000 4`.
+//! `cargo run --release -p riptide-net --example multi -- 9000 4`.
 
 use riptide::{ConnId, Conns, Engine, EngineConfig, EventHandler, LoadBalancing, PeerAddr};
 use std::time::Duration;

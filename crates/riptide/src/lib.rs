@@ -82,3 +82,8 @@ pub use riptide_secure as secure;
 pub use slab::ConnId;
 pub use socket::{KeepAlive, SocketOptions};
 pub use stream::PeerAddr;
+
+// The README's example runs as a doctest, so the crates.io page cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

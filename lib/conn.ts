@@ -15,9 +15,9 @@ export interface ConnHandle {
   readonly engine: number
   /** Index of the reactor that owns the connection. */
   readonly reactor: number
-  /** Connection-table slot. */
+  /** @internal Connection-table slot. */
   readonly slot: number
-  /** Generation of the slot (changes on every reuse). */
+  /** @internal Generation of the slot (changes on every reuse). */
   readonly generation: number
 }
 

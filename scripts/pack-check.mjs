@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+// Packed-install check: `npm pack` riptide and this host's platform package (npm/<platform>
+// with the built .node copied in, as `napi artifacts` does), install both into a fresh project
+// outside the repository with no Rust on PATH, and run a tiny echo (serve + connect over
+// tcp://127.0.0.1:0) from an ES module, a CommonJS module and TypeScript (`module: nodenext`,
+// `strict`, `skipLibCheck: false`: typechecked with tsc, then run). Needs `npm run build` first.
+// Keep the temp dir with PACK_CHECK_KEEP=1.
+import { execFileSync } from 'node:child_process'
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { delimiter, dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const started = Date.now()
+const log = (m) => console.log(`pack-check: ${m}`)
+const fail = (m) => {
+  console.error(`pack-check: FAIL: ${m}`)
+  process.exit(1)
+}
+
+// npm itself: the CLI that runs this script, else the one beside node.
+const npmCli = process.env.npm_execpath && /npm-cli\.js$/.test(process.env.npm_execpath)
+  ? process.env.npm_execpath
+  : join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')
+if (!existsSync(npmCli)) fail(`cannot find npm-cli.js (tried ${npmCli})`)
+
+// PATH without Rust: drop every directory that holds cargo or rustc.
+const rustless = (process.env.PATH ?? '')
+  .split(delimiter)
+  .filter((d) => d && !['cargo', 'rustc', 'rustup'].some((b) => existsSync(join(d, b)) || existsSync(join(d, `${b}.exe`))))
+  .join(delimiter)
+const env = { ...process.env, PATH: rustless, npm_config_update_notifier: 'false' }
+for (const k of Object.keys(env)) if (/^(CARGO|RUSTUP|RUSTC)/.test(k) || /^npm_(package|lifecycle)_/.test(k)) delete env[k]
+
+const run = (file, args, cwd) => execFileSync(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'inherit'], timeout: 60_000 }).toString()
+const npm = (args, cwd) => run(process.execPath, [npmCli, ...args], cwd)
+
+// This host's platform package (the same choice the generated loader makes).
+function isMusl() {
+  if (process.platform !== 'linux') return false
+  try {
+    return readFileSync('/usr/bin/ldd', 'utf8').includes('musl')
+  } catch {
+    return !process.report?.getReport()?.header?.glibcVersionRuntime
+  }
+}
+const platform = readdirSync(join(root, 'npm')).find((d) => {
+  const p = JSON.parse(readFileSync(join(root, 'npm', d, 'package.json'), 'utf8'))
+  if (!p.os?.includes(process.platform) || !p.cpu?.includes(process.arch)) return false
+  return p.libc === undefined || p.libc.includes(isMusl() ? 'musl' : 'glibc')
+})
+if (platform === undefined) fail(`no npm/<platform> package for ${process.platform}-${process.arch}`)
+const platformPkg = JSON.parse(readFileSync(join(root, 'npm', platform, 'package.json'), 'utf8'))
+const nodeFile = platformPkg.main
+for (const f of [nodeFile, 'binding.js', 'binding.d.ts', 'dist/index.js', 'dist/index.d.ts', 'dist/binding.js']) {
+  if (!existsSync(join(root, f))) fail(`${f} is missing: run \`npm run build\` first`)
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'riptide-pack-check-'))
+try {
+  // 1. The tarballs.
+  const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', tmp], root))[0]
+  const files = packed.files.map((f) => f.path)
+  for (const need of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/binding.js', 'dist/binding.d.ts', 'dist/lib/native.js', 'dist/lib/native.d.ts', 'dist/lib/worker.js']) {
+    if (!files.includes(need)) fail(`the tarball lacks ${need}`)
+  }
+  const stray = files.filter((f) => f.endsWith('.node') || /^(lib|__test__|crates|bench|examples)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts'))
+  if (stray.length > 0) fail(`the tarball ships ${stray.join(', ')}`)
+  const internals = ['slot', 'generation'].filter((m) => new RegExp(`readonly ${m}\\b`).test(readFileSync(join(root, 'dist/lib/conn.d.ts'), 'utf8')))
+  if (internals.length > 0) fail(`@internal members in the public types: ${internals.join(', ')}`)
+  log(`${packed.filename}: ${files.length} files, ${packed.size} bytes packed`)
+
+  const stage = join(tmp, 'stage', platform)
+  cpSync(join(root, 'npm', platform), stage, { recursive: true })
+  copyFileSync(join(root, nodeFile), join(stage, nodeFile))
+  const platformPacked = JSON.parse(npm(['pack', '--json', '--pack-destination', tmp], stage))[0]
+  if (!platformPacked.files.some((f) => f.path === nodeFile)) fail(`${platformPacked.filename} lacks ${nodeFile}`)
+  log(`${platformPacked.filename}: ${platformPacked.size} bytes packed`)
+
+  // 2. A consumer project outside the repository. @types/node and typescript are the repo's own
+  // (linked, so nothing is fetched); riptide and its platform package come from the tarballs.
+  const app = join(tmp, 'app')
+  mkdirSync(app)
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'riptide-pack-check-app', version: '1.0.0', private: true }, null, 2))
+  npm(['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock',
+    join(tmp, packed.filename), join(tmp, platformPacked.filename), join(root, 'node_modules', '@types', 'node')], app)
+  try {
+    run('cargo', ['--version'], app)
+    fail('cargo is still on PATH')
+  } catch (e) {
+    if (e.code !== 'ENOENT') throw e
+  }
+
+  // The ES module serves with two reactors: the second runs dist/lib/worker.js from the package
+  // and loads handler.mjs.
+  const body = (kind) => `
+${kind === 'esm' ? '' : `const handler = {
+  onTraffic(conn${kind === 'ts' ? ': Conn' : ''}, data${kind === 'ts' ? ': Uint8Array' : ''}) {
+    conn.write(data)
+  },
+}
+`}const engine = await serve('tcp://127.0.0.1:0', handler${kind === 'esm' ? ", { reactors: 2, workerModule: new URL('./handler.mjs', import.meta.url).href }" : ''})
+const payload = Buffer.from('riptide pack-check ${kind} '.repeat(100))
+const got = await new Promise${kind === 'ts' ? '<Buffer>' : ''}((resolve, reject) => {
+  const chunks${kind === 'ts' ? ': Buffer[]' : ''} = []
+  let n = 0
+  const timer = setTimeout(() => reject(new Error('no echo within 10 s')), 10_000)
+  connect(\`tcp://127.0.0.1:\${engine.port}\`, {
+    onTraffic(conn, data) {
+      chunks.push(Buffer.from(data))
+      n += data.length
+      if (n >= payload.length) {
+        clearTimeout(timer)
+        resolve(Buffer.concat(chunks))
+        conn.close()
+      }
+    },
+    onClose(_conn, err) {
+      if (err !== undefined) reject(err)
+    },
+  }).then((conn) => conn.write(payload), reject)
+})
+if (!got.equals(payload)) throw new Error('echo mismatch')
+await engine.stop()
+console.log('${kind}: echoed', got.length, 'bytes')
+`
+  writeFileSync(join(app, 'handler.mjs'), 'export const handler = {\n  onTraffic(conn, data) {\n    conn.write(data)\n  },\n}\n')
+  writeFileSync(join(app, 'echo.mjs'), `import { connect, serve } from 'riptide'\nimport { handler } from './handler.mjs'\n${body('esm')}`)
+  writeFileSync(join(app, 'echo.cjs'), `const { connect, serve } = require('riptide')\n;(async () => {\n${body('cjs')}\n})().catch((err) => {\n  console.error(err)\n  process.exit(1)\n})\n`)
+  writeFileSync(join(app, 'echo.mts'), `import { connect, serve, type Conn } from 'riptide'\n${body('ts')}`)
+  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, skipLibCheck: false, types: ['node'], outDir: 'out' },
+    files: ['echo.mts'],
+  }, null, 2))
+
+  for (const f of ['echo.mjs', 'echo.cjs']) log(run(process.execPath, [f], app).trim())
+  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], app)
+  log('tsc (nodenext, strict, skipLibCheck: false): clean')
+  log(run(process.execPath, [join('out', 'echo.mjs')], app).trim())
+  log(`passed in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+} finally {
+  if (process.env.PACK_CHECK_KEEP) log(`kept ${tmp}`)
+  else rmSync(tmp, { recursive: true, force: true })
+}

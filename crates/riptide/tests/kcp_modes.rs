@@ -14,7 +14,12 @@ use riptide::{
 };
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// The tests run one at a time: each drives a relay thread and a reactor, and a loaded
+/// machine starving several at once turns losses into long RTO backoffs.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Echoes both channels on server sessions; records what the client gets.
 #[derive(Default)]
@@ -124,6 +129,7 @@ fn counter(conns: &Conns, id: ConnId, name: &str) -> u64 {
 
 #[test]
 fn secure_mode_with_fec_is_byte_exact_at_ten_percent_loss() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let (mut server, mut client) = secure_pair();
     server.fec = Some((10, 3));
     client.fec = Some((10, 3));
@@ -133,7 +139,7 @@ fn secure_mode_with_fec_is_byte_exact_at_ten_percent_loss() {
     };
     let (mut reactor, mut echo, _) = pair(server, client, loss);
     let data = pattern(7, 1 << 20);
-    transfer(&mut reactor, &mut echo, &data, 60);
+    transfer(&mut reactor, &mut echo, &data, 120);
     let client = echo.client.unwrap();
     let conns = reactor.conns();
     assert!(counter(conns, client, "secureOpened") > 0);
@@ -148,6 +154,7 @@ fn secure_mode_with_fec_is_byte_exact_at_ten_percent_loss() {
 
 #[test]
 fn replayed_datagrams_deliver_nothing_twice() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let (server, client) = secure_pair();
     let replaying = RelayConfig {
         replay: true,
@@ -175,6 +182,7 @@ fn replayed_datagrams_deliver_nothing_twice() {
 
 #[test]
 fn a_secure_client_keeps_its_session_across_a_new_source_port() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let (server, client) = secure_pair();
     let rebinding = RelayConfig {
         switch_after: Some(50),
@@ -195,6 +203,7 @@ fn a_secure_client_keeps_its_session_across_a_new_source_port() {
 
 #[test]
 fn the_wrong_server_key_opens_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let (server, _) = secure_pair();
     let other = generate_keypair().unwrap();
     let client = KcpOptions {
@@ -215,6 +224,7 @@ fn the_wrong_server_key_opens_nothing() {
 
 #[test]
 fn the_unreliable_channel_rides_the_secure_session() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let (server, client) = secure_pair();
     let (mut reactor, mut echo, _) = pair(server, client, RelayConfig::default());
     let id = echo.client.unwrap();
@@ -242,7 +252,7 @@ fn compat_salsa20_with_fec_is_byte_exact_at_ten_percent_loss() {
     };
     let (mut reactor, mut echo, _) = pair(compat.clone(), compat, loss);
     let data = pattern(13, 1 << 20);
-    transfer(&mut reactor, &mut echo, &data, 60);
+    transfer(&mut reactor, &mut echo, &data, 120);
     let client = echo.client.unwrap();
     assert!(counter(reactor.conns(), client, "fecRecovered") > 0);
     // kcp-go's out-of-band shards carry the unreliable channel.
@@ -253,6 +263,7 @@ fn compat_salsa20_with_fec_is_byte_exact_at_ten_percent_loss() {
 
 #[test]
 fn options_that_do_not_fit_are_refused() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let mut reactor = Reactor::new(Default::default()).unwrap();
     let keys = generate_keypair().unwrap();
     let both = KcpOptions {

@@ -3,9 +3,12 @@
  * `Symbol.asyncDispose`, `Client#ref/unref`.
  */
 import test from 'ava'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import tls from 'node:tls'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip, createGzip } from 'node:zlib'
@@ -88,6 +91,50 @@ test('toStream: an echo through stream.pipeline both ways (duplex round trip)', 
   await Promise.all([pipeline(chunks(payload, 10_000), stream), pipeline(stream, h.sink)])
   t.is(h.bytes(), payload.length)
   t.is(h.digest(), sha256(payload))
+})
+
+/** A self-signed key and certificate for `localhost` (openssl), or undefined without openssl. */
+function selfSigned(): { key: Buffer; cert: Buffer } | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'riptide-tls-'))
+  try {
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
+    if (r.status !== 0) return undefined
+    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+test('toStream: TLS terminated over a riptide connection (tls.TLSSocket on the stream)', async (t) => {
+  const pair = selfSigned()
+  if (pair === undefined) {
+    t.log('no openssl: skipped')
+    t.pass()
+    return
+  }
+  const engine = await serve('tcp://127.0.0.1:0', {
+    onOpen(conn) {
+      const secure = new tls.TLSSocket(conn.toStream(), { isServer: true, key: pair.key, cert: pair.cert })
+      secure.on('data', (d: Buffer) => secure.write(Buffer.from(d.toString().toUpperCase())))
+      secure.on('error', () => {})
+    },
+  })
+  t.teardown(() => engine.stop())
+  const client = tls.connect({ port: engine.port, host: '127.0.0.1', servername: 'localhost', ca: pair.cert })
+  t.teardown(() => client.destroy())
+  await new Promise<void>((resolve, reject) => client.once('secureConnect', resolve).once('error', reject))
+  t.true(client.authorized)
+  const payload = randomBytes(18, 200_000).toString('hex').toLowerCase()
+  client.write(payload)
+  const chunksIn: Buffer[] = []
+  let got = 0
+  await new Promise<void>((resolve) => client.on('data', (d: Buffer) => {
+    chunksIn.push(d)
+    got += d.length
+    if (got >= payload.length) resolve()
+  }))
+  t.is(Buffer.concat(chunksIn).toString(), payload.toUpperCase())
 })
 
 test('toStream: a failing source destroys the connection; the peer sees the reset', async (t) => {

@@ -76,6 +76,21 @@ test('toStream: 1 MiB through gzip → connection → server gunzip, SHA-256 equ
   await until(() => stream.readableEnded)
 })
 
+test('toStream right after await dial(): bytes that came with the open are not lost', async (t) => {
+  for (let i = 0; i < 5; i++) {
+    const engine = await serve('tcp://127.0.0.1:0', {
+      onOpen(conn) {
+        conn.end('hello from the server')
+      },
+    })
+    const conn = await connect(`tcp://127.0.0.1:${engine.port}`, {})
+    const got: Buffer[] = []
+    await pipeline(conn.toStream(), new Writable({ write: (c: Buffer, _e, cb) => (got.push(c), cb()) }))
+    t.is(Buffer.concat(got).toString(), 'hello from the server')
+    await engine.stop()
+  }
+})
+
 test('toStream: an echo through stream.pipeline both ways (duplex round trip)', async (t) => {
   const payload = randomBytes(16, 3 << 19)
   const engine = await serve('tcp://127.0.0.1:0', {

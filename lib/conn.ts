@@ -460,7 +460,9 @@ export class Conn<Context = unknown> {
    * `onTraffic`, `onWritability` and `onEnd` are no longer called for it (`onOpen`, `onIdle`,
    * `onError`, timers and `onClose` are). Bytes `onTraffic` left unconsumed (custom framing)
    * go to the stream first, so a handler may read a header and hand the rest over. Calling
-   * it again returns the same stream. The stream covers this connection until it closes (a
+   * it again returns the same stream. Call it in `onOpen`, or (for a dialed connection) right
+   * after `await dial()`: bytes that came with the open are kept for it until the next batch
+   * when the handler has no `onTraffic`. The stream covers this connection until it closes (a
    * reconnecting client connection goes back to the handler; call `toStream()` again).
    * Throws `ERR_CONN_CLOSED` on a closed connection, `ERR_INVALID_ARG_VALUE` on a transient
    * datagram conn.

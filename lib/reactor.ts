@@ -185,6 +185,13 @@ export class Reactor implements ConnSink {
   #nextToken = 1
   /** Connections whose traffic a consumer (a `ConnStream`) takes. */
   #consumers = 0
+  /** Connections a dial resolved with in this batch (their `await dial()` has not run yet). */
+  readonly #fresh = new Set<Conn>()
+  /**
+   * Bytes that came in the same batch as a dial's open while the handler has no `onTraffic`:
+   * kept for a `toStream()` made right after `await dial()`, dropped when the next batch starts.
+   */
+  readonly #early = new Map<Conn, Uint8Array[]>()
   #tasks: Array<() => void> = []
   readonly #dials = new Map<number, Dial>()
   /** Resolves when the native reactor has delivered its shutdown. */
@@ -352,6 +359,11 @@ export class Reactor implements ConnSink {
     this.#consumers++
     // A `false` owed to the handler is the stream's business now.
     this.#unwritable.delete(conn)
+    const early = this.#early.get(conn)
+    const consumer = conn[kConsumer]
+    if (early === undefined || consumer === undefined) return
+    this.#early.delete(conn)
+    for (const data of early) this.#safely('stream', conn, () => consumer.traffic(data))
   }
 
   unwritable(conn: Conn): void {
@@ -466,6 +478,8 @@ export class Reactor implements ConnSink {
     }
     this.#inBatch = true
     this.#used = 0
+    this.#fresh.clear()
+    this.#early.clear()
     const h = this.#handler
     try {
       for (let i = 0; i < count; i++) {
@@ -476,7 +490,7 @@ export class Reactor implements ConnSink {
         const offset = meta[at + 3]
         const length = meta[at + 4]
         if (kind === EV_DATA) {
-          if (h.onTraffic === undefined && this.#consumers === 0) continue
+          if (h.onTraffic === undefined && this.#consumers === 0 && this.#fresh.size === 0) continue
           const conn = this.#conn(slot, generation)
           if (conn === undefined) continue
           let data = arena.subarray(offset, offset + length)
@@ -490,7 +504,14 @@ export class Reactor implements ConnSink {
             this.#safely('stream', conn, () => consumer.traffic(data))
             continue
           }
-          if (h.onTraffic === undefined) continue
+          if (h.onTraffic === undefined) {
+            if (this.#fresh.has(conn)) {
+              const early = this.#early.get(conn)
+              if (early === undefined) this.#early.set(conn, [data.slice()])
+              else early.push(data.slice())
+            }
+            continue
+          }
           let consumed: number | void = undefined
           try {
             consumed = h.onTraffic(conn, data)
@@ -517,6 +538,7 @@ export class Reactor implements ConnSink {
             conn = dial.conn ?? new Conn(this, slot, generation, ascii(arena, offset, length), extra & 0xffff)
             if (dial.conn !== undefined) conn[kRebind](slot, generation)
             dial.resolve(conn)
+            this.#fresh.add(conn)
           } else if (h.onOpen === undefined && h.onClose === undefined) {
             this.#latent[slot] = generation + 1
             continue

@@ -22,6 +22,7 @@ import {
 } from './options'
 import { type DialRequest, Reactor } from './reactor'
 import { int, knownKeys, ms } from './validate'
+import { asyncDispose } from './dispose'
 
 /** Reconnection after a connection is lost (not after `close()`). */
 export interface ReconnectOptions {
@@ -75,10 +76,10 @@ export interface ClientOptions extends Pick<ServeOptions, (typeof CONNECTION_KEY
 /** The keys of {@link ClientOptions}. */
 const CLIENT_KEYS: readonly (keyof ClientOptions)[] = [...CONNECTION_KEYS, 'secure', 'connectTimeout', 'reconnect', 'maxQueuedWhileReconnecting']
 
-/** Client callbacks: a server's, plus `onReconnecting`. */
-export interface ClientHandler extends EventHandler {
+/** Client callbacks: a server's, plus `onReconnecting`. `Context` types `conn.context`. */
+export interface ClientHandler<Context = unknown> extends EventHandler<Context> {
   /** The connection was lost; attempt number `attempt` follows in `delay` ms. */
-  onReconnecting?(conn: Conn, attempt: number, delay: number): void
+  onReconnecting?(conn: Conn<Context>, attempt: number, delay: number): void
 }
 
 /**
@@ -90,7 +91,7 @@ export interface ClientHandler extends EventHandler {
  * const conn = await client.dial('tcp://127.0.0.1:9000', { codec: codecs.line(), connectTimeout: 2000 })
  * ```
  */
-export interface DialOptions {
+export interface DialOptions<Context = unknown> {
   /** Framing of this connection. Default: the client's `codec`. */
   codec?: Codec
   /** Ms the connect may take before failing with `ETIMEDOUT`; `0` for no limit. Default: the client's `connectTimeout`. */
@@ -106,7 +107,7 @@ export interface DialOptions {
   /** Cancels the dial while it is connecting (rejects with `ABORT_ERR`). */
   signal?: AbortSignal
   /** The new connection's `context`. */
-  context?: unknown
+  context?: Context
 }
 
 /** The keys of {@link DialOptions}. */
@@ -136,19 +137,23 @@ function resolveBackoff(r: ReconnectOptions | boolean | undefined): Backoff | un
   return backoff
 }
 
-/** Dials connections from a reactor on this thread. */
-export class Client {
+/**
+ * Dials connections from a reactor on this thread. `Context` types its connections'
+ * `context` (default `unknown`).
+ */
+export class Client<Context = unknown> {
   readonly #reactor: Reactor
-  readonly #handler: ClientHandler
+  readonly #handler: ClientHandler<Context>
   readonly #connectTimeout: number
   readonly #backoff: Backoff | undefined
   readonly #queueLimit: number
   readonly #layers: KcpLayers
   readonly #timers = new Set<ReturnType<typeof setTimeout>>()
   #stopped = false
+  #ref = true
 
   /** A client whose connections call `handler`. */
-  constructor(handler: ClientHandler, options: ClientOptions = {}) {
+  constructor(handler: ClientHandler<Context>, options: ClientOptions = {}) {
     if (handler === null || typeof handler !== 'object') throw new InvalidOptionError('handler must be an object of callbacks')
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
     knownKeys('client options', options, CLIENT_KEYS)
@@ -169,7 +174,7 @@ export class Client {
    * connection once it is open (after `onOpen`); rejects with `ECONNREFUSED`, `ETIMEDOUT`
    * (`connectTimeout`), `ABORT_ERR` or `ERR_INVALID_ADDRESS`.
    */
-  async dial(url: string, options: DialOptions = {}): Promise<Conn> {
+  async dial(url: string, options: DialOptions<Context> = {}): Promise<Conn<Context>> {
     if (this.#stopped) throw new InvalidOptionError('the client is stopped')
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('dial options must be an object')
     knownKeys('dial options', options, DIAL_KEYS)
@@ -191,7 +196,7 @@ export class Client {
     }
     if (typeof url === 'string') checkKcpOnly(layers, url, 'the dial address')
     request.layers = layers
-    const conn = await this.#reactor.dial(url, request)
+    const conn = (await this.#reactor.dial(url, request)) as Conn<Context>
     if (options.context !== undefined) conn.context = options.context
     if (this.#backoff !== undefined) conn[kLink] = this.#link(url, request)
     return conn
@@ -202,10 +207,10 @@ export class Client {
    * over from another process or library. The client takes ownership of `fd`: do not close
    * or use it afterwards. Resolves with the connection (after `onOpen`); it does not reconnect.
    */
-  async enroll(fd: number, options: { context?: unknown } = {}): Promise<Conn> {
+  async enroll(fd: number, options: { context?: Context } = {}): Promise<Conn<Context>> {
     if (this.#stopped) throw new InvalidOptionError('the client is stopped')
     if (!Number.isInteger(fd) || fd < 0) throw new InvalidOptionError('fd must be a descriptor number')
-    const conn = await this.#reactor.enroll(fd)
+    const conn = (await this.#reactor.enroll(fd)) as Conn<Context>
     if (options.context !== undefined) conn.context = options.context
     return conn
   }
@@ -224,7 +229,7 @@ export class Client {
       const cap = Math.min(backoff.maxDelay, backoff.initialDelay * backoff.factor ** (n - 1))
       const delay = Math.round(backoff.jitter === 'full' ? Math.random() * cap : cap)
       try {
-        this.#handler.onReconnecting?.(conn, n, delay)
+        this.#handler.onReconnecting?.(conn as Conn<Context>, n, delay)
       } catch (err) {
         this.#reactor.report(err, conn, 'onReconnecting')
       }
@@ -236,6 +241,7 @@ export class Client {
           .dial(url, { codec: request.codec, timeout: request.timeout, kcp: request.kcp, layers: request.layers, conn })
           .catch((err: RiptideError) => attempt(conn, n + 1, err))
       }, delay)
+      if (!this.#ref) timer.unref()
       this.#timers.add(timer)
       pending.set(conn, timer)
     }
@@ -267,6 +273,30 @@ export class Client {
     this.#timers.clear()
     await this.#reactor.stop()
   }
+
+  /**
+   * Lets the process exit while this client's connections are open (like `net.Socket#unref`):
+   * its reactor and its reconnect timers no longer keep the event loop alive.
+   */
+  unref(): this {
+    this.#ref = false
+    if (!this.#stopped) this.#reactor.nativeEngine.setRef(false)
+    for (const t of this.#timers) t.unref()
+    return this
+  }
+
+  /** Undoes {@link Client.unref}: the client keeps the process alive while it runs (the default). */
+  ref(): this {
+    this.#ref = true
+    if (!this.#stopped) this.#reactor.nativeEngine.setRef(true)
+    for (const t of this.#timers) t.ref()
+    return this
+  }
+
+  /** `await using client = new Client(...)`: stops the client when the scope ends ({@link Client.stop}). */
+  async [asyncDispose](): Promise<void> {
+    await this.stop()
+  }
 }
 
 /**
@@ -281,16 +311,16 @@ export class Client {
  * conn.write('hello')
  * ```
  */
-export async function connect(
+export async function connect<Context = unknown>(
   url: string,
-  handler: ClientHandler,
+  handler: ClientHandler<Context>,
   options: ClientOptions & { signal?: AbortSignal } = {},
-): Promise<Conn> {
+): Promise<Conn<Context>> {
   const { signal, ...rest } = options
-  let client: Client | undefined
-  const wrapped: ClientHandler = Object.create(handler, {
+  let client: Client<Context> | undefined
+  const wrapped: ClientHandler<Context> = Object.create(handler, {
     onClose: {
-      value(conn: Conn, err?: RiptideError) {
+      value(conn: Conn<Context>, err?: RiptideError) {
         handler.onClose?.call(handler, conn, err)
         void client?.stop()
       },

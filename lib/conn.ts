@@ -3,6 +3,7 @@ import { checkInetPeer, fromNativeAddress, inetAddr, type PeerAddr } from './add
 import { asyncWrite, type WriteCallback } from './async'
 import { ConnClosedError, InvalidOptionError, NotConnectedError, OutboundFullError, type RiptideError } from './errors'
 import type { NativeEngine } from './native'
+import { ConnStream, type ConnStreamOptions } from './stream'
 import { bool as checkBool, knownKeys, ms as checkMs } from './validate'
 
 /**
@@ -31,6 +32,22 @@ export const kRebind = Symbol('riptide.rebind')
 export const kReconnecting = Symbol('riptide.reconnecting')
 export const kLink = Symbol('riptide.link')
 export const kClosedByUser = Symbol('riptide.closedByUser')
+export const kConsumer = Symbol('riptide.consumer')
+
+/**
+ * @internal Takes a connection's traffic instead of the handler (its {@link ConnStream}).
+ * The reactor calls it; `close` comes once, after which the consumer is detached.
+ */
+export interface ConnConsumer {
+  /** Bytes arrived (a view valid only during the call). */
+  traffic(data: Uint8Array): void
+  /** The connection is writable again (`onWritability(conn, true)`). */
+  writable(): void
+  /** The peer half-closed (`onEnd`). */
+  end(): void
+  /** The connection closed, with the error that ended it if any. */
+  close(err: RiptideError | undefined): void
+}
 
 /** How a client connection survives losing its socket (set by `Client`). */
 export interface ReconnectLink {
@@ -55,6 +72,8 @@ export interface ConnSink {
   expectDrain(conn: Conn): void
   /** A `write()` returned false: tell the handler `onWritability(conn, false)`. */
   unwritable(conn: Conn): void
+  /** A consumer took over `conn`'s traffic (see {@link ConnConsumer}). */
+  consume(conn: Conn): void
   /** Asks for a write-done event with `token` once everything written so far is sent. */
   mark(conn: Conn, token: number): void
   /** A token unique among this reactor's pending write callbacks and timers. */
@@ -130,20 +149,27 @@ const toBytes = (data: Uint8Array | string): Uint8Array => (typeof data === 'str
  * One connection. The same object is passed to every callback for this connection, from
  * `onOpen` to `onClose`; after `onClose` it is stale and writes throw `ERR_CONN_CLOSED`.
  *
+ * `Context` types {@link Conn.context} (`Conn<Session>`; `EventHandler<Session>`, `serve<Session>`
+ * and `Client<Session>` pass it on). It defaults to `unknown`.
+ *
  * @example
  * ```ts
  * onTraffic(conn, data) { conn.write(data) } // echo
  * ```
  */
-export class Conn {
+export class Conn<Context = unknown> {
   /** Unique among this reactor's live connections; never reused while a reference could be stale. */
   readonly id: number
   /** The peer's IP address (empty for Unix sockets). */
   readonly remoteAddress: string
   /** The peer's port (0 for Unix sockets). */
   readonly remotePort: number
-  /** Your per-connection value (a session, a parser state...). Starts `undefined`. */
-  context: unknown = undefined
+  /**
+   * Your per-connection value (a session, a parser state...), typed by `Context`. Starts
+   * `undefined` (whatever `Context` says) until you set it, usually in `onOpen` or with the
+   * `context` dial option.
+   */
+  context: Context = undefined as Context
   /**
    * For UDP: the index of the listener socket the peer talks to (then `write` sends one
    * datagram to the peer and {@link Conn.sendTo} works); `undefined` for streams.
@@ -160,6 +186,9 @@ export class Conn {
   #queuedCbs: Array<[number, WriteDoneCallback]> = []
   /** @internal Set by `Client` for connections that reconnect. */
   ;[kLink]: ReconnectLink | undefined
+  /** @internal Takes the traffic instead of the handler (set by {@link Conn.toStream}). */
+  ;[kConsumer]: ConnConsumer | undefined
+  #stream: ConnStream | undefined
   #open = true
   #local: PeerAddr | undefined
   #unwritable = false
@@ -422,6 +451,36 @@ export class Conn {
     } catch {
       // Already gone: onClose has been or will be delivered.
     }
+  }
+
+  /**
+   * This connection as a `node:stream` `Duplex` ({@link ConnStream}): pipe it into zlib, wrap
+   * it in a `tls.TLSSocket`, use `stream.pipeline`; backpressure works both ways. From then
+   * on the stream receives the connection's bytes, writability and half-close: the handler's
+   * `onTraffic`, `onWritability` and `onEnd` are no longer called for it (`onOpen`, `onIdle`,
+   * `onError`, timers and `onClose` are). Bytes `onTraffic` left unconsumed (custom framing)
+   * go to the stream first, so a handler may read a header and hand the rest over. Calling
+   * it again returns the same stream. Call it in `onOpen`, or (for a dialed connection) right
+   * after `await dial()`: bytes that came with the open are kept for it until the next batch
+   * when the handler has no `onTraffic`. The stream covers this connection until it closes (a
+   * reconnecting client connection goes back to the handler; call `toStream()` again).
+   * Throws `ERR_CONN_CLOSED` on a closed connection, `ERR_INVALID_ARG_VALUE` on a transient
+   * datagram conn.
+   *
+   * @example
+   * ```ts
+   * onOpen(conn) { pipeline(conn.toStream(), zlib.createGunzip(), fs.createWriteStream('out'), done) }
+   * ```
+   */
+  toStream(options?: ConnStreamOptions): ConnStream {
+    if (this.#stream !== undefined && this[kConsumer] !== undefined) return this.#stream
+    if (this.slot < 0) throw new InvalidOptionError('toStream() needs a connection (not a transient datagram conn)')
+    this.#check()
+    this.#stream = new ConnStream(this, (consumer) => {
+      this[kConsumer] = consumer
+      this.#sink.consume(this)
+    }, options)
+    return this.#stream
   }
 
   /** Stops reading: the kernel buffer fills and the peer's TCP window closes. */

@@ -14,6 +14,7 @@ import { knownKeys, ms } from './validate'
 import { type ListenSpec, Reactor, type StopCounts } from './reactor'
 import type { NativeEngine } from './native'
 import type { WorkerMessage, WorkerSetup } from './worker'
+import { asyncDispose } from './dispose'
 
 /** A running server. Created by {@link serve}. */
 export class Engine {
@@ -116,6 +117,14 @@ export class Engine {
     for (const w of this.#workers) w.ref()
     return this
   }
+
+  /**
+   * `await using engine = await serve(...)`: stops the engine (no drain) when the scope
+   * ends; the same as `await engine.stop()`.
+   */
+  async [asyncDispose](): Promise<void> {
+    await this.stop()
+  }
 }
 
 /** Operator counters of an engine (its main reactor, the one on the calling thread). */
@@ -206,9 +215,9 @@ function transferable(o: ResolvedServeOptions): Record<string, unknown> {
  * @throws {AddressInUseError} `ERR_ADDRESS_IN_USE` when the address is taken.
  * @throws {InvalidOptionError} `ERR_INVALID_ARG_VALUE` for a bad option.
  */
-export async function serve(
+export async function serve<Context = unknown>(
   address: string | ListenSpec | Array<string | ListenSpec>,
-  handler: EventHandler,
+  handler: EventHandler<Context>,
   options?: ServeOptions,
 ): Promise<Engine> {
   const list = Array.isArray(address) ? address : [address]

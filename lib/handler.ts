@@ -15,6 +15,7 @@ import type { ConnectionError, RiptideError } from './errors'
 /**
  * Your callbacks. One handler object serves every connection of a reactor (no closures per
  * socket). All are optional; each runs on the thread of the reactor that owns the connection.
+ * `Context` types every callback's `conn.context` (default `unknown`).
  *
  * @example
  * ```ts
@@ -27,11 +28,11 @@ import type { ConnectionError, RiptideError } from './errors'
  * }
  * ```
  */
-export interface EventHandler {
+export interface EventHandler<Context = unknown> {
   /** The engine is listening; `engine.port` and `engine.addresses` are known. Main thread only. */
   onBoot?(engine: Engine): void
   /** A connection was accepted (or a UDP session began, or a dial connected). */
-  onOpen?(conn: Conn): void
+  onOpen?(conn: Conn<Context>): void
   /**
    * Bytes arrived: with a codec, one whole frame; without, whatever was read (or nothing,
    * after `conn.wake()`). `data` is a view into a shared buffer, valid only during this call:
@@ -40,7 +41,7 @@ export interface EventHandler {
    * Returning nothing consumes everything. Without `onDatagram`, a UDP datagram without a
    * session also arrives here, with a transient `conn` whose `write` replies to its sender.
    */
-  onTraffic?(conn: Conn, data: Uint8Array): number | void
+  onTraffic?(conn: Conn<Context>, data: Uint8Array): number | void
   /**
    * A message arrived on a KCP session's unreliable channel (Rust `on_unreliable`): the peer
    * sent it with `conn.send(data, { reliable: false })`. One datagram's payload, outside KCP
@@ -48,7 +49,7 @@ export interface EventHandler {
    * state the next update replaces, "typing…" notices). `data` is valid only during the
    * call. Without `onUnreliable` such messages are dropped; they never reach `onTraffic`.
    */
-  onUnreliable?(conn: Conn, data: Uint8Array): void
+  onUnreliable?(conn: Conn<Context>, data: Uint8Array): void
   /**
    * A UDP datagram without a session (no `udpSessionTimeout`) arrived on listener socket
    * `socket` from `peer`; reply with `socket.sendTo(peer, data)`. `data` is valid only
@@ -62,17 +63,17 @@ export interface EventHandler {
    * `true` when the queue fell back to `writeLowWaterMark` (Node's `'drain'`: write again).
    * Every `false` is followed by a `true` while the connection lives.
    */
-  onWritability?(conn: Conn, writable: boolean): void
+  onWritability?(conn: Conn<Context>, writable: boolean): void
   /** The peer half-closed (with `allowHalfOpen`): the connection can still write, then `conn.end()`. */
-  onEnd?(conn: Conn): void
+  onEnd?(conn: Conn<Context>): void
   /** Nothing was read / written / either for the configured `idleTimeout` (netty `IdleStateEvent`). */
-  onIdle?(conn: Conn, kind: IdleKind): void
+  onIdle?(conn: Conn<Context>, kind: IdleKind): void
   /**
    * The connection closed; `err` is set when an error ended it: a {@link ConnectionError}
    * (`ECONNRESET`, `ETIMEDOUT`...) or another `RiptideError` (`ERR_OUTBOUND_FULL`,
    * `ERR_PROXY_PROTOCOL`...), or the error given to `conn.destroy(err)`.
    */
-  onClose?(conn: Conn, err?: RiptideError): void
+  onClose?(conn: Conn<Context>, err?: RiptideError): void
   /**
    * Accepting failed for lack of resources (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`) and is
    * paused briefly; at most once a second, with the running count of such failures. The
@@ -93,5 +94,5 @@ export interface EventHandler {
    * goes on (the connection stays open; close it here if your protocol cannot recover).
    * `conn` is undefined for engine-level callbacks (`onTick`, `execute`...).
    */
-  onError?(conn: Conn | undefined, err: unknown): void
+  onError?(conn: Conn<Context> | undefined, err: unknown): void
 }

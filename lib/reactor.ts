@@ -33,7 +33,7 @@ import {
   STRIDE,
 } from './boundary'
 import { inetAddr } from './address'
-import { Conn, type ConnSink, kBatchEnd, kEnded, kLink, kRebind, kTimer, kWritability, kWriteDone } from './conn'
+import { Conn, type ConnSink, kBatchEnd, kConsumer, kEnded, kLink, kRebind, kTimer, kWritability, kWriteDone } from './conn'
 import type { Codec } from './codecs'
 import { DatagramSocket } from './datagram'
 import { AbortError, ConnClosedError, ConnectionError, type ConnectionErrorDetails, errorFromCode, fromNative, type RiptideError } from './errors'
@@ -183,6 +183,15 @@ export class Reactor implements ConnSink {
   #inBatch = false
   #used = 0
   #nextToken = 1
+  /** Connections whose traffic a consumer (a `ConnStream`) takes. */
+  #consumers = 0
+  /** Connections a dial resolved with in this batch (their `await dial()` has not run yet). */
+  readonly #fresh = new Set<Conn>()
+  /**
+   * Bytes that came in the same batch as a dial's open while the handler has no `onTraffic`:
+   * kept for a `toStream()` made right after `await dial()`, dropped when the next batch starts.
+   */
+  readonly #early = new Map<Conn, Uint8Array[]>()
   #tasks: Array<() => void> = []
   readonly #dials = new Map<number, Dial>()
   /** Resolves when the native reactor has delivered its shutdown. */
@@ -346,8 +355,19 @@ export class Reactor implements ConnSink {
     this.#stage(OP_EXPECT_DRAIN, conn, 0, 0)
   }
 
+  consume(conn: Conn): void {
+    this.#consumers++
+    // A `false` owed to the handler is the stream's business now.
+    this.#unwritable.delete(conn)
+    const early = this.#early.get(conn)
+    const consumer = conn[kConsumer]
+    if (early === undefined || consumer === undefined) return
+    this.#early.delete(conn)
+    for (const data of early) this.#safely('stream', conn, () => consumer.traffic(data))
+  }
+
   unwritable(conn: Conn): void {
-    if (this.#handler.onWritability === undefined) return
+    if (this.#handler.onWritability === undefined || conn[kConsumer] !== undefined) return
     this.#unwritable.add(conn)
     // Outside a batch: deliver from the next one.
     if (!this.#inBatch) this.#native.requestExecute()
@@ -362,6 +382,11 @@ export class Reactor implements ConnSink {
   }
 
   #writability(conn: Conn, writable: boolean): void {
+    const consumer = conn[kConsumer]
+    if (consumer !== undefined) {
+      if (writable) consumer.writable()
+      return
+    }
     const h = this.#handler
     if (h.onWritability !== undefined && conn.open) this.#safely('onWritability', conn, () => h.onWritability!(conn, writable))
   }
@@ -453,6 +478,8 @@ export class Reactor implements ConnSink {
     }
     this.#inBatch = true
     this.#used = 0
+    this.#fresh.clear()
+    this.#early.clear()
     const h = this.#handler
     try {
       for (let i = 0; i < count; i++) {
@@ -463,7 +490,7 @@ export class Reactor implements ConnSink {
         const offset = meta[at + 3]
         const length = meta[at + 4]
         if (kind === EV_DATA) {
-          if (h.onTraffic === undefined) continue
+          if (h.onTraffic === undefined && this.#consumers === 0 && this.#fresh.size === 0) continue
           const conn = this.#conn(slot, generation)
           if (conn === undefined) continue
           let data = arena.subarray(offset, offset + length)
@@ -471,6 +498,19 @@ export class Reactor implements ConnSink {
           if (tail !== undefined) {
             data = Buffer.concat([tail, data])
             this.#tails.delete(conn)
+          }
+          const consumer = conn[kConsumer]
+          if (consumer !== undefined) {
+            this.#safely('stream', conn, () => consumer.traffic(data))
+            continue
+          }
+          if (h.onTraffic === undefined) {
+            if (this.#fresh.has(conn)) {
+              const early = this.#early.get(conn)
+              if (early === undefined) this.#early.set(conn, [data.slice()])
+              else early.push(data.slice())
+            }
+            continue
           }
           let consumed: number | void = undefined
           try {
@@ -498,6 +538,7 @@ export class Reactor implements ConnSink {
             conn = dial.conn ?? new Conn(this, slot, generation, ascii(arena, offset, length), extra & 0xffff)
             if (dial.conn !== undefined) conn[kRebind](slot, generation)
             dial.resolve(conn)
+            this.#fresh.add(conn)
           } else if (h.onOpen === undefined && h.onClose === undefined) {
             this.#latent[slot] = generation + 1
             continue
@@ -557,6 +598,12 @@ export class Reactor implements ConnSink {
     this.#unwritable.delete(conn)
     for (const cb of conn[kEnded]()) this.#safely('write callback', conn, () => cb(new ConnClosedError()))
     const err = conn.destroyError ?? (code === '' ? undefined : this.#closeError(conn, code, errno))
+    const consumer = conn[kConsumer]
+    if (consumer !== undefined) {
+      conn[kConsumer] = undefined
+      this.#consumers--
+      this.#safely('stream', conn, () => consumer.close(err))
+    }
     if (conn[kLink]?.lost(conn, err)) return
     this.closeCallback(conn, err)
   }
@@ -626,9 +673,12 @@ export class Reactor implements ConnSink {
         if (cb !== undefined) this.#safely('write callback', conn, cb)
         return
       }
-      case EV_END:
-        if (live !== undefined && h.onEnd !== undefined) this.#safely('onEnd', live, () => h.onEnd!(live))
+      case EV_END: {
+        const consumer = live?.[kConsumer]
+        if (consumer !== undefined) this.#safely('stream', live, () => consumer.end())
+        else if (live !== undefined && h.onEnd !== undefined) this.#safely('onEnd', live, () => h.onEnd!(live))
         return
+      }
       case EV_IDLE:
         if (live !== undefined) this.#idle(live, IDLE_KINDS[extra])
         return

@@ -1,0 +1,374 @@
+/**
+ * Node habits (issue 15): the `Duplex` adapter (`conn.toStream()`), typed `Conn<Context>`,
+ * `Symbol.asyncDispose`, `Client#ref/unref`.
+ */
+import test from 'ava'
+import { spawn, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import tls from 'node:tls'
+import { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { createGunzip, createGzip } from 'node:zlib'
+import { Client, connect, type Conn, ConnStream, type EventHandler, RiptideError, serve, toStream } from 'riptide'
+import { randomBytes, until } from './helpers'
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+
+/** A writable that hashes what it gets. */
+function hasher(): { sink: Writable; digest: () => string; bytes: () => number } {
+  const h = createHash('sha256')
+  let n = 0
+  const sink = new Writable({
+    write(chunk: Buffer, _e, cb) {
+      h.update(chunk)
+      n += chunk.length
+      cb()
+    },
+  })
+  return { sink, digest: () => h.digest('hex'), bytes: () => n }
+}
+
+/** `data` as a readable in `size`-byte chunks. */
+function chunks(data: Buffer, size = 65536): Readable {
+  return Readable.from(
+    (function* () {
+      for (let at = 0; at < data.length; at += size) yield data.subarray(at, at + size)
+    })(),
+  )
+}
+
+test('toStream: 1 MiB through gzip → connection → server gunzip, SHA-256 equal', async (t) => {
+  const payload = randomBytes(15, 1 << 20)
+  let received: Promise<string> | undefined
+  let handlerTraffic = 0
+  const engine = await serve('tcp://127.0.0.1:0', {
+    onOpen(conn) {
+      const h = hasher()
+      // A buffer that never pauses the connection: a FIN that arrives while a connection is
+      // paused is not seen after resume() (native: Conns::read returns before recording
+      // `hup` when paused), so the stream would never end. The backpressure test pauses.
+      received = pipeline(conn.toStream({ readableHighWaterMark: 4 << 20 }), createGunzip(), h.sink).then(() => h.digest())
+    },
+    onTraffic() {
+      handlerTraffic++
+    },
+  })
+  t.teardown(() => engine.stop())
+  let closed = false
+  const conn = await connect(`tcp://127.0.0.1:${engine.port}`, {
+    onTraffic() {
+      handlerTraffic++
+    },
+    onClose() {
+      closed = true
+    },
+  })
+  const stream = toStream(conn)
+  t.true(stream instanceof ConnStream)
+  t.is(conn.toStream(), stream, 'toStream() again returns the same stream')
+  await pipeline(chunks(payload), createGzip(), stream)
+  await until(() => received !== undefined)
+  t.is(await received, sha256(payload))
+  t.is(handlerTraffic, 0, 'the handlers got no traffic of streamed connections')
+  // The server closed after our FIN: the readable side ends and onClose still reaches the handler.
+  await until(() => closed)
+  stream.resume()
+  await until(() => stream.readableEnded)
+})
+
+test('toStream right after await dial(): bytes that came with the open are not lost', async (t) => {
+  for (let i = 0; i < 5; i++) {
+    const engine = await serve('tcp://127.0.0.1:0', {
+      onOpen(conn) {
+        conn.end('hello from the server')
+      },
+    })
+    const conn = await connect(`tcp://127.0.0.1:${engine.port}`, {})
+    const got: Buffer[] = []
+    await pipeline(conn.toStream(), new Writable({ write: (c: Buffer, _e, cb) => (got.push(c), cb()) }))
+    t.is(Buffer.concat(got).toString(), 'hello from the server')
+    await engine.stop()
+  }
+})
+
+test('toStream: an echo through stream.pipeline both ways (duplex round trip)', async (t) => {
+  const payload = randomBytes(16, 3 << 19)
+  const engine = await serve('tcp://127.0.0.1:0', {
+    onOpen(conn) {
+      const s = conn.toStream()
+      s.pipe(s) // echo; the server's FIN follows the peer's
+    },
+  }, { allowHalfOpen: true })
+  t.teardown(() => engine.stop())
+  const conn = await connect(`tcp://127.0.0.1:${engine.port}`, {}, { allowHalfOpen: true })
+  const stream = conn.toStream()
+  const h = hasher()
+  await Promise.all([pipeline(chunks(payload, 10_000), stream), pipeline(stream, h.sink)])
+  t.is(h.bytes(), payload.length)
+  t.is(h.digest(), sha256(payload))
+})
+
+/** A self-signed key and certificate for `localhost` (openssl), or undefined without openssl. */
+function selfSigned(): { key: Buffer; cert: Buffer } | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'riptide-tls-'))
+  try {
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
+    if (r.status !== 0) return undefined
+    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+test('toStream: TLS terminated over a riptide connection (tls.TLSSocket on the stream)', async (t) => {
+  const pair = selfSigned()
+  if (pair === undefined) {
+    t.log('no openssl: skipped')
+    t.pass()
+    return
+  }
+  const engine = await serve('tcp://127.0.0.1:0', {
+    onOpen(conn) {
+      const secure = new tls.TLSSocket(conn.toStream(), { isServer: true, key: pair.key, cert: pair.cert })
+      secure.on('data', (d: Buffer) => secure.write(Buffer.from(d.toString().toUpperCase())))
+      secure.on('error', () => {})
+    },
+  })
+  t.teardown(() => engine.stop())
+  const client = tls.connect({ port: engine.port, host: '127.0.0.1', servername: 'localhost', ca: pair.cert })
+  t.teardown(() => client.destroy())
+  await new Promise<void>((resolve, reject) => client.once('secureConnect', resolve).once('error', reject))
+  t.true(client.authorized)
+  const payload = randomBytes(18, 200_000).toString('hex').toLowerCase()
+  client.write(payload)
+  const chunksIn: Buffer[] = []
+  let got = 0
+  await new Promise<void>((resolve) => client.on('data', (d: Buffer) => {
+    chunksIn.push(d)
+    got += d.length
+    if (got >= payload.length) resolve()
+  }))
+  t.is(Buffer.concat(chunksIn).toString(), payload.toUpperCase())
+})
+
+test('toStream: a failing source destroys the connection; the peer sees the reset', async (t) => {
+  let serverError: Promise<unknown> | undefined
+  const engine = await serve('tcp://127.0.0.1:0', {
+    onOpen(conn) {
+      serverError = pipeline(conn.toStream(), new Writable({ write: (_c, _e, cb) => cb() })).then(
+        () => undefined,
+        (err: unknown) => err,
+      )
+    },
+  })
+  t.teardown(() => engine.stop())
+  let closeErr: unknown = 'not closed'
+  const conn = await connect(`tcp://127.0.0.1:${engine.port}`, {
+    onClose(_c, err) {
+      closeErr = err
+    },
+  })
+  const boom = new Error('source failed')
+  const source = new Readable({
+    read() {
+      this.push(Buffer.alloc(1000, 1))
+      setTimeout(() => this.destroy(boom), 20)
+    },
+  })
+  const err = await t.throwsAsync(pipeline(source, conn.toStream()))
+  t.is(err, boom)
+  await until(() => closeErr !== 'not closed')
+  t.is(closeErr, undefined, 'destroy() without a riptide error closes with none')
+  await until(() => serverError !== undefined)
+  const seen = await serverError
+  t.true(seen instanceof RiptideError, `server pipeline: ${String(seen)}`)
+  t.is((seen as RiptideError).code, 'ECONNRESET')
+})
+
+test('toStream: a connection destroyed by the peer fails the pipeline with its error', async (t) => {
+  const engine = await serve('tcp://127.0.0.1:0', {
+    onTraffic(conn) {
+      conn.destroy()
+    },
+  })
+  t.teardown(() => engine.stop())
+  const conn = await connect(`tcp://127.0.0.1:${engine.port}`, {})
+  const stream = conn.toStream()
+  stream.write('go')
+  const err = await t.throwsAsync(pipeline(stream, new Writable({ write: (_c, _e, cb) => cb() })))
+  t.true(err instanceof RiptideError)
+  t.is((err as RiptideError).code, 'ECONNRESET')
+  t.true(stream.destroyed)
+})
+
+test('toStream: backpressure both ways with a slow reader; every byte arrives', async (t) => {
+  const payload = randomBytes(17, 4 << 20)
+  let falses = 0
+  let written = 0
+  let writesWhileUnwritable = 0
+  let serverConn: Conn | undefined
+  let done: Promise<void> | undefined
+  const engine = await serve('tcp://127.0.0.1:0', {
+    onOpen(conn) {
+      serverConn = conn
+      const write = conn.write.bind(conn)
+      let unwritable = false
+      conn.write = (data, cb) => {
+        if (unwritable) writesWhileUnwritable++
+        const ok = write(data, cb)
+        written += data.length
+        if (!ok) {
+          falses++
+          unwritable = true
+        }
+        return ok
+      }
+      const s = conn.toStream()
+      // A _write completes when the connection took the chunk and is writable (again).
+      const orig = (s as unknown as { _write: ConnStream['_write'] })._write.bind(s)
+      s._write = (chunk, enc, cb) => orig(chunk, enc, (err) => {
+        unwritable = false
+        cb(err)
+      })
+      done = pipeline(chunks(payload), s)
+    },
+  }, { writeHighWaterMark: 65536, writeLowWaterMark: 16384, socketSendBuffer: 16384 })
+  t.teardown(() => engine.stop())
+  let pauses = 0
+  let resumes = 0
+  const conn = await connect(`tcp://127.0.0.1:${engine.port}`, {}, { socketRecvBuffer: 16384 })
+  const pause = conn.pause.bind(conn)
+  const resume = conn.resume.bind(conn)
+  conn.pause = () => (pauses++, pause())
+  conn.resume = () => (resumes++, resume())
+  const stream = conn.toStream({ readableHighWaterMark: 16384 })
+  // The slow reader: nothing read for a while.
+  await new Promise((r) => setTimeout(r, 400))
+  t.true(pauses >= 1, 'the client paused its connection when the readable buffer was full')
+  t.true(falses >= 1, 'the server saw write() return false')
+  t.true(written < payload.length / 2, `the server stopped writing (${written} bytes so far)`)
+  t.log(`after 400 ms: ${written} bytes written, ${falses} false writes, ${pauses} pauses`)
+  t.is(writesWhileUnwritable, 0, 'no write() while waiting for writability')
+  t.true(serverConn !== undefined)
+  const h = hasher()
+  await pipeline(stream, h.sink)
+  await done
+  t.true(resumes >= 1)
+  t.is(written, payload.length)
+  t.is(h.bytes(), payload.length)
+  t.is(h.digest(), sha256(payload))
+})
+
+test('toStream: options are checked; a closed connection throws', async (t) => {
+  const engine = await serve('tcp://127.0.0.1:0', {})
+  t.teardown(() => engine.stop())
+  const conn = await connect(`tcp://127.0.0.1:${engine.port}`, {})
+  t.throws(() => conn.toStream({ highWaterMark: 1 } as never), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => conn.toStream({ readableHighWaterMark: -1 }), { code: 'ERR_INVALID_ARG_VALUE' })
+  conn.close()
+  t.throws(() => conn.toStream(), { code: 'ERR_CONN_CLOSED' })
+})
+
+interface Session {
+  bytes: number
+}
+
+test('Conn<Context>: the handler, serve and Client type conn.context', async (t) => {
+  const handler: EventHandler<Session> = {
+    onOpen(conn) {
+      conn.context = { bytes: 0 }
+    },
+    onTraffic(conn, data) {
+      conn.context.bytes += data.length
+      // @ts-expect-error: a Session has no `name`
+      void conn.context.name
+      conn.write(String(conn.context.bytes))
+    },
+  }
+  const engine = await serve<Session>('tcp://127.0.0.1:0', handler)
+  t.teardown(() => engine.stop())
+  const got: string[] = []
+  const client = new Client<{ tag: string }>({
+    onTraffic(conn, data) {
+      got.push(`${conn.context.tag}:${Buffer.from(data).toString()}`)
+    },
+  })
+  t.teardown(() => client.stop())
+  const conn: Conn<{ tag: string }> = await client.dial(`tcp://127.0.0.1:${engine.port}`, { context: { tag: 'a' } })
+  // @ts-expect-error: the context is a { tag }
+  void client.dial('tcp://127.0.0.1:1', { context: 42 }).catch(() => {})
+  conn.write('abc')
+  await until(() => got.length > 0)
+  t.is(got[0], 'a:3')
+  // Untyped code keeps compiling: Conn is Conn<unknown>.
+  const plain: Conn = conn
+  t.is(plain.context, conn.context)
+})
+
+test('Symbol.asyncDispose stops an Engine and a Client', async (t) => {
+  t.is(typeof Symbol.asyncDispose, 'symbol')
+  const engine = await serve('tcp://127.0.0.1:0', {})
+  const client = new Client({})
+  await client.dial(`tcp://127.0.0.1:${engine.port}`)
+  await client[Symbol.asyncDispose]()
+  await t.throwsAsync(client.dial(`tcp://127.0.0.1:${engine.port}`), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.true(engine.running)
+  await engine[Symbol.asyncDispose]()
+  t.false(engine.running)
+})
+
+test('await using: the engine stops when the scope ends', async (t) => {
+  let shutdown = false
+  let port = 0
+  {
+    await using engine = await serve('tcp://127.0.0.1:0', {
+      onShutdown() {
+        shutdown = true
+      },
+    })
+    await using client = new Client({})
+    port = engine.port
+    await client.dial(`tcp://127.0.0.1:${port}`)
+    t.false(shutdown)
+  }
+  t.true(shutdown)
+  t.true(port > 0)
+})
+
+const fixture = (name: string) => join(__dirname, 'fixtures', name)
+
+/** Runs the client-ref fixture; resolves with its exit code, or 'alive' if it still runs after `ms`. */
+function runFixture(mode: string, ms: number): Promise<{ code: number | null | 'alive'; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture('client-ref.ts'), mode], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let connectedAt = 0
+    let timer: NodeJS.Timeout | undefined
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      if (connectedAt === 0 && out.includes('connected')) {
+        connectedAt = Date.now()
+        timer = setTimeout(() => {
+          child.kill()
+          resolve({ code: 'alive', out })
+        }, ms)
+      }
+    })
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()))
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      resolve({ code, out })
+    })
+  })
+}
+
+test("Client#unref(): an open client connection does not keep the process alive; ref() does", async (t) => {
+  const [unref, ref] = await Promise.all([runFixture('unref', 10_000), runFixture('ref', 1500)])
+  t.is(unref.code, 0, unref.out)
+  t.regex(unref.out, /connected/)
+  t.is(ref.code, 'alive', ref.out)
+})

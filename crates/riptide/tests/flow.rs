@@ -234,6 +234,46 @@ fn resume_reads_what_arrived_while_paused() {
 }
 
 #[test]
+fn a_close_that_arrives_while_paused_is_seen_after_resume() {
+    #[derive(Clone)]
+    struct PauseResume(mpsc::Sender<String>);
+    impl EventHandler for PauseResume {
+        fn on_open(&mut self, conns: &mut Conns, id: ConnId) {
+            conns.pause(id).unwrap();
+            conns.set_timer(id, Duration::from_millis(200), 0).unwrap();
+        }
+        fn on_timer(&mut self, conns: &mut Conns, id: ConnId, _: u64) {
+            conns.resume(id).unwrap();
+        }
+        fn on_traffic(&mut self, _: &mut Conns, _: ConnId, data: &[u8]) {
+            self.0
+                .send(String::from_utf8_lossy(data).into_owned())
+                .unwrap();
+        }
+        fn on_close(&mut self, _: &mut Conns, _: ConnId, _: Option<&Error>) {
+            self.0.send("closed".into()).unwrap();
+        }
+    }
+    let (tx, rx) = mpsc::channel();
+    let (addr, stop, join) = serve(
+        "tcp://127.0.0.1:0",
+        EngineConfig::default(),
+        PauseResume(tx),
+    );
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.write_all(b"last words").unwrap();
+    // The FIN arrives while the connection is paused: its only poll event comes then.
+    drop(c);
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+        "last words"
+    );
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), "closed");
+    stop.stop();
+    join.join().unwrap();
+}
+
+#[test]
 fn half_open_connection_answers_after_the_peer_fin() {
     let mut config = EngineConfig::default();
     config.reactor.flow.allow_half_open = true;

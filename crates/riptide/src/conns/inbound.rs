@@ -41,6 +41,9 @@ impl Conns {
         let Some(conn) = self.slab.get_mut(id) else {
             return Read::Nothing;
         };
+        // Remembered even while paused: the poll is edge-triggered and will not say it again,
+        // so a connection resumed later still reads on to the peer's close.
+        conn.hup_seen |= hup;
         if conn.paused || conn.read_closed {
             // Left in the kernel: the peer's window closes until `resume`.
             return Read::Nothing;
@@ -49,7 +52,6 @@ impl Conns {
             Transport::Kcp(..) => return Read::Kcp,
             Transport::Plain(stream) => stream,
         };
-        conn.hup_seen |= hup;
         let datagram = stream.is_datagram();
         let cap = if datagram {
             buf.len()

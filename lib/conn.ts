@@ -35,8 +35,9 @@ export const kClosedByUser = Symbol('riptide.closedByUser')
 export const kConsumer = Symbol('riptide.consumer')
 
 /**
- * @internal Takes a connection's traffic instead of the handler (its {@link ConnStream}).
- * The reactor calls it; `close` comes once, after which the consumer is detached.
+ * What takes a connection's traffic instead of the handler: its {@link ConnStream} (from
+ * `conn.toStream()`). The reactor calls it; `close` comes once, after which the consumer is
+ * detached. Not for application code: use `toStream()`.
  */
 export interface ConnConsumer {
   /** Bytes arrived (a view valid only during the call). */

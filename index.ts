@@ -39,6 +39,7 @@ export {
 export {
   type ServeOptions,
   type LoadBalancing,
+  type Driver,
   type TcpKeepAlive,
   type IdleTimeout,
   type Heartbeat,

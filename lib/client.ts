@@ -59,6 +59,7 @@ const CONNECTION_KEYS = [
   'kcp',
   'fec',
   'crypt',
+  'driver',
 ] as const satisfies readonly (keyof ServeOptions)[]
 
 /** Client options: the connection options of {@link ServeOptions} plus dialing. */

@@ -75,6 +75,8 @@ export interface ConnSink {
   unwritable(conn: Conn): void
   /** A consumer took over `conn`'s traffic (see {@link ConnConsumer}). */
   consume(conn: Conn): void
+  /** `conn.resume()` was called: deliver what was held while it was paused. */
+  resumed(conn: Conn): void
   /** Asks for a write-done event with `token` once everything written so far is sent. */
   mark(conn: Conn, token: number): void
   /** A token unique among this reactor's pending write callbacks and timers. */
@@ -191,6 +193,7 @@ export class Conn<Context = unknown> {
   ;[kConsumer]: ConnConsumer | undefined
   #stream: ConnStream | undefined
   #open = true
+  #paused = false
   #local: PeerAddr | undefined
   #unwritable = false
   /** The handler was told `onWritability(conn, false)` (or it is on its way) and not `true` since. */
@@ -238,6 +241,11 @@ export class Conn<Context = unknown> {
   /** True from `onOpen` until `close()` is called or the connection ends. */
   get open(): boolean {
     return this.#open
+  }
+
+  /** True between {@link Conn.pause} and {@link Conn.resume} (Node's `isPaused()`). */
+  get paused(): boolean {
+    return this.#paused
   }
 
   /** True while a client connection waits to reconnect. */
@@ -487,12 +495,15 @@ export class Conn<Context = unknown> {
   /** Stops reading: the kernel buffer fills and the peer's TCP window closes. */
   pause(): this {
     this.#sink.call((n) => n.pause(this.slot, this.generation))
+    this.#paused = true
     return this
   }
 
   /** Reads again after {@link Conn.pause}. */
   resume(): this {
     this.#sink.call((n) => n.resume(this.slot, this.generation))
+    this.#paused = false
+    this.#sink.resumed(this)
     return this
   }
 
@@ -541,6 +552,7 @@ export class Conn<Context = unknown> {
     this.#slot = slot
     this.#generation = generation
     this.#open = true
+    this.#paused = false
     this.#reconnecting = false
     this.#closedByUser = false
     this.#local = undefined

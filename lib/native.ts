@@ -12,11 +12,8 @@ import { UnsupportedPlatformError } from './errors'
 const binding: Partial<typeof Binding> = require('../binding.js')
 
 if (binding.NativeEngine === undefined) {
-  // The same-thread driver needs a pollable reactor fd (epoll/kqueue); on Windows the engine
-  // needs the thread driver, which this build does not include.
-  throw new UnsupportedPlatformError(
-    `riptide's native engine is not available on ${process.platform}: the same-thread driver needs epoll or kqueue`,
-  )
+  // A binding without the engine class is not one of ours (a stale or foreign build).
+  throw new UnsupportedPlatformError(`riptide's native engine is missing from the binding loaded on ${process.platform}-${process.arch}`)
 }
 
 /** The typed native binding. */

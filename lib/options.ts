@@ -173,8 +173,41 @@ export const DEFAULT_KCP_OPTIONS: Readonly<Required<KcpOptions>> = Object.freeze
   maxBuffered: 256 * 1024 * 1024,
 })
 
+/**
+ * How a reactor is driven from Node.
+ * - `'same-thread'`: the JS thread's own libuv loop watches the reactor's epoll/kqueue
+ *   descriptor and runs its turns; no thread hop (Linux, macOS, the BSDs).
+ * - `'thread'`: the reactor turns on a Rust thread of its own and hands events to the JS
+ *   thread in batches (one wake per batch, never one per event). Reading, decoding, KCP, FEC
+ *   and encryption then run off the JS thread. The only driver on Windows.
+ */
+export type Driver = 'same-thread' | 'thread'
+
+const DRIVERS: readonly Driver[] = ['same-thread', 'thread']
+
+/**
+ * The driver used when the options name none: `RIPTIDE_DRIVER` from the environment when
+ * set (so a whole test suite can run under either), else `'thread'` on Windows and
+ * `'same-thread'` elsewhere.
+ */
+function defaultDriver(): Driver {
+  const fromEnv = process.env.RIPTIDE_DRIVER
+  if (fromEnv !== undefined && fromEnv !== '') {
+    if (!(DRIVERS as readonly string[]).includes(fromEnv)) {
+      throw new InvalidOptionError(`RIPTIDE_DRIVER must be one of ${DRIVERS.join(', ')}, got ${JSON.stringify(fromEnv)}`)
+    }
+    return fromEnv as Driver
+  }
+  return process.platform === 'win32' ? 'thread' : 'same-thread'
+}
+
 /** Options of {@link serve}. Every field is optional; defaults are listed per field. */
 export interface ServeOptions {
+  /**
+   * Which driver runs the reactors (see {@link Driver}). Default `'same-thread'`, except on
+   * Windows (`'thread'`); the `RIPTIDE_DRIVER` environment variable changes the default.
+   */
+  driver?: Driver
   /**
    * Reactors (event loops). Reactor 0 runs on the calling thread; each other one on a
    * `worker_thread` that loads {@link ServeOptions.workerModule}. Default `1`.
@@ -276,6 +309,7 @@ export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 
 
 /** The defaults of {@link ServeOptions}. */
 export const DEFAULT_SERVE_OPTIONS: Readonly<ResolvedServeOptions> = Object.freeze({
+  driver: defaultDriver(),
   reactors: 1,
   workerModule: undefined,
   workerExport: 'handler',
@@ -336,6 +370,9 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
   knownKeys('options', options ?? {}, Object.keys(DEFAULT_SERVE_OPTIONS), listenerKeyHint)
   const defined = Object.fromEntries(Object.entries(options ?? {}).filter(([, v]) => v !== undefined))
   const o = { ...DEFAULT_SERVE_OPTIONS, ...defined } as ResolvedServeOptions
+  if (!DRIVERS.includes(o.driver)) {
+    throw new InvalidOptionError(`options.driver must be one of ${DRIVERS.join(', ')}, got ${String(o.driver)}`)
+  }
   int('reactors', o.reactors, 1, 256)
   if (o.reactors > 1 && (typeof o.workerModule !== 'string' || o.workerModule === '')) {
     throw new InvalidOptionError('options.workerModule is required when options.reactors > 1')

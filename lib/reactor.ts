@@ -44,6 +44,30 @@ import type { KcpLayers, KcpOptions, ResolvedServeOptions } from './options'
 import { ms } from './validate'
 import { markAsUntransferable } from 'node:worker_threads'
 
+/** Event kinds that belong to one connection (its slot and generation are in the event). */
+const CONN_EVENTS: ReadonlySet<number> = new Set([EV_DATA, EV_UNRELIABLE, EV_CLOSE, EV_END, EV_ERROR, EV_WRITABILITY, EV_WRITE_DONE, EV_IDLE, EV_TIMER])
+
+/**
+ * A connection whose events wait: until the batch that resolved its dial has been followed by
+ * the code after the `await` (`'replay'`, delivered by a `setImmediate`), or until
+ * `resume()` for bytes read before a `pause()` took effect (`'resume'`). Either way the
+ * held events keep their order, and later ones for the connection join them.
+ */
+interface Hold {
+  generation: number
+  until: 'replay' | 'resume'
+  events: Deferred[]
+}
+
+/** An event held back (see {@link Hold}), its bytes copied. */
+interface Deferred {
+  kind: number
+  slot: number
+  generation: number
+  extra: number
+  bytes: Uint8Array
+}
+
 /** The native form of the options. */
 export function nativeOptions(o: ResolvedServeOptions) {
   const hb = o.heartbeat
@@ -63,6 +87,7 @@ export function nativeOptions(o: ResolvedServeOptions) {
     socketSendBuffer: o.socketSendBuffer,
     bindToDevice: o.bindToDevice,
     reactors: o.reactors,
+    driver: o.driver,
     loadBalancing: o.loadBalancing,
     udpSessionTimeout: o.udpSessionTimeout,
     maxUdpSessions: o.maxUdpSessions,
@@ -185,13 +210,9 @@ export class Reactor implements ConnSink {
   #nextToken = 1
   /** Connections whose traffic a consumer (a `ConnStream`) takes. */
   #consumers = 0
-  /** Connections a dial resolved with in this batch (their `await dial()` has not run yet). */
-  readonly #fresh = new Set<Conn>()
-  /**
-   * Bytes that came in the same batch as a dial's open while the handler has no `onTraffic`:
-   * kept for a `toStream()` made right after `await dial()`, dropped when the next batch starts.
-   */
-  readonly #early = new Map<Conn, Uint8Array[]>()
+  /** Connections (by slot) whose events are held back, in order (see {@link Hold}). */
+  readonly #held = new Map<number, Hold>()
+  #replayScheduled = false
   #tasks: Array<() => void> = []
   readonly #dials = new Map<number, Dial>()
   /** Resolves when the native reactor has delivered its shutdown. */
@@ -224,7 +245,7 @@ export class Reactor implements ConnSink {
 
   /** Starts reactor `index` of engine `engineId` on this thread. */
   join(engineId: number, index: number): void {
-    this.#start(() => native.NativeEngine.join(engineId, index, this.#dispatch, this.#ops, this.#bytes))
+    this.#start(() => native.NativeEngine.join(engineId, index, this.#options.driver, this.#dispatch, this.#ops, this.#bytes))
   }
 
   #start(make: () => NativeEngine): void {
@@ -359,11 +380,6 @@ export class Reactor implements ConnSink {
     this.#consumers++
     // A `false` owed to the handler is the stream's business now.
     this.#unwritable.delete(conn)
-    const early = this.#early.get(conn)
-    const consumer = conn[kConsumer]
-    if (early === undefined || consumer === undefined) return
-    this.#early.delete(conn)
-    for (const data of early) this.#safely('stream', conn, () => consumer.traffic(data))
   }
 
   unwritable(conn: Conn): void {
@@ -467,6 +483,47 @@ export class Reactor implements ConnSink {
     }
   }
 
+  /** `conn.resume()`: what was held for it while paused is delivered a macrotask later. */
+  resumed(conn: Conn): void {
+    const hold = this.#held.get(conn.slot)
+    if (hold !== undefined && hold.generation === conn.generation && hold.until === 'resume') this.#release(hold)
+  }
+
+  /** Schedules the delivery of `hold`'s events (events arriving meanwhile join them). */
+  #release(hold: Hold): void {
+    hold.until = 'replay'
+    if (this.#replayScheduled) return
+    this.#replayScheduled = true
+    setImmediate(this.#replay)
+  }
+
+  /**
+   * Delivers the released holds' events as one batch. For a dial, the code after `await
+   * dial()` has run by now (in the microtasks after the batch that opened it), so what came in
+   * the same batch as the open (bytes, the peer's FIN, the close) reaches a stream or
+   * handler attached right after the await, as it would have had it come a wake later.
+   */
+  readonly #replay = (): void => {
+    this.#replayScheduled = false
+    const events: Deferred[] = []
+    for (const [slot, hold] of this.#held) {
+      if (hold.until !== 'replay') continue
+      events.push(...hold.events)
+      this.#held.delete(slot)
+    }
+    const meta = new Int32Array(events.length * STRIDE)
+    const arena = new Uint8Array(events.reduce((n, e) => n + e.bytes.length, 0))
+    let used = 0
+    events.forEach((e, i) => {
+      meta.set([e.kind, e.slot, e.generation, used, e.bytes.length, e.extra], i * STRIDE)
+      arena.set(e.bytes, used)
+      used += e.bytes.length
+    })
+    this.#dispatch(events.length, meta, arena)
+    // Not a native batch, so no driver applies what the handlers staged: apply it here.
+    if (this.#native.running) this.flush()
+  }
+
   /** Called by the native driver once per wake with the batch of events. */
   readonly #dispatch = (count: number, meta: Int32Array, arena: Uint8Array): void => {
     if (arena.buffer !== this.#arena) {
@@ -478,8 +535,6 @@ export class Reactor implements ConnSink {
     }
     this.#inBatch = true
     this.#used = 0
-    this.#fresh.clear()
-    this.#early.clear()
     const h = this.#handler
     try {
       for (let i = 0; i < count; i++) {
@@ -489,8 +544,17 @@ export class Reactor implements ConnSink {
         const generation = meta[at + 2]
         const offset = meta[at + 3]
         const length = meta[at + 4]
+        if (this.#held.size > 0 && CONN_EVENTS.has(kind)) {
+          const hold = this.#held.get(slot)
+          if (hold !== undefined && hold.generation === generation) {
+            hold.events.push({ kind, slot, generation, extra: meta[at + 5], bytes: arena.slice(offset, offset + length) })
+            // A close ends a pause's hold: what was held and the close arrive a macrotask later.
+            if (kind === EV_CLOSE) this.#release(hold)
+            continue
+          }
+        }
         if (kind === EV_DATA) {
-          if (h.onTraffic === undefined && this.#consumers === 0 && this.#fresh.size === 0) continue
+          if (h.onTraffic === undefined && this.#consumers === 0) continue
           const conn = this.#conn(slot, generation)
           if (conn === undefined) continue
           let data = arena.subarray(offset, offset + length)
@@ -499,19 +563,19 @@ export class Reactor implements ConnSink {
             data = Buffer.concat([tail, data])
             this.#tails.delete(conn)
           }
+          if (conn.paused) {
+            // Read before the pause took effect (an earlier event of this batch paused it, or
+            // the reactor thread read ahead): held, with what follows, until resume().
+            const bytes = data.slice()
+            this.#held.set(slot, { generation, until: 'resume', events: [{ kind, slot, generation, extra: 0, bytes }] })
+            continue
+          }
           const consumer = conn[kConsumer]
           if (consumer !== undefined) {
             this.#safely('stream', conn, () => consumer.traffic(data))
             continue
           }
-          if (h.onTraffic === undefined) {
-            if (this.#fresh.has(conn)) {
-              const early = this.#early.get(conn)
-              if (early === undefined) this.#early.set(conn, [data.slice()])
-              else early.push(data.slice())
-            }
-            continue
-          }
+          if (h.onTraffic === undefined) continue
           let consumed: number | void = undefined
           try {
             consumed = h.onTraffic(conn, data)
@@ -538,7 +602,7 @@ export class Reactor implements ConnSink {
             conn = dial.conn ?? new Conn(this, slot, generation, ascii(arena, offset, length), extra & 0xffff)
             if (dial.conn !== undefined) conn[kRebind](slot, generation)
             dial.resolve(conn)
-            this.#fresh.add(conn)
+            this.#held.set(slot, { generation, until: 'replay', events: [] })
           } else if (h.onOpen === undefined && h.onClose === undefined) {
             this.#latent[slot] = generation + 1
             continue
@@ -569,6 +633,12 @@ export class Reactor implements ConnSink {
       for (const [conn, tail] of this.#tails) this.#retain(conn, tail)
       this.#tails.clear()
       this.#inBatch = false
+      for (const [slot, hold] of this.#held) {
+        // A dial's hold with nothing held ends with the batch: the code after its await runs
+        // in the microtasks that follow, before any later batch.
+        if (hold.until === 'replay' && hold.events.length === 0) this.#held.delete(slot)
+        else if (hold.until === 'replay') this.#release(hold)
+      }
       for (const conn of this.#stagedConns) conn[kBatchEnd]()
       this.#stagedConns.length = 0
     }

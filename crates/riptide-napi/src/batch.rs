@@ -8,17 +8,16 @@
 //! This file is the one definition of the layout: the constants are exported to JS
 //! (`#[napi]`), and `lib/boundary.ts` takes them from the binding.
 
-use crate::raw::SharedArray;
-use napi::sys;
 use napi_derive::napi;
 use riptide::{ConnId, Conns, Error, EventHandler, PeerAddr};
 use std::io::Write;
+use std::ops::{Deref, DerefMut};
 
 /// Ints per event in `meta`.
 #[napi]
 pub const STRIDE: u32 = 6;
 /// Ints per event, as an index step.
-const STRIDE_LEN: usize = STRIDE as usize;
+pub const STRIDE_LEN: usize = STRIDE as usize;
 /// A connection was accepted (or a UDP session began, or a dial connected): bytes are the
 /// peer IP text (empty for Unix sockets), `extra` the peer port plus `(socket + 1) << 16`
 /// for a UDP session on UDP socket `socket`.
@@ -74,137 +73,35 @@ pub const EV_ERROR: i32 = 14;
 #[napi]
 pub const EV_UNRELIABLE: i32 = 15;
 
-/// Events collected for the next JS call. Written only while no JS runs.
-pub struct Batch {
-    env: sys::napi_env,
-    meta: SharedArray,
-    arena: SharedArray,
-    count: usize,
-    used: usize,
-}
-
-impl Batch {
-    /// Allocates room for `events` events and `bytes` payload bytes; both grow on demand.
-    pub fn new(env: sys::napi_env, events: usize, bytes: usize) -> napi::Result<Batch> {
-        Ok(Batch {
-            env,
-            meta: SharedArray::new(
-                env,
-                events * STRIDE_LEN * 4,
-                sys::TypedarrayType::int32_array,
-                4,
-            )?,
-            arena: SharedArray::new(env, bytes, sys::TypedarrayType::uint8_array, 1)?,
-            count: 0,
-            used: 0,
-        })
-    }
-
-    /// Events waiting.
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    /// `(meta, arena)` views for the JS call.
-    pub fn views(&self) -> (sys::napi_value, sys::napi_value) {
-        (self.meta.value(self.env), self.arena.value(self.env))
-    }
-
-    /// Forgets delivered events; the memory is reused, unless JS detached it (a transfer
-    /// that the untransferable mark did not stop), in which case fresh arrays replace it.
-    pub fn clear(&mut self) {
-        self.count = 0;
-        self.used = 0;
-        for (array, kind, elem) in [
-            (&mut self.meta, sys::TypedarrayType::int32_array, 4),
-            (&mut self.arena, sys::TypedarrayType::uint8_array, 1),
-        ] {
-            if !array.attached(self.env) {
-                let fresh = SharedArray::new(self.env, array.len(), kind, elem)
-                    .expect("replacing a detached event array");
-                std::mem::replace(array, fresh).delete(self.env);
-            }
-        }
-    }
-
-    /// Appends one event, growing the arrays (by replacing them) when full.
-    pub fn push(&mut self, kind: i32, id: ConnId, bytes: &[u8], extra: i32) {
-        self.push_parts(kind, id, &[bytes], bytes.len(), extra);
-    }
-
+/// Where encoded events go: the JS-visible arrays ([`crate::js_batch::Batch`], written while
+/// no JS runs) or plain Rust memory ([`crate::event_log::EventLog`], filled on a reactor
+/// thread and copied to JS later).
+pub trait Sink {
     /// Appends one event whose bytes are `parts` concatenated; `length` is what the
     /// descriptor's length field says (the kinds define it).
-    fn push_parts(&mut self, kind: i32, id: ConnId, parts: &[&[u8]], length: usize, extra: i32) {
-        let total: usize = parts.iter().map(|p| p.len()).sum();
-        if (self.count + 1) * STRIDE_LEN * 4 > self.meta.len() {
-            let len = self.meta.len() * 2;
-            let keep = self.count * STRIDE_LEN * 4;
-            grow(
-                self.env,
-                &mut self.meta,
-                len,
-                keep,
-                sys::TypedarrayType::int32_array,
-                4,
-            );
-        }
-        if self.used + total > self.arena.len() {
-            let len = (self.arena.len() * 2).max(self.used + total);
-            grow(
-                self.env,
-                &mut self.arena,
-                len,
-                self.used,
-                sys::TypedarrayType::uint8_array,
-                1,
-            );
-        }
-        // SAFETY: no JS runs while the reactor fills a batch, so nothing else reads or writes
-        // the arena while this slice lives; it is attached (untransferable in JS, and `clear`
-        // replaced it after the last JS call had it detached) and holds `used + total` bytes.
-        let arena = unsafe { self.arena.bytes() };
-        let mut at = self.used;
-        for p in parts {
-            arena[at..at + p.len()].copy_from_slice(p);
-            at += p.len();
-        }
-        // SAFETY: as for the arena: no JS runs while the batch is filled, and `meta` holds
-        // room for this event (grown above).
-        let meta = unsafe { self.meta.ints() };
-        let at = self.count * STRIDE_LEN;
-        meta[at..at + STRIDE_LEN].copy_from_slice(&[
-            kind,
-            id.slot as i32,
-            id.generation as i32,
-            self.used as i32,
-            length as i32,
-            extra,
-        ]);
-        self.count += 1;
-        self.used += total;
-    }
+    fn push_parts(&mut self, kind: i32, id: ConnId, parts: &[&[u8]], length: usize, extra: i32);
 
-    /// Releases the JS arrays.
-    pub fn delete(self) {
-        self.meta.delete(self.env);
-        self.arena.delete(self.env);
+    /// Appends one event with one run of bytes.
+    fn push(&mut self, kind: i32, id: ConnId, bytes: &[u8], extra: i32) {
+        self.push_parts(kind, id, &[bytes], bytes.len(), extra);
     }
 }
 
-/// Replaces `array` with a larger one holding the same first `keep` bytes. Allocation failure
-/// here means V8 is out of memory, which Node treats as fatal anyway.
-fn grow(
-    env: sys::napi_env,
-    array: &mut SharedArray,
-    len: usize,
-    keep: usize,
-    kind: i32,
-    elem: usize,
-) {
-    let mut new = SharedArray::new(env, len, kind, elem).expect("growing the event batch");
-    // SAFETY: no JS runs while the reactor fills a batch.
-    unsafe { new.bytes()[..keep].copy_from_slice(&array.bytes()[..keep]) };
-    std::mem::replace(array, new).delete(env);
+/// Encodes reactor events into the boundary layout of a [`Sink`]; the one place that decides
+/// what each event kind carries, whichever driver collects the events.
+pub struct Events<S>(pub S);
+
+impl<S> Deref for Events<S> {
+    type Target = S;
+    fn deref(&self) -> &S {
+        &self.0
+    }
+}
+
+impl<S> DerefMut for Events<S> {
+    fn deref_mut(&mut self) -> &mut S {
+        &mut self.0
+    }
 }
 
 /// Writes an IP address as text into `buf`; returns the length.
@@ -214,7 +111,7 @@ fn ip_text(ip: std::net::IpAddr, buf: &mut [u8; 48]) -> usize {
     48 - cursor.len()
 }
 
-impl EventHandler for Batch {
+impl<S: Sink> EventHandler for Events<S> {
     /// `extra` is the peer port, plus `(socket + 1) << 16` for a UDP session on UDP socket
     /// `socket`.
     fn on_open(&mut self, conns: &mut Conns, id: ConnId) {

@@ -3,21 +3,27 @@
 //! that lets worker threads join an engine, and cross-thread completions. The public
 //! TypeScript API in `index.ts` is built over the `NativeEngine` class exported here.
 
-#![cfg(unix)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod batch;
 mod codec;
 mod completions;
+mod drive;
+mod event_log;
+mod js_batch;
 mod kcp;
 mod millis;
 mod raw;
 mod registry;
+#[cfg(unix)]
 mod same_thread_driver;
 mod staged;
+mod thread_driver;
+#[cfg(unix)]
 mod uv;
 
 use codec::NativeListen;
+use drive::{Drive, DriverKind, JsParts};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
@@ -26,8 +32,6 @@ use riptide::{
     Admission, ConnId, FlowConfig, IdleTimeout, KeepAlive, LoadBalancing, PeerAddr, Reactor,
     ReactorConfig, Remote, SocketOptions,
 };
-use same_thread_driver::{Driver, JsParts};
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +58,9 @@ pub struct NativeOptions {
     /// `SO_BINDTODEVICE`; empty for none.
     pub bind_to_device: String,
     pub reactors: u32,
+    /// `same-thread` (the JS thread's libuv loop watches the reactor) or `thread` (the reactor
+    /// turns on a thread of its own and hands batches to the JS thread).
+    pub driver: String,
     /// `round-robin`, `least-connections` or `source-addr-hash`.
     pub load_balancing: String,
     /// UDP session idle timeout in ms; 0 turns sessions off.
@@ -279,7 +286,7 @@ fn remote_of(engine: u32, reactor: u32) -> std::result::Result<Remote, riptide::
 /// One reactor of an engine, driven from this JS thread's loop.
 #[napi]
 pub struct NativeEngine {
-    driver: Rc<Driver>,
+    driver: Drive,
     shared: Arc<Shared>,
     engine_id: u32,
     index: u32,
@@ -301,6 +308,7 @@ impl NativeEngine {
         staged_data: Uint8ArraySlice<'_>,
     ) -> Result<NativeEngine> {
         let config = options.reactor_config();
+        let kind = DriverKind::parse(&options.driver).map_err(|e| throw(&env, e))?;
         let mut reactor = Reactor::new(config.clone()).map_err(|e| throw(&env, e))?;
         let mut resolved = Vec::with_capacity(listeners.len());
         for l in &listeners {
@@ -322,6 +330,7 @@ impl NativeEngine {
         let engine_id = registry::register(shared.clone());
         Self::start(
             env,
+            kind,
             reactor,
             js_parts(dispatch, staged_ops, staged_data),
             shared,
@@ -330,18 +339,21 @@ impl NativeEngine {
         )
     }
 
-    /// Starts reactor `index` of engine `engineId` on this (worker) thread. With `reusePort`
-    /// it binds its own listeners; otherwise it serves what reactor 0 hands it.
+    /// Starts reactor `index` of engine `engineId` on this (worker) thread under `driver`
+    /// (as in [`NativeOptions::driver`]). With `reusePort` it binds its own listeners;
+    /// otherwise it serves what reactor 0 hands it.
     #[napi(factory)]
     pub fn join(
         env: Env,
         engine_id: u32,
         index: u32,
+        driver: String,
         #[napi(ts_arg_type = "(count: number, meta: Int32Array, arena: Uint8Array) => void")]
         dispatch: Unknown<'_>,
         staged_ops: Int32ArraySlice<'_>,
         staged_data: Uint8ArraySlice<'_>,
     ) -> Result<NativeEngine> {
+        let kind = DriverKind::parse(&driver).map_err(|e| throw(&env, e))?;
         let shared =
             registry::get(engine_id).ok_or_else(|| throw(&env, riptide::Error::EngineStopped))?;
         let mut reactor = Reactor::with_index(shared.config.clone(), index as usize)
@@ -361,6 +373,7 @@ impl NativeEngine {
         }
         Self::start(
             env,
+            kind,
             reactor,
             js_parts(dispatch, staged_ops, staged_data),
             shared,
@@ -371,6 +384,7 @@ impl NativeEngine {
 
     fn start(
         env: Env,
+        kind: DriverKind,
         reactor: Reactor,
         js: JsParts,
         shared: Arc<Shared>,
@@ -386,7 +400,7 @@ impl NativeEngine {
                 }
             })
         };
-        let driver = Driver::start(env.raw(), reactor, js, on_release)?;
+        let driver = Drive::start(kind, env.raw(), reactor, js, on_release)?;
         Ok(NativeEngine {
             driver,
             shared,

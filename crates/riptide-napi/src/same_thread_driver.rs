@@ -7,7 +7,9 @@
 //! Re-entrancy rule: Rust state lives in `RefCell`s that are never borrowed while JS runs, so
 //! JS may call back into the engine (write, close, stop) from any callback.
 
-use crate::batch::{Batch, EV_EXECUTE, EV_SHUTDOWN};
+use crate::batch::{Events, Sink, EV_EXECUTE, EV_SHUTDOWN};
+use crate::drive::{BoundaryCounters, JsParts};
+use crate::js_batch::{call_dispatch, Batch};
 use crate::raw::{check, Ref};
 use crate::staged::Staged;
 use crate::uv::{self, Uv};
@@ -28,7 +30,7 @@ const MAX_ROUNDS: usize = 4;
 /// Everything that exists only while the engine runs.
 struct Live {
     reactor: Reactor,
-    batch: Batch,
+    batch: Events<Batch>,
     staged: Staged,
     dispatch: Ref,
     resource: Ref,
@@ -65,23 +67,6 @@ pub struct Driver {
     on_release: Cell<Option<Box<dyn FnOnce()>>>,
     /// How the boundary is used: wakes, JS calls and events delivered (benchmark B1).
     counters: Cell<BoundaryCounters>,
-}
-
-/// Counts of the same-thread driver's work since the engine started: how many times libuv
-/// woke it, how many JS calls those wakes made and how many events the calls carried. The
-/// ratios (calls per wake, events per call) show how well the boundary batches.
-#[derive(Clone, Copy, Default)]
-pub struct BoundaryCounters {
-    pub wakes: u64,
-    pub js_calls: u64,
-    pub events: u64,
-}
-
-/// The pieces JS hands over when starting an engine.
-pub struct JsParts {
-    pub dispatch: sys::napi_value,
-    pub staged_ops: sys::napi_value,
-    pub staged_data: sys::napi_value,
 }
 
 impl Driver {
@@ -122,7 +107,7 @@ impl Driver {
             "napi_async_init",
         )?;
         let live = Live {
-            batch: Batch::new(env, 1024, 2 * 1024 * 1024)?,
+            batch: Events(Batch::new(env, 1024, 2 * 1024 * 1024)?),
             staged: Staged::adopt(env, js.staged_ops, js.staged_data)?,
             dispatch: Ref::new(env, js.dispatch)?,
             resource: Ref::new(env, resource)?,
@@ -433,24 +418,9 @@ impl Driver {
         c.js_calls += 1;
         c.events += count as u64;
         self.counters.set(c);
-        // SAFETY: on the JS thread inside the handle and callback scopes of `on_ready` (or of
-        // the `#[napi]` call that stopped the engine); `func`, `meta` and `arena` are values of
-        // this scope and every out-pointer is a valid local.
-        unsafe {
-            let mut args = [ptr::null_mut(), meta, arena];
-            sys::napi_create_int32(env, count as i32, &mut args[0]);
-            let mut recv = ptr::null_mut();
-            sys::napi_get_undefined(env, &mut recv);
-            let mut result = ptr::null_mut();
-            let was = self.dispatching.replace(true);
-            let status = sys::napi_call_function(env, recv, func, 3, args.as_ptr(), &mut result);
-            self.dispatching.set(was);
-            if status == sys::Status::napi_pending_exception {
-                let mut err = ptr::null_mut();
-                sys::napi_get_and_clear_last_exception(env, &mut err);
-                sys::napi_fatal_exception(env, err);
-            }
-        }
+        let was = self.dispatching.replace(true);
+        call_dispatch(env, func, meta, arena, count);
+        self.dispatching.set(was);
         if let Some(live) = self.live.borrow_mut().as_mut() {
             live.batch.clear();
         }
@@ -504,7 +474,7 @@ impl Driver {
         }
         self.waker.borrow_mut().take();
         drop(live.reactor);
-        live.batch.delete();
+        live.batch.0.delete();
         live.staged.delete(env);
         live.dispatch.delete(env);
         live.resource.delete(env);

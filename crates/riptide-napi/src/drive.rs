@@ -1,0 +1,133 @@
+//! The two ways an engine's reactor is driven from Node, behind one interface for the
+//! binding: the same-thread driver (`uv_poll` on the JS thread's own loop; Unix) and the
+//! thread driver (a reactor thread that hands batches to the JS thread; everywhere).
+
+#[cfg(unix)]
+use crate::same_thread_driver::Driver;
+use crate::thread_driver::ThreadDriver;
+use napi::sys;
+use riptide::Reactor;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// The pieces JS hands over when starting an engine.
+pub struct JsParts {
+    pub dispatch: sys::napi_value,
+    pub staged_ops: sys::napi_value,
+    pub staged_data: sys::napi_value,
+}
+
+/// Counts of a driver's work since the engine started: how many times the JS thread was
+/// woken, how many JS calls those wakes made and how many events the calls carried. The
+/// ratios (calls per wake, events per call) show how well the boundary batches.
+#[derive(Clone, Copy, Default)]
+pub struct BoundaryCounters {
+    pub wakes: u64,
+    pub js_calls: u64,
+    pub events: u64,
+}
+
+/// Which driver runs a reactor (`driver` in the TS options).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum DriverKind {
+    /// The reactor's poll descriptor is watched by the JS thread's libuv loop.
+    SameThread,
+    /// The reactor turns on a thread of its own.
+    Thread,
+}
+
+impl DriverKind {
+    /// Parses the TS option (`'same-thread'` or `'thread'`).
+    pub fn parse(name: &str) -> Result<DriverKind, riptide::Error> {
+        match name {
+            "same-thread" => Ok(DriverKind::SameThread),
+            "thread" => Ok(DriverKind::Thread),
+            other => Err(riptide::Error::InvalidOption(format!(
+                "driver must be 'same-thread' or 'thread', got {other:?}"
+            ))),
+        }
+    }
+}
+
+/// A running engine's driver.
+pub enum Drive {
+    #[cfg(unix)]
+    SameThread(Rc<Driver>),
+    Thread(Rc<ThreadDriver>),
+}
+
+/// Forwards a call to whichever driver runs the engine.
+macro_rules! each {
+    ($self:expr, $d:ident => $e:expr) => {
+        match $self {
+            #[cfg(unix)]
+            Drive::SameThread($d) => $e,
+            Drive::Thread($d) => $e,
+        }
+    };
+}
+
+impl Drive {
+    /// Starts `reactor` under the driver `kind`.
+    pub fn start(
+        kind: DriverKind,
+        env: sys::napi_env,
+        reactor: Reactor,
+        js: JsParts,
+        on_release: Box<dyn FnOnce()>,
+    ) -> napi::Result<Drive> {
+        match kind {
+            #[cfg(unix)]
+            DriverKind::SameThread => {
+                Driver::start(env, reactor, js, on_release).map(Drive::SameThread)
+            }
+            #[cfg(not(unix))]
+            DriverKind::SameThread => Err(napi::Error::from_reason(
+                "the same-thread driver needs epoll or kqueue; use driver: 'thread'",
+            )),
+            DriverKind::Thread => {
+                ThreadDriver::start(env, reactor, js, on_release).map(Drive::Thread)
+            }
+        }
+    }
+
+    /// True until the engine has stopped.
+    pub fn running(&self) -> bool {
+        each!(self, d => d.running())
+    }
+
+    /// Runs `f` on the reactor; `None` once stopped.
+    pub fn with_reactor<T>(&self, f: impl FnOnce(&mut Reactor) -> T) -> Option<T> {
+        each!(self, d => d.with_reactor(f))
+    }
+
+    /// Applies the writes and closes JS staged.
+    pub fn flush_staged(&self) {
+        each!(self, d => d.flush_staged())
+    }
+
+    /// Keeps the process alive while running, or not.
+    pub fn set_ref(&self, keep_alive: bool) {
+        each!(self, d => d.set_ref(keep_alive))
+    }
+
+    /// Delivers an execute event in the next batch.
+    pub fn request_execute(&self) {
+        each!(self, d => d.request_execute())
+    }
+
+    /// Stops the engine, gracefully with a drain timeout.
+    pub fn stop(&self, drain: Option<Duration>) {
+        each!(self, d => d.stop(drain))
+    }
+
+    /// The boundary counters so far.
+    pub fn counters(&self) -> BoundaryCounters {
+        each!(self, d => d.counters())
+    }
+
+    /// Arms the `injectPanic` test hook.
+    pub fn inject_panic(&self) {
+        each!(self, d => d.inject_panic())
+    }
+}

@@ -1,0 +1,191 @@
+//! The event batch as JS sees it: `meta` and `arena` (see [`crate::batch`] for the layout) in
+//! two V8-owned typed arrays that Rust fills while no JS runs, so one JS call delivers all of a
+//! wake's events with no JS object per event.
+
+use crate::batch::{Sink, STRIDE_LEN};
+use crate::raw::SharedArray;
+use napi::sys;
+use riptide::ConnId;
+use std::ptr;
+
+/// Events collected for the next JS call. Written only while no JS runs.
+pub struct Batch {
+    env: sys::napi_env,
+    meta: SharedArray,
+    arena: SharedArray,
+    count: usize,
+    used: usize,
+}
+
+impl Batch {
+    /// Allocates room for `events` events and `bytes` payload bytes; both grow on demand.
+    pub fn new(env: sys::napi_env, events: usize, bytes: usize) -> napi::Result<Batch> {
+        Ok(Batch {
+            env,
+            meta: SharedArray::new(
+                env,
+                events * STRIDE_LEN * 4,
+                sys::TypedarrayType::int32_array,
+                4,
+            )?,
+            arena: SharedArray::new(env, bytes, sys::TypedarrayType::uint8_array, 1)?,
+            count: 0,
+            used: 0,
+        })
+    }
+
+    /// Events waiting.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// `(meta, arena)` views for the JS call.
+    pub fn views(&self) -> (sys::napi_value, sys::napi_value) {
+        (self.meta.value(self.env), self.arena.value(self.env))
+    }
+
+    /// Forgets delivered events; the memory is reused, unless JS detached it (a transfer
+    /// that the untransferable mark did not stop), in which case fresh arrays replace it.
+    pub fn clear(&mut self) {
+        self.count = 0;
+        self.used = 0;
+        for (array, kind, elem) in [
+            (&mut self.meta, sys::TypedarrayType::int32_array, 4),
+            (&mut self.arena, sys::TypedarrayType::uint8_array, 1),
+        ] {
+            if !array.attached(self.env) {
+                let fresh = SharedArray::new(self.env, array.len(), kind, elem)
+                    .expect("replacing a detached event array");
+                std::mem::replace(array, fresh).delete(self.env);
+            }
+        }
+    }
+
+    /// Appends events encoded elsewhere (a reactor thread's [`crate::event_log::EventLog`]):
+    /// `meta` holds `count` descriptors whose offsets index `arena`.
+    pub fn extend(&mut self, meta: &[i32], arena: &[u8], count: usize) {
+        self.reserve(count, arena.len());
+        let base = self.used;
+        // SAFETY: no JS runs while a batch is filled (the caller runs between JS calls), and
+        // `reserve` made room for `count` more descriptors and `arena.len()` more bytes.
+        unsafe {
+            self.arena.bytes()[base..base + arena.len()].copy_from_slice(arena);
+            let ints = &mut self.meta.ints()[self.count * STRIDE_LEN..][..count * STRIDE_LEN];
+            ints.copy_from_slice(&meta[..count * STRIDE_LEN]);
+            for d in ints.chunks_exact_mut(STRIDE_LEN) {
+                d[3] += base as i32;
+            }
+        }
+        self.count += count;
+        self.used += arena.len();
+    }
+
+    /// Grows the arrays (by replacing them) so `events` more events with `bytes` more bytes fit.
+    fn reserve(&mut self, events: usize, bytes: usize) {
+        let need = (self.count + events) * STRIDE_LEN * 4;
+        if need > self.meta.len() {
+            let len = (self.meta.len() * 2).max(need);
+            let keep = self.count * STRIDE_LEN * 4;
+            grow(
+                self.env,
+                &mut self.meta,
+                len,
+                keep,
+                sys::TypedarrayType::int32_array,
+                4,
+            );
+        }
+        if self.used + bytes > self.arena.len() {
+            let len = (self.arena.len() * 2).max(self.used + bytes);
+            grow(
+                self.env,
+                &mut self.arena,
+                len,
+                self.used,
+                sys::TypedarrayType::uint8_array,
+                1,
+            );
+        }
+    }
+
+    /// Releases the JS arrays.
+    pub fn delete(self) {
+        self.meta.delete(self.env);
+        self.arena.delete(self.env);
+    }
+}
+
+impl Sink for Batch {
+    /// Appends one event, growing the arrays (by replacing them) when full.
+    fn push_parts(&mut self, kind: i32, id: ConnId, parts: &[&[u8]], length: usize, extra: i32) {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        self.reserve(1, total);
+        // SAFETY: no JS runs while the reactor fills a batch, so nothing else reads or writes
+        // the arena while this slice lives; it is attached (untransferable in JS, and `clear`
+        // replaced it after the last JS call had it detached) and holds `used + total` bytes.
+        let arena = unsafe { self.arena.bytes() };
+        let mut at = self.used;
+        for p in parts {
+            arena[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+        // SAFETY: as for the arena: no JS runs while the batch is filled, and `meta` holds
+        // room for this event (grown above).
+        let meta = unsafe { self.meta.ints() };
+        let at = self.count * STRIDE_LEN;
+        meta[at..at + STRIDE_LEN].copy_from_slice(&[
+            kind,
+            id.slot as i32,
+            id.generation as i32,
+            self.used as i32,
+            length as i32,
+            extra,
+        ]);
+        self.count += 1;
+        self.used += total;
+    }
+}
+
+/// Replaces `array` with a larger one holding the same first `keep` bytes. Allocation failure
+/// here means V8 is out of memory, which Node treats as fatal anyway.
+fn grow(
+    env: sys::napi_env,
+    array: &mut SharedArray,
+    len: usize,
+    keep: usize,
+    kind: i32,
+    elem: usize,
+) {
+    let mut new = SharedArray::new(env, len, kind, elem).expect("growing the event batch");
+    // SAFETY: no JS runs while the reactor fills a batch.
+    unsafe { new.bytes()[..keep].copy_from_slice(&array.bytes()[..keep]) };
+    std::mem::replace(array, new).delete(env);
+}
+
+/// Calls the JS dispatcher once: `func(count, meta, arena)`. A throw that escapes it (the
+/// dispatcher catches user errors itself) is raised as an uncaught exception, never left
+/// pending. Must run on the JS thread inside a handle scope that holds the three values, with
+/// no Rust borrow of the driver's state held (JS may call back into the engine).
+pub fn call_dispatch(
+    env: sys::napi_env,
+    func: sys::napi_value,
+    meta: sys::napi_value,
+    arena: sys::napi_value,
+    count: usize,
+) {
+    // SAFETY: the caller's contract: on the JS thread, with values of the current handle
+    // scope; every out-pointer is a valid local.
+    unsafe {
+        let mut args = [ptr::null_mut(), meta, arena];
+        sys::napi_create_int32(env, count as i32, &mut args[0]);
+        let mut recv = ptr::null_mut();
+        sys::napi_get_undefined(env, &mut recv);
+        let mut result = ptr::null_mut();
+        let status = sys::napi_call_function(env, recv, func, 3, args.as_ptr(), &mut result);
+        if status == sys::Status::napi_pending_exception {
+            let mut err = ptr::null_mut();
+            sys::napi_get_and_clear_last_exception(env, &mut err);
+            sys::napi_fatal_exception(env, err);
+        }
+    }
+}

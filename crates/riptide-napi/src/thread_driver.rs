@@ -1,0 +1,655 @@
+//! The thread driver: the reactor turns on a Rust thread of its own, and its events reach JS
+//! in batches. The reactor thread encodes events into an [`EventLog`] and wakes the JS thread
+//! through one Node-API thread-safe function call only when the log goes from empty to
+//! non-empty, never once per event (`architecture.md` §2). The JS thread swaps the log out
+//! under the lock, copies it into the JS-visible batch and makes one JS call per batch; writes
+//! JS staged during the batch are applied under the lock after it returns.
+//!
+//! It is the driver where the same-thread one cannot run (Windows, where the reactor has no
+//! pollable descriptor for libuv), and an opt-in (`driver: 'thread'`) that moves reading,
+//! decoding, KCP, FEC and AEAD off the JS thread.
+//!
+//! Locking: the reactor thread holds the lock while it turns, never while it waits. On Unix it
+//! waits with `poll(2)` on the reactor's epoll/kqueue descriptor outside the lock, so the JS
+//! thread's calls find the lock free unless a turn is running. Windows has no such
+//! descriptor: the reactor thread blocks inside the turn, and the JS thread wakes it and takes
+//! the lock before it turns again.
+
+use crate::batch::{Events, Sink, EV_EXECUTE, EV_SHUTDOWN};
+use crate::drive::{BoundaryCounters, JsParts};
+use crate::event_log::EventLog;
+use crate::js_batch::{call_dispatch, Batch};
+use crate::raw::{check, Ref};
+use crate::staged::Staged;
+use napi::sys;
+use riptide::{ConnId, Conns, EventHandler, Reactor, Waker};
+use std::cell::{Cell, RefCell};
+use std::ffi::c_void;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+use std::rc::Rc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Events (or payload bytes) the reactor thread lets wait for JS before it stops turning until
+/// JS takes them. This is the thread driver's backpressure: a JS thread slower than the
+/// network makes the reactor stop reading, so sockets fill and peers' windows close, as with
+/// the same-thread driver, instead of the log growing without bound. One turn may pass the
+/// mark by at most its own budgets (`eventBudget`, `readBudget`).
+const LOG_EVENTS_MAX: usize = 64 * 1024;
+/// See [`LOG_EVENTS_MAX`].
+const LOG_BYTES_MAX: usize = 4 * 1024 * 1024;
+
+/// A Node-API thread-safe function: the one way the reactor thread reaches the JS thread.
+struct Tsfn(sys::napi_threadsafe_function);
+
+// SAFETY: Node-API documents `napi_call_threadsafe_function` as callable from any thread; the
+// other calls on it (ref, unref, release) are made on the JS thread only.
+unsafe impl Send for Tsfn {}
+// SAFETY: as above; the handle itself is an immutable pointer.
+unsafe impl Sync for Tsfn {}
+
+impl Tsfn {
+    /// Queues one call of `call_js` on the JS thread. Fails only once Node is tearing the
+    /// function down, when nobody is left to deliver to.
+    fn call(&self) {
+        // SAFETY: the function lives until `release` (JS thread, after the reactor thread was
+        // joined) or the env teardown (which joins the reactor thread first).
+        unsafe {
+            sys::napi_call_threadsafe_function(
+                self.0,
+                ptr::null_mut(),
+                sys::ThreadsafeFunctionCallMode::nonblocking,
+            )
+        };
+    }
+}
+
+/// What the reactor thread and the JS thread share.
+struct Core {
+    state: Mutex<State>,
+    /// Signalled when JS takes the log (the reactor thread may wait for it, see
+    /// [`LOG_BYTES_MAX`]) and when the thread is asked to quit.
+    taken: Condvar,
+    /// Interrupts the reactor thread's wait (the reactor's own waker).
+    waker: Arc<Waker>,
+    tsfn: Tsfn,
+    /// The JS thread waits for the lock (Windows: the reactor thread lets it in between turns).
+    #[cfg(windows)]
+    js_waiting: std::sync::atomic::AtomicUsize,
+}
+
+/// The state behind the lock.
+struct State {
+    /// `None` once the engine stopped.
+    reactor: Option<Reactor>,
+    /// Events for JS not yet taken.
+    log: Events<EventLog>,
+    /// A JS wake is queued and has not yet taken the log: later events ride on it.
+    js_woken: bool,
+    /// The reactor thread leaves its loop.
+    quit: bool,
+}
+
+impl Core {
+    /// Locks the state. A panic that poisoned the lock left the state consistent (reactor
+    /// panics are caught inside the reactor), so the lock is taken anyway.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Locks the state from the JS thread (on Windows, first waking the reactor thread out
+    /// of its blocking turn).
+    fn lock_from_js(&self) -> MutexGuard<'_, State> {
+        #[cfg(windows)]
+        {
+            use std::sync::atomic::Ordering;
+            self.js_waiting.fetch_add(1, Ordering::AcqRel);
+            let _ = self.waker.wake();
+            let guard = self.lock();
+            self.js_waiting.fetch_sub(1, Ordering::AcqRel);
+            guard
+        }
+        #[cfg(not(windows))]
+        self.lock()
+    }
+
+    /// Makes sure a JS wake is queued for the events in `s.log` (one per empty → non-empty).
+    fn notify_js(&self, s: &mut State) {
+        if !s.js_woken {
+            s.js_woken = true;
+            self.tsfn.call();
+        }
+    }
+
+    /// Runs `f` on the reactor from the JS thread, then wakes the reactor thread when `f`
+    /// left it work (a notice to deliver, an earlier deadline) its current wait would miss.
+    fn with_reactor<T>(
+        &self,
+        f: impl FnOnce(&mut Reactor, &mut Events<EventLog>) -> T,
+    ) -> Option<T> {
+        let mut s = self.lock_from_js();
+        let State { reactor, log, .. } = &mut *s;
+        let reactor = reactor.as_mut()?;
+        let before = reactor.next_deadline();
+        let out = f(reactor, log);
+        let after = reactor.next_deadline();
+        let earlier = after.is_some_and(|a| before.is_none_or(|b| a < b));
+        if reactor.conns().needs_turn() || earlier {
+            let _ = self.waker.wake();
+        }
+        if s.log.len() > 0 {
+            self.notify_js(&mut s);
+        }
+        Some(out)
+    }
+}
+
+/// The reactor thread: turn, hand events to JS, wait for readiness or the next deadline.
+fn run(core: Arc<Core>) {
+    #[cfg(unix)]
+    let fd = match core.lock().reactor.as_ref() {
+        Some(r) => std::os::fd::AsRawFd::as_raw_fd(r),
+        None => return,
+    };
+    loop {
+        let deadline = {
+            let mut s = core.lock();
+            while !s.quit && (s.log.len() >= LOG_EVENTS_MAX || s.log.bytes() >= LOG_BYTES_MAX) {
+                s = core.taken.wait(s).unwrap_or_else(|p| p.into_inner());
+            }
+            if s.quit {
+                return;
+            }
+            let State { reactor, log, .. } = &mut *s;
+            let Some(reactor) = reactor.as_mut() else {
+                return;
+            };
+            // Unix: poll only (the wait is below, outside the lock). Windows: block here.
+            #[cfg(unix)]
+            let timeout = Some(Duration::ZERO);
+            #[cfg(windows)]
+            let timeout = None;
+            // An epoll error is not actionable per turn; the next one retries.
+            let _ = reactor.turn(log, timeout);
+            let deadline = reactor.next_deadline();
+            if s.log.len() > 0 {
+                core.notify_js(&mut s);
+            }
+            deadline
+        };
+        #[cfg(unix)]
+        wait_readable(fd, deadline);
+        #[cfg(windows)]
+        {
+            let _ = deadline;
+            while core.js_waiting.load(std::sync::atomic::Ordering::Acquire) > 0 {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// Waits until the reactor's descriptor is readable or `deadline` passes.
+#[cfg(unix)]
+fn wait_readable(fd: std::os::fd::RawFd, deadline: Option<Instant>) {
+    let ms = deadline.map_or(-1, |at| {
+        let wait = at.saturating_duration_since(Instant::now());
+        // Round up: a wait that ends early finds nothing due.
+        wait.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32
+    });
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `p` is one valid pollfd; `fd` stays open while this thread runs (the reactor
+    // is dropped only after the thread is joined). EINTR just ends this wait early.
+    unsafe { libc::poll(&mut p, 1, ms) };
+}
+
+/// JS-thread state that exists only while the engine runs.
+struct Live {
+    batch: Batch,
+    /// The log swapped in for the reactor's while JS reads this one.
+    spare: Events<EventLog>,
+    staged: Staged,
+    dispatch: Ref,
+}
+
+/// One engine's reactor on a thread of its own, delivering to the JS thread that created it.
+pub struct ThreadDriver {
+    env: sys::napi_env,
+    core: Arc<Core>,
+    thread: RefCell<Option<JoinHandle<()>>>,
+    live: RefCell<Option<Live>>,
+    /// JS is running a batch: `stop` is deferred until it returns.
+    dispatching: Cell<bool>,
+    stop_requested: Cell<bool>,
+    /// A graceful stop asked for during a batch starts once the batch returns.
+    drain_requested: Cell<Option<Duration>>,
+    /// Test hook (`injectPanic`): the next pump panics.
+    panic_requested: Cell<bool>,
+    stopping: Cell<bool>,
+    /// The env cleanup hook is registered (removed by `stop_now`, or run by the teardown).
+    hooked: Cell<bool>,
+    on_release: Cell<Option<Box<dyn FnOnce()>>>,
+    counters: Cell<BoundaryCounters>,
+}
+
+impl ThreadDriver {
+    /// Starts `reactor` on a new thread that delivers to the calling JS thread.
+    pub fn start(
+        env: sys::napi_env,
+        reactor: Reactor,
+        js: JsParts,
+        on_release: Box<dyn FnOnce()>,
+    ) -> napi::Result<Rc<ThreadDriver>> {
+        let mut name = ptr::null_mut();
+        check(
+            // SAFETY: on the env's JS thread; the literal has the 14 bytes given.
+            unsafe { sys::napi_create_string_utf8(env, c"riptide.thread".as_ptr(), 14, &mut name) },
+            "napi_create_string_utf8",
+        )?;
+        let live = Live {
+            batch: Batch::new(env, 1024, 2 * 1024 * 1024)?,
+            spare: Events(EventLog::default()),
+            staged: Staged::adopt(env, js.staged_ops, js.staged_data)?,
+            dispatch: Ref::new(env, js.dispatch)?,
+        };
+        // The driver is created before the function (which needs its address), so the core
+        // is filled in once the function exists.
+        let waker = reactor.waker();
+        let mut tsfn = ptr::null_mut();
+        let cell: Rc<RefCell<Option<Rc<ThreadDriver>>>> = Rc::new(RefCell::new(None));
+        let context = Rc::into_raw(cell.clone()) as *mut c_void;
+        check(
+            // SAFETY: on the env's JS thread; `context` is a leaked `Rc` taken back once, by
+            // `on_finalize`, which Node calls once when the function is destroyed.
+            unsafe {
+                sys::napi_create_threadsafe_function(
+                    env,
+                    ptr::null_mut(),
+                    ptr::null_mut(),
+                    name,
+                    0,
+                    1,
+                    context,
+                    Some(on_finalize),
+                    context,
+                    Some(on_wake),
+                    &mut tsfn,
+                )
+            },
+            "napi_create_threadsafe_function",
+        )
+        .inspect_err(|_| {
+            // SAFETY: the function was not created, so `on_finalize` never runs: take the
+            // leaked reference back here.
+            drop(unsafe { Rc::from_raw(context as *const RefCell<Option<Rc<ThreadDriver>>>) });
+        })?;
+        let core = Arc::new(Core {
+            state: Mutex::new(State {
+                reactor: Some(reactor),
+                log: Events(EventLog::default()),
+                js_woken: false,
+                quit: false,
+            }),
+            taken: Condvar::new(),
+            waker,
+            tsfn: Tsfn(tsfn),
+            #[cfg(windows)]
+            js_waiting: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let driver = Rc::new(ThreadDriver {
+            env,
+            core: core.clone(),
+            thread: RefCell::new(None),
+            live: RefCell::new(Some(live)),
+            dispatching: Cell::new(false),
+            stop_requested: Cell::new(false),
+            drain_requested: Cell::new(None),
+            panic_requested: Cell::new(false),
+            stopping: Cell::new(false),
+            hooked: Cell::new(false),
+            on_release: Cell::new(Some(on_release)),
+            counters: Cell::new(BoundaryCounters::default()),
+        });
+        *cell.borrow_mut() = Some(driver.clone());
+        // Registered after the function, so it runs before Node's own teardown of it (cleanup
+        // hooks run in reverse order) and the reactor thread is gone by then.
+        check(
+            // SAFETY: on the env's JS thread; `arg` is the driver's address, valid while the
+            // hook is registered (the cell above holds the driver until the function is
+            // finalized, which happens after `stop_now` removed the hook or after teardown).
+            unsafe {
+                sys::napi_add_env_cleanup_hook(
+                    env,
+                    Some(on_env_teardown),
+                    Rc::as_ptr(&driver) as *mut c_void,
+                )
+            },
+            "napi_add_env_cleanup_hook",
+        )?;
+        driver.hooked.set(true);
+        let thread = std::thread::Builder::new()
+            .name("riptide-reactor".into())
+            .spawn(move || run(core))
+            .map_err(|e| napi::Error::from_reason(format!("spawning the reactor thread: {e}")))?;
+        *driver.thread.borrow_mut() = Some(thread);
+        Ok(driver)
+    }
+
+    /// True until the engine has stopped.
+    pub fn running(&self) -> bool {
+        self.live.borrow().is_some()
+    }
+
+    /// Runs `f` on the reactor (under the lock); `None` once stopped.
+    pub fn with_reactor<T>(&self, f: impl FnOnce(&mut Reactor) -> T) -> Option<T> {
+        if !self.running() {
+            return None;
+        }
+        self.core.with_reactor(|r, _| f(r))
+    }
+
+    /// Applies the writes and closes JS staged (called by JS when its staging arrays fill).
+    pub fn flush_staged(&self) {
+        if let Some(live) = self.live.borrow_mut().as_mut() {
+            let env = self.env;
+            self.core
+                .with_reactor(|r, _| live.staged.apply(env, r.conns()));
+        }
+    }
+
+    /// Keeps the process alive while running (`true`, the default) or not.
+    pub fn set_ref(&self, keep_alive: bool) {
+        if self.running() {
+            // SAFETY: while running the function is live (released only by `release`), and we
+            // are on its env's JS thread.
+            unsafe {
+                if keep_alive {
+                    sys::napi_ref_threadsafe_function(self.env, self.core.tsfn.0)
+                } else {
+                    sys::napi_unref_threadsafe_function(self.env, self.core.tsfn.0)
+                }
+            };
+        }
+    }
+
+    /// Delivers an execute event in the next batch (`engine.execute`).
+    pub fn request_execute(&self) {
+        if self.running() {
+            self.core.with_reactor(|_, log| {
+                let none = ConnId {
+                    slot: 0,
+                    generation: 0,
+                };
+                log.push(EV_EXECUTE, none, &[], 0);
+            });
+        }
+    }
+
+    /// Stops the engine, as the same-thread driver's `stop` does (see there).
+    pub fn stop(&self, drain: Option<Duration>) {
+        if drain.is_some() && self.dispatching.get() {
+            self.drain_requested.set(drain);
+            return;
+        }
+        if let Some(timeout) = drain {
+            self.start_drain(timeout);
+            return;
+        }
+        if self.dispatching.get() {
+            self.stop_requested.set(true);
+        } else {
+            self.stop_now();
+        }
+    }
+
+    /// Begins a graceful stop; the pump that delivers its last close finishes it.
+    fn start_drain(&self, timeout: Duration) {
+        self.core.with_reactor(|r, log| {
+            r.drain(Instant::now() + timeout, log);
+        });
+        // A drain with nothing open produced no event: wake JS anyway to finish it.
+        let mut s = self.core.lock_from_js();
+        self.core.notify_js(&mut s);
+    }
+
+    /// The boundary counters so far.
+    pub fn counters(&self) -> BoundaryCounters {
+        self.counters.get()
+    }
+
+    /// Arms the `injectPanic` test hook: the next pump panics in the middle of its batch.
+    pub fn inject_panic(&self) {
+        self.panic_requested.set(true);
+        let mut s = self.core.lock_from_js();
+        self.core.notify_js(&mut s);
+    }
+
+    /// Called on the JS thread by the thread-safe function: delivers what the reactor
+    /// thread collected. Panics are caught here (a riptide bug): the engine goes on.
+    fn on_ready(&self) {
+        let mut c = self.counters.get();
+        c.wakes += 1;
+        self.counters.set(c);
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.pump())) {
+            let err = riptide::Error::from_panic(&*panic);
+            eprintln!("riptide: {err} in the reactor driver; the engine goes on");
+            self.dispatching.set(false);
+            // The panicking pump may not have taken the log: queue a wake that will.
+            let mut s = self.core.lock();
+            s.js_woken = false;
+            self.core.notify_js(&mut s);
+        }
+    }
+
+    /// Takes the reactor thread's events into the JS batch; returns how many there are.
+    fn take(&self) -> usize {
+        let mut live = self.live.borrow_mut();
+        let Some(live) = live.as_mut() else { return 0 };
+        {
+            let mut s = self.core.lock_from_js();
+            std::mem::swap(&mut s.log, &mut live.spare);
+            s.js_woken = false;
+        }
+        self.core.taken.notify_one();
+        let (meta, arena) = live.spare.parts();
+        live.batch.extend(meta, arena, live.spare.len());
+        live.spare.clear();
+        live.batch.len()
+    }
+
+    /// Delivers one batch and applies what JS staged during it. One batch per wake, as on
+    /// the same-thread driver: Node drains microtasks after each wake, so code after an
+    /// `await` that a batch resolved runs before the next batch (a stream attached right
+    /// after `await dial()` sees the bytes that came with the open). Events that arrived
+    /// meanwhile queued the next wake already (`take` re-armed it).
+    fn pump(&self) {
+        self.dispatching.set(true);
+        if self.panic_requested.replace(false) {
+            panic!("injected by the injectPanic test hook");
+        }
+        if self.take() > 0 {
+            self.deliver();
+            self.flush_staged();
+            if let Some(timeout) = self.drain_requested.take() {
+                self.start_drain(timeout);
+            }
+        }
+        self.dispatching.set(false);
+        let drained = self
+            .core
+            .lock_from_js()
+            .reactor
+            .as_ref()
+            .and_then(|r| r.drain_status())
+            .is_some_and(|(_, open)| open == 0);
+        if self.stop_requested.get() || drained {
+            self.stop_now();
+        }
+    }
+
+    /// Calls JS once with the batch, then clears it.
+    fn deliver(&self) {
+        let env = self.env;
+        let (func, meta, arena, count) = {
+            let live = self.live.borrow();
+            let Some(live) = live.as_ref() else { return };
+            let (meta, arena) = live.batch.views();
+            (live.dispatch.get(env), meta, arena, live.batch.len())
+        };
+        let mut c = self.counters.get();
+        c.js_calls += 1;
+        c.events += count as u64;
+        self.counters.set(c);
+        let was = self.dispatching.replace(true);
+        call_dispatch(env, func, meta, arena, count);
+        self.dispatching.set(was);
+        if let Some(live) = self.live.borrow_mut().as_mut() {
+            live.batch.clear();
+        }
+    }
+
+    /// Ends the reactor thread and takes the reactor back from it.
+    fn join(&self) -> Option<Reactor> {
+        self.core.lock_from_js().quit = true;
+        self.core.taken.notify_one();
+        let _ = self.core.waker.wake();
+        if let Some(thread) = self.thread.borrow_mut().take() {
+            let _ = thread.join();
+        }
+        self.core.lock().reactor.take()
+    }
+
+    /// Closes every connection, tells JS (closes, then shutdown), and releases everything.
+    fn stop_now(&self) {
+        if self.stopping.replace(true) {
+            return;
+        }
+        let Some(mut reactor) = self.join() else {
+            return;
+        };
+        {
+            let mut s = self.core.lock();
+            let open = reactor.conns().len();
+            let (drained, reset) = reactor
+                .drain_status()
+                .map_or((0, 0), |(d, _)| (d.drained, d.reset));
+            reactor.shutdown(&mut s.log);
+            // Whatever is still open now closes without a drain: count it as reset.
+            let counts = ConnId {
+                slot: 0,
+                generation: drained as u32,
+            };
+            s.log.push(EV_SHUTDOWN, counts, &[], (reset + open) as i32);
+        }
+        drop(reactor);
+        self.take();
+        self.deliver();
+        self.release();
+        if self.hooked.replace(false) {
+            // SAFETY: the hook was registered with exactly this function and argument, and
+            // is removed once (`hooked` was set).
+            unsafe {
+                sys::napi_remove_env_cleanup_hook(
+                    self.env,
+                    Some(on_env_teardown),
+                    self as *const ThreadDriver as *mut c_void,
+                )
+            };
+        }
+    }
+
+    /// Drops the JS references and releases the thread-safe function (whose finalizer drops
+    /// the last reference to this driver).
+    fn release(&self) {
+        let Some(live) = self.live.borrow_mut().take() else {
+            return;
+        };
+        if let Some(f) = self.on_release.take() {
+            f();
+        }
+        live.batch.delete();
+        live.staged.delete(self.env);
+        live.dispatch.delete(self.env);
+        // SAFETY: `live` was just taken, so this runs once, on the JS thread, after the
+        // reactor thread (the function's only other user) was joined.
+        unsafe {
+            sys::napi_release_threadsafe_function(
+                self.core.tsfn.0,
+                sys::ThreadsafeFunctionReleaseMode::release,
+            )
+        };
+    }
+}
+
+/// The driver a thread-safe function's context points at, while it has one.
+///
+/// # Safety
+/// `context` is the `Rc` leaked in [`ThreadDriver::start`], not yet finalized.
+unsafe fn driver_of(context: *mut c_void) -> Option<Rc<ThreadDriver>> {
+    // SAFETY: the caller's contract; the cell lives until `on_finalize`.
+    let cell = unsafe { &*(context as *const RefCell<Option<Rc<ThreadDriver>>>) };
+    cell.borrow().clone()
+}
+
+/// The thread-safe function's JS-thread callback: one wake of the JS thread.
+unsafe extern "C" fn on_wake(
+    env: sys::napi_env,
+    _js_callback: sys::napi_value,
+    context: *mut c_void,
+    _data: *mut c_void,
+) {
+    if env.is_null() {
+        // The function is being torn down with calls still queued: nothing to deliver to.
+        return;
+    }
+    // SAFETY: Node passes the context given at creation, finalized only after this returns.
+    let Some(driver) = (unsafe { driver_of(context) }) else {
+        return;
+    };
+    let mut scope = ptr::null_mut();
+    // SAFETY: Node calls us on the env's JS thread; the scope is closed below.
+    unsafe { sys::napi_open_handle_scope(env, &mut scope) };
+    if catch_unwind(AssertUnwindSafe(|| driver.on_ready())).is_err() {
+        eprintln!("riptide: internal panic in the reactor driver; the engine keeps running");
+    }
+    // SAFETY: the scope opened above, closed once.
+    unsafe { sys::napi_close_handle_scope(env, scope) };
+}
+
+/// The thread-safe function is destroyed: drop its reference to the driver.
+unsafe extern "C" fn on_finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    // SAFETY: `data` is the `Rc` leaked in `start`; Node finalizes once.
+    let cell = unsafe { Rc::from_raw(data as *const RefCell<Option<Rc<ThreadDriver>>>) };
+    cell.borrow_mut().take();
+}
+
+/// The env (main thread exit or worker termination) is going away: end the reactor thread
+/// and close the sockets without calling JS. Node then finalizes the thread-safe function.
+unsafe extern "C" fn on_env_teardown(arg: *mut c_void) {
+    // SAFETY: `arg` is the driver, kept alive by the function's context until it is
+    // finalized, which Node does after this hook (registered later, so run earlier).
+    let driver = unsafe { &*(arg as *const ThreadDriver) };
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        driver.hooked.set(false);
+        driver.stopping.set(true);
+        if let Some(mut reactor) = driver.join() {
+            reactor.shutdown(&mut Discard);
+        }
+        if let Some(f) = driver.on_release.take() {
+            f();
+        }
+    }));
+}
+
+/// Swallows events nobody can receive (during env teardown).
+struct Discard;
+
+impl EventHandler for Discard {
+    fn on_traffic(&mut self, _: &mut Conns, _: ConnId, _: &[u8]) {}
+}

@@ -106,6 +106,15 @@ impl Drive {
         each!(self, d => d.flush_staged())
     }
 
+    /// Keeps `data` in front of the connection's next bytes; `None` once stopped.
+    pub fn retain(&self, id: riptide::ConnId, data: &[u8]) -> Option<Result<(), riptide::Error>> {
+        match self {
+            #[cfg(unix)]
+            Drive::SameThread(d) => d.with_reactor(|r| r.conns().retain(id, data)),
+            Drive::Thread(d) => d.retain(id, data),
+        }
+    }
+
     /// Keeps the process alive while running, or not.
     pub fn set_ref(&self, keep_alive: bool) {
         each!(self, d => d.set_ref(keep_alive))

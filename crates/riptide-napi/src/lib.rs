@@ -605,7 +605,12 @@ impl NativeEngine {
     /// bytes: the path for tails too large to stage.
     #[napi]
     pub fn retain(&self, env: Env, slot: u32, generation: u32, data: &[u8]) -> Result<()> {
-        self.on_conn(&env, slot, generation, |r, id| r.conns().retain(id, data))
+        let id = ConnId { slot, generation };
+        settle(
+            &env,
+            self.driver.retain(id, data),
+            riptide::Error::ConnClosed,
+        )
     }
 
     /// Writes several buffers as one (`writev`).

@@ -11,7 +11,7 @@ use crate::batch::{Events, Sink, EV_EXECUTE, EV_SHUTDOWN};
 use crate::drive::{BoundaryCounters, JsParts};
 use crate::js_batch::{call_dispatch, Batch};
 use crate::raw::{check, Ref};
-use crate::staged::Staged;
+use crate::staged::{retain_now, Staged};
 use crate::uv::{self, Uv};
 use napi::sys;
 use riptide::{ConnId, Conns, EventHandler, Reactor, Waker};
@@ -206,7 +206,8 @@ impl Driver {
     /// Applies the writes and closes JS staged (called by JS when its staging arrays fill).
     pub fn flush_staged(&self) {
         if let Some(live) = self.live.borrow_mut().as_mut() {
-            live.staged.apply(self.env, live.reactor.conns());
+            live.staged
+                .apply(self.env, live.reactor.conns(), &mut retain_now);
         }
     }
 
@@ -352,7 +353,8 @@ impl Driver {
             }
             self.deliver();
             if let Some(live) = self.live.borrow_mut().as_mut() {
-                live.staged.apply(self.env, live.reactor.conns());
+                live.staged
+                    .apply(self.env, live.reactor.conns(), &mut retain_now);
                 if let Some(timeout) = self.drain_requested.take() {
                     live.reactor
                         .drain(Instant::now() + timeout, &mut live.batch);

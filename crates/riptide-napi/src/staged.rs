@@ -36,6 +36,12 @@ pub const OP_EXPECT_DRAIN: i32 = 5;
 #[napi]
 pub const OP_RETAIN: i32 = 6;
 
+/// The plain `OP_RETAIN`: the bytes wait in the connection's own buffer for its next read.
+pub fn retain_now(conns: &mut Conns, id: ConnId, bytes: &[u8]) {
+    // A stale id (JS raced a close) or a codec connection: nothing to keep.
+    let _ = conns.retain(id, bytes);
+}
+
 /// The staging arrays JS shares with this engine.
 pub struct Staged {
     ops: SharedArray,
@@ -57,7 +63,14 @@ impl Staged {
 
     /// Applies and clears the queued ops, in order, corked: each connection's writes of the
     /// batch go to the socket as one write (adjacent raw writes are joined even before that).
-    pub fn apply(&mut self, env: sys::napi_env, conns: &mut Conns) {
+    /// `retain` receives each `OP_RETAIN` (the same-thread driver hands it to
+    /// [`Conns::retain`]; the thread driver first tries the events it read ahead).
+    pub fn apply(
+        &mut self,
+        env: sys::napi_env,
+        conns: &mut Conns,
+        retain: &mut dyn FnMut(&mut Conns, ConnId, &[u8]),
+    ) {
         if !self.ops.attached(env) || !self.data.attached(env) {
             // JS detached its staging arrays (they are marked untransferable, so only by a
             // path that ignores the mark): their memory is gone, and so are the ops.
@@ -107,7 +120,7 @@ impl Staged {
                 OP_RETAIN => {
                     let start = op[3].max(0) as usize;
                     if let Some(bytes) = data.get(start..start + op[4].max(0) as usize) {
-                        let _ = conns.retain(id, bytes);
+                        retain(conns, id, bytes);
                     }
                 }
                 OP_EXPECT_DRAIN => {

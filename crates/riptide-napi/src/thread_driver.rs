@@ -358,9 +358,29 @@ impl ThreadDriver {
     pub fn flush_staged(&self) {
         if let Some(live) = self.live.borrow_mut().as_mut() {
             let env = self.env;
-            self.core
-                .with_reactor(|r, _| live.staged.apply(env, r.conns()));
+            self.core.with_reactor(|r, log| {
+                let mut tails = Vec::new();
+                live.staged.apply(env, r.conns(), &mut |conns, id, bytes| {
+                    if conns.retain(id, bytes).is_ok() {
+                        tails.push((id, bytes.to_vec()));
+                    }
+                });
+                retain_ahead(r, log, tails);
+            });
         }
+    }
+
+    /// Keeps `data` in front of the connection's next bytes (`OP_RETAIN` for a tail too large
+    /// to stage); `None` once stopped.
+    pub fn retain(&self, id: ConnId, data: &[u8]) -> Option<Result<(), riptide::Error>> {
+        if !self.running() {
+            return None;
+        }
+        self.core.with_reactor(|r, log| {
+            r.conns().retain(id, data)?;
+            retain_ahead(r, log, vec![(id, data.to_vec())]);
+            Ok(())
+        })
     }
 
     /// Keeps the process alive while running (`true`, the default) or not.
@@ -584,6 +604,19 @@ impl ThreadDriver {
                 sys::ThreadsafeFunctionReleaseMode::release,
             )
         };
+    }
+}
+
+/// Tails the connection table accepted (`Conns::retain`) that belong in front of data the
+/// reactor thread read ahead: moved from the table into the log, so they arrive before it.
+fn retain_ahead(r: &mut Reactor, log: &mut Events<EventLog>, tails: Vec<(ConnId, Vec<u8>)>) {
+    if tails.is_empty() {
+        return;
+    }
+    for id in log.prepend(tails) {
+        // Emptied: the bytes now travel in the log (this also stops the partial-frame clock,
+        // which starts again if JS hands a tail back once more).
+        let _ = r.conns().retain(id, &[]);
     }
 }
 

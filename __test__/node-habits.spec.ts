@@ -1,10 +1,13 @@
 /**
  * Node habits (issue 15): the `Duplex` adapter (`conn.toStream()`), typed `Conn<Context>`,
- * `Symbol.asyncDispose`, `Client#ref/unref`.
+ * `Symbol.asyncDispose`, `Client#ref/unref`, AbortSignal listeners that go when a dial
+ * settles.
  */
 import test from 'ava'
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { getEventListeners } from 'node:events'
+import net from 'node:net'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -371,4 +374,46 @@ test("Client#unref(): an open client connection does not keep the process alive;
   t.is(unref.code, 0, unref.out)
   t.regex(unref.out, /connected/)
   t.is(ref.code, 'alive', ref.out)
+})
+
+/** A port nothing listens on (bound, read, released). */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port
+      s.close(() => resolve(p))
+    })
+  })
+}
+
+const abortListeners = (signal: AbortSignal) => getEventListeners(signal, 'abort').length
+
+test('one AbortSignal for many dials: each dial removes its abort listener when it settles', async (t) => {
+  const engine = await serve('tcp://127.0.0.1:0', {})
+  t.teardown(() => engine.stop())
+  const client = new Client({})
+  t.teardown(() => client.stop())
+  const refused = await freePort()
+  const ac = new AbortController()
+  const signal = ac.signal
+  const open: Conn[] = []
+  // Opened, refused and looked-up dials, 3 × 20 of them: listeners must not grow with the count.
+  for (let i = 0; i < 20; i++) {
+    for (const url of [`tcp://127.0.0.1:${engine.port}`, `tcp://127.0.0.1:${refused}`, `tcp://localhost:${engine.port}`]) {
+      const pending = client.dial(url, { signal })
+      t.is(abortListeners(signal), 1, `${url}: one listener while it is pending`)
+      try {
+        open.push(await pending)
+      } catch (err) {
+        t.is((err as RiptideError).code, 'ECONNREFUSED')
+      }
+      t.is(abortListeners(signal), 0, `${url}: none once it settled`)
+    }
+  }
+  t.is(open.length, 40)
+  // Aborting after the dials settled touches none of their connections.
+  ac.abort()
+  await new Promise((r) => setTimeout(r, 50))
+  t.true(open.every((c) => c.open))
+  t.is(engine.countConnections(), 40)
 })

@@ -260,13 +260,24 @@ export class Reactor implements ConnSink {
 
   /**
    * Dials `url`; resolves with the connection when it opens (after `onOpen`), rejects with
-   * the connect error (`ECONNREFUSED`, `ETIMEDOUT`, `ABORT_ERR`...). Throws at once for a bad
-   * address.
+   * the connect error (`ECONNREFUSED`, `ETIMEDOUT`, `ABORT_ERR`...) or `ERR_INVALID_ADDRESS`
+   * for a bad address. The abort listener on `o.signal` is removed once the dial settles.
    */
   dial(url: string, o: DialRequest): Promise<Conn> {
-    if (o.signal?.aborted) return Promise.reject(new AbortError())
+    return this.#connect(url, o)
+  }
+
+  /** The native dial of `url`. */
+  #connect(url: string, o: DialRequest): Promise<Conn> {
+    const signal = o.signal
+    if (signal?.aborted) return Promise.reject(new AbortError())
     const codec = o.codec ?? this.#options.codec
-    const id = this.call((n) => n.dial(url, codec, o.timeout, nativeKcp(o.kcp ?? this.#options.kcp, o.layers ?? {})))
+    let id: ReturnType<NativeEngine['dial']>
+    try {
+      id = this.call((n) => n.dial(url, codec, o.timeout, nativeKcp(o.kcp ?? this.#options.kcp, o.layers ?? {})))
+    } catch (err) {
+      return Promise.reject(err)
+    }
     const target: ConnectionErrorDetails = { syscall: 'connect' }
     try {
       const peer = this.#native.peer(id.slot, id.generation).addr
@@ -276,21 +287,33 @@ export class Reactor implements ConnSink {
       // Already failed: the error names no address.
     }
     return new Promise((resolve, reject) => {
-      const dial: Dial = { generation: id.generation, conn: o.conn, target, aborted: false, resolve, reject }
-      this.#dials.set(id.slot, dial)
-      o.signal?.addEventListener(
-        'abort',
-        () => {
-          if (this.#dials.get(id.slot) !== dial) return
-          dial.aborted = true
-          try {
-            this.#native.destroy(id.slot, id.generation)
-          } catch {
-            // Already closing: its close event settles the dial.
-          }
+      const onAbort = () => {
+        if (this.#dials.get(id.slot) !== dial) return
+        dial.aborted = true
+        try {
+          this.#native.destroy(id.slot, id.generation)
+        } catch {
+          // Already closing: its close event settles the dial.
+        }
+      }
+      // A signal may outlive many dials (one AbortController for a whole client): the
+      // listener goes when this dial settles, so listeners do not pile up on it.
+      const dial: Dial = {
+        generation: id.generation,
+        conn: o.conn,
+        target,
+        aborted: false,
+        resolve: (conn) => {
+          signal?.removeEventListener('abort', onAbort)
+          resolve(conn)
         },
-        { once: true },
-      )
+        reject: (err) => {
+          signal?.removeEventListener('abort', onAbort)
+          reject(err)
+        },
+      }
+      this.#dials.set(id.slot, dial)
+      signal?.addEventListener('abort', onAbort, { once: true })
     })
   }
 

@@ -241,6 +241,8 @@ export async function serve<Context = unknown>(
   for (const l of listeners) checkKcpOnly(o, l.url, 'the listener')
   let engine: Engine | undefined
   const reactor = new Reactor(handler, o, { onTick: () => (engine ? handler.onTick?.(engine) : 0) })
+  // A listen address that is a name is resolved by the native parser, synchronously on this
+  // thread: that happens once, at start-up, unlike dials (looked up off the thread, lookup.ts).
   reactor.listen(listeners)
   const workers: Worker[] = []
   try {

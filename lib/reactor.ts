@@ -39,6 +39,7 @@ import { DatagramSocket } from './datagram'
 import { AbortError, ConnClosedError, ConnectionError, type ConnectionErrorDetails, errorFromCode, fromNative, type RiptideError } from './errors'
 import type { EventHandler, IdleKind } from './handler'
 import { log, type Logger } from './logger'
+import { lookupDialUrl, namedTarget } from './lookup'
 import { native, type NativeEngine } from './native'
 import type { KcpLayers, KcpOptions, ResolvedServeOptions } from './options'
 import { ms } from './validate'
@@ -260,14 +261,25 @@ export class Reactor implements ConnSink {
 
   /**
    * Dials `url`; resolves with the connection when it opens (after `onOpen`), rejects with
-   * the connect error (`ECONNREFUSED`, `ETIMEDOUT`, `ABORT_ERR`...) or `ERR_INVALID_ADDRESS`
-   * for a bad address. The abort listener on `o.signal` is removed once the dial settles.
+   * the lookup or connect error (`ENOTFOUND`, `ECONNREFUSED`, `ETIMEDOUT`, `ABORT_ERR`...) or
+   * `ERR_INVALID_ADDRESS` for a bad address. A host that is a name is looked up first off
+   * this thread (`lookup.ts`); `o.timeout` covers the lookup and the connect together. The
+   * abort listener on `o.signal` is removed once the dial settles.
    */
   dial(url: string, o: DialRequest): Promise<Conn> {
-    return this.#connect(url, o)
+    if (o.signal?.aborted) return Promise.reject(new AbortError())
+    const named = namedTarget(url)
+    if (named === undefined) return this.#connect(url, o)
+    const started = performance.now()
+    return lookupDialUrl(named, o.signal, o.timeout).then((literal) => {
+      // What the lookup used of the connect timeout is gone (at least 1 ms is left, since
+      // 0 would mean no limit).
+      const timeout = o.timeout === 0 ? 0 : Math.max(1, Math.ceil(o.timeout - (performance.now() - started)))
+      return this.#connect(literal, { ...o, timeout })
+    })
   }
 
-  /** The native dial of `url`. */
+  /** The native dial of `url` (an IP literal or a Unix path, names having been looked up). */
   #connect(url: string, o: DialRequest): Promise<Conn> {
     const signal = o.signal
     if (signal?.aborted) return Promise.reject(new AbortError())

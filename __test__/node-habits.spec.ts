@@ -1,10 +1,14 @@
 /**
  * Node habits (issue 15): the `Duplex` adapter (`conn.toStream()`), typed `Conn<Context>`,
- * `Symbol.asyncDispose`, `Client#ref/unref`.
+ * `Symbol.asyncDispose`, `Client#ref/unref`, AbortSignal listeners that go when a dial
+ * settles, names looked up with `dns.lookup` off the JS thread.
  */
 import test from 'ava'
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import dns, { type LookupAddress } from 'node:dns'
+import { getEventListeners } from 'node:events'
+import net from 'node:net'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,7 +16,7 @@ import tls from 'node:tls'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip, createGzip } from 'node:zlib'
-import { Client, connect, type Conn, ConnStream, type EventHandler, RiptideError, serve, toStream } from 'riptide'
+import { Client, connect, type Conn, ConnectionError, ConnStream, type EventHandler, RiptideError, serve, toStream } from 'riptide'
 import { randomBytes, until } from './helpers'
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
@@ -371,4 +375,164 @@ test("Client#unref(): an open client connection does not keep the process alive;
   t.is(unref.code, 0, unref.out)
   t.regex(unref.out, /connected/)
   t.is(ref.code, 'alive', ref.out)
+})
+
+/** A port nothing listens on (bound, read, released). */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port
+      s.close(() => resolve(p))
+    })
+  })
+}
+
+const abortListeners = (signal: AbortSignal) => getEventListeners(signal, 'abort').length
+
+test('one AbortSignal for many dials: each dial removes its abort listener when it settles', async (t) => {
+  const engine = await serve('tcp://127.0.0.1:0', {})
+  t.teardown(() => engine.stop())
+  const client = new Client({})
+  t.teardown(() => client.stop())
+  const refused = await freePort()
+  const ac = new AbortController()
+  const signal = ac.signal
+  const open: Conn[] = []
+  // Opened, refused and looked-up dials, 3 × 20 of them: listeners must not grow with the count.
+  for (let i = 0; i < 20; i++) {
+    for (const url of [`tcp://127.0.0.1:${engine.port}`, `tcp://127.0.0.1:${refused}`, `tcp://localhost:${engine.port}`]) {
+      const pending = client.dial(url, { signal })
+      t.is(abortListeners(signal), 1, `${url}: one listener while it is pending`)
+      try {
+        open.push(await pending)
+      } catch (err) {
+        t.is((err as RiptideError).code, 'ECONNREFUSED')
+      }
+      t.is(abortListeners(signal), 0, `${url}: none once it settled`)
+    }
+  }
+  t.is(open.length, 40)
+  // Aborting after the dials settled touches none of their connections.
+  ac.abort()
+  await new Promise((r) => setTimeout(r, 50))
+  t.true(open.every((c) => c.open))
+  t.is(engine.countConnections(), 40)
+})
+
+test('a dial to a name connects to the address dns.lookup gives (tcp://localhost, tcp4://localhost)', async (t) => {
+  const { address } = await dns.promises.lookup('localhost')
+  const engine = await serve(`tcp://${address.includes(':') ? `[${address}]` : address}:0`, { onTraffic: (c, d) => void c.write(d) })
+  t.teardown(() => engine.stop())
+  const got: string[] = []
+  const client = new Client({ onTraffic: (_c, d) => void got.push(Buffer.from(d).toString()) })
+  t.teardown(() => client.stop())
+  const conn = await client.dial(`tcp://localhost:${engine.port}`)
+  t.deepEqual(conn.remote, { family: address.includes(':') ? 'IPv6' : 'IPv4', address, port: engine.port })
+  conn.write('ping')
+  await until(() => got.join('') === 'ping')
+  if (!address.includes(':')) {
+    const four = await connect(`tcp4://localhost:${engine.port}`, {})
+    t.is(four.remote.family === 'unix' ? '' : four.remote.address, address)
+    four.close()
+  }
+})
+
+test('a name that does not resolve rejects with ConnectionError ENOTFOUND (getaddrinfo, hostname)', async (t) => {
+  // `.invalid` (RFC 2606) never resolves: the resolver answers without any traffic.
+  const client = new Client({})
+  t.teardown(() => client.stop())
+  for (const dial of [() => client.dial('tcp://nosuchhost.invalid:80'), () => connect('udp://nosuchhost.invalid:53', {})]) {
+    const err = await t.throwsAsync(dial(), { instanceOf: ConnectionError, code: 'ENOTFOUND' })
+    t.is(err?.syscall, 'getaddrinfo')
+    t.is(err?.hostname, 'nosuchhost.invalid')
+    t.is(err?.message, 'getaddrinfo ENOTFOUND nosuchhost.invalid')
+  }
+  // Malformed hosts are still the address parser's business.
+  await t.throwsAsync(client.dial('tcp://no such host:80'), { code: 'ERR_INVALID_ADDRESS' })
+})
+
+/** Replaces `dns.promises.lookup` for one test with `fake`, recording its calls. */
+function fakeLookup(t: { teardown(fn: () => void): void }, fake: (hostname: string, family: number) => Promise<LookupAddress>) {
+  const real = dns.promises.lookup
+  const calls: { hostname: string; family: number }[] = []
+  const stub = (hostname: string, options: { family?: number }) => {
+    calls.push({ hostname, family: options.family ?? 0 })
+    return fake(hostname, options.family ?? 0)
+  }
+  dns.promises.lookup = stub as typeof dns.promises.lookup
+  t.teardown(() => {
+    dns.promises.lookup = real
+  })
+  return calls
+}
+
+const later = <T>(ms: number, value: T) => new Promise<T>((r) => setTimeout(() => r(value), ms))
+
+test.serial('dials look names up with dns.promises.lookup in the scheme\'s family; a slow lookup leaves the loop free', async (t) => {
+  const calls = fakeLookup(t, (_h, family) => later(150, family === 6 ? { address: '::1', family: 6 } : { address: '127.0.0.1', family: 4 }))
+  const engine = await serve('tcp://127.0.0.1:0', {})
+  t.teardown(() => engine.stop())
+  const client = new Client({})
+  t.teardown(() => client.stop())
+  let ticks = 0
+  const ticker = setInterval(() => ticks++, 10)
+  const conn = await client.dial(`tcp4://stub.invalid:${engine.port}`)
+  clearInterval(ticker)
+  t.true(ticks >= 5, `the loop ran during the lookup (${ticks} ticks)`)
+  t.deepEqual(calls, [{ hostname: 'stub.invalid', family: 4 }])
+  t.deepEqual(conn.remote, { family: 'IPv4', address: '127.0.0.1', port: engine.port })
+  let six: Awaited<ReturnType<typeof serve>> | undefined
+  try {
+    six = await serve('tcp6://[::1]:0', {})
+  } catch {
+    t.log('no IPv6 loopback here: the tcp6 connect is skipped')
+  }
+  if (six !== undefined) {
+    t.teardown(() => six.stop())
+    const conn6 = await client.dial(`tcp6://stub.invalid:${six.port}`)
+    t.deepEqual(conn6.remote, { family: 'IPv6', address: '::1', port: six.port })
+    t.deepEqual(calls[1], { hostname: 'stub.invalid', family: 6 })
+  }
+})
+
+test.serial('abort and connectTimeout during a lookup reject at once; its late answer dials nothing', async (t) => {
+  let opened = 0
+  const engine = await serve('tcp://127.0.0.1:0', { onOpen: () => void opened++ })
+  t.teardown(() => engine.stop())
+  fakeLookup(t, () => later(300, { address: '127.0.0.1', family: 4 }))
+  const client = new Client({})
+  t.teardown(() => client.stop())
+  const ac = new AbortController()
+  const started = Date.now()
+  const pending = client.dial(`tcp://stub.invalid:${engine.port}`, { signal: ac.signal })
+  t.is(abortListeners(ac.signal), 1)
+  setTimeout(() => ac.abort(), 30)
+  await t.throwsAsync(pending, { code: 'ABORT_ERR' })
+  t.true(Date.now() - started < 250, 'rejected before the lookup answered')
+  t.is(abortListeners(ac.signal), 0)
+  const timedOut = await t.throwsAsync(client.dial(`tcp://stub.invalid:${engine.port}`, { connectTimeout: 50 }), { instanceOf: ConnectionError, code: 'ETIMEDOUT' })
+  t.is(timedOut?.syscall, 'getaddrinfo')
+  // Both lookups answer by now: neither dialed.
+  await new Promise((r) => setTimeout(r, 400))
+  t.is(opened, 0)
+  t.is(engine.countConnections(), 0)
+})
+
+test.serial('a reconnecting client looks its name up again on each attempt', async (t) => {
+  const calls = fakeLookup(t, () => Promise.resolve({ address: '127.0.0.1', family: 4 }))
+  let engine = await serve('tcp://127.0.0.1:0', {})
+  const port = engine.port
+  t.teardown(() => engine.stop())
+  let opens = 0
+  const client = new Client({ onOpen: () => void opens++ }, { reconnect: { initialDelay: 20, maxDelay: 50 } })
+  t.teardown(() => client.stop())
+  const conn = await client.dial(`tcp://stub.invalid:${port}`)
+  t.is(calls.length, 1)
+  await engine.stop()
+  await until(() => conn.reconnecting)
+  engine = await serve(`tcp://127.0.0.1:${port}`, {})
+  await until(() => opens === 2)
+  t.false(conn.reconnecting)
+  t.true(calls.length >= 2, `${calls.length} lookups`)
+  t.true(calls.every((c) => c.hostname === 'stub.invalid'))
 })

@@ -5,7 +5,7 @@
  */
 import { checkCodec, type Codec } from './codecs'
 import { type Conn, kClosedByUser, kEnded, kLink, kReconnecting, type ReconnectLink } from './conn'
-import { AbortError, InvalidOptionError, type RiptideError } from './errors'
+import { AbortError, type ConnectionError, InvalidOptionError, type RiptideError } from './errors'
 import type { EventHandler } from './handler'
 import {
   checkKcpOnly,
@@ -105,7 +105,10 @@ export interface DialOptions<Context = unknown> {
   crypt?: CryptOptions
   /** `kcp://` only: secure mode of this dial. Default: the client's `secure`. */
   secure?: ClientSecureOptions
-  /** Cancels the dial while it is connecting (rejects with `ABORT_ERR`). */
+  /**
+   * Cancels the dial while it looks up its host or connects (rejects with `ABORT_ERR`). One
+   * signal may serve any number of dials: each removes its listener when it settles.
+   */
   signal?: AbortSignal
   /** The new connection's `context`. */
   context?: Context
@@ -171,9 +174,12 @@ export class Client<Context = unknown> {
   }
 
   /**
-   * Dials `url` (`tcp://`, `udp://` for a connected UDP socket, `unix://`). Resolves with the
-   * connection once it is open (after `onOpen`); rejects with `ECONNREFUSED`, `ETIMEDOUT`
-   * (`connectTimeout`), `ABORT_ERR` or `ERR_INVALID_ADDRESS`.
+   * Dials `url` (`tcp://`, `udp://` for a connected UDP socket, `kcp://`, `unix://`). A host
+   * that is a name (`tcp://localhost:9000`) is looked up with `dns.lookup` off the JS thread
+   * (again on each reconnect), in the family of a `tcp4`/`tcp6`-style scheme. Resolves with
+   * the connection once it is open (after `onOpen`); rejects with `ENOTFOUND` (a
+   * {@link ConnectionError} with `syscall: 'getaddrinfo'` and `hostname`), `ECONNREFUSED`,
+   * `ETIMEDOUT` (`connectTimeout`, lookup included), `ABORT_ERR` or `ERR_INVALID_ADDRESS`.
    */
   async dial(url: string, options: DialOptions<Context> = {}): Promise<Conn<Context>> {
     if (this.#stopped) throw new InvalidOptionError('the client is stopped')

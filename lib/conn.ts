@@ -186,11 +186,13 @@ export class Conn<Context = unknown> {
   #closedByUser = false
   #queued: Uint8Array[] = []
   #queuedBytes = 0
-  #queuedCbs: Array<[number, WriteDoneCallback]> = []
+  // The semicolon ends this field (else `[]` and `[kLink]` below would read as an index),
+  // and lets the comments below attach to the members, so `@internal` strips them.
+  #queuedCbs: Array<[number, WriteDoneCallback]> = [];
   /** @internal Set by `Client` for connections that reconnect. */
-  ;[kLink]: ReconnectLink | undefined
+  [kLink]: ReconnectLink | undefined;
   /** @internal Takes the traffic instead of the handler (set by {@link Conn.toStream}). */
-  ;[kConsumer]: ConnConsumer | undefined
+  [kConsumer]: ConnConsumer | undefined
   #stream: ConnStream | undefined
   #open = true
   #paused = false

@@ -2,7 +2,7 @@
  * The engine: reactor 0 on the calling thread plus one reactor per worker thread, listeners
  * bound once, connections spread by the load balancer (or `SO_REUSEPORT`).
  */
-import { resolve as resolvePath } from 'node:path'
+import { join, resolve as resolvePath } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { EngineStoppedError, errorFromCode, InvalidOptionError, WorkerInitError } from './errors'
@@ -172,7 +172,14 @@ function startWorker(engineId: number, index: number, o: ResolvedServeOptions): 
     exportName: o.workerExport,
     options: transferable(o),
   }
-  const worker = new Worker(resolvePath(__dirname, 'worker.js'), { workerData: setup })
+  // The worker entry is named statically, relative to this file, in the one form CommonJS
+  // output allows bundlers and file tracers to follow: `join(__dirname, '<literal>')` inside
+  // `new Worker(...)` (Turbopack bundles it as a worker entry; @vercel/nft and ncc trace it).
+  // webpack and esbuild fold no worker into a CommonJS bundle (webpack only an ESM
+  // `new URL('./w.js', import.meta.url)`; `require.resolve` would even become a module id
+  // there): they build the package's `riptide/worker` export as a second entry named
+  // `worker.js` beside the bundle, where this path then points (README, "Bundlers").
+  const worker = new Worker(join(__dirname, 'worker.js'), { workerData: setup })
   return new Promise((resolve, reject) => {
     const onMessage = (m: WorkerMessage) => {
       if (m.type === 'ready') {
@@ -241,6 +248,8 @@ export async function serve<Context = unknown>(
   for (const l of listeners) checkKcpOnly(o, l.url, 'the listener')
   let engine: Engine | undefined
   const reactor = new Reactor(handler, o, { onTick: () => (engine ? handler.onTick?.(engine) : 0) })
+  // A listen address that is a name is resolved by the native parser, synchronously on this
+  // thread: that happens once, at start-up, unlike dials (looked up off the thread, lookup.ts).
   reactor.listen(listeners)
   const workers: Worker[] = []
   try {

@@ -25,7 +25,11 @@ export class RiptideError extends Error {
   }
 }
 
-/** The address string is malformed, names an unsupported scheme, or does not resolve. */
+/**
+ * The address string is malformed, names an unsupported scheme, or (a listen address) does
+ * not resolve. A dial whose name does not resolve fails with a {@link ConnectionError}
+ * `ENOTFOUND` instead.
+ */
 export class InvalidAddressError extends RiptideError {
   constructor(message: string) {
     super('ERR_INVALID_ADDRESS', message)
@@ -109,18 +113,22 @@ export class InvalidHttpFieldError extends RiptideError {}
 export interface ConnectionErrorDetails {
   /** The OS error number, negative as in Node (`-104` for `ECONNRESET` on Linux). */
   errno?: number
-  /** `'connect'` for a failed dial, `'accept'`, `'read'` or `'write'`. */
+  /** `'connect'` for a failed dial, `'getaddrinfo'` for a failed name lookup, `'accept'`, `'read'` or `'write'`. */
   syscall?: string
   /** The peer's IP address (or socket path). */
   address?: string
   /** The peer's port. */
   port?: number
+  /** The name looked up, for a failed lookup (`syscall: 'getaddrinfo'`). */
+  hostname?: string
 }
 
 /**
  * An operating-system error on a socket: `code` is its errno name (`ECONNRESET`, `EPIPE`,
- * `ETIMEDOUT`, `ENETUNREACH`...), or `ERR_IO` for an OS error without one. Like Node's `net`
- * errors it carries `errno`, `syscall`, `address` and `port` where they are known.
+ * `ETIMEDOUT`, `ENETUNREACH`...), or `ERR_IO` for an OS error without one; or a failed name
+ * lookup of a dial (`ENOTFOUND`, `EAI_AGAIN`..., with `syscall: 'getaddrinfo'` and
+ * `hostname`). Like Node's `net` errors it carries `errno`, `syscall`, `address`, `port` and
+ * `hostname` where they are known.
  *
  * @example
  * ```ts
@@ -132,12 +140,14 @@ export interface ConnectionErrorDetails {
 export class ConnectionError extends RiptideError {
   /** The OS error number, negative as in Node (`-104`: `ECONNRESET` on Linux). */
   readonly errno: number | undefined
-  /** The operation that failed: `'connect'`, `'accept'`, `'read'` or `'write'`; `undefined` for timeouts riptide decides. */
+  /** The operation that failed: `'connect'`, `'getaddrinfo'`, `'accept'`, `'read'` or `'write'`; `undefined` for timeouts riptide decides. */
   readonly syscall: string | undefined
   /** The peer's address. */
   readonly address: string | undefined
   /** The peer's port. */
   readonly port: number | undefined
+  /** The name that failed to resolve (`syscall: 'getaddrinfo'`); `undefined` otherwise. */
+  readonly hostname: string | undefined
 
   constructor(code: string, message: string, details: ConnectionErrorDetails = {}) {
     super(code, message)
@@ -145,6 +155,7 @@ export class ConnectionError extends RiptideError {
     this.syscall = details.syscall
     this.address = details.address
     this.port = details.port
+    this.hostname = details.hostname
   }
 }
 

@@ -39,6 +39,7 @@ import { DatagramSocket } from './datagram'
 import { AbortError, ConnClosedError, ConnectionError, type ConnectionErrorDetails, errorFromCode, fromNative, type RiptideError } from './errors'
 import type { EventHandler, IdleKind } from './handler'
 import { log, type Logger } from './logger'
+import { lookupDialUrl, namedTarget } from './lookup'
 import { native, type NativeEngine } from './native'
 import type { KcpLayers, KcpOptions, ResolvedServeOptions } from './options'
 import { ms } from './validate'
@@ -281,13 +282,35 @@ export class Reactor implements ConnSink {
 
   /**
    * Dials `url`; resolves with the connection when it opens (after `onOpen`), rejects with
-   * the connect error (`ECONNREFUSED`, `ETIMEDOUT`, `ABORT_ERR`...). Throws at once for a bad
-   * address.
+   * the lookup or connect error (`ENOTFOUND`, `ECONNREFUSED`, `ETIMEDOUT`, `ABORT_ERR`...) or
+   * `ERR_INVALID_ADDRESS` for a bad address. A host that is a name is looked up first off
+   * this thread (`lookup.ts`); `o.timeout` covers the lookup and the connect together. The
+   * abort listener on `o.signal` is removed once the dial settles.
    */
   dial(url: string, o: DialRequest): Promise<Conn> {
     if (o.signal?.aborted) return Promise.reject(new AbortError())
+    const named = namedTarget(url)
+    if (named === undefined) return this.#connect(url, o)
+    const started = performance.now()
+    return lookupDialUrl(named, o.signal, o.timeout).then((literal) => {
+      // What the lookup used of the connect timeout is gone (at least 1 ms is left, since
+      // 0 would mean no limit).
+      const timeout = o.timeout === 0 ? 0 : Math.max(1, Math.ceil(o.timeout - (performance.now() - started)))
+      return this.#connect(literal, { ...o, timeout })
+    })
+  }
+
+  /** The native dial of `url` (an IP literal or a Unix path, names having been looked up). */
+  #connect(url: string, o: DialRequest): Promise<Conn> {
+    const signal = o.signal
+    if (signal?.aborted) return Promise.reject(new AbortError())
     const codec = o.codec ?? this.#options.codec
-    const id = this.call((n) => n.dial(url, codec, o.timeout, nativeKcp(o.kcp ?? this.#options.kcp, o.layers ?? {})))
+    let id: ReturnType<NativeEngine['dial']>
+    try {
+      id = this.call((n) => n.dial(url, codec, o.timeout, nativeKcp(o.kcp ?? this.#options.kcp, o.layers ?? {})))
+    } catch (err) {
+      return Promise.reject(err)
+    }
     const target: ConnectionErrorDetails = { syscall: 'connect' }
     try {
       const peer = this.#native.peer(id.slot, id.generation).addr
@@ -297,21 +320,33 @@ export class Reactor implements ConnSink {
       // Already failed: the error names no address.
     }
     return new Promise((resolve, reject) => {
-      const dial: Dial = { generation: id.generation, conn: o.conn, target, aborted: false, resolve, reject }
-      this.#dials.set(id.slot, dial)
-      o.signal?.addEventListener(
-        'abort',
-        () => {
-          if (this.#dials.get(id.slot) !== dial) return
-          dial.aborted = true
-          try {
-            this.#native.destroy(id.slot, id.generation)
-          } catch {
-            // Already closing: its close event settles the dial.
-          }
+      const onAbort = () => {
+        if (this.#dials.get(id.slot) !== dial) return
+        dial.aborted = true
+        try {
+          this.#native.destroy(id.slot, id.generation)
+        } catch {
+          // Already closing: its close event settles the dial.
+        }
+      }
+      // A signal may outlive many dials (one AbortController for a whole client): the
+      // listener goes when this dial settles, so listeners do not pile up on it.
+      const dial: Dial = {
+        generation: id.generation,
+        conn: o.conn,
+        target,
+        aborted: false,
+        resolve: (conn) => {
+          signal?.removeEventListener('abort', onAbort)
+          resolve(conn)
         },
-        { once: true },
-      )
+        reject: (err) => {
+          signal?.removeEventListener('abort', onAbort)
+          reject(err)
+        },
+      }
+      this.#dials.set(id.slot, dial)
+      signal?.addEventListener('abort', onAbort, { once: true })
     })
   }
 

@@ -71,9 +71,12 @@ async function main(port: NonNullable<typeof parentPort>, setup: WorkerSetup): P
   port.postMessage({ type: 'ready' } satisfies WorkerMessage)
 }
 
-if (parentPort !== null) {
+// Started by the engine (`startWorker`), not merely imported (the `riptide/worker` export is an
+// entry for bundlers; loading it anywhere else does nothing).
+const setup = workerData as Partial<WorkerSetup> | null | undefined
+if (parentPort !== null && typeof setup?.engineId === 'number' && typeof setup.module === 'string') {
   const port = parentPort
-  main(port, workerData as WorkerSetup).catch((err: unknown) => {
+  main(port, setup as WorkerSetup).catch((err: unknown) => {
     const e = err as { message?: string; code?: string }
     port.postMessage({ type: 'error', message: String(e?.message ?? err), code: e?.code } satisfies WorkerMessage)
     port.close()

@@ -3,13 +3,15 @@
 // with the built .node copied in, as `napi artifacts` does), install both into a fresh project
 // outside the repository with no Rust on PATH, and run a tiny echo (serve + connect over
 // tcp://127.0.0.1:0) from an ES module, a CommonJS module and TypeScript (`module: nodenext`,
-// `strict`, `skipLibCheck: false`: typechecked with tsc, then run). Needs `npm run build` first.
+// `strict`, `skipLibCheck: false`: typechecked with tsc, then run), and from an esbuild bundle
+// (app plus the `riptide/worker` entry) run outside the project. Needs `npm run build` first.
 // Keep the temp dir with PACK_CHECK_KEEP=1.
 import { execFileSync } from 'node:child_process'
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const started = Date.now()
@@ -138,6 +140,54 @@ console.log('${kind}: echoed', got.length, 'bytes')
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], app)
   log('tsc (nodenext, strict, skipLibCheck: false): clean')
   log(run(process.execPath, [join('out', 'echo.mjs')], app).trim())
+
+  // 3. A bundle: esbuild folds the CommonJS app and riptide into bundle/app.js and builds the
+  // `riptide/worker` export as the second entry bundle/worker.js, where the engine looks for
+  // it (beside the code that starts it). Run from a copy outside the project, so nothing comes
+  // from node_modules; two reactors, one connection each: the reply without `main:` came from
+  // the worker reactor running bundle/worker.js.
+  writeFileSync(join(app, 'bundle.cjs'), `const { connect, serve } = require('riptide')
+const { join } = require('node:path')
+;(async () => {
+  const engine = await serve('tcp://127.0.0.1:0', { onTraffic(conn, data) { conn.write('main:' + Buffer.from(data)) } }, {
+    reactors: 2,
+    workerModule: join(__dirname, 'handler.mjs'),
+  })
+  const replies = []
+  for (const word of ['a', 'b']) {
+    replies.push(await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no echo within 10 s')), 10_000)
+      connect(\`tcp://127.0.0.1:\${engine.port}\`, {
+        onTraffic(conn, data) {
+          clearTimeout(timer)
+          resolve(Buffer.from(data).toString())
+          conn.close()
+        },
+      }).then((conn) => conn.write(word), reject)
+    }))
+  }
+  await engine.stop()
+  if (replies.sort().join(',') !== 'b,main:a' && replies.sort().join(',') !== 'a,main:b') throw new Error('replies: ' + replies.join(','))
+  console.log('bundle: both reactors echoed:', replies.join(', '))
+})().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})
+`)
+  const esbuild = createRequire(import.meta.url)('esbuild')
+  esbuild.buildSync({
+    absWorkingDir: app,
+    entryPoints: { app: 'bundle.cjs', worker: 'riptide/worker' },
+    bundle: true,
+    platform: 'node',
+    outdir: 'bundle',
+    loader: { '.node': 'copy' },
+    logLevel: 'warning',
+  })
+  const bundled = join(tmp, 'bundled')
+  cpSync(join(app, 'bundle'), bundled, { recursive: true })
+  copyFileSync(join(app, 'handler.mjs'), join(bundled, 'handler.mjs'))
+  log(run(process.execPath, [join(bundled, 'app.js')], bundled).trim())
   log(`passed in ${((Date.now() - started) / 1000).toFixed(1)} s`)
 } finally {
   if (process.env.PACK_CHECK_KEEP) log(`kept ${tmp}`)

@@ -105,6 +105,7 @@ step('setup: apt packages', () => {
     need.push('libc6-arm64-cross', 'libstdc++6-arm64-cross')
   }
   if (musl && !has('patchelf')) need.push('patchelf')
+  if (!has('file')) need.push('file')
   if (!has('python3')) need.push('python3', 'python3-venv')
   if (need.length === 0) return console.log('cross: nothing to install')
   const install = `apt-get install -y -qq ${need.join(' ')}`

@@ -33,6 +33,8 @@ const NODE_MUSL = { x86_64: '20.18.0', aarch64: '22.20.0' }
 // bookworm ships 1.2.3, trixie 1.2.5. Fetched with apt into a private state dir (system apt untouched).
 const MUSL_SUITE = 'trixie'
 
+if (process.platform !== 'linux' || process.arch !== 'x64') die(`runs on x86_64 Linux (this is ${process.platform}-${process.arch})`)
+
 const ALL = ['aarch64-unknown-linux-gnu', 'x86_64-unknown-linux-musl', 'aarch64-unknown-linux-musl']
 const targets = (process.env.CROSS_TARGETS ?? ALL.join(',')).split(',').map((s) => s.trim()).filter(Boolean)
 for (const t of targets) if (!ALL.includes(t)) die(`unknown target ${t} (known: ${ALL.join(', ')})`)

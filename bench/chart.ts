@@ -105,7 +105,7 @@ function memoryPanel(m1: WorkloadResult, labels: Map<string, string>, top: numbe
 /** The whole chart as an SVG document. */
 export function chartSvg(results: Results): string {
   const labels = new Map(results.peers.map((p) => [p.id, p.label]))
-  const order = ['riptide', 'riptide-rust', 'node:net', 'node:http', 'uws', 'gnet', 'c-floor']
+  const order = ['riptide', 'riptide-thread', 'riptide-rust', 'node:net', 'node:http', 'uws', 'gnet', 'c-floor']
   const ratioWorkloads = results.workloads.filter((w) => ['E1', 'E2', 'E3', 'H1', 'H2', 'R1'].includes(w.id) && w.summary.length > 0)
   const m1 = results.workloads.find((w) => w.id === 'M1' && w.summary.length > 0)
   const parts: string[] = []

@@ -90,6 +90,16 @@ export const PEERS: Peer[] = [
     readyLine: { kcp: /"listen"/ },
   },
   {
+    id: 'riptide-thread',
+    label: 'riptide (thread driver)',
+    role: 'riptide',
+    about:
+      "the `riptide` peer with `driver: 'thread'`: the reactor turns on a Rust thread and hands batches to the JS thread (one thread-safe call per batch); the same handlers",
+    stats: true,
+    command: (proto, port) =>
+      proto === 'echo' ? [...tsx('riptide-echo.ts', port), '--driver', 'thread'] : proto === 'http' ? [...tsx('riptide-http.ts', port), '--driver', 'thread'] : undefined,
+  },
+  {
     id: 'riptide-rust',
     label: 'riptide (Rust)',
     role: 'riptide',
@@ -225,6 +235,7 @@ export function unavailable(p: Peer, buildFailures: Map<string, string>): string
     case 'riptide-secure':
       return existsSync(LOADGEN) ? undefined : 'riptide-bench is not built'
     case 'riptide':
+    case 'riptide-thread':
       return existsSync(join(ROOT, 'dist', 'index.js')) ? undefined : 'riptide is not built (`npm run build`)'
     case 'uws':
       return uwsProblem()

@@ -5,14 +5,14 @@
  * `node --import tsx bench/peers/riptide-http.ts --port 8080`
  */
 import { parseArgs } from 'node:util'
-import { codecs, parseRequest, response, serve } from 'riptide'
+import { codecs, parseRequest, response, serve, type Driver } from 'riptide'
 import { serveStats } from './stats-channel'
 
 const hello = response({ headers: { 'Content-Type': 'text/plain', Server: 'riptide' }, body: 'Hello, World!' })
 const notFound = response({ status: 404, body: 'not found' })
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { port: { type: 'string', default: '8080' } } })
+  const { values } = parseArgs({ options: { port: { type: 'string', default: '8080' }, driver: { type: 'string', default: 'same-thread' } } })
   const engine = await serve(
     `tcp://127.0.0.1:${values.port}`,
     {
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
         if (!req.keepAlive) conn.close()
       },
     },
-    { codec: codecs.http1() },
+    { codec: codecs.http1(), driver: values.driver as Driver },
   )
   console.log(`riptide http listening on 127.0.0.1:${engine.port}`)
   serveStats(engine)

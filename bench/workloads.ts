@@ -33,7 +33,7 @@ export interface Workload {
   target?: string
 }
 
-const ECHO_PEERS = ['riptide', 'node:net', 'gnet', 'c-floor']
+const ECHO_PEERS = ['riptide', 'riptide-thread', 'node:net', 'gnet', 'c-floor']
 const HTTP_PEERS = ['riptide', 'riptide-rust', 'node:http', 'node:net', 'uws', 'gnet', 'c-floor']
 const QUICK_HTTP = ['riptide', 'node:http', 'uws', 'c-floor']
 

@@ -253,6 +253,8 @@ export function errorFromCode(code: string, message: string, details?: Connectio
       return new FrameError(code, message)
     case 'ERR_WORKER_INIT':
       return new WorkerInitError(message)
+    case 'ERR_UNSUPPORTED_PLATFORM':
+      return new UnsupportedPlatformError(message)
     case 'ERR_IO':
       return new ConnectionError(code, message, details)
     default:

@@ -203,7 +203,10 @@ export class WorkerInitError extends RiptideError {
   }
 }
 
-/** There is no native engine for this platform (`ERR_UNSUPPORTED_PLATFORM`): Windows, for now. */
+/**
+ * This platform lacks what was asked (`ERR_UNSUPPORTED_PLATFORM`): there is no native engine
+ * for it, or the call is Unix-only (`Client#enroll(fd)` on Windows).
+ */
 export class UnsupportedPlatformError extends RiptideError {
   constructor(message: string) {
     super('ERR_UNSUPPORTED_PLATFORM', message)

@@ -213,6 +213,8 @@ export class Client<Context = unknown> {
    * Adopts a connected socket descriptor made elsewhere (gnet's `Enroll`), e.g. one handed
    * over from another process or library. The client takes ownership of `fd`: do not close
    * or use it afterwards. Resolves with the connection (after `onOpen`); it does not reconnect.
+   * Unix only: on Windows (no POSIX descriptors) it rejects with `UnsupportedPlatformError`
+   * (`ERR_UNSUPPORTED_PLATFORM`).
    */
   async enroll(fd: number, options: { context?: Context } = {}): Promise<Conn<Context>> {
     if (this.#stopped) throw new InvalidOptionError('the client is stopped')

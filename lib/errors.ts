@@ -214,7 +214,10 @@ export class WorkerInitError extends RiptideError {
   }
 }
 
-/** There is no native engine for this platform (`ERR_UNSUPPORTED_PLATFORM`): Windows, for now. */
+/**
+ * This platform lacks what was asked (`ERR_UNSUPPORTED_PLATFORM`): there is no native engine
+ * for it, or the call is Unix-only (`Client#enroll(fd)` on Windows).
+ */
 export class UnsupportedPlatformError extends RiptideError {
   constructor(message: string) {
     super('ERR_UNSUPPORTED_PLATFORM', message)
@@ -264,6 +267,8 @@ export function errorFromCode(code: string, message: string, details?: Connectio
       return new FrameError(code, message)
     case 'ERR_WORKER_INIT':
       return new WorkerInitError(message)
+    case 'ERR_UNSUPPORTED_PLATFORM':
+      return new UnsupportedPlatformError(message)
     case 'ERR_IO':
       return new ConnectionError(code, message, details)
     default:

@@ -260,8 +260,14 @@ impl From<ConnId> for NativeConnId {
 
 /// Throws `err` as a JS `Error` whose `code` is the engine's stable code.
 fn throw(env: &Env, err: riptide::Error) -> Error {
-    let code = std::ffi::CString::new(err.code()).unwrap_or_default();
-    let msg = std::ffi::CString::new(err.to_string()).unwrap_or_default();
+    throw_code(env, err.code(), &err.to_string())
+}
+
+/// Throws a JS `Error` with `code` and `message` (codes the core's error type has no variant
+/// for, such as `ERR_UNSUPPORTED_PLATFORM`), for `Err(...)?` like [`throw`].
+fn throw_code(env: &Env, code: &str, message: &str) -> Error {
+    let code = std::ffi::CString::new(code).unwrap_or_default();
+    let msg = std::ffi::CString::new(message).unwrap_or_default();
     // SAFETY: `env` is the live env of the current call (we are on its JS thread), and both
     // strings are NUL-terminated and outlive the call, which copies them.
     unsafe { sys::napi_throw_error(env.raw(), code.as_ptr(), msg.as_ptr()) };
@@ -458,6 +464,11 @@ impl NativeEngine {
 
     /// Adopts a connected socket by descriptor (gnet's `Enroll`). The reactor takes ownership
     /// of `fd` (the caller must not close or use it again); an open event follows.
+    ///
+    /// Unix only: `fd` is a POSIX file descriptor, which Windows does not have (a socket there
+    /// is a `SOCKET` handle, and Node's `fd` numbers are CRT emulations of it), so on Windows it
+    /// throws `ERR_UNSUPPORTED_PLATFORM`. The method exists everywhere so the class has one
+    /// shape, and one `binding.d.ts`, on every platform.
     #[napi]
     pub fn enroll(
         &self,
@@ -465,25 +476,37 @@ impl NativeEngine {
         fd: i32,
         codec: Option<codec::NativeCodec>,
     ) -> Result<NativeConnId> {
-        use std::os::fd::{FromRawFd, OwnedFd};
-        let codec = codec
-            .map(|c| c.shared())
-            .transpose()
-            .map_err(|e| throw(&env, e.into()))?;
-        if fd < 0 {
-            return Err(throw(
-                &env,
-                riptide::Error::InvalidOption("fd must be >= 0".into()),
-            ));
+        #[cfg(unix)]
+        {
+            use std::os::fd::{FromRawFd, OwnedFd};
+            let codec = codec
+                .map(|c| c.shared())
+                .transpose()
+                .map_err(|e| throw(&env, e.into()))?;
+            if fd < 0 {
+                return Err(throw(
+                    &env,
+                    riptide::Error::InvalidOption("fd must be >= 0".into()),
+                ));
+            }
+            // SAFETY: the caller hands over ownership of an open descriptor (documented).
+            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+            let options = riptide::ListenOptions {
+                codec,
+                ..riptide::ListenOptions::default()
+            };
+            let id = self.driver.with_reactor(|r| r.enroll(owned, &options));
+            settle(&env, id, riptide::Error::EngineStopped).map(Into::into)
         }
-        // SAFETY: the caller hands over ownership of an open descriptor (documented).
-        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        let options = riptide::ListenOptions {
-            codec,
-            ..riptide::ListenOptions::default()
-        };
-        let id = self.driver.with_reactor(|r| r.enroll(owned, &options));
-        settle(&env, id, riptide::Error::EngineStopped).map(Into::into)
+        #[cfg(not(unix))]
+        {
+            let _ = (fd, codec);
+            Err(throw_code(
+                &env,
+                "ERR_UNSUPPORTED_PLATFORM",
+                "enroll(fd) adopts a POSIX file descriptor and is not available on this platform",
+            ))
+        }
     }
 
     /// Spreads new connections over every reactor that has joined (reactor 0, without

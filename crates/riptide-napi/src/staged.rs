@@ -37,6 +37,9 @@ pub const OP_EXPECT_DRAIN: i32 = 5;
 pub const OP_RETAIN: i32 = 6;
 
 /// The plain `OP_RETAIN`: the bytes wait in the connection's own buffer for its next read.
+/// Only the same-thread driver (Unix only, like the libuv poll handles it uses) applies it
+/// this way; the thread driver first hands the bytes back to events it read ahead.
+#[cfg(unix)]
 pub fn retain_now(conns: &mut Conns, id: ConnId, bytes: &[u8]) {
     // A stale id (JS raced a close) or a codec connection: nothing to keep.
     let _ = conns.retain(id, bytes);

@@ -112,6 +112,13 @@ pub(crate) fn errno_name(code: i32) -> Option<&'static str> {
     }
 }
 
+/// True where a read shorter than the buffer shows the poller that the socket is drained.
+/// epoll and kqueue (edge-triggered) report data arriving later as a new edge whatever the last
+/// read returned. mio's Windows backend (AFD polling) re-arms a socket's readiness only after
+/// an operation on it returned `WouldBlock` (mio's "draining readiness" rule), so there a
+/// reader must read on until it does, or the connection never hears of its next bytes.
+pub(crate) const SHORT_READ_DRAINS: bool = cfg!(unix);
+
 /// True for `EISCONN`: the socket is already connected. BSD-derived systems answer it to a
 /// `sendto` that names the peer of a connected UDP socket (Linux accepts that `sendto`).
 pub(crate) fn is_already_connected(e: &io::Error) -> bool {

@@ -20,7 +20,9 @@ pub(crate) enum Read {
     /// Nothing to deliver (paused, closed, would block, or the close is already decided).
     Nothing,
     /// `n` bytes at the start of the buffer; `again` when the socket may hold more (the read
-    /// filled the buffer, a datagram socket, or the peer's close is still to be read).
+    /// filled the buffer, a datagram socket, or the peer's close is still to be read), and
+    /// always where only `WouldBlock` re-arms the poll (Windows, see
+    /// `platform::SHORT_READ_DRAINS`).
     Bytes { n: usize, again: bool },
     /// A KCP connection: its socket carries datagrams for the session.
     Kcp,
@@ -76,7 +78,10 @@ impl Conns {
                 }
                 Read::Bytes {
                     n,
-                    again: n == cap || conn.hup_seen || datagram,
+                    again: n == cap
+                        || conn.hup_seen
+                        || datagram
+                        || !crate::platform::SHORT_READ_DRAINS,
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Read::Nothing,

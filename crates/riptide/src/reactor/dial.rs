@@ -3,7 +3,7 @@
 
 use super::Reactor;
 use crate::address::Address;
-use crate::config::{DialOptions, ListenOptions};
+use crate::config::DialOptions;
 use crate::conns::{NewConn, Place, Transport};
 use crate::slab::ConnId;
 use crate::stream::{PeerAddr, Stream};
@@ -67,7 +67,7 @@ impl Reactor {
     pub fn enroll(
         &mut self,
         fd: std::os::fd::OwnedFd,
-        options: &ListenOptions,
+        options: &crate::config::ListenOptions,
     ) -> Result<ConnId, Error> {
         let socket = socket2::Socket::from(fd);
         let refuse = |_| {

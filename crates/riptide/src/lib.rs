@@ -50,6 +50,8 @@ mod socket;
 mod stream;
 mod stream_stack;
 mod timer_wheel;
+mod tls_layer;
+mod tls_options;
 mod udp_sessions;
 
 pub use address::Address;
@@ -82,6 +84,8 @@ pub use riptide_secure as secure;
 pub use slab::ConnId;
 pub use socket::{KeepAlive, SocketOptions};
 pub use stream::PeerAddr;
+pub use tls_layer::TlsLayer;
+pub use tls_options::{TlsClientOptions, TlsInfo, TlsServerOptions, DEFAULT_HANDSHAKE_TIMEOUT};
 
 // The README's example runs as a doctest, so the crates.io page cannot go stale.
 #[cfg(doctest)]

@@ -54,7 +54,7 @@ mod tls_layer;
 mod tls_options;
 mod udp_sessions;
 
-pub use address::Address;
+pub use address::{tls_transport, Address};
 pub use admission::Admission;
 pub use balance::LoadBalancing;
 pub use carrier::Carrier;
@@ -84,8 +84,8 @@ pub use riptide_secure as secure;
 pub use slab::ConnId;
 pub use socket::{KeepAlive, SocketOptions};
 pub use stream::PeerAddr;
-pub use tls_layer::TlsLayer;
-pub use tls_options::{TlsClientOptions, TlsInfo, TlsServerOptions, DEFAULT_HANDSHAKE_TIMEOUT};
+pub use tls_layer::{TlsInfo, TlsLayer};
+pub use tls_options::{TlsClientOptions, TlsServerOptions, DEFAULT_HANDSHAKE_TIMEOUT};
 
 // The README's example runs as a doctest, so the crates.io page cannot go stale.
 #[cfg(doctest)]

@@ -137,7 +137,11 @@ impl StreamStack {
                     self.set_status(index, status);
                     self.send_below(index, now, &own, wire)
                 }
-                Err(e) => Err(e),
+                Err(e) => {
+                    // A failing layer's last words (a TLS alert) still go to the peer.
+                    let _ = self.send_below(index, now, &own, wire);
+                    Err(e)
+                }
             };
             self.own = own;
             if let Err(e) = sent {

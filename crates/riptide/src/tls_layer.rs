@@ -5,12 +5,21 @@
 //! done; a failed or slow handshake closes it with [`Error::Tls`].
 
 use crate::layer::{LayerStatus, StreamLayer, StreamOut};
-use crate::tls_options::TlsInfo;
 use crate::Error;
 use rustls::pki_types::ServerName;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// What a finished handshake negotiated, kept as a connection extension
+/// ([`crate::Conns::tls_info`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// The ALPN protocol both sides agreed on, if any.
+    pub alpn_protocol: Option<Vec<u8>>,
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub version: &'static str,
+}
 
 /// One connection's TLS state.
 pub struct TlsLayer {
@@ -132,6 +141,8 @@ impl StreamLayer for TlsLayer {
                 break;
             }
             if let Err(e) = self.conn.process_new_packets() {
+                // rustls queued an alert saying why: the peer gets it before the close.
+                let _ = self.flush(out.down);
                 return Err(self.failure(e));
             }
             self.drain_plaintext(out.up)?;

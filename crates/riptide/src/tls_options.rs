@@ -52,16 +52,6 @@ pub struct TlsClientOptions {
     pub handshake_timeout: Duration,
 }
 
-/// What a finished handshake negotiated, kept as a connection extension
-/// ([`crate::Conns::tls_info`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TlsInfo {
-    /// The ALPN protocol both sides agreed on, if any.
-    pub alpn_protocol: Option<Vec<u8>>,
-    /// `TLSv1.2` or `TLSv1.3`.
-    pub version: &'static str,
-}
-
 fn invalid(what: &str, why: impl std::fmt::Display) -> Error {
     Error::InvalidOption(format!("tls {what}: {why}"))
 }

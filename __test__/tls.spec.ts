@@ -208,3 +208,31 @@ test('TLS options are checked at the boundary', async (t) => {
   await bad(client.dial('tcp://127.0.0.1:1', { tls: { ca: pki.ca } }), /only applies to tls:\/\//)
   await client.stop()
 })
+
+test('TLS 1.2 peers are served too (node:tls capped at TLSv1.2)', async (t) => {
+  const engine = await echoServer()
+  const s = tls.connect({ port: engine.port, host: '127.0.0.1', servername: 'localhost', ca: pki.ca, maxVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'] })
+  await new Promise<void>((resolve, reject) => s.once('secureConnect', resolve).once('error', reject))
+  t.is(s.getProtocol(), 'TLSv1.2')
+  t.is(s.alpnProtocol, 'http/1.1')
+  s.write('twelve')
+  t.is(await new Promise<string>((resolve) => s.once('data', (d: Buffer) => resolve(d.toString()))), 'twelve')
+  s.destroy()
+  await engine.stop()
+})
+
+test('requestCert: a client certificate from the given CA is required', async (t) => {
+  const clients = makePki()
+  const engine = await echoServer({ requestCert: true, ca: clients.ca })
+  const ok = tls.connect({ port: engine.port, host: '127.0.0.1', servername: 'localhost', ca: pki.ca, cert: clients.cert, key: clients.key })
+  await new Promise<void>((resolve, reject) => ok.once('secureConnect', resolve).once('error', reject))
+  ok.write('with a cert')
+  t.is(await new Promise<string>((resolve) => ok.once('data', (d: Buffer) => resolve(d.toString()))), 'with a cert')
+  ok.destroy()
+  // Without a certificate (TLS 1.3: the server's refusal arrives after the client's Finished).
+  const anon = tls.connect({ port: engine.port, host: '127.0.0.1', servername: 'localhost', ca: pki.ca })
+  anon.on('data', () => t.fail('no data without a client certificate'))
+  const err = await new Promise<Error>((resolve) => anon.on('error', resolve))
+  t.regex(err.message, /certificate required|alert/i)
+  await engine.stop()
+})

@@ -254,3 +254,43 @@ fn bad_options_are_refused_before_any_connection() {
     let bad_name = TlsClientOptions::new(cert, "not a name!");
     assert!(bad(bad_name.factory().err().unwrap()).contains("servername"));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Whatever arrives instead of a ClientHello, however it is cut, the server layer never
+    /// panics, never lets a byte up, and either waits for more or fails with
+    /// `ERR_TLS_HANDSHAKE`.
+    #[test]
+    fn arbitrary_bytes_never_get_past_the_handshake(
+        data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000),
+        piece in 1usize..700,
+        hello in proptest::prelude::any::<bool>(),
+    ) {
+        let mut data = data;
+        if hello && data.len() >= 6 {
+            // A handshake record announcing a ClientHello, the rest arbitrary.
+            data[..6].copy_from_slice(&[0x16, 3, 1, 0, 0, 1]);
+            let len = u16::try_from(data.len() - 5).unwrap_or(u16::MAX);
+            data[3..5].copy_from_slice(&len.to_be_bytes());
+        }
+        let mut server = Side::new(server_factory()());
+        server.layer.start(Instant::now(), &mut Vec::new()).unwrap();
+        match server.feed(Instant::now(), &data, piece) {
+            Ok(_) => proptest::prop_assert_eq!(server.status, LayerStatus::Pending),
+            Err(e) => proptest::prop_assert_eq!(e.code(), "ERR_TLS_HANDSHAKE"),
+        }
+        proptest::prop_assert!(server.plain.is_empty());
+    }
+}
+
+/// One server layer factory for every proptest case (making certificates is slow).
+fn server_factory() -> riptide::StreamLayerFactory {
+    static FACTORY: std::sync::OnceLock<riptide::StreamLayerFactory> = std::sync::OnceLock::new();
+    FACTORY
+        .get_or_init(|| {
+            let (cert, key) = self_signed();
+            TlsServerOptions::new(cert, key).factory().unwrap()
+        })
+        .clone()
+}

@@ -2,6 +2,7 @@
 // and as server, and Debian's `openssl s_client`. Certificates are made at test time.
 import test from 'ava'
 import { spawn } from 'node:child_process'
+import { join } from 'node:path'
 import net from 'node:net'
 import tls from 'node:tls'
 import { Client, connect, serve, TlsHandshakeError, type Conn } from 'riptide'
@@ -235,4 +236,27 @@ test('requestCert: a client certificate from the given CA is required', async (t
   const err = await new Promise<Error>((resolve) => anon.on('error', resolve))
   t.regex(err.message, /certificate required|alert/i)
   await engine.stop()
+})
+
+test('worker reactors serve TLS too (accepted on reactor 0 and handed over, or bound with reusePort)', async (t) => {
+  for (const reusePort of [false, true]) {
+    const engine = await serve('tls://127.0.0.1:0', { onTraffic: (c, d) => void c.write(d) }, {
+      reactors: 2,
+      reusePort,
+      workerModule: join(__dirname, 'fixtures', 'echo-handler.ts'),
+      tls: { cert: pki.cert, key: pki.key },
+    })
+    const seen = new Set<string>()
+    for (let i = 0; i < 12; i++) {
+      const s = tls.connect({ port: engine.port, host: '127.0.0.1', servername: 'localhost', ca: pki.ca })
+      await new Promise<void>((resolve, reject) => s.once('secureConnect', resolve).once('error', reject))
+      s.write('who')
+      const answer = await new Promise<string>((resolve) => s.once('data', (d: Buffer) => resolve(d.toString())))
+      // Reactor 0 runs the test's handler (an echo); workers answer with their index.
+      seen.add(answer === 'who' ? '0' : answer.trim())
+      s.destroy()
+    }
+    t.true(seen.has('1'), `reusePort ${reusePort}: a worker served a TLS client (${[...seen].join(',')})`)
+    await engine.stop()
+  }
 })

@@ -3,6 +3,7 @@
  * codecs, idle detection and backpressure as servers, plus reconnection with exponential
  * backoff and full jitter.
  */
+import { isTlsUrl, resolveClientTls, urlHost, type ClientTlsOptions, type NativeClientTls } from './tls'
 import { checkCodec, type Codec } from './codecs'
 import { type Conn, kClosedByUser, kEnded, kLink, kReconnecting, type ReconnectLink } from './conn'
 import { AbortError, type ConnectionError, InvalidOptionError, type RiptideError } from './errors'
@@ -66,6 +67,8 @@ const CONNECTION_KEYS = [
 export interface ClientOptions extends Pick<ServeOptions, (typeof CONNECTION_KEYS)[number]> {
   /** `kcp://` dials only: riptide's secure mode, pinning the server's public key. Not with `crypt`. Default off. */
   secure?: ClientSecureOptions
+  /** TLS of `tls://` dials: trusted CAs, ALPN... (docs/tls.md). Default: none, and `tls://` dials need it here or per dial. */
+  tls?: ClientTlsOptions
   /** Ms a connect may take before failing with `ETIMEDOUT`. Default `10000`; `0` for no limit. */
   connectTimeout?: number
   /** Reconnect lost connections (`true` for the defaults). Default off. */
@@ -75,7 +78,7 @@ export interface ClientOptions extends Pick<ServeOptions, (typeof CONNECTION_KEY
 }
 
 /** The keys of {@link ClientOptions}. */
-const CLIENT_KEYS: readonly (keyof ClientOptions)[] = [...CONNECTION_KEYS, 'secure', 'connectTimeout', 'reconnect', 'maxQueuedWhileReconnecting']
+const CLIENT_KEYS: readonly (keyof ClientOptions)[] = [...CONNECTION_KEYS, 'secure', 'tls', 'connectTimeout', 'reconnect', 'maxQueuedWhileReconnecting']
 
 /** Client callbacks: a server's, plus `onReconnecting`. `Context` types `conn.context`. */
 export interface ClientHandler<Context = unknown> extends EventHandler<Context> {
@@ -105,6 +108,8 @@ export interface DialOptions<Context = unknown> {
   crypt?: CryptOptions
   /** `kcp://` only: secure mode of this dial. Default: the client's `secure`. */
   secure?: ClientSecureOptions
+  /** `tls://` only: TLS of this dial. Default: the client's `tls`. */
+  tls?: ClientTlsOptions
   /**
    * Cancels the dial while it looks up its host or connects (rejects with `ABORT_ERR`). One
    * signal may serve any number of dials: each removes its listener when it settles.
@@ -115,7 +120,7 @@ export interface DialOptions<Context = unknown> {
 }
 
 /** The keys of {@link DialOptions}. */
-const DIAL_KEYS: readonly (keyof DialOptions)[] = ['codec', 'connectTimeout', 'kcp', 'fec', 'crypt', 'secure', 'signal', 'context']
+const DIAL_KEYS: readonly (keyof DialOptions)[] = ['codec', 'connectTimeout', 'kcp', 'fec', 'crypt', 'secure', 'tls', 'signal', 'context']
 
 type Backoff = Required<ReconnectOptions>
 
@@ -152,6 +157,7 @@ export class Client<Context = unknown> {
   readonly #backoff: Backoff | undefined
   readonly #queueLimit: number
   readonly #layers: KcpLayers
+  readonly #tls: NativeClientTls | undefined
   readonly #timers = new Set<ReturnType<typeof setTimeout>>()
   #stopped = false
   #ref = true
@@ -161,7 +167,8 @@ export class Client<Context = unknown> {
     if (handler === null || typeof handler !== 'object') throw new InvalidOptionError('handler must be an object of callbacks')
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
     knownKeys('client options', options, CLIENT_KEYS)
-    const { connectTimeout, reconnect, maxQueuedWhileReconnecting, ...rest } = options
+    const { connectTimeout, reconnect, maxQueuedWhileReconnecting, tls, ...rest } = options
+    this.#tls = tls === undefined ? undefined : resolveClientTls('options', tls)
     const o = resolveServeOptions(rest as ServeOptions)
     checkSecureRole('options', o.secure, 'dial')
     this.#layers = { fec: o.fec, crypt: o.crypt, secure: o.secure }
@@ -202,6 +209,13 @@ export class Client<Context = unknown> {
       throw new InvalidOptionError('secure and crypt do not combine (one comes from the client options, one from the dial options)')
     }
     if (typeof url === 'string') checkKcpOnly(layers, url, 'the dial address')
+    const tls = options.tls === undefined ? this.#tls : resolveClientTls('dial options', options.tls)
+    if (isTlsUrl(url)) {
+      if (tls === undefined) throw new InvalidOptionError(`a tls:// dial needs options.tls (the client's or the dial's)`)
+      request.tls = { ...tls, servername: tls.servername || urlHost(url) }
+    } else if (options.tls !== undefined) {
+      throw new InvalidOptionError(`dial options.tls only applies to tls:// addresses, and ${JSON.stringify(url)} is not one`)
+    }
     request.layers = layers
     const conn = (await this.#reactor.dial(url, request)) as Conn<Context>
     if (options.context !== undefined) conn.context = options.context
@@ -247,7 +261,7 @@ export class Client<Context = unknown> {
         pending.delete(conn)
         if (this.#stopped || !conn.reconnecting) return
         this.#reactor
-          .dial(url, { codec: request.codec, timeout: request.timeout, kcp: request.kcp, layers: request.layers, conn })
+          .dial(url, { codec: request.codec, timeout: request.timeout, kcp: request.kcp, layers: request.layers, tls: request.tls, conn })
           .catch((err: RiptideError) => attempt(conn, n + 1, err))
       }, delay)
       if (!this.#ref) timer.unref()

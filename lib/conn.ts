@@ -614,6 +614,17 @@ export class Conn<Context = unknown> {
     }
   }
 
+  /**
+   * The ALPN protocol the TLS handshake agreed on (`'h2'`, `'http/1.1'`...); `false` on a TLS
+   * connection without one, as in `node:tls`; `undefined` without TLS or once closed.
+   */
+  get alpnProtocol(): string | false | undefined {
+    if (this.slot < 0 || !this.#open) return undefined
+    const t = this.#sink.call((n) => n.tlsInfo(this.slot, this.generation))
+    if (t == null) return undefined
+    return t.alpnProtocol ?? false
+  }
+
   /** Bytes received and held for the next delivery: a partial frame of its codec, or what `onTraffic` did not consume. */
   get inboundBuffered(): number {
     if (!this.#open || this.slot < 0) return 0

@@ -2,6 +2,7 @@
  * The engine: reactor 0 on the calling thread plus one reactor per worker thread, listeners
  * bound once, connections spread by the load balancer (or `SO_REUSEPORT`).
  */
+import { checkTlsUrls } from './tls'
 import { join, resolve as resolvePath } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
@@ -201,7 +202,7 @@ function startWorker(engineId: number, index: number, o: ResolvedServeOptions): 
  * copies of the native listener options, keys included, without JS seeing them).
  */
 function transferable(o: ResolvedServeOptions): Record<string, unknown> {
-  const { logger: _logger, secure: _secure, crypt: _crypt, ...rest } = o
+  const { logger: _logger, secure: _secure, crypt: _crypt, tls: _tls, ...rest } = o
   return rest
 }
 
@@ -246,6 +247,7 @@ export async function serve<Context = unknown>(
   const o = resolveServeOptions(options)
   checkSecureRole('options', o.secure, 'listener')
   for (const l of listeners) checkKcpOnly(o, l.url, 'the listener')
+  checkTlsUrls(o.tls, listeners.map((l) => l.url), 'listener')
   let engine: Engine | undefined
   const reactor = new Reactor(handler, o, { onTick: () => (engine ? handler.onTick?.(engine) : 0) })
   // A listen address that is a name is resolved by the native parser, synchronously on this

@@ -198,6 +198,18 @@ export class HandshakeError extends RiptideError {
 }
 
 /**
+ * A TLS handshake failed (`ERR_TLS_HANDSHAKE`): the peer's certificate was not trusted or not
+ * valid for the name, no protocol version, cipher suite or ALPN protocol was shared, the peer
+ * sent something other than TLS, or the handshake took longer than `tls.handshakeTimeout`. The
+ * message says which (rustls' own words).
+ */
+export class TlsHandshakeError extends RiptideError {
+  constructor(message = 'TLS handshake failed') {
+    super('ERR_TLS_HANDSHAKE', message)
+  }
+}
+
+/**
  * A bug inside riptide (a panic) while handling this connection: it was closed so the engine
  * could go on (`ERR_INTERNAL`). Please report it.
  */
@@ -254,6 +266,8 @@ export function errorFromCode(code: string, message: string, details?: Connectio
       return new KcpDeadLinkError(message)
     case 'ERR_HANDSHAKE_FAILED':
       return new HandshakeError(message)
+    case 'ERR_TLS_HANDSHAKE':
+      return new TlsHandshakeError(message)
     case 'ERR_INTERNAL':
       return new InternalError(message)
     case 'ERR_FRAME_TOO_LONG':

@@ -23,7 +23,7 @@ export interface NamedTarget {
 }
 
 /** Schemes with an IP host (`unix://` has a path). */
-const IP_SCHEME = /^(?:tcp|udp|kcp)([46]?)$/
+const IP_SCHEME = /^(?:tcp|udp|kcp|tls)([46]?)$/
 
 /**
  * The name to look up in a dial URL, or `undefined` when there is none to look up: an IP

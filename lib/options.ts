@@ -1,4 +1,5 @@
 /** Server options: their types, documented defaults (gnet's where gnet has them), and validation. */
+import { resolveServerTls, type NativeServerTls, type ServerTlsOptions } from './tls'
 import { isIP } from 'node:net'
 import { checkCodec, type Codec } from './codecs'
 import { InvalidOptionError } from './errors'
@@ -291,10 +292,14 @@ export interface ServeOptions {
   crypt?: CryptOptions
   /** `kcp://` listeners only: riptide's secure mode with this private key. Not with `crypt`. Default off. */
   secure?: ServerSecureOptions
+  /** `tls://` listeners only: the certificate, key and TLS options (docs/tls.md). */
+  tls?: ServerTlsOptions
 }
 
 /** {@link ServeOptions} with every default filled in. */
-export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec' | 'kcp' | 'fec' | 'crypt' | 'secure'>> & {
+export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec' | 'kcp' | 'fec' | 'crypt' | 'secure' | 'tls'>> & {
+  /** A server's TLS options, checked (a client's are per dial). */
+  tls: NativeServerTls | undefined
   fec: Required<FecOptions> | undefined
   crypt: CryptOptions | undefined
   /** A server's or, for a client's options, a dial's secure mode. */
@@ -346,6 +351,7 @@ export const DEFAULT_SERVE_OPTIONS: Readonly<ResolvedServeOptions> = Object.free
   fec: undefined,
   crypt: undefined,
   secure: undefined,
+  tls: undefined,
 } as ResolvedServeOptions)
 
 const int = (name: string, value: unknown, min: number, max: number) => checkInt(`options.${name}`, value, min, max)
@@ -437,6 +443,7 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
   }
   o.kcp = resolveKcp(o.kcp as KcpOptions)
   Object.assign(o, resolveKcpLayers('options', o))
+  if (o.tls !== undefined) o.tls = resolveServerTls('options', o.tls)
   if (o.tcpKeepAlive !== undefined) {
     const ka = o.tcpKeepAlive as TcpKeepAlive
     if (ka === null || typeof ka !== 'object') throw new InvalidOptionError('options.tcpKeepAlive must be an object')

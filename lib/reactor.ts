@@ -3,6 +3,7 @@
  * the user's handler, and the staging of writes made during a batch. The main thread and
  * every worker thread each run one.
  */
+import { isTlsUrl, type NativeClientTls } from './tls'
 import {
   ascii,
   EV_ACCEPT_ERROR,
@@ -174,6 +175,8 @@ export interface DialRequest {
   kcp?: Required<KcpOptions>
   /** Packet layers of a `kcp://` dial (FEC, crypt, secure), checked by the client. */
   layers?: KcpLayers
+  /** TLS of a `tls://` dial, `servername` filled in. */
+  tls?: NativeClientTls
   /** Cancels the dial while it is connecting. */
   signal?: AbortSignal
   /** A connection to reuse (reconnects). */
@@ -240,6 +243,7 @@ export class Reactor implements ConnSink {
       proxyProtocol: l.proxyProtocol,
       proxyTimeout: l.proxyTimeout,
       kcp: nativeKcp(this.#options.kcp, this.#options),
+      tls: isTlsUrl(l.url) ? this.#options.tls : undefined,
     }))
     this.#start(() => native.NativeEngine.listen(specs, o, this.#dispatch, this.#ops, this.#bytes))
   }
@@ -307,7 +311,7 @@ export class Reactor implements ConnSink {
     const codec = o.codec ?? this.#options.codec
     let id: ReturnType<NativeEngine['dial']>
     try {
-      id = this.call((n) => n.dial(url, codec, o.timeout, nativeKcp(o.kcp ?? this.#options.kcp, o.layers ?? {})))
+      id = this.call((n) => n.dial(url, codec, o.timeout, nativeKcp(o.kcp ?? this.#options.kcp, o.layers ?? {}), o.tls))
     } catch (err) {
       return Promise.reject(err)
     }
@@ -683,13 +687,17 @@ export class Reactor implements ConnSink {
    * The connection in `slot` closed: settle a dial that never opened, or fail the pending
    * write callbacks and call `onClose` (unless a client reconnects it).
    */
-  #closed(slot: number, generation: number, code: string, errno: number): void {
+  #closed(slot: number, generation: number, text: string, errno: number): void {
+    // `code`, or `code\0why` when the code alone does not say (a failed TLS handshake).
+    const nul = text.indexOf('\0')
+    const code = nul < 0 ? text : text.slice(0, nul)
+    const why = nul < 0 ? '' : `: ${text.slice(nul + 1)}`
     const dial = this.#dials.get(slot)
     if (dial !== undefined && dial.generation === generation) {
       this.#dials.delete(slot)
       const failed = code || 'ECONNRESET'
       const target = { ...dial.target, errno: errno === 0 ? undefined : -errno }
-      dial.reject(dial.aborted ? new AbortError() : errorFromCode(failed, `connect ${failed} ${describe(target)}`, target))
+      dial.reject(dial.aborted ? new AbortError() : errorFromCode(failed, `connect ${failed} ${describe(target)}${why}`, target))
       return
     }
     if (this.#latent[slot] === generation + 1) {
@@ -702,7 +710,7 @@ export class Reactor implements ConnSink {
     this.#conns[slot] = undefined
     this.#unwritable.delete(conn)
     for (const cb of conn[kEnded]()) this.#safely('write callback', conn, () => cb(new ConnClosedError()))
-    const err = conn.destroyError ?? (code === '' ? undefined : this.#closeError(conn, code, errno))
+    const err = conn.destroyError ?? (code === '' ? undefined : this.#closeError(conn, code, errno, why))
     const consumer = conn[kConsumer]
     if (consumer !== undefined) {
       conn[kConsumer] = undefined
@@ -739,7 +747,7 @@ export class Reactor implements ConnSink {
    * The error a connection closed with: the class for `code`, and for an OS error where it
    * arose (`write` for `EPIPE`, else `read`; none for timeouts riptide decided) and the peer.
    */
-  #closeError(conn: Conn, code: string, errno: number): RiptideError {
+  #closeError(conn: Conn, code: string, errno: number, why: string): RiptideError {
     const syscall = errno === 0 ? undefined : code === 'EPIPE' ? 'write' : 'read'
     const details: ConnectionErrorDetails = { errno: errno === 0 ? undefined : -errno, syscall }
     const remote = conn.remote
@@ -749,7 +757,7 @@ export class Reactor implements ConnSink {
       details.address = remote.address
       details.port = remote.port
     }
-    return errorFromCode(code, `connection ${conn.id} closed: ${code}${syscall === undefined ? '' : ` (${syscall})`}`, details)
+    return errorFromCode(code, `connection ${conn.id} closed: ${code}${syscall === undefined ? '' : ` (${syscall})`}${why}`, details)
   }
 
   /** Calls `onClose` (also used by clients when they give up reconnecting). */

@@ -27,7 +27,7 @@ pub const EV_OPEN: i32 = 1;
 #[napi]
 pub const EV_DATA: i32 = 2;
 /// A connection closed: bytes are the error code (`ECONNRESET`...), empty for an orderly
-/// close; `extra` is the OS error number when the OS gave one, else 0.
+/// close, then for a failed TLS handshake `\0` and why; `extra` is the OS error number when the OS gave one, else 0.
 #[napi]
 pub const EV_CLOSE: i32 = 3;
 /// The engine stopped; always the last event. `generation` is the number of connections
@@ -159,7 +159,20 @@ impl<S: Sink> EventHandler for Events<S> {
     fn on_close(&mut self, _: &mut Conns, id: ConnId, err: Option<&Error>) {
         let code = err.map(|e| e.code()).unwrap_or("");
         let errno = err.and_then(Error::raw_os_error).unwrap_or(0);
-        self.push(EV_CLOSE, id, code.as_bytes(), errno);
+        match err {
+            // Why a TLS handshake failed is only in the message: it goes after a `\0`.
+            Some(Error::Tls(why)) => {
+                let len = code.len() + 1 + why.len();
+                self.push_parts(
+                    EV_CLOSE,
+                    id,
+                    &[code.as_bytes(), b"\0", why.as_bytes()],
+                    len,
+                    errno,
+                );
+            }
+            _ => self.push(EV_CLOSE, id, code.as_bytes(), errno),
+        }
     }
 
     fn on_error(&mut self, _: &mut Conns, id: ConnId, err: &Error) {

@@ -44,9 +44,16 @@ pub struct NativeListen {
     pub proxy_timeout: Option<f64>,
     /// KCP parameters of a `kcp://` listener.
     pub kcp: Option<crate::kcp::NativeKcp>,
+    /// Certificate and options of a `tls://` listener.
+    pub tls: Option<crate::tls::NativeTlsServer>,
 }
 
 impl NativeListen {
+    /// The transport URL to bind (`tcp://` under `tls://`).
+    pub fn transport_url(&self) -> Result<String, riptide::Error> {
+        crate::tls::transport(&self.url, self.tls.is_some())
+    }
+
     /// The engine's listener options.
     pub fn options(&self) -> Result<riptide::ListenOptions, riptide::Error> {
         let codec = self.codec.as_ref().map(NativeCodec::shared).transpose()?;
@@ -65,9 +72,16 @@ impl NativeListen {
         let timeout = crate::millis::millis("proxyTimeout", self.proxy_timeout.unwrap_or(3000.0))
             .map_err(|e| FrameError::InvalidConfig(e.to_string()))?
             .max(std::time::Duration::from_millis(1));
+        let layers = self
+            .tls
+            .as_ref()
+            .map(|t| t.factory())
+            .transpose()?
+            .into_iter()
+            .collect();
         Ok(riptide::ListenOptions {
             codec,
-            layers: Vec::new(),
+            layers,
             proxy_protocol: proxy,
             proxy_timeout: timeout,
             kcp: self.kcp.as_ref().map(|k| k.options()).transpose()?,

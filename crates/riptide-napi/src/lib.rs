@@ -19,6 +19,7 @@ mod registry;
 mod same_thread_driver;
 mod staged;
 mod thread_driver;
+mod tls;
 #[cfg(unix)]
 mod uv;
 
@@ -319,14 +320,15 @@ impl NativeEngine {
         let mut resolved = Vec::with_capacity(listeners.len());
         for l in &listeners {
             let options = l.options().map_err(|e| throw(&env, e))?;
+            let transport = l.transport_url().map_err(|e| throw(&env, e))?;
             let bound = reactor
-                .listen_with(&l.url, options.clone())
+                .listen_with(&transport, options.clone())
                 .map_err(|e| throw(&env, e))?;
             let url = match bound {
                 PeerAddr::Inet(a) => {
-                    format!("{}://{a}", l.url.split("://").next().unwrap_or("tcp"))
+                    format!("{}://{a}", transport.split("://").next().unwrap_or("tcp"))
                 }
-                PeerAddr::Unix(_) => l.url.clone(),
+                PeerAddr::Unix(_) => transport,
             };
             resolved.push((url, options));
         }
@@ -437,11 +439,19 @@ impl NativeEngine {
         codec: Option<codec::NativeCodec>,
         timeout_ms: f64,
         kcp: Option<kcp::NativeKcp>,
+        tls: Option<tls::NativeTlsClient>,
     ) -> Result<NativeConnId> {
         let codec = codec
             .map(|c| c.shared())
             .transpose()
             .map_err(|e| throw(&env, e.into()))?;
+        let url = tls::transport(&url, tls.is_some()).map_err(|e| throw(&env, e))?;
+        let layers = tls
+            .map(|t| t.factory())
+            .transpose()
+            .map_err(|e| throw(&env, e))?
+            .into_iter()
+            .collect();
         let kcp = kcp
             .map(|k| k.options())
             .transpose()
@@ -455,7 +465,7 @@ impl NativeEngine {
                     codec,
                     connect_timeout: timeout,
                     kcp,
-                    ..Default::default()
+                    layers,
                 },
             )
         });
@@ -696,6 +706,25 @@ impl NativeEngine {
             .ok_or(riptide::Error::EngineStopped)
             .and_then(|r| r.wake(id))
             .map_err(|e| throw(&env, e))
+    }
+
+    /// What the connection's TLS handshake negotiated (none without TLS).
+    #[napi]
+    pub fn tls_info(
+        &self,
+        env: Env,
+        slot: u32,
+        generation: u32,
+    ) -> Result<Option<tls::NativeTlsInfo>> {
+        self.on_conn(&env, slot, generation, |r, id| {
+            Ok(r.conns().tls_info(id)?.map(|t| tls::NativeTlsInfo {
+                alpn_protocol: t
+                    .alpn_protocol
+                    .as_ref()
+                    .map(|p| String::from_utf8_lossy(p).into_owned()),
+                version: t.version.into(),
+            }))
+        })
     }
 
     /// The PROXY protocol header the connection arrived with (none without one).

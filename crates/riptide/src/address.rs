@@ -92,6 +92,16 @@ impl Address {
     }
 }
 
+/// The `tcp://` URL under a `tls://`, `tls4://` or `tls6://` one (`tls://h:443` gives
+/// `tcp://h:443`); `None` for any other scheme. TLS is a stream layer, not a transport: a
+/// `tls://` listener or dial is a `tcp://` one with a TLS layer
+/// ([`crate::TlsServerOptions::factory`], [`crate::TlsClientOptions::factory`]) at the bottom.
+pub fn tls_transport(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let family = scheme.strip_prefix("tls")?;
+    matches!(family, "" | "4" | "6").then(|| format!("tcp{family}://{rest}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +130,23 @@ mod tests {
             Address::parse("unix:///tmp/r.sock").unwrap(),
             Address::Unix("/tmp/r.sock".into())
         );
+    }
+
+    #[test]
+    fn tls_urls_are_tcp_underneath() {
+        assert_eq!(
+            tls_transport("tls://127.0.0.1:443").as_deref(),
+            Some("tcp://127.0.0.1:443")
+        );
+        assert_eq!(
+            tls_transport("tls6://[::1]:0").as_deref(),
+            Some("tcp6://[::1]:0")
+        );
+        for other in ["tcp://127.0.0.1:1", "tlsx://a:1", "tls:/a:1", "kcp://a:1"] {
+            assert_eq!(tls_transport(other), None, "{other}");
+        }
+        // What stays is still parsed (and refused) as an address.
+        assert!(Address::parse("tls://127.0.0.1:1").is_err());
     }
 
     #[test]

@@ -42,6 +42,11 @@ pub enum Error {
     /// A secure KCP session's handshake failed or timed out, or its keys are unusable.
     #[error("secure handshake failed: {0}")]
     Handshake(String),
+    /// A TLS handshake failed (the peer's certificate was not trusted, no common protocol
+    /// version or cipher suite, garbage instead of a hello...) or did not complete in time;
+    /// the text says why.
+    #[error("TLS handshake failed: {0}")]
+    Tls(String),
     /// A bug inside riptide (a panic) while handling this connection: it was destroyed so the
     /// reactor, and every other connection, could go on.
     #[error("internal error: {0}")]
@@ -79,6 +84,7 @@ impl Error {
         "ERR_MESSAGE_TOO_LARGE",
         "ERR_KCP_DEAD_LINK",
         "ERR_HANDSHAKE_FAILED",
+        "ERR_TLS_HANDSHAKE",
         "ERR_INTERNAL",
         "ERR_FRAME_TOO_LONG",
         "ERR_FRAME_CORRUPT",
@@ -113,6 +119,7 @@ impl Error {
             Error::MessageTooLarge { .. } => "ERR_MESSAGE_TOO_LARGE",
             Error::KcpDeadLink => "ERR_KCP_DEAD_LINK",
             Error::Handshake(_) => "ERR_HANDSHAKE_FAILED",
+            Error::Tls(_) => "ERR_TLS_HANDSHAKE",
             Error::Internal(_) => "ERR_INTERNAL",
             Error::Frame(e) => e.code(),
             Error::Io(e) => io_code(e),
@@ -168,6 +175,7 @@ mod tests {
             Error::MessageTooLarge { size: 2, max: 1 },
             Error::KcpDeadLink,
             Error::Handshake("x".into()),
+            Error::Tls("x".into()),
             Error::Internal("x".into()),
             Error::Io(io::Error::other("x")),
         ];

@@ -92,7 +92,7 @@ pub trait StreamLayer: Send {
 
     /// Bytes from the peer. Appends what they decode to for the side above to `out.up`, and
     /// any bytes the layer must answer with to `out.down`. An error closes the connection
-    /// with it.
+    /// with it; what the layer put in `out.down` before failing (an alert) is still sent.
     fn read(
         &mut self,
         now: Instant,

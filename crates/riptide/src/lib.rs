@@ -50,9 +50,11 @@ mod socket;
 mod stream;
 mod stream_stack;
 mod timer_wheel;
+mod tls_layer;
+mod tls_options;
 mod udp_sessions;
 
-pub use address::Address;
+pub use address::{tls_transport, Address};
 pub use admission::Admission;
 pub use balance::LoadBalancing;
 pub use carrier::Carrier;
@@ -82,6 +84,8 @@ pub use riptide_secure as secure;
 pub use slab::ConnId;
 pub use socket::{KeepAlive, SocketOptions};
 pub use stream::PeerAddr;
+pub use tls_layer::{TlsInfo, TlsLayer};
+pub use tls_options::{TlsClientOptions, TlsServerOptions, DEFAULT_HANDSHAKE_TIMEOUT};
 
 // The README's example runs as a doctest, so the crates.io page cannot go stale.
 #[cfg(doctest)]

@@ -137,7 +137,11 @@ impl StreamStack {
                     self.set_status(index, status);
                     self.send_below(index, now, &own, wire)
                 }
-                Err(e) => Err(e),
+                Err(e) => {
+                    // A failing layer's last words (a TLS alert) still go to the peer.
+                    let _ = self.send_below(index, now, &own, wire);
+                    Err(e)
+                }
             };
             self.own = own;
             if let Err(e) = sent {
@@ -359,6 +363,39 @@ mod tests {
             down.extend_from_slice(data);
             Ok(())
         }
+    }
+
+    /// Answers anything with `NO` and fails (the shape of a TLS alert before a close).
+    struct Refuse;
+
+    impl StreamLayer for Refuse {
+        fn read(
+            &mut self,
+            _: Instant,
+            _: &[u8],
+            out: &mut StreamOut<'_>,
+        ) -> Result<LayerStatus, Error> {
+            out.down.extend_from_slice(b"NO");
+            Err(Error::Tls("refused".into()))
+        }
+        fn write(&mut self, _: Instant, data: &[u8], down: &mut Vec<u8>) -> Result<(), Error> {
+            down.extend_from_slice(data);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_layer_still_sends_its_last_words() {
+        let now = Instant::now();
+        let mut s = stack(vec![Box::new(Xor(7)), Box::new(Refuse)]);
+        s.start(now, &mut Vec::new()).unwrap();
+        let (mut app, mut wire) = (Vec::new(), Vec::new());
+        let err = s
+            .read(now, b"hi", &mut app, &mut wire, &mut LayerReport::default())
+            .unwrap_err();
+        assert_eq!(err.code(), "ERR_TLS_HANDSHAKE");
+        assert_eq!(wire, [b'N' ^ 7, b'O' ^ 7]);
+        assert!(app.is_empty());
     }
 
     fn stack(layers: Vec<Box<dyn StreamLayer>>) -> Box<StreamStack> {

@@ -257,6 +257,11 @@ impl Conns {
         self.extension(id)
     }
 
+    /// What the connection's TLS handshake negotiated (ALPN, version); none without TLS.
+    pub fn tls_info(&self, id: ConnId) -> Result<Option<&crate::TlsInfo>, Error> {
+        self.extension(id)
+    }
+
     /// Stops reading the connection: its kernel buffer fills and TCP's window closes on the
     /// peer (KCP's receive window, on a KCP connection). Writes continue.
     pub fn pause(&mut self, id: ConnId) -> Result<(), Error> {

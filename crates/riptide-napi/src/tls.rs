@@ -1,0 +1,103 @@
+//! TLS options from JS (`serve('tls://…', h, { tls })`, `client.dial('tls://…', { tls })`) to
+//! the engine's [`riptide::TlsServerOptions`] / [`riptide::TlsClientOptions`]. The TS layer
+//! checks keys and types and fills defaults; PEM parsing and key checks happen here, before
+//! anything is bound. Key bytes are never formatted into a message.
+
+use napi::bindgen_prelude::Uint8Array;
+use napi_derive::napi;
+use riptide::{StreamLayerFactory, TlsClientOptions, TlsServerOptions};
+
+/// A `tls://` listener's certificate and options.
+#[napi(object)]
+pub struct NativeTlsServer {
+    /// Certificate chain, PEM.
+    pub cert: Uint8Array,
+    /// Private key, PEM.
+    pub key: Uint8Array,
+    /// ALPN protocols, most preferred first.
+    pub alpn: Vec<String>,
+    /// CAs client certificates must lead to (`requestCert`); none: no client certificates.
+    pub client_ca: Option<Vec<Uint8Array>>,
+    /// ms the handshake may take.
+    pub handshake_timeout: f64,
+}
+
+/// A `tls://` dial's trust and options.
+#[napi(object)]
+pub struct NativeTlsClient {
+    /// CA certificates, PEM.
+    pub ca: Vec<Uint8Array>,
+    /// SNI and the name the certificate must be valid for.
+    pub servername: String,
+    /// ALPN protocols, most preferred first.
+    pub alpn: Vec<String>,
+    /// `false`: any certificate is accepted (tests).
+    pub reject_unauthorized: bool,
+    /// ms the handshake may take.
+    pub handshake_timeout: f64,
+}
+
+/// What a finished TLS handshake negotiated (`conn.alpnProtocol`).
+#[napi(object)]
+pub struct NativeTlsInfo {
+    /// The agreed ALPN protocol, if any.
+    pub alpn_protocol: Option<String>,
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub version: String,
+}
+
+fn protocols(alpn: &[String]) -> Vec<Vec<u8>> {
+    alpn.iter().map(|p| p.as_bytes().to_vec()).collect()
+}
+
+impl NativeTlsServer {
+    /// The layer factory of a listener.
+    pub fn factory(&self) -> Result<StreamLayerFactory, riptide::Error> {
+        TlsServerOptions {
+            cert_pem: self.cert.to_vec(),
+            key_pem: self.key.to_vec(),
+            alpn: protocols(&self.alpn),
+            client_ca_pem: self
+                .client_ca
+                .as_ref()
+                .map(|list| list.iter().map(|c| c.to_vec()).collect()),
+            handshake_timeout: crate::millis::millis(
+                "tls.handshakeTimeout",
+                self.handshake_timeout,
+            )?,
+        }
+        .factory()
+    }
+}
+
+impl NativeTlsClient {
+    /// The layer factory of a dial.
+    pub fn factory(&self) -> Result<StreamLayerFactory, riptide::Error> {
+        TlsClientOptions {
+            ca_pem: self.ca.iter().map(|c| c.to_vec()).collect(),
+            servername: self.servername.clone(),
+            alpn: protocols(&self.alpn),
+            reject_unauthorized: self.reject_unauthorized,
+            handshake_timeout: crate::millis::millis(
+                "tls.handshakeTimeout",
+                self.handshake_timeout,
+            )?,
+        }
+        .factory()
+    }
+}
+
+/// The transport URL of `url` and whether it is TLS: a `tls://` URL must come with TLS
+/// options, and TLS options need a `tls://` URL.
+pub fn transport(url: &str, has_tls: bool) -> Result<String, riptide::Error> {
+    match (riptide::tls_transport(url), has_tls) {
+        (Some(tcp), true) => Ok(tcp),
+        (None, false) => Ok(url.to_string()),
+        (Some(_), false) => Err(riptide::Error::InvalidOption(format!(
+            "{url:?} is a tls:// address without tls options"
+        ))),
+        (None, true) => Err(riptide::Error::InvalidOption(format!(
+            "tls options given for {url:?}, which is not a tls:// address"
+        ))),
+    }
+}

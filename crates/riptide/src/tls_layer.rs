@@ -1,0 +1,183 @@
+//! TLS as a stream layer, on rustls' sans-IO connections: ciphertext from the peer goes in
+//! through `read_tls`/`process_new_packets`, plaintext comes out of the connection's reader;
+//! plaintext from the application goes into its writer and `write_tls` drains the records.
+//! The connection opens (the layer reports [`LayerStatus::Ready`]) once the handshake is
+//! done; a failed or slow handshake closes it with [`Error::Tls`].
+
+use crate::layer::{LayerStatus, StreamLayer, StreamOut};
+use crate::Error;
+use rustls::pki_types::ServerName;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a finished handshake negotiated, kept as a connection extension
+/// ([`crate::Conns::tls_info`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// The ALPN protocol both sides agreed on, if any.
+    pub alpn_protocol: Option<Vec<u8>>,
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub version: &'static str,
+}
+
+/// One connection's TLS state.
+pub struct TlsLayer {
+    conn: rustls::Connection,
+    timeout: Duration,
+    /// When the handshake must be done (set at start, cleared once it is).
+    deadline: Option<Instant>,
+    /// Plaintext the application wrote before the handshake finished.
+    early: Vec<u8>,
+}
+
+impl TlsLayer {
+    /// The server side of one accepted connection.
+    pub fn server(config: Arc<rustls::ServerConfig>, timeout: Duration) -> TlsLayer {
+        // Only fails on a config with no protocol versions, which the options never build.
+        let conn = rustls::ServerConnection::new(config).map(rustls::Connection::Server);
+        TlsLayer::with(
+            conn.expect("a server config with protocol versions"),
+            timeout,
+        )
+    }
+
+    /// The client side of one dial to `name`.
+    pub fn client(
+        config: Arc<rustls::ClientConfig>,
+        name: ServerName<'static>,
+        timeout: Duration,
+    ) -> TlsLayer {
+        let conn = rustls::ClientConnection::new(config, name).map(rustls::Connection::Client);
+        TlsLayer::with(
+            conn.expect("a client config with protocol versions"),
+            timeout,
+        )
+    }
+
+    fn with(mut conn: rustls::Connection, timeout: Duration) -> TlsLayer {
+        // Records are drained into the layer's output on every call, so rustls never needs to
+        // hold more than one write's worth; the connection's water marks bound the rest.
+        conn.set_buffer_limit(None);
+        TlsLayer {
+            conn,
+            timeout,
+            deadline: None,
+            early: Vec::new(),
+        }
+    }
+
+    /// Moves every pending TLS record to `down`.
+    fn flush(&mut self, down: &mut Vec<u8>) -> Result<(), Error> {
+        while self.conn.wants_write() {
+            self.conn.write_tls(down)?;
+        }
+        Ok(())
+    }
+
+    /// Moves every decrypted byte to `up`.
+    fn drain_plaintext(&mut self, up: &mut Vec<u8>) -> Result<(), Error> {
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            match self.conn.reader().read(&mut chunk) {
+                // Ok(0): the peer sent close_notify; its FIN follows and closes the connection.
+                Ok(0) => return Ok(()),
+                Ok(n) => up.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The error a rustls failure closes the connection with: `ERR_TLS_HANDSHAKE` while the
+    /// handshake runs, an I/O error (bad data) after it.
+    fn failure(&self, e: rustls::Error) -> Error {
+        if self.conn.is_handshaking() {
+            Error::Tls(e.to_string())
+        } else {
+            io::Error::new(io::ErrorKind::InvalidData, format!("TLS: {e}")).into()
+        }
+    }
+
+    /// `Ready` once the handshake is done, reporting what it negotiated the first time and
+    /// sending what the application wrote meanwhile.
+    fn status(&mut self, out: &mut StreamOut<'_>) -> Result<LayerStatus, Error> {
+        if self.conn.is_handshaking() {
+            return Ok(LayerStatus::Pending);
+        }
+        if self.deadline.take().is_some() {
+            out.report.extensions.push(Box::new(TlsInfo {
+                alpn_protocol: self.conn.alpn_protocol().map(<[u8]>::to_vec),
+                version: match self.conn.protocol_version() {
+                    Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+                    _ => "TLSv1.3",
+                },
+            }));
+            let early = std::mem::take(&mut self.early);
+            self.conn.writer().write_all(&early)?;
+            self.flush(out.down)?;
+        }
+        Ok(LayerStatus::Ready)
+    }
+}
+
+impl StreamLayer for TlsLayer {
+    fn start(&mut self, now: Instant, down: &mut Vec<u8>) -> Result<LayerStatus, Error> {
+        self.deadline = Some(now + self.timeout);
+        // A client's hello; nothing from a server.
+        self.flush(down)?;
+        Ok(LayerStatus::Pending)
+    }
+
+    fn read(
+        &mut self,
+        _: Instant,
+        data: &[u8],
+        out: &mut StreamOut<'_>,
+    ) -> Result<LayerStatus, Error> {
+        let mut rest = data;
+        while !rest.is_empty() {
+            if self.conn.read_tls(&mut rest)? == 0 {
+                break;
+            }
+            if let Err(e) = self.conn.process_new_packets() {
+                // rustls queued an alert saying why: the peer gets it before the close.
+                let _ = self.flush(out.down);
+                return Err(self.failure(e));
+            }
+            self.drain_plaintext(out.up)?;
+        }
+        self.flush(out.down)?;
+        self.status(out)
+    }
+
+    fn write(&mut self, _: Instant, data: &[u8], down: &mut Vec<u8>) -> Result<(), Error> {
+        if self.conn.is_handshaking() {
+            self.early.extend_from_slice(data);
+            return Ok(());
+        }
+        self.conn.writer().write_all(data)?;
+        self.flush(down)
+    }
+
+    fn close(&mut self, _: Instant, down: &mut Vec<u8>) {
+        self.conn.send_close_notify();
+        // The connection is closing: a failure to say goodbye changes nothing.
+        let _ = self.flush(down);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    fn handle_timeout(&mut self, _: Instant, _: &mut StreamOut<'_>) -> Result<LayerStatus, Error> {
+        Err(Error::Tls(format!(
+            "handshake did not complete within {} ms",
+            self.timeout.as_millis()
+        )))
+    }
+
+    fn buffered(&self) -> usize {
+        self.early.len()
+    }
+}

@@ -1,0 +1,228 @@
+//! What a TLS listener or dial is configured with, and the rustls configurations built from
+//! it once per listener or dial (each connection then gets its own [`TlsLayer`]).
+//!
+//! The crypto provider is rustls' `ring` one: `ring` is already in the dependency tree (snow,
+//! under the secure KCP mode, uses it), so TLS costs no second C/assembly build. TLS 1.2 and
+//! 1.3 only.
+
+use crate::layer::{StreamLayer, StreamLayerFactory};
+use crate::tls_layer::TlsLayer;
+use crate::Error;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a handshake may take unless told otherwise.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A TLS server's certificate, key and negotiation options.
+#[derive(Clone, Debug)]
+pub struct TlsServerOptions {
+    /// The certificate chain, PEM, leaf first.
+    pub cert_pem: Vec<u8>,
+    /// The leaf's private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_pem: Vec<u8>,
+    /// ALPN protocols offered, most preferred first (empty: no ALPN).
+    pub alpn: Vec<Vec<u8>>,
+    /// When set, clients must present a certificate issued by one of these CAs (PEM).
+    pub client_ca_pem: Option<Vec<Vec<u8>>>,
+    /// How long the handshake may take before the connection closes with
+    /// `ERR_TLS_HANDSHAKE`.
+    pub handshake_timeout: Duration,
+}
+
+/// A TLS client's trust anchors and negotiation options.
+#[derive(Clone, Debug)]
+pub struct TlsClientOptions {
+    /// CA certificates (PEM, each may hold several) the server's chain must lead to.
+    pub ca_pem: Vec<Vec<u8>>,
+    /// The name sent as SNI and verified against the certificate (a DNS name or an IP).
+    pub servername: String,
+    /// ALPN protocols offered, most preferred first (empty: no ALPN).
+    pub alpn: Vec<Vec<u8>>,
+    /// `false` accepts any server certificate (signatures are still checked): for tests
+    /// only, it gives no protection against an active attacker.
+    pub reject_unauthorized: bool,
+    /// How long the handshake may take before the connection closes with
+    /// `ERR_TLS_HANDSHAKE`.
+    pub handshake_timeout: Duration,
+}
+
+fn invalid(what: &str, why: impl std::fmt::Display) -> Error {
+    Error::InvalidOption(format!("tls {what}: {why}"))
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+const VERSIONS: &[&rustls::SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
+
+/// Every certificate in `pems`, in order; an error when there is none or one is malformed.
+fn certificates(what: &str, pems: &[Vec<u8>]) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let mut out = Vec::new();
+    for pem in pems {
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            out.push(cert.map_err(|e| invalid(what, e))?);
+        }
+    }
+    if out.is_empty() {
+        return Err(invalid(what, "no PEM certificate found"));
+    }
+    Ok(out)
+}
+
+fn roots(what: &str, pems: &[Vec<u8>]) -> Result<RootCertStore, Error> {
+    let mut store = RootCertStore::empty();
+    for cert in certificates(what, pems)? {
+        store.add(cert).map_err(|e| invalid(what, e))?;
+    }
+    Ok(store)
+}
+
+impl TlsServerOptions {
+    /// Options with the default handshake timeout and neither ALPN nor client certificates.
+    pub fn new(cert_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> TlsServerOptions {
+        TlsServerOptions {
+            cert_pem: cert_pem.into(),
+            key_pem: key_pem.into(),
+            alpn: Vec::new(),
+            client_ca_pem: None,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        }
+    }
+
+    /// The validated rustls configuration.
+    pub fn config(&self) -> Result<Arc<rustls::ServerConfig>, Error> {
+        let chain = certificates("cert", std::slice::from_ref(&self.cert_pem))?;
+        let key = PrivateKeyDer::from_pem_slice(&self.key_pem).map_err(|e| invalid("key", e))?;
+        let builder = rustls::ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(VERSIONS)
+            .map_err(|e| invalid("versions", e))?;
+        let builder = match &self.client_ca_pem {
+            None => builder.with_no_client_auth(),
+            Some(pems) => builder.with_client_cert_verifier(
+                rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots("ca", pems)?),
+                    provider(),
+                )
+                .build()
+                .map_err(|e| invalid("ca", e))?,
+            ),
+        };
+        let mut config = builder
+            .with_single_cert(chain, key)
+            .map_err(|e| invalid("cert/key", e))?;
+        config.alpn_protocols = self.alpn.clone();
+        Ok(Arc::new(config))
+    }
+
+    /// A layer factory for a listener: the configuration is built (and checked) once here.
+    pub fn factory(&self) -> Result<StreamLayerFactory, Error> {
+        let config = self.config()?;
+        let timeout = self.handshake_timeout;
+        Ok(Arc::new(move || {
+            Box::new(TlsLayer::server(config.clone(), timeout)) as Box<dyn StreamLayer>
+        }))
+    }
+}
+
+impl TlsClientOptions {
+    /// Options trusting `ca_pem` for `servername`, with the default handshake timeout and no
+    /// ALPN.
+    pub fn new(ca_pem: impl Into<Vec<u8>>, servername: impl Into<String>) -> TlsClientOptions {
+        TlsClientOptions {
+            ca_pem: vec![ca_pem.into()],
+            servername: servername.into(),
+            alpn: Vec::new(),
+            reject_unauthorized: true,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        }
+    }
+
+    /// The validated rustls configuration and the server name.
+    pub fn config(&self) -> Result<(Arc<rustls::ClientConfig>, ServerName<'static>), Error> {
+        let name =
+            ServerName::try_from(self.servername.clone()).map_err(|e| invalid("servername", e))?;
+        let builder = rustls::ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(VERSIONS)
+            .map_err(|e| invalid("versions", e))?;
+        let mut config = if self.reject_unauthorized {
+            builder
+                .with_root_certificates(roots("ca", &self.ca_pem)?)
+                .with_no_client_auth()
+        } else {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider())))
+                .with_no_client_auth()
+        };
+        config.alpn_protocols = self.alpn.clone();
+        Ok((Arc::new(config), name))
+    }
+
+    /// A layer factory for a dial: the configuration is built (and checked) once here.
+    pub fn factory(&self) -> Result<StreamLayerFactory, Error> {
+        let (config, name) = self.config()?;
+        let timeout = self.handshake_timeout;
+        Ok(Arc::new(move || {
+            Box::new(TlsLayer::client(config.clone(), name.clone(), timeout))
+                as Box<dyn StreamLayer>
+        }))
+    }
+}
+
+/// `rejectUnauthorized: false`: any certificate is accepted, but the handshake signatures
+/// are still verified with it.
+#[derive(Debug)]
+struct AnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

@@ -1,0 +1,296 @@
+//! The TLS stream layer without sockets: a client layer and a server layer talking through
+//! byte buffers, with certificates made by rcgen at test time.
+
+use riptide::{
+    Error, LayerReport, LayerStatus, StreamLayer, TlsClientOptions, TlsInfo, TlsServerOptions,
+};
+use std::time::{Duration, Instant};
+
+/// A self-signed certificate for `localhost` and its key, PEM; the certificate is its own CA.
+fn self_signed() -> (String, String) {
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    (key.cert.pem(), key.signing_key.serialize_pem())
+}
+
+/// One side: its layer, the plaintext it received, the report it produced.
+struct Side {
+    layer: Box<dyn StreamLayer>,
+    plain: Vec<u8>,
+    report: LayerReport,
+    status: LayerStatus,
+}
+
+impl Side {
+    fn new(layer: Box<dyn StreamLayer>) -> Side {
+        Side {
+            layer,
+            plain: Vec::new(),
+            report: LayerReport::default(),
+            status: LayerStatus::Pending,
+        }
+    }
+
+    /// Feeds `wire` in pieces of at most `piece` bytes; returns what it answers with.
+    fn feed(&mut self, now: Instant, wire: &[u8], piece: usize) -> Result<Vec<u8>, Error> {
+        let mut down = Vec::new();
+        for chunk in wire.chunks(piece.max(1)) {
+            self.status = self.layer.read(
+                now,
+                chunk,
+                &mut riptide::StreamOut {
+                    up: &mut self.plain,
+                    down: &mut down,
+                    report: &mut self.report,
+                },
+            )?;
+        }
+        Ok(down)
+    }
+
+    fn info(&self) -> Option<&TlsInfo> {
+        self.report
+            .extensions
+            .iter()
+            .find_map(|e| e.downcast_ref::<TlsInfo>())
+    }
+}
+
+/// Runs the handshake between `client` and `server` to the end, cutting every flight into
+/// pieces of `piece` bytes; the first error either side meets is returned.
+fn handshake(
+    client: &mut Side,
+    server: &mut Side,
+    now: Instant,
+    piece: usize,
+) -> Result<(), Error> {
+    let mut to_server = Vec::new();
+    assert_eq!(
+        client.layer.start(now, &mut to_server)?,
+        LayerStatus::Pending
+    );
+    let mut nothing = Vec::new();
+    assert_eq!(server.layer.start(now, &mut nothing)?, LayerStatus::Pending);
+    assert!(nothing.is_empty(), "a server speaks second");
+    for _ in 0..10 {
+        let to_client = server.feed(now, &to_server, piece)?;
+        to_server = client.feed(now, &to_client, piece)?;
+        if to_server.is_empty() && to_client.is_empty() {
+            return Ok(());
+        }
+    }
+    panic!("the handshake did not settle in 10 flights");
+}
+
+fn pair(alpn_server: &[&str], alpn_client: &[&str]) -> (Side, Side) {
+    let (cert, key) = self_signed();
+    let mut s = TlsServerOptions::new(cert.clone(), key);
+    s.alpn = alpn_server.iter().map(|p| p.as_bytes().to_vec()).collect();
+    let mut c = TlsClientOptions::new(cert, "localhost");
+    c.alpn = alpn_client.iter().map(|p| p.as_bytes().to_vec()).collect();
+    let server = Side::new(s.factory().unwrap()());
+    let client = Side::new(c.factory().unwrap()());
+    (client, server)
+}
+
+#[test]
+fn handshake_then_bytes_both_ways_whatever_the_cuts() {
+    for piece in [1, 7, 100, 1 << 20] {
+        let now = Instant::now();
+        let (mut client, mut server) = pair(&["h2", "http/1.1"], &["http/1.1"]);
+        // Written before the handshake finished: held, counted, sent once it is done.
+        let mut early = Vec::new();
+        client.layer.write(now, b"early ", &mut early).unwrap();
+        assert!(early.is_empty());
+        assert_eq!(client.layer.buffered(), 6);
+        handshake(&mut client, &mut server, now, piece).unwrap();
+        assert_eq!(client.status, LayerStatus::Ready);
+        assert_eq!(server.status, LayerStatus::Ready);
+        assert_eq!(client.layer.buffered(), 0);
+        for side in [&client, &server] {
+            let info = side.info().expect("a TlsInfo extension");
+            assert_eq!(info.alpn_protocol.as_deref(), Some(&b"http/1.1"[..]));
+            assert_eq!(info.version, "TLSv1.3");
+            assert_eq!(side.report.extensions.len(), 1, "reported once");
+        }
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let mut wire = Vec::new();
+        for chunk in data.chunks(piece.max(1000)) {
+            client.layer.write(now, chunk, &mut wire).unwrap();
+        }
+        assert!(
+            !wire.windows(16).any(|w| w == &data[1000..1016]),
+            "ciphertext"
+        );
+        server.feed(now, &wire, piece.max(13)).unwrap();
+        let mut expected = b"early ".to_vec();
+        expected.extend_from_slice(&data);
+        assert_eq!(server.plain, expected);
+
+        let mut back = Vec::new();
+        server.layer.write(now, b"pong", &mut back).unwrap();
+        client.feed(now, &back, piece).unwrap();
+        assert_eq!(client.plain, b"pong");
+    }
+}
+
+#[test]
+fn no_common_alpn_protocol_fails_the_handshake() {
+    let (mut client, mut server) = pair(&["h2"], &["http/1.1"]);
+    let err = handshake(&mut client, &mut server, Instant::now(), 1000).unwrap_err();
+    assert_eq!(err.code(), "ERR_TLS_HANDSHAKE");
+    assert!(err.to_string().contains("any known protocol"), "{err}");
+}
+
+#[test]
+fn no_alpn_on_either_side_reports_none() {
+    let (mut client, mut server) = pair(&[], &[]);
+    handshake(&mut client, &mut server, Instant::now(), 1000).unwrap();
+    assert_eq!(client.info().unwrap().alpn_protocol, None);
+}
+
+#[test]
+fn an_untrusted_certificate_fails_with_err_tls_handshake() {
+    let (cert, key) = self_signed();
+    let (other_ca, _) = self_signed();
+    let server = TlsServerOptions::new(cert, key).factory().unwrap()();
+    let client = TlsClientOptions::new(other_ca, "localhost")
+        .factory()
+        .unwrap()();
+    let (mut client, mut server) = (Side::new(client), Side::new(server));
+    let err = handshake(&mut client, &mut server, Instant::now(), 1000).unwrap_err();
+    assert_eq!(err.code(), "ERR_TLS_HANDSHAKE");
+    assert!(
+        err.to_string().contains("invalid peer certificate"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_wrong_servername_fails_and_reject_unauthorized_false_accepts_it() {
+    let (cert, key) = self_signed();
+    let server = TlsServerOptions::new(cert.clone(), key);
+    let mut options = TlsClientOptions::new(cert, "example.org");
+    let mut client = Side::new(options.factory().unwrap()());
+    let mut s = Side::new(server.factory().unwrap()());
+    let err = handshake(&mut client, &mut s, Instant::now(), 1000).unwrap_err();
+    assert_eq!(err.code(), "ERR_TLS_HANDSHAKE");
+    assert!(err.to_string().contains("not valid for name"), "{err}");
+
+    options.reject_unauthorized = false;
+    options.ca_pem.clear();
+    let mut client = Side::new(options.factory().unwrap()());
+    let mut s = Side::new(server.factory().unwrap()());
+    handshake(&mut client, &mut s, Instant::now(), 1000).unwrap();
+}
+
+#[test]
+fn a_handshake_that_never_completes_times_out() {
+    let (cert, key) = self_signed();
+    let mut options = TlsServerOptions::new(cert, key);
+    options.handshake_timeout = Duration::from_millis(250);
+    let mut layer = options.factory().unwrap()();
+    let now = Instant::now();
+    assert_eq!(layer.poll_timeout(), None);
+    layer.start(now, &mut Vec::new()).unwrap();
+    assert_eq!(layer.poll_timeout(), Some(now + Duration::from_millis(250)));
+    let (mut up, mut down, mut report) = (Vec::new(), Vec::new(), LayerReport::default());
+    let mut out = riptide::StreamOut {
+        up: &mut up,
+        down: &mut down,
+        report: &mut report,
+    };
+    let err = layer
+        .handle_timeout(now + Duration::from_millis(250), &mut out)
+        .unwrap_err();
+    assert_eq!(err.code(), "ERR_TLS_HANDSHAKE");
+    assert!(err.to_string().contains("250 ms"), "{err}");
+}
+
+#[test]
+fn garbage_instead_of_a_hello_fails_the_handshake() {
+    let (cert, key) = self_signed();
+    let factory = TlsServerOptions::new(cert, key).factory().unwrap();
+    for garbage in [
+        &b"GET / HTTP/1.1\r\n\r\n"[..],
+        &[0x16, 3, 1, 0, 4, 1, 0, 0, 0],
+        &[0xff; 64],
+    ] {
+        let mut server = Side::new(factory());
+        server.layer.start(Instant::now(), &mut Vec::new()).unwrap();
+        let err = server.feed(Instant::now(), garbage, 1000).unwrap_err();
+        assert_eq!(err.code(), "ERR_TLS_HANDSHAKE", "{garbage:?}");
+        assert!(server.plain.is_empty());
+    }
+}
+
+#[test]
+fn close_sends_close_notify_which_the_peer_reads_as_the_end() {
+    let (mut client, mut server) = pair(&[], &[]);
+    let now = Instant::now();
+    handshake(&mut client, &mut server, now, 1000).unwrap();
+    let mut wire = Vec::new();
+    client.layer.write(now, b"last words", &mut wire).unwrap();
+    let sent = wire.len();
+    client.layer.close(now, &mut wire);
+    assert!(wire.len() > sent, "close adds a close_notify alert");
+    let answer = server.feed(now, &wire, 5).unwrap();
+    assert_eq!(server.plain, b"last words");
+    assert!(answer.is_empty(), "close_notify read without complaint");
+}
+
+#[test]
+fn bad_options_are_refused_before_any_connection() {
+    let (cert, key) = self_signed();
+    let bad = |e: Error| {
+        assert_eq!(e.code(), "ERR_INVALID_ARG_VALUE", "{e}");
+        e.to_string()
+    };
+    let no_cert = TlsServerOptions::new("not a pem", key.clone());
+    assert!(bad(no_cert.factory().err().unwrap()).contains("cert"));
+    let no_key = TlsServerOptions::new(cert.clone(), "");
+    assert!(bad(no_key.factory().err().unwrap()).contains("key"));
+    let no_ca = TlsClientOptions::new("", "localhost");
+    assert!(bad(no_ca.factory().err().unwrap()).contains("ca"));
+    let bad_name = TlsClientOptions::new(cert, "not a name!");
+    assert!(bad(bad_name.factory().err().unwrap()).contains("servername"));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Whatever arrives instead of a ClientHello, however it is cut, the server layer never
+    /// panics, never lets a byte up, and either waits for more or fails with
+    /// `ERR_TLS_HANDSHAKE`.
+    #[test]
+    fn arbitrary_bytes_never_get_past_the_handshake(
+        data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000),
+        piece in 1usize..700,
+        hello in proptest::prelude::any::<bool>(),
+    ) {
+        let mut data = data;
+        if hello && data.len() >= 6 {
+            // A handshake record announcing a ClientHello, the rest arbitrary.
+            data[..6].copy_from_slice(&[0x16, 3, 1, 0, 0, 1]);
+            let len = u16::try_from(data.len() - 5).unwrap_or(u16::MAX);
+            data[3..5].copy_from_slice(&len.to_be_bytes());
+        }
+        let mut server = Side::new(server_factory()());
+        server.layer.start(Instant::now(), &mut Vec::new()).unwrap();
+        match server.feed(Instant::now(), &data, piece) {
+            Ok(_) => proptest::prop_assert_eq!(server.status, LayerStatus::Pending),
+            Err(e) => proptest::prop_assert_eq!(e.code(), "ERR_TLS_HANDSHAKE"),
+        }
+        proptest::prop_assert!(server.plain.is_empty());
+    }
+}
+
+/// One server layer factory for every proptest case (making certificates is slow).
+fn server_factory() -> riptide::StreamLayerFactory {
+    static FACTORY: std::sync::OnceLock<riptide::StreamLayerFactory> = std::sync::OnceLock::new();
+    FACTORY
+        .get_or_init(|| {
+            let (cert, key) = self_signed();
+            TlsServerOptions::new(cert, key).factory().unwrap()
+        })
+        .clone()
+}

@@ -1,0 +1,143 @@
+/**
+ * TLS options of `tls://` listeners and dials (docs/tls.md), checked here at the boundary:
+ * unknown keys and wrong types are `ERR_INVALID_ARG_VALUE` before anything is bound; PEM
+ * parsing and key checks happen natively, also before anything is bound.
+ */
+import { InvalidOptionError } from './errors'
+import { bool, knownKeys, ms } from './validate'
+
+/** PEM text, as a string or its bytes. */
+export type Pem = string | Uint8Array
+
+/** A `tls://` server's certificate and negotiation options (`serve(url, handler, { tls })`). */
+export interface ServerTlsOptions {
+  /** The certificate chain, PEM, leaf first. */
+  cert: Pem
+  /** The leaf's private key, PEM (PKCS#8, PKCS#1 or SEC1). */
+  key: Pem
+  /** ALPN protocols offered, most preferred first (`['h2', 'http/1.1']`). Default none. */
+  alpn?: string[]
+  /** Ask clients for a certificate and require one issued by `ca`. Default `false`. */
+  requestCert?: boolean
+  /** CA certificates (PEM) client certificates must lead to; needed with `requestCert`. */
+  ca?: Pem | Pem[]
+  /** Ms the handshake may take before the connection closes with `ERR_TLS_HANDSHAKE`. Default `10000`. */
+  handshakeTimeout?: number
+}
+
+/** A `tls://` client's trust and negotiation options (`client.dial(url, { tls })`). */
+export interface ClientTlsOptions {
+  /** CA certificates (PEM) the server's chain must lead to. Required unless `rejectUnauthorized` is `false`. */
+  ca?: Pem | Pem[]
+  /** The name sent as SNI and checked against the certificate. Default: the URL's host. */
+  servername?: string
+  /** ALPN protocols offered, most preferred first. Default none. */
+  alpn?: string[]
+  /** `false` accepts any server certificate: tests only, no protection against an active attacker. Default `true`. */
+  rejectUnauthorized?: boolean
+  /** Ms the handshake may take before the connection closes with `ERR_TLS_HANDSHAKE`. Default `10000`. */
+  handshakeTimeout?: number
+}
+
+/** The native form of a server's TLS options. */
+export interface NativeServerTls {
+  cert: Uint8Array
+  key: Uint8Array
+  alpn: string[]
+  clientCa: Uint8Array[] | undefined
+  handshakeTimeout: number
+}
+
+/** The native form of a client's TLS options (`servername` filled in per dial). */
+export interface NativeClientTls {
+  ca: Uint8Array[]
+  servername: string
+  alpn: string[]
+  rejectUnauthorized: boolean
+  handshakeTimeout: number
+}
+
+const TLS_SCHEME = /^tls[46]?:\/\//i
+
+/** True for a `tls://`, `tls4://` or `tls6://` URL. */
+export function isTlsUrl(url: unknown): boolean {
+  return typeof url === 'string' && TLS_SCHEME.test(url)
+}
+
+function pem(name: string, value: unknown): Uint8Array {
+  if (typeof value === 'string' && value !== '') return Buffer.from(value)
+  if (value instanceof Uint8Array && value.byteLength > 0) return new Uint8Array(value)
+  throw new InvalidOptionError(`${name} must be a non-empty PEM string or Buffer`)
+}
+
+function pems(name: string, value: unknown): Uint8Array[] {
+  const list = Array.isArray(value) ? value : [value]
+  if (list.length === 0) throw new InvalidOptionError(`${name} must name at least one certificate`)
+  return list.map((v, i) => pem(Array.isArray(value) ? `${name}[${i}]` : name, v))
+}
+
+function alpn(name: string, value: unknown): string[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value) || value.some((p) => typeof p !== 'string' || p === '' || Buffer.byteLength(p) > 255)) {
+    throw new InvalidOptionError(`${name} must be an array of protocol names of 1 to 255 bytes`)
+  }
+  return [...(value as string[])]
+}
+
+function object(name: string, value: unknown): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidOptionError(`${name} must be an object`)
+  return value as Record<string, unknown>
+}
+
+/** Checks a server's `tls` option and copies it to its native form. */
+export function resolveServerTls(where: string, value: unknown): NativeServerTls {
+  const t = object(`${where}.tls`, value)
+  knownKeys(`${where}.tls`, t, ['cert', 'key', 'alpn', 'requestCert', 'ca', 'handshakeTimeout'])
+  const requestCert = bool(`${where}.tls.requestCert`, t.requestCert ?? false)
+  if (requestCert && t.ca === undefined) throw new InvalidOptionError(`${where}.tls.requestCert needs ${where}.tls.ca`)
+  if (!requestCert && t.ca !== undefined) throw new InvalidOptionError(`${where}.tls.ca of a server only applies with requestCert: true`)
+  return {
+    cert: pem(`${where}.tls.cert`, t.cert),
+    key: pem(`${where}.tls.key`, t.key),
+    alpn: alpn(`${where}.tls.alpn`, t.alpn),
+    clientCa: requestCert ? pems(`${where}.tls.ca`, t.ca) : undefined,
+    handshakeTimeout: ms(`${where}.tls.handshakeTimeout`, t.handshakeTimeout ?? 10_000, 1),
+  }
+}
+
+/** Checks a client's `tls` option; `servername` stays empty when not given (the dial fills it). */
+export function resolveClientTls(where: string, value: unknown): NativeClientTls {
+  const t = object(`${where}.tls`, value)
+  knownKeys(`${where}.tls`, t, ['ca', 'servername', 'alpn', 'rejectUnauthorized', 'handshakeTimeout'])
+  const rejectUnauthorized = bool(`${where}.tls.rejectUnauthorized`, t.rejectUnauthorized ?? true)
+  if (rejectUnauthorized && t.ca === undefined) {
+    throw new InvalidOptionError(`${where}.tls.ca is required (riptide carries no public CA roots) unless rejectUnauthorized is false`)
+  }
+  if (t.servername !== undefined && (typeof t.servername !== 'string' || t.servername === '')) {
+    throw new InvalidOptionError(`${where}.tls.servername must be a non-empty string`)
+  }
+  return {
+    ca: t.ca === undefined ? [] : pems(`${where}.tls.ca`, t.ca),
+    servername: (t.servername as string | undefined) ?? '',
+    alpn: alpn(`${where}.tls.alpn`, t.alpn),
+    rejectUnauthorized,
+    handshakeTimeout: ms(`${where}.tls.handshakeTimeout`, t.handshakeTimeout ?? 10_000, 1),
+  }
+}
+
+/**
+ * Throws `ERR_INVALID_ARG_VALUE` when a `tls://` address has no TLS options, or TLS options
+ * are given but no address is `tls://` (they would be silently ignored).
+ */
+export function checkTlsUrls(tls: unknown, urls: unknown[], what: string): void {
+  const any = urls.some(isTlsUrl)
+  if (any && tls === undefined) throw new InvalidOptionError(`a tls:// ${what} needs options.tls`)
+  if (!any && tls !== undefined) throw new InvalidOptionError(`options.tls only applies to tls:// addresses, and no ${what} is one`)
+}
+
+/** The host of a dial URL (`tls://example.org:443` gives `example.org`), for SNI. */
+export function urlHost(url: string): string {
+  const rest = url.slice(url.indexOf('://') + 3)
+  const host = rest.slice(0, rest.lastIndexOf(':'))
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
+}

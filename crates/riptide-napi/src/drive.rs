@@ -6,7 +6,7 @@
 use crate::same_thread_driver::Driver;
 use crate::thread_driver::ThreadDriver;
 use napi::sys;
-use riptide::Reactor;
+use riptide::{ConnId, Conns, EventHandler, Reactor};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -107,7 +107,7 @@ impl Drive {
     }
 
     /// Keeps `data` in front of the connection's next bytes; `None` once stopped.
-    pub fn retain(&self, id: riptide::ConnId, data: &[u8]) -> Option<Result<(), riptide::Error>> {
+    pub fn retain(&self, id: ConnId, data: &[u8]) -> Option<Result<(), riptide::Error>> {
         match self {
             #[cfg(unix)]
             Drive::SameThread(d) => d.with_reactor(|r| r.conns().retain(id, data)),
@@ -139,4 +139,11 @@ impl Drive {
     pub fn inject_panic(&self) {
         each!(self, d => d.inject_panic())
     }
+}
+
+/// Swallows events nobody can receive (a driver's env teardown, where JS can no longer run).
+pub struct Discard;
+
+impl EventHandler for Discard {
+    fn on_traffic(&mut self, _: &mut Conns, _: ConnId, _: &[u8]) {}
 }

@@ -6,7 +6,6 @@ use crate::batch::{Sink, STRIDE_LEN};
 use crate::raw::SharedArray;
 use napi::sys;
 use riptide::ConnId;
-use std::ptr;
 
 /// Events collected for the next JS call. Written only while no JS runs.
 pub struct Batch {
@@ -160,32 +159,4 @@ fn grow(
     // SAFETY: no JS runs while the reactor fills a batch.
     unsafe { new.bytes()[..keep].copy_from_slice(&array.bytes()[..keep]) };
     std::mem::replace(array, new).delete(env);
-}
-
-/// Calls the JS dispatcher once: `func(count, meta, arena)`. A throw that escapes it (the
-/// dispatcher catches user errors itself) is raised as an uncaught exception, never left
-/// pending. Must run on the JS thread inside a handle scope that holds the three values, with
-/// no Rust borrow of the driver's state held (JS may call back into the engine).
-pub fn call_dispatch(
-    env: sys::napi_env,
-    func: sys::napi_value,
-    meta: sys::napi_value,
-    arena: sys::napi_value,
-    count: usize,
-) {
-    // SAFETY: the caller's contract: on the JS thread, with values of the current handle
-    // scope; every out-pointer is a valid local.
-    unsafe {
-        let mut args = [ptr::null_mut(), meta, arena];
-        sys::napi_create_int32(env, count as i32, &mut args[0]);
-        let mut recv = ptr::null_mut();
-        sys::napi_get_undefined(env, &mut recv);
-        let mut result = ptr::null_mut();
-        let status = sys::napi_call_function(env, recv, func, 3, args.as_ptr(), &mut result);
-        if status == sys::Status::napi_pending_exception {
-            let mut err = ptr::null_mut();
-            sys::napi_get_and_clear_last_exception(env, &mut err);
-            sys::napi_fatal_exception(env, err);
-        }
-    }
 }

@@ -11,9 +11,11 @@ mod completions;
 mod drive;
 mod event_log;
 mod js_batch;
+mod js_end;
 mod kcp;
 mod millis;
 mod raw;
+mod reactor_thread;
 mod registry;
 #[cfg(unix)]
 mod same_thread_driver;

@@ -7,14 +7,14 @@
 //! Re-entrancy rule: Rust state lives in `RefCell`s that are never borrowed while JS runs, so
 //! JS may call back into the engine (write, close, stop) from any callback.
 
-use crate::batch::{Events, Sink, EV_EXECUTE, EV_SHUTDOWN};
-use crate::drive::{BoundaryCounters, JsParts};
-use crate::js_batch::{call_dispatch, Batch};
+use crate::batch::{Sink, EV_EXECUTE, EV_SHUTDOWN};
+use crate::drive::{BoundaryCounters, Discard, JsParts};
+use crate::js_end::{deliver, JsEnd};
 use crate::raw::{check, Ref};
-use crate::staged::{retain_now, Staged};
+use crate::staged::retain_now;
 use crate::uv::{self, Uv};
 use napi::sys;
-use riptide::{ConnId, Conns, EventHandler, Reactor, Waker};
+use riptide::{ConnId, Reactor, Waker};
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, c_void};
 use std::os::fd::AsRawFd;
@@ -30,9 +30,7 @@ const MAX_ROUNDS: usize = 4;
 /// Everything that exists only while the engine runs.
 struct Live {
     reactor: Reactor,
-    batch: Events<Batch>,
-    staged: Staged,
-    dispatch: Ref,
+    js: JsEnd,
     resource: Ref,
     async_context: sys::napi_async_context,
 }
@@ -107,9 +105,7 @@ impl Driver {
             "napi_async_init",
         )?;
         let live = Live {
-            batch: Events(Batch::new(env, 1024, 2 * 1024 * 1024)?),
-            staged: Staged::adopt(env, js.staged_ops, js.staged_data)?,
-            dispatch: Ref::new(env, js.dispatch)?,
+            js: JsEnd::new(env, &js)?,
             resource: Ref::new(env, resource)?,
             async_context,
             reactor,
@@ -206,7 +202,8 @@ impl Driver {
     /// Applies the writes and closes JS staged (called by JS when its staging arrays fill).
     pub fn flush_staged(&self) {
         if let Some(live) = self.live.borrow_mut().as_mut() {
-            live.staged
+            live.js
+                .staged
                 .apply(self.env, live.reactor.conns(), &mut retain_now);
         }
     }
@@ -247,7 +244,7 @@ impl Driver {
             let mut live = self.live.borrow_mut();
             if let Some(live) = live.as_mut() {
                 live.reactor
-                    .drain(Instant::now() + timeout, &mut live.batch);
+                    .drain(Instant::now() + timeout, &mut live.js.batch);
             }
             drop(live);
             // Closes decided here are delivered (and the drain completed) from the loop.
@@ -330,12 +327,12 @@ impl Driver {
             let events = {
                 let mut live = self.live.borrow_mut();
                 let Some(live) = live.as_mut() else { break };
-                live.reactor.reap(&mut live.batch);
+                live.reactor.reap(&mut live.js.batch);
                 if round == 0 {
                     // An epoll error here is not actionable per turn; the next wake retries.
-                    let _ = live.reactor.turn(&mut live.batch, Some(Duration::ZERO));
+                    let _ = live.reactor.turn(&mut live.js.batch, Some(Duration::ZERO));
                     if self.execute_requested.replace(false) {
-                        live.batch.push(
+                        live.js.batch.push(
                             EV_EXECUTE,
                             ConnId {
                                 slot: 0,
@@ -346,18 +343,19 @@ impl Driver {
                         );
                     }
                 }
-                live.batch.len()
+                live.js.batch.len()
             };
             if events == 0 {
                 break;
             }
             self.deliver();
             if let Some(live) = self.live.borrow_mut().as_mut() {
-                live.staged
+                live.js
+                    .staged
                     .apply(self.env, live.reactor.conns(), &mut retain_now);
                 if let Some(timeout) = self.drain_requested.take() {
                     live.reactor
-                        .drain(Instant::now() + timeout, &mut live.batch);
+                        .drain(Instant::now() + timeout, &mut live.js.batch);
                 }
             }
             if self.stop_requested.get() {
@@ -406,26 +404,15 @@ impl Driver {
         }
     }
 
-    /// Calls JS once with the batch. A throw that escapes the JS dispatcher (it catches user
-    /// errors itself) is raised as an uncaught exception, never left pending.
+    /// Calls JS once with the batch.
     fn deliver(&self) {
-        let env = self.env;
-        let (func, meta, arena, count) = {
-            let live = self.live.borrow();
-            let Some(live) = live.as_ref() else { return };
-            let (meta, arena) = live.batch.views();
-            (live.dispatch.get(env), meta, arena, live.batch.len())
-        };
-        let mut c = self.counters.get();
-        c.js_calls += 1;
-        c.events += count as u64;
-        self.counters.set(c);
-        let was = self.dispatching.replace(true);
-        call_dispatch(env, func, meta, arena, count);
-        self.dispatching.set(was);
-        if let Some(live) = self.live.borrow_mut().as_mut() {
-            live.batch.clear();
-        }
+        deliver(
+            self.env,
+            &self.live,
+            |l| &mut l.js,
+            &self.counters,
+            &self.dispatching,
+        );
     }
 
     /// Closes every connection, tells JS (closes, then shutdown), and releases everything.
@@ -441,13 +428,14 @@ impl Driver {
                 .reactor
                 .drain_status()
                 .map_or((0, 0), |(d, _)| (d.drained, d.reset));
-            live.reactor.shutdown(&mut live.batch);
+            live.reactor.shutdown(&mut live.js.batch);
             // Whatever is still open now closes without a drain: count it as reset.
             let counts = ConnId {
                 slot: 0,
                 generation: drained as u32,
             };
-            live.batch
+            live.js
+                .batch
                 .push(EV_SHUTDOWN, counts, &[], (reset + open) as i32);
         }
         self.deliver();
@@ -476,9 +464,7 @@ impl Driver {
         }
         self.waker.borrow_mut().take();
         drop(live.reactor);
-        live.batch.0.delete();
-        live.staged.delete(env);
-        live.dispatch.delete(env);
+        live.js.delete(env);
         live.resource.delete(env);
         // SAFETY: `live` was just taken, so this runs once: the async context is destroyed
         // once, and both handles are stopped and closed once; `on_closed` frees them.
@@ -560,11 +546,4 @@ unsafe extern "C" fn on_env_teardown(_hook: sys::napi_async_cleanup_hook_handle,
         }
         driver.release();
     }));
-}
-
-/// Swallows events nobody can receive (during env teardown).
-struct Discard;
-
-impl EventHandler for Discard {
-    fn on_traffic(&mut self, _: &mut Conns, _: ConnId, _: &[u8]) {}
 }

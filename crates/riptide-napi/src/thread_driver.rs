@@ -9,213 +9,31 @@
 //! pollable descriptor for libuv), and an opt-in (`driver: 'thread'`) that moves reading,
 //! decoding, KCP, FEC and AEAD off the JS thread.
 //!
-//! Locking: the reactor thread holds the lock while it turns, never while it waits. On Unix it
-//! waits with `poll(2)` on the reactor's epoll/kqueue descriptor outside the lock, so the JS
-//! thread's calls find the lock free unless a turn is running. Windows has no such
-//! descriptor: the reactor thread blocks inside the turn, and the JS thread wakes it and takes
-//! the lock before it turns again.
+//! This file is the JS side; the reactor thread, its loop and the state the two share are in
+//! [`crate::reactor_thread`].
 
 use crate::batch::{Events, Sink, EV_EXECUTE, EV_SHUTDOWN};
-use crate::drive::{BoundaryCounters, JsParts};
+use crate::drive::{BoundaryCounters, Discard, JsParts};
 use crate::event_log::EventLog;
-use crate::js_batch::{call_dispatch, Batch};
-use crate::raw::{check, Ref};
-use crate::staged::Staged;
+use crate::js_end::{deliver, JsEnd};
+use crate::raw::check;
+use crate::reactor_thread::{retain_ahead, run, Core, State, Tsfn};
 use napi::sys;
-use riptide::{ConnId, Conns, EventHandler, Reactor, Waker};
+use riptide::{ConnId, Reactor};
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::rc::Rc;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Events (or payload bytes) the reactor thread lets wait for JS before it stops turning until
-/// JS takes them. This is the thread driver's backpressure: a JS thread slower than the
-/// network makes the reactor stop reading, so sockets fill and peers' windows close, as with
-/// the same-thread driver, instead of the log growing without bound. One turn may pass the
-/// mark by at most its own budgets (`eventBudget`, `readBudget`).
-const LOG_EVENTS_MAX: usize = 64 * 1024;
-/// See [`LOG_EVENTS_MAX`].
-const LOG_BYTES_MAX: usize = 4 * 1024 * 1024;
-
-/// A Node-API thread-safe function: the one way the reactor thread reaches the JS thread.
-struct Tsfn(sys::napi_threadsafe_function);
-
-// SAFETY: Node-API documents `napi_call_threadsafe_function` as callable from any thread; the
-// other calls on it (ref, unref, release) are made on the JS thread only.
-unsafe impl Send for Tsfn {}
-// SAFETY: as above; the handle itself is an immutable pointer.
-unsafe impl Sync for Tsfn {}
-
-impl Tsfn {
-    /// Queues one call of `call_js` on the JS thread. Fails only once Node is tearing the
-    /// function down, when nobody is left to deliver to.
-    fn call(&self) {
-        // SAFETY: the function lives until `release` (JS thread, after the reactor thread was
-        // joined) or the env teardown (which joins the reactor thread first).
-        unsafe {
-            sys::napi_call_threadsafe_function(
-                self.0,
-                ptr::null_mut(),
-                sys::ThreadsafeFunctionCallMode::nonblocking,
-            )
-        };
-    }
-}
-
-/// What the reactor thread and the JS thread share.
-struct Core {
-    state: Mutex<State>,
-    /// Signalled when JS takes the log (the reactor thread may wait for it, see
-    /// [`LOG_BYTES_MAX`]) and when the thread is asked to quit.
-    taken: Condvar,
-    /// Interrupts the reactor thread's wait (the reactor's own waker).
-    waker: Arc<Waker>,
-    tsfn: Tsfn,
-    /// The JS thread waits for the lock (Windows: the reactor thread lets it in between turns).
-    #[cfg(windows)]
-    js_waiting: std::sync::atomic::AtomicUsize,
-}
-
-/// The state behind the lock.
-struct State {
-    /// `None` once the engine stopped.
-    reactor: Option<Reactor>,
-    /// Events for JS not yet taken.
-    log: Events<EventLog>,
-    /// A JS wake is queued and has not yet taken the log: later events ride on it.
-    js_woken: bool,
-    /// The reactor thread leaves its loop.
-    quit: bool,
-}
-
-impl Core {
-    /// Locks the state. A panic that poisoned the lock left the state consistent (reactor
-    /// panics are caught inside the reactor), so the lock is taken anyway.
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Locks the state from the JS thread (on Windows, first waking the reactor thread out
-    /// of its blocking turn).
-    fn lock_from_js(&self) -> MutexGuard<'_, State> {
-        #[cfg(windows)]
-        {
-            use std::sync::atomic::Ordering;
-            self.js_waiting.fetch_add(1, Ordering::AcqRel);
-            let _ = self.waker.wake();
-            let guard = self.lock();
-            self.js_waiting.fetch_sub(1, Ordering::AcqRel);
-            guard
-        }
-        #[cfg(not(windows))]
-        self.lock()
-    }
-
-    /// Makes sure a JS wake is queued for the events in `s.log` (one per empty → non-empty).
-    fn notify_js(&self, s: &mut State) {
-        if !s.js_woken {
-            s.js_woken = true;
-            self.tsfn.call();
-        }
-    }
-
-    /// Runs `f` on the reactor from the JS thread, then wakes the reactor thread when `f`
-    /// left it work (a notice to deliver, an earlier deadline) its current wait would miss.
-    fn with_reactor<T>(
-        &self,
-        f: impl FnOnce(&mut Reactor, &mut Events<EventLog>) -> T,
-    ) -> Option<T> {
-        let mut s = self.lock_from_js();
-        let State { reactor, log, .. } = &mut *s;
-        let reactor = reactor.as_mut()?;
-        let before = reactor.next_deadline();
-        let out = f(reactor, log);
-        let after = reactor.next_deadline();
-        let earlier = after.is_some_and(|a| before.is_none_or(|b| a < b));
-        if reactor.conns().needs_turn() || earlier {
-            let _ = self.waker.wake();
-        }
-        if s.log.len() > 0 {
-            self.notify_js(&mut s);
-        }
-        Some(out)
-    }
-}
-
-/// The reactor thread: turn, hand events to JS, wait for readiness or the next deadline.
-fn run(core: Arc<Core>) {
-    #[cfg(unix)]
-    let fd = match core.lock().reactor.as_ref() {
-        Some(r) => std::os::fd::AsRawFd::as_raw_fd(r),
-        None => return,
-    };
-    loop {
-        let deadline = {
-            let mut s = core.lock();
-            while !s.quit && (s.log.len() >= LOG_EVENTS_MAX || s.log.bytes() >= LOG_BYTES_MAX) {
-                s = core.taken.wait(s).unwrap_or_else(|p| p.into_inner());
-            }
-            if s.quit {
-                return;
-            }
-            let State { reactor, log, .. } = &mut *s;
-            let Some(reactor) = reactor.as_mut() else {
-                return;
-            };
-            // Unix: poll only (the wait is below, outside the lock). Windows: block here.
-            #[cfg(unix)]
-            let timeout = Some(Duration::ZERO);
-            #[cfg(windows)]
-            let timeout = None;
-            // An epoll error is not actionable per turn; the next one retries.
-            let _ = reactor.turn(log, timeout);
-            let deadline = reactor.next_deadline();
-            if s.log.len() > 0 {
-                core.notify_js(&mut s);
-            }
-            deadline
-        };
-        #[cfg(unix)]
-        wait_readable(fd, deadline);
-        #[cfg(windows)]
-        {
-            let _ = deadline;
-            while core.js_waiting.load(std::sync::atomic::Ordering::Acquire) > 0 {
-                std::thread::yield_now();
-            }
-        }
-    }
-}
-
-/// Waits until the reactor's descriptor is readable or `deadline` passes.
-#[cfg(unix)]
-fn wait_readable(fd: std::os::fd::RawFd, deadline: Option<Instant>) {
-    let ms = deadline.map_or(-1, |at| {
-        let wait = at.saturating_duration_since(Instant::now());
-        // Round up: a wait that ends early finds nothing due.
-        wait.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32
-    });
-    let mut p = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: `p` is one valid pollfd; `fd` stays open while this thread runs (the reactor
-    // is dropped only after the thread is joined). EINTR just ends this wait early.
-    unsafe { libc::poll(&mut p, 1, ms) };
-}
-
 /// JS-thread state that exists only while the engine runs.
 struct Live {
-    batch: Batch,
+    js: JsEnd,
     /// The log swapped in for the reactor's while JS reads this one.
     spare: Events<EventLog>,
-    staged: Staged,
-    dispatch: Ref,
 }
 
 /// One engine's reactor on a thread of its own, delivering to the JS thread that created it.
@@ -253,10 +71,8 @@ impl ThreadDriver {
             "napi_create_string_utf8",
         )?;
         let live = Live {
-            batch: Batch::new(env, 1024, 2 * 1024 * 1024)?,
+            js: JsEnd::new(env, &js)?,
             spare: Events(EventLog::default()),
-            staged: Staged::adopt(env, js.staged_ops, js.staged_data)?,
-            dispatch: Ref::new(env, js.dispatch)?,
         };
         // The driver is created before the function (which needs its address), so the core
         // is filled in once the function exists.
@@ -360,11 +176,13 @@ impl ThreadDriver {
             let env = self.env;
             self.core.with_reactor(|r, log| {
                 let mut tails = Vec::new();
-                live.staged.apply(env, r.conns(), &mut |conns, id, bytes| {
-                    if conns.retain(id, bytes).is_ok() {
-                        tails.push((id, bytes.to_vec()));
-                    }
-                });
+                live.js
+                    .staged
+                    .apply(env, r.conns(), &mut |conns, id, bytes| {
+                        if conns.retain(id, bytes).is_ok() {
+                            tails.push((id, bytes.to_vec()));
+                        }
+                    });
                 retain_ahead(r, log, tails);
             });
         }
@@ -478,9 +296,9 @@ impl ThreadDriver {
         }
         self.core.taken.notify_one();
         let (meta, arena) = live.spare.parts();
-        live.batch.extend(meta, arena, live.spare.len());
+        live.js.batch.extend(meta, arena, live.spare.len());
         live.spare.clear();
-        live.batch.len()
+        live.js.batch.len()
     }
 
     /// Delivers one batch and applies what JS staged during it. One batch per wake, as on
@@ -515,23 +333,13 @@ impl ThreadDriver {
 
     /// Calls JS once with the batch, then clears it.
     fn deliver(&self) {
-        let env = self.env;
-        let (func, meta, arena, count) = {
-            let live = self.live.borrow();
-            let Some(live) = live.as_ref() else { return };
-            let (meta, arena) = live.batch.views();
-            (live.dispatch.get(env), meta, arena, live.batch.len())
-        };
-        let mut c = self.counters.get();
-        c.js_calls += 1;
-        c.events += count as u64;
-        self.counters.set(c);
-        let was = self.dispatching.replace(true);
-        call_dispatch(env, func, meta, arena, count);
-        self.dispatching.set(was);
-        if let Some(live) = self.live.borrow_mut().as_mut() {
-            live.batch.clear();
-        }
+        deliver(
+            self.env,
+            &self.live,
+            |l| &mut l.js,
+            &self.counters,
+            &self.dispatching,
+        );
     }
 
     /// Ends the reactor thread and takes the reactor back from it.
@@ -593,9 +401,7 @@ impl ThreadDriver {
         if let Some(f) = self.on_release.take() {
             f();
         }
-        live.batch.delete();
-        live.staged.delete(self.env);
-        live.dispatch.delete(self.env);
+        live.js.delete(self.env);
         // SAFETY: `live` was just taken, so this runs once, on the JS thread, after the
         // reactor thread (the function's only other user) was joined.
         unsafe {
@@ -604,19 +410,6 @@ impl ThreadDriver {
                 sys::ThreadsafeFunctionReleaseMode::release,
             )
         };
-    }
-}
-
-/// Tails the connection table accepted (`Conns::retain`) that belong in front of data the
-/// reactor thread read ahead: moved from the table into the log, so they arrive before it.
-fn retain_ahead(r: &mut Reactor, log: &mut Events<EventLog>, tails: Vec<(ConnId, Vec<u8>)>) {
-    if tails.is_empty() {
-        return;
-    }
-    for id in log.prepend(tails) {
-        // Emptied: the bytes now travel in the log (this also stops the partial-frame clock,
-        // which starts again if JS hands a tail back once more).
-        let _ = r.conns().retain(id, &[]);
     }
 }
 
@@ -678,11 +471,4 @@ unsafe extern "C" fn on_env_teardown(arg: *mut c_void) {
             f();
         }
     }));
-}
-
-/// Swallows events nobody can receive (during env teardown).
-struct Discard;
-
-impl EventHandler for Discard {
-    fn on_traffic(&mut self, _: &mut Conns, _: ConnId, _: &[u8]) {}
 }

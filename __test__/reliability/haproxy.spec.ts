@@ -1,13 +1,16 @@
 // A real HAProxy (Debian's package, installed by .ci/run) in front of a riptide server with
-// `send-proxy-v2`: the handler must see the client's own address, not HAProxy's.
+// `send-proxy-v2`: the handler must see the client's own address, not HAProxy's, over plain TCP
+// and in front of a TLS listener.
 import test from 'ava'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
+import tls from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { serve } from 'riptide'
 import { readExactly, until } from '../helpers'
+import { makePki } from '../tls-certs'
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -73,3 +76,49 @@ for (const [mode, send] of [['v2', 'send-proxy-v2'], ['v1', 'send-proxy']] as co
     }
   })
 }
+
+test.serial("HAProxy send-proxy-v2 in front of a TLS listener: the handshake passes through, onOpen sees the client's address", async (t) => {
+  const pki = makePki()
+  const seen: string[] = []
+  const engine = await serve(
+    { url: 'tls://127.0.0.1:0', proxyProtocol: 'v2' },
+    {
+      onOpen(conn) {
+        seen.push(`${conn.remoteAddress}:${conn.remotePort}`)
+      },
+      onTraffic(conn, data) {
+        conn.write(data)
+      },
+    },
+    { tls: { cert: pki.cert, key: pki.key } },
+  )
+  const front = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'riptide-haproxy-'))
+  const cfg = join(dir, 'haproxy.cfg')
+  writeFileSync(
+    cfg,
+    ['global', '  maxconn 100', 'defaults', '  mode tcp', '  timeout connect 2s', '  timeout client 10s', '  timeout server 10s', 'frontend f', `  bind 127.0.0.1:${front}`, '  default_backend b', 'backend b', `  server riptide 127.0.0.1:${engine.port} send-proxy-v2`, ''].join('\n'),
+  )
+  const haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  haproxy.stderr.on('data', (d) => (stderr += d))
+  try {
+    let client: tls.TLSSocket | undefined
+    await until(() => {
+      if (client === undefined) {
+        const c = tls.connect({ port: front, host: '127.0.0.1', ca: pki.ca, servername: 'localhost' })
+        c.once('secureConnect', () => (client = c))
+        c.once('error', () => c.destroy())
+      }
+      return client !== undefined
+    }, 10_000)
+    client!.write('tls through haproxy')
+    t.is((await readExactly(client!, 19)).toString(), 'tls through haproxy', stderr)
+    t.true(client!.authorized, 'the chain verified against the test CA')
+    t.deepEqual(seen, [`127.0.0.1:${client!.localPort}`])
+    client!.destroy()
+  } finally {
+    haproxy.kill()
+    await engine.stop()
+  }
+})

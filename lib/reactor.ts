@@ -49,11 +49,15 @@ import { markAsUntransferable } from 'node:worker_threads'
 /** Event kinds that belong to one connection (its slot and generation are in the event). */
 const CONN_EVENTS: ReadonlySet<number> = new Set([EV_DATA, EV_UNRELIABLE, EV_CLOSE, EV_END, EV_ERROR, EV_WRITABILITY, EV_WRITE_DONE, EV_IDLE, EV_TIMER])
 
+/** The events a pause holds back (see {@link Hold}). */
+const READ_EVENTS: ReadonlySet<number> = new Set([EV_DATA, EV_END, EV_CLOSE])
+
 /**
  * A connection whose events wait: until the batch that resolved its dial has been followed by
  * the code after the `await` (`'replay'`, delivered by a `setImmediate`), or until
- * `resume()` for bytes read before a `pause()` took effect (`'resume'`). Either way the
- * held events keep their order, and later ones for the connection join them.
+ * `resume()` for bytes read before a `pause()` took effect (`'resume'`: only the bytes, the FIN
+ * and the close wait). Either way the held events keep their order, and later ones for the
+ * connection join them.
  */
 interface Hold {
   generation: number
@@ -585,7 +589,10 @@ export class Reactor implements ConnSink {
         const length = meta[at + 4]
         if (this.#held.size > 0 && CONN_EVENTS.has(kind)) {
           const hold = this.#held.get(slot)
-          if (hold !== undefined && hold.generation === generation) {
+          // A pause holds back only what reading delivers (bytes, then the FIN and the close,
+          // in order); writability, write completions and timers still arrive, or a pipe
+          // waiting to drain would never read again.
+          if (hold !== undefined && hold.generation === generation && (hold.until === 'replay' || READ_EVENTS.has(kind))) {
             hold.events.push({ kind, slot, generation, extra: meta[at + 5], bytes: arena.slice(offset, offset + length) })
             // A close ends a pause's hold: what was held and the close arrive a macrotask later.
             if (kind === EV_CLOSE) this.#release(hold)

@@ -15,6 +15,13 @@ export interface ServerTlsOptions {
   cert: Pem
   /** The leaf's private key, PEM (PKCS#8, PKCS#1 or SEC1). */
   key: Pem
+  /**
+   * More certificates, chosen by the server name (SNI) the client asks for, keyed by name:
+   * `{ 'api.example.org': { cert, key }, '*.example.org': { cert, key } }` (a `*.` name covers
+   * one more label). `cert`/`key` above serve every other name and clients sending none.
+   * Default none.
+   */
+  sni?: Record<string, SniCertificate>
   /** ALPN protocols offered, most preferred first (`['h2', 'http/1.1']`). Default none. */
   alpn?: string[]
   /** Ask clients for a certificate and require one issued by `ca`. Default `false`. */
@@ -23,6 +30,14 @@ export interface ServerTlsOptions {
   ca?: Pem | Pem[]
   /** Ms the handshake may take before the connection closes with `ERR_TLS_HANDSHAKE`. Default `10000`. */
   handshakeTimeout?: number
+}
+
+/** A certificate and key served for one SNI name (`ServerTlsOptions.sni`). */
+export interface SniCertificate {
+  /** The certificate chain, PEM, leaf first. */
+  cert: Pem
+  /** The leaf's private key, PEM. */
+  key: Pem
 }
 
 /** A `tls://` client's trust and negotiation options (`client.dial(url, { tls })`). */
@@ -43,6 +58,7 @@ export interface ClientTlsOptions {
 export interface NativeServerTls {
   cert: Uint8Array
   key: Uint8Array
+  sni: { name: string; cert: Uint8Array; key: Uint8Array }[]
   alpn: string[]
   clientCa: Uint8Array[] | undefined
   handshakeTimeout: number
@@ -89,16 +105,27 @@ function object(name: string, value: unknown): Record<string, unknown> {
   return value as Record<string, unknown>
 }
 
+function sni(name: string, value: unknown): NativeServerTls['sni'] {
+  if (value === undefined) return []
+  return Object.entries(object(name, value)).map(([host, entry]) => {
+    const where = `${name}[${JSON.stringify(host)}]`
+    const e = object(where, entry)
+    knownKeys(where, e, ['cert', 'key'])
+    return { name: host, cert: pem(`${where}.cert`, e.cert), key: pem(`${where}.key`, e.key) }
+  })
+}
+
 /** Checks a server's `tls` option and copies it to its native form. */
 export function resolveServerTls(where: string, value: unknown): NativeServerTls {
   const t = object(`${where}.tls`, value)
-  knownKeys(`${where}.tls`, t, ['cert', 'key', 'alpn', 'requestCert', 'ca', 'handshakeTimeout'])
+  knownKeys(`${where}.tls`, t, ['cert', 'key', 'sni', 'alpn', 'requestCert', 'ca', 'handshakeTimeout'])
   const requestCert = bool(`${where}.tls.requestCert`, t.requestCert ?? false)
   if (requestCert && t.ca === undefined) throw new InvalidOptionError(`${where}.tls.requestCert needs ${where}.tls.ca`)
   if (!requestCert && t.ca !== undefined) throw new InvalidOptionError(`${where}.tls.ca of a server only applies with requestCert: true`)
   return {
     cert: pem(`${where}.tls.cert`, t.cert),
     key: pem(`${where}.tls.key`, t.key),
+    sni: sni(`${where}.tls.sni`, t.sni),
     alpn: alpn(`${where}.tls.alpn`, t.alpn),
     clientCa: requestCert ? pems(`${where}.tls.ca`, t.ca) : undefined,
     handshakeTimeout: ms(`${where}.tls.handshakeTimeout`, t.handshakeTimeout ?? 10_000, 1),

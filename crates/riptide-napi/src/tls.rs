@@ -5,7 +5,7 @@
 
 use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
-use riptide::{StreamLayerFactory, TlsClientOptions, TlsServerOptions};
+use riptide::{StreamLayerFactory, TlsClientOptions, TlsServerOptions, TlsSniCertificate};
 
 /// A `tls://` listener's certificate and options.
 #[napi(object)]
@@ -14,12 +14,25 @@ pub struct NativeTlsServer {
     pub cert: Uint8Array,
     /// Private key, PEM.
     pub key: Uint8Array,
+    /// Certificates chosen by SNI; `cert` and `key` serve every other name.
+    pub sni: Vec<NativeSniCertificate>,
     /// ALPN protocols, most preferred first.
     pub alpn: Vec<String>,
     /// CAs client certificates must lead to (`requestCert`); none: no client certificates.
     pub client_ca: Option<Vec<Uint8Array>>,
     /// ms the handshake may take.
     pub handshake_timeout: f64,
+}
+
+/// A certificate a listener serves to clients asking for `name`.
+#[napi(object)]
+pub struct NativeSniCertificate {
+    /// A DNS name, or `*.` and one.
+    pub name: String,
+    /// Certificate chain, PEM.
+    pub cert: Uint8Array,
+    /// Private key, PEM.
+    pub key: Uint8Array,
 }
 
 /// A `tls://` dial's trust and options.
@@ -56,6 +69,15 @@ impl NativeTlsServer {
         TlsServerOptions {
             cert_pem: self.cert.to_vec(),
             key_pem: self.key.to_vec(),
+            sni: self
+                .sni
+                .iter()
+                .map(|s| TlsSniCertificate {
+                    name: s.name.clone(),
+                    cert_pem: s.cert.to_vec(),
+                    key_pem: s.key.to_vec(),
+                })
+                .collect(),
             alpn: protocols(&self.alpn),
             client_ca_pem: self
                 .client_ca

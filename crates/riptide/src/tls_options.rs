@@ -7,11 +7,11 @@
 
 use crate::layer::{StreamLayer, StreamLayerFactory};
 use crate::tls_layer::TlsLayer;
+use crate::tls_sni::{certificates, certified_key, invalid, SniResolver, TlsSniCertificate};
 use crate::Error;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +26,9 @@ pub struct TlsServerOptions {
     pub cert_pem: Vec<u8>,
     /// The leaf's private key, PEM (PKCS#8, PKCS#1 or SEC1).
     pub key_pem: Vec<u8>,
+    /// Certificates chosen by the server name the client asks for; `cert_pem` and `key_pem`
+    /// are the default for any other name or none.
+    pub sni: Vec<TlsSniCertificate>,
     /// ALPN protocols offered, most preferred first (empty: no ALPN).
     pub alpn: Vec<Vec<u8>>,
     /// When set, clients must present a certificate issued by one of these CAs (PEM).
@@ -52,30 +55,12 @@ pub struct TlsClientOptions {
     pub handshake_timeout: Duration,
 }
 
-fn invalid(what: &str, why: impl std::fmt::Display) -> Error {
-    Error::InvalidOption(format!("tls {what}: {why}"))
-}
-
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
 const VERSIONS: &[&rustls::SupportedProtocolVersion] =
     &[&rustls::version::TLS13, &rustls::version::TLS12];
-
-/// Every certificate in `pems`, in order; an error when there is none or one is malformed.
-fn certificates(what: &str, pems: &[Vec<u8>]) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let mut out = Vec::new();
-    for pem in pems {
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            out.push(cert.map_err(|e| invalid(what, e))?);
-        }
-    }
-    if out.is_empty() {
-        return Err(invalid(what, "no PEM certificate found"));
-    }
-    Ok(out)
-}
 
 fn roots(what: &str, pems: &[Vec<u8>]) -> Result<RootCertStore, Error> {
     let mut store = RootCertStore::empty();
@@ -86,11 +71,13 @@ fn roots(what: &str, pems: &[Vec<u8>]) -> Result<RootCertStore, Error> {
 }
 
 impl TlsServerOptions {
-    /// Options with the default handshake timeout and neither ALPN nor client certificates.
+    /// Options with the default handshake timeout and neither SNI certificates, ALPN nor
+    /// client certificates.
     pub fn new(cert_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> TlsServerOptions {
         TlsServerOptions {
             cert_pem: cert_pem.into(),
             key_pem: key_pem.into(),
+            sni: Vec::new(),
             alpn: Vec::new(),
             client_ca_pem: None,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
@@ -99,9 +86,10 @@ impl TlsServerOptions {
 
     /// The validated rustls configuration.
     pub fn config(&self) -> Result<Arc<rustls::ServerConfig>, Error> {
-        let chain = certificates("cert", std::slice::from_ref(&self.cert_pem))?;
-        let key = PrivateKeyDer::from_pem_slice(&self.key_pem).map_err(|e| invalid("key", e))?;
-        let builder = rustls::ServerConfig::builder_with_provider(provider())
+        let provider = provider();
+        let default = certified_key("", &self.cert_pem, &self.key_pem, &provider)?;
+        let resolver = SniResolver::new(default, &self.sni, &provider)?;
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(VERSIONS)
             .map_err(|e| invalid("versions", e))?;
         let builder = match &self.client_ca_pem {
@@ -109,15 +97,13 @@ impl TlsServerOptions {
             Some(pems) => builder.with_client_cert_verifier(
                 rustls::server::WebPkiClientVerifier::builder_with_provider(
                     Arc::new(roots("ca", pems)?),
-                    provider(),
+                    provider.clone(),
                 )
                 .build()
                 .map_err(|e| invalid("ca", e))?,
             ),
         };
-        let mut config = builder
-            .with_single_cert(chain, key)
-            .map_err(|e| invalid("cert/key", e))?;
+        let mut config = builder.with_cert_resolver(Arc::new(resolver));
         config.alpn_protocols = self.alpn.clone();
         Ok(Arc::new(config))
     }

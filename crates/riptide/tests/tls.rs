@@ -3,12 +3,19 @@
 
 use riptide::{
     Error, LayerReport, LayerStatus, StreamLayer, TlsClientOptions, TlsInfo, TlsServerOptions,
+    TlsSniCertificate,
 };
 use std::time::{Duration, Instant};
 
 /// A self-signed certificate for `localhost` and its key, PEM; the certificate is its own CA.
 fn self_signed() -> (String, String) {
     let key = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    (key.cert.pem(), key.signing_key.serialize_pem())
+}
+
+/// A self-signed certificate for `name` and its key, PEM.
+fn self_signed_for(name: &str) -> (String, String) {
+    let key = rcgen::generate_simple_self_signed(vec![name.into()]).unwrap();
     (key.cert.pem(), key.signing_key.serialize_pem())
 }
 
@@ -253,6 +260,54 @@ fn bad_options_are_refused_before_any_connection() {
     assert!(bad(no_ca.factory().err().unwrap()).contains("ca"));
     let bad_name = TlsClientOptions::new(cert, "not a name!");
     assert!(bad(bad_name.factory().err().unwrap()).contains("servername"));
+}
+
+#[test]
+fn sni_picks_the_certificate_by_name_and_falls_back_to_the_default() {
+    let (cert, key) = self_signed();
+    let (a_cert, a_key) = self_signed_for("a.test");
+    let (w_cert, w_key) = self_signed_for("*.w.test");
+    let mut options = TlsServerOptions::new(cert.clone(), key.clone());
+    for (name, cert, key) in [("A.test", &a_cert, &a_key), ("*.w.test", &w_cert, &w_key)] {
+        options.sni.push(TlsSniCertificate {
+            name: name.into(),
+            cert_pem: cert.clone().into(),
+            key_pem: key.clone().into(),
+        });
+    }
+    let factory = options.factory().unwrap();
+    // Each client trusts only the certificate it should be served: a handshake that
+    // succeeds proves which one the server picked.
+    let cases = [
+        (&a_cert, "a.test", true),
+        (&w_cert, "x.w.test", true),
+        (&cert, "localhost", true),
+        (&cert, "unknown.test", false), // the default, not valid for that name
+        (&a_cert, "localhost", false),
+        (&w_cert, "x.y.w.test", false), // a wildcard covers one label only
+    ];
+    for (trusted, name, ok) in cases {
+        let client = TlsClientOptions::new(trusted.clone(), name);
+        let mut client = Side::new(client.factory().unwrap()());
+        let mut server = Side::new(factory());
+        let result = handshake(&mut client, &mut server, Instant::now(), 1 << 20);
+        assert_eq!(result.is_ok(), ok, "{name}: {result:?}");
+    }
+
+    let refused = |name: &str, cert: &str, key: &str| {
+        let mut o = options.clone();
+        o.sni.push(TlsSniCertificate {
+            name: name.into(),
+            cert_pem: cert.into(),
+            key_pem: key.into(),
+        });
+        o.factory().err().unwrap().to_string()
+    };
+    assert!(refused("a.test", &a_cert, &a_key).contains("twice"));
+    assert!(refused("*.*.test", &a_cert, &a_key).contains("DNS name"));
+    assert!(refused("not a name", &a_cert, &a_key).contains("DNS name"));
+    assert!(refused("b.test", &a_cert, &key).contains("cert/key"));
+    assert!(refused("b.test", "", &a_key).contains("sni[\"b.test\"].cert"));
 }
 
 proptest::proptest! {

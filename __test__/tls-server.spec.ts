@@ -1,17 +1,32 @@
-// TLS server features beyond one certificate: SNI. Peers are ones riptide did not write
+// TLS server features beyond one certificate: SNI, session resumption. Peers are ones riptide did not write
 // (`openssl s_client`, node:tls); certificates are made at test time.
 import test from 'ava'
 import { execFile } from 'node:child_process'
-import { serve } from 'riptide'
+import tls from 'node:tls'
+import { Client, serve, type Conn } from 'riptide'
+import { until } from './helpers'
 import { issue, makePki } from './tls-certs'
 
 const pki = makePki()
 const a = issue(pki, 'a.test')
 const b = issue(pki, 'b.test')
 
-/** A riptide TLS echo server. */
-async function echoServer(tls: Record<string, unknown>) {
-  return serve('tls://127.0.0.1:0', { onTraffic: (conn, data) => void conn.write(data) }, { tls: { cert: pki.cert, key: pki.key, ...tls } })
+/** A riptide TLS echo server; `conns` collects its opened connections. */
+async function echoServer(options: Record<string, unknown>, conns: Conn[] = []) {
+  return serve(
+    'tls://127.0.0.1:0',
+    { onOpen: (conn) => void conns.push(conn), onTraffic: (conn, data) => void conn.write(data) },
+    { tls: { cert: pki.cert, key: pki.key, ...options } },
+  )
+}
+
+/** A node:tls connection to `port` (resuming `session` if given), once it echoed a line. */
+async function nodeEcho(port: number, options: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
+  const s = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: pki.ca, ...options })
+  await new Promise<void>((resolve, reject) => s.once('secureConnect', resolve).once('error', reject))
+  s.write('ping')
+  await new Promise((resolve) => s.once('data', resolve))
+  return s
 }
 
 /** `openssl s_client` against `port` asking for `servername` (none: no SNI); its output. */
@@ -61,4 +76,60 @@ test('SNI options are checked before anything is bound', async (t) => {
   await bad({ 'not a name': a }, /DNS name/)
   await bad({ 'a.test': { cert: a.cert, key: b.key } }, /cert\/key/)
   await bad({ 'a.test': a, 'A.test': a }, /twice/)
+})
+
+for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
+  test(`resumption: a node:tls client reusing its session resumes (${version}); tlsResumed on the server`, async (t) => {
+    const conns: Conn[] = []
+    const engine = await echoServer({}, conns)
+    const sessions: Buffer[] = []
+    const first = tls.connect({ port: engine.port, host: '127.0.0.1', servername: 'localhost', ca: pki.ca, maxVersion: version })
+    first.on('session', (s: Buffer) => void sessions.push(s))
+    await new Promise<void>((resolve, reject) => first.once('secureConnect', resolve).once('error', reject))
+    t.false(first.isSessionReused())
+    await until(() => sessions.length > 0 && conns.length === 1)
+    t.false(conns[0].tlsResumed)
+    first.destroy()
+
+    const second = await nodeEcho(engine.port, { session: sessions[0], maxVersion: version })
+    t.is(second.getProtocol(), version)
+    t.true(second.isSessionReused())
+    await until(() => conns.length === 2)
+    t.true(conns[1].tlsResumed)
+    second.destroy()
+    // Without the session: a full handshake again.
+    const third = await nodeEcho(engine.port, { maxVersion: version })
+    t.false(third.isSessionReused())
+    third.destroy()
+    await engine.stop()
+  })
+}
+
+test('resumption: a riptide Client resumes on its second dial; a dial with its own tls does not share sessions', async (t) => {
+  const conns: Conn[] = []
+  const engine = await echoServer({}, conns)
+  const url = `tls://localhost:${engine.port}`
+  let echoes = 0
+  const client = new Client({ onTraffic: () => void echoes++ }, { tls: { ca: pki.ca } })
+  const dial = async (options = {}) => {
+    const conn = await client.dial(url, options)
+    const before = echoes
+    conn.write('ping')
+    // The echo comes after the server's session tickets.
+    await until(() => echoes > before)
+    return conn
+  }
+  const first = await dial()
+  t.false(first.tlsResumed)
+  const second = await dial()
+  t.true(second.tlsResumed)
+  await until(() => conns.length === 2)
+  t.deepEqual(
+    conns.map((c) => c.tlsResumed),
+    [false, true],
+  )
+  const own = await dial({ tls: { ca: pki.ca } })
+  t.false(own.tlsResumed, 'a dial with its own tls options starts from no session')
+  await client.stop()
+  await engine.stop()
 })

@@ -625,6 +625,16 @@ export class Conn<Context = unknown> {
     return t.alpnProtocol ?? false
   }
 
+  /**
+   * Whether the TLS handshake resumed an earlier session (a ticket or session ID) instead of
+   * a full handshake, as `isSessionReused()` in `node:tls`; `undefined` without TLS or once
+   * closed.
+   */
+  get tlsResumed(): boolean | undefined {
+    if (this.slot < 0 || !this.#open) return undefined
+    return this.#sink.call((n) => n.tlsInfo(this.slot, this.generation))?.resumed
+  }
+
   /** Bytes received and held for the next delivery: a partial frame of its codec, or what `onTraffic` did not consume. */
   get inboundBuffered(): number {
     if (!this.#open || this.slot < 0) return 0

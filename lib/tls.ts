@@ -4,6 +4,7 @@
  * parsing and key checks happen natively, also before anything is bound.
  */
 import { InvalidOptionError } from './errors'
+import { native, type NativeTlsContext } from './native'
 import { bool, knownKeys, ms } from './validate'
 
 /** PEM text, as a string or its bytes. */
@@ -64,13 +65,13 @@ export interface NativeServerTls {
   handshakeTimeout: number
 }
 
-/** The native form of a client's TLS options (`servername` filled in per dial). */
-export interface NativeClientTls {
-  ca: Uint8Array[]
+/**
+ * A client's checked TLS configuration: the native context (its dials share one session
+ * cache, so they resume) and the `servername` option (empty: each dial's URL host).
+ */
+export interface ClientTls {
+  context: NativeTlsContext
   servername: string
-  alpn: string[]
-  rejectUnauthorized: boolean
-  handshakeTimeout: number
 }
 
 const TLS_SCHEME = /^tls[46]?:\/\//i
@@ -132,8 +133,11 @@ export function resolveServerTls(where: string, value: unknown): NativeServerTls
   }
 }
 
-/** Checks a client's `tls` option; `servername` stays empty when not given (the dial fills it). */
-export function resolveClientTls(where: string, value: unknown): NativeClientTls {
+/**
+ * Checks a client's `tls` option and builds its native context (PEM checked there, throwing
+ * `ERR_INVALID_ARG_VALUE`); `servername` stays empty when not given (the dial fills it).
+ */
+export function resolveClientTls(where: string, value: unknown): ClientTls {
   const t = object(`${where}.tls`, value)
   knownKeys(`${where}.tls`, t, ['ca', 'servername', 'alpn', 'rejectUnauthorized', 'handshakeTimeout'])
   const rejectUnauthorized = bool(`${where}.tls.rejectUnauthorized`, t.rejectUnauthorized ?? true)
@@ -143,13 +147,13 @@ export function resolveClientTls(where: string, value: unknown): NativeClientTls
   if (t.servername !== undefined && (typeof t.servername !== 'string' || t.servername === '')) {
     throw new InvalidOptionError(`${where}.tls.servername must be a non-empty string`)
   }
-  return {
+  const context = new native.NativeTlsContext({
     ca: t.ca === undefined ? [] : pems(`${where}.tls.ca`, t.ca),
-    servername: (t.servername as string | undefined) ?? '',
     alpn: alpn(`${where}.tls.alpn`, t.alpn),
     rejectUnauthorized,
     handshakeTimeout: ms(`${where}.tls.handshakeTimeout`, t.handshakeTimeout ?? 10_000, 1),
-  }
+  })
+  return { context, servername: (t.servername as string | undefined) ?? '' }
 }
 
 /**

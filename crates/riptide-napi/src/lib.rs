@@ -439,19 +439,14 @@ impl NativeEngine {
         codec: Option<codec::NativeCodec>,
         timeout_ms: f64,
         kcp: Option<kcp::NativeKcp>,
-        tls: Option<tls::NativeTlsClient>,
+        tls: Option<&tls::NativeTlsDial>,
     ) -> Result<NativeConnId> {
         let codec = codec
             .map(|c| c.shared())
             .transpose()
             .map_err(|e| throw(&env, e.into()))?;
         let url = tls::transport(&url, tls.is_some()).map_err(|e| throw(&env, e))?;
-        let layers = tls
-            .map(|t| t.factory())
-            .transpose()
-            .map_err(|e| throw(&env, e))?
-            .into_iter()
-            .collect();
+        let layers = tls.map(|t| t.factory()).into_iter().collect();
         let kcp = kcp
             .map(|k| k.options())
             .transpose()
@@ -723,6 +718,7 @@ impl NativeEngine {
                     .as_ref()
                     .map(|p| String::from_utf8_lossy(p).into_owned()),
                 version: t.version.into(),
+                resumed: t.resumed,
             }))
         })
     }

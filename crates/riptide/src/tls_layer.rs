@@ -19,6 +19,8 @@ pub struct TlsInfo {
     pub alpn_protocol: Option<Vec<u8>>,
     /// `TLSv1.2` or `TLSv1.3`.
     pub version: &'static str,
+    /// Whether the handshake resumed an earlier session instead of a full one.
+    pub resumed: bool,
 }
 
 /// One connection's TLS state.
@@ -112,6 +114,7 @@ impl TlsLayer {
                     Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
                     _ => "TLSv1.3",
                 },
+                resumed: self.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
             }));
             let early = std::mem::take(&mut self.early);
             self.conn.writer().write_all(&early)?;

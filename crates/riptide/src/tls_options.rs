@@ -38,6 +38,13 @@ pub struct TlsServerOptions {
     pub handshake_timeout: Duration,
 }
 
+/// How many TLS 1.2 sessions a listener remembers for resumption by session ID (TLS 1.3
+/// and TLS 1.2 clients supporting tickets resume from a ticket and need no server memory).
+pub const SERVER_SESSION_CACHE: usize = 1024;
+
+/// How many servers' sessions a [`TlsClientContext`] keeps for resumption.
+pub const CLIENT_SESSION_CACHE: usize = 256;
+
 /// A TLS client's trust anchors and negotiation options.
 #[derive(Clone, Debug)]
 pub struct TlsClientOptions {
@@ -105,6 +112,11 @@ impl TlsServerOptions {
         };
         let mut config = builder.with_cert_resolver(Arc::new(resolver));
         config.alpn_protocols = self.alpn.clone();
+        config.session_storage =
+            rustls::server::ServerSessionMemoryCache::new(SERVER_SESSION_CACHE);
+        // Ticket keys rotate every 6 hours; a ticket stays good for one rotation more.
+        config.ticketer =
+            rustls::crypto::ring::Ticketer::new().map_err(|e| invalid("tickets", e))?;
         Ok(Arc::new(config))
     }
 
@@ -133,8 +145,13 @@ impl TlsClientOptions {
 
     /// The validated rustls configuration and the server name.
     pub fn config(&self) -> Result<(Arc<rustls::ClientConfig>, ServerName<'static>), Error> {
-        let name =
-            ServerName::try_from(self.servername.clone()).map_err(|e| invalid("servername", e))?;
+        let name = server_name(&self.servername)?;
+        Ok((self.context()?.config, name))
+    }
+
+    /// The validated configuration for dials to any server name (`servername` is not used):
+    /// dials from one context share its session cache.
+    pub fn context(&self) -> Result<TlsClientContext, Error> {
         let builder = rustls::ClientConfig::builder_with_provider(provider())
             .with_protocol_versions(VERSIONS)
             .map_err(|e| invalid("versions", e))?;
@@ -149,13 +166,40 @@ impl TlsClientOptions {
                 .with_no_client_auth()
         };
         config.alpn_protocols = self.alpn.clone();
-        Ok((Arc::new(config), name))
+        config.resumption = rustls::client::Resumption::in_memory_sessions(CLIENT_SESSION_CACHE);
+        Ok(TlsClientContext {
+            config: Arc::new(config),
+            timeout: self.handshake_timeout,
+        })
     }
 
     /// A layer factory for a dial: the configuration is built (and checked) once here.
     pub fn factory(&self) -> Result<StreamLayerFactory, Error> {
-        let (config, name) = self.config()?;
-        let timeout = self.handshake_timeout;
+        let name = server_name(&self.servername)?;
+        self.context()?.factory(&name.to_str())
+    }
+}
+
+fn server_name(name: &str) -> Result<ServerName<'static>, Error> {
+    ServerName::try_from(name.to_string()).map_err(|e| invalid("servername", e))
+}
+
+/// A checked TLS client configuration for any number of dials to any servers. Dials made from
+/// one context (or its clones) share its session cache: a second dial to a server resumes
+/// the session of an earlier one instead of a full handshake. rustls only resumes a session
+/// under the configuration (trust settings) that made it.
+#[derive(Clone, Debug)]
+pub struct TlsClientContext {
+    config: Arc<rustls::ClientConfig>,
+    timeout: Duration,
+}
+
+impl TlsClientContext {
+    /// A layer factory for dials to `servername`, the name sent as SNI and checked against
+    /// the server's certificate (a DNS name or an IP).
+    pub fn factory(&self, servername: &str) -> Result<StreamLayerFactory, Error> {
+        let name = server_name(servername)?;
+        let (config, timeout) = (self.config.clone(), self.timeout);
         Ok(Arc::new(move || {
             Box::new(TlsLayer::client(config.clone(), name.clone(), timeout))
                 as Box<dyn StreamLayer>

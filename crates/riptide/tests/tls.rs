@@ -310,6 +310,36 @@ fn sni_picks_the_certificate_by_name_and_falls_back_to_the_default() {
     assert!(refused("b.test", "", &a_key).contains("sni[\"b.test\"].cert"));
 }
 
+#[test]
+fn dials_from_one_client_context_resume_and_both_sides_report_it() {
+    let (cert, key) = self_signed();
+    let server = TlsServerOptions::new(cert.clone(), key).factory().unwrap();
+    let resumed = |client: riptide::StreamLayerFactory| {
+        let mut client = Side::new(client());
+        let mut server = Side::new(server());
+        handshake(&mut client, &mut server, Instant::now(), 1 << 20).unwrap();
+        [&client, &server].map(|side| side.info().unwrap().resumed)
+    };
+    let options = TlsClientOptions::new(cert, "localhost");
+    let context = options.context().unwrap();
+    assert_eq!(
+        resumed(context.factory("localhost").unwrap()),
+        [false, false]
+    );
+    // A new factory from the same context: the context's session cache carries the ticket.
+    assert_eq!(resumed(context.factory("localhost").unwrap()), [true, true]);
+    assert_eq!(
+        resumed(context.clone().factory("localhost").unwrap()),
+        [true, true]
+    );
+    assert_eq!(
+        resumed(options.factory().unwrap()),
+        [false, false],
+        "another context (configuration) resumes nothing"
+    );
+    assert!(context.factory("not a name!").is_err());
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
 

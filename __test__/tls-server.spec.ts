@@ -1,7 +1,8 @@
-// TLS server features beyond one certificate: SNI, session resumption. Peers are ones riptide did not write
+// TLS server features beyond one certificate: SNI, session resumption, reload. Peers are ones riptide did not write
 // (`openssl s_client`, node:tls); certificates are made at test time.
 import test from 'ava'
 import { execFile } from 'node:child_process'
+import { X509Certificate } from 'node:crypto'
 import tls from 'node:tls'
 import { Client, serve, type Conn } from 'riptide'
 import { until } from './helpers'
@@ -132,4 +133,32 @@ test('resumption: a riptide Client resumes on its second dial; a dial with its o
   t.false(own.tlsResumed, 'a dial with its own tls options starts from no session')
   await client.stop()
   await engine.stop()
+})
+
+test('setTlsContext: new connections get the new certificate, an open one keeps echoing; bad options change nothing', async (t) => {
+  const engine = await echoServer({})
+  const before = await nodeEcho(engine.port)
+  const next = issue(pki, 'localhost')
+  const nextFingerprint = new X509Certificate(next.cert).fingerprint256
+  t.not(before.getPeerCertificate().fingerprint256, nextFingerprint)
+
+  engine.setTlsContext({ cert: next.cert, key: next.key })
+  before.write('still here')
+  t.is(String(await new Promise((resolve) => before.once('data', resolve))), 'still here')
+  const after = await nodeEcho(engine.port)
+  t.is(after.getPeerCertificate().fingerprint256, nextFingerprint)
+
+  const err = t.throws(() => engine.setTlsContext({ cert: pki.cert, key: next.key }))
+  t.is((err as { code?: string }).code, 'ERR_INVALID_ARG_VALUE')
+  t.regex(err!.message, /cert\/key/)
+  t.throws(() => engine.setTlsContext({ cert: pki.cert, key: pki.key, sni: 1 } as never), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => engine.setTlsContext({ cert: pki.cert, key: pki.key, bogus: 1 } as never), { code: 'ERR_INVALID_ARG_VALUE' })
+  const later = await nodeEcho(engine.port)
+  t.is(later.getPeerCertificate().fingerprint256, nextFingerprint, 'refused options changed nothing')
+  for (const s of [before, after, later]) s.destroy()
+  await engine.stop()
+
+  const plain = await serve('tcp://127.0.0.1:0', {})
+  t.throws(() => plain.setTlsContext({ cert: pki.cert, key: pki.key }), { code: 'ERR_INVALID_ARG_VALUE', message: /no tls:\/\/ listener/ })
+  await plain.stop()
 })

@@ -3,8 +3,8 @@
  * unknown keys and wrong types are `ERR_INVALID_ARG_VALUE` before anything is bound; PEM
  * parsing and key checks happen natively, also before anything is bound.
  */
-import { InvalidOptionError } from './errors'
-import { native, type NativeTlsContext } from './native'
+import { fromNative, InvalidOptionError } from './errors'
+import { native as binding, type NativeTlsContext, type NativeTlsDial } from './native'
 import { bool, knownKeys, ms } from './validate'
 
 /** PEM text, as a string or its bytes. */
@@ -147,13 +147,13 @@ export function resolveClientTls(where: string, value: unknown): ClientTls {
   if (t.servername !== undefined && (typeof t.servername !== 'string' || t.servername === '')) {
     throw new InvalidOptionError(`${where}.tls.servername must be a non-empty string`)
   }
-  const context = new native.NativeTlsContext({
+  const options = {
     ca: t.ca === undefined ? [] : pems(`${where}.tls.ca`, t.ca),
     alpn: alpn(`${where}.tls.alpn`, t.alpn),
     rejectUnauthorized,
     handshakeTimeout: ms(`${where}.tls.handshakeTimeout`, t.handshakeTimeout ?? 10_000, 1),
-  })
-  return { context, servername: (t.servername as string | undefined) ?? '' }
+  }
+  return { context: native(() => new binding.NativeTlsContext(options)), servername: (t.servername as string | undefined) ?? '' }
 }
 
 /**
@@ -164,6 +164,20 @@ export function checkTlsUrls(tls: unknown, urls: unknown[], what: string): void 
   const any = urls.some(isTlsUrl)
   if (any && tls === undefined) throw new InvalidOptionError(`a tls:// ${what} needs options.tls`)
   if (!any && tls !== undefined) throw new InvalidOptionError(`options.tls only applies to tls:// addresses, and no ${what} is one`)
+}
+
+/** The TLS of dials from `tls` to `servername` (`ERR_INVALID_ARG_VALUE` for a bad name). */
+export function tlsDial(tls: ClientTls, servername: string): NativeTlsDial {
+  return native(() => tls.context.forServer(servername))
+}
+
+/** `fn()`, with a native error turned into riptide's class for its code. */
+function native<T>(fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    throw fromNative(err)
+  }
 }
 
 /** The host of a dial URL (`tls://example.org:443` gives `example.org`), for SNI. */

@@ -318,8 +318,10 @@ impl NativeEngine {
         let kind = DriverKind::parse(&options.driver).map_err(|e| throw(&env, e))?;
         let mut reactor = Reactor::new(config.clone()).map_err(|e| throw(&env, e))?;
         let mut resolved = Vec::with_capacity(listeners.len());
+        let mut tls = Vec::new();
         for l in &listeners {
-            let options = l.options().map_err(|e| throw(&env, e))?;
+            let (options, context) = l.options().map_err(|e| throw(&env, e))?;
+            tls.extend(context);
             let transport = l.transport_url().map_err(|e| throw(&env, e))?;
             let bound = reactor
                 .listen_with(&transport, options.clone())
@@ -333,7 +335,13 @@ impl NativeEngine {
             resolved.push((url, options));
         }
         let reactors = options.reactors.max(1) as usize;
-        let shared = Arc::new(Shared::new(config, options.policy(), resolved, reactors));
+        let shared = Arc::new(Shared::new(
+            config,
+            options.policy(),
+            resolved,
+            tls,
+            reactors,
+        ));
         shared.set_remote(0, Some(reactor.remote()));
         let engine_id = registry::register(shared.clone());
         Self::start(
@@ -701,6 +709,27 @@ impl NativeEngine {
             .ok_or(riptide::Error::EngineStopped)
             .and_then(|r| r.wake(id))
             .map_err(|e| throw(&env, e))
+    }
+
+    /// Serves `tls` on every `tls://` listener of the engine (all its reactors) to connections
+    /// accepted from now on; open connections keep their configuration. Checked before
+    /// anything changes; throws `ERR_INVALID_ARG_VALUE` (also when there is no `tls://`
+    /// listener).
+    #[napi]
+    pub fn set_tls_context(&self, env: Env, tls: tls::NativeTlsServer) -> Result<()> {
+        let options = tls.options().map_err(|e| throw(&env, e))?;
+        if self.shared.tls.is_empty() {
+            return Err(throw(
+                &env,
+                riptide::Error::InvalidOption("the engine has no tls:// listener".into()),
+            ));
+        }
+        // Built once to check it, so that no listener changes unless all can.
+        riptide::TlsServerContext::new(&options).map_err(|e| throw(&env, e))?;
+        for context in &self.shared.tls {
+            context.set(&options).map_err(|e| throw(&env, e))?;
+        }
+        Ok(())
     }
 
     /// What the connection's TLS handshake negotiated (none without TLS).

@@ -124,9 +124,9 @@ fn protocols(alpn: &[String]) -> Vec<Vec<u8>> {
 }
 
 impl NativeTlsServer {
-    /// The layer factory of a listener.
-    pub fn factory(&self) -> Result<StreamLayerFactory, riptide::Error> {
-        TlsServerOptions {
+    /// The engine's form of these options (PEM is checked when a configuration is built).
+    pub fn options(&self) -> Result<TlsServerOptions, riptide::Error> {
+        Ok(TlsServerOptions {
             cert_pem: self.cert.to_vec(),
             key_pem: self.key.to_vec(),
             sni: self
@@ -147,8 +147,7 @@ impl NativeTlsServer {
                 "tls.handshakeTimeout",
                 self.handshake_timeout,
             )?,
-        }
-        .factory()
+        })
     }
 }
 

@@ -87,7 +87,7 @@ pub use socket::{KeepAlive, SocketOptions};
 pub use stream::PeerAddr;
 pub use tls_layer::{TlsInfo, TlsLayer};
 pub use tls_options::{
-    TlsClientContext, TlsClientOptions, TlsServerOptions, CLIENT_SESSION_CACHE,
+    TlsClientContext, TlsClientOptions, TlsServerContext, TlsServerOptions, CLIENT_SESSION_CACHE,
     DEFAULT_HANDSHAKE_TIMEOUT, SERVER_SESSION_CACHE,
 };
 pub use tls_sni::TlsSniCertificate;

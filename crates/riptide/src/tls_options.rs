@@ -13,7 +13,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long a handshake may take unless told otherwise.
@@ -122,11 +122,40 @@ impl TlsServerOptions {
 
     /// A layer factory for a listener: the configuration is built (and checked) once here.
     pub fn factory(&self) -> Result<StreamLayerFactory, Error> {
-        let config = self.config()?;
-        let timeout = self.handshake_timeout;
-        Ok(Arc::new(move || {
-            Box::new(TlsLayer::server(config.clone(), timeout)) as Box<dyn StreamLayer>
-        }))
+        Ok(TlsServerContext::new(self)?.factory())
+    }
+}
+
+/// A listener's TLS configuration, replaceable while it serves: connections accepted after
+/// [`TlsServerContext::set`] use the new certificates and options, open ones keep theirs.
+/// Clones share one configuration.
+#[derive(Clone, Debug)]
+pub struct TlsServerContext(Arc<Mutex<(Arc<rustls::ServerConfig>, Duration)>>);
+
+impl TlsServerContext {
+    /// A context serving `options` (built and checked here).
+    pub fn new(options: &TlsServerOptions) -> Result<TlsServerContext, Error> {
+        let current = (options.config()?, options.handshake_timeout);
+        Ok(TlsServerContext(Arc::new(Mutex::new(current))))
+    }
+
+    /// Serves `options` to connections accepted from now on. On an error (checked before
+    /// anything changes) the current configuration stays. Sessions issued before do not
+    /// resume: the new configuration has its own ticket keys and session cache.
+    pub fn set(&self, options: &TlsServerOptions) -> Result<(), Error> {
+        let next = (options.config()?, options.handshake_timeout);
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = next;
+        Ok(())
+    }
+
+    /// A layer factory for a listener: each connection gets the configuration current when it
+    /// is accepted.
+    pub fn factory(&self) -> StreamLayerFactory {
+        let current = self.0.clone();
+        Arc::new(move || {
+            let (config, timeout) = current.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            Box::new(TlsLayer::server(config, timeout)) as Box<dyn StreamLayer>
+        })
     }
 }
 

@@ -2,8 +2,8 @@
 //! byte buffers, with certificates made by rcgen at test time.
 
 use riptide::{
-    Error, LayerReport, LayerStatus, StreamLayer, TlsClientOptions, TlsInfo, TlsServerOptions,
-    TlsSniCertificate,
+    Error, LayerReport, LayerStatus, StreamLayer, TlsClientOptions, TlsInfo, TlsServerContext,
+    TlsServerOptions, TlsSniCertificate,
 };
 use std::time::{Duration, Instant};
 
@@ -338,6 +338,41 @@ fn dials_from_one_client_context_resume_and_both_sides_report_it() {
         "another context (configuration) resumes nothing"
     );
     assert!(context.factory("not a name!").is_err());
+}
+
+#[test]
+fn a_server_context_swaps_the_certificate_for_new_connections_only() {
+    let (old_cert, old_key) = self_signed();
+    let (new_cert, new_key) = self_signed();
+    let context = TlsServerContext::new(&TlsServerOptions::new(old_cert.clone(), old_key)).unwrap();
+    let factory = context.factory();
+    // Succeeds only when the server presents the certificate the client trusts.
+    let served = |trusted: &str, server: Box<dyn StreamLayer>| {
+        let client = TlsClientOptions::new(trusted.to_string(), "localhost");
+        let mut client = Side::new(client.factory().unwrap()());
+        let mut server = Side::new(server);
+        handshake(&mut client, &mut server, Instant::now(), 1 << 20).is_ok()
+    };
+    let accepted_before = factory();
+    let refused = context.set(&TlsServerOptions::new(new_cert.clone(), "not a key"));
+    assert_eq!(refused.unwrap_err().code(), "ERR_INVALID_ARG_VALUE");
+    assert!(
+        served(&old_cert, factory()),
+        "a refused set changes nothing"
+    );
+    context
+        .set(&TlsServerOptions::new(new_cert.clone(), new_key))
+        .unwrap();
+    assert!(
+        served(&old_cert, accepted_before),
+        "an earlier connection keeps its config"
+    );
+    assert!(served(&new_cert, factory()));
+    assert!(!served(&old_cert, factory()));
+    assert!(
+        served(&new_cert, context.clone().factory()()),
+        "clones share it"
+    );
 }
 
 proptest::proptest! {

@@ -1,10 +1,10 @@
-// TLS server features beyond one certificate: SNI, session resumption, reload. Peers are ones riptide did not write
+// TLS beyond one certificate: SNI, session resumption, reload, peer certificates. Peers are ones riptide did not write
 // (`openssl s_client`, node:tls); certificates are made at test time.
 import test from 'ava'
 import { execFile } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import tls from 'node:tls'
-import { Client, serve, type Conn } from 'riptide'
+import { Client, connect, serve, type Conn } from 'riptide'
 import { until } from './helpers'
 import { issue, makePki } from './tls-certs'
 
@@ -160,5 +160,46 @@ test('setTlsContext: new connections get the new certificate, an open one keeps 
 
   const plain = await serve('tcp://127.0.0.1:0', {})
   t.throws(() => plain.setTlsContext({ cert: pki.cert, key: pki.key }), { code: 'ERR_INVALID_ARG_VALUE', message: /no tls:\/\/ listener/ })
+  await plain.stop()
+})
+
+test('peerCertificate: a server chain on a riptide client (also when resumed), a client certificate under requestCert, none otherwise', async (t) => {
+  const leaf = issue(pki, 'localhost')
+  const conns: Conn[] = []
+  const engine = await echoServer({ cert: leaf.cert + pki.ca, key: leaf.key }, conns)
+  let echoed = 0
+  const client = new Client({ onTraffic: () => void echoed++ }, { tls: { ca: pki.ca } })
+  const first = await client.dial(`tls://localhost:${engine.port}`)
+  const peer = first.peerCertificate
+  t.truthy(peer)
+  t.true(Buffer.from(peer!.raw).equals(new X509Certificate(leaf.cert).raw))
+  t.is(peer!.chain.length, 2)
+  t.true(Buffer.from(peer!.chain[0]).equals(Buffer.from(peer!.raw)))
+  t.true(Buffer.from(peer!.chain[1]).equals(new X509Certificate(pki.ca).raw))
+  t.is(peer!.subject, 'CN=localhost')
+  first.write('ping')
+  await until(() => echoed === 1) // after the session tickets
+  t.is(conns[0].peerCertificate, undefined, 'no client certificate was asked for')
+  const second = await client.dial(`tls://localhost:${engine.port}`)
+  t.true(second.tlsResumed)
+  t.true(Buffer.from(second.peerCertificate!.raw).equals(Buffer.from(peer!.raw)), 'kept in the session')
+  await client.stop()
+  await engine.stop()
+
+  const clients = makePki()
+  const mutual: Conn[] = []
+  const strict = await echoServer({ requestCert: true, ca: clients.ca }, mutual)
+  const s = await nodeEcho(strict.port, { cert: clients.cert, key: clients.key })
+  await until(() => mutual.length === 1)
+  const theirs = mutual[0].peerCertificate
+  t.true(Buffer.from(theirs!.raw).equals(new X509Certificate(clients.cert).raw))
+  t.is(theirs!.subject, 'CN=localhost')
+  s.destroy()
+  await strict.stop()
+
+  const plain = await serve('tcp://127.0.0.1:0', { onTraffic: (c, d) => void c.write(d) })
+  const tcp = await connect(`tcp://127.0.0.1:${plain.port}`, {})
+  t.is(tcp.peerCertificate, undefined)
+  tcp.close()
   await plain.stop()
 })

@@ -752,6 +752,27 @@ impl NativeEngine {
         })
     }
 
+    /// The certificates the TLS peer presented, DER, leaf first (none without TLS or without
+    /// a peer certificate).
+    #[napi]
+    pub fn tls_peer_certificates(
+        &self,
+        env: Env,
+        slot: u32,
+        generation: u32,
+    ) -> Result<Option<Vec<Uint8Array>>> {
+        self.on_conn(&env, slot, generation, |r, id| {
+            Ok(r.conns().tls_info(id)?.and_then(|t| {
+                (!t.peer_certificates.is_empty()).then(|| {
+                    t.peer_certificates
+                        .iter()
+                        .map(|c| Uint8Array::new(c.clone()))
+                        .collect()
+                })
+            }))
+        })
+    }
+
     /// The PROXY protocol header the connection arrived with (none without one).
     #[napi]
     pub fn proxy_header(

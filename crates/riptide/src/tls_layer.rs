@@ -21,6 +21,10 @@ pub struct TlsInfo {
     pub version: &'static str,
     /// Whether the handshake resumed an earlier session instead of a full one.
     pub resumed: bool,
+    /// The certificates the peer presented (DER, leaf first): always a server's, a client's
+    /// only when the server asked for one. Empty when none was (or, resuming, when the
+    /// session did not keep them).
+    pub peer_certificates: Vec<Vec<u8>>,
 }
 
 /// One connection's TLS state.
@@ -115,6 +119,13 @@ impl TlsLayer {
                     _ => "TLSv1.3",
                 },
                 resumed: self.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+                peer_certificates: self
+                    .conn
+                    .peer_certificates()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|c| c.to_vec())
+                    .collect(),
             }));
             let early = std::mem::take(&mut self.early);
             self.conn.writer().write_all(&early)?;

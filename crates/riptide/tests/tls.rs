@@ -119,6 +119,12 @@ fn handshake_then_bytes_both_ways_whatever_the_cuts() {
             assert_eq!(info.version, "TLSv1.3");
             assert_eq!(side.report.extensions.len(), 1, "reported once");
         }
+        let served = &client.info().unwrap().peer_certificates;
+        assert_eq!(served.len(), 1, "the server's self-signed leaf");
+        assert!(
+            server.info().unwrap().peer_certificates.is_empty(),
+            "no client certificate asked for"
+        );
         let data: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 251) as u8).collect();
         let mut wire = Vec::new();
         for chunk in data.chunks(piece.max(1000)) {

@@ -3,6 +3,7 @@
 import test from 'ava'
 import { execFile } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
+import { join } from 'node:path'
 import tls from 'node:tls'
 import { Client, connect, serve, type Conn } from 'riptide'
 import { until } from './helpers'
@@ -202,4 +203,31 @@ test('peerCertificate: a server chain on a riptide client (also when resumed), a
   t.is(tcp.peerCertificate, undefined)
   tcp.close()
   await plain.stop()
+})
+
+test('setTlsContext reaches worker reactors (handed over and reusePort)', async (t) => {
+  for (const reusePort of [false, true]) {
+    const engine = await serve('tls://127.0.0.1:0', { onTraffic: (c, d) => void c.write(d) }, {
+      reactors: 2,
+      reusePort,
+      workerModule: join(__dirname, 'fixtures', 'echo-handler.ts'),
+      tls: { cert: pki.cert, key: pki.key },
+    })
+    const next = issue(pki, 'localhost')
+    const fingerprint = new X509Certificate(next.cert).fingerprint256
+    engine.setTlsContext({ cert: next.cert, key: next.key })
+    const seen = new Set<string>()
+    for (let i = 0; i < 12; i++) {
+      const s = tls.connect({ port: engine.port, host: '127.0.0.1', servername: 'localhost', ca: pki.ca })
+      await new Promise<void>((resolve, reject) => s.once('secureConnect', resolve).once('error', reject))
+      t.is(s.getPeerCertificate().fingerprint256, fingerprint)
+      s.write('who')
+      const answer = await new Promise<string>((resolve) => s.once('data', (d: Buffer) => resolve(d.toString())))
+      // Reactor 0 runs the test's handler (an echo); workers answer with their index.
+      seen.add(answer === 'who' ? '0' : answer.trim())
+      s.destroy()
+    }
+    t.true(seen.has('1'), `reusePort ${reusePort}: a worker served a client (${[...seen].join(',')})`)
+    await engine.stop()
+  }
 })

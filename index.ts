@@ -24,7 +24,7 @@ export {
 } from './lib/codecs'
 export { parseRequest, response, type HttpRequest, type HttpResponse } from './lib/http1'
 export type { EventHandler, IdleKind } from './lib/handler'
-export { Conn, type ConnHandle, type WriteDoneCallback, type ProxyHeader, type KcpStats, type SendOptions } from './lib/conn'
+export { Conn, type ConnHandle, type WriteDoneCallback, type ProxyHeader, type KcpStats, type SendOptions, type PeerCertificate } from './lib/conn'
 export { ConnStream, toStream, type ConnStreamOptions } from './lib/stream'
 export { generateKeyPair, type KeyPair } from './lib/secure'
 export { asyncWrite, asyncClose, type WriteCallback } from './lib/async'
@@ -55,7 +55,7 @@ export {
   DEFAULT_SERVE_OPTIONS,
   DEFAULT_KCP_OPTIONS,
 } from './lib/options'
-export type { ServerTlsOptions, ClientTlsOptions, Pem } from './lib/tls'
+export type { ServerTlsOptions, ClientTlsOptions, SniCertificate, Pem } from './lib/tls'
 export type { Logger, LoggerObject, LogLevel } from './lib/logger'
 export {
   RiptideError,

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 
 /** A CA certificate, and a leaf certificate and key it issued. */
 export interface TestPki {
@@ -33,4 +33,18 @@ export function makePki(): TestPki {
   run(['x509', '-req', '-in', f('leaf.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-set_serial', '1', '-days', '1', '-extfile', f('ext'), '-out', f('cert.pem')])
   const read = (name: string) => readFileSync(f(name), 'utf8')
   return { ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem'), files: { ca: f('ca.pem'), cert: f('cert.pem'), key: f('key.pem') } }
+}
+
+let issued = 0
+
+/** Another leaf from `pki`'s CA, for `name` (its CN and only DNS name). */
+export function issue(pki: TestPki, name: string): { cert: string; key: string } {
+  const dir = dirname(pki.files.ca)
+  const n = issued++
+  const f = (file: string) => join(dir, `${name}.${n}.${file}`)
+  const run = (args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${name}`, '-keyout', f('key.pem'), '-out', f('csr')])
+  writeFileSync(f('ext'), `subjectAltName=DNS:${name}\nbasicConstraints=CA:FALSE\n`)
+  run(['x509', '-req', '-in', f('csr'), '-CA', pki.files.ca, '-CAkey', join(dir, 'ca.key'), '-set_serial', String(1000 + n), '-days', '1', '-extfile', f('ext'), '-out', f('cert.pem')])
+  return { cert: readFileSync(f('cert.pem'), 'utf8'), key: readFileSync(f('key.pem'), 'utf8') }
 }

@@ -3,7 +3,7 @@
  * codecs, idle detection and backpressure as servers, plus reconnection with exponential
  * backoff and full jitter.
  */
-import { isTlsUrl, resolveClientTls, urlHost, type ClientTlsOptions, type NativeClientTls } from './tls'
+import { isTlsUrl, resolveClientTls, tlsDial, urlHost, type ClientTls, type ClientTlsOptions } from './tls'
 import { checkCodec, type Codec } from './codecs'
 import { type Conn, kClosedByUser, kEnded, kLink, kReconnecting, type ReconnectLink } from './conn'
 import { AbortError, type ConnectionError, InvalidOptionError, type RiptideError } from './errors'
@@ -157,7 +157,8 @@ export class Client<Context = unknown> {
   readonly #backoff: Backoff | undefined
   readonly #queueLimit: number
   readonly #layers: KcpLayers
-  readonly #tls: NativeClientTls | undefined
+  /** The client's own `tls`: its dials share one session cache (a dial's own `tls` has its own). */
+  readonly #tls: ClientTls | undefined
   readonly #timers = new Set<ReturnType<typeof setTimeout>>()
   #stopped = false
   #ref = true
@@ -212,7 +213,7 @@ export class Client<Context = unknown> {
     const tls = options.tls === undefined ? this.#tls : resolveClientTls('dial options', options.tls)
     if (isTlsUrl(url)) {
       if (tls === undefined) throw new InvalidOptionError(`a tls:// dial needs options.tls (the client's or the dial's)`)
-      request.tls = { ...tls, servername: tls.servername || urlHost(url) }
+      request.tls = tlsDial(tls, tls.servername || urlHost(url))
     } else if (options.tls !== undefined) {
       throw new InvalidOptionError(`dial options.tls only applies to tls:// addresses, and ${JSON.stringify(url)} is not one`)
     }

@@ -4,6 +4,7 @@ import { asyncWrite, type WriteCallback } from './async'
 import { ConnClosedError, InvalidOptionError, NotConnectedError, OutboundFullError, type RiptideError } from './errors'
 import type { NativeEngine } from './native'
 import { ConnStream, type ConnStreamOptions } from './stream'
+import { X509Certificate } from 'node:crypto'
 import { bool as checkBool, knownKeys, ms as checkMs } from './validate'
 
 /**
@@ -147,6 +148,25 @@ export interface SendOptions {
 }
 
 const toBytes = (data: Uint8Array | string): Uint8Array => (typeof data === 'string' ? Buffer.from(data) : data)
+
+/** A TLS peer's certificate (`conn.peerCertificate`). */
+export interface PeerCertificate {
+  /** The leaf certificate, DER (`new crypto.X509Certificate(raw)` reads it). */
+  raw: Uint8Array
+  /** Every certificate the peer sent, DER, leaf first (`chain[0]` is `raw`). */
+  chain: Uint8Array[]
+  /** The leaf's subject as `node:crypto` prints it (`'CN=localhost'`, one `key=value` a line); `undefined` when Node cannot parse the certificate (possible with `rejectUnauthorized: false`). */
+  subject?: string
+}
+
+/** The subject of a DER certificate, or `undefined` when Node cannot parse it. */
+function subjectOf(der: Uint8Array): string | undefined {
+  try {
+    return new X509Certificate(der).subject
+  } catch {
+    return undefined
+  }
+}
 
 /**
  * One connection. The same object is passed to every callback for this connection, from
@@ -623,6 +643,28 @@ export class Conn<Context = unknown> {
     const t = this.#sink.call((n) => n.tlsInfo(this.slot, this.generation))
     if (t == null) return undefined
     return t.alpnProtocol ?? false
+  }
+
+  /**
+   * Whether the TLS handshake resumed an earlier session (a ticket or session ID) instead of
+   * a full handshake, as `isSessionReused()` in `node:tls`; `undefined` without TLS or once
+   * closed.
+   */
+  get tlsResumed(): boolean | undefined {
+    if (this.slot < 0 || !this.#open) return undefined
+    return this.#sink.call((n) => n.tlsInfo(this.slot, this.generation))?.resumed
+  }
+
+  /**
+   * The certificate the TLS peer presented: a server's always, a client's when the server
+   * set `requestCert` (mutual TLS). `undefined` without TLS, without a peer certificate, or
+   * once closed. Copied on each read.
+   */
+  get peerCertificate(): PeerCertificate | undefined {
+    if (this.slot < 0 || !this.#open) return undefined
+    const chain = this.#sink.call((n) => n.tlsPeerCertificates(this.slot, this.generation))
+    if (chain == null || chain.length === 0) return undefined
+    return { raw: chain[0], chain, subject: subjectOf(chain[0]) }
   }
 
   /** Bytes received and held for the next delivery: a partial frame of its codec, or what `onTraffic` did not consume. */

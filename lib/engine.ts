@@ -2,7 +2,7 @@
  * The engine: reactor 0 on the calling thread plus one reactor per worker thread, listeners
  * bound once, connections spread by the load balancer (or `SO_REUSEPORT`).
  */
-import { checkTlsUrls } from './tls'
+import { checkTlsUrls, resolveServerTls, type ServerTlsOptions } from './tls'
 import { join, resolve as resolvePath } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
@@ -52,6 +52,17 @@ export class Engine {
   /** Number of reactors. */
   get reactors(): number {
     return this.#workers.length + 1
+  }
+
+  /**
+   * Replaces the certificates and TLS options of every `tls://` listener (on all reactors)
+   * for connections accepted from now on; open connections keep theirs. `options` is checked
+   * like `serve`'s `tls` (`ERR_INVALID_ARG_VALUE`, nothing changed), and needs a `tls://`
+   * listener. Sessions issued before do not resume afterwards.
+   */
+  setTlsContext(options: ServerTlsOptions): void {
+    const tls = resolveServerTls('setTlsContext', options)
+    this.#reactor.call((n) => n.setTlsContext(tls))
   }
 
   /** Open connections over all reactors. */

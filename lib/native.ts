@@ -22,5 +22,11 @@ export const native = binding as typeof Binding
 /** The native engine class (one reactor on this thread's loop). */
 export type NativeEngine = Binding.NativeEngine
 
+/** A checked client TLS configuration; dials from one share its session cache. */
+export type NativeTlsContext = Binding.NativeTlsContext
+
+/** The TLS of dials to one server name. */
+export type NativeTlsDial = Binding.NativeTlsDial
+
 /** An address as the native side gives it. */
 export type NativeAddress = Binding.NativeAddress

@@ -3,7 +3,7 @@
  * the user's handler, and the staging of writes made during a batch. The main thread and
  * every worker thread each run one.
  */
-import { isTlsUrl, type NativeClientTls } from './tls'
+import { isTlsUrl } from './tls'
 import {
   ascii,
   EV_ACCEPT_ERROR,
@@ -41,7 +41,7 @@ import { AbortError, ConnClosedError, ConnectionError, type ConnectionErrorDetai
 import type { EventHandler, IdleKind } from './handler'
 import { log, type Logger } from './logger'
 import { lookupDialUrl, namedTarget } from './lookup'
-import { native, type NativeEngine } from './native'
+import { native, type NativeEngine, type NativeTlsDial } from './native'
 import type { KcpLayers, KcpOptions, ResolvedServeOptions } from './options'
 import { ms } from './validate'
 import { markAsUntransferable } from 'node:worker_threads'
@@ -179,8 +179,8 @@ export interface DialRequest {
   kcp?: Required<KcpOptions>
   /** Packet layers of a `kcp://` dial (FEC, crypt, secure), checked by the client. */
   layers?: KcpLayers
-  /** TLS of a `tls://` dial, `servername` filled in. */
-  tls?: NativeClientTls
+  /** TLS of a `tls://` dial, for its server name (the client's context, or the dial's own). */
+  tls?: NativeTlsDial
   /** Cancels the dial while it is connecting. */
   signal?: AbortSignal
   /** A connection to reuse (reconnects). */

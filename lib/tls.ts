@@ -3,7 +3,8 @@
  * unknown keys and wrong types are `ERR_INVALID_ARG_VALUE` before anything is bound; PEM
  * parsing and key checks happen natively, also before anything is bound.
  */
-import { InvalidOptionError } from './errors'
+import { fromNative, InvalidOptionError } from './errors'
+import { native as binding, type NativeTlsContext, type NativeTlsDial } from './native'
 import { bool, knownKeys, ms } from './validate'
 
 /** PEM text, as a string or its bytes. */
@@ -15,6 +16,13 @@ export interface ServerTlsOptions {
   cert: Pem
   /** The leaf's private key, PEM (PKCS#8, PKCS#1 or SEC1). */
   key: Pem
+  /**
+   * More certificates, chosen by the server name (SNI) the client asks for, keyed by name:
+   * `{ 'api.example.org': { cert, key }, '*.example.org': { cert, key } }` (a `*.` name covers
+   * one more label). `cert`/`key` above serve every other name and clients sending none.
+   * Default none.
+   */
+  sni?: Record<string, SniCertificate>
   /** ALPN protocols offered, most preferred first (`['h2', 'http/1.1']`). Default none. */
   alpn?: string[]
   /** Ask clients for a certificate and require one issued by `ca`. Default `false`. */
@@ -23,6 +31,14 @@ export interface ServerTlsOptions {
   ca?: Pem | Pem[]
   /** Ms the handshake may take before the connection closes with `ERR_TLS_HANDSHAKE`. Default `10000`. */
   handshakeTimeout?: number
+}
+
+/** A certificate and key served for one SNI name (`ServerTlsOptions.sni`). */
+export interface SniCertificate {
+  /** The certificate chain, PEM, leaf first. */
+  cert: Pem
+  /** The leaf's private key, PEM. */
+  key: Pem
 }
 
 /** A `tls://` client's trust and negotiation options (`client.dial(url, { tls })`). */
@@ -43,18 +59,19 @@ export interface ClientTlsOptions {
 export interface NativeServerTls {
   cert: Uint8Array
   key: Uint8Array
+  sni: { name: string; cert: Uint8Array; key: Uint8Array }[]
   alpn: string[]
   clientCa: Uint8Array[] | undefined
   handshakeTimeout: number
 }
 
-/** The native form of a client's TLS options (`servername` filled in per dial). */
-export interface NativeClientTls {
-  ca: Uint8Array[]
+/**
+ * A client's checked TLS configuration: the native context (its dials share one session
+ * cache, so they resume) and the `servername` option (empty: each dial's URL host).
+ */
+export interface ClientTls {
+  context: NativeTlsContext
   servername: string
-  alpn: string[]
-  rejectUnauthorized: boolean
-  handshakeTimeout: number
 }
 
 const TLS_SCHEME = /^tls[46]?:\/\//i
@@ -89,24 +106,38 @@ function object(name: string, value: unknown): Record<string, unknown> {
   return value as Record<string, unknown>
 }
 
+function sni(name: string, value: unknown): NativeServerTls['sni'] {
+  if (value === undefined) return []
+  return Object.entries(object(name, value)).map(([host, entry]) => {
+    const where = `${name}[${JSON.stringify(host)}]`
+    const e = object(where, entry)
+    knownKeys(where, e, ['cert', 'key'])
+    return { name: host, cert: pem(`${where}.cert`, e.cert), key: pem(`${where}.key`, e.key) }
+  })
+}
+
 /** Checks a server's `tls` option and copies it to its native form. */
 export function resolveServerTls(where: string, value: unknown): NativeServerTls {
   const t = object(`${where}.tls`, value)
-  knownKeys(`${where}.tls`, t, ['cert', 'key', 'alpn', 'requestCert', 'ca', 'handshakeTimeout'])
+  knownKeys(`${where}.tls`, t, ['cert', 'key', 'sni', 'alpn', 'requestCert', 'ca', 'handshakeTimeout'])
   const requestCert = bool(`${where}.tls.requestCert`, t.requestCert ?? false)
   if (requestCert && t.ca === undefined) throw new InvalidOptionError(`${where}.tls.requestCert needs ${where}.tls.ca`)
   if (!requestCert && t.ca !== undefined) throw new InvalidOptionError(`${where}.tls.ca of a server only applies with requestCert: true`)
   return {
     cert: pem(`${where}.tls.cert`, t.cert),
     key: pem(`${where}.tls.key`, t.key),
+    sni: sni(`${where}.tls.sni`, t.sni),
     alpn: alpn(`${where}.tls.alpn`, t.alpn),
     clientCa: requestCert ? pems(`${where}.tls.ca`, t.ca) : undefined,
     handshakeTimeout: ms(`${where}.tls.handshakeTimeout`, t.handshakeTimeout ?? 10_000, 1),
   }
 }
 
-/** Checks a client's `tls` option; `servername` stays empty when not given (the dial fills it). */
-export function resolveClientTls(where: string, value: unknown): NativeClientTls {
+/**
+ * Checks a client's `tls` option and builds its native context (PEM checked there, throwing
+ * `ERR_INVALID_ARG_VALUE`); `servername` stays empty when not given (the dial fills it).
+ */
+export function resolveClientTls(where: string, value: unknown): ClientTls {
   const t = object(`${where}.tls`, value)
   knownKeys(`${where}.tls`, t, ['ca', 'servername', 'alpn', 'rejectUnauthorized', 'handshakeTimeout'])
   const rejectUnauthorized = bool(`${where}.tls.rejectUnauthorized`, t.rejectUnauthorized ?? true)
@@ -116,13 +147,13 @@ export function resolveClientTls(where: string, value: unknown): NativeClientTls
   if (t.servername !== undefined && (typeof t.servername !== 'string' || t.servername === '')) {
     throw new InvalidOptionError(`${where}.tls.servername must be a non-empty string`)
   }
-  return {
+  const options = {
     ca: t.ca === undefined ? [] : pems(`${where}.tls.ca`, t.ca),
-    servername: (t.servername as string | undefined) ?? '',
     alpn: alpn(`${where}.tls.alpn`, t.alpn),
     rejectUnauthorized,
     handshakeTimeout: ms(`${where}.tls.handshakeTimeout`, t.handshakeTimeout ?? 10_000, 1),
   }
+  return { context: native(() => new binding.NativeTlsContext(options)), servername: (t.servername as string | undefined) ?? '' }
 }
 
 /**
@@ -133,6 +164,20 @@ export function checkTlsUrls(tls: unknown, urls: unknown[], what: string): void 
   const any = urls.some(isTlsUrl)
   if (any && tls === undefined) throw new InvalidOptionError(`a tls:// ${what} needs options.tls`)
   if (!any && tls !== undefined) throw new InvalidOptionError(`options.tls only applies to tls:// addresses, and no ${what} is one`)
+}
+
+/** The TLS of dials from `tls` to `servername` (`ERR_INVALID_ARG_VALUE` for a bad name). */
+export function tlsDial(tls: ClientTls, servername: string): NativeTlsDial {
+  return native(() => tls.context.forServer(servername))
+}
+
+/** `fn()`, with a native error turned into riptide's class for its code. */
+function native<T>(fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    throw fromNative(err)
+  }
 }
 
 /** The host of a dial URL (`tls://example.org:443` gives `example.org`), for SNI. */

@@ -54,8 +54,11 @@ impl NativeListen {
         crate::tls::transport(&self.url, self.tls.is_some())
     }
 
-    /// The engine's listener options.
-    pub fn options(&self) -> Result<riptide::ListenOptions, riptide::Error> {
+    /// The engine's listener options, and the TLS context of a `tls://` listener (its layer
+    /// factory is in the options; the context replaces its configuration).
+    pub fn options(
+        &self,
+    ) -> Result<(riptide::ListenOptions, Option<riptide::TlsServerContext>), riptide::Error> {
         let codec = self.codec.as_ref().map(NativeCodec::shared).transpose()?;
         let proxy = match self.proxy_protocol.as_deref() {
             None => None,
@@ -72,20 +75,18 @@ impl NativeListen {
         let timeout = crate::millis::millis("proxyTimeout", self.proxy_timeout.unwrap_or(3000.0))
             .map_err(|e| FrameError::InvalidConfig(e.to_string()))?
             .max(std::time::Duration::from_millis(1));
-        let layers = self
-            .tls
-            .as_ref()
-            .map(|t| t.factory())
-            .transpose()?
-            .into_iter()
-            .collect();
-        Ok(riptide::ListenOptions {
+        let tls = match &self.tls {
+            Some(t) => Some(riptide::TlsServerContext::new(&t.options()?)?),
+            None => None,
+        };
+        let options = riptide::ListenOptions {
             codec,
-            layers,
+            layers: tls.iter().map(|t| t.factory()).collect(),
             proxy_protocol: proxy,
             proxy_timeout: timeout,
             kcp: self.kcp.as_ref().map(|k| k.options()).transpose()?,
-        })
+        };
+        Ok((options, tls))
     }
 }
 

@@ -320,8 +320,10 @@ impl NativeEngine {
         let kind = DriverKind::parse(&options.driver).map_err(|e| throw(&env, e))?;
         let mut reactor = Reactor::new(config.clone()).map_err(|e| throw(&env, e))?;
         let mut resolved = Vec::with_capacity(listeners.len());
+        let mut tls = Vec::new();
         for l in &listeners {
-            let options = l.options().map_err(|e| throw(&env, e))?;
+            let (options, context) = l.options().map_err(|e| throw(&env, e))?;
+            tls.extend(context);
             let transport = l.transport_url().map_err(|e| throw(&env, e))?;
             let bound = reactor
                 .listen_with(&transport, options.clone())
@@ -335,7 +337,13 @@ impl NativeEngine {
             resolved.push((url, options));
         }
         let reactors = options.reactors.max(1) as usize;
-        let shared = Arc::new(Shared::new(config, options.policy(), resolved, reactors));
+        let shared = Arc::new(Shared::new(
+            config,
+            options.policy(),
+            resolved,
+            tls,
+            reactors,
+        ));
         shared.set_remote(0, Some(reactor.remote()));
         let engine_id = registry::register(shared.clone());
         Self::start(
@@ -441,19 +449,14 @@ impl NativeEngine {
         codec: Option<codec::NativeCodec>,
         timeout_ms: f64,
         kcp: Option<kcp::NativeKcp>,
-        tls: Option<tls::NativeTlsClient>,
+        tls: Option<&tls::NativeTlsDial>,
     ) -> Result<NativeConnId> {
         let codec = codec
             .map(|c| c.shared())
             .transpose()
             .map_err(|e| throw(&env, e.into()))?;
         let url = tls::transport(&url, tls.is_some()).map_err(|e| throw(&env, e))?;
-        let layers = tls
-            .map(|t| t.factory())
-            .transpose()
-            .map_err(|e| throw(&env, e))?
-            .into_iter()
-            .collect();
+        let layers = tls.map(|t| t.factory()).into_iter().collect();
         let kcp = kcp
             .map(|k| k.options())
             .transpose()
@@ -710,6 +713,27 @@ impl NativeEngine {
             .map_err(|e| throw(&env, e))
     }
 
+    /// Serves `tls` on every `tls://` listener of the engine (all its reactors) to connections
+    /// accepted from now on; open connections keep their configuration. Checked before
+    /// anything changes; throws `ERR_INVALID_ARG_VALUE` (also when there is no `tls://`
+    /// listener).
+    #[napi]
+    pub fn set_tls_context(&self, env: Env, tls: tls::NativeTlsServer) -> Result<()> {
+        let options = tls.options().map_err(|e| throw(&env, e))?;
+        if self.shared.tls.is_empty() {
+            return Err(throw(
+                &env,
+                riptide::Error::InvalidOption("the engine has no tls:// listener".into()),
+            ));
+        }
+        // Built once to check it, so that no listener changes unless all can.
+        riptide::TlsServerContext::new(&options).map_err(|e| throw(&env, e))?;
+        for context in &self.shared.tls {
+            context.set(&options).map_err(|e| throw(&env, e))?;
+        }
+        Ok(())
+    }
+
     /// What the connection's TLS handshake negotiated (none without TLS).
     #[napi]
     pub fn tls_info(
@@ -725,6 +749,28 @@ impl NativeEngine {
                     .as_ref()
                     .map(|p| String::from_utf8_lossy(p).into_owned()),
                 version: t.version.into(),
+                resumed: t.resumed,
+            }))
+        })
+    }
+
+    /// The certificates the TLS peer presented, DER, leaf first (none without TLS or without
+    /// a peer certificate).
+    #[napi]
+    pub fn tls_peer_certificates(
+        &self,
+        env: Env,
+        slot: u32,
+        generation: u32,
+    ) -> Result<Option<Vec<Uint8Array>>> {
+        self.on_conn(&env, slot, generation, |r, id| {
+            Ok(r.conns().tls_info(id)?.and_then(|t| {
+                (!t.peer_certificates.is_empty()).then(|| {
+                    t.peer_certificates
+                        .iter()
+                        .map(|c| Uint8Array::new(c.clone()))
+                        .collect()
+                })
             }))
         })
     }

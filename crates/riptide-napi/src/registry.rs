@@ -17,6 +17,8 @@ pub struct Shared {
     /// Listener URLs with ports resolved, and their codecs, for reactors that bind their own
     /// (`reuse_port`).
     pub listeners: Vec<(String, ListenOptions)>,
+    /// The TLS contexts of the `tls://` listeners, shared by every reactor's copy.
+    pub tls: Vec<riptide::TlsServerContext>,
     /// Inboxes by reactor index; `None` until that reactor joins or after it stops.
     remotes: Mutex<Vec<Option<Remote>>>,
 }
@@ -27,12 +29,14 @@ impl Shared {
         config: ReactorConfig,
         policy: LoadBalancing,
         listeners: Vec<(String, ListenOptions)>,
+        tls: Vec<riptide::TlsServerContext>,
         reactors: usize,
     ) -> Shared {
         Shared {
             config,
             policy,
             listeners,
+            tls,
             remotes: Mutex::new(vec![None; reactors]),
         }
     }

@@ -4,8 +4,11 @@
 //! anything is bound. Key bytes are never formatted into a message.
 
 use napi::bindgen_prelude::Uint8Array;
+use napi::Env;
 use napi_derive::napi;
-use riptide::{StreamLayerFactory, TlsClientOptions, TlsServerOptions};
+use riptide::{
+    StreamLayerFactory, TlsClientContext, TlsClientOptions, TlsServerOptions, TlsSniCertificate,
+};
 
 /// A `tls://` listener's certificate and options.
 #[napi(object)]
@@ -14,6 +17,8 @@ pub struct NativeTlsServer {
     pub cert: Uint8Array,
     /// Private key, PEM.
     pub key: Uint8Array,
+    /// Certificates chosen by SNI; `cert` and `key` serve every other name.
+    pub sni: Vec<NativeSniCertificate>,
     /// ALPN protocols, most preferred first.
     pub alpn: Vec<String>,
     /// CAs client certificates must lead to (`requestCert`); none: no client certificates.
@@ -22,13 +27,22 @@ pub struct NativeTlsServer {
     pub handshake_timeout: f64,
 }
 
-/// A `tls://` dial's trust and options.
+/// A certificate a listener serves to clients asking for `name`.
+#[napi(object)]
+pub struct NativeSniCertificate {
+    /// A DNS name, or `*.` and one.
+    pub name: String,
+    /// Certificate chain, PEM.
+    pub cert: Uint8Array,
+    /// Private key, PEM.
+    pub key: Uint8Array,
+}
+
+/// A `tls://` client's trust and options (the server name comes with each dial).
 #[napi(object)]
 pub struct NativeTlsClient {
     /// CA certificates, PEM.
     pub ca: Vec<Uint8Array>,
-    /// SNI and the name the certificate must be valid for.
-    pub servername: String,
     /// ALPN protocols, most preferred first.
     pub alpn: Vec<String>,
     /// `false`: any certificate is accepted (tests).
@@ -44,6 +58,65 @@ pub struct NativeTlsInfo {
     pub alpn_protocol: Option<String>,
     /// `TLSv1.2` or `TLSv1.3`.
     pub version: String,
+    /// Whether the handshake resumed an earlier session.
+    pub resumed: bool,
+}
+
+/// A checked client TLS configuration: a JS `Client`'s own `tls`, or one dial's. Dials from
+/// one context share its session cache, so a second dial to a server resumes.
+#[napi]
+pub struct NativeTlsContext {
+    context: TlsClientContext,
+}
+
+#[napi]
+impl NativeTlsContext {
+    /// Checks `options` (PEM, CA certificates) and builds the configuration; throws
+    /// `ERR_INVALID_ARG_VALUE`.
+    #[napi(constructor)]
+    pub fn new(env: Env, options: NativeTlsClient) -> napi::Result<NativeTlsContext> {
+        let handshake_timeout =
+            crate::millis::millis("tls.handshakeTimeout", options.handshake_timeout);
+        handshake_timeout
+            .and_then(|handshake_timeout| {
+                TlsClientOptions {
+                    ca_pem: options.ca.iter().map(|c| c.to_vec()).collect(),
+                    servername: String::new(),
+                    alpn: protocols(&options.alpn),
+                    reject_unauthorized: options.reject_unauthorized,
+                    handshake_timeout,
+                }
+                .context()
+            })
+            .map(|context| NativeTlsContext { context })
+            .map_err(|e| crate::throw(&env, e))
+    }
+}
+
+#[napi]
+impl NativeTlsContext {
+    /// The TLS of dials to `servername` (SNI and the name the certificate must be valid
+    /// for); throws `ERR_INVALID_ARG_VALUE` for a name that is neither a DNS name nor an IP.
+    #[napi]
+    pub fn for_server(&self, env: Env, servername: String) -> napi::Result<NativeTlsDial> {
+        self.context
+            .factory(&servername)
+            .map(|factory| NativeTlsDial { factory })
+            .map_err(|e| crate::throw(&env, e))
+    }
+}
+
+/// The TLS of dials to one server name, sharing its context's session cache.
+#[napi]
+pub struct NativeTlsDial {
+    factory: StreamLayerFactory,
+}
+
+impl NativeTlsDial {
+    /// The layer factory of a dial.
+    pub fn factory(&self) -> StreamLayerFactory {
+        self.factory.clone()
+    }
 }
 
 fn protocols(alpn: &[String]) -> Vec<Vec<u8>> {
@@ -51,11 +124,20 @@ fn protocols(alpn: &[String]) -> Vec<Vec<u8>> {
 }
 
 impl NativeTlsServer {
-    /// The layer factory of a listener.
-    pub fn factory(&self) -> Result<StreamLayerFactory, riptide::Error> {
-        TlsServerOptions {
+    /// The engine's form of these options (PEM is checked when a configuration is built).
+    pub fn options(&self) -> Result<TlsServerOptions, riptide::Error> {
+        Ok(TlsServerOptions {
             cert_pem: self.cert.to_vec(),
             key_pem: self.key.to_vec(),
+            sni: self
+                .sni
+                .iter()
+                .map(|s| TlsSniCertificate {
+                    name: s.name.clone(),
+                    cert_pem: s.cert.to_vec(),
+                    key_pem: s.key.to_vec(),
+                })
+                .collect(),
             alpn: protocols(&self.alpn),
             client_ca_pem: self
                 .client_ca
@@ -65,25 +147,7 @@ impl NativeTlsServer {
                 "tls.handshakeTimeout",
                 self.handshake_timeout,
             )?,
-        }
-        .factory()
-    }
-}
-
-impl NativeTlsClient {
-    /// The layer factory of a dial.
-    pub fn factory(&self) -> Result<StreamLayerFactory, riptide::Error> {
-        TlsClientOptions {
-            ca_pem: self.ca.iter().map(|c| c.to_vec()).collect(),
-            servername: self.servername.clone(),
-            alpn: protocols(&self.alpn),
-            reject_unauthorized: self.reject_unauthorized,
-            handshake_timeout: crate::millis::millis(
-                "tls.handshakeTimeout",
-                self.handshake_timeout,
-            )?,
-        }
-        .factory()
+        })
     }
 }
 

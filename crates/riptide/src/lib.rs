@@ -52,6 +52,7 @@ mod stream_stack;
 mod timer_wheel;
 mod tls_layer;
 mod tls_options;
+mod tls_sni;
 mod udp_sessions;
 
 pub use address::{tls_transport, Address};
@@ -85,7 +86,11 @@ pub use slab::ConnId;
 pub use socket::{KeepAlive, SocketOptions};
 pub use stream::PeerAddr;
 pub use tls_layer::{TlsInfo, TlsLayer};
-pub use tls_options::{TlsClientOptions, TlsServerOptions, DEFAULT_HANDSHAKE_TIMEOUT};
+pub use tls_options::{
+    TlsClientContext, TlsClientOptions, TlsServerContext, TlsServerOptions, CLIENT_SESSION_CACHE,
+    DEFAULT_HANDSHAKE_TIMEOUT, SERVER_SESSION_CACHE,
+};
+pub use tls_sni::TlsSniCertificate;
 
 // The README's example runs as a doctest, so the crates.io page cannot go stale.
 #[cfg(doctest)]

@@ -19,6 +19,12 @@ pub struct TlsInfo {
     pub alpn_protocol: Option<Vec<u8>>,
     /// `TLSv1.2` or `TLSv1.3`.
     pub version: &'static str,
+    /// Whether the handshake resumed an earlier session instead of a full one.
+    pub resumed: bool,
+    /// The certificates the peer presented (DER, leaf first): always a server's, a client's
+    /// only when the server asked for one. Empty when none was (or, resuming, when the
+    /// session did not keep them).
+    pub peer_certificates: Vec<Vec<u8>>,
 }
 
 /// One connection's TLS state.
@@ -112,6 +118,14 @@ impl TlsLayer {
                     Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
                     _ => "TLSv1.3",
                 },
+                resumed: self.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+                peer_certificates: self
+                    .conn
+                    .peer_certificates()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|c| c.to_vec())
+                    .collect(),
             }));
             let early = std::mem::take(&mut self.early);
             self.conn.writer().write_all(&early)?;

@@ -7,13 +7,13 @@
 
 use crate::layer::{StreamLayer, StreamLayerFactory};
 use crate::tls_layer::TlsLayer;
+use crate::tls_sni::{certificates, certified_key, invalid, SniResolver, TlsSniCertificate};
 use crate::Error;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long a handshake may take unless told otherwise.
@@ -26,6 +26,9 @@ pub struct TlsServerOptions {
     pub cert_pem: Vec<u8>,
     /// The leaf's private key, PEM (PKCS#8, PKCS#1 or SEC1).
     pub key_pem: Vec<u8>,
+    /// Certificates chosen by the server name the client asks for; `cert_pem` and `key_pem`
+    /// are the default for any other name or none.
+    pub sni: Vec<TlsSniCertificate>,
     /// ALPN protocols offered, most preferred first (empty: no ALPN).
     pub alpn: Vec<Vec<u8>>,
     /// When set, clients must present a certificate issued by one of these CAs (PEM).
@@ -34,6 +37,13 @@ pub struct TlsServerOptions {
     /// `ERR_TLS_HANDSHAKE`.
     pub handshake_timeout: Duration,
 }
+
+/// How many TLS 1.2 sessions a listener remembers for resumption by session ID (TLS 1.3
+/// and TLS 1.2 clients supporting tickets resume from a ticket and need no server memory).
+pub const SERVER_SESSION_CACHE: usize = 1024;
+
+/// How many servers' sessions a [`TlsClientContext`] keeps for resumption.
+pub const CLIENT_SESSION_CACHE: usize = 256;
 
 /// A TLS client's trust anchors and negotiation options.
 #[derive(Clone, Debug)]
@@ -52,30 +62,12 @@ pub struct TlsClientOptions {
     pub handshake_timeout: Duration,
 }
 
-fn invalid(what: &str, why: impl std::fmt::Display) -> Error {
-    Error::InvalidOption(format!("tls {what}: {why}"))
-}
-
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
 const VERSIONS: &[&rustls::SupportedProtocolVersion] =
     &[&rustls::version::TLS13, &rustls::version::TLS12];
-
-/// Every certificate in `pems`, in order; an error when there is none or one is malformed.
-fn certificates(what: &str, pems: &[Vec<u8>]) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let mut out = Vec::new();
-    for pem in pems {
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            out.push(cert.map_err(|e| invalid(what, e))?);
-        }
-    }
-    if out.is_empty() {
-        return Err(invalid(what, "no PEM certificate found"));
-    }
-    Ok(out)
-}
 
 fn roots(what: &str, pems: &[Vec<u8>]) -> Result<RootCertStore, Error> {
     let mut store = RootCertStore::empty();
@@ -86,11 +78,13 @@ fn roots(what: &str, pems: &[Vec<u8>]) -> Result<RootCertStore, Error> {
 }
 
 impl TlsServerOptions {
-    /// Options with the default handshake timeout and neither ALPN nor client certificates.
+    /// Options with the default handshake timeout and neither SNI certificates, ALPN nor
+    /// client certificates.
     pub fn new(cert_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> TlsServerOptions {
         TlsServerOptions {
             cert_pem: cert_pem.into(),
             key_pem: key_pem.into(),
+            sni: Vec::new(),
             alpn: Vec::new(),
             client_ca_pem: None,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
@@ -99,9 +93,10 @@ impl TlsServerOptions {
 
     /// The validated rustls configuration.
     pub fn config(&self) -> Result<Arc<rustls::ServerConfig>, Error> {
-        let chain = certificates("cert", std::slice::from_ref(&self.cert_pem))?;
-        let key = PrivateKeyDer::from_pem_slice(&self.key_pem).map_err(|e| invalid("key", e))?;
-        let builder = rustls::ServerConfig::builder_with_provider(provider())
+        let provider = provider();
+        let default = certified_key("", &self.cert_pem, &self.key_pem, &provider)?;
+        let resolver = SniResolver::new(default, &self.sni, &provider)?;
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(VERSIONS)
             .map_err(|e| invalid("versions", e))?;
         let builder = match &self.client_ca_pem {
@@ -109,26 +104,58 @@ impl TlsServerOptions {
             Some(pems) => builder.with_client_cert_verifier(
                 rustls::server::WebPkiClientVerifier::builder_with_provider(
                     Arc::new(roots("ca", pems)?),
-                    provider(),
+                    provider.clone(),
                 )
                 .build()
                 .map_err(|e| invalid("ca", e))?,
             ),
         };
-        let mut config = builder
-            .with_single_cert(chain, key)
-            .map_err(|e| invalid("cert/key", e))?;
+        let mut config = builder.with_cert_resolver(Arc::new(resolver));
         config.alpn_protocols = self.alpn.clone();
+        config.session_storage =
+            rustls::server::ServerSessionMemoryCache::new(SERVER_SESSION_CACHE);
+        // Ticket keys rotate every 6 hours; a ticket stays good for one rotation more.
+        config.ticketer =
+            rustls::crypto::ring::Ticketer::new().map_err(|e| invalid("tickets", e))?;
         Ok(Arc::new(config))
     }
 
     /// A layer factory for a listener: the configuration is built (and checked) once here.
     pub fn factory(&self) -> Result<StreamLayerFactory, Error> {
-        let config = self.config()?;
-        let timeout = self.handshake_timeout;
-        Ok(Arc::new(move || {
-            Box::new(TlsLayer::server(config.clone(), timeout)) as Box<dyn StreamLayer>
-        }))
+        Ok(TlsServerContext::new(self)?.factory())
+    }
+}
+
+/// A listener's TLS configuration, replaceable while it serves: connections accepted after
+/// [`TlsServerContext::set`] use the new certificates and options, open ones keep theirs.
+/// Clones share one configuration.
+#[derive(Clone, Debug)]
+pub struct TlsServerContext(Arc<Mutex<(Arc<rustls::ServerConfig>, Duration)>>);
+
+impl TlsServerContext {
+    /// A context serving `options` (built and checked here).
+    pub fn new(options: &TlsServerOptions) -> Result<TlsServerContext, Error> {
+        let current = (options.config()?, options.handshake_timeout);
+        Ok(TlsServerContext(Arc::new(Mutex::new(current))))
+    }
+
+    /// Serves `options` to connections accepted from now on. On an error (checked before
+    /// anything changes) the current configuration stays. Sessions issued before do not
+    /// resume: the new configuration has its own ticket keys and session cache.
+    pub fn set(&self, options: &TlsServerOptions) -> Result<(), Error> {
+        let next = (options.config()?, options.handshake_timeout);
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = next;
+        Ok(())
+    }
+
+    /// A layer factory for a listener: each connection gets the configuration current when it
+    /// is accepted.
+    pub fn factory(&self) -> StreamLayerFactory {
+        let current = self.0.clone();
+        Arc::new(move || {
+            let (config, timeout) = current.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            Box::new(TlsLayer::server(config, timeout)) as Box<dyn StreamLayer>
+        })
     }
 }
 
@@ -147,8 +174,13 @@ impl TlsClientOptions {
 
     /// The validated rustls configuration and the server name.
     pub fn config(&self) -> Result<(Arc<rustls::ClientConfig>, ServerName<'static>), Error> {
-        let name =
-            ServerName::try_from(self.servername.clone()).map_err(|e| invalid("servername", e))?;
+        let name = server_name(&self.servername)?;
+        Ok((self.context()?.config, name))
+    }
+
+    /// The validated configuration for dials to any server name (`servername` is not used):
+    /// dials from one context share its session cache.
+    pub fn context(&self) -> Result<TlsClientContext, Error> {
         let builder = rustls::ClientConfig::builder_with_provider(provider())
             .with_protocol_versions(VERSIONS)
             .map_err(|e| invalid("versions", e))?;
@@ -163,13 +195,40 @@ impl TlsClientOptions {
                 .with_no_client_auth()
         };
         config.alpn_protocols = self.alpn.clone();
-        Ok((Arc::new(config), name))
+        config.resumption = rustls::client::Resumption::in_memory_sessions(CLIENT_SESSION_CACHE);
+        Ok(TlsClientContext {
+            config: Arc::new(config),
+            timeout: self.handshake_timeout,
+        })
     }
 
     /// A layer factory for a dial: the configuration is built (and checked) once here.
     pub fn factory(&self) -> Result<StreamLayerFactory, Error> {
-        let (config, name) = self.config()?;
-        let timeout = self.handshake_timeout;
+        let name = server_name(&self.servername)?;
+        self.context()?.factory(&name.to_str())
+    }
+}
+
+fn server_name(name: &str) -> Result<ServerName<'static>, Error> {
+    ServerName::try_from(name.to_string()).map_err(|e| invalid("servername", e))
+}
+
+/// A checked TLS client configuration for any number of dials to any servers. Dials made from
+/// one context (or its clones) share its session cache: a second dial to a server resumes
+/// the session of an earlier one instead of a full handshake. rustls only resumes a session
+/// under the configuration (trust settings) that made it.
+#[derive(Clone, Debug)]
+pub struct TlsClientContext {
+    config: Arc<rustls::ClientConfig>,
+    timeout: Duration,
+}
+
+impl TlsClientContext {
+    /// A layer factory for dials to `servername`, the name sent as SNI and checked against
+    /// the server's certificate (a DNS name or an IP).
+    pub fn factory(&self, servername: &str) -> Result<StreamLayerFactory, Error> {
+        let name = server_name(servername)?;
+        let (config, timeout) = (self.config.clone(), self.timeout);
         Ok(Arc::new(move || {
             Box::new(TlsLayer::client(config.clone(), name.clone(), timeout))
                 as Box<dyn StreamLayer>

@@ -2,13 +2,20 @@
 //! byte buffers, with certificates made by rcgen at test time.
 
 use riptide::{
-    Error, LayerReport, LayerStatus, StreamLayer, TlsClientOptions, TlsInfo, TlsServerOptions,
+    Error, LayerReport, LayerStatus, StreamLayer, TlsClientOptions, TlsInfo, TlsServerContext,
+    TlsServerOptions, TlsSniCertificate,
 };
 use std::time::{Duration, Instant};
 
 /// A self-signed certificate for `localhost` and its key, PEM; the certificate is its own CA.
 fn self_signed() -> (String, String) {
     let key = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    (key.cert.pem(), key.signing_key.serialize_pem())
+}
+
+/// A self-signed certificate for `name` and its key, PEM.
+fn self_signed_for(name: &str) -> (String, String) {
+    let key = rcgen::generate_simple_self_signed(vec![name.into()]).unwrap();
     (key.cert.pem(), key.signing_key.serialize_pem())
 }
 
@@ -112,6 +119,12 @@ fn handshake_then_bytes_both_ways_whatever_the_cuts() {
             assert_eq!(info.version, "TLSv1.3");
             assert_eq!(side.report.extensions.len(), 1, "reported once");
         }
+        let served = &client.info().unwrap().peer_certificates;
+        assert_eq!(served.len(), 1, "the server's self-signed leaf");
+        assert!(
+            server.info().unwrap().peer_certificates.is_empty(),
+            "no client certificate asked for"
+        );
         let data: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 251) as u8).collect();
         let mut wire = Vec::new();
         for chunk in data.chunks(piece.max(1000)) {
@@ -253,6 +266,119 @@ fn bad_options_are_refused_before_any_connection() {
     assert!(bad(no_ca.factory().err().unwrap()).contains("ca"));
     let bad_name = TlsClientOptions::new(cert, "not a name!");
     assert!(bad(bad_name.factory().err().unwrap()).contains("servername"));
+}
+
+#[test]
+fn sni_picks_the_certificate_by_name_and_falls_back_to_the_default() {
+    let (cert, key) = self_signed();
+    let (a_cert, a_key) = self_signed_for("a.test");
+    let (w_cert, w_key) = self_signed_for("*.w.test");
+    let mut options = TlsServerOptions::new(cert.clone(), key.clone());
+    for (name, cert, key) in [("A.test", &a_cert, &a_key), ("*.w.test", &w_cert, &w_key)] {
+        options.sni.push(TlsSniCertificate {
+            name: name.into(),
+            cert_pem: cert.clone().into(),
+            key_pem: key.clone().into(),
+        });
+    }
+    let factory = options.factory().unwrap();
+    // Each client trusts only the certificate it should be served: a handshake that
+    // succeeds proves which one the server picked.
+    let cases = [
+        (&a_cert, "a.test", true),
+        (&w_cert, "x.w.test", true),
+        (&cert, "localhost", true),
+        (&cert, "unknown.test", false), // the default, not valid for that name
+        (&a_cert, "localhost", false),
+        (&w_cert, "x.y.w.test", false), // a wildcard covers one label only
+    ];
+    for (trusted, name, ok) in cases {
+        let client = TlsClientOptions::new(trusted.clone(), name);
+        let mut client = Side::new(client.factory().unwrap()());
+        let mut server = Side::new(factory());
+        let result = handshake(&mut client, &mut server, Instant::now(), 1 << 20);
+        assert_eq!(result.is_ok(), ok, "{name}: {result:?}");
+    }
+
+    let refused = |name: &str, cert: &str, key: &str| {
+        let mut o = options.clone();
+        o.sni.push(TlsSniCertificate {
+            name: name.into(),
+            cert_pem: cert.into(),
+            key_pem: key.into(),
+        });
+        o.factory().err().unwrap().to_string()
+    };
+    assert!(refused("a.test", &a_cert, &a_key).contains("twice"));
+    assert!(refused("*.*.test", &a_cert, &a_key).contains("DNS name"));
+    assert!(refused("not a name", &a_cert, &a_key).contains("DNS name"));
+    assert!(refused("b.test", &a_cert, &key).contains("cert/key"));
+    assert!(refused("b.test", "", &a_key).contains("sni[\"b.test\"].cert"));
+}
+
+#[test]
+fn dials_from_one_client_context_resume_and_both_sides_report_it() {
+    let (cert, key) = self_signed();
+    let server = TlsServerOptions::new(cert.clone(), key).factory().unwrap();
+    let resumed = |client: riptide::StreamLayerFactory| {
+        let mut client = Side::new(client());
+        let mut server = Side::new(server());
+        handshake(&mut client, &mut server, Instant::now(), 1 << 20).unwrap();
+        [&client, &server].map(|side| side.info().unwrap().resumed)
+    };
+    let options = TlsClientOptions::new(cert, "localhost");
+    let context = options.context().unwrap();
+    assert_eq!(
+        resumed(context.factory("localhost").unwrap()),
+        [false, false]
+    );
+    // A new factory from the same context: the context's session cache carries the ticket.
+    assert_eq!(resumed(context.factory("localhost").unwrap()), [true, true]);
+    assert_eq!(
+        resumed(context.clone().factory("localhost").unwrap()),
+        [true, true]
+    );
+    assert_eq!(
+        resumed(options.factory().unwrap()),
+        [false, false],
+        "another context (configuration) resumes nothing"
+    );
+    assert!(context.factory("not a name!").is_err());
+}
+
+#[test]
+fn a_server_context_swaps_the_certificate_for_new_connections_only() {
+    let (old_cert, old_key) = self_signed();
+    let (new_cert, new_key) = self_signed();
+    let context = TlsServerContext::new(&TlsServerOptions::new(old_cert.clone(), old_key)).unwrap();
+    let factory = context.factory();
+    // Succeeds only when the server presents the certificate the client trusts.
+    let served = |trusted: &str, server: Box<dyn StreamLayer>| {
+        let client = TlsClientOptions::new(trusted.to_string(), "localhost");
+        let mut client = Side::new(client.factory().unwrap()());
+        let mut server = Side::new(server);
+        handshake(&mut client, &mut server, Instant::now(), 1 << 20).is_ok()
+    };
+    let accepted_before = factory();
+    let refused = context.set(&TlsServerOptions::new(new_cert.clone(), "not a key"));
+    assert_eq!(refused.unwrap_err().code(), "ERR_INVALID_ARG_VALUE");
+    assert!(
+        served(&old_cert, factory()),
+        "a refused set changes nothing"
+    );
+    context
+        .set(&TlsServerOptions::new(new_cert.clone(), new_key))
+        .unwrap();
+    assert!(
+        served(&old_cert, accepted_before),
+        "an earlier connection keeps its config"
+    );
+    assert!(served(&new_cert, factory()));
+    assert!(!served(&old_cert, factory()));
+    assert!(
+        served(&new_cert, context.clone().factory()()),
+        "clones share it"
+    );
 }
 
 proptest::proptest! {

@@ -55,7 +55,7 @@ export {
   DEFAULT_SERVE_OPTIONS,
   DEFAULT_KCP_OPTIONS,
 } from './lib/options'
-export type { ServerTlsOptions, ClientTlsOptions, SniCertificate, Pem } from './lib/tls'
+export type { ServerTlsOptions, ClientTlsOptions, SniCertificate, Pem, ResolvedServerTls } from './lib/tls'
 export type { Logger, LoggerObject, LogLevel } from './lib/logger'
 export {
   RiptideError,

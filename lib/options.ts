@@ -1,5 +1,5 @@
 /** Server options: their types, documented defaults (gnet's where gnet has them), and validation. */
-import { resolveServerTls, type NativeServerTls, type ServerTlsOptions } from './tls'
+import { resolveServerTls, type ResolvedServerTls, type ServerTlsOptions } from './tls'
 import { isIP } from 'node:net'
 import { checkCodec, type Codec } from './codecs'
 import { InvalidOptionError } from './errors'
@@ -299,7 +299,7 @@ export interface ServeOptions {
 /** {@link ServeOptions} with every default filled in. */
 export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec' | 'kcp' | 'fec' | 'crypt' | 'secure' | 'tls'>> & {
   /** A server's TLS options, checked (a client's are per dial). */
-  tls: NativeServerTls | undefined
+  tls: ResolvedServerTls | undefined
   fec: Required<FecOptions> | undefined
   crypt: CryptOptions | undefined
   /** A server's or, for a client's options, a dial's secure mode. */

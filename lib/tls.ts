@@ -55,13 +55,19 @@ export interface ClientTlsOptions {
   handshakeTimeout?: number
 }
 
-/** The native form of a server's TLS options. */
-export interface NativeServerTls {
+/** A server's TLS options as checked and resolved (the form the native side takes). */
+export interface ResolvedServerTls {
+  /** The certificate chain, PEM bytes, leaf first. */
   cert: Uint8Array
+  /** The private key, PEM bytes. */
   key: Uint8Array
+  /** Certificates chosen by server name (SNI), each with its key. */
   sni: { name: string; cert: Uint8Array; key: Uint8Array }[]
+  /** ALPN protocols offered, most preferred first. */
   alpn: string[]
+  /** CA certificates client certificates must lead to (`requestCert`), or none. */
   clientCa: Uint8Array[] | undefined
+  /** Ms the handshake may take. */
   handshakeTimeout: number
 }
 
@@ -106,7 +112,7 @@ function object(name: string, value: unknown): Record<string, unknown> {
   return value as Record<string, unknown>
 }
 
-function sni(name: string, value: unknown): NativeServerTls['sni'] {
+function sni(name: string, value: unknown): ResolvedServerTls['sni'] {
   if (value === undefined) return []
   return Object.entries(object(name, value)).map(([host, entry]) => {
     const where = `${name}[${JSON.stringify(host)}]`
@@ -117,7 +123,7 @@ function sni(name: string, value: unknown): NativeServerTls['sni'] {
 }
 
 /** Checks a server's `tls` option and copies it to its native form. */
-export function resolveServerTls(where: string, value: unknown): NativeServerTls {
+export function resolveServerTls(where: string, value: unknown): ResolvedServerTls {
   const t = object(`${where}.tls`, value)
   knownKeys(`${where}.tls`, t, ['cert', 'key', 'sni', 'alpn', 'requestCert', 'ca', 'handshakeTimeout'])
   const requestCert = bool(`${where}.tls.requestCert`, t.requestCert ?? false)

@@ -21,6 +21,21 @@ async function freePort(): Promise<number> {
   })
 }
 
+
+/** HAProxy in TCP mode on a free port, forwarding to `backend` with `send` (its PROXY option). */
+async function startHaproxy(backend: number, send: 'send-proxy' | 'send-proxy-v2') {
+  const front = await freePort()
+  const cfg = join(mkdtempSync(join(tmpdir(), 'riptide-haproxy-')), 'haproxy.cfg')
+  writeFileSync(
+    cfg,
+    ['global', '  maxconn 100', 'defaults', '  mode tcp', '  timeout connect 2s', '  timeout client 10s', '  timeout server 10s', 'frontend f', `  bind 127.0.0.1:${front}`, '  default_backend b', 'backend b', `  server riptide 127.0.0.1:${backend} ${send}`, ''].join('\n'),
+  )
+  const haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const log: string[] = []
+  haproxy.stderr.on('data', (d: Buffer) => log.push(d.toString()))
+  return { front, haproxy, stderr: () => log.join('') }
+}
+
 for (const [mode, send] of [['v2', 'send-proxy-v2'], ['v1', 'send-proxy']] as const) {
   test.serial(`HAProxy ${send} in front: onOpen sees the client's address (${mode})`, async (t) => {
     const seen: string[] = []
@@ -32,30 +47,7 @@ for (const [mode, send] of [['v2', 'send-proxy-v2'], ['v1', 'send-proxy']] as co
         conn.write(data)
       },
     })
-    const front = await freePort()
-    const dir = mkdtempSync(join(tmpdir(), 'riptide-haproxy-'))
-    const cfg = join(dir, 'haproxy.cfg')
-    writeFileSync(
-      cfg,
-      [
-        'global',
-        '  maxconn 100',
-        'defaults',
-        '  mode tcp',
-        '  timeout connect 2s',
-        '  timeout client 10s',
-        '  timeout server 10s',
-        'frontend f',
-        `  bind 127.0.0.1:${front}`,
-        '  default_backend b',
-        'backend b',
-        `  server riptide 127.0.0.1:${engine.port} ${send}`,
-        '',
-      ].join('\n'),
-    )
-    const haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] })
-    let stderr = ''
-    haproxy.stderr.on('data', (d) => (stderr += d))
+    const { front, haproxy, stderr } = await startHaproxy(engine.port, send)
     try {
       let client: net.Socket | undefined
       await until(() => {
@@ -67,7 +59,7 @@ for (const [mode, send] of [['v2', 'send-proxy-v2'], ['v1', 'send-proxy']] as co
         return client !== undefined
       }, 10_000)
       client!.write('through haproxy')
-      t.is((await readExactly(client!, 15)).toString(), 'through haproxy', stderr)
+      t.is((await readExactly(client!, 15)).toString(), 'through haproxy', stderr())
       t.deepEqual(seen, [`127.0.0.1:${client!.localPort}`])
       client!.destroy()
     } finally {
@@ -92,16 +84,7 @@ test.serial("HAProxy send-proxy-v2 in front of a TLS listener: the handshake pas
     },
     { tls: { cert: pki.cert, key: pki.key } },
   )
-  const front = await freePort()
-  const dir = mkdtempSync(join(tmpdir(), 'riptide-haproxy-'))
-  const cfg = join(dir, 'haproxy.cfg')
-  writeFileSync(
-    cfg,
-    ['global', '  maxconn 100', 'defaults', '  mode tcp', '  timeout connect 2s', '  timeout client 10s', '  timeout server 10s', 'frontend f', `  bind 127.0.0.1:${front}`, '  default_backend b', 'backend b', `  server riptide 127.0.0.1:${engine.port} send-proxy-v2`, ''].join('\n'),
-  )
-  const haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  haproxy.stderr.on('data', (d) => (stderr += d))
+  const { front, haproxy, stderr } = await startHaproxy(engine.port, 'send-proxy-v2')
   try {
     let client: tls.TLSSocket | undefined
     await until(() => {
@@ -113,7 +96,7 @@ test.serial("HAProxy send-proxy-v2 in front of a TLS listener: the handshake pas
       return client !== undefined
     }, 10_000)
     client!.write('tls through haproxy')
-    t.is((await readExactly(client!, 19)).toString(), 'tls through haproxy', stderr)
+    t.is((await readExactly(client!, 19)).toString(), 'tls through haproxy', stderr())
     t.true(client!.authorized, 'the chain verified against the test CA')
     t.deepEqual(seen, [`127.0.0.1:${client!.localPort}`])
     client!.destroy()

@@ -4,7 +4,7 @@
 
 use crate::batch::{Sink, EV_DATA, STRIDE_LEN};
 use riptide::ConnId;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Encoded events waiting for JS.
 #[derive(Default)]
@@ -35,13 +35,18 @@ impl EventLog {
     /// connections whose tail went into the log; the others have no data waiting here. One
     /// pass over the log, however many tails.
     pub fn prepend(&mut self, tails: Vec<(ConnId, Vec<u8>)>) -> Vec<ConnId> {
+        let with_data: HashSet<ConnId> = self
+            .meta
+            .chunks_exact(STRIDE_LEN)
+            .filter(|d| d[0] == EV_DATA)
+            .map(|d| ConnId {
+                slot: d[1] as u32,
+                generation: d[2] as u32,
+            })
+            .collect();
         let mut pending: HashMap<ConnId, Vec<u8>> = tails
             .into_iter()
-            .filter(|(id, _)| {
-                self.meta.chunks_exact(STRIDE_LEN).any(|d| {
-                    d[0] == EV_DATA && d[1] as u32 == id.slot && d[2] as u32 == id.generation
-                })
-            })
+            .filter(|(id, _)| with_data.contains(id))
             .collect();
         let placed: Vec<ConnId> = pending.keys().copied().collect();
         if placed.is_empty() {

@@ -16,7 +16,8 @@ use riptide::{ConnId, Reactor, Waker};
 use std::ptr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 #[cfg(unix)]
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use std::time::Instant;
 
 /// Events (or payload bytes) the reactor thread lets wait for JS before it stops turning until
 /// JS takes them. This is the thread driver's backpressure: a JS thread slower than the
@@ -76,6 +77,9 @@ pub struct State {
     pub js_woken: bool,
     /// The reactor thread leaves its loop.
     pub quit: bool,
+    /// The deadline the reactor thread waits for (`None`: readiness only). A JS call that
+    /// arms an earlier timer wakes the thread, which then waits for the new one.
+    pub waits_until: Option<Instant>,
 }
 
 impl Core {
@@ -116,12 +120,19 @@ impl Core {
         f: impl FnOnce(&mut Reactor, &mut Events<EventLog>) -> T,
     ) -> Option<T> {
         let mut s = self.lock_from_js();
-        let State { reactor, log, .. } = &mut *s;
+        let State {
+            reactor,
+            log,
+            waits_until,
+            ..
+        } = &mut *s;
         let reactor = reactor.as_mut()?;
-        let before = reactor.next_deadline();
         let out = f(reactor, log);
-        let after = reactor.next_deadline();
-        let earlier = after.is_some_and(|a| before.is_none_or(|b| a < b));
+        let next = reactor.next_deadline();
+        let earlier = next.is_some_and(|a| waits_until.is_none_or(|w| a < w));
+        if earlier {
+            *waits_until = next;
+        }
         if reactor.conns().needs_turn() || earlier {
             let _ = self.waker.wake();
         }
@@ -160,6 +171,7 @@ pub fn run(core: Arc<Core>) {
             // An epoll error is not actionable per turn; the next one retries.
             let _ = reactor.turn(log, timeout);
             let deadline = reactor.next_deadline();
+            s.waits_until = deadline;
             if s.log.len() > 0 {
                 core.notify_js(&mut s);
             }

@@ -110,6 +110,7 @@ impl ThreadDriver {
                 reactor: Some(reactor),
                 log: Events(EventLog::default()),
                 js_woken: false,
+                waits_until: None,
                 quit: false,
             }),
             taken: Condvar::new(),

@@ -1,0 +1,8 @@
+//! Test helpers the riptide crates share, as a dev-dependency only (never published): one copy
+//! of each instead of one per crate.
+
+#![forbid(unsafe_code)]
+
+mod regressions;
+
+pub use regressions::{replay_regressions, Harness};

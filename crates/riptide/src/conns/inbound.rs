@@ -163,9 +163,13 @@ impl Conns {
         &mut self,
         id: ConnId,
         result: Result<(), Error>,
-        report: LayerReport,
+        mut report: LayerReport,
         app: &mut Vec<u8>,
     ) {
+        let result = match result {
+            Ok(()) if report.kernel_tls => self.offload_tls(id, &mut report),
+            other => other,
+        };
         if let Err(e) = result {
             let _ = self.destroy(id, Some(e));
             app.clear();

@@ -158,6 +158,17 @@ impl Stream {
         }
     }
 
+    /// True where a read shorter than the buffer shows the socket is drained
+    /// (`platform::SHORT_READ_DRAINS`), except on kernel TLS: its reads stop at a record of
+    /// another type (a `close_notify` after data) with more to read and no new poll edge.
+    pub(crate) fn short_read_drains(&self) -> bool {
+        match self {
+            #[cfg(target_os = "linux")]
+            Stream::KernelTls(_) => false,
+            _ => crate::platform::SHORT_READ_DRAINS,
+        }
+    }
+
     /// True for TCP (options such as `TCP_NODELAY` apply).
     pub fn is_tcp(&self) -> bool {
         match self {

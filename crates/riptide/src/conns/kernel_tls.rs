@@ -3,12 +3,16 @@
 //! in user space, the kernel's `tls` protocol accepted), takes the layer out and installs its
 //! keys. A refusal anywhere before the layer gives up its state keeps the user-space records.
 
+#[cfg(target_os = "linux")]
 use super::connection::Transport;
 use super::Conns;
 use crate::layer::LayerReport;
 use crate::slab::ConnId;
+#[cfg(target_os = "linux")]
 use crate::stream::Stream;
-use crate::{Error, TlsInfo};
+#[cfg(target_os = "linux")]
+use crate::TlsInfo;
+use crate::Error;
 
 impl Conns {
     /// Moves the connection's TLS records to the kernel if its socket takes them, and says so

@@ -2,7 +2,8 @@
 //! a riptide client and to rustls clients limited to each cipher suite (TLS 1.2 and 1.3),
 //! byte-exact, and every connection reports whether the kernel carries its records. Where
 //! the kernel lists the `tls` upper-layer protocol (`/proc/sys/net/ipv4/tcp_available_ulp`)
-//! they must say kernel; elsewhere user space (the fallback). `RIPTIDE_EXPECT_KTLS=1` makes a
+//! they must say kernel; elsewhere user space (the fallback). Each close is clean on the server:
+//! the peer's `close_notify` read through the kernel is end of stream, not an error. `RIPTIDE_EXPECT_KTLS=1` makes a
 //! missing `tls` protocol a failure (the VM run of `scripts/ktls-vm.sh` sets it).
 
 mod common;
@@ -38,17 +39,29 @@ fn data(len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Echoes, and reports each connection's `kernel` flag when it opens.
+/// What the server saw of one connection.
+#[derive(Debug, PartialEq)]
+enum Seen {
+    /// Opened, with its `kernel` flag.
+    Open(bool),
+    /// Closed, with the error if any (a `close_notify` from the peer is a clean end).
+    Close(Option<String>),
+}
+
+/// Echoes, and reports each connection's `kernel` flag when it opens and how it closed.
 #[derive(Clone)]
-struct Echo(mpsc::Sender<bool>);
+struct Echo(mpsc::Sender<Seen>);
 
 impl EventHandler for Echo {
     fn on_open(&mut self, conns: &mut Conns, id: ConnId) {
         let info = conns.tls_info(id).unwrap().cloned().unwrap();
-        let _ = self.0.send(info.kernel);
+        let _ = self.0.send(Seen::Open(info.kernel));
     }
     fn on_traffic(&mut self, conns: &mut Conns, id: ConnId, data: &[u8]) {
         conns.write(id, data).unwrap();
+    }
+    fn on_close(&mut self, _: &mut Conns, _: ConnId, err: Option<&Error>) {
+        let _ = self.0.send(Seen::Close(err.map(|e| e.to_string())));
     }
 }
 
@@ -57,7 +70,7 @@ fn certificate() -> (String, String) {
     (key.cert.pem(), key.signing_key.serialize_pem())
 }
 
-fn ktls_server(cert: &str, key: &str) -> (SocketAddr, riptide::StopHandle, mpsc::Receiver<bool>) {
+fn ktls_server(cert: &str, key: &str) -> (SocketAddr, riptide::StopHandle, mpsc::Receiver<Seen>) {
     let mut options = TlsServerOptions::new(cert, key);
     options.ktls = true;
     let config = EngineConfig {
@@ -143,9 +156,11 @@ fn every_suite_echoes_through_a_ktls_server() {
         suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
     ] {
         rustls_echo(addr, &cert, suite, &payload);
-        let kernel = opened.recv_timeout(Duration::from_secs(10)).unwrap();
-        assert_eq!(kernel, expected, "{suite:?}: kernel TLS taken");
-        println!("ktls server {suite:?}: kernel={kernel} echo ok");
+        let seen = opened.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(seen, Seen::Open(expected), "{suite:?}: kernel TLS taken");
+        let closed = opened.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(closed, Seen::Close(None), "{suite:?}: close_notify is a clean end");
+        println!("ktls server {suite:?}: kernel={expected} echo ok, clean close");
     }
     stop.stop();
 }
@@ -204,7 +219,9 @@ fn a_ktls_client_and_a_ktls_server_echo() {
     assert!(client.back == client.payload, "the echo differs");
     assert_eq!(client.kernel, Some(expected), "client: kernel TLS taken");
     let server = opened.recv_timeout(Duration::from_secs(10)).unwrap();
-    assert_eq!(server, expected, "server: kernel TLS taken");
-    println!("ktls client and server: kernel={expected} echo ok");
+    assert_eq!(server, Seen::Open(expected), "server: kernel TLS taken");
+    let closed = opened.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(closed, Seen::Close(None), "server: the client's close_notify is a clean end");
+    println!("ktls client and server: kernel={expected} echo ok, clean close");
     stop.stop();
 }

@@ -181,9 +181,8 @@ pub(crate) fn install(socket: &TcpStream, keys: &KernelTls) -> io::Result<()> {
         // SAFETY: the fd is an open socket borrowed for the call; `value` points at a live
         // `tls12_crypto_info_*` struct of `size` bytes that outlives the call, and the
         // kernel only reads it.
-        let rc = unsafe {
-            libc::setsockopt(socket.as_raw_fd(), libc::SOL_TLS, direction, value, size)
-        };
+        let rc =
+            unsafe { libc::setsockopt(socket.as_raw_fd(), libc::SOL_TLS, direction, value, size) };
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }
@@ -489,8 +488,9 @@ mod tests {
             .with_root_certificates(roots)
             .with_no_client_auth();
         client_config.enable_secret_extraction = true;
-        let mut server =
-            rustls::Connection::Server(rustls::ServerConnection::new(Arc::new(server_config)).unwrap());
+        let mut server = rustls::Connection::Server(
+            rustls::ServerConnection::new(Arc::new(server_config)).unwrap(),
+        );
         let mut client = rustls::Connection::Client(
             rustls::ClientConnection::new(
                 Arc::new(client_config),
@@ -519,7 +519,11 @@ mod tests {
         let negotiated = client.protocol_version().unwrap();
         let client = KernelTls::new(negotiated, &client.dangerous_extract_secrets().unwrap());
         let server = KernelTls::new(negotiated, &server.dangerous_extract_secrets().unwrap());
-        (negotiated, client.expect("client maps"), server.expect("server maps"))
+        (
+            negotiated,
+            client.expect("client maps"),
+            server.expect("server maps"),
+        )
     }
 
     #[test]
@@ -540,7 +544,11 @@ mod tests {
             };
             for (tx, rx) in [(&client.tx, &server.rx), (&server.tx, &client.rx)] {
                 let sent = parts(tx);
-                assert_eq!(sent, parts(rx), "{suite:?}: one side's tx is the other's rx");
+                assert_eq!(
+                    sent,
+                    parts(rx),
+                    "{suite:?}: one side's tx is the other's rx"
+                );
                 assert_eq!((sent.0, sent.1), (number, cipher), "{suite:?}");
                 assert_eq!(sent.2.len(), key_len, "{suite:?}");
                 // One application record went each way after the handshake's own records.
@@ -573,7 +581,10 @@ mod tests {
             .any(|u| u == "tls");
         let result = attach(&tcp);
         if listed {
-            assert!(result.is_ok(), "tls is listed, yet TCP_ULP failed: {result:?}");
+            assert!(
+                result.is_ok(),
+                "tls is listed, yet TCP_ULP failed: {result:?}"
+            );
         } else if !std::path::Path::new("/lib/modules").exists() {
             // No module to load on demand either.
             assert!(result.is_err(), "no tls ULP here, yet TCP_ULP was accepted");

@@ -142,7 +142,9 @@ pub trait StreamLayer: Send {
     /// [`LayerReport::kernel_tls`], once the socket accepted the kernel's `tls` protocol.
     #[cfg(target_os = "linux")]
     fn into_kernel(self: Box<Self>) -> Result<crate::KernelTls, Error> {
-        Err(Error::Tls("this layer has nothing to hand to the kernel".into()))
+        Err(Error::Tls(
+            "this layer has nothing to hand to the kernel".into(),
+        ))
     }
 }
 

@@ -69,9 +69,9 @@ pub use engine::{Engine, EngineConfig, StopHandle};
 pub use error::{io_code, Error};
 pub use flow::{FlowConfig, IdleKind, IdleTimeout};
 pub use handler::EventHandler;
+pub use kcp_options::{KcpCrypt, KcpOptions, KcpSecure};
 #[cfg(target_os = "linux")]
 pub use ktls::KernelTls;
-pub use kcp_options::{KcpCrypt, KcpOptions, KcpSecure};
 pub use layer::{
     Datagrams, Gate, GateOut, LayerReport, LayerStatus, PacketGate, PacketGateFactory, PacketLayer,
     PacketLayerFactory, Payload, StreamLayer, StreamLayerFactory, StreamOut,

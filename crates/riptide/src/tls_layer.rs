@@ -11,10 +11,10 @@
 //! layer out with [`StreamLayer::into_kernel`]; if not, the layer carries on in user space.
 
 use crate::layer::{LayerStatus, StreamLayer, StreamOut};
-#[cfg(doc)]
-use crate::LayerReport;
 use crate::tls_record_edge::RecordEdge;
 use crate::Error;
+#[cfg(doc)]
+use crate::LayerReport;
 use rustls::pki_types::ServerName;
 use std::io::{self, Read, Write};
 use std::sync::Arc;

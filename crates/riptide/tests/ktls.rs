@@ -27,7 +27,10 @@ fn kernel_has_tls() -> bool {
         .split_whitespace()
         .any(|u| u == "tls");
     if std::env::var("RIPTIDE_EXPECT_KTLS").as_deref() == Ok("1") {
-        assert!(listed, "RIPTIDE_EXPECT_KTLS=1 but the kernel lists no tls ULP");
+        assert!(
+            listed,
+            "RIPTIDE_EXPECT_KTLS=1 but the kernel lists no tls ULP"
+        );
     }
     listed
 }
@@ -159,7 +162,11 @@ fn every_suite_echoes_through_a_ktls_server() {
         let seen = opened.recv_timeout(Duration::from_secs(10)).unwrap();
         assert_eq!(seen, Seen::Open(expected), "{suite:?}: kernel TLS taken");
         let closed = opened.recv_timeout(Duration::from_secs(10)).unwrap();
-        assert_eq!(closed, Seen::Close(None), "{suite:?}: close_notify is a clean end");
+        assert_eq!(
+            closed,
+            Seen::Close(None),
+            "{suite:?}: close_notify is a clean end"
+        );
         println!("ktls server {suite:?}: kernel={expected} echo ok, clean close");
     }
     stop.stop();
@@ -221,7 +228,11 @@ fn a_ktls_client_and_a_ktls_server_echo() {
     let server = opened.recv_timeout(Duration::from_secs(10)).unwrap();
     assert_eq!(server, Seen::Open(expected), "server: kernel TLS taken");
     let closed = opened.recv_timeout(Duration::from_secs(10)).unwrap();
-    assert_eq!(closed, Seen::Close(None), "server: the client's close_notify is a clean end");
+    assert_eq!(
+        closed,
+        Seen::Close(None),
+        "server: the client's close_notify is a clean end"
+    );
     println!("ktls client and server: kernel={expected} echo ok, clean close");
     stop.stop();
 }

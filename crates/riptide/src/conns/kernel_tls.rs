@@ -10,16 +10,20 @@ use crate::layer::LayerReport;
 use crate::slab::ConnId;
 #[cfg(target_os = "linux")]
 use crate::stream::Stream;
+use crate::Error;
 #[cfg(target_os = "linux")]
 use crate::TlsInfo;
-use crate::Error;
 
 impl Conns {
     /// Moves the connection's TLS records to the kernel if its socket takes them, and says so
     /// in the [`TlsInfo`] of `report`. An error (keys the kernel refused after rustls gave
     /// them up, which no fallback can undo) closes the connection.
     #[cfg(target_os = "linux")]
-    pub(super) fn offload_tls(&mut self, id: ConnId, report: &mut LayerReport) -> Result<(), Error> {
+    pub(super) fn offload_tls(
+        &mut self,
+        id: ConnId,
+        report: &mut LayerReport,
+    ) -> Result<(), Error> {
         let Some(conn) = self.slab.get_mut(id) else {
             return Ok(());
         };

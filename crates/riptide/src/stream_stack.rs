@@ -249,6 +249,7 @@ impl StreamStack {
 
     /// Takes the bottom layer out when it is passing bytes (a TLS layer handing its records
     /// to the kernel, which then sits below every other layer).
+    #[cfg(target_os = "linux")]
     pub(crate) fn take_bottom(&mut self) -> Option<Box<dyn StreamLayer>> {
         if self.entries.first()?.status != LayerStatus::Ready {
             return None;

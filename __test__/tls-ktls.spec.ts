@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import tls from 'node:tls'
 import { Client, connect, serve, type Conn } from 'riptide'
-import { randomBytes, rng, until } from './helpers'
+import { randomBytes, readExactly, until, writeInRandomSplits } from './helpers'
 import { makePki } from './tls-certs'
 
 const pki = makePki()
@@ -39,23 +39,9 @@ for (const maxVersion of ['TLSv1.3', 'TLSv1.2'] as const) {
 
     const SIZE = 4 * 1024 * 1024
     const data = randomBytes(41, SIZE)
-    const chunks: Buffer[] = []
-    let got = 0
-    const echoed = new Promise<void>((resolve) =>
-      s.on('data', (c: Buffer) => {
-        chunks.push(c)
-        got += c.length
-        if (got >= SIZE) resolve()
-      }),
-    )
-    const next = rng(11)
-    for (let off = 0; off < SIZE; ) {
-      const n = Math.min(SIZE - off, 1 + Math.floor(next() ** 3 * 100_000))
-      if (!s.write(data.subarray(off, off + n))) await new Promise((r) => s.once('drain', r))
-      off += n
-    }
-    await echoed
-    t.true(Buffer.concat(chunks).equals(data), 'byte-exact')
+    const echoed = readExactly(s, SIZE)
+    await writeInRandomSplits(s, data, 11)
+    t.true((await echoed).equals(data), 'byte-exact')
     // The server's close_notify reaches node as a clean end.
     const ended = new Promise<void>((resolve) => s.once('end', resolve))
     conns[0].close()

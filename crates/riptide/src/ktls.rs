@@ -63,40 +63,44 @@ impl CryptoInfo {
             _ => return None,
         };
         let rec_seq = seq.to_be_bytes();
+        // The AES-GCM structs differ only in key size: salt first, explicit IV after.
+        macro_rules! gcm {
+            ($variant:ident, $kind:ident, $cipher:ident, $key:expr, $iv:expr) => {{
+                let (salt, nonce) = $iv.as_ref().split_at_checked(4)?;
+                let mut info = libc::$kind {
+                    info: libc::tls_crypto_info {
+                        version,
+                        cipher_type: libc::$cipher,
+                    },
+                    iv: Default::default(),
+                    key: Default::default(),
+                    salt: Default::default(),
+                    rec_seq,
+                };
+                fill(&mut info.iv, nonce)?;
+                fill(&mut info.key, $key.as_ref())?;
+                fill(&mut info.salt, salt)?;
+                CryptoInfo::$variant(info)
+            }};
+        }
         Some(match secrets {
             ConnectionTrafficSecrets::Aes128Gcm { key, iv } => {
-                let (salt, nonce) = iv.as_ref().split_at_checked(4)?;
-                let mut info = libc::tls12_crypto_info_aes_gcm_128 {
-                    info: libc::tls_crypto_info {
-                        version,
-                        cipher_type: libc::TLS_CIPHER_AES_GCM_128,
-                    },
-                    iv: [0; 8],
-                    key: [0; 16],
-                    salt: [0; 4],
-                    rec_seq,
-                };
-                fill(&mut info.iv, nonce)?;
-                fill(&mut info.key, key.as_ref())?;
-                fill(&mut info.salt, salt)?;
-                CryptoInfo::Aes128Gcm(info)
+                gcm!(
+                    Aes128Gcm,
+                    tls12_crypto_info_aes_gcm_128,
+                    TLS_CIPHER_AES_GCM_128,
+                    key,
+                    iv
+                )
             }
             ConnectionTrafficSecrets::Aes256Gcm { key, iv } => {
-                let (salt, nonce) = iv.as_ref().split_at_checked(4)?;
-                let mut info = libc::tls12_crypto_info_aes_gcm_256 {
-                    info: libc::tls_crypto_info {
-                        version,
-                        cipher_type: libc::TLS_CIPHER_AES_GCM_256,
-                    },
-                    iv: [0; 8],
-                    key: [0; 32],
-                    salt: [0; 4],
-                    rec_seq,
-                };
-                fill(&mut info.iv, nonce)?;
-                fill(&mut info.key, key.as_ref())?;
-                fill(&mut info.salt, salt)?;
-                CryptoInfo::Aes256Gcm(info)
+                gcm!(
+                    Aes256Gcm,
+                    tls12_crypto_info_aes_gcm_256,
+                    TLS_CIPHER_AES_GCM_256,
+                    key,
+                    iv
+                )
             }
             ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv } => {
                 let mut info = libc::tls12_crypto_info_chacha20_poly1305 {
@@ -357,31 +361,22 @@ mod tests {
     type Parts = (u16, u16, Vec<u8>, Vec<u8>, Vec<u8>, [u8; 8]);
 
     fn parts(info: &CryptoInfo) -> Parts {
+        macro_rules! of {
+            ($i:expr) => {
+                (
+                    $i.info.version,
+                    $i.info.cipher_type,
+                    $i.key.to_vec(),
+                    $i.iv.to_vec(),
+                    $i.salt.to_vec(),
+                    $i.rec_seq,
+                )
+            };
+        }
         match info {
-            CryptoInfo::Aes128Gcm(i) => (
-                i.info.version,
-                i.info.cipher_type,
-                i.key.to_vec(),
-                i.iv.to_vec(),
-                i.salt.to_vec(),
-                i.rec_seq,
-            ),
-            CryptoInfo::Aes256Gcm(i) => (
-                i.info.version,
-                i.info.cipher_type,
-                i.key.to_vec(),
-                i.iv.to_vec(),
-                i.salt.to_vec(),
-                i.rec_seq,
-            ),
-            CryptoInfo::Chacha20Poly1305(i) => (
-                i.info.version,
-                i.info.cipher_type,
-                i.key.to_vec(),
-                i.iv.to_vec(),
-                i.salt.to_vec(),
-                i.rec_seq,
-            ),
+            CryptoInfo::Aes128Gcm(i) => of!(i),
+            CryptoInfo::Aes256Gcm(i) => of!(i),
+            CryptoInfo::Chacha20Poly1305(i) => of!(i),
         }
     }
 

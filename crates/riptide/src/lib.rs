@@ -21,6 +21,7 @@
 
 // Denied everywhere; the kernel TLS module alone allows it (argued block by block).
 #![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 #![deny(missing_docs)]
 
 mod address;

@@ -236,3 +236,56 @@ fn a_ktls_client_and_a_ktls_server_echo() {
     println!("ktls client and server: kernel={expected} echo ok, clean close");
     stop.stop();
 }
+
+/// A server layer's offer to the kernel when the client's last handshake flight arrives in one
+/// read with `extra` bytes after it: `(offered, plaintext that came up)`.
+fn offer_with(extra: impl Fn(&[u8]) -> Vec<u8>, ktls: bool) -> (bool, Vec<u8>) {
+    use riptide::{LayerReport, StreamOut};
+    let now = std::time::Instant::now();
+    let (cert, key) = certificate();
+    let mut server_options = TlsServerOptions::new(cert.clone(), key);
+    server_options.ktls = ktls;
+    let mut server = server_options.factory().unwrap()();
+    let mut client = TlsClientOptions::new(cert, "localhost").factory().unwrap()();
+    let (mut hello, mut nothing) = (Vec::new(), Vec::new());
+    client.start(now, &mut hello).unwrap();
+    server.start(now, &mut nothing).unwrap();
+    let read = |layer: &mut Box<dyn riptide::StreamLayer>, data: &[u8]| {
+        let (mut up, mut down, mut report) = (Vec::new(), Vec::new(), LayerReport::default());
+        let out = &mut StreamOut {
+            up: &mut up,
+            down: &mut down,
+            report: &mut report,
+        };
+        layer.read(now, data, out).unwrap();
+        (up, down, report.kernel_tls)
+    };
+    let (_, flight, offered) = read(&mut server, &hello);
+    assert!(!offered, "not before the handshake is done");
+    let (_, finished, _) = read(&mut client, &flight);
+    let mut record = Vec::new();
+    client
+        .write(now, b"after the handshake", &mut record)
+        .unwrap();
+    let mut wire = finished;
+    wire.extend(extra(&record));
+    let (up, _, offered) = read(&mut server, &wire);
+    (offered, up)
+}
+
+#[test]
+fn the_kernel_is_offered_the_connection_only_at_a_record_boundary() {
+    let linux = cfg!(target_os = "linux");
+    assert_eq!(offer_with(|_| Vec::new(), true), (linux, Vec::new()));
+    // A whole record after the Finished: decrypted by rustls, then the offer.
+    let (offered, up) = offer_with(|r| r.to_vec(), true);
+    assert_eq!((offered, &up[..]), (linux, &b"after the handshake"[..]));
+    // Part of a record, or of a header, would be lost to the kernel: no offer, user space.
+    assert_eq!(
+        offer_with(|r| r[..r.len() / 2].to_vec(), true),
+        (false, Vec::new())
+    );
+    assert_eq!(offer_with(|r| r[..3].to_vec(), true), (false, Vec::new()));
+    // Without the option, never.
+    assert_eq!(offer_with(|_| Vec::new(), false), (false, Vec::new()));
+}

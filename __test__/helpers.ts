@@ -54,6 +54,16 @@ export function readExactly(s: net.Socket, len: number): Promise<Buffer> {
   })
 }
 
+/** Writes `data` in pieces of 1 byte to 100 kB (most small, seeded by `seed`), waiting for `drain`. */
+export async function writeInRandomSplits(s: net.Socket, data: Buffer, seed: number): Promise<void> {
+  const next = rng(seed)
+  for (let off = 0; off < data.length; ) {
+    const n = Math.min(data.length - off, 1 + Math.floor(next() ** 3 * 100_000))
+    if (!s.write(data.subarray(off, off + n))) await new Promise((r) => s.once('drain', r))
+    off += n
+  }
+}
+
 /** Reads until the peer ends the stream. */
 export function readToEnd(s: net.Socket): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -656,6 +656,16 @@ export class Conn<Context = unknown> {
   }
 
   /**
+   * Whether the kernel carries this connection's TLS records (`tls: { ktls: true }` on a
+   * Linux kernel with the `tls` module) rather than rustls in user space; `undefined` without
+   * TLS, before the handshake finished, or once closed.
+   */
+  get tlsKernel(): boolean | undefined {
+    if (this.slot < 0 || !this.#open) return undefined
+    return this.#sink.call((n) => n.tlsInfo(this.slot, this.generation))?.kernel
+  }
+
+  /**
    * The certificate the TLS peer presented: a server's always, a client's when the server
    * set `requestCert` (mutual TLS). `undefined` without TLS, without a peer certificate, or
    * once closed. Copied on each read.

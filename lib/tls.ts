@@ -31,6 +31,12 @@ export interface ServerTlsOptions {
   ca?: Pem | Pem[]
   /** Ms the handshake may take before the connection closes with `ERR_TLS_HANDSHAKE`. Default `10000`. */
   handshakeTimeout?: number
+  /**
+   * Kernel TLS: after the handshake, hand the record keys to the kernel (Linux with the `tls`
+   * module), which then encrypts and decrypts; elsewhere records stay in user space.
+   * `conn.tlsKernel` says which one a connection got. Default `false`.
+   */
+  ktls?: boolean
 }
 
 /** A certificate and key served for one SNI name (`ServerTlsOptions.sni`). */
@@ -53,6 +59,12 @@ export interface ClientTlsOptions {
   rejectUnauthorized?: boolean
   /** Ms the handshake may take before the connection closes with `ERR_TLS_HANDSHAKE`. Default `10000`. */
   handshakeTimeout?: number
+  /**
+   * Kernel TLS: after the handshake, hand the record keys to the kernel (Linux with the `tls`
+   * module), which then encrypts and decrypts; elsewhere records stay in user space.
+   * `conn.tlsKernel` says which one a connection got. Default `false`.
+   */
+  ktls?: boolean
 }
 
 /** A server's TLS options as checked and resolved (the form the native side takes). */
@@ -69,6 +81,8 @@ export interface ResolvedServerTls {
   clientCa: Uint8Array[] | undefined
   /** Ms the handshake may take. */
   handshakeTimeout: number
+  /** Kernel TLS asked for. */
+  ktls: boolean
 }
 
 /**
@@ -125,7 +139,7 @@ function sni(name: string, value: unknown): ResolvedServerTls['sni'] {
 /** Checks a server's `tls` option and copies it to its native form. */
 export function resolveServerTls(where: string, value: unknown): ResolvedServerTls {
   const t = object(`${where}.tls`, value)
-  knownKeys(`${where}.tls`, t, ['cert', 'key', 'sni', 'alpn', 'requestCert', 'ca', 'handshakeTimeout'])
+  knownKeys(`${where}.tls`, t, ['cert', 'key', 'sni', 'alpn', 'requestCert', 'ca', 'handshakeTimeout', 'ktls'])
   const requestCert = bool(`${where}.tls.requestCert`, t.requestCert ?? false)
   if (requestCert && t.ca === undefined) throw new InvalidOptionError(`${where}.tls.requestCert needs ${where}.tls.ca`)
   if (!requestCert && t.ca !== undefined) throw new InvalidOptionError(`${where}.tls.ca of a server only applies with requestCert: true`)
@@ -136,6 +150,7 @@ export function resolveServerTls(where: string, value: unknown): ResolvedServerT
     alpn: alpn(`${where}.tls.alpn`, t.alpn),
     clientCa: requestCert ? pems(`${where}.tls.ca`, t.ca) : undefined,
     handshakeTimeout: ms(`${where}.tls.handshakeTimeout`, t.handshakeTimeout ?? 10_000, 1),
+    ktls: bool(`${where}.tls.ktls`, t.ktls ?? false),
   }
 }
 
@@ -145,7 +160,7 @@ export function resolveServerTls(where: string, value: unknown): ResolvedServerT
  */
 export function resolveClientTls(where: string, value: unknown): ClientTls {
   const t = object(`${where}.tls`, value)
-  knownKeys(`${where}.tls`, t, ['ca', 'servername', 'alpn', 'rejectUnauthorized', 'handshakeTimeout'])
+  knownKeys(`${where}.tls`, t, ['ca', 'servername', 'alpn', 'rejectUnauthorized', 'handshakeTimeout', 'ktls'])
   const rejectUnauthorized = bool(`${where}.tls.rejectUnauthorized`, t.rejectUnauthorized ?? true)
   if (rejectUnauthorized && t.ca === undefined) {
     throw new InvalidOptionError(`${where}.tls.ca is required (riptide carries no public CA roots) unless rejectUnauthorized is false`)
@@ -158,6 +173,7 @@ export function resolveClientTls(where: string, value: unknown): ClientTls {
     alpn: alpn(`${where}.tls.alpn`, t.alpn),
     rejectUnauthorized,
     handshakeTimeout: ms(`${where}.tls.handshakeTimeout`, t.handshakeTimeout ?? 10_000, 1),
+    ktls: bool(`${where}.tls.ktls`, t.ktls ?? false),
   }
   return { context: native(() => new binding.NativeTlsContext(options)), servername: (t.servername as string | undefined) ?? '' }
 }

@@ -750,6 +750,7 @@ impl NativeEngine {
                     .map(|p| String::from_utf8_lossy(p).into_owned()),
                 version: t.version.into(),
                 resumed: t.resumed,
+                kernel: t.kernel,
             }))
         })
     }

@@ -25,6 +25,8 @@ pub struct NativeTlsServer {
     pub client_ca: Option<Vec<Uint8Array>>,
     /// ms the handshake may take.
     pub handshake_timeout: f64,
+    /// Hand the record keys to the kernel after the handshake where it can take them.
+    pub ktls: bool,
 }
 
 /// A certificate a listener serves to clients asking for `name`.
@@ -49,6 +51,8 @@ pub struct NativeTlsClient {
     pub reject_unauthorized: bool,
     /// ms the handshake may take.
     pub handshake_timeout: f64,
+    /// Hand the record keys to the kernel after the handshake where it can take them.
+    pub ktls: bool,
 }
 
 /// What a finished TLS handshake negotiated (`conn.alpnProtocol`).
@@ -60,6 +64,8 @@ pub struct NativeTlsInfo {
     pub version: String,
     /// Whether the handshake resumed an earlier session.
     pub resumed: bool,
+    /// Whether the kernel carries the records (`conn.tlsKernel`).
+    pub kernel: bool,
 }
 
 /// A checked client TLS configuration: a JS `Client`'s own `tls`, or one dial's. Dials from
@@ -85,6 +91,7 @@ impl NativeTlsContext {
                     alpn: protocols(&options.alpn),
                     reject_unauthorized: options.reject_unauthorized,
                     handshake_timeout,
+                    ktls: options.ktls,
                 }
                 .context()
             })
@@ -147,6 +154,7 @@ impl NativeTlsServer {
                 "tls.handshakeTimeout",
                 self.handshake_timeout,
             )?,
+            ktls: self.ktls,
         })
     }
 }

@@ -68,6 +68,10 @@ pub struct LayerReport {
     /// Facts about the connection other code may ask for with [`crate::Conns::extension`]
     /// (the PROXY header, a negotiated ALPN protocol...), from every layer that ran.
     pub extensions: Vec<Box<dyn Any + Send>>,
+    /// The layer just finished negotiating and can hand its work to the kernel (kernel TLS):
+    /// the table tries the socket, and if it agrees calls [`StreamLayer::into_kernel`];
+    /// otherwise the layer goes on in user space.
+    pub kernel_tls: bool,
 }
 
 /// The buffers a stream layer writes into while it handles bytes.
@@ -131,6 +135,16 @@ pub trait StreamLayer: Send {
     /// outbound queue against its water marks.
     fn buffered(&self) -> usize {
         0
+    }
+
+    /// Gives the layer's keys to the kernel, which carries its records from now on (kernel
+    /// TLS); the layer leaves the stack. Asked only of a layer that reported
+    /// [`LayerReport::kernel_tls`], once the socket accepted the kernel's `tls` protocol.
+    #[cfg(target_os = "linux")]
+    fn into_kernel(self: Box<Self>) -> Result<crate::KernelTls, Error> {
+        Err(Error::Tls(
+            "this layer has nothing to hand to the kernel".into(),
+        ))
     }
 }
 

@@ -49,6 +49,9 @@ pub enum Stream {
     Unix(UnixStream),
     /// A connected UDP socket (a UDP client): each write is one datagram.
     Udp(UdpSocket),
+    /// TCP whose TLS records the kernel carries (kernel TLS): plaintext both ways.
+    #[cfg(target_os = "linux")]
+    KernelTls(crate::ktls::KernelTlsStream),
     /// A UDP session: the virtual connection of one peer over the reactor's UDP socket
     /// `socket`. It has no descriptor of its own; the connection table sends its writes.
     Datagram {
@@ -95,6 +98,9 @@ impl Stream {
             #[cfg(unix)]
             Stream::Unix(s) => StdStream::Unix(s.into()),
             Stream::Datagram { .. } | Stream::Udp(_) => return None,
+            // Its records need the kernel TLS reader; it never leaves its reactor.
+            #[cfg(target_os = "linux")]
+            Stream::KernelTls(_) => return None,
         })
     }
 
@@ -105,6 +111,8 @@ impl Stream {
             #[cfg(unix)]
             Stream::Unix(s) => s.local_addr().map(|a| unix_addr(&a)),
             Stream::Udp(s) => s.local_addr().map(PeerAddr::Inet),
+            #[cfg(target_os = "linux")]
+            Stream::KernelTls(s) => s.tcp().local_addr().map(PeerAddr::Inet),
             Stream::Datagram { .. } => Err(io::ErrorKind::Unsupported.into()),
         }
     }
@@ -117,6 +125,8 @@ impl Stream {
             #[cfg(unix)]
             Stream::Unix(s) => Some(socket2::SockRef::from(s)),
             Stream::Udp(s) => Some(socket2::SockRef::from(s)),
+            #[cfg(target_os = "linux")]
+            Stream::KernelTls(s) => Some(socket2::SockRef::from(s.tcp())),
             Stream::Datagram { .. } => None,
         }
     }
@@ -134,6 +144,8 @@ impl Stream {
             #[cfg(unix)]
             Stream::Unix(s) => (s.take_error()?, s.peer_addr().map(drop)),
             Stream::Udp(s) => (s.take_error()?, s.peer_addr().map(drop)),
+            #[cfg(target_os = "linux")]
+            Stream::KernelTls(s) => (s.tcp().take_error()?, s.tcp().peer_addr().map(drop)),
             Stream::Datagram { .. } => (None, Ok(())),
         };
         if let Some(e) = err {
@@ -146,9 +158,25 @@ impl Stream {
         }
     }
 
+    /// True where a read shorter than the buffer shows the socket is drained
+    /// (`platform::SHORT_READ_DRAINS`), except on kernel TLS: its reads stop at a record of
+    /// another type (a `close_notify` after data) with more to read and no new poll edge.
+    pub(crate) fn short_read_drains(&self) -> bool {
+        match self {
+            #[cfg(target_os = "linux")]
+            Stream::KernelTls(_) => false,
+            _ => crate::platform::SHORT_READ_DRAINS,
+        }
+    }
+
     /// True for TCP (options such as `TCP_NODELAY` apply).
     pub fn is_tcp(&self) -> bool {
-        matches!(self, Stream::Tcp(_))
+        match self {
+            Stream::Tcp(_) => true,
+            #[cfg(target_os = "linux")]
+            Stream::KernelTls(_) => true,
+            _ => false,
+        }
     }
 }
 
@@ -168,6 +196,8 @@ impl Read for Stream {
             #[cfg(unix)]
             Stream::Unix(s) => s.read(buf),
             Stream::Udp(s) => s.recv(buf),
+            #[cfg(target_os = "linux")]
+            Stream::KernelTls(s) => s.read(buf),
             Stream::Datagram { .. } => Err(io::ErrorKind::WouldBlock.into()),
         }
     }
@@ -180,6 +210,8 @@ impl Write for Stream {
             #[cfg(unix)]
             Stream::Unix(s) => s.write(buf),
             Stream::Udp(s) => s.send(buf),
+            #[cfg(target_os = "linux")]
+            Stream::KernelTls(s) => s.write(buf),
             Stream::Datagram { .. } => Err(io::ErrorKind::Unsupported.into()),
         }
     }
@@ -188,6 +220,8 @@ impl Write for Stream {
             Stream::Tcp(s) => s.write_vectored(bufs),
             #[cfg(unix)]
             Stream::Unix(s) => s.write_vectored(bufs),
+            #[cfg(target_os = "linux")]
+            Stream::KernelTls(s) => s.write_vectored(bufs),
             Stream::Udp(s) => s.send(
                 &bufs
                     .iter()
@@ -209,6 +243,8 @@ impl Source for Stream {
             #[cfg(unix)]
             Stream::Unix(s) => s.register(r, t, i),
             Stream::Udp(s) => s.register(r, t, i),
+            #[cfg(target_os = "linux")]
+            Stream::KernelTls(s) => s.register(r, t, i),
             Stream::Datagram { .. } => Ok(()),
         }
     }
@@ -218,6 +254,8 @@ impl Source for Stream {
             #[cfg(unix)]
             Stream::Unix(s) => s.reregister(r, t, i),
             Stream::Udp(s) => s.reregister(r, t, i),
+            #[cfg(target_os = "linux")]
+            Stream::KernelTls(s) => s.reregister(r, t, i),
             Stream::Datagram { .. } => Ok(()),
         }
     }
@@ -227,6 +265,8 @@ impl Source for Stream {
             #[cfg(unix)]
             Stream::Unix(s) => s.deregister(r),
             Stream::Udp(s) => s.deregister(r),
+            #[cfg(target_os = "linux")]
+            Stream::KernelTls(s) => s.deregister(r),
             Stream::Datagram { .. } => Ok(()),
         }
     }

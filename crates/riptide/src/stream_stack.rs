@@ -247,6 +247,16 @@ impl StreamStack {
         Ok(())
     }
 
+    /// Takes the bottom layer out when it is passing bytes (a TLS layer handing its records
+    /// to the kernel, which then sits below every other layer).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn take_bottom(&mut self) -> Option<Box<dyn StreamLayer>> {
+        if self.entries.first()?.status != LayerStatus::Ready {
+            return None;
+        }
+        Some(self.entries.remove(0).layer)
+    }
+
     /// Bytes the layers hold on their way to the peer.
     pub(crate) fn buffered(&self) -> usize {
         self.entries

@@ -3,9 +3,18 @@
 //! plaintext from the application goes into its writer and `write_tls` drains the records.
 //! The connection opens (the layer reports [`LayerStatus::Ready`]) once the handshake is
 //! done; a failed or slow handshake closes it with [`Error::Tls`].
+//!
+//! With kernel TLS asked for (the configuration allows secret extraction), a finished
+//! handshake offers the connection to the kernel ([`LayerReport::kernel_tls`]) when nothing
+//! of rustls' is pending either way: no record left to send, no partial record read. The
+//! table then probes the socket and, if it takes the kernel's `tls` protocol, takes the
+//! layer out with [`StreamLayer::into_kernel`]; if not, the layer carries on in user space.
 
 use crate::layer::{LayerStatus, StreamLayer, StreamOut};
+use crate::tls_record_edge::RecordEdge;
 use crate::Error;
+#[cfg(doc)]
+use crate::LayerReport;
 use rustls::pki_types::ServerName;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
@@ -25,6 +34,9 @@ pub struct TlsInfo {
     /// only when the server asked for one. Empty when none was (or, resuming, when the
     /// session did not keep them).
     pub peer_certificates: Vec<Vec<u8>>,
+    /// Whether the kernel carries the connection's records (kernel TLS, `tls: { ktls: true }`
+    /// on a kernel with the `tls` module) instead of rustls in user space.
+    pub kernel: bool,
 }
 
 /// One connection's TLS state.
@@ -35,41 +47,51 @@ pub struct TlsLayer {
     deadline: Option<Instant>,
     /// Plaintext the application wrote before the handshake finished.
     early: Vec<u8>,
+    /// Kernel TLS was asked for: where the records read so far end.
+    kernel: Option<RecordEdge>,
 }
 
 impl TlsLayer {
     /// The server side of one accepted connection.
+    /// With `enable_secret_extraction` set (the `ktls` option), the layer offers the
+    /// connection to the kernel once the handshake is done.
     pub fn server(config: Arc<rustls::ServerConfig>, timeout: Duration) -> TlsLayer {
+        let kernel = config.enable_secret_extraction;
         // Only fails on a config with no protocol versions, which the options never build.
         let conn = rustls::ServerConnection::new(config).map(rustls::Connection::Server);
         TlsLayer::with(
             conn.expect("a server config with protocol versions"),
             timeout,
+            kernel,
         )
     }
 
-    /// The client side of one dial to `name`.
+    /// The client side of one dial to `name`; kernel TLS as for [`TlsLayer::server`].
     pub fn client(
         config: Arc<rustls::ClientConfig>,
         name: ServerName<'static>,
         timeout: Duration,
     ) -> TlsLayer {
+        let kernel = config.enable_secret_extraction;
         let conn = rustls::ClientConnection::new(config, name).map(rustls::Connection::Client);
         TlsLayer::with(
             conn.expect("a client config with protocol versions"),
             timeout,
+            kernel,
         )
     }
 
-    fn with(mut conn: rustls::Connection, timeout: Duration) -> TlsLayer {
+    fn with(mut conn: rustls::Connection, timeout: Duration, kernel: bool) -> TlsLayer {
         // Records are drained into the layer's output on every call, so rustls never needs to
         // hold more than one write's worth; the connection's water marks bound the rest.
         conn.set_buffer_limit(None);
+        let kernel = kernel.then(RecordEdge::default);
         TlsLayer {
             conn,
             timeout,
             deadline: None,
             early: Vec::new(),
+            kernel,
         }
     }
 
@@ -126,10 +148,16 @@ impl TlsLayer {
                     .iter()
                     .map(|c| c.to_vec())
                     .collect(),
+                kernel: false,
             }));
             let early = std::mem::take(&mut self.early);
             self.conn.writer().write_all(&early)?;
             self.flush(out.down)?;
+            // Everything rustls had to say is in `down` (a TLS 1.3 server's session tickets
+            // included), so the kernel would take over at a clean record boundary.
+            out.report.kernel_tls = cfg!(target_os = "linux")
+                && !self.conn.wants_write()
+                && self.kernel.as_ref().is_some_and(RecordEdge::at_edge);
         }
         Ok(LayerStatus::Ready)
     }
@@ -149,6 +177,9 @@ impl StreamLayer for TlsLayer {
         data: &[u8],
         out: &mut StreamOut<'_>,
     ) -> Result<LayerStatus, Error> {
+        if let Some(edge) = &mut self.kernel {
+            edge.feed(data);
+        }
         let mut rest = data;
         while !rest.is_empty() {
             if self.conn.read_tls(&mut rest)? == 0 {
@@ -193,5 +224,17 @@ impl StreamLayer for TlsLayer {
 
     fn buffered(&self) -> usize {
         self.early.len()
+    }
+
+    #[cfg(target_os = "linux")]
+    fn into_kernel(self: Box<Self>) -> Result<crate::KernelTls, Error> {
+        let version = self.conn.protocol_version();
+        let secrets = self
+            .conn
+            .dangerous_extract_secrets()
+            .map_err(|e| Error::Tls(format!("kernel TLS: {e}")))?;
+        version
+            .and_then(|v| crate::KernelTls::new(v, &secrets))
+            .ok_or_else(|| Error::Tls("kernel TLS: the kernel takes no such cipher".into()))
     }
 }

@@ -36,6 +36,10 @@ pub struct TlsServerOptions {
     /// How long the handshake may take before the connection closes with
     /// `ERR_TLS_HANDSHAKE`.
     pub handshake_timeout: Duration,
+    /// Kernel TLS: after the handshake, hand the record keys to the kernel where it has the
+    /// `tls` module (Linux), else keep user-space records ([`crate::TlsInfo::kernel`] says
+    /// which). `false` by default.
+    pub ktls: bool,
 }
 
 /// How many TLS 1.2 sessions a listener remembers for resumption by session ID (TLS 1.3
@@ -60,6 +64,10 @@ pub struct TlsClientOptions {
     /// How long the handshake may take before the connection closes with
     /// `ERR_TLS_HANDSHAKE`.
     pub handshake_timeout: Duration,
+    /// Kernel TLS: after the handshake, hand the record keys to the kernel where it has the
+    /// `tls` module (Linux), else keep user-space records ([`crate::TlsInfo::kernel`] says
+    /// which). `false` by default.
+    pub ktls: bool,
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -88,6 +96,7 @@ impl TlsServerOptions {
             alpn: Vec::new(),
             client_ca_pem: None,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            ktls: false,
         }
     }
 
@@ -117,6 +126,9 @@ impl TlsServerOptions {
         // Ticket keys rotate every 6 hours; a ticket stays good for one rotation more.
         config.ticketer =
             rustls::crypto::ring::Ticketer::new().map_err(|e| invalid("tickets", e))?;
+        // Tickets stay on with kernel TLS: a TLS 1.3 server sends them with the handshake's
+        // last flight, which leaves before the keys go to the kernel.
+        config.enable_secret_extraction = self.ktls;
         Ok(Arc::new(config))
     }
 
@@ -169,6 +181,7 @@ impl TlsClientOptions {
             alpn: Vec::new(),
             reject_unauthorized: true,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            ktls: false,
         }
     }
 
@@ -196,6 +209,7 @@ impl TlsClientOptions {
         };
         config.alpn_protocols = self.alpn.clone();
         config.resumption = rustls::client::Resumption::in_memory_sessions(CLIENT_SESSION_CACHE);
+        config.enable_secret_extraction = self.ktls;
         Ok(TlsClientContext {
             config: Arc::new(config),
             timeout: self.handshake_timeout,

@@ -22,7 +22,7 @@ pub(crate) enum Read {
     /// `n` bytes at the start of the buffer; `again` when the socket may hold more (the read
     /// filled the buffer, a datagram socket, or the peer's close is still to be read), and
     /// always where only `WouldBlock` re-arms the poll (Windows, see
-    /// `platform::SHORT_READ_DRAINS`).
+    /// `platform::SHORT_READ_DRAINS`) and on kernel TLS (`Stream::short_read_drains`).
     Bytes { n: usize, again: bool },
     /// A KCP connection: its socket carries datagrams for the session.
     Kcp,
@@ -55,6 +55,7 @@ impl Conns {
             Transport::Plain(stream) => stream,
         };
         let datagram = stream.is_datagram();
+        let drains = stream.short_read_drains();
         let cap = if datagram {
             buf.len()
         } else {
@@ -78,10 +79,7 @@ impl Conns {
                 }
                 Read::Bytes {
                     n,
-                    again: n == cap
-                        || conn.hup_seen
-                        || datagram
-                        || !crate::platform::SHORT_READ_DRAINS,
+                    again: n == cap || conn.hup_seen || datagram || !drains,
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Read::Nothing,
@@ -163,9 +161,13 @@ impl Conns {
         &mut self,
         id: ConnId,
         result: Result<(), Error>,
-        report: LayerReport,
+        mut report: LayerReport,
         app: &mut Vec<u8>,
     ) {
+        let result = match result {
+            Ok(()) if report.kernel_tls => self.offload_tls(id, &mut report),
+            other => other,
+        };
         if let Err(e) = result {
             let _ = self.destroy(id, Some(e));
             app.clear();

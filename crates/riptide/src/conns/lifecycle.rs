@@ -196,6 +196,7 @@ impl Conns {
             _ => return Err(Error::ConnClosed),
         }
         self.close_layers(id);
+        self.kernel_tls_goodbye(id);
         let Some(conn) = self.slab.get_mut(id) else {
             return Err(Error::ConnClosed);
         };
@@ -237,6 +238,7 @@ impl Conns {
             return self.close(id);
         }
         self.close_layers(id);
+        self.kernel_tls_goodbye(id);
         let conn = self.live(id)?;
         conn.end_requested = true;
         if !conn.busy() {

@@ -12,6 +12,7 @@
 mod connection;
 mod inbound;
 mod kcp;
+mod kernel_tls;
 mod lifecycle;
 mod sockets;
 mod timers;

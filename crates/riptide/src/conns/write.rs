@@ -258,6 +258,9 @@ impl Conns {
         }
         let (state, end) = (conn.state, conn.end_requested);
         self.settle_written(id);
+        if matches!(result, Ok(true)) && (state == State::Closing || end) {
+            self.kernel_tls_goodbye(id);
+        }
         match result {
             Ok(true) if state == State::Closing => self.doom(id, None),
             Ok(true) if end => self.shut_write(id),

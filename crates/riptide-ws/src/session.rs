@@ -185,6 +185,11 @@ impl Session {
         self.role
     }
 
+    /// Changes the size outgoing messages are cut into (0: never cut) from the next message on.
+    pub fn set_fragment_size(&mut self, size: usize) {
+        self.config.fragment_size = size;
+    }
+
     /// Bytes queued for the peer.
     pub fn output(&self) -> &[u8] {
         &self.output

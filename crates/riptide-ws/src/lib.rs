@@ -44,3 +44,8 @@ pub use handshake::{
 };
 pub use session::{Event, Received, Role, Session, SessionConfig, State};
 pub use utf8::Utf8Validator;
+
+// The README's example runs as a doctest, so the crates.io page cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

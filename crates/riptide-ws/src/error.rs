@@ -58,17 +58,27 @@ pub enum Error {
     /// The system's random source failed (masking keys need it).
     #[error("no randomness for a masking key: {0}")]
     Random(String),
+    /// The opening handshake failed (on a server, the refusal is queued).
+    #[error("handshake failed: {0}")]
+    Handshake(#[from] HandshakeError),
+    /// Nothing arrived for an idle period, nor after the ping sent at its end.
+    #[error("no traffic within the idle timeout")]
+    IdleTimeout,
+    /// The peer did not answer this side's close frame in time.
+    #[error("no close frame from the peer within the close timeout")]
+    CloseTimeout,
 }
 
 impl Error {
     /// The close code this side sends when the peer caused this error (RFC 6455 §7.4.1):
     /// 1002 for protocol errors, 1007 for bad payload data, 1009 for oversize messages, 1011
-    /// for failures on this side.
+    /// for failures on this side; 1006 (reported, never sent) for timeouts.
     pub fn close_code(&self) -> u16 {
         match self {
             Self::MessageTooBig(_) => close::MESSAGE_TOO_BIG,
             Self::InvalidUtf8 | Self::BadDeflate(_) => close::INVALID_PAYLOAD,
             Self::Random(_) => close::INTERNAL_ERROR,
+            Self::IdleTimeout | Self::CloseTimeout => close::ABNORMAL,
             _ => close::PROTOCOL_ERROR,
         }
     }
@@ -82,6 +92,8 @@ impl Error {
             Self::Closed => "ERR_WS_CLOSED",
             Self::ReasonTooLong | Self::BadCloseCode(_) => "ERR_WS_BAD_CLOSE",
             Self::Random(_) => "ERR_WS_RANDOM",
+            Self::Handshake(e) => e.code(),
+            Self::IdleTimeout | Self::CloseTimeout => "ERR_WS_TIMEOUT",
             _ => "ERR_WS_PROTOCOL",
         }
     }

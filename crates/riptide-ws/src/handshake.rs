@@ -333,6 +333,11 @@ impl ClientHandshake {
         })
     }
 
+    /// The largest response head this handshake accepts.
+    pub fn max_head_size(&self) -> usize {
+        self.config.max_head_size
+    }
+
     /// The upgrade request to send.
     pub fn request(&self) -> Vec<u8> {
         let c = &self.config;

@@ -5,9 +5,12 @@
 // Assertion code: an index or sum that goes wrong here is itself a finding.
 #![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
+use std::time::Instant;
+
 use crate::{
-    handshake, ClientConfig, ClientHandshake, Compressor, Decompressor, DeflateConfig,
-    DeflateParams, Event, Role, ServerConfig, Session, SessionConfig, State,
+    handshake, ClientConfig, ClientHandshake, Compressor, ConnEvent, Connection, Decompressor,
+    DeflateConfig, DeflateParams, Event, Role, ServerConfig, Session, SessionConfig, State,
+    Timeouts,
 };
 
 /// A fuzz target's body: takes the fuzzer's bytes, panics on a finding.
@@ -161,8 +164,9 @@ pub fn deflate(data: &[u8]) {
     }
 }
 
-/// Hostile bytes as an upgrade request to a server (whose answer must then be well formed)
-/// and as a response to a client.
+/// Hostile bytes as an upgrade request to a server (whose answer must then be well formed),
+/// as a response to a client, and as a whole connection's input to a [`Connection`] that
+/// accepts every upgrade (its head is bounded, and a failure leaves it finished).
 pub fn handshake(data: &[u8]) {
     let config = ServerConfig {
         subprotocols: vec!["chat".into(), "superchat".into()],
@@ -196,4 +200,34 @@ pub fn handshake(data: &[u8]) {
     if let Ok(Some((_, len))) = client.parse_response(data) {
         assert!(len <= data.len());
     }
+
+    let now = Instant::now();
+    let session = SessionConfig {
+        max_message_size: 1 << 16,
+        ..SessionConfig::default()
+    };
+    let mut conn = Connection::server(config, session, Timeouts::default(), now);
+    let mut rest = data;
+    loop {
+        match conn.receive(now, rest) {
+            Ok(received) => {
+                assert!(received.consumed <= rest.len());
+                rest = &rest[received.consumed..];
+                match received.event {
+                    Some(ConnEvent::Upgrade(request)) => {
+                        conn.accept(request.protocol.as_deref(), &[])
+                            .expect("accepting a valid request");
+                    }
+                    Some(_) => {}
+                    None if received.consumed == 0 => break,
+                    None => {}
+                }
+            }
+            Err(_) => {
+                assert!(conn.is_finished());
+                break;
+            }
+        }
+    }
+    let _ = conn.take_output();
 }

@@ -3,6 +3,8 @@
 //! owns I/O, timers (idle pings, the close timeout) and the transport's end.
 //!
 //! - [`handshake`]: the opening handshake for both sides.
+//! - [`Connection`]: a whole connection, handshake included, with its clocks (idle ping,
+//!   close timeout) in the layer shape: bytes and `now` in, bytes, events and a deadline out.
 //! - [`Session`]: one connection after the handshake: frames, masking, fragmentation,
 //!   reassembly, streaming UTF-8 checks, compression, the close handshake, automatic pongs.
 //! - [`encode_frame`] / [`encode_message`]: frames as bytes, for a fan-out that encodes a
@@ -21,6 +23,7 @@
 
 pub mod close;
 mod compressor;
+mod connection;
 mod deflate;
 mod error;
 mod frame;
@@ -33,6 +36,7 @@ mod utf8;
 
 pub use close::CloseFrame;
 pub use compressor::{Compressor, Decompressor};
+pub use connection::{ConnEvent, ConnReceived, Connection, Timeouts};
 pub use deflate::{parse_extensions, DeflateConfig, DeflateParams, Extension};
 pub use error::{Error, HandshakeError};
 pub use frame::{

@@ -10,12 +10,11 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use riptide_ws::handshake::{accept_response, parse_request};
 use riptide_ws::{
-    ClientConfig, ClientHandshake, CloseFrame, DeflateConfig, Event, Role, ServerConfig, Session,
-    SessionConfig,
+    ClientConfig, ClientHandshake, CloseFrame, ConnEvent, Connection, DeflateConfig, Event,
+    ServerConfig, Session, SessionConfig, Timeouts,
 };
 
 /// The pinned `websockets` release the venv gets.
@@ -100,32 +99,50 @@ fn start_server(program: &Path, script: &str, mode: &str) -> (Peer, u16) {
     (Peer(child), port)
 }
 
-/// A session over a blocking socket.
+/// A connection over a blocking socket.
 struct Conn {
     stream: TcpStream,
-    session: Session,
+    conn: Connection,
     pending: Vec<u8>,
 }
 
 impl Conn {
+    fn new(stream: TcpStream, conn: Connection) -> Self {
+        stream.set_read_timeout(Some(READ_BOUND)).unwrap();
+        let mut conn = Self {
+            stream,
+            conn,
+            pending: Vec::new(),
+        };
+        conn.flush();
+        conn
+    }
+
+    fn session(&mut self) -> &mut Session {
+        self.conn.session().expect("open")
+    }
+
     fn flush(&mut self) {
-        let out = self.session.take_output();
+        let out = self.conn.take_output();
         self.stream.write_all(&out).expect("write");
     }
 
-    /// The next event; pongs and close echoes go out as they are queued.
-    fn next(&mut self) -> Option<Event> {
+    /// The next event; answers (the 101, pongs, close echoes) go out as they are queued.
+    fn next(&mut self) -> Option<ConnEvent> {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             while !self.pending.is_empty() {
                 let r = self
-                    .session
-                    .receive(&self.pending)
+                    .conn
+                    .receive(Instant::now(), &self.pending)
                     .expect("valid traffic from the peer");
                 self.pending.drain(..r.consumed);
                 self.flush();
                 if r.event.is_some() {
                     return r.event;
+                }
+                if r.consumed == 0 {
+                    break;
                 }
             }
             let n = self.stream.read(&mut buf).expect("read");
@@ -135,28 +152,25 @@ impl Conn {
             self.pending.extend_from_slice(&buf[..n]);
         }
     }
+
+    /// The next message or control event of the open connection.
+    fn next_ws(&mut self) -> Option<Event> {
+        match self.next()? {
+            ConnEvent::Ws(event) => Some(event),
+            other => panic!("expected a WebSocket event, got {other:?}"),
+        }
+    }
 }
 
-/// Reads a handshake head off `stream` with `parse`, keeping what follows it.
-fn read_head<T>(
-    stream: &mut TcpStream,
-    mut parse: impl FnMut(&[u8]) -> Option<(T, usize)>,
-) -> (T, Vec<u8>) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some((value, len)) = parse(&buf) {
-            return (value, buf.split_off(len));
-        }
-        let n = stream.read(&mut chunk).expect("read head");
-        assert!(n > 0, "peer closed during the handshake");
-        buf.extend_from_slice(&chunk[..n]);
+fn session_config() -> SessionConfig {
+    SessionConfig {
+        max_message_size: 64 << 20,
+        ..SessionConfig::default()
     }
 }
 
 fn connect(port: u16, deflate: bool) -> Conn {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(READ_BOUND)).unwrap();
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     let config = ClientConfig {
         host: format!("127.0.0.1:{port}"),
         path: "/echo".into(),
@@ -166,29 +180,24 @@ fn connect(port: u16, deflate: bool) -> Conn {
         max_head_size: 8192,
     };
     let handshake = ClientHandshake::new(config).unwrap();
-    stream.write_all(&handshake.request()).unwrap();
-    let (accepted, pending) = read_head(&mut stream, |b| {
-        handshake.parse_response(b).expect("a valid 101")
-    });
-    assert_eq!(
-        accepted.deflate.is_some(),
-        deflate,
-        "deflate negotiated as asked"
-    );
-    let session = Session::new(
-        Role::Client,
-        SessionConfig {
-            max_message_size: 64 << 20,
-            deflate: accepted.deflate,
-            fragment_size: 0,
-            ..SessionConfig::default()
-        },
-    );
-    Conn {
+    let mut conn = Conn::new(
         stream,
-        session,
-        pending,
+        Connection::client(
+            handshake,
+            session_config(),
+            Timeouts::default(),
+            Instant::now(),
+        ),
+    );
+    match conn.next() {
+        Some(ConnEvent::Open(accepted)) => assert_eq!(
+            accepted.deflate.is_some(),
+            deflate,
+            "deflate negotiated as asked"
+        ),
+        other => panic!("expected the 101, got {other:?}"),
     }
+    conn
 }
 
 /// 1- to 4-byte characters, 10 bytes a round, as the peer scripts make them.
@@ -211,10 +220,10 @@ fn client_round(port: u16, deflate: bool) {
                 } else {
                     text(size).into_bytes()
                 };
-                conn.session.set_fragment_size(fragment_size);
-                conn.session.send(&data, binary_message).unwrap();
+                conn.session().set_fragment_size(fragment_size);
+                conn.session().send(&data, binary_message).unwrap();
                 conn.flush();
-                let event = conn.next().expect("an echo");
+                let event = conn.next_ws().expect("an echo");
                 assert!(
                     event
                         == Event::Message {
@@ -226,22 +235,22 @@ fn client_round(port: u16, deflate: bool) {
             }
         }
     }
-    conn.session.send_text("ping-me").unwrap();
+    conn.session().send_text("ping-me").unwrap();
     conn.flush();
-    assert_eq!(conn.next(), Some(Event::Ping(b"hi".to_vec())));
+    assert_eq!(conn.next_ws(), Some(Event::Ping(b"hi".to_vec())));
     assert_eq!(
-        conn.next(),
+        conn.next_ws(),
         Some(Event::Message {
             data: b"ponged".to_vec(),
             binary: false
         })
     );
-    conn.session.ping(b"probe").unwrap();
+    conn.session().ping(b"probe").unwrap();
     conn.flush();
-    assert_eq!(conn.next(), Some(Event::Pong(b"probe".to_vec())));
-    conn.session.close(4001, "bye").unwrap();
+    assert_eq!(conn.next_ws(), Some(Event::Pong(b"probe".to_vec())));
+    conn.conn.close(Instant::now(), 4001, "bye").unwrap();
     conn.flush();
-    match conn.next() {
+    match conn.next_ws() {
         Some(Event::Close(frame)) => assert_eq!(frame.code, 4001),
         other => panic!("expected the close echo, got {other:?}"),
     }
@@ -260,49 +269,37 @@ fn server_round(program: &Path, script: &str, deflate: bool) -> CloseFrame {
         .spawn()
         .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
     let mut peer = Peer(child);
-    let (mut stream, _) = listener.accept().unwrap();
-    stream.set_read_timeout(Some(READ_BOUND)).unwrap();
+    let (stream, _) = listener.accept().unwrap();
     let config = ServerConfig {
         subprotocols: vec!["chat".into()],
         deflate: deflate.then(DeflateConfig::default),
         ..ServerConfig::default()
     };
-    let (request, pending) = read_head(&mut stream, |b| {
-        parse_request(b, &config).expect("a valid upgrade")
-    });
-    assert_eq!(request.deflate.is_some(), deflate);
-    let answer = accept_response(
-        &request,
-        request.protocol.as_deref(),
-        request.deflate.as_ref(),
-        &[],
-    )
-    .unwrap();
-    stream.write_all(&answer).unwrap();
-    let session = Session::new(
-        Role::Server,
-        SessionConfig {
-            max_message_size: 64 << 20,
-            deflate: request.deflate,
-            fragment_size: 50_000,
-            ..SessionConfig::default()
-        },
-    );
-    let mut conn = Conn {
-        stream,
-        session,
-        pending,
+    let session = SessionConfig {
+        fragment_size: 50_000,
+        ..session_config()
     };
+    let mut conn = Conn::new(
+        stream,
+        Connection::server(config, session, Timeouts::default(), Instant::now()),
+    );
+    let Some(ConnEvent::Upgrade(request)) = conn.next() else {
+        panic!("expected an upgrade request")
+    };
+    assert_eq!(request.deflate.is_some(), deflate);
+    conn.conn.accept(request.protocol.as_deref(), &[]).unwrap();
+    conn.flush();
     let close = loop {
-        match conn.next().expect("the client's close") {
+        match conn.next_ws().expect("the client's close") {
             Event::Message { data, binary } => {
-                conn.session.send(&data, binary).unwrap();
+                conn.session().send(&data, binary).unwrap();
                 conn.flush();
             }
             Event::Ping(_) | Event::Pong(_) => {}
             Event::Close(frame) => break frame,
         }
     };
+    assert!(conn.conn.is_finished());
     drop(conn);
     let status = peer.0.wait().unwrap();
     assert!(status.success(), "{script} failed: {status}");

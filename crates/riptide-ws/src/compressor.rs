@@ -28,10 +28,12 @@ impl std::fmt::Debug for Compressor {
 }
 
 impl Compressor {
-    /// A compressor at `level` (0-9) with a window of `window_bits` (9-15).
+    /// A compressor at `level` (0-9) with a window of `window_bits` (9-15); values out of
+    /// range are clamped into it (zlib has no level over 9 and no raw 8-bit window).
     pub fn new(level: u32, window_bits: u8, no_context_takeover: bool) -> Self {
+        let level = Compression::new(level.min(9));
         Self {
-            inner: Compress::new_with_window_bits(Compression::new(level), false, window_bits),
+            inner: Compress::new_with_window_bits(level, false, window_bits.clamp(9, 15)),
             no_context_takeover,
         }
     }

@@ -85,8 +85,10 @@ impl DeflateConfig {
     }
 
     /// The server's choice among a request's `Sec-WebSocket-Extensions` values: the first
-    /// permessage-deflate offer it can accept, or `None` (the connection goes on uncompressed).
+    /// permessage-deflate offer it can accept, or `None` (the connection goes on uncompressed,
+    /// as it does when this configuration is out of range).
     pub fn negotiate(&self, header_values: &[&str]) -> Option<DeflateParams> {
+        self.validate().ok()?;
         header_values
             .iter()
             .flat_map(|value| parse_extensions(value).unwrap_or_default())
@@ -323,6 +325,27 @@ mod tests {
             agreed.response_header(),
             "permessage-deflate; server_no_context_takeover; server_max_window_bits=12; client_max_window_bits=10"
         );
+    }
+
+    #[test]
+    fn an_invalid_server_configuration_negotiates_nothing() {
+        let bad = DeflateConfig {
+            server_max_window_bits: 8,
+            ..DeflateConfig::default()
+        };
+        assert_eq!(bad.negotiate(&["permessage-deflate"]), None);
+        assert!(DeflateConfig {
+            level: 10,
+            ..DeflateConfig::default()
+        }
+        .validate()
+        .is_err());
+        // A compressor given out-of-range values clamps them instead of failing.
+        let mut out = Vec::new();
+        crate::Compressor::new(42, 3, false)
+            .compress(b"abc", &mut out)
+            .unwrap();
+        assert!(!out.is_empty());
     }
 
     #[test]

@@ -365,6 +365,14 @@ mod tests {
         }
     }
 
+    /// A client and a server connection, nothing exchanged yet.
+    fn pair(timeouts: Timeouts, now: Instant) -> (Connection, Connection) {
+        let handshake = ClientHandshake::new(client_config()).unwrap();
+        let client = Connection::client(handshake, SessionConfig::default(), timeouts, now);
+        let server = Connection::server(server_config(), SessionConfig::default(), timeouts, now);
+        (client, server)
+    }
+
     /// Moves everything `from` has queued into `to`, returning the events.
     fn pump(
         now: Instant,
@@ -387,19 +395,7 @@ mod tests {
     #[test]
     fn handshake_then_messages_with_frames_right_behind_the_head() {
         let now = Instant::now();
-        let handshake = ClientHandshake::new(client_config()).unwrap();
-        let mut client = Connection::client(
-            handshake,
-            SessionConfig::default(),
-            Timeouts::default(),
-            now,
-        );
-        let mut server = Connection::server(
-            server_config(),
-            SessionConfig::default(),
-            Timeouts::default(),
-            now,
-        );
+        let (mut client, mut server) = pair(Timeouts::default(), now);
         let (mut to_server, mut to_client) = (Vec::new(), Vec::new());
         let events = pump(now, &mut client, &mut server, &mut to_server);
         let [ConnEvent::Upgrade(request)] = &events[..] else {
@@ -449,19 +445,7 @@ mod tests {
         assert!(server.take_output().starts_with(b"HTTP/1.1 400 "));
         assert!(server.is_finished());
 
-        let handshake = ClientHandshake::new(client_config()).unwrap();
-        let mut client = Connection::client(
-            handshake,
-            SessionConfig::default(),
-            Timeouts::default(),
-            now,
-        );
-        let mut server = Connection::server(
-            server_config(),
-            SessionConfig::default(),
-            Timeouts::default(),
-            now,
-        );
+        let (mut client, mut server) = pair(Timeouts::default(), now);
         pump(now, &mut client, &mut server, &mut Vec::new());
         server.refuse(403, &[]).unwrap();
         assert_eq!(server.accept(None, &[]), Err(Error::Closed));
@@ -487,10 +471,7 @@ mod tests {
             idle: Some(10 * second),
             close: 3 * second,
         };
-        let handshake = ClientHandshake::new(client_config()).unwrap();
-        let mut client = Connection::client(handshake, SessionConfig::default(), timeouts, t0);
-        let mut server =
-            Connection::server(server_config(), SessionConfig::default(), timeouts, t0);
+        let (mut client, mut server) = pair(timeouts, t0);
         pump(t0, &mut client, &mut server, &mut Vec::new());
         server.accept(None, &[]).unwrap();
         pump(t0, &mut server, &mut client, &mut Vec::new());

@@ -60,28 +60,12 @@ impl DeflateConfig {
 
     /// The offer a client sends: it always says it can honour `client_max_window_bits`.
     pub fn client_offer(&self) -> String {
-        let mut offer = String::from(EXTENSION_NAME);
-        if self.server_no_context_takeover {
-            offer.push_str("; server_no_context_takeover");
-        }
-        if self.client_no_context_takeover {
-            offer.push_str("; client_no_context_takeover");
-        }
-        if self.server_max_window_bits < 15 {
-            offer.push_str(&format!(
-                "; server_max_window_bits={}",
-                self.server_max_window_bits
-            ));
-        }
-        if self.client_max_window_bits < 15 {
-            offer.push_str(&format!(
-                "; client_max_window_bits={}",
-                self.client_max_window_bits
-            ));
-        } else {
-            offer.push_str("; client_max_window_bits");
-        }
-        offer
+        extension_header(
+            self.server_no_context_takeover,
+            self.client_no_context_takeover,
+            self.server_max_window_bits,
+            Some(self.client_max_window_bits),
+        )
     }
 
     /// The server's choice among a request's `Sec-WebSocket-Extensions` values: the first
@@ -216,27 +200,40 @@ pub struct DeflateParams {
 impl DeflateParams {
     /// The server's `Sec-WebSocket-Extensions` answer for these parameters.
     pub fn response_header(&self) -> String {
-        let mut out = String::from(EXTENSION_NAME);
-        if self.server_no_context_takeover {
-            out.push_str("; server_no_context_takeover");
-        }
-        if self.client_no_context_takeover {
-            out.push_str("; client_no_context_takeover");
-        }
-        if self.server_max_window_bits < 15 {
-            out.push_str(&format!(
-                "; server_max_window_bits={}",
-                self.server_max_window_bits
-            ));
-        }
-        if self.client_window_offered && self.client_max_window_bits < 15 {
-            out.push_str(&format!(
-                "; client_max_window_bits={}",
-                self.client_max_window_bits
-            ));
-        }
-        out
+        let client_bits = self.client_window_offered && self.client_max_window_bits < 15;
+        extension_header(
+            self.server_no_context_takeover,
+            self.client_no_context_takeover,
+            self.server_max_window_bits,
+            client_bits.then_some(self.client_max_window_bits),
+        )
     }
+}
+
+/// A permessage-deflate header value: the flags that are set, `server_max_window_bits` below
+/// 15, and `client_max_window_bits` when given (bare at 15: "I can honour a limit").
+fn extension_header(
+    server_reset: bool,
+    client_reset: bool,
+    server_bits: u8,
+    client_bits: Option<u8>,
+) -> String {
+    let mut out = String::from(EXTENSION_NAME);
+    if server_reset {
+        out.push_str("; server_no_context_takeover");
+    }
+    if client_reset {
+        out.push_str("; client_no_context_takeover");
+    }
+    if server_bits < 15 {
+        out.push_str(&format!("; server_max_window_bits={server_bits}"));
+    }
+    match client_bits {
+        Some(15) => out.push_str("; client_max_window_bits"),
+        Some(bits) => out.push_str(&format!("; client_max_window_bits={bits}")),
+        None => {}
+    }
+    out
 }
 
 /// A window-bits value: 8-15 as plain digits, optionally quoted (RFC 7692 §7.1.2).

@@ -42,6 +42,18 @@ fn server(max: usize, compressed: bool) -> Session {
     Session::new(Role::Server, config)
 }
 
+/// A masked, compressed (RSV1) binary frame.
+fn compressed_frame(payload: &[u8]) -> Vec<u8> {
+    let mut wire = Vec::new();
+    let header = FrameHeader {
+        rsv1: true,
+        mask: MASK,
+        ..FrameHeader::new(Opcode::Binary)
+    };
+    encode_frame(header, payload, &mut wire);
+    wire
+}
+
 /// Feeds `wire` and returns the error and the close code in the queued close frame.
 fn violation(session: &mut Session, wire: &[u8]) -> (Error, u16) {
     let mut rest = wire;
@@ -269,16 +281,7 @@ fn a_decompression_bomb_is_1009() {
         .compress(&vec![0u8; 4 << 20], &mut packed)
         .unwrap();
     assert!(packed.len() < 10_000);
-    let mut wire = Vec::new();
-    encode_frame(
-        FrameHeader {
-            rsv1: true,
-            mask: MASK,
-            ..FrameHeader::new(Opcode::Binary)
-        },
-        &packed,
-        &mut wire,
-    );
+    let wire = compressed_frame(&packed);
     let mut s = server(64 << 10, true);
     assert_eq!(
         violation(&mut s, &wire),
@@ -288,16 +291,7 @@ fn a_decompression_bomb_is_1009() {
 
 #[test]
 fn data_that_does_not_inflate_is_1007() {
-    let mut wire = Vec::new();
-    encode_frame(
-        FrameHeader {
-            rsv1: true,
-            mask: MASK,
-            ..FrameHeader::new(Opcode::Binary)
-        },
-        &[0xff; 20],
-        &mut wire,
-    );
+    let wire = compressed_frame(&[0xff; 20]);
     let (error, code) = violation(&mut server(1000, true), &wire);
     assert!(matches!(error, Error::BadDeflate(_)));
     assert_eq!(code, 1007);

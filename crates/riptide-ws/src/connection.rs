@@ -158,11 +158,11 @@ impl Connection {
     pub fn take_output(&mut self) -> Vec<u8> {
         let mut out = std::mem::take(&mut self.output);
         if let Phase::Open(session) = &mut self.phase {
+            // The handshake's answer goes first; usually only one of the two has bytes.
             if out.is_empty() {
                 return session.take_output();
             }
-            out.extend_from_slice(session.output());
-            session.take_output();
+            out.append(&mut session.take_output());
         }
         out
     }

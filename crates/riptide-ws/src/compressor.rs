@@ -58,6 +58,11 @@ impl Compressor {
         }
         if out.get(start..).is_some_and(|c| c.ends_with(&TAIL)) {
             out.truncate(out.len().saturating_sub(TAIL.len()));
+        } else if out.len() == start {
+            // An empty message after a flush gives zlib nothing to write. The receiver appends
+            // the tail all the same, so the payload must open the stored block the tail ends:
+            // a lone 0x00 (RFC 7692 §7.2.3.6), or the peer's inflater is left mid-block.
+            out.push(0x00);
         }
         if self.no_context_takeover {
             self.inner.reset();
@@ -205,6 +210,22 @@ mod tests {
             }
         }
         assert_eq!(round_trip(b"", 15, false, 1), b"");
+    }
+
+    #[test]
+    fn an_empty_message_between_others_keeps_both_streams_in_step() {
+        // A fuzzer finding: with context takeover, an empty message used to be sent as an
+        // empty payload, which left the receiver waiting inside a stored block.
+        let mut c = Compressor::new(6, 15, false);
+        let mut d = Decompressor::new(false);
+        for data in [&b"ab"[..], b"", b"", b"ab", b"", b"cd"] {
+            let mut wire = Vec::new();
+            c.compress(data, &mut wire).unwrap();
+            let mut out = Vec::new();
+            d.inflate(&wire, &mut out, 100).unwrap();
+            d.finish(&mut out, 100).unwrap();
+            assert_eq!(out, data);
+        }
     }
 
     #[test]

@@ -351,11 +351,12 @@ impl Session {
                     self.utf8.reset();
                 }
             }
+            // An uncompressed message is refused on the header that shows it too long. A
+            // compressed one is checked as it inflates instead: its wire size says nothing of
+            // its size (incompressible data grows a little), and it is never buffered whole.
             let compressed = self.assembly.as_ref().is_some_and(|a| a.compressed);
             let total = (self.message.len() as u64).saturating_add(header.payload_len);
-            // A compressed frame is refused on its wire size too: its inflated size is checked
-            // as it inflates, this keeps the compressed bytes bounded as well.
-            if total > max as u64 || (compressed && header.payload_len > max as u64) {
+            if !compressed && total > max as u64 {
                 return Err(Error::MessageTooBig(max));
             }
         }

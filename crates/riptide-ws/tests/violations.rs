@@ -307,3 +307,23 @@ fn a_violation_after_this_side_sent_close_sends_no_second_close() {
     assert!(s.take_output().is_empty());
     assert_eq!(s.state(), State::Closed);
 }
+
+#[test]
+fn a_compressed_frame_longer_than_the_limit_is_fine_when_its_message_fits() {
+    // A fuzzer finding: 125 incompressible bytes deflate to more than 125.
+    let data: Vec<u8> = (0..125u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let mut packed = Vec::new();
+    Compressor::new(6, 15, false)
+        .compress(&data, &mut packed)
+        .unwrap();
+    assert!(packed.len() > 125);
+    let received = server(125, true)
+        .receive(&compressed_frame(&packed))
+        .unwrap();
+    assert_eq!(
+        received.event,
+        Some(riptide_ws::Event::Message { data, binary: true })
+    );
+}

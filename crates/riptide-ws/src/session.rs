@@ -112,7 +112,6 @@ pub struct Session {
     role: Role,
     config: SessionConfig,
     state: State,
-    failed: bool,
     reading: Reading,
     head: [u8; MAX_HEADER_LEN],
     head_len: usize,
@@ -159,7 +158,6 @@ impl Session {
             role,
             config,
             state: State::Open,
-            failed: false,
             reading: Reading::Header,
             head: [0; MAX_HEADER_LEN],
             head_len: 0,
@@ -209,7 +207,7 @@ impl Session {
     /// the close frame with its code is queued, the state becomes [`State::Closed`] and the
     /// error is returned; later input is ignored.
     pub fn receive(&mut self, input: &[u8]) -> Result<Received, Error> {
-        if self.failed || self.state == State::Closed {
+        if self.state == State::Closed {
             return Ok(Received {
                 consumed: input.len(),
                 event: None,
@@ -470,7 +468,6 @@ impl Session {
             let _ = self.queue(Opcode::Close, &payload, false);
         }
         self.state = State::Closed;
-        self.failed = true;
         self.assembly = None;
         self.message = Vec::new();
         self.control = Vec::new();

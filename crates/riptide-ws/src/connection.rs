@@ -204,8 +204,16 @@ impl Connection {
         let before = self.head.len();
         let room = self.max_head.saturating_add(1).saturating_sub(before);
         let take = input.len().min(room);
-        self.head
-            .extend_from_slice(input.get(..take).unwrap_or_default());
+        let fresh = input.get(..take).unwrap_or_default();
+        self.head.extend_from_slice(fresh);
+        // A head only ends at a line break: parsing once per line, not once per read, keeps a
+        // head sent a byte at a time linear rather than quadratic.
+        if !fresh.contains(&b'\n') && self.head.len() <= self.max_head {
+            return Ok(ConnReceived {
+                consumed: take,
+                event: None,
+            });
+        }
         let parsed = match &self.phase {
             Phase::ServerHead(config) => handshake::parse_request(&self.head, config)
                 .map(|r| r.map(|(request, len)| (ConnEvent::Upgrade(request), len))),
@@ -424,6 +432,18 @@ mod tests {
         assert!(server.is_finished());
         pump(now, &mut server, &mut client, &mut to_client);
         assert!(client.is_finished());
+    }
+
+    #[test]
+    fn a_head_in_single_bytes() {
+        let now = Instant::now();
+        let (mut client, mut server) = pair(Timeouts::default(), now);
+        let request = client.take_output();
+        for (i, byte) in request.iter().enumerate() {
+            let r = server.receive(now, &[*byte]).unwrap();
+            assert_eq!(r.consumed, 1);
+            assert_eq!(r.event.is_some(), i + 1 == request.len());
+        }
     }
 
     #[test]

@@ -115,7 +115,8 @@ fn complete(
 
 /// Reads an upgrade request from the front of `buf`: `Ok(None)` while its head is incomplete,
 /// the request and the head's length once whole (bytes after it are the client's first frames).
-/// Refuses anything RFC 6455 §4.2.1 does not allow.
+/// Refuses anything RFC 6455 §4.2.1 does not allow. Each call parses `buf` from the start:
+/// call it when a line break arrives, not on every read, as [`crate::Connection`] does.
 pub fn parse_request(
     buf: &[u8],
     config: &ServerConfig,

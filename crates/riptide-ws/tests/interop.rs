@@ -41,7 +41,9 @@ fn python() -> &'static Path {
             return PathBuf::from(python);
         }
         let venv = workspace().join("target/ws-peers/venv");
-        let python = venv.join("bin/python");
+        // A venv keeps its programs in Scripts\ on Windows, bin/ elsewhere.
+        let bin = venv.join(if cfg!(windows) { "Scripts" } else { "bin" });
+        let python = bin.join("python");
         let has = |p: &Path| {
             Command::new(p)
                 .args(["-c", "import websockets"])
@@ -56,7 +58,7 @@ fn python() -> &'static Path {
                 .status()
                 .expect("python3 -m venv");
             assert!(made.success(), "python3 -m venv failed");
-            let pip = Command::new(venv.join("bin/pip"))
+            let pip = Command::new(bin.join("pip"))
                 .args(["install", "-q", PY_WEBSOCKETS])
                 .status()
                 .expect("pip");

@@ -19,6 +19,10 @@ const ratio = (x: number | undefined): string => (x === undefined || Number.isNa
 /** uWebSockets.js per server-CPU-second relative to the C floor in H2, measured by the research (perf.md §3.2). */
 const UWS_PER_CPU_X_FLOOR = 0.84 / 2.37
 
+/** How the load generator speaks TLS (T1, T2). */
+const TLS_CLIENT =
+  "TLS client: rustls 0.23 (ring) in `riptide-bench --tls 1`, its default cipher suites and key exchanges, SNI `localhost`; it checks neither the server's certificate nor its handshake signature (a loopback load generator: ECDSA verification costs more than the server's signing, and would make the client the bottleneck of T2), so the server does all of its usual work and the client less than its share."
+
 /** One target line: what it asks, where riptide stands, and whether it is met. */
 interface Target {
   id: string
@@ -89,7 +93,31 @@ function targets(r: Results): Target[] {
       : { id: 'R1', ask: 'riptide (Rust) ≥ 1.15× gnet round trips/s', measured: find(w('R1'), 'gnet') ? 'riptide (Rust) did not run' : `gnet could not run (${why('gnet')})`, status: 'not measured' },
   )
   out.push(...k2Targets(w('K2')))
+  out.push(...tlsTargets(w('T1'), w('T2'), why))
   return out
+}
+
+/**
+ * Issue 16's targets: T1 riptide requests per server-CPU-second ≥ 2× node:https and ≥
+ * uWebSockets.js SSLApp; T2 new connections per server-CPU-second ≥ 1.3× node:https.
+ */
+function tlsTargets(t1: WorkloadResult | undefined, t2: WorkloadResult | undefined, why: (peer: string) => string): Target[] {
+  const perCpu = (w: WorkloadResult | undefined, id: string, ask: string, peer: string, label: string, min: number): Target => {
+    const mine = find(w, 'riptide')
+    const base = find(w, peer)
+    if (!w) return { id, ask, measured: `${id} not in this run`, status: 'not measured' }
+    if (!mine?.perCpuSecond || !base?.perCpuSecond) {
+      return { id, ask, measured: mine ? `${label} did not run (${why(peer)})` : 'riptide did not run', status: 'not measured' }
+    }
+    const x = mine.perCpuSecond / base.perCpuSecond
+    const rate = mine.xBaseline !== undefined && peer === w.baseline ? `; ${ratio(mine.xBaseline)} its ${w.unit}s/s` : ''
+    return { id, ask, measured: `${ratio(x)} (${n(mine.perCpuSecond)} vs ${n(base.perCpuSecond)}${rate})`, status: x >= min ? 'met' : 'MISSED' }
+  }
+  return [
+    perCpu(t1, 'T1', 'riptide HTTPS requests per server-CPU-second ≥ 2× node:https', 'node:https', 'node:https', 2),
+    perCpu(t1, 'T1', 'riptide HTTPS requests per server-CPU-second ≥ uWebSockets.js SSLApp', 'uws', 'uWebSockets.js', 1),
+    perCpu(t2, 'T2', 'riptide new TLS 1.3 connections per server-CPU-second ≥ 1.3× node:https', 'node:https', 'node:https', 1.3),
+  ]
 }
 
 /** K2's pairs: riptide's way of wrapping KCP against kcp-go's comparable one. */
@@ -122,7 +150,7 @@ function k2Targets(k2: WorkloadResult | undefined): Target[] {
 }
 
 function throughputTable(w: WorkloadResult, r: Results): string[] {
-  const unit = w.unit === 'round trip' ? 'RT' : w.unit === 'message' ? 'msg' : 'req'
+  const unit = w.unit === 'round trip' ? 'RT' : w.unit === 'message' ? 'msg' : w.unit === 'connection' ? 'conn' : 'req'
   const base = r.peers.find((p) => p.id === w.baseline)?.label ?? w.baseline
   const lines = [
     `| server | ${unit}/s (min–max) | × ${base} | × C floor | p50 µs | p99 µs | server CPU µs/${unit} | CPU × ${base} | ${unit} per server-CPU-s | × C floor per CPU-s | load gen CPU |`,
@@ -185,8 +213,14 @@ function loadLine(w: WorkloadResult, r: Results): string {
   switch (l.kind) {
     case 'echo':
       return `Load: ${l.conns} connections, ${l.size} B messages, ${l.depth} in flight per connection (${l.depth === 1 ? 'ping-pong' : 'pipelined'}); ${r.settings.warmupS} s warm-up + ${r.settings.seconds} s measured per run; latency is per message (send → echo received).`
-    case 'http':
-      return `Load: ${l.conns} connections, \`GET /\` ${l.pipeline === 1 ? 'one at a time (keep-alive)' : `${l.pipeline} requests sent back to back, then their ${l.pipeline} responses awaited (pipelined)`}; ${r.settings.warmupS} s warm-up + ${r.settings.seconds} s measured; latency is per batch (first request sent → last response received).`
+    case 'http': {
+      const settings = w.from?.settings ?? r.settings
+      const window = `${settings.warmupS} s warm-up + ${settings.seconds} s measured`
+      const tls = l.tls ? `${TLS_CLIENT} ` : ''
+      if (l.close)
+        return `Load: ${tls}${l.conns} connections at a time, each a new TCP connection and a full TLS handshake (no resumption) carrying one \`GET /\` with \`Connection: close\`; the client reads the response, waits for the server to close, and opens the next. The rate counts connections completed; ${window}; latency is per connection (connect started → response received).`
+      return `Load: ${tls}${l.conns} connections, \`GET /\` ${l.pipeline === 1 ? 'one at a time (keep-alive)' : `${l.pipeline} requests sent back to back, then their ${l.pipeline} responses awaited (pipelined)`}; ${window}; latency is per batch (first request sent → last response received).`
+    }
     case 'idle':
       return `Load: ${l.conns} idle TCP connections (connected, never sending); bytes per connection = growth of the server's VmRSS from before the first connection to after the server holds all of them, ÷ connections. Kernel socket memory is not included.`
     case 'kcp':
@@ -214,7 +248,7 @@ export function markdown(r: Results, jsonPath: string): string {
     )
   }
   out.push('![Throughput of every peer as a multiple of node:net / node:http / gnet, and memory per idle connection](benchmarks.png)', '')
-  out.push('## Targets (issue 8)', '', 'A miss is a finding, reported as measured; the benchmark is not tuned to meet a target.', '')
+  out.push('## Targets (issues 8 and 16)', '', 'A miss is a finding, reported as measured; the benchmark is not tuned to meet a target.', '')
   out.push('| workload | target | riptide here | status |', '|---|---|---|---|')
   for (const t of targets(r)) out.push(`| ${t.id} | ${t.ask} | ${t.measured} | ${t.status === 'met' ? 'met' : t.status === 'MISSED' ? '**missed**' : 'not measured'} |`)
   out.push('')
@@ -246,8 +280,11 @@ export function markdown(r: Results, jsonPath: string): string {
   out.push('## Results', '')
   for (const w of r.workloads) {
     out.push(`### ${w.id} — ${w.title}`, '')
+    if (w.from) out.push(`_Carried over from the run of ${w.from.startedAt.replace('T', ' ').slice(0, 16)} UTC (${w.from.settings.rounds} round(s)); this run did not measure it._`, '')
     if (w.target) out.push(`Target: ${w.target}.`, '')
     out.push(loadLine(w, r), '')
+    const negotiated = [...new Map(w.runs.filter((x) => x.negotiated).map((x) => [x.peer, x.negotiated])).entries()]
+    if (negotiated.length) out.push(`Negotiated: ${negotiated.map(([p, v]) => `${r.peers.find((x) => x.id === p)?.label ?? p} ${v}`).join('; ')}.`, '')
     if (w.note) out.push(`**${w.note}**`, '')
     if (w.summary.length > 0) {
       const table = w.load.kind === 'idle' ? memoryTable(w) : w.load.kind === 'kcp' ? kcpTable(w) : w.load.kind === 'counters' || w.id === 'B1' ? boundaryTable(w) : throughputTable(w, r)

@@ -23,7 +23,8 @@ pub struct EchoArgs {
 }
 
 /// One HTTP/1.1 run: every connection sends `pipeline` GET requests back to back, waits for
-/// all their responses, and repeats (1 = plain keep-alive).
+/// all their responses, and repeats (1 = plain keep-alive); over TLS with `tls`, and with a
+/// new connection per request with `close`.
 #[derive(Clone, Debug)]
 pub struct HttpArgs {
     /// Server address.
@@ -34,6 +35,11 @@ pub struct HttpArgs {
     pub pipeline: usize,
     /// Request target.
     pub path: String,
+    /// Speak TLS (rustls) instead of plain TCP.
+    pub tls: bool,
+    /// One request per connection (`Connection: close`): each connection sends one request,
+    /// reads the response, waits for the server to close, and is replaced by a new one.
+    pub close: bool,
     /// Measured time.
     pub duration: Duration,
     /// Time run before measuring.
@@ -168,7 +174,8 @@ pub enum Command {
 /// Usage text.
 pub const USAGE: &str = "usage:
   riptide-bench echo  --addr HOST:PORT [--conns 50] [--size 64] [--depth 1] [--duration 5] [--warmup 1]
-  riptide-bench http  --addr HOST:PORT [--conns 50] [--pipeline 1] [--path /] [--duration 5] [--warmup 1]
+  riptide-bench http  --addr HOST:PORT [--conns 50] [--pipeline 1] [--path /] [--tls 0] [--close 0]
+                [--duration 5] [--warmup 1]
   riptide-bench idle  --addr HOST:PORT [--conns 10000] [--hold 60]
   riptide-bench serve-echo --addr HOST:PORT
   riptide-bench serve-http --addr HOST:PORT
@@ -197,6 +204,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         Duration::from_secs(60),
     );
     let mut path = "/".to_string();
+    let (mut tls, mut close) = (false, false);
     for (flag, value) in &flags {
         let bad = || format!("bad value {value:?} for {flag}\n{USAGE}");
         let allowed = match mode {
@@ -214,6 +222,8 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 "--conns",
                 "--pipeline",
                 "--path",
+                "--tls",
+                "--close",
                 "--duration",
                 "--warmup",
             ]
@@ -236,6 +246,8 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "--depth" => depth = value.parse().map_err(|_| bad())?,
             "--pipeline" => pipeline = value.parse().map_err(|_| bad())?,
             "--path" => path = value.clone(),
+            "--tls" => tls = boolean(value).ok_or_else(bad)?,
+            "--close" => close = boolean(value).ok_or_else(bad)?,
             "--duration" => duration = secs(value).ok_or_else(bad)?,
             "--warmup" => warmup = secs(value).ok_or_else(bad)?,
             "--hold" => hold = secs(value).ok_or_else(bad)?,
@@ -265,11 +277,18 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     "--pipeline must be >= 1 and --path an origin-form target\n{USAGE}"
                 ));
             }
+            if close && pipeline != 1 {
+                return Err(format!(
+                    "--close 1 sends one request per connection: --pipeline must be 1\n{USAGE}"
+                ));
+            }
             Command::Http(HttpArgs {
                 addr,
                 conns: conns.unwrap_or(50),
                 pipeline,
                 path,
+                tls,
+                close,
                 duration,
                 warmup,
             })
@@ -295,11 +314,7 @@ fn parse_kcp(mode: &str, flags: &[(String, String)]) -> Result<Command, String> 
     let (mut bytes, mut size, mut timeout) = (1u64 << 20, 1024usize, Duration::from_secs(60));
     for (flag, value) in flags {
         let bad = || format!("bad value {value:?} for {flag}\n{USAGE}");
-        let flag_bool = || match value.as_str() {
-            "0" | "false" => Ok(false),
-            "1" | "true" => Ok(true),
-            _ => Err(bad()),
-        };
+        let flag_bool = || boolean(value).ok_or_else(bad);
         match (flag.as_str(), server) {
             ("--addr", _) => {
                 addr = value
@@ -399,6 +414,15 @@ fn pairs(args: &[String]) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
+/// A boolean flag's value: `1`/`true` or `0`/`false`.
+fn boolean(value: &str) -> Option<bool> {
+    match value {
+        "0" | "false" => Some(false),
+        "1" | "true" => Some(true),
+        _ => None,
+    }
+}
+
 fn secs(value: &str) -> Option<Duration> {
     value
         .parse::<f64>()
@@ -417,7 +441,14 @@ mod tests {
     #[test]
     fn parses_each_mode() {
         match parse(&argv("http --addr 127.0.0.1:1 --pipeline 16 --conns 3")).unwrap() {
-            Command::Http(h) => assert_eq!((h.pipeline, h.conns, h.path.as_str()), (16, 3, "/")),
+            Command::Http(h) => assert_eq!(
+                (h.pipeline, h.conns, h.path.as_str(), h.tls, h.close),
+                (16, 3, "/", false, false)
+            ),
+            other => panic!("{other:?}"),
+        }
+        match parse(&argv("http --tls 1 --close true")).unwrap() {
+            Command::Http(h) => assert_eq!((h.tls, h.close, h.pipeline), (true, true, 1)),
             other => panic!("{other:?}"),
         }
         match parse(&argv("idle --conns 1000")).unwrap() {
@@ -440,6 +471,9 @@ mod tests {
         assert!(parse(&argv("echo --pipeline 4")).is_err());
         assert!(parse(&argv("http --conns 0")).is_err());
         assert!(parse(&argv("http --duration")).is_err());
+        assert!(parse(&argv("http --tls yes")).is_err());
+        assert!(parse(&argv("http --close 1 --pipeline 2")).is_err());
+        assert!(parse(&argv("echo --tls 1")).is_err());
         assert!(parse(&argv("nope")).is_err());
     }
 

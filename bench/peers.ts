@@ -126,9 +126,14 @@ export const PEERS: Peer[] = [
     id: 'riptide-rust',
     label: 'riptide (Rust)',
     role: 'riptide',
-    about: 'the riptide engine crate alone, no Node (`riptide-bench serve-echo|serve-http`): echo, and a minimal responder counting `\\r\\n\\r\\n`',
-    command: (proto, port) =>
-      proto === 'echo' || proto === 'http' ? [LOADGEN, proto === 'echo' ? 'serve-echo' : 'serve-http', '--addr', `127.0.0.1:${port}`] : undefined,
+    about:
+      'the riptide engine crate alone, no Node (`riptide-bench serve-echo|serve-http`): echo, and a minimal responder counting `\\r\\n\\r\\n`; in T1 the same responder behind the TLS layer (`serve-http --cert --key`)',
+    command: (proto, port, tls) =>
+      proto === 'echo' || proto === 'http'
+        ? [LOADGEN, proto === 'echo' ? 'serve-echo' : 'serve-http', '--addr', `127.0.0.1:${port}`]
+        : proto === 'https'
+          ? [LOADGEN, 'serve-http', '--addr', `127.0.0.1:${port}`, ...tlsFlags(tls)]
+          : undefined,
   },
   {
     id: 'node:net',

@@ -97,7 +97,7 @@ export const WORKLOADS: Workload[] = [
     unit: 'request',
     load: { kind: 'http', conns: 50, pipeline: 1, tls: true },
     proto: 'https',
-    peers: ['riptide', 'node:https', 'uws'],
+    peers: ['riptide', 'riptide-rust', 'node:https', 'uws'],
     quickPeers: ['riptide', 'node:https', 'uws'],
     baseline: 'node:https',
     target: 'riptide requests per server-CPU-second >= 2x node:https and >= uWebSockets.js SSLApp',

@@ -62,6 +62,8 @@ pub struct IdleArgs {
 pub struct ServeArgs {
     /// Address to listen on.
     pub addr: SocketAddr,
+    /// `serve-http` over TLS: the certificate chain and key PEM files.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// KCP parameters of both K2 ends. The defaults are K1's (ikcp's fast profile: nodelay 1,
@@ -178,7 +180,7 @@ pub const USAGE: &str = "usage:
                 [--duration 5] [--warmup 1]
   riptide-bench idle  --addr HOST:PORT [--conns 10000] [--hold 60]
   riptide-bench serve-echo --addr HOST:PORT
-  riptide-bench serve-http --addr HOST:PORT
+  riptide-bench serve-http --addr HOST:PORT [--cert PEM-FILE --key PEM-FILE]
   riptide-bench serve-kcp --addr HOST:PORT [--secure 1 | --secure-key-file PATH | --crypt NAME [--key PASS]]
                 [--ds N --ps N] [knobs]
   riptide-bench kcp   --addr HOST:PORT [--bytes 1048576] [--size 1024] [--timeout 60]
@@ -205,6 +207,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     );
     let mut path = "/".to_string();
     let (mut tls, mut close) = (false, false);
+    let (mut cert, mut key) = (None, None);
     for (flag, value) in &flags {
         let bad = || format!("bad value {value:?} for {flag}\n{USAGE}");
         let allowed = match mode {
@@ -229,7 +232,8 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             ]
             .as_slice(),
             "idle" => ["--addr", "--conns", "--hold"].as_slice(),
-            "serve-echo" | "serve-http" => ["--addr"].as_slice(),
+            "serve-echo" => ["--addr"].as_slice(),
+            "serve-http" => ["--addr", "--cert", "--key"].as_slice(),
             _ => return Err(USAGE.into()),
         };
         if !allowed.contains(&flag.as_str()) {
@@ -251,6 +255,8 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "--duration" => duration = secs(value).ok_or_else(bad)?,
             "--warmup" => warmup = secs(value).ok_or_else(bad)?,
             "--hold" => hold = secs(value).ok_or_else(bad)?,
+            "--cert" => cert = Some(PathBuf::from(value)),
+            "--key" => key = Some(PathBuf::from(value)),
             _ => unreachable!("checked against the allowed list"),
         }
     }
@@ -298,8 +304,15 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             conns: conns.unwrap_or(10_000),
             hold,
         }),
-        "serve-echo" => Command::ServeEcho(ServeArgs { addr }),
-        "serve-http" => Command::ServeHttp(ServeArgs { addr }),
+        "serve-echo" => Command::ServeEcho(ServeArgs { addr, tls: None }),
+        "serve-http" => Command::ServeHttp(ServeArgs {
+            addr,
+            tls: match (cert, key) {
+                (Some(cert), Some(key)) => Some((cert, key)),
+                (None, None) => None,
+                _ => return Err(format!("--cert and --key go together\n{USAGE}")),
+            },
+        }),
         _ => return Err(USAGE.into()),
     })
 }
@@ -463,6 +476,10 @@ mod tests {
             parse(&argv("serve-echo --addr 127.0.0.1:0")),
             Ok(Command::ServeEcho(_))
         ));
+        match parse(&argv("serve-http --cert c.pem --key k.pem")).unwrap() {
+            Command::ServeHttp(s) => assert_eq!(s.tls, Some(("c.pem".into(), "k.pem".into()))),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -474,6 +491,8 @@ mod tests {
         assert!(parse(&argv("http --tls yes")).is_err());
         assert!(parse(&argv("http --close 1 --pipeline 2")).is_err());
         assert!(parse(&argv("echo --tls 1")).is_err());
+        assert!(parse(&argv("serve-http --cert c.pem")).is_err());
+        assert!(parse(&argv("serve-echo --cert c.pem --key k.pem")).is_err());
         assert!(parse(&argv("nope")).is_err());
     }
 

@@ -23,6 +23,22 @@ const UWS_PER_CPU_X_FLOOR = 0.84 / 2.37
 const TLS_CLIENT =
   "TLS client: rustls 0.23 (ring) in `riptide-bench --tls 1`, its default cipher suites and key exchanges, SNI `localhost`; it checks neither the server's certificate nor its handshake signature (a loopback load generator: ECDSA verification costs more than the server's signing, and would make the client the bottleneck of T2), so the server does all of its usual work and the client less than its share."
 
+/**
+ * Findings about a workload that its table cannot show (profiles, repeat runs), dated: written
+ * by hand when they were made, kept under the table until someone measures again.
+ */
+const NOTES: Record<string, string[]> = {
+  T1: [
+    "**Where the time goes** (`perf record -g` on the server, 2026-12-02, this machine while other builds ran). riptide from TypeScript: the kernel's loopback TCP 61 % of the server's samples, riptide's native module (rustls records, engine, http1 codec) 18 %, Node and V8 (the handler and the boundary) 14 %, libc 7 %. riptide (Rust), the same TLS layer without Node: kernel 77 %, riptide 16 % (AES-256-GCM in ring about 3 %, rustls's record layer about 3 %), libc 6.5 %. On keep-alive TLS adds one ~100 B record each way per request, little next to the system calls; the gap between the riptide and riptide (Rust) rows is the JS call per request, as in H1.",
+    '**Fixed on the way:** that profile showed a 16 KiB `memset` per TLS read (2.3 % of the Rust server\'s CPU): the TLS layer zeroed a scratch buffer to copy plaintext out of rustls. It now takes the plaintext from rustls\'s buffers (`BufRead`), one copy fewer; the run on this page has the fix.',
+    "**Against uWebSockets.js SSLApp** riptide is near parity per server-CPU-second, and the ≥ 1× target is met or missed within this machine's noise: two earlier full runs the same hour (3 rounds each, every run noisy: other builds used 60–85 % of the machine) gave riptide 10.2 vs uWS.js 11.9 µs per request (1.17×) and 9.9 vs 9.2 µs (0.93×, before the memset fix). Against node:https it is 3.5× in both.",
+  ],
+  T2: [
+    "**Where the time goes** (`perf record -g` on the riptide server, 2026-12-02): 67 % of its samples in riptide's native module, nearly all of it the handshake (ECDSA P-256 signature, X25519, the key schedule, two TLS 1.3 session tickets, as rustls sends by default; node:https also sends two), 17 % the kernel (accept, close, loopback TCP), 9 % malloc and free (rustls's per-connection state), 6 % Node. node:https, profiled the same way: 72 % in the node binary, about 40 points of it OpenSSL 3 (X25519 and P-256 arithmetic, SHA-2, and OpenSSL 3's per-handshake name lookups and locks: `do_name`, `strcmp`, rwlocks) and about 31 V8 and Node's runtime building a TLSSocket and an HTTP parser per connection, plus 5 % JIT code, 11 % libc (malloc, free, strcmp), 11 % the kernel. riptide does the same handshake in Rust and crosses into JS once per connection, with the request already framed.",
+    '**Repeat runs** the same hour (3 rounds each, all noisy): riptide 269 vs node:https 934 µs of server CPU per connection (3.5×), and 247 vs 986 µs (4.0×).',
+  ],
+}
+
 /** One target line: what it asks, where riptide stands, and whether it is met. */
 interface Target {
   id: string
@@ -295,6 +311,7 @@ export function markdown(r: Results, jsonPath: string): string {
     const fails = [...new Map(w.failures.map((f) => [`${f.peer}: ${f.error}`, f])).values()]
     for (const f of fails) out.push(`- ${r.peers.find((p) => p.id === f.peer)?.label ?? f.peer} failed: ${cell(f.error)}`)
     if (fails.length) out.push('')
+    for (const note of NOTES[w.id] ?? []) out.push(note, '')
   }
   out.push('## Reproduce', '')
   out.push(

@@ -320,10 +320,11 @@ export function markdown(r: Results, jsonPath: string): string {
     'npm run bench                  # full run: builds, then all workloads, 3 rounds',
     'npm run bench -- --quick       # smoke run (CI), under 2 minutes once built',
     'npm run bench -- --only E1,H2 --rounds 5 --peers riptide,node:net,node:http,c-floor',
+    'npm run bench -- --only T1,T2 --merge bench/results/2026-11-21.json   # the TLS rows; the other rows kept from that run',
     'npm run bench:report           # regenerate this page from the newest bench/results/*.json',
     '```',
     '',
-    'Needs Linux with `taskset` (util-linux), Rust, Node ≥ 20, Go ≥ 1.22 (gnet and kcp-go peers) and a C compiler (C floor); a peer whose toolchain is missing is reported above instead of failing the run. The method follows the protocol in the project research notes (perf.md §5).',
+    'Needs Linux with `taskset` (util-linux), Rust, Node ≥ 20, Go ≥ 1.22 (gnet and kcp-go peers), a C compiler (C floor) and `openssl` (the throwaway certificate of T1 and T2, made in a temporary directory at bench time; no key is committed); a peer whose toolchain is missing is reported above instead of failing the run. The method follows the protocol in the project research notes (perf.md §5).',
     '',
     'Where things are: `bench/run.ts` (runner: builds, rounds, noise check, medians), `bench/harness.ts` (pinning, /proc CPU and memory, load-generator driving), `bench/workloads.ts` (the workload ids and their loads), `bench/peers.ts` and `bench/peers/` (the servers), `bench/report.ts` and `bench/chart.ts` (this page and the chart), `crates/riptide-bench` (the load generator and the pure-Rust riptide peer).',
     '',
@@ -334,7 +335,7 @@ export function markdown(r: Results, jsonPath: string): string {
 /** Expected minutes of a full run (3 rounds × every peer), from this run's settings. */
 function fullMinutes(): number {
   const perRun = 2 + 8 + 1.5
-  const throughputRuns = 4 * 3 + 6 * 2 + 3
+  const throughputRuns = 4 * 3 + 6 * 2 + 3 + 4 + 2
   return Math.round((3 * (throughputRuns * perRun + 6 * 8 + 2 * 6 + 4 * 6)) / 60)
 }
 

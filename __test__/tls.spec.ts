@@ -197,8 +197,8 @@ test('TLS options are checked at the boundary', async (t) => {
     t.is((err as { code?: string }).code, 'ERR_INVALID_ARG_VALUE', err!.message)
     t.regex(err!.message, re)
   }
-  await bad(serve('tls://127.0.0.1:0', h), /tls:\/\/ listener needs options.tls/)
-  await bad(serve('tcp://127.0.0.1:0', h, { tls: { cert: pki.cert, key: pki.key } }), /only applies to tls:\/\//)
+  await bad(serve('tls://127.0.0.1:0', h), /TLS listener \(tls:\/\/ or tls: true\) needs options.tls/)
+  await bad(serve('tcp://127.0.0.1:0', h, { tls: { cert: pki.cert, key: pki.key } }), /only applies to TLS listeners/)
   await bad(serve('tls://127.0.0.1:0', h, { tls: { cert: pki.cert, key: pki.key, ciphers: 'x' } as never }), /ciphers/)
   await bad(serve('tls://127.0.0.1:0', h, { tls: { cert: 42, key: pki.key } as never }), /cert must be a non-empty PEM/)
   await bad(serve('tls://127.0.0.1:0', h, { tls: { cert: 'not pem', key: pki.key } }), /tls cert/)
@@ -206,7 +206,7 @@ test('TLS options are checked at the boundary', async (t) => {
   const client = new Client({})
   await bad(client.dial('tls://127.0.0.1:1'), /needs options.tls/)
   await bad(client.dial('tls://127.0.0.1:1', { tls: {} }), /tls.ca is required/)
-  await bad(client.dial('tcp://127.0.0.1:1', { tls: { ca: pki.ca } }), /only applies to tls:\/\//)
+  await bad(client.dial('udp://127.0.0.1:1', { tls: { ca: pki.ca } }), /needs a tls:\/\/, tcp:\/\/ or unix:\/\/ address/)
   await client.stop()
 })
 

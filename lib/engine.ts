@@ -258,7 +258,7 @@ export async function serve<Context = unknown>(
   const o = resolveServeOptions(options)
   checkSecureRole('options', o.secure, 'listener')
   for (const l of listeners) checkKcpOnly(o, l.url, 'the listener')
-  checkTlsUrls(o.tls, listeners.map((l) => l.url), 'listener')
+  checkTlsUrls(o.tls, listeners, 'listener')
   let engine: Engine | undefined
   const reactor = new Reactor(handler, o, { onTick: () => (engine ? handler.onTick?.(engine) : 0) })
   // A listen address that is a name is resolved by the native parser, synchronously on this

@@ -292,7 +292,7 @@ export interface ServeOptions {
   crypt?: CryptOptions
   /** `kcp://` listeners only: riptide's secure mode with this private key. Not with `crypt`. Default off. */
   secure?: ServerSecureOptions
-  /** `tls://` listeners only: the certificate, key and TLS options (docs/tls.md). */
+  /** TLS listeners only (`tls://`, or `{ url, tls: true }`): the certificate, key and TLS options (docs/tls.md). */
   tls?: ServerTlsOptions
 }
 
@@ -359,7 +359,7 @@ const bool = (name: string, value: unknown) => checkBool(`options.${name}`, valu
 const ms = (name: string, value: unknown, min = 0) => checkMs(`options.${name}`, value, min)
 
 /** Keys of a listener (`serve([{ url, ... }])`), not of the options: named when misplaced. */
-export const LISTENER_KEYS: readonly string[] = ['url', 'codec', 'proxyProtocol', 'proxyTimeout']
+export const LISTENER_KEYS: readonly string[] = ['url', 'codec', 'proxyProtocol', 'proxyTimeout', 'tls']
 
 /** Explains a listener key given as an engine option. */
 export function listenerKeyHint(key: string): string | undefined {

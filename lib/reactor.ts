@@ -3,7 +3,7 @@
  * the user's handler, and the staging of writes made during a batch. The main thread and
  * every worker thread each run one.
  */
-import { isTlsUrl } from './tls'
+import { speaksTls } from './tls'
 import {
   ascii,
   EV_ACCEPT_ERROR,
@@ -139,6 +139,11 @@ export interface ListenSpec {
   proxyProtocol?: 'v1' | 'v2' | 'any'
   /** Ms the PROXY header may take. Default `3000`. */
   proxyTimeout?: number
+  /**
+   * Speak TLS (with `serve`'s `options.tls`) on a `tcp://` or `unix://` listener, as a
+   * `tls://` one does: TLS over Unix sockets. Default: `true` for `tls://`, else `false`.
+   */
+  tls?: boolean
 }
 
 /** What a reactor asks of its owner for engine-level events. */
@@ -247,7 +252,7 @@ export class Reactor implements ConnSink {
       proxyProtocol: l.proxyProtocol,
       proxyTimeout: l.proxyTimeout,
       kcp: nativeKcp(this.#options.kcp, this.#options),
-      tls: isTlsUrl(l.url) ? this.#options.tls : undefined,
+      tls: speaksTls(l) ? this.#options.tls : undefined,
     }))
     this.#start(() => native.NativeEngine.listen(specs, o, this.#dispatch, this.#ops, this.#bytes))
   }

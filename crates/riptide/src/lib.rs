@@ -42,6 +42,7 @@ mod outbound;
 mod packet_stack;
 mod platform;
 mod proxy_layer;
+mod pubsub;
 mod reactor;
 mod remote;
 mod secure_layer;
@@ -53,6 +54,7 @@ mod timer_wheel;
 mod tls_layer;
 mod tls_options;
 mod tls_sni;
+mod topics;
 mod udp_sessions;
 
 pub use address::{tls_transport, Address};
@@ -72,6 +74,7 @@ pub use layer::{
 };
 /// Wakes a reactor's poll from any thread (re-exported from mio).
 pub use mio::Waker;
+pub use pubsub::{Backpressure, PubSub, MAX_SUBSCRIPTIONS, MAX_TOPIC_LEN};
 pub use reactor::{DrainStatus, Reactor, ReactorStats, TurnOutcome};
 pub use remote::{Completion, Remote};
 /// The framing codecs (re-exported crate `riptide-codec`).

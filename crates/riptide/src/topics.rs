@@ -171,7 +171,7 @@ mod tests {
         assert_eq!(index.count("a"), 0);
         assert_eq!(index.count("b"), 1);
         assert!(
-            index.topics.get("a").is_none(),
+            !index.topics.contains_key("a"),
             "an empty topic is forgotten"
         );
         assert!(index.remove(id(1)).is_empty());

@@ -117,7 +117,7 @@ impl Conns {
                 }
                 _ => {}
             }
-            if self.write_unframed(id, &frame).is_ok() {
+            if self.write_shared(id, &frame).is_ok() {
                 queued += 1;
             }
         }

@@ -226,6 +226,7 @@ test('topics are bounded: names of 1 to 256 bytes, 1,024 per connection; bad val
   t.throws(() => conn.subscribe(42 as unknown as string), invalid)
   t.throws(() => engine.publish('x'.repeat(257), 'm'), invalid)
   t.throws(() => engine.subscriberCount(null as unknown as string), invalid)
+  t.throws(() => engine.publish('t', 42 as unknown as string), invalid)
   t.true(conn.subscribe('x'.repeat(256)))
   for (let i = 1; i < 1024; i++) conn.subscribe(`t${i}`)
   t.throws(() => conn.subscribe('one too many'), invalid)

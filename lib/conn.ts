@@ -3,7 +3,7 @@ import { checkInetPeer, fromNativeAddress, inetAddr, type PeerAddr } from './add
 import { asyncWrite, type WriteCallback } from './async'
 import { ConnClosedError, InvalidOptionError, NotConnectedError, OutboundFullError, type RiptideError } from './errors'
 import type { NativeEngine } from './native'
-import { checkTopic } from './pubsub'
+import { checkTopic, messageBytes } from './pubsub'
 import { ConnStream, type ConnStreamOptions } from './stream'
 import { X509Certificate } from 'node:crypto'
 import { bool as checkBool, knownKeys, ms as checkMs } from './validate'
@@ -473,7 +473,7 @@ export class Conn<Context = unknown> {
    */
   publish(topic: string, data: Uint8Array | string): number {
     this.#sink.flush()
-    return this.#sink.call((n) => n.publish(checkTopic(topic), toBytes(data)))
+    return this.#sink.call((n) => n.publish(checkTopic(topic), messageBytes(data)))
   }
 
   /** A topic call on an open stream connection (datagram conns have no subscriptions). */

@@ -16,7 +16,7 @@ import { type ListenSpec, Reactor, type StopCounts } from './reactor'
 import type { NativeEngine } from './native'
 import type { WorkerMessage, WorkerSetup } from './worker'
 import { asyncDispose } from './dispose'
-import { checkTopic } from './pubsub'
+import { checkTopic, messageBytes } from './pubsub'
 
 /** A running server. Created by {@link serve}. */
 export class Engine {
@@ -95,7 +95,7 @@ export class Engine {
    */
   publish(topic: string, data: Uint8Array | string): number {
     checkTopic(topic)
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data
+    const bytes = messageBytes(data)
     this.#reactor.flush()
     return this.#reactor.call((n) => n.publish(topic, bytes))
   }

@@ -40,6 +40,13 @@ export function resolveBackpressure(value: unknown): Required<BackpressureOption
   return o
 }
 
+/** The bytes of a published message: a `Uint8Array` as it is, a string as UTF-8. */
+export function messageBytes(data: unknown): Uint8Array {
+  if (typeof data === 'string') return Buffer.from(data)
+  if (data instanceof Uint8Array) return data
+  throw new InvalidOptionError('a published message must be a Uint8Array or a string')
+}
+
 /** Checks that a topic is a string (its length is checked by the engine: 1 to 256 bytes). */
 export function checkTopic(topic: unknown): string {
   if (typeof topic !== 'string') throw new InvalidOptionError(`a topic must be a string, got ${typeof topic}`)

@@ -152,7 +152,10 @@ impl Conns {
     /// resumed connection to read): a driver that changed the table outside a turn should
     /// make the reactor run soon (see [`crate::Reactor::waker`]).
     pub fn needs_turn(&self) -> bool {
-        !self.notices.is_empty() || !self.resumed.is_empty() || !self.kcp_dirty.is_empty()
+        !self.notices.is_empty()
+            || !self.resumed.is_empty()
+            || !self.kcp_dirty.is_empty()
+            || (!self.corked && !self.corked_conns.is_empty())
     }
 
     /// Ids of all open connections.

@@ -57,7 +57,9 @@ impl Conns {
     }
 
     /// Publishes `data` to every subscriber of `topic`: this reactor's now (in the order of
-    /// its writes), the other reactors' through their inboxes (in the order published). Each
+    /// its writes; the bytes leave at the end of the turn, with the other messages published
+    /// to the subscriber meanwhile, in one syscall), the other reactors' through their inboxes
+    /// (in the order published). Each
     /// connection's codec frames it (once per codec for all subscribers). Returns how many
     /// subscribers it was queued for here plus how many the other reactors had when it was
     /// sent: a count now rather than a promise, since waiting for every reactor to answer
@@ -81,6 +83,8 @@ impl Conns {
         // codec rather than once per subscriber.
         let mut frames: Vec<(usize, u32, Frame)> = Vec::new();
         let mut queued = 0;
+        // Held, not written: the end of the turn writes each subscriber's messages at once.
+        let corked = std::mem::replace(&mut self.corked, true);
         for &id in &ids {
             let Ok(conn) = self.live(id) else {
                 continue;
@@ -119,8 +123,14 @@ impl Conns {
             }
             if self.write_shared(id, &frame).is_ok() {
                 queued += 1;
+                // A burst between turns is written as it grows past one buffer's worth, so
+                // what is held never counts much toward a fast subscriber's backlog.
+                if backlog.saturating_add(frame.len()) > self.write_buffer_cap {
+                    self.flush(id);
+                }
             }
         }
+        self.corked = corked;
         self.subscriber_scratch = ids;
         queued
     }

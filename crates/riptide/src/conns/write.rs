@@ -202,6 +202,15 @@ impl Conns {
         self.corked = true;
     }
 
+    /// Writes what publishes held back, unless a driver's cork is on (its `uncork` will):
+    /// the reactor calls it at the end of every turn, so the messages published to a
+    /// subscriber meanwhile leave in one syscall.
+    pub(crate) fn write_held(&mut self) {
+        if !self.corked {
+            self.uncork();
+        }
+    }
+
     /// Writes what was held since [`Conns::cork`].
     pub fn uncork(&mut self) {
         self.corked = false;

@@ -333,6 +333,7 @@ impl Reactor {
         }
         self.in_turn = true;
         let outcome = self.dispatch(handler);
+        self.conns.write_held();
         self.in_turn = false;
         self.reap(handler);
         outcome

@@ -42,6 +42,7 @@ mod outbound;
 mod packet_stack;
 mod platform;
 mod proxy_layer;
+mod publication;
 mod pubsub;
 mod reactor;
 mod remote;
@@ -74,7 +75,8 @@ pub use layer::{
 };
 /// Wakes a reactor's poll from any thread (re-exported from mio).
 pub use mio::Waker;
-pub use pubsub::{Backpressure, PubSub, MAX_SUBSCRIPTIONS, MAX_TOPIC_LEN};
+pub use publication::MAX_TOPIC_LEN;
+pub use pubsub::{Backpressure, PubSub, MAX_SUBSCRIPTIONS};
 pub use reactor::{DrainStatus, Reactor, ReactorStats, TurnOutcome};
 pub use remote::{Completion, Remote};
 /// The framing codecs (re-exported crate `riptide-codec`).

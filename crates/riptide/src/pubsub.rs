@@ -8,16 +8,11 @@
 //! [`riptide_codec::Encoder::shared_variant`]) for all reactors, and every subscriber is
 //! handed the same reference-counted bytes.
 
-use crate::config::SharedCodec;
-use crate::remote::{Command, Remote};
+use crate::publication::{check_topic, Publication, PublicationSink};
 use crate::Error;
-use riptide_codec::FrameError;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-/// Longest topic name, in bytes (UTF-8).
-pub const MAX_TOPIC_LEN: usize = 256;
 
 /// Most topics one connection may be subscribed to at once; bounds what a peer that asks for
 /// subscriptions can make a reactor hold.
@@ -46,12 +41,22 @@ pub enum Backpressure {
 
 /// The pub/sub state every reactor of an engine shares (through
 /// [`crate::ReactorConfig::pubsub`]): topic counts, reactor inboxes and the policy.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct PubSub {
     backpressure: Backpressure,
     counts: Mutex<HashMap<Arc<str>, usize>>,
-    reactors: Mutex<Vec<(u64, Remote)>>,
+    reactors: Mutex<Vec<(u64, Box<dyn PublicationSink>)>>,
     next_serial: AtomicU64,
+}
+
+impl std::fmt::Debug for PubSub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PubSub")
+            .field("backpressure", &self.backpressure)
+            .field("topics", &lock(&self.counts).len())
+            .field("reactors", &lock(&self.reactors).len())
+            .finish()
+    }
 }
 
 impl PubSub {
@@ -84,18 +89,17 @@ impl PubSub {
 
     /// Sends `publication` to every reactor but the one with serial `except`.
     pub(crate) fn send(&self, publication: &Arc<Publication>, except: Option<u64>) {
-        for (serial, remote) in lock(&self.reactors).iter() {
+        for (serial, sink) in lock(&self.reactors).iter() {
             if Some(*serial) != except {
-                // A reactor that stopped has no subscribers left to deliver to.
-                let _ = remote.try_send(Command::Publish(publication.clone()));
+                sink.send_publication(publication.clone());
             }
         }
     }
 
     /// Records a reactor's inbox; returns the serial it leaves with.
-    pub(crate) fn join(&self, remote: Remote) -> u64 {
+    pub(crate) fn join(&self, sink: Box<dyn PublicationSink>) -> u64 {
         let serial = self.next_serial.fetch_add(1, Ordering::Relaxed);
-        lock(&self.reactors).push((serial, remote));
+        lock(&self.reactors).push((serial, sink));
         serial
     }
 
@@ -124,57 +128,4 @@ impl PubSub {
 /// A mutex whose holder panicked still guards consistent data here (counts and a list).
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// `topic` if it is a valid topic name: 1 to [`MAX_TOPIC_LEN`] bytes.
-pub(crate) fn check_topic(topic: &str) -> Result<&str, Error> {
-    if topic.is_empty() || topic.len() > MAX_TOPIC_LEN {
-        return Err(Error::InvalidOption(format!(
-            "a topic must be 1 to {MAX_TOPIC_LEN} bytes long, not {}",
-            topic.len()
-        )));
-    }
-    Ok(topic)
-}
-
-/// The frame of one codec variant: the bytes, or why the codec cannot express the message.
-pub(crate) type Frame = Result<Arc<[u8]>, FrameError>;
-
-/// One published message on its way to the reactors, with its frames encoded so far.
-pub(crate) struct Publication {
-    pub(crate) topic: Box<str>,
-    body: Arc<[u8]>,
-    frames: Mutex<Vec<(SharedCodec, u32, Frame)>>,
-}
-
-impl Publication {
-    /// A message for `topic`, not yet framed.
-    pub(crate) fn new(topic: &str, body: &[u8]) -> Publication {
-        Publication {
-            topic: topic.into(),
-            body: body.into(),
-            frames: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// The bytes for a subscriber with `codec` (`None`: unframed) and encoder `variant`,
-    /// encoded on first use and shared by every later caller on any reactor.
-    pub(crate) fn frame(&self, codec: Option<&SharedCodec>, variant: u32) -> Frame {
-        let Some(codec) = codec else {
-            return Ok(self.body.clone());
-        };
-        let mut frames = lock(&self.frames);
-        if let Some((_, _, frame)) = frames
-            .iter()
-            .find(|(c, v, _)| Arc::ptr_eq(c, codec) && *v == variant)
-        {
-            return frame.clone();
-        }
-        let mut out = Vec::new();
-        let frame = codec
-            .encode_shared(variant, &self.body, &mut out)
-            .map(|()| Arc::from(out));
-        frames.push((codec.clone(), variant, frame.clone()));
-        frame
-    }
 }

@@ -4,7 +4,7 @@
 
 use crate::config::ListenOptions;
 use crate::conns::Conns;
-use crate::pubsub::Publication;
+use crate::publication::{Publication, PublicationSink};
 use crate::slab::ConnId;
 use crate::stream::{PeerAddr, StdStream};
 use crate::Error;
@@ -43,7 +43,7 @@ pub(crate) enum Command {
 }
 
 /// The sending side of a reactor's inbox. Cheap to clone, `Send + Sync`.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Remote {
     pub(crate) index: usize,
     tx: Sender<Command>,
@@ -132,6 +132,13 @@ impl Remote {
     /// Runs `task` on the reactor thread.
     pub fn execute(&self, task: impl FnOnce(&mut Conns) + Send + 'static) -> Result<(), Error> {
         self.send(Command::Execute(Box::new(task)))
+    }
+}
+
+impl PublicationSink for Remote {
+    fn send_publication(&self, publication: Arc<Publication>) {
+        // A reactor that stopped has no subscribers left to deliver to.
+        let _ = self.try_send(Command::Publish(publication));
     }
 }
 

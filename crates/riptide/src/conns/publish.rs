@@ -2,7 +2,8 @@
 //! publication to this reactor's subscribers under the backpressure policy.
 
 use super::{Conns, Notice};
-use crate::pubsub::{check_topic, Backpressure, Frame, Publication};
+use crate::publication::{check_topic, Frame, Publication};
+use crate::pubsub::Backpressure;
 use crate::slab::ConnId;
 use crate::topics::Subscribed;
 use crate::Error;

@@ -124,7 +124,7 @@ impl Reactor {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let load = Arc::new(AtomicUsize::new(0));
         let (remote, inbox) = remote::channel(index, waker.clone(), load.clone());
-        let serial = config.pubsub.join(remote.clone());
+        let serial = config.pubsub.join(Box::new(remote.clone()));
         let conns = Conns::new(poll.registry().try_clone()?, &config, load, serial);
         Ok(Reactor {
             events: Events::with_capacity(config.event_budget),

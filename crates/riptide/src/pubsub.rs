@@ -1,6 +1,7 @@
 //! Topic pub/sub across the reactors of an engine: what they share (the subscriber count of
-//! every topic, the inbox of every reactor, the backpressure policy) and the message a publish
-//! carries to each of them. Each reactor keeps its own topic → connections index
+//! every topic, the inbox of every reactor, the backpressure policy); the message a publish
+//! carries to each of them is a [`crate::publication::Publication`]. Each reactor keeps its
+//! own topic → connections index
 //! ([`crate::Conns::subscribe`]); a publish is delivered on the publishing reactor at once and
 //! reaches the others through their inboxes, where it is queued in the order sent.
 //!

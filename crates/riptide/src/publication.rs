@@ -28,11 +28,14 @@ pub(crate) fn check_topic(topic: &str) -> Result<&str, crate::Error> {
 /// The frame of one codec variant: the bytes, or why the codec cannot express the message.
 pub(crate) type Frame = Result<Arc<[u8]>, FrameError>;
 
+/// A frame encoded by a codec factory for one encoder variant.
+type Encoded = (Arc<dyn CodecFactory>, u32, Frame);
+
 /// One published message on its way to the reactors, with its frames encoded so far.
 pub(crate) struct Publication {
     pub(crate) topic: Box<str>,
     body: Arc<[u8]>,
-    frames: Mutex<Vec<(Arc<dyn CodecFactory>, u32, Frame)>>,
+    frames: Mutex<Vec<Encoded>>,
 }
 
 impl Publication {

@@ -16,6 +16,7 @@ import { type ListenSpec, Reactor, type StopCounts } from './reactor'
 import type { NativeEngine } from './native'
 import type { WorkerMessage, WorkerSetup } from './worker'
 import { asyncDispose } from './dispose'
+import { checkTopic, messageBytes } from './pubsub'
 
 /** A running server. Created by {@link serve}. */
 export class Engine {
@@ -79,6 +80,30 @@ export class Engine {
   execute(fn: () => void): void {
     if (!this.running) throw new EngineStoppedError()
     this.#reactor.execute(fn)
+  }
+
+  /**
+   * Publishes `data` (strings as UTF-8) to every connection subscribed to `topic`
+   * (`conn.subscribe`) on every reactor. Each subscriber's codec frames it, once per codec for
+   * all of them, and the same bytes are queued to each, under the `backpressure` policy.
+   * After this reactor's writes staged so far, and in publish order on every reactor.
+   * Returns how many subscribers it was queued for: those of this reactor, plus those the
+   * worker reactors had when it was sent (they get it through their inboxes; a number now,
+   * not a promise, because waiting on every reactor would cost a round trip per message).
+   * Throws `ERR_INVALID_ARG_VALUE` for a topic that is not 1 to 256 bytes, and
+   * `ERR_ENGINE_STOPPED` once stopped.
+   */
+  publish(topic: string, data: Uint8Array | string): number {
+    checkTopic(topic)
+    const bytes = messageBytes(data)
+    this.#reactor.flush()
+    return this.#reactor.call((n) => n.publish(topic, bytes))
+  }
+
+  /** Connections subscribed to `topic` over all reactors. */
+  subscriberCount(topic: string): number {
+    checkTopic(topic)
+    return this.#reactor.nativeEngine.subscriberCount(topic)
   }
 
   /** True until the engine has stopped. */

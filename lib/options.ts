@@ -1,4 +1,5 @@
 /** Server options: their types, documented defaults (gnet's where gnet has them), and validation. */
+import { DEFAULT_BACKPRESSURE, resolveBackpressure, type BackpressureOptions } from './pubsub'
 import { resolveServerTls, type ResolvedServerTls, type ServerTlsOptions } from './tls'
 import { isIP } from 'node:net'
 import { checkCodec, type Codec } from './codecs'
@@ -278,6 +279,8 @@ export interface ServeOptions {
   codec?: Codec
   /** Ms a partial frame (or retained bytes) may wait for the rest before the connection is closed with `ETIMEDOUT` (slowloris). Default `0`: no limit. */
   frameTimeout?: number
+  /** What `publish` does for a subscriber that does not keep up (docs/pubsub.md). Default `{ policy: 'buffer' }`. */
+  backpressure?: BackpressureOptions
   /** Listen backlog. Default `1024`. */
   backlog?: number
   /** Most readiness events one reactor turn handles before yielding to the JS loop. Default `1024`. */
@@ -297,7 +300,9 @@ export interface ServeOptions {
 }
 
 /** {@link ServeOptions} with every default filled in. */
-export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec' | 'kcp' | 'fec' | 'crypt' | 'secure' | 'tls'>> & {
+export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec' | 'kcp' | 'fec' | 'crypt' | 'secure' | 'tls' | 'backpressure'>> & {
+  /** What a publish does for slow subscribers, defaults filled in. */
+  backpressure: Required<BackpressureOptions>
   /** A server's TLS options, checked (a client's are per dial). */
   tls: ResolvedServerTls | undefined
   fec: Required<FecOptions> | undefined
@@ -343,6 +348,7 @@ export const DEFAULT_SERVE_OPTIONS: Readonly<ResolvedServeOptions> = Object.free
   maxConnectionsPerIp: 0,
   codec: undefined,
   frameTimeout: 0,
+  backpressure: DEFAULT_BACKPRESSURE,
   logger: consoleLogger,
   backlog: 1024,
   eventBudget: 1024,
@@ -417,6 +423,7 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
   bool('allowHalfOpen', o.allowHalfOpen)
   int('maxConnections', o.maxConnections, 0, 2 ** 31 - 1)
   ms('frameTimeout', o.frameTimeout)
+  o.backpressure = resolveBackpressure(o.backpressure)
   if (o.codec !== undefined) o.codec = checkCodec(o.codec)
   int('maxConnectionsPerIp', o.maxConnectionsPerIp, 0, 2 ** 31 - 1)
   const idle = (o.idleTimeout ?? {}) as IdleTimeout

@@ -112,6 +112,8 @@ export function nativeOptions(o: ResolvedServeOptions) {
     maxConnections: o.maxConnections,
     maxConnectionsPerIp: o.maxConnectionsPerIp,
     frameTimeout: o.frameTimeout,
+    backpressure: o.backpressure.policy,
+    maxBackpressure: o.backpressure.maxBackpressure,
   }
 }
 

@@ -14,6 +14,7 @@ mod js_batch;
 mod js_end;
 mod kcp;
 mod millis;
+mod pubsub;
 mod raw;
 mod reactor_thread;
 mod registry;
@@ -32,8 +33,8 @@ use napi::sys;
 use napi_derive::napi;
 use registry::Shared;
 use riptide::{
-    Admission, ConnId, FlowConfig, IdleTimeout, KeepAlive, LoadBalancing, PeerAddr, Reactor,
-    ReactorConfig, Remote, SocketOptions,
+    Admission, ConnId, FlowConfig, IdleTimeout, KeepAlive, LoadBalancing, PeerAddr, PubSub,
+    Reactor, ReactorConfig, Remote, SocketOptions,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,6 +90,10 @@ pub struct NativeOptions {
     pub max_connections_per_ip: u32,
     /// ms a partial frame may wait; 0 for no limit.
     pub frame_timeout: u32,
+    /// What a publish does for a slow subscriber: `buffer`, `drop` or `close`.
+    pub backpressure: String,
+    /// Bytes queued beyond which `drop` and `close` apply.
+    pub max_backpressure: u32,
 }
 
 impl NativeOptions {
@@ -138,6 +143,10 @@ impl NativeOptions {
                 opt(self.max_connections),
                 opt(self.max_connections_per_ip),
             )),
+            pubsub: Arc::new(PubSub::new(pubsub::backpressure(
+                &self.backpressure,
+                self.max_backpressure,
+            ))),
         }
     }
 

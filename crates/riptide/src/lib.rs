@@ -46,6 +46,8 @@ mod outbound;
 mod packet_stack;
 mod platform;
 mod proxy_layer;
+mod publication;
+mod pubsub;
 mod reactor;
 mod remote;
 mod secure_layer;
@@ -58,6 +60,7 @@ mod tls_layer;
 mod tls_options;
 mod tls_record_edge;
 mod tls_sni;
+mod topics;
 mod udp_sessions;
 
 pub use address::{tls_transport, Address};
@@ -79,6 +82,8 @@ pub use layer::{
 };
 /// Wakes a reactor's poll from any thread (re-exported from mio).
 pub use mio::Waker;
+pub use publication::MAX_TOPIC_LEN;
+pub use pubsub::{Backpressure, PubSub, MAX_SUBSCRIPTIONS};
 pub use reactor::{DrainStatus, Reactor, ReactorStats, TurnOutcome};
 pub use remote::{Completion, Remote};
 /// The framing codecs (re-exported crate `riptide-codec`).

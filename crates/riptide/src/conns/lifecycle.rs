@@ -58,6 +58,7 @@ impl Conns {
         let mut conn = Connection::new(transport, peer, place, now);
         conn.decoder = codec.map(|f| f.new_codec());
         conn.encoder = codec.map(|f| f.new_codec());
+        conn.codec = codec.cloned();
         conn.layers = StreamStack::new(layers);
         conn.state = if connecting {
             State::Connecting
@@ -310,6 +311,7 @@ impl Conns {
         let Some(mut conn) = self.slab.remove(id) else {
             return Vec::new();
         };
+        self.leave_topics(id);
         match &mut conn.transport {
             Transport::Plain(Stream::Datagram { socket, peer }) => {
                 self.udp_sessions.remove(*socket, *peer, id);

@@ -101,6 +101,15 @@ pub struct Reactor {
     kcp_buf: Vec<u8>,
     /// Inside [`Reactor::turn`]: KCP sessions are flushed once at its end, not at each reap.
     in_turn: bool,
+    /// This reactor's serial among the engine's pub/sub reactors.
+    serial: u64,
+}
+
+impl Drop for Reactor {
+    /// Publishes stop coming to a reactor that is gone.
+    fn drop(&mut self) {
+        self.config.pubsub.leave(self.serial);
+    }
 }
 
 impl Reactor {
@@ -115,7 +124,8 @@ impl Reactor {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let load = Arc::new(AtomicUsize::new(0));
         let (remote, inbox) = remote::channel(index, waker.clone(), load.clone());
-        let conns = Conns::new(poll.registry().try_clone()?, &config, load);
+        let serial = config.pubsub.join(Box::new(remote.clone()));
+        let conns = Conns::new(poll.registry().try_clone()?, &config, load, serial);
         Ok(Reactor {
             events: Events::with_capacity(config.event_budget),
             read_buf: vec![0; config.read_buffer_cap.max(MAX_DATAGRAM)],
@@ -143,6 +153,7 @@ impl Reactor {
             stop_requested: false,
             kcp_buf: Vec::new(),
             in_turn: false,
+            serial,
         })
     }
 
@@ -322,6 +333,7 @@ impl Reactor {
         }
         self.in_turn = true;
         let outcome = self.dispatch(handler);
+        self.conns.write_held();
         self.in_turn = false;
         self.reap(handler);
         outcome

@@ -76,6 +76,7 @@ export {
   MessageTooLargeError,
   KcpDeadLinkError,
   HandshakeError,
+  TlsError,
   TlsHandshakeError,
   InternalError,
   WorkerInitError,

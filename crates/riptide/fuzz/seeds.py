@@ -90,6 +90,12 @@ def main():
             seeds[f'{name}-hs{htype}-len0.bin'] = seed(mode, record(22, handshake(htype, b'')))
             seeds[f'{name}-hs{htype}-len16777215.bin'] = seed(
                 mode, record(22, handshake(htype, bytes(100), length=2 ** 24 - 1)))
+    # A ClientHello of about 64 KiB (rustls' limit for one handshake message) over records of
+    # 2^14 bytes: under, at and over the limit.
+    for n in (0xfff0, 0xfffb, 0xffff, 0x10000):
+        msg = handshake(1, bytes([3, 3]) + bytes(n - 2))
+        seeds[f'server-hs1-big-{n:x}.bin'] = seed(
+            SERVER, b''.join(record(22, msg[i:i + 2 ** 14]) for i in range(0, len(msg), 2 ** 14)))
     # Real ClientHellos (TLS 1.3 and 1.2 only; SNI localhost, ALPN h2 and http/1.1), whole,
     # byte by byte, and cut at the record header, the handshake header and every eighth.
     for name, hello in (('hello13', hello13), ('hello12', hello12)):
@@ -133,7 +139,7 @@ def main():
         with open(os.path.join('fuzz/corpus/tls', 'seed-' + name), 'wb') as f:
             f.write(data)
         # The regression set skips the 64 KiB bodies to keep `cargo test` quick.
-        if len(data) < 20000:
+        if len(data) < 20000 or '-big-' in name:
             with open(os.path.join('tests/regressions/tls', 'seed-' + name), 'wb') as f:
                 f.write(data)
 

@@ -125,11 +125,11 @@ impl TlsLayer {
 
     /// The error a rustls failure closes the connection with: `ERR_TLS_HANDSHAKE` while the
     /// handshake runs, `ERR_TLS` after it; either way the text is rustls' reason.
-    fn failure(&self, e: rustls::Error) -> Error {
+    fn failure(&self, why: impl ToString) -> Error {
         if self.conn.is_handshaking() {
-            Error::Tls(e.to_string())
+            Error::Tls(why.to_string())
         } else {
-            Error::TlsAlert(e.to_string())
+            Error::TlsAlert(why.to_string())
         }
     }
 
@@ -188,8 +188,11 @@ impl StreamLayer for TlsLayer {
         }
         let mut rest = data;
         while !rest.is_empty() {
-            if self.conn.read_tls(&mut rest)? == 0 {
-                break;
+            // rustls refuses input it cannot hold (a handshake message over 64 KiB) here.
+            match self.conn.read_tls(&mut rest) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => return Err(self.failure(e)),
             }
             if let Err(e) = self.conn.process_new_packets() {
                 // rustls queued an alert saying why: the peer gets it before the close.

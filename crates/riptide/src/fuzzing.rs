@@ -148,7 +148,11 @@ pub fn tls(data: &[u8]) {
             },
         );
         assert!(plain.is_empty(), "fuzz bytes decrypted to plaintext");
-        assert!(reply.len() <= REPLY_BOUND, "{} bytes of replies", reply.len());
+        assert!(
+            reply.len() <= REPLY_BOUND,
+            "{} bytes of replies",
+            reply.len()
+        );
         assert_eq!(layer.buffered(), 0);
         match result {
             Ok(status) => {

@@ -77,6 +77,7 @@ export {
   MessageTooLargeError,
   KcpDeadLinkError,
   HandshakeError,
+  TlsError,
   TlsHandshakeError,
   InternalError,
   WorkerInitError,

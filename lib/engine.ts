@@ -170,6 +170,11 @@ export interface EngineStats {
   acceptErrors: number
   /** Connections refused by the engine's caps (`maxConnections`, `maxConnectionsPerIp`). */
   rejected: number
+  /**
+   * Accepted connections that failed before they opened (a TLS handshake failed or timed
+   * out...), each also reported to `onHandshakeError`.
+   */
+  handshakeErrors: number
   /** Times the event loop woke the reactor. */
   wakes: number
   /** JS calls those wakes made (one per batch of events). */

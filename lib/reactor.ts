@@ -13,6 +13,7 @@ import {
   EV_END,
   EV_ERROR,
   EV_EXECUTE,
+  EV_HANDSHAKE_ERROR,
   EV_IDLE,
   EV_OPEN,
   EV_SHUTDOWN,
@@ -33,7 +34,7 @@ import {
   STAGED_OPS,
   STRIDE,
 } from './boundary'
-import { inetAddr } from './address'
+import { inetAddr, type PeerAddr } from './address'
 import { Conn, type ConnSink, kBatchEnd, kConsumer, kEnded, kLink, kRebind, kTimer, kWritability, kWriteDone } from './conn'
 import type { Codec } from './codecs'
 import { DatagramSocket } from './datagram'
@@ -826,6 +827,18 @@ export class Reactor implements ConnSink {
         const onAcceptError = h.onAcceptError
         if (onAcceptError === undefined) log(this.#logger, 'warn', message)
         else this.#safely('onAcceptError', undefined, () => onAcceptError.call(h, err, extra))
+        return
+      }
+      case EV_HANDSHAKE_ERROR: {
+        const onHandshakeError = h.onHandshakeError
+        if (onHandshakeError === undefined) return
+        // `ip` (generation bytes), then `code\0message`; the port in `extra`.
+        const ip = text.slice(0, generation)
+        const nul = text.indexOf('\0', generation)
+        const code = text.slice(generation, nul)
+        const peer: PeerAddr = ip === '' ? { family: 'unix', path: '' } : inetAddr(ip, extra)
+        const err = errorFromCode(code, text.slice(nul + 1), peer.family === 'unix' ? undefined : { address: peer.address, port: peer.port })
+        this.#safely('onHandshakeError', undefined, () => onHandshakeError.call(h, err, peer))
         return
       }
       case EV_EXECUTE: {

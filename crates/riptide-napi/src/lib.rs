@@ -186,6 +186,7 @@ pub struct NativeProxyHeader {
 pub struct NativeStats {
     pub accept_errors: f64,
     pub rejected: f64,
+    pub handshake_errors: f64,
     pub wakes: f64,
     pub js_calls: f64,
     pub events: f64,
@@ -560,7 +561,8 @@ impl NativeEngine {
             .unwrap_or(0)
     }
 
-    /// Accept pauses (EMFILE...) of this reactor and connections refused by the engine's caps.
+    /// Accept pauses (EMFILE...) of this reactor, connections refused by the engine's caps
+    /// and accepted connections that failed before they opened (TLS handshakes).
     #[napi]
     pub fn stats(&self) -> NativeStats {
         let s = self.driver.with_reactor(|r| r.stats()).unwrap_or_default();
@@ -568,6 +570,7 @@ impl NativeEngine {
         NativeStats {
             accept_errors: s.accept_errors as f64,
             rejected: s.rejected as f64,
+            handshake_errors: s.handshake_errors as f64,
             wakes: b.wakes as f64,
             js_calls: b.js_calls as f64,
             events: b.events as f64,

@@ -47,6 +47,11 @@ pub enum Error {
     /// the text says why.
     #[error("TLS handshake failed: {0}")]
     Tls(String),
+    /// TLS failed after the handshake (a record that does not decrypt, a fatal alert from the
+    /// peer, a message out of place); the text is rustls' reason. The alert rustls chose was
+    /// sent to the peer before the close.
+    #[error("TLS error: {0}")]
+    TlsAlert(String),
     /// A bug inside riptide (a panic) while handling this connection: it was destroyed so the
     /// reactor, and every other connection, could go on.
     #[error("internal error: {0}")]
@@ -85,6 +90,7 @@ impl Error {
         "ERR_KCP_DEAD_LINK",
         "ERR_HANDSHAKE_FAILED",
         "ERR_TLS_HANDSHAKE",
+        "ERR_TLS",
         "ERR_INTERNAL",
         "ERR_FRAME_TOO_LONG",
         "ERR_FRAME_CORRUPT",
@@ -120,6 +126,7 @@ impl Error {
             Error::KcpDeadLink => "ERR_KCP_DEAD_LINK",
             Error::Handshake(_) => "ERR_HANDSHAKE_FAILED",
             Error::Tls(_) => "ERR_TLS_HANDSHAKE",
+            Error::TlsAlert(_) => "ERR_TLS",
             Error::Internal(_) => "ERR_INTERNAL",
             Error::Frame(e) => e.code(),
             Error::Io(e) => io_code(e),
@@ -176,6 +183,7 @@ mod tests {
             Error::KcpDeadLink,
             Error::Handshake("x".into()),
             Error::Tls("x".into()),
+            Error::TlsAlert("x".into()),
             Error::Internal("x".into()),
             Error::Io(io::Error::other("x")),
         ];

@@ -35,6 +35,9 @@ mod engine;
 mod error;
 mod fec_layer;
 mod flow;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handler;
 mod kcp_options;
 mod kcp_session;

@@ -2,7 +2,8 @@
 //! through `read_tls`/`process_new_packets`, plaintext comes out of the connection's reader;
 //! plaintext from the application goes into its writer and `write_tls` drains the records.
 //! The connection opens (the layer reports [`LayerStatus::Ready`]) once the handshake is
-//! done; a failed or slow handshake closes it with [`Error::Tls`].
+//! done; a failed or slow handshake closes it with [`Error::Tls`], a TLS error after it (a
+//! corrupt record, a fatal alert from the peer) with [`Error::TlsAlert`].
 //!
 //! With kernel TLS asked for (the configuration allows secret extraction), a finished
 //! handshake offers the connection to the kernel ([`LayerReport::kernel_tls`]) when nothing
@@ -123,12 +124,12 @@ impl TlsLayer {
     }
 
     /// The error a rustls failure closes the connection with: `ERR_TLS_HANDSHAKE` while the
-    /// handshake runs, an I/O error (bad data) after it.
-    fn failure(&self, e: rustls::Error) -> Error {
+    /// handshake runs, `ERR_TLS` after it; either way the text is rustls' reason.
+    fn failure(&self, why: impl ToString) -> Error {
         if self.conn.is_handshaking() {
-            Error::Tls(e.to_string())
+            Error::Tls(why.to_string())
         } else {
-            io::Error::new(io::ErrorKind::InvalidData, format!("TLS: {e}")).into()
+            Error::TlsAlert(why.to_string())
         }
     }
 
@@ -187,8 +188,11 @@ impl StreamLayer for TlsLayer {
         }
         let mut rest = data;
         while !rest.is_empty() {
-            if self.conn.read_tls(&mut rest)? == 0 {
-                break;
+            // rustls refuses input it cannot hold (a handshake message over 64 KiB) here.
+            match self.conn.read_tls(&mut rest) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => return Err(self.failure(e)),
             }
             if let Err(e) = self.conn.process_new_packets() {
                 // rustls queued an alert saying why: the peer gets it before the close.

@@ -189,7 +189,9 @@ pub(crate) enum Notice {
     /// The connection opened (connected, and its layers are ready): report `on_open`.
     Opened(ConnId),
     /// The connection is closing: report `on_close` (after failing its pending markers).
-    Close(ConnId, Option<Error>),
+    /// `true` when it is an accepted connection that failed before it opened (its layers
+    /// were still negotiating): `on_handshake_error` comes first.
+    Close(ConnId, Option<Error>, bool),
     /// A write made on the handler's behalf failed without closing (a message the codec
     /// cannot express): report `on_error`.
     Error(ConnId, Error),

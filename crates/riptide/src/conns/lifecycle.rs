@@ -11,6 +11,7 @@ use crate::stream::{PeerAddr, Stream};
 use crate::stream_stack::StreamStack;
 use crate::Error;
 use mio::{Interest, Token};
+use std::io;
 use std::net::Shutdown;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -286,7 +287,15 @@ impl Conns {
             return;
         };
         conn.read_closed = true;
-        if !self.flow.allow_half_open {
+        if conn.state == State::Negotiating {
+            // Gone before its layers were ready (a client that gave up mid-handshake): that
+            // is an error, as in node:tls, never an orderly close.
+            let gone = io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "the peer closed the connection before it was ready",
+            );
+            self.doom(id, Some(gone.into()));
+        } else if !self.flow.allow_half_open {
             let _ = self.close(id);
         } else if conn.write_closed {
             self.doom(id, None);
@@ -295,12 +304,15 @@ impl Conns {
         }
     }
 
-    /// Decides the close of `id`; the reactor reports it through `on_close` once.
+    /// Decides the close of `id`; the reactor reports it through `on_close` once (after
+    /// `on_handshake_error` for an accepted connection an error closed before it opened).
     pub(crate) fn doom(&mut self, id: ConnId, err: Option<Error>) {
         if let Some(conn) = self.slab.get_mut(id) {
             if conn.state != State::Doomed {
+                let refused =
+                    conn.state == State::Negotiating && conn.place != Place::None && err.is_some();
                 conn.state = State::Doomed;
-                self.notices.push_back(Notice::Close(id, err));
+                self.notices.push_back(Notice::Close(id, err, refused));
             }
         }
     }

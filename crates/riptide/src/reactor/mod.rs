@@ -48,6 +48,10 @@ pub struct ReactorStats {
     pub accept_errors: u64,
     /// Connections refused by the admission caps (engine-wide).
     pub rejected: u64,
+    /// Accepted connections that failed before they opened: a TLS handshake that failed or
+    /// timed out, a bad PROXY header, a peer gone mid-handshake (each also reported to
+    /// [`EventHandler::on_handshake_error`]).
+    pub handshake_errors: u64,
 }
 
 /// A graceful stop in progress ([`Reactor::drain`]).
@@ -291,7 +295,13 @@ impl Reactor {
                         handler.on_end(&mut self.conns, id);
                     }
                 }
-                Notice::Close(id, err) => {
+                Notice::Close(id, err, refused) => {
+                    if refused {
+                        if let (Some(e), Ok(peer)) = (&err, self.conns.peer_addr(id)) {
+                            self.stats.handshake_errors += 1;
+                            handler.on_handshake_error(e, &peer);
+                        }
+                    }
                     for token in self.conns.remove(id) {
                         handler.on_write_done(&mut self.conns, id, token, Some(&Error::ConnClosed));
                     }

@@ -61,7 +61,34 @@ pub enum Error {
     Frame(#[from] riptide_codec::FrameError),
     /// Any other operating-system error.
     #[error(transparent)]
-    Io(#[from] io::Error),
+    Io(io::Error),
+}
+
+/// A TLS failure found below an `io::Read` (a kernel TLS socket's alert or out-of-place
+/// record), carried inside an `io::Error` so that it becomes [`Error::TlsAlert`], the same
+/// error a user-space TLS connection reports, rather than [`Error::Io`].
+#[derive(Debug)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // kernel TLS is Linux only
+pub(crate) struct TlsRecordError(pub String);
+
+impl std::fmt::Display for TlsRecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TlsRecordError {}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<TlsRecordError>())
+        {
+            Some(tls) => Error::TlsAlert(tls.0.clone()),
+            None => Error::Io(e),
+        }
+    }
 }
 
 impl Error {

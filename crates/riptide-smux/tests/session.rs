@@ -201,10 +201,16 @@ fn v2_reads_send_updates_and_writes_respect_the_peer_window() {
     assert_eq!(c.write(sid, &data).unwrap(), INITIAL_PEER_WINDOW as usize);
     assert_eq!(c.write(sid, &data).unwrap(), 0, "window used up");
     let out = c.take_output();
-    assert!(frames(&out, 2).iter().all(|(cmd, _, p)| *cmd == Cmd::Psh && p.len() <= 32_768));
+    assert!(frames(&out, 2)
+        .iter()
+        .all(|(cmd, _, p)| *cmd == Cmd::Psh && p.len() <= 32_768));
     c.receive(&frame(2, Cmd::Upd, sid, &upd(1000, 65_536)), now)
         .unwrap();
-    assert_eq!(c.send_capacity(sid).unwrap(), 0, "in flight still past the new window");
+    assert_eq!(
+        c.send_capacity(sid).unwrap(),
+        0,
+        "in flight still past the new window"
+    );
     c.receive(&frame(2, Cmd::Upd, sid, &upd(262_144, 65_536)), now)
         .unwrap();
     assert_eq!(c.write(sid, &data).unwrap(), 65_536);
@@ -215,7 +221,11 @@ fn v2_reads_send_updates_and_writes_respect_the_peer_window() {
 
     // The reading side: an update on the first read, then after each half window.
     let (mut s, now) = session(Role::Server, 2);
-    let input = [frame(2, Cmd::Syn, 3, &[]), frame(2, Cmd::Psh, 3, &[5; 50_000])].concat();
+    let input = [
+        frame(2, Cmd::Syn, 3, &[]),
+        frame(2, Cmd::Psh, 3, &[5; 50_000]),
+    ]
+    .concat();
     s.receive(&input, now).unwrap();
     let mut buf = vec![0u8; 10_000];
     let mut updates = Vec::new();
@@ -280,9 +290,18 @@ fn peer_streams_past_the_limit_are_an_error() {
 #[test]
 fn bad_input_kills_the_session_with_its_error() {
     for (input, err) in [
-        (vec![9, 0, 0, 0, 1, 0, 0, 0], Error::InvalidVersion { got: 9, expected: 1 }),
+        (
+            vec![9, 0, 0, 0, 1, 0, 0, 0],
+            Error::InvalidVersion {
+                got: 9,
+                expected: 1,
+            },
+        ),
         (vec![1, 200, 0, 0, 1, 0, 0, 0], Error::InvalidCommand(200)),
-        (frame(1, Cmd::Nop, 0, b"x"), Error::InvalidLength { cmd: 3, len: 1 }),
+        (
+            frame(1, Cmd::Nop, 0, b"x"),
+            Error::InvalidLength { cmd: 3, len: 1 },
+        ),
     ] {
         let (mut s, now) = session(Role::Server, 1);
         // Byte by byte: the error comes with the header's last byte.

@@ -301,6 +301,7 @@ impl Session {
             .ok_or(Error::UnknownStream(sid))?;
         if stream.recv.is_empty() {
             if stream.fin_received {
+                stream.eof_read = true;
                 if stream.write_closed {
                     self.streams.remove(&sid);
                 }
@@ -386,7 +387,7 @@ impl Session {
     }
 
     /// Ends this side's direction of a stream (queues FIN); reading goes on until the peer's
-    /// FIN. smux's `CloseWrite`.
+    /// FIN. smux's `CloseWrite`. A stream whose end was read and whose FIN is sent is gone.
     pub fn close_write(&mut self, sid: u32) -> Result<(), Error> {
         self.check_alive()?;
         let stream = self
@@ -397,6 +398,9 @@ impl Session {
             return Err(Error::WriteClosed(sid));
         }
         stream.write_closed = true;
+        if stream.eof_read {
+            self.streams.remove(&sid);
+        }
         push_frame(&mut self.output, self.config.version, Cmd::Fin, sid, &[]);
         Ok(())
     }

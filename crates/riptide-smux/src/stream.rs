@@ -12,6 +12,8 @@ pub(crate) struct Stream {
     pub fin_received: bool,
     /// This side sent FIN.
     pub write_closed: bool,
+    /// `read` returned the end once (the stream goes when this side's FIN is out too).
+    pub eof_read: bool,
     /// v2: bytes received (wrapping).
     pub received: u32,
     /// v2: bytes the application read (wrapping), smux's `numRead`.

@@ -133,8 +133,21 @@ fn data_then_fin_reads_to_the_end_and_data_after_fin_is_an_error() {
     assert_eq!(&buf[..5], b"hello");
     assert_eq!(s.read(3, &mut buf).unwrap(), Some(0));
     assert_eq!(
-        s.receive(&frame(1, Cmd::Psh, 3, b"x"), now),
-        Err(Error::DataAfterFin(3))
+        s.read(3, &mut buf).unwrap(),
+        Some(0),
+        "the end stays the end"
+    );
+    s.close_write(3).unwrap();
+    assert_eq!(
+        s.stream_ids().count(),
+        0,
+        "both FINs done: the stream is gone"
+    );
+    s.receive(&frame(1, Cmd::Syn, 5, &[]), now).unwrap();
+    assert_eq!(s.receive(&frame(1, Cmd::Fin, 5, &[]), now), Ok(8));
+    assert_eq!(
+        s.receive(&frame(1, Cmd::Psh, 5, b"x"), now),
+        Err(Error::DataAfterFin(5))
     );
     assert!(s.is_closed());
     assert_eq!(s.open(), Err(Error::SessionClosed));

@@ -32,3 +32,8 @@ pub use error::Error;
 pub use frame::{Cmd, FrameHeader, HEADER_LEN, INITIAL_PEER_WINDOW, UPD_LEN};
 pub use session::{Role, Session};
 pub use snappy::{SnappyDecoder, SnappyEncoder, MAX_CHUNK_LEN};
+
+// The README's example runs as a doctest, so the crates.io page cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use riptide_smux::{Config, Role, Session, SnappyDecoder, SnappyEncoder};
+use riptide_testkit::pattern;
 
 const STREAMS: usize = 20;
 const SIZE: usize = 256 * 1024;
@@ -119,19 +120,6 @@ impl Peer {
     }
 }
 
-/// Reproducible bytes, different per stream.
-fn pattern(seed: usize, len: usize) -> Vec<u8> {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (seed as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 struct Kill(Child);
 
 impl Drop for Kill {
@@ -178,7 +166,7 @@ fn riptide_client_go_server(bin: &Path, version: u8, comp: bool) {
     let mut flows: Vec<Flow> = (0..STREAMS)
         .map(|i| Flow {
             sid: peer.session.open().unwrap(),
-            sent: pattern(i, SIZE),
+            sent: pattern(i as u64, SIZE),
             offset: 0,
             got: Vec::new(),
             done: false,

@@ -264,7 +264,7 @@ impl Session {
                     }
                     stream.received = received;
                 }
-                stream.recv.extend(payload.iter());
+                stream.recv.extend(&payload);
                 self.buffered = self.buffered.saturating_add(payload.len());
             }
             Cmd::Upd => {
@@ -312,10 +312,8 @@ impl Session {
         if buf.is_empty() {
             return Ok(None);
         }
-        let n = buf.len().min(stream.recv.len());
-        for (dst, src) in buf.iter_mut().zip(stream.recv.drain(..n)) {
-            *dst = src;
-        }
+        // Reading from a VecDeque cannot fail; it copies whole slices.
+        let n = std::io::Read::read(&mut stream.recv, buf).unwrap_or(0);
         self.buffered = self.buffered.saturating_sub(n);
         if self.config.version >= 2 {
             let n32 = u32::try_from(n).unwrap_or(u32::MAX);

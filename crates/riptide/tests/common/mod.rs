@@ -188,9 +188,6 @@ pub fn turn_for<H: EventHandler>(
     }
 }
 
-/// The shared deterministic test data (`riptide_testkit::pattern`).
-pub use riptide_testkit::pattern;
-
 /// How [`relay`] treats the datagrams between a client and a server.
 #[derive(Clone, Default)]
 pub struct RelayConfig {

@@ -1,4 +1,4 @@
-// Hostile input against a tls:// server: garbage where a ClientHello belongs, on many
+// Hostile input against a tls:// server: garbage or a cut-short ClientHello where a ClientHello belongs, on many
 // connections, must close each of them and leave the server serving real clients.
 import test from 'ava'
 import net from 'node:net'
@@ -7,10 +7,10 @@ import { serve, type Conn } from 'riptide'
 import { randomBytes, rng, until } from '../helpers'
 import { makePki } from '../tls-certs'
 
-/** Sends `bytes` on a fresh connection and waits until the server closes it; true if it did. */
-function rejected(port: number, bytes: Buffer): Promise<boolean> {
+/** Sends `bytes` on a fresh connection (then FIN when `end`) and waits until the server closes it; true if it did. */
+function rejected(port: number, bytes: Buffer, end = false): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write(bytes))
+    const s = net.connect(port, '127.0.0.1', () => (end ? s.end(bytes) : s.write(bytes)))
     const timer = setTimeout(() => {
       s.destroy()
       resolve(false)
@@ -38,8 +38,26 @@ function garbage(i: number): Buffer {
   return body
 }
 
-test('1000 garbage ClientHellos are each closed, and the server still serves TLS', async (t) => {
+/** The first bytes a node:tls client sends (its ClientHello record), captured by a plain TCP server. */
+async function realClientHello(): Promise<Buffer> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const first = new Promise<Buffer>((resolve) => server.once('connection', (c) => c.once('data', (d: Buffer) => (resolve(d), c.destroy()))))
+  const client = tls.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', servername: 'localhost', ALPNProtocols: ['h2'] })
+  client.on('error', () => undefined)
+  const hello = await first
+  client.destroy()
+  server.close()
+  return hello
+}
+
+test('1000 garbage and truncated ClientHellos are each closed, and the server still serves TLS', async (t) => {
   const pki = makePki()
+  const hello = await realClientHello()
+  t.is(hello[0], 0x16, 'a handshake record')
+  // Every third connection sends a real ClientHello cut short (1 byte up to one byte less than
+  // all of it), then FIN: the server must give up on it at the end of the stream.
+  const truncated = (i: number) => hello.subarray(0, 1 + (Math.imul(i, 2654435761) >>> 0) % (hello.length - 1))
   const opened: Conn[] = []
   const engine = await serve(
     'tls://127.0.0.1:0',
@@ -48,10 +66,15 @@ test('1000 garbage ClientHellos are each closed, and the server still serves TLS
   )
   let closed = 0
   for (let batch = 0; batch < 20; batch++) {
-    const results = await Promise.all(Array.from({ length: 50 }, (_, k) => rejected(engine.port, garbage(batch * 50 + k))))
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, k) => {
+        const i = batch * 50 + k
+        return i % 3 === 2 ? rejected(engine.port, truncated(i), true) : rejected(engine.port, garbage(i))
+      }),
+    )
     closed += results.filter(Boolean).length
   }
-  t.is(closed, 1000, 'every garbage connection was closed by the server')
+  t.is(closed, 1000, 'every garbage or truncated connection was closed by the server')
   t.is(opened.length, 0, 'none of them opened')
 
   const s = tls.connect({ port: engine.port, host: '127.0.0.1', servername: 'localhost', ca: pki.ca })

@@ -56,3 +56,20 @@ export function checkInetPeer(what: string, peer: PeerAddr): InetAddr {
   int(`${what} port`, peer.port, 0, 65535)
   return peer
 }
+
+/**
+ * The address (and port) a dial URL names once any name in it was looked up: the path of a
+ * `unix://` URL, or the IP literal and port of the others (`tcp://[::1]:80` gives `::1`, 80).
+ * Empty for a URL of another shape (the native parser has refused it by then).
+ */
+export function dialTarget(url: string): { address?: string; port?: number } {
+  const sep = url.indexOf('://')
+  if (sep < 0) return {}
+  const rest = url.slice(sep + 3)
+  if (url.slice(0, sep).toLowerCase() === 'unix') return { address: rest }
+  const colon = rest.lastIndexOf(':')
+  const port = Number(rest.slice(colon + 1))
+  if (colon < 0 || !Number.isInteger(port)) return {}
+  const host = rest.slice(0, colon)
+  return { address: host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host, port }
+}

@@ -34,7 +34,7 @@ import {
   STAGED_OPS,
   STRIDE,
 } from './boundary'
-import { inetAddr, type PeerAddr } from './address'
+import { dialTarget, inetAddr, type PeerAddr } from './address'
 import { Conn, type ConnSink, kBatchEnd, kConsumer, kEnded, kLink, kRebind, kTimer, kWritability, kWriteDone } from './conn'
 import type { Codec } from './codecs'
 import { DatagramSocket } from './datagram'
@@ -333,7 +333,9 @@ export class Reactor implements ConnSink {
       target.address = peer.address
       if (peer.family !== 'unix') target.port = peer.port
     } catch {
-      // Already failed: the error names no address.
+      // Already failed and gone (the thread driver's reactor may have seen the refusal
+      // before this line): the URL names the same target (an IP literal or a path by now).
+      Object.assign(target, dialTarget(url))
     }
     return new Promise((resolve, reject) => {
       const onAbort = () => {

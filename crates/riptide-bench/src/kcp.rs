@@ -215,19 +215,6 @@ impl EventHandler for Bulk {
     }
 }
 
-/// A payload that is not all zeros (xorshift64), reused for every write.
-fn payload(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// Runs one bulk transfer and prints kcpgo-peer's client result line:
 /// `{"ok":true,"bytes":N,"seconds":F,"goodput_mbps":F}` (megabits of payload per second), or
 /// `{"ok":false,"error":"..."}` (then the process exits 1).
@@ -268,7 +255,8 @@ fn transfer(args: &KcpClientArgs) -> Result<f64, String> {
         sent: 0,
         acked: 0,
         partial: Vec::new(),
-        chunk: payload(args.size),
+        // Not all zeros (xorshift64), reused for every write.
+        chunk: riptide_testkit::pattern(1, args.size),
         full: None,
         failed: None,
     };

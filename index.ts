@@ -21,7 +21,17 @@ export {
   type FixedLengthCodec,
   type LengthFieldCodec,
   type Http1Codec,
+  type WebSocketCodec,
 } from './lib/codecs'
+export {
+  WebSocketConn,
+  websocketHandler,
+  type WebSocketHandler,
+  type UpgradeRequest,
+  type UpgradeAnswer,
+  type UpgradeHeaders,
+  type MessageInfo,
+} from './lib/websocket'
 export { parseRequest, response, type HttpRequest, type HttpResponse } from './lib/http1'
 export type { EventHandler, IdleKind } from './lib/handler'
 export { Conn, type ConnHandle, type WriteDoneCallback, type ProxyHeader, type KcpStats, type SendOptions, type PeerCertificate } from './lib/conn'
@@ -80,4 +90,6 @@ export {
   InternalError,
   WorkerInitError,
   UnsupportedPlatformError,
+  WebSocketCloseError,
+  WebSocketError,
 } from './lib/errors'

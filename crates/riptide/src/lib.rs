@@ -59,6 +59,7 @@ mod tls_options;
 mod tls_record_edge;
 mod tls_sni;
 mod udp_sessions;
+mod ws_layer;
 
 pub use address::{tls_transport, Address};
 pub use admission::Admission;
@@ -89,6 +90,8 @@ pub use riptide_crypt as crypt;
 pub use riptide_kcp as kcp;
 /// Riptide's secure mode for KCP (re-exported crate `riptide-secure`).
 pub use riptide_secure as secure;
+/// The sans-IO WebSocket protocol (re-exported crate `riptide-ws`).
+pub use riptide_ws as ws;
 pub use slab::ConnId;
 pub use socket::{KeepAlive, SocketOptions};
 pub use stream::PeerAddr;
@@ -98,6 +101,7 @@ pub use tls_options::{
     DEFAULT_HANDSHAKE_TIMEOUT, SERVER_SESSION_CACHE,
 };
 pub use tls_sni::TlsSniCertificate;
+pub use ws_layer::{kind as ws_record, WsLayer, WsOptions};
 
 // The README's example runs as a doctest, so the crates.io page cannot go stale.
 #[cfg(doctest)]

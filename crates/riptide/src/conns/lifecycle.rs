@@ -299,6 +299,8 @@ impl Conns {
         if let Some(conn) = self.slab.get_mut(id) {
             if conn.state != State::Doomed {
                 conn.state = State::Doomed;
+                // A layer that ended its protocol says why, unless something else went wrong.
+                let err = err.or_else(|| conn.layers.as_mut().and_then(|s| s.outcome()));
                 self.notices.push_back(Notice::Close(id, err));
             }
         }

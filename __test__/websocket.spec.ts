@@ -39,7 +39,7 @@ function run(program: string, args: string[]): Promise<{ code: number | null; st
 async function open(url: string, options: WebSocket.ClientOptions = {}, protocols: string[] = []): Promise<WebSocket> {
   const ws = new WebSocket(url, protocols, options)
   await new Promise<void>((resolve, reject) => {
-    ws.once('open', resolve)
+    ws.once('open', () => resolve())
     ws.once('error', reject)
   })
   return ws
@@ -95,7 +95,7 @@ test('ws client: onUpgrade sees the request, picks a subprotocol and adds a head
     const ws = new WebSocket(`ws://127.0.0.1:${engine.port}/chat?room=1`, ['a', 'b'], { headers: { 'x-token': 'secret' } })
     const served = new Promise<string | undefined>((resolve) => ws.once('upgrade', (res) => resolve(res.headers['x-served-by'] as string | undefined)))
     const first = next(ws)
-    await new Promise((resolve) => ws.once('open', resolve))
+    await new Promise<void>((resolve) => ws.once('open', () => resolve()))
     t.is(ws.protocol, 'b')
     t.is(await served, 'riptide')
     t.deepEqual(seen, ['GET', '/chat?room=1', 'secret', 'a,b'])

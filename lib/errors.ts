@@ -247,8 +247,8 @@ export class WebSocketCloseError extends RiptideError {
   /** The peer's reason. */
   readonly reason: string
 
-  constructor(closeCode: number, reason: string) {
-    super('ERR_WS_CLOSE', `WebSocket closed: ${closeCode}${reason === '' ? '' : ` ${reason}`}`)
+  constructor(closeCode: number, reason: string, message = `WebSocket closed: ${closeCode}${reason === '' ? '' : ` ${reason}`}`) {
+    super('ERR_WS_CLOSE', message)
     this.closeCode = closeCode
     this.reason = reason
   }
@@ -256,7 +256,9 @@ export class WebSocketCloseError extends RiptideError {
   /** @internal From the native close text, which ends in `ERR_WS_CLOSE: <code> <reason>` (the reason's UTF-8 bytes, one char each). */
   static fromNative(message: string): WebSocketCloseError {
     const m = /ERR_WS_CLOSE: (\d+) ([\s\S]*)$/.exec(message)
-    return m === null ? new WebSocketCloseError(1005, '') : new WebSocketCloseError(Number(m[1]), Buffer.from(m[2], 'latin1').toString('utf8'))
+    if (m === null) return new WebSocketCloseError(1005, '', message)
+    const reason = Buffer.from(m[2], 'latin1').toString('utf8')
+    return new WebSocketCloseError(Number(m[1]), reason, `WebSocket closed: ${m[1]}${reason === '' ? '' : ` ${reason}`}`)
   }
 }
 

@@ -199,6 +199,29 @@ test('ws client over tls://: 1 MiB text and binary compressed, echoed byte for b
   }
 })
 
+test('worker reactors run the WebSocket codec and the handler module too', async (t) => {
+  const engine = await serve('tcp://127.0.0.1:0', { onTraffic: (conn, message) => void conn.write(`0:${Buffer.from(message).toString()}`) }, {
+    codec: codecs.websocket(),
+    reactors: 2,
+    workerModule: join(__dirname, 'fixtures', 'ws-echo-handler.ts'),
+  })
+  try {
+    const reactors = new Set<string>()
+    for (let i = 0; i < 16 && reactors.size < 2; i++) {
+      const ws = await open(`ws://127.0.0.1:${engine.port}/`)
+      ws.send(`m${i}`)
+      const [reactor, text] = (await next(ws)).data.toString().split(':')
+      t.is(text, `m${i}`)
+      reactors.add(reactor)
+      ws.close()
+      await closed(ws)
+    }
+    t.deepEqual([...reactors].sort(), ['0', '1'])
+  } finally {
+    await engine.stop()
+  }
+})
+
 test('codecs.websocket() checks its options; it is serve-wide', async (t) => {
   t.throws(() => codecs.websocket({ maxPayload: 0 }), { code: 'ERR_INVALID_ARG_VALUE' })
   t.throws(() => codecs.websocket({ idleTimeout: -1 }), { code: 'ERR_INVALID_ARG_VALUE' })

@@ -663,4 +663,49 @@ mod tests {
             assert!(timeout(&mut layer, now).report.close, "{record:?}");
         }
     }
+
+    mod hostile {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any bytes after an accepted upgrade, in any reads, with any records from the
+            /// application in between: no panic, `up` holds only whole records of a known kind
+            /// no longer than the limit, and once the layer asks to close it says why.
+            #[test]
+            fn any_peer_bytes_and_records_keep_the_layer_sound(
+                wire in proptest::collection::vec(any::<u8>(), 0..2048),
+                cuts in proptest::collection::vec(1usize..64, 1..32),
+                app in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..16), 0..4),
+            ) {
+                let now = Instant::now();
+                let mut options = options();
+                options.session.max_message_size = 512;
+                let mut layer = WsLayer::server(options);
+                read(&mut layer, now, &client(now).take_output());
+                let mut down = Vec::new();
+                layer.write(now, &accept("chat"), &mut down).expect("accept");
+                let mut rest = &wire[..];
+                let mut cut = cuts.iter().cycle();
+                let mut app = app.iter();
+                let mut up = Vec::new();
+                while !rest.is_empty() {
+                    let n = (*cut.next().expect("cycle")).min(rest.len());
+                    up.extend(read(&mut layer, now, &rest[..n]).up);
+                    rest = &rest[n..];
+                    if let Some(r) = app.next() {
+                        layer.write(now, &framed(r), &mut down).expect("write");
+                    }
+                }
+                for r in records(&up) {
+                    prop_assert!(matches!(r.first(), Some(&kind::TEXT | &kind::BINARY)));
+                    prop_assert!(r.len() <= 513);
+                }
+                let end = timeout(&mut layer, now);
+                if end.report.close {
+                    prop_assert!(layer.outcome().is_some());
+                }
+            }
+        }
+    }
 }

@@ -34,6 +34,7 @@ export {
 } from './lib/websocket'
 export { parseRequest, response, type HttpRequest, type HttpResponse } from './lib/http1'
 export type { EventHandler, IdleKind } from './lib/handler'
+export type { BackpressureOptions, BackpressurePolicy } from './lib/pubsub'
 export { Conn, type ConnHandle, type WriteDoneCallback, type ProxyHeader, type KcpStats, type SendOptions, type PeerCertificate } from './lib/conn'
 export { ConnStream, toStream, type ConnStreamOptions } from './lib/stream'
 export { generateKeyPair, type KeyPair } from './lib/secure'
@@ -86,6 +87,7 @@ export {
   MessageTooLargeError,
   KcpDeadLinkError,
   HandshakeError,
+  TlsError,
   TlsHandshakeError,
   InternalError,
   WorkerInitError,

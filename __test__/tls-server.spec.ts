@@ -3,11 +3,11 @@
 import test from 'ava'
 import { execFile } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
-import { join } from 'node:path'
 import tls from 'node:tls'
 import { Client, connect, serve, type Conn } from 'riptide'
 import { until } from './helpers'
 import { issue, makePki } from './tls-certs'
+import { reactorsServing, tlsEchoServer, twoReactorTlsServer } from './tls-servers'
 
 const pki = makePki()
 const a = issue(pki, 'a.test')
@@ -15,11 +15,7 @@ const b = issue(pki, 'b.test')
 
 /** A riptide TLS echo server; `conns` collects its opened connections. */
 async function echoServer(options: Record<string, unknown>, conns: Conn[] = []) {
-  return serve(
-    'tls://127.0.0.1:0',
-    { onOpen: (conn) => void conns.push(conn), onTraffic: (conn, data) => void conn.write(data) },
-    { tls: { cert: pki.cert, key: pki.key, ...options } },
-  )
+  return tlsEchoServer(pki, options, conns)
 }
 
 /** A node:tls connection to `port` (resuming `session` if given), once it echoed a line. */
@@ -207,26 +203,11 @@ test('peerCertificate: a server chain on a riptide client (also when resumed), a
 
 test('setTlsContext reaches worker reactors (handed over and reusePort)', async (t) => {
   for (const reusePort of [false, true]) {
-    const engine = await serve('tls://127.0.0.1:0', { onTraffic: (c, d) => void c.write(d) }, {
-      reactors: 2,
-      reusePort,
-      workerModule: join(__dirname, 'fixtures', 'echo-handler.ts'),
-      tls: { cert: pki.cert, key: pki.key },
-    })
+    const engine = await twoReactorTlsServer(pki, reusePort)
     const next = issue(pki, 'localhost')
     const fingerprint = new X509Certificate(next.cert).fingerprint256
     engine.setTlsContext({ cert: next.cert, key: next.key })
-    const seen = new Set<string>()
-    for (let i = 0; i < 12; i++) {
-      const s = tls.connect({ port: engine.port, host: '127.0.0.1', servername: 'localhost', ca: pki.ca })
-      await new Promise<void>((resolve, reject) => s.once('secureConnect', resolve).once('error', reject))
-      t.is(s.getPeerCertificate().fingerprint256, fingerprint)
-      s.write('who')
-      const answer = await new Promise<string>((resolve) => s.once('data', (d: Buffer) => resolve(d.toString())))
-      // Reactor 0 runs the test's handler (an echo); workers answer with their index.
-      seen.add(answer === 'who' ? '0' : answer.trim())
-      s.destroy()
-    }
+    const seen = await reactorsServing(engine.port, pki.ca, (s) => t.is(s.getPeerCertificate().fingerprint256, fingerprint))
     t.true(seen.has('1'), `reusePort ${reusePort}: a worker served a client (${[...seen].join(',')})`)
     await engine.stop()
   }

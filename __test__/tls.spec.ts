@@ -2,25 +2,18 @@
 // and as server, and Debian's `openssl s_client`. Certificates are made at test time.
 import test from 'ava'
 import { spawn } from 'node:child_process'
-import { join } from 'node:path'
 import net from 'node:net'
 import tls from 'node:tls'
 import { Client, connect, serve, TlsHandshakeError, type Conn } from 'riptide'
 import { randomBytes, rng, until } from './helpers'
 import { makePki } from './tls-certs'
+import { reactorsServing, tlsEchoServer, twoReactorTlsServer } from './tls-servers'
 
 const pki = makePki()
 
-/** A riptide TLS echo server; `conns` collects its opened connections. */
+/** A riptide TLS echo server offering ALPN `h2` and `http/1.1`; `conns` collects its opened connections. */
 async function echoServer(options: Record<string, unknown> = {}, conns: Conn[] = []) {
-  return serve(
-    'tls://127.0.0.1:0',
-    {
-      onOpen: (conn) => void conns.push(conn),
-      onTraffic: (conn, data) => void conn.write(data),
-    },
-    { tls: { cert: pki.cert, key: pki.key, alpn: ['h2', 'http/1.1'], ...options } },
-  )
+  return tlsEchoServer(pki, { alpn: ['h2', 'http/1.1'], ...options }, conns)
 }
 
 /** A node:tls echo server. */
@@ -197,8 +190,8 @@ test('TLS options are checked at the boundary', async (t) => {
     t.is((err as { code?: string }).code, 'ERR_INVALID_ARG_VALUE', err!.message)
     t.regex(err!.message, re)
   }
-  await bad(serve('tls://127.0.0.1:0', h), /tls:\/\/ listener needs options.tls/)
-  await bad(serve('tcp://127.0.0.1:0', h, { tls: { cert: pki.cert, key: pki.key } }), /only applies to tls:\/\//)
+  await bad(serve('tls://127.0.0.1:0', h), /TLS listener \(tls:\/\/ or tls: true\) needs options.tls/)
+  await bad(serve('tcp://127.0.0.1:0', h, { tls: { cert: pki.cert, key: pki.key } }), /only applies to TLS listeners/)
   await bad(serve('tls://127.0.0.1:0', h, { tls: { cert: pki.cert, key: pki.key, ciphers: 'x' } as never }), /ciphers/)
   await bad(serve('tls://127.0.0.1:0', h, { tls: { cert: 42, key: pki.key } as never }), /cert must be a non-empty PEM/)
   await bad(serve('tls://127.0.0.1:0', h, { tls: { cert: 'not pem', key: pki.key } }), /tls cert/)
@@ -206,7 +199,7 @@ test('TLS options are checked at the boundary', async (t) => {
   const client = new Client({})
   await bad(client.dial('tls://127.0.0.1:1'), /needs options.tls/)
   await bad(client.dial('tls://127.0.0.1:1', { tls: {} }), /tls.ca is required/)
-  await bad(client.dial('tcp://127.0.0.1:1', { tls: { ca: pki.ca } }), /only applies to tls:\/\//)
+  await bad(client.dial('udp://127.0.0.1:1', { tls: { ca: pki.ca } }), /needs a tls:\/\/, tcp:\/\/ or unix:\/\/ address/)
   await client.stop()
 })
 
@@ -240,22 +233,8 @@ test('requestCert: a client certificate from the given CA is required', async (t
 
 test('worker reactors serve TLS too (accepted on reactor 0 and handed over, or bound with reusePort)', async (t) => {
   for (const reusePort of [false, true]) {
-    const engine = await serve('tls://127.0.0.1:0', { onTraffic: (c, d) => void c.write(d) }, {
-      reactors: 2,
-      reusePort,
-      workerModule: join(__dirname, 'fixtures', 'echo-handler.ts'),
-      tls: { cert: pki.cert, key: pki.key },
-    })
-    const seen = new Set<string>()
-    for (let i = 0; i < 12; i++) {
-      const s = tls.connect({ port: engine.port, host: '127.0.0.1', servername: 'localhost', ca: pki.ca })
-      await new Promise<void>((resolve, reject) => s.once('secureConnect', resolve).once('error', reject))
-      s.write('who')
-      const answer = await new Promise<string>((resolve) => s.once('data', (d: Buffer) => resolve(d.toString())))
-      // Reactor 0 runs the test's handler (an echo); workers answer with their index.
-      seen.add(answer === 'who' ? '0' : answer.trim())
-      s.destroy()
-    }
+    const engine = await twoReactorTlsServer(pki, reusePort)
+    const seen = await reactorsServing(engine.port, pki.ca)
     t.true(seen.has('1'), `reusePort ${reusePort}: a worker served a TLS client (${[...seen].join(',')})`)
     await engine.stop()
   }

@@ -222,6 +222,30 @@ test('worker reactors run the WebSocket codec and the handler module too', async
   }
 })
 
+test('publish to WebSocket subscribers: a string as text, bytes as binary, compressed or not', async (t) => {
+  let joined = 0
+  const engine = await serve('tcp://127.0.0.1:0', {
+    onOpen: (conn) => void (conn.subscribe('room') && joined++),
+    onTraffic: (conn, message) => void conn.publish('room', message.slice()),
+  }, { codec: codecs.websocket({ compression: true }) })
+  try {
+    const a = await open(`ws://127.0.0.1:${engine.port}/`, { perMessageDeflate: true })
+    const b = await open(`ws://127.0.0.1:${engine.port}/`)
+    await until(() => joined === 2)
+    const [ta, tb] = [next(a), next(b)]
+    t.is(engine.publish('room', 'héllo'), 2)
+    for (const m of await Promise.all([ta, tb])) t.deepEqual([m.data.toString(), m.binary], ['héllo', false])
+    const [ba, bb] = [next(a), next(b)]
+    a.send(Buffer.from([9, 8, 7]))
+    for (const m of await Promise.all([ba, bb])) t.deepEqual([[...m.data], m.binary], [[9, 8, 7], true])
+    a.close()
+    b.close()
+    await Promise.all([closed(a), closed(b)])
+  } finally {
+    await engine.stop()
+  }
+})
+
 test('codecs.websocket() checks its options; it is serve-wide', async (t) => {
   t.throws(() => codecs.websocket({ maxPayload: 0 }), { code: 'ERR_INVALID_ARG_VALUE' })
   t.throws(() => codecs.websocket({ idleTimeout: -1 }), { code: 'ERR_INVALID_ARG_VALUE' })

@@ -10,6 +10,7 @@ const COLORS: Record<string, string> = {
   'riptide-rust': '#3bc9db',
   'node:net': '#868e96',
   'node:http': '#ced4da',
+  'node:https': '#adb5bd',
   uws: '#f08c00',
   gnet: '#5c7cfa',
   'kcp-go': '#9775fa',
@@ -23,6 +24,8 @@ const SHORT: Record<string, string> = {
   E3: 'echo 4 KiB ping-pong',
   H1: 'HTTP keep-alive',
   H2: 'HTTP pipelined ×16',
+  T1: 'HTTPS keep-alive',
+  T2: 'TLS new connections',
   R1: 'Rust echo 64 B ping-pong',
 }
 
@@ -44,7 +47,7 @@ function ratioPanel(workloads: WorkloadResult[], peers: string[], labels: Map<st
   const y = (v: number): number => bottom - ((Math.log2(v) - Math.log2(lo)) / (Math.log2(hi) - Math.log2(lo))) * plotH
   const out: string[] = []
   out.push(`<text x="${left}" y="${top + 18}" font-size="17" font-weight="bold">Throughput as a multiple of the baseline (same run, medians; log scale)</text>`)
-  out.push(`<text x="${left}" y="${top + 36}" font-size="12" fill="#495057">baseline = node:net for echo, node:http for HTTP, gnet for R1; higher is better</text>`)
+  out.push(`<text x="${left}" y="${top + 36}" font-size="12" fill="#495057">baseline = node:net for echo, node:http for HTTP, node:https for HTTPS/TLS, gnet for R1; higher is better</text>`)
   for (let v = lo; v <= hi; v *= 2) {
     out.push(`<line x1="${left}" x2="${right}" y1="${y(v)}" y2="${y(v)}" stroke="${v === 1 ? '#495057' : '#e9ecef'}" stroke-width="${v === 1 ? 1.5 : 1}"/>`)
     out.push(`<text x="${left - 6}" y="${y(v) + 4}" font-size="11" text-anchor="end" fill="#495057">${v >= 1 ? v : `1/${1 / v}`}×</text>`)
@@ -105,8 +108,8 @@ function memoryPanel(m1: WorkloadResult, labels: Map<string, string>, top: numbe
 /** The whole chart as an SVG document. */
 export function chartSvg(results: Results): string {
   const labels = new Map(results.peers.map((p) => [p.id, p.label]))
-  const order = ['riptide', 'riptide-thread', 'riptide-rust', 'node:net', 'node:http', 'uws', 'gnet', 'c-floor']
-  const ratioWorkloads = results.workloads.filter((w) => ['E1', 'E2', 'E3', 'H1', 'H2', 'R1'].includes(w.id) && w.summary.length > 0)
+  const order = ['riptide', 'riptide-thread', 'riptide-rust', 'node:net', 'node:http', 'node:https', 'uws', 'gnet', 'c-floor']
+  const ratioWorkloads = results.workloads.filter((w) => ['E1', 'E2', 'E3', 'H1', 'H2', 'T1', 'T2', 'R1'].includes(w.id) && w.summary.length > 0)
   const m1 = results.workloads.find((w) => w.id === 'M1' && w.summary.length > 0)
   const parts: string[] = []
   let y = 20

@@ -331,10 +331,15 @@ export function echoArgs(port: number, load: EchoLoad): string[] {
   ]
 }
 
-/** HTTP load parameters (`pipeline` 1 = keep-alive without pipelining). */
+/**
+ * HTTP load parameters (`pipeline` 1 = keep-alive without pipelining; `tls`: over TLS;
+ * `close`: a new connection per request).
+ */
 export interface HttpLoad {
   conns: number
   pipeline: number
+  tls?: boolean
+  close?: boolean
   seconds: number
   warmup: number
 }
@@ -343,6 +348,7 @@ export interface HttpLoad {
 export function httpArgs(port: number, load: HttpLoad): string[] {
   return [
     'http', '--addr', `127.0.0.1:${port}`, '--conns', String(load.conns), '--pipeline', String(load.pipeline),
+    ...(load.tls ? ['--tls', '1'] : []), ...(load.close ? ['--close', '1'] : []),
     '--duration', String(load.seconds), '--warmup', String(load.warmup),
   ]
 }

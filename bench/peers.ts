@@ -8,8 +8,17 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { LOADGEN, ROOT } from './harness'
 
-/** What a server speaks: `kcp-fec` is K2's KCP with encryption and FEC ({@link K2_WIRE}). */
-export type Proto = 'echo' | 'http' | 'kcp' | 'kcp-fec'
+/**
+ * What a server speaks: `https` is HTTP/1.1 over TLS (T1, T2; the certificate comes in
+ * {@link TlsFiles}), `kcp-fec` is K2's KCP with encryption and FEC ({@link K2_WIRE}).
+ */
+export type Proto = 'echo' | 'http' | 'https' | 'kcp' | 'kcp-fec'
+
+/** The PEM files an `https` server is started with (made by the runner at bench time, removed at exit). */
+export interface TlsFiles {
+  cert: string
+  key: string
+}
 
 /** Where a peer stands in the comparison. */
 export type PeerRole = 'riptide' | 'node' | 'peer' | 'floor'
@@ -23,8 +32,11 @@ export interface Peer {
   role: PeerRole
   /** What it is, for the method section. */
   about: string
-  /** The command serving `proto` on `port`, or undefined when this peer does not speak it. */
-  command(proto: Proto, port: number): string[] | undefined
+  /**
+   * The command serving `proto` on `port`, or undefined when this peer does not speak it;
+   * `tls` is given for `https`.
+   */
+  command(proto: Proto, port: number, tls?: TlsFiles): string[] | undefined
   /** Extra environment. */
   env?: Record<string, string>
   /** Answers stats requests on stdin (riptide's TS peers). */
@@ -52,6 +64,11 @@ export const KCPGO_BIN = join(BUILD_DIR, 'kcpgo-peer')
 export const RELAY_BIN = join(ROOT, 'target', 'release', 'riptide-relay')
 
 const tsx = (file: string, port: number): string[] => [process.execPath, '--import', 'tsx', join('bench', 'peers', file), '--port', String(port)]
+/** The `--cert`/`--key` flags of the HTTP peers' HTTPS mode. */
+const tlsFlags = (tls: TlsFiles | undefined): string[] => {
+  if (!tls) throw new Error('an https server needs the certificate files')
+  return ['--cert', tls.cert, '--key', tls.key]
+}
 
 /**
  * Knobs of both KCP ends in K1: ikcp's "fast" profile (nodelay, 10 ms interval, fast resend
@@ -83,10 +100,16 @@ export const PEERS: Peer[] = [
     label: 'riptide',
     role: 'riptide',
     about:
-      'riptide from TypeScript (`serve()`, one reactor): echo writes back each chunk; HTTP uses the Rust http1 codec and one JS call per request. The echo handler has only `onTraffic`, so a connection gets its JS `Conn` at its first data and idle ones (M1) have none; a handler with `onOpen` adds about 320 B of JS heap per connection',
+      'riptide from TypeScript (`serve()`, one reactor): echo writes back each chunk; HTTP uses the Rust http1 codec and one JS call per request; HTTPS (T1, T2) is the same codec and handler on a `tls://` listener (rustls with ring, records kept in Rust). The echo handler has only `onTraffic`, so a connection gets its JS `Conn` at its first data and idle ones (M1) have none; a handler with `onOpen` adds about 320 B of JS heap per connection',
     stats: true,
-    command: (proto, port) =>
-      proto === 'echo' ? tsx('riptide-echo.ts', port) : proto === 'http' ? tsx('riptide-http.ts', port) : tsx('riptide-kcp-sink.ts', port),
+    command: (proto, port, tls) =>
+      proto === 'echo'
+        ? tsx('riptide-echo.ts', port)
+        : proto === 'http'
+          ? tsx('riptide-http.ts', port)
+          : proto === 'https'
+            ? [...tsx('riptide-http.ts', port), ...tlsFlags(tls)]
+            : tsx('riptide-kcp-sink.ts', port),
     readyLine: { kcp: /"listen"/ },
   },
   {
@@ -103,9 +126,14 @@ export const PEERS: Peer[] = [
     id: 'riptide-rust',
     label: 'riptide (Rust)',
     role: 'riptide',
-    about: 'the riptide engine crate alone, no Node (`riptide-bench serve-echo|serve-http`): echo, and a minimal responder counting `\\r\\n\\r\\n`',
-    command: (proto, port) =>
-      proto === 'kcp' ? undefined : [LOADGEN, proto === 'echo' ? 'serve-echo' : 'serve-http', '--addr', `127.0.0.1:${port}`],
+    about:
+      'the riptide engine crate alone, no Node (`riptide-bench serve-echo|serve-http`): echo, and a minimal responder counting `\\r\\n\\r\\n`; in T1 the same responder behind the TLS layer (`serve-http --cert --key`)',
+    command: (proto, port, tls) =>
+      proto === 'echo' || proto === 'http'
+        ? [LOADGEN, proto === 'echo' ? 'serve-echo' : 'serve-http', '--addr', `127.0.0.1:${port}`]
+        : proto === 'https'
+          ? [LOADGEN, 'serve-http', '--addr', `127.0.0.1:${port}`, ...tlsFlags(tls)]
+          : undefined,
   },
   {
     id: 'node:net',
@@ -122,15 +150,23 @@ export const PEERS: Peer[] = [
     command: (proto, port) => (proto === 'http' ? tsx('node-http.ts', port) : undefined),
   },
   {
+    id: 'node:https',
+    label: 'node:https',
+    role: 'node',
+    about: "`https.createServer` with node:http's handler (OpenSSL, Node's defaults: TLS 1.3, session tickets on)",
+    command: (proto, port, tls) => (proto === 'https' ? [...tsx('node-http.ts', port), ...tlsFlags(tls)] : undefined),
+  },
+  {
     id: 'uws',
     label: 'uWebSockets.js',
     role: 'peer',
     /** Says which copy runs (and whether through the glibc shim), once uwsProblem() has looked. */
     get about(): string {
-      const base = "uWebSockets.js `App().get('/*')` (one JS callback per request)"
+      const base = "uWebSockets.js `App().get('/*')` (one JS callback per request); for HTTPS (T1) `SSLApp({ cert_file_name, key_file_name })` with the same route"
       return uwsVia ? `${base}; ${uwsVia}` : base
     },
-    command: (proto, port) => (proto === 'http' ? tsx('uws-http.ts', port) : undefined),
+    command: (proto, port, tls) =>
+      proto === 'http' ? tsx('uws-http.ts', port) : proto === 'https' ? [...tsx('uws-http.ts', port), ...tlsFlags(tls)] : undefined,
   },
   {
     id: 'gnet',
@@ -138,7 +174,7 @@ export const PEERS: Peer[] = [
     role: 'peer',
     about: 'gnet v2 (Go module program, GOMAXPROCS=1, one event loop): echo, and a minimal responder counting `\\r\\n\\r\\n`',
     env: { GOMAXPROCS: '1' },
-    command: (proto, port) => (proto === 'kcp' ? undefined : [GNET_BIN, '-mode', proto, '-port', String(port)]),
+    command: (proto, port) => (proto === 'echo' || proto === 'http' ? [GNET_BIN, '-mode', proto, '-port', String(port)] : undefined),
   },
   {
     id: 'kcp-go',
@@ -198,7 +234,7 @@ export const PEERS: Peer[] = [
     label: 'C epoll floor',
     role: 'floor',
     about: 'single-threaded C, level-triggered epoll (bench/peers/c-epoll/floor.c): echo, and a minimal responder counting `\\r\\n\\r\\n`',
-    command: (proto, port) => (proto === 'kcp' ? undefined : [C_FLOOR_BIN, proto, String(port)]),
+    command: (proto, port) => (proto === 'echo' || proto === 'http' ? [C_FLOOR_BIN, proto, String(port)] : undefined),
   },
 ]
 

@@ -19,6 +19,26 @@ const ratio = (x: number | undefined): string => (x === undefined || Number.isNa
 /** uWebSockets.js per server-CPU-second relative to the C floor in H2, measured by the research (perf.md §3.2). */
 const UWS_PER_CPU_X_FLOOR = 0.84 / 2.37
 
+/** How the load generator speaks TLS (T1, T2). */
+const TLS_CLIENT =
+  "TLS client: rustls 0.23 (ring) in `riptide-bench --tls 1`, its default cipher suites and key exchanges, SNI `localhost`; it checks neither the server's certificate nor its handshake signature (a loopback load generator: ECDSA verification costs more than the server's signing, and would make the client the bottleneck of T2), so the server does all of its usual work and the client less than its share."
+
+/**
+ * Findings about a workload that its table cannot show (profiles, repeat runs), dated: written
+ * by hand when they were made, kept under the table until someone measures again.
+ */
+const NOTES: Record<string, string[]> = {
+  T1: [
+    "**Where the time goes** (`perf record -g` on the server, 2026-12-02, this machine while other builds ran). riptide from TypeScript: the kernel's loopback TCP 61 % of the server's samples, riptide's native module (rustls records, engine, http1 codec) 18 %, Node and V8 (the handler and the boundary) 14 %, libc 7 %. riptide (Rust), the same TLS layer without Node: kernel 77 %, riptide 16 % (AES-256-GCM in ring about 3 %, rustls's record layer about 3 %), libc 6.5 %. On keep-alive TLS adds one ~100 B record each way per request, little next to the system calls; the gap between the riptide and riptide (Rust) rows is the JS call per request, as in H1.",
+    '**Fixed on the way:** that profile showed a 16 KiB `memset` per TLS read (2.3 % of the Rust server\'s CPU): the TLS layer zeroed a scratch buffer to copy plaintext out of rustls. It now takes the plaintext from rustls\'s buffers (`BufRead`), one copy fewer; the run on this page has the fix.',
+    "**Against uWebSockets.js SSLApp** riptide is near parity per server-CPU-second, and the ≥ 1× target is met or missed within this machine's noise: two earlier full runs the same hour (3 rounds each, every run noisy: other builds used 60–85 % of the machine) gave riptide 10.2 vs uWS.js 11.9 µs per request (1.17×) and 9.9 vs 9.2 µs (0.93×, before the memset fix). Against node:https it is 3.5× in both.",
+  ],
+  T2: [
+    "**Where the time goes** (`perf record -g` on the riptide server, 2026-12-02): 67 % of its samples in riptide's native module, nearly all of it the handshake (ECDSA P-256 signature, X25519, the key schedule, two TLS 1.3 session tickets, as rustls sends by default; node:https also sends two), 17 % the kernel (accept, close, loopback TCP), 9 % malloc and free (rustls's per-connection state), 6 % Node. node:https, profiled the same way: 72 % in the node binary, about 40 points of it OpenSSL 3 (X25519 and P-256 arithmetic, SHA-2, and OpenSSL 3's per-handshake name lookups and locks: `do_name`, `strcmp`, rwlocks) and about 31 V8 and Node's runtime building a TLSSocket and an HTTP parser per connection, plus 5 % JIT code, 11 % libc (malloc, free, strcmp), 11 % the kernel. riptide does the same handshake in Rust and crosses into JS once per connection, with the request already framed.",
+    '**Repeat runs** the same hour (3 rounds each, all noisy): riptide 269 vs node:https 934 µs of server CPU per connection (3.5×), and 247 vs 986 µs (4.0×).',
+  ],
+}
+
 /** One target line: what it asks, where riptide stands, and whether it is met. */
 interface Target {
   id: string
@@ -89,7 +109,31 @@ function targets(r: Results): Target[] {
       : { id: 'R1', ask: 'riptide (Rust) ≥ 1.15× gnet round trips/s', measured: find(w('R1'), 'gnet') ? 'riptide (Rust) did not run' : `gnet could not run (${why('gnet')})`, status: 'not measured' },
   )
   out.push(...k2Targets(w('K2')))
+  out.push(...tlsTargets(w('T1'), w('T2'), why))
   return out
+}
+
+/**
+ * Issue 16's targets: T1 riptide requests per server-CPU-second ≥ 2× node:https and ≥
+ * uWebSockets.js SSLApp; T2 new connections per server-CPU-second ≥ 1.3× node:https.
+ */
+function tlsTargets(t1: WorkloadResult | undefined, t2: WorkloadResult | undefined, why: (peer: string) => string): Target[] {
+  const perCpu = (w: WorkloadResult | undefined, id: string, ask: string, peer: string, label: string, min: number): Target => {
+    const mine = find(w, 'riptide')
+    const base = find(w, peer)
+    if (!w) return { id, ask, measured: `${id} not in this run`, status: 'not measured' }
+    if (!mine?.perCpuSecond || !base?.perCpuSecond) {
+      return { id, ask, measured: mine ? `${label} did not run (${why(peer)})` : 'riptide did not run', status: 'not measured' }
+    }
+    const x = mine.perCpuSecond / base.perCpuSecond
+    const rate = mine.xBaseline !== undefined && peer === w.baseline ? `; ${ratio(mine.xBaseline)} its ${w.unit}s/s` : ''
+    return { id, ask, measured: `${ratio(x)} (${n(mine.perCpuSecond)} vs ${n(base.perCpuSecond)}${rate})`, status: x >= min ? 'met' : 'MISSED' }
+  }
+  return [
+    perCpu(t1, 'T1', 'riptide HTTPS requests per server-CPU-second ≥ 2× node:https', 'node:https', 'node:https', 2),
+    perCpu(t1, 'T1', 'riptide HTTPS requests per server-CPU-second ≥ uWebSockets.js SSLApp', 'uws', 'uWebSockets.js', 1),
+    perCpu(t2, 'T2', 'riptide new TLS 1.3 connections per server-CPU-second ≥ 1.3× node:https', 'node:https', 'node:https', 1.3),
+  ]
 }
 
 /** K2's pairs: riptide's way of wrapping KCP against kcp-go's comparable one. */
@@ -122,7 +166,7 @@ function k2Targets(k2: WorkloadResult | undefined): Target[] {
 }
 
 function throughputTable(w: WorkloadResult, r: Results): string[] {
-  const unit = w.unit === 'round trip' ? 'RT' : w.unit === 'message' ? 'msg' : 'req'
+  const unit = w.unit === 'round trip' ? 'RT' : w.unit === 'message' ? 'msg' : w.unit === 'connection' ? 'conn' : 'req'
   const base = r.peers.find((p) => p.id === w.baseline)?.label ?? w.baseline
   const lines = [
     `| server | ${unit}/s (min–max) | × ${base} | × C floor | p50 µs | p99 µs | server CPU µs/${unit} | CPU × ${base} | ${unit} per server-CPU-s | × C floor per CPU-s | load gen CPU |`,
@@ -185,8 +229,14 @@ function loadLine(w: WorkloadResult, r: Results): string {
   switch (l.kind) {
     case 'echo':
       return `Load: ${l.conns} connections, ${l.size} B messages, ${l.depth} in flight per connection (${l.depth === 1 ? 'ping-pong' : 'pipelined'}); ${r.settings.warmupS} s warm-up + ${r.settings.seconds} s measured per run; latency is per message (send → echo received).`
-    case 'http':
-      return `Load: ${l.conns} connections, \`GET /\` ${l.pipeline === 1 ? 'one at a time (keep-alive)' : `${l.pipeline} requests sent back to back, then their ${l.pipeline} responses awaited (pipelined)`}; ${r.settings.warmupS} s warm-up + ${r.settings.seconds} s measured; latency is per batch (first request sent → last response received).`
+    case 'http': {
+      const settings = w.from?.settings ?? r.settings
+      const window = `${settings.warmupS} s warm-up + ${settings.seconds} s measured`
+      const tls = l.tls ? `${TLS_CLIENT} ` : ''
+      if (l.close)
+        return `Load: ${tls}${l.conns} connections at a time, each a new TCP connection and a full TLS handshake (no resumption) carrying one \`GET /\` with \`Connection: close\`; the client reads the response, waits for the server to close, and opens the next. The rate counts connections completed; ${window}; latency is per connection (connect started → response received).`
+      return `Load: ${tls}${l.conns} connections, \`GET /\` ${l.pipeline === 1 ? 'one at a time (keep-alive)' : `${l.pipeline} requests sent back to back, then their ${l.pipeline} responses awaited (pipelined)`}; ${window}; latency is per batch (first request sent → last response received).`
+    }
     case 'idle':
       return `Load: ${l.conns} idle TCP connections (connected, never sending); bytes per connection = growth of the server's VmRSS from before the first connection to after the server holds all of them, ÷ connections. Kernel socket memory is not included.`
     case 'kcp':
@@ -214,7 +264,7 @@ export function markdown(r: Results, jsonPath: string): string {
     )
   }
   out.push('![Throughput of every peer as a multiple of node:net / node:http / gnet, and memory per idle connection](benchmarks.png)', '')
-  out.push('## Targets (issue 8)', '', 'A miss is a finding, reported as measured; the benchmark is not tuned to meet a target.', '')
+  out.push('## Targets (issues 8 and 16)', '', 'A miss is a finding, reported as measured; the benchmark is not tuned to meet a target.', '')
   out.push('| workload | target | riptide here | status |', '|---|---|---|---|')
   for (const t of targets(r)) out.push(`| ${t.id} | ${t.ask} | ${t.measured} | ${t.status === 'met' ? 'met' : t.status === 'MISSED' ? '**missed**' : 'not measured'} |`)
   out.push('')
@@ -246,8 +296,11 @@ export function markdown(r: Results, jsonPath: string): string {
   out.push('## Results', '')
   for (const w of r.workloads) {
     out.push(`### ${w.id} — ${w.title}`, '')
+    if (w.from) out.push(`_Carried over from the run of ${w.from.startedAt.replace('T', ' ').slice(0, 16)} UTC (${w.from.settings.rounds} round(s)); this run did not measure it._`, '')
     if (w.target) out.push(`Target: ${w.target}.`, '')
     out.push(loadLine(w, r), '')
+    const negotiated = [...new Map(w.runs.filter((x) => x.negotiated).map((x) => [x.peer, x.negotiated])).entries()]
+    if (negotiated.length) out.push(`Negotiated: ${negotiated.map(([p, v]) => `${r.peers.find((x) => x.id === p)?.label ?? p} ${v}`).join('; ')}.`, '')
     if (w.note) out.push(`**${w.note}**`, '')
     if (w.summary.length > 0) {
       const table = w.load.kind === 'idle' ? memoryTable(w) : w.load.kind === 'kcp' ? kcpTable(w) : w.load.kind === 'counters' || w.id === 'B1' ? boundaryTable(w) : throughputTable(w, r)
@@ -258,6 +311,7 @@ export function markdown(r: Results, jsonPath: string): string {
     const fails = [...new Map(w.failures.map((f) => [`${f.peer}: ${f.error}`, f])).values()]
     for (const f of fails) out.push(`- ${r.peers.find((p) => p.id === f.peer)?.label ?? f.peer} failed: ${cell(f.error)}`)
     if (fails.length) out.push('')
+    for (const note of NOTES[w.id] ?? []) out.push(note, '')
   }
   out.push('## Reproduce', '')
   out.push(
@@ -266,10 +320,11 @@ export function markdown(r: Results, jsonPath: string): string {
     'npm run bench                  # full run: builds, then all workloads, 3 rounds',
     'npm run bench -- --quick       # smoke run (CI), under 2 minutes once built',
     'npm run bench -- --only E1,H2 --rounds 5 --peers riptide,node:net,node:http,c-floor',
+    'npm run bench -- --only T1,T2 --merge bench/results/2026-11-21.json   # the TLS rows; the other rows kept from that run',
     'npm run bench:report           # regenerate this page from the newest bench/results/*.json',
     '```',
     '',
-    'Needs Linux with `taskset` (util-linux), Rust, Node ≥ 20, Go ≥ 1.22 (gnet and kcp-go peers) and a C compiler (C floor); a peer whose toolchain is missing is reported above instead of failing the run. The method follows the protocol in the project research notes (perf.md §5).',
+    'Needs Linux with `taskset` (util-linux), Rust, Node ≥ 20, Go ≥ 1.22 (gnet and kcp-go peers), a C compiler (C floor) and `openssl` (the throwaway certificate of T1 and T2, made in a temporary directory at bench time; no key is committed); a peer whose toolchain is missing is reported above instead of failing the run. The method follows the protocol in the project research notes (perf.md §5).',
     '',
     'Where things are: `bench/run.ts` (runner: builds, rounds, noise check, medians), `bench/harness.ts` (pinning, /proc CPU and memory, load-generator driving), `bench/workloads.ts` (the workload ids and their loads), `bench/peers.ts` and `bench/peers/` (the servers), `bench/report.ts` and `bench/chart.ts` (this page and the chart), `crates/riptide-bench` (the load generator and the pure-Rust riptide peer).',
     '',
@@ -280,7 +335,7 @@ export function markdown(r: Results, jsonPath: string): string {
 /** Expected minutes of a full run (3 rounds × every peer), from this run's settings. */
 function fullMinutes(): number {
   const perRun = 2 + 8 + 1.5
-  const throughputRuns = 4 * 3 + 6 * 2 + 3
+  const throughputRuns = 4 * 3 + 6 * 2 + 3 + 4 + 2
   return Math.round((3 * (throughputRuns * perRun + 6 * 8 + 2 * 6 + 4 * 6)) / 60)
 }
 

@@ -28,6 +28,8 @@ export interface RunRecord {
   stalls?: number
   /** Non-2xx HTTP responses. */
   errors?: number
+  /** TLS runs: the protocol version and cipher suite the load generator negotiated. */
+  negotiated?: string
   /** riptide counter deltas over the window (B1). */
   counters?: { wakes: number; jsCalls: number; events: number }
   /** M1: server RSS before/after, connections held, connect time. */
@@ -79,13 +81,18 @@ export interface WorkloadResult {
   baselines?: Record<string, string>
   target?: string
   /** Load parameters as run. */
-  load: Record<string, number | string>
+  load: Record<string, number | string | boolean>
   runs: RunRecord[]
   summary: PeerSummary[]
   /** Peers that failed during this workload (server crash, load generator error). */
   failures: { peer: string; round: number; error: string }[]
   /** For B1: not measured, and why. */
   note?: string
+  /**
+   * Set when this workload was carried over from an earlier results file by `--merge`: that
+   * run's start time and settings (the page says so next to the workload).
+   */
+  from?: { startedAt: string; settings: Results['settings'] }
 }
 
 /** A whole results file. */

@@ -1,13 +1,16 @@
 /**
- * `npm run bench`: builds what it needs, then runs the workloads (E1 E2 E3 H1 H2 M1 R1 K1 K2 B1)
+ * `npm run bench`: builds what it needs, then runs the workloads (E1 E2 E3 H1 H2 T1 T2 M1 R1 K1 K2 B1)
  * against every peer that can run here: server pinned to one core, load generator to another,
  * a fresh server per run, warm-up, interleaved rounds with the peer order rotated each round,
  * a noise check per run, medians. Writes `bench/results/<date>.json` and regenerates
- * docs/benchmarks.md and docs/benchmarks.png from it.
+ * docs/benchmarks.md and docs/benchmarks.png from it. The HTTPS workloads (T1, T2) get a
+ * certificate made with `openssl` into a temporary directory (removed at exit).
  *
  *   npm run bench                      # full run (3 rounds, 2 s warm-up + 8 s per run)
  *   npm run bench -- --quick           # CI smoke: 1 round, short runs, fewer peers
  *   npm run bench -- --only E1,H2 --rounds 5 --peers riptide,node:net
+ *   npm run bench -- --only T1,T2 --merge bench/results/2026-11-21.json
+ *                                      # keeps FILE's other workloads (marked with their run)
  */
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -35,8 +38,9 @@ import {
   waitForQuiet,
   type Server,
 } from './harness'
+import { makePki } from '../__test__/tls-certs'
 import { machineInfo } from './machine'
-import { KCP_KNOBS, KCPGO_BIN, peer, PEERS, RELAY_BIN, unavailable, type Peer } from './peers'
+import { KCP_KNOBS, KCPGO_BIN, peer, PEERS, RELAY_BIN, unavailable, type Peer, type TlsFiles } from './peers'
 import { writeReport } from './report'
 import type { PeerSummary, Results, RunRecord, WorkloadResult } from './results'
 import { WORKLOADS, workload, type Workload } from './workloads'
@@ -57,6 +61,7 @@ const { values: opts } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     'no-report': { type: 'boolean', default: false },
     out: { type: 'string' },
+    merge: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 })
@@ -122,10 +127,31 @@ function counterDelta(stats: { start: string; end: string } | undefined): RunRec
   return wakes === undefined || jsCalls === undefined || events === undefined ? undefined : { wakes, jsCalls, events }
 }
 
+/** The certificate of the `https` servers, made once per run (see {@link tlsFiles}). */
+let certificate: TlsFiles | string | undefined
+
+/**
+ * The certificate and key files `https` servers are started with: a leaf for `localhost` and
+ * 127.0.0.1 (EC P-256) from a throwaway CA, made with `openssl` (__test__/tls-certs.ts) in a
+ * temporary directory removed at exit. Throws {@link NotAvailable} when it cannot be made.
+ */
+function tlsFiles(): TlsFiles {
+  if (certificate === undefined) {
+    try {
+      certificate = makePki().files
+    } catch (err) {
+      const msg = err instanceof Error ? err.message.split('\n')[0] : String(err)
+      certificate = `cannot make a test certificate with openssl (${msg})`
+    }
+  }
+  if (typeof certificate === 'string') throw new NotAvailable(certificate)
+  return certificate
+}
+
 /** Starts `p` for `proto` on a fresh port on the server core. */
 async function start(p: Peer, w: Workload): Promise<Server> {
   const port = nextPort()
-  const argv = p.command(w.proto, port)
+  const argv = p.command(w.proto, port, w.proto === 'https' ? tlsFiles() : undefined)
   if (!argv) throw new Error(`${p.id} does not serve ${w.proto}`)
   const line = p.readyLine?.[w.proto]
   return startServer(p.label, argv, port, SERVER_CPU, { env: p.env, stdin: p.stats, ready: line ? { line } : 'port' })
@@ -141,9 +167,19 @@ async function throughputRun(p: Peer, w: Workload, round: number): Promise<RunRe
       w.load.kind === 'echo'
         ? echoArgs(server.port, { ...load, conns: w.load.conns, size: w.load.size, depth: w.load.depth })
         : w.load.kind === 'http'
-          ? httpArgs(server.port, { ...load, conns: w.load.conns, pipeline: w.load.pipeline })
+          ? httpArgs(server.port, { ...load, conns: w.load.conns, pipeline: w.load.pipeline, tls: w.load.tls, close: w.load.close })
           : []
-    const run = await runLoad<{ rate: number; messages: number; p50_us: number; p99_us: number; p999_us: number; stalls: number; errors?: number; loadgen_cpu_s: number }>(
+    const run = await runLoad<{
+      rate: number
+      messages: number
+      p50_us: number
+      p99_us: number
+      p999_us: number
+      stalls: number
+      errors?: number
+      tls?: string | null
+      loadgen_cpu_s: number
+    }>(
       server,
       argv,
       LOADGEN_CPU,
@@ -166,6 +202,7 @@ async function throughputRun(p: Peer, w: Workload, round: number): Promise<RunRe
       attempts: 1,
       stalls: r.stalls,
       errors: r.errors,
+      ...(r.tls ? { negotiated: r.tls } : {}),
       counters: counterDelta(run.stats),
     }
   } finally {
@@ -430,7 +467,7 @@ async function main(): Promise<void> {
 
   const results = new Map<string, WorkloadResult>()
   for (const { w } of plan) {
-    const load: Record<string, number | string> = { ...w.load }
+    const load: WorkloadResult['load'] = { ...w.load }
     if (w.load.kind === 'idle') load.conns = Math.min(quick ? w.load.quickConns : w.load.conns, fdHardLimit() - 200)
     if (w.load.kind === 'kcp') load.bytes = quick ? w.load.quickBytes : w.load.bytes
     results.set(w.id, { id: w.id, title: w.title, unit: w.unit, baseline: w.baseline, baselines: w.baselines, target: w.target, load, runs: [], summary: [], failures: [] })
@@ -493,15 +530,35 @@ async function main(): Promise<void> {
     peers: peersInfo,
     workloads,
   }
+  const result = opts.merge ? merged(out, JSON.parse(readFileSync(opts.merge, 'utf8')) as Results) : out
   const dir = join(ROOT, 'bench', 'results')
   mkdirSync(dir, { recursive: true })
   const file = opts.out ?? join(dir, `${date}${quick ? '-quick' : ''}.json`)
-  writeFileSync(file, JSON.stringify(out, null, 2) + '\n')
-  console.log(`\nwrote ${file} (${out.durationS} s)`)
+  writeFileSync(file, JSON.stringify(result, null, 2) + '\n')
+  console.log(`\nwrote ${file} (${out.durationS} s${opts.merge ? `; other workloads from ${opts.merge}` : ''})`)
   if (!opts['no-report']) {
-    const written = await writeReport(out, file)
+    const written = await writeReport(result, file)
     console.log(`wrote ${written.join(', ')}`)
   }
+}
+
+/**
+ * `--merge FILE`: this run plus the workloads of the earlier results `earlier` that this run
+ * did not measure, each marked with the run it comes from; peers this run did not select keep
+ * their entries from `earlier`.
+ */
+function merged(run: Results, earlier: Results): Results {
+  const measured = new Set(run.workloads.map((w) => w.id))
+  const carried = earlier.workloads
+    .filter((w) => !measured.has(w.id))
+    .map((w): WorkloadResult => ({ ...w, from: w.from ?? { startedAt: earlier.startedAt, settings: earlier.settings } }))
+  const rank = (id: string): number => {
+    const i = WORKLOADS.findIndex((x) => x.id === id)
+    return i < 0 ? WORKLOADS.length : i
+  }
+  const workloads = [...run.workloads, ...carried].sort((a, b) => rank(a.id) - rank(b.id))
+  const peers = run.peers.map((p) => (p.selected ? p : (earlier.peers.find((q) => q.id === p.id && q.selected) ?? p)))
+  return { ...run, peers, workloads }
 }
 
 /** One progress line for a run. */
@@ -509,7 +566,8 @@ function describe(w: Workload, r: RunRecord): string {
   const noise = r.foreign > 0.005 || r.attempts > 1 ? ` | other CPU ${(r.foreign * 100).toFixed(1)} %${r.noisy ? ' NOISY' : ''}${r.attempts > 1 ? ` (${r.attempts} tries)` : ''}` : ''
   if (w.load.kind === 'idle') return `${fmt(r.rate)} B/connection (RSS ${fmt((r.rssBefore ?? 0) / 1048576, 1)} → ${fmt((r.rssAfter ?? 0) / 1048576, 1)} MiB, ${r.conns} conns)`
   if (w.load.kind === 'kcp') return `${fmt(r.rate, 2)} MB/s goodput, server ${fmt(r.cpuUsPerUnit)} µs CPU/MB${noise}`
-  return `${fmt(r.rate)} ${w.unit}s/s, p50 ${fmt(r.p50Us)} µs p99 ${fmt(r.p99Us)} µs, server ${fmt(r.cpuUsPerUnit, 2)} µs CPU/${w.unit}, loadgen ${fmt((r.loadgenCpu ?? 0) * 100)} %${noise}`
+  const tls = r.negotiated ? ` | ${r.negotiated}` : ''
+  return `${fmt(r.rate)} ${w.unit}s/s, p50 ${fmt(r.p50Us)} µs p99 ${fmt(r.p99Us)} µs, server ${fmt(r.cpuUsPerUnit, 2)} µs CPU/${w.unit}, loadgen ${fmt((r.loadgenCpu ?? 0) * 100)} %${tls}${noise}`
 }
 
 main().catch((err: unknown) => {

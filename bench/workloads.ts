@@ -1,13 +1,13 @@
 /**
- * The benchmark workloads. Their ids (E1, E2, E3, H1, H2, M1, R1, K1, K2, B1) are stable across
- * releases: results of different releases are compared by id.
+ * The benchmark workloads. Their ids (E1, E2, E3, H1, H2, T1, T2, M1, R1, K1, K2, B1) are stable
+ * across releases: results of different releases are compared by id.
  */
 import { K2_WIRE, type Proto } from './peers'
 
 /** How a workload loads its servers. */
 export type Load =
   | { kind: 'echo'; conns: number; size: number; depth: number }
-  | { kind: 'http'; conns: number; pipeline: number }
+  | { kind: 'http'; conns: number; pipeline: number; tls?: boolean; close?: boolean }
   | { kind: 'idle'; conns: number; quickConns: number }
   | { kind: 'kcp'; bytes: number; quickBytes: number; size: number; loss: number; ds?: number; ps?: number }
   | { kind: 'counters' }
@@ -29,7 +29,7 @@ export interface Workload {
   baseline: string
   /** Peers compared with another peer than `baseline` (K2's pairs): peer id → its baseline. */
   baselines?: Record<string, string>
-  /** The target from issue 8 for this workload, as text; checked in the report. */
+  /** The target from issue 8 (16 for T1, T2) for this workload, as text; checked in the report. */
   target?: string
 }
 
@@ -90,6 +90,28 @@ export const WORKLOADS: Workload[] = [
     quickPeers: QUICK_HTTP,
     baseline: 'node:http',
     target: 'riptide requests per server-CPU-second >= 2x uWebSockets.js',
+  },
+  {
+    id: 'T1',
+    title: 'HTTPS (HTTP/1.1 over TLS 1.3), keep-alive, 50 connections',
+    unit: 'request',
+    load: { kind: 'http', conns: 50, pipeline: 1, tls: true },
+    proto: 'https',
+    peers: ['riptide', 'riptide-rust', 'node:https', 'uws'],
+    quickPeers: ['riptide', 'node:https', 'uws'],
+    baseline: 'node:https',
+    target: 'riptide requests per server-CPU-second >= 2x node:https and >= uWebSockets.js SSLApp',
+  },
+  {
+    id: 'T2',
+    title: 'New TLS 1.3 connections, one HTTPS request each (Connection: close), 50 at a time',
+    unit: 'connection',
+    load: { kind: 'http', conns: 50, pipeline: 1, tls: true, close: true },
+    proto: 'https',
+    peers: ['riptide', 'node:https'],
+    quickPeers: ['riptide', 'node:https'],
+    baseline: 'node:https',
+    target: 'riptide connections per server-CPU-second >= 1.3x node:https',
   },
   {
     id: 'M1',

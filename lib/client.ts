@@ -3,7 +3,7 @@
  * codecs, idle detection and backpressure as servers, plus reconnection with exponential
  * backoff and full jitter.
  */
-import { isTlsUrl, resolveClientTls, tlsDial, urlHost, type ClientTls, type ClientTlsOptions } from './tls'
+import { isStreamUrl, isTlsUrl, resolveClientTls, tlsDial, urlHost, type ClientTls, type ClientTlsOptions } from './tls'
 import { checkCodec, type Codec } from './codecs'
 import { type Conn, kClosedByUser, kEnded, kLink, kReconnecting, type ReconnectLink } from './conn'
 import { AbortError, type ConnectionError, InvalidOptionError, type RiptideError } from './errors'
@@ -67,7 +67,11 @@ const CONNECTION_KEYS = [
 export interface ClientOptions extends Pick<ServeOptions, (typeof CONNECTION_KEYS)[number]> {
   /** `kcp://` dials only: riptide's secure mode, pinning the server's public key. Not with `crypt`. Default off. */
   secure?: ClientSecureOptions
-  /** TLS of `tls://` dials: trusted CAs, ALPN... (docs/tls.md). Default: none, and `tls://` dials need it here or per dial. */
+  /**
+   * TLS of `tls://` dials: trusted CAs, ALPN... (docs/tls.md). Default: none, and `tls://` dials
+   * need it here or per dial. `connect(url, handler, { tls })` on a `tcp://` or `unix://` URL
+   * runs TLS over that stream.
+   */
   tls?: ClientTlsOptions
   /** Ms a connect may take before failing with `ETIMEDOUT`. Default `10000`; `0` for no limit. */
   connectTimeout?: number
@@ -108,7 +112,10 @@ export interface DialOptions<Context = unknown> {
   crypt?: CryptOptions
   /** `kcp://` only: secure mode of this dial. Default: the client's `secure`. */
   secure?: ClientSecureOptions
-  /** `tls://` only: TLS of this dial. Default: the client's `tls`. */
+  /**
+   * TLS of this dial. A `tls://` dial defaults to the client's `tls`; given here on a `tcp://`
+   * or `unix://` dial it runs TLS over that stream (over Unix, `servername` is required).
+   */
   tls?: ClientTlsOptions
   /**
    * Cancels the dial while it looks up its host or connects (rejects with `ABORT_ERR`). One
@@ -214,8 +221,15 @@ export class Client<Context = unknown> {
     if (isTlsUrl(url)) {
       if (tls === undefined) throw new InvalidOptionError(`a tls:// dial needs options.tls (the client's or the dial's)`)
       request.tls = tlsDial(tls, tls.servername || urlHost(url))
-    } else if (options.tls !== undefined) {
-      throw new InvalidOptionError(`dial options.tls only applies to tls:// addresses, and ${JSON.stringify(url)} is not one`)
+    } else if (options.tls !== undefined && tls !== undefined) {
+      // TLS over a plain stream, asked for by the dial itself (the client's `tls` is for
+      // tls:// dials): a unix:// URL names no host, so the server name must be given.
+      if (!isStreamUrl(url)) {
+        throw new InvalidOptionError(`dial options.tls needs a tls://, tcp:// or unix:// address, not ${JSON.stringify(url)}`)
+      }
+      const servername = tls.servername || (/^unix:/i.test(url) ? '' : urlHost(url))
+      if (servername === '') throw new InvalidOptionError('TLS over unix:// needs tls.servername (the URL names no host)')
+      request.tls = tlsDial(tls, servername)
     }
     request.layers = layers
     const conn = (await this.#reactor.dial(url, request)) as Conn<Context>
@@ -350,9 +364,13 @@ export async function connect<Context = unknown>(
       },
     },
   })
+  // TLS over a tcp:// or unix:// address is the dial's own choice (the client's `tls` is for
+  // tls:// dials); connect() makes one dial, so its `tls` goes there.
+  const ownTls = !isTlsUrl(url) && rest.tls !== undefined ? rest.tls : undefined
+  if (ownTls !== undefined) delete rest.tls
   client = new Client(wrapped, rest)
   try {
-    return await client.dial(url, { signal })
+    return await client.dial(url, { signal, tls: ownTls })
   } catch (err) {
     await client.stop()
     throw err instanceof AbortError ? err : err

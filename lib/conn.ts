@@ -3,6 +3,7 @@ import { checkInetPeer, fromNativeAddress, inetAddr, type PeerAddr } from './add
 import { asyncWrite, type WriteCallback } from './async'
 import { ConnClosedError, InvalidOptionError, NotConnectedError, OutboundFullError, type RiptideError } from './errors'
 import type { NativeEngine } from './native'
+import { checkTopic, messageBytes } from './pubsub'
 import { ConnStream, type ConnStreamOptions } from './stream'
 import { X509Certificate } from 'node:crypto'
 import { bool as checkBool, knownKeys, ms as checkMs } from './validate'
@@ -436,6 +437,50 @@ export class Conn<Context = unknown> {
   wake(): void {
     this.#check()
     this.#sink.call((n) => n.wake(this.slot, this.generation))
+  }
+
+  /**
+   * Subscribes to `topic` (a string of 1 to 256 UTF-8 bytes): every message published to it
+   * from then on, on any reactor, is framed by this connection's codec and queued to it, until
+   * `unsubscribe` or the close. Returns false when subscribed already. At most 1024 topics
+   * per connection; past that, and for a bad topic, throws `ERR_INVALID_ARG_VALUE`.
+   */
+  subscribe(topic: string): boolean {
+    return this.#topicCall((n) => n.subscribe(this.slot, this.generation, checkTopic(topic)))
+  }
+
+  /** Unsubscribes from `topic`; false when not subscribed. */
+  unsubscribe(topic: string): boolean {
+    return this.#topicCall((n) => n.unsubscribe(this.slot, this.generation, checkTopic(topic)))
+  }
+
+  /** True when subscribed to `topic`. */
+  isSubscribed(topic: string): boolean {
+    return this.#topicCall((n) => n.isSubscribed(this.slot, this.generation, checkTopic(topic)))
+  }
+
+  /** Published messages skipped for this connection by the `'drop'` backpressure policy. */
+  get droppedMessages(): number {
+    if (!this.#open || this.slot < 0) return 0
+    return this.#sink.call((n) => n.droppedMessages(this.slot, this.generation))
+  }
+
+  /**
+   * Publishes `data` (strings as UTF-8) to every subscriber of `topic` on every reactor of
+   * this connection's engine, this connection too if it subscribes; the same as
+   * `engine.publish`, and callable on a worker reactor, which has no `Engine`. Returns how
+   * many subscribers it was queued for.
+   */
+  publish(topic: string, data: Uint8Array | string): number {
+    this.#sink.flush()
+    return this.#sink.call((n) => n.publish(checkTopic(topic), messageBytes(data)))
+  }
+
+  /** A topic call on an open stream connection (datagram conns have no subscriptions). */
+  #topicCall<T>(fn: (n: NativeEngine) => T): T {
+    this.#check()
+    if (this.slot < 0) throw new InvalidOptionError('a datagram connection cannot subscribe to topics')
+    return this.#sink.call(fn)
   }
 
   /** Closes after everything already written has been sent; `onClose` follows. */

@@ -11,12 +11,13 @@ import { fromNativeAddress, type PeerAddr } from './address'
 import type { EventHandler } from './handler'
 import { checkKcpOnly, checkSecureRole, LISTENER_KEYS, resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options'
 import { checkCodec, type WebSocketCodec } from './codecs'
-import type { WebSocketHandler } from './websocket'
+import { messageRecord, type WebSocketHandler } from './websocket'
 import { knownKeys, ms } from './validate'
 import { type ListenSpec, Reactor, type StopCounts } from './reactor'
 import type { NativeEngine } from './native'
 import type { WorkerMessage, WorkerSetup } from './worker'
 import { asyncDispose } from './dispose'
+import { checkTopic, messageBytes } from './pubsub'
 
 /** A running server. Created by {@link serve}. */
 export class Engine {
@@ -80,6 +81,32 @@ export class Engine {
   execute(fn: () => void): void {
     if (!this.running) throw new EngineStoppedError()
     this.#reactor.execute(fn)
+  }
+
+  /**
+   * Publishes `data` (strings as UTF-8; on a WebSocket server, strings as text messages and
+   * bytes as binary ones) to every connection subscribed to `topic`
+   * (`conn.subscribe`) on every reactor. Each subscriber's codec frames it, once per codec for
+   * all of them, and the same bytes are queued to each, under the `backpressure` policy.
+   * After this reactor's writes staged so far, and in publish order on every reactor.
+   * Returns how many subscribers it was queued for: those of this reactor, plus those the
+   * worker reactors had when it was sent (they get it through their inboxes; a number now,
+   * not a promise, because waiting on every reactor would cost a round trip per message).
+   * Throws `ERR_INVALID_ARG_VALUE` for a topic that is not 1 to 256 bytes, and
+   * `ERR_ENGINE_STOPPED` once stopped.
+   */
+  publish(topic: string, data: Uint8Array | string): number {
+    checkTopic(topic)
+    // A WebSocket server's subscribers take records: strings go out as text, bytes as binary.
+    const bytes = this.#reactor.websocket ? messageRecord(data) : messageBytes(data)
+    this.#reactor.flush()
+    return this.#reactor.call((n) => n.publish(topic, bytes))
+  }
+
+  /** Connections subscribed to `topic` over all reactors. */
+  subscriberCount(topic: string): number {
+    checkTopic(topic)
+    return this.#reactor.nativeEngine.subscriberCount(topic)
   }
 
   /** True until the engine has stopped. */
@@ -146,6 +173,11 @@ export interface EngineStats {
   acceptErrors: number
   /** Connections refused by the engine's caps (`maxConnections`, `maxConnectionsPerIp`). */
   rejected: number
+  /**
+   * Accepted connections that failed before they opened (a TLS handshake failed or timed
+   * out...), each also reported to `onHandshakeError`.
+   */
+  handshakeErrors: number
   /** Times the event loop woke the reactor. */
   wakes: number
   /** JS calls those wakes made (one per batch of events). */
@@ -272,7 +304,7 @@ export async function serve<Context = unknown>(
   const o = resolveServeOptions(options)
   checkSecureRole('options', o.secure, 'listener')
   for (const l of listeners) checkKcpOnly(o, l.url, 'the listener')
-  checkTlsUrls(o.tls, listeners.map((l) => l.url), 'listener')
+  checkTlsUrls(o.tls, listeners, 'listener')
   let engine: Engine | undefined
   // The reactor wraps a WebSocket handler itself (it knows the codec; so do workers).
   const events = handler as EventHandler<Context>

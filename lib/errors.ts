@@ -210,6 +210,18 @@ export class TlsHandshakeError extends RiptideError {
 }
 
 /**
+ * TLS failed after the handshake (`ERR_TLS`; Rust `Error::TlsAlert`): a record that did not
+ * decrypt (corrupted or forged on the way), a fatal alert from the peer, a message out of
+ * place. The message is rustls' reason; the alert rustls chose was sent to the peer before
+ * the close.
+ */
+export class TlsError extends RiptideError {
+  constructor(message = 'TLS error') {
+    super('ERR_TLS', message)
+  }
+}
+
+/**
  * A bug inside riptide (a panic) while handling this connection: it was closed so the engine
  * could go on (`ERR_INTERNAL`). Please report it.
  */
@@ -302,6 +314,8 @@ export function errorFromCode(code: string, message: string, details?: Connectio
       return new HandshakeError(message)
     case 'ERR_TLS_HANDSHAKE':
       return new TlsHandshakeError(message)
+    case 'ERR_TLS':
+      return new TlsError(message)
     case 'ERR_INTERNAL':
       return new InternalError(message)
     case 'ERR_FRAME_TOO_LONG':

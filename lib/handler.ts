@@ -81,6 +81,16 @@ export interface EventHandler<Context = unknown> {
    */
   onAcceptError?(err: ConnectionError, count: number): void
   /**
+   * An accepted connection failed before it opened, so no other callback ever saw it (like
+   * `node:tls`'s `tlsClientError`; Rust `on_handshake_error`): its TLS handshake failed
+   * (`TlsHandshakeError`, `ERR_TLS_HANDSHAKE`: an untrusted client certificate,
+   * something other than TLS, `handshakeTimeout` passed), its PROXY header was bad
+   * (`ERR_PROXY_PROTOCOL`), or the client reset or closed it first (`ECONNRESET`). `peer` is
+   * the client (the one a PROXY header named, once read). Counted in
+   * `engine.stats().handshakeErrors`.
+   */
+  onHandshakeError?(err: RiptideError, peer: PeerAddr): void
+  /**
    * With `ticker: true`: called on reactor 0 (the main thread), first right after boot.
    * Return the ms until the next tick, or nothing to stop ticking.
    */

@@ -1,4 +1,5 @@
 /** Server options: their types, documented defaults (gnet's where gnet has them), and validation. */
+import { DEFAULT_BACKPRESSURE, resolveBackpressure, type BackpressureOptions } from './pubsub'
 import { resolveServerTls, type ResolvedServerTls, type ServerTlsOptions } from './tls'
 import { isIP } from 'node:net'
 import { checkCodec, type Codec } from './codecs'
@@ -278,6 +279,8 @@ export interface ServeOptions {
   codec?: Codec
   /** Ms a partial frame (or retained bytes) may wait for the rest before the connection is closed with `ETIMEDOUT` (slowloris). Default `0`: no limit. */
   frameTimeout?: number
+  /** What `publish` does for a subscriber that does not keep up (docs/pubsub.md). Default `{ policy: 'buffer' }`. */
+  backpressure?: BackpressureOptions
   /** Listen backlog. Default `1024`. */
   backlog?: number
   /** Most readiness events one reactor turn handles before yielding to the JS loop. Default `1024`. */
@@ -292,12 +295,14 @@ export interface ServeOptions {
   crypt?: CryptOptions
   /** `kcp://` listeners only: riptide's secure mode with this private key. Not with `crypt`. Default off. */
   secure?: ServerSecureOptions
-  /** `tls://` listeners only: the certificate, key and TLS options (docs/tls.md). */
+  /** TLS listeners only (`tls://`, or `{ url, tls: true }`): the certificate, key and TLS options (docs/tls.md). */
   tls?: ServerTlsOptions
 }
 
 /** {@link ServeOptions} with every default filled in. */
-export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec' | 'kcp' | 'fec' | 'crypt' | 'secure' | 'tls'>> & {
+export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec' | 'kcp' | 'fec' | 'crypt' | 'secure' | 'tls' | 'backpressure'>> & {
+  /** What a publish does for slow subscribers, defaults filled in. */
+  backpressure: Required<BackpressureOptions>
   /** A server's TLS options, checked (a client's are per dial). */
   tls: ResolvedServerTls | undefined
   fec: Required<FecOptions> | undefined
@@ -343,6 +348,7 @@ export const DEFAULT_SERVE_OPTIONS: Readonly<ResolvedServeOptions> = Object.free
   maxConnectionsPerIp: 0,
   codec: undefined,
   frameTimeout: 0,
+  backpressure: DEFAULT_BACKPRESSURE,
   logger: consoleLogger,
   backlog: 1024,
   eventBudget: 1024,
@@ -359,7 +365,7 @@ const bool = (name: string, value: unknown) => checkBool(`options.${name}`, valu
 const ms = (name: string, value: unknown, min = 0) => checkMs(`options.${name}`, value, min)
 
 /** Keys of a listener (`serve([{ url, ... }])`), not of the options: named when misplaced. */
-export const LISTENER_KEYS: readonly string[] = ['url', 'codec', 'proxyProtocol', 'proxyTimeout']
+export const LISTENER_KEYS: readonly string[] = ['url', 'codec', 'proxyProtocol', 'proxyTimeout', 'tls']
 
 /** Explains a listener key given as an engine option. */
 export function listenerKeyHint(key: string): string | undefined {
@@ -417,6 +423,7 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
   bool('allowHalfOpen', o.allowHalfOpen)
   int('maxConnections', o.maxConnections, 0, 2 ** 31 - 1)
   ms('frameTimeout', o.frameTimeout)
+  o.backpressure = resolveBackpressure(o.backpressure)
   if (o.codec !== undefined) o.codec = checkCodec(o.codec)
   int('maxConnectionsPerIp', o.maxConnectionsPerIp, 0, 2 ** 31 - 1)
   const idle = (o.idleTimeout ?? {}) as IdleTimeout

@@ -3,7 +3,7 @@
  * the user's handler, and the staging of writes made during a batch. The main thread and
  * every worker thread each run one.
  */
-import { isTlsUrl } from './tls'
+import { speaksTls } from './tls'
 import {
   ascii,
   EV_ACCEPT_ERROR,
@@ -13,6 +13,7 @@ import {
   EV_END,
   EV_ERROR,
   EV_EXECUTE,
+  EV_HANDSHAKE_ERROR,
   EV_IDLE,
   EV_OPEN,
   EV_SHUTDOWN,
@@ -33,7 +34,7 @@ import {
   STAGED_OPS,
   STRIDE,
 } from './boundary'
-import { inetAddr } from './address'
+import { inetAddr, type PeerAddr } from './address'
 import { Conn, type ConnSink, kBatchEnd, kConsumer, kEnded, kLink, kRebind, kTimer, kWritability, kWriteDone } from './conn'
 import type { Codec } from './codecs'
 import { websocketHandler, type WebSocketHandler } from './websocket'
@@ -113,6 +114,8 @@ export function nativeOptions(o: ResolvedServeOptions) {
     maxConnections: o.maxConnections,
     maxConnectionsPerIp: o.maxConnectionsPerIp,
     frameTimeout: o.frameTimeout,
+    backpressure: o.backpressure.policy,
+    maxBackpressure: o.backpressure.maxBackpressure,
   }
 }
 
@@ -140,6 +143,11 @@ export interface ListenSpec {
   proxyProtocol?: 'v1' | 'v2' | 'any'
   /** Ms the PROXY header may take. Default `3000`. */
   proxyTimeout?: number
+  /**
+   * Speak TLS (with `serve`'s `options.tls`) on a `tcp://` or `unix://` listener, as a
+   * `tls://` one does: TLS over Unix sockets. Default: `true` for `tls://`, else `false`.
+   */
+  tls?: boolean
 }
 
 /** What a reactor asks of its owner for engine-level events. */
@@ -249,7 +257,7 @@ export class Reactor implements ConnSink {
       proxyProtocol: l.proxyProtocol,
       proxyTimeout: l.proxyTimeout,
       kcp: nativeKcp(this.#options.kcp, this.#options),
-      tls: isTlsUrl(l.url) ? this.#options.tls : undefined,
+      tls: speaksTls(l) ? this.#options.tls : undefined,
     }))
     this.#start(() => native.NativeEngine.listen(specs, o, this.#dispatch, this.#ops, this.#bytes))
   }
@@ -278,6 +286,11 @@ export class Reactor implements ConnSink {
 
   get reactorIndex(): number {
     return this.#native.index
+  }
+
+  /** True for a WebSocket server's reactor: its connections take records (`lib/websocket.ts`). */
+  get websocket(): boolean {
+    return this.#options.codec?.kind === 'websocket'
   }
 
   get highWaterMark(): number {
@@ -821,6 +834,18 @@ export class Reactor implements ConnSink {
         const onAcceptError = h.onAcceptError
         if (onAcceptError === undefined) log(this.#logger, 'warn', message)
         else this.#safely('onAcceptError', undefined, () => onAcceptError.call(h, err, extra))
+        return
+      }
+      case EV_HANDSHAKE_ERROR: {
+        const onHandshakeError = h.onHandshakeError
+        if (onHandshakeError === undefined) return
+        // `ip` (generation bytes), then `code\0message`; the port in `extra`.
+        const ip = text.slice(0, generation)
+        const nul = text.indexOf('\0', generation)
+        const code = text.slice(generation, nul)
+        const peer: PeerAddr = ip === '' ? { family: 'unix', path: '' } : inetAddr(ip, extra)
+        const err = errorFromCode(code, text.slice(nul + 1), peer.family === 'unix' ? undefined : { address: peer.address, port: peer.port })
+        this.#safely('onHandshakeError', undefined, () => onHandshakeError.call(h, err, peer))
         return
       }
       case EV_EXECUTE: {

@@ -95,6 +95,8 @@ export interface ClientTls {
 }
 
 const TLS_SCHEME = /^tls[46]?:\/\//i
+/** The plain stream schemes TLS can run over when asked for explicitly (`{ url, tls: true }`). */
+const STREAM_SCHEME = /^(?:tcp[46]?|unix):\/\//i
 
 /** True for a `tls://`, `tls4://` or `tls6://` URL. */
 export function isTlsUrl(url: unknown): boolean {
@@ -182,10 +184,28 @@ export function resolveClientTls(where: string, value: unknown): ClientTls {
  * Throws `ERR_INVALID_ARG_VALUE` when a `tls://` address has no TLS options, or TLS options
  * are given but no address is `tls://` (they would be silently ignored).
  */
-export function checkTlsUrls(tls: unknown, urls: unknown[], what: string): void {
-  const any = urls.some(isTlsUrl)
-  if (any && tls === undefined) throw new InvalidOptionError(`a tls:// ${what} needs options.tls`)
-  if (!any && tls !== undefined) throw new InvalidOptionError(`options.tls only applies to tls:// addresses, and no ${what} is one`)
+export function checkTlsUrls(tls: unknown, listeners: { url: unknown; tls?: unknown }[], what: string): void {
+  for (const l of listeners) {
+    if (l.tls === undefined) continue
+    if (typeof l.tls !== 'boolean') throw new InvalidOptionError(`${what} tls must be a boolean`)
+    if (isTlsUrl(l.url) && !l.tls) throw new InvalidOptionError(`a tls:// ${what} always speaks TLS; tls: false contradicts ${JSON.stringify(l.url)}`)
+    if (l.tls && !isTlsUrl(l.url) && !isStreamUrl(l.url)) {
+      throw new InvalidOptionError(`tls: true needs a stream ${what} (tcp:// or unix://), not ${JSON.stringify(l.url)}`)
+    }
+  }
+  const any = listeners.some(speaksTls)
+  if (any && tls === undefined) throw new InvalidOptionError(`a TLS ${what} (tls:// or tls: true) needs options.tls`)
+  if (!any && tls !== undefined) throw new InvalidOptionError(`options.tls only applies to TLS ${what}s (tls:// or { url, tls: true }), and no ${what} is one`)
+}
+
+/** Whether a listener speaks TLS: its URL is `tls://`, or it asks with `tls: true`. */
+export function speaksTls(l: { url: unknown; tls?: unknown }): boolean {
+  return isTlsUrl(l.url) || l.tls === true
+}
+
+/** True for a `tcp://` (4, 6) or `unix://` URL: a byte stream TLS can run over. */
+export function isStreamUrl(url: unknown): boolean {
+  return typeof url === 'string' && STREAM_SCHEME.test(url)
 }
 
 /** The TLS of dials from `tls` to `servername` (`ERR_INVALID_ARG_VALUE` for a bad name). */

@@ -165,6 +165,35 @@ export class WebSocketConn<Context = unknown> {
   }
 
   /**
+   * Subscribes to `topic` (as `Conn.subscribe`): every message published to it (with
+   * `engine.publish` or `conn.publish`) is sent to this connection, a string as text and
+   * bytes as binary.
+   */
+  subscribe(topic: string): boolean {
+    return this.conn.subscribe(topic)
+  }
+
+  /** Unsubscribes from `topic`; false when not subscribed. */
+  unsubscribe(topic: string): boolean {
+    return this.conn.unsubscribe(topic)
+  }
+
+  /** True when subscribed to `topic`. */
+  isSubscribed(topic: string): boolean {
+    return this.conn.isSubscribed(topic)
+  }
+
+  /**
+   * Publishes a message to every subscriber of `topic` on every reactor (as
+   * `engine.publish`, and callable on worker reactors): a string as text, bytes as binary.
+   * Each subscriber's session frames (and compresses) it. Returns how many subscribers it was
+   * queued for.
+   */
+  publish(topic: string, data: string | Uint8Array): number {
+    return this.conn.publish(topic, messageRecord(data))
+  }
+
+  /**
    * Sends a ping (at most 125 bytes of payload); the peer's pong is not reported. The codec's
    * `idleTimeout` pings silent peers by itself.
    */
@@ -200,6 +229,13 @@ export class WebSocketConn<Context = unknown> {
     this.#phase = 'closing'
     this.conn.destroy()
   }
+}
+
+/** The record of a message: text for a string, binary for bytes (what `write` and `publish` send). */
+export function messageRecord(data: unknown): Uint8Array {
+  if (typeof data === 'string') return record(TEXT, data)
+  if (data instanceof Uint8Array) return record(BINARY, data)
+  throw new InvalidOptionError('a WebSocket message must be a string or a Uint8Array')
 }
 
 /** A record: the kind byte, then the body. */

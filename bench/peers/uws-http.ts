@@ -5,8 +5,9 @@
  * binary needs a newer glibc than this machine's, prepares a copy that loads through a small
  * shim (bench/peers/uws-shim/shim.c). A `uWebSockets.js` installed by hand in node_modules is
  * used first when it loads. Exits with code 3 and a JSON `{"error":...}` line when neither can
- * be loaded. `--check` only loads it and prints `{"via":...}`.
- * `node --import tsx bench/peers/uws-http.ts --port 8083`
+ * be loaded. `--check` only loads it and prints `{"via":...}`. With `--cert` and `--key` (PEM
+ * files) it serves HTTPS through `SSLApp`, with the same route.
+ * `node --import tsx bench/peers/uws-http.ts --port 8083 [--cert cert.pem --key key.pem]`
  */
 import { parseArgs } from 'node:util'
 import { firstLine, loadUws, type LoadedUws } from './uws-load'
@@ -22,9 +23,12 @@ interface UwsApp {
 }
 interface Uws {
   App(): UwsApp
+  SSLApp(options: { cert_file_name: string; key_file_name: string }): UwsApp
 }
 
-const { values } = parseArgs({ options: { port: { type: 'string', default: '8083' }, check: { type: 'boolean', default: false } } })
+const { values } = parseArgs({
+  options: { port: { type: 'string', default: '8083' }, check: { type: 'boolean', default: false }, cert: { type: 'string' }, key: { type: 'string' } },
+})
 let loaded: LoadedUws
 try {
   loaded = loadUws()
@@ -37,14 +41,15 @@ if (values.check) {
   process.exit(0)
 }
 const uws = loaded.module as Uws
-uws
-  .App()
+const tls = values.cert && values.key ? { cert_file_name: values.cert, key_file_name: values.key } : undefined
+const app = tls ? uws.SSLApp(tls) : uws.App()
+app
   .get('/*', (res) => void res.writeHeader('Content-Type', 'text/plain').end('Hello, World!'))
   .listen('127.0.0.1', Number(values.port), (token) => {
     if (!token) {
       console.log(JSON.stringify({ error: `cannot listen on port ${values.port}` }))
       process.exit(3)
     }
-    console.log(`uWebSockets.js listening on 127.0.0.1:${values.port}`)
+    console.log(`uWebSockets.js${tls ? ' SSLApp' : ''} listening on 127.0.0.1:${values.port}`)
   })
 process.once('SIGTERM', () => process.exit(0))

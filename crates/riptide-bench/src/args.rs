@@ -23,7 +23,8 @@ pub struct EchoArgs {
 }
 
 /// One HTTP/1.1 run: every connection sends `pipeline` GET requests back to back, waits for
-/// all their responses, and repeats (1 = plain keep-alive).
+/// all their responses, and repeats (1 = plain keep-alive); over TLS with `tls`, and with a
+/// new connection per request with `close`.
 #[derive(Clone, Debug)]
 pub struct HttpArgs {
     /// Server address.
@@ -34,6 +35,11 @@ pub struct HttpArgs {
     pub pipeline: usize,
     /// Request target.
     pub path: String,
+    /// Speak TLS (rustls) instead of plain TCP.
+    pub tls: bool,
+    /// One request per connection (`Connection: close`): each connection sends one request,
+    /// reads the response, waits for the server to close, and is replaced by a new one.
+    pub close: bool,
     /// Measured time.
     pub duration: Duration,
     /// Time run before measuring.
@@ -56,6 +62,8 @@ pub struct IdleArgs {
 pub struct ServeArgs {
     /// Address to listen on.
     pub addr: SocketAddr,
+    /// `serve-http` over TLS: the certificate chain and key PEM files.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// KCP parameters of both K2 ends. The defaults are K1's (ikcp's fast profile: nodelay 1,
@@ -168,10 +176,11 @@ pub enum Command {
 /// Usage text.
 pub const USAGE: &str = "usage:
   riptide-bench echo  --addr HOST:PORT [--conns 50] [--size 64] [--depth 1] [--duration 5] [--warmup 1]
-  riptide-bench http  --addr HOST:PORT [--conns 50] [--pipeline 1] [--path /] [--duration 5] [--warmup 1]
+  riptide-bench http  --addr HOST:PORT [--conns 50] [--pipeline 1] [--path /] [--tls 0] [--close 0]
+                [--duration 5] [--warmup 1]
   riptide-bench idle  --addr HOST:PORT [--conns 10000] [--hold 60]
   riptide-bench serve-echo --addr HOST:PORT
-  riptide-bench serve-http --addr HOST:PORT
+  riptide-bench serve-http --addr HOST:PORT [--cert PEM-FILE --key PEM-FILE]
   riptide-bench serve-kcp --addr HOST:PORT [--secure 1 | --secure-key-file PATH | --crypt NAME [--key PASS]]
                 [--ds N --ps N] [knobs]
   riptide-bench kcp   --addr HOST:PORT [--bytes 1048576] [--size 1024] [--timeout 60]
@@ -197,6 +206,8 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         Duration::from_secs(60),
     );
     let mut path = "/".to_string();
+    let (mut tls, mut close) = (false, false);
+    let (mut cert, mut key) = (None, None);
     for (flag, value) in &flags {
         let bad = || format!("bad value {value:?} for {flag}\n{USAGE}");
         let allowed = match mode {
@@ -214,12 +225,15 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 "--conns",
                 "--pipeline",
                 "--path",
+                "--tls",
+                "--close",
                 "--duration",
                 "--warmup",
             ]
             .as_slice(),
             "idle" => ["--addr", "--conns", "--hold"].as_slice(),
-            "serve-echo" | "serve-http" => ["--addr"].as_slice(),
+            "serve-echo" => ["--addr"].as_slice(),
+            "serve-http" => ["--addr", "--cert", "--key"].as_slice(),
             _ => return Err(USAGE.into()),
         };
         if !allowed.contains(&flag.as_str()) {
@@ -236,9 +250,13 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "--depth" => depth = value.parse().map_err(|_| bad())?,
             "--pipeline" => pipeline = value.parse().map_err(|_| bad())?,
             "--path" => path = value.clone(),
+            "--tls" => tls = boolean(value).ok_or_else(bad)?,
+            "--close" => close = boolean(value).ok_or_else(bad)?,
             "--duration" => duration = secs(value).ok_or_else(bad)?,
             "--warmup" => warmup = secs(value).ok_or_else(bad)?,
             "--hold" => hold = secs(value).ok_or_else(bad)?,
+            "--cert" => cert = Some(PathBuf::from(value)),
+            "--key" => key = Some(PathBuf::from(value)),
             _ => unreachable!("checked against the allowed list"),
         }
     }
@@ -265,11 +283,18 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     "--pipeline must be >= 1 and --path an origin-form target\n{USAGE}"
                 ));
             }
+            if close && pipeline != 1 {
+                return Err(format!(
+                    "--close 1 sends one request per connection: --pipeline must be 1\n{USAGE}"
+                ));
+            }
             Command::Http(HttpArgs {
                 addr,
                 conns: conns.unwrap_or(50),
                 pipeline,
                 path,
+                tls,
+                close,
                 duration,
                 warmup,
             })
@@ -279,8 +304,15 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             conns: conns.unwrap_or(10_000),
             hold,
         }),
-        "serve-echo" => Command::ServeEcho(ServeArgs { addr }),
-        "serve-http" => Command::ServeHttp(ServeArgs { addr }),
+        "serve-echo" => Command::ServeEcho(ServeArgs { addr, tls: None }),
+        "serve-http" => Command::ServeHttp(ServeArgs {
+            addr,
+            tls: match (cert, key) {
+                (Some(cert), Some(key)) => Some((cert, key)),
+                (None, None) => None,
+                _ => return Err(format!("--cert and --key go together\n{USAGE}")),
+            },
+        }),
         _ => return Err(USAGE.into()),
     })
 }
@@ -295,11 +327,7 @@ fn parse_kcp(mode: &str, flags: &[(String, String)]) -> Result<Command, String> 
     let (mut bytes, mut size, mut timeout) = (1u64 << 20, 1024usize, Duration::from_secs(60));
     for (flag, value) in flags {
         let bad = || format!("bad value {value:?} for {flag}\n{USAGE}");
-        let flag_bool = || match value.as_str() {
-            "0" | "false" => Ok(false),
-            "1" | "true" => Ok(true),
-            _ => Err(bad()),
-        };
+        let flag_bool = || boolean(value).ok_or_else(bad);
         match (flag.as_str(), server) {
             ("--addr", _) => {
                 addr = value
@@ -399,6 +427,15 @@ fn pairs(args: &[String]) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
+/// A boolean flag's value: `1`/`true` or `0`/`false`.
+fn boolean(value: &str) -> Option<bool> {
+    match value {
+        "0" | "false" => Some(false),
+        "1" | "true" => Some(true),
+        _ => None,
+    }
+}
+
 fn secs(value: &str) -> Option<Duration> {
     value
         .parse::<f64>()
@@ -417,7 +454,14 @@ mod tests {
     #[test]
     fn parses_each_mode() {
         match parse(&argv("http --addr 127.0.0.1:1 --pipeline 16 --conns 3")).unwrap() {
-            Command::Http(h) => assert_eq!((h.pipeline, h.conns, h.path.as_str()), (16, 3, "/")),
+            Command::Http(h) => assert_eq!(
+                (h.pipeline, h.conns, h.path.as_str(), h.tls, h.close),
+                (16, 3, "/", false, false)
+            ),
+            other => panic!("{other:?}"),
+        }
+        match parse(&argv("http --tls 1 --close true")).unwrap() {
+            Command::Http(h) => assert_eq!((h.tls, h.close, h.pipeline), (true, true, 1)),
             other => panic!("{other:?}"),
         }
         match parse(&argv("idle --conns 1000")).unwrap() {
@@ -432,6 +476,10 @@ mod tests {
             parse(&argv("serve-echo --addr 127.0.0.1:0")),
             Ok(Command::ServeEcho(_))
         ));
+        match parse(&argv("serve-http --cert c.pem --key k.pem")).unwrap() {
+            Command::ServeHttp(s) => assert_eq!(s.tls, Some(("c.pem".into(), "k.pem".into()))),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -440,6 +488,11 @@ mod tests {
         assert!(parse(&argv("echo --pipeline 4")).is_err());
         assert!(parse(&argv("http --conns 0")).is_err());
         assert!(parse(&argv("http --duration")).is_err());
+        assert!(parse(&argv("http --tls yes")).is_err());
+        assert!(parse(&argv("http --close 1 --pipeline 2")).is_err());
+        assert!(parse(&argv("echo --tls 1")).is_err());
+        assert!(parse(&argv("serve-http --cert c.pem")).is_err());
+        assert!(parse(&argv("serve-echo --cert c.pem --key k.pem")).is_err());
         assert!(parse(&argv("nope")).is_err());
     }
 

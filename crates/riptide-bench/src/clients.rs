@@ -39,15 +39,48 @@ pub fn read_available(
     buf: &mut [u8],
     inbuf: &mut Vec<u8>,
 ) -> Result<(), String> {
+    match read_until_blocked(stream, buf, inbuf)? {
+        ReadEnd::Drained => Ok(()),
+        ReadEnd::Closed => Err("server closed a connection".into()),
+    }
+}
+
+/// What a read saw besides the bytes it appended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReadEnd {
+    /// The socket has nothing more for now.
+    Drained,
+    /// The server ended the stream (TCP FIN, or TLS close_notify).
+    Closed,
+}
+
+/// Reads everything the socket has now into `inbuf`, through `buf`, and says whether the
+/// server closed the stream.
+pub fn read_until_blocked(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    inbuf: &mut Vec<u8>,
+) -> Result<ReadEnd, String> {
     loop {
         match stream.read(buf) {
-            Ok(0) => return Err("server closed a connection".into()),
+            Ok(0) => return Ok(ReadEnd::Closed),
             Ok(n) => inbuf.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(ReadEnd::Drained),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(format!("read: {e}")),
         }
     }
+}
+
+/// Starts a non-blocking connection to `addr` (TCP_NODELAY) registered with `poll` for reads
+/// and writes under `token`; it is writable once connected.
+pub fn connect_one(poll: &Poll, addr: SocketAddr, token: Token) -> Result<TcpStream, String> {
+    let mut stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    poll.registry()
+        .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+        .map_err(|e| e.to_string())?;
+    Ok(stream)
 }
 
 /// When a connection last made progress, and whether its current stall was counted.

@@ -1,14 +1,19 @@
 //! HTTP/1.1 load: every connection sends `pipeline` GET requests back to back, reads that many
 //! responses (framed by `Content-Length`), records the batch's latency, and sends the next batch.
-//! `pipeline = 1` is plain keep-alive. Non-2xx responses are counted as errors.
+//! `pipeline = 1` is plain keep-alive. Non-2xx responses are counted as errors. With `tls`
+//! the connections speak TLS (see [`crate::stream`]); with `close` each connection sends one
+//! request with `Connection: close`, reads the response, waits for the server to close, and
+//! is replaced by a new connection (latency then runs from the connect to the response).
 
 use crate::args::HttpArgs;
-use crate::clients::{connect_all, read_available, Progress};
+use crate::clients::{connect_all, connect_one, Progress, ReadEnd};
+use crate::stream::{client_config, Stream};
 use crate::window::{us, Window};
 use hdrhistogram::Histogram;
-use mio::net::TcpStream;
-use mio::{Events, Poll};
-use std::io::{self, Write};
+use mio::{Events, Poll, Token};
+use rustls::ClientConfig;
+use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What one run measured.
@@ -25,6 +30,8 @@ pub struct HttpReport {
     pub stalls: u64,
     /// The load generator's CPU seconds over the window.
     pub cpu_seconds: f64,
+    /// The TLS version and cipher suite the first connection negotiated (TLS runs).
+    pub negotiated: Option<String>,
 }
 
 impl HttpReport {
@@ -32,9 +39,13 @@ impl HttpReport {
     pub fn json(&self, args: &HttpArgs) -> String {
         let secs = self.elapsed.as_secs_f64();
         format!(
-            "{{\"workload\":\"http\",\"conns\":{},\"pipeline\":{},\"seconds\":{},\"messages\":{},\"rate\":{:.1},\"errors\":{},\"p50_us\":{:.1},\"p99_us\":{:.1},\"p999_us\":{:.1},\"stalls\":{},\"loadgen_cpu_s\":{:.3}}}",
+            "{{\"workload\":\"http\",\"conns\":{},\"pipeline\":{},\"tls\":{},\"close\":{},\"seconds\":{},\"messages\":{},\"rate\":{:.1},\"errors\":{},\"p50_us\":{:.1},\"p99_us\":{:.1},\"p999_us\":{:.1},\"stalls\":{},\"loadgen_cpu_s\":{:.3}}}",
             args.conns,
             args.pipeline,
+            self.negotiated
+                .as_ref()
+                .map_or("null".to_string(), |n| format!("\"{n}\"")),
+            args.close,
             secs,
             self.responses,
             self.responses as f64 / secs,
@@ -103,7 +114,8 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 struct Client {
-    stream: TcpStream,
+    stream: Stream,
+    /// When the current batch was sent (with `close`: when its connection was started).
     batch_sent: Instant,
     awaiting: usize,
     out_pos: usize,
@@ -113,6 +125,17 @@ struct Client {
 }
 
 impl Client {
+    fn new(stream: Stream, now: Instant) -> Client {
+        Client {
+            stream,
+            batch_sent: now,
+            awaiting: 0,
+            out_pos: 0,
+            inbuf: Vec::with_capacity(64 * 1024),
+            progress: Progress::new(now),
+        }
+    }
+
     fn send_batch(&mut self, batch: &[u8], pipeline: usize, now: Instant) -> io::Result<()> {
         self.batch_sent = now;
         self.awaiting = pipeline;
@@ -122,37 +145,51 @@ impl Client {
 
     fn flush(&mut self, batch: &[u8]) -> io::Result<()> {
         while self.out_pos < batch.len() {
-            match self.stream.write(&batch[self.out_pos..]) {
-                Ok(n) => self.out_pos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) => return Err(e),
+            match self.stream.write(&batch[self.out_pos..])? {
+                0 => return Ok(()),
+                n => self.out_pos += n,
             }
         }
-        Ok(())
+        self.stream.push()
     }
+}
+
+/// A new connection for `token` (`close` mode), with its request already queued.
+fn reconnect(
+    poll: &Poll,
+    args: &HttpArgs,
+    tls: Option<&Arc<ClientConfig>>,
+    token: Token,
+    batch: &[u8],
+    now: Instant,
+) -> Result<Client, String> {
+    let tcp = connect_one(poll, args.addr, token)?;
+    let mut c = Client::new(Stream::new(tcp, tls)?, now);
+    c.send_batch(batch, 1, now)
+        .map_err(|e| format!("write: {e}"))?;
+    Ok(c)
 }
 
 /// Runs the load and returns what the measured window saw. Fails on a connection error or a
 /// malformed response.
 pub fn run(args: &HttpArgs) -> Result<HttpReport, String> {
+    let connection = if args.close {
+        "Connection: close\r\n"
+    } else {
+        ""
+    };
     let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: riptide-bench\r\nAccept: */*\r\n\r\n",
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: riptide-bench\r\nAccept: */*\r\n{connection}\r\n",
         args.path, args.addr
     );
     let batch = request.repeat(args.pipeline).into_bytes();
+    let tls = args.tls.then(client_config);
     let mut poll = Poll::new().map_err(|e| e.to_string())?;
     let mut events = Events::with_capacity(1024);
     let now = Instant::now();
     let mut clients = Vec::with_capacity(args.conns);
-    for stream in connect_all(&poll, args.addr, args.conns)? {
-        let mut c = Client {
-            stream,
-            batch_sent: now,
-            awaiting: 0,
-            out_pos: 0,
-            inbuf: Vec::with_capacity(64 * 1024),
-            progress: Progress::new(now),
-        };
+    for tcp in connect_all(&poll, args.addr, args.conns)? {
+        let mut c = Client::new(Stream::new(tcp, tls.as_ref())?, now);
         c.send_batch(&batch, args.pipeline, now)
             .map_err(|e| e.to_string())?;
         clients.push(c);
@@ -160,6 +197,7 @@ pub fn run(args: &HttpArgs) -> Result<HttpReport, String> {
     let mut latency = Histogram::<u64>::new_with_bounds(100, 60_000_000_000, 3).expect("bounds");
     let mut window = Window::new(args.warmup, args.duration);
     let (mut responses, mut errors, mut stalls) = (0u64, 0u64, 0u64);
+    let mut negotiated = None;
     let mut buf = vec![0u8; 256 * 1024];
     while let Some(left) = window.remaining(Instant::now()) {
         poll.poll(&mut events, Some(left.min(Duration::from_millis(100))))
@@ -167,14 +205,15 @@ pub fn run(args: &HttpArgs) -> Result<HttpReport, String> {
         let now = Instant::now();
         let measuring = window.measuring(now);
         for ev in events.iter() {
-            let c = &mut clients[ev.token().0];
+            let token = ev.token();
+            let c = &mut clients[token.0];
             if ev.is_writable() {
                 c.flush(&batch).map_err(|e| format!("write: {e}"))?;
             }
             if !(ev.is_readable() || ev.is_read_closed()) {
                 continue;
             }
-            read_available(&mut c.stream, &mut buf, &mut c.inbuf)?;
+            let end = c.stream.read_available(&mut buf, &mut c.inbuf)?;
             let mut consumed = 0;
             while let Parsed::Response { len, status } = parse_response(&c.inbuf[consumed..])? {
                 if c.awaiting == 0 {
@@ -191,12 +230,22 @@ pub fn run(args: &HttpArgs) -> Result<HttpReport, String> {
                 c.progress.made(now);
             }
             c.inbuf.drain(..consumed);
-            if c.awaiting == 0 {
+            if negotiated.is_none() {
+                negotiated = c.stream.negotiated();
+            }
+            let closed = end == ReadEnd::Closed;
+            if c.awaiting == 0 && (closed || !args.close) {
                 if measuring && c.batch_sent >= window.measure_from {
                     let _ = latency.record(now.duration_since(c.batch_sent).as_nanos() as u64);
                 }
-                c.send_batch(&batch, args.pipeline, now)
-                    .map_err(|e| format!("write: {e}"))?;
+                if args.close {
+                    *c = reconnect(&poll, args, tls.as_ref(), token, &batch, now)?;
+                } else {
+                    c.send_batch(&batch, args.pipeline, now)
+                        .map_err(|e| format!("write: {e}"))?;
+                }
+            } else if closed {
+                return Err("server closed a connection".into());
             }
         }
         if measuring {
@@ -214,6 +263,7 @@ pub fn run(args: &HttpArgs) -> Result<HttpReport, String> {
         latency,
         stalls,
         cpu_seconds: window.cpu_seconds(),
+        negotiated,
     })
 }
 

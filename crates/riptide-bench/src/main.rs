@@ -1,6 +1,7 @@
 //! riptide's benchmark binary. Load generators print one JSON object per run (after a
 //! `{"phase":"measure"}` line when the warm-up ends): `echo` (round trips per second, RTT
-//! percentiles in microseconds), `http` (responses per second, batch latency), `idle` (holds
+//! percentiles in microseconds), `http` (responses per second, batch latency; over TLS with `--tls 1`, a new connection per
+//! request with `--close 1`), `idle` (holds
 //! idle connections). `serve-echo` and `serve-http` are the pure-Rust riptide peers; `serve-kcp`
 //! and `kcp` the pure-Rust riptide KCP sink and bulk client of workload K2 (kcpgo-peer's
 //! protocol).
@@ -14,6 +15,7 @@ mod http;
 mod idle;
 mod kcp;
 mod serve;
+mod stream;
 mod window;
 
 use args::Command;

@@ -1,9 +1,10 @@
 //! Pure-Rust riptide servers (the engine crate on one reactor, no Node): the echo peer of
 //! workload R1 and a minimal HTTP/1.1 responder shaped like the C floor's and gnet's (counts
-//! `\r\n\r\n`, one canned response per request, all of one read in one write).
+//! `\r\n\r\n`, one canned response per request, all of one read in one write), also over TLS
+//! (workload T1) when given a certificate.
 
 use crate::args::ServeArgs;
-use riptide::{ConnId, Conns, Engine};
+use riptide::{ConnId, Conns, Engine, EngineConfig, TlsServerOptions};
 
 const RESPONSE: &[u8] =
     b"HTTP/1.1 200 OK\r\nServer: riptide\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
@@ -43,8 +44,21 @@ pub fn http(args: &ServeArgs) -> Result<(), String> {
 
 fn bind(args: &ServeArgs) -> Result<Engine, String> {
     crate::window::raise_fd_limit();
-    let engine = Engine::bind([format!("tcp://{}", args.addr)]).map_err(|e| e.to_string())?;
-    println!("riptide (Rust) listening on {}", args.addr);
+    let mut config = EngineConfig::default();
+    if let Some((cert, key)) = &args.tls {
+        let read = |path: &std::path::Path| {
+            std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+        };
+        let tls = TlsServerOptions::new(read(cert)?, read(key)?);
+        config
+            .listen
+            .layers
+            .push(tls.factory().map_err(|e| e.to_string())?);
+    }
+    let engine =
+        Engine::bind_with([format!("tcp://{}", args.addr)], config).map_err(|e| e.to_string())?;
+    let tls = if args.tls.is_some() { " (TLS)" } else { "" };
+    println!("riptide (Rust) listening on {}{tls}", args.addr);
     Ok(engine)
 }
 

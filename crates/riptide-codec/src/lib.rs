@@ -96,6 +96,15 @@ pub trait Encoder: Send {
     /// Appends `body`, framed, to `out`. A body the framing cannot express (too long for the
     /// length field, the wrong size for a fixed-length codec) is an error, never truncated.
     fn encode(&mut self, body: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError>;
+
+    /// Which shared encoding of its factory this connection takes for a published message
+    /// ([`CodecFactory::encode_shared`]): connections of one factory with the same variant
+    /// are sent the very same bytes. `0` unless the framing was negotiated per connection
+    /// (a WebSocket that agreed on compression, say, returns another variant than one that
+    /// did not).
+    fn shared_variant(&self) -> u32 {
+        0
+    }
 }
 
 /// A decoder and an encoder for one connection.
@@ -108,6 +117,22 @@ impl<T: Decoder + Encoder> Codec for T {}
 pub trait CodecFactory: Send + Sync + std::fmt::Debug {
     /// A codec for a new connection.
     fn new_codec(&self) -> Box<dyn Codec>;
+
+    /// Appends `body` framed once for every connection whose encoder reports `variant`
+    /// ([`Encoder::shared_variant`]), so a message published to many subscribers is encoded
+    /// (and compressed) once and the same bytes are queued to all of them. The default frames
+    /// with a fresh codec, which is right for every framing that keeps no per-connection
+    /// encoder state; a framing that does (a compression context kept across messages)
+    /// overrides it with an encoding any peer of that variant accepts.
+    fn encode_shared(
+        &self,
+        variant: u32,
+        body: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), FrameError> {
+        let _ = variant;
+        self.new_codec().encode(body, out)
+    }
 }
 
 /// Feeds `input` through `decoder` in one go and collects the frames and errors, in order.

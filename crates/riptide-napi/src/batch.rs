@@ -27,7 +27,8 @@ pub const EV_OPEN: i32 = 1;
 #[napi]
 pub const EV_DATA: i32 = 2;
 /// A connection closed: bytes are the error code (`ECONNRESET`...), empty for an orderly
-/// close, then for a failed TLS handshake `\0` and why; `extra` is the OS error number when the OS gave one, else 0.
+/// close, then for a TLS error (`ERR_TLS_HANDSHAKE`, `ERR_TLS`) `\0` and why; `extra` is the
+/// OS error number when the OS gave one, else 0.
 #[napi]
 pub const EV_CLOSE: i32 = 3;
 /// The engine stopped; always the last event. `generation` is the number of connections
@@ -72,6 +73,12 @@ pub const EV_ERROR: i32 = 14;
 /// A message arrived on a KCP session's unreliable channel: bytes are the payload.
 #[napi]
 pub const EV_UNRELIABLE: i32 = 15;
+
+/// An accepted connection failed before it opened (a TLS handshake...): `generation` is
+/// the length of the peer IP text that starts the bytes (0 for a Unix peer), then the error
+/// code, `\0` and the message; `extra` the peer port.
+#[napi]
+pub const EV_HANDSHAKE_ERROR: i32 = 16;
 
 /// Where encoded events go: the JS-visible arrays ([`crate::js_batch::Batch`], written while
 /// no JS runs) or plain Rust memory ([`crate::event_log::EventLog`], filled on a reactor
@@ -159,10 +166,10 @@ impl<S: Sink> EventHandler for Events<S> {
     fn on_close(&mut self, _: &mut Conns, id: ConnId, err: Option<&Error>) {
         let code = err.map(|e| e.code()).unwrap_or("");
         let errno = err.and_then(Error::raw_os_error).unwrap_or(0);
-        // Why a TLS handshake or a WebSocket failed is only in the message (a WebSocket
-        // close's is its code and reason): it goes after a `\0`.
+        // Why TLS or a WebSocket failed is only in the message (a WebSocket close's is its
+        // code and reason): it goes after a `\0`.
         let why = match err {
-            Some(Error::Tls(why)) => Some(why.clone()),
+            Some(Error::Tls(why) | Error::TlsAlert(why)) => Some(why.clone()),
             Some(Error::WebSocketClose { code, reason }) => Some(format!("{code} {reason}")),
             Some(Error::WebSocket(e)) => Some(e.to_string()),
             _ => None,
@@ -187,6 +194,28 @@ impl<S: Sink> EventHandler for Events<S> {
         let code = err.code().as_bytes();
         let len = code.len() + 1 + msg.len();
         self.push_parts(EV_ERROR, id, &[code, b"\0", msg.as_bytes()], len, 0);
+    }
+
+    fn on_handshake_error(&mut self, err: &Error, peer: &PeerAddr) {
+        let mut text = [0u8; 48];
+        let (n, port) = match peer {
+            PeerAddr::Inet(a) => (ip_text(a.ip(), &mut text), a.port()),
+            PeerAddr::Unix(_) => (0, 0),
+        };
+        let msg = err.to_string();
+        let code = err.code().as_bytes();
+        let id = ConnId {
+            slot: 0,
+            generation: n as u32,
+        };
+        let len = n + code.len() + 1 + msg.len();
+        self.push_parts(
+            EV_HANDSHAKE_ERROR,
+            id,
+            &[&text[..n], code, b"\0", msg.as_bytes()],
+            len,
+            i32::from(port),
+        );
     }
 
     fn on_writability(&mut self, _: &mut Conns, id: ConnId, writable: bool) {

@@ -14,6 +14,7 @@ mod js_batch;
 mod js_end;
 mod kcp;
 mod millis;
+mod pubsub;
 mod raw;
 mod reactor_thread;
 mod registry;
@@ -32,8 +33,8 @@ use napi::sys;
 use napi_derive::napi;
 use registry::Shared;
 use riptide::{
-    Admission, ConnId, FlowConfig, IdleTimeout, KeepAlive, LoadBalancing, PeerAddr, Reactor,
-    ReactorConfig, Remote, SocketOptions,
+    Admission, ConnId, FlowConfig, IdleTimeout, KeepAlive, LoadBalancing, PeerAddr, PubSub,
+    Reactor, ReactorConfig, Remote, SocketOptions,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,6 +90,10 @@ pub struct NativeOptions {
     pub max_connections_per_ip: u32,
     /// ms a partial frame may wait; 0 for no limit.
     pub frame_timeout: u32,
+    /// What a publish does for a slow subscriber: `buffer`, `drop` or `close`.
+    pub backpressure: String,
+    /// Bytes queued beyond which `drop` and `close` apply.
+    pub max_backpressure: u32,
 }
 
 impl NativeOptions {
@@ -138,6 +143,10 @@ impl NativeOptions {
                 opt(self.max_connections),
                 opt(self.max_connections_per_ip),
             )),
+            pubsub: Arc::new(PubSub::new(pubsub::backpressure(
+                &self.backpressure,
+                self.max_backpressure,
+            ))),
         }
     }
 
@@ -177,6 +186,7 @@ pub struct NativeProxyHeader {
 pub struct NativeStats {
     pub accept_errors: f64,
     pub rejected: f64,
+    pub handshake_errors: f64,
     pub wakes: f64,
     pub js_calls: f64,
     pub events: f64,
@@ -551,7 +561,8 @@ impl NativeEngine {
             .unwrap_or(0)
     }
 
-    /// Accept pauses (EMFILE...) of this reactor and connections refused by the engine's caps.
+    /// Accept pauses (EMFILE...) of this reactor, connections refused by the engine's caps
+    /// and accepted connections that failed before they opened (TLS handshakes).
     #[napi]
     pub fn stats(&self) -> NativeStats {
         let s = self.driver.with_reactor(|r| r.stats()).unwrap_or_default();
@@ -559,6 +570,7 @@ impl NativeEngine {
         NativeStats {
             accept_errors: s.accept_errors as f64,
             rejected: s.rejected as f64,
+            handshake_errors: s.handshake_errors as f64,
             wakes: b.wakes as f64,
             js_calls: b.js_calls as f64,
             events: b.events as f64,

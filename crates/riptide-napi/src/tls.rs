@@ -159,8 +159,9 @@ impl NativeTlsServer {
     }
 }
 
-/// The transport URL of `url` and whether it is TLS: a `tls://` URL must come with TLS
-/// options, and TLS options need a `tls://` URL.
+/// The transport URL of `url` given whether it comes with TLS options: a `tls://` URL must
+/// (its transport is the `tcp://` underneath), and TLS options on a plain URL run TLS over
+/// it, which only a byte stream (`tcp://`, `unix://`) can carry.
 pub fn transport(url: &str, has_tls: bool) -> Result<String, riptide::Error> {
     match (riptide::tls_transport(url), has_tls) {
         (Some(tcp), true) => Ok(tcp),
@@ -168,8 +169,18 @@ pub fn transport(url: &str, has_tls: bool) -> Result<String, riptide::Error> {
         (Some(_), false) => Err(riptide::Error::InvalidOption(format!(
             "{url:?} is a tls:// address without tls options"
         ))),
+        (None, true) if is_stream(url) => Ok(url.to_string()),
         (None, true) => Err(riptide::Error::InvalidOption(format!(
-            "tls options given for {url:?}, which is not a tls:// address"
+            "tls options given for {url:?}: TLS runs over tls://, tcp:// or unix:// only"
         ))),
     }
+}
+
+/// Whether `url` names a byte stream TLS can run over.
+fn is_stream(url: &str) -> bool {
+    let scheme = url.split("://").next().unwrap_or_default();
+    ["tcp", "tcp4", "tcp6", "unix"]
+        .iter()
+        .any(|s| scheme.eq_ignore_ascii_case(s))
+        && url.contains("://")
 }

@@ -3,6 +3,8 @@
 
 #![forbid(unsafe_code)]
 
+mod pattern;
 mod regressions;
 
+pub use pattern::pattern;
 pub use regressions::{replay_regressions, Harness};

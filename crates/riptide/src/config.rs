@@ -6,6 +6,7 @@ use crate::admission::Admission;
 use crate::flow::FlowConfig;
 use crate::kcp_options::KcpOptions;
 use crate::layer::StreamLayerFactory;
+use crate::pubsub::PubSub;
 use crate::socket::SocketOptions;
 use std::fmt;
 use std::sync::Arc;
@@ -46,6 +47,9 @@ pub struct ReactorConfig {
     pub flow: FlowConfig,
     /// Caps on open connections, shared by every reactor whose config is cloned from this one.
     pub admission: Arc<Admission>,
+    /// Topic pub/sub, shared like `admission`: every reactor made from a clone of this config
+    /// receives the others' publishes.
+    pub pubsub: Arc<PubSub>,
 }
 
 impl Default for ReactorConfig {
@@ -60,6 +64,7 @@ impl Default for ReactorConfig {
             max_udp_sessions: 65_536,
             flow: FlowConfig::default(),
             admission: Arc::new(Admission::default()),
+            pubsub: Arc::new(PubSub::default()),
         }
     }
 }

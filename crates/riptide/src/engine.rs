@@ -6,6 +6,7 @@ use crate::balance::LoadBalancing;
 use crate::config::{ListenOptions, ReactorConfig};
 use crate::conns::Conns;
 use crate::handler::EventHandler;
+use crate::pubsub::PubSub;
 use crate::reactor::Reactor;
 use crate::remote::{Command, Remote};
 use crate::slab::ConnId;
@@ -47,6 +48,7 @@ impl Default for EngineConfig {
 pub struct Engine {
     reactors: Vec<Reactor>,
     addrs: Vec<PeerAddr>,
+    pubsub: Arc<PubSub>,
     ticker: bool,
     stop: Arc<AtomicBool>,
 }
@@ -124,6 +126,7 @@ impl Engine {
         Ok(Engine {
             reactors,
             addrs,
+            pubsub: config.reactor.pubsub.clone(),
             ticker: config.ticker,
             stop: Arc::new(AtomicBool::new(false)),
         })
@@ -137,6 +140,12 @@ impl Engine {
     /// Inboxes of every reactor: write, close, wake or run closures from any thread.
     pub fn remotes(&self) -> Vec<Remote> {
         self.reactors.iter().map(Reactor::remote).collect()
+    }
+
+    /// The engine's topics, to publish from any thread ([`PubSub::publish`]) and count
+    /// subscribers; handlers publish with [`Conns::publish`].
+    pub fn pubsub(&self) -> Arc<PubSub> {
+        self.pubsub.clone()
     }
 
     /// A handle that stops [`Engine::run`] from another thread.

@@ -47,6 +47,11 @@ pub enum Error {
     /// the text says why.
     #[error("TLS handshake failed: {0}")]
     Tls(String),
+    /// TLS failed after the handshake (a record that does not decrypt, a fatal alert from the
+    /// peer, a message out of place); the text is rustls' reason. The alert rustls chose was
+    /// sent to the peer before the close.
+    #[error("TLS error: {0}")]
+    TlsAlert(String),
     /// A bug inside riptide (a panic) while handling this connection: it was destroyed so the
     /// reactor, and every other connection, could go on.
     #[error("internal error: {0}")]
@@ -69,7 +74,34 @@ pub enum Error {
     WebSocket(riptide_ws::Error),
     /// Any other operating-system error.
     #[error(transparent)]
-    Io(#[from] io::Error),
+    Io(io::Error),
+}
+
+/// A TLS failure found below an `io::Read` (a kernel TLS socket's alert or out-of-place
+/// record), carried inside an `io::Error` so that it becomes [`Error::TlsAlert`], the same
+/// error a user-space TLS connection reports, rather than [`Error::Io`].
+#[derive(Debug)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // kernel TLS is Linux only
+pub(crate) struct TlsRecordError(pub String);
+
+impl std::fmt::Display for TlsRecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TlsRecordError {}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<TlsRecordError>())
+        {
+            Some(tls) => Error::TlsAlert(tls.0.clone()),
+            None => Error::Io(e),
+        }
+    }
 }
 
 impl Error {
@@ -98,6 +130,7 @@ impl Error {
         "ERR_KCP_DEAD_LINK",
         "ERR_HANDSHAKE_FAILED",
         "ERR_TLS_HANDSHAKE",
+        "ERR_TLS",
         "ERR_INTERNAL",
         "ERR_FRAME_TOO_LONG",
         "ERR_FRAME_CORRUPT",
@@ -145,6 +178,7 @@ impl Error {
             Error::KcpDeadLink => "ERR_KCP_DEAD_LINK",
             Error::Handshake(_) => "ERR_HANDSHAKE_FAILED",
             Error::Tls(_) => "ERR_TLS_HANDSHAKE",
+            Error::TlsAlert(_) => "ERR_TLS",
             Error::Internal(_) => "ERR_INTERNAL",
             Error::Frame(e) => e.code(),
             Error::WebSocketClose { .. } => "ERR_WS_CLOSE",
@@ -203,6 +237,7 @@ mod tests {
             Error::KcpDeadLink,
             Error::Handshake("x".into()),
             Error::Tls("x".into()),
+            Error::TlsAlert("x".into()),
             Error::Internal("x".into()),
             Error::Io(io::Error::other("x")),
             Error::WebSocketClose {

@@ -87,6 +87,16 @@ pub trait EventHandler {
         let _ = (err, count);
     }
 
+    /// An accepted connection failed before it opened, so no other callback ever saw it
+    /// (node:tls's `tlsClientError`): its TLS handshake failed (`ERR_TLS_HANDSHAKE`: an
+    /// untrusted client certificate, garbage instead of a hello, the handshake timeout), its
+    /// PROXY header was bad (`ERR_PROXY_PROTOCOL`), or the peer reset or closed it first
+    /// (`ECONNRESET`). `peer` is the client's address (the one a PROXY header named, once
+    /// read). Counted in [`crate::ReactorStats::handshake_errors`].
+    fn on_handshake_error(&mut self, err: &Error, peer: &PeerAddr) {
+        let _ = (err, peer);
+    }
+
     /// The ticker fired (on reactor 0, when enabled). Return the delay until the next tick, or
     /// `None` to stop ticking.
     fn on_tick(&mut self, conns: &mut Conns) -> Option<Duration> {

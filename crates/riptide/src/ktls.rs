@@ -291,19 +291,22 @@ impl KernelTlsStream {
 /// What one non-data record means for the reader: `None` to read on, else what `read`
 /// returns.
 fn control_record(kind: u8, body: &[u8]) -> Option<io::Result<usize>> {
-    let invalid = |what: String| Some(Err(io::Error::new(io::ErrorKind::InvalidData, what)));
+    let invalid = |what: String| {
+        let tls = crate::error::TlsRecordError(what);
+        Some(Err(io::Error::new(io::ErrorKind::InvalidData, tls)))
+    };
     match (kind, body) {
         (ALERT, [_, 0]) => Some(Ok(0)),
-        (ALERT, [_, description]) => invalid(format!("TLS: the peer sent alert {description}")),
+        (ALERT, [_, description]) => invalid(format!("the peer sent alert {description}")),
         // Session tickets for a later resumption: a kernel TLS client does not keep them.
         (HANDSHAKE, [NEW_SESSION_TICKET, ..]) => None,
         (HANDSHAKE, [KEY_UPDATE, ..]) => invalid(
-            "TLS: the peer sent a KeyUpdate, which kernel TLS connections do not support \
+            "the peer sent a KeyUpdate, which kernel TLS connections do not support \
              (use ktls: false for peers that rotate keys)"
                 .into(),
         ),
-        (HANDSHAKE, _) => invalid("TLS: unexpected handshake message after the handshake".into()),
-        _ => invalid(format!("TLS: unexpected record type {kind}")),
+        (HANDSHAKE, _) => invalid("unexpected handshake message after the handshake".into()),
+        _ => invalid(format!("unexpected record type {kind}")),
     }
 }
 
@@ -556,7 +559,14 @@ mod tests {
     #[test]
     fn control_records_mean_eof_skip_or_error() {
         assert!(matches!(control_record(ALERT, &[1, 0]), Some(Ok(0))));
-        assert!(matches!(control_record(ALERT, &[2, 40]), Some(Err(_))));
+        let Some(Err(alert)) = control_record(ALERT, &[2, 40]) else {
+            panic!("a fatal alert is an error")
+        };
+        assert_eq!(
+            crate::Error::from(alert).code(),
+            "ERR_TLS",
+            "as in user space"
+        );
         assert!(control_record(HANDSHAKE, &[NEW_SESSION_TICKET, 0, 0, 1, 9]).is_none());
         let update = control_record(HANDSHAKE, &[KEY_UPDATE, 0, 0, 1, 0]);
         assert!(matches!(update, Some(Err(e)) if e.to_string().contains("KeyUpdate")));

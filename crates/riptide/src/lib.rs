@@ -35,6 +35,9 @@ mod engine;
 mod error;
 mod fec_layer;
 mod flow;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handler;
 mod kcp_options;
 mod kcp_session;
@@ -46,6 +49,8 @@ mod outbound;
 mod packet_stack;
 mod platform;
 mod proxy_layer;
+mod publication;
+mod pubsub;
 mod reactor;
 mod remote;
 mod secure_layer;
@@ -58,6 +63,7 @@ mod tls_layer;
 mod tls_options;
 mod tls_record_edge;
 mod tls_sni;
+mod topics;
 mod udp_sessions;
 mod ws_layer;
 
@@ -80,6 +86,8 @@ pub use layer::{
 };
 /// Wakes a reactor's poll from any thread (re-exported from mio).
 pub use mio::Waker;
+pub use publication::MAX_TOPIC_LEN;
+pub use pubsub::{Backpressure, PubSub, MAX_SUBSCRIPTIONS};
 pub use reactor::{DrainStatus, Reactor, ReactorStats, TurnOutcome};
 pub use remote::{Completion, Remote};
 /// The framing codecs (re-exported crate `riptide-codec`).

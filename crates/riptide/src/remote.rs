@@ -4,6 +4,7 @@
 
 use crate::config::ListenOptions;
 use crate::conns::Conns;
+use crate::publication::{Publication, PublicationSink};
 use crate::slab::ConnId;
 use crate::stream::{PeerAddr, StdStream};
 use crate::Error;
@@ -22,7 +23,7 @@ pub(crate) type Task = Box<dyn FnOnce(&mut Conns) + Send>;
 pub(crate) enum Command {
     /// A connection accepted elsewhere (the load balancer chose this reactor), with its
     /// listener's options (shared: one allocation per listener, not per connection).
-    Adopt(StdStream, PeerAddr, std::sync::Arc<ListenOptions>),
+    Adopt(StdStream, PeerAddr, Arc<ListenOptions>),
     /// Write bytes; `done` reports `Ok` once they are written or queued, or the error.
     Write(ConnId, Vec<u8>, Option<Completion>),
     /// Write several buffers in order, as one.
@@ -37,6 +38,8 @@ pub(crate) enum Command {
     Stop,
     /// Begin a graceful stop that resets what is left at the deadline ([`crate::Reactor::drain`]).
     Drain(std::time::Instant),
+    /// Deliver a published message to this reactor's subscribers of its topic.
+    Publish(Arc<Publication>),
 }
 
 /// The sending side of a reactor's inbox. Cheap to clone, `Send + Sync`.
@@ -129,6 +132,13 @@ impl Remote {
     /// Runs `task` on the reactor thread.
     pub fn execute(&self, task: impl FnOnce(&mut Conns) + Send + 'static) -> Result<(), Error> {
         self.send(Command::Execute(Box::new(task)))
+    }
+}
+
+impl PublicationSink for Remote {
+    fn send_publication(&self, publication: Arc<Publication>) {
+        // A reactor that stopped has no subscribers left to deliver to.
+        let _ = self.try_send(Command::Publish(publication));
     }
 }
 

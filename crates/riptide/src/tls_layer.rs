@@ -2,7 +2,8 @@
 //! through `read_tls`/`process_new_packets`, plaintext comes out of the connection's reader;
 //! plaintext from the application goes into its writer and `write_tls` drains the records.
 //! The connection opens (the layer reports [`LayerStatus::Ready`]) once the handshake is
-//! done; a failed or slow handshake closes it with [`Error::Tls`].
+//! done; a failed or slow handshake closes it with [`Error::Tls`], a TLS error after it (a
+//! corrupt record, a fatal alert from the peer) with [`Error::TlsAlert`].
 //!
 //! With kernel TLS asked for (the configuration allows secret extraction), a finished
 //! handshake offers the connection to the kernel ([`LayerReport::kernel_tls`]) when nothing
@@ -16,7 +17,7 @@ use crate::Error;
 #[cfg(doc)]
 use crate::LayerReport;
 use rustls::pki_types::ServerName;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -103,14 +104,19 @@ impl TlsLayer {
         Ok(())
     }
 
-    /// Moves every decrypted byte to `up`.
+    /// Moves every decrypted byte to `up`, straight from rustls's buffers (no scratch buffer to
+    /// zero and copy through: that was a 16 KiB memset per read).
     fn drain_plaintext(&mut self, up: &mut Vec<u8>) -> Result<(), Error> {
-        let mut chunk = [0u8; 16 * 1024];
+        let mut reader = self.conn.reader();
         loop {
-            match self.conn.reader().read(&mut chunk) {
-                // Ok(0): the peer sent close_notify; its FIN follows and closes the connection.
-                Ok(0) => return Ok(()),
-                Ok(n) => up.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+            match reader.fill_buf() {
+                // Empty: the peer sent close_notify; its FIN follows and closes the connection.
+                Ok([]) => return Ok(()),
+                Ok(chunk) => {
+                    let n = chunk.len();
+                    up.extend_from_slice(chunk);
+                    reader.consume(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) => return Err(e.into()),
             }
@@ -118,12 +124,12 @@ impl TlsLayer {
     }
 
     /// The error a rustls failure closes the connection with: `ERR_TLS_HANDSHAKE` while the
-    /// handshake runs, an I/O error (bad data) after it.
-    fn failure(&self, e: rustls::Error) -> Error {
+    /// handshake runs, `ERR_TLS` after it; either way the text is rustls' reason.
+    fn failure(&self, why: impl ToString) -> Error {
         if self.conn.is_handshaking() {
-            Error::Tls(e.to_string())
+            Error::Tls(why.to_string())
         } else {
-            io::Error::new(io::ErrorKind::InvalidData, format!("TLS: {e}")).into()
+            Error::TlsAlert(why.to_string())
         }
     }
 
@@ -182,8 +188,11 @@ impl StreamLayer for TlsLayer {
         }
         let mut rest = data;
         while !rest.is_empty() {
-            if self.conn.read_tls(&mut rest)? == 0 {
-                break;
+            // rustls refuses input it cannot hold (a handshake message over 64 KiB) here.
+            match self.conn.read_tls(&mut rest) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => return Err(self.failure(e)),
             }
             if let Err(e) = self.conn.process_new_packets() {
                 // rustls queued an alert saying why: the peer gets it before the close.

@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{echo, pattern, serve};
+use common::{echo, serve};
 use riptide::{ConnId, Conns, Engine, EngineConfig, Error, EventHandler};
+use riptide_testkit::pattern;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc;

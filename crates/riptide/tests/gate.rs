@@ -5,11 +5,12 @@
 
 mod common;
 
-use common::{pattern, turbo, turn_until};
+use common::{turbo, turn_until};
 use riptide::{
     ConnId, Conns, Datagrams, DialOptions, Error, EventHandler, Gate, GateOut, KcpOptions,
     ListenOptions, PacketGate, PacketLayer, Payload, PeerAddr, Reactor,
 };
+use riptide_testkit::pattern;
 use std::collections::HashSet;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicUsize, Ordering};

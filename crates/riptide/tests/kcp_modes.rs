@@ -5,13 +5,14 @@
 
 mod common;
 
-use common::{lossy, pattern, relay, turbo, turn_until, RelayConfig};
+use common::{lossy, relay, turbo, turn_until, RelayConfig};
 use riptide::crypt::Cipher;
 use riptide::secure::{generate_keypair, PrivateKey};
 use riptide::{
     ConnId, Conns, DialOptions, Error, EventHandler, KcpCrypt, KcpOptions, KcpSecure,
     ListenOptions, PeerAddr, Reactor,
 };
+use riptide_testkit::pattern;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Mutex;

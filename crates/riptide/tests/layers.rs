@@ -6,13 +6,12 @@
 
 mod common;
 
-use common::{
-    kcp_dial, kcp_listen, length_field, listen, pattern, turbo, turn_for, turn_until, Chat,
-};
+use common::{kcp_dial, kcp_listen, length_field, listen, turbo, turn_for, turn_until, Chat};
 use riptide::{
     ConnId, Conns, Datagrams, DialOptions, Error, EventHandler, KcpOptions, LayerStatus,
     ListenOptions, PacketLayer, Payload, Reactor, StreamLayer, StreamOut,
 };
+use riptide_testkit::pattern;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};

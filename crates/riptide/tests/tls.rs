@@ -420,3 +420,40 @@ fn server_factory() -> riptide::StreamLayerFactory {
         })
         .clone()
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// After the handshake, a genuine record with any byte changed, however it is cut, gives
+    /// the application nothing and fails with `ERR_TLS` (rustls' reason); except a length
+    /// made longer, which leaves the layer waiting for the rest, and the legacy version.
+    #[test]
+    fn a_record_changed_anywhere_after_the_handshake_fails_with_err_tls(
+        data in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..3000),
+        at in proptest::prelude::any::<usize>(),
+        flip in 1u8..,
+        piece in 1usize..4000,
+    ) {
+        let now = Instant::now();
+        let (mut client, mut server) = pair(&[], &[]);
+        handshake(&mut client, &mut server, now, 1 << 20).unwrap();
+        let mut wire = Vec::new();
+        client.layer.write(now, &data, &mut wire).unwrap();
+        let at = at % wire.len();
+        let length = u16::from_be_bytes([wire[3], wire[4]]);
+        wire[at] ^= flip;
+        let longer = u16::from_be_bytes([wire[3], wire[4]]) > length;
+        match server.feed(now, &wire, piece) {
+            // The rest of a record made longer is still to come.
+            Ok(_) if longer => proptest::prop_assert!(server.plain.is_empty()),
+            // TLS 1.3 ignores `legacy_record_version` "for all purposes" (RFC 8446 5.1): it is
+            // not in the AEAD's additional data either.
+            Ok(_) if (1..3).contains(&at) => proptest::prop_assert_eq!(&server.plain, &data),
+            Ok(_) => proptest::prop_assert!(false, "byte {at} of {} changed, accepted", wire.len()),
+            Err(e) => {
+                proptest::prop_assert_eq!(e.code(), "ERR_TLS", "{}", e);
+                proptest::prop_assert!(server.plain.is_empty());
+            }
+        }
+    }
+}

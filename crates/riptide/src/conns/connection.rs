@@ -1,6 +1,7 @@
 //! One connection of the table: its transport, the stack of layers over it, its codec and the
 //! flow-control state the table keeps for every connection alike.
 
+use crate::config::SharedCodec;
 use crate::kcp_session::KcpSession;
 use crate::outbound::Outbound;
 use crate::slab::ConnId;
@@ -95,6 +96,8 @@ pub(crate) struct Connection {
     /// frames are delivered), another encodes writes made meanwhile.
     pub(crate) decoder: Option<Box<dyn Codec>>,
     pub(crate) encoder: Option<Box<dyn Codec>>,
+    /// The factory of the codec: connections sharing it are sent the same published frames.
+    pub(crate) codec: Option<SharedCodec>,
     /// Bytes received but not yet delivered: a partial frame, or what the handler retained.
     pub(crate) inbound: Vec<u8>,
     /// Since when `inbound` has held a partial frame (for the frame timeout).
@@ -128,6 +131,7 @@ impl Connection {
             place,
             decoder: None,
             encoder: None,
+            codec: None,
             inbound: Vec::new(),
             partial_since: None,
             layers: None,
@@ -185,7 +189,9 @@ pub(crate) enum Notice {
     /// The connection opened (connected, and its layers are ready): report `on_open`.
     Opened(ConnId),
     /// The connection is closing: report `on_close` (after failing its pending markers).
-    Close(ConnId, Option<Error>),
+    /// `true` when it is an accepted connection that failed before it opened (its layers
+    /// were still negotiating): `on_handshake_error` comes first.
+    Close(ConnId, Option<Error>, bool),
     /// A write made on the handler's behalf failed without closing (a message the codec
     /// cannot express): report `on_error`.
     Error(ConnId, Error),

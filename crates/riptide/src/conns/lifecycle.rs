@@ -11,6 +11,7 @@ use crate::stream::{PeerAddr, Stream};
 use crate::stream_stack::StreamStack;
 use crate::Error;
 use mio::{Interest, Token};
+use std::io;
 use std::net::Shutdown;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -58,6 +59,7 @@ impl Conns {
         let mut conn = Connection::new(transport, peer, place, now);
         conn.decoder = codec.map(|f| f.new_codec());
         conn.encoder = codec.map(|f| f.new_codec());
+        conn.codec = codec.cloned();
         conn.layers = StreamStack::new(layers);
         conn.state = if connecting {
             State::Connecting
@@ -285,7 +287,15 @@ impl Conns {
             return;
         };
         conn.read_closed = true;
-        if !self.flow.allow_half_open {
+        if conn.state == State::Negotiating {
+            // Gone before its layers were ready (a client that gave up mid-handshake): that
+            // is an error, as in node:tls, never an orderly close.
+            let gone = io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "the peer closed the connection before it was ready",
+            );
+            self.doom(id, Some(gone.into()));
+        } else if !self.flow.allow_half_open {
             let _ = self.close(id);
         } else if conn.write_closed {
             self.doom(id, None);
@@ -294,14 +304,17 @@ impl Conns {
         }
     }
 
-    /// Decides the close of `id`; the reactor reports it through `on_close` once.
+    /// Decides the close of `id`; the reactor reports it through `on_close` once (after
+    /// `on_handshake_error` for an accepted connection an error closed before it opened).
     pub(crate) fn doom(&mut self, id: ConnId, err: Option<Error>) {
         if let Some(conn) = self.slab.get_mut(id) {
             if conn.state != State::Doomed {
+                let refused =
+                    conn.state == State::Negotiating && conn.place != Place::None && err.is_some();
                 conn.state = State::Doomed;
                 // A layer that ended its protocol says why, unless something else went wrong.
                 let err = err.or_else(|| conn.layers.as_mut().and_then(|s| s.outcome()));
-                self.notices.push_back(Notice::Close(id, err));
+                self.notices.push_back(Notice::Close(id, err, refused));
             }
         }
     }
@@ -312,6 +325,7 @@ impl Conns {
         let Some(mut conn) = self.slab.remove(id) else {
             return Vec::new();
         };
+        self.leave_topics(id);
         match &mut conn.transport {
             Transport::Plain(Stream::Datagram { socket, peer }) => {
                 self.udp_sessions.remove(*socket, *peer, id);

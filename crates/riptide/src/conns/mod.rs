@@ -14,6 +14,7 @@ mod inbound;
 mod kcp;
 mod kernel_tls;
 mod lifecycle;
+mod publish;
 mod sockets;
 mod timers;
 mod udp;
@@ -30,9 +31,11 @@ use crate::config::ReactorConfig;
 use crate::flow::{FlowConfig, Timer};
 use crate::kcp_table::KcpTable;
 use crate::layer::{GateOut, PacketGate};
+use crate::pubsub::PubSub;
 use crate::slab::{ConnId, Slab};
 use crate::socket::SocketOptions;
 use crate::timer_wheel::TimerWheel;
+use crate::topics::TopicIndex;
 use crate::udp_sessions::UdpSessions;
 use crate::Error;
 use connection::{Connection, State};
@@ -86,10 +89,23 @@ pub struct Conns {
     corked: bool,
     /// Connections with bytes queued while corked.
     corked_conns: Vec<ConnId>,
+    /// Which of this reactor's connections subscribe to which topic.
+    topics: TopicIndex,
+    /// What the engine's reactors share for pub/sub.
+    pubsub: Arc<PubSub>,
+    /// This reactor's serial in `pubsub` (its own publishes are delivered directly).
+    reactor_serial: u64,
+    /// Scratch list of a publication's subscribers.
+    subscriber_scratch: Vec<ConnId>,
 }
 
 impl Conns {
-    pub(crate) fn new(registry: Registry, config: &ReactorConfig, load: Arc<AtomicUsize>) -> Self {
+    pub(crate) fn new(
+        registry: Registry,
+        config: &ReactorConfig,
+        load: Arc<AtomicUsize>,
+        reactor_serial: u64,
+    ) -> Self {
         Conns {
             slab: Slab::default(),
             registry,
@@ -116,6 +132,10 @@ impl Conns {
             kcp_evictions: 0,
             corked: false,
             corked_conns: Vec::new(),
+            topics: TopicIndex::default(),
+            pubsub: config.pubsub.clone(),
+            reactor_serial,
+            subscriber_scratch: Vec::new(),
         }
     }
 
@@ -133,7 +153,10 @@ impl Conns {
     /// resumed connection to read): a driver that changed the table outside a turn should
     /// make the reactor run soon (see [`crate::Reactor::waker`]).
     pub fn needs_turn(&self) -> bool {
-        !self.notices.is_empty() || !self.resumed.is_empty() || !self.kcp_dirty.is_empty()
+        !self.notices.is_empty()
+            || !self.resumed.is_empty()
+            || !self.kcp_dirty.is_empty()
+            || (!self.corked && !self.corked_conns.is_empty())
     }
 
     /// Ids of all open connections.

@@ -8,6 +8,7 @@ use crate::slab::ConnId;
 use crate::stream::Stream;
 use crate::Error;
 use std::io::{self, IoSlice, Write};
+use std::sync::Arc;
 use std::time::Instant;
 
 impl Conns {
@@ -103,12 +104,34 @@ impl Conns {
             }
             _ => {}
         }
-        self.write_stream(id, bufs)
+        self.write_stream(id, bufs, None)
+    }
+
+    /// Writes a frame shared with other connections (a publication) past the codec: a
+    /// connected byte stream without stream layers queues what the socket does not take as a
+    /// reference to `frame`; anything else (TLS, KCP, datagrams) takes a copy as any write.
+    pub(super) fn write_shared(&mut self, id: ConnId, frame: &Arc<[u8]>) -> Result<(), Error> {
+        let conn = self.live(id)?;
+        let direct = conn.layers.is_none()
+            && conn.state != State::Connecting
+            && matches!(&conn.transport, Transport::Plain(s) if !s.is_datagram());
+        if direct {
+            self.write_stream(id, &[frame], Some(frame))
+        } else {
+            self.write_unframed(id, frame)
+        }
     }
 
     /// The byte-stream write: straight to the socket when nothing is queued (and not corked),
     /// the rest behind the queue.
-    fn write_stream(&mut self, id: ConnId, bufs: &[&[u8]]) -> Result<(), Error> {
+    /// `shared`, when given, is the one buffer in `bufs`: what the socket does not take is
+    /// queued by reference.
+    fn write_stream(
+        &mut self,
+        id: ConnId,
+        bufs: &[&[u8]],
+        shared: Option<&Arc<[u8]>>,
+    ) -> Result<(), Error> {
         let track_idle =
             self.flow.idle_timeout.write.is_some() || self.flow.idle_timeout.all.is_some();
         let (high, max) = (self.flow.write_high_water_mark, self.flow.max_outbound);
@@ -155,7 +178,10 @@ impl Conns {
         for b in bufs {
             if skipped + b.len() > written {
                 let from = written.saturating_sub(skipped);
-                conn.outbound.push(b.get(from..).unwrap_or_default());
+                match shared {
+                    Some(frame) => conn.outbound.push_shared(frame, from),
+                    None => conn.outbound.push(b.get(from..).unwrap_or_default()),
+                }
             }
             skipped += b.len();
         }
@@ -174,6 +200,15 @@ impl Conns {
     /// codec frames and all. Drivers that apply many writes at once cork around them.
     pub fn cork(&mut self) {
         self.corked = true;
+    }
+
+    /// Writes what publishes held back, unless a driver's cork is on (its `uncork` will):
+    /// the reactor calls it at the end of every turn, so the messages published to a
+    /// subscriber meanwhile leave in one syscall.
+    pub(crate) fn write_held(&mut self) {
+        if !self.corked {
+            self.uncork();
+        }
     }
 
     /// Writes what was held since [`Conns::cork`].

@@ -49,6 +49,9 @@ impl Reactor {
                 Command::Execute(task) => task(&mut self.conns),
                 Command::Stop => self.stop_requested = true,
                 Command::Drain(deadline) => self.drain(deadline, handler),
+                Command::Publish(publication) => {
+                    self.conns.deliver(&publication);
+                }
             }
             self.reap(handler);
         }

@@ -48,6 +48,10 @@ pub struct ReactorStats {
     pub accept_errors: u64,
     /// Connections refused by the admission caps (engine-wide).
     pub rejected: u64,
+    /// Accepted connections that failed before they opened: a TLS handshake that failed or
+    /// timed out, a bad PROXY header, a peer gone mid-handshake (each also reported to
+    /// [`EventHandler::on_handshake_error`]).
+    pub handshake_errors: u64,
 }
 
 /// A graceful stop in progress ([`Reactor::drain`]).
@@ -101,6 +105,15 @@ pub struct Reactor {
     kcp_buf: Vec<u8>,
     /// Inside [`Reactor::turn`]: KCP sessions are flushed once at its end, not at each reap.
     in_turn: bool,
+    /// This reactor's serial among the engine's pub/sub reactors.
+    serial: u64,
+}
+
+impl Drop for Reactor {
+    /// Publishes stop coming to a reactor that is gone.
+    fn drop(&mut self) {
+        self.config.pubsub.leave(self.serial);
+    }
 }
 
 impl Reactor {
@@ -115,7 +128,8 @@ impl Reactor {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let load = Arc::new(AtomicUsize::new(0));
         let (remote, inbox) = remote::channel(index, waker.clone(), load.clone());
-        let conns = Conns::new(poll.registry().try_clone()?, &config, load);
+        let serial = config.pubsub.join(Box::new(remote.clone()));
+        let conns = Conns::new(poll.registry().try_clone()?, &config, load, serial);
         Ok(Reactor {
             events: Events::with_capacity(config.event_budget),
             read_buf: vec![0; config.read_buffer_cap.max(MAX_DATAGRAM)],
@@ -143,6 +157,7 @@ impl Reactor {
             stop_requested: false,
             kcp_buf: Vec::new(),
             in_turn: false,
+            serial,
         })
     }
 
@@ -280,7 +295,13 @@ impl Reactor {
                         handler.on_end(&mut self.conns, id);
                     }
                 }
-                Notice::Close(id, err) => {
+                Notice::Close(id, err, refused) => {
+                    if refused {
+                        if let (Some(e), Ok(peer)) = (&err, self.conns.peer_addr(id)) {
+                            self.stats.handshake_errors += 1;
+                            handler.on_handshake_error(e, &peer);
+                        }
+                    }
                     for token in self.conns.remove(id) {
                         handler.on_write_done(&mut self.conns, id, token, Some(&Error::ConnClosed));
                     }
@@ -322,6 +343,7 @@ impl Reactor {
         }
         self.in_turn = true;
         let outcome = self.dispatch(handler);
+        self.conns.write_held();
         self.in_turn = false;
         self.reap(handler);
         outcome

@@ -23,7 +23,7 @@ import { ConnClosedError, InvalidOptionError, type RiptideError } from './errors
 import type { EventHandler } from './handler'
 import { knownKeys } from './validate'
 
-/** Record kinds, as `riptide::ws_record` names them. */
+/** Record kinds, as crates/riptide/src/ws_record.rs names them. */
 const UPGRADE = 0x55 // 'U'
 const TEXT = 0x54 // 'T'
 const BINARY = 0x42 // 'B'

@@ -66,6 +66,7 @@ mod tls_sni;
 mod topics;
 mod udp_sessions;
 mod ws_layer;
+mod ws_record;
 
 pub use address::{tls_transport, Address};
 pub use admission::Admission;
@@ -109,7 +110,7 @@ pub use tls_options::{
     DEFAULT_HANDSHAKE_TIMEOUT, SERVER_SESSION_CACHE,
 };
 pub use tls_sni::TlsSniCertificate;
-pub use ws_layer::{kind as ws_record, WsLayer, WsOptions};
+pub use ws_layer::{WsLayer, WsOptions};
 
 // The README's example runs as a doctest, so the crates.io page cannot go stale.
 #[cfg(doctest)]

@@ -21,7 +21,17 @@ export {
   type FixedLengthCodec,
   type LengthFieldCodec,
   type Http1Codec,
+  type WebSocketCodec,
 } from './lib/codecs'
+export {
+  WebSocketConn,
+  websocketHandler,
+  type WebSocketHandler,
+  type UpgradeRequest,
+  type UpgradeAnswer,
+  type UpgradeHeaders,
+  type MessageInfo,
+} from './lib/websocket'
 export { parseRequest, response, type HttpRequest, type HttpResponse } from './lib/http1'
 export type { EventHandler, IdleKind } from './lib/handler'
 export type { BackpressureOptions, BackpressurePolicy } from './lib/pubsub'
@@ -82,4 +92,6 @@ export {
   InternalError,
   WorkerInitError,
   UnsupportedPlatformError,
+  WebSocketCloseError,
+  WebSocketError,
 } from './lib/errors'

@@ -83,8 +83,23 @@ export interface Http1Codec {
   readonly maxBodySize: number
 }
 
+/** WebSocket (RFC 6455, permessage-deflate RFC 7692) for a server: see `docs/websocket.md`. */
+export interface WebSocketCodec {
+  readonly kind: 'websocket'
+  /** Largest message accepted, in bytes, after inflating (then close code 1009). Default `16777216`. */
+  readonly maxPayload: number
+  /** Agree to permessage-deflate when the client offers it. Default `false`. */
+  readonly compression: boolean
+  /** ms without a byte from the peer before a ping; as long again without an answer closes (`ERR_WS_TIMEOUT`). `0` (default) never. */
+  readonly idleTimeout: number
+  /** ms to wait for the peer's close frame after `conn.close()` (then `ERR_WS_TIMEOUT`). Default `5000`. */
+  readonly closeTimeout: number
+  /** Subprotocols spoken, in order of preference; the first one the client offers is chosen unless `onUpgrade` says otherwise. Default none. */
+  readonly subprotocols: string[]
+}
+
 /** Any codec. */
-export type Codec = LineCodec | DelimiterCodec | FixedLengthCodec | LengthFieldCodec | Http1Codec
+export type Codec = LineCodec | DelimiterCodec | FixedLengthCodec | LengthFieldCodec | Http1Codec | WebSocketCodec
 
 const int = (name: string, v: unknown, min: number, max: number) => checkInt(`codec ${name}`, v, min, max)
 const bool = (name: string, v: unknown) => checkBool(`codec ${name}`, v)
@@ -151,6 +166,27 @@ export const codecs = {
     }
   },
 
+  /**
+   * WebSocket for `serve` (`tcp://` or `tls://` listeners, as `options.codec`): the handler
+   * is then a {@link WebSocketHandler} (`onUpgrade`, whole messages with their type,
+   * `conn.write(string | bytes)`, `conn.ping()`, `conn.close(code, reason)`).
+   */
+  websocket(o: Partial<Omit<WebSocketCodec, 'kind'>> = {}): WebSocketCodec {
+    keys('websocket', o, ['maxPayload', 'compression', 'idleTimeout', 'closeTimeout', 'subprotocols'])
+    const subprotocols = o.subprotocols ?? []
+    if (!Array.isArray(subprotocols) || subprotocols.some((p) => typeof p !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(p))) {
+      throw new InvalidOptionError('codec subprotocols must be an array of HTTP tokens')
+    }
+    return {
+      kind: 'websocket',
+      maxPayload: int('maxPayload', o.maxPayload ?? 16 * 1024 * 1024, 1, 2_147_483_000),
+      compression: bool('compression', o.compression ?? false),
+      idleTimeout: int('idleTimeout', o.idleTimeout ?? 0, 0, 2 ** 31 - 1),
+      closeTimeout: int('closeTimeout', o.closeTimeout ?? 5000, 1, 2 ** 31 - 1),
+      subprotocols: [...subprotocols],
+    }
+  },
+
   /** A length field, netty's `LengthFieldBasedFrameDecoder` + `LengthFieldPrepender`. */
   lengthField(o: Partial<Omit<LengthFieldCodec, 'kind'>> = {}): LengthFieldCodec {
     keys('lengthField', o, [
@@ -204,6 +240,8 @@ export function checkCodec(c: unknown): Codec {
       return codecs.lengthField(c as LengthFieldCodec)
     case 'http1':
       return codecs.http1(c as Http1Codec)
+    case 'websocket':
+      return codecs.websocket(c as WebSocketCodec)
     default:
       throw new InvalidOptionError(`unknown codec kind ${String(kind)}`)
   }

@@ -10,7 +10,8 @@ import { EngineStoppedError, errorFromCode, InvalidOptionError, WorkerInitError 
 import { fromNativeAddress, type PeerAddr } from './address'
 import type { EventHandler } from './handler'
 import { checkKcpOnly, checkSecureRole, LISTENER_KEYS, resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options'
-import { checkCodec } from './codecs'
+import { checkCodec, type WebSocketCodec } from './codecs'
+import { messageRecord, type WebSocketHandler } from './websocket'
 import { knownKeys, ms } from './validate'
 import { type ListenSpec, Reactor, type StopCounts } from './reactor'
 import type { NativeEngine } from './native'
@@ -83,7 +84,8 @@ export class Engine {
   }
 
   /**
-   * Publishes `data` (strings as UTF-8) to every connection subscribed to `topic`
+   * Publishes `data` (strings as UTF-8; on a WebSocket server, strings as text messages and
+   * bytes as binary ones) to every connection subscribed to `topic`
    * (`conn.subscribe`) on every reactor. Each subscriber's codec frames it, once per codec for
    * all of them, and the same bytes are queued to each, under the `backpressure` policy.
    * After this reactor's writes staged so far, and in publish order on every reactor.
@@ -95,7 +97,8 @@ export class Engine {
    */
   publish(topic: string, data: Uint8Array | string): number {
     checkTopic(topic)
-    const bytes = messageBytes(data)
+    // A WebSocket server's subscribers take records: strings go out as text, bytes as binary.
+    const bytes = this.#reactor.websocket ? messageRecord(data) : messageBytes(data)
     this.#reactor.flush()
     return this.#reactor.call((n) => n.publish(topic, bytes))
   }
@@ -266,7 +269,17 @@ function transferable(o: ResolvedServeOptions): Record<string, unknown> {
  */
 export async function serve<Context = unknown>(
   address: string | ListenSpec | Array<string | ListenSpec>,
+  handler: WebSocketHandler<Context>,
+  options: ServeOptions & { codec: WebSocketCodec },
+): Promise<Engine>
+export async function serve<Context = unknown>(
+  address: string | ListenSpec | Array<string | ListenSpec>,
   handler: EventHandler<Context>,
+  options?: ServeOptions,
+): Promise<Engine>
+export async function serve<Context = unknown>(
+  address: string | ListenSpec | Array<string | ListenSpec>,
+  handler: EventHandler<Context> | WebSocketHandler<Context>,
   options?: ServeOptions,
 ): Promise<Engine> {
   const list = Array.isArray(address) ? address : [address]
@@ -277,6 +290,9 @@ export async function serve<Context = unknown>(
   for (const l of listeners) {
     knownKeys('listener', l, LISTENER_KEYS)
     if (l.codec !== undefined) l.codec = checkCodec(l.codec)
+    if (l.codec !== undefined && (l.codec.kind === 'websocket' || options?.codec?.kind === 'websocket')) {
+      throw new InvalidOptionError('codecs.websocket() is a server-wide codec: pass it as serve\'s options.codec, with no listener codecs')
+    }
     if (l.proxyProtocol !== undefined && !['v1', 'v2', 'any'].includes(l.proxyProtocol)) {
       throw new InvalidOptionError("proxyProtocol must be 'v1', 'v2' or 'any'")
     }
@@ -290,7 +306,9 @@ export async function serve<Context = unknown>(
   for (const l of listeners) checkKcpOnly(o, l.url, 'the listener')
   checkTlsUrls(o.tls, listeners, 'listener')
   let engine: Engine | undefined
-  const reactor = new Reactor(handler, o, { onTick: () => (engine ? handler.onTick?.(engine) : 0) })
+  // The reactor wraps a WebSocket handler itself (it knows the codec; so do workers).
+  const events = handler as EventHandler<Context>
+  const reactor = new Reactor(events, o, { onTick: () => (engine ? handler.onTick?.(engine) : 0) })
   // A listen address that is a name is resolved by the native parser, synchronously on this
   // thread: that happens once, at start-up, unlike dials (looked up off the thread, lookup.ts).
   reactor.listen(listeners)
@@ -303,7 +321,7 @@ export async function serve<Context = unknown>(
     throw err
   }
   reactor.nativeEngine.balance()
-  engine = new Engine(handler, reactor, workers)
+  engine = new Engine(events, reactor, workers)
   try {
     handler.onBoot?.(engine)
   } catch (err) {

@@ -249,6 +249,40 @@ export class UnsupportedPlatformError extends RiptideError {
 }
 
 /** Errno names look like `ECONNRESET`; `ERR_IO` is an OS error without one. */
+/**
+ * A WebSocket connection ended with a close frame (`ERR_WS_CLOSE`): the peer's, or its answer
+ * to `conn.close()`. `closeCode` is the peer's code (1005 when it sent none), `reason` its reason.
+ */
+export class WebSocketCloseError extends RiptideError {
+  /** The peer's close code. */
+  readonly closeCode: number
+  /** The peer's reason. */
+  readonly reason: string
+
+  constructor(closeCode: number, reason: string, message = `WebSocket closed: ${closeCode}${reason === '' ? '' : ` ${reason}`}`) {
+    super('ERR_WS_CLOSE', message)
+    this.closeCode = closeCode
+    this.reason = reason
+  }
+
+  /** @internal From the native close text, which ends in `ERR_WS_CLOSE: <code> <reason>` (the reason's UTF-8 bytes, one char each). */
+  static fromNative(message: string): WebSocketCloseError {
+    const m = /ERR_WS_CLOSE: (\d+) ([\s\S]*)$/.exec(message)
+    if (m === null) return new WebSocketCloseError(1005, '', message)
+    const reason = Buffer.from(m[2], 'latin1').toString('utf8')
+    return new WebSocketCloseError(Number(m[1]), reason, `WebSocket closed: ${m[1]}${reason === '' ? '' : ` ${reason}`}`)
+  }
+}
+
+/**
+ * A WebSocket failed: the peer broke the protocol and was sent the matching close code
+ * (`ERR_WS_PROTOCOL` 1002, `ERR_WS_INVALID_UTF8` and `ERR_WS_BAD_DEFLATE` 1007,
+ * `ERR_WS_MESSAGE_TOO_BIG` 1009, `ERR_WS_BAD_CLOSE` 1002), the peer went silent or did not
+ * answer a close (`ERR_WS_TIMEOUT`), the handshake failed (`ERR_WS_HANDSHAKE`,
+ * `ERR_WS_UPGRADE_REFUSED`, `ERR_WS_BAD_HEADER`), or `ERR_WS_CLOSED`/`ERR_WS_RANDOM`.
+ */
+export class WebSocketError extends RiptideError {}
+
 const OS_CODE = /^E[A-Z0-9]+$/
 
 /**
@@ -299,7 +333,10 @@ export function errorFromCode(code: string, message: string, details?: Connectio
       return new UnsupportedPlatformError(message)
     case 'ERR_IO':
       return new ConnectionError(code, message, details)
+    case 'ERR_WS_CLOSE':
+      return WebSocketCloseError.fromNative(message)
     default:
+      if (code.startsWith('ERR_WS_')) return new WebSocketError(code, message)
       return OS_CODE.test(code) ? new ConnectionError(code, message, details) : new RiptideError(code, message)
   }
 }

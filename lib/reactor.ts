@@ -37,6 +37,7 @@ import {
 import { dialTarget, inetAddr, type PeerAddr } from './address'
 import { Conn, type ConnSink, kBatchEnd, kConsumer, kEnded, kLink, kRebind, kTimer, kWritability, kWriteDone } from './conn'
 import type { Codec } from './codecs'
+import { websocketHandler, type WebSocketHandler } from './websocket'
 import { DatagramSocket } from './datagram'
 import { AbortError, ConnClosedError, ConnectionError, type ConnectionErrorDetails, errorFromCode, fromNative, type RiptideError } from './errors'
 import type { EventHandler, IdleKind } from './handler'
@@ -236,7 +237,8 @@ export class Reactor implements ConnSink {
   #markStopped!: (counts: StopCounts) => void
 
   constructor(handler: EventHandler, options: ResolvedServeOptions, hooks: ReactorHooks = {}) {
-    this.#handler = handler
+    // A WebSocket server's handler speaks in messages; the adapter turns records into them.
+    this.#handler = options.codec?.kind === 'websocket' ? websocketHandler(handler as WebSocketHandler) : handler
     this.#logger = options.logger
     this.#options = options
     this.#hooks = hooks
@@ -284,6 +286,11 @@ export class Reactor implements ConnSink {
 
   get reactorIndex(): number {
     return this.#native.index
+  }
+
+  /** True for a WebSocket server's reactor: its connections take records (`lib/websocket.ts`). */
+  get websocket(): boolean {
+    return this.#options.codec?.kind === 'websocket'
   }
 
   get highWaterMark(): number {

@@ -166,9 +166,16 @@ impl<S: Sink> EventHandler for Events<S> {
     fn on_close(&mut self, _: &mut Conns, id: ConnId, err: Option<&Error>) {
         let code = err.map(|e| e.code()).unwrap_or("");
         let errno = err.and_then(Error::raw_os_error).unwrap_or(0);
-        match err {
-            // Why TLS failed is only in the message: it goes after a `\0`.
-            Some(Error::Tls(why) | Error::TlsAlert(why)) => {
+        // Why TLS or a WebSocket failed is only in the message (a WebSocket close's is its
+        // code and reason): it goes after a `\0`.
+        let why = match err {
+            Some(Error::Tls(why) | Error::TlsAlert(why)) => Some(why.clone()),
+            Some(Error::WebSocketClose { code, reason }) => Some(format!("{code} {reason}")),
+            Some(Error::WebSocket(e)) => Some(e.to_string()),
+            _ => None,
+        };
+        match why {
+            Some(why) => {
                 let len = code.len() + 1 + why.len();
                 self.push_parts(
                     EV_CLOSE,

@@ -31,6 +31,16 @@ pub struct NativeCodec {
     pub max_header_size: Option<f64>,
     pub max_headers: Option<f64>,
     pub max_body_size: Option<f64>,
+    /// WebSocket: the largest message accepted, in bytes.
+    pub max_payload: Option<f64>,
+    /// WebSocket: offer permessage-deflate.
+    pub compression: Option<bool>,
+    /// WebSocket: ms of silence before a ping (and as long again for any answer); 0 never.
+    pub idle_timeout: Option<f64>,
+    /// WebSocket: ms to wait for the peer's close frame after sending ours.
+    pub close_timeout: Option<f64>,
+    /// WebSocket: the subprotocols spoken, in order of preference.
+    pub subprotocols: Option<Vec<String>>,
 }
 
 /// A listener URL, its codec, and whether a PROXY protocol header comes first.
@@ -59,7 +69,14 @@ impl NativeListen {
     pub fn options(
         &self,
     ) -> Result<(riptide::ListenOptions, Option<riptide::TlsServerContext>), riptide::Error> {
-        let codec = self.codec.as_ref().map(NativeCodec::shared).transpose()?;
+        let ws = match &self.codec {
+            Some(c) if c.kind == "websocket" => Some(c.ws_options()?),
+            _ => None,
+        };
+        let codec = match &ws {
+            Some(ws) => Some(std::sync::Arc::new(ws.codec()) as riptide::SharedCodec),
+            None => self.codec.as_ref().map(NativeCodec::shared).transpose()?,
+        };
         let proxy = match self.proxy_protocol.as_deref() {
             None => None,
             Some("v1") => Some(riptide::codec::ProxyMode::V1),
@@ -81,7 +98,12 @@ impl NativeListen {
         };
         let options = riptide::ListenOptions {
             codec,
-            layers: tls.iter().map(|t| t.factory()).collect(),
+            // WebSocket above TLS: the layer nearest the codec.
+            layers: tls
+                .iter()
+                .map(|t| t.factory())
+                .chain(ws.as_ref().map(riptide::WsOptions::server_factory))
+                .collect(),
             proxy_protocol: proxy,
             proxy_timeout: timeout,
             kcp: self.kcp.as_ref().map(|k| k.options()).transpose()?,
@@ -91,6 +113,45 @@ impl NativeListen {
 }
 
 impl NativeCodec {
+    /// A WebSocket server's validated options (`kind` is `websocket`).
+    pub fn ws_options(&self) -> Result<riptide::WsOptions, riptide::Error> {
+        use riptide::ws::{DeflateConfig, ServerConfig, SessionConfig, Timeouts};
+        let invalid = |m: String| riptide::Error::InvalidOption(m);
+        let max = self.max_payload.unwrap_or(16.0 * 1024.0 * 1024.0);
+        // The records between layer and codec carry a 4-byte length (and a kind byte).
+        if max.fract() != 0.0 || !(1.0..=2_147_483_000.0).contains(&max) {
+            return Err(invalid(format!(
+                "maxPayload must be an integer in [1, 2147483000], got {max}"
+            )));
+        }
+        let idle = crate::millis::millis("idleTimeout", self.idle_timeout.unwrap_or(0.0))?;
+        let close = crate::millis::millis("closeTimeout", self.close_timeout.unwrap_or(5000.0))?
+            .max(std::time::Duration::from_millis(1));
+        let subprotocols = self.subprotocols.clone().unwrap_or_default();
+        if let Some(bad) = subprotocols
+            .iter()
+            .find(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_graphic() && b != b','))
+        {
+            return Err(invalid(format!("subprotocol {bad:?} is not a token")));
+        }
+        let compression = self.compression.unwrap_or(false);
+        Ok(riptide::WsOptions {
+            server: ServerConfig {
+                subprotocols,
+                deflate: compression.then(DeflateConfig::default),
+                ..ServerConfig::default()
+            },
+            session: SessionConfig {
+                max_message_size: max as usize,
+                ..SessionConfig::default()
+            },
+            timeouts: Timeouts {
+                idle: (!idle.is_zero()).then_some(idle),
+                close,
+            },
+        })
+    }
+
     /// The validated codec, ready to share between connections.
     pub fn shared(&self) -> Result<riptide::SharedCodec, FrameError> {
         Ok(std::sync::Arc::new(self.to_spec()?))
@@ -151,6 +212,11 @@ impl NativeCodec {
                 max_headers: size(self.max_headers, "maxHeaders")?,
                 max_body_size: size(self.max_body_size, "maxBodySize")?,
             }),
+            "websocket" => {
+                return Err(FrameError::InvalidConfig(
+                    "the websocket codec is for listeners (serve)".into(),
+                ))
+            }
             other => {
                 return Err(FrameError::InvalidConfig(format!(
                     "unknown codec kind {other:?}"

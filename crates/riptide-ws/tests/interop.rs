@@ -17,9 +17,6 @@ use riptide_ws::{
     ServerConfig, Session, SessionConfig, Timeouts,
 };
 
-/// The pinned `websockets` release the venv gets.
-const PY_WEBSOCKETS: &str = "websockets==17.4";
-
 /// A hung peer fails the test instead of hanging it (a bound, not a timed assertion).
 const READ_BOUND: Duration = Duration::from_secs(120);
 
@@ -33,38 +30,19 @@ fn peer_script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A Python with `websockets`: `RIPTIDE_WS_PYTHON`, or a venv made once under target/.
+/// A Python with `websockets`: `RIPTIDE_WS_PYTHON`, or a venv made once under target/
+/// (`peers/ws_python.cjs` decides, for these tests and the engine's ava tests alike).
 fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        if let Some(python) = std::env::var_os("RIPTIDE_WS_PYTHON") {
-            return PathBuf::from(python);
-        }
-        let venv = workspace().join("target/ws-peers/venv");
-        // A venv keeps its programs in Scripts\ on Windows, bin/ elsewhere.
-        let bin = venv.join(if cfg!(windows) { "Scripts" } else { "bin" });
-        let python = bin.join("python");
-        let has = |p: &Path| {
-            Command::new(p)
-                .args(["-c", "import websockets"])
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if !has(&python) {
-            let made = Command::new("python3")
-                .arg("-m")
-                .arg("venv")
-                .arg(&venv)
-                .status()
-                .expect("python3 -m venv");
-            assert!(made.success(), "python3 -m venv failed");
-            let pip = Command::new(bin.join("pip"))
-                .args(["install", "-q", PY_WEBSOCKETS])
-                .status()
-                .expect("pip");
-            assert!(pip.success(), "pip install {PY_WEBSOCKETS} failed");
-        }
-        python
+        let out = Command::new("node")
+            .arg(peer_script("ws_python.cjs"))
+            .current_dir(workspace())
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("node peers/ws_python.cjs");
+        assert!(out.status.success(), "peers/ws_python.cjs failed");
+        PathBuf::from(String::from_utf8(out.stdout).expect("a UTF-8 path"))
     })
 }
 

@@ -59,6 +59,19 @@ pub enum Error {
     /// A framing error from the connection's codec (too long, corrupt, unencodable).
     #[error(transparent)]
     Frame(#[from] riptide_codec::FrameError),
+    /// The WebSocket peer sent a close frame (or answered this side's): its code (1005 when
+    /// it gave none) and reason.
+    #[error("WebSocket closed: {code} {reason}")]
+    WebSocketClose {
+        /// The peer's close code.
+        code: u16,
+        /// The peer's reason.
+        reason: String,
+    },
+    /// The WebSocket connection failed: the peer broke the protocol (this side sent the close
+    /// code the error names), the handshake failed or was refused, or a timeout passed.
+    #[error("WebSocket: {0}")]
+    WebSocket(riptide_ws::Error),
     /// Any other operating-system error.
     #[error(transparent)]
     Io(io::Error),
@@ -126,6 +139,18 @@ impl Error {
         "ERR_HTTP_HEADER_TOO_LARGE",
         "ERR_HTTP_BODY_TOO_LARGE",
         "ERR_FRAME_UNENCODABLE",
+        "ERR_WS_CLOSE",
+        "ERR_WS_MESSAGE_TOO_BIG",
+        "ERR_WS_INVALID_UTF8",
+        "ERR_WS_BAD_DEFLATE",
+        "ERR_WS_CLOSED",
+        "ERR_WS_BAD_CLOSE",
+        "ERR_WS_RANDOM",
+        "ERR_WS_TIMEOUT",
+        "ERR_WS_PROTOCOL",
+        "ERR_WS_UPGRADE_REFUSED",
+        "ERR_WS_BAD_HEADER",
+        "ERR_WS_HANDSHAKE",
         "ERR_IO",
     ];
 
@@ -156,6 +181,8 @@ impl Error {
             Error::TlsAlert(_) => "ERR_TLS",
             Error::Internal(_) => "ERR_INTERNAL",
             Error::Frame(e) => e.code(),
+            Error::WebSocketClose { .. } => "ERR_WS_CLOSE",
+            Error::WebSocket(e) => e.code(),
             Error::Io(e) => io_code(e),
         }
     }
@@ -213,7 +240,28 @@ mod tests {
             Error::TlsAlert("x".into()),
             Error::Internal("x".into()),
             Error::Io(io::Error::other("x")),
+            Error::WebSocketClose {
+                code: 1000,
+                reason: "x".into(),
+            },
         ];
+        use riptide_ws::{Error as Ws, HandshakeError as Hs};
+        all.extend(
+            [
+                Ws::MessageTooBig(1),
+                Ws::InvalidUtf8,
+                Ws::BadDeflate("x".into()),
+                Ws::Closed,
+                Ws::BadCloseCode(1),
+                Ws::Random("x".into()),
+                Ws::IdleTimeout,
+                Ws::UnmaskedFrame,
+                Ws::Handshake(Hs::Refused(403)),
+                Ws::Handshake(Hs::BadHeader("x".into())),
+                Ws::Handshake(Hs::BadKey),
+            ]
+            .map(Error::WebSocket),
+        );
         all.extend(FrameError::CODES.iter().map(|&code| {
             Error::Frame(match code {
                 "ERR_FRAME_TOO_LONG" => FrameError::TooLong { length: 2, max: 1 },

@@ -72,6 +72,10 @@ pub struct LayerReport {
     /// the table tries the socket, and if it agrees calls [`StreamLayer::into_kernel`];
     /// otherwise the layer goes on in user space.
     pub kernel_tls: bool,
+    /// The layer's protocol has ended (a WebSocket close handshake, a violation answered
+    /// with a close frame): the table closes the connection gracefully, after flushing what
+    /// was written, and `on_close` reports the layer's [`StreamLayer::outcome`].
+    pub close: bool,
 }
 
 /// The buffers a stream layer writes into while it handles bytes.
@@ -129,6 +133,12 @@ pub trait StreamLayer: Send {
     ) -> Result<LayerStatus, Error> {
         let _ = (now, out);
         Ok(LayerStatus::Ready)
+    }
+
+    /// Why the layer ended the connection, once it asked to ([`LayerReport::close`]): what
+    /// `on_close` reports when nothing else went wrong. Taken once.
+    fn outcome(&mut self) -> Option<Error> {
+        None
     }
 
     /// Bytes the layer holds on their way to the peer; counted with the connection's

@@ -65,6 +65,8 @@ mod tls_record_edge;
 mod tls_sni;
 mod topics;
 mod udp_sessions;
+mod ws_layer;
+mod ws_record;
 
 pub use address::{tls_transport, Address};
 pub use admission::Admission;
@@ -97,6 +99,8 @@ pub use riptide_crypt as crypt;
 pub use riptide_kcp as kcp;
 /// Riptide's secure mode for KCP (re-exported crate `riptide-secure`).
 pub use riptide_secure as secure;
+/// The sans-IO WebSocket protocol (re-exported crate `riptide-ws`).
+pub use riptide_ws as ws;
 pub use slab::ConnId;
 pub use socket::{KeepAlive, SocketOptions};
 pub use stream::PeerAddr;
@@ -106,6 +110,7 @@ pub use tls_options::{
     DEFAULT_HANDSHAKE_TIMEOUT, SERVER_SESSION_CACHE,
 };
 pub use tls_sni::TlsSniCertificate;
+pub use ws_layer::{WsLayer, WsOptions};
 
 // The README's example runs as a doctest, so the crates.io page cannot go stale.
 #[cfg(doctest)]

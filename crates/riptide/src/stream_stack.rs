@@ -181,6 +181,15 @@ impl StreamStack {
         }
     }
 
+    /// The first layer's [`crate::StreamLayer::outcome`], top first (the layer nearest the
+    /// application ended the protocol).
+    pub(crate) fn outcome(&mut self) -> Option<Error> {
+        self.entries
+            .iter_mut()
+            .rev()
+            .find_map(|e| e.layer.outcome())
+    }
+
     /// The earliest layer deadline, when it is earlier than the one already armed (so the
     /// caller puts it on the timing wheel once, not on every pass).
     pub(crate) fn arm(&mut self) -> Option<Instant> {

@@ -194,6 +194,9 @@ impl Conns {
             conn.extensions = Some(all.into_boxed_slice());
         }
         self.settle_layers(id);
+        if report.close {
+            let _ = self.close(id);
+        }
     }
 
     /// Takes the connection's held bytes and its decoder for a delivery; `None` when it is

@@ -312,6 +312,8 @@ impl Conns {
                 let refused =
                     conn.state == State::Negotiating && conn.place != Place::None && err.is_some();
                 conn.state = State::Doomed;
+                // A layer that ended its protocol says why, unless something else went wrong.
+                let err = err.or_else(|| conn.layers.as_mut().and_then(|s| s.outcome()));
                 self.notices.push_back(Notice::Close(id, err, refused));
             }
         }

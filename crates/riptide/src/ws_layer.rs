@@ -1,0 +1,313 @@
+//! WebSocket as a stream layer: a [`riptide_ws::Connection`] per connection, between the
+//! transport (or TLS) and a length-field codec. The layer speaks the WebSocket wire with the
+//! peer and *records* with the application: each record is a kind byte and a body, framed by
+//! the codec with a 4-byte big-endian length (`ws_record.rs`). Records carry what the plain
+//! codec seam cannot: text or binary, the upgrade request and the application's answer, pings
+//! and the close handshake. The layer's deadline (idle ping, close timeout) goes on the
+//! reactor's timer wheel like any layer's. A protocol violation, a finished close handshake or
+//! a refusal ends the connection at the layer's next deadline, due at once (so messages read
+//! before it are delivered first): the table closes it after flushing the last bytes (the
+//! close frame, the echo, the refusal) and [`StreamLayer::outcome`] says why.
+
+use crate::codec::{ByteOrder, CodecSpec, LengthFieldConfig};
+use crate::ws_record::{
+    kind, put_count, put_headers, put_length, put_record, put_str, Reader, LENGTH,
+};
+use crate::{Error, LayerStatus, StreamLayer, StreamLayerFactory, StreamOut};
+use riptide_ws::{ConnEvent, Connection, Event, ServerConfig, SessionConfig, Timeouts};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A WebSocket server's options: what `codecs.websocket({...})` validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WsOptions {
+    /// The handshake's choices (subprotocols, permessage-deflate, the largest head).
+    pub server: ServerConfig,
+    /// The session's limits (largest message) and compression settings.
+    pub session: SessionConfig,
+    /// Idle ping and close timeout.
+    pub timeouts: Timeouts,
+}
+
+impl WsOptions {
+    /// The codec between this layer and the application: records of at most the largest
+    /// message (or the largest upgrade record, whichever is bigger) plus a kind byte.
+    pub fn codec(&self) -> CodecSpec {
+        // An upgrade record spends 8 bytes of lengths on each header where the head spent 4.
+        let upgrade = self.server.max_head_size.saturating_mul(2);
+        let body = self.session.max_message_size.max(upgrade);
+        CodecSpec::LengthField(LengthFieldConfig {
+            byte_order: ByteOrder::Big,
+            max_frame_length: body.saturating_add(1 + LENGTH) as u64,
+            length_field_offset: 0,
+            length_field_length: LENGTH,
+            length_adjustment: 0,
+            initial_bytes_to_strip: LENGTH,
+            fail_fast: true,
+            length_includes_length_field_length: false,
+            prepender_adjustment: 0,
+        })
+    }
+
+    /// A factory making a server [`WsLayer`] per connection.
+    pub fn server_factory(&self) -> StreamLayerFactory {
+        let options = self.clone();
+        Arc::new(move || Box::new(WsLayer::server(options.clone())) as Box<dyn StreamLayer>)
+    }
+}
+
+/// One connection's WebSocket: the protocol state, the peer's bytes it could not use yet
+/// (sent while the application decides on the upgrade), the application's partial record, and
+/// how the connection ends once the layer has decided it should.
+pub struct WsLayer {
+    options: WsOptions,
+    conn: Option<Connection>,
+    /// Peer bytes after the upgrade request, held until the application answers it.
+    held: Vec<u8>,
+    /// The start of a record from the application whose rest has not arrived.
+    partial: Vec<u8>,
+    /// Work for the next deadline, set where the layer cannot act itself: held bytes to
+    /// deliver after an accept, or an end decided on the write side. Due at once.
+    due: Option<Instant>,
+    /// Why the connection ends (the peer's close frame, a violation, a refusal); once set,
+    /// the next deadline asks the table for a graceful close and `outcome` reports it.
+    ending: Option<Error>,
+}
+
+impl WsLayer {
+    /// A server side: waits for an upgrade request.
+    pub fn server(options: WsOptions) -> Self {
+        Self {
+            options,
+            conn: None,
+            held: Vec::new(),
+            partial: Vec::new(),
+            due: None,
+            ending: None,
+        }
+    }
+
+    fn conn(&mut self, now: Instant) -> &mut Connection {
+        let options = &self.options;
+        self.conn.get_or_insert_with(|| {
+            Connection::server(
+                options.server.clone(),
+                options.session,
+                options.timeouts,
+                now,
+            )
+        })
+    }
+
+    /// Decides the end: the connection closes (after flushing) at the next deadline, which
+    /// is now, so messages read before it are delivered first.
+    fn end(&mut self, now: Instant, why: Error) {
+        if self.ending.is_none() {
+            self.ending = Some(why);
+        }
+        self.due = Some(now);
+    }
+
+    /// Feeds peer bytes to the connection, turning its events into records for `up` and its
+    /// answers into bytes for `down`. Bytes it cannot take yet (the application has not
+    /// answered the upgrade) are held, up to the largest head: a client must wait for the
+    /// answer before it sends frames (RFC 6455 §4.1).
+    fn feed(&mut self, now: Instant, data: &[u8], up: &mut Vec<u8>, down: &mut Vec<u8>) {
+        let limit = self.options.server.max_head_size;
+        let mut rest = data;
+        while !rest.is_empty() && self.ending.is_none() {
+            let received = match self.conn(now).receive(now, rest) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.end(now, Error::WebSocket(e));
+                    break;
+                }
+            };
+            rest = rest.get(received.consumed..).unwrap_or_default();
+            match received.event {
+                Some(ConnEvent::Upgrade(request)) => {
+                    let mut record = vec![kind::UPGRADE];
+                    put_str(&mut record, &request.path);
+                    put_count(&mut record, request.protocols.len());
+                    request
+                        .protocols
+                        .iter()
+                        .for_each(|p| put_str(&mut record, p));
+                    match &request.protocol {
+                        Some(p) => put_str(&mut record, p),
+                        None => put_count(&mut record, u32::MAX as usize),
+                    }
+                    put_headers(&mut record, &request.headers);
+                    put_record(up, &record);
+                }
+                Some(ConnEvent::Ws(Event::Message { data, binary })) => {
+                    let k = if binary { kind::BINARY } else { kind::TEXT };
+                    put_length(up, data.len().saturating_add(1));
+                    up.push(k);
+                    up.extend_from_slice(&data);
+                }
+                Some(ConnEvent::Ws(Event::Close(frame))) => {
+                    let why = Error::WebSocketClose {
+                        code: frame.code,
+                        reason: frame.reason,
+                    };
+                    self.end(now, why);
+                }
+                Some(ConnEvent::Ws(Event::Ping(_) | Event::Pong(_)) | ConnEvent::Open(_)) => {}
+                None if received.consumed == 0 => {
+                    if self.held.len().saturating_add(rest.len()) > limit {
+                        let e = riptide_ws::HandshakeError::HeadTooLarge(limit);
+                        self.end(now, Error::WebSocket(e.into()));
+                    } else {
+                        self.held.extend_from_slice(rest);
+                    }
+                    break;
+                }
+                None => {}
+            }
+        }
+        down.append(&mut self.conn(now).take_output());
+    }
+
+    /// Applies one record from the application.
+    fn apply(&mut self, now: Instant, record: &[u8]) -> Result<(), riptide_ws::Error> {
+        let (&k, body) = record.split_first().ok_or(riptide_ws::Error::Closed)?;
+        let conn = self.conn(now);
+        match k {
+            kind::TEXT | kind::BINARY | kind::PING => {
+                let Some(session) = conn.session() else {
+                    return Err(riptide_ws::Error::Closed);
+                };
+                // A message raced the peer's close: the connection is ending, so it is dropped.
+                if session.state() != riptide_ws::State::Open {
+                    return Ok(());
+                }
+                if k == kind::PING {
+                    session.ping(body)
+                } else {
+                    session.send(body, k == kind::BINARY)
+                }
+            }
+            kind::CLOSE => {
+                let mut r = Reader(body);
+                let code = r.u16_be()?;
+                let reason =
+                    std::str::from_utf8(r.0).map_err(|_| riptide_ws::Error::InvalidUtf8)?;
+                match conn.session().map(|s| s.state()) {
+                    Some(riptide_ws::State::Open) => conn.close(now, code, reason),
+                    _ => Ok(()),
+                }
+            }
+            kind::ACCEPT => {
+                let mut r = Reader(body);
+                let protocol = r.optional_str()?;
+                let headers = r.headers()?;
+                conn.accept(protocol.as_deref(), &headers)?;
+                if !self.held.is_empty() {
+                    self.due = Some(now);
+                }
+                Ok(())
+            }
+            kind::REFUSE => {
+                let mut r = Reader(body);
+                let status = r.u16_be()?;
+                let headers = r.headers()?;
+                conn.refuse(status, &headers)?;
+                Err(riptide_ws::HandshakeError::Refused(status).into())
+            }
+            _ => Err(riptide_ws::Error::BadOpcode(k)),
+        }
+    }
+}
+
+impl StreamLayer for WsLayer {
+    fn start(&mut self, now: Instant, _: &mut Vec<u8>) -> Result<LayerStatus, Error> {
+        self.conn(now);
+        Ok(LayerStatus::Ready)
+    }
+
+    fn read(
+        &mut self,
+        now: Instant,
+        data: &[u8],
+        out: &mut StreamOut<'_>,
+    ) -> Result<LayerStatus, Error> {
+        self.feed(now, data, out.up, out.down);
+        Ok(LayerStatus::Ready)
+    }
+
+    fn write(&mut self, now: Instant, data: &[u8], down: &mut Vec<u8>) -> Result<(), Error> {
+        let mut partial = std::mem::take(&mut self.partial);
+        partial.extend_from_slice(data);
+        let mut at = 0usize;
+        while let Some(header) = partial.get(at..at.saturating_add(LENGTH)) {
+            let mut n = [0u8; LENGTH];
+            n.copy_from_slice(header);
+            let start = at.saturating_add(LENGTH);
+            let end = start.saturating_add(u32::from_be_bytes(n) as usize);
+            let Some(record) = partial.get(start..end) else {
+                break;
+            };
+            at = end;
+            // After the end is decided, nothing more goes out (the refusal or close is last).
+            if self.ending.is_none() {
+                if let Err(e) = self.apply(now, record) {
+                    self.end(now, Error::WebSocket(e));
+                }
+            }
+        }
+        partial.drain(..at.min(partial.len()));
+        self.partial = partial;
+        down.append(&mut self.conn(now).take_output());
+        Ok(())
+    }
+
+    fn close(&mut self, now: Instant, down: &mut Vec<u8>) {
+        let conn = self.conn(now);
+        if conn.session().map(|s| s.state()) == Some(riptide_ws::State::Open) {
+            let _ = conn.close(now, riptide_ws::close::GOING_AWAY, "");
+        }
+        down.append(&mut conn.take_output());
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let protocol = self.conn.as_ref().and_then(Connection::poll_timeout);
+        match (self.due, protocol) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn handle_timeout(
+        &mut self,
+        now: Instant,
+        out: &mut StreamOut<'_>,
+    ) -> Result<LayerStatus, Error> {
+        if self.due.take().is_some() && !self.held.is_empty() && self.ending.is_none() {
+            let held = std::mem::take(&mut self.held);
+            self.feed(now, &held, out.up, out.down);
+        }
+        if self.ending.is_none() {
+            if let Err(e) = self.conn(now).handle_timeout(now) {
+                self.ending = Some(Error::WebSocket(e));
+            }
+            out.down.append(&mut self.conn(now).take_output());
+        }
+        if self.ending.is_some() {
+            out.report.close = true;
+        }
+        Ok(LayerStatus::Ready)
+    }
+
+    fn outcome(&mut self) -> Option<Error> {
+        self.ending.take()
+    }
+
+    fn buffered(&self) -> usize {
+        self.partial.len()
+    }
+}
+
+#[cfg(test)]
+#[path = "ws_layer_tests.rs"]
+mod tests;

@@ -1,0 +1,293 @@
+//! The WebSocket layer on its own, against the crate's client `Connection`.
+
+use super::*;
+use crate::ws_record::{kind, put_count, put_record, put_str};
+use crate::LayerReport;
+use riptide_ws::{ClientConfig, ClientHandshake};
+
+fn options() -> WsOptions {
+    WsOptions {
+        server: ServerConfig {
+            subprotocols: vec!["chat".into()],
+            ..ServerConfig::default()
+        },
+        session: SessionConfig::default(),
+        timeouts: Timeouts::default(),
+    }
+}
+
+fn client(now: Instant) -> Connection {
+    let config = ClientConfig {
+        host: "x".into(),
+        path: "/p".into(),
+        headers: vec![("X-A".into(), "b".into())],
+        subprotocols: vec!["chat".into()],
+        deflate: None,
+        max_head_size: 8192,
+    };
+    let handshake = ClientHandshake::new(config).expect("client handshake");
+    Connection::client(
+        handshake,
+        SessionConfig::default(),
+        Timeouts::default(),
+        now,
+    )
+}
+
+/// What one call of the layer produced.
+#[derive(Default)]
+struct Out {
+    up: Vec<u8>,
+    down: Vec<u8>,
+    report: LayerReport,
+}
+
+fn read(layer: &mut WsLayer, now: Instant, data: &[u8]) -> Out {
+    let mut o = Out::default();
+    let status = layer.read(
+        now,
+        data,
+        &mut StreamOut {
+            up: &mut o.up,
+            down: &mut o.down,
+            report: &mut o.report,
+        },
+    );
+    assert_eq!(status.expect("read"), LayerStatus::Ready);
+    o
+}
+
+fn timeout(layer: &mut WsLayer, now: Instant) -> Out {
+    let mut o = Out::default();
+    let status = layer.handle_timeout(
+        now,
+        &mut StreamOut {
+            up: &mut o.up,
+            down: &mut o.down,
+            report: &mut o.report,
+        },
+    );
+    assert_eq!(status.expect("timeout"), LayerStatus::Ready);
+    o
+}
+
+/// Splits the records out of the layer's `up` bytes.
+fn records(mut up: &[u8]) -> Vec<Vec<u8>> {
+    let mut all = Vec::new();
+    while let Some((n, rest)) = up.split_first_chunk::<4>() {
+        let (record, rest) = rest.split_at(u32::from_be_bytes(*n) as usize);
+        all.push(record.to_vec());
+        up = rest;
+    }
+    all
+}
+
+fn framed(record: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_record(&mut out, record);
+    out
+}
+
+/// The accept record with no headers.
+fn accept(protocol: &str) -> Vec<u8> {
+    let mut record = vec![kind::ACCEPT];
+    put_str(&mut record, protocol);
+    put_count(&mut record, 0);
+    framed(&record)
+}
+
+/// The peer reads everything in `bytes`; returns its events.
+fn peer_reads(peer: &mut Connection, now: Instant, mut bytes: &[u8]) -> Vec<ConnEvent> {
+    let mut events = Vec::new();
+    while !bytes.is_empty() {
+        let r = peer.receive(now, bytes).expect("peer receive");
+        bytes = &bytes[r.consumed..];
+        events.extend(r.event);
+    }
+    events
+}
+
+#[test]
+fn upgrade_then_messages_both_ways_and_a_close_that_ends_gracefully() {
+    let now = Instant::now();
+    let mut layer = WsLayer::server(options());
+    let mut peer = client(now);
+    // The request and a first message in one read: the message waits for the answer.
+    let request = peer.take_output();
+    let head = read(&mut layer, now, &request);
+    let [upgrade] = records(&head.up).try_into().expect("one record");
+    assert_eq!(upgrade[0], kind::UPGRADE);
+    let text = String::from_utf8_lossy(&upgrade);
+    assert!(text.contains("/p") && text.contains("X-A") && text.contains("chat"));
+    assert!(
+        head.down.is_empty(),
+        "nothing before the application answers"
+    );
+
+    let mut down = Vec::new();
+    layer
+        .write(now, &accept("chat"), &mut down)
+        .expect("accept");
+    let events = peer_reads(&mut peer, now, &down);
+    assert!(matches!(&events[..], [ConnEvent::Open(a)] if a.protocol.as_deref() == Some("chat")));
+
+    // A text message from the peer comes up as a text record, byte for byte.
+    peer.session()
+        .expect("open")
+        .send_text("héllo")
+        .expect("send");
+    let got = read(&mut layer, now, &peer.take_output());
+    assert_eq!(records(&got.up), vec![b"Th\xc3\xa9llo".to_vec()]);
+    // Binary and text records go down as frames of their type.
+    let mut down = Vec::new();
+    layer
+        .write(now, &framed(b"B\x00\x01"), &mut down)
+        .expect("binary");
+    layer.write(now, &framed(b"Tok"), &mut down).expect("text");
+    let events = peer_reads(&mut peer, now, &down);
+    assert_eq!(
+        events,
+        vec![
+            ConnEvent::Ws(Event::Message {
+                data: vec![0, 1],
+                binary: true
+            }),
+            ConnEvent::Ws(Event::Message {
+                data: b"ok".to_vec(),
+                binary: false
+            }),
+        ]
+    );
+
+    // The peer closes: the echo goes down at once, the end at the next deadline (now).
+    peer.close(now, 4002, "done").expect("close");
+    let got = read(&mut layer, now, &peer.take_output());
+    assert!(!got.down.is_empty(), "the close echo");
+    assert!(
+        !got.report.close,
+        "messages read with the close are delivered first"
+    );
+    assert_eq!(layer.poll_timeout(), Some(now));
+    let end = timeout(&mut layer, now);
+    assert!(end.report.close);
+    match layer.outcome() {
+        Some(Error::WebSocketClose { code, reason }) => {
+            assert_eq!((code, reason.as_str()), (4002, "done"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_refusal_is_sent_and_ends_the_connection() {
+    let now = Instant::now();
+    let mut layer = WsLayer::server(options());
+    let mut peer = client(now);
+    read(&mut layer, now, &peer.take_output());
+    let mut record = vec![kind::REFUSE, 0x01, 0x93]; // 403
+    put_count(&mut record, 0);
+    let mut down = Vec::new();
+    layer
+        .write(now, &framed(&record), &mut down)
+        .expect("refuse");
+    assert!(down.starts_with(b"HTTP/1.1 403 "));
+    assert!(timeout(&mut layer, now).report.close);
+    assert_eq!(
+        layer.outcome().map(|e| e.code()),
+        Some("ERR_WS_UPGRADE_REFUSED")
+    );
+}
+
+#[test]
+fn bytes_held_before_the_answer_are_bounded_then_delivered_after_it() {
+    let now = Instant::now();
+    let mut layer = WsLayer::server(options());
+    let mut peer = client(now);
+    let mut bytes = peer.take_output();
+    // Frames a client sent before the 101 (it must not, but may): they wait.
+    let mut early = riptide_ws::Session::new(riptide_ws::Role::Client, SessionConfig::default());
+    early.send_text("early").expect("send");
+    bytes.extend(early.take_output());
+    let got = read(&mut layer, now, &bytes);
+    assert_eq!(records(&got.up).len(), 1, "only the upgrade");
+    let mut down = Vec::new();
+    layer
+        .write(now, &accept("chat"), &mut down)
+        .expect("accept");
+    assert_eq!(layer.poll_timeout(), Some(now));
+    let released = timeout(&mut layer, now);
+    assert_eq!(records(&released.up), vec![b"Tearly".to_vec()]);
+    assert!(!released.report.close);
+
+    // Past the largest head, held bytes end the connection instead.
+    let mut layer = WsLayer::server(options());
+    let mut bytes = client(now).take_output();
+    bytes.extend(vec![0u8; 8193]);
+    read(&mut layer, now, &bytes);
+    assert!(timeout(&mut layer, now).report.close);
+    assert_eq!(layer.outcome().map(|e| e.code()), Some("ERR_WS_HANDSHAKE"));
+}
+
+#[test]
+fn a_malformed_record_from_the_application_ends_the_connection_without_a_panic() {
+    let now = Instant::now();
+    for record in [
+        &b"A"[..],
+        b"A\xff\xff\xff\x7f",
+        b"R\x01",
+        b"C\x03",
+        b"Zzz",
+        b"",
+    ] {
+        let mut layer = WsLayer::server(options());
+        read(&mut layer, now, &client(now).take_output());
+        let mut down = Vec::new();
+        layer.write(now, &framed(record), &mut down).expect("write");
+        assert!(timeout(&mut layer, now).report.close, "{record:?}");
+    }
+}
+
+mod hostile {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any bytes after an accepted upgrade, in any reads, with any records from the
+        /// application in between: no panic, `up` holds only whole records of a known kind
+        /// no longer than the limit, and once the layer asks to close it says why.
+        #[test]
+        fn any_peer_bytes_and_records_keep_the_layer_sound(
+            wire in proptest::collection::vec(any::<u8>(), 0..2048),
+            cuts in proptest::collection::vec(1usize..64, 1..32),
+            app in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..16), 0..4),
+        ) {
+            let now = Instant::now();
+            let mut options = options();
+            options.session.max_message_size = 512;
+            let mut layer = WsLayer::server(options);
+            read(&mut layer, now, &client(now).take_output());
+            let mut down = Vec::new();
+            layer.write(now, &accept("chat"), &mut down).expect("accept");
+            let mut rest = &wire[..];
+            let mut cut = cuts.iter().cycle();
+            let mut app = app.iter();
+            let mut up = Vec::new();
+            while !rest.is_empty() {
+                let n = (*cut.next().expect("cycle")).min(rest.len());
+                up.extend(read(&mut layer, now, &rest[..n]).up);
+                rest = &rest[n..];
+                if let Some(r) = app.next() {
+                    layer.write(now, &framed(r), &mut down).expect("write");
+                }
+            }
+            for r in records(&up) {
+                prop_assert!(matches!(r.first(), Some(&kind::TEXT | &kind::BINARY)));
+                prop_assert!(r.len() <= 513);
+            }
+            let end = timeout(&mut layer, now);
+            if end.report.close {
+                prop_assert!(layer.outcome().is_some());
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The records a WebSocket layer and its application exchange through a length-field codec
+//! (see `ws_layer.rs`): a 4-byte big-endian length, a kind byte, a body. Strings and header
+//! lists inside a record carry `u32` little-endian counts and lengths, as the HTTP request
+//! descriptor does.
+
+/// Record kinds, the first byte of each record. Up (layer to application): [`UPGRADE`],
+/// [`TEXT`], [`BINARY`]. Down (application to layer): [`TEXT`], [`BINARY`], [`PING`],
+/// [`CLOSE`], [`ACCEPT`], [`REFUSE`].
+pub mod kind {
+    /// The upgrade request: path, offered subprotocols, the one the server would choose
+    /// (length `u32::MAX` for none), headers (`u32` little-endian counts and lengths before
+    /// each string, as in the HTTP request descriptor).
+    pub const UPGRADE: u8 = b'U';
+    /// A text message (UTF-8).
+    pub const TEXT: u8 = b'T';
+    /// A binary message.
+    pub const BINARY: u8 = b'B';
+    /// A ping with this payload (at most 125 bytes).
+    pub const PING: u8 = b'P';
+    /// Start the close handshake: a `u16` big-endian code, then the reason in UTF-8.
+    pub const CLOSE: u8 = b'C';
+    /// Accept the upgrade: a subprotocol (`u32` length, `u32::MAX` for none), then headers as
+    /// in [`UPGRADE`].
+    pub const ACCEPT: u8 = b'A';
+    /// Refuse the upgrade: a `u16` big-endian status, then headers as in [`UPGRADE`].
+    pub const REFUSE: u8 = b'R';
+}
+
+/// The size of a record's length field.
+pub(crate) const LENGTH: usize = 4;
+
+/// Appends `n` as a record's length field.
+pub(crate) fn put_length(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes());
+}
+
+/// Appends a whole record (kind byte included) with its length field.
+pub(crate) fn put_record(out: &mut Vec<u8>, record: &[u8]) {
+    put_length(out, record.len());
+    out.extend_from_slice(record);
+}
+
+/// Appends a count or a string length inside a record (`u32` little-endian).
+pub(crate) fn put_count(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+}
+
+/// Appends a string with its length.
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_count(out, s.len());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Appends a header count, then each name and value.
+pub(crate) fn put_headers(out: &mut Vec<u8>, headers: &[(String, String)]) {
+    put_count(out, headers.len());
+    for (name, value) in headers {
+        put_str(out, name);
+        put_str(out, value);
+    }
+}
+
+/// Reads the fields of an application record. A malformed record is a bug on the JS side
+/// (TypeScript writes them), reported as a protocol error and never trusted for an index.
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
+
+impl Reader<'_> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&[u8], riptide_ws::Error> {
+        let malformed = || riptide_ws::HandshakeError::BadHeader("malformed record".into());
+        let (head, rest) = self.0.split_at_checked(n).ok_or_else(malformed)?;
+        self.0 = rest;
+        Ok(head)
+    }
+
+    pub(crate) fn u16_be(&mut self) -> Result<u16, riptide_ws::Error> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([
+            b.first().copied().unwrap_or(0),
+            b.get(1).copied().unwrap_or(0),
+        ]))
+    }
+
+    pub(crate) fn u32_le(&mut self) -> Result<u32, riptide_ws::Error> {
+        let mut n = [0u8; 4];
+        n.copy_from_slice(self.take(4)?);
+        Ok(u32::from_le_bytes(n))
+    }
+
+    pub(crate) fn string(&mut self, n: u32) -> Result<String, riptide_ws::Error> {
+        let bytes = self.take(n as usize)?;
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| riptide_ws::HandshakeError::BadHeader("not UTF-8".into()).into())
+    }
+
+    pub(crate) fn optional_str(&mut self) -> Result<Option<String>, riptide_ws::Error> {
+        match self.u32_le()? {
+            u32::MAX => Ok(None),
+            n => self.string(n).map(Some),
+        }
+    }
+
+    pub(crate) fn headers(&mut self) -> Result<Vec<(String, String)>, riptide_ws::Error> {
+        let count = self.u32_le()?;
+        let mut headers = Vec::new();
+        for _ in 0..count {
+            let n = self.u32_le()?;
+            let name = self.string(n)?;
+            let n = self.u32_le()?;
+            headers.push((name, self.string(n)?));
+        }
+        Ok(headers)
+    }
+}

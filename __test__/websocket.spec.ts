@@ -157,16 +157,21 @@ test('ws client: the server closes with a code and reason; the client answers an
 })
 
 test('ws client: conn.ping reaches the client; the idle timeout pings a silent client, which stays open by answering', async (t) => {
+  // The client must answer each idle ping within idleTimeout or the server drops it, so the
+  // timeout leaves room for a loaded machine; a drop fails the test instead of hanging it.
   const engine = await serve('tcp://127.0.0.1:0', {
     onOpen: (conn) => conn.ping('hi'),
-  }, { codec: codecs.websocket({ idleTimeout: 50 }) })
+  }, { codec: codecs.websocket({ idleTimeout: 400 }) })
   try {
     const ws = new WebSocket(`ws://127.0.0.1:${engine.port}/`)
     const pings: string[] = []
-    const three = new Promise<void>((resolve) => ws.on('ping', (data: Buffer) => {
-      pings.push(data.toString())
-      if (pings.length === 3) resolve()
-    }))
+    const three = new Promise<void>((resolve, reject) => {
+      ws.on('ping', (data: Buffer) => {
+        pings.push(data.toString())
+        if (pings.length === 3) resolve()
+      })
+      ws.once('close', (code: number) => reject(new Error(`closed with ${code} after ${pings.length} pings`)))
+    })
     await three
     t.is(pings[0], 'hi')
     t.deepEqual(pings.slice(1), ['', ''])

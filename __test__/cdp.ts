@@ -116,15 +116,17 @@ export class Browser {
     try {
       const endpoint = await new Promise<string>((resolve, reject) => {
         let stderr = ''
-        child.stderr!.on('data', (d: Buffer) => {
+        const onData = (d: Buffer) => {
           stderr += d.toString()
           const m = /DevTools listening on (ws:\/\/\S+)/.exec(stderr)
-          if (m !== null) resolve(m[1])
-        })
+          if (m === null) return
+          child.stderr!.off('data', onData).resume() // the rest is not read
+          resolve(m[1])
+        }
+        child.stderr!.on('data', onData)
         child.once('error', reject)
         child.once('exit', (code) => reject(new Error(`chromium exited (${code}) before DevTools listened: ${stderr}`)))
       })
-      child.stderr!.resume()
       const socket = new WebSocket(endpoint)
       await new Promise<void>((resolve, reject) => {
         socket.once('open', () => resolve())

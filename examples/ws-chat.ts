@@ -85,11 +85,12 @@ async function main(): Promise<void> {
 
   room = await serve<string | undefined>(`tcp://${values.host}:${values['ws-port']}`, {
     onUpgrade(conn, request) {
-      const url = new URL(request.path, 'http://room')
-      if (url.pathname !== '/room') return { status: 404 }
+      const q = request.path.indexOf('?')
+      if ((q < 0 ? request.path : request.path.slice(0, q)) !== '/room') return { status: 404 }
       if (!fromOurPage(request, pagePort)) return { status: 403 }
-      if (!url.searchParams.has('name')) return
-      const name = clean(url.searchParams.get('name'), MAX_NAME)
+      const query = new URLSearchParams(q < 0 ? '' : request.path.slice(q + 1))
+      if (!query.has('name')) return
+      const name = clean(query.get('name'), MAX_NAME)
       if (name === undefined) return { status: 400 }
       conn.context = name
     },
@@ -114,6 +115,7 @@ async function main(): Promise<void> {
     },
   }, {
     codec: codecs.websocket({ maxPayload: 4096, idleTimeout: 30_000 }),
+    maxConnections: 1000,
     // A member that stops reading misses messages instead of growing the server's memory.
     backpressure: { policy: 'drop', maxBackpressure: 256 * 1024 },
   })

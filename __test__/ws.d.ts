@@ -26,6 +26,8 @@ declare module 'ws' {
     terminate(): void
     on(event: 'ping', cb: (data: Buffer) => void): this
     on(event: 'error', cb: (err: Error) => void): this
+    on(event: 'message', cb: (data: Buffer, binary: boolean) => void): this
+    on(event: 'close', cb: (code: number, reason: Buffer) => void): this
     once(event: 'open', cb: () => void): this
     once(event: 'error', cb: (err: Error) => void): this
     once(event: 'message', cb: (data: Buffer, binary: boolean) => void): this

@@ -64,7 +64,7 @@ pub struct Driver {
     /// Runs once when the engine is released (unregisters it from the process registry).
     on_release: Cell<Option<Box<dyn FnOnce()>>>,
     /// How the boundary is used: wakes, JS calls and events delivered (benchmark B1).
-    counters: Cell<BoundaryCounters>,
+    counters: Arc<BoundaryCounters>,
 }
 
 impl Driver {
@@ -73,6 +73,7 @@ impl Driver {
         env: sys::napi_env,
         reactor: Reactor,
         js: JsParts,
+        counters: Arc<BoundaryCounters>,
         on_release: Box<dyn FnOnce()>,
     ) -> napi::Result<Rc<Driver>> {
         let uv = uv::uv().ok_or_else(|| {
@@ -141,7 +142,7 @@ impl Driver {
             tearing_down: Cell::new(false),
             cleanup_hook: Cell::new(ptr::null_mut()),
             on_release: Cell::new(Some(on_release)),
-            counters: Cell::new(BoundaryCounters::default()),
+            counters,
         });
         // Each handle holds a reference to the driver until its close callback.
         for h in [poll, timer] {
@@ -258,17 +259,10 @@ impl Driver {
         }
     }
 
-    /// The boundary counters so far.
-    pub fn counters(&self) -> BoundaryCounters {
-        self.counters.get()
-    }
-
     /// Called by libuv when the reactor's fd is readable or its deadline passed.
     fn on_ready(&self) {
         let env = self.env;
-        let mut c = self.counters.get();
-        c.wakes += 1;
-        self.counters.set(c);
+        self.counters.wake();
         let mut handle_scope = ptr::null_mut();
         // SAFETY: libuv calls us on the env's JS thread, outside any JS frame; the scope is
         // closed below on every path (panics are caught in between).

@@ -53,7 +53,7 @@ pub struct ThreadDriver {
     /// The env cleanup hook is registered (removed by `stop_now`, or run by the teardown).
     hooked: Cell<bool>,
     on_release: Cell<Option<Box<dyn FnOnce()>>>,
-    counters: Cell<BoundaryCounters>,
+    counters: Arc<BoundaryCounters>,
 }
 
 impl ThreadDriver {
@@ -62,6 +62,7 @@ impl ThreadDriver {
         env: sys::napi_env,
         reactor: Reactor,
         js: JsParts,
+        counters: Arc<BoundaryCounters>,
         on_release: Box<dyn FnOnce()>,
     ) -> napi::Result<Rc<ThreadDriver>> {
         let mut name = ptr::null_mut();
@@ -131,7 +132,7 @@ impl ThreadDriver {
             stopping: Cell::new(false),
             hooked: Cell::new(false),
             on_release: Cell::new(Some(on_release)),
-            counters: Cell::new(BoundaryCounters::default()),
+            counters,
         });
         *cell.borrow_mut() = Some(driver.clone());
         // Registered after the function, so it runs before Node's own teardown of it (cleanup
@@ -257,11 +258,6 @@ impl ThreadDriver {
         self.core.notify_js(&mut s);
     }
 
-    /// The boundary counters so far.
-    pub fn counters(&self) -> BoundaryCounters {
-        self.counters.get()
-    }
-
     /// Arms the `injectPanic` test hook: the next pump panics in the middle of its batch.
     pub fn inject_panic(&self) {
         self.panic_requested.set(true);
@@ -272,9 +268,7 @@ impl ThreadDriver {
     /// Called on the JS thread by the thread-safe function: delivers what the reactor
     /// thread collected. Panics are caught here (a riptide bug): the engine goes on.
     fn on_ready(&self) {
-        let mut c = self.counters.get();
-        c.wakes += 1;
-        self.counters.set(c);
+        self.counters.wake();
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.pump())) {
             let err = riptide::Error::from_panic(&*panic);
             eprintln!("riptide: {err} in the reactor driver; the engine goes on");

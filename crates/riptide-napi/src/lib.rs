@@ -25,6 +25,7 @@ mod thread_driver;
 mod tls;
 #[cfg(unix)]
 mod uv;
+mod warn;
 
 use codec::NativeListen;
 use drive::{Drive, DriverKind, JsParts};

@@ -13,6 +13,7 @@ use crate::js_end::{deliver, JsEnd};
 use crate::raw::{check, Ref};
 use crate::staged::retain_now;
 use crate::uv::{self, Uv};
+use crate::warn::warn;
 use napi::sys;
 use riptide::{ConnId, Reactor, Waker};
 use std::cell::{Cell, RefCell};
@@ -299,7 +300,9 @@ impl Driver {
     /// caught closer (the reactor destroys that connection with `ERR_INTERNAL`).
     fn recover(&self, panic: &(dyn std::any::Any + Send)) {
         let err = riptide::Error::from_panic(panic);
-        eprintln!("riptide: {err} in the reactor driver; the engine goes on");
+        warn(format_args!(
+            "{err} in the reactor driver; the engine goes on"
+        ));
         self.dispatching.set(false);
         self.wake();
         self.arm_timer();
@@ -488,7 +491,9 @@ unsafe extern "C" fn on_poll(handle: uv::Handle, _status: c_int, _events: c_int)
     // SAFETY: libuv passes one of the handles `start` set up, open until `on_closed`.
     let driver = unsafe { driver_of(handle) };
     if catch_unwind(AssertUnwindSafe(|| driver.on_ready())).is_err() {
-        eprintln!("riptide: internal panic in the reactor driver; the engine keeps running");
+        warn(format_args!(
+            "internal panic in the reactor driver; the engine keeps running"
+        ));
     }
 }
 

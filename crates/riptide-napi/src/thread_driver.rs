@@ -18,6 +18,7 @@ use crate::event_log::EventLog;
 use crate::js_end::{deliver, JsEnd};
 use crate::raw::check;
 use crate::reactor_thread::{retain_ahead, run, Core, State, Tsfn};
+use crate::warn::warn;
 use napi::sys;
 use riptide::{ConnId, Reactor};
 use std::cell::{Cell, RefCell};
@@ -271,7 +272,9 @@ impl ThreadDriver {
         self.counters.wake();
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.pump())) {
             let err = riptide::Error::from_panic(&*panic);
-            eprintln!("riptide: {err} in the reactor driver; the engine goes on");
+            warn(format_args!(
+                "{err} in the reactor driver; the engine goes on"
+            ));
             self.dispatching.set(false);
             // The panicking pump may not have taken the log: queue a wake that will.
             let mut s = self.core.lock();
@@ -437,7 +440,9 @@ unsafe extern "C" fn on_wake(
     // SAFETY: Node calls us on the env's JS thread; the scope is closed below.
     unsafe { sys::napi_open_handle_scope(env, &mut scope) };
     if catch_unwind(AssertUnwindSafe(|| driver.on_ready())).is_err() {
-        eprintln!("riptide: internal panic in the reactor driver; the engine keeps running");
+        warn(format_args!(
+            "internal panic in the reactor driver; the engine keeps running"
+        ));
     }
     // SAFETY: the scope opened above, closed once.
     unsafe { sys::napi_close_handle_scope(env, scope) };

@@ -40,17 +40,26 @@ export function readExactly(s: net.Socket, len: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let got = 0
+    // Every listener comes off once the read settles, so a loop of reads on one socket does
+    // not pile them up (MaxListenersExceededWarning).
+    const settle = (outcome: () => void) => {
+      s.off('data', onData)
+      s.off('error', onError)
+      s.off('end', onEnd)
+      outcome()
+    }
     const onData = (d: Buffer) => {
       chunks.push(d)
       got += d.length
-      if (got >= len) {
-        s.off('data', onData)
-        resolve(Buffer.concat(chunks))
-      }
+      if (got >= len) settle(() => resolve(Buffer.concat(chunks)))
+    }
+    const onError = (err: Error) => settle(() => reject(err))
+    const onEnd = () => {
+      if (got < len) settle(() => reject(new Error(`ended after ${got} of ${len} bytes`)))
     }
     s.on('data', onData)
-    s.once('error', reject)
-    s.once('end', () => got < len && reject(new Error(`ended after ${got} of ${len} bytes`)))
+    s.on('error', onError)
+    s.on('end', onEnd)
   })
 }
 

@@ -7,7 +7,7 @@ import tls from 'node:tls'
 import { TlsError, TlsHandshakeError, type Conn, type PeerAddr, type RiptideError } from 'riptide'
 import { until } from './helpers'
 import { makePki } from './tls-certs'
-import { tlsEchoServer } from './tls-servers'
+import { reactorsServing, tlsEchoServer, twoReactorTlsServer } from './tls-servers'
 
 const pki = makePki()
 
@@ -67,6 +67,31 @@ test('failed handshakes reach onHandshakeError with the code and the client; sta
 
   t.is(engine.stats().handshakeErrors, 4)
   t.is(opened.length, 0, 'none of them opened')
+  await engine.stop()
+})
+
+test('stats() sums every reactor: handshake errors and boundary events on reactor 0 and a worker', async (t) => {
+  // Accepted on reactor 0 and handed round-robin to reactors 0 and 1.
+  const engine = await twoReactorTlsServer(pki, false)
+  const seen = await reactorsServing(engine.port, pki.ca)
+  t.deepEqual([...seen].sort(), ['0', '1'], 'both reactors served clients')
+  // Each of the 12 clients made at least an open and a traffic event, on whichever reactor
+  // served it; reactor 0 alone delivered about half of them.
+  t.true(engine.stats().events >= 24, `events ${engine.stats().events}`)
+  // Garbage instead of a hello: each fails its handshake on the reactor it was handed to.
+  const GARBAGE = 6
+  const sockets: net.Socket[] = []
+  for (let i = 0; i < GARBAGE; i++) {
+    const g = net.connect(engine.port, '127.0.0.1')
+    g.on('error', () => undefined)
+    sockets.push(g)
+    await localPort(g)
+    g.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  }
+  await until(() => engine.stats().handshakeErrors === GARBAGE)
+  t.is(engine.stats().handshakeErrors, GARBAGE)
+  t.is(engine.stats().rejected, 0)
+  for (const g of sockets) g.destroy()
   await engine.stop()
 })
 

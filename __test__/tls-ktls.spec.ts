@@ -9,6 +9,7 @@ import tls from 'node:tls'
 import { Client, connect, serve, type Conn } from 'riptide'
 import { randomBytes, readExactly, until, writeInRandomSplits } from './helpers'
 import { makePki } from './tls-certs'
+import { nodeTlsEchoServer } from './tls-servers'
 
 const pki = makePki()
 
@@ -52,17 +53,7 @@ for (const maxVersion of ['TLSv1.3', 'TLSv1.2'] as const) {
 }
 
 test('ktls client against a node:tls server: echo byte-exact, tlsKernel, close_notify then FIN', async (t) => {
-  let sawEnd = false
-  const server = tls.createServer({ cert: pki.cert, key: pki.key }, (s) => {
-    s.on('error', () => undefined)
-    s.on('data', (d) => s.write(d))
-    s.on('end', () => {
-      sawEnd = true
-      s.end()
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
+  const { server, port, ended } = await nodeTlsEchoServer(pki)
   const received: Buffer[] = []
   const conn = await connect(
     `tls://localhost:${port}`,
@@ -75,7 +66,7 @@ test('ktls client against a node:tls server: echo byte-exact, tlsKernel, close_n
   await until(() => received.reduce((n, b) => n + b.length, 0) >= payload.length)
   t.true(Buffer.concat(received).equals(payload), 'byte-exact')
   conn.close()
-  await until(() => sawEnd)
+  await ended
   t.pass('node saw a clean end (close_notify)')
   server.close()
 })

@@ -1,6 +1,7 @@
 // The TLS servers the TLS specs share: a riptide echo server on one reactor, one on two
-// reactors (reactor 0 echoes, the worker answers with its index), and a loop of node:tls
-// clients that finds out which reactors served them.
+// reactors (reactor 0 echoes, the worker answers with its index), a node:tls echo server, and a
+// loop of node:tls clients that finds out which reactors served them.
+import type net from 'node:net'
 import { join } from 'node:path'
 import tls from 'node:tls'
 import { serve, type Conn, type EventHandler } from 'riptide'
@@ -16,6 +17,33 @@ export async function tlsEchoServer(pki: TestPki, options: Record<string, unknow
     { ...handler, onOpen: (conn) => void conns.push(conn), onTraffic: (conn, data) => void conn.write(data) },
     { tls: { cert: pki.cert, key: pki.key, ...options } },
   )
+}
+
+/** A running node:tls echo server: its `port`, and `ended`, which resolves once a client's end was seen. */
+export interface NodeTlsEchoServer {
+  server: tls.Server
+  port: number
+  ended: Promise<void>
+}
+
+/**
+ * A node:tls (OpenSSL) echo server for `pki`'s leaf, with `options` over its TLS options: it
+ * echoes every chunk and answers a client's end (close_notify then FIN) with its own end.
+ */
+export async function nodeTlsEchoServer(pki: TestPki, options: tls.TlsOptions = {}): Promise<NodeTlsEchoServer> {
+  let sawEnd: () => void = () => undefined
+  const ended = new Promise<void>((resolve) => (sawEnd = resolve))
+  const server = tls.createServer({ cert: pki.cert, key: pki.key, ...options }, (s) => {
+    s.on('error', () => undefined)
+    s.on('data', (d: Buffer) => s.write(d))
+    s.on('end', () => {
+      sawEnd()
+      s.end()
+    })
+  })
+  server.on('tlsClientError', () => undefined)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { server, port: (server.address() as net.AddressInfo).port, ended }
 }
 
 /** A TLS echo server on two reactors: accepted on reactor 0 and handed over, or `reusePort`. */

@@ -7,24 +7,13 @@ import tls from 'node:tls'
 import { Client, connect, serve, TlsHandshakeError, type Conn } from 'riptide'
 import { randomBytes, rng, until } from './helpers'
 import { makePki } from './tls-certs'
-import { reactorsServing, tlsEchoServer, twoReactorTlsServer } from './tls-servers'
+import { nodeTlsEchoServer, reactorsServing, tlsEchoServer, twoReactorTlsServer } from './tls-servers'
 
 const pki = makePki()
 
 /** A riptide TLS echo server offering ALPN `h2` and `http/1.1`; `conns` collects its opened connections. */
 async function echoServer(options: Record<string, unknown> = {}, conns: Conn[] = []) {
   return tlsEchoServer(pki, { alpn: ['h2', 'http/1.1'], ...options }, conns)
-}
-
-/** A node:tls echo server. */
-async function nodeServer(options: tls.TlsOptions = {}): Promise<tls.Server> {
-  const server = tls.createServer({ cert: pki.cert, key: pki.key, ...options }, (s) => {
-    s.on('error', () => undefined)
-    s.pipe(s)
-  })
-  server.on('tlsClientError', () => undefined)
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return server
 }
 
 test('node:tls client: 16 MiB echo in random splits is byte-exact; ALPN agreed on both sides', async (t) => {
@@ -78,28 +67,13 @@ test('node:tls client without a shared ALPN protocol is refused; without ALPN al
 
 test('riptide client against a node:tls server: echo, SNI, ALPN, close_notify then FIN', async (t) => {
   let sni: string | undefined
-  let sawEnd = false
-  const server = tls.createServer(
-    {
-      cert: pki.cert,
-      key: pki.key,
-      ALPNProtocols: ['x-riptide', 'http/1.1'],
-      SNICallback: (name, cb) => {
-        sni = name
-        cb(null, undefined)
-      },
+  const { server, port, ended } = await nodeTlsEchoServer(pki, {
+    ALPNProtocols: ['x-riptide', 'http/1.1'],
+    SNICallback: (name, cb) => {
+      sni = name
+      cb(null, undefined)
     },
-    (s) => {
-      s.on('error', () => undefined)
-      s.on('data', (d) => s.write(d))
-    s.on('end', () => {
-      sawEnd = true
-      s.end()
-    })
-    },
-  )
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
+  })
   const received: Buffer[] = []
   const conn = await connect(
     `tls://localhost:${port}`,
@@ -113,14 +87,13 @@ test('riptide client against a node:tls server: echo, SNI, ALPN, close_notify th
   await until(() => received.reduce((n, b) => n + b.length, 0) >= payload.length)
   t.true(Buffer.concat(received).equals(payload))
   conn.close()
-  await until(() => sawEnd)
+  await ended
   t.pass('node saw a clean end (close_notify)')
   server.close()
 })
 
 test('a riptide client rejects a server whose CA it does not trust with ERR_TLS_HANDSHAKE', async (t) => {
-  const server = await nodeServer()
-  const port = (server.address() as net.AddressInfo).port
+  const { server, port } = await nodeTlsEchoServer(pki)
   const stranger = makePki()
   const client = new Client({}, { tls: { ca: stranger.ca } })
   const err = await t.throwsAsync(client.dial(`tls://127.0.0.1:${port}`, { tls: { ca: stranger.ca, servername: 'localhost' } }))

@@ -139,7 +139,7 @@ export class Engine {
     return this.#stopping
   }
 
-  /** Operator counters of this engine's main reactor (see {@link EngineStats}). */
+  /** Operator counters of this engine, summed over all its reactors (see {@link EngineStats}). */
   stats(): EngineStats {
     return this.#reactor.nativeEngine.stats()
   }
@@ -167,7 +167,10 @@ export class Engine {
   }
 }
 
-/** Operator counters of an engine (its main reactor, the one on the calling thread). */
+/**
+ * Operator counters of an engine: each is the sum over its reactors (the worker reactors'
+ * too), except `rejected`, which the engine-wide caps count once.
+ */
 export interface EngineStats {
   /** Accept pauses after resource errors (EMFILE and the like). */
   acceptErrors: number

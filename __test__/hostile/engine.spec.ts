@@ -1,8 +1,10 @@
 // Hostile input and API misuse against the engine: each test drives a real server (from a raw
 // socket where the attack is on the wire) and names the item of the security issue it covers.
 import test from 'ava'
+import { spawn } from 'node:child_process'
 import dgram from 'node:dgram'
 import net from 'node:net'
+import { join } from 'node:path'
 import { codecs, connect as dial, serve, type Conn, type Engine } from 'riptide'
 import { connect, readExactly, until } from '../helpers'
 
@@ -34,6 +36,24 @@ test('item 2: a panic inside a reactor turn leaves microtasks, nextTick and stop
   s.destroy()
   await engine.stop()
   t.false(engine.running)
+})
+
+test('item 2: a panic while stderr is full (non-blocking, EAGAIN) neither aborts nor stops the engine', async (t) => {
+  // The child fills its stderr pipe; this side reads it only after the child exits.
+  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures', 'panic-full-stderr.ts')], {
+    env: { ...process.env, RIPTIDE_TEST_HOOKS: '1', RUST_BACKTRACE: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  child.stderr.pause()
+  let stdout = ''
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+  const stdoutEnded = new Promise((resolve) => child.stdout.once('end', resolve))
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])))
+  await stdoutEnded
+  child.stderr.destroy()
+  t.is(signal, null, stdout)
+  t.is(code, 0, stdout)
+  t.is(stdout.trim(), 'echoed after the panic')
 })
 
 test('item 2: the test hook is refused without RIPTIDE_TEST_HOOKS=1', async (t) => {

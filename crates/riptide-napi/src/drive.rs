@@ -8,6 +8,8 @@ use crate::thread_driver::ThreadDriver;
 use napi::sys;
 use riptide::{ConnId, Conns, EventHandler, Reactor};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The pieces JS hands over when starting an engine.
@@ -21,10 +23,54 @@ pub struct JsParts {
 /// woken, how many JS calls those wakes made and how many events the calls carried. The
 /// ratios (calls per wake, events per call) show how well the boundary batches.
 #[derive(Clone, Copy, Default)]
-pub struct BoundaryCounters {
+pub struct BoundaryCounts {
     pub wakes: u64,
     pub js_calls: u64,
     pub events: u64,
+}
+
+impl BoundaryCounts {
+    /// The counts of several drivers added up.
+    pub fn total(drivers: impl IntoIterator<Item = BoundaryCounts>) -> BoundaryCounts {
+        drivers
+            .into_iter()
+            .fold(BoundaryCounts::default(), |a, b| BoundaryCounts {
+                wakes: a.wakes + b.wakes,
+                js_calls: a.js_calls + b.js_calls,
+                events: a.events + b.events,
+            })
+    }
+}
+
+/// The live [`BoundaryCounts`] of one reactor's driver, in atomics so the engine's other
+/// threads (reactor 0 summing its workers) can read them.
+#[derive(Default)]
+pub struct BoundaryCounters {
+    wakes: AtomicU64,
+    js_calls: AtomicU64,
+    events: AtomicU64,
+}
+
+impl BoundaryCounters {
+    /// Counts a wake of the JS thread.
+    pub fn wake(&self) {
+        self.wakes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a JS call carrying `events` events.
+    pub fn call(&self, events: usize) {
+        self.js_calls.fetch_add(1, Ordering::Relaxed);
+        self.events.fetch_add(events as u64, Ordering::Relaxed);
+    }
+
+    /// The counts now.
+    pub fn snapshot(&self) -> BoundaryCounts {
+        BoundaryCounts {
+            wakes: self.wakes.load(Ordering::Relaxed),
+            js_calls: self.js_calls.load(Ordering::Relaxed),
+            events: self.events.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// Which driver runs a reactor (`driver` in the TS options).
@@ -74,19 +120,20 @@ impl Drive {
         env: sys::napi_env,
         reactor: Reactor,
         js: JsParts,
+        counters: Arc<BoundaryCounters>,
         on_release: Box<dyn FnOnce()>,
     ) -> napi::Result<Drive> {
         match kind {
             #[cfg(unix)]
             DriverKind::SameThread => {
-                Driver::start(env, reactor, js, on_release).map(Drive::SameThread)
+                Driver::start(env, reactor, js, counters, on_release).map(Drive::SameThread)
             }
             #[cfg(not(unix))]
             DriverKind::SameThread => Err(napi::Error::from_reason(
                 "the same-thread driver needs epoll or kqueue; use driver: 'thread'",
             )),
             DriverKind::Thread => {
-                ThreadDriver::start(env, reactor, js, on_release).map(Drive::Thread)
+                ThreadDriver::start(env, reactor, js, counters, on_release).map(Drive::Thread)
             }
         }
     }
@@ -128,11 +175,6 @@ impl Drive {
     /// Stops the engine, gracefully with a drain timeout.
     pub fn stop(&self, drain: Option<Duration>) {
         each!(self, d => d.stop(drain))
-    }
-
-    /// The boundary counters so far.
-    pub fn counters(&self) -> BoundaryCounters {
-        each!(self, d => d.counters())
     }
 
     /// Arms the `injectPanic` test hook.

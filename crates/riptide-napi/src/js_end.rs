@@ -45,7 +45,7 @@ pub fn deliver<L>(
     env: sys::napi_env,
     live: &RefCell<Option<L>>,
     end: fn(&mut L) -> &mut JsEnd,
-    counters: &Cell<BoundaryCounters>,
+    counters: &BoundaryCounters,
     dispatching: &Cell<bool>,
 ) {
     let (func, meta, arena, count) = {
@@ -55,10 +55,7 @@ pub fn deliver<L>(
         let (meta, arena) = e.batch.views();
         (e.dispatch.get(env), meta, arena, e.batch.len())
     };
-    let mut c = counters.get();
-    c.js_calls += 1;
-    c.events += count as u64;
-    counters.set(c);
+    counters.call(count);
     let was = dispatching.replace(true);
     call_dispatch(env, func, meta, arena, count);
     dispatching.set(was);

@@ -25,6 +25,7 @@ mod thread_driver;
 mod tls;
 #[cfg(unix)]
 mod uv;
+mod warn;
 
 use codec::NativeListen;
 use drive::{Drive, DriverKind, JsParts};
@@ -428,7 +429,8 @@ impl NativeEngine {
                 }
             })
         };
-        let driver = Drive::start(kind, env.raw(), reactor, js, on_release)?;
+        let counters = shared.boundary(index as usize);
+        let driver = Drive::start(kind, env.raw(), reactor, js, counters, on_release)?;
         Ok(NativeEngine {
             driver,
             shared,
@@ -561,12 +563,12 @@ impl NativeEngine {
             .unwrap_or(0)
     }
 
-    /// Accept pauses (EMFILE...) of this reactor, connections refused by the engine's caps
-    /// and accepted connections that failed before they opened (TLS handshakes).
+    /// Accept pauses (EMFILE...), connections refused by the engine's caps, accepted
+    /// connections that failed before they opened (TLS handshakes) and the boundary counts,
+    /// summed over every reactor of the engine (the workers' too).
     #[napi]
     pub fn stats(&self) -> NativeStats {
-        let s = self.driver.with_reactor(|r| r.stats()).unwrap_or_default();
-        let b = self.driver.counters();
+        let (s, b) = self.shared.stats();
         NativeStats {
             accept_errors: s.accept_errors as f64,
             rejected: s.rejected as f64,

@@ -3,7 +3,8 @@
 //! it, and worker reactors can join an engine started on another thread. Rust statics are
 //! shared by all workers of a process, which is exactly what this needs.
 
-use riptide::{ListenOptions, LoadBalancing, ReactorConfig, Remote};
+use crate::drive::{BoundaryCounters, BoundaryCounts};
+use riptide::{ListenOptions, LoadBalancing, ReactorConfig, ReactorStats, Remote};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -21,6 +22,8 @@ pub struct Shared {
     pub tls: Vec<riptide::TlsServerContext>,
     /// Inboxes by reactor index; `None` until that reactor joins or after it stops.
     remotes: Mutex<Vec<Option<Remote>>>,
+    /// The boundary counters of each reactor's driver, by index.
+    boundary: Vec<Arc<BoundaryCounters>>,
 }
 
 impl Shared {
@@ -38,6 +41,7 @@ impl Shared {
             listeners,
             tls,
             remotes: Mutex::new(vec![None; reactors]),
+            boundary: (0..reactors).map(|_| Arc::default()).collect(),
         }
     }
 
@@ -57,6 +61,20 @@ impl Shared {
     pub fn remote(&self, index: usize) -> Option<Remote> {
         let remotes = self.remotes.lock().unwrap_or_else(|p| p.into_inner());
         remotes.get(index).cloned().flatten()
+    }
+
+    /// The boundary counters for the driver of reactor `index` (unshared ones when out of range).
+    pub fn boundary(&self, index: usize) -> Arc<BoundaryCounters> {
+        self.boundary.get(index).cloned().unwrap_or_default()
+    }
+
+    /// The operator counters of the whole engine: every running reactor's summed, and every
+    /// driver's boundary counts summed.
+    pub fn stats(&self) -> (ReactorStats, BoundaryCounts) {
+        (
+            ReactorStats::total(self.running().iter().map(Remote::stats)),
+            BoundaryCounts::total(self.boundary.iter().map(|b| b.snapshot())),
+        )
     }
 
     /// Inboxes of every running reactor, in index order.

@@ -13,6 +13,7 @@ use crate::js_end::{deliver, JsEnd};
 use crate::raw::{check, Ref};
 use crate::staged::retain_now;
 use crate::uv::{self, Uv};
+use crate::warn::warn;
 use napi::sys;
 use riptide::{ConnId, Reactor, Waker};
 use std::cell::{Cell, RefCell};
@@ -64,7 +65,7 @@ pub struct Driver {
     /// Runs once when the engine is released (unregisters it from the process registry).
     on_release: Cell<Option<Box<dyn FnOnce()>>>,
     /// How the boundary is used: wakes, JS calls and events delivered (benchmark B1).
-    counters: Cell<BoundaryCounters>,
+    counters: Arc<BoundaryCounters>,
 }
 
 impl Driver {
@@ -73,6 +74,7 @@ impl Driver {
         env: sys::napi_env,
         reactor: Reactor,
         js: JsParts,
+        counters: Arc<BoundaryCounters>,
         on_release: Box<dyn FnOnce()>,
     ) -> napi::Result<Rc<Driver>> {
         let uv = uv::uv().ok_or_else(|| {
@@ -141,7 +143,7 @@ impl Driver {
             tearing_down: Cell::new(false),
             cleanup_hook: Cell::new(ptr::null_mut()),
             on_release: Cell::new(Some(on_release)),
-            counters: Cell::new(BoundaryCounters::default()),
+            counters,
         });
         // Each handle holds a reference to the driver until its close callback.
         for h in [poll, timer] {
@@ -258,17 +260,10 @@ impl Driver {
         }
     }
 
-    /// The boundary counters so far.
-    pub fn counters(&self) -> BoundaryCounters {
-        self.counters.get()
-    }
-
     /// Called by libuv when the reactor's fd is readable or its deadline passed.
     fn on_ready(&self) {
         let env = self.env;
-        let mut c = self.counters.get();
-        c.wakes += 1;
-        self.counters.set(c);
+        self.counters.wake();
         let mut handle_scope = ptr::null_mut();
         // SAFETY: libuv calls us on the env's JS thread, outside any JS frame; the scope is
         // closed below on every path (panics are caught in between).
@@ -305,7 +300,9 @@ impl Driver {
     /// caught closer (the reactor destroys that connection with `ERR_INTERNAL`).
     fn recover(&self, panic: &(dyn std::any::Any + Send)) {
         let err = riptide::Error::from_panic(panic);
-        eprintln!("riptide: {err} in the reactor driver; the engine goes on");
+        warn(format_args!(
+            "{err} in the reactor driver; the engine goes on"
+        ));
         self.dispatching.set(false);
         self.wake();
         self.arm_timer();
@@ -494,7 +491,9 @@ unsafe extern "C" fn on_poll(handle: uv::Handle, _status: c_int, _events: c_int)
     // SAFETY: libuv passes one of the handles `start` set up, open until `on_closed`.
     let driver = unsafe { driver_of(handle) };
     if catch_unwind(AssertUnwindSafe(|| driver.on_ready())).is_err() {
-        eprintln!("riptide: internal panic in the reactor driver; the engine keeps running");
+        warn(format_args!(
+            "internal panic in the reactor driver; the engine keeps running"
+        ));
     }
 }
 

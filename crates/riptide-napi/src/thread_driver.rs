@@ -18,6 +18,7 @@ use crate::event_log::EventLog;
 use crate::js_end::{deliver, JsEnd};
 use crate::raw::check;
 use crate::reactor_thread::{retain_ahead, run, Core, State, Tsfn};
+use crate::warn::warn;
 use napi::sys;
 use riptide::{ConnId, Reactor};
 use std::cell::{Cell, RefCell};
@@ -53,7 +54,7 @@ pub struct ThreadDriver {
     /// The env cleanup hook is registered (removed by `stop_now`, or run by the teardown).
     hooked: Cell<bool>,
     on_release: Cell<Option<Box<dyn FnOnce()>>>,
-    counters: Cell<BoundaryCounters>,
+    counters: Arc<BoundaryCounters>,
 }
 
 impl ThreadDriver {
@@ -62,6 +63,7 @@ impl ThreadDriver {
         env: sys::napi_env,
         reactor: Reactor,
         js: JsParts,
+        counters: Arc<BoundaryCounters>,
         on_release: Box<dyn FnOnce()>,
     ) -> napi::Result<Rc<ThreadDriver>> {
         let mut name = ptr::null_mut();
@@ -131,7 +133,7 @@ impl ThreadDriver {
             stopping: Cell::new(false),
             hooked: Cell::new(false),
             on_release: Cell::new(Some(on_release)),
-            counters: Cell::new(BoundaryCounters::default()),
+            counters,
         });
         *cell.borrow_mut() = Some(driver.clone());
         // Registered after the function, so it runs before Node's own teardown of it (cleanup
@@ -257,11 +259,6 @@ impl ThreadDriver {
         self.core.notify_js(&mut s);
     }
 
-    /// The boundary counters so far.
-    pub fn counters(&self) -> BoundaryCounters {
-        self.counters.get()
-    }
-
     /// Arms the `injectPanic` test hook: the next pump panics in the middle of its batch.
     pub fn inject_panic(&self) {
         self.panic_requested.set(true);
@@ -272,12 +269,12 @@ impl ThreadDriver {
     /// Called on the JS thread by the thread-safe function: delivers what the reactor
     /// thread collected. Panics are caught here (a riptide bug): the engine goes on.
     fn on_ready(&self) {
-        let mut c = self.counters.get();
-        c.wakes += 1;
-        self.counters.set(c);
+        self.counters.wake();
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| self.pump())) {
             let err = riptide::Error::from_panic(&*panic);
-            eprintln!("riptide: {err} in the reactor driver; the engine goes on");
+            warn(format_args!(
+                "{err} in the reactor driver; the engine goes on"
+            ));
             self.dispatching.set(false);
             // The panicking pump may not have taken the log: queue a wake that will.
             let mut s = self.core.lock();
@@ -443,7 +440,9 @@ unsafe extern "C" fn on_wake(
     // SAFETY: Node calls us on the env's JS thread; the scope is closed below.
     unsafe { sys::napi_open_handle_scope(env, &mut scope) };
     if catch_unwind(AssertUnwindSafe(|| driver.on_ready())).is_err() {
-        eprintln!("riptide: internal panic in the reactor driver; the engine keeps running");
+        warn(format_args!(
+            "internal panic in the reactor driver; the engine keeps running"
+        ));
     }
     // SAFETY: the scope opened above, closed once.
     unsafe { sys::napi_close_handle_scope(env, scope) };

@@ -63,6 +63,7 @@ fn fnv1a(peer: &PeerAddr) -> u64 {
 mod tests {
     use super::*;
     use crate::remote::channel;
+    use crate::stats::Counters;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
@@ -70,7 +71,11 @@ mod tests {
         let poll = mio::Poll::new().unwrap();
         let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).unwrap());
         (0..n)
-            .map(|i| channel(i, waker.clone(), Arc::new(AtomicUsize::new(0))).0)
+            .map(|i| {
+                let load = Arc::new(AtomicUsize::new(0));
+                let counters = Arc::new(Counters::new(Arc::default()));
+                channel(i, waker.clone(), load, counters).0
+            })
             .collect()
     }
 

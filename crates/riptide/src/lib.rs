@@ -56,6 +56,7 @@ mod remote;
 mod secure_layer;
 mod slab;
 mod socket;
+mod stats;
 mod stream;
 mod stream_stack;
 mod timer_wheel;
@@ -89,7 +90,7 @@ pub use layer::{
 pub use mio::Waker;
 pub use publication::MAX_TOPIC_LEN;
 pub use pubsub::{Backpressure, PubSub, MAX_SUBSCRIPTIONS};
-pub use reactor::{DrainStatus, Reactor, ReactorStats, TurnOutcome};
+pub use reactor::{DrainStatus, Reactor, TurnOutcome};
 pub use remote::{Completion, Remote};
 /// The framing codecs (re-exported crate `riptide-codec`).
 pub use riptide_codec as codec;
@@ -103,6 +104,7 @@ pub use riptide_secure as secure;
 pub use riptide_ws as ws;
 pub use slab::ConnId;
 pub use socket::{KeepAlive, SocketOptions};
+pub use stats::ReactorStats;
 pub use stream::PeerAddr;
 pub use tls_layer::{TlsInfo, TlsLayer};
 pub use tls_options::{

@@ -6,6 +6,7 @@ use crate::config::ListenOptions;
 use crate::conns::Conns;
 use crate::publication::{Publication, PublicationSink};
 use crate::slab::ConnId;
+use crate::stats::{Counters, ReactorStats};
 use crate::stream::{PeerAddr, StdStream};
 use crate::Error;
 use crossbeam_channel::{Receiver, Sender};
@@ -50,6 +51,7 @@ pub struct Remote {
     waker: Arc<Waker>,
     wake_pending: Arc<AtomicBool>,
     pub(crate) load: Arc<AtomicUsize>,
+    counters: Arc<Counters>,
 }
 
 /// The receiving side, owned by the reactor.
@@ -58,7 +60,12 @@ pub(crate) struct Inbox {
     wake_pending: Arc<AtomicBool>,
 }
 
-pub(crate) fn channel(index: usize, waker: Arc<Waker>, load: Arc<AtomicUsize>) -> (Remote, Inbox) {
+pub(crate) fn channel(
+    index: usize,
+    waker: Arc<Waker>,
+    load: Arc<AtomicUsize>,
+    counters: Arc<Counters>,
+) -> (Remote, Inbox) {
     let (tx, rx) = crossbeam_channel::unbounded();
     let wake_pending = Arc::new(AtomicBool::new(false));
     let remote = Remote {
@@ -67,6 +74,7 @@ pub(crate) fn channel(index: usize, waker: Arc<Waker>, load: Arc<AtomicUsize>) -
         waker,
         wake_pending: wake_pending.clone(),
         load,
+        counters,
     };
     (remote, Inbox { rx, wake_pending })
 }
@@ -80,6 +88,11 @@ impl Remote {
     /// Connections currently open on the reactor.
     pub fn connections(&self) -> usize {
         self.load.load(Ordering::Relaxed)
+    }
+
+    /// The reactor's operator counters now; [`ReactorStats::total`] adds up an engine's.
+    pub fn stats(&self) -> ReactorStats {
+        self.counters.snapshot()
     }
 
     /// Queues `cmd`, waking the reactor if no wake is pending. Fails with

@@ -1,10 +1,11 @@
 //! Dialing from a reactor: TCP, connected UDP and Unix clients; refused and timed-out
-//! connects report `on_close` with a code and no `on_open`.
+//! connects report `on_close` with a code and no `on_open`. The Unix-only parts (Unix
+//! sockets, adopting a file descriptor) are gated so the crate's tests check for Windows.
 
 mod common;
 
-use common::{echo, serve, spawn, turn_until};
-use riptide::{ConnId, Conns, Engine, EngineConfig, Error, EventHandler, Reactor, ReactorConfig};
+use common::{echo, serve, turn_until};
+use riptide::{ConnId, Conns, EngineConfig, Error, EventHandler, Reactor, ReactorConfig};
 use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -63,7 +64,7 @@ fn tcp_client_connects_writes_and_reads() {
 }
 
 #[test]
-fn udp_and_unix_clients() {
+fn udp_client() {
     #[derive(Clone)]
     struct DatagramEcho;
     impl EventHandler for DatagramEcho {
@@ -78,7 +79,14 @@ fn udp_and_unix_clients() {
         vec!["open", "data ping", "close none"]
     );
     udp_stop.stop();
+}
 
+/// Unix-domain sockets exist on Unix only.
+#[cfg(unix)]
+#[test]
+fn unix_client() {
+    use common::spawn;
+    use riptide::Engine;
     let path = std::env::temp_dir().join(format!("riptide-client-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let unix = Engine::bind([format!("unix://{}", path.display())]).unwrap();
@@ -127,6 +135,8 @@ fn connect_timeout_against_a_full_backlog() {
     drop(fillers);
 }
 
+/// `Reactor::enroll` takes a Unix file descriptor.
+#[cfg(unix)]
 #[test]
 fn enroll_adopts_a_connected_socket() {
     use std::io::{Read, Write};

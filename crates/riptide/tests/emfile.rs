@@ -1,6 +1,7 @@
 //! T8: running out of descriptors pauses accepting instead of killing the engine; existing
 //! connections keep working; accepting resumes once descriptors free. Its own test binary,
-//! because it lowers this process's descriptor limit.
+//! because it lowers this process's descriptor limit. Unix only (`setrlimit`, `/proc`).
+#![cfg(unix)]
 
 mod common;
 

@@ -75,6 +75,8 @@ fn source_addr_hash_keeps_one_host_on_one_reactor() {
     );
 }
 
+/// Unix-domain sockets exist on Unix only.
+#[cfg(unix)]
 #[test]
 fn unix_socket_echo_and_file_cleanup() {
     let path = std::env::temp_dir().join(format!("riptide-test-{}.sock", std::process::id()));

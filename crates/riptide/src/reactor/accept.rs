@@ -127,7 +127,7 @@ impl Reactor {
     /// Stops accepting for a while after a resource error; reports at most once a second.
     fn pause_accepting<H: EventHandler>(&mut self, err: io::Error, handler: &mut H) {
         let now = Instant::now();
-        self.stats.accept_errors += 1;
+        let count = self.counters.accept_error();
         self.accept_paused_until = Some(now + self.accept_backoff);
         self.accept_backoff = (self.accept_backoff * 2).min(MAX_ACCEPT_BACKOFF);
         if self
@@ -135,7 +135,7 @@ impl Reactor {
             .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
         {
             self.last_accept_report = Some(now);
-            handler.on_accept_error(&err.into(), self.stats.accept_errors);
+            handler.on_accept_error(&err.into(), count);
         }
     }
 

@@ -18,6 +18,7 @@ use crate::conns::{Conns, Notice};
 use crate::flow::Timer;
 use crate::handler::EventHandler;
 use crate::remote::{self, Command, Inbox, Remote};
+use crate::stats::{Counters, ReactorStats};
 use crate::stream::{Listener, PeerAddr};
 use crate::Error;
 use mio::{Events, Poll, Token, Waker};
@@ -39,19 +40,6 @@ pub enum TurnOutcome {
     /// Budget ran out with work left; the reactor has woken its own poll so the next turn
     /// starts without waiting.
     MoreReady,
-}
-
-/// Counters a reactor keeps for operators.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ReactorStats {
-    /// Accept failures from resource limits (EMFILE, ENFILE, ENOBUFS, ENOMEM).
-    pub accept_errors: u64,
-    /// Connections refused by the admission caps (engine-wide).
-    pub rejected: u64,
-    /// Accepted connections that failed before they opened: a TLS handshake that failed or
-    /// timed out, a bad PROXY header, a peer gone mid-handshake (each also reported to
-    /// [`EventHandler::on_handshake_error`]).
-    pub handshake_errors: u64,
 }
 
 /// A graceful stop in progress ([`Reactor::drain`]).
@@ -96,7 +84,8 @@ pub struct Reactor {
     accept_paused_until: Option<Instant>,
     accept_backoff: Duration,
     last_accept_report: Option<Instant>,
-    stats: ReactorStats,
+    /// Operator counters, shared with this reactor's remotes.
+    counters: Arc<Counters>,
     draining: Option<DrainStatus>,
     /// Scratch list of fired timers.
     fired: Vec<Timer>,
@@ -127,7 +116,8 @@ impl Reactor {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let load = Arc::new(AtomicUsize::new(0));
-        let (remote, inbox) = remote::channel(index, waker.clone(), load.clone());
+        let counters = Arc::new(Counters::new(config.admission.clone()));
+        let (remote, inbox) = remote::channel(index, waker.clone(), load.clone(), counters.clone());
         let serial = config.pubsub.join(Box::new(remote.clone()));
         let conns = Conns::new(poll.registry().try_clone()?, &config, load, serial);
         Ok(Reactor {
@@ -151,7 +141,7 @@ impl Reactor {
             accept_paused_until: None,
             accept_backoff: accept::MIN_ACCEPT_BACKOFF,
             last_accept_report: None,
-            stats: ReactorStats::default(),
+            counters,
             draining: None,
             fired: Vec::new(),
             stop_requested: false,
@@ -216,10 +206,7 @@ impl Reactor {
 
     /// Operator counters.
     pub fn stats(&self) -> ReactorStats {
-        ReactorStats {
-            rejected: self.conns.admission().rejected(),
-            ..self.stats
-        }
+        self.counters.snapshot()
     }
 
     /// Starts a graceful stop: listeners close at once, every connection is closed after its
@@ -298,7 +285,7 @@ impl Reactor {
                 Notice::Close(id, err, refused) => {
                     if refused {
                         if let (Some(e), Ok(peer)) = (&err, self.conns.peer_addr(id)) {
-                            self.stats.handshake_errors += 1;
+                            self.counters.handshake_error();
                             handler.on_handshake_error(e, &peer);
                         }
                     }

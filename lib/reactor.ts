@@ -342,10 +342,12 @@ export class Reactor implements ConnSink {
   #connect(url: string, o: DialRequest): Promise<Conn> {
     const signal = o.signal
     if (signal?.aborted) return Promise.reject(new AbortError())
-    const codec = o.codec ?? this.#options.codec
+    const spec = o.codec ?? this.#options.codec
+    // A WebSocket dial's codec carries its upgrade request.
+    const codec = spec !== undefined && o.ws !== undefined ? { ...spec, request: o.ws } : spec
     let id: ReturnType<NativeEngine['dial']>
     try {
-      id = this.call((n) => n.dial(url, codec, o.timeout, nativeKcp(o.kcp ?? this.#options.kcp, o.layers ?? {}), o.tls, o.ws))
+      id = this.call((n) => n.dial(url, codec, o.timeout, nativeKcp(o.kcp ?? this.#options.kcp, o.layers ?? {}), o.tls))
     } catch (err) {
       return Promise.reject(err)
     }

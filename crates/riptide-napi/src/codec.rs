@@ -41,6 +41,8 @@ pub struct NativeCodec {
     pub close_timeout: Option<f64>,
     /// WebSocket: the subprotocols spoken, in order of preference.
     pub subprotocols: Option<Vec<String>>,
+    /// WebSocket dials: the upgrade request to make (from the `ws://` or `wss://` URL).
+    pub request: Option<NativeWsDial>,
 }
 
 /// A listener URL, its codec, and whether a PROXY protocol header comes first.
@@ -126,15 +128,17 @@ pub struct NativeWsDial {
 
 impl NativeCodec {
     /// A WebSocket client's validated options (`kind` is `websocket`): the codec's limits and
-    /// timeouts as for a server, its `subprotocols` and `compression` as the offer, the
-    /// dial's request, and `handshake_timeout` for the server's answer.
+    /// timeouts as for a server, its `subprotocols` and `compression` as the offer, its
+    /// `request`, and `handshake_timeout` for the server's answer.
     pub fn ws_client_options(
-        &self,
-        dial: NativeWsDial,
+        self,
         handshake_timeout: Option<std::time::Duration>,
     ) -> Result<riptide::WsClientOptions, riptide::Error> {
         use riptide::ws::{ClientConfig, ClientHandshake};
         let server = self.ws_options()?;
+        let dial = self.request.ok_or_else(|| {
+            riptide::Error::InvalidOption("a WebSocket dial needs a ws:// or wss:// URL".into())
+        })?;
         let headers = dial
             .headers
             .into_iter()

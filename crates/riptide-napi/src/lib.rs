@@ -460,34 +460,23 @@ impl NativeEngine {
         timeout_ms: f64,
         kcp: Option<kcp::NativeKcp>,
         tls: Option<&tls::NativeTlsDial>,
-        ws: Option<codec::NativeWsDial>,
     ) -> Result<NativeConnId> {
         let timeout = millis::millis("timeout", timeout_ms).map_err(|e| throw(&env, e))?;
         let timeout = (!timeout.is_zero()).then_some(timeout);
         // A WebSocket client: its layer (above TLS) makes the handshake, bounded by the
         // connect timeout too; the codec carries its records.
-        let ws = match (&codec, ws) {
-            (Some(c), Some(dial)) if c.kind == "websocket" => Some(
-                c.ws_client_options(dial, timeout)
-                    .map_err(|e| throw(&env, e))?,
-            ),
-            (Some(c), None) if c.kind == "websocket" => {
-                let e = riptide::Error::InvalidOption("a WebSocket dial needs a ws:// URL".into());
-                return Err(throw(&env, e));
+        let (codec, ws) = match codec {
+            Some(c) if c.kind == "websocket" => {
+                let ws = c.ws_client_options(timeout).map_err(|e| throw(&env, e))?;
+                (
+                    Some(std::sync::Arc::new(ws.codec()) as riptide::SharedCodec),
+                    Some(ws),
+                )
             }
-            (_, Some(_)) => {
-                let e =
-                    riptide::Error::InvalidOption("a ws:// dial needs the websocket codec".into());
-                return Err(throw(&env, e));
+            other => {
+                let codec = other.map(|c| c.shared()).transpose();
+                (codec.map_err(|e| throw(&env, e.into()))?, None)
             }
-            _ => None,
-        };
-        let codec = match &ws {
-            Some(ws) => Some(std::sync::Arc::new(ws.codec()) as riptide::SharedCodec),
-            None => codec
-                .map(|c| c.shared())
-                .transpose()
-                .map_err(|e| throw(&env, e.into()))?,
         };
         let url = tls::transport(&url, tls.is_some()).map_err(|e| throw(&env, e))?;
         let layers = tls

@@ -16,16 +16,20 @@ fn options() -> WsOptions {
     }
 }
 
-fn client(now: Instant) -> Connection {
-    let config = ClientConfig {
+/// The request the tests' clients make: the crate's client and the layer's client mode.
+fn client_config() -> ClientConfig {
+    ClientConfig {
         host: "x".into(),
         path: "/p".into(),
         headers: vec![("X-A".into(), "b".into())],
         subprotocols: vec!["chat".into()],
         deflate: None,
         max_head_size: 8192,
-    };
-    let handshake = ClientHandshake::new(config).expect("client handshake");
+    }
+}
+
+fn client(now: Instant) -> Connection {
+    let handshake = ClientHandshake::new(client_config()).expect("client handshake");
     Connection::client(
         handshake,
         SessionConfig::default(),
@@ -42,31 +46,33 @@ struct Out {
     report: LayerReport,
 }
 
-fn read(layer: &mut WsLayer, now: Instant, data: &[u8]) -> Out {
+/// The layer reads `data` (`Some`) or its deadline passes (`None`).
+fn step(
+    layer: &mut WsLayer,
+    now: Instant,
+    data: Option<&[u8]>,
+) -> (Result<LayerStatus, Error>, Out) {
     let mut o = Out::default();
-    let status = layer.read(
-        now,
-        data,
-        &mut StreamOut {
-            up: &mut o.up,
-            down: &mut o.down,
-            report: &mut o.report,
-        },
-    );
+    let mut out = StreamOut {
+        up: &mut o.up,
+        down: &mut o.down,
+        report: &mut o.report,
+    };
+    let status = match data {
+        Some(data) => layer.read(now, data, &mut out),
+        None => layer.handle_timeout(now, &mut out),
+    };
+    (status, o)
+}
+
+fn read(layer: &mut WsLayer, now: Instant, data: &[u8]) -> Out {
+    let (status, o) = step(layer, now, Some(data));
     assert_eq!(status.expect("read"), LayerStatus::Ready);
     o
 }
 
 fn timeout(layer: &mut WsLayer, now: Instant) -> Out {
-    let mut o = Out::default();
-    let status = layer.handle_timeout(
-        now,
-        &mut StreamOut {
-            up: &mut o.up,
-            down: &mut o.down,
-            report: &mut o.report,
-        },
-    );
+    let (status, o) = step(layer, now, None);
     assert_eq!(status.expect("timeout"), LayerStatus::Ready);
     o
 }
@@ -249,14 +255,7 @@ fn a_malformed_record_from_the_application_ends_the_connection_without_a_panic()
 
 fn client_options() -> WsClientOptions {
     WsClientOptions {
-        client: ClientConfig {
-            host: "x".into(),
-            path: "/p".into(),
-            headers: vec![("X-A".into(), "b".into())],
-            subprotocols: vec!["chat".into()],
-            deflate: None,
-            max_head_size: 8192,
-        },
+        client: client_config(),
         session: SessionConfig::default(),
         timeouts: Timeouts::default(),
         handshake_timeout: Some(Duration::from_secs(5)),
@@ -270,24 +269,6 @@ fn started_client(now: Instant) -> (WsLayer, Vec<u8>) {
     let status = layer.start(now, &mut request).expect("start");
     assert_eq!(status, LayerStatus::Pending);
     (layer, request)
-}
-
-fn client_read(
-    layer: &mut WsLayer,
-    now: Instant,
-    data: &[u8],
-) -> (Result<LayerStatus, Error>, Out) {
-    let mut o = Out::default();
-    let status = layer.read(
-        now,
-        data,
-        &mut StreamOut {
-            up: &mut o.up,
-            down: &mut o.down,
-            report: &mut o.report,
-        },
-    );
-    (status, o)
 }
 
 #[test]
@@ -314,7 +295,7 @@ fn a_client_opens_on_the_101_with_an_open_record_first_then_messages_pings_and_p
     session.send_text("first").expect("send");
     session.ping(b"p").expect("ping");
     session.pong(b"q").expect("pong");
-    let (status, got) = client_read(&mut layer, now, &server.take_output());
+    let (status, got) = step(&mut layer, now, Some(&server.take_output()));
     assert_eq!(status.expect("read"), LayerStatus::Ready);
     let records = records(&got.up);
     assert_eq!(records.len(), 4, "{records:?}");
@@ -362,24 +343,16 @@ fn a_refused_or_broken_handshake_fails_the_client_before_it_opens() {
         (b"\x00\x01garbage\r\n\r\n", "ERR_WS_HANDSHAKE"),
     ] {
         let (mut layer, _) = started_client(now);
-        let (status, _) = client_read(&mut layer, now, answer);
+        let (status, _) = step(&mut layer, now, Some(answer));
         assert_eq!(status.err().map(|e| e.code()), Some(code), "{answer:?}");
     }
     // Half a head waits; the handshake's deadline ends it.
     let (mut layer, _) = started_client(now);
-    let (status, _) = client_read(&mut layer, now, b"HTTP/1.1 101 OK\r\n");
+    let (status, _) = step(&mut layer, now, Some(b"HTTP/1.1 101 OK\r\n"));
     assert_eq!(status.expect("read"), LayerStatus::Pending);
     let at = layer.poll_timeout().expect("handshake deadline");
     assert_eq!(at, now + Duration::from_secs(5));
-    let mut o = Out::default();
-    let late = layer.handle_timeout(
-        at,
-        &mut StreamOut {
-            up: &mut o.up,
-            down: &mut o.down,
-            report: &mut o.report,
-        },
-    );
+    let (late, _) = step(&mut layer, at, None);
     assert_eq!(late.err().map(|e| e.code()), Some("ETIMEDOUT"));
 }
 
@@ -451,7 +424,7 @@ mod hostile {
             let mut opened = false;
             while !rest.is_empty() {
                 let n = (*cut.next().expect("cycle")).min(rest.len());
-                let (status, got) = client_read(&mut layer, now, &rest[..n]);
+                let (status, got) = step(&mut layer, now, Some(&rest[..n]));
                 rest = &rest[n..];
                 up.extend(got.up);
                 match status {

@@ -252,6 +252,40 @@ test('Client reconnects after the server restarts, with a new handshake; a refus
   }
 })
 
+test('a client that closes does not reconnect; one reconnecting stops when closed', async (t) => {
+  let connections = 0
+  const wss = await wsServer()
+  wss.on('connection', () => void connections++)
+  const seen = new Seen()
+  const client = new Client(seen.handler(), { codec: codecs.websocket(), reconnect: { initialDelay: 10, jitter: 'none' } })
+  try {
+    const ws = await client.dial(`ws://127.0.0.1:${portOf(wss)}/`)
+    ws.close(1000, 'done')
+    // With reconnect on, onClose comes only for a connection that will not be dialled again.
+    await until(() => seen.closes.length === 1)
+    t.is((seen.closes[0] as WebSocketCloseError).closeCode, 1000)
+    t.is(seen.reconnecting, 0)
+    t.is(connections, 1)
+
+  } finally {
+    await client.stop()
+  }
+  // The next attempt waits a minute: close() comes while the connection is reconnecting.
+  const patient = new Client(seen.handler(), { codec: codecs.websocket(), reconnect: { initialDelay: 60_000, jitter: 'none' } })
+  try {
+    const again = await patient.dial(`ws://127.0.0.1:${portOf(wss)}/`)
+    for (const c of wss.clients) c.terminate()
+    await until(() => seen.reconnecting > 0)
+    t.false(again.open)
+    again.close()
+    await until(() => seen.closes.length === 2)
+    t.is(seen.closes[1], undefined)
+  } finally {
+    await patient.stop()
+    wss.close()
+  }
+})
+
 /** A plain HTTP server answering every request with `status`. */
 async function refusingServer(status: number, port = 0): Promise<HttpServer> {
   const server = createHttpServer((_, res) => {

@@ -50,4 +50,8 @@ async function main(): Promise<void> {
   lines.once('close', () => ws.close(1000, 'bye'))
 }
 
-void main()
+main().catch((err: unknown) => {
+  // A refused handshake (ERR_WS_UPGRADE_REFUSED, with the status) or an unreachable server.
+  console.error(String(err))
+  process.exitCode = 1
+})

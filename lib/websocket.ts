@@ -18,7 +18,7 @@
  */
 
 import type { PeerAddr } from './address'
-import type { Conn } from './conn'
+import { type Conn, kClosing } from './conn'
 import type { Engine } from './engine'
 import { ConnClosedError, InvalidOptionError, type RiptideError } from './errors'
 import type { EventHandler } from './handler'
@@ -230,7 +230,8 @@ export class WebSocketConn<Context = unknown> {
    * Starts the close handshake: sends a close frame with `code` (1000, 1001, 1003, 1007-1014
    * or 3000-4999) and `reason` (at most 123 bytes of UTF-8); the connection closes when the
    * peer answers (`onClose` gets its answer) or after the codec's `closeTimeout`.
-   * Closing again does nothing.
+   * Closing again does nothing. A client does not reconnect after it; one that is
+   * reconnecting stops (`onClose` without an error).
    */
   close(code = 1000, reason = ''): void {
     if (!Number.isInteger(code) || !(code === 1000 || code === 1001 || code === 1003 || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))) {
@@ -238,11 +239,13 @@ export class WebSocketConn<Context = unknown> {
     }
     const text = Buffer.from(reason)
     if (text.length > 123) throw new InvalidOptionError('a close reason is at most 123 bytes')
+    if (this.conn.reconnecting) return this.conn.close()
     if (!this.open) return
     const body = new Uint8Array(2 + text.length)
     body[0] = code >> 8
     body[1] = code & 0xff
     body.set(text, 2)
+    this.conn[kClosing]()
     this.conn.write(record(CLOSE, body))
     this.#phase = 'closing'
   }

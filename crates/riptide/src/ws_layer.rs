@@ -381,12 +381,14 @@ impl StreamLayer for WsLayer {
         out: &mut StreamOut<'_>,
     ) -> Result<LayerStatus, Error> {
         if self.handshaking() {
-            // The only deadline before the 101 is the handshake's.
-            let late = std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "the WebSocket handshake timed out",
-            );
-            return Err(Error::Io(late));
+            // Before the 101 the deadline is the handshake's, or an end decided on the write
+            // side (a record before the open): either fails the connection before it opens.
+            return Err(self.ending.take().unwrap_or_else(|| {
+                Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the WebSocket handshake timed out",
+                ))
+            }));
         }
         if self.due.take().is_some() && !self.held.is_empty() && self.ending.is_none() {
             let held = std::mem::take(&mut self.held);

@@ -354,6 +354,15 @@ fn a_refused_or_broken_handshake_fails_the_client_before_it_opens() {
     assert_eq!(at, now + Duration::from_secs(5));
     let (late, _) = step(&mut layer, at, None);
     assert_eq!(late.err().map(|e| e.code()), Some("ETIMEDOUT"));
+    // A message before the open (the engine opens nothing before the 101, but the Rust API
+    // could write one) fails it at once, not at the handshake's deadline.
+    let (mut layer, _) = started_client(now);
+    layer
+        .write(now, &framed(b"Tearly"), &mut Vec::new())
+        .expect("write");
+    assert_eq!(layer.poll_timeout(), Some(now));
+    let (early, _) = step(&mut layer, now, None);
+    assert_eq!(early.err().map(|e| e.code()), Some("ERR_WS_CLOSED"));
 }
 
 mod hostile {

@@ -1,11 +1,12 @@
 /**
  * WebSocket servers: `serve(url, handler, { codec: codecs.websocket() })` with a
  * {@link WebSocketHandler}; clients: `connect('ws://…' | 'wss://…', handler, options)` or a
- * `Client` with `codec: codecs.websocket()`, with the same handler. The protocol runs in Rust (a stream layer holding a
- * `riptide_ws::Connection`, see `docs/websocket.md`); it talks to this file in *records*, each
- * a kind byte and a body, framed by the codec: the upgrade request comes up as one, messages
- * as text or binary records; writes, pings, the close and the answer to the upgrade go down as
- * records too.
+ * `Client` with `codec: codecs.websocket()`, with the same handler. The protocol runs in
+ * Rust (a stream layer holding a `riptide_ws::Connection`, see `docs/websocket.md`); it talks
+ * to this file in *records*, each a kind byte and a body, framed by the codec: the upgrade
+ * request (a server's) or the 101's answer (a client's) comes up as one, messages, pings and
+ * pongs as others; writes, pings, the close and the answer to the upgrade go down as records
+ * too.
  *
  * @example
  * ```ts

@@ -270,7 +270,7 @@ impl NativeCodec {
             }),
             "websocket" => {
                 return Err(FrameError::InvalidConfig(
-                    "the websocket codec is for listeners (serve)".into(),
+                    "the websocket codec is for serve and ws:// or wss:// dials".into(),
                 ))
             }
             other => {

@@ -32,6 +32,7 @@ export {
   type UpgradeHeaders,
   type MessageInfo,
 } from './lib/websocket'
+export { type WebSocketClientHandler, type WebSocketDialCodecOptions, type WebSocketUrl } from './lib/websocket-client'
 export { parseRequest, response, type HttpRequest, type HttpResponse } from './lib/http1'
 export type { EventHandler, IdleKind } from './lib/handler'
 export type { BackpressureOptions, BackpressurePolicy } from './lib/pubsub'
@@ -46,6 +47,7 @@ export {
   type ClientHandler,
   type ReconnectOptions,
   type DialOptions,
+  type WebSocketConnectOptions,
 } from './lib/client'
 export {
   type ServeOptions,

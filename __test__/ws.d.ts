@@ -1,8 +1,10 @@
 // The part of the `ws` package's API the WebSocket tests use (the package ships no types, and
-// @types/ws would be a second devDependency for four calls).
+// @types/ws would be a second devDependency for a few calls).
 declare module 'ws' {
   import type { EventEmitter } from 'node:events'
-  import type { IncomingMessage } from 'node:http'
+  import type { IncomingMessage, Server as HttpServer } from 'node:http'
+  import type { Server as HttpsServer } from 'node:https'
+  import type { AddressInfo } from 'node:net'
   import type { SecureContextOptions } from 'node:tls'
 
   namespace WebSocket {
@@ -13,6 +15,25 @@ declare module 'ws' {
       servername?: string
       host?: string
     }
+
+    interface ServerOptions {
+      host?: string
+      port?: number
+      server?: HttpServer | HttpsServer
+      perMessageDeflate?: boolean | object
+      maxPayload?: number
+      handleProtocols?: (offered: Set<string>, request: IncomingMessage) => string | false
+    }
+
+    class WebSocketServer extends EventEmitter {
+      constructor(options: ServerOptions)
+      readonly clients: Set<WebSocket>
+      address(): AddressInfo | string | null
+      close(cb?: () => void): void
+      on(event: 'connection', cb: (socket: WebSocket, request: IncomingMessage) => void): this
+      on(event: 'headers', cb: (headers: string[], request: IncomingMessage) => void): this
+      once(event: 'listening', cb: () => void): this
+    }
   }
 
   class WebSocket extends EventEmitter {
@@ -21,7 +42,7 @@ declare module 'ws' {
     readonly protocol: string
     readonly extensions: string
     readonly readyState: number
-    send(data: string | Buffer): void
+    send(data: string | Buffer, options?: { binary?: boolean; fin?: boolean }): void
     close(code?: number, reason?: string): void
     terminate(): void
     on(event: 'ping', cb: (data: Buffer) => void): this

@@ -4,7 +4,7 @@
  * backoff and full jitter.
  */
 import { isStreamUrl, isTlsUrl, resolveClientTls, tlsDial, urlHost, type ClientTls, type ClientTlsOptions } from './tls'
-import { checkCodec, type Codec } from './codecs'
+import { checkCodec, type Codec, type WebSocketCodec } from './codecs'
 import { type Conn, kClosedByUser, kEnded, kLink, kReconnecting, type ReconnectLink } from './conn'
 import { AbortError, type ConnectionError, InvalidOptionError, type RiptideError } from './errors'
 import type { EventHandler } from './handler'
@@ -24,6 +24,15 @@ import {
 import { type DialRequest, Reactor } from './reactor'
 import { int, knownKeys, ms } from './validate'
 import { asyncDispose } from './dispose'
+import type { UpgradeHeaders, WebSocketConn } from './websocket'
+import {
+  isWebSocketUrl,
+  websocketCodec,
+  websocketTarget,
+  type WebSocketClientHandler,
+  type WebSocketDialCodecOptions,
+  type WebSocketUrl,
+} from './websocket-client'
 
 /** Reconnection after a connection is lost (not after `close()`). */
 export interface ReconnectOptions {
@@ -124,10 +133,23 @@ export interface DialOptions<Context = unknown> {
   signal?: AbortSignal
   /** The new connection's `context`. */
   context?: Context
+  /**
+   * `ws://` and `wss://` dials only: extra headers of the upgrade request (`Origin`, cookies,
+   * `Authorization`...), an object or `[name, value]` pairs.
+   */
+  headers?: UpgradeHeaders
 }
 
 /** The keys of {@link DialOptions}. */
-const DIAL_KEYS: readonly (keyof DialOptions)[] = ['codec', 'connectTimeout', 'kcp', 'fec', 'crypt', 'secure', 'tls', 'signal', 'context']
+const DIAL_KEYS: readonly (keyof DialOptions)[] = ['codec', 'connectTimeout', 'kcp', 'fec', 'crypt', 'secure', 'tls', 'signal', 'context', 'headers']
+
+/**
+ * `connect('ws://…' | 'wss://…')`'s options: the client's (`tls` for `wss://`, `reconnect`,
+ * `connectTimeout`, which also bounds the handshake...), the WebSocket codec's flat, and the
+ * request's `headers`. `idleTimeout` is the WebSocket's idle ping, not the connection's.
+ */
+export type WebSocketConnectOptions = Omit<ClientOptions, 'codec' | 'idleTimeout' | 'maxQueuedWhileReconnecting'> &
+  WebSocketDialCodecOptions & { signal?: AbortSignal; headers?: UpgradeHeaders }
 
 type Backoff = Required<ReconnectOptions>
 
@@ -159,7 +181,7 @@ function resolveBackoff(r: ReconnectOptions | boolean | undefined): Backoff | un
  */
 export class Client<Context = unknown> {
   readonly #reactor: Reactor
-  readonly #handler: ClientHandler<Context>
+  readonly #handler: ClientHandler<Context> | WebSocketClientHandler<Context>
   readonly #connectTimeout: number
   readonly #backoff: Backoff | undefined
   readonly #queueLimit: number
@@ -170,8 +192,15 @@ export class Client<Context = unknown> {
   #stopped = false
   #ref = true
 
+  /**
+   * A WebSocket client: `codec: codecs.websocket({ subprotocols, compression, ... })` makes
+   * every dial a `ws://` or `wss://` one, with the handler of a WebSocket server (no
+   * `onUpgrade`; `onOpen` after the 101). See `docs/websocket.md`.
+   */
+  constructor(handler: WebSocketClientHandler<Context>, options: ClientOptions & { codec: WebSocketCodec })
   /** A client whose connections call `handler`. */
-  constructor(handler: ClientHandler<Context>, options: ClientOptions = {}) {
+  constructor(handler: ClientHandler<Context>, options?: ClientOptions)
+  constructor(handler: ClientHandler<Context> | WebSocketClientHandler<Context>, options: ClientOptions = {}) {
     if (handler === null || typeof handler !== 'object') throw new InvalidOptionError('handler must be an object of callbacks')
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
     knownKeys('client options', options, CLIENT_KEYS)
@@ -183,8 +212,12 @@ export class Client<Context = unknown> {
     this.#connectTimeout = ms('options.connectTimeout', connectTimeout ?? 10_000)
     this.#backoff = resolveBackoff(reconnect)
     this.#queueLimit = int('options.maxQueuedWhileReconnecting', maxQueuedWhileReconnecting ?? 0, 0, 2 ** 31 - 1)
+    if (o.codec?.kind === 'websocket' && this.#queueLimit > 0) {
+      // Writes go out as messages only after a new handshake: there is nothing to queue them in.
+      throw new InvalidOptionError('a WebSocket client does not queue while reconnecting: maxQueuedWhileReconnecting must be 0')
+    }
     this.#handler = handler
-    this.#reactor = new Reactor(handler, o)
+    this.#reactor = new Reactor(handler as ClientHandler<Context>, o)
     this.#reactor.listen([])
   }
 
@@ -196,13 +229,31 @@ export class Client<Context = unknown> {
    * {@link ConnectionError} with `syscall: 'getaddrinfo'` and `hostname`), `ECONNREFUSED`,
    * `ETIMEDOUT` (`connectTimeout`, lookup included), `ABORT_ERR` or `ERR_INVALID_ADDRESS`.
    */
-  async dial(url: string, options: DialOptions<Context> = {}): Promise<Conn<Context>> {
+  async dial(url: WebSocketUrl, options?: DialOptions<Context>): Promise<WebSocketConn<Context>>
+  async dial(url: string, options?: DialOptions<Context>): Promise<Conn<Context>>
+  async dial(url: string, options: DialOptions<Context> = {}): Promise<Conn<Context> | WebSocketConn<Context>> {
     if (this.#stopped) throw new InvalidOptionError('the client is stopped')
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('dial options must be an object')
     knownKeys('dial options', options, DIAL_KEYS)
     const request: DialRequest = {
       timeout: options.connectTimeout === undefined ? this.#connectTimeout : ms('options.connectTimeout', options.connectTimeout),
       signal: options.signal,
+    }
+    const websocket = this.#reactor.websocket
+    if (isWebSocketUrl(url) !== websocket) {
+      throw new InvalidOptionError(
+        websocket ? `a WebSocket client dials ws:// or wss://, not ${JSON.stringify(url)}` : `${JSON.stringify(url)} needs a WebSocket client: connect(), or a Client with codec: codecs.websocket()`,
+      )
+    }
+    if (websocket) {
+      if (options.codec !== undefined) throw new InvalidOptionError("a WebSocket client's dials take its codec (options.codec is not for them)")
+      const plain = url.toLowerCase().startsWith('ws:')
+      if (plain && options.tls !== undefined) throw new InvalidOptionError('a ws:// dial is plain: use wss:// for TLS')
+      const target = websocketTarget(url, options.headers)
+      url = target.url
+      request.ws = target.ws
+    } else if (options.headers !== undefined) {
+      throw new InvalidOptionError('dial options.headers are for ws:// and wss:// dials')
     }
     if (options.codec !== undefined) request.codec = checkCodec(options.codec)
     if (options.kcp !== undefined) request.kcp = resolveKcp(options.kcp)
@@ -234,8 +285,11 @@ export class Client<Context = unknown> {
     request.layers = layers
     const conn = (await this.#reactor.dial(url, request)) as Conn<Context>
     if (options.context !== undefined) conn.context = options.context
+    // A WebSocket is the dial's once its 101 is in (after onOpen): its open record follows
+    // the transport's open at once.
+    const ws = websocket ? ((await this.#reactor.websocketOpened(conn)) as WebSocketConn<Context>) : undefined
     if (this.#backoff !== undefined) conn[kLink] = this.#link(url, request)
-    return conn
+    return ws ?? conn
   }
 
   /**
@@ -267,7 +321,9 @@ export class Client<Context = unknown> {
       const cap = Math.min(backoff.maxDelay, backoff.initialDelay * backoff.factor ** (n - 1))
       const delay = Math.round(backoff.jitter === 'full' ? Math.random() * cap : cap)
       try {
-        this.#handler.onReconnecting?.(conn as Conn<Context>, n, delay)
+        // A WebSocket client's handler is told of its WebSocket, not the transport.
+        const onReconnecting = this.#handler.onReconnecting as ((conn: unknown, attempt: number, delay: number) => void) | undefined
+        onReconnecting?.call(this.#handler, this.#reactor.websocket ? this.#reactor.websocketOf(conn) : conn, n, delay)
       } catch (err) {
         this.#reactor.report(err, conn, 'onReconnecting')
       }
@@ -276,7 +332,7 @@ export class Client<Context = unknown> {
         pending.delete(conn)
         if (this.#stopped || !conn.reconnecting) return
         this.#reactor
-          .dial(url, { codec: request.codec, timeout: request.timeout, kcp: request.kcp, layers: request.layers, tls: request.tls, conn })
+          .dial(url, { codec: request.codec, timeout: request.timeout, kcp: request.kcp, layers: request.layers, tls: request.tls, ws: request.ws, conn })
           .catch((err: RiptideError) => attempt(conn, n + 1, err))
       }, delay)
       if (!this.#ref) timer.unref()
@@ -339,7 +395,11 @@ export class Client<Context = unknown> {
 
 /**
  * Dials one connection with its own client; the client stops by itself when the connection
- * finally closes (after any reconnects). Resolves once connected.
+ * finally closes (after any reconnects). Resolves once connected. A `ws://` or `wss://` URL
+ * makes a WebSocket client (a {@link WebSocketClientHandler} and
+ * {@link WebSocketConnectOptions}); it resolves with the `WebSocketConn` after the 101 and
+ * `onOpen`, and a refused handshake rejects with `WebSocketError` (`ERR_WS_UPGRADE_REFUSED`
+ * with the `status`, `ERR_WS_HANDSHAKE`).
  *
  * @example
  * ```ts
@@ -349,17 +409,28 @@ export class Client<Context = unknown> {
  * conn.write('hello')
  * ```
  */
+export async function connect<Context = unknown>(url: WebSocketUrl, handler: WebSocketClientHandler<Context>, options?: WebSocketConnectOptions): Promise<WebSocketConn<Context>>
+export async function connect<Context = unknown>(url: string, handler: ClientHandler<Context>, options?: ClientOptions & { signal?: AbortSignal }): Promise<Conn<Context>>
 export async function connect<Context = unknown>(
   url: string,
-  handler: ClientHandler<Context>,
-  options: ClientOptions & { signal?: AbortSignal } = {},
-): Promise<Conn<Context>> {
-  const { signal, ...rest } = options
+  handler: ClientHandler<Context> | WebSocketClientHandler<Context>,
+  options: (ClientOptions & { signal?: AbortSignal }) | WebSocketConnectOptions = {},
+): Promise<Conn<Context> | WebSocketConn<Context>> {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
+  let headers: UpgradeHeaders | undefined
+  let all = options as ClientOptions & { signal?: AbortSignal; headers?: UpgradeHeaders }
+  if (isWebSocketUrl(url)) {
+    const { codec, rest } = websocketCodec(options)
+    headers = (rest as { headers?: UpgradeHeaders }).headers
+    delete (rest as { headers?: UpgradeHeaders }).headers
+    all = { ...rest, codec }
+  }
+  const { signal, ...rest } = all
   let client: Client<Context> | undefined
   const wrapped: ClientHandler<Context> = Object.create(handler, {
     onClose: {
       value(conn: Conn<Context>, err?: RiptideError) {
-        handler.onClose?.call(handler, conn, err)
+        ;(handler.onClose as ((conn: Conn<Context>, err?: RiptideError) => void) | undefined)?.call(handler, conn, err)
         void client?.stop()
       },
     },
@@ -370,7 +441,7 @@ export async function connect<Context = unknown>(
   if (ownTls !== undefined) delete rest.tls
   client = new Client(wrapped, rest)
   try {
-    return await client.dial(url, { signal, tls: ownTls })
+    return await client.dial(url, { signal, tls: ownTls, headers })
   } catch (err) {
     await client.stop()
     throw err instanceof AbortError ? err : err

@@ -34,6 +34,7 @@ export const kRebind = Symbol('riptide.rebind')
 export const kReconnecting = Symbol('riptide.reconnecting')
 export const kLink = Symbol('riptide.link')
 export const kClosedByUser = Symbol('riptide.closedByUser')
+export const kClosing = Symbol('riptide.closing')
 export const kConsumer = Symbol('riptide.consumer')
 
 /**
@@ -606,6 +607,14 @@ export class Conn<Context = unknown> {
   /** @internal */
   [kClosedByUser](): boolean {
     return this.#closedByUser
+  }
+
+  /**
+   * @internal The application began closing through a protocol above the transport (a
+   * WebSocket's close handshake): when the transport then ends, a client does not reconnect.
+   */
+  [kClosing](): void {
+    this.#closedByUser = true
   }
 
   /** @internal A client connection lost its socket and will dial again. */

@@ -281,7 +281,21 @@ export class WebSocketCloseError extends RiptideError {
  * answer a close (`ERR_WS_TIMEOUT`), the handshake failed (`ERR_WS_HANDSHAKE`,
  * `ERR_WS_UPGRADE_REFUSED`, `ERR_WS_BAD_HEADER`), or `ERR_WS_CLOSED`/`ERR_WS_RANDOM`.
  */
-export class WebSocketError extends RiptideError {}
+export class WebSocketError extends RiptideError {
+  /** `ERR_WS_UPGRADE_REFUSED` on a client: the HTTP status the server answered instead of 101. */
+  readonly status: number | undefined
+
+  constructor(code: string, message: string, status?: number) {
+    super(code, message)
+    this.status = status
+  }
+
+  /** @internal From a native code and message (a refusal's names the status: `server answered 404 instead of 101`). */
+  static fromNative(code: string, message: string): WebSocketError {
+    const m = code === 'ERR_WS_UPGRADE_REFUSED' ? /answered (\d{3}) instead of 101/.exec(message) : null
+    return new WebSocketError(code, message, m === null ? undefined : Number(m[1]))
+  }
+}
 
 const OS_CODE = /^E[A-Z0-9]+$/
 
@@ -336,7 +350,7 @@ export function errorFromCode(code: string, message: string, details?: Connectio
     case 'ERR_WS_CLOSE':
       return WebSocketCloseError.fromNative(message)
     default:
-      if (code.startsWith('ERR_WS_')) return new WebSocketError(code, message)
+      if (code.startsWith('ERR_WS_')) return WebSocketError.fromNative(code, message)
       return OS_CODE.test(code) ? new ConnectionError(code, message, details) : new RiptideError(code, message)
   }
 }

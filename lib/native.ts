@@ -30,3 +30,6 @@ export type NativeTlsDial = Binding.NativeTlsDial
 
 /** An address as the native side gives it. */
 export type NativeAddress = Binding.NativeAddress
+
+/** A `ws://` or `wss://` dial's request: `Host`, the target and extra headers. */
+export type NativeWsDial = Binding.NativeWsDial

@@ -37,13 +37,13 @@ import {
 import { dialTarget, inetAddr, type PeerAddr } from './address'
 import { Conn, type ConnSink, kBatchEnd, kConsumer, kEnded, kLink, kRebind, kTimer, kWritability, kWriteDone } from './conn'
 import type { Codec } from './codecs'
-import { websocketHandler, type WebSocketHandler } from './websocket'
+import { websocketHandler, type WebSocketAdapter, type WebSocketConn, type WebSocketHandler } from './websocket'
 import { DatagramSocket } from './datagram'
 import { AbortError, ConnClosedError, ConnectionError, type ConnectionErrorDetails, errorFromCode, fromNative, type RiptideError } from './errors'
 import type { EventHandler, IdleKind } from './handler'
 import { log, type Logger } from './logger'
 import { lookupDialUrl, namedTarget } from './lookup'
-import { native, type NativeEngine, type NativeTlsDial } from './native'
+import { native, type NativeEngine, type NativeTlsDial, type NativeWsDial } from './native'
 import type { KcpLayers, KcpOptions, ResolvedServeOptions } from './options'
 import { ms } from './validate'
 import { markAsUntransferable } from 'node:worker_threads'
@@ -190,6 +190,8 @@ export interface DialRequest {
   layers?: KcpLayers
   /** TLS of a `tls://` dial, for its server name (the client's context, or the dial's own). */
   tls?: NativeTlsDial
+  /** A `ws://` or `wss://` dial's request (the reactor's codec is then `websocket`). */
+  ws?: NativeWsDial
   /** Cancels the dial while it is connecting. */
   signal?: AbortSignal
   /** A connection to reuse (reconnects). */
@@ -199,6 +201,8 @@ export interface DialRequest {
 /** A reactor on this JS thread. */
 export class Reactor implements ConnSink {
   readonly #handler: EventHandler
+  /** A WebSocket server's or client's adapter (the handler then), else none. */
+  readonly #websocket: WebSocketAdapter<unknown> | undefined
   readonly #logger: Logger
   readonly #hooks: ReactorHooks
   readonly #options: ResolvedServeOptions
@@ -238,7 +242,8 @@ export class Reactor implements ConnSink {
 
   constructor(handler: EventHandler, options: ResolvedServeOptions, hooks: ReactorHooks = {}) {
     // A WebSocket server's handler speaks in messages; the adapter turns records into them.
-    this.#handler = options.codec?.kind === 'websocket' ? websocketHandler(handler as WebSocketHandler) : handler
+    this.#websocket = options.codec?.kind === 'websocket' ? websocketHandler(handler as WebSocketHandler) : undefined
+    this.#handler = this.#websocket ?? handler
     this.#logger = options.logger
     this.#options = options
     this.#hooks = hooks
@@ -290,7 +295,17 @@ export class Reactor implements ConnSink {
 
   /** True for a WebSocket server's reactor: its connections take records (`lib/websocket.ts`). */
   get websocket(): boolean {
-    return this.#options.codec?.kind === 'websocket'
+    return this.#websocket !== undefined
+  }
+
+  /** The WebSocket of a connection of a WebSocket reactor, once open (see {@link WebSocketAdapter.opened}). */
+  websocketOpened(conn: Conn): Promise<WebSocketConn> {
+    return this.#websocket!.opened(conn)
+  }
+
+  /** The WebSocket of a connection of a WebSocket reactor. */
+  websocketOf(conn: Conn): WebSocketConn {
+    return this.#websocket!.of(conn)
   }
 
   get highWaterMark(): number {
@@ -327,7 +342,9 @@ export class Reactor implements ConnSink {
   #connect(url: string, o: DialRequest): Promise<Conn> {
     const signal = o.signal
     if (signal?.aborted) return Promise.reject(new AbortError())
-    const codec = o.codec ?? this.#options.codec
+    const spec = o.codec ?? this.#options.codec
+    // A WebSocket dial's codec carries its upgrade request.
+    const codec = spec !== undefined && o.ws !== undefined ? { ...spec, request: o.ws } : spec
     let id: ReturnType<NativeEngine['dial']>
     try {
       id = this.call((n) => n.dial(url, codec, o.timeout, nativeKcp(o.kcp ?? this.#options.kcp, o.layers ?? {}), o.tls))

@@ -1,10 +1,12 @@
 /**
  * WebSocket servers: `serve(url, handler, { codec: codecs.websocket() })` with a
- * {@link WebSocketHandler}. The protocol runs in Rust (a stream layer holding a
- * `riptide_ws::Connection`, see `docs/websocket.md`); it talks to this file in *records*, each
- * a kind byte and a body, framed by the codec: the upgrade request comes up as one, messages
- * as text or binary records; writes, pings, the close and the answer to the upgrade go down as
- * records too.
+ * {@link WebSocketHandler}; clients: `connect('ws://…' | 'wss://…', handler, options)` or a
+ * `Client` with `codec: codecs.websocket()`, with the same handler. The protocol runs in
+ * Rust (a stream layer holding a `riptide_ws::Connection`, see `docs/websocket.md`); it talks
+ * to this file in *records*, each a kind byte and a body, framed by the codec: the upgrade
+ * request (a server's) or the 101's answer (a client's) comes up as one, messages, pings and
+ * pongs as others; writes, pings, the close and the answer to the upgrade go down as records
+ * too.
  *
  * @example
  * ```ts
@@ -17,7 +19,7 @@
  */
 
 import type { PeerAddr } from './address'
-import type { Conn } from './conn'
+import { type Conn, kClosing } from './conn'
 import type { Engine } from './engine'
 import { ConnClosedError, InvalidOptionError, type RiptideError } from './errors'
 import type { EventHandler } from './handler'
@@ -31,6 +33,8 @@ const PING = 0x50 // 'P'
 const CLOSE = 0x43 // 'C'
 const ACCEPT = 0x41 // 'A'
 const REFUSE = 0x52 // 'R'
+const PONG = 0x51 // 'Q'
+const OPEN = 0x4f // 'O'
 const NONE = 0xffffffff
 
 /** A client's upgrade request, as `onUpgrade` sees it. */
@@ -73,7 +77,10 @@ export interface WebSocketHandler<Context = unknown> {
    * with the default subprotocol. A throw or a rejection refuses with 500 and goes to `onError`.
    */
   onUpgrade?(conn: WebSocketConn<Context>, request: UpgradeRequest): UpgradeAnswer | void | Promise<UpgradeAnswer | void>
-  /** The upgrade was accepted and the 101 sent. */
+  /**
+   * The connection is open: on a server, the upgrade was accepted and the 101 sent; on a
+   * client, the server's 101 came (`conn.protocol` and `conn.headers` say what it answered).
+   */
   onOpen?(conn: WebSocketConn<Context>): void
   /**
    * A whole message: reassembled from its fragments and inflated. `message` is a view valid
@@ -82,6 +89,13 @@ export interface WebSocketHandler<Context = unknown> {
    * hand text over, since many servers only forward it.
    */
   onTraffic?(conn: WebSocketConn<Context>, message: Uint8Array, info: MessageInfo): void
+  /**
+   * The peer's ping, with its payload (a view valid during the call). The pong is sent for
+   * you; this only tells (uWebSockets.js's `ping` handler).
+   */
+  onPing?(conn: WebSocketConn<Context>, data: Uint8Array): void
+  /** The peer's pong (an answer to `conn.ping()` or the idle ping, or unsolicited), with its payload. */
+  onPong?(conn: WebSocketConn<Context>, data: Uint8Array): void
   /** As {@link EventHandler.onWritability}. */
   onWritability?(conn: WebSocketConn<Context>, writable: boolean): void
   /**
@@ -109,11 +123,21 @@ export class WebSocketConn<Context = unknown> {
   readonly conn: Conn<Context>
   /** The subprotocol agreed in the handshake, if any. */
   protocol: string | undefined
+  /**
+   * The handshake's headers from the peer, names as sent, in order: on a server the upgrade
+   * request's, on a client the server's 101 response's (cookies, custom headers).
+   */
+  headers: Array<[string, string]> = []
   #phase: Phase = 'upgrading'
 
   /** @internal Made by the handler adapter on accept. */
   constructor(conn: Conn<Context>) {
     this.conn = conn
+  }
+
+  /** The first value of one of {@link WebSocketConn.headers}, case-insensitively. */
+  header(name: string): string | undefined {
+    return findHeader(this.headers, name)
   }
 
   /** Your per-connection value (the transport connection's `context`). */
@@ -194,8 +218,8 @@ export class WebSocketConn<Context = unknown> {
   }
 
   /**
-   * Sends a ping (at most 125 bytes of payload); the peer's pong is not reported. The codec's
-   * `idleTimeout` pings silent peers by itself.
+   * Sends a ping (at most 125 bytes of payload); the peer's pong goes to `onPong`. The
+   * codec's `idleTimeout` pings silent peers by itself.
    */
   ping(data: string | Uint8Array = new Uint8Array(0)): void {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data
@@ -207,7 +231,8 @@ export class WebSocketConn<Context = unknown> {
    * Starts the close handshake: sends a close frame with `code` (1000, 1001, 1003, 1007-1014
    * or 3000-4999) and `reason` (at most 123 bytes of UTF-8); the connection closes when the
    * peer answers (`onClose` gets its answer) or after the codec's `closeTimeout`.
-   * Closing again does nothing.
+   * Closing again does nothing. A client does not reconnect after it; one that is
+   * reconnecting stops (`onClose` without an error).
    */
   close(code = 1000, reason = ''): void {
     if (!Number.isInteger(code) || !(code === 1000 || code === 1001 || code === 1003 || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))) {
@@ -215,11 +240,13 @@ export class WebSocketConn<Context = unknown> {
     }
     const text = Buffer.from(reason)
     if (text.length > 123) throw new InvalidOptionError('a close reason is at most 123 bytes')
+    if (this.conn.reconnecting) return this.conn.close()
     if (!this.open) return
     const body = new Uint8Array(2 + text.length)
     body[0] = code >> 8
     body[1] = code & 0xff
     body.set(text, 2)
+    this.conn[kClosing]()
     this.conn.write(record(CLOSE, body))
     this.#phase = 'closing'
   }
@@ -247,7 +274,7 @@ function record(kind: number, data: Uint8Array | string): Uint8Array {
   return out
 }
 
-/** Reads the fields of an upgrade record. */
+/** Reads the fields of an upgrade or open record. */
 class Fields {
   #at = 1
   constructor(readonly bytes: Uint8Array) {}
@@ -264,25 +291,36 @@ class Fields {
     this.#at += n
     return s
   }
+
+  /** A string whose length may be `u32::MAX` for none. */
+  optional(): string | undefined {
+    const n = this.u32()
+    return n === NONE ? undefined : this.string(n)
+  }
+
+  headers(): Array<[string, string]> {
+    return Array.from({ length: this.u32() }, (): [string, string] => [this.string(), this.string()])
+  }
+}
+
+function findHeader(headers: ReadonlyArray<readonly [string, string]>, name: string): string | undefined {
+  const lower = name.toLowerCase()
+  return headers.find(([n]) => n.toLowerCase() === lower)?.[1]
 }
 
 function upgradeRequest(frame: Uint8Array): UpgradeRequest {
   const f = new Fields(frame)
   const path = f.string()
   const protocols = Array.from({ length: f.u32() }, () => f.string())
-  const chosen = f.u32()
-  const protocol = chosen === NONE ? undefined : f.string(chosen)
-  const headers = Array.from({ length: f.u32() }, (): [string, string] => [f.string(), f.string()])
+  const protocol = f.optional()
+  const headers = f.headers()
   return {
     method: 'GET',
     path,
     headers,
     protocols,
     protocol,
-    header(name: string) {
-      const lower = name.toLowerCase()
-      return headers.find(([n]) => n.toLowerCase() === lower)?.[1]
-    },
+    header: (name: string) => findHeader(headers, name),
   }
 }
 
@@ -290,17 +328,23 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 // eslint-disable-next-line no-control-regex
 const BAD_VALUE = /[\0\r\n]/
 
-/** Appends headers as the layer reads them: a count, then each name and value with lengths. */
-function headerFields(headers: UpgradeHeaders | undefined): Buffer[] {
-  const list = headers === undefined ? [] : Array.isArray(headers) ? headers : Object.entries(headers)
-  const parts: Buffer[] = [u32(list.length)]
-  for (const pair of list as ReadonlyArray<readonly [string, string]>) {
-    const [name, value] = pair
+/** Headers as `[name, value]` pairs, each name a token and no value with CR, LF or NUL. */
+export function checkHeaders(headers: UpgradeHeaders | undefined): Array<[string, string]> {
+  if (headers !== undefined && (headers === null || typeof headers !== 'object')) throw new InvalidOptionError('headers must be an object or [name, value] pairs')
+  const list: ReadonlyArray<unknown> = headers === undefined ? [] : Array.isArray(headers) ? headers : Object.entries(headers)
+  return list.map((pair) => {
+    if (!Array.isArray(pair) || pair.length !== 2) throw new InvalidOptionError('a header is a [name, value] pair')
+    const [name, value] = pair as unknown[]
     if (typeof name !== 'string' || !TOKEN.test(name)) throw new InvalidOptionError(`header name ${String(name)} is not a token`)
     if (typeof value !== 'string' || BAD_VALUE.test(value)) throw new InvalidOptionError(`header ${name} has an invalid value`)
-    parts.push(str(name), str(value))
-  }
-  return parts
+    return [name, value]
+  })
+}
+
+/** Appends headers as the layer reads them: a count, then each name and value with lengths. */
+function headerFields(headers: UpgradeHeaders | undefined): Buffer[] {
+  const list = checkHeaders(headers)
+  return [u32(list.length), ...list.flatMap(([name, value]) => [str(name), str(value)])]
 }
 
 function u32(n: number): Buffer {
@@ -333,16 +377,43 @@ function answerRecord(answer: UpgradeAnswer | void, request: UpgradeRequest): { 
   return { record: Buffer.concat([Buffer.from([ACCEPT]), chosen, ...headerFields(a.headers)]), protocol }
 }
 
+/** The engine-level handler of a WebSocket server or client, and what a client's dial needs of it. */
+export interface WebSocketAdapter<Context> extends EventHandler<Context> {
+  /** The WebSocket of a transport connection. */
+  of(conn: Conn<Context>): WebSocketConn<Context>
+  /**
+   * Resolves with the WebSocket of a dialed connection once the server's 101 is in (after
+   * `onOpen`); rejects if the connection closes first.
+   */
+  opened(conn: Conn<Context>): Promise<WebSocketConn<Context>>
+}
+
 /**
  * The engine-level handler that runs a {@link WebSocketHandler}: it reads the records, asks
- * `onUpgrade`, answers, and calls the rest with a {@link WebSocketConn}.
+ * `onUpgrade` (a server) or reads the 101 (a client), and calls the rest with a
+ * {@link WebSocketConn}.
  */
-export function websocketHandler<Context>(h: WebSocketHandler<Context>): EventHandler<Context> {
+export function websocketHandler<Context>(h: WebSocketHandler<Context>): WebSocketAdapter<Context> {
   const conns = new WeakMap<Conn<Context>, WebSocketConn<Context>>()
+  /** Dials waiting for their open record. */
+  const waiting = new Map<WebSocketConn<Context>, { resolve(ws: WebSocketConn<Context>): void; reject(err: unknown): void }>()
   const of = (conn: Conn<Context>): WebSocketConn<Context> => {
     let ws = conns.get(conn)
     if (ws === undefined) conns.set(conn, (ws = new WebSocketConn(conn)))
     return ws
+  }
+  /** A client's handshake is done: the open record names the subprotocol and the 101's headers. */
+  const open = (ws: WebSocketConn<Context>, frame: Uint8Array): void => {
+    const f = new Fields(frame)
+    ws.protocol = f.optional()
+    ws.headers = f.headers()
+    ws.phase = 'open'
+    try {
+      h.onOpen?.(ws)
+    } finally {
+      waiting.get(ws)?.resolve(ws)
+      waiting.delete(ws)
+    }
   }
   const answer = (ws: WebSocketConn<Context>, request: UpgradeRequest, a: UpgradeAnswer | void): void => {
     if (!ws.conn.open || ws.phase !== 'upgrading') return
@@ -360,6 +431,7 @@ export function websocketHandler<Context>(h: WebSocketHandler<Context>): EventHa
     h.onOpen?.(ws)
   }
   const upgrade = (ws: WebSocketConn<Context>, request: UpgradeRequest): void => {
+    ws.headers = request.headers
     let a: ReturnType<NonNullable<WebSocketHandler<Context>['onUpgrade']>>
     try {
       a = h.onUpgrade?.(ws, request)
@@ -380,6 +452,17 @@ export function websocketHandler<Context>(h: WebSocketHandler<Context>): EventHa
     }
   }
   return {
+    of,
+    opened(conn) {
+      const ws = of(conn)
+      if (ws.phase !== 'upgrading') return Promise.resolve(ws)
+      return new Promise((resolve, reject) => waiting.set(ws, { resolve, reject }))
+    },
+    onOpen(conn) {
+      // The transport is up (a client's, after the 101; a reconnect's too): the open record
+      // comes next, and messages only after it.
+      of(conn).phase = 'upgrading'
+    },
     onBoot: h.onBoot && ((engine) => h.onBoot!(engine)),
     onTick: h.onTick && ((engine) => h.onTick!(engine)),
     onShutdown: h.onShutdown && ((engine) => h.onShutdown!(engine)),
@@ -387,7 +470,11 @@ export function websocketHandler<Context>(h: WebSocketHandler<Context>): EventHa
       const ws = of(conn)
       const kind = frame[0]
       if (kind === UPGRADE) upgrade(ws, upgradeRequest(frame))
-      else if (ws.phase !== 'upgrading') h.onTraffic?.(ws, frame.subarray(1), { binary: kind === BINARY })
+      else if (kind === OPEN) open(ws, frame)
+      else if (ws.phase === 'upgrading') return
+      else if (kind === PING) h.onPing?.(ws, frame.subarray(1))
+      else if (kind === PONG) h.onPong?.(ws, frame.subarray(1))
+      else h.onTraffic?.(ws, frame.subarray(1), { binary: kind === BINARY })
     },
     onWritability: h.onWritability && ((conn, writable) => {
       const ws = conns.get(conn)
@@ -395,7 +482,11 @@ export function websocketHandler<Context>(h: WebSocketHandler<Context>): EventHa
     }),
     onClose(conn, err) {
       const ws = conns.get(conn)
-      if (ws === undefined || ws.phase === 'upgrading') return
+      if (ws === undefined) return
+      const waiter = waiting.get(ws)
+      waiting.delete(ws)
+      waiter?.reject(err ?? new ConnClosedError('the connection closed before the WebSocket opened'))
+      if (ws.phase === 'upgrading') return
       ws.phase = 'closing'
       h.onClose?.(ws, err)
     },

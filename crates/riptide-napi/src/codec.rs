@@ -41,6 +41,8 @@ pub struct NativeCodec {
     pub close_timeout: Option<f64>,
     /// WebSocket: the subprotocols spoken, in order of preference.
     pub subprotocols: Option<Vec<String>>,
+    /// WebSocket dials: the upgrade request to make (from the `ws://` or `wss://` URL).
+    pub request: Option<NativeWsDial>,
 }
 
 /// A listener URL, its codec, and whether a PROXY protocol header comes first.
@@ -112,7 +114,61 @@ impl NativeListen {
     }
 }
 
+/// What a `ws://` or `wss://` dial asks for besides the codec's options: the `Host` header
+/// and the request target from the URL, and extra headers.
+#[napi(object)]
+pub struct NativeWsDial {
+    /// The `Host` header: the URL's host, with the port unless it is the scheme's default.
+    pub host: String,
+    /// The request target: the URL's path and query.
+    pub path: String,
+    /// Extra request headers, `[name, value]` pairs.
+    pub headers: Vec<Vec<String>>,
+}
+
 impl NativeCodec {
+    /// A WebSocket client's validated options (`kind` is `websocket`): the codec's limits and
+    /// timeouts as for a server, its `subprotocols` and `compression` as the offer, its
+    /// `request`, and `handshake_timeout` for the server's answer.
+    pub fn ws_client_options(
+        self,
+        handshake_timeout: Option<std::time::Duration>,
+    ) -> Result<riptide::WsClientOptions, riptide::Error> {
+        use riptide::ws::{ClientConfig, ClientHandshake};
+        let server = self.ws_options()?;
+        let dial = self.request.ok_or_else(|| {
+            riptide::Error::InvalidOption("a WebSocket dial needs a ws:// or wss:// URL".into())
+        })?;
+        let headers = dial
+            .headers
+            .into_iter()
+            .map(|pair| match <[String; 2]>::try_from(pair) {
+                Ok([name, value]) => Ok((name, value)),
+                Err(_) => Err(riptide::Error::InvalidOption(
+                    "a header is a [name, value] pair".into(),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let client = ClientConfig {
+            host: dial.host,
+            path: dial.path,
+            headers,
+            subprotocols: server.server.subprotocols,
+            deflate: server.server.deflate,
+            max_head_size: server.server.max_head_size,
+        };
+        // Checks the headers, path and host once here, so a dial's own handshakes cannot fail
+        // on them (a fixed key: only the check matters).
+        ClientHandshake::with_key(client.clone(), [0; 16])
+            .map_err(|e| riptide::Error::InvalidOption(e.to_string()))?;
+        Ok(riptide::WsClientOptions {
+            client,
+            session: server.session,
+            timeouts: server.timeouts,
+            handshake_timeout,
+        })
+    }
+
     /// A WebSocket server's validated options (`kind` is `websocket`).
     pub fn ws_options(&self) -> Result<riptide::WsOptions, riptide::Error> {
         use riptide::ws::{DeflateConfig, ServerConfig, SessionConfig, Timeouts};
@@ -214,7 +270,7 @@ impl NativeCodec {
             }),
             "websocket" => {
                 return Err(FrameError::InvalidConfig(
-                    "the websocket codec is for listeners (serve)".into(),
+                    "the websocket codec is for serve and ws:// or wss:// dials".into(),
                 ))
             }
             other => {

@@ -463,18 +463,33 @@ impl NativeEngine {
         kcp: Option<kcp::NativeKcp>,
         tls: Option<&tls::NativeTlsDial>,
     ) -> Result<NativeConnId> {
-        let codec = codec
-            .map(|c| c.shared())
-            .transpose()
-            .map_err(|e| throw(&env, e.into()))?;
+        let timeout = millis::millis("timeout", timeout_ms).map_err(|e| throw(&env, e))?;
+        let timeout = (!timeout.is_zero()).then_some(timeout);
+        // A WebSocket client: its layer (above TLS) makes the handshake, bounded by the
+        // connect timeout too; the codec carries its records.
+        let (codec, ws) = match codec {
+            Some(c) if c.kind == "websocket" => {
+                let ws = c.ws_client_options(timeout).map_err(|e| throw(&env, e))?;
+                (
+                    Some(std::sync::Arc::new(ws.codec()) as riptide::SharedCodec),
+                    Some(ws),
+                )
+            }
+            other => {
+                let codec = other.map(|c| c.shared()).transpose();
+                (codec.map_err(|e| throw(&env, e.into()))?, None)
+            }
+        };
         let url = tls::transport(&url, tls.is_some()).map_err(|e| throw(&env, e))?;
-        let layers = tls.map(|t| t.factory()).into_iter().collect();
+        let layers = tls
+            .map(|t| t.factory())
+            .into_iter()
+            .chain(ws.as_ref().map(riptide::WsClientOptions::client_factory))
+            .collect();
         let kcp = kcp
             .map(|k| k.options())
             .transpose()
             .map_err(|e| throw(&env, e))?;
-        let timeout = millis::millis("timeout", timeout_ms).map_err(|e| throw(&env, e))?;
-        let timeout = (!timeout.is_zero()).then_some(timeout);
         let id = self.driver.with_reactor(|r| {
             r.dial(
                 &url,

@@ -112,7 +112,7 @@ pub use tls_options::{
     DEFAULT_HANDSHAKE_TIMEOUT, SERVER_SESSION_CACHE,
 };
 pub use tls_sni::TlsSniCertificate;
-pub use ws_layer::{WsLayer, WsOptions};
+pub use ws_layer::{WsClientOptions, WsLayer, WsOptions};
 
 // The README's example runs as a doctest, so the crates.io page cannot go stale.
 #[cfg(doctest)]

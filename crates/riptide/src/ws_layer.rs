@@ -8,15 +8,24 @@
 //! a refusal ends the connection at the layer's next deadline, due at once (so messages read
 //! before it are delivered first): the table closes it after flushing the last bytes (the
 //! close frame, the echo, the refusal) and [`StreamLayer::outcome`] says why.
+//!
+//! A client layer ([`WsClientOptions`]) sends its upgrade request when the transport connects
+//! and stays [`LayerStatus::Pending`] (the connection is not open) until the server's 101: then
+//! an open record carries the chosen subprotocol and the response headers up, first of all. A
+//! refused or broken handshake fails the connection before it opens, so a dial sees it as a
+//! failed connect; so does a handshake that takes longer than the dial's connect timeout.
 
 use crate::codec::{ByteOrder, CodecSpec, LengthFieldConfig};
 use crate::ws_record::{
     kind, put_count, put_headers, put_length, put_record, put_str, Reader, LENGTH,
 };
 use crate::{Error, LayerStatus, StreamLayer, StreamLayerFactory, StreamOut};
-use riptide_ws::{ConnEvent, Connection, Event, ServerConfig, SessionConfig, Timeouts};
+use riptide_ws::{
+    ClientConfig, ClientHandshake, ConnEvent, Connection, Event, ServerConfig, SessionConfig,
+    Timeouts,
+};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A WebSocket server's options: what `codecs.websocket({...})` validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,20 +42,7 @@ impl WsOptions {
     /// The codec between this layer and the application: records of at most the largest
     /// message (or the largest upgrade record, whichever is bigger) plus a kind byte.
     pub fn codec(&self) -> CodecSpec {
-        // An upgrade record spends 8 bytes of lengths on each header where the head spent 4.
-        let upgrade = self.server.max_head_size.saturating_mul(2);
-        let body = self.session.max_message_size.max(upgrade);
-        CodecSpec::LengthField(LengthFieldConfig {
-            byte_order: ByteOrder::Big,
-            max_frame_length: body.saturating_add(1 + LENGTH) as u64,
-            length_field_offset: 0,
-            length_field_length: LENGTH,
-            length_adjustment: 0,
-            initial_bytes_to_strip: LENGTH,
-            fail_fast: true,
-            length_includes_length_field_length: false,
-            prepender_adjustment: 0,
-        })
+        record_codec(self.session.max_message_size, self.server.max_head_size)
     }
 
     /// A factory making a server [`WsLayer`] per connection.
@@ -56,11 +52,60 @@ impl WsOptions {
     }
 }
 
+/// A WebSocket client's options: the request (host, path, headers, subprotocols and
+/// permessage-deflate to offer), the session's limits and the timeouts. Each connection made
+/// from them sends a request with a fresh key, so a reconnect does a whole new handshake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WsClientOptions {
+    /// The upgrade request to make, and the largest response head accepted.
+    pub client: ClientConfig,
+    /// The session's limits (largest message) and compression settings.
+    pub session: SessionConfig,
+    /// Idle ping and close timeout.
+    pub timeouts: Timeouts,
+    /// How long the server may take to answer the request (then `ETIMEDOUT`); `None` waits.
+    pub handshake_timeout: Option<Duration>,
+}
+
+impl WsClientOptions {
+    /// The codec between the layer and the application, as for a server.
+    pub fn codec(&self) -> CodecSpec {
+        record_codec(self.session.max_message_size, self.client.max_head_size)
+    }
+
+    /// A factory making a client [`WsLayer`] per connection.
+    pub fn client_factory(&self) -> StreamLayerFactory {
+        let options = self.clone();
+        Arc::new(move || Box::new(WsLayer::client(options.clone())) as Box<dyn StreamLayer>)
+    }
+}
+
+/// The records' codec: at most the largest message, or the largest record a handshake makes
+/// (an upgrade or open record spends 8 bytes of lengths on each header where the head spent
+/// 4), plus a kind byte.
+fn record_codec(max_message_size: usize, max_head_size: usize) -> CodecSpec {
+    let body = max_message_size.max(max_head_size.saturating_mul(2));
+    CodecSpec::LengthField(LengthFieldConfig {
+        byte_order: ByteOrder::Big,
+        max_frame_length: body.saturating_add(1 + LENGTH) as u64,
+        length_field_offset: 0,
+        length_field_length: LENGTH,
+        length_adjustment: 0,
+        initial_bytes_to_strip: LENGTH,
+        fail_fast: true,
+        length_includes_length_field_length: false,
+        prepender_adjustment: 0,
+    })
+}
+
 /// One connection's WebSocket: the protocol state, the peer's bytes it could not use yet
 /// (sent while the application decides on the upgrade), the application's partial record, and
 /// how the connection ends once the layer has decided it should.
 pub struct WsLayer {
     options: WsOptions,
+    /// A client's side: the request to make, and the deadline for its answer. `start` makes
+    /// the connection (a server's is made on first use from `options`).
+    client: Option<(ClientConfig, Option<Duration>)>,
     conn: Option<Connection>,
     /// Peer bytes after the upgrade request, held until the application answers it.
     held: Vec<u8>,
@@ -79,12 +124,29 @@ impl WsLayer {
     pub fn server(options: WsOptions) -> Self {
         Self {
             options,
+            client: None,
             conn: None,
             held: Vec::new(),
             partial: Vec::new(),
             due: None,
             ending: None,
         }
+    }
+
+    /// A client side: sends its upgrade request when started, opens on the server's 101.
+    pub fn client(options: WsClientOptions) -> Self {
+        let mut layer = Self::server(WsOptions {
+            server: ServerConfig::default(),
+            session: options.session,
+            timeouts: options.timeouts,
+        });
+        layer.client = Some((options.client, options.handshake_timeout));
+        layer
+    }
+
+    /// True for a client still waiting for the server's 101.
+    fn handshaking(&mut self) -> bool {
+        self.client.is_some() && self.conn.as_mut().and_then(Connection::session).is_none()
     }
 
     fn conn(&mut self, now: Instant) -> &mut Connection {
@@ -153,7 +215,23 @@ impl WsLayer {
                     };
                     self.end(now, why);
                 }
-                Some(ConnEvent::Ws(Event::Ping(_) | Event::Pong(_)) | ConnEvent::Open(_)) => {}
+                Some(ConnEvent::Open(accepted)) => {
+                    let mut record = vec![kind::OPEN];
+                    match &accepted.protocol {
+                        Some(p) => put_str(&mut record, p),
+                        None => put_count(&mut record, u32::MAX as usize),
+                    }
+                    put_headers(&mut record, &accepted.headers);
+                    put_record(up, &record);
+                    // The handshake's deadline is over; the session's (if any) takes its place.
+                    self.due = None;
+                }
+                Some(ConnEvent::Ws(Event::Ping(data))) => {
+                    put_record(up, &[&[kind::PING], &data[..]].concat())
+                }
+                Some(ConnEvent::Ws(Event::Pong(data))) => {
+                    put_record(up, &[&[kind::PONG], &data[..]].concat())
+                }
                 None if received.consumed == 0 => {
                     if self.held.len().saturating_add(rest.len()) > limit {
                         let e = riptide_ws::HandshakeError::HeadTooLarge(limit);
@@ -221,9 +299,20 @@ impl WsLayer {
 }
 
 impl StreamLayer for WsLayer {
-    fn start(&mut self, now: Instant, _: &mut Vec<u8>) -> Result<LayerStatus, Error> {
-        self.conn(now);
-        Ok(LayerStatus::Ready)
+    fn start(&mut self, now: Instant, down: &mut Vec<u8>) -> Result<LayerStatus, Error> {
+        let Some((config, timeout)) = &self.client else {
+            self.conn(now);
+            return Ok(LayerStatus::Ready);
+        };
+        let handshake =
+            ClientHandshake::new(config.clone()).map_err(|e| Error::WebSocket(e.into()))?;
+        self.due = timeout.map(|t| now + t);
+        let o = &self.options;
+        let conn = self
+            .conn
+            .insert(Connection::client(handshake, o.session, o.timeouts, now));
+        down.append(&mut conn.take_output());
+        Ok(LayerStatus::Pending)
     }
 
     fn read(
@@ -233,6 +322,14 @@ impl StreamLayer for WsLayer {
         out: &mut StreamOut<'_>,
     ) -> Result<LayerStatus, Error> {
         self.feed(now, data, out.up, out.down);
+        if self.handshaking() {
+            // A refused or broken handshake fails the connection before it opens (a failed
+            // dial); its error is the ending `feed` decided.
+            return match self.ending.take() {
+                Some(e) => Err(e),
+                None => Ok(LayerStatus::Pending),
+            };
+        }
         Ok(LayerStatus::Ready)
     }
 
@@ -283,6 +380,16 @@ impl StreamLayer for WsLayer {
         now: Instant,
         out: &mut StreamOut<'_>,
     ) -> Result<LayerStatus, Error> {
+        if self.handshaking() {
+            // Before the 101 the deadline is the handshake's, or an end decided on the write
+            // side (a record before the open): either fails the connection before it opens.
+            return Err(self.ending.take().unwrap_or_else(|| {
+                Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the WebSocket handshake timed out",
+                ))
+            }));
+        }
         if self.due.take().is_some() && !self.held.is_empty() && self.ending.is_none() {
             let held = std::mem::take(&mut self.held);
             self.feed(now, &held, out.up, out.down);

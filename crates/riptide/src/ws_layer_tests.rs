@@ -1,7 +1,7 @@
 //! The WebSocket layer on its own, against the crate's client `Connection`.
 
 use super::*;
-use crate::ws_record::{kind, put_count, put_record, put_str};
+use crate::ws_record::{kind, put_count, put_record, put_str, Reader};
 use crate::LayerReport;
 use riptide_ws::{ClientConfig, ClientHandshake};
 
@@ -16,16 +16,20 @@ fn options() -> WsOptions {
     }
 }
 
-fn client(now: Instant) -> Connection {
-    let config = ClientConfig {
+/// The request the tests' clients make: the crate's client and the layer's client mode.
+fn client_config() -> ClientConfig {
+    ClientConfig {
         host: "x".into(),
         path: "/p".into(),
         headers: vec![("X-A".into(), "b".into())],
         subprotocols: vec!["chat".into()],
         deflate: None,
         max_head_size: 8192,
-    };
-    let handshake = ClientHandshake::new(config).expect("client handshake");
+    }
+}
+
+fn client(now: Instant) -> Connection {
+    let handshake = ClientHandshake::new(client_config()).expect("client handshake");
     Connection::client(
         handshake,
         SessionConfig::default(),
@@ -42,31 +46,33 @@ struct Out {
     report: LayerReport,
 }
 
-fn read(layer: &mut WsLayer, now: Instant, data: &[u8]) -> Out {
+/// The layer reads `data` (`Some`) or its deadline passes (`None`).
+fn step(
+    layer: &mut WsLayer,
+    now: Instant,
+    data: Option<&[u8]>,
+) -> (Result<LayerStatus, Error>, Out) {
     let mut o = Out::default();
-    let status = layer.read(
-        now,
-        data,
-        &mut StreamOut {
-            up: &mut o.up,
-            down: &mut o.down,
-            report: &mut o.report,
-        },
-    );
+    let mut out = StreamOut {
+        up: &mut o.up,
+        down: &mut o.down,
+        report: &mut o.report,
+    };
+    let status = match data {
+        Some(data) => layer.read(now, data, &mut out),
+        None => layer.handle_timeout(now, &mut out),
+    };
+    (status, o)
+}
+
+fn read(layer: &mut WsLayer, now: Instant, data: &[u8]) -> Out {
+    let (status, o) = step(layer, now, Some(data));
     assert_eq!(status.expect("read"), LayerStatus::Ready);
     o
 }
 
 fn timeout(layer: &mut WsLayer, now: Instant) -> Out {
-    let mut o = Out::default();
-    let status = layer.handle_timeout(
-        now,
-        &mut StreamOut {
-            up: &mut o.up,
-            down: &mut o.down,
-            report: &mut o.report,
-        },
-    );
+    let (status, o) = step(layer, now, None);
     assert_eq!(status.expect("timeout"), LayerStatus::Ready);
     o
 }
@@ -247,6 +253,118 @@ fn a_malformed_record_from_the_application_ends_the_connection_without_a_panic()
     }
 }
 
+fn client_options() -> WsClientOptions {
+    WsClientOptions {
+        client: client_config(),
+        session: SessionConfig::default(),
+        timeouts: Timeouts::default(),
+        handshake_timeout: Some(Duration::from_secs(5)),
+    }
+}
+
+/// A client layer started: its request, sent on start.
+fn started_client(now: Instant) -> (WsLayer, Vec<u8>) {
+    let mut layer = WsLayer::client(client_options());
+    let mut request = Vec::new();
+    let status = layer.start(now, &mut request).expect("start");
+    assert_eq!(status, LayerStatus::Pending);
+    (layer, request)
+}
+
+#[test]
+fn a_client_opens_on_the_101_with_an_open_record_first_then_messages_pings_and_pongs() {
+    let now = Instant::now();
+    let (mut layer, request) = started_client(now);
+    let mut server = Connection::server(
+        options().server,
+        SessionConfig::default(),
+        Timeouts::default(),
+        now,
+    );
+    let events = peer_reads(&mut server, now, &request);
+    let [ConnEvent::Upgrade(upgrade)] = &events[..] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(upgrade.path, "/p");
+    assert!(upgrade.headers.iter().any(|(n, v)| n == "X-A" && v == "b"));
+    server
+        .accept(Some("chat"), &[("X-Server".into(), "yes".into())])
+        .expect("accept");
+    // The 101, a message, a ping and a pong in one read: the open record comes first.
+    let session = server.session().expect("open");
+    session.send_text("first").expect("send");
+    session.ping(b"p").expect("ping");
+    session.pong(b"q").expect("pong");
+    let (status, got) = step(&mut layer, now, Some(&server.take_output()));
+    assert_eq!(status.expect("read"), LayerStatus::Ready);
+    let records = records(&got.up);
+    assert_eq!(records.len(), 4, "{records:?}");
+    let mut open = Reader(&records[0][1..]);
+    assert_eq!(records[0][0], kind::OPEN);
+    assert_eq!(
+        open.optional_str().expect("protocol").as_deref(),
+        Some("chat")
+    );
+    let headers = open.headers().expect("headers");
+    assert!(headers.iter().any(|(n, v)| n == "X-Server" && v == "yes"));
+    assert_eq!(
+        &records[1..],
+        &[b"Tfirst".to_vec(), b"Pp".to_vec(), b"Qq".to_vec()]
+    );
+    // The ping's pong went down by itself; messages go down masked, as a client's.
+    let mut down = got.down;
+    layer
+        .write(now, &framed(b"Bxy"), &mut down)
+        .expect("binary");
+    let events = peer_reads(&mut server, now, &down);
+    assert_eq!(
+        events,
+        vec![
+            ConnEvent::Ws(Event::Pong(b"p".to_vec())),
+            ConnEvent::Ws(Event::Message {
+                data: b"xy".to_vec(),
+                binary: true
+            }),
+        ]
+    );
+    assert_eq!(
+        layer.poll_timeout(),
+        None,
+        "the handshake's deadline is gone"
+    );
+}
+
+#[test]
+fn a_refused_or_broken_handshake_fails_the_client_before_it_opens() {
+    let now = Instant::now();
+    for (answer, code) in [
+        (&b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"[..], "ERR_WS_UPGRADE_REFUSED"),
+        (b"HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n", "ERR_WS_HANDSHAKE"),
+        (b"\x00\x01garbage\r\n\r\n", "ERR_WS_HANDSHAKE"),
+    ] {
+        let (mut layer, _) = started_client(now);
+        let (status, _) = step(&mut layer, now, Some(answer));
+        assert_eq!(status.err().map(|e| e.code()), Some(code), "{answer:?}");
+    }
+    // Half a head waits; the handshake's deadline ends it.
+    let (mut layer, _) = started_client(now);
+    let (status, _) = step(&mut layer, now, Some(b"HTTP/1.1 101 OK\r\n"));
+    assert_eq!(status.expect("read"), LayerStatus::Pending);
+    let at = layer.poll_timeout().expect("handshake deadline");
+    assert_eq!(at, now + Duration::from_secs(5));
+    let (late, _) = step(&mut layer, at, None);
+    assert_eq!(late.err().map(|e| e.code()), Some("ETIMEDOUT"));
+    // A message before the open (the engine opens nothing before the 101, but the Rust API
+    // could write one) fails it at once, not at the handshake's deadline.
+    let (mut layer, _) = started_client(now);
+    layer
+        .write(now, &framed(b"Tearly"), &mut Vec::new())
+        .expect("write");
+    assert_eq!(layer.poll_timeout(), Some(now));
+    let (early, _) = step(&mut layer, now, None);
+    assert_eq!(early.err().map(|e| e.code()), Some("ERR_WS_CLOSED"));
+}
+
 mod hostile {
     use super::*;
     use proptest::prelude::*;
@@ -281,12 +399,59 @@ mod hostile {
                 }
             }
             for r in records(&up) {
-                prop_assert!(matches!(r.first(), Some(&kind::TEXT | &kind::BINARY)));
+                prop_assert!(matches!(r.first(), Some(&(kind::TEXT | kind::BINARY | kind::PING | kind::PONG))));
                 prop_assert!(r.len() <= 513);
             }
             let end = timeout(&mut layer, now);
             if end.report.close {
                 prop_assert!(layer.outcome().is_some());
+            }
+        }
+
+        /// Any bytes as a server's answer to a client, in any reads, after a valid 101 or
+        /// not: no panic; the layer opens only with an open record first, fails before it
+        /// with a WebSocket error, and sends up only whole records of a known kind.
+        #[test]
+        fn any_server_bytes_keep_a_client_layer_sound(
+            valid_101 in any::<bool>(),
+            wire in proptest::collection::vec(any::<u8>(), 0..2048),
+            cuts in proptest::collection::vec(1usize..64, 1..32),
+        ) {
+            let now = Instant::now();
+            let (mut layer, request) = started_client(now);
+            let mut bytes = Vec::new();
+            if valid_101 {
+                let mut server = Connection::server(options().server, SessionConfig::default(), Timeouts::default(), now);
+                peer_reads(&mut server, now, &request);
+                server.accept(None, &[]).expect("accept");
+                bytes = server.take_output();
+            }
+            bytes.extend(&wire);
+            let mut rest = &bytes[..];
+            let mut cut = cuts.iter().cycle();
+            let mut up = Vec::new();
+            let mut opened = false;
+            while !rest.is_empty() {
+                let n = (*cut.next().expect("cycle")).min(rest.len());
+                let (status, got) = step(&mut layer, now, Some(&rest[..n]));
+                rest = &rest[n..];
+                up.extend(got.up);
+                match status {
+                    Ok(LayerStatus::Ready) => opened = true,
+                    Ok(LayerStatus::Pending) => prop_assert!(!opened && up.is_empty()),
+                    Ok(LayerStatus::Done) => prop_assert!(false, "a WebSocket layer never leaves"),
+                    Err(e) => {
+                        prop_assert!(!opened && e.code().starts_with("ERR_WS_"), "{e}");
+                        break;
+                    }
+                }
+            }
+            let all = records(&up);
+            if let Some(first) = all.first() {
+                prop_assert_eq!(first.first(), Some(&kind::OPEN));
+            }
+            for r in all.iter().skip(1) {
+                prop_assert!(matches!(r.first(), Some(&(kind::TEXT | kind::BINARY | kind::PING | kind::PONG))));
             }
         }
     }

@@ -3,8 +3,9 @@
 //! lists inside a record carry `u32` little-endian counts and lengths, as the HTTP request
 //! descriptor does.
 
-/// Record kinds, the first byte of each record. Up (layer to application): [`UPGRADE`],
-/// [`TEXT`], [`BINARY`]. Down (application to layer): [`TEXT`], [`BINARY`], [`PING`],
+/// Record kinds, the first byte of each record. Up (layer to application): [`UPGRADE`] (a
+/// server's), [`OPEN`] (a client's), [`TEXT`], [`BINARY`], [`PING`] and [`PONG`] (the peer's,
+/// already answered). Down (application to layer): [`TEXT`], [`BINARY`], [`PING`],
 /// [`CLOSE`], [`ACCEPT`], [`REFUSE`].
 pub mod kind {
     /// The upgrade request: path, offered subprotocols, the one the server would choose
@@ -15,8 +16,14 @@ pub mod kind {
     pub const TEXT: u8 = b'T';
     /// A binary message.
     pub const BINARY: u8 = b'B';
-    /// A ping with this payload (at most 125 bytes).
+    /// A ping with this payload (at most 125 bytes): down, one to send; up, the peer's (its
+    /// pong is already queued).
     pub const PING: u8 = b'P';
+    /// The peer's pong, with its payload (up only).
+    pub const PONG: u8 = b'Q';
+    /// A client's handshake succeeded: the subprotocol the server chose (as in [`ACCEPT`]),
+    /// then the 101's headers as in [`UPGRADE`]. The first record up, once.
+    pub const OPEN: u8 = b'O';
     /// Start the close handshake: a `u16` big-endian code, then the reason in UTF-8.
     pub const CLOSE: u8 = b'C';
     /// Accept the upgrade: a subprotocol (`u32` length, `u32::MAX` for none), then headers as

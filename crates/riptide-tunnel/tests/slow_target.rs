@@ -19,7 +19,9 @@ use common::{echo_stream, parallel_streams, riptide_server, riptide_tunnel};
 const PUSH: u64 = 512 << 20;
 /// The most the stuck stream may take: the tunnel's own bounds (client: one TCP read, smux's
 /// 1 MiB send buffer, KCP's send queue; server: the 2 MiB stream window, KCP's receive queue,
-/// the TCP high-water mark) plus the kernel's loopback socket buffers on three sockets.
+/// the TCP high-water mark) plus the kernel's loopback socket buffers on four sockets, which
+/// autotune up to `tcp_rmem`'s maximum (32 MiB on the project machine): the RSS check below is
+/// the tight one.
 const MAX_ACCEPTED: u64 = 128 << 20;
 /// How much either tunnel process may grow while the stream is stuck.
 const MAX_RSS_GROWTH_KIB: u64 = 32 << 10;

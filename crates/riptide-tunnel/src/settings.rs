@@ -97,3 +97,71 @@ impl Settings {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn settings(args: &[&str]) -> Result<Settings, SettingsError> {
+        let cli = Cli::try_parse_from(["riptide-tunnel", "client"].iter().chain(args)).unwrap();
+        let Command::Client(a) = cli.command else {
+            unreachable!()
+        };
+        Settings::new(&a.common, a.windows.sndwnd, a.windows.rcvwnd)
+    }
+
+    #[test]
+    fn kcptun_defaults() {
+        let s = settings(&[]).unwrap();
+        let k = &s.kcp.config;
+        assert_eq!((k.nodelay, k.interval, k.resend, k.nc), (0, 30, 2, true));
+        assert_eq!((k.snd_wnd, k.rcv_wnd, k.mtu), (128, 512, 1350));
+        assert!(k.stream);
+        assert_eq!(s.kcp.fec, Some((10, 3)));
+        let crypt = s.kcp.crypt.as_ref().unwrap();
+        assert_eq!(crypt.cipher, Cipher::Aes256);
+        assert_eq!(crypt.key, riptide::crypt::kcptun_key("it's a secrect"));
+        assert_eq!(s.smux.version, 1);
+        assert_eq!(s.smux.max_receive_buffer, 4_194_304);
+        assert_eq!(s.smux.max_stream_buffer, 2_097_152);
+        assert!(s.compress);
+    }
+
+    #[test]
+    fn mode_table_and_manual() {
+        for (mode, want) in [
+            ("normal", (0, 40, 2, true)),
+            ("fast2", (1, 20, 2, true)),
+            ("fast3", (1, 10, 2, true)),
+        ] {
+            let k = settings(&["--mode", mode, "--interval", "99"])
+                .unwrap()
+                .kcp
+                .config;
+            assert_eq!((k.nodelay, k.interval, k.resend, k.nc), want, "{mode}");
+        }
+        let args = ["--mode", "manual", "--nodelay", "2", "--interval", "15"];
+        let k = settings(&[&args[..], &["--resend", "3", "--nc", "1"]].concat())
+            .unwrap()
+            .kcp
+            .config;
+        assert_eq!((k.nodelay, k.interval, k.resend, k.nc), (2, 15, 3, true));
+    }
+
+    #[test]
+    fn ciphers_keys_and_fec() {
+        let s = settings(&["--crypt", "aes-128", "--key", "k"]).unwrap();
+        assert_eq!(
+            s.kcp.crypt.unwrap().key,
+            riptide::crypt::kcptun_key("k")[..16]
+        );
+        let s = settings(&["--crypt", "null", "--datashard", "0", "--parityshard", "0"]).unwrap();
+        assert!(s.kcp.crypt.is_none() && s.kcp.fec.is_none());
+        assert!(settings(&["--parityshard", "0"]).is_err());
+        assert!(settings(&["--crypt", "tea"]).is_err());
+        assert!(settings(&["--smuxbuf", "65536"]).is_err());
+    }
+}

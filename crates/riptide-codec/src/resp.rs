@@ -83,6 +83,8 @@ struct Progress {
     at: usize,
     /// Where each complete argument lies in the buffer.
     args: Vec<(usize, usize)>,
+    /// Bytes of an inline command already scanned for its `\n`, without finding it.
+    scanned: usize,
 }
 
 type Fault = (&'static str, String);
@@ -192,7 +194,12 @@ impl RespCodec {
         let window = buf
             .get(..buf.len().min(limit.saturating_add(1)))
             .unwrap_or_default();
-        let Some(nl) = memchr::memchr(b'\n', window) else {
+        // Only the bytes that arrived since the last call are scanned: a command arriving a
+        // byte at a time costs time linear in its length.
+        let from = self.progress.scanned.min(window.len());
+        let found = memchr::memchr(b'\n', window.get(from..).unwrap_or_default());
+        let Some(nl) = found.map(|i| i.saturating_add(from)) else {
+            self.progress.scanned = window.len();
             if buf.len() > limit {
                 return Err((
                     "ERR_RESP_INLINE_TOO_LONG",

@@ -254,7 +254,7 @@ function loadLine(w: WorkloadResult, r: Results): string {
       return `Load: ${tls}${l.conns} connections, \`GET /\` ${l.pipeline === 1 ? 'one at a time (keep-alive)' : `${l.pipeline} requests sent back to back, then their ${l.pipeline} responses awaited (pipelined)`}; ${window}; latency is per batch (first request sent → last response received).`
     }
     case 'redis':
-      return `Load: Debian's \`redis-benchmark -t set,get -c ${l.conns} -P ${l.pipeline} -n ${l.requests}\` (3-byte values, the one key \`key:__rand_int__\` redis-benchmark uses without \`-r\`), pinned to the load core, run to completion; the rate is SET and GET requests ÷ the time both took (redis-benchmark's own rates); server CPU from the server's start of load to its end; latency is redis-benchmark's p50/p99 (median of SET and GET). The ratio that counts is requests per server-CPU-second.`
+      return `Load: Debian's \`redis-benchmark -t set,get -c ${l.conns} -P ${l.pipeline} -n ${l.requests}\` (3-byte values, the one key \`key:__rand_int__\` redis-benchmark uses without \`-r\`), pinned to the load core, run to completion after an unmeasured warm-up of a tenth of the requests; the rate is SET and GET requests ÷ the time both took (redis-benchmark's own rates); server CPU from the server's start of load to its end; latency is redis-benchmark's p50/p99 (median of SET and GET). The ratio that counts is requests per server-CPU-second.`
     case 'idle':
       return `Load: ${l.conns} idle TCP connections (connected, never sending); bytes per connection = growth of the server's VmRSS from before the first connection to after the server holds all of them, ÷ connections. Kernel socket memory is not included.`
     case 'kcp':

@@ -12,7 +12,7 @@
  *   npm run bench -- --only T1,T2 --merge bench/results/2026-11-21.json
  *                                      # keeps FILE's other workloads (marked with their run)
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -221,18 +221,24 @@ function fdHardLimit(): number {
 }
 
 /**
- * One D1 run: Debian's `redis-benchmark -t set,get` pinned to the load core, to completion.
+ * One D1 run: Debian's `redis-benchmark -t set,get` pinned to the load core, to completion,
+ * after an unmeasured warm-up of a tenth of the requests.
  * The rate is SET and GET requests over the time both took (from redis-benchmark's own CSV
  * rates); server CPU is sampled from its start to its exit.
  */
 async function redisRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
-  if (w.load.kind !== 'redis') throw new Error('not a Redis workload')
-  const n = quick ? w.load.quickRequests : w.load.requests
+  const load = w.load
+  if (load.kind !== 'redis') throw new Error('not a Redis workload')
+  const n = quick ? load.quickRequests : load.requests
   const server = await start(p, w)
   try {
+    const argv = (requests: number): string[] =>
+      pinned(LOADGEN_CPU, ['redis-benchmark', '-h', '127.0.0.1', '-p', String(server.port), '-t', 'set,get', '-c', String(load.conns), '-P', String(load.pipeline), '-n', String(requests), '--csv'])
+    // Warm-up, not measured: a tenth of the requests (JIT, allocator, connection setup).
+    const [wcmd, ...wrest] = argv(Math.ceil(n / 10))
+    if (spawnSync(wcmd, wrest, { stdio: 'ignore' }).status !== 0) throw new Error('redis-benchmark warm-up failed')
     await waitForQuiet(settings.quietWaitS * 1000)
-    const argv = ['redis-benchmark', '-h', '127.0.0.1', '-p', String(server.port), '-t', 'set,get', '-c', String(w.load.conns), '-P', String(w.load.pipeline), '-n', String(n), '--csv']
-    const [cmd, ...rest] = pinned(LOADGEN_CPU, argv)
+    const [cmd, ...rest] = argv(n)
     const pid = server.child.pid!
     const cpu0 = cpuSeconds(pid)
     const m0 = sampleMachine()

@@ -21,6 +21,7 @@ export {
   type FixedLengthCodec,
   type LengthFieldCodec,
   type Http1Codec,
+  type RespCodec,
   type WebSocketCodec,
 } from './lib/codecs'
 export {
@@ -34,6 +35,7 @@ export {
 } from './lib/websocket'
 export { type WebSocketClientHandler, type WebSocketDialCodecOptions, type WebSocketUrl } from './lib/websocket-client'
 export { parseRequest, response, type HttpRequest, type HttpResponse } from './lib/http1'
+export { parseCommand, resp } from './lib/resp'
 export type { EventHandler, IdleKind } from './lib/handler'
 export type { BackpressureOptions, BackpressurePolicy } from './lib/pubsub'
 export { Conn, type ConnHandle, type WriteDoneCallback, type ProxyHeader, type KcpStats, type SendOptions, type PeerCertificate } from './lib/conn'

@@ -12,7 +12,7 @@ import { LOADGEN, ROOT } from './harness'
  * What a server speaks: `https` is HTTP/1.1 over TLS (T1, T2; the certificate comes in
  * {@link TlsFiles}), `kcp-fec` is K2's KCP with encryption and FEC ({@link K2_WIRE}).
  */
-export type Proto = 'echo' | 'http' | 'https' | 'kcp' | 'kcp-fec'
+export type Proto = 'echo' | 'http' | 'https' | 'kcp' | 'kcp-fec' | 'redis'
 
 /** The PEM files an `https` server is started with (made by the runner at bench time, removed at exit). */
 export interface TlsFiles {
@@ -100,7 +100,7 @@ export const PEERS: Peer[] = [
     label: 'riptide',
     role: 'riptide',
     about:
-      'riptide from TypeScript (`serve()`, one reactor): echo writes back each chunk; HTTP uses the Rust http1 codec and one JS call per request; HTTPS (T1, T2) is the same codec and handler on a `tls://` listener (rustls with ring, records kept in Rust). The echo handler has only `onTraffic`, so a connection gets its JS `Conn` at its first data and idle ones (M1) have none; a handler with `onOpen` adds about 320 B of JS heap per connection',
+      'riptide from TypeScript (`serve()`, one reactor): echo writes back each chunk; HTTP uses the Rust http1 codec and one JS call per request; HTTPS (T1, T2) is the same codec and handler on a `tls://` listener (rustls with ring, records kept in Rust); Redis (D1) is examples/redis/server.ts (the Rust RESP codec, one JS call per command). The echo handler has only `onTraffic`, so a connection gets its JS `Conn` at its first data and idle ones (M1) have none; a handler with `onOpen` adds about 320 B of JS heap per connection',
     stats: true,
     command: (proto, port, tls) =>
       proto === 'echo'
@@ -109,7 +109,9 @@ export const PEERS: Peer[] = [
           ? tsx('riptide-http.ts', port)
           : proto === 'https'
             ? [...tsx('riptide-http.ts', port), ...tlsFlags(tls)]
-            : tsx('riptide-kcp-sink.ts', port),
+            : proto === 'redis'
+              ? [process.execPath, '--import', 'tsx', join('examples', 'redis', 'server.ts'), '--port', String(port)]
+              : tsx('riptide-kcp-sink.ts', port),
     readyLine: { kcp: /"listen"/ },
   },
   {
@@ -139,8 +141,9 @@ export const PEERS: Peer[] = [
     id: 'node:net',
     label: 'node:net',
     role: 'node',
-    about: "`net.createServer`, `s.on('data', d => s.write(d))`; for HTTP a minimal responder (counts `\\r\\n\\r\\n`, one cached write per chunk)",
-    command: (proto, port) => (proto === 'echo' ? tsx('node-net-echo.ts', port) : proto === 'http' ? tsx('node-net-http.ts', port) : undefined),
+    about: "`net.createServer`, `s.on('data', d => s.write(d))`; for HTTP a minimal responder (counts `\\r\\n\\r\\n`, one cached write per chunk); for Redis (D1) a RESP parser in JS before examples/redis's commands and keyspace, one write per chunk read",
+    command: (proto, port) =>
+      proto === 'echo' ? tsx('node-net-echo.ts', port) : proto === 'http' ? tsx('node-net-http.ts', port) : proto === 'redis' ? tsx('node-net-resp.ts', port) : undefined,
   },
   {
     id: 'node:http',
@@ -230,6 +233,14 @@ export const PEERS: Peer[] = [
     client: (addr) => goBulk('salsa20', addr),
   },
   {
+    id: 'redis-server',
+    label: 'redis-server',
+    role: 'peer',
+    about: "Debian's redis-server 7 (`--save '' --appendonly no`, default single-threaded I/O), pinned like every server",
+    command: (proto, port) =>
+      proto === 'redis' ? ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'] : undefined,
+  },
+  {
     id: 'c-floor',
     label: 'C epoll floor',
     role: 'floor',
@@ -275,6 +286,8 @@ export function unavailable(p: Peer, buildFailures: Map<string, string>): string
       return existsSync(join(ROOT, 'dist', 'index.js')) ? undefined : 'riptide is not built (`npm run build`)'
     case 'uws':
       return uwsProblem()
+    case 'redis-server':
+      return spawnSync('redis-server', ['--version']).status === 0 ? undefined : "not installed (Debian's redis-server)"
     default:
       return undefined
   }

@@ -110,6 +110,7 @@ function targets(r: Results): Target[] {
   )
   out.push(...k2Targets(w('K2')))
   out.push(...tlsTargets(w('T1'), w('T2'), why))
+  out.push(...redisTargets(w('D1'), w('D1P16'), why))
   return out
 }
 
@@ -118,22 +119,37 @@ function targets(r: Results): Target[] {
  * uWebSockets.js SSLApp; T2 new connections per server-CPU-second ≥ 1.3× node:https.
  */
 function tlsTargets(t1: WorkloadResult | undefined, t2: WorkloadResult | undefined, why: (peer: string) => string): Target[] {
-  const perCpu = (w: WorkloadResult | undefined, id: string, ask: string, peer: string, label: string, min: number): Target => {
-    const mine = find(w, 'riptide')
-    const base = find(w, peer)
-    if (!w) return { id, ask, measured: `${id} not in this run`, status: 'not measured' }
-    if (!mine?.perCpuSecond || !base?.perCpuSecond) {
-      return { id, ask, measured: mine ? `${label} did not run (${why(peer)})` : 'riptide did not run', status: 'not measured' }
-    }
-    const x = mine.perCpuSecond / base.perCpuSecond
-    const rate = mine.xBaseline !== undefined && peer === w.baseline ? `; ${ratio(mine.xBaseline)} its ${w.unit}s/s` : ''
-    return { id, ask, measured: `${ratio(x)} (${n(mine.perCpuSecond)} vs ${n(base.perCpuSecond)}${rate})`, status: x >= min ? 'met' : 'MISSED' }
-  }
   return [
-    perCpu(t1, 'T1', 'riptide HTTPS requests per server-CPU-second ≥ 2× node:https', 'node:https', 'node:https', 2),
-    perCpu(t1, 'T1', 'riptide HTTPS requests per server-CPU-second ≥ uWebSockets.js SSLApp', 'uws', 'uWebSockets.js', 1),
-    perCpu(t2, 'T2', 'riptide new TLS 1.3 connections per server-CPU-second ≥ 1.3× node:https', 'node:https', 'node:https', 1.3),
+    perCpuTarget(t1, 'T1', 'riptide HTTPS requests per server-CPU-second ≥ 2× node:https', 'node:https', 'node:https', 2, why),
+    perCpuTarget(t1, 'T1', 'riptide HTTPS requests per server-CPU-second ≥ uWebSockets.js SSLApp', 'uws', 'uWebSockets.js', 1, why),
+    perCpuTarget(t2, 'T2', 'riptide new TLS 1.3 connections per server-CPU-second ≥ 1.3× node:https', 'node:https', 'node:https', 1.3, why),
   ]
+}
+
+/**
+ * Issue 19's D1 targets, per server-CPU-second: ≥ 1.0× redis-server at -P 1, ≥ 0.6× at -P 16,
+ * and ≥ 2× the node:net RESP server at both.
+ */
+function redisTargets(d1: WorkloadResult | undefined, d16: WorkloadResult | undefined, why: (peer: string) => string): Target[] {
+  return [
+    perCpuTarget(d1, 'D1', 'riptide requests per server-CPU-second ≥ 1.0× redis-server (-P 1)', 'redis-server', 'redis-server', 1, why),
+    perCpuTarget(d1, 'D1', 'riptide requests per server-CPU-second ≥ 2× node:net (-P 1)', 'node:net', 'node:net', 2, why),
+    perCpuTarget(d16, 'D1P16', 'riptide requests per server-CPU-second ≥ 0.6× redis-server (-P 16)', 'redis-server', 'redis-server', 0.6, why),
+    perCpuTarget(d16, 'D1P16', 'riptide requests per server-CPU-second ≥ 2× node:net (-P 16)', 'node:net', 'node:net', 2, why),
+  ]
+}
+
+/** A target on riptide's units per server-CPU-second as a multiple of `peer`'s in workload `w`. */
+function perCpuTarget(w: WorkloadResult | undefined, id: string, ask: string, peer: string, label: string, min: number, why: (peer: string) => string): Target {
+  const mine = find(w, 'riptide')
+  const base = find(w, peer)
+  if (!w) return { id, ask, measured: `${id} not in this run`, status: 'not measured' }
+  if (!mine?.perCpuSecond || !base?.perCpuSecond) {
+    return { id, ask, measured: mine ? `${label} did not run (${why(peer)})` : 'riptide did not run', status: 'not measured' }
+  }
+  const x = mine.perCpuSecond / base.perCpuSecond
+  const rate = mine.xBaseline !== undefined && peer === w.baseline ? `; ${ratio(mine.xBaseline)} its ${w.unit}s/s` : ''
+  return { id, ask, measured: `${ratio(x)} (${n(mine.perCpuSecond)} vs ${n(base.perCpuSecond)}${rate})`, status: x >= min ? 'met' : 'MISSED' }
 }
 
 /** K2's pairs: riptide's way of wrapping KCP against kcp-go's comparable one. */
@@ -237,6 +253,8 @@ function loadLine(w: WorkloadResult, r: Results): string {
         return `Load: ${tls}${l.conns} connections at a time, each a new TCP connection and a full TLS handshake (no resumption) carrying one \`GET /\` with \`Connection: close\`; the client reads the response, waits for the server to close, and opens the next. The rate counts connections completed; ${window}; latency is per connection (connect started → response received).`
       return `Load: ${tls}${l.conns} connections, \`GET /\` ${l.pipeline === 1 ? 'one at a time (keep-alive)' : `${l.pipeline} requests sent back to back, then their ${l.pipeline} responses awaited (pipelined)`}; ${window}; latency is per batch (first request sent → last response received).`
     }
+    case 'redis':
+      return `Load: Debian's \`redis-benchmark -t set,get -c ${l.conns} -P ${l.pipeline} -n ${l.requests}\` (3-byte values, the one key \`key:__rand_int__\` redis-benchmark uses without \`-r\`), pinned to the load core, run to completion after an unmeasured warm-up of a tenth of the requests; the rate is SET and GET requests ÷ the time both took (redis-benchmark's own rates); server CPU from the server's start of load to its end; latency is redis-benchmark's p50/p99 (median of SET and GET). The ratio that counts is requests per server-CPU-second.`
     case 'idle':
       return `Load: ${l.conns} idle TCP connections (connected, never sending); bytes per connection = growth of the server's VmRSS from before the first connection to after the server holds all of them, ÷ connections. Kernel socket memory is not included.`
     case 'kcp':
@@ -264,7 +282,7 @@ export function markdown(r: Results, jsonPath: string): string {
     )
   }
   out.push('![Throughput of every peer as a multiple of node:net / node:http / gnet, and memory per idle connection](benchmarks.png)', '')
-  out.push('## Targets (issues 8 and 16)', '', 'A miss is a finding, reported as measured; the benchmark is not tuned to meet a target.', '')
+  out.push('## Targets (issues 8, 16 and 19)', '', 'A miss is a finding, reported as measured; the benchmark is not tuned to meet a target.', '')
   out.push('| workload | target | riptide here | status |', '|---|---|---|---|')
   for (const t of targets(r)) out.push(`| ${t.id} | ${t.ask} | ${t.measured} | ${t.status === 'met' ? 'met' : t.status === 'MISSED' ? '**missed**' : 'not measured'} |`)
   out.push('')
@@ -321,6 +339,7 @@ export function markdown(r: Results, jsonPath: string): string {
     'npm run bench -- --quick       # smoke run (CI), under 2 minutes once built',
     'npm run bench -- --only E1,H2 --rounds 5 --peers riptide,node:net,node:http,c-floor',
     'npm run bench -- --only T1,T2 --merge bench/results/2026-11-21.json   # the TLS rows; the other rows kept from that run',
+    'npm run bench -- --no-build --only D1,D1P16 --rounds 1 --retries 0 --merge bench/results/2026-12-02.json   # the Redis rows (redis-server, redis-tools)',
     'npm run bench:report           # regenerate this page from the newest bench/results/*.json',
     '```',
     '',

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: builds what it needs, then runs the workloads (E1 E2 E3 H1 H2 T1 T2 M1 R1 K1 K2 B1)
+ * `npm run bench`: builds what it needs, then runs the workloads (E1 E2 E3 H1 H2 T1 T2 M1 R1 K1 K2 D1 D1P16 B1)
  * against every peer that can run here: server pinned to one core, load generator to another,
  * a fresh server per run, warm-up, interleaved rounds with the peer order rotated each round,
  * a noise check per run, medians. Writes `bench/results/<date>.json` and regenerates
@@ -12,7 +12,7 @@
  *   npm run bench -- --only T1,T2 --merge bench/results/2026-11-21.json
  *                                      # keeps FILE's other workloads (marked with their run)
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -220,6 +220,61 @@ function fdHardLimit(): number {
   }
 }
 
+/**
+ * One D1 run: Debian's `redis-benchmark -t set,get` pinned to the load core, to completion,
+ * after an unmeasured warm-up of a tenth of the requests.
+ * The rate is SET and GET requests over the time both took (from redis-benchmark's own CSV
+ * rates); server CPU is sampled from its start to its exit.
+ */
+async function redisRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
+  const load = w.load
+  if (load.kind !== 'redis') throw new Error('not a Redis workload')
+  const n = quick ? load.quickRequests : load.requests
+  const server = await start(p, w)
+  try {
+    const argv = (requests: number): string[] =>
+      pinned(LOADGEN_CPU, ['redis-benchmark', '-h', '127.0.0.1', '-p', String(server.port), '-t', 'set,get', '-c', String(load.conns), '-P', String(load.pipeline), '-n', String(requests), '--csv'])
+    // Warm-up, not measured: a tenth of the requests (JIT, allocator, connection setup).
+    const [wcmd, ...wrest] = argv(Math.ceil(n / 10))
+    if (spawnSync(wcmd, wrest, { stdio: 'ignore' }).status !== 0) throw new Error('redis-benchmark warm-up failed')
+    await waitForQuiet(settings.quietWaitS * 1000)
+    const [cmd, ...rest] = argv(n)
+    const pid = server.child.pid!
+    const cpu0 = cpuSeconds(pid)
+    const m0 = sampleMachine()
+    const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()))
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject)
+      child.once('close', resolve)
+    })
+    const serverCpuS = cpuSeconds(pid) - cpu0
+    const foreign = foreignCpu(m0, sampleMachine(), [pid, child.pid!, process.pid])
+    // CSV lines: "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+    const rows = [...out.matchAll(/^"(SET|GET)","([\d.]+)","[\d.]+","[\d.]+","([\d.]+)","[\d.]+","([\d.]+)"/gm)]
+    if (code !== 0 || rows.length !== 2) throw new Error(`redis-benchmark exited with ${code}: ${out.trim().split('\n').slice(-2).join(' | ')}`)
+    const seconds = rows.reduce((t, r) => t + n / Number(r[2]), 0)
+    const requests = 2 * n
+    return {
+      round,
+      peer: p.id,
+      rate: requests / seconds,
+      p50Us: median(rows.map((r) => Number(r[3]) * 1000)),
+      p99Us: median(rows.map((r) => Number(r[4]) * 1000)),
+      serverCpuS,
+      cpuUsPerUnit: (serverCpuS * 1e6) / requests,
+      perCpuSecond: serverCpuS > 0 ? requests / serverCpuS : NaN,
+      foreign,
+      noisy: false,
+      attempts: 1,
+    }
+  } finally {
+    await stopServer(server)
+  }
+}
+
 /** One M1 run: server RSS before and after `conns` idle connections. */
 async function idleRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
   if (w.load.kind !== 'idle') throw new Error('not an idle workload')
@@ -357,7 +412,7 @@ class NotAvailable extends Error {}
 
 /** Runs one (workload, peer) with the noise check: redo up to `retries` times when noisy. */
 async function measured(p: Peer, w: Workload, round: number): Promise<RunRecord> {
-  const once = w.load.kind === 'idle' ? idleRun : w.load.kind === 'kcp' ? kcpRun : throughputRun
+  const once = w.load.kind === 'idle' ? idleRun : w.load.kind === 'kcp' ? kcpRun : w.load.kind === 'redis' ? redisRun : throughputRun
   let rec = await once(p, w, round)
   let attempts = 1
   while (rec.foreign > NOISE && attempts <= settings.retries) {
@@ -470,6 +525,7 @@ async function main(): Promise<void> {
     const load: WorkloadResult['load'] = { ...w.load }
     if (w.load.kind === 'idle') load.conns = Math.min(quick ? w.load.quickConns : w.load.conns, fdHardLimit() - 200)
     if (w.load.kind === 'kcp') load.bytes = quick ? w.load.quickBytes : w.load.bytes
+    if (w.load.kind === 'redis') load.requests = quick ? w.load.quickRequests : w.load.requests
     results.set(w.id, { id: w.id, title: w.title, unit: w.unit, baseline: w.baseline, baselines: w.baselines, target: w.target, load, runs: [], summary: [], failures: [] })
   }
   const jobs = plan.flatMap(({ w, peers }) => peers.filter((id) => peersInfo.find((p) => p.id === id)?.available).map((id) => ({ w, id })))
@@ -566,6 +622,7 @@ function describe(w: Workload, r: RunRecord): string {
   const noise = r.foreign > 0.005 || r.attempts > 1 ? ` | other CPU ${(r.foreign * 100).toFixed(1)} %${r.noisy ? ' NOISY' : ''}${r.attempts > 1 ? ` (${r.attempts} tries)` : ''}` : ''
   if (w.load.kind === 'idle') return `${fmt(r.rate)} B/connection (RSS ${fmt((r.rssBefore ?? 0) / 1048576, 1)} → ${fmt((r.rssAfter ?? 0) / 1048576, 1)} MiB, ${r.conns} conns)`
   if (w.load.kind === 'kcp') return `${fmt(r.rate, 2)} MB/s goodput, server ${fmt(r.cpuUsPerUnit)} µs CPU/MB${noise}`
+  if (w.load.kind === 'redis') return `${fmt(r.rate)} requests/s, ${fmt(r.perCpuSecond)} per server-CPU-s, p50 ${fmt(r.p50Us)} µs p99 ${fmt(r.p99Us)} µs${noise}`
   const tls = r.negotiated ? ` | ${r.negotiated}` : ''
   return `${fmt(r.rate)} ${w.unit}s/s, p50 ${fmt(r.p50Us)} µs p99 ${fmt(r.p99Us)} µs, server ${fmt(r.cpuUsPerUnit, 2)} µs CPU/${w.unit}, loadgen ${fmt((r.loadgenCpu ?? 0) * 100)} %${tls}${noise}`
 }

@@ -1,5 +1,5 @@
 /**
- * The benchmark workloads. Their ids (E1, E2, E3, H1, H2, T1, T2, M1, R1, K1, K2, B1) are stable
+ * The benchmark workloads. Their ids (E1, E2, E3, H1, H2, T1, T2, M1, R1, K1, K2, D1, D1P16, B1) are stable
  * across releases: results of different releases are compared by id.
  */
 import { K2_WIRE, type Proto } from './peers'
@@ -10,6 +10,7 @@ export type Load =
   | { kind: 'http'; conns: number; pipeline: number; tls?: boolean; close?: boolean }
   | { kind: 'idle'; conns: number; quickConns: number }
   | { kind: 'kcp'; bytes: number; quickBytes: number; size: number; loss: number; ds?: number; ps?: number }
+  | { kind: 'redis'; conns: number; pipeline: number; requests: number; quickRequests: number }
   | { kind: 'counters' }
 
 /** One workload. */
@@ -36,6 +37,7 @@ export interface Workload {
 const ECHO_PEERS = ['riptide', 'riptide-thread', 'node:net', 'gnet', 'c-floor']
 const HTTP_PEERS = ['riptide', 'riptide-rust', 'node:http', 'node:net', 'uws', 'gnet', 'c-floor']
 const QUICK_HTTP = ['riptide', 'node:http', 'uws', 'c-floor']
+const REDIS_PEERS = ['riptide', 'redis-server', 'node:net']
 
 /** Every workload, in run order. */
 export const WORKLOADS: Workload[] = [
@@ -157,6 +159,28 @@ export const WORKLOADS: Workload[] = [
     baselines: { 'riptide-salsa20': 'kcp-go-salsa20', 'kcp-go-salsa20': 'kcp-go-salsa20' },
     target:
       'riptide secure >= 1.2x kcp-go aes-128-gcm goodput and server CPU per MB <= 0.8x; riptide salsa20 (kcp-go client) the same against kcp-go salsa20',
+  },
+  {
+    id: 'D1',
+    title: 'Redis protocol: redis-benchmark -t set,get, 50 connections, one request at a time',
+    unit: 'request',
+    load: { kind: 'redis', conns: 50, pipeline: 1, requests: 500_000, quickRequests: 20_000 },
+    proto: 'redis',
+    peers: REDIS_PEERS,
+    quickPeers: REDIS_PEERS,
+    baseline: 'redis-server',
+    target: 'riptide requests per server-CPU-second >= 1.0x redis-server and >= 2x node:net',
+  },
+  {
+    id: 'D1P16',
+    title: 'Redis protocol: redis-benchmark -t set,get, 50 connections, pipelined x16',
+    unit: 'request',
+    load: { kind: 'redis', conns: 50, pipeline: 16, requests: 500_000, quickRequests: 50_000 },
+    proto: 'redis',
+    peers: REDIS_PEERS,
+    quickPeers: REDIS_PEERS,
+    baseline: 'redis-server',
+    target: 'riptide requests per server-CPU-second >= 0.6x redis-server and >= 2x node:net',
   },
   {
     id: 'B1',

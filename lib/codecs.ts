@@ -83,6 +83,24 @@ export interface Http1Codec {
   readonly maxBodySize: number
 }
 
+/**
+ * RESP2 (the Redis protocol) requests: one `onTraffic` per command, read with `parseCommand`
+ * (`lib/resp.ts`); replies are written as bytes built by `resp.*`. Defaults follow
+ * redis-server's. A violation goes to `onError` with its `ERR_RESP_*` code and redis-server's
+ * protocol error text as the message: answer `resp.error('ERR ' + err.message)` and close.
+ */
+export interface RespCodec {
+  readonly kind: 'resp'
+  /** Longest bulk string (then `ERR_RESP_BULK_TOO_LONG`). Default `536870912` (redis-server's `proto-max-bulk-len`). */
+  readonly maxBulkLength: number
+  /** Most arguments of one command (then `ERR_RESP_TOO_MANY_ELEMENTS`). Default `65536`: a command is held whole before delivery. */
+  readonly maxElements: number
+  /** Longest inline command (then `ERR_RESP_INLINE_TOO_LONG`). Default `65536` (redis-server's). */
+  readonly maxInlineLength: number
+  /** Most wire bytes of one command (then `ERR_RESP_REQUEST_TOO_LARGE`). Default `1073741824` (redis-server's `client-query-buffer-limit`). */
+  readonly maxRequestSize: number
+}
+
 /** WebSocket (RFC 6455, permessage-deflate RFC 7692) for a server: see `docs/websocket.md`. */
 export interface WebSocketCodec {
   readonly kind: 'websocket'
@@ -99,7 +117,7 @@ export interface WebSocketCodec {
 }
 
 /** Any codec. */
-export type Codec = LineCodec | DelimiterCodec | FixedLengthCodec | LengthFieldCodec | Http1Codec | WebSocketCodec
+export type Codec = LineCodec | DelimiterCodec | FixedLengthCodec | LengthFieldCodec | Http1Codec | RespCodec | WebSocketCodec
 
 const int = (name: string, v: unknown, min: number, max: number) => checkInt(`codec ${name}`, v, min, max)
 const bool = (name: string, v: unknown) => checkBool(`codec ${name}`, v)
@@ -163,6 +181,22 @@ export const codecs = {
       maxHeaderSize: int('maxHeaderSize', o.maxHeaderSize ?? 16384, 64, 1 << 24),
       maxHeaders: int('maxHeaders', o.maxHeaders ?? 64, 1, 1024),
       maxBodySize: int('maxBodySize', o.maxBodySize ?? 1 << 20, 0, 2 ** 31 - 1),
+    }
+  },
+
+  /**
+   * RESP2 request framing for a Redis-protocol server: arrays of bulk strings and inline
+   * commands, pipelined. Each command arrives as one frame; `parseCommand(frame)` gives its
+   * arguments without a copy. See {@link RespCodec} for the limits and their errors.
+   */
+  resp(o: Partial<Omit<RespCodec, 'kind'>> = {}): RespCodec {
+    keys('resp', o, ['maxBulkLength', 'maxElements', 'maxInlineLength', 'maxRequestSize'])
+    return {
+      kind: 'resp',
+      maxBulkLength: int('maxBulkLength', o.maxBulkLength ?? 512 * 1024 * 1024, 1, 2 ** 32 - 1),
+      maxElements: int('maxElements', o.maxElements ?? 65536, 1, 2 ** 31 - 1),
+      maxInlineLength: int('maxInlineLength', o.maxInlineLength ?? 64 * 1024, 1, 2 ** 31 - 1),
+      maxRequestSize: int('maxRequestSize', o.maxRequestSize ?? 1024 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER),
     }
   },
 
@@ -240,6 +274,8 @@ export function checkCodec(c: unknown): Codec {
       return codecs.lengthField(c as LengthFieldCodec)
     case 'http1':
       return codecs.http1(c as Http1Codec)
+    case 'resp':
+      return codecs.resp(c as RespCodec)
     case 'websocket':
       return codecs.websocket(c as WebSocketCodec)
     default:

@@ -90,7 +90,10 @@ export class InvalidOptionError extends RiptideError {
  * A framing error from a connection's codec: a frame that could not be valid
  * (`ERR_FRAME_CORRUPT`), a message the framing cannot express (`ERR_FRAME_UNENCODABLE`), a bad
  * HTTP/1.1 request (`ERR_HTTP_PARSE`, `ERR_HTTP_HEADER_TOO_LARGE`, `ERR_HTTP_BODY_TOO_LARGE`)
- * or a missing or malformed PROXY protocol header (`ERR_PROXY_PROTOCOL`).
+ * a missing or malformed PROXY protocol header (`ERR_PROXY_PROTOCOL`), or a bad RESP request
+ * (`ERR_RESP_PROTOCOL`, `ERR_RESP_BULK_TOO_LONG`, `ERR_RESP_TOO_MANY_ELEMENTS`,
+ * `ERR_RESP_INLINE_TOO_LONG`, `ERR_RESP_REQUEST_TOO_LARGE`, `ERR_RESP_TOO_DEEP`), whose message
+ * is redis-server's protocol error text.
  */
 export class FrameError extends RiptideError {}
 
@@ -340,6 +343,12 @@ export function errorFromCode(code: string, message: string, details?: Connectio
     case 'ERR_HTTP_HEADER_TOO_LARGE':
     case 'ERR_HTTP_BODY_TOO_LARGE':
     case 'ERR_PROXY_PROTOCOL':
+    case 'ERR_RESP_PROTOCOL':
+    case 'ERR_RESP_BULK_TOO_LONG':
+    case 'ERR_RESP_TOO_MANY_ELEMENTS':
+    case 'ERR_RESP_INLINE_TOO_LONG':
+    case 'ERR_RESP_REQUEST_TOO_LARGE':
+    case 'ERR_RESP_TOO_DEEP':
       return new FrameError(code, message)
     case 'ERR_WORKER_INIT':
       return new WorkerInitError(message)

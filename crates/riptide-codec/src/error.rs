@@ -20,6 +20,11 @@ pub enum FrameError {
     /// answer (400, 431, 413) and close.
     #[error("{1}")]
     Http(&'static str, String),
+    /// A malformed RESP request or one over a limit; `code` is one of `ERR_RESP_*` and the
+    /// message redis-server's protocol error text. The connection cannot resync: answer
+    /// `-ERR <message>` and close.
+    #[error("{1}")]
+    Resp(&'static str, String),
     /// A missing or malformed PROXY protocol header.
     #[error("{0}")]
     Proxy(String),
@@ -42,6 +47,12 @@ impl FrameError {
         "ERR_HTTP_BODY_TOO_LARGE",
         "ERR_FRAME_UNENCODABLE",
         "ERR_INVALID_ARG_VALUE",
+        "ERR_RESP_PROTOCOL",
+        "ERR_RESP_BULK_TOO_LONG",
+        "ERR_RESP_TOO_MANY_ELEMENTS",
+        "ERR_RESP_INLINE_TOO_LONG",
+        "ERR_RESP_REQUEST_TOO_LARGE",
+        "ERR_RESP_TOO_DEEP",
     ];
 
     /// Node-style code (one of [`FrameError::CODES`]).
@@ -50,7 +61,7 @@ impl FrameError {
             FrameError::TooLong { .. } => "ERR_FRAME_TOO_LONG",
             FrameError::Corrupted(_) => "ERR_FRAME_CORRUPT",
             FrameError::Proxy(_) => "ERR_PROXY_PROTOCOL",
-            FrameError::Http(code, _) => code,
+            FrameError::Http(code, _) | FrameError::Resp(code, _) => code,
             FrameError::Unencodable(_) => "ERR_FRAME_UNENCODABLE",
             FrameError::InvalidConfig(_) => "ERR_INVALID_ARG_VALUE",
         }

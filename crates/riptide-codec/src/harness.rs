@@ -12,7 +12,7 @@
 pub use crate::http1::parse_chunk_line;
 use crate::{
     parse_proxy, ByteOrder, CodecFactory, CodecSpec, Decoded, Decoder, DelimiterConfig, Http1Codec,
-    Http1Config, LengthFieldConfig, LineConfig, ProxyMode, ProxyParse,
+    Http1Config, LengthFieldConfig, LineConfig, ProxyMode, ProxyParse, RespConfig,
 };
 
 /// A fuzz target's body: takes the fuzzer's bytes, panics on a finding.
@@ -27,6 +27,7 @@ pub fn targets() -> Vec<(&'static str, Target)> {
         ("http1", http1),
         ("http1_differential", http1_differential),
         ("proxy", proxy),
+        ("resp", resp),
         #[cfg(feature = "fuzzing")]
         ("http1_structured", http1_structured),
         #[cfg(feature = "fuzzing")]
@@ -162,6 +163,23 @@ fn http1_config() -> Http1Config {
 /// HTTP/1 codec on raw bytes.
 pub fn http1(data: &[u8]) {
     feed(&CodecSpec::Http1(http1_config()), data, 4096 + 1024);
+}
+
+/// RESP codec on raw bytes, with small limits so the fuzzer reaches each of them: every
+/// command is a well-formed descriptor within the limits, and the bytes held stay bounded.
+pub fn resp(data: &[u8]) {
+    let config = RespConfig {
+        max_bulk_length: 256,
+        max_elements: 16,
+        max_inline_length: 256,
+        max_request_size: 1024,
+    };
+    let (frames, _) = feed(&CodecSpec::Resp(config), data, 1024);
+    for f in frames {
+        let args = crate::parse_command(&f).expect("a well-formed descriptor");
+        assert!(!args.is_empty() && args.len() <= 16);
+        assert!(args.iter().all(|a| a.len() <= 256));
+    }
 }
 
 /// PROXY headers on raw bytes: no panic, nothing read past the input.

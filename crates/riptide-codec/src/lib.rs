@@ -24,6 +24,7 @@ mod http1;
 mod length_field;
 mod line;
 mod proxy;
+mod resp;
 mod spec;
 mod split;
 
@@ -34,6 +35,7 @@ pub use http1::{Http1Codec, Http1Config};
 pub use length_field::{ByteOrder, LengthFieldCodec, LengthFieldConfig};
 pub use line::{LineCodec, LineConfig};
 pub use proxy::{parse_proxy, ProxyHeader, ProxyMode, ProxyParse};
+pub use resp::{encode_command, parse_command, RespCodec, RespConfig};
 pub use spec::CodecSpec;
 
 /// What the bytes at the front of a buffer hold.

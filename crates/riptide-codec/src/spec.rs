@@ -4,7 +4,7 @@
 use crate::{
     Codec, CodecFactory, DelimiterCodec, DelimiterConfig, FixedLengthCodec, FixedLengthConfig,
     FrameError, Http1Codec, Http1Config, LengthFieldCodec, LengthFieldConfig, LineCodec,
-    LineConfig,
+    LineConfig, RespCodec, RespConfig,
 };
 
 /// A built-in framing and its options. Validated once ([`CodecSpec::validate`]), then
@@ -21,6 +21,8 @@ pub enum CodecSpec {
     LengthField(LengthFieldConfig),
     /// HTTP/1.1 requests.
     Http1(Http1Config),
+    /// RESP2 (Redis) requests.
+    Resp(RespConfig),
 }
 
 impl CodecSpec {
@@ -36,6 +38,7 @@ impl CodecSpec {
             CodecSpec::FixedLength(c) => Box::new(FixedLengthCodec::new(c.clone())?),
             CodecSpec::LengthField(c) => Box::new(LengthFieldCodec::new(c.clone())?),
             CodecSpec::Http1(c) => Box::new(Http1Codec::new(c.clone())?),
+            CodecSpec::Resp(c) => Box::new(RespCodec::new(c.clone())?),
         })
     }
 }

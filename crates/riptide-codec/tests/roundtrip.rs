@@ -130,7 +130,7 @@ fn frames_for(spec: &CodecSpec, raw: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
                 f.truncate(254);
                 f
             }
-            CodecSpec::LengthField(_) | CodecSpec::Http1(_) => f,
+            CodecSpec::LengthField(_) | CodecSpec::Http1(_) | CodecSpec::Resp(_) => f,
         })
         .collect()
 }

@@ -5,13 +5,13 @@ use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
 use riptide::codec::{
     ByteOrder, CodecSpec, DelimiterConfig, FixedLengthConfig, FrameError, Http1Config,
-    LengthFieldConfig, LineConfig,
+    LengthFieldConfig, LineConfig, RespConfig,
 };
 
 /// A codec as JS describes it: `kind` plus that kind's options (all filled in by TS).
 #[napi(object)]
 pub struct NativeCodec {
-    /// `line`, `delimiter`, `fixedLength` or `lengthField`.
+    /// `line`, `delimiter`, `fixedLength`, `lengthField`, `http1`, `resp` or `websocket`.
     pub kind: String,
     pub max_length: Option<f64>,
     pub strip_delimiter: Option<bool>,
@@ -31,6 +31,14 @@ pub struct NativeCodec {
     pub max_header_size: Option<f64>,
     pub max_headers: Option<f64>,
     pub max_body_size: Option<f64>,
+    /// RESP: the longest bulk string.
+    pub max_bulk_length: Option<f64>,
+    /// RESP: the most arguments of one command.
+    pub max_elements: Option<f64>,
+    /// RESP: the longest inline command.
+    pub max_inline_length: Option<f64>,
+    /// RESP: the most wire bytes of one command.
+    pub max_request_size: Option<f64>,
     /// WebSocket: the largest message accepted, in bytes.
     pub max_payload: Option<f64>,
     /// WebSocket: offer permessage-deflate.
@@ -267,6 +275,12 @@ impl NativeCodec {
                 max_header_size: size(self.max_header_size, "maxHeaderSize")?,
                 max_headers: size(self.max_headers, "maxHeaders")?,
                 max_body_size: size(self.max_body_size, "maxBodySize")?,
+            }),
+            "resp" => CodecSpec::Resp(RespConfig {
+                max_bulk_length: size(self.max_bulk_length, "maxBulkLength")?,
+                max_elements: size(self.max_elements, "maxElements")?,
+                max_inline_length: size(self.max_inline_length, "maxInlineLength")?,
+                max_request_size: size(self.max_request_size, "maxRequestSize")?,
             }),
             "websocket" => {
                 return Err(FrameError::InvalidConfig(

@@ -139,6 +139,12 @@ impl Error {
         "ERR_HTTP_HEADER_TOO_LARGE",
         "ERR_HTTP_BODY_TOO_LARGE",
         "ERR_FRAME_UNENCODABLE",
+        "ERR_RESP_PROTOCOL",
+        "ERR_RESP_BULK_TOO_LONG",
+        "ERR_RESP_TOO_MANY_ELEMENTS",
+        "ERR_RESP_INLINE_TOO_LONG",
+        "ERR_RESP_REQUEST_TOO_LARGE",
+        "ERR_RESP_TOO_DEEP",
         "ERR_WS_CLOSE",
         "ERR_WS_MESSAGE_TOO_BIG",
         "ERR_WS_INVALID_UTF8",
@@ -269,6 +275,7 @@ mod tests {
                 "ERR_PROXY_PROTOCOL" => FrameError::Proxy("x".into()),
                 "ERR_FRAME_UNENCODABLE" => FrameError::Unencodable("x".into()),
                 "ERR_INVALID_ARG_VALUE" => FrameError::InvalidConfig("x".into()),
+                resp if resp.starts_with("ERR_RESP_") => FrameError::Resp(resp, "x".into()),
                 http => FrameError::Http(http, "x".into()),
             })
         }));

@@ -95,3 +95,4 @@ export {
   WebSocketCloseError,
   WebSocketError,
 } from './lib/errors'
+export { DnsZone, DnsZoneError, type DnsZoneOptions, type DnsTransport } from './lib/dns'

@@ -8,7 +8,7 @@
  * @example
  * ```ts
  * const zone = new DnsZone(readFileSync('example.zone', 'utf8'))
- * await serve([`udp://127.0.0.1:5353`, { url: `tcp://127.0.0.1:5353`, codec: codecs.lengthField({ lengthFieldLength: 2, maxFrameLength: 65535 }) }], {
+ * await serve([`udp://127.0.0.1:5353`, { url: `tcp://127.0.0.1:5353`, codec: codecs.lengthField({ lengthFieldLength: 2, maxFrameLength: 65537 }) }], {
  *   onDatagram(socket, peer, query) { const r = zone.answer(query, 'udp'); if (r) socket.sendTo(peer, r) },
  *   onTraffic(conn, query) { const r = zone.answer(query, 'tcp'); if (r) conn.write(r) },
  * })

@@ -42,8 +42,9 @@ export async function serveDns(o: DnsServerOptions): Promise<DnsServer> {
     serve(
       [
         `udp://${host}:${port}`,
-        // A DNS message is at most 65,535 bytes: the length field's own limit.
-        { url: `tcp://${host}:${port}`, codec: codecs.lengthField({ lengthFieldLength: 2, maxFrameLength: 65535 }) },
+        // A DNS message is at most 65,535 bytes, the length field's own limit; the codec's
+        // maximum counts the 2-byte field too, so no frame a client can send is too long.
+        { url: `tcp://${host}:${port}`, codec: codecs.lengthField({ lengthFieldLength: 2, maxFrameLength: 65537 }) },
       ],
       {
         onDatagram(socket, peer, query) {

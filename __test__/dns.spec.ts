@@ -85,4 +85,5 @@ test('DnsZone refuses zones it cannot serve and options it does not know', (t) =
   t.is(z.origin, 'example.test.')
   t.is(z.answer(new Uint8Array(11), 'udp'), null)
   t.throws(() => z.answer(new Uint8Array(12), 'quic' as never), { instanceOf: InvalidOptionError })
+  t.throws(() => z.answer('www' as never, 'udp'), { instanceOf: InvalidOptionError })
 })

@@ -82,9 +82,10 @@ export class DnsZone {
    * The reply to one query message (a UDP datagram, or a TCP frame without its 2-byte length
    * prefix), or `null` when it must be dropped: shorter than a DNS header, or itself a
    * response. Never throws for what a peer sends.
-   * @throws {InvalidOptionError} `ERR_INVALID_ARG_VALUE` for a transport other than `udp` or `tcp`.
+   * @throws {InvalidOptionError} `ERR_INVALID_ARG_VALUE` for a query that is not bytes, or a transport other than `udp` or `tcp`.
    */
   answer(query: Uint8Array, transport: DnsTransport): Uint8Array | null {
+    if (!(query instanceof Uint8Array)) throw new InvalidOptionError('a DNS query must be a Uint8Array')
     if (transport !== 'udp' && transport !== 'tcp') throw new InvalidOptionError(`transport must be 'udp' or 'tcp', got ${String(transport)}`)
     return this.#native.answer(query, transport === 'tcp') ?? null
   }

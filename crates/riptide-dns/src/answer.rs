@@ -2,7 +2,7 @@
 //! chain, wildcard, referral, NODATA, NXDOMAIN), EDNS(0) and the TC bit.
 
 use crate::zone::Zone;
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Edns, Message, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use std::collections::HashMap;
 
@@ -66,10 +66,6 @@ impl Zone {
                 return response;
             }
         }
-        if request.metadata.message_type != MessageType::Query {
-            response.metadata.response_code = ResponseCode::FormErr;
-            return response;
-        }
         if request.metadata.op_code != OpCode::Query {
             response.metadata.response_code = ResponseCode::NotImp;
             return response;
@@ -86,7 +82,7 @@ impl Zone {
     fn lookup(&self, query: &Query, response: &mut Message) {
         let qname = LowerName::new(&query.name);
         let class_ok = matches!(query.query_class, DNSClass::IN | DNSClass::ANY);
-        if !class_ok || !self.origin.zone_of(&qname) || is_transfer(query.query_type) {
+        if !class_ok || !self.origin.zone_of(&qname) || is_meta_type(query.query_type) {
             response.metadata.response_code = ResponseCode::Refused;
             return;
         }
@@ -211,8 +207,8 @@ fn owned(record: &Record, owner: &Name) -> Record {
     r
 }
 
-/// AXFR, IXFR and the other meta types that are not answered from records.
-fn is_transfer(t: RecordType) -> bool {
+/// Query types not answered from a zone's records: zone transfers (AXFR, IXFR) and OPT.
+fn is_meta_type(t: RecordType) -> bool {
     matches!(t, RecordType::AXFR | RecordType::IXFR | RecordType::OPT)
 }
 

@@ -141,6 +141,9 @@ impl Zone {
 
     /// The delegation point (a name below the origin with NS records) at or above `name`.
     fn delegation(&self, name: &LowerName) -> Option<LowerName> {
+        if !self.has_cuts {
+            return None;
+        }
         let mut cut = None;
         let mut n = name.clone();
         while n != self.origin && !n.is_root() {

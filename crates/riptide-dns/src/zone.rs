@@ -36,6 +36,9 @@ pub struct Zone {
     pub(crate) origin: LowerName,
     pub(crate) records: HashMap<LowerName, HashMap<RecordType, Vec<Record>>>,
     pub(crate) names: HashSet<LowerName>,
+    /// Whether any name below the origin has NS records (a delegation); most zones have none,
+    /// and then no query needs the walk up its name looking for one.
+    pub(crate) has_cuts: bool,
     pub(crate) soa: Record,
     pub(crate) max_udp_size: u16,
 }
@@ -81,10 +84,14 @@ impl Zone {
             .filter(|r| matches!(r.data, RData::SOA(_)))
             .cloned()
             .ok_or_else(|| ZoneError::NoSoa(origin.to_string()))?;
+        let has_cuts = records
+            .iter()
+            .any(|(name, types)| *name != origin && types.contains_key(&RecordType::NS));
         Ok(Self {
             origin,
             records,
             names,
+            has_cuts,
             soa,
             max_udp_size: options.max_udp_size,
         })

@@ -50,6 +50,8 @@ export type DnsTransport = 'udp' | 'tcp'
  */
 export class DnsZone {
   readonly #native: Binding.NativeDnsZone
+  /** Where Rust writes each reply (the largest DNS message fits); copied out by {@link answer}. */
+  readonly #scratch = new Uint8Array(65535)
 
   /**
    * Parses master-file `text`.
@@ -87,6 +89,7 @@ export class DnsZone {
   answer(query: Uint8Array, transport: DnsTransport): Uint8Array | null {
     if (!(query instanceof Uint8Array)) throw new InvalidOptionError('a DNS query must be a Uint8Array')
     if (transport !== 'udp' && transport !== 'tcp') throw new InvalidOptionError(`transport must be 'udp' or 'tcp', got ${String(transport)}`)
-    return this.#native.answer(query, transport === 'tcp') ?? null
+    const n = this.#native.answerInto(query, transport === 'tcp', this.#scratch)
+    return n === 0 ? null : this.#scratch.slice(0, n)
   }
 }

@@ -38,11 +38,24 @@ impl NativeDnsZone {
         u32::try_from(self.zone.record_count()).unwrap_or(u32::MAX)
     }
 
-    /// The reply to one query (a datagram, or a TCP frame without its length prefix); `null`
-    /// when the query must be dropped.
+    /// The reply to one query (a datagram, or a TCP frame without its length prefix), written
+    /// to the start of `out`: its length, or 0 when the query must be dropped or `out` is too
+    /// small (a reply is at least 12 bytes, so 0 is never a length). Writing into a buffer JS
+    /// keeps, rather than returning a new one, saves an external ArrayBuffer per query: more
+    /// than half the cost of a call (measured 21 µs against 9 µs per query).
     #[napi]
-    pub fn answer(&self, query: &[u8], tcp: bool) -> Option<Uint8Array> {
+    pub fn answer_into(&self, query: &[u8], tcp: bool, mut out: Uint8Array) -> u32 {
         let transport = if tcp { Transport::Tcp } else { Transport::Udp };
-        self.zone.answer(query, transport).map(Uint8Array::new)
+        // SAFETY: `out` is a live typed array of this call's JS thread, and nothing else reads
+        // or writes its bytes until this call returns (JS is waiting on it). It never aliases
+        // `query`: `DnsZone` passes its private scratch buffer, which no caller sees.
+        let out = unsafe { out.as_mut() };
+        match self.zone.answer(query, transport) {
+            Some(reply) if reply.len() <= out.len() => {
+                out[..reply.len()].copy_from_slice(&reply);
+                u32::try_from(reply.len()).unwrap_or(0)
+            }
+            _ => 0,
+        }
     }
 }

@@ -56,11 +56,11 @@ export class DnsZone {
   /**
    * Parses master-file `text`.
    * @throws {DnsZoneError} `ERR_DNS_ZONE` for a zone that cannot be served.
-   * @throws {InvalidOptionError} `ERR_INVALID_ARG_VALUE` for a bad option.
+   * @throws {InvalidOptionError} `ERR_INVALID_ARG_VALUE` for text that is not a string or a bad option.
    */
   constructor(text: string, options: DnsZoneOptions = {}) {
     knownKeys('DnsZone options', options, ['origin', 'maxUdpSize'])
-    if (typeof text !== 'string') throw new DnsZoneError('a zone is master-file text (a string)')
+    if (typeof text !== 'string') throw new InvalidOptionError('a zone is master-file text (a string)')
     if (options.origin !== undefined && typeof options.origin !== 'string') throw new InvalidOptionError('DnsZone origin must be a string')
     const maxUdpSize = int('DnsZone maxUdpSize', options.maxUdpSize ?? 1232, 512, 65535)
     try {

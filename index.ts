@@ -99,3 +99,4 @@ export {
   WebSocketCloseError,
   WebSocketError,
 } from './lib/errors'
+export { DnsZone, DnsZoneError, type DnsZoneOptions, type DnsTransport } from './lib/dns'

@@ -8,6 +8,7 @@
 mod batch;
 mod codec;
 mod completions;
+mod dns;
 mod drive;
 mod event_log;
 mod js_batch;

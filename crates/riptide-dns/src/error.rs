@@ -1,0 +1,26 @@
+//! Why a zone could not be loaded.
+
+/// A zone file that cannot be served, with the reason (an operator error, never a wire one).
+#[derive(Debug, thiserror::Error)]
+pub enum ZoneError {
+    /// The master file does not parse (the message is hickory-proto's, with the token).
+    #[error("zone file does not parse: {0}")]
+    Parse(String),
+    /// The `origin` option is not a domain name.
+    #[error("zone origin {0:?} is not a domain name")]
+    Origin(String),
+    /// The zone has no SOA record at its origin, so it cannot answer negatively.
+    #[error("zone {0} has no SOA record at its origin")]
+    NoSoa(String),
+    /// A record lies outside the zone's origin.
+    #[error("record {name} is outside zone {origin}")]
+    OutOfZone {
+        /// The record's owner name.
+        name: String,
+        /// The zone's origin.
+        origin: String,
+    },
+    /// `max_udp_size` is below DNS's 512-byte minimum.
+    #[error("maxUdpSize must be in [512, 65535], got {0}")]
+    MaxUdpSize(u32),
+}

@@ -61,7 +61,8 @@ impl Conns {
     /// its writes; the bytes leave at the end of the turn, with the other messages published
     /// to the subscriber meanwhile, in one syscall), the other reactors' through their inboxes
     /// (in the order published). Each
-    /// connection's codec frames it (once per codec for all subscribers). Returns how many
+    /// connection's codec frames it (once per codec and variant for all subscribers; for a
+    /// WebSocket, once per kind of session, see `ws_codec.rs`). Returns how many
     /// subscribers it was queued for here plus how many the other reactors had when it was
     /// sent: a count now rather than a promise, since waiting for every reactor to answer
     /// would cost a round trip per message at fan-out rates.
@@ -91,7 +92,11 @@ impl Conns {
                 continue;
             };
             let backlog = conn.queued();
-            let variant = conn.encoder.as_ref().map_or(0, |e| e.shared_variant());
+            // The top stream layer decides when it negotiated the framing (a WebSocket).
+            let variant = match conn.layers.as_mut().and_then(|l| l.shared_variant()) {
+                Some(variant) => variant,
+                None => conn.encoder.as_ref().map_or(0, |e| e.shared_variant()),
+            };
             let key = conn
                 .codec
                 .as_ref()

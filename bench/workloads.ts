@@ -130,7 +130,7 @@ export const WORKLOADS: Workload[] = [
     id: 'W2',
     title: 'WebSocket pub/sub, 1 publisher, 1,000 subscribers, 64 B binary messages',
     unit: 'message',
-    load: { kind: 'ws-pubsub', subscribers: 1000, size: 64, window: 16 },
+    load: { kind: 'ws-pubsub', subscribers: 1000, size: 64, window: 32 },
     proto: 'ws-pubsub',
     peers: ['riptide', 'uws'],
     quickPeers: ['riptide'],

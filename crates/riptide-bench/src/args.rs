@@ -199,7 +199,7 @@ pub enum Command {
 pub const USAGE: &str = "usage:
   riptide-bench echo  --addr HOST:PORT [--conns 50] [--size 64] [--depth 1] [--duration 5] [--warmup 1]
   riptide-bench ws-echo --addr HOST:PORT [--conns 50] [--size 64] [--depth 1] [--duration 5] [--warmup 1]
-  riptide-bench ws-pubsub --addr HOST:PORT [--conns 1000] [--size 64] [--window 16] [--duration 5]
+  riptide-bench ws-pubsub --addr HOST:PORT [--conns 1000] [--size 64] [--window 32] [--duration 5]
                 [--warmup 1]
   riptide-bench http  --addr HOST:PORT [--conns 50] [--pipeline 1] [--path /] [--tls 0] [--close 0]
                 [--duration 5] [--warmup 1]
@@ -225,7 +225,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     }
     let mut addr: SocketAddr = "127.0.0.1:9000".parse().expect("literal");
     let (mut conns, mut size, mut depth, mut pipeline) = (None, 64usize, 1usize, 1usize);
-    let mut window = 16usize;
+    let mut window = 32usize;
     let (mut duration, mut warmup, mut hold) = (
         Duration::from_secs(5),
         Duration::from_secs(1),

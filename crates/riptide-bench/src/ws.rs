@@ -14,8 +14,7 @@ use hdrhistogram::Histogram;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use riptide::ws::{
-    ClientConfig, ClientHandshake, ConnEvent, Connection, Event, Session, SessionConfig,
-    Timeouts,
+    ClientConfig, ClientHandshake, ConnEvent, Connection, Event, Session, SessionConfig, Timeouts,
 };
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -67,7 +66,9 @@ impl WsClient {
                 return Err(format!("{addr} closed during the upgrade"));
             }
             rest.extend_from_slice(&buf[..n]);
-            let r = conn.receive(now, &rest).map_err(|e| format!("upgrade: {e}"))?;
+            let r = conn
+                .receive(now, &rest)
+                .map_err(|e| format!("upgrade: {e}"))?;
             rest.drain(..r.consumed);
             match r.event {
                 Some(ConnEvent::Open(_)) => break,
@@ -219,10 +220,9 @@ pub fn echo(args: &EchoArgs) -> Result<EchoReport, String> {
             c.flush()?;
         }
         if measuring {
-            stalls += clients
-                .iter_mut()
-                .filter(|c| c.progress.newly_stalled(now))
-                .count() as u64;
+            for c in clients.iter_mut() {
+                stalls += u64::from(c.progress.newly_stalled(now));
+            }
         }
     }
     Ok(EchoReport {
@@ -333,10 +333,9 @@ pub fn pubsub(args: &PubSubArgs) -> Result<PubSubReport, String> {
             c.flush()?;
         }
         if measuring {
-            stalls += subs
-                .iter_mut()
-                .filter(|c| c.progress.newly_stalled(now))
-                .count() as u64;
+            for c in subs.iter_mut() {
+                stalls += u64::from(c.progress.newly_stalled(now));
+            }
         }
     }
     Ok(PubSubReport {

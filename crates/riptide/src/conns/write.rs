@@ -12,6 +12,10 @@ use std::io::{self, IoSlice, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Shared frames shorter than this are copied into a subscriber's queue rather than
+/// referenced.
+const COPY_BELOW: usize = 512;
+
 impl Conns {
     /// Queues `data` behind anything already queued, writing straight to the socket when the
     /// queue is empty. Accepted bytes are never dropped while the connection lives; a socket
@@ -56,16 +60,17 @@ impl Conns {
         if self.live(id)?.layers.is_none() {
             return self.write_transport(id, bufs);
         }
-        self.write_layered(id, |stack, now, wire| {
+        self.write_layered(id, Instant::now(), |stack, now, wire| {
             bufs.iter().try_for_each(|b| stack.write(now, b, wire))
         })
     }
 
-    /// Runs `write` on the connection's stream layers and sends the bytes it leaves in the
-    /// wire buffer to the transport; returns what `write` returned.
+    /// Runs `write` on the connection's stream layers at `now` and sends the bytes it leaves
+    /// in the wire buffer, if any, to the transport; returns what `write` returned.
     fn write_layered<T>(
         &mut self,
         id: ConnId,
+        now: Instant,
         write: impl FnOnce(&mut StreamStack, Instant, &mut Vec<u8>) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let mut wire = std::mem::take(&mut self.layer_wire);
@@ -74,7 +79,8 @@ impl Conns {
             self.layer_wire = wire;
             return Err(Error::ConnClosed);
         };
-        let result = match write(stack, Instant::now(), &mut wire) {
+        let result = match write(stack, now, &mut wire) {
+            Ok(value) if wire.is_empty() => Ok(value),
             Ok(value) => self.write_transport(id, &[&wire]).map(|()| value),
             Err(e) => {
                 // A layer that cannot encode (a TLS failure) leaves the stream unusable.
@@ -121,11 +127,20 @@ impl Conns {
     /// Writes a frame shared with other connections (a publication) past the codec. The top
     /// stream layer may take it as already in its wire format (a WebSocket frame made once
     /// for every subscriber); then, or without layers, a connected byte stream with nothing
-    /// under it queues what the socket does not take as a reference to `frame`. Anything
-    /// else (TLS, KCP, datagrams) takes a copy as any write.
-    pub(super) fn write_shared(&mut self, id: ConnId, frame: &Arc<[u8]>) -> Result<(), Error> {
+    /// under it queues what the socket does not take as a reference to `frame` (a copy when
+    /// it is short). Anything
+    /// else (TLS, KCP, datagrams) takes a copy as any write. `now` is the layers' clock (one
+    /// reading for a whole publication).
+    pub(super) fn write_shared(
+        &mut self,
+        id: ConnId,
+        frame: &Arc<[u8]>,
+        now: Instant,
+    ) -> Result<(), Error> {
         let at = if self.live(id)?.layers.is_some() {
-            match self.write_layered(id, |stack, now, wire| stack.write_shared(now, frame, wire))? {
+            match self.write_layered(id, now, |stack, now, wire| {
+                stack.write_shared(now, frame, wire)
+            })? {
                 Some(at) => at,
                 None => return Ok(()),
             }
@@ -137,7 +152,11 @@ impl Conns {
             && matches!(&conn.transport, Transport::Plain(s) if !s.is_datagram());
         let rest = frame.get(at..).unwrap_or_default();
         if direct {
-            self.write_stream(id, &[rest], Some((frame, at)))
+            // A small frame is copied: appending it to the queue's buffer costs less than a
+            // reference count touched twice, and the queue's writev gets one buffer, not one
+            // per message.
+            let shared = (rest.len() > COPY_BELOW).then_some((frame, at));
+            self.write_stream(id, &[rest], shared)
         } else {
             self.write_transport(id, &[rest])
         }

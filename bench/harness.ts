@@ -323,11 +323,28 @@ export interface Measured extends EchoResult {
   cpuUsPerMessage: number
 }
 
-/** `riptide-bench echo` arguments for `load` against `port`. */
-export function echoArgs(port: number, load: EchoLoad): string[] {
+/** `riptide-bench echo` (or `ws-echo`, over WebSocket) arguments for `load` against `port`. */
+export function echoArgs(port: number, load: EchoLoad, mode: 'echo' | 'ws-echo' = 'echo'): string[] {
   return [
-    'echo', '--addr', `127.0.0.1:${port}`, '--conns', String(load.conns), '--size', String(load.size),
+    mode, '--addr', `127.0.0.1:${port}`, '--conns', String(load.conns), '--size', String(load.size),
     '--depth', String(load.depth), '--duration', String(load.seconds), '--warmup', String(load.warmup),
+  ]
+}
+
+/** WebSocket pub/sub load parameters (W2). */
+export interface PubSubLoad {
+  subscribers: number
+  size: number
+  window: number
+  seconds: number
+  warmup: number
+}
+
+/** `riptide-bench ws-pubsub` arguments for `load` against `port`. */
+export function pubsubArgs(port: number, load: PubSubLoad): string[] {
+  return [
+    'ws-pubsub', '--addr', `127.0.0.1:${port}`, '--conns', String(load.subscribers), '--size', String(load.size),
+    '--window', String(load.window), '--duration', String(load.seconds), '--warmup', String(load.warmup),
   ]
 }
 

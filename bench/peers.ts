@@ -10,9 +10,11 @@ import { LOADGEN, ROOT } from './harness'
 
 /**
  * What a server speaks: `https` is HTTP/1.1 over TLS (T1, T2; the certificate comes in
- * {@link TlsFiles}), `kcp-fec` is K2's KCP with encryption and FEC ({@link K2_WIRE}).
+ * {@link TlsFiles}), `kcp-fec` is K2's KCP with encryption and FEC ({@link K2_WIRE}), `ws` a
+ * WebSocket echo (W1) and `ws-pubsub` a WebSocket server publishing every message from `/pub`
+ * to the connections on `/sub` (W2).
  */
-export type Proto = 'echo' | 'http' | 'https' | 'kcp' | 'kcp-fec' | 'redis'
+export type Proto = 'echo' | 'http' | 'https' | 'kcp' | 'kcp-fec' | 'redis' | 'ws' | 'ws-pubsub'
 
 /** The PEM files an `https` server is started with (made by the runner at bench time, removed at exit). */
 export interface TlsFiles {
@@ -100,10 +102,12 @@ export const PEERS: Peer[] = [
     label: 'riptide',
     role: 'riptide',
     about:
-      'riptide from TypeScript (`serve()`, one reactor): echo writes back each chunk; HTTP uses the Rust http1 codec and one JS call per request; HTTPS (T1, T2) is the same codec and handler on a `tls://` listener (rustls with ring, records kept in Rust); Redis (D1) is examples/redis/server.ts (the Rust RESP codec, one JS call per command). The echo handler has only `onTraffic`, so a connection gets its JS `Conn` at its first data and idle ones (M1) have none; a handler with `onOpen` adds about 320 B of JS heap per connection',
+      'riptide from TypeScript (`serve()`, one reactor): echo writes back each chunk; HTTP uses the Rust http1 codec and one JS call per request; HTTPS (T1, T2) is the same codec and handler on a `tls://` listener (rustls with ring, records kept in Rust); Redis (D1) is examples/redis/server.ts (the Rust RESP codec, one JS call per command). WebSocket (W1, W2) is `codecs.websocket()` without compression, `conn.write(message)` for echo and `engine.publish` from `onTraffic` for pub/sub. The echo handler has only `onTraffic`, so a connection gets its JS `Conn` at its first data and idle ones (M1) have none; a handler with `onOpen` adds about 320 B of JS heap per connection',
     stats: true,
     command: (proto, port, tls) =>
-      proto === 'echo'
+      proto === 'ws' || proto === 'ws-pubsub'
+        ? [...tsx('riptide-ws.ts', port), '--mode', proto === 'ws' ? 'echo' : 'pubsub']
+        : proto === 'echo'
         ? tsx('riptide-echo.ts', port)
         : proto === 'http'
           ? tsx('riptide-http.ts', port)
@@ -165,11 +169,25 @@ export const PEERS: Peer[] = [
     role: 'peer',
     /** Says which copy runs (and whether through the glibc shim), once uwsProblem() has looked. */
     get about(): string {
-      const base = "uWebSockets.js `App().get('/*')` (one JS callback per request); for HTTPS (T1) `SSLApp({ cert_file_name, key_file_name })` with the same route"
+      const base =
+        "uWebSockets.js `App().get('/*')` (one JS callback per request); for HTTPS (T1) `SSLApp({ cert_file_name, key_file_name })` with the same route; for WebSocket (W1, W2) `App().ws('/*')` without compression, `ws.send` for echo and `app.publish` from `message` for pub/sub"
       return uwsVia ? `${base}; ${uwsVia}` : base
     },
     command: (proto, port, tls) =>
-      proto === 'http' ? tsx('uws-http.ts', port) : proto === 'https' ? [...tsx('uws-http.ts', port), ...tlsFlags(tls)] : undefined,
+      proto === 'http'
+        ? tsx('uws-http.ts', port)
+        : proto === 'https'
+          ? [...tsx('uws-http.ts', port), ...tlsFlags(tls)]
+          : proto === 'ws' || proto === 'ws-pubsub'
+            ? [...tsx('uws-ws.ts', port), '--mode', proto === 'ws' ? 'echo' : 'pubsub']
+            : undefined,
+  },
+  {
+    id: 'ws',
+    label: 'ws',
+    role: 'node',
+    about: "the `ws` npm package's `WebSocketServer` without permessage-deflate, `ws.send(data, { binary })` from `message` (W1)",
+    command: (proto, port) => (proto === 'ws' ? tsx('ws-echo.ts', port) : undefined),
   },
   {
     id: 'gnet',

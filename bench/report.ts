@@ -111,7 +111,32 @@ function targets(r: Results): Target[] {
   out.push(...k2Targets(w('K2')))
   out.push(...tlsTargets(w('T1'), w('T2'), why))
   out.push(...redisTargets(w('D1'), w('D1P16'), why))
+  out.push(...wsTargets(w('W1'), w('W2'), why))
   return out
+}
+
+/**
+ * Issue 17's targets: W1 riptide WebSocket echo messages per server-CPU-second ≥ uWebSockets.js
+ * and ≥ 3× `ws`; W2 riptide pub/sub deliveries per second and per server-CPU-second ≥
+ * uWebSockets.js.
+ */
+function wsTargets(w1: WorkloadResult | undefined, w2: WorkloadResult | undefined, why: (peer: string) => string): Target[] {
+  const against = (w: WorkloadResult | undefined, id: string, ask: string, peer: string, min: number, pick: (s: PeerSummary) => number | undefined): Target => {
+    const mine = find(w, 'riptide')
+    const base = find(w, peer)
+    if (!w) return { id, ask, measured: `${id} not in this run`, status: 'not measured' }
+    const [a, b] = [mine && pick(mine), base && pick(base)]
+    if (!a || !b) return { id, ask, measured: mine ? `${peer} did not run (${why(peer)})` : 'riptide did not run', status: 'not measured' }
+    return { id, ask, measured: `${ratio(a / b)} (${n(a)} vs ${n(b)})`, status: a / b >= min ? 'met' : 'MISSED' }
+  }
+  const perCpu = (s: PeerSummary): number | undefined => s.perCpuSecond
+  const rate = (s: PeerSummary): number | undefined => s.rate
+  return [
+    against(w1, 'W1', 'riptide WebSocket echo messages per server-CPU-second ≥ uWebSockets.js', 'uws', 1, perCpu),
+    against(w1, 'W1', 'riptide WebSocket echo messages per server-CPU-second ≥ 3× ws', 'ws', 3, perCpu),
+    against(w2, 'W2', 'riptide pub/sub deliveries per second ≥ uWebSockets.js', 'uws', 1, rate),
+    against(w2, 'W2', 'riptide pub/sub deliveries per server-CPU-second ≥ uWebSockets.js', 'uws', 1, perCpu),
+  ]
 }
 
 /**
@@ -255,6 +280,10 @@ function loadLine(w: WorkloadResult, r: Results): string {
     }
     case 'redis':
       return `Load: Debian's \`redis-benchmark -t set,get -c ${l.conns} -P ${l.pipeline} -n ${l.requests}\` (3-byte values, the one key \`key:__rand_int__\` redis-benchmark uses without \`-r\`), pinned to the load core, run to completion after an unmeasured warm-up of a tenth of the requests; the rate is SET and GET requests ÷ the time both took (redis-benchmark's own rates); server CPU from the server's start of load to its end; latency is redis-benchmark's p50/p99 (median of SET and GET). The ratio that counts is requests per server-CPU-second.`
+    case 'ws':
+      return `Load: ${l.conns} WebSocket connections (\`riptide-bench ws-echo\`: riptide-ws's client handshake and session, masked binary frames, the same client for every server, no compression), ${l.size} B messages, ${l.depth} in flight per connection; every echo's sequence number is checked; ${r.settings.warmupS} s warm-up + ${r.settings.seconds} s measured per run; latency is per message (send → echo received).`
+    case 'ws-pubsub':
+      return `Load: \`riptide-bench ws-pubsub\` opens ${n(Number(l.subscribers))} WebSocket subscribers on \`/sub\` (the server subscribes each to one topic in its open callback), then one publisher on \`/pub\` that sends ${l.size} B binary messages; the server publishes each message from the publisher to the topic from its message callback (as uWebSockets.js's own pub/sub benchmarks do: \`engine.publish\` / \`app.publish\`). The publisher stays at most ${String(l.window)} messages ahead of the slowest subscriber; every subscriber checks it receives every message in order. The rate counts deliveries (messages × subscribers) per second; latency is per delivery (publisher's send → subscriber's receipt); ${r.settings.warmupS} s warm-up + ${r.settings.seconds} s measured per run. No compression.`
     case 'idle':
       return `Load: ${l.conns} idle TCP connections (connected, never sending); bytes per connection = growth of the server's VmRSS from before the first connection to after the server holds all of them, ÷ connections. Kernel socket memory is not included.`
     case 'kcp':

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: builds what it needs, then runs the workloads (E1 E2 E3 H1 H2 T1 T2 M1 R1 K1 K2 D1 D1P16 B1)
+ * `npm run bench`: builds what it needs, then runs the workloads (E1 E2 E3 H1 H2 T1 T2 W1 W2 M1 R1 K1 K2 D1 D1P16 B1)
  * against every peer that can run here: server pinned to one core, load generator to another,
  * a fresh server per run, warm-up, interleaved rounds with the peer order rotated each round,
  * a noise check per run, medians. Writes `bench/results/<date>.json` and regenerates
@@ -29,6 +29,7 @@ import {
   median,
   openFds,
   pinned,
+  pubsubArgs,
   ROOT,
   rssBytes,
   runLoad,
@@ -164,9 +165,11 @@ async function throughputRun(p: Peer, w: Workload, round: number): Promise<RunRe
     await waitForQuiet(settings.quietWaitS * 1000)
     const load = { seconds: settings.seconds, warmup: settings.warmupS }
     const argv =
-      w.load.kind === 'echo'
-        ? echoArgs(server.port, { ...load, conns: w.load.conns, size: w.load.size, depth: w.load.depth })
-        : w.load.kind === 'http'
+      w.load.kind === 'echo' || w.load.kind === 'ws'
+        ? echoArgs(server.port, { ...load, conns: w.load.conns, size: w.load.size, depth: w.load.depth }, w.load.kind === 'ws' ? 'ws-echo' : 'echo')
+        : w.load.kind === 'ws-pubsub'
+          ? pubsubArgs(server.port, { ...load, subscribers: w.load.subscribers, size: w.load.size, window: w.load.window })
+          : w.load.kind === 'http'
           ? httpArgs(server.port, { ...load, conns: w.load.conns, pipeline: w.load.pipeline, tls: w.load.tls, close: w.load.close })
           : []
     const run = await runLoad<{

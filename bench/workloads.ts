@@ -1,5 +1,5 @@
 /**
- * The benchmark workloads. Their ids (E1, E2, E3, H1, H2, T1, T2, M1, R1, K1, K2, D1, D1P16, B1) are stable
+ * The benchmark workloads. Their ids (E1, E2, E3, H1, H2, T1, T2, W1, W2, M1, R1, K1, K2, D1, D1P16, B1) are stable
  * across releases: results of different releases are compared by id.
  */
 import { K2_WIRE, type Proto } from './peers'
@@ -11,6 +11,8 @@ export type Load =
   | { kind: 'idle'; conns: number; quickConns: number }
   | { kind: 'kcp'; bytes: number; quickBytes: number; size: number; loss: number; ds?: number; ps?: number }
   | { kind: 'redis'; conns: number; pipeline: number; requests: number; quickRequests: number }
+  | { kind: 'ws'; conns: number; size: number; depth: number }
+  | { kind: 'ws-pubsub'; subscribers: number; size: number; window: number }
   | { kind: 'counters' }
 
 /** One workload. */
@@ -114,6 +116,28 @@ export const WORKLOADS: Workload[] = [
     quickPeers: ['riptide', 'node:https'],
     baseline: 'node:https',
     target: 'riptide connections per server-CPU-second >= 1.3x node:https',
+  },
+  {
+    id: 'W1',
+    title: 'WebSocket echo, 64 B binary messages, ping-pong, 50 connections',
+    unit: 'message',
+    load: { kind: 'ws', conns: 50, size: 64, depth: 1 },
+    proto: 'ws',
+    peers: ['riptide', 'uws', 'ws'],
+    quickPeers: ['riptide', 'uws'],
+    baseline: 'ws',
+    target: 'riptide messages per server-CPU-second >= uWebSockets.js and >= 3x ws',
+  },
+  {
+    id: 'W2',
+    title: 'WebSocket pub/sub, 1 publisher, 1,000 subscribers, 64 B binary messages',
+    unit: 'message',
+    load: { kind: 'ws-pubsub', subscribers: 1000, size: 64, window: 32 },
+    proto: 'ws-pubsub',
+    peers: ['riptide', 'uws'],
+    quickPeers: ['riptide'],
+    baseline: 'uws',
+    target: 'riptide messages delivered per second and per server-CPU-second >= uWebSockets.js',
   },
   {
     id: 'M1',

@@ -210,8 +210,9 @@ export class WebSocketConn<Context = unknown> {
   /**
    * Publishes a message to every subscriber of `topic` on every reactor (as
    * `engine.publish`, and callable on worker reactors): a string as text, bytes as binary.
-   * Each subscriber's session frames (and compresses) it. Returns how many subscribers it was
-   * queued for.
+   * It is framed (and compressed) once for every subscriber of a kind: without compression,
+   * or without context takeover; a subscriber with context takeover compresses it itself
+   * (docs/websocket.md, "Publishing"). Returns how many subscribers it was queued for.
    */
   publish(topic: string, data: string | Uint8Array): number {
     return this.conn.publish(topic, messageRecord(data))

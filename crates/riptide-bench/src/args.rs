@@ -46,6 +46,24 @@ pub struct HttpArgs {
     pub warmup: Duration,
 }
 
+/// One WebSocket pub/sub run (W2): `subscribers` connections on `/sub`, one publisher on
+/// `/pub` at most `window` messages ahead of the slowest subscriber.
+#[derive(Clone, Debug)]
+pub struct PubSubArgs {
+    /// Server address.
+    pub addr: SocketAddr,
+    /// Subscriber connections.
+    pub subscribers: usize,
+    /// Bytes per message (at least 8: the first 8 carry a sequence number that is checked).
+    pub size: usize,
+    /// Messages the publisher may be ahead of the slowest subscriber.
+    pub window: usize,
+    /// Measured time.
+    pub duration: Duration,
+    /// Time run before measuring.
+    pub warmup: Duration,
+}
+
 /// Idle connections: open `conns`, report once all are connected, hold them for `hold`.
 #[derive(Clone, Debug)]
 pub struct IdleArgs {
@@ -159,6 +177,10 @@ pub struct KcpClientArgs {
 pub enum Command {
     /// Echo load generator.
     Echo(EchoArgs),
+    /// WebSocket echo load generator (binary messages).
+    WsEcho(EchoArgs),
+    /// WebSocket pub/sub load generator.
+    WsPubSub(PubSubArgs),
     /// HTTP/1.1 load generator.
     Http(HttpArgs),
     /// Idle-connection holder.
@@ -176,6 +198,9 @@ pub enum Command {
 /// Usage text.
 pub const USAGE: &str = "usage:
   riptide-bench echo  --addr HOST:PORT [--conns 50] [--size 64] [--depth 1] [--duration 5] [--warmup 1]
+  riptide-bench ws-echo --addr HOST:PORT [--conns 50] [--size 64] [--depth 1] [--duration 5] [--warmup 1]
+  riptide-bench ws-pubsub --addr HOST:PORT [--conns 1000] [--size 64] [--window 32] [--duration 5]
+                [--warmup 1]
   riptide-bench http  --addr HOST:PORT [--conns 50] [--pipeline 1] [--path /] [--tls 0] [--close 0]
                 [--duration 5] [--warmup 1]
   riptide-bench idle  --addr HOST:PORT [--conns 10000] [--hold 60]
@@ -200,6 +225,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     }
     let mut addr: SocketAddr = "127.0.0.1:9000".parse().expect("literal");
     let (mut conns, mut size, mut depth, mut pipeline) = (None, 64usize, 1usize, 1usize);
+    let mut window = 32usize;
     let (mut duration, mut warmup, mut hold) = (
         Duration::from_secs(5),
         Duration::from_secs(1),
@@ -211,7 +237,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     for (flag, value) in &flags {
         let bad = || format!("bad value {value:?} for {flag}\n{USAGE}");
         let allowed = match mode {
-            "echo" => [
+            "echo" | "ws-echo" => [
                 "--addr",
                 "--conns",
                 "--size",
@@ -227,6 +253,15 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 "--path",
                 "--tls",
                 "--close",
+                "--duration",
+                "--warmup",
+            ]
+            .as_slice(),
+            "ws-pubsub" => [
+                "--addr",
+                "--conns",
+                "--size",
+                "--window",
                 "--duration",
                 "--warmup",
             ]
@@ -249,6 +284,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "--size" => size = value.parse().map_err(|_| bad())?,
             "--depth" => depth = value.parse().map_err(|_| bad())?,
             "--pipeline" => pipeline = value.parse().map_err(|_| bad())?,
+            "--window" => window = value.parse().map_err(|_| bad())?,
             "--path" => path = value.clone(),
             "--tls" => tls = boolean(value).ok_or_else(bad)?,
             "--close" => close = boolean(value).ok_or_else(bad)?,
@@ -264,15 +300,33 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         return Err(format!("--conns must be >= 1\n{USAGE}"));
     }
     Ok(match mode {
-        "echo" => {
+        "echo" | "ws-echo" => {
             if size < 8 || depth == 0 {
                 return Err(format!("--size must be >= 8 and --depth >= 1\n{USAGE}"));
             }
-            Command::Echo(EchoArgs {
+            let args = EchoArgs {
                 addr,
                 conns: conns.unwrap_or(50),
                 size,
                 depth,
+                duration,
+                warmup,
+            };
+            if mode == "echo" {
+                Command::Echo(args)
+            } else {
+                Command::WsEcho(args)
+            }
+        }
+        "ws-pubsub" => {
+            if size < 8 || window == 0 {
+                return Err(format!("--size must be >= 8 and --window >= 1\n{USAGE}"));
+            }
+            Command::WsPubSub(PubSubArgs {
+                addr,
+                subscribers: conns.unwrap_or(1000),
+                size,
+                window,
                 duration,
                 warmup,
             })
@@ -468,6 +522,12 @@ mod tests {
             Command::Idle(i) => assert_eq!(i.conns, 1000),
             other => panic!("{other:?}"),
         }
+        match parse(&argv("ws-pubsub --conns 10 --window 4")).unwrap() {
+            Command::WsPubSub(p) => assert_eq!((p.subscribers, p.window, p.size), (10, 4, 64)),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&argv("ws-pubsub --window 0")).is_err());
+        assert!(parse(&argv("ws-echo --window 4")).is_err());
         match parse(&argv("echo --size 4096 --depth 16")).unwrap() {
             Command::Echo(e) => assert_eq!((e.size, e.depth, e.conns), (4096, 16, 50)),
             other => panic!("{other:?}"),

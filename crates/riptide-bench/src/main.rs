@@ -1,6 +1,7 @@
 //! riptide's benchmark binary. Load generators print one JSON object per run (after a
 //! `{"phase":"measure"}` line when the warm-up ends): `echo` (round trips per second, RTT
-//! percentiles in microseconds), `http` (responses per second, batch latency; over TLS with `--tls 1`, a new connection per
+//! percentiles in microseconds; `ws-echo` the same over WebSocket), `ws-pubsub` (messages
+//! delivered per second to WebSocket subscribers), `http` (responses per second, batch latency; over TLS with `--tls 1`, a new connection per
 //! request with `--close 1`), `idle` (holds
 //! idle connections). `serve-echo` and `serve-http` are the pure-Rust riptide peers; `serve-kcp`
 //! and `kcp` the pure-Rust riptide KCP sink and bulk client of workload K2 (kcpgo-peer's
@@ -17,6 +18,7 @@ mod kcp;
 mod serve;
 mod stream;
 mod window;
+mod ws;
 
 use args::Command;
 
@@ -31,6 +33,8 @@ fn main() {
     };
     let outcome = match &command {
         Command::Echo(a) => echo::run(a).map(|r| println!("{}", r.json(a))),
+        Command::WsEcho(a) => ws::echo(a).map(|r| println!("{}", r.json(a))),
+        Command::WsPubSub(a) => ws::pubsub(a).map(|r| println!("{}", r.json(a))),
         Command::Http(a) => http::run(a).map(|r| println!("{}", r.json(a))),
         Command::Idle(a) => idle::run(a),
         Command::ServeEcho(a) => serve::echo(a),

@@ -84,7 +84,7 @@ impl NativeListen {
             _ => None,
         };
         let codec = match &ws {
-            Some(ws) => Some(std::sync::Arc::new(ws.codec()) as riptide::SharedCodec),
+            Some(ws) => Some(ws.codec_factory()),
             None => self.codec.as_ref().map(NativeCodec::shared).transpose()?,
         };
         let proxy = match self.proxy_protocol.as_deref() {

@@ -183,6 +183,12 @@ impl Session {
         self.role
     }
 
+    /// The permessage-deflate agreement, if the handshake made one (a fan-out reads it to
+    /// know which shared encoding of a message this session can take).
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.config.deflate
+    }
+
     /// Changes the size outgoing messages are cut into (0: never cut) from the next message on.
     pub fn set_fragment_size(&mut self, size: usize) {
         self.config.fragment_size = size;
@@ -523,6 +529,20 @@ impl Session {
             encode_frame(header, piece, &mut self.output);
             first = false;
         }
+        Ok(())
+    }
+
+    /// Queues whole messages framed elsewhere, as they are: a fan-out frames (and compresses)
+    /// a message once for every session that can take the same bytes (a server's frames
+    /// are unmasked; compressed ones only where `server_no_context_takeover` was agreed) and
+    /// hands each session the result. The caller vouches that `frames` holds only whole
+    /// messages this session may send; since every send here queues a whole message at once,
+    /// they never land inside a fragmented one.
+    pub fn send_framed(&mut self, frames: &[u8]) -> Result<(), Error> {
+        if self.state != State::Open {
+            return Err(Error::Closed);
+        }
+        self.output.extend_from_slice(frames);
         Ok(())
     }
 

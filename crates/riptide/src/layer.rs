@@ -147,6 +147,23 @@ pub trait StreamLayer: Send {
         0
     }
 
+    /// Which shared encoding of the connection's codec a published message takes
+    /// ([`riptide_codec::CodecFactory::encode_shared`]), when the layer decides it (a
+    /// WebSocket's negotiated compression); `None` leaves it to the codec's encoder. Asked of
+    /// the top layer only, before each publication it is sent.
+    fn shared_variant(&mut self) -> Option<u32> {
+        None
+    }
+
+    /// Offered a record shared by many connections (a publication, framed once by the
+    /// codec's `encode_shared`) instead of [`StreamLayer::write`]: the layer may say its
+    /// bytes are already in its own wire format (a WebSocket frame made once for every
+    /// subscriber), so the shared buffer goes below it as it is. Asked of the top layer only.
+    fn write_shared(&mut self, now: Instant, record: &[u8]) -> SharedWrite {
+        let _ = (now, record);
+        SharedWrite::Write
+    }
+
     /// Gives the layer's keys to the kernel, which carries its records from now on (kernel
     /// TLS); the layer leaves the stack. Asked only of a layer that reported
     /// [`LayerReport::kernel_tls`], once the socket accepted the kernel's `tls` protocol.
@@ -156,6 +173,18 @@ pub trait StreamLayer: Send {
             "this layer has nothing to hand to the kernel".into(),
         ))
     }
+}
+
+/// What a layer does with a shared record ([`StreamLayer::write_shared`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SharedWrite {
+    /// Nothing special: the record goes to [`StreamLayer::write`] as any bytes.
+    Write,
+    /// The record's bytes from this offset on are already what the layer would send: they go
+    /// below it unchanged (by reference, when no layer is below).
+    Pass(usize),
+    /// Nothing is sent: the layer cannot take a message now (a WebSocket closing).
+    Skip,
 }
 
 /// What a datagram between packet layers carries.

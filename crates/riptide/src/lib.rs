@@ -66,6 +66,7 @@ mod tls_record_edge;
 mod tls_sni;
 mod topics;
 mod udp_sessions;
+mod ws_codec;
 mod ws_layer;
 mod ws_record;
 
@@ -84,7 +85,7 @@ pub use kcp_options::{KcpCrypt, KcpOptions, KcpSecure};
 pub use ktls::KernelTls;
 pub use layer::{
     Datagrams, Gate, GateOut, LayerReport, LayerStatus, PacketGate, PacketGateFactory, PacketLayer,
-    PacketLayerFactory, Payload, StreamLayer, StreamLayerFactory, StreamOut,
+    PacketLayerFactory, Payload, SharedWrite, StreamLayer, StreamLayerFactory, StreamOut,
 };
 /// Wakes a reactor's poll from any thread (re-exported from mio).
 pub use mio::Waker;
@@ -112,6 +113,7 @@ pub use tls_options::{
     DEFAULT_HANDSHAKE_TIMEOUT, SERVER_SESSION_CACHE,
 };
 pub use tls_sni::TlsSniCertificate;
+pub use ws_codec::WsCodec;
 pub use ws_layer::{WsClientOptions, WsLayer, WsOptions};
 
 // The README's example runs as a doctest, so the crates.io page cannot go stale.

@@ -3,7 +3,9 @@
 //! layer produces of its own (a handshake reply) go down through the layers under it only.
 //! Scratch buffers are kept between calls, so a steady flow allocates nothing.
 
-use crate::layer::{LayerReport, LayerStatus, StreamLayer, StreamLayerFactory, StreamOut};
+use crate::layer::{
+    LayerReport, LayerStatus, SharedWrite, StreamLayer, StreamLayerFactory, StreamOut,
+};
 use crate::Error;
 use std::time::Instant;
 
@@ -165,6 +167,38 @@ impl StreamStack {
         wire: &mut Vec<u8>,
     ) -> Result<(), Error> {
         self.send_below(self.entries.len(), now, data, wire)
+    }
+
+    /// The shared encoding the top layer asks publications in ([`StreamLayer::shared_variant`]).
+    pub(crate) fn shared_variant(&mut self) -> Option<u32> {
+        self.entries.last_mut()?.layer.shared_variant()
+    }
+
+    /// A record shared with other connections (a publication): the top layer may pass it on
+    /// as it is ([`StreamLayer::write_shared`]). Returns `Some(at)` when `record[at..]` goes
+    /// to the transport unchanged (no layer is under the one that passed it), so the caller
+    /// can queue the shared buffer itself; otherwise what it became is appended to `wire`.
+    pub(crate) fn write_shared(
+        &mut self,
+        now: Instant,
+        record: &[u8],
+        wire: &mut Vec<u8>,
+    ) -> Result<Option<usize>, Error> {
+        let top = self.entries.len();
+        let shared = match self.entries.last_mut() {
+            Some(e) if e.status == LayerStatus::Ready => e.layer.write_shared(now, record),
+            _ => SharedWrite::Write,
+        };
+        match shared {
+            SharedWrite::Pass(at) if top == 1 => Ok(Some(at)),
+            SharedWrite::Pass(at) => {
+                let rest = record.get(at..).unwrap_or_default();
+                self.send_below(top.saturating_sub(1), now, rest, wire)
+                    .map(|()| None)
+            }
+            SharedWrite::Skip => Ok(None),
+            SharedWrite::Write => self.write(now, record, wire).map(|()| None),
+        }
     }
 
     /// The application closes: every layer, top first, says its last bytes into `wire`.

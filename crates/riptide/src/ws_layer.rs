@@ -16,10 +16,11 @@
 //! failed connect; so does a handshake that takes longer than the dial's connect timeout.
 
 use crate::codec::{ByteOrder, CodecSpec, LengthFieldConfig};
+use crate::ws_codec::WsCodec;
 use crate::ws_record::{
     kind, put_count, put_headers, put_length, put_record, put_str, Reader, LENGTH,
 };
-use crate::{Error, LayerStatus, StreamLayer, StreamLayerFactory, StreamOut};
+use crate::{Error, LayerStatus, SharedWrite, StreamLayer, StreamLayerFactory, StreamOut};
 use riptide_ws::{
     ClientConfig, ClientHandshake, ConnEvent, Connection, Event, ServerConfig, SessionConfig,
     Timeouts,
@@ -43,6 +44,12 @@ impl WsOptions {
     /// message (or the largest upgrade record, whichever is bigger) plus a kind byte.
     pub fn codec(&self) -> CodecSpec {
         record_codec(self.session.max_message_size, self.server.max_head_size)
+    }
+
+    /// The server's codec factory: [`WsOptions::codec`]'s records, with publications framed
+    /// once for every subscriber that can take the same bytes ([`WsCodec`]).
+    pub fn codec_factory(&self) -> crate::SharedCodec {
+        Arc::new(WsCodec::new(self.codec(), self.session))
     }
 
     /// A factory making a server [`WsLayer`] per connection.
@@ -252,7 +259,7 @@ impl WsLayer {
         let (&k, body) = record.split_first().ok_or(riptide_ws::Error::Closed)?;
         let conn = self.conn(now);
         match k {
-            kind::TEXT | kind::BINARY | kind::PING => {
+            kind::TEXT | kind::BINARY | kind::PING | kind::FRAMED => {
                 let Some(session) = conn.session() else {
                     return Err(riptide_ws::Error::Closed);
                 };
@@ -262,6 +269,8 @@ impl WsLayer {
                 }
                 if k == kind::PING {
                     session.ping(body)
+                } else if k == kind::FRAMED {
+                    session.send_framed(body)
                 } else {
                     session.send(body, k == kind::BINARY)
                 }
@@ -408,6 +417,36 @@ impl StreamLayer for WsLayer {
 
     fn outcome(&mut self) -> Option<Error> {
         self.ending.take()
+    }
+
+    fn shared_variant(&mut self) -> Option<u32> {
+        let session = self.conn.as_mut()?.session()?;
+        Some(crate::ws_codec::shared_variant(session))
+    }
+
+    /// A [`kind::FRAMED`] record passes as it is: the session is open and every message it
+    /// queued has gone below already (each send queues a whole message, and each call here
+    /// takes the session's output), so the frames land between whole messages, never inside
+    /// a fragmented one. A session that is not open drops it, as `apply` drops a message.
+    fn write_shared(&mut self, now: Instant, record: &[u8]) -> SharedWrite {
+        let whole = record.get(..LENGTH).is_some_and(|n| {
+            let mut len = [0u8; LENGTH];
+            len.copy_from_slice(n);
+            u32::from_be_bytes(len) as usize == record.len().saturating_sub(LENGTH)
+        });
+        if record.get(LENGTH) != Some(&kind::FRAMED) || !whole || !self.partial.is_empty() {
+            return SharedWrite::Write;
+        }
+        let open = self.ending.is_none()
+            && self
+                .conn(now)
+                .session()
+                .is_some_and(|s| s.state() == riptide_ws::State::Open);
+        if open {
+            SharedWrite::Pass(LENGTH.saturating_add(1))
+        } else {
+            SharedWrite::Skip
+        }
     }
 
     fn buffered(&self) -> usize {

@@ -6,7 +6,7 @@
 /// Record kinds, the first byte of each record. Up (layer to application): [`UPGRADE`] (a
 /// server's), [`OPEN`] (a client's), [`TEXT`], [`BINARY`], [`PING`] and [`PONG`] (the peer's,
 /// already answered). Down (application to layer): [`TEXT`], [`BINARY`], [`PING`],
-/// [`CLOSE`], [`ACCEPT`], [`REFUSE`].
+/// [`CLOSE`], [`ACCEPT`], [`REFUSE`], [`FRAMED`].
 pub mod kind {
     /// The upgrade request: path, offered subprotocols, the one the server would choose
     /// (length `u32::MAX` for none), headers (`u32` little-endian counts and lengths before
@@ -31,6 +31,9 @@ pub mod kind {
     pub const ACCEPT: u8 = b'A';
     /// Refuse the upgrade: a `u16` big-endian status, then headers as in [`UPGRADE`].
     pub const REFUSE: u8 = b'R';
+    /// Whole WebSocket messages already framed (a publication framed once for every
+    /// subscriber, `ws_codec.rs`), sent as they are while the session is open.
+    pub const FRAMED: u8 = b'F';
 }
 
 /// The size of a record's length field.

@@ -8,6 +8,7 @@ use crate::slab::ConnId;
 use crate::topics::Subscribed;
 use crate::Error;
 use std::sync::Arc;
+use std::time::Instant;
 
 impl Conns {
     /// Subscribes the connection to `topic` (1 to [`crate::MAX_TOPIC_LEN`] bytes): it then
@@ -61,7 +62,8 @@ impl Conns {
     /// its writes; the bytes leave at the end of the turn, with the other messages published
     /// to the subscriber meanwhile, in one syscall), the other reactors' through their inboxes
     /// (in the order published). Each
-    /// connection's codec frames it (once per codec for all subscribers). Returns how many
+    /// connection's codec frames it (once per codec and variant for all subscribers; for a
+    /// WebSocket, once per kind of session, see `ws_codec.rs`). Returns how many
     /// subscribers it was queued for here plus how many the other reactors had when it was
     /// sent: a count now rather than a promise, since waiting for every reactor to answer
     /// would cost a round trip per message at fan-out rates.
@@ -86,30 +88,41 @@ impl Conns {
         let mut queued = 0;
         // Held, not written: the end of the turn writes each subscriber's messages at once.
         let corked = std::mem::replace(&mut self.corked, true);
+        let now = Instant::now();
         for &id in &ids {
             let Ok(conn) = self.live(id) else {
                 continue;
             };
             let backlog = conn.queued();
-            let variant = conn.encoder.as_ref().map_or(0, |e| e.shared_variant());
+            // The top stream layer decides when it negotiated the framing (a WebSocket).
+            let variant = match conn.layers.as_mut().and_then(|l| l.shared_variant()) {
+                Some(variant) => variant,
+                None => conn.encoder.as_ref().map_or(0, |e| e.shared_variant()),
+            };
             let key = conn
                 .codec
                 .as_ref()
                 .map_or(0, |c| Arc::as_ptr(c) as *const () as usize);
-            let frame = match frames.iter().find(|(k, v, _)| *k == key && *v == variant) {
-                Some((_, _, frame)) => frame.clone(),
+            // Borrowed, not cloned: a reference count touched twice per subscriber costs more
+            // than the rest of a small message's delivery.
+            let at = match frames
+                .iter()
+                .position(|(k, v, _)| *k == key && *v == variant)
+            {
+                Some(at) => at,
                 None => {
                     let frame = publication.frame(conn.codec.as_ref(), variant);
-                    frames.push((key, variant, frame.clone()));
-                    frame
+                    frames.push((key, variant, frame));
+                    frames.len() - 1
                 }
             };
-            let frame = match frame {
-                Ok(frame) => frame,
-                Err(e) => {
-                    self.notices.push_back(Notice::Error(id, e.into()));
+            let frame = match frames.get(at).map(|(_, _, f)| f) {
+                Some(Ok(frame)) => frame,
+                Some(Err(e)) => {
+                    self.notices.push_back(Notice::Error(id, e.clone().into()));
                     continue;
                 }
+                None => continue,
             };
             match policy {
                 Backpressure::Drop { max } if backlog > max => {
@@ -122,7 +135,7 @@ impl Conns {
                 }
                 _ => {}
             }
-            if self.write_shared(id, &frame).is_ok() {
+            if self.write_shared(id, frame, now).is_ok() {
                 queued += 1;
                 // A burst between turns is written as it grows past one buffer's worth, so
                 // what is held never counts much toward a fast subscriber's backlog.

@@ -6,10 +6,15 @@ use super::connection::{State, Transport};
 use super::{Conns, Notice};
 use crate::slab::ConnId;
 use crate::stream::Stream;
+use crate::stream_stack::StreamStack;
 use crate::Error;
 use std::io::{self, IoSlice, Write};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Shared frames shorter than this are copied into a subscriber's queue rather than
+/// referenced.
+const COPY_BELOW: usize = 512;
 
 impl Conns {
     /// Queues `data` behind anything already queued, writing straight to the socket when the
@@ -55,16 +60,28 @@ impl Conns {
         if self.live(id)?.layers.is_none() {
             return self.write_transport(id, bufs);
         }
+        self.write_layered(id, Instant::now(), |stack, now, wire| {
+            bufs.iter().try_for_each(|b| stack.write(now, b, wire))
+        })
+    }
+
+    /// Runs `write` on the connection's stream layers at `now` and sends the bytes it leaves
+    /// in the wire buffer, if any, to the transport; returns what `write` returned.
+    fn write_layered<T>(
+        &mut self,
+        id: ConnId,
+        now: Instant,
+        write: impl FnOnce(&mut StreamStack, Instant, &mut Vec<u8>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let mut wire = std::mem::take(&mut self.layer_wire);
         wire.clear();
         let Some(stack) = self.slab.get_mut(id).and_then(|c| c.layers.as_mut()) else {
             self.layer_wire = wire;
             return Err(Error::ConnClosed);
         };
-        let now = Instant::now();
-        let layered = bufs.iter().try_for_each(|b| stack.write(now, b, &mut wire));
-        let result = match layered {
-            Ok(()) => self.write_transport(id, &[&wire]),
+        let result = match write(stack, now, &mut wire) {
+            Ok(value) if wire.is_empty() => Ok(value),
+            Ok(value) => self.write_transport(id, &[&wire]).map(|()| value),
             Err(e) => {
                 // A layer that cannot encode (a TLS failure) leaves the stream unusable.
                 let _ = self.destroy(id, Some(e));
@@ -107,30 +124,53 @@ impl Conns {
         self.write_stream(id, bufs, None)
     }
 
-    /// Writes a frame shared with other connections (a publication) past the codec: a
-    /// connected byte stream without stream layers queues what the socket does not take as a
-    /// reference to `frame`; anything else (TLS, KCP, datagrams) takes a copy as any write.
-    pub(super) fn write_shared(&mut self, id: ConnId, frame: &Arc<[u8]>) -> Result<(), Error> {
-        let conn = self.live(id)?;
-        let direct = conn.layers.is_none()
-            && conn.state != State::Connecting
-            && matches!(&conn.transport, Transport::Plain(s) if !s.is_datagram());
-        if direct {
-            self.write_stream(id, &[frame], Some(frame))
+    /// Writes a frame shared with other connections (a publication) past the codec. The top
+    /// stream layer may take it as already in its wire format (a WebSocket frame made once
+    /// for every subscriber); then, or without layers, a connected byte stream with nothing
+    /// under it queues what the socket does not take as a reference to `frame` (a copy when
+    /// it is short). Anything
+    /// else (TLS, KCP, datagrams) takes a copy as any write. `now` is the layers' clock (one
+    /// reading for a whole publication).
+    pub(super) fn write_shared(
+        &mut self,
+        id: ConnId,
+        frame: &Arc<[u8]>,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let at = if self.live(id)?.layers.is_some() {
+            match self.write_layered(id, now, |stack, now, wire| {
+                stack.write_shared(now, frame, wire)
+            })? {
+                Some(at) => at,
+                None => return Ok(()),
+            }
         } else {
-            self.write_unframed(id, frame)
+            0
+        };
+        let conn = self.live(id)?;
+        let direct = conn.state != State::Connecting
+            && matches!(&conn.transport, Transport::Plain(s) if !s.is_datagram());
+        let rest = frame.get(at..).unwrap_or_default();
+        if direct {
+            // A small frame is copied: appending it to the queue's buffer costs less than a
+            // reference count touched twice, and the queue's writev gets one buffer, not one
+            // per message.
+            let shared = (rest.len() > COPY_BELOW).then_some((frame, at));
+            self.write_stream(id, &[rest], shared)
+        } else {
+            self.write_transport(id, &[rest])
         }
     }
 
     /// The byte-stream write: straight to the socket when nothing is queued (and not corked),
     /// the rest behind the queue.
-    /// `shared`, when given, is the one buffer in `bufs`: what the socket does not take is
-    /// queued by reference.
+    /// `shared`, when given, is a buffer whose bytes from an offset on are the one buffer in
+    /// `bufs`: what the socket does not take is queued by reference.
     fn write_stream(
         &mut self,
         id: ConnId,
         bufs: &[&[u8]],
-        shared: Option<&Arc<[u8]>>,
+        shared: Option<(&Arc<[u8]>, usize)>,
     ) -> Result<(), Error> {
         let track_idle =
             self.flow.idle_timeout.write.is_some() || self.flow.idle_timeout.all.is_some();
@@ -179,7 +219,7 @@ impl Conns {
             if skipped + b.len() > written {
                 let from = written.saturating_sub(skipped);
                 match shared {
-                    Some(frame) => conn.outbound.push_shared(frame, from),
+                    Some((frame, at)) => conn.outbound.push_shared(frame, at.saturating_add(from)),
                     None => conn.outbound.push(b.get(from..).unwrap_or_default()),
                 }
             }

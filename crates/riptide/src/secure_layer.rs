@@ -69,6 +69,7 @@ impl PacketGate for SecureGate {
                 transport,
                 opened,
                 payload,
+                ..
             } => {
                 if let Some(kind) = payload_of(opened.kind) {
                     out.opened.push_as(kind, &payload);

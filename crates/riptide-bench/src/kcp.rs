@@ -115,7 +115,10 @@ fn listen(args: &ServeKcpArgs) -> Result<(Reactor, SocketAddr, Option<[u8; 32]>)
         }
     };
     let public = private.as_ref().map(PrivateKey::public_key);
-    let secure = private.map(|private_key| KcpSecure::Server { private_key });
+    let secure = private.map(|private_key| KcpSecure::Server {
+        private_key,
+        allowed_clients: None,
+    });
     let mut reactor = Reactor::new(Default::default()).map_err(|e| e.to_string())?;
     let listen = ListenOptions {
         kcp: Some(options(&args.knobs, &args.wire, secure)),
@@ -239,7 +242,10 @@ pub fn client(args: &KcpClientArgs) -> Result<(), String> {
 fn transfer(args: &KcpClientArgs) -> Result<f64, String> {
     let secure = args
         .server_public_key
-        .map(|server_public_key| KcpSecure::Client { server_public_key });
+        .map(|server_public_key| KcpSecure::Client {
+            server_public_key,
+            client_key: None,
+        });
     let mut reactor = Reactor::new(Default::default()).map_err(|e| e.to_string())?;
     let dial = DialOptions {
         kcp: Some(options(&args.knobs, &args.wire, secure)),

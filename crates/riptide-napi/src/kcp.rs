@@ -158,10 +158,12 @@ impl NativeSecure {
             (Some(key), None) => Ok(KcpSecure::Server {
                 private_key: riptide::secure::PrivateKey::from_slice(key)
                     .map_err(|_| bad("privateKey"))?,
+                allowed_clients: None,
             }),
             (None, Some(key)) => Ok(KcpSecure::Client {
                 server_public_key: riptide::secure::public_key_from_slice(key)
                     .map_err(|_| bad("serverPublicKey (a valid X25519 public key)"))?,
+                client_key: None,
             }),
             _ => Err(riptide::Error::InvalidOption(
                 "secure takes privateKey (listeners) or serverPublicKey (dials)".into(),

@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
+use crate::allowed_clients::AllowedClients;
 use crate::handshake::{
     cookie, cookie_key, mac, mac1_key, mac_eq, noise_params, seal_cookie_reply, PROLOGUE,
 };
 use crate::keys::PrivateKey;
 use crate::packet::{
-    Header, PacketType, HEADER_LEN, INIT_LEN, MAC1_AT, MAC2_AT, NOISE_INIT_LEN, NOISE_RESPONSE_LEN,
-    RESPONSE_LEN,
+    Header, PacketType, HEADER_LEN, INIT_IK_LEN, INIT_LEN, MAC_LEN, NOISE_INIT_IK_LEN,
+    NOISE_INIT_LEN, NOISE_RESPONSE_LEN, RESPONSE_LEN,
 };
 use crate::transport::{Opened, Transport, TransportConfig};
 use crate::SecureError;
@@ -24,6 +25,11 @@ use crate::SecureError;
 pub struct ServerConfig {
     /// The server's static private key; clients pin its public key.
     pub private_key: PrivateKey,
+    /// `None` (the default): clients are anonymous, handshakes are Noise NK and IK inits are
+    /// dropped ([`DropReason::UnexpectedType`]). `Some`: only clients whose static public key
+    /// is in the set may handshake (Noise IK); NK inits are dropped. Keep a clone to update
+    /// the set at runtime; see [`AllowedClients`] for what a removal does.
+    pub allowed_clients: Option<AllowedClients>,
     /// Keys and rekey schedule of accepted sessions.
     pub transport: TransportConfig,
     /// Hard cap of answered handshakes waiting for the client's first packet. When full,
@@ -51,6 +57,7 @@ impl ServerConfig {
     pub fn new(private_key: PrivateKey) -> Self {
         Self {
             private_key,
+            allowed_clients: None,
             transport: TransportConfig::default(),
             max_pending: 2048,
             under_load_pending: 128,
@@ -68,7 +75,8 @@ impl ServerConfig {
 pub enum DropReason {
     /// Bad header, wrong length for its type, non-zero padding.
     Malformed,
-    /// A type a server never receives (response, cookie reply).
+    /// A type a server never receives (response, cookie reply), or an init of the other
+    /// pattern than this server's (NK to a server with an allowlist, IK to one without).
     UnexpectedType,
     /// An init whose mac1 is wrong: not made for this server's key.
     BadMac,
@@ -84,11 +92,14 @@ pub enum DropReason {
     RateLimited,
     /// The pending table is full (or no free id was found).
     TableFull,
+    /// An IK init (or the first packet after it) from a client whose static key is not in
+    /// [`ServerConfig::allowed_clients`]; no answer is sent.
+    UnknownClient,
 }
 
 impl DropReason {
     /// Every reason, in [`DropCounts`] order.
-    pub const ALL: [DropReason; 9] = [
+    pub const ALL: [DropReason; 10] = [
         Self::Malformed,
         Self::UnexpectedType,
         Self::BadMac,
@@ -98,6 +109,7 @@ impl DropReason {
         Self::UnknownId,
         Self::RateLimited,
         Self::TableFull,
+        Self::UnknownClient,
     ];
 }
 
@@ -168,6 +180,10 @@ pub enum Incoming {
         opened: Opened,
         /// The first packet's payload.
         payload: Vec<u8>,
+        /// The client's static public key when the server has an allowlist (Noise IK),
+        /// `None` for anonymous (NK) clients: to tell clients apart, and to close a
+        /// client's sessions after removing its key.
+        client_key: Option<[u8; 32]>,
     },
     /// `reply` holds a datagram to send back to the packet's source: a handshake response
     /// or a cookie reply, never longer than the packet it answers.
@@ -179,6 +195,7 @@ pub enum Incoming {
 struct Pending {
     transport: Transport,
     ephemeral: [u8; 32],
+    client_key: Option<[u8; 32]>,
     response: [u8; RESPONSE_LEN],
     expires: Instant,
 }
@@ -203,7 +220,9 @@ pub const PENDING_ENTRY_BYTES: usize =
 ///   [`ServerConfig::per_ip_handshake_rate`] handshakes per second under load. A resent or
 ///   replayed init (same client ephemeral key) is answered from the cache, without DH.
 /// - Bytes: every reply is at most as long as the packet it answers (an init is padded to
-///   128 bytes; the response is 68, a cookie reply 72).
+///   128 bytes, an IK init is 144; the response is 68, a cookie reply 72).
+/// - An unlisted client key costs the same DH work as a listed one (the key is only known
+///   after decrypting message 1) and gets no reply, so the limits above cover it.
 pub struct Endpoint {
     config: ServerConfig,
     public_key: [u8; 32],
@@ -374,7 +393,9 @@ impl Endpoint {
                 .saturating_add(packet.len() as u64);
         }
         let result = match header.typ {
-            PacketType::Init => self.handle_init(now, peer, header, packet, reply),
+            PacketType::Init | PacketType::InitIk => {
+                self.handle_init(now, peer, header, packet, reply)
+            }
             PacketType::Response | PacketType::CookieReply => self.drop(DropReason::UnexpectedType),
             _ => self.handle_transport(now, header.receiver_id, packet),
         };
@@ -407,6 +428,9 @@ impl Endpoint {
                     return self.drop(DropReason::UnknownId);
                 };
                 self.by_ephemeral.remove(&p.ephemeral);
+                if !self.still_allowed(p.client_key.as_ref()) {
+                    return self.drop(DropReason::UnknownClient);
+                }
                 self.live.insert(id);
                 self.stats.accepted = self.stats.accepted.saturating_add(1);
                 Incoming::Accept {
@@ -414,6 +438,7 @@ impl Endpoint {
                     transport: Box::new(p.transport),
                     opened,
                     payload,
+                    client_key: p.client_key,
                 }
             }
             Err(SecureError::Replay) => self.drop(DropReason::Replay),
@@ -430,18 +455,29 @@ impl Endpoint {
         packet: &[u8],
         reply: &mut Vec<u8>,
     ) -> Incoming {
-        if packet.len() != INIT_LEN || header.receiver_id == 0 {
+        let ik = header.typ == PacketType::InitIk;
+        if ik != self.config.allowed_clients.is_some() {
+            return self.drop(DropReason::UnexpectedType);
+        }
+        let (init_len, noise_len) = if ik {
+            (INIT_IK_LEN, NOISE_INIT_IK_LEN)
+        } else {
+            (INIT_LEN, NOISE_INIT_LEN)
+        };
+        if packet.len() != init_len || header.receiver_id == 0 {
             return self.drop(DropReason::Malformed);
         }
         self.stats.inits = self.stats.inits.saturating_add(1);
-        let (covered1, macs) = packet.split_at(MAC1_AT);
-        let (mac1, mac2) = macs.split_at(MAC2_AT.saturating_sub(MAC1_AT));
+        let mac1_at = init_len.saturating_sub(2 * MAC_LEN);
+        let mac2_at = init_len.saturating_sub(MAC_LEN);
+        let (covered1, macs) = packet.split_at(mac1_at);
+        let (mac1, mac2) = macs.split_at(MAC_LEN);
         if !mac_eq(&mac(&self.mac1_key, covered1), mac1) {
             return self.drop(DropReason::BadMac);
         }
-        let noise_end = HEADER_LEN.saturating_add(NOISE_INIT_LEN);
+        let noise_end = HEADER_LEN.saturating_add(noise_len);
         let msg1 = packet.get(HEADER_LEN..noise_end).unwrap_or_default();
-        let padding = packet.get(noise_end..MAC1_AT).unwrap_or_default();
+        let padding = packet.get(noise_end..mac1_at).unwrap_or_default();
         if padding.iter().any(|b| *b != 0) {
             return self.drop(DropReason::Malformed);
         }
@@ -460,7 +496,7 @@ impl Endpoint {
             return Incoming::Reply;
         }
         if self.under_load() {
-            let covered2 = packet.get(..MAC2_AT).unwrap_or_default();
+            let covered2 = packet.get(..mac2_at).unwrap_or_default();
             let valid = [&self.secret, &self.previous_secret]
                 .iter()
                 .any(|s| mac_eq(&mac(&cookie(s, peer), covered2), mac2));
@@ -490,7 +526,7 @@ impl Endpoint {
             }
         }
         self.handshakes_this_second = self.handshakes_this_second.saturating_add(1);
-        match self.respond(now, header.receiver_id, msg1, ephemeral) {
+        match self.respond(now, header.receiver_id, ik, msg1, ephemeral) {
             Ok(response) => {
                 reply.extend_from_slice(&response);
                 self.stats.responses = self.stats.responses.saturating_add(1);
@@ -500,16 +536,28 @@ impl Endpoint {
         }
     }
 
-    /// Runs the responder side of Noise NK on `msg1`, assigns a session id and stores the
-    /// pending handshake. Returns the response packet.
+    /// Whether a pending handshake's client may still have a session: anonymous ones always,
+    /// IK ones while their key is listed.
+    fn still_allowed(&self, client_key: Option<&[u8; 32]>) -> bool {
+        match (client_key, &self.config.allowed_clients) {
+            (None, None) => true,
+            (Some(key), Some(list)) => list.contains(key),
+            _ => false,
+        }
+    }
+
+    /// Runs the responder side of Noise NK or IK on `msg1`, checks an IK client's key against
+    /// the allowlist, assigns a session id and stores the pending handshake. Returns the
+    /// response packet.
     fn respond(
         &mut self,
         now: Instant,
         tag: u32,
+        ik: bool,
         msg1: &[u8],
         ephemeral: [u8; 32],
     ) -> Result<[u8; RESPONSE_LEN], DropReason> {
-        let params = noise_params().map_err(|_| DropReason::HandshakeFailed)?;
+        let params = noise_params(ik).map_err(|_| DropReason::HandshakeFailed)?;
         let mut noise = snow::Builder::new(params)
             .prologue(PROLOGUE)
             .and_then(|b| b.local_private_key(self.config.private_key.as_bytes()))
@@ -521,6 +569,13 @@ impl Endpoint {
             .map_err(|_| DropReason::HandshakeFailed)?;
         if n != 0 {
             return Err(DropReason::HandshakeFailed);
+        }
+        let client_key = match noise.get_remote_static() {
+            Some(k) => Some(<[u8; 32]>::try_from(k).map_err(|_| DropReason::HandshakeFailed)?),
+            None => None,
+        };
+        if client_key.is_some() != ik || !self.still_allowed(client_key.as_ref()) {
+            return Err(DropReason::UnknownClient);
         }
         let id = self.allocate_id().ok_or(DropReason::TableFull)?;
         let mut response = [0u8; RESPONSE_LEN];
@@ -546,6 +601,7 @@ impl Endpoint {
             Pending {
                 transport,
                 ephemeral,
+                client_key,
                 response,
                 expires: now.checked_add(self.config.pending_timeout).unwrap_or(now),
             },

@@ -5,11 +5,13 @@
 //! - [`packet`]: a server endpoint (real keys, made once per process), an established
 //!   client/server transport pair (fixed keys: no DH per run) and, on first use, a handshake
 //!   in progress on both sides; then the input is cut into chunks,
-//!   each one an operation: raw bytes into [`Endpoint::handle`] from one of several
-//!   addresses, raw bytes into either [`Transport::open`] or [`Initiator::handle`], a
+//!   each one an operation: raw bytes into [`Endpoint::handle`], a second endpoint with a
+//!   client allowlist (Noise IK) given raw bytes or a genuine IK init from a listed or an
+//!   unlisted client corrupted by the chunk (XOR at an offset the chunk picks), raw bytes into either [`Transport::open`] or [`Initiator::handle`], a
 //!   genuine sealed packet XOR-ed with the chunk or truncated by it, and time steps.
 //!   Invariants: no panic; no reply longer than the packet it answers and in total no more
-//!   reply bytes than handshake bytes received; pending state within `max_pending`; a
+//!   reply bytes than handshake bytes received; pending state within `max_pending`; an
+//!   unlisted client's init never gets a handshake response; a
 //!   transport opens nothing but an unmodified, never-opened packet a peer sealed.
 //!
 //! Not part of the API (hidden, behind the `fuzzing` feature).
@@ -22,10 +24,11 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
+use crate::packet::PacketType;
 use crate::transport::MAX_EPOCHS_AHEAD;
 use crate::{
-    generate_keypair, Endpoint, Incoming, Initiator, Kind, PrivateKey, SecureError, ServerConfig,
-    Transport, TransportConfig,
+    generate_keypair, AllowedClients, Endpoint, Incoming, Initiator, InitiatorConfig, Kind,
+    PrivateKey, SecureError, ServerConfig, Transport, TransportConfig,
 };
 
 /// Keys and a genuine init made once per process: X25519 is the slow part of a run.
@@ -33,14 +36,29 @@ struct Fixture {
     private: PrivateKey,
     public: [u8; 32],
     init: Vec<u8>,
+    /// The one client key the IK endpoint allows.
+    listed: [u8; 32],
+    /// Genuine IK inits from the listed client and from an unlisted one.
+    ik_inits: [Vec<u8>; 2],
 }
 
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let keys = generate_keypair().expect("keys");
-        let (_, init) = Initiator::new(&keys.public, Instant::now()).expect("initiator");
+        let now = Instant::now();
+        let (_, init) = Initiator::new(&keys.public, now).expect("initiator");
+        let ik_init = |client: &PrivateKey| {
+            let config = InitiatorConfig::default();
+            Initiator::with_client_key(&keys.public, client, config, now)
+                .expect("initiator")
+                .1
+        };
+        let listed = generate_keypair().expect("keys");
+        let unlisted = generate_keypair().expect("keys");
         Fixture {
+            ik_inits: [ik_init(&listed.private), ik_init(&unlisted.private)],
+            listed: listed.public,
             private: keys.private,
             public: keys.public,
             init,
@@ -61,14 +79,8 @@ pub fn established(now: Instant) -> (Endpoint, Transport, Transport) {
         previous_key_grace: Duration::from_secs(2),
         keepalive_interval: Duration::from_secs(1),
     };
-    let mut config = ServerConfig::new(f.private.clone());
-    config.transport = transport;
-    config.max_pending = 8;
-    config.under_load_pending = 2;
-    config.handshake_rate = 4;
-    config.pending_timeout = Duration::from_secs(3);
-    config.cookie_rotation = Duration::from_secs(4);
-    let mut endpoint = Endpoint::with_public_key(config, f.public, now).expect("endpoint");
+    let mut endpoint =
+        Endpoint::with_public_key(small_config(transport), f.public, now).expect("endpoint");
     endpoint.insert_live(ID);
     let (k1, k2) = (Zeroizing::new([0x11; 32]), Zeroizing::new([0x22; 32]));
     let client = Transport::new(ID, k1.clone(), k2.clone(), transport, now);
@@ -76,10 +88,44 @@ pub fn established(now: Instant) -> (Endpoint, Transport, Transport) {
     (endpoint, client, server)
 }
 
+/// Tight limits and fast rotations, for the harness's endpoints.
+fn small_config(transport: TransportConfig) -> ServerConfig {
+    let mut config = ServerConfig::new(fixture().private.clone());
+    config.transport = transport;
+    config.max_pending = 8;
+    config.under_load_pending = 2;
+    config.handshake_rate = 4;
+    config.pending_timeout = Duration::from_secs(3);
+    config.cookie_rotation = Duration::from_secs(4);
+    config
+}
+
+/// An endpoint like [`established`]'s that allows only the fixture's listed client key.
+fn ik_endpoint(now: Instant) -> Endpoint {
+    let f = fixture();
+    let mut config = small_config(TransportConfig::default());
+    config.allowed_clients = Some(AllowedClients::new([f.listed.as_slice()]).expect("key"));
+    Endpoint::with_public_key(config, f.public, now).expect("endpoint")
+}
+
+/// Checks one endpoint answer to `bytes`: no amplification, no stray reply, no session
+/// from fuzz bytes.
+fn check_answer(result: &Incoming, reply: &[u8], bytes: &[u8]) {
+    if matches!(result, Incoming::Reply) {
+        assert!(reply.len() <= bytes.len(), "amplification");
+    } else {
+        assert!(reply.is_empty());
+    }
+    if let Incoming::Accept { .. } = result {
+        panic!("fuzz bytes completed a handshake");
+    }
+}
+
 /// The `packet` harness; see the module docs.
 pub fn packet(data: &[u8]) {
     let mut now = Instant::now();
     let (mut endpoint, mut client, mut server) = established(now);
+    let mut ik = ik_endpoint(now);
     let f = fixture();
     let mut initiator: Option<Initiator> = None;
     let mut reply = Vec::new();
@@ -104,17 +150,30 @@ pub fn packet(data: &[u8]) {
             chunk
         };
         match head & 7 {
-            0 | 1 => {
-                let port = 1000 + u16::from(head & 1);
-                let peer = SocketAddr::from(([192, 0, 2, head & 3], port));
+            0 => {
+                let peer = SocketAddr::from(([192, 0, 2, head & 3], 1000));
                 let result = endpoint.handle(now, peer, bytes, &mut reply);
-                if matches!(result, Incoming::Reply) {
-                    assert!(reply.len() <= bytes.len(), "amplification");
-                } else {
-                    assert!(reply.is_empty());
+                check_answer(&result, &reply, bytes);
+            }
+            1 => {
+                // The IK endpoint: long inputs raw, short ones as a corrupted genuine init
+                // (listed client when bit 6 is set).
+                let peer = SocketAddr::from(([192, 0, 2, head & 3], 1001));
+                let listed = head & 0x40 != 0;
+                let mut init = f.ik_inits[usize::from(!listed)].clone();
+                let n = init.len();
+                if let Some((&offset, xor)) = chunk.split_first() {
+                    for (i, b) in xor.iter().enumerate() {
+                        init[(usize::from(offset) + i) % n] ^= b;
+                    }
                 }
-                if let Incoming::Accept { .. } = result {
-                    panic!("fuzz bytes completed a handshake");
+                let input = if head & 0x80 != 0 { bytes } else { &init };
+                let result = ik.handle(now, peer, input, &mut reply);
+                check_answer(&result, &reply, input);
+                let response = matches!(result, Incoming::Reply)
+                    && reply.first() == Some(&(PacketType::Response as u8));
+                if input == f.ik_inits[1].as_slice() {
+                    assert!(!response, "unlisted client answered");
                 }
             }
             2 => assert!(
@@ -176,10 +235,12 @@ pub fn packet(data: &[u8]) {
                     let _ = ini.handle_timeout(now);
                 }
                 endpoint.handle_timeout(now);
+                ik.handle_timeout(now);
             }
         }
-        let stats = endpoint.stats();
-        assert!(stats.pending <= 8);
-        assert!(stats.unvalidated_tx_bytes <= stats.unvalidated_rx_bytes);
+        for stats in [endpoint.stats(), ik.stats()] {
+            assert!(stats.pending <= 8);
+            assert!(stats.unvalidated_tx_bytes <= stats.unvalidated_rx_bytes);
+        }
     }
 }

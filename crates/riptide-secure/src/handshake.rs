@@ -24,17 +24,25 @@ use subtle::ConstantTimeEq;
 use crate::packet::{Header, PacketType, COOKIE_NONCE_LEN, COOKIE_REPLY_LEN, HEADER_LEN, MAC_LEN};
 use crate::SecureError;
 
-/// The Noise protocol: NK (the client pins the server's static key; clients are anonymous).
-/// IK would add a client static key and an extra DH, buying client authentication that an
-/// anonymous-client server has no use for; NK is one round trip, authenticates the server,
-/// and gives forward secrecy to everything after message 2.
+/// The Noise protocol without client keys: NK (the client pins the server's static key;
+/// clients are anonymous). One round trip, authenticates the server, and gives forward
+/// secrecy to everything after message 2.
 pub(crate) const NOISE_PARAMS: &str = "Noise_NK_25519_ChaChaPoly_BLAKE2s";
+
+/// The Noise protocol with client keys: IK, as WireGuard. The client's static key travels
+/// encrypted (under the server's key) in message 1, so the server learns who is asking and
+/// checks its allowlist in the same single round trip. XK would hide the client's identity
+/// even from someone who later steals the server's private key, at the cost of a second
+/// round trip and a third message; for a tunnel whose server keeps the client list anyway,
+/// IK's one round trip wins (WireGuard's reasoning).
+pub(crate) const NOISE_PARAMS_IK: &str = "Noise_IK_25519_ChaChaPoly_BLAKE2s";
 
 /// Bound into the handshake hash: a peer speaking another protocol or version fails.
 pub(crate) const PROLOGUE: &[u8] = b"riptide-secure/1";
 
-pub(crate) fn noise_params() -> Result<snow::params::NoiseParams, SecureError> {
-    NOISE_PARAMS
+/// The Noise parameters: IK when the client has a static key, NK otherwise.
+pub(crate) fn noise_params(ik: bool) -> Result<snow::params::NoiseParams, SecureError> {
+    if ik { NOISE_PARAMS_IK } else { NOISE_PARAMS }
         .parse()
         .map_err(|_| SecureError::HandshakeFailed)
 }

@@ -9,10 +9,10 @@ use zeroize::Zeroizing;
 use crate::handshake::{
     cookie_key, mac, mac1_key, noise_params, open_cookie_reply, MacBytes, PROLOGUE,
 };
-use crate::keys::public_key_from_slice;
+use crate::keys::{public_key_from_slice, PrivateKey};
 use crate::packet::{
-    Header, PacketType, HEADER_LEN, INIT_LEN, MAC1_AT, MAC2_AT, MAC_LEN, NOISE_INIT_LEN,
-    RESPONSE_LEN,
+    Header, PacketType, HEADER_LEN, INIT_IK_LEN, INIT_LEN, MAC_LEN, NOISE_INIT_IK_LEN,
+    NOISE_INIT_LEN, RESPONSE_LEN,
 };
 use crate::transport::{Transport, TransportConfig};
 use crate::SecureError;
@@ -70,7 +70,7 @@ pub struct Initiator {
     noise: Option<snow::HandshakeState>,
     config: InitiatorConfig,
     tag: u32,
-    init: [u8; INIT_LEN],
+    init: Vec<u8>,
     mac1: MacBytes,
     cookie_key: [u8; 32],
     cookie: Option<(Zeroizing<MacBytes>, Instant)>,
@@ -109,6 +109,31 @@ impl Initiator {
         config: InitiatorConfig,
         now: Instant,
     ) -> Result<(Self, Vec<u8>), SecureError> {
+        Self::build(server_public_key, None, config, now)
+    }
+
+    /// Starts a handshake that also proves this client's identity (Noise IK): the server
+    /// answers only if `client_key`'s public key is on its
+    /// [`AllowedClients`](crate::AllowedClients). An unlisted key gets no answer, so the
+    /// handshake ends in [`SecureError::HandshakeTimeout`], as in WireGuard.
+    ///
+    /// # Errors
+    /// As [`Initiator::with_config`].
+    pub fn with_client_key(
+        server_public_key: &[u8],
+        client_key: &PrivateKey,
+        config: InitiatorConfig,
+        now: Instant,
+    ) -> Result<(Self, Vec<u8>), SecureError> {
+        Self::build(server_public_key, Some(client_key), config, now)
+    }
+
+    fn build(
+        server_public_key: &[u8],
+        client_key: Option<&PrivateKey>,
+        config: InitiatorConfig,
+        now: Instant,
+    ) -> Result<(Self, Vec<u8>), SecureError> {
         let server = public_key_from_slice(server_public_key)?;
         config.transport.validate()?;
         if config.first_resend.is_zero() || config.max_attempts == 0 {
@@ -116,9 +141,14 @@ impl Initiator {
                 "first_resend and max_attempts must be positive",
             ));
         }
-        let mut noise = snow::Builder::new(noise_params()?)
+        let builder = snow::Builder::new(noise_params(client_key.is_some())?)
             .prologue(PROLOGUE)
-            .and_then(|b| b.remote_public_key(&server))
+            .and_then(|b| b.remote_public_key(&server));
+        let builder = match client_key {
+            Some(k) => builder.and_then(|b| b.local_private_key(k.as_bytes())),
+            None => builder,
+        };
+        let mut noise = builder
             .and_then(|b| b.build_initiator())
             .map_err(|_| SecureError::HandshakeFailed)?;
         let mut tag_bytes = [0u8; 4];
@@ -127,17 +157,21 @@ impl Initiator {
             getrandom::fill(&mut tag_bytes).map_err(|_| SecureError::Random)?;
             tag = u32::from_le_bytes(tag_bytes);
         }
-        let mut init = [0u8; INIT_LEN];
+        let (typ, len, noise_len) = match client_key {
+            Some(_) => (PacketType::InitIk, INIT_IK_LEN, NOISE_INIT_IK_LEN),
+            None => (PacketType::Init, INIT_LEN, NOISE_INIT_LEN),
+        };
+        let mut init = vec![0u8; len];
         let (header, rest) = init.split_at_mut(HEADER_LEN);
-        header.copy_from_slice(&Header::handshake(PacketType::Init, tag).encode());
-        let (msg1, _) = rest.split_at_mut(NOISE_INIT_LEN);
+        header.copy_from_slice(&Header::handshake(typ, tag).encode());
+        let (msg1, _) = rest.split_at_mut(noise_len);
         let n = noise
             .write_message(&[], msg1)
             .map_err(|_| SecureError::HandshakeFailed)?;
-        if n != NOISE_INIT_LEN {
+        if n != noise_len {
             return Err(SecureError::HandshakeFailed);
         }
-        let (covered, macs) = init.split_at_mut(MAC1_AT);
+        let (covered, macs) = init.split_at_mut(len.saturating_sub(2 * MAC_LEN));
         let mac1 = mac(&mac1_key(&server), covered);
         let (mac1_slot, _) = macs.split_at_mut(MAC_LEN);
         mac1_slot.copy_from_slice(&mac1);
@@ -145,7 +179,7 @@ impl Initiator {
             noise: Some(noise),
             config,
             tag,
-            init,
+            init: init.clone(),
             mac1,
             cookie_key: cookie_key(&server),
             cookie: None,
@@ -153,7 +187,7 @@ impl Initiator {
             interval: config.first_resend,
             next_resend: now.checked_add(config.first_resend),
         };
-        Ok((initiator, init.to_vec()))
+        Ok((initiator, init))
     }
 
     /// The random handshake tag this client put in its init's receiver-id field; the
@@ -232,16 +266,17 @@ impl Initiator {
 
     /// The init as it should be sent now: with mac2 when a fresh cookie is held.
     fn current_init(&mut self, now: Instant) -> Vec<u8> {
-        let mut init = self.init;
+        let mut init = self.init.clone();
         if let Some((cookie, at)) = &self.cookie {
             if now.saturating_duration_since(*at) < self.config.cookie_lifetime {
-                let (covered, mac2) = init.split_at_mut(MAC2_AT);
+                let mac2_at = init.len().saturating_sub(MAC_LEN);
+                let (covered, mac2) = init.split_at_mut(mac2_at);
                 mac2.copy_from_slice(&mac(cookie.as_slice(), covered));
             } else {
                 self.cookie = None;
             }
         }
-        init.to_vec()
+        init
     }
 
     /// When [`handle_timeout`](Initiator::handle_timeout) should run next: the next resend.

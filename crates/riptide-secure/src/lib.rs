@@ -3,9 +3,10 @@
 //! events out.
 //!
 //! - **Handshake**: Noise `Noise_NK_25519_ChaChaPoly_BLAKE2s` through `snow`. The client
-//!   pins the server's static public key; clients are anonymous. (IK would add a client
-//!   static key and a DH for client authentication, which anonymous clients do not have.)
-//!   One round trip: [`Initiator`] sends an init, the server's [`Endpoint`] answers with a
+//!   pins the server's static public key; clients are anonymous. Or, with per-client keys
+//!   (a server [`AllowedClients`] list, [`Initiator::with_client_key`]),
+//!   `Noise_IK_25519_ChaChaPoly_BLAKE2s` as WireGuard: the client's static key travels
+//!   encrypted in the init and an unlisted key gets no answer. Either way one round trip: [`Initiator`] sends an init, the server's [`Endpoint`] answers with a
 //!   response carrying a random server-assigned session id (never 0).
 //! - **Return routability before state**: the server keeps an answered handshake in a
 //!   bounded pending table and creates the session ([`Incoming::Accept`]) only when the
@@ -71,6 +72,7 @@
 #![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 #![cfg_attr(test, allow(clippy::arithmetic_side_effects, clippy::indexing_slicing))]
 
+mod allowed_clients;
 mod endpoint;
 mod error;
 #[cfg(feature = "fuzzing")]
@@ -83,18 +85,22 @@ pub mod packet;
 mod replay;
 mod transport;
 
+pub use allowed_clients::AllowedClients;
 pub use endpoint::{
     DropCounts, DropReason, Endpoint, EndpointStats, Incoming, ServerConfig, PENDING_ENTRY_BYTES,
 };
 pub use error::SecureError;
 pub use initiator::{Initiator, InitiatorConfig, InitiatorEvent};
 pub use keys::{generate_keypair, public_key_from_slice, Keypair, PrivateKey, KEY_LEN};
-pub use packet::{PacketType, MAX_PAYLOAD, OVERHEAD};
+pub use packet::{PacketType, INIT_IK_LEN, MAX_PAYLOAD, OVERHEAD};
 pub use replay::WINDOW_BITS;
 pub use transport::{Kind, Opened, Transport, TransportConfig, TransportStats};
 
-/// The Noise protocol name used by the handshake.
+/// The Noise protocol name used by the handshake with anonymous clients.
 pub const NOISE_PROTOCOL: &str = handshake::NOISE_PARAMS;
+/// The Noise protocol name used by the handshake with client keys
+/// ([`ServerConfig::allowed_clients`], [`Initiator::with_client_key`]).
+pub const NOISE_PROTOCOL_IK: &str = handshake::NOISE_PARAMS_IK;
 
 // The README's example runs as a doctest, so the crates.io page cannot go stale.
 #[cfg(doctest)]

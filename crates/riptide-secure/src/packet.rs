@@ -14,8 +14,11 @@
 //! | 4 | data | ChaCha20-Poly1305(KCP datagram) ‖ tag (16) | 32 + n |
 //! | 5 | unreliable | ChaCha20-Poly1305(datagram outside KCP) ‖ tag (16) | 32 + n |
 //! | 6 | keepalive | ChaCha20-Poly1305(empty) ‖ tag (16) | 32 |
+//! | 7 | init with client key | Noise IK msg 1 (96) ‖ mac1 (16) ‖ mac2 (16) | 144 |
 //!
-//! In handshake packets (1–3) `receiver_id` is the client's random handshake tag (echoed by
+//! A server with an allowlist of client keys takes only type 7 (Noise IK: the client's static key
+//! travels encrypted in msg 1), one without takes only type 1 (Noise NK, anonymous clients);
+//! both answer with type 2. In handshake packets (1–3, 7) `receiver_id` is the client's random handshake tag (echoed by
 //! the server so a client can route the answer), and epoch, rsv and counter are zero. In
 //! transport packets (4–6) it is the server-assigned session id, `counter` is the sender's
 //! packet number (the AEAD nonce is `0u32 ‖ counter LE`) and `epoch` names the key
@@ -35,6 +38,9 @@ pub const MAX_PAYLOAD: usize = 65_507 - OVERHEAD;
 
 /// Noise NK message 1 with an empty payload: `e` (32) + the tag of the empty payload (16).
 pub(crate) const NOISE_INIT_LEN: usize = 48;
+/// Noise IK message 1 with an empty payload: `e` (32) + encrypted `s` (32 + 16) + the tag of
+/// the empty payload (16).
+pub(crate) const NOISE_INIT_IK_LEN: usize = 96;
 /// Noise NK message 2 with the session id as payload: `e` (32) + id (4) + tag (16).
 pub(crate) const NOISE_RESPONSE_LEN: usize = 52;
 /// Length of mac1 and mac2 and of a cookie.
@@ -42,10 +48,9 @@ pub(crate) const MAC_LEN: usize = 16;
 /// Size of an init on the wire: padded so that every answer (response 68, cookie reply 72)
 /// is smaller, with room to grow the response later without breaking the rule.
 pub const INIT_LEN: usize = 128;
-/// Where mac1 starts in an init (everything before it is covered by mac1).
-pub(crate) const MAC1_AT: usize = INIT_LEN - 2 * MAC_LEN;
-/// Where mac2 starts in an init (everything before it is covered by mac2).
-pub(crate) const MAC2_AT: usize = INIT_LEN - MAC_LEN;
+/// Size of an init with a client key (type 7) on the wire: no padding needed, every answer
+/// is already smaller.
+pub const INIT_IK_LEN: usize = HEADER_LEN + NOISE_INIT_IK_LEN + 2 * MAC_LEN;
 /// Size of a handshake response on the wire.
 pub const RESPONSE_LEN: usize = HEADER_LEN + NOISE_RESPONSE_LEN;
 /// Size of the cookie reply's XChaCha20 nonce.
@@ -54,7 +59,10 @@ pub(crate) const COOKIE_NONCE_LEN: usize = 24;
 pub const COOKIE_REPLY_LEN: usize = HEADER_LEN + COOKIE_NONCE_LEN + MAC_LEN + TAG_LEN;
 
 const _: () = assert!(RESPONSE_LEN <= INIT_LEN && COOKIE_REPLY_LEN <= INIT_LEN);
-const _: () = assert!(HEADER_LEN + NOISE_INIT_LEN <= MAC1_AT);
+// The NK init leaves room for mac1 and mac2 after msg 1 (mac1 starts 32 bytes before the
+// end of every init, mac2 16 bytes before; everything before each is covered by it).
+const _: () = assert!(HEADER_LEN + NOISE_INIT_LEN + 2 * MAC_LEN <= INIT_LEN);
+const _: () = assert!(RESPONSE_LEN <= INIT_IK_LEN && COOKIE_REPLY_LEN <= INIT_IK_LEN);
 
 /// What a packet is, from its first byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -71,6 +79,8 @@ pub enum PacketType {
     Unreliable = 5,
     /// An empty liveness packet.
     Keepalive = 6,
+    /// Client → server: Noise IK message 1 (the client's static key inside) with mac1/mac2.
+    InitIk = 7,
 }
 
 impl PacketType {
@@ -82,8 +92,14 @@ impl PacketType {
             4 => Self::Data,
             5 => Self::Unreliable,
             6 => Self::Keepalive,
+            7 => Self::InitIk,
             _ => return None,
         })
+    }
+
+    /// True for the two inits (NK and IK).
+    pub fn is_init(self) -> bool {
+        matches!(self, Self::Init | Self::InitIk)
     }
 
     /// True for data, unreliable and keepalive: the packets a [`Transport`](crate::Transport)
@@ -172,7 +188,7 @@ mod tests {
         assert_eq!(bytes[4..8], 0xdead_beefu32.to_le_bytes());
         assert_eq!(peek(&bytes), Some((PacketType::Data, 0xdead_beef)));
         assert_eq!(Header::decode(&bytes[..15]), Err(SecureError::Malformed));
-        for bad_typ in [0u8, 7, 0xff] {
+        for bad_typ in [0u8, 8, 0xff] {
             let mut b = bytes;
             b[0] = bad_typ;
             assert_eq!(Header::decode(&b), Err(SecureError::Malformed));

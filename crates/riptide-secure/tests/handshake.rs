@@ -50,7 +50,9 @@ fn connect(
             transport,
             opened,
             payload,
+            client_key,
         } => {
+            assert_eq!(client_key, None);
             assert_eq!(id, client.id());
             assert_eq!(
                 (opened.kind, opened.newest, payload.as_slice()),
@@ -88,6 +90,7 @@ fn round_trip_and_data_both_ways() {
         transport: mut session,
         opened,
         payload,
+        ..
     } = ep.handle(now, peer, &p, &mut reply)
     else {
         panic!()

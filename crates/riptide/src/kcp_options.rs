@@ -73,12 +73,20 @@ pub enum KcpSecure {
     Server {
         /// The private key (zeroized on drop).
         private_key: riptide_secure::PrivateKey,
+        /// `None`: clients are anonymous (Noise NK). `Some`: only clients whose static
+        /// public key is listed get a session (Noise IK, as WireGuard peers); keep a clone to
+        /// change the list while the listener runs. A removal refuses new sessions and leaves
+        /// live ones open.
+        allowed_clients: Option<riptide_secure::AllowedClients>,
     },
     /// A dial pinning the server's public key: the handshake fails unless the server holds
     /// the private half.
     Client {
         /// The server's public key.
         server_public_key: [u8; 32],
+        /// This client's static key, for a server with `allowed_clients` (which must list
+        /// its public half); `None` for a server with anonymous clients.
+        client_key: Option<riptide_secure::PrivateKey>,
     },
 }
 
@@ -184,9 +192,16 @@ impl KcpOptions {
     /// The gate of a listener with these options: its own, or the secure mode's.
     pub(crate) fn make_gate(&self) -> Result<Option<Box<dyn PacketGate>>, Error> {
         match (&self.secure, &self.gate) {
-            (Some(KcpSecure::Server { private_key }), _) => {
-                Ok(Some(Box::new(SecureGate::new(private_key)?)))
-            }
+            (
+                Some(KcpSecure::Server {
+                    private_key,
+                    allowed_clients,
+                }),
+                _,
+            ) => Ok(Some(Box::new(SecureGate::new(
+                private_key,
+                allowed_clients.clone(),
+            )?))),
             (Some(KcpSecure::Client { .. }), _) => Err(Error::InvalidOption(
                 "kcp: a listener takes secure: Server (a dial takes Client)".into(),
             )),
@@ -199,8 +214,15 @@ impl KcpOptions {
     /// extra layers.
     pub(crate) fn layers(&self) -> Result<Vec<Box<dyn PacketLayer>>, Error> {
         let mut layers: Vec<Box<dyn PacketLayer>> = Vec::new();
-        if let Some(KcpSecure::Client { server_public_key }) = &self.secure {
-            layers.push(Box::new(SecureClient::new(server_public_key)?));
+        if let Some(KcpSecure::Client {
+            server_public_key,
+            client_key,
+        }) = &self.secure
+        {
+            layers.push(Box::new(SecureClient::new(
+                server_public_key,
+                client_key.as_ref(),
+            )?));
         }
         if let Some(c) = &self.crypt {
             let crypt = BlockCrypt::new(c.cipher, &c.key)

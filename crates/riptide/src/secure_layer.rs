@@ -7,8 +7,8 @@
 use crate::layer::{Datagrams, Gate, GateOut, PacketGate, PacketLayer, Payload};
 use crate::Error;
 use riptide_secure::{
-    Endpoint, Incoming, Initiator, InitiatorEvent, Kind, PrivateKey, ServerConfig, Transport,
-    TransportConfig,
+    AllowedClients, Endpoint, Incoming, Initiator, InitiatorEvent, Kind, PrivateKey, ServerConfig,
+    Transport, TransportConfig,
 };
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -38,10 +38,14 @@ pub(crate) struct SecureGate {
 }
 
 impl SecureGate {
-    /// A gate with the server's static key.
-    pub(crate) fn new(private_key: &PrivateKey) -> Result<SecureGate, Error> {
-        let endpoint = Endpoint::new(ServerConfig::new(private_key.clone()), Instant::now())
-            .map_err(secure_error)?;
+    /// A gate with the server's static key and, for per-client keys, the allowlist.
+    pub(crate) fn new(
+        private_key: &PrivateKey,
+        allowed_clients: Option<AllowedClients>,
+    ) -> Result<SecureGate, Error> {
+        let mut config = ServerConfig::new(private_key.clone());
+        config.allowed_clients = allowed_clients;
+        let endpoint = Endpoint::new(config, Instant::now()).map_err(secure_error)?;
         Ok(SecureGate {
             endpoint,
             reply: Vec::new(),
@@ -69,6 +73,7 @@ impl PacketGate for SecureGate {
                 transport,
                 opened,
                 payload,
+                ..
             } => {
                 if let Some(kind) = payload_of(opened.kind) {
                     out.opened.push_as(kind, &payload);
@@ -216,10 +221,17 @@ enum ClientState {
 }
 
 impl SecureClient {
-    /// A client pinning the server's public key.
-    pub(crate) fn new(server_public_key: &[u8; 32]) -> Result<SecureClient, Error> {
-        let (initiator, init) =
-            Initiator::new(server_public_key, Instant::now()).map_err(secure_error)?;
+    /// A client pinning the server's public key, proving its own static key if it has one.
+    pub(crate) fn new(
+        server_public_key: &[u8; 32],
+        client_key: Option<&PrivateKey>,
+    ) -> Result<SecureClient, Error> {
+        let now = Instant::now();
+        let (initiator, init) = match client_key {
+            Some(k) => Initiator::with_client_key(server_public_key, k, Default::default(), now),
+            None => Initiator::new(server_public_key, now),
+        }
+        .map_err(secure_error)?;
         Ok(SecureClient {
             state: ClientState::Handshaking {
                 initiator: Box::new(initiator),

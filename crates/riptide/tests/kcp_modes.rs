@@ -7,7 +7,7 @@ mod common;
 
 use common::{lossy, relay, turbo, turn_until, RelayConfig};
 use riptide::crypt::Cipher;
-use riptide::secure::{generate_keypair, PrivateKey};
+use riptide::secure::{generate_keypair, AllowedClients, Keypair, PrivateKey};
 use riptide::{
     ConnId, Conns, DialOptions, Error, EventHandler, KcpCrypt, KcpOptions, KcpSecure,
     ListenOptions, PeerAddr, Reactor,
@@ -97,12 +97,14 @@ fn secure_pair() -> (KcpOptions, KcpOptions) {
     let server = KcpOptions {
         secure: Some(KcpSecure::Server {
             private_key: keys.private,
+            allowed_clients: None,
         }),
         ..stream(turbo())
     };
     let client = KcpOptions {
         secure: Some(KcpSecure::Client {
             server_public_key: keys.public,
+            client_key: None,
         }),
         ..stream(turbo())
     };
@@ -210,6 +212,7 @@ fn the_wrong_server_key_opens_nothing() {
     let client = KcpOptions {
         secure: Some(KcpSecure::Client {
             server_public_key: other.public,
+            client_key: None,
         }),
         ..stream(turbo())
     };
@@ -221,6 +224,62 @@ fn the_wrong_server_key_opens_nothing() {
     common::turn_for(&mut reactor, &mut echo, 200, Duration::from_millis(5));
     assert_eq!(echo.opened.len(), 1, "only the client's own open");
     assert!(echo.received.is_empty());
+}
+
+/// A server with per-client keys and a client holding `client`'s private key.
+fn keyed_pair(listed: &[[u8; 32]], client: &Keypair) -> (KcpOptions, KcpOptions, AllowedClients) {
+    let keys = generate_keypair().unwrap();
+    let list = AllowedClients::new(listed.iter().map(|k| k.as_slice())).unwrap();
+    let server = KcpOptions {
+        secure: Some(KcpSecure::Server {
+            private_key: keys.private,
+            allowed_clients: Some(list.clone()),
+        }),
+        ..stream(turbo())
+    };
+    let dial = KcpOptions {
+        secure: Some(KcpSecure::Client {
+            server_public_key: keys.public,
+            client_key: Some(client.private.clone()),
+        }),
+        ..stream(turbo())
+    };
+    (server, dial, list)
+}
+
+#[test]
+fn a_listed_client_key_gets_a_session_byte_exact() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let client = generate_keypair().unwrap();
+    let (server, dial, _) = keyed_pair(&[client.public], &client);
+    let (mut reactor, mut echo, _) = pair(server, dial, RelayConfig::default());
+    let data = pattern(5, 200_000);
+    transfer(&mut reactor, &mut echo, &data, 20);
+}
+
+#[test]
+fn an_unlisted_or_removed_client_key_opens_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let client = generate_keypair().unwrap();
+    let listed = generate_keypair().unwrap();
+    for remove_first in [false, true] {
+        // Unlisted from the start, or listed and then removed before the dial.
+        let keys: Vec<[u8; 32]> = if remove_first {
+            vec![client.public, listed.public]
+        } else {
+            vec![listed.public]
+        };
+        let (server, dial, list) = keyed_pair(&keys, &client);
+        list.remove(&client.public);
+        let (mut reactor, mut echo, _) = pair(server, dial, RelayConfig::default());
+        reactor
+            .conns()
+            .write(echo.client.unwrap(), b"hello?")
+            .unwrap();
+        common::turn_for(&mut reactor, &mut echo, 200, Duration::from_millis(5));
+        assert_eq!(echo.opened.len(), 1, "only the client's own open");
+        assert!(echo.received.is_empty());
+    }
 }
 
 #[test]
@@ -285,6 +344,7 @@ fn options_that_do_not_fit_are_refused() {
     let both = KcpOptions {
         secure: Some(KcpSecure::Server {
             private_key: PrivateKey::from_bytes(*keys.private.as_bytes()),
+            allowed_clients: None,
         }),
         crypt: Some(KcpCrypt::kcptun(Cipher::Aes128, "x")),
         ..KcpOptions::default()
@@ -301,6 +361,7 @@ fn options_that_do_not_fit_are_refused() {
         kcp: Some(KcpOptions {
             secure: Some(KcpSecure::Client {
                 server_public_key: keys.public,
+                client_key: None,
             }),
             ..KcpOptions::default()
         }),

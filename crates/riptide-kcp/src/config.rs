@@ -47,6 +47,13 @@ pub struct Config {
     /// Bytes left free before each datagram in `poll_transmit`'s buffer, for headers added by
     /// outer layers (FEC, encryption) without a copy. Default 0.
     pub headroom: usize,
+    /// Counts fast-retransmit evidence once per ACK segment, as kcp-go does, instead of once
+    /// per datagram (ikcp with `IKCP_FASTACK_CONSERVE`, the default). A kcp-go peer sends its
+    /// ACKs in batches (at its flush interval, or once an MTU of them is queued), so counted
+    /// per datagram a hole behind a batch waits for the peer's next interval to be resent;
+    /// counted per ACK, one batch reaching past the hole resends it at once. Unobservable
+    /// on the wire except for when a resend happens.
+    pub fastack_each: bool,
 }
 
 impl Default for Config {
@@ -63,6 +70,7 @@ impl Default for Config {
             stream: false,
             dead_link: DEADLINK,
             headroom: 0,
+            fastack_each: false,
         }
     }
 }

@@ -63,6 +63,8 @@ pub struct Kcp {
     mtu: usize,
     mss: usize,
     headroom: usize,
+    /// [`Config::fastack_each`]: fast-retransmit evidence counted per ACK, not per datagram.
+    fastack_each: bool,
     stream: bool,
     nodelay: u32,
     interval: u32,
@@ -137,6 +139,7 @@ impl Kcp {
             mtu: config.mtu,
             mss,
             headroom: config.headroom,
+            fastack_each: config.fastack_each,
             stream: config.stream,
             nodelay: config.nodelay,
             interval: config.interval.clamp(10, 5000),
@@ -365,6 +368,10 @@ impl Kcp {
                         self.update_ack(rtt);
                     }
                     self.parse_ack(h.sn);
+                    if self.fastack_each {
+                        self.parse_fastack(h.sn, h.ts);
+                        continue;
+                    }
                     newest_ack = Some(match newest_ack {
                         // IKCP_FASTACK_CONSERVE: only a later-sent ACK moves the mark.
                         Some((sn, ts)) if !(diff(h.sn, sn) > 0 && diff(h.ts, ts) > 0) => (sn, ts),

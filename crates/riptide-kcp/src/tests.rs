@@ -590,3 +590,30 @@ fn a_recovered_datagram_acks_and_delivers_but_samples_no_rtt_and_sets_no_window(
     assert!(c.stats().srtt > 0);
     assert_eq!(c.stats().rmt_wnd, 0);
 }
+
+#[test]
+fn fastack_each_counts_every_ack_of_a_batch() {
+    let fast_retransmits = |each: bool| {
+        let cfg = Config {
+            fastack_each: each,
+            ..fast()
+        };
+        let mut k = Kcp::new(1, &cfg).unwrap();
+        for _ in 0..3 {
+            k.send(b"x").unwrap();
+        }
+        k.flush(0);
+        let mut buf = [0u8; 2000];
+        while k.poll_transmit(0, &mut buf).is_some() {}
+        // One datagram (a kcp-go peer's batch) acknowledging sn 1 and 2: sn 0 is the hole.
+        let mut batch = segment(1, CMD_ACK, 1, &[]);
+        batch.extend(segment(1, CMD_ACK, 2, &[]));
+        k.input(1, &batch).unwrap();
+        k.flush(1);
+        k.stats().fast_retransmits
+    };
+    // Counted once per datagram (ikcp), the hole waits for another batch; per ACK (kcp-go),
+    // the batch resends it.
+    assert_eq!(fast_retransmits(false), 0);
+    assert_eq!(fast_retransmits(true), 1);
+}

@@ -67,6 +67,8 @@ impl Settings {
             mtu: usize::from(common.mtu),
             // kcptun runs kcp-go in stream mode: a byte stream, segments always full.
             stream: true,
+            // kcp-go counts every ACK towards a fast resend; its peers batch their ACKs.
+            fastack_each: true,
             ..riptide::kcp::Config::default()
         };
         let keepalive = Duration::from_secs(common.keepalive);

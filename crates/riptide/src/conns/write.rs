@@ -79,8 +79,9 @@ impl Conns {
             self.layer_wire = wire;
             return Err(Error::ConnClosed);
         };
+        // The transport write runs even when the layers left nothing: it is also where bytes
+        // a layer holds (a handshake not done yet) count against the water marks.
         let result = match write(stack, now, &mut wire) {
-            Ok(value) if wire.is_empty() => Ok(value),
             Ok(value) => self.write_transport(id, &[&wire]).map(|()| value),
             Err(e) => {
                 // A layer that cannot encode (a TLS failure) leaves the stream unusable.

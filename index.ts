@@ -28,6 +28,7 @@ export {
   WebSocketConn,
   websocketHandler,
   type WebSocketHandler,
+  type WebSocketAdapter,
   type UpgradeRequest,
   type UpgradeAnswer,
   type UpgradeHeaders,

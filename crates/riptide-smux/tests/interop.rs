@@ -20,29 +20,11 @@ const GIVE_UP: Duration = Duration::from_secs(300);
 
 /// Builds the Go peer once per test binary run; `None` without a Go toolchain.
 fn go_peer() -> Option<PathBuf> {
-    let have_go = Command::new("go")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have_go {
-        eprintln!("NOTE: `go` is not on PATH: skipped the xtaci/smux interop test");
-        return None;
-    }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/smux");
-    let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join("smux-peer");
-    let out = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(".")
-        .current_dir(&src)
-        .output()
-        .expect("run go build");
-    assert!(
-        out.status.success(),
-        "go build failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(bin)
+    riptide_testkit::go_build(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/smux"),
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("smux-peer"),
+        "the xtaci/smux interop test",
+    )
 }
 
 /// One end of a session over a non-blocking TCP stream, with optional snappy framing.

@@ -3,8 +3,10 @@
 
 #![forbid(unsafe_code)]
 
+mod go_peer;
 mod pattern;
 mod regressions;
 
+pub use go_peer::go_build;
 pub use pattern::pattern;
 pub use regressions::{replay_regressions, Harness};

@@ -96,29 +96,11 @@ pub fn riptide_server(args: &[String]) -> (Proc, SocketAddr) {
 
 /// Builds the Go kcptun stand-in once per test binary; `None` without a Go toolchain.
 pub fn go_peer() -> Option<PathBuf> {
-    let have_go = Command::new("go")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have_go {
-        eprintln!("NOTE: `go` is not on PATH: skipped the kcptun interop test");
-        return None;
-    }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/kcptun");
-    let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kcptun-peer");
-    let out = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(".")
-        .current_dir(&src)
-        .output()
-        .expect("run go build");
-    assert!(
-        out.status.success(),
-        "go build failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(bin)
+    riptide_testkit::go_build(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/kcptun"),
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("kcptun-peer"),
+        "the kcptun interop test",
+    )
 }
 
 /// Starts the Go peer as `ROLE ARGS...`; returns it and the address it printed.

@@ -9,7 +9,7 @@ import tls from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { serve } from 'riptide'
-import { readExactly, until } from '../helpers'
+import { readExactly } from '../helpers'
 import { makePki } from '../tls-certs'
 
 async function freePort(): Promise<number> {
@@ -36,6 +36,26 @@ async function startHaproxy(backend: number, send: 'send-proxy' | 'send-proxy-v2
   return { front, haproxy, stderr: () => log.join('') }
 }
 
+/**
+ * Dials through HAProxy until it forwards, one attempt at a time: HAProxy may not be listening
+ * yet, and a second dial while the first is still handshaking would open a second backend
+ * connection (a TLS handshake takes longer than a polling interval).
+ */
+async function dialThrough<S extends net.Socket>(dial: () => S, ready: 'connect' | 'secureConnect'): Promise<S> {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const socket = dial()
+    const up = await new Promise<boolean>((resolve) => {
+      socket.once(ready, () => resolve(true))
+      socket.once('error', () => resolve(false))
+    })
+    if (up) return socket
+    socket.destroy()
+    if (Date.now() > deadline) throw new Error('HAProxy never forwarded a connection')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
 for (const [mode, send] of [['v2', 'send-proxy-v2'], ['v1', 'send-proxy']] as const) {
   test.serial(`HAProxy ${send} in front: onOpen sees the client's address (${mode})`, async (t) => {
     const seen: string[] = []
@@ -49,19 +69,11 @@ for (const [mode, send] of [['v2', 'send-proxy-v2'], ['v1', 'send-proxy']] as co
     })
     const { front, haproxy, stderr } = await startHaproxy(engine.port, send)
     try {
-      let client: net.Socket | undefined
-      await until(() => {
-        if (client === undefined) {
-          const c = net.connect(front, '127.0.0.1')
-          c.once('connect', () => (client = c))
-          c.once('error', () => c.destroy())
-        }
-        return client !== undefined
-      }, 10_000)
-      client!.write('through haproxy')
-      t.is((await readExactly(client!, 15)).toString(), 'through haproxy', stderr())
-      t.deepEqual(seen, [`127.0.0.1:${client!.localPort}`])
-      client!.destroy()
+      const client = await dialThrough(() => net.connect(front, '127.0.0.1'), 'connect')
+      client.write('through haproxy')
+      t.is((await readExactly(client, 15)).toString(), 'through haproxy', stderr())
+      t.deepEqual(seen, [`127.0.0.1:${client.localPort}`])
+      client.destroy()
     } finally {
       haproxy.kill()
       await engine.stop()
@@ -86,20 +98,12 @@ test.serial("HAProxy send-proxy-v2 in front of a TLS listener: the handshake pas
   )
   const { front, haproxy, stderr } = await startHaproxy(engine.port, 'send-proxy-v2')
   try {
-    let client: tls.TLSSocket | undefined
-    await until(() => {
-      if (client === undefined) {
-        const c = tls.connect({ port: front, host: '127.0.0.1', ca: pki.ca, servername: 'localhost' })
-        c.once('secureConnect', () => (client = c))
-        c.once('error', () => c.destroy())
-      }
-      return client !== undefined
-    }, 10_000)
-    client!.write('tls through haproxy')
-    t.is((await readExactly(client!, 19)).toString(), 'tls through haproxy', stderr())
-    t.true(client!.authorized, 'the chain verified against the test CA')
-    t.deepEqual(seen, [`127.0.0.1:${client!.localPort}`])
-    client!.destroy()
+    const client = await dialThrough(() => tls.connect({ port: front, host: '127.0.0.1', ca: pki.ca, servername: 'localhost' }), 'secureConnect')
+    client.write('tls through haproxy')
+    t.is((await readExactly(client, 19)).toString(), 'tls through haproxy', stderr())
+    t.true(client.authorized, 'the chain verified against the test CA')
+    t.deepEqual(seen, [`127.0.0.1:${client.localPort}`])
+    client.destroy()
   } finally {
     haproxy.kill()
     await engine.stop()

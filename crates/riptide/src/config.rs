@@ -15,9 +15,6 @@ use std::time::Duration;
 /// A codec factory shared by a listener's connections (each gets its own codec from it).
 pub type SharedCodec = Arc<dyn riptide_codec::CodecFactory>;
 
-/// Bytes that hold any UDP payload (65,507 over IPv4, 65,527 over IPv6 without jumbograms).
-pub const MAX_DATAGRAM: usize = 64 * 1024;
-
 /// Limits on the work one [`Reactor::turn`] does, so one busy peer cannot starve the others
 /// or the JS thread, and the socket options of its listeners and connections.
 #[derive(Clone, Debug)]
@@ -25,7 +22,7 @@ pub struct ReactorConfig {
     /// Most readiness events (and inbox commands) handled per turn; the rest wait.
     pub event_budget: usize,
     /// The most bytes one stream read delivers (gnet's `ReadBufferCap`). Datagrams are read
-    /// whole whatever this says (into a buffer of at least [`MAX_DATAGRAM`] bytes): a UDP read
+    /// whole whatever this says (into a buffer of at least [`crate::MAX_DATAGRAM`] bytes): a UDP read
     /// into a smaller buffer would cut the datagram silently.
     pub read_buffer_cap: usize,
     /// Once a turn has read this many bytes, further readable connections wait for the next

@@ -111,7 +111,9 @@ impl Engine {
         for url in &urls {
             let options = config.listen.clone();
             let bound = reactors[0].listen_with(url, options.clone())?;
-            if config.reactor.socket.reuse_port {
+            // A carrier serves one listener: only reactor 0 has it.
+            let carried = options.kcp.as_ref().is_some_and(|k| k.carrier.is_some());
+            if config.reactor.socket.reuse_port && !carried {
                 let again = rebind_url(url, &bound);
                 for r in &mut reactors[1..] {
                     r.listen_with(&again, options.clone())?;

@@ -26,9 +26,10 @@ pub enum Error {
     /// The reactor's connection table is full.
     #[error("too many connections")]
     TooManyConnections,
-    /// A KCP message is larger than KCP can carry (127 fragments of one MSS); nothing was
-    /// queued.
-    #[error("message of {size} bytes exceeds the KCP maximum of {max}")]
+    /// A message is larger than its transport carries (a KCP message past 127 fragments of
+    /// one MSS, a datagram handed to a [`crate::DatagramCarrier`] past [`crate::MAX_DATAGRAM`]);
+    /// nothing was queued.
+    #[error("message of {size} bytes exceeds the maximum of {max}")]
     MessageTooLarge {
         /// The message's size.
         size: usize,

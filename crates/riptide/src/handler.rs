@@ -1,6 +1,7 @@
 //! The callbacks a reactor dispatches to. One handler serves every connection of a reactor,
 //! like a gnet `EventHandler` or a netty pipeline's last handler.
 
+use crate::carrier::DatagramCarrier;
 use crate::conns::Conns;
 use crate::flow::IdleKind;
 use crate::slab::ConnId;
@@ -38,6 +39,20 @@ pub trait EventHandler {
     /// the next update replaces). Ignored unless handled.
     fn on_unreliable(&mut self, conns: &mut Conns, id: ConnId, data: &[u8]) {
         let _ = (conns, id, data);
+    }
+
+    /// A KCP session on `carrier` ([`crate::KcpOptions::carrier`]) sent `datagram` to the peer
+    /// named `peer`: carry it there over the application's own transport. `datagram` is
+    /// borrowed: copy what you keep. Dropped (as a lost datagram, which KCP resends) unless
+    /// handled.
+    fn on_carrier_send(
+        &mut self,
+        conns: &mut Conns,
+        carrier: &DatagramCarrier,
+        datagram: &[u8],
+        peer: &str,
+    ) {
+        let _ = (conns, carrier, datagram, peer);
     }
 
     /// The connection is gone (the peer closed, an error, or [`Conns::close`]). `err` is `None`

@@ -1,5 +1,6 @@
 //! How KCP runs on a `kcp://` listener's sessions or a dialed `kcp://` connection.
 
+use crate::carrier::DatagramCarrier;
 use crate::crypt_layer::CryptLayer;
 use crate::fec_layer::FecLayer;
 use crate::layer::{PacketGate, PacketGateFactory, PacketLayer, PacketLayerFactory};
@@ -63,6 +64,11 @@ pub struct KcpOptions {
     /// Listener only: a gate that sees every datagram first and keys sessions its own way
     /// (a secure mode's handshakes); its layers go under `packet_layers`. Ignored by dials.
     pub gate: Option<PacketGateFactory>,
+    /// The application's carrier for the datagrams instead of a UDP socket (`None`: UDP).
+    /// The URL is then `kcp://name`: a dial's peer, as the carrier names it; a listener's own
+    /// name, which it does not use. Everything above the datagrams (KCP, FEC, crypt, secure
+    /// mode) runs as over UDP. A carrier serves one listener or one dial at a time.
+    pub carrier: Option<DatagramCarrier>,
 }
 
 /// Riptide's secure mode ([`KcpOptions::secure`]).
@@ -131,6 +137,7 @@ impl std::fmt::Debug for KcpOptions {
                 }),
             )
             .field("gate", &self.gate.is_some())
+            .field("carrier", &self.carrier.as_ref().map(DatagramCarrier::id))
             .finish()
     }
 }
@@ -150,6 +157,7 @@ impl Default for KcpOptions {
             fec: None,
             secure: None,
             gate: None,
+            carrier: None,
         }
     }
 }

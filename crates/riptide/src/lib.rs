@@ -27,6 +27,7 @@
 mod address;
 mod admission;
 mod balance;
+mod carried;
 mod carrier;
 mod config;
 mod conns;
@@ -73,8 +74,10 @@ mod ws_record;
 pub use address::{tls_transport, Address};
 pub use admission::Admission;
 pub use balance::LoadBalancing;
-pub use carrier::Carrier;
-pub use config::{DialOptions, ListenOptions, ReactorConfig, SharedCodec, MAX_DATAGRAM};
+pub use carrier::{
+    check_peer, Carrier, CarrierOptions, CarrierStats, DatagramCarrier, MAX_DATAGRAM, MAX_PEER_LEN,
+};
+pub use config::{DialOptions, ListenOptions, ReactorConfig, SharedCodec};
 pub use conns::Conns;
 pub use engine::{Engine, EngineConfig, StopHandle};
 pub use error::{io_code, Error};

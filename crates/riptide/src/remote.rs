@@ -41,6 +41,9 @@ pub(crate) enum Command {
     Drain(std::time::Instant),
     /// Deliver a published message to this reactor's subscribers of its topic.
     Publish(Arc<Publication>),
+    /// Datagrams wait on the application carrier attached as datagram socket `socket`
+    /// ([`crate::DatagramCarrier::receive`]).
+    Carried(usize),
 }
 
 /// The sending side of a reactor's inbox. Cheap to clone, `Send + Sync`.

@@ -7,6 +7,7 @@
 use super::connection::{Place, State, Transport};
 use super::lifecycle::NewConn;
 use super::{Conns, Notice};
+use crate::carried::DatagramSocket;
 use crate::carrier::Carrier;
 use crate::config::SharedCodec;
 use crate::flow::Timer;
@@ -17,7 +18,6 @@ use crate::layer::{Gate, PacketGate, PacketLayer};
 use crate::slab::ConnId;
 use crate::stream::{PeerAddr, Stream};
 use crate::Error;
-use mio::net::UdpSocket;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -109,10 +109,10 @@ impl Conns {
         };
         self.gate_out.clear();
         let decision = gate.admit(now, peer, datagram, &mut self.gate_out);
-        if let Some(udp) = self.udp.get(socket) {
+        if let Some(carrier) = self.sockets.get(socket).and_then(|s| s.carrier()) {
             for (_, reply) in self.gate_out.reply.iter() {
                 // Lossy like any datagram: the peer retries.
-                let _ = udp.send_to(reply, peer);
+                let _ = carrier.send_datagram(reply, peer);
             }
         }
         match decision {
@@ -151,11 +151,12 @@ impl Conns {
         self.doom(id, Some(reset.into()));
     }
 
-    /// Adds a dialed KCP session over the connected UDP socket `udp`, with a random conv;
-    /// the server learns it from the first segment, so the client speaks first.
+    /// Adds a dialed KCP session over `stream` (a connected UDP socket, or a carrier's peer),
+    /// with a random conv; the server learns it from the first segment, so the client speaks
+    /// first.
     pub(crate) fn kcp_dial(
         &mut self,
-        udp: UdpSocket,
+        stream: Stream,
         peer: SocketAddr,
         options: &KcpOptions,
         codec: Option<&SharedCodec>,
@@ -163,7 +164,7 @@ impl Conns {
         let (now, ms) = self.kcp_clock();
         let session = KcpSession::new(random_conv(), options, now, ms)?;
         let id = self.insert(NewConn {
-            transport: Transport::Kcp(Stream::Udp(udp), Box::new(session)),
+            transport: Transport::Kcp(stream, Box::new(session)),
             peer: PeerAddr::Inet(peer),
             place: Place::None,
             codec,
@@ -282,7 +283,7 @@ impl Conns {
     /// mark it (FEC's out-of-band shard, the secure mode's type). A datagram the kernel cannot
     /// take now is dropped.
     pub fn send_unreliable(&mut self, id: ConnId, data: &[u8]) -> Result<(), Error> {
-        let Conns { slab, udp, .. } = self;
+        let Conns { slab, sockets, .. } = self;
         let conn = slab.get_mut(id).ok_or(Error::ConnClosed)?;
         if !matches!(conn.state, State::Open | State::Closing) {
             return Err(Error::ConnClosed);
@@ -292,7 +293,7 @@ impl Conns {
                 "the unreliable channel is a KCP session's".into(),
             ));
         };
-        let (carrier, peer) = carrier(stream, &conn.peer, udp).ok_or(Error::ConnClosed)?;
+        let (carrier, peer) = carrier(stream, &conn.peer, sockets).ok_or(Error::ConnClosed)?;
         session.send_unreliable(Instant::now(), data, carrier, peer)
     }
 
@@ -411,7 +412,7 @@ impl Conns {
     fn kcp_settle(&mut self, id: ConnId, now: Instant, ms: u32) {
         let Conns {
             slab,
-            udp,
+            sockets,
             kcp_out,
             kcp_table,
             ..
@@ -422,7 +423,7 @@ impl Conns {
         let Transport::Kcp(stream, session) = &mut conn.transport else {
             return;
         };
-        let Some((carrier, peer)) = carrier(stream, &conn.peer, udp) else {
+        let Some((carrier, peer)) = carrier(stream, &conn.peer, sockets) else {
             return;
         };
         session.transmit(now, ms, carrier, peer, kcp_out);
@@ -506,15 +507,16 @@ impl Conns {
     }
 }
 
-/// What carries a session's datagrams, and to whom: a listener's socket to the session's
-/// peer, or a dialed session's connected socket.
+/// What carries a session's datagrams, and to whom: a listener's socket (or carrier) to the
+/// session's peer, a carried dial's carrier to its peer, or a dialed session's connected
+/// socket.
 fn carrier<'a>(
     stream: &'a Stream,
     peer: &PeerAddr,
-    udp: &'a [UdpSocket],
+    sockets: &'a [DatagramSocket],
 ) -> Option<(&'a dyn Carrier, SocketAddr)> {
     match (stream, peer) {
-        (Stream::Datagram { socket, peer }, _) => Some((udp.get(*socket)?, *peer)),
+        (Stream::Datagram { socket, peer }, _) => Some((sockets.get(*socket)?.carrier()?, *peer)),
         (Stream::Udp(s), PeerAddr::Inet(peer)) => Some((s, *peer)),
         _ => None,
     }

@@ -334,8 +334,12 @@ impl Conns {
                 if let Some(a) = session.admitted.take() {
                     self.kcp_forget(id, a);
                 }
-                if !matches!(stream, Stream::Datagram { .. }) {
-                    let _ = self.registry.deregister(stream);
+                match stream {
+                    // A carried dial's carrier is free for the next dial (a reconnect).
+                    Stream::Datagram { socket, .. } => self.release_carried(*socket, true),
+                    stream => {
+                        let _ = self.registry.deregister(stream);
+                    }
                 }
             }
             Transport::Plain(stream) => {

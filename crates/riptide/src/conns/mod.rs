@@ -7,8 +7,10 @@
 //! The table's methods are spread over files by concern: `write` (the write path, corking,
 //! markers), `lifecycle` (open, close, end, destroy, removal), `inbound` (reads and the stream
 //! layers on the way in), `timers` (what the timing wheel fires), `udp` and `kcp` (the
-//! session tables and the KCP transport), `sockets` (addresses and socket options).
+//! session tables and the KCP transport), `carriers` (application carriers under KCP),
+//! `sockets` (addresses and socket options).
 
+mod carriers;
 mod connection;
 mod inbound;
 mod kcp;
@@ -21,12 +23,14 @@ mod udp;
 mod write;
 
 pub(crate) use crate::kcp_session::Input;
+pub(crate) use carriers::CarriedRoute;
 pub(crate) use connection::{Notice, Place, Transport};
 pub(crate) use inbound::Read;
 pub(crate) use lifecycle::NewConn;
 pub(crate) use timers::Fired;
 
 use crate::admission::Admission;
+use crate::carried::DatagramSocket;
 use crate::config::ReactorConfig;
 use crate::flow::{FlowConfig, Timer};
 use crate::kcp_table::KcpTable;
@@ -60,8 +64,10 @@ pub struct Conns {
     /// Connections resumed since the last turn; the reactor reads them again.
     resumed: Vec<ConnId>,
     timers: TimerWheel<Timer>,
-    /// The reactor's UDP sockets, by index.
-    udp: Vec<UdpSocket>,
+    /// The reactor's datagram sockets (UDP, or an application's carrier), by index.
+    sockets: Vec<DatagramSocket>,
+    /// Indices of the carried ones in `sockets`.
+    carried: Vec<usize>,
     /// UDP sessions by socket and peer.
     udp_sessions: UdpSessions,
     /// KCP listener sessions: routing and admission.
@@ -117,7 +123,8 @@ impl Conns {
             notices: VecDeque::new(),
             resumed: Vec::new(),
             timers: TimerWheel::new(Instant::now()),
-            udp: Vec::new(),
+            sockets: Vec::new(),
+            carried: Vec::new(),
             udp_sessions: UdpSessions::default(),
             kcp_table: KcpTable::default(),
             gates: HashMap::new(),
@@ -127,7 +134,7 @@ impl Conns {
             layer_app: Vec::new(),
             kcp_epoch: Instant::now(),
             kcp_dirty: Vec::new(),
-            kcp_out: vec![0; crate::config::MAX_DATAGRAM],
+            kcp_out: vec![0; crate::carrier::MAX_DATAGRAM],
             kcp_input_errors: 0,
             kcp_evictions: 0,
             corked: false,
@@ -196,8 +203,8 @@ impl Conns {
 
     /// Adds a bound UDP socket (a `udp://` or `kcp://` listener's); returns its index.
     pub(crate) fn add_udp(&mut self, socket: UdpSocket) -> usize {
-        self.udp.push(socket);
-        self.udp.len() - 1
+        self.sockets.push(DatagramSocket::Udp(socket));
+        self.sockets.len() - 1
     }
 
     /// Receives one datagram on UDP socket `socket`.
@@ -206,7 +213,7 @@ impl Conns {
         socket: usize,
         buf: &mut [u8],
     ) -> std::io::Result<(usize, std::net::SocketAddr)> {
-        match self.udp.get(socket) {
+        match self.sockets.get(socket).and_then(DatagramSocket::udp) {
             Some(udp) => udp.recv_from(buf),
             None => Err(std::io::ErrorKind::NotFound.into()),
         }

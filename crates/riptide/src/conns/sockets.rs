@@ -20,8 +20,8 @@ impl Conns {
     pub fn local_addr(&self, id: ConnId) -> Result<PeerAddr, Error> {
         match self.get(id)?.stream() {
             Stream::Datagram { socket, .. } => {
-                let udp = self.udp.get(*socket).ok_or(Error::ConnClosed)?;
-                Ok(PeerAddr::Inet(udp.local_addr()?))
+                let socket = self.sockets.get(*socket).ok_or(Error::ConnClosed)?;
+                Ok(PeerAddr::Inet(socket.local_addr()?))
             }
             s => Ok(s.local_addr()?),
         }
@@ -31,8 +31,9 @@ impl Conns {
     /// UDP is lossy: a datagram the kernel cannot take now is dropped, not queued.
     pub fn send_to(&mut self, socket: usize, peer: SocketAddr, data: &[u8]) -> Result<(), Error> {
         let udp = self
-            .udp
+            .sockets
             .get(socket)
+            .and_then(|s| s.udp())
             .ok_or_else(|| Error::InvalidOption(format!("no UDP socket {socket}")))?;
         match udp.send_to(data, peer) {
             Ok(_) => Ok(()),

@@ -34,13 +34,17 @@ impl Reactor {
 
     /// Like [`Reactor::listen`], with the stack every connection of the listener gets: a
     /// codec framing its messages (`on_traffic` then gets whole frames and writes are
-    /// framed), stream layers, a PROXY header expected first, KCP parameters. Codec and
+    /// framed), stream layers, a PROXY header expected first, KCP parameters (with a
+    /// [`crate::KcpOptions::carrier`], the URL is `kcp://name` and nothing is bound). Codec and
     /// layers are ignored for `udp://`.
     pub fn listen_with(
         &mut self,
         url: &str,
         mut options: ListenOptions,
     ) -> Result<PeerAddr, Error> {
+        if let Some(carrier) = options.kcp.as_ref().and_then(|k| k.carrier.clone()) {
+            return self.listen_carried(url, carrier, options);
+        }
         let address = Address::parse(url)?;
         let token = Token(FIRST_LISTENER - self.listeners.len());
         if let Address::Kcp(_) = address {

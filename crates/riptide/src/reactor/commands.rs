@@ -52,6 +52,7 @@ impl Reactor {
                 Command::Publish(publication) => {
                     self.conns.deliver(&publication);
                 }
+                Command::Carried(socket) => self.carried_input(socket, handler),
             }
             self.reap(handler);
         }

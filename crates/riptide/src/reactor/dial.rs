@@ -1,6 +1,7 @@
 //! Outgoing connections: dialing a URL without blocking, and adopting sockets connected
 //! elsewhere.
 
+use super::carriers::dial_kcp;
 use super::Reactor;
 use crate::address::Address;
 use crate::config::DialOptions;
@@ -17,39 +18,37 @@ impl Reactor {
     /// follows when it connects and its layers are ready, or `on_close` with the error
     /// (`ECONNREFUSED`, `ETIMEDOUT` after `connect_timeout`) and no `on_open` when it does
     /// not. A KCP client picks a random conv; the server learns it from the first segment,
-    /// so the client speaks first.
+    /// so the client speaks first. With a [`crate::KcpOptions::carrier`] the URL is
+    /// `kcp://name`, the carrier's peer.
     pub fn dial(&mut self, url: &str, options: DialOptions) -> Result<ConnId, Error> {
-        let address = Address::parse(url)?;
-        let id = match address {
-            Address::Kcp(addr) => {
-                let kcp = options.kcp.unwrap_or_default();
-                kcp.validate()?;
-                if let Some(crate::kcp_options::KcpSecure::Server { .. }) = kcp.secure {
-                    return Err(Error::InvalidOption(
-                        "kcp: a dial takes secure: Client (a listener takes Server)".into(),
-                    ));
+        let carrier = options.kcp.as_ref().and_then(|k| k.carrier.clone());
+        let id = match carrier {
+            Some(carrier) => self.dial_carried(url, carrier, &options)?,
+            None => match Address::parse(url)? {
+                Address::Kcp(addr) => {
+                    let kcp = dial_kcp(options.kcp.as_ref())?;
+                    let udp = connected_udp(addr)?;
+                    self.conns
+                        .kcp_dial(Stream::Udp(udp), addr, &kcp, options.codec.as_ref())?
                 }
-                let udp = connected_udp(addr)?;
-                self.conns
-                    .kcp_dial(udp, addr, &kcp, options.codec.as_ref())?
-            }
-            address => {
-                let (stream, peer) = connect(address)?;
-                // Stream layers transform byte streams; a `udp://` dial has none.
-                let layers = if stream.is_datagram() {
-                    Vec::new()
-                } else {
-                    StreamStack::make(&options.layers)
-                };
-                self.conns.insert(NewConn {
-                    transport: Transport::Plain(stream),
-                    peer,
-                    place: Place::None,
-                    codec: options.codec.as_ref(),
-                    layers,
-                    connecting: true,
-                })?
-            }
+                address => {
+                    let (stream, peer) = connect(address)?;
+                    // Stream layers transform byte streams; a `udp://` dial has none.
+                    let layers = if stream.is_datagram() {
+                        Vec::new()
+                    } else {
+                        StreamStack::make(&options.layers)
+                    };
+                    self.conns.insert(NewConn {
+                        transport: Transport::Plain(stream),
+                        peer,
+                        place: Place::None,
+                        codec: options.codec.as_ref(),
+                        layers,
+                        connecting: true,
+                    })?
+                }
+            },
         };
         if let Some(t) = options.connect_timeout {
             self.conns.connect_deadline(id, t);

@@ -3,13 +3,16 @@
 //! connection's codec to the handler.
 
 use super::{sweep_period, Reactor, FIRST_LISTENER};
+use crate::config::SharedCodec;
 use crate::conns::{Conns, Input, Read};
 use crate::handler::EventHandler;
+use crate::kcp_options::KcpOptions;
 use crate::slab::ConnId;
 use crate::Error;
 use mio::Token;
 use riptide_codec::Decoded;
 use std::io;
+use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
@@ -35,53 +38,16 @@ impl Reactor {
                 // ICMP errors surface here (ECONNREFUSED from an earlier send): not fatal.
                 Err(_) => continue,
             };
-            let data = self.read_buf.get(..n).unwrap_or_default();
-            // A graceful stop serves the sessions it has and opens no new one.
-            let max_sessions = if self.draining.is_some() {
-                0
-            } else {
-                self.config.max_udp_sessions
-            };
             if let Some(kcp) = &options.kcp {
-                let codec = options.codec.as_ref();
-                let id = match self
-                    .conns
-                    .kcp_accept(socket, peer, data, kcp, codec, max_sessions)
-                {
-                    // Opened by this datagram (which it took in): on_open first.
-                    Some((id, true)) => {
-                        self.reap(handler);
-                        id
-                    }
-                    Some((id, false)) => match self.conns.kcp_input_from(id, Some(peer), data) {
-                        Input::NewConversation => {
-                            // A restarted client: the old session ends, the datagram opens
-                            // the new one.
-                            self.conns.kcp_replace(id);
-                            self.reap(handler);
-                            let data = self.read_buf.get(..n).unwrap_or_default();
-                            match self.conns.kcp_accept(
-                                socket,
-                                peer,
-                                data,
-                                kcp,
-                                codec,
-                                max_sessions,
-                            ) {
-                                Some((id, true)) => {
-                                    self.reap(handler);
-                                    id
-                                }
-                                _ => continue,
-                            }
-                        }
-                        _ => id,
-                    },
-                    None => continue,
-                };
-                self.kcp_deliver(id, handler);
+                // Lent out so the session path can borrow the reactor.
+                let buf = std::mem::take(&mut self.read_buf);
+                let data = buf.get(..n).unwrap_or_default();
+                self.kcp_datagram(socket, peer, data, kcp, options.codec.as_ref(), handler);
+                self.read_buf = buf;
                 continue;
             }
+            let data = self.read_buf.get(..n).unwrap_or_default();
+            let max_sessions = self.max_sessions();
             match self.config.udp_session_timeout {
                 None => handler.on_datagram(&mut self.conns, socket, peer, data),
                 Some(idle) => {
@@ -102,6 +68,61 @@ impl Reactor {
             self.reap(handler);
         }
         self.again.push(token);
+    }
+
+    /// Sessions a datagram may still open: none during a graceful stop, which serves the
+    /// sessions it has.
+    fn max_sessions(&self) -> usize {
+        if self.draining.is_some() {
+            0
+        } else {
+            self.config.max_udp_sessions
+        }
+    }
+
+    /// A datagram from `peer` for the `kcp://` listener on datagram socket `socket` (a UDP
+    /// socket or a carrier): fed to its session, which it may open (or open anew, for a
+    /// restarted client), then what KCP completed goes to the handler.
+    pub(super) fn kcp_datagram<H: EventHandler>(
+        &mut self,
+        socket: usize,
+        peer: SocketAddr,
+        data: &[u8],
+        kcp: &KcpOptions,
+        codec: Option<&SharedCodec>,
+        handler: &mut H,
+    ) {
+        let max_sessions = self.max_sessions();
+        let id = match self
+            .conns
+            .kcp_accept(socket, peer, data, kcp, codec, max_sessions)
+        {
+            // Opened by this datagram (which it took in): on_open first.
+            Some((id, true)) => {
+                self.reap(handler);
+                id
+            }
+            Some((id, false)) => match self.conns.kcp_input_from(id, Some(peer), data) {
+                Input::NewConversation => {
+                    // A restarted client: the old session ends, the datagram opens the new one.
+                    self.conns.kcp_replace(id);
+                    self.reap(handler);
+                    match self
+                        .conns
+                        .kcp_accept(socket, peer, data, kcp, codec, max_sessions)
+                    {
+                        Some((id, true)) => {
+                            self.reap(handler);
+                            id
+                        }
+                        _ => return,
+                    }
+                }
+                _ => id,
+            },
+            None => return,
+        };
+        self.kcp_deliver(id, handler);
     }
 
     /// One read from the connection in `token`'s slot; returns the bytes read. `read_closed`
@@ -176,7 +197,7 @@ impl Reactor {
 
     /// Hands a KCP session's received messages (or stream bytes) to the handler, through its
     /// codec if it has one, then what came on its unreliable channel.
-    fn kcp_deliver<H: EventHandler>(&mut self, id: ConnId, handler: &mut H) {
+    pub(super) fn kcp_deliver<H: EventHandler>(&mut self, id: ConnId, handler: &mut H) {
         let mut buf = std::mem::take(&mut self.kcp_buf);
         while self.conns.kcp_recv(id, &mut buf) {
             deliver(&mut self.conns, handler, id, &buf);

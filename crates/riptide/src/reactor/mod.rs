@@ -7,13 +7,17 @@
 //! delivery through the codec), `timers` and `commands` (the inbox).
 
 mod accept;
+mod carriers;
 mod commands;
 mod dial;
 mod inbound;
 mod timers;
 
 use crate::balance::{Balancer, LoadBalancing};
-use crate::config::{ListenOptions, ReactorConfig, MAX_DATAGRAM};
+use crate::carried::Outbox;
+use crate::carrier::Inbound;
+use crate::carrier::MAX_DATAGRAM;
+use crate::config::{ListenOptions, ReactorConfig};
 use crate::conns::{Conns, Notice};
 use crate::flow::Timer;
 use crate::handler::EventHandler;
@@ -22,6 +26,7 @@ use crate::stats::{Counters, ReactorStats};
 use crate::stream::{Listener, PeerAddr};
 use crate::Error;
 use mio::{Events, Poll, Token, Waker};
+use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -96,6 +101,10 @@ pub struct Reactor {
     in_turn: bool,
     /// This reactor's serial among the engine's pub/sub reactors.
     serial: u64,
+    /// Scratch queue of datagrams taken from a carrier.
+    carried_in: VecDeque<Inbound>,
+    /// Scratch list of datagrams carried sessions sent, for the handler.
+    carried_out: Outbox,
 }
 
 impl Drop for Reactor {
@@ -148,6 +157,8 @@ impl Reactor {
             kcp_buf: Vec::new(),
             in_turn: false,
             serial,
+            carried_in: VecDeque::new(),
+            carried_out: Outbox::default(),
         })
     }
 
@@ -253,6 +264,18 @@ impl Reactor {
         if !self.in_turn {
             self.conns.kcp_flush_dirty();
         }
+        loop {
+            self.deliver_notices(handler);
+            // Carried sessions' datagrams go out last: a callback may have sent more.
+            if !self.conns.carried_output_pending() {
+                break;
+            }
+            self.send_carried(handler);
+        }
+    }
+
+    /// Delivers the queued notices, in order (see [`Reactor::reap`]).
+    fn deliver_notices<H: EventHandler>(&mut self, handler: &mut H) {
         while let Some(notice) = self.conns.next_notice() {
             match notice {
                 Notice::Writability(id, writable) => {
@@ -446,6 +469,8 @@ impl Reactor {
             self.conns.doom(id, None);
         }
         self.reap(handler);
+        // Carriers are free for another engine.
+        self.conns.release_all_carried();
         for mut l in self.listeners.drain(..) {
             let _ = self.poll.registry().deregister(&mut l);
         }

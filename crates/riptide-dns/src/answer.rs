@@ -22,7 +22,16 @@ const CLASSIC_UDP_SIZE: u16 = 512;
 const MAX_CNAME_CHAIN: usize = 8;
 
 /// Bytes of a DNS header.
-const HEADER_LEN: usize = 12;
+pub(crate) const HEADER_LEN: usize = 12;
+
+/// The largest UDP answer to a client that advertised `edns` (its EDNS size, none without
+/// EDNS): its size capped at `max_udp_size`, and never below 512.
+pub(crate) fn udp_limit(edns: Option<u16>, max_udp_size: u16) -> usize {
+    usize::from(match edns {
+        Some(size) => size.clamp(CLASSIC_UDP_SIZE, max_udp_size.max(CLASSIC_UDP_SIZE)),
+        None => CLASSIC_UDP_SIZE,
+    })
+}
 
 impl Zone {
     /// The answer to one query message, or `None` when it must be dropped: shorter than a
@@ -38,10 +47,10 @@ impl Zone {
         let response = self.respond(&request);
         let limit = match transport {
             Transport::Tcp => usize::from(u16::MAX),
-            Transport::Udp => usize::from(match &request.edns {
-                Some(e) => e.max_payload().clamp(CLASSIC_UDP_SIZE, self.max_udp_size),
-                None => CLASSIC_UDP_SIZE,
-            }),
+            Transport::Udp => udp_limit(
+                request.edns.as_ref().map(Edns::max_payload),
+                self.max_udp_size,
+            ),
         };
         match response.to_vec() {
             Ok(bytes) if bytes.len() <= limit => Some(bytes),

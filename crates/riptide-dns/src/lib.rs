@@ -7,7 +7,8 @@
 //! fuzzed upstream and follows compression pointers only backwards, so a pointer loop ends as
 //! a decode error (FORMERR) rather than a hang. This crate adds what an authoritative server
 //! decides: which records answer, NXDOMAIN / NODATA / referral / REFUSED, EDNS(0) and the TC
-//! bit when an answer does not fit the transport.
+//! bit when an answer does not fit the transport. [`tunnel`] carries datagrams inside DNS
+//! queries and answers (a KCP session through a DNS server).
 //!
 //! ```
 //! use riptide_dns::{Transport, Zone, ZoneOptions};
@@ -31,8 +32,10 @@
 mod answer;
 mod error;
 pub mod harness;
+pub mod tunnel;
 mod zone;
 
 pub use answer::Transport;
 pub use error::ZoneError;
+pub use tunnel::{ReadQuery, Tunnel, TunnelAnswer, TunnelError, TunnelName, TunnelQuery};
 pub use zone::{Zone, ZoneOptions, DEFAULT_MAX_UDP_SIZE};

@@ -195,9 +195,10 @@ impl Outbox {
     /// Each datagram with its peer.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &str)> {
         let starts = std::iter::once(0).chain(self.ends.iter().map(|(_, end)| *end));
-        self.ends.iter().zip(starts).map(|((peer, end), start)| {
-            (self.bytes.get(start..*end).unwrap_or_default(), &**peer)
-        })
+        self.ends
+            .iter()
+            .zip(starts)
+            .map(|((peer, end), start)| (self.bytes.get(start..*end).unwrap_or_default(), &**peer))
     }
 
     /// How many datagrams it holds.

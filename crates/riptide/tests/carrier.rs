@@ -168,7 +168,10 @@ fn secure_kcp_with_fec_echoes_1_mib_byte_exact_over_a_carrier_losing_10_percent(
             .map_or(0, |(_, v)| v)
     };
     assert!(names(reactor.conns(), "secureOpened") > 0);
-    assert!(names(reactor.conns(), "fecRecovered") > 0, "FEC rebuilt lost datagrams");
+    assert!(
+        names(reactor.conns(), "fecRecovered") > 0,
+        "FEC rebuilt lost datagrams"
+    );
     assert!(joined.sent_to.iter().all(|p| p == "client-1"));
     let (server, client) = (joined.server.stats(), joined.client.stats());
     assert_eq!(server.peers, 1);

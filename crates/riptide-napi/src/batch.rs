@@ -80,6 +80,12 @@ pub const EV_UNRELIABLE: i32 = 15;
 #[napi]
 pub const EV_HANDSHAKE_ERROR: i32 = 16;
 
+/// A KCP session on an application carrier sent a datagram: `slot` is the carrier's id,
+/// `generation` the length of the peer name that starts the bytes, `length` the datagram
+/// after it.
+#[napi]
+pub const EV_CARRIER: i32 = 17;
+
 /// Where encoded events go: the JS-visible arrays ([`crate::js_batch::Batch`], written while
 /// no JS runs) or plain Rust memory ([`crate::event_log::EventLog`], filled on a reactor
 /// thread and copied to JS later).
@@ -157,6 +163,27 @@ impl<S: Sink> EventHandler for Events<S> {
 
     fn on_traffic(&mut self, _: &mut Conns, id: ConnId, data: &[u8]) {
         self.push(EV_DATA, id, data, 0);
+    }
+
+    fn on_carrier_send(
+        &mut self,
+        _: &mut Conns,
+        carrier: &riptide::DatagramCarrier,
+        datagram: &[u8],
+        peer: &str,
+    ) {
+        // A peer name is at most 128 bytes.
+        let id = ConnId {
+            slot: carrier.id(),
+            generation: peer.len() as u32,
+        };
+        self.push_parts(
+            EV_CARRIER,
+            id,
+            &[peer.as_bytes(), datagram],
+            datagram.len(),
+            0,
+        );
     }
 
     fn on_unreliable(&mut self, _: &mut Conns, id: ConnId, data: &[u8]) {

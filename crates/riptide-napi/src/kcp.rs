@@ -172,6 +172,19 @@ impl NativeSecure {
     }
 }
 
+/// `kcp` with the application carrier JS named by id, if it named one.
+pub fn with_carrier(
+    kcp: Option<riptide::KcpOptions>,
+    carrier: Option<u32>,
+) -> Result<Option<riptide::KcpOptions>, riptide::Error> {
+    let Some(id) = carrier else {
+        return Ok(kcp);
+    };
+    let mut kcp = kcp.unwrap_or_default();
+    kcp.carrier = Some(crate::carrier::lookup(id)?);
+    Ok(Some(kcp))
+}
+
 /// A key pair for secure mode (`generateKeyPair()`).
 #[napi(object)]
 pub struct NativeKeyPair {

@@ -6,9 +6,11 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod batch;
+mod carrier;
 mod codec;
 mod completions;
 mod dns;
+mod dns_tunnel;
 mod drive;
 mod event_log;
 mod js_batch;
@@ -389,7 +391,9 @@ impl NativeEngine {
         let mut reactor = Reactor::with_index(shared.config.clone(), index as usize)
             .map_err(|e| throw(&env, e))?;
         if shared.config.socket.reuse_port {
-            for (url, options) in &shared.listeners {
+            // A carrier serves one listener: only reactor 0 has it.
+            let own = |o: &riptide::ListenOptions| o.kcp.as_ref().is_none_or(|k| k.carrier.is_none());
+            for (url, options) in shared.listeners.iter().filter(|(_, o)| own(o)) {
                 reactor
                     .listen_with(url, options.clone())
                     .map_err(|e| throw(&env, e))?;
@@ -453,7 +457,8 @@ impl NativeEngine {
     }
 
     /// Dials `url` without blocking. The connection opens (an open event) or fails (a close
-    /// event with the code) later; `timeoutMs` > 0 bounds the connect.
+    /// event with the code) later; `timeoutMs` > 0 bounds the connect. A `kcp://name` dial
+    /// over the application carrier with id `carrier` sends its datagrams there.
     #[napi]
     pub fn dial(
         &self,
@@ -463,6 +468,7 @@ impl NativeEngine {
         timeout_ms: f64,
         kcp: Option<kcp::NativeKcp>,
         tls: Option<&tls::NativeTlsDial>,
+        carrier: Option<u32>,
     ) -> Result<NativeConnId> {
         let timeout = millis::millis("timeout", timeout_ms).map_err(|e| throw(&env, e))?;
         let timeout = (!timeout.is_zero()).then_some(timeout);
@@ -490,6 +496,7 @@ impl NativeEngine {
         let kcp = kcp
             .map(|k| k.options())
             .transpose()
+            .and_then(|k| kcp::with_carrier(k, carrier))
             .map_err(|e| throw(&env, e))?;
         let id = self.driver.with_reactor(|r| {
             r.dial(

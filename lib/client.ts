@@ -22,6 +22,7 @@ import {
   type ServeOptions,
 } from './options'
 import { type DialRequest, Reactor } from './reactor'
+import { checkCarrier, type DatagramCarrier } from './carrier'
 import { int, knownKeys, ms } from './validate'
 import { asyncDispose } from './dispose'
 import type { UpgradeHeaders, WebSocketConn } from './websocket'
@@ -131,6 +132,11 @@ export interface DialOptions<Context = unknown> {
    * signal may serve any number of dials: each removes its listener when it settles.
    */
   signal?: AbortSignal
+  /**
+   * `kcp://name` dials only: carry the session's datagrams through this application carrier
+   * instead of UDP; the URL names the peer (as the carrier's `send` and `receive` name it).
+   */
+  carrier?: DatagramCarrier
   /** The new connection's `context`. */
   context?: Context
   /**
@@ -141,7 +147,7 @@ export interface DialOptions<Context = unknown> {
 }
 
 /** The keys of {@link DialOptions}. */
-const DIAL_KEYS: readonly (keyof DialOptions)[] = ['codec', 'connectTimeout', 'kcp', 'fec', 'crypt', 'secure', 'tls', 'signal', 'context', 'headers']
+const DIAL_KEYS: readonly (keyof DialOptions)[] = ['codec', 'connectTimeout', 'kcp', 'fec', 'crypt', 'secure', 'tls', 'signal', 'context', 'headers', 'carrier']
 
 /**
  * `connect('ws://…' | 'wss://…')`'s options: the client's (`tls` for `wss://`, `reconnect`,
@@ -268,6 +274,7 @@ export class Client<Context = unknown> {
       throw new InvalidOptionError('secure and crypt do not combine (one comes from the client options, one from the dial options)')
     }
     if (typeof url === 'string') checkKcpOnly(layers, url, 'the dial address')
+    request.carrier = checkCarrier(options.carrier, url, 'the dial address')
     const tls = options.tls === undefined ? this.#tls : resolveClientTls('dial options', options.tls)
     if (isTlsUrl(url)) {
       if (tls === undefined) throw new InvalidOptionError(`a tls:// dial needs options.tls (the client's or the dial's)`)
@@ -332,7 +339,7 @@ export class Client<Context = unknown> {
         pending.delete(conn)
         if (this.#stopped || !conn.reconnecting) return
         this.#reactor
-          .dial(url, { codec: request.codec, timeout: request.timeout, kcp: request.kcp, layers: request.layers, tls: request.tls, ws: request.ws, conn })
+          .dial(url, { codec: request.codec, timeout: request.timeout, kcp: request.kcp, layers: request.layers, tls: request.tls, ws: request.ws, carrier: request.carrier, conn })
           .catch((err: RiptideError) => attempt(conn, n + 1, err))
       }, delay)
       if (!this.#ref) timer.unref()
@@ -410,22 +417,27 @@ export class Client<Context = unknown> {
  * ```
  */
 export async function connect<Context = unknown>(url: WebSocketUrl, handler: WebSocketClientHandler<Context>, options?: WebSocketConnectOptions): Promise<WebSocketConn<Context>>
-export async function connect<Context = unknown>(url: string, handler: ClientHandler<Context>, options?: ClientOptions & { signal?: AbortSignal }): Promise<Conn<Context>>
+export async function connect<Context = unknown>(
+  url: string,
+  handler: ClientHandler<Context>,
+  options?: ClientOptions & { signal?: AbortSignal; carrier?: DatagramCarrier },
+): Promise<Conn<Context>>
 export async function connect<Context = unknown>(
   url: string,
   handler: ClientHandler<Context> | WebSocketClientHandler<Context>,
-  options: (ClientOptions & { signal?: AbortSignal }) | WebSocketConnectOptions = {},
+  options: (ClientOptions & { signal?: AbortSignal; carrier?: DatagramCarrier }) | WebSocketConnectOptions = {},
 ): Promise<Conn<Context> | WebSocketConn<Context>> {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
   let headers: UpgradeHeaders | undefined
-  let all = options as ClientOptions & { signal?: AbortSignal; headers?: UpgradeHeaders }
+  let all = options as ClientOptions & { signal?: AbortSignal; headers?: UpgradeHeaders; carrier?: DatagramCarrier }
   if (isWebSocketUrl(url)) {
     const { codec, rest } = websocketCodec(options)
     headers = (rest as { headers?: UpgradeHeaders }).headers
     delete (rest as { headers?: UpgradeHeaders }).headers
     all = { ...rest, codec }
   }
-  const { signal, ...rest } = all
+  // The carrier is the one dial's, as its signal is.
+  const { signal, carrier, ...rest } = all
   let client: Client<Context> | undefined
   const wrapped: ClientHandler<Context> = Object.create(handler, {
     onClose: {
@@ -441,7 +453,7 @@ export async function connect<Context = unknown>(
   if (ownTls !== undefined) delete rest.tls
   client = new Client(wrapped, rest)
   try {
-    return await client.dial(url, { signal, tls: ownTls, headers })
+    return await client.dial(url, { signal, tls: ownTls, headers, carrier })
   } catch (err) {
     await client.stop()
     throw err instanceof AbortError ? err : err

@@ -17,6 +17,7 @@ import { type ListenSpec, Reactor, type StopCounts } from './reactor'
 import type { NativeEngine } from './native'
 import type { WorkerMessage, WorkerSetup } from './worker'
 import { asyncDispose } from './dispose'
+import { checkCarrier } from './carrier'
 import { checkTopic, messageBytes } from './pubsub'
 
 /** A running server. Created by {@link serve}. */
@@ -300,6 +301,7 @@ export async function serve<Context = unknown>(
       throw new InvalidOptionError("proxyProtocol must be 'v1', 'v2' or 'any'")
     }
     if (l.proxyTimeout !== undefined) ms('proxyTimeout', l.proxyTimeout, 1)
+    checkCarrier(l.carrier, l.url, 'the listener')
   }
   if (handler === null || typeof handler !== 'object') {
     throw new InvalidOptionError('handler must be an object of callbacks')

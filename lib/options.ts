@@ -365,7 +365,7 @@ const bool = (name: string, value: unknown) => checkBool(`options.${name}`, valu
 const ms = (name: string, value: unknown, min = 0) => checkMs(`options.${name}`, value, min)
 
 /** Keys of a listener (`serve([{ url, ... }])`), not of the options: named when misplaced. */
-export const LISTENER_KEYS: readonly string[] = ['url', 'codec', 'proxyProtocol', 'proxyTimeout', 'tls']
+export const LISTENER_KEYS: readonly string[] = ['url', 'codec', 'proxyProtocol', 'proxyTimeout', 'tls', 'carrier']
 
 /** Explains a listener key given as an engine option. */
 export function listenerKeyHint(key: string): string | undefined {

@@ -7,6 +7,7 @@ import { speaksTls } from './tls'
 import {
   ascii,
   EV_ACCEPT_ERROR,
+  EV_CARRIER,
   EV_CLOSE,
   EV_DATA,
   EV_DATAGRAM,
@@ -39,6 +40,7 @@ import { Conn, type ConnSink, kBatchEnd, kConsumer, kEnded, kLink, kRebind, kTim
 import type { Codec } from './codecs'
 import { websocketHandler, type WebSocketAdapter, type WebSocketConn, type WebSocketHandler } from './websocket'
 import { DatagramSocket } from './datagram'
+import { type DatagramCarrier, kCarrierId, kCarrierSend } from './carrier'
 import { AbortError, ConnClosedError, ConnectionError, type ConnectionErrorDetails, errorFromCode, fromNative, type RiptideError } from './errors'
 import type { EventHandler, IdleKind } from './handler'
 import { log, type Logger } from './logger'
@@ -148,6 +150,12 @@ export interface ListenSpec {
    * `tls://` one does: TLS over Unix sockets. Default: `true` for `tls://`, else `false`.
    */
   tls?: boolean
+  /**
+   * `kcp://name` listeners only: carry the sessions' datagrams through this application
+   * carrier instead of a UDP socket (`name` is the listener's own, 1 to 128 visible ASCII
+   * characters; nothing is bound). Only reactor 0 serves it. See {@link DatagramCarrier}.
+   */
+  carrier?: DatagramCarrier
 }
 
 /** What a reactor asks of its owner for engine-level events. */
@@ -192,6 +200,8 @@ export interface DialRequest {
   tls?: NativeTlsDial
   /** A `ws://` or `wss://` dial's request (the reactor's codec is then `websocket`). */
   ws?: NativeWsDial
+  /** The application carrier of a `kcp://name` dial (the URL names its peer). */
+  carrier?: DatagramCarrier
   /** Cancels the dial while it is connecting. */
   signal?: AbortSignal
   /** A connection to reuse (reconnects). */
@@ -236,6 +246,10 @@ export class Reactor implements ConnSink {
   #replayScheduled = false
   #tasks: Array<() => void> = []
   readonly #dials = new Map<number, Dial>()
+  /** The application carriers of this reactor's listeners and dials, by id. */
+  readonly #carriers = new Map<number, DatagramCarrier>()
+  /** Carried dials' carriers by slot, let go when the dial's connection closes. */
+  readonly #dialCarriers = new Map<number, { generation: number; id: number }>()
   /** Resolves when the native reactor has delivered its shutdown. */
   readonly stopped: Promise<StopCounts>
   #markStopped!: (counts: StopCounts) => void
@@ -263,8 +277,10 @@ export class Reactor implements ConnSink {
       proxyTimeout: l.proxyTimeout,
       kcp: nativeKcp(this.#options.kcp, this.#options),
       tls: speaksTls(l) ? this.#options.tls : undefined,
+      carrier: l.carrier?.[kCarrierId],
     }))
     this.#start(() => native.NativeEngine.listen(specs, o, this.#dispatch, this.#ops, this.#bytes))
+    for (const l of listeners) if (l.carrier !== undefined) this.#carriers.set(l.carrier[kCarrierId], l.carrier)
   }
 
   /** Starts reactor `index` of engine `engineId` on this thread. */
@@ -327,7 +343,8 @@ export class Reactor implements ConnSink {
    */
   dial(url: string, o: DialRequest): Promise<Conn> {
     if (o.signal?.aborted) return Promise.reject(new AbortError())
-    const named = namedTarget(url)
+    // A carrier's URL names a peer, not a host.
+    const named = o.carrier === undefined ? namedTarget(url) : undefined
     if (named === undefined) return this.#connect(url, o)
     const started = performance.now()
     return lookupDialUrl(named, o.signal, o.timeout).then((literal) => {
@@ -347,9 +364,14 @@ export class Reactor implements ConnSink {
     const codec = spec !== undefined && o.ws !== undefined ? { ...spec, request: o.ws } : spec
     let id: ReturnType<NativeEngine['dial']>
     try {
-      id = this.call((n) => n.dial(url, codec, o.timeout, nativeKcp(o.kcp ?? this.#options.kcp, o.layers ?? {}), o.tls))
+      id = this.call((n) => n.dial(url, codec, o.timeout, nativeKcp(o.kcp ?? this.#options.kcp, o.layers ?? {}), o.tls, o.carrier?.[kCarrierId]))
     } catch (err) {
       return Promise.reject(err)
+    }
+    if (o.carrier !== undefined) {
+      const carrierId = o.carrier[kCarrierId]
+      this.#carriers.set(carrierId, o.carrier)
+      this.#dialCarriers.set(id.slot, { generation: id.generation, id: carrierId })
     }
     const target: ConnectionErrorDetails = { syscall: 'connect' }
     try {
@@ -693,6 +715,12 @@ export class Reactor implements ConnSink {
           if (h.onOpen !== undefined) this.#safely('onOpen', conn, () => h.onOpen!(conn))
         } else if (kind === EV_CLOSE) {
           this.#closed(slot, generation, length > 0 ? ascii(arena, offset, length) : '', meta[at + 5])
+        } else if (kind === EV_CARRIER) {
+          const carrier = this.#carriers.get(slot)
+          if (carrier === undefined) continue
+          const data = arena.subarray(offset + generation, offset + generation + length)
+          const peer = ascii(arena, offset, generation)
+          this.#safely('carrier send', undefined, () => carrier[kCarrierSend](data, peer))
         } else if (kind === EV_DATAGRAM) {
           const data = arena.subarray(offset + generation, offset + generation + length)
           if (h.onDatagram !== undefined) {
@@ -729,6 +757,12 @@ export class Reactor implements ConnSink {
    * write callbacks and call `onClose` (unless a client reconnects it).
    */
   #closed(slot: number, generation: number, text: string, errno: number): void {
+    const carried = this.#dialCarriers.get(slot)
+    if (carried !== undefined && carried.generation === generation) {
+      // The engine let the carrier go with the connection (it may serve the next dial).
+      this.#dialCarriers.delete(slot)
+      this.#carriers.delete(carried.id)
+    }
     // `code`, or `code\0why` when the code alone does not say (a failed TLS handshake).
     const nul = text.indexOf('\0')
     const code = nul < 0 ? text : text.slice(0, nul)

@@ -16,6 +16,11 @@ export interface DnsServerOptions {
   host?: string
   /** Engine options (the driver, say). */
   serve?: ServeOptions
+  /**
+   * Answers queries under another zone first (`undefined`: not its query): the DNS tunnel's
+   * server end (`examples/dns-tunnel/tunnel-server.ts`).
+   */
+  tunnel?: { answer(query: Uint8Array, transport: 'udp' | 'tcp'): Uint8Array | undefined }
 }
 
 /** A running server: its engine, its zone and the port it answers on. */
@@ -33,7 +38,7 @@ export async function serveDns(o: DnsServerOptions): Promise<DnsServer> {
   const host = o.host ?? '127.0.0.1'
   const stats = { answered: 0, dropped: 0 }
   const reply = (query: Uint8Array, transport: 'udp' | 'tcp'): Uint8Array | null => {
-    const r = zone.answer(query, transport)
+    const r = o.tunnel?.answer(query, transport) ?? zone.answer(query, transport)
     if (r === null) stats.dropped++
     else stats.answered++
     return r

@@ -121,14 +121,15 @@ export function nativeOptions(o: ResolvedServeOptions) {
   }
 }
 
-/** The native form of a `kcp://` listener's or dial's KCP options with its packet layers. */
-export function nativeKcp(kcp: Required<KcpOptions>, layers: KcpLayers) {
+/** The native form of a `kcp://` listener's or dial's KCP options with its packet layers and carrier. */
+export function nativeKcp(kcp: Required<KcpOptions>, layers: KcpLayers, carrier?: DatagramCarrier) {
   const crypt = layers.crypt
   return {
     ...kcp,
     fec: layers.fec,
     crypt: crypt === undefined ? undefined : typeof crypt.key === 'string' ? { cipher: crypt.cipher, pass: crypt.key } : { cipher: crypt.cipher, key: crypt.key ?? new Uint8Array(0) },
     secure: layers.secure,
+    carrier: carrier?.[kCarrierId],
   }
 }
 
@@ -275,9 +276,8 @@ export class Reactor implements ConnSink {
       codec: l.codec ?? this.#options.codec,
       proxyProtocol: l.proxyProtocol,
       proxyTimeout: l.proxyTimeout,
-      kcp: nativeKcp(this.#options.kcp, this.#options),
+      kcp: nativeKcp(this.#options.kcp, this.#options, l.carrier),
       tls: speaksTls(l) ? this.#options.tls : undefined,
-      carrier: l.carrier?.[kCarrierId],
     }))
     this.#start(() => native.NativeEngine.listen(specs, o, this.#dispatch, this.#ops, this.#bytes))
     for (const l of listeners) if (l.carrier !== undefined) this.#carriers.set(l.carrier[kCarrierId], l.carrier)
@@ -364,7 +364,7 @@ export class Reactor implements ConnSink {
     const codec = spec !== undefined && o.ws !== undefined ? { ...spec, request: o.ws } : spec
     let id: ReturnType<NativeEngine['dial']>
     try {
-      id = this.call((n) => n.dial(url, codec, o.timeout, nativeKcp(o.kcp ?? this.#options.kcp, o.layers ?? {}), o.tls, o.carrier?.[kCarrierId]))
+      id = this.call((n) => n.dial(url, codec, o.timeout, nativeKcp(o.kcp ?? this.#options.kcp, o.layers ?? {}, o.carrier), o.tls))
     } catch (err) {
       return Promise.reject(err)
     }

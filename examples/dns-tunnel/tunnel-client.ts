@@ -6,7 +6,7 @@
  * answer with what it queued for this client.
  */
 import { randomBytes, randomInt } from 'node:crypto'
-import { Client, DatagramCarrier, DnsTunnel, serve, type Conn, type Engine, type ServeOptions } from 'riptide'
+import { Client, DatagramCarrier, DnsTunnel, serve, type Conn, type Engine, type RiptideError, type ServeOptions } from 'riptide'
 import { CLIENT_ID_LENGTH, frames, HELLO, join, kcpSide, tcpSide, tunnelKcp, type Joined } from './shared'
 
 /** Where the tunnel client listens and which DNS server it queries. */
@@ -17,8 +17,8 @@ export interface TunnelClientOptions {
   dns: string
   /** Where to accept the TCP connections to tunnel (`host:port`; port 0 picks one). */
   listen: string
-  /** Options of the engines (their driver, say). */
-  serve?: ServeOptions
+  /** The engines' driver (`same-thread` or `thread`); default as `serve`'s. */
+  driver?: ServeOptions['driver']
 }
 
 /** A running tunnel client. */
@@ -60,21 +60,21 @@ export async function startTunnelClient(o: TunnelClientOptions): Promise<TunnelC
   const sessions = new Set<Session>()
   const dns = new Client<Session | undefined>(
     {
-      onTraffic(udp, message) {
+      onTraffic(udp: Conn<Session | undefined>, message: Uint8Array) {
         udp.context?.answered(message)
       },
     },
-    o.serve,
+    { driver: o.driver },
   )
   const kcp = new Client<Joined | undefined>(
     {
       ...kcpSide,
-      onClose(conn, err) {
+      onClose(conn: Joined, err?: RiptideError) {
         kcpSide.onClose?.(conn, err)
         for (const s of sessions) if (s.kcp === conn) s.end()
       },
     },
-    { kcp: tunnelKcp(tunnel), codec: frames, ...o.serve },
+    { kcp: tunnelKcp(tunnel), codec: frames, driver: o.driver },
   )
 
   /** One tunnelled TCP connection: its DNS poller, its carrier and its KCP session. */
@@ -196,7 +196,7 @@ export async function startTunnelClient(o: TunnelClientOptions): Promise<TunnelC
         })()
       },
     },
-    o.serve,
+    { driver: o.driver },
   )
   return {
     port: engine.port,

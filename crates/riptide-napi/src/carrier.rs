@@ -12,7 +12,8 @@ use std::sync::{LazyLock, Mutex, MutexGuard};
 /// The carriers JS holds, by id, so listen and dial options can name them. A carrier leaves
 /// when its JS object is collected.
 fn registry() -> MutexGuard<'static, HashMap<u32, DatagramCarrier>> {
-    static CARRIERS: LazyLock<Mutex<HashMap<u32, DatagramCarrier>>> = LazyLock::new(Default::default);
+    static CARRIERS: LazyLock<Mutex<HashMap<u32, DatagramCarrier>>> =
+        LazyLock::new(Default::default);
     // Nothing panics while holding it; a poisoned map is still consistent.
     CARRIERS.lock().unwrap_or_else(|p| p.into_inner())
 }

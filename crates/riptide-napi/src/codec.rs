@@ -66,8 +66,6 @@ pub struct NativeListen {
     pub kcp: Option<crate::kcp::NativeKcp>,
     /// Certificate and options of a `tls://` listener.
     pub tls: Option<crate::tls::NativeTlsServer>,
-    /// The id of the application carrier of a `kcp://` listener (instead of a UDP socket).
-    pub carrier: Option<u32>,
 }
 
 impl NativeListen {
@@ -118,10 +116,7 @@ impl NativeListen {
                 .collect(),
             proxy_protocol: proxy,
             proxy_timeout: timeout,
-            kcp: crate::kcp::with_carrier(
-                self.kcp.as_ref().map(|k| k.options()).transpose()?,
-                self.carrier,
-            )?,
+            kcp: self.kcp.as_ref().map(|k| k.options()).transpose()?,
         };
         Ok((options, tls))
     }

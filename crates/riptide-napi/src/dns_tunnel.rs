@@ -142,7 +142,8 @@ impl NativeTunnelRead {
     /// A tunnel query's datagram (empty for a poll).
     #[napi(getter)]
     pub fn datagram(&self) -> Option<Uint8Array> {
-        self.query().map(|q| Uint8Array::new(q.name.datagram.clone()))
+        self.query()
+            .map(|q| Uint8Array::new(q.name.datagram.clone()))
     }
 
     /// The answer to a tunnel query carrying the first of `datagrams` that fit; none for a

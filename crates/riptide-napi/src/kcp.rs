@@ -72,6 +72,8 @@ pub struct NativeKcp {
     pub crypt: Option<NativeCrypt>,
     /// Secure mode; none: off.
     pub secure: Option<NativeSecure>,
+    /// The id of an application carrier to carry the datagrams instead of UDP; none: UDP.
+    pub carrier: Option<u32>,
 }
 
 impl NativeKcp {
@@ -112,6 +114,7 @@ impl NativeKcp {
                 .as_ref()
                 .map(NativeSecure::options)
                 .transpose()?,
+            carrier: self.carrier.map(crate::carrier::lookup).transpose()?,
             ..riptide::KcpOptions::default()
         };
         options.validate()?;
@@ -170,19 +173,6 @@ impl NativeSecure {
             )),
         }
     }
-}
-
-/// `kcp` with the application carrier JS named by id, if it named one.
-pub fn with_carrier(
-    kcp: Option<riptide::KcpOptions>,
-    carrier: Option<u32>,
-) -> Result<Option<riptide::KcpOptions>, riptide::Error> {
-    let Some(id) = carrier else {
-        return Ok(kcp);
-    };
-    let mut kcp = kcp.unwrap_or_default();
-    kcp.carrier = Some(crate::carrier::lookup(id)?);
-    Ok(Some(kcp))
 }
 
 /// A key pair for secure mode (`generateKeyPair()`).

@@ -392,7 +392,8 @@ impl NativeEngine {
             .map_err(|e| throw(&env, e))?;
         if shared.config.socket.reuse_port {
             // A carrier serves one listener: only reactor 0 has it.
-            let own = |o: &riptide::ListenOptions| o.kcp.as_ref().is_none_or(|k| k.carrier.is_none());
+            let own =
+                |o: &riptide::ListenOptions| o.kcp.as_ref().is_none_or(|k| k.carrier.is_none());
             for (url, options) in shared.listeners.iter().filter(|(_, o)| own(o)) {
                 reactor
                     .listen_with(url, options.clone())
@@ -458,7 +459,7 @@ impl NativeEngine {
 
     /// Dials `url` without blocking. The connection opens (an open event) or fails (a close
     /// event with the code) later; `timeoutMs` > 0 bounds the connect. A `kcp://name` dial
-    /// over the application carrier with id `carrier` sends its datagrams there.
+    /// whose `kcp.carrier` names an application carrier sends its datagrams there.
     #[napi]
     pub fn dial(
         &self,
@@ -468,7 +469,6 @@ impl NativeEngine {
         timeout_ms: f64,
         kcp: Option<kcp::NativeKcp>,
         tls: Option<&tls::NativeTlsDial>,
-        carrier: Option<u32>,
     ) -> Result<NativeConnId> {
         let timeout = millis::millis("timeout", timeout_ms).map_err(|e| throw(&env, e))?;
         let timeout = (!timeout.is_zero()).then_some(timeout);
@@ -496,7 +496,6 @@ impl NativeEngine {
         let kcp = kcp
             .map(|k| k.options())
             .transpose()
-            .and_then(|k| kcp::with_carrier(k, carrier))
             .map_err(|e| throw(&env, e))?;
         let id = self.driver.with_reactor(|r| {
             r.dial(

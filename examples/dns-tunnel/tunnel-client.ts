@@ -37,8 +37,12 @@ const MAX_IN_FLIGHT = 32
 const ACTIVE_POLLS = 8
 /** How long after data flowed the session counts as active. */
 const ACTIVE_MS = 250
-/** A query with no answer after this long is given up (it or its answer was lost). */
-const QUERY_TIMEOUT_MS = 300
+/**
+ * A query with no answer after four smoothed round trips (within these bounds) is given up:
+ * it or its answer was lost, and its slot goes to the next query.
+ */
+const MIN_TIMEOUT_MS = 40
+const MAX_TIMEOUT_MS = 2000
 /** An idle session polls after this long, doubling up to {@link MAX_IDLE_MS}. */
 const MIN_IDLE_MS = 20
 const MAX_IDLE_MS = 1000
@@ -86,11 +90,15 @@ export async function startTunnelClient(o: TunnelClientOptions): Promise<TunnelC
     readonly #up: Uint8Array[] = []
     /** Sent time of each query in flight, by message id. */
     readonly #inFlight = new Map<number, number>()
+    /** Queries given up in the last {@link MAX_TIMEOUT_MS}, by id: a late answer still counts. */
+    readonly #late = new Map<number, number>()
     #nextId = randomInt(0x10000)
     #nonce = randomInt(2 ** 32)
     #lastData = 0
     #idleMs = MIN_IDLE_MS
     #idleAt = 0
+    /** Smoothed round trip of the queries, in ms (TCP's estimator, RFC 6298's 1/8). */
+    #srtt = 100
     readonly #timer = setInterval(() => this.#tick(), 10)
 
     /** A datagram the KCP session sent: queued for the next query. */
@@ -106,8 +114,15 @@ export async function startTunnelClient(o: TunnelClientOptions): Promise<TunnelC
     /** An answer arrived: its datagrams go to the KCP session. */
     answered(message: Uint8Array): void {
       const answer = tunnel.readAnswer(message)
-      // Unknown ids are late answers to queries already given up, or not ours.
-      if (answer === null || !this.#inFlight.delete(answer.id)) return
+      if (answer === null) return
+      const sent = this.#inFlight.get(answer.id)
+      if (sent !== undefined) {
+        this.#inFlight.delete(answer.id)
+        this.#srtt += (performance.now() - sent - this.#srtt) / 8
+      } else if (!this.#late.delete(answer.id)) {
+        // Not an answer to a query of ours (or a second copy).
+        return
+      }
       counts.answers++
       if (answer.datagrams.length > 0) this.#active()
       for (const d of answer.datagrams) this.carrier.receive(d, 'server')
@@ -130,7 +145,7 @@ export async function startTunnelClient(o: TunnelClientOptions): Promise<TunnelC
 
     #send(datagram: Uint8Array | undefined, now: number): void {
       let id = this.#nextId
-      while (this.#inFlight.has(id)) id = (id + 1) & 0xffff
+      while (this.#inFlight.has(id) || this.#late.has(id)) id = (id + 1) & 0xffff
       this.#nextId = (id + 1) & 0xffff
       this.#nonce = (this.#nonce + 1) >>> 0
       this.#inFlight.set(id, now)
@@ -151,12 +166,15 @@ export async function startTunnelClient(o: TunnelClientOptions): Promise<TunnelC
     /** Gives up lost queries, keeps the flow going, and polls when idle (backing off). */
     #tick(): void {
       const now = performance.now()
+      const timeout = Math.min(Math.max(4 * this.#srtt, MIN_TIMEOUT_MS), MAX_TIMEOUT_MS)
       for (const [id, sent] of this.#inFlight) {
-        if (now - sent > QUERY_TIMEOUT_MS) {
+        if (now - sent > timeout) {
           this.#inFlight.delete(id)
+          this.#late.set(id, now)
           counts.timeouts++
         }
       }
+      for (const [id, at] of this.#late) if (now - at > MAX_TIMEOUT_MS) this.#late.delete(id)
       this.#pump()
       if (this.#inFlight.size === 0 && now >= this.#idleAt && this.udp?.open) {
         this.#send(undefined, now)

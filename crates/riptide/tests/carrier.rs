@@ -231,12 +231,8 @@ fn bad_peer_names_and_oversize_datagrams_are_refused_with_codes() {
     }
 }
 
-#[test]
-fn received_datagrams_wait_within_max_queued_and_the_rest_are_dropped() {
-    let options = CarrierOptions {
-        max_peers: 4,
-        max_queued: 1 << 16,
-    };
+/// A reactor with a `kcp://` listener on a carrier with `options`.
+fn carried_listener(options: CarrierOptions) -> (Reactor, DatagramCarrier) {
     let c = DatagramCarrier::new(options).unwrap();
     let mut reactor = Reactor::new(Default::default()).unwrap();
     let listen = ListenOptions {
@@ -246,7 +242,16 @@ fn received_datagrams_wait_within_max_queued_and_the_rest_are_dropped() {
         }),
         ..ListenOptions::default()
     };
-    reactor.listen_with("kcp://queue", listen).unwrap();
+    reactor.listen_with("kcp://listener", listen).unwrap();
+    (reactor, c)
+}
+
+#[test]
+fn received_datagrams_wait_within_max_queued_and_the_rest_are_dropped() {
+    let (mut reactor, c) = carried_listener(CarrierOptions {
+        max_peers: 4,
+        max_queued: 1 << 16,
+    });
     let datagram = [0u8; 1000];
     // Nobody turns the reactor: 65 fit in 64 KiB, the rest are dropped.
     let taken = (0..200)
@@ -264,20 +269,10 @@ fn received_datagrams_wait_within_max_queued_and_the_rest_are_dropped() {
 
 #[test]
 fn a_flood_of_new_peers_keeps_the_listener_within_max_peers() {
-    let options = CarrierOptions {
+    let (mut reactor, c) = carried_listener(CarrierOptions {
         max_peers: 8,
         ..CarrierOptions::default()
-    };
-    let c = DatagramCarrier::new(options).unwrap();
-    let mut reactor = Reactor::new(Default::default()).unwrap();
-    let listen = ListenOptions {
-        kcp: Some(KcpOptions {
-            carrier: Some(c.clone()),
-            ..turbo()
-        }),
-        ..ListenOptions::default()
-    };
-    reactor.listen_with("kcp://flood", listen).unwrap();
+    });
     let mut joined = Joined::new(&c, &carrier(), 0.0);
     for round in 0..20 {
         for i in 0..50 {

@@ -101,5 +101,14 @@ export {
   WebSocketError,
 } from './lib/errors'
 export { DnsZone, DnsZoneError, type DnsZoneOptions, type DnsTransport } from './lib/dns'
-export { DnsTunnel, type DnsTunnelOptions, type DnsTunnelAnswer, type DnsTunnelQuery, type DnsTunnelRead } from './lib/dns-tunnel'
+export {
+  DnsTunnel,
+  type DnsTunnelOptions,
+  type DnsTunnelAnswer,
+  type DnsTunnelQuery,
+  type DnsTunnelRead,
+  type DnsTunnelReply,
+  type DnsTunnelOther,
+  type DnsTunnelRefused,
+} from './lib/dns-tunnel'
 export { DatagramCarrier, type DatagramCarrierOptions, type CarrierStats, MAX_PEER_LENGTH, MAX_CARRIED_DATAGRAM } from './lib/carrier'

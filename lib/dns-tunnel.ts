@@ -24,8 +24,31 @@ export interface DnsTunnelAnswer {
   datagrams: Uint8Array[]
 }
 
+/** An answer to a tunnel query, and how many of the offered datagrams it carries. */
+export interface DnsTunnelReply {
+  /** The answer message. */
+  reply: Uint8Array
+  /** How many datagrams, from the first, it carries (the rest stay for the next query). */
+  taken: number
+}
+
+/** A query that is not for the tunnel zone: answer it from the ordinary zones. */
+export interface DnsTunnelOther {
+  /** `other`. */
+  kind: 'other'
+}
+
+/** A query under the tunnel zone that is not a tunnel query: send `reply`. */
+export interface DnsTunnelRefused {
+  /** `refused`. */
+  kind: 'refused'
+  /** NXDOMAIN for a name that does not decode, REFUSED for a type other than TXT. */
+  reply: Uint8Array
+}
+
 /** A tunnel query a server read: hand its datagram to the carrier, then {@link answer} it. */
 export interface DnsTunnelQuery {
+  /** `query`. */
   kind: 'query'
   /** The client id, in lower case (the carrier's peer name). */
   client: string
@@ -37,16 +60,11 @@ export interface DnsTunnelQuery {
    * The answer carrying the first of `datagrams` that fit the query's transport (in order,
    * stopping at the first that does not), and how many it took.
    */
-  answer(datagrams: readonly Uint8Array[]): { reply: Uint8Array; taken: number }
+  answer(datagrams: readonly Uint8Array[]): DnsTunnelReply
 }
 
-/**
- * What a query message is to a tunnel server: not for the tunnel zone (`other`: answer it
- * from the ordinary zones), under it but not a tunnel query (`refused`, with the reply:
- * NXDOMAIN for a name that does not decode, REFUSED for a type other than TXT), or a tunnel
- * query.
- */
-export type DnsTunnelRead = { kind: 'other' } | { kind: 'refused'; reply: Uint8Array } | DnsTunnelQuery
+/** What a query message is to a tunnel server (by `kind`). */
+export type DnsTunnelRead = DnsTunnelOther | DnsTunnelRefused | DnsTunnelQuery
 
 /**
  * A tunnel zone, for both ends: clients build queries ({@link query}) and read answers

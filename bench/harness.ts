@@ -48,8 +48,11 @@ export interface ServerOptions {
   env?: Record<string, string>
   /** Give the server a stdin pipe (riptide peers answer stats requests on it). Default: no stdin. */
   stdin?: boolean
-  /** How to tell the server is ready. Default `'port'`: it accepts TCP connections on `port`. */
-  ready?: 'port' | { line: RegExp }
+  /**
+   * How to tell the server is ready. Default `'port'`: it accepts TCP connections on `port`;
+   * or a line it prints on stdout (on stderr with `stderr: true`).
+   */
+  ready?: 'port' | { line: RegExp; stderr?: boolean }
   /** Ms to wait for readiness. Default 15 000. */
   timeout?: number
 }
@@ -91,6 +94,15 @@ export async function startServer(name: string, argv: string[], port: number, cp
   })
   let stderr = ''
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)))
+  const ready = options.ready ?? 'port'
+  const readyOnStderr = ready !== 'port' && ready.stderr === true
+  const stderrLines: string[] = []
+  if (readyOnStderr) {
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      stderrLines.push(line)
+      for (const w of [...waiters]) w(line)
+    })
+  }
   const nextLine = (match: (line: string) => boolean, ms = 5000): Promise<string> =>
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -112,12 +124,11 @@ export async function startServer(name: string, argv: string[], port: number, cp
   })
   try {
     await spawned
-    const ready = options.ready ?? 'port'
     if (ready === 'port') {
       await waitForPort(port, options.timeout ?? 15000, child)
     } else {
       const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`exited with code ${code}`))))
-      const seen = lines.find((l) => ready.line.test(l))
+      const seen = (readyOnStderr ? stderrLines : lines).find((l) => ready.line.test(l))
       if (!seen) await Promise.race([nextLine((l) => ready.line.test(l), options.timeout ?? 15000), exited])
     }
   } catch (err) {

@@ -14,7 +14,7 @@ import { LOADGEN, ROOT } from './harness'
  * WebSocket echo (W1) and `ws-pubsub` a WebSocket server publishing every message from `/pub`
  * to the connections on `/sub` (W2).
  */
-export type Proto = 'echo' | 'http' | 'https' | 'kcp' | 'kcp-fec' | 'redis' | 'ws' | 'ws-pubsub'
+export type Proto = 'echo' | 'http' | 'https' | 'kcp' | 'kcp-fec' | 'tunnel' | 'redis' | 'ws' | 'ws-pubsub'
 
 /** The PEM files an `https` server is started with (made by the runner at bench time, removed at exit). */
 export interface TlsFiles {
@@ -51,6 +51,12 @@ export interface Peer {
    * line. Default: kcpgo-peer with {@link KCP_KNOBS} (K1).
    */
   client?(addr: string, hello: Record<string, unknown>): string[]
+  /**
+   * K3: the two ends of a kcptun-compatible tunnel. The server takes KCP on UDP `listen` and
+   * forwards each stream to TCP `target`; the client listens on TCP `listen` and carries each
+   * accepted connection to `remote` (the relay). Both print the `ready` line once up.
+   */
+  tunnel?: { server(listen: string, target: string): string[]; client(listen: string, remote: string): string[]; ready: { line: RegExp; stderr?: boolean } }
 }
 
 /** Build outputs that are not cargo's (gitignored: under target/). */
@@ -62,6 +68,10 @@ export const GNET_BIN = join(BUILD_DIR, 'gnet-peer')
 export const C_FLOOR_BIN = join(BUILD_DIR, 'c-floor')
 /** The kcp-go peer binary (built from tests/interop/kcp-go). */
 export const KCPGO_BIN = join(BUILD_DIR, 'kcpgo-peer')
+/** The kcptun stand-in binary (built from tests/interop/kcptun: kcp-go, smux, snappy). */
+export const KCPTUN_BIN = join(BUILD_DIR, 'kcptun-peer')
+/** riptide's kcptun-compatible tunnel (crate riptide-tunnel). */
+export const TUNNEL_BIN = join(ROOT, 'target', 'release', 'riptide-tunnel')
 /** The lossy UDP relay (crate riptide-netsim). */
 export const RELAY_BIN = join(ROOT, 'target', 'release', 'riptide-relay')
 
@@ -94,6 +104,13 @@ const goWire = (cipher: string): string[] => ['--crypt', cipher, '--key', K2_WIR
 const goSink = (cipher: string, port: number): string[] => [KCPGO_BIN, 'server', '--listen', `127.0.0.1:${port}`, '--mode', 'sink', ...goWire(cipher)]
 /** kcpgo-peer's K2 bulk client with `cipher`. */
 const goBulk = (cipher: string, addr: string): string[] => [KCPGO_BIN, 'client', '--addr', addr, '--mode', 'bulk', ...goWire(cipher)]
+
+/**
+ * K3's wire, the same on every end: kcptun's defaults (aes on the PBKDF2-derived key, mode
+ * fast, smux v1, snappy on, MTU 1350, windows 128/512) with FEC 10 data + 3 parity shards.
+ */
+export const K3_WIRE = { ds: 10, ps: 3, key: 'riptide-bench k3' }
+const K3_FLAGS = ['--key', K3_WIRE.key, '--crypt', 'aes', '--mode', 'fast', '--ds', String(K3_WIRE.ds), '--ps', String(K3_WIRE.ps)]
 
 /** Every peer, in display order. */
 export const PEERS: Peer[] = [
@@ -265,6 +282,33 @@ export const PEERS: Peer[] = [
     about: 'single-threaded C, level-triggered epoll (bench/peers/c-epoll/floor.c): echo, and a minimal responder counting `\\r\\n\\r\\n`',
     command: (proto, port) => (proto === 'echo' || proto === 'http' ? [C_FLOOR_BIN, proto, String(port)] : undefined),
   },
+  {
+    id: 'riptide-tunnel',
+    label: 'riptide-tunnel',
+    role: 'riptide',
+    about:
+      "K3: `riptide-tunnel server` and `client` (crates/riptide-tunnel, release build: the engine crate, one reactor each, no Node) with kcptun's flags and defaults, FEC 10/3",
+    command: () => undefined,
+    tunnel: {
+      server: (listen, target) => [TUNNEL_BIN, 'server', '--quiet', '-l', listen, '-t', target, ...K3_FLAGS],
+      client: (listen, remote) => [TUNNEL_BIN, 'client', '--quiet', '-l', listen, '-r', remote, ...K3_FLAGS],
+      ready: { line: /listening on (tcp|kcp):\/\//, stderr: true },
+    },
+  },
+  {
+    id: 'kcptun-go',
+    label: 'Go kcptun',
+    role: 'peer',
+    about:
+      'K3: tests/interop/kcptun, built as kcptun is from kcp-go v5, smux and golang/snappy (the Go module proxy); server and client with the same flags, GOMAXPROCS=1 as each end is pinned to one core',
+    env: { GOMAXPROCS: '1' },
+    command: () => undefined,
+    tunnel: {
+      server: (listen, target) => [KCPTUN_BIN, 'server', '-l', listen, '-t', target, ...K3_FLAGS],
+      client: (listen, remote) => [KCPTUN_BIN, 'client', '-l', listen, '-r', remote, ...K3_FLAGS],
+      ready: { line: /^ready / },
+    },
+  },
 ]
 
 /** Looks a peer up by id. */
@@ -296,6 +340,10 @@ export function unavailable(p: Peer, buildFailures: Map<string, string>): string
         : existsSync(KCPGO_BIN)
           ? undefined
           : 'its client, kcpgo-peer, is not built (needs Go and tests/interop/kcp-go)'
+    case 'riptide-tunnel':
+      return existsSync(TUNNEL_BIN) ? undefined : 'not built (`cargo build --release -p riptide-tunnel`)'
+    case 'kcptun-go':
+      return existsSync(KCPTUN_BIN) ? undefined : 'not built (needs Go and tests/interop/kcptun)'
     case 'riptide-rust':
     case 'riptide-secure':
       return existsSync(LOADGEN) ? undefined : 'riptide-bench is not built'

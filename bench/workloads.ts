@@ -1,8 +1,8 @@
 /**
- * The benchmark workloads. Their ids (E1, E2, E3, H1, H2, T1, T2, W1, W2, M1, R1, K1, K2, D1, D1P16, B1) are stable
+ * The benchmark workloads. Their ids (E1, E2, E3, H1, H2, T1, T2, W1, W2, M1, R1, K1, K2, K3, D1, D1P16, B1) are stable
  * across releases: results of different releases are compared by id.
  */
-import { K2_WIRE, type Proto } from './peers'
+import { K2_WIRE, K3_WIRE, type Proto } from './peers'
 
 /** How a workload loads its servers. */
 export type Load =
@@ -10,6 +10,7 @@ export type Load =
   | { kind: 'http'; conns: number; pipeline: number; tls?: boolean; close?: boolean }
   | { kind: 'idle'; conns: number; quickConns: number }
   | { kind: 'kcp'; bytes: number; quickBytes: number; size: number; loss: number; ds?: number; ps?: number }
+  | { kind: 'tunnel'; bytes: number; quickBytes: number; loss: number; ds: number; ps: number }
   | { kind: 'redis'; conns: number; pipeline: number; requests: number; quickRequests: number }
   | { kind: 'ws'; conns: number; size: number; depth: number }
   | { kind: 'ws-pubsub'; subscribers: number; size: number; window: number }
@@ -183,6 +184,17 @@ export const WORKLOADS: Workload[] = [
     baselines: { 'riptide-salsa20': 'kcp-go-salsa20', 'kcp-go-salsa20': 'kcp-go-salsa20' },
     target:
       'riptide secure >= 1.2x kcp-go aes-128-gcm goodput and server CPU per MB <= 0.8x; riptide salsa20 (kcp-go client) the same against kcp-go salsa20',
+  },
+  {
+    id: 'K3',
+    title: 'kcptun-compatible tunnel: one TCP stream through each tunnel, FEC 10/3, a lossy relay (1 % loss each way)',
+    unit: 'MB',
+    load: { kind: 'tunnel', bytes: 64 << 20, quickBytes: 4 << 20, loss: 0.01, ds: K3_WIRE.ds, ps: K3_WIRE.ps },
+    proto: 'tunnel',
+    peers: ['riptide-tunnel', 'kcptun-go'],
+    quickPeers: ['riptide-tunnel', 'kcptun-go'],
+    baseline: 'kcptun-go',
+    target: 'riptide-tunnel >= 1.2x the Go kcptun goodput, and CPU per MB <= 0.8x on both ends',
   },
   {
     id: 'D1',

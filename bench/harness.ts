@@ -174,6 +174,28 @@ function procTicks(pid: number | string): { ticks: number; ppid: number } {
 }
 
 /** True when per-process CPU can be read (/proc exists). */
+/** `pid` and every live process below it (NSD answers from a forked child). */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const { ppid } = procTicks(name)
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)])
+    } catch {
+      // the process exited while we looked
+    }
+  }
+  const tree: number[] = []
+  const stack = [pid]
+  while (stack.length > 0) {
+    const p = stack.pop()!
+    tree.push(p)
+    stack.push(...(children.get(p) ?? []))
+  }
+  return tree
+}
+
 export const canMeasureCpu = existsSync('/proc/self/stat')
 
 /** Resident memory of a process in bytes (VmRSS). */

@@ -4,7 +4,7 @@
  * `serve-*` modes of `riptide-bench`), one event loop, pinned to the server core by the runner.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { LOADGEN, ROOT } from './harness'
 
@@ -14,7 +14,7 @@ import { LOADGEN, ROOT } from './harness'
  * WebSocket echo (W1) and `ws-pubsub` a WebSocket server publishing every message from `/pub`
  * to the connections on `/sub` (W2).
  */
-export type Proto = 'echo' | 'http' | 'https' | 'kcp' | 'kcp-fec' | 'tunnel' | 'redis' | 'ws' | 'ws-pubsub'
+export type Proto = 'echo' | 'http' | 'https' | 'kcp' | 'kcp-fec' | 'tunnel' | 'redis' | 'dns' | 'ws' | 'ws-pubsub'
 
 /** The PEM files an `https` server is started with (made by the runner at bench time, removed at exit). */
 export interface TlsFiles {
@@ -72,6 +72,8 @@ export const KCPGO_BIN = join(BUILD_DIR, 'kcpgo-peer')
 export const KCPTUN_BIN = join(BUILD_DIR, 'kcptun-peer')
 /** riptide's kcptun-compatible tunnel (crate riptide-tunnel). */
 export const TUNNEL_BIN = join(ROOT, 'target', 'release', 'riptide-tunnel')
+/** D2's zone, served by examples/dns and by NSD. */
+export const DNS_ZONE = join(ROOT, 'examples', 'dns', 'example.zone')
 /** The lossy UDP relay (crate riptide-netsim). */
 export const RELAY_BIN = join(ROOT, 'target', 'release', 'riptide-relay')
 
@@ -119,7 +121,7 @@ export const PEERS: Peer[] = [
     label: 'riptide',
     role: 'riptide',
     about:
-      'riptide from TypeScript (`serve()`, one reactor): echo writes back each chunk; HTTP uses the Rust http1 codec and one JS call per request; HTTPS (T1, T2) is the same codec and handler on a `tls://` listener (rustls with ring, records kept in Rust); Redis (D1) is examples/redis/server.ts (the Rust RESP codec, one JS call per command). WebSocket (W1, W2) is `codecs.websocket()` without compression, `conn.write(message)` for echo and `engine.publish` from `onTraffic` for pub/sub. The echo handler has only `onTraffic`, so a connection gets its JS `Conn` at its first data and idle ones (M1) have none; a handler with `onOpen` adds about 320 B of JS heap per connection',
+      'riptide from TypeScript (`serve()`, one reactor): echo writes back each chunk; HTTP uses the Rust http1 codec and one JS call per request; HTTPS (T1, T2) is the same codec and handler on a `tls://` listener (rustls with ring, records kept in Rust); Redis (D1) is examples/redis/server.ts (the Rust RESP codec, one JS call per command). DNS (D2) is examples/dns/server.ts (messages parsed and answered in Rust by `DnsZone`, one JS call per datagram). WebSocket (W1, W2) is `codecs.websocket()` without compression, `conn.write(message)` for echo and `engine.publish` from `onTraffic` for pub/sub. The echo handler has only `onTraffic`, so a connection gets its JS `Conn` at its first data and idle ones (M1) have none; a handler with `onOpen` adds about 320 B of JS heap per connection',
     stats: true,
     command: (proto, port, tls) =>
       proto === 'ws' || proto === 'ws-pubsub'
@@ -132,6 +134,8 @@ export const PEERS: Peer[] = [
             ? [...tsx('riptide-http.ts', port), ...tlsFlags(tls)]
             : proto === 'redis'
               ? [process.execPath, '--import', 'tsx', join('examples', 'redis', 'server.ts'), '--port', String(port)]
+              : proto === 'dns'
+                ? [process.execPath, '--import', 'tsx', join('examples', 'dns', 'server.ts'), '--port', String(port), '--zone', DNS_ZONE]
               : tsx('riptide-kcp-sink.ts', port),
     readyLine: { kcp: /"listen"/ },
   },
@@ -276,6 +280,14 @@ export const PEERS: Peer[] = [
       proto === 'redis' ? ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'] : undefined,
   },
   {
+    id: 'nsd',
+    label: 'NSD',
+    role: 'peer',
+    about:
+      "Debian's NSD 4 (`server-count: 1`, response rate limiting off: from one source it would measure the limit), the same zone file; NSD answers from a forked child, so its CPU is the whole process tree's",
+    command: (proto, port) => (proto === 'dns' ? ['nsd', '-d', '-c', nsdConfig(port)] : undefined),
+  },
+  {
     id: 'c-floor',
     label: 'C epoll floor',
     role: 'floor',
@@ -310,6 +322,36 @@ export const PEERS: Peer[] = [
     },
   },
 ]
+
+/** Writes NSD's configuration for `port` under target/bench/nsd/ (its state files go there too). */
+function nsdConfig(port: number): string {
+  const dir = join(BUILD_DIR, 'nsd')
+  mkdirSync(dir, { recursive: true })
+  const conf = join(dir, `nsd-${port}.conf`)
+  const config = [
+    'server:',
+    `  ip-address: 127.0.0.1@${port}`,
+    '  server-count: 1',
+    '  username: ""',
+    `  zonesdir: "${dir}"`,
+    '  database: ""',
+    `  pidfile: "${dir}/nsd-${port}.pid"`,
+    `  xfrdfile: "${dir}/xfrd-${port}.state"`,
+    `  zonelistfile: "${dir}/zone-${port}.list"`,
+    `  logfile: "${dir}/nsd.log"`,
+    '  verbosity: 0',
+    '  rrl-ratelimit: 0',
+    '  rrl-whitelist-ratelimit: 0',
+    'remote-control:',
+    '  control-enable: no',
+    'zone:',
+    '  name: example.test',
+    `  zonefile: "${DNS_ZONE}"`,
+    '',
+  ]
+  writeFileSync(conf, config.join('\n'))
+  return conf
+}
 
 /** Looks a peer up by id. */
 export function peer(id: string): Peer {
@@ -354,6 +396,8 @@ export function unavailable(p: Peer, buildFailures: Map<string, string>): string
       return uwsProblem()
     case 'redis-server':
       return spawnSync('redis-server', ['--version']).status === 0 ? undefined : "not installed (Debian's redis-server)"
+    case 'nsd':
+      return spawnSync('sh', ['-c', 'command -v nsd']).status === 0 ? undefined : "not installed (Debian's nsd)"
     default:
       return undefined
   }

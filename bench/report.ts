@@ -112,6 +112,7 @@ function targets(r: Results): Target[] {
   out.push(...k3Targets(w('K3')))
   out.push(...tlsTargets(w('T1'), w('T2'), why))
   out.push(...redisTargets(w('D1'), w('D1P16'), why))
+  out.push(perCpuTarget(w('D2'), 'D2', 'riptide queries per server-CPU-second ≥ 0.5× NSD', 'nsd', 'NSD', 0.5, why))
   out.push(...wsTargets(w('W1'), w('W2'), why))
   return out
 }
@@ -222,7 +223,7 @@ function k3Targets(k3: WorkloadResult | undefined): Target[] {
 }
 
 function throughputTable(w: WorkloadResult, r: Results): string[] {
-  const unit = w.unit === 'round trip' ? 'RT' : w.unit === 'message' ? 'msg' : w.unit === 'connection' ? 'conn' : 'req'
+  const unit = w.unit === 'round trip' ? 'RT' : w.unit === 'message' ? 'msg' : w.unit === 'connection' ? 'conn' : w.unit === 'query' ? 'q' : 'req'
   const base = r.peers.find((p) => p.id === w.baseline)?.label ?? w.baseline
   const lines = [
     `| server | ${unit}/s (min–max) | × ${base} | × C floor | p50 µs | p99 µs | server CPU µs/${unit} | CPU × ${base} | ${unit} per server-CPU-s | × C floor per CPU-s | load gen CPU |`,
@@ -315,6 +316,8 @@ function loadLine(w: WorkloadResult, r: Results): string {
       if (l.ds !== undefined)
         return `Load: four (server, client) pairings, each sending ${n(Number(l.bytes) / 1e6, 1)} MB in ${l.size} B writes through \`riptide-relay\` dropping ${Number(l.loss) * 100} % of datagrams each way (seeded by round), with kcp-go's FEC (${String(l.ds)} data + ${String(l.ps)} parity shards) on both ends: **riptide secure** (\`riptide-bench serve-kcp --secure 1\` ← \`riptide-bench kcp\` pinning its public key) against **kcp-go aes-128-gcm** (kcpgo-peer both ends), and **riptide salsa20** (\`riptide-bench serve-kcp --crypt salsa20\` ← the kcpgo-peer client, the same client as its baseline's) against **kcp-go salsa20** (kcpgo-peer both ends). Both ends use ikcp's fast profile (nodelay 1, interval 10 ms, resend 2, no congestion window, windows 128) in stream mode (writes fill whole segments). Goodput = bytes ÷ time until the sink acknowledged the last byte; server CPU is the sink process's alone. Ratios are within each pair.`
       return `Load: the kcp-go client sends ${n(Number(l.bytes) / 1e6, 1)} MB in ${l.size} B writes through \`riptide-relay\` dropping ${Number(l.loss) * 100} % of datagrams each way (seeded by round); both ends use ikcp's fast profile (nodelay 1, interval 10 ms, resend 2, no congestion window, windows 128). Goodput = bytes ÷ time until the sink acknowledged the last byte.`
+    case 'dns':
+      return `Load: Debian's \`dnsperf -q 200\` over UDP (200 queries in flight), pinned to the load core, cycling through ${String(l.queries)} against examples/dns/example.zone, served by both; ${r.settings.warmupS} s warm-up + ${r.settings.seconds} s measured per run (whole seconds). Server CPU is the whole process tree's (NSD answers from a forked child). Latency is not reported (dnsperf gives an average only); the ratio that counts is queries per server-CPU-second.`
     case 'tunnel':
       return `Load: one TCP connection carries ${n(Number(l.bytes) / 1e6, 1)} MB of random bytes from the benchmark process into the tunnel's client, over KCP through \`riptide-relay\` dropping ${Number(l.loss) * 100} % of datagrams each way (seeded by round), to the tunnel's server, which forwards it to a TCP sink in the benchmark process. Both tunnels run kcptun's defaults on both ends (aes on the PBKDF2 key, mode fast, smux v1, snappy on, MTU 1350, windows 128/512) with FEC ${String(l.ds)} data + ${String(l.ps)} parity shards. Goodput = bytes ÷ time from the connect to the sink's last byte. Each end's CPU is its own process's over that window; the server is pinned to the server core, the client and the relay to the load core.`
     default:

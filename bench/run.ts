@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: builds what it needs, then runs the workloads (E1 E2 E3 H1 H2 T1 T2 W1 W2 M1 R1 K1 K2 K3 D1 D1P16 B1)
+ * `npm run bench`: builds what it needs, then runs the workloads (E1 E2 E3 H1 H2 T1 T2 W1 W2 M1 R1 K1 K2 K3 D1 D1P16 D2 B1)
  * against every peer that can run here: server pinned to one core, load generator to another,
  * a fresh server per run, warm-up, interleaved rounds with the peer order rotated each round,
  * a noise check per run, medians. Writes `bench/results/<date>.json` and regenerates
@@ -32,6 +32,7 @@ import {
   median,
   openFds,
   pinned,
+  processTree,
   pubsubArgs,
   ROOT,
   rssBytes,
@@ -44,7 +45,7 @@ import {
 } from './harness'
 import { makePki } from '../__test__/tls-certs'
 import { machineInfo } from './machine'
-import { KCP_KNOBS, KCPGO_BIN, peer, PEERS, RELAY_BIN, unavailable, type Peer, type TlsFiles } from './peers'
+import { BUILD_DIR, KCP_KNOBS, KCPGO_BIN, peer, PEERS, RELAY_BIN, unavailable, type Peer, type TlsFiles } from './peers'
 import { writeReport } from './report'
 import type { PeerSummary, Results, RunRecord, WorkloadResult } from './results'
 import { WORKLOADS, workload, type Workload } from './workloads'
@@ -272,6 +273,53 @@ async function redisRun(p: Peer, w: Workload, round: number): Promise<RunRecord>
       serverCpuS,
       cpuUsPerUnit: (serverCpuS * 1e6) / requests,
       perCpuSecond: serverCpuS > 0 ? requests / serverCpuS : NaN,
+      foreign,
+      noisy: false,
+      attempts: 1,
+    }
+  } finally {
+    await stopServer(server)
+  }
+}
+
+/**
+ * One D2 run: dnsperf (pinned to the load core, 200 queries in flight) sends the query mix over
+ * UDP for the warm-up, then for the measured window (whole seconds: dnsperf's `-l`); CPU is
+ * the server's process tree's.
+ */
+async function dnsRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
+  if (w.load.kind !== 'dns') throw new Error('not a DNS workload')
+  if (spawnSync('sh', ['-c', 'command -v dnsperf']).status !== 0) throw new NotAvailable("dnsperf is not installed (Debian's dnsperf)")
+  const queries = join(BUILD_DIR, 'dns-queries.txt')
+  mkdirSync(BUILD_DIR, { recursive: true })
+  writeFileSync(queries, w.load.queries.split(', ').join('\n') + '\n')
+  const server = await start(p, w)
+  const dnsperf = (seconds: number): number => {
+    const [cmd, ...args] = pinned(LOADGEN_CPU, ['dnsperf', '-s', '127.0.0.1', '-p', String(server.port), '-d', queries, '-l', String(seconds), '-q', '200'])
+    const r = spawnSync(cmd, args, { encoding: 'utf8' })
+    const qps = Number(/Queries per second:\s+([\d.]+)/.exec(r.stdout)?.[1])
+    if (r.status !== 0 || !Number.isFinite(qps)) throw new Error(`dnsperf exited with ${r.status}: ${(r.stdout + r.stderr).trim().split('\n').slice(-2).join(' | ')}`)
+    return qps
+  }
+  try {
+    dnsperf(Math.max(1, Math.round(settings.warmupS)))
+    await waitForQuiet(settings.quietWaitS * 1000)
+    const tree = processTree(server.child.pid!)
+    const cpu = (): number => tree.reduce((t, pid) => t + cpuSeconds(pid), 0)
+    const cpu0 = cpu()
+    const m0 = sampleMachine()
+    const seconds = Math.max(1, Math.round(settings.seconds))
+    const qps = dnsperf(seconds)
+    const serverCpuS = cpu() - cpu0
+    const foreign = foreignCpu(m0, sampleMachine(), [...tree, process.pid], 0)
+    const queriesDone = qps * seconds
+    return {
+      round,
+      peer: p.id,
+      rate: qps,
+      serverCpuS,
+      cpuUsPerUnit: (serverCpuS * 1e6) / queriesDone,
+      perCpuSecond: serverCpuS > 0 ? queriesDone / serverCpuS : NaN,
       foreign,
       noisy: false,
       attempts: 1,
@@ -517,7 +565,7 @@ class NotAvailable extends Error {}
 
 /** Runs one (workload, peer) with the noise check: redo up to `retries` times when noisy. */
 async function measured(p: Peer, w: Workload, round: number): Promise<RunRecord> {
-  const run = w.load.kind === 'idle' ? idleRun : w.load.kind === 'kcp' ? kcpRun : w.load.kind === 'tunnel' ? tunnelRun : w.load.kind === 'redis' ? redisRun : throughputRun
+  const run = w.load.kind === 'idle' ? idleRun : w.load.kind === 'kcp' ? kcpRun : w.load.kind === 'tunnel' ? tunnelRun : w.load.kind === 'redis' ? redisRun : w.load.kind === 'dns' ? dnsRun : throughputRun
   let rec = await run(p, w, round)
   let attempts = 1
   while (rec.foreign > NOISE && attempts <= settings.retries) {
@@ -730,6 +778,7 @@ function describe(w: Workload, r: RunRecord): string {
   if (w.load.kind === 'idle') return `${fmt(r.rate)} B/connection (RSS ${fmt((r.rssBefore ?? 0) / 1048576, 1)} → ${fmt((r.rssAfter ?? 0) / 1048576, 1)} MiB, ${r.conns} conns)`
   if (w.load.kind === 'kcp') return `${fmt(r.rate, 2)} MB/s goodput, server ${fmt(r.cpuUsPerUnit)} µs CPU/MB${noise}`
   if (w.load.kind === 'tunnel') return `${fmt(r.rate, 2)} MB/s goodput, server ${fmt(r.cpuUsPerUnit)} µs CPU/MB, client ${fmt(r.clientCpuUsPerUnit)} µs CPU/MB${noise}`
+  if (w.load.kind === 'dns') return `${fmt(r.rate)} queries/s, ${fmt(r.perCpuSecond)} per server-CPU-s${noise}`
   if (w.load.kind === 'redis') return `${fmt(r.rate)} requests/s, ${fmt(r.perCpuSecond)} per server-CPU-s, p50 ${fmt(r.p50Us)} µs p99 ${fmt(r.p99Us)} µs${noise}`
   const tls = r.negotiated ? ` | ${r.negotiated}` : ''
   return `${fmt(r.rate)} ${w.unit}s/s, p50 ${fmt(r.p50Us)} µs p99 ${fmt(r.p99Us)} µs, server ${fmt(r.cpuUsPerUnit, 2)} µs CPU/${w.unit}, loadgen ${fmt((r.loadgenCpu ?? 0) * 100)} %${tls}${noise}`

@@ -6,7 +6,7 @@
  * kick): their room learns they left.
  */
 import { parseArgs } from 'node:util'
-import { serve, type Conn, type Engine } from 'riptide'
+import { EngineStoppedError, serve, type Conn, type Engine } from 'riptide'
 import { notifyFrame, rpcHandler, type RpcPeer } from 'riptide/rpc'
 import { codec, heartbeatPing, RPC_MSG_ID, type RoomState } from './protocol'
 
@@ -46,7 +46,14 @@ export async function startLobby(o: LobbyOptions = {}): Promise<Engine> {
     room,
     players: [...players.values()].filter((p) => p.room === room).map(({ name, x, y }) => ({ name, x, y })),
   })
-  const push = (room: string) => engine?.publish(`room:${room}`, notifyFrame('state', state(room)), { msgId: RPC_MSG_ID })
+  const push = (room: string) => {
+    try {
+      engine?.publish(`room:${room}`, notifyFrame('state', state(room)), { msgId: RPC_MSG_ID })
+    } catch (err) {
+      // While the lobby stops, the players' closes have no one left to tell.
+      if (!(err instanceof EngineStoppedError)) throw err
+    }
+  }
   const leave = (conn: Conn, player: Player) => {
     const room = player.room
     if (room === undefined) return

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Client, codecs, connect, ltvRecord, serve, type Conn, type LtvCodec } from 'riptide'
-import { connect as rawConnect, readExactly, randomBytes, rng, until, writeInRandomSplits } from './helpers'
+import { connect as rawConnect, portOf, readExactly, randomBytes, rng, until, writeInRandomSplits } from './helpers'
 import { makePki } from './tls-certs'
 
 const dir = mkdtempSync(join(tmpdir(), 'riptide-ltv-'))
@@ -92,22 +92,21 @@ test('over unix:// and over TLS (tls:// and a TLS unix:// listener), with a ript
     echo,
     { codec, tls: { cert: pki.cert, key: pki.key } },
   )
-  const tlsPort = engine.addresses.find((a) => a.family !== 'unix')
   const targets: Array<[string, object]> = [
     [`unix://${path}`, {}],
-    [`tls://127.0.0.1:${tlsPort !== undefined && tlsPort.family !== 'unix' ? tlsPort.port : 0}`, { tls: { ca: Buffer.from(pki.ca), servername: 'localhost' } }],
+    [`tls://127.0.0.1:${portOf(engine.addresses[1])}`, { tls: { ca: Buffer.from(pki.ca), servername: 'localhost' } }],
     [`unix://${tlsPath}`, { tls: { ca: Buffer.from(pki.ca), servername: 'localhost' } }],
   ]
   for (const [url, extra] of targets) {
-    const got: Array<[number, string]> = []
-    const conn = await connect(url, { onTraffic: (_c, body, { msgId }) => void got.push([msgId, Buffer.from(body).toString()]) }, { codec, ...extra })
+    const got: Array<[number, Buffer]> = []
+    const conn = await connect(url, { onTraffic: (_c, body, { msgId }) => void got.push([msgId, Buffer.from(body)]) }, { codec, ...extra })
     conn.write('one', { msgId: 10 })
     conn.write(randomBytes(2, 60_000), { msgId: 0xfffe })
     conn.write('three', { msgId: 12 })
     await until(() => got.length === 3)
     t.deepEqual(got.map(([id]) => id), [11, 0xffff, 13], url)
-    t.is(got[0][1], 'one')
-    t.is(got[1][1], randomBytes(2, 60_000).toString())
+    t.is(got[0][1].toString(), 'one')
+    t.true(got[1][1].equals(randomBytes(2, 60_000)))
     conn.close()
   }
   await engine.stop()

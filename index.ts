@@ -22,8 +22,10 @@ export {
   type LengthFieldCodec,
   type Http1Codec,
   type RespCodec,
+  type LtvCodec,
   type WebSocketCodec,
 } from './lib/codecs'
+export { ltvRecord, type LtvInfo, type LtvHandler, type LtvClientHandler, type LtvTraffic, type WriteOptions } from './lib/ltv'
 export {
   WebSocketConn,
   websocketHandler,

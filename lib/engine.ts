@@ -10,8 +10,9 @@ import { EngineStoppedError, errorFromCode, InvalidOptionError, WorkerInitError 
 import { fromNativeAddress, type PeerAddr } from './address'
 import type { EventHandler } from './handler'
 import { checkKcpOnly, checkSecureRole, LISTENER_KEYS, resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options'
-import { checkCodec, type WebSocketCodec } from './codecs'
+import { checkCodec, type LtvCodec, type WebSocketCodec } from './codecs'
 import { messageRecord, type WebSocketHandler } from './websocket'
+import { messageOf, type LtvHandler, type WriteOptions } from './ltv'
 import { knownKeys, ms } from './validate'
 import { type ListenSpec, Reactor, type StopCounts } from './reactor'
 import type { NativeEngine } from './native'
@@ -93,12 +94,12 @@ export class Engine {
    * worker reactors had when it was sent (they get it through their inboxes; a number now,
    * not a promise, because waiting on every reactor would cost a round trip per message).
    * Throws `ERR_INVALID_ARG_VALUE` for a topic that is not 1 to 256 bytes, and
-   * `ERR_ENGINE_STOPPED` once stopped.
+   * `ERR_ENGINE_STOPPED` once stopped. With `codecs.ltv()`, `publish(topic, body, { msgId })`.
    */
-  publish(topic: string, data: Uint8Array | string): number {
+  publish(topic: string, data: Uint8Array | string, options?: WriteOptions): number {
     checkTopic(topic)
     // A WebSocket server's subscribers take records: strings go out as text, bytes as binary.
-    const bytes = this.#reactor.websocket ? messageRecord(data) : messageBytes(data)
+    const bytes = this.#reactor.websocket ? messageRecord(data) : messageOf(this.#reactor.ltv, messageBytes(data), options)
     this.#reactor.flush()
     return this.#reactor.call((n) => n.publish(topic, bytes))
   }
@@ -277,12 +278,17 @@ export async function serve<Context = unknown>(
 ): Promise<Engine>
 export async function serve<Context = unknown>(
   address: string | ListenSpec | Array<string | ListenSpec>,
+  handler: LtvHandler<Context>,
+  options: ServeOptions & { codec: LtvCodec },
+): Promise<Engine>
+export async function serve<Context = unknown>(
+  address: string | ListenSpec | Array<string | ListenSpec>,
   handler: EventHandler<Context>,
   options?: ServeOptions,
 ): Promise<Engine>
 export async function serve<Context = unknown>(
   address: string | ListenSpec | Array<string | ListenSpec>,
-  handler: EventHandler<Context> | WebSocketHandler<Context>,
+  handler: EventHandler<Context> | WebSocketHandler<Context> | LtvHandler<Context>,
   options?: ServeOptions,
 ): Promise<Engine> {
   const list = Array.isArray(address) ? address : [address]
@@ -293,8 +299,10 @@ export async function serve<Context = unknown>(
   for (const l of listeners) {
     knownKeys('listener', l, LISTENER_KEYS)
     if (l.codec !== undefined) l.codec = checkCodec(l.codec)
-    if (l.codec !== undefined && (l.codec.kind === 'websocket' || options?.codec?.kind === 'websocket')) {
-      throw new InvalidOptionError('codecs.websocket() is a server-wide codec: pass it as serve\'s options.codec, with no listener codecs')
+    for (const kind of ['websocket', 'ltv']) {
+      if (l.codec !== undefined && (l.codec.kind === kind || options?.codec?.kind === kind)) {
+        throw new InvalidOptionError(`codecs.${kind}() is a server-wide codec: pass it as serve's options.codec, with no listener codecs`)
+      }
     }
     if (l.proxyProtocol !== undefined && !['v1', 'v2', 'any'].includes(l.proxyProtocol)) {
       throw new InvalidOptionError("proxyProtocol must be 'v1', 'v2' or 'any'")
@@ -309,7 +317,7 @@ export async function serve<Context = unknown>(
   for (const l of listeners) checkKcpOnly(o, l.url, 'the listener')
   checkTlsUrls(o.tls, listeners, 'listener')
   let engine: Engine | undefined
-  // The reactor wraps a WebSocket handler itself (it knows the codec; so do workers).
+  // The reactor wraps a WebSocket or LTV handler itself (it knows the codec; so do workers).
   const events = handler as EventHandler<Context>
   const reactor = new Reactor(events, o, { onTick: () => (engine ? handler.onTick?.(engine) : 0) })
   // A listen address that is a name is resolved by the native parser, synchronously on this

@@ -35,8 +35,9 @@ import {
   STRIDE,
 } from './boundary'
 import { dialTarget, inetAddr, type PeerAddr } from './address'
-import { Conn, type ConnSink, kBatchEnd, kConsumer, kEnded, kLink, kRebind, kTimer, kWritability, kWriteDone } from './conn'
-import type { Codec } from './codecs'
+import { Conn, type ConnSink, kBatchEnd, kConsumer, kEnded, kLink, kRebind, kTimer, kWritability, kWriteDone, kWriteRecord } from './conn'
+import type { Codec, LtvCodec } from './codecs'
+import { ltvHandler, type LtvHandler } from './ltv'
 import { websocketHandler, type WebSocketAdapter, type WebSocketConn, type WebSocketHandler } from './websocket'
 import { DatagramSocket } from './datagram'
 import { AbortError, ConnClosedError, ConnectionError, type ConnectionErrorDetails, errorFromCode, fromNative, type RiptideError } from './errors'
@@ -203,6 +204,8 @@ export class Reactor implements ConnSink {
   readonly #handler: EventHandler
   /** A WebSocket server's or client's adapter (the handler then), else none. */
   readonly #websocket: WebSocketAdapter<unknown> | undefined
+  /** The LTV codec of an LTV server's or client's reactor (its connections take records). */
+  readonly ltv: LtvCodec | undefined
   readonly #logger: Logger
   readonly #hooks: ReactorHooks
   readonly #options: ResolvedServeOptions
@@ -243,7 +246,9 @@ export class Reactor implements ConnSink {
   constructor(handler: EventHandler, options: ResolvedServeOptions, hooks: ReactorHooks = {}) {
     // A WebSocket server's handler speaks in messages; the adapter turns records into them.
     this.#websocket = options.codec?.kind === 'websocket' ? websocketHandler(handler as WebSocketHandler) : undefined
-    this.#handler = this.#websocket ?? handler
+    // An LTV handler's onTraffic takes messages with their id; the adapter reads the records.
+    this.ltv = options.codec?.kind === 'ltv' ? options.codec : undefined
+    this.#handler = this.#websocket ?? (this.ltv === undefined ? handler : ltvHandler(handler as LtvHandler, this.ltv))
     this.#logger = options.logger
     this.#options = options
     this.#hooks = hooks
@@ -887,7 +892,8 @@ export class Reactor implements ConnSink {
     if (hb !== undefined && kind === 'read') {
       conn.destroy(new ConnectionError('ETIMEDOUT', `connection ${conn.id}: no data for ${hb.timeout} ms (heartbeat)`))
     } else if (hb !== undefined && kind === 'write' && conn.open) {
-      conn.write(hb.ping)
+      // As it is: on an LTV connection, the ping is a record (its id, then its body).
+      conn[kWriteRecord](hb.ping)
     }
     const onIdle = this.#handler.onIdle
     if (onIdle !== undefined) this.#safely('onIdle', conn, () => onIdle.call(this.#handler, conn, kind))

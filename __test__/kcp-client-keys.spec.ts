@@ -4,6 +4,7 @@
 // ones, and bad keys are refused with ERR_INVALID_ARG_VALUE. The engine's own tests are in
 // crates/riptide/tests/kcp_modes.rs; the raw-socket attacks in hostile/kcp-secure.spec.ts.
 import anyTest from 'ava'
+import { join } from 'node:path'
 import { connect, generateKeyPair, InvalidOptionError, serve, type Conn, type EventHandler, type KcpOptions, type RiptideError, type ServeOptions } from 'riptide'
 import { randomBytes, until } from './helpers'
 
@@ -149,6 +150,36 @@ test('setAllowedClients: a removed key gets no new session while its live one ke
   live.conn.close()
   b.conn.close()
   await s.engine.stop()
+})
+
+test('setAllowedClients reaches worker reactors (handed over and reusePort)', async (t) => {
+  const server = generateKeyPair()
+  const alice = generateKeyPair()
+  for (const reusePort of [false, true]) {
+    const engine = await serve('kcp://127.0.0.1:0', { onTraffic: (c, d) => void c.write(d) }, {
+      reactors: 2,
+      reusePort,
+      workerModule: join(__dirname, 'fixtures', 'echo-handler.ts'),
+      kcp: turbo,
+      secure: { privateKey: server.privateKey, allowedClients: [alice.publicKey] },
+    })
+    const url = `kcp://127.0.0.1:${engine.port}`
+    // Reactor 0 runs this test's echo; the worker answers "who" with its index.
+    const seen = new Set<string>()
+    for (let i = 0; i < 12; i++) {
+      const c = await dial(url, server.publicKey, alice.privateKey)
+      c.conn.write('who')
+      await until(() => c.received().length > 0, 10_000)
+      const answer = c.received().toString()
+      seen.add(answer === 'who' ? '0' : answer.trim())
+      c.conn.close()
+    }
+    if (reusePort) t.true(seen.has('1'), `a worker served a client (${[...seen].join(',')})`)
+    engine.setAllowedClients([])
+    const late = await Promise.all(Array.from({ length: 12 }, () => dial(url, server.publicKey, alice.privateKey, refusedIdle)))
+    await Promise.all(late.map((c) => refused(t, c)))
+    await engine.stop()
+  }
 })
 
 test('bad keys and misplaced options reject with InvalidOptionError (ERR_INVALID_ARG_VALUE), naming the field, never the key', async (t) => {

@@ -322,8 +322,9 @@ pub fn gen_client(args: &GenClientArgs) -> Result<String, SettingsError> {
             shell_quote(&path.display().to_string())
         ),
         // The environment, not an argument: other users can read a process's arguments.
+        // `env`, so any shell runs it (and `exec` can precede it).
         None => format!(
-            "RIPTIDE_TUNNEL_CLIENT_KEY={} riptide-tunnel client --secure --server-pub {server_pub} --remoteaddr {remote}",
+            "env RIPTIDE_TUNNEL_CLIENT_KEY={} riptide-tunnel client --secure --server-pub {server_pub} --remoteaddr {remote}",
             encode(keys.private.as_bytes())
         ),
     };

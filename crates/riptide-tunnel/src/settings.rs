@@ -173,7 +173,10 @@ mod tests {
         let err = settings(&["--secure", "--server-pub", "AAAA"]).unwrap_err();
         assert!(err.0.contains("neither a base64 key"), "{err}");
         // Without --secure, kcptun's defaults stay.
-        assert_eq!(settings(&[]).unwrap().kcp.crypt.unwrap().cipher, Cipher::Aes256);
+        assert_eq!(
+            settings(&[]).unwrap().kcp.crypt.unwrap().cipher,
+            Cipher::Aes256
+        );
     }
 
     #[test]

@@ -73,6 +73,20 @@ async function echo(c: Awaited<ReturnType<typeof dial>>, payload: Buffer): Promi
   return c.received().subarray(start)
 }
 
+/** Whether `size` patterned bytes (from `seed`) come back byte-exact. */
+async function echoes(c: Awaited<ReturnType<typeof dial>>, seed: number, size: number): Promise<boolean> {
+  const payload = randomBytes(seed, size)
+  return (await echo(c, payload)).equals(payload)
+}
+
+/** A server key pair, a client's (Alice's), and an echo server that lets only Alice in. */
+async function aliceOnly() {
+  const server = generateKeyPair()
+  const alice = generateKeyPair()
+  const s = await echoServer({ privateKey: server.privateKey, allowedClients: [alice.publicKey] })
+  return { server, alice, s }
+}
+
 /** Waits for a refused dial to end by its idle timeout, and checks nothing came through. */
 async function refused(t: { is: (a: unknown, b: unknown, m?: string) => void }, c: Awaited<ReturnType<typeof dial>>) {
   c.conn.write('let me in')
@@ -103,41 +117,33 @@ test('a listed client echoes 256 KiB byte-exact; keys work as bytes and as base6
 })
 
 test('an unlisted client, and an anonymous one, never open a session; the listed one still does', async (t) => {
-  const server = generateKeyPair()
-  const alice = generateKeyPair()
+  const { server, alice, s } = await aliceOnly()
   const mallory = generateKeyPair()
-  const s = await echoServer({ privateKey: server.privateKey, allowedClients: [alice.publicKey] })
   const m = await dial(s.url, server.publicKey, mallory.privateKey, refusedIdle)
   // No client key: a Noise NK init, which a server with allowedClients drops.
   const anon = await dial(s.url, server.publicKey, undefined, refusedIdle)
   await Promise.all([refused(t, m), refused(t, anon)])
   t.is(s.opened.length, 0, 'onOpen never fired on the server')
   const a = await dial(s.url, server.publicKey, alice.privateKey)
-  const payload = randomBytes(3, 4096)
-  t.true((await echo(a, payload)).equals(payload))
+  t.true(await echoes(a, 3, 4096))
   t.is(s.opened.length, 1)
   a.conn.close()
   await s.engine.stop()
 })
 
 test('setAllowedClients: a removed key gets no new session while its live one keeps working; an added key gets in', async (t) => {
-  const server = generateKeyPair()
-  const alice = generateKeyPair()
+  const { server, alice, s } = await aliceOnly()
   const bob = generateKeyPair()
-  const s = await echoServer({ privateKey: server.privateKey, allowedClients: [alice.publicKey] })
   const live = await dial(s.url, server.publicKey, alice.privateKey)
-  const before = randomBytes(4, 64 * 1024)
-  t.true((await echo(live, before)).equals(before))
+  t.true(await echoes(live, 4, 64 * 1024))
   t.is(s.opened.length, 1)
 
   s.engine.setAllowedClients([b64(bob.publicKey)])
   const again = await dial(s.url, server.publicKey, alice.privateKey, refusedIdle)
   const b = await dial(s.url, server.publicKey, bob.privateKey)
-  const pb = randomBytes(5, 64 * 1024)
-  t.true((await echo(b, pb)).equals(pb), 'Bob, added, gets in')
+  t.true(await echoes(b, 5, 64 * 1024), 'Bob, added, gets in')
   await refused(t, again)
-  const after = randomBytes(6, 64 * 1024)
-  t.true((await echo(live, after)).equals(after), "Alice's live session still echoes")
+  t.true(await echoes(live, 6, 64 * 1024), "Alice's live session still echoes")
   t.false(live.state.closed)
   t.is(s.opened.length, 2, "Alice's new dial opened no session; Bob's did")
 
@@ -145,7 +151,7 @@ test('setAllowedClients: a removed key gets no new session while its live one ke
   s.engine.setAllowedClients([])
   const late = await dial(s.url, server.publicKey, bob.privateKey, refusedIdle)
   await refused(t, late)
-  t.true((await echo(b, pb)).equals(pb))
+  t.true(await echoes(b, 7, 64 * 1024))
   t.is(s.opened.length, 2)
   live.conn.close()
   b.conn.close()
@@ -223,14 +229,12 @@ test('bad keys and misplaced options reject with InvalidOptionError (ERR_INVALID
   }
 
   // setAllowedClients checks every key before changing anything, and needs a listener with a list.
-  const alice = generateKeyPair()
-  const s = await echoServer({ privateKey, allowedClients: [alice.publicKey] })
+  const { server, alice, s } = await aliceOnly()
   t.throws(() => s.engine.setAllowedClients([alice.publicKey, new Uint8Array(5)]), { instanceOf: InvalidOptionError, code: 'ERR_INVALID_ARG_VALUE', message: /setAllowedClients\(keys\)\[1\] .* got 5 bytes/ })
   t.throws(() => s.engine.setAllowedClients([smallOrder]), { instanceOf: InvalidOptionError, code: 'ERR_INVALID_ARG_VALUE', message: /allowedClients\[0\] must be a valid X25519 public key/ })
   t.throws(() => s.engine.setAllowedClients('x' as never), { instanceOf: InvalidOptionError, message: /must be an array of keys/ })
-  const a = await dial(s.url, publicKey, alice.privateKey)
-  const payload = randomBytes(7, 1024)
-  t.true((await echo(a, payload)).equals(payload), 'the failed calls left Alice listed')
+  const a = await dial(s.url, server.publicKey, alice.privateKey)
+  t.true(await echoes(a, 8, 1024), 'the failed calls left Alice listed')
   a.conn.close()
   await s.engine.stop()
   const anonymous = await echoServer({ privateKey })

@@ -114,32 +114,40 @@ pub fn read_allowed_clients(path: &Path) -> Result<Vec<[u8; KEY_LEN]>, SettingsE
         .collect()
 }
 
-/// The options that take effect only with `--secure`, as `(flag, given)`.
-fn needs_secure(secure: bool, given: &[(&str, bool)]) -> Result<(), SettingsError> {
-    match given.iter().find(|(_, set)| *set) {
-        Some((flag, _)) if !secure => Err(SettingsError(format!("{flag} needs --secure"))),
-        _ => Ok(()),
+/// Checks the flags of one end's secure mode, `required` (the flag, what it is, its value)
+/// and `optional` (the flag, whether it was given): without `--secure` neither may be given,
+/// and the result is `None`; with it, the required one's value must be there.
+fn secure_flags<'a>(
+    secure: bool,
+    required: (&str, &str, Option<&'a str>),
+    optional: (&str, bool),
+) -> Result<Option<&'a str>, SettingsError> {
+    let (flag, what, value) = required;
+    if secure {
+        return value
+            .map(Some)
+            .ok_or_else(|| SettingsError(format!("--secure needs {flag}: {what}")));
+    }
+    match [(flag, value.is_some()), optional].iter().find(|f| f.1) {
+        Some((flag, _)) => Err(SettingsError(format!("{flag} needs --secure"))),
+        None => Ok(None),
     }
 }
 
 /// The client's secure mode: `None` without `--secure`.
 pub fn client(args: &ClientArgs) -> Result<Option<KcpSecure>, SettingsError> {
-    needs_secure(
-        args.common.secure,
-        &[
-            ("--server-pub", args.server_pub.is_some()),
-            (
-                "--client-key (or RIPTIDE_TUNNEL_CLIENT_KEY)",
-                args.client_key.is_some(),
-            ),
-        ],
-    )?;
-    if !args.common.secure {
+    let server_pub = (
+        "--server-pub",
+        "the server's public key",
+        args.server_pub.as_deref(),
+    );
+    let client_key = (
+        "--client-key (or RIPTIDE_TUNNEL_CLIENT_KEY)",
+        args.client_key.is_some(),
+    );
+    let Some(server_pub) = secure_flags(args.common.secure, server_pub, client_key)? else {
         return Ok(None);
-    }
-    let server_pub = args.server_pub.as_deref().ok_or_else(|| {
-        SettingsError("--secure needs --server-pub (the server's public key)".into())
-    })?;
+    };
     let client_key = args
         .client_key
         .as_deref()
@@ -155,22 +163,16 @@ pub fn client(args: &ClientArgs) -> Result<Option<KcpSecure>, SettingsError> {
 /// `--allowed-clients` is given) are read now; the set is shared with the listener, so the
 /// caller can re-read the file into it later ([`reload_on_sighup`]).
 pub fn server(args: &ServerArgs) -> Result<Option<KcpSecure>, SettingsError> {
-    needs_secure(
-        args.common.secure,
-        &[
-            (
-                "--server-key (or RIPTIDE_TUNNEL_SERVER_KEY)",
-                args.server_key.is_some(),
-            ),
-            ("--allowed-clients", args.allowed_clients.is_some()),
-        ],
-    )?;
-    if !args.common.secure {
+    // The environment variable is the usual way to give the key: name it in the message.
+    let server_key = (
+        "--server-key (or RIPTIDE_TUNNEL_SERVER_KEY)",
+        "the server's private key",
+        args.server_key.as_deref(),
+    );
+    let allowed = ("--allowed-clients", args.allowed_clients.is_some());
+    let Some(server_key) = secure_flags(args.common.secure, server_key, allowed)? else {
         return Ok(None);
-    }
-    let server_key = args.server_key.as_deref().ok_or_else(|| {
-        SettingsError("--secure needs --server-key (the server's private key)".into())
-    })?;
+    };
     let allowed_clients = args
         .allowed_clients
         .as_deref()

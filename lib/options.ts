@@ -176,7 +176,19 @@ export interface ClientSecureOptions {
 export type SecureOptions = ServerSecureOptions | ClientSecureOptions
 
 /** Secure mode as validated: keys decoded to bytes and copied (what crosses to Rust). */
-export type ResolvedSecure = { privateKey: Uint8Array; allowedClients?: Uint8Array[] } | { serverPublicKey: Uint8Array; clientKey?: Uint8Array }
+export type ResolvedSecure =
+  | {
+      /** A listener's private key. */
+      privateKey: Uint8Array
+      /** The client public keys allowed in; absent: anonymous clients. */
+      allowedClients?: Uint8Array[]
+    }
+  | {
+      /** A dial's pinned server public key. */
+      serverPublicKey: Uint8Array
+      /** The dial's own private key; absent: an anonymous client. */
+      clientKey?: Uint8Array
+    }
 
 /** The packet-layer options of a `kcp://` listener or dial, as validated. */
 export interface KcpLayers {

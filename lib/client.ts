@@ -75,7 +75,7 @@ const CONNECTION_KEYS = [
 
 /** Client options: the connection options of {@link ServeOptions} plus dialing. */
 export interface ClientOptions extends Pick<ServeOptions, (typeof CONNECTION_KEYS)[number]> {
-  /** `kcp://` dials only: riptide's secure mode, pinning the server's public key. Not with `crypt`. Default off. */
+  /** `kcp://` dials only: riptide's secure mode, pinning the server's public key (and proving this client's `clientKey`). Not with `crypt`. Default off. */
   secure?: ClientSecureOptions
   /**
    * TLS of `tls://` dials: trusted CAs, ALPN... (docs/tls.md). Default: none, and `tls://` dials

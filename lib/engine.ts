@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads'
 import { EngineStoppedError, errorFromCode, InvalidOptionError, WorkerInitError } from './errors'
 import { fromNativeAddress, type PeerAddr } from './address'
 import type { EventHandler } from './handler'
-import { checkKcpOnly, checkSecureRole, LISTENER_KEYS, resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options'
+import { checkKcpOnly, checkSecureRole, LISTENER_KEYS, resolveServeOptions, secureKeys, type ResolvedServeOptions, type SecureKey, type ServeOptions } from './options'
 import { checkCodec, type LtvCodec, type WebSocketCodec } from './codecs'
 import { messageRecord, type WebSocketHandler } from './websocket'
 import { messageOf, type LtvHandler, type WriteOptions } from './ltv'
@@ -66,6 +66,27 @@ export class Engine {
   setTlsContext(options: ServerTlsOptions): void {
     const tls = resolveServerTls('setTlsContext', options)
     this.#reactor.call((n) => n.setTlsContext(tls))
+  }
+
+  /**
+   * Replaces the client public keys that the secure `kcp://` listeners allow
+   * (`secure.allowedClients`), on every reactor at once. It affects **new sessions only**: a
+   * client whose key is no longer listed gets no new session (not even one whose handshake was
+   * answered just before the change), while its sessions already open keep working until they
+   * close; close them yourself to cut it off at once. Keys as in `allowedClients` (32-byte
+   * `Uint8Array`s or their base64); an empty list refuses every new client. Throws
+   * `ERR_INVALID_ARG_VALUE` for a bad key (nothing changes then) or when the engine was not
+   * started with `secure.allowedClients`.
+   *
+   * @example
+   * ```ts
+   * const engine = await serve('kcp://0.0.0.0:7000', handler, { secure: { privateKey, allowedClients: [alice] } })
+   * engine.setAllowedClients([alice, bob])   // bob may connect from now on
+   * ```
+   */
+  setAllowedClients(keys: readonly SecureKey[]): void {
+    const bytes = secureKeys('setAllowedClients(keys)', keys)
+    this.#reactor.call((n) => n.setAllowedClients(bytes))
   }
 
   /** Open connections over all reactors. */

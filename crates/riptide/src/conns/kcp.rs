@@ -85,6 +85,7 @@ impl Conns {
                 codec,
                 layers: Vec::new(),
                 connecting: false,
+                listener: self.udp_listeners.get(socket).copied(),
             })
             .ok()?;
         let admitted = self.kcp_table.admit(id, key, (socket, peer), options);
@@ -169,6 +170,7 @@ impl Conns {
             codec,
             layers: Vec::new(),
             connecting: true,
+            listener: None,
         })?;
         if let Some(t) = options.idle_timeout {
             self.timers.insert(now + t, Timer::KcpExpire(id));

@@ -240,6 +240,23 @@ impl Conns {
         received
     }
 
+    /// Counts a message decoded (`inbound`) or written by a connection's codec.
+    pub(crate) fn count_message(&self, id: ConnId, inbound: bool) {
+        let listener = self.slab.get(id).and_then(|c| c.listener);
+        let l = listener_in(&self.listener_counts, listener);
+        if inbound {
+            self.counters.messages_in.add(1);
+            if let Some(l) = l {
+                l.messages_in.add(1);
+            }
+        } else {
+            self.counters.messages_out.add(1);
+            if let Some(l) = l {
+                l.messages_out.add(1);
+            }
+        }
+    }
+
     /// Counts `n` bytes received (`inbound`) or sent on UDP socket `socket`, for the reactor
     /// and the socket's listener.
     pub(crate) fn count_socket(&self, socket: usize, n: usize, inbound: bool) {
@@ -249,17 +266,7 @@ impl Conns {
 
     /// The connection if it still accepts writes.
     fn live(&mut self, id: ConnId) -> Result<&mut Connection, Error> {
-        match self.slab.get_mut(id) {
-            Some(c)
-                if matches!(
-                    c.state,
-                    State::Open | State::Connecting | State::Negotiating
-                ) && !c.end_requested =>
-            {
-                Ok(c)
-            }
-            _ => Err(Error::ConnClosed),
-        }
+        live_in(&mut self.slab, id)
     }
 
     fn get(&self, id: ConnId) -> Result<&Connection, Error> {
@@ -365,5 +372,21 @@ fn count_bytes(
         if let Some(l) = l {
             l.bytes_out.add(n);
         }
+    }
+}
+
+/// [`Conns::live`] on the slab alone, so the caller can use the table's other fields (its
+/// counters) while holding the connection.
+fn live_in(slab: &mut Slab<Connection>, id: ConnId) -> Result<&mut Connection, Error> {
+    match slab.get_mut(id) {
+        Some(c)
+            if matches!(
+                c.state,
+                State::Open | State::Connecting | State::Negotiating
+            ) && !c.end_requested =>
+        {
+            Ok(c)
+        }
+        _ => Err(Error::ConnClosed),
     }
 }

@@ -178,7 +178,7 @@ test('diagnostics_channel: open, close and handler errors are published with the
   })
   port = engine.port
   const s = await connect(engine.port)
-  const clientPort = s.localPort
+  const clientPort = s.localPort ?? -1
   s.write('boom')
   await until(() => errors.length === 1)
   s.destroy()

@@ -177,44 +177,16 @@ export function readMetrics(native: NativeEngine, labels: readonly ListenerLabel
 }
 
 function reactorMetrics(r: NativeReactor, labels: readonly ListenerLabel[]): ReactorMetrics {
-  const k = r.kcp
+  // The native names are the TS ones; KCP's `closed` becomes `currEstab`.
+  const { kcp: { closed, ...kcp }, listeners, ...counts } = r
   return {
-    index: r.index,
-    open: r.open,
-    accepted: r.accepted,
-    dialed: r.dialed,
-    closed: r.closed,
-    rejected: r.rejected,
-    acceptErrors: r.acceptErrors,
-    handshakeErrors: r.handshakeErrors,
-    bytesIn: r.bytesIn,
-    bytesOut: r.bytesOut,
-    queuedBytes: r.queuedBytes,
-    messagesIn: r.messagesIn,
-    messagesOut: r.messagesOut,
-    wakes: r.wakes,
-    jsCalls: r.jsCalls,
-    events: r.events,
-    handlerSeconds: r.handlerSeconds,
-    kcp: {
-      activeOpens: k.activeOpens,
-      passiveOpens: k.passiveOpens,
-      currEstab: Math.max(0, k.activeOpens + k.passiveOpens - k.closed),
-      inPkts: k.inPkts,
-      outPkts: k.outPkts,
-      inBytes: k.inBytes,
-      outBytes: k.outBytes,
-      inSegs: k.inSegs,
-      outSegs: k.outSegs,
-      retransSegs: k.retransSegs,
-      fastRetransSegs: k.fastRetransSegs,
-      inErrs: k.inErrs,
-    },
+    ...counts,
+    kcp: { ...kcp, currEstab: Math.max(0, kcp.activeOpens + kcp.passiveOpens - closed) },
     // A reactor lists the listeners whose connections it served so far; the rest are zero.
     listeners: labels.map((label, index) => {
-      const l = r.listeners[index]
-      const counts = l === undefined ? emptyListener() : { ...l, open: l.accepted - l.closed }
-      return { index, ...label, ...counts }
+      const l = listeners[index]
+      const own = l === undefined ? emptyListener() : { ...l, open: l.accepted - l.closed }
+      return { index, ...label, ...own }
     }),
   }
 }

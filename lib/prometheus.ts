@@ -132,6 +132,13 @@ export function registerMetrics(engine: Engine, registry: Registry = globalRegis
     }
     return snapshot
   }
+  // Sets a collector's series from the scrape's snapshot, through `put` (a gauge's `set`, a
+  // counter's `inc` after the reset).
+  const fill = (f: Family, metric: { reset(): void }, put: (labels: Record<string, string>, value: number) => void) => {
+    metric.reset()
+    const m = read()
+    if (m !== undefined) for (const [labels, value] of f.values(m)) put(labels, value)
+  }
   const registered: string[] = []
   const unregister = () => {
     for (const name of registered.splice(0)) registry.removeSingleMetric(name)
@@ -143,18 +150,14 @@ export function registerMetrics(engine: Engine, registry: Registry = globalRegis
         new Gauge({
           ...config,
           collect() {
-            this.reset()
-            const m = read()
-            if (m !== undefined) for (const [labels, value] of f.values(m)) this.set(labels, value)
+            fill(f, this, (labels, value) => this.set(labels, value))
           },
         })
       } else {
         new Counter({
           ...config,
           collect() {
-            this.reset()
-            const m = read()
-            if (m !== undefined) for (const [labels, value] of f.values(m)) this.inc(labels, value)
+            fill(f, this, (labels, value) => this.inc(labels, value))
           },
         })
       }

@@ -69,6 +69,27 @@ impl Count {
     }
 }
 
+/// Declares the live form of a snapshot struct of `u64` fields: the same fields as
+/// [`Count`]s, and `snapshot()` reading them all.
+macro_rules! live_counts {
+    ($(#[$doc:meta])* $live:ident => $snapshot:ident { $($field:ident),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Default)]
+        pub(crate) struct $live {
+            $(pub(crate) $field: Count,)*
+        }
+
+        impl $live {
+            /// Every count now.
+            fn snapshot(&self) -> $snapshot {
+                $snapshot {
+                    $($field: self.$field.get(),)*
+                }
+            }
+        }
+    };
+}
+
 /// Counters of one listener on one reactor (or, summed, on an engine). The connections a
 /// listener accepted are counted on the reactor that serves them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -97,47 +118,12 @@ impl ListenerMetrics {
     pub fn open(&self) -> u64 {
         self.accepted.saturating_sub(self.closed)
     }
-
-    /// The counts of `self` and `other` added up.
-    pub fn plus(self, other: ListenerMetrics) -> ListenerMetrics {
-        ListenerMetrics {
-            accepted: self.accepted.wrapping_add(other.accepted),
-            opened: self.opened.wrapping_add(other.opened),
-            closed: self.closed.wrapping_add(other.closed),
-            handshake_errors: self.handshake_errors.wrapping_add(other.handshake_errors),
-            bytes_in: self.bytes_in.wrapping_add(other.bytes_in),
-            bytes_out: self.bytes_out.wrapping_add(other.bytes_out),
-            messages_in: self.messages_in.wrapping_add(other.messages_in),
-            messages_out: self.messages_out.wrapping_add(other.messages_out),
-        }
-    }
 }
 
-/// The live [`ListenerMetrics`] of one listener on one reactor.
-#[derive(Debug, Default)]
-pub(crate) struct ListenerCounts {
-    pub(crate) accepted: Count,
-    pub(crate) opened: Count,
-    pub(crate) closed: Count,
-    pub(crate) handshake_errors: Count,
-    pub(crate) bytes_in: Count,
-    pub(crate) bytes_out: Count,
-    pub(crate) messages_in: Count,
-    pub(crate) messages_out: Count,
-}
-
-impl ListenerCounts {
-    fn snapshot(&self) -> ListenerMetrics {
-        ListenerMetrics {
-            accepted: self.accepted.get(),
-            opened: self.opened.get(),
-            closed: self.closed.get(),
-            handshake_errors: self.handshake_errors.get(),
-            bytes_in: self.bytes_in.get(),
-            bytes_out: self.bytes_out.get(),
-            messages_in: self.messages_in.get(),
-            messages_out: self.messages_out.get(),
-        }
+live_counts! {
+    /// The live [`ListenerMetrics`] of one listener on one reactor.
+    ListenerCounts => ListenerMetrics {
+        accepted, opened, closed, handshake_errors, bytes_in, bytes_out, messages_in, messages_out
     }
 }
 
@@ -177,61 +163,17 @@ impl KcpMetrics {
     pub fn curr_estab(&self) -> u64 {
         (self.active_opens.wrapping_add(self.passive_opens)).saturating_sub(self.closed)
     }
-
-    /// The counts of `self` and `other` added up.
-    pub fn plus(self, o: KcpMetrics) -> KcpMetrics {
-        KcpMetrics {
-            active_opens: self.active_opens.wrapping_add(o.active_opens),
-            passive_opens: self.passive_opens.wrapping_add(o.passive_opens),
-            closed: self.closed.wrapping_add(o.closed),
-            in_pkts: self.in_pkts.wrapping_add(o.in_pkts),
-            out_pkts: self.out_pkts.wrapping_add(o.out_pkts),
-            in_bytes: self.in_bytes.wrapping_add(o.in_bytes),
-            out_bytes: self.out_bytes.wrapping_add(o.out_bytes),
-            in_segs: self.in_segs.wrapping_add(o.in_segs),
-            out_segs: self.out_segs.wrapping_add(o.out_segs),
-            retrans_segs: self.retrans_segs.wrapping_add(o.retrans_segs),
-            fast_retrans_segs: self.fast_retrans_segs.wrapping_add(o.fast_retrans_segs),
-            in_errs: self.in_errs.wrapping_add(o.in_errs),
-        }
-    }
 }
 
-/// The live [`KcpMetrics`] of one reactor.
-#[derive(Debug, Default)]
-pub(crate) struct KcpCounts {
-    pub(crate) active_opens: Count,
-    pub(crate) passive_opens: Count,
-    pub(crate) closed: Count,
-    pub(crate) in_pkts: Count,
-    pub(crate) out_pkts: Count,
-    pub(crate) in_bytes: Count,
-    pub(crate) out_bytes: Count,
-    pub(crate) in_segs: Count,
-    pub(crate) out_segs: Count,
-    pub(crate) retrans_segs: Count,
-    pub(crate) fast_retrans_segs: Count,
-    pub(crate) in_errs: Count,
+live_counts! {
+    /// The live [`KcpMetrics`] of one reactor.
+    KcpCounts => KcpMetrics {
+        active_opens, passive_opens, closed, in_pkts, out_pkts, in_bytes, out_bytes, in_segs,
+        out_segs, retrans_segs, fast_retrans_segs, in_errs
+    }
 }
 
 impl KcpCounts {
-    fn snapshot(&self) -> KcpMetrics {
-        KcpMetrics {
-            active_opens: self.active_opens.get(),
-            passive_opens: self.passive_opens.get(),
-            closed: self.closed.get(),
-            in_pkts: self.in_pkts.get(),
-            out_pkts: self.out_pkts.get(),
-            in_bytes: self.in_bytes.get(),
-            out_bytes: self.out_bytes.get(),
-            in_segs: self.in_segs.get(),
-            out_segs: self.out_segs.get(),
-            retrans_segs: self.retrans_segs.get(),
-            fast_retrans_segs: self.fast_retrans_segs.get(),
-            in_errs: self.in_errs.get(),
-        }
-    }
-
     /// Adds what a session's KCP counted since `before` (its last report) up to `now`.
     pub(crate) fn add_session(&self, before: &riptide_kcp::Stats, now: &riptide_kcp::Stats) {
         self.in_segs
@@ -420,8 +362,6 @@ mod tests {
         assert_eq!(m.listeners.len(), 3);
         assert_eq!(m.listeners[2].open(), 2);
         assert_eq!(m.listeners[0], ListenerMetrics::default());
-        let sum = m.listeners[2].plus(m.listeners[2]);
-        assert_eq!(sum.accepted, 6);
     }
 
     #[test]
@@ -449,6 +389,5 @@ mod tests {
             ..m
         };
         assert_eq!(m.curr_estab(), 2);
-        assert_eq!(m.plus(m).in_segs, 8);
     }
 }

@@ -7,7 +7,7 @@
 use super::connection::{Place, State, Transport};
 use super::lifecycle::NewConn;
 use super::{count_bytes, Conns, Notice};
-use crate::carrier::Carrier;
+use crate::carrier::{Carrier, Counted};
 use crate::config::SharedCodec;
 use crate::flow::Timer;
 use crate::kcp_options::KcpOptions;
@@ -309,7 +309,7 @@ impl Conns {
         let (inner, peer) = carrier(stream, &conn.peer, udp).ok_or(Error::ConnClosed)?;
         let counted = Counted::new(inner);
         let sent = session.send_unreliable(Instant::now(), data, &counted, peer);
-        counted.report(counters, listener_counts, conn.listener);
+        report_sent(&counted, counters, listener_counts, conn.listener);
         sent
     }
 
@@ -446,7 +446,7 @@ impl Conns {
         };
         let counted = Counted::new(inner);
         session.transmit(now, ms, &counted, peer, kcp_out);
-        counted.report(counters, listener_counts, conn.listener);
+        report_sent(&counted, counters, listener_counts, conn.listener);
         let stats = session.stats();
         counters.kcp.add_session(&session.reported, &stats);
         session.reported = stats;
@@ -544,45 +544,18 @@ fn carrier<'a>(
     }
 }
 
-/// A carrier that counts the datagrams and bytes it sent, for the reactor's metrics.
-struct Counted<'a> {
-    inner: &'a dyn Carrier,
-    datagrams: std::cell::Cell<u64>,
-    bytes: std::cell::Cell<u64>,
-}
-
-impl<'a> Counted<'a> {
-    fn new(inner: &'a dyn Carrier) -> Counted<'a> {
-        Counted {
-            inner,
-            datagrams: Default::default(),
-            bytes: Default::default(),
-        }
-    }
-
-    /// Adds what was sent to the reactor's KCP and byte counts and to `listener`'s.
-    fn report(&self, counters: &Counters, list: &[Arc<ListenerCounts>], listener: Option<u16>) {
-        let (datagrams, bytes) = (self.datagrams.get(), self.bytes.get());
-        if datagrams > 0 {
-            counters.kcp.out_pkts.add(datagrams);
-            counters.kcp.out_bytes.add(bytes);
-            count_bytes(counters, list, listener, bytes as usize, false);
-        }
-    }
-}
-
-impl Carrier for Counted<'_> {
-    fn send_datagram(&self, datagram: &[u8], peer: SocketAddr) -> io::Result<usize> {
-        let sent = self.inner.send_datagram(datagram, peer);
-        if let Ok(n) = sent {
-            self.datagrams.set(self.datagrams.get().wrapping_add(1));
-            self.bytes.set(self.bytes.get().wrapping_add(n as u64));
-        }
-        sent
-    }
-
-    fn recv_datagram(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.inner.recv_datagram(buf)
+/// Adds what `counted` sent to the reactor's KCP and byte counts and to `listener`'s.
+fn report_sent(
+    counted: &Counted<'_>,
+    counters: &Counters,
+    list: &[Arc<ListenerCounts>],
+    listener: Option<u16>,
+) {
+    let (datagrams, bytes) = counted.sent();
+    if datagrams > 0 {
+        counters.kcp.out_pkts.add(datagrams);
+        counters.kcp.out_bytes.add(bytes);
+        count_bytes(counters, list, listener, bytes as usize, false);
     }
 }
 

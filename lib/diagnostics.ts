@@ -28,11 +28,13 @@ export const errorChannel = channel(HANDLER_ERROR)
 
 /** The message of `riptide:connection:open`. */
 export interface ConnectionOpenMessage {
+  /** The connection that opened. */
   conn: Conn
 }
 
 /** The message of `riptide:connection:close`. */
 export interface ConnectionCloseMessage {
+  /** The connection that closed. */
   conn: Conn
   /** Why it closed; undefined for an orderly close. */
   error: Error | undefined

@@ -11,6 +11,15 @@
  */
 export { serve, Engine, type EngineStats, type StopOptions } from './lib/engine'
 export type { PeerAddr, InetAddr, UnixAddr } from './lib/address'
+export type { EngineMetrics, ReactorMetrics, ReactorCounts, ListenerMetrics, ListenerCounts, ListenerProtocol, KcpMetrics } from './lib/metrics'
+export {
+  CONNECTION_OPEN,
+  CONNECTION_CLOSE,
+  HANDLER_ERROR,
+  type ConnectionOpenMessage,
+  type ConnectionCloseMessage,
+  type HandlerErrorMessage,
+} from './lib/diagnostics'
 export { DatagramSocket } from './lib/datagram'
 export type { StopCounts, ListenSpec } from './lib/reactor'
 export {

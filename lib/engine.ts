@@ -19,6 +19,10 @@ import type { NativeEngine } from './native'
 import type { WorkerMessage, WorkerSetup } from './worker'
 import { asyncDispose } from './dispose'
 import { checkTopic, messageBytes } from './pubsub'
+import { listenerLabels, readMetrics, type EngineMetrics, type ListenerLabel } from './metrics'
+
+/** @internal Registers a function run once when the engine has stopped (the Prometheus collector unregisters itself). */
+export const kOnStopped: unique symbol = Symbol('riptide.onStopped')
 
 /** A running server. Created by {@link serve}. */
 export class Engine {
@@ -26,14 +30,23 @@ export class Engine {
   readonly #reactor: Reactor
   readonly #workers: Worker[]
   readonly #listeners: PeerAddr[]
+  readonly #labels: ListenerLabel[]
+  readonly #onStopped: Array<() => void> = []
   #stopping: Promise<StopCounts> | undefined
 
   /** @internal Use {@link serve}. */
-  constructor(handler: EventHandler, reactor: Reactor, workers: Worker[]) {
+  constructor(handler: EventHandler, reactor: Reactor, workers: Worker[], specs: readonly ListenSpec[] = []) {
     this.#handler = handler
     this.#reactor = reactor
     this.#workers = workers
     this.#listeners = reactor.nativeEngine.listeners().map(fromNativeAddress)
+    this.#labels = listenerLabels(specs, this.#listeners, reactor.websocket)
+  }
+
+  /** @internal Runs `fn` once the engine has stopped (at once if it has). */
+  [kOnStopped](fn: () => void): void {
+    if (this.running) this.#onStopped.push(fn)
+    else fn()
   }
 
   /** @internal The native reactor 0, for test hooks (`__test__/hostile`). */
@@ -151,6 +164,13 @@ export class Engine {
     this.#stopping ??= (async () => {
       const [mine, ...theirs] = await Promise.all([this.#reactor.stop(drain), ...this.#workers.map((w) => stopWorker(w, drain))])
       const counts = [mine, ...theirs].reduce((a, b) => ({ drained: a.drained + b.drained, reset: a.reset + b.reset }))
+      for (const fn of this.#onStopped.splice(0)) {
+        try {
+          fn()
+        } catch (err) {
+          this.#reactor.report(err, undefined, 'stop')
+        }
+      }
       try {
         this.#handler.onShutdown?.(this)
       } catch (err) {
@@ -164,6 +184,17 @@ export class Engine {
   /** Operator counters of this engine, summed over all its reactors (see {@link EngineStats}). */
   stats(): EngineStats {
     return this.#reactor.nativeEngine.stats()
+  }
+
+  /**
+   * Every counter of this engine now: per reactor (worker reactors included), per listener
+   * (summed over the reactors, labelled with its bound URL and protocol) and in total. See
+   * {@link EngineMetrics} and `docs/metrics.md`; `riptide/prometheus` exports the same to
+   * Prometheus. Throws `ERR_ENGINE_STOPPED` once stopped.
+   */
+  metrics(): EngineMetrics {
+    if (!this.running) throw new EngineStoppedError()
+    return readMetrics(this.#reactor.nativeEngine, this.#labels)
   }
 
   /** Lets the process exit while this engine runs (like `net.Server#unref`). */
@@ -353,7 +384,7 @@ export async function serve<Context = unknown>(
     throw err
   }
   reactor.nativeEngine.balance()
-  engine = new Engine(events, reactor, workers)
+  engine = new Engine(events, reactor, workers, listeners)
   try {
     handler.onBoot?.(engine)
   } catch (err) {

@@ -43,6 +43,7 @@ import { DatagramSocket } from './datagram'
 import { AbortError, ConnClosedError, ConnectionError, type ConnectionErrorDetails, errorFromCode, fromNative, type RiptideError } from './errors'
 import type { EventHandler, IdleKind } from './handler'
 import { log, type Logger } from './logger'
+import { closeChannel, errorChannel, openChannel, type ConnectionCloseMessage, type ConnectionOpenMessage, type HandlerErrorMessage } from './diagnostics'
 import { lookupDialUrl, namedTarget } from './lookup'
 import { native, type NativeEngine, type NativeTlsDial, type NativeWsDial } from './native'
 import type { KcpLayers, KcpOptions, ResolvedServeOptions } from './options'
@@ -688,13 +689,14 @@ export class Reactor implements ConnSink {
             if (dial.conn !== undefined) conn[kRebind](slot, generation)
             dial.resolve(conn)
             this.#held.set(slot, { generation, until: 'replay', events: [] })
-          } else if (h.onOpen === undefined && h.onClose === undefined) {
+          } else if (h.onOpen === undefined && h.onClose === undefined && !openChannel.hasSubscribers && !closeChannel.hasSubscribers) {
             this.#latent[slot] = generation + 1
             continue
           } else {
             conn = new Conn(this, slot, generation, ascii(arena, offset, length), extra & 0xffff, udp === 0 ? undefined : udp - 1)
           }
           this.#conns[slot] = conn
+          if (openChannel.hasSubscribers) openChannel.publish({ conn } satisfies ConnectionOpenMessage)
           if (h.onOpen !== undefined) this.#safely('onOpen', conn, () => h.onOpen!(conn))
         } else if (kind === EV_CLOSE) {
           this.#closed(slot, generation, length > 0 ? ascii(arena, offset, length) : '', meta[at + 5])
@@ -757,6 +759,7 @@ export class Reactor implements ConnSink {
     this.#unwritable.delete(conn)
     for (const cb of conn[kEnded]()) this.#safely('write callback', conn, () => cb(new ConnClosedError()))
     const err = conn.destroyError ?? (code === '' ? undefined : this.#closeError(conn, code, errno, why))
+    if (closeChannel.hasSubscribers) closeChannel.publish({ conn, error: err } satisfies ConnectionCloseMessage)
     const consumer = conn[kConsumer]
     if (consumer !== undefined) {
       conn[kConsumer] = undefined
@@ -920,6 +923,7 @@ export class Reactor implements ConnSink {
 
   /** Routes an exception from a user callback to `onError`, or the logger. */
   report(err: unknown, conn: Conn | undefined, where: string): void {
+    if (errorChannel.hasSubscribers) errorChannel.publish({ conn, error: err, where } satisfies HandlerErrorMessage)
     const onError = this.#handler.onError
     if (onError === undefined) {
       log(this.#logger, 'error', `uncaught exception in ${where}`, err)

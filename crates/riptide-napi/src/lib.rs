@@ -14,6 +14,7 @@ mod event_log;
 mod js_batch;
 mod js_end;
 mod kcp;
+mod metrics;
 mod millis;
 mod pubsub;
 mod raw;
@@ -596,6 +597,13 @@ impl NativeEngine {
             js_calls: b.js_calls as f64,
             events: b.events as f64,
         }
+    }
+
+    /// Every running reactor's counters, per listener too, with its driver's boundary counts
+    /// and handler time, in reactor order.
+    #[napi]
+    pub fn metrics(&self) -> Vec<metrics::NativeReactorMetrics> {
+        self.shared.metrics().into_iter().map(Into::into).collect()
     }
 
     /// Open connections on every reactor of the engine.

@@ -4,7 +4,7 @@
 //! shared by all workers of a process, which is exactly what this needs.
 
 use crate::drive::{BoundaryCounters, BoundaryCounts};
-use riptide::{ListenOptions, LoadBalancing, ReactorConfig, ReactorStats, Remote};
+use riptide::{ListenOptions, LoadBalancing, ReactorConfig, ReactorMetrics, ReactorStats, Remote};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -80,6 +80,14 @@ impl Shared {
             ReactorStats::total(self.running().iter().map(Remote::stats)),
             BoundaryCounts::total(self.boundary.iter().map(|b| b.snapshot())),
         )
+    }
+
+    /// Every running reactor's metrics with its driver's boundary counts, in index order.
+    pub fn metrics(&self) -> Vec<(ReactorMetrics, BoundaryCounts)> {
+        self.running()
+            .iter()
+            .map(|r| (r.metrics(), self.boundary(r.index()).snapshot()))
+            .collect()
     }
 
     /// Inboxes of every running reactor, in index order.

@@ -6,8 +6,8 @@
 
 use super::connection::{Place, State, Transport};
 use super::lifecycle::NewConn;
-use super::{Conns, Notice};
-use crate::carrier::Carrier;
+use super::{count_bytes, Conns, Notice};
+use crate::carrier::{Carrier, Counted};
 use crate::config::SharedCodec;
 use crate::flow::Timer;
 use crate::kcp_options::KcpOptions;
@@ -15,11 +15,13 @@ use crate::kcp_session::{session_key, Input, KcpSession};
 use crate::kcp_table::{KcpTable, SessionKey};
 use crate::layer::{Gate, PacketGate, PacketLayer};
 use crate::slab::ConnId;
+use crate::stats::{Counters, ListenerCounts};
 use crate::stream::{PeerAddr, Stream};
 use crate::Error;
 use mio::net::UdpSocket;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 impl Conns {
@@ -72,6 +74,7 @@ impl Conns {
         let Some(session) = session else {
             // Not a data segment KCP takes: stray or hostile input.
             self.kcp_input_errors = self.kcp_input_errors.wrapping_add(1);
+            self.counters.kcp.in_errs.add(1);
             return None;
         };
         if !self.kcp_make_room(socket, peer.ip().to_canonical(), options, max) {
@@ -85,6 +88,7 @@ impl Conns {
                 codec,
                 layers: Vec::new(),
                 connecting: false,
+                listener: self.udp_listeners.get(socket).copied(),
             })
             .ok()?;
         let admitted = self.kcp_table.admit(id, key, (socket, peer), options);
@@ -169,6 +173,7 @@ impl Conns {
             codec,
             layers: Vec::new(),
             connecting: true,
+            listener: None,
         })?;
         if let Some(t) = options.idle_timeout {
             self.timers.insert(now + t, Timer::KcpExpire(id));
@@ -253,6 +258,8 @@ impl Conns {
         let Transport::Kcp(stream, session) = &mut conn.transport else {
             return Input::Rejected;
         };
+        self.counters.kcp.in_pkts.add(1);
+        self.counters.kcp.in_bytes.add(datagram.len() as u64);
         let gated = session.admitted.as_ref().is_some_and(KcpTable::is_gated);
         let input = match session.input(now, ms, datagram) {
             // A gate's session is found by its key, not its conv: no kcp-go reset there.
@@ -262,6 +269,7 @@ impl Conns {
         match input {
             Input::Rejected => {
                 self.kcp_input_errors = self.kcp_input_errors.wrapping_add(1);
+                self.counters.kcp.in_errs.add(1);
                 return input;
             }
             Input::NewConversation => return input,
@@ -282,7 +290,13 @@ impl Conns {
     /// mark it (FEC's out-of-band shard, the secure mode's type). A datagram the kernel cannot
     /// take now is dropped.
     pub fn send_unreliable(&mut self, id: ConnId, data: &[u8]) -> Result<(), Error> {
-        let Conns { slab, udp, .. } = self;
+        let Conns {
+            slab,
+            udp,
+            counters,
+            listener_counts,
+            ..
+        } = self;
         let conn = slab.get_mut(id).ok_or(Error::ConnClosed)?;
         if !matches!(conn.state, State::Open | State::Closing) {
             return Err(Error::ConnClosed);
@@ -292,8 +306,11 @@ impl Conns {
                 "the unreliable channel is a KCP session's".into(),
             ));
         };
-        let (carrier, peer) = carrier(stream, &conn.peer, udp).ok_or(Error::ConnClosed)?;
-        session.send_unreliable(Instant::now(), data, carrier, peer)
+        let (inner, peer) = carrier(stream, &conn.peer, udp).ok_or(Error::ConnClosed)?;
+        let counted = Counted::new(inner);
+        let sent = session.send_unreliable(Instant::now(), data, &counted, peer);
+        report_sent(&counted, counters, listener_counts, conn.listener);
+        sent
     }
 
     /// The next message that arrived on a KCP session's unreliable channel.
@@ -414,6 +431,8 @@ impl Conns {
             udp,
             kcp_out,
             kcp_table,
+            counters,
+            listener_counts,
             ..
         } = self;
         let Some(conn) = slab.get_mut(id) else {
@@ -422,10 +441,15 @@ impl Conns {
         let Transport::Kcp(stream, session) = &mut conn.transport else {
             return;
         };
-        let Some((carrier, peer)) = carrier(stream, &conn.peer, udp) else {
+        let Some((inner, peer)) = carrier(stream, &conn.peer, udp) else {
             return;
         };
-        session.transmit(now, ms, carrier, peer, kcp_out);
+        let counted = Counted::new(inner);
+        session.transmit(now, ms, &counted, peer, kcp_out);
+        report_sent(&counted, counters, listener_counts, conn.listener);
+        let stats = session.stats();
+        counters.kcp.add_session(&session.reported, &stats);
+        session.reported = stats;
         let (acked, buffered) = (session.peer_acked(), session.buffered_bytes());
         let mut budget = None;
         if let Some(a) = session.admitted.as_mut() {
@@ -517,6 +541,21 @@ fn carrier<'a>(
         (Stream::Datagram { socket, peer }, _) => Some((udp.get(*socket)?, *peer)),
         (Stream::Udp(s), PeerAddr::Inet(peer)) => Some((s, *peer)),
         _ => None,
+    }
+}
+
+/// Adds what `counted` sent to the reactor's KCP and byte counts and to `listener`'s.
+fn report_sent(
+    counted: &Counted<'_>,
+    counters: &Counters,
+    list: &[Arc<ListenerCounts>],
+    listener: Option<u16>,
+) {
+    let (datagrams, bytes) = counted.sent();
+    if datagrams > 0 {
+        counters.kcp.out_pkts.add(datagrams);
+        counters.kcp.out_bytes.add(bytes);
+        count_bytes(counters, list, listener, bytes as usize, false);
     }
 }
 

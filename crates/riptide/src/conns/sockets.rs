@@ -35,7 +35,10 @@ impl Conns {
             .get(socket)
             .ok_or_else(|| Error::InvalidOption(format!("no UDP socket {socket}")))?;
         match udp.send_to(data, peer) {
-            Ok(_) => Ok(()),
+            Ok(n) => {
+                self.count_socket(socket, n, false);
+                Ok(())
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
             Err(e) => Err(e.into()),
         }

@@ -34,6 +34,7 @@ impl Conns {
                 codec: None,
                 layers: Vec::new(),
                 connecting: false,
+                listener: self.udp_listeners.get(socket).copied(),
             })
             .ok()?;
         self.udp_sessions.insert(socket, peer, id, now);

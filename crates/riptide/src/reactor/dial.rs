@@ -48,6 +48,7 @@ impl Reactor {
                     codec: options.codec.as_ref(),
                     layers,
                     connecting: true,
+                    listener: None,
                 })?
             }
         };
@@ -116,6 +117,7 @@ impl Reactor {
             codec: options.codec.as_ref(),
             layers: StreamStack::make(&options.layers),
             connecting: true,
+            listener: None,
         })?;
         self.conns.check_connected(id);
         Ok(id)

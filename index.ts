@@ -11,6 +11,15 @@
  */
 export { serve, Engine, type EngineStats, type StopOptions } from './lib/engine'
 export type { PeerAddr, InetAddr, UnixAddr } from './lib/address'
+export type { EngineMetrics, ReactorMetrics, ReactorCounts, ListenerMetrics, ListenerCounts, ListenerProtocol, KcpMetrics } from './lib/metrics'
+export {
+  CONNECTION_OPEN,
+  CONNECTION_CLOSE,
+  HANDLER_ERROR,
+  type ConnectionOpenMessage,
+  type ConnectionCloseMessage,
+  type HandlerErrorMessage,
+} from './lib/diagnostics'
 export { DatagramSocket } from './lib/datagram'
 export type { StopCounts, ListenSpec } from './lib/reactor'
 export {
@@ -22,8 +31,10 @@ export {
   type LengthFieldCodec,
   type Http1Codec,
   type RespCodec,
+  type LtvCodec,
   type WebSocketCodec,
 } from './lib/codecs'
+export { ltvRecord, type LtvInfo, type LtvHandler, type LtvClientHandler, type LtvTraffic, type WriteOptions } from './lib/ltv'
 export {
   WebSocketConn,
   websocketHandler,
@@ -65,8 +76,10 @@ export {
   type CryptOptions,
   type KcpCipher,
   type SecureOptions,
+  type SecureKey,
   type ServerSecureOptions,
   type ClientSecureOptions,
+  type ResolvedSecure,
   CIPHER_KEY_LENGTHS,
   DEFAULT_SERVE_OPTIONS,
   DEFAULT_KCP_OPTIONS,

@@ -206,10 +206,17 @@ test('through TLS: idleTimeout and heartbeat keep their meaning (the ping is enc
 })
 
 test('through TLS: stop({ drainTimeout }) lets a reader finish and resets one that does not read', async (t) => {
-  const engine = await serve('tls://127.0.0.1:0', { onTraffic: (conn) => void conn.write(Buffer.alloc(2 << 20, 3)) }, {
-    socketSendBuffer: 8192,
-    tls: serverTls,
-  })
+  let asked = 0
+  const engine = await serve(
+    'tls://127.0.0.1:0',
+    {
+      onTraffic: (conn) => {
+        asked++
+        void conn.write(Buffer.alloc(2 << 20, 3))
+      },
+    },
+    { socketSendBuffer: 8192, tls: serverTls },
+  )
   const reader = await tlsClient(engine.port)
   const sleeper = await tlsClient(engine.port)
   sleeper.pause()
@@ -219,7 +226,8 @@ test('through TLS: stop({ drainTimeout }) lets a reader finish and resets one th
   const readerEnd = new Promise<void>((resolve) => reader.once('end', resolve))
   reader.write('go')
   sleeper.write('go')
-  await new Promise((r) => setTimeout(r, 100))
+  // Both requests handled and the reader receiving (a fixed sleep was too short under load).
+  await until(() => asked === 2 && got > 0, 10_000)
   const counts = await engine.stop({ drainTimeout: 2500 })
   await readerEnd
   t.is(got, 2 << 20, 'the reader got all of it, then close_notify + FIN')

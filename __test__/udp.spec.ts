@@ -29,13 +29,16 @@ test('udp: each datagram gets a transient conn whose write replies to the sender
   })
   t.true(engine.port > 0)
   const [a, b] = await Promise.all([client(), client()])
-  for (let i = 0; i < 50; i++) {
-    t.is(await exchange(a, engine.port, `a${i}`), `${a.address().port}:a${i}`)
-    t.is(await exchange(b, engine.port, `b${i}`), `${b.address().port}:b${i}`)
+  try {
+    for (let i = 0; i < 50; i++) {
+      t.is(await exchange(a, engine.port, `a${i}`), `${a.address().port}:a${i}`)
+      t.is(await exchange(b, engine.port, `b${i}`), `${b.address().port}:b${i}`)
+    }
+  } finally {
+    a.close()
+    b.close()
+    await engine.stop()
   }
-  a.close()
-  b.close()
-  await engine.stop()
 })
 
 test('udp: sendTo reaches any address from the listener socket', async (t) => {

@@ -158,10 +158,11 @@ test('ws client: the server closes with a code and reason; the client answers an
 
 test('ws client: conn.ping reaches the client; the idle timeout pings a silent client, which stays open by answering', async (t) => {
   // The client must answer each idle ping within idleTimeout or the server drops it, so the
-  // timeout leaves room for a loaded machine; a drop fails the test instead of hanging it.
+  // timeout leaves room for a loaded machine (400 ms was too short with a load average of 12);
+  // a drop fails the test instead of hanging it.
   const engine = await serve('tcp://127.0.0.1:0', {
     onOpen: (conn) => conn.ping('hi'),
-  }, { codec: codecs.websocket({ idleTimeout: 400 }) })
+  }, { codec: codecs.websocket({ idleTimeout: 1500 }) })
   try {
     const ws = new WebSocket(`ws://127.0.0.1:${engine.port}/`)
     const pings: string[] = []

@@ -1,7 +1,8 @@
 /**
  * Builds what a benchmark run needs: riptide (`npm run build`), the load generator
  * (`cargo build --release -p riptide-bench`), the gnet and kcp-go peers (`go build`), the C
- * floor (`cc`), the lossy relay (`cargo build --release -p riptide-net-netsim`) and the
+ * floor (`cc`), the lossy relay (`cargo build --release -p riptide-net-netsim`), the K3 tunnels
+ * (`cargo build --release -p riptide-tunnel`, and `go build` of tests/interop/kcptun) and the
  * uWebSockets.js peer (bench/uws.ts: `npm pack` of its npm republish, plus a glibc shim built
  * with `cc` when its binary needs a newer glibc). Outputs go to target/ (gitignored). A peer
  * whose build fails is reported as not runnable, with the reason.
@@ -10,7 +11,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { LOADGEN, ROOT } from './harness'
-import { BUILD_DIR, C_FLOOR_BIN, GNET_BIN, KCPGO_BIN, RELAY_BIN } from './peers'
+import { BUILD_DIR, C_FLOOR_BIN, GNET_BIN, KCPGO_BIN, KCPTUN_BIN, RELAY_BIN } from './peers'
 import { UWS_PACKAGE, UWS_VERSION } from './uws'
 
 /** What the build produced: a reason per peer id (or `relay`) that could not be built. */
@@ -66,6 +67,20 @@ const STEPS: Step[] = [
     cmd: 'go',
     args: ['build', '-o', KCPGO_BIN, '.'],
     cwd: join(ROOT, 'tests', 'interop', 'kcp-go'),
+  },
+  {
+    serves: ['riptide-tunnel'],
+    title: 'riptide-tunnel (cargo build --release -p riptide-tunnel)',
+    cmd: 'cargo',
+    args: ['build', '--release', '-p', 'riptide-tunnel'],
+  },
+  {
+    serves: ['kcptun-go'],
+    title: 'Go kcptun stand-in (go build)',
+    precondition: () => (have('go') ? undefined : 'Go toolchain not found (install Go >= 1.22)'),
+    cmd: 'go',
+    args: ['build', '-o', KCPTUN_BIN, '.'],
+    cwd: join(ROOT, 'tests', 'interop', 'kcptun'),
   },
   {
     serves: ['uws'],

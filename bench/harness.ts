@@ -48,8 +48,11 @@ export interface ServerOptions {
   env?: Record<string, string>
   /** Give the server a stdin pipe (riptide peers answer stats requests on it). Default: no stdin. */
   stdin?: boolean
-  /** How to tell the server is ready. Default `'port'`: it accepts TCP connections on `port`. */
-  ready?: 'port' | { line: RegExp }
+  /**
+   * How to tell the server is ready. Default `'port'`: it accepts TCP connections on `port`;
+   * or a line it prints on stdout (on stderr with `stderr: true`).
+   */
+  ready?: 'port' | { line: RegExp; stderr?: boolean }
   /** Ms to wait for readiness. Default 15 000. */
   timeout?: number
 }
@@ -91,6 +94,15 @@ export async function startServer(name: string, argv: string[], port: number, cp
   })
   let stderr = ''
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)))
+  const ready = options.ready ?? 'port'
+  const readyOnStderr = ready !== 'port' && ready.stderr === true
+  const stderrLines: string[] = []
+  if (readyOnStderr) {
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      stderrLines.push(line)
+      for (const w of [...waiters]) w(line)
+    })
+  }
   const nextLine = (match: (line: string) => boolean, ms = 5000): Promise<string> =>
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -112,12 +124,11 @@ export async function startServer(name: string, argv: string[], port: number, cp
   })
   try {
     await spawned
-    const ready = options.ready ?? 'port'
     if (ready === 'port') {
       await waitForPort(port, options.timeout ?? 15000, child)
     } else {
       const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`exited with code ${code}`))))
-      const seen = lines.find((l) => ready.line.test(l))
+      const seen = (readyOnStderr ? stderrLines : lines).find((l) => ready.line.test(l))
       if (!seen) await Promise.race([nextLine((l) => ready.line.test(l), options.timeout ?? 15000), exited])
     }
   } catch (err) {
@@ -163,6 +174,28 @@ function procTicks(pid: number | string): { ticks: number; ppid: number } {
 }
 
 /** True when per-process CPU can be read (/proc exists). */
+/** `pid` and every live process below it (NSD answers from a forked child). */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const { ppid } = procTicks(name)
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)])
+    } catch {
+      // the process exited while we looked
+    }
+  }
+  const tree: number[] = []
+  const stack = [pid]
+  while (stack.length > 0) {
+    const p = stack.pop()!
+    tree.push(p)
+    stack.push(...(children.get(p) ?? []))
+  }
+  return tree
+}
+
 export const canMeasureCpu = existsSync('/proc/self/stat')
 
 /** Resident memory of a process in bytes (VmRSS). */

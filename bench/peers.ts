@@ -4,7 +4,7 @@
  * `serve-*` modes of `riptide-bench`), one event loop, pinned to the server core by the runner.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { LOADGEN, ROOT } from './harness'
 
@@ -14,7 +14,7 @@ import { LOADGEN, ROOT } from './harness'
  * WebSocket echo (W1) and `ws-pubsub` a WebSocket server publishing every message from `/pub`
  * to the connections on `/sub` (W2).
  */
-export type Proto = 'echo' | 'http' | 'https' | 'kcp' | 'kcp-fec' | 'redis' | 'ws' | 'ws-pubsub'
+export type Proto = 'echo' | 'http' | 'https' | 'kcp' | 'kcp-fec' | 'tunnel' | 'redis' | 'dns' | 'ws' | 'ws-pubsub'
 
 /** The PEM files an `https` server is started with (made by the runner at bench time, removed at exit). */
 export interface TlsFiles {
@@ -51,6 +51,12 @@ export interface Peer {
    * line. Default: kcpgo-peer with {@link KCP_KNOBS} (K1).
    */
   client?(addr: string, hello: Record<string, unknown>): string[]
+  /**
+   * K3: the two ends of a kcptun-compatible tunnel. The server takes KCP on UDP `listen` and
+   * forwards each stream to TCP `target`; the client listens on TCP `listen` and carries each
+   * accepted connection to `remote` (the relay). Both print the `ready` line once up.
+   */
+  tunnel?: { server(listen: string, target: string): string[]; client(listen: string, remote: string): string[]; ready: { line: RegExp; stderr?: boolean } }
 }
 
 /** Build outputs that are not cargo's (gitignored: under target/). */
@@ -62,6 +68,12 @@ export const GNET_BIN = join(BUILD_DIR, 'gnet-peer')
 export const C_FLOOR_BIN = join(BUILD_DIR, 'c-floor')
 /** The kcp-go peer binary (built from tests/interop/kcp-go). */
 export const KCPGO_BIN = join(BUILD_DIR, 'kcpgo-peer')
+/** The kcptun stand-in binary (built from tests/interop/kcptun: kcp-go, smux, snappy). */
+export const KCPTUN_BIN = join(BUILD_DIR, 'kcptun-peer')
+/** riptide's kcptun-compatible tunnel (crate riptide-tunnel). */
+export const TUNNEL_BIN = join(ROOT, 'target', 'release', 'riptide-tunnel')
+/** D2's zone, served by examples/dns and by NSD. */
+export const DNS_ZONE = join(ROOT, 'examples', 'dns', 'example.zone')
 /** The lossy UDP relay (crate riptide-netsim). */
 export const RELAY_BIN = join(ROOT, 'target', 'release', 'riptide-relay')
 
@@ -95,6 +107,13 @@ const goSink = (cipher: string, port: number): string[] => [KCPGO_BIN, 'server',
 /** kcpgo-peer's K2 bulk client with `cipher`. */
 const goBulk = (cipher: string, addr: string): string[] => [KCPGO_BIN, 'client', '--addr', addr, '--mode', 'bulk', ...goWire(cipher)]
 
+/**
+ * K3's wire, the same on every end: kcptun's defaults (aes on the PBKDF2-derived key, mode
+ * fast, smux v1, snappy on, MTU 1350, windows 128/512) with FEC 10 data + 3 parity shards.
+ */
+export const K3_WIRE = { ds: 10, ps: 3, key: 'riptide-bench k3' }
+const K3_FLAGS = ['--key', K3_WIRE.key, '--crypt', 'aes', '--mode', 'fast', '--ds', String(K3_WIRE.ds), '--ps', String(K3_WIRE.ps)]
+
 /** Every peer, in display order. */
 export const PEERS: Peer[] = [
   {
@@ -102,7 +121,7 @@ export const PEERS: Peer[] = [
     label: 'riptide',
     role: 'riptide',
     about:
-      'riptide from TypeScript (`serve()`, one reactor): echo writes back each chunk; HTTP uses the Rust http1 codec and one JS call per request; HTTPS (T1, T2) is the same codec and handler on a `tls://` listener (rustls with ring, records kept in Rust); Redis (D1) is examples/redis/server.ts (the Rust RESP codec, one JS call per command). WebSocket (W1, W2) is `codecs.websocket()` without compression, `conn.write(message)` for echo and `engine.publish` from `onTraffic` for pub/sub. The echo handler has only `onTraffic`, so a connection gets its JS `Conn` at its first data and idle ones (M1) have none; a handler with `onOpen` adds about 320 B of JS heap per connection',
+      'riptide from TypeScript (`serve()`, one reactor): echo writes back each chunk; HTTP uses the Rust http1 codec and one JS call per request; HTTPS (T1, T2) is the same codec and handler on a `tls://` listener (rustls with ring, records kept in Rust); Redis (D1) is examples/redis/server.ts (the Rust RESP codec, one JS call per command). DNS (D2) is examples/dns/server.ts (messages parsed and answered in Rust by `DnsZone`, one JS call per datagram). WebSocket (W1, W2) is `codecs.websocket()` without compression, `conn.write(message)` for echo and `engine.publish` from `onTraffic` for pub/sub. The echo handler has only `onTraffic`, so a connection gets its JS `Conn` at its first data and idle ones (M1) have none; a handler with `onOpen` adds about 320 B of JS heap per connection',
     stats: true,
     command: (proto, port, tls) =>
       proto === 'ws' || proto === 'ws-pubsub'
@@ -115,6 +134,8 @@ export const PEERS: Peer[] = [
             ? [...tsx('riptide-http.ts', port), ...tlsFlags(tls)]
             : proto === 'redis'
               ? [process.execPath, '--import', 'tsx', join('examples', 'redis', 'server.ts'), '--port', String(port)]
+              : proto === 'dns'
+                ? [process.execPath, '--import', 'tsx', join('examples', 'dns', 'server.ts'), '--port', String(port), '--zone', DNS_ZONE]
               : tsx('riptide-kcp-sink.ts', port),
     readyLine: { kcp: /"listen"/ },
   },
@@ -259,13 +280,78 @@ export const PEERS: Peer[] = [
       proto === 'redis' ? ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'] : undefined,
   },
   {
+    id: 'nsd',
+    label: 'NSD',
+    role: 'peer',
+    about:
+      "Debian's NSD 4 (`server-count: 1`, response rate limiting off: from one source it would measure the limit), the same zone file; NSD answers from a forked child, so its CPU is the whole process tree's",
+    command: (proto, port) => (proto === 'dns' ? ['nsd', '-d', '-c', nsdConfig(port)] : undefined),
+  },
+  {
     id: 'c-floor',
     label: 'C epoll floor',
     role: 'floor',
     about: 'single-threaded C, level-triggered epoll (bench/peers/c-epoll/floor.c): echo, and a minimal responder counting `\\r\\n\\r\\n`',
     command: (proto, port) => (proto === 'echo' || proto === 'http' ? [C_FLOOR_BIN, proto, String(port)] : undefined),
   },
+  {
+    id: 'riptide-tunnel',
+    label: 'riptide-tunnel',
+    role: 'riptide',
+    about:
+      "K3: `riptide-tunnel server` and `client` (crates/riptide-tunnel, release build: the engine crate, one reactor each, no Node) with kcptun's flags and defaults, FEC 10/3",
+    command: () => undefined,
+    tunnel: {
+      server: (listen, target) => [TUNNEL_BIN, 'server', '--quiet', '-l', listen, '-t', target, ...K3_FLAGS],
+      client: (listen, remote) => [TUNNEL_BIN, 'client', '--quiet', '-l', listen, '-r', remote, ...K3_FLAGS],
+      ready: { line: /listening on (tcp|kcp):\/\//, stderr: true },
+    },
+  },
+  {
+    id: 'kcptun-go',
+    label: 'Go kcptun',
+    role: 'peer',
+    about:
+      'K3: tests/interop/kcptun, built as kcptun is from kcp-go v5, smux and golang/snappy (the Go module proxy); server and client with the same flags, GOMAXPROCS=1 as each end is pinned to one core',
+    env: { GOMAXPROCS: '1' },
+    command: () => undefined,
+    tunnel: {
+      server: (listen, target) => [KCPTUN_BIN, 'server', '-l', listen, '-t', target, ...K3_FLAGS],
+      client: (listen, remote) => [KCPTUN_BIN, 'client', '-l', listen, '-r', remote, ...K3_FLAGS],
+      ready: { line: /^ready / },
+    },
+  },
 ]
+
+/** Writes NSD's configuration for `port` under target/bench/nsd/ (its state files go there too). */
+function nsdConfig(port: number): string {
+  const dir = join(BUILD_DIR, 'nsd')
+  mkdirSync(dir, { recursive: true })
+  const conf = join(dir, `nsd-${port}.conf`)
+  const config = [
+    'server:',
+    `  ip-address: 127.0.0.1@${port}`,
+    '  server-count: 1',
+    '  username: ""',
+    `  zonesdir: "${dir}"`,
+    '  database: ""',
+    `  pidfile: "${dir}/nsd-${port}.pid"`,
+    `  xfrdfile: "${dir}/xfrd-${port}.state"`,
+    `  zonelistfile: "${dir}/zone-${port}.list"`,
+    `  logfile: "${dir}/nsd.log"`,
+    '  verbosity: 0',
+    '  rrl-ratelimit: 0',
+    '  rrl-whitelist-ratelimit: 0',
+    'remote-control:',
+    '  control-enable: no',
+    'zone:',
+    '  name: example.test',
+    `  zonefile: "${DNS_ZONE}"`,
+    '',
+  ]
+  writeFileSync(conf, config.join('\n'))
+  return conf
+}
 
 /** Looks a peer up by id. */
 export function peer(id: string): Peer {
@@ -296,6 +382,10 @@ export function unavailable(p: Peer, buildFailures: Map<string, string>): string
         : existsSync(KCPGO_BIN)
           ? undefined
           : 'its client, kcpgo-peer, is not built (needs Go and tests/interop/kcp-go)'
+    case 'riptide-tunnel':
+      return existsSync(TUNNEL_BIN) ? undefined : 'not built (`cargo build --release -p riptide-tunnel`)'
+    case 'kcptun-go':
+      return existsSync(KCPTUN_BIN) ? undefined : 'not built (needs Go and tests/interop/kcptun)'
     case 'riptide-rust':
     case 'riptide-secure':
       return existsSync(LOADGEN) ? undefined : 'riptide-bench is not built'
@@ -306,6 +396,8 @@ export function unavailable(p: Peer, buildFailures: Map<string, string>): string
       return uwsProblem()
     case 'redis-server':
       return spawnSync('redis-server', ['--version']).status === 0 ? undefined : "not installed (Debian's redis-server)"
+    case 'nsd':
+      return spawnSync('sh', ['-c', 'command -v nsd']).status === 0 ? undefined : "not installed (Debian's nsd)"
     default:
       return undefined
   }

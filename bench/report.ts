@@ -109,8 +109,10 @@ function targets(r: Results): Target[] {
       : { id: 'R1', ask: 'riptide (Rust) ≥ 1.15× gnet round trips/s', measured: find(w('R1'), 'gnet') ? 'riptide (Rust) did not run' : `gnet could not run (${why('gnet')})`, status: 'not measured' },
   )
   out.push(...k2Targets(w('K2')))
+  out.push(...k3Targets(w('K3')))
   out.push(...tlsTargets(w('T1'), w('T2'), why))
   out.push(...redisTargets(w('D1'), w('D1P16'), why))
+  out.push(perCpuTarget(w('D2'), 'D2', 'riptide queries per server-CPU-second ≥ 0.5× NSD', 'nsd', 'NSD', 0.5, why))
   out.push(...wsTargets(w('W1'), w('W2'), why))
   return out
 }
@@ -206,8 +208,22 @@ function k2Targets(k2: WorkloadResult | undefined): Target[] {
   return out
 }
 
+/** K3: riptide-tunnel goodput ≥ 1.2× the Go kcptun, and CPU per MB ≤ 0.8× on each end. */
+function k3Targets(k3: WorkloadResult | undefined): Target[] {
+  const mine = find(k3, 'riptide-tunnel')
+  const base = find(k3, 'kcptun-go')
+  const missing = !k3 ? 'K3 not in this run' : `${mine ? 'Go kcptun' : 'riptide-tunnel'} did not run`
+  const row = (ask: string, x: number | undefined, detail: string, ok: (x: number) => boolean): Target =>
+    mine && base && x !== undefined ? { id: 'K3', ask, measured: `${ratio(x)} (${detail})`, status: ok(x) ? 'met' : 'MISSED' } : { id: 'K3', ask, measured: missing, status: 'not measured' }
+  return [
+    row('riptide-tunnel ≥ 1.2× Go kcptun goodput (FEC 10/3, 1 % loss)', mine?.xBaseline, `${n(mine?.rate, 2)} vs ${n(base?.rate, 2)} MB/s`, (x) => x >= 1.2),
+    row('riptide-tunnel server CPU per MB ≤ 0.8× Go kcptun', mine?.cpuXBaseline, `${n(mine?.cpuUsPerUnit)} vs ${n(base?.cpuUsPerUnit)} µs/MB`, (x) => x <= 0.8),
+    row('riptide-tunnel client CPU per MB ≤ 0.8× Go kcptun', mine?.clientCpuXBaseline, `${n(mine?.clientCpuUsPerUnit)} vs ${n(base?.clientCpuUsPerUnit)} µs/MB`, (x) => x <= 0.8),
+  ]
+}
+
 function throughputTable(w: WorkloadResult, r: Results): string[] {
-  const unit = w.unit === 'round trip' ? 'RT' : w.unit === 'message' ? 'msg' : w.unit === 'connection' ? 'conn' : 'req'
+  const unit = w.unit === 'round trip' ? 'RT' : w.unit === 'message' ? 'msg' : w.unit === 'connection' ? 'conn' : w.unit === 'query' ? 'q' : 'req'
   const base = r.peers.find((p) => p.id === w.baseline)?.label ?? w.baseline
   const lines = [
     `| server | ${unit}/s (min–max) | × ${base} | × C floor | p50 µs | p99 µs | server CPU µs/${unit} | CPU × ${base} | ${unit} per server-CPU-s | × C floor per CPU-s | load gen CPU |`,
@@ -259,6 +275,16 @@ function kcpTable(w: WorkloadResult): string[] {
   return lines
 }
 
+function tunnelTable(w: WorkloadResult): string[] {
+  const lines = ['| tunnel | goodput MB/s (min–max) | × Go kcptun | server CPU µs per MB | × | client CPU µs per MB | × |', '|---|---:|---:|---:|---:|---:|---:|']
+  for (const s of w.summary) {
+    lines.push(
+      `| ${s.label}${s.noisyRuns ? ` (${s.noisyRuns} noisy)` : ''} | ${n(s.rate, 2)} (${n(s.rateMin, 2)}–${n(s.rateMax, 2)}) | ${ratio(s.xBaseline)} | ${n(s.cpuUsPerUnit)} | ${ratio(s.cpuXBaseline)} | ${n(s.clientCpuUsPerUnit)} | ${ratio(s.clientCpuXBaseline)} |`,
+    )
+  }
+  return lines
+}
+
 function boundaryTable(w: WorkloadResult): string[] {
   const lines = ['| riptide under | JS calls per wake | events per JS call | wakes per second | runs |', '|---|---:|---:|---:|---:|']
   for (const s of w.summary) lines.push(`| ${s.peer.split('@')[1]} | ${n(s.callsPerWake, 2)} | ${n(s.eventsPerCall, 1)} | ${n(s.wakesPerSecond)} | ${s.rounds} |`)
@@ -290,6 +316,10 @@ function loadLine(w: WorkloadResult, r: Results): string {
       if (l.ds !== undefined)
         return `Load: four (server, client) pairings, each sending ${n(Number(l.bytes) / 1e6, 1)} MB in ${l.size} B writes through \`riptide-relay\` dropping ${Number(l.loss) * 100} % of datagrams each way (seeded by round), with kcp-go's FEC (${String(l.ds)} data + ${String(l.ps)} parity shards) on both ends: **riptide secure** (\`riptide-bench serve-kcp --secure 1\` ← \`riptide-bench kcp\` pinning its public key) against **kcp-go aes-128-gcm** (kcpgo-peer both ends), and **riptide salsa20** (\`riptide-bench serve-kcp --crypt salsa20\` ← the kcpgo-peer client, the same client as its baseline's) against **kcp-go salsa20** (kcpgo-peer both ends). Both ends use ikcp's fast profile (nodelay 1, interval 10 ms, resend 2, no congestion window, windows 128) in stream mode (writes fill whole segments). Goodput = bytes ÷ time until the sink acknowledged the last byte; server CPU is the sink process's alone. Ratios are within each pair.`
       return `Load: the kcp-go client sends ${n(Number(l.bytes) / 1e6, 1)} MB in ${l.size} B writes through \`riptide-relay\` dropping ${Number(l.loss) * 100} % of datagrams each way (seeded by round); both ends use ikcp's fast profile (nodelay 1, interval 10 ms, resend 2, no congestion window, windows 128). Goodput = bytes ÷ time until the sink acknowledged the last byte.`
+    case 'dns':
+      return `Load: Debian's \`dnsperf -q 200\` over UDP (200 queries in flight), pinned to the load core, cycling through ${String(l.queries)} against examples/dns/example.zone, served by both; ${r.settings.warmupS} s warm-up + ${r.settings.seconds} s measured per run (whole seconds). Server CPU is the whole process tree's (NSD answers from a forked child). Latency is not reported (dnsperf gives an average only); the ratio that counts is queries per server-CPU-second.`
+    case 'tunnel':
+      return `Load: one TCP connection carries ${n(Number(l.bytes) / 1e6, 1)} MB of random bytes from the benchmark process into the tunnel's client, over KCP through \`riptide-relay\` dropping ${Number(l.loss) * 100} % of datagrams each way (seeded by round), to the tunnel's server, which forwards it to a TCP sink in the benchmark process. Both tunnels run kcptun's defaults on both ends (aes on the PBKDF2 key, mode fast, smux v1, snappy on, MTU 1350, windows 128/512) with FEC ${String(l.ds)} data + ${String(l.ps)} parity shards. Goodput = bytes ÷ time from the connect to the sink's last byte. Each end's CPU is its own process's over that window; the server is pinned to the server core, the client and the relay to the load core.`
     default:
       return `From riptide's own counters (\`engine.stats()\`: wakes, jsCalls, events) over the measured window of its runs in ${String(l.from ?? '–')}.`
   }
@@ -350,7 +380,7 @@ export function markdown(r: Results, jsonPath: string): string {
     if (negotiated.length) out.push(`Negotiated: ${negotiated.map(([p, v]) => `${r.peers.find((x) => x.id === p)?.label ?? p} ${v}`).join('; ')}.`, '')
     if (w.note) out.push(`**${w.note}**`, '')
     if (w.summary.length > 0) {
-      const table = w.load.kind === 'idle' ? memoryTable(w) : w.load.kind === 'kcp' ? kcpTable(w) : w.load.kind === 'counters' || w.id === 'B1' ? boundaryTable(w) : throughputTable(w, r)
+      const table = w.load.kind === 'idle' ? memoryTable(w) : w.load.kind === 'kcp' ? kcpTable(w) : w.load.kind === 'tunnel' ? tunnelTable(w) : w.load.kind === 'counters' || w.id === 'B1' ? boundaryTable(w) : throughputTable(w, r)
       out.push(...table, '')
     } else if (!w.note) {
       out.push('_No peer produced a result._', '')

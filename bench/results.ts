@@ -17,6 +17,8 @@ export interface RunRecord {
   cpuUsPerUnit?: number
   /** Units per server-CPU-second. */
   perCpuSecond?: number
+  /** K3: the tunnel client's CPU µs per MB (the server's is `cpuUsPerUnit`). */
+  clientCpuUsPerUnit?: number
   /** Load-generator CPU share of one core over the window (0..1). */
   loadgenCpu?: number
   /** Share of the machine other processes used (0..1). */
@@ -58,6 +60,10 @@ export interface PeerSummary {
   xFloor?: number
   /** server CPU per unit ÷ baseline's. */
   cpuXBaseline?: number
+  /** K3: the tunnel client's CPU µs per MB. */
+  clientCpuUsPerUnit?: number
+  /** K3: client CPU per MB ÷ baseline's. */
+  clientCpuXBaseline?: number
   /** per-CPU-second ÷ C floor's. */
   perCpuXFloor?: number
   /** B1: JS calls per reactor wake (median over runs). */

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: builds what it needs, then runs the workloads (E1 E2 E3 H1 H2 T1 T2 W1 W2 M1 R1 K1 K2 D1 D1P16 B1)
+ * `npm run bench`: builds what it needs, then runs the workloads (E1 E2 E3 H1 H2 T1 T2 W1 W2 M1 R1 K1 K2 K3 D1 D1P16 D2 B1)
  * against every peer that can run here: server pinned to one core, load generator to another,
  * a fresh server per run, warm-up, interleaved rounds with the peer order rotated each round,
  * a noise check per run, medians. Writes `bench/results/<date>.json` and regenerates
@@ -13,7 +13,10 @@
  *                                      # keeps FILE's other workloads (marked with their run)
  */
 import { spawn, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
@@ -29,6 +32,7 @@ import {
   median,
   openFds,
   pinned,
+  processTree,
   pubsubArgs,
   ROOT,
   rssBytes,
@@ -41,7 +45,7 @@ import {
 } from './harness'
 import { makePki } from '../__test__/tls-certs'
 import { machineInfo } from './machine'
-import { KCP_KNOBS, KCPGO_BIN, peer, PEERS, RELAY_BIN, unavailable, type Peer, type TlsFiles } from './peers'
+import { BUILD_DIR, KCP_KNOBS, KCPGO_BIN, peer, PEERS, RELAY_BIN, unavailable, type Peer, type TlsFiles } from './peers'
 import { writeReport } from './report'
 import type { PeerSummary, Results, RunRecord, WorkloadResult } from './results'
 import { WORKLOADS, workload, type Workload } from './workloads'
@@ -278,6 +282,53 @@ async function redisRun(p: Peer, w: Workload, round: number): Promise<RunRecord>
   }
 }
 
+/**
+ * One D2 run: dnsperf (pinned to the load core, 200 queries in flight) sends the query mix over
+ * UDP for the warm-up, then for the measured window (whole seconds: dnsperf's `-l`); CPU is
+ * the server's process tree's.
+ */
+async function dnsRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
+  if (w.load.kind !== 'dns') throw new Error('not a DNS workload')
+  if (spawnSync('sh', ['-c', 'command -v dnsperf']).status !== 0) throw new NotAvailable("dnsperf is not installed (Debian's dnsperf)")
+  const queries = join(BUILD_DIR, 'dns-queries.txt')
+  mkdirSync(BUILD_DIR, { recursive: true })
+  writeFileSync(queries, w.load.queries.split(', ').join('\n') + '\n')
+  const server = await start(p, w)
+  const dnsperf = (seconds: number): number => {
+    const [cmd, ...args] = pinned(LOADGEN_CPU, ['dnsperf', '-s', '127.0.0.1', '-p', String(server.port), '-d', queries, '-l', String(seconds), '-q', '200'])
+    const r = spawnSync(cmd, args, { encoding: 'utf8' })
+    const qps = Number(/Queries per second:\s+([\d.]+)/.exec(r.stdout)?.[1])
+    if (r.status !== 0 || !Number.isFinite(qps)) throw new Error(`dnsperf exited with ${r.status}: ${(r.stdout + r.stderr).trim().split('\n').slice(-2).join(' | ')}`)
+    return qps
+  }
+  try {
+    dnsperf(Math.max(1, Math.round(settings.warmupS)))
+    await waitForQuiet(settings.quietWaitS * 1000)
+    const tree = processTree(server.child.pid!)
+    const cpu = (): number => tree.reduce((t, pid) => t + cpuSeconds(pid), 0)
+    const cpu0 = cpu()
+    const m0 = sampleMachine()
+    const seconds = Math.max(1, Math.round(settings.seconds))
+    const qps = dnsperf(seconds)
+    const serverCpuS = cpu() - cpu0
+    const foreign = foreignCpu(m0, sampleMachine(), [...tree, process.pid], 0)
+    const queriesDone = qps * seconds
+    return {
+      round,
+      peer: p.id,
+      rate: qps,
+      serverCpuS,
+      cpuUsPerUnit: (serverCpuS * 1e6) / queriesDone,
+      perCpuSecond: serverCpuS > 0 ? queriesDone / serverCpuS : NaN,
+      foreign,
+      noisy: false,
+      attempts: 1,
+    }
+  } finally {
+    await stopServer(server)
+  }
+}
+
 /** One M1 run: server RSS before and after `conns` idle connections. */
 async function idleRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
   if (w.load.kind !== 'idle') throw new Error('not an idle workload')
@@ -371,23 +422,20 @@ async function kcpRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
     if (m) throw new NotAvailable(`cannot serve kcp:// yet (${m[1]})`)
     throw err
   }
-  let relay: Server | undefined
+  let relay: Awaited<ReturnType<typeof startRelay>> | undefined
   try {
     const hello = JSON.parse(server.lines.find((l) => l.includes('"listen"')) ?? '{}') as Record<string, unknown>
     const listen = typeof hello.listen === 'string' ? hello.listen : undefined
     if (!listen) throw new Error('the server did not print its address')
-    relay = await startServer('relay', [RELAY_BIN, '--upstream', listen, '--loss', String(w.load.loss), '--seed', String(round)], 0, LOADGEN_CPU, {
-      ready: { line: /"listen"/ },
-    })
-    const relayAddr = (JSON.parse(relay.lines.find((l) => l.includes('"listen"')) ?? '{}') as { listen?: string }).listen
-    if (!relayAddr) throw new Error('the relay did not print its address')
+    relay = await startRelay(listen, w.load.loss, round)
+    const relayAddr = relay.listen
     const client = p.client ? p.client(relayAddr, hello) : [KCPGO_BIN, 'client', '--addr', relayAddr, '--mode', 'bulk', ...KCP_KNOBS]
     const run = await runClient(
       [...client, '--bytes', String(bytes), '--size', String(w.load.size), '--timeout', '120'],
       LOADGEN_CPU,
       130_000,
       server,
-      [relay.child.pid!],
+      [relay.server.child.pid!],
     )
     const serverCpuS = run.serverCpuS
     const r = JSON.parse(run.line) as { ok: boolean; bytes: number; seconds: number; error?: string }
@@ -405,8 +453,110 @@ async function kcpRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
       attempts: 1,
     }
   } finally {
-    if (relay) await stopServer(relay)
+    if (relay) await stopServer(relay.server)
     await stopServer(server)
+  }
+}
+
+/** Starts riptide-relay in front of `upstream`, dropping `loss` of datagrams each way, seeded by `round`. */
+async function startRelay(upstream: string, loss: number, round: number): Promise<{ server: Server; listen: string }> {
+  const server = await startServer('relay', [RELAY_BIN, '--upstream', upstream, '--loss', String(loss), '--seed', String(round)], 0, LOADGEN_CPU, {
+    ready: { line: /"listen"/ },
+  })
+  const listen = (JSON.parse(server.lines.find((l) => l.includes('"listen"')) ?? '{}') as { listen?: string }).listen
+  if (listen) return { server, listen }
+  await stopServer(server)
+  throw new Error('the relay did not print its address')
+}
+
+/** A TCP sink in this process: counts the bytes of every connection. */
+async function tcpSink(): Promise<{ port: number; received: () => number; close: () => void }> {
+  let received = 0
+  const sockets = new Set<net.Socket>()
+  const srv = net.createServer((s) => {
+    sockets.add(s)
+    s.on('data', (d: Buffer) => (received += d.length))
+    s.on('error', () => s.destroy())
+    s.on('close', () => sockets.delete(s))
+  })
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (srv.address() as net.AddressInfo).port,
+    received: () => received,
+    close: () => {
+      for (const s of sockets) s.destroy()
+      srv.close()
+    },
+  }
+}
+
+/** Writes `bytes` of random data into 127.0.0.1:`port` (waiting for drain) and waits until `sink` has them all. */
+async function sendThrough(port: number, bytes: number, sink: { received: () => number }, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  const chunk = randomBytes(1 << 20)
+  const socket = net.connect(port, '127.0.0.1')
+  try {
+    await once(socket, 'connect')
+    for (let sent = 0; sent < bytes; ) {
+      const n = Math.min(chunk.length, bytes - sent)
+      sent += n
+      if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) await Promise.race([once(socket, 'drain'), once(socket, 'close')])
+      if (socket.destroyed) throw new Error('the tunnel client closed the connection')
+    }
+    while (sink.received() < bytes) {
+      if (Date.now() > deadline) throw new Error(`timed out: the sink got ${sink.received()} of ${bytes} bytes`)
+      await sleep(2)
+    }
+  } finally {
+    socket.destroy()
+  }
+}
+
+/**
+ * One K3 run: this process writes the bytes into the tunnel client over one TCP connection; the
+ * client carries them over KCP through the lossy relay to the tunnel server, which forwards them
+ * to a TCP sink in this process. Goodput = bytes ÷ time from the connect to the sink's last
+ * byte; each end's CPU is its own process's over that window (server pinned to the server core,
+ * client and relay to the load core).
+ */
+async function tunnelRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
+  if (w.load.kind !== 'tunnel' || !p.tunnel) throw new Error('not a tunnel workload')
+  const bytes = quick ? w.load.quickBytes : w.load.bytes
+  const sink = await tcpSink()
+  const started: Server[] = []
+  try {
+    const serverAddr = `127.0.0.1:${nextPort()}`
+    const server = await startServer(`${p.label} server`, p.tunnel.server(serverAddr, `127.0.0.1:${sink.port}`), 0, SERVER_CPU, { env: p.env, ready: p.tunnel.ready })
+    started.push(server)
+    const relay = await startRelay(serverAddr, w.load.loss, round)
+    started.push(relay.server)
+    const clientPort = nextPort()
+    const client = await startServer(`${p.label} client`, p.tunnel.client(`127.0.0.1:${clientPort}`, relay.listen), 0, LOADGEN_CPU, { env: p.env, ready: p.tunnel.ready })
+    started.push(client)
+    const pids = [server.child.pid!, client.child.pid!]
+    const m0 = sampleMachine()
+    const cpu0 = pids.map(cpuSeconds)
+    const t0 = performance.now()
+    await sendThrough(clientPort, bytes, sink, 120_000)
+    const seconds = (performance.now() - t0) / 1000
+    const [serverCpuS, clientCpuS] = pids.map((pid, i) => cpuSeconds(pid) - cpu0[i])
+    const foreign = foreignCpu(m0, sampleMachine(), [...pids, relay.server.child.pid!, process.pid])
+    const mb = bytes / 1e6
+    return {
+      round,
+      peer: p.id,
+      rate: mb / seconds,
+      serverCpuS,
+      cpuUsPerUnit: (serverCpuS * 1e6) / mb,
+      clientCpuUsPerUnit: (clientCpuS * 1e6) / mb,
+      perCpuSecond: serverCpuS > 0 ? mb / serverCpuS : NaN,
+      foreign,
+      noisy: false,
+      attempts: 1,
+    }
+  } finally {
+    for (const s of started.reverse()) await stopServer(s)
+    sink.close()
   }
 }
 
@@ -415,13 +565,13 @@ class NotAvailable extends Error {}
 
 /** Runs one (workload, peer) with the noise check: redo up to `retries` times when noisy. */
 async function measured(p: Peer, w: Workload, round: number): Promise<RunRecord> {
-  const once = w.load.kind === 'idle' ? idleRun : w.load.kind === 'kcp' ? kcpRun : w.load.kind === 'redis' ? redisRun : throughputRun
-  let rec = await once(p, w, round)
+  const run = w.load.kind === 'idle' ? idleRun : w.load.kind === 'kcp' ? kcpRun : w.load.kind === 'tunnel' ? tunnelRun : w.load.kind === 'redis' ? redisRun : w.load.kind === 'dns' ? dnsRun : throughputRun
+  let rec = await run(p, w, round)
   let attempts = 1
   while (rec.foreign > NOISE && attempts <= settings.retries) {
     console.log(`      noisy (other processes used ${(rec.foreign * 100).toFixed(1)} % CPU): again`)
     attempts++
-    rec = await once(p, w, round)
+    rec = await run(p, w, round)
   }
   return { ...rec, attempts, noisy: rec.foreign > NOISE }
 }
@@ -446,6 +596,7 @@ function summarize(w: Workload, runs: RunRecord[]): PeerSummary[] {
       p50Us: m((r) => r.p50Us),
       p99Us: m((r) => r.p99Us),
       cpuUsPerUnit: m((r) => r.cpuUsPerUnit),
+      clientCpuUsPerUnit: m((r) => r.clientCpuUsPerUnit),
       perCpuSecond: m((r) => r.perCpuSecond),
       loadgenCpu: m((r) => r.loadgenCpu),
       noisyRuns: mine.filter((r) => r.noisy).length,
@@ -458,6 +609,7 @@ function summarize(w: Workload, runs: RunRecord[]): PeerSummary[] {
     if (base) {
       r.xBaseline = r.rate / base.rate
       if (r.cpuUsPerUnit !== undefined && base.cpuUsPerUnit) r.cpuXBaseline = r.cpuUsPerUnit / base.cpuUsPerUnit
+      if (r.clientCpuUsPerUnit !== undefined && base.clientCpuUsPerUnit) r.clientCpuXBaseline = r.clientCpuUsPerUnit / base.clientCpuUsPerUnit
     }
     if (floor && w.load.kind !== 'idle') {
       r.xFloor = r.rate / floor.rate
@@ -505,7 +657,7 @@ async function main(): Promise<void> {
   const plan = selection()
   const wantsB1 = !opts.only || opts.only.toUpperCase().split(',').includes('B1')
   const needed = new Set(plan.flatMap((x) => x.peers))
-  if (plan.some((x) => x.w.load.kind === 'kcp')) needed.add('relay')
+  if (plan.some((x) => x.w.load.kind === 'kcp' || x.w.load.kind === 'tunnel')) needed.add('relay')
   console.log(`riptide bench${quick ? ' --quick' : ''}: ${plan.map((x) => x.w.id).join(' ')}${wantsB1 && !plan.some((x) => x.w.id === 'B1') ? ' B1' : ''}`)
   console.log(`  ${settings.rounds} round(s), ${settings.warmupS} s warm-up + ${settings.seconds} s per run, server on CPU ${SERVER_CPU}, load on CPU ${LOADGEN_CPU}${canPin ? '' : ' (taskset missing: NOT pinned)'}`)
   let failures: BuildFailures = new Map()
@@ -527,7 +679,7 @@ async function main(): Promise<void> {
   for (const { w } of plan) {
     const load: WorkloadResult['load'] = { ...w.load }
     if (w.load.kind === 'idle') load.conns = Math.min(quick ? w.load.quickConns : w.load.conns, fdHardLimit() - 200)
-    if (w.load.kind === 'kcp') load.bytes = quick ? w.load.quickBytes : w.load.bytes
+    if (w.load.kind === 'kcp' || w.load.kind === 'tunnel') load.bytes = quick ? w.load.quickBytes : w.load.bytes
     if (w.load.kind === 'redis') load.requests = quick ? w.load.quickRequests : w.load.requests
     results.set(w.id, { id: w.id, title: w.title, unit: w.unit, baseline: w.baseline, baselines: w.baselines, target: w.target, load, runs: [], summary: [], failures: [] })
   }
@@ -538,7 +690,7 @@ async function main(): Promise<void> {
   for (let round = 1; round <= settings.rounds; round++) {
     for (const { w, peers } of plan) {
       const wr = results.get(w.id)!
-      if (w.load.kind === 'kcp' && relayProblem) {
+      if ((w.load.kind === 'kcp' || w.load.kind === 'tunnel') && relayProblem) {
         wr.note = `not run: the lossy relay is not available (${relayProblem})`
         continue
       }
@@ -625,6 +777,8 @@ function describe(w: Workload, r: RunRecord): string {
   const noise = r.foreign > 0.005 || r.attempts > 1 ? ` | other CPU ${(r.foreign * 100).toFixed(1)} %${r.noisy ? ' NOISY' : ''}${r.attempts > 1 ? ` (${r.attempts} tries)` : ''}` : ''
   if (w.load.kind === 'idle') return `${fmt(r.rate)} B/connection (RSS ${fmt((r.rssBefore ?? 0) / 1048576, 1)} → ${fmt((r.rssAfter ?? 0) / 1048576, 1)} MiB, ${r.conns} conns)`
   if (w.load.kind === 'kcp') return `${fmt(r.rate, 2)} MB/s goodput, server ${fmt(r.cpuUsPerUnit)} µs CPU/MB${noise}`
+  if (w.load.kind === 'tunnel') return `${fmt(r.rate, 2)} MB/s goodput, server ${fmt(r.cpuUsPerUnit)} µs CPU/MB, client ${fmt(r.clientCpuUsPerUnit)} µs CPU/MB${noise}`
+  if (w.load.kind === 'dns') return `${fmt(r.rate)} queries/s, ${fmt(r.perCpuSecond)} per server-CPU-s${noise}`
   if (w.load.kind === 'redis') return `${fmt(r.rate)} requests/s, ${fmt(r.perCpuSecond)} per server-CPU-s, p50 ${fmt(r.p50Us)} µs p99 ${fmt(r.p99Us)} µs${noise}`
   const tls = r.negotiated ? ` | ${r.negotiated}` : ''
   return `${fmt(r.rate)} ${w.unit}s/s, p50 ${fmt(r.p50Us)} µs p99 ${fmt(r.p99Us)} µs, server ${fmt(r.cpuUsPerUnit, 2)} µs CPU/${w.unit}, loadgen ${fmt((r.loadgenCpu ?? 0) * 100)} %${tls}${noise}`

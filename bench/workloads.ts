@@ -1,8 +1,8 @@
 /**
- * The benchmark workloads. Their ids (E1, E2, E3, H1, H2, T1, T2, W1, W2, M1, R1, K1, K2, D1, D1P16, B1) are stable
+ * The benchmark workloads. Their ids (E1, E2, E3, H1, H2, T1, T2, W1, W2, M1, R1, K1, K2, K3, D1, D1P16, D2, B1) are stable
  * across releases: results of different releases are compared by id.
  */
-import { K2_WIRE, type Proto } from './peers'
+import { K2_WIRE, K3_WIRE, type Proto } from './peers'
 
 /** How a workload loads its servers. */
 export type Load =
@@ -10,6 +10,8 @@ export type Load =
   | { kind: 'http'; conns: number; pipeline: number; tls?: boolean; close?: boolean }
   | { kind: 'idle'; conns: number; quickConns: number }
   | { kind: 'kcp'; bytes: number; quickBytes: number; size: number; loss: number; ds?: number; ps?: number }
+  | { kind: 'tunnel'; bytes: number; quickBytes: number; loss: number; ds: number; ps: number }
+  | { kind: 'dns'; queries: string }
   | { kind: 'redis'; conns: number; pipeline: number; requests: number; quickRequests: number }
   | { kind: 'ws'; conns: number; size: number; depth: number }
   | { kind: 'ws-pubsub'; subscribers: number; size: number; window: number }
@@ -40,6 +42,8 @@ const ECHO_PEERS = ['riptide', 'riptide-thread', 'node:net', 'gnet', 'c-floor']
 const HTTP_PEERS = ['riptide', 'riptide-rust', 'node:http', 'node:net', 'uws', 'gnet', 'c-floor']
 const QUICK_HTTP = ['riptide', 'node:http', 'uws', 'c-floor']
 const REDIS_PEERS = ['riptide', 'redis-server', 'node:net']
+/** D2's query mix over examples/dns/example.zone: each record type, a CNAME, a wildcard and a negative answer. */
+const DNS_QUERIES = ['www.example.test A', 'www.example.test AAAA', 'example.test MX', 'example.test TXT', 'ftp.example.test A', 'x.apps.example.test A', 'nope.example.test A', 'example.test NS']
 
 /** Every workload, in run order. */
 export const WORKLOADS: Workload[] = [
@@ -185,6 +189,17 @@ export const WORKLOADS: Workload[] = [
       'riptide secure >= 1.2x kcp-go aes-128-gcm goodput and server CPU per MB <= 0.8x; riptide salsa20 (kcp-go client) the same against kcp-go salsa20',
   },
   {
+    id: 'K3',
+    title: 'kcptun-compatible tunnel: one TCP stream through each tunnel, FEC 10/3, a lossy relay (1 % loss each way)',
+    unit: 'MB',
+    load: { kind: 'tunnel', bytes: 64 << 20, quickBytes: 4 << 20, loss: 0.01, ds: K3_WIRE.ds, ps: K3_WIRE.ps },
+    proto: 'tunnel',
+    peers: ['riptide-tunnel', 'kcptun-go'],
+    quickPeers: ['riptide-tunnel', 'kcptun-go'],
+    baseline: 'kcptun-go',
+    target: 'riptide-tunnel >= 1.2x the Go kcptun goodput, and CPU per MB <= 0.8x on both ends',
+  },
+  {
     id: 'D1',
     title: 'Redis protocol: redis-benchmark -t set,get, 50 connections, one request at a time',
     unit: 'request',
@@ -205,6 +220,17 @@ export const WORKLOADS: Workload[] = [
     quickPeers: REDIS_PEERS,
     baseline: 'redis-server',
     target: 'riptide requests per server-CPU-second >= 0.6x redis-server and >= 2x node:net',
+  },
+  {
+    id: 'D2',
+    title: 'DNS over UDP: dnsperf against the same zone, 200 queries in flight',
+    unit: 'query',
+    load: { kind: 'dns', queries: DNS_QUERIES.join(', ') },
+    proto: 'dns',
+    peers: ['riptide', 'nsd'],
+    quickPeers: ['riptide', 'nsd'],
+    baseline: 'nsd',
+    target: 'riptide queries per server-CPU-second >= 0.5x NSD',
   },
   {
     id: 'B1',

@@ -4,7 +4,8 @@
  * backoff and full jitter.
  */
 import { isStreamUrl, isTlsUrl, resolveClientTls, tlsDial, urlHost, type ClientTls, type ClientTlsOptions } from './tls'
-import { checkCodec, type Codec, type WebSocketCodec } from './codecs'
+import { checkCodec, type Codec, type LtvCodec, type WebSocketCodec } from './codecs'
+import type { LtvClientHandler } from './ltv'
 import { type Conn, kClosedByUser, kEnded, kLink, kReconnecting, type ReconnectLink } from './conn'
 import { AbortError, type ConnectionError, InvalidOptionError, type RiptideError } from './errors'
 import type { EventHandler } from './handler'
@@ -75,7 +76,7 @@ const CONNECTION_KEYS = [
 
 /** Client options: the connection options of {@link ServeOptions} plus dialing. */
 export interface ClientOptions extends Pick<ServeOptions, (typeof CONNECTION_KEYS)[number]> {
-  /** `kcp://` dials only: riptide's secure mode, pinning the server's public key. Not with `crypt`. Default off. */
+  /** `kcp://` dials only: riptide's secure mode, pinning the server's public key (and proving this client's `clientKey`). Not with `crypt`. Default off. */
   secure?: ClientSecureOptions
   /**
    * TLS of `tls://` dials: trusted CAs, ALPN... (docs/tls.md). Default: none, and `tls://` dials
@@ -187,7 +188,7 @@ function resolveBackoff(r: ReconnectOptions | boolean | undefined): Backoff | un
  */
 export class Client<Context = unknown> {
   readonly #reactor: Reactor
-  readonly #handler: ClientHandler<Context> | WebSocketClientHandler<Context>
+  readonly #handler: ClientHandler<Context> | WebSocketClientHandler<Context> | LtvClientHandler<Context>
   readonly #connectTimeout: number
   readonly #backoff: Backoff | undefined
   readonly #queueLimit: number
@@ -204,9 +205,14 @@ export class Client<Context = unknown> {
    * `onUpgrade`; `onOpen` after the 101). See `docs/websocket.md`.
    */
   constructor(handler: WebSocketClientHandler<Context>, options: ClientOptions & { codec: WebSocketCodec })
+  /**
+   * An LTV client: `codec: codecs.ltv(...)` makes `onTraffic` take `(conn, body, { msgId })`
+   * and writes `conn.write(body, { msgId })`.
+   */
+  constructor(handler: LtvClientHandler<Context>, options: ClientOptions & { codec: LtvCodec })
   /** A client whose connections call `handler`. */
   constructor(handler: ClientHandler<Context>, options?: ClientOptions)
-  constructor(handler: ClientHandler<Context> | WebSocketClientHandler<Context>, options: ClientOptions = {}) {
+  constructor(handler: ClientHandler<Context> | WebSocketClientHandler<Context> | LtvClientHandler<Context>, options: ClientOptions = {}) {
     if (handler === null || typeof handler !== 'object') throw new InvalidOptionError('handler must be an object of callbacks')
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
     knownKeys('client options', options, CLIENT_KEYS)
@@ -262,6 +268,10 @@ export class Client<Context = unknown> {
       throw new InvalidOptionError('dial options.headers are for ws:// and wss:// dials')
     }
     if (options.codec !== undefined) request.codec = checkCodec(options.codec)
+    if (request.codec !== undefined && (this.#reactor.ltv !== undefined || request.codec.kind === 'ltv')) {
+      // The handler's onTraffic takes LTV messages or bytes, for every connection alike.
+      throw new InvalidOptionError("codecs.ltv() is a client-wide codec: pass it as the client's options.codec, with no dial codecs")
+    }
     if (options.kcp !== undefined) request.kcp = resolveKcp(options.kcp)
     const own = resolveKcpLayers('dial options', options)
     checkSecureRole('dial options', own.secure, 'dial')
@@ -417,6 +427,7 @@ export class Client<Context = unknown> {
  * ```
  */
 export async function connect<Context = unknown>(url: WebSocketUrl, handler: WebSocketClientHandler<Context>, options?: WebSocketConnectOptions): Promise<WebSocketConn<Context>>
+export async function connect<Context = unknown>(url: string, handler: LtvClientHandler<Context>, options: ClientOptions & { signal?: AbortSignal; codec: LtvCodec }): Promise<Conn<Context>>
 export async function connect<Context = unknown>(
   url: string,
   handler: ClientHandler<Context>,
@@ -424,7 +435,7 @@ export async function connect<Context = unknown>(
 ): Promise<Conn<Context>>
 export async function connect<Context = unknown>(
   url: string,
-  handler: ClientHandler<Context> | WebSocketClientHandler<Context>,
+  handler: ClientHandler<Context> | WebSocketClientHandler<Context> | LtvClientHandler<Context>,
   options: (ClientOptions & { signal?: AbortSignal; carrier?: DatagramCarrier }) | WebSocketConnectOptions = {},
 ): Promise<Conn<Context> | WebSocketConn<Context>> {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')

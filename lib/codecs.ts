@@ -101,6 +101,29 @@ export interface RespCodec {
   readonly maxRequestSize: number
 }
 
+/**
+ * Length-type-value messages (Cellnet's packet: `size | msgId | body`): `onTraffic(conn, body,
+ * { msgId })`, `conn.write(body, { msgId })`. Defaults are Cellnet's: a 2-byte size counting
+ * the id and the body, a 2-byte id, little-endian. See `docs/api.md` ("LTV").
+ */
+export interface LtvCodec {
+  readonly kind: 'ltv'
+  /** Width of the size field: 2 or 4 bytes. Default `2`. */
+  readonly sizeBytes: 2 | 4
+  /** Width of the message id field: 2 or 4 bytes. Default `2`. */
+  readonly idBytes: 2 | 4
+  /** Byte order of both fields. Default `'little'` (Cellnet's). */
+  readonly byteOrder: 'big' | 'little'
+  /** The size counts the whole frame, size field included. Default `false`: the id and the body (Cellnet's). */
+  readonly sizeIncludesHeader: boolean
+  /**
+   * Longest frame on the wire, size field included (then `ERR_FRAME_TOO_LONG`, reported as
+   * soon as the size is read; the frame is skipped). Default: all a 2-byte size can declare
+   * (`65537`, or `65535` with `sizeIncludesHeader`) or `1048576` with a 4-byte size.
+   */
+  readonly maxFrameLength: number
+}
+
 /** WebSocket (RFC 6455, permessage-deflate RFC 7692) for a server: see `docs/websocket.md`. */
 export interface WebSocketCodec {
   readonly kind: 'websocket'
@@ -117,7 +140,7 @@ export interface WebSocketCodec {
 }
 
 /** Any codec. */
-export type Codec = LineCodec | DelimiterCodec | FixedLengthCodec | LengthFieldCodec | Http1Codec | RespCodec | WebSocketCodec
+export type Codec = LineCodec | DelimiterCodec | FixedLengthCodec | LengthFieldCodec | Http1Codec | RespCodec | LtvCodec | WebSocketCodec
 
 const int = (name: string, v: unknown, min: number, max: number) => checkInt(`codec ${name}`, v, min, max)
 const bool = (name: string, v: unknown) => checkBool(`codec ${name}`, v)
@@ -221,6 +244,29 @@ export const codecs = {
     }
   },
 
+  /**
+   * Length-type-value messages (Cellnet's `tcp.ltv`): a server-wide codec (`serve`'s
+   * `options.codec`, or a `Client`'s), as the handler's `onTraffic` then takes `(conn, body, {
+   * msgId })` and writes need `{ msgId }`. A size below the id field is `ERR_FRAME_CORRUPT`, one
+   * above `maxFrameLength` `ERR_FRAME_TOO_LONG` (both skipped; the connection goes on).
+   */
+  ltv(o: Partial<Omit<LtvCodec, 'kind'>> = {}): LtvCodec {
+    keys('ltv', o, ['sizeBytes', 'idBytes', 'byteOrder', 'sizeIncludesHeader', 'maxFrameLength'])
+    const width = (name: string, v: unknown): 2 | 4 => {
+      if (v !== 2 && v !== 4) throw new InvalidOptionError(`codec ${name} must be 2 or 4, got ${String(v)}`)
+      return v
+    }
+    const sizeBytes = width('sizeBytes', o.sizeBytes ?? 2)
+    const idBytes = width('idBytes', o.idBytes ?? 2)
+    const byteOrder = o.byteOrder ?? 'little'
+    if (byteOrder !== 'big' && byteOrder !== 'little') throw new InvalidOptionError("codec byteOrder must be 'big' or 'little'")
+    const sizeIncludesHeader = bool('sizeIncludesHeader', o.sizeIncludesHeader ?? false)
+    // The most a size field can declare, as a whole frame.
+    const most = sizeBytes === 2 ? (sizeIncludesHeader ? 0xffff : 0xffff + 2) : Number.MAX_SAFE_INTEGER
+    const maxFrameLength = int('maxFrameLength', o.maxFrameLength ?? Math.min(most, 1 << 20), sizeBytes + idBytes, Number.MAX_SAFE_INTEGER)
+    return { kind: 'ltv', sizeBytes, idBytes, byteOrder, sizeIncludesHeader, maxFrameLength }
+  },
+
   /** A length field, netty's `LengthFieldBasedFrameDecoder` + `LengthFieldPrepender`. */
   lengthField(o: Partial<Omit<LengthFieldCodec, 'kind'>> = {}): LengthFieldCodec {
     keys('lengthField', o, [
@@ -276,6 +322,8 @@ export function checkCodec(c: unknown): Codec {
       return codecs.http1(c as Http1Codec)
     case 'resp':
       return codecs.resp(c as RespCodec)
+    case 'ltv':
+      return codecs.ltv(c as LtvCodec)
     case 'websocket':
       return codecs.websocket(c as WebSocketCodec)
     default:

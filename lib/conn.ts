@@ -3,6 +3,8 @@ import { checkInetPeer, fromNativeAddress, inetAddr, type PeerAddr } from './add
 import { asyncWrite, type WriteCallback } from './async'
 import { ConnClosedError, InvalidOptionError, NotConnectedError, OutboundFullError, type RiptideError } from './errors'
 import type { NativeEngine } from './native'
+import type { LtvCodec } from './codecs'
+import { messageOf, type WriteOptions } from './ltv'
 import { checkTopic, messageBytes } from './pubsub'
 import { ConnStream, type ConnStreamOptions } from './stream'
 import { X509Certificate } from 'node:crypto'
@@ -36,6 +38,7 @@ export const kLink = Symbol('riptide.link')
 export const kClosedByUser = Symbol('riptide.closedByUser')
 export const kClosing = Symbol('riptide.closing')
 export const kConsumer = Symbol('riptide.consumer')
+export const kWriteRecord = Symbol('riptide.writeRecord')
 
 /**
  * What takes a connection's traffic instead of the handler: its {@link ConnStream} (from
@@ -86,6 +89,8 @@ export interface ConnSink {
   token(): number
   /** The high water mark. */
   readonly highWaterMark: number
+  /** The reactor's LTV codec, when its connections speak LTV (their writes need a `msgId`). */
+  readonly ltv: LtvCodec | undefined
   sendTo(socket: number, address: string, port: number, data: Uint8Array): void
   writev(conn: Conn, data: Uint8Array[]): void
   close(conn: Conn): void
@@ -316,11 +321,23 @@ export class Conn<Context = unknown> {
    * also gets `onWritability(conn, false)` at the end of the batch). `cb(err?)` runs once the
    * bytes reached the kernel, or with `ERR_CONN_CLOSED`. Throws `ERR_CONN_CLOSED` after
    * `close()` or `onClose`.
+   *
+   * With `codecs.ltv()` the message needs its id, `write(body, { msgId }, cb?)` (checked: an
+   * integer the codec's `idBytes` hold, else `ERR_INVALID_ARG_VALUE`); else options come
+   * before `cb` or are left out (`write(data, cb)`).
    */
-  write(data: Uint8Array | string, cb?: WriteDoneCallback): boolean {
-    if (this.#reconnecting) return this.#hold(toBytes(data), cb)
+  write(data: Uint8Array | string, options?: WriteOptions | WriteDoneCallback, cb?: WriteDoneCallback): boolean {
+    if (typeof options === 'function') return this.write(data, undefined, options)
+    return this[kWriteRecord](messageOf(this.#sink.ltv, toBytes(data), options), cb)
+  }
+
+  /**
+   * @internal Writes bytes as the codec takes them (an LTV record as it is): held writes,
+   * heartbeats.
+   */
+  [kWriteRecord](bytes: Uint8Array, cb?: WriteDoneCallback): boolean {
+    if (this.#reconnecting) return this.#hold(bytes, cb)
     this.#check()
-    const bytes = toBytes(data)
     if (this.slot < 0) {
       this.#sink.sendTo(this.udpSocket!, this.remoteAddress, this.remotePort, bytes)
       cb?.()
@@ -470,11 +487,12 @@ export class Conn<Context = unknown> {
    * Publishes `data` (strings as UTF-8) to every subscriber of `topic` on every reactor of
    * this connection's engine, this connection too if it subscribes; the same as
    * `engine.publish`, and callable on a worker reactor, which has no `Engine`. Returns how
-   * many subscribers it was queued for.
+   * many subscribers it was queued for. With `codecs.ltv()`, `publish(topic, body, { msgId })`.
    */
-  publish(topic: string, data: Uint8Array | string): number {
+  publish(topic: string, data: Uint8Array | string, options?: WriteOptions): number {
+    const bytes = messageOf(this.#sink.ltv, messageBytes(data), options)
     this.#sink.flush()
-    return this.#sink.call((n) => n.publish(checkTopic(topic), messageBytes(data)))
+    return this.#sink.call((n) => n.publish(checkTopic(topic), bytes))
   }
 
   /** A topic call on an open stream connection (datagram conns have no subscriptions). */
@@ -637,7 +655,7 @@ export class Conn<Context = unknown> {
     this.#queued = []
     this.#queuedCbs = []
     this.#queuedBytes = 0
-    queued.forEach((bytes, i) => this.write(bytes, cbs.find(([at]) => at === i)?.[1]))
+    queued.forEach((bytes, i) => this[kWriteRecord](bytes, cbs.find(([at]) => at === i)?.[1]))
   }
 
   /**

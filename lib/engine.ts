@@ -9,9 +9,10 @@ import { Worker } from 'node:worker_threads'
 import { EngineStoppedError, errorFromCode, InvalidOptionError, WorkerInitError } from './errors'
 import { fromNativeAddress, type PeerAddr } from './address'
 import type { EventHandler } from './handler'
-import { checkKcpOnly, checkSecureRole, LISTENER_KEYS, resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options'
-import { checkCodec, type WebSocketCodec } from './codecs'
+import { checkKcpOnly, checkSecureRole, LISTENER_KEYS, resolveServeOptions, secureKeys, type ResolvedServeOptions, type SecureKey, type ServeOptions } from './options'
+import { checkCodec, type LtvCodec, type WebSocketCodec } from './codecs'
 import { messageRecord, type WebSocketHandler } from './websocket'
+import { messageOf, type LtvHandler, type WriteOptions } from './ltv'
 import { knownKeys, ms } from './validate'
 import { type ListenSpec, Reactor, type StopCounts } from './reactor'
 import type { NativeEngine } from './native'
@@ -19,6 +20,10 @@ import type { WorkerMessage, WorkerSetup } from './worker'
 import { asyncDispose } from './dispose'
 import { checkCarrier } from './carrier'
 import { checkTopic, messageBytes } from './pubsub'
+import { listenerLabels, readMetrics, type EngineMetrics, type ListenerLabel } from './metrics'
+
+/** @internal Registers a function run once when the engine has stopped (the Prometheus collector unregisters itself). */
+export const kOnStopped: unique symbol = Symbol('riptide.onStopped')
 
 /** A running server. Created by {@link serve}. */
 export class Engine {
@@ -26,14 +31,23 @@ export class Engine {
   readonly #reactor: Reactor
   readonly #workers: Worker[]
   readonly #listeners: PeerAddr[]
+  readonly #labels: ListenerLabel[]
+  readonly #onStopped: Array<() => void> = []
   #stopping: Promise<StopCounts> | undefined
 
   /** @internal Use {@link serve}. */
-  constructor(handler: EventHandler, reactor: Reactor, workers: Worker[]) {
+  constructor(handler: EventHandler, reactor: Reactor, workers: Worker[], specs: readonly ListenSpec[] = []) {
     this.#handler = handler
     this.#reactor = reactor
     this.#workers = workers
     this.#listeners = reactor.nativeEngine.listeners().map(fromNativeAddress)
+    this.#labels = listenerLabels(specs, this.#listeners, reactor.websocket)
+  }
+
+  /** @internal Runs `fn` once the engine has stopped (at once if it has). */
+  [kOnStopped](fn: () => void): void {
+    if (this.running) this.#onStopped.push(fn)
+    else fn()
   }
 
   /** @internal The native reactor 0, for test hooks (`__test__/hostile`). */
@@ -68,6 +82,27 @@ export class Engine {
     this.#reactor.call((n) => n.setTlsContext(tls))
   }
 
+  /**
+   * Replaces the client public keys that the secure `kcp://` listeners allow
+   * (`secure.allowedClients`), on every reactor at once. It affects **new sessions only**: a
+   * client whose key is no longer listed gets no new session (not even one whose handshake was
+   * answered just before the change), while its sessions already open keep working until they
+   * close; close them yourself to cut it off at once. Keys as in `allowedClients` (32-byte
+   * `Uint8Array`s or their base64); an empty list refuses every new client. Throws
+   * `ERR_INVALID_ARG_VALUE` for a bad key (nothing changes then) or when the engine was not
+   * started with `secure.allowedClients`.
+   *
+   * @example
+   * ```ts
+   * const engine = await serve('kcp://0.0.0.0:7000', handler, { secure: { privateKey, allowedClients: [alice] } })
+   * engine.setAllowedClients([alice, bob])   // bob may connect from now on
+   * ```
+   */
+  setAllowedClients(keys: readonly SecureKey[]): void {
+    const bytes = secureKeys('setAllowedClients(keys)', keys)
+    this.#reactor.call((n) => n.setAllowedClients(bytes))
+  }
+
   /** Open connections over all reactors. */
   countConnections(): number {
     return this.#reactor.nativeEngine.countAllConnections()
@@ -94,12 +129,12 @@ export class Engine {
    * worker reactors had when it was sent (they get it through their inboxes; a number now,
    * not a promise, because waiting on every reactor would cost a round trip per message).
    * Throws `ERR_INVALID_ARG_VALUE` for a topic that is not 1 to 256 bytes, and
-   * `ERR_ENGINE_STOPPED` once stopped.
+   * `ERR_ENGINE_STOPPED` once stopped. With `codecs.ltv()`, `publish(topic, body, { msgId })`.
    */
-  publish(topic: string, data: Uint8Array | string): number {
+  publish(topic: string, data: Uint8Array | string, options?: WriteOptions): number {
     checkTopic(topic)
     // A WebSocket server's subscribers take records: strings go out as text, bytes as binary.
-    const bytes = this.#reactor.websocket ? messageRecord(data) : messageBytes(data)
+    const bytes = this.#reactor.websocket ? messageRecord(data) : messageOf(this.#reactor.ltv, messageBytes(data), options)
     this.#reactor.flush()
     return this.#reactor.call((n) => n.publish(topic, bytes))
   }
@@ -130,6 +165,13 @@ export class Engine {
     this.#stopping ??= (async () => {
       const [mine, ...theirs] = await Promise.all([this.#reactor.stop(drain), ...this.#workers.map((w) => stopWorker(w, drain))])
       const counts = [mine, ...theirs].reduce((a, b) => ({ drained: a.drained + b.drained, reset: a.reset + b.reset }))
+      for (const fn of this.#onStopped.splice(0)) {
+        try {
+          fn()
+        } catch (err) {
+          this.#reactor.report(err, undefined, 'stop')
+        }
+      }
       try {
         this.#handler.onShutdown?.(this)
       } catch (err) {
@@ -143,6 +185,17 @@ export class Engine {
   /** Operator counters of this engine, summed over all its reactors (see {@link EngineStats}). */
   stats(): EngineStats {
     return this.#reactor.nativeEngine.stats()
+  }
+
+  /**
+   * Every counter of this engine now: per reactor (worker reactors included), per listener
+   * (summed over the reactors, labelled with its bound URL and protocol) and in total. See
+   * {@link EngineMetrics} and `docs/metrics.md`; `riptide/prometheus` exports the same to
+   * Prometheus. Throws `ERR_ENGINE_STOPPED` once stopped.
+   */
+  metrics(): EngineMetrics {
+    if (!this.running) throw new EngineStoppedError()
+    return readMetrics(this.#reactor.nativeEngine, this.#labels)
   }
 
   /** Lets the process exit while this engine runs (like `net.Server#unref`). */
@@ -278,12 +331,17 @@ export async function serve<Context = unknown>(
 ): Promise<Engine>
 export async function serve<Context = unknown>(
   address: string | ListenSpec | Array<string | ListenSpec>,
+  handler: LtvHandler<Context>,
+  options: ServeOptions & { codec: LtvCodec },
+): Promise<Engine>
+export async function serve<Context = unknown>(
+  address: string | ListenSpec | Array<string | ListenSpec>,
   handler: EventHandler<Context>,
   options?: ServeOptions,
 ): Promise<Engine>
 export async function serve<Context = unknown>(
   address: string | ListenSpec | Array<string | ListenSpec>,
-  handler: EventHandler<Context> | WebSocketHandler<Context>,
+  handler: EventHandler<Context> | WebSocketHandler<Context> | LtvHandler<Context>,
   options?: ServeOptions,
 ): Promise<Engine> {
   const list = Array.isArray(address) ? address : [address]
@@ -294,8 +352,10 @@ export async function serve<Context = unknown>(
   for (const l of listeners) {
     knownKeys('listener', l, LISTENER_KEYS)
     if (l.codec !== undefined) l.codec = checkCodec(l.codec)
-    if (l.codec !== undefined && (l.codec.kind === 'websocket' || options?.codec?.kind === 'websocket')) {
-      throw new InvalidOptionError('codecs.websocket() is a server-wide codec: pass it as serve\'s options.codec, with no listener codecs')
+    for (const kind of ['websocket', 'ltv']) {
+      if (l.codec !== undefined && (l.codec.kind === kind || options?.codec?.kind === kind)) {
+        throw new InvalidOptionError(`codecs.${kind}() is a server-wide codec: pass it as serve's options.codec, with no listener codecs`)
+      }
     }
     if (l.proxyProtocol !== undefined && !['v1', 'v2', 'any'].includes(l.proxyProtocol)) {
       throw new InvalidOptionError("proxyProtocol must be 'v1', 'v2' or 'any'")
@@ -311,7 +371,7 @@ export async function serve<Context = unknown>(
   for (const l of listeners) checkKcpOnly(o, l.url, 'the listener')
   checkTlsUrls(o.tls, listeners, 'listener')
   let engine: Engine | undefined
-  // The reactor wraps a WebSocket handler itself (it knows the codec; so do workers).
+  // The reactor wraps a WebSocket or LTV handler itself (it knows the codec; so do workers).
   const events = handler as EventHandler<Context>
   const reactor = new Reactor(events, o, { onTick: () => (engine ? handler.onTick?.(engine) : 0) })
   // A listen address that is a name is resolved by the native parser, synchronously on this
@@ -326,7 +386,7 @@ export async function serve<Context = unknown>(
     throw err
   }
   reactor.nativeEngine.balance()
-  engine = new Engine(events, reactor, workers)
+  engine = new Engine(events, reactor, workers, listeners)
   try {
     handler.onBoot?.(engine)
   } catch (err) {

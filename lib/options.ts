@@ -133,29 +133,68 @@ export interface CryptOptions {
   key?: string | Uint8Array
 }
 
-/** Secure mode on a listener: its static private key (from {@link generateKeyPair}). */
+/**
+ * A secure-mode key: its 32 raw bytes, or those bytes in standard base64 (44 characters with
+ * the `=` padding, as `Buffer.from(key).toString('base64')` and `riptide-tunnel gen-client`
+ * write them).
+ */
+export type SecureKey = Uint8Array | string
+
+/**
+ * Secure mode on a listener: its static private key (from {@link generateKeyPair}) and,
+ * optionally, the client keys it accepts.
+ */
 export interface ServerSecureOptions {
   /** The 32-byte X25519 private key. Keep it secret; riptide never logs it. */
-  privateKey: Uint8Array
+  privateKey: SecureKey
+  /**
+   * The public keys of the clients allowed in (each client's `secure.clientKey` is the private
+   * half), as WireGuard's peer list: the handshake becomes Noise IK, and a client whose key is
+   * not listed gets no answer at all. Without it clients are anonymous (Noise NK) and any
+   * holder of the server's public key gets in. An empty list refuses everyone. Change it
+   * while serving with {@link Engine.setAllowedClients}.
+   */
+  allowedClients?: readonly SecureKey[]
 }
 
-/** Secure mode on a dial: the server's public key, pinned. */
+/** Secure mode on a dial: the server's public key, pinned, and this client's own key, if any. */
 export interface ClientSecureOptions {
   /** The server's 32-byte X25519 public key: the handshake fails unless the server holds its private half. */
-  serverPublicKey: Uint8Array
+  serverPublicKey: SecureKey
+  /**
+   * This client's 32-byte X25519 private key (from {@link generateKeyPair}), for a server with
+   * `allowedClients`, which must list its public half. Keep it secret.
+   */
+  clientKey?: SecureKey
 }
 
 /**
- * Riptide's secure mode (Rust `KcpSecure`): a Noise NK handshake pinning the server's key,
- * then ChaCha20-Poly1305 per datagram with a replay window and rekeying (docs/kcp.md).
+ * Riptide's secure mode (Rust `KcpSecure`): a Noise NK handshake pinning the server's key
+ * (Noise IK with per-client keys), then ChaCha20-Poly1305 per datagram with a replay window
+ * and rekeying (docs/kcp.md).
  */
 export type SecureOptions = ServerSecureOptions | ClientSecureOptions
+
+/** Secure mode as validated: keys decoded to bytes and copied (what crosses to Rust). */
+export type ResolvedSecure =
+  | {
+      /** A listener's private key. */
+      privateKey: Uint8Array
+      /** The client public keys allowed in; absent: anonymous clients. */
+      allowedClients?: Uint8Array[]
+    }
+  | {
+      /** A dial's pinned server public key. */
+      serverPublicKey: Uint8Array
+      /** The dial's own private key; absent: an anonymous client. */
+      clientKey?: Uint8Array
+    }
 
 /** The packet-layer options of a `kcp://` listener or dial, as validated. */
 export interface KcpLayers {
   fec?: Required<FecOptions>
   crypt?: CryptOptions
-  secure?: SecureOptions
+  secure?: ResolvedSecure
 }
 
 /** The defaults of {@link KcpOptions}. */
@@ -293,7 +332,7 @@ export interface ServeOptions {
   fec?: FecOptions
   /** `kcp://` only: kcp-go's packet encryption (*compatible, not secure*). Not with `secure`. Default off. */
   crypt?: CryptOptions
-  /** `kcp://` listeners only: riptide's secure mode with this private key. Not with `crypt`. Default off. */
+  /** `kcp://` listeners only: riptide's secure mode with this private key (and, with `allowedClients`, only those clients). Not with `crypt`. Default off. */
   secure?: ServerSecureOptions
   /** TLS listeners only (`tls://`, or `{ url, tls: true }`): the certificate, key and TLS options (docs/tls.md). */
   tls?: ServerTlsOptions
@@ -308,7 +347,7 @@ export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 
   fec: Required<FecOptions> | undefined
   crypt: CryptOptions | undefined
   /** A server's or, for a client's options, a dial's secure mode. */
-  secure: SecureOptions | undefined
+  secure: ResolvedSecure | undefined
   kcp: Required<KcpOptions>
   codec: Codec | undefined
   workerModule: string | undefined
@@ -544,32 +583,74 @@ export function resolveKcpLayers(where: string, o: { fec?: unknown; crypt?: unkn
       throw new InvalidOptionError(`${where}.crypt.key must be a passphrase string or a Uint8Array of ${need} bytes, got ${key === null ? 'null' : typeof key}`)
     }
   }
-  if (o.secure !== undefined) {
-    const s = o.secure as Partial<ServerSecureOptions & ClientSecureOptions>
-    if (s === null || typeof s !== 'object') throw new InvalidOptionError(`${where}.secure must be an object { privateKey } or { serverPublicKey }`)
-    knownKeys(`${where}.secure`, s, ['privateKey', 'serverPublicKey'])
-    const key32 = (name: string, k: unknown): Uint8Array => {
-      if (!(k instanceof Uint8Array) || k.byteLength !== 32) {
-        const got = k instanceof Uint8Array ? `${k.byteLength} bytes` : k === null ? 'null' : typeof k
-        throw new InvalidOptionError(`${where}.secure.${name} must be a 32-byte Uint8Array, got ${got}`)
-      }
-      return new Uint8Array(k)
-    }
-    if (s.privateKey !== undefined && s.serverPublicKey !== undefined) {
-      throw new InvalidOptionError(`${where}.secure takes privateKey (a listener) or serverPublicKey (a dial), not both`)
-    }
-    if (s.privateKey !== undefined) out.secure = { privateKey: key32('privateKey', s.privateKey) }
-    else if (s.serverPublicKey !== undefined) out.secure = { serverPublicKey: key32('serverPublicKey', s.serverPublicKey) }
-    else throw new InvalidOptionError(`${where}.secure needs privateKey (a listener) or serverPublicKey (a dial)`)
-  }
+  if (o.secure !== undefined) out.secure = resolveSecure(`${where}.secure`, o.secure)
   if (out.secure !== undefined && out.crypt !== undefined) {
     throw new InvalidOptionError(`${where}.secure and ${where}.crypt do not combine: secure mode encrypts and authenticates by itself (crypt is kcp-go's compat mode)`)
   }
   return out
 }
 
-/** Throws unless `secure` is the role's shape: `privateKey` for listeners, `serverPublicKey` for dials. */
-export function checkSecureRole(where: string, secure: SecureOptions | undefined, role: 'listener' | 'dial'): void {
+/**
+ * Checks a `secure` option (a listener's or a dial's shape: the caller checks the role) and
+ * decodes its keys.
+ */
+function resolveSecure(where: string, secure: unknown): ResolvedSecure {
+  const s = secure as Partial<ServerSecureOptions & ClientSecureOptions>
+  if (s === null || typeof s !== 'object') throw new InvalidOptionError(`${where} must be an object { privateKey } or { serverPublicKey }`)
+  knownKeys(where, s, ['privateKey', 'allowedClients', 'serverPublicKey', 'clientKey'])
+  if (s.privateKey !== undefined && s.serverPublicKey !== undefined) {
+    throw new InvalidOptionError(`${where} takes privateKey (a listener) or serverPublicKey (a dial), not both`)
+  }
+  if (s.privateKey !== undefined) {
+    if (s.clientKey !== undefined) throw new InvalidOptionError(`${where}.clientKey is for dials (a listener takes allowedClients)`)
+    const privateKey = secureKey(`${where}.privateKey`, s.privateKey)
+    if (s.allowedClients === undefined) return { privateKey }
+    return { privateKey, allowedClients: secureKeys(`${where}.allowedClients`, s.allowedClients) }
+  }
+  if (s.serverPublicKey !== undefined) {
+    if (s.allowedClients !== undefined) throw new InvalidOptionError(`${where}.allowedClients is for listeners (a dial takes clientKey)`)
+    const serverPublicKey = secureKey(`${where}.serverPublicKey`, s.serverPublicKey)
+    if (s.clientKey === undefined) return { serverPublicKey }
+    return { serverPublicKey, clientKey: secureKey(`${where}.clientKey`, s.clientKey) }
+  }
+  throw new InvalidOptionError(`${where} needs privateKey (a listener) or serverPublicKey (a dial)`)
+}
+
+/**
+ * The bytes of a {@link SecureKey}, copied: a 32-byte `Uint8Array`, or canonical base64 of 32
+ * bytes. Messages name the field and the length, never the key.
+ */
+function secureKey(name: string, key: unknown): Uint8Array {
+  if (key instanceof Uint8Array && key.byteLength === 32) return new Uint8Array(key)
+  if (typeof key === 'string') {
+    const bytes = Buffer.from(key, 'base64')
+    // Node's decoder skips what is not base64: only a string that re-encodes to itself is one.
+    if (bytes.byteLength === 32 && bytes.toString('base64') === key) return new Uint8Array(bytes)
+  }
+  const got =
+    key instanceof Uint8Array
+      ? `${key.byteLength} bytes`
+      : typeof key === 'string'
+        ? key.length === 44
+          ? 'a 44-character string that is not canonical base64'
+          : `a string of ${key.length} characters`
+        : key === null
+          ? 'null'
+          : typeof key
+  throw new InvalidOptionError(`${name} must be a 32-byte Uint8Array or its base64 (44 characters), got ${got}`)
+}
+
+/** The bytes of each key of a list of {@link SecureKey}s (as {@link secureKey}). */
+export function secureKeys(name: string, keys: unknown): Uint8Array[] {
+  if (!Array.isArray(keys)) throw new InvalidOptionError(`${name} must be an array of keys, got ${keys === null ? 'null' : typeof keys}`)
+  return keys.map((k: unknown, i) => secureKey(`${name}[${i}]`, k))
+}
+
+/**
+ * Throws unless `secure` is the role's shape: `privateKey` (and `allowedClients`) for
+ * listeners, `serverPublicKey` (and `clientKey`) for dials.
+ */
+export function checkSecureRole(where: string, secure: ResolvedSecure | undefined, role: 'listener' | 'dial'): void {
   if (secure === undefined) return
   if (role === 'listener' && !('privateKey' in secure)) {
     throw new InvalidOptionError(`${where}.secure of a server takes privateKey (serverPublicKey is for clients)`)

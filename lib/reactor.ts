@@ -36,14 +36,16 @@ import {
   STRIDE,
 } from './boundary'
 import { dialTarget, inetAddr, type PeerAddr } from './address'
-import { Conn, type ConnSink, kBatchEnd, kConsumer, kEnded, kLink, kRebind, kTimer, kWritability, kWriteDone } from './conn'
-import type { Codec } from './codecs'
+import { Conn, type ConnSink, kBatchEnd, kConsumer, kEnded, kLink, kRebind, kTimer, kWritability, kWriteDone, kWriteRecord } from './conn'
+import type { Codec, LtvCodec } from './codecs'
+import { ltvHandler, type LtvHandler } from './ltv'
 import { websocketHandler, type WebSocketAdapter, type WebSocketConn, type WebSocketHandler } from './websocket'
 import { DatagramSocket } from './datagram'
 import { type DatagramCarrier, kCarrierId, kCarrierSend } from './carrier'
 import { AbortError, ConnClosedError, ConnectionError, type ConnectionErrorDetails, errorFromCode, fromNative, type RiptideError } from './errors'
 import type { EventHandler, IdleKind } from './handler'
 import { log, type Logger } from './logger'
+import { closeChannel, errorChannel, openChannel, type ConnectionCloseMessage, type ConnectionOpenMessage, type HandlerErrorMessage } from './diagnostics'
 import { lookupDialUrl, namedTarget } from './lookup'
 import { native, type NativeEngine, type NativeTlsDial, type NativeWsDial } from './native'
 import type { KcpLayers, KcpOptions, ResolvedServeOptions } from './options'
@@ -214,6 +216,8 @@ export class Reactor implements ConnSink {
   readonly #handler: EventHandler
   /** A WebSocket server's or client's adapter (the handler then), else none. */
   readonly #websocket: WebSocketAdapter<unknown> | undefined
+  /** The LTV codec of an LTV server's or client's reactor (its connections take records). */
+  readonly ltv: LtvCodec | undefined
   readonly #logger: Logger
   readonly #hooks: ReactorHooks
   readonly #options: ResolvedServeOptions
@@ -258,7 +262,9 @@ export class Reactor implements ConnSink {
   constructor(handler: EventHandler, options: ResolvedServeOptions, hooks: ReactorHooks = {}) {
     // A WebSocket server's handler speaks in messages; the adapter turns records into them.
     this.#websocket = options.codec?.kind === 'websocket' ? websocketHandler(handler as WebSocketHandler) : undefined
-    this.#handler = this.#websocket ?? handler
+    // An LTV handler's onTraffic takes messages with their id; the adapter reads the records.
+    this.ltv = options.codec?.kind === 'ltv' ? options.codec : undefined
+    this.#handler = this.#websocket ?? (this.ltv === undefined ? handler : ltvHandler(handler as LtvHandler, this.ltv))
     this.#logger = options.logger
     this.#options = options
     this.#hooks = hooks
@@ -705,13 +711,14 @@ export class Reactor implements ConnSink {
             if (dial.conn !== undefined) conn[kRebind](slot, generation)
             dial.resolve(conn)
             this.#held.set(slot, { generation, until: 'replay', events: [] })
-          } else if (h.onOpen === undefined && h.onClose === undefined) {
+          } else if (h.onOpen === undefined && h.onClose === undefined && !openChannel.hasSubscribers && !closeChannel.hasSubscribers) {
             this.#latent[slot] = generation + 1
             continue
           } else {
             conn = new Conn(this, slot, generation, ascii(arena, offset, length), extra & 0xffff, udp === 0 ? undefined : udp - 1)
           }
           this.#conns[slot] = conn
+          if (openChannel.hasSubscribers) openChannel.publish({ conn } satisfies ConnectionOpenMessage)
           if (h.onOpen !== undefined) this.#safely('onOpen', conn, () => h.onOpen!(conn))
         } else if (kind === EV_CLOSE) {
           this.#closed(slot, generation, length > 0 ? ascii(arena, offset, length) : '', meta[at + 5])
@@ -786,6 +793,7 @@ export class Reactor implements ConnSink {
     this.#unwritable.delete(conn)
     for (const cb of conn[kEnded]()) this.#safely('write callback', conn, () => cb(new ConnClosedError()))
     const err = conn.destroyError ?? (code === '' ? undefined : this.#closeError(conn, code, errno, why))
+    if (closeChannel.hasSubscribers) closeChannel.publish({ conn, error: err } satisfies ConnectionCloseMessage)
     const consumer = conn[kConsumer]
     if (consumer !== undefined) {
       conn[kConsumer] = undefined
@@ -921,7 +929,8 @@ export class Reactor implements ConnSink {
     if (hb !== undefined && kind === 'read') {
       conn.destroy(new ConnectionError('ETIMEDOUT', `connection ${conn.id}: no data for ${hb.timeout} ms (heartbeat)`))
     } else if (hb !== undefined && kind === 'write' && conn.open) {
-      conn.write(hb.ping)
+      // As it is: on an LTV connection, the ping is a record (its id, then its body).
+      conn[kWriteRecord](hb.ping)
     }
     const onIdle = this.#handler.onIdle
     if (onIdle !== undefined) this.#safely('onIdle', conn, () => onIdle.call(this.#handler, conn, kind))
@@ -948,6 +957,7 @@ export class Reactor implements ConnSink {
 
   /** Routes an exception from a user callback to `onError`, or the logger. */
   report(err: unknown, conn: Conn | undefined, where: string): void {
+    if (errorChannel.hasSubscribers) errorChannel.publish({ conn, error: err, where } satisfies HandlerErrorMessage)
     const onError = this.#handler.onError
     if (onError === undefined) {
       log(this.#logger, 'error', `uncaught exception in ${where}`, err)

@@ -64,7 +64,7 @@ try {
   // 1. The tarballs.
   const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', tmp], root))[0]
   const files = packed.files.map((f) => f.path)
-  for (const need of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/binding.js', 'dist/binding.d.ts', 'dist/lib/native.js', 'dist/lib/native.d.ts', 'dist/lib/worker.js']) {
+  for (const need of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/binding.js', 'dist/binding.d.ts', 'dist/lib/native.js', 'dist/lib/native.d.ts', 'dist/lib/worker.js', 'dist/lib/prometheus.js', 'dist/lib/prometheus.d.ts']) {
     if (!files.includes(need)) fail(`the tarball lacks ${need}`)
   }
   const stray = files.filter((f) => f.endsWith('.node') || /^(lib|__test__|crates|bench|examples)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts'))

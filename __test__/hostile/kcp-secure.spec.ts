@@ -1,6 +1,7 @@
-// Hostile peers against a real secure kcp:// listener (secure mode: Noise NK handshake,
-// cookies under load, sessions only after the client proved its address), driven from raw
-// `node:dgram` sockets. The server runs in a child process so its RSS is its own.
+// Hostile peers against a real secure kcp:// listener (secure mode: Noise NK handshake, or
+// IK with per-client keys; cookies under load, sessions only after the client proved its
+// address), driven from raw `node:dgram` sockets. The server runs in a child process so its
+// RSS is its own.
 import anyTest from 'ava'
 import { spawn } from 'node:child_process'
 import dgram from 'node:dgram'
@@ -13,9 +14,13 @@ import { rng, until } from '../helpers'
 const test = anyTest.serial
 
 const turbo: KcpOptions = { nodelay: true, interval: 10, resend: 2, nc: true }
-/** Secure mode's packet types (crates/riptide-secure/src/packet.rs). */
+/** Secure mode's packet types and lengths (crates/riptide-secure/src/packet.rs). */
 const INIT = 1
 const INIT_LEN = 128
+const RESPONSE = 2
+const COOKIE_REPLY = 3
+const INIT_IK = 7
+const INIT_IK_LEN = 144
 
 interface Stats {
   rss: number
@@ -23,12 +28,20 @@ interface Stats {
   opened: number
 }
 
-/** The secure echo server of fixtures/kcp-secure-server.ts in a child process. */
-async function startServer() {
+/**
+ * The secure echo server of fixtures/kcp-secure-server.ts in a child process; with
+ * `allowedClients` (public keys), only those clients get in (Noise IK).
+ */
+async function startServer(allowedClients?: Uint8Array[]) {
   const keys = generateKeyPair()
+  const setup = {
+    kcp: turbo,
+    privateKey: Buffer.from(keys.privateKey).toString('hex'),
+    allowedClients: allowedClients?.map((k) => Buffer.from(k).toString('base64')),
+  }
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(__dirname, 'fixtures', 'kcp-secure-server.ts'), JSON.stringify({ kcp: turbo, privateKey: Buffer.from(keys.privateKey).toString('hex') })],
+    ['--import', 'tsx', join(__dirname, 'fixtures', 'kcp-secure-server.ts'), JSON.stringify(setup)],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   )
   const lines = createInterface({ input: child.stdout })
@@ -51,13 +64,17 @@ async function rawSocket(address = '127.0.0.1') {
   const sock = dgram.createSocket('udp4')
   await new Promise<void>((resolve) => sock.bind(0, address, () => resolve()))
   const counts = { sent: 0, sentBytes: 0, received: 0, receivedBytes: 0 }
+  /** Datagrams received by their first byte (the secure packet type). */
+  const types = new Map<number, number>()
   sock.on('message', (m) => {
     counts.received++
     counts.receivedBytes += m.length
+    types.set(m[0], (types.get(m[0]) ?? 0) + 1)
   })
   return {
     sock,
     counts,
+    types,
     /** Sends every datagram to `port`, yielding now and then so the socket drains. */
     async sendAll(port: number, datagrams: Iterable<Buffer>) {
       let n = 0
@@ -74,9 +91,10 @@ async function rawSocket(address = '127.0.0.1') {
 
 /**
  * Real handshake inits for `publicKey`: secure clients dial a raw socket that plays the
- * server, which keeps the first datagram from each (a 128-byte init with valid mac1).
+ * server, which keeps the first datagram from each (a 128-byte init with valid mac1; with
+ * `clientKey`, a 144-byte IK init carrying the key each dial gets from it).
  */
-async function captureInits(publicKey: Uint8Array, count: number): Promise<Buffer[]> {
+async function captureInits(publicKey: Uint8Array, count: number, clientKey?: () => Uint8Array): Promise<Buffer[]> {
   const trap = dgram.createSocket('udp4')
   await new Promise<void>((resolve) => trap.bind(0, '127.0.0.1', () => resolve()))
   const byPort = new Map<number, Buffer>()
@@ -85,17 +103,21 @@ async function captureInits(publicKey: Uint8Array, count: number): Promise<Buffe
   })
   const client = new Client({ onClose() {} }, { kcp: turbo, secure: { serverPublicKey: publicKey } })
   // The handshake starts with the first datagram KCP sends.
-  for (let i = 0; i < count; i++) (await client.dial(`kcp://127.0.0.1:${trap.address().port}`)).write('x')
+  for (let i = 0; i < count; i++) {
+    const secure = clientKey === undefined ? undefined : { serverPublicKey: publicKey, clientKey: clientKey() }
+    ;(await client.dial(`kcp://127.0.0.1:${trap.address().port}`, { secure })).write('x')
+  }
   await until(() => byPort.size >= count, 10_000)
   await client.stop()
   trap.close()
   return [...byPort.values()]
 }
 
-/** A legit secure client echoes `msg` through the server. */
-async function echoes(port: number, publicKey: Uint8Array, msg: string, ms = 10_000): Promise<string> {
+/** A legit secure client (with `clientKey`, a listed one) echoes `msg` through the server. */
+async function echoes(port: number, publicKey: Uint8Array, msg: string, ms = 10_000, clientKey?: Uint8Array): Promise<string> {
   const got: Buffer[] = []
-  const conn = await connect(`kcp://127.0.0.1:${port}`, { onTraffic: (_c, d) => void got.push(Buffer.from(d)) }, { kcp: turbo, secure: { serverPublicKey: publicKey } })
+  const secure = clientKey === undefined ? { serverPublicKey: publicKey } : { serverPublicKey: publicKey, clientKey }
+  const conn = await connect(`kcp://127.0.0.1:${port}`, { onTraffic: (_c, d) => void got.push(Buffer.from(d)) }, { kcp: turbo, secure })
   try {
     conn.write(msg)
     await until(() => got.length > 0, ms)
@@ -192,6 +214,83 @@ test('kcp secure hostile (b, c): a flood of real handshake inits keeps RSS bound
     t.true(received > 0, 'the server did answer (responses or cookies)')
     t.is(await echoes(server.port, server.publicKey, 'after'), 'after')
     for (const a of attackers) a.close()
+  } finally {
+    server.stop()
+  }
+})
+
+test('kcp secure hostile (d): with per-client keys, forged, garbled and unlisted-key IK inits get zero replies and open no session', async (t) => {
+  const alice = generateKeyPair()
+  const server = await startServer([alice.publicKey])
+  try {
+    // Valid-shape inits (mac1 right, Noise message right) from 100 random, unlisted keys.
+    const unlisted = await captureInits(server.publicKey, 100, () => generateKeyPair().privateKey)
+    t.is(unlisted.length, 100)
+    t.true(unlisted.every((d) => d.length === INIT_IK_LEN && d[0] === INIT_IK))
+    t.is(await echoes(server.port, server.publicKey, 'warm up', 10_000, alice.privateKey), 'warm up')
+    const before = (await server.stats()).rss
+    const next = rng(7)
+    const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => (next() * 256) | 0))
+    function* forged() {
+      // Random 144-byte IK inits: header right (type 7, a non-zero tag), body and macs random.
+      for (let i = 0; i < 3000; i++) {
+        const d = bytes(INIT_IK_LEN)
+        d[0] = INIT_IK
+        d[1] = d[2] = d[3] = 0
+        d[4] |= 1
+        yield d
+      }
+      // Every bit of an unlisted init flipped (flips in mac2 leave a valid init: still unlisted).
+      for (const init of unlisted.slice(0, 2)) {
+        for (let bit = 0; bit < INIT_IK_LEN * 8; bit++) {
+          const d = Buffer.from(init)
+          d[bit >> 3] ^= 1 << (bit & 7)
+          yield d
+        }
+      }
+      // Every truncation and a few extensions of an unlisted init, and NK inits (128 bytes).
+      for (let n = 0; n < INIT_IK_LEN + 8; n++) yield Buffer.concat([unlisted[0], Buffer.alloc(8)]).subarray(0, n)
+      for (let i = 0; i < 500; i++) {
+        const d = bytes(INIT_LEN)
+        d[0] = INIT
+        yield d
+      }
+    }
+    const attacker = await rawSocket('127.0.0.2')
+    await attacker.sendAll(server.port, forged())
+    // The unlisted inits, 20 rounds, paced under the server's load threshold (1000
+    // handshakes a second): each costs a Diffie-Hellman, and above it the server answers
+    // inits with stateless cookies before it can know the key (as WireGuard; see below).
+    for (let round = 0; round < 20; round++) {
+      await attacker.sendAll(server.port, unlisted)
+      await new Promise((r) => setTimeout(r, 250))
+    }
+    await new Promise((r) => setTimeout(r, 500))
+    t.true(server.alive(), 'the server process survived')
+    const after = await server.stats()
+    const growth = after.rss - before
+    t.log(`sent ${attacker.counts.sent} datagrams (${attacker.counts.sentBytes} B), got back ${attacker.counts.received}; RSS ${(before / 2 ** 20).toFixed(1)} → ${(after.rss / 2 ** 20).toFixed(1)} MiB`)
+    t.is(attacker.counts.received, 0, 'not one reply')
+    t.is(after.opened, 1, 'no session but the warm-up')
+    t.true(growth < 16 * 2 ** 20, `RSS grew by ${(growth / 2 ** 20).toFixed(1)} MiB`)
+
+    // Above the load threshold: a flood of unlisted inits from 16 sockets gets stateless cookie
+    // replies at most (72 bytes, smaller than the init), never a handshake response or a session.
+    const flooders = await Promise.all(Array.from({ length: 16 }, () => rawSocket('127.0.0.3')))
+    const start = Date.now()
+    while (Date.now() - start < 2000) await Promise.all(flooders.map((f) => f.sendAll(server.port, unlisted)))
+    await new Promise((r) => setTimeout(r, 500))
+    for (const f of flooders) {
+      t.is(f.types.get(RESPONSE), undefined, 'no handshake response to an unlisted key')
+      t.true([...f.types.keys()].every((type) => type === COOKIE_REPLY), JSON.stringify([...f.types]))
+      t.true(f.counts.receivedBytes <= f.counts.sentBytes)
+      f.close()
+    }
+    t.log(`flood: ${flooders.reduce((n, f) => n + f.counts.sent, 0)} unlisted inits → ${flooders.reduce((n, f) => n + f.counts.received, 0)} cookie replies`)
+    t.is((await server.stats()).opened, 1)
+    t.is(await echoes(server.port, server.publicKey, 'still serving', 20_000, alice.privateKey), 'still serving')
+    t.is((await server.stats()).opened, 2, 'only the listed client opened sessions')
+    attacker.close()
   } finally {
     server.stop()
   }

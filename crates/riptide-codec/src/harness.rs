@@ -12,7 +12,8 @@
 pub use crate::http1::parse_chunk_line;
 use crate::{
     parse_proxy, ByteOrder, CodecFactory, CodecSpec, Decoded, Decoder, DelimiterConfig, Http1Codec,
-    Http1Config, LengthFieldConfig, LineConfig, ProxyMode, ProxyParse, RespConfig,
+    Http1Config, LengthFieldConfig, LineConfig, LtvCodec, LtvConfig, ProxyMode, ProxyParse,
+    RespConfig,
 };
 
 /// A fuzz target's body: takes the fuzzer's bytes, panics on a finding.
@@ -24,6 +25,7 @@ pub fn targets() -> Vec<(&'static str, Target)> {
         ("line", line as Target),
         ("delimiter", delimiter),
         ("length_field", length_field),
+        ("ltv", ltv),
         ("http1", http1),
         ("http1_differential", http1_differential),
         ("proxy", proxy),
@@ -148,6 +150,41 @@ pub fn length_field(data: &[u8]) {
     });
     if spec.validate().is_ok() {
         feed(&spec, data, 256);
+    }
+}
+
+/// LTV codec, its layout drawn from `data[0]` and `data[1..]` fed as reads: every frame is a
+/// record holding its message id within the limit, and framing it again gives back the bytes
+/// it came in (size field included).
+pub fn ltv(data: &[u8]) {
+    let b = data.first().copied().unwrap_or(0);
+    let config = LtvConfig {
+        size_bytes: if b & 1 != 0 { 4 } else { 2 },
+        id_bytes: if b & 2 != 0 { 4 } else { 2 },
+        byte_order: if b & 4 != 0 {
+            ByteOrder::Big
+        } else {
+            ByteOrder::Little
+        },
+        size_includes_header: b & 8 != 0,
+        max_frame_length: 256,
+    };
+    let spec = CodecSpec::Ltv(config.clone());
+    let (frames, _) = feed(&spec, data, 256);
+    let mut codec = LtvCodec::new(config.clone()).expect("a valid layout");
+    for record in frames {
+        let (id, body) = config
+            .split(&record)
+            .expect("a record holds its message id");
+        let mut again = Vec::new();
+        config
+            .record(id, body, &mut again)
+            .expect("a decoded id fits its field");
+        assert_eq!(again, record);
+        let mut wire = Vec::new();
+        crate::Encoder::encode(&mut codec, &record, &mut wire)
+            .expect("a decoded record re-encodes");
+        assert_eq!(crate::decode_all(&mut codec, &wire).0, vec![record]);
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::{
     Codec, CodecFactory, DelimiterCodec, DelimiterConfig, FixedLengthCodec, FixedLengthConfig,
     FrameError, Http1Codec, Http1Config, LengthFieldCodec, LengthFieldConfig, LineCodec,
-    LineConfig, RespCodec, RespConfig,
+    LineConfig, LtvCodec, LtvConfig, RespCodec, RespConfig,
 };
 
 /// A built-in framing and its options. Validated once ([`CodecSpec::validate`]), then
@@ -23,6 +23,8 @@ pub enum CodecSpec {
     Http1(Http1Config),
     /// RESP2 (Redis) requests.
     Resp(RespConfig),
+    /// Length-type-value packets (Cellnet's).
+    Ltv(LtvConfig),
 }
 
 impl CodecSpec {
@@ -39,6 +41,7 @@ impl CodecSpec {
             CodecSpec::LengthField(c) => Box::new(LengthFieldCodec::new(c.clone())?),
             CodecSpec::Http1(c) => Box::new(Http1Codec::new(c.clone())?),
             CodecSpec::Resp(c) => Box::new(RespCodec::new(c.clone())?),
+            CodecSpec::Ltv(c) => Box::new(LtvCodec::new(c.clone())?),
         })
     }
 }

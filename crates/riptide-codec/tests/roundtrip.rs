@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use riptide_codec::{
     ByteOrder, CodecFactory, CodecSpec, Decoded, DelimiterConfig, FixedLengthConfig, FrameError,
-    LengthFieldConfig, LineConfig,
+    LengthFieldConfig, LineConfig, LtvConfig,
 };
 
 /// Feeds `input` in the given chunk sizes, keeping unconsumed bytes like the reactor does.
@@ -107,7 +107,29 @@ fn specs() -> impl Strategy<Value = CodecSpec> {
                     prepender_adjustment: 0,
                 })
             }),
+        ltv_configs().prop_map(CodecSpec::Ltv),
     ]
+}
+
+/// Every LTV layout: 2- or 4-byte size and id, either byte order, either size meaning.
+fn ltv_configs() -> impl Strategy<Value = LtvConfig> {
+    (
+        prop::sample::select(vec![2usize, 4]),
+        prop::sample::select(vec![2usize, 4]),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(size_bytes, id_bytes, little, includes)| LtvConfig {
+            size_bytes,
+            id_bytes,
+            byte_order: if little {
+                ByteOrder::Little
+            } else {
+                ByteOrder::Big
+            },
+            size_includes_header: includes,
+            max_frame_length: 4096,
+        })
 }
 
 /// Frames a codec can carry: no delimiter bytes for text framings, exact size for fixed.
@@ -130,6 +152,11 @@ fn frames_for(spec: &CodecSpec, raw: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
                 f.truncate(254);
                 f
             }
+            // A record starts with its message id.
+            CodecSpec::Ltv(c) => {
+                f.resize(f.len().max(c.id_bytes), 0);
+                f
+            }
             CodecSpec::LengthField(_) | CodecSpec::Http1(_) | CodecSpec::Resp(_) => f,
         })
         .collect()
@@ -150,6 +177,33 @@ proptest! {
         let (got, errors, _) = feed(&spec, &wire, &chunks);
         prop_assert!(errors.is_empty(), "{:?}", errors);
         prop_assert_eq!(got, frames);
+    }
+
+    /// LTV messages: (message id, body) pairs in, the same pairs out, under any chunking.
+    #[test]
+    fn ltv_messages_round_trip_under_any_chunking(
+        config in ltv_configs(),
+        raw in prop::collection::vec((any::<u32>(), prop::collection::vec(any::<u8>(), 0..300)), 0..20),
+        chunks in prop::collection::vec(1usize..70, 1..8),
+    ) {
+        let messages: Vec<(u32, Vec<u8>)> =
+            raw.into_iter().map(|(id, body)| (id & config.max_msg_id(), body)).collect();
+        let records: Vec<Vec<u8>> = messages
+            .iter()
+            .map(|(id, body)| {
+                let mut r = Vec::new();
+                config.record(*id, body, &mut r).unwrap();
+                r
+            })
+            .collect();
+        let spec = CodecSpec::Ltv(config.clone());
+        let (got, errors, _) = feed(&spec, &encode(&spec, &records), &chunks);
+        prop_assert!(errors.is_empty(), "{:?}", errors);
+        let got: Vec<(u32, Vec<u8>)> = got
+            .iter()
+            .map(|r| config.split(r).map(|(id, body)| (id, body.to_vec())).unwrap())
+            .collect();
+        prop_assert_eq!(got, messages);
     }
 }
 

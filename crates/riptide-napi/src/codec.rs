@@ -5,13 +5,13 @@ use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
 use riptide::codec::{
     ByteOrder, CodecSpec, DelimiterConfig, FixedLengthConfig, FrameError, Http1Config,
-    LengthFieldConfig, LineConfig, RespConfig,
+    LengthFieldConfig, LineConfig, LtvConfig, RespConfig,
 };
 
 /// A codec as JS describes it: `kind` plus that kind's options (all filled in by TS).
 #[napi(object)]
 pub struct NativeCodec {
-    /// `line`, `delimiter`, `fixedLength`, `lengthField`, `http1`, `resp` or `websocket`.
+    /// `line`, `delimiter`, `fixedLength`, `lengthField`, `http1`, `resp`, `ltv` or `websocket`.
     pub kind: String,
     pub max_length: Option<f64>,
     pub strip_delimiter: Option<bool>,
@@ -39,6 +39,12 @@ pub struct NativeCodec {
     pub max_inline_length: Option<f64>,
     /// RESP: the most wire bytes of one command.
     pub max_request_size: Option<f64>,
+    /// LTV: the width of the size field (2 or 4).
+    pub size_bytes: Option<f64>,
+    /// LTV: the width of the message id field (2 or 4).
+    pub id_bytes: Option<f64>,
+    /// LTV: the size counts the whole frame, not only the id and the body.
+    pub size_includes_header: Option<bool>,
     /// WebSocket: the largest message accepted, in bytes.
     pub max_payload: Option<f64>,
     /// WebSocket: offer permessage-deflate.
@@ -221,6 +227,17 @@ impl NativeCodec {
         Ok(std::sync::Arc::new(self.to_spec()?))
     }
 
+    /// `byteOrder`: `big` (the default) or `little`.
+    fn byte_order(&self) -> Result<ByteOrder, FrameError> {
+        match self.byte_order.as_deref() {
+            None | Some("big") => Ok(ByteOrder::Big),
+            Some("little") => Ok(ByteOrder::Little),
+            Some(other) => Err(FrameError::InvalidConfig(format!(
+                "byteOrder must be 'big' or 'little', got {other:?}"
+            ))),
+        }
+    }
+
     /// The validated spec, or the reason it cannot work.
     pub fn to_spec(&self) -> Result<CodecSpec, FrameError> {
         let missing = |name: &str| FrameError::InvalidConfig(format!("{} needs {name}", self.kind));
@@ -256,10 +273,7 @@ impl NativeCodec {
                 frame_length: size(self.frame_length, "frameLength")?,
             }),
             "lengthField" => CodecSpec::LengthField(LengthFieldConfig {
-                byte_order: match self.byte_order.as_deref() {
-                    Some("little") => ByteOrder::Little,
-                    _ => ByteOrder::Big,
-                },
+                byte_order: self.byte_order()?,
                 max_frame_length: size(self.max_frame_length, "maxFrameLength")? as u64,
                 length_field_offset: size(self.length_field_offset, "lengthFieldOffset")?,
                 length_field_length: size(self.length_field_length, "lengthFieldLength")?,
@@ -281,6 +295,13 @@ impl NativeCodec {
                 max_elements: size(self.max_elements, "maxElements")?,
                 max_inline_length: size(self.max_inline_length, "maxInlineLength")?,
                 max_request_size: size(self.max_request_size, "maxRequestSize")?,
+            }),
+            "ltv" => CodecSpec::Ltv(LtvConfig {
+                size_bytes: size(self.size_bytes, "sizeBytes")?,
+                id_bytes: size(self.id_bytes, "idBytes")?,
+                byte_order: self.byte_order()?,
+                size_includes_header: self.size_includes_header.unwrap_or(false),
+                max_frame_length: size(self.max_frame_length, "maxFrameLength")? as u64,
             }),
             "websocket" => {
                 return Err(FrameError::InvalidConfig(

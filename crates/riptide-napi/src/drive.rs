@@ -27,6 +27,8 @@ pub struct BoundaryCounts {
     pub wakes: u64,
     pub js_calls: u64,
     pub events: u64,
+    /// Nanoseconds spent inside those JS calls (the handlers' time, dispatch included).
+    pub handler_nanos: u64,
 }
 
 impl BoundaryCounts {
@@ -38,6 +40,7 @@ impl BoundaryCounts {
                 wakes: a.wakes + b.wakes,
                 js_calls: a.js_calls + b.js_calls,
                 events: a.events + b.events,
+                handler_nanos: a.handler_nanos + b.handler_nanos,
             })
     }
 }
@@ -49,6 +52,7 @@ pub struct BoundaryCounters {
     wakes: AtomicU64,
     js_calls: AtomicU64,
     events: AtomicU64,
+    handler_nanos: AtomicU64,
 }
 
 impl BoundaryCounters {
@@ -57,10 +61,12 @@ impl BoundaryCounters {
         self.wakes.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts a JS call carrying `events` events.
-    pub fn call(&self, events: usize) {
+    /// Counts a JS call carrying `events` events that took `took`.
+    pub fn call(&self, events: usize, took: Duration) {
         self.js_calls.fetch_add(1, Ordering::Relaxed);
         self.events.fetch_add(events as u64, Ordering::Relaxed);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.handler_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
 
     /// The counts now.
@@ -69,6 +75,7 @@ impl BoundaryCounters {
             wakes: self.wakes.load(Ordering::Relaxed),
             js_calls: self.js_calls.load(Ordering::Relaxed),
             events: self.events.load(Ordering::Relaxed),
+            handler_nanos: self.handler_nanos.load(Ordering::Relaxed),
         }
     }
 }

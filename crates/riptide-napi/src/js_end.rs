@@ -9,6 +9,7 @@ use crate::staged::Staged;
 use napi::sys;
 use std::cell::{Cell, RefCell};
 use std::ptr;
+use std::time::Instant;
 
 /// What a running engine holds of JS.
 pub struct JsEnd {
@@ -39,8 +40,8 @@ impl JsEnd {
 }
 
 /// Calls JS once with the batch of the [`JsEnd`] that `end` finds in `live`, with no borrow
-/// of `live` held during the call (JS may call back into the engine); counts the call,
-/// marks `dispatching` meanwhile, then clears the batch.
+/// of `live` held during the call (JS may call back into the engine); counts the call and
+/// its time, marks `dispatching` meanwhile, then clears the batch.
 pub fn deliver<L>(
     env: sys::napi_env,
     live: &RefCell<Option<L>>,
@@ -55,9 +56,10 @@ pub fn deliver<L>(
         let (meta, arena) = e.batch.views();
         (e.dispatch.get(env), meta, arena, e.batch.len())
     };
-    counters.call(count);
     let was = dispatching.replace(true);
+    let started = Instant::now();
     call_dispatch(env, func, meta, arena, count);
+    counters.call(count, started.elapsed());
     dispatching.set(was);
     if let Some(l) = live.borrow_mut().as_mut() {
         end(l).batch.clear();

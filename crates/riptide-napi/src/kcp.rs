@@ -6,6 +6,7 @@
 
 use napi::bindgen_prelude::Uint8Array;
 use napi_derive::napi;
+use riptide::secure::AllowedClients;
 use riptide::{KcpCrypt, KcpSecure};
 use std::time::Duration;
 
@@ -27,12 +28,18 @@ pub struct NativeCrypt {
     pub pass: Option<String>,
 }
 
-/// Riptide's secure mode (`options.secure`): a listener's private key or a dial's pinned
-/// server public key.
+/// Riptide's secure mode (`options.secure`): a listener's private key (and the client keys
+/// it allows), or a dial's pinned server public key (and its own key).
 #[napi(object)]
 pub struct NativeSecure {
+    /// Listener: its static private key.
     pub private_key: Option<Uint8Array>,
+    /// Listener: the client public keys allowed (Noise IK); none: anonymous clients (NK).
+    pub allowed_clients: Option<Vec<Uint8Array>>,
+    /// Dial: the server's public key, pinned.
     pub server_public_key: Option<Uint8Array>,
+    /// Dial: this client's static private key, for a listener with `allowedClients`.
+    pub client_key: Option<Uint8Array>,
 }
 
 /// KCP parameters as JS gives them (every field filled in by TS).
@@ -158,29 +165,90 @@ impl NativeSecure {
             riptide::Error::InvalidOption(format!("secure.{what} must be a 32-byte Uint8Array"))
         };
         match (&self.private_key, &self.server_public_key) {
-            (Some(key), None) => Ok(KcpSecure::Server {
+            (Some(key), None) if self.client_key.is_none() => Ok(KcpSecure::Server {
                 private_key: riptide::secure::PrivateKey::from_slice(key)
                     .map_err(|_| bad("privateKey"))?,
-                allowed_clients: None,
+                allowed_clients: self
+                    .allowed_clients
+                    .as_deref()
+                    .map(allowed_clients)
+                    .transpose()?,
             }),
-            (None, Some(key)) => Ok(KcpSecure::Client {
+            (None, Some(key)) if self.allowed_clients.is_none() => Ok(KcpSecure::Client {
                 server_public_key: riptide::secure::public_key_from_slice(key)
                     .map_err(|_| bad("serverPublicKey (a valid X25519 public key)"))?,
-                client_key: None,
+                client_key: self
+                    .client_key
+                    .as_ref()
+                    .map(|k| riptide::secure::PrivateKey::from_slice(k))
+                    .transpose()
+                    .map_err(|_| bad("clientKey"))?,
             }),
             _ => Err(riptide::Error::InvalidOption(
-                "secure takes privateKey (listeners) or serverPublicKey (dials)".into(),
+                "secure takes privateKey and allowedClients (listeners) or serverPublicKey and \
+                 clientKey (dials)"
+                    .into(),
             )),
         }
     }
 }
 
+/// A listener's set of allowed client keys (`secure.allowedClients`).
+pub fn allowed_clients(keys: &[Uint8Array]) -> Result<AllowedClients, riptide::Error> {
+    AllowedClients::new(keys.iter().map(|k| &k[..])).map_err(|_| bad_client_key(keys))
+}
+
+/// Replaces the keys of `set` (`engine.setAllowedClients`); nothing changes on an error.
+pub fn replace_allowed_clients(
+    set: &AllowedClients,
+    keys: &[Uint8Array],
+) -> Result<(), riptide::Error> {
+    set.replace(keys.iter().map(|k| &k[..]))
+        .map_err(|_| bad_client_key(keys))
+}
+
+/// Makes a `kcp://` listener use `engine`'s set of allowed client keys, or makes its set the
+/// engine's when it is the first: every listener of an engine has the same `secure` option,
+/// and one shared set lets `setAllowedClients` change them all at once. The worker reactors'
+/// copies of the listener options (`reusePort`) share it too.
+pub fn share_allowed_clients(
+    options: &mut riptide::ListenOptions,
+    engine: &mut Option<AllowedClients>,
+) {
+    let secure = options.kcp.as_mut().and_then(|k| k.secure.as_mut());
+    if let Some(KcpSecure::Server {
+        allowed_clients: Some(set),
+        ..
+    }) = secure
+    {
+        match engine {
+            Some(first) => *set = first.clone(),
+            None => *engine = Some(set.clone()),
+        }
+    }
+}
+
+/// The error for a list of client keys that was refused, naming the first bad one by index
+/// (only called once the list failed, so the common path checks each key once).
+fn bad_client_key(keys: &[Uint8Array]) -> riptide::Error {
+    let index = keys
+        .iter()
+        .position(|k| riptide::secure::public_key_from_slice(k).is_err())
+        .unwrap_or_default();
+    riptide::Error::InvalidOption(format!(
+        "secure.allowedClients[{index}] must be a valid X25519 public key (32 bytes, not a \
+         small-order point)"
+    ))
+}
+
 /// A key pair for secure mode (`generateKeyPair()`).
 #[napi(object)]
 pub struct NativeKeyPair {
-    /// The public key: give it to clients (`secure.serverPublicKey`).
+    /// The public key: a server's goes to its clients (`secure.serverPublicKey`), a client's
+    /// to the server's `secure.allowedClients`.
     pub public_key: Uint8Array,
-    /// The private key: the server's `secure.privateKey`. Keep it secret.
+    /// The private key: a server's `secure.privateKey` or a client's `secure.clientKey`. Keep
+    /// it secret.
     pub private_key: Uint8Array,
 }
 

@@ -16,6 +16,7 @@ mod event_log;
 mod js_batch;
 mod js_end;
 mod kcp;
+mod metrics;
 mod millis;
 mod pubsub;
 mod raw;
@@ -335,9 +336,11 @@ impl NativeEngine {
         let mut reactor = Reactor::new(config.clone()).map_err(|e| throw(&env, e))?;
         let mut resolved = Vec::with_capacity(listeners.len());
         let mut tls = Vec::new();
+        let mut allowed_clients = None;
         for l in &listeners {
-            let (options, context) = l.options().map_err(|e| throw(&env, e))?;
+            let (mut options, context) = l.options().map_err(|e| throw(&env, e))?;
             tls.extend(context);
+            kcp::share_allowed_clients(&mut options, &mut allowed_clients);
             let transport = l.transport_url().map_err(|e| throw(&env, e))?;
             let bound = reactor
                 .listen_with(&transport, options.clone())
@@ -356,6 +359,7 @@ impl NativeEngine {
             options.policy(),
             resolved,
             tls,
+            allowed_clients,
             reactors,
         ));
         shared.set_remote(0, Some(reactor.remote()));
@@ -601,6 +605,13 @@ impl NativeEngine {
         }
     }
 
+    /// Every running reactor's counters, per listener too, with its driver's boundary counts
+    /// and handler time, in reactor order.
+    #[napi]
+    pub fn metrics(&self) -> Vec<metrics::NativeReactorMetrics> {
+        self.shared.metrics().into_iter().map(Into::into).collect()
+    }
+
     /// Open connections on every reactor of the engine.
     #[napi]
     pub fn count_all_connections(&self) -> u32 {
@@ -768,6 +779,23 @@ impl NativeEngine {
             context.set(&options).map_err(|e| throw(&env, e))?;
         }
         Ok(())
+    }
+
+    /// Replaces the client public keys the engine's secure `kcp://` listeners allow (on all
+    /// reactors) for sessions created from now on; live sessions stay open. Checked before
+    /// anything changes; throws `ERR_INVALID_ARG_VALUE` (also when no listener has
+    /// `secure.allowedClients`).
+    #[napi]
+    pub fn set_allowed_clients(&self, env: Env, keys: Vec<Uint8Array>) -> Result<()> {
+        let Some(set) = &self.shared.allowed_clients else {
+            return Err(throw(
+                &env,
+                riptide::Error::InvalidOption(
+                    "the engine has no kcp:// listener with secure.allowedClients".into(),
+                ),
+            ));
+        };
+        kcp::replace_allowed_clients(set, &keys).map_err(|e| throw(&env, e))
     }
 
     /// What the connection's TLS handshake negotiated (none without TLS).

@@ -4,7 +4,7 @@
 //! shared by all workers of a process, which is exactly what this needs.
 
 use crate::drive::{BoundaryCounters, BoundaryCounts};
-use riptide::{ListenOptions, LoadBalancing, ReactorConfig, ReactorStats, Remote};
+use riptide::{ListenOptions, LoadBalancing, ReactorConfig, ReactorMetrics, ReactorStats, Remote};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -20,6 +20,9 @@ pub struct Shared {
     pub listeners: Vec<(String, ListenOptions)>,
     /// The TLS contexts of the `tls://` listeners, shared by every reactor's copy.
     pub tls: Vec<riptide::TlsServerContext>,
+    /// The client keys the secure `kcp://` listeners allow, one set shared by all of them and
+    /// by every reactor's copy; `None` without `secure.allowedClients`.
+    pub allowed_clients: Option<riptide::secure::AllowedClients>,
     /// Inboxes by reactor index; `None` until that reactor joins or after it stops.
     remotes: Mutex<Vec<Option<Remote>>>,
     /// The boundary counters of each reactor's driver, by index.
@@ -33,6 +36,7 @@ impl Shared {
         policy: LoadBalancing,
         listeners: Vec<(String, ListenOptions)>,
         tls: Vec<riptide::TlsServerContext>,
+        allowed_clients: Option<riptide::secure::AllowedClients>,
         reactors: usize,
     ) -> Shared {
         Shared {
@@ -40,6 +44,7 @@ impl Shared {
             policy,
             listeners,
             tls,
+            allowed_clients,
             remotes: Mutex::new(vec![None; reactors]),
             boundary: (0..reactors).map(|_| Arc::default()).collect(),
         }
@@ -75,6 +80,14 @@ impl Shared {
             ReactorStats::total(self.running().iter().map(Remote::stats)),
             BoundaryCounts::total(self.boundary.iter().map(|b| b.snapshot())),
         )
+    }
+
+    /// Every running reactor's metrics with its driver's boundary counts, in index order.
+    pub fn metrics(&self) -> Vec<(ReactorMetrics, BoundaryCounts)> {
+        self.running()
+            .iter()
+            .map(|r| (r.metrics(), self.boundary(r.index()).snapshot()))
+            .collect()
     }
 
     /// Inboxes of every running reactor, in index order.

@@ -13,13 +13,18 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The two ends of a tunnel.
+/// The two ends of a tunnel, and the key generators of `--secure`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Listens on TCP and forwards each connection as one smux stream over one KCP session.
     Client(ClientArgs),
     /// Accepts KCP sessions and dials the target for each smux stream.
     Server(ServerArgs),
+    /// Prints a new server key pair for --secure.
+    GenServer(GenServerArgs),
+    /// Prints a new client key pair for a --secure server with --allowed-clients: the line to
+    /// add to that file and a client command line to run.
+    GenClient(GenClientArgs),
 }
 
 /// `riptide-tunnel client`.
@@ -31,6 +36,19 @@ pub struct ClientArgs {
     /// The tunnel server's UDP address (kcptun `-remoteaddr`).
     #[arg(short = 'r', long, default_value = "127.0.0.1:29900")]
     pub remoteaddr: String,
+    /// --secure: the server's public key, pinned (base64, or a file holding it).
+    #[arg(long, value_name = "B64|FILE")]
+    pub server_pub: Option<String>,
+    /// --secure: this client's private key (base64, or a file holding it), for a server with
+    /// --allowed-clients. Also read from RIPTIDE_TUNNEL_CLIENT_KEY (other users can read a
+    /// process's arguments, not its environment).
+    #[arg(
+        long,
+        value_name = "FILE|B64",
+        env = "RIPTIDE_TUNNEL_CLIENT_KEY",
+        hide_env_values = true
+    )]
+    pub client_key: Option<String>,
     /// kcptun's client windows: send 128, receive 512.
     #[command(flatten)]
     pub windows: ClientWindows,
@@ -48,12 +66,54 @@ pub struct ServerArgs {
     /// TCP address each stream is forwarded to (kcptun `-target`).
     #[arg(short = 't', long, default_value = "127.0.0.1:12948")]
     pub target: String,
+    /// --secure: the server's private key (base64, or a file holding it; `gen-server` makes
+    /// one). Also read from RIPTIDE_TUNNEL_SERVER_KEY.
+    #[arg(
+        long,
+        value_name = "FILE|B64",
+        env = "RIPTIDE_TUNNEL_SERVER_KEY",
+        hide_env_values = true
+    )]
+    pub server_key: Option<String>,
+    /// --secure: only the clients whose public keys this file lists get in (one base64 key
+    /// per line, `#` comments; `gen-client` prints the line to add). Re-read on SIGHUP: new
+    /// sessions follow it, live ones stay. Without it any client holding the server's public
+    /// key gets in.
+    #[arg(long, value_name = "FILE")]
+    pub allowed_clients: Option<std::path::PathBuf>,
     /// kcptun's server windows: send 1024, receive 1024.
     #[command(flatten)]
     pub windows: ServerWindows,
     /// The settings both ends must agree on.
     #[command(flatten)]
     pub common: Common,
+}
+
+/// `riptide-tunnel gen-server`.
+#[derive(Debug, Args)]
+pub struct GenServerArgs {
+    /// Writes the private key to this new file (mode 600) instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<std::path::PathBuf>,
+}
+
+/// `riptide-tunnel gen-client`.
+#[derive(Debug, Args)]
+pub struct GenClientArgs {
+    /// The server's public key (base64, or a file holding it), as `gen-server` printed it.
+    #[arg(long, value_name = "B64|FILE")]
+    pub server_pub: String,
+    /// The server's UDP address, for the client's --remoteaddr.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub remote: String,
+    /// A name for the client, written as a comment beside its key in the allowed-clients line.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Writes the private key to this new file (mode 600) instead of printing it; the
+    /// command line then reads it with --client-key (otherwise it sets
+    /// RIPTIDE_TUNNEL_CLIENT_KEY).
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 /// KCP windows with kcptun's client defaults.
@@ -96,19 +156,24 @@ pub enum Mode {
 /// Flags both ends take, with kcptun's defaults.
 #[derive(Debug, Args)]
 pub struct Common {
+    /// Riptide's secure mode instead of kcp-go's encryption: a Noise handshake in which the
+    /// client pins the server's key (--server-key, --server-pub) and, with per-client keys,
+    /// the server lets in only listed clients (--allowed-clients, --client-key); then
+    /// ChaCha20-Poly1305 per datagram with replay protection. Both ends need it; kcptun does
+    /// not speak it. It replaces --crypt and --key: --crypt then defaults to none and takes
+    /// only none or null, and --key (or KCPTUN_KEY) is refused.
+    #[arg(long)]
+    pub secure: bool,
     /// Pre-shared passphrase (kcptun's key derivation: PBKDF2-SHA1, salt "kcp-go", 4096
-    /// rounds, 32 bytes). Also read from KCPTUN_KEY.
-    #[arg(
-        long,
-        env = "KCPTUN_KEY",
-        default_value = "it's a secrect",
-        hide_env_values = true
-    )]
-    pub key: String,
+    /// rounds, 32 bytes). Default "it's a secrect". Also read from KCPTUN_KEY. Not with
+    /// --secure.
+    #[arg(long, env = "KCPTUN_KEY", hide_env_values = true)]
+    pub key: Option<String>,
     /// Packet encryption, by kcptun's name: aes, aes-128, aes-192, salsa20, xor, none, null,
-    /// aes-128-gcm. Compatible with kcptun, not secure.
-    #[arg(long, default_value = "aes")]
-    pub crypt: String,
+    /// aes-128-gcm. Compatible with kcptun, not secure. Default aes; with --secure, none
+    /// (and only none or null).
+    #[arg(long)]
+    pub crypt: Option<String>,
     /// KCP profile; `manual` takes --nodelay --interval --resend --nc.
     #[arg(long, value_enum, default_value_t = Mode::Fast)]
     pub mode: Mode,

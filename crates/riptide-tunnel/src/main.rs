@@ -1,12 +1,14 @@
 //! `riptide-tunnel`: a kcptun-compatible tunnel on riptide's engine. `client` listens on TCP
 //! and carries each connection as a smux stream over one KCP session to the server;
-//! `server` accepts KCP sessions and dials its target for each stream. See `docs/tunnel.md`.
+//! `server` accepts KCP sessions and dials its target for each stream; `gen-server` and
+//! `gen-client` make the keys of `--secure`. See `docs/tunnel.md`.
 
 #![forbid(unsafe_code)]
 
 mod cli;
 mod mux;
 mod run;
+mod secure;
 mod settings;
 mod stats;
 mod tunnel;

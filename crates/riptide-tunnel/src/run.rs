@@ -3,18 +3,29 @@
 
 use std::time::Duration;
 
-use riptide::{DialOptions, ListenOptions, Reactor, ReactorConfig};
+use riptide::{DialOptions, KcpSecure, ListenOptions, Reactor, ReactorConfig};
 
 use crate::cli::Command;
+use crate::secure;
 use crate::settings::Settings;
 use crate::stats::{Stats, TICK};
 use crate::tunnel::{Dial, Side, Tunnel};
 
-/// Runs a tunnel end until a fatal error (SIGINT/SIGTERM end the process).
+/// Runs a command: a tunnel end until a fatal error (SIGINT/SIGTERM end the process), or
+/// one of the key generators.
 pub fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     let (side, listen, remote, settings, stats) = match command {
+        Command::GenServer(a) => {
+            print!("{}", secure::gen_server(&a)?);
+            return Ok(());
+        }
+        Command::GenClient(a) => {
+            print!("{}", secure::gen_client(&a)?);
+            return Ok(());
+        }
         Command::Client(a) => {
-            let settings = Settings::new(&a.common, a.windows.sndwnd, a.windows.rcvwnd)?;
+            let secure = secure::client(&a)?;
+            let settings = Settings::new(&a.common, a.windows.sndwnd, a.windows.rcvwnd, secure)?;
             let stats = Stats::new(
                 a.common.quiet,
                 a.common.snmplog.clone(),
@@ -24,7 +35,23 @@ pub fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             (Side::Client, listen, a.remoteaddr, settings, stats)
         }
         Command::Server(a) => {
-            let settings = Settings::new(&a.common, a.windows.sndwnd, a.windows.rcvwnd)?;
+            let secure = secure::server(&a)?;
+            if let (
+                Some(path),
+                Some(KcpSecure::Server {
+                    allowed_clients: Some(set),
+                    ..
+                }),
+            ) = (&a.allowed_clients, &secure)
+            {
+                eprintln!(
+                    "riptide-tunnel: {} allowed clients from {}",
+                    set.len(),
+                    path.display()
+                );
+                secure::reload_on_sighup(path.clone(), set.clone())?;
+            }
+            let settings = Settings::new(&a.common, a.windows.sndwnd, a.windows.rcvwnd, secure)?;
             let stats = Stats::new(
                 a.common.quiet,
                 a.common.snmplog.clone(),

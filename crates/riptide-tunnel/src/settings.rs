@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use riptide::crypt::Cipher;
-use riptide::{KcpCrypt, KcpOptions};
+use riptide::{KcpCrypt, KcpOptions, KcpSecure};
 
 use crate::cli::{Common, Mode};
 
@@ -24,6 +24,9 @@ pub struct Settings {
 #[error("{0}")]
 pub struct SettingsError(pub String);
 
+/// kcptun's `--key` default.
+const DEFAULT_KEY: &str = "it's a secrect";
+
 /// kcptun's `-mode` table: (nodelay, interval, resend, nc); `None` for `manual`.
 pub fn profile(mode: Mode) -> Option<(u32, u32, u32, bool)> {
     match mode {
@@ -36,12 +39,35 @@ pub fn profile(mode: Mode) -> Option<(u32, u32, u32, bool)> {
 }
 
 impl Settings {
-    /// The settings for `common` with KCP windows `(sndwnd, rcvwnd)`.
-    pub fn new(common: &Common, sndwnd: u16, rcvwnd: u16) -> Result<Settings, SettingsError> {
-        let cipher: Cipher = common
-            .crypt
+    /// The settings for `common` with KCP windows `(sndwnd, rcvwnd)` and, with `--secure`,
+    /// that end's secure mode (from [`crate::secure`]).
+    pub fn new(
+        common: &Common,
+        sndwnd: u16,
+        rcvwnd: u16,
+        secure: Option<KcpSecure>,
+    ) -> Result<Settings, SettingsError> {
+        let default_crypt = if secure.is_some() { "none" } else { "aes" };
+        let crypt = common.crypt.as_deref().unwrap_or(default_crypt);
+        let cipher: Cipher = crypt
             .parse()
             .map_err(|e| SettingsError(format!("--crypt: {e}")))?;
+        if secure.is_some() {
+            if !matches!(cipher, Cipher::Null | Cipher::None) {
+                return Err(SettingsError(format!(
+                    "--secure encrypts by itself: --crypt {crypt} does not combine with it \
+                     (leave --crypt out)"
+                )));
+            }
+            if common.key.is_some() {
+                return Err(SettingsError(
+                    "--secure uses keys, not a passphrase: leave out --key (and unset \
+                     KCPTUN_KEY)"
+                        .into(),
+                ));
+            }
+        }
+        let key = common.key.as_deref().unwrap_or(DEFAULT_KEY);
         let (nodelay, interval, resend, nc) = profile(common.mode).unwrap_or((
             common.nodelay,
             common.interval,
@@ -76,8 +102,11 @@ impl Settings {
             config,
             // smux's keepalive notices a vanished peer; KCP's own timeout is a backstop.
             idle_timeout: Some(keepalive.saturating_mul(6)),
-            crypt: (cipher != Cipher::Null).then(|| KcpCrypt::kcptun(cipher, &common.key)),
+            // With --secure there is no kcp-go layer at all (`none` still adds its header).
+            crypt: (cipher != Cipher::Null && secure.is_none())
+                .then(|| KcpCrypt::kcptun(cipher, key)),
             fec,
+            secure,
             ..KcpOptions::default()
         };
         kcp.validate()
@@ -112,7 +141,42 @@ mod tests {
         let Command::Client(a) = cli.command else {
             unreachable!()
         };
-        Settings::new(&a.common, a.windows.sndwnd, a.windows.rcvwnd)
+        let secure = crate::secure::client(&a)?;
+        Settings::new(&a.common, a.windows.sndwnd, a.windows.rcvwnd, secure)
+    }
+
+    #[test]
+    fn secure_replaces_crypt_and_key() {
+        let server = riptide::secure::generate_keypair().unwrap();
+        let public = crate::secure::encode(&server.public);
+        let secure = ["--secure", "--server-pub", public.as_str()];
+        let s = settings(&secure).unwrap();
+        assert!(s.kcp.crypt.is_none());
+        assert!(matches!(
+            s.kcp.secure,
+            Some(KcpSecure::Client { server_public_key, client_key: None })
+                if server_public_key == server.public
+        ));
+        for crypt in ["none", "null"] {
+            let s = settings(&[&secure[..], &["--crypt", crypt]].concat()).unwrap();
+            assert!(s.kcp.crypt.is_none(), "{crypt}");
+        }
+        let err = settings(&[&secure[..], &["--crypt", "aes"]].concat()).unwrap_err();
+        assert!(err.0.contains("--crypt aes does not combine"), "{err}");
+        let err = settings(&[&secure[..], &["--key", "pass"]].concat()).unwrap_err();
+        assert!(err.0.contains("leave out --key"), "{err}");
+        // The secure flags need --secure, and --secure needs the server's key.
+        let err = settings(&["--server-pub", public.as_str()]).unwrap_err();
+        assert_eq!(err.0, "--server-pub needs --secure");
+        let err = settings(&["--secure"]).unwrap_err();
+        assert!(err.0.contains("--secure needs --server-pub"), "{err}");
+        let err = settings(&["--secure", "--server-pub", "AAAA"]).unwrap_err();
+        assert!(err.0.contains("neither a base64 key"), "{err}");
+        // Without --secure, kcptun's defaults stay.
+        assert_eq!(
+            settings(&[]).unwrap().kcp.crypt.unwrap().cipher,
+            Cipher::Aes256
+        );
     }
 
     #[test]

@@ -101,3 +101,126 @@ fn snmplog_writes_kcptun_columns() {
     assert_eq!(row.len(), header.len());
     assert!(row[1] >= 256 * 1024 && row[2] >= 256 * 1024, "{row:?}");
 }
+
+#[test]
+fn secure_flag_mistakes_are_refused_with_a_message_naming_the_flag() {
+    let dir =
+        std::env::temp_dir().join(format!("riptide-tunnel-cli-secure-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_riptide-tunnel"))
+        .arg("gen-server")
+        .output()
+        .unwrap();
+    let out = String::from_utf8(out.stdout).unwrap();
+    let key = |label: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(label))
+            .unwrap()
+            .to_string()
+    };
+    let private = key("server private key (secret): ");
+    let public = key("server public key: ");
+    let bad_list = dir.join("bad.txt");
+    std::fs::write(
+        &bad_list,
+        format!("{public}\n# ok so far\n{}\n", &public[..40]),
+    )
+    .unwrap();
+    let bad_list = bad_list.display().to_string();
+    let missing = dir.join("missing.key").display().to_string();
+    let listen = ["--listen", "127.0.0.1:0"];
+    let cases: &[(&[&str], &str)] = &[
+        (&["server", "--secure"], "--secure needs --server-key"),
+        (
+            &["server", "--server-key", &private],
+            "--server-key (or RIPTIDE_TUNNEL_SERVER_KEY) needs --secure",
+        ),
+        (
+            &["server", "--allowed-clients", &bad_list],
+            "--allowed-clients needs --secure",
+        ),
+        (
+            &[
+                "server",
+                "--secure",
+                "--server-key",
+                &private,
+                "--crypt",
+                "salsa20",
+            ],
+            "--crypt salsa20 does not combine",
+        ),
+        (
+            &[
+                "server",
+                "--secure",
+                "--server-key",
+                &private,
+                "--key",
+                "pass",
+            ],
+            "leave out --key",
+        ),
+        (
+            &["server", "--secure", "--server-key", &missing],
+            "--server-key: neither a base64 key",
+        ),
+        (
+            &[
+                "server",
+                "--secure",
+                "--server-key",
+                &private,
+                "--allowed-clients",
+                &bad_list,
+            ],
+            "line 3: not a base64 X25519 public key",
+        ),
+        (&["client", "--secure"], "--secure needs --server-pub"),
+        (
+            &["client", "--client-key", &private],
+            "--client-key (or RIPTIDE_TUNNEL_CLIENT_KEY) needs --secure",
+        ),
+        (
+            &["client", "--secure", "--server-pub", &public[..43]],
+            "--server-pub: neither a base64 key",
+        ),
+        (
+            &[
+                "client",
+                "--secure",
+                "--server-pub",
+                "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ],
+            "small-order point",
+        ),
+        (&["gen-client", "--remote", "vps:29900"], "--server-pub"),
+        (
+            &[
+                "gen-client",
+                "--server-pub",
+                &public,
+                "--remote",
+                "vps:1",
+                "--name",
+                "a\nb",
+            ],
+            "--name: no control characters",
+        ),
+    ];
+    for (args, message) in cases {
+        let mut args = args.to_vec();
+        if args[0] == "server" {
+            args.extend(listen);
+        }
+        let (ok, stderr) = tunnel(&args);
+        assert!(!ok, "{args:?} was accepted");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains(&private),
+            "{args:?}: the private key is in the message"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -4,6 +4,7 @@
 //! session layer: KCP, FEC, kcp-go's crypt and secure mode run unchanged on top.
 
 use crate::Error;
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
@@ -314,5 +315,43 @@ impl DatagramCarrier {
     /// Records how many peers the reactor tells apart.
     pub(crate) fn set_peers(&self, n: usize) {
         self.shared.peers.store(n, Ordering::Relaxed);
+    }
+}
+
+/// A carrier that counts the datagrams and bytes another sent, for the reactor's metrics.
+pub(crate) struct Counted<'a> {
+    inner: &'a dyn Carrier,
+    datagrams: Cell<u64>,
+    bytes: Cell<u64>,
+}
+
+impl<'a> Counted<'a> {
+    /// Counts what goes through `inner`.
+    pub(crate) fn new(inner: &'a dyn Carrier) -> Counted<'a> {
+        Counted {
+            inner,
+            datagrams: Cell::new(0),
+            bytes: Cell::new(0),
+        }
+    }
+
+    /// `(datagrams, bytes)` sent so far.
+    pub(crate) fn sent(&self) -> (u64, u64) {
+        (self.datagrams.get(), self.bytes.get())
+    }
+}
+
+impl Carrier for Counted<'_> {
+    fn send_datagram(&self, datagram: &[u8], peer: SocketAddr) -> io::Result<usize> {
+        let sent = self.inner.send_datagram(datagram, peer);
+        if let Ok(n) = sent {
+            self.datagrams.set(self.datagrams.get().wrapping_add(1));
+            self.bytes.set(self.bytes.get().wrapping_add(n as u64));
+        }
+        sent
+    }
+
+    fn recv_datagram(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.inner.recv_datagram(buf)
     }
 }

@@ -34,6 +34,9 @@ pub(crate) struct KcpSession {
     /// A listener's session: its place in the admission bookkeeping. `None` for dialed
     /// sessions and once forgotten (evicted or removed).
     pub(crate) admitted: Option<Admitted>,
+    /// KCP's counters as last added to the reactor's metrics (the next report adds the
+    /// difference).
+    pub(crate) reported: riptide_kcp::Stats,
 }
 
 /// Most bytes of unreliable-channel messages held for delivery per session; later messages
@@ -260,6 +263,7 @@ impl KcpSession {
             unreliable: Unreliable::default(),
             failed: None,
             admitted: None,
+            reported: riptide_kcp::Stats::default(),
         })
     }
 

@@ -108,7 +108,7 @@ pub use riptide_secure as secure;
 pub use riptide_ws as ws;
 pub use slab::ConnId;
 pub use socket::{KeepAlive, SocketOptions};
-pub use stats::ReactorStats;
+pub use stats::{KcpMetrics, ListenerMetrics, ReactorMetrics, ReactorStats};
 pub use stream::PeerAddr;
 pub use tls_layer::{TlsInfo, TlsLayer};
 pub use tls_options::{

@@ -6,7 +6,7 @@ use crate::config::ListenOptions;
 use crate::conns::Conns;
 use crate::publication::{Publication, PublicationSink};
 use crate::slab::ConnId;
-use crate::stats::{Counters, ReactorStats};
+use crate::stats::{Counters, ReactorMetrics, ReactorStats};
 use crate::stream::{PeerAddr, StdStream};
 use crate::Error;
 use crossbeam_channel::{Receiver, Sender};
@@ -23,8 +23,8 @@ pub(crate) type Task = Box<dyn FnOnce(&mut Conns) + Send>;
 /// One unit of cross-thread work.
 pub(crate) enum Command {
     /// A connection accepted elsewhere (the load balancer chose this reactor), with its
-    /// listener's options (shared: one allocation per listener, not per connection).
-    Adopt(StdStream, PeerAddr, Arc<ListenOptions>),
+    /// listener's options (shared: one allocation per listener, not per connection) and index.
+    Adopt(StdStream, PeerAddr, Arc<ListenOptions>, u16),
     /// Write bytes; `done` reports `Ok` once they are written or queued, or the error.
     Write(ConnId, Vec<u8>, Option<Completion>),
     /// Write several buffers in order, as one.
@@ -96,6 +96,11 @@ impl Remote {
     /// The reactor's operator counters now; [`ReactorStats::total`] adds up an engine's.
     pub fn stats(&self) -> ReactorStats {
         self.counters.snapshot()
+    }
+
+    /// Every counter of the reactor now, per listener too ([`ReactorMetrics`]).
+    pub fn metrics(&self) -> ReactorMetrics {
+        self.counters.metrics(self.index, &self.load)
     }
 
     /// Queues `cmd`, waking the reactor if no wake is pending. Fails with

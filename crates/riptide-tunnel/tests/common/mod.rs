@@ -8,7 +8,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
@@ -42,56 +43,85 @@ impl Proc {
 /// Reads lines from a child's output on a thread until one contains `marker`, and returns the
 /// address after it (the rest of the output keeps being drained, so the child never blocks).
 fn address_after<R: Read + Send + 'static>(out: R, marker: &'static str) -> SocketAddr {
+    address_and_lines(out, marker).0
+}
+
+/// Like [`address_after`], and every line after the marker's goes to the receiver.
+fn address_and_lines<R: Read + Send + 'static>(
+    out: R,
+    marker: &'static str,
+) -> (SocketAddr, mpsc::Receiver<String>) {
     let (tx, rx) = mpsc::channel();
+    let (lines_tx, lines) = mpsc::channel();
     thread::spawn(move || {
         let mut tx = Some(tx);
         for line in BufReader::new(out).lines().map_while(Result::ok) {
             if std::env::var_os("TUNNEL_TEST_LOG").is_some() {
                 eprintln!("  | {line}");
             }
-            if let Some(rest) = line.split(marker).nth(1) {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(rest.trim().to_string());
+            match tx.take() {
+                None => {
+                    // The receiver may be gone: then nobody asked for the lines.
+                    let _ = lines_tx.send(line);
                 }
+                Some(sender) => match line.split(marker).nth(1) {
+                    Some(rest) => {
+                        let _ = sender.send(rest.trim().to_string());
+                    }
+                    None => tx = Some(sender),
+                },
             }
         }
     });
     let addr = rx
         .recv_timeout(Duration::from_secs(60))
         .expect("the child printed its address");
-    addr.trim_end_matches(['"', '}'])
+    let addr = addr
+        .trim_end_matches(['"', '}'])
         .parse()
-        .expect("a socket address")
+        .expect("a socket address");
+    (addr, lines)
+}
+
+/// Starts `cmd` with its stderr piped; returns it, the address it printed after `marker`,
+/// and the lines it writes to stderr after that one. Keys and passphrases come from the
+/// arguments only, whatever the environment of the tests holds.
+pub fn started(
+    mut cmd: Command,
+    marker: &'static str,
+) -> (Proc, SocketAddr, mpsc::Receiver<String>) {
+    let mut child = cmd
+        .env_remove("KCPTUN_KEY")
+        .env_remove("RIPTIDE_TUNNEL_SERVER_KEY")
+        .env_remove("RIPTIDE_TUNNEL_CLIENT_KEY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the child");
+    let err: ChildStderr = child.stderr.take().unwrap();
+    let (addr, lines) = address_and_lines(err, marker);
+    (Proc(child), addr, lines)
 }
 
 /// Starts `riptide-tunnel ROLE --quiet ARGS...`; returns it and its listening address.
 pub fn riptide_tunnel(role: &str, args: &[String]) -> (Proc, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_riptide-tunnel"))
-        .arg(role)
-        .arg("--quiet")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn riptide-tunnel");
-    let err: ChildStderr = child.stderr.take().unwrap();
-    let addr = address_after(err, "listening on tcp://");
-    (Proc(child), addr)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_riptide-tunnel"));
+    cmd.arg(role).arg("--quiet").args(args);
+    let (tunnel, addr, _) = started(cmd, "listening on tcp://");
+    (tunnel, addr)
 }
 
 /// Like [`riptide_tunnel`] for the server, whose address is a `kcp://` one.
 pub fn riptide_server(args: &[String]) -> (Proc, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_riptide-tunnel"))
-        .arg("server")
-        .arg("--quiet")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn riptide-tunnel");
-    let err: ChildStderr = child.stderr.take().unwrap();
-    let addr = address_after(err, "listening on kcp://");
-    (Proc(child), addr)
+    let (server, addr, _) = riptide_server_logged(args);
+    (server, addr)
+}
+
+/// Like [`riptide_server`], with the server's later stderr lines.
+pub fn riptide_server_logged(args: &[String]) -> (Proc, SocketAddr, mpsc::Receiver<String>) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_riptide-tunnel"));
+    cmd.arg("server").arg("--quiet").args(args);
+    started(cmd, "listening on kcp://")
 }
 
 /// Builds the Go kcptun stand-in once per test binary; `None` without a Go toolchain.
@@ -119,11 +149,19 @@ pub fn go_tunnel(bin: &Path, role: &str, args: &[String]) -> (Proc, SocketAddr) 
 
 /// A TCP echo server on a thread per connection; returns its address.
 pub fn echo_target() -> SocketAddr {
+    echo_target_counted().0
+}
+
+/// Like [`echo_target`], with the count of connections it accepted.
+pub fn echo_target_counted() -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
     thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(mut conn) = conn else { continue };
+            count.fetch_add(1, Ordering::SeqCst);
             thread::spawn(move || {
                 let mut back = conn.try_clone().unwrap();
                 let _ = std::io::copy(&mut conn, &mut back);
@@ -131,7 +169,7 @@ pub fn echo_target() -> SocketAddr {
             });
         }
     });
-    addr
+    (addr, accepted)
 }
 
 /// The lossy relay (`riptide-relay` from riptide-netsim) in front of `upstream`, dropping

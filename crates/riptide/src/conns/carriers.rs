@@ -33,11 +33,16 @@ impl Conns {
     /// Adds an attached carrier at [`Conns::vacant_socket`]; returns that index.
     pub(crate) fn add_carried(&mut self, carried: Carried) -> usize {
         let socket = self.vacant_socket();
+        let listener = match carried.role {
+            Role::Listener { index, .. } => u16::try_from(index).ok(),
+            Role::Dial { .. } => None,
+        };
         let entry = DatagramSocket::Carried(Box::new(carried));
         match self.sockets.get_mut(socket) {
             Some(slot) => *slot = entry,
             None => self.sockets.push(entry),
         }
+        self.set_socket_listener(socket, listener);
         self.carried.push(socket);
         socket
     }

@@ -92,6 +92,8 @@ pub(crate) struct Connection {
     pub(crate) end_requested: bool,
     pub(crate) write_closed: bool,
     pub(crate) place: Place,
+    /// The index of the listener that accepted it (`None`: dialed), for its counts.
+    pub(crate) listener: Option<u16>,
     /// The connection's framing, if it has one: one instance decodes (it is taken out while
     /// frames are delivered), another encodes writes made meanwhile.
     pub(crate) decoder: Option<Box<dyn Codec>>,
@@ -129,6 +131,7 @@ impl Connection {
             end_requested: false,
             write_closed: false,
             place,
+            listener: None,
             decoder: None,
             encoder: None,
             codec: None,

@@ -2,7 +2,7 @@
 //! (applying what they report), and the held bytes the codec works on.
 
 use super::connection::{Place, State, Transport};
-use super::Conns;
+use super::{count_bytes, Conns};
 use crate::flow::Timer;
 use crate::layer::LayerReport;
 use crate::slab::ConnId;
@@ -74,6 +74,13 @@ impl Conns {
                 Read::Nothing
             }
             Ok(n) => {
+                count_bytes(
+                    &self.counters,
+                    &self.listener_counts,
+                    conn.listener,
+                    n,
+                    true,
+                );
                 if track_idle {
                     conn.last_read = Instant::now();
                 }
@@ -124,10 +131,16 @@ impl Conns {
 
     /// Receives one datagram on the connected UDP socket of a dialed KCP session.
     pub(crate) fn recv_connected(&mut self, id: ConnId, buf: &mut [u8]) -> io::Result<usize> {
-        match self.slab.get_mut(id) {
-            Some(conn) => conn.transport.stream_mut().read(buf),
-            None => Err(io::ErrorKind::NotFound.into()),
-        }
+        let conn = self.slab.get_mut(id).ok_or(io::ErrorKind::NotFound)?;
+        let n = conn.transport.stream_mut().read(buf)?;
+        count_bytes(
+            &self.counters,
+            &self.listener_counts,
+            conn.listener,
+            n,
+            true,
+        );
+        Ok(n)
     }
 
     /// Gives back a buffer [`Conns::through_layers`] returned.

@@ -6,9 +6,9 @@
 
 use super::connection::{Place, State, Transport};
 use super::lifecycle::NewConn;
-use super::{Conns, Notice};
+use super::{count_bytes, Conns, Notice};
 use crate::carried::DatagramSocket;
-use crate::carrier::Carrier;
+use crate::carrier::{Carrier, Counted};
 use crate::config::SharedCodec;
 use crate::flow::Timer;
 use crate::kcp_options::KcpOptions;
@@ -16,10 +16,12 @@ use crate::kcp_session::{session_key, Input, KcpSession};
 use crate::kcp_table::{KcpTable, SessionKey};
 use crate::layer::{Gate, PacketGate, PacketLayer};
 use crate::slab::ConnId;
+use crate::stats::{Counters, ListenerCounts};
 use crate::stream::{PeerAddr, Stream};
 use crate::Error;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 impl Conns {
@@ -72,6 +74,7 @@ impl Conns {
         let Some(session) = session else {
             // Not a data segment KCP takes: stray or hostile input.
             self.kcp_input_errors = self.kcp_input_errors.wrapping_add(1);
+            self.counters.kcp.in_errs.add(1);
             return None;
         };
         if !self.kcp_make_room(socket, peer.ip().to_canonical(), options, max) {
@@ -85,6 +88,7 @@ impl Conns {
                 codec,
                 layers: Vec::new(),
                 connecting: false,
+                listener: self.socket_listener(socket),
             })
             .ok()?;
         let admitted = self.kcp_table.admit(id, key, (socket, peer), options);
@@ -170,6 +174,7 @@ impl Conns {
             codec,
             layers: Vec::new(),
             connecting: true,
+            listener: None,
         })?;
         if let Some(t) = options.idle_timeout {
             self.timers.insert(now + t, Timer::KcpExpire(id));
@@ -254,6 +259,8 @@ impl Conns {
         let Transport::Kcp(stream, session) = &mut conn.transport else {
             return Input::Rejected;
         };
+        self.counters.kcp.in_pkts.add(1);
+        self.counters.kcp.in_bytes.add(datagram.len() as u64);
         let gated = session.admitted.as_ref().is_some_and(KcpTable::is_gated);
         let input = match session.input(now, ms, datagram) {
             // A gate's session is found by its key, not its conv: no kcp-go reset there.
@@ -263,6 +270,7 @@ impl Conns {
         match input {
             Input::Rejected => {
                 self.kcp_input_errors = self.kcp_input_errors.wrapping_add(1);
+                self.counters.kcp.in_errs.add(1);
                 return input;
             }
             Input::NewConversation => return input,
@@ -283,7 +291,13 @@ impl Conns {
     /// mark it (FEC's out-of-band shard, the secure mode's type). A datagram the kernel cannot
     /// take now is dropped.
     pub fn send_unreliable(&mut self, id: ConnId, data: &[u8]) -> Result<(), Error> {
-        let Conns { slab, sockets, .. } = self;
+        let Conns {
+            slab,
+            sockets,
+            counters,
+            listener_counts,
+            ..
+        } = self;
         let conn = slab.get_mut(id).ok_or(Error::ConnClosed)?;
         if !matches!(conn.state, State::Open | State::Closing) {
             return Err(Error::ConnClosed);
@@ -293,8 +307,11 @@ impl Conns {
                 "the unreliable channel is a KCP session's".into(),
             ));
         };
-        let (carrier, peer) = carrier(stream, &conn.peer, sockets).ok_or(Error::ConnClosed)?;
-        session.send_unreliable(Instant::now(), data, carrier, peer)
+        let (inner, peer) = carrier(stream, &conn.peer, sockets).ok_or(Error::ConnClosed)?;
+        let counted = Counted::new(inner);
+        let sent = session.send_unreliable(Instant::now(), data, &counted, peer);
+        report_sent(&counted, counters, listener_counts, conn.listener);
+        sent
     }
 
     /// The next message that arrived on a KCP session's unreliable channel.
@@ -415,6 +432,8 @@ impl Conns {
             sockets,
             kcp_out,
             kcp_table,
+            counters,
+            listener_counts,
             ..
         } = self;
         let Some(conn) = slab.get_mut(id) else {
@@ -423,10 +442,15 @@ impl Conns {
         let Transport::Kcp(stream, session) = &mut conn.transport else {
             return;
         };
-        let Some((carrier, peer)) = carrier(stream, &conn.peer, sockets) else {
+        let Some((inner, peer)) = carrier(stream, &conn.peer, sockets) else {
             return;
         };
-        session.transmit(now, ms, carrier, peer, kcp_out);
+        let counted = Counted::new(inner);
+        session.transmit(now, ms, &counted, peer, kcp_out);
+        report_sent(&counted, counters, listener_counts, conn.listener);
+        let stats = session.stats();
+        counters.kcp.add_session(&session.reported, &stats);
+        session.reported = stats;
         let (acked, buffered) = (session.peer_acked(), session.buffered_bytes());
         let mut budget = None;
         if let Some(a) = session.admitted.as_mut() {
@@ -519,6 +543,21 @@ fn carrier<'a>(
         (Stream::Datagram { socket, peer }, _) => Some((sockets.get(*socket)?.carrier()?, *peer)),
         (Stream::Udp(s), PeerAddr::Inet(peer)) => Some((s, *peer)),
         _ => None,
+    }
+}
+
+/// Adds what `counted` sent to the reactor's KCP and byte counts and to `listener`'s.
+fn report_sent(
+    counted: &Counted<'_>,
+    counters: &Counters,
+    list: &[Arc<ListenerCounts>],
+    listener: Option<u16>,
+) {
+    let (datagrams, bytes) = counted.sent();
+    if datagrams > 0 {
+        counters.kcp.out_pkts.add(datagrams);
+        counters.kcp.out_bytes.add(bytes);
+        count_bytes(counters, list, listener, bytes as usize, false);
     }
 }
 

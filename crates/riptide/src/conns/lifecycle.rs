@@ -2,7 +2,7 @@
 //! once its layers are ready, closed gracefully, half-closed, reset, removed.
 
 use super::connection::{Connection, Place, State, Transport};
-use super::{Conns, Notice};
+use super::{listener_in, Conns, Notice};
 use crate::config::SharedCodec;
 use crate::flow::{IdleKind, Timer};
 use crate::layer::StreamLayer;
@@ -26,6 +26,8 @@ pub(crate) struct NewConn<'a> {
     /// Dialed and not connected yet: it opens when [`Conns::check_connected`] sees the
     /// connect succeed.
     pub(crate) connecting: bool,
+    /// The index of the listener that accepted it; `None` for a dialed connection.
+    pub(crate) listener: Option<u16>,
 }
 
 impl Conns {
@@ -41,6 +43,7 @@ impl Conns {
             codec,
             layers,
             connecting,
+            listener,
         } = new;
         let id = self.slab.vacant_id().ok_or(Error::TooManyConnections)?;
         let now = Instant::now();
@@ -61,6 +64,8 @@ impl Conns {
         conn.encoder = codec.map(|f| f.new_codec());
         conn.codec = codec.cloned();
         conn.layers = StreamStack::new(layers);
+        conn.listener = listener;
+        let kcp = conn.transport.kcp().is_some();
         conn.state = if connecting {
             State::Connecting
         } else {
@@ -71,6 +76,21 @@ impl Conns {
             .insert(conn)
             .map_err(|_| Error::TooManyConnections)?;
         self.load.fetch_add(1, Ordering::Relaxed);
+        match listener {
+            Some(l) => {
+                self.counters.accepted.add(1);
+                self.listener_counts(l).accepted.add(1);
+                if kcp {
+                    self.counters.kcp.passive_opens.add(1);
+                }
+            }
+            None => {
+                self.counters.dialed.add(1);
+                if kcp {
+                    self.counters.kcp.active_opens.add(1);
+                }
+            }
+        }
         if own_socket {
             let idle = self.flow.idle_timeout;
             for (kind, timeout) in [
@@ -149,6 +169,9 @@ impl Conns {
             conn.place = Place::Held(ip);
         }
         conn.state = State::Open;
+        if let Some(l) = listener_in(&self.listener_counts, conn.listener) {
+            l.opened.add(1);
+        }
         self.notices.push_back(Notice::Opened(id));
         self.flush(id);
     }
@@ -304,6 +327,15 @@ impl Conns {
         }
     }
 
+    /// Counts a connection that failed before it opened on its listener (the reactor counts
+    /// it in [`crate::ReactorStats`]).
+    pub(crate) fn count_handshake_error(&self, id: ConnId) {
+        let listener = self.slab.get(id).and_then(|c| c.listener);
+        if let Some(l) = listener_in(&self.listener_counts, listener) {
+            l.handshake_errors.add(1);
+        }
+    }
+
     /// Decides the close of `id`; the reactor reports it through `on_close` once (after
     /// `on_handshake_error` for an accepted connection an error closed before it opened).
     pub(crate) fn doom(&mut self, id: ConnId, err: Option<Error>) {
@@ -326,6 +358,14 @@ impl Conns {
             return Vec::new();
         };
         self.leave_topics(id);
+        self.counters.closed.add(1);
+        self.counters.queued_bytes.sub(conn.outbound.len() as u64);
+        if let Some(l) = listener_in(&self.listener_counts, conn.listener) {
+            l.closed.add(1);
+        }
+        if conn.transport.kcp().is_some() {
+            self.counters.kcp.closed.add(1);
+        }
         match &mut conn.transport {
             Transport::Plain(Stream::Datagram { socket, peer }) => {
                 self.udp_sessions.remove(*socket, *peer, id);

@@ -38,6 +38,7 @@ use crate::layer::{GateOut, PacketGate};
 use crate::pubsub::PubSub;
 use crate::slab::{ConnId, Slab};
 use crate::socket::SocketOptions;
+use crate::stats::{Counters, ListenerCounts};
 use crate::timer_wheel::TimerWheel;
 use crate::topics::TopicIndex;
 use crate::udp_sessions::UdpSessions;
@@ -103,6 +104,13 @@ pub struct Conns {
     reactor_serial: u64,
     /// Scratch list of a publication's subscribers.
     subscriber_scratch: Vec<ConnId>,
+    /// The reactor's operator counters.
+    counters: Arc<Counters>,
+    /// The counts of each listener by index (the same `Arc`s `counters` lists).
+    listener_counts: Vec<Arc<ListenerCounts>>,
+    /// The listener each datagram socket serves (same index as `sockets`; `None` for a dial's
+    /// carrier).
+    socket_listeners: Vec<Option<u16>>,
 }
 
 impl Conns {
@@ -111,6 +119,7 @@ impl Conns {
         config: &ReactorConfig,
         load: Arc<AtomicUsize>,
         reactor_serial: u64,
+        counters: Arc<Counters>,
     ) -> Self {
         Conns {
             slab: Slab::default(),
@@ -143,7 +152,20 @@ impl Conns {
             pubsub: config.pubsub.clone(),
             reactor_serial,
             subscriber_scratch: Vec::new(),
+            counters,
+            listener_counts: Vec::new(),
+            socket_listeners: Vec::new(),
         }
+    }
+
+    /// The counts of listener `index`, made on first use (a worker reactor serves listeners
+    /// it did not bind).
+    pub(crate) fn listener_counts(&mut self, index: u16) -> &ListenerCounts {
+        let i = usize::from(index);
+        if i >= self.listener_counts.len() {
+            self.listener_counts = self.counters.listeners_through(i);
+        }
+        &self.listener_counts[i]
     }
 
     /// Number of open connections.
@@ -202,9 +224,29 @@ impl Conns {
     }
 
     /// Adds a bound UDP socket (a `udp://` or `kcp://` listener's); returns its index.
-    pub(crate) fn add_udp(&mut self, socket: UdpSocket) -> usize {
+    /// `listener` is the index of the listener it serves.
+    pub(crate) fn add_udp(&mut self, socket: UdpSocket, listener: u16) -> usize {
         self.sockets.push(DatagramSocket::Udp(socket));
-        self.sockets.len() - 1
+        let index = self.sockets.len() - 1;
+        self.set_socket_listener(index, Some(listener));
+        index
+    }
+
+    /// Notes the listener datagram socket `socket` serves (`None`: a dial's carrier), and
+    /// makes that listener's counts.
+    pub(super) fn set_socket_listener(&mut self, socket: usize, listener: Option<u16>) {
+        if self.socket_listeners.len() <= socket {
+            self.socket_listeners.resize(socket + 1, None);
+        }
+        self.socket_listeners[socket] = listener;
+        if let Some(listener) = listener {
+            self.listener_counts(listener);
+        }
+    }
+
+    /// The listener datagram socket `socket` serves.
+    pub(crate) fn socket_listener(&self, socket: usize) -> Option<u16> {
+        self.socket_listeners.get(socket).copied().flatten()
     }
 
     /// Receives one datagram on UDP socket `socket`.
@@ -213,25 +255,43 @@ impl Conns {
         socket: usize,
         buf: &mut [u8],
     ) -> std::io::Result<(usize, std::net::SocketAddr)> {
-        match self.sockets.get(socket).and_then(DatagramSocket::udp) {
+        let received = match self.sockets.get(socket).and_then(DatagramSocket::udp) {
             Some(udp) => udp.recv_from(buf),
             None => Err(std::io::ErrorKind::NotFound.into()),
+        };
+        if let Ok((n, _)) = received {
+            self.count_socket(socket, n, true);
         }
+        received
+    }
+
+    /// Counts a message decoded (`inbound`) or written by a connection's codec.
+    pub(crate) fn count_message(&self, id: ConnId, inbound: bool) {
+        let listener = self.slab.get(id).and_then(|c| c.listener);
+        let l = listener_in(&self.listener_counts, listener);
+        if inbound {
+            self.counters.messages_in.add(1);
+            if let Some(l) = l {
+                l.messages_in.add(1);
+            }
+        } else {
+            self.counters.messages_out.add(1);
+            if let Some(l) = l {
+                l.messages_out.add(1);
+            }
+        }
+    }
+
+    /// Counts `n` bytes received (`inbound`) or sent on UDP socket `socket`, for the reactor
+    /// and the socket's listener.
+    pub(crate) fn count_socket(&self, socket: usize, n: usize, inbound: bool) {
+        let listener = self.socket_listener(socket);
+        count_bytes(&self.counters, &self.listener_counts, listener, n, inbound);
     }
 
     /// The connection if it still accepts writes.
     fn live(&mut self, id: ConnId) -> Result<&mut Connection, Error> {
-        match self.slab.get_mut(id) {
-            Some(c)
-                if matches!(
-                    c.state,
-                    State::Open | State::Connecting | State::Negotiating
-                ) && !c.end_requested =>
-            {
-                Ok(c)
-            }
-            _ => Err(Error::ConnClosed),
-        }
+        live_in(&mut self.slab, id)
     }
 
     fn get(&self, id: ConnId) -> Result<&Connection, Error> {
@@ -308,5 +368,50 @@ impl Conns {
             self.resumed.push(id);
         }
         Ok(())
+    }
+}
+
+/// The counts of listener `listener` in `list`, if it has any.
+fn listener_in(list: &[Arc<ListenerCounts>], listener: Option<u16>) -> Option<&ListenerCounts> {
+    list.get(usize::from(listener?)).map(|l| &**l)
+}
+
+/// Counts `n` bytes read from the wire (`inbound`) or taken by the kernel to send, on the
+/// reactor and on `listener`. A free function so callers can hold a connection borrowed.
+fn count_bytes(
+    counters: &Counters,
+    list: &[Arc<ListenerCounts>],
+    listener: Option<u16>,
+    n: usize,
+    inbound: bool,
+) {
+    let n = n as u64;
+    let l = listener_in(list, listener);
+    if inbound {
+        counters.bytes_in.add(n);
+        if let Some(l) = l {
+            l.bytes_in.add(n);
+        }
+    } else {
+        counters.bytes_out.add(n);
+        if let Some(l) = l {
+            l.bytes_out.add(n);
+        }
+    }
+}
+
+/// [`Conns::live`] on the slab alone, so the caller can use the table's other fields (its
+/// counters) while holding the connection.
+fn live_in(slab: &mut Slab<Connection>, id: ConnId) -> Result<&mut Connection, Error> {
+    match slab.get_mut(id) {
+        Some(c)
+            if matches!(
+                c.state,
+                State::Open | State::Connecting | State::Negotiating
+            ) && !c.end_requested =>
+        {
+            Ok(c)
+        }
+        _ => Err(Error::ConnClosed),
     }
 }

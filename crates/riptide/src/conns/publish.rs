@@ -137,6 +137,9 @@ impl Conns {
             }
             if self.write_shared(id, frame, now).is_ok() {
                 queued += 1;
+                if key != 0 {
+                    self.count_message(id, false);
+                }
                 // A burst between turns is written as it grows past one buffer's worth, so
                 // what is held never counts much toward a fast subscriber's backlog.
                 if backlog.saturating_add(frame.len()) > self.write_buffer_cap {

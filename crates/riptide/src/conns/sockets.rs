@@ -36,7 +36,10 @@ impl Conns {
             .and_then(|s| s.udp())
             .ok_or_else(|| Error::InvalidOption(format!("no UDP socket {socket}")))?;
         match udp.send_to(data, peer) {
-            Ok(_) => Ok(()),
+            Ok(n) => {
+                self.count_socket(socket, n, false);
+                Ok(())
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
             Err(e) => Err(e.into()),
         }

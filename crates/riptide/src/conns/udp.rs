@@ -34,6 +34,7 @@ impl Conns {
                 codec: None,
                 layers: Vec::new(),
                 connecting: false,
+                listener: self.socket_listener(socket),
             })
             .ok()?;
         self.udp_sessions.insert(socket, peer, id, now);

@@ -3,7 +3,7 @@
 //! markers, water marks and the flush after the socket turns writable.
 
 use super::connection::{State, Transport};
-use super::{Conns, Notice};
+use super::{count_bytes, live_in, Conns, Notice};
 use crate::slab::ConnId;
 use crate::stream::Stream;
 use crate::stream_stack::StreamStack;
@@ -45,6 +45,9 @@ impl Conns {
             Ok(()) => self.write_unframed_v(id, &[&framed]),
             Err(e) => Err(e.into()),
         };
+        if result.is_ok() {
+            self.count_message(id, false);
+        }
         self.encoded = framed;
         result
     }
@@ -97,7 +100,7 @@ impl Conns {
 
     /// Bytes for the transport as they are.
     pub(super) fn write_transport(&mut self, id: ConnId, bufs: &[&[u8]]) -> Result<(), Error> {
-        let conn = self.live(id)?;
+        let conn = live_in(&mut self.slab, id)?;
         let stream = match &conn.transport {
             Transport::Kcp(..) => return self.kcp_write(id, bufs),
             Transport::Plain(stream) => stream,
@@ -106,6 +109,7 @@ impl Conns {
             // Queued until the connect completes (then flushed in order).
             for b in bufs {
                 conn.outbound.push(b);
+                self.counters.queued_bytes.add(b.len() as u64);
             }
             return Ok(());
         }
@@ -115,7 +119,16 @@ impl Conns {
             // A connected UDP client: one datagram, dropped if the kernel cannot take it now.
             Stream::Udp(ref udp) => {
                 return match udp.send(&bufs.concat()) {
-                    Ok(_) => Ok(()),
+                    Ok(n) => {
+                        count_bytes(
+                            &self.counters,
+                            &self.listener_counts,
+                            conn.listener,
+                            n,
+                            false,
+                        );
+                        Ok(())
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
                     Err(e) => Err(e.into()),
                 }
@@ -177,7 +190,7 @@ impl Conns {
             self.flow.idle_timeout.write.is_some() || self.flow.idle_timeout.all.is_some();
         let (high, max) = (self.flow.write_high_water_mark, self.flow.max_outbound);
         let corked = self.corked;
-        let conn = self.live(id)?;
+        let conn = live_in(&mut self.slab, id)?;
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         if max.is_some_and(|m| conn.queued().saturating_add(total) > m) {
             self.doom(id, Some(Error::OutboundFull));
@@ -214,6 +227,13 @@ impl Conns {
                 }
             }
             conn.sent += written as u64;
+            count_bytes(
+                &self.counters,
+                &self.listener_counts,
+                conn.listener,
+                written,
+                false,
+            );
         }
         let mut skipped = 0;
         for b in bufs {
@@ -226,6 +246,9 @@ impl Conns {
             }
             skipped += b.len();
         }
+        self.counters
+            .queued_bytes
+            .add(total.saturating_sub(written) as u64);
         if !conn.unwritable && conn.queued() > high {
             conn.unwritable = true;
             self.notices.push_back(Notice::Writability(id, false));
@@ -329,6 +352,15 @@ impl Conns {
         };
         let before = conn.sent;
         let result = conn.outbound.write_to(stream, keep, &mut conn.sent);
+        let written = conn.sent.wrapping_sub(before);
+        self.counters.queued_bytes.sub(written);
+        count_bytes(
+            &self.counters,
+            &self.listener_counts,
+            conn.listener,
+            written as usize,
+            false,
+        );
         if observe && conn.sent > before {
             conn.last_write = Instant::now();
         }

@@ -47,6 +47,8 @@ impl Reactor {
         }
         let address = Address::parse(url)?;
         let token = Token(FIRST_LISTENER - self.listeners.len());
+        let index = u16::try_from(self.listeners.len())
+            .map_err(|_| Error::InvalidOption("too many listeners".into()))?;
         if let Address::Kcp(_) = address {
             options
                 .kcp
@@ -61,7 +63,7 @@ impl Reactor {
                 .registry()
                 .register(&mut udp, token, Interest::READABLE)?;
             let local = udp.local_addr()?;
-            let socket = self.conns.add_udp(udp);
+            let socket = self.conns.add_udp(udp, index);
             if let Some(gate) = options
                 .kcp
                 .as_ref()
@@ -88,11 +90,13 @@ impl Reactor {
     /// Adds an admitted connection to this reactor's table; `on_open` follows once its layers
     /// are ready (at once without layers). A connection the table cannot take is refused (the
     /// stream is dropped) and its admission place given back.
+    /// `listener` is the index of the listener that accepted it.
     pub(super) fn open<H: EventHandler>(
         &mut self,
         stream: Stream,
         peer: PeerAddr,
         options: &ListenOptions,
+        listener: u16,
         handler: &mut H,
     ) {
         let ip = match peer {
@@ -118,6 +122,7 @@ impl Reactor {
             codec: options.codec.as_ref(),
             layers,
             connecting: false,
+            listener: Some(listener),
         });
         match inserted {
             Ok(_) => self.reap(handler),
@@ -165,6 +170,8 @@ impl Reactor {
                 Err(_) => continue,
             };
             let options = options.clone();
+            // `listen_with` refused more listeners than a u16 counts.
+            let listener = u16::try_from(index).unwrap_or(u16::MAX);
             self.accept_backoff = MIN_ACCEPT_BACKOFF;
             let ip = match peer {
                 PeerAddr::Inet(a) => Some(a.ip()),
@@ -186,16 +193,16 @@ impl Reactor {
                 self.remote.index
             };
             if target == self.remote.index {
-                self.open(stream, peer, &options, handler);
+                self.open(stream, peer, &options, listener, handler);
             } else if let Some(std) = stream.into_std() {
                 let sent = match self.peers.get(target) {
-                    Some(remote) => remote.try_send(Command::Adopt(std, peer, options)),
-                    None => Err(Command::Adopt(std, peer, options)),
+                    Some(remote) => remote.try_send(Command::Adopt(std, peer, options, listener)),
+                    None => Err(Command::Adopt(std, peer, options, listener)),
                 };
-                if let Err(Command::Adopt(std, peer, options)) = sent {
+                if let Err(Command::Adopt(std, peer, options, listener)) = sent {
                     // The chosen reactor stopped: serve the connection here instead.
                     if let Ok(stream) = std.into_stream() {
-                        self.open(stream, peer, &options, handler);
+                        self.open(stream, peer, &options, listener, handler);
                     }
                 }
             }

@@ -61,6 +61,9 @@ impl Reactor {
         let gate = kcp.make_gate()?;
         let peers = PeerMap::new(carrier.options().max_peers);
         let index = self.listeners.len();
+        if u16::try_from(index).is_err() {
+            return Err(Error::InvalidOption("too many listeners".into()));
+        }
         let socket = self.attach_carrier(carrier, Role::Listener { index, peers })?;
         if let Some(gate) = gate {
             self.conns.set_gate(socket, gate);
@@ -106,7 +109,12 @@ impl Reactor {
         let mut batch = std::mem::take(&mut self.carried_in);
         self.conns.take_carried_input(socket, &mut batch);
         while let Some(Inbound { peer, datagram }) = batch.pop_front() {
-            match self.conns.carried_route(socket, &peer) {
+            let route = self.conns.carried_route(socket, &peer);
+            if !matches!(route, CarriedRoute::Drop) {
+                // Counted as a UDP socket's datagram is when received.
+                self.conns.count_socket(socket, datagram.len(), true);
+            }
+            match route {
                 CarriedRoute::Listener(index, addr) => {
                     let Some(options) = self.codecs.get(index).cloned() else {
                         continue;

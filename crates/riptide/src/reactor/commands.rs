@@ -17,9 +17,9 @@ impl Reactor {
         let n = commands.len();
         for cmd in commands.drain(..) {
             match cmd {
-                Command::Adopt(std, peer, options) => {
+                Command::Adopt(std, peer, options, listener) => {
                     if let Ok(stream) = std.into_stream() {
-                        self.open(stream, peer, &options, handler);
+                        self.open(stream, peer, &options, listener, handler);
                     }
                 }
                 Command::Write(id, data, done) => {

@@ -46,6 +46,7 @@ impl Reactor {
                         codec: options.codec.as_ref(),
                         layers,
                         connecting: true,
+                        listener: None,
                     })?
                 }
             },
@@ -115,6 +116,7 @@ impl Reactor {
             codec: options.codec.as_ref(),
             layers: StreamStack::make(&options.layers),
             connecting: true,
+            listener: None,
         })?;
         self.conns.check_connected(id);
         Ok(id)

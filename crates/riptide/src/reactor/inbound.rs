@@ -273,11 +273,13 @@ pub(super) fn deliver<H: EventHandler>(
                 end,
             } => {
                 if let Some(frame) = rest.get(start..end) {
+                    conns.count_message(id, true);
                     handler.on_traffic(conns, id, frame);
                 }
                 used = advance(used, consumed);
             }
             Decoded::Owned { consumed, frame } => {
+                conns.count_message(id, true);
                 handler.on_traffic(conns, id, &frame);
                 used = advance(used, consumed);
             }

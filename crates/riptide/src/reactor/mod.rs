@@ -128,7 +128,13 @@ impl Reactor {
         let counters = Arc::new(Counters::new(config.admission.clone()));
         let (remote, inbox) = remote::channel(index, waker.clone(), load.clone(), counters.clone());
         let serial = config.pubsub.join(Box::new(remote.clone()));
-        let conns = Conns::new(poll.registry().try_clone()?, &config, load, serial);
+        let conns = Conns::new(
+            poll.registry().try_clone()?,
+            &config,
+            load,
+            serial,
+            counters.clone(),
+        );
         Ok(Reactor {
             events: Events::with_capacity(config.event_budget),
             read_buf: vec![0; config.read_buffer_cap.max(MAX_DATAGRAM)],
@@ -309,6 +315,7 @@ impl Reactor {
                     if refused {
                         if let (Some(e), Ok(peer)) = (&err, self.conns.peer_addr(id)) {
                             self.counters.handshake_error();
+                            self.conns.count_handshake_error(id);
                             handler.on_handshake_error(e, &peer);
                         }
                     }

@@ -110,6 +110,11 @@ test('1 MiB echoes byte-exact both ways over a JS carrier losing 10 %, with FEC 
   t.is(stats.peers, 1)
   t.true(stats.received > 0 && stats.sent > 0 && client.stats().received > 0)
   t.is(stats.sendDropped + client.stats().sendDropped, 0)
+  // What crossed the carrier is in the engine's metrics, as over UDP.
+  const m = engine.metrics()
+  t.true(m.listeners[0].bytesIn >= payload.length && m.listeners[0].bytesOut >= payload.length)
+  t.true(m.total.kcp.outPkts >= stats.sent, 'every datagram handed to the carrier is counted')
+  t.is(m.total.bytesOut, m.total.kcp.outBytes)
   conn.close()
   await engine.stop()
 })

@@ -1,7 +1,8 @@
 //! KCP over an application's carrier ([`DatagramCarrier`]) instead of UDP: a listener and a
 //! dial on one reactor, joined in memory by the handler's `on_carrier_send` through a seeded
 //! lossy link, with FEC and secure mode on top; the carrier's checks (peer names, sizes), its
-//! bounds (queued bytes, peers) and its one-listener-or-dial rule.
+//! bounds (queued bytes, peers) and its one-listener-or-dial rule; what crosses it counted in
+//! the reactor's and the listener's metrics.
 
 mod common;
 
@@ -192,6 +193,46 @@ fn plain_kcp_messages_cross_a_perfect_carrier_both_ways() {
     reactor.conns().write(id, b"hello over a carrier").unwrap();
     turn_until(&mut reactor, &mut joined, 10, |j| !j.received.is_empty());
     assert_eq!(joined.received, b"hello over a carrier");
+}
+
+#[test]
+fn what_crosses_a_carrier_is_counted_in_the_reactor_and_listener_metrics() {
+    let (mut reactor, mut joined) = pair(stream(turbo()), stream(turbo()), 0.0);
+    let id = joined.dial.unwrap();
+    let data = pattern(3, 64 * 1024);
+    reactor.conns().write(id, &data).unwrap();
+    turn_until(&mut reactor, &mut joined, 10, |j| {
+        j.received.len() >= data.len()
+    });
+    // The last acknowledgements cross; then nothing moves.
+    turn_for(&mut reactor, &mut joined, 20, Duration::from_millis(5));
+    let m = reactor.remote().metrics();
+    let (server, client) = (joined.server.stats(), joined.client.stats());
+    assert_eq!(server.send_dropped + client.send_dropped, 0);
+    assert_eq!(
+        m.kcp.out_pkts,
+        server.sent + client.sent,
+        "every datagram the sessions sent through a carrier is counted"
+    );
+    assert_eq!(
+        m.bytes_out, m.kcp.out_bytes,
+        "all of it went through carriers"
+    );
+    assert_eq!(
+        m.bytes_in, m.bytes_out,
+        "a perfect link delivers every byte sent, and each is counted in"
+    );
+    let l = m.listeners[0];
+    let n = data.len() as u64;
+    assert!(
+        l.bytes_in >= n && l.bytes_out >= n,
+        "the echo crossed the listener"
+    );
+    assert!(
+        l.bytes_in < m.bytes_in && l.bytes_out < m.bytes_out,
+        "the dial's datagrams count for the reactor only"
+    );
+    assert_eq!((l.accepted, l.opened), (1, 1));
 }
 
 #[test]

@@ -113,11 +113,14 @@ impl Conns {
         };
         self.gate_out.clear();
         let decision = gate.admit(now, peer, datagram, &mut self.gate_out);
-        if let Some(carrier) = self.sockets.get(socket).and_then(|s| s.carrier()) {
+        if let Some(inner) = self.sockets.get(socket).and_then(|s| s.carrier()) {
+            let counted = Counted::new(inner);
             for (_, reply) in self.gate_out.reply.iter() {
                 // Lossy like any datagram: the peer retries.
-                let _ = carrier.send_datagram(reply, peer);
+                let _ = counted.send_datagram(reply, peer);
             }
+            let listener = self.socket_listener(socket);
+            report_sent(&counted, &self.counters, &self.listener_counts, listener);
         }
         match decision {
             Gate::Session(key) => Gated::Session(key),

@@ -73,6 +73,7 @@ export {
 } from './lib/options'
 export type { ServerTlsOptions, ClientTlsOptions, SniCertificate, Pem, ResolvedServerTls } from './lib/tls'
 export type { Logger, LoggerObject, LogLevel } from './lib/logger'
+export { MAX_TASK_THREADS, type TaskOptions, type TaskRunOptions } from './lib/tasks'
 export {
   RiptideError,
   InvalidAddressError,
@@ -97,6 +98,8 @@ export {
   InternalError,
   WorkerInitError,
   UnsupportedPlatformError,
+  TaskError,
+  TaskQueueFullError,
   WebSocketCloseError,
   WebSocketError,
 } from './lib/errors'

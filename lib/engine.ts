@@ -18,6 +18,7 @@ import type { NativeEngine } from './native'
 import type { WorkerMessage, WorkerSetup } from './worker'
 import { asyncDispose } from './dispose'
 import { checkTopic, messageBytes } from './pubsub'
+import type { TaskRunOptions } from './tasks'
 
 /** A running server. Created by {@link serve}. */
 export class Engine {
@@ -101,6 +102,21 @@ export class Engine {
     const bytes = this.#reactor.websocket ? messageRecord(data) : messageBytes(data)
     this.#reactor.flush()
     return this.#reactor.call((n) => n.publish(topic, bytes))
+  }
+
+  /**
+   * Runs `payload` through the task pool's function on one of its threads (`serve`'s `tasks`
+   * option; docs/tasks.md) and resolves with the result, so a handler can await blocking
+   * work without holding up other connections. Payload and result are copied between threads
+   * (structured clone). Rejects with `ERR_TASK_FAILED` (`TaskError`: the thrown error's
+   * message, `taskCode`, `taskName`), `ERR_TASK_QUEUE_FULL` when `tasks.maxQueue` tasks
+   * already wait, `ABORT_ERR` when `options.signal` aborts, `ERR_ENGINE_STOPPED` once the
+   * engine stops (stopping cancels queued and running tasks), `ERR_INVALID_ARG_VALUE` without
+   * a pool. The pool is reactor 0's; on a worker reactor use `conn.task`.
+   */
+  task<R = unknown>(payload: unknown, options?: TaskRunOptions): Promise<R> {
+    if (!this.running) return Promise.reject(new EngineStoppedError())
+    return this.#reactor.task<R>(payload, options)
   }
 
   /** Connections subscribed to `topic` over all reactors. */

@@ -83,7 +83,8 @@ test('an AbortSignal cancels a running task with ABORT_ERR', async (t) => {
   t.is(await run(engine, { op: 'upper', text: 'after' }), 'AFTER')
 })
 
-test('results and errors that arrive after the connection closed are dropped: no throw, no unhandled rejection', async (t) => {
+// Serial: it watches the process for unhandled rejections, which other tests must not add to.
+test.serial('results and errors that arrive after the connection closed are dropped: no throw, no unhandled rejection', async (t) => {
   const unhandled: unknown[] = []
   const onUnhandled = (reason: unknown) => unhandled.push(reason)
   process.on('unhandledRejection', onUnhandled)
@@ -138,11 +139,11 @@ test('results and errors that arrive after the connection closed are dropped: no
 test('stop() cancels queued and running tasks with ERR_ENGINE_STOPPED; later tasks reject the same way', async (t) => {
   const engine = await serve('tcp://127.0.0.1:0', {}, { tasks: tasks({ threads: 1 }) })
   t.is(await run(engine, { op: 'echo', value: 'warm' }), 'warm')
-  const running = run(engine, { op: 'sleep', ms: 60_000 })
-  const queued = run(engine, { op: 'echo', value: 'never' })
+  const running = t.throwsAsync(run(engine, { op: 'sleep', ms: 60_000 }))
+  const queued = t.throwsAsync(run(engine, { op: 'echo', value: 'never' }))
   await engine.stop()
-  t.is(((await t.throwsAsync(running)) as RiptideError).code, 'ERR_ENGINE_STOPPED')
-  t.is(((await t.throwsAsync(queued)) as RiptideError).code, 'ERR_ENGINE_STOPPED')
+  t.is(((await running) as RiptideError).code, 'ERR_ENGINE_STOPPED')
+  t.is(((await queued) as RiptideError).code, 'ERR_ENGINE_STOPPED')
   t.is(((await t.throwsAsync(run(engine, { op: 'echo', value: 'late' }))) as RiptideError).code, 'ERR_ENGINE_STOPPED')
 })
 

@@ -92,6 +92,11 @@ function taskModuleUrl(module: unknown): string {
  */
 export class TaskPool {
   readonly #piscina: Piscina
+  /** Tasks running or waiting that this pool takes at most: `threads + maxQueue`. */
+  readonly #capacity: number
+  readonly #maxQueue: number
+  /** Tasks handed to piscina and not settled yet. */
+  #inFlight = 0
   #closing: Promise<void> | undefined
 
   constructor(o: ResolvedTaskOptions, logger: Logger) {
@@ -101,11 +106,15 @@ export class TaskPool {
       workerData: { module: o.module },
       minThreads: o.idleTimeout === undefined ? o.threads : 0,
       maxThreads: o.threads,
-      maxQueue: o.maxQueue,
+      // The bound is kept here (`#capacity`), the same while threads start as after: piscina's
+      // own refuses a task (with maxQueue 0) that it then runs all the same.
+      maxQueue: Infinity,
       idleTimeout: o.idleTimeout ?? Infinity,
     })
     // A thread that dies outside a task (its module crashed at load) is replaced by piscina;
     // say so instead of letting an 'error' event without a listener throw.
+    this.#capacity = o.threads + o.maxQueue
+    this.#maxQueue = o.maxQueue
     this.#piscina.on('error', (err: unknown) => log(logger, 'error', 'task pool thread failed', err))
   }
 
@@ -118,10 +127,16 @@ export class TaskPool {
   async run<R>(payload: unknown, options?: TaskRunOptions): Promise<R> {
     const signal = runSignal(options)
     if (this.#closing !== undefined) throw new EngineStoppedError()
+    if (this.#inFlight >= this.#capacity) {
+      throw new TaskQueueFullError(`task queue is full (${this.#maxQueue} waiting, every thread busy)`)
+    }
+    this.#inFlight++
     try {
       return (await this.#piscina.run(payload, signal === undefined ? {} : { signal })) as R
     } catch (err) {
       throw this.#error(err, signal)
+    } finally {
+      this.#inFlight--
     }
   }
 
@@ -137,10 +152,6 @@ export class TaskPool {
     if (signal?.aborted === true && (err as { name?: unknown })?.name === 'AbortError') return new AbortError('the task was aborted')
     if (this.#closing !== undefined) return new EngineStoppedError('the engine stopped before the task finished')
     const message = (err as { message?: unknown })?.message
-    // piscina's own refusals are plain Errors told apart by their text (maxQueue > 0 and = 0).
-    if (message === 'Task queue is at limit' || message === 'No task queue available and all Workers are busy') {
-      return new TaskQueueFullError(`task queue is full (${this.#piscina.options.maxQueue} waiting, every thread busy)`)
-    }
     // The thread itself failed (it exited, or ran out of memory): no task error to carry.
     return new TaskError(typeof message === 'string' ? message : String(err), undefined, (err as { name?: string })?.name ?? 'Error')
   }

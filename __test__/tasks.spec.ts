@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url'
 import { serve, type Conn, type Engine, type RiptideError, TaskError, type TaskOptions } from 'riptide'
 import { connect, readExactly, until } from './helpers'
 import type { TaskPayload } from './fixtures/task-fn'
+import { handler as taskHandler } from './fixtures/task-handler'
 
 const fixture = (name: string) => join(__dirname, 'fixtures', name)
 const tasks = (more: Partial<TaskOptions> = {}): TaskOptions => ({ module: fixture('task-fn.ts'), threads: 2, maxQueue: 16, ...more })
@@ -14,8 +15,8 @@ test('a handler awaits conn.task and writes the result back; engine.task returns
   const engine = await serve(
     'tcp://127.0.0.1:0',
     {
-      async onTraffic(conn, data) {
-        conn.write(await conn.task<string>({ op: 'upper', text: Buffer.from(data).toString() } satisfies TaskPayload))
+      onTraffic(conn, data) {
+        void conn.task<string>({ op: 'upper', text: Buffer.from(data).toString() } satisfies TaskPayload).then((upper) => conn.write(upper))
       },
     },
     { tasks: tasks() },
@@ -97,12 +98,15 @@ test.serial('results and errors that arrive after the connection closed are drop
   const engine = await serve(
     'tcp://127.0.0.1:0',
     {
-      async onTraffic(conn, data) {
+      onTraffic(conn, data) {
         started++
         const fail = Buffer.from(data).toString() === 'fail' ? 'late failure' : undefined
-        // Would throw ERR_CONN_CLOSED if the result were handed over after the close.
-        conn.write(await conn.task<string>({ op: 'gate', flag, value: 'late result', fail } satisfies TaskPayload))
-        wrote++
+        // The write would throw ERR_CONN_CLOSED (an unhandled rejection) if the result were
+        // handed over after the close; the failure would be one itself.
+        void conn.task<string>({ op: 'gate', flag, value: 'late result', fail } satisfies TaskPayload).then((result) => {
+          conn.write(result)
+          wrote++
+        })
       },
       onClose(conn) {
         closed = conn
@@ -156,7 +160,7 @@ test('the process exits by itself after stop() with a task pool (no thread left 
 })
 
 test('worker reactors run tasks in pools of their own through conn.task', async (t) => {
-  const engine = await serve('tcp://127.0.0.1:0', (await import('./fixtures/task-handler')).handler, {
+  const engine = await serve('tcp://127.0.0.1:0', taskHandler, {
     reactors: 2,
     workerModule: fixture('task-handler.ts'),
     tasks: tasks({ threads: 1 }),

@@ -11,33 +11,39 @@
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { availableParallelism } from 'node:os'
-import { codecs, serve, TaskError } from 'riptide'
+import { codecs, serve, TaskError, type Conn } from 'riptide'
 import type { HashJob } from './tasks-hash'
+
+/** Answers one command line on `conn`. */
+async function answer(conn: Conn, line: string): Promise<void> {
+  const [cmd, password, stored] = line.split(' ')
+  if (cmd === 'ping') {
+    conn.write('pong')
+    return
+  }
+  const job: HashJob | undefined =
+    cmd === 'hash' && password ? { op: 'hash', password } : cmd === 'verify' && password && stored ? { op: 'verify', password, stored } : undefined
+  if (job === undefined) {
+    conn.write('error: hash <password> | verify <password> <stored> | ping')
+    return
+  }
+  try {
+    // If the client hangs up first, the result is dropped and this never resumes.
+    conn.write(await conn.task<string>(job))
+  } catch (err) {
+    // ERR_TASK_QUEUE_FULL: too many hashes waiting; ERR_TASK_FAILED: the task threw.
+    conn.write(`error: ${err instanceof TaskError ? (err.taskCode ?? err.message) : (err as { code?: string }).code}`)
+  }
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { port: { type: 'string', default: '9000' } } })
   const engine = await serve(
     { url: `tcp://127.0.0.1:${values.port}`, codec: codecs.line({ maxLength: 1024 }) },
     {
-      async onTraffic(conn, line) {
-        const [cmd, password, stored] = Buffer.from(line).toString().split(' ')
-        if (cmd === 'ping') {
-          conn.write('pong')
-          return
-        }
-        const job: HashJob | undefined =
-          cmd === 'hash' && password ? { op: 'hash', password } : cmd === 'verify' && password && stored ? { op: 'verify', password, stored } : undefined
-        if (job === undefined) {
-          conn.write('error: hash <password> | verify <password> <stored> | ping')
-          return
-        }
-        try {
-          // If the client hangs up first, the result is dropped and this never resumes.
-          conn.write(await conn.task<string>(job))
-        } catch (err) {
-          // ERR_TASK_QUEUE_FULL: too many hashes waiting; ERR_TASK_FAILED: the task threw.
-          conn.write(`error: ${err instanceof TaskError ? (err.taskCode ?? err.message) : (err as { code?: string }).code}`)
-        }
+      onTraffic(conn, line) {
+        // onTraffic returns at once; the answer is written when the pool has it.
+        void answer(conn, Buffer.from(line).toString())
       },
     },
     { tasks: { module: join(__dirname, 'tasks-hash.ts'), threads: Math.max(1, availableParallelism() - 1), maxQueue: 256 } },

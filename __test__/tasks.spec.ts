@@ -1,5 +1,6 @@
 import test from 'ava'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { serve, type Conn, type Engine, type RiptideError, TaskError, type TaskOptions } from 'riptide'
@@ -11,7 +12,7 @@ const fixture = (name: string) => join(__dirname, 'fixtures', name)
 const tasks = (more: Partial<TaskOptions> = {}): TaskOptions => ({ module: fixture('task-fn.ts'), threads: 2, maxQueue: 16, ...more })
 const run = <R = unknown>(engine: Engine, p: TaskPayload, options?: { signal?: AbortSignal }) => engine.task<R>(p, options)
 
-test('a handler awaits conn.task and writes the result back; engine.task returns structured values', async (t) => {
+test('a handler starts conn.task and writes the result back; engine.task returns structured values', async (t) => {
   const engine = await serve(
     'tcp://127.0.0.1:0',
     {
@@ -209,4 +210,36 @@ test('the tasks option is checked at serve(); task() without a pool is refused',
   t.teardown(() => none.stop())
   const err = await t.throwsAsync(none.task('x'), { message: /needs a task pool/ })
   t.is((err as RiptideError).code, 'ERR_INVALID_ARG_VALUE')
+})
+
+test('examples/tasks.ts hashes and verifies passwords in the pool and answers ping meanwhile', async (t) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'examples', 'tasks.ts'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => child.kill())
+  let out = ''
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()))
+  await until(() => /on 127\.0\.0\.1:\d+/.test(out), 30_000)
+  const port = Number(/:(\d+)/.exec(out)![1])
+  const s = await connect(port)
+  const lines: string[] = []
+  let buffered = ''
+  s.on('data', (b: Buffer) => {
+    buffered += b.toString()
+    const parts = buffered.split('\n')
+    buffered = parts.pop()!
+    lines.push(...parts)
+  })
+  // The hash is computed in the pool: the ping sent after it is answered first.
+  s.write('hash s3cret\nping\n')
+  await until(() => lines.length === 2, 30_000)
+  t.is(lines[0], 'pong')
+  t.regex(lines[1], /^pbkdf2\$600000\$[0-9a-f]{32}\$[0-9a-f]{64}$/)
+  s.write(`verify s3cret ${lines[1]}\nverify wrong ${lines[1]}\n`)
+  await until(() => lines.length === 4, 30_000)
+  t.deepEqual(lines.slice(2).sort(), ['bad', 'ok'])
+  s.write('verify x notahash\n')
+  await until(() => lines.length === 5, 30_000)
+  t.is(lines[4], 'error: ERR_BAD_HASH')
+  s.destroy()
+  child.kill()
+  await once(child, 'exit')
 })

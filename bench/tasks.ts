@@ -3,7 +3,7 @@
  * 200 ms synchronous job, and the p99 echo latency of the other connections, with the job run
  * inline in the handler and in the task pool (`engine.task`). A fresh server process per mode
  * and round; the load (Node clients in this process) is the same for both. Not a test: it
- * prints a table and writes `bench/results/tasks-<date>.json`. Build first (`npm run build`).
+ * prints a table and writes `bench/results/tasks-<driver>-<date>.json`. Build first (`npm run build`).
  *
  *   npm run bench:tasks                                   # 3 rounds × 10 s per mode
  *   npm run bench:tasks -- --rounds 5 --seconds 20 --conns 50 --driver thread
@@ -178,7 +178,7 @@ async function main(): Promise<void> {
   console.log('| job runs | echo p50 µs | echo p99 µs | echo max µs | jobs per run |\n|---|---|---|---|---|')
   for (const s of summary) console.log(`| ${s.mode === 'inline' ? 'inline in the handler' : 'in the task pool'} | ${s.p50Us.toFixed(0)} | ${s.p99Us.toFixed(0)} | ${s.maxUs.toFixed(0)} | ${s.jobsPerRun} |`)
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true })
-  const file = join(ROOT, 'bench', 'results', `tasks-${new Date().toISOString().slice(0, 10)}.json`)
+  const file = join(ROOT, 'bench', 'results', `tasks-${opts.driver}-${new Date().toISOString().slice(0, 10)}.json`)
   writeFileSync(file, `${JSON.stringify({ settings: { ...opts, jobMs: JOB_MS, size: SIZE }, runs, summary }, null, 2)}\n`)
   console.log(`\nwrote ${file}`)
 }

@@ -39,9 +39,13 @@ export interface TaskOptions {
 
 /** {@link TaskOptions} as validated: `module` is a `file:` URL. */
 export interface ResolvedTaskOptions {
+  /** `file:` URL of the task module. */
   module: string
+  /** Threads of the pool. */
   threads: number
+  /** Tasks that may wait for a thread. */
   maxQueue: number
+  /** Ms before an idle thread exits; `undefined`: never. */
   idleTimeout: number | undefined
 }
 
@@ -53,9 +57,13 @@ export interface TaskRunOptions {
 
 /** What the pool's thread entry (`task-worker.ts`) throws for a failed task: plain data, so it crosses threads whole. */
 export interface TaskFailure {
+  /** Marks the object as one of these (a task may throw any value). */
   readonly riptideTaskFailure: true
+  /** The thrown error's message. */
   readonly message: string
+  /** The thrown error's name. */
   readonly name: string
+  /** The thrown error's `code`, when it was a string. */
   readonly code: string | undefined
 }
 
@@ -111,10 +119,10 @@ export class TaskPool {
       maxQueue: Infinity,
       idleTimeout: o.idleTimeout ?? Infinity,
     })
-    // A thread that dies outside a task (its module crashed at load) is replaced by piscina;
-    // say so instead of letting an 'error' event without a listener throw.
     this.#capacity = o.threads + o.maxQueue
     this.#maxQueue = o.maxQueue
+    // A thread that dies outside a task is replaced by piscina; say so instead of letting an
+    // 'error' event without a listener throw.
     this.#piscina.on('error', (err: unknown) => log(logger, 'error', 'task pool thread failed', err))
   }
 
@@ -167,6 +175,6 @@ function runSignal(options: TaskRunOptions | undefined): AbortSignal | undefined
 }
 
 /** True for what the thread entry throws when a task fails. */
-export function isTaskFailure(err: unknown): err is TaskFailure {
+function isTaskFailure(err: unknown): err is TaskFailure {
   return err !== null && typeof err === 'object' && (err as Partial<TaskFailure>).riptideTaskFailure === true
 }

@@ -86,6 +86,7 @@ export {
 } from './lib/options'
 export type { ServerTlsOptions, ClientTlsOptions, SniCertificate, Pem, ResolvedServerTls } from './lib/tls'
 export type { Logger, LoggerObject, LogLevel } from './lib/logger'
+export { MAX_TASK_THREADS, type TaskOptions, type TaskRunOptions } from './lib/tasks'
 export {
   RiptideError,
   InvalidAddressError,
@@ -110,6 +111,8 @@ export {
   InternalError,
   WorkerInitError,
   UnsupportedPlatformError,
+  TaskError,
+  TaskQueueFullError,
   WebSocketCloseError,
   WebSocketError,
 } from './lib/errors'

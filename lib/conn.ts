@@ -1,12 +1,13 @@
 /** The connection object handed to callbacks, and the serialisable handle that names it. */
 import { checkInetPeer, fromNativeAddress, inetAddr, type PeerAddr } from './address'
 import { asyncWrite, type WriteCallback } from './async'
-import { ConnClosedError, InvalidOptionError, NotConnectedError, OutboundFullError, type RiptideError } from './errors'
+import { ConnClosedError, EngineStoppedError, InvalidOptionError, NotConnectedError, OutboundFullError, type RiptideError } from './errors'
 import type { NativeEngine } from './native'
 import type { LtvCodec } from './codecs'
 import { messageOf, type WriteOptions } from './ltv'
 import { checkTopic, messageBytes } from './pubsub'
 import { ConnStream, type ConnStreamOptions } from './stream'
+import type { TaskRunOptions } from './tasks'
 import { X509Certificate } from 'node:crypto'
 import { bool as checkBool, knownKeys, ms as checkMs } from './validate'
 
@@ -97,6 +98,8 @@ export interface ConnSink {
   flush(): void
   /** Runs `fn` on the native reactor, turning its errors into riptide errors. */
   call<T>(fn: (native: NativeEngine) => T): T
+  /** Runs a task in the reactor's task pool. */
+  task<R>(payload: unknown, options?: TaskRunOptions): Promise<R>
 }
 
 /** What a PROXY protocol header said (Rust `codec::ProxyHeader`). */
@@ -449,6 +452,28 @@ export class Conn<Context = unknown> {
   /** {@link Conn.asyncWrite} for several buffers, kept together and in order. */
   asyncWritev(data: ReadonlyArray<Uint8Array | string>, cb?: WriteCallback): void {
     asyncWrite(this.handle, Buffer.concat(data.map(toBytes)), cb)
+  }
+
+  /**
+   * Runs a task in the pool of the reactor that owns this connection (`serve`'s `tasks`
+   * option; docs/tasks.md) and resolves with its result while the connection is open, so
+   * `conn.write(await conn.task(job))` is safe: if the connection closed (or the engine
+   * stopped) before the task finished, the result or error is dropped and the promise never
+   * settles (no `ERR_CONN_CLOSED`, no unhandled rejection; code after the `await`, `finally`
+   * included, does not run). Otherwise rejects as `engine.task` does: `ERR_TASK_FAILED`
+   * (`TaskError`), `ERR_TASK_QUEUE_FULL`, `ABORT_ERR`; `ERR_INVALID_ARG_VALUE` without a pool.
+   */
+  task<R = unknown>(payload: unknown, options?: TaskRunOptions): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.#sink.task<R>(payload, options).then(
+        (result) => {
+          if (this.#open) resolve(result)
+        },
+        (err: unknown) => {
+          if (this.#open && !(err instanceof EngineStoppedError)) reject(err)
+        },
+      )
+    })
   }
 
   /** Schedules an `onTraffic(conn, <empty>)` on the owning reactor (gnet's `Wake`). */

@@ -20,6 +20,7 @@ import type { WorkerMessage, WorkerSetup } from './worker'
 import { asyncDispose } from './dispose'
 import { checkTopic, messageBytes } from './pubsub'
 import { listenerLabels, readMetrics, type EngineMetrics, type ListenerLabel } from './metrics'
+import type { TaskRunOptions } from './tasks'
 
 /** @internal Registers a function run once when the engine has stopped (the Prometheus collector unregisters itself). */
 export const kOnStopped: unique symbol = Symbol('riptide.onStopped')
@@ -136,6 +137,21 @@ export class Engine {
     const bytes = this.#reactor.websocket ? messageRecord(data) : messageOf(this.#reactor.ltv, messageBytes(data), options)
     this.#reactor.flush()
     return this.#reactor.call((n) => n.publish(topic, bytes))
+  }
+
+  /**
+   * Runs `payload` through the task pool's function on one of its threads (`serve`'s `tasks`
+   * option; docs/tasks.md) and resolves with the result, so a handler can await blocking
+   * work without holding up other connections. Payload and result are copied between threads
+   * (structured clone). Rejects with `ERR_TASK_FAILED` (`TaskError`: the thrown error's
+   * message, `taskCode`, `taskName`), `ERR_TASK_QUEUE_FULL` when `tasks.maxQueue` tasks
+   * already wait, `ABORT_ERR` when `options.signal` aborts, `ERR_ENGINE_STOPPED` once the
+   * engine stops (stopping cancels queued and running tasks), `ERR_INVALID_ARG_VALUE` without
+   * a pool. The pool is reactor 0's; on a worker reactor use `conn.task`.
+   */
+  task<R = unknown>(payload: unknown, options?: TaskRunOptions): Promise<R> {
+    if (!this.running) return Promise.reject(new EngineStoppedError())
+    return this.#reactor.task<R>(payload, options)
   }
 
   /** Connections subscribed to `topic` over all reactors. */

@@ -40,7 +40,7 @@ import type { Codec, LtvCodec } from './codecs'
 import { ltvHandler, type LtvHandler } from './ltv'
 import { websocketHandler, type WebSocketAdapter, type WebSocketConn, type WebSocketHandler } from './websocket'
 import { DatagramSocket } from './datagram'
-import { AbortError, ConnClosedError, ConnectionError, type ConnectionErrorDetails, errorFromCode, fromNative, type RiptideError } from './errors'
+import { AbortError, ConnClosedError, ConnectionError, type ConnectionErrorDetails, errorFromCode, fromNative, InvalidOptionError, type RiptideError } from './errors'
 import type { EventHandler, IdleKind } from './handler'
 import { log, type Logger } from './logger'
 import { closeChannel, errorChannel, openChannel, type ConnectionCloseMessage, type ConnectionOpenMessage, type HandlerErrorMessage } from './diagnostics'
@@ -48,6 +48,7 @@ import { lookupDialUrl, namedTarget } from './lookup'
 import { native, type NativeEngine, type NativeTlsDial, type NativeWsDial } from './native'
 import type { KcpLayers, KcpOptions, ResolvedServeOptions } from './options'
 import { ms } from './validate'
+import { TaskPool, type TaskRunOptions } from './tasks'
 import { markAsUntransferable } from 'node:worker_threads'
 
 /** Event kinds that belong to one connection (its slot and generation are in the event). */
@@ -240,6 +241,8 @@ export class Reactor implements ConnSink {
   #replayScheduled = false
   #tasks: Array<() => void> = []
   readonly #dials = new Map<number, Dial>()
+  /** This reactor's task pool (`options.tasks`), made once the reactor runs. */
+  #pool: TaskPool | undefined
   /** Resolves when the native reactor has delivered its shutdown. */
   readonly stopped: Promise<StopCounts>
   #markStopped!: (counts: StopCounts) => void
@@ -284,6 +287,7 @@ export class Reactor implements ConnSink {
     } catch (err) {
       throw fromNative(err)
     }
+    if (this.#options.tasks !== undefined) this.#pool = new TaskPool(this.#options.tasks, this.#logger)
   }
 
   /** The native reactor. */
@@ -417,8 +421,16 @@ export class Reactor implements ConnSink {
    * `drainMs` > 0 connections first get that long to send what is queued.
    */
   stop(drainMs = 0): Promise<StopCounts> {
+    // Connections are closing: what the pool has queued or running could not be written back.
+    const pool = this.#pool?.close()
     this.#native.stop(drainMs)
-    return this.stopped
+    return pool === undefined ? this.stopped : Promise.all([this.stopped, pool]).then(([counts]) => counts)
+  }
+
+  /** Runs a task in this reactor's pool (see `TaskPool.run`); `ERR_INVALID_ARG_VALUE` without `options.tasks`. */
+  task<R>(payload: unknown, options?: TaskRunOptions): Promise<R> {
+    if (this.#pool === undefined) return Promise.reject(new InvalidOptionError('task() needs a task pool: serve(..., { tasks: { module, threads, maxQueue } })'))
+    return this.#pool.run<R>(payload, options)
   }
 
   call<T>(fn: (n: NativeEngine) => T): T {

@@ -31,8 +31,13 @@
 mod answer;
 mod error;
 pub mod harness;
+mod request;
+pub mod resolver;
 mod zone;
 
-pub use answer::Transport;
-pub use error::ZoneError;
+pub use error::{ResolverError, ZoneError};
+pub use request::Transport;
+pub use resolver::{
+    LookupId, Resolution, Resolved, Resolver, ResolverConfig, ResolverStats, Transmit,
+};
 pub use zone::{Zone, ZoneOptions, DEFAULT_MAX_UDP_SIZE};

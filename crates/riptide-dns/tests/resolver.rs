@@ -810,7 +810,7 @@ fn the_cache_stays_within_its_bytes() {
         }),
     );
     let mut c = config();
-    c.max_cache_bytes = 8 * 1024;
+    c.max_cache_bytes = 16 * 1024;
     let mut r = resolver(c.clone());
     let now = Instant::now();
     for i in 0..200 {

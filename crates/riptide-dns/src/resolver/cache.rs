@@ -6,12 +6,13 @@ use hickory_proto::serialize::binary::BinEncodable;
 use lru::LruCache;
 use std::time::{Duration, Instant};
 
-/// What an entry costs beyond its records' wire bytes: the key, the map's node and the
-/// entry's own fields.
-pub(crate) const ENTRY_OVERHEAD: usize = 160;
+/// What an entry costs beyond its records: the key and the entry in the map's node, plus the
+/// node's two links and its hash slot.
+const ENTRY_OVERHEAD: usize = size_of::<Key>() + size_of::<Entry>() + 64;
 
-/// What each record costs beyond its wire bytes (the decoded name's and rdata's headers).
-pub(crate) const RECORD_OVERHEAD: usize = 96;
+/// What each record costs beyond its wire bytes: the decoded record itself (272 bytes with
+/// hickory-proto 0.26). The wire bytes stand for what its name and rdata may own on the heap.
+const RECORD_OVERHEAD: usize = size_of::<Record>();
 
 /// How far a cached record set may be trusted (RFC 2181 §5.4.1, in two ranks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -144,8 +145,8 @@ impl Cache {
     }
 }
 
-/// What an entry costs: its records in wire format (no compression) plus the overheads. A
-/// record that cannot be encoded counts as the largest message.
+/// What an entry costs: its records in wire format (no compression) and in memory, plus the
+/// entry's overhead. A record that cannot be encoded counts as the largest message.
 fn cost(key: &Key, value: &Cached) -> usize {
     let records: &[Record] = match value {
         Cached::Records(records, _) => records,

@@ -40,9 +40,10 @@ pub struct ResolverConfig {
     /// Lookups in flight at once; a query beyond them is answered SERVFAIL at once.
     /// Default 1,024; range 1 to 1,000,000.
     pub max_lookups: usize,
-    /// Bytes the cache may hold, counted as each entry's records in wire format plus a fixed
-    /// overhead per entry and per record; the least recently used entries go first. 0 turns
-    /// the cache off. Default 4 MiB; range 0 to 2^40.
+    /// Bytes the cache may hold, counted for each entry as its records in memory (272 bytes
+    /// each) and in wire format (standing for the heap their names and rdata own), plus the
+    /// entry's key and map node; the least recently used entries go first. 0 turns the cache
+    /// off. Default 4 MiB; range 0 to 2^40.
     pub max_cache_bytes: usize,
     /// The longest a record is cached (and the largest TTL handed to clients), in seconds. A
     /// TTL above 2^31 - 1 counts as 0 (RFC 2181 §8). Default 86,400; range 0 to 2^31 - 1.

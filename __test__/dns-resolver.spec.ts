@@ -109,7 +109,7 @@ test('DnsResolver checks its options and arguments', (t) => {
   t.throws(() => new DnsResolver({ roots: ['127.0.0.1:53'], attempts: 300 }), { instanceOf: InvalidOptionError, message: /attempts is out of range/ })
   t.throws(() => new DnsResolver({ roots: ['127.0.0.1:53'], timeout: Infinity }), { instanceOf: InvalidOptionError })
   t.throws(() => new DnsResolver({ roots: ['127.0.0.1:53'], maxQueries: 1.5 }), { instanceOf: InvalidOptionError })
-  t.throws(() => new DnsResolver({ roots: ['127.0.0.1:53'], maxQuery: 3 } as never), { instanceOf: InvalidOptionError, message: /did you mean 'maxQueries'/ })
+  t.throws(() => new DnsResolver({ roots: ['127.0.0.1:53'], maxQueris: 3 } as never), { instanceOf: InvalidOptionError, message: /did you mean 'maxQueries'/ })
   const r = new DnsResolver({ roots: ['127.0.0.1:53'] })
   t.is(r.query(new Uint8Array(11), 'udp'), null)
   t.is(r.pollTimeout(), null)

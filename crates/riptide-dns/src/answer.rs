@@ -1,7 +1,7 @@
 //! Answering one query message from a [`Zone`]: header checks, the lookup (answer, CNAME
 //! chain, wildcard, referral, NODATA, NXDOMAIN), EDNS(0) and the TC bit.
 
-use crate::request::{encode_reply, is_meta_type, read_query, start_response, Transport};
+use crate::request::{encode_reply, is_meta_type, read_query, start_response, Start, Transport};
 use crate::zone::Zone;
 use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
@@ -20,11 +20,14 @@ impl Zone {
             Err(reply) => return reply,
         };
         let response = match start_response(&request, self.max_udp_size) {
-            Ok((mut response, question)) => {
+            Start::Lookup {
+                mut response,
+                question,
+            } => {
                 self.lookup(&question, &mut response);
                 response
             }
-            Err(refusal) => refusal,
+            Start::Done(response) => response,
         };
         encode_reply(
             &response,

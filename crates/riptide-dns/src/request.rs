@@ -34,14 +34,19 @@ pub(crate) fn read_query(query: &[u8]) -> Result<Message, Option<Vec<u8>>> {
     Message::from_vec(query).map_err(|_| Some(format_error(query)))
 }
 
+/// How a response to a query starts.
+pub(crate) enum Start {
+    /// Look `question` up and fill in `response` (its header, question and OPT are set).
+    Lookup { response: Message, question: Query },
+    /// Nothing to look up: the finished error response.
+    Done(Message),
+}
+
 /// The response to `request` with its header, question and OPT (advertising `max_udp_size`),
 /// and the one question to answer; or, when there is nothing to look up, the finished error
 /// response: BADVERS for an EDNS version above 0, NOTIMP for an opcode other than QUERY,
 /// FORMERR for other than one question.
-pub(crate) fn start_response(
-    request: &Message,
-    max_udp_size: u16,
-) -> Result<(Message, Query), Message> {
+pub(crate) fn start_response(request: &Message, max_udp_size: u16) -> Start {
     let mut response = Message::response(request.metadata.id, request.metadata.op_code);
     response.metadata.recursion_desired = request.metadata.recursion_desired;
     response.metadata.checking_disabled = request.metadata.checking_disabled;
@@ -52,18 +57,21 @@ pub(crate) fn start_response(
         response.set_edns(ours);
         if edns.version() != 0 {
             response.metadata.response_code = ResponseCode::BADVERS;
-            return Err(response);
+            return Start::Done(response);
         }
     }
     if request.metadata.op_code != OpCode::Query {
         response.metadata.response_code = ResponseCode::NotImp;
-        return Err(response);
+        return Start::Done(response);
     }
     match request.queries.as_slice() {
-        [query] => Ok((response, query.clone())),
+        [question] => Start::Lookup {
+            response,
+            question: question.clone(),
+        },
         _ => {
             response.metadata.response_code = ResponseCode::FormErr;
-            Err(response)
+            Start::Done(response)
         }
     }
 }

@@ -32,7 +32,7 @@ pub(crate) enum Cached {
     /// A record set.
     Records(Vec<Record>, Rank),
     /// A negative answer (NXDOMAIN under a key with no type, NODATA otherwise) and its SOA.
-    Negative(Record),
+    Negative(Box<Record>),
 }
 
 struct Entry {
@@ -150,7 +150,7 @@ impl Cache {
 fn cost(key: &Key, value: &Cached) -> usize {
     let records: &[Record] = match value {
         Cached::Records(records, _) => records,
-        Cached::Negative(soa) => std::slice::from_ref(soa),
+        Cached::Negative(soa) => std::slice::from_ref(&**soa),
     };
     let wire: usize = records
         .iter()

@@ -18,7 +18,7 @@ pub use config::{ResolverConfig, MAX_ROOTS};
 
 use crate::error::ResolverError;
 use crate::request::{
-    encode_reply, is_meta_type, read_query, start_response, Transport, HEADER_LEN,
+    encode_reply, is_meta_type, read_query, start_response, Start, Transport, HEADER_LEN,
 };
 use crate::zone::negative_ttl;
 use cache::{Cache, Cached, Rank};
@@ -176,8 +176,8 @@ impl<R: Rng> Resolver<R> {
             }
         };
         let (mut response, question) = match start_response(&request, max) {
-            Ok(started) => started,
-            Err(response) => {
+            Start::Lookup { response, question } => (response, question),
+            Start::Done(response) => {
                 let id = self.next_id();
                 let code = response.metadata.response_code;
                 let client = Client {
@@ -428,7 +428,7 @@ impl<R: Rng> Resolver<R> {
                     chain,
                     end: End::Negative {
                         nxdomain: true,
-                        soa: Some(soa),
+                        soa: Some(*soa),
                     },
                 });
             }
@@ -444,7 +444,7 @@ impl<R: Rng> Resolver<R> {
                         chain,
                         end: End::Negative {
                             nxdomain: false,
-                            soa: Some(soa),
+                            soa: Some(*soa),
                         },
                     })
                 }
@@ -781,7 +781,7 @@ impl<R: Rng> Resolver<R> {
                 soa.ttl = ttl;
                 let key = (owner, if *nxdomain { None } else { Some(rtype) });
                 self.cache
-                    .insert(key, Cached::Negative(soa.clone()), ttl, now);
+                    .insert(key, Cached::Negative(Box::new(soa.clone())), ttl, now);
             }
             End::Negative { soa: None, .. } | End::Follow(_) => {}
         }

@@ -84,6 +84,13 @@ impl Net {
         }
     }
 
+    /// The hierarchy with the server at 127.0.0.`last` replaced.
+    fn with(last: u8, server: Server) -> Self {
+        let mut net = Self::hierarchy();
+        net.servers.insert(addr(last), server);
+        net
+    }
+
     /// Delivers every query and its answer until nothing is left to send.
     fn pump(&mut self, r: &mut Resolver<StdRng>, now: Instant) -> Vec<Resolved> {
         while let Some(t) = r.poll_transmit() {
@@ -134,6 +141,11 @@ fn client_query(id: u16, n: &str, rtype: RecordType) -> Vec<u8> {
     e.set_max_payload(1232);
     m.set_edns(e);
     m.to_vec().unwrap()
+}
+
+/// Resolves www.example.test. A from a client's query, now; returns the decoded reply.
+fn www(net: &mut Net, r: &mut Resolver<StdRng>) -> Message {
+    ask(net, r, "www.example.test.", RecordType::A, Instant::now())
 }
 
 /// Resolves one name from a client's query; returns the decoded reply.
@@ -430,6 +442,14 @@ fn response_to(q: &Message, aa: bool) -> Message {
     m
 }
 
+fn ns(owner: Name, ttl: u32, target: &str) -> Record {
+    Record::from_rdata(owner, ttl, RData::NS(NS(name(target))))
+}
+
+fn cname(owner: Name, ttl: u32, target: Name) -> Record {
+    Record::from_rdata(owner, ttl, RData::CNAME(CNAME(target)))
+}
+
 fn a_record(n: &str, ttl: u32, ip: [u8; 4]) -> Record {
     Record::from_rdata(name(n), ttl, RData::A(A::new(ip[0], ip[1], ip[2], ip[3])))
 }
@@ -482,18 +502,13 @@ fn evil(f: impl Fn(&Message) -> Message + 'static) -> Server {
 
 #[test]
 fn glue_outside_the_bailiwick_is_not_used_or_cached() {
-    let mut net = Net::hierarchy();
     // The server of test. refers example.test. to ns.other. with "glue" for it (outside
     // test.) pointing at a server that would lie, plus a forged answer in additional.
-    net.servers.insert(
-        addr(3),
+    let mut net = Net::with(
+        3,
         evil(|q| {
             let mut m = response_to(q, false);
-            m.add_authority(Record::from_rdata(
-                name("example.test."),
-                3600,
-                RData::NS(NS(name("ns.other."))),
-            ));
+            m.add_authority(ns(name("example.test."), 3600, "ns.other."));
             m.add_additional(a_record("ns.other.", 3600, [127, 0, 0, 66]));
             m.add_additional(a_record("www.example.test.", 3600, [6, 6, 6, 6]));
             m
@@ -509,13 +524,7 @@ fn glue_outside_the_bailiwick_is_not_used_or_cached() {
     );
     // ns.other. really is 127.0.0.5, which serves no example.test.: REFUSED, so SERVFAIL.
     let mut r = resolver(config());
-    let reply = ask(
-        &mut net,
-        &mut r,
-        "www.example.test.",
-        RecordType::A,
-        Instant::now(),
-    );
+    let reply = www(&mut net, &mut r);
     assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
     assert!(
         net.log.iter().all(|l| l.0 != addr(66)),
@@ -528,13 +537,7 @@ fn glue_outside_the_bailiwick_is_not_used_or_cached() {
     // The forged additional record was not cached as an answer either: asking again goes
     // upstream again.
     let sent = r.stats().queries_sent;
-    let reply = ask(
-        &mut net,
-        &mut r,
-        "www.example.test.",
-        RecordType::A,
-        Instant::now(),
-    );
+    let reply = www(&mut net, &mut r);
     assert!(reply.answers.is_empty());
     assert_eq!(r.stats().cache_hits, 0);
     assert!(r.stats().queries_sent > sent);
@@ -542,34 +545,19 @@ fn glue_outside_the_bailiwick_is_not_used_or_cached() {
 
 #[test]
 fn referrals_that_do_not_lead_down_are_lame() {
-    let mut net = Net::hierarchy();
     // test.'s server refers back up to test. itself, and sideways to example.org.
-    net.servers.insert(
-        addr(3),
+    let mut net = Net::with(
+        3,
         evil(|q| {
             let mut m = response_to(q, false);
-            m.add_authority(Record::from_rdata(
-                name("test."),
-                3600,
-                RData::NS(NS(name("ns.test."))),
-            ));
-            m.add_authority(Record::from_rdata(
-                name("example.org."),
-                3600,
-                RData::NS(NS(name("ns.test."))),
-            ));
+            m.add_authority(ns(name("test."), 3600, "ns.test."));
+            m.add_authority(ns(name("example.org."), 3600, "ns.test."));
             m.add_additional(a_record("ns.test.", 3600, [127, 0, 0, 3]));
             m
         }),
     );
     let mut r = resolver(config());
-    let reply = ask(
-        &mut net,
-        &mut r,
-        "www.example.test.",
-        RecordType::A,
-        Instant::now(),
-    );
+    let reply = www(&mut net, &mut r);
     assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
     assert_eq!(r.stats().lame_responses, 1);
     assert_eq!(net.log.len(), 2);
@@ -577,21 +565,16 @@ fn referrals_that_do_not_lead_down_are_lame() {
 
 #[test]
 fn a_referral_chain_stops_at_max_referrals() {
-    let mut net = Net::hierarchy();
     // The root refers each query one label deeper than the last, with glue to itself: every
     // referral leads down, and there are as many as the name has labels.
     let mut depth = 0;
-    net.servers.insert(
-        addr(2),
+    let mut net = Net::with(
+        2,
         Box::new(move |q, _, _| {
             depth += 1;
             let mut m = response_to(q, false);
             let child = q.queries[0].name.trim_to(depth);
-            m.add_authority(Record::from_rdata(
-                child,
-                60,
-                RData::NS(NS(name("ns.root-evil."))),
-            ));
+            m.add_authority(ns(child, 60, "ns.root-evil."));
             m.add_additional(a_record("ns.root-evil.", 60, [127, 0, 0, 2]));
             m.to_vec().ok()
         }),
@@ -616,27 +599,20 @@ fn a_referral_chain_stops_at_max_referrals() {
 
 #[test]
 fn endless_cnames_stop_at_max_cname_depth() {
-    let mut net = Net::hierarchy();
     // example.test.'s server aliases every name to one more "x." label, forever.
-    net.servers.insert(
-        addr(4),
+    let mut net = Net::with(
+        4,
         evil(|q| {
             let asked = q.queries[0].name.clone();
             let mut m = response_to(q, true);
             let next = asked.prepend_label("x").unwrap_or(asked.clone());
-            m.add_answer(Record::from_rdata(asked, 3600, RData::CNAME(CNAME(next))));
+            m.add_answer(cname(asked, 3600, next));
             m
         }),
     );
     let c = config();
     let mut r = resolver(c.clone());
-    let reply = ask(
-        &mut net,
-        &mut r,
-        "www.example.test.",
-        RecordType::A,
-        Instant::now(),
-    );
+    let reply = www(&mut net, &mut r);
     assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
     let to_example = net.log.iter().filter(|l| l.0 == addr(4)).count();
     assert_eq!(
@@ -648,41 +624,33 @@ fn endless_cnames_stop_at_max_cname_depth() {
 
 #[test]
 fn a_cname_loop_inside_one_response_is_bounded() {
-    let mut net = Net::hierarchy();
-    net.servers.insert(
-        addr(4),
+    let mut net = Net::with(
+        4,
         evil(|q| {
             let mut m = response_to(q, true);
-            m.add_answer(Record::from_rdata(
+            m.add_answer(cname(
                 name("www.example.test."),
                 60,
-                RData::CNAME(CNAME(name("b.example.test."))),
+                name("b.example.test."),
             ));
-            m.add_answer(Record::from_rdata(
+            m.add_answer(cname(
                 name("b.example.test."),
                 60,
-                RData::CNAME(CNAME(name("www.example.test."))),
+                name("www.example.test."),
             ));
             m
         }),
     );
     let mut r = resolver(config());
-    let reply = ask(
-        &mut net,
-        &mut r,
-        "www.example.test.",
-        RecordType::A,
-        Instant::now(),
-    );
+    let reply = www(&mut net, &mut r);
     assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
     assert_eq!(net.log.len(), 3);
 }
 
 #[test]
 fn huge_ttls_are_clamped_and_ttls_past_2_31_count_as_zero() {
-    let mut net = Net::hierarchy();
-    net.servers.insert(
-        addr(4),
+    let mut net = Net::with(
+        4,
         evil(|q| {
             let mut m = response_to(q, true);
             let asked = q.queries[0].name.to_string();
@@ -724,13 +692,7 @@ fn the_query_budget_and_the_lookup_bound_end_in_servfail() {
     let mut c = config();
     c.max_queries = 2;
     let mut r = resolver(c);
-    let reply = ask(
-        &mut net,
-        &mut r,
-        "www.example.test.",
-        RecordType::A,
-        Instant::now(),
-    );
+    let reply = www(&mut net, &mut r);
     assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
     assert_eq!(net.log.len(), 2);
 
@@ -795,10 +757,9 @@ fn client_queries_it_does_not_resolve_get_their_code_at_once() {
 
 #[test]
 fn the_cache_stays_within_its_bytes() {
-    let mut net = Net::hierarchy();
     // Every name exists, so every answer is a new entry.
-    net.servers.insert(
-        addr(4),
+    let mut net = Net::with(
+        4,
         evil(|q| {
             let mut m = response_to(q, true);
             m.add_answer(a_record(

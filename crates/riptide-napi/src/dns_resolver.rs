@@ -76,10 +76,14 @@ fn invalid(env: &Env, message: String) -> napi::Error {
     crate::throw(env, riptide::Error::InvalidOption(message))
 }
 
-/// `value` of option `option` in a narrower integer type; too large for it is out of range
-/// whatever the range (`Resolver::new` names the range of values that do fit).
-fn narrow<T: TryFrom<u32>>(env: &Env, option: &str, value: u32) -> Result<T> {
-    T::try_from(value).map_err(|_| invalid(env, format!("{option} is out of range, got {value}")))
+/// Sets `field` to option `option`'s `value` when given. A value too large for the field's
+/// type is out of range whatever the range (`Resolver::new` names the range of those that fit).
+fn set<T: TryFrom<u32>>(env: &Env, option: &str, value: Option<u32>, field: &mut T) -> Result<()> {
+    if let Some(v) = value {
+        *field = T::try_from(v)
+            .map_err(|_| invalid(env, format!("{option} is out of range, got {v}")))?;
+    }
+    Ok(())
 }
 
 fn transport(tcp: bool) -> Transport {
@@ -111,36 +115,35 @@ impl NativeDnsResolver {
         };
         c.timeout = ms("timeout", config.timeout, c.timeout)?;
         c.lookup_timeout = ms("lookupTimeout", config.lookup_timeout, c.lookup_timeout)?;
-        if let Some(v) = config.port {
-            c.port = narrow(&env, "port", v)?;
-        }
-        if let Some(v) = config.attempts {
-            c.attempts = narrow(&env, "attempts", v)?;
-        }
-        if let Some(v) = config.max_queries {
-            c.max_queries = narrow(&env, "maxQueries", v)?;
-        }
-        if let Some(v) = config.max_referrals {
-            c.max_referrals = narrow(&env, "maxReferrals", v)?;
-        }
-        if let Some(v) = config.max_cname_depth {
-            c.max_cname_depth = narrow(&env, "maxCnameDepth", v)?;
-        }
-        if let Some(v) = config.max_ns_depth {
-            c.max_ns_depth = narrow(&env, "maxNsDepth", v)?;
-        }
-        if let Some(v) = config.max_udp_size {
-            c.max_udp_size = narrow(&env, "maxUdpSize", v)?;
-        }
-        if let Some(v) = config.max_lookups {
-            c.max_lookups = v as usize;
-        }
+        set(&env, "port", config.port, &mut c.port)?;
+        set(&env, "attempts", config.attempts, &mut c.attempts)?;
+        set(&env, "maxQueries", config.max_queries, &mut c.max_queries)?;
+        set(
+            &env,
+            "maxReferrals",
+            config.max_referrals,
+            &mut c.max_referrals,
+        )?;
+        set(
+            &env,
+            "maxCnameDepth",
+            config.max_cname_depth,
+            &mut c.max_cname_depth,
+        )?;
+        set(&env, "maxNsDepth", config.max_ns_depth, &mut c.max_ns_depth)?;
+        set(&env, "maxUdpSize", config.max_udp_size, &mut c.max_udp_size)?;
+        set(&env, "maxLookups", config.max_lookups, &mut c.max_lookups)?;
         if let Some(v) = config.max_cache_bytes {
             // TS passes a safe integer; `as` saturates anything larger.
             c.max_cache_bytes = v as usize;
         }
-        c.max_ttl = config.max_ttl.unwrap_or(c.max_ttl);
-        c.max_negative_ttl = config.max_negative_ttl.unwrap_or(c.max_negative_ttl);
+        set(&env, "maxTtl", config.max_ttl, &mut c.max_ttl)?;
+        set(
+            &env,
+            "maxNegativeTtl",
+            config.max_negative_ttl,
+            &mut c.max_negative_ttl,
+        )?;
         let rng: StdRng = rand::make_rng();
         Resolver::new(c, rng)
             .map(|resolver| Self { resolver })

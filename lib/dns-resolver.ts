@@ -54,13 +54,17 @@ export interface DnsResolverOptions {
 
 /** A query to send upstream: over UDP, or over TCP (2-byte length prefix) after a truncated UDP answer. */
 export interface DnsTransmit {
+  /** The server. */
   to: InetAddr
+  /** `udp`, or `tcp` (frame the message with its 2-byte length). */
   transport: DnsTransport
+  /** The query message. */
   message: Uint8Array
 }
 
 /** A finished lookup: the id {@link DnsResolver.query} returned, the DNS RCODE, and the reply for the client. */
 export interface DnsResolved {
+  /** The id {@link DnsResolver.query} returned. */
   lookup: number
   /** 0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, 5 REFUSED, 1 FORMERR, 4 NOTIMP, 16 BADVERS. */
   responseCode: number
@@ -118,8 +122,8 @@ const INT_KEYS = ['port', 'attempts', 'maxQueries', 'maxReferrals', 'maxCnameDep
  * An iterative resolver: from the root hints it follows referrals (NS records, glue inside
  * the referring server's bailiwick, glueless servers looked up by name) and CNAME chains, and
  * caches answers by TTL and negative answers by the SOA, within its bounds. It does no I/O:
- * after each call, send what {@link pollTransmit} gives, deliver what {@link pollResolved}
- * gives, and arm a timer for {@link pollTimeout} that calls {@link handleTimeout}. Time comes
+ * after each call, send what {@link DnsResolver.pollTransmit} gives, deliver what {@link DnsResolver.pollResolved}
+ * gives, and arm a timer for {@link DnsResolver.pollTimeout} that calls {@link DnsResolver.handleTimeout}. Time comes
  * from the process's monotonic clock.
  */
 export class DnsResolver {
@@ -186,7 +190,7 @@ export class DnsResolver {
     return r === null || r === undefined ? null : { lookup: r.lookup, responseCode: r.responseCode, reply: r.reply ?? null }
   }
 
-  /** Ms until {@link handleTimeout} must run (0 when due), or `null` while no lookup waits. */
+  /** Ms until {@link DnsResolver.handleTimeout} must run (0 when due), or `null` while no lookup waits. */
   pollTimeout(): number | null {
     return this.#native.pollTimeout() ?? null
   }

@@ -117,3 +117,4 @@ export {
   WebSocketError,
 } from './lib/errors'
 export { DnsZone, DnsZoneError, type DnsZoneOptions, type DnsTransport } from './lib/dns'
+export { DnsResolver, type DnsResolverOptions, type DnsTransmit, type DnsResolved, type DnsResolverStats } from './lib/dns-resolver'

@@ -9,11 +9,12 @@ import { Worker } from 'node:worker_threads'
 import { EngineStoppedError, errorFromCode, InvalidOptionError, WorkerInitError } from './errors'
 import { fromNativeAddress, type PeerAddr } from './address'
 import type { EventHandler } from './handler'
+import type { DatagramSocket } from './datagram'
 import { checkKcpOnly, checkSecureRole, LISTENER_KEYS, resolveServeOptions, secureKeys, type ResolvedServeOptions, type SecureKey, type ServeOptions } from './options'
 import { checkCodec, type LtvCodec, type WebSocketCodec } from './codecs'
 import { messageRecord, type WebSocketHandler } from './websocket'
 import { messageOf, type LtvHandler, type WriteOptions } from './ltv'
-import { knownKeys, ms } from './validate'
+import { int, knownKeys, ms } from './validate'
 import { type ListenSpec, Reactor, type StopCounts } from './reactor'
 import type { NativeEngine } from './native'
 import type { WorkerMessage, WorkerSetup } from './worker'
@@ -101,6 +102,26 @@ export class Engine {
   setAllowedClients(keys: readonly SecureKey[]): void {
     const bytes = secureKeys('setAllowedClients(keys)', keys)
     this.#reactor.call((n) => n.setAllowedClients(bytes))
+  }
+
+  /**
+   * This thread's UDP listener socket `index`: 0 for the first `udp://` or `kcp://` listener
+   * given to {@link serve}, and so on in order. It is the object `onDatagram` gets for that
+   * socket, for sending datagrams that are not replies, such as a DNS resolver's queries
+   * upstream from its listening port (their answers arrive in `onDatagram`).
+   * Throws `ERR_INVALID_ARG_VALUE` for an index with no such socket.
+   *
+   * @example
+   * ```ts
+   * const engine = await serve('udp://127.0.0.1:5353', handler)
+   * engine.datagramSocket(0).sendTo({ family: 'IPv4', address: '127.0.0.2', port: 53 }, query)
+   * ```
+   */
+  datagramSocket(index = 0): DatagramSocket {
+    int('datagramSocket index', index, 0, 2 ** 31 - 1)
+    const socket = this.#reactor.datagramSocket(index)
+    if (socket === undefined) throw new InvalidOptionError(`the engine has no UDP listener socket ${index}`)
+    return socket
   }
 
   /** Open connections over all reactors. */

@@ -228,6 +228,8 @@ export class Reactor implements ConnSink {
   readonly #unwritable = new Set<Conn>()
   /** The UDP listener sockets `onDatagram` names, made on first use. */
   readonly #sockets: DatagramSocket[] = []
+  /** How many UDP sockets the listeners bound (`udp://` and `kcp://`, in order). */
+  #udpSockets = 0
   #native!: NativeEngine
   /** The batch arena's buffer last marked untransferable. */
   #arena: ArrayBufferLike | undefined
@@ -264,6 +266,7 @@ export class Reactor implements ConnSink {
 
   /** Binds the listeners and starts reactor 0 of a new engine. Throws riptide errors. */
   listen(listeners: ListenSpec[]): void {
+    this.#udpSockets = listeners.filter((l) => /^(udp|kcp)[46]?:/i.test(l.url)).length
     const o = nativeOptions(this.#options)
     const specs = listeners.map((l) => ({
       url: l.url,
@@ -533,6 +536,20 @@ export class Reactor implements ConnSink {
     this.call((n) => n.sendTo(socket, address, port, data))
   }
 
+  /**
+   * UDP listener socket `index` of the listeners given to `listen` (the object `onDatagram`
+   * passes for it); undefined past the last, and on a worker reactor (it listens through
+   * the engine's).
+   */
+  datagramSocket(index: number): DatagramSocket | undefined {
+    return index < this.#udpSockets ? this.#socket(index) : undefined
+  }
+
+  /** The one `DatagramSocket` of UDP socket `index`, made on first use. */
+  #socket(index: number): DatagramSocket {
+    return (this.#sockets[index] ??= new DatagramSocket(this, index))
+  }
+
   writev(conn: Conn, data: Uint8Array[]): void {
     this.flush()
     this.call((n) => n.writev(conn.slot, conn.generation, data))
@@ -715,7 +732,7 @@ export class Reactor implements ConnSink {
         } else if (kind === EV_DATAGRAM) {
           const data = arena.subarray(offset + generation, offset + generation + length)
           if (h.onDatagram !== undefined) {
-            const socket = (this.#sockets[slot] ??= new DatagramSocket(this, slot))
+            const socket = this.#socket(slot)
             const peer = inetAddr(ascii(arena, offset, generation), meta[at + 5])
             this.#safely('onDatagram', undefined, () => h.onDatagram!(socket, peer, data))
             continue

@@ -9,6 +9,7 @@ mod batch;
 mod codec;
 mod completions;
 mod dns;
+mod dns_resolver;
 mod drive;
 mod event_log;
 mod js_batch;

@@ -201,6 +201,26 @@ impl StreamStack {
         }
     }
 
+    /// A control message for the top layer ([`StreamLayer::control`]): what it answers goes
+    /// down through the layers under it into `wire`.
+    pub(crate) fn control(
+        &mut self,
+        now: Instant,
+        message: &[u8],
+        wire: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let top = self.entries.len().saturating_sub(1);
+        let mut own = std::mem::take(&mut self.own);
+        own.clear();
+        let result = match self.entries.last_mut() {
+            Some(e) => e.layer.control(now, message, &mut own),
+            None => Ok(()),
+        };
+        let sent = result.and_then(|()| self.send_below(top, now, &own, wire));
+        self.own = own;
+        sent
+    }
+
     /// The application closes: every layer, top first, says its last bytes into `wire`.
     pub(crate) fn close(&mut self, now: Instant, wire: &mut Vec<u8>) {
         for index in (0..self.entries.len()).rev() {

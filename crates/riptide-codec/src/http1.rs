@@ -806,10 +806,16 @@ mod tests {
         let (frames, errors, _) = decode_all(&mut codec(), input);
         assert!(errors.is_empty());
         let r = parse_request(&frames[0]).expect("a descriptor");
-        assert_eq!((r.minor_version, r.method, r.path), (1, &b"POST"[..], &b"/up?x=1"[..]));
+        assert_eq!(
+            (r.minor_version, r.method, r.path),
+            (1, &b"POST"[..], &b"/up?x=1"[..])
+        );
         assert_eq!(r.headers.len(), 4);
         assert_eq!(r.header("UPGRADE"), Some(&b"a, WebSocket"[..]));
-        assert_eq!(r.header_values("upgrade").collect::<Vec<_>>(), [&b"a, WebSocket"[..], b"b"]);
+        assert_eq!(
+            r.header_values("upgrade").collect::<Vec<_>>(),
+            [&b"a, WebSocket"[..], b"b"]
+        );
         assert_eq!(r.header("content-length"), None);
         assert_eq!(r.body, b"abc");
         // Every cut of a descriptor, and anything appended to one, is refused.

@@ -23,15 +23,13 @@
 //! and the connection is a WebSocket as on a `codecs.websocket()` listener.
 
 use crate::codec::{
-    parse_request, CodecSpec, Decoded, Decoder, FrameError, Http1Codec, Http1Config,
-    HttpRequest,
+    parse_request, CodecSpec, Decoded, Decoder, FrameError, Http1Codec, Http1Config, HttpRequest,
 };
 use crate::ws_codec::WsCodec;
 use crate::ws_layer::record_codec;
 use crate::ws_record::{for_each_record, kind, put_length, put_str, whole_kind, Reader, LENGTH};
 use crate::{
-    Error, LayerStatus, SharedWrite, StreamLayer, StreamLayerFactory, StreamOut, WsLayer,
-    WsOptions,
+    Error, LayerStatus, SharedWrite, StreamLayer, StreamLayerFactory, StreamOut, WsLayer, WsOptions,
 };
 use riptide_ws::{handshake, HandshakeError};
 use std::sync::Arc;
@@ -84,11 +82,9 @@ impl Http1WsOptions {
                 "websocket routes must list at least one path".into(),
             ));
         }
-        if let Some(bad) = self
-            .routes
-            .iter()
-            .find(|r| !r.starts_with('/') || r.contains(['?', '#']) || r.contains(char::is_whitespace))
-        {
+        if let Some(bad) = self.routes.iter().find(|r| {
+            !r.starts_with('/') || r.contains(['?', '#']) || r.contains(char::is_whitespace)
+        }) {
             return Err(Error::InvalidOption(format!(
                 "websocket route {bad:?} is not a path (`/...`, no query, `*` at the end for a prefix)"
             )));
@@ -143,10 +139,7 @@ fn asks_websocket(request: &HttpRequest<'_>) -> bool {
 /// Where a connection is.
 enum Phase {
     /// Reading HTTP requests; `inbound` holds the start of one not whole yet.
-    Http {
-        codec: Http1Codec,
-        inbound: Vec<u8>,
-    },
+    Http { codec: Http1Codec, inbound: Vec<u8> },
     /// An upgrade request was declined: waiting for the application's refusal, which comes
     /// after its responses to the requests before. The peer's bytes are dropped.
     Declined(HandshakeError),
@@ -194,14 +187,16 @@ impl Http1WsLayer {
         if !self.shared.routed(request.path) {
             return Some(Switch::Decline(HandshakeError::Refused(404)));
         }
-        Some(match handshake::parse_request(wire, &self.shared.websocket.server) {
-            // A body would be read as frames: an upgrade has none.
-            Ok(Some((_, head))) if head == wire.len() => Switch::Upgrade,
-            Ok(_) => Switch::Decline(HandshakeError::Malformed(
-                "an upgrade request has no body".into(),
-            )),
-            Err(e) => Switch::Decline(e),
-        })
+        Some(
+            match handshake::parse_request(wire, &self.shared.websocket.server) {
+                // A body would be read as frames: an upgrade has none.
+                Ok(Some((_, head))) if head == wire.len() => Switch::Upgrade,
+                Ok(_) => Switch::Decline(HandshakeError::Malformed(
+                    "an upgrade request has no body".into(),
+                )),
+                Err(e) => Switch::Decline(e),
+            },
+        )
     }
 
     /// Reads HTTP requests from `data` and what was held; hands the connection to the
@@ -333,7 +328,13 @@ impl StreamLayer for Http1WsLayer {
                 "a control message in the middle of a write".into(),
             ));
         }
-        let phase = std::mem::replace(&mut self.phase, Phase::Ended { due: None, why: None });
+        let phase = std::mem::replace(
+            &mut self.phase,
+            Phase::Ended {
+                due: None,
+                why: None,
+            },
+        );
         match phase {
             Phase::Upgrading(mut ws) if matches!(answer, Some(kind::ACCEPT | kind::REFUSE)) => {
                 ws.write_record(now, message, down);

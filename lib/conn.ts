@@ -36,6 +36,7 @@ export const kLink = Symbol('riptide.link')
 export const kClosedByUser = Symbol('riptide.closedByUser')
 export const kClosing = Symbol('riptide.closing')
 export const kConsumer = Symbol('riptide.consumer')
+export const kControl = Symbol('riptide.control')
 
 /**
  * What takes a connection's traffic instead of the handler: its {@link ConnStream} (from
@@ -615,6 +616,18 @@ export class Conn<Context = unknown> {
    */
   [kClosing](): void {
     this.#closedByUser = true
+  }
+
+  /**
+   * @internal Hands `message` to the connection's top stream layer outside the byte stream,
+   * after everything written before it (Rust `Conns::control`): an HTTP listener's answer to
+   * a WebSocket upgrade, which must follow the HTTP responses written before it and never be
+   * taken for their bytes.
+   */
+  [kControl](message: Uint8Array): void {
+    this.#check()
+    this.#sink.flush()
+    this.#sink.call((n) => n.control(this.slot, this.generation, message))
   }
 
   /** @internal A client connection lost its socket and will dial again. */

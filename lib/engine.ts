@@ -10,7 +10,8 @@ import { EngineStoppedError, errorFromCode, InvalidOptionError, WorkerInitError 
 import { fromNativeAddress, type PeerAddr } from './address'
 import type { EventHandler } from './handler'
 import { checkKcpOnly, checkSecureRole, LISTENER_KEYS, resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options'
-import { checkCodec, type WebSocketCodec } from './codecs'
+import { checkCodec, type Codec, type Http1UpgradeCodec, type WebSocketCodec } from './codecs'
+import type { HttpWebSocketHandler } from './http-websocket'
 import { messageRecord, type WebSocketHandler } from './websocket'
 import { knownKeys, ms } from './validate'
 import { type ListenSpec, Reactor, type StopCounts } from './reactor'
@@ -253,6 +254,11 @@ function transferable(o: ResolvedServeOptions): Record<string, unknown> {
   return rest
 }
 
+/** True for a codec whose connections become WebSockets (its handler is adapted server-wide). */
+function upgrades(codec: Codec | undefined): boolean {
+  return codec?.kind === 'websocket' || (codec?.kind === 'http1' && codec.websocket !== undefined)
+}
+
 /**
  * Starts a server on one or more addresses and resolves once it listens, after `onBoot`.
  * Addresses: `tcp://host:port`, `tcp4://`, `tcp6://[host]:port`, `udp://...`, `unix://path`
@@ -277,12 +283,17 @@ export async function serve<Context = unknown>(
 ): Promise<Engine>
 export async function serve<Context = unknown>(
   address: string | ListenSpec | Array<string | ListenSpec>,
+  handler: HttpWebSocketHandler<Context>,
+  options: ServeOptions & { codec: Http1UpgradeCodec },
+): Promise<Engine>
+export async function serve<Context = unknown>(
+  address: string | ListenSpec | Array<string | ListenSpec>,
   handler: EventHandler<Context>,
   options?: ServeOptions,
 ): Promise<Engine>
 export async function serve<Context = unknown>(
   address: string | ListenSpec | Array<string | ListenSpec>,
-  handler: EventHandler<Context> | WebSocketHandler<Context>,
+  handler: EventHandler<Context> | WebSocketHandler<Context> | HttpWebSocketHandler<Context>,
   options?: ServeOptions,
 ): Promise<Engine> {
   const list = Array.isArray(address) ? address : [address]
@@ -293,8 +304,10 @@ export async function serve<Context = unknown>(
   for (const l of listeners) {
     knownKeys('listener', l, LISTENER_KEYS)
     if (l.codec !== undefined) l.codec = checkCodec(l.codec)
-    if (l.codec !== undefined && (l.codec.kind === 'websocket' || options?.codec?.kind === 'websocket')) {
-      throw new InvalidOptionError('codecs.websocket() is a server-wide codec: pass it as serve\'s options.codec, with no listener codecs')
+    if (l.codec !== undefined && (upgrades(l.codec) || upgrades(options?.codec))) {
+      throw new InvalidOptionError(
+        "codecs.websocket() and codecs.http1({ websocket }) are server-wide codecs: pass them as serve's options.codec, with no listener codecs",
+      )
     }
     if (l.proxyProtocol !== undefined && !['v1', 'v2', 'any'].includes(l.proxyProtocol)) {
       throw new InvalidOptionError("proxyProtocol must be 'v1', 'v2' or 'any'")

@@ -37,6 +37,7 @@ import {
 import { dialTarget, inetAddr, type PeerAddr } from './address'
 import { Conn, type ConnSink, kBatchEnd, kConsumer, kEnded, kLink, kRebind, kTimer, kWritability, kWriteDone } from './conn'
 import type { Codec } from './codecs'
+import { httpWebSocketHandler, type HttpWebSocketHandler } from './http-websocket'
 import { websocketHandler, type WebSocketAdapter, type WebSocketConn, type WebSocketHandler } from './websocket'
 import { DatagramSocket } from './datagram'
 import { AbortError, ConnClosedError, ConnectionError, type ConnectionErrorDetails, errorFromCode, fromNative, type RiptideError } from './errors'
@@ -241,8 +242,15 @@ export class Reactor implements ConnSink {
   #markStopped!: (counts: StopCounts) => void
 
   constructor(handler: EventHandler, options: ResolvedServeOptions, hooks: ReactorHooks = {}) {
-    // A WebSocket server's handler speaks in messages; the adapter turns records into them.
-    this.#websocket = options.codec?.kind === 'websocket' ? websocketHandler(handler as WebSocketHandler) : undefined
+    // A WebSocket server's handler speaks in messages; the adapter turns records into them
+    // (on an HTTP server that upgrades chosen routes, HTTP requests too).
+    const codec = options.codec
+    this.#websocket =
+      codec?.kind === 'websocket'
+        ? websocketHandler(handler as WebSocketHandler)
+        : codec?.kind === 'http1' && codec.websocket !== undefined
+          ? httpWebSocketHandler(handler as HttpWebSocketHandler)
+          : undefined
     this.#handler = this.#websocket ?? handler
     this.#logger = options.logger
     this.#options = options
@@ -293,7 +301,10 @@ export class Reactor implements ConnSink {
     return this.#native.index
   }
 
-  /** True for a WebSocket server's reactor: its connections take records (`lib/websocket.ts`). */
+  /**
+   * True for a WebSocket server's reactor (or an HTTP one that upgrades chosen routes): its
+   * connections take records (`lib/websocket.ts`).
+   */
   get websocket(): boolean {
     return this.#websocket !== undefined
   }

@@ -74,7 +74,7 @@ impl Http1WsOptions {
 
     /// A factory making an [`Http1WsLayer`] per connection, once the options are checked:
     /// the HTTP limits as [`Http1Codec::new`] checks them, and at least one route, each a
-    /// path (`/...`) without a query.
+    /// path (`/...`) without a query, a fragment or spaces, with `*` only at its end.
     pub fn server_factory(&self) -> Result<StreamLayerFactory, Error> {
         let http = Http1Codec::new(self.http.clone()).map_err(Error::Frame)?;
         if self.routes.is_empty() {
@@ -82,9 +82,13 @@ impl Http1WsOptions {
                 "websocket routes must list at least one path".into(),
             ));
         }
-        if let Some(bad) = self.routes.iter().find(|r| {
-            !r.starts_with('/') || r.contains(['?', '#']) || r.contains(char::is_whitespace)
-        }) {
+        let path = |r: &str| {
+            let body = r.strip_suffix('*').unwrap_or(r);
+            body.starts_with('/')
+                && !body.contains(['?', '#', '*'])
+                && !body.contains(char::is_whitespace)
+        };
+        if let Some(bad) = self.routes.iter().find(|r| !path(r)) {
             return Err(Error::InvalidOption(format!(
                 "websocket route {bad:?} is not a path (`/...`, no query, `*` at the end for a prefix)"
             )));

@@ -423,7 +423,15 @@ fn publications_go_to_an_http_connection_as_bytes_and_to_a_websocket_as_frames()
 
 #[test]
 fn options_are_checked_and_the_largest_request_fits_a_record() {
-    for routes in [&[][..], &["chat"], &["/a?b"], &["/a b"]] {
+    for routes in [
+        &[][..],
+        &["chat"],
+        &["/a?b"],
+        &["/a b"],
+        &["/a*b"],
+        &["*"],
+        &["/a#"],
+    ] {
         assert!(options(routes).server_factory().is_err(), "{routes:?}");
     }
     let mut bad = options(&["/"]);

@@ -20,6 +20,7 @@ import {
   type RiptideError,
   type ServeOptions,
 } from 'riptide'
+import { handler as workerHandler } from './fixtures/http-ws-handler'
 import { until } from './helpers'
 import { makePki } from './tls-certs'
 
@@ -295,25 +296,30 @@ test('one port over tls://: https GET and wss with compression, 1 MiB byte for b
 })
 
 test('one port: worker reactors run it with the handler module', async (t) => {
-  const engine = await serve('tcp://127.0.0.1:0', { onTraffic: (conn) => void conn.write(response({ body: '0:page' })), websocket: {} }, {
+  const engine = await serve('tcp://127.0.0.1:0', workerHandler, {
     codec: codecs.http1({ websocket: { routes: ['/chat'] } }),
     reactors: 2,
     workerModule: join(__dirname, 'fixtures', 'http-ws-handler.ts'),
   })
   try {
-    const reactors = new Set<string>()
-    for (let i = 0; i < 16 && reactors.size < 2; i++) {
+    const pages = new Set<string>()
+    const sockets = new Set<string>()
+    // A page and two WebSockets a round, so neither kind keeps to one reactor.
+    for (let i = 0; i < 16 && (pages.size < 2 || sockets.size < 2); i++) {
       const page = await get(engine.port, '/', new http.Agent())
       t.regex(page.body, /^[01]:page$/)
-      const ws = await open(`ws://127.0.0.1:${engine.port}/chat`)
-      ws.send(`m${i}`)
-      const [reactor, text] = (await next(ws)).data.toString().split(':')
-      t.is(text, `m${i}`)
-      reactors.add(reactor)
-      ws.close()
-      await closed(ws)
+      pages.add(page.body[0])
+      for (const j of [0, 1]) {
+        const ws = await open(`ws://127.0.0.1:${engine.port}/chat`)
+        ws.send(`m${i}.${j}`)
+        const [reactor, text] = (await next(ws)).data.toString().split(':')
+        t.is(text, `m${i}.${j}`)
+        sockets.add(reactor)
+        ws.close()
+        await closed(ws)
+      }
     }
-    t.deepEqual([...reactors].sort(), ['0', '1'])
+    t.deepEqual([[...pages].sort(), [...sockets].sort()], [['0', '1'], ['0', '1']])
   } finally {
     await engine.stop()
   }

@@ -20,8 +20,10 @@ async function server(): Promise<{ engine: Engine; calls: string[] }> {
   const calls: string[] = []
   const engine = await serve('tcp://127.0.0.1:0', {
     onTraffic(conn, frame) {
-      calls.push(`http ${parseRequest(frame).path}`)
+      const req = parseRequest(frame)
+      calls.push(`http ${req.path}`)
       conn.write(response({ body: 'page' }))
+      if (!req.keepAlive) conn.close()
     },
     onError(conn, err) {
       calls.push(`error ${(err as { code?: string }).code}`)

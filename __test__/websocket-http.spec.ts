@@ -223,9 +223,11 @@ test('one port: publish reaches WebSocket subscribers as messages, and an HTTP s
     t.is(engine.publish('news', 'data: héllo\n\n'), 3)
     for (const m of await Promise.all([ma, mb])) t.deepEqual([m.data.toString(), m.binary], ['data: héllo\n\n', false])
     await until(() => stream === 'data: héllo\n\n')
+    // From an HTTP connection's `publish` too: the same records, bytes as binary.
     const [ba, bb] = [next(a), next(b)]
-    engine.publish('news', Buffer.from([1, 2, 3]))
+    t.is(events[0].publish('news', Buffer.from([1, 2, 3])), 3)
     for (const m of await Promise.all([ba, bb])) t.deepEqual([[...m.data], m.binary], [[1, 2, 3], true])
+    await until(() => stream === 'data: héllo\n\n\x01\x02\x03')
     req.destroy()
     a.close()
     b.close()

@@ -3,7 +3,7 @@ import { checkInetPeer, fromNativeAddress, inetAddr, type PeerAddr } from './add
 import { asyncWrite, type WriteCallback } from './async'
 import { ConnClosedError, InvalidOptionError, NotConnectedError, OutboundFullError, type RiptideError } from './errors'
 import type { NativeEngine } from './native'
-import { checkTopic, messageBytes } from './pubsub'
+import { checkTopic } from './pubsub'
 import { ConnStream, type ConnStreamOptions } from './stream'
 import { X509Certificate } from 'node:crypto'
 import { bool as checkBool, knownKeys, ms as checkMs } from './validate'
@@ -93,6 +93,12 @@ export interface ConnSink {
   flush(): void
   /** Runs `fn` on the native reactor, turning its errors into riptide errors. */
   call<T>(fn: (native: NativeEngine) => T): T
+  /**
+   * What a publication of `data` carries from this reactor: on a WebSocket server (or an HTTP
+   * one that upgrades chosen routes) a message record, a string as text and bytes as binary;
+   * elsewhere the bytes.
+   */
+  publication(data: Uint8Array | string): Uint8Array
 }
 
 /** What a PROXY protocol header said (Rust `codec::ProxyHeader`). */
@@ -468,14 +474,15 @@ export class Conn<Context = unknown> {
   }
 
   /**
-   * Publishes `data` (strings as UTF-8) to every subscriber of `topic` on every reactor of
-   * this connection's engine, this connection too if it subscribes; the same as
+   * Publishes `data` (strings as UTF-8; on a WebSocket server, strings as text messages and
+   * bytes as binary ones) to every subscriber of `topic` on every reactor of this
+   * connection's engine, this connection too if it subscribes; the same as
    * `engine.publish`, and callable on a worker reactor, which has no `Engine`. Returns how
    * many subscribers it was queued for.
    */
   publish(topic: string, data: Uint8Array | string): number {
     this.#sink.flush()
-    return this.#sink.call((n) => n.publish(checkTopic(topic), messageBytes(data)))
+    return this.#sink.call((n) => n.publish(checkTopic(topic), this.#sink.publication(data)))
   }
 
   /** A topic call on an open stream connection (datagram conns have no subscriptions). */

@@ -12,13 +12,13 @@ import type { EventHandler } from './handler'
 import { checkKcpOnly, checkSecureRole, LISTENER_KEYS, resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options'
 import { checkCodec, type Codec, type Http1UpgradeCodec, type WebSocketCodec } from './codecs'
 import type { HttpWebSocketHandler } from './http-websocket'
-import { messageRecord, type WebSocketHandler } from './websocket'
+import type { WebSocketHandler } from './websocket'
 import { knownKeys, ms } from './validate'
 import { type ListenSpec, Reactor, type StopCounts } from './reactor'
 import type { NativeEngine } from './native'
 import type { WorkerMessage, WorkerSetup } from './worker'
 import { asyncDispose } from './dispose'
-import { checkTopic, messageBytes } from './pubsub'
+import { checkTopic } from './pubsub'
 
 /** A running server. Created by {@link serve}. */
 export class Engine {
@@ -99,7 +99,7 @@ export class Engine {
   publish(topic: string, data: Uint8Array | string): number {
     checkTopic(topic)
     // A WebSocket server's subscribers take records: strings go out as text, bytes as binary.
-    const bytes = this.#reactor.websocket ? messageRecord(data) : messageBytes(data)
+    const bytes = this.#reactor.publication(data)
     this.#reactor.flush()
     return this.#reactor.call((n) => n.publish(topic, bytes))
   }

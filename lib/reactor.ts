@@ -38,7 +38,8 @@ import { dialTarget, inetAddr, type PeerAddr } from './address'
 import { Conn, type ConnSink, kBatchEnd, kConsumer, kEnded, kLink, kRebind, kTimer, kWritability, kWriteDone } from './conn'
 import type { Codec } from './codecs'
 import { httpWebSocketHandler, type HttpWebSocketHandler } from './http-websocket'
-import { websocketHandler, type WebSocketAdapter, type WebSocketConn, type WebSocketHandler } from './websocket'
+import { messageBytes } from './pubsub'
+import { messageRecord, websocketHandler, type WebSocketAdapter, type WebSocketConn, type WebSocketHandler } from './websocket'
 import { DatagramSocket } from './datagram'
 import { AbortError, ConnClosedError, ConnectionError, type ConnectionErrorDetails, errorFromCode, fromNative, type RiptideError } from './errors'
 import type { EventHandler, IdleKind } from './handler'
@@ -307,6 +308,10 @@ export class Reactor implements ConnSink {
    */
   get websocket(): boolean {
     return this.#websocket !== undefined
+  }
+
+  publication(data: Uint8Array | string): Uint8Array {
+    return this.#websocket === undefined ? messageBytes(data) : messageRecord(data)
   }
 
   /** The WebSocket of a connection of a WebSocket reactor, once open (see {@link WebSocketAdapter.opened}). */

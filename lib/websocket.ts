@@ -215,7 +215,7 @@ export class WebSocketConn<Context = unknown> {
    * (docs/websocket.md, "Publishing"). Returns how many subscribers it was queued for.
    */
   publish(topic: string, data: string | Uint8Array): number {
-    return this.conn.publish(topic, messageRecord(data))
+    return this.conn.publish(topic, data)
   }
 
   /**

@@ -192,6 +192,14 @@ impl WsLayer {
     /// answer before it sends frames (RFC 6455 §4.1).
     fn feed(&mut self, now: Instant, data: &[u8], up: &mut Vec<u8>, down: &mut Vec<u8>) {
         let limit = self.options.server.max_head_size;
+        // Held bytes go first: new ones may come before the deadline that releases them.
+        let mut held = std::mem::take(&mut self.held);
+        let data = if held.is_empty() {
+            data
+        } else {
+            held.extend_from_slice(data);
+            &held
+        };
         let mut rest = data;
         while !rest.is_empty() && self.ending.is_none() {
             let received = match self.conn(now).receive(now, rest) {

@@ -235,6 +235,28 @@ fn bytes_held_before_the_answer_are_bounded_then_delivered_after_it() {
 }
 
 #[test]
+fn bytes_read_after_the_answer_but_before_the_deadline_follow_the_held_ones() {
+    let now = Instant::now();
+    let mut layer = WsLayer::server(options());
+    let mut bytes = client(now).take_output();
+    let mut early = riptide_ws::Session::new(riptide_ws::Role::Client, SessionConfig::default());
+    early.send_text("first").expect("send");
+    bytes.extend(early.take_output());
+    read(&mut layer, now, &bytes);
+    layer
+        .write(now, &accept("chat"), &mut Vec::new())
+        .expect("accept");
+    // The next read comes before the deadline that releases what was held.
+    early.send_text("second").expect("send");
+    let got = read(&mut layer, now, &early.take_output());
+    assert_eq!(
+        records(&got.up),
+        vec![b"Tfirst".to_vec(), b"Tsecond".to_vec()]
+    );
+    assert!(records(&timeout(&mut layer, now).up).is_empty());
+}
+
+#[test]
 fn a_malformed_record_from_the_application_ends_the_connection_without_a_panic() {
     let now = Instant::now();
     for record in [

@@ -19,9 +19,11 @@ import {
   type HttpWebSocketHandler,
   type RiptideError,
   type ServeOptions,
+  type UpgradeAnswer,
 } from 'riptide'
 import { handler as workerHandler } from './fixtures/http-ws-handler'
 import { until } from './helpers'
+import { closed, next, open } from './ws-clients'
 import { makePki } from './tls-certs'
 
 const pki = makePki()
@@ -62,25 +64,6 @@ function get(port: number, path: string, agent?: http.Agent): Promise<{ status?:
   })
 }
 
-/** Opens a `ws` client and waits for it to open. */
-async function open(url: string, options: WebSocket.ClientOptions = {}): Promise<WebSocket> {
-  const ws = new WebSocket(url, options)
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve())
-    ws.once('error', reject)
-  })
-  return ws
-}
-
-/** The next message, with its type. */
-function next(ws: WebSocket): Promise<{ data: Buffer; binary: boolean }> {
-  return new Promise((resolve) => ws.once('message', (data: Buffer, binary: boolean) => resolve({ data, binary })))
-}
-
-function closed(ws: WebSocket): Promise<number> {
-  return new Promise((resolve) => ws.once('close', (code: number) => resolve(code)))
-}
-
 /** The status of a refused `ws` upgrade. */
 function refusedWith(url: string): Promise<number | undefined> {
   const ws = new WebSocket(url)
@@ -114,7 +97,7 @@ for (const compression of [false, true]) {
         t.true(back.binary && back.data.equals(bin), `binary of ${size}`)
       }
       ws.close(4000)
-      t.is(await closed(ws), 4000)
+      t.is((await closed(ws)).code, 4000)
       await until(() => log.includes('ws close 4000') && log.filter((e) => e === 'close').length === 2)
       // The transport's callbacks see every connection; the WebSocket's the upgraded one.
       t.deepEqual(log.filter((e) => e.startsWith('ws')), ['ws open', 'ws close 4000'])
@@ -174,7 +157,7 @@ test('one port: onUpgrade accepts with a subprotocol, headers and context, or re
   const engine = await serve<string>('tcp://127.0.0.1:0', {
     onTraffic: (conn) => void conn.write(response({ status: 404 })),
     websocket: {
-      onUpgrade(ws, request) {
+      onUpgrade(ws, request): UpgradeAnswer | Promise<UpgradeAnswer> {
         seen.push(request.path, request.header('x-token') ?? '')
         if (request.path.endsWith('later')) return Promise.resolve({ status: 401 })
         if (request.header('x-token') !== 'secret') return { status: 403, headers: { 'x-why': 'token' } }
@@ -291,7 +274,7 @@ test('one port over tls://: https GET and wss with compression, 1 MiB byte for b
     ws.send(bin)
     t.true((await next(ws)).data.equals(bin))
     ws.close(1000)
-    t.is(await closed(ws), 1000)
+    t.is((await closed(ws)).code, 1000)
   } finally {
     await engine.stop()
   }

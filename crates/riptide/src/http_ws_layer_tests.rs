@@ -2,9 +2,8 @@
 //! the answer down; against the crate's WebSocket client session.
 
 use super::*;
-use crate::codec::Codec;
-use crate::ws_record::{put_count, put_record};
-use crate::LayerReport;
+use crate::ws_layer::tests::{framed, peer_reads, read, timeout};
+use crate::ws_record::put_count;
 use proptest::prelude::*;
 use riptide_ws::{
     ClientConfig, ClientHandshake, ConnEvent, Connection, Event, Role, ServerConfig, Session,
@@ -27,61 +26,18 @@ fn layer(routes: &[&str]) -> Box<dyn StreamLayer> {
     options(routes).server_factory().expect("options")()
 }
 
-/// What one call of the layer produced.
-#[derive(Default)]
-struct Out {
-    up: Vec<u8>,
-    down: Vec<u8>,
-    report: LayerReport,
-}
-
-fn read(layer: &mut dyn StreamLayer, now: Instant, data: &[u8]) -> Out {
-    let mut o = Out::default();
-    let status = layer.read(
-        now,
-        data,
-        &mut StreamOut {
-            up: &mut o.up,
-            down: &mut o.down,
-            report: &mut o.report,
-        },
-    );
-    assert_eq!(status.expect("read"), LayerStatus::Ready);
-    o
-}
-
-fn timeout(layer: &mut dyn StreamLayer, now: Instant) -> Out {
-    let mut o = Out::default();
-    let status = layer.handle_timeout(
-        now,
-        &mut StreamOut {
-            up: &mut o.up,
-            down: &mut o.down,
-            report: &mut o.report,
-        },
-    );
-    assert_eq!(status.expect("timeout"), LayerStatus::Ready);
-    o
-}
-
-/// The records in the layer's `up` bytes, split by the codec the application reads them
-/// with.
-fn records(codec: &mut dyn Codec, up: &[u8]) -> Vec<Vec<u8>> {
-    let (frames, errors, left) = crate::codec::decode_all(codec, up);
+/// The records in `up`, checked whole by the codec the application reads them with.
+fn up(up: &[u8]) -> Vec<Vec<u8>> {
+    let codec = options(&["/"]).codec_factory();
+    let (frames, errors, left) = crate::codec::decode_all(&mut *codec.new_codec(), up);
     assert!(errors.is_empty() && left == 0, "{errors:?} {left}");
     frames
 }
 
-fn up(up: &[u8]) -> Vec<Vec<u8>> {
-    records(&mut *options(&["/"]).codec_factory().new_codec(), up)
-}
-
 /// A write of `bytes` from the application, framed by the codec as `conn.write` frames it.
 fn write(layer: &mut dyn StreamLayer, now: Instant, bytes: &[u8]) -> Vec<u8> {
-    let mut framed = Vec::new();
-    put_record(&mut framed, bytes);
     let mut down = Vec::new();
-    layer.write(now, &framed, &mut down).expect("write");
+    layer.write(now, &framed(bytes), &mut down).expect("write");
     down
 }
 
@@ -129,17 +85,6 @@ fn client_text(text: &str) -> Vec<u8> {
     let mut session = Session::new(Role::Client, SessionConfig::default());
     session.send_text(text).expect("send");
     session.take_output()
-}
-
-/// The peer reads everything in `bytes`; returns its events.
-fn peer_reads(peer: &mut Connection, now: Instant, mut bytes: &[u8]) -> Vec<ConnEvent> {
-    let mut events = Vec::new();
-    while !bytes.is_empty() {
-        let r = peer.receive(now, bytes).expect("peer receive");
-        bytes = &bytes[r.consumed..];
-        events.extend(r.event);
-    }
-    events
 }
 
 const GET: &[u8] = b"GET /page?x=1 HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -452,7 +397,9 @@ fn options_are_checked_and_the_largest_request_fits_a_record() {
     request.extend_from_slice(b"Content-Length:10\r\n\r\n0123456789");
     let mut l = o.server_factory().expect("options")();
     let got = read(&mut *l, Instant::now(), &request);
-    let records = records(&mut *o.codec_factory().new_codec(), &got.up);
+    let (records, errors, _) =
+        crate::codec::decode_all(&mut *o.codec_factory().new_codec(), &got.up);
+    assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(
         records[0][0],
         kind::HTTP,

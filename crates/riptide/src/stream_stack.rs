@@ -400,6 +400,16 @@ mod tests {
             down.extend(data.iter().map(|b| b ^ self.0));
             Ok(())
         }
+        /// Sends a control message to the peer reversed, then scrambled as any write.
+        fn control(
+            &mut self,
+            now: Instant,
+            message: &[u8],
+            down: &mut Vec<u8>,
+        ) -> Result<(), Error> {
+            let reversed: Vec<u8> = message.iter().rev().copied().collect();
+            self.write(now, &reversed, down)
+        }
     }
 
     /// Strips a header of `left` bytes, then removes itself (the shape of PROXY); says
@@ -471,39 +481,16 @@ mod tests {
         assert!(app.is_empty());
     }
 
-    /// Sends each control message to the peer, reversed.
-    struct Controlled;
-
-    impl StreamLayer for Controlled {
-        fn read(
-            &mut self,
-            _: Instant,
-            data: &[u8],
-            out: &mut StreamOut<'_>,
-        ) -> Result<LayerStatus, Error> {
-            out.up.extend_from_slice(data);
-            Ok(LayerStatus::Ready)
-        }
-        fn write(&mut self, _: Instant, data: &[u8], down: &mut Vec<u8>) -> Result<(), Error> {
-            down.extend_from_slice(data);
-            Ok(())
-        }
-        fn control(&mut self, _: Instant, message: &[u8], down: &mut Vec<u8>) -> Result<(), Error> {
-            down.extend(message.iter().rev());
-            Ok(())
-        }
-    }
-
     #[test]
     fn a_control_message_goes_to_the_top_layer_and_its_answer_through_those_below() {
         let now = Instant::now();
-        let mut s = stack(vec![Box::new(Xor(7)), Box::new(Controlled)]);
+        let mut s = stack(vec![Box::new(Xor(7)), Box::new(Xor(1))]);
         s.start(now, &mut Vec::new()).unwrap();
         let mut wire = Vec::new();
         s.control(now, b"ab", &mut wire).unwrap();
-        assert_eq!(wire, [b'b' ^ 7, b'a' ^ 7]);
+        assert_eq!(wire, [b'b' ^ 1 ^ 7, b'a' ^ 1 ^ 7]);
         // A top layer that takes none refuses it, and nothing goes out.
-        let mut s = stack(vec![Box::new(Controlled), Box::new(Xor(7))]);
+        let mut s = stack(vec![Box::new(Xor(7)), Box::new(Refuse)]);
         let mut wire = Vec::new();
         assert_eq!(
             s.control(now, b"ab", &mut wire).unwrap_err().code(),

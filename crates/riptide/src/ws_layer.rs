@@ -468,4 +468,4 @@ impl StreamLayer for WsLayer {
 
 #[cfg(test)]
 #[path = "ws_layer_tests.rs"]
-mod tests;
+pub(crate) mod tests;

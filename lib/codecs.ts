@@ -105,12 +105,18 @@ export interface Http1WebSocket extends Omit<WebSocketCodec, 'kind'> {
  * An HTTP/1.1 server whose chosen routes upgrade to WebSocket, on one port (docs/websocket.md,
  * "One port for HTTP and WebSocket"): `serve`'s handler is then an `HttpWebSocketHandler`.
  */
-export type Http1UpgradeCodec = Http1Codec & { readonly websocket: Http1WebSocket }
+export type Http1UpgradeCodec = Http1Codec & {
+  /** The routes that upgrade, and the WebSocket's options. */
+  readonly websocket: Http1WebSocket
+}
 
 /** What `codecs.http1()` takes. */
 export type Http1Options = Partial<Omit<Http1Codec, 'kind' | 'websocket'>> & {
   /** Routes that upgrade to WebSocket, and the WebSocket's options. */
-  websocket?: { routes: string[] } & Partial<Omit<WebSocketCodec, 'kind'>>
+  websocket?: {
+    /** As {@link Http1WebSocket.routes}. */
+    routes: string[]
+  } & Partial<Omit<WebSocketCodec, 'kind'>>
 }
 
 /**
@@ -162,14 +168,7 @@ const bytes = (d: string | Uint8Array): Uint8Array => (typeof d === 'string' ? B
 /** A WebSocket route: a path without a query or a fragment, `*` only at its end. */
 const ROUTE = /^\/[^?#*\s]*\*?$/
 
-/**
- * HTTP/1.1 request framing (Content-Length and chunked bodies, pipelining, `Expect:
- * 100-continue` answered for you). Responses are written as bytes (see `response`). A bad
- * request goes to `onError` (`ERR_HTTP_PARSE`, `ERR_HTTP_HEADER_TOO_LARGE`,
- * `ERR_HTTP_BODY_TOO_LARGE`); answer 400/431/413 and close. With `websocket: { routes }`,
- * upgrade requests on those routes become WebSockets on the same port
- * ({@link Http1UpgradeCodec}).
- */
+/** `codecs.http1()`, overloaded so that a `websocket` option gives an {@link Http1UpgradeCodec}. */
 function http1(o: Http1Options & { websocket: object }): Http1UpgradeCodec
 function http1(o?: Http1Options): Http1Codec
 function http1(o: Http1Options = {}): Http1Codec {
@@ -229,7 +228,14 @@ export const codecs = {
     return { kind: 'fixedLength', frameLength: int('frameLength', o?.frameLength, 1, 2 ** 31 - 1) }
   },
 
-  /** HTTP/1.1 requests, and with `websocket: { routes }` WebSockets on the same port: see {@link http1}. */
+  /**
+   * HTTP/1.1 request framing (Content-Length and chunked bodies, pipelining, `Expect:
+   * 100-continue` answered for you). Responses are written as bytes (see `response`). A bad
+   * request goes to `onError` (`ERR_HTTP_PARSE`, `ERR_HTTP_HEADER_TOO_LARGE`,
+   * `ERR_HTTP_BODY_TOO_LARGE`); answer 400/431/413 and close. With `websocket: { routes }`,
+   * upgrade requests on those routes become WebSockets on the same port
+   * ({@link Http1UpgradeCodec}).
+   */
   http1,
 
   /**

@@ -30,6 +30,9 @@ export {
   type FixedLengthCodec,
   type LengthFieldCodec,
   type Http1Codec,
+  type Http1Options,
+  type Http1UpgradeCodec,
+  type Http1WebSocket,
   type RespCodec,
   type LtvCodec,
   type WebSocketCodec,
@@ -46,6 +49,7 @@ export {
   type MessageInfo,
 } from './lib/websocket'
 export { type WebSocketClientHandler, type WebSocketDialCodecOptions, type WebSocketUrl } from './lib/websocket-client'
+export type { HttpWebSocketHandler } from './lib/http-websocket'
 export { parseRequest, response, type HttpRequest, type HttpResponse } from './lib/http1'
 export { parseCommand, resp } from './lib/resp'
 export type { EventHandler, IdleKind } from './lib/handler'

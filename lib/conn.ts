@@ -5,7 +5,7 @@ import { ConnClosedError, EngineStoppedError, InvalidOptionError, NotConnectedEr
 import type { NativeEngine } from './native'
 import type { LtvCodec } from './codecs'
 import { messageOf, type WriteOptions } from './ltv'
-import { checkTopic, messageBytes } from './pubsub'
+import { checkTopic } from './pubsub'
 import { ConnStream, type ConnStreamOptions } from './stream'
 import type { TaskRunOptions } from './tasks'
 import { X509Certificate } from 'node:crypto'
@@ -40,6 +40,7 @@ export const kClosedByUser = Symbol('riptide.closedByUser')
 export const kClosing = Symbol('riptide.closing')
 export const kConsumer = Symbol('riptide.consumer')
 export const kWriteRecord = Symbol('riptide.writeRecord')
+export const kControl = Symbol('riptide.control')
 
 /**
  * What takes a connection's traffic instead of the handler: its {@link ConnStream} (from
@@ -100,6 +101,12 @@ export interface ConnSink {
   call<T>(fn: (native: NativeEngine) => T): T
   /** Runs a task in the reactor's task pool. */
   task<R>(payload: unknown, options?: TaskRunOptions): Promise<R>
+  /**
+   * What a publication of `data` carries from this reactor: on a WebSocket server (or an HTTP
+   * one that upgrades chosen routes) a message record, a string as text and bytes as binary;
+   * on an LTV server the record with `options.msgId`; elsewhere the bytes.
+   */
+  publication(data: Uint8Array | string, options?: WriteOptions): Uint8Array
 }
 
 /** What a PROXY protocol header said (Rust `codec::ProxyHeader`). */
@@ -509,13 +516,14 @@ export class Conn<Context = unknown> {
   }
 
   /**
-   * Publishes `data` (strings as UTF-8) to every subscriber of `topic` on every reactor of
-   * this connection's engine, this connection too if it subscribes; the same as
+   * Publishes `data` (strings as UTF-8; on a WebSocket server, strings as text messages and
+   * bytes as binary ones) to every subscriber of `topic` on every reactor of this
+   * connection's engine, this connection too if it subscribes; the same as
    * `engine.publish`, and callable on a worker reactor, which has no `Engine`. Returns how
    * many subscribers it was queued for. With `codecs.ltv()`, `publish(topic, body, { msgId })`.
    */
   publish(topic: string, data: Uint8Array | string, options?: WriteOptions): number {
-    const bytes = messageOf(this.#sink.ltv, messageBytes(data), options)
+    const bytes = this.#sink.publication(data, options)
     this.#sink.flush()
     return this.#sink.call((n) => n.publish(checkTopic(topic), bytes))
   }
@@ -658,6 +666,18 @@ export class Conn<Context = unknown> {
    */
   [kClosing](): void {
     this.#closedByUser = true
+  }
+
+  /**
+   * @internal Hands `message` to the connection's top stream layer outside the byte stream,
+   * after everything written before it (Rust `Conns::control`): an HTTP listener's answer to
+   * a WebSocket upgrade, which must follow the HTTP responses written before it and never be
+   * taken for their bytes.
+   */
+  [kControl](message: Uint8Array): void {
+    this.#check()
+    this.#sink.flush()
+    this.#sink.call((n) => n.control(this.slot, this.generation, message))
   }
 
   /** @internal A client connection lost its socket and will dial again. */

@@ -11,15 +11,16 @@ import { fromNativeAddress, type PeerAddr } from './address'
 import type { EventHandler } from './handler'
 import type { DatagramSocket } from './datagram'
 import { checkKcpOnly, checkSecureRole, LISTENER_KEYS, resolveServeOptions, secureKeys, type ResolvedServeOptions, type SecureKey, type ServeOptions } from './options'
-import { checkCodec, type LtvCodec, type WebSocketCodec } from './codecs'
-import { messageRecord, type WebSocketHandler } from './websocket'
-import { messageOf, type LtvHandler, type WriteOptions } from './ltv'
+import { checkCodec, type Codec, type Http1UpgradeCodec, type LtvCodec, type WebSocketCodec } from './codecs'
+import type { HttpWebSocketHandler } from './http-websocket'
+import type { WebSocketHandler } from './websocket'
+import type { LtvHandler, WriteOptions } from './ltv'
 import { int, knownKeys, ms } from './validate'
 import { type ListenSpec, Reactor, type StopCounts } from './reactor'
 import type { NativeEngine } from './native'
 import type { WorkerMessage, WorkerSetup } from './worker'
 import { asyncDispose } from './dispose'
-import { checkTopic, messageBytes } from './pubsub'
+import { checkTopic } from './pubsub'
 import { listenerLabels, readMetrics, type EngineMetrics, type ListenerLabel } from './metrics'
 import type { TaskRunOptions } from './tasks'
 
@@ -155,7 +156,7 @@ export class Engine {
   publish(topic: string, data: Uint8Array | string, options?: WriteOptions): number {
     checkTopic(topic)
     // A WebSocket server's subscribers take records: strings go out as text, bytes as binary.
-    const bytes = this.#reactor.websocket ? messageRecord(data) : messageOf(this.#reactor.ltv, messageBytes(data), options)
+    const bytes = this.#reactor.publication(data, options)
     this.#reactor.flush()
     return this.#reactor.call((n) => n.publish(topic, bytes))
   }
@@ -344,6 +345,17 @@ function transferable(o: ResolvedServeOptions): Record<string, unknown> {
 }
 
 /**
+ * The name of a server-wide codec, whose handler is adapted for the whole server (WebSocket
+ * messages, LTV messages with their ids), so no listener may have a codec of its own.
+ */
+function serverWide(codec: Codec | undefined): string | undefined {
+  if (codec?.kind === 'websocket') return 'codecs.websocket()'
+  if (codec?.kind === 'http1' && codec.websocket !== undefined) return 'codecs.http1({ websocket })'
+  if (codec?.kind === 'ltv') return 'codecs.ltv()'
+  return undefined
+}
+
+/**
  * Starts a server on one or more addresses and resolves once it listens, after `onBoot`.
  * Addresses: `tcp://host:port`, `tcp4://`, `tcp6://[host]:port`, `udp://...`, `unix://path`
  * (port 0 picks a free port); `{ url, codec }` gives one listener its own codec.
@@ -372,12 +384,17 @@ export async function serve<Context = unknown>(
 ): Promise<Engine>
 export async function serve<Context = unknown>(
   address: string | ListenSpec | Array<string | ListenSpec>,
+  handler: HttpWebSocketHandler<Context>,
+  options: ServeOptions & { codec: Http1UpgradeCodec },
+): Promise<Engine>
+export async function serve<Context = unknown>(
+  address: string | ListenSpec | Array<string | ListenSpec>,
   handler: EventHandler<Context>,
   options?: ServeOptions,
 ): Promise<Engine>
 export async function serve<Context = unknown>(
   address: string | ListenSpec | Array<string | ListenSpec>,
-  handler: EventHandler<Context> | WebSocketHandler<Context> | LtvHandler<Context>,
+  handler: EventHandler<Context> | WebSocketHandler<Context> | LtvHandler<Context> | HttpWebSocketHandler<Context>,
   options?: ServeOptions,
 ): Promise<Engine> {
   const list = Array.isArray(address) ? address : [address]
@@ -388,10 +405,9 @@ export async function serve<Context = unknown>(
   for (const l of listeners) {
     knownKeys('listener', l, LISTENER_KEYS)
     if (l.codec !== undefined) l.codec = checkCodec(l.codec)
-    for (const kind of ['websocket', 'ltv']) {
-      if (l.codec !== undefined && (l.codec.kind === kind || options?.codec?.kind === kind)) {
-        throw new InvalidOptionError(`codecs.${kind}() is a server-wide codec: pass it as serve's options.codec, with no listener codecs`)
-      }
+    const wide = serverWide(l.codec) ?? serverWide(options?.codec)
+    if (l.codec !== undefined && wide !== undefined) {
+      throw new InvalidOptionError(`${wide} is a server-wide codec: pass it as serve's options.codec, with no listener codecs`)
     }
     if (l.proxyProtocol !== undefined && !['v1', 'v2', 'any'].includes(l.proxyProtocol)) {
       throw new InvalidOptionError("proxyProtocol must be 'v1', 'v2' or 'any'")

@@ -37,8 +37,10 @@ import {
 import { dialTarget, inetAddr, type PeerAddr } from './address'
 import { Conn, type ConnSink, kBatchEnd, kConsumer, kEnded, kLink, kRebind, kTimer, kWritability, kWriteDone, kWriteRecord } from './conn'
 import type { Codec, LtvCodec } from './codecs'
-import { ltvHandler, type LtvHandler } from './ltv'
-import { websocketHandler, type WebSocketAdapter, type WebSocketConn, type WebSocketHandler } from './websocket'
+import { httpWebSocketHandler, type HttpWebSocketHandler } from './http-websocket'
+import { ltvHandler, messageOf, type LtvHandler, type WriteOptions } from './ltv'
+import { messageBytes } from './pubsub'
+import { messageRecord, websocketHandler, type WebSocketAdapter, type WebSocketConn, type WebSocketHandler } from './websocket'
 import { DatagramSocket } from './datagram'
 import { AbortError, ConnClosedError, ConnectionError, type ConnectionErrorDetails, errorFromCode, fromNative, InvalidOptionError, type RiptideError } from './errors'
 import type { EventHandler, IdleKind } from './handler'
@@ -250,10 +252,17 @@ export class Reactor implements ConnSink {
   #markStopped!: (counts: StopCounts) => void
 
   constructor(handler: EventHandler, options: ResolvedServeOptions, hooks: ReactorHooks = {}) {
-    // A WebSocket server's handler speaks in messages; the adapter turns records into them.
-    this.#websocket = options.codec?.kind === 'websocket' ? websocketHandler(handler as WebSocketHandler) : undefined
+    // A WebSocket server's handler speaks in messages; the adapter turns records into them
+    // (on an HTTP server that upgrades chosen routes, HTTP requests too).
+    const codec = options.codec
+    this.#websocket =
+      codec?.kind === 'websocket'
+        ? websocketHandler(handler as WebSocketHandler)
+        : codec?.kind === 'http1' && codec.websocket !== undefined
+          ? httpWebSocketHandler(handler as HttpWebSocketHandler)
+          : undefined
     // An LTV handler's onTraffic takes messages with their id; the adapter reads the records.
-    this.ltv = options.codec?.kind === 'ltv' ? options.codec : undefined
+    this.ltv = codec?.kind === 'ltv' ? codec : undefined
     this.#handler = this.#websocket ?? (this.ltv === undefined ? handler : ltvHandler(handler as LtvHandler, this.ltv))
     this.#logger = options.logger
     this.#options = options
@@ -306,9 +315,16 @@ export class Reactor implements ConnSink {
     return this.#native.index
   }
 
-  /** True for a WebSocket server's reactor: its connections take records (`lib/websocket.ts`). */
+  /**
+   * True for a WebSocket server's reactor (or an HTTP one that upgrades chosen routes): its
+   * connections take records (`lib/websocket.ts`).
+   */
   get websocket(): boolean {
     return this.#websocket !== undefined
+  }
+
+  publication(data: Uint8Array | string, options?: WriteOptions): Uint8Array {
+    return this.#websocket === undefined ? messageOf(this.ltv, messageBytes(data), options) : messageRecord(data)
   }
 
   /** The WebSocket of a connection of a WebSocket reactor, once open (see {@link WebSocketAdapter.opened}). */

@@ -30,6 +30,9 @@ export {
   type FixedLengthCodec,
   type LengthFieldCodec,
   type Http1Codec,
+  type Http1Options,
+  type Http1UpgradeCodec,
+  type Http1WebSocket,
   type RespCodec,
   type LtvCodec,
   type WebSocketCodec,
@@ -46,6 +49,7 @@ export {
   type MessageInfo,
 } from './lib/websocket'
 export { type WebSocketClientHandler, type WebSocketDialCodecOptions, type WebSocketUrl } from './lib/websocket-client'
+export type { HttpWebSocketHandler } from './lib/http-websocket'
 export { parseRequest, response, type HttpRequest, type HttpResponse } from './lib/http1'
 export { parseCommand, resp } from './lib/resp'
 export type { EventHandler, IdleKind } from './lib/handler'
@@ -86,6 +90,7 @@ export {
 } from './lib/options'
 export type { ServerTlsOptions, ClientTlsOptions, SniCertificate, Pem, ResolvedServerTls } from './lib/tls'
 export type { Logger, LoggerObject, LogLevel } from './lib/logger'
+export { MAX_TASK_THREADS, type TaskOptions, type TaskRunOptions } from './lib/tasks'
 export {
   RiptideError,
   InvalidAddressError,
@@ -110,10 +115,13 @@ export {
   InternalError,
   WorkerInitError,
   UnsupportedPlatformError,
+  TaskError,
+  TaskQueueFullError,
   WebSocketCloseError,
   WebSocketError,
 } from './lib/errors'
 export { DnsZone, DnsZoneError, type DnsZoneOptions, type DnsTransport } from './lib/dns'
+export { DnsResolver, type DnsResolverOptions, type DnsTransmit, type DnsResolved, type DnsResolverStats } from './lib/dns-resolver'
 export {
   DnsTunnel,
   type DnsTunnelOptions,

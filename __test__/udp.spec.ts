@@ -118,3 +118,28 @@ test('udp: onDatagram(socket, peer, data) gets each datagram; socket.sendTo(peer
   c.close()
   await engine.stop()
 })
+
+test('udp: engine.datagramSocket(index) sends from a listener before any datagram came, and is the object onDatagram gets', async (t) => {
+  const seen: DatagramSocket[] = []
+  const engine = await serve(['tcp://127.0.0.1:0', 'udp://127.0.0.1:0', 'udp://127.0.0.1:0'], {
+    onDatagram(socket, peer, data) {
+      seen.push(socket)
+      socket.sendTo(peer, data)
+    },
+  })
+  const c = await client()
+  const got = new Promise<{ data: string; port: number }>((resolve) => c.once('message', (m, from) => resolve({ data: m.toString(), port: from.port })))
+  const second = engine.datagramSocket(1)
+  t.is(second.index, 1)
+  second.sendTo({ family: 'IPv4', address: '127.0.0.1', port: c.address().port }, 'first')
+  const { data, port } = await got
+  t.is(data, 'first')
+  t.is(port, engine.addresses[2].family === 'unix' ? -1 : engine.addresses[2].port, 'from the second UDP listener')
+  t.is(await exchange(c, port, 'echo'), 'echo')
+  t.is(seen[0], second, 'the same object')
+  t.is(engine.datagramSocket(), engine.datagramSocket(0))
+  t.throws(() => engine.datagramSocket(2), { code: 'ERR_INVALID_ARG_VALUE', message: /no UDP listener socket 2/ })
+  t.throws(() => engine.datagramSocket(-1), { code: 'ERR_INVALID_ARG_VALUE' })
+  c.close()
+  await engine.stop()
+})

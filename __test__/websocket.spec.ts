@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import WebSocket from 'ws'
 import { codecs, serve, WebSocketCloseError, type RiptideError, type WebSocketHandler } from 'riptide'
 import { until } from './helpers'
+import { closed, next, open } from './ws-clients'
 import { makePki } from './tls-certs'
 import { wsPython } from './ws-python'
 
@@ -33,26 +34,6 @@ function run(program: string, args: string[]): Promise<{ code: number | null; st
     child.on('error', reject)
     child.on('close', (code) => resolve({ code, stderr }))
   })
-}
-
-/** Opens a `ws` client and waits for it to open. */
-async function open(url: string, options: WebSocket.ClientOptions = {}, protocols: string[] = []): Promise<WebSocket> {
-  const ws = new WebSocket(url, protocols, options)
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve())
-    ws.once('error', reject)
-  })
-  return ws
-}
-
-/** The next message, with its type. */
-function next(ws: WebSocket): Promise<{ data: Buffer; binary: boolean }> {
-  return new Promise((resolve) => ws.once('message', (data: Buffer, binary: boolean) => resolve({ data, binary })))
-}
-
-/** The close `ws` reports. */
-function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
-  return new Promise((resolve) => ws.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })))
 }
 
 for (const [peer, program, script] of [

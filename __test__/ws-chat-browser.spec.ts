@@ -1,9 +1,9 @@
 // examples/ws-chat.ts in a real browser: headless Chromium (Debian's `chromium`, which .ci/run
-// installs) loads the page from the example's HTTP engine, two tabs join the room on its
-// WebSocket engine (one by the page's query, one by typing a name, which goes as the first
-// message), each sends and each shows the other's message as text; closing a tab leaves.
-// The test drives the DevTools protocol (__test__/cdp.ts) and writes a screenshot to
-// target/ws-chat-browser/.
+// installs) loads the page from the example's one engine, and two tabs join the room on the
+// same port (an upgrade on /chat: one joins by the page's query, one by typing a name, which
+// goes as the first message), each sends and each shows the other's message as text; closing
+// a tab leaves. The test drives the DevTools protocol (__test__/cdp.ts) and writes a
+// screenshot to target/ws-chat-browser/.
 
 import test from 'ava'
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -14,8 +14,8 @@ import { Browser, findChromium, type Tab } from './cdp'
 const root = join(__dirname, '..')
 const chromium = findChromium()
 
-/** Starts the example on free ports; resolves with its page URL once it prints it. */
-function startExample(): Promise<{ child: ChildProcess; url: string }> {
+/** Starts the example on a free port; resolves with its page and room URLs once it prints them. */
+function startExample(): Promise<{ child: ChildProcess; url: string; room: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'examples', 'ws-chat.ts'), '--port', '0'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -23,15 +23,15 @@ function startExample(): Promise<{ child: ChildProcess; url: string }> {
     let out = ''
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString()
-      const m = /riptide chat on (http:\/\/\S+)/.exec(out)
-      if (m !== null) resolve({ child, url: m[1] })
+      const m = /riptide chat on (http:\/\/\S+) \(room on (ws:\/\/\S+)\)/.exec(out)
+      if (m !== null) resolve({ child, url: m[1], room: m[2] })
     })
     child.once('error', reject)
     child.once('exit', (code) => reject(new Error(`the example exited (${code}): ${out}`)))
   })
 }
 
-/** Stops the example with SIGTERM (it stops both engines) and waits for it to exit. */
+/** Stops the example with SIGTERM (it stops its engine) and waits for it to exit. */
 async function stopExample(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null) return child.exitCode
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
@@ -92,6 +92,10 @@ browserTest(`two Chromium tabs join the chat room, exchange messages shown as te
   // ada joins through the page's query; bob types his name, which goes as the first message.
   const ada = await browser.open(`${example.url}?name=ada`, 560, 420)
   await waitFor(ada, 'ada to join', (v) => v.status === 'you are ada · 1 here')
+  // One port: the page's WebSocket is on the host and port it was loaded from, route /chat.
+  const page = new URL(example.url)
+  t.is(new URL(example.room).host, page.host)
+  t.is(await ada.evaluate<string>('socket.url'), `ws://${page.host}/chat?name=ada`)
   const bob = await browser.open(example.url, 560, 420)
   await waitFor(bob, 'the name form', (v) => v.status === 'not connected')
   await type(bob, 'name', 'bob')

@@ -224,6 +224,9 @@ export class Client<Context = unknown> {
     this.#connectTimeout = ms('options.connectTimeout', connectTimeout ?? 10_000)
     this.#backoff = resolveBackoff(reconnect)
     this.#queueLimit = int('options.maxQueuedWhileReconnecting', maxQueuedWhileReconnecting ?? 0, 0, 2 ** 31 - 1)
+    if (o.codec?.kind === 'http1' && o.codec.websocket !== undefined) {
+      throw new InvalidOptionError("codecs.http1({ websocket }) is a server's codec: a client dials ws:// or wss:// with codecs.websocket()")
+    }
     if (o.codec?.kind === 'websocket' && this.#queueLimit > 0) {
       // Writes go out as messages only after a new handshake: there is nothing to queue them in.
       throw new InvalidOptionError('a WebSocket client does not queue while reconnecting: maxQueuedWhileReconnecting must be 0')

@@ -81,6 +81,42 @@ export interface Http1Codec {
   readonly maxHeaders: number
   /** Most body bytes (then `ERR_HTTP_BODY_TOO_LARGE`). Default `1048576`. */
   readonly maxBodySize: number
+  /**
+   * Routes that upgrade to WebSocket on the same port ({@link Http1UpgradeCodec}); none by
+   * default.
+   */
+  readonly websocket?: Http1WebSocket
+}
+
+/**
+ * The `websocket` option of `codecs.http1()`: the routes whose upgrade requests become
+ * WebSockets, and the WebSocket's options, as `codecs.websocket()` takes them.
+ */
+export interface Http1WebSocket extends Omit<WebSocketCodec, 'kind'> {
+  /**
+   * Paths (the query aside) whose upgrade requests go to the WebSocket handler: exact
+   * (`'/chat'`), or a prefix ending in `*` (`'/rooms/*'`). An upgrade request elsewhere is
+   * refused with 404; any other request on these paths is an ordinary HTTP request.
+   */
+  readonly routes: string[]
+}
+
+/**
+ * An HTTP/1.1 server whose chosen routes upgrade to WebSocket, on one port (docs/websocket.md,
+ * "One port for HTTP and WebSocket"): `serve`'s handler is then an `HttpWebSocketHandler`.
+ */
+export type Http1UpgradeCodec = Http1Codec & {
+  /** The routes that upgrade, and the WebSocket's options. */
+  readonly websocket: Http1WebSocket
+}
+
+/** What `codecs.http1()` takes. */
+export type Http1Options = Partial<Omit<Http1Codec, 'kind' | 'websocket'>> & {
+  /** Routes that upgrade to WebSocket, and the WebSocket's options. */
+  websocket?: {
+    /** As {@link Http1WebSocket.routes}. */
+    routes: string[]
+  } & Partial<Omit<WebSocketCodec, 'kind'>>
 }
 
 /**
@@ -152,6 +188,30 @@ function keys(kind: string, o: unknown, known: string[]): void {
 
 const bytes = (d: string | Uint8Array): Uint8Array => (typeof d === 'string' ? Buffer.from(d) : d)
 
+/** A WebSocket route: a path without a query or a fragment, `*` only at its end. */
+const ROUTE = /^\/[^?#*\s]*\*?$/
+
+/** `codecs.http1()`, overloaded so that a `websocket` option gives an {@link Http1UpgradeCodec}. */
+function http1(o: Http1Options & { websocket: object }): Http1UpgradeCodec
+function http1(o?: Http1Options): Http1Codec
+function http1(o: Http1Options = {}): Http1Codec {
+  keys('http1', o, ['maxHeaderSize', 'maxHeaders', 'maxBodySize', 'websocket'])
+  const codec: Http1Codec = {
+    kind: 'http1',
+    maxHeaderSize: int('maxHeaderSize', o.maxHeaderSize ?? 16384, 64, 1 << 24),
+    maxHeaders: int('maxHeaders', o.maxHeaders ?? 64, 1, 1024),
+    maxBodySize: int('maxBodySize', o.maxBodySize ?? 1 << 20, 0, 2 ** 31 - 1),
+  }
+  if (o.websocket === undefined) return codec
+  if (o.websocket === null || typeof o.websocket !== 'object') throw new InvalidOptionError('codec websocket must be an object with routes')
+  const { routes, ...rest } = o.websocket
+  if (!Array.isArray(routes) || routes.length === 0 || routes.some((r) => typeof r !== 'string' || !ROUTE.test(r))) {
+    throw new InvalidOptionError("codec websocket.routes must be a non-empty array of paths ('/chat', or '/rooms/*' for a prefix)")
+  }
+  const { kind: _, ...websocket } = codecs.websocket(rest)
+  return { ...codec, websocket: { routes: [...routes], ...websocket } }
+}
+
 /** Builders of codec specs, with defaults filled in and options checked. */
 export const codecs = {
   /** `\n` / `\r\n` lines. */
@@ -195,17 +255,11 @@ export const codecs = {
    * HTTP/1.1 request framing (Content-Length and chunked bodies, pipelining, `Expect:
    * 100-continue` answered for you). Responses are written as bytes (see `response`). A bad
    * request goes to `onError` (`ERR_HTTP_PARSE`, `ERR_HTTP_HEADER_TOO_LARGE`,
-   * `ERR_HTTP_BODY_TOO_LARGE`); answer 400/431/413 and close.
+   * `ERR_HTTP_BODY_TOO_LARGE`); answer 400/431/413 and close. With `websocket: { routes }`,
+   * upgrade requests on those routes become WebSockets on the same port
+   * ({@link Http1UpgradeCodec}).
    */
-  http1(o: Partial<Omit<Http1Codec, 'kind'>> = {}): Http1Codec {
-    keys('http1', o, ['maxHeaderSize', 'maxHeaders', 'maxBodySize'])
-    return {
-      kind: 'http1',
-      maxHeaderSize: int('maxHeaderSize', o.maxHeaderSize ?? 16384, 64, 1 << 24),
-      maxHeaders: int('maxHeaders', o.maxHeaders ?? 64, 1, 1024),
-      maxBodySize: int('maxBodySize', o.maxBodySize ?? 1 << 20, 0, 2 ** 31 - 1),
-    }
-  },
+  http1,
 
   /**
    * RESP2 request framing for a Redis-protocol server: arrays of bulk strings and inline
@@ -319,7 +373,7 @@ export function checkCodec(c: unknown): Codec {
     case 'lengthField':
       return codecs.lengthField(c as LengthFieldCodec)
     case 'http1':
-      return codecs.http1(c as Http1Codec)
+      return codecs.http1(c as Http1Options)
     case 'resp':
       return codecs.resp(c as RespCodec)
     case 'ltv':

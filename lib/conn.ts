@@ -1,12 +1,13 @@
 /** The connection object handed to callbacks, and the serialisable handle that names it. */
 import { checkInetPeer, fromNativeAddress, inetAddr, type PeerAddr } from './address'
 import { asyncWrite, type WriteCallback } from './async'
-import { ConnClosedError, InvalidOptionError, NotConnectedError, OutboundFullError, type RiptideError } from './errors'
+import { ConnClosedError, EngineStoppedError, InvalidOptionError, NotConnectedError, OutboundFullError, type RiptideError } from './errors'
 import type { NativeEngine } from './native'
 import type { LtvCodec } from './codecs'
 import { messageOf, type WriteOptions } from './ltv'
-import { checkTopic, messageBytes } from './pubsub'
+import { checkTopic } from './pubsub'
 import { ConnStream, type ConnStreamOptions } from './stream'
+import type { TaskRunOptions } from './tasks'
 import { X509Certificate } from 'node:crypto'
 import { bool as checkBool, knownKeys, ms as checkMs } from './validate'
 
@@ -39,6 +40,7 @@ export const kClosedByUser = Symbol('riptide.closedByUser')
 export const kClosing = Symbol('riptide.closing')
 export const kConsumer = Symbol('riptide.consumer')
 export const kWriteRecord = Symbol('riptide.writeRecord')
+export const kControl = Symbol('riptide.control')
 
 /**
  * What takes a connection's traffic instead of the handler: its {@link ConnStream} (from
@@ -97,6 +99,14 @@ export interface ConnSink {
   flush(): void
   /** Runs `fn` on the native reactor, turning its errors into riptide errors. */
   call<T>(fn: (native: NativeEngine) => T): T
+  /** Runs a task in the reactor's task pool. */
+  task<R>(payload: unknown, options?: TaskRunOptions): Promise<R>
+  /**
+   * What a publication of `data` carries from this reactor: on a WebSocket server (or an HTTP
+   * one that upgrades chosen routes) a message record, a string as text and bytes as binary;
+   * on an LTV server the record with `options.msgId`; elsewhere the bytes.
+   */
+  publication(data: Uint8Array | string, options?: WriteOptions): Uint8Array
 }
 
 /** What a PROXY protocol header said (Rust `codec::ProxyHeader`). */
@@ -451,6 +461,28 @@ export class Conn<Context = unknown> {
     asyncWrite(this.handle, Buffer.concat(data.map(toBytes)), cb)
   }
 
+  /**
+   * Runs a task in the pool of the reactor that owns this connection (`serve`'s `tasks`
+   * option; docs/tasks.md) and resolves with its result while the connection is open, so
+   * `conn.write(await conn.task(job))` is safe: if the connection closed (or the engine
+   * stopped) before the task finished, the result or error is dropped and the promise never
+   * settles (no `ERR_CONN_CLOSED`, no unhandled rejection; code after the `await`, `finally`
+   * included, does not run). Otherwise rejects as `engine.task` does: `ERR_TASK_FAILED`
+   * (`TaskError`), `ERR_TASK_QUEUE_FULL`, `ABORT_ERR`; `ERR_INVALID_ARG_VALUE` without a pool.
+   */
+  task<R = unknown>(payload: unknown, options?: TaskRunOptions): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.#sink.task<R>(payload, options).then(
+        (result) => {
+          if (this.#open) resolve(result)
+        },
+        (err: unknown) => {
+          if (this.#open && !(err instanceof EngineStoppedError)) reject(err)
+        },
+      )
+    })
+  }
+
   /** Schedules an `onTraffic(conn, <empty>)` on the owning reactor (gnet's `Wake`). */
   wake(): void {
     this.#check()
@@ -484,13 +516,14 @@ export class Conn<Context = unknown> {
   }
 
   /**
-   * Publishes `data` (strings as UTF-8) to every subscriber of `topic` on every reactor of
-   * this connection's engine, this connection too if it subscribes; the same as
+   * Publishes `data` (strings as UTF-8; on a WebSocket server, strings as text messages and
+   * bytes as binary ones) to every subscriber of `topic` on every reactor of this
+   * connection's engine, this connection too if it subscribes; the same as
    * `engine.publish`, and callable on a worker reactor, which has no `Engine`. Returns how
    * many subscribers it was queued for. With `codecs.ltv()`, `publish(topic, body, { msgId })`.
    */
   publish(topic: string, data: Uint8Array | string, options?: WriteOptions): number {
-    const bytes = messageOf(this.#sink.ltv, messageBytes(data), options)
+    const bytes = this.#sink.publication(data, options)
     this.#sink.flush()
     return this.#sink.call((n) => n.publish(checkTopic(topic), bytes))
   }
@@ -633,6 +666,18 @@ export class Conn<Context = unknown> {
    */
   [kClosing](): void {
     this.#closedByUser = true
+  }
+
+  /**
+   * @internal Hands `message` to the connection's top stream layer outside the byte stream,
+   * after everything written before it (Rust `Conns::control`): an HTTP listener's answer to
+   * a WebSocket upgrade, which must follow the HTTP responses written before it and never be
+   * taken for their bytes.
+   */
+  [kControl](message: Uint8Array): void {
+    this.#check()
+    this.#sink.flush()
+    this.#sink.call((n) => n.control(this.slot, this.generation, message))
   }
 
   /** @internal A client connection lost its socket and will dial again. */

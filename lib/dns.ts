@@ -87,9 +87,19 @@ export class DnsZone {
    * @throws {InvalidOptionError} `ERR_INVALID_ARG_VALUE` for a query that is not bytes, or a transport other than `udp` or `tcp`.
    */
   answer(query: Uint8Array, transport: DnsTransport): Uint8Array | null {
-    if (!(query instanceof Uint8Array)) throw new InvalidOptionError('a DNS query must be a Uint8Array')
-    if (transport !== 'udp' && transport !== 'tcp') throw new InvalidOptionError(`transport must be 'udp' or 'tcp', got ${String(transport)}`)
-    const n = this.#native.answerInto(query, transport === 'tcp', this.#scratch)
+    const n = this.#native.answerInto(dnsMessage(query), isTcp(transport), this.#scratch)
     return n === 0 ? null : this.#scratch.slice(0, n)
   }
+}
+
+/** `message` if it is bytes; else throws `ERR_INVALID_ARG_VALUE`. Not exported from the package. */
+export function dnsMessage(message: Uint8Array): Uint8Array {
+  if (!(message instanceof Uint8Array)) throw new InvalidOptionError('a DNS message must be a Uint8Array')
+  return message
+}
+
+/** Whether `transport` is `tcp`; throws `ERR_INVALID_ARG_VALUE` unless it is `udp` or `tcp`. Not exported from the package. */
+export function isTcp(transport: DnsTransport): boolean {
+  if (transport !== 'udp' && transport !== 'tcp') throw new InvalidOptionError(`transport must be 'udp' or 'tcp', got ${String(transport)}`)
+  return transport === 'tcp'
 }

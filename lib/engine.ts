@@ -9,18 +9,21 @@ import { Worker } from 'node:worker_threads'
 import { EngineStoppedError, errorFromCode, InvalidOptionError, WorkerInitError } from './errors'
 import { fromNativeAddress, type PeerAddr } from './address'
 import type { EventHandler } from './handler'
+import type { DatagramSocket } from './datagram'
 import { checkKcpOnly, checkSecureRole, LISTENER_KEYS, resolveServeOptions, secureKeys, type ResolvedServeOptions, type SecureKey, type ServeOptions } from './options'
-import { checkCodec, type LtvCodec, type WebSocketCodec } from './codecs'
-import { messageRecord, type WebSocketHandler } from './websocket'
-import { messageOf, type LtvHandler, type WriteOptions } from './ltv'
-import { knownKeys, ms } from './validate'
+import { checkCodec, type Codec, type Http1UpgradeCodec, type LtvCodec, type WebSocketCodec } from './codecs'
+import type { HttpWebSocketHandler } from './http-websocket'
+import type { WebSocketHandler } from './websocket'
+import type { LtvHandler, WriteOptions } from './ltv'
+import { int, knownKeys, ms } from './validate'
 import { type ListenSpec, Reactor, type StopCounts } from './reactor'
 import type { NativeEngine } from './native'
 import type { WorkerMessage, WorkerSetup } from './worker'
 import { asyncDispose } from './dispose'
 import { checkCarrier } from './carrier'
-import { checkTopic, messageBytes } from './pubsub'
+import { checkTopic } from './pubsub'
 import { listenerLabels, readMetrics, type EngineMetrics, type ListenerLabel } from './metrics'
+import type { TaskRunOptions } from './tasks'
 
 /** @internal Registers a function run once when the engine has stopped (the Prometheus collector unregisters itself). */
 export const kOnStopped: unique symbol = Symbol('riptide.onStopped')
@@ -103,6 +106,26 @@ export class Engine {
     this.#reactor.call((n) => n.setAllowedClients(bytes))
   }
 
+  /**
+   * This thread's UDP listener socket `index`: 0 for the first `udp://` or `kcp://` listener
+   * given to {@link serve}, and so on in order. It is the object `onDatagram` gets for that
+   * socket, for sending datagrams that are not replies, such as a DNS resolver's queries
+   * upstream from its listening port (their answers arrive in `onDatagram`).
+   * Throws `ERR_INVALID_ARG_VALUE` for an index with no such socket.
+   *
+   * @example
+   * ```ts
+   * const engine = await serve('udp://127.0.0.1:5353', handler)
+   * engine.datagramSocket(0).sendTo({ family: 'IPv4', address: '127.0.0.2', port: 53 }, query)
+   * ```
+   */
+  datagramSocket(index = 0): DatagramSocket {
+    int('datagramSocket index', index, 0, 2 ** 31 - 1)
+    const socket = this.#reactor.datagramSocket(index)
+    if (socket === undefined) throw new InvalidOptionError(`the engine has no UDP listener socket ${index}`)
+    return socket
+  }
+
   /** Open connections over all reactors. */
   countConnections(): number {
     return this.#reactor.nativeEngine.countAllConnections()
@@ -134,9 +157,24 @@ export class Engine {
   publish(topic: string, data: Uint8Array | string, options?: WriteOptions): number {
     checkTopic(topic)
     // A WebSocket server's subscribers take records: strings go out as text, bytes as binary.
-    const bytes = this.#reactor.websocket ? messageRecord(data) : messageOf(this.#reactor.ltv, messageBytes(data), options)
+    const bytes = this.#reactor.publication(data, options)
     this.#reactor.flush()
     return this.#reactor.call((n) => n.publish(topic, bytes))
+  }
+
+  /**
+   * Runs `payload` through the task pool's function on one of its threads (`serve`'s `tasks`
+   * option; docs/tasks.md) and resolves with the result, so a handler can await blocking
+   * work without holding up other connections. Payload and result are copied between threads
+   * (structured clone). Rejects with `ERR_TASK_FAILED` (`TaskError`: the thrown error's
+   * message, `taskCode`, `taskName`), `ERR_TASK_QUEUE_FULL` when `tasks.maxQueue` tasks
+   * already wait, `ABORT_ERR` when `options.signal` aborts, `ERR_ENGINE_STOPPED` once the
+   * engine stops (stopping cancels queued and running tasks), `ERR_INVALID_ARG_VALUE` without
+   * a pool. The pool is reactor 0's; on a worker reactor use `conn.task`.
+   */
+  task<R = unknown>(payload: unknown, options?: TaskRunOptions): Promise<R> {
+    if (!this.running) return Promise.reject(new EngineStoppedError())
+    return this.#reactor.task<R>(payload, options)
   }
 
   /** Connections subscribed to `topic` over all reactors. */
@@ -308,6 +346,17 @@ function transferable(o: ResolvedServeOptions): Record<string, unknown> {
 }
 
 /**
+ * The name of a server-wide codec, whose handler is adapted for the whole server (WebSocket
+ * messages, LTV messages with their ids), so no listener may have a codec of its own.
+ */
+function serverWide(codec: Codec | undefined): string | undefined {
+  if (codec?.kind === 'websocket') return 'codecs.websocket()'
+  if (codec?.kind === 'http1' && codec.websocket !== undefined) return 'codecs.http1({ websocket })'
+  if (codec?.kind === 'ltv') return 'codecs.ltv()'
+  return undefined
+}
+
+/**
  * Starts a server on one or more addresses and resolves once it listens, after `onBoot`.
  * Addresses: `tcp://host:port`, `tcp4://`, `tcp6://[host]:port`, `udp://...`, `unix://path`
  * (port 0 picks a free port); `{ url, codec }` gives one listener its own codec.
@@ -336,12 +385,17 @@ export async function serve<Context = unknown>(
 ): Promise<Engine>
 export async function serve<Context = unknown>(
   address: string | ListenSpec | Array<string | ListenSpec>,
+  handler: HttpWebSocketHandler<Context>,
+  options: ServeOptions & { codec: Http1UpgradeCodec },
+): Promise<Engine>
+export async function serve<Context = unknown>(
+  address: string | ListenSpec | Array<string | ListenSpec>,
   handler: EventHandler<Context>,
   options?: ServeOptions,
 ): Promise<Engine>
 export async function serve<Context = unknown>(
   address: string | ListenSpec | Array<string | ListenSpec>,
-  handler: EventHandler<Context> | WebSocketHandler<Context> | LtvHandler<Context>,
+  handler: EventHandler<Context> | WebSocketHandler<Context> | LtvHandler<Context> | HttpWebSocketHandler<Context>,
   options?: ServeOptions,
 ): Promise<Engine> {
   const list = Array.isArray(address) ? address : [address]
@@ -352,10 +406,9 @@ export async function serve<Context = unknown>(
   for (const l of listeners) {
     knownKeys('listener', l, LISTENER_KEYS)
     if (l.codec !== undefined) l.codec = checkCodec(l.codec)
-    for (const kind of ['websocket', 'ltv']) {
-      if (l.codec !== undefined && (l.codec.kind === kind || options?.codec?.kind === kind)) {
-        throw new InvalidOptionError(`codecs.${kind}() is a server-wide codec: pass it as serve's options.codec, with no listener codecs`)
-      }
+    const wide = serverWide(l.codec) ?? serverWide(options?.codec)
+    if (l.codec !== undefined && wide !== undefined) {
+      throw new InvalidOptionError(`${wide} is a server-wide codec: pass it as serve's options.codec, with no listener codecs`)
     }
     if (l.proxyProtocol !== undefined && !['v1', 'v2', 'any'].includes(l.proxyProtocol)) {
       throw new InvalidOptionError("proxyProtocol must be 'v1', 'v2' or 'any'")

@@ -242,6 +242,34 @@ export class WorkerInitError extends RiptideError {
 }
 
 /**
+ * A task of the engine's task pool (`serve`'s `tasks` option) threw (`ERR_TASK_FAILED`): the
+ * message is the thrown error's, `taskCode` its `code` (a thrown error's own properties do not
+ * survive the trip between threads otherwise), `taskName` its `name`.
+ */
+export class TaskError extends RiptideError {
+  /** The `code` of the error the task threw, if it had a string one (`'ENOENT'`, `'ERR_BAD_IMAGE'`...). */
+  readonly taskCode: string | undefined
+  /** The `name` of the error the task threw (`'TypeError'`...). */
+  readonly taskName: string
+
+  constructor(message: string, taskCode?: string, taskName = 'Error') {
+    super('ERR_TASK_FAILED', message)
+    this.taskCode = taskCode
+    this.taskName = taskName
+  }
+}
+
+/**
+ * The task pool's queue holds `tasks.maxQueue` tasks waiting for a thread, and every thread
+ * is busy: the task was not queued (`ERR_TASK_QUEUE_FULL`). Shed load or retry later.
+ */
+export class TaskQueueFullError extends RiptideError {
+  constructor(message = 'task queue is full') {
+    super('ERR_TASK_QUEUE_FULL', message)
+  }
+}
+
+/**
  * This platform lacks what was asked (`ERR_UNSUPPORTED_PLATFORM`): there is no native engine
  * for it, or the call is Unix-only (`Client#enroll(fd)` on Windows).
  */

@@ -1,6 +1,7 @@
 /** Server options: their types, documented defaults (gnet's where gnet has them), and validation. */
 import { DEFAULT_BACKPRESSURE, resolveBackpressure, type BackpressureOptions } from './pubsub'
 import { resolveServerTls, type ResolvedServerTls, type ServerTlsOptions } from './tls'
+import { resolveTaskOptions, type ResolvedTaskOptions, type TaskOptions } from './tasks'
 import { isIP } from 'node:net'
 import { checkCodec, type Codec } from './codecs'
 import { InvalidOptionError } from './errors'
@@ -336,10 +337,12 @@ export interface ServeOptions {
   secure?: ServerSecureOptions
   /** TLS listeners only (`tls://`, or `{ url, tls: true }`): the certificate, key and TLS options (docs/tls.md). */
   tls?: ServerTlsOptions
+  /** A pool of threads for blocking work, run with `engine.task()` / `conn.task()` (docs/tasks.md). Default none. */
+  tasks?: TaskOptions
 }
 
 /** {@link ServeOptions} with every default filled in. */
-export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec' | 'kcp' | 'fec' | 'crypt' | 'secure' | 'tls' | 'backpressure'>> & {
+export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec' | 'kcp' | 'fec' | 'crypt' | 'secure' | 'tls' | 'backpressure' | 'tasks'>> & {
   /** What a publish does for slow subscribers, defaults filled in. */
   backpressure: Required<BackpressureOptions>
   /** A server's TLS options, checked (a client's are per dial). */
@@ -354,6 +357,8 @@ export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 
   tcpKeepAlive: Required<TcpKeepAlive> | undefined
   idleTimeout: Required<IdleTimeout>
   heartbeat: (Omit<Heartbeat, 'ping'> & { ping: Uint8Array }) | undefined
+  /** The task pool's options, checked (`module` a `file:` URL). */
+  tasks: ResolvedTaskOptions | undefined
 }
 
 /** The defaults of {@link ServeOptions}. */
@@ -397,6 +402,7 @@ export const DEFAULT_SERVE_OPTIONS: Readonly<ResolvedServeOptions> = Object.free
   crypt: undefined,
   secure: undefined,
   tls: undefined,
+  tasks: undefined,
 } as ResolvedServeOptions)
 
 const int = (name: string, value: unknown, min: number, max: number) => checkInt(`options.${name}`, value, min, max)
@@ -490,6 +496,7 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
   o.kcp = resolveKcp(o.kcp as KcpOptions)
   Object.assign(o, resolveKcpLayers('options', o))
   if (o.tls !== undefined) o.tls = resolveServerTls('options', o.tls)
+  if (o.tasks !== undefined) o.tasks = resolveTaskOptions(o.tasks)
   if (o.tcpKeepAlive !== undefined) {
     const ka = o.tcpKeepAlive as TcpKeepAlive
     if (ka === null || typeof ka !== 'object') throw new InvalidOptionError('options.tcpKeepAlive must be an object')

@@ -38,11 +38,13 @@ import {
 import { dialTarget, inetAddr, type PeerAddr } from './address'
 import { Conn, type ConnSink, kBatchEnd, kConsumer, kEnded, kLink, kRebind, kTimer, kWritability, kWriteDone, kWriteRecord } from './conn'
 import type { Codec, LtvCodec } from './codecs'
-import { ltvHandler, type LtvHandler } from './ltv'
-import { websocketHandler, type WebSocketAdapter, type WebSocketConn, type WebSocketHandler } from './websocket'
+import { httpWebSocketHandler, type HttpWebSocketHandler } from './http-websocket'
+import { ltvHandler, messageOf, type LtvHandler, type WriteOptions } from './ltv'
+import { messageBytes } from './pubsub'
+import { messageRecord, websocketHandler, type WebSocketAdapter, type WebSocketConn, type WebSocketHandler } from './websocket'
 import { DatagramSocket } from './datagram'
 import { type DatagramCarrier, kCarrierId, kCarrierSend } from './carrier'
-import { AbortError, ConnClosedError, ConnectionError, type ConnectionErrorDetails, errorFromCode, fromNative, type RiptideError } from './errors'
+import { AbortError, ConnClosedError, ConnectionError, type ConnectionErrorDetails, errorFromCode, fromNative, InvalidOptionError, type RiptideError } from './errors'
 import type { EventHandler, IdleKind } from './handler'
 import { log, type Logger } from './logger'
 import { closeChannel, errorChannel, openChannel, type ConnectionCloseMessage, type ConnectionOpenMessage, type HandlerErrorMessage } from './diagnostics'
@@ -50,6 +52,7 @@ import { lookupDialUrl, namedTarget } from './lookup'
 import { native, type NativeEngine, type NativeTlsDial, type NativeWsDial } from './native'
 import type { KcpLayers, KcpOptions, ResolvedServeOptions } from './options'
 import { ms } from './validate'
+import { TaskPool, type TaskRunOptions } from './tasks'
 import { markAsUntransferable } from 'node:worker_threads'
 
 /** Event kinds that belong to one connection (its slot and generation are in the event). */
@@ -238,6 +241,8 @@ export class Reactor implements ConnSink {
   readonly #unwritable = new Set<Conn>()
   /** The UDP listener sockets `onDatagram` names, made on first use. */
   readonly #sockets: DatagramSocket[] = []
+  /** How many UDP sockets the listeners bound (`udp://` and `kcp://`, in order). */
+  #udpSockets = 0
   #native!: NativeEngine
   /** The batch arena's buffer last marked untransferable. */
   #arena: ArrayBufferLike | undefined
@@ -255,15 +260,24 @@ export class Reactor implements ConnSink {
   readonly #carriers = new Map<number, DatagramCarrier>()
   /** Carried dials' carriers by slot, let go when the dial's connection closes. */
   readonly #dialCarriers = new Map<number, { generation: number; id: number }>()
+  /** This reactor's task pool (`options.tasks`), made once the reactor runs. */
+  #pool: TaskPool | undefined
   /** Resolves when the native reactor has delivered its shutdown. */
   readonly stopped: Promise<StopCounts>
   #markStopped!: (counts: StopCounts) => void
 
   constructor(handler: EventHandler, options: ResolvedServeOptions, hooks: ReactorHooks = {}) {
-    // A WebSocket server's handler speaks in messages; the adapter turns records into them.
-    this.#websocket = options.codec?.kind === 'websocket' ? websocketHandler(handler as WebSocketHandler) : undefined
+    // A WebSocket server's handler speaks in messages; the adapter turns records into them
+    // (on an HTTP server that upgrades chosen routes, HTTP requests too).
+    const codec = options.codec
+    this.#websocket =
+      codec?.kind === 'websocket'
+        ? websocketHandler(handler as WebSocketHandler)
+        : codec?.kind === 'http1' && codec.websocket !== undefined
+          ? httpWebSocketHandler(handler as HttpWebSocketHandler)
+          : undefined
     // An LTV handler's onTraffic takes messages with their id; the adapter reads the records.
-    this.ltv = options.codec?.kind === 'ltv' ? options.codec : undefined
+    this.ltv = codec?.kind === 'ltv' ? codec : undefined
     this.#handler = this.#websocket ?? (this.ltv === undefined ? handler : ltvHandler(handler as LtvHandler, this.ltv))
     this.#logger = options.logger
     this.#options = options
@@ -276,6 +290,7 @@ export class Reactor implements ConnSink {
 
   /** Binds the listeners and starts reactor 0 of a new engine. Throws riptide errors. */
   listen(listeners: ListenSpec[]): void {
+    this.#udpSockets = listeners.filter((l) => /^(udp|kcp)[46]?:/i.test(l.url)).length
     const o = nativeOptions(this.#options)
     const specs = listeners.map((l) => ({
       url: l.url,
@@ -300,6 +315,7 @@ export class Reactor implements ConnSink {
     } catch (err) {
       throw fromNative(err)
     }
+    if (this.#options.tasks !== undefined) this.#pool = new TaskPool(this.#options.tasks, this.#logger)
   }
 
   /** The native reactor. */
@@ -315,9 +331,16 @@ export class Reactor implements ConnSink {
     return this.#native.index
   }
 
-  /** True for a WebSocket server's reactor: its connections take records (`lib/websocket.ts`). */
+  /**
+   * True for a WebSocket server's reactor (or an HTTP one that upgrades chosen routes): its
+   * connections take records (`lib/websocket.ts`).
+   */
   get websocket(): boolean {
     return this.#websocket !== undefined
+  }
+
+  publication(data: Uint8Array | string, options?: WriteOptions): Uint8Array {
+    return this.#websocket === undefined ? messageOf(this.ltv, messageBytes(data), options) : messageRecord(data)
   }
 
   /** The WebSocket of a connection of a WebSocket reactor, once open (see {@link WebSocketAdapter.opened}). */
@@ -439,8 +462,16 @@ export class Reactor implements ConnSink {
    * `drainMs` > 0 connections first get that long to send what is queued.
    */
   stop(drainMs = 0): Promise<StopCounts> {
+    // Connections are closing: what the pool has queued or running could not be written back.
+    const pool = this.#pool?.close()
     this.#native.stop(drainMs)
-    return this.stopped
+    return pool === undefined ? this.stopped : Promise.all([this.stopped, pool]).then(([counts]) => counts)
+  }
+
+  /** Runs a task in this reactor's pool (see `TaskPool.run`); `ERR_INVALID_ARG_VALUE` without `options.tasks`. */
+  task<R>(payload: unknown, options?: TaskRunOptions): Promise<R> {
+    if (this.#pool === undefined) return Promise.reject(new InvalidOptionError('task() needs a task pool: serve(..., { tasks: { module, threads, maxQueue } })'))
+    return this.#pool.run<R>(payload, options)
   }
 
   call<T>(fn: (n: NativeEngine) => T): T {
@@ -541,6 +572,20 @@ export class Reactor implements ConnSink {
     }
     this.flush()
     this.call((n) => n.sendTo(socket, address, port, data))
+  }
+
+  /**
+   * UDP listener socket `index` of the listeners given to `listen` (the object `onDatagram`
+   * passes for it); undefined past the last, and on a worker reactor (it listens through
+   * the engine's).
+   */
+  datagramSocket(index: number): DatagramSocket | undefined {
+    return index < this.#udpSockets ? this.#socket(index) : undefined
+  }
+
+  /** The one `DatagramSocket` of UDP socket `index`, made on first use. */
+  #socket(index: number): DatagramSocket {
+    return (this.#sockets[index] ??= new DatagramSocket(this, index))
   }
 
   writev(conn: Conn, data: Uint8Array[]): void {
@@ -731,7 +776,7 @@ export class Reactor implements ConnSink {
         } else if (kind === EV_DATAGRAM) {
           const data = arena.subarray(offset + generation, offset + generation + length)
           if (h.onDatagram !== undefined) {
-            const socket = (this.#sockets[slot] ??= new DatagramSocket(this, slot))
+            const socket = this.#socket(slot)
             const peer = inetAddr(ascii(arena, offset, generation), meta[at + 5])
             this.#safely('onDatagram', undefined, () => h.onDatagram!(socket, peer, data))
             continue

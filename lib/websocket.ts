@@ -215,7 +215,7 @@ export class WebSocketConn<Context = unknown> {
    * (docs/websocket.md, "Publishing"). Returns how many subscribers it was queued for.
    */
   publish(topic: string, data: string | Uint8Array): number {
-    return this.conn.publish(topic, messageRecord(data))
+    return this.conn.publish(topic, data)
   }
 
   /**
@@ -359,6 +359,11 @@ function str(s: string): Buffer {
   return Buffer.concat([u32(bytes.length), bytes])
 }
 
+/** The record refusing an upgrade with `status` (400-599, checked) and `headers`. */
+export function refuseRecord(status: number, headers?: UpgradeHeaders): Uint8Array {
+  return Buffer.concat([Buffer.from([REFUSE, status >> 8, status & 0xff]), ...headerFields(headers)])
+}
+
 /** The record answering the upgrade; checks the answer first. */
 function answerRecord(answer: UpgradeAnswer | void, request: UpgradeRequest): { record: Uint8Array; protocol?: string } {
   const a = answer ?? {}
@@ -366,8 +371,7 @@ function answerRecord(answer: UpgradeAnswer | void, request: UpgradeRequest): { 
   if ('status' in a) {
     knownKeys('onUpgrade refusal', a, ['status', 'headers'])
     if (!Number.isInteger(a.status) || a.status < 400 || a.status > 599) throw new InvalidOptionError('a refusal status is 400-599')
-    const status = Buffer.from([a.status >> 8, a.status & 0xff])
-    return { record: Buffer.concat([Buffer.from([REFUSE]), status, ...headerFields(a.headers)]) }
+    return { record: refuseRecord(a.status, a.headers) }
   }
   knownKeys('onUpgrade answer', a, ['protocol', 'headers'])
   const protocol = 'protocol' in a ? a.protocol : request.protocol
@@ -395,6 +399,15 @@ export interface WebSocketAdapter<Context> extends EventHandler<Context> {
  * {@link WebSocketConn}.
  */
 export function websocketHandler<Context>(h: WebSocketHandler<Context>): WebSocketAdapter<Context> {
+  return websocketAdapter(h, (conn, record) => conn.write(record))
+}
+
+/**
+ * {@link websocketHandler}, with the answer to the upgrade (an accept or refuse record) sent
+ * by `answer`: a write on a WebSocket listener, a control message on an HTTP one
+ * (`lib/http-websocket.ts`), where a write would be taken for HTTP bytes.
+ */
+export function websocketAdapter<Context>(h: WebSocketHandler<Context>, answer: (conn: Conn<Context>, record: Uint8Array) => void): WebSocketAdapter<Context> {
   const conns = new WeakMap<Conn<Context>, WebSocketConn<Context>>()
   /** Dials waiting for their open record. */
   const waiting = new Map<WebSocketConn<Context>, { resolve(ws: WebSocketConn<Context>): void; reject(err: unknown): void }>()
@@ -416,7 +429,7 @@ export function websocketHandler<Context>(h: WebSocketHandler<Context>): WebSock
       waiting.delete(ws)
     }
   }
-  const answer = (ws: WebSocketConn<Context>, request: UpgradeRequest, a: UpgradeAnswer | void): void => {
+  const reply = (ws: WebSocketConn<Context>, request: UpgradeRequest, a: UpgradeAnswer | void): void => {
     if (!ws.conn.open || ws.phase !== 'upgrading') return
     let out: { record: Uint8Array; protocol?: string }
     try {
@@ -425,7 +438,7 @@ export function websocketHandler<Context>(h: WebSocketHandler<Context>): WebSock
       h.onError?.(ws, err)
       out = answerRecord({ status: 500 }, request)
     }
-    ws.conn.write(out.record)
+    answer(ws.conn, out.record)
     if (out.record[0] !== ACCEPT) return
     ws.protocol = out.protocol
     ws.phase = 'open'
@@ -437,19 +450,19 @@ export function websocketHandler<Context>(h: WebSocketHandler<Context>): WebSock
     try {
       a = h.onUpgrade?.(ws, request)
     } catch (err) {
-      answer(ws, request, { status: 500 })
+      reply(ws, request, { status: 500 })
       throw err // reported as any callback's throw
     }
     if (a instanceof Promise) {
       a.then(
-        (v) => answer(ws, request, v),
+        (v) => reply(ws, request, v),
         (err: unknown) => {
           h.onError?.(ws, err)
-          answer(ws, request, { status: 500 })
+          reply(ws, request, { status: 500 })
         },
       )
     } else {
-      answer(ws, request, a)
+      reply(ws, request, a)
     }
   }
   return {

@@ -2,9 +2,8 @@
  * Entry point of a worker reactor: loads the user's handler module, joins the engine started
  * on the main thread, and serves until the main thread asks it to stop.
  */
-import { createRequire } from 'node:module'
-import { fileURLToPath } from 'node:url'
 import { parentPort, workerData } from 'node:worker_threads'
+import { loadModule } from './load-module'
 import { resolveServeOptions } from './options'
 import type { EventHandler } from './handler'
 import { Reactor } from './reactor'
@@ -26,31 +25,8 @@ export type WorkerMessage =
   | { type: 'error'; message: string; code?: string }
   | { type: 'stopped'; drained: number; reset: number }
 
-/**
- * Imports the handler module. Node 20 does not run the parent's `--import` loader hooks in
- * worker threads, so a TypeScript handler module fails with `ERR_UNKNOWN_FILE_EXTENSION`;
- * when `tsx` is installed beside the module, register its CommonJS hook in this thread and
- * load the module with `require`.
- */
-async function load(url: string): Promise<Record<string, unknown>> {
-  try {
-    return (await import(url)) as Record<string, unknown>
-  } catch (err) {
-    if ((err as { code?: string }).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw err
-    const requireHere = createRequire(url)
-    let tsx: { register: () => void }
-    try {
-      tsx = requireHere('tsx/cjs/api') as { register: () => void }
-    } catch {
-      throw err
-    }
-    tsx.register()
-    return requireHere(fileURLToPath(url)) as Record<string, unknown>
-  }
-}
-
 async function main(port: NonNullable<typeof parentPort>, setup: WorkerSetup): Promise<void> {
-  const mod = await load(setup.module)
+  const mod = await loadModule(setup.module)
   const nested = mod.default as Record<string, unknown> | undefined
   const handler = (mod[setup.exportName] ?? nested?.[setup.exportName] ?? mod.default) as EventHandler | undefined
   if (handler === null || typeof handler !== 'object') {

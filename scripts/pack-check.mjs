@@ -82,11 +82,15 @@ try {
 
   // 2. A consumer project outside the repository. @types/node and typescript are the repo's own
   // (linked, so nothing is fetched); riptide and its platform package come from the tarballs.
+  // riptide's own dependencies (piscina) are linked from the repo's node_modules too: `npm ci`
+  // fetched them without the registry metadata an offline install of a version range needs.
   const app = join(tmp, 'app')
   mkdirSync(app)
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'riptide-pack-check-app', version: '1.0.0', private: true }, null, 2))
+  const dependencies = Object.keys(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).dependencies ?? {})
   npm(['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock',
-    join(tmp, packed.filename), join(tmp, platformPacked.filename), join(root, 'node_modules', '@types', 'node')], app)
+    join(tmp, packed.filename), join(tmp, platformPacked.filename), join(root, 'node_modules', '@types', 'node'),
+    ...dependencies.map((d) => join(root, 'node_modules', d))], app)
   try {
     run('cargo', ['--version'], app)
     fail('cargo is still on PATH')

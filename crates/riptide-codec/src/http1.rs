@@ -664,6 +664,78 @@ impl Decoder for Http1Codec {
     }
 }
 
+/// A request read from its descriptor (the frame [`Http1Codec`] delivers), borrowed from the
+/// frame: what `lib/http1.ts`'s `parseRequest` reads in TypeScript.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpRequest<'a> {
+    /// `1` for HTTP/1.1, `0` for HTTP/1.0.
+    pub minor_version: u8,
+    /// The method, as sent.
+    pub method: &'a [u8],
+    /// The request target as sent (path and query).
+    pub path: &'a [u8],
+    /// Header fields in order, names as sent.
+    pub headers: Vec<(&'a [u8], &'a [u8])>,
+    /// The body, de-chunked.
+    pub body: &'a [u8],
+}
+
+impl<'a> HttpRequest<'a> {
+    /// The values of every field named `name` (any case), in order.
+    pub fn header_values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'a [u8]> + 's {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|&(_, v)| v)
+    }
+
+    /// The first value of the field `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.header_values(name).next()
+    }
+}
+
+/// Reads a request descriptor; `None` when `frame` is not a well-formed one.
+pub fn parse_request(frame: &[u8]) -> Option<HttpRequest<'_>> {
+    /// The rest of the descriptor, read front to back.
+    struct Fields<'a>(&'a [u8]);
+    impl<'a> Fields<'a> {
+        fn length(&mut self) -> Option<usize> {
+            let (n, rest) = self.0.split_at_checked(4)?;
+            self.0 = rest;
+            usize::try_from(u32::from_le_bytes(n.try_into().ok()?)).ok()
+        }
+        fn field(&mut self) -> Option<&'a [u8]> {
+            let n = self.length()?;
+            let (value, rest) = self.0.split_at_checked(n)?;
+            self.0 = rest;
+            Some(value)
+        }
+    }
+    let (&minor_version, rest) = frame.split_first()?;
+    let mut f = Fields(rest);
+    let method = f.field()?;
+    let path = f.field()?;
+    let count = f.length()?;
+    // Each header takes at least its two 4-byte lengths: a count beyond that is malformed.
+    if count > frame.len() / 8 {
+        return None;
+    }
+    let mut headers = Vec::with_capacity(count);
+    for _ in 0..count {
+        let name = f.field()?;
+        headers.push((name, f.field()?));
+    }
+    let body = f.field()?;
+    f.0.is_empty().then_some(HttpRequest {
+        minor_version,
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
 impl Encoder for Http1Codec {
     /// Responses are written as the handler built them.
     fn encode(&mut self, body: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
@@ -726,6 +798,34 @@ mod tests {
             held.drain(..held.len() - left);
         }
         (frames, errors)
+    }
+
+    #[test]
+    fn parse_request_reads_what_the_codec_framed() {
+        let input = b"POST /up?x=1 HTTP/1.1\r\nHost: h\r\nUpgrade: a, WebSocket\r\nupgrade: b\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+        let (frames, errors, _) = decode_all(&mut codec(), input);
+        assert!(errors.is_empty());
+        let r = parse_request(&frames[0]).expect("a descriptor");
+        assert_eq!(
+            (r.minor_version, r.method, r.path),
+            (1, &b"POST"[..], &b"/up?x=1"[..])
+        );
+        assert_eq!(r.headers.len(), 4);
+        assert_eq!(r.header("UPGRADE"), Some(&b"a, WebSocket"[..]));
+        assert_eq!(
+            r.header_values("upgrade").collect::<Vec<_>>(),
+            [&b"a, WebSocket"[..], b"b"]
+        );
+        assert_eq!(r.header("content-length"), None);
+        assert_eq!(r.body, b"abc");
+        // Every cut of a descriptor, and anything appended to one, is refused.
+        for cut in 0..frames[0].len() {
+            assert_eq!(parse_request(&frames[0][..cut]), None, "cut {cut}");
+        }
+        assert_eq!(parse_request(&[&frames[0][..], b"x"].concat()), None);
+        // A header count no descriptor of this size can hold is refused before allocating.
+        let huge = [&[1u8][..], &[0; 8], &u32::MAX.to_le_bytes()].concat();
+        assert_eq!(parse_request(&huge), None);
     }
 
     #[test]

@@ -32,7 +32,7 @@ mod split;
 pub use delimiter::{DelimiterCodec, DelimiterConfig};
 pub use error::FrameError;
 pub use fixed::{FixedLengthCodec, FixedLengthConfig};
-pub use http1::{Http1Codec, Http1Config};
+pub use http1::{parse_request, Http1Codec, Http1Config, HttpRequest};
 pub use length_field::{ByteOrder, LengthFieldCodec, LengthFieldConfig};
 pub use line::{LineCodec, LineConfig};
 pub use ltv::{LtvCodec, LtvConfig};

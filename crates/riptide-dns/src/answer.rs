@@ -1,90 +1,40 @@
 //! Answering one query message from a [`Zone`]: header checks, the lookup (answer, CNAME
 //! chain, wildcard, referral, NODATA, NXDOMAIN), EDNS(0) and the TC bit.
 
+use crate::request::{encode_reply, is_meta_type, read_query, start_response, Start, Transport};
 use crate::zone::Zone;
-use hickory_proto::op::{Edns, Message, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use std::collections::HashMap;
 
-/// The transport a query came over, which bounds the answer's size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    /// A datagram: 512 bytes, or the client's EDNS size capped at the zone's `max_udp_size`.
-    Udp,
-    /// A TCP (or other stream) frame: up to 65,535 bytes, the 2-byte length prefix's limit.
-    Tcp,
-}
-
-/// The smallest UDP size every DNS client accepts (RFC 1035 §4.2.1).
-const CLASSIC_UDP_SIZE: u16 = 512;
-
 /// Most CNAME links followed inside the zone for one query (a loop ends here too).
 const MAX_CNAME_CHAIN: usize = 8;
-
-/// Bytes of a DNS header.
-pub(crate) const HEADER_LEN: usize = 12;
-
-/// The largest UDP answer to a client that advertised `edns` (its EDNS size, none without
-/// EDNS): its size capped at `max_udp_size`, and never below 512.
-pub(crate) fn udp_limit(edns: Option<u16>, max_udp_size: u16) -> usize {
-    usize::from(match edns {
-        Some(size) => size.clamp(CLASSIC_UDP_SIZE, max_udp_size.max(CLASSIC_UDP_SIZE)),
-        None => CLASSIC_UDP_SIZE,
-    })
-}
 
 impl Zone {
     /// The answer to one query message, or `None` when it must be dropped: shorter than a
     /// header, or a response (answering those could loop two servers). A message that does
     /// not decode gets a bare FORMERR header; a TC answer replaces one that does not fit.
     pub fn answer(&self, query: &[u8], transport: Transport) -> Option<Vec<u8>> {
-        if query.len() < HEADER_LEN || query[2] & 0x80 != 0 {
-            return None;
-        }
-        let Ok(request) = Message::from_vec(query) else {
-            return Some(format_error(query));
+        let request = match read_query(query) {
+            Ok(request) => request,
+            Err(reply) => return reply,
         };
-        let response = self.respond(&request);
-        let limit = match transport {
-            Transport::Tcp => usize::from(u16::MAX),
-            Transport::Udp => udp_limit(
-                request.edns.as_ref().map(Edns::max_payload),
-                self.max_udp_size,
-            ),
-        };
-        match response.to_vec() {
-            Ok(bytes) if bytes.len() <= limit => Some(bytes),
-            // Over the limit (or not encodable): the header, question and OPT with TC set,
-            // which is always far below 512 bytes (one name of at most 255).
-            _ => response.truncate().to_vec().ok(),
-        }
-    }
-
-    /// The response message for a decoded request.
-    fn respond(&self, request: &Message) -> Message {
-        let mut response = Message::response(request.metadata.id, request.metadata.op_code);
-        response.metadata.recursion_desired = request.metadata.recursion_desired;
-        response.metadata.checking_disabled = request.metadata.checking_disabled;
-        response.add_queries(request.queries.iter().cloned());
-        if let Some(edns) = &request.edns {
-            let mut ours = Edns::new();
-            ours.set_max_payload(self.max_udp_size);
-            response.set_edns(ours);
-            if edns.version() != 0 {
-                response.metadata.response_code = ResponseCode::BADVERS;
-                return response;
+        let response = match start_response(&request, self.max_udp_size) {
+            Start::Lookup {
+                mut response,
+                question,
+            } => {
+                self.lookup(&question, &mut response);
+                response
             }
-        }
-        if request.metadata.op_code != OpCode::Query {
-            response.metadata.response_code = ResponseCode::NotImp;
-            return response;
-        }
-        let [query] = request.queries.as_slice() else {
-            response.metadata.response_code = ResponseCode::FormErr;
-            return response;
+            Start::Done(response) => response,
         };
-        self.lookup(query, &mut response);
-        response
+        encode_reply(
+            &response,
+            request.edns.as_ref(),
+            transport,
+            self.max_udp_size,
+        )
     }
 
     /// Fills `response` with the zone's answer to `query`.
@@ -217,19 +167,4 @@ fn owned(record: &Record, owner: &Name) -> Record {
     let mut r = record.clone();
     r.name = owner.clone();
     r
-}
-
-/// Query types not answered from a zone's records: zone transfers (AXFR, IXFR) and OPT.
-fn is_meta_type(t: RecordType) -> bool {
-    matches!(t, RecordType::AXFR | RecordType::IXFR | RecordType::OPT)
-}
-
-/// A FORMERR header for a query whose body did not decode: its id, opcode and RD echoed, no
-/// sections (RFC 1035 allows omitting the question of a message that could not be read).
-fn format_error(query: &[u8]) -> Vec<u8> {
-    let mut header = vec![0; HEADER_LEN];
-    header[..2].copy_from_slice(&query[..2]);
-    header[2] = 0x80 | (query[2] & 0x79);
-    header[3] = ResponseCode::FormErr.low();
-    header
 }

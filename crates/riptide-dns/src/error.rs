@@ -24,3 +24,29 @@ pub enum ZoneError {
     #[error("maxUdpSize must be in [512, 65535], got {0}")]
     MaxUdpSize(u32),
 }
+
+/// A [`ResolverConfig`](crate::ResolverConfig) the resolver cannot run with (an operator
+/// error, never a wire one).
+#[derive(Debug, thiserror::Error)]
+pub enum ResolverError {
+    /// No root hints, or more than [`MAX_ROOTS`](crate::resolver::MAX_ROOTS).
+    #[error("roots must name 1 to {max} servers, got {got}")]
+    Roots {
+        /// How many were given.
+        got: usize,
+        /// The most accepted.
+        max: usize,
+    },
+    /// A limit outside its range (the name is the TS option's).
+    #[error("{option} must be in [{min}, {max}], got {got}")]
+    OutOfRange {
+        /// The option, as TS names it (`maxQueries`).
+        option: &'static str,
+        /// The value given.
+        got: u64,
+        /// The smallest accepted.
+        min: u64,
+        /// The largest accepted.
+        max: u64,
+    },
+}

@@ -1,7 +1,8 @@
-//! Sans-IO authoritative DNS: a zone read from an RFC 1035 master file, and the answer to one
-//! query message as bytes in, bytes out. No sockets and no clock: the caller receives a UDP
-//! datagram or a TCP frame (the 2-byte length prefix removed), calls [`Zone::answer`], and
-//! sends what it returns.
+//! Sans-IO DNS: authoritative answers from a zone read from an RFC 1035 master file, and an
+//! iterative [`Resolver`] with a cache. No sockets and no clock: for a zone, the caller
+//! receives a UDP datagram or a TCP frame (the 2-byte length prefix removed), calls
+//! [`Zone::answer`], and sends what it returns; the resolver takes client queries, upstream
+//! responses and the time, and says what to send where and when (see [`resolver`]).
 //!
 //! Messages are decoded and encoded by `hickory-proto`, a maintained DNS library that is
 //! fuzzed upstream and follows compression pointers only backwards, so a pointer loop ends as
@@ -32,10 +33,15 @@
 mod answer;
 mod error;
 pub mod harness;
+mod request;
+pub mod resolver;
 pub mod tunnel;
 mod zone;
 
-pub use answer::Transport;
-pub use error::ZoneError;
+pub use error::{ResolverError, ZoneError};
+pub use request::Transport;
+pub use resolver::{
+    LookupId, Resolution, Resolved, Resolver, ResolverConfig, ResolverStats, Transmit,
+};
 pub use tunnel::{ReadQuery, Tunnel, TunnelAnswer, TunnelError, TunnelName, TunnelQuery};
 pub use zone::{Zone, ZoneOptions, DEFAULT_MAX_UDP_SIZE};

@@ -23,7 +23,7 @@
 //! over TCP. A resolver between client and server may reorder the records of an answer or
 //! merge identical ones; KCP takes datagrams in any order and drops duplicates anyway.
 
-use crate::answer::{udp_limit, Transport, HEADER_LEN};
+use crate::request::{self, udp_limit, Transport};
 use data_encoding::{Encoding, Specification};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::TXT;
@@ -316,10 +316,8 @@ impl Tunnel {
 
     /// What a message that came over `transport` is to the tunnel.
     pub fn read_query(&self, message: &[u8], transport: Transport) -> ReadQuery {
-        if message.len() < HEADER_LEN || message[2] & 0x80 != 0 {
-            return ReadQuery::Other;
-        }
-        let Ok(request) = Message::from_vec(message) else {
+        // Too short, a response, or not decodable: the DNS server's to drop or FORMERR.
+        let Ok(request) = request::read_query(message) else {
             return ReadQuery::Other;
         };
         let [question] = request.queries.as_slice() else {

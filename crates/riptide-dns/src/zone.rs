@@ -120,9 +120,16 @@ impl Zone {
     /// lesser of its own and its MINIMUM field (RFC 2308 §3).
     pub(crate) fn negative_soa(&self) -> Record {
         let mut soa = self.soa.clone();
-        if let RData::SOA(s) = &soa.data {
-            soa.ttl = soa.ttl.min(s.minimum);
-        }
+        soa.ttl = negative_ttl(&soa).unwrap_or(soa.ttl);
         soa
+    }
+}
+
+/// How long a negative answer with this SOA holds: the lesser of the record's TTL and its
+/// MINIMUM field (RFC 2308 §3, §5). `None` for a record that is not an SOA.
+pub(crate) fn negative_ttl(soa: &Record) -> Option<u32> {
+    match &soa.data {
+        RData::SOA(s) => Some(soa.ttl.min(s.minimum)),
+        _ => None,
     }
 }

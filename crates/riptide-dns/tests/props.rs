@@ -56,3 +56,10 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #[test]
+    fn resolver_scripts_end_every_lookup_within_its_bounds(data in proptest::collection::vec(any::<u8>(), 0..1500)) {
+        riptide_dns::harness::resolver(&data);
+    }
+}

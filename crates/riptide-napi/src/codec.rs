@@ -10,6 +10,7 @@ use riptide::codec::{
 
 /// A codec as JS describes it: `kind` plus that kind's options (all filled in by TS).
 #[napi(object)]
+#[derive(Default)]
 pub struct NativeCodec {
     /// `line`, `delimiter`, `fixedLength`, `lengthField`, `http1`, `resp`, `ltv` or `websocket`.
     pub kind: String,
@@ -57,6 +58,42 @@ pub struct NativeCodec {
     pub subprotocols: Option<Vec<String>>,
     /// WebSocket dials: the upgrade request to make (from the `ws://` or `wss://` URL).
     pub request: Option<NativeWsDial>,
+    /// HTTP/1.1 (`http1`) listeners: the routes that upgrade to WebSocket, and its options.
+    pub websocket: Option<NativeWsRoutes>,
+}
+
+/// The `websocket` option of `codecs.http1()`: the routes whose upgrade requests go to the
+/// WebSocket, and the options of `codecs.websocket()`.
+#[napi(object)]
+pub struct NativeWsRoutes {
+    /// Exact paths, or prefixes ending in `*`.
+    pub routes: Vec<String>,
+    /// As the `websocket` codec's.
+    pub max_payload: Option<f64>,
+    /// As the `websocket` codec's.
+    pub compression: Option<bool>,
+    /// As the `websocket` codec's.
+    pub idle_timeout: Option<f64>,
+    /// As the `websocket` codec's.
+    pub close_timeout: Option<f64>,
+    /// As the `websocket` codec's.
+    pub subprotocols: Option<Vec<String>>,
+}
+
+impl NativeWsRoutes {
+    /// The WebSocket's validated options, as `codecs.websocket()`'s are validated.
+    fn ws_options(&self) -> Result<riptide::WsOptions, riptide::Error> {
+        NativeCodec {
+            kind: "websocket".into(),
+            max_payload: self.max_payload,
+            compression: self.compression,
+            idle_timeout: self.idle_timeout,
+            close_timeout: self.close_timeout,
+            subprotocols: self.subprotocols.clone(),
+            ..NativeCodec::default()
+        }
+        .ws_options()
+    }
 }
 
 /// A listener URL, its codec, and whether a PROXY protocol header comes first.
@@ -85,12 +122,30 @@ impl NativeListen {
     pub fn options(
         &self,
     ) -> Result<(riptide::ListenOptions, Option<riptide::TlsServerContext>), riptide::Error> {
-        let ws = match &self.codec {
-            Some(c) if c.kind == "websocket" => Some(c.ws_options()?),
+        // A WebSocket server's layer, or an HTTP one that upgrades chosen routes, with the
+        // codec of its records.
+        let upgrading = match &self.codec {
+            Some(c) if c.kind == "websocket" => {
+                let ws = c.ws_options()?;
+                Some((ws.codec_factory(), ws.server_factory()))
+            }
+            Some(
+                c @ NativeCodec {
+                    websocket: Some(routes),
+                    ..
+                },
+            ) if c.kind == "http1" => {
+                let options = riptide::Http1WsOptions {
+                    http: c.http1()?,
+                    routes: routes.routes.clone(),
+                    websocket: routes.ws_options()?,
+                };
+                Some((options.codec_factory(), options.server_factory()?))
+            }
             _ => None,
         };
-        let codec = match &ws {
-            Some(ws) => Some(ws.codec_factory()),
+        let codec = match &upgrading {
+            Some((codec, _)) => Some(codec.clone()),
             None => self.codec.as_ref().map(NativeCodec::shared).transpose()?,
         };
         let proxy = match self.proxy_protocol.as_deref() {
@@ -118,7 +173,7 @@ impl NativeListen {
             layers: tls
                 .iter()
                 .map(|t| t.factory())
-                .chain(ws.as_ref().map(riptide::WsOptions::server_factory))
+                .chain(upgrading.map(|(_, layer)| layer))
                 .collect(),
             proxy_protocol: proxy,
             proxy_timeout: timeout,
@@ -222,6 +277,27 @@ impl NativeCodec {
         })
     }
 
+    /// The HTTP/1.1 limits of an `http1` codec.
+    fn http1(&self) -> Result<Http1Config, FrameError> {
+        Ok(Http1Config {
+            max_header_size: self.size(self.max_header_size, "maxHeaderSize")?,
+            max_headers: self.size(self.max_headers, "maxHeaders")?,
+            max_body_size: self.size(self.max_body_size, "maxBodySize")?,
+        })
+    }
+
+    /// A size option: present, a non-negative integer.
+    fn size(&self, v: Option<f64>, name: &str) -> Result<usize, FrameError> {
+        let v =
+            v.ok_or_else(|| FrameError::InvalidConfig(format!("{} needs {name}", self.kind)))?;
+        if v.fract() != 0.0 || !(0.0..=9.0e15).contains(&v) {
+            return Err(FrameError::InvalidConfig(format!(
+                "{name} must be a non-negative integer"
+            )));
+        }
+        Ok(v as usize)
+    }
+
     /// The validated codec, ready to share between connections.
     pub fn shared(&self) -> Result<riptide::SharedCodec, FrameError> {
         Ok(std::sync::Arc::new(self.to_spec()?))
@@ -241,15 +317,7 @@ impl NativeCodec {
     /// The validated spec, or the reason it cannot work.
     pub fn to_spec(&self) -> Result<CodecSpec, FrameError> {
         let missing = |name: &str| FrameError::InvalidConfig(format!("{} needs {name}", self.kind));
-        let size = |v: Option<f64>, name: &str| -> Result<usize, FrameError> {
-            let v = v.ok_or_else(|| missing(name))?;
-            if v.fract() != 0.0 || !(0.0..=9.0e15).contains(&v) {
-                return Err(FrameError::InvalidConfig(format!(
-                    "{name} must be a non-negative integer"
-                )));
-            }
-            Ok(v as usize)
-        };
+        let size = |v: Option<f64>, name: &str| self.size(v, name);
         let spec = match self.kind.as_str() {
             "line" => CodecSpec::Line(LineConfig {
                 max_length: size(self.max_length, "maxLength")?,
@@ -285,11 +353,12 @@ impl NativeCodec {
                     .unwrap_or(false),
                 prepender_adjustment: self.prepender_adjustment.unwrap_or(0.0) as i64,
             }),
-            "http1" => CodecSpec::Http1(Http1Config {
-                max_header_size: size(self.max_header_size, "maxHeaderSize")?,
-                max_headers: size(self.max_headers, "maxHeaders")?,
-                max_body_size: size(self.max_body_size, "maxBodySize")?,
-            }),
+            "http1" if self.websocket.is_some() => {
+                return Err(FrameError::InvalidConfig(
+                    "http1 with websocket routes is a server's codec, for serve".into(),
+                ))
+            }
+            "http1" => CodecSpec::Http1(self.http1()?),
             "resp" => CodecSpec::Resp(RespConfig {
                 max_bulk_length: size(self.max_bulk_length, "maxBulkLength")?,
                 max_elements: size(self.max_elements, "maxElements")?,

@@ -10,6 +10,7 @@ mod carrier;
 mod codec;
 mod completions;
 mod dns;
+mod dns_resolver;
 mod dns_tunnel;
 mod drive;
 mod event_log;
@@ -662,6 +663,16 @@ impl NativeEngine {
     #[napi]
     pub fn end(&self, env: Env, slot: u32, generation: u32) -> Result<()> {
         self.on_conn(&env, slot, generation, |r, id| r.conns().end(id))
+    }
+
+    /// Hands `message` to the connection's top stream layer outside the byte stream, after
+    /// everything written before it (`Conns::control`): an HTTP listener's answer to a
+    /// WebSocket upgrade.
+    #[napi]
+    pub fn control(&self, env: Env, slot: u32, generation: u32, message: &[u8]) -> Result<()> {
+        self.on_conn(&env, slot, generation, |r, id| {
+            r.conns().control(id, message)
+        })
     }
 
     /// Resets the connection now (the JS layer reports its own error, if any, in `onClose`).

@@ -164,6 +164,19 @@ pub trait StreamLayer: Send {
         SharedWrite::Write
     }
 
+    /// A message from the application for this layer outside the byte stream
+    /// ([`crate::Conns::control`]): after the writes made before it, and never taken for
+    /// their bytes (an HTTP listener's answer to a WebSocket upgrade, which follows the HTTP
+    /// responses written before it, whatever bytes those hold). Appends what goes toward
+    /// the peer to `down`. Asked of the top layer only; an error closes the connection with
+    /// it. A layer that takes none refuses every message.
+    fn control(&mut self, now: Instant, message: &[u8], down: &mut Vec<u8>) -> Result<(), Error> {
+        let _ = (now, message, down);
+        Err(Error::InvalidOption(
+            "this connection's layers take no control messages".into(),
+        ))
+    }
+
     /// Gives the layer's keys to the kernel, which carries its records from now on (kernel
     /// TLS); the layer leaves the stack. Asked only of a layer that reported
     /// [`LayerReport::kernel_tls`], once the socket accepted the kernel's `tls` protocol.

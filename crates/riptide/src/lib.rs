@@ -40,6 +40,7 @@ mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handler;
+mod http_ws_layer;
 mod kcp_options;
 mod kcp_session;
 mod kcp_table;
@@ -83,6 +84,7 @@ pub use engine::{Engine, EngineConfig, StopHandle};
 pub use error::{io_code, Error};
 pub use flow::{FlowConfig, IdleKind, IdleTimeout};
 pub use handler::EventHandler;
+pub use http_ws_layer::{Http1WsLayer, Http1WsOptions};
 pub use kcp_options::{KcpCrypt, KcpOptions, KcpSecure};
 #[cfg(target_os = "linux")]
 pub use ktls::KernelTls;

@@ -201,6 +201,26 @@ impl StreamStack {
         }
     }
 
+    /// A control message for the top layer ([`StreamLayer::control`]): what it answers goes
+    /// down through the layers under it into `wire`.
+    pub(crate) fn control(
+        &mut self,
+        now: Instant,
+        message: &[u8],
+        wire: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let top = self.entries.len().saturating_sub(1);
+        let mut own = std::mem::take(&mut self.own);
+        own.clear();
+        let result = match self.entries.last_mut() {
+            Some(e) => e.layer.control(now, message, &mut own),
+            None => Ok(()),
+        };
+        let sent = result.and_then(|()| self.send_below(top, now, &own, wire));
+        self.own = own;
+        sent
+    }
+
     /// The application closes: every layer, top first, says its last bytes into `wire`.
     pub(crate) fn close(&mut self, now: Instant, wire: &mut Vec<u8>) {
         for index in (0..self.entries.len()).rev() {
@@ -380,6 +400,16 @@ mod tests {
             down.extend(data.iter().map(|b| b ^ self.0));
             Ok(())
         }
+        /// Sends a control message to the peer reversed, then scrambled as any write.
+        fn control(
+            &mut self,
+            now: Instant,
+            message: &[u8],
+            down: &mut Vec<u8>,
+        ) -> Result<(), Error> {
+            let reversed: Vec<u8> = message.iter().rev().copied().collect();
+            self.write(now, &reversed, down)
+        }
     }
 
     /// Strips a header of `left` bytes, then removes itself (the shape of PROXY); says
@@ -449,6 +479,24 @@ mod tests {
         assert_eq!(err.code(), "ERR_TLS_HANDSHAKE");
         assert_eq!(wire, [b'N' ^ 7, b'O' ^ 7]);
         assert!(app.is_empty());
+    }
+
+    #[test]
+    fn a_control_message_goes_to_the_top_layer_and_its_answer_through_those_below() {
+        let now = Instant::now();
+        let mut s = stack(vec![Box::new(Xor(7)), Box::new(Xor(1))]);
+        s.start(now, &mut Vec::new()).unwrap();
+        let mut wire = Vec::new();
+        s.control(now, b"ab", &mut wire).unwrap();
+        assert_eq!(wire, [b'b' ^ 1 ^ 7, b'a' ^ 1 ^ 7]);
+        // A top layer that takes none refuses it, and nothing goes out.
+        let mut s = stack(vec![Box::new(Xor(7)), Box::new(Refuse)]);
+        let mut wire = Vec::new();
+        assert_eq!(
+            s.control(now, b"ab", &mut wire).unwrap_err().code(),
+            "ERR_INVALID_ARG_VALUE"
+        );
+        assert!(wire.is_empty());
     }
 
     fn stack(layers: Vec<Box<dyn StreamLayer>>) -> Box<StreamStack> {

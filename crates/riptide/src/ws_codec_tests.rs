@@ -2,6 +2,7 @@
 //! the messages its own session frames, and a session that is not open drops them.
 
 use super::*;
+use crate::ws_layer::tests::peer_reads;
 use crate::ws_layer::{WsLayer, WsOptions};
 use crate::ws_record::{put_count, put_record};
 use crate::{LayerStatus, SharedWrite, StreamLayer, StreamOut};
@@ -111,16 +112,6 @@ fn publish(codec: &WsCodec, layer: &mut WsLayer, now: Instant, body: &[u8]) -> (
             (down, false)
         }
     }
-}
-
-fn peer_reads(peer: &mut Connection, now: Instant, mut bytes: &[u8]) -> Vec<ConnEvent> {
-    let mut events = Vec::new();
-    while !bytes.is_empty() {
-        let r = peer.receive(now, bytes).expect("peer receive");
-        bytes = &bytes[r.consumed..];
-        events.extend(r.event);
-    }
-    events
 }
 
 fn message(body: &[u8]) -> ConnEvent {

@@ -18,7 +18,8 @@
 use crate::codec::{ByteOrder, CodecSpec, LengthFieldConfig};
 use crate::ws_codec::WsCodec;
 use crate::ws_record::{
-    kind, put_count, put_headers, put_length, put_record, put_str, Reader, LENGTH,
+    for_each_record, kind, put_count, put_headers, put_length, put_record, put_str, whole_kind,
+    Reader, LENGTH,
 };
 use crate::{Error, LayerStatus, SharedWrite, StreamLayer, StreamLayerFactory, StreamOut};
 use riptide_ws::{
@@ -43,7 +44,15 @@ impl WsOptions {
     /// The codec between this layer and the application: records of at most the largest
     /// message (or the largest upgrade record, whichever is bigger) plus a kind byte.
     pub fn codec(&self) -> CodecSpec {
-        record_codec(self.session.max_message_size, self.server.max_head_size)
+        record_codec(self.largest_record())
+    }
+
+    /// The largest record body between the layer and the application: a message, or an
+    /// upgrade record (which spends 8 bytes of lengths on each header where the head spent
+    /// 4).
+    pub(crate) fn largest_record(&self) -> usize {
+        let head = self.server.max_head_size.saturating_mul(2);
+        self.session.max_message_size.max(head)
     }
 
     /// The server's codec factory: [`WsOptions::codec`]'s records, with publications framed
@@ -77,7 +86,8 @@ pub struct WsClientOptions {
 impl WsClientOptions {
     /// The codec between the layer and the application, as for a server.
     pub fn codec(&self) -> CodecSpec {
-        record_codec(self.session.max_message_size, self.client.max_head_size)
+        let head = self.client.max_head_size.saturating_mul(2);
+        record_codec(self.session.max_message_size.max(head))
     }
 
     /// A factory making a client [`WsLayer`] per connection.
@@ -87,11 +97,10 @@ impl WsClientOptions {
     }
 }
 
-/// The records' codec: at most the largest message, or the largest record a handshake makes
-/// (an upgrade or open record spends 8 bytes of lengths on each header where the head spent
-/// 4), plus a kind byte.
-fn record_codec(max_message_size: usize, max_head_size: usize) -> CodecSpec {
-    let body = max_message_size.max(max_head_size.saturating_mul(2));
+/// The records' codec: record bodies of at most `body` bytes (the largest message, or the
+/// largest record a handshake makes: an upgrade or open record spends 8 bytes of lengths on
+/// each header where the head spent 4), plus a kind byte.
+pub(crate) fn record_codec(body: usize) -> CodecSpec {
     CodecSpec::LengthField(LengthFieldConfig {
         byte_order: ByteOrder::Big,
         max_frame_length: body.saturating_add(1 + LENGTH) as u64,
@@ -183,6 +192,14 @@ impl WsLayer {
     /// answer before it sends frames (RFC 6455 §4.1).
     fn feed(&mut self, now: Instant, data: &[u8], up: &mut Vec<u8>, down: &mut Vec<u8>) {
         let limit = self.options.server.max_head_size;
+        // Held bytes go first: new ones may come before the deadline that releases them.
+        let mut held = std::mem::take(&mut self.held);
+        let data = if held.is_empty() {
+            data
+        } else {
+            held.extend_from_slice(data);
+            &held
+        };
         let mut rest = data;
         while !rest.is_empty() && self.ending.is_none() {
             let received = match self.conn(now).receive(now, rest) {
@@ -305,6 +322,24 @@ impl WsLayer {
             _ => Err(riptide_ws::Error::BadOpcode(k)),
         }
     }
+
+    /// Applies one record from the application, unless the end is decided (the refusal or
+    /// the close is the last thing out): a record it cannot apply decides it.
+    fn take_record(&mut self, now: Instant, record: &[u8]) {
+        if self.ending.is_none() {
+            if let Err(e) = self.apply(now, record) {
+                self.end(now, Error::WebSocket(e));
+            }
+        }
+    }
+
+    /// One record from the application, not framed (an answer to the upgrade handed over
+    /// outside the byte stream, `http_ws_layer.rs`): applied as [`StreamLayer::write`]
+    /// applies each record, its bytes for the peer appended to `down`.
+    pub(crate) fn write_record(&mut self, now: Instant, record: &[u8], down: &mut Vec<u8>) {
+        self.take_record(now, record);
+        down.append(&mut self.conn(now).take_output());
+    }
 }
 
 impl StreamLayer for WsLayer {
@@ -344,25 +379,7 @@ impl StreamLayer for WsLayer {
 
     fn write(&mut self, now: Instant, data: &[u8], down: &mut Vec<u8>) -> Result<(), Error> {
         let mut partial = std::mem::take(&mut self.partial);
-        partial.extend_from_slice(data);
-        let mut at = 0usize;
-        while let Some(header) = partial.get(at..at.saturating_add(LENGTH)) {
-            let mut n = [0u8; LENGTH];
-            n.copy_from_slice(header);
-            let start = at.saturating_add(LENGTH);
-            let end = start.saturating_add(u32::from_be_bytes(n) as usize);
-            let Some(record) = partial.get(start..end) else {
-                break;
-            };
-            at = end;
-            // After the end is decided, nothing more goes out (the refusal or close is last).
-            if self.ending.is_none() {
-                if let Err(e) = self.apply(now, record) {
-                    self.end(now, Error::WebSocket(e));
-                }
-            }
-        }
-        partial.drain(..at.min(partial.len()));
+        for_each_record(&mut partial, data, |record| self.take_record(now, record));
         self.partial = partial;
         down.append(&mut self.conn(now).take_output());
         Ok(())
@@ -429,12 +446,7 @@ impl StreamLayer for WsLayer {
     /// takes the session's output), so the frames land between whole messages, never inside
     /// a fragmented one. A session that is not open drops it, as `apply` drops a message.
     fn write_shared(&mut self, now: Instant, record: &[u8]) -> SharedWrite {
-        let whole = record.get(..LENGTH).is_some_and(|n| {
-            let mut len = [0u8; LENGTH];
-            len.copy_from_slice(n);
-            u32::from_be_bytes(len) as usize == record.len().saturating_sub(LENGTH)
-        });
-        if record.get(LENGTH) != Some(&kind::FRAMED) || !whole || !self.partial.is_empty() {
+        if whole_kind(record) != Some(kind::FRAMED) || !self.partial.is_empty() {
             return SharedWrite::Write;
         }
         let open = self.ending.is_none()
@@ -456,4 +468,4 @@ impl StreamLayer for WsLayer {
 
 #[cfg(test)]
 #[path = "ws_layer_tests.rs"]
-mod tests;
+pub(crate) mod tests;

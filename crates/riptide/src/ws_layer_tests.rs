@@ -38,17 +38,18 @@ fn client(now: Instant) -> Connection {
     )
 }
 
-/// What one call of the layer produced.
+/// What one call of a layer produced (the layer tests of `http_ws_layer.rs` use these
+/// helpers too).
 #[derive(Default)]
-struct Out {
-    up: Vec<u8>,
-    down: Vec<u8>,
-    report: LayerReport,
+pub(crate) struct Out {
+    pub(crate) up: Vec<u8>,
+    pub(crate) down: Vec<u8>,
+    pub(crate) report: LayerReport,
 }
 
 /// The layer reads `data` (`Some`) or its deadline passes (`None`).
 fn step(
-    layer: &mut WsLayer,
+    layer: &mut dyn StreamLayer,
     now: Instant,
     data: Option<&[u8]>,
 ) -> (Result<LayerStatus, Error>, Out) {
@@ -65,20 +66,20 @@ fn step(
     (status, o)
 }
 
-fn read(layer: &mut WsLayer, now: Instant, data: &[u8]) -> Out {
+pub(crate) fn read(layer: &mut dyn StreamLayer, now: Instant, data: &[u8]) -> Out {
     let (status, o) = step(layer, now, Some(data));
     assert_eq!(status.expect("read"), LayerStatus::Ready);
     o
 }
 
-fn timeout(layer: &mut WsLayer, now: Instant) -> Out {
+pub(crate) fn timeout(layer: &mut dyn StreamLayer, now: Instant) -> Out {
     let (status, o) = step(layer, now, None);
     assert_eq!(status.expect("timeout"), LayerStatus::Ready);
     o
 }
 
 /// Splits the records out of the layer's `up` bytes.
-fn records(mut up: &[u8]) -> Vec<Vec<u8>> {
+pub(crate) fn records(mut up: &[u8]) -> Vec<Vec<u8>> {
     let mut all = Vec::new();
     while let Some((n, rest)) = up.split_first_chunk::<4>() {
         let (record, rest) = rest.split_at(u32::from_be_bytes(*n) as usize);
@@ -88,7 +89,8 @@ fn records(mut up: &[u8]) -> Vec<Vec<u8>> {
     all
 }
 
-fn framed(record: &[u8]) -> Vec<u8> {
+/// `record` with its length field, as the codec frames a write.
+pub(crate) fn framed(record: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     put_record(&mut out, record);
     out
@@ -103,7 +105,7 @@ fn accept(protocol: &str) -> Vec<u8> {
 }
 
 /// The peer reads everything in `bytes`; returns its events.
-fn peer_reads(peer: &mut Connection, now: Instant, mut bytes: &[u8]) -> Vec<ConnEvent> {
+pub(crate) fn peer_reads(peer: &mut Connection, now: Instant, mut bytes: &[u8]) -> Vec<ConnEvent> {
     let mut events = Vec::new();
     while !bytes.is_empty() {
         let r = peer.receive(now, bytes).expect("peer receive");
@@ -232,6 +234,28 @@ fn bytes_held_before_the_answer_are_bounded_then_delivered_after_it() {
     read(&mut layer, now, &bytes);
     assert!(timeout(&mut layer, now).report.close);
     assert_eq!(layer.outcome().map(|e| e.code()), Some("ERR_WS_HANDSHAKE"));
+}
+
+#[test]
+fn bytes_read_after_the_answer_but_before_the_deadline_follow_the_held_ones() {
+    let now = Instant::now();
+    let mut layer = WsLayer::server(options());
+    let mut bytes = client(now).take_output();
+    let mut early = riptide_ws::Session::new(riptide_ws::Role::Client, SessionConfig::default());
+    early.send_text("first").expect("send");
+    bytes.extend(early.take_output());
+    read(&mut layer, now, &bytes);
+    layer
+        .write(now, &accept("chat"), &mut Vec::new())
+        .expect("accept");
+    // The next read comes before the deadline that releases what was held.
+    early.send_text("second").expect("send");
+    let got = read(&mut layer, now, &early.take_output());
+    assert_eq!(
+        records(&got.up),
+        vec![b"Tfirst".to_vec(), b"Tsecond".to_vec()]
+    );
+    assert!(records(&timeout(&mut layer, now).up).is_empty());
 }
 
 #[test]

@@ -5,8 +5,9 @@
 
 /// Record kinds, the first byte of each record. Up (layer to application): [`UPGRADE`] (a
 /// server's), [`OPEN`] (a client's), [`TEXT`], [`BINARY`], [`PING`] and [`PONG`] (the peer's,
-/// already answered). Down (application to layer): [`TEXT`], [`BINARY`], [`PING`],
-/// [`CLOSE`], [`ACCEPT`], [`REFUSE`], [`FRAMED`].
+/// already answered); on an HTTP listener that upgrades chosen routes (`http_ws_layer.rs`),
+/// also [`HTTP`], [`HTTP_ERROR`] and [`DECLINED`] before the upgrade. Down (application to
+/// layer): [`TEXT`], [`BINARY`], [`PING`], [`CLOSE`], [`ACCEPT`], [`REFUSE`], [`FRAMED`].
 pub mod kind {
     /// The upgrade request: path, offered subprotocols, the one the server would choose
     /// (length `u32::MAX` for none), headers (`u32` little-endian counts and lengths before
@@ -34,6 +35,17 @@ pub mod kind {
     /// Whole WebSocket messages already framed (a publication framed once for every
     /// subscriber, `ws_codec.rs`), sent as they are while the session is open.
     pub const FRAMED: u8 = b'F';
+    /// An HTTP/1.1 request on a listener that upgrades chosen routes (up only): its
+    /// descriptor, as the `http1` codec frames it ([`riptide_codec::parse_request`] reads it).
+    pub const HTTP: u8 = b'H';
+    /// The HTTP bytes broke the protocol or a limit (up only): the error's code, then its
+    /// message (strings as in [`UPGRADE`]). Nothing after them is read; answer and close.
+    pub const HTTP_ERROR: u8 = b'E';
+    /// An upgrade request the layer does not hand on (up only): a `u16` big-endian status,
+    /// 404 for a route not listed, the handshake's own (400, 405, 426, 431) for a bad one.
+    /// The application answers it with a [`REFUSE`] control message once the responses to
+    /// the requests before it are written, so the refusal follows them.
+    pub const DECLINED: u8 = b'D';
 }
 
 /// The size of a record's length field.
@@ -48,6 +60,34 @@ pub(crate) fn put_length(out: &mut Vec<u8>, n: usize) {
 pub(crate) fn put_record(out: &mut Vec<u8>, record: &[u8]) {
     put_length(out, record.len());
     out.extend_from_slice(record);
+}
+
+/// Calls `each` with the body of every whole record in `partial` followed by `data`, in
+/// order, and keeps the start of an unfinished one in `partial`.
+pub(crate) fn for_each_record(partial: &mut Vec<u8>, data: &[u8], mut each: impl FnMut(&[u8])) {
+    partial.extend_from_slice(data);
+    let mut at = 0usize;
+    while let Some(header) = partial.get(at..at.saturating_add(LENGTH)) {
+        let mut n = [0u8; LENGTH];
+        n.copy_from_slice(header);
+        let start = at.saturating_add(LENGTH);
+        let end = start.saturating_add(u32::from_be_bytes(n) as usize);
+        let Some(record) = partial.get(start..end) else {
+            break;
+        };
+        each(record);
+        at = end;
+    }
+    partial.drain(..at.min(partial.len()));
+}
+
+/// The kind of `record` when it is exactly one whole record with its length field (a
+/// publication's, as the codec framed it).
+pub(crate) fn whole_kind(record: &[u8]) -> Option<u8> {
+    let (n, body) = record.split_at_checked(LENGTH)?;
+    let mut len = [0u8; LENGTH];
+    len.copy_from_slice(n);
+    (u32::from_be_bytes(len) as usize == body.len()).then_some(*body.first()?)
 }
 
 /// Appends a count or a string length inside a record (`u32` little-endian).

@@ -9,6 +9,9 @@ use std::path::Path;
 fn every_saved_input_replays_without_a_panic() {
     replay_regressions(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions"),
-        &[("tls", riptide::fuzzing::tls as Harness)],
+        &[
+            ("tls", riptide::fuzzing::tls as Harness),
+            ("http_ws", riptide::fuzzing::http_ws as Harness),
+        ],
     );
 }

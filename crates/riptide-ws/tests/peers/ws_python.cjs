@@ -3,6 +3,7 @@
 // RIPTIDE_WS_PYTHON when set, else a venv made once under target/ws-peers/venv (about 15 s).
 'use strict';
 const { execFileSync } = require('node:child_process');
+const { mkdirSync, rmSync } = require('node:fs');
 const { join } = require('node:path');
 
 /** The pinned `websockets` release the venv gets. */
@@ -14,14 +15,43 @@ function main() {
   // A venv keeps its programs in Scripts\ on Windows, bin/ elsewhere.
   const bin = join(venv, process.platform === 'win32' ? 'Scripts' : 'bin');
   const python = join(bin, 'python');
-  try {
-    execFileSync(python, ['-c', 'import websockets'], { stdio: 'ignore' });
-    return python;
-  } catch {
-    // Not made yet (or broken): make it.
+  const ready = () => {
+    try {
+      execFileSync(python, ['-c', 'import websockets'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (ready()) return python;
+  // Test processes ask at once on a fresh checkout: one makes the venv (holding a lock
+  // directory, which mkdir creates atomically), the others wait for it (about 15 s).
+  const lock = `${venv}.lock`;
+  mkdirSync(join(venv, '..'), { recursive: true });
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      if (ready()) return python;
+      // A lock left by a killed maker: take it over after the deadline.
+      if (Date.now() > deadline) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
+    }
   }
-  execFileSync(process.platform === 'win32' ? 'python' : 'python3', ['-m', 'venv', venv], { stdio: 'inherit' });
-  execFileSync(join(bin, 'pip'), ['install', '-q', PY_WEBSOCKETS], { stdio: ['ignore', 2, 2] });
+  try {
+    if (!ready()) {
+      execFileSync(process.platform === 'win32' ? 'python' : 'python3', ['-m', 'venv', '--clear', venv], { stdio: 'inherit' });
+      execFileSync(join(bin, 'pip'), ['install', '-q', PY_WEBSOCKETS], { stdio: ['ignore', 2, 2] });
+    }
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
   return python;
 }
 

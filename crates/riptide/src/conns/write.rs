@@ -52,6 +52,22 @@ impl Conns {
         result
     }
 
+    /// Hands `message` to the connection's top stream layer outside the byte stream
+    /// ([`crate::StreamLayer::control`]), after everything written before it: an HTTP
+    /// listener's answer to a WebSocket upgrade, say. What the layer sends goes out as its
+    /// writes do. A connection without layers refuses it with [`Error::InvalidOption`]; a
+    /// layer refusing it closes the connection with the layer's error.
+    pub fn control(&mut self, id: ConnId, message: &[u8]) -> Result<(), Error> {
+        if self.live(id)?.layers.is_none() {
+            return Err(Error::InvalidOption(
+                "this connection has no layers to take a control message".into(),
+            ));
+        }
+        self.write_layered(id, Instant::now(), |stack, now, wire| {
+            stack.control(now, message, wire)
+        })
+    }
+
     /// Writes bytes past the connection's codec (interim replies a codec asks for, such as
     /// HTTP's `100 Continue`); they still pass its stream layers.
     pub fn write_unframed(&mut self, id: ConnId, data: &[u8]) -> Result<(), Error> {

@@ -90,7 +90,7 @@ export {
 } from './lib/options'
 export type { ServerTlsOptions, ClientTlsOptions, SniCertificate, Pem, ResolvedServerTls } from './lib/tls'
 export type { Logger, LoggerObject, LogLevel } from './lib/logger'
-export { MAX_TASK_THREADS, type TaskOptions, type TaskRunOptions } from './lib/tasks'
+export { MAX_TASK_THREADS, type ResolvedTaskOptions, type TaskOptions, type TaskRunOptions } from './lib/tasks'
 export {
   RiptideError,
   InvalidAddressError,

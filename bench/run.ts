@@ -227,6 +227,22 @@ function fdHardLimit(): number {
   }
 }
 
+/** The record of a run that did `units` (requests, queries, MB) at `rate` per second, with `serverCpuS` of server CPU. */
+function cpuRecord(p: Peer, round: number, rate: number, units: number, serverCpuS: number, foreign: number, extra: Partial<RunRecord> = {}): RunRecord {
+  return {
+    round,
+    peer: p.id,
+    rate,
+    serverCpuS,
+    cpuUsPerUnit: (serverCpuS * 1e6) / units,
+    perCpuSecond: serverCpuS > 0 ? units / serverCpuS : NaN,
+    foreign,
+    noisy: false,
+    attempts: 1,
+    ...extra,
+  }
+}
+
 /**
  * One D1 run: Debian's `redis-benchmark -t set,get` pinned to the load core, to completion,
  * after an unmeasured warm-up of a tenth of the requests.
@@ -264,19 +280,10 @@ async function redisRun(p: Peer, w: Workload, round: number): Promise<RunRecord>
     if (code !== 0 || rows.length !== 2) throw new Error(`redis-benchmark exited with ${code}: ${out.trim().split('\n').slice(-2).join(' | ')}`)
     const seconds = rows.reduce((t, r) => t + n / Number(r[2]), 0)
     const requests = 2 * n
-    return {
-      round,
-      peer: p.id,
-      rate: requests / seconds,
+    return cpuRecord(p, round, requests / seconds, requests, serverCpuS, foreign, {
       p50Us: median(rows.map((r) => Number(r[3]) * 1000)),
       p99Us: median(rows.map((r) => Number(r[4]) * 1000)),
-      serverCpuS,
-      cpuUsPerUnit: (serverCpuS * 1e6) / requests,
-      perCpuSecond: serverCpuS > 0 ? requests / serverCpuS : NaN,
-      foreign,
-      noisy: false,
-      attempts: 1,
-    }
+    })
   } finally {
     await stopServer(server)
   }
@@ -313,17 +320,7 @@ async function dnsRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
     const serverCpuS = cpu() - cpu0
     const foreign = foreignCpu(m0, sampleMachine(), [...tree, process.pid], 0)
     const queriesDone = qps * seconds
-    return {
-      round,
-      peer: p.id,
-      rate: qps,
-      serverCpuS,
-      cpuUsPerUnit: (serverCpuS * 1e6) / queriesDone,
-      perCpuSecond: serverCpuS > 0 ? queriesDone / serverCpuS : NaN,
-      foreign,
-      noisy: false,
-      attempts: 1,
-    }
+    return cpuRecord(p, round, qps, queriesDone, serverCpuS, foreign)
   } finally {
     await stopServer(server)
   }
@@ -441,17 +438,7 @@ async function kcpRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
     const r = JSON.parse(run.line) as { ok: boolean; bytes: number; seconds: number; error?: string }
     if (!r.ok) throw new Error(`${client[0].split('/').pop()} client: ${r.error ?? run.line}`)
     const mb = r.bytes / 1e6
-    return {
-      round,
-      peer: p.id,
-      rate: mb / r.seconds,
-      serverCpuS,
-      cpuUsPerUnit: (serverCpuS * 1e6) / mb,
-      perCpuSecond: serverCpuS > 0 ? mb / serverCpuS : NaN,
-      foreign: run.foreign,
-      noisy: false,
-      attempts: 1,
-    }
+    return cpuRecord(p, round, mb / r.seconds, mb, serverCpuS, run.foreign)
   } finally {
     if (relay) await stopServer(relay.server)
     await stopServer(server)
@@ -542,18 +529,7 @@ async function tunnelRun(p: Peer, w: Workload, round: number): Promise<RunRecord
     const [serverCpuS, clientCpuS] = pids.map((pid, i) => cpuSeconds(pid) - cpu0[i])
     const foreign = foreignCpu(m0, sampleMachine(), [...pids, relay.server.child.pid!, process.pid])
     const mb = bytes / 1e6
-    return {
-      round,
-      peer: p.id,
-      rate: mb / seconds,
-      serverCpuS,
-      cpuUsPerUnit: (serverCpuS * 1e6) / mb,
-      clientCpuUsPerUnit: (clientCpuS * 1e6) / mb,
-      perCpuSecond: serverCpuS > 0 ? mb / serverCpuS : NaN,
-      foreign,
-      noisy: false,
-      attempts: 1,
-    }
+    return cpuRecord(p, round, mb / seconds, mb, serverCpuS, foreign, { clientCpuUsPerUnit: (clientCpuS * 1e6) / mb })
   } finally {
     for (const s of started.reverse()) await stopServer(s)
     sink.close()

@@ -57,6 +57,13 @@ export interface ClientTlsOptions {
   alpn?: string[]
   /** `false` accepts any server certificate: tests only, no protection against an active attacker. Default `true`. */
   rejectUnauthorized?: boolean
+  /**
+   * The client certificate chain (PEM, leaf first) presented to a server that asks for one
+   * (mutual TLS, node:tls' `requestCert`). Given with `key` or not at all. Default none.
+   */
+  cert?: Pem
+  /** The client certificate's private key, PEM (PKCS#8, PKCS#1 or SEC1); given with `cert`. */
+  key?: Pem
   /** Ms the handshake may take before the connection closes with `ERR_TLS_HANDSHAKE`. Default `10000`. */
   handshakeTimeout?: number
   /**
@@ -157,12 +164,17 @@ export function resolveServerTls(where: string, value: unknown): ResolvedServerT
 }
 
 /**
- * Checks a client's `tls` option and builds its native context (PEM checked there, throwing
- * `ERR_INVALID_ARG_VALUE`); `servername` stays empty when not given (the dial fills it).
+ * Checks a client's `tls` option and builds its native context (PEM, and that the client
+ * certificate and key match, checked there, throwing `ERR_INVALID_ARG_VALUE`); `servername`
+ * stays empty when not given (the dial fills it).
  */
 export function resolveClientTls(where: string, value: unknown): ClientTls {
   const t = object(`${where}.tls`, value)
-  knownKeys(`${where}.tls`, t, ['ca', 'servername', 'alpn', 'rejectUnauthorized', 'handshakeTimeout', 'ktls'])
+  knownKeys(`${where}.tls`, t, ['ca', 'servername', 'alpn', 'rejectUnauthorized', 'cert', 'key', 'handshakeTimeout', 'ktls'])
+  if ((t.cert === undefined) !== (t.key === undefined)) {
+    const [given, missing] = t.cert === undefined ? ['key', 'cert'] : ['cert', 'key']
+    throw new InvalidOptionError(`${where}.tls.${given} needs ${where}.tls.${missing} (a client certificate comes with its key)`)
+  }
   const rejectUnauthorized = bool(`${where}.tls.rejectUnauthorized`, t.rejectUnauthorized ?? true)
   if (rejectUnauthorized && t.ca === undefined) {
     throw new InvalidOptionError(`${where}.tls.ca is required (riptide carries no public CA roots) unless rejectUnauthorized is false`)
@@ -174,6 +186,8 @@ export function resolveClientTls(where: string, value: unknown): ClientTls {
     ca: t.ca === undefined ? [] : pems(`${where}.tls.ca`, t.ca),
     alpn: alpn(`${where}.tls.alpn`, t.alpn),
     rejectUnauthorized,
+    cert: t.cert === undefined ? undefined : pem(`${where}.tls.cert`, t.cert),
+    key: t.key === undefined ? undefined : pem(`${where}.tls.key`, t.key),
     handshakeTimeout: ms(`${where}.tls.handshakeTimeout`, t.handshakeTimeout ?? 10_000, 1),
     ktls: bool(`${where}.tls.ktls`, t.ktls ?? false),
   }

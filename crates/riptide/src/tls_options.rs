@@ -12,6 +12,7 @@ use crate::Error;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::sign::SingleCertAndKey;
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -61,6 +62,12 @@ pub struct TlsClientOptions {
     /// `false` accepts any server certificate (signatures are still checked): for tests
     /// only, it gives no protection against an active attacker.
     pub reject_unauthorized: bool,
+    /// The client certificate chain presented to a server that asks for one (mutual TLS),
+    /// PEM, leaf first; given with `key_pem` or not at all.
+    pub cert_pem: Option<Vec<u8>>,
+    /// The client certificate's private key, PEM (PKCS#8, PKCS#1 or SEC1); given with
+    /// `cert_pem` or not at all.
+    pub key_pem: Option<Vec<u8>>,
     /// How long the handshake may take before the connection closes with
     /// `ERR_TLS_HANDSHAKE`.
     pub handshake_timeout: Duration,
@@ -172,14 +179,16 @@ impl TlsServerContext {
 }
 
 impl TlsClientOptions {
-    /// Options trusting `ca_pem` for `servername`, with the default handshake timeout and no
-    /// ALPN.
+    /// Options trusting `ca_pem` for `servername`, with the default handshake timeout and
+    /// neither ALPN nor a client certificate.
     pub fn new(ca_pem: impl Into<Vec<u8>>, servername: impl Into<String>) -> TlsClientOptions {
         TlsClientOptions {
             ca_pem: vec![ca_pem.into()],
             servername: servername.into(),
             alpn: Vec::new(),
             reject_unauthorized: true,
+            cert_pem: None,
+            key_pem: None,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             ktls: false,
         }
@@ -192,20 +201,30 @@ impl TlsClientOptions {
     }
 
     /// The validated configuration for dials to any server name (`servername` is not used):
-    /// dials from one context share its session cache.
+    /// dials from one context share its session cache. A client certificate without its key
+    /// (or the reverse), unreadable PEM and a key that does not match the certificate are
+    /// `ERR_INVALID_ARG_VALUE`.
     pub fn context(&self) -> Result<TlsClientContext, Error> {
-        let builder = rustls::ClientConfig::builder_with_provider(provider())
+        let provider = provider();
+        let identity = match (&self.cert_pem, &self.key_pem) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(certified_key("", cert, key, &provider)?),
+            (Some(_), None) => return Err(invalid("cert", "given without key")),
+            (None, Some(_)) => return Err(invalid("key", "given without cert")),
+        };
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(VERSIONS)
             .map_err(|e| invalid("versions", e))?;
-        let mut config = if self.reject_unauthorized {
-            builder
-                .with_root_certificates(roots("ca", &self.ca_pem)?)
-                .with_no_client_auth()
+        let builder = if self.reject_unauthorized {
+            builder.with_root_certificates(roots("ca", &self.ca_pem)?)
         } else {
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider())))
-                .with_no_client_auth()
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        };
+        let mut config = match identity {
+            None => builder.with_no_client_auth(),
+            Some(key) => builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(key))),
         };
         config.alpn_protocols = self.alpn.clone();
         config.resumption = rustls::client::Resumption::in_memory_sessions(CLIENT_SESSION_CACHE);
@@ -230,7 +249,9 @@ fn server_name(name: &str) -> Result<ServerName<'static>, Error> {
 /// A checked TLS client configuration for any number of dials to any servers. Dials made from
 /// one context (or its clones) share its session cache: a second dial to a server resumes
 /// the session of an earlier one instead of a full handshake. rustls only resumes a session
-/// under the configuration (trust settings) that made it.
+/// under the configuration (trust settings) that made it, and a context has one client
+/// identity (certificate or none): a session made with one client certificate is never
+/// offered under another.
 #[derive(Clone, Debug)]
 pub struct TlsClientContext {
     config: Arc<rustls::ClientConfig>,

@@ -374,7 +374,11 @@ fn a_client_certificate_satisfies_a_server_that_requires_one_and_only_its_own_ca
     let (mut client, mut server) = dial(&client_with(&cert, Some(&client_id))).unwrap();
     let presented = &server.info().unwrap().peer_certificates;
     let der = rustls::pki_types::CertificateDer::from_pem_slice(client_id.0.as_bytes()).unwrap();
-    assert_eq!(presented, &vec![der.to_vec()], "the server saw the client's leaf");
+    assert_eq!(
+        presented,
+        &vec![der.to_vec()],
+        "the server saw the client's leaf"
+    );
     let now = Instant::now();
     let mut wire = Vec::new();
     client.layer.write(now, b"mutual", &mut wire).unwrap();
@@ -404,9 +408,16 @@ fn a_client_certificate_satisfies_a_server_that_requires_one_and_only_its_own_ca
     assert!(!resumed(context.factory("localhost").unwrap()).0);
     let (again, presented) = resumed(context.factory("localhost").unwrap());
     assert!(again, "the same identity resumes");
-    assert_eq!(presented, vec![der.to_vec()], "and the session keeps the certificate");
+    assert_eq!(
+        presented,
+        vec![der.to_vec()],
+        "and the session keeps the certificate"
+    );
     let other = client_with(&cert, Some(&client_id)).factory().unwrap();
-    assert!(!resumed(other).0, "another context offers none of those sessions");
+    assert!(
+        !resumed(other).0,
+        "another context offers none of those sessions"
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@
  */
 import { fromNative, InvalidOptionError } from './errors'
 import { native as binding, type NativeTlsContext, type NativeTlsDial } from './native'
-import { bool, knownKeys, ms } from './validate'
+import { bool, int, knownKeys, ms } from './validate'
 
 /** PEM text, as a string or its bytes. */
 export type Pem = string | Uint8Array
@@ -37,6 +37,13 @@ export interface ServerTlsOptions {
    * `conn.tlsKernel` says which one a connection got. Default `false`.
    */
   ktls?: boolean
+  /**
+   * The most connections the listener holds mid-handshake (on all its reactors): one accepted
+   * beyond it closes at once with `ERR_TLS_HANDSHAKE`, reported to `onHandshakeError` and
+   * counted in `stats().handshakeErrors`. Bounds what a flood of handshakes can take. Default
+   * none (only the connection caps bound them).
+   */
+  maxHandshakes?: number
 }
 
 /** A certificate and key served for one SNI name (`ServerTlsOptions.sni`). */
@@ -90,6 +97,8 @@ export interface ResolvedServerTls {
   handshakeTimeout: number
   /** Kernel TLS asked for. */
   ktls: boolean
+  /** The most connections held mid-handshake, or no bound. */
+  maxHandshakes: number | undefined
 }
 
 /**
@@ -148,7 +157,7 @@ function sni(name: string, value: unknown): ResolvedServerTls['sni'] {
 /** Checks a server's `tls` option and copies it to its native form. */
 export function resolveServerTls(where: string, value: unknown): ResolvedServerTls {
   const t = object(`${where}.tls`, value)
-  knownKeys(`${where}.tls`, t, ['cert', 'key', 'sni', 'alpn', 'requestCert', 'ca', 'handshakeTimeout', 'ktls'])
+  knownKeys(`${where}.tls`, t, ['cert', 'key', 'sni', 'alpn', 'requestCert', 'ca', 'handshakeTimeout', 'ktls', 'maxHandshakes'])
   const requestCert = bool(`${where}.tls.requestCert`, t.requestCert ?? false)
   if (requestCert && t.ca === undefined) throw new InvalidOptionError(`${where}.tls.requestCert needs ${where}.tls.ca`)
   if (!requestCert && t.ca !== undefined) throw new InvalidOptionError(`${where}.tls.ca of a server only applies with requestCert: true`)
@@ -160,6 +169,7 @@ export function resolveServerTls(where: string, value: unknown): ResolvedServerT
     clientCa: requestCert ? pems(`${where}.tls.ca`, t.ca) : undefined,
     handshakeTimeout: ms(`${where}.tls.handshakeTimeout`, t.handshakeTimeout ?? 10_000, 1),
     ktls: bool(`${where}.tls.ktls`, t.ktls ?? false),
+    maxHandshakes: t.maxHandshakes === undefined ? undefined : int(`${where}.tls.maxHandshakes`, t.maxHandshakes, 1, 2 ** 31 - 1),
   }
 }
 

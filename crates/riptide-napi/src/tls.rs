@@ -27,6 +27,8 @@ pub struct NativeTlsServer {
     pub handshake_timeout: f64,
     /// Hand the record keys to the kernel after the handshake where it can take them.
     pub ktls: bool,
+    /// The most connections held mid-handshake; none: no bound but the connection caps.
+    pub max_handshakes: Option<u32>,
 }
 
 /// A certificate a listener serves to clients asking for `name`.
@@ -161,6 +163,7 @@ impl NativeTlsServer {
                 self.handshake_timeout,
             )?,
             ktls: self.ktls,
+            max_handshakes: self.max_handshakes.map(|n| n as usize),
         })
     }
 }

@@ -14,6 +14,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::sign::SingleCertAndKey;
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,6 +42,11 @@ pub struct TlsServerOptions {
     /// `tls` module (Linux), else keep user-space records ([`crate::TlsInfo::kernel`] says
     /// which). `false` by default.
     pub ktls: bool,
+    /// The most connections the listener holds mid-handshake (on all its reactors); one
+    /// accepted beyond it closes at once with `ERR_TLS_HANDSHAKE` (a failed handshake: counted
+    /// and reported as one). Bounds the CPU and memory a flood of handshakes can take. `None`:
+    /// only the connection caps bound them.
+    pub max_handshakes: Option<usize>,
 }
 
 /// How many TLS 1.2 sessions a listener remembers for resumption by session ID (TLS 1.3
@@ -104,11 +110,15 @@ impl TlsServerOptions {
             client_ca_pem: None,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             ktls: false,
+            max_handshakes: None,
         }
     }
 
     /// The validated rustls configuration.
     pub fn config(&self) -> Result<Arc<rustls::ServerConfig>, Error> {
+        if self.max_handshakes == Some(0) {
+            return Err(invalid("maxHandshakes", "must be at least 1"));
+        }
         let provider = provider();
         let default = certified_key("", &self.cert_pem, &self.key_pem, &provider)?;
         let resolver = SniResolver::new(default, &self.sni, &provider)?;
@@ -145,35 +155,58 @@ impl TlsServerOptions {
     }
 }
 
+/// What a listener serves new connections: the rustls configuration, the handshake timeout
+/// and the bound on handshakes in progress.
+type Current = (Arc<rustls::ServerConfig>, Duration, Option<usize>);
+
 /// A listener's TLS configuration, replaceable while it serves: connections accepted after
 /// [`TlsServerContext::set`] use the new certificates and options, open ones keep theirs.
-/// Clones share one configuration.
+/// Clones share one configuration and one count of handshakes in progress.
 #[derive(Clone, Debug)]
-pub struct TlsServerContext(Arc<Mutex<(Arc<rustls::ServerConfig>, Duration)>>);
+pub struct TlsServerContext {
+    current: Arc<Mutex<Current>>,
+    /// Connections mid-handshake (counted against `max_handshakes`, kept across `set`).
+    handshaking: Arc<AtomicUsize>,
+}
 
 impl TlsServerContext {
     /// A context serving `options` (built and checked here).
     pub fn new(options: &TlsServerOptions) -> Result<TlsServerContext, Error> {
-        let current = (options.config()?, options.handshake_timeout);
-        Ok(TlsServerContext(Arc::new(Mutex::new(current))))
+        Ok(TlsServerContext {
+            current: Arc::new(Mutex::new(TlsServerContext::current(options)?)),
+            handshaking: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    fn current(options: &TlsServerOptions) -> Result<Current, Error> {
+        Ok((
+            options.config()?,
+            options.handshake_timeout,
+            options.max_handshakes,
+        ))
     }
 
     /// Serves `options` to connections accepted from now on. On an error (checked before
     /// anything changes) the current configuration stays. Sessions issued before do not
-    /// resume: the new configuration has its own ticket keys and session cache.
+    /// resume: the new configuration has its own ticket keys and session cache. Handshakes
+    /// in progress count against the new `max_handshakes`.
     pub fn set(&self, options: &TlsServerOptions) -> Result<(), Error> {
-        let next = (options.config()?, options.handshake_timeout);
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = next;
+        let next = TlsServerContext::current(options)?;
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = next;
         Ok(())
     }
 
     /// A layer factory for a listener: each connection gets the configuration current when it
     /// is accepted.
     pub fn factory(&self) -> StreamLayerFactory {
-        let current = self.0.clone();
+        let (current, handshaking) = (self.current.clone(), self.handshaking.clone());
         Arc::new(move || {
-            let (config, timeout) = current.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            Box::new(TlsLayer::server(config, timeout)) as Box<dyn StreamLayer>
+            let (config, timeout, max) = current.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let layer = TlsLayer::server(config, timeout);
+            Box::new(match max {
+                Some(max) => layer.bounded(&handshaking, max),
+                None => layer,
+            }) as Box<dyn StreamLayer>
         })
     }
 }

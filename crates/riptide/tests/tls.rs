@@ -475,6 +475,66 @@ fn a_server_context_swaps_the_certificate_for_new_connections_only() {
     );
 }
 
+#[test]
+fn max_handshakes_refuses_connections_beyond_the_bound_until_a_place_frees() {
+    let (cert, key) = self_signed();
+    let mut options = TlsServerOptions::new(cert.clone(), key.clone());
+    options.max_handshakes = Some(2);
+    let context = TlsServerContext::new(&options).unwrap();
+    let factory = context.factory();
+    let now = Instant::now();
+    let started = |layer: Box<dyn StreamLayer>| {
+        let mut side = Side::new(layer);
+        side.layer.start(now, &mut Vec::new()).unwrap();
+        side
+    };
+    let refused = |side: &mut Side| {
+        assert_eq!(side.layer.poll_timeout(), Some(now), "closes at once");
+        let err = side.feed(now, &[0x16, 3, 1], 100).unwrap_err();
+        assert_eq!(err.code(), "ERR_TLS_HANDSHAKE");
+        assert!(
+            err.to_string().contains("2 handshakes already in progress"),
+            "{err}"
+        );
+        assert!(side.plain.is_empty());
+    };
+    let first = started(factory());
+    let second = started(factory());
+    assert_eq!(
+        second.layer.poll_timeout(),
+        Some(now + Duration::from_secs(10))
+    );
+    refused(&mut started(factory()));
+    // A connection gone mid-handshake gives its place back.
+    drop(first);
+    let client = TlsClientOptions::new(cert.clone(), "localhost")
+        .factory()
+        .unwrap();
+    let mut done = Side::new(client());
+    let mut third = Side::new(factory());
+    handshake(&mut done, &mut third, now, 1 << 20).unwrap();
+    // So does a finished handshake, while its connection stays open.
+    let mut fourth = Side::new(client());
+    let mut server = Side::new(factory());
+    handshake(&mut fourth, &mut server, now, 1 << 20).unwrap();
+    let busy = started(factory());
+    refused(&mut started(context.clone().factory()()));
+    drop((second, busy));
+    // A reload keeps the count and takes the new bound.
+    let mut wider = options.clone();
+    wider.max_handshakes = Some(3);
+    context.set(&wider).unwrap();
+    let _held = [started(factory()), started(factory()), started(factory())];
+    let mut over = started(factory());
+    let err = over.feed(now, &[0x16], 1).unwrap_err();
+    assert!(err.to_string().contains("3 handshakes"), "{err}");
+    options.max_handshakes = Some(0);
+    assert_eq!(
+        context.set(&options).unwrap_err().code(),
+        "ERR_INVALID_ARG_VALUE"
+    );
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
 

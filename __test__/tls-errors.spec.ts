@@ -1,6 +1,7 @@
 // What a TLS server sees of failures: handshakes that fail before a connection opens reach
 // `onHandshakeError` and `stats().handshakeErrors`; a record corrupted after the handshake
-// closes the connection with `TlsError` (`ERR_TLS`) and the peer (node:tls) gets the alert.
+// closes the connection with `TlsError` (`ERR_TLS`) and the peer (node:tls) gets the alert;
+// `maxHandshakes` refuses connections beyond the bound at accept, as failed handshakes.
 import test from 'ava'
 import net from 'node:net'
 import tls from 'node:tls'
@@ -128,4 +129,50 @@ test('a record corrupted after the handshake closes with TlsError (ERR_TLS); the
   t.is(engine.stats().handshakeErrors, 0, 'it had opened')
   proxy.close()
   await engine.stop()
+})
+
+test('maxHandshakes: a connection beyond the bound closes at accept, reported and counted; a freed place admits the next', async (t) => {
+  const failures: { err: RiptideError; peer: PeerAddr }[] = []
+  const opened: Conn[] = []
+  const engine = await tlsEchoServer(pki, { maxHandshakes: 2 }, opened, {
+    onHandshakeError: (err, peer) => void failures.push({ err, peer }),
+  })
+  const port = engine.port
+  // Two mute clients hold both places (one reactor accepts in the order they connected).
+  const mute = [net.connect(port, '127.0.0.1'), net.connect(port, '127.0.0.1')]
+  const mutePorts: number[] = []
+  for (const m of mute) {
+    m.on('error', () => undefined)
+    mutePorts.push(await localPort(m))
+  }
+  // The refusal may reset the connection before node:tls sees it connected.
+  const over = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: pki.ca })
+  const overFailed = new Promise<Error>((resolve) => over.once('error', resolve))
+  await until(() => failures.length === 1)
+  t.true(failures[0].err instanceof TlsHandshakeError)
+  t.is(failures[0].err.code, 'ERR_TLS_HANDSHAKE')
+  t.regex(failures[0].err.message, /2 handshakes already in progress on this listener \(maxHandshakes\)/)
+  const refusedPort = failures[0].peer.family !== 'unix' && failures[0].peer.port
+  t.false(mutePorts.includes(refusedPort as number), 'the third client was refused, not a mute one')
+  t.truthy(await overFailed, 'the refused node:tls client saw the connection go')
+  t.is(engine.stats().handshakeErrors, 1)
+
+  // A mute client leaving gives its place back (its own failure is counted too).
+  mute[0].destroy()
+  await until(() => failures.length === 2)
+  t.is(failures[1].err.code, 'ECONNRESET')
+  const next = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: pki.ca })
+  await new Promise<void>((resolve, reject) => next.once('secureConnect', resolve).once('error', reject))
+  next.write('admitted')
+  t.is(await new Promise<string>((resolve) => next.once('data', (d: Buffer) => resolve(d.toString()))), 'admitted')
+  t.is(engine.stats().handshakeErrors, 2)
+  t.is(opened.length, 1)
+  next.destroy()
+  mute[1].destroy()
+  await engine.stop()
+
+  for (const bad of [0, 1.5, -1, '2']) {
+    const err = await t.throwsAsync(tlsEchoServer(pki, { maxHandshakes: bad }))
+    t.is((err as RiptideError).code, 'ERR_INVALID_ARG_VALUE', String(bad))
+  }
 })

@@ -5,7 +5,7 @@
  */
 import { fromNative, InvalidOptionError } from './errors'
 import { native as binding, type NativeTlsContext, type NativeTlsDial } from './native'
-import { bool, knownKeys, ms } from './validate'
+import { bool, int, knownKeys, ms } from './validate'
 
 /** PEM text, as a string or its bytes. */
 export type Pem = string | Uint8Array
@@ -37,6 +37,13 @@ export interface ServerTlsOptions {
    * `conn.tlsKernel` says which one a connection got. Default `false`.
    */
   ktls?: boolean
+  /**
+   * The most connections the listener holds mid-handshake (on all its reactors): one accepted
+   * beyond it closes at once with `ERR_TLS_HANDSHAKE`, reported to `onHandshakeError` and
+   * counted in `stats().handshakeErrors`. Bounds what a flood of handshakes can take. Default
+   * none (only the connection caps bound them).
+   */
+  maxHandshakes?: number
 }
 
 /** A certificate and key served for one SNI name (`ServerTlsOptions.sni`). */
@@ -57,6 +64,13 @@ export interface ClientTlsOptions {
   alpn?: string[]
   /** `false` accepts any server certificate: tests only, no protection against an active attacker. Default `true`. */
   rejectUnauthorized?: boolean
+  /**
+   * The client certificate chain (PEM, leaf first) presented to a server that asks for one
+   * (mutual TLS, node:tls' `requestCert`). Given with `key` or not at all. Default none.
+   */
+  cert?: Pem
+  /** The client certificate's private key, PEM (PKCS#8, PKCS#1 or SEC1); given with `cert`. */
+  key?: Pem
   /** Ms the handshake may take before the connection closes with `ERR_TLS_HANDSHAKE`. Default `10000`. */
   handshakeTimeout?: number
   /**
@@ -83,6 +97,8 @@ export interface ResolvedServerTls {
   handshakeTimeout: number
   /** Kernel TLS asked for. */
   ktls: boolean
+  /** The most connections held mid-handshake, or no bound. */
+  maxHandshakes: number | undefined
 }
 
 /**
@@ -141,7 +157,7 @@ function sni(name: string, value: unknown): ResolvedServerTls['sni'] {
 /** Checks a server's `tls` option and copies it to its native form. */
 export function resolveServerTls(where: string, value: unknown): ResolvedServerTls {
   const t = object(`${where}.tls`, value)
-  knownKeys(`${where}.tls`, t, ['cert', 'key', 'sni', 'alpn', 'requestCert', 'ca', 'handshakeTimeout', 'ktls'])
+  knownKeys(`${where}.tls`, t, ['cert', 'key', 'sni', 'alpn', 'requestCert', 'ca', 'handshakeTimeout', 'ktls', 'maxHandshakes'])
   const requestCert = bool(`${where}.tls.requestCert`, t.requestCert ?? false)
   if (requestCert && t.ca === undefined) throw new InvalidOptionError(`${where}.tls.requestCert needs ${where}.tls.ca`)
   if (!requestCert && t.ca !== undefined) throw new InvalidOptionError(`${where}.tls.ca of a server only applies with requestCert: true`)
@@ -153,16 +169,22 @@ export function resolveServerTls(where: string, value: unknown): ResolvedServerT
     clientCa: requestCert ? pems(`${where}.tls.ca`, t.ca) : undefined,
     handshakeTimeout: ms(`${where}.tls.handshakeTimeout`, t.handshakeTimeout ?? 10_000, 1),
     ktls: bool(`${where}.tls.ktls`, t.ktls ?? false),
+    maxHandshakes: t.maxHandshakes === undefined ? undefined : int(`${where}.tls.maxHandshakes`, t.maxHandshakes, 1, 2 ** 31 - 1),
   }
 }
 
 /**
- * Checks a client's `tls` option and builds its native context (PEM checked there, throwing
- * `ERR_INVALID_ARG_VALUE`); `servername` stays empty when not given (the dial fills it).
+ * Checks a client's `tls` option and builds its native context (PEM, and that the client
+ * certificate and key match, checked there, throwing `ERR_INVALID_ARG_VALUE`); `servername`
+ * stays empty when not given (the dial fills it).
  */
 export function resolveClientTls(where: string, value: unknown): ClientTls {
   const t = object(`${where}.tls`, value)
-  knownKeys(`${where}.tls`, t, ['ca', 'servername', 'alpn', 'rejectUnauthorized', 'handshakeTimeout', 'ktls'])
+  knownKeys(`${where}.tls`, t, ['ca', 'servername', 'alpn', 'rejectUnauthorized', 'cert', 'key', 'handshakeTimeout', 'ktls'])
+  if ((t.cert === undefined) !== (t.key === undefined)) {
+    const [given, missing] = t.cert === undefined ? ['key', 'cert'] : ['cert', 'key']
+    throw new InvalidOptionError(`${where}.tls.${given} needs ${where}.tls.${missing} (a client certificate comes with its key)`)
+  }
   const rejectUnauthorized = bool(`${where}.tls.rejectUnauthorized`, t.rejectUnauthorized ?? true)
   if (rejectUnauthorized && t.ca === undefined) {
     throw new InvalidOptionError(`${where}.tls.ca is required (riptide carries no public CA roots) unless rejectUnauthorized is false`)
@@ -174,6 +196,8 @@ export function resolveClientTls(where: string, value: unknown): ClientTls {
     ca: t.ca === undefined ? [] : pems(`${where}.tls.ca`, t.ca),
     alpn: alpn(`${where}.tls.alpn`, t.alpn),
     rejectUnauthorized,
+    cert: t.cert === undefined ? undefined : pem(`${where}.tls.cert`, t.cert),
+    key: t.key === undefined ? undefined : pem(`${where}.tls.key`, t.key),
     handshakeTimeout: ms(`${where}.tls.handshakeTimeout`, t.handshakeTimeout ?? 10_000, 1),
     ktls: bool(`${where}.tls.ktls`, t.ktls ?? false),
   }

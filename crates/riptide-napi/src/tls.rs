@@ -27,6 +27,8 @@ pub struct NativeTlsServer {
     pub handshake_timeout: f64,
     /// Hand the record keys to the kernel after the handshake where it can take them.
     pub ktls: bool,
+    /// The most connections held mid-handshake; none: no bound but the connection caps.
+    pub max_handshakes: Option<u32>,
 }
 
 /// A certificate a listener serves to clients asking for `name`.
@@ -49,6 +51,10 @@ pub struct NativeTlsClient {
     pub alpn: Vec<String>,
     /// `false`: any certificate is accepted (tests).
     pub reject_unauthorized: bool,
+    /// The client certificate chain presented when a server asks (mutual TLS), PEM.
+    pub cert: Option<Uint8Array>,
+    /// The client certificate's private key, PEM.
+    pub key: Option<Uint8Array>,
     /// ms the handshake may take.
     pub handshake_timeout: f64,
     /// Hand the record keys to the kernel after the handshake where it can take them.
@@ -77,8 +83,8 @@ pub struct NativeTlsContext {
 
 #[napi]
 impl NativeTlsContext {
-    /// Checks `options` (PEM, CA certificates) and builds the configuration; throws
-    /// `ERR_INVALID_ARG_VALUE`.
+    /// Checks `options` (PEM, CA certificates, the client certificate and its key) and builds
+    /// the configuration; throws `ERR_INVALID_ARG_VALUE`.
     #[napi(constructor)]
     pub fn new(env: Env, options: NativeTlsClient) -> napi::Result<NativeTlsContext> {
         let handshake_timeout =
@@ -90,6 +96,8 @@ impl NativeTlsContext {
                     servername: String::new(),
                     alpn: protocols(&options.alpn),
                     reject_unauthorized: options.reject_unauthorized,
+                    cert_pem: options.cert.as_ref().map(|c| c.to_vec()),
+                    key_pem: options.key.as_ref().map(|k| k.to_vec()),
                     handshake_timeout,
                     ktls: options.ktls,
                 }
@@ -155,6 +163,7 @@ impl NativeTlsServer {
                 self.handshake_timeout,
             )?,
             ktls: self.ktls,
+            max_handshakes: self.max_handshakes.map(|n| n as usize),
         })
     }
 }

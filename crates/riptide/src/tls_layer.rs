@@ -18,6 +18,7 @@ use crate::Error;
 use crate::LayerReport;
 use rustls::pki_types::ServerName;
 use std::io::{self, BufRead, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,33 @@ pub struct TlsInfo {
     pub kernel: bool,
 }
 
+/// A place among a listener's handshakes in progress (`max_handshakes`): taken when a
+/// connection is accepted, given back when its handshake ends or the connection goes.
+#[derive(Debug)]
+struct HandshakeSlot(Arc<AtomicUsize>);
+
+impl HandshakeSlot {
+    /// A place among `active`, or `None` when `max` are taken.
+    fn take(active: &Arc<AtomicUsize>, max: usize) -> Option<HandshakeSlot> {
+        let mut n = active.load(Ordering::Acquire);
+        loop {
+            if n >= max {
+                return None;
+            }
+            match active.compare_exchange_weak(n, n + 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Some(HandshakeSlot(active.clone())),
+                Err(now) => n = now,
+            }
+        }
+    }
+}
+
+impl Drop for HandshakeSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// One connection's TLS state.
 pub struct TlsLayer {
     conn: rustls::Connection,
@@ -50,6 +78,11 @@ pub struct TlsLayer {
     early: Vec<u8>,
     /// Kernel TLS was asked for: where the records read so far end.
     kernel: Option<RecordEdge>,
+    /// This connection's place among its listener's handshakes in progress, held until the
+    /// handshake ends.
+    slot: Option<HandshakeSlot>,
+    /// The bound that refused this connection a place: it fails at once, reading nothing.
+    refused: Option<usize>,
 }
 
 impl TlsLayer {
@@ -93,7 +126,27 @@ impl TlsLayer {
             deadline: None,
             early: Vec::new(),
             kernel,
+            slot: None,
+            refused: None,
         }
+    }
+
+    /// Counts this (server) connection among a listener's handshakes in progress, `active`;
+    /// when `max` are already running it is refused instead: it fails with
+    /// `ERR_TLS_HANDSHAKE` as soon as it starts, before reading a byte of the peer's.
+    pub(crate) fn bounded(mut self, active: &Arc<AtomicUsize>, max: usize) -> TlsLayer {
+        self.slot = HandshakeSlot::take(active, max);
+        if self.slot.is_none() {
+            self.refused = Some(max);
+        }
+        self
+    }
+
+    /// The error of a connection refused by `max_handshakes`.
+    fn over_bound(max: usize) -> Error {
+        Error::Tls(format!(
+            "refused: {max} handshakes already in progress on this listener (maxHandshakes)"
+        ))
     }
 
     /// Moves every pending TLS record to `down`.
@@ -140,6 +193,7 @@ impl TlsLayer {
             return Ok(LayerStatus::Pending);
         }
         if self.deadline.take().is_some() {
+            self.slot = None;
             out.report.extensions.push(Box::new(TlsInfo {
                 alpn_protocol: self.conn.alpn_protocol().map(<[u8]>::to_vec),
                 version: match self.conn.protocol_version() {
@@ -171,7 +225,12 @@ impl TlsLayer {
 
 impl StreamLayer for TlsLayer {
     fn start(&mut self, now: Instant, down: &mut Vec<u8>) -> Result<LayerStatus, Error> {
-        self.deadline = Some(now + self.timeout);
+        // A refused connection's deadline is now: its timeout closes it at once, through the
+        // same path as any failed handshake.
+        self.deadline = Some(match self.refused {
+            Some(_) => now,
+            None => now + self.timeout,
+        });
         // A client's hello; nothing from a server.
         self.flush(down)?;
         Ok(LayerStatus::Pending)
@@ -183,6 +242,9 @@ impl StreamLayer for TlsLayer {
         data: &[u8],
         out: &mut StreamOut<'_>,
     ) -> Result<LayerStatus, Error> {
+        if let Some(max) = self.refused {
+            return Err(TlsLayer::over_bound(max));
+        }
         if let Some(edge) = &mut self.kernel {
             edge.feed(data);
         }
@@ -225,6 +287,9 @@ impl StreamLayer for TlsLayer {
     }
 
     fn handle_timeout(&mut self, _: Instant, _: &mut StreamOut<'_>) -> Result<LayerStatus, Error> {
+        if let Some(max) = self.refused {
+            return Err(TlsLayer::over_bound(max));
+        }
         Err(Error::Tls(format!(
             "handshake did not complete within {} ms",
             self.timeout.as_millis()

@@ -12,7 +12,9 @@ use crate::Error;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::sign::SingleCertAndKey;
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,6 +42,11 @@ pub struct TlsServerOptions {
     /// `tls` module (Linux), else keep user-space records ([`crate::TlsInfo::kernel`] says
     /// which). `false` by default.
     pub ktls: bool,
+    /// The most connections the listener holds mid-handshake (on all its reactors); one
+    /// accepted beyond it closes at once with `ERR_TLS_HANDSHAKE` (a failed handshake: counted
+    /// and reported as one). Bounds the CPU and memory a flood of handshakes can take. `None`:
+    /// only the connection caps bound them.
+    pub max_handshakes: Option<usize>,
 }
 
 /// How many TLS 1.2 sessions a listener remembers for resumption by session ID (TLS 1.3
@@ -61,6 +68,12 @@ pub struct TlsClientOptions {
     /// `false` accepts any server certificate (signatures are still checked): for tests
     /// only, it gives no protection against an active attacker.
     pub reject_unauthorized: bool,
+    /// The client certificate chain presented to a server that asks for one (mutual TLS),
+    /// PEM, leaf first; given with `key_pem` or not at all.
+    pub cert_pem: Option<Vec<u8>>,
+    /// The client certificate's private key, PEM (PKCS#8, PKCS#1 or SEC1); given with
+    /// `cert_pem` or not at all.
+    pub key_pem: Option<Vec<u8>>,
     /// How long the handshake may take before the connection closes with
     /// `ERR_TLS_HANDSHAKE`.
     pub handshake_timeout: Duration,
@@ -97,11 +110,15 @@ impl TlsServerOptions {
             client_ca_pem: None,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             ktls: false,
+            max_handshakes: None,
         }
     }
 
     /// The validated rustls configuration.
     pub fn config(&self) -> Result<Arc<rustls::ServerConfig>, Error> {
+        if self.max_handshakes == Some(0) {
+            return Err(invalid("maxHandshakes", "must be at least 1"));
+        }
         let provider = provider();
         let default = certified_key("", &self.cert_pem, &self.key_pem, &provider)?;
         let resolver = SniResolver::new(default, &self.sni, &provider)?;
@@ -138,48 +155,73 @@ impl TlsServerOptions {
     }
 }
 
+/// What a listener serves new connections: the rustls configuration, the handshake timeout
+/// and the bound on handshakes in progress.
+type Current = (Arc<rustls::ServerConfig>, Duration, Option<usize>);
+
 /// A listener's TLS configuration, replaceable while it serves: connections accepted after
 /// [`TlsServerContext::set`] use the new certificates and options, open ones keep theirs.
-/// Clones share one configuration.
+/// Clones share one configuration and one count of handshakes in progress.
 #[derive(Clone, Debug)]
-pub struct TlsServerContext(Arc<Mutex<(Arc<rustls::ServerConfig>, Duration)>>);
+pub struct TlsServerContext {
+    current: Arc<Mutex<Current>>,
+    /// Connections mid-handshake (counted against `max_handshakes`, kept across `set`).
+    handshaking: Arc<AtomicUsize>,
+}
 
 impl TlsServerContext {
     /// A context serving `options` (built and checked here).
     pub fn new(options: &TlsServerOptions) -> Result<TlsServerContext, Error> {
-        let current = (options.config()?, options.handshake_timeout);
-        Ok(TlsServerContext(Arc::new(Mutex::new(current))))
+        Ok(TlsServerContext {
+            current: Arc::new(Mutex::new(TlsServerContext::current(options)?)),
+            handshaking: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    fn current(options: &TlsServerOptions) -> Result<Current, Error> {
+        Ok((
+            options.config()?,
+            options.handshake_timeout,
+            options.max_handshakes,
+        ))
     }
 
     /// Serves `options` to connections accepted from now on. On an error (checked before
     /// anything changes) the current configuration stays. Sessions issued before do not
-    /// resume: the new configuration has its own ticket keys and session cache.
+    /// resume: the new configuration has its own ticket keys and session cache. Handshakes
+    /// in progress count against the new `max_handshakes`.
     pub fn set(&self, options: &TlsServerOptions) -> Result<(), Error> {
-        let next = (options.config()?, options.handshake_timeout);
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = next;
+        let next = TlsServerContext::current(options)?;
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = next;
         Ok(())
     }
 
     /// A layer factory for a listener: each connection gets the configuration current when it
     /// is accepted.
     pub fn factory(&self) -> StreamLayerFactory {
-        let current = self.0.clone();
+        let (current, handshaking) = (self.current.clone(), self.handshaking.clone());
         Arc::new(move || {
-            let (config, timeout) = current.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            Box::new(TlsLayer::server(config, timeout)) as Box<dyn StreamLayer>
+            let (config, timeout, max) = current.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let layer = TlsLayer::server(config, timeout);
+            Box::new(match max {
+                Some(max) => layer.bounded(&handshaking, max),
+                None => layer,
+            }) as Box<dyn StreamLayer>
         })
     }
 }
 
 impl TlsClientOptions {
-    /// Options trusting `ca_pem` for `servername`, with the default handshake timeout and no
-    /// ALPN.
+    /// Options trusting `ca_pem` for `servername`, with the default handshake timeout and
+    /// neither ALPN nor a client certificate.
     pub fn new(ca_pem: impl Into<Vec<u8>>, servername: impl Into<String>) -> TlsClientOptions {
         TlsClientOptions {
             ca_pem: vec![ca_pem.into()],
             servername: servername.into(),
             alpn: Vec::new(),
             reject_unauthorized: true,
+            cert_pem: None,
+            key_pem: None,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             ktls: false,
         }
@@ -192,20 +234,30 @@ impl TlsClientOptions {
     }
 
     /// The validated configuration for dials to any server name (`servername` is not used):
-    /// dials from one context share its session cache.
+    /// dials from one context share its session cache. A client certificate without its key
+    /// (or the reverse), unreadable PEM and a key that does not match the certificate are
+    /// `ERR_INVALID_ARG_VALUE`.
     pub fn context(&self) -> Result<TlsClientContext, Error> {
-        let builder = rustls::ClientConfig::builder_with_provider(provider())
+        let provider = provider();
+        let identity = match (&self.cert_pem, &self.key_pem) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(certified_key("", cert, key, &provider)?),
+            (Some(_), None) => return Err(invalid("cert", "given without key")),
+            (None, Some(_)) => return Err(invalid("key", "given without cert")),
+        };
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(VERSIONS)
             .map_err(|e| invalid("versions", e))?;
-        let mut config = if self.reject_unauthorized {
-            builder
-                .with_root_certificates(roots("ca", &self.ca_pem)?)
-                .with_no_client_auth()
+        let builder = if self.reject_unauthorized {
+            builder.with_root_certificates(roots("ca", &self.ca_pem)?)
         } else {
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider())))
-                .with_no_client_auth()
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        };
+        let mut config = match identity {
+            None => builder.with_no_client_auth(),
+            Some(key) => builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(key))),
         };
         config.alpn_protocols = self.alpn.clone();
         config.resumption = rustls::client::Resumption::in_memory_sessions(CLIENT_SESSION_CACHE);
@@ -230,7 +282,9 @@ fn server_name(name: &str) -> Result<ServerName<'static>, Error> {
 /// A checked TLS client configuration for any number of dials to any servers. Dials made from
 /// one context (or its clones) share its session cache: a second dial to a server resumes
 /// the session of an earlier one instead of a full handshake. rustls only resumes a session
-/// under the configuration (trust settings) that made it.
+/// under the configuration (trust settings) that made it, and a context has one client
+/// identity (certificate or none): a session made with one client certificate is never
+/// offered under another.
 #[derive(Clone, Debug)]
 pub struct TlsClientContext {
     config: Arc<rustls::ClientConfig>,

@@ -1,6 +1,6 @@
 //! Kernel TLS (`ktls: true`) under the real engine, over loopback: a riptide server echoes to
-//! a riptide client and to rustls clients limited to each cipher suite (TLS 1.2 and 1.3),
-//! byte-exact, and every connection reports whether the kernel carries its records. Where
+//! a riptide client presenting a client certificate and to rustls clients limited to each
+//! cipher suite (TLS 1.2 and 1.3), byte-exact, and every connection reports whether the kernel carries its records. Where
 //! the kernel lists the `tls` upper-layer protocol (`/proc/sys/net/ipv4/tcp_available_ulp`)
 //! they must say kernel; elsewhere user space (the fallback). Each close is clean on the server:
 //! the peer's `close_notify` read through the kernel is end of stream, not an error. `RIPTIDE_EXPECT_KTLS=1` makes a
@@ -73,9 +73,16 @@ fn certificate() -> (String, String) {
     (key.cert.pem(), key.signing_key.serialize_pem())
 }
 
-fn ktls_server(cert: &str, key: &str) -> (SocketAddr, riptide::StopHandle, mpsc::Receiver<Seen>) {
+/// A kTLS echo server presenting `cert`; with `client_ca`, clients must present a certificate
+/// it issued.
+fn ktls_server(
+    cert: &str,
+    key: &str,
+    client_ca: Option<&str>,
+) -> (SocketAddr, riptide::StopHandle, mpsc::Receiver<Seen>) {
     let mut options = TlsServerOptions::new(cert, key);
     options.ktls = true;
+    options.client_ca_pem = client_ca.map(|ca| vec![ca.into()]);
     let config = EngineConfig {
         listen: ListenOptions {
             layers: vec![options.factory().unwrap()],
@@ -148,7 +155,7 @@ fn rustls_pemfile_certs(pem: &str) -> Vec<rustls::pki_types::CertificateDer<'sta
 fn every_suite_echoes_through_a_ktls_server() {
     let expected = kernel_has_tls();
     let (cert, key) = certificate();
-    let (addr, stop, opened) = ktls_server(&cert, &key);
+    let (addr, stop, opened) = ktls_server(&cert, &key, None);
     let payload = data(1 << 20);
     for suite in [
         suite::TLS13_AES_128_GCM_SHA256,
@@ -198,13 +205,18 @@ impl EventHandler for Client {
     }
 }
 
+/// Mutual TLS too: the server requires a client certificate, which the client presents (the
+/// kernel takes over after the handshake, so client authentication changes nothing for it).
 #[test]
 fn a_ktls_client_and_a_ktls_server_echo() {
     let expected = kernel_has_tls();
     let (cert, key) = certificate();
-    let (addr, stop, opened) = ktls_server(&cert, &key);
+    let (client_cert, client_key) = certificate();
+    let (addr, stop, opened) = ktls_server(&cert, &key, Some(&client_cert));
     let mut options = TlsClientOptions::new(cert, "localhost");
     options.ktls = true;
+    options.cert_pem = Some(client_cert.into());
+    options.key_pem = Some(client_key.into());
     let mut reactor = Reactor::new(ReactorConfig::default()).unwrap();
     reactor
         .dial(

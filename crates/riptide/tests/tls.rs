@@ -5,6 +5,7 @@ use riptide::{
     Error, LayerReport, LayerStatus, StreamLayer, TlsClientOptions, TlsInfo, TlsServerContext,
     TlsServerOptions, TlsSniCertificate,
 };
+use rustls::pki_types::pem::PemObject;
 use std::time::{Duration, Instant};
 
 /// A self-signed certificate for `localhost` and its key, PEM; the certificate is its own CA.
@@ -346,6 +347,99 @@ fn dials_from_one_client_context_resume_and_both_sides_report_it() {
     assert!(context.factory("not a name!").is_err());
 }
 
+/// Client options trusting `server_cert` for `localhost`, presenting `identity` if any.
+fn client_with(server_cert: &str, identity: Option<&(String, String)>) -> TlsClientOptions {
+    let mut options = TlsClientOptions::new(server_cert.to_string(), "localhost");
+    if let Some((cert, key)) = identity {
+        options.cert_pem = Some(cert.clone().into());
+        options.key_pem = Some(key.clone().into());
+    }
+    options
+}
+
+#[test]
+fn a_client_certificate_satisfies_a_server_that_requires_one_and_only_its_own_ca() {
+    let (cert, key) = self_signed();
+    let client_id = self_signed_for("client.test");
+    let stranger = self_signed_for("client.test");
+    let mut options = TlsServerOptions::new(cert.clone(), key);
+    options.client_ca_pem = Some(vec![client_id.0.clone().into()]);
+    let listener = options.factory().unwrap();
+    let dial = |client: &TlsClientOptions| {
+        let mut client = Side::new(client.factory().unwrap()());
+        let mut server = Side::new(listener());
+        handshake(&mut client, &mut server, Instant::now(), 1000).map(|()| (client, server))
+    };
+
+    let (mut client, mut server) = dial(&client_with(&cert, Some(&client_id))).unwrap();
+    let presented = &server.info().unwrap().peer_certificates;
+    let der = rustls::pki_types::CertificateDer::from_pem_slice(client_id.0.as_bytes()).unwrap();
+    assert_eq!(
+        presented,
+        &vec![der.to_vec()],
+        "the server saw the client's leaf"
+    );
+    let now = Instant::now();
+    let mut wire = Vec::new();
+    client.layer.write(now, b"mutual", &mut wire).unwrap();
+    server.feed(now, &wire, 3).unwrap();
+    assert_eq!(server.plain, b"mutual");
+
+    for (identity, why) in [
+        (None, "peer sent no certificates"),
+        (Some(&stranger), "invalid peer certificate"),
+    ] {
+        let Err(err) = dial(&client_with(&cert, identity)) else {
+            panic!("{identity:?} was let in");
+        };
+        assert_eq!(err.code(), "ERR_TLS_HANDSHAKE");
+        assert!(err.to_string().contains(why), "{err}");
+    }
+
+    // Each context has one identity and its own sessions: one resumes, another does not.
+    let context = client_with(&cert, Some(&client_id)).context().unwrap();
+    let resumed = |client: riptide::StreamLayerFactory| {
+        let mut client = Side::new(client());
+        let mut server = Side::new(listener());
+        handshake(&mut client, &mut server, Instant::now(), 1 << 20).unwrap();
+        let presented = server.info().unwrap().peer_certificates.clone();
+        (client.info().unwrap().resumed, presented)
+    };
+    assert!(!resumed(context.factory("localhost").unwrap()).0);
+    let (again, presented) = resumed(context.factory("localhost").unwrap());
+    assert!(again, "the same identity resumes");
+    assert_eq!(
+        presented,
+        vec![der.to_vec()],
+        "and the session keeps the certificate"
+    );
+    let other = client_with(&cert, Some(&client_id)).factory().unwrap();
+    assert!(
+        !resumed(other).0,
+        "another context offers none of those sessions"
+    );
+}
+
+#[test]
+fn a_client_certificate_needs_its_key_and_a_matching_one() {
+    let (cert, _) = self_signed();
+    let (client_cert, client_key) = self_signed_for("client.test");
+    let (_, other_key) = self_signed_for("client.test");
+    let refused = |cert_pem: Option<&str>, key_pem: Option<&str>| {
+        let mut options = TlsClientOptions::new(cert.clone(), "localhost");
+        options.cert_pem = cert_pem.map(|c| c.as_bytes().to_vec());
+        options.key_pem = key_pem.map(|k| k.as_bytes().to_vec());
+        let err = options.context().unwrap_err();
+        assert_eq!(err.code(), "ERR_INVALID_ARG_VALUE", "{err}");
+        err.to_string()
+    };
+    assert!(refused(Some(&client_cert), None).contains("tls cert: given without key"));
+    assert!(refused(None, Some(&client_key)).contains("tls key: given without cert"));
+    assert!(refused(Some("not a pem"), Some(&client_key)).contains("tls cert"));
+    assert!(refused(Some(&client_cert), Some("not a pem")).contains("tls key"));
+    assert!(refused(Some(&client_cert), Some(&other_key)).contains("tls cert/key"));
+}
+
 #[test]
 fn a_server_context_swaps_the_certificate_for_new_connections_only() {
     let (old_cert, old_key) = self_signed();
@@ -378,6 +472,66 @@ fn a_server_context_swaps_the_certificate_for_new_connections_only() {
     assert!(
         served(&new_cert, context.clone().factory()()),
         "clones share it"
+    );
+}
+
+#[test]
+fn max_handshakes_refuses_connections_beyond_the_bound_until_a_place_frees() {
+    let (cert, key) = self_signed();
+    let mut options = TlsServerOptions::new(cert.clone(), key.clone());
+    options.max_handshakes = Some(2);
+    let context = TlsServerContext::new(&options).unwrap();
+    let factory = context.factory();
+    let now = Instant::now();
+    let started = |layer: Box<dyn StreamLayer>| {
+        let mut side = Side::new(layer);
+        side.layer.start(now, &mut Vec::new()).unwrap();
+        side
+    };
+    let refused = |side: &mut Side| {
+        assert_eq!(side.layer.poll_timeout(), Some(now), "closes at once");
+        let err = side.feed(now, &[0x16, 3, 1], 100).unwrap_err();
+        assert_eq!(err.code(), "ERR_TLS_HANDSHAKE");
+        assert!(
+            err.to_string().contains("2 handshakes already in progress"),
+            "{err}"
+        );
+        assert!(side.plain.is_empty());
+    };
+    let first = started(factory());
+    let second = started(factory());
+    assert_eq!(
+        second.layer.poll_timeout(),
+        Some(now + Duration::from_secs(10))
+    );
+    refused(&mut started(factory()));
+    // A connection gone mid-handshake gives its place back.
+    drop(first);
+    let client = TlsClientOptions::new(cert.clone(), "localhost")
+        .factory()
+        .unwrap();
+    let mut done = Side::new(client());
+    let mut third = Side::new(factory());
+    handshake(&mut done, &mut third, now, 1 << 20).unwrap();
+    // So does a finished handshake, while its connection stays open.
+    let mut fourth = Side::new(client());
+    let mut server = Side::new(factory());
+    handshake(&mut fourth, &mut server, now, 1 << 20).unwrap();
+    let busy = started(factory());
+    refused(&mut started(context.clone().factory()()));
+    drop((second, busy));
+    // A reload keeps the count and takes the new bound.
+    let mut wider = options.clone();
+    wider.max_handshakes = Some(3);
+    context.set(&wider).unwrap();
+    let _held = [started(factory()), started(factory()), started(factory())];
+    let mut over = started(factory());
+    let err = over.feed(now, &[0x16], 1).unwrap_err();
+    assert!(err.to_string().contains("3 handshakes"), "{err}");
+    options.max_handshakes = Some(0);
+    assert_eq!(
+        context.set(&options).unwrap_err().code(),
+        "ERR_INVALID_ARG_VALUE"
     );
 }
 

@@ -3,6 +3,7 @@
 //! that moves datagrams (DNS queries, a WebSocket, a test link in memory) without touching the
 //! session layer: KCP, FEC, kcp-go's crypt and secure mode run unchanged on top.
 
+use crate::layer::Datagrams;
 use crate::Error;
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -25,6 +26,21 @@ pub trait Carrier {
     fn send_datagram(&self, datagram: &[u8], peer: SocketAddr) -> io::Result<usize>;
     /// Receives one datagram into `buf`, with its sender.
     fn recv_datagram(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)>;
+
+    /// Sends every datagram of `datagrams` to `peer`, dropping those the carrier cannot take
+    /// now (KCP resends); returns the datagrams and bytes that went. One
+    /// [`Carrier::send_datagram`] each, unless the carrier batches them (UDP on Linux: a
+    /// `sendmmsg` per [`crate::udp_batch`] batch).
+    fn send_datagrams(&self, datagrams: &Datagrams, peer: SocketAddr) -> (u64, u64) {
+        let (mut sent, mut bytes) = (0u64, 0u64);
+        for (_, datagram) in datagrams.iter() {
+            if let Ok(n) = self.send_datagram(datagram, peer) {
+                sent += 1;
+                bytes += n as u64;
+            }
+        }
+        (sent, bytes)
+    }
 }
 
 /// UDP: a listener's socket sends to any peer; a client's connected socket to its peer
@@ -39,6 +55,10 @@ impl Carrier for mio::net::UdpSocket {
 
     fn recv_datagram(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.recv_from(buf)
+    }
+
+    fn send_datagrams(&self, datagrams: &Datagrams, peer: SocketAddr) -> (u64, u64) {
+        crate::udp_batch::send(self, Some(peer), datagrams.iter().map(|(_, d)| d))
     }
 }
 
@@ -353,5 +373,12 @@ impl Carrier for Counted<'_> {
 
     fn recv_datagram(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.inner.recv_datagram(buf)
+    }
+
+    fn send_datagrams(&self, datagrams: &Datagrams, peer: SocketAddr) -> (u64, u64) {
+        let (sent, bytes) = self.inner.send_datagrams(datagrams, peer);
+        self.datagrams.set(self.datagrams.get().wrapping_add(sent));
+        self.bytes.set(self.bytes.get().wrapping_add(bytes));
+        (sent, bytes)
     }
 }

@@ -14,11 +14,12 @@ use crate::flow::Timer;
 use crate::kcp_options::KcpOptions;
 use crate::kcp_session::{session_key, Input, KcpSession};
 use crate::kcp_table::{KcpTable, SessionKey};
-use crate::layer::{Gate, PacketGate, PacketLayer};
+use crate::layer::{Datagrams, Gate, PacketGate, PacketLayer};
 use crate::slab::ConnId;
 use crate::stats::{Counters, ListenerCounts};
 use crate::stream::{PeerAddr, Stream};
 use crate::Error;
+use mio::net::UdpSocket;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -310,8 +311,8 @@ impl Conns {
                 "the unreliable channel is a KCP session's".into(),
             ));
         };
-        let (inner, peer) = carrier(stream, &conn.peer, sockets).ok_or(Error::ConnClosed)?;
-        let counted = Counted::new(inner);
+        let (via, peer) = carrier(stream, &conn.peer, sockets).ok_or(Error::ConnClosed)?;
+        let counted = Counted::new(&via);
         let sent = session.send_unreliable(Instant::now(), data, &counted, peer);
         report_sent(&counted, counters, listener_counts, conn.listener);
         sent
@@ -434,6 +435,7 @@ impl Conns {
             slab,
             sockets,
             kcp_out,
+            kcp_batch,
             kcp_table,
             counters,
             listener_counts,
@@ -445,11 +447,11 @@ impl Conns {
         let Transport::Kcp(stream, session) = &mut conn.transport else {
             return;
         };
-        let Some((inner, peer)) = carrier(stream, &conn.peer, sockets) else {
+        let Some((via, peer)) = carrier(stream, &conn.peer, sockets) else {
             return;
         };
-        let counted = Counted::new(inner);
-        session.transmit(now, ms, &counted, peer, kcp_out);
+        let counted = Counted::new(&via);
+        session.transmit(now, ms, &counted, peer, kcp_out, kcp_batch);
         report_sent(&counted, counters, listener_counts, conn.listener);
         let stats = session.stats();
         counters.kcp.add_session(&session.reported, &stats);
@@ -541,11 +543,48 @@ fn carrier<'a>(
     stream: &'a Stream,
     peer: &PeerAddr,
     sockets: &'a [DatagramSocket],
-) -> Option<(&'a dyn Carrier, SocketAddr)> {
+) -> Option<(Via<'a>, SocketAddr)> {
     match (stream, peer) {
-        (Stream::Datagram { socket, peer }, _) => Some((sockets.get(*socket)?.carrier()?, *peer)),
-        (Stream::Udp(s), PeerAddr::Inet(peer)) => Some((s, *peer)),
+        (Stream::Datagram { socket, peer }, _) => {
+            Some((Via::Socket(sockets.get(*socket)?.carrier()?), *peer))
+        }
+        (Stream::Udp(s), PeerAddr::Inet(peer)) => Some((Via::Connected(s), *peer)),
         _ => None,
+    }
+}
+
+/// A session's carrier, as [`carrier`] finds it.
+enum Via<'a> {
+    /// A listener's socket or carrier, or a carried dial's carrier: each datagram names its
+    /// peer.
+    Socket(&'a dyn Carrier),
+    /// A dialed session's connected UDP socket: datagrams go without an address, so the
+    /// kernel uses the route it cached at connect.
+    Connected(&'a UdpSocket),
+}
+
+impl Carrier for Via<'_> {
+    fn send_datagram(&self, datagram: &[u8], peer: SocketAddr) -> io::Result<usize> {
+        match self {
+            Via::Socket(c) => c.send_datagram(datagram, peer),
+            Via::Connected(s) => s.send(datagram),
+        }
+    }
+
+    fn recv_datagram(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        match self {
+            Via::Socket(c) => c.recv_datagram(buf),
+            Via::Connected(s) => s.recv_from(buf),
+        }
+    }
+
+    fn send_datagrams(&self, datagrams: &Datagrams, peer: SocketAddr) -> (u64, u64) {
+        match self {
+            Via::Socket(c) => c.send_datagrams(datagrams, peer),
+            Via::Connected(s) => {
+                crate::udp_batch::send(s, None, datagrams.iter().map(|(_, d)| d))
+            }
+        }
     }
 }
 

@@ -12,9 +12,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Bytes that hold any UDP payload (65,507 over IPv4, 65,527 over IPv6 without jumbograms),
-/// and the largest datagram a [`DatagramCarrier`] takes.
-pub const MAX_DATAGRAM: usize = 64 * 1024;
+pub use crate::udp_batch::MAX_DATAGRAM;
 
 /// Longest peer name a [`DatagramCarrier`] takes, in bytes.
 pub const MAX_PEER_LEN: usize = 128;
@@ -47,10 +45,7 @@ pub trait Carrier {
 /// (Linux takes `sendto` with the connected address; BSDs answer `EISCONN`, then `send`).
 impl Carrier for mio::net::UdpSocket {
     fn send_datagram(&self, datagram: &[u8], peer: SocketAddr) -> io::Result<usize> {
-        match self.send_to(datagram, peer) {
-            Err(e) if crate::platform::is_already_connected(&e) => self.send(datagram),
-            other => other,
-        }
+        crate::udp_batch::send_one(self, datagram, peer)
     }
 
     fn recv_datagram(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {

@@ -9,10 +9,13 @@
 //! would change what kcp-go peers see. The `unsafe` here is the `recvmmsg`/`sendmmsg` calls
 //! and reading the addresses they fill; each block says why it is sound.
 
-use crate::carrier::MAX_DATAGRAM;
 use mio::net::UdpSocket;
 use std::io;
 use std::net::SocketAddr;
+
+/// Bytes that hold any UDP payload (65,507 over IPv4, 65,527 over IPv6 without jumbograms),
+/// and the largest datagram a [`crate::DatagramCarrier`] takes.
+pub const MAX_DATAGRAM: usize = 64 * 1024;
 
 /// Datagrams one receive batch holds, and the most one `sendmmsg` sends.
 pub(crate) const BATCH: usize = 16;
@@ -46,7 +49,11 @@ impl RecvBatch {
         }
         self.got.clear();
         let slots = MAX_DATAGRAM * max.clamp(1, BATCH);
-        sys::recv(socket, self.buf.get_mut(..slots).unwrap_or_default(), &mut self.got)?;
+        sys::recv(
+            socket,
+            self.buf.get_mut(..slots).unwrap_or_default(),
+            &mut self.got,
+        )?;
         Ok(self.got.len())
     }
 
@@ -77,11 +84,19 @@ pub(crate) fn send<'a>(
     sys::send(socket, peer, datagrams)
 }
 
+/// Sends one datagram to `peer` on `socket`: a connected one takes it too (Linux takes
+/// `sendto` with the connected address; BSDs answer `EISCONN`, then `send`).
+pub(crate) fn send_one(socket: &UdpSocket, datagram: &[u8], peer: SocketAddr) -> io::Result<usize> {
+    match socket.send_to(datagram, peer) {
+        Err(e) if crate::platform::is_already_connected(&e) => socket.send(datagram),
+        other => other,
+    }
+}
+
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 mod sys {
-    use super::{Received, BATCH};
-    use crate::carrier::MAX_DATAGRAM;
+    use super::{Received, BATCH, MAX_DATAGRAM};
     use mio::net::UdpSocket;
     use socket2::{SockAddr, SockAddrStorage};
     use std::io;
@@ -94,7 +109,8 @@ mod sys {
         buf: &mut [u8],
         got: &mut Vec<Received>,
     ) -> io::Result<()> {
-        let mut names: [SockAddrStorage; BATCH] = std::array::from_fn(|_| SockAddrStorage::zeroed());
+        let mut names: [SockAddrStorage; BATCH] =
+            std::array::from_fn(|_| SockAddrStorage::zeroed());
         let mut iovecs = [libc::iovec {
             iov_base: std::ptr::null_mut(),
             iov_len: 0,
@@ -218,7 +234,12 @@ mod sys {
         // (the kernel only reads it) and at `addr` if any (read only, `msg_namelen` bytes);
         // all outlive the call.
         let n = unsafe {
-            libc::sendmmsg(socket.as_raw_fd(), msgs.as_mut_ptr(), count as libc::c_uint, 0)
+            libc::sendmmsg(
+                socket.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                count as libc::c_uint,
+                0,
+            )
         };
         usize::try_from(n).map_err(|_| io::Error::last_os_error())
     }
@@ -226,8 +247,7 @@ mod sys {
 
 #[cfg(not(target_os = "linux"))]
 mod sys {
-    use super::Received;
-    use crate::carrier::Carrier;
+    use super::{send_one, Received};
     use mio::net::UdpSocket;
     use std::io;
     use std::net::SocketAddr;
@@ -238,7 +258,8 @@ mod sys {
         buf: &mut [u8],
         got: &mut Vec<Received>,
     ) -> io::Result<()> {
-        let (len, peer) = socket.recv_from(buf.get_mut(..super::MAX_DATAGRAM).unwrap_or_default())?;
+        let (len, peer) =
+            socket.recv_from(buf.get_mut(..super::MAX_DATAGRAM).unwrap_or_default())?;
         got.push(Received { len, peer });
         Ok(())
     }
@@ -252,7 +273,7 @@ mod sys {
         let (mut sent, mut bytes) = (0u64, 0u64);
         for datagram in datagrams {
             let result = match peer {
-                Some(peer) => socket.send_datagram(datagram, peer),
+                Some(peer) => send_one(socket, datagram, peer),
                 None => socket.send(datagram),
             };
             if let Ok(n) = result {
@@ -261,5 +282,122 @@ mod sys {
             }
         }
         (sent, bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, UdpSocket as StdUdp};
+
+    fn bound() -> UdpSocket {
+        let socket = StdUdp::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        socket.set_nonblocking(true).unwrap();
+        UdpSocket::from_std(socket)
+    }
+
+    /// Datagrams of every size from 0 to the largest UDP payload, each its own bytes.
+    fn datagrams() -> Vec<Vec<u8>> {
+        let sizes = (0..40).map(|i| i * 37).chain([1350, 1500, 9000, 65_507]);
+        sizes
+            .enumerate()
+            .map(|(i, n)| (0..n).map(|b| (b * 7 + i) as u8).collect())
+            .collect()
+    }
+
+    /// Receives until the socket is empty: every datagram with its sender, and the most one
+    /// receive returned.
+    fn drain(batch: &mut RecvBatch, socket: &UdpSocket) -> (Vec<(Vec<u8>, SocketAddr)>, usize) {
+        let (mut got, mut most) = (Vec::new(), 0);
+        loop {
+            match batch.recv(socket, BATCH) {
+                Ok(n) => {
+                    most = most.max(n);
+                    got.extend(batch.iter().map(|(d, peer)| (d.to_vec(), peer)));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (got, most),
+                Err(e) => panic!("receive failed: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn sends_and_receives_every_datagram_in_order_within_the_pool() {
+        let (from, to) = (bound(), bound());
+        let sent = datagrams();
+        let (count, bytes) = send(
+            &from,
+            Some(to.local_addr().unwrap()),
+            sent.iter().map(Vec::as_slice),
+        );
+        assert_eq!(count, sent.len() as u64);
+        assert_eq!(bytes, sent.iter().map(Vec::len).sum::<usize>() as u64);
+        let mut batch = RecvBatch::default();
+        let (got, most) = drain(&mut batch, &to);
+        let expected: Vec<_> = sent
+            .into_iter()
+            .map(|d| (d, from.local_addr().unwrap()))
+            .collect();
+        assert_eq!(got, expected);
+        assert!(most <= BATCH);
+        if cfg!(target_os = "linux") {
+            assert!(most > 1, "recvmmsg took one datagram at a time");
+        }
+        // The pool is what it was made with, whatever arrived.
+        assert_eq!(batch.buf.len(), BATCH * MAX_DATAGRAM);
+    }
+
+    #[test]
+    fn sends_to_the_connected_peer_without_an_address() {
+        let (from, to) = (bound(), bound());
+        from.connect(to.local_addr().unwrap()).unwrap();
+        let sent = datagrams();
+        let (count, _) = send(&from, None, sent.iter().map(Vec::as_slice));
+        assert_eq!(count, sent.len() as u64);
+        let mut batch = RecvBatch::default();
+        let (got, _) = drain(&mut batch, &to);
+        assert_eq!(got.into_iter().map(|(d, _)| d).collect::<Vec<_>>(), sent);
+    }
+
+    #[test]
+    fn a_receive_takes_no_more_than_asked() {
+        let (from, to) = (bound(), bound());
+        let sent = datagrams();
+        send(
+            &from,
+            Some(to.local_addr().unwrap()),
+            sent.iter().map(Vec::as_slice),
+        );
+        let mut batch = RecvBatch::default();
+        assert_eq!(batch.recv(&to, 1).unwrap(), 1);
+        assert_eq!(
+            batch.iter().map(|(d, _)| d.to_vec()).collect::<Vec<_>>(),
+            [sent[0].clone()]
+        );
+        let expected = if cfg!(target_os = "linux") { 3 } else { 1 };
+        assert_eq!(batch.recv(&to, 3).unwrap(), expected);
+        assert_eq!(
+            batch.bytes(),
+            sent[1..=expected].iter().map(Vec::len).sum::<usize>()
+        );
+    }
+
+    #[test]
+    fn a_datagram_the_kernel_refuses_is_dropped_and_the_rest_go() {
+        let (from, to) = (bound(), bound());
+        // Over the largest UDP payload: EMSGSIZE for that one alone.
+        let sent = [vec![1u8; 10], vec![2u8; 70_000], vec![3u8; 20]];
+        let (count, bytes) = send(
+            &from,
+            Some(to.local_addr().unwrap()),
+            sent.iter().map(Vec::as_slice),
+        );
+        assert_eq!((count, bytes), (2, 30));
+        let mut batch = RecvBatch::default();
+        let (got, _) = drain(&mut batch, &to);
+        assert_eq!(
+            got.into_iter().map(|(d, _)| d).collect::<Vec<_>>(),
+            [sent[0].clone(), sent[2].clone()]
+        );
     }
 }

@@ -581,9 +581,7 @@ impl Carrier for Via<'_> {
     fn send_datagrams(&self, datagrams: &Datagrams, peer: SocketAddr) -> (u64, u64) {
         match self {
             Via::Socket(c) => c.send_datagrams(datagrams, peer),
-            Via::Connected(s) => {
-                crate::udp_batch::send(s, None, datagrams.iter().map(|(_, d)| d))
-            }
+            Via::Connected(s) => crate::udp_batch::send(s, None, datagrams.iter().map(|(_, d)| d)),
         }
     }
 }

@@ -57,6 +57,39 @@ impl Carrier for mio::net::UdpSocket {
     }
 }
 
+/// What carries a KCP session's datagrams.
+pub(crate) enum Via<'a> {
+    /// A listener's socket or carrier, or a carried dial's carrier: each datagram names its
+    /// peer.
+    Socket(&'a dyn Carrier),
+    /// A dialed session's connected UDP socket: datagrams go without an address, so the
+    /// kernel uses the route it cached at connect.
+    Connected(&'a mio::net::UdpSocket),
+}
+
+impl Carrier for Via<'_> {
+    fn send_datagram(&self, datagram: &[u8], peer: SocketAddr) -> io::Result<usize> {
+        match self {
+            Via::Socket(c) => c.send_datagram(datagram, peer),
+            Via::Connected(s) => s.send(datagram),
+        }
+    }
+
+    fn recv_datagram(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        match self {
+            Via::Socket(c) => c.recv_datagram(buf),
+            Via::Connected(s) => s.recv_from(buf),
+        }
+    }
+
+    fn send_datagrams(&self, datagrams: &Datagrams, peer: SocketAddr) -> (u64, u64) {
+        match self {
+            Via::Socket(c) => c.send_datagrams(datagrams, peer),
+            Via::Connected(s) => crate::udp_batch::send(s, None, datagrams.iter().map(|(_, d)| d)),
+        }
+    }
+}
+
 /// Limits of a [`DatagramCarrier`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CarrierOptions {

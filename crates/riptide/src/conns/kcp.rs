@@ -8,18 +8,17 @@ use super::connection::{Place, State, Transport};
 use super::lifecycle::NewConn;
 use super::{count_bytes, Conns, Notice};
 use crate::carried::DatagramSocket;
-use crate::carrier::{Carrier, Counted};
+use crate::carrier::{Carrier, Counted, Via};
 use crate::config::SharedCodec;
 use crate::flow::Timer;
 use crate::kcp_options::KcpOptions;
 use crate::kcp_session::{session_key, Input, KcpSession};
 use crate::kcp_table::{KcpTable, SessionKey};
-use crate::layer::{Datagrams, Gate, PacketGate, PacketLayer};
+use crate::layer::{Gate, PacketGate, PacketLayer};
 use crate::slab::ConnId;
 use crate::stats::{Counters, ListenerCounts};
 use crate::stream::{PeerAddr, Stream};
 use crate::Error;
-use mio::net::UdpSocket;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -550,39 +549,6 @@ fn carrier<'a>(
         }
         (Stream::Udp(s), PeerAddr::Inet(peer)) => Some((Via::Connected(s), *peer)),
         _ => None,
-    }
-}
-
-/// A session's carrier, as [`carrier`] finds it.
-enum Via<'a> {
-    /// A listener's socket or carrier, or a carried dial's carrier: each datagram names its
-    /// peer.
-    Socket(&'a dyn Carrier),
-    /// A dialed session's connected UDP socket: datagrams go without an address, so the
-    /// kernel uses the route it cached at connect.
-    Connected(&'a UdpSocket),
-}
-
-impl Carrier for Via<'_> {
-    fn send_datagram(&self, datagram: &[u8], peer: SocketAddr) -> io::Result<usize> {
-        match self {
-            Via::Socket(c) => c.send_datagram(datagram, peer),
-            Via::Connected(s) => s.send(datagram),
-        }
-    }
-
-    fn recv_datagram(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        match self {
-            Via::Socket(c) => c.recv_datagram(buf),
-            Via::Connected(s) => s.recv_from(buf),
-        }
-    }
-
-    fn send_datagrams(&self, datagrams: &Datagrams, peer: SocketAddr) -> (u64, u64) {
-        match self {
-            Via::Socket(c) => c.send_datagrams(datagrams, peer),
-            Via::Connected(s) => crate::udp_batch::send(s, None, datagrams.iter().map(|(_, d)| d)),
-        }
     }
 }
 

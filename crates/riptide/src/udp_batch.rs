@@ -20,9 +20,10 @@ pub const MAX_DATAGRAM: usize = 64 * 1024;
 /// Datagrams one receive batch holds, and the most one `sendmmsg` sends.
 pub(crate) const BATCH: usize = 16;
 
-/// One datagram of a [`RecvBatch`]: its length and sender.
+/// One datagram of a [`RecvBatch`]: its slot, length and sender.
 #[derive(Clone, Copy)]
 struct Received {
+    slot: usize,
     len: usize,
     peer: SocketAddr,
 }
@@ -49,11 +50,14 @@ impl RecvBatch {
         }
         self.got.clear();
         let slots = MAX_DATAGRAM * max.clamp(1, BATCH);
-        sys::recv(
-            socket,
-            self.buf.get_mut(..slots).unwrap_or_default(),
-            &mut self.got,
-        )?;
+        let buf = self.buf.get_mut(..slots).unwrap_or_default();
+        #[cfg(target_os = "linux")]
+        sys::recv(socket, buf, &mut self.got)?;
+        #[cfg(not(target_os = "linux"))]
+        {
+            let (len, peer) = socket.recv_from(buf)?;
+            self.got.push(Received { slot: 0, len, peer });
+        }
         Ok(self.got.len())
     }
 
@@ -64,10 +68,11 @@ impl RecvBatch {
 
     /// The datagrams of the last receive, in arrival order, with their senders.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], SocketAddr)> {
-        self.buf
-            .chunks_exact(MAX_DATAGRAM)
-            .zip(&self.got)
-            .map(|(slot, r)| (slot.get(..r.len).unwrap_or_default(), r.peer))
+        self.got.iter().map(|r| {
+            let start = r.slot * MAX_DATAGRAM;
+            let data = self.buf.get(start..start + r.len.min(MAX_DATAGRAM));
+            (data.unwrap_or_default(), r.peer)
+        })
     }
 }
 
@@ -81,7 +86,20 @@ pub(crate) fn send<'a>(
     peer: Option<SocketAddr>,
     datagrams: impl Iterator<Item = &'a [u8]>,
 ) -> (u64, u64) {
-    sys::send(socket, peer, datagrams)
+    #[cfg(target_os = "linux")]
+    let sent = sys::send(socket, peer, datagrams);
+    #[cfg(not(target_os = "linux"))]
+    let sent = datagrams.fold((0, 0), |(sent, bytes), datagram| {
+        let result = match peer {
+            Some(peer) => send_one(socket, datagram, peer),
+            None => socket.send(datagram),
+        };
+        match result {
+            Ok(n) => (sent + 1, bytes + n as u64),
+            Err(_) => (sent, bytes),
+        }
+    });
+    sent
 }
 
 /// Sends one datagram to `peer` on `socket`: a connected one takes it too (Linux takes
@@ -96,11 +114,8 @@ pub(crate) fn send_one(socket: &UdpSocket, datagram: &[u8], peer: SocketAddr) ->
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 mod sys {
-    use super::{Received, BATCH, MAX_DATAGRAM};
-    use mio::net::UdpSocket;
+    use super::*;
     use socket2::{SockAddr, SockAddrStorage};
-    use std::io;
-    use std::net::SocketAddr;
     use std::os::fd::AsRawFd;
 
     /// One `recvmmsg` into `buf`'s slots of [`MAX_DATAGRAM`] (at most [`BATCH`]).
@@ -155,7 +170,7 @@ mod sys {
                 }
             }
         };
-        for (msg, name) in msgs.iter().zip(names).take(n) {
+        for (slot, (msg, name)) in msgs.iter().zip(names).take(n).enumerate() {
             if msg.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
                 continue;
             }
@@ -164,6 +179,7 @@ mod sys {
             let addr = unsafe { SockAddr::new(name, msg.msg_hdr.msg_namelen) };
             if let Some(peer) = addr.as_socket() {
                 got.push(Received {
+                    slot,
                     len: msg.msg_len as usize,
                     peer,
                 });
@@ -242,46 +258,6 @@ mod sys {
             )
         };
         usize::try_from(n).map_err(|_| io::Error::last_os_error())
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-mod sys {
-    use super::{send_one, Received};
-    use mio::net::UdpSocket;
-    use std::io;
-    use std::net::SocketAddr;
-
-    /// One `recv_from` into the first slot.
-    pub(super) fn recv(
-        socket: &UdpSocket,
-        buf: &mut [u8],
-        got: &mut Vec<Received>,
-    ) -> io::Result<()> {
-        let (len, peer) =
-            socket.recv_from(buf.get_mut(..super::MAX_DATAGRAM).unwrap_or_default())?;
-        got.push(Received { len, peer });
-        Ok(())
-    }
-
-    /// One `send_to` each (`send` to the connected peer).
-    pub(super) fn send<'a>(
-        socket: &UdpSocket,
-        peer: Option<SocketAddr>,
-        datagrams: impl Iterator<Item = &'a [u8]>,
-    ) -> (u64, u64) {
-        let (mut sent, mut bytes) = (0u64, 0u64);
-        for datagram in datagrams {
-            let result = match peer {
-                Some(peer) => send_one(socket, datagram, peer),
-                None => socket.send(datagram),
-            };
-            if let Ok(n) = result {
-                sent += 1;
-                bytes += n as u64;
-            }
-        }
-        (sent, bytes)
     }
 }
 

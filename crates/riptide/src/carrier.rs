@@ -3,6 +3,7 @@
 //! that moves datagrams (DNS queries, a WebSocket, a test link in memory) without touching the
 //! session layer: KCP, FEC, kcp-go's crypt and secure mode run unchanged on top.
 
+use crate::layer::Datagrams;
 use crate::Error;
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -11,9 +12,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Bytes that hold any UDP payload (65,507 over IPv4, 65,527 over IPv6 without jumbograms),
-/// and the largest datagram a [`DatagramCarrier`] takes.
-pub const MAX_DATAGRAM: usize = 64 * 1024;
+pub use crate::udp_batch::MAX_DATAGRAM;
 
 /// Longest peer name a [`DatagramCarrier`] takes, in bytes.
 pub const MAX_PEER_LEN: usize = 128;
@@ -25,20 +24,69 @@ pub trait Carrier {
     fn send_datagram(&self, datagram: &[u8], peer: SocketAddr) -> io::Result<usize>;
     /// Receives one datagram into `buf`, with its sender.
     fn recv_datagram(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)>;
+
+    /// Sends every datagram of `datagrams` to `peer`, dropping those the carrier cannot take
+    /// now (KCP resends); returns the datagrams and bytes that went. One
+    /// [`Carrier::send_datagram`] each, unless the carrier batches them (UDP on Linux: a
+    /// `sendmmsg` per [`crate::udp_batch`] batch).
+    fn send_datagrams(&self, datagrams: &Datagrams, peer: SocketAddr) -> (u64, u64) {
+        let (mut sent, mut bytes) = (0u64, 0u64);
+        for (_, datagram) in datagrams.iter() {
+            if let Ok(n) = self.send_datagram(datagram, peer) {
+                sent += 1;
+                bytes += n as u64;
+            }
+        }
+        (sent, bytes)
+    }
 }
 
 /// UDP: a listener's socket sends to any peer; a client's connected socket to its peer
 /// (Linux takes `sendto` with the connected address; BSDs answer `EISCONN`, then `send`).
 impl Carrier for mio::net::UdpSocket {
     fn send_datagram(&self, datagram: &[u8], peer: SocketAddr) -> io::Result<usize> {
-        match self.send_to(datagram, peer) {
-            Err(e) if crate::platform::is_already_connected(&e) => self.send(datagram),
-            other => other,
-        }
+        crate::udp_batch::send_one(self, datagram, peer)
     }
 
     fn recv_datagram(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.recv_from(buf)
+    }
+
+    fn send_datagrams(&self, datagrams: &Datagrams, peer: SocketAddr) -> (u64, u64) {
+        crate::udp_batch::send(self, Some(peer), datagrams.iter().map(|(_, d)| d))
+    }
+}
+
+/// What carries a KCP session's datagrams.
+pub(crate) enum Via<'a> {
+    /// A listener's socket or carrier, or a carried dial's carrier: each datagram names its
+    /// peer.
+    Socket(&'a dyn Carrier),
+    /// A dialed session's connected UDP socket: datagrams go without an address, so the
+    /// kernel uses the route it cached at connect.
+    Connected(&'a mio::net::UdpSocket),
+}
+
+impl Carrier for Via<'_> {
+    fn send_datagram(&self, datagram: &[u8], peer: SocketAddr) -> io::Result<usize> {
+        match self {
+            Via::Socket(c) => c.send_datagram(datagram, peer),
+            Via::Connected(s) => s.send(datagram),
+        }
+    }
+
+    fn recv_datagram(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        match self {
+            Via::Socket(c) => c.recv_datagram(buf),
+            Via::Connected(s) => s.recv_from(buf),
+        }
+    }
+
+    fn send_datagrams(&self, datagrams: &Datagrams, peer: SocketAddr) -> (u64, u64) {
+        match self {
+            Via::Socket(c) => c.send_datagrams(datagrams, peer),
+            Via::Connected(s) => crate::udp_batch::send(s, None, datagrams.iter().map(|(_, d)| d)),
+        }
     }
 }
 
@@ -353,5 +401,12 @@ impl Carrier for Counted<'_> {
 
     fn recv_datagram(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.inner.recv_datagram(buf)
+    }
+
+    fn send_datagrams(&self, datagrams: &Datagrams, peer: SocketAddr) -> (u64, u64) {
+        let (sent, bytes) = self.inner.send_datagrams(datagrams, peer);
+        self.datagrams.set(self.datagrams.get().wrapping_add(sent));
+        self.bytes.set(self.bytes.get().wrapping_add(bytes));
+        (sent, bytes)
     }
 }

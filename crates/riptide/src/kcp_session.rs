@@ -8,6 +8,7 @@ use crate::kcp_options::KcpOptions;
 use crate::kcp_table::{Admitted, SessionKey};
 use crate::layer::{Datagrams, PacketLayer, Payload};
 use crate::packet_stack::PacketStack;
+use crate::udp_batch::BATCH;
 use crate::Error;
 use riptide_kcp::Kcp;
 use std::collections::VecDeque;
@@ -403,8 +404,9 @@ impl KcpSession {
     }
 
     /// Sends what KCP produced (sealed by the packet layers, with what they produce on their
-    /// own deadlines) to `peer` through `carrier`, built in `buf`. A datagram the kernel
-    /// cannot take now is lost like any other: KCP resends it.
+    /// own deadlines) to `peer` through `carrier`: each datagram is built in `buf`, gathered
+    /// in `out`, and the carrier sends them [`BATCH`] at a time (one `sendmmsg` on Linux). A
+    /// datagram the kernel cannot take now is lost like any other: KCP resends it.
     pub(crate) fn transmit(
         &mut self,
         now: Instant,
@@ -412,30 +414,34 @@ impl KcpSession {
         carrier: &dyn Carrier,
         peer: SocketAddr,
         buf: &mut [u8],
+        out: &mut Datagrams,
     ) {
+        out.clear();
         while let Some(n) = self.kcp.poll_transmit(ms, buf) {
             let datagram = buf.get(..n).unwrap_or_default();
             match self.packets.as_mut() {
-                None => {
-                    let _ = carrier.send_datagram(datagram, peer);
-                }
+                None => out.push(datagram),
                 Some(packets) => {
-                    for (_, sealed) in packets.seal(now, Payload::Kcp, datagram).iter() {
-                        let _ = carrier.send_datagram(sealed, peer);
+                    for (payload, sealed) in packets.seal(now, Payload::Kcp, datagram).iter() {
+                        out.push_as(payload, sealed);
                     }
                 }
+            }
+            if out.len() >= BATCH {
+                carrier.send_datagrams(out, peer);
+                out.clear();
             }
         }
         if let Some(packets) = self.packets.as_mut() {
             if packets.poll_timeout().is_some_and(|at| at <= now) {
-                let mut due = Datagrams::default();
-                if let Err(e) = packets.handle_timeout(now, &mut due) {
+                if let Err(e) = packets.handle_timeout(now, out) {
                     self.failed.get_or_insert(e);
                 }
-                for (_, datagram) in due.iter() {
-                    let _ = carrier.send_datagram(datagram, peer);
-                }
             }
+        }
+        if !out.is_empty() {
+            carrier.send_datagrams(out, peer);
+            out.clear();
         }
     }
 

@@ -67,6 +67,7 @@ mod tls_options;
 mod tls_record_edge;
 mod tls_sni;
 mod topics;
+mod udp_batch;
 mod udp_sessions;
 mod ws_codec;
 mod ws_layer;

@@ -91,6 +91,43 @@ fn datagrams_are_answered_to_their_sender() {
     join.join().unwrap();
 }
 
+/// A burst from two peers, read in batches (`recvmmsg` on Linux) over turns the event budget
+/// cuts short: every datagram is answered once, byte for byte, to its own sender, in order.
+#[test]
+fn a_burst_is_answered_datagram_by_datagram_whatever_the_budget() {
+    for budget in [1024, 3] {
+        let mut config = EngineConfig::default();
+        config.reactor.event_budget = budget;
+        let (addr, stop, join, _, _) = start(config);
+        let (a, b) = (client(), client());
+        let size = |i: usize| if i == 7 { 30_000 } else { i * 61 };
+        let message = |tag: u8, i: usize| -> Vec<u8> {
+            (0..size(i)).map(|k| tag ^ (k as u8) ^ (i as u8)).collect()
+        };
+        for i in 0..24 {
+            a.send_to(&message(b'a', i), addr).unwrap();
+            b.send_to(&message(b'b', i), addr).unwrap();
+        }
+        let mut buf = vec![0u8; 65_536];
+        for (c, tag) in [(&a, b'a'), (&b, b'b')] {
+            for i in 0..24 {
+                let (n, from) = c.recv_from(&mut buf).unwrap();
+                assert_eq!(from, addr);
+                let mut expected = b"echo:".to_vec();
+                expected.extend_from_slice(&message(tag, i));
+                assert_eq!(
+                    &buf[..n],
+                    &expected[..],
+                    "datagram {i} of peer {}",
+                    tag as char
+                );
+            }
+        }
+        stop.stop();
+        join.join().unwrap();
+    }
+}
+
 #[test]
 fn sessions_open_per_peer_and_expire_when_idle() {
     let mut config = EngineConfig::default();

@@ -6,7 +6,8 @@ use super::{count_bytes, Conns};
 use crate::flow::Timer;
 use crate::layer::LayerReport;
 use crate::slab::ConnId;
-use crate::stream::PeerAddr;
+use crate::stream::{PeerAddr, Stream};
+use crate::udp_batch::RecvBatch;
 use crate::Error;
 use riptide_codec::Codec;
 use std::io::{self, Read as _};
@@ -129,15 +130,24 @@ impl Conns {
         }
     }
 
-    /// Receives one datagram on the connected UDP socket of a dialed KCP session.
-    pub(crate) fn recv_connected(&mut self, id: ConnId, buf: &mut [u8]) -> io::Result<usize> {
+    /// Receives up to `max` datagrams into `batch` on the connected UDP socket of a dialed
+    /// KCP session; returns how many.
+    pub(crate) fn kcp_recv_batch(
+        &mut self,
+        id: ConnId,
+        batch: &mut RecvBatch,
+        max: usize,
+    ) -> io::Result<usize> {
         let conn = self.slab.get_mut(id).ok_or(io::ErrorKind::NotFound)?;
-        let n = conn.transport.stream_mut().read(buf)?;
+        let Stream::Udp(udp) = conn.transport.stream_mut() else {
+            return Err(io::ErrorKind::NotFound.into());
+        };
+        let n = batch.recv(udp, max)?;
         count_bytes(
             &self.counters,
             &self.listener_counts,
             conn.listener,
-            n,
+            batch.bytes(),
             true,
         );
         Ok(n)

@@ -8,7 +8,7 @@ use super::connection::{Place, State, Transport};
 use super::lifecycle::NewConn;
 use super::{count_bytes, Conns, Notice};
 use crate::carried::DatagramSocket;
-use crate::carrier::{Carrier, Counted};
+use crate::carrier::{Carrier, Counted, Via};
 use crate::config::SharedCodec;
 use crate::flow::Timer;
 use crate::kcp_options::KcpOptions;
@@ -310,8 +310,8 @@ impl Conns {
                 "the unreliable channel is a KCP session's".into(),
             ));
         };
-        let (inner, peer) = carrier(stream, &conn.peer, sockets).ok_or(Error::ConnClosed)?;
-        let counted = Counted::new(inner);
+        let (via, peer) = carrier(stream, &conn.peer, sockets).ok_or(Error::ConnClosed)?;
+        let counted = Counted::new(&via);
         let sent = session.send_unreliable(Instant::now(), data, &counted, peer);
         report_sent(&counted, counters, listener_counts, conn.listener);
         sent
@@ -434,6 +434,7 @@ impl Conns {
             slab,
             sockets,
             kcp_out,
+            kcp_batch,
             kcp_table,
             counters,
             listener_counts,
@@ -445,11 +446,11 @@ impl Conns {
         let Transport::Kcp(stream, session) = &mut conn.transport else {
             return;
         };
-        let Some((inner, peer)) = carrier(stream, &conn.peer, sockets) else {
+        let Some((via, peer)) = carrier(stream, &conn.peer, sockets) else {
             return;
         };
-        let counted = Counted::new(inner);
-        session.transmit(now, ms, &counted, peer, kcp_out);
+        let counted = Counted::new(&via);
+        session.transmit(now, ms, &counted, peer, kcp_out, kcp_batch);
         report_sent(&counted, counters, listener_counts, conn.listener);
         let stats = session.stats();
         counters.kcp.add_session(&session.reported, &stats);
@@ -541,10 +542,12 @@ fn carrier<'a>(
     stream: &'a Stream,
     peer: &PeerAddr,
     sockets: &'a [DatagramSocket],
-) -> Option<(&'a dyn Carrier, SocketAddr)> {
+) -> Option<(Via<'a>, SocketAddr)> {
     match (stream, peer) {
-        (Stream::Datagram { socket, peer }, _) => Some((sockets.get(*socket)?.carrier()?, *peer)),
-        (Stream::Udp(s), PeerAddr::Inet(peer)) => Some((s, *peer)),
+        (Stream::Datagram { socket, peer }, _) => {
+            Some((Via::Socket(sockets.get(*socket)?.carrier()?), *peer))
+        }
+        (Stream::Udp(s), PeerAddr::Inet(peer)) => Some((Via::Connected(s), *peer)),
         _ => None,
     }
 }

@@ -41,6 +41,7 @@ use crate::socket::SocketOptions;
 use crate::stats::{Counters, ListenerCounts};
 use crate::timer_wheel::TimerWheel;
 use crate::topics::TopicIndex;
+use crate::udp_batch::RecvBatch;
 use crate::udp_sessions::UdpSessions;
 use crate::Error;
 use connection::{Connection, State};
@@ -88,6 +89,8 @@ pub struct Conns {
     kcp_dirty: Vec<ConnId>,
     /// Scratch buffer one outgoing KCP datagram is built in.
     kcp_out: Vec<u8>,
+    /// A session's outgoing datagrams, gathered to go out in batches.
+    kcp_batch: crate::layer::Datagrams,
     /// Datagrams KCP rejected.
     kcp_input_errors: u64,
     /// Unconfirmed KCP sessions evicted.
@@ -144,6 +147,7 @@ impl Conns {
             kcp_epoch: Instant::now(),
             kcp_dirty: Vec::new(),
             kcp_out: vec![0; crate::carrier::MAX_DATAGRAM],
+            kcp_batch: crate::layer::Datagrams::default(),
             kcp_input_errors: 0,
             kcp_evictions: 0,
             corked: false,
@@ -249,20 +253,21 @@ impl Conns {
         self.socket_listeners.get(socket).copied().flatten()
     }
 
-    /// Receives one datagram on UDP socket `socket`.
-    pub(crate) fn recv_from(
+    /// Receives up to `max` datagrams on UDP socket `socket` into `batch`; returns how many.
+    pub(crate) fn recv_batch(
         &self,
         socket: usize,
-        buf: &mut [u8],
-    ) -> std::io::Result<(usize, std::net::SocketAddr)> {
-        let received = match self.sockets.get(socket).and_then(DatagramSocket::udp) {
-            Some(udp) => udp.recv_from(buf),
-            None => Err(std::io::ErrorKind::NotFound.into()),
-        };
-        if let Ok((n, _)) = received {
-            self.count_socket(socket, n, true);
-        }
-        received
+        batch: &mut RecvBatch,
+        max: usize,
+    ) -> std::io::Result<usize> {
+        let udp = self
+            .sockets
+            .get(socket)
+            .and_then(DatagramSocket::udp)
+            .ok_or(std::io::ErrorKind::NotFound)?;
+        let n = batch.recv(udp, max)?;
+        self.count_socket(socket, batch.bytes(), true);
+        Ok(n)
     }
 
     /// Counts a message decoded (`inbound`) or written by a connection's codec.

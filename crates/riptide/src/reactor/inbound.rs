@@ -3,7 +3,7 @@
 //! connection's codec to the handler.
 
 use super::{sweep_period, Reactor, FIRST_LISTENER};
-use crate::config::SharedCodec;
+use crate::config::{ListenOptions, SharedCodec};
 use crate::conns::{Conns, Input, Read};
 use crate::handler::EventHandler;
 use crate::kcp_options::KcpOptions;
@@ -30,44 +30,61 @@ impl Reactor {
         let Some(options) = self.codecs.get(index).cloned() else {
             return;
         };
-        for _ in 0..budget.max(1) {
-            let (n, peer) = match self.conns.recv_from(socket, &mut self.read_buf) {
-                Ok(pair) => pair,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+        // Lent out so the datagrams can be handed on while the reactor is borrowed.
+        let mut batch = std::mem::take(&mut self.recv_batch);
+        let mut left = budget.max(1);
+        while left > 0 {
+            let n = match self.conns.recv_batch(socket, &mut batch, left) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.recv_batch = batch;
+                    return;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // ICMP errors surface here (ECONNREFUSED from an earlier send): not fatal.
-                Err(_) => continue,
+                Err(_) => 1,
             };
-            if let Some(kcp) = &options.kcp {
-                // Lent out so the session path can borrow the reactor.
-                let buf = std::mem::take(&mut self.read_buf);
-                let data = buf.get(..n).unwrap_or_default();
-                self.kcp_datagram(socket, peer, data, kcp, options.codec.as_ref(), handler);
-                self.read_buf = buf;
-                continue;
+            left = left.saturating_sub(n.max(1));
+            for (data, peer) in batch.iter() {
+                self.datagram(socket, peer, data, &options, handler);
             }
-            let data = self.read_buf.get(..n).unwrap_or_default();
-            let max_sessions = self.max_sessions();
-            match self.config.udp_session_timeout {
-                None => handler.on_datagram(&mut self.conns, socket, peer, data),
-                Some(idle) => {
-                    let Some((id, new)) = self.conns.udp_session(socket, peer, max_sessions) else {
-                        continue;
-                    };
-                    if new {
-                        self.reap(handler);
-                        self.sweep_at
-                            .get_or_insert_with(|| Instant::now() + sweep_period(idle));
-                    }
-                    if self.conns.contains(id) {
-                        let data = self.read_buf.get(..n).unwrap_or_default();
-                        handler.on_traffic(&mut self.conns, id, data);
-                    }
+        }
+        self.recv_batch = batch;
+        self.again.push(token);
+    }
+
+    /// One datagram from `peer` on listener socket `socket`: to the peer's KCP or UDP session
+    /// when the listener has them, to `on_datagram` otherwise.
+    fn datagram<H: EventHandler>(
+        &mut self,
+        socket: usize,
+        peer: SocketAddr,
+        data: &[u8],
+        options: &ListenOptions,
+        handler: &mut H,
+    ) {
+        if let Some(kcp) = &options.kcp {
+            self.kcp_datagram(socket, peer, data, kcp, options.codec.as_ref(), handler);
+            return;
+        }
+        let max_sessions = self.max_sessions();
+        match self.config.udp_session_timeout {
+            None => handler.on_datagram(&mut self.conns, socket, peer, data),
+            Some(idle) => {
+                let Some((id, new)) = self.conns.udp_session(socket, peer, max_sessions) else {
+                    return;
+                };
+                if new {
+                    self.reap(handler);
+                    self.sweep_at
+                        .get_or_insert_with(|| Instant::now() + sweep_period(idle));
+                }
+                if self.conns.contains(id) {
+                    handler.on_traffic(&mut self.conns, id, data);
                 }
             }
-            self.reap(handler);
         }
-        self.again.push(token);
+        self.reap(handler);
     }
 
     /// Sessions a datagram may still open: none during a graceful stop, which serves the
@@ -173,24 +190,29 @@ impl Reactor {
     /// [`Reactor::receive`]), then delivers what KCP completed. Returns the bytes read.
     fn kcp_read<H: EventHandler>(&mut self, id: ConnId, token: Token, handler: &mut H) -> usize {
         let mut total = 0;
-        for _ in 0..self.config.event_budget.max(1) {
-            let n = match self.conns.recv_connected(id, &mut self.read_buf) {
+        let mut batch = std::mem::take(&mut self.recv_batch);
+        let mut left = self.config.event_budget.max(1);
+        while left > 0 {
+            let n = match self.conns.kcp_recv_batch(id, &mut batch, left) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => break,
                 // ICMP errors (ECONNREFUSED from an earlier send) are not fatal for KCP: the
                 // dead-link check decides when a silent peer is gone.
-                Err(_) => continue,
+                Err(_) => 1,
             };
-            total += n;
-            self.conns
-                .kcp_input_from(id, None, self.read_buf.get(..n).unwrap_or_default());
+            left = left.saturating_sub(n.max(1));
+            for (data, _) in batch.iter() {
+                total += data.len();
+                self.conns.kcp_input_from(id, None, data);
+            }
             if total >= self.config.read_budget {
                 self.again.push(token);
                 break;
             }
         }
+        self.recv_batch = batch;
         self.kcp_deliver(id, handler);
         total
     }

@@ -24,6 +24,7 @@ use crate::handler::EventHandler;
 use crate::remote::{self, Command, Inbox, Remote};
 use crate::stats::{Counters, ReactorStats};
 use crate::stream::{Listener, PeerAddr};
+use crate::udp_batch::RecvBatch;
 use crate::Error;
 use mio::{Events, Poll, Token, Waker};
 use std::collections::VecDeque;
@@ -70,6 +71,8 @@ pub struct Reactor {
     codecs: Vec<Arc<ListenOptions>>,
     conns: Conns,
     read_buf: Vec<u8>,
+    /// Datagrams of one receive on a UDP socket (a fixed pool, allocated at the first).
+    recv_batch: RecvBatch,
     config: ReactorConfig,
     /// Reactors new connections are spread over (this one included), and how.
     peers: Vec<Remote>,
@@ -138,6 +141,7 @@ impl Reactor {
         Ok(Reactor {
             events: Events::with_capacity(config.event_budget),
             read_buf: vec![0; config.read_buffer_cap.max(MAX_DATAGRAM)],
+            recv_batch: RecvBatch::default(),
             peers: vec![remote.clone()],
             balancer: Balancer::new(LoadBalancing::RoundRobin),
             poll,

@@ -26,6 +26,7 @@ import {
   CPU_COUNT,
   cpuSeconds,
   echoArgs,
+  exitedChildrenSeconds,
   foreignCpu,
   httpArgs,
   LOADGEN,
@@ -265,6 +266,7 @@ async function redisRun(p: Peer, w: Workload, round: number): Promise<RunRecord>
     const pid = server.child.pid!
     const cpu0 = cpuSeconds(pid)
     const m0 = sampleMachine()
+    const exited0 = exitedChildrenSeconds()
     const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     child.stdout.on('data', (d: Buffer) => (out += d.toString()))
@@ -274,7 +276,8 @@ async function redisRun(p: Peer, w: Workload, round: number): Promise<RunRecord>
       child.once('close', resolve)
     })
     const serverCpuS = cpuSeconds(pid) - cpu0
-    const foreign = foreignCpu(m0, sampleMachine(), [pid, child.pid!, process.pid])
+    // redis-benchmark has exited: its CPU is in our children's, not in the end sample.
+    const foreign = foreignCpu(m0, sampleMachine(), [pid, process.pid], exitedChildrenSeconds() - exited0)
     // CSV lines: "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
     const rows = [...out.matchAll(/^"(SET|GET)","([\d.]+)","[\d.]+","[\d.]+","([\d.]+)","[\d.]+","([\d.]+)"/gm)]
     if (code !== 0 || rows.length !== 2) throw new Error(`redis-benchmark exited with ${code}: ${out.trim().split('\n').slice(-2).join(' | ')}`)
@@ -315,10 +318,12 @@ async function dnsRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
     const cpu = (): number => tree.reduce((t, pid) => t + cpuSeconds(pid), 0)
     const cpu0 = cpu()
     const m0 = sampleMachine()
+    const exited0 = exitedChildrenSeconds()
     const seconds = Math.max(1, Math.round(settings.seconds))
     const qps = dnsperf(seconds)
     const serverCpuS = cpu() - cpu0
-    const foreign = foreignCpu(m0, sampleMachine(), [...tree, process.pid], 0)
+    // dnsperf has exited: its CPU is in our children's, not in the end sample.
+    const foreign = foreignCpu(m0, sampleMachine(), [...tree, process.pid], exitedChildrenSeconds() - exited0)
     const queriesDone = qps * seconds
     return cpuRecord(p, round, qps, queriesDone, serverCpuS, foreign)
   } finally {

@@ -796,7 +796,7 @@ export class Reactor implements ConnSink {
         this.#tails.clear()
       }
       this.#inBatch = false
-      if (this.#held.size > 0) for (const [slot, hold] of this.#held) {
+      for (const [slot, hold] of this.#held) {
         // A dial's hold with nothing held ends with the batch: the code after its await runs
         // in the microtasks that follow, before any later batch.
         if (hold.until === 'replay' && hold.events.length === 0) this.#held.delete(slot)

@@ -167,10 +167,26 @@ export function cpuSeconds(pid: number): number {
   return procTicks(pid).ticks / CLK_TCK
 }
 
-function procTicks(pid: number | string): { ticks: number; ppid: number } {
+/** The fields of `/proc/<pid>/stat` after the command name (index 0 is the state, field 3). */
+function statFields(pid: number | string): string[] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
+function procTicks(pid: number | string): { ticks: number; ppid: number } {
+  const fields = statFields(pid)
   return { ticks: Number(fields[11]) + Number(fields[12]), ppid: Number(fields[1]) }
+}
+
+/**
+ * CPU seconds of this process's children that have exited and been waited for (cutime +
+ * cstime). A load generator that starts and exits inside a measured window is in neither
+ * machine sample; the change of this figure over the window is its CPU, which
+ * {@link foreignCpu} takes as `extraOurSeconds`.
+ */
+export function exitedChildrenSeconds(): number {
+  const fields = statFields('self')
+  return (Number(fields[13]) + Number(fields[14])) / CLK_TCK
 }
 
 /** True when per-process CPU can be read (/proc exists). */

@@ -26,6 +26,7 @@ import {
   CPU_COUNT,
   cpuSeconds,
   echoArgs,
+  exitedChildrenSeconds,
   foreignCpu,
   httpArgs,
   LOADGEN,
@@ -247,7 +248,8 @@ function cpuRecord(p: Peer, round: number, rate: number, units: number, serverCp
  * One D1 run: Debian's `redis-benchmark -t set,get` pinned to the load core, to completion,
  * after an unmeasured warm-up of a tenth of the requests.
  * The rate is SET and GET requests over the time both took (from redis-benchmark's own CSV
- * rates); server CPU is sampled from its start to its exit.
+ * rates); server CPU is sampled from its start to its exit, and redis-benchmark's own CPU
+ * (`loadgenCpu`, and kept out of the foreign share) from our exited children's.
  */
 async function redisRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
   const load = w.load
@@ -265,6 +267,7 @@ async function redisRun(p: Peer, w: Workload, round: number): Promise<RunRecord>
     const pid = server.child.pid!
     const cpu0 = cpuSeconds(pid)
     const m0 = sampleMachine()
+    const exited0 = exitedChildrenSeconds()
     const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     child.stdout.on('data', (d: Buffer) => (out += d.toString()))
@@ -274,7 +277,10 @@ async function redisRun(p: Peer, w: Workload, round: number): Promise<RunRecord>
       child.once('close', resolve)
     })
     const serverCpuS = cpuSeconds(pid) - cpu0
-    const foreign = foreignCpu(m0, sampleMachine(), [pid, child.pid!, process.pid])
+    // redis-benchmark has exited: its CPU is in our children's, not in the end sample.
+    const loadgenS = exitedChildrenSeconds() - exited0
+    const m1 = sampleMachine()
+    const foreign = foreignCpu(m0, m1, [pid, process.pid], loadgenS)
     // CSV lines: "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
     const rows = [...out.matchAll(/^"(SET|GET)","([\d.]+)","[\d.]+","[\d.]+","([\d.]+)","[\d.]+","([\d.]+)"/gm)]
     if (code !== 0 || rows.length !== 2) throw new Error(`redis-benchmark exited with ${code}: ${out.trim().split('\n').slice(-2).join(' | ')}`)
@@ -283,6 +289,7 @@ async function redisRun(p: Peer, w: Workload, round: number): Promise<RunRecord>
     return cpuRecord(p, round, requests / seconds, requests, serverCpuS, foreign, {
       p50Us: median(rows.map((r) => Number(r[3]) * 1000)),
       p99Us: median(rows.map((r) => Number(r[4]) * 1000)),
+      loadgenCpu: loadgenS / ((m1.at - m0.at) / 1000),
     })
   } finally {
     await stopServer(server)
@@ -292,7 +299,8 @@ async function redisRun(p: Peer, w: Workload, round: number): Promise<RunRecord>
 /**
  * One D2 run: dnsperf (pinned to the load core, 200 queries in flight) sends the query mix over
  * UDP for the warm-up, then for the measured window (whole seconds: dnsperf's `-l`); CPU is
- * the server's process tree's.
+ * the server's process tree's; dnsperf's own (`loadgenCpu`, and kept out of the foreign share)
+ * is our exited children's.
  */
 async function dnsRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
   if (w.load.kind !== 'dns') throw new Error('not a DNS workload')
@@ -315,12 +323,16 @@ async function dnsRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
     const cpu = (): number => tree.reduce((t, pid) => t + cpuSeconds(pid), 0)
     const cpu0 = cpu()
     const m0 = sampleMachine()
+    const exited0 = exitedChildrenSeconds()
     const seconds = Math.max(1, Math.round(settings.seconds))
     const qps = dnsperf(seconds)
     const serverCpuS = cpu() - cpu0
-    const foreign = foreignCpu(m0, sampleMachine(), [...tree, process.pid], 0)
+    // dnsperf has exited: its CPU is in our children's, not in the end sample.
+    const loadgenS = exitedChildrenSeconds() - exited0
+    const m1 = sampleMachine()
+    const foreign = foreignCpu(m0, m1, [...tree, process.pid], loadgenS)
     const queriesDone = qps * seconds
-    return cpuRecord(p, round, qps, queriesDone, serverCpuS, foreign)
+    return cpuRecord(p, round, qps, queriesDone, serverCpuS, foreign, { loadgenCpu: loadgenS / ((m1.at - m0.at) / 1000) })
   } finally {
     await stopServer(server)
   }

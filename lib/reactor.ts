@@ -711,7 +711,7 @@ export class Reactor implements ConnSink {
           const conn = this.#conn(slot, generation)
           if (conn === undefined) continue
           let data = arena.subarray(offset, offset + length)
-          const tail = this.#tails.get(conn)
+          const tail = this.#tails.size > 0 ? this.#tails.get(conn) : undefined
           if (tail !== undefined) {
             data = Buffer.concat([tail, data])
             this.#tails.delete(conn)
@@ -790,8 +790,11 @@ export class Reactor implements ConnSink {
       }
       this.#tellUnwritable()
     } finally {
-      for (const [conn, tail] of this.#tails) this.#retain(conn, tail)
-      this.#tails.clear()
+      if (this.#tails.size > 0) {
+        for (const [conn, tail] of this.#tails) this.#retain(conn, tail)
+        // Only when used: clear() allocates a new table, once per batch otherwise.
+        this.#tails.clear()
+      }
       this.#inBatch = false
       for (const [slot, hold] of this.#held) {
         // A dial's hold with nothing held ends with the batch: the code after its await runs

@@ -19,7 +19,18 @@ type Handler = (db: Store, args: Uint8Array[], now: number) => Uint8Array | Outc
 const LLONG_MAX = (1n << 63n) - 1n
 const LLONG_MIN = -(1n << 63n)
 
-const text = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1')
+/** The Buffer over the whole memory of the last argument read (a batch's arena, a read's chunk). */
+let whole: { memory: ArrayBufferLike; bytes: Buffer } | undefined
+
+/**
+ * An argument's bytes as a latin1 string (binary-safe: one character per byte). Arguments are
+ * views into one batch's or chunk's memory, so one Buffer over that memory serves them all;
+ * a Buffer per argument costs more than the string.
+ */
+function text(b: Uint8Array): string {
+  if (whole?.memory !== b.buffer) whole = { memory: b.buffer, bytes: Buffer.from(b.buffer) }
+  return whole.bytes.toString('latin1', b.byteOffset, b.byteOffset + b.length)
+}
 const err = (s: string): Uint8Array => resp.error(`ERR ${s}`)
 const notInteger = err('value is not an integer or out of range')
 const syntax = err('syntax error')
@@ -122,7 +133,7 @@ function ttl(db: Store, args: Uint8Array[], now: number): Uint8Array {
 }
 
 /** Arity as redis-server declares it: n exactly, or at least -n when negative. */
-const COMMANDS: Record<string, [number, Handler]> = {
+const TABLE: Record<string, [number, Handler]> = {
   ping: [-1, (_db, a) => (a.length === 1 ? pong : a.length === 2 ? resp.bulk(a[1]) : wrongArity('ping'))],
   echo: [2, (_db, a) => resp.bulk(a[1])],
   set: [-3, set],
@@ -144,6 +155,9 @@ const COMMANDS: Record<string, [number, Handler]> = {
   quit: [-1, () => ({ reply: resp.ok, close: true })],
 }
 
+/** The commands by name, in lower and in upper case (clients send either; others are lowered first). */
+const COMMANDS = new Map(Object.entries(TABLE).flatMap(([name, entry]) => [[name, entry] as const, [name.toUpperCase(), entry] as const]))
+
 function wrongArity(name: string): Uint8Array {
   return err(`wrong number of arguments for '${name}' command`)
 }
@@ -158,10 +172,10 @@ function unknown(args: Uint8Array[]): Uint8Array {
 
 /** Runs one command (`args[0]` is its name, any case) against `db` at time `now` (ms). */
 export function execute(db: Store, args: Uint8Array[], now: number): Uint8Array | Outcome {
-  const name = text(args[0]).toLowerCase()
-  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
+  const given = text(args[0])
+  const entry = COMMANDS.get(given) ?? COMMANDS.get(given.toLowerCase())
   if (entry === undefined) return unknown(args)
   const [arity, run] = entry
-  if ((arity > 0 && args.length !== arity) || args.length < -arity) return wrongArity(name)
+  if ((arity > 0 && args.length !== arity) || args.length < -arity) return wrongArity(given.toLowerCase())
   return run(db, args, now)
 }

@@ -138,67 +138,51 @@ impl EventHandler for Script {
     }
 }
 
-/// Runs `command` from one subscriber of "room" while another listens; returns both.
-fn scripted(command: &[u8]) -> (TcpStream, TcpStream, StopHandleJoin) {
+/// Runs `command` from one subscriber of "room" while another listens: the first reads
+/// `mine`, then the end of the stream when `ends` (a reset or nothing more); the other reads
+/// `others`.
+fn scripted(command: &[u8], mine: &[u8], ends: bool, others: &[u8]) {
     let engine = Engine::bind_with(["tcp://127.0.0.1:0"], riptide::EngineConfig::default()).unwrap();
     let pubsub = engine.pubsub();
     let (addr, stop, join) = spawn(engine, Script::default());
     let addr = common::inet(&addr);
-    let other = TcpStream::connect(addr).unwrap();
+    let mut other = TcpStream::connect(addr).unwrap();
     let mut me = TcpStream::connect(addr).unwrap();
     wait_for(|| pubsub.subscriber_count("room") == 2);
     me.write_all(command).unwrap();
-    (me, other, (stop, join))
-}
-
-type StopHandleJoin = (riptide::StopHandle, thread::JoinHandle<Script>);
-
-fn read_n(c: &mut TcpStream, n: usize) -> Vec<u8> {
-    let mut got = vec![0; n];
-    c.read_exact(&mut got).unwrap();
-    got
-}
-
-fn finish((stop, join): StopHandleJoin) -> Script {
+    let mut got = vec![0; mine.len()];
+    me.read_exact(&mut got).unwrap();
+    assert_eq!(got, mine);
+    if ends {
+        let mut rest = Vec::new();
+        let _ = me.read_to_end(&mut rest);
+        assert!(rest.is_empty(), "nothing after the end: {rest:?}");
+    }
+    let mut got = vec![0; others.len()];
+    other.read_exact(&mut got).unwrap();
+    assert_eq!(got, others);
     stop.stop();
-    join.join().unwrap()
+    join.join().unwrap();
 }
 
 #[test]
 fn held_publications_keep_their_order_with_the_subscribers_own_writes() {
-    let (mut me, mut other, engine) = scripted(b"write");
-    assert_eq!(read_n(&mut me, 13), b"<a1><own><a2>");
-    assert_eq!(read_n(&mut other, 8), b"<a1><a2>");
-    finish(engine);
+    scripted(b"write", b"<a1><own><a2>", false, b"<a1><a2>");
 }
 
 #[test]
 fn an_unsubscribe_mid_turn_keeps_what_was_published_before_it() {
-    let (mut me, mut other, engine) = scripted(b"unsubscribe");
-    assert_eq!(read_n(&mut me, 9), b"<b1><own>");
-    assert_eq!(read_n(&mut other, 8), b"<b1><b2>");
-    finish(engine);
+    scripted(b"unsubscribe", b"<b1><own>", false, b"<b1><b2>");
 }
 
 #[test]
 fn a_close_mid_turn_sends_what_was_published_before_it_then_ends() {
-    let (mut me, mut other, engine) = scripted(b"close");
-    let mut got = Vec::new();
-    me.read_to_end(&mut got).unwrap();
-    assert_eq!(got, b"<c1>");
-    assert_eq!(read_n(&mut other, 8), b"<c1><c2>");
-    finish(engine);
+    scripted(b"close", b"<c1>", true, b"<c1><c2>");
 }
 
 #[test]
 fn a_destroy_mid_turn_drops_what_was_held_for_it_and_the_others_still_get_all() {
-    let (mut me, mut other, engine) = scripted(b"destroy");
-    let mut got = Vec::new();
-    // Reset, or closed with nothing: the held publication was never written to it.
-    let _ = me.read_to_end(&mut got);
-    assert!(got.is_empty(), "{got:?}");
-    assert_eq!(read_n(&mut other, 8), b"<d1><d2>");
-    finish(engine);
+    scripted(b"destroy", b"", true, b"<d1><d2>");
 }
 
 #[test]

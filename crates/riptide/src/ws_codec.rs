@@ -112,10 +112,17 @@ impl CodecFactory for WsCodec {
     /// or more than a record's length field holds, stays a run of records.
     fn join_shared(&self, variant: u32, frames: &[&[u8]], out: &mut Vec<u8>) {
         let _ = variant;
-        let framed = || frames.iter().map(|f| f.get(LENGTH + 1..).unwrap_or_default());
-        let total = framed().map(<[u8]>::len).fold(1usize, usize::saturating_add);
+        let framed = || {
+            frames
+                .iter()
+                .map(|f| f.get(LENGTH + 1..).unwrap_or_default())
+        };
+        let total = framed()
+            .map(<[u8]>::len)
+            .fold(1usize, usize::saturating_add);
         // A record's length field holds at most `u32::MAX`: past that they stay records.
-        if total > u32::MAX as usize || !frames.iter().all(|f| whole_kind(f) == Some(kind::FRAMED)) {
+        if total > u32::MAX as usize || !frames.iter().all(|f| whole_kind(f) == Some(kind::FRAMED))
+        {
             frames.iter().for_each(|f| out.extend_from_slice(f));
             return;
         }

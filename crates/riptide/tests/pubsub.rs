@@ -134,7 +134,10 @@ impl EventHandler for Script {
         }
     }
     fn on_close(&mut self, _: &mut Conns, _: ConnId, err: Option<&riptide::Error>) {
-        self.closes.lock().unwrap().push(err.map(riptide::Error::code));
+        self.closes
+            .lock()
+            .unwrap()
+            .push(err.map(riptide::Error::code));
     }
 }
 
@@ -142,7 +145,8 @@ impl EventHandler for Script {
 /// `mine`, then the end of the stream when `ends` (a reset or nothing more); the other reads
 /// `others`.
 fn scripted(command: &[u8], mine: &[u8], ends: bool, others: &[u8]) {
-    let engine = Engine::bind_with(["tcp://127.0.0.1:0"], riptide::EngineConfig::default()).unwrap();
+    let engine =
+        Engine::bind_with(["tcp://127.0.0.1:0"], riptide::EngineConfig::default()).unwrap();
     let pubsub = engine.pubsub();
     let (addr, stop, join) = spawn(engine, Script::default());
     let addr = common::inet(&addr);

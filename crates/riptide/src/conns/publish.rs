@@ -4,11 +4,11 @@
 use super::connection::Transport;
 use super::{Conns, Notice};
 use crate::publication::{check_topic, Frame, Publication};
-use riptide_codec::CodecFactory;
 use crate::pubsub::Backpressure;
 use crate::slab::ConnId;
 use crate::topics::Subscribed;
 use crate::Error;
+use riptide_codec::CodecFactory;
 use std::sync::Arc;
 use std::time::Instant;
 

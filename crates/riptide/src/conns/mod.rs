@@ -108,6 +108,8 @@ pub struct Conns {
     /// Publications for this reactor's subscribers, in order, until the table settles
     /// (`publish.rs`).
     held: Vec<Arc<Publication>>,
+    /// The bytes of the bodies in `held`.
+    held_bytes: usize,
     /// The reactor's operator counters.
     counters: Arc<Counters>,
     /// The counts of each listener by index (the same `Arc`s `counters` lists).
@@ -157,6 +159,7 @@ impl Conns {
             reactor_serial,
             subscriber_scratch: Vec::new(),
             held: Vec::new(),
+            held_bytes: 0,
             counters,
             listener_counts: Vec::new(),
             socket_listeners: Vec::new(),

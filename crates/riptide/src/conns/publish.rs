@@ -84,19 +84,29 @@ impl Conns {
         Ok(here.saturating_add(elsewhere))
     }
 
-    /// Holds `publication` for this reactor's subscribers until the table settles.
+    /// Holds `publication` for this reactor's subscribers until the table settles, or until
+    /// what is held passes one buffer's worth (`write_buffer_cap`): a burst without a turn
+    /// between (a loop of publishes in one callback) is bounded by that, not by its length.
     pub(crate) fn hold(&mut self, publication: Arc<Publication>) {
+        self.held_bytes = self.held_bytes.saturating_add(publication.len());
         self.held.push(publication);
+        if self.held_bytes > self.write_buffer_cap {
+            self.settle();
+        }
     }
 
     /// Delivers the held publications, in order, under the backpressure policy: each run of
     /// publications to one topic is framed once per kind of subscriber and queued to each
-    /// subscriber as one write, held until the end of the turn.
-    pub(super) fn settle(&mut self) {
+    /// subscriber as one write, held until the end of the turn. The table does this itself
+    /// (at the end of a turn, before anything that touches a connection's output); a driver
+    /// that publishes from another thread than the reactor's calls it when its call returns,
+    /// so what it published does not wait for the reactor thread's next turn.
+    pub fn settle(&mut self) {
         if self.held.is_empty() {
             return;
         }
         let mut held = std::mem::take(&mut self.held);
+        self.held_bytes = 0;
         let mut rest = &held[..];
         while let Some(first) = rest.first() {
             let n = rest.iter().take_while(|p| p.topic == first.topic).count();

@@ -137,6 +137,16 @@ pub trait CodecFactory: Send + Sync + std::fmt::Debug {
         let _ = variant;
         self.new_codec().encode(body, out)
     }
+
+    /// Appends several frames from [`CodecFactory::encode_shared`] of one `variant`, in
+    /// order, as the bytes of one write: the messages published to a subscriber during one
+    /// reactor turn leave together. The default concatenates them, which is the byte stream
+    /// writing them one after another makes; a framing whose frames a stream layer passes
+    /// below itself as records (a WebSocket's) joins them into one such record.
+    fn join_shared(&self, variant: u32, frames: &[&[u8]], out: &mut Vec<u8>) {
+        let _ = variant;
+        frames.iter().for_each(|f| out.extend_from_slice(f));
+    }
 }
 
 /// Feeds `input` through `decoder` in one go and collects the frames and errors, in order.

@@ -128,6 +128,9 @@ impl Core {
         } = &mut *s;
         let reactor = reactor.as_mut()?;
         let out = f(reactor, log);
+        // What JS published is queued now, as the reactor thread may not turn before JS
+        // publishes more (a burst would then reach each subscriber at once, past its limits).
+        reactor.conns().settle();
         let next = reactor.next_deadline();
         let earlier = next.is_some_and(|a| waits_until.is_none_or(|w| a < w));
         if earlier {

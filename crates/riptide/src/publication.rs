@@ -48,6 +48,11 @@ impl Publication {
         }
     }
 
+    /// The length of the message's body.
+    pub(crate) fn len(&self) -> usize {
+        self.body.len()
+    }
+
     /// The bytes for a subscriber with `codec` (`None`: unframed) and encoder `variant`,
     /// encoded on first use and shared by every later caller on any reactor.
     pub(crate) fn frame(&self, codec: Option<&Arc<dyn CodecFactory>>, variant: u32) -> Frame {

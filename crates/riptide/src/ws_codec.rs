@@ -12,7 +12,7 @@
 //! (better ratios, each socket's own work).
 
 use crate::codec::{Codec, CodecFactory, CodecSpec, FrameError};
-use crate::ws_record::{kind, put_length};
+use crate::ws_record::{kind, put_length, whole_kind, LENGTH};
 use riptide_ws::{DeflateParams, Role, Session, SessionConfig};
 
 /// The variant for a message as a text or binary record, framed by the session itself.
@@ -105,6 +105,30 @@ impl CodecFactory for WsCodec {
         out.push(kind::FRAMED);
         out.extend_from_slice(&frames);
         Ok(())
+    }
+
+    /// [`kind::FRAMED`] records become one record holding all their frames (whole messages
+    /// in order, which the layer passes below itself as one run of bytes); any other mix,
+    /// or more than a record's length field holds, stays a run of records.
+    fn join_shared(&self, variant: u32, frames: &[&[u8]], out: &mut Vec<u8>) {
+        let _ = variant;
+        let framed = || {
+            frames
+                .iter()
+                .map(|f| f.get(LENGTH + 1..).unwrap_or_default())
+        };
+        let total = framed()
+            .map(<[u8]>::len)
+            .fold(1usize, usize::saturating_add);
+        // A record's length field holds at most `u32::MAX`: past that they stay records.
+        if total > u32::MAX as usize || !frames.iter().all(|f| whole_kind(f) == Some(kind::FRAMED))
+        {
+            frames.iter().for_each(|f| out.extend_from_slice(f));
+            return;
+        }
+        put_length(out, total);
+        out.push(kind::FRAMED);
+        framed().for_each(|f| out.extend_from_slice(f));
     }
 }
 

@@ -170,6 +170,59 @@ fn a_record_that_is_not_a_message_stays_a_record() {
     assert_eq!(out, record(b"Pping"));
 }
 
+#[test]
+fn joined_publications_reach_every_kind_of_session_whole_and_in_order() {
+    let now = Instant::now();
+    let bodies: [&[u8]; 3] = [b"Bone", b"Ttwo two two", b"B"];
+    for (deflate, passes) in [
+        (Deflate::Off, true),
+        (Deflate::Standalone(12), true),
+        (Deflate::Takeover, false),
+    ] {
+        let options = options(deflate, 3);
+        let codec = WsCodec::new(options.codec(), options.session);
+        let (mut layer, mut peer) = open(&options, now);
+        let variant = layer.shared_variant().expect("open");
+        let frames: Vec<Vec<u8>> = bodies
+            .iter()
+            .map(|b| {
+                let mut f = Vec::new();
+                codec.encode_shared(variant, b, &mut f).expect("encode");
+                f
+            })
+            .collect();
+        let parts: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        let mut joined = Vec::new();
+        codec.join_shared(variant, &parts, &mut joined);
+        let wire = match layer.write_shared(now, &joined) {
+            SharedWrite::Pass(at) => joined[at..].to_vec(),
+            SharedWrite::Skip => panic!("the session is open"),
+            SharedWrite::Write => {
+                let mut down = Vec::new();
+                layer.write(now, &joined, &mut down).expect("write");
+                down
+            }
+        };
+        assert_eq!(
+            matches!(layer.write_shared(now, &joined), SharedWrite::Pass(_)),
+            passes,
+            "{deflate:?}"
+        );
+        let expected: Vec<ConnEvent> = bodies.iter().map(|b| message(b)).collect();
+        assert_eq!(peer_reads(&mut peer, now, &wire), expected, "{deflate:?}");
+    }
+}
+
+#[test]
+fn joining_records_that_are_not_framed_keeps_them_records() {
+    let options = options(Deflate::Off, 0);
+    let codec = WsCodec::new(options.codec(), options.session);
+    let (ping, text) = (record(b"Pping"), record(b"Thi"));
+    let mut joined = Vec::new();
+    codec.join_shared(PLAIN, &[&ping, &text], &mut joined);
+    assert_eq!(joined, [ping, text].concat());
+}
+
 fn body() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..3000)

@@ -294,6 +294,7 @@ impl Conns {
     /// mark it (FEC's out-of-band shard, the secure mode's type). A datagram the kernel cannot
     /// take now is dropped.
     pub fn send_unreliable(&mut self, id: ConnId, data: &[u8]) -> Result<(), Error> {
+        self.settle();
         let Conns {
             slab,
             sockets,

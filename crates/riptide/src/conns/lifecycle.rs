@@ -215,6 +215,8 @@ impl Conns {
     /// words first (a TLS `close_notify`). Writes after this fail with
     /// [`Error::ConnClosed`].
     pub fn close(&mut self, id: ConnId) -> Result<(), Error> {
+        // What was published before the close still goes out first.
+        self.settle();
         let timeout = self.flow.close_timeout;
         match self.slab.get(id) {
             Some(c) if matches!(c.state, State::Open | State::Negotiating) => {}
@@ -258,6 +260,7 @@ impl Conns {
     /// connection closes when the peer's FIN has arrived too. Writes after this fail.
     /// KCP has no half-close: `end` closes a KCP connection (after its queue is acknowledged).
     pub fn end(&mut self, id: ConnId) -> Result<(), Error> {
+        self.settle();
         let conn = self.live(id)?;
         if conn.transport.kcp().is_some() {
             return self.close(id);

@@ -35,6 +35,7 @@ use crate::config::ReactorConfig;
 use crate::flow::{FlowConfig, Timer};
 use crate::kcp_table::KcpTable;
 use crate::layer::{GateOut, PacketGate};
+use crate::publication::Publication;
 use crate::pubsub::PubSub;
 use crate::slab::{ConnId, Slab};
 use crate::socket::SocketOptions;
@@ -107,6 +108,11 @@ pub struct Conns {
     reactor_serial: u64,
     /// Scratch list of a publication's subscribers.
     subscriber_scratch: Vec<ConnId>,
+    /// Publications for this reactor's subscribers, in order, until the table settles
+    /// (`publish.rs`).
+    held: Vec<Arc<Publication>>,
+    /// The bytes of the bodies in `held`.
+    held_bytes: usize,
     /// The reactor's operator counters.
     counters: Arc<Counters>,
     /// The counts of each listener by index (the same `Arc`s `counters` lists).
@@ -156,6 +162,8 @@ impl Conns {
             pubsub: config.pubsub.clone(),
             reactor_serial,
             subscriber_scratch: Vec::new(),
+            held: Vec::new(),
+            held_bytes: 0,
             counters,
             listener_counts: Vec::new(),
             socket_listeners: Vec::new(),
@@ -190,6 +198,7 @@ impl Conns {
             || !self.resumed.is_empty()
             || !self.kcp_dirty.is_empty()
             || (!self.corked && !self.corked_conns.is_empty())
+            || !self.held.is_empty()
     }
 
     /// Ids of all open connections.
@@ -272,18 +281,23 @@ impl Conns {
 
     /// Counts a message decoded (`inbound`) or written by a connection's codec.
     pub(crate) fn count_message(&self, id: ConnId, inbound: bool) {
-        let listener = self.slab.get(id).and_then(|c| c.listener);
-        let l = listener_in(&self.listener_counts, listener);
         if inbound {
+            let listener = self.slab.get(id).and_then(|c| c.listener);
             self.counters.messages_in.add(1);
-            if let Some(l) = l {
+            if let Some(l) = listener_in(&self.listener_counts, listener) {
                 l.messages_in.add(1);
             }
         } else {
-            self.counters.messages_out.add(1);
-            if let Some(l) = l {
-                l.messages_out.add(1);
-            }
+            self.count_messages_out(id, 1);
+        }
+    }
+
+    /// Counts `n` messages written by a connection's codec.
+    pub(crate) fn count_messages_out(&self, id: ConnId, n: u64) {
+        let listener = self.slab.get(id).and_then(|c| c.listener);
+        self.counters.messages_out.add(n);
+        if let Some(l) = listener_in(&self.listener_counts, listener) {
+            l.messages_out.add(n);
         }
     }
 
@@ -309,13 +323,15 @@ impl Conns {
     }
 
     /// True while the connection is under its high water mark (or back under the low one).
-    pub fn is_writable(&self, id: ConnId) -> Result<bool, Error> {
+    pub fn is_writable(&mut self, id: ConnId) -> Result<bool, Error> {
+        self.settle();
         Ok(!self.get(id)?.unwritable)
     }
 
     /// Bytes accepted for the connection and not yet taken by the kernel, plus what its
     /// layers hold. For KCP, the segments waiting to be sent or acknowledged, at one MSS each.
-    pub fn outbound_len(&self, id: ConnId) -> Result<usize, Error> {
+    pub fn outbound_len(&mut self, id: ConnId) -> Result<usize, Error> {
+        self.settle();
         Ok(self.get(id)?.queued())
     }
 

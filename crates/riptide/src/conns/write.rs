@@ -30,6 +30,8 @@ impl Conns {
     /// With a codec the message is framed first; a message the codec cannot express is
     /// refused with [`Error::Frame`] and nothing is written.
     pub fn writev(&mut self, id: ConnId, bufs: &[&[u8]]) -> Result<(), Error> {
+        // After what was published before it.
+        self.settle();
         let mut framed = std::mem::take(&mut self.encoded);
         framed.clear();
         let conn = self.live(id)?;
@@ -58,6 +60,7 @@ impl Conns {
     /// writes do. A connection without layers refuses it with [`Error::InvalidOption`]; a
     /// layer refusing it closes the connection with the layer's error.
     pub fn control(&mut self, id: ConnId, message: &[u8]) -> Result<(), Error> {
+        self.settle();
         if self.live(id)?.layers.is_none() {
             return Err(Error::InvalidOption(
                 "this connection has no layers to take a control message".into(),
@@ -71,6 +74,7 @@ impl Conns {
     /// Writes bytes past the connection's codec (interim replies a codec asks for, such as
     /// HTTP's `100 Continue`); they still pass its stream layers.
     pub fn write_unframed(&mut self, id: ConnId, data: &[u8]) -> Result<(), Error> {
+        self.settle();
         self.write_unframed_v(id, &[data])
     }
 
@@ -291,8 +295,9 @@ impl Conns {
         }
     }
 
-    /// Writes what was held since [`Conns::cork`].
+    /// Writes what was held since [`Conns::cork`], and the publications held meanwhile.
     pub fn uncork(&mut self) {
+        self.settle();
         self.corked = false;
         let mut held = std::mem::take(&mut self.corked_conns);
         for id in held.drain(..) {
@@ -306,6 +311,7 @@ impl Conns {
     /// [`Error::ConnClosed`]. Each token is reported exactly once.
     /// On a KCP connection the bytes must also be acknowledged by the peer.
     pub fn mark(&mut self, id: ConnId, token: u64) -> Result<(), Error> {
+        self.settle();
         let conn = self.live(id)?;
         if conn.busy() {
             // After what is queued and what the layers hold (counted as it was written: a
@@ -335,6 +341,7 @@ impl Conns {
     /// estimate made before its writes reached this table): at once when the queue is already
     /// at or below the low water mark, else when it drains there.
     pub fn expect_drain(&mut self, id: ConnId) -> Result<(), Error> {
+        self.settle();
         let low = self.flow.write_low_water_mark;
         let conn = self.slab.get_mut(id).ok_or(Error::ConnClosed)?;
         let drained = match conn.transport.kcp() {

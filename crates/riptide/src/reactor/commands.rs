@@ -49,9 +49,7 @@ impl Reactor {
                 Command::Execute(task) => task(&mut self.conns),
                 Command::Stop => self.stop_requested = true,
                 Command::Drain(deadline) => self.drain(deadline, handler),
-                Command::Publish(publication) => {
-                    self.conns.deliver(&publication);
-                }
+                Command::Publish(publication) => self.conns.hold(publication),
                 Command::Carried(socket) => self.carried_input(socket, handler),
             }
             self.reap(handler);

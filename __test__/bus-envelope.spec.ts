@@ -4,19 +4,8 @@
 // lost one in exactly one gap, none of it silently.
 import test from 'ava'
 import { randomBytes } from 'node:crypto'
+import { rng } from './helpers'
 import { type BusGap, decodeEnvelope, encodeEnvelope, GapTracker, ORIGIN_BYTES, Sequencer } from '../lib/bus-envelope'
-
-/** A seeded generator (mulberry32), so a failing case can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
 
 test('an envelope round-trips origin, stream, sequence and bytes; foreign bytes are refused', (t) => {
   const origin = randomBytes(ORIGIN_BYTES)

@@ -368,8 +368,8 @@ class RedisBroker implements Broker {
     for (const client of [this.#pub, this.#sub]) client.on('error', () => {}) // surfaced as `connected` and counters
     this.#pub.on('ready', () => events.up(false))
     this.#sub.on('close', () => {
+      if (this.#subscribed) this.#lost = true
       this.#subscribed = false
-      this.#lost = true
     })
     this.#sub.on('ready', () => this.#restore())
     this.#sub.on('messageBuffer', (channel: Buffer, message: Buffer) => events.message(channel.toString(), message))
@@ -395,10 +395,10 @@ class RedisBroker implements Broker {
 
   /** Subscribes the new connection to every channel wanted now. */
   #restore(): void {
-    const restored = this.#lost
     const done = () => {
       this.#subscribed = true
-      this.#events.up(restored)
+      this.#events.up(this.#lost)
+      this.#lost = false
     }
     if (this.#channels.size === 0) return done()
     this.#sub.subscribe(...this.#channels).then(done, () => this.#sub.disconnect(true))
@@ -411,7 +411,8 @@ class RedisBroker implements Broker {
 
 /** Core NATS through nats.js, which restores subscriptions on its reconnects. */
 class NatsBroker implements Broker {
-  readonly #subs = new Map<string, Subscription>()
+  /** The wanted subjects, with their subscription once connected. */
+  readonly #subs = new Map<string, Subscription | undefined>()
   readonly #events: BrokerEvents
   #nc: NatsConnection | undefined
   #up = false
@@ -428,7 +429,7 @@ class NatsBroker implements Broker {
     const auth = url.username === '' ? {} : { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) }
     for (;;) {
       try {
-        this.#nc = await natsConnect({ servers: `${url.hostname}:${url.port || 4222}`, ...auth, reconnectTimeWait: o.reconnectDelay, maxReconnectAttempts: -1, pingInterval: 1000, maxPingOut: 2 })
+        this.#nc = await natsConnect({ servers: `${url.hostname}:${url.port || 4222}`, ...auth, reconnectTimeWait: o.reconnectDelay, maxReconnectAttempts: -1, pingInterval: 1000, maxPingOut: 2, timeout: 2000 })
         break
       } catch (err) {
         if (this.#closed) return
@@ -465,7 +466,7 @@ class NatsBroker implements Broker {
   }
 
   subscribe(channel: string): void {
-    if (this.#nc === undefined) this.#subs.set(channel, undefined as unknown as Subscription)
+    if (this.#nc === undefined) this.#subs.set(channel, undefined)
     else this.#listen(channel)
   }
 

@@ -36,10 +36,11 @@ const ROOMS_PER_TICK = 5
 /** Bytes of padding of fault-time messages. */
 const PAD = 400
 /**
- * Padding while an instance is stopped: about 800 KB/s towards it, so the kernel's socket
- * buffers fill and the brokers' 256 KiB slow-consumer limits cut it within the 10 s.
+ * Padding while an instance is stopped: about 2 MB/s towards it, so the socket buffers on the
+ * way (the kernel's, and the NATS proxy's two sockets) fill and the brokers' 256 KiB
+ * slow-consumer limits cut it within the 10 s.
  */
-const STOP_PAD = 2000
+const STOP_PAD = 5000
 
 // ---- brokers ---------------------------------------------------------------------------------
 
@@ -86,7 +87,7 @@ async function natsBroker(): Promise<Broker> {
   const dir = mkdtempSync(join(tmpdir(), 'riptide-nats-'))
   const conf = join(dir, 'nats.conf')
   // A stopped subscriber is cut as a slow consumer once 256 KiB wait for it, or a write stalls 2 s.
-  writeFileSync(conf, `listen: "127.0.0.1:${port}"\nmax_pending: 262144\nwrite_deadline: "2s"\n`)
+  writeFileSync(conf, `listen: "127.0.0.1:${port}"\nmax_pending: 262144\nmax_payload: 65536\nwrite_deadline: "2s"\n`)
   let child: ChildProcess | undefined
   const start = async () => {
     child = spawn('nats-server', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] })
@@ -331,6 +332,8 @@ function scenarios(name: string, available: boolean, why: string, make: () => Pr
   let broker: Broker
   let instances: Instance[] = []
   let tally = { passed: 0, failed: 0 }
+  /** Set once the first test started the broker and the instances, which the others use. */
+  let started = false
 
   const count = (t: ExecutionContext) => t.teardown(() => (t.passed ? tally.passed++ : tally.failed++))
 
@@ -340,6 +343,7 @@ function scenarios(name: string, available: boolean, why: string, make: () => Pr
     broker = await make()
     instances = await Promise.all([0, 1, 2].map(() => startInstance(broker.url)))
     await allMetrics(instances, (m) => m.connected && m.topics === 0)
+    started = true
     const traffic = new Traffic(instances, 'steady')
     await traffic.open()
     await allMetrics(instances, (m) => m.topics === ROOMS)
@@ -368,6 +372,7 @@ function scenarios(name: string, available: boolean, why: string, make: () => Pr
 
   /** Runs `fault` while publishing goes on, then checks recovery. */
   async function faulted(t: ExecutionContext, tag: string, pad: number, fault: (live: Set<number>) => Promise<{ from: number, watch: number[] }>) {
+    if (!started) throw new Error('the broker and instances did not start (see the first test)')
     const traffic = new Traffic(instances, tag)
     let stop = () => {}
     t.teardown(() => {
@@ -437,6 +442,7 @@ function scenarios(name: string, available: boolean, why: string, make: () => Pr
 
   it(`${name}: engine.stop() closes the broker clients: every instance exits by itself${skipped}`, async (t) => {
     count(t)
+    if (!started) throw new Error('the broker and instances did not start (see the first test)')
     await Promise.all(
       instances.map(async (inst) => {
         const exited = new Promise<number | null>((resolve) => inst.child.once('exit', (code) => resolve(code)))

@@ -20,9 +20,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { serve, type BusGap, type BusMetrics } from 'riptide'
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import { Registry } from 'prom-client'
+import { codecs, serve, type BusGap, type BusMetrics } from 'riptide'
+import { registerMetrics } from 'riptide/prometheus'
+import { decodeEnvelope, encodeEnvelope } from '../lib/bus-envelope'
+import { handler as pubsubHandler } from './fixtures/pubsub-handler'
 import { freePort, startRedisServer, stop as stopRedis, type RedisServer } from './redis-servers'
-import { connect, until } from './helpers'
+import { connect, readExactly, until } from './helpers'
 
 const has = (cmd: string, arg = '--version') => spawnSync(cmd, [arg]).status === 0
 const hasRedis = has('redis-server') && has('redis-cli')
@@ -482,4 +488,81 @@ test('bus options are checked at the boundary', async (t) => {
   for (const [bus, message] of bad) {
     await t.throwsAsync(serve('tcp://127.0.0.1:0', {}, { bus: bus as never }), { code: 'ERR_INVALID_ARG_VALUE', message }, JSON.stringify(bus))
   }
+})
+
+;(hasRedis ? test.serial : test.skip)(`in process: a burst past maxInbound is dropped and counted, each drop shows in a gap; engine.publish reaches the broker once; riptide/prometheus exports the bus${hasRedis ? '' : ' (SKIPPED: redis-server is not installed)'}`, async (t) => {
+  const server = await startRedisServer()
+  t.teardown(() => stopRedis(server))
+  const url = `redis://127.0.0.1:${server.port}`
+  const gaps: BusGap[] = []
+  const engine = await serve('tcp://127.0.0.1:0', pubsubHandler, { codec: codecs.lengthField(), bus: { url, maxInbound: 5, onGap: (g) => gaps.push(g) } })
+  t.teardown(() => engine.stop())
+  const bus = () => engine.metrics().bus!
+  const sub = await connect(engine.port)
+  t.teardown(() => sub.destroy())
+  sub.write(frame('Sroom'))
+  t.is((await readExactly(sub, 7)).subarray(4).toString(), 'ok0')
+  // What the subscriber receives from now on, as frame bodies.
+  let stream = Buffer.alloc(0)
+  sub.on('data', (d: Buffer) => (stream = Buffer.concat([stream, d])))
+  const bodies = () => {
+    const out: string[] = []
+    for (let at = 0; at + 4 <= stream.length && at + 4 + stream.readUInt32BE(at) <= stream.length; at += 4 + stream.readUInt32BE(at)) {
+      out.push(stream.subarray(at + 4, at + 4 + stream.readUInt32BE(at)).toString())
+    }
+    return out
+  }
+  const raw = new Redis(url)
+  const listener = new Redis(url)
+  t.teardown(() => {
+    raw.disconnect()
+    listener.disconnect()
+  })
+  // The engine's broker subscription is in place once Redis counts a subscriber of the channel.
+  const deadline = Date.now() + 5000
+  while ((((await raw.pubsub('NUMSUB', 'riptide:room')) as [string, number])[1]) !== 1) {
+    if (Date.now() > deadline) throw new Error('the engine never subscribed the broker')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  t.is(bus().topics, 1)
+
+  // 100 envelopes in one transaction: Redis writes them to the engine at once, past maxInbound.
+  const origin = randomBytes(16)
+  const multi = raw.multi()
+  for (let i = 1; i <= 100; i++) multi.publish('riptide:room', encodeEnvelope(origin, 1, i, Buffer.from(`m${i}`)))
+  await multi.exec()
+  await new Promise((r) => setTimeout(r, 200))
+  await raw.publish('riptide:room', encodeEnvelope(origin, 1, 101, Buffer.from('m101')))
+  await until(() => bus().received + bus().inboundDropped === 101).catch((e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(bus())}`) })
+  const b = bus()
+  t.true(b.inboundPeak <= 5, `the inbound queue held at most its bound (${b.inboundPeak})`)
+  t.true(b.inboundDropped > 0, 'the excess was dropped')
+  t.is(b.missed, b.inboundDropped, 'every drop shows in a gap')
+  t.is(gaps.reduce((n, g) => n + g.missed, 0), b.inboundDropped)
+  // The subscriber got exactly the messages the engine took, in order, the last one included.
+  await until(() => bodies().length === b.received).catch((e: Error) => { throw new Error(`${e.message}: ${bodies().length}`) })
+  const numbers = bodies().map((m) => Number(m.slice(1)))
+  t.true(numbers.every((n, i) => i === 0 || n > numbers[i - 1]), 'in order')
+  t.is(numbers.at(-1), 101)
+
+  // engine.publish: the local subscriber once, and the broker once, in an envelope of this engine.
+  const heard: Buffer[] = []
+  listener.on('messageBuffer', (_channel: Buffer, message: Buffer) => heard.push(message))
+  await listener.subscribe('riptide:room')
+  t.is(engine.publish('room', '7'), 1)
+  await until(() => heard.length === 1)
+  await new Promise((r) => setTimeout(r, 100))
+  t.is(heard.length, 1, 'published to the broker once')
+  const e = decodeEnvelope(heard[0])!
+  t.is(e.origin, b.origin)
+  t.is(Buffer.from(e.data).toString(), '7')
+  t.is(bus().echoes, 1, 'its echo came back and was dropped')
+  t.deepEqual(bodies().slice(b.received), ['7'], 'the local subscriber got it once')
+
+  const registry = new Registry()
+  registerMetrics(engine, registry)
+  const text = await registry.metrics()
+  t.regex(text, /riptide_bus_inbound_dropped_total\{broker="redis"\} [1-9]/)
+  t.regex(text, /riptide_bus_published_total\{broker="redis"\} 1\b/)
+  t.regex(text, /riptide_bus_topics\{broker="redis"\} 1\b/)
 })

@@ -225,9 +225,19 @@ class Traffic {
     this.rooms = Array.from({ length: ROOMS }, (_, i) => `${tag}-${i}`)
   }
 
-  async open(): Promise<void> {
+  /** The reactor each instance's subscriber landed on (from its acks). */
+  readonly subReactors: string[] = []
+
+  /**
+   * Connects the publishers and subscribers. The balancer takes turns over the 2 reactors:
+   * with `subscribersFirst` the subscribers land on reactor 0 and the publishers on the
+   * worker reactor (whose publications reach the bus through reactor 0), else the other way
+   * round (the broker subscription follows subscribers on the worker reactor).
+   */
+  async open(subscribersFirst: boolean): Promise<void> {
+    if (subscribersFirst) this.subs = await Promise.all(this.instances.map((inst, r) => this.#subscriber(inst, r)))
     this.pubs = await Promise.all(this.instances.map((i) => connect(i.port)))
-    this.subs = await Promise.all(this.instances.map((inst, r) => this.#subscriber(inst, r)))
+    if (!subscribersFirst) this.subs = await Promise.all(this.instances.map((inst, r) => this.#subscriber(inst, r)))
   }
 
   async #subscriber(inst: Instance, receiver: number): Promise<net.Socket> {
@@ -240,6 +250,7 @@ class Traffic {
         const body = buf.subarray(4, 4 + buf.readUInt32BE(0)).toString()
         buf = buf.subarray(4 + buf.readUInt32BE(0))
         if (body.startsWith('ok')) {
+          this.subReactors[receiver] = body.slice(2)
           acks++
           continue
         }
@@ -351,7 +362,8 @@ function scenarios(name: string, available: boolean, why: string, make: () => Pr
     await allMetrics(instances, (m) => m.connected && m.topics === 0)
     started = true
     const traffic = new Traffic(instances, 'steady')
-    await traffic.open()
+    await traffic.open(true)
+    t.deepEqual(traffic.subReactors, ['0', '0', '0'], 'subscribers on reactor 0, publishers on the worker reactor')
     await allMetrics(instances, (m) => m.topics === ROOMS)
     await warmUp(traffic)
     traffic.latency.local.length = 0
@@ -385,7 +397,8 @@ function scenarios(name: string, available: boolean, why: string, make: () => Pr
       stop()
       traffic.close()
     })
-    await traffic.open()
+    await traffic.open(false)
+    t.deepEqual(traffic.subReactors, ['1', '1', '1'], 'subscribers on the worker reactor')
     await allMetrics(instances, (m) => m.topics === ROOMS && m.connected)
     await warmUp(traffic)
     const before = await Promise.all(instances.map(metrics))
@@ -533,14 +546,14 @@ test('bus options are checked at the boundary', async (t) => {
   await multi.exec()
   await new Promise((r) => setTimeout(r, 200))
   await raw.publish('riptide:room', encodeEnvelope(origin, 1, 101, Buffer.from('m101')))
-  await until(() => bus().received + bus().inboundDropped === 101).catch((e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(bus())}`) })
+  await until(() => bus().received + bus().inboundDropped === 101)
   const b = bus()
   t.true(b.inboundPeak <= 5, `the inbound queue held at most its bound (${b.inboundPeak})`)
   t.true(b.inboundDropped > 0, 'the excess was dropped')
   t.is(b.missed, b.inboundDropped, 'every drop shows in a gap')
   t.is(gaps.reduce((n, g) => n + g.missed, 0), b.inboundDropped)
   // The subscriber got exactly the messages the engine took, in order, the last one included.
-  await until(() => bodies().length === b.received).catch((e: Error) => { throw new Error(`${e.message}: ${bodies().length}`) })
+  await until(() => bodies().length === b.received)
   const numbers = bodies().map((m) => Number(m.slice(1)))
   t.true(numbers.every((n, i) => i === 0 || n > numbers[i - 1]), 'in order')
   t.is(numbers.at(-1), 101)

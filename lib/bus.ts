@@ -33,6 +33,8 @@ export interface BusOptions {
   maxOutbound?: number
   /** Publications from the broker held until this engine takes them; more are dropped and counted. Default `10000`. */
   maxInbound?: number
+  /** Bytes each queue may hold (envelopes included), whatever the count; more are dropped and counted. Default `67108864` (64 MiB). */
+  maxQueuedBytes?: number
   /** Ms between attempts to reach the broker again after a connection is lost. Default `100`. */
   reconnectDelay?: number
   /** Topics this engine numbers at once (the least recently published starts a new stream past that). Default `65536`. */
@@ -53,7 +55,7 @@ export type ResolvedBusOptions = Required<Omit<BusOptions, 'onGap'>> & Pick<BusO
   kind: 'redis' | 'nats'
 }
 
-const BUS_KEYS = ['url', 'prefix', 'maxOutbound', 'maxInbound', 'reconnectDelay', 'maxTopics', 'maxOrigins', 'onGap']
+const BUS_KEYS = ['url', 'prefix', 'maxOutbound', 'maxInbound', 'maxQueuedBytes', 'reconnectDelay', 'maxTopics', 'maxOrigins', 'onGap']
 const SCHEMES: Record<string, 'redis' | 'nats'> = { 'redis:': 'redis', 'rediss:': 'redis', 'nats:': 'nats' }
 
 /** Validates `options.bus` and fills its defaults; throws `ERR_INVALID_ARG_VALUE`. */
@@ -80,6 +82,7 @@ export function resolveBus(value: unknown): ResolvedBusOptions {
     prefix,
     maxOutbound: int('options.bus.maxOutbound', b.maxOutbound ?? 10_000, 1, 1 << 24),
     maxInbound: int('options.bus.maxInbound', b.maxInbound ?? 10_000, 1, 1 << 24),
+    maxQueuedBytes: int('options.bus.maxQueuedBytes', b.maxQueuedBytes ?? 64 * 1024 * 1024, 1, 2 ** 40),
     reconnectDelay: ms('options.bus.reconnectDelay', b.reconnectDelay ?? 100, 1),
     maxTopics: int('options.bus.maxTopics', b.maxTopics ?? 65_536, 1, 1 << 24),
     maxOrigins: int('options.bus.maxOrigins', b.maxOrigins ?? 1024, 1, 1 << 20),
@@ -101,9 +104,9 @@ export interface BusMetrics {
   published: number
   /** Publications from other instances published to this engine's subscribers. */
   received: number
-  /** Publications not sent: the outbound queue was full, or the broker connection failed under them. */
+  /** Publications not sent: the outbound queue was full (`maxOutbound`, `maxQueuedBytes`), or the broker connection failed under them. */
   outboundDropped: number
-  /** Publications from the broker dropped because the inbound queue was full. */
+  /** Publications from the broker dropped because the inbound queue was full (`maxInbound`, `maxQueuedBytes`). */
   inboundDropped: number
   /** Gaps seen (each also reported to `onGap`). */
   gaps: number
@@ -165,6 +168,8 @@ export class Bus {
   readonly #topics = new Map<string, string>()
   #outbound: Array<{ channel: string, data: Buffer }> = []
   #inbound: Array<{ channel: string, data: Uint8Array }> = []
+  #outboundBytes = 0
+  #inboundBytes = 0
   #inFlight = 0
   #drainScheduled = false
   #watch = 0
@@ -195,11 +200,13 @@ export class Bus {
     if (this.#closed) return
     const { stream, seq } = this.#sequencer.next(topic)
     // A message dropped here still used its number, so the receivers see the gap.
-    if (this.#outbound.length >= this.#o.maxOutbound) {
+    const data = encodeEnvelope(this.#origin, stream, seq, publication)
+    if (this.#outbound.length >= this.#o.maxOutbound || this.#outboundBytes + data.length > this.#o.maxQueuedBytes) {
       this.#m.outboundDropped++
       return
     }
-    this.#outbound.push({ channel: this.#channel(topic), data: encodeEnvelope(this.#origin, stream, seq, publication) })
+    this.#outboundBytes += data.length
+    this.#outbound.push({ channel: this.#channel(topic), data })
     this.#m.outboundPeak = Math.max(this.#m.outboundPeak, this.#outbound.length)
     this.#pump()
   }
@@ -226,6 +233,8 @@ export class Bus {
     this.#m.inboundDropped += this.#inbound.length
     this.#outbound = []
     this.#inbound = []
+    this.#outboundBytes = 0
+    this.#inboundBytes = 0
     await this.#broker.close()
   }
 
@@ -263,6 +272,7 @@ export class Bus {
   #pump(): void {
     while (this.#broker.up && this.#inFlight < MAX_IN_FLIGHT && this.#outbound.length > 0) {
       const { channel, data } = this.#outbound.shift()!
+      this.#outboundBytes -= data.length
       let sent: Promise<void> | void
       try {
         sent = this.#broker.publish(channel, data)
@@ -291,10 +301,11 @@ export class Bus {
 
   #received(channel: string, data: Uint8Array): void {
     if (this.#closed) return
-    if (this.#inbound.length >= this.#o.maxInbound) {
+    if (this.#inbound.length >= this.#o.maxInbound || this.#inboundBytes + data.length > this.#o.maxQueuedBytes) {
       this.#m.inboundDropped++
       return
     }
+    this.#inboundBytes += data.length
     this.#inbound.push({ channel, data })
     this.#m.inboundPeak = Math.max(this.#m.inboundPeak, this.#inbound.length)
     if (!this.#drainScheduled) {
@@ -309,6 +320,7 @@ export class Bus {
     if (this.#closed) return
     const batch = this.#inbound.splice(0, INBOUND_BATCH)
     for (const { channel, data } of batch) {
+      this.#inboundBytes -= data.length
       const topic = this.#topics.get(channel)
       if (topic === undefined) continue // unsubscribed meanwhile
       const e = decodeEnvelope(data)
@@ -395,13 +407,19 @@ class RedisBroker implements Broker {
 
   /** Subscribes the new connection to every channel wanted now. */
   #restore(): void {
+    const wanted = new Set(this.#channels)
     const done = () => {
       this.#subscribed = true
+      // Channels wanted or given up while the SUBSCRIBE was on its way.
+      const added = [...this.#channels].filter((c) => !wanted.has(c))
+      const dropped = [...wanted].filter((c) => !this.#channels.has(c))
+      if (added.length > 0) this.#sub.subscribe(...added).catch((err: unknown) => this.#events.report(err))
+      if (dropped.length > 0) this.#sub.unsubscribe(...dropped).catch((err: unknown) => this.#events.report(err))
       this.#events.up(this.#lost)
       this.#lost = false
     }
-    if (this.#channels.size === 0) return done()
-    this.#sub.subscribe(...this.#channels).then(done, () => this.#sub.disconnect(true))
+    if (wanted.size === 0) return done()
+    this.#sub.subscribe(...wanted).then(done, () => this.#sub.disconnect(true))
   }
 
   async close(): Promise<void> {

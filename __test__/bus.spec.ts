@@ -495,6 +495,7 @@ test('bus options are checked at the boundary', async (t) => {
     [{ url: 'redis://127.0.0.1', maxInbound: 0 }, /maxInbound/],
     [{ url: 'redis://127.0.0.1', maxOutbound: 1.5 }, /maxOutbound/],
     [{ url: 'redis://127.0.0.1', reconnectDelay: Infinity }, /reconnectDelay/],
+    [{ url: 'redis://127.0.0.1', maxQueuedBytes: -1 }, /maxQueuedBytes/],
     [{ url: 'nats://127.0.0.1', maxOrigin: 4 }, /did you mean 'maxOrigins'/],
     [{ url: 'nats://127.0.0.1', prefix: 'a b' }, /prefix/],
     [{ url: 'nats://127.0.0.1', onGap: 1 }, /onGap/],
@@ -580,4 +581,28 @@ test('bus options are checked at the boundary', async (t) => {
   t.regex(text, /riptide_bus_inbound_dropped_total\{broker="redis"\} [1-9]/)
   t.regex(text, /riptide_bus_published_total\{broker="redis"\} 1\b/)
   t.regex(text, /riptide_bus_topics\{broker="redis"\} 1\b/)
+})
+
+;(hasRedis ? test.serial : test.skip)(`in process: maxQueuedBytes bounds the inbound queue by bytes, whatever the count${hasRedis ? '' : ' (SKIPPED: redis-server is not installed)'}`, async (t) => {
+  const server = await startRedisServer()
+  t.teardown(() => stopRedis(server))
+  const url = `redis://127.0.0.1:${server.port}`
+  const engine = await serve('tcp://127.0.0.1:0', pubsubHandler, { codec: codecs.lengthField(), bus: { url, maxQueuedBytes: 4096 } })
+  t.teardown(() => engine.stop())
+  const bus = () => engine.metrics().bus!
+  const sub = await connect(engine.port)
+  t.teardown(() => sub.destroy())
+  sub.write(frame('Sbig'))
+  await readExactly(sub, 7)
+  const raw = new Redis(url)
+  t.teardown(() => raw.disconnect())
+  while ((((await raw.pubsub('NUMSUB', 'riptide:big')) as [string, number])[1]) !== 1) await new Promise((r) => setTimeout(r, 20))
+  // 20 envelopes of about 1.5 KB at once: the count bound (10,000) never applies; 2 fit in 4 KiB.
+  const origin = randomBytes(16)
+  const multi = raw.multi()
+  for (let i = 1; i <= 20; i++) multi.publish('riptide:big', encodeEnvelope(origin, 1, i, Buffer.alloc(1500, i)))
+  await multi.exec()
+  await until(() => bus().received + bus().inboundDropped === 20)
+  t.true(bus().inboundPeak <= 2, `at most 2 envelopes of 1.5 KB queued under 4 KiB (${bus().inboundPeak})`)
+  t.true(bus().inboundDropped > 0, 'the excess was dropped and counted')
 })

@@ -23,7 +23,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
-import { codecs, serve, type BusGap, type BusMetrics } from 'riptide'
+import { codecs, serve, type BusGap, type BusMetrics, type BusOptions } from 'riptide'
 import { registerMetrics } from 'riptide/prometheus'
 import { decodeEnvelope, encodeEnvelope } from '../lib/bus-envelope'
 import { handler as pubsubHandler } from './fixtures/pubsub-handler'
@@ -506,19 +506,21 @@ test('bus options are checked at the boundary', async (t) => {
   }
 })
 
-;(hasRedis ? test.serial : test.skip)(`in process: a burst past maxInbound is dropped and counted, each drop shows in a gap; engine.publish reaches the broker once; riptide/prometheus exports the bus${hasRedis ? '' : ' (SKIPPED: redis-server is not installed)'}`, async (t) => {
+/**
+ * An engine in this process with a bus to a fresh redis-server, a raw client of that server,
+ * and one subscriber of `topic` whose received frame bodies `bodies()` lists; resolves once the
+ * engine's broker subscription is in place.
+ */
+async function inProcess(t: ExecutionContext, topic: string, options: Omit<BusOptions, 'url'>) {
   const server = await startRedisServer()
   t.teardown(() => stopRedis(server))
   const url = `redis://127.0.0.1:${server.port}`
-  const gaps: BusGap[] = []
-  const engine = await serve('tcp://127.0.0.1:0', pubsubHandler, { codec: codecs.lengthField(), bus: { url, maxInbound: 5, onGap: (g) => gaps.push(g) } })
+  const engine = await serve('tcp://127.0.0.1:0', pubsubHandler, { codec: codecs.lengthField(), bus: { url, ...options } })
   t.teardown(() => engine.stop())
-  const bus = () => engine.metrics().bus!
   const sub = await connect(engine.port)
   t.teardown(() => sub.destroy())
-  sub.write(frame('Sroom'))
+  sub.write(frame(`S${topic}`))
   t.is((await readExactly(sub, 7)).subarray(4).toString(), 'ok0')
-  // What the subscriber receives from now on, as frame bodies.
   let stream = Buffer.alloc(0)
   sub.on('data', (d: Buffer) => (stream = Buffer.concat([stream, d])))
   const bodies = () => {
@@ -529,17 +531,21 @@ test('bus options are checked at the boundary', async (t) => {
     return out
   }
   const raw = new Redis(url)
-  const listener = new Redis(url)
-  t.teardown(() => {
-    raw.disconnect()
-    listener.disconnect()
-  })
+  t.teardown(() => raw.disconnect())
   // The engine's broker subscription is in place once Redis counts a subscriber of the channel.
   const deadline = Date.now() + 5000
-  while ((((await raw.pubsub('NUMSUB', 'riptide:room')) as [string, number])[1]) !== 1) {
+  while ((((await raw.pubsub('NUMSUB', `riptide:${topic}`)) as [string, number])[1]) !== 1) {
     if (Date.now() > deadline) throw new Error('the engine never subscribed the broker')
     await new Promise((r) => setTimeout(r, 20))
   }
+  return { engine, url, raw, bodies, bus: () => engine.metrics().bus! }
+}
+
+;(hasRedis ? test.serial : test.skip)(`in process: a burst past maxInbound is dropped and counted, each drop shows in a gap; engine.publish reaches the broker once; riptide/prometheus exports the bus${hasRedis ? '' : ' (SKIPPED: redis-server is not installed)'}`, async (t) => {
+  const gaps: BusGap[] = []
+  const { engine, url, raw, bodies, bus } = await inProcess(t, 'room', { maxInbound: 5, onGap: (g) => gaps.push(g) })
+  const listener = new Redis(url)
+  t.teardown(() => listener.disconnect())
   t.is(bus().topics, 1)
 
   // 100 envelopes in one transaction: Redis writes them to the engine at once, past maxInbound.
@@ -584,19 +590,7 @@ test('bus options are checked at the boundary', async (t) => {
 })
 
 ;(hasRedis ? test.serial : test.skip)(`in process: maxQueuedBytes bounds the inbound queue by bytes, whatever the count${hasRedis ? '' : ' (SKIPPED: redis-server is not installed)'}`, async (t) => {
-  const server = await startRedisServer()
-  t.teardown(() => stopRedis(server))
-  const url = `redis://127.0.0.1:${server.port}`
-  const engine = await serve('tcp://127.0.0.1:0', pubsubHandler, { codec: codecs.lengthField(), bus: { url, maxQueuedBytes: 4096 } })
-  t.teardown(() => engine.stop())
-  const bus = () => engine.metrics().bus!
-  const sub = await connect(engine.port)
-  t.teardown(() => sub.destroy())
-  sub.write(frame('Sbig'))
-  await readExactly(sub, 7)
-  const raw = new Redis(url)
-  t.teardown(() => raw.disconnect())
-  while ((((await raw.pubsub('NUMSUB', 'riptide:big')) as [string, number])[1]) !== 1) await new Promise((r) => setTimeout(r, 20))
+  const { raw, bus } = await inProcess(t, 'big', { maxQueuedBytes: 4096 })
   // 20 envelopes of about 1.5 KB at once: the count bound (10,000) never applies; 2 fit in 4 KiB.
   const origin = randomBytes(16)
   const multi = raw.multi()

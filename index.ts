@@ -54,6 +54,7 @@ export { parseRequest, response, type HttpRequest, type HttpResponse } from './l
 export { parseCommand, resp } from './lib/resp'
 export type { EventHandler, IdleKind } from './lib/handler'
 export type { BackpressureOptions, BackpressurePolicy } from './lib/pubsub'
+export type { BusOptions, BusMetrics, BusGap } from './lib/bus'
 export { Conn, type ConnHandle, type WriteDoneCallback, type ProxyHeader, type KcpStats, type SendOptions, type PeerCertificate } from './lib/conn'
 export { ConnStream, toStream, type ConnStreamOptions } from './lib/stream'
 export { generateKeyPair, type KeyPair } from './lib/secure'

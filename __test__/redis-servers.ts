@@ -51,9 +51,9 @@ export async function startExample(): Promise<RedisServer> {
   return { child, port: await whenReady(child, /riptide redis on 127\.0\.0\.1:(\d+)/) }
 }
 
-/** Starts redis-server with no persistence on a free loopback port. */
-export async function startRedisServer(): Promise<RedisServer> {
-  const port = await freePort()
+/** Starts redis-server with no persistence on a free loopback port (or on `port`, to restart one). */
+export async function startRedisServer(port?: number): Promise<RedisServer> {
+  port ??= await freePort()
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'notice'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })

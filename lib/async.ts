@@ -11,6 +11,8 @@ import { native } from './native'
 export type WriteCallback = (err?: RiptideError | ConnClosedError) => void
 
 const pending = new Map<number, WriteCallback>()
+/** Callbacks that do not keep the thread alive (the bus's interest watch). */
+const watches = new Map<number, () => void>()
 let nextToken = 1
 let installed = false
 
@@ -18,6 +20,12 @@ function onCompletions(pairs: Array<number | string>): void {
   for (let i = 0; i < pairs.length; i += 2) {
     const token = pairs[i] as number
     const code = pairs[i + 1] as string
+    const watch = watches.get(token)
+    if (watch !== undefined) {
+      watches.delete(token)
+      watch()
+      continue
+    }
     const cb = pending.get(token)
     if (cb === undefined) continue
     pending.delete(token)
@@ -26,15 +34,35 @@ function onCompletions(pairs: Array<number | string>): void {
   }
 }
 
-function register(cb: WriteCallback): number {
+function install(): void {
   if (!installed) {
     native.NativeEngine.setCompletionHandler(onCompletions)
     installed = true
   }
+}
+
+function register(cb: WriteCallback): number {
+  install()
   const token = nextToken++
   if (pending.size === 0) native.NativeEngine.setCompletionRef(true)
   pending.set(token, cb)
   return token
+}
+
+/**
+ * A token for a native one-shot notice (such as `watchInterest`) that calls `cb` on this
+ * thread, without keeping the thread alive while it waits.
+ */
+export function watchToken(cb: () => void): number {
+  install()
+  const token = nextToken++
+  watches.set(token, cb)
+  return token
+}
+
+/** Forgets the notice of `token` (its engine is stopping). */
+export function unwatch(token: number): void {
+  watches.delete(token)
 }
 
 /**

@@ -107,6 +107,12 @@ export interface ConnSink {
    * on an LTV server the record with `options.msgId`; elsewhere the bytes.
    */
   publication(data: Uint8Array | string, options?: WriteOptions): Uint8Array
+  /**
+   * Publishes a publication (from {@link ConnSink.publication}) to `topic` on every reactor,
+   * after the writes staged so far, and on other instances through the bus when there is one;
+   * returns how many subscribers of this engine it was queued for.
+   */
+  publish(topic: string, publication: Uint8Array): number
 }
 
 /** What a PROXY protocol header said (Rust `codec::ProxyHeader`). */
@@ -523,9 +529,7 @@ export class Conn<Context = unknown> {
    * many subscribers it was queued for. With `codecs.ltv()`, `publish(topic, body, { msgId })`.
    */
   publish(topic: string, data: Uint8Array | string, options?: WriteOptions): number {
-    const bytes = this.#sink.publication(data, options)
-    this.#sink.flush()
-    return this.#sink.call((n) => n.publish(checkTopic(topic), bytes))
+    return this.#sink.publish(checkTopic(topic), this.#sink.publication(data, options))
   }
 
   /** A topic call on an open stream connection (datagram conns have no subscriptions). */

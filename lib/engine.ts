@@ -24,6 +24,7 @@ import { checkCarrier } from './carrier'
 import { checkTopic } from './pubsub'
 import { listenerLabels, readMetrics, type EngineMetrics, type ListenerLabel } from './metrics'
 import type { TaskRunOptions } from './tasks'
+import { Bus } from './bus'
 
 /** @internal Registers a function run once when the engine has stopped (the Prometheus collector unregisters itself). */
 export const kOnStopped: unique symbol = Symbol('riptide.onStopped')
@@ -36,13 +37,15 @@ export class Engine {
   readonly #listeners: PeerAddr[]
   readonly #labels: ListenerLabel[]
   readonly #onStopped: Array<() => void> = []
+  readonly #bus: Bus | undefined
   #stopping: Promise<StopCounts> | undefined
 
   /** @internal Use {@link serve}. */
-  constructor(handler: EventHandler, reactor: Reactor, workers: Worker[], specs: readonly ListenSpec[] = []) {
+  constructor(handler: EventHandler, reactor: Reactor, workers: Worker[], specs: readonly ListenSpec[] = [], bus?: Bus) {
     this.#handler = handler
     this.#reactor = reactor
     this.#workers = workers
+    this.#bus = bus
     this.#listeners = reactor.nativeEngine.listeners().map(fromNativeAddress)
     this.#labels = listenerLabels(specs, this.#listeners, reactor.websocket)
   }
@@ -153,13 +156,13 @@ export class Engine {
    * not a promise, because waiting on every reactor would cost a round trip per message).
    * Throws `ERR_INVALID_ARG_VALUE` for a topic that is not 1 to 256 bytes, and
    * `ERR_ENGINE_STOPPED` once stopped. With `codecs.ltv()`, `publish(topic, body, { msgId })`.
+   * With `serve`'s `bus` option it also goes, once, to the other instances' subscribers
+   * (docs/deploy.md); the count is this engine's only.
    */
   publish(topic: string, data: Uint8Array | string, options?: WriteOptions): number {
     checkTopic(topic)
     // A WebSocket server's subscribers take records: strings go out as text, bytes as binary.
-    const bytes = this.#reactor.publication(data, options)
-    this.#reactor.flush()
-    return this.#reactor.call((n) => n.publish(topic, bytes))
+    return this.#reactor.publish(topic, this.#reactor.publication(data, options))
   }
 
   /**
@@ -193,6 +196,7 @@ export class Engine {
    * `onClose`), then calls `onShutdown`. With `drainTimeout` (ms) connections first get that
    * long to send what is queued (then FIN); whatever is left is reset. Resolves with how many
    * connections drained and how many were reset; calling it again returns the same promise.
+   * The `bus`'s broker connections are closed first (what waits in its queues is dropped).
    */
   stop(options?: StopOptions): Promise<StopCounts> {
     if (options !== undefined) {
@@ -201,7 +205,7 @@ export class Engine {
     }
     const drain = ms('drainTimeout', options?.drainTimeout ?? 0)
     this.#stopping ??= (async () => {
-      const [mine, ...theirs] = await Promise.all([this.#reactor.stop(drain), ...this.#workers.map((w) => stopWorker(w, drain))])
+      const [, mine, ...theirs] = await Promise.all([this.#bus?.close(), this.#reactor.stop(drain), ...this.#workers.map((w) => stopWorker(w, drain))])
       const counts = [mine, ...theirs].reduce((a, b) => ({ drained: a.drained + b.drained, reset: a.reset + b.reset }))
       for (const fn of this.#onStopped.splice(0)) {
         try {
@@ -233,7 +237,9 @@ export class Engine {
    */
   metrics(): EngineMetrics {
     if (!this.running) throw new EngineStoppedError()
-    return readMetrics(this.#reactor.nativeEngine, this.#labels)
+    const metrics = readMetrics(this.#reactor.nativeEngine, this.#labels)
+    if (this.#bus !== undefined) metrics.bus = this.#bus.metrics()
+    return metrics
   }
 
   /** Lets the process exit while this engine runs (like `net.Server#unref`). */
@@ -311,6 +317,7 @@ function startWorker(engineId: number, index: number, o: ResolvedServeOptions): 
     module: module.startsWith('file:') ? module : pathToFileURL(resolvePath(module)).href,
     exportName: o.workerExport,
     options: transferable(o),
+    bus: o.bus !== undefined,
   }
   // The worker entry is named statically, relative to this file, in the one form CommonJS
   // output allows bundlers and file tracers to follow: `join(__dirname, '<literal>')` inside
@@ -341,7 +348,7 @@ function startWorker(engineId: number, index: number, o: ResolvedServeOptions): 
  * copies of the native listener options, keys included, without JS seeing them).
  */
 function transferable(o: ResolvedServeOptions): Record<string, unknown> {
-  const { logger: _logger, secure: _secure, crypt: _crypt, tls: _tls, ...rest } = o
+  const { logger: _logger, secure: _secure, crypt: _crypt, tls: _tls, bus: _bus, ...rest } = o
   return rest
 }
 
@@ -439,7 +446,16 @@ export async function serve<Context = unknown>(
     throw err
   }
   reactor.nativeEngine.balance()
-  engine = new Engine(events, reactor, workers, listeners)
+  const bus = o.bus === undefined ? undefined : new Bus(o.bus, reactor.nativeEngine, (err, where) => reactor.report(err, undefined, where))
+  if (bus !== undefined) {
+    reactor.busOut = (topic, publication) => bus.publish(topic, publication)
+    for (const w of workers) {
+      w.on('message', (m: WorkerMessage) => {
+        if (m.type === 'publish') bus.publish(m.topic, m.data)
+      })
+    }
+  }
+  engine = new Engine(events, reactor, workers, listeners, bus)
   try {
     handler.onBoot?.(engine)
   } catch (err) {

@@ -6,6 +6,7 @@
  */
 import type { PeerAddr } from './address'
 import type { NativeEngine } from './native'
+import type { BusMetrics } from './bus'
 
 /** Which protocol a listener speaks, the `protocol` label of its Prometheus series. */
 export type ListenerProtocol = 'tcp' | 'tls' | 'unix' | 'udp' | 'kcp' | 'ws' | 'wss'
@@ -127,6 +128,8 @@ export interface EngineMetrics {
   listeners: ListenerMetrics[]
   /** The engine's counters: the reactors' summed (`rejected` taken once). */
   total: ReactorCounts
+  /** The cross-instance bus's counters, when `serve` had a `bus` option (docs/deploy.md). */
+  bus?: BusMetrics
 }
 
 /** What identifies a listener in metrics: its bound URL and protocol. */

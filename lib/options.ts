@@ -1,4 +1,5 @@
 /** Server options: their types, documented defaults (gnet's where gnet has them), and validation. */
+import { resolveBus, type BusOptions, type ResolvedBusOptions } from './bus'
 import { DEFAULT_BACKPRESSURE, resolveBackpressure, type BackpressureOptions } from './pubsub'
 import { resolveServerTls, type ResolvedServerTls, type ServerTlsOptions } from './tls'
 import { resolveTaskOptions, type ResolvedTaskOptions, type TaskOptions } from './tasks'
@@ -339,10 +340,14 @@ export interface ServeOptions {
   tls?: ServerTlsOptions
   /** A pool of threads for blocking work, run with `engine.task()` / `conn.task()` (docs/tasks.md). Default none. */
   tasks?: TaskOptions
+  /** A broker (Redis pub/sub or NATS) that carries this engine's topics to the other instances that name it (docs/deploy.md). Default none. */
+  bus?: BusOptions
 }
 
 /** {@link ServeOptions} with every default filled in. */
-export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec' | 'kcp' | 'fec' | 'crypt' | 'secure' | 'tls' | 'backpressure' | 'tasks'>> & {
+export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec' | 'kcp' | 'fec' | 'crypt' | 'secure' | 'tls' | 'backpressure' | 'tasks' | 'bus'>> & {
+  /** The cross-instance bus, checked. */
+  bus: ResolvedBusOptions | undefined
   /** What a publish does for slow subscribers, defaults filled in. */
   backpressure: Required<BackpressureOptions>
   /** A server's TLS options, checked (a client's are per dial). */
@@ -403,6 +408,7 @@ export const DEFAULT_SERVE_OPTIONS: Readonly<ResolvedServeOptions> = Object.free
   secure: undefined,
   tls: undefined,
   tasks: undefined,
+  bus: undefined,
 } as ResolvedServeOptions)
 
 const int = (name: string, value: unknown, min: number, max: number) => checkInt(`options.${name}`, value, min, max)
@@ -469,6 +475,7 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
   int('maxConnections', o.maxConnections, 0, 2 ** 31 - 1)
   ms('frameTimeout', o.frameTimeout)
   o.backpressure = resolveBackpressure(o.backpressure)
+  if (o.bus !== undefined) o.bus = resolveBus(o.bus)
   if (o.codec !== undefined) o.codec = checkCodec(o.codec)
   int('maxConnectionsPerIp', o.maxConnectionsPerIp, 0, 2 ** 31 - 1)
   const idle = (o.idleTimeout ?? {}) as IdleTimeout

@@ -15,6 +15,7 @@
 import { Counter, Gauge, register as globalRegistry, type Registry } from 'prom-client'
 import { kOnStopped, type Engine } from './engine'
 import type { EngineMetrics, KcpMetrics, ListenerMetrics, ReactorCounts } from './metrics'
+import type { BusMetrics } from './bus'
 
 /** One series family: how to read its values from a snapshot. */
 interface Family {
@@ -59,6 +60,11 @@ function perProtocol(name: string, help: string, protocols: readonly string[], r
     labels: PER_LISTENER,
     values: (m) => m.listeners.filter((l) => protocols.includes(l.protocol)).map((l) => [{ listener: l.url }, read(l)]),
   }
+}
+
+/** A family of the cross-instance bus's counters (one series, labelled with the broker; none without a bus). */
+function bus(name: string, help: string, kind: Family['kind'], read: (b: BusMetrics) => number): Family {
+  return { name: `riptide_bus_${name}`, help: `Bus: ${help}`, kind, labels: ['broker'], values: (m) => (m.bus === undefined ? [] : [[{ broker: m.bus.broker }, read(m.bus)]]) }
 }
 
 /** Every family riptide exports; `docs/metrics.md` lists the same. */
@@ -110,6 +116,18 @@ const FAMILIES: readonly Family[] = [
   kcp('retransmitted_segments_total', 'segments resent after their RTO (RetransSegs).', 'counter', (k) => k.retransSegs),
   kcp('fast_retransmitted_segments_total', 'segments resent early on duplicate acks (FastRetransSegs).', 'counter', (k) => k.fastRetransSegs),
   kcp('in_errors_total', 'datagrams rejected (KCPInErrors).', 'counter', (k) => k.inErrs),
+  bus('connected', '1 while the broker connection is up.', 'gauge', (b) => (b.connected ? 1 : 0)),
+  bus('topics', 'topics the broker is subscribed to.', 'gauge', (b) => b.topics),
+  bus('published_total', 'publications handed to the broker.', 'counter', (b) => b.published),
+  bus('received_total', 'publications from other instances delivered here.', 'counter', (b) => b.received),
+  bus('outbound_dropped_total', 'publications not sent (queue full, connection failed).', 'counter', (b) => b.outboundDropped),
+  bus('inbound_dropped_total', 'publications from the broker dropped (queue full).', 'counter', (b) => b.inboundDropped),
+  bus('gaps_total', 'gaps seen in per-origin sequences (reported to onGap).', 'counter', (b) => b.gaps),
+  bus('missed_total', 'messages the gaps span.', 'counter', (b) => b.missed),
+  bus('duplicates_total', 'duplicates dropped.', 'counter', (b) => b.duplicates),
+  bus('resubscribes_total', 'times the subscriptions were restored after a lost connection.', 'counter', (b) => b.resubscribes),
+  bus('outbound_queued', 'publications waiting for the broker.', 'gauge', (b) => b.outboundQueued),
+  bus('inbound_queued', 'publications waiting for this engine.', 'gauge', (b) => b.inboundQueued),
 ]
 
 /** The metric names {@link registerMetrics} adds, in the order listed. */

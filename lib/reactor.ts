@@ -339,6 +339,19 @@ export class Reactor implements ConnSink {
     return this.#websocket !== undefined
   }
 
+  /**
+   * Where this reactor's publications also go beyond the engine: the cross-instance bus on
+   * reactor 0, a message to reactor 0 on a worker reactor (`serve`'s `bus` option).
+   */
+  busOut: ((topic: string, publication: Uint8Array) => void) | undefined
+
+  publish(topic: string, publication: Uint8Array): number {
+    this.flush()
+    const queued = this.call((n) => n.publish(topic, publication))
+    this.busOut?.(topic, publication)
+    return queued
+  }
+
   publication(data: Uint8Array | string, options?: WriteOptions): Uint8Array {
     return this.#websocket === undefined ? messageOf(this.ltv, messageBytes(data), options) : messageRecord(data)
   }

@@ -17,6 +17,8 @@ export interface WorkerSetup {
   exportName: string
   /** The serve options that cross threads (functions such as a logger do not). */
   options: Record<string, unknown>
+  /** The engine has a cross-instance bus (on the main thread): send it this reactor's publications. */
+  bus: boolean
 }
 
 /** Messages a worker reactor sends to the main thread. */
@@ -24,6 +26,8 @@ export type WorkerMessage =
   | { type: 'ready' }
   | { type: 'error'; message: string; code?: string }
   | { type: 'stopped'; drained: number; reset: number }
+  /** A publication of this reactor, for the cross-instance bus. */
+  | { type: 'publish'; topic: string; data: Uint8Array }
 
 async function main(port: NonNullable<typeof parentPort>, setup: WorkerSetup): Promise<void> {
   const mod = await loadModule(setup.module)
@@ -36,6 +40,7 @@ async function main(port: NonNullable<typeof parentPort>, setup: WorkerSetup): P
   }
   const reactor = new Reactor(handler, resolveServeOptions(setup.options))
   reactor.join(setup.engineId, setup.index)
+  if (setup.bus) reactor.busOut = (topic, data) => port.postMessage({ type: 'publish', topic, data } satisfies WorkerMessage)
   port.on('message', (m: { type: string; drainTimeout?: number }) => {
     if (m.type === 'stop') void reactor.stop(m.drainTimeout ?? 0)
   })

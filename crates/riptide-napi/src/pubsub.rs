@@ -74,3 +74,28 @@ impl NativeEngine {
         self.shared.config.pubsub.subscriber_count(&topic) as u32
     }
 }
+
+#[napi]
+impl NativeEngine {
+    /// Reports `token` to this thread's completion handler once some topic's subscriber count
+    /// over the engine has gone from 0 to more or back to 0 since the last
+    /// `takeInterestChanges` (the cross-instance bus's one broker subscription per topic).
+    #[napi]
+    pub fn watch_interest(&self, token: f64) {
+        if let Some(done) = crate::completions::completion_for(token) {
+            self.shared.config.pubsub.watch_interest(done);
+        }
+    }
+
+    /// The topics whose subscriber count crossed 0 since the last call, each once.
+    #[napi]
+    pub fn take_interest_changes(&self) -> Vec<String> {
+        self.shared
+            .config
+            .pubsub
+            .take_interest_changes()
+            .iter()
+            .map(|t| t.to_string())
+            .collect()
+    }
+}

@@ -10,8 +10,9 @@
 //! handed the same reference-counted bytes.
 
 use crate::publication::{check_topic, Publication, PublicationSink};
+use crate::remote::Completion;
 use crate::Error;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -48,6 +49,16 @@ pub struct PubSub {
     counts: Mutex<HashMap<Arc<str>, usize>>,
     reactors: Mutex<Vec<(u64, Box<dyn PublicationSink>)>>,
     next_serial: AtomicU64,
+    interest: Mutex<Interest>,
+}
+
+/// Topics whose subscriber count went from 0 to more, or back to 0, since they were last
+/// taken, and who to tell: what a cross-instance bus needs to hold one broker subscription
+/// per topic with local subscribers.
+#[derive(Default)]
+struct Interest {
+    changed: HashSet<Arc<str>>,
+    watcher: Option<Completion>,
 }
 
 impl std::fmt::Debug for PubSub {
@@ -111,17 +122,55 @@ impl PubSub {
 
     /// One more subscriber of `topic`.
     pub(crate) fn add(&self, topic: &Arc<str>) {
-        *lock(&self.counts).entry(topic.clone()).or_insert(0) += 1;
+        let mut counts = lock(&self.counts);
+        let n = counts.entry(topic.clone()).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            self.interest_changed(topic.clone());
+        }
     }
 
     /// One subscriber of `topic` fewer.
     pub(crate) fn remove(&self, topic: &str) {
         let mut counts = lock(&self.counts);
-        if let Some(n) = counts.get_mut(topic) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
+        if let Some((name, n)) = counts.get_key_value(topic).map(|(k, n)| (k.clone(), *n)) {
+            if n <= 1 {
                 counts.remove(topic);
+                self.interest_changed(name);
+            } else {
+                counts.insert(name, n - 1);
             }
+        }
+    }
+
+    /// Calls `watcher` once some topic's subscriber count has gone from 0 to more or back to
+    /// 0 since the last [`PubSub::take_interest_changes`] (at once if one has), from whichever
+    /// thread made the change. It replaces an earlier watcher, which is dropped uncalled.
+    pub fn watch_interest(&self, watcher: Completion) {
+        let mut interest = lock(&self.interest);
+        if interest.changed.is_empty() {
+            interest.watcher = Some(watcher);
+        } else {
+            drop(interest);
+            watcher(Ok(()));
+        }
+    }
+
+    /// The topics whose subscriber count crossed 0 since the last call, each once: the bus
+    /// reads [`PubSub::subscriber_count`] of each to learn whether it is wanted now.
+    pub fn take_interest_changes(&self) -> Vec<Arc<str>> {
+        lock(&self.interest).changed.drain().collect()
+    }
+
+    /// Records that `topic` crossed 0 and wakes the watcher, if any. Called under the counts
+    /// lock, so the order of changes is the order of the counts.
+    fn interest_changed(&self, topic: Arc<str>) {
+        let mut interest = lock(&self.interest);
+        interest.changed.insert(topic);
+        let watcher = interest.watcher.take();
+        drop(interest);
+        if let Some(watcher) = watcher {
+            watcher(Ok(()));
         }
     }
 }
@@ -129,4 +178,45 @@ impl PubSub {
 /// A mutex whose holder panicked still guards consistent data here (counts and a list).
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn counter() -> (Arc<AtomicUsize>, impl Fn() -> Completion) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        (calls, move || {
+            let c = c.clone();
+            Box::new(move |_| {
+                c.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+    }
+
+    #[test]
+    fn interest_reports_crossings_of_zero_only() {
+        let pubsub = PubSub::default();
+        let (calls, watcher) = counter();
+        let room: Arc<str> = Arc::from("room");
+        pubsub.watch_interest(watcher());
+        pubsub.add(&room);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        pubsub.add(&room); // 1 → 2: no crossing, and the watcher was used up anyway
+        assert_eq!(pubsub.take_interest_changes(), vec![room.clone()]);
+        assert!(pubsub.take_interest_changes().is_empty());
+        pubsub.watch_interest(watcher());
+        pubsub.remove("room"); // 2 → 1
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        pubsub.remove("room"); // 1 → 0
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(pubsub.subscriber_count("room"), 0);
+        // A change pending when the watch starts calls it at once.
+        pubsub.add(&room);
+        pubsub.watch_interest(watcher());
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(pubsub.take_interest_changes(), vec![room]);
+    }
 }

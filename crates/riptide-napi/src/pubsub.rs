@@ -83,7 +83,10 @@ impl NativeEngine {
     #[napi]
     pub fn watch_interest(&self, token: f64) {
         if let Some(done) = crate::completions::completion_for(token) {
-            self.shared.config.pubsub.watch_interest(done);
+            self.shared
+                .config
+                .pubsub
+                .watch_interest(Box::new(move || done(Ok(()))));
         }
     }
 

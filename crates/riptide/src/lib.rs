@@ -96,7 +96,7 @@ pub use layer::{
 /// Wakes a reactor's poll from any thread (re-exported from mio).
 pub use mio::Waker;
 pub use publication::MAX_TOPIC_LEN;
-pub use pubsub::{Backpressure, PubSub, MAX_SUBSCRIPTIONS};
+pub use pubsub::{Backpressure, InterestWatcher, PubSub, MAX_SUBSCRIPTIONS};
 pub use reactor::{DrainStatus, Reactor, TurnOutcome};
 pub use remote::{Completion, Remote};
 /// The framing codecs (re-exported crate `riptide-codec`).

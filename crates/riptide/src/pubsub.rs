@@ -10,7 +10,6 @@
 //! handed the same reference-counted bytes.
 
 use crate::publication::{check_topic, Publication, PublicationSink};
-use crate::remote::Completion;
 use crate::Error;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,13 +51,17 @@ pub struct PubSub {
     interest: Mutex<Interest>,
 }
 
+/// Told once that the set of topics with local subscribers changed
+/// ([`PubSub::watch_interest`]); called from whichever thread made the change.
+pub type InterestWatcher = Box<dyn FnOnce() + Send>;
+
 /// Topics whose subscriber count went from 0 to more, or back to 0, since they were last
 /// taken, and who to tell: what a cross-instance bus needs to hold one broker subscription
 /// per topic with local subscribers.
 #[derive(Default)]
 struct Interest {
     changed: HashSet<Arc<str>>,
-    watcher: Option<Completion>,
+    watcher: Option<InterestWatcher>,
 }
 
 impl std::fmt::Debug for PubSub {
@@ -146,13 +149,13 @@ impl PubSub {
     /// Calls `watcher` once some topic's subscriber count has gone from 0 to more or back to
     /// 0 since the last [`PubSub::take_interest_changes`] (at once if one has), from whichever
     /// thread made the change. It replaces an earlier watcher, which is dropped uncalled.
-    pub fn watch_interest(&self, watcher: Completion) {
+    pub fn watch_interest(&self, watcher: InterestWatcher) {
         let mut interest = lock(&self.interest);
         if interest.changed.is_empty() {
             interest.watcher = Some(watcher);
         } else {
             drop(interest);
-            watcher(Ok(()));
+            watcher();
         }
     }
 
@@ -170,7 +173,7 @@ impl PubSub {
         let watcher = interest.watcher.take();
         drop(interest);
         if let Some(watcher) = watcher {
-            watcher(Ok(()));
+            watcher();
         }
     }
 }
@@ -185,12 +188,12 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
-    fn counter() -> (Arc<AtomicUsize>, impl Fn() -> Completion) {
+    fn counter() -> (Arc<AtomicUsize>, impl Fn() -> InterestWatcher) {
         let calls = Arc::new(AtomicUsize::new(0));
         let c = calls.clone();
         (calls, move || {
             let c = c.clone();
-            Box::new(move |_| {
+            Box::new(move || {
                 c.fetch_add(1, Ordering::SeqCst);
             })
         })

@@ -346,10 +346,6 @@ impl Endpoint {
         source: SocketAddr,
         datagram: &[u8],
     ) -> DatagramOutcome {
-        let Ok(receive) = Receive::new(Protocol::Udp, source, self.config.public_addr, datagram)
-        else {
-            return DatagramOutcome::Dropped(DropReason::Malformed);
-        };
         let stun_peer = match stun_local_ufrag(datagram) {
             Some(Ok(ufrag)) => self.by_ufrag.get(ufrag).copied(),
             Some(Err(())) => return DatagramOutcome::Dropped(DropReason::Malformed),
@@ -364,6 +360,11 @@ impl Endpoint {
         };
         let Some(peer) = self.peers.get_mut(&peer_id) else {
             return DatagramOutcome::Dropped(DropReason::UnknownSource);
+        };
+        // Parsed only once routed: a stranger's datagram costs a hash lookup.
+        let Ok(receive) = Receive::new(Protocol::Udp, source, self.config.public_addr, datagram)
+        else {
+            return DatagramOutcome::Dropped(DropReason::Malformed);
         };
         let input = Input::Receive(now, receive);
         let handled = catch_unwind(AssertUnwindSafe(|| {

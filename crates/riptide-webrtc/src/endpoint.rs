@@ -179,6 +179,8 @@ struct Peer {
     rtc_deadline: Instant,
     /// The deadline last reported through [`Endpoint::poll_timer`].
     reported: Option<Instant>,
+    /// Queued in `timer_dirty` (once, however many calls touch the peer between polls).
+    timer_queued: bool,
     max_message_size: usize,
     /// The reliable channel refused a send; report [`Event::Writable`] when it drains.
     reliable_blocked: bool,
@@ -212,7 +214,8 @@ pub struct Endpoint {
     by_ufrag: HashMap<String, PeerId>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
-    /// Peers whose deadline may have changed since the last [`Endpoint::poll_timer`].
+    /// Peers whose deadline may have changed since the last [`Endpoint::poll_timer`], each
+    /// once.
     timer_dirty: Vec<PeerId>,
     /// Cancellations for peers that are gone.
     timer_cancel: VecDeque<PeerId>,
@@ -329,6 +332,7 @@ impl Endpoint {
                 expires: Some(now + self.config.handshake_timeout),
                 rtc_deadline: now,
                 reported: None,
+                timer_queued: false,
                 max_message_size: negotiated_max_message_size(facts, self.config.send_buffer),
                 reliable_blocked: false,
             },
@@ -543,6 +547,7 @@ impl Endpoint {
             let Some(peer) = self.peers.get_mut(&peer_id) else {
                 continue;
             };
+            peer.timer_queued = false;
             let deadline = peer.deadline();
             if peer.reported != Some(deadline) {
                 peer.reported = Some(deadline);
@@ -584,11 +589,17 @@ impl Endpoint {
             Err(_) => Some(CloseReason::Panicked),
             Ok(failed) => close.or(failed),
         };
-        let alive = self.peers.get(&peer_id).is_some_and(|p| p.rtc.is_alive());
+        let Some(peer) = self.peers.get_mut(&peer_id) else {
+            return;
+        };
         match reason {
             Some(reason) => self.remove(peer_id, reason),
-            None if !alive => self.remove(peer_id, CloseReason::Remote),
-            None => self.timer_dirty.push(peer_id),
+            None if !peer.rtc.is_alive() => self.remove(peer_id, CloseReason::Remote),
+            None if !peer.timer_queued => {
+                peer.timer_queued = true;
+                self.timer_dirty.push(peer_id);
+            }
+            None => {}
         }
     }
 

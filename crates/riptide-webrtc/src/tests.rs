@@ -663,3 +663,27 @@ proptest! {
             Event::Closed { peer: p, reason: CloseReason::HandshakeTimeout } if *p == ufrag.0)));
     }
 }
+
+#[test]
+fn a_peer_has_one_timer_update_however_often_it_is_touched() {
+    let mut ep = endpoint();
+    let now = Instant::now();
+    let (_client, _pending, offer) = Client::offer("10.0.0.10:5000", now);
+    let (peer, _) = ep.accept_offer(now, &offer).unwrap();
+    for i in 0..100 {
+        ep.handle_timeout(peer, now + Duration::from_millis(i));
+    }
+    let first = ep.poll_timer().expect("one update");
+    assert_eq!(first.peer, peer);
+    assert_eq!(first.deadline, ep.deadline(peer));
+    assert_eq!(ep.poll_timer(), None);
+    ep.close(peer);
+    assert_eq!(
+        ep.poll_timer(),
+        Some(TimerUpdate {
+            peer,
+            deadline: None
+        })
+    );
+    assert_eq!(ep.poll_timer(), None);
+}

@@ -84,7 +84,11 @@ test('onDrain for every open connection; the deadline closes them with FIN', asy
 })
 
 test('without onDrain a drain closes each connection after its queued bytes', async (t) => {
-  const engine = await serve('tcp://127.0.0.1:0', { onTraffic: (conn, data) => conn.write(data) }, { codec: codecs.line() })
+  const engine = await serve('tcp://127.0.0.1:0', {
+    onTraffic(conn, data) {
+      conn.write(data)
+    },
+  }, { codec: codecs.line() })
   const s = await new Promise<net.Socket>((resolve) => {
     const c = net.connect(engine.port, '127.0.0.1', () => resolve(c))
   })

@@ -155,7 +155,7 @@ async function waitStatus(socket: string, server: string, want: RegExp, timeout 
 const IPS = ['127.0.0.11', '127.0.0.12', '127.0.0.13']
 const AGENT_PORT = 7101
 
-async function haproxy(t: ExecutionContext, backend: number) {
+async function haproxy(backend: number) {
   const front = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'riptide-drain-'))
   const socket = join(dir, 'admin.sock')
@@ -164,7 +164,9 @@ async function haproxy(t: ExecutionContext, backend: number) {
     cfg,
     [
       'global',
-      `  maxconn ${HELD * 4 + 1000}`,
+      // Held connections (and their replacements during a drain) plus churn, under the
+      // 20,000 descriptors this machine allows (HAProxy needs two per connection).
+      `  maxconn ${HELD * 2 + 2000}`,
       `  stats socket ${socket} level admin`,
       'defaults',
       '  mode tcp',
@@ -187,7 +189,10 @@ async function haproxy(t: ExecutionContext, backend: number) {
   const log: string[] = []
   child.stderr.on('data', (d: Buffer) => log.push(d.toString()))
   for (const i of [1, 2, 3]) {
-    if (!(await waitStatus(socket, `r${i}`, /^UP/))) t.fail(`HAProxy never saw r${i} up: ${log.join('')}`)
+    if (!(await waitStatus(socket, `r${i}`, /^UP/))) {
+      child.kill()
+      throw new Error(`HAProxy never saw r${i} up: ${log.join('')}`)
+    }
   }
   return { front, socket, child }
 }
@@ -202,7 +207,10 @@ async function rolling(t: ExecutionContext, rounds: number, how: 'drain' | 'kill
   const url = (ip: string) => `tcp://${ip}:${backend}`
   const agent = (ip: string) => `tcp://${ip}:${AGENT_PORT}`
   const servers = await Promise.all(IPS.map((ip) => start(url(ip), 1, 'v2', agent(ip))))
-  const lb = await haproxy(t, backend)
+  const lb = await haproxy(backend).catch(async (err: unknown) => {
+    await Promise.all(servers.map((s) => kill(s)))
+    throw err
+  })
   const counter = new Counter()
   const target: Target = { host: '127.0.0.1', port: lb.front }
   const held = new Held(target, HELD, HELD_INTERVAL, counter)

@@ -295,7 +295,10 @@ impl Reactor {
     /// `shutdown` closes them.
     fn close_listeners<H: EventHandler>(&mut self, handler: &mut H) {
         for index in 0..self.listeners.len() {
-            if matches!(self.listeners[index], Listener::Datagram(..) | Listener::Closed) {
+            if matches!(
+                self.listeners[index],
+                Listener::Datagram(..) | Listener::Closed
+            ) {
                 continue;
             }
             self.accept(index, handler, usize::MAX);

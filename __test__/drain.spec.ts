@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { codecs, serve, type LogLevel } from 'riptide'
 import { handler } from './fixtures/drain-handler'
+import { closed, open } from './ws-clients'
 
 const MIGRATE_REQ = (() => {
   try {
@@ -214,4 +215,14 @@ test('stop options are checked', async (t) => {
   t.throws(() => engine.stop({ drainTimeout: -1 }), { code: 'ERR_INVALID_ARG_VALUE' })
   t.throws(() => engine.stop({ drainTimeout: 1, steer: true } as never), { code: 'ERR_INVALID_ARG_VALUE' })
   await engine.stop()
+})
+
+test('a WebSocket server without onDrain closes each WebSocket with 1001 on a drain', async (t) => {
+  const engine = await serve('tcp://127.0.0.1:0', { onTraffic: (conn, data) => void conn.write(data) }, { codec: codecs.websocket() })
+  const ws = await open(`ws://127.0.0.1:${engine.port}/`)
+  const code = closed(ws)
+  const counts = await engine.stop({ drainTimeout: 5000 })
+  t.is((await code).code, 1001)
+  t.deepEqual(counts, { drained: 1, reset: 0 })
+  t.log('1 passed, 0 failed')
 })

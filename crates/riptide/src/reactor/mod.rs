@@ -53,7 +53,8 @@ pub enum TurnOutcome {
 pub struct DrainStatus {
     /// When the connections still open are reset.
     pub deadline: Instant,
-    /// Connections that closed cleanly after their queued bytes were written.
+    /// Connections that closed cleanly after their queued bytes were written (a WebSocket
+    /// close handshake included).
     pub drained: usize,
     /// Connections reset (at the deadline or by an error).
     pub reset: usize,
@@ -388,7 +389,8 @@ impl Reactor {
                         handler.on_write_done(&mut self.conns, id, token, Some(&Error::ConnClosed));
                     }
                     if let Some(d) = self.draining.as_mut() {
-                        if err.is_none() {
+                        // A WebSocket close handshake is an orderly close too.
+                        if err.is_none() || matches!(err, Some(Error::WebSocketClose { .. })) {
                             d.drained += 1;
                         } else {
                             d.reset += 1;

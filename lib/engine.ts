@@ -25,6 +25,9 @@ import { checkTopic } from './pubsub'
 import { listenerLabels, readMetrics, type EngineMetrics, type ListenerLabel } from './metrics'
 import type { TaskRunOptions } from './tasks'
 import { Bus } from './bus'
+import { Agent } from './agent'
+import { log } from './logger'
+import { readFileSync } from 'node:fs'
 
 /** @internal Registers a function run once when the engine has stopped (the Prometheus collector unregisters itself). */
 export const kOnStopped: unique symbol = Symbol('riptide.onStopped')
@@ -38,14 +41,16 @@ export class Engine {
   readonly #labels: ListenerLabel[]
   readonly #onStopped: Array<() => void> = []
   readonly #bus: Bus | undefined
+  readonly #agent: Agent | undefined
   #stopping: Promise<StopCounts> | undefined
 
   /** @internal Use {@link serve}. */
-  constructor(handler: EventHandler, reactor: Reactor, workers: Worker[], specs: readonly ListenSpec[] = [], bus?: Bus) {
+  constructor(handler: EventHandler, reactor: Reactor, workers: Worker[], specs: readonly ListenSpec[] = [], bus?: Bus, agent?: Agent) {
     this.#handler = handler
     this.#reactor = reactor
     this.#workers = workers
     this.#bus = bus
+    this.#agent = agent
     this.#listeners = reactor.nativeEngine.listeners().map(fromNativeAddress)
     this.#labels = listenerLabels(specs, this.#listeners, reactor.websocket)
   }
@@ -192,11 +197,17 @@ export class Engine {
   }
 
   /**
-   * Stops accepting at once and closes every connection on every reactor (each gets
-   * `onClose`), then calls `onShutdown`. With `drainTimeout` (ms) connections first get that
-   * long to send what is queued (then FIN); whatever is left is reset. Resolves with how many
-   * connections drained and how many were reset; calling it again returns the same promise.
-   * The `bus`'s broker connections are closed first (what waits in its queues is dropped).
+   * Stops the engine, then calls `onShutdown`. Without `drainTimeout` every connection on
+   * every reactor is reset at once (each gets `onClose`). With `drainTimeout` (ms) it
+   * drains: the `agent` port (if any) answers `drain` and the stop waits, at most
+   * `drainTimeout`, until a balancer's check has read it; then each listener accepts what
+   * is queued on it and closes (a `reusePort` listener first steers the group's new
+   * connections to the other process's sockets, and keeps accepting handshakes already
+   * under way for up to a second); every connection gets `onDrain` (without one it is closed
+   * after its queued bytes); and after `drainTimeout` those left close with FIN, or are reset
+   * when their queued bytes could not be written. Resolves with how many connections drained
+   * and how many were reset; calling it again returns the same promise. The `bus`'s broker
+   * connections are closed first (what waits in its queues is dropped). See docs/deploy.md.
    */
   stop(options?: StopOptions): Promise<StopCounts> {
     if (options !== undefined) {
@@ -205,7 +216,8 @@ export class Engine {
     }
     const drain = ms('drainTimeout', options?.drainTimeout ?? 0)
     this.#stopping ??= (async () => {
-      const [, mine, ...theirs] = await Promise.all([this.#bus?.close(), this.#reactor.stop(drain), ...this.#workers.map((w) => stopWorker(w, drain))])
+      if (this.#agent !== undefined && drain > 0) await this.#agent.drain(drain)
+      const [, , mine, ...theirs] = await Promise.all([this.#bus?.close(), this.#agent?.close(), this.#reactor.stop(drain), ...this.#workers.map((w) => stopWorker(w, drain))])
       const counts = [mine, ...theirs].reduce((a, b) => ({ drained: a.drained + b.drained, reset: a.reset + b.reset }))
       for (const fn of this.#onStopped.splice(0)) {
         try {
@@ -245,6 +257,7 @@ export class Engine {
   /** Lets the process exit while this engine runs (like `net.Server#unref`). */
   unref(): this {
     this.#reactor.nativeEngine.setRef(false)
+    this.#agent?.unref()
     for (const w of this.#workers) w.unref()
     return this
   }
@@ -252,6 +265,7 @@ export class Engine {
   /** Undoes {@link Engine.unref}: the running engine keeps the process alive (the default). */
   ref(): this {
     this.#reactor.nativeEngine.setRef(true)
+    this.#agent?.ref()
     for (const w of this.#workers) w.ref()
     return this
   }
@@ -289,8 +303,31 @@ export interface EngineStats {
 
 /** Options of {@link Engine.stop}. */
 export interface StopOptions {
-  /** Ms connections get to send what is queued before being reset. Default `0`: reset at once. */
+  /**
+   * Ms the drain lasts (see {@link Engine.stop}): connections get `onDrain` and that long to
+   * close, then close with FIN. Default `0`: no drain, every connection is reset at once.
+   */
   drainTimeout?: number
+}
+
+let migrateReqWarned = false
+
+/**
+ * Warns once per process when `net.ipv4.tcp_migrate_req` is 0 (Linux): a `reusePort`
+ * listener that closes then resets the handshakes still under way on it unless the drain's
+ * steer took them elsewhere first (docs/deploy.md).
+ */
+function warnMigrateReq(o: ResolvedServeOptions): void {
+  if (migrateReqWarned || process.platform !== 'linux') return
+  let value: string
+  try {
+    value = readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim()
+  } catch {
+    return
+  }
+  if (value !== '0') return
+  migrateReqWarned = true
+  log(o.logger, 'warn', 'net.ipv4.tcp_migrate_req is 0: with reusePort, a drain steers new connections to the other process with a BPF program, but a listener that closes without it resets what is queued on it; set net.ipv4.tcp_migrate_req=1 (docs/deploy.md)')
 }
 
 /** Asks a worker reactor to stop and waits until its thread has exited. */
@@ -348,7 +385,7 @@ function startWorker(engineId: number, index: number, o: ResolvedServeOptions): 
  * copies of the native listener options, keys included, without JS seeing them).
  */
 function transferable(o: ResolvedServeOptions): Record<string, unknown> {
-  const { logger: _logger, secure: _secure, crypt: _crypt, tls: _tls, bus: _bus, ...rest } = o
+  const { logger: _logger, secure: _secure, crypt: _crypt, tls: _tls, bus: _bus, agent: _agent, ...rest } = o
   return rest
 }
 
@@ -446,6 +483,17 @@ export async function serve<Context = unknown>(
     throw err
   }
   reactor.nativeEngine.balance()
+  if (o.reusePort && listeners.some((l) => !/^(udp|kcp|unix)[46]?:/.test(l.url))) warnMigrateReq(o)
+  let agent: Agent | undefined
+  if (o.agent !== undefined) {
+    try {
+      agent = await Agent.listen(o.agent)
+    } catch (err) {
+      await Promise.all(workers.map((w) => stopWorker(w)))
+      await reactor.stop()
+      throw err
+    }
+  }
   const bus = o.bus === undefined ? undefined : new Bus(o.bus, reactor.nativeEngine, (err, where) => reactor.report(err, undefined, where))
   if (bus !== undefined) {
     reactor.busOut = (topic, publication) => bus.publish(topic, publication)
@@ -455,7 +503,7 @@ export async function serve<Context = unknown>(
       })
     }
   }
-  engine = new Engine(events, reactor, workers, listeners, bus)
+  engine = new Engine(events, reactor, workers, listeners, bus, agent)
   try {
     handler.onBoot?.(engine)
   } catch (err) {

@@ -66,6 +66,15 @@ export interface EventHandler<Context = unknown> {
   onWritability?(conn: Conn<Context>, writable: boolean): void
   /** The peer half-closed (with `allowHalfOpen`): the connection can still write, then `conn.end()`. */
   onEnd?(conn: Conn<Context>): void
+  /**
+   * `engine.stop({ drainTimeout })` began: the connection should end soon, so tell the peer
+   * (a GOAWAY, a "reconnect elsewhere" message) and close when the protocol allows. Called
+   * once per open connection, and for each that opens during the drain (the listeners first
+   * accept what is queued). The connection stays open until it closes or the deadline, when
+   * it closes with FIN (reset only if its queued bytes could not be written). Without
+   * `onDrain` the connection is closed at once after its queued bytes (`conn.close()`).
+   */
+  onDrain?(conn: Conn<Context>): void
   /** Nothing was read / written / either for the configured `idleTimeout` (netty `IdleStateEvent`). */
   onIdle?(conn: Conn<Context>, kind: IdleKind): void
   /**

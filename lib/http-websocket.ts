@@ -99,6 +99,11 @@ export function httpWebSocketHandler<Context>(h: HttpWebSocketHandler<Context>):
       if (upgraded.has(conn)) ws.onWritability?.(conn, writable)
       else h.onWritability?.(conn, writable)
     },
+    onDrain(conn) {
+      if (upgraded.has(conn)) ws.onDrain!(conn)
+      else if (h.onDrain === undefined) conn.close()
+      else h.onDrain(conn)
+    },
     onEnd: h.onEnd && ((conn) => h.onEnd!(conn)),
     onIdle: h.onIdle && ((conn, kind) => h.onIdle!(conn, kind)),
     onAcceptError: h.onAcceptError && ((err, count) => h.onAcceptError!(err, count)),

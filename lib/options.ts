@@ -1,5 +1,6 @@
 /** Server options: their types, documented defaults (gnet's where gnet has them), and validation. */
 import { resolveBus, type BusOptions, type ResolvedBusOptions } from './bus'
+import { resolveAgent, type AgentOptions, type ResolvedAgentOptions } from './agent'
 import { DEFAULT_BACKPRESSURE, resolveBackpressure, type BackpressureOptions } from './pubsub'
 import { resolveServerTls, type ResolvedServerTls, type ServerTlsOptions } from './tls'
 import { resolveTaskOptions, type ResolvedTaskOptions, type TaskOptions } from './tasks'
@@ -342,12 +343,20 @@ export interface ServeOptions {
   tasks?: TaskOptions
   /** A broker (Redis pub/sub or NATS) that carries this engine's topics to the other instances that name it (docs/deploy.md). Default none. */
   bus?: BusOptions
+  /**
+   * An agent port for HAProxy's `agent-check`: it answers `up ready` while serving and
+   * `drain` once `engine.stop` has begun, so the balancer sends no new connections during
+   * the drain (docs/deploy.md). Default none.
+   */
+  agent?: AgentOptions
 }
 
 /** {@link ServeOptions} with every default filled in. */
-export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec' | 'kcp' | 'fec' | 'crypt' | 'secure' | 'tls' | 'backpressure' | 'tasks' | 'bus'>> & {
+export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec' | 'kcp' | 'fec' | 'crypt' | 'secure' | 'tls' | 'backpressure' | 'tasks' | 'bus' | 'agent'>> & {
   /** The cross-instance bus, checked. */
   bus: ResolvedBusOptions | undefined
+  /** The agent port, checked. */
+  agent: ResolvedAgentOptions | undefined
   /** What a publish does for slow subscribers, defaults filled in. */
   backpressure: Required<BackpressureOptions>
   /** A server's TLS options, checked (a client's are per dial). */
@@ -409,6 +418,7 @@ export const DEFAULT_SERVE_OPTIONS: Readonly<ResolvedServeOptions> = Object.free
   tls: undefined,
   tasks: undefined,
   bus: undefined,
+  agent: undefined,
 } as ResolvedServeOptions)
 
 const int = (name: string, value: unknown, min: number, max: number) => checkInt(`options.${name}`, value, min, max)
@@ -476,6 +486,7 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
   ms('frameTimeout', o.frameTimeout)
   o.backpressure = resolveBackpressure(o.backpressure)
   if (o.bus !== undefined) o.bus = resolveBus(o.bus)
+  if (o.agent !== undefined) o.agent = resolveAgent(o.agent)
   if (o.codec !== undefined) o.codec = checkCodec(o.codec)
   int('maxConnectionsPerIp', o.maxConnectionsPerIp, 0, 2 ** 31 - 1)
   const idle = (o.idleTimeout ?? {}) as IdleTimeout

@@ -12,6 +12,7 @@ import {
   EV_DATA,
   EV_DATAGRAM,
   EV_END,
+  EV_DRAIN,
   EV_ERROR,
   EV_EXECUTE,
   EV_HANDSHAKE_ERROR,
@@ -56,7 +57,7 @@ import { TaskPool, type TaskRunOptions } from './tasks'
 import { markAsUntransferable } from 'node:worker_threads'
 
 /** Event kinds that belong to one connection (its slot and generation are in the event). */
-const CONN_EVENTS: ReadonlySet<number> = new Set([EV_DATA, EV_UNRELIABLE, EV_CLOSE, EV_END, EV_ERROR, EV_WRITABILITY, EV_WRITE_DONE, EV_IDLE, EV_TIMER])
+const CONN_EVENTS: ReadonlySet<number> = new Set([EV_DATA, EV_UNRELIABLE, EV_CLOSE, EV_END, EV_DRAIN, EV_ERROR, EV_WRITABILITY, EV_WRITE_DONE, EV_IDLE, EV_TIMER])
 
 /** The events a pause holds back (see {@link Hold}). */
 const READ_EVENTS: ReadonlySet<number> = new Set([EV_DATA, EV_END, EV_CLOSE])
@@ -934,6 +935,13 @@ export class Reactor implements ConnSink {
         const consumer = live?.[kConsumer]
         if (consumer !== undefined) this.#safely('stream', live, () => consumer.end())
         else if (live !== undefined && h.onEnd !== undefined) this.#safely('onEnd', live, () => h.onEnd!(live))
+        return
+      }
+      case EV_DRAIN: {
+        if (live === undefined) return
+        const onDrain = h.onDrain
+        if (onDrain === undefined) live.close()
+        else this.#safely('onDrain', live, () => onDrain.call(h, live))
         return
       }
       case EV_IDLE:

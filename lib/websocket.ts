@@ -106,6 +106,11 @@ export interface WebSocketHandler<Context = unknown> {
    * otherwise; `undefined` when the transport closed cleanly without a close frame.
    */
   onClose?(conn: WebSocketConn<Context>, err?: RiptideError): void
+  /**
+   * `engine.stop({ drainTimeout })` began (as {@link EventHandler.onDrain}). Without
+   * `onDrain` the connection is closed with code 1001 (going away).
+   */
+  onDrain?(conn: WebSocketConn<Context>): void
   /** A callback threw (as {@link EventHandler.onError}). */
   onError?(conn: WebSocketConn<Context> | undefined, err: unknown): void
   /** As {@link EventHandler.onTick}. */
@@ -494,6 +499,12 @@ export function websocketAdapter<Context>(h: WebSocketHandler<Context>, answer: 
       const ws = conns.get(conn)
       if (ws !== undefined && ws.phase !== 'upgrading') h.onWritability!(ws, writable)
     }),
+    onDrain(conn) {
+      const ws = conns.get(conn)
+      if (ws === undefined || ws.phase === 'upgrading') conn.close()
+      else if (h.onDrain === undefined) ws.close(1001)
+      else h.onDrain(ws)
+    },
     onClose(conn, err) {
       const ws = conns.get(conn)
       if (ws === undefined) return

@@ -86,6 +86,11 @@ pub const EV_HANDSHAKE_ERROR: i32 = 16;
 #[napi]
 pub const EV_CARRIER: i32 = 17;
 
+/// A graceful stop began: the connection should say goodbye (`onDrain`; without one, JS
+/// closes it).
+#[napi]
+pub const EV_DRAIN: i32 = 18;
+
 /// Where encoded events go: the JS-visible arrays ([`crate::js_batch::Batch`], written while
 /// no JS runs) or plain Rust memory ([`crate::event_log::EventLog`], filled on a reactor
 /// thread and copied to JS later).
@@ -256,6 +261,10 @@ impl<S: Sink> EventHandler for Events<S> {
 
     fn on_end(&mut self, _: &mut Conns, id: ConnId) {
         self.push(EV_END, id, &[], 0);
+    }
+
+    fn on_drain(&mut self, _: &mut Conns, id: ConnId) {
+        self.push(EV_DRAIN, id, &[], 0);
     }
 
     fn on_idle(&mut self, _: &mut Conns, id: ConnId, kind: riptide::IdleKind) {

@@ -116,6 +116,11 @@ impl NativeOptions {
                 backlog: self.backlog,
                 reuse_addr: self.reuse_addr,
                 reuse_port: self.reuse_port,
+                reuse_port_listeners: if self.reuse_port {
+                    self.reactors.max(1)
+                } else {
+                    1
+                },
                 keep_alive: (self.keep_alive_idle > 0).then(|| KeepAlive {
                     idle: Duration::from_millis(u64::from(self.keep_alive_idle)),
                     interval: Duration::from_millis(u64::from(self.keep_alive_interval)),

@@ -174,8 +174,11 @@ pub fn run(core: Arc<Core>) {
             // An epoll error is not actionable per turn; the next one retries.
             let _ = reactor.turn(log, timeout);
             let deadline = reactor.next_deadline();
+            // A drain can end with no event: its listeners' handshake grace ran out after
+            // the last connection closed. JS finishes the stop when it sees it.
+            let drained = reactor.drain_status().is_some_and(|(_, open)| open == 0);
             s.waits_until = deadline;
-            if s.log.len() > 0 {
+            if s.log.len() > 0 || drained {
                 core.notify_js(&mut s);
             }
             deadline

@@ -61,9 +61,11 @@ pub struct StopHandle {
 }
 
 impl StopHandle {
-    /// Stops gracefully: listeners close at once, each connection closes after its queued
-    /// bytes are written, and whatever is still open after `timeout` is reset. [`Engine::run`]
-    /// returns when every reactor has no connection left.
+    /// Stops gracefully ([`Reactor::drain`] on every reactor): the listeners stop taking new
+    /// connections after accepting those already queued (steered away first in a reuseport
+    /// group), each connection gets [`EventHandler::on_drain`], and whatever is still open
+    /// after `timeout` closes (with FIN once its bytes are written). [`Engine::run`] returns
+    /// when every reactor has no connection left.
     pub fn drain(&self, timeout: std::time::Duration) {
         let deadline = std::time::Instant::now() + timeout;
         for r in &self.remotes {
@@ -103,6 +105,13 @@ impl Engine {
         if config.reactors == 0 {
             return Err(Error::InvalidOption("reactors must be at least 1".into()));
         }
+        let mut config = config;
+        config.reactor.socket.reuse_port_listeners = if config.reactor.socket.reuse_port {
+            u32::try_from(config.reactors)
+                .map_err(|_| Error::InvalidOption("too many reactors".into()))?
+        } else {
+            1
+        };
         let mut reactors = (0..config.reactors)
             .map(|i| Reactor::with_index(config.reactor.clone(), i))
             .collect::<Result<Vec<_>, _>>()?;

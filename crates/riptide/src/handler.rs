@@ -86,6 +86,16 @@ pub trait EventHandler {
         let _ = (conns, id);
     }
 
+    /// A graceful stop began ([`crate::Reactor::drain`]): the connection should end soon, and
+    /// this is the moment to tell the peer (an HTTP/2 or WebSocket GOAWAY, a protocol's own
+    /// "reconnect elsewhere"). Called once per open connection, also for those that open
+    /// during the drain. The connection stays open until it closes or the drain's deadline,
+    /// when it closes with FIN (reset only if its queued bytes could not go out). The
+    /// default closes it at once after its queued bytes are written.
+    fn on_drain(&mut self, conns: &mut Conns, id: ConnId) {
+        let _ = conns.close(id);
+    }
+
     /// The connection was idle for the configured time (netty's `IdleStateEvent`).
     fn on_idle(&mut self, conns: &mut Conns, id: ConnId, kind: IdleKind) {
         let _ = (conns, id, kind);

@@ -55,6 +55,7 @@ mod publication;
 mod pubsub;
 mod reactor;
 mod remote;
+mod reuseport;
 mod secure_layer;
 mod slab;
 mod socket;
@@ -97,7 +98,7 @@ pub use layer::{
 pub use mio::Waker;
 pub use publication::MAX_TOPIC_LEN;
 pub use pubsub::{Backpressure, InterestWatcher, PubSub, MAX_SUBSCRIPTIONS};
-pub use reactor::{DrainStatus, Reactor, TurnOutcome};
+pub use reactor::{DrainStatus, Reactor, TurnOutcome, HANDSHAKE_GRACE};
 pub use remote::{Completion, Remote};
 /// The framing codecs (re-exported crate `riptide-codec`).
 pub use riptide_codec as codec;

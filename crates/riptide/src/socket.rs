@@ -32,6 +32,11 @@ pub struct SocketOptions {
     pub reuse_addr: bool,
     /// `SO_REUSEPORT` on listeners: with several reactors, each binds its own listener.
     pub reuse_port: bool,
+    /// Listeners this process binds to each `reuse_port` address: one per reactor (the engine
+    /// sets it). Bound into an empty group (or one whose older members have all left), they
+    /// are the group's first sockets, so a drain steers new connections to index
+    /// `reuse_port_listeners`: the first socket the next process bound.
+    pub reuse_port_listeners: u32,
     /// TCP keep-alive on accepted connections; `None` leaves the OS default (off).
     pub keep_alive: Option<KeepAlive>,
     /// `SO_RCVBUF` for accepted connections; `None` keeps the OS default.
@@ -53,6 +58,7 @@ impl Default for SocketOptions {
             backlog: 1024,
             reuse_addr: true,
             reuse_port: false,
+            reuse_port_listeners: 1,
             keep_alive: None,
             recv_buffer: None,
             send_buffer: None,

@@ -298,12 +298,6 @@ impl Listener {
         }
     }
 
-    /// True for a UDP listener (its socket serves sessions, so it outlives a graceful stop's
-    /// closing of the listeners until the sessions are gone).
-    pub fn is_datagram(&self) -> bool {
-        matches!(self, Listener::Datagram(..))
-    }
-
     /// The bound address.
     pub fn local_addr(&self) -> io::Result<PeerAddr> {
         match self {

@@ -275,6 +275,22 @@ impl Conns {
         Ok(())
     }
 
+    /// Ends a connection at a drain's deadline: closes it with FIN when its queued bytes (and
+    /// its layers' last words) go out at once, else resets it with `err`.
+    pub(crate) fn close_or_reset(&mut self, id: ConnId, err: Error) {
+        let idle = self
+            .slab
+            .get(id)
+            .is_some_and(|c| matches!(c.state, State::Open | State::Negotiating) && !c.busy());
+        if idle
+            && self.close(id).is_ok()
+            && self.slab.get(id).is_some_and(|c| c.state == State::Doomed)
+        {
+            return;
+        }
+        let _ = self.destroy(id, Some(err));
+    }
+
     /// Resets the connection now (`SO_LINGER` 0, then close): queued bytes are dropped and
     /// pending write completions fail with [`Error::ConnClosed`]. `on_close` gets `err`.
     pub fn destroy(&mut self, id: ConnId, err: Option<Error>) -> Result<(), Error> {

@@ -53,11 +53,20 @@ pub enum TurnOutcome {
 pub struct DrainStatus {
     /// When the connections still open are reset.
     pub deadline: Instant,
-    /// Connections that closed cleanly after their queued bytes were written.
+    /// Connections that closed cleanly after their queued bytes were written (a WebSocket
+    /// close handshake included).
     pub drained: usize,
     /// Connections reset (at the deadline or by an error).
     pub reset: usize,
+    /// Listeners of a reuseport group, steered away from, keep accepting until then the
+    /// connections whose handshakes were under way ([`HANDSHAKE_GRACE`]); `None` once closed.
+    pub accepting_until: Option<Instant>,
 }
+
+/// How long a listener steered out of its reuseport group keeps accepting during a drain:
+/// handshakes the kernel began on it before the steer complete within a round trip, and
+/// closing it resets those still queued (unless `net.ipv4.tcp_migrate_req` is 1).
+pub const HANDSHAKE_GRACE: Duration = Duration::from_secs(1);
 
 /// A reactor: listeners, connections and the poll that watches them.
 pub struct Reactor {
@@ -218,6 +227,7 @@ impl Reactor {
             self.sweep_at,
             self.accept_paused_until,
             self.draining.map(|d| d.deadline),
+            self.draining.and_then(|d| d.accepting_until),
             self.conns.next_deadline(),
         ]
         .into_iter()
@@ -230,36 +240,85 @@ impl Reactor {
         self.counters.snapshot()
     }
 
-    /// Starts a graceful stop: listeners close at once, every connection is closed after its
-    /// queued bytes are written, and at `deadline` the rest are reset. Keep turning until
-    /// [`Reactor::drain_status`] shows no connection left, then call [`Reactor::shutdown`].
+    /// Starts a graceful stop. Each stream listener accepts what is already queued on it, then
+    /// closes; one in a `SO_REUSEPORT` group first steers the group's new connections to the
+    /// next process's sockets ([`crate::SocketOptions::reuse_port_listeners`]) and keeps
+    /// accepting handshakes already under way for [`HANDSHAKE_GRACE`], so no queued
+    /// connection is reset. Every open connection (and each that opens later) gets
+    /// [`EventHandler::on_drain`]; at `deadline` those left close with FIN, or are reset when
+    /// their queued bytes could not be written. Keep turning until [`Reactor::drain_status`]
+    /// shows nothing left, then call [`Reactor::shutdown`]. Calling it again only brings the
+    /// deadline forward.
     pub fn drain<H: EventHandler>(&mut self, deadline: Instant, handler: &mut H) {
-        // Stream listeners close now. UDP sockets stay open (no new session opens) so KCP
-        // sessions still get the acks their close waits for; `shutdown` closes them.
-        for l in self.listeners.iter_mut().filter(|l| !l.is_datagram()) {
+        if let Some(d) = self.draining.as_mut() {
+            d.deadline = d.deadline.min(deadline);
+            d.accepting_until = d.accepting_until.map(|at| at.min(deadline));
+            return;
+        }
+        // `on_open`s still queued come first: `on_drain` only follows an `on_open`.
+        self.reap(handler);
+        let steered = self.steer_listeners();
+        self.draining = Some(DrainStatus {
+            deadline,
+            drained: 0,
+            reset: 0,
+            accepting_until: steered.then(|| deadline.min(Instant::now() + HANDSHAKE_GRACE)),
+        });
+        for id in self.conns.ids() {
+            if self.conns.is_open(id) {
+                handler.on_drain(&mut self.conns, id);
+            }
+        }
+        self.reap(handler);
+        if !steered {
+            self.close_listeners(handler);
+        }
+    }
+
+    /// Steers new connections away from this reactor's reuseport listeners (see
+    /// [`Reactor::drain`]); true when there were any and the kernel took the program.
+    fn steer_listeners(&mut self) -> bool {
+        if !self.config.socket.reuse_port {
+            return false;
+        }
+        let index = self.config.socket.reuse_port_listeners;
+        let mut steered = false;
+        for l in &self.listeners {
+            if let Listener::Tcp(tcp) = l {
+                steered |= crate::reuseport::steer(tcp, index).is_ok();
+            }
+        }
+        steered
+    }
+
+    /// Accepts what is queued on each stream listener, then closes it. UDP sockets stay open
+    /// (no new session opens) so KCP sessions still get the acks their close waits for;
+    /// `shutdown` closes them.
+    fn close_listeners<H: EventHandler>(&mut self, handler: &mut H) {
+        for index in 0..self.listeners.len() {
+            if matches!(
+                self.listeners[index],
+                Listener::Datagram(..) | Listener::Closed
+            ) {
+                continue;
+            }
+            self.accept(index, handler, usize::MAX);
+            let l = &mut self.listeners[index];
             let _ = self.poll.registry().deregister(l);
             *l = Listener::Closed;
         }
         if let Some(d) = self.draining.as_mut() {
-            d.deadline = d.deadline.min(deadline);
-        } else {
-            self.draining = Some(DrainStatus {
-                deadline,
-                drained: 0,
-                reset: 0,
-            });
+            d.accepting_until = None;
         }
-        for id in self.conns.ids() {
-            if self.conns.close(id).is_err() {
-                continue;
-            }
-        }
-        self.reap(handler);
     }
 
-    /// Progress of a graceful stop, and whether connections remain.
+    /// Progress of a graceful stop, and how many connections (plus listeners still accepting)
+    /// remain.
     pub fn drain_status(&self) -> Option<(DrainStatus, usize)> {
-        self.draining.map(|d| (d, self.conns.len()))
+        self.draining.map(|d| {
+            let listening = usize::from(d.accepting_until.is_some());
+            (d, self.conns.len() + listening)
+        })
     }
 
     /// True once a [`Command::Stop`] arrived; the thread driver leaves its loop.
@@ -300,6 +359,9 @@ impl Reactor {
                         if self.conns.inbound_len(id).is_ok_and(|n| n > 0) {
                             inbound::deliver(&mut self.conns, handler, id, &[]);
                         }
+                        if self.draining.is_some() && self.conns.is_open(id) {
+                            handler.on_drain(&mut self.conns, id);
+                        }
                     }
                 }
                 Notice::Written(id, token) => {
@@ -327,7 +389,8 @@ impl Reactor {
                         handler.on_write_done(&mut self.conns, id, token, Some(&Error::ConnClosed));
                     }
                     if let Some(d) = self.draining.as_mut() {
-                        if err.is_none() {
+                        // A WebSocket close handshake is an orderly close too.
+                        if err.is_none() || matches!(err, Some(Error::WebSocketClose { .. })) {
                             d.drained += 1;
                         } else {
                             d.reset += 1;
@@ -437,11 +500,14 @@ impl Reactor {
                 .extend((0..listeners).map(|i| Token(FIRST_LISTENER - i)));
         }
         if let Some(d) = self.draining {
+            if d.accepting_until.is_some_and(|at| at <= now) {
+                self.close_listeners(handler);
+            }
             if d.deadline <= now {
                 for id in self.conns.ids() {
                     let timed_out =
                         io::Error::new(io::ErrorKind::TimedOut, "drain deadline passed");
-                    let _ = self.conns.destroy(id, Some(timed_out.into()));
+                    self.conns.close_or_reset(id, timed_out.into());
                 }
                 self.reap(handler);
             }

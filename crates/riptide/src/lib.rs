@@ -40,6 +40,8 @@ mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handler;
+#[cfg(unix)]
+pub mod inherit;
 mod http_ws_layer;
 mod kcp_options;
 mod kcp_session;

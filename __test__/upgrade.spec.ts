@@ -13,6 +13,7 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { ready, serve, startedByUpgrade, inheritedSockets, type UpgradeOptions } from 'riptide'
 import { freePort } from './redis-servers'
 
 const FIXTURE = join(__dirname, 'fixtures', 'upgrade-server.ts')
@@ -153,6 +154,7 @@ function load(port: number, rate: number) {
 async function upgradeOnce(g: Generations, pid: number): Promise<number> {
   signal(pid, 'SIGHUP')
   const [, child] = await g.wait(new RegExp(`^upgraded ${pid} (\\d+)$`))
+  await g.wait(new RegExp(`^ready ${child} `))
   await g.wait(new RegExp(`^exited ${pid} `))
   return Number(child)
 }
@@ -162,9 +164,10 @@ async function upgradesUnderLoad(t: ExecutionContext, env: Record<string, string
   const port = await freePort()
   const g = startServer([`tcp://127.0.0.1:${port}`], env)
   let pid = 0
+  let gen: ReturnType<typeof load> | undefined
   try {
     pid = Number((await g.wait(/^ready (\d+) 0 /))[1])
-    const gen = load(port, RATE)
+    gen = load(port, RATE)
     // Load before, between and after the upgrades.
     await new Promise((r) => setTimeout(r, 300))
     for (let i = 0; i < rounds; i++) pid = await upgradeOnce(g, pid)
@@ -175,11 +178,39 @@ async function upgradesUnderLoad(t: ExecutionContext, env: Record<string, string
     t.is(gen.counts.failed, 0)
     t.true(gen.counts.passed > 0)
     t.deepEqual(last, { generation: rounds, pid })
+  } catch (err) {
+    t.log(`failed: ${String(err)}`)
+    throw err
   } finally {
+    await gen?.stop()
     signal(pid, 'SIGTERM')
     signal(g.first.pid!, 'SIGTERM')
   }
 }
+
+test('upgrade options are checked, one upgrade runs at a time, and a stopped engine has none', async (t) => {
+  // This test process was not started by an upgrade and inherited nothing.
+  t.false(startedByUpgrade())
+  t.deepEqual(inheritedSockets(), [])
+  t.false(ready())
+  const engine = await serve('tcp://127.0.0.1:0', {})
+  try {
+    const bad: unknown[] = [{ bogus: 1 }, { timeout: -1 }, { timeout: Infinity }, { drainTimeout: 'x' }, { args: 'node' }, { args: [1] }, { execPath: '' }, { env: null }, { cwd: 3 }, null, 7]
+    for (const options of bad) {
+      await t.throwsAsync(engine.upgrade(options as UpgradeOptions), { code: 'ERR_INVALID_ARG_VALUE' }, JSON.stringify(options))
+    }
+    // A program that exits at once: the first upgrade fails, and a second one during it is refused.
+    const first = engine.upgrade({ execPath: process.execPath, args: ['-e', 'setTimeout(() => process.exit(3), 200)'] })
+    await t.throwsAsync(engine.upgrade(), { code: 'ERR_UPGRADE_FAILED', message: /already under way/ })
+    await t.throwsAsync(first, { code: 'ERR_UPGRADE_FAILED', message: /code 3/ })
+    // A program that cannot be started.
+    await t.throwsAsync(engine.upgrade({ execPath: '/nonexistent/riptide-upgrade' }), { code: 'ERR_UPGRADE_FAILED' })
+    t.true(engine.running)
+  } finally {
+    await engine.stop()
+  }
+  await t.throwsAsync(engine.upgrade(), { code: 'ERR_ENGINE_STOPPED' })
+})
 
 test.serial('upgrade in place on one port with no balancer, under load: 0 failed', async (t) => {
   t.timeout(180_000)
@@ -198,9 +229,10 @@ test.serial('a new process that dies or hangs before it is ready leaves the old 
   let pid = 0
   const checks = { passed: 0, failed: 0 }
   const check = (ok: boolean) => (ok ? checks.passed++ : checks.failed++)
+  let gen: ReturnType<typeof load> | undefined
   try {
     pid = Number((await g.wait(/^ready (\d+) 0 /))[1])
-    const gen = load(port, 200)
+    gen = load(port, 200)
     // Exits before it is ready.
     signal(pid, 'SIGUSR2')
     await g.wait(new RegExp(`^upgrade-failed ${pid} ERR_UPGRADE_FAILED$`))
@@ -219,6 +251,7 @@ test.serial('a new process that dies or hangs before it is ready leaves the old 
     t.log(`failed upgrades: ${checks.passed} passed, ${checks.failed} failed; load ${gen.counts.passed} passed, ${gen.counts.failed} failed`)
     t.is(checks.failed, 0)
   } finally {
+    await gen?.stop()
     signal(pid, 'SIGTERM')
     signal(g.first.pid!, 'SIGTERM')
   }

@@ -158,9 +158,17 @@ export function ready(): boolean {
   return true
 }
 
-/** Says ready when an upgrade's sockets have all been taken (called by `serve`). */
+/**
+ * Says ready when an upgrade's sockets have all been taken (called by `serve`), once the
+ * code that awaited `serve` has run on (a macrotask later), so what it sets up (signal
+ * handlers...) is in place before the old process goes.
+ */
 export function readyIfAllTaken(): void {
-  if (readyFd !== undefined && native.pendingInherited().length === 0) ready()
+  if (readyFd !== undefined && native.pendingInherited().length === 0) {
+    setImmediate(() => {
+      if (native.pendingInherited().length === 0) ready()
+    })
+  }
 }
 
 /** The engine's side of {@link Engine.upgrade}. */

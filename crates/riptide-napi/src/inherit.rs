@@ -60,7 +60,9 @@ pub fn inherit_sockets(
         if let Some(bad) = fds.iter().find(|&&fd| fd < 3) {
             return Err(throw(
                 &env,
-                riptide::Error::InvalidOption(format!("inherited descriptors start at 3, got {bad}")),
+                riptide::Error::InvalidOption(format!(
+                    "inherited descriptors start at 3, got {bad}"
+                )),
             ));
         }
         let mut out = Vec::with_capacity(fds.len());

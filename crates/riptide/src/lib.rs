@@ -40,9 +40,9 @@ mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handler;
+mod http_ws_layer;
 #[cfg(unix)]
 pub mod inherit;
-mod http_ws_layer;
 mod kcp_options;
 mod kcp_session;
 mod kcp_table;

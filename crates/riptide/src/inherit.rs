@@ -111,12 +111,13 @@ pub fn close_pending() -> usize {
 /// of the same kind, else one bound to the same address (a URL with port 0 matches by name
 /// only, as it asks for a new port).
 fn take(address: &Address, url: &str) -> Option<Socket> {
-    let kind_matches = |kind: &InheritedKind| match (address, kind) {
-        (Address::Tcp(_), InheritedKind::Tcp(_)) | (Address::Unix(_), InheritedKind::Unix(_)) => {
-            true
-        }
-        (Address::Udp(_) | Address::Kcp(_), InheritedKind::Udp(_)) => true,
-        _ => false,
+    let kind_matches = |kind: &InheritedKind| {
+        matches!(
+            (address, kind),
+            (Address::Tcp(_), InheritedKind::Tcp(_))
+                | (Address::Unix(_), InheritedKind::Unix(_))
+                | (Address::Udp(_) | Address::Kcp(_), InheritedKind::Udp(_))
+        )
     };
     let same_place = |kind: &InheritedKind| match (address, kind) {
         (Address::Tcp(a), InheritedKind::Tcp(b))

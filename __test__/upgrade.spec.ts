@@ -13,7 +13,7 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { ready, serve, startedByUpgrade, inheritedSockets, type UpgradeOptions } from 'riptide'
+import { connect, ready, serve, startedByUpgrade, inheritedSockets, type Conn, type UpgradeOptions } from 'riptide'
 import { freePort } from './redis-servers'
 
 const FIXTURE = join(__dirname, 'fixtures', 'upgrade-server.ts')
@@ -279,6 +279,54 @@ test.serial('TCP, Unix and UDP listeners are handed over together', async (t) =>
     t.log(`handover of 3 listeners: ${checks.passed} passed, ${checks.failed} failed`)
     t.is(checks.failed, 0)
   } finally {
+    signal(pid, 'SIGTERM')
+    signal(g.first.pid!, 'SIGTERM')
+  }
+})
+
+/** A KCP session to `port` whose answers are collected as text. */
+async function kcpSession(port: number): Promise<{ conn: Conn; answers: string[] }> {
+  const answers: string[] = []
+  const conn = await connect(`kcp://127.0.0.1:${port}`, { onTraffic: (_c, data) => void answers.push(Buffer.from(data).toString().trim()) })
+  return { conn, answers }
+}
+
+/** Waits until every session has `n` answers, or `ms` passed. */
+async function answered(sessions: Array<{ answers: string[] }>, n: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms
+  while (sessions.some((s) => s.answers.length < n) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+}
+
+test.serial('KCP: new sessions after an upgrade go to the new process; the old process stops serving its own', async (t) => {
+  t.timeout(60_000)
+  const port = await freePort()
+  const g = startServer([`kcp://127.0.0.1:${port}`])
+  let pid = 0
+  const sessions: Array<{ conn: Conn; answers: string[] }> = []
+  try {
+    const first = Number((await g.wait(/^ready (\d+) 0 /))[1])
+    pid = first
+    const before = await Promise.all(Array.from({ length: 50 }, () => kcpSession(port)))
+    sessions.push(...before)
+    for (const s of before) s.conn.write('who\n')
+    await answered(before, 1, 10_000)
+    pid = await upgradeOnce(g, pid)
+    const after = await Promise.all(Array.from({ length: 50 }, () => kcpSession(port)))
+    sessions.push(...after)
+    for (const s of after) s.conn.write('who\n')
+    for (const s of before) s.conn.write('who\n')
+    await answered(after, 1, 10_000)
+    await answered(before, 2, 1_000)
+    const oldServed = before.filter((s) => s.answers[0] === `0 ${first}`).length
+    const newServed = after.filter((s) => s.answers[0] === `1 ${pid}`).length
+    // What docs/deploy.md says: the old process's sessions are not served after the handover.
+    const oldAfter = before.filter((s) => s.answers.length > 1).length
+    t.log(`KCP across an upgrade: ${oldServed + newServed} passed, ${100 - oldServed - newServed} failed; old sessions answered after the upgrade: ${oldAfter} of 50`)
+    t.is(oldServed, 50)
+    t.is(newServed, 50)
+    t.is(oldAfter, 0)
+  } finally {
+    for (const s of sessions) s.conn.close()
     signal(pid, 'SIGTERM')
     signal(g.first.pid!, 'SIGTERM')
   }

@@ -314,8 +314,10 @@ test.serial('KCP: new sessions after an upgrade go to the new process; the old p
     const after = await Promise.all(Array.from({ length: 50 }, () => kcpSession(port)))
     sessions.push(...after)
     for (const s of after) s.conn.write('who\n')
-    for (const s of before) s.conn.write('who\n')
     await answered(after, 1, 10_000)
+    // Only then the old sessions speak again: their segments open sessions in the new process
+    // that never deliver, and hold admission places there (docs/deploy.md).
+    for (const s of before) s.conn.write('who\n')
     await answered(before, 2, 1_000)
     const oldServed = before.filter((s) => s.answers[0] === `0 ${first}`).length
     const newServed = after.filter((s) => s.answers[0] === `1 ${pid}`).length
@@ -323,6 +325,7 @@ test.serial('KCP: new sessions after an upgrade go to the new process; the old p
     const oldAfter = before.filter((s) => s.answers.length > 1).length
     t.log(`KCP across an upgrade: ${oldServed + newServed} passed, ${100 - oldServed - newServed} failed; old sessions answered after the upgrade: ${oldAfter} of 50`)
     t.is(oldServed, 50)
+    if (newServed !== 50) t.log(JSON.stringify(after.map((s) => s.answers)))
     t.is(newServed, 50)
     t.is(oldAfter, 0)
   } finally {

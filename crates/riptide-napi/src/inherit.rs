@@ -154,7 +154,8 @@ impl NativeEngine {
             let own = self
                 .driver
                 .with_reactor(|r| r.export_listeners())
-                .ok_or_else(|| throw(&env, riptide::Error::EngineStopped))?;
+                .ok_or_else(|| throw(&env, riptide::Error::EngineStopped))?
+                .map_err(|e| throw(&env, e.into()))?;
             all.push((self.index, own));
             if self.index == 0 {
                 let others = self.shared.running();
@@ -162,7 +163,8 @@ impl NativeEngine {
                     let rx = remote.export_listeners().map_err(|e| throw(&env, e))?;
                     let got = rx
                         .recv_timeout(EXPORT_WAIT)
-                        .map_err(|_| throw(&env, riptide::Error::EngineStopped))?;
+                        .map_err(|_| throw(&env, riptide::Error::EngineStopped))?
+                        .map_err(|e| throw(&env, e.into()))?;
                     all.push((u32::try_from(remote.index()).unwrap_or(u32::MAX), got));
                 }
             }

@@ -41,7 +41,7 @@ pub(crate) enum Command {
     Drain(std::time::Instant),
     /// Send duplicates of the reactor's listening sockets ([`crate::Reactor::export_listeners`]).
     #[cfg(unix)]
-    Export(std::sync::mpsc::Sender<Vec<crate::inherit::ExportedListener>>),
+    Export(std::sync::mpsc::Sender<std::io::Result<Vec<crate::inherit::ExportedListener>>>),
     /// Stop serving the listeners ([`crate::Reactor::release_listeners`]).
     Release,
     /// Deliver a published message to this reactor's subscribers of its topic.
@@ -160,7 +160,10 @@ impl Remote {
     #[cfg(unix)]
     pub fn export_listeners(
         &self,
-    ) -> Result<std::sync::mpsc::Receiver<Vec<crate::inherit::ExportedListener>>, Error> {
+    ) -> Result<
+        std::sync::mpsc::Receiver<std::io::Result<Vec<crate::inherit::ExportedListener>>>,
+        Error,
+    > {
         let (tx, rx) = std::sync::mpsc::channel();
         self.send(Command::Export(tx))?;
         Ok(rx)

@@ -259,9 +259,10 @@ impl Reactor {
 
     /// Duplicates of this reactor's listening sockets (TCP, Unix and UDP; not carriers, nor
     /// listeners a stop or [`Reactor::release_listeners`] closed), to hand to a new process
-    /// ([`crate::inherit`]). The listeners keep serving.
+    /// ([`crate::inherit`]). The listeners keep serving. Fails when a descriptor cannot be
+    /// duplicated (`EMFILE`...): a new process must get every socket or none.
     #[cfg(unix)]
-    pub fn export_listeners(&self) -> Vec<crate::inherit::ExportedListener> {
+    pub fn export_listeners(&self) -> std::io::Result<Vec<crate::inherit::ExportedListener>> {
         use std::os::fd::AsFd;
         let mut out = Vec::new();
         for (index, l) in self.listeners.iter().enumerate() {
@@ -274,17 +275,14 @@ impl Reactor {
                 },
                 Listener::Closed => continue,
             };
-            let (Ok(fd), Ok(local)) = (fd, l.local_addr()) else {
-                continue;
-            };
             out.push(crate::inherit::ExportedListener {
                 index,
-                local,
+                local: l.local_addr()?,
                 datagram,
-                fd,
+                fd: fd?,
             });
         }
-        out
+        Ok(out)
     }
 
     /// Stops serving the listeners without ending what they serve: stream listeners stop

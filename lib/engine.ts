@@ -6,7 +6,7 @@ import { checkTlsUrls, resolveServerTls, type ServerTlsOptions } from './tls'
 import { join, resolve as resolvePath } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { EngineStoppedError, errorFromCode, InvalidOptionError, WorkerInitError } from './errors'
+import { EngineStoppedError, errorFromCode, fromNative, InvalidOptionError, UpgradeError, WorkerInitError } from './errors'
 import { fromNativeAddress, type PeerAddr } from './address'
 import type { EventHandler } from './handler'
 import type { DatagramSocket } from './datagram'
@@ -28,6 +28,7 @@ import { Bus } from './bus'
 import { Agent } from './agent'
 import { log } from './logger'
 import { readFileSync } from 'node:fs'
+import { adoptInherited, readyIfAllTaken, upgrade, type UpgradeOptions, type UpgradeResult } from './upgrade'
 
 /** @internal Registers a function run once when the engine has stopped (the Prometheus collector unregisters itself). */
 export const kOnStopped: unique symbol = Symbol('riptide.onStopped')
@@ -42,6 +43,8 @@ export class Engine {
   readonly #onStopped: Array<() => void> = []
   readonly #bus: Bus | undefined
   readonly #agent: Agent | undefined
+  readonly #specs: readonly ListenSpec[]
+  #upgrading: Promise<UpgradeResult> | undefined
   #stopping: Promise<StopCounts> | undefined
 
   /** @internal Use {@link serve}. */
@@ -51,6 +54,7 @@ export class Engine {
     this.#workers = workers
     this.#bus = bus
     this.#agent = agent
+    this.#specs = specs
     this.#listeners = reactor.nativeEngine.listeners().map(fromNativeAddress)
     this.#labels = listenerLabels(specs, this.#listeners, reactor.websocket)
   }
@@ -234,6 +238,51 @@ export class Engine {
       return counts
     })()
     return this.#stopping
+  }
+
+  /**
+   * Upgrade in place: starts a new process (by default this one's program and arguments
+   * again, e.g. after a deploy replaced the code) that inherits this engine's listening
+   * sockets (`LISTEN_FDS`, as systemd passes them; docs/deploy.md), and resolves once it is
+   * ready (its `serve` took every socket, or it called `ready()`). This engine then stops
+   * accepting (the sockets stay open in the new process, so no connection is refused or reset
+   * by the change) and drains in the background: its connections get `drainTimeout` ms to
+   * end by themselves, then `stop({ drainTimeout })` closes the rest (`result.stopped`).
+   * If the new process exits, fails to start or is not ready within `timeout` ms (it is then
+   * killed), the promise rejects with `ERR_UPGRADE_FAILED` and this engine keeps serving as
+   * before. One upgrade at a time (`ERR_UPGRADE_FAILED` otherwise); `ERR_ENGINE_STOPPED` once
+   * stopped; Unix only (`ERR_UNSUPPORTED_PLATFORM`). UDP and KCP sockets are handed over too:
+   * this engine's sessions on them end (docs/deploy.md).
+   *
+   * @example
+   * ```ts
+   * process.on('SIGHUP', async () => {
+   *   const { stopped } = await engine.upgrade({ timeout: 10_000 })
+   *   await stopped
+   *   process.exit(0)
+   * })
+   * ```
+   */
+  upgrade(options?: UpgradeOptions): Promise<UpgradeResult> {
+    if (!this.running || this.#stopping !== undefined) return Promise.reject(new EngineStoppedError())
+    if (this.#upgrading !== undefined) return Promise.reject(new UpgradeError('an upgrade of this engine is already under way'))
+    const engine = {
+      nativeEngine: this.#reactor.nativeEngine,
+      specs: this.#specs,
+      addresses: this.#listeners,
+      countConnections: () => this.countConnections(),
+      stop: (drainTimeout: number) => this.stop({ drainTimeout }),
+    }
+    let started: Promise<UpgradeResult>
+    try {
+      started = upgrade(engine, options)
+    } catch (err) {
+      return Promise.reject(fromNative(err))
+    }
+    this.#upgrading = started
+    // A failed upgrade leaves the engine as it was, free to try again.
+    started.catch(() => (this.#upgrading = undefined))
+    return started
   }
 
   /** Operator counters of this engine, summed over all its reactors (see {@link EngineStats}). */
@@ -471,6 +520,8 @@ export async function serve<Context = unknown>(
   // The reactor wraps a WebSocket or LTV handler itself (it knows the codec; so do workers).
   const events = handler as EventHandler<Context>
   const reactor = new Reactor(events, o, { onTick: () => (engine ? handler.onTick?.(engine) : 0) })
+  // Sockets handed over by systemd or an upgrade wait in a pool the listeners take from.
+  adoptInherited()
   // A listen address that is a name is resolved by the native parser, synchronously on this
   // thread: that happens once, at start-up, unlike dials (looked up off the thread, lookup.ts).
   reactor.listen(listeners)
@@ -511,5 +562,7 @@ export async function serve<Context = unknown>(
     throw err
   }
   if (o.ticker) reactor.nativeEngine.scheduleTick(0)
+  // A process started by an upgrade is ready once its listeners took every inherited socket.
+  readyIfAllTaken()
   return engine
 }

@@ -279,6 +279,17 @@ export class UnsupportedPlatformError extends RiptideError {
   }
 }
 
+/**
+ * An upgrade in place failed (`ERR_UPGRADE_FAILED`): the new process could not be started,
+ * exited or timed out before it was ready, or another upgrade was under way. The old process
+ * keeps serving.
+ */
+export class UpgradeError extends RiptideError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_UPGRADE_FAILED', message, options)
+  }
+}
+
 /** Errno names look like `ECONNRESET`; `ERR_IO` is an OS error without one. */
 /**
  * A WebSocket connection ended with a close frame (`ERR_WS_CLOSE`): the peer's, or its answer

@@ -14,6 +14,7 @@ mod dns_resolver;
 mod dns_tunnel;
 mod drive;
 mod event_log;
+pub mod inherit;
 mod js_batch;
 mod js_end;
 mod kcp;

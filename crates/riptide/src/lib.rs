@@ -41,6 +41,8 @@ mod flow;
 pub mod fuzzing;
 mod handler;
 mod http_ws_layer;
+#[cfg(unix)]
+pub mod inherit;
 mod kcp_options;
 mod kcp_session;
 mod kcp_table;

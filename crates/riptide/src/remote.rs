@@ -39,6 +39,11 @@ pub(crate) enum Command {
     Stop,
     /// Begin a graceful stop that resets what is left at the deadline ([`crate::Reactor::drain`]).
     Drain(std::time::Instant),
+    /// Send duplicates of the reactor's listening sockets ([`crate::Reactor::export_listeners`]).
+    #[cfg(unix)]
+    Export(std::sync::mpsc::Sender<std::io::Result<Vec<crate::inherit::ExportedListener>>>),
+    /// Stop serving the listeners ([`crate::Reactor::release_listeners`]).
+    Release,
     /// Deliver a published message to this reactor's subscribers of its topic.
     Publish(Arc<Publication>),
     /// Datagrams wait on the application carrier attached as datagram socket `socket`
@@ -148,6 +153,25 @@ impl Remote {
     /// Schedules an `on_traffic` with no bytes for `id`.
     pub fn wake(&self, id: ConnId) -> Result<(), Error> {
         self.send(Command::Wake(id))
+    }
+
+    /// Asks the reactor for duplicates of its listening sockets
+    /// ([`crate::Reactor::export_listeners`]); they arrive on the returned channel.
+    #[cfg(unix)]
+    pub fn export_listeners(
+        &self,
+    ) -> Result<
+        std::sync::mpsc::Receiver<std::io::Result<Vec<crate::inherit::ExportedListener>>>,
+        Error,
+    > {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.send(Command::Export(tx))?;
+        Ok(rx)
+    }
+
+    /// Makes the reactor stop serving its listeners ([`crate::Reactor::release_listeners`]).
+    pub fn release_listeners(&self) -> Result<(), Error> {
+        self.send(Command::Release)
     }
 
     /// Runs `task` on the reactor thread.

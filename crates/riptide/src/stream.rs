@@ -313,8 +313,11 @@ impl Listener {
 #[cfg(unix)]
 impl Drop for Listener {
     fn drop(&mut self) {
+        // An empty path: the socket was handed to another process, which owns the file now.
         if let Listener::Unix(_, path) = self {
-            let _ = std::fs::remove_file(path);
+            if !path.as_os_str().is_empty() {
+                let _ = std::fs::remove_file(path);
+            }
         }
     }
 }

@@ -245,6 +245,12 @@ impl Conns {
         index
     }
 
+    /// UDP socket `socket`, if it is one (not a carrier).
+    #[cfg(unix)]
+    pub(crate) fn udp_at(&self, socket: usize) -> Option<&UdpSocket> {
+        self.sockets.get(socket).and_then(DatagramSocket::udp)
+    }
+
     /// Notes the listener datagram socket `socket` serves (`None`: a dial's carrier), and
     /// makes that listener's counts.
     pub(super) fn set_socket_listener(&mut self, socket: usize, listener: Option<u16>) {

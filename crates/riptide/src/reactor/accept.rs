@@ -7,6 +7,8 @@ use crate::address::Address;
 use crate::config::ListenOptions;
 use crate::conns::{NewConn, Place, Transport};
 use crate::handler::EventHandler;
+#[cfg(unix)]
+use crate::inherit::{take_stream, take_udp};
 use crate::kcp_options::KcpOptions;
 use crate::layer::StreamLayer;
 use crate::proxy_layer::ProxyLayer;
@@ -19,6 +21,18 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// No socket is handed over on this platform (no descriptors to inherit).
+#[cfg(not(unix))]
+fn take_stream(_: &Address, _: &str) -> Option<Listener> {
+    None
+}
+
+/// No socket is handed over on this platform (no descriptors to inherit).
+#[cfg(not(unix))]
+fn take_udp(_: &Address, _: &str) -> Option<mio::net::UdpSocket> {
+    None
+}
+
 /// First pause of accepting after a resource error; it doubles up to [`MAX_ACCEPT_BACKOFF`].
 pub(super) const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 /// Longest pause of accepting: new connections resume within this after fds free.
@@ -26,7 +40,7 @@ const MAX_ACCEPT_BACKOFF: Duration = Duration::from_millis(500);
 
 impl Reactor {
     /// Binds and starts listening on `url` (`tcp://host:port`, `unix://path`, `udp://`,
-    /// `kcp://`). Returns the bound address, which tells the port when the URL asked for
+    /// `kcp://`), or takes the handed-over socket for it ([`crate::inherit`]). Returns the bound address, which tells the port when the URL asked for
     /// port 0.
     pub fn listen(&mut self, url: &str) -> Result<PeerAddr, Error> {
         self.listen_with(url, ListenOptions::default())
@@ -58,7 +72,10 @@ impl Reactor {
             options.kcp = None;
         }
         let listener = if let Address::Udp(addr) | Address::Kcp(addr) = address {
-            let mut udp = self.config.socket.bind_udp(addr)?;
+            let mut udp = match take_udp(&address, url) {
+                Some(udp) => udp,
+                None => self.config.socket.bind_udp(addr)?,
+            };
             self.poll
                 .registry()
                 .register(&mut udp, token, Interest::READABLE)?;
@@ -75,7 +92,10 @@ impl Reactor {
             }
             Listener::Datagram(socket, local)
         } else {
-            let mut listener = self.config.socket.bind(&address)?;
+            let mut listener = match take_stream(&address, url) {
+                Some(listener) => listener,
+                None => self.config.socket.bind(&address)?,
+            };
             self.poll
                 .registry()
                 .register(&mut listener, token, Interest::READABLE)?;

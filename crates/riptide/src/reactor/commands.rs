@@ -49,6 +49,11 @@ impl Reactor {
                 Command::Execute(task) => task(&mut self.conns),
                 Command::Stop => self.stop_requested = true,
                 Command::Drain(deadline) => self.drain(deadline, handler),
+                #[cfg(unix)]
+                Command::Export(reply) => {
+                    let _ = reply.send(self.export_listeners());
+                }
+                Command::Release => self.release_listeners(),
                 Command::Publish(publication) => self.conns.hold(publication),
                 Command::Carried(socket) => self.carried_input(socket, handler),
             }

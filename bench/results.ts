@@ -39,8 +39,12 @@ export interface RunRecord {
   rssAfter?: number
   conns?: number
   connectMs?: number
-  /** M1: server RSS at `from` and at `to` idle connections, and its growth per connection between them. */
-  slope?: { from: number; to: number; rssFrom: number; rssTo: number; bytesPerConn: number }
+  /**
+   * M1: server RSS at `from` and at `to` idle connections; its growth per connection over each
+   * step between them (`steps`), their median (`bytesPerConn`, the slope reported), and the
+   * growth per connection from end to end.
+   */
+  slope?: { from: number; to: number; rssFrom: number; rssTo: number; bytesPerConn: number; steps: number[]; endToEnd: number }
 }
 
 /** Medians of one peer in one workload, and ratios from the same run. */

@@ -351,6 +351,14 @@ function idleCounts(w: Workload): { conns: number; slope?: [number, number] } {
   return to <= cap ? { conns, slope: [from, to] } : { conns }
 }
 
+/** Quarters of the slope's span: the counts between which the step slopes are taken. */
+const SLOPE_STEPS = 4
+
+/** The counts the slope samples: its two ends and {@link SLOPE_STEPS} − 1 evenly between. */
+function slopePoints([from, to]: [number, number]): number[] {
+  return Array.from({ length: SLOPE_STEPS + 1 }, (_, i) => Math.round(from + ((to - from) * i) / SLOPE_STEPS))
+}
+
 /** Spawns an idle holder of `conns` more connections; resolves with it and its connect time once all are up. */
 async function holdIdle(port: number, conns: number): Promise<{ holder: ReturnType<typeof spawn>; connectMs: number }> {
   const [cmd, ...rest] = pinned(LOADGEN_CPU, [LOADGEN, 'idle', '--addr', `127.0.0.1:${port}`, '--conns', String(conns), '--hold', '180'])
@@ -393,21 +401,24 @@ async function settledRss(pid: number, minMs: number): Promise<number> {
 
 /**
  * One M1 run: server RSS before any connection (after the server's start has settled, and
- * at least 10 s in, past a Node server's first idle-time collections), then with idle
+ * at least 20 s in, past a Node server's first idle-time collections), then with idle
  * connections added in steps (one holder process per step) up to each count of
- * {@link idleCounts}, each sampled once settled: the single delta (RSS at `conns` − RSS
- * before, ÷ `conns`) and the slope (RSS growth between the slope's two counts ÷ their
- * difference), which leaves out what a fresh process grows by anyway.
+ * {@link idleCounts} and {@link slopePoints}, each sampled once settled: the single delta (RSS
+ * at `conns` − RSS before, ÷ `conns`) and the slope: the median of the RSS growth per
+ * connection over each step between the slope's ends, which leaves out what a fresh process
+ * grows by anyway, and a one-off collection (a heap shrinking or growing its young
+ * generation once) within one step.
  */
 async function idleRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
   const { conns, slope } = idleCounts(w)
-  const counts = [...new Set([conns, ...(slope ?? [])])].sort((a, b) => a - b)
+  const points = slope ? slopePoints(slope) : []
+  const counts = [...new Set([conns, ...points])].sort((a, b) => a - b)
   const proto = p.command('echo', 1) ? 'echo' : 'http'
   const server = await start(p, { ...w, proto })
   const pid = server.child.pid!
   const holders: ReturnType<typeof spawn>[] = []
   try {
-    const rssBefore = await settledRss(pid, quick ? 300 : 10_000)
+    const rssBefore = await settledRss(pid, quick ? 300 : 20_000)
     const fdsBefore = openFds(pid)
     const rssAt = new Map<number, number>()
     let held = 0
@@ -428,7 +439,16 @@ async function idleRun(p: Peer, w: Workload, round: number): Promise<RunRecord> 
     const rec: RunRecord = { round, peer: p.id, rate: (rssAfter - rssBefore) / conns, rssBefore, rssAfter, conns, connectMs, foreign: 0, noisy: false, attempts: 1 }
     if (slope) {
       const [from, to] = slope
-      rec.slope = { from, to, rssFrom: rssAt.get(from)!, rssTo: rssAt.get(to)!, bytesPerConn: (rssAt.get(to)! - rssAt.get(from)!) / (to - from) }
+      const steps = points.slice(1).map((c, i) => (rssAt.get(c)! - rssAt.get(points[i])!) / (c - points[i]))
+      rec.slope = {
+        from,
+        to,
+        rssFrom: rssAt.get(from)!,
+        rssTo: rssAt.get(to)!,
+        bytesPerConn: median(steps),
+        steps,
+        endToEnd: (rssAt.get(to)! - rssAt.get(from)!) / (to - from),
+      }
     }
     return rec
   } finally {

@@ -145,6 +145,43 @@ test('destroy(err) resets now and onClose reports that error', async (t) => {
   await engine.stop()
 })
 
+test('end() and destroy() in a batch are staged: end after its writes (bytes, then FIN), destroy resets; one onClose each', async (t) => {
+  const closes = new Map<number, number>()
+  const engine = await serve('tcp://127.0.0.1:0', {
+    onTraffic(conn, data) {
+      const text = Buffer.from(data).toString()
+      if (text !== 'destroy') conn.write(`reply:${text};`)
+      if (text === 'end') {
+        conn.end('bye')
+        t.false(conn.open)
+        t.is(conn.outboundBuffered, 0)
+        t.throws(() => conn.write('late'), { code: 'ERR_CONN_CLOSED' })
+      } else if (text === 'destroy') {
+        conn.destroy()
+        conn.destroy()
+        t.throws(() => conn.end(), { code: 'ERR_CONN_CLOSED' })
+      }
+    },
+    onClose(conn) {
+      closes.set(conn.id, (closes.get(conn.id) ?? 0) + 1)
+    },
+  })
+  // Many connections at once, so that several share a batch.
+  const enders = await Promise.all(Array.from({ length: 20 }, () => connect(engine.port)))
+  const destroyers = await Promise.all(Array.from({ length: 20 }, () => connect(engine.port)))
+  const replies = enders.map((s) => readToEnd(s))
+  const resets = destroyers.map((s) => new Promise<string>((resolve) => s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? ''))))
+  for (const s of enders) s.write('end')
+  for (const s of destroyers) s.write('destroy')
+  for (const reply of await Promise.all(replies)) t.is(reply.toString(), 'reply:end;bye')
+  for (const code of await Promise.all(resets)) t.true(code === 'ECONNRESET' || code === 'EPIPE', code)
+  for (const s of enders) s.end()
+  await until(() => closes.size === 40)
+  await new Promise((r) => setTimeout(r, 50))
+  t.deepEqual([...closes.values()], Array(40).fill(1))
+  await engine.stop()
+})
+
 test('idleTimeout fires onIdle per period; heartbeat pings on write-idle and drops on read-idle', async (t) => {
   const idle: string[] = []
   const engine = await serve('tcp://127.0.0.1:0', {

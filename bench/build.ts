@@ -32,7 +32,7 @@ const have = (tool: string): boolean => spawnSync(tool, ['--version'], { stdio: 
 
 const STEPS: Step[] = [
   { serves: ['loadgen', 'riptide-rust', 'riptide-secure', 'riptide-salsa20'], title: 'load generator (cargo build --release -p riptide-bench)', cmd: 'cargo', args: ['build', '--release', '-p', 'riptide-bench'] },
-  { serves: ['riptide'], title: 'riptide (npm run build)', cmd: 'npm', args: ['run', '--silent', 'build'] },
+  { serves: ['riptide', 'riptide-thread', 'riptide-context'], title: 'riptide (npm run build)', cmd: 'npm', args: ['run', '--silent', 'build'] },
   {
     serves: ['gnet'],
     title: 'gnet peer (go build)',

@@ -7,8 +7,10 @@ import type { Results, WorkloadResult } from './results'
 
 const COLORS: Record<string, string> = {
   riptide: '#0b7285',
+  'riptide-context': '#1098ad',
   'riptide-rust': '#3bc9db',
   'node:net': '#868e96',
+  'node:net-context': '#a5abb0',
   'node:http': '#ced4da',
   'node:https': '#adb5bd',
   uws: '#f08c00',
@@ -108,7 +110,7 @@ function memoryPanel(m1: WorkloadResult, labels: Map<string, string>, top: numbe
 /** The whole chart as an SVG document. */
 export function chartSvg(results: Results): string {
   const labels = new Map(results.peers.map((p) => [p.id, p.label]))
-  const order = ['riptide', 'riptide-thread', 'riptide-rust', 'node:net', 'node:http', 'node:https', 'uws', 'gnet', 'c-floor']
+  const order = ['riptide', 'riptide-context', 'riptide-thread', 'riptide-rust', 'node:net', 'node:net-context', 'node:http', 'node:https', 'uws', 'gnet', 'c-floor']
   const ratioWorkloads = results.workloads.filter((w) => ['E1', 'E2', 'E3', 'H1', 'H2', 'T1', 'T2', 'R1'].includes(w.id) && w.summary.length > 0)
   const m1 = results.workloads.find((w) => w.id === 'M1' && w.summary.length > 0)
   const parts: string[] = []

@@ -121,7 +121,7 @@ export const PEERS: Peer[] = [
     label: 'riptide',
     role: 'riptide',
     about:
-      'riptide from TypeScript (`serve()`, one reactor): echo writes back each chunk; HTTP uses the Rust http1 codec and one JS call per request; HTTPS (T1, T2) is the same codec and handler on a `tls://` listener (rustls with ring, records kept in Rust); Redis (D1) is examples/redis/server.ts (the Rust RESP codec, one JS call per command). DNS (D2) is examples/dns/server.ts (messages parsed and answered in Rust by `DnsZone`, one JS call per datagram). WebSocket (W1, W2) is `codecs.websocket()` without compression, `conn.write(message)` for echo and `engine.publish` from `onTraffic` for pub/sub. The echo handler has only `onTraffic`, so a connection gets its JS `Conn` at its first data and idle ones (M1) have none; a handler with `onOpen` adds about 320 B of JS heap per connection',
+      'riptide from TypeScript (`serve()`, one reactor): echo writes back each chunk; HTTP uses the Rust http1 codec and one JS call per request; HTTPS (T1, T2) is the same codec and handler on a `tls://` listener (rustls with ring, records kept in Rust); Redis (D1) is examples/redis/server.ts (the Rust RESP codec, one JS call per command). DNS (D2) is examples/dns/server.ts (messages parsed and answered in Rust by `DnsZone`, one JS call per datagram). WebSocket (W1, W2) is `codecs.websocket()` without compression, `conn.write(message)` for echo and `engine.publish` from `onTraffic` for pub/sub. The echo handler has only `onTraffic`, so a connection gets its JS `Conn` at its first data and idle ones (M1) have none (the `riptide (onOpen + context)` row has one per connection)',
     stats: true,
     command: (proto, port, tls) =>
       proto === 'ws' || proto === 'ws-pubsub'
@@ -150,6 +150,15 @@ export const PEERS: Peer[] = [
       proto === 'echo' ? [...tsx('riptide-echo.ts', port), '--driver', 'thread'] : proto === 'http' ? [...tsx('riptide-http.ts', port), '--driver', 'thread'] : undefined,
   },
   {
+    id: 'riptide-context',
+    label: 'riptide (onOpen + context)',
+    role: 'riptide',
+    about:
+      "M1: the `riptide` echo peer with an `onOpen` that sets `conn.context` to a small session object (`{ openedAt, bytes }`, counted by `onTraffic`): every connection has its JS `Conn` from the open, as in a server that keeps per-connection state",
+    stats: true,
+    command: (proto, port) => (proto === 'echo' ? [...tsx('riptide-echo.ts', port), '--context'] : undefined),
+  },
+  {
     id: 'riptide-rust',
     label: 'riptide (Rust)',
     role: 'riptide',
@@ -169,6 +178,13 @@ export const PEERS: Peer[] = [
     about: "`net.createServer`, `s.on('data', d => s.write(d))`; for HTTP a minimal responder (counts `\\r\\n\\r\\n`, one cached write per chunk); for Redis (D1) a RESP parser in JS before examples/redis's commands and keyspace, one write per chunk read",
     command: (proto, port) =>
       proto === 'echo' ? tsx('node-net-echo.ts', port) : proto === 'http' ? tsx('node-net-http.ts', port) : proto === 'redis' ? tsx('node-net-resp.ts', port) : undefined,
+  },
+  {
+    id: 'node:net-context',
+    label: 'node:net (context object)',
+    role: 'node',
+    about: "M1: the node:net echo peer keeping the same session object per connection as `riptide (onOpen + context)` (`{ openedAt, bytes }`, made in the connection listener, counted by the `'data'` listener)",
+    command: (proto, port) => (proto === 'echo' ? [...tsx('node-net-echo.ts', port), '--context'] : undefined),
   },
   {
     id: 'node:http',
@@ -391,6 +407,7 @@ export function unavailable(p: Peer, buildFailures: Map<string, string>): string
       return existsSync(LOADGEN) ? undefined : 'riptide-bench is not built'
     case 'riptide':
     case 'riptide-thread':
+    case 'riptide-context':
       return existsSync(join(ROOT, 'dist', 'index.js')) ? undefined : 'riptide is not built (`npm run build`)'
     case 'uws':
       return uwsProblem()

@@ -39,6 +39,12 @@ export interface RunRecord {
   rssAfter?: number
   conns?: number
   connectMs?: number
+  /**
+   * M1: server RSS at `from` and at `to` idle connections; its growth per connection over each
+   * step between them (`steps`), their median (`bytesPerConn`, the slope reported), and the
+   * growth per connection from end to end.
+   */
+  slope?: { from: number; to: number; rssFrom: number; rssTo: number; bytesPerConn: number; steps: number[]; endToEnd: number }
 }
 
 /** Medians of one peer in one workload, and ratios from the same run. */
@@ -54,6 +60,10 @@ export interface PeerSummary {
   cpuUsPerUnit?: number
   perCpuSecond?: number
   loadgenCpu?: number
+  /** M1: median, least and most of the runs' RSS slopes (bytes per connection, {@link RunRecord.slope}). */
+  slope?: number
+  slopeMin?: number
+  slopeMax?: number
   /** rate ÷ baseline rate (for M1: bytes ÷ baseline bytes). */
   xBaseline?: number
   /** rate ÷ C floor rate. */

@@ -338,42 +338,121 @@ async function dnsRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
   }
 }
 
-/** One M1 run: server RSS before and after `conns` idle connections. */
-async function idleRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
+/**
+ * The connection counts of one M1 run, ascending: `conns` for the single RSS delta, and the
+ * two ends of the slope when the fd limit allows them.
+ */
+function idleCounts(w: Workload): { conns: number; slope?: [number, number] } {
   if (w.load.kind !== 'idle') throw new Error('not an idle workload')
-  const conns = Math.min(quick ? w.load.quickConns : w.load.conns, fdHardLimit() - 200)
-  const proto = p.command('echo', 1) ? 'echo' : 'http'
-  const server = await start(p, { ...w, proto })
-  const pid = server.child.pid!
-  let holder: ReturnType<typeof spawn> | undefined
+  const cap = fdHardLimit() - 200
+  const conns = Math.min(quick ? w.load.quickConns : w.load.conns, cap)
+  const from = quick ? w.load.quickSlopeFrom : w.load.slopeFrom
+  const to = quick ? w.load.quickSlopeTo : w.load.slopeTo
+  return to <= cap ? { conns, slope: [from, to] } : { conns }
+}
+
+/** Quarters of the slope's span: the counts between which the step slopes are taken. */
+const SLOPE_STEPS = 4
+
+/** The counts the slope samples: its two ends and {@link SLOPE_STEPS} − 1 evenly between. */
+function slopePoints([from, to]: [number, number]): number[] {
+  return Array.from({ length: SLOPE_STEPS + 1 }, (_, i) => Math.round(from + ((to - from) * i) / SLOPE_STEPS))
+}
+
+/** Spawns an idle holder of `conns` more connections; resolves with it and its connect time once all are up. */
+async function holdIdle(port: number, conns: number): Promise<{ holder: ReturnType<typeof spawn>; connectMs: number }> {
+  const [cmd, ...rest] = pinned(LOADGEN_CPU, [LOADGEN, 'idle', '--addr', `127.0.0.1:${port}`, '--conns', String(conns), '--hold', '180'])
+  const holder = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  holder.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
   try {
-    await sleep(300)
-    const rssBefore = rssBytes(pid)
-    const fdsBefore = openFds(pid)
-    const [cmd, ...rest] = pinned(LOADGEN_CPU, [LOADGEN, 'idle', '--addr', `127.0.0.1:${server.port}`, '--conns', String(conns), '--hold', '120'])
-    const h = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'pipe'] })
-    holder = h
-    let stderr = ''
-    h.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     const line = await new Promise<string>((resolve, reject) => {
       let out = ''
-      h.stdout.on('data', (d: Buffer) => {
+      holder.stdout.on('data', (d: Buffer) => {
         out += d.toString()
         if (out.includes('\n')) resolve(out.split('\n')[0])
       })
-      h.once('exit', (code) => reject(new Error(`idle holder exited with ${code}: ${stderr.trim()}`)))
+      holder.once('exit', (code) => reject(new Error(`idle holder exited with ${code}: ${stderr.trim()}`)))
     })
-    const { connect_ms } = JSON.parse(line) as { connect_ms: number }
-    const deadline = Date.now() + 30_000
-    while (openFds(pid) < fdsBefore + conns) {
-      if (Date.now() > deadline) throw new Error(`server holds ${openFds(pid) - fdsBefore} of ${conns} connections after 30 s`)
-      await sleep(100)
+    return { holder, connectMs: (JSON.parse(line) as { connect_ms: number }).connect_ms }
+  } catch (err) {
+    holder.kill('SIGKILL')
+    throw err
+  }
+}
+
+/**
+ * The server's RSS once it has settled: at least `minMs` from now, then as soon as three
+ * samples 0.5 s apart lie within 64 KiB (a garbage collector that shrinks or grows its heap
+ * after a start or a burst of connections has done so), at most 12 s (2 s with `--quick`).
+ */
+async function settledRss(pid: number, minMs: number): Promise<number> {
+  await sleep(minMs)
+  const deadline = Date.now() + (quick ? 2000 : 12_000)
+  const samples = [rssBytes(pid)]
+  while (Date.now() < deadline) {
+    await sleep(500)
+    samples.push(rssBytes(pid))
+    const last = samples.slice(-3)
+    if (last.length === 3 && Math.max(...last) - Math.min(...last) <= 64 << 10) break
+  }
+  return samples[samples.length - 1]
+}
+
+/**
+ * One M1 run: server RSS before any connection (after the server's start has settled, and
+ * at least 20 s in, past a Node server's first idle-time collections), then with idle
+ * connections added in steps (one holder process per step) up to each count of
+ * {@link idleCounts} and {@link slopePoints}, each sampled once settled: the single delta (RSS
+ * at `conns` − RSS before, ÷ `conns`) and the slope: the median of the RSS growth per
+ * connection over each step between the slope's ends, which leaves out what a fresh process
+ * grows by anyway, and a one-off collection (a heap shrinking or growing its young
+ * generation once) within one step.
+ */
+async function idleRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
+  const { conns, slope } = idleCounts(w)
+  const points = slope ? slopePoints(slope) : []
+  const counts = [...new Set([conns, ...points])].sort((a, b) => a - b)
+  const proto = p.command('echo', 1) ? 'echo' : 'http'
+  const server = await start(p, { ...w, proto })
+  const pid = server.child.pid!
+  const holders: ReturnType<typeof spawn>[] = []
+  try {
+    const rssBefore = await settledRss(pid, quick ? 300 : 20_000)
+    const fdsBefore = openFds(pid)
+    const rssAt = new Map<number, number>()
+    let held = 0
+    let connectMs = 0
+    for (const count of counts) {
+      const step = await holdIdle(server.port, count - held)
+      holders.push(step.holder)
+      if (count <= conns) connectMs += step.connectMs
+      held = count
+      const deadline = Date.now() + 30_000
+      while (openFds(pid) < fdsBefore + held) {
+        if (Date.now() > deadline) throw new Error(`server holds ${openFds(pid) - fdsBefore} of ${held} connections after 30 s`)
+        await sleep(100)
+      }
+      rssAt.set(count, await settledRss(pid, quick ? 300 : 1000))
     }
-    await sleep(quick ? 300 : 1000)
-    const rssAfter = rssBytes(pid)
-    return { round, peer: p.id, rate: (rssAfter - rssBefore) / conns, rssBefore, rssAfter, conns, connectMs: connect_ms, foreign: 0, noisy: false, attempts: 1 }
+    const rssAfter = rssAt.get(conns)!
+    const rec: RunRecord = { round, peer: p.id, rate: (rssAfter - rssBefore) / conns, rssBefore, rssAfter, conns, connectMs, foreign: 0, noisy: false, attempts: 1 }
+    if (slope) {
+      const [from, to] = slope
+      const steps = points.slice(1).map((c, i) => (rssAt.get(c)! - rssAt.get(points[i])!) / (c - points[i]))
+      rec.slope = {
+        from,
+        to,
+        rssFrom: rssAt.get(from)!,
+        rssTo: rssAt.get(to)!,
+        bytesPerConn: median(steps),
+        steps,
+        endToEnd: (rssAt.get(to)! - rssAt.get(from)!) / (to - from),
+      }
+    }
+    return rec
   } finally {
-    holder?.kill('SIGKILL')
+    for (const h of holders) h.kill('SIGKILL')
     await stopServer(server)
   }
 }
@@ -587,6 +666,9 @@ function summarize(w: Workload, runs: RunRecord[]): PeerSummary[] {
       clientCpuUsPerUnit: m((r) => r.clientCpuUsPerUnit),
       perCpuSecond: m((r) => r.perCpuSecond),
       loadgenCpu: m((r) => r.loadgenCpu),
+      slope: m((r) => r.slope?.bytesPerConn),
+      slopeMin: mine.some((r) => r.slope) ? Math.min(...mine.flatMap((r) => (r.slope ? [r.slope.bytesPerConn] : []))) : undefined,
+      slopeMax: mine.some((r) => r.slope) ? Math.max(...mine.flatMap((r) => (r.slope ? [r.slope.bytesPerConn] : []))) : undefined,
       noisyRuns: mine.filter((r) => r.noisy).length,
       loadgenBound: (m((r) => r.loadgenCpu) ?? 0) >= 0.95,
     }
@@ -666,7 +748,12 @@ async function main(): Promise<void> {
   const results = new Map<string, WorkloadResult>()
   for (const { w } of plan) {
     const load: WorkloadResult['load'] = { ...w.load }
-    if (w.load.kind === 'idle') load.conns = Math.min(quick ? w.load.quickConns : w.load.conns, fdHardLimit() - 200)
+    if (w.load.kind === 'idle') {
+      const { conns, slope } = idleCounts(w)
+      load.conns = conns
+      if (slope) [load.slopeFrom, load.slopeTo] = slope
+      else load.slope = `not measured: ${w.load.slopeTo} connections need a higher fd limit (${fdHardLimit()})`
+    }
     if (w.load.kind === 'kcp' || w.load.kind === 'tunnel') load.bytes = quick ? w.load.quickBytes : w.load.bytes
     if (w.load.kind === 'redis') load.requests = quick ? w.load.quickRequests : w.load.requests
     results.set(w.id, { id: w.id, title: w.title, unit: w.unit, baseline: w.baseline, baselines: w.baselines, target: w.target, load, runs: [], summary: [], failures: [] })
@@ -763,7 +850,10 @@ function merged(run: Results, earlier: Results): Results {
 /** One progress line for a run. */
 function describe(w: Workload, r: RunRecord): string {
   const noise = r.foreign > 0.005 || r.attempts > 1 ? ` | other CPU ${(r.foreign * 100).toFixed(1)} %${r.noisy ? ' NOISY' : ''}${r.attempts > 1 ? ` (${r.attempts} tries)` : ''}` : ''
-  if (w.load.kind === 'idle') return `${fmt(r.rate)} B/connection (RSS ${fmt((r.rssBefore ?? 0) / 1048576, 1)} → ${fmt((r.rssAfter ?? 0) / 1048576, 1)} MiB, ${r.conns} conns)`
+  if (w.load.kind === 'idle') {
+    const slope = r.slope ? `; slope ${fmt(r.slope.bytesPerConn)} B/connection from ${r.slope.from} to ${r.slope.to} conns` : ''
+    return `${fmt(r.rate)} B/connection (RSS ${fmt((r.rssBefore ?? 0) / 1048576, 1)} → ${fmt((r.rssAfter ?? 0) / 1048576, 1)} MiB, ${r.conns} conns${slope})`
+  }
   if (w.load.kind === 'kcp') return `${fmt(r.rate, 2)} MB/s goodput, server ${fmt(r.cpuUsPerUnit)} µs CPU/MB${noise}`
   if (w.load.kind === 'tunnel') return `${fmt(r.rate, 2)} MB/s goodput, server ${fmt(r.cpuUsPerUnit)} µs CPU/MB, client ${fmt(r.clientCpuUsPerUnit)} µs CPU/MB${noise}`
   if (w.load.kind === 'dns') return `${fmt(r.rate)} queries/s, ${fmt(r.perCpuSecond)} per server-CPU-s${noise}`

@@ -8,7 +8,12 @@ import { K2_WIRE, K3_WIRE, type Proto } from './peers'
 export type Load =
   | { kind: 'echo'; conns: number; size: number; depth: number }
   | { kind: 'http'; conns: number; pipeline: number; tls?: boolean; close?: boolean }
-  | { kind: 'idle'; conns: number; quickConns: number }
+  /**
+   * `conns` idle connections for the single RSS delta; the slope is taken between `slopeFrom`
+   * and `slopeTo` connections held (all three counts in one server run, connections added in
+   * steps; `quick*` for `--quick`).
+   */
+  | { kind: 'idle'; conns: number; quickConns: number; slopeFrom: number; slopeTo: number; quickSlopeFrom: number; quickSlopeTo: number }
   | { kind: 'kcp'; bytes: number; quickBytes: number; size: number; loss: number; ds?: number; ps?: number }
   | { kind: 'tunnel'; bytes: number; quickBytes: number; loss: number; ds: number; ps: number }
   | { kind: 'dns'; queries: string }
@@ -147,12 +152,12 @@ export const WORKLOADS: Workload[] = [
     id: 'M1',
     title: 'Idle connections: server memory per connection (10,000 connections)',
     unit: 'connection',
-    load: { kind: 'idle', conns: 10_000, quickConns: 1000 },
+    load: { kind: 'idle', conns: 10_000, quickConns: 1000, slopeFrom: 5000, slopeTo: 15_000, quickSlopeFrom: 500, quickSlopeTo: 1500 },
     proto: 'echo',
-    peers: ['riptide', 'riptide-rust', 'node:net', 'node:http', 'uws', 'gnet', 'c-floor'],
-    quickPeers: ['riptide', 'node:net', 'c-floor'],
+    peers: ['riptide', 'riptide-context', 'riptide-rust', 'node:net', 'node:net-context', 'node:http', 'uws', 'gnet', 'c-floor'],
+    quickPeers: ['riptide', 'riptide-context', 'node:net', 'c-floor'],
     baseline: 'node:net',
-    target: 'riptide <= 400 B per connection',
+    target: 'riptide <= 400 B per connection; riptide with onOpen + context <= 600 B per connection (slope)',
   },
   {
     id: 'R1',

@@ -38,6 +38,8 @@ export const {
   OP_MARK,
   OP_EXPECT_DRAIN,
   OP_RETAIN,
+  OP_END,
+  OP_DESTROY,
 } = native
 
 /** Staged ops one engine can hold before flushing natively (JS allocates the staging arrays). */

@@ -77,6 +77,8 @@ export interface ConnSink {
   readonly reactorIndex: number
   /** Writes; returns the native writability when known now (a write outside a batch). */
   write(conn: Conn, data: Uint8Array): boolean | undefined
+  /** Bytes `conn` staged in the current batch (0 outside a batch). */
+  stagedBytes(conn: Conn): number
   /** Stages a promise of a writable event (the batch's writes passed the high water mark). */
   expectDrain(conn: Conn): void
   /** A `write()` returned false: tell the handler `onWritability(conn, false)`. */
@@ -96,6 +98,10 @@ export interface ConnSink {
   sendTo(socket: number, address: string, port: number, data: Uint8Array): void
   writev(conn: Conn, data: Uint8Array[]): void
   close(conn: Conn): void
+  /** Half-closes after what was written (staged during a batch, like writes). */
+  end(conn: Conn): void
+  /** Resets now, dropping what is queued (staged during a batch); a gone connection is no error. */
+  destroy(conn: Conn): void
   flush(): void
   /** Runs `fn` on the native reactor, turning its errors into riptide errors. */
   call<T>(fn: (native: NativeEngine) => T): T
@@ -191,6 +197,37 @@ function subjectOf(der: Uint8Array): string | undefined {
   }
 }
 
+/** Bits of a connection's flags: from `onOpen` until `close()`, `end()` or the end. */
+const OPEN = 1
+/** Between `pause()` and `resume()`. */
+const PAUSED = 2
+/** The native queue is above the high water mark (or a writable event was promised). */
+const UNWRITABLE = 4
+/** The handler was told `onWritability(conn, false)` (or it is on its way) and not `true` since. */
+const TOLD_UNWRITABLE = 8
+/** A writable event was promised for this batch's estimate. */
+const DRAIN_EXPECTED = 16
+/** `close()`, `end()` or `destroy()` was called: a client must not reconnect it. */
+const CLOSED_BY_USER = 32
+/** A client connection waits to reconnect. */
+const RECONNECTING = 64
+
+/** What few connections use, kept off the connection object until one does. */
+interface RareState {
+  /** The id a reconnected client connection keeps (its first slot and generation's). */
+  id?: number
+  udpSocket?: number
+  link?: ReconnectLink
+  consumer?: ConnConsumer
+  stream?: ConnStream
+  local?: PeerAddr
+  writeCbs?: Map<number, WriteDoneCallback>
+  timers?: Map<number, () => void>
+  destroyError?: RiptideError
+  /** Writes held while a client reconnects, their size, and their callbacks (by index). */
+  queued?: { bytes: Uint8Array[]; size: number; cbs: Array<[number, WriteDoneCallback]> }
+}
+
 /**
  * One connection. The same object is passed to every callback for this connection, from
  * `onOpen` to `onClose`; after `onClose` it is stale and writes throw `ERR_CONN_CLOSED`.
@@ -204,8 +241,6 @@ function subjectOf(der: Uint8Array): string | undefined {
  * ```
  */
 export class Conn<Context = unknown> {
-  /** Unique among this reactor's live connections; never reused while a reference could be stale. */
-  readonly id: number
   /** The peer's IP address (empty for Unix sockets). */
   readonly remoteAddress: string
   /** The peer's port (0 for Unix sockets). */
@@ -216,41 +251,15 @@ export class Conn<Context = unknown> {
    * `context` dial option.
    */
   context: Context = undefined as Context
-  /**
-   * For UDP: the index of the listener socket the peer talks to (then `write` sends one
-   * datagram to the peer and {@link Conn.sendTo} works); `undefined` for streams.
-   */
-  readonly udpSocket: number | undefined
+  // A connection object is a flyweight: an idle server holds one per connection, so it keeps
+  // its place in the table, its sink, its peer and a word of flags (see OPEN...); the bytes
+  // staged this batch are the reactor's (per slot), and what few connections use lives in
+  // `#rare`, made on first use.
   #slot: number
   #generation: number
   #sink: ConnSink
-  #reconnecting = false
-  /** `close()`, `end()` or `destroy()` was called: a client must not reconnect it. */
-  #closedByUser = false
-  #queued: Uint8Array[] = []
-  #queuedBytes = 0
-  // The semicolon ends this field (else `[]` and `[kLink]` below would read as an index),
-  // and lets the comments below attach to the members, so `@internal` strips them.
-  #queuedCbs: Array<[number, WriteDoneCallback]> = [];
-  /** @internal Set by `Client` for connections that reconnect. */
-  [kLink]: ReconnectLink | undefined;
-  /** @internal Takes the traffic instead of the handler (set by {@link Conn.toStream}). */
-  [kConsumer]: ConnConsumer | undefined
-  #stream: ConnStream | undefined
-  #open = true
-  #paused = false
-  #local: PeerAddr | undefined
-  #unwritable = false
-  /** The handler was told `onWritability(conn, false)` (or it is on its way) and not `true` since. */
-  #toldUnwritable = false
-  /** Bytes staged in the current batch (reset when it ends). */
-  #staged = 0
-  /** A writable event was promised for this batch's estimate. */
-  #drainExpected = false
-  #writeCbs: Map<number, WriteDoneCallback> | undefined
-  #timers: Map<number, () => void> | undefined
-  /** The error `destroy(err)` was given, reported by `onClose`. */
-  destroyError: RiptideError | undefined
+  #flags = OPEN
+  #rare: RareState | undefined
 
   /**
    * @internal Created by the reactor on accept, on a new UDP session (`udpSocket` set), or per
@@ -265,12 +274,61 @@ export class Conn<Context = unknown> {
     udpSocket?: number,
   ) {
     this.#sink = sink
-    this.udpSocket = udpSocket
     this.#slot = slot
     this.#generation = generation
-    this.id = generation * 0x1000000 + slot
     this.remoteAddress = remoteAddress
     this.remotePort = remotePort
+    if (udpSocket !== undefined) this.#more().udpSocket = udpSocket
+  }
+
+  /** The rarely used state, made now if it is not yet. */
+  #more(): RareState {
+    return (this.#rare ??= {})
+  }
+
+  /** Unique among this reactor's live connections; never reused while a reference could be stale. */
+  get id(): number {
+    return this.#rare?.id ?? this.#generation * 0x1000000 + this.#slot
+  }
+
+  /**
+   * For UDP: the index of the listener socket the peer talks to (then `write` sends one
+   * datagram to the peer and {@link Conn.sendTo} works); `undefined` for streams.
+   */
+  get udpSocket(): number | undefined {
+    return this.#rare?.udpSocket
+  }
+
+  /** The error `destroy(err)` was given, reported by `onClose`. */
+  get destroyError(): RiptideError | undefined {
+    return this.#rare?.destroyError
+  }
+
+  set destroyError(err: RiptideError | undefined) {
+    if (err !== undefined || this.#rare !== undefined) this.#more().destroyError = err
+  }
+
+  /** @internal Set by `Client` for connections that reconnect. */
+  get [kLink](): ReconnectLink | undefined {
+    return this.#rare?.link
+  }
+
+  set [kLink](link: ReconnectLink | undefined) {
+    this.#more().link = link
+  }
+
+  /** @internal Takes the traffic instead of the handler (set by {@link Conn.toStream}). */
+  get [kConsumer](): ConnConsumer | undefined {
+    return this.#rare?.consumer
+  }
+
+  set [kConsumer](consumer: ConnConsumer | undefined) {
+    if (consumer !== undefined || this.#rare !== undefined) this.#more().consumer = consumer
+  }
+
+  /** Sets or clears flag bits. */
+  #mark(bits: number, on: boolean): void {
+    this.#flags = on ? this.#flags | bits : this.#flags & ~bits
   }
 
   /** @internal Slot in the reactor's table (changes when a client reconnects). */
@@ -285,17 +343,17 @@ export class Conn<Context = unknown> {
 
   /** True from `onOpen` until `close()` is called or the connection ends. */
   get open(): boolean {
-    return this.#open
+    return (this.#flags & OPEN) !== 0
   }
 
   /** True between {@link Conn.pause} and {@link Conn.resume} (Node's `isPaused()`). */
   get paused(): boolean {
-    return this.#paused
+    return (this.#flags & PAUSED) !== 0
   }
 
   /** True while a client connection waits to reconnect. */
   get reconnecting(): boolean {
-    return this.#reconnecting
+    return (this.#flags & RECONNECTING) !== 0
   }
 
   /** A serialisable handle for {@link asyncWrite} from other threads. */
@@ -310,8 +368,9 @@ export class Conn<Context = unknown> {
 
   /** This end's address: the listener's for an accepted connection (Rust `Conns::local_addr`). */
   get local(): PeerAddr {
-    this.#local ??= fromNativeAddress(this.#sink.call((n) => n.localAddress(this.slot, this.generation)))
-    return { ...this.#local }
+    const rare = this.#more()
+    rare.local ??= fromNativeAddress(this.#sink.call((n) => n.localAddress(this.slot, this.generation)))
+    return { ...rare.local }
   }
 
   /** The local IP address the connection was accepted on (the socket path for Unix sockets). */
@@ -327,7 +386,7 @@ export class Conn<Context = unknown> {
   }
 
   #check(): void {
-    if (!this.#open) throw new ConnClosedError()
+    if ((this.#flags & OPEN) === 0) throw new ConnClosedError()
   }
 
   /**
@@ -352,7 +411,7 @@ export class Conn<Context = unknown> {
    * heartbeats.
    */
   [kWriteRecord](bytes: Uint8Array, cb?: WriteDoneCallback): boolean {
-    if (this.#reconnecting) return this.#hold(bytes, cb)
+    if ((this.#flags & RECONNECTING) !== 0) return this.#hold(bytes, cb)
     this.#check()
     if (this.slot < 0) {
       this.#sink.sendTo(this.udpSocket!, this.remoteAddress, this.remotePort, bytes)
@@ -360,23 +419,20 @@ export class Conn<Context = unknown> {
       return true
     }
     const native = this.#sink.write(this, bytes)
-    if (native !== undefined) this.#unwritable = !native
-    else {
-      this.#staged += bytes.byteLength
-      // Told to wait on an estimate: make sure a writable event follows even if the kernel takes it all.
-      if (this.#staged > this.#sink.highWaterMark && !this.#unwritable && !this.#drainExpected) {
-        this.#drainExpected = true
-        this.#sink.expectDrain(this)
-      }
+    if (native !== undefined) this.#mark(UNWRITABLE, !native)
+    // Told to wait on an estimate: make sure a writable event follows even if the kernel takes it all.
+    else if ((this.#flags & (UNWRITABLE | DRAIN_EXPECTED)) === 0 && this.#sink.stagedBytes(this) > this.#sink.highWaterMark) {
+      this.#flags |= DRAIN_EXPECTED
+      this.#sink.expectDrain(this)
     }
     if (cb !== undefined) {
       const token = this.#sink.token()
-      ;(this.#writeCbs ??= new Map()).set(token, cb)
+      ;(this.#more().writeCbs ??= new Map()).set(token, cb)
       this.#sink.mark(this, token)
     }
     const writable = this.writable
-    if (!writable && !this.#toldUnwritable) {
-      this.#toldUnwritable = true
+    if (!writable && (this.#flags & TOLD_UNWRITABLE) === 0) {
+      this.#flags |= TOLD_UNWRITABLE
       this.#sink.unwritable(this)
     }
     return writable
@@ -401,7 +457,7 @@ export class Conn<Context = unknown> {
       if (options.reliable !== undefined) reliable = checkBool('send options.reliable', options.reliable)
     }
     if (reliable) return this.write(data)
-    if (this.#reconnecting) throw new NotConnectedError()
+    if ((this.#flags & RECONNECTING) !== 0) throw new NotConnectedError()
     this.#check()
     if (this.slot < 0) throw new InvalidOptionError('the unreliable channel is a kcp:// session\'s')
     const bytes = toBytes(data)
@@ -414,7 +470,7 @@ export class Conn<Context = unknown> {
    * `onWritability(conn, true)`, like a Node stream's `'drain'`). Writes are still accepted.
    */
   get writable(): boolean {
-    return this.#open && !this.#unwritable && this.#staged <= this.#sink.highWaterMark
+    return (this.#flags & (OPEN | UNWRITABLE)) === OPEN && this.#sink.stagedBytes(this) <= this.#sink.highWaterMark
   }
 
   /** Bytes that can still be written before the connection turns unwritable. */
@@ -480,10 +536,10 @@ export class Conn<Context = unknown> {
     return new Promise<R>((resolve, reject) => {
       this.#sink.task<R>(payload, options).then(
         (result) => {
-          if (this.#open) resolve(result)
+          if ((this.#flags & OPEN) !== 0) resolve(result)
         },
         (err: unknown) => {
-          if (this.#open && !(err instanceof EngineStoppedError)) reject(err)
+          if ((this.#flags & OPEN) !== 0 && !(err instanceof EngineStoppedError)) reject(err)
         },
       )
     })
@@ -517,7 +573,7 @@ export class Conn<Context = unknown> {
 
   /** Published messages skipped for this connection by the `'drop'` backpressure policy. */
   get droppedMessages(): number {
-    if (!this.#open || this.slot < 0) return 0
+    if ((this.#flags & OPEN) === 0 || this.slot < 0) return 0
     return this.#sink.call((n) => n.droppedMessages(this.slot, this.generation))
   }
 
@@ -541,15 +597,15 @@ export class Conn<Context = unknown> {
 
   /** Closes after everything already written has been sent; `onClose` follows. */
   close(): void {
-    if (this.#reconnecting) {
-      this.#reconnecting = false
-      this.#queued = []
+    if ((this.#flags & RECONNECTING) !== 0) {
+      this.#flags &= ~RECONNECTING
+      if (this.#rare !== undefined) this.#rare.queued = undefined
       this[kLink]?.closed(this)
       return
     }
-    if (!this.#open) return
-    this.#open = false
-    this.#closedByUser = true
+    if ((this.#flags & OPEN) === 0) return
+    this.#mark(OPEN, false)
+    this.#flags |= CLOSED_BY_USER
     // A transient datagram conn has nothing to close.
     if (this.slot >= 0) this.#sink.close(this)
   }
@@ -562,10 +618,8 @@ export class Conn<Context = unknown> {
   end(data?: Uint8Array | string): void {
     if (data !== undefined) this.write(data)
     this.#check()
-    this.#sink.flush()
-    this.#open = false
-    this.#closedByUser = true
-    this.#sink.call((n) => n.end(this.slot, this.generation))
+    this.#flags = (this.#flags & ~OPEN) | CLOSED_BY_USER
+    this.#sink.end(this)
   }
 
   /**
@@ -574,15 +628,9 @@ export class Conn<Context = unknown> {
    */
   destroy(err?: RiptideError): void {
     if (this.slot < 0 || this.destroyError !== undefined) return
-    this.#open = false
-    this.#closedByUser = true
+    this.#flags = (this.#flags & ~OPEN) | CLOSED_BY_USER
     this.destroyError = err
-    this.#sink.flush()
-    try {
-      this.#sink.call((n) => n.destroy(this.slot, this.generation))
-    } catch {
-      // Already gone: onClose has been or will be delivered.
-    }
+    this.#sink.destroy(this)
   }
 
   /**
@@ -605,27 +653,29 @@ export class Conn<Context = unknown> {
    * ```
    */
   toStream(options?: ConnStreamOptions): ConnStream {
-    if (this.#stream !== undefined && this[kConsumer] !== undefined) return this.#stream
+    const rare = this.#rare
+    if (rare?.stream !== undefined && rare.consumer !== undefined) return rare.stream
     if (this.slot < 0) throw new InvalidOptionError('toStream() needs a connection (not a transient datagram conn)')
     this.#check()
-    this.#stream = new ConnStream(this, (consumer) => {
+    const stream = new ConnStream(this, (consumer) => {
       this[kConsumer] = consumer
       this.#sink.consume(this)
     }, options)
-    return this.#stream
+    this.#more().stream = stream
+    return stream
   }
 
   /** Stops reading: the kernel buffer fills and the peer's TCP window closes. */
   pause(): this {
     this.#sink.call((n) => n.pause(this.slot, this.generation))
-    this.#paused = true
+    this.#flags |= PAUSED
     return this
   }
 
   /** Reads again after {@link Conn.pause}. */
   resume(): this {
     this.#sink.call((n) => n.resume(this.slot, this.generation))
-    this.#paused = false
+    this.#mark(PAUSED, false)
     this.#sink.resumed(this)
     return this
   }
@@ -638,30 +688,31 @@ export class Conn<Context = unknown> {
     this.#check()
     checkMs('setTimeout delay', ms)
     const token = this.#sink.token()
-    ;(this.#timers ??= new Map()).set(token, cb)
+    ;(this.#more().timers ??= new Map()).set(token, cb)
     this.#sink.call((n) => n.setTimer(this.slot, this.generation, ms, token))
     return token
   }
 
   /** Cancels a timer from {@link Conn.setTimeout}. */
   clearTimeout(id: number): void {
-    this.#timers?.delete(id)
+    this.#rare?.timers?.delete(id)
   }
 
   /** Holds a write made while reconnecting, within the client's queue limit. */
   #hold(bytes: Uint8Array, cb?: WriteDoneCallback): boolean {
     const limit = this[kLink]?.queueLimit ?? 0
     if (limit === 0) throw new NotConnectedError()
-    if (this.#queuedBytes + bytes.byteLength > limit) throw new OutboundFullError('the queue for writes while disconnected is full')
-    this.#queued.push(bytes.slice())
-    this.#queuedBytes += bytes.byteLength
-    if (cb !== undefined) this.#queuedCbs.push([this.#queued.length - 1, cb])
+    const queued = (this.#more().queued ??= { bytes: [], size: 0, cbs: [] })
+    if (queued.size + bytes.byteLength > limit) throw new OutboundFullError('the queue for writes while disconnected is full')
+    queued.bytes.push(bytes.slice())
+    queued.size += bytes.byteLength
+    if (cb !== undefined) queued.cbs.push([queued.bytes.length - 1, cb])
     return false
   }
 
   /** @internal */
   [kClosedByUser](): boolean {
-    return this.#closedByUser
+    return (this.#flags & CLOSED_BY_USER) !== 0
   }
 
   /**
@@ -669,7 +720,7 @@ export class Conn<Context = unknown> {
    * WebSocket's close handshake): when the transport then ends, a client does not reconnect.
    */
   [kClosing](): void {
-    this.#closedByUser = true
+    this.#flags |= CLOSED_BY_USER
   }
 
   /**
@@ -686,25 +737,22 @@ export class Conn<Context = unknown> {
 
   /** @internal A client connection lost its socket and will dial again. */
   [kReconnecting](): void {
-    this.#open = false
-    this.#reconnecting = true
+    this.#flags = (this.#flags & ~OPEN) | RECONNECTING
   }
 
   /** @internal A client connection is connected again, at a new place in the table. */
   [kRebind](slot: number, generation: number): void {
+    const rare = this.#more()
+    // The id stays the one the connection was first given.
+    rare.id = this.id
     this.#slot = slot
     this.#generation = generation
-    this.#open = true
-    this.#paused = false
-    this.#reconnecting = false
-    this.#closedByUser = false
-    this.#local = undefined
-    const queued = this.#queued
-    const cbs = this.#queuedCbs
-    this.#queued = []
-    this.#queuedCbs = []
-    this.#queuedBytes = 0
-    queued.forEach((bytes, i) => this[kWriteRecord](bytes, cbs.find(([at]) => at === i)?.[1]))
+    // Writability stays as the handler last heard it.
+    this.#flags = (this.#flags & (UNWRITABLE | TOLD_UNWRITABLE | DRAIN_EXPECTED)) | OPEN
+    rare.local = undefined
+    const queued = rare.queued
+    rare.queued = undefined
+    queued?.bytes.forEach((bytes, i) => this[kWriteRecord](bytes, queued.cbs.find(([at]) => at === i)?.[1]))
   }
 
   /**
@@ -712,31 +760,30 @@ export class Conn<Context = unknown> {
    * always when writable again, and when unwritable unless a false `write()` told it already.
    */
   [kWritability](writable: boolean): boolean {
-    this.#unwritable = !writable
-    const tell = writable || !this.#toldUnwritable
-    this.#toldUnwritable = !writable
+    const tell = writable || (this.#flags & TOLD_UNWRITABLE) === 0
+    this.#mark(UNWRITABLE | TOLD_UNWRITABLE, !writable)
     return tell
   }
 
   /** @internal */
   [kWriteDone](token: number, err?: RiptideError): WriteDoneCallback | undefined {
-    const cb = this.#writeCbs?.get(token)
-    this.#writeCbs?.delete(token)
+    const cbs = this.#rare?.writeCbs
+    const cb = cbs?.get(token)
+    cbs?.delete(token)
     return cb === undefined ? undefined : () => cb(err)
   }
 
   /** @internal */
   [kTimer](token: number): (() => void) | undefined {
-    const cb = this.#timers?.get(token)
-    this.#timers?.delete(token)
+    const timers = this.#rare?.timers
+    const cb = timers?.get(token)
+    timers?.delete(token)
     return cb
   }
 
   /** @internal The batch ended: staged bytes have been handed to the native side. */
   [kBatchEnd](): void {
-    if (this.#drainExpected) this.#unwritable = true
-    this.#staged = 0
-    this.#drainExpected = false
+    if ((this.#flags & DRAIN_EXPECTED) !== 0) this.#flags = (this.#flags & ~DRAIN_EXPECTED) | UNWRITABLE
   }
 
   /**
@@ -745,7 +792,7 @@ export class Conn<Context = unknown> {
    * `undefined` without one.
    */
   get proxyHeader(): ProxyHeader | undefined {
-    if (this.slot < 0 || !this.#open) return undefined
+    if (this.slot < 0 || (this.#flags & OPEN) === 0) return undefined
     const h = this.#sink.call((n) => n.proxyHeader(this.slot, this.generation))
     if (h == null) return undefined
     return {
@@ -760,7 +807,7 @@ export class Conn<Context = unknown> {
    * connection without one, as in `node:tls`; `undefined` without TLS or once closed.
    */
   get alpnProtocol(): string | false | undefined {
-    if (this.slot < 0 || !this.#open) return undefined
+    if (this.slot < 0 || (this.#flags & OPEN) === 0) return undefined
     const t = this.#sink.call((n) => n.tlsInfo(this.slot, this.generation))
     if (t == null) return undefined
     return t.alpnProtocol ?? false
@@ -772,7 +819,7 @@ export class Conn<Context = unknown> {
    * closed.
    */
   get tlsResumed(): boolean | undefined {
-    if (this.slot < 0 || !this.#open) return undefined
+    if (this.slot < 0 || (this.#flags & OPEN) === 0) return undefined
     return this.#sink.call((n) => n.tlsInfo(this.slot, this.generation))?.resumed
   }
 
@@ -782,7 +829,7 @@ export class Conn<Context = unknown> {
    * TLS, before the handshake finished, or once closed.
    */
   get tlsKernel(): boolean | undefined {
-    if (this.slot < 0 || !this.#open) return undefined
+    if (this.slot < 0 || (this.#flags & OPEN) === 0) return undefined
     return this.#sink.call((n) => n.tlsInfo(this.slot, this.generation))?.kernel
   }
 
@@ -792,7 +839,7 @@ export class Conn<Context = unknown> {
    * once closed. Copied on each read.
    */
   get peerCertificate(): PeerCertificate | undefined {
-    if (this.slot < 0 || !this.#open) return undefined
+    if (this.slot < 0 || (this.#flags & OPEN) === 0) return undefined
     const chain = this.#sink.call((n) => n.tlsPeerCertificates(this.slot, this.generation))
     if (chain == null || chain.length === 0) return undefined
     return { raw: chain[0], chain, subject: subjectOf(chain[0]) }
@@ -800,13 +847,13 @@ export class Conn<Context = unknown> {
 
   /** Bytes received and held for the next delivery: a partial frame of its codec, or what `onTraffic` did not consume. */
   get inboundBuffered(): number {
-    if (!this.#open || this.slot < 0) return 0
+    if ((this.#flags & OPEN) === 0 || this.slot < 0) return 0
     return this.#sink.call((n) => n.inboundBuffered(this.slot, this.generation))
   }
 
   /** Bytes accepted for this connection and not yet handed to the kernel. */
   get outboundBuffered(): number {
-    if (!this.#open) return 0
+    if ((this.#flags & OPEN) === 0) return 0
     this.#sink.flush()
     return this.#sink.call((n) => n.outboundBuffered(this.slot, this.generation))
   }
@@ -867,10 +914,12 @@ export class Conn<Context = unknown> {
    * `ERR_CONN_CLOSED` (each exactly once); timers are dropped.
    */
   [kEnded](): WriteDoneCallback[] {
-    this.#open = false
-    this.#timers = undefined
-    const pending = this.#writeCbs === undefined ? [] : [...this.#writeCbs.values()]
-    this.#writeCbs = undefined
+    this.#mark(OPEN, false)
+    const rare = this.#rare
+    if (rare === undefined) return []
+    rare.timers = undefined
+    const pending = rare.writeCbs === undefined ? [] : [...rare.writeCbs.values()]
+    rare.writeCbs = undefined
     return pending
   }
 }

@@ -25,6 +25,8 @@ import {
   EV_WRITABILITY,
   EV_WRITE_DONE,
   OP_CLOSE,
+  OP_DESTROY,
+  OP_END,
   OP_EXPECT_DRAIN,
   OP_MARK,
   OP_RETAIN,
@@ -236,6 +238,10 @@ export class Reactor implements ConnSink {
   readonly #bytes = new Uint8Array(STAGED_BYTES)
   /** Connections that staged writes in the current batch. */
   readonly #stagedConns: Conn[] = []
+  /** Bytes each connection (by slot) staged in the current batch; zeroed when it ends. */
+  #stagedBytes = new Int32Array(1024)
+  /** The last peer address an open event named: the next one from the same host shares its string. */
+  #lastPeer = ''
   /** Bytes `onTraffic` did not consume in this batch, per connection (kept in order). */
   readonly #tails = new Map<Conn, Uint8Array>()
   /** Connections whose `write()` returned false, owed `onWritability(conn, false)`. */
@@ -514,11 +520,48 @@ export class Reactor implements ConnSink {
       this.#bytes.set(data, this.#used)
       this.#stage(OP_WRITE, conn, this.#used, len)
       this.#used += len
+      const slot = conn.slot
+      if (slot >= this.#stagedBytes.length) this.#growStaged(slot)
+      this.#stagedBytes[slot] += len
       this.#stagedConns.push(conn)
       return undefined
     }
     this.flush()
     return this.call((n) => n.write(conn.slot, conn.generation, data))
+  }
+
+  stagedBytes(conn: Conn): number {
+    const slot = conn.slot
+    return slot >= 0 && slot < this.#stagedBytes.length ? this.#stagedBytes[slot] : 0
+  }
+
+  /** Makes room for `slot` in the per-slot staged counts (doubling). */
+  #growStaged(slot: number): void {
+    let size = this.#stagedBytes.length
+    while (size <= slot) size *= 2
+    const grown = new Int32Array(size)
+    grown.set(this.#stagedBytes)
+    this.#stagedBytes = grown
+  }
+
+  /**
+   * A peer address from the batch arena: the string of the previous open event when the bytes
+   * are the same (a busy server's clients come from few hosts), so idle connections from one
+   * host share it.
+   */
+  #peerAddress(arena: Uint8Array, offset: number, length: number): string {
+    const last = this.#lastPeer
+    if (last.length === length) {
+      let same = true
+      for (let i = 0; i < length; i++) {
+        if (arena[offset + i] !== last.charCodeAt(i)) {
+          same = false
+          break
+        }
+      }
+      if (same) return last
+    }
+    return (this.#lastPeer = ascii(arena, offset, length))
   }
 
   expectDrain(conn: Conn): void {
@@ -616,7 +659,31 @@ export class Reactor implements ConnSink {
     this.call((n) => n.close(conn.slot, conn.generation))
   }
 
-  /** Applies staged writes and closes now. */
+  end(conn: Conn): void {
+    if (this.#inBatch) {
+      if (this.#ops[0] >= STAGED_OPS) this.flush()
+      this.#stage(OP_END, conn, 0, 0)
+      return
+    }
+    this.flush()
+    this.call((n) => n.end(conn.slot, conn.generation))
+  }
+
+  destroy(conn: Conn): void {
+    if (this.#inBatch) {
+      if (this.#ops[0] >= STAGED_OPS) this.flush()
+      this.#stage(OP_DESTROY, conn, 0, 0)
+      return
+    }
+    this.flush()
+    try {
+      this.call((n) => n.destroy(conn.slot, conn.generation))
+    } catch {
+      // Already gone: onClose has been or will be delivered.
+    }
+  }
+
+  /** Applies staged writes, closes, half-closes and resets now. */
   flush(): void {
     if (this.#ops[0] === 0) return
     this.#native.flush()
@@ -766,7 +833,7 @@ export class Reactor implements ConnSink {
           let conn: Conn
           if (dial !== undefined && dial.generation === generation) {
             this.#dials.delete(slot)
-            conn = dial.conn ?? new Conn(this, slot, generation, ascii(arena, offset, length), extra & 0xffff)
+            conn = dial.conn ?? new Conn(this, slot, generation, this.#peerAddress(arena, offset, length), extra & 0xffff)
             if (dial.conn !== undefined) conn[kRebind](slot, generation)
             dial.resolve(conn)
             this.#held.set(slot, { generation, until: 'replay', events: [] })
@@ -774,11 +841,18 @@ export class Reactor implements ConnSink {
             this.#latent[slot] = generation + 1
             continue
           } else {
-            conn = new Conn(this, slot, generation, ascii(arena, offset, length), extra & 0xffff, udp === 0 ? undefined : udp - 1)
+            conn = new Conn(this, slot, generation, this.#peerAddress(arena, offset, length), extra & 0xffff, udp === 0 ? undefined : udp - 1)
           }
           this.#conns[slot] = conn
           if (openChannel.hasSubscribers) openChannel.publish({ conn } satisfies ConnectionOpenMessage)
-          if (h.onOpen !== undefined) this.#safely('onOpen', conn, () => h.onOpen!(conn))
+          // Called directly, not through #safely: no closure per open.
+          if (h.onOpen !== undefined) {
+            try {
+              h.onOpen(conn)
+            } catch (err) {
+              this.report(err, conn, 'onOpen')
+            }
+          }
         } else if (kind === EV_CLOSE) {
           this.#closed(slot, generation, length > 0 ? ascii(arena, offset, length) : '', meta[at + 5])
         } else if (kind === EV_CARRIER) {
@@ -816,7 +890,11 @@ export class Reactor implements ConnSink {
         if (hold.until === 'replay' && hold.events.length === 0) this.#held.delete(slot)
         else if (hold.until === 'replay') this.#release(hold)
       }
-      for (const conn of this.#stagedConns) conn[kBatchEnd]()
+      const staged = this.#stagedBytes
+      for (const conn of this.#stagedConns) {
+        staged[conn.slot] = 0
+        conn[kBatchEnd]()
+      }
       this.#stagedConns.length = 0
     }
   }
@@ -852,6 +930,8 @@ export class Reactor implements ConnSink {
     const conn = this.#conn(slot, generation)
     if (conn === undefined) return
     this.#conns[slot] = undefined
+    // What it staged earlier in this batch must not count against the slot's next connection.
+    if (slot < this.#stagedBytes.length) this.#stagedBytes[slot] = 0
     this.#unwritable.delete(conn)
     for (const cb of conn[kEnded]()) this.#safely('write callback', conn, () => cb(new ConnClosedError()))
     const err = conn.destroyError ?? (code === '' ? undefined : this.#closeError(conn, code, errno, why))

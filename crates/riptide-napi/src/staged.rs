@@ -1,4 +1,4 @@
-//! Writes and closes JS queued during a batch, in two arrays JS owns: `ops` (an `Int32Array`:
+//! Writes, closes, half-closes and resets JS queued during a batch, in two arrays JS owns: `ops` (an `Int32Array`:
 //! `[count, op, slot, generation, offset, length, op, ...]`) and `data` (a `Uint8Array` holding
 //! the write payloads). Applying them natively after the batch costs no JS→native call per
 //! write. This file is the one definition of the layout: the constants are exported to JS
@@ -35,6 +35,12 @@ pub const OP_EXPECT_DRAIN: i32 = 5;
 /// Keep `length` bytes at `offset` (what `onTraffic` did not consume) for the next delivery.
 #[napi]
 pub const OP_RETAIN: i32 = 6;
+/// Half-close after pending writes (`Conns::end`).
+#[napi]
+pub const OP_END: i32 = 7;
+/// Reset now, dropping what is queued (`Conns::destroy`).
+#[napi]
+pub const OP_DESTROY: i32 = 8;
 
 /// The plain `OP_RETAIN`: the bytes wait in the connection's own buffer for its next read.
 /// Only the same-thread driver (Unix only, like the libuv poll handles it uses) applies it
@@ -117,8 +123,15 @@ impl Staged {
                         conns.write_or_report(id, bytes);
                     }
                 }
+                // A stale id (JS raced a close it had not yet seen): its close event follows.
                 OP_CLOSE => {
                     let _ = conns.close(id);
+                }
+                OP_END => {
+                    let _ = conns.end(id);
+                }
+                OP_DESTROY => {
+                    let _ = conns.destroy(id, None);
                 }
                 OP_RETAIN => {
                     let start = op[3].max(0) as usize;

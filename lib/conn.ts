@@ -313,6 +313,7 @@ export class Conn<Context = unknown> {
     return this.#rare?.link
   }
 
+  /** @internal */
   set [kLink](link: ReconnectLink | undefined) {
     this.#more().link = link
   }
@@ -322,6 +323,7 @@ export class Conn<Context = unknown> {
     return this.#rare?.consumer
   }
 
+  /** @internal */
   set [kConsumer](consumer: ConnConsumer | undefined) {
     if (consumer !== undefined || this.#rare !== undefined) this.#more().consumer = consumer
   }

@@ -136,7 +136,8 @@ pub struct NativeExported {
     pub address: NativeAddress,
 }
 
-/// How long [`NativeEngine::export_listeners`] waits for a worker reactor's sockets.
+/// How long [`NativeEngine::export_listeners`] waits for a worker reactor's sockets, and
+/// [`NativeEngine::release_listeners`] for a worker reactor to let go of them.
 const EXPORT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[napi]
@@ -191,14 +192,24 @@ impl NativeEngine {
 
     /// Stops serving the listeners of every reactor of the engine, leaving connections open
     /// (`riptide::Reactor::release_listeners`): after an upgrade in place the new process
-    /// serves the shared sockets alone.
+    /// serves the shared sockets alone. Returns once every reactor has let go (each worker
+    /// reactor within [`EXPORT_WAIT`]), so `countAllConnections` then counts everything the
+    /// listeners accepted: a drain that reads it before could stop while a worker reactor
+    /// still accepts, and close those connections before they were served.
     #[napi]
     pub fn release_listeners(&self) {
         self.driver.with_reactor(|r| r.release_listeners());
         if self.index == 0 {
-            for remote in self.shared.running().iter().filter(|r| r.index() != 0) {
-                // A reactor that already stopped has no listeners left.
-                let _ = remote.release_listeners();
+            let acks: Vec<_> = self
+                .shared
+                .running()
+                .iter()
+                .filter(|r| r.index() != 0)
+                .filter_map(|remote| remote.release_listeners().ok())
+                .collect();
+            for ack in acks {
+                // A reactor that stopped meanwhile has no listeners left: its sender is gone.
+                let _ = ack.recv_timeout(EXPORT_WAIT);
             }
         }
     }

@@ -42,8 +42,9 @@ pub(crate) enum Command {
     /// Send duplicates of the reactor's listening sockets ([`crate::Reactor::export_listeners`]).
     #[cfg(unix)]
     Export(std::sync::mpsc::Sender<std::io::Result<Vec<crate::inherit::ExportedListener>>>),
-    /// Stop serving the listeners ([`crate::Reactor::release_listeners`]).
-    Release,
+    /// Stop serving the listeners ([`crate::Reactor::release_listeners`]), then say so: what
+    /// the listeners accepted before is counted in [`Remote::connections`] by then.
+    Release(std::sync::mpsc::Sender<()>),
     /// Deliver a published message to this reactor's subscribers of its topic.
     Publish(Arc<Publication>),
     /// Datagrams wait on the application carrier attached as datagram socket `socket`
@@ -169,9 +170,13 @@ impl Remote {
         Ok(rx)
     }
 
-    /// Makes the reactor stop serving its listeners ([`crate::Reactor::release_listeners`]).
-    pub fn release_listeners(&self) -> Result<(), Error> {
-        self.send(Command::Release)
+    /// Makes the reactor stop serving its listeners ([`crate::Reactor::release_listeners`]);
+    /// the returned channel gets `()` once it has. Until then the listeners may still accept,
+    /// so a caller that counts the connections left to drain waits for it first.
+    pub fn release_listeners(&self) -> Result<std::sync::mpsc::Receiver<()>, Error> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.send(Command::Release(tx))?;
+        Ok(rx)
     }
 
     /// Runs `task` on the reactor thread.

@@ -53,7 +53,10 @@ impl Reactor {
                 Command::Export(reply) => {
                     let _ = reply.send(self.export_listeners());
                 }
-                Command::Release => self.release_listeners(),
+                Command::Release(done) => {
+                    self.release_listeners();
+                    let _ = done.send(());
+                }
                 Command::Publish(publication) => self.conns.hold(publication),
                 Command::Carried(socket) => self.carried_input(socket, handler),
             }

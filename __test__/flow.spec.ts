@@ -196,11 +196,13 @@ test('idleTimeout fires onIdle per period; heartbeat pings on write-idle and dro
   await engine.stop()
 
   let closedWith: string | undefined
+  // The read-idle drop well past the second ping: a turn delayed by load (over 12 here) could
+  // otherwise see the ping and the drop due together, and drop before pinging again.
   const hb = await serve('tcp://127.0.0.1:0', {
     onClose(_c, err) {
       closedWith = err?.code
     },
-  }, { heartbeat: { interval: 40, timeout: 200, ping: 'PING\n' } })
+  }, { heartbeat: { interval: 40, timeout: 1000, ping: 'PING\n' } })
   const c = await connect(hb.port)
   const pings = await readExactly(c, 10)
   t.is(pings.toString(), 'PING\nPING\n')

@@ -172,13 +172,19 @@ export const resp = {
   bulk(x: Uint8Array | string | null): Uint8Array {
     if (x === null) return resp.nil
     const n = typeof x === 'string' ? Buffer.byteLength(x) : x.length
-    const head = `$${n}\r\n`
-    const out = Buffer.allocUnsafe(head.length + n + 2)
-    out.write(head, 0, 'latin1')
-    if (typeof x === 'string') out.write(x, head.length, 'utf8')
-    else out.set(x, head.length)
-    out[head.length + n] = 13
-    out[head.length + n + 1] = 10
+    // The header's digits are written as bytes: no string is built per reply.
+    let digits = 1
+    for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++
+    const start = digits + 3
+    const out = Buffer.allocUnsafe(start + n + 2)
+    out[0] = 36 // '$'
+    for (let i = digits, m = n; i > 0; i--, m = Math.floor(m / 10)) out[i] = 48 + (m % 10)
+    out[digits + 1] = 13
+    out[digits + 2] = 10
+    if (typeof x === 'string') out.write(x, start, 'utf8')
+    else out.set(x, start)
+    out[start + n] = 13
+    out[start + n + 1] = 10
     return out
   },
 

@@ -57,6 +57,8 @@ type Handler = (db: Store, args: Args, now: number) => Uint8Array | Outcome
 const LLONG_MAX = (1n << 63n) - 1n
 const LLONG_MIN = -(1n << 63n)
 
+// The hot replies read once: `resp` is an export of the package, read through a getter.
+const { bulk, nil, ok } = resp
 const err = (s: string): Uint8Array => resp.error(`ERR ${s}`)
 const notInteger = err('value is not an integer or out of range')
 const syntax = err('syntax error')
@@ -113,10 +115,10 @@ function set(db: Store, args: Args, now: number): Uint8Array {
   // Reading the key drops it if expired, so KEEPTTL does not keep a past expiry.
   if (nx || xx || keep) {
     const exists = db.get(key, now) !== undefined
-    if ((nx && exists) || (xx && !exists)) return resp.nil
+    if ((nx && exists) || (xx && !exists)) return nil
   }
-  db.set(key, resp.bulk(args.bytes(2)), keep ? 'keep' : at === undefined ? undefined : at - now, now)
-  return resp.ok
+  db.set(key, bulk(args.bytes(2)), keep ? 'keep' : at === undefined ? undefined : at - now, now)
+  return ok
 }
 
 function incr(db: Store, args: Args, now: number): Uint8Array {
@@ -172,7 +174,7 @@ const TABLE: Record<string, [number, Handler]> = {
   echo: [2, (_db, a) => resp.bulk(a.bytes(1))],
   set: [-3, set],
   // The value is held as its bulk reply: GET answers with it, no copy.
-  get: [2, (db, a, now) => db.get(a.text(1), now) ?? resp.nil],
+  get: [2, (db, a, now) => db.get(a.text(1), now) ?? nil],
   del: [-2, (db, a, now) => resp.integer(count(a, (k) => db.get(k, now) !== undefined && db.delete(k)))],
   exists: [-2, (db, a, now) => resp.integer(count(a, (k) => db.get(k, now) !== undefined))],
   incr: [2, incr],

@@ -8,11 +8,12 @@
 import { parseArgs } from 'node:util'
 import { codecs, resp, RespCommands, serve } from 'riptide'
 import { execute } from './commands'
+import { Replies } from './replies'
 import { Store } from './store'
 
 /** The cursor over a read's commands, and its replies until they are written (both reused). */
 const commands = new RespCommands()
-const replies: Uint8Array[] = []
+const replies = new Replies()
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { port: { type: 'string', default: '6380' } } })
@@ -33,8 +34,7 @@ async function main(): Promise<void> {
             close = out.close === true
           }
         }
-        conn.write(replies.length === 1 ? replies[0] : Buffer.concat(replies))
-        replies.length = 0
+        conn.write(replies.take())
         if (close) conn.close()
       },
       onError(conn, err) {

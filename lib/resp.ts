@@ -83,8 +83,11 @@ export function parseCommand(frame: Uint8Array): Uint8Array[] {
  */
 export class RespCommands {
   #frame: Uint8Array = new Uint8Array(0)
-  /** The frame as a Buffer, for latin1 decoding (one per frame, not per argument). */
-  #bytes: Buffer = Buffer.alloc(0)
+  /**
+   * A Buffer over the frame's whole memory, for latin1 decoding: frames of one batch arena
+   * share it, so it is made when the memory changes, not per frame or per argument.
+   */
+  #memory: Buffer = Buffer.alloc(0)
   /** Where the next command's descriptor starts. */
   #next = 0
   #starts: number[] = []
@@ -95,7 +98,7 @@ export class RespCommands {
   /** Starts reading `frame`: the first `next()` moves to its first command. */
   read(frame: Uint8Array): this {
     this.#frame = frame
-    this.#bytes = Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)
+    if (this.#memory.buffer !== frame.buffer) this.#memory = Buffer.from(frame.buffer)
     this.#next = 0
     this.length = 0
     return this
@@ -120,8 +123,8 @@ export class RespCommands {
   /** Argument `i` of the current command as a latin1 string (one character per byte). */
   text(i: number): string {
     this.#check(i)
-    const at = this.#starts[i]
-    return this.#bytes.toString('latin1', at, at + this.#lengths[i])
+    const at = this.#frame.byteOffset + this.#starts[i]
+    return this.#memory.toString('latin1', at, at + this.#lengths[i])
   }
 
   /** Argument `i` of the current command as a view into the frame. */

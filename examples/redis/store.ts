@@ -14,7 +14,8 @@ export class Store {
 
   /** The value of a live key, dropping it first if it has expired. */
   get(key: string, now: number): Uint8Array | undefined {
-    const at = this.expires.get(key)
+    // Without keys that expire (the common case), one lookup, not two.
+    const at = this.expires.size === 0 ? undefined : this.expires.get(key)
     if (at !== undefined && at <= now) this.delete(key)
     return this.values.get(key)
   }
@@ -23,8 +24,9 @@ export class Store {
   set(key: string, value: Uint8Array, ttl: number | undefined | 'keep', now: number): void {
     this.values.set(key, value)
     if (ttl === 'keep') return
-    if (ttl === undefined) this.expires.delete(key)
-    else this.expires.set(key, now + ttl)
+    if (ttl === undefined) {
+      if (this.expires.size > 0) this.expires.delete(key)
+    } else this.expires.set(key, now + ttl)
   }
 
   /** Removes a key; true when it existed (expired or not). */

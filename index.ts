@@ -52,7 +52,7 @@ export {
 export { type WebSocketClientHandler, type WebSocketDialCodecOptions, type WebSocketUrl } from './lib/websocket-client'
 export type { HttpWebSocketHandler } from './lib/http-websocket'
 export { parseRequest, response, type HttpRequest, type HttpResponse } from './lib/http1'
-export { parseCommand, resp } from './lib/resp'
+export { parseCommand, RespCommands, resp } from './lib/resp'
 export type { EventHandler, IdleKind } from './lib/handler'
 export type { BackpressureOptions, BackpressurePolicy } from './lib/pubsub'
 export type { BusOptions, BusMetrics, BusGap, ResolvedBusOptions } from './lib/bus'

@@ -1,8 +1,8 @@
-// codecs.resp() options, parseCommand and the resp.* reply builders, without a server; the
+// codecs.resp() options, parseCommand, RespCommands and the resp.* reply builders, without a server; the
 // codec against real clients is in redis.spec.ts, against hostile input in hostile/resp.spec.ts.
 
 import test from 'ava'
-import { codecs, parseCommand, resp } from 'riptide'
+import { codecs, parseCommand, resp, RespCommands } from 'riptide'
 
 test('codecs.resp() fills redis-server-like defaults and refuses unknown keys and out-of-range numbers', (t) => {
   t.deepEqual(codecs.resp(), {
@@ -11,9 +11,11 @@ test('codecs.resp() fills redis-server-like defaults and refuses unknown keys an
     maxElements: 65536,
     maxInlineLength: 65536,
     maxRequestSize: 1024 * 1024 * 1024,
+    batch: false,
   })
   t.is(codecs.resp({ maxElements: 10 }).maxElements, 10)
-  for (const bad of [{ maxBulkLength: 0 }, { maxBulkLength: 2 ** 32 }, { maxElements: 1.5 }, { maxInlineLength: -1 }, { maxRequestSize: Number.NaN }]) {
+  t.is(codecs.resp({ batch: true }).batch, true)
+  for (const bad of [{ maxBulkLength: 0 }, { maxBulkLength: 2 ** 32 }, { maxElements: 1.5 }, { maxInlineLength: -1 }, { maxRequestSize: Number.NaN }, { batch: 1 as never }]) {
     t.throws(() => codecs.resp(bad), { code: 'ERR_INVALID_ARG_VALUE' }, JSON.stringify(bad))
   }
   t.throws(() => codecs.resp({ maxDepth: 3 } as never), { code: 'ERR_INVALID_ARG_VALUE' })
@@ -28,6 +30,38 @@ test('parseCommand reads a descriptor as views and refuses anything else', (t) =
     t.throws(() => parseCommand(bad), { code: 'ERR_INVALID_ARG_VALUE' })
   }
 })
+
+test('RespCommands reads a batch of descriptors in place and refuses anything else', (t) => {
+  const desc = (...args: string[]) => [...u32le(args.length), ...args.flatMap((a) => [...u32le(a.length), ...Buffer.from(a, 'latin1')])]
+  // In a larger buffer, as frames sit in the batch arena.
+  const memory = Buffer.from([9, 9, ...desc('SET', 'k\xff', ''), ...desc('PING'), 9])
+  const frame = new Uint8Array(memory.buffer, memory.byteOffset + 2, memory.length - 3)
+  const c = new RespCommands().read(frame)
+  t.true(c.next())
+  t.deepEqual([c.length, c.text(0), c.text(1), c.text(2)], [3, 'SET', 'k\xff', ''])
+  t.is(c.bytes(1).buffer, memory.buffer, 'a view, not a copy')
+  t.deepEqual([...c.bytes(1)], [107, 255])
+  t.throws(() => c.text(3), { code: 'ERR_INVALID_ARG_VALUE' })
+  t.true(c.next())
+  t.deepEqual([c.length, c.text(0)], [1, 'PING'])
+  t.false(c.next())
+  t.is(c.length, 0)
+  // A single-command frame is a batch of one; read() starts over.
+  t.true(c.read(Buffer.from(desc('GET', 'k'))).next())
+  t.is(c.text(1), 'k')
+  for (const bad of [Buffer.from([1, 0, 0, 0]), Buffer.from([...desc('PING'), 1, 0, 0, 0, 9, 0, 0, 0, 1]), Buffer.from([255, 255, 255, 255])]) {
+    const r = new RespCommands().read(bad)
+    t.throws(() => {
+      while (r.next());
+    }, { code: 'ERR_INVALID_ARG_VALUE' })
+  }
+  t.throws(() => parseCommand(Buffer.from([...desc('PING'), ...desc('PING')])), { code: 'ERR_INVALID_ARG_VALUE' }, 'a batch is not one command')
+})
+
+/** `n` as 4 little-endian bytes. */
+function u32le(n: number): number[] {
+  return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24]
+}
 
 test('resp.* builds RESP2 replies and refuses what would split a reply', (t) => {
   const s = (b: Uint8Array) => Buffer.from(b).toString('latin1')

@@ -121,7 +121,8 @@ export type Http1Options = Partial<Omit<Http1Codec, 'kind' | 'websocket'>> & {
 
 /**
  * RESP2 (the Redis protocol) requests: one `onTraffic` per command, read with `parseCommand`
- * (`lib/resp.ts`); replies are written as bytes built by `resp.*`. Defaults follow
+ * (`lib/resp.ts`), or with `batch` one per read holding its whole commands, read with
+ * `RespCommands`; replies are written as bytes built by `resp.*`. Defaults follow
  * redis-server's. A violation goes to `onError` with its `ERR_RESP_*` code and redis-server's
  * protocol error text as the message: answer `resp.error('ERR ' + err.message)` and close.
  */
@@ -135,6 +136,13 @@ export interface RespCodec {
   readonly maxInlineLength: number
   /** Most wire bytes of one command (then `ERR_RESP_REQUEST_TOO_LARGE`). Default `1073741824` (redis-server's `client-query-buffer-limit`). */
   readonly maxRequestSize: number
+  /**
+   * Deliver every whole command of one read as one frame (their descriptors one after
+   * another, read with `RespCommands`): a pipelined read is one `onTraffic`, its replies can
+   * go out in one write. Default `false` (one frame per command, for `parseCommand`). The
+   * commands before a protocol error arrive before the error.
+   */
+  readonly batch: boolean
 }
 
 /**
@@ -264,16 +272,18 @@ export const codecs = {
   /**
    * RESP2 request framing for a Redis-protocol server: arrays of bulk strings and inline
    * commands, pipelined. Each command arrives as one frame; `parseCommand(frame)` gives its
-   * arguments without a copy. See {@link RespCodec} for the limits and their errors.
+   * arguments without a copy. With `batch`, each read's commands arrive as one frame, read
+   * with `RespCommands`. See {@link RespCodec} for the limits and their errors.
    */
   resp(o: Partial<Omit<RespCodec, 'kind'>> = {}): RespCodec {
-    keys('resp', o, ['maxBulkLength', 'maxElements', 'maxInlineLength', 'maxRequestSize'])
+    keys('resp', o, ['maxBulkLength', 'maxElements', 'maxInlineLength', 'maxRequestSize', 'batch'])
     return {
       kind: 'resp',
       maxBulkLength: int('maxBulkLength', o.maxBulkLength ?? 512 * 1024 * 1024, 1, 2 ** 32 - 1),
       maxElements: int('maxElements', o.maxElements ?? 65536, 1, 2 ** 31 - 1),
       maxInlineLength: int('maxInlineLength', o.maxInlineLength ?? 64 * 1024, 1, 2 ** 31 - 1),
       maxRequestSize: int('maxRequestSize', o.maxRequestSize ?? 1024 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER),
+      batch: bool('batch', o.batch ?? false),
     }
   },
 

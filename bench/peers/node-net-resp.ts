@@ -7,7 +7,7 @@
  */
 import net from 'node:net'
 import { parseArgs } from 'node:util'
-import { execute } from '../../examples/redis/commands'
+import { ArgList, execute } from '../../examples/redis/commands'
 import { Store } from '../../examples/redis/store'
 
 /** The end of the line starting at `at` (the index of its `\r\n`), or -1. */
@@ -54,6 +54,7 @@ function parse(b: Buffer): { commands: Uint8Array[][]; used: number } | undefine
 
 const { values } = parseArgs({ options: { port: { type: 'string', default: '6390' } } })
 const db = new Store()
+const args = new ArgList()
 const server = net.createServer({ noDelay: true }, (s) => {
   let held: Buffer = Buffer.alloc(0)
   s.on('data', (d: Buffer) => {
@@ -66,8 +67,8 @@ const server = net.createServer({ noDelay: true }, (s) => {
     const now = Date.now()
     const replies: Uint8Array[] = []
     let close = false
-    for (const args of parsed.commands) {
-      const out = execute(db, args, now)
+    for (const command of parsed.commands) {
+      const out = execute(db, args.of(command), now)
       if (out instanceof Uint8Array) replies.push(out)
       else {
         replies.push(out.reply)

@@ -1,13 +1,19 @@
 /**
  * A Redis-protocol server on riptide: `npx tsx examples/redis/server.ts --port 6380`, then
- * `redis-cli -p 6380 set greeting hello`. The RESP codec (`codecs.resp()`) frames commands in
- * Rust; `commands.ts` answers them as redis-server 7 does. Pipelined commands are answered in
- * order (one `onTraffic` per command, replies queued in the order written).
+ * `redis-cli -p 6380 set greeting hello`. The RESP codec (`codecs.resp({ batch: true })`)
+ * frames commands in Rust and hands every whole command of one read over at once;
+ * `commands.ts` answers them as redis-server 7 does. Pipelined commands are answered in order,
+ * their replies written together (one `conn.write` per read).
  */
 import { parseArgs } from 'node:util'
-import { codecs, parseCommand, resp, serve } from 'riptide'
+import { codecs, resp, RespCommands, serve } from 'riptide'
 import { execute } from './commands'
+import { Replies } from './replies'
 import { Store } from './store'
+
+/** The cursor over a read's commands, and its replies until they are written (both reused). */
+const commands = new RespCommands()
+const replies = new Replies()
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { port: { type: 'string', default: '6380' } } })
@@ -16,12 +22,20 @@ async function main(): Promise<void> {
     `tcp://127.0.0.1:${values.port}`,
     {
       onTraffic(conn, frame) {
-        const out = execute(db, parseCommand(frame), Date.now())
-        if (out instanceof Uint8Array) conn.write(out)
-        else {
-          conn.write(out.reply)
-          if (out.close === true) conn.close()
+        // One clock reading for the read's commands: they arrived together.
+        const now = Date.now()
+        let close = false
+        for (const args = commands.read(frame); !close && args.next(); ) {
+          const out = execute(db, args, now)
+          if (out instanceof Uint8Array) replies.push(out)
+          else {
+            replies.push(out.reply)
+            // QUIT: what follows it in the read is not run, as redis-server does.
+            close = out.close === true
+          }
         }
+        conn.write(replies.take())
+        if (close) conn.close()
       },
       onError(conn, err) {
         // A RESP protocol error: redis-server's answer, then the connection is closed.
@@ -37,7 +51,7 @@ async function main(): Promise<void> {
         return 100
       },
     },
-    { codec: codecs.resp(), ticker: true },
+    { codec: codecs.resp({ batch: true }), ticker: true },
   )
   console.log(`riptide redis on 127.0.0.1:${engine.port}`)
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void engine.stop({ drainTimeout: 1000 }))

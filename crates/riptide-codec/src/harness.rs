@@ -210,6 +210,7 @@ pub fn resp(data: &[u8]) {
         max_elements: 16,
         max_inline_length: 256,
         max_request_size: 1024,
+        batch: false,
     };
     let (frames, _) = feed(&CodecSpec::Resp(config), data, 1024);
     for f in frames {

@@ -37,7 +37,7 @@ pub use length_field::{ByteOrder, LengthFieldCodec, LengthFieldConfig};
 pub use line::{LineCodec, LineConfig};
 pub use ltv::{LtvCodec, LtvConfig};
 pub use proxy::{parse_proxy, ProxyHeader, ProxyMode, ProxyParse};
-pub use resp::{encode_command, parse_command, RespCodec, RespConfig};
+pub use resp::{encode_command, parse_command, parse_commands, RespCodec, RespConfig};
 pub use spec::CodecSpec;
 
 /// What the bytes at the front of a buffer hold.

@@ -7,6 +7,10 @@
 //! u32 argument count | (u32 length, bytes)*      (little endian)
 //! ```
 //!
+//! With [`RespConfig::batch`], every whole command of one read is one frame instead: their
+//! descriptors one after another (`RespCommands` in `lib/resp.ts`, [`parse_commands`] here).
+//! A pipelined read then costs one delivery to JS, not one per command.
+//!
 //! Replies are written as bytes (the encoder passes them through; `lib/resp.ts` builds them).
 //!
 //! Hand-written: RESP requests are a few lines of grammar, and the maintained Rust RESP crates
@@ -45,6 +49,9 @@ pub struct RespConfig {
     pub max_inline_length: usize,
     /// Most wire bytes of one command: redis-server's `client-query-buffer-limit`, 1 GiB.
     pub max_request_size: usize,
+    /// Deliver the whole commands of one read as one frame (their descriptors concatenated),
+    /// so a pipelined read is one handler call; off by default (one frame per command).
+    pub batch: bool,
 }
 
 impl Default for RespConfig {
@@ -54,6 +61,7 @@ impl Default for RespConfig {
             max_elements: 1 << 16,
             max_inline_length: 64 << 10,
             max_request_size: 1 << 30,
+            batch: false,
         }
     }
 }
@@ -85,6 +93,27 @@ struct Progress {
     args: Vec<(usize, usize)>,
     /// Bytes of an inline command already scanned for its `\n`, without finding it.
     scanned: usize,
+}
+
+impl Progress {
+    /// Starts on the next command, keeping the argument list's allocation.
+    fn reset(&mut self) {
+        self.seen = 0;
+        self.count = 0;
+        self.at = 0;
+        self.args.clear();
+        self.scanned = 0;
+    }
+}
+
+/// What one command's worth of decoding did.
+enum Step {
+    /// A command's descriptor was appended to the frame; its wire bytes were `consumed`.
+    Command { consumed: usize },
+    /// `consumed` bytes held no command (an empty inline line, `*0`, `*-1`).
+    Skip { consumed: usize },
+    /// The command at the front is incomplete.
+    NeedMore,
 }
 
 type Fault = (&'static str, String);
@@ -177,7 +206,7 @@ impl RespCodec {
 
     fn fail(&mut self, buf: &[u8], (code, message): Fault) -> Decoded {
         self.failed = true;
-        self.progress = Progress::default();
+        self.progress.reset();
         Decoded::Error {
             consumed: buf.len(),
             error: FrameError::Resp(code, message),
@@ -186,7 +215,7 @@ impl RespCodec {
 
     /// An inline command: words separated by spaces or tabs up to `\n` (a `\r` before it is
     /// dropped). Unlike redis-server, quotes are not interpreted; clients send arrays.
-    fn inline(&mut self, buf: &[u8]) -> Result<Decoded, Fault> {
+    fn inline(&mut self, buf: &[u8], frame: &mut Vec<u8>) -> Result<Step, Fault> {
         let limit = self
             .config
             .max_inline_length
@@ -206,7 +235,7 @@ impl RespCodec {
                     "Protocol error: too big inline request".into(),
                 ));
             }
-            return Ok(Decoded::NeedMore);
+            return Ok(Step::NeedMore);
         };
         let line = buf.get(..nl).unwrap_or_default();
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -217,7 +246,7 @@ impl RespCodec {
         let consumed = nl.saturating_add(1);
         if count == 0 {
             // Empty lines are skipped, as redis-server does.
-            return Ok(Decoded::Skip { consumed });
+            return Ok(Step::Skip { consumed });
         }
         if count > self.config.max_elements {
             return Err((
@@ -225,28 +254,28 @@ impl RespCodec {
                 "Protocol error: invalid multibulk length".into(),
             ));
         }
-        let mut frame = Vec::with_capacity(
+        frame.reserve(
             line.len()
                 .saturating_add(count.saturating_mul(4))
                 .saturating_add(4),
         );
         frame.extend_from_slice(&u32::try_from(count).unwrap_or(u32::MAX).to_le_bytes());
-        words.for_each(|w| push_field(&mut frame, w));
-        Ok(Decoded::Owned { consumed, frame })
+        words.for_each(|w| push_field(frame, w));
+        Ok(Step::Command { consumed })
     }
 
     /// Continues the array at the front of `buf`.
-    fn array(&mut self, buf: &[u8]) -> Result<Decoded, Fault> {
+    fn array(&mut self, buf: &[u8], frame: &mut Vec<u8>) -> Result<Step, Fault> {
         let c = &self.config;
         if self.progress.at == 0 {
             let (n, len) = match header(buf) {
                 Header::Number(n, len) => (n, len),
-                Header::NeedMore => return Ok(Decoded::NeedMore),
+                Header::NeedMore => return Ok(Step::NeedMore),
                 Header::Bad => return Err(protocol("invalid multibulk length")),
             };
             if n <= 0 {
                 // `*0` and `*-1` hold no command; redis-server skips them.
-                return Ok(Decoded::Skip { consumed: len });
+                return Ok(Step::Skip { consumed: len });
             }
             if n as u64 > c.max_elements as u64 {
                 return Err((
@@ -261,7 +290,7 @@ impl RespCodec {
             let at = self.progress.at;
             let rest = buf.get(at..).unwrap_or_default();
             match rest.first() {
-                None => return Ok(Decoded::NeedMore),
+                None => return Ok(Step::NeedMore),
                 Some(b'$') => {}
                 Some(b'*') => {
                     return Err((
@@ -278,7 +307,7 @@ impl RespCodec {
             }
             let (n, len) = match header(rest) {
                 Header::Number(n, len) => (n, len),
-                Header::NeedMore => return Ok(Decoded::NeedMore),
+                Header::NeedMore => return Ok(Step::NeedMore),
                 Header::Bad => return Err(protocol("invalid bulk length")),
             };
             if n < 0 {
@@ -302,7 +331,7 @@ impl RespCodec {
                 ));
             }
             if (buf.len() as u64) < end {
-                return Ok(Decoded::NeedMore);
+                return Ok(Step::NeedMore);
             }
             // end <= buf.len() <= usize::MAX.
             let end = end as usize;
@@ -316,12 +345,12 @@ impl RespCodec {
                 .push((start, data_end.saturating_sub(start)));
             self.progress.at = end;
         }
-        let progress = std::mem::take(&mut self.progress);
+        let progress = &self.progress;
         let size = progress
             .args
             .iter()
             .fold(4usize, |s, &(_, n)| s.saturating_add(n).saturating_add(4));
-        let mut frame = Vec::with_capacity(size);
+        frame.reserve(size);
         frame.extend_from_slice(
             &u32::try_from(progress.count)
                 .unwrap_or(u32::MAX)
@@ -329,14 +358,32 @@ impl RespCodec {
         );
         for &(start, n) in &progress.args {
             push_field(
-                &mut frame,
+                frame,
                 buf.get(start..start.saturating_add(n)).unwrap_or_default(),
             );
         }
-        Ok(Decoded::Owned {
+        Ok(Step::Command {
             consumed: progress.at,
-            frame,
         })
+    }
+
+    /// Decodes the command at the front of `buf` into `frame`, keeping its progress when it
+    /// is incomplete (the next call sees the same front again).
+    fn step(&mut self, buf: &[u8], frame: &mut Vec<u8>) -> Result<Step, Fault> {
+        if buf.len() < self.progress.seen {
+            // Not the bytes of the last call plus more: start over.
+            self.progress.reset();
+        }
+        self.progress.seen = buf.len();
+        let step = match buf.first() {
+            None => Ok(Step::NeedMore),
+            Some(b'*') => self.array(buf, frame),
+            Some(_) => self.inline(buf, frame),
+        };
+        if !matches!(step, Ok(Step::NeedMore)) {
+            self.progress.reset();
+        }
+        step
     }
 }
 
@@ -351,24 +398,29 @@ impl Decoder for RespCodec {
                 }
             };
         }
-        if buf.len() < self.progress.seen {
-            // Not the bytes of the last call plus more: start over.
-            self.progress = Progress::default();
-        }
-        self.progress.seen = buf.len();
-        let result = match buf.first() {
-            None => Ok(Decoded::NeedMore),
-            Some(b'*') => self.array(buf),
-            Some(_) => self.inline(buf),
-        };
-        match result {
-            Ok(d) => {
-                if !matches!(d, Decoded::NeedMore) {
-                    self.progress = Progress::default();
+        let mut frame = Vec::new();
+        let mut used = 0usize;
+        let mut commands = 0usize;
+        // One command, or (batch) every whole command in `buf`; skipped bytes go with them.
+        while commands == 0 || self.config.batch {
+            let rest = buf.get(used..).unwrap_or_default();
+            match self.step(rest, &mut frame) {
+                Ok(Step::Command { consumed }) => {
+                    used = used.saturating_add(consumed);
+                    commands = commands.saturating_add(1);
                 }
-                d
+                Ok(Step::Skip { consumed }) => used = used.saturating_add(consumed),
+                Ok(Step::NeedMore) => break,
+                Err(fault) if commands == 0 => return self.fail(buf, fault),
+                // The commands before the bad one are delivered first; the next call, which
+                // starts at the bad one, reports it.
+                Err(_) => break,
             }
-            Err(fault) => self.fail(buf, fault),
+        }
+        match (commands, used) {
+            (0, 0) => Decoded::NeedMore,
+            (0, consumed) => Decoded::Skip { consumed },
+            (_, consumed) => Decoded::Owned { consumed, frame },
         }
     }
 }
@@ -396,17 +448,17 @@ pub fn encode_command(args: &[&[u8]], out: &mut Vec<u8>) {
     }
 }
 
-/// The arguments of a command frame (the descriptor [`RespCodec`] delivers), borrowed from
-/// it; `None` when `frame` is not a well-formed descriptor.
-pub fn parse_command(frame: &[u8]) -> Option<Vec<&[u8]>> {
+/// Reads the descriptor at `at` in `frame`: its arguments, borrowed, and where it ends;
+/// `None` when it is malformed or runs past the end.
+fn descriptor(frame: &[u8], at: usize) -> Option<(Vec<&[u8]>, usize)> {
     let u32_at = |at: usize| -> Option<usize> {
         let b: [u8; 4] = frame.get(at..at.checked_add(4)?)?.try_into().ok()?;
         usize::try_from(u32::from_le_bytes(b)).ok()
     };
-    let count = u32_at(0)?;
-    let mut at = 4usize;
+    let count = u32_at(at)?;
+    let mut at = at.checked_add(4)?;
     // Each argument takes at least its 4-byte length: a count beyond that is malformed.
-    if count > frame.len() / 4 {
+    if count > frame.len().saturating_sub(at) / 4 {
         return None;
     }
     let mut args = Vec::with_capacity(count);
@@ -417,7 +469,27 @@ pub fn parse_command(frame: &[u8]) -> Option<Vec<&[u8]>> {
         args.push(frame.get(start..end)?);
         at = end;
     }
-    (at == frame.len()).then_some(args)
+    Some((args, at))
+}
+
+/// The arguments of a command frame (the descriptor [`RespCodec`] delivers), borrowed from
+/// it; `None` when `frame` is not a well-formed descriptor.
+pub fn parse_command(frame: &[u8]) -> Option<Vec<&[u8]>> {
+    let (args, end) = descriptor(frame, 0)?;
+    (end == frame.len()).then_some(args)
+}
+
+/// The commands of a batch frame ([`RespConfig::batch`]: descriptors one after another), each
+/// as its arguments borrowed from it; `None` when `frame` is not a well-formed batch.
+pub fn parse_commands(frame: &[u8]) -> Option<Vec<Vec<&[u8]>>> {
+    let mut commands = Vec::new();
+    let mut at = 0;
+    while at < frame.len() {
+        let (args, end) = descriptor(frame, at)?;
+        commands.push(args);
+        at = end;
+    }
+    Some(commands)
 }
 
 #[cfg(test)]
@@ -538,8 +610,67 @@ mod tests {
         assert_eq!(parse_command(&frame).unwrap()[2], &[b'x'; 1000][..]);
     }
 
+    fn batch() -> RespCodec {
+        RespCodec::new(RespConfig {
+            batch: true,
+            ..RespConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_batch_frame_holds_every_whole_command_of_a_read_and_the_partial_one_waits() {
+        let mut c = batch();
+        let input = b"*1\r\n$4\r\nPING\r\n\r\nECHO hi\r\n*2\r\n$3\r\nGET\r\n$1\r\nk";
+        let Decoded::Owned { consumed, frame } = c.decode(input) else {
+            panic!("no frame")
+        };
+        let tail = b"*2\r\n$3\r\nGET\r\n$1\r\nk";
+        assert_eq!(consumed, input.len() - tail.len());
+        let cmds = parse_commands(&frame).unwrap();
+        assert_eq!(
+            cmds,
+            vec![vec![&b"PING"[..]], vec![&b"ECHO"[..], &b"hi"[..]]]
+        );
+        assert_eq!(parse_command(&frame), None, "two descriptors are not one");
+        // The partial command resumes where it stopped once its bytes arrive.
+        assert_eq!(c.decode(tail), Decoded::NeedMore);
+        let whole = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+        let Decoded::Owned { consumed, frame } = c.decode(whole) else {
+            panic!("no frame")
+        };
+        assert_eq!(consumed, whole.len());
+        assert_eq!(
+            parse_commands(&frame).unwrap(),
+            vec![vec![&b"GET"[..], &b"k"[..]]]
+        );
+    }
+
+    #[test]
+    fn a_batch_delivers_the_commands_before_a_protocol_error_then_the_error() {
+        let mut c = batch();
+        let input = b"PING\r\n*1\r\n:1\r\nPING\r\n";
+        let Decoded::Owned { consumed, frame } = c.decode(input) else {
+            panic!("no frame")
+        };
+        assert_eq!(consumed, 6);
+        assert_eq!(parse_commands(&frame).unwrap(), vec![vec![&b"PING"[..]]]);
+        let Decoded::Error { consumed, error } = c.decode(&input[6..]) else {
+            panic!("no error")
+        };
+        assert_eq!(
+            (consumed, error.code()),
+            (input.len() - 6, "ERR_RESP_PROTOCOL")
+        );
+        assert_eq!(c.decode(b"PING\r\n"), Decoded::Skip { consumed: 6 });
+        // Only skipped lines: a skip, not an empty frame.
+        assert_eq!(batch().decode(b"\r\n*0\r\n"), Decoded::Skip { consumed: 6 });
+    }
+
     #[test]
     fn malformed_descriptors_are_none() {
+        assert_eq!(parse_commands(&[1, 0, 0, 0, 0, 0, 0, 0, 9]), None);
+        assert_eq!(parse_commands(&[]), Some(vec![]));
         assert_eq!(parse_command(&[]), None);
         assert_eq!(parse_command(&[255, 255, 255, 255]), None);
         assert_eq!(parse_command(&[1, 0, 0, 0, 9, 0, 0, 0, 1]), None);

@@ -40,6 +40,8 @@ pub struct NativeCodec {
     pub max_inline_length: Option<f64>,
     /// RESP: the most wire bytes of one command.
     pub max_request_size: Option<f64>,
+    /// RESP: deliver the whole commands of one read as one frame.
+    pub batch: Option<bool>,
     /// LTV: the width of the size field (2 or 4).
     pub size_bytes: Option<f64>,
     /// LTV: the width of the message id field (2 or 4).
@@ -364,6 +366,7 @@ impl NativeCodec {
                 max_elements: size(self.max_elements, "maxElements")?,
                 max_inline_length: size(self.max_inline_length, "maxInlineLength")?,
                 max_request_size: size(self.max_request_size, "maxRequestSize")?,
+                batch: self.batch.unwrap_or(false),
             }),
             "ltv" => CodecSpec::Ltv(LtvConfig {
                 size_bytes: size(self.size_bytes, "sizeBytes")?,

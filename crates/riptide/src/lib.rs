@@ -36,6 +36,7 @@ mod engine;
 mod error;
 mod fec_layer;
 mod flow;
+mod generation;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -87,6 +88,7 @@ pub use conns::Conns;
 pub use engine::{Engine, EngineConfig, StopHandle};
 pub use error::{io_code, Error};
 pub use flow::{FlowConfig, IdleKind, IdleTimeout};
+pub use generation::{generation as upgrade_generation, set_generation as set_upgrade_generation};
 pub use handler::EventHandler;
 pub use http_ws_layer::{Http1WsLayer, Http1WsOptions};
 pub use kcp_options::{KcpCrypt, KcpOptions, KcpSecure};

@@ -38,8 +38,20 @@ impl Reactor {
     /// listens on it now), and UDP sockets stop being read (their sessions can still send, and
     /// get nothing more). After an upgrade in place the new process, which shares the
     /// sockets, serves them alone. Connections stay open.
+    ///
+    /// Except a secure `kcp://` listener's socket in a `SO_REUSEPORT` group: the new process
+    /// joined the group with a socket of its own and routes this process's sessions here
+    /// ([`crate::upgrade_generation`]), so the socket is read until its last session is gone,
+    /// then closed.
     pub fn release_listeners(&mut self) {
         for l in &mut self.listeners {
+            #[cfg(target_os = "linux")]
+            if let Listener::Datagram(socket, _) = *l {
+                if self.conns.routes_by_generation(socket) {
+                    self.conns.retire(socket);
+                    continue;
+                }
+            }
             let _ = self.poll.registry().deregister(l);
             #[cfg(unix)]
             if let Listener::Unix(_, path) = l {
@@ -47,6 +59,20 @@ impl Reactor {
                 *path = std::path::PathBuf::new();
             }
             *l = Listener::Closed;
+        }
+    }
+}
+
+impl Reactor {
+    /// Closes the retiring listeners ([`Reactor::release_listeners`]) whose last session is
+    /// gone.
+    pub(super) fn close_emptied_retiring(&mut self) {
+        for socket in self.conns.close_emptied_retiring() {
+            for l in &mut self.listeners {
+                if matches!(*l, Listener::Datagram(s, _) if s == socket) {
+                    *l = Listener::Closed;
+                }
+            }
         }
     }
 }

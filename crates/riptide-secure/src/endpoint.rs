@@ -14,8 +14,8 @@ use crate::handshake::{
 };
 use crate::keys::PrivateKey;
 use crate::packet::{
-    with_generation, Header, PacketType, HEADER_LEN, INIT_IK_LEN, INIT_LEN, MAC_LEN, NOISE_INIT_IK_LEN,
-    NOISE_INIT_LEN, NOISE_RESPONSE_LEN, RESPONSE_LEN,
+    with_generation, Header, PacketType, HEADER_LEN, INIT_IK_LEN, INIT_LEN, MAC_LEN,
+    NOISE_INIT_IK_LEN, NOISE_INIT_LEN, NOISE_RESPONSE_LEN, RESPONSE_LEN,
 };
 use crate::transport::{Opened, Transport, TransportConfig};
 use crate::SecureError;

@@ -36,10 +36,10 @@ mod engine;
 mod error;
 mod fec_layer;
 mod flow;
-mod generation;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod generation;
 mod handler;
 mod http_ws_layer;
 #[cfg(unix)]

@@ -34,7 +34,8 @@ fn op(code: u32, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
 #[cfg(target_os = "linux")]
 fn attach(socket: std::os::fd::BorrowedFd<'_>, filter: &mut [libc::sock_filter]) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    let len = u16::try_from(filter.len()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let len =
+        u16::try_from(filter.len()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     let program = libc::sock_fprog {
         len,
         filter: filter.as_mut_ptr(),
@@ -62,7 +63,10 @@ fn attach(socket: std::os::fd::BorrowedFd<'_>, filter: &mut [libc::sock_filter])
 #[cfg(target_os = "linux")]
 pub(crate) fn steer(listener: &mio::net::TcpListener, index: u32) -> io::Result<()> {
     use std::os::fd::AsFd;
-    attach(listener.as_fd(), &mut [op(libc::BPF_RET | libc::BPF_K, index, 0, 0)])
+    attach(
+        listener.as_fd(),
+        &mut [op(libc::BPF_RET | libc::BPF_K, index, 0, 0)],
+    )
 }
 
 /// Reuseport steering needs Linux.
@@ -75,8 +79,14 @@ pub(crate) fn steer(_listener: &mio::net::TcpListener, _index: u32) -> io::Resul
 /// the UDP header first); the length is checked before any load, as a load past the end
 /// would end the program with 0 (socket 0).
 #[cfg(target_os = "linux")]
-fn generation_program(old_generation: u8, old_index: u32, new_index: u32) -> [libc::sock_filter; 9] {
-    use libc::{BPF_ABS, BPF_B, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JMP, BPF_K, BPF_LD, BPF_LEN, BPF_RET, BPF_W};
+fn generation_program(
+    old_generation: u8,
+    old_index: u32,
+    new_index: u32,
+) -> [libc::sock_filter; 9] {
+    use libc::{
+        BPF_ABS, BPF_B, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JMP, BPF_K, BPF_LD, BPF_LEN, BPF_RET, BPF_W,
+    };
     use riptide_secure::{PacketType, GENERATION_OFFSET, OVERHEAD};
     let first = PacketType::Data as u32;
     let last = PacketType::Keepalive as u32;
@@ -109,5 +119,8 @@ pub(crate) fn route_generation(
     old_index: u32,
     new_index: u32,
 ) -> io::Result<()> {
-    attach(socket, &mut generation_program(old_generation, old_index, new_index))
+    attach(
+        socket,
+        &mut generation_program(old_generation, old_index, new_index),
+    )
 }

@@ -28,6 +28,8 @@ const MAX_FDS = 4096
 const MARKER = 'RIPTIDE_UPGRADE'
 /** The descriptor of the readiness pipe of an upgrade. */
 const READY_FD = 'RIPTIDE_READY_FD'
+/** The environment variable with the new process's upgrade generation (0–255). */
+const GENERATION = 'RIPTIDE_GENERATION'
 /** What the new process writes on the readiness pipe (an `sd_notify` line). */
 const READY_LINE = 'READY=1\n'
 
@@ -78,6 +80,8 @@ const UPGRADE_KEYS = ['execPath', 'args', 'env', 'cwd', 'timeout', 'drainTimeout
 let inherited: InheritedSocket[] | undefined
 let byUpgrade = false
 let readyFd: number | undefined
+/** This process's upgrade generation: 0 when started fresh, the parent's plus one (wrapping at 256) after an upgrade. */
+let generation = 0
 
 /**
  * Reads `LISTEN_FDS` once (on the main thread) and moves the sockets it names into the pool
@@ -94,8 +98,13 @@ export function adoptInherited(): void {
   const marker = env[MARKER]
   const ready = env[READY_FD]
   const names = (env.LISTEN_FDNAMES ?? '').split(':').map(decodeName)
-  for (const key of ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', MARKER, READY_FD]) delete env[key]
+  const gen = env[GENERATION]
+  for (const key of ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', MARKER, READY_FD, GENERATION]) delete env[key]
   byUpgrade = marker !== undefined && /^[1-9][0-9]*$/.test(marker)
+  if (byUpgrade && gen !== undefined && /^[0-9]{1,3}$/.test(gen) && Number(gen) <= 255) {
+    generation = Number(gen)
+    native.setUpgradeGeneration(generation)
+  }
   if (byUpgrade && ready !== undefined && /^[0-9]+$/.test(ready)) {
     const fd = Number(ready)
     if (fd >= FIRST_FD && fd <= FIRST_FD + MAX_FDS) readyFd = fd
@@ -120,6 +129,17 @@ function decodeName(name: string): string {
   } catch {
     return name
   }
+}
+
+/**
+ * This process's upgrade generation: 0 when it started fresh, its parent's plus one (wrapping
+ * at 256) when an upgrade started it. Secure `kcp://` listeners put it in their session ids,
+ * so that during an upgrade each session stays with the process that owns it
+ * (docs/deploy.md, "Upgrade in place").
+ */
+export function upgradeGeneration(): number {
+  adoptInherited()
+  return generation
 }
 
 /**
@@ -227,6 +247,7 @@ export function upgrade(engine: Upgradable, options: UpgradeOptions | undefined)
       LISTEN_FDNAMES: exported.map((e) => socketName(e, engine.specs, engine.addresses)).join(':'),
       [MARKER]: String(process.pid),
       [READY_FD]: String(readyAt),
+      [GENERATION]: String((generation + 1) % 256),
     })
     const stdio: StdioOptions = ['inherit', 'inherit', 'inherit', ...fds, 'pipe']
     child = spawn(o.execPath, o.args, { env, cwd: o.cwd, stdio })

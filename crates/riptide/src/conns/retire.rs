@@ -22,6 +22,7 @@ impl Conns {
     }
 
     /// Marks listener socket `socket` as retiring: it closes once it holds no session.
+    #[cfg(target_os = "linux")]
     pub(crate) fn retire(&mut self, socket: usize) {
         if !self.retiring.contains(&socket) {
             self.retiring.push(socket);

@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 const OLD_SESSIONS: usize = 200;
 /// Sessions opened after it.
 const NEW_SESSIONS: usize = 50;
+/// Sessions of the negative control.
+const CONTROL_SESSIONS: usize = 50;
 /// Sessions opened at once: well under the secure mode's 128 pending handshakes, from which
 /// on it asks for cookies and takes 8 handshakes a second from one address.
 const BATCH: usize = 25;
@@ -157,10 +159,10 @@ fn secure_listen(reactor: &mut Reactor, url: &str, keys: &Keypair) -> SocketAddr
     }
 }
 
-/// Generation 0 serves `OLD_SESSIONS` sessions, then hands its listener to a reactor of
+/// Generation 0 serves `old_sessions` sessions, then hands its listener to a reactor of
 /// generation `new_generation`, as riptide's upgrade does, and every old session sends again.
 /// Returns the world and the old sessions.
-fn upgrade(new_generation: u8) -> (World, Vec<ConnId>, SocketAddr, Keypair) {
+fn upgrade(new_generation: u8, old_sessions: usize) -> (World, Vec<ConnId>, SocketAddr, Keypair) {
     let keys = generate_keypair().unwrap();
     riptide::set_upgrade_generation(0);
     let mut old = reuseport_reactor();
@@ -173,7 +175,7 @@ fn upgrade(new_generation: u8) -> (World, Vec<ConnId>, SocketAddr, Keypair) {
             Clients::default(),
         ),
     };
-    let sessions = world.open(addr, &keys, OLD_SESSIONS);
+    let sessions = world.open(addr, &keys, old_sessions);
     assert!(
         sessions.iter().all(|&id| world.answers(id) == b"o"),
         "every session is answered by generation 0 before the upgrade"
@@ -202,7 +204,7 @@ fn upgrade(new_generation: u8) -> (World, Vec<ConnId>, SocketAddr, Keypair) {
 /// its negative control.
 #[test]
 fn secure_kcp_sessions_stay_with_their_generation_across_an_upgrade() {
-    let (mut world, sessions, addr, keys) = upgrade(1);
+    let (mut world, sessions, addr, keys) = upgrade(1, OLD_SESSIONS);
     let all_twice = |w: &World| sessions.iter().all(|&id| w.answers(id).len() >= 2);
     assert!(
         world.turn_until(20, all_twice),
@@ -242,13 +244,14 @@ fn secure_kcp_sessions_stay_with_their_generation_across_an_upgrade() {
 
     // Negative control: the new reactor has the old generation, so the program sends the
     // old sessions' datagrams to it; it does not know them and none is answered.
-    let (mut world, sessions, _, _) = upgrade(0);
+    let (mut world, sessions, _, _) = upgrade(0, CONTROL_SESSIONS);
+    let all_twice = |w: &World| sessions.iter().all(|&id| w.answers(id).len() >= 2);
     world.turn_until(3, all_twice);
     let answered = sessions
         .iter()
         .filter(|&&id| world.answers(id).len() >= 2)
         .count();
-    println!("negative control: {answered} of {OLD_SESSIONS} old sessions answered");
+    println!("negative control: {answered} of {CONTROL_SESSIONS} old sessions answered");
     assert_eq!(
         answered, 0,
         "without a generation to route by, old sessions are lost"

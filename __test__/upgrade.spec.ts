@@ -375,7 +375,17 @@ async function secureKcpUpgrade(env: Record<string, string>, old: number, fresh:
     for (const s of before) s.conn.write('who\n')
     await answered(before, 2, againMs)
     const after = fresh > 0 ? await secureSessions(port, keys.publicKey, fresh, sessions) : []
+    // While the old process still serves its sessions, the new one refuses to upgrade again
+    // (the routing program knows one old generation); without routing nothing is refused.
+    let secondRefused = false
+    if (env.UPGRADE_REUSE_PORT === '1') {
+      signal(child, 'SIGHUP')
+      const [, outcome, what] = await g.wait(new RegExp(`^(upgrade-failed|upgraded) ${child} (\\S+)`))
+      secondRefused = outcome === 'upgrade-failed' && what === 'ERR_UPGRADE_FAILED'
+      if (outcome === 'upgraded') pids.push(Number(what))
+    }
     return {
+      secondRefused,
       first,
       child,
       firstAnswers: before.filter((s) => s.answers[0] === `0 ${first}`).length,
@@ -397,6 +407,7 @@ test.serial('KCP secure mode: 200 sessions across an upgrade are all still serve
   t.is(r.firstAnswers, 200)
   t.is(r.oldByOwner, 200)
   t.is(r.newByNew, 50)
+  t.true(r.secondRefused, 'a second upgrade while generation 0 still serves is refused')
 })
 
 test.serial('KCP secure mode, negative control: without reusePort the socket is taken over and the old sessions are lost', async (t) => {

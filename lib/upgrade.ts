@@ -79,6 +79,8 @@ const UPGRADE_KEYS = ['execPath', 'args', 'env', 'cwd', 'timeout', 'drainTimeout
 /** The inherited sockets, once the environment was read; whether the marker was set. */
 let inherited: InheritedSocket[] | undefined
 let byUpgrade = false
+/** The pid of the process whose upgrade started this one (the marker's value), else 0. */
+let parentPid = 0
 let readyFd: number | undefined
 /** This process's upgrade generation: 0 when started fresh, the parent's plus one (wrapping at 256) after an upgrade. */
 let generation = 0
@@ -101,6 +103,7 @@ export function adoptInherited(): void {
   const gen = env[GENERATION]
   for (const key of ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', MARKER, READY_FD, GENERATION]) delete env[key]
   byUpgrade = marker !== undefined && /^[1-9][0-9]*$/.test(marker)
+  if (byUpgrade) parentPid = Number(marker)
   if (byUpgrade && gen !== undefined && /^[0-9]{1,3}$/.test(gen) && Number(gen) <= 255) {
     generation = Number(gen)
     native.setUpgradeGeneration(generation)
@@ -236,6 +239,12 @@ function socketName(e: { datagram: boolean; address: PeerAddr }, specs: readonly
 export function upgrade(engine: Upgradable, options: UpgradeOptions | undefined): Promise<UpgradeResult> {
   const o = checkUpgradeOptions(options)
   const exported = engine.nativeEngine.exportListeners().map((e) => ({ ...e, address: fromNativeAddress(e.address) }))
+  if (exported.some((e) => e.routed) && runs(parentPid)) {
+    // The routing program knows one old generation, at the group's first socket: the parent's
+    // socket may still sit there (docs/deploy.md, "Upgrade in place").
+    for (const e of exported) closeSync(e.fd)
+    return Promise.reject(new UpgradeError(`the previous process (${parentPid}) may still serve secure KCP sessions on a shared socket; upgrade again once it has exited`))
+  }
   let child: ChildProcess
   try {
     const fds = exported.map((e) => e.fd)
@@ -285,6 +294,17 @@ export function upgrade(engine: Upgradable, options: UpgradeOptions | undefined)
       else if (said.length > 4096) done(new UpgradeError('the new process wrote something other than READY=1 on the readiness pipe'))
     })
   })
+}
+
+/** True when process `pid` (not 0) still runs (or exists under another user). */
+function runs(pid: number): boolean {
+  if (pid === 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 /** Waits up to `drainTimeout` ms for the connections to end, then stops the engine. */

@@ -150,6 +150,9 @@ pub struct NativeExported {
     pub index: u32,
     /// True for a UDP socket.
     pub datagram: bool,
+    /// True for a secure `kcp://` listener's socket in a `SO_REUSEPORT` group, which the new
+    /// process joins instead of reading (`riptide::inherit::ExportedListener::routed`).
+    pub routed: bool,
     /// The bound address.
     pub address: NativeAddress,
 }
@@ -195,6 +198,7 @@ impl NativeEngine {
                         reactor,
                         index: u32::try_from(e.index).unwrap_or(u32::MAX),
                         datagram: e.datagram,
+                        routed: e.routed,
                         address: e.local.into(),
                     })
                 })

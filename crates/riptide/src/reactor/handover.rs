@@ -14,11 +14,11 @@ impl Reactor {
         use std::os::fd::AsFd;
         let mut out = Vec::new();
         for (index, l) in self.listeners.iter().enumerate() {
-            let (fd, datagram) = match l {
-                Listener::Tcp(t) => (t.as_fd().try_clone_to_owned(), false),
-                Listener::Unix(u, _) => (u.as_fd().try_clone_to_owned(), false),
+            let (fd, datagram, routed) = match l {
+                Listener::Tcp(t) => (t.as_fd().try_clone_to_owned(), false, false),
+                Listener::Unix(u, _) => (u.as_fd().try_clone_to_owned(), false, false),
                 Listener::Datagram(socket, _) => match self.conns.udp_at(*socket) {
-                    Some(udp) => (udp.as_fd().try_clone_to_owned(), true),
+                    Some(udp) => (udp.as_fd().try_clone_to_owned(), true, self.routed(*socket)),
                     None => continue,
                 },
                 Listener::Closed => continue,
@@ -27,6 +27,7 @@ impl Reactor {
                 index,
                 local: l.local_addr()?,
                 datagram,
+                routed,
                 fd: fd?,
             });
         }
@@ -64,6 +65,18 @@ impl Reactor {
 }
 
 impl Reactor {
+    /// Whether listener socket `socket` is handed over by generation (Linux only).
+    #[cfg(unix)]
+    fn routed(&self, socket: usize) -> bool {
+        #[cfg(target_os = "linux")]
+        return self.conns.routes_by_generation(socket);
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = socket;
+            false
+        }
+    }
+
     /// Closes the retiring listeners ([`Reactor::release_listeners`]) whose last session is
     /// gone.
     pub(super) fn close_emptied_retiring(&mut self) {

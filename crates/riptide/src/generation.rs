@@ -31,20 +31,25 @@ pub fn set_generation(generation: u8) {
 }
 
 /// The socket a new process serves a secure `kcp://` listener with, given the handed-over
-/// one: when `inherited` is in a `SO_REUSEPORT` group, a socket of this process bound into
-/// the group after the routing program is attached (see the module docs), and `inherited`
-/// is closed here; otherwise `inherited` itself, read from now on (the old process stops
-/// reading it: its sessions end, as for plain KCP).
+/// one: when `inherited` is in a `SO_REUSEPORT` group and was the old process's only socket
+/// on its address (no other one bound there waits in the pool), a socket of this process
+/// bound into the group after the routing program is attached (see the module docs), and
+/// `inherited` is closed here; otherwise `inherited` itself, read from now on (the old
+/// process stops reading it: its sessions end, as for plain KCP). The old process makes the
+/// same choice (`Conns::routes_by_generation`) when both run the same configuration.
 #[cfg(target_os = "linux")]
 pub(crate) fn join_group(
     inherited: mio::net::UdpSocket,
     options: &crate::SocketOptions,
 ) -> Result<mio::net::UdpSocket, crate::Error> {
     use std::os::fd::AsFd;
-    if !socket2::SockRef::from(&inherited).reuse_port()? {
+    let local = inherited.local_addr()?;
+    let sibling = crate::inherit::pending()
+        .iter()
+        .any(|s| s.kind == crate::inherit::InheritedKind::Udp(local));
+    if sibling || !socket2::SockRef::from(&inherited).reuse_port()? {
         return Ok(inherited);
     }
-    let local = inherited.local_addr()?;
     crate::reuseport::route_generation(inherited.as_fd(), generation().wrapping_sub(1), 0, 1)?;
     let mut own = options.clone();
     own.reuse_port = true;

@@ -8,9 +8,13 @@ use crate::carried::DatagramSocket;
 impl Conns {
     /// True when listener socket `socket` has a gate whose session ids carry the upgrade
     /// generation ([`crate::PacketGate::routes_by_generation`]) and the socket is in a
-    /// `SO_REUSEPORT` group the new process can join.
+    /// `SO_REUSEPORT` group the new process can join, this process's only socket there (one
+    /// reactor: the routing program sends a generation to one socket).
     #[cfg(target_os = "linux")]
     pub(crate) fn routes_by_generation(&self, socket: usize) -> bool {
+        if self.options.reuse_port_listeners != 1 {
+            return false;
+        }
         let gated = self
             .gates
             .get(&socket)

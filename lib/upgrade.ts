@@ -9,7 +9,8 @@
  * ignores `LISTEN_FDS` when `LISTEN_PID` is another process's, and also when it is unset,
  * unless `RIPTIDE_UPGRADE` (the old process's pid) is set: riptide's own upgrade sets that
  * marker instead of `LISTEN_PID`. `RIPTIDE_READY_FD` names the pipe on which the new process
- * says `READY=1` (as in `sd_notify`).
+ * says `READY=1` (as in `sd_notify`), and `RIPTIDE_GENERATION` its upgrade generation (the old
+ * process's plus one), which secure `kcp://` session ids carry.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { closeSync, writeSync } from 'node:fs'

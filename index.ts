@@ -10,7 +10,7 @@
  * @packageDocumentation
  */
 export { serve, Engine, type EngineStats, type StopOptions } from './lib/engine'
-export { ready, startedByUpgrade, inheritedSockets, type InheritedSocket, type UpgradeOptions, type UpgradeResult } from './lib/upgrade'
+export { ready, startedByUpgrade, upgradeGeneration, inheritedSockets, type InheritedSocket, type UpgradeOptions, type UpgradeResult } from './lib/upgrade'
 export type { PeerAddr, InetAddr, UnixAddr } from './lib/address'
 export type { EngineMetrics, ReactorMetrics, ReactorCounts, ListenerMetrics, ListenerCounts, ListenerProtocol, KcpMetrics } from './lib/metrics'
 export {

@@ -13,7 +13,7 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { connect, ready, serve, startedByUpgrade, inheritedSockets, type Conn, type UpgradeOptions } from 'riptide'
+import { connect, generateKeyPair, ready, serve, startedByUpgrade, inheritedSockets, type Conn, type UpgradeOptions } from 'riptide'
 import { freePort } from './redis-servers'
 
 const FIXTURE = join(__dirname, 'fixtures', 'upgrade-server.ts')
@@ -269,7 +269,7 @@ test.serial('TCP, Unix and UDP listeners are handed over together', async (t) =>
   try {
     pid = Number((await g.wait(/^ready (\d+) 0 /))[1])
     pid = await upgradeOnce(g, pid)
-    const ready = await g.wait(new RegExp(`^ready ${pid} 1 (\\d+) (\\w+)$`))
+    const ready = await g.wait(new RegExp(`^ready ${pid} 1 (\\d+) (\\w+) \\d+$`))
     check(ready[1] === '3' && ready[2] === 'true')
     // The old process left the socket file to the new one.
     check(existsSync(path))
@@ -284,10 +284,11 @@ test.serial('TCP, Unix and UDP listeners are handed over together', async (t) =>
   }
 })
 
-/** A KCP session to `port` whose answers are collected as text. */
-async function kcpSession(port: number): Promise<{ conn: Conn; answers: string[] }> {
+/** A KCP session to `port` (secure when `serverPublicKey` is given) whose answers are collected as text. */
+async function kcpSession(port: number, serverPublicKey?: Uint8Array): Promise<{ conn: Conn; answers: string[] }> {
   const answers: string[] = []
-  const conn = await connect(`kcp://127.0.0.1:${port}`, { onTraffic: (_c, data) => void answers.push(Buffer.from(data).toString().trim()) })
+  const secure = serverPublicKey === undefined ? {} : { secure: { serverPublicKey } }
+  const conn = await connect(`kcp://127.0.0.1:${port}`, { onTraffic: (_c, data) => void answers.push(Buffer.from(data).toString().trim()) }, secure)
   return { conn, answers }
 }
 
@@ -335,6 +336,88 @@ test.serial('KCP: new sessions after an upgrade go to the new process; the old p
   }
 })
 
+/**
+ * Opens `n` secure KCP sessions to `port`, 25 at a time (under the secure mode's 128 pending
+ * handshakes, from which on it asks for cookies and takes 8 handshakes a second per address),
+ * each asking "who"; waits for each batch's answers (at most 10 s a batch).
+ */
+async function secureSessions(port: number, serverPublicKey: Uint8Array, n: number, into: Array<{ conn: Conn; answers: string[] }>): Promise<Array<{ conn: Conn; answers: string[] }>> {
+  const out: Array<{ conn: Conn; answers: string[] }> = []
+  while (out.length < n) {
+    const batch = await Promise.all(Array.from({ length: Math.min(25, n - out.length) }, () => kcpSession(port, serverPublicKey)))
+    into.push(...batch)
+    for (const s of batch) s.conn.write('who\n')
+    await answered(batch, 1, 10_000)
+    out.push(...batch)
+  }
+  return out
+}
+
+/**
+ * A secure KCP listener upgraded while `old` sessions are open; every old session then asks
+ * again, and `fresh` new sessions are opened. Returns who answered what.
+ */
+async function secureKcpUpgrade(env: Record<string, string>, old: number, fresh: number, againMs: number) {
+  const keys = generateKeyPair()
+  const port = await freePort()
+  const g = startServer([`kcp://127.0.0.1:${port}`], { ...env, UPGRADE_SECURE_KEY: Buffer.from(keys.privateKey).toString('base64'), UPGRADE_DRAIN: '20000' })
+  const sessions: Array<{ conn: Conn; answers: string[] }> = []
+  const pids: number[] = [g.first.pid!]
+  try {
+    const first = Number((await g.wait(/^ready (\d+) 0 0 false 0$/))[1])
+    pids.push(first)
+    const before = await secureSessions(port, keys.publicKey, old, sessions)
+    signal(first, 'SIGHUP')
+    const child = Number((await g.wait(new RegExp(`^upgraded ${first} (\\d+)$`)))[1])
+    pids.push(child)
+    // The child's ready line: generation 1 by the fixture's count and by riptide's.
+    await g.wait(new RegExp(`^ready ${child} 1 1 true 1$`))
+    for (const s of before) s.conn.write('who\n')
+    await answered(before, 2, againMs)
+    const after = fresh > 0 ? await secureSessions(port, keys.publicKey, fresh, sessions) : []
+    // While the old process still serves its sessions, the new one refuses to upgrade again
+    // (the routing program knows one old generation); without routing nothing is refused.
+    let secondRefused = false
+    if (env.UPGRADE_REUSE_PORT === '1') {
+      signal(child, 'SIGHUP')
+      const [, outcome, what] = await g.wait(new RegExp(`^(upgrade-failed|upgraded) ${child} (\\S+)`))
+      secondRefused = outcome === 'upgrade-failed' && what === 'ERR_UPGRADE_FAILED'
+      if (outcome === 'upgraded') pids.push(Number(what))
+    }
+    return {
+      secondRefused,
+      first,
+      child,
+      firstAnswers: before.filter((s) => s.answers[0] === `0 ${first}`).length,
+      oldByOwner: before.filter((s) => s.answers[1] === `0 ${first}`).length,
+      oldAnswered: before.filter((s) => s.answers.length > 1).length,
+      newByNew: after.filter((s) => s.answers[0] === `1 ${child}`).length,
+    }
+  } finally {
+    for (const s of sessions) s.conn.close()
+    for (const pid of pids) signal(pid, 'SIGTERM')
+  }
+}
+
+test.serial('KCP secure mode: 200 sessions across an upgrade are all still served, by the process that owns them', async (t) => {
+  t.timeout(90_000)
+  const r = await secureKcpUpgrade({ UPGRADE_REUSE_PORT: '1' }, 200, 50, 15_000)
+  const passed = r.oldByOwner + r.newByNew
+  t.log(`secure KCP across an upgrade: ${passed} passed, ${250 - passed} failed (old sessions answered by their owner ${r.oldByOwner} of 200, new sessions by the new process ${r.newByNew} of 50)`)
+  t.is(r.firstAnswers, 200)
+  t.is(r.oldByOwner, 200)
+  t.is(r.newByNew, 50)
+  t.true(r.secondRefused, 'a second upgrade while generation 0 still serves is refused')
+})
+
+test.serial('KCP secure mode, negative control: without reusePort the socket is taken over and the old sessions are lost', async (t) => {
+  t.timeout(60_000)
+  const r = await secureKcpUpgrade({}, 50, 0, 2_000)
+  t.log(`secure KCP taken over without routing: ${50 - r.oldAnswered} passed, ${r.oldAnswered} failed (old sessions answered after the upgrade: ${r.oldAnswered} of 50; the control expects all lost)`)
+  t.is(r.firstAnswers, 50)
+  t.is(r.oldAnswered, 0)
+})
+
 /** Asks the UDP listener on `port` who serves it. */
 function udpWho(port: number): Promise<string> {
   const dgram = require('node:dgram') as typeof import('node:dgram')
@@ -372,7 +455,7 @@ for (const how of ['systemd-socket-activate', 'sh'] as const) {
       for (let i = 0; first === undefined && i < 200; i++) {
         first = await who({ host: '127.0.0.1', port }).catch(() => new Promise<undefined>((r) => setTimeout(() => r(undefined), 50)))
       }
-      const [, pid, inherited, byUpgrade] = (await g.wait(/^ready (\d+) 0 (\d+) (\w+)$/)).map(String)
+      const [, pid, inherited, byUpgrade] = (await g.wait(/^ready (\d+) 0 (\d+) (\w+) \d+$/)).map(String)
       const checks = [inherited === '1', byUpgrade === 'false', first?.pid === Number(pid)]
       for (let i = 0; i < 20; i++) checks.push(await echoOnce({ host: '127.0.0.1', port }).then(() => true, () => false))
       const failed = checks.filter((ok) => !ok).length

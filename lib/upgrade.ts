@@ -9,7 +9,8 @@
  * ignores `LISTEN_FDS` when `LISTEN_PID` is another process's, and also when it is unset,
  * unless `RIPTIDE_UPGRADE` (the old process's pid) is set: riptide's own upgrade sets that
  * marker instead of `LISTEN_PID`. `RIPTIDE_READY_FD` names the pipe on which the new process
- * says `READY=1` (as in `sd_notify`).
+ * says `READY=1` (as in `sd_notify`), and `RIPTIDE_GENERATION` its upgrade generation (the old
+ * process's plus one), which secure `kcp://` session ids carry.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { closeSync, writeSync } from 'node:fs'
@@ -28,6 +29,8 @@ const MAX_FDS = 4096
 const MARKER = 'RIPTIDE_UPGRADE'
 /** The descriptor of the readiness pipe of an upgrade. */
 const READY_FD = 'RIPTIDE_READY_FD'
+/** The environment variable with the new process's upgrade generation (0–255). */
+const GENERATION = 'RIPTIDE_GENERATION'
 /** What the new process writes on the readiness pipe (an `sd_notify` line). */
 const READY_LINE = 'READY=1\n'
 
@@ -77,7 +80,11 @@ const UPGRADE_KEYS = ['execPath', 'args', 'env', 'cwd', 'timeout', 'drainTimeout
 /** The inherited sockets, once the environment was read; whether the marker was set. */
 let inherited: InheritedSocket[] | undefined
 let byUpgrade = false
+/** The pid of the process whose upgrade started this one (the marker's value), else 0. */
+let parentPid = 0
 let readyFd: number | undefined
+/** This process's upgrade generation: 0 when started fresh, the parent's plus one (wrapping at 256) after an upgrade. */
+let generation = 0
 
 /**
  * Reads `LISTEN_FDS` once (on the main thread) and moves the sockets it names into the pool
@@ -94,8 +101,14 @@ export function adoptInherited(): void {
   const marker = env[MARKER]
   const ready = env[READY_FD]
   const names = (env.LISTEN_FDNAMES ?? '').split(':').map(decodeName)
-  for (const key of ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', MARKER, READY_FD]) delete env[key]
+  const gen = env[GENERATION]
+  for (const key of ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', MARKER, READY_FD, GENERATION]) delete env[key]
   byUpgrade = marker !== undefined && /^[1-9][0-9]*$/.test(marker)
+  if (byUpgrade) parentPid = Number(marker)
+  if (byUpgrade && gen !== undefined && /^[0-9]{1,3}$/.test(gen) && Number(gen) <= 255) {
+    generation = Number(gen)
+    native.setUpgradeGeneration(generation)
+  }
   if (byUpgrade && ready !== undefined && /^[0-9]+$/.test(ready)) {
     const fd = Number(ready)
     if (fd >= FIRST_FD && fd <= FIRST_FD + MAX_FDS) readyFd = fd
@@ -120,6 +133,17 @@ function decodeName(name: string): string {
   } catch {
     return name
   }
+}
+
+/**
+ * This process's upgrade generation: 0 when it started fresh, its parent's plus one (wrapping
+ * at 256) when an upgrade started it. Secure `kcp://` listeners put it in their session ids,
+ * so that during an upgrade each session stays with the process that owns it
+ * (docs/deploy.md, "Upgrade in place").
+ */
+export function upgradeGeneration(): number {
+  adoptInherited()
+  return generation
 }
 
 /**
@@ -216,6 +240,12 @@ function socketName(e: { datagram: boolean; address: PeerAddr }, specs: readonly
 export function upgrade(engine: Upgradable, options: UpgradeOptions | undefined): Promise<UpgradeResult> {
   const o = checkUpgradeOptions(options)
   const exported = engine.nativeEngine.exportListeners().map((e) => ({ ...e, address: fromNativeAddress(e.address) }))
+  if (exported.some((e) => e.routed) && runs(parentPid)) {
+    // The routing program knows one old generation, at the group's first socket: the parent's
+    // socket may still sit there (docs/deploy.md, "Upgrade in place").
+    for (const e of exported) closeSync(e.fd)
+    return Promise.reject(new UpgradeError(`the previous process (${parentPid}) may still serve secure KCP sessions on a shared socket; upgrade again once it has exited`))
+  }
   let child: ChildProcess
   try {
     const fds = exported.map((e) => e.fd)
@@ -227,6 +257,7 @@ export function upgrade(engine: Upgradable, options: UpgradeOptions | undefined)
       LISTEN_FDNAMES: exported.map((e) => socketName(e, engine.specs, engine.addresses)).join(':'),
       [MARKER]: String(process.pid),
       [READY_FD]: String(readyAt),
+      [GENERATION]: String((generation + 1) % 256),
     })
     const stdio: StdioOptions = ['inherit', 'inherit', 'inherit', ...fds, 'pipe']
     child = spawn(o.execPath, o.args, { env, cwd: o.cwd, stdio })
@@ -264,6 +295,17 @@ export function upgrade(engine: Upgradable, options: UpgradeOptions | undefined)
       else if (said.length > 4096) done(new UpgradeError('the new process wrote something other than READY=1 on the readiness pipe'))
     })
   })
+}
+
+/** True when process `pid` (not 0) still runs (or exists under another user). */
+function runs(pid: number): boolean {
+  if (pid === 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 /** Waits up to `drainTimeout` ms for the connections to end, then stops the engine. */

@@ -43,6 +43,24 @@ fn describe(fd: i32, about: riptide::inherit::InheritedSocket) -> NativeInherite
     }
 }
 
+/// Sets this process's upgrade generation (an integer 0–255; riptide's upgrade starts the new
+/// process with the old one's plus one, wrapping): secure `kcp://` listeners made from now on
+/// put it in their session ids, so a reuseport program keeps each session with the process
+/// that owns it during an upgrade in place (`riptide::set_upgrade_generation`).
+#[napi]
+pub fn set_upgrade_generation(env: Env, generation: u32) -> Result<()> {
+    let generation = u8::try_from(generation).map_err(|_| {
+        throw(
+            &env,
+            riptide::Error::InvalidOption(format!(
+                "the upgrade generation is 0 to 255, got {generation}"
+            )),
+        )
+    })?;
+    riptide::set_upgrade_generation(generation);
+    Ok(())
+}
+
 /// Takes ownership of descriptors `fds` (named `names`, same order; missing names are empty),
 /// which this process was started with, into the pool listeners are taken from. Each becomes
 /// close-on-exec and non-blocking. A descriptor that is not a TCP or Unix listening socket or
@@ -132,6 +150,9 @@ pub struct NativeExported {
     pub index: u32,
     /// True for a UDP socket.
     pub datagram: bool,
+    /// True for a secure `kcp://` listener's socket in a `SO_REUSEPORT` group, which the new
+    /// process joins instead of reading (`riptide::inherit::ExportedListener::routed`).
+    pub routed: bool,
     /// The bound address.
     pub address: NativeAddress,
 }
@@ -177,6 +198,7 @@ impl NativeEngine {
                         reactor,
                         index: u32::try_from(e.index).unwrap_or(u32::MAX),
                         datagram: e.datagram,
+                        routed: e.routed,
                         address: e.local.into(),
                     })
                 })

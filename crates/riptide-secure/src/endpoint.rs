@@ -14,8 +14,8 @@ use crate::handshake::{
 };
 use crate::keys::PrivateKey;
 use crate::packet::{
-    Header, PacketType, HEADER_LEN, INIT_IK_LEN, INIT_LEN, MAC_LEN, NOISE_INIT_IK_LEN,
-    NOISE_INIT_LEN, NOISE_RESPONSE_LEN, RESPONSE_LEN,
+    with_generation, Header, PacketType, HEADER_LEN, INIT_IK_LEN, INIT_LEN, MAC_LEN,
+    NOISE_INIT_IK_LEN, NOISE_INIT_LEN, NOISE_RESPONSE_LEN, RESPONSE_LEN,
 };
 use crate::transport::{Opened, Transport, TransportConfig};
 use crate::SecureError;
@@ -50,6 +50,11 @@ pub struct ServerConfig {
     /// How often the cookie secret is replaced; a cookie is valid until the secret after its
     /// own is replaced (one to two rotations). Default 120 s, as WireGuard.
     pub cookie_rotation: Duration,
+    /// The generation every session id this endpoint hands out carries in its low byte
+    /// ([`id_generation`](crate::id_generation)): the serving process's upgrade generation, so
+    /// a reuseport program can give a datagram to the process that owns its session during an
+    /// upgrade in place. The other 24 bits stay random. Default 0.
+    pub generation: u8,
 }
 
 impl ServerConfig {
@@ -65,6 +70,7 @@ impl ServerConfig {
             per_ip_handshake_rate: 8,
             pending_timeout: Duration::from_secs(15),
             cookie_rotation: Duration::from_secs(120),
+            generation: 0,
         }
     }
 }
@@ -610,13 +616,14 @@ impl Endpoint {
         Ok(response)
     }
 
-    /// A random id, never 0, unused by live and pending sessions (random so ids say
-    /// nothing about how many sessions exist and cannot be guessed off-path).
+    /// An id, never 0, unused by live and pending sessions: the configured generation in its
+    /// low byte, 24 random bits above it (random so ids say nothing about how many sessions
+    /// exist and cannot be guessed off-path).
     fn allocate_id(&self) -> Option<u32> {
         for _ in 0..32 {
             let mut b = [0u8; 4];
             getrandom::fill(&mut b).ok()?;
-            let id = u32::from_le_bytes(b);
+            let id = with_generation(u32::from_le_bytes(b), self.config.generation);
             if id != 0 && !self.live.contains(&id) && !self.pending.contains_key(&id) {
                 return Some(id);
             }

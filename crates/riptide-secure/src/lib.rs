@@ -92,7 +92,9 @@ pub use endpoint::{
 pub use error::SecureError;
 pub use initiator::{Initiator, InitiatorConfig, InitiatorEvent};
 pub use keys::{generate_keypair, public_key_from_slice, Keypair, PrivateKey, KEY_LEN};
-pub use packet::{PacketType, INIT_IK_LEN, MAX_PAYLOAD, OVERHEAD};
+pub use packet::{
+    id_generation, PacketType, GENERATION_OFFSET, INIT_IK_LEN, MAX_PAYLOAD, OVERHEAD,
+};
 pub use replay::WINDOW_BITS;
 pub use transport::{Kind, Opened, Transport, TransportConfig, TransportStats};
 

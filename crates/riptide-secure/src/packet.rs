@@ -23,6 +23,11 @@
 //! transport packets (4–6) it is the server-assigned session id, `counter` is the sender's
 //! packet number (the AEAD nonce is `0u32 ‖ counter LE`) and `epoch` names the key
 //! generation. A receiver refuses non-zero reserved bits and any length but the one listed.
+//!
+//! A session id's low byte (packet byte 4 of a transport packet) is the server's upgrade
+//! generation ([`ServerConfig::generation`](crate::ServerConfig::generation)); its 24 high
+//! bits are random. A kernel reuseport program reads byte 0 (the type) and byte 4 to send a
+//! datagram to the process that owns its session during an upgrade in place.
 
 use crate::SecureError;
 
@@ -164,6 +169,20 @@ impl Header {
     }
 }
 
+/// Offset in a packet of the byte that holds a transport packet's session generation (the
+/// low byte of the little-endian session id).
+pub const GENERATION_OFFSET: usize = 4;
+
+/// The generation a server-assigned session id carries: its low byte.
+pub fn id_generation(id: u32) -> u8 {
+    id.to_le_bytes()[0]
+}
+
+/// `id` with its low byte replaced by `generation`.
+pub(crate) fn with_generation(id: u32, generation: u8) -> u32 {
+    (id & !0xff) | u32::from(generation)
+}
+
 /// The type and receiver id (session id for transport packets, handshake tag for handshake
 /// packets) of a packet, without checking anything else: for routing a datagram to the
 /// session or initiator that should look at it. `None` if the header is malformed.
@@ -186,6 +205,8 @@ mod tests {
         let bytes = h.encode();
         assert_eq!(Header::decode(&bytes).unwrap(), h);
         assert_eq!(bytes[4..8], 0xdead_beefu32.to_le_bytes());
+        assert_eq!(bytes[GENERATION_OFFSET], id_generation(0xdead_beef));
+        assert_eq!(with_generation(0xdead_beef, 3), 0xdead_be03);
         assert_eq!(peek(&bytes), Some((PacketType::Data, 0xdead_beef)));
         assert_eq!(Header::decode(&bytes[..15]), Err(SecureError::Malformed));
         for bad_typ in [0u8, 8, 0xff] {

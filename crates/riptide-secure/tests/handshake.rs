@@ -610,3 +610,20 @@ proptest! {
         prop_assert_eq!(s.pending, 0);
     }
 }
+
+#[test]
+fn session_ids_carry_the_generation_and_random_high_bits() {
+    let now = Instant::now();
+    let (mut ep, key) = server(now, |c| c.generation = 0xa5);
+    let mut high = std::collections::HashSet::new();
+    for i in 0..64 {
+        let (mut client, _) = connect(&mut ep, &key, now, addr(i));
+        let mut p = Vec::new();
+        client.seal(now, Kind::Data, b"x", &mut p).unwrap();
+        assert_eq!(id_generation(client.id()), 0xa5);
+        assert_eq!(p[GENERATION_OFFSET], 0xa5);
+        high.insert(client.id() >> 8);
+    }
+    // 24 random bits: 64 draws almost surely differ (a repeat is also refused by the table).
+    assert_eq!(high.len(), 64);
+}

@@ -166,6 +166,10 @@ pub struct ExportedListener {
     pub local: PeerAddr,
     /// True for a UDP socket (`udp://`, `kcp://`).
     pub datagram: bool,
+    /// True for a secure `kcp://` listener's socket in a `SO_REUSEPORT` group: the new process
+    /// joins the group instead of reading it, and this process keeps serving its sessions
+    /// through it after [`crate::Reactor::release_listeners`] (docs/deploy.md).
+    pub routed: bool,
     /// The duplicate descriptor (close-on-exec; the socket is shared with the listener).
     pub fd: OwnedFd,
 }

@@ -78,6 +78,15 @@ impl KcpTable {
         self.per_ip.get(&(socket, ip)).map_or(0, |p| p.sessions)
     }
 
+    /// Sessions on listener `socket`.
+    pub(crate) fn sessions_on(&self, socket: usize) -> usize {
+        self.per_ip
+            .iter()
+            .filter(|((s, _), _)| *s == socket)
+            .map(|(_, p)| p.sessions)
+            .sum()
+    }
+
     /// Bytes buffered by the sessions of listener `socket`.
     pub(crate) fn buffered_on(&self, socket: usize) -> usize {
         self.buffered.get(&socket).copied().unwrap_or(0)

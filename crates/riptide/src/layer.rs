@@ -363,6 +363,14 @@ pub trait PacketGate: Send {
     fn closed(&mut self, key: u64) {
         let _ = key;
     }
+
+    /// True when the session ids this gate hands out carry the process's upgrade generation
+    /// where a reuseport program finds it (the secure mode): during an upgrade in place the
+    /// listener's socket then keeps serving its sessions while the new process's socket gets
+    /// the rest (docs/deploy.md). False by default.
+    fn routes_by_generation(&self) -> bool {
+        false
+    }
 }
 
 /// Makes each connection's own instance of a stream layer (a listener's option, called once

@@ -39,6 +39,7 @@ mod flow;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod generation;
 mod handler;
 mod http_ws_layer;
 #[cfg(unix)]
@@ -87,6 +88,7 @@ pub use conns::Conns;
 pub use engine::{Engine, EngineConfig, StopHandle};
 pub use error::{io_code, Error};
 pub use flow::{FlowConfig, IdleKind, IdleTimeout};
+pub use generation::{generation as upgrade_generation, set_generation as set_upgrade_generation};
 pub use handler::EventHandler;
 pub use http_ws_layer::{Http1WsLayer, Http1WsOptions};
 pub use kcp_options::{KcpCrypt, KcpOptions, KcpSecure};

@@ -45,6 +45,7 @@ impl SecureGate {
     ) -> Result<SecureGate, Error> {
         let mut config = ServerConfig::new(private_key.clone());
         config.allowed_clients = allowed_clients;
+        config.generation = crate::generation::generation();
         let endpoint = Endpoint::new(config, Instant::now()).map_err(secure_error)?;
         Ok(SecureGate {
             endpoint,
@@ -95,6 +96,10 @@ impl PacketGate for SecureGate {
         if let Ok(id) = u32::try_from(key) {
             self.endpoint.release(id);
         }
+    }
+
+    fn routes_by_generation(&self) -> bool {
+        true
     }
 }
 

@@ -17,6 +17,7 @@ mod kcp;
 mod kernel_tls;
 mod lifecycle;
 mod publish;
+mod retire;
 mod sockets;
 mod timers;
 mod udp;
@@ -77,6 +78,9 @@ pub struct Conns {
     kcp_table: KcpTable,
     /// The gates of `kcp://` listeners that have one, by socket.
     gates: HashMap<usize, Box<dyn PacketGate>>,
+    /// Listener sockets handed to a new process that still serve their own sessions, and
+    /// close once those are gone (`retire.rs`).
+    retiring: Vec<usize>,
     /// Scratch output of a gate.
     gate_out: GateOut,
     /// Scratch buffer for encoding outbound frames.
@@ -146,6 +150,7 @@ impl Conns {
             udp_sessions: UdpSessions::default(),
             kcp_table: KcpTable::default(),
             gates: HashMap::new(),
+            retiring: Vec::new(),
             gate_out: GateOut::default(),
             encoded: Vec::new(),
             layer_wire: Vec::new(),

@@ -72,7 +72,12 @@ impl Reactor {
             options.kcp = None;
         }
         let listener = if let Address::Udp(addr) | Address::Kcp(addr) = address {
+            let secure = matches!(
+                options.kcp.as_ref().and_then(|k| k.secure.as_ref()),
+                Some(crate::KcpSecure::Server { .. })
+            );
             let mut udp = match take_udp(&address, url) {
+                Some(udp) if secure => crate::generation::join_group(udp, &self.config.socket)?,
                 Some(udp) => udp,
                 None => self.config.socket.bind_udp(addr)?,
             };

@@ -14,11 +14,11 @@ impl Reactor {
         use std::os::fd::AsFd;
         let mut out = Vec::new();
         for (index, l) in self.listeners.iter().enumerate() {
-            let (fd, datagram) = match l {
-                Listener::Tcp(t) => (t.as_fd().try_clone_to_owned(), false),
-                Listener::Unix(u, _) => (u.as_fd().try_clone_to_owned(), false),
+            let (fd, datagram, routed) = match l {
+                Listener::Tcp(t) => (t.as_fd().try_clone_to_owned(), false, false),
+                Listener::Unix(u, _) => (u.as_fd().try_clone_to_owned(), false, false),
                 Listener::Datagram(socket, _) => match self.conns.udp_at(*socket) {
-                    Some(udp) => (udp.as_fd().try_clone_to_owned(), true),
+                    Some(udp) => (udp.as_fd().try_clone_to_owned(), true, self.routed(*socket)),
                     None => continue,
                 },
                 Listener::Closed => continue,
@@ -27,6 +27,7 @@ impl Reactor {
                 index,
                 local: l.local_addr()?,
                 datagram,
+                routed,
                 fd: fd?,
             });
         }
@@ -38,8 +39,20 @@ impl Reactor {
     /// listens on it now), and UDP sockets stop being read (their sessions can still send, and
     /// get nothing more). After an upgrade in place the new process, which shares the
     /// sockets, serves them alone. Connections stay open.
+    ///
+    /// Except a secure `kcp://` listener's socket in a `SO_REUSEPORT` group: the new process
+    /// joined the group with a socket of its own and routes this process's sessions here
+    /// ([`crate::upgrade_generation`]), so the socket is read until its last session is gone,
+    /// then closed.
     pub fn release_listeners(&mut self) {
         for l in &mut self.listeners {
+            #[cfg(target_os = "linux")]
+            if let Listener::Datagram(socket, _) = *l {
+                if self.conns.routes_by_generation(socket) {
+                    self.conns.retire(socket);
+                    continue;
+                }
+            }
             let _ = self.poll.registry().deregister(l);
             #[cfg(unix)]
             if let Listener::Unix(_, path) = l {
@@ -47,6 +60,32 @@ impl Reactor {
                 *path = std::path::PathBuf::new();
             }
             *l = Listener::Closed;
+        }
+    }
+}
+
+impl Reactor {
+    /// Whether listener socket `socket` is handed over by generation (Linux only).
+    #[cfg(unix)]
+    fn routed(&self, socket: usize) -> bool {
+        #[cfg(target_os = "linux")]
+        return self.conns.routes_by_generation(socket);
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = socket;
+            false
+        }
+    }
+
+    /// Closes the retiring listeners ([`Reactor::release_listeners`]) whose last session is
+    /// gone.
+    pub(super) fn close_emptied_retiring(&mut self) {
+        for socket in self.conns.close_emptied_retiring() {
+            for l in &mut self.listeners {
+                if matches!(*l, Listener::Datagram(s, _) if s == socket) {
+                    *l = Listener::Closed;
+                }
+            }
         }
     }
 }

@@ -22,5 +22,6 @@ impl Reactor {
             self.reap(handler);
         }
         self.fired = fired;
+        self.close_emptied_retiring();
     }
 }

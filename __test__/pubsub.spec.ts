@@ -143,14 +143,21 @@ async function slowSubscriber(options: ServeOptions) {
   await until(() => conns.length === 1)
   const fast = await connect(engine.port)
   await until(() => conns.length === 2)
-  return { engine, conns, closed, unwritable, slow, fast }
+  let fastGot = 0
+  fast.on('data', (d: Buffer) => void (fastGot += d.length))
+  return { engine, conns, closed, unwritable, slow, fast, fastGot: () => fastGot }
 }
 
-/** Publishes 1 KiB messages `from` to `to`, pausing now and then so the reading client reads. */
-async function flood(engine: Engine, to: number, from = 0): Promise<void> {
+/**
+ * Publishes 1 KiB messages `from` to `to`. Every 50 messages (51 KiB, under the 64 KiB bounds
+ * here) it waits until the reading client has all of them, so only the paused one falls
+ * behind: on the thread driver a loaded machine can starve the reactor thread's flushes
+ * while this thread publishes, and a reader merely given a turn fell past the bound too.
+ */
+async function flood(engine: Engine, fastGot: () => number, to: number, from = 0): Promise<void> {
   for (let i = from; i < to; i++) {
     engine.publish('feed', message(i, 1020))
-    if (i % 50 === 49) await new Promise((r) => setImmediate(r))
+    if (i % 50 === 49 || i === to - 1) await until(() => fastGot() >= (i + 1) * FRAME, 30_000)
   }
 }
 
@@ -159,12 +166,12 @@ const FRAME = 4 + 1024
 
 test.serial("'drop': the slow subscriber's queue stays under the bound, its dropped counter rises, and it gets an in-order subset", async (t) => {
   const max = 64 * 1024
-  const { engine, conns, slow, fast } = await slowSubscriber({ backpressure: { policy: 'drop', maxBackpressure: max } })
+  const { engine, conns, slow, fast, fastGot } = await slowSubscriber({ backpressure: { policy: 'drop', maxBackpressure: max } })
   t.teardown(() => engine.stop())
   const fastAll = readExactly(fast, MESSAGES * FRAME)
   let highest = 0
   for (let i = 0; i < MESSAGES; i += 500) {
-    await flood(engine, i + 500, i)
+    await flood(engine, fastGot, i + 500, i)
     highest = Math.max(highest, conns[0].outboundBuffered)
   }
   t.is((await fastAll).length, MESSAGES * FRAME)
@@ -183,10 +190,10 @@ test.serial("'drop': the slow subscriber's queue stays under the bound, its drop
 })
 
 test.serial("'close': the slow subscriber is closed with ERR_OUTBOUND_FULL; the others keep every message", async (t) => {
-  const { engine, conns, closed, slow, fast } = await slowSubscriber({ backpressure: { policy: 'close', maxBackpressure: 64 * 1024 } })
+  const { engine, conns, closed, slow, fast, fastGot } = await slowSubscriber({ backpressure: { policy: 'close', maxBackpressure: 64 * 1024 } })
   t.teardown(() => engine.stop())
   const fastAll = readExactly(fast, MESSAGES * FRAME)
-  await flood(engine, MESSAGES)
+  await flood(engine, fastGot, MESSAGES)
   t.is((await fastAll).length, MESSAGES * FRAME)
   await until(() => closed.length === 1)
   t.is(closed[0].conn, conns[0])
@@ -197,10 +204,10 @@ test.serial("'close': the slow subscriber is closed with ERR_OUTBOUND_FULL; the 
 })
 
 test.serial("'buffer': the slow subscriber turns unwritable past the high water mark and later gets every message in order", async (t) => {
-  const { engine, conns, unwritable, slow, fast } = await slowSubscriber({ backpressure: { policy: 'buffer' } })
+  const { engine, conns, unwritable, slow, fast, fastGot } = await slowSubscriber({ backpressure: { policy: 'buffer' } })
   t.teardown(() => engine.stop())
   const fastAll = readExactly(fast, MESSAGES * FRAME)
-  await flood(engine, MESSAGES)
+  await flood(engine, fastGot, MESSAGES)
   t.is((await fastAll).length, MESSAGES * FRAME)
   await until(() => unwritable.includes(conns[0]))
   t.true(conns[0].outboundBuffered > 64 * 1024)

@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::serve;
-use riptide::{ConnId, Conns, EngineConfig, EventHandler, ReactorConfig, SocketOptions};
+use common::{reuse_port, serve};
+use riptide::{ConnId, Conns, EngineConfig, EventHandler};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -21,19 +21,6 @@ impl EventHandler for Named {
     }
     fn on_drain(&mut self, conns: &mut Conns, id: ConnId) {
         let _ = conns.write(id, b"GOAWAY\n");
-    }
-}
-
-fn reuse_port() -> EngineConfig {
-    EngineConfig {
-        reactor: ReactorConfig {
-            socket: SocketOptions {
-                reuse_port: true,
-                ..SocketOptions::default()
-            },
-            ..ReactorConfig::default()
-        },
-        ..EngineConfig::default()
     }
 }
 
@@ -71,8 +58,8 @@ fn drain_tells_each_connection_then_closes_with_fin_at_the_deadline() {
 
 #[test]
 fn a_draining_reuseport_listener_steers_new_connections_to_the_other_engine() {
-    let (addr, stop_a, join_a) = serve("tcp://127.0.0.1:0", reuse_port(), Named("a"));
-    let (_, stop_b, join_b) = serve(&format!("tcp://{addr}"), reuse_port(), Named("b"));
+    let (addr, stop_a, join_a) = serve("tcp://127.0.0.1:0", reuse_port(1), Named("a"));
+    let (_, stop_b, join_b) = serve(&format!("tcp://{addr}"), reuse_port(1), Named("b"));
     // Both serve before the drain (the kernel hashes over the two).
     let mut before = std::collections::HashSet::new();
     for _ in 0..64 {

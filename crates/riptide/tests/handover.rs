@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::spawn;
-use riptide::{ConnId, Conns, Engine, EngineConfig, EventHandler, ReactorConfig, SocketOptions};
+use common::{reuse_port, spawn};
+use riptide::{ConnId, Conns, Engine, EventHandler};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,18 +29,7 @@ impl EventHandler for Counting {
 
 #[test]
 fn after_every_reactor_released_its_listeners_the_new_owner_gets_every_connection() {
-    let config = EngineConfig {
-        reactors: 2,
-        reactor: ReactorConfig {
-            socket: SocketOptions {
-                reuse_port: true,
-                ..SocketOptions::default()
-            },
-            ..ReactorConfig::default()
-        },
-        ..EngineConfig::default()
-    };
-    let engine = Engine::bind_with(["tcp://127.0.0.1:0"], config).unwrap();
+    let engine = Engine::bind_with(["tcp://127.0.0.1:0"], reuse_port(2)).unwrap();
     let remotes = engine.remotes();
     let opened = Arc::new(AtomicUsize::new(0));
     let (addr, stop, join) = spawn(engine, Counting(opened.clone()));

@@ -11,7 +11,7 @@ use riptide::codec::{CodecSpec, LengthFieldConfig};
 use riptide::kcp::Config;
 use riptide::{
     ConnId, Conns, DialOptions, Engine, EngineConfig, Error, EventHandler, KcpOptions,
-    ListenOptions, PeerAddr, Reactor, SharedCodec, StopHandle,
+    ListenOptions, PeerAddr, Reactor, ReactorConfig, SharedCodec, SocketOptions, StopHandle,
 };
 use riptide_netsim::{Link, LinkConfig};
 use std::net::{SocketAddr, UdpSocket};
@@ -26,6 +26,22 @@ pub fn inet(addr: &PeerAddr) -> SocketAddr {
     match addr {
         PeerAddr::Inet(a) => *a,
         PeerAddr::Unix(p) => panic!("not inet: {p}"),
+    }
+}
+
+/// An engine of `reactors` reactors whose listeners bind with `SO_REUSEPORT`: each reactor has
+/// its own socket, and other engines (or processes) may join the port's group.
+pub fn reuse_port(reactors: usize) -> EngineConfig {
+    EngineConfig {
+        reactors,
+        reactor: ReactorConfig {
+            socket: SocketOptions {
+                reuse_port: true,
+                ..SocketOptions::default()
+            },
+            ..ReactorConfig::default()
+        },
+        ..EngineConfig::default()
     }
 }
 

@@ -236,8 +236,12 @@ export class Reactor implements ConnSink {
   readonly #latent: number[] = []
   readonly #ops = new Int32Array(1 + OP_STRIDE * STAGED_OPS)
   readonly #bytes = new Uint8Array(STAGED_BYTES)
-  /** Connections that staged writes in the current batch. */
-  readonly #stagedConns: Conn[] = []
+  /**
+   * Connections that staged writes in the current batch: the first `#stagedCount` entries
+   * (the array is reused, not truncated: setting an array's length is a runtime call).
+   */
+  readonly #stagedConns: (Conn | undefined)[] = []
+  #stagedCount = 0
   /** Bytes each connection (by slot) staged in the current batch; zeroed when it ends. */
   #stagedBytes = new Int32Array(1024)
   /** The last peer address an open event named: the next one from the same host shares its string. */
@@ -251,8 +255,13 @@ export class Reactor implements ConnSink {
   /** How many UDP sockets the listeners bound (`udp://` and `kcp://`, in order). */
   #udpSockets = 0
   #native!: NativeEngine
-  /** The batch arena's buffer last marked untransferable. */
-  #arena: ArrayBufferLike | undefined
+  /**
+   * The batch views whose buffers were last marked untransferable. Compared by view, not by
+   * `.buffer`: reading a typed array's buffer calls into V8's runtime, and the native side
+   * makes a new view whenever it makes new memory (each array grows on its own).
+   */
+  #arena: Uint8Array | undefined
+  #meta: Int32Array | undefined
   #inBatch = false
   #used = 0
   #nextToken = 1
@@ -523,7 +532,7 @@ export class Reactor implements ConnSink {
       const slot = conn.slot
       if (slot >= this.#stagedBytes.length) this.#growStaged(slot)
       this.#stagedBytes[slot] += len
-      this.#stagedConns.push(conn)
+      this.#stagedConns[this.#stagedCount++] = conn
       return undefined
     }
     this.flush()
@@ -757,12 +766,13 @@ export class Reactor implements ConnSink {
 
   /** Called by the native driver once per wake with the batch of events. */
   readonly #dispatch = (count: number, meta: Int32Array, arena: Uint8Array): void => {
-    if (arena.buffer !== this.#arena) {
+    if (arena !== this.#arena || meta !== this.#meta) {
       // The batch arrays are shared with Rust: a transfer (postMessage, structuredClone)
       // would free memory Rust writes. New arrays come when a batch outgrows the old ones.
       markAsUntransferable(arena.buffer)
       markAsUntransferable(meta.buffer)
-      this.#arena = arena.buffer
+      this.#arena = arena
+      this.#meta = meta
     }
     this.#inBatch = true
     this.#used = 0
@@ -891,11 +901,15 @@ export class Reactor implements ConnSink {
         else if (hold.until === 'replay') this.#release(hold)
       }
       const staged = this.#stagedBytes
-      for (const conn of this.#stagedConns) {
+      const conns = this.#stagedConns
+      for (let i = 0; i < this.#stagedCount; i++) {
+        const conn = conns[i]!
+        // Not kept past the batch: a closed connection must not stay reachable from here.
+        conns[i] = undefined
         staged[conn.slot] = 0
         conn[kBatchEnd]()
       }
-      this.#stagedConns.length = 0
+      this.#stagedCount = 0
     }
   }
 

@@ -88,6 +88,11 @@ export class RespCommands {
    * share it, so it is made when the memory changes, not per frame or per argument.
    */
   #memory: Buffer = Buffer.alloc(0)
+  /**
+   * The memory `#memory` views, kept to compare with each frame's: reading a typed array's
+   * `.buffer` is a call into V8's runtime, so it is read once per frame, not twice.
+   */
+  #memoryOf: ArrayBufferLike = this.#memory.buffer
   /** Where the next command's descriptor starts. */
   #next = 0
   #starts: number[] = []
@@ -98,7 +103,11 @@ export class RespCommands {
   /** Starts reading `frame`: the first `next()` moves to its first command. */
   read(frame: Uint8Array): this {
     this.#frame = frame
-    if (this.#memory.buffer !== frame.buffer) this.#memory = Buffer.from(frame.buffer)
+    const memory = frame.buffer
+    if (memory !== this.#memoryOf) {
+      this.#memory = Buffer.from(memory)
+      this.#memoryOf = memory
+    }
     this.#next = 0
     this.length = 0
     return this

@@ -88,7 +88,13 @@ export class InvalidArgError extends RtcError {
 
 const encoder = new TextEncoder()
 
-/** A finite positive integer option, or its default. */
+/**
+ * A finite positive integer option, or its default.
+ * @param {string} name
+ * @param {unknown} value
+ * @param {number} fallback
+ * @returns {number}
+ */
 function positiveInt(name, value, fallback) {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
@@ -97,7 +103,21 @@ function positiveInt(name, value, fallback) {
   return value
 }
 
-/** The options, checked: unknown keys and wrong types throw `InvalidArgError`. */
+/**
+ * @typedef {object} Checked The options, checked and defaulted.
+ * @property {string} path
+ * @property {Record<string, string>} headers
+ * @property {number} timeout
+ * @property {number} unreliableHighWater
+ * @property {number} reliableHighWater
+ * @property {RTCConfiguration} rtcConfiguration
+ */
+
+/**
+ * The options, checked: unknown keys and wrong types throw `InvalidArgError`.
+ * @param {import('./webrtc.js').ConnectOptions} options
+ * @returns {Checked}
+ */
 function checkOptions(options) {
   if (options === null || typeof options !== 'object') throw new InvalidArgError('connect options must be an object')
   const known = ['path', 'headers', 'timeout', 'unreliableHighWater', 'reliableHighWater', 'rtcConfiguration']
@@ -121,7 +141,11 @@ function checkOptions(options) {
   }
 }
 
-/** `a=max-message-size` of an SDP (RFC 8841): absent is 65,536, 0 is no limit. */
+/**
+ * `a=max-message-size` of an SDP (RFC 8841): absent is 65,536, 0 is no limit.
+ * @param {string} sdp
+ * @returns {number}
+ */
 function sdpMaxMessageSize(sdp) {
   const m = /^a=max-message-size:(\d+)\s*$/m.exec(sdp)
   if (m === null) return DEFAULT_MAX_MESSAGE_SIZE
@@ -129,20 +153,39 @@ function sdpMaxMessageSize(sdp) {
   return n === 0 ? Number.MAX_SAFE_INTEGER : n
 }
 
-/** The bytes `data` sends as: strings as UTF-8, views and buffers as they are. */
+/**
+ * The bytes `data` sends as: strings as UTF-8, views and buffers as they are.
+ * @param {unknown} data
+ * @returns {number}
+ */
 function byteLength(data) {
   if (typeof data === 'string') return encoder.encode(data).byteLength
   if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength
   throw new InvalidArgError('data must be a string, an ArrayBuffer or a typed array')
 }
 
-/** Resolves when `channel` is open; rejects when it closes first. */
+/**
+ * Sends `data` on `channel`, one call per type (`RTCDataChannel.send` is overloaded).
+ * @param {RTCDataChannel} channel
+ * @param {string | ArrayBuffer | ArrayBufferView} data
+ */
+function put(channel, data) {
+  if (typeof data === 'string') channel.send(data)
+  else if (data instanceof ArrayBuffer) channel.send(data)
+  else channel.send(/** @type {ArrayBufferView<ArrayBuffer>} */ (data))
+}
+
+/**
+ * Resolves when `channel` is open; rejects when it closes first.
+ * @param {RTCDataChannel} channel
+ * @returns {Promise<void>}
+ */
 function opened(channel) {
   if (channel.readyState === 'open') return Promise.resolve()
-  return new Promise((resolve, reject) => {
+  return /** @type {Promise<void>} */ (new Promise((resolve, reject) => {
     channel.addEventListener('open', () => resolve(), { once: true })
     channel.addEventListener('close', () => reject(new ConnectError(`channel ${channel.label} closed before it opened`)), { once: true })
-  })
+  }))
 }
 
 /**
@@ -193,7 +236,7 @@ export async function connect(url, options = {}) {
       response = await fetch(target, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...o.headers },
-        body: JSON.stringify({ type: 'offer', sdp: pc.localDescription.sdp }),
+        body: JSON.stringify({ type: 'offer', sdp: pc.localDescription?.sdp }),
         signal: aborter.signal,
       })
     } catch (err) {
@@ -241,9 +284,13 @@ export class Peer {
   /** @type {(reason: 'local' | 'remote' | 'failed') => void} The peer closed: by `close()`, by the server, or the connection failed. Called once. */
   onClose = () => {}
 
+  /** @type {RTCPeerConnection} */
   #pc
+  /** @type {RTCDataChannel} */
   #unreliable
+  /** @type {RTCDataChannel} */
   #reliable
+  /** @type {Array<string | ArrayBuffer | Uint8Array>} Messages waiting for the browser's buffer to drain. */
   #queue = []
   #queued = 0
   #blocked = false
@@ -251,7 +298,14 @@ export class Peer {
   #unreliableHighWater
   #reliableHighWater
 
-  /** @internal Use {@link connect}. */
+  /**
+   * @internal Use {@link connect}.
+   * @param {RTCPeerConnection} pc
+   * @param {RTCDataChannel} unreliable
+   * @param {RTCDataChannel} reliable
+   * @param {number} answerMaxMessageSize
+   * @param {Checked} options
+   */
   constructor(pc, unreliable, reliable, answerMaxMessageSize, options) {
     this.#pc = pc
     this.#unreliable = unreliable
@@ -267,6 +321,7 @@ export class Peer {
       channel.binaryType = 'arraybuffer'
       channel.addEventListener('close', () => this.#end('remote'))
     }
+    /** @type {(handler: (data: Uint8Array | string) => void) => (event: MessageEvent) => void} */
     const deliver = (handler) => (event) => {
       const data = typeof event.data === 'string' ? event.data : new Uint8Array(event.data)
       handler(data)
@@ -308,7 +363,7 @@ export class Peer {
   write(data) {
     this.#check(data)
     if (this.#queue.length === 0 && this.#reliable.bufferedAmount < this.#reliableHighWater) {
-      this.#reliable.send(data)
+      put(this.#reliable, data)
     } else {
       // A copy: the caller may reuse its buffer once write returns.
       const held = typeof data === 'string' ? data : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice() : data.slice(0)
@@ -341,7 +396,7 @@ export class Peer {
     if (reliable) return this.write(data)
     this.#check(data)
     if (this.#unreliable.bufferedAmount > this.#unreliableHighWater) return false
-    this.#unreliable.send(data)
+    put(this.#unreliable, data)
     return true
   }
 
@@ -350,6 +405,7 @@ export class Peer {
     this.#end('local')
   }
 
+  /** @param {unknown} data */
   #check(data) {
     if (this.#closed) throw new ClosedError()
     const size = byteLength(data)
@@ -358,9 +414,9 @@ export class Peer {
 
   #flush() {
     while (this.#queue.length > 0 && this.#reliable.readyState === 'open' && this.#reliable.bufferedAmount < this.#reliableHighWater) {
-      const next = this.#queue.shift()
+      const next = /** @type {string | ArrayBuffer | Uint8Array} */ (this.#queue.shift())
       this.#queued -= byteLength(next)
-      this.#reliable.send(next)
+      put(this.#reliable, next)
     }
     if (this.#blocked && this.bufferedAmount <= this.#reliable.bufferedAmountLowThreshold) {
       this.#blocked = false
@@ -368,6 +424,7 @@ export class Peer {
     }
   }
 
+  /** @param {import('./webrtc.js').CloseReason} reason */
   #end(reason) {
     if (this.#closed) return
     this.#closed = true

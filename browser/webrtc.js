@@ -131,13 +131,15 @@ function checkOptions(options) {
   for (const [k, v] of Object.entries(headers)) {
     if (typeof v !== 'string') throw new InvalidArgError(`header ${k} must be a string`)
   }
+  const rtcConfiguration = options.rtcConfiguration ?? {}
+  if (rtcConfiguration === null || typeof rtcConfiguration !== 'object') throw new InvalidArgError('rtcConfiguration must be an object')
   return {
     path,
     headers,
     timeout: positiveInt('timeout', options.timeout, CONNECT_TIMEOUT),
     unreliableHighWater: positiveInt('unreliableHighWater', options.unreliableHighWater, UNRELIABLE_HIGH_WATER),
     reliableHighWater: positiveInt('reliableHighWater', options.reliableHighWater, RELIABLE_HIGH_WATER),
-    rtcConfiguration: options.rtcConfiguration ?? {},
+    rtcConfiguration,
   }
 }
 
@@ -332,7 +334,6 @@ export class Peer {
     reliable.addEventListener('bufferedamountlow', () => this.#flush())
     pc.addEventListener('connectionstatechange', () => {
       if (pc.connectionState === 'failed') this.#end('failed')
-      else if (pc.connectionState === 'closed') this.#end('remote')
     })
   }
 

@@ -3,7 +3,8 @@
 // which also serves the client; the page connects to a WebRTC echo server with the client,
 // echoes 1,000 reliable messages (all back, in order, byte-exact, plus a text one and one of
 // the maximum size) and 1,000 unreliable ones (loss reported, no corruption or duplicates),
-// checks the client's errors, and hands its results back through Runtime.evaluate.
+// drives the client's own reliable queue with a second peer (16 KiB high water), checks the
+// client's errors, and hands its results back through Runtime.evaluate.
 // RIPTIDE_SCREENSHOT=1 writes the page to docs/webrtc-chromium.png.
 
 import test from 'ava'
@@ -111,6 +112,9 @@ interface EchoResult {
   textEchoed: string
   maxSizeEchoed: boolean
   tooLarge: string
+  queueWriteFalseAt: number
+  queueOnWritable: number
+  queueInOrderAndExact: boolean
   unreliableSent: number
   unreliableRefused: number
   unreliableReceived: number
@@ -151,6 +155,9 @@ browserTest(`Chromium with riptide's client: ${N} reliable echoes in order and b
   t.is(r.textEchoed, 'héllo ✓', 'a text message goes as UTF-8')
   t.true(r.maxSizeEchoed, 'a message of maxMessageSize bytes goes and comes back whole')
   t.is(r.tooLarge, 'ERR_MESSAGE_TOO_LARGE')
+  t.true(r.queueWriteFalseAt > 0, 'write returns false past reliableHighWater (16 KiB)')
+  t.true(r.queueOnWritable >= 1, 'onWritable follows once the queue drains')
+  t.true(r.queueInOrderAndExact, "messages held in the client's queue go out in order, byte-exact")
   t.is(r.unreliableCorrupt, 0)
   t.is(r.unreliableDuplicates, 0)
   t.true(r.unreliableReceived > 0, 'the unreliable channel carries messages')

@@ -34,7 +34,10 @@ const ROOM = 'game'
 const FIELD = { width: 480, height: 360 }
 const MAX_TEXT = 200
 
-/** The players, by conn id: positions are relayed to each of them unreliable. */
+/**
+ * The players, by conn id: positions are relayed to each of them unreliable (a publish is
+ * reliable only). One reactor (the default) runs this handler, so the map holds every player.
+ */
 const players = new Map<number, Conn>()
 
 /** A message's JSON object, or undefined when it is not one. */

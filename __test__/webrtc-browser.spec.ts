@@ -126,9 +126,14 @@ interface EchoResult {
   seconds: number
 }
 
-const missing = chromium === undefined ? '`chromium`' : cargo === undefined ? '`cargo`' : undefined
+const missing =
+  chromium === undefined
+    ? "no `chromium` on PATH; .ci/run installs Debian's"
+    : cargo === undefined
+      ? 'no `cargo` on PATH to build the echo example'
+      : undefined
 const browserTest = missing === undefined ? test.serial : test.skip
-const skipped = missing === undefined ? '' : ` (skipped: no ${missing} on PATH; .ci/run installs Debian's chromium)`
+const skipped = missing === undefined ? '' : ` (skipped: ${missing})`
 
 browserTest(`Chromium with riptide's client: ${N} reliable echoes in order and byte-exact, ${N} unreliable with loss reported, errors with codes${skipped}`, async (t) => {
   t.timeout(600_000) // the first run builds the echo example

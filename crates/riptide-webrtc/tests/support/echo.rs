@@ -221,7 +221,8 @@ impl Loop {
     }
 }
 
-/// One request per connection: `POST /.rtc/offer` with a JSON offer → JSON answer.
+/// One request per connection: `POST /.rtc/offer` with a JSON offer → JSON answer, open to
+/// pages of any origin (CORS `*`, preflight answered).
 fn serve_signalling(mut conn: TcpStream, endpoint: &Mutex<Endpoint>, stats: &Stats) {
     const MAX: usize = 64 * 1024;
     conn.set_read_timeout(Some(Duration::from_secs(5))).ok();
@@ -241,6 +242,11 @@ fn serve_signalling(mut conn: TcpStream, endpoint: &Mutex<Endpoint>, stats: &Sta
                 .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
                 .and_then(|(_, v)| v.trim().parse::<usize>().ok())
                 .unwrap_or(0);
+            // A browser page from another origin asks first (a JSON POST is not a simple request).
+            if head.starts_with(&format!("OPTIONS {OFFER_PATH} ")) {
+                respond(&mut conn, "204 No Content", "text/plain", b"");
+                return;
+            }
             if !head.starts_with(&format!("POST {OFFER_PATH} ")) {
                 respond(&mut conn, "404 Not Found", "text/plain", b"not found");
                 return;
@@ -286,7 +292,9 @@ fn serve_signalling(mut conn: TcpStream, endpoint: &Mutex<Endpoint>, stats: &Sta
 
 fn respond(conn: &mut TcpStream, status: &str, content_type: &str, body: &[u8]) {
     let head = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\
+         access-control-allow-origin: *\r\naccess-control-allow-methods: POST, OPTIONS\r\n\
+         access-control-allow-headers: content-type, authorization\r\n\r\n",
         body.len()
     );
     let _ = conn.write_all(head.as_bytes());

@@ -32,6 +32,7 @@
 mod config;
 mod endpoint;
 mod error;
+pub mod geckos;
 mod sdp;
 pub mod signal;
 
@@ -40,8 +41,8 @@ mod tests;
 
 pub use config::EndpointConfig;
 pub use endpoint::{
-    ChannelKind, CloseReason, DatagramOutcome, DropReason, Endpoint, Event, PeerId, SendOutcome,
-    TimerUpdate, Transmit,
+    ChannelKind, CloseReason, DatagramOutcome, DropReason, Endpoint, Event, OfferedChannel, PeerId,
+    SendOutcome, TimerUpdate, Transmit, MAX_LABEL_LEN,
 };
 pub use error::{ConfigError, OfferError, SendError};
 pub use sdp::{DEFAULT_REMOTE_MAX_MESSAGE_SIZE, LOCAL_MAX_MESSAGE_SIZE};

@@ -105,11 +105,11 @@ export class Browser {
     })
   }
 
-  /** Starts `executable` with a fresh profile and connects to its DevTools endpoint. */
-  static async launch(executable: string): Promise<Browser> {
+  /** Starts `executable` with a fresh profile (and `extraFlags`) and connects to its DevTools endpoint. */
+  static async launch(executable: string, extraFlags: readonly string[] = []): Promise<Browser> {
     const profile = mkdtempSync(join(tmpdir(), 'riptide-chromium-'))
     // Its own process group, so that stop() can end the renderers with it.
-    const child = spawn(executable, [...FLAGS, `--user-data-dir=${profile}`, 'about:blank'], {
+    const child = spawn(executable, [...FLAGS, ...extraFlags, `--user-data-dir=${profile}`, 'about:blank'], {
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
     })

@@ -86,6 +86,8 @@ interface Result {
   connectMs: number
   /** A reliable emit's echo (its first run each way). */
   reliableMs: number
+  /** The channel the server opened, as the browser sees it. */
+  dataChannel: { label: string; ordered: boolean; maxRetransmits: number | null; negotiated: boolean }
 }
 
 /** The client's whole run, evaluated in the page. */
@@ -106,6 +108,8 @@ const run = (port: number) => `(async () => {
     channel.onConnect((e) => (e ? reject(new Error('connect: ' + (e.message ?? e.status))) : resolve()))
   })
   const connectMs = Math.round(performance.now() - t0)
+  const dc = channel.peerConnection.dataChannel
+  const dataChannel = { label: dc.label, ordered: dc.ordered, maxRetransmits: dc.maxRetransmits, negotiated: dc.negotiated }
   const chats = []
   const raws = []
   channel.on('chat', (d) => chats.push(d))
@@ -121,7 +125,7 @@ const run = (port: number) => `(async () => {
   channel.raw.emit(new Uint8Array([1, 2, 3]))
   channel.raw.emit('raw text')
   await until('the raw echoes', () => raws.length >= 2)
-  const result = { id: channel.id, userData: channel.userData, maxMessageSize: channel.maxMessageSize, chats, raws, connectMs, reliableMs }
+  const result = { id: channel.id, userData: channel.userData, maxMessageSize: channel.maxMessageSize, chats, raws, connectMs, reliableMs, dataChannel }
   channel.close()
   return result
 })()`
@@ -157,6 +161,8 @@ browserTest(`the stock @geckos.io/client in Chromium connects to geckos mode and
   t.regex(result.id, /^[0-9A-Za-z]{24}$/)
   t.deepEqual(result.userData, { authorization: 'token-1' })
   t.true(result.maxMessageSize > 0)
+  // geckos's channel: opened in-band by the server, unordered, no retransmissions.
+  t.deepEqual(result.dataChannel, { label: 'geckos.io', ordered: false, maxRetransmits: 0, negotiated: false })
   // The plain emit once, the reliable one once (deduplicated at both ends), nothing more.
   t.deepEqual(result.chats, [{ text: 'hello', n: 1 }, 'reliable-1'])
   t.deepEqual(

@@ -24,6 +24,10 @@
 //! - [`Endpoint::poll_timer`] reports each peer whose deadline changed, so a timing wheel can
 //!   hold one entry per peer; when that entry fires, call [`Endpoint::handle_timeout`].
 //!
+//! The endpoint can also offer ([`Endpoint::offer`], then [`Endpoint::accept_answer`]): a
+//! peer with one data channel announced in-band, which is how geckos.io's client connects
+//! ([`geckos`]: its routes, message framing and `reliable` repeats).
+//!
 //! Peers that never finish ICE/DTLS/SCTP within [`EndpointConfig::handshake_timeout`] expire.
 //! A panic inside str0m is caught and costs only its peer ([`CloseReason::Panicked`]).
 #![forbid(unsafe_code)]

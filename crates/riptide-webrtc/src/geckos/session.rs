@@ -1,6 +1,8 @@
 //! [`Geckos`]: the per-endpoint state of geckos mode.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,7 +20,9 @@ pub struct GeckosConfig {
     /// The channel offered to every client (geckos's default: `geckos.io`, unordered, no
     /// retransmissions). The client's `label` option must match it.
     pub channel: OfferedChannel,
-    /// Most reliable-message ids remembered per peer (each for 15 s); the oldest go first.
+    /// Most reliable-message ids remembered per peer (each for 15 s, about 40 bytes each);
+    /// the oldest go first. A client sending more distinct reliable messages in 15 s than
+    /// this may see a late repeat delivered twice.
     pub dedup_capacity: usize,
     /// Most reliable emits a peer may have repeating at once; beyond it an emit is refused
     /// ([`SendOutcome::Congested`]).
@@ -29,7 +33,7 @@ impl Default for GeckosConfig {
     fn default() -> Self {
         GeckosConfig {
             channel: OfferedChannel::geckos(),
-            dedup_capacity: 4096,
+            dedup_capacity: 1024,
             max_repeating_per_peer: 1024,
         }
     }
@@ -110,6 +114,8 @@ pub struct Geckos {
     peers: HashMap<PeerId, PeerState>,
     resends: Resends,
     next_reliable: u64,
+    /// Keys the hashes the dedup windows keep instead of ids.
+    id_hasher: RandomState,
 }
 
 impl Geckos {
@@ -132,6 +138,7 @@ impl Geckos {
             peers: HashMap::new(),
             resends: Resends::default(),
             next_reliable: 0,
+            id_hasher: RandomState::new(),
         })
     }
 
@@ -243,7 +250,7 @@ impl Geckos {
             ..
         } = &decoded
         {
-            if !state.dedup.first_time(now, id) {
+            if !state.dedup.first_time(now, self.id_hasher.hash_one(id)) {
                 return None;
             }
         }
@@ -339,12 +346,12 @@ impl Geckos {
         }
     }
 
-    /// The peer closed ([`Event::Closed`](crate::Event::Closed)): forget its id, window and
-    /// repeats.
+    /// The peer closed ([`Event::Closed`](crate::Event::Closed)): forget its id and window.
+    /// Its pending repeats are dropped when they come due (peer ids are never reused), so a
+    /// mass close costs no scan of every peer's repeats.
     pub fn closed(&mut self, peer: PeerId) {
         if let Some(state) = self.peers.remove(&peer) {
             self.ids.remove(&state.id);
-            self.resends.forget(peer);
         }
     }
 

@@ -325,7 +325,11 @@ fn repeats_are_bounded_per_peer_and_dropped_with_the_peer() {
     g.closed(peer);
     // The closed peer's repeats are dropped as they come due, and nothing more is sent.
     while net.pump() {}
-    assert_eq!(net.clients[c].received.len(), 2, "the first run of each emit");
+    assert_eq!(
+        net.clients[c].received.len(),
+        2,
+        "the first run of each emit"
+    );
     let sent_before = net.clients[c].received.len();
     let later = now + Duration::from_secs(60);
     g.handle_timeout(&mut net.endpoint, later);

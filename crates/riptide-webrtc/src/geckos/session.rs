@@ -158,11 +158,16 @@ impl Geckos {
             }
         };
         let (peer, sdp) = ep.offer(now, &self.config.channel)?;
-        let user_data = match user_data {
-            // geckos's client refuses a falsy userData.
-            Value::Null | Value::Bool(false) => &Value::Object(serde_json::Map::new()),
-            other => other,
+        // geckos's client refuses a falsy userData (null, false, 0, ""): send {} instead.
+        let falsy = match user_data {
+            Value::Null => true,
+            Value::Bool(b) => !b,
+            Value::Number(n) => n.as_f64() == Some(0.0),
+            Value::String(s) => s.is_empty(),
+            Value::Array(_) | Value::Object(_) => false,
         };
+        let empty = Value::Object(serde_json::Map::new());
+        let user_data = if falsy { &empty } else { user_data };
         let body = http::connection_body(&id, &sdp, user_data);
         self.ids.insert(id.clone(), peer);
         self.peers.insert(

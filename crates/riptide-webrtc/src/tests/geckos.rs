@@ -216,8 +216,11 @@ fn unanswered_offers_count_against_max_peers_and_expire() {
     net.endpoint = Endpoint::new(config).unwrap();
     let mut g = Geckos::new(GeckosConfig::default()).unwrap();
     let mut peers = Vec::new();
-    for _ in 0..3 {
-        let (peer, _) = g.connect(&mut net.endpoint, net.now, &Value::Null).unwrap();
+    // Falsy user data (which geckos's client refuses) goes as {}.
+    for falsy in [Value::Null, json!(0), json!("")] {
+        let (peer, body) = g.connect(&mut net.endpoint, net.now, &falsy).unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["userData"], json!({}));
         peers.push(peer);
     }
     let full = g.connect(&mut net.endpoint, net.now, &json!({}));

@@ -4,7 +4,7 @@
 // is served from another origin, so CORS preflights are exercised too. The client connects
 // (its Authorization header comes back in userData; `deny` is refused with 401), and an emit,
 // a `reliable: true` emit (repeated 10 times each way, delivered once) and raw binary and text
-// messages make the round trip.
+// messages make the round trip; a second client alongside gets only its own echoes.
 //
 // Needs `chromium`, `cargo`, and `@geckos.io/client` (a devDependency, or a node_modules
 // directory holding it in GECKOS_NODE_MODULES); skipped with a note otherwise.
@@ -86,6 +86,8 @@ interface Result {
   connectMs: number
   /** A reliable emit's echo (its first run each way). */
   reliableMs: number
+  /** A second client connected alongside. */
+  second: { id: string; userData: { authorization?: string }; chats: unknown[] }
   /** The channel the server opened, as the browser sees it. */
   dataChannel: { label: string; ordered: boolean; maxRetransmits: number | null; negotiated: boolean }
 }
@@ -125,7 +127,17 @@ const run = (port: number) => `(async () => {
   channel.raw.emit(new Uint8Array([1, 2, 3]))
   channel.raw.emit('raw text')
   await until('the raw echoes', () => raws.length >= 2)
-  const result = { id: channel.id, userData: channel.userData, maxMessageSize: channel.maxMessageSize, chats, raws, connectMs, reliableMs, dataChannel }
+  // A second client at once: its own peer, its own echoes.
+  const other = geckos({ url: 'http://127.0.0.1', port: ${port}, authorization: 'token-2' })
+  await new Promise((resolve, reject) => other.onConnect((e) => (e ? reject(new Error('second connect')) : resolve())))
+  const otherChats = []
+  other.on('chat', (d) => otherChats.push(d))
+  other.emit('chat', 'from the second')
+  await until('the second echo', () => otherChats.length >= 1)
+  await wait(200)
+  const second = { id: other.id, userData: other.userData, chats: otherChats }
+  other.close()
+  const result = { second, id: channel.id, userData: channel.userData, maxMessageSize: channel.maxMessageSize, chats, raws, connectMs, reliableMs, dataChannel }
   channel.close()
   return result
 })()`
@@ -165,6 +177,9 @@ browserTest(`the stock @geckos.io/client in Chromium connects to geckos mode and
   t.deepEqual(result.dataChannel, { label: 'geckos.io', ordered: false, maxRetransmits: 0, negotiated: false })
   // The plain emit once, the reliable one once (deduplicated at both ends), nothing more.
   t.deepEqual(result.chats, [{ text: 'hello', n: 1 }, 'reliable-1'])
+  t.deepEqual(result.second.userData, { authorization: 'token-2' })
+  t.not(result.second.id, result.id)
+  t.deepEqual(result.second.chats, ['from the second'], "only its own echo, not the first client's")
   t.deepEqual(
     result.raws.map((r) => JSON.stringify(r)).sort(),
     [JSON.stringify([1, 2, 3]), JSON.stringify('raw text')].sort(),

@@ -189,6 +189,16 @@ export class Engine {
     return this.#reactor.task<R>(payload, options)
   }
 
+  /**
+   * What this engine's `webrtc://` listeners hold (they live on reactor 0): `peers` (half-open
+   * ones included), `open` ones (connections), peers with a noted address and a live
+   * deadline, and unreliable messages dropped as congested. All but `congested` return to 0
+   * once every peer is gone: half-open peers expire after `webrtc.handshakeTimeout`.
+   */
+  webrtcCounts(): { peers: number; open: number; addresses: number; deadlines: number; congested: number } {
+    return this.#reactor.nativeEngine.webrtcCounts()
+  }
+
   /** Connections subscribed to `topic` over all reactors. */
   subscriberCount(topic: string): number {
     checkTopic(topic)

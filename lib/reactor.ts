@@ -306,7 +306,7 @@ export class Reactor implements ConnSink {
 
   /** Binds the listeners and starts reactor 0 of a new engine. Throws riptide errors. */
   listen(listeners: ListenSpec[]): void {
-    this.#udpSockets = listeners.filter((l) => /^(udp|kcp)[46]?:/i.test(l.url)).length
+    this.#udpSockets = listeners.filter((l) => /^(udp|kcp|webrtc)[46]?:/i.test(l.url)).length
     const o = nativeOptions(this.#options)
     const specs = listeners.map((l) => ({
       url: l.url,
@@ -315,6 +315,7 @@ export class Reactor implements ConnSink {
       proxyTimeout: l.proxyTimeout,
       kcp: nativeKcp(this.#options.kcp, this.#options, l.carrier),
       tls: speaksTls(l) ? this.#options.tls : undefined,
+      webrtc: /^webrtc[46]?:/i.test(l.url) ? this.#options.webrtc : undefined,
     }))
     this.#start(() => native.NativeEngine.listen(specs, o, this.#dispatch, this.#ops, this.#bytes))
     for (const l of listeners) if (l.carrier !== undefined) this.#carriers.set(l.carrier[kCarrierId], l.carrier)

@@ -32,6 +32,7 @@ mod tls;
 #[cfg(unix)]
 mod uv;
 mod warn;
+mod webrtc;
 
 use codec::NativeListen;
 use drive::{Drive, DriverKind, JsParts};
@@ -580,6 +581,14 @@ impl NativeEngine {
         }
     }
 
+    /// What this reactor's `webrtc://` listeners hold (peers, half-open ones included).
+    #[napi]
+    pub fn webrtc_counts(&self) -> webrtc::NativeWebRtcCounts {
+        self.driver
+            .with_reactor(|r| r.conns().webrtc_counts().into())
+            .unwrap_or_default()
+    }
+
     /// The bound listener addresses, in the order given.
     #[napi]
     pub fn listeners(&self) -> Vec<NativeAddress> {
@@ -913,11 +922,19 @@ impl NativeEngine {
         })
     }
 
-    /// Sends one message on a KCP session's unreliable channel (`conn.send(data, { reliable:
-    /// false })`): `ERR_INVALID_ARG_VALUE` when no packet layer carries it (FEC or secure
-    /// mode), `ERR_MESSAGE_TOO_LARGE` past one datagram.
+    /// Sends one message on a KCP session's or WebRTC peer's unreliable channel
+    /// (`conn.send(data, { reliable: false })`): `ERR_INVALID_ARG_VALUE` when no packet layer
+    /// carries it (FEC or secure mode), `ERR_MESSAGE_TOO_LARGE` past one datagram or the
+    /// peer's maximum message size. False when a WebRTC peer's channel was congested and the
+    /// message dropped.
     #[napi]
-    pub fn send_unreliable(&self, env: Env, slot: u32, generation: u32, data: &[u8]) -> Result<()> {
+    pub fn send_unreliable(
+        &self,
+        env: Env,
+        slot: u32,
+        generation: u32,
+        data: &[u8],
+    ) -> Result<bool> {
         self.on_conn(&env, slot, generation, |r, id| {
             r.conns().send_unreliable(id, data)
         })

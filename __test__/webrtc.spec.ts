@@ -6,7 +6,8 @@
  */
 import test from 'ava'
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { serve, type Conn, type RiptideError } from 'riptide'
 import { until } from './helpers'
@@ -126,8 +127,11 @@ goTest('send(…, { reliable: false }) above the maximum message size throws ERR
   await engine.stop()
 })
 
-test('signalling over HTTP: CORS preflight, bad offers refused with JSON errors, unknown paths 404', async (t) => {
-  const engine = await serve('webrtc://127.0.0.1:0', {}, { webrtc: { path: '/signal' } })
+test('signalling over HTTP: CORS preflight, bad offers refused with JSON errors, unknown paths 404, a static page', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'riptide-webrtc-'))
+  writeFileSync(join(dir, 'index.html'), '<h1>game</h1>')
+  writeFileSync(join(dir, 'client.mjs'), 'export {}')
+  const engine = await serve('webrtc://127.0.0.1:0', {}, { webrtc: { path: '/signal', static: dir } })
   const base = `http://127.0.0.1:${engine.port}`
   const preflight = await fetch(`${base}/signal`, { method: 'OPTIONS' })
   t.is(preflight.status, 204)
@@ -138,7 +142,15 @@ test('signalling over HTTP: CORS preflight, bad offers refused with JSON errors,
   t.is(((await bad.json()) as { code: string }).code, 'bad_offer')
   t.is((await fetch(`${base}/signal`, { method: 'POST', body: 'x'.repeat(17 * 1024) })).status, 413)
   t.is((await fetch(`${base}/.rtc/offer`, { method: 'POST', body: '{}' })).status, 404)
+  const page = await fetch(`${base}/`)
+  t.is(page.status, 200)
+  t.is(page.headers.get('content-type'), 'text/html; charset=utf-8')
+  t.is(await page.text(), '<h1>game</h1>')
+  t.is((await fetch(`${base}/client.mjs`)).headers.get('content-type'), 'text/javascript; charset=utf-8')
+  t.is((await fetch(`${base}/missing.js`)).status, 404)
+  t.is((await fetch(`${base}/%2e%2e/etc/passwd`)).status, 404)
   await engine.stop()
+  rmSync(dir, { recursive: true })
 })
 
 test('webrtc options are validated: ERR_INVALID_ARG_VALUE for bad values and unknown keys', async (t) => {
@@ -153,6 +165,8 @@ test('webrtc options are validated: ERR_INVALID_ARG_VALUE for bad values and unk
     { publicAddress: 'nowhere' },
     { publicAddress: '0.0.0.0:9208' },
     { maxBody: 1 << 30 },
+    { static: '/nonexistent/riptide' },
+    { static: 42 },
     { nonsense: true },
   ]
   for (const webrtc of bad) {

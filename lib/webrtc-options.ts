@@ -3,7 +3,9 @@
  * UDP port, their HTTP signalling on the TCP port of the same address. See `docs/webrtc.md`.
  */
 
+import { statSync } from 'node:fs'
 import { isIP } from 'node:net'
+import { resolve as resolvePath } from 'node:path'
 import { InvalidOptionError } from './errors'
 import { int, knownKeys } from './validate'
 
@@ -28,10 +30,16 @@ export interface WebRtcOptions {
   maxBody?: number
   /** Ms a signalling connection has to send its whole request before it is closed. Default `10000`. */
   requestTimeout?: number
+  /**
+   * A directory: `GET` (and `HEAD`) requests on the signalling port for any other path are
+   * answered from it (`/` → `index.html`, content type by extension, nothing outside it), so
+   * an example page comes from the same engine. Default none: `404`.
+   */
+  static?: string
 }
 
 /** The defaults of {@link WebRtcOptions}. */
-export const DEFAULT_WEBRTC_OPTIONS: Readonly<Required<Omit<WebRtcOptions, 'publicAddress'>>> = Object.freeze({
+export const DEFAULT_WEBRTC_OPTIONS: Readonly<Required<Omit<WebRtcOptions, 'publicAddress' | 'static'>>> = Object.freeze({
   path: '/.rtc/offer',
   maxPeers: 10_000,
   handshakeTimeout: 10_000,
@@ -42,16 +50,27 @@ export const DEFAULT_WEBRTC_OPTIONS: Readonly<Required<Omit<WebRtcOptions, 'publ
 })
 
 /** {@link WebRtcOptions} checked, with the defaults filled in. */
-export type ResolvedWebRtc = Required<Omit<WebRtcOptions, 'publicAddress'>> & { publicAddress: string | undefined }
+export type ResolvedWebRtc = Required<Omit<WebRtcOptions, 'publicAddress' | 'static'>> & {
+  publicAddress: string | undefined
+  /** `static`, as an absolute path. */
+  staticDir: string | undefined
+}
 
 /** Fills and checks {@link WebRtcOptions}; throws `ERR_INVALID_ARG_VALUE` on a bad value or an unknown key. */
 export function resolveWebRtc(value: unknown): ResolvedWebRtc {
-  if (value === undefined) return { ...DEFAULT_WEBRTC_OPTIONS, publicAddress: undefined }
+  if (value === undefined) return { ...DEFAULT_WEBRTC_OPTIONS, publicAddress: undefined, staticDir: undefined }
   if (value === null || typeof value !== 'object') throw new InvalidOptionError('options.webrtc must be an object')
   const w = value as WebRtcOptions
-  knownKeys('options.webrtc', w, [...Object.keys(DEFAULT_WEBRTC_OPTIONS), 'publicAddress'])
-  const defined = Object.fromEntries(Object.entries(w).filter(([, v]) => v !== undefined))
-  const o = { ...DEFAULT_WEBRTC_OPTIONS, publicAddress: undefined, ...defined } as ResolvedWebRtc
+  knownKeys('options.webrtc', w, [...Object.keys(DEFAULT_WEBRTC_OPTIONS), 'publicAddress', 'static'])
+  const { static: dir, ...rest } = w
+  const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined))
+  const o = { ...DEFAULT_WEBRTC_OPTIONS, publicAddress: undefined, staticDir: undefined, ...defined } as ResolvedWebRtc
+  if (dir !== undefined) {
+    if (typeof dir !== 'string' || dir === '') throw new InvalidOptionError('webrtc.static must be a directory path')
+    const abs = resolvePath(dir)
+    if (!statSync(abs, { throwIfNoEntry: false })?.isDirectory()) throw new InvalidOptionError(`webrtc.static ${JSON.stringify(dir)} is not a directory`)
+    o.staticDir = abs
+  }
   if (typeof o.path !== 'string' || !o.path.startsWith('/') || o.path.length > 256 || /[\s?#]/.test(o.path)) {
     throw new InvalidOptionError(`webrtc.path must be an absolute path without a query (at most 256 bytes), got ${JSON.stringify(o.path)}`)
   }

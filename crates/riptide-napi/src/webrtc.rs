@@ -25,6 +25,8 @@ pub struct NativeWebRtc {
     pub max_body: f64,
     /// ms a signalling connection has to send its whole request.
     pub request_timeout: f64,
+    /// The directory `GET` requests on the signalling port are answered from (absolute).
+    pub static_dir: Option<String>,
 }
 
 impl NativeWebRtc {
@@ -54,6 +56,7 @@ impl NativeWebRtc {
             max_body: bytes(self.max_body, "maxBody")?,
             request_timeout: ms("webrtc.requestTimeout", self.request_timeout)?
                 .max(Duration::from_millis(1)),
+            static_dir: self.static_dir.as_ref().map(std::path::PathBuf::from),
         })
     }
 }

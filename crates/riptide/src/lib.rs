@@ -75,6 +75,7 @@ mod udp_batch;
 mod udp_sessions;
 mod webrtc_options;
 mod webrtc_signal;
+mod webrtc_static;
 mod webrtc_table;
 mod ws_codec;
 mod ws_layer;

@@ -4,6 +4,7 @@
 use crate::Error;
 use riptide_webrtc::EndpointConfig;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Largest signalling request head (request line and headers) read, in bytes.
@@ -33,6 +34,9 @@ pub struct WebRtcOptions {
     /// A signalling connection that has not sent a whole request by then is closed (default
     /// 10 s).
     pub request_timeout: Duration,
+    /// Answer `GET` requests for other paths from this directory (an example page and its
+    /// scripts); `None` (the default): `404`.
+    pub static_dir: Option<PathBuf>,
 }
 
 impl Default for WebRtcOptions {
@@ -46,6 +50,7 @@ impl Default for WebRtcOptions {
             send_buffer: 256 * 1024,
             max_body: 16 * 1024,
             request_timeout: Duration::from_secs(10),
+            static_dir: None,
         }
     }
 }
@@ -67,6 +72,12 @@ impl WebRtcOptions {
             return Err(bad(format!(
                 "max_body {} is outside 1024..=1048576",
                 self.max_body
+            )));
+        }
+        if self.static_dir.as_ref().is_some_and(|d| !d.is_dir()) {
+            return Err(bad(format!(
+                "static {:?} is not a directory",
+                self.static_dir
             )));
         }
         if self.request_timeout.is_zero() || self.request_timeout > Duration::from_secs(600) {

@@ -1,7 +1,8 @@
 //! The signalling side of `webrtc://` listeners: HTTP/1.1 on the TCP port of the listener's
 //! address. One request per connection: `POST <path>` with a JSON offer gets the JSON answer
 //! (`200`), a bad offer `400`, an oversized one `413`, a full endpoint `503`; `OPTIONS` gets
-//! the CORS preflight; anything else `404`. Every response allows any origin, so a page
+//! the CORS preflight; with a static directory, `GET` of another path gets a file
+//! (`webrtc_static.rs`); anything else `404`. Every response allows any origin, so a page
 //! served elsewhere can signal. Requests are bounded ([`MAX_SIGNAL_HEAD`] of head, the
 //! listener's `max_body` of body) and a connection that has not sent a whole one within the
 //! listener's `request_timeout` is closed. These connections are not [`crate::Conns`]
@@ -15,6 +16,7 @@ use riptide_webrtc::OfferError;
 use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The poll token of signalling connection slot 0: above every connection slot (below
@@ -142,7 +144,7 @@ impl Signalling {
         let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
-        let Some((path, max_body)) = conns.rtc_signal_limits(c.socket) else {
+        let Some((path, max_body, files)) = conns.rtc_signal_limits(c.socket) else {
             self.close(slot, registry);
             return;
         };
@@ -174,7 +176,7 @@ impl Signalling {
             }
         }
         if c.out.is_none() {
-            let response = match parse(&c.buf, path, max_body) {
+            let response = match parse(&c.buf, path, max_body, files) {
                 Parsed::Partial if eof || c.buf.len() >= limit => Some(respond(
                     "400 Bad Request",
                     &error("incomplete request", "bad"),
@@ -218,7 +220,8 @@ impl Signalling {
 }
 
 /// Reads a request from `buf` as far as it arrived.
-fn parse(buf: &[u8], path: &str, max_body: usize) -> Parsed {
+/// With `files`, a `GET` or `HEAD` of another path is answered from that directory.
+fn parse(buf: &[u8], path: &str, max_body: usize, files: Option<&Path>) -> Parsed {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut req = httparse::Request::new(&mut headers);
     let head = match req.parse(buf) {
@@ -235,14 +238,18 @@ fn parse(buf: &[u8], path: &str, max_body: usize) -> Parsed {
     };
     let target = req.path.unwrap_or("/");
     let target = target.split('?').next().unwrap_or(target);
-    match (req.method, target == path) {
-        (Some("OPTIONS"), _) => return Parsed::Respond(preflight()),
-        (Some("POST"), true) => {}
-        (_, true) => {
+    match (req.method, target == path, files) {
+        (Some("OPTIONS"), _, _) => return Parsed::Respond(preflight()),
+        (Some("POST"), true, _) => {}
+        (_, true, _) => {
             let body = error("only POST (and OPTIONS) here", "method");
             return Parsed::Respond(respond("405 Method Not Allowed", &body));
         }
-        (_, false) => {
+        (Some(method @ ("GET" | "HEAD")), false, Some(root)) => {
+            let head = method == "HEAD";
+            return Parsed::Respond(crate::webrtc_static::respond(root, target, head));
+        }
+        (_, false, _) => {
             return Parsed::Respond(respond("404 Not Found", &error("not found", "not_found")))
         }
     }
@@ -322,7 +329,7 @@ mod tests {
 
     #[test]
     fn requests_are_routed_and_bounded() {
-        let p = |s: &str| status(parse(s.as_bytes(), "/o", 100));
+        let p = |s: &str| status(parse(s.as_bytes(), "/o", 100, None));
         assert_eq!(
             p("POST /o HTTP/1.1\r\ncontent-length: 2\r\n\r\n{}"),
             "offer 39..41"

@@ -7,6 +7,7 @@ use crate::slab::ConnId;
 use riptide_webrtc::{Endpoint, PeerId};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// One `webrtc://` listener's state.
@@ -19,6 +20,8 @@ pub(crate) struct RtcListener {
     pub(crate) max_body: usize,
     /// The framing of the peers' reliable channels, if any.
     pub(crate) codec: Option<SharedCodec>,
+    /// Where `GET` requests on the signalling port are answered from, if anywhere.
+    pub(crate) static_dir: Option<PathBuf>,
     /// The connection of each peer whose channels opened.
     conns: HashMap<PeerId, ConnId>,
     /// Where each peer's last datagram came from (its connection's peer address).
@@ -56,6 +59,7 @@ impl RtcListener {
             path,
             max_body,
             codec,
+            static_dir: None,
             conns: HashMap::new(),
             sources: HashMap::new(),
             deadlines: HashMap::new(),

@@ -63,9 +63,15 @@ impl Conns {
         self.rtc.insert(socket, listener);
     }
 
-    /// The signalling path and largest request body of the `webrtc://` listener on `socket`.
-    pub(crate) fn rtc_signal_limits(&self, socket: usize) -> Option<(&str, usize)> {
-        self.rtc.get(&socket).map(|l| (l.path.as_str(), l.max_body))
+    /// The signalling path, largest request body and static directory of the `webrtc://`
+    /// listener on `socket`.
+    pub(crate) fn rtc_signal_limits(
+        &self,
+        socket: usize,
+    ) -> Option<(&str, usize, Option<&std::path::Path>)> {
+        self.rtc
+            .get(&socket)
+            .map(|l| (l.path.as_str(), l.max_body, l.static_dir.as_deref()))
     }
 
     /// A datagram from `from` for the `webrtc://` listener on `socket`.

@@ -61,10 +61,9 @@ impl Reactor {
         )?;
         let socket = self.conns.add_udp(udp, index);
         let codec = options.codec.clone();
-        self.conns.rtc_listen(
-            socket,
-            RtcListener::new(endpoint, rtc.path.clone(), rtc.max_body, codec),
-        );
+        let mut listener = RtcListener::new(endpoint, rtc.path.clone(), rtc.max_body, codec);
+        listener.static_dir = rtc.static_dir.clone();
+        self.conns.rtc_listen(socket, listener);
         self.signals
             .add_listener(first + 1, socket, rtc.request_timeout);
         let options = Arc::new(options);

@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { serve, type Conn, type RiptideError } from 'riptide'
+import { serve, type Conn, type RiptideError, type WebRtcAuthorizeRequest } from 'riptide'
 import { until } from './helpers'
 
 const ROOT = join(__dirname, '..')
@@ -127,11 +127,51 @@ goTest('send(…, { reliable: false }) above the maximum message size throws ERR
   await engine.stop()
 })
 
+goTest('authorize: false or a throw refuses with 403, any other value (async too) becomes conn.context before onOpen', async (t) => {
+  const seen: WebRtcAuthorizeRequest[] = []
+  let verdict: 'refuse' | 'throw' | 'allow' = 'refuse'
+  const engine = await serve(
+    'webrtc://127.0.0.1:0',
+    { onOpen: (conn) => void conn.write(JSON.stringify(conn.context)) },
+    {
+      webrtc: {
+        authorize: async (request) => {
+          seen.push(request)
+          await new Promise((resolve) => setTimeout(resolve, 10))
+          if (verdict === 'throw') throw new Error('no')
+          return verdict === 'allow' ? { user: 'ann', path: request.path } : false
+        },
+      },
+    },
+  )
+  const url = `http://127.0.0.1:${engine.port}/.rtc/offer`
+  const offer = (await pion(['-mode', 'offer']))[0]
+  for (const v of ['refuse', 'throw'] as const) {
+    verdict = v
+    const refused = await fetch(`${url}?room=7`, { method: 'POST', headers: { 'x-token': 'abc' }, body: JSON.stringify(offer) })
+    t.is(refused.status, 403, v)
+    t.is(((await refused.json()) as { code: string }).code, 'forbidden')
+  }
+  t.is(engine.webrtcCounts().peers, 0)
+  t.is(seen[0].path, '/.rtc/offer')
+  t.is(seen[0].headers['x-token'], 'abc')
+  t.is(seen[0].remoteAddress, '127.0.0.1')
+  verdict = 'allow'
+  const [, room] = await pion(['-url', url, '-mode', 'room', '-expect', '1'])
+  t.deepEqual(room, { room: [JSON.stringify({ user: 'ann', path: '/.rtc/offer' })] })
+  await engine.stop()
+})
+
 test('signalling over HTTP: CORS preflight, bad offers refused with JSON errors, unknown paths 404, a static page', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'riptide-webrtc-'))
   writeFileSync(join(dir, 'index.html'), '<h1>game</h1>')
   writeFileSync(join(dir, 'client.mjs'), 'export {}')
-  const engine = await serve('webrtc://127.0.0.1:0', {}, { webrtc: { path: '/signal', static: dir } })
+  // Two reactors: the listener and its signalling stay on reactor 0, the worker is not bothered.
+  const engine = await serve('webrtc://127.0.0.1:0', {}, {
+    reactors: 2,
+    workerModule: join(__dirname, 'fixtures', 'echo-handler.ts'),
+    webrtc: { path: '/signal', static: dir },
+  })
   const base = `http://127.0.0.1:${engine.port}`
   const preflight = await fetch(`${base}/signal`, { method: 'OPTIONS' })
   t.is(preflight.status, 204)
@@ -167,6 +207,7 @@ test('webrtc options are validated: ERR_INVALID_ARG_VALUE for bad values and unk
     { maxBody: 1 << 30 },
     { static: '/nonexistent/riptide' },
     { static: 42 },
+    { authorize: 'yes' },
     { nonsense: true },
   ]
   for (const webrtc of bad) {

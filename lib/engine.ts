@@ -441,10 +441,11 @@ function startWorker(engineId: number, index: number, o: ResolvedServeOptions): 
 /**
  * The options a worker can receive (functions cannot cross threads; workers log to stderr).
  * Keys stay on this thread: KCP listeners are bound here (with `reusePort`, workers bind
- * copies of the native listener options, keys included, without JS seeing them).
+ * copies of the native listener options, keys included, without JS seeing them). `webrtc://`
+ * listeners and their `authorize` hook stay on reactor 0.
  */
 function transferable(o: ResolvedServeOptions): Record<string, unknown> {
-  const { logger: _logger, secure: _secure, crypt: _crypt, tls: _tls, bus: _bus, agent: _agent, ...rest } = o
+  const { logger: _logger, secure: _secure, crypt: _crypt, tls: _tls, bus: _bus, agent: _agent, webrtc: _webrtc, ...rest } = o
   return rest
 }
 

@@ -518,7 +518,8 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
     }
   }
   o.kcp = resolveKcp(o.kcp as KcpOptions)
-  o.webrtc = resolveWebRtc(o.webrtc)
+  // The user's own value: the default in `o` is already resolved.
+  o.webrtc = resolveWebRtc(options?.webrtc)
   Object.assign(o, resolveKcpLayers('options', o))
   if (o.tls !== undefined) o.tls = resolveServerTls('options', o.tls)
   if (o.tasks !== undefined) o.tasks = resolveTaskOptions(o.tasks)

@@ -36,10 +36,27 @@ export interface WebRtcOptions {
    * an example page comes from the same engine. Default none: `404`.
    */
   static?: string
+  /**
+   * Called before each offer is answered, with the request: throwing, rejecting or returning
+   * `false` refuses it (`403`); any other value (or what the promise resolves to) answers it
+   * and becomes the peer's `conn.context` before `onOpen`. Main thread only: the listener and
+   * its peers live on reactor 0.
+   */
+  authorize?: (request: WebRtcAuthorizeRequest) => unknown
+}
+
+/** What `webrtc.authorize` is told about a signalling request. */
+export interface WebRtcAuthorizeRequest {
+  /** The request path, without its query. */
+  path: string
+  /** The request headers, names lower-cased. */
+  headers: Record<string, string>
+  /** The client's IP address. */
+  remoteAddress: string
 }
 
 /** The defaults of {@link WebRtcOptions}. */
-export const DEFAULT_WEBRTC_OPTIONS: Readonly<Required<Omit<WebRtcOptions, 'publicAddress' | 'static'>>> = Object.freeze({
+export const DEFAULT_WEBRTC_OPTIONS: Readonly<Required<Omit<WebRtcOptions, 'publicAddress' | 'static' | 'authorize'>>> = Object.freeze({
   path: '/.rtc/offer',
   maxPeers: 10_000,
   handshakeTimeout: 10_000,
@@ -50,21 +67,23 @@ export const DEFAULT_WEBRTC_OPTIONS: Readonly<Required<Omit<WebRtcOptions, 'publ
 })
 
 /** {@link WebRtcOptions} checked, with the defaults filled in. */
-export type ResolvedWebRtc = Required<Omit<WebRtcOptions, 'publicAddress' | 'static'>> & {
+export type ResolvedWebRtc = Required<Omit<WebRtcOptions, 'publicAddress' | 'static' | 'authorize'>> & {
   publicAddress: string | undefined
+  authorize: WebRtcOptions['authorize']
   /** `static`, as an absolute path. */
   staticDir: string | undefined
 }
 
 /** Fills and checks {@link WebRtcOptions}; throws `ERR_INVALID_ARG_VALUE` on a bad value or an unknown key. */
 export function resolveWebRtc(value: unknown): ResolvedWebRtc {
-  if (value === undefined) return { ...DEFAULT_WEBRTC_OPTIONS, publicAddress: undefined, staticDir: undefined }
+  if (value === undefined) return { ...DEFAULT_WEBRTC_OPTIONS, publicAddress: undefined, staticDir: undefined, authorize: undefined }
   if (value === null || typeof value !== 'object') throw new InvalidOptionError('options.webrtc must be an object')
   const w = value as WebRtcOptions
-  knownKeys('options.webrtc', w, [...Object.keys(DEFAULT_WEBRTC_OPTIONS), 'publicAddress', 'static'])
+  knownKeys('options.webrtc', w, [...Object.keys(DEFAULT_WEBRTC_OPTIONS), 'publicAddress', 'static', 'authorize'])
   const { static: dir, ...rest } = w
   const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined))
-  const o = { ...DEFAULT_WEBRTC_OPTIONS, publicAddress: undefined, staticDir: undefined, ...defined } as ResolvedWebRtc
+  const o = { ...DEFAULT_WEBRTC_OPTIONS, publicAddress: undefined, staticDir: undefined, authorize: undefined, ...defined } as ResolvedWebRtc
+  if (o.authorize !== undefined && typeof o.authorize !== 'function') throw new InvalidOptionError('webrtc.authorize must be a function')
   if (dir !== undefined) {
     if (typeof dir !== 'string' || dir === '') throw new InvalidOptionError('webrtc.static must be a directory path')
     const abs = resolvePath(dir)

@@ -403,9 +403,11 @@ impl NativeEngine {
         let mut reactor = Reactor::with_index(shared.config.clone(), index as usize)
             .map_err(|e| throw(&env, e))?;
         if shared.config.socket.reuse_port {
-            // A carrier serves one listener: only reactor 0 has it.
-            let own =
-                |o: &riptide::ListenOptions| o.kcp.as_ref().is_none_or(|k| k.carrier.is_none());
+            // A carrier serves one listener, and a `webrtc://` listener's peers live in one
+            // endpoint: only reactor 0 has them.
+            let own = |o: &riptide::ListenOptions| {
+                o.kcp.as_ref().is_none_or(|k| k.carrier.is_none()) && o.webrtc.is_none()
+            };
             for (url, options) in shared.listeners.iter().filter(|(_, o)| own(o)) {
                 reactor
                     .listen_with(url, options.clone())
@@ -579,6 +581,27 @@ impl NativeEngine {
             let policy = self.shared.policy;
             self.driver.with_reactor(|r| r.set_balancer(peers, policy));
         }
+    }
+
+    /// Answers (`allow`) or refuses (`403`) an offer a `webrtc://` listener held for the
+    /// `authorize` hook (`EV_WEBRTC_OFFER`); the request id as JS rebuilt it.
+    #[napi]
+    pub fn webrtc_decide(&self, request: f64, allow: bool) {
+        if request.is_finite() && request >= 0.0 && request <= u64::MAX as f64 {
+            self.driver
+                .with_reactor(|r| r.conns().webrtc_decide(request as u64, allow));
+        }
+    }
+
+    /// The held request a WebRTC peer's connection came from (to attach what `authorize`
+    /// returned as its context); none for other connections.
+    #[napi]
+    pub fn webrtc_request(&self, slot: u32, generation: u32) -> Option<f64> {
+        let id = ConnId { slot, generation };
+        self.driver
+            .with_reactor(|r| r.conns().webrtc_request(id))
+            .flatten()
+            .map(|r| r as f64)
     }
 
     /// What this reactor's `webrtc://` listeners hold (peers, half-open ones included).

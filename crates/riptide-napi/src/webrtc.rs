@@ -27,6 +27,8 @@ pub struct NativeWebRtc {
     pub request_timeout: f64,
     /// The directory `GET` requests on the signalling port are answered from (absolute).
     pub static_dir: Option<String>,
+    /// JS has an `authorize` hook: offers wait for `webrtcDecide`.
+    pub authorize: bool,
 }
 
 impl NativeWebRtc {
@@ -57,6 +59,7 @@ impl NativeWebRtc {
             request_timeout: ms("webrtc.requestTimeout", self.request_timeout)?
                 .max(Duration::from_millis(1)),
             static_dir: self.static_dir.as_ref().map(std::path::PathBuf::from),
+            authorize: self.authorize,
         })
     }
 }

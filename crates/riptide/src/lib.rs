@@ -130,7 +130,7 @@ pub use tls_options::{
     DEFAULT_HANDSHAKE_TIMEOUT, SERVER_SESSION_CACHE,
 };
 pub use tls_sni::TlsSniCertificate;
-pub use webrtc_options::WebRtcOptions;
+pub use webrtc_options::{WebRtcOffer, WebRtcOptions};
 pub use ws_codec::WsCodec;
 pub use ws_layer::{WsClientOptions, WsLayer, WsOptions};
 

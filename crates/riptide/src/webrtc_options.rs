@@ -37,6 +37,24 @@ pub struct WebRtcOptions {
     /// Answer `GET` requests for other paths from this directory (an example page and its
     /// scripts); `None` (the default): `404`.
     pub static_dir: Option<PathBuf>,
+    /// Hold each offer for [`crate::EventHandler::on_webrtc_offer`], which answers it with
+    /// [`crate::Conns::webrtc_decide`] (refused: `403`); default false: answered at once.
+    pub authorize: bool,
+}
+
+/// A signalling request held for [`crate::EventHandler::on_webrtc_offer`] (a `webrtc://`
+/// listener with [`WebRtcOptions::authorize`]).
+#[derive(Clone, Debug)]
+pub struct WebRtcOffer {
+    /// What to pass to [`crate::Conns::webrtc_decide`]; the peer's connection reports it
+    /// from [`crate::Conns::webrtc_request`], to attach what the decision found.
+    pub request: u64,
+    /// The request's path (without its query).
+    pub path: String,
+    /// The request's headers, names lower-cased, values lossily decoded.
+    pub headers: Vec<(String, String)>,
+    /// The client's address.
+    pub remote: SocketAddr,
 }
 
 impl Default for WebRtcOptions {
@@ -51,6 +69,7 @@ impl Default for WebRtcOptions {
             max_body: 16 * 1024,
             request_timeout: Duration::from_secs(10),
             static_dir: None,
+            authorize: false,
         }
     }
 }

@@ -9,13 +9,13 @@
 //! connections: the application never sees them, only the peers they create.
 
 use crate::conns::Conns;
-use crate::webrtc_options::MAX_SIGNAL_HEAD;
+use crate::webrtc_options::{WebRtcOffer, MAX_SIGNAL_HEAD};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use riptide_webrtc::OfferError;
 use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Read, Write};
-use std::net::Shutdown;
+use std::net::{Shutdown, SocketAddr};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -34,8 +34,12 @@ struct SignalConn {
     buf: Vec<u8>,
     /// The response, and how much of it the socket took; `None` while reading the request.
     out: Option<(Vec<u8>, usize)>,
-    /// Its entry in the expiry order.
+    /// Its entry in the expiry order; the serial is the request's id when it is held.
     expiry: (Instant, usize, u64),
+    /// Where the offer's body is in `buf` while the handler decides.
+    held: Option<(usize, usize)>,
+    /// The client.
+    remote: SocketAddr,
 }
 
 /// The signalling connections of one reactor's `webrtc://` listeners.
@@ -49,6 +53,8 @@ pub(crate) struct Signalling {
     /// `(deadline, slot, serial)`, soonest first.
     expiry: BTreeSet<(Instant, usize, u64)>,
     serial: u64,
+    /// The slot of each held offer, by request id.
+    held: HashMap<u64, usize>,
 }
 
 /// What a request is, as far as it arrived.
@@ -85,6 +91,9 @@ impl Signalling {
         let Some(&(socket, timeout)) = self.listeners.get(&index) else {
             return;
         };
+        let Ok(remote) = stream.peer_addr() else {
+            return;
+        };
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None if self.conns.len() < MAX_SIGNALS => {
@@ -110,6 +119,8 @@ impl Signalling {
             buf: Vec::new(),
             out: None,
             expiry,
+            held: None,
+            remote,
         });
     }
 
@@ -132,6 +143,9 @@ impl Signalling {
     fn close(&mut self, slot: usize, registry: &Registry) {
         if let Some(mut c) = self.conns.get_mut(slot).and_then(Option::take) {
             self.expiry.remove(&c.expiry);
+            if c.held.is_some() {
+                self.held.remove(&c.expiry.2);
+            }
             let _ = registry.deregister(&mut c.stream);
             self.free.push(slot);
         }
@@ -139,23 +153,29 @@ impl Signalling {
 
     /// The connection in `slot` is ready: read the request, answer it (offers go to the
     /// listener's endpoint in `conns`), write the response, then wait for the client to
-    /// close (closing first with unread bytes would reset the response away).
-    pub(crate) fn ready(&mut self, slot: usize, conns: &mut Conns, registry: &Registry) {
-        let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
-            return;
-        };
+    /// close (closing first with unread bytes would reset the response away). An offer to a
+    /// listener with `authorize` is held instead and returned, for the handler.
+    pub(crate) fn ready(
+        &mut self,
+        slot: usize,
+        conns: &mut Conns,
+        registry: &Registry,
+    ) -> Option<WebRtcOffer> {
+        let c = self.conns.get_mut(slot).and_then(Option::as_mut)?;
         let Some((path, max_body, files)) = conns.rtc_signal_limits(c.socket) else {
             self.close(slot, registry);
-            return;
+            return None;
         };
         let limit = MAX_SIGNAL_HEAD.saturating_add(max_body);
         let mut chunk = [0u8; 4096];
         let mut eof = false;
         loop {
-            // Once answered, what else comes is read and dropped.
-            let room = match c.out {
-                Some(_) => chunk.len(),
-                None => limit.saturating_sub(c.buf.len()).min(chunk.len()),
+            // Once answered, what else comes is read and dropped; while the handler decides,
+            // nothing is read.
+            let room = match (&c.out, c.held) {
+                (Some(_), _) => chunk.len(),
+                (None, Some(_)) => 0,
+                (None, None) => limit.saturating_sub(c.buf.len()).min(chunk.len()),
             };
             if room == 0 {
                 break;
@@ -175,7 +195,8 @@ impl Signalling {
                 }
             }
         }
-        if c.out.is_none() {
+        let mut held = None;
+        if c.out.is_none() && c.held.is_none() {
             let response = match parse(&c.buf, path, max_body, files) {
                 Parsed::Partial if eof || c.buf.len() >= limit => Some(respond(
                     "400 Bad Request",
@@ -183,12 +204,14 @@ impl Signalling {
                 )),
                 Parsed::Partial => None,
                 Parsed::Respond(r) => Some(r),
+                Parsed::Offer(start, end) if conns.rtc_authorizes(c.socket) => {
+                    c.held = Some((start, end));
+                    held = offer_of(&c.buf, c.expiry.2, c.remote);
+                    None
+                }
                 Parsed::Offer(start, end) => {
                     let body = c.buf.get(start..end).unwrap_or_default();
-                    Some(match conns.rtc_offer(c.socket, body) {
-                        Ok(answer) => respond("200 OK", &answer),
-                        Err(e) => refusal(&e),
-                    })
+                    Some(answer(conns, c.socket, body, None))
                 }
             };
             if let Some(r) = response {
@@ -196,6 +219,50 @@ impl Signalling {
                 c.buf = Vec::new();
             }
         }
+        if let Some(offer) = &held {
+            self.held.insert(offer.request, slot);
+        }
+        self.finish(slot, eof, registry);
+        held
+    }
+
+    /// Applies the handler's decision on a held offer: the answer, or `403`.
+    pub(crate) fn decide(
+        &mut self,
+        request: u64,
+        allow: bool,
+        conns: &mut Conns,
+        registry: &Registry,
+    ) {
+        let Some(slot) = self.held.remove(&request) else {
+            return;
+        };
+        let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let Some((start, end)) = c.held.take() else {
+            return;
+        };
+        let response = if allow {
+            let body = c.buf.get(start..end).unwrap_or_default();
+            answer(conns, c.socket, body, Some(request))
+        } else {
+            respond(
+                "403 Forbidden",
+                &error("refused by the server", "forbidden"),
+            )
+        };
+        c.out = Some((response, 0));
+        c.buf = Vec::new();
+        self.finish(slot, false, registry);
+    }
+
+    /// Writes what the response still has to the socket (then shuts the write side), and
+    /// closes the connection at `eof` (or a write error).
+    fn finish(&mut self, slot: usize, mut eof: bool, registry: &Registry) {
+        let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
         if let Some((out, written)) = c.out.as_mut() {
             while *written < out.len() {
                 match c.stream.write(&out[*written..]) {
@@ -217,6 +284,35 @@ impl Signalling {
             self.close(slot, registry);
         }
     }
+}
+
+/// The response to an offer: the endpoint's answer, or why it refused.
+fn answer(conns: &mut Conns, socket: usize, body: &[u8], request: Option<u64>) -> Vec<u8> {
+    match conns.rtc_offer(socket, body, request) {
+        Ok(answer) => respond("200 OK", &answer),
+        Err(e) => refusal(&e),
+    }
+}
+
+/// What the handler is told about a held offer (the request head parsed again).
+fn offer_of(buf: &[u8], request: u64, remote: SocketAddr) -> Option<WebRtcOffer> {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut req = httparse::Request::new(&mut headers);
+    req.parse(buf).ok()?;
+    let target = req.path.unwrap_or("/");
+    Some(WebRtcOffer {
+        request,
+        path: target.split('?').next().unwrap_or(target).to_owned(),
+        headers: req
+            .headers
+            .iter()
+            .map(|h| {
+                let value = String::from_utf8_lossy(h.value).into_owned();
+                (h.name.to_ascii_lowercase(), value)
+            })
+            .collect(),
+        remote,
+    })
 }
 
 /// Reads a request from `buf` as far as it arrived.

@@ -22,6 +22,10 @@ pub(crate) struct RtcListener {
     pub(crate) codec: Option<SharedCodec>,
     /// Where `GET` requests on the signalling port are answered from, if anywhere.
     pub(crate) static_dir: Option<PathBuf>,
+    /// Offers wait for the handler's decision.
+    pub(crate) authorize: bool,
+    /// The held signalling request each authorized peer came from, until it opens.
+    requests: HashMap<PeerId, u64>,
     /// The connection of each peer whose channels opened.
     conns: HashMap<PeerId, ConnId>,
     /// Where each peer's last datagram came from (its connection's peer address).
@@ -60,6 +64,8 @@ impl RtcListener {
             max_body,
             codec,
             static_dir: None,
+            authorize: false,
+            requests: HashMap::new(),
             conns: HashMap::new(),
             sources: HashMap::new(),
             deadlines: HashMap::new(),
@@ -73,9 +79,15 @@ impl RtcListener {
         self.conns.get(&peer).copied()
     }
 
-    /// Notes the connection `peer` became.
-    pub(crate) fn opened(&mut self, peer: PeerId, id: ConnId) {
+    /// Notes the connection `peer` became; returns the request it came from, if authorized.
+    pub(crate) fn opened(&mut self, peer: PeerId, id: ConnId) -> Option<u64> {
         self.conns.insert(peer, id);
+        self.requests.remove(&peer)
+    }
+
+    /// Notes the authorized request `peer` came from.
+    pub(crate) fn requested(&mut self, peer: PeerId, request: u64) {
+        self.requests.insert(peer, request);
     }
 
     /// Notes where a datagram of `peer` came from.
@@ -128,6 +140,7 @@ impl RtcListener {
     /// Forgets a peer that closed; returns its connection, if it had one.
     pub(crate) fn closed(&mut self, peer: PeerId) -> Option<ConnId> {
         self.sources.remove(&peer);
+        self.requests.remove(&peer);
         self.conns.remove(&peer)
     }
 

@@ -221,3 +221,75 @@ fn pion_echoes_through_a_webrtc_listener() {
     stop.stop();
     runner.join().unwrap();
 }
+
+/// Holds every offer: refuses those without `x-token: ok` at once, and leaves the others for
+/// the test to decide later from another thread.
+#[derive(Clone, Default)]
+struct Gatekeeper {
+    held: Arc<Mutex<Vec<riptide::WebRtcOffer>>>,
+}
+
+impl EventHandler for Gatekeeper {
+    fn on_traffic(&mut self, _: &mut Conns, _: ConnId, _: &[u8]) {}
+    fn on_webrtc_offer(&mut self, conns: &mut Conns, offer: &riptide::WebRtcOffer) {
+        let token = offer.headers.iter().find(|(k, _)| k == "x-token");
+        if token.is_some_and(|(_, v)| v == "ok") {
+            self.held.lock().unwrap().push(offer.clone());
+        } else {
+            conns.webrtc_decide(offer.request, false);
+        }
+    }
+}
+
+#[test]
+fn authorize_holds_offers_for_the_handler() {
+    let mut config = EngineConfig::default();
+    config.listen.webrtc = Some(WebRtcOptions {
+        authorize: true,
+        ..WebRtcOptions::default()
+    });
+    let engine = Engine::bind_with(["webrtc://127.0.0.1:0"], config).unwrap();
+    let addr = match &engine.local_addrs()[0] {
+        riptide::PeerAddr::Inet(a) => *a,
+        other => panic!("{other:?}"),
+    };
+    let remote = engine.remotes()[0].clone();
+    let stop = engine.stop_handle();
+    let gate = Gatekeeper::default();
+    let runner = {
+        let gate = gate.clone();
+        thread::spawn(move || engine.run(gate).unwrap())
+    };
+    let offer = silent_offer();
+    let head = |token: &str| {
+        format!(
+            "POST /.rtc/offer?room=1 HTTP/1.1\r\nx-token: {token}\r\ncontent-length: {}\r\n\r\n",
+            offer.len()
+        )
+    };
+    let refused = request(addr, &head("bad"), offer.as_bytes());
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+    assert!(refused.contains("\"code\":\"forbidden\""));
+    assert_eq!(counts(&remote).peers, 0);
+
+    // Held until the test decides, from another thread.
+    let allowed = {
+        let (offer, head) = (offer.clone(), head("ok"));
+        thread::spawn(move || request(addr, &head, offer.as_bytes()))
+    };
+    wait_for("the offer is held", Duration::from_secs(10), || {
+        gate.held.lock().unwrap().len() == 1
+    });
+    let held = gate.held.lock().unwrap()[0].clone();
+    assert_eq!(held.path, "/.rtc/offer");
+    assert_eq!(held.remote.ip(), addr.ip());
+    assert_eq!(counts(&remote).peers, 0, "no peer before the decision");
+    remote
+        .execute(move |conns| conns.webrtc_decide(held.request, true))
+        .unwrap();
+    let answered = allowed.join().unwrap();
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    assert_eq!(counts(&remote).peers, 1);
+    stop.stop();
+    runner.join().unwrap();
+}

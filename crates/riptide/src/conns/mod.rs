@@ -83,6 +83,8 @@ pub struct Conns {
     kcp_table: KcpTable,
     /// The `webrtc://` listeners, by datagram socket.
     rtc: HashMap<usize, RtcListener>,
+    /// Decisions on held WebRTC offers, for the reactor.
+    rtc_decisions: Vec<(u64, bool)>,
     /// The gates of `kcp://` listeners that have one, by socket.
     gates: HashMap<usize, Box<dyn PacketGate>>,
     /// Listener sockets handed to a new process that still serve their own sessions, and
@@ -157,6 +159,7 @@ impl Conns {
             udp_sessions: UdpSessions::default(),
             kcp_table: KcpTable::default(),
             rtc: HashMap::new(),
+            rtc_decisions: Vec::new(),
             gates: HashMap::new(),
             retiring: Vec::new(),
             gate_out: GateOut::default(),
@@ -212,6 +215,7 @@ impl Conns {
             || !self.kcp_dirty.is_empty()
             || (!self.corked && !self.corked_conns.is_empty())
             || !self.held.is_empty()
+            || !self.rtc_decisions.is_empty()
     }
 
     /// Ids of all open connections.

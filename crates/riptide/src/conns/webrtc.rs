@@ -32,6 +32,8 @@ pub(crate) struct RtcPeer {
     max_message_size: usize,
     pending: VecDeque<Vec<u8>>,
     pending_bytes: usize,
+    /// The held signalling request the peer came from (an `authorize` listener's).
+    request: Option<u64>,
 }
 
 /// What a reactor's `webrtc://` listeners hold ([`Conns::webrtc_counts`]): each figure
@@ -87,14 +89,45 @@ impl Conns {
         self.rtc_settle(socket);
     }
 
-    /// A signalling request's body: the answer's body, or why the offer was refused.
-    pub(crate) fn rtc_offer(&mut self, socket: usize, body: &[u8]) -> Result<Vec<u8>, OfferError> {
+    /// True when the `webrtc://` listener on `socket` holds offers for the handler.
+    pub(crate) fn rtc_authorizes(&self, socket: usize) -> bool {
+        self.rtc.get(&socket).is_some_and(|l| l.authorize)
+    }
+
+    /// A signalling request's body (`request`: the held request it was, if authorized): the
+    /// answer's body, or why the offer was refused.
+    pub(crate) fn rtc_offer(
+        &mut self,
+        socket: usize,
+        body: &[u8],
+        request: Option<u64>,
+    ) -> Result<Vec<u8>, OfferError> {
         let Some(l) = self.rtc.get_mut(&socket) else {
             return Err(OfferError::Full(0));
         };
         let answered = signal::answer_json(&mut l.endpoint, Instant::now(), body);
+        if let (Ok((peer, _)), Some(request)) = (&answered, request) {
+            l.requested(*peer, request);
+        }
         self.rtc_settle(socket);
         answered.map(|(_, answer)| answer)
+    }
+
+    /// Answers (`allow`) or refuses (`403`) an offer held for
+    /// [`crate::EventHandler::on_webrtc_offer`]; a request whose client is gone is ignored.
+    pub fn webrtc_decide(&mut self, request: u64, allow: bool) {
+        self.rtc_decisions.push((request, allow));
+    }
+
+    /// The decisions made since the reactor last looked.
+    pub(crate) fn take_rtc_decisions(&mut self) -> Vec<(u64, bool)> {
+        std::mem::take(&mut self.rtc_decisions)
+    }
+
+    /// The held signalling request ([`crate::WebRtcOffer::request`]) a WebRTC peer's
+    /// connection came from; `None` without `authorize` or for another transport.
+    pub fn webrtc_request(&self, id: ConnId) -> Option<u64> {
+        self.slab.get(id)?.transport.rtc()?.request
     }
 
     /// A peer's wheel entry fired.
@@ -168,6 +201,7 @@ impl Conns {
                             max_message_size,
                             pending: VecDeque::new(),
                             pending_bytes: 0,
+                            request: None,
                         }),
                     ),
                     peer: PeerAddr::Inet(from),
@@ -177,12 +211,20 @@ impl Conns {
                     connecting: false,
                     listener: self.socket_listener(socket),
                 });
-                if let Some(l) = self.rtc.get_mut(&socket) {
-                    match opened {
-                        Ok(id) => l.opened(peer, id),
-                        // No room in the table: the peer goes.
-                        Err(_) => l.endpoint.close(peer),
+                let Some(l) = self.rtc.get_mut(&socket) else {
+                    return;
+                };
+                match opened {
+                    Ok(id) => {
+                        let request = l.opened(peer, id);
+                        if let Some(Transport::Rtc(_, p)) =
+                            self.slab.get_mut(id).map(|c| &mut c.transport)
+                        {
+                            p.request = request;
+                        }
                     }
+                    // No room in the table: the peer goes.
+                    Err(_) => l.endpoint.close(peer),
                 }
             }
             Event::Message {

@@ -344,6 +344,11 @@ impl Reactor {
             self.conns.kcp_flush_dirty();
         }
         loop {
+            for (request, allow) in self.conns.take_rtc_decisions() {
+                let registry = self.poll.registry();
+                self.signals
+                    .decide(request, allow, &mut self.conns, registry);
+            }
             self.deliver_notices(handler);
             // Carried sessions' datagrams go out last: a callback may have sent more.
             if !self.conns.carried_output_pending() {
@@ -424,7 +429,10 @@ impl Reactor {
             budget -= 1;
             if let Some(slot) = Signalling::slot_of(token) {
                 let registry = self.poll.registry();
-                self.signals.ready(slot, &mut self.conns, registry);
+                if let Some(offer) = self.signals.ready(slot, &mut self.conns, registry) {
+                    handler.on_webrtc_offer(&mut self.conns, &offer);
+                    self.reap(handler);
+                }
                 continue;
             }
             if token.0 > FIRST_LISTENER - self.listeners.len() {

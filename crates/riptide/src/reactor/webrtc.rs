@@ -63,6 +63,7 @@ impl Reactor {
         let codec = options.codec.clone();
         let mut listener = RtcListener::new(endpoint, rtc.path.clone(), rtc.max_body, codec);
         listener.static_dir = rtc.static_dir.clone();
+        listener.authorize = rtc.authorize;
         self.conns.rtc_listen(socket, listener);
         self.signals
             .add_listener(first + 1, socket, rtc.request_timeout);

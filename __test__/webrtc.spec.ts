@@ -94,6 +94,8 @@ goTest('rooms: three pion peers subscribed to a topic each get every publish', a
   t.is(engine.subscriberCount('room'), 3)
   t.is(engine.publish('room', 'hello room'), 3)
   t.is(engine.publish('room', 'second'), 3)
+  // On the unreliable channel: once per member, counted when taken.
+  t.is(engine.publish('room', 'position', { reliable: false }), 3)
   for (const lines of await Promise.all(peers)) {
     t.deepEqual(lines, [{ open: true }, { room: ['hello room', 'second'] }])
   }

@@ -167,9 +167,20 @@ export class Engine {
    * `ERR_ENGINE_STOPPED` once stopped. With `codecs.ltv()`, `publish(topic, body, { msgId })`.
    * With `serve`'s `bus` option it also goes, once, to the other instances' subscribers
    * (docs/deploy.md); the count is this engine's only.
+   *
+   * `{ reliable: false }` sends it instead on the unreliable channel of each subscriber of
+   * this (the main) reactor that has one — `webrtc://` peers, which all live here, and KCP
+   * sessions with `fec` or `secure` — once, with no codec, no queue and no bus, and returns how
+   * many took it (a congested channel's drop is not counted).
    */
-  publish(topic: string, data: Uint8Array | string, options?: WriteOptions): number {
+  publish(topic: string, data: Uint8Array | string, options?: WriteOptions & { reliable?: boolean }): number {
     checkTopic(topic)
+    if (options?.reliable !== undefined && typeof options.reliable !== 'boolean') throw new InvalidOptionError('publish options.reliable must be a boolean')
+    if (options?.reliable === false) return this.#reactor.publishUnreliable(topic, typeof data === 'string' ? Buffer.from(data) : data)
+    if (options?.reliable !== undefined) {
+      const { reliable: _reliable, ...rest } = options
+      options = rest
+    }
     // A WebSocket server's subscribers take records: strings go out as text, bytes as binary.
     return this.#reactor.publish(topic, this.#reactor.publication(data, options))
   }

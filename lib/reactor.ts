@@ -381,6 +381,12 @@ export class Reactor implements ConnSink {
     return queued
   }
 
+  /** `engine.publish(topic, data, { reliable: false })`: this reactor's subscribers' unreliable channels. */
+  publishUnreliable(topic: string, data: Uint8Array): number {
+    this.flush()
+    return this.call((n) => n.publishUnreliable(topic, data))
+  }
+
   publication(data: Uint8Array | string, options?: WriteOptions): Uint8Array {
     return this.#websocket === undefined ? messageOf(this.ltv, messageBytes(data), options) : messageRecord(data)
   }

@@ -446,7 +446,10 @@ export class Conn<Context = unknown> {
    * channel (Rust `Conns::send_unreliable`): outside KCP and the codec, never retransmitted,
    * maybe lost or reordered, delivered to the peer's `onUnreliable`. It needs `fec` or
    * `secure` on the session (their packets mark it) and returns `true` (a datagram the kernel
-   * cannot take now is dropped, as the network might). Throws `ERR_INVALID_ARG_VALUE` on
+   * cannot take now is dropped, as the network might). On a `webrtc://` peer it is one
+   * message on the unordered, no-retransmit data channel, and returns `false` when it was
+   * dropped because that channel holds `webrtc.unreliableHighWater` bytes (congested);
+   * `ERR_MESSAGE_TOO_LARGE` above the peer's maximum message size. Throws `ERR_INVALID_ARG_VALUE` on
    * another transport or a session without such a layer, `ERR_MESSAGE_TOO_LARGE` above one
    * segment (`kcp.mtu − 24` bytes, less the layers' overhead), `ERR_CONN_CLOSED` when closed,
    * `ERR_NOT_CONNECTED` while a client reconnects.
@@ -461,10 +464,9 @@ export class Conn<Context = unknown> {
     if (reliable) return this.write(data)
     if ((this.#flags & RECONNECTING) !== 0) throw new NotConnectedError()
     this.#check()
-    if (this.slot < 0) throw new InvalidOptionError('the unreliable channel is a kcp:// session\'s')
+    if (this.slot < 0) throw new InvalidOptionError('the unreliable channel is a kcp:// session\'s or a webrtc:// peer\'s')
     const bytes = toBytes(data)
-    this.#sink.call((n) => n.sendUnreliable(this.slot, this.generation, bytes))
-    return true
+    return this.#sink.call((n) => n.sendUnreliable(this.slot, this.generation, bytes))
   }
 
   /**

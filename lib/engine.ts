@@ -167,9 +167,20 @@ export class Engine {
    * `ERR_ENGINE_STOPPED` once stopped. With `codecs.ltv()`, `publish(topic, body, { msgId })`.
    * With `serve`'s `bus` option it also goes, once, to the other instances' subscribers
    * (docs/deploy.md); the count is this engine's only.
+   *
+   * `{ reliable: false }` sends it instead on the unreliable channel of each subscriber of
+   * this (the main) reactor that has one — `webrtc://` peers, which all live here, and KCP
+   * sessions with `fec` or `secure` — once, with no codec, no queue and no bus, and returns how
+   * many took it (a congested channel's drop is not counted).
    */
-  publish(topic: string, data: Uint8Array | string, options?: WriteOptions): number {
+  publish(topic: string, data: Uint8Array | string, options?: WriteOptions & { reliable?: boolean }): number {
     checkTopic(topic)
+    if (options?.reliable !== undefined && typeof options.reliable !== 'boolean') throw new InvalidOptionError('publish options.reliable must be a boolean')
+    if (options?.reliable === false) return this.#reactor.publishUnreliable(topic, typeof data === 'string' ? Buffer.from(data) : data)
+    if (options?.reliable !== undefined) {
+      const { reliable: _reliable, ...rest } = options
+      options = rest
+    }
     // A WebSocket server's subscribers take records: strings go out as text, bytes as binary.
     return this.#reactor.publish(topic, this.#reactor.publication(data, options))
   }
@@ -187,6 +198,16 @@ export class Engine {
   task<R = unknown>(payload: unknown, options?: TaskRunOptions): Promise<R> {
     if (!this.running) return Promise.reject(new EngineStoppedError())
     return this.#reactor.task<R>(payload, options)
+  }
+
+  /**
+   * What this engine's `webrtc://` listeners hold (they live on reactor 0): `peers` (half-open
+   * ones included), `open` ones (connections), peers with a noted address and a live
+   * deadline, and unreliable messages dropped as congested. All but `congested` return to 0
+   * once every peer is gone: half-open peers expire after `webrtc.handshakeTimeout`.
+   */
+  webrtcCounts(): { peers: number; open: number; addresses: number; deadlines: number; congested: number } {
+    return this.#reactor.nativeEngine.webrtcCounts()
   }
 
   /** Connections subscribed to `topic` over all reactors. */
@@ -431,10 +452,11 @@ function startWorker(engineId: number, index: number, o: ResolvedServeOptions): 
 /**
  * The options a worker can receive (functions cannot cross threads; workers log to stderr).
  * Keys stay on this thread: KCP listeners are bound here (with `reusePort`, workers bind
- * copies of the native listener options, keys included, without JS seeing them).
+ * copies of the native listener options, keys included, without JS seeing them). `webrtc://`
+ * listeners and their `authorize` hook stay on reactor 0.
  */
 function transferable(o: ResolvedServeOptions): Record<string, unknown> {
-  const { logger: _logger, secure: _secure, crypt: _crypt, tls: _tls, bus: _bus, agent: _agent, ...rest } = o
+  const { logger: _logger, secure: _secure, crypt: _crypt, tls: _tls, bus: _bus, agent: _agent, webrtc: _webrtc, ...rest } = o
   return rest
 }
 

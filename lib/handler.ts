@@ -43,8 +43,9 @@ export interface EventHandler<Context = unknown> {
    */
   onTraffic?(conn: Conn<Context>, data: Uint8Array): number | void
   /**
-   * A message arrived on a KCP session's unreliable channel (Rust `on_unreliable`): the peer
-   * sent it with `conn.send(data, { reliable: false })`. One datagram's payload, outside KCP
+   * A message arrived on a KCP session's or WebRTC peer's unreliable channel (Rust
+   * `on_unreliable`): the peer sent it with `conn.send(data, { reliable: false })` (a browser:
+   * on its unordered, no-retransmit data channel). One datagram's payload, outside KCP
    * and the codec: it may have been lost, and may arrive out of order or duplicated (game
    * state the next update replaces, "typing…" notices). `data` is valid only during the
    * call. Without `onUnreliable` such messages are dropped; they never reach `onTraffic`.

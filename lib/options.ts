@@ -7,6 +7,7 @@ import { resolveTaskOptions, type ResolvedTaskOptions, type TaskOptions } from '
 import { isIP } from 'node:net'
 import { checkCodec, type Codec } from './codecs'
 import { InvalidOptionError } from './errors'
+import { resolveWebRtc, type ResolvedWebRtc, type WebRtcOptions } from './webrtc-options'
 import { consoleLogger, type Logger } from './logger'
 import { bool as checkBool, int as checkInt, knownKeys, ms as checkMs } from './validate'
 
@@ -339,6 +340,8 @@ export interface ServeOptions {
   secure?: ServerSecureOptions
   /** TLS listeners only (`tls://`, or `{ url, tls: true }`): the certificate, key and TLS options (docs/tls.md). */
   tls?: ServerTlsOptions
+  /** `webrtc://` listeners: signalling path, advertised address, peer bounds (docs/webrtc.md). Defaults: {@link DEFAULT_WEBRTC_OPTIONS}. */
+  webrtc?: WebRtcOptions
   /** A pool of threads for blocking work, run with `engine.task()` / `conn.task()` (docs/tasks.md). Default none. */
   tasks?: TaskOptions
   /** A broker (Redis pub/sub or NATS) that carries this engine's topics to the other instances that name it (docs/deploy.md). Default none. */
@@ -352,7 +355,7 @@ export interface ServeOptions {
 }
 
 /** {@link ServeOptions} with every default filled in. */
-export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec' | 'kcp' | 'fec' | 'crypt' | 'secure' | 'tls' | 'backpressure' | 'tasks' | 'bus' | 'agent'>> & {
+export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 'tcpKeepAlive' | 'idleTimeout' | 'heartbeat' | 'codec' | 'kcp' | 'fec' | 'crypt' | 'secure' | 'tls' | 'webrtc' | 'backpressure' | 'tasks' | 'bus' | 'agent'>> & {
   /** The cross-instance bus, checked. */
   bus: ResolvedBusOptions | undefined
   /** The agent port, checked. */
@@ -366,6 +369,8 @@ export type ResolvedServeOptions = Required<Omit<ServeOptions, 'workerModule' | 
   /** A server's or, for a client's options, a dial's secure mode. */
   secure: ResolvedSecure | undefined
   kcp: Required<KcpOptions>
+  /** `webrtc://` listeners' options, checked. */
+  webrtc: ResolvedWebRtc
   codec: Codec | undefined
   workerModule: string | undefined
   tcpKeepAlive: Required<TcpKeepAlive> | undefined
@@ -412,6 +417,7 @@ export const DEFAULT_SERVE_OPTIONS: Readonly<ResolvedServeOptions> = Object.free
   eventBudget: 1024,
   readBudget: 1024 * 1024,
   kcp: DEFAULT_KCP_OPTIONS,
+  webrtc: resolveWebRtc(undefined),
   fec: undefined,
   crypt: undefined,
   secure: undefined,
@@ -512,6 +518,8 @@ export function resolveServeOptions(options: ServeOptions | undefined): Resolved
     }
   }
   o.kcp = resolveKcp(o.kcp as KcpOptions)
+  // The user's own value: the default in `o` is already resolved.
+  o.webrtc = resolveWebRtc(options?.webrtc)
   Object.assign(o, resolveKcpLayers('options', o))
   if (o.tls !== undefined) o.tls = resolveServerTls('options', o.tls)
   if (o.tasks !== undefined) o.tasks = resolveTaskOptions(o.tasks)

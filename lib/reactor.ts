@@ -4,6 +4,7 @@
  * every worker thread each run one.
  */
 import { speaksTls } from './tls'
+import type { WebRtcAuthorizeRequest } from './webrtc-options'
 import {
   ascii,
   EV_ACCEPT_ERROR,
@@ -24,6 +25,7 @@ import {
   EV_UNRELIABLE,
   EV_WRITABILITY,
   EV_WRITE_DONE,
+  EV_WEBRTC_OFFER,
   OP_CLOSE,
   OP_DESTROY,
   OP_END,
@@ -254,6 +256,8 @@ export class Reactor implements ConnSink {
   readonly #sockets: DatagramSocket[] = []
   /** How many UDP sockets the listeners bound (`udp://` and `kcp://`, in order). */
   #udpSockets = 0
+  /** What `webrtc.authorize` returned, by held request id, until the peer opens. */
+  readonly #rtcContexts = new Map<number, unknown>()
   #native!: NativeEngine
   /**
    * The batch views whose buffers were last marked untransferable. Compared by view, not by
@@ -304,9 +308,17 @@ export class Reactor implements ConnSink {
     markAsUntransferable(this.#bytes.buffer)
   }
 
+  /** Gives a WebRTC peer's new Conn what `webrtc.authorize` returned for its offer. */
+  #rtcContext(conn: Conn): void {
+    const request = this.#native.webrtcRequest(conn.slot, conn.generation)
+    if (request === null || request === undefined || !this.#rtcContexts.has(request)) return
+    conn.context = this.#rtcContexts.get(request)
+    this.#rtcContexts.delete(request)
+  }
+
   /** Binds the listeners and starts reactor 0 of a new engine. Throws riptide errors. */
   listen(listeners: ListenSpec[]): void {
-    this.#udpSockets = listeners.filter((l) => /^(udp|kcp)[46]?:/i.test(l.url)).length
+    this.#udpSockets = listeners.filter((l) => /^(udp|kcp|webrtc)[46]?:/i.test(l.url)).length
     const o = nativeOptions(this.#options)
     const specs = listeners.map((l) => ({
       url: l.url,
@@ -315,6 +327,7 @@ export class Reactor implements ConnSink {
       proxyTimeout: l.proxyTimeout,
       kcp: nativeKcp(this.#options.kcp, this.#options, l.carrier),
       tls: speaksTls(l) ? this.#options.tls : undefined,
+      webrtc: /^webrtc[46]?:/i.test(l.url) ? { ...this.#options.webrtc, authorize: this.#options.webrtc.authorize !== undefined } : undefined,
     }))
     this.#start(() => native.NativeEngine.listen(specs, o, this.#dispatch, this.#ops, this.#bytes))
     for (const l of listeners) if (l.carrier !== undefined) this.#carriers.set(l.carrier[kCarrierId], l.carrier)
@@ -366,6 +379,12 @@ export class Reactor implements ConnSink {
     const queued = this.call((n) => n.publish(topic, publication))
     this.busOut?.(topic, publication)
     return queued
+  }
+
+  /** `engine.publish(topic, data, { reliable: false })`: this reactor's subscribers' unreliable channels. */
+  publishUnreliable(topic: string, data: Uint8Array): number {
+    this.flush()
+    return this.call((n) => n.publishUnreliable(topic, data))
   }
 
   publication(data: Uint8Array | string, options?: WriteOptions): Uint8Array {
@@ -854,6 +873,7 @@ export class Reactor implements ConnSink {
             conn = new Conn(this, slot, generation, this.#peerAddress(arena, offset, length), extra & 0xffff, udp === 0 ? undefined : udp - 1)
           }
           this.#conns[slot] = conn
+          if (this.#rtcContexts.size > 0) this.#rtcContext(conn)
           if (openChannel.hasSubscribers) openChannel.publish({ conn } satisfies ConnectionOpenMessage)
           // Called directly, not through #safely: no closure per open.
           if (h.onOpen !== undefined) {
@@ -1005,6 +1025,44 @@ export class Reactor implements ConnSink {
     if (onClose !== undefined) this.#safely('onClose', conn, () => onClose.call(this.#handler, conn, err))
   }
 
+  /**
+   * A `webrtc://` listener holds an offer for `webrtc.authorize`: `false` (or a throw, or a
+   * rejection) refuses it with 403; any other value answers it and becomes the peer's
+   * `conn.context` when it opens (kept until `handshakeTimeout` has passed).
+   */
+  #authorize(request: number, text: string): void {
+    const decide = (allow: boolean) => {
+      try {
+        this.#native.webrtcDecide(request, allow)
+      } catch {
+        // The engine stopped meanwhile: nothing to answer.
+      }
+    }
+    const authorize = this.#options.webrtc.authorize
+    if (authorize === undefined) return decide(true)
+    let result: unknown
+    try {
+      result = authorize(JSON.parse(text) as WebRtcAuthorizeRequest)
+    } catch (err) {
+      this.report(err, undefined, 'webrtc.authorize')
+      return decide(false)
+    }
+    Promise.resolve(result).then(
+      (value) => {
+        if (value === false) return decide(false)
+        if (value !== undefined) {
+          this.#rtcContexts.set(request, value)
+          setTimeout(() => this.#rtcContexts.delete(request), this.#options.webrtc.handshakeTimeout + 1000).unref()
+        }
+        decide(true)
+      },
+      (err: unknown) => {
+        this.report(err, undefined, 'webrtc.authorize')
+        decide(false)
+      },
+    )
+  }
+
   /** Events other than the per-byte ones. */
   #other(kind: number, slot: number, generation: number, extra: number, text: string): void {
     const h = this.#handler
@@ -1031,6 +1089,9 @@ export class Reactor implements ConnSink {
         else if (live !== undefined && h.onEnd !== undefined) this.#safely('onEnd', live, () => h.onEnd!(live))
         return
       }
+      case EV_WEBRTC_OFFER:
+        this.#authorize(generation * 0x1_0000_0000 + (slot >>> 0), text)
+        return
       case EV_DRAIN: {
         if (live === undefined) return
         const onDrain = h.onDrain

@@ -91,6 +91,12 @@ pub const EV_CARRIER: i32 = 17;
 #[napi]
 pub const EV_DRAIN: i32 = 18;
 
+/// A `webrtc://` listener with `authorize` holds an offer: `slot` and `generation` are the
+/// low and high halves of the request id (for `webrtcDecide`), bytes are JSON
+/// `{"path", "headers", "remoteAddress"}`.
+#[napi]
+pub const EV_WEBRTC_OFFER: i32 = 19;
+
 /// Where encoded events go: the JS-visible arrays ([`crate::js_batch::Batch`], written while
 /// no JS runs) or plain Rust memory ([`crate::event_log::EventLog`], filled on a reactor
 /// thread and copied to JS later).
@@ -248,6 +254,24 @@ impl<S: Sink> EventHandler for Events<S> {
             len,
             i32::from(port),
         );
+    }
+
+    fn on_webrtc_offer(&mut self, _: &mut Conns, offer: &riptide::WebRtcOffer) {
+        let headers: serde_json::Map<String, serde_json::Value> = offer
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        let json = serde_json::json!({
+            "path": offer.path,
+            "headers": headers,
+            "remoteAddress": offer.remote.ip().to_string(),
+        });
+        let id = ConnId {
+            slot: offer.request as u32,
+            generation: (offer.request >> 32) as u32,
+        };
+        self.push(EV_WEBRTC_OFFER, id, json.to_string().as_bytes(), 0);
     }
 
     fn on_writability(&mut self, _: &mut Conns, id: ConnId, writable: bool) {

@@ -111,6 +111,8 @@ pub struct NativeListen {
     pub kcp: Option<crate::kcp::NativeKcp>,
     /// Certificate and options of a `tls://` listener.
     pub tls: Option<crate::tls::NativeTlsServer>,
+    /// Parameters of a `webrtc://` listener.
+    pub webrtc: Option<crate::webrtc::NativeWebRtc>,
 }
 
 impl NativeListen {
@@ -180,6 +182,7 @@ impl NativeListen {
             proxy_protocol: proxy,
             proxy_timeout: timeout,
             kcp: self.kcp.as_ref().map(|k| k.options()).transpose()?,
+            webrtc: self.webrtc.as_ref().map(|w| w.options()).transpose()?,
         };
         Ok((options, tls))
     }

@@ -32,6 +32,7 @@ mod tls;
 #[cfg(unix)]
 mod uv;
 mod warn;
+mod webrtc;
 
 use codec::NativeListen;
 use drive::{Drive, DriverKind, JsParts};
@@ -402,9 +403,11 @@ impl NativeEngine {
         let mut reactor = Reactor::with_index(shared.config.clone(), index as usize)
             .map_err(|e| throw(&env, e))?;
         if shared.config.socket.reuse_port {
-            // A carrier serves one listener: only reactor 0 has it.
-            let own =
-                |o: &riptide::ListenOptions| o.kcp.as_ref().is_none_or(|k| k.carrier.is_none());
+            // A carrier serves one listener, and a `webrtc://` listener's peers live in one
+            // endpoint: only reactor 0 has them.
+            let own = |o: &riptide::ListenOptions| {
+                o.kcp.as_ref().is_none_or(|k| k.carrier.is_none()) && o.webrtc.is_none()
+            };
             for (url, options) in shared.listeners.iter().filter(|(_, o)| own(o)) {
                 reactor
                     .listen_with(url, options.clone())
@@ -578,6 +581,35 @@ impl NativeEngine {
             let policy = self.shared.policy;
             self.driver.with_reactor(|r| r.set_balancer(peers, policy));
         }
+    }
+
+    /// Answers (`allow`) or refuses (`403`) an offer a `webrtc://` listener held for the
+    /// `authorize` hook (`EV_WEBRTC_OFFER`); the request id as JS rebuilt it.
+    #[napi]
+    pub fn webrtc_decide(&self, request: f64, allow: bool) {
+        if request.is_finite() && request >= 0.0 && request <= u64::MAX as f64 {
+            self.driver
+                .with_reactor(|r| r.conns().webrtc_decide(request as u64, allow));
+        }
+    }
+
+    /// The held request a WebRTC peer's connection came from (to attach what `authorize`
+    /// returned as its context); none for other connections.
+    #[napi]
+    pub fn webrtc_request(&self, slot: u32, generation: u32) -> Option<f64> {
+        let id = ConnId { slot, generation };
+        self.driver
+            .with_reactor(|r| r.conns().webrtc_request(id))
+            .flatten()
+            .map(|r| r as f64)
+    }
+
+    /// What this reactor's `webrtc://` listeners hold (peers, half-open ones included).
+    #[napi]
+    pub fn webrtc_counts(&self) -> webrtc::NativeWebRtcCounts {
+        self.driver
+            .with_reactor(|r| r.conns().webrtc_counts().into())
+            .unwrap_or_default()
     }
 
     /// The bound listener addresses, in the order given.
@@ -913,11 +945,19 @@ impl NativeEngine {
         })
     }
 
-    /// Sends one message on a KCP session's unreliable channel (`conn.send(data, { reliable:
-    /// false })`): `ERR_INVALID_ARG_VALUE` when no packet layer carries it (FEC or secure
-    /// mode), `ERR_MESSAGE_TOO_LARGE` past one datagram.
+    /// Sends one message on a KCP session's or WebRTC peer's unreliable channel
+    /// (`conn.send(data, { reliable: false })`): `ERR_INVALID_ARG_VALUE` when no packet layer
+    /// carries it (FEC or secure mode), `ERR_MESSAGE_TOO_LARGE` past one datagram or the
+    /// peer's maximum message size. False when a WebRTC peer's channel was congested and the
+    /// message dropped.
     #[napi]
-    pub fn send_unreliable(&self, env: Env, slot: u32, generation: u32, data: &[u8]) -> Result<()> {
+    pub fn send_unreliable(
+        &self,
+        env: Env,
+        slot: u32,
+        generation: u32,
+        data: &[u8],
+    ) -> Result<bool> {
         self.on_conn(&env, slot, generation, |r, id| {
             r.conns().send_unreliable(id, data)
         })

@@ -68,6 +68,16 @@ impl NativeEngine {
         settle(&env, sent, riptide::Error::EngineStopped).map(|n| n as u32)
     }
 
+    /// Sends `data` on the unreliable channel of this reactor's subscribers of `topic` that
+    /// have one (WebRTC peers, KCP sessions with FEC or secure mode); returns how many took it.
+    #[napi]
+    pub fn publish_unreliable(&self, env: Env, topic: String, data: &[u8]) -> Result<u32> {
+        let sent = self
+            .driver
+            .with_reactor(|r| r.conns().publish_unreliable(&topic, data));
+        settle(&env, sent, riptide::Error::EngineStopped).map(|n| n as u32)
+    }
+
     /// Subscribers of `topic` over every reactor of the engine.
     #[napi]
     pub fn subscriber_count(&self, topic: String) -> u32 {

@@ -16,6 +16,9 @@ pub enum Address {
     Unix(PathBuf),
     /// `kcp://`, `kcp4://`, `kcp6://`: KCP sessions over UDP.
     Kcp(SocketAddr),
+    /// `webrtc://`, `webrtc4://`, `webrtc6://`: WebRTC data channels on the UDP port, their
+    /// HTTP signalling on the TCP port of the same address.
+    WebRtc(SocketAddr),
 }
 
 /// Which transport a scheme names.
@@ -24,6 +27,7 @@ enum Transport {
     Tcp,
     Udp,
     Kcp,
+    WebRtc,
 }
 
 /// Which address family a scheme allows.
@@ -51,6 +55,9 @@ impl Address {
             "kcp" => (Transport::Kcp, Family::Any),
             "kcp4" => (Transport::Kcp, Family::V4),
             "kcp6" => (Transport::Kcp, Family::V6),
+            "webrtc" => (Transport::WebRtc, Family::Any),
+            "webrtc4" => (Transport::WebRtc, Family::V4),
+            "webrtc6" => (Transport::WebRtc, Family::V6),
             "unix" => {
                 if rest.is_empty() || rest.contains('\0') {
                     return Err(bad("unix:// needs a socket path"));
@@ -58,7 +65,7 @@ impl Address {
                 return Ok(Address::Unix(PathBuf::from(rest)));
             }
             _ => return Err(bad(
-                "unsupported scheme (expected tcp, udp or kcp (each with 4/6 variants), or unix)",
+                "unsupported scheme (expected tcp, udp, kcp or webrtc (each with 4/6 variants), or unix)",
             )),
         };
         let (host, port) = rest.rsplit_once(':').ok_or_else(|| bad("missing :port"))?;
@@ -88,6 +95,7 @@ impl Address {
             Transport::Tcp => Address::Tcp(addr),
             Transport::Udp => Address::Udp(addr),
             Transport::Kcp => Address::Kcp(addr),
+            Transport::WebRtc => Address::WebRtc(addr),
         })
     }
 }
@@ -125,6 +133,10 @@ mod tests {
         assert_eq!(
             Address::parse("kcp://127.0.0.1:7000").unwrap(),
             Address::Kcp("127.0.0.1:7000".parse().unwrap())
+        );
+        assert_eq!(
+            Address::parse("webrtc://127.0.0.1:9208").unwrap(),
+            Address::WebRtc("127.0.0.1:9208".parse().unwrap())
         );
         assert_eq!(
             Address::parse("unix:///tmp/r.sock").unwrap(),

@@ -8,6 +8,7 @@ use crate::kcp_options::KcpOptions;
 use crate::layer::StreamLayerFactory;
 use crate::pubsub::PubSub;
 use crate::socket::SocketOptions;
+use crate::webrtc_options::WebRtcOptions;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,6 +85,9 @@ pub struct ListenOptions {
     /// KCP parameters of a `kcp://` listener (`None`: [`KcpOptions::default`]); ignored by
     /// other transports.
     pub kcp: Option<KcpOptions>,
+    /// Parameters of a `webrtc://` listener (`None`: [`WebRtcOptions::default`]); ignored by
+    /// other transports.
+    pub webrtc: Option<WebRtcOptions>,
 }
 
 impl fmt::Debug for ListenOptions {
@@ -94,6 +98,7 @@ impl fmt::Debug for ListenOptions {
             .field("proxy_protocol", &self.proxy_protocol)
             .field("proxy_timeout", &self.proxy_timeout)
             .field("kcp", &self.kcp)
+            .field("webrtc", &self.webrtc)
             .finish()
     }
 }

@@ -122,7 +122,10 @@ impl Engine {
             let bound = reactors[0].listen_with(url, options.clone())?;
             // A carrier serves one listener: only reactor 0 has it.
             let carried = options.kcp.as_ref().is_some_and(|k| k.carrier.is_some());
-            if config.reactor.socket.reuse_port && !carried {
+            // A `webrtc://` listener's peers all live in one endpoint: only reactor 0 has it.
+            let single =
+                carried || matches!(crate::Address::parse(url), Ok(crate::Address::WebRtc(_)));
+            if config.reactor.socket.reuse_port && !single {
                 let again = rebind_url(url, &bound);
                 for r in &mut reactors[1..] {
                     r.listen_with(&again, options.clone())?;

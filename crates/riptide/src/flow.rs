@@ -105,4 +105,6 @@ pub(crate) enum Timer {
     KcpExpire(ConnId),
     /// A deadline of one of the connection's stream layers (a PROXY header's timeout).
     Layer(ConnId),
+    /// A WebRTC peer's deadline: the `webrtc://` listener's datagram socket and the peer id.
+    Rtc(usize, u64),
 }

@@ -96,6 +96,13 @@ pub trait EventHandler {
         let _ = conns.close(id);
     }
 
+    /// A `webrtc://` listener with `authorize` holds this offer until
+    /// [`Conns::webrtc_decide`] says whether to answer it (now or later; refused: `403`).
+    /// The default allows it.
+    fn on_webrtc_offer(&mut self, conns: &mut Conns, offer: &crate::WebRtcOffer) {
+        conns.webrtc_decide(offer.request, true);
+    }
+
     /// The connection was idle for the configured time (netty's `IdleStateEvent`).
     fn on_idle(&mut self, conns: &mut Conns, id: ConnId, kind: IdleKind) {
         let _ = (conns, id, kind);

@@ -73,6 +73,10 @@ mod tls_sni;
 mod topics;
 mod udp_batch;
 mod udp_sessions;
+mod webrtc_options;
+mod webrtc_signal;
+mod webrtc_static;
+mod webrtc_table;
 mod ws_codec;
 mod ws_layer;
 mod ws_record;
@@ -84,7 +88,7 @@ pub use carrier::{
     check_peer, Carrier, CarrierOptions, CarrierStats, DatagramCarrier, MAX_DATAGRAM, MAX_PEER_LEN,
 };
 pub use config::{DialOptions, ListenOptions, ReactorConfig, SharedCodec};
-pub use conns::Conns;
+pub use conns::{Conns, WebRtcCounts};
 pub use engine::{Engine, EngineConfig, StopHandle};
 pub use error::{io_code, Error};
 pub use flow::{FlowConfig, IdleKind, IdleTimeout};
@@ -112,6 +116,8 @@ pub use riptide_crypt as crypt;
 pub use riptide_kcp as kcp;
 /// Riptide's secure mode for KCP (re-exported crate `riptide-secure`).
 pub use riptide_secure as secure;
+/// The sans-IO WebRTC data-channel endpoint (re-exported crate `riptide-webrtc`).
+pub use riptide_webrtc as webrtc;
 /// The sans-IO WebSocket protocol (re-exported crate `riptide-ws`).
 pub use riptide_ws as ws;
 pub use slab::ConnId;
@@ -124,6 +130,7 @@ pub use tls_options::{
     DEFAULT_HANDSHAKE_TIMEOUT, SERVER_SESSION_CACHE,
 };
 pub use tls_sni::TlsSniCertificate;
+pub use webrtc_options::{WebRtcOffer, WebRtcOptions};
 pub use ws_codec::WsCodec;
 pub use ws_layer::{WsClientOptions, WsLayer, WsOptions};
 

@@ -4,6 +4,9 @@
 // reliable, ordered), and has the server echo -n messages on each.
 //
 //	webrtc-peer -url http://127.0.0.1:9208/.rtc/offer [-n 10000]
+//	webrtc-peer -mode offer          # print one offer body and exit (peers that never run ICE)
+//	webrtc-peer -url … -mode room -expect 1   # print {"open":true}, then the reliable
+//	                                          # messages as {"room":[…]} once -expect arrived
 //
 // It prints one JSON line of results. It exits 1 when a reliable echo is missing, out of
 // order or altered, or an unreliable echo is altered or duplicated; unreliable loss is
@@ -55,8 +58,10 @@ type result struct {
 func main() {
 	url := flag.String("url", "", "signalling URL (POST the offer here)")
 	n := flag.Int("n", 10000, "messages per channel")
+	mode := flag.String("mode", "echo", "echo, offer (print an offer body and exit) or room (await -expect messages)")
+	expect := flag.Int("expect", 1, "room mode: reliable messages to await")
 	flag.Parse()
-	if *url == "" {
+	if *url == "" && *mode != "offer" {
 		log.Fatal("-url is required")
 	}
 	start := time.Now()
@@ -93,9 +98,17 @@ func main() {
 	inOrder := true
 	uSeen := make(map[uint32]bool)
 	rDone := make(chan struct{})
+	var room []string
 	r.OnMessage(func(m webrtc.DataChannelMessage) {
 		mu.Lock()
 		defer mu.Unlock()
+		if *mode == "room" {
+			room = append(room, string(m.Data))
+			if len(room) == *expect {
+				close(rDone)
+			}
+			return
+		}
 		if !bytes.Equal(m.Data, payload('r', uint32(rGot))) {
 			inOrder = false
 		}
@@ -136,6 +149,10 @@ func main() {
 	}
 	<-gathered
 	body, _ := json.Marshal(pc.LocalDescription())
+	if *mode == "offer" {
+		fmt.Println(string(body))
+		return
+	}
 	resp, err := http.Post(*url, "application/json", bytes.NewReader(body))
 	if err != nil {
 		log.Fatal(err)
@@ -157,6 +174,19 @@ func main() {
 	case <-waitOpen:
 	case <-time.After(15 * time.Second):
 		log.Fatal("channels did not open within 15 s")
+	}
+	if *mode == "room" {
+		fmt.Println(`{"open":true}`)
+		select {
+		case <-rDone:
+		case <-time.After(30 * time.Second):
+			log.Fatal("room messages did not arrive within 30 s")
+		}
+		mu.Lock()
+		out, _ := json.Marshal(map[string][]string{"room": room})
+		mu.Unlock()
+		fmt.Println(string(out))
+		return
 	}
 
 	// Flow control: keep at most 1 MiB queued in pion per channel.

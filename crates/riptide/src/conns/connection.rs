@@ -22,20 +22,23 @@ pub(crate) enum Transport {
     /// A KCP session whose datagrams travel over the stream (a connected UDP socket, or a peer
     /// of a `kcp://` listener's socket).
     Kcp(Stream, Box<KcpSession>),
+    /// A WebRTC peer of a `webrtc://` listener's socket (a [`Stream::Datagram`] naming the
+    /// socket and where the peer was last heard from).
+    Rtc(Stream, Box<super::RtcPeer>),
 }
 
 impl Transport {
     /// The socket, or the peer of a listener's socket, the bytes travel through.
     pub(crate) fn stream(&self) -> &Stream {
         match self {
-            Transport::Plain(s) | Transport::Kcp(s, _) => s,
+            Transport::Plain(s) | Transport::Kcp(s, _) | Transport::Rtc(s, _) => s,
         }
     }
 
     /// The socket, for registration with the poll.
     pub(crate) fn stream_mut(&mut self) -> &mut Stream {
         match self {
-            Transport::Plain(s) | Transport::Kcp(s, _) => s,
+            Transport::Plain(s) | Transport::Kcp(s, _) | Transport::Rtc(s, _) => s,
         }
     }
 
@@ -43,7 +46,15 @@ impl Transport {
     pub(crate) fn kcp(&self) -> Option<&KcpSession> {
         match self {
             Transport::Kcp(_, session) => Some(session),
-            Transport::Plain(_) => None,
+            Transport::Plain(_) | Transport::Rtc(..) => None,
+        }
+    }
+
+    /// The WebRTC peer, if this is one.
+    pub(crate) fn rtc(&self) -> Option<&super::RtcPeer> {
+        match self {
+            Transport::Rtc(_, peer) => Some(peer),
+            _ => None,
         }
     }
 
@@ -51,7 +62,7 @@ impl Transport {
     pub(crate) fn kcp_mut(&mut self) -> Option<&mut KcpSession> {
         match self {
             Transport::Kcp(_, session) => Some(session),
-            Transport::Plain(_) => None,
+            Transport::Plain(_) | Transport::Rtc(..) => None,
         }
     }
 }
@@ -150,9 +161,10 @@ impl Connection {
     /// Bytes accepted and not yet taken by the kernel (for KCP, waiting to be sent or
     /// acknowledged), plus what the layers hold: the level the water marks compare.
     pub(crate) fn queued(&self) -> usize {
-        let below = match self.transport.kcp() {
-            Some(session) => session.outbound_bytes(),
-            None => self.outbound.len(),
+        let below = match (&self.transport, self.transport.kcp()) {
+            (_, Some(session)) => session.outbound_bytes(),
+            (Transport::Rtc(_, peer), _) => peer.pending_bytes(),
+            _ => self.outbound.len(),
         };
         below.saturating_add(self.layers.as_ref().map_or(0, |l| l.buffered()))
     }
@@ -161,6 +173,7 @@ impl Connection {
     pub(crate) fn busy(&self) -> bool {
         !self.outbound.is_empty()
             || self.transport.kcp().is_some_and(|s| s.waiting() > 0)
+            || self.transport.rtc().is_some_and(|p| p.pending_bytes() > 0)
             || self.layers.as_ref().is_some_and(|l| l.buffered() > 0)
     }
 }
@@ -198,4 +211,7 @@ pub(crate) enum Notice {
     /// A write made on the handler's behalf failed without closing (a message the codec
     /// cannot express): report `on_error`.
     Error(ConnId, Error),
+    /// A message arrived on a WebRTC peer's reliable (`true`) or unreliable channel: deliver
+    /// it (through the codec) or report `on_unreliable`.
+    Message(ConnId, bool, Vec<u8>),
 }

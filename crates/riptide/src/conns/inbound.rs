@@ -53,6 +53,8 @@ impl Conns {
         }
         let stream = match &mut conn.transport {
             Transport::Kcp(..) => return Read::Kcp,
+            // Its messages come from the endpoint, not a read.
+            Transport::Rtc(..) => return Read::Nothing,
             Transport::Plain(stream) => stream,
         };
         let datagram = stream.is_datagram();

@@ -292,9 +292,17 @@ impl Conns {
     /// Sends one message on the unreliable channel of a KCP session: outside KCP (no
     /// retransmission, no order), sealed by the session's packet layers, one of which must
     /// mark it (FEC's out-of-band shard, the secure mode's type). A datagram the kernel cannot
-    /// take now is dropped.
-    pub fn send_unreliable(&mut self, id: ConnId, data: &[u8]) -> Result<(), Error> {
+    /// take now is dropped. On a WebRTC peer: its unreliable data channel, and `false` when
+    /// the message was dropped because the channel is congested.
+    pub fn send_unreliable(&mut self, id: ConnId, data: &[u8]) -> Result<bool, Error> {
         self.settle();
+        if self
+            .slab
+            .get(id)
+            .is_some_and(|c| c.transport.rtc().is_some())
+        {
+            return self.rtc_send_unreliable(id, data);
+        }
         let Conns {
             slab,
             sockets,
@@ -308,14 +316,14 @@ impl Conns {
         }
         let Transport::Kcp(stream, session) = &mut conn.transport else {
             return Err(Error::InvalidOption(
-                "the unreliable channel is a KCP session's".into(),
+                "the unreliable channel is a KCP session's or a WebRTC peer's".into(),
             ));
         };
         let (via, peer) = carrier(stream, &conn.peer, sockets).ok_or(Error::ConnClosed)?;
         let counted = Counted::new(&via);
         let sent = session.send_unreliable(Instant::now(), data, &counted, peer);
         report_sent(&counted, counters, listener_counts, conn.listener);
-        sent
+        sent.map(|()| true)
     }
 
     /// The next message that arrived on a KCP session's unreliable channel.

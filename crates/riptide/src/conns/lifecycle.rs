@@ -262,7 +262,7 @@ impl Conns {
     pub fn end(&mut self, id: ConnId) -> Result<(), Error> {
         self.settle();
         let conn = self.live(id)?;
-        if conn.transport.kcp().is_some() {
+        if conn.transport.kcp().is_some() || conn.transport.rtc().is_some() {
             return self.close(id);
         }
         self.close_layers(id);
@@ -401,7 +401,10 @@ impl Conns {
                     }
                 }
             }
-            Transport::Plain(stream) => {
+            Transport::Rtc(Stream::Datagram { socket, .. }, peer) => {
+                self.rtc_forget(*socket, peer.peer);
+            }
+            Transport::Plain(stream) | Transport::Rtc(stream, _) => {
                 let _ = self.registry.deregister(stream);
             }
         }

@@ -7,7 +7,8 @@
 //! The table's methods are spread over files by concern: `write` (the write path, corking,
 //! markers), `lifecycle` (open, close, end, destroy, removal), `inbound` (reads and the stream
 //! layers on the way in), `timers` (what the timing wheel fires), `udp` and `kcp` (the
-//! session tables and the KCP transport), `carriers` (application carriers under KCP),
+//! session tables and the KCP transport), `webrtc` (WebRTC peers), `carriers` (application
+//! carriers under KCP),
 //! `sockets` (addresses and socket options).
 
 mod carriers;
@@ -21,6 +22,7 @@ mod retire;
 mod sockets;
 mod timers;
 mod udp;
+mod webrtc;
 mod write;
 
 pub(crate) use crate::kcp_session::Input;
@@ -29,6 +31,8 @@ pub(crate) use connection::{Notice, Place, Transport};
 pub(crate) use inbound::Read;
 pub(crate) use lifecycle::NewConn;
 pub(crate) use timers::Fired;
+pub(crate) use webrtc::RtcPeer;
+pub use webrtc::WebRtcCounts;
 
 use crate::admission::Admission;
 use crate::carried::DatagramSocket;
@@ -45,6 +49,7 @@ use crate::timer_wheel::TimerWheel;
 use crate::topics::TopicIndex;
 use crate::udp_batch::RecvBatch;
 use crate::udp_sessions::UdpSessions;
+use crate::webrtc_table::RtcListener;
 use crate::Error;
 use connection::{Connection, State};
 use mio::net::UdpSocket;
@@ -76,6 +81,10 @@ pub struct Conns {
     udp_sessions: UdpSessions,
     /// KCP listener sessions: routing and admission.
     kcp_table: KcpTable,
+    /// The `webrtc://` listeners, by datagram socket.
+    rtc: HashMap<usize, RtcListener>,
+    /// Decisions on held WebRTC offers, for the reactor.
+    rtc_decisions: Vec<(u64, bool)>,
     /// The gates of `kcp://` listeners that have one, by socket.
     gates: HashMap<usize, Box<dyn PacketGate>>,
     /// Listener sockets handed to a new process that still serve their own sessions, and
@@ -149,6 +158,8 @@ impl Conns {
             carried: Vec::new(),
             udp_sessions: UdpSessions::default(),
             kcp_table: KcpTable::default(),
+            rtc: HashMap::new(),
+            rtc_decisions: Vec::new(),
             gates: HashMap::new(),
             retiring: Vec::new(),
             gate_out: GateOut::default(),
@@ -204,6 +215,7 @@ impl Conns {
             || !self.kcp_dirty.is_empty()
             || (!self.corked && !self.corked_conns.is_empty())
             || !self.held.is_empty()
+            || !self.rtc_decisions.is_empty()
     }
 
     /// Ids of all open connections.

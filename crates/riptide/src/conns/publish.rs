@@ -61,6 +61,25 @@ impl Conns {
         Ok(self.topics.dropped(id))
     }
 
+    /// Sends `data` once on the unreliable channel of each subscriber of `topic` on this
+    /// reactor that has one (WebRTC peers, which all live on their listener's reactor; KCP
+    /// sessions with such a channel), after what was published before. Unreliable: no codec,
+    /// no queue, no other reactor. Returns how many took it; a congested channel's drop and
+    /// a subscriber without the channel are not counted.
+    pub fn publish_unreliable(&mut self, topic: &str, data: &[u8]) -> Result<usize, Error> {
+        let topic = check_topic(topic)?;
+        self.settle();
+        let mut ids = std::mem::take(&mut self.subscriber_scratch);
+        ids.clear();
+        self.topics.subscribers_into(topic, &mut ids);
+        let sent = ids
+            .iter()
+            .filter(|&&id| matches!(self.send_unreliable(id, data), Ok(true)))
+            .count();
+        self.subscriber_scratch = ids;
+        Ok(sent)
+    }
+
     /// Subscribers of `topic` on every reactor of the engine.
     pub fn subscriber_count(&self, topic: &str) -> usize {
         self.pubsub.subscriber_count(topic)

@@ -78,6 +78,10 @@ impl Conns {
                 self.kcp_expire(id, now);
                 None
             }
+            Timer::Rtc(socket, peer) => {
+                self.rtc_timer(socket, riptide_webrtc::PeerId(peer), now);
+                None
+            }
             Timer::Layer(id) => self.layer_timeout(id, now).map(|b| Fired::Bytes(id, b)),
         }
     }

@@ -123,6 +123,7 @@ impl Conns {
         let conn = live_in(&mut self.slab, id)?;
         let stream = match &conn.transport {
             Transport::Kcp(..) => return self.kcp_write(id, bufs),
+            Transport::Rtc(..) => return self.rtc_write(id, bufs),
             Transport::Plain(stream) => stream,
         };
         if conn.state == State::Connecting {
@@ -317,9 +318,10 @@ impl Conns {
             // After what is queued and what the layers hold (counted as it was written: a
             // layer that adds bytes completes the mark a little early, never late).
             let held = conn.layers.as_ref().map_or(0, |l| l.buffered());
+            let rtc = conn.transport.rtc().map_or(0, |p| p.pending_bytes());
             let at = conn
                 .sent
-                .saturating_add(conn.outbound.len() as u64)
+                .saturating_add((conn.outbound.len() + rtc) as u64)
                 .saturating_add(held as u64);
             conn.markers.push_back((at, token));
         } else {

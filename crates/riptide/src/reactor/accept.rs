@@ -60,6 +60,9 @@ impl Reactor {
             return self.listen_carried(url, carrier, options);
         }
         let address = Address::parse(url)?;
+        if let Address::WebRtc(addr) = address {
+            return self.listen_webrtc(addr, options);
+        }
         let token = Token(FIRST_LISTENER - self.listeners.len());
         let index = u16::try_from(self.listeners.len())
             .map_err(|_| Error::InvalidOption("too many listeners".into()))?;
@@ -193,6 +196,13 @@ impl Reactor {
                 }
                 // A connection that failed before we took it (ECONNABORTED): skip it.
                 Err(_) => continue,
+            };
+            let stream = match stream {
+                Stream::Tcp(tcp) if self.signals.serves(index) => {
+                    self.signals.adopt(index, tcp, self.poll.registry());
+                    continue;
+                }
+                stream => stream,
             };
             let options = options.clone();
             // `listen_with` refused more listeners than a u16 counts.

@@ -152,6 +152,11 @@ fn connect(address: Address) -> Result<(Stream, PeerAddr), Error> {
                 PeerAddr::Unix(path.to_string_lossy().into_owned()),
             )
         }
+        Address::WebRtc(_) => {
+            return Err(Error::InvalidAddress(
+                "webrtc:// is served, not dialed (clients are browsers or WebRTC stacks)".into(),
+            ))
+        }
         #[cfg(not(unix))]
         Address::Unix(_) => {
             return Err(Error::InvalidAddress(

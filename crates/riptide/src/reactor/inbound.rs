@@ -63,6 +63,11 @@ impl Reactor {
         options: &ListenOptions,
         handler: &mut H,
     ) {
+        if options.webrtc.is_some() {
+            self.conns.rtc_datagram(socket, peer, data);
+            self.reap(handler);
+            return;
+        }
         if let Some(kcp) = &options.kcp {
             self.kcp_datagram(socket, peer, data, kcp, options.codec.as_ref(), handler);
             return;

@@ -12,20 +12,23 @@ mod commands;
 mod dial;
 mod handover;
 mod inbound;
+mod notices;
 mod timers;
+mod webrtc;
 
 use crate::balance::{Balancer, LoadBalancing};
 use crate::carried::Outbox;
 use crate::carrier::Inbound;
 use crate::carrier::MAX_DATAGRAM;
 use crate::config::{ListenOptions, ReactorConfig};
-use crate::conns::{Conns, Notice};
+use crate::conns::Conns;
 use crate::flow::Timer;
 use crate::handler::EventHandler;
 use crate::remote::{self, Command, Inbox, Remote};
 use crate::stats::{Counters, ReactorStats};
 use crate::stream::{Listener, PeerAddr};
 use crate::udp_batch::RecvBatch;
+use crate::webrtc_signal::Signalling;
 use crate::Error;
 use mio::{Events, Poll, Token, Waker};
 use std::collections::VecDeque;
@@ -118,6 +121,8 @@ pub struct Reactor {
     carried_in: VecDeque<Inbound>,
     /// Scratch list of datagrams carried sessions sent, for the handler.
     carried_out: Outbox,
+    /// The signalling connections of `webrtc://` listeners.
+    signals: Signalling,
 }
 
 impl Drop for Reactor {
@@ -179,15 +184,18 @@ impl Reactor {
             serial,
             carried_in: VecDeque::new(),
             carried_out: Outbox::default(),
+            signals: Signalling::default(),
         })
     }
 
-    /// Binds and starts listening on `url` (`tcp://host:port`, `unix://path`). Returns the
-    /// bound address, which tells the port when the URL asked for port 0.
+    /// The bound listener addresses, one per URL (a `webrtc://` listener's TCP side shares
+    /// its UDP side's address and is not listed again).
     pub fn local_addrs(&self) -> Vec<PeerAddr> {
         self.listeners
             .iter()
-            .filter_map(|l| l.local_addr().ok())
+            .enumerate()
+            .filter(|(i, _)| !self.signals.serves(*i))
+            .filter_map(|(_, l)| l.local_addr().ok())
             .collect()
     }
 
@@ -230,6 +238,7 @@ impl Reactor {
             self.draining.map(|d| d.deadline),
             self.draining.and_then(|d| d.accepting_until),
             self.conns.next_deadline(),
+            self.signals.next_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -335,71 +344,17 @@ impl Reactor {
             self.conns.kcp_flush_dirty();
         }
         loop {
+            for (request, allow) in self.conns.take_rtc_decisions() {
+                let registry = self.poll.registry();
+                self.signals
+                    .decide(request, allow, &mut self.conns, registry);
+            }
             self.deliver_notices(handler);
             // Carried sessions' datagrams go out last: a callback may have sent more.
             if !self.conns.carried_output_pending() {
                 break;
             }
             self.send_carried(handler);
-        }
-    }
-
-    /// Delivers the queued notices, in order (see [`Reactor::reap`]).
-    fn deliver_notices<H: EventHandler>(&mut self, handler: &mut H) {
-        while let Some(notice) = self.conns.next_notice() {
-            match notice {
-                Notice::Writability(id, writable) => {
-                    if self.conns.contains(id) {
-                        handler.on_writability(&mut self.conns, id, writable);
-                    }
-                }
-                Notice::Opened(id) => {
-                    if self.conns.contains(id) {
-                        handler.on_open(&mut self.conns, id);
-                        // Bytes a layer let through before the open come right after it.
-                        if self.conns.inbound_len(id).is_ok_and(|n| n > 0) {
-                            inbound::deliver(&mut self.conns, handler, id, &[]);
-                        }
-                        if self.draining.is_some() && self.conns.is_open(id) {
-                            handler.on_drain(&mut self.conns, id);
-                        }
-                    }
-                }
-                Notice::Written(id, token) => {
-                    handler.on_write_done(&mut self.conns, id, token, None)
-                }
-                Notice::Error(id, err) => {
-                    if self.conns.contains(id) {
-                        handler.on_error(&mut self.conns, id, &err);
-                    }
-                }
-                Notice::End(id) => {
-                    if self.conns.contains(id) {
-                        handler.on_end(&mut self.conns, id);
-                    }
-                }
-                Notice::Close(id, err, refused) => {
-                    if refused {
-                        if let (Some(e), Ok(peer)) = (&err, self.conns.peer_addr(id)) {
-                            self.counters.handshake_error();
-                            self.conns.count_handshake_error(id);
-                            handler.on_handshake_error(e, &peer);
-                        }
-                    }
-                    for token in self.conns.remove(id) {
-                        handler.on_write_done(&mut self.conns, id, token, Some(&Error::ConnClosed));
-                    }
-                    if let Some(d) = self.draining.as_mut() {
-                        // A WebSocket close handshake is an orderly close too.
-                        if err.is_none() || matches!(err, Some(Error::WebSocketClose { .. })) {
-                            d.drained += 1;
-                        } else {
-                            d.reset += 1;
-                        }
-                    }
-                    handler.on_close(&mut self.conns, id, err.as_ref());
-                }
-            }
         }
     }
 
@@ -472,6 +427,14 @@ impl Reactor {
                 continue;
             }
             budget -= 1;
+            if let Some(slot) = Signalling::slot_of(token) {
+                let registry = self.poll.registry();
+                if let Some(offer) = self.signals.ready(slot, &mut self.conns, registry) {
+                    handler.on_webrtc_offer(&mut self.conns, &offer);
+                    self.reap(handler);
+                }
+                continue;
+            }
             if token.0 > FIRST_LISTENER - self.listeners.len() {
                 let index = FIRST_LISTENER - token.0;
                 match self.listeners[index] {
@@ -494,6 +457,7 @@ impl Reactor {
         self.again.dedup();
         let now = Instant::now();
         self.run_timers(now, handler);
+        self.signals.expire(now, self.poll.registry());
         if self.accept_paused_until.is_some_and(|at| at <= now) {
             self.accept_paused_until = None;
             let listeners = self.listeners.len();

@@ -1,0 +1,226 @@
+/**
+ * `webrtc://` listeners from TypeScript, against an independent WebRTC stack: the pion v4
+ * client of tests/interop/webrtc (built here with `go build`; the tests are skipped, with a
+ * note, without Go) signals over the listener's TCP port and echoes on both data channels
+ * through a TS handler; rooms are pub/sub topics; options are validated.
+ */
+import test from 'ava'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { serve, type Conn, type RiptideError, type WebRtcAuthorizeRequest } from 'riptide'
+import { until } from './helpers'
+
+const ROOT = join(__dirname, '..')
+const PEER = join(ROOT, 'target', 'webrtc-peer')
+
+const haveGo = spawnSync('go', ['version']).status === 0
+const goTest = haveGo ? test.serial : test.serial.skip
+if (!haveGo) console.log('webrtc.spec: no Go toolchain on PATH, the pion tests are skipped')
+
+test.before(() => {
+  // Always: go build is a no-op when the peer is up to date, and a stale one may lack a mode.
+  if (!haveGo) return
+  const built = spawnSync('go', ['build', '-o', PEER, '.'], { cwd: join(ROOT, 'tests', 'interop', 'webrtc'), stdio: 'inherit' })
+  if (built.status !== 0) throw new Error('go build of tests/interop/webrtc failed (needs Go and the module proxy)')
+})
+
+/** Runs the pion client to completion; resolves with its stdout lines parsed as JSON. */
+function pion(args: string[], onLine?: (line: Record<string, unknown>) => void): Promise<Record<string, unknown>[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PEER, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    const lines: Record<string, unknown>[] = []
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      let nl: number
+      while ((nl = out.indexOf('\n')) >= 0) {
+        const line = JSON.parse(out.slice(0, nl)) as Record<string, unknown>
+        out = out.slice(nl + 1)
+        lines.push(line)
+        onLine?.(line)
+      }
+    })
+    child.once('error', reject)
+    child.once('exit', (code) => (code === 0 ? resolve(lines) : reject(new Error(`webrtc-peer exited ${code}`))))
+  })
+}
+
+goTest('pion echoes 10,000 messages on each channel through a TS handler; its close reaches onClose', async (t) => {
+  let opened = 0
+  let dropped = 0
+  const closes: (string | undefined)[] = []
+  const engine = await serve(
+    'webrtc://127.0.0.1:0',
+    {
+      onOpen: () => void opened++,
+      onTraffic: (conn, data) => void conn.write(data),
+      onUnreliable: (conn, data) => {
+        if (!conn.send(data, { reliable: false })) dropped++
+      },
+      onClose: (_conn, err?: RiptideError) => void closes.push(err?.code),
+    },
+    { webrtc: { handshakeTimeout: 5000 } },
+  )
+  const started = Date.now()
+  const [result] = await pion(['-url', `http://127.0.0.1:${engine.port}/.rtc/offer`, '-n', '10000'])
+  t.log(`pion via TS: ${JSON.stringify(result)}; dropped as congested by the server: ${dropped}; ${Date.now() - started} ms`)
+  t.is(result.reliable_received, 10000)
+  t.true(result.reliable_in_order_and_exact)
+  t.is(result.unreliable_corrupt, 0)
+  t.is(result.unreliable_duplicates, 0)
+  t.true((result.unreliable_received as number) > 0)
+  t.is(opened, 1)
+  // pion closes its PeerConnection on exit: an orderly close, without an error.
+  await until(() => closes.length === 1, 30_000)
+  t.deepEqual(closes, [undefined])
+  await engine.stop()
+})
+
+goTest('rooms: three pion peers subscribed to a topic each get every publish', async (t) => {
+  const conns: Conn[] = []
+  const engine = await serve(
+    'webrtc://127.0.0.1:0',
+    {
+      onOpen: (conn) => {
+        conn.subscribe('room')
+        conns.push(conn)
+      },
+    },
+  )
+  const url = `http://127.0.0.1:${engine.port}/.rtc/offer`
+  const peers = [0, 1, 2].map(() => pion(['-url', url, '-mode', 'room', '-expect', '2']))
+  await until(() => conns.length === 3, 20_000)
+  t.is(engine.subscriberCount('room'), 3)
+  t.is(engine.publish('room', 'hello room'), 3)
+  t.is(engine.publish('room', 'second'), 3)
+  // On the unreliable channel: once per member, counted when taken.
+  t.is(engine.publish('room', 'position', { reliable: false }), 3)
+  for (const lines of await Promise.all(peers)) {
+    t.deepEqual(lines, [{ open: true }, { room: ['hello room', 'second'] }])
+  }
+  await engine.stop()
+})
+
+goTest('send(…, { reliable: false }) above the maximum message size throws ERR_MESSAGE_TOO_LARGE; false when congested', async (t) => {
+  const results: unknown[] = []
+  const engine = await serve(
+    'webrtc://127.0.0.1:0',
+    {
+      onOpen: (conn) => {
+        try {
+          conn.send(new Uint8Array(64 * 1024 + 1), { reliable: false })
+        } catch (err) {
+          results.push((err as RiptideError).code)
+        }
+        // 16 KiB high water, 4 KiB messages: some are sent, then the channel is congested.
+        const outcomes = Array.from({ length: 32 }, () => conn.send(new Uint8Array(4096), { reliable: false }))
+        results.push(outcomes.filter((ok) => ok).length, outcomes.filter((ok) => !ok).length)
+        conn.write('done')
+      },
+    },
+    { webrtc: { sendBuffer: 64 * 1024, unreliableHighWater: 16 * 1024 } },
+  )
+  const [, room] = await pion(['-url', `http://127.0.0.1:${engine.port}/.rtc/offer`, '-mode', 'room', '-expect', '1'])
+  t.deepEqual(room, { room: ['done'] })
+  t.is(results[0], 'ERR_MESSAGE_TOO_LARGE')
+  t.true((results[1] as number) > 0, 'some unreliable sends go out')
+  t.true((results[2] as number) > 0, 'past the high water they are dropped')
+  await engine.stop()
+})
+
+goTest('authorize: false or a throw refuses with 403, any other value (async too) becomes conn.context before onOpen', async (t) => {
+  const seen: WebRtcAuthorizeRequest[] = []
+  let verdict: 'refuse' | 'throw' | 'allow' = 'refuse'
+  const engine = await serve(
+    'webrtc://127.0.0.1:0',
+    { onOpen: (conn) => void conn.write(JSON.stringify(conn.context)) },
+    {
+      webrtc: {
+        authorize: async (request) => {
+          seen.push(request)
+          await new Promise((resolve) => setTimeout(resolve, 10))
+          if (verdict === 'throw') throw new Error('no')
+          return verdict === 'allow' ? { user: 'ann', path: request.path } : false
+        },
+      },
+    },
+  )
+  const url = `http://127.0.0.1:${engine.port}/.rtc/offer`
+  const offer = (await pion(['-mode', 'offer']))[0]
+  for (const v of ['refuse', 'throw'] as const) {
+    verdict = v
+    const refused = await fetch(`${url}?room=7`, { method: 'POST', headers: { 'x-token': 'abc' }, body: JSON.stringify(offer) })
+    t.is(refused.status, 403, v)
+    t.is(((await refused.json()) as { code: string }).code, 'forbidden')
+  }
+  t.is(engine.webrtcCounts().peers, 0)
+  t.is(seen[0].path, '/.rtc/offer')
+  t.is(seen[0].headers['x-token'], 'abc')
+  t.is(seen[0].remoteAddress, '127.0.0.1')
+  verdict = 'allow'
+  const [, room] = await pion(['-url', url, '-mode', 'room', '-expect', '1'])
+  t.deepEqual(room, { room: [JSON.stringify({ user: 'ann', path: '/.rtc/offer' })] })
+  await engine.stop()
+})
+
+test('signalling over HTTP: CORS preflight, bad offers refused with JSON errors, unknown paths 404, a static page', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'riptide-webrtc-'))
+  writeFileSync(join(dir, 'index.html'), '<h1>game</h1>')
+  writeFileSync(join(dir, 'client.mjs'), 'export {}')
+  // Two reactors: the listener and its signalling stay on reactor 0, the worker is not bothered.
+  const engine = await serve('webrtc://127.0.0.1:0', {}, {
+    reactors: 2,
+    workerModule: join(__dirname, 'fixtures', 'echo-handler.ts'),
+    webrtc: { path: '/signal', static: dir },
+  })
+  const base = `http://127.0.0.1:${engine.port}`
+  const preflight = await fetch(`${base}/signal`, { method: 'OPTIONS' })
+  t.is(preflight.status, 204)
+  t.is(preflight.headers.get('access-control-allow-origin'), '*')
+  const bad = await fetch(`${base}/signal`, { method: 'POST', body: '{"type":"offer","sdp":"v=0"}' })
+  t.is(bad.status, 400)
+  t.is(bad.headers.get('access-control-allow-origin'), '*')
+  t.is(((await bad.json()) as { code: string }).code, 'bad_offer')
+  t.is((await fetch(`${base}/signal`, { method: 'POST', body: 'x'.repeat(17 * 1024) })).status, 413)
+  t.is((await fetch(`${base}/.rtc/offer`, { method: 'POST', body: '{}' })).status, 404)
+  const page = await fetch(`${base}/`)
+  t.is(page.status, 200)
+  t.is(page.headers.get('content-type'), 'text/html; charset=utf-8')
+  t.is(await page.text(), '<h1>game</h1>')
+  t.is((await fetch(`${base}/client.mjs`)).headers.get('content-type'), 'text/javascript; charset=utf-8')
+  t.is((await fetch(`${base}/missing.js`)).status, 404)
+  t.is((await fetch(`${base}/%2e%2e/etc/passwd`)).status, 404)
+  await engine.stop()
+  rmSync(dir, { recursive: true })
+})
+
+test('webrtc options are validated: ERR_INVALID_ARG_VALUE for bad values and unknown keys', async (t) => {
+  const bad: Record<string, unknown>[] = [
+    { maxPeers: 0 },
+    { maxPeers: 1.5 },
+    { handshakeTimeout: -1 },
+    { sendBuffer: 10 },
+    { unreliableHighWater: 1 << 30 },
+    { path: 'no-slash' },
+    { path: '/a?b' },
+    { publicAddress: 'nowhere' },
+    { publicAddress: '0.0.0.0:9208' },
+    { maxBody: 1 << 30 },
+    { static: '/nonexistent/riptide' },
+    { static: 42 },
+    { authorize: 'yes' },
+    { nonsense: true },
+  ]
+  for (const webrtc of bad) {
+    const err = await t.throwsAsync(() => serve('webrtc://127.0.0.1:0', {}, { webrtc: webrtc as never }), undefined, JSON.stringify(webrtc))
+    t.is((err as RiptideError).code, 'ERR_INVALID_ARG_VALUE', JSON.stringify(webrtc))
+  }
+  // The unspecified address needs publicAddress: clients must be told where to send.
+  const err = await t.throwsAsync(() => serve('webrtc://0.0.0.0:0', {}))
+  t.is((err as RiptideError).code, 'ERR_INVALID_ARG_VALUE')
+  const engine = await serve('webrtc://0.0.0.0:0', {}, { webrtc: { publicAddress: '127.0.0.1:0' } })
+  t.true(engine.port > 0)
+  await engine.stop()
+})

@@ -7,13 +7,18 @@ import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import WebSocket from 'ws'
 
-/** The `chromium` on PATH, or undefined. */
-export function findChromium(): string | undefined {
+/** The executable `name` on PATH, or undefined. */
+export function findOnPath(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const file = join(dir, 'chromium')
+    const file = join(dir, name)
     if (dir !== '' && existsSync(file)) return file
   }
   return undefined
+}
+
+/** The `chromium` on PATH, or undefined. */
+export function findChromium(): string | undefined {
+  return findOnPath('chromium')
 }
 
 /**
@@ -39,6 +44,13 @@ const FLAGS = [
   '--disable-backgrounding-occluded-windows',
   '--remote-debugging-port=0',
 ]
+
+/**
+ * Extra flags for WebRTC to a server on loopback: Chromium leaves the loopback interface out of
+ * ICE unless allowed, and hides local addresses behind mDNS names a loopback server cannot
+ * resolve; with both flags it connects (docs/webrtc.md).
+ */
+export const WEBRTC_LOOPBACK_FLAGS = ['--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns']
 
 /** A reply to a command: its result, or the protocol's error. */
 interface Reply {
@@ -105,11 +117,11 @@ export class Browser {
     })
   }
 
-  /** Starts `executable` with a fresh profile and connects to its DevTools endpoint. */
-  static async launch(executable: string): Promise<Browser> {
+  /** Starts `executable` with a fresh profile (and `flags` besides the usual ones) and connects to its DevTools endpoint. */
+  static async launch(executable: string, flags: string[] = []): Promise<Browser> {
     const profile = mkdtempSync(join(tmpdir(), 'riptide-chromium-'))
     // Its own process group, so that stop() can end the renderers with it.
-    const child = spawn(executable, [...FLAGS, `--user-data-dir=${profile}`, 'about:blank'], {
+    const child = spawn(executable, [...FLAGS, ...flags, `--user-data-dir=${profile}`, 'about:blank'], {
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
     })

@@ -64,10 +64,10 @@ try {
   // 1. The tarballs.
   const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', tmp], root))[0]
   const files = packed.files.map((f) => f.path)
-  for (const need of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/binding.js', 'dist/binding.d.ts', 'dist/lib/native.js', 'dist/lib/native.d.ts', 'dist/lib/worker.js', 'dist/lib/prometheus.js', 'dist/lib/prometheus.d.ts']) {
+  for (const need of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/binding.js', 'dist/binding.d.ts', 'dist/lib/native.js', 'dist/lib/native.d.ts', 'dist/lib/worker.js', 'dist/lib/prometheus.js', 'dist/lib/prometheus.d.ts', 'browser/webrtc.js', 'browser/webrtc.d.ts', 'browser/package.json']) {
     if (!files.includes(need)) fail(`the tarball lacks ${need}`)
   }
-  const stray = files.filter((f) => f.endsWith('.node') || /^(lib|__test__|crates|bench|examples)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts'))
+  const stray = files.filter((f) => f.endsWith('.node') || /^(lib|__test__|crates|bench|examples)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts') || f.endsWith('tsconfig.json'))
   if (stray.length > 0) fail(`the tarball ships ${stray.join(', ')}`)
   const internals = ['slot', 'generation'].filter((m) => new RegExp(`readonly ${m}\\b`).test(readFileSync(join(root, 'dist/lib/conn.d.ts'), 'utf8')))
   if (internals.length > 0) fail(`@internal members in the public types: ${internals.join(', ')}`)
@@ -144,6 +144,24 @@ console.log('${kind}: echoed', got.length, 'bytes')
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], app)
   log('tsc (nodenext, strict, skipLibCheck: false): clean')
   log(run(process.execPath, [join('out', 'echo.mjs')], app).trim())
+
+  // The browser client, as a web app takes it: typechecked against the DOM library with a
+  // bundler's resolution, and bundled for the browser by esbuild from the package's export.
+  writeFileSync(join(app, 'page.ts'), `import { connect, SignallingError, type Peer } from 'riptide/browser/webrtc'
+const peer: Peer = await connect('http://127.0.0.1:9208', { timeout: 5000 })
+peer.onTraffic = (data: Uint8Array | string) => console.log(data, new SignallingError(404, 'x').status)
+peer.send(new Uint8Array([1]), { reliable: false })
+`)
+  writeFileSync(join(app, 'tsconfig.browser.json'), JSON.stringify({
+    compilerOptions: { module: 'esnext', moduleResolution: 'bundler', target: 'es2022', lib: ['es2022', 'dom'], strict: true, skipLibCheck: false, types: [], noEmit: true },
+    files: ['page.ts'],
+  }, null, 2))
+  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.browser.json'], app)
+  const pageBundle = createRequire(import.meta.url)('esbuild').buildSync({
+    absWorkingDir: app, entryPoints: ['page.ts'], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'warning',
+  })
+  if (!pageBundle.outputFiles[0].text.includes('RTCPeerConnection')) fail('the browser bundle lacks the client')
+  log('riptide/browser/webrtc: tsc (bundler, DOM, strict) clean, esbuild browser bundle built')
 
   // 3. A bundle: esbuild folds the CommonJS app and riptide into bundle/app.js and builds the
   // `riptide/worker` export as the second entry bundle/worker.js, where the engine looks for

@@ -202,22 +202,46 @@ pub fn http1(data: &[u8]) {
     feed(&CodecSpec::Http1(http1_config()), data, 4096 + 1024);
 }
 
-/// RESP codec on raw bytes, with small limits so the fuzzer reaches each of them: every
-/// command is a well-formed descriptor within the limits, and the bytes held stay bounded.
+/// RESP codec on raw bytes, with small limits so the fuzzer reaches each of them, once a
+/// command per frame and once batched ([`RespConfig::batch`]): every command is a well-formed
+/// descriptor within the limits, the bytes held stay bounded, and both settings yield the same
+/// commands in the same order and the same errors.
 pub fn resp(data: &[u8]) {
+    assert_eq!(
+        resp_commands(data, false),
+        resp_commands(data, true),
+        "a batch carries the commands one by one would"
+    );
+}
+
+/// The commands (arguments copied out) and error codes of `data` through a RESP codec.
+type RespRun = (Vec<Vec<Vec<u8>>>, Vec<&'static str>);
+
+/// [`resp`] with one setting of [`RespConfig::batch`].
+fn resp_commands(data: &[u8], batch: bool) -> RespRun {
     let config = RespConfig {
         max_bulk_length: 256,
         max_elements: 16,
         max_inline_length: 256,
         max_request_size: 1024,
-        batch: false,
+        batch,
     };
-    let (frames, _) = feed(&CodecSpec::Resp(config), data, 1024);
+    let (frames, errors) = feed(&CodecSpec::Resp(config), data, 1024);
+    let mut commands = Vec::new();
     for f in frames {
-        let args = crate::parse_command(&f).expect("a well-formed descriptor");
-        assert!(!args.is_empty() && args.len() <= 16);
-        assert!(args.iter().all(|a| a.len() <= 256));
+        let parsed = if batch {
+            crate::parse_commands(&f).expect("a well-formed batch")
+        } else {
+            vec![crate::parse_command(&f).expect("a well-formed descriptor")]
+        };
+        assert!(!parsed.is_empty(), "a frame holds a command");
+        for args in parsed {
+            assert!(!args.is_empty() && args.len() <= 16);
+            assert!(args.iter().all(|a| a.len() <= 256));
+            commands.push(args.iter().map(|a| a.to_vec()).collect());
+        }
     }
+    (commands, errors)
 }
 
 /// PROXY headers on raw bytes: no panic, nothing read past the input.

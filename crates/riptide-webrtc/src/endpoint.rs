@@ -17,11 +17,17 @@ use crate::config::EndpointConfig;
 use crate::error::{ConfigError, OfferError, SendError};
 use crate::sdp::{inspect_offer, negotiated_max_message_size};
 
+mod server_offer;
+
+pub use server_offer::{OfferedChannel, MAX_LABEL_LEN};
+
 /// A peer of the endpoint. Ids are never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerId(pub u64);
 
-/// Which of a peer's two pre-negotiated data channels.
+/// Which of a peer's data channels. A peer made by [`Endpoint::accept_offer`] has both,
+/// pre-negotiated; a peer made by [`Endpoint::offer`] has one channel, the one it offered,
+/// reported as [`ChannelKind::Unreliable`] whatever its options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChannelKind {
     /// Stream id 0, label `u`: unordered, no retransmissions.
@@ -170,8 +176,11 @@ struct Peer {
     ufrag: String,
     addrs: Vec<SocketAddr>,
     unreliable: ChannelId,
-    reliable: ChannelId,
+    /// `None` for a peer made by [`Endpoint::offer`]: it has only the one channel.
+    reliable: Option<ChannelId>,
     opened: [bool; 2],
+    /// A peer made by [`Endpoint::offer`], until [`Endpoint::accept_answer`].
+    pending: Option<str0m::change::SdpPendingOffer>,
     open: bool,
     /// Until both channels open: the handshake deadline.
     expires: Option<Instant>,
@@ -195,7 +204,7 @@ impl Peer {
     fn kind_of(&self, id: ChannelId) -> Option<ChannelKind> {
         if id == self.unreliable {
             Some(ChannelKind::Unreliable)
-        } else if id == self.reliable {
+        } else if Some(id) == self.reliable {
             Some(ChannelKind::Reliable)
         } else {
             None
@@ -285,24 +294,10 @@ impl Endpoint {
         let facts = inspect_offer(offer)?;
         let offer = str0m::change::SdpOffer::from_sdp_string(offer)
             .map_err(|e| OfferError::Sdp(e.to_string()))?;
-        let creds = loop {
-            let creds = IceCreds::new();
-            if !self.by_ufrag.contains_key(&creds.ufrag) {
-                break creds;
-            }
-        };
+        let creds = self.fresh_creds();
         let ufrag = creds.ufrag.clone();
         let built = catch_unwind(AssertUnwindSafe(|| {
-            let mut rtc = Rtc::builder()
-                .set_crypto_provider(self.crypto.clone())
-                .set_dtls_cert(self.cert.clone())
-                .set_ice_lite(true)
-                .set_local_ice_credentials(creds)
-                .set_sctp_max_buffered_amount(self.config.send_buffer)
-                .build(now);
-            let candidate = Candidate::host(self.config.public_addr, "udp")
-                .map_err(|e| OfferError::Sdp(e.to_string()))?;
-            rtc.add_local_candidate(candidate);
+            let mut rtc = self.build_rtc(now, creds)?;
             let answer = rtc
                 .sdp_api()
                 .accept_offer(offer)
@@ -316,6 +311,47 @@ impl Endpoint {
             Ok((rtc, answer.to_sdp_string(), unreliable, reliable))
         }));
         let (rtc, answer, unreliable, reliable) = built.map_err(|_| OfferError::Panicked)??;
+        let max_message_size = negotiated_max_message_size(facts, self.config.send_buffer);
+        let channels = (unreliable, Some(reliable));
+        let peer = self.insert_peer(now, rtc, ufrag, channels, max_message_size, None);
+        Ok((peer, answer))
+    }
+
+    /// A fresh ICE ufrag/password pair whose ufrag no peer uses.
+    fn fresh_creds(&self) -> IceCreds {
+        loop {
+            let creds = IceCreds::new();
+            if !self.by_ufrag.contains_key(&creds.ufrag) {
+                return creds;
+            }
+        }
+    }
+
+    /// An ICE-lite `Rtc` with the shared certificate, `creds` and the one host candidate.
+    fn build_rtc(&self, now: Instant, creds: IceCreds) -> Result<Rtc, OfferError> {
+        let mut rtc = Rtc::builder()
+            .set_crypto_provider(self.crypto.clone())
+            .set_dtls_cert(self.cert.clone())
+            .set_ice_lite(true)
+            .set_local_ice_credentials(creds)
+            .set_sctp_max_buffered_amount(self.config.send_buffer)
+            .build(now);
+        let candidate = Candidate::host(self.config.public_addr, "udp")
+            .map_err(|e| OfferError::Sdp(e.to_string()))?;
+        rtc.add_local_candidate(candidate);
+        Ok(rtc)
+    }
+
+    /// Registers a new peer (half-open, expiring after the handshake timeout) and drives it.
+    fn insert_peer(
+        &mut self,
+        now: Instant,
+        rtc: Rtc,
+        ufrag: String,
+        (unreliable, reliable): (ChannelId, Option<ChannelId>),
+        max_message_size: usize,
+        pending: Option<str0m::change::SdpPendingOffer>,
+    ) -> PeerId {
         let peer = PeerId(self.next_id);
         self.next_id += 1;
         self.by_ufrag.insert(ufrag.clone(), peer);
@@ -328,17 +364,18 @@ impl Endpoint {
                 unreliable,
                 reliable,
                 opened: [false; 2],
+                pending,
                 open: false,
                 expires: Some(now + self.config.handshake_timeout),
                 rtc_deadline: now,
                 reported: None,
                 timer_queued: false,
-                max_message_size: negotiated_max_message_size(facts, self.config.send_buffer),
+                max_message_size,
                 reliable_blocked: false,
             },
         );
         self.drive(peer, now);
-        Ok((peer, answer))
+        peer
     }
 
     /// Routes a datagram from `source` to its peer and lets the peer handle it. STUN is routed
@@ -453,17 +490,31 @@ impl Endpoint {
         self.peers.get(&peer).is_some_and(|p| p.open)
     }
 
-    /// Sends a binary message on one of the peer's channels.
-    ///
-    /// Unreliable: dropped ([`SendOutcome::Congested`]) when the channel holds
-    /// [`EndpointConfig::unreliable_high_water`] bytes or the send buffer is full. Reliable:
-    /// refused ([`SendOutcome::Congested`]) when the send buffer is full, and
-    /// [`Event::Writable`] follows once it drains.
+    /// Sends a binary message on one of the peer's channels: [`Endpoint::send_message`] with
+    /// `binary: true`.
     pub fn send(
         &mut self,
         now: Instant,
         peer_id: PeerId,
         channel: ChannelKind,
+        data: &[u8],
+    ) -> Result<SendOutcome, SendError> {
+        self.send_message(now, peer_id, channel, true, data)
+    }
+
+    /// Sends a message on one of the peer's channels, as binary (an `ArrayBuffer` at a
+    /// browser) or as text (a string; `data` must then be UTF-8, which is not checked).
+    ///
+    /// Unreliable: dropped ([`SendOutcome::Congested`]) when the channel holds
+    /// [`EndpointConfig::unreliable_high_water`] bytes or the send buffer is full. Reliable:
+    /// refused ([`SendOutcome::Congested`]) when the send buffer is full, and
+    /// [`Event::Writable`] follows once it drains.
+    pub fn send_message(
+        &mut self,
+        now: Instant,
+        peer_id: PeerId,
+        channel: ChannelKind,
+        binary: bool,
         data: &[u8],
     ) -> Result<SendOutcome, SendError> {
         let peer = self.peers.get_mut(&peer_id).ok_or(SendError::UnknownPeer)?;
@@ -481,7 +532,7 @@ impl Endpoint {
         }
         let id = match channel {
             ChannelKind::Unreliable => peer.unreliable,
-            ChannelKind::Reliable => peer.reliable,
+            ChannelKind::Reliable => peer.reliable.ok_or(SendError::NoSuchChannel)?,
         };
         let high_water = self.config.unreliable_high_water;
         let written = catch_unwind(AssertUnwindSafe(|| {
@@ -489,7 +540,7 @@ impl Endpoint {
             if channel == ChannelKind::Unreliable && ch.buffered_amount() >= high_water {
                 return Some(Ok(false));
             }
-            Some(ch.write(true, data))
+            Some(ch.write(binary, data))
         }));
         let outcome = match written {
             Err(_) => {
@@ -654,7 +705,8 @@ fn translate(
         str0m::Event::ChannelOpen(id, _) => {
             let kind = peer.kind_of(id)?;
             peer.opened[kind.stream_id() as usize] = true;
-            if !peer.open && peer.opened == [true, true] {
+            let all = peer.opened[0] && (peer.reliable.is_none() || peer.opened[1]);
+            if !peer.open && all {
                 peer.open = true;
                 peer.expires = None;
                 events.push_back(Event::Open {
@@ -678,7 +730,7 @@ fn translate(
             None
         }
         str0m::Event::ChannelBufferedAmountLow(id) => {
-            if id == peer.reliable && peer.reliable_blocked {
+            if Some(id) == peer.reliable && peer.reliable_blocked {
                 peer.reliable_blocked = false;
                 events.push_back(Event::Writable { peer: peer_id });
             }

@@ -29,7 +29,10 @@ pub enum ConfigError {
     Certificate,
 }
 
-/// A signalling offer refused by [`Endpoint::accept_offer`](crate::Endpoint::accept_offer).
+/// A signalling description refused: an offer by
+/// [`Endpoint::accept_offer`](crate::Endpoint::accept_offer), an answer by
+/// [`Endpoint::accept_answer`](crate::Endpoint::accept_answer), or a server offer
+/// [`Endpoint::offer`](crate::Endpoint::offer) could not make.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum OfferError {
     /// The offer is larger than [`EndpointConfig::max_offer_size`](crate::EndpointConfig).
@@ -58,6 +61,13 @@ pub enum OfferError {
     /// [`EndpointConfig::max_peers`](crate::EndpointConfig) peers exist already.
     #[error("the endpoint is full ({0} peers)")]
     Full(usize),
+    /// [`Endpoint::accept_answer`](crate::Endpoint::accept_answer) for a peer that does not
+    /// exist or is not waiting for an answer.
+    #[error("no peer is waiting for this answer")]
+    NotAwaitingAnswer,
+    /// The channel asked of [`Endpoint::offer`](crate::Endpoint::offer) is invalid.
+    #[error("bad channel: {0}")]
+    Channel(&'static str),
     /// str0m panicked on this offer (a str0m bug); the endpoint carries on.
     #[error("str0m panicked while accepting the offer")]
     Panicked,
@@ -80,6 +90,10 @@ pub enum SendError {
         /// The negotiated maximum.
         max: usize,
     },
+    /// The peer has no such channel (a peer made by
+    /// [`Endpoint::offer`](crate::Endpoint::offer) has only its one channel).
+    #[error("the peer has no such channel")]
+    NoSuchChannel,
     /// An empty message (SCTP cannot carry one).
     #[error("empty messages cannot be sent")]
     Empty,

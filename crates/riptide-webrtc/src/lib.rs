@@ -24,6 +24,10 @@
 //! - [`Endpoint::poll_timer`] reports each peer whose deadline changed, so a timing wheel can
 //!   hold one entry per peer; when that entry fires, call [`Endpoint::handle_timeout`].
 //!
+//! The endpoint can also offer ([`Endpoint::offer`], then [`Endpoint::accept_answer`]): a
+//! peer with one data channel announced in-band, which is how geckos.io's client connects
+//! ([`geckos`]: its routes, message framing and `reliable` repeats).
+//!
 //! Peers that never finish ICE/DTLS/SCTP within [`EndpointConfig::handshake_timeout`] expire.
 //! A panic inside str0m is caught and costs only its peer ([`CloseReason::Panicked`]).
 #![forbid(unsafe_code)]
@@ -32,6 +36,7 @@
 mod config;
 mod endpoint;
 mod error;
+pub mod geckos;
 mod sdp;
 pub mod signal;
 
@@ -40,8 +45,8 @@ mod tests;
 
 pub use config::EndpointConfig;
 pub use endpoint::{
-    ChannelKind, CloseReason, DatagramOutcome, DropReason, Endpoint, Event, PeerId, SendOutcome,
-    TimerUpdate, Transmit,
+    ChannelKind, CloseReason, DatagramOutcome, DropReason, Endpoint, Event, OfferedChannel, PeerId,
+    SendOutcome, TimerUpdate, Transmit, MAX_LABEL_LEN,
 };
 pub use error::{ConfigError, OfferError, SendError};
 pub use sdp::{DEFAULT_REMOTE_MAX_MESSAGE_SIZE, LOCAL_MAX_MESSAGE_SIZE};

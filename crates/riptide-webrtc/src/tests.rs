@@ -12,6 +12,8 @@ use str0m::{Candidate, Input, Output, Rtc};
 
 use crate::*;
 
+mod geckos;
+
 const SERVER: &str = "10.0.0.1:9208";
 
 fn server_addr() -> SocketAddr {
@@ -40,10 +42,13 @@ fn channel_config(kind: ChannelKind) -> ChannelConfig {
 struct Client {
     addr: SocketAddr,
     rtc: Rtc,
-    unreliable: ChannelId,
-    reliable: ChannelId,
+    /// `None` for a geckos client until the server's channel opens (see `labels`).
+    unreliable: Option<ChannelId>,
+    reliable: Option<ChannelId>,
     deadline: Instant,
     received: Vec<(ChannelId, Vec<u8>)>,
+    /// Every channel that opened, with its label.
+    labels: Vec<(ChannelId, String)>,
     open: usize,
     closed: bool,
 }
@@ -61,10 +66,11 @@ impl Client {
         let client = Client {
             addr,
             rtc,
-            unreliable,
-            reliable,
+            unreliable: Some(unreliable),
+            reliable: Some(reliable),
             deadline: now,
             received: Vec::new(),
+            labels: Vec::new(),
             open: 0,
             closed: false,
         };
@@ -73,8 +79,8 @@ impl Client {
 
     fn id(&self, kind: ChannelKind) -> ChannelId {
         match kind {
-            ChannelKind::Unreliable => self.unreliable,
-            ChannelKind::Reliable => self.reliable,
+            ChannelKind::Unreliable => self.unreliable.unwrap(),
+            ChannelKind::Reliable => self.reliable.unwrap(),
         }
     }
 
@@ -137,7 +143,10 @@ impl Net {
                 Output::Event(e) => {
                     moved = true;
                     match e {
-                        str0m::Event::ChannelOpen(..) => client.open += 1,
+                        str0m::Event::ChannelOpen(id, label) => {
+                            client.open += 1;
+                            client.labels.push((id, label));
+                        }
                         str0m::Event::ChannelData(d) => client.received.push((d.id, d.data)),
                         str0m::Event::Closed => client.closed = true,
                         _ => {}
@@ -299,7 +308,7 @@ fn connects_and_carries_both_channels_both_ways() {
             .unwrap();
         assert_eq!(sent, SendOutcome::Sent);
     }
-    let reliable_id = net.clients[c].reliable;
+    let reliable_id = net.clients[c].reliable.unwrap();
     net.run_until(Duration::from_secs(5), |n| {
         n.clients[c]
             .received
@@ -315,7 +324,7 @@ fn connects_and_carries_both_channels_both_ways() {
         .map(|(_, d)| d.clone())
         .collect();
     assert_eq!(got, (0..50).map(|i| numbered(i, 1000)).collect::<Vec<_>>());
-    let unreliable_id = net.clients[c].unreliable;
+    let unreliable_id = net.clients[c].unreliable.unwrap();
     let dots = net.clients[c]
         .received
         .iter()
@@ -457,7 +466,7 @@ fn unreliable_drops_and_reliable_blocks_then_resumes_when_congested() {
     net.run_until(Duration::from_secs(10), |n| {
         n.events.contains(&Event::Writable { peer })
     });
-    let reliable_id = net.clients[c].reliable;
+    let reliable_id = net.clients[c].reliable.unwrap();
     net.run_until(Duration::from_secs(10), |n| {
         n.clients[c]
             .received

@@ -38,6 +38,10 @@ fn post(addr: std::net::SocketAddr, path: &str, body: &[u8]) -> String {
 fn pion_echoes_ten_thousand_messages_on_each_channel() {
     let Some(peer) = go_peer() else { return };
     let server = echo::start("127.0.0.1", 0, 0);
+    assert!(
+        server.geckos.is_none(),
+        "the default mode has no geckos routes"
+    );
 
     // Bad signalling first: refused, and the server keeps serving.
     let refused = post(

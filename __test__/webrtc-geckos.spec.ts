@@ -6,6 +6,11 @@
 // a `reliable: true` emit (repeated 10 times each way, delivered once) and raw binary and text
 // messages make the round trip; a second client alongside gets only its own echoes.
 //
+// The same client also runs against riptide's reactor: `serve('webrtc://…', handler, { webrtc:
+// { geckos: true, authorize } })` with a TS handler that echoes emits (`conn.emit`, reliable or
+// not) and raw messages (`conn.write`); `authorize` refuses `deny` (401) and its value is both
+// `conn.context` and the client's `userData`.
+//
 // Needs `chromium`, `cargo`, and `@geckos.io/client` (a devDependency, or a node_modules
 // directory holding it in GECKOS_NODE_MODULES); skipped with a note otherwise.
 
@@ -15,6 +20,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname, join, normalize, sep } from 'node:path'
+import { serve, type Conn } from 'riptide'
 import { Browser, findChromium, WEBRTC_LOOPBACK_FLAGS } from './cdp'
 
 const root = join(__dirname, '..')
@@ -183,4 +189,85 @@ browserTest(`the stock @geckos.io/client in Chromium connects to geckos mode and
     result.raws.map((r) => JSON.stringify(r)).sort(),
     [JSON.stringify([1, 2, 3]), JSON.stringify('raw text')].sort(),
   )
+})
+
+/** Runs the client's page against the geckos listener on `port`. */
+async function runClient(port: number): Promise<Result> {
+  const page = await servePage(modules!)
+  const browser = await Browser.launch(chromium!, WEBRTC_LOOPBACK_FLAGS)
+  try {
+    const tab = await browser.open(`http://127.0.0.1:${(page.address() as AddressInfo).port}/`, 400, 300)
+    for (let i = 0; i < 100 && (await tab.evaluate<string>('document.readyState')) !== 'complete'; i++) {
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    return await tab.evaluate<Result>(run(port))
+  } finally {
+    await browser.stop()
+    await new Promise<void>((resolve) => page.close(() => resolve()))
+  }
+}
+
+/** A geckos message as riptide hands it over: an emit `{"<event>":data}`, or raw bytes. */
+function asEmit(data: Uint8Array): [string, unknown] | undefined {
+  try {
+    const v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data)) as unknown
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined
+    const keys = Object.keys(v)
+    return keys.length === 1 ? [keys[0], (v as Record<string, unknown>)[keys[0]]] : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const browserOnly = chromium !== undefined && modules !== undefined ? test.serial : test.skip
+
+browserOnly('the stock @geckos.io/client in Chromium against serve(webrtc://, { geckos: true }): emit, reliable emit once, raw both ways, authorize', async (t) => {
+  const contexts: unknown[] = []
+  const received: string[] = []
+  const engine = await serve(
+    'webrtc://127.0.0.1:0',
+    {
+      onOpen: (conn: Conn) => void contexts.push(conn.context),
+      onTraffic: (conn: Conn, data: Uint8Array) => {
+        const emit = asEmit(data)
+        if (emit === undefined) {
+          received.push(`raw ${JSON.stringify(Array.from(data))}`)
+          conn.write(data)
+          return
+        }
+        const [event, value] = emit
+        received.push(`emit ${event} ${JSON.stringify(value)}`)
+        // A reliable emit is echoed reliably (Rust's timer repeats it), the others plainly.
+        const reliable = typeof value === 'string' && value.startsWith('reliable')
+        conn.emit(event, value, { reliable })
+      },
+    },
+    {
+      webrtc: {
+        geckos: true,
+        authorize: (request) => (request.headers.authorization === 'deny' ? false : { authorization: request.headers.authorization }),
+      },
+    },
+  )
+  t.teardown(() => engine.stop())
+  const result = await runClient(engine.port)
+  t.log(`riptide: connect ${result.connectMs} ms, reliable echo ${result.reliableMs} ms, maxMessageSize ${result.maxMessageSize}`)
+  t.regex(result.id, /^[0-9A-Za-z]{24}$/)
+  t.deepEqual(result.userData, { authorization: 'token-1' })
+  t.deepEqual(result.dataChannel, { label: 'geckos.io', ordered: false, maxRetransmits: 0, negotiated: false })
+  // Client → handler: each emit once (the reliable one's 10 runs deduplicated), raw as bytes.
+  t.deepEqual(received.filter((r) => r.startsWith('emit chat "reliable')), ['emit chat "reliable-1"'])
+  // (Rust's JSON sorts an object's keys.)
+  t.true(received.includes('emit chat {"n":1,"text":"hello"}'), received.join('\n'))
+  t.true(received.includes('raw [1,2,3]'))
+  t.true(received.includes(`raw ${JSON.stringify(Array.from(Buffer.from('raw text')))}`))
+  // Handler → client: the plain and the reliable emit once each; raw always binary.
+  t.deepEqual(result.chats, [{ text: 'hello', n: 1 }, 'reliable-1'])
+  t.deepEqual(
+    result.raws.map((r) => JSON.stringify(r)).sort(),
+    [JSON.stringify([1, 2, 3]), JSON.stringify(Array.from(Buffer.from('raw text')))].sort(),
+  )
+  t.deepEqual(result.second.userData, { authorization: 'token-2' })
+  t.deepEqual(result.second.chats, ['from the second'])
+  t.deepEqual(contexts, [{ authorization: 'token-1' }, { authorization: 'token-2' }])
 })

@@ -92,6 +92,8 @@ interface Result {
   connectMs: number
   /** A reliable emit's echo (its first run each way). */
   reliableMs: number
+  /** How many runs of the server's reliable echo reached the channel (the client keeps one). */
+  reliableRuns: number
   /** A second client connected alongside. */
   second: { id: string; userData: { authorization?: string }; chats: unknown[] }
   /** The channel the server opened, as the browser sees it. */
@@ -120,6 +122,9 @@ const run = (port: number) => `(async () => {
   const dataChannel = { label: dc.label, ordered: dc.ordered, maxRetransmits: dc.maxRetransmits, negotiated: dc.negotiated }
   const chats = []
   const raws = []
+  // Every run of the server's reliable echo, before the client's dedup.
+  let reliableRuns = 0
+  dc.addEventListener('message', (e) => { if (typeof e.data === 'string' && e.data.includes('reliable-1')) reliableRuns++ })
   channel.on('chat', (d) => chats.push(d))
   channel.onRaw((d) => raws.push(d instanceof ArrayBuffer ? Array.from(new Uint8Array(d)) : d))
   channel.emit('chat', { text: 'hello', n: 1 })
@@ -143,7 +148,7 @@ const run = (port: number) => `(async () => {
   await wait(200)
   const second = { id: other.id, userData: other.userData, chats: otherChats }
   other.close()
-  const result = { second, id: channel.id, userData: channel.userData, maxMessageSize: channel.maxMessageSize, chats, raws, connectMs, reliableMs, dataChannel }
+  const result = { reliableRuns, second, id: channel.id, userData: channel.userData, maxMessageSize: channel.maxMessageSize, chats, raws, connectMs, reliableMs, dataChannel }
   channel.close()
   return result
 })()`
@@ -263,6 +268,8 @@ browserOnly('the stock @geckos.io/client in Chromium against serve(webrtc://, { 
   t.true(received.includes(`raw ${JSON.stringify(Array.from(Buffer.from('raw text')))}`))
   // Handler → client: the plain and the reliable emit once each; raw always binary.
   t.deepEqual(result.chats, [{ text: 'hello', n: 1 }, 'reliable-1'])
+  // The reliable echo's 10 runs, 150 ms apart, came from the listener's timing-wheel entry.
+  t.is(result.reliableRuns, 10)
   t.deepEqual(
     result.raws.map((r) => JSON.stringify(r)).sort(),
     [JSON.stringify([1, 2, 3]), JSON.stringify(Array.from(Buffer.from('raw text')))].sort(),

@@ -139,3 +139,29 @@ fn geckos_routes_on_the_reactor() {
     stop.stop();
     runner.join().unwrap();
 }
+
+#[test]
+fn geckos_without_authorize_offers_at_once() {
+    let mut config = EngineConfig::default();
+    config.listen.webrtc = Some(WebRtcOptions {
+        geckos: true,
+        ..WebRtcOptions::default()
+    });
+    let engine = Engine::bind_with(["webrtc://127.0.0.1:0"], config).unwrap();
+    let addr = match &engine.local_addrs()[0] {
+        riptide::PeerAddr::Inet(a) => *a,
+        other => panic!("{other:?}"),
+    };
+    let stop = engine.stop_handle();
+    // The handler would refuse everything: it is not asked.
+    let runner = thread::spawn(move || engine.run(Auth).unwrap());
+    let connected = request(
+        addr,
+        "POST /.wrtc/v2/connections HTTP/1.1\r\nauthorization: deny\r\n\r\n",
+    );
+    assert!(connected.starts_with("HTTP/1.1 200 OK\r\n"), "{connected}");
+    let json: serde_json::Value = serde_json::from_str(body(&connected)).unwrap();
+    assert_eq!(json["userData"], serde_json::json!({}));
+    stop.stop();
+    runner.join().unwrap();
+}

@@ -1,6 +1,6 @@
 // riptide's browser WebRTC client (browser/webrtc.js) in a real browser: headless Chromium
 // (Debian's `chromium`, with the loopback WebRTC flags) loads a page from a node:http server,
-// which also serves the client; the page connects to a WebRTC echo server with the client,
+// which also serves the client; the page connects to a riptide `webrtc://` echo engine with the client,
 // echoes 1,000 reliable messages (all back, in order, byte-exact, plus a text one and one of
 // the maximum size) and 1,000 unreliable ones (loss reported, no corruption or duplicates),
 // drives the client's own reliable queue with a second peer (16 KiB high water), checks the
@@ -8,16 +8,15 @@
 // RIPTIDE_SCREENSHOT=1 writes the page to docs/webrtc-chromium.png.
 
 import test from 'ava'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { Browser, findChromium, findOnPath, WEBRTC_LOOPBACK_FLAGS, type Tab } from './cdp'
+import { serve } from 'riptide'
+import { Browser, findChromium, WEBRTC_LOOPBACK_FLAGS, type Tab } from './cdp'
 
 const root = join(__dirname, '..')
 const chromium = findChromium()
-const cargo = findOnPath('cargo')
 const N = 1000
 
 /** A WebRTC server for the page: the origin its signalling is on, and how to stop it. */
@@ -28,48 +27,15 @@ interface RtcServer {
 }
 
 /**
- * The server under test: the std-socket echo of crates/riptide-webrtc (examples/echo.rs),
- * built if needed. When `serve('webrtc://…')` lands this becomes the riptide engine with an
- * echo handler (`onTraffic: (c, d) => c.write(d)`, `onUnreliable: (c, d) => c.send(d, { reliable: false })`).
+ * The server under test: a riptide engine with a `webrtc://` listener on an ephemeral port
+ * (signalling on TCP, data on UDP of the same port) whose handler echoes both channels.
  */
 async function startServer(): Promise<RtcServer> {
-  return startEchoExample()
-}
-
-/** Builds (a no-op when fresh) and starts `examples/echo` on ephemeral ports of 127.0.0.1. */
-async function startEchoExample(): Promise<RtcServer> {
-  await run('cargo', ['build', '-q', '-p', 'riptide-net-webrtc', '--example', 'echo'])
-  const child = spawn(join(root, 'target', 'debug', 'examples', 'echo'), ['127.0.0.1', '0', '0'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+  const engine = await serve('webrtc://127.0.0.1:0', {
+    onTraffic: (conn, data) => void conn.write(data),
+    onUnreliable: (conn, data) => void conn.send(data, { reliable: false }),
   })
-  const signalUrl = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /ready (http:\/\/[\d.:]+)\/\.rtc\/offer/.exec(out)
-      if (m !== null) resolve(m[1])
-    })
-    child.once('error', reject)
-    child.once('exit', (code) => reject(new Error(`the echo example exited (${code}): ${out}`)))
-  })
-  return { signalUrl, close: () => stop(child) }
-}
-
-/** Runs a command in the repository; rejects when it fails. */
-function run(command: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] })
-    child.once('error', reject)
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited with ${code}`))))
-  })
-}
-
-/** Kills `child` and waits for it to exit. */
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  child.kill('SIGKILL')
-  await exited
+  return { signalUrl: `http://127.0.0.1:${engine.port}`, close: async () => void (await engine.stop()) }
 }
 
 /**
@@ -126,17 +92,12 @@ interface EchoResult {
   seconds: number
 }
 
-const missing =
-  chromium === undefined
-    ? "no `chromium` on PATH; .ci/run installs Debian's"
-    : cargo === undefined
-      ? 'no `cargo` on PATH to build the echo example'
-      : undefined
+const missing = chromium === undefined ? "no `chromium` on PATH; .ci/run installs Debian's" : undefined
 const browserTest = missing === undefined ? test.serial : test.skip
 const skipped = missing === undefined ? '' : ` (skipped: ${missing})`
 
 browserTest(`Chromium with riptide's client: ${N} reliable echoes in order and byte-exact, ${N} unreliable with loss reported, errors with codes${skipped}`, async (t) => {
-  t.timeout(600_000) // the first run builds the echo example
+  t.timeout(120_000)
   const started = Date.now()
   const rtc = await startServer()
   t.teardown(() => rtc.close())

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { LOADGEN, ROOT } from './harness'
-import { BUILD_DIR, C_FLOOR_BIN, GNET_BIN, KCPGO_BIN, KCPTUN_BIN, RELAY_BIN } from './peers'
+import { BUILD_DIR, C_FLOOR_BIN, GNET_BIN, KCPGO_BIN, KCPTUN_BIN, PION_WEBRTC_BIN, RELAY_BIN } from './peers'
 import { UWS_PACKAGE, UWS_VERSION } from './uws'
 
 /** What the build produced: a reason per peer id (or `relay`) that could not be built. */
@@ -81,6 +81,14 @@ const STEPS: Step[] = [
     cmd: 'go',
     args: ['build', '-o', KCPTUN_BIN, '.'],
     cwd: join(ROOT, 'tests', 'interop', 'kcptun'),
+  },
+  {
+    serves: ['pion', 'pion-webrtc'],
+    title: 'pion/webrtc load generator and echo server (go build)',
+    precondition: () => (have('go') ? undefined : 'Go toolchain not found (install Go >= 1.22)'),
+    cmd: 'go',
+    args: ['build', '-o', PION_WEBRTC_BIN, '.'],
+    cwd: join(ROOT, 'bench', 'peers', 'pion-webrtc'),
   },
   {
     serves: ['uws'],

@@ -12,9 +12,10 @@ import { LOADGEN, ROOT } from './harness'
  * What a server speaks: `https` is HTTP/1.1 over TLS (T1, T2; the certificate comes in
  * {@link TlsFiles}), `kcp-fec` is K2's KCP with encryption and FEC ({@link K2_WIRE}), `ws` a
  * WebSocket echo (W1) and `ws-pubsub` a WebSocket server publishing every message from `/pub`
- * to the connections on `/sub` (W2).
+ * to the connections on `/sub` (W2); `webrtc` WebRTC data channels echoing on both channels,
+ * signalling (`POST /.rtc/offer`) on TCP and data on UDP of the same port (RTC1, RTC2).
  */
-export type Proto = 'echo' | 'http' | 'https' | 'kcp' | 'kcp-fec' | 'tunnel' | 'redis' | 'dns' | 'ws' | 'ws-pubsub'
+export type Proto = 'echo' | 'http' | 'https' | 'kcp' | 'kcp-fec' | 'tunnel' | 'redis' | 'dns' | 'ws' | 'ws-pubsub' | 'webrtc'
 
 /** The PEM files an `https` server is started with (made by the runner at bench time, removed at exit). */
 export interface TlsFiles {
@@ -74,6 +75,11 @@ export const KCPTUN_BIN = join(BUILD_DIR, 'kcptun-peer')
 export const TUNNEL_BIN = join(ROOT, 'target', 'release', 'riptide-tunnel')
 /** D2's zone, served by examples/dns and by NSD. */
 export const DNS_ZONE = join(ROOT, 'examples', 'dns', 'example.zone')
+/**
+ * bench/peers/pion-webrtc (pion/webrtc v4): RTC1's and RTC2's load generator for every server
+ * (`rate`, `idle`), and the pion echo server (`echo`).
+ */
+export const PION_WEBRTC_BIN = join(BUILD_DIR, 'pion-webrtc')
 /** The lossy UDP relay (crate riptide-netsim). */
 export const RELAY_BIN = join(ROOT, 'target', 'release', 'riptide-relay')
 
@@ -121,7 +127,7 @@ export const PEERS: Peer[] = [
     label: 'riptide',
     role: 'riptide',
     about:
-      'riptide from TypeScript (`serve()`, one reactor): echo writes back each chunk; HTTP uses the Rust http1 codec and one JS call per request; HTTPS (T1, T2) is the same codec and handler on a `tls://` listener (rustls with ring, records kept in Rust); Redis (D1) is examples/redis/server.ts (the Rust RESP codec with `batch`: one JS call per read holding its commands, one write of their replies). DNS (D2) is examples/dns/server.ts (messages parsed and answered in Rust by `DnsZone`, one JS call per datagram). WebSocket (W1, W2) is `codecs.websocket()` without compression, `conn.write(message)` for echo and `engine.publish` from `onTraffic` for pub/sub. The echo handler has only `onTraffic`, so a connection gets its JS `Conn` at its first data and idle ones (M1) have none (the `riptide (onOpen + context)` row has one per connection)',
+      'riptide from TypeScript (`serve()`, one reactor): echo writes back each chunk; HTTP uses the Rust http1 codec and one JS call per request; HTTPS (T1, T2) is the same codec and handler on a `tls://` listener (rustls with ring, records kept in Rust); Redis (D1) is examples/redis/server.ts (the Rust RESP codec with `batch`: one JS call per read holding its commands, one write of their replies). DNS (D2) is examples/dns/server.ts (messages parsed and answered in Rust by `DnsZone`, one JS call per datagram). WebSocket (W1, W2) is `codecs.websocket()` without compression, `conn.write(message)` for echo and `engine.publish` from `onTraffic` for pub/sub. WebRTC (RTC1, RTC2) is a `webrtc://` listener (str0m on the reactor, one UDP socket) echoing `onTraffic` with `conn.write` and `onUnreliable` with `conn.send(data, { reliable: false })`. The echo handler has only `onTraffic`, so a connection gets its JS `Conn` at its first data and idle ones (M1) have none (the `riptide (onOpen + context)` row has one per connection)',
     stats: true,
     command: (proto, port, tls) =>
       proto === 'ws' || proto === 'ws-pubsub'
@@ -136,7 +142,9 @@ export const PEERS: Peer[] = [
               ? [process.execPath, '--import', 'tsx', join('examples', 'redis', 'server.ts'), '--port', String(port)]
               : proto === 'dns'
                 ? [process.execPath, '--import', 'tsx', join('examples', 'dns', 'server.ts'), '--port', String(port), '--zone', DNS_ZONE]
-              : tsx('riptide-kcp-sink.ts', port),
+                : proto === 'webrtc'
+                  ? tsx('riptide-webrtc.ts', port)
+                  : tsx('riptide-kcp-sink.ts', port),
     readyLine: { kcp: /"listen"/ },
   },
   {
@@ -304,6 +312,15 @@ export const PEERS: Peer[] = [
     command: (proto, port) => (proto === 'dns' ? ['nsd', '-d', '-c', nsdConfig(port)] : undefined),
   },
   {
+    id: 'pion',
+    label: 'pion',
+    role: 'peer',
+    about:
+      "RTC1, RTC2: bench/peers/pion-webrtc `echo` (pion/webrtc v4 from the Go module proxy, GOMAXPROCS=1): riptide's signalling on TCP, ICE-lite with one UDP mux on the same port (as riptide's one socket), the same two pre-negotiated channels, each message echoed with `Send`",
+    env: { GOMAXPROCS: '1' },
+    command: (proto, port) => (proto === 'webrtc' ? [PION_WEBRTC_BIN, 'echo', '-port', String(port)] : undefined),
+  },
+  {
     id: 'c-floor',
     label: 'C epoll floor',
     role: 'floor',
@@ -400,6 +417,8 @@ export function unavailable(p: Peer, buildFailures: Map<string, string>): string
           : 'its client, kcpgo-peer, is not built (needs Go and tests/interop/kcp-go)'
     case 'riptide-tunnel':
       return existsSync(TUNNEL_BIN) ? undefined : 'not built (`cargo build --release -p riptide-tunnel`)'
+    case 'pion':
+      return existsSync(PION_WEBRTC_BIN) ? undefined : 'not built (needs Go and bench/peers/pion-webrtc)'
     case 'kcptun-go':
       return existsSync(KCPTUN_BIN) ? undefined : 'not built (needs Go and tests/interop/kcptun)'
     case 'riptide-rust':

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: builds what it needs, then runs the workloads (E1 E2 E3 H1 H2 T1 T2 W1 W2 M1 R1 K1 K2 K3 D1 D1P16 D2 B1)
+ * `npm run bench`: builds what it needs, then runs the workloads (E1 E2 E3 H1 H2 T1 T2 W1 W2 M1 R1 K1 K2 K3 D1 D1P16 D2 RTC1 RTC2 B1)
  * against every peer that can run here: server pinned to one core, load generator to another,
  * a fresh server per run, warm-up, interleaved rounds with the peer order rotated each round,
  * a noise check per run, medians. Writes `bench/results/<date>.json` and regenerates
@@ -46,7 +46,7 @@ import {
 } from './harness'
 import { makePki } from '../__test__/tls-certs'
 import { machineInfo } from './machine'
-import { BUILD_DIR, KCP_KNOBS, KCPGO_BIN, peer, PEERS, RELAY_BIN, unavailable, type Peer, type TlsFiles } from './peers'
+import { BUILD_DIR, KCP_KNOBS, KCPGO_BIN, peer, PEERS, PION_WEBRTC_BIN, RELAY_BIN, unavailable, type Peer, type TlsFiles } from './peers'
 import { writeReport } from './report'
 import type { PeerSummary, Results, RunRecord, WorkloadResult } from './results'
 import { WORKLOADS, workload, type Workload } from './workloads'
@@ -627,12 +627,89 @@ async function tunnelRun(p: Peer, w: Workload, round: number): Promise<RunRecord
   }
 }
 
+/** The signalling URL of a `webrtc` server on `port`. */
+const offerUrl = (port: number): string => `http://127.0.0.1:${port}/.rtc/offer`
+
+/**
+ * One RTC1 run: `pion-webrtc rate` (pinned to the load core) opens one peer and keeps reliable
+ * messages of the workload's size in flight (at most 1 MiB unanswered); the rate is echoes
+ * received per second over the measured window, after the warm-up. Server CPU is sampled from
+ * the client's start to its result line, so it includes the handshake and the warm-up; the
+ * messages it is divided by include the warm-up's too (`total`).
+ */
+async function rtcRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
+  if (w.load.kind !== 'rtc') throw new Error('not an RTC workload')
+  if (!existsSync(PION_WEBRTC_BIN)) throw new NotAvailable('the pion load generator is not built (needs Go and bench/peers/pion-webrtc)')
+  const server = await start(p, w)
+  try {
+    await waitForQuiet(settings.quietWaitS * 1000)
+    const argv = [PION_WEBRTC_BIN, 'rate', '-url', offerUrl(server.port), '-size', String(w.load.size), '-seconds', String(settings.seconds), '-warmup', String(settings.warmupS)]
+    const run = await runClient(argv, LOADGEN_CPU, (settings.seconds + settings.warmupS + 30) * 1000, server, [])
+    const r = JSON.parse(run.line) as { rate: number; total: number }
+    return cpuRecord(p, round, r.rate, r.total, run.serverCpuS, run.foreign)
+  } finally {
+    await stopServer(server)
+  }
+}
+
+/**
+ * One RTC2 run: server RSS once settled after its start (at least 20 s, as in M1), then with
+ * `pion-webrtc idle` holding the workload's peers (both channels open, nothing sent), settled
+ * again; bytes per peer = the growth ÷ peers. Kernel socket memory is not included (all peers
+ * share one UDP socket on both riptide and pion).
+ */
+async function rtcIdleRun(p: Peer, w: Workload, round: number): Promise<RunRecord> {
+  if (w.load.kind !== 'rtc-idle') throw new Error('not an RTC idle workload')
+  if (!existsSync(PION_WEBRTC_BIN)) throw new NotAvailable('the pion load generator is not built (needs Go and bench/peers/pion-webrtc)')
+  const peers = quick ? w.load.quickPeers : w.load.peers
+  const server = await start(p, w)
+  const pid = server.child.pid!
+  const [cmd, ...rest] = pinned(LOADGEN_CPU, [PION_WEBRTC_BIN, 'idle', '-url', offerUrl(server.port), '-peers', String(peers)])
+  let holder: ReturnType<typeof spawn> | undefined
+  try {
+    const rssBefore = await settledRss(pid, quick ? 300 : 20_000)
+    const t0 = Date.now()
+    const child = spawn(cmd, rest, { stdio: ['pipe', 'pipe', 'pipe'] })
+    holder = child
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)))
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`pion-webrtc idle: ${peers} peers not open after 120 s`)), 120_000)
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        if (line.startsWith('{"open"')) {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      child.once('exit', (code) => {
+        clearTimeout(timer)
+        reject(new Error(`pion-webrtc idle exited with ${code}: ${stderr.trim().split('\n').pop() ?? ''}`))
+      })
+    })
+    const connectMs = Date.now() - t0
+    const rssAfter = await settledRss(pid, quick ? 300 : 2000)
+    return { round, peer: p.id, rate: (rssAfter - rssBefore) / peers, rssBefore, rssAfter, conns: peers, connectMs, foreign: 0, noisy: false, attempts: 1 }
+  } finally {
+    holder?.kill('SIGKILL')
+    await stopServer(server)
+  }
+}
+
 /** A peer that cannot serve this workload in this build (reported, not retried). */
 class NotAvailable extends Error {}
 
 /** Runs one (workload, peer) with the noise check: redo up to `retries` times when noisy. */
 async function measured(p: Peer, w: Workload, round: number): Promise<RunRecord> {
-  const run = w.load.kind === 'idle' ? idleRun : w.load.kind === 'kcp' ? kcpRun : w.load.kind === 'tunnel' ? tunnelRun : w.load.kind === 'redis' ? redisRun : w.load.kind === 'dns' ? dnsRun : throughputRun
+  const runs: Partial<Record<Workload['load']['kind'], typeof throughputRun>> = {
+    idle: idleRun,
+    kcp: kcpRun,
+    tunnel: tunnelRun,
+    redis: redisRun,
+    dns: dnsRun,
+    rtc: rtcRun,
+    'rtc-idle': rtcIdleRun,
+  }
+  const run = runs[w.load.kind] ?? throughputRun
   let rec = await run(p, w, round)
   let attempts = 1
   while (rec.foreign > NOISE && attempts <= settings.retries) {
@@ -728,6 +805,7 @@ async function main(): Promise<void> {
   const wantsB1 = !opts.only || opts.only.toUpperCase().split(',').includes('B1')
   const needed = new Set(plan.flatMap((x) => x.peers))
   if (plan.some((x) => x.w.load.kind === 'kcp' || x.w.load.kind === 'tunnel')) needed.add('relay')
+  if (plan.some((x) => x.w.load.kind === 'rtc' || x.w.load.kind === 'rtc-idle')) needed.add('pion-webrtc')
   console.log(`riptide bench${quick ? ' --quick' : ''}: ${plan.map((x) => x.w.id).join(' ')}${wantsB1 && !plan.some((x) => x.w.id === 'B1') ? ' B1' : ''}`)
   console.log(`  ${settings.rounds} round(s), ${settings.warmupS} s warm-up + ${settings.seconds} s per run, server on CPU ${SERVER_CPU}, load on CPU ${LOADGEN_CPU}${canPin ? '' : ' (taskset missing: NOT pinned)'}`)
   let failures: BuildFailures = new Map()
@@ -756,6 +834,7 @@ async function main(): Promise<void> {
     }
     if (w.load.kind === 'kcp' || w.load.kind === 'tunnel') load.bytes = quick ? w.load.quickBytes : w.load.bytes
     if (w.load.kind === 'redis') load.requests = quick ? w.load.quickRequests : w.load.requests
+    if (w.load.kind === 'rtc-idle') load.peers = quick ? w.load.quickPeers : w.load.peers
     results.set(w.id, { id: w.id, title: w.title, unit: w.unit, baseline: w.baseline, baselines: w.baselines, target: w.target, load, runs: [], summary: [], failures: [] })
   }
   const jobs = plan.flatMap(({ w, peers }) => peers.filter((id) => peersInfo.find((p) => p.id === id)?.available).map((id) => ({ w, id })))
@@ -854,6 +933,8 @@ function describe(w: Workload, r: RunRecord): string {
     const slope = r.slope ? `; slope ${fmt(r.slope.bytesPerConn)} B/connection from ${r.slope.from} to ${r.slope.to} conns` : ''
     return `${fmt(r.rate)} B/connection (RSS ${fmt((r.rssBefore ?? 0) / 1048576, 1)} → ${fmt((r.rssAfter ?? 0) / 1048576, 1)} MiB, ${r.conns} conns${slope})`
   }
+  if (w.load.kind === 'rtc-idle') return `${fmt(r.rate)} B/peer (RSS ${fmt((r.rssBefore ?? 0) / 1048576, 1)} → ${fmt((r.rssAfter ?? 0) / 1048576, 1)} MiB, ${r.conns} peers open in ${fmt(r.connectMs)} ms)`
+  if (w.load.kind === 'rtc') return `${fmt(r.rate)} messages/s, server ${fmt(r.cpuUsPerUnit, 2)} µs CPU/message, ${fmt(r.perCpuSecond)} per server-CPU-s${noise}`
   if (w.load.kind === 'kcp') return `${fmt(r.rate, 2)} MB/s goodput, server ${fmt(r.cpuUsPerUnit)} µs CPU/MB${noise}`
   if (w.load.kind === 'tunnel') return `${fmt(r.rate, 2)} MB/s goodput, server ${fmt(r.cpuUsPerUnit)} µs CPU/MB, client ${fmt(r.clientCpuUsPerUnit)} µs CPU/MB${noise}`
   if (w.load.kind === 'dns') return `${fmt(r.rate)} queries/s, ${fmt(r.perCpuSecond)} per server-CPU-s${noise}`

@@ -1,5 +1,5 @@
 /**
- * The benchmark workloads. Their ids (E1, E2, E3, H1, H2, T1, T2, W1, W2, M1, R1, K1, K2, K3, D1, D1P16, D2, B1) are stable
+ * The benchmark workloads. Their ids (E1, E2, E3, H1, H2, T1, T2, W1, W2, M1, R1, K1, K2, K3, D1, D1P16, D2, RTC1, RTC2, B1) are stable
  * across releases: results of different releases are compared by id.
  */
 import { K2_WIRE, K3_WIRE, type Proto } from './peers'
@@ -20,6 +20,10 @@ export type Load =
   | { kind: 'redis'; conns: number; pipeline: number; requests: number; quickRequests: number }
   | { kind: 'ws'; conns: number; size: number; depth: number }
   | { kind: 'ws-pubsub'; subscribers: number; size: number; window: number }
+  /** RTC1: one WebRTC peer sending reliable `size`-byte messages, echoed. */
+  | { kind: 'rtc'; size: number }
+  /** RTC2: `peers` WebRTC peers with both channels open and idle; server RSS per peer. */
+  | { kind: 'rtc-idle'; peers: number; quickPeers: number }
   | { kind: 'counters' }
 
 /** One workload. */
@@ -236,6 +240,27 @@ export const WORKLOADS: Workload[] = [
     quickPeers: ['riptide', 'nsd'],
     baseline: 'nsd',
     target: 'riptide queries per server-CPU-second >= 0.5x NSD',
+  },
+  {
+    id: 'RTC1',
+    title: 'WebRTC data channel: reliable 100 B messages echoed, one peer (pion client)',
+    unit: 'message',
+    load: { kind: 'rtc', size: 100 },
+    proto: 'webrtc',
+    peers: ['riptide', 'pion'],
+    quickPeers: ['riptide', 'pion'],
+    baseline: 'pion',
+  },
+  {
+    id: 'RTC2',
+    title: 'WebRTC: server memory per idle peer (400 peers, both channels open)',
+    unit: 'peer',
+    load: { kind: 'rtc-idle', peers: 400, quickPeers: 50 },
+    proto: 'webrtc',
+    peers: ['riptide', 'pion'],
+    quickPeers: ['riptide', 'pion'],
+    baseline: 'pion',
+    target: "riptide <= 1/10 of node-datachannel's published 2.6 GB for 400 peers (<= 650,000 B per peer)",
   },
   {
     id: 'B1',

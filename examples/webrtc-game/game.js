@@ -15,6 +15,8 @@ const input = /** @type {HTMLInputElement} */ (document.getElementById('text'))
 /** @type {Map<number, { x: number, y: number }>} The other players' last known positions. */
 const others = new Map()
 const me = { id: 0, x: 40 + Math.random() * (FIELD.width - 80), y: 40 + Math.random() * (FIELD.height - 80) }
+// For the console and the browser test (__test__/webrtc-game.spec.ts): who is where.
+Object.assign(globalThis, { dots: { me, others } })
 /** @type {Set<string>} Movement keys held down. */
 const held = new Set()
 
@@ -57,7 +59,7 @@ peer.onTraffic = (data) => {
   if (m?.t === 'w') {
     me.id = m.id
     status.textContent = `you are player ${m.id}`
-  } else if (m?.t === 'j') say(`player ${m.id} joined`, 'notice')
+  } else if (m?.t === 'j' && m.id !== me.id) say(`player ${m.id} joined`, 'notice')
   else if (m?.t === 'l') {
     others.delete(m.id)
     say(`player ${m.id} left`, 'notice')

@@ -4,41 +4,23 @@
  *
  * One engine, one port number: `webrtc://` serves the page (`webrtc.static`), the signalling
  * (`POST /.rtc/offer`) on TCP and the data channels on UDP. Every player is a Conn in the room
- * `game`. Positions come 20 times a second on the unreliable channel and go to the other
- * players unreliable, dropped for a player whose channel is congested (the next one follows
- * 50 ms later). Chat, joins and leaves go reliable through the room: one publish each.
+ * `game`. Positions come 20 times a second on the unreliable channel and go to the room
+ * unreliable (one publish, written by Rust to every member, dropped for a player whose channel
+ * is congested: the next one follows 50 ms later). Chat, joins and leaves go reliable through
+ * the room: one publish each.
  *
  * Messages are JSON text: from a player `{t:'p',x,y}` and `{t:'c',text}`; from the server
  * `{t:'w',id}` (welcome), `{t:'j',id}`, `{t:'l',id}`, `{t:'p',id,x,y}`, `{t:'c',id,text}`.
- *
- * NOTE: written against the `webrtc://` API of issue 23 before the reactor integration landed;
- * `serve`'s option types do not have `webrtc` yet, so it is typed by `WebRtcServeOptions`
- * below. When they do, call `serve` directly and delete the cast.
  */
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { serve, type Conn, type Engine, type EventHandler, type ServeOptions } from 'riptide'
-
-/** The `webrtc` options of issue 23 that this example uses. */
-interface WebRtcServeOptions extends ServeOptions {
-  webrtc: {
-    /** A directory whose files GET requests on the signalling port are served from. */
-    static?: string
-  }
-}
-const serveWebRtc = serve as unknown as (address: string, handler: EventHandler, options: WebRtcServeOptions) => Promise<Engine>
+import { serve, type Engine, type EventHandler } from 'riptide'
 
 const ROOM = 'game'
 const FIELD = { width: 480, height: 360 }
 const MAX_TEXT = 200
-
-/**
- * The players, by conn id: positions are relayed to each of them unreliable (a publish is
- * reliable only). One reactor (the default) runs this handler, so the map holds every player.
- */
-const players = new Map<number, Conn>()
 
 /** A message's JSON object, or undefined when it is not one. */
 function parse(data: Uint8Array): Record<string, unknown> | undefined {
@@ -69,7 +51,6 @@ async function main(): Promise<void> {
   let engine: Engine | undefined
   const handler: EventHandler = {
     onOpen(conn) {
-      players.set(conn.id, conn)
       conn.write(JSON.stringify({ t: 'w', id: conn.id }))
       conn.subscribe(ROOM)
       engine?.publish(ROOM, JSON.stringify({ t: 'j', id: conn.id }))
@@ -79,8 +60,7 @@ async function main(): Promise<void> {
       const x = coordinate(m?.x, FIELD.width)
       const y = coordinate(m?.y, FIELD.height)
       if (m?.t !== 'p' || x === undefined || y === undefined) return
-      const position = JSON.stringify({ t: 'p', id: conn.id, x, y })
-      for (const [id, other] of players) if (id !== conn.id) other.send(position, { reliable: false })
+      engine?.publish(ROOM, JSON.stringify({ t: 'p', id: conn.id, x, y }), { reliable: false })
     },
     onTraffic(conn, data) {
       const m = parse(data)
@@ -88,11 +68,11 @@ async function main(): Promise<void> {
       if (m?.t === 'c' && text !== '') engine?.publish(ROOM, JSON.stringify({ t: 'c', id: conn.id, text }))
     },
     onClose(conn) {
-      if (players.delete(conn.id)) engine?.publish(ROOM, JSON.stringify({ t: 'l', id: conn.id }))
+      engine?.publish(ROOM, JSON.stringify({ t: 'l', id: conn.id }))
     },
   }
   try {
-    engine = await serveWebRtc(`webrtc://127.0.0.1:${values.port}`, handler, { webrtc: { static: dir } })
+    engine = await serve(`webrtc://127.0.0.1:${values.port}`, handler, { webrtc: { static: dir } })
   } catch (err) {
     rmSync(dir, { recursive: true, force: true })
     throw err

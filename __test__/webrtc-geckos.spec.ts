@@ -1,6 +1,6 @@
 // The stock geckos.io client (`@geckos.io/client` 3.x, unchanged) in headless Chromium against
 // the WebRTC endpoint in geckos mode: `examples/echo.rs -- … --geckos` of
-// crates/riptide-webrtc (a std-socket driver; the reactor integration comes later). The page
+// crates/riptide-webrtc (a std-socket driver), and riptide's reactor (below). The page
 // is served from another origin, so CORS preflights are exercised too. The client connects
 // (its Authorization header comes back in userData; `deny` is refused with 401), and an emit,
 // a `reliable: true` emit (repeated 10 times each way, delivered once) and raw binary and text

@@ -1,10 +1,15 @@
 // The stock geckos.io client (`@geckos.io/client` 3.x, unchanged) in headless Chromium against
 // the WebRTC endpoint in geckos mode: `examples/echo.rs -- … --geckos` of
-// crates/riptide-webrtc (a std-socket driver; the reactor integration comes later). The page
+// crates/riptide-webrtc (a std-socket driver), and riptide's reactor (below). The page
 // is served from another origin, so CORS preflights are exercised too. The client connects
 // (its Authorization header comes back in userData; `deny` is refused with 401), and an emit,
 // a `reliable: true` emit (repeated 10 times each way, delivered once) and raw binary and text
 // messages make the round trip; a second client alongside gets only its own echoes.
+//
+// The same client also runs against riptide's reactor: `serve('webrtc://…', handler, { webrtc:
+// { geckos: true, authorize } })` with a TS handler that echoes emits (`conn.emit`, reliable or
+// not) and raw messages (`conn.write`); `authorize` refuses `deny` (401) and its value is both
+// `conn.context` and the client's `userData`.
 //
 // Needs `chromium`, `cargo`, and `@geckos.io/client` (a devDependency, or a node_modules
 // directory holding it in GECKOS_NODE_MODULES); skipped with a note otherwise.
@@ -15,6 +20,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname, join, normalize, sep } from 'node:path'
+import { serve, type Conn } from 'riptide'
 import { Browser, findChromium, WEBRTC_LOOPBACK_FLAGS } from './cdp'
 
 const root = join(__dirname, '..')
@@ -86,6 +92,8 @@ interface Result {
   connectMs: number
   /** A reliable emit's echo (its first run each way). */
   reliableMs: number
+  /** How many runs of the server's reliable echo reached the channel (the client keeps one). */
+  reliableRuns: number
   /** A second client connected alongside. */
   second: { id: string; userData: { authorization?: string }; chats: unknown[] }
   /** The channel the server opened, as the browser sees it. */
@@ -114,6 +122,9 @@ const run = (port: number) => `(async () => {
   const dataChannel = { label: dc.label, ordered: dc.ordered, maxRetransmits: dc.maxRetransmits, negotiated: dc.negotiated }
   const chats = []
   const raws = []
+  // Every run of the server's reliable echo, before the client's dedup.
+  let reliableRuns = 0
+  dc.addEventListener('message', (e) => { if (typeof e.data === 'string' && e.data.includes('reliable-1')) reliableRuns++ })
   channel.on('chat', (d) => chats.push(d))
   channel.onRaw((d) => raws.push(d instanceof ArrayBuffer ? Array.from(new Uint8Array(d)) : d))
   channel.emit('chat', { text: 'hello', n: 1 })
@@ -137,7 +148,7 @@ const run = (port: number) => `(async () => {
   await wait(200)
   const second = { id: other.id, userData: other.userData, chats: otherChats }
   other.close()
-  const result = { second, id: channel.id, userData: channel.userData, maxMessageSize: channel.maxMessageSize, chats, raws, connectMs, reliableMs, dataChannel }
+  const result = { reliableRuns, second, id: channel.id, userData: channel.userData, maxMessageSize: channel.maxMessageSize, chats, raws, connectMs, reliableMs, dataChannel }
   channel.close()
   return result
 })()`
@@ -183,4 +194,87 @@ browserTest(`the stock @geckos.io/client in Chromium connects to geckos mode and
     result.raws.map((r) => JSON.stringify(r)).sort(),
     [JSON.stringify([1, 2, 3]), JSON.stringify('raw text')].sort(),
   )
+})
+
+/** Runs the client's page against the geckos listener on `port`. */
+async function runClient(port: number): Promise<Result> {
+  const page = await servePage(modules!)
+  const browser = await Browser.launch(chromium!, WEBRTC_LOOPBACK_FLAGS)
+  try {
+    const tab = await browser.open(`http://127.0.0.1:${(page.address() as AddressInfo).port}/`, 400, 300)
+    for (let i = 0; i < 100 && (await tab.evaluate<string>('document.readyState')) !== 'complete'; i++) {
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    return await tab.evaluate<Result>(run(port))
+  } finally {
+    await browser.stop()
+    await new Promise<void>((resolve) => page.close(() => resolve()))
+  }
+}
+
+/** A geckos message as riptide hands it over: an emit `{"<event>":data}`, or raw bytes. */
+function asEmit(data: Uint8Array): [string, unknown] | undefined {
+  try {
+    const v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data)) as unknown
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined
+    const keys = Object.keys(v)
+    return keys.length === 1 ? [keys[0], (v as Record<string, unknown>)[keys[0]]] : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const browserOnly = chromium !== undefined && modules !== undefined ? test.serial : test.skip
+
+browserOnly('the stock @geckos.io/client in Chromium against serve(webrtc://, { geckos: true }): emit, reliable emit once, raw both ways, authorize', async (t) => {
+  const contexts: unknown[] = []
+  const received: string[] = []
+  const engine = await serve(
+    'webrtc://127.0.0.1:0',
+    {
+      onOpen: (conn: Conn) => void contexts.push(conn.context),
+      onTraffic: (conn: Conn, data: Uint8Array) => {
+        const emit = asEmit(data)
+        if (emit === undefined) {
+          received.push(`raw ${JSON.stringify(Array.from(data))}`)
+          conn.write(data)
+          return
+        }
+        const [event, value] = emit
+        received.push(`emit ${event} ${JSON.stringify(value)}`)
+        // A reliable emit is echoed reliably (Rust's timer repeats it), the others plainly.
+        const reliable = typeof value === 'string' && value.startsWith('reliable')
+        conn.emit(event, value, { reliable })
+      },
+    },
+    {
+      webrtc: {
+        geckos: true,
+        authorize: (request) => (request.headers.authorization === 'deny' ? false : { authorization: request.headers.authorization }),
+      },
+    },
+  )
+  t.teardown(() => engine.stop())
+  const result = await runClient(engine.port)
+  t.log(`riptide: connect ${result.connectMs} ms, reliable echo ${result.reliableMs} ms, maxMessageSize ${result.maxMessageSize}`)
+  t.regex(result.id, /^[0-9A-Za-z]{24}$/)
+  t.deepEqual(result.userData, { authorization: 'token-1' })
+  t.deepEqual(result.dataChannel, { label: 'geckos.io', ordered: false, maxRetransmits: 0, negotiated: false })
+  // Client → handler: each emit once (the reliable one's 10 runs deduplicated), raw as bytes.
+  t.deepEqual(received.filter((r) => r.startsWith('emit chat "reliable')), ['emit chat "reliable-1"'])
+  // (Rust's JSON sorts an object's keys.)
+  t.true(received.includes('emit chat {"n":1,"text":"hello"}'), received.join('\n'))
+  t.true(received.includes('raw [1,2,3]'))
+  t.true(received.includes(`raw ${JSON.stringify(Array.from(Buffer.from('raw text')))}`))
+  // Handler → client: the plain and the reliable emit once each; raw always binary.
+  t.deepEqual(result.chats, [{ text: 'hello', n: 1 }, 'reliable-1'])
+  // The reliable echo's 10 runs, 150 ms apart, came from the listener's timing-wheel entry.
+  t.is(result.reliableRuns, 10)
+  t.deepEqual(
+    result.raws.map((r) => JSON.stringify(r)).sort(),
+    [JSON.stringify([1, 2, 3]), JSON.stringify(Array.from(Buffer.from('raw text')))].sort(),
+  )
+  t.deepEqual(result.second.userData, { authorization: 'token-2' })
+  t.deepEqual(result.second.chats, ['from the second'])
+  t.deepEqual(contexts, [{ authorization: 'token-1' }, { authorization: 'token-2' }])
 })

@@ -211,6 +211,8 @@ test('webrtc options are validated: ERR_INVALID_ARG_VALUE for bad values and unk
     { static: '/nonexistent/riptide' },
     { static: 42 },
     { authorize: 'yes' },
+    { geckos: 1 },
+    { geckos: true, path: '/.rtc/offer' },
     { nonsense: true },
   ]
   for (const webrtc of bad) {

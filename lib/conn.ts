@@ -470,6 +470,35 @@ export class Conn<Context = unknown> {
   }
 
   /**
+   * geckos's `channel.emit(event, data, { reliable })` to the client of a peer of a
+   * `webrtc: { geckos: true }` listener (its `channel.on(event)` fires): `data` goes as JSON;
+   * `reliable: true` repeats it from Rust's timer (10 runs, 150 ms apart) and the client takes
+   * it once. Returns `false` when dropped because the channel is congested. Throws
+   * `ERR_INVALID_ARG_VALUE` on other connections or when `data` cannot be JSON,
+   * `ERR_MESSAGE_TOO_LARGE` above the peer's maximum message size, `ERR_CONN_CLOSED` when closed.
+   */
+  emit(event: string, data: unknown, options?: { reliable?: boolean }): boolean {
+    let reliable = false
+    if (options !== undefined) {
+      if (options === null || typeof options !== 'object') throw new InvalidOptionError('emit options must be an object')
+      knownKeys('emit options', options, ['reliable'])
+      if (options.reliable !== undefined) reliable = checkBool('emit options.reliable', options.reliable)
+    }
+    if (typeof event !== 'string' || event === '') throw new InvalidOptionError('emit event must be a non-empty string')
+    let json: string | undefined
+    try {
+      json = JSON.stringify(data) as string | undefined
+    } catch {
+      json = undefined
+    }
+    if (json === undefined) throw new InvalidOptionError('emit data must be JSON-serialisable')
+    this.#check()
+    if (this.slot < 0) throw new InvalidOptionError('emit is for peers of a webrtc:// listener in geckos mode')
+    const text = json
+    return this.#sink.call((n) => n.geckosEmit(this.slot, this.generation, event, text, reliable))
+  }
+
+  /**
    * False while the queue is above `writeHighWaterMark` (then wait for
    * `onWritability(conn, true)`, like a Node stream's `'drain'`). Writes are still accepted.
    */

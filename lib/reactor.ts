@@ -1028,12 +1028,14 @@ export class Reactor implements ConnSink {
   /**
    * A `webrtc://` listener holds an offer for `webrtc.authorize`: `false` (or a throw, or a
    * rejection) refuses it with 403; any other value answers it and becomes the peer's
-   * `conn.context` when it opens (kept until `handshakeTimeout` has passed).
+   * `conn.context` when it opens (kept until `handshakeTimeout` has passed). In geckos mode a
+   * refusal is a 401 and the value is also the client's `userData` (when JSON can carry it).
    */
   #authorize(request: number, text: string): void {
-    const decide = (allow: boolean) => {
+    const decide = (allow: boolean, value?: unknown) => {
       try {
-        this.#native.webrtcDecide(request, allow)
+        if (this.#options.webrtc.geckos) this.#native.webrtcDecideGeckos(request, allow, userData(value))
+        else this.#native.webrtcDecide(request, allow)
       } catch {
         // The engine stopped meanwhile: nothing to answer.
       }
@@ -1054,7 +1056,7 @@ export class Reactor implements ConnSink {
           this.#rtcContexts.set(request, value)
           setTimeout(() => this.#rtcContexts.delete(request), this.#options.webrtc.handshakeTimeout + 1000).unref()
         }
-        decide(true)
+        decide(true, value)
       },
       (err: unknown) => {
         this.report(err, undefined, 'webrtc.authorize')
@@ -1201,4 +1203,14 @@ export class Reactor implements ConnSink {
 /** `address:port` (or the path) of a dial target, for messages. */
 function describe(target: ConnectionErrorDetails): string {
   return target.port === undefined ? (target.address ?? '') : `${target.address}:${target.port}`
+}
+
+/** `webrtc.authorize`'s value as JSON text for geckos's `userData`; `undefined` when JSON cannot carry it. */
+function userData(value: unknown): string | undefined {
+  try {
+    const text = JSON.stringify(value) as string | undefined
+    return typeof text === 'string' ? text : undefined
+  } catch {
+    return undefined
+  }
 }

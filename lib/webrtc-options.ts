@@ -43,6 +43,16 @@ export interface WebRtcOptions {
    * its peers live on reactor 0.
    */
   authorize?: (request: WebRtcAuthorizeRequest) => unknown
+  /**
+   * geckos.io v2 mode: the stock `@geckos.io/client` 3.x connects unchanged. Signalling is
+   * geckos's (`/.wrtc/v2/…`, the server offers; `path` is refused with it), each peer has
+   * geckos's one unordered, no-retransmit channel, and `authorize` sees
+   * `POST /.wrtc/v2/connections` (refused: `401`; its value is also sent to the client as
+   * `userData` when JSON can carry it). `onTraffic` gets an emit as the JSON text
+   * `{"<event>":data}` (a `reliable` one once) and a raw message as its bytes;
+   * `conn.emit(event, data, { reliable })` emits, `conn.write`/`send` send raw. Default `false`.
+   */
+  geckos?: boolean
 }
 
 /** What `webrtc.authorize` is told about a signalling request. */
@@ -64,6 +74,7 @@ export const DEFAULT_WEBRTC_OPTIONS: Readonly<Required<Omit<WebRtcOptions, 'publ
   sendBuffer: 256 * 1024,
   maxBody: 16 * 1024,
   requestTimeout: 10_000,
+  geckos: false,
 })
 
 /** {@link WebRtcOptions} checked, with the defaults filled in. */
@@ -84,6 +95,8 @@ export function resolveWebRtc(value: unknown): ResolvedWebRtc {
   const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined))
   const o = { ...DEFAULT_WEBRTC_OPTIONS, publicAddress: undefined, staticDir: undefined, authorize: undefined, ...defined } as ResolvedWebRtc
   if (o.authorize !== undefined && typeof o.authorize !== 'function') throw new InvalidOptionError('webrtc.authorize must be a function')
+  if (typeof o.geckos !== 'boolean') throw new InvalidOptionError('webrtc.geckos must be a boolean')
+  if (o.geckos && w.path !== undefined) throw new InvalidOptionError('webrtc.path is the default signalling\'s: geckos mode serves /.wrtc/v2')
   if (dir !== undefined) {
     if (typeof dir !== 'string' || dir === '') throw new InvalidOptionError('webrtc.static must be a directory path')
     const abs = resolvePath(dir)

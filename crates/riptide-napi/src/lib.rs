@@ -593,6 +593,39 @@ impl NativeEngine {
         }
     }
 
+    /// [`webrtc_decide`](Self::webrtc_decide) for a geckos listener's `POST /connections`:
+    /// refused with `401`, or answered with `user_data` (JSON text; none or unparsable: `{}`)
+    /// as the client's `userData`.
+    #[napi]
+    pub fn webrtc_decide_geckos(&self, request: f64, allow: bool, user_data: Option<String>) {
+        if request.is_finite() && request >= 0.0 && request <= u64::MAX as f64 {
+            let user_data = user_data.and_then(|t| serde_json::from_str(&t).ok());
+            self.driver.with_reactor(|r| {
+                r.conns()
+                    .webrtc_decide_geckos(request as u64, allow, user_data)
+            });
+        }
+    }
+
+    /// geckos's `emit(event, data, { reliable })` to a geckos peer's client (`data` as JSON
+    /// text); false when dropped because the channel is congested.
+    #[napi]
+    pub fn geckos_emit(
+        &self,
+        env: Env,
+        slot: u32,
+        generation: u32,
+        event: String,
+        data: String,
+        reliable: bool,
+    ) -> Result<bool> {
+        self.on_conn(&env, slot, generation, |r, id| {
+            let data: serde_json::Value = serde_json::from_str(&data)
+                .map_err(|_| riptide::Error::InvalidOption("emit data must be JSON".into()))?;
+            r.conns().geckos_emit(id, &event, &data, reliable)
+        })
+    }
+
     /// The held request a WebRTC peer's connection came from (to attach what `authorize`
     /// returned as its context); none for other connections.
     #[napi]

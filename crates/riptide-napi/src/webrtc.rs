@@ -29,6 +29,8 @@ pub struct NativeWebRtc {
     pub static_dir: Option<String>,
     /// JS has an `authorize` hook: offers wait for `webrtcDecide`.
     pub authorize: bool,
+    /// geckos.io v2 mode (`/.wrtc/v2/…` signalling and geckos's message framing).
+    pub geckos: bool,
 }
 
 impl NativeWebRtc {
@@ -60,6 +62,7 @@ impl NativeWebRtc {
                 .max(Duration::from_millis(1)),
             static_dir: self.static_dir.as_ref().map(std::path::PathBuf::from),
             authorize: self.authorize,
+            geckos: self.geckos,
         })
     }
 }

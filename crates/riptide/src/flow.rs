@@ -107,4 +107,7 @@ pub(crate) enum Timer {
     Layer(ConnId),
     /// A WebRTC peer's deadline: the `webrtc://` listener's datagram socket and the peer id.
     Rtc(usize, u64),
+    /// The repeats of reliable geckos emits of the `webrtc://` listener on this datagram
+    /// socket (one live entry per listener).
+    Geckos(usize),
 }

@@ -40,6 +40,11 @@ pub struct WebRtcOptions {
     /// Hold each offer for [`crate::EventHandler::on_webrtc_offer`], which answers it with
     /// [`crate::Conns::webrtc_decide`] (refused: `403`); default false: answered at once.
     pub authorize: bool,
+    /// geckos.io v2 mode: signalling on `/.wrtc/v2/…` (server offers) and geckos's message
+    /// framing, so the stock `@geckos.io/client` 3.x connects unchanged (`path` is unused).
+    /// With `authorize`, `POST /connections` is held for the handler ([`crate::Conns::
+    /// webrtc_decide_geckos`] attaches the client's `userData`; refused: `401`). Default false.
+    pub geckos: bool,
 }
 
 /// A signalling request held for [`crate::EventHandler::on_webrtc_offer`] (a `webrtc://`
@@ -70,6 +75,7 @@ impl Default for WebRtcOptions {
             request_timeout: Duration::from_secs(10),
             static_dir: None,
             authorize: false,
+            geckos: false,
         }
     }
 }

@@ -8,8 +8,9 @@
 //! listener's `request_timeout` is closed. These connections are not [`crate::Conns`]
 //! connections: the application never sees them, only the peers they create.
 
-use crate::conns::Conns;
+use crate::conns::{Conns, RtcDecision};
 use crate::webrtc_options::{WebRtcOffer, MAX_SIGNAL_HEAD};
+use crate::webrtc_request::Parsed;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use riptide_webrtc::OfferError;
@@ -55,16 +56,6 @@ pub(crate) struct Signalling {
     serial: u64,
     /// The slot of each held offer, by request id.
     held: HashMap<u64, usize>,
-}
-
-/// What a request is, as far as it arrived.
-enum Parsed {
-    /// Not all of it yet.
-    Partial,
-    /// Answered without the endpoint: this response.
-    Respond(Vec<u8>),
-    /// An offer, whose body is at `start..end`.
-    Offer(usize, usize),
 }
 
 impl Signalling {
@@ -197,13 +188,29 @@ impl Signalling {
         }
         let mut held = None;
         if c.out.is_none() && c.held.is_none() {
-            let response = match parse(&c.buf, path, max_body, files) {
+            let geckos = conns.rtc_is_geckos(c.socket);
+            let parsed = if geckos {
+                crate::webrtc_geckos::parse(&c.buf, max_body, files)
+            } else {
+                parse(&c.buf, path, max_body, files)
+            };
+            let response = match parsed {
                 Parsed::Partial if eof || c.buf.len() >= limit => Some(respond(
                     "400 Bad Request",
                     &error("incomplete request", "bad"),
                 )),
                 Parsed::Partial => None,
                 Parsed::Respond(r) => Some(r),
+                Parsed::Offer(start, end)
+                    if geckos
+                        && !(conns.rtc_authorizes(c.socket)
+                            && crate::webrtc_geckos::is_connect(&c.buf)) =>
+                {
+                    let socket = c.socket;
+                    Some(crate::webrtc_geckos::answer(
+                        conns, socket, &c.buf, start, end,
+                    ))
+                }
                 Parsed::Offer(start, end) if conns.rtc_authorizes(c.socket) => {
                     c.held = Some((start, end));
                     held = offer_of(&c.buf, c.expiry.2, c.remote);
@@ -226,11 +233,11 @@ impl Signalling {
         held
     }
 
-    /// Applies the handler's decision on a held offer: the answer, or `403`.
+    /// Applies the handler's decision on a held offer: the answer, or `403` (geckos: the
+    /// offer with `user_data`, or `401`).
     pub(crate) fn decide(
         &mut self,
-        request: u64,
-        allow: bool,
+        (request, allow, user_data): RtcDecision,
         conns: &mut Conns,
         registry: &Registry,
     ) {
@@ -243,7 +250,9 @@ impl Signalling {
         let Some((start, end)) = c.held.take() else {
             return;
         };
-        let response = if allow {
+        let response = if conns.rtc_is_geckos(c.socket) {
+            crate::webrtc_geckos::decided(conns, c.socket, request, allow, user_data.as_ref())
+        } else if allow {
             let body = c.buf.get(start..end).unwrap_or_default();
             answer(conns, c.socket, body, Some(request))
         } else {

@@ -4,6 +4,7 @@
 
 use crate::config::SharedCodec;
 use crate::slab::ConnId;
+use riptide_webrtc::geckos::Geckos;
 use riptide_webrtc::{Endpoint, PeerId};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -38,6 +39,11 @@ pub(crate) struct RtcListener {
     armed: HashMap<PeerId, Instant>,
     /// Unreliable messages dropped because the channel was congested.
     pub(crate) congested: u64,
+    /// geckos mode's state (ids, reliable repeats and dedup), when the listener speaks it.
+    pub(crate) geckos: Option<Geckos>,
+    /// The deadline of the live wheel entry for geckos's repeats (one per listener; other
+    /// entries that fire are stale, as for the peers').
+    pub(crate) geckos_armed: Option<Instant>,
 }
 
 /// What to do about a peer's wheel entry that fired.
@@ -71,6 +77,8 @@ impl RtcListener {
             deadlines: HashMap::new(),
             armed: HashMap::new(),
             congested: 0,
+            geckos: None,
+            geckos_armed: None,
         }
     }
 

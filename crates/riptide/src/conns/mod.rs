@@ -7,12 +7,13 @@
 //! The table's methods are spread over files by concern: `write` (the write path, corking,
 //! markers), `lifecycle` (open, close, end, destroy, removal), `inbound` (reads and the stream
 //! layers on the way in), `timers` (what the timing wheel fires), `udp` and `kcp` (the
-//! session tables and the KCP transport), `webrtc` (WebRTC peers), `carriers` (application
+//! session tables and the KCP transport), `webrtc` (WebRTC peers), `geckos` (their geckos.io mode), `carriers` (application
 //! carriers under KCP),
 //! `sockets` (addresses and socket options).
 
 mod carriers;
 mod connection;
+mod geckos;
 mod inbound;
 mod kcp;
 mod kernel_tls;
@@ -28,11 +29,12 @@ mod write;
 pub(crate) use crate::kcp_session::Input;
 pub(crate) use carriers::CarriedRoute;
 pub(crate) use connection::{Notice, Place, Transport};
+pub(crate) use geckos::GeckosResponse;
 pub(crate) use inbound::Read;
 pub(crate) use lifecycle::NewConn;
 pub(crate) use timers::Fired;
-pub(crate) use webrtc::RtcPeer;
 pub use webrtc::WebRtcCounts;
+pub(crate) use webrtc::{RtcDecision, RtcPeer};
 
 use crate::admission::Admission;
 use crate::carried::DatagramSocket;
@@ -84,7 +86,7 @@ pub struct Conns {
     /// The `webrtc://` listeners, by datagram socket.
     rtc: HashMap<usize, RtcListener>,
     /// Decisions on held WebRTC offers, for the reactor.
-    rtc_decisions: Vec<(u64, bool)>,
+    rtc_decisions: Vec<RtcDecision>,
     /// The gates of `kcp://` listeners that have one, by socket.
     gates: HashMap<usize, Box<dyn PacketGate>>,
     /// Listener sockets handed to a new process that still serve their own sessions, and

@@ -82,6 +82,10 @@ impl Conns {
                 self.rtc_timer(socket, riptide_webrtc::PeerId(peer), now);
                 None
             }
+            Timer::Geckos(socket) => {
+                self.rtc_geckos_timer(socket, now);
+                None
+            }
             Timer::Layer(id) => self.layer_timeout(id, now).map(|b| Fired::Bytes(id, b)),
         }
     }

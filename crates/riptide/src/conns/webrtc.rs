@@ -18,6 +18,7 @@ use riptide_webrtc::{
     signal, ChannelKind, CloseReason, DatagramOutcome, Event, OfferError, PeerId, SendError,
     SendOutcome,
 };
+use serde_json::Value;
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
@@ -35,6 +36,10 @@ pub(crate) struct RtcPeer {
     /// The held signalling request the peer came from (an `authorize` listener's).
     request: Option<u64>,
 }
+
+/// A handler's decision on a held signalling request: its id, whether it is allowed, and
+/// the geckos `userData` to send.
+pub(crate) type RtcDecision = (u64, bool, Option<Value>);
 
 /// What a reactor's `webrtc://` listeners hold ([`Conns::webrtc_counts`]): each figure
 /// returns to zero once every peer is gone, the measure of half-open peers expiring.
@@ -113,14 +118,20 @@ impl Conns {
         answered.map(|(_, answer)| answer)
     }
 
-    /// Answers (`allow`) or refuses (`403`) an offer held for
+    /// Answers (`allow`) or refuses (`403`; geckos: `401`) an offer held for
     /// [`crate::EventHandler::on_webrtc_offer`]; a request whose client is gone is ignored.
     pub fn webrtc_decide(&mut self, request: u64, allow: bool) {
-        self.rtc_decisions.push((request, allow));
+        self.rtc_decisions.push((request, allow, None));
+    }
+
+    /// [`Conns::webrtc_decide`] for a geckos listener's `POST /connections`: allowed with
+    /// `user_data` sent to the client as its `userData` (`None` or a falsy value: `{}`).
+    pub fn webrtc_decide_geckos(&mut self, request: u64, allow: bool, user_data: Option<Value>) {
+        self.rtc_decisions.push((request, allow, user_data));
     }
 
     /// The decisions made since the reactor last looked.
-    pub(crate) fn take_rtc_decisions(&mut self) -> Vec<(u64, bool)> {
+    pub(crate) fn take_rtc_decisions(&mut self) -> Vec<RtcDecision> {
         std::mem::take(&mut self.rtc_decisions)
     }
 
@@ -147,7 +158,7 @@ impl Conns {
 
     /// Drains the endpoint of `socket` after a call: datagrams to the socket, deadlines to the
     /// wheel, events to the connections, until it has nothing more.
-    fn rtc_settle(&mut self, socket: usize) {
+    pub(super) fn rtc_settle(&mut self, socket: usize) {
         let listener = self.socket_listener(socket);
         loop {
             let Conns {
@@ -175,6 +186,9 @@ impl Conns {
                 }
             }
             let Some(event) = l.endpoint.poll_event() else {
+                if l.geckos.is_some() {
+                    self.rtc_geckos_arm(socket);
+                }
                 return;
             };
             self.rtc_event(socket, event);
@@ -230,10 +244,12 @@ impl Conns {
             Event::Message {
                 peer,
                 channel,
+                binary,
                 data,
-                ..
             } => {
-                if let Some(id) = l.conn(peer) {
+                if let (Some(id), true) = (l.conn(peer), l.geckos.is_some()) {
+                    self.rtc_geckos_message(socket, id, peer, binary, &data);
+                } else if let Some(id) = l.conn(peer) {
                     let reliable = channel == ChannelKind::Reliable;
                     self.notices.push_back(Notice::Message(id, reliable, data));
                 }
@@ -244,6 +260,9 @@ impl Conns {
                 }
             }
             Event::Closed { peer, reason } => {
+                if let Some(g) = l.geckos.as_mut() {
+                    g.closed(peer);
+                }
                 if let Some(id) = l.closed(peer) {
                     self.doom(id, close_error(reason));
                 }
@@ -299,11 +318,18 @@ impl Conns {
     /// the endpoint takes. Refused when larger than the peer's maximum message size.
     pub(super) fn rtc_write(&mut self, id: ConnId, bufs: &[&[u8]]) -> Result<(), Error> {
         let (high, max_outbound) = (self.flow.write_high_water_mark, self.flow.max_outbound);
-        let conn = self.slab.get_mut(id).ok_or(Error::ConnClosed)?;
-        let Transport::Rtc(Stream::Datagram { socket, .. }, p) = &mut conn.transport else {
+        let conn = self.slab.get(id).ok_or(Error::ConnClosed)?;
+        let Transport::Rtc(Stream::Datagram { socket, .. }, _) = &conn.transport else {
             return Err(Error::ConnClosed);
         };
         let socket = *socket;
+        if self.rtc_is_geckos(socket) {
+            // geckos has one channel: a write is a raw message on it.
+            return self.geckos_raw(id, &bufs.concat()).map(|_| ());
+        }
+        let Some(Transport::Rtc(_, p)) = self.slab.get_mut(id).map(|c| &mut c.transport) else {
+            return Err(Error::ConnClosed);
+        };
         let size = bufs.iter().map(|b| b.len()).sum::<usize>();
         if size > p.max_message_size {
             return Err(Error::MessageTooLarge {
@@ -343,6 +369,9 @@ impl Conns {
             return Err(Error::ConnClosed);
         };
         let (socket, peer, max) = (*socket, p.peer, p.max_message_size);
+        if self.rtc_is_geckos(socket) {
+            return self.geckos_raw(id, data);
+        }
         let l = self.rtc.get_mut(&socket).ok_or(Error::ConnClosed)?;
         let sent = match l
             .endpoint

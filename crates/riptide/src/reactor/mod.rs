@@ -344,10 +344,9 @@ impl Reactor {
             self.conns.kcp_flush_dirty();
         }
         loop {
-            for (request, allow) in self.conns.take_rtc_decisions() {
+            for decision in self.conns.take_rtc_decisions() {
                 let registry = self.poll.registry();
-                self.signals
-                    .decide(request, allow, &mut self.conns, registry);
+                self.signals.decide(decision, &mut self.conns, registry);
             }
             self.deliver_notices(handler);
             // Carried sessions' datagrams go out last: a callback may have sent more.

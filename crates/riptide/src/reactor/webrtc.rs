@@ -9,6 +9,7 @@ use crate::webrtc_options::WebRtcOptions;
 use crate::webrtc_table::RtcListener;
 use crate::Error;
 use mio::{Interest, Token};
+use riptide_webrtc::geckos::{Geckos, GeckosConfig};
 use riptide_webrtc::Endpoint;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -64,6 +65,11 @@ impl Reactor {
         let mut listener = RtcListener::new(endpoint, rtc.path.clone(), rtc.max_body, codec);
         listener.static_dir = rtc.static_dir.clone();
         listener.authorize = rtc.authorize;
+        if rtc.geckos {
+            let geckos = Geckos::new(GeckosConfig::default())
+                .map_err(|e| Error::InvalidOption(format!("webrtc: {e}")))?;
+            listener.geckos = Some(geckos);
+        }
         self.conns.rtc_listen(socket, listener);
         self.signals
             .add_listener(first + 1, socket, rtc.request_timeout);

@@ -1,5 +1,23 @@
+import { spawnSync } from 'node:child_process'
 import net from 'node:net'
+import { join } from 'node:path'
 import type { PeerAddr } from 'riptide'
+
+/** tests/interop/webrtc's pion/webrtc v4 peer, as {@link buildPionPeer} builds it. */
+export const PION_PEER = join(__dirname, '..', 'target', 'webrtc-peer')
+
+/** Whether a Go toolchain is on PATH: the pion tests are skipped without one. */
+export const haveGo = spawnSync('go', ['version']).status === 0
+
+/**
+ * Builds {@link PION_PEER} (a no-op when it is up to date; always run, since a stale one may
+ * lack a mode). Does nothing without Go; throws when the build fails.
+ */
+export function buildPionPeer(): void {
+  if (!haveGo) return
+  const built = spawnSync('go', ['build', '-o', PION_PEER, '.'], { cwd: join(__dirname, '..', 'tests', 'interop', 'webrtc'), stdio: 'inherit' })
+  if (built.status !== 0) throw new Error('go build of tests/interop/webrtc failed (needs Go and the module proxy)')
+}
 
 /** The port of an IP address (listener addresses of a test are IP ones unless it says so). */
 export function portOf(a: PeerAddr | undefined): number {

@@ -5,31 +5,23 @@
  * through a TS handler; rooms are pub/sub topics; options are validated.
  */
 import test from 'ava'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { serve, type Conn, type RiptideError, type WebRtcAuthorizeRequest } from 'riptide'
-import { until } from './helpers'
+import { buildPionPeer, haveGo, PION_PEER, until } from './helpers'
 
-const ROOT = join(__dirname, '..')
-const PEER = join(ROOT, 'target', 'webrtc-peer')
 
-const haveGo = spawnSync('go', ['version']).status === 0
 const goTest = haveGo ? test.serial : test.serial.skip
 if (!haveGo) console.log('webrtc.spec: no Go toolchain on PATH, the pion tests are skipped')
 
-test.before(() => {
-  // Always: go build is a no-op when the peer is up to date, and a stale one may lack a mode.
-  if (!haveGo) return
-  const built = spawnSync('go', ['build', '-o', PEER, '.'], { cwd: join(ROOT, 'tests', 'interop', 'webrtc'), stdio: 'inherit' })
-  if (built.status !== 0) throw new Error('go build of tests/interop/webrtc failed (needs Go and the module proxy)')
-})
+test.before(buildPionPeer)
 
 /** Runs the pion client to completion; resolves with its stdout lines parsed as JSON. */
 function pion(args: string[], onLine?: (line: Record<string, unknown>) => void): Promise<Record<string, unknown>[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(PEER, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(PION_PEER, args, { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     const lines: Record<string, unknown>[] = []
     child.stdout.on('data', (d: Buffer) => {

@@ -5,30 +5,21 @@
 // pion echo works after), the half-open peers expire on the timing wheel, and RSS is printed
 // and bounded. Needs Go for the pion client (skipped, with a note, without it).
 import anyTest from 'ava'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import dgram from 'node:dgram'
 import net from 'node:net'
-import { join } from 'node:path'
 import { serve } from 'riptide'
-import { rng, until } from '../helpers'
+import { buildPionPeer, haveGo, PION_PEER, rng, until } from '../helpers'
 
-const ROOT = join(__dirname, '..', '..')
-const PEER = join(ROOT, 'target', 'webrtc-peer')
-const haveGo = spawnSync('go', ['version']).status === 0
 const test = haveGo ? anyTest.serial : anyTest.serial.skip
 if (!haveGo) console.log('hostile/webrtc.spec: no Go toolchain on PATH, skipped')
 
-anyTest.before(() => {
-  // Always: go build is a no-op when the peer is up to date, and a stale one may lack a mode.
-  if (!haveGo) return
-  const built = spawnSync('go', ['build', '-o', PEER, '.'], { cwd: join(ROOT, 'tests', 'interop', 'webrtc'), stdio: 'inherit' })
-  if (built.status !== 0) throw new Error('go build of tests/interop/webrtc failed (needs Go and the module proxy)')
-})
+anyTest.before(buildPionPeer)
 
 /** The pion client's stdout. */
 function pion(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(PEER, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(PION_PEER, args, { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.on('data', (d: Buffer) => (out += d.toString()))
     child.once('error', reject)

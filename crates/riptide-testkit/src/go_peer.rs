@@ -28,3 +28,21 @@ pub fn go_build(src: &Path, bin: &Path, what: &str) -> Option<PathBuf> {
     );
     Some(bin.to_path_buf())
 }
+
+/// Runs a Go peer built by [`go_build`] with `args` to completion and returns its standard
+/// output, trimmed (the interop peers print one JSON line). A peer that exits with an error
+/// fails the test with both of its outputs.
+pub fn run_go_peer(bin: &Path, args: &[&str]) -> String {
+    let out = Command::new(bin)
+        .args(args)
+        .output()
+        .expect("run the Go peer");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{} failed: {stdout}\n{}",
+        bin.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout.trim().to_owned()
+}

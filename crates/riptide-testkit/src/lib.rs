@@ -7,6 +7,6 @@ mod go_peer;
 mod pattern;
 mod regressions;
 
-pub use go_peer::go_build;
+pub use go_peer::{go_build, run_go_peer};
 pub use pattern::pattern;
 pub use regressions::{replay_regressions, Harness};

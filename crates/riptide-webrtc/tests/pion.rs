@@ -7,7 +7,6 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -74,17 +73,8 @@ fn pion_echoes_ten_thousand_messages_on_each_channel() {
     }
 
     let url = format!("http://{}{}", server.http, echo::OFFER_PATH);
-    let out = Command::new(&peer)
-        .args(["-url", &url, "-n", "10000"])
-        .output()
-        .expect("run webrtc-peer");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "webrtc-peer failed: {stdout}\n{stderr}"
-    );
-    let result: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    let stdout = riptide_testkit::run_go_peer(&peer, &["-url", &url, "-n", "10000"]);
+    let result: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON line");
     eprintln!(
         "pion result: {result}; unreliable echoes dropped by the server as congested: {}",
         server.stats.unreliable_dropped.load(Ordering::Relaxed)

@@ -9,7 +9,6 @@ use riptide::{ConnId, Conns, Engine, EngineConfig, Error, EventHandler, WebRtcOp
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
@@ -98,26 +97,62 @@ fn wait_for(what: &str, limit: Duration, cond: impl Fn() -> bool) {
     }
 }
 
+/// A running engine with one `webrtc://` listener on an ephemeral port of 127.0.0.1.
+struct Running {
+    /// The listener's address (UDP and TCP share the port).
+    addr: SocketAddr,
+    /// Its reactor, for counts.
+    remote: riptide::Remote,
+    stop: riptide::StopHandle,
+    runner: thread::JoinHandle<()>,
+}
+
+impl Running {
+    /// Binds with `options` and runs `handler` (a clone: the caller keeps its shared state).
+    fn start<H: EventHandler + Clone + Send + 'static>(
+        options: WebRtcOptions,
+        handler: &H,
+    ) -> Running {
+        let mut config = EngineConfig::default();
+        config.listen.webrtc = Some(options);
+        let engine = Engine::bind_with(["webrtc://127.0.0.1:0"], config).unwrap();
+        let addr = match &engine.local_addrs()[0] {
+            riptide::PeerAddr::Inet(a) => *a,
+            other => panic!("{other:?}"),
+        };
+        let remote = engine.remotes()[0].clone();
+        let stop = engine.stop_handle();
+        let handler = handler.clone();
+        let runner = thread::spawn(move || {
+            engine.run(handler).unwrap();
+        });
+        Running {
+            addr,
+            remote,
+            stop,
+            runner,
+        }
+    }
+
+    /// Stops the engine and waits for it.
+    fn stop(self) {
+        self.stop.stop();
+        self.runner.join().unwrap();
+    }
+}
+
 #[test]
 fn pion_echoes_through_a_webrtc_listener() {
     let Some(peer) = go_peer() else { return };
-    let mut config = EngineConfig::default();
-    config.listen.webrtc = Some(WebRtcOptions {
-        handshake_timeout: Duration::from_secs(2),
-        ..WebRtcOptions::default()
-    });
-    let engine = Engine::bind_with(["webrtc://127.0.0.1:0"], config).unwrap();
-    let addr = match &engine.local_addrs()[0] {
-        riptide::PeerAddr::Inet(a) => *a,
-        other => panic!("{other:?}"),
-    };
-    let remote = engine.remotes()[0].clone();
-    let stop = engine.stop_handle();
     let echo = Echo::default();
-    let runner = {
-        let echo = echo.clone();
-        thread::spawn(move || engine.run(echo).unwrap())
-    };
+    let running = Running::start(
+        WebRtcOptions {
+            handshake_timeout: Duration::from_secs(2),
+            ..WebRtcOptions::default()
+        },
+        &echo,
+    );
+    let (addr, remote) = (running.addr, running.remote.clone());
 
     // Hostile and odd signalling first: refused, and the listener keeps serving.
     let bad_sdp = post(addr, b"{\"type\":\"offer\",\"sdp\":\"v=0\"}");
@@ -182,17 +217,8 @@ fn pion_echoes_through_a_webrtc_listener() {
 
     let url = format!("http://{addr}/.rtc/offer");
     let started = Instant::now();
-    let out = Command::new(&peer)
-        .args(["-url", &url, "-n", "10000"])
-        .output()
-        .expect("run webrtc-peer");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "webrtc-peer failed: {stdout}\n{stderr}"
-    );
-    let result: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    let stdout = riptide_testkit::run_go_peer(&peer, &["-url", &url, "-n", "10000"]);
+    let result: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON line");
     let c = counts(&remote);
     eprintln!(
         "pion through the reactor: {result}; unreliable echoes dropped as congested: {} (counted by the listener: {}); {:?}",
@@ -218,8 +244,7 @@ fn pion_echoes_through_a_webrtc_listener() {
         (c.peers, c.open, c.addresses, c.deadlines) == (0, 0, 0, 0)
     });
     drop(idle);
-    stop.stop();
-    runner.join().unwrap();
+    running.stop();
 }
 
 /// Holds every offer: refuses those without `x-token: ok` at once, and leaves the others for
@@ -243,23 +268,15 @@ impl EventHandler for Gatekeeper {
 
 #[test]
 fn authorize_holds_offers_for_the_handler() {
-    let mut config = EngineConfig::default();
-    config.listen.webrtc = Some(WebRtcOptions {
-        authorize: true,
-        ..WebRtcOptions::default()
-    });
-    let engine = Engine::bind_with(["webrtc://127.0.0.1:0"], config).unwrap();
-    let addr = match &engine.local_addrs()[0] {
-        riptide::PeerAddr::Inet(a) => *a,
-        other => panic!("{other:?}"),
-    };
-    let remote = engine.remotes()[0].clone();
-    let stop = engine.stop_handle();
     let gate = Gatekeeper::default();
-    let runner = {
-        let gate = gate.clone();
-        thread::spawn(move || engine.run(gate).unwrap())
-    };
+    let running = Running::start(
+        WebRtcOptions {
+            authorize: true,
+            ..WebRtcOptions::default()
+        },
+        &gate,
+    );
+    let (addr, remote) = (running.addr, running.remote.clone());
     let offer = silent_offer();
     let head = |token: &str| {
         format!(
@@ -290,6 +307,5 @@ fn authorize_holds_offers_for_the_handler() {
     let answered = allowed.join().unwrap();
     assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
     assert_eq!(counts(&remote).peers, 1);
-    stop.stop();
-    runner.join().unwrap();
+    running.stop();
 }

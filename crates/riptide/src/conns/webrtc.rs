@@ -299,15 +299,7 @@ impl Conns {
             }
         }
         let (peer, empty) = (p.peer, p.pending.is_empty());
-        while conn.markers.front().is_some_and(|&(at, _)| at <= conn.sent) {
-            if let Some((_, token)) = conn.markers.pop_front() {
-                self.notices.push_back(Notice::Written(id, token));
-            }
-        }
-        if conn.unwritable && conn.queued() <= low {
-            conn.unwritable = false;
-            self.notices.push_back(Notice::Writability(id, true));
-        }
+        super::write::settle_markers(&mut self.notices, id, conn, low);
         if empty && conn.state == State::Closing {
             l.endpoint.close(peer);
             self.doom(id, None);

@@ -2,12 +2,13 @@
 //! nothing is queued, the outbound queue otherwise, or the KCP session). Corking, write
 //! markers, water marks and the flush after the socket turns writable.
 
-use super::connection::{State, Transport};
+use super::connection::{Connection, State, Transport};
 use super::{count_bytes, live_in, Conns, Notice};
 use crate::slab::ConnId;
 use crate::stream::Stream;
 use crate::stream_stack::StreamStack;
 use crate::Error;
+use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 use std::sync::Arc;
 use std::time::Instant;
@@ -415,15 +416,26 @@ impl Conns {
         if conn.transport.kcp().is_some() || conn.state == State::Connecting {
             return;
         }
-        while conn.markers.front().is_some_and(|&(at, _)| at <= conn.sent) {
-            if let Some((_, token)) = conn.markers.pop_front() {
-                self.notices.push_back(Notice::Written(id, token));
-            }
+        settle_markers(&mut self.notices, id, conn, low);
+    }
+}
+
+/// Queues what the bytes that left `conn` complete: every write marker at or before
+/// `conn.sent`, and writability back once its queue is at or under `low`.
+pub(super) fn settle_markers(
+    notices: &mut VecDeque<Notice>,
+    id: ConnId,
+    conn: &mut Connection,
+    low: usize,
+) {
+    while conn.markers.front().is_some_and(|&(at, _)| at <= conn.sent) {
+        if let Some((_, token)) = conn.markers.pop_front() {
+            notices.push_back(Notice::Written(id, token));
         }
-        if conn.unwritable && conn.queued() <= low {
-            conn.unwritable = false;
-            self.notices.push_back(Notice::Writability(id, true));
-        }
+    }
+    if conn.unwritable && conn.queued() <= low {
+        conn.unwritable = false;
+        notices.push_back(Notice::Writability(id, true));
     }
 }
 

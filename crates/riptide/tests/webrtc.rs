@@ -5,7 +5,9 @@
 //! preflight, half-open peers that expire on the timing wheel, and the close reaching
 //! `on_close`.
 
-use riptide::{ConnId, Conns, Engine, EngineConfig, Error, EventHandler, WebRtcOptions};
+mod common;
+
+use riptide::{ConnId, Conns, Error, EventHandler, WebRtcOptions};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
@@ -97,62 +99,17 @@ fn wait_for(what: &str, limit: Duration, cond: impl Fn() -> bool) {
     }
 }
 
-/// A running engine with one `webrtc://` listener on an ephemeral port of 127.0.0.1.
-struct Running {
-    /// The listener's address (UDP and TCP share the port).
-    addr: SocketAddr,
-    /// Its reactor, for counts.
-    remote: riptide::Remote,
-    stop: riptide::StopHandle,
-    runner: thread::JoinHandle<()>,
-}
-
-impl Running {
-    /// Binds with `options` and runs `handler` (a clone: the caller keeps its shared state).
-    fn start<H: EventHandler + Clone + Send + 'static>(
-        options: WebRtcOptions,
-        handler: &H,
-    ) -> Running {
-        let mut config = EngineConfig::default();
-        config.listen.webrtc = Some(options);
-        let engine = Engine::bind_with(["webrtc://127.0.0.1:0"], config).unwrap();
-        let addr = match &engine.local_addrs()[0] {
-            riptide::PeerAddr::Inet(a) => *a,
-            other => panic!("{other:?}"),
-        };
-        let remote = engine.remotes()[0].clone();
-        let stop = engine.stop_handle();
-        let handler = handler.clone();
-        let runner = thread::spawn(move || {
-            engine.run(handler).unwrap();
-        });
-        Running {
-            addr,
-            remote,
-            stop,
-            runner,
-        }
-    }
-
-    /// Stops the engine and waits for it.
-    fn stop(self) {
-        self.stop.stop();
-        self.runner.join().unwrap();
-    }
-}
-
 #[test]
 fn pion_echoes_through_a_webrtc_listener() {
     let Some(peer) = go_peer() else { return };
     let echo = Echo::default();
-    let running = Running::start(
+    let (addr, remote, stop, runner) = common::serve_webrtc(
         WebRtcOptions {
             handshake_timeout: Duration::from_secs(2),
             ..WebRtcOptions::default()
         },
-        &echo,
+        echo.clone(),
     );
-    let (addr, remote) = (running.addr, running.remote.clone());
 
     // Hostile and odd signalling first: refused, and the listener keeps serving.
     let bad_sdp = post(addr, b"{\"type\":\"offer\",\"sdp\":\"v=0\"}");
@@ -244,7 +201,8 @@ fn pion_echoes_through_a_webrtc_listener() {
         (c.peers, c.open, c.addresses, c.deadlines) == (0, 0, 0, 0)
     });
     drop(idle);
-    running.stop();
+    stop.stop();
+    runner.join().unwrap();
 }
 
 /// Holds every offer: refuses those without `x-token: ok` at once, and leaves the others for
@@ -269,14 +227,13 @@ impl EventHandler for Gatekeeper {
 #[test]
 fn authorize_holds_offers_for_the_handler() {
     let gate = Gatekeeper::default();
-    let running = Running::start(
+    let (addr, remote, stop, runner) = common::serve_webrtc(
         WebRtcOptions {
             authorize: true,
             ..WebRtcOptions::default()
         },
-        &gate,
+        gate.clone(),
     );
-    let (addr, remote) = (running.addr, running.remote.clone());
     let offer = silent_offer();
     let head = |token: &str| {
         format!(
@@ -307,5 +264,6 @@ fn authorize_holds_offers_for_the_handler() {
     let answered = allowed.join().unwrap();
     assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
     assert_eq!(counts(&remote).peers, 1);
-    running.stop();
+    stop.stop();
+    runner.join().unwrap();
 }

@@ -4,7 +4,9 @@
 //! half-open peer expiring on the timing wheel. The browser side (the stock client in
 //! Chromium) is `__test__/webrtc-geckos.spec.ts`.
 
-use riptide::{ConnId, Conns, Engine, EngineConfig, EventHandler, WebRtcOptions};
+mod common;
+
+use riptide::{ConnId, Conns, EventHandler, WebRtcOptions};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
@@ -59,21 +61,15 @@ fn peers(remote: &riptide::Remote) -> usize {
 
 #[test]
 fn geckos_routes_on_the_reactor() {
-    let mut config = EngineConfig::default();
-    config.listen.webrtc = Some(WebRtcOptions {
-        geckos: true,
-        authorize: true,
-        handshake_timeout: Duration::from_millis(500),
-        ..WebRtcOptions::default()
-    });
-    let engine = Engine::bind_with(["webrtc://127.0.0.1:0"], config).unwrap();
-    let addr = match &engine.local_addrs()[0] {
-        riptide::PeerAddr::Inet(a) => *a,
-        other => panic!("{other:?}"),
-    };
-    let remote = engine.remotes()[0].clone();
-    let stop = engine.stop_handle();
-    let runner = thread::spawn(move || engine.run(Auth).unwrap());
+    let (addr, remote, stop, runner) = common::serve_webrtc(
+        WebRtcOptions {
+            geckos: true,
+            authorize: true,
+            handshake_timeout: Duration::from_millis(500),
+            ..WebRtcOptions::default()
+        },
+        Auth,
+    );
 
     let preflight = request(
         addr,
@@ -142,19 +138,14 @@ fn geckos_routes_on_the_reactor() {
 
 #[test]
 fn geckos_without_authorize_offers_at_once() {
-    let mut config = EngineConfig::default();
-    config.listen.webrtc = Some(WebRtcOptions {
-        geckos: true,
-        ..WebRtcOptions::default()
-    });
-    let engine = Engine::bind_with(["webrtc://127.0.0.1:0"], config).unwrap();
-    let addr = match &engine.local_addrs()[0] {
-        riptide::PeerAddr::Inet(a) => *a,
-        other => panic!("{other:?}"),
-    };
-    let stop = engine.stop_handle();
     // The handler would refuse everything: it is not asked.
-    let runner = thread::spawn(move || engine.run(Auth).unwrap());
+    let (addr, _, stop, runner) = common::serve_webrtc(
+        WebRtcOptions {
+            geckos: true,
+            ..WebRtcOptions::default()
+        },
+        Auth,
+    );
     let connected = request(
         addr,
         "POST /.wrtc/v2/connections HTTP/1.1\r\nauthorization: deny\r\n\r\n",

@@ -11,7 +11,8 @@ use riptide::codec::{CodecSpec, LengthFieldConfig};
 use riptide::kcp::Config;
 use riptide::{
     ConnId, Conns, DialOptions, Engine, EngineConfig, Error, EventHandler, KcpOptions,
-    ListenOptions, PeerAddr, Reactor, ReactorConfig, SharedCodec, SocketOptions, StopHandle,
+    ListenOptions, PeerAddr, Reactor, ReactorConfig, Remote, SharedCodec, SocketOptions,
+    StopHandle, WebRtcOptions,
 };
 use riptide_netsim::{Link, LinkConfig};
 use std::net::{SocketAddr, UdpSocket};
@@ -67,6 +68,26 @@ pub fn serve<H: EventHandler + Clone + Send + 'static>(
 ) -> (SocketAddr, StopHandle, JoinHandle<H>) {
     let (addr, stop, join) = spawn(Engine::bind_with([url], config).unwrap(), handler);
     (inet(&addr), stop, join)
+}
+
+/// Binds `webrtc://127.0.0.1:0` with `options` and [`spawn`]s the engine with `handler`:
+/// the listener's address (UDP and TCP share the port), its reactor (for
+/// `Remote::webrtc_counts`), the stop handle and the thread.
+pub fn serve_webrtc<H: EventHandler + Clone + Send + 'static>(
+    options: WebRtcOptions,
+    handler: H,
+) -> (SocketAddr, Remote, StopHandle, JoinHandle<H>) {
+    let config = EngineConfig {
+        listen: ListenOptions {
+            webrtc: Some(options),
+            ..ListenOptions::default()
+        },
+        ..EngineConfig::default()
+    };
+    let engine = Engine::bind_with(["webrtc://127.0.0.1:0"], config).unwrap();
+    let remote = engine.remotes()[0].clone();
+    let (addr, stop, join) = spawn(engine, handler);
+    (inet(&addr), remote, stop, join)
 }
 
 /// The plainest handler: writes every byte back on the connection it came from.

@@ -16,9 +16,21 @@ export function findOnPath(name: string): string | undefined {
   return undefined
 }
 
-/** The `chromium` on PATH, or undefined. */
+/**
+ * Why the browser specs skip here, or undefined when they run: no `chromium` on PATH, or
+ * `RIPTIDE_BROWSER=0` (.ci/run's thread-driver pass sets it: the browser specs exercise the
+ * pages and the browser's side, which the driver does not change).
+ */
+export const CHROMIUM_MISSING: string | undefined =
+  process.env.RIPTIDE_BROWSER === '0'
+    ? 'RIPTIDE_BROWSER=0'
+    : findOnPath('chromium') === undefined
+      ? "no `chromium` on PATH; .ci/run installs Debian's"
+      : undefined
+
+/** The `chromium` on PATH, or undefined when the browser specs skip ({@link CHROMIUM_MISSING}). */
 export function findChromium(): string | undefined {
-  return findOnPath('chromium')
+  return CHROMIUM_MISSING === undefined ? findOnPath('chromium') : undefined
 }
 
 /**

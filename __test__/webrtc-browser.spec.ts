@@ -13,7 +13,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { serve } from 'riptide'
-import { Browser, findChromium, WEBRTC_LOOPBACK_FLAGS, type Tab } from './cdp'
+import { Browser, CHROMIUM_MISSING, findChromium, WEBRTC_LOOPBACK_FLAGS, type Tab } from './cdp'
 
 const root = join(__dirname, '..')
 const chromium = findChromium()
@@ -92,7 +92,7 @@ interface EchoResult {
   seconds: number
 }
 
-const missing = chromium === undefined ? "no `chromium` on PATH; .ci/run installs Debian's" : undefined
+const missing = CHROMIUM_MISSING
 const browserTest = missing === undefined ? test.serial : test.skip
 const skipped = missing === undefined ? '' : ` (skipped: ${missing})`
 

@@ -9,12 +9,12 @@ import test from 'ava'
 import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Browser, findChromium, WEBRTC_LOOPBACK_FLAGS, type Tab } from './cdp'
+import { Browser, CHROMIUM_MISSING, findChromium, WEBRTC_LOOPBACK_FLAGS, type Tab } from './cdp'
 
 const root = join(__dirname, '..')
 const chromium = findChromium()
 const gameTest = chromium === undefined ? test.skip : test.serial
-const skipped = chromium === undefined ? " (skipped: no `chromium` on PATH; .ci/run installs Debian's)" : ''
+const skipped = chromium === undefined ? ` (skipped: ${CHROMIUM_MISSING})` : ''
 
 /** What a tab shows: its player id (-1 until welcomed), the ids it has positions of, and its chat log. */
 interface View {

@@ -21,7 +21,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname, join, normalize, sep } from 'node:path'
 import { serve, type Conn } from 'riptide'
-import { Browser, findChromium, WEBRTC_LOOPBACK_FLAGS } from './cdp'
+import { Browser, CHROMIUM_MISSING, findChromium, WEBRTC_LOOPBACK_FLAGS } from './cdp'
 
 const root = join(__dirname, '..')
 const chromium = findChromium()
@@ -155,7 +155,7 @@ const run = (port: number) => `(async () => {
 
 const missing =
   chromium === undefined
-    ? 'no `chromium` on PATH'
+    ? CHROMIUM_MISSING
     : !hasCargo
       ? 'no `cargo`'
       : modules === undefined

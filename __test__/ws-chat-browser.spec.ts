@@ -9,7 +9,7 @@ import test from 'ava'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Browser, findChromium, type Tab } from './cdp'
+import { Browser, CHROMIUM_MISSING, findChromium, type Tab } from './cdp'
 
 const root = join(__dirname, '..')
 const chromium = findChromium()
@@ -81,7 +81,7 @@ async function type(tab: Tab, id: string, text: string): Promise<void> {
 const has = (v: View, kind: string, ...parts: string[]) => v.lines.some((l) => l.kind === kind && JSON.stringify(l.parts) === JSON.stringify(parts))
 
 const browserTest = chromium === undefined ? test.skip : test.serial
-const skipped = chromium === undefined ? " (skipped: no `chromium` on PATH; .ci/run installs Debian's)" : ''
+const skipped = chromium === undefined ? ` (skipped: ${CHROMIUM_MISSING})` : ''
 
 browserTest(`two Chromium tabs join the chat room, exchange messages shown as text, and see a leave${skipped}`, async (t) => {
   const example = await startExample()

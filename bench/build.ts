@@ -1,8 +1,8 @@
 /**
- * Builds what a benchmark run needs: riptide (`npm run build`), the load generator
- * (`cargo build --release -p riptide-bench`), the gnet and kcp-go peers (`go build`), the C
- * floor (`cc`), the lossy relay (`cargo build --release -p riptide-net-netsim`), the K3 tunnels
- * (`cargo build --release -p riptide-tunnel`, and `go build` of tests/interop/kcptun) and the
+ * Builds what a benchmark run needs: riptide (`npm run build`), the load generator, the lossy
+ * relay and the K3 tunnel (`npm run build:bench`: one `cargo build --release` of riptide-bench,
+ * riptide-net-netsim and riptide-tunnel), the gnet and kcp-go peers (`go build`), the C floor (`cc`), the Go K3 tunnel
+ * (`go build` of tests/interop/kcptun) and the
  * uWebSockets.js peer (bench/uws.ts: `npm pack` of its npm republish, plus a glibc shim built
  * with `cc` when its binary needs a newer glibc). Outputs go to target/ (gitignored). A peer
  * whose build fails is reported as not runnable, with the reason.
@@ -31,7 +31,18 @@ interface Step {
 const have = (tool: string): boolean => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0 || spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0
 
 const STEPS: Step[] = [
-  { serves: ['loadgen', 'riptide-rust', 'riptide-secure', 'riptide-salsa20'], title: 'load generator (cargo build --release -p riptide-bench)', cmd: 'cargo', args: ['build', '--release', '-p', 'riptide-bench'] },
+  // `npm run build:bench`: one cargo invocation for every Rust binary, in the addon's target
+  // directory (`--target <host>`, as `napi build` does) and with the addon's crate selected:
+  // cargo unifies features over the packages of one invocation, and built alone the bench
+  // crates turn off features the addon's tree turns on (once_cell, smallvec, syn), which
+  // rebuilt every crate above them a second and a third time (183 s and 93 s in CI's smoke
+  // run). The addon's crate itself is compiled again by `napi build` (it sets its own env).
+  {
+    serves: ['loadgen', 'riptide-rust', 'riptide-secure', 'riptide-salsa20', 'relay', 'riptide-tunnel'],
+    title: 'load generator, lossy relay and riptide-tunnel (npm run build:bench)',
+    cmd: 'npm',
+    args: ['run', '--silent', 'build:bench'],
+  },
   { serves: ['riptide', 'riptide-thread', 'riptide-context'], title: 'riptide (npm run build)', cmd: 'npm', args: ['run', '--silent', 'build'] },
   {
     serves: ['gnet'],
@@ -49,13 +60,6 @@ const STEPS: Step[] = [
     args: ['-O2', '-o', C_FLOOR_BIN, join(ROOT, 'bench', 'peers', 'c-epoll', 'floor.c')],
   },
   {
-    serves: ['relay'],
-    title: 'lossy relay (cargo build --release -p riptide-net-netsim)',
-    precondition: () => (existsSync(join(ROOT, 'crates', 'riptide-netsim', 'Cargo.toml')) ? undefined : 'crates/riptide-netsim is not in this checkout'),
-    cmd: 'cargo',
-    args: ['build', '--release', '-p', 'riptide-net-netsim'],
-  },
-  {
     serves: ['kcp-go', 'kcp-go-gcm', 'kcp-go-salsa20', 'riptide-salsa20'],
     title: 'kcp-go peer (go build)',
     precondition: () =>
@@ -67,12 +71,6 @@ const STEPS: Step[] = [
     cmd: 'go',
     args: ['build', '-o', KCPGO_BIN, '.'],
     cwd: join(ROOT, 'tests', 'interop', 'kcp-go'),
-  },
-  {
-    serves: ['riptide-tunnel'],
-    title: 'riptide-tunnel (cargo build --release -p riptide-tunnel)',
-    cmd: 'cargo',
-    args: ['build', '--release', '-p', 'riptide-tunnel'],
   },
   {
     serves: ['kcptun-go'],
@@ -127,7 +125,7 @@ export function build(needed: Set<string>, log: (line: string) => void): BuildFa
     log(`  FAIL  ${step.title} (${secs} s)\n${out.slice(-15).map((l) => `        ${l}`).join('\n')}`)
     if (step.serves.includes('loadgen')) {
       if (!existsSync(LOADGEN)) throw new Error(`cannot build the load generator: ${firstError}`)
-      log('        using the existing target/release/riptide-bench')
+      log(`        using the existing ${LOADGEN}`)
       continue
     }
     for (const s of step.serves) failures.set(s, reason)

@@ -14,8 +14,17 @@ import { createInterface } from 'node:readline'
 /** Repository root. */
 export const ROOT = join(__dirname, '..')
 
+/** This machine's Rust target triple (`rustc -vV`). */
+const HOST_TRIPLE = /^host: (\S+)$/m.exec(spawnSync('rustc', ['-vV'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? 'unknown'
+
+/**
+ * Where `npm run build:bench` puts the Rust binaries: `target/<host triple>/release`, the
+ * directory `napi build` uses for the addon, so the two builds share their dependencies.
+ */
+export const RUST_RELEASE_DIR = join(ROOT, 'target', HOST_TRIPLE, 'release')
+
 /** The release build of the load generator (`npm run build:bench`). */
-export const LOADGEN = join(ROOT, 'target', 'release', 'riptide-bench')
+export const LOADGEN = join(RUST_RELEASE_DIR, 'riptide-bench')
 
 /** True when `taskset` can pin processes to cores (Linux with util-linux). */
 export const canPin = spawnSync('taskset', ['-c', '0', 'true']).status === 0

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { LOADGEN, ROOT } from './harness'
+import { LOADGEN, ROOT, RUST_RELEASE_DIR } from './harness'
 
 /**
  * What a server speaks: `https` is HTTP/1.1 over TLS (T1, T2; the certificate comes in
@@ -72,7 +72,7 @@ export const KCPGO_BIN = join(BUILD_DIR, 'kcpgo-peer')
 /** The kcptun stand-in binary (built from tests/interop/kcptun: kcp-go, smux, snappy). */
 export const KCPTUN_BIN = join(BUILD_DIR, 'kcptun-peer')
 /** riptide's kcptun-compatible tunnel (crate riptide-tunnel). */
-export const TUNNEL_BIN = join(ROOT, 'target', 'release', 'riptide-tunnel')
+export const TUNNEL_BIN = join(RUST_RELEASE_DIR, 'riptide-tunnel')
 /** D2's zone, served by examples/dns and by NSD. */
 export const DNS_ZONE = join(ROOT, 'examples', 'dns', 'example.zone')
 /**
@@ -81,7 +81,7 @@ export const DNS_ZONE = join(ROOT, 'examples', 'dns', 'example.zone')
  */
 export const PION_WEBRTC_BIN = join(BUILD_DIR, 'pion-webrtc')
 /** The lossy UDP relay (crate riptide-netsim). */
-export const RELAY_BIN = join(ROOT, 'target', 'release', 'riptide-relay')
+export const RELAY_BIN = join(RUST_RELEASE_DIR, 'riptide-relay')
 
 const tsx = (file: string, port: number): string[] => [process.execPath, '--import', 'tsx', join('bench', 'peers', file), '--port', String(port)]
 /** The `--cert`/`--key` flags of the HTTP peers' HTTPS mode. */

@@ -819,7 +819,7 @@ async function main(): Promise<void> {
     return { id: p.id, label: p.label, about: p.about, selected: needed.has(p.id), available: !reason, ...(reason ? { reason } : {}) }
   })
   for (const p of peersInfo.filter((x) => !x.available && x.selected)) console.log(`  not runnable: ${p.label}: ${p.reason}`)
-  const relayProblem = failures.get('relay') ?? (needed.has('relay') && !existsSync(RELAY_BIN) ? 'riptide-relay is not built (cargo build --release -p riptide-net-netsim)' : undefined)
+  const relayProblem = failures.get('relay') ?? (needed.has('relay') && !existsSync(RELAY_BIN) ? 'riptide-relay is not built (npm run build:bench)' : undefined)
   const machine = await machineInfo(quick ? 300 : 2000)
   console.log(`  machine: ${machine.cpu} ×${machine.cores}, ${machine.os}, kernel ${machine.kernel}, runner spin loop got ${machine.effectiveCpuPct} % of a CPU`)
 

@@ -91,6 +91,7 @@ export {
   DEFAULT_SERVE_OPTIONS,
   DEFAULT_KCP_OPTIONS,
 } from './lib/options'
+export { WebRtcAttachment, type WebRtcSignalFn } from './lib/webrtc-attach'
 export { type WebRtcOptions, type WebRtcAuthorizeRequest, type ResolvedWebRtc, DEFAULT_WEBRTC_OPTIONS } from './lib/webrtc-options'
 export type { ServerTlsOptions, ClientTlsOptions, SniCertificate, Pem, ResolvedServerTls } from './lib/tls'
 export type { Logger, LoggerObject, LogLevel } from './lib/logger'

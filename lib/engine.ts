@@ -6,8 +6,9 @@ import { checkTlsUrls, resolveServerTls, type ServerTlsOptions } from './tls'
 import { join, resolve as resolvePath } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { EngineStoppedError, errorFromCode, fromNative, InvalidOptionError, UpgradeError, WorkerInitError } from './errors'
-import { fromNativeAddress, type PeerAddr } from './address'
+import { EngineStoppedError, errorFromCode, fromNative, InvalidAddressError, InvalidOptionError, UpgradeError, WorkerInitError } from './errors'
+import { WebRtcAttachment } from './webrtc-attach'
+import { fromNativeAddress, type InetAddr, type PeerAddr } from './address'
 import type { EventHandler } from './handler'
 import type { DatagramSocket } from './datagram'
 import { checkKcpOnly, checkSecureRole, LISTENER_KEYS, resolveServeOptions, secureKeys, type ResolvedServeOptions, type SecureKey, type ServeOptions } from './options'
@@ -29,6 +30,11 @@ import { Agent } from './agent'
 import { log } from './logger'
 import { readFileSync } from 'node:fs'
 import { adoptInherited, readyIfAllTaken, upgrade, type UpgradeOptions, type UpgradeResult } from './upgrade'
+
+/** The `webrtc://` URL of a listener bound at `a`. */
+function webrtcUrl(a: InetAddr): string {
+  return a.family === 'IPv6' ? `webrtc://[${a.address}]:${a.port}` : `webrtc://${a.address}:${a.port}`
+}
 
 /** @internal Registers a function run once when the engine has stopped (the Prometheus collector unregisters itself). */
 export const kOnStopped: unique symbol = Symbol('riptide.onStopped')
@@ -208,6 +214,50 @@ export class Engine {
    */
   webrtcCounts(): { peers: number; open: number; addresses: number; deadlines: number; congested: number } {
     return this.#reactor.nativeEngine.webrtcCounts()
+  }
+
+  /**
+   * Answers a signalling request an HTTP listener received for this engine's `webrtc://`
+   * listener at `webrtcAddress` (its URL as bound, e.g. `webrtc://127.0.0.1:9208`; usually
+   * one made with `webrtc: { signalling: false }`): `request` is the frame an `http1`
+   * handler's `onTraffic` got, `remoteAddress` the client (`conn.remote`). Resolves to the
+   * whole HTTP response to write back: what the listener's own signalling port would send,
+   * `authorize` included, saying `connection: keep-alive` unless the request closes the
+   * connection. Rejects with `InvalidAddressError` (`ERR_INVALID_ADDRESS`) when no
+   * `webrtc://` listener of this engine is bound there, `InvalidOptionError` for a frame that
+   * is not an `http1` request or a Unix client, `EngineStoppedError` once stopped, and a
+   * `ConnectionError` (`ERR_IO`) when `authorize` did not decide within `requestTimeout`.
+   * {@link Engine.webrtcAttachment} wraps it for an `onTraffic`.
+   */
+  webrtcSignal(webrtcAddress: string, request: Uint8Array, remoteAddress: PeerAddr): Promise<Uint8Array> {
+    if (typeof webrtcAddress !== 'string') return Promise.reject(new InvalidAddressError('webrtcAddress must be a webrtc:// URL'))
+    if (!(request instanceof Uint8Array)) return Promise.reject(new InvalidOptionError('request must be an http1 frame (a Uint8Array)'))
+    if (remoteAddress?.family !== 'IPv4' && remoteAddress?.family !== 'IPv6') {
+      return Promise.reject(new InvalidOptionError('remoteAddress must be an IP address ({ family, address, port })'))
+    }
+    if (!this.running) return Promise.reject(new EngineStoppedError())
+    const remote = remoteAddress.family === 'IPv6' ? `[${remoteAddress.address}]:${remoteAddress.port}` : `${remoteAddress.address}:${remoteAddress.port}`
+    return this.#reactor.nativeEngine.webrtcSignal(webrtcAddress, request, remote).then((reply) => {
+      if (reply.response !== undefined && reply.response !== null) return new Uint8Array(reply.response.buffer, reply.response.byteOffset, reply.response.byteLength)
+      throw errorFromCode(reply.code ?? 'ERR_INTERNAL', reply.message ?? 'webrtc signalling failed')
+    })
+  }
+
+  /**
+   * The signalling routes of this engine's `webrtc://` listener (`webrtcAddress`: which one,
+   * by URL as bound; default: the only one), to serve from a riptide HTTP listener's
+   * `onTraffic`: `handles(frame)` tells whether a request is the listener's, `answer(conn,
+   * frame)` answers it in order (see {@link WebRtcAttachment}). Throws
+   * `InvalidAddressError` when there is no such listener (or several, and none was named).
+   */
+  webrtcAttachment(webrtcAddress?: string): WebRtcAttachment {
+    const urls = this.#listeners.flatMap((a, i) => (/^webrtc[46]?:/i.test(this.#specs[i]?.url ?? '') && a.family !== 'unix' ? [webrtcUrl(a)] : []))
+    const url = webrtcAddress ?? (urls.length === 1 ? urls[0] : undefined)
+    if (url === undefined || !urls.includes(url)) {
+      throw new InvalidAddressError(`no webrtc:// listener ${webrtcAddress ?? '(exactly one)'} on this engine; it has ${urls.join(', ') || 'none'}`)
+    }
+    const o = this.#reactor.webrtcOptions
+    return new WebRtcAttachment((request, remote) => this.webrtcSignal(url, request, remote), o.path, o.geckos)
   }
 
   /** Connections subscribed to `topic` over all reactors. */

@@ -308,6 +308,11 @@ export class Reactor implements ConnSink {
     markAsUntransferable(this.#bytes.buffer)
   }
 
+  /** The engine's `webrtc://` listener options, checked. */
+  get webrtcOptions(): ResolvedServeOptions['webrtc'] {
+    return this.#options.webrtc
+  }
+
   /** Gives a WebRTC peer's new Conn what `webrtc.authorize` returned for its offer. */
   #rtcContext(conn: Conn): void {
     const request = this.#native.webrtcRequest(conn.slot, conn.generation)

@@ -28,7 +28,10 @@ export interface WebRtcOptions {
   sendBuffer?: number
   /** Largest signalling request body in bytes (`413` beyond). Default `16384`. */
   maxBody?: number
-  /** Ms a signalling connection has to send its whole request before it is closed. Default `10000`. */
+  /**
+   * Ms a signalling connection has to send its whole request before it is closed (attached to
+   * an HTTP listener: ms `authorize` has to decide before the request fails). Default `10000`.
+   */
   requestTimeout?: number
   /**
    * A directory: `GET` (and `HEAD`) requests on the signalling port for any other path are
@@ -53,6 +56,13 @@ export interface WebRtcOptions {
    * `conn.emit(event, data, { reliable })` emits, `conn.write`/`send` send raw. Default `false`.
    */
   geckos?: boolean
+  /**
+   * Serve signalling on the TCP port of the listener's address. `false`: bind only the UDP
+   * port, and let a riptide HTTP listener (`codecs.http1()`) answer the signalling requests
+   * through `engine.webrtcSignal` or `engine.webrtcAttachment()` (see docs/webrtc.md,
+   * "Attaching to an HTTP listener"); `static` is refused then. Default `true`.
+   */
+  signalling?: boolean
 }
 
 /** What `webrtc.authorize` is told about a signalling request. */
@@ -75,6 +85,7 @@ export const DEFAULT_WEBRTC_OPTIONS: Readonly<Required<Omit<WebRtcOptions, 'publ
   maxBody: 16 * 1024,
   requestTimeout: 10_000,
   geckos: false,
+  signalling: true,
 })
 
 /** {@link WebRtcOptions} checked, with the defaults filled in. */
@@ -96,6 +107,8 @@ export function resolveWebRtc(value: unknown): ResolvedWebRtc {
   const o = { ...DEFAULT_WEBRTC_OPTIONS, publicAddress: undefined, staticDir: undefined, authorize: undefined, ...defined } as ResolvedWebRtc
   if (o.authorize !== undefined && typeof o.authorize !== 'function') throw new InvalidOptionError('webrtc.authorize must be a function')
   if (typeof o.geckos !== 'boolean') throw new InvalidOptionError('webrtc.geckos must be a boolean')
+  if (typeof o.signalling !== 'boolean') throw new InvalidOptionError('webrtc.signalling must be a boolean')
+  if (!o.signalling && dir !== undefined) throw new InvalidOptionError('webrtc.static needs the signalling port: it cannot be served with signalling: false')
   if (o.geckos && w.path !== undefined) throw new InvalidOptionError('webrtc.path is the default signalling\'s: geckos mode serves /.wrtc/v2')
   if (dir !== undefined) {
     if (typeof dir !== 'string' || dir === '') throw new InvalidOptionError('webrtc.static must be a directory path')

@@ -1,7 +1,10 @@
 //! WebRTC options from JS (`serve('webrtc://…', h, { webrtc })`) to the engine's
-//! [`riptide::WebRtcOptions`]. The TS layer fills the defaults and checks types and ranges;
-//! this converts units and parses the public address.
+//! [`riptide::WebRtcOptions`] (the TS layer fills the defaults and checks types and ranges;
+//! this converts units and parses the public address), and `webrtcSignal`: a signalling
+//! request an HTTP listener received, answered by the `webrtc://` listener it is attached to.
 
+use crate::NativeEngine;
+use napi::bindgen_prelude::{Buffer, Env, Object};
 use napi_derive::napi;
 use std::time::Duration;
 
@@ -31,6 +34,8 @@ pub struct NativeWebRtc {
     pub authorize: bool,
     /// geckos.io v2 mode (`/.wrtc/v2/…` signalling and geckos's message framing).
     pub geckos: bool,
+    /// Signalling on the listener's own TCP port; false: only through `webrtcSignal`.
+    pub signalling: bool,
 }
 
 impl NativeWebRtc {
@@ -63,6 +68,7 @@ impl NativeWebRtc {
             static_dir: self.static_dir.as_ref().map(std::path::PathBuf::from),
             authorize: self.authorize,
             geckos: self.geckos,
+            signalling: self.signalling,
         })
     }
 }
@@ -93,5 +99,63 @@ impl From<riptide::WebRtcCounts> for NativeWebRtcCounts {
             deadlines: n(c.deadlines),
             congested: c.congested as f64,
         }
+    }
+}
+
+/// What `webrtcSignal` resolves to: the whole HTTP response, or the error's code and message.
+#[napi(object)]
+pub struct NativeSignalReply {
+    /// The response bytes to write to the HTTP connection.
+    pub response: Option<Buffer>,
+    /// The error's stable code (`ERR_INVALID_ADDRESS`, `ERR_ENGINE_STOPPED`, ...).
+    pub code: Option<String>,
+    /// The error's message.
+    pub message: Option<String>,
+}
+
+#[napi]
+impl NativeEngine {
+    /// Hands the `http1` request frame `request` from `remote_address` (`ip:port`) to the
+    /// `webrtc://` listener bound at `webrtc_address` (its URL, on this engine's reactor 0):
+    /// resolves to its whole HTTP response, or an error code ([`riptide::Remote::
+    /// webrtc_signal`]). An offer held for `authorize` resolves once JS decided.
+    #[napi(ts_return_type = "Promise<NativeSignalReply>")]
+    pub fn webrtc_signal<'env>(
+        &self,
+        env: &'env Env,
+        webrtc_address: String,
+        request: &[u8],
+        remote_address: String,
+    ) -> napi::Result<Object<'env>> {
+        let (deferred, promise) = env.create_deferred()?;
+        let settle = move |result: Result<Vec<u8>, riptide::Error>| {
+            deferred.resolve(move |_| {
+                Ok(match result {
+                    Ok(bytes) => NativeSignalReply {
+                        response: Some(bytes.into()),
+                        code: None,
+                        message: None,
+                    },
+                    Err(e) => NativeSignalReply {
+                        response: None,
+                        code: Some(e.code().to_owned()),
+                        message: Some(e.to_string()),
+                    },
+                })
+            });
+        };
+        let remote = match remote_address.parse() {
+            Ok(remote) => remote,
+            Err(_) => {
+                let why = format!("remoteAddress {remote_address:?} must be ip:port");
+                settle(Err(riptide::Error::InvalidOption(why)));
+                return Ok(promise);
+            }
+        };
+        match self.driver.with_reactor(|r| r.remote()) {
+            Some(r) => r.webrtc_signal(&webrtc_address, request, remote, Box::new(settle)),
+            None => settle(Err(riptide::Error::EngineStopped)),
+        }
+        Ok(promise)
     }
 }

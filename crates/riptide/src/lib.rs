@@ -73,6 +73,8 @@ mod tls_sni;
 mod topics;
 mod udp_batch;
 mod udp_sessions;
+mod webrtc_answer;
+mod webrtc_attach;
 mod webrtc_geckos;
 mod webrtc_options;
 mod webrtc_request;
@@ -132,6 +134,7 @@ pub use tls_options::{
     DEFAULT_HANDSHAKE_TIMEOUT, SERVER_SESSION_CACHE,
 };
 pub use tls_sni::TlsSniCertificate;
+pub use webrtc_attach::SignalCompletion;
 pub use webrtc_options::{WebRtcOffer, WebRtcOptions};
 pub use ws_codec::WsCodec;
 pub use ws_layer::{WsClientOptions, WsLayer, WsOptions};

@@ -8,6 +8,7 @@ use crate::publication::{Publication, PublicationSink};
 use crate::slab::ConnId;
 use crate::stats::{Counters, ReactorMetrics, ReactorStats};
 use crate::stream::{PeerAddr, StdStream};
+use crate::webrtc_attach::{SignalCompletion, SignalReply};
 use crate::Error;
 use crossbeam_channel::{Receiver, Sender};
 use mio::Waker;
@@ -50,6 +51,9 @@ pub(crate) enum Command {
     /// Datagrams wait on the application carrier attached as datagram socket `socket`
     /// ([`crate::DatagramCarrier::receive`]).
     Carried(usize),
+    /// A signalling request for a `webrtc://` listener from an HTTP listener it is attached
+    /// to ([`Remote::webrtc_signal`]): its URL, the `http1` frame, the client, the reply.
+    WebRtcSignal(String, Vec<u8>, std::net::SocketAddr, SignalReply),
 }
 
 /// The sending side of a reactor's inbox. Cheap to clone, `Send + Sync`.
@@ -144,6 +148,33 @@ impl Remote {
         done: Option<Completion>,
     ) -> Result<(), Error> {
         self.send(Command::Writev(id, bufs, done))
+    }
+
+    /// Hands a signalling request to the `webrtc://` listener bound at `webrtc_address` (its
+    /// URL as bound, `webrtc://127.0.0.1:9208`), served by this reactor (reactor 0 of the
+    /// engine that bound it), from any thread: `request` is the frame an `http1` listener's
+    /// handler got (`on_traffic`), `remote_address` its client. `done` runs once on this
+    /// reactor's thread with the whole HTTP response to write back (the same the listener's
+    /// own signalling port would send, `connection: keep-alive` unless the request closes the
+    /// connection), or an error ([`SignalCompletion`]). Offers of a listener with `authorize`
+    /// are held for [`crate::EventHandler::on_webrtc_offer`] first. `done` always runs
+    /// exactly once: with [`Error::EngineStopped`] once the reactor is gone (on this thread
+    /// when it is gone already).
+    pub fn webrtc_signal(
+        &self,
+        webrtc_address: &str,
+        request: &[u8],
+        remote_address: std::net::SocketAddr,
+        done: SignalCompletion,
+    ) {
+        let cmd = Command::WebRtcSignal(
+            webrtc_address.to_owned(),
+            request.to_vec(),
+            remote_address,
+            SignalReply::new(done),
+        );
+        // Refused, the command drops here and its reply reports the stop.
+        let _ = self.try_send(cmd);
     }
 
     /// Closes connection `id` from any thread after its pending writes.

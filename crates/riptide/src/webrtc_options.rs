@@ -11,7 +11,8 @@ use std::time::Duration;
 pub const MAX_SIGNAL_HEAD: usize = 8 * 1024;
 
 /// Parameters of a `webrtc://` listener: data channels on the UDP port, signalling over
-/// HTTP/1.1 on the TCP port of the same address.
+/// HTTP/1.1 on the TCP port of the same address (or through an HTTP listener it is attached
+/// to, with `signalling: false`).
 #[derive(Clone, Debug)]
 pub struct WebRtcOptions {
     /// Where clients `POST` their offer (default `/.rtc/offer`).
@@ -45,6 +46,11 @@ pub struct WebRtcOptions {
     /// With `authorize`, `POST /connections` is held for the handler ([`crate::Conns::
     /// webrtc_decide_geckos`] attaches the client's `userData`; refused: `401`). Default false.
     pub geckos: bool,
+    /// Serve signalling on the TCP port of the listener's address (the default). False: bind
+    /// only the UDP port; an HTTP listener the application runs answers the signalling
+    /// requests it hands over with [`crate::Remote::webrtc_signal`] (`static_dir` is refused
+    /// then: there is no port to serve it on).
+    pub signalling: bool,
 }
 
 /// A signalling request held for [`crate::EventHandler::on_webrtc_offer`] (a `webrtc://`
@@ -76,6 +82,7 @@ impl Default for WebRtcOptions {
             static_dir: None,
             authorize: false,
             geckos: false,
+            signalling: true,
         }
     }
 }
@@ -98,6 +105,11 @@ impl WebRtcOptions {
                 "max_body {} is outside 1024..=1048576",
                 self.max_body
             )));
+        }
+        if !self.signalling && self.static_dir.is_some() {
+            return Err(bad(
+                "static needs the signalling port (signalling is false)".into(),
+            ));
         }
         if self.static_dir.as_ref().is_some_and(|d| !d.is_dir()) {
             return Err(bad(format!(

@@ -9,15 +9,14 @@
 //! connections: the application never sees them, only the peers they create.
 
 use crate::conns::{Conns, RtcDecision};
+use crate::webrtc_answer::{decided, offer_of, step, Step};
+use crate::webrtc_attach::{Attached, SignalReply, Target};
 use crate::webrtc_options::{WebRtcOffer, MAX_SIGNAL_HEAD};
-use crate::webrtc_request::Parsed;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
-use riptide_webrtc::OfferError;
 use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The poll token of signalling connection slot 0: above every connection slot (below
@@ -56,13 +55,41 @@ pub(crate) struct Signalling {
     serial: u64,
     /// The slot of each held offer, by request id.
     held: HashMap<u64, usize>,
+    /// The request timeout of every `webrtc://` listener, by datagram socket (those without
+    /// their own signalling port too).
+    timeouts: HashMap<usize, Duration>,
+    /// Requests attached HTTP listeners sent, held for the handler.
+    attached: Attached,
 }
 
 impl Signalling {
-    /// Notes that listener `index` is the signalling side of the `webrtc://` listener on
-    /// datagram socket `socket`.
-    pub(crate) fn add_listener(&mut self, index: usize, socket: usize, timeout: Duration) {
-        self.listeners.insert(index, (socket, timeout));
+    /// Notes the `webrtc://` listener on datagram socket `socket`, and that listener `index`
+    /// is its signalling side (`None`: it has no signalling port of its own).
+    pub(crate) fn add_listener(&mut self, index: Option<usize>, socket: usize, timeout: Duration) {
+        self.timeouts.insert(socket, timeout);
+        if let Some(index) = index {
+            self.listeners.insert(index, (socket, timeout));
+        }
+    }
+
+    /// Answers a request an HTTP listener attached to the `webrtc://` listener on datagram
+    /// socket `socket` received (the `http1` frame from `remote`) through `reply`; an offer
+    /// held for the handler is returned.
+    pub(crate) fn attach(
+        &mut self,
+        conns: &mut Conns,
+        socket: usize,
+        request: (&[u8], SocketAddr),
+        reply: SignalReply,
+    ) -> Option<WebRtcOffer> {
+        let Some(&timeout) = self.timeouts.get(&socket) else {
+            reply.send(Err(crate::Error::EngineStopped));
+            return None;
+        };
+        self.serial = self.serial.wrapping_add(1);
+        let target = Target { socket, timeout };
+        self.attached
+            .serve(conns, target, request, reply, self.serial)
     }
 
     /// True when listener `index` is a signalling listener.
@@ -117,11 +144,16 @@ impl Signalling {
 
     /// The soonest a signalling connection times out.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.expiry.first().map(|e| e.0)
+        let conn = self.expiry.first().map(|e| e.0);
+        match (conn, self.attached.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Closes the signalling connections whose time is up.
     pub(crate) fn expire(&mut self, now: Instant, registry: &Registry) {
+        self.attached.expire(now);
         while let Some(&(at, slot, _)) = self.expiry.first() {
             if at > now {
                 return;
@@ -153,7 +185,7 @@ impl Signalling {
         registry: &Registry,
     ) -> Option<WebRtcOffer> {
         let c = self.conns.get_mut(slot).and_then(Option::as_mut)?;
-        let Some((path, max_body, files)) = conns.rtc_signal_limits(c.socket) else {
+        let Some((_, max_body, _)) = conns.rtc_signal_limits(c.socket) else {
             self.close(slot, registry);
             return None;
         };
@@ -188,37 +220,18 @@ impl Signalling {
         }
         let mut held = None;
         if c.out.is_none() && c.held.is_none() {
-            let geckos = conns.rtc_is_geckos(c.socket);
-            let parsed = if geckos {
-                crate::webrtc_geckos::parse(&c.buf, max_body, files)
-            } else {
-                parse(&c.buf, path, max_body, files)
-            };
-            let response = match parsed {
-                Parsed::Partial if eof || c.buf.len() >= limit => Some(respond(
-                    "400 Bad Request",
-                    &error("incomplete request", "bad"),
-                )),
-                Parsed::Partial => None,
-                Parsed::Respond(r) => Some(r),
-                Parsed::Offer(start, end)
-                    if geckos
-                        && !(conns.rtc_authorizes(c.socket)
-                            && crate::webrtc_geckos::is_connect(&c.buf)) =>
-                {
-                    let socket = c.socket;
-                    Some(crate::webrtc_geckos::answer(
-                        conns, socket, &c.buf, start, end,
-                    ))
+            let done = eof || c.buf.len() >= limit;
+            let response = match step(conns, c.socket, &c.buf, true, done) {
+                Step::Wait => None,
+                Step::Gone => {
+                    self.close(slot, registry);
+                    return None;
                 }
-                Parsed::Offer(start, end) if conns.rtc_authorizes(c.socket) => {
+                Step::Respond(r) => Some(r),
+                Step::Hold(start, end) => {
                     c.held = Some((start, end));
                     held = offer_of(&c.buf, c.expiry.2, c.remote);
                     None
-                }
-                Parsed::Offer(start, end) => {
-                    let body = c.buf.get(start..end).unwrap_or_default();
-                    Some(answer(conns, c.socket, body, None))
                 }
             };
             if let Some(r) = response {
@@ -234,33 +247,20 @@ impl Signalling {
     }
 
     /// Applies the handler's decision on a held offer: the answer, or `403` (geckos: the
-    /// offer with `user_data`, or `401`).
-    pub(crate) fn decide(
-        &mut self,
-        (request, allow, user_data): RtcDecision,
-        conns: &mut Conns,
-        registry: &Registry,
-    ) {
-        let Some(slot) = self.held.remove(&request) else {
+    /// offer with `user_data`, or `401`), on the signalling connection or attached request
+    /// that holds it.
+    pub(crate) fn decide(&mut self, decision: RtcDecision, conns: &mut Conns, registry: &Registry) {
+        let Some(slot) = self.held.remove(&decision.0) else {
+            self.attached.decide(decision, conns);
             return;
         };
         let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
-        let Some((start, end)) = c.held.take() else {
+        let Some(body) = c.held.take() else {
             return;
         };
-        let response = if conns.rtc_is_geckos(c.socket) {
-            crate::webrtc_geckos::decided(conns, c.socket, request, allow, user_data.as_ref())
-        } else if allow {
-            let body = c.buf.get(start..end).unwrap_or_default();
-            answer(conns, c.socket, body, Some(request))
-        } else {
-            respond(
-                "403 Forbidden",
-                &error("refused by the server", "forbidden"),
-            )
-        };
+        let response = decided(conns, c.socket, &c.buf, body, decision);
         c.out = Some((response, 0));
         c.buf = Vec::new();
         self.finish(slot, false, registry);
@@ -292,170 +292,5 @@ impl Signalling {
         if eof {
             self.close(slot, registry);
         }
-    }
-}
-
-/// The response to an offer: the endpoint's answer, or why it refused.
-fn answer(conns: &mut Conns, socket: usize, body: &[u8], request: Option<u64>) -> Vec<u8> {
-    match conns.rtc_offer(socket, body, request) {
-        Ok(answer) => respond("200 OK", &answer),
-        Err(e) => refusal(&e),
-    }
-}
-
-/// What the handler is told about a held offer (the request head parsed again).
-fn offer_of(buf: &[u8], request: u64, remote: SocketAddr) -> Option<WebRtcOffer> {
-    let mut headers = [httparse::EMPTY_HEADER; 32];
-    let mut req = httparse::Request::new(&mut headers);
-    req.parse(buf).ok()?;
-    let target = req.path.unwrap_or("/");
-    Some(WebRtcOffer {
-        request,
-        path: target.split('?').next().unwrap_or(target).to_owned(),
-        headers: req
-            .headers
-            .iter()
-            .map(|h| {
-                let value = String::from_utf8_lossy(h.value).into_owned();
-                (h.name.to_ascii_lowercase(), value)
-            })
-            .collect(),
-        remote,
-    })
-}
-
-/// Reads a request from `buf` as far as it arrived.
-/// With `files`, a `GET` or `HEAD` of another path is answered from that directory.
-fn parse(buf: &[u8], path: &str, max_body: usize, files: Option<&Path>) -> Parsed {
-    let mut headers = [httparse::EMPTY_HEADER; 32];
-    let mut req = httparse::Request::new(&mut headers);
-    let head = match req.parse(buf) {
-        Ok(httparse::Status::Complete(n)) if n <= MAX_SIGNAL_HEAD => n,
-        Ok(httparse::Status::Partial) if buf.len() <= MAX_SIGNAL_HEAD => return Parsed::Partial,
-        Ok(_) => {
-            let body = error("request head too large", "head_too_large");
-            return Parsed::Respond(respond("431 Request Header Fields Too Large", &body));
-        }
-        Err(e) => {
-            let body = error(&format!("malformed HTTP request: {e}"), "bad_http");
-            return Parsed::Respond(respond("400 Bad Request", &body));
-        }
-    };
-    let target = req.path.unwrap_or("/");
-    let target = target.split('?').next().unwrap_or(target);
-    match (req.method, target == path, files) {
-        (Some("OPTIONS"), _, _) => return Parsed::Respond(preflight()),
-        (Some("POST"), true, _) => {}
-        (_, true, _) => {
-            let body = error("only POST (and OPTIONS) here", "method");
-            return Parsed::Respond(respond("405 Method Not Allowed", &body));
-        }
-        (Some(method @ ("GET" | "HEAD")), false, Some(root)) => {
-            let head = method == "HEAD";
-            return Parsed::Respond(crate::webrtc_static::respond(root, target, head));
-        }
-        (_, false, _) => {
-            return Parsed::Respond(respond("404 Not Found", &error("not found", "not_found")))
-        }
-    }
-    let header = |name: &str| {
-        req.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value)
-    };
-    if header("transfer-encoding").is_some() {
-        let body = error("send the offer with a content-length", "length_required");
-        return Parsed::Respond(respond("411 Length Required", &body));
-    }
-    let length = header("content-length")
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(|v| v.trim().parse::<usize>().ok());
-    let Some(length) = length else {
-        let body = error("send the offer with a content-length", "length_required");
-        return Parsed::Respond(respond("411 Length Required", &body));
-    };
-    if length > max_body {
-        let body = error(&format!("offer over {max_body} bytes"), "too_large");
-        return Parsed::Respond(respond("413 Content Too Large", &body));
-    }
-    match head.checked_add(length) {
-        Some(end) if end <= buf.len() => Parsed::Offer(head, end),
-        _ => Parsed::Partial,
-    }
-}
-
-/// The response to a refused offer.
-fn refusal(e: &OfferError) -> Vec<u8> {
-    let (status, code) = match e {
-        OfferError::TooLarge { .. } => ("413 Content Too Large", "too_large"),
-        OfferError::Full(_) => ("503 Service Unavailable", "full"),
-        _ => ("400 Bad Request", "bad_offer"),
-    };
-    respond(status, &error(&e.to_string(), code))
-}
-
-/// A JSON error body: `{"error": why, "code": code}`.
-fn error(why: &str, code: &str) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({ "error": why, "code": code })).unwrap_or_default()
-}
-
-/// A response with a JSON body, closing the connection.
-fn respond(status: &str, body: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-         access-control-allow-origin: *\r\ncache-control: no-store\r\nconnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(body);
-    out
-}
-
-/// The CORS preflight answer: any origin may `POST` JSON here.
-fn preflight() -> Vec<u8> {
-    b"HTTP/1.1 204 No Content\r\naccess-control-allow-origin: *\r\n\
-      access-control-allow-methods: POST, OPTIONS\r\naccess-control-allow-headers: content-type\r\n\
-      access-control-max-age: 86400\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-        .to_vec()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn status(p: Parsed) -> String {
-        match p {
-            Parsed::Respond(r) => String::from_utf8_lossy(&r[9..12]).into_owned(),
-            Parsed::Partial => "partial".into(),
-            Parsed::Offer(a, b) => format!("offer {a}..{b}"),
-        }
-    }
-
-    #[test]
-    fn requests_are_routed_and_bounded() {
-        let p = |s: &str| status(parse(s.as_bytes(), "/o", 100, None));
-        assert_eq!(
-            p("POST /o HTTP/1.1\r\ncontent-length: 2\r\n\r\n{}"),
-            "offer 39..41"
-        );
-        assert_eq!(
-            p("POST /o?x=1 HTTP/1.1\r\nContent-Length: 3\r\n\r\n{}"),
-            "partial"
-        );
-        assert_eq!(p("POST /o HTTP/1.1\r\ncontent-len"), "partial");
-        assert_eq!(p("POST /o HTTP/1.1\r\ncontent-length: 101\r\n\r\n"), "413");
-        assert_eq!(p("POST /o HTTP/1.1\r\n\r\n"), "411");
-        assert_eq!(
-            p("POST /o HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n"),
-            "411"
-        );
-        assert_eq!(p("POST /o HTTP/1.1\r\ncontent-length: x\r\n\r\n"), "411");
-        assert_eq!(p("GET /o HTTP/1.1\r\n\r\n"), "405");
-        assert_eq!(p("GET /x HTTP/1.1\r\n\r\n"), "404");
-        assert_eq!(p("OPTIONS /o HTTP/1.1\r\n\r\n"), "204");
-        assert_eq!(p("\x01\x02 garbage\r\n\r\n"), "400");
-        let long = format!("GET /o HTTP/1.1\r\nx: {}\r\n", "a".repeat(MAX_SIGNAL_HEAD));
-        assert_eq!(p(&long), "431");
     }
 }

@@ -59,6 +59,9 @@ impl Reactor {
                 }
                 Command::Publish(publication) => self.conns.hold(publication),
                 Command::Carried(socket) => self.carried_input(socket, handler),
+                Command::WebRtcSignal(address, request, remote, reply) => {
+                    self.webrtc_signal(&address, (&request, remote), reply, handler);
+                }
             }
             self.reap(handler);
         }

@@ -9,18 +9,19 @@
 // The same client also runs against riptide's reactor: `serve('webrtc://…', handler, { webrtc:
 // { geckos: true, authorize } })` with a TS handler that echoes emits (`conn.emit`, reliable or
 // not) and raw messages (`conn.write`); `authorize` refuses `deny` (401) and its value is both
-// `conn.context` and the client's `userData`.
+// `conn.context` and the client's `userData`. Once more with `signalling: false`, the client
+// signalling through a `codecs.http1()` listener the geckos listener is attached to.
 //
 // Needs `chromium`, `cargo`, and `@geckos.io/client` (a devDependency, or a node_modules
 // directory holding it in GECKOS_NODE_MODULES); skipped with a note otherwise.
 
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname, join, normalize, sep } from 'node:path'
-import { serve, type Conn } from 'riptide'
+import { codecs, response, serve, type Conn } from 'riptide'
 import { Browser, CHROMIUM_MISSING, findChromium, WEBRTC_LOOPBACK_FLAGS } from './cdp'
 
 const root = join(__dirname, '..')
@@ -226,7 +227,12 @@ function asEmit(data: Uint8Array): [string, unknown] | undefined {
 
 const browserOnly = chromium !== undefined && modules !== undefined ? test.serial : test.skip
 
-browserOnly('the stock @geckos.io/client in Chromium against serve(webrtc://, { geckos: true }): emit, reliable emit once, raw both ways, authorize', async (t) => {
+/**
+ * The stock client against `serve('webrtc://…', h, { webrtc: { geckos: true, authorize } })`;
+ * `attached`: with `signalling: false`, its routes served by a `codecs.http1()` listener
+ * (`engine.webrtcAttachment()`) that the client connects to instead.
+ */
+async function againstRiptide(t: ExecutionContext, attached: boolean): Promise<void> {
   const contexts: unknown[] = []
   const received: string[] = []
   const engine = await serve(
@@ -250,13 +256,26 @@ browserOnly('the stock @geckos.io/client in Chromium against serve(webrtc://, { 
     {
       webrtc: {
         geckos: true,
+        signalling: !attached,
         authorize: (request) => (request.headers.authorization === 'deny' ? false : { authorization: request.headers.authorization }),
       },
     },
   )
   t.teardown(() => engine.stop())
-  const result = await runClient(engine.port)
-  t.log(`riptide: connect ${result.connectMs} ms, reliable echo ${result.reliableMs} ms, maxMessageSize ${result.maxMessageSize}`)
+  let port = engine.port
+  if (attached) {
+    const routes = engine.webrtcAttachment()
+    const http = await serve('tcp://127.0.0.1:0', {
+      onTraffic(conn, frame) {
+        if (routes.handles(frame)) return routes.answer(conn, frame)
+        conn.write(response({ status: 404 }))
+      },
+    }, { codec: codecs.http1() })
+    t.teardown(() => http.stop())
+    port = http.port
+  }
+  const result = await runClient(port)
+  t.log(`riptide${attached ? ' (attached to an HTTP listener)' : ''}: connect ${result.connectMs} ms, reliable echo ${result.reliableMs} ms, maxMessageSize ${result.maxMessageSize}`)
   t.regex(result.id, /^[0-9A-Za-z]{24}$/)
   t.deepEqual(result.userData, { authorization: 'token-1' })
   t.deepEqual(result.dataChannel, { label: 'geckos.io', ordered: false, maxRetransmits: 0, negotiated: false })
@@ -277,4 +296,8 @@ browserOnly('the stock @geckos.io/client in Chromium against serve(webrtc://, { 
   t.deepEqual(result.second.userData, { authorization: 'token-2' })
   t.deepEqual(result.second.chats, ['from the second'])
   t.deepEqual(contexts, [{ authorization: 'token-1' }, { authorization: 'token-2' }])
-})
+}
+
+browserOnly('the stock @geckos.io/client in Chromium against serve(webrtc://, { geckos: true }): emit, reliable emit once, raw both ways, authorize', (t) => againstRiptide(t, false))
+
+browserOnly('the stock @geckos.io/client in Chromium signals through a codecs.http1() listener the geckos listener is attached to', (t) => againstRiptide(t, true))

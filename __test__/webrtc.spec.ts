@@ -2,14 +2,16 @@
  * `webrtc://` listeners from TypeScript, against an independent WebRTC stack: the pion v4
  * client of tests/interop/webrtc (built here with `go build`; the tests are skipped, with a
  * note, without Go) signals over the listener's TCP port and echoes on both data channels
- * through a TS handler; rooms are pub/sub topics; options are validated.
+ * through a TS handler; rooms are pub/sub topics; options are validated. Signalling attached to
+ * a riptide HTTP listener (`signalling: false`, `engine.webrtcAttachment()`) too.
  */
 import test from 'ava'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { connect } from 'node:net'
 import { join } from 'node:path'
-import { serve, type Conn, type RiptideError, type WebRtcAuthorizeRequest } from 'riptide'
+import { codecs, InvalidAddressError, parseRequest, response, serve, type Conn, type Engine, type RiptideError, type WebRtcAuthorizeRequest } from 'riptide'
 import { buildPionPeer, haveGo, PION_PEER, until } from './helpers'
 
 
@@ -205,6 +207,8 @@ test('webrtc options are validated: ERR_INVALID_ARG_VALUE for bad values and unk
     { authorize: 'yes' },
     { geckos: 1 },
     { geckos: true, path: '/.rtc/offer' },
+    { signalling: 'no' },
+    { signalling: false, static: __dirname },
     { nonsense: true },
   ]
   for (const webrtc of bad) {
@@ -217,4 +221,106 @@ test('webrtc options are validated: ERR_INVALID_ARG_VALUE for bad values and unk
   const engine = await serve('webrtc://0.0.0.0:0', {}, { webrtc: { publicAddress: '127.0.0.1:0' } })
   t.true(engine.port > 0)
   await engine.stop()
+})
+
+/** An HTTP server (`codecs.http1()`) that serves `rtc`'s signalling and answers `GET` with the path. */
+function front(rtc: Engine): Promise<Engine> {
+  const routes = rtc.webrtcAttachment()
+  return serve('tcp://127.0.0.1:0', {
+    onTraffic(conn, frame) {
+      if (routes.handles(frame)) return routes.answer(conn, frame)
+      conn.write(response({ body: `page ${parseRequest(frame).path}` }))
+    },
+  }, { codec: codecs.http1() })
+}
+
+/** Requests written at once on one connection; resolves with everything read until `until` matches. */
+function exchange(port: number, requests: string, until: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => s.write(requests))
+    let out = ''
+    s.on('data', (d: Buffer) => {
+      out += d.toString('latin1')
+      if (until.test(out)) {
+        s.destroy()
+        resolve(out)
+      }
+    })
+    s.on('error', reject)
+    s.on('close', () => resolve(out))
+  })
+}
+
+goTest('attached: pion signals through a codecs.http1() listener that keeps serving on the same connection, and echoes', async (t) => {
+  let opened = 0
+  const rtc = await serve('webrtc://127.0.0.1:0', {
+    onOpen: () => void opened++,
+    onTraffic: (conn, data) => void conn.write(data),
+    onUnreliable: (conn, data) => void conn.send(data, { reliable: false }),
+  }, { webrtc: { signalling: false } })
+  const http = await front(rtc)
+  // No signalling port of the listener's own.
+  await t.throwsAsync(() => fetch(`http://127.0.0.1:${rtc.port}/.rtc/offer`, { method: 'POST', body: '{}' }))
+  // One keep-alive connection: a page, the preflight and a bad offer pipelined, then a page.
+  const pipelined = 'GET /a HTTP/1.1\r\nhost: x\r\n\r\n'
+    + 'OPTIONS /.rtc/offer HTTP/1.1\r\norigin: http://x\r\n\r\n'
+    + 'POST /.rtc/offer HTTP/1.1\r\ncontent-length: 28\r\n\r\n{"type":"offer","sdp":"v=0"}'
+    + 'GET /b HTTP/1.1\r\n\r\n'
+  const out = await exchange(http.port, pipelined, /page \/b$/)
+  const statuses = [...out.matchAll(/^HTTP\/1\.1 (\d+)/gm)].map((m) => m[1])
+  t.deepEqual(statuses, ['200', '204', '400', '200'], out)
+  t.regex(out, /"code":"bad_offer"/)
+  t.regex(out, /connection: keep-alive\r\n/)
+  t.notRegex(out, /connection: close/)
+
+  const started = Date.now()
+  const [result] = await pion(['-url', `http://127.0.0.1:${http.port}/.rtc/offer`, '-n', '5000'])
+  t.log(`pion signalled through the HTTP listener: ${JSON.stringify(result)}; ${Date.now() - started} ms`)
+  t.is(result.reliable_received, 5000)
+  t.true(result.reliable_in_order_and_exact)
+  t.true((result.unreliable_received as number) > 0)
+  t.is(opened, 1)
+  await http.stop()
+  await rtc.stop()
+})
+
+goTest('attached: authorize holds the offer, refuses with 403 and gives conn.context through the HTTP listener', async (t) => {
+  let verdict: unknown = false
+  const rtc = await serve('webrtc://127.0.0.1:0', { onOpen: (conn) => void conn.write(JSON.stringify(conn.context)) }, {
+    webrtc: { signalling: false, authorize: (request) => (verdict === false ? false : { ...(verdict as object), ip: request.remoteAddress }) },
+  })
+  const http = await front(rtc)
+  const url = `http://127.0.0.1:${http.port}/.rtc/offer`
+  const offer = (await pion(['-mode', 'offer']))[0]
+  const refused = await fetch(url, { method: 'POST', body: JSON.stringify(offer) })
+  t.is(refused.status, 403)
+  t.is(((await refused.json()) as { code: string }).code, 'forbidden')
+  verdict = { user: 'bo' }
+  const [, room] = await pion(['-url', url, '-mode', 'room', '-expect', '1'])
+  t.deepEqual(room, { room: [JSON.stringify({ user: 'bo', ip: '127.0.0.1' })] })
+  await http.stop()
+  await rtc.stop()
+})
+
+test('webrtcSignal: a non-webrtc address is ERR_INVALID_ADDRESS; webrtcAttachment needs a webrtc:// listener', async (t) => {
+  const rtc = await serve('webrtc://127.0.0.1:0', {}, { webrtc: { signalling: false } })
+  // An http1 frame (the descriptor onTraffic gets): POST /.rtc/offer, no headers, no body.
+  const field = (s: string) => [...new Uint8Array(new Uint32Array([s.length]).buffer), ...Buffer.from(s)]
+  const frame = new Uint8Array([1, ...field('POST'), ...field('/.rtc/offer'), 0, 0, 0, 0, ...field('')])
+  const from = { family: 'IPv4', address: '127.0.0.1', port: 1 } as const
+  for (const address of [`tcp://127.0.0.1:${rtc.port}`, 'webrtc://127.0.0.1:1', 'nonsense']) {
+    const err = await t.throwsAsync(() => rtc.webrtcSignal(address, frame, from), { instanceOf: InvalidAddressError }, address)
+    t.is((err as RiptideError).code, 'ERR_INVALID_ADDRESS')
+  }
+  const notFrame = await t.throwsAsync(() => rtc.webrtcSignal(`webrtc://127.0.0.1:${rtc.port}`, new Uint8Array([1, 2]), from))
+  t.is((notFrame as RiptideError).code, 'ERR_INVALID_ARG_VALUE')
+  const answered = await rtc.webrtcSignal(`webrtc://127.0.0.1:${rtc.port}`, frame, from)
+  t.regex(Buffer.from(answered).toString(), /^HTTP\/1\.1 411 [^]*connection: keep-alive\r\n/)
+  const tcp = await serve('tcp://127.0.0.1:0', {})
+  t.throws(() => tcp.webrtcAttachment(), { instanceOf: InvalidAddressError })
+  t.throws(() => rtc.webrtcAttachment('webrtc://127.0.0.1:1'), { instanceOf: InvalidAddressError })
+  await tcp.stop()
+  await rtc.stop()
+  const stopped = await t.throwsAsync(() => rtc.webrtcSignal(`webrtc://127.0.0.1:${rtc.port}`, frame, from))
+  t.is((stopped as RiptideError).code, 'ERR_ENGINE_STOPPED')
 })

@@ -3,12 +3,14 @@
 // (bad SDP, oversize bodies, garbage HTTP, oversize heads, connections that never send a
 // request), and 1,000 real offers whose peers never run ICE. The listener keeps serving (a
 // pion echo works after), the half-open peers expire on the timing wheel, and RSS is printed
-// and bounded. Needs Go for the pion client (skipped, with a note, without it).
+// and bounded. The same bad signalling through an HTTP listener the listener is attached to
+// gets the same 4xx, and that server keeps serving. Needs Go for the pion client (skipped, with
+// a note, without it).
 import anyTest from 'ava'
 import { spawn } from 'node:child_process'
 import dgram from 'node:dgram'
 import net from 'node:net'
-import { serve } from 'riptide'
+import { codecs, parseRequest, response, serve, type RiptideError } from 'riptide'
 import { buildPionPeer, haveGo, PION_PEER, rng, until } from '../helpers'
 
 const test = haveGo ? anyTest.serial : anyTest.serial.skip
@@ -110,6 +112,52 @@ test('a webrtc:// listener survives noise, bad signalling and 1,000 half-open pe
   t.true(rssHeld - rssStart < 512 * (1 << 20), 'memory stays bounded')
 
   // Still serving: a real peer echoes on both channels.
+  const result = JSON.parse(await pion(['-url', `http://127.0.0.1:${port}/.rtc/offer`, '-n', '1000'])) as Record<string, unknown>
+  t.is(result.reliable_received, 1000)
+  t.true(result.reliable_in_order_and_exact)
+})
+
+test('attached to an HTTP listener: bad signalling gets its 4xx with codes, unknown listeners an error, and the server keeps serving', async (t) => {
+  const rtc = await serve('webrtc://127.0.0.1:0', {
+    onTraffic: (conn, data) => void conn.write(data),
+  }, { webrtc: { signalling: false, maxBody: 4096 } })
+  t.teardown(() => rtc.stop())
+  const routes = rtc.webrtcAttachment()
+  const http = await serve('tcp://127.0.0.1:0', {
+    onTraffic(conn, frame) {
+      const { path, keepAlive } = parseRequest(frame)
+      if (routes.handles(frame)) return routes.answer(conn, frame)
+      const reply = (bytes: Uint8Array) => (keepAlive ? conn.write(bytes) : conn.end(bytes))
+      if (path === '/elsewhere') {
+        // A listener that is not there: the error, answered by this server.
+        conn.pause()
+        rtc.webrtcSignal('webrtc://127.0.0.1:1', frame, conn.remote).catch((err: RiptideError) => {
+          reply(response({ status: 404, body: JSON.stringify({ code: err.code }) }))
+          conn.resume()
+        })
+        return
+      }
+      reply(response({ body: 'ok' }))
+    },
+  }, { codec: codecs.http1() })
+  t.teardown(() => http.stop())
+  const port = http.port
+  const status = (out: string) => /^HTTP\/1\.1 (\d+)/.exec(out)?.[1]
+  const offer = (body: string) => `POST /.rtc/offer HTTP/1.1\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+  const badSdp = await raw(port, offer('{"type":"offer","sdp":"v=0\\r\\nm=audio 9 x"}'))
+  t.is(status(badSdp), '400', badSdp)
+  t.regex(badSdp, /"code":"bad_offer"/)
+  t.regex(badSdp, /connection: close\r\n/)
+  t.regex(await raw(port, offer('not json')), /^HTTP\/1\.1 400 [^]*"code":"bad_offer"/)
+  t.regex(await raw(port, offer('x'.repeat(5000))), /^HTTP\/1\.1 413 [^]*"code":"too_large"/)
+  t.regex(await raw(port, `POST /.rtc/offer HTTP/1.1\r\nx: ${'a'.repeat(9000)}\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}`), /^HTTP\/1\.1 431 [^]*"code":"head_too_large"/)
+  t.regex(await raw(port, 'POST /.rtc/offer HTTP/1.1\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n'), /^HTTP\/1\.1 411 [^]*"code":"length_required"/)
+  t.regex(await raw(port, 'PUT /.rtc/offer HTTP/1.1\r\nconnection: close\r\n\r\n'), /^HTTP\/1\.1 405 [^]*"code":"method"/)
+  t.regex(await raw(port, 'GET /elsewhere HTTP/1.1\r\nconnection: close\r\n\r\n'), /^HTTP\/1\.1 404 [^]*"code":"ERR_INVALID_ADDRESS"/)
+  // 500 bad offers at once, pipelined 10 a connection over 50, then the server still serves pages and peers.
+  const burst = await Promise.all(Array.from({ length: 50 }, () => raw(port, offer('{"type":"offer","sdp":"x"}').replace('connection: close\r\n', '').repeat(9) + offer('{}'))))
+  t.true(burst.every((out) => (out.match(/^HTTP\/1\.1 400 /gm) ?? []).length === 10), burst[0])
+  t.regex(await raw(port, 'GET / HTTP/1.1\r\nconnection: close\r\n\r\n'), /^HTTP\/1\.1 200 [^]*ok$/)
   const result = JSON.parse(await pion(['-url', `http://127.0.0.1:${port}/.rtc/offer`, '-n', '1000'])) as Record<string, unknown>
   t.is(result.reliable_received, 1000)
   t.true(result.reliable_in_order_and_exact)

@@ -1,5 +1,5 @@
 //! What a signalling request of a `webrtc://` listener is, as far as it arrived: shared by
-//! the default signalling (`webrtc_signal.rs`) and geckos mode's (`webrtc_geckos.rs`) parsers,
+//! the default signalling's (`webrtc_answer.rs`) and geckos mode's (`webrtc_geckos.rs`) parsers,
 //! on the listener's own port and attached to an HTTP listener (`webrtc_attach.rs`).
 
 use riptide_codec::parse_request;

@@ -6,7 +6,9 @@
 //! served elsewhere can signal. Requests are bounded ([`MAX_SIGNAL_HEAD`] of head, the
 //! listener's `max_body` of body) and a connection that has not sent a whole one within the
 //! listener's `request_timeout` is closed. These connections are not [`crate::Conns`]
-//! connections: the application never sees them, only the peers they create.
+//! connections: the application never sees them, only the peers they create. What a request
+//! gets is decided in `webrtc_answer.rs`, shared with requests attached HTTP listeners hand
+//! over (`webrtc_attach.rs`), which this also holds while the handler decides.
 
 use crate::conns::{Conns, RtcDecision};
 use crate::webrtc_answer::{decided, offer_of, step, Step};

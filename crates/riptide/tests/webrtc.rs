@@ -10,7 +10,6 @@ mod common;
 use riptide::{ConnId, Conns, Error, EventHandler, WebRtcOptions};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
@@ -41,14 +40,6 @@ impl EventHandler for Echo {
     }
 }
 
-fn go_peer() -> Option<std::path::PathBuf> {
-    riptide_testkit::go_build(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/webrtc"),
-        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("webrtc-peer"),
-        "the pion WebRTC interop test",
-    )
-}
-
 /// One HTTP/1.1 request; the whole response.
 fn request(addr: SocketAddr, head: &str, body: &[u8]) -> String {
     let mut conn = TcpStream::connect(addr).unwrap();
@@ -65,19 +56,6 @@ fn post(addr: SocketAddr, body: &[u8]) -> String {
         body.len()
     );
     request(addr, &head, body)
-}
-
-/// A real offer (both channels, one host candidate) from a str0m client that will never
-/// run ICE.
-fn silent_offer() -> String {
-    let mut rtc = str0m::Rtc::builder().build(Instant::now());
-    let candidate = str0m::Candidate::host("127.0.0.1:9".parse().unwrap(), "udp").unwrap();
-    rtc.add_local_candidate(candidate);
-    let mut api = rtc.sdp_api();
-    api.add_channel("u".into());
-    let (offer, _) = api.apply().unwrap();
-    let sdp = offer.to_sdp_string();
-    serde_json::json!({ "type": "offer", "sdp": sdp }).to_string()
 }
 
 /// The reactor's WebRTC counts, asked on its thread.
@@ -101,7 +79,9 @@ fn wait_for(what: &str, limit: Duration, cond: impl Fn() -> bool) {
 
 #[test]
 fn pion_echoes_through_a_webrtc_listener() {
-    let Some(peer) = go_peer() else { return };
+    let Some(peer) = common::go_peer() else {
+        return;
+    };
     let echo = Echo::default();
     let (addr, remote, stop, runner) = common::serve_webrtc(
         WebRtcOptions {
@@ -156,7 +136,7 @@ fn pion_echoes_through_a_webrtc_listener() {
     }
 
     // 200 real offers whose peers never finish ICE: answered, then expired by the wheel.
-    let offer = silent_offer();
+    let offer = common::silent_offer();
     for _ in 0..200 {
         let answer = post(addr, offer.as_bytes());
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
@@ -234,7 +214,7 @@ fn authorize_holds_offers_for_the_handler() {
         },
         gate.clone(),
     );
-    let offer = silent_offer();
+    let offer = common::silent_offer();
     let head = |token: &str| {
         format!(
             "POST /.rtc/offer?room=1 HTTP/1.1\r\nx-token: {token}\r\ncontent-length: {}\r\n\r\n",

@@ -11,7 +11,6 @@ use riptide::{ConnId, Conns, Engine, Error, EventHandler, Remote, StopHandle, We
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
@@ -204,17 +203,6 @@ fn post(path: &str, headers: &str, body: &[u8]) -> Vec<u8> {
     r
 }
 
-/// A real offer (both channels, one host candidate) from a str0m client that never runs ICE.
-fn silent_offer() -> String {
-    let mut rtc = str0m::Rtc::builder().build(std::time::Instant::now());
-    let candidate = str0m::Candidate::host("127.0.0.1:9".parse().unwrap(), "udp").unwrap();
-    rtc.add_local_candidate(candidate);
-    let mut api = rtc.sdp_api();
-    api.add_channel("u".into());
-    let (offer, _) = api.apply().unwrap();
-    serde_json::json!({ "type": "offer", "sdp": offer.to_sdp_string() }).to_string()
-}
-
 /// `webrtc_signal` called directly: the error it completes with.
 fn signal_error(remote: &Remote, url: &str, frame: &[u8]) -> Error {
     let (tx, rx) = mpsc::channel();
@@ -287,7 +275,7 @@ fn signalling_through_an_http_listener_keeps_the_connection() {
     assert!(head.starts_with("HTTP/1.1 405 "), "{head}");
     assert!(body.contains("\"code\":\"method\""), "{body}");
 
-    let offer = silent_offer();
+    let offer = common::silent_offer();
     let (head, body) = exchange(&post("/.rtc/offer", "", offer.as_bytes()));
     assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
     assert!(body.contains("\"type\":\"answer\""), "{body}");
@@ -386,11 +374,7 @@ fn geckos_routes_through_an_http_listener() {
 
 #[test]
 fn pion_echoes_with_signalling_through_an_http_listener() {
-    let Some(peer) = riptide_testkit::go_build(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/webrtc"),
-        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("webrtc-peer"),
-        "the pion WebRTC interop test",
-    ) else {
+    let Some(peer) = common::go_peer() else {
         return;
     };
     let peers = Peers::default();

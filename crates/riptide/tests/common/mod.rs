@@ -90,6 +90,29 @@ pub fn serve_webrtc<H: EventHandler + Clone + Send + 'static>(
     (inet(&addr), remote, stop, join)
 }
 
+/// The pion v4 client of `tests/interop/webrtc`, built once per test binary; `None` (with a
+/// note) without Go.
+pub fn go_peer() -> Option<std::path::PathBuf> {
+    riptide_testkit::go_build(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/webrtc"),
+        &std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("webrtc-peer"),
+        "the pion WebRTC interop test",
+    )
+}
+
+/// A real WebRTC offer as JSON (both channels, one host candidate) from a str0m client that
+/// will never run ICE.
+pub fn silent_offer() -> String {
+    let mut rtc = str0m::Rtc::builder().build(Instant::now());
+    let candidate = str0m::Candidate::host("127.0.0.1:9".parse().unwrap(), "udp").unwrap();
+    rtc.add_local_candidate(candidate);
+    let mut api = rtc.sdp_api();
+    api.add_channel("u".into());
+    let (offer, _) = api.apply().unwrap();
+    let sdp = offer.to_sdp_string();
+    serde_json::json!({ "type": "offer", "sdp": sdp }).to_string()
+}
+
 /// The plainest handler: writes every byte back on the connection it came from.
 pub fn echo(conns: &mut Conns, id: ConnId, data: &[u8]) {
     conns.write(id, data).unwrap();

@@ -87,7 +87,7 @@ mod tests {
         body: &[u8],
     ) -> Vec<u8> {
         let mut f = vec![minor];
-        let mut field = |f: &mut Vec<u8>, b: &[u8]| {
+        let field = |f: &mut Vec<u8>, b: &[u8]| {
             f.extend_from_slice(&u32::try_from(b.len()).unwrap().to_le_bytes());
             f.extend_from_slice(b);
         };

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import net from 'node:net'
 import { join } from 'node:path'
-import type { PeerAddr } from 'riptide'
+import { codecs, parseRequest, response, serve, type Conn, type Engine, type PeerAddr } from 'riptide'
 
 /** tests/interop/webrtc's pion/webrtc v4 peer, as {@link buildPionPeer} builds it. */
 export const PION_PEER = join(__dirname, '..', 'target', 'webrtc-peer')
@@ -172,4 +172,27 @@ export async function startRelay(upstream: number, args: string[]): Promise<Rela
         child.kill('SIGTERM')
       }),
   }
+}
+
+/** Answers an `http1` request `200 page <path>`, ending the connection when the request asks to. */
+export function page(conn: Conn, frame: Uint8Array): void {
+  const { path, keepAlive } = parseRequest(frame)
+  const bytes = response({ body: `page ${path}` })
+  if (keepAlive) conn.write(bytes)
+  else conn.end(bytes)
+}
+
+/**
+ * A `codecs.http1()` server on 127.0.0.1 that serves the signalling of `rtc`'s `webrtc://`
+ * listener (`engine.webrtcAttachment()`) and hands every other request to `other` (default:
+ * {@link page}).
+ */
+export function serveAttached(rtc: Engine, other: (conn: Conn, frame: Uint8Array) => void = page): Promise<Engine> {
+  const routes = rtc.webrtcAttachment()
+  return serve('tcp://127.0.0.1:0', {
+    onTraffic(conn, frame) {
+      if (routes.handles(frame)) return routes.answer(conn, frame)
+      other(conn, frame)
+    },
+  }, { codec: codecs.http1() })
 }

@@ -21,7 +21,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname, join, normalize, sep } from 'node:path'
-import { codecs, response, serve, type Conn } from 'riptide'
+import { serve, type Conn } from 'riptide'
+import { serveAttached } from './helpers'
 import { Browser, CHROMIUM_MISSING, findChromium, WEBRTC_LOOPBACK_FLAGS } from './cdp'
 
 const root = join(__dirname, '..')
@@ -264,13 +265,7 @@ async function againstRiptide(t: ExecutionContext, attached: boolean): Promise<v
   t.teardown(() => engine.stop())
   let port = engine.port
   if (attached) {
-    const routes = engine.webrtcAttachment()
-    const http = await serve('tcp://127.0.0.1:0', {
-      onTraffic(conn, frame) {
-        if (routes.handles(frame)) return routes.answer(conn, frame)
-        conn.write(response({ status: 404 }))
-      },
-    }, { codec: codecs.http1() })
+    const http = await serveAttached(engine)
     t.teardown(() => http.stop())
     port = http.port
   }

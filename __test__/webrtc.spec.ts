@@ -11,8 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { connect } from 'node:net'
 import { join } from 'node:path'
-import { codecs, InvalidAddressError, parseRequest, response, serve, type Conn, type Engine, type RiptideError, type WebRtcAuthorizeRequest } from 'riptide'
-import { buildPionPeer, haveGo, PION_PEER, until } from './helpers'
+import { InvalidAddressError, serve, type Conn, type RiptideError, type WebRtcAuthorizeRequest } from 'riptide'
+import { buildPionPeer, haveGo, PION_PEER, serveAttached, until } from './helpers'
 
 
 const goTest = haveGo ? test.serial : test.serial.skip
@@ -223,17 +223,6 @@ test('webrtc options are validated: ERR_INVALID_ARG_VALUE for bad values and unk
   await engine.stop()
 })
 
-/** An HTTP server (`codecs.http1()`) that serves `rtc`'s signalling and answers `GET` with the path. */
-function front(rtc: Engine): Promise<Engine> {
-  const routes = rtc.webrtcAttachment()
-  return serve('tcp://127.0.0.1:0', {
-    onTraffic(conn, frame) {
-      if (routes.handles(frame)) return routes.answer(conn, frame)
-      conn.write(response({ body: `page ${parseRequest(frame).path}` }))
-    },
-  }, { codec: codecs.http1() })
-}
-
 /** Requests written at once on one connection; resolves with everything read until `until` matches. */
 function exchange(port: number, requests: string, until: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -258,7 +247,7 @@ goTest('attached: pion signals through a codecs.http1() listener that keeps serv
     onTraffic: (conn, data) => void conn.write(data),
     onUnreliable: (conn, data) => void conn.send(data, { reliable: false }),
   }, { webrtc: { signalling: false } })
-  const http = await front(rtc)
+  const http = await serveAttached(rtc)
   // No signalling port of the listener's own.
   await t.throwsAsync(() => fetch(`http://127.0.0.1:${rtc.port}/.rtc/offer`, { method: 'POST', body: '{}' }))
   // One keep-alive connection: a page, the preflight and a bad offer pipelined, then a page.
@@ -289,7 +278,7 @@ goTest('attached: authorize holds the offer, refuses with 403 and gives conn.con
   const rtc = await serve('webrtc://127.0.0.1:0', { onOpen: (conn) => void conn.write(JSON.stringify(conn.context)) }, {
     webrtc: { signalling: false, authorize: (request) => (verdict === false ? false : { ...(verdict as object), ip: request.remoteAddress }) },
   })
-  const http = await front(rtc)
+  const http = await serveAttached(rtc)
   const url = `http://127.0.0.1:${http.port}/.rtc/offer`
   const offer = (await pion(['-mode', 'offer']))[0]
   const refused = await fetch(url, { method: 'POST', body: JSON.stringify(offer) })

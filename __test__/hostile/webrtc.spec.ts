@@ -10,8 +10,8 @@ import anyTest from 'ava'
 import { spawn } from 'node:child_process'
 import dgram from 'node:dgram'
 import net from 'node:net'
-import { codecs, parseRequest, response, serve, type RiptideError } from 'riptide'
-import { buildPionPeer, haveGo, PION_PEER, rng, until } from '../helpers'
+import { parseRequest, response, serve, type RiptideError } from 'riptide'
+import { buildPionPeer, haveGo, page, PION_PEER, rng, serveAttached, until } from '../helpers'
 
 const test = haveGo ? anyTest.serial : anyTest.serial.skip
 if (!haveGo) console.log('hostile/webrtc.spec: no Go toolchain on PATH, skipped')
@@ -122,24 +122,14 @@ test('attached to an HTTP listener: bad signalling gets its 4xx with codes, unkn
     onTraffic: (conn, data) => void conn.write(data),
   }, { webrtc: { signalling: false, maxBody: 4096 } })
   t.teardown(() => rtc.stop())
-  const routes = rtc.webrtcAttachment()
-  const http = await serve('tcp://127.0.0.1:0', {
-    onTraffic(conn, frame) {
-      const { path, keepAlive } = parseRequest(frame)
-      if (routes.handles(frame)) return routes.answer(conn, frame)
-      const reply = (bytes: Uint8Array) => (keepAlive ? conn.write(bytes) : conn.end(bytes))
-      if (path === '/elsewhere') {
-        // A listener that is not there: the error, answered by this server.
-        conn.pause()
-        rtc.webrtcSignal('webrtc://127.0.0.1:1', frame, conn.remote).catch((err: RiptideError) => {
-          reply(response({ status: 404, body: JSON.stringify({ code: err.code }) }))
-          conn.resume()
-        })
-        return
-      }
-      reply(response({ body: 'ok' }))
-    },
-  }, { codec: codecs.http1() })
+  const http = await serveAttached(rtc, (conn, frame) => {
+    if (parseRequest(frame).path !== '/elsewhere') return page(conn, frame)
+    // A listener that is not there: the error, answered by this server.
+    conn.pause()
+    rtc.webrtcSignal('webrtc://127.0.0.1:1', frame, conn.remote).catch((err: RiptideError) => {
+      conn.end(response({ status: 404, body: JSON.stringify({ code: err.code }) }))
+    })
+  })
   t.teardown(() => http.stop())
   const port = http.port
   const status = (out: string) => /^HTTP\/1\.1 (\d+)/.exec(out)?.[1]
@@ -157,7 +147,7 @@ test('attached to an HTTP listener: bad signalling gets its 4xx with codes, unkn
   // 500 bad offers at once, pipelined 10 a connection over 50, then the server still serves pages and peers.
   const burst = await Promise.all(Array.from({ length: 50 }, () => raw(port, offer('{"type":"offer","sdp":"x"}').replace('connection: close\r\n', '').repeat(9) + offer('{}'))))
   t.true(burst.every((out) => (out.match(/HTTP\/1\.1 400 /g) ?? []).length === 10), burst[0])
-  t.regex(await raw(port, 'GET / HTTP/1.1\r\nconnection: close\r\n\r\n'), /^HTTP\/1\.1 200 [^]*ok$/)
+  t.regex(await raw(port, 'GET /page HTTP/1.1\r\nconnection: close\r\n\r\n'), /^HTTP\/1\.1 200 [^]*page \/page$/)
   const result = JSON.parse(await pion(['-url', `http://127.0.0.1:${port}/.rtc/offer`, '-n', '1000'])) as Record<string, unknown>
   t.is(result.reliable_received, 1000)
   t.true(result.reliable_in_order_and_exact)

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import net from 'node:net'
 import { join } from 'node:path'
-import { codecs, parseRequest, response, serve, type Conn, type Engine, type PeerAddr } from 'riptide'
+import { codecs, parseRequest, response, serve, type Conn, type Engine, type HttpWebSocketHandler, type PeerAddr } from 'riptide'
 
 /** tests/interop/webrtc's pion/webrtc v4 peer, as {@link buildPionPeer} builds it. */
 export const PION_PEER = join(__dirname, '..', 'target', 'webrtc-peer')
@@ -185,14 +185,24 @@ export function page(conn: Conn, frame: Uint8Array): void {
 /**
  * A `codecs.http1()` server on 127.0.0.1 that serves the signalling of `rtc`'s `webrtc://`
  * listener (`engine.webrtcAttachment()`) and hands every other request to `other` (default:
- * {@link page}).
+ * {@link page}); with `tls`, a `tls://` server with that certificate; with `websocket`,
+ * `codecs.http1({ websocket })` whose `/ws` route upgrades to a WebSocket echo.
  */
-export function serveAttached(rtc: Engine, other: (conn: Conn, frame: Uint8Array) => void = page): Promise<Engine> {
+export function serveAttached(
+  rtc: Engine,
+  other: (conn: Conn, frame: Uint8Array) => void = page,
+  options: { tls?: { cert: string; key: string }; websocket?: boolean } = {},
+): Promise<Engine> {
   const routes = rtc.webrtcAttachment()
-  return serve('tcp://127.0.0.1:0', {
-    onTraffic(conn, frame) {
-      if (routes.handles(frame)) return routes.answer(conn, frame)
-      other(conn, frame)
-    },
-  }, { codec: codecs.http1() })
+  const onTraffic = (conn: Conn, frame: Uint8Array) => {
+    if (routes.handles(frame)) return routes.answer(conn, frame)
+    other(conn, frame)
+  }
+  const url = options.tls === undefined ? 'tcp://127.0.0.1:0' : 'tls://127.0.0.1:0'
+  if (options.websocket === true) {
+    // One port for HTTP and WebSocket: `/ws` upgrades and echoes.
+    const handler: HttpWebSocketHandler = { onTraffic, websocket: { onTraffic: (ws, message) => void ws.write(message.slice()) } }
+    return serve(url, handler, { codec: codecs.http1({ websocket: { routes: ['/ws'] } }), tls: options.tls })
+  }
+  return serve(url, { onTraffic }, { codec: codecs.http1(), tls: options.tls })
 }

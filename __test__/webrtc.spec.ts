@@ -10,6 +10,8 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { connect } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
+import { makePki } from './tls-certs'
 import { join } from 'node:path'
 import { InvalidAddressError, serve, type Conn, type RiptideError, type WebRtcAuthorizeRequest } from 'riptide'
 import { buildPionPeer, haveGo, PION_PEER, serveAttached, until } from './helpers'
@@ -223,10 +225,12 @@ test('webrtc options are validated: ERR_INVALID_ARG_VALUE for bad values and unk
   await engine.stop()
 })
 
-/** Requests written at once on one connection; resolves with everything read until `until` matches. */
-function exchange(port: number, requests: string, until: RegExp): Promise<string> {
+/** Requests written at once on one connection (TLS with `ca`); resolves with everything read until `until` matches. */
+function exchange(port: number, requests: string, until: RegExp, ca?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => s.write(requests))
+    const s = ca === undefined
+      ? connect(port, '127.0.0.1', () => s.write(requests))
+      : tlsConnect({ port, host: '127.0.0.1', servername: 'localhost', ca }, () => s.write(requests))
     let out = ''
     s.on('data', (d: Buffer) => {
       out += d.toString('latin1')
@@ -312,4 +316,31 @@ test('webrtcSignal: a non-webrtc address is ERR_INVALID_ADDRESS; webrtcAttachmen
   await rtc.stop()
   const stopped = await t.throwsAsync(() => rtc.webrtcSignal(`webrtc://127.0.0.1:${rtc.port}`, frame, from))
   t.is((stopped as RiptideError).code, 'ERR_ENGINE_STOPPED')
+})
+
+test('attached to a tls:// codecs.http1() listener: the preflight, a bad offer and a page pipelined come back in order', async (t) => {
+  const pki = makePki()
+  const rtc = await serve('webrtc://127.0.0.1:0', {}, { webrtc: { signalling: false } })
+  const https = await serveAttached(rtc, undefined, { tls: { cert: pki.cert, key: pki.key } })
+  const out = await exchange(https.port, 'OPTIONS /.rtc/offer HTTP/1.1\r\n\r\n'
+    + 'POST /.rtc/offer HTTP/1.1\r\ncontent-length: 2\r\n\r\n{}'
+    + 'GET /c HTTP/1.1\r\n\r\n', /page \/c$/, pki.ca)
+  t.deepEqual([...out.matchAll(/HTTP\/1\.1 (\d+)/g)].map((m) => m[1]), ['204', '400', '200'], out)
+  t.regex(out, /"code":"bad_offer"/)
+  await https.stop()
+  await rtc.stop()
+})
+
+test('attached to codecs.http1({ websocket }): signalling on the HTTP side, in order, and a WebSocket upgrade on the same port', async (t) => {
+  const rtc = await serve('webrtc://127.0.0.1:0', {}, { webrtc: { signalling: false } })
+  const http = await serveAttached(rtc, undefined, { websocket: true })
+  const out = await exchange(http.port, 'GET /d HTTP/1.1\r\n\r\n'
+    + 'POST /.rtc/offer HTTP/1.1\r\ncontent-length: 3\r\n\r\nxyz'
+    + 'GET /e HTTP/1.1\r\n\r\n', /page \/e$/)
+  t.deepEqual([...out.matchAll(/HTTP\/1\.1 (\d+)/g)].map((m) => m[1]), ['200', '400', '200'], out)
+  const ws = await exchange(http.port, 'GET /ws HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: upgrade\r\n'
+    + 'sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n', /\r\n\r\n/)
+  t.regex(ws, /^HTTP\/1\.1 101 /)
+  await http.stop()
+  await rtc.stop()
 })

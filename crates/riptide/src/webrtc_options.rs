@@ -32,8 +32,9 @@ pub struct WebRtcOptions {
     pub send_buffer: usize,
     /// Largest signalling request body (default 16 KiB: the endpoint's offer limit).
     pub max_body: usize,
-    /// A signalling connection that has not sent a whole request by then is closed (default
-    /// 10 s).
+    /// A signalling connection that has not sent a whole request by then is closed; a request
+    /// an attached HTTP listener handed over that is still held for the handler then fails
+    /// (default 10 s).
     pub request_timeout: Duration,
     /// Answer `GET` requests for other paths from this directory (an example page and its
     /// scripts); `None` (the default): `404`.

@@ -1,8 +1,9 @@
 /**
  * Builds what a benchmark run needs: riptide (`npm run build`), the load generator, the lossy
  * relay and the K3 tunnel (`npm run build:bench`: one `cargo build --release` of riptide-bench,
- * riptide-net-netsim and riptide-tunnel), the gnet and kcp-go peers (`go build`), the C floor (`cc`), the Go K3 tunnel
- * (`go build` of tests/interop/kcptun) and the
+ * riptide-net-netsim and riptide-tunnel), the gnet and kcp-go peers (`go build`), the C floor
+ * and, for `--loadgen c`, the C echo load generator (`cc`), the Go K3 tunnel (`go build` of
+ * tests/interop/kcptun) and the
  * uWebSockets.js peer (bench/uws.ts: `npm pack` of its npm republish, plus a glibc shim built
  * with `cc` when its binary needs a newer glibc). Outputs go to target/ (gitignored). A peer
  * whose build fails is reported as not runnable, with the reason.
@@ -11,7 +12,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { LOADGEN, ROOT } from './harness'
-import { BUILD_DIR, C_FLOOR_BIN, GNET_BIN, KCPGO_BIN, KCPTUN_BIN, PION_WEBRTC_BIN, RELAY_BIN } from './peers'
+import { BUILD_DIR, C_FLOOR_BIN, C_LOADGEN_BIN, GNET_BIN, KCPGO_BIN, KCPTUN_BIN, PION_WEBRTC_BIN, RELAY_BIN } from './peers'
 import { UWS_PACKAGE, UWS_VERSION } from './uws'
 
 /** What the build produced: a reason per peer id (or `relay`) that could not be built. */
@@ -58,6 +59,13 @@ const STEPS: Step[] = [
     precondition: () => (have('cc') ? undefined : 'no C compiler (`cc`) found'),
     cmd: 'cc',
     args: ['-O2', '-o', C_FLOOR_BIN, join(ROOT, 'bench', 'peers', 'c-epoll', 'floor.c')],
+  },
+  {
+    serves: ['c-loadgen'],
+    title: 'C echo load generator (cc -O2)',
+    precondition: () => (have('cc') ? undefined : 'no C compiler (`cc`) found'),
+    cmd: 'cc',
+    args: ['-O2', '-o', C_LOADGEN_BIN, join(ROOT, 'bench', 'peers', 'c-epoll', 'load.c')],
   },
   {
     serves: ['kcp-go', 'kcp-go-gcm', 'kcp-go-salsa20', 'riptide-salsa20'],

@@ -229,6 +229,25 @@ export function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : NaN
 }
 
+/**
+ * Times the threads of a process have blocked so far (voluntary context switches, summed over
+ * its live threads from /proc/<pid>/task/<tid>/status). An event-loop server blocks once per
+ * wait that found nothing ready, so over a window this counts its sleeps: round trips per sleep
+ * is how many events one wake-up serves. NaN where /proc does not say.
+ */
+export function sleeps(pid: number): number {
+  try {
+    let n = 0
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const m = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))
+      if (m) n += Number(m[1])
+    }
+    return n
+  } catch {
+    return NaN
+  }
+}
+
 /** Number of open file descriptors of a process. */
 export function openFds(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length
@@ -296,6 +315,8 @@ export interface LoadRun<R> {
   result: R
   /** Server CPU seconds over the measured window. */
   serverCpuSeconds: number
+  /** Times the server's threads blocked over the measured window (see {@link sleeps}). */
+  serverSleeps: number
   /** Wall seconds of the measured window as the runner saw it. */
   windowSeconds: number
   /** Share of the machine other processes used during the window (0..1). */
@@ -305,17 +326,19 @@ export interface LoadRun<R> {
 }
 
 /**
- * Runs the load generator (`riptide-bench <argv>`) pinned to `cpu` against `server`. At the
- * `{"phase":"measure"}` line it samples the server's CPU, the machine, and (with `askStats`)
- * the server's counters; again at the result line.
+ * Runs the load generator (`riptide-bench <argv>`, or `loadgen <argv>`: bench/peers/c-epoll/load.c
+ * takes the same echo arguments) pinned to `cpu` against `server`. At the `{"phase":"measure"}`
+ * line it samples the server's CPU and sleeps, the machine, and (with `askStats`) the server's
+ * counters; again at the result line.
  */
 export async function runLoad<R extends { loadgen_cpu_s?: number }>(
   server: Server,
   argv: string[],
   cpu: number,
   askStats = false,
+  loadgen = LOADGEN,
 ): Promise<LoadRun<R>> {
-  const [cmd, ...rest] = pinned(cpu, [LOADGEN, ...argv])
+  const [cmd, ...rest] = pinned(cpu, [loadgen, ...argv])
   const pid = server.child.pid!
   const askStatsLine = async (): Promise<string | undefined> => {
     if (!askStats || !server.child.stdin) return undefined
@@ -323,17 +346,18 @@ export async function runLoad<R extends { loadgen_cpu_s?: number }>(
     server.child.stdin.write('stats\n')
     return line
   }
-  let start: { cpu: number; machine: MachineSample; stats: Promise<string | undefined> } | undefined
-  let end: { cpu: number; machine: MachineSample; stats: Promise<string | undefined> } | undefined
+  type Sample = { cpu: number; sleeps: number; machine: MachineSample; stats: Promise<string | undefined> }
+  let start: Sample | undefined
+  let end: Sample | undefined
   const gen = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   gen.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
   let resultLine = ''
   createInterface({ input: gen.stdout }).on('line', (line) => {
     if (line.includes('"phase":"measure"')) {
-      start = { cpu: cpuSeconds(pid), machine: sampleMachine(), stats: askStatsLine() }
+      start = { cpu: cpuSeconds(pid), sleeps: sleeps(pid), machine: sampleMachine(), stats: askStatsLine() }
     } else if (line.startsWith('{')) {
-      end = { cpu: cpuSeconds(pid), machine: sampleMachine(), stats: askStatsLine() }
+      end = { cpu: cpuSeconds(pid), sleeps: sleeps(pid), machine: sampleMachine(), stats: askStatsLine() }
       resultLine = line
     }
   })
@@ -349,6 +373,7 @@ export async function runLoad<R extends { loadgen_cpu_s?: number }>(
   return {
     result,
     serverCpuSeconds: end.cpu - start.cpu,
+    serverSleeps: end.sleeps - start.sleeps,
     windowSeconds: (end.machine.at - start.machine.at) / 1000,
     foreign: foreignCpu(start.machine, end.machine, [pid, process.pid], result.loadgen_cpu_s ?? 0),
     stats: s0 && s1 ? { start: s0, end: s1 } : undefined,

@@ -67,6 +67,8 @@ export const BUILD_DIR = join(ROOT, 'target', 'bench')
 export const GNET_BIN = join(BUILD_DIR, 'gnet-peer')
 /** The C floor binary. */
 export const C_FLOOR_BIN = join(BUILD_DIR, 'c-floor')
+/** The C echo load generator (bench/peers/c-epoll/load.c), chosen with `--loadgen c`. */
+export const C_LOADGEN_BIN = join(BUILD_DIR, 'c-load')
 /** The kcp-go peer binary (built from tests/interop/kcp-go). */
 export const KCPGO_BIN = join(BUILD_DIR, 'kcpgo-peer')
 /** The kcptun stand-in binary (built from tests/interop/kcptun: kcp-go, smux, snappy). */

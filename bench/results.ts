@@ -19,6 +19,11 @@ export interface RunRecord {
   perCpuSecond?: number
   /** K3: the tunnel client's CPU µs per MB (the server's is `cpuUsPerUnit`). */
   clientCpuUsPerUnit?: number
+  /**
+   * Echo and HTTP: times the server's threads blocked over the window (voluntary context
+   * switches; an event loop blocks once per wait that found nothing ready).
+   */
+  serverSleeps?: number
   /** Load-generator CPU share of one core over the window (0..1). */
   loadgenCpu?: number
   /** Share of the machine other processes used (0..1). */
@@ -117,7 +122,7 @@ export interface Results {
   startedAt: string
   durationS: number
   quick: boolean
-  settings: { rounds: number; warmupS: number; seconds: number; retries: number; quietWaitS: number; noiseThreshold: number; serverCpu: number; loadgenCpu: number; pinned: boolean }
+  settings: { rounds: number; warmupS: number; seconds: number; retries: number; quietWaitS: number; noiseThreshold: number; serverCpu: number; loadgenCpu: number; pinned: boolean; loadgen?: 'rust' | 'c' }
   machine: Record<string, string | number>
   /** Every peer; `selected`: part of this run's selection; `available`: could run here. */
   peers: { id: string; label: string; about: string; selected: boolean; available: boolean; reason?: string }[]

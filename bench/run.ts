@@ -11,6 +11,8 @@
  *   npm run bench -- --only E1,H2 --rounds 5 --peers riptide,node:net
  *   npm run bench -- --only T1,T2 --merge bench/results/2026-11-21.json
  *                                      # keeps FILE's other workloads (marked with their run)
+ *   npm run bench -- --only E1 --loadgen c --out /tmp/e1-c.json
+ *                                      # echo workloads driven by bench/peers/c-epoll/load.c
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -46,7 +48,7 @@ import {
 } from './harness'
 import { makePki } from '../__test__/tls-certs'
 import { machineInfo } from './machine'
-import { BUILD_DIR, KCP_KNOBS, KCPGO_BIN, peer, PEERS, PION_WEBRTC_BIN, RELAY_BIN, unavailable, type Peer, type TlsFiles } from './peers'
+import { BUILD_DIR, C_LOADGEN_BIN, KCP_KNOBS, KCPGO_BIN, peer, PEERS, PION_WEBRTC_BIN, RELAY_BIN, unavailable, type Peer, type TlsFiles } from './peers'
 import { writeReport } from './report'
 import type { PeerSummary, Results, RunRecord, WorkloadResult } from './results'
 import { WORKLOADS, workload, type Workload } from './workloads'
@@ -68,6 +70,7 @@ const { values: opts } = parseArgs({
     'no-report': { type: 'boolean', default: false },
     out: { type: 'string' },
     merge: { type: 'string' },
+    loadgen: { type: 'string', default: 'rust' },
     help: { type: 'boolean', default: false },
   },
 })
@@ -78,6 +81,12 @@ if (opts.help) {
 }
 
 const quick = opts.quick ?? false
+if (opts.loadgen !== 'rust' && opts.loadgen !== 'c') {
+  console.error(`--loadgen is rust (crates/riptide-bench) or c (bench/peers/c-epoll/load.c), not ${opts.loadgen}`)
+  process.exit(2)
+}
+/** The echo load generator: the suite's Rust one, or the C one that checks it (docs/architecture.md, E1). */
+const loadgen: 'rust' | 'c' = opts.loadgen
 const settings = {
   rounds: Number(opts.rounds ?? (quick ? 1 : 3)),
   warmupS: Number(opts.warmup ?? (quick ? 0.5 : 2)),
@@ -88,6 +97,7 @@ const settings = {
   serverCpu: SERVER_CPU,
   loadgenCpu: LOADGEN_CPU,
   pinned: canPin,
+  loadgen,
 }
 
 /** Workloads to run, and the peers of each. */
@@ -96,6 +106,10 @@ function selection(): { w: Workload; peers: string[] }[] {
   const onlyPeers = opts.peers?.split(',').map((s) => s.trim())
   for (const p of onlyPeers ?? []) peer(p)
   const chosen = ids.map(workload)
+  const notEcho = chosen.filter((w) => w.load.kind !== 'echo')
+  if (loadgen === 'c' && notEcho.length > 0) {
+    throw new Error(`--loadgen c drives echo workloads only (E1, E2, E3), not ${notEcho.map((w) => w.id).join(', ')}`)
+  }
   const runnable = chosen.filter((w) => w.load.kind !== 'counters')
   // B1 reads riptide's counters from its echo/HTTP runs; alone, it runs riptide under E1 and E2.
   if (chosen.some((w) => w.id === 'B1') && !runnable.some((w) => w.load.kind === 'echo' || w.load.kind === 'http')) {
@@ -192,6 +206,7 @@ async function throughputRun(p: Peer, w: Workload, round: number): Promise<RunRe
       argv,
       LOADGEN_CPU,
       p.stats ?? false,
+      loadgen === 'c' ? C_LOADGEN_BIN : LOADGEN,
     )
     const r = run.result
     return {
@@ -202,6 +217,7 @@ async function throughputRun(p: Peer, w: Workload, round: number): Promise<RunRe
       p99Us: r.p99_us,
       p999Us: r.p999_us,
       serverCpuS: run.serverCpuSeconds,
+      serverSleeps: run.serverSleeps,
       cpuUsPerUnit: r.messages > 0 ? (run.serverCpuSeconds * 1e6) / r.messages : NaN,
       perCpuSecond: run.serverCpuSeconds > 0 ? r.messages / run.serverCpuSeconds : NaN,
       loadgenCpu: r.loadgen_cpu_s / settings.seconds,
@@ -806,12 +822,14 @@ async function main(): Promise<void> {
   const needed = new Set(plan.flatMap((x) => x.peers))
   if (plan.some((x) => x.w.load.kind === 'kcp' || x.w.load.kind === 'tunnel')) needed.add('relay')
   if (plan.some((x) => x.w.load.kind === 'rtc' || x.w.load.kind === 'rtc-idle')) needed.add('pion-webrtc')
+  if (loadgen === 'c') needed.add('c-loadgen')
   console.log(`riptide bench${quick ? ' --quick' : ''}: ${plan.map((x) => x.w.id).join(' ')}${wantsB1 && !plan.some((x) => x.w.id === 'B1') ? ' B1' : ''}`)
   console.log(`  ${settings.rounds} round(s), ${settings.warmupS} s warm-up + ${settings.seconds} s per run, server on CPU ${SERVER_CPU}, load on CPU ${LOADGEN_CPU}${canPin ? '' : ' (taskset missing: NOT pinned)'}`)
   let failures: BuildFailures = new Map()
   if (!opts['no-build']) {
     console.log('building:')
     failures = build(needed, (l) => console.log(l))
+    if (failures.has('c-loadgen')) throw new Error(`--loadgen c: ${failures.get('c-loadgen')}`)
   }
   const peersInfo = PEERS.map((p) => {
     // Unselected peers were not built; only uWebSockets.js's availability is a fact of the machine.
@@ -940,7 +958,9 @@ function describe(w: Workload, r: RunRecord): string {
   if (w.load.kind === 'dns') return `${fmt(r.rate)} queries/s, ${fmt(r.perCpuSecond)} per server-CPU-s${noise}`
   if (w.load.kind === 'redis') return `${fmt(r.rate)} requests/s, ${fmt(r.perCpuSecond)} per server-CPU-s, p50 ${fmt(r.p50Us)} µs p99 ${fmt(r.p99Us)} µs${noise}`
   const tls = r.negotiated ? ` | ${r.negotiated}` : ''
-  return `${fmt(r.rate)} ${w.unit}s/s, p50 ${fmt(r.p50Us)} µs p99 ${fmt(r.p99Us)} µs, server ${fmt(r.cpuUsPerUnit, 2)} µs CPU/${w.unit}, loadgen ${fmt((r.loadgenCpu ?? 0) * 100)} %${tls}${noise}`
+  const busy = r.serverCpuS !== undefined ? `, server busy ${fmt((r.serverCpuS / settings.seconds) * 100)} %` : ''
+  const perSleep = r.serverSleeps ? `, ${fmt((r.rate * settings.seconds) / r.serverSleeps, 1)} ${w.unit}s per server sleep` : ''
+  return `${fmt(r.rate)} ${w.unit}s/s, p50 ${fmt(r.p50Us)} µs p99 ${fmt(r.p99Us)} µs, server ${fmt(r.cpuUsPerUnit, 2)} µs CPU/${w.unit}${busy}${perSleep}, loadgen ${fmt((r.loadgenCpu ?? 0) * 100)} %${tls}${noise}`
 }
 
 main().catch((err: unknown) => {

@@ -77,6 +77,8 @@ export interface ConnSink {
   readonly reactorIndex: number
   /** Writes; returns the native writability when known now (a write outside a batch). */
   write(conn: Conn, data: Uint8Array): boolean | undefined
+  /** {@link ConnSink.write} of `text` as UTF-8 (encoded straight into the batch's staging area when it fits). */
+  writeString(conn: Conn, text: string): boolean | undefined
   /** Bytes `conn` staged in the current batch (0 outside a batch). */
   stagedBytes(conn: Conn): number
   /** Stages a promise of a writable event (the batch's writes passed the high water mark). */
@@ -405,22 +407,22 @@ export class Conn<Context = unknown> {
    */
   write(data: Uint8Array | string, options?: WriteOptions | WriteDoneCallback, cb?: WriteDoneCallback): boolean {
     if (typeof options === 'function') return this.write(data, undefined, options)
-    return this[kWriteRecord](messageOf(this.#sink.ltv, toBytes(data), options), cb)
+    return this[kWriteRecord](messageOf(this.#sink.ltv, data, options), cb)
   }
 
   /**
-   * @internal Writes bytes as the codec takes them (an LTV record as it is): held writes,
-   * heartbeats.
+   * @internal Writes bytes (or a string, as UTF-8) as the codec takes them (an LTV record as
+   * it is): writes, held writes, heartbeats.
    */
-  [kWriteRecord](bytes: Uint8Array, cb?: WriteDoneCallback): boolean {
-    if ((this.#flags & RECONNECTING) !== 0) return this.#hold(bytes, cb)
+  [kWriteRecord](data: Uint8Array | string, cb?: WriteDoneCallback): boolean {
+    if ((this.#flags & RECONNECTING) !== 0) return this.#hold(toBytes(data), cb)
     this.#check()
     if (this.slot < 0) {
-      this.#sink.sendTo(this.udpSocket!, this.remoteAddress, this.remotePort, bytes)
+      this.#sink.sendTo(this.udpSocket!, this.remoteAddress, this.remotePort, toBytes(data))
       cb?.()
       return true
     }
-    const native = this.#sink.write(this, bytes)
+    const native = typeof data === 'string' ? this.#sink.writeString(this, data) : this.#sink.write(this, data)
     if (native !== undefined) this.#mark(UNWRITABLE, !native)
     // Told to wait on an estimate: make sure a writable event follows even if the kernel takes it all.
     else if ((this.#flags & (UNWRITABLE | DRAIN_EXPECTED)) === 0 && this.#sink.stagedBytes(this) > this.#sink.highWaterMark) {

@@ -57,9 +57,10 @@ export function msgIdOf(codec: LtvCodec, options: WriteOptions | undefined): num
 
 /**
  * The bytes a codec frames for a message: on an LTV connection (`ltv` set) its record, with
- * the id `options` names; else `data` itself (and `options` must not name an id).
+ * the id `options` names; else `data` itself, a string left for the writer to encode (and
+ * `options` must not name an id).
  */
-export function messageOf(ltv: LtvCodec | undefined, data: Uint8Array, options: WriteOptions | undefined): Uint8Array {
+export function messageOf<T extends Uint8Array | string>(ltv: LtvCodec | undefined, data: T, options: WriteOptions | undefined): T | Uint8Array {
   if (ltv !== undefined) return ltvRecord(ltv, msgIdOf(ltv, options), data)
   if (options !== undefined) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('write options must be an object')

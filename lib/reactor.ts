@@ -238,6 +238,8 @@ export class Reactor implements ConnSink {
   readonly #latent: number[] = []
   readonly #ops = new Int32Array(1 + OP_STRIDE * STAGED_OPS)
   readonly #bytes = new Uint8Array(STAGED_BYTES)
+  /** {@link Reactor.#bytes} as a Buffer, for encoding strings into it (`Buffer#write`). */
+  readonly #text = Buffer.from(this.#bytes.buffer, 0, STAGED_BYTES)
   /**
    * Connections that staged writes in the current batch: the first `#stagedCount` entries
    * (the array is reused, not truncated: setting an array's length is a runtime call).
@@ -551,16 +553,32 @@ export class Reactor implements ConnSink {
     if (this.#inBatch && len <= STAGE_MAX_WRITE) {
       if (this.#ops[0] >= STAGED_OPS || this.#used + len > STAGED_BYTES) this.flush()
       this.#bytes.set(data, this.#used)
-      this.#stage(OP_WRITE, conn, this.#used, len)
-      this.#used += len
-      const slot = conn.slot
-      if (slot >= this.#stagedBytes.length) this.#growStaged(slot)
-      this.#stagedBytes[slot] += len
-      this.#stagedConns[this.#stagedCount++] = conn
+      this.#staged(conn, len)
       return undefined
     }
     this.flush()
     return this.call((n) => n.write(conn.slot, conn.generation, data))
+  }
+
+  writeString(conn: Conn, text: string): boolean | undefined {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit: within that bound the string is encoded
+    // once, into the staging area, instead of into a Buffer that is then copied there.
+    const most = text.length * 3
+    if (this.#inBatch && most <= STAGE_MAX_WRITE && this.#ops[0] < STAGED_OPS && this.#used + most <= STAGED_BYTES) {
+      this.#staged(conn, this.#text.write(text, this.#used))
+      return undefined
+    }
+    return this.write(conn, Buffer.from(text))
+  }
+
+  /** Stages the write of the `len` bytes just put at the end of the staging area. */
+  #staged(conn: Conn, len: number): void {
+    this.#stage(OP_WRITE, conn, this.#used, len)
+    this.#used += len
+    const slot = conn.slot
+    if (slot >= this.#stagedBytes.length) this.#growStaged(slot)
+    this.#stagedBytes[slot] += len
+    this.#stagedConns[this.#stagedCount++] = conn
   }
 
   stagedBytes(conn: Conn): number {

@@ -21,6 +21,11 @@ mod server_offer;
 
 pub use server_offer::{OfferedChannel, MAX_LABEL_LEN};
 
+/// Datagrams a peer takes in before it is driven, whether or not anything is polled: str0m's
+/// DTLS (dimpl) holds at most 30 received datagrams per peer until the peer is polled, and
+/// refuses more.
+const DRIVE_EVERY: u32 = 16;
+
 /// A peer of the endpoint. Ids are never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerId(pub u64);
@@ -190,6 +195,12 @@ struct Peer {
     reported: Option<Instant>,
     /// Queued in `timer_dirty` (once, however many calls touch the peer between polls).
     timer_queued: bool,
+    /// Queued in `undriven`: input or sends it has not been driven for since.
+    drive_queued: bool,
+    /// Datagrams handled since its last drive.
+    datagrams: u32,
+    /// The latest time it was handed (the drive's `now` when a poll drives it).
+    last_input: Instant,
     max_message_size: usize,
     /// The reliable channel refused a send; report [`Event::Writable`] when it drains.
     reliable_blocked: bool,
@@ -228,6 +239,8 @@ pub struct Endpoint {
     timer_dirty: Vec<PeerId>,
     /// Cancellations for peers that are gone.
     timer_cancel: VecDeque<PeerId>,
+    /// Peers with datagrams or sends not yet driven, each once (see [`Endpoint::drive_undriven`]).
+    undriven: Vec<PeerId>,
 }
 
 impl Endpoint {
@@ -251,6 +264,7 @@ impl Endpoint {
             events: VecDeque::new(),
             timer_dirty: Vec::new(),
             timer_cancel: VecDeque::new(),
+            undriven: Vec::new(),
         })
     }
 
@@ -370,6 +384,9 @@ impl Endpoint {
                 rtc_deadline: now,
                 reported: None,
                 timer_queued: false,
+                drive_queued: false,
+                datagrams: 0,
+                last_input: now,
                 max_message_size,
                 reliable_blocked: false,
             },
@@ -381,6 +398,11 @@ impl Endpoint {
     /// Routes a datagram from `source` to its peer and lets the peer handle it. STUN is routed
     /// by the local ufrag in its USERNAME (and, once its integrity checks out, teaches the
     /// endpoint the source address); everything else by source address.
+    ///
+    /// What the datagram causes (its acknowledgement, the messages it carried) is produced
+    /// when the peer is next driven: at the next poll, after [`DRIVE_EVERY`] datagrams, or by
+    /// a timeout. Feeding all of a socket wake's datagrams before polling lets one drive answer
+    /// them all, and lets the sends made meanwhile share SCTP packets.
     pub fn handle_datagram(
         &mut self,
         now: Instant,
@@ -429,8 +451,38 @@ impl Endpoint {
                 DatagramOutcome::Delivered(peer_id)
             }
         };
-        self.drive(peer_id, now);
+        self.defer(peer_id, now, true);
         outcome
+    }
+
+    /// Notes that the peer took input or a send at `now` and must be driven before the next
+    /// poll; drives it at once after [`DRIVE_EVERY`] datagrams.
+    fn defer(&mut self, peer_id: PeerId, now: Instant, datagram: bool) {
+        let Some(peer) = self.peers.get_mut(&peer_id) else {
+            return;
+        };
+        peer.last_input = peer.last_input.max(now);
+        peer.datagrams += u32::from(datagram);
+        if peer.datagrams >= DRIVE_EVERY {
+            self.drive(peer_id, now);
+        } else if !peer.drive_queued {
+            peer.drive_queued = true;
+            self.undriven.push(peer_id);
+        }
+    }
+
+    /// Drives every peer that took datagrams or sends since its last drive. Each poll runs it
+    /// first, so a caller never sees output that is not up to date.
+    fn drive_undriven(&mut self) {
+        while let Some(peer_id) = self.undriven.pop() {
+            let Some(peer) = self.peers.get(&peer_id) else {
+                continue;
+            };
+            if peer.drive_queued {
+                let now = peer.last_input;
+                self.drive(peer_id, now);
+            }
+        }
     }
 
     /// Maps `source` to `peer`, taking it from any other peer; the peer's oldest address goes
@@ -475,7 +527,8 @@ impl Endpoint {
         }
     }
 
-    /// The peer's next deadline, if it exists.
+    /// The peer's next deadline as of its last drive, if it exists (a poll drives every peer
+    /// with datagrams or sends pending).
     pub fn deadline(&self, peer: PeerId) -> Option<Instant> {
         self.peers.get(&peer).map(Peer::deadline)
     }
@@ -503,7 +556,9 @@ impl Endpoint {
     }
 
     /// Sends a message on one of the peer's channels, as binary (an `ArrayBuffer` at a
-    /// browser) or as text (a string; `data` must then be UTF-8, which is not checked).
+    /// browser) or as text (a string; `data` must then be UTF-8, which is not checked). It
+    /// leaves at the next poll (see [`Endpoint::handle_datagram`]), with the peer's other sends
+    /// of the meantime.
     ///
     /// Unreliable: dropped ([`SendOutcome::Congested`]) when the channel holds
     /// [`EndpointConfig::unreliable_high_water`] bytes or the send buffer is full. Reliable:
@@ -561,7 +616,7 @@ impl Endpoint {
             }
         };
         if outcome == SendOutcome::Sent {
-            self.drive(peer_id, now);
+            self.defer(peer_id, now, false);
         }
         Ok(outcome)
     }
@@ -569,6 +624,11 @@ impl Endpoint {
     /// Closes the peer: str0m sends its DTLS close, [`Event::Closed`] follows with
     /// [`CloseReason::Local`].
     pub fn close(&mut self, peer_id: PeerId) {
+        // What it took and was sent before the close goes out first.
+        if let Some(peer) = self.peers.get(&peer_id).filter(|p| p.drive_queued) {
+            let now = peer.last_input;
+            self.drive(peer_id, now);
+        }
         if let Some(peer) = self.peers.get_mut(&peer_id) {
             let _ = catch_unwind(AssertUnwindSafe(|| peer.rtc.close()));
             self.flush_transmits(peer_id);
@@ -578,16 +638,19 @@ impl Endpoint {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.drive_undriven();
         self.transmits.pop_front()
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
+        self.drive_undriven();
         self.events.pop_front()
     }
 
     /// The next peer whose deadline changed since it was last reported.
     pub fn poll_timer(&mut self) -> Option<TimerUpdate> {
+        self.drive_undriven();
         if let Some(peer) = self.timer_cancel.pop_front() {
             return Some(TimerUpdate {
                 peer,
@@ -617,6 +680,8 @@ impl Endpoint {
         let Some(peer) = self.peers.get_mut(&peer_id) else {
             return;
         };
+        peer.drive_queued = false;
+        peer.datagrams = 0;
         let mut close = None;
         let drained = catch_unwind(AssertUnwindSafe(|| loop {
             match peer.rtc.poll_output() {

@@ -21,6 +21,10 @@
 //!   local ufrag (each peer gets its own): one hash lookup, never a scan of the peers;
 //! - [`Endpoint::poll_transmit`] yields the datagrams to send, [`Endpoint::poll_event`] what
 //!   happened (opened, a message and its channel, writable again, closed);
+//! - datagrams and sends are taken in without polling str0m: each poll first drives the peers
+//!   that took any since (every one of its outputs, at once). Feed all the datagrams of one
+//!   socket wake and make the sends they cause, then poll: one drive per peer answers them,
+//!   and the sends share SCTP packets (str0m's SCTP walks its in-flight queue on every drive);
 //! - [`Endpoint::poll_timer`] reports each peer whose deadline changed, so a timing wheel can
 //!   hold one entry per peer; when that entry fires, call [`Endpoint::handle_timeout`].
 //!

@@ -53,7 +53,7 @@ impl Conns {
             }
             Err(_) => (500, b"500: Internal Server Error".to_vec()),
         };
-        self.rtc_settle(socket);
+        self.rtc_mark(socket);
         response
     }
 
@@ -71,7 +71,7 @@ impl Conns {
             return (404, b"404: Not Found".to_vec());
         };
         let r = g.respond(&mut l.endpoint, Instant::now(), route, body);
-        self.rtc_settle(socket);
+        self.rtc_mark(socket);
         (r.status, r.body)
     }
 
@@ -128,7 +128,7 @@ impl Conns {
         let repeat = reliable.then(Repeat::default);
         let sent = g.emit(&mut l.endpoint, Instant::now(), peer, event, data, repeat);
         let sent = outcome(sent, l);
-        self.rtc_settle(socket);
+        self.rtc_mark(socket);
         sent
     }
 
@@ -140,7 +140,7 @@ impl Conns {
         let g = l.geckos.as_mut().ok_or(Error::ConnClosed)?;
         let sent = g.raw(&mut l.endpoint, Instant::now(), peer, true, data);
         let sent = outcome(sent, l);
-        self.rtc_settle(socket);
+        self.rtc_mark(socket);
         sent
     }
 
@@ -172,7 +172,7 @@ impl Conns {
         if let Some(g) = l.geckos.as_mut() {
             g.handle_timeout(&mut l.endpoint, now);
         }
-        self.rtc_settle(socket);
+        self.rtc_mark(socket);
     }
 }
 

@@ -87,6 +87,9 @@ pub struct Conns {
     rtc: HashMap<usize, RtcListener>,
     /// Decisions on held WebRTC offers, for the reactor.
     rtc_decisions: Vec<RtcDecision>,
+    /// Sockets of `webrtc://` listeners whose endpoint took datagrams, sends, offers or
+    /// timeouts since it was last settled, each once.
+    rtc_marked: Vec<usize>,
     /// The gates of `kcp://` listeners that have one, by socket.
     gates: HashMap<usize, Box<dyn PacketGate>>,
     /// Listener sockets handed to a new process that still serve their own sessions, and
@@ -162,6 +165,7 @@ impl Conns {
             kcp_table: KcpTable::default(),
             rtc: HashMap::new(),
             rtc_decisions: Vec::new(),
+            rtc_marked: Vec::new(),
             gates: HashMap::new(),
             retiring: Vec::new(),
             gate_out: GateOut::default(),
@@ -218,6 +222,7 @@ impl Conns {
             || (!self.corked && !self.corked_conns.is_empty())
             || !self.held.is_empty()
             || !self.rtc_decisions.is_empty()
+            || self.rtc_unsettled()
     }
 
     /// Ids of all open connections.

@@ -4,6 +4,11 @@
 //! channels open), messages, writability and closes. `write` goes to the reliable channel,
 //! queued while the endpoint is congested; `send_unreliable` to the unreliable one.
 //!
+//! The endpoint is settled (driven, its output sent and applied) once per reactor turn, not
+//! after each datagram or send: every call marks its listener, and the reactor settles the
+//! marked ones when the turn's input is in and again after each batch of the handler's writes
+//! ([`Conns::rtc_settle_marked`]).
+//!
 //! [`Endpoint`]: riptide_webrtc::Endpoint
 
 use super::connection::{Place, State, Transport};
@@ -91,7 +96,7 @@ impl Conns {
         {
             l.heard(peer, from);
         }
-        self.rtc_settle(socket);
+        self.rtc_mark(socket);
     }
 
     /// True when the `webrtc://` listener on `socket` holds offers for the handler.
@@ -114,7 +119,7 @@ impl Conns {
         if let (Ok((peer, _)), Some(request)) = (&answered, request) {
             l.requested(*peer, request);
         }
-        self.rtc_settle(socket);
+        self.rtc_mark(socket);
         answered.map(|(_, answer)| answer)
     }
 
@@ -151,14 +156,40 @@ impl Conns {
             Fire::Rearm(at) => self.timers.insert(at, Timer::Rtc(socket, peer.0)),
             Fire::Due => {
                 l.endpoint.handle_timeout(peer, now);
-                self.rtc_settle(socket);
+                self.rtc_mark(socket);
             }
         }
     }
 
-    /// Drains the endpoint of `socket` after a call: datagrams to the socket, deadlines to the
-    /// wheel, events to the connections, until it has nothing more.
-    pub(super) fn rtc_settle(&mut self, socket: usize) {
+    /// Notes that the endpoint of `socket` took input or sends to settle before the turn ends.
+    pub(super) fn rtc_mark(&mut self, socket: usize) {
+        if !self.rtc_marked.contains(&socket) {
+            self.rtc_marked.push(socket);
+        }
+    }
+
+    /// True when an endpoint took input or sends since it was last settled.
+    pub(crate) fn rtc_unsettled(&self) -> bool {
+        !self.rtc_marked.is_empty()
+    }
+
+    /// Settles every endpoint marked since the last call, and those its events mark (a
+    /// writable peer's queued messages): one drive per peer that took anything.
+    pub(crate) fn rtc_settle_marked(&mut self) {
+        while !self.rtc_marked.is_empty() {
+            let mut marked = std::mem::take(&mut self.rtc_marked);
+            for socket in marked.drain(..) {
+                self.rtc_settle(socket);
+            }
+            if self.rtc_marked.is_empty() {
+                self.rtc_marked = marked;
+            }
+        }
+    }
+
+    /// Drains the endpoint of `socket`: datagrams to the socket, deadlines to the wheel,
+    /// events to the connections, until it has nothing more.
+    fn rtc_settle(&mut self, socket: usize) {
         let listener = self.socket_listener(socket);
         loop {
             let Conns {
@@ -346,7 +377,7 @@ impl Conns {
                 self.notices.push_back(Notice::Writability(id, false));
             }
         }
-        self.rtc_settle(socket);
+        self.rtc_mark(socket);
         Ok(())
     }
 
@@ -383,7 +414,7 @@ impl Conns {
             )),
             Err(_) => Err(Error::ConnClosed),
         };
-        self.rtc_settle(socket);
+        self.rtc_mark(socket);
         sent
     }
 
@@ -393,7 +424,7 @@ impl Conns {
         if let Some(l) = self.rtc.get_mut(&socket) {
             l.closed(peer);
             l.endpoint.close(peer);
-            self.rtc_settle(socket);
+            self.rtc_mark(socket);
         }
     }
 

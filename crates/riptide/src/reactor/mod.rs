@@ -338,7 +338,9 @@ impl Reactor {
 
     /// Delivers what the connection table queued (writability changes, completed writes,
     /// half-closes, closes), in order. Drivers call it after changing the table outside a
-    /// turn; turns call it after every callback.
+    /// turn; turns call it after every callback. Outside a turn (at its end, too) it first
+    /// flushes the KCP sessions and settles the WebRTC endpoints the turn touched, and settles
+    /// again after the handler wrote.
     pub fn reap<H: EventHandler>(&mut self, handler: &mut H) {
         if !self.in_turn {
             self.conns.kcp_flush_dirty();
@@ -348,7 +350,13 @@ impl Reactor {
                 let registry = self.poll.registry();
                 self.signals.decide(decision, &mut self.conns, registry);
             }
+            if !self.in_turn {
+                self.conns.rtc_settle_marked();
+            }
             self.deliver_notices(handler);
+            if !self.in_turn && self.conns.rtc_unsettled() {
+                continue;
+            }
             // Carried sessions' datagrams go out last: a callback may have sent more.
             if !self.conns.carried_output_pending() {
                 break;

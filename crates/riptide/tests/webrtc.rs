@@ -168,7 +168,10 @@ fn pion_echoes_through_a_webrtc_listener() {
     assert_eq!(result["unreliable_corrupt"], 0);
     assert_eq!(result["unreliable_duplicates"], 0);
     assert!(result["unreliable_received"].as_u64().unwrap() > 0);
-    assert_eq!(c.congested, echo.dropped.load(Ordering::SeqCst) as u64);
+    // Every congested drop was reported `false`; a reply to a message that arrived in the turn
+    // pion closed in is `false` too (the peer is gone), without counting as congested.
+    let dropped = echo.dropped.load(Ordering::SeqCst) as u64;
+    assert!(c.congested <= dropped, "{c:?} {dropped}");
     assert_eq!(echo.opened.load(Ordering::SeqCst), 1);
 
     // pion closed its PeerConnection on exit: on_close without an error, nothing left.

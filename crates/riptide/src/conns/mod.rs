@@ -90,6 +90,9 @@ pub struct Conns {
     /// Sockets of `webrtc://` listeners whose endpoint took datagrams, sends, offers or
     /// timeouts since it was last settled, each once.
     rtc_marked: Vec<usize>,
+    /// WebRTC connections whose peer closed, doomed once the notices ahead of the close (its
+    /// last messages) are delivered ([`Conns::rtc_apply_closes`]).
+    rtc_closes: Vec<(ConnId, Option<Error>)>,
     /// The gates of `kcp://` listeners that have one, by socket.
     gates: HashMap<usize, Box<dyn PacketGate>>,
     /// Listener sockets handed to a new process that still serve their own sessions, and
@@ -166,6 +169,7 @@ impl Conns {
             rtc: HashMap::new(),
             rtc_decisions: Vec::new(),
             rtc_marked: Vec::new(),
+            rtc_closes: Vec::new(),
             gates: HashMap::new(),
             retiring: Vec::new(),
             gate_out: GateOut::default(),
@@ -223,6 +227,7 @@ impl Conns {
             || !self.held.is_empty()
             || !self.rtc_decisions.is_empty()
             || self.rtc_unsettled()
+            || !self.rtc_closes.is_empty()
     }
 
     /// Ids of all open connections.

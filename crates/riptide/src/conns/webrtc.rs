@@ -187,6 +187,17 @@ impl Conns {
         }
     }
 
+    /// Dooms the connections whose peers closed at the last settle, now that the handler has
+    /// had their last messages; true when there were any.
+    pub(crate) fn rtc_apply_closes(&mut self) -> bool {
+        let closes = std::mem::take(&mut self.rtc_closes);
+        let any = !closes.is_empty();
+        for (id, err) in closes {
+            self.doom(id, err);
+        }
+        any
+    }
+
     /// Drains the endpoint of `socket`: datagrams to the socket, deadlines to the wheel,
     /// events to the connections, until it has nothing more.
     fn rtc_settle(&mut self, socket: usize) {
@@ -294,8 +305,9 @@ impl Conns {
                 if let Some(g) = l.geckos.as_mut() {
                     g.closed(peer);
                 }
+                // Messages settled with the close reach the handler first.
                 if let Some(id) = l.closed(peer) {
-                    self.doom(id, close_error(reason));
+                    self.rtc_closes.push((id, close_error(reason)));
                 }
             }
         }
@@ -382,7 +394,8 @@ impl Conns {
     }
 
     /// Sends one message on the peer's unreliable channel (unordered, never retransmitted).
-    /// False when it was dropped because the channel is congested.
+    /// False when it was dropped because the channel is congested, or because the peer closed
+    /// in this turn (a reply to one of its last messages; its close follows).
     pub(super) fn rtc_send_unreliable(&mut self, id: ConnId, data: &[u8]) -> Result<bool, Error> {
         let conn = self.slab.get(id).ok_or(Error::ConnClosed)?;
         if conn.state != State::Open {
@@ -412,6 +425,7 @@ impl Conns {
             Err(SendError::Empty) => Err(Error::InvalidOption(
                 "a data channel message cannot be empty".into(),
             )),
+            Err(SendError::UnknownPeer) => Ok(false),
             Err(_) => Err(Error::ConnClosed),
         };
         self.rtc_mark(socket);

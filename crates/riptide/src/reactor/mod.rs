@@ -354,8 +354,12 @@ impl Reactor {
                 self.conns.rtc_settle_marked();
             }
             self.deliver_notices(handler);
-            if !self.in_turn && self.conns.rtc_unsettled() {
-                continue;
+            if !self.in_turn {
+                // Closes wait for the messages settled with them, then go out in this loop.
+                let closed = self.conns.rtc_apply_closes();
+                if closed || self.conns.rtc_unsettled() {
+                    continue;
+                }
             }
             // Carried sessions' datagrams go out last: a callback may have sent more.
             if !self.conns.carried_output_pending() {

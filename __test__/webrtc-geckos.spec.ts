@@ -1,5 +1,5 @@
 // The stock geckos.io client (`@geckos.io/client` 3.x, unchanged) in headless Chromium against
-// the WebRTC endpoint in geckos mode: `examples/echo.rs -- … --geckos` of
+// the WebRTC endpoint in geckos mode: `examples/webrtc_echo.rs -- … --geckos` of
 // crates/riptide-webrtc (a std-socket driver), and riptide's reactor (below). The page
 // is served from another origin, so CORS preflights are exercised too. The client connects
 // (its Authorization header comes back in userData; `deny` is refused with 401), and an emit,
@@ -67,9 +67,9 @@ function servePage(dir: string): Promise<Server> {
 
 /** Builds and starts the echo example in geckos mode; resolves with its HTTP port. */
 function startEcho(): Promise<{ child: ChildProcess; port: number }> {
-  const built = spawnSync('cargo', ['build', '-q', '-p', 'riptide-net-webrtc', '--example', 'echo'], { cwd: root, stdio: 'inherit' })
+  const built = spawnSync('cargo', ['build', '-q', '-p', 'riptide-net-webrtc', '--example', 'webrtc_echo'], { cwd: root, stdio: 'inherit' })
   if (built.status !== 0) throw new Error('could not build the echo example')
-  const bin = join(root, 'target', 'debug', 'examples', 'echo')
+  const bin = join(root, 'target', 'debug', 'examples', 'webrtc_echo')
   const child = spawn(bin, ['127.0.0.1', '0', '0', '--geckos'], { stdio: ['ignore', 'pipe', 'inherit'] })
   return new Promise((resolve, reject) => {
     let out = ''

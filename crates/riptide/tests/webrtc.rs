@@ -77,6 +77,9 @@ fn wait_for(what: &str, limit: Duration, cond: impl Fn() -> bool) {
     }
 }
 
+/// How long the echo test's half-open peers live: long enough for 200 offers on a busy machine.
+const HALF_OPEN_LIFETIME: Duration = Duration::from_secs(5);
+
 #[test]
 fn pion_echoes_through_a_webrtc_listener() {
     let Some(peer) = common::go_peer() else {
@@ -85,7 +88,7 @@ fn pion_echoes_through_a_webrtc_listener() {
     let echo = Echo::default();
     let (addr, remote, stop, runner) = common::serve_webrtc(
         WebRtcOptions {
-            handshake_timeout: Duration::from_secs(2),
+            handshake_timeout: HALF_OPEN_LIFETIME,
             ..WebRtcOptions::default()
         },
         echo.clone(),
@@ -137,15 +140,25 @@ fn pion_echoes_through_a_webrtc_listener() {
 
     // 200 real offers whose peers never finish ICE: answered, then expired by the wheel.
     let offer = common::silent_offer();
+    let offered = Instant::now();
     for _ in 0..200 {
         let answer = post(addr, offer.as_bytes());
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert!(answer.contains("\"type\":\"answer\""));
     }
-    assert_eq!(counts(&remote).peers, 200);
-    wait_for("half-open peers expire", Duration::from_secs(10), || {
-        counts(&remote) == riptide::WebRtcCounts::default()
-    });
+    // All 200 are held until the first can expire; on a loaded machine (a debug build answers
+    // an offer in 20-50 ms there) the first ones may already be gone.
+    let held = counts(&remote).peers;
+    if offered.elapsed() < HALF_OPEN_LIFETIME {
+        assert_eq!(held, 200);
+    } else {
+        assert!(held <= 200, "{held} peers held");
+    }
+    wait_for(
+        "half-open peers expire",
+        HALF_OPEN_LIFETIME + Duration::from_secs(10),
+        || counts(&remote) == riptide::WebRtcCounts::default(),
+    );
     assert_eq!(
         echo.opened.load(Ordering::SeqCst),
         0,

@@ -1,7 +1,7 @@
 //! A std-socket driver for the endpoint: one UDP socket, one thread, a minimal HTTP/1.1
 //! signalling listener on another, and an echo on both channels (reliable echoes queued and
 //! flushed on `Writable`, unreliable ones dropped when congested). Shared by the pion interop
-//! test and `examples/echo.rs`; riptide's reactor does the same with its timing wheel.
+//! test and `examples/webrtc_echo.rs`; riptide's reactor does the same with its timing wheel.
 //!
 //! In geckos mode ([`start_geckos`]) it also serves geckos.io's v2 routes (`/.wrtc/v2/…`, with
 //! CORS for any origin) and echoes geckos messages: an `emit` back as the same event with the

@@ -1,5 +1,5 @@
 //! An echo server on the endpoint over std sockets: `cargo run --release -p riptide-net-webrtc
-//! --example echo -- 127.0.0.1 9208 9208` serves signalling on `http://IP:TCP/.rtc/offer` and
+//! --example webrtc_echo -- 127.0.0.1 9208 9208` serves signalling on `http://IP:TCP/.rtc/offer` and
 //! WebRTC on `IP:UDP`, and echoes every message on the channel it came on.
 //! `tests/interop/webrtc` (pion) is a client: `webrtc-peer -url http://127.0.0.1:9208/.rtc/offer`.
 //!

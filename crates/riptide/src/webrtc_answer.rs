@@ -149,12 +149,7 @@ fn parse(buf: &[u8], path: &str, max_body: usize, files: Option<&Path>) -> Parse
             return Parsed::Respond(respond("404 Not Found", &error("not found", "not_found")))
         }
     }
-    let header = |name: &str| {
-        req.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value)
-    };
+    let header = |name: &str| crate::webrtc_request::header(&req, name);
     if header("transfer-encoding").is_some() {
         let body = error("send the offer with a content-length", "length_required");
         return Parsed::Respond(respond("411 Length Required", &body));
@@ -215,20 +210,12 @@ fn preflight() -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn status(p: Parsed) -> String {
-        match p {
-            Parsed::Respond(r) => String::from_utf8_lossy(&r[9..12]).into_owned(),
-            Parsed::Partial => "partial".into(),
-            Parsed::Offer(a, b) => format!("offer {a}..{b}"),
-        }
-    }
-
     #[test]
     fn requests_are_routed_and_bounded() {
-        let p = |s: &str| status(parse(s.as_bytes(), "/o", 100, None));
+        let p = |s: &str| parse(s.as_bytes(), "/o", 100, None).status();
         assert_eq!(
             p("POST /o HTTP/1.1\r\ncontent-length: 2\r\n\r\n{}"),
-            "offer 39..41"
+            "body 39..41"
         );
         assert_eq!(
             p("POST /o?x=1 HTTP/1.1\r\nContent-Length: 3\r\n\r\n{}"),

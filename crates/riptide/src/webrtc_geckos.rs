@@ -33,12 +33,7 @@ pub(crate) fn parse(buf: &[u8], max_body: usize, files: Option<&Path>) -> Parsed
             _ => respond((404, b"404: Not Found".to_vec())),
         });
     }
-    let header = |name: &str| {
-        req.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value)
-    };
+    let header = |name: &str| crate::webrtc_request::header(&req, name);
     if header("transfer-encoding").is_some() {
         return Parsed::Respond(respond((411, b"411: Length Required".to_vec())));
     }
@@ -153,30 +148,22 @@ fn respond((status, body): GeckosResponse) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn status(p: Parsed) -> String {
-        match p {
-            Parsed::Respond(r) => String::from_utf8_lossy(&r[9..12]).into_owned(),
-            Parsed::Partial => "partial".into(),
-            Parsed::Offer(a, b) => format!("request {a}..{b}"),
-        }
-    }
-
     #[test]
     fn geckos_requests_are_routed_and_bounded() {
-        let p = |s: &str| status(parse(s.as_bytes(), 100, None));
+        let p = |s: &str| parse(s.as_bytes(), 100, None).status();
         let connect = "POST /.wrtc/v2/connections HTTP/1.1\r\n\r\n";
-        assert_eq!(p(connect), "request 39..39");
+        assert_eq!(p(connect), "body 39..39");
         assert!(is_connect(connect.as_bytes()));
         let id = "a".repeat(24);
         let answer = format!(
             "POST /.wrtc/v2/connections/{id}/remote-description HTTP/1.1\r\ncontent-length: 2\r\n\r\n{{}}"
         );
-        assert!(p(&answer).starts_with("request "));
+        assert!(p(&answer).starts_with("body "));
         assert!(!is_connect(answer.as_bytes()));
         assert_eq!(p(&answer[..answer.len() - 1]), "partial");
         assert_eq!(
             p("OPTIONS /.wrtc/v2/connections HTTP/1.1\r\n\r\n"),
-            "request 42..42"
+            "body 42..42"
         );
         assert_eq!(p("GET /.rtc/offer HTTP/1.1\r\n\r\n"), "404");
         assert_eq!(

@@ -14,6 +14,27 @@ pub(crate) enum Parsed {
     Offer(usize, usize),
 }
 
+/// The value of the request's header `name` (any case), if it has one.
+pub(crate) fn header<'b>(req: &httparse::Request<'_, 'b>, name: &str) -> Option<&'b [u8]> {
+    req.headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
+}
+
+#[cfg(test)]
+impl Parsed {
+    /// What the parsers' unit tests compare: a response's status code, `partial`, or where
+    /// the body of a request for the endpoint is (`body start..end`).
+    pub(crate) fn status(self) -> String {
+        match self {
+            Parsed::Respond(r) => String::from_utf8_lossy(&r[9..12]).into_owned(),
+            Parsed::Partial => "partial".into(),
+            Parsed::Offer(a, b) => format!("body {a}..{b}"),
+        }
+    }
+}
+
 /// The request an `http1` frame (its descriptor) describes, as bytes on the wire: request
 /// line, the headers as sent, the (de-chunked) body. The signalling parsers then read it as
 /// they read one from their own port, with the same bounds. `None` when `frame` is not a

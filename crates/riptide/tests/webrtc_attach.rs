@@ -170,6 +170,30 @@ fn wait<H: Send + 'static>(runner: JoinHandle<H>) -> JoinHandle<()> {
 }
 
 /// One response read off a keep-alive connection: head and body (by content-length).
+/// One keep-alive HTTP/1.1 connection to the front: requests written, responses read in order.
+struct KeepAlive {
+    writer: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl KeepAlive {
+    fn connect(addr: SocketAddr) -> Self {
+        let conn = TcpStream::connect(addr).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        KeepAlive {
+            writer: conn.try_clone().unwrap(),
+            reader: BufReader::new(conn),
+        }
+    }
+
+    /// Writes `request` and reads the next response (head, body).
+    fn exchange(&mut self, request: &[u8]) -> (String, String) {
+        self.writer.write_all(request).unwrap();
+        response(&mut self.reader)
+    }
+}
+
 fn response(reader: &mut BufReader<TcpStream>) -> (String, String) {
     let mut head = String::new();
     loop {
@@ -225,18 +249,10 @@ fn signalling_through_an_http_listener_keeps_the_connection() {
     // No signalling port of its own.
     assert!(TcpStream::connect(pair.rtc).is_err());
 
-    let conn = TcpStream::connect(pair.http).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut writer = conn.try_clone().unwrap();
-    let mut reader = BufReader::new(conn);
-    let mut exchange = |request: &[u8]| {
-        writer.write_all(request).unwrap();
-        response(&mut reader)
-    };
-    assert_eq!(exchange(b"GET / HTTP/1.1\r\n\r\n").1, "hello");
+    let mut front = KeepAlive::connect(pair.http);
+    assert_eq!(front.exchange(b"GET / HTTP/1.1\r\n\r\n").1, "hello");
 
-    let (head, body) = exchange(&post(
+    let (head, body) = front.exchange(&post(
         "/.rtc/offer",
         "",
         b"{\"type\":\"offer\",\"sdp\":\"v=0\"}",
@@ -249,21 +265,21 @@ fn signalling_through_an_http_listener_keeps_the_connection() {
     );
     assert!(body.contains("\"code\":\"bad_offer\""), "{body}");
 
-    let (head, body) = exchange(&post("/.rtc/offer", "authorization: deny\r\n", b"{}"));
+    let (head, body) = front.exchange(&post("/.rtc/offer", "authorization: deny\r\n", b"{}"));
     assert!(head.starts_with("HTTP/1.1 403 "), "{head}");
     assert!(body.contains("\"code\":\"forbidden\""), "{body}");
 
     let big = vec![b' '; 17 * 1024];
-    let (head, body) = exchange(&post("/.rtc/offer", "", &big));
+    let (head, body) = front.exchange(&post("/.rtc/offer", "", &big));
     assert!(head.starts_with("HTTP/1.1 413 "), "{head}");
     assert!(body.contains("\"code\":\"too_large\""), "{body}");
 
     let long = format!("x-pad: {}\r\n", "a".repeat(9000));
-    let (head, body) = exchange(&post("/.rtc/offer", &long, b"{}"));
+    let (head, body) = front.exchange(&post("/.rtc/offer", &long, b"{}"));
     assert!(head.starts_with("HTTP/1.1 431 "), "{head}");
     assert!(body.contains("head_too_large"), "{body}");
 
-    let (head, _) = exchange(b"OPTIONS /.rtc/offer HTTP/1.1\r\norigin: http://a\r\n\r\n");
+    let (head, _) = front.exchange(b"OPTIONS /.rtc/offer HTTP/1.1\r\norigin: http://a\r\n\r\n");
     assert!(head.starts_with("HTTP/1.1 204 "), "{head}");
     assert!(
         head.contains("access-control-allow-methods: POST"),
@@ -271,27 +287,24 @@ fn signalling_through_an_http_listener_keeps_the_connection() {
     );
     assert!(head.contains("connection: keep-alive\r\n"), "{head}");
 
-    let (head, body) = exchange(b"GET /.rtc/offer HTTP/1.1\r\n\r\n");
+    let (head, body) = front.exchange(b"GET /.rtc/offer HTTP/1.1\r\n\r\n");
     assert!(head.starts_with("HTTP/1.1 405 "), "{head}");
     assert!(body.contains("\"code\":\"method\""), "{body}");
 
     let offer = common::silent_offer();
-    let (head, body) = exchange(&post("/.rtc/offer", "", offer.as_bytes()));
+    let (head, body) = front.exchange(&post("/.rtc/offer", "", offer.as_bytes()));
     assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
     assert!(body.contains("\"type\":\"answer\""), "{body}");
 
     // Pipelined: the offer's response comes before the GET's.
     let mut both = post("/.rtc/offer", "", b"x");
     both.extend_from_slice(b"GET /after HTTP/1.1\r\n\r\n");
-    let (head, _) = exchange(&both);
+    let (head, _) = front.exchange(&both);
     assert!(head.starts_with("HTTP/1.1 400 "), "{head}");
-    assert_eq!(response(&mut reader).1, "hello");
+    assert_eq!(response(&mut front.reader).1, "hello");
 
     // A request that closes the connection gets `connection: close`.
-    writer
-        .write_all(b"OPTIONS /.rtc/offer HTTP/1.1\r\nconnection: close\r\n\r\n")
-        .unwrap();
-    let (head, _) = response(&mut reader);
+    let (head, _) = front.exchange(b"OPTIONS /.rtc/offer HTTP/1.1\r\nconnection: close\r\n\r\n");
     assert!(head.contains("connection: close\r\n"), "{head}");
 
     // Not a webrtc:// listener, not a request.
@@ -332,22 +345,16 @@ fn geckos_routes_through_an_http_listener() {
         },
         peers,
     );
-    let conn = TcpStream::connect(pair.http).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut writer = conn.try_clone().unwrap();
-    let mut reader = BufReader::new(conn);
-    let mut exchange = |request: &[u8]| {
-        writer.write_all(request).unwrap();
-        response(&mut reader)
-    };
-    let (head, _) = exchange(b"OPTIONS /.wrtc/v2/connections HTTP/1.1\r\norigin: http://a\r\n\r\n");
+    let mut front = KeepAlive::connect(pair.http);
+    let (head, _) =
+        front.exchange(b"OPTIONS /.wrtc/v2/connections HTTP/1.1\r\norigin: http://a\r\n\r\n");
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     assert!(head.contains("access-control-allow-headers: authorization, content-type\r\n"));
-    let (head, _) = exchange(b"POST /.wrtc/v2/connections HTTP/1.1\r\nauthorization: deny\r\n\r\n");
+    let (head, _) =
+        front.exchange(b"POST /.wrtc/v2/connections HTTP/1.1\r\nauthorization: deny\r\n\r\n");
     assert!(head.starts_with("HTTP/1.1 401 "), "{head}");
     assert!(head.contains("connection: keep-alive\r\n"), "{head}");
-    let (head, body) = exchange(b"POST /.wrtc/v2/connections HTTP/1.1\r\n\r\n");
+    let (head, body) = front.exchange(b"POST /.wrtc/v2/connections HTTP/1.1\r\n\r\n");
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(json["userData"], serde_json::json!({ "ok": true }));
@@ -359,7 +366,7 @@ fn geckos_routes_through_an_http_listener() {
     );
     let id = json["id"].as_str().unwrap().to_owned();
     let path = format!("/.wrtc/v2/connections/{id}/additional-candidates");
-    let (head, body) = exchange(format!("GET {path} HTTP/1.1\r\n\r\n").as_bytes());
+    let (head, body) = front.exchange(format!("GET {path} HTTP/1.1\r\n\r\n").as_bytes());
     assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
     assert_eq!(body, "[]");
     let bad = post(
@@ -367,8 +374,8 @@ fn geckos_routes_through_an_http_listener() {
         "",
         b"not",
     );
-    assert!(exchange(&bad).0.starts_with("HTTP/1.1 400 "));
-    assert_eq!(exchange(b"GET / HTTP/1.1\r\n\r\n").1, "hello");
+    assert!(front.exchange(&bad).0.starts_with("HTTP/1.1 400 "));
+    assert_eq!(front.exchange(b"GET / HTTP/1.1\r\n\r\n").1, "hello");
     pair.stop();
 }
 

@@ -112,6 +112,7 @@ test('what one handshaking peer can hold is bounded: a ClientHello over 64 KiB i
   const records = []
   for (let at = 0; at < hello.length; at += 16384) records.push(handshakeRecord(hello.subarray(at, at + 16384)))
   t.true(await rejected(engine.port, Buffer.concat(records)))
+  await until(() => failures.length === 1, 5000)
   t.regex(failures[0] ?? '', /^ERR_TLS_HANDSHAKE .*message buffer full/)
 
   // A full-size record, a byte at a time: the server holds its partial record and no more
@@ -128,6 +129,8 @@ test('what one handshaking peer can hold is bounded: a ClientHello over 64 KiB i
   }, 20)
   await closed
   clearInterval(trickle)
+  // Under the thread driver the callback comes from the reactor thread, and may follow the close.
+  await until(() => failures.length === 2, 5000)
   t.regex(failures[1] ?? '', /^ERR_TLS_HANDSHAKE .*within 500 ms/)
   t.is(engine.stats().handshakeErrors, 2)
   await engine.stop()

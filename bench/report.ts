@@ -8,7 +8,7 @@ import { basename, join, relative } from 'node:path'
 import { Resvg } from '@resvg/resvg-js'
 import { chartSvg } from './chart'
 import { ROOT } from './harness'
-import type { PeerSummary, Results, WorkloadResult } from './results'
+import type { PeerSummary, Results, RunRecord, WorkloadResult } from './results'
 
 const n = (x: number | undefined, digits = 0): string =>
   x === undefined || Number.isNaN(x) ? '–' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
@@ -33,6 +33,10 @@ const NOTES: Record<string, string[]> = {
     '**Fixed on the way:** that profile showed a 16 KiB `memset` per TLS read (2.3 % of the Rust server\'s CPU): the TLS layer zeroed a scratch buffer to copy plaintext out of rustls. It now takes the plaintext from rustls\'s buffers (`BufRead`), one copy fewer; the run on this page has the fix.',
     "**Against uWebSockets.js SSLApp** riptide is near parity per server-CPU-second, and the ≥ 1× target is met or missed within this machine's noise: two earlier full runs the same hour (3 rounds each, every run noisy: other builds used 60–85 % of the machine) gave riptide 10.2 vs uWS.js 11.9 µs per request (1.17×) and 9.9 vs 9.2 µs (0.93×, before the memset fix). Against node:https it is 3.5× in both.",
   ],
+  D1: [
+    "**Why 2× node:net at -P 1 cannot be met on this machine.** One request per round trip costs every server one `recv` and one `send` on loopback TCP, and the `send` delivers the reply to redis-benchmark inside the system call. That floor is most of every server's CPU: redis-server itself does only 1.35× node:net's requests per server-CPU-second in the 2026-12-03 run on this page (per round 1.27–1.61×), so 2× node:net would be about 1.5× redis-server's efficiency on the same system calls. riptide and redis-server make the same system calls (strace -c: one `recvfrom` and one `sendto` per request, about 43 requests per reactor wake; redis-server one `read` and one `write`).",
+    "**Where riptide's time goes at -P 1** (`perf record -g`, 2026-12-03, the server pinned as here, a handler that only writes a constant reply): `send` 58 % of the samples, `recv` 10 %, the two epoll waits (libuv's and the reactor's) 14 %, the call into JS and its dispatch 4.5 %. That handler costs as much server CPU per request as examples/redis (from /proc over 600,000 requests: 3.5 vs 3.6 µs user time, 9–12 µs system time for both), so the gap to redis-server (0.83–0.93× per round) is riptide's per-event path through Node, not the example's commands.",
+  ],
   T2: [
     "**Where the time goes** (`perf record -g` on the riptide server, 2026-12-02): 67 % of its samples in riptide's native module, nearly all of it the handshake (ECDSA P-256 signature, X25519, the key schedule, two TLS 1.3 session tickets, as rustls sends by default; node:https also sends two), 17 % the kernel (accept, close, loopback TCP), 9 % malloc and free (rustls's per-connection state), 6 % Node. node:https, profiled the same way: 72 % in the node binary, about 40 points of it OpenSSL 3 (X25519 and P-256 arithmetic, SHA-2, and OpenSSL 3's per-handshake name lookups and locks: `do_name`, `strcmp`, rwlocks) and about 31 V8 and Node's runtime building a TLSSocket and an HTTP parser per connection, plus 5 % JIT code, 11 % libc (malloc, free, strcmp), 11 % the kernel. riptide does the same handshake in Rust and crosses into JS once per connection, with the request already framed.",
     '**Repeat runs** the same hour (3 rounds each, all noisy): riptide 269 vs node:https 934 µs of server CPU per connection (3.5×), and 247 vs 986 µs (4.0×).',
@@ -51,6 +55,29 @@ function find(w: WorkloadResult | undefined, peer: string): PeerSummary | undefi
   return w?.summary.find((s) => s.peer === peer)
 }
 
+/**
+ * The ratio `peer` ÷ `base` of `pick` in each round both ran, as its least and most (`; per
+ * round 0.78–0.88×, 3 rounds`), or '' with fewer than two such rounds. The peers of one
+ * round run back to back and rounds minutes apart, so the machine's drift between rounds
+ * cancels in each ratio; beside the ratio of medians, the range shows whether a target near
+ * the measured ratio is inside the noise.
+ */
+function perRound(w: WorkloadResult | undefined, peer: string, base: string, pick: (r: RunRecord) => number | undefined): string {
+  const ratios: number[] = []
+  for (const r of w?.runs ?? []) {
+    if (r.peer !== peer) continue
+    const b = w?.runs.find((x) => x.peer === base && x.round === r.round)
+    const [a, d] = [pick(r), b && pick(b)]
+    if (a !== undefined && d !== undefined && d > 0) ratios.push(a / d)
+  }
+  if (ratios.length < 2) return ''
+  return `; per round ${ratio(Math.min(...ratios)).slice(0, -1)}–${ratio(Math.max(...ratios))}, ${ratios.length} rounds`
+}
+
+const rateOf = (r: RunRecord): number | undefined => r.rate
+const perCpuOf = (r: RunRecord): number | undefined => r.perCpuSecond
+const cpuOf = (r: RunRecord): number | undefined => r.cpuUsPerUnit
+
 function targets(r: Results): Target[] {
   const w = (id: string): WorkloadResult | undefined => r.workloads.find((x) => x.id === id)
   const why = (peer: string): string => r.peers.find((p) => p.id === peer)?.reason ?? 'not in this run'
@@ -62,7 +89,7 @@ function targets(r: Results): Target[] {
       ? {
           id: 'E1',
           ask: 'riptide ≥ 1.45× node:net round trips/s',
-          measured: `${ratio(e1.xBaseline)} (${n(e1.rate)} vs ${n(e1base.rate)} RT/s)`,
+          measured: `${ratio(e1.xBaseline)} (${n(e1.rate)} vs ${n(e1base.rate)} RT/s${perRound(w('E1'), 'riptide', 'node:net', rateOf)})`,
           status: (e1.xBaseline ?? 0) >= 1.45 ? 'met' : 'MISSED',
         }
       : { id: 'E1', ask: 'riptide ≥ 1.45× node:net round trips/s', measured: 'E1 with riptide and node:net not in this run', status: 'not measured' },
@@ -72,7 +99,7 @@ function targets(r: Results): Target[] {
       ? {
           id: 'E1',
           ask: 'riptide server CPU per round trip ≤ 0.5× node:net',
-          measured: `${ratio(e1.cpuXBaseline)} (${n(e1.cpuUsPerUnit, 2)} vs ${n(e1base.cpuUsPerUnit, 2)} µs)`,
+          measured: `${ratio(e1.cpuXBaseline)} (${n(e1.cpuUsPerUnit, 2)} vs ${n(e1base.cpuUsPerUnit, 2)} µs${perRound(w('E1'), 'riptide', 'node:net', cpuOf)})`,
           status: e1.cpuXBaseline <= 0.5 ? 'met' : 'MISSED',
         }
       : { id: 'E1', ask: 'riptide server CPU per round trip ≤ 0.5× node:net', measured: 'not measured', status: 'not measured' },
@@ -81,7 +108,8 @@ function targets(r: Results): Target[] {
   const uws = find(w('H2'), 'uws')
   if (h2 && uws && h2.perCpuSecond && uws.perCpuSecond) {
     const x = h2.perCpuSecond / uws.perCpuSecond
-    out.push({ id: 'H2', ask: 'riptide requests per server-CPU-second ≥ 2× uWebSockets.js', measured: `${ratio(x)} (${n(h2.perCpuSecond)} vs ${n(uws.perCpuSecond)})`, status: x >= 2 ? 'met' : 'MISSED' })
+    const rounds = perRound(w('H2'), 'riptide', 'uws', perCpuOf)
+    out.push({ id: 'H2', ask: 'riptide requests per server-CPU-second ≥ 2× uWebSockets.js', measured: `${ratio(x)} (${n(h2.perCpuSecond)} vs ${n(uws.perCpuSecond)}${rounds})`, status: x >= 2 ? 'met' : 'MISSED' })
   } else {
     const ref =
       h2?.perCpuXFloor !== undefined
@@ -137,21 +165,21 @@ function targets(r: Results): Target[] {
  * uWebSockets.js.
  */
 function wsTargets(w1: WorkloadResult | undefined, w2: WorkloadResult | undefined, why: (peer: string) => string): Target[] {
-  const against = (w: WorkloadResult | undefined, id: string, ask: string, peer: string, min: number, pick: (s: PeerSummary) => number | undefined): Target => {
+  const against = (w: WorkloadResult | undefined, id: string, ask: string, peer: string, min: number, pick: (s: PeerSummary) => number | undefined, runPick: (r: RunRecord) => number | undefined): Target => {
     const mine = find(w, 'riptide')
     const base = find(w, peer)
     if (!w) return { id, ask, measured: `${id} not in this run`, status: 'not measured' }
     const [a, b] = [mine && pick(mine), base && pick(base)]
     if (!a || !b) return { id, ask, measured: mine ? `${peer} did not run (${why(peer)})` : 'riptide did not run', status: 'not measured' }
-    return { id, ask, measured: `${ratio(a / b)} (${n(a)} vs ${n(b)})`, status: a / b >= min ? 'met' : 'MISSED' }
+    return { id, ask, measured: `${ratio(a / b)} (${n(a)} vs ${n(b)}${perRound(w, 'riptide', peer, runPick)})`, status: a / b >= min ? 'met' : 'MISSED' }
   }
   const perCpu = (s: PeerSummary): number | undefined => s.perCpuSecond
   const rate = (s: PeerSummary): number | undefined => s.rate
   return [
-    against(w1, 'W1', 'riptide WebSocket echo messages per server-CPU-second ≥ uWebSockets.js', 'uws', 1, perCpu),
-    against(w1, 'W1', 'riptide WebSocket echo messages per server-CPU-second ≥ 3× ws', 'ws', 3, perCpu),
-    against(w2, 'W2', 'riptide pub/sub deliveries per second ≥ uWebSockets.js', 'uws', 1, rate),
-    against(w2, 'W2', 'riptide pub/sub deliveries per server-CPU-second ≥ uWebSockets.js', 'uws', 1, perCpu),
+    against(w1, 'W1', 'riptide WebSocket echo messages per server-CPU-second ≥ uWebSockets.js', 'uws', 1, perCpu, perCpuOf),
+    against(w1, 'W1', 'riptide WebSocket echo messages per server-CPU-second ≥ 3× ws', 'ws', 3, perCpu, perCpuOf),
+    against(w2, 'W2', 'riptide pub/sub deliveries per second ≥ uWebSockets.js', 'uws', 1, rate, rateOf),
+    against(w2, 'W2', 'riptide pub/sub deliveries per server-CPU-second ≥ uWebSockets.js', 'uws', 1, perCpu, perCpuOf),
   ]
 }
 
@@ -190,7 +218,7 @@ function perCpuTarget(w: WorkloadResult | undefined, id: string, ask: string, pe
   }
   const x = mine.perCpuSecond / base.perCpuSecond
   const rate = mine.xBaseline !== undefined && peer === w.baseline ? `; ${ratio(mine.xBaseline)} its ${w.unit}s/s` : ''
-  return { id, ask, measured: `${ratio(x)} (${n(mine.perCpuSecond)} vs ${n(base.perCpuSecond)}${rate})`, status: x >= min ? 'met' : 'MISSED' }
+  return { id, ask, measured: `${ratio(x)} (${n(mine.perCpuSecond)} vs ${n(base.perCpuSecond)}${rate}${perRound(w, 'riptide', peer, perCpuOf)})`, status: x >= min ? 'met' : 'MISSED' }
 }
 
 /** K2's pairs: riptide's way of wrapping KCP against kcp-go's comparable one. */
@@ -380,7 +408,7 @@ export function markdown(r: Results, jsonPath: string): string {
     `- **Pinning:** every server runs on CPU ${r.settings.serverCpu} (\`taskset\`, all its threads; one event loop: \`GOMAXPROCS=1\`, one riptide reactor), the load generator on CPU ${r.settings.loadgenCpu}${r.settings.pinned ? '' : ' — **taskset was missing, nothing was pinned**'}. Loopback only.`,
     `- **Load generator:** ${r.settings.loadgen === 'c' ? 'echo workloads: bench/peers/c-epoll/load.c (`--loadgen c`: C, one thread, level-triggered epoll, one `read` and one `write` per readable connection), with `riptide-bench`\'s flags and output; otherwise ' : ''}\`riptide-bench\` (crates/riptide-bench, Rust + mio, one thread), the same binary and flags for every peer. Echo: each connection keeps *depth* messages in flight, checks every echoed sequence number, records each round trip in an HDR histogram. HTTP: each connection sends *N* requests back to back and frames the *N* responses by \`Content-Length\`; non-2xx responses count as errors.`,
     `- **Runs:** a fresh server per run; ${r.settings.warmupS} s warm-up, then ${r.settings.seconds} s measured. The server's CPU (run time of all its threads from /proc/<pid>/task/*/schedstat) and the load generator's (getrusage) are sampled at the start and end of the measured window. ${r.settings.rounds} round(s); each round runs every workload × peer once, the peer order rotated by one every round; tables show the **median** of the rounds and the min–max.`,
-    `- **Ratios** are taken between medians of this same run only (absolute rates on a shared VM move by up to 1.5× between runs; ratios hold). "× C floor" compares with the single-threaded C epoll server; "per server-CPU-s" divides the rate by the server's CPU seconds, the fair figure when the load generator, not the server, is the limit (rows marked *loadgen-bound*: load generator ≥ 95 % of its core).`,
+    `- **Ratios** are taken between medians of this same run only (absolute rates on a shared VM move by up to 1.5× between runs; ratios hold). With two rounds or more, each target also gives the ratio within every round ("per round": the least and the most), since the peers of one round run back to back and rounds minutes apart; a target inside that range is met or missed within the noise. "× C floor" compares with the single-threaded C epoll server; "per server-CPU-s" divides the rate by the server's CPU seconds, the fair figure when the load generator, not the server, is the limit (rows marked *loadgen-bound*: load generator ≥ 95 % of its core).`,
     `- **Noise check:** during each measured window the runner sums the CPU used by every process other than the server, the load generator, itself and kernel threads (from /proc); above ${r.settings.noiseThreshold * 100} % of the machine the run is ${r.settings.retries > 0 ? `redone (up to ${r.settings.retries} times), and if still above, kept and counted` : 'kept (this run allowed no retries) and counted'} as *noisy*.${r.settings.quietWaitS > 0 ? ` Before each run the runner waits (up to ${r.settings.quietWaitS} s) for the machine to be ≥ 90 % idle.` : ''}`,
     `- **Run:** ${r.startedAt.replace('T', ' ').slice(0, 16)} UTC, ${Math.round(r.durationS / 60)} min.`,
     '',

@@ -1,7 +1,8 @@
 /**
  * Builds what a benchmark run needs: riptide (`npm run build`), the load generator, the lossy
  * relay and the K3 tunnel (`npm run build:bench`: one `cargo build --release` of riptide-bench,
- * riptide-net-netsim and riptide-tunnel), the gnet and kcp-go peers (`go build`), the C floor
+ * riptide-net-netsim and riptide-tunnel), the gnet and kcp-go peers (`go build`), the C floor,
+ * the io_uring floor (`cargo build` of bench/peers/uring-floor)
  * and, for `--loadgen c`, the C echo load generator (`cc`), the Go K3 tunnel (`go build` of
  * tests/interop/kcptun) and the
  * uWebSockets.js peer (bench/uws.ts: `npm pack` of its npm republish, plus a glibc shim built
@@ -12,7 +13,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { LOADGEN, ROOT } from './harness'
-import { BUILD_DIR, C_FLOOR_BIN, C_LOADGEN_BIN, GNET_BIN, KCPGO_BIN, KCPTUN_BIN, PION_WEBRTC_BIN, RELAY_BIN } from './peers'
+import { BUILD_DIR, C_FLOOR_BIN, C_LOADGEN_BIN, GNET_BIN, KCPGO_BIN, KCPTUN_BIN, PEERS_TARGET_DIR, PION_WEBRTC_BIN, RELAY_BIN } from './peers'
 import { UWS_PACKAGE, UWS_VERSION } from './uws'
 
 /** What the build produced: a reason per peer id (or `relay`) that could not be built. */
@@ -59,6 +60,13 @@ const STEPS: Step[] = [
     precondition: () => (have('cc') ? undefined : 'no C compiler (`cc`) found'),
     cmd: 'cc',
     args: ['-O2', '-o', C_FLOOR_BIN, join(ROOT, 'bench', 'peers', 'c-epoll', 'floor.c')],
+  },
+  {
+    serves: ['uring-floor'],
+    title: 'io_uring floor (cargo build --release in bench/peers/uring-floor)',
+    precondition: () => (process.platform === 'linux' ? undefined : 'io_uring is Linux only'),
+    cmd: 'cargo',
+    args: ['build', '--release', '--locked', '--manifest-path', join(ROOT, 'bench', 'peers', 'uring-floor', 'Cargo.toml'), '--target-dir', PEERS_TARGET_DIR],
   },
   {
     serves: ['c-loadgen'],

@@ -67,6 +67,10 @@ export const BUILD_DIR = join(ROOT, 'target', 'bench')
 export const GNET_BIN = join(BUILD_DIR, 'gnet-peer')
 /** The C floor binary. */
 export const C_FLOOR_BIN = join(BUILD_DIR, 'c-floor')
+/** Cargo's target directory for the Rust peers outside the workspace (bench/peers/uring-floor). */
+export const PEERS_TARGET_DIR = join(ROOT, 'target', 'bench-peers')
+/** The io_uring floor binary (bench/peers/uring-floor, Linux only). */
+export const URING_FLOOR_BIN = join(PEERS_TARGET_DIR, 'release', 'uring-floor')
 /** The C echo load generator (bench/peers/c-epoll/load.c), chosen with `--loadgen c`. */
 export const C_LOADGEN_BIN = join(BUILD_DIR, 'c-load')
 /** The kcp-go peer binary (built from tests/interop/kcp-go). */
@@ -330,6 +334,14 @@ export const PEERS: Peer[] = [
     command: (proto, port) => (proto === 'echo' || proto === 'http' ? [C_FLOOR_BIN, proto, String(port)] : undefined),
   },
   {
+    id: 'uring-floor',
+    label: 'io_uring floor',
+    role: 'floor',
+    about:
+      "single-threaded Rust on io_uring (bench/peers/uring-floor, the `io-uring` crate): the C floor's echo and responder, with multishot accept, multishot recv on a provided-buffer ring, every send of a wake in one submission and one `io_uring_enter` per wake; issue 21's bound on what an io_uring backend could save",
+    command: (proto, port) => (proto === 'echo' || proto === 'http' ? [URING_FLOOR_BIN, proto, String(port)] : undefined),
+  },
+  {
     id: 'riptide-tunnel',
     label: 'riptide-tunnel',
     role: 'riptide',
@@ -407,6 +419,8 @@ export function unavailable(p: Peer, buildFailures: Map<string, string>): string
       return existsSync(GNET_BIN) ? undefined : 'not built (needs Go; `go build` in bench/peers/gnet)'
     case 'c-floor':
       return existsSync(C_FLOOR_BIN) ? undefined : 'not built (needs a C compiler: `cc`)'
+    case 'uring-floor':
+      return existsSync(URING_FLOOR_BIN) ? undefined : 'not built (Linux only: `cargo build --release` in bench/peers/uring-floor)'
     case 'kcp-go':
     case 'kcp-go-gcm':
     case 'kcp-go-salsa20':

@@ -47,8 +47,8 @@ export interface Workload {
   target?: string
 }
 
-const ECHO_PEERS = ['riptide', 'riptide-thread', 'node:net', 'gnet', 'c-floor']
-const HTTP_PEERS = ['riptide', 'riptide-rust', 'node:http', 'node:net', 'uws', 'gnet', 'c-floor']
+const ECHO_PEERS = ['riptide', 'riptide-thread', 'node:net', 'gnet', 'c-floor', 'uring-floor']
+const HTTP_PEERS = ['riptide', 'riptide-rust', 'node:http', 'node:net', 'uws', 'gnet', 'c-floor', 'uring-floor']
 const QUICK_HTTP = ['riptide', 'node:http', 'uws', 'c-floor']
 const REDIS_PEERS = ['riptide', 'redis-server', 'node:net']
 /** D2's query mix over examples/dns/example.zone: each record type, a CNAME, a wildcard and a negative answer. */

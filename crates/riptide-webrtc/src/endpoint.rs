@@ -26,6 +26,13 @@ pub use server_offer::{OfferedChannel, MAX_LABEL_LEN};
 /// refuses more.
 const DRIVE_EVERY: u32 = 16;
 
+/// Bytes of messages a peer may send before its channels open, held and delivered right after
+/// [`Event::Open`]; more are dropped, as the network might. A client may send as soon as its
+/// own end of a channel opens, and on a channel the server opened in band (geckos) its first
+/// unordered message can be read before its ordered DCEP ACK, which is what opens the
+/// server's end (str0m reads the stream's unordered data first).
+const EARLY_BYTES: usize = 64 * 1024;
+
 /// A peer of the endpoint. Ids are never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerId(pub u64);
@@ -204,6 +211,10 @@ struct Peer {
     max_message_size: usize,
     /// The reliable channel refused a send; report [`Event::Writable`] when it drains.
     reliable_blocked: bool,
+    /// Messages that arrived before the channels opened (at most [`EARLY_BYTES`] of data),
+    /// delivered after [`Event::Open`].
+    early: Vec<Event>,
+    early_bytes: usize,
 }
 
 impl Peer {
@@ -389,6 +400,8 @@ impl Endpoint {
                 last_input: now,
                 max_message_size,
                 reliable_blocked: false,
+                early: Vec::new(),
+                early_bytes: 0,
             },
         );
         self.drive(peer, now);
@@ -778,19 +791,26 @@ fn translate(
                     peer: peer_id,
                     max_message_size: peer.max_message_size,
                 });
+                events.extend(peer.early.drain(..));
+                peer.early_bytes = 0;
             }
             None
         }
         str0m::Event::ChannelData(data) => {
             // Data on a channel the client opened itself (DCEP) is not ours to deliver.
             let channel = peer.kind_of(data.id)?;
+            let len = data.data.len();
+            let message = Event::Message {
+                peer: peer_id,
+                channel,
+                binary: data.binary,
+                data: data.data,
+            };
             if peer.open {
-                events.push_back(Event::Message {
-                    peer: peer_id,
-                    channel,
-                    binary: data.binary,
-                    data: data.data,
-                });
+                events.push_back(message);
+            } else if peer.early_bytes + len <= EARLY_BYTES {
+                peer.early_bytes += len;
+                peer.early.push(message);
             }
             None
         }

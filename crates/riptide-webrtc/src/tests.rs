@@ -51,6 +51,10 @@ struct Client {
     labels: Vec<(ChannelId, String)>,
     open: usize,
     closed: bool,
+    /// Written on the first channel that opens, before anything else is polled: the ACK of
+    /// the server's DCEP OPEN and this message leave together, as a browser's first
+    /// `send` in its `open` handler does.
+    hello: Option<Vec<u8>>,
 }
 
 impl Client {
@@ -73,6 +77,7 @@ impl Client {
             labels: Vec::new(),
             open: 0,
             closed: false,
+            hello: None,
         };
         (client, pending, offer.to_sdp_string())
     }
@@ -146,6 +151,9 @@ impl Net {
                         str0m::Event::ChannelOpen(id, label) => {
                             client.open += 1;
                             client.labels.push((id, label));
+                            if let Some(hello) = client.hello.take() {
+                                client.rtc.channel(id).unwrap().write(true, &hello).unwrap();
+                            }
                         }
                         str0m::Event::ChannelData(d) => client.received.push((d.id, d.data)),
                         str0m::Event::Closed => client.closed = true,

@@ -44,8 +44,39 @@ fn connect(net: &mut Net, g: &mut Geckos, addr: &str) -> (usize, PeerId, String)
         labels: Vec::new(),
         open: 0,
         closed: false,
+        hello: None,
     });
     (net.clients.len() - 1, peer, id)
+}
+
+/// A client's first message, sent the moment the server's channel opens at the client, can be
+/// read before the DCEP ACK that opens the server's end: it is held and delivered after
+/// `Event::Open`, not dropped.
+#[test]
+fn a_message_sent_as_the_channel_opens_is_delivered_after_open() {
+    let mut net = Net::new();
+    let mut g = Geckos::new(GeckosConfig::default()).unwrap();
+    let (c, peer, _) = connect(&mut net, &mut g, "127.0.0.1:40100");
+    let hello = b"sent in the open handler".to_vec();
+    net.clients[c].hello = Some(hello.clone());
+    net.run_until(Duration::from_secs(10), |n| {
+        n.events
+            .iter()
+            .any(|e| matches!(e, Event::Message { peer: p, .. } if *p == peer))
+    });
+    let open = net
+        .events
+        .iter()
+        .position(|e| matches!(e, Event::Open { peer: p, .. } if *p == peer))
+        .expect("the peer opened");
+    let message = net
+        .events
+        .iter()
+        .position(
+            |e| matches!(e, Event::Message { peer: p, data, .. } if *p == peer && *data == hello),
+        )
+        .expect("the first message arrived");
+    assert!(open < message, "{:?}", net.events);
 }
 
 /// Steps the network and fires the geckos repeat timer.

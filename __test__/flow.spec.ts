@@ -306,3 +306,37 @@ test('flow options are validated', async (t) => {
     await t.throwsAsync(serve('tcp://127.0.0.1:0', {}, options as never), { code: 'ERR_INVALID_ARG_VALUE' })
   }
 })
+
+test("one batch's writes to a connection, interleaved with other connections' and with a write callback, then end(): each peer gets exactly its bytes, in order", async (t) => {
+  const conns: Conn[] = []
+  let marks = 0
+  const piece = (who: number, i: number) => Buffer.alloc(1000 + ((i * 37) % 900), 97 + ((who + i) % 26))
+  const engine = await serve('tcp://127.0.0.1:0', {
+    onOpen(conn) {
+      conns.push(conn)
+    },
+    onTraffic() {
+      // One event: 300 writes per connection, interleaved across the three (so no two writes
+      // to one connection are adjacent in the batch), ~400 KB each: more than the socket takes.
+      for (let i = 0; i < 300; i++) {
+        conns.forEach((c, who) => {
+          if (i === 150) c.write(piece(who, i), () => marks++)
+          else c.write(piece(who, i))
+        })
+      }
+      for (const c of conns) c.end()
+    },
+  }, { socketSendBuffer: 16 * 1024 })
+  const sockets = await Promise.all([0, 1, 2].map(() => connect(engine.port)))
+  await until(() => conns.length === 3)
+  const ends = sockets.map(readToEnd)
+  sockets[0].write('go')
+  const got = await Promise.all(ends)
+  got.forEach((bytes, who) => {
+    const want = Buffer.concat(Array.from({ length: 300 }, (_, i) => piece(who, i)))
+    t.is(bytes.length, want.length)
+    t.true(bytes.equals(want))
+  })
+  t.is(marks, 3)
+  await engine.stop()
+})

@@ -14,6 +14,7 @@ mod dns_resolver;
 mod dns_tunnel;
 mod drive;
 mod event_log;
+mod gather;
 pub mod inherit;
 mod js_batch;
 mod js_end;

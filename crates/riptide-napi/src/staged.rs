@@ -4,6 +4,7 @@
 //! write. This file is the one definition of the layout: the constants are exported to JS
 //! (`#[napi]`), and `lib/boundary.ts` takes them from the binding.
 
+use crate::gather::Gather;
 use crate::raw::SharedArray;
 use napi::sys;
 use napi_derive::napi;
@@ -55,6 +56,8 @@ pub fn retain_now(conns: &mut Conns, id: ConnId, bytes: &[u8]) {
 pub struct Staged {
     ops: SharedArray,
     data: SharedArray,
+    /// Reused across batches.
+    gather: Gather,
 }
 
 impl Staged {
@@ -67,11 +70,14 @@ impl Staged {
         Ok(Staged {
             ops: SharedArray::adopt(env, ops)?,
             data: SharedArray::adopt(env, data)?,
+            gather: Gather::default(),
         })
     }
 
-    /// Applies and clears the queued ops, in order, corked: each connection's writes of the
-    /// batch go to the socket as one write (adjacent raw writes are joined even before that).
+    /// Applies and clears the queued ops, in order. Each connection's writes of the batch go
+    /// to the socket together: a byte stream's as one `writev` straight from the staging
+    /// array ([`Gather`]); a codec's frames, datagrams and KCP messages (each write one
+    /// message) corked, as one write after the batch.
     /// `retain` receives each `OP_RETAIN` (the same-thread driver hands it to
     /// [`Conns::retain`]; the thread driver first tries the events it read ahead).
     pub fn apply(
@@ -89,35 +95,25 @@ impl Staged {
         // and both are still attached (checked above).
         let (ops, data) = unsafe { (self.ops.ints(), self.data.bytes()) };
         let count = (ops[0].max(0) as usize).min((ops.len() - 1) / OP_LEN);
-        // Each connection's writes of the batch leave in one syscall (codec frames included).
+        let gather = &mut self.gather;
         conns.cork();
-        let mut i = 0;
-        while i < count {
-            let op = &ops[1 + i * OP_LEN..1 + (i + 1) * OP_LEN];
+        for op in ops[1..].chunks_exact(OP_LEN).take(count) {
             let id = ConnId {
                 slot: op[1] as u32,
                 generation: op[2] as u32,
             };
-            i += 1;
+            let start = op[3].max(0) as usize;
+            let end = start.saturating_add(op[4].max(0) as usize);
+            if matches!(
+                op[0],
+                OP_CLOSE | OP_END | OP_DESTROY | OP_MARK | OP_EXPECT_DRAIN
+            ) {
+                // These follow the connection's writes so far.
+                gather.flush_one(conns, data, id);
+            }
             match op[0] {
+                OP_WRITE if !conns.keeps_boundaries(id) => gather.push(id, start, end),
                 OP_WRITE => {
-                    let start = op[3].max(0) as usize;
-                    let mut end = start + op[4].max(0) as usize;
-                    // Adjacent writes coalesce into one syscall, except where each write is
-                    // one message (a codec's frame, a datagram, a KCP message).
-                    let coalesce = !conns.keeps_boundaries(id);
-                    while coalesce && i < count {
-                        let next = &ops[1 + i * OP_LEN..1 + (i + 1) * OP_LEN];
-                        if next[0] != OP_WRITE
-                            || next[1] != op[1]
-                            || next[2] != op[2]
-                            || next[3] as usize != end
-                        {
-                            break;
-                        }
-                        end += next[4].max(0) as usize;
-                        i += 1;
-                    }
                     if let Some(bytes) = data.get(start..end) {
                         // A stale id means JS raced a close it had not yet seen; nothing to do.
                         conns.write_or_report(id, bytes);
@@ -134,8 +130,7 @@ impl Staged {
                     let _ = conns.destroy(id, None);
                 }
                 OP_RETAIN => {
-                    let start = op[3].max(0) as usize;
-                    if let Some(bytes) = data.get(start..start + op[4].max(0) as usize) {
+                    if let Some(bytes) = data.get(start..end) {
                         retain(conns, id, bytes);
                     }
                 }
@@ -150,9 +145,7 @@ impl Staged {
                 OP_SEND_TO => {
                     let ip_len = (op[2] & 0xff) as usize;
                     let port = (op[2] >> 8) as u16;
-                    let start = op[3].max(0) as usize;
-                    let end = start + ip_len + op[4].max(0) as usize;
-                    let Some(bytes) = data.get(start..end) else {
+                    let Some(bytes) = data.get(start..end.saturating_add(ip_len)) else {
                         continue;
                     };
                     let ip = std::str::from_utf8(&bytes[..ip_len])
@@ -170,6 +163,7 @@ impl Staged {
                 _ => {}
             }
         }
+        gather.flush(conns, data);
         conns.uncork();
         ops[0] = 0;
     }

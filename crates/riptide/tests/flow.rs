@@ -442,19 +442,21 @@ fn drain_lets_readers_finish_and_resets_the_rest_at_the_deadline() {
     );
 }
 
-#[test]
-fn corked_writes_leave_together_in_order_on_uncork() {
-    use std::io::Read;
+/// Notes the connection that opens; ignores its traffic.
+struct Open(Option<riptide::ConnId>);
+
+impl riptide::EventHandler for Open {
+    fn on_open(&mut self, _: &mut riptide::Conns, id: riptide::ConnId) {
+        self.0 = Some(id);
+    }
+    fn on_traffic(&mut self, _: &mut riptide::Conns, _: riptide::ConnId, _: &[u8]) {}
+}
+
+/// A reactor with one accepted connection from the client it returns.
+fn one_connection() -> (riptide::Reactor, riptide::ConnId, std::net::TcpStream) {
     let mut reactor = riptide::Reactor::new(Default::default()).unwrap();
     let addr = inet(&reactor.listen("tcp://127.0.0.1:0").unwrap());
-    struct Open(Option<riptide::ConnId>);
-    impl riptide::EventHandler for Open {
-        fn on_open(&mut self, _: &mut riptide::Conns, id: riptide::ConnId) {
-            self.0 = Some(id);
-        }
-        fn on_traffic(&mut self, _: &mut riptide::Conns, _: riptide::ConnId, _: &[u8]) {}
-    }
-    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    let client = std::net::TcpStream::connect(addr).unwrap();
     let mut h = Open(None);
     while h.0.is_none() {
         reactor
@@ -462,6 +464,13 @@ fn corked_writes_leave_together_in_order_on_uncork() {
             .unwrap();
     }
     let id = h.0.unwrap();
+    (reactor, id, client)
+}
+
+#[test]
+fn corked_writes_leave_together_in_order_on_uncork() {
+    use std::io::Read;
+    let (mut reactor, id, mut client) = one_connection();
     let conns = reactor.conns();
     conns.cork();
     for part in [&b"one "[..], b"two ", b"three"] {
@@ -481,4 +490,36 @@ fn corked_writes_leave_together_in_order_on_uncork() {
         got.extend_from_slice(&buf[..n]);
     }
     assert_eq!(got, b"one two three");
+}
+
+#[test]
+fn gathered_writes_go_out_at_once_while_corked_and_only_the_rest_is_queued() {
+    use std::io::Read;
+    let (mut reactor, id, mut client) = one_connection();
+    let conns = reactor.conns();
+    conns.cork();
+    conns.write_gathered(id, &[b"one ", b"two ", b"three"]);
+    // Not held for uncork: the socket took all 13 bytes.
+    assert_eq!(conns.outbound_len(id).unwrap(), 0);
+    let mut got = vec![0u8; 13];
+    client.read_exact(&mut got).unwrap();
+    assert_eq!(got, b"one two three");
+    // More than the socket takes: only the rest is queued, and it follows in order.
+    let big: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let (a, b) = big.split_at(3 * 1024 * 1024);
+    conns.write_gathered(id, &[a, b]);
+    let queued = conns.outbound_len(id).unwrap();
+    assert!(queued > 0 && queued < big.len(), "queued {queued}");
+    conns.uncork();
+    let reader = std::thread::spawn(move || {
+        let mut all = vec![0u8; 8 * 1024 * 1024];
+        client.read_exact(&mut all).unwrap();
+        all
+    });
+    while reactor.conns().outbound_len(id).unwrap() > 0 {
+        reactor
+            .turn(&mut Open(None), Some(std::time::Duration::from_millis(10)))
+            .unwrap();
+    }
+    assert!(reader.join().unwrap() == big);
 }

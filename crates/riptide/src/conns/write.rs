@@ -335,7 +335,23 @@ impl Conns {
     /// later): a framing error (or a KCP message too large) is reported through `on_error`
     /// instead; a closed connection is ignored (its close is reported already).
     pub fn write_or_report(&mut self, id: ConnId, data: &[u8]) {
-        if let Err(e @ (Error::Frame(_) | Error::MessageTooLarge { .. })) = self.write(id, data) {
+        self.writev_or_report(id, &[data]);
+    }
+
+    /// A driver's batch of writes to one connection without message boundaries, gathered in
+    /// order: they go out now as one message (one `writev(2)` when nothing is queued), even
+    /// while corked, and only what the socket does not take is queued (copied). The gather is
+    /// the batch's join, so holding the bytes for [`Conns::uncork`] would only add a copy.
+    /// Errors are reported as by [`Conns::write_or_report`].
+    pub fn write_gathered(&mut self, id: ConnId, bufs: &[&[u8]]) {
+        let corked = std::mem::replace(&mut self.corked, false);
+        self.writev_or_report(id, bufs);
+        self.corked = corked;
+    }
+
+    /// [`Conns::writev`], reporting a framing error through `on_error`.
+    fn writev_or_report(&mut self, id: ConnId, bufs: &[&[u8]]) {
+        if let Err(e @ (Error::Frame(_) | Error::MessageTooLarge { .. })) = self.writev(id, bufs) {
             self.notices.push_back(Notice::Error(id, e));
         }
     }

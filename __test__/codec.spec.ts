@@ -1,6 +1,6 @@
 import test from 'ava'
 import { codecs, serve, type Conn } from 'riptide'
-import { connect, portOf, readExactly, rng, until } from './helpers'
+import { connect, portOf, randomBytes, readExactly, rng, until, writeInRandomSplits } from './helpers'
 
 /** Writes `data` in random small pieces with pauses, so frames split across reads. */
 async function trickle(s: import('node:net').Socket, data: Buffer, seed: number): Promise<void> {
@@ -109,6 +109,36 @@ test('custom framing in JS: onTraffic returns what it consumed, the rest comes b
   await until(() => records.length === 200)
   t.is(records.join(''), all)
   t.true(sawBuffered >= 0 && sawBuffered < 4)
+  s.destroy()
+  await engine.stop()
+})
+
+test('custom framing in JS with large records: kept tails of any size (up to 200 kB) come back byte-exact, in order', async (t) => {
+  const engine = await serve('tcp://127.0.0.1:0', {
+    onTraffic(conn, data) {
+      // Records are a 4-byte big-endian length and that many bytes; each is echoed whole.
+      let at = 0
+      while (data.length - at >= 4) {
+        const len = new DataView(data.buffer, data.byteOffset + at).getUint32(0)
+        if (data.length - at - 4 < len) break
+        conn.write(data.subarray(at + 4, at + 4 + len))
+        at += 4 + len
+      }
+      return at
+    },
+  })
+  const next = rng(7)
+  const records = Array.from({ length: 120 }, (_, i) => randomBytes(i, Math.floor(next() ** 2 * 200_000)))
+  const wire = Buffer.concat(records.flatMap((r) => {
+    const head = Buffer.alloc(4)
+    head.writeUInt32BE(r.length)
+    return [head, r]
+  }))
+  const s = await connect(engine.port)
+  const want = Buffer.concat(records)
+  const got = readExactly(s, want.length)
+  await writeInRandomSplits(s, wire, 3)
+  t.true((await got).equals(want))
   s.destroy()
   await engine.stop()
 })

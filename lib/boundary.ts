@@ -39,6 +39,7 @@ export const {
   OP_MARK,
   OP_EXPECT_DRAIN,
   OP_RETAIN,
+  OP_KEEP,
   OP_END,
   OP_DESTROY,
 } = native

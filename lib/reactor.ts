@@ -32,6 +32,7 @@ import {
   OP_EXPECT_DRAIN,
   OP_MARK,
   OP_RETAIN,
+  OP_KEEP,
   OP_SEND_TO,
   OP_STRIDE,
   OP_WRITE,
@@ -744,6 +745,13 @@ export class Reactor implements ConnSink {
   /** Stages the bytes to redeliver in front of the connection's next data. */
   #retain(conn: Conn, tail: Uint8Array): void {
     if (!conn.open) return
+    const arena = this.#arena
+    if (arena !== undefined && tail.buffer === arena.buffer) {
+      // Still where the reactor put them: Rust keeps them from there, by offset and count.
+      if (this.#ops[0] >= STAGED_OPS) this.flush()
+      this.#stage(OP_KEEP, conn, tail.byteOffset - arena.byteOffset, tail.length)
+      return
+    }
     if (tail.length > STAGE_MAX_WRITE) {
       // Too big to stage: handed over directly (after what was staged before it).
       this.flush()
@@ -870,7 +878,8 @@ export class Reactor implements ConnSink {
           }
           // Custom framing: keep what was not consumed for the next delivery.
           if (typeof consumed === 'number' && consumed < data.length && conn.open) {
-            this.#tails.set(conn, data.slice(Math.max(0, Math.floor(consumed))))
+            // A view: the batch's bytes stay valid until its staged ops are applied.
+            this.#tails.set(conn, data.subarray(Math.max(0, Math.floor(consumed))))
           }
         } else if (kind === EV_UNRELIABLE) {
           if (h.onUnreliable === undefined) continue

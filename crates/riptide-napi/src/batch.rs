@@ -109,6 +109,19 @@ pub trait Sink {
     fn push(&mut self, kind: i32, id: ConnId, bytes: &[u8], extra: i32) {
         self.push_parts(kind, id, &[bytes], bytes.len(), extra);
     }
+
+    /// At least `want` bytes of free space where the next event's bytes go, for a read
+    /// straight into it; `None` (the default) when the sink cannot lend its memory.
+    fn read_space(&mut self, want: usize) -> Option<&mut [u8]> {
+        let _ = want;
+        None
+    }
+
+    /// Appends one event whose `length` bytes are already at the start of the space
+    /// [`Sink::read_space`] last returned.
+    fn push_placed(&mut self, kind: i32, id: ConnId, length: usize, extra: i32) {
+        let _ = (kind, id, length, extra);
+    }
 }
 
 /// Encodes reactor events into the boundary layout of a [`Sink`]; the one place that decides
@@ -174,6 +187,14 @@ impl<S: Sink> EventHandler for Events<S> {
 
     fn on_traffic(&mut self, _: &mut Conns, id: ConnId, data: &[u8]) {
         self.push(EV_DATA, id, data, 0);
+    }
+
+    fn read_space(&mut self, want: usize) -> Option<&mut [u8]> {
+        self.0.read_space(want)
+    }
+
+    fn on_traffic_placed(&mut self, _: &mut Conns, id: ConnId, len: usize) {
+        self.push_placed(EV_DATA, id, len, 0);
     }
 
     fn on_carrier_send(

@@ -14,6 +14,8 @@ pub struct Batch {
     arena: SharedArray,
     count: usize,
     used: usize,
+    /// The last `clear` replaced a detached arena: the bytes JS was given are gone.
+    arena_lost: bool,
 }
 
 impl Batch {
@@ -30,6 +32,7 @@ impl Batch {
             arena: SharedArray::new(env, bytes, sys::TypedarrayType::uint8_array, 1)?,
             count: 0,
             used: 0,
+            arena_lost: false,
         })
     }
 
@@ -43,11 +46,23 @@ impl Batch {
         (self.meta.value(self.env), self.arena.value(self.env))
     }
 
+    /// The event arena's bytes as JS was last given them (a cleared batch keeps them until
+    /// it is filled again); empty if JS detached the array.
+    pub fn arena(&mut self) -> &[u8] {
+        if self.arena_lost || !self.arena.attached(self.env) {
+            return &[];
+        }
+        // SAFETY: called between JS calls, while the reactor does not fill the batch; the
+        // array is attached (checked above).
+        unsafe { self.arena.bytes() }
+    }
+
     /// Forgets delivered events; the memory is reused, unless JS detached it (a transfer
     /// that the untransferable mark did not stop), in which case fresh arrays replace it.
     pub fn clear(&mut self) {
         self.count = 0;
         self.used = 0;
+        self.arena_lost = !self.arena.attached(self.env);
         for (array, kind, elem) in [
             (&mut self.meta, sys::TypedarrayType::int32_array, 4),
             (&mut self.arena, sys::TypedarrayType::uint8_array, 1),
@@ -115,6 +130,23 @@ impl Batch {
 }
 
 impl Sink for Batch {
+    /// The arena's free tail, grown (by replacement) to hold `want` more bytes.
+    fn read_space(&mut self, want: usize) -> Option<&mut [u8]> {
+        self.reserve(1, want);
+        // SAFETY: as in `push_parts`: no JS runs while the reactor fills a batch, the arena
+        // is attached, and it holds `used + want` bytes (reserved above). The slice lives only
+        // until the reactor's read into it returns.
+        let arena = unsafe { self.arena.bytes() };
+        arena.get_mut(self.used..self.used + want)
+    }
+
+    /// Describes the `length` bytes a read placed at the arena's free tail.
+    fn push_placed(&mut self, kind: i32, id: ConnId, length: usize, extra: i32) {
+        self.reserve(1, length);
+        self.describe(kind, id, length, extra);
+        self.used += length;
+    }
+
     /// Appends one event, growing the arrays (by replacing them) when full.
     fn push_parts(&mut self, kind: i32, id: ConnId, parts: &[&[u8]], length: usize, extra: i32) {
         let total: usize = parts.iter().map(|p| p.len()).sum();
@@ -128,8 +160,16 @@ impl Sink for Batch {
             arena[at..at + p.len()].copy_from_slice(p);
             at += p.len();
         }
+        self.describe(kind, id, length, extra);
+        self.used += total;
+    }
+}
+
+impl Batch {
+    /// Writes the next event's descriptor, its bytes starting at `used`.
+    fn describe(&mut self, kind: i32, id: ConnId, length: usize, extra: i32) {
         // SAFETY: as for the arena: no JS runs while the batch is filled, and `meta` holds
-        // room for this event (grown above).
+        // room for this event (the caller reserved it).
         let meta = unsafe { self.meta.ints() };
         let at = self.count * STRIDE_LEN;
         meta[at..at + STRIDE_LEN].copy_from_slice(&[
@@ -141,7 +181,6 @@ impl Sink for Batch {
             extra,
         ]);
         self.count += 1;
-        self.used += total;
     }
 }
 

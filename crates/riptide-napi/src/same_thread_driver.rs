@@ -36,6 +36,15 @@ struct Live {
     async_context: sys::napi_async_context,
 }
 
+impl Live {
+    /// Applies what JS staged, its kept tails read from the batch it was last given.
+    fn apply_staged(&mut self, env: sys::napi_env) {
+        let js = &mut self.js;
+        js.staged
+            .apply(env, self.reactor.conns(), js.batch.arena(), &mut retain_now);
+    }
+}
+
 /// One engine's reactor bound to the JS thread that created it.
 pub struct Driver {
     env: sys::napi_env,
@@ -204,9 +213,7 @@ impl Driver {
     /// Applies the writes and closes JS staged (called by JS when its staging arrays fill).
     pub fn flush_staged(&self) {
         if let Some(live) = self.live.borrow_mut().as_mut() {
-            live.js
-                .staged
-                .apply(self.env, live.reactor.conns(), &mut retain_now);
+            live.apply_staged(self.env);
         }
     }
 
@@ -347,9 +354,7 @@ impl Driver {
             }
             self.deliver();
             if let Some(live) = self.live.borrow_mut().as_mut() {
-                live.js
-                    .staged
-                    .apply(self.env, live.reactor.conns(), &mut retain_now);
+                live.apply_staged(self.env);
                 if let Some(timeout) = self.drain_requested.take() {
                     live.reactor
                         .drain(Instant::now() + timeout, &mut live.js.batch);

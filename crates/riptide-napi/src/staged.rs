@@ -36,6 +36,11 @@ pub const OP_EXPECT_DRAIN: i32 = 5;
 /// Keep `length` bytes at `offset` (what `onTraffic` did not consume) for the next delivery.
 #[napi]
 pub const OP_RETAIN: i32 = 6;
+/// Keep `length` bytes at `offset` of the event arena of the batch JS was last given, for the
+/// next delivery: what `onTraffic` did not consume of an event's bytes, kept from where the
+/// reactor put them rather than copied into `data` first (custom framing reports a count).
+#[napi]
+pub const OP_KEEP: i32 = 9;
 /// Half-close after pending writes (`Conns::end`).
 #[napi]
 pub const OP_END: i32 = 7;
@@ -43,7 +48,8 @@ pub const OP_END: i32 = 7;
 #[napi]
 pub const OP_DESTROY: i32 = 8;
 
-/// The plain `OP_RETAIN`: the bytes wait in the connection's own buffer for its next read.
+/// The plain `OP_RETAIN` and `OP_KEEP`: the bytes wait in the connection's own buffer for its
+/// next read.
 /// Only the same-thread driver (Unix only, like the libuv poll handles it uses) applies it
 /// this way; the thread driver first hands the bytes back to events it read ahead.
 #[cfg(unix)]
@@ -78,12 +84,15 @@ impl Staged {
     /// to the socket together: a byte stream's as one `writev` straight from the staging
     /// array ([`Gather`]); a codec's frames, datagrams and KCP messages (each write one
     /// message) corked, as one write after the batch.
-    /// `retain` receives each `OP_RETAIN` (the same-thread driver hands it to
-    /// [`Conns::retain`]; the thread driver first tries the events it read ahead).
+    /// `arena` is the event arena of the batch JS was last given (`OP_KEEP` indexes it).
+    /// `retain` receives the bytes of each `OP_RETAIN` and `OP_KEEP` (the same-thread driver
+    /// hands them to [`Conns::retain`]; the thread driver first tries the events it read
+    /// ahead).
     pub fn apply(
         &mut self,
         env: sys::napi_env,
         conns: &mut Conns,
+        arena: &[u8],
         retain: &mut dyn FnMut(&mut Conns, ConnId, &[u8]),
     ) {
         if !self.ops.attached(env) || !self.data.attached(env) {
@@ -131,6 +140,11 @@ impl Staged {
                 }
                 OP_RETAIN => {
                     if let Some(bytes) = data.get(start..end) {
+                        retain(conns, id, bytes);
+                    }
+                }
+                OP_KEEP => {
+                    if let Some(bytes) = arena.get(start..end) {
                         retain(conns, id, bytes);
                     }
                 }

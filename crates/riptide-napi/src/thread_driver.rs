@@ -179,9 +179,9 @@ impl ThreadDriver {
             let env = self.env;
             self.core.with_reactor(|r, log| {
                 let mut tails = Vec::new();
-                live.js
-                    .staged
-                    .apply(env, r.conns(), &mut |conns, id, bytes| {
+                let js = &mut live.js;
+                js.staged
+                    .apply(env, r.conns(), js.batch.arena(), &mut |conns, id, bytes| {
                         if conns.retain(id, bytes).is_ok() {
                             tails.push((id, bytes.to_vec()));
                         }

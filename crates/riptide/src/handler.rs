@@ -28,6 +28,24 @@ pub trait EventHandler {
     /// Empty after a [`crate::Remote::wake`].
     fn on_traffic(&mut self, conns: &mut Conns, id: ConnId, data: &[u8]);
 
+    /// Room for the next read of a connection whose bytes reach `on_traffic` as they are (no
+    /// codec, no stream layers). A handler that would copy them into a buffer of its own (a
+    /// driver filling an event batch) returns at least `want` bytes of that buffer's free
+    /// space; the reactor reads straight into it and calls
+    /// [`EventHandler::on_traffic_placed`] instead of `on_traffic`, so the bytes are not
+    /// copied. The default, `None`, keeps the reactor's own read buffer.
+    fn read_space(&mut self, want: usize) -> Option<&mut [u8]> {
+        let _ = want;
+        None
+    }
+
+    /// `len` bytes of the connection's traffic are at the start of the space
+    /// [`EventHandler::read_space`] last returned: the bytes retained from before (if any),
+    /// then the read's. Called only after `read_space` gave space.
+    fn on_traffic_placed(&mut self, conns: &mut Conns, id: ConnId, len: usize) {
+        let _ = (conns, id, len);
+    }
+
     /// A datagram arrived on UDP socket `socket` from `peer` (UDP without sessions, gnet's
     /// model). Reply with [`Conns::send_to`].
     fn on_datagram(&mut self, conns: &mut Conns, socket: usize, peer: SocketAddr, data: &[u8]) {

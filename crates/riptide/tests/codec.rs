@@ -120,6 +120,48 @@ fn retain_redelivers_unconsumed_bytes_with_the_next_ones() {
     }
     let (tx, rx) = mpsc::channel();
     let (addr, stop, _) = serve("tcp://127.0.0.1:0", EngineConfig::default(), Records(tx));
+    send_split_records(addr, &rx);
+    stop.stop();
+}
+
+#[test]
+fn reads_placed_in_the_handlers_space_come_behind_the_retained_bytes() {
+    /// Lends its own buffer for reads (as a driver's event batch does), then frames 4-byte
+    /// records from what was placed there and retains any remainder.
+    #[derive(Clone)]
+    struct Placed {
+        space: Vec<u8>,
+        tx: mpsc::Sender<Vec<u8>>,
+    }
+    impl EventHandler for Placed {
+        fn on_traffic(&mut self, _: &mut Conns, _: ConnId, _: &[u8]) {
+            panic!("every read of a plain connection goes to the lent space");
+        }
+        fn read_space(&mut self, want: usize) -> Option<&mut [u8]> {
+            self.space.resize(want, 0);
+            Some(&mut self.space)
+        }
+        fn on_traffic_placed(&mut self, conns: &mut Conns, id: ConnId, len: usize) {
+            let data = &self.space[..len];
+            let whole = len / 4 * 4;
+            for r in data[..whole].chunks(4) {
+                self.tx.send(r.to_vec()).unwrap();
+            }
+            conns.retain(id, &data[whole..]).unwrap();
+        }
+    }
+    let (tx, rx) = mpsc::channel();
+    let handler = Placed {
+        space: Vec::new(),
+        tx,
+    };
+    let (addr, stop, _) = serve("tcp://127.0.0.1:0", EngineConfig::default(), handler);
+    send_split_records(addr, &rx);
+    stop.stop();
+}
+
+/// Sends three 4-byte records split across reads; checks that the handler saw each whole.
+fn send_split_records(addr: SocketAddr, rx: &mpsc::Receiver<Vec<u8>>) {
     let mut c = TcpStream::connect(addr).unwrap();
     for part in [&b"abcde"[..], b"fg", b"hijkl"] {
         c.write_all(part).unwrap();
@@ -130,7 +172,6 @@ fn retain_redelivers_unconsumed_bytes_with_the_next_ones() {
         got,
         vec![b"abcd".to_vec(), b"efgh".to_vec(), b"ijkl".to_vec()]
     );
-    stop.stop();
 }
 
 /// A codec with a bug: it panics on a `!` in its input, and frames each byte otherwise.

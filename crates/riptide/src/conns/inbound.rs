@@ -224,6 +224,25 @@ impl Conns {
         }
     }
 
+    /// How many bytes the connection holds when its reads can go straight into a handler's
+    /// space ([`crate::EventHandler::read_space`]): a byte stream with no codec and no
+    /// stream layers, whose bytes reach `on_traffic` as they are. `None` for any other.
+    pub(crate) fn reads_in_place(&self, id: ConnId) -> Option<usize> {
+        let conn = self.slab.get(id)?;
+        let plain = matches!(&conn.transport, Transport::Plain(s) if !s.is_datagram());
+        (plain && conn.decoder.is_none() && conn.layers.is_none()).then_some(conn.inbound.len())
+    }
+
+    /// Moves the connection's held bytes (as many as `front` holds, which
+    /// [`Conns::reads_in_place`] counted) to `front`, in front of a read placed after them.
+    pub(crate) fn take_held_into(&mut self, id: ConnId, front: &mut [u8]) {
+        if let Some(conn) = self.slab.get_mut(id) {
+            let n = front.len().min(conn.inbound.len());
+            front[..n].copy_from_slice(&conn.inbound[..n]);
+            conn.inbound.clear();
+        }
+    }
+
     /// Takes the connection's held bytes and its decoder for a delivery; `None` when it is
     /// gone.
     pub(crate) fn take_inbound(&mut self, id: ConnId) -> Option<Held> {

@@ -164,6 +164,10 @@ impl Reactor {
         }
         self.reap(handler);
         let cap = self.config.read_buffer_cap;
+        if let Some(n) = self.read_in_place(id, token, cap, read_closed, handler) {
+            self.reap(handler);
+            return n;
+        }
         let n = match self.conns.read(id, &mut self.read_buf, cap, read_closed) {
             Read::Nothing => 0,
             Read::Kcp => return self.kcp_read(id, token, handler),
@@ -189,6 +193,35 @@ impl Reactor {
         };
         self.reap(handler);
         n
+    }
+
+    /// The read of a connection whose bytes reach the handler as they are, straight into the
+    /// handler's space ([`EventHandler::read_space`]), behind the bytes it held; `None` when
+    /// the connection or the handler does not read that way. Returns the bytes read.
+    fn read_in_place<H: EventHandler>(
+        &mut self,
+        id: ConnId,
+        token: Token,
+        cap: usize,
+        read_closed: bool,
+        handler: &mut H,
+    ) -> Option<usize> {
+        let held = self.conns.reads_in_place(id)?;
+        let want = held.checked_add(cap)?;
+        let space = handler.read_space(want)?.get_mut(..want)?;
+        let (front, back) = space.split_at_mut(held);
+        let Read::Bytes { n, again } = self.conns.read(id, back, cap, read_closed) else {
+            // Nothing read (or the connection is closing): the held bytes stay held.
+            return Some(0);
+        };
+        self.conns.take_held_into(id, front);
+        handler.on_traffic_placed(&mut self.conns, id, held + n);
+        // What the handler retained during the call (if anything) is held now.
+        self.conns.note_partial(id);
+        if again {
+            self.again.push(token);
+        }
+        Some(n)
     }
 
     /// Reads a KCP client's datagrams into its session (a listener's sessions get theirs in

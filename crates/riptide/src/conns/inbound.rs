@@ -230,7 +230,7 @@ impl Conns {
     pub(crate) fn reads_in_place(&self, id: ConnId) -> Option<usize> {
         let conn = self.slab.get(id)?;
         let plain = matches!(&conn.transport, Transport::Plain(s) if !s.is_datagram());
-        (plain && conn.decoder.is_none() && conn.layers.is_none()).then_some(conn.inbound.len())
+        (plain && conn.framing.is_none() && conn.layers.is_none()).then_some(conn.inbound.len())
     }
 
     /// Moves the connection's held bytes (as many as `front` holds, which
@@ -247,13 +247,16 @@ impl Conns {
     /// gone.
     pub(crate) fn take_inbound(&mut self, id: ConnId) -> Option<Held> {
         let conn = self.slab.get_mut(id)?;
-        Some((std::mem::take(&mut conn.inbound), conn.decoder.take()))
+        let decoder = conn.framing.as_mut().and_then(|f| f.decoder.take());
+        Some((std::mem::take(&mut conn.inbound), decoder))
     }
 
     /// Puts back what [`Conns::take_inbound`] took, with the bytes left undelivered.
     pub(crate) fn restore_inbound(&mut self, id: ConnId, rest: Vec<u8>, decoder: Box<dyn Codec>) {
         if let Some(conn) = self.slab.get_mut(id) {
-            conn.decoder = Some(decoder);
+            if let Some(framing) = conn.framing.as_mut() {
+                framing.decoder = Some(decoder);
+            }
             conn.inbound = rest;
             self.note_partial(id);
         }
@@ -264,7 +267,7 @@ impl Conns {
     /// handler). Replaces anything retained before.
     pub fn retain(&mut self, id: ConnId, bytes: &[u8]) -> Result<(), Error> {
         let conn = self.slab.get_mut(id).ok_or(Error::ConnClosed)?;
-        if conn.encoder.is_some() {
+        if conn.framing.is_some() {
             return Err(Error::InvalidOption(
                 "retain is for connections without a codec (a codec keeps partial frames itself)"
                     .into(),

@@ -496,7 +496,7 @@ impl Conns {
         }
         if settled.all_acked {
             // Everything written so far is acknowledged: complete the write callbacks.
-            while let Some((_, token)) = conn.markers.pop_front() {
+            while let Some(token) = conn.pop_marker(u64::MAX) {
                 self.notices.push_back(Notice::Written(id, token));
             }
             if conn.state == State::Closing {

@@ -1,7 +1,7 @@
 //! A connection's life in the table: added (accepted, dialed, a session), connected, opened
 //! once its layers are ready, closed gracefully, half-closed, reset, removed.
 
-use super::connection::{Connection, Place, State, Transport};
+use super::connection::{Connection, Framing, Place, State, Transport};
 use super::{listener_in, Conns, Notice};
 use crate::config::SharedCodec;
 use crate::flow::{IdleKind, Timer};
@@ -60,9 +60,7 @@ impl Conns {
             )?;
         }
         let mut conn = Connection::new(transport, peer, place, now);
-        conn.decoder = codec.map(|f| f.new_codec());
-        conn.encoder = codec.map(|f| f.new_codec());
-        conn.codec = codec.cloned();
+        conn.framing = codec.map(|c| Box::new(Framing::new(c)));
         conn.layers = StreamStack::new(layers);
         conn.listener = listener;
         let kcp = conn.transport.kcp().is_some();
@@ -414,6 +412,7 @@ impl Conns {
             Place::None => {}
         }
         self.load.fetch_sub(1, Ordering::Relaxed);
-        conn.markers.into_iter().map(|(_, t)| t).collect()
+        conn.markers
+            .map_or_else(Vec::new, |m| m.into_iter().map(|(_, t)| t).collect())
     }
 }

@@ -377,7 +377,7 @@ impl Conns {
 
     /// True when the connection frames its messages with a codec.
     pub fn has_codec(&self, id: ConnId) -> bool {
-        self.slab.get(id).is_some_and(|c| c.encoder.is_some())
+        self.slab.get(id).is_some_and(|c| c.framing.is_some())
     }
 
     /// True when each write is one message (framed by a codec, or one datagram or KCP
@@ -385,7 +385,7 @@ impl Conns {
     pub fn keeps_boundaries(&self, id: ConnId) -> bool {
         self.slab
             .get(id)
-            .is_some_and(|c| c.encoder.is_some() || c.stream().is_datagram())
+            .is_some_and(|c| c.framing.is_some() || c.stream().is_datagram())
     }
 
     /// A fact a layer left about the connection, by type (the PROXY header is a

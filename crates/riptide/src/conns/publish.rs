@@ -163,19 +163,20 @@ impl Conns {
             // The top stream layer decides when it negotiated the framing (a WebSocket).
             let variant = match conn.layers.as_mut().and_then(|l| l.shared_variant()) {
                 Some(variant) => variant,
-                None => conn.encoder.as_ref().map_or(0, |e| e.shared_variant()),
+                None => conn
+                    .framing
+                    .as_ref()
+                    .map_or(0, |f| f.encoder.shared_variant()),
             };
-            let key = conn
-                .codec
-                .as_ref()
-                .map_or(0, |c| Arc::as_ptr(c) as *const () as usize);
+            let codec = conn.framing.as_ref().map(|f| &f.codec);
+            let key = codec.map_or(0, |c| Arc::as_ptr(c) as *const () as usize);
             let at = match batches
                 .iter()
                 .position(|b| b.key == key && b.variant == variant)
             {
                 Some(at) => at,
                 None => {
-                    batches.push(Batch::new(run, conn.codec.as_ref(), key, variant));
+                    batches.push(Batch::new(run, codec, key, variant));
                     batches.len() - 1
                 }
             };

@@ -36,7 +36,7 @@ impl Conns {
         let mut framed = std::mem::take(&mut self.encoded);
         framed.clear();
         let conn = self.live(id)?;
-        let Some(codec) = conn.encoder.as_mut() else {
+        let Some(codec) = conn.framing.as_mut().map(|f| &mut f.encoder) else {
             self.encoded = framed;
             return self.write_unframed_v(id, bufs);
         };
@@ -324,7 +324,7 @@ impl Conns {
                 .sent
                 .saturating_add((conn.outbound.len() + rtc) as u64)
                 .saturating_add(held as u64);
-            conn.markers.push_back((at, token));
+            conn.push_marker(at, token);
         } else {
             self.notices.push_back(Notice::Written(id, token));
         }
@@ -444,10 +444,8 @@ pub(super) fn settle_markers(
     conn: &mut Connection,
     low: usize,
 ) {
-    while conn.markers.front().is_some_and(|&(at, _)| at <= conn.sent) {
-        if let Some((_, token)) = conn.markers.pop_front() {
-            notices.push_back(Notice::Written(id, token));
-        }
+    while let Some(token) = conn.pop_marker(conn.sent) {
+        notices.push_back(Notice::Written(id, token));
     }
     if conn.unwritable && conn.queued() <= low {
         conn.unwritable = false;

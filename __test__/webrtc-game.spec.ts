@@ -34,7 +34,8 @@ async function eventually(cond: () => Promise<boolean>, ms: number, what: string
 
 const view = (tab: Tab): Promise<View> =>
   tab.evaluate<View>(
-    `(() => { const d = globalThis.dots; const w = /you are player (\\d+)/.exec(document.getElementById('status').textContent); return d === undefined ? { me: -1, others: [], log: [] } : { me: w === null ? -1 : Number(w[1]), others: [...d.others.keys()], log: [...document.querySelectorAll('#log li')].map((li) => li.textContent) } })()`,
+    // The page may still be loading (no #status yet): that reads as not yet welcomed.
+    `(() => { const d = globalThis.dots; const s = document.getElementById('status'); if (d === undefined || s === null) return { me: -1, others: [], log: [] }; const w = /you are player (\\d+)/.exec(s.textContent); return { me: w === null ? -1 : Number(w[1]), others: [...d.others.keys()], log: [...document.querySelectorAll('#log li')].map((li) => li.textContent) } })()`,
   )
 
 gameTest(`two Chromium tabs play examples/webrtc-game served by riptide: welcome, positions, chat, leave${skipped}`, async (t) => {

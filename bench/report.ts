@@ -3,7 +3,7 @@
  * `npm run bench:report` uses the newest file in bench/results/; `npm run bench:report -- FILE`
  * a given one. `npm run bench` calls it as its last step.
  */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { basename, join, relative } from 'node:path'
 import { Resvg } from '@resvg/resvg-js'
 import { chartSvg } from './chart'
@@ -36,6 +36,7 @@ const NOTES: Record<string, string[]> = {
   D1: [
     "**Why 2× node:net at -P 1 cannot be met on this machine.** One request per round trip costs every server one `recv` and one `send` on loopback TCP, and the `send` delivers the reply to redis-benchmark inside the system call. That floor is most of every server's CPU: redis-server itself does only 1.35× node:net's requests per server-CPU-second in the 2026-12-03 run on this page (per round 1.27–1.61×), so 2× node:net would be about 1.5× redis-server's efficiency on the same system calls. riptide and redis-server make the same system calls (strace -c: one `recvfrom` and one `sendto` per request, about 43 requests per reactor wake; redis-server one `read` and one `write`).",
     "**Where riptide's time goes at -P 1** (`perf record -g`, 2026-12-03, the server pinned as here, a handler that only writes a constant reply): `send` 58 % of the samples, `recv` 10 %, the two epoll waits (libuv's and the reactor's) 14 %, the call into JS and its dispatch 4.5 %. That handler costs as much server CPU per request as examples/redis (from /proc over 600,000 requests: 3.5 vs 3.6 µs user time, 9–12 µs system time for both), so the gap to redis-server (0.83–0.93× per round) is riptide's per-event path through Node, not the example's commands.",
+    "**The gap is user time, not system calls** (2026-12-03, /proc of each server over 600,000 requests, both pinned, run alternately three times): redis-server spends 1.4–1.9 µs of user and 8.6–9.3 µs of system time per request, examples/redis on riptide 3.5–4.2 µs of user and 7.7–8.4 µs of system time. riptide's system time is the lower of the two; its user time is about 2.3 µs more, and that is the whole gap. A profile of examples/redis with symbols (`perf record -g`, the native module built with `CARGO_PROFILE_RELEASE_DEBUG=line-tables-only`): kernel 71 %, Node and V8 14 %, JIT code 4.4 %, libc 2.9 %, riptide's native module 6.9 % with no function above 0.8 % (RESP decode 0.77 %, the write flush 0.76 %, event dispatch 0.64 %). The largest single Node cost is making typed-array views (about 2.8 % of the samples, some 0.3 µs per request: the frame per read, the reply slice, the SET value). 1.0× needs riptide's user time per request about a third lower (some 1.3 µs of its 3.9), spread over the handler, the keyspace `Map` with its string keys and the boundary, with no one hot spot left to remove.",
   ],
   T2: [
     "**Where the time goes** (`perf record -g` on the riptide server, 2026-12-02): 67 % of its samples in riptide's native module, nearly all of it the handshake (ECDSA P-256 signature, X25519, the key schedule, two TLS 1.3 session tickets, as rustls sends by default; node:https also sends two), 17 % the kernel (accept, close, loopback TCP), 9 % malloc and free (rustls's per-connection state), 6 % Node. node:https, profiled the same way: 72 % in the node binary, about 40 points of it OpenSSL 3 (X25519 and P-256 arithmetic, SHA-2, and OpenSSL 3's per-handshake name lookups and locks: `do_name`, `strcmp`, rwlocks) and about 31 V8 and Node's runtime building a TLSSocket and an HTTP parser per connection, plus 5 % JIT code, 11 % libc (malloc, free, strcmp), 11 % the kernel. riptide does the same handshake in Rust and crosses into JS once per connection, with the request already framed.",
@@ -492,12 +493,15 @@ export async function writeReport(results: Results, jsonFile?: string): Promise<
   return [relative(ROOT, md), relative(ROOT, png)]
 }
 
-/** The newest results file. */
+/**
+ * The newest full run: the latest `YYYY-MM-DD.json` by name (a clone gives every file the same
+ * mtime, and the A/B files beside them hold only a few rows).
+ */
 function newest(): string {
   const dir = join(ROOT, 'bench', 'results')
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')) : []
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => /^\d{4}-\d{2}-\d{2}\.json$/.test(f)) : []
   if (files.length === 0) throw new Error('no results in bench/results/: run `npm run bench` first')
-  return join(dir, files.sort((a, b) => statSync(join(dir, b)).mtimeMs - statSync(join(dir, a)).mtimeMs)[0])
+  return join(dir, files.sort().at(-1)!)
 }
 
 if (require.main === module) {

@@ -118,9 +118,13 @@ pub trait Sink {
     }
 
     /// Appends one event whose `length` bytes are already at the start of the space
-    /// [`Sink::read_space`] last returned.
+    /// [`Sink::read_space`] last returned. Only a sink that gives space is handed placed
+    /// bytes, so one that does not (the default) never gets here; bytes placed and then
+    /// dropped would be lost without a trace, so this default stops loudly instead.
     fn push_placed(&mut self, kind: i32, id: ConnId, length: usize, extra: i32) {
-        let _ = (kind, id, length, extra);
+        unreachable!(
+            "{length} bytes placed (event {kind}, {id:?}, extra {extra}) in a sink that gives no read space"
+        )
     }
 }
 

@@ -57,14 +57,16 @@ gameTest(`two Chromium tabs play examples/webrtc-game served by riptide: welcome
 
   const browser = await Browser.launch(chromium!, WEBRTC_LOOPBACK_FLAGS)
   t.teardown(() => browser.stop())
-  const a = await browser.open(url, 720, 560)
-  const b = await browser.open(url, 720, 560)
-
   const welcomed = async (tab: Tab): Promise<number> => {
     await eventually(async () => (await view(tab)).me >= 0, 20_000, 'welcomed')
     return (await view(tab)).me
   }
-  const [idA, idB] = [await welcomed(a), await welcomed(b)]
+  // Tab b opens once a is in the room, so a is the first player and is told that b joined
+  // (tabs opened together may reach the server in either order).
+  const a = await browser.open(url, 720, 560)
+  const idA = await welcomed(a)
+  const b = await browser.open(url, 720, 560)
+  const idB = await welcomed(b)
   t.not(idA, idB)
   await eventually(async () => (await view(a)).others.includes(idB) && (await view(b)).others.includes(idA), 20_000, 'positions')
   t.pass('each tab has the other player position, over the unreliable channel and an unreliable room publish')

@@ -186,6 +186,14 @@ export const PEERS: Peer[] = [
           : undefined,
   },
   {
+    id: 'riptide-floor',
+    label: 'riptide (constant reply)',
+    role: 'riptide',
+    about:
+      'D1 only: a riptide RESP server answering every command with `+OK` unread (bench/peers/riptide-resp-floor.ts: the same codec and boundary as examples/redis, no command table, keyspace or clock), so the cost of the engine and the call into JS shows apart from the commands',
+    command: (proto, port) => (proto === 'redis' ? tsx('riptide-resp-floor.ts', port) : undefined),
+  },
+  {
     id: 'node:net',
     label: 'node:net',
     role: 'node',

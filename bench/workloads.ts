@@ -214,7 +214,7 @@ export const WORKLOADS: Workload[] = [
     unit: 'request',
     load: { kind: 'redis', conns: 50, pipeline: 1, requests: 500_000, quickRequests: 20_000 },
     proto: 'redis',
-    peers: REDIS_PEERS,
+    peers: [...REDIS_PEERS, 'riptide-floor'],
     quickPeers: REDIS_PEERS,
     baseline: 'redis-server',
     target: 'riptide requests per server-CPU-second >= 1.0x redis-server and >= 2x node:net',

@@ -129,6 +129,11 @@ export class RespCommands {
     return true
   }
 
+  /** True when the frame holds another command after the current one. */
+  get more(): boolean {
+    return this.#next < this.#frame.length
+  }
+
   /** Argument `i` of the current command as a latin1 string (one character per byte). */
   text(i: number): string {
     this.#check(i)

@@ -18,6 +18,11 @@ export class Replies {
     this.#used = end
   }
 
+  /** Nothing was appended since the last `take`. */
+  get empty(): boolean {
+    return this.#used === 0
+  }
+
   /** What was appended since the last `take` (valid until the next `push`); starts over. */
   take(): Uint8Array {
     const out = this.#bytes.subarray(0, this.#used)

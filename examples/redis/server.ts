@@ -25,16 +25,17 @@ async function main(): Promise<void> {
         // One clock reading for the read's commands: they arrived together.
         const now = Date.now()
         let close = false
-        for (const args = commands.read(frame); !close && args.next(); ) {
+        const args = commands.read(frame)
+        while (!close && args.next()) {
           const out = execute(db, args, now)
-          if (out instanceof Uint8Array) replies.push(out)
-          else {
-            replies.push(out.reply)
-            // QUIT: what follows it in the read is not run, as redis-server does.
-            close = out.close === true
-          }
+          const reply = out instanceof Uint8Array ? out : out.reply
+          // QUIT: what follows it in the read is not run, as redis-server does.
+          close = !(out instanceof Uint8Array) && out.close === true
+          // A read of one command (no pipelining) is answered with its reply as it is.
+          if (replies.empty && (close || !args.more)) conn.write(reply)
+          else replies.push(reply)
         }
-        conn.write(replies.take())
+        if (!replies.empty) conn.write(replies.take())
         if (close) conn.close()
       },
       onError(conn, err) {

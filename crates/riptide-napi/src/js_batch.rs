@@ -62,12 +62,17 @@ impl Batch {
     pub fn clear(&mut self) {
         self.count = 0;
         self.used = 0;
+        // Asked once per array: a wake clears once, and JS does not run inside `clear`.
         self.arena_lost = !self.arena.attached(self.env);
-        for (array, kind, elem) in [
+        let lost = [!self.meta.attached(self.env), self.arena_lost];
+        for ((array, kind, elem), lost) in [
             (&mut self.meta, sys::TypedarrayType::int32_array, 4),
             (&mut self.arena, sys::TypedarrayType::uint8_array, 1),
-        ] {
-            if !array.attached(self.env) {
+        ]
+        .into_iter()
+        .zip(lost)
+        {
+            if lost {
                 let fresh = SharedArray::new(self.env, array.len(), kind, elem)
                     .expect("replacing a detached event array");
                 std::mem::replace(array, fresh).delete(self.env);

@@ -54,6 +54,9 @@ impl Ref {
 /// points at freed memory.
 pub struct SharedArray {
     view: Ref,
+    /// The view's `ArrayBuffer`, held apart so [`SharedArray::attached`] asks V8 one question
+    /// (is it detached?) instead of re-reading the view's whole description every wake.
+    buffer: Ref,
     data: *mut u8,
     len: usize,
 }
@@ -82,6 +85,7 @@ impl SharedArray {
         )?;
         Ok(SharedArray {
             view: Ref::new(env, view)?,
+            buffer: Ref::new(env, ab)?,
             data: data.cast(),
             len,
         })
@@ -113,6 +117,7 @@ impl SharedArray {
         };
         Ok(SharedArray {
             view: Ref::new(env, view)?,
+            buffer: Ref::new(env, ab)?,
             data: data.cast(),
             len: count * elem,
         })
@@ -121,25 +126,19 @@ impl SharedArray {
     /// False once JS detached the `ArrayBuffer` (transferred it to a worker or a
     /// `structuredClone`): its memory may then be freed, so Rust must not touch `data`.
     /// The arrays are marked untransferable in JS; this is the check behind that.
+    ///
+    /// Asking whether the buffer is detached is enough: an attached, fixed-length
+    /// `ArrayBuffer` (the driver makes or adopts only those) keeps its backing store, and a
+    /// typed array's offset and length never change, so `data` and `len` stay right.
     pub fn attached(&self, env: sys::napi_env) -> bool {
-        let (mut kind, mut count, mut data, mut ab, mut offset) =
-            (0, 0, ptr::null_mut(), ptr::null_mut(), 0);
         let mut detached = true;
-        // SAFETY: on the env's JS thread; the view is live (held by `self.view`) and every
-        // out-pointer is valid.
+        // SAFETY: on the env's JS thread; the buffer is live (held by `self.buffer`) and
+        // `detached` is a valid out-pointer.
         let ok = unsafe {
-            sys::napi_get_typedarray_info(
-                env,
-                self.view.get(env),
-                &mut kind,
-                &mut count,
-                &mut data,
-                &mut ab,
-                &mut offset,
-            ) == sys::Status::napi_ok
-                && sys::napi_is_detached_arraybuffer(env, ab, &mut detached) == sys::Status::napi_ok
+            sys::napi_is_detached_arraybuffer(env, self.buffer.get(env), &mut detached)
+                == sys::Status::napi_ok
         };
-        ok && !detached && data.cast() == self.data
+        ok && !detached
     }
 
     /// Size in bytes.
@@ -173,8 +172,9 @@ impl SharedArray {
         self.view.get(env)
     }
 
-    /// Releases the view.
+    /// Releases the view and its buffer.
     pub fn delete(self, env: sys::napi_env) {
         self.view.delete(env);
+        self.buffer.delete(env);
     }
 }

@@ -75,6 +75,10 @@ pub struct Driver {
     on_release: Cell<Option<Box<dyn FnOnce()>>>,
     /// How the boundary is used: wakes, JS calls and events delivered (benchmark B1).
     counters: Arc<BoundaryCounters>,
+    /// The deadline the uv timer is armed for: most wakes leave the reactor's next deadline
+    /// where it was (the ticker's), and re-arming the same deadline is a clock read and a
+    /// timer-heap update per wake for nothing.
+    armed: Cell<Option<Instant>>,
 }
 
 impl Driver {
@@ -153,6 +157,7 @@ impl Driver {
             cleanup_hook: Cell::new(ptr::null_mut()),
             on_release: Cell::new(Some(on_release)),
             counters,
+            armed: Cell::new(None),
         });
         // Each handle holds a reference to the driver until its close callback.
         for h in [poll, timer] {
@@ -389,6 +394,9 @@ impl Driver {
             Some(live) => live.reactor.next_deadline(),
             None => return,
         };
+        if self.armed.replace(deadline) == deadline {
+            return;
+        }
         // SAFETY: `live` is set, so `timer` is an open handle of this thread's loop, and its
         // data points at the driver `on_timer` expects.
         unsafe {
@@ -505,7 +513,11 @@ unsafe extern "C" fn on_poll(handle: uv::Handle, _status: c_int, _events: c_int)
 /// libuv's timer callback: the reactor's deadline passed.
 unsafe extern "C" fn on_timer(handle: uv::Handle) {
     // SAFETY: the timer handle carries the same driver data as the poll handle.
-    unsafe { on_poll(handle, 0, 0) }
+    unsafe {
+        // It fired, so it is no longer armed (it does not repeat), whatever the deadline.
+        driver_of(handle).armed.set(None);
+        on_poll(handle, 0, 0)
+    }
 }
 
 /// Frees a handle that never got a driver.

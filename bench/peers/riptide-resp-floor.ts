@@ -19,7 +19,7 @@ async function main(): Promise<void> {
         for (const c = commands.read(frame); c.next(); ) conn.write(resp.ok)
       },
     },
-  { codec: codecs.resp({ batch: true }) },
+    { codec: codecs.resp({ batch: true }) },
   )
   console.log(`riptide resp floor on 127.0.0.1:${engine.port}`)
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void engine.stop())
